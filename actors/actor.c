@@ -1,0 +1,964 @@
+// Actors: the uid map, creation and destruction, mailboxes, dispatch, and
+// the request API handlers use.
+//
+// Design note. A stateful actor serves one request at a time, in arrival
+// order. A handler that defers its answer chooses OSCAR_DEFER_HOLD (the
+// actor stays busy: `held` is set and the mailbox waits) or
+// OSCAR_DEFER_YIELD (the actor takes its next message meanwhile).
+//
+// Deadlocks. Every request gets a token when it starts. A call made on
+// behalf of a request (oscar_req_call) carries the tokens of that request
+// and of all requests upstream of it: its chain. If a call reaches an actor
+// held by a request whose token is in the call's chain, that request is
+// (transitively) waiting for this very call, so queueing it would hang for
+// ever: it fails with OSCAR_EDEADLOCK. The check runs when a message is
+// queued and, for messages already queued, when the actor becomes held.
+//
+// Request lifetime. A request is freed once (1) it has been answered,
+// (2) its handler is not on the stack and (3) no call made through
+// oscar_req_call on its behalf still has a callback to run, since those
+// callbacks usually get the request as their argument. Until then an
+// answered request lingers as a "zombie" on the actor's deferred list.
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "actors/pool_int.h"
+
+#define OSC_MAX_CHAIN 256
+
+// ---------------------------------------------------------------------------
+// The uid map: open addressing with linear probing and tombstones.
+
+static osc_actor_t osc_tomb_;
+#define OSC_TOMB (&osc_tomb_)
+
+// osc_hash is 32-bit FNV-1a, plenty for uids.
+static uint32_t osc_hash(const char *s)
+{
+	uint32_t h = 2166136261u;
+	for (; *s != '\0'; s++) {
+		h ^= (uint8_t) *s;
+		h *= 16777619u;
+	}
+	return (h);
+}
+
+// osc_actor_find returns the live actor uid of pool, or NULL.
+osc_actor_t *osc_actor_find(oscar_pool_t *pool, const char *uid)
+{
+	if (pool->actors.cap == 0) {
+		return (NULL);
+	}
+	uint32_t h    = osc_hash(uid);
+	size_t   mask = pool->actors.cap - 1;
+	for (size_t i = h & mask;; i = (i + 1) & mask) {
+		osc_actor_t *a = pool->actors.slots[i];
+		if (a == NULL) {
+			return (NULL);
+		}
+		if (a != OSC_TOMB && a->hash == h && strcmp(a->ref.uid, uid) == 0) {
+			return (a);
+		}
+	}
+}
+
+// osc_map_reserve makes sure one more actor fits without failing.
+static int osc_map_reserve(oscar_pool_t *pool)
+{
+	size_t need = pool->actors.len + pool->actors.tombs + 1;
+	if (need * 4 <= pool->actors.cap * 3) {
+		return (0);
+	}
+	size_t cap = pool->actors.cap ? pool->actors.cap : 64;
+	while ((pool->actors.len + 1) * 2 > cap) {
+		cap *= 2;
+	}
+	osc_actor_t **slots = calloc(cap, sizeof(*slots));
+	if (slots == NULL) {
+		return (OSCAR_ENOMEM);
+	}
+	for (size_t i = 0; i < pool->actors.cap; i++) {
+		osc_actor_t *a = pool->actors.slots[i];
+		if (a == NULL || a == OSC_TOMB) {
+			continue;
+		}
+		size_t j = a->hash & (cap - 1);
+		while (slots[j] != NULL) {
+			j = (j + 1) & (cap - 1);
+		}
+		slots[j] = a;
+	}
+	free(pool->actors.slots);
+	pool->actors.slots = slots;
+	pool->actors.cap   = cap;
+	pool->actors.tombs = 0;
+	return (0);
+}
+
+// osc_map_insert adds a; osc_map_reserve must have succeeded first.
+static void osc_map_insert(oscar_pool_t *pool, osc_actor_t *a)
+{
+	size_t mask = pool->actors.cap - 1;
+	size_t i    = a->hash & mask;
+	while (pool->actors.slots[i] != NULL && pool->actors.slots[i] != OSC_TOMB) {
+		i = (i + 1) & mask;
+	}
+	if (pool->actors.slots[i] == OSC_TOMB) {
+		pool->actors.tombs--;
+	}
+	pool->actors.slots[i] = a;
+	pool->actors.len++;
+}
+
+static void osc_map_remove(oscar_pool_t *pool, osc_actor_t *a)
+{
+	size_t mask = pool->actors.cap - 1;
+	for (size_t i = a->hash & mask;; i = (i + 1) & mask) {
+		if (pool->actors.slots[i] == a) {
+			pool->actors.slots[i] = OSC_TOMB;
+			pool->actors.len--;
+			pool->actors.tombs++;
+			return;
+		}
+	}
+}
+
+// ---------------------------------------------------------------------------
+// Requests
+
+// osc_method_find returns the method called name of cls, or NULL.
+const oscar_method_t *osc_method_find(const oscar_actor_class_t *cls, const char *name)
+{
+	for (const oscar_method_t *m = cls->methods; m != NULL && m->name != NULL; m++) {
+		if (strcmp(m->name, name) == 0) {
+			return (m);
+		}
+	}
+	return (NULL);
+}
+
+// osc_req_new makes a request for method m of actor a, taking args. On
+// failure args are freed and NULL is returned.
+osc_req_t *osc_req_new(
+    osc_actor_t *a, const oscar_method_t *m, osc_req_kind_t kind, oscar_value_t *args)
+{
+	osc_req_t *req = calloc(1, sizeof(*req));
+	if (req == NULL) {
+		oscar_value_free(args);
+		return (NULL);
+	}
+	req->actor  = a;
+	req->method = m;
+	req->kind   = (uint8_t) kind;
+	req->args   = args;
+	if (kind == OSC_REQ_BATCH) {
+		req->batch_idx = (uint32_t) oscar_value_len(args);
+	}
+	return (req);
+}
+
+static void osc_deferred_link(osc_actor_t *a, osc_req_t *req)
+{
+	req->dprev = NULL;
+	req->dnext = a->deferred;
+	if (a->deferred != NULL) {
+		a->deferred->dprev = req;
+	}
+	a->deferred = req;
+}
+
+static void osc_deferred_unlink(osc_actor_t *a, osc_req_t *req)
+{
+	if (req->dprev != NULL) {
+		req->dprev->dnext = req->dnext;
+	} else {
+		a->deferred = req->dnext;
+	}
+	if (req->dnext != NULL) {
+		req->dnext->dprev = req->dprev;
+	}
+	req->dprev = req->dnext = NULL;
+}
+
+static bool osc_req_is_deferred(const osc_req_t *req)
+{
+	return (req->state == OSC_REQ_HELD || req->state == OSC_REQ_YIELDED ||
+	    req->state == OSC_REQ_ZOMBIE);
+}
+
+static void osc_req_release(osc_req_t *req)
+{
+	for (osc_call_t *c = req->children; c != NULL; c = c->cnext) {
+		c->parent = NULL;
+	}
+	oscar_value_free(req->args);
+	free(req->chain);
+	free(req);
+}
+
+// osc_req_maybe_free frees req once it is answered, off the stack, and
+// without child callbacks to come; otherwise it waits as a zombie.
+void osc_req_maybe_free(osc_req_t *req)
+{
+	if (!req->replied || req->state == OSC_REQ_RUNNING || req->pins != 0) {
+		return;
+	}
+	if (req->children != NULL) {
+		if (req->state != OSC_REQ_ZOMBIE) {
+			if (!osc_req_is_deferred(req)) {
+				osc_deferred_link(req->actor, req);
+			}
+			req->state = OSC_REQ_ZOMBIE;
+		}
+		return;
+	}
+	if (osc_req_is_deferred(req)) {
+		osc_deferred_unlink(req->actor, req);
+	}
+	osc_req_release(req);
+}
+
+static void osc_req_error(
+    osc_req_t *req, oscar_error_t *err, int code, const char *fmt, va_list ap)
+{
+	char msg[OSCAR_ERRMSG_MAX];
+	if (fmt != NULL) {
+		vsnprintf(msg, sizeof(msg), fmt, ap);
+	} else {
+		snprintf(msg, sizeof(msg), "%s", oscar_strerror(code));
+	}
+	osc_error_set(err, req->actor->pool, code, req->actor->ref.uid, req->method->name, "%s",
+	    msg);
+}
+
+static void osc_batch_item_done(
+    osc_batch_t *b, uint32_t idx, int code, oscar_value_t *value, const oscar_error_t *err)
+{
+	b->pending--;
+	if (code != 0) {
+		oscar_value_free(value);
+		if (!b->failed) {
+			b->failed = true;
+			if (b->call != NULL) {
+				oscar_error_t e = *err;
+				snprintf(e.message, sizeof(e.message), "batch item %u: %s", idx,
+				    err->message);
+				osc_call_complete(b->call, code, NULL, &e);
+			}
+		}
+	} else if (value != NULL) {
+		oscar_value_t *slot = &b->results->as.arr.items[idx];
+		*slot               = *value; // slot held nil: nothing to release
+		free(value);
+	}
+	if (b->pending > 0) {
+		return;
+	}
+	if (!b->failed && b->call != NULL) {
+		osc_call_complete(b->call, 0, b->results, NULL);
+	} else {
+		if (b->call != NULL) {
+			b->call->batch = NULL;
+		}
+		oscar_value_free(b->results);
+	}
+	free(b);
+}
+
+// osc_req_finish answers req (once; later answers are dropped): routes the
+// outcome to the waiting call, the batch, or nowhere for a tell, and
+// releases the actor if req held it.
+void osc_req_finish(osc_req_t *req, int code, oscar_value_t *value, const oscar_error_t *err)
+{
+	if (req->replied) {
+		oscar_value_free(value);
+		return;
+	}
+	req->replied   = true;
+	osc_actor_t *a = req->actor;
+	oscar_error_t e;
+	if (code != 0 && err == NULL) {
+		osc_error_set(&e, a->pool, code, a->ref.uid, req->method->name, "%s",
+		    oscar_strerror(code));
+		err = &e;
+	}
+	if (req->kind == OSC_REQ_BATCH && code == 0 &&
+	    (value == NULL || value->type != OSCAR_ARRAY || value->as.arr.len != req->batch_idx)) {
+		osc_error_set(&e, a->pool, OSCAR_EPROTO, a->ref.uid, req->method->name,
+		    "batch handler of %s answered %zu results for %u calls", req->method->name,
+		    value != NULL && value->type == OSCAR_ARRAY ? value->as.arr.len : 0,
+		    req->batch_idx);
+		oscar_value_free(value);
+		value = NULL;
+		code  = OSCAR_EPROTO;
+		err   = &e;
+	}
+
+	if (req->kind == OSC_REQ_ITEM) {
+		osc_batch_item_done(req->batch, req->batch_idx, code, value, err);
+	} else if (req->call != NULL) {
+		osc_call_complete(req->call, code, value, err);
+	} else {
+		if (code != 0 && req->kind == OSC_REQ_TELL) {
+			// Relaxed: a statistic.
+			atomic_fetch_add_explicit(&a->pool->dropped, 1, memory_order_relaxed);
+		}
+		oscar_value_free(value);
+	}
+
+	if (req->state == OSC_REQ_HELD) {
+		a->held    = NULL;
+		req->state = OSC_REQ_YIELDED;
+		if (a->mb_head != NULL && !(a->flags & OSC_ACTOR_DEAD)) {
+			osc_pool_schedule(a->pool, a);
+		}
+	}
+	osc_req_maybe_free(req);
+}
+
+// ---------------------------------------------------------------------------
+// Mailboxes and deadlock detection
+
+static bool osc_chain_has(const osc_req_t *req, uint64_t token)
+{
+	for (uint32_t i = 0; i < req->chain_len; i++) {
+		if (req->chain[i] == token) {
+			return (true);
+		}
+	}
+	return (false);
+}
+
+static void osc_deadlock_error(const osc_actor_t *a, const osc_req_t *req, oscar_error_t *err)
+{
+	osc_error_set(err, a->pool, OSCAR_EDEADLOCK, a->ref.uid, req->method->name,
+	    "deadlock detected: %s.%s would wait for %s, which is held by a request "
+	    "waiting on this call",
+	    a->ref.uid, req->method->name, a->ref.uid);
+}
+
+// osc_actor_enqueue queues req in a's mailbox. On failure req is left to
+// the caller and err is filled.
+int osc_actor_enqueue(osc_actor_t *a, osc_req_t *req, oscar_error_t *err)
+{
+	if (a->flags & OSC_ACTOR_DEAD) {
+		osc_error_set(err, a->pool, OSCAR_ENOACTOR, a->ref.uid, req->method->name,
+		    "actor %s is being destroyed", a->ref.uid);
+		return (OSCAR_ENOACTOR);
+	}
+	if (a->mb_len >= a->pool->cfg.mailbox_limit) {
+		osc_error_set(err, a->pool, OSCAR_EMBOXFULL, a->ref.uid, req->method->name,
+		    "mailbox of %s is full (%zu messages)", a->ref.uid, a->mb_len);
+		return (OSCAR_EMBOXFULL);
+	}
+	if (req->chain_len != 0 && a->held != NULL && osc_chain_has(req, a->held->token)) {
+		a->pool->stats.deadlocks++;
+		osc_deadlock_error(a, req, err);
+		return (OSCAR_EDEADLOCK);
+	}
+	req->state = OSC_REQ_QUEUED;
+	req->next  = NULL;
+	if (a->mb_tail != NULL) {
+		a->mb_tail->next = req;
+	} else {
+		a->mb_head = req;
+	}
+	a->mb_tail = req;
+	a->mb_len++;
+	if (a->held == NULL) {
+		osc_pool_schedule(a->pool, a);
+	}
+	return (0);
+}
+
+// osc_mailbox_unlink removes req (known to be queued) from a's mailbox.
+static void osc_mailbox_unlink(osc_actor_t *a, osc_req_t *req)
+{
+	osc_req_t **pp   = &a->mb_head;
+	osc_req_t  *prev = NULL;
+	while (*pp != req) {
+		prev = *pp;
+		pp   = &(*pp)->next;
+	}
+	*pp = req->next;
+	if (a->mb_tail == req) {
+		a->mb_tail = prev;
+	}
+	req->next = NULL;
+	a->mb_len--;
+}
+
+// osc_actor_check_deadlocks fails the queued requests that wait on the
+// request now holding a.
+static void osc_actor_check_deadlocks(osc_actor_t *a)
+{
+	uint64_t   token = a->held->token;
+	osc_req_t *req   = a->mb_head;
+	while (req != NULL) {
+		osc_req_t *next = req->next;
+		if (req->chain_len != 0 && osc_chain_has(req, token)) {
+			oscar_error_t err;
+			osc_mailbox_unlink(a, req);
+			a->pool->stats.deadlocks++;
+			osc_deadlock_error(a, req, &err);
+			req->state = OSC_REQ_YIELDED; // off the mailbox, not running
+			osc_deferred_link(a, req);
+			osc_req_finish(req, OSCAR_EDEADLOCK, NULL, &err);
+		}
+		req = next;
+	}
+}
+
+// ---------------------------------------------------------------------------
+// Dispatch
+
+// osc_batch_expand turns a batch for a method without batch_fn into one
+// request per item, queued at the head of the mailbox in order.
+static void osc_batch_expand(osc_actor_t *a, osc_req_t *req)
+{
+	oscar_value_t *args = req->args;
+	uint32_t       n    = req->batch_idx;
+	osc_batch_t   *b    = calloc(1, sizeof(*b));
+	oscar_value_t *res  = oscar_value_new_array(n);
+	osc_req_t    **items = n ? calloc(n, sizeof(*items)) : NULL;
+	bool           ok    = b != NULL && res != NULL && (n == 0 || items != NULL);
+	for (uint32_t i = 0; ok && i < n; i++) {
+		if ((items[i] = calloc(1, sizeof(osc_req_t))) == NULL) {
+			ok = false;
+		}
+		if (ok && req->chain_len != 0) {
+			items[i]->chain = malloc(req->chain_len * sizeof(uint64_t));
+			if (items[i]->chain == NULL) {
+				ok = false;
+			}
+		}
+	}
+	if (!ok) {
+		for (uint32_t i = 0; items != NULL && i < n; i++) {
+			if (items[i] != NULL) {
+				free(items[i]->chain);
+				free(items[i]);
+			}
+		}
+		free(items);
+		free(b);
+		oscar_value_free(res);
+		req->state = OSC_REQ_YIELDED;
+		osc_deferred_link(a, req);
+		osc_req_finish(req, OSCAR_ENOMEM, NULL, NULL);
+		return;
+	}
+
+	b->call    = req->call;
+	b->n       = n;
+	b->pending = n;
+	b->results = res;
+	res->as.arr.len = n; // n nils (the items were zeroed)
+	if (b->call != NULL) {
+		b->call->req   = NULL;
+		b->call->batch = b;
+	}
+	req->call = NULL;
+	osc_req_t *first = NULL, *last = NULL;
+	for (uint32_t i = 0; i < n; i++) {
+		osc_req_t *it = items[i];
+		it->actor     = a;
+		it->method    = req->method;
+		it->kind      = OSC_REQ_ITEM;
+		it->state     = OSC_REQ_QUEUED;
+		it->batch     = b;
+		it->batch_idx = i;
+		// Move the item's contents out of the batch's argument array.
+		oscar_value_t *v = malloc(sizeof(*v));
+		if (v != NULL) {
+			*v = args->as.arr.items[i];
+			args->as.arr.items[i].type = OSCAR_NIL;
+		}
+		it->args = v;
+		if (req->chain_len != 0) {
+			memcpy(it->chain, req->chain, req->chain_len * sizeof(uint64_t));
+			it->chain_len = req->chain_len;
+		}
+		if (last != NULL) {
+			last->next = it;
+		} else {
+			first = it;
+		}
+		last = it;
+	}
+	free(items);
+	if (n == 0) {
+		b->pending = 1;
+		osc_batch_item_done(b, 0, 0, NULL, NULL);
+	} else {
+		last->next = a->mb_head;
+		a->mb_head = first;
+		if (a->mb_tail == NULL) {
+			a->mb_tail = last;
+		}
+		a->mb_len += n;
+	}
+	req->replied = true;
+	osc_req_release(req);
+}
+
+// osc_actor_dispatch runs the handler for req and settles its outcome.
+static void osc_actor_dispatch(osc_actor_t *a, osc_req_t *req)
+{
+	if (req->kind == OSC_REQ_BATCH && req->method->batch_fn == NULL) {
+		osc_batch_expand(a, req);
+		return;
+	}
+	oscar_pool_t   *pool = a->pool;
+	oscar_method_fn fn =
+	    req->kind == OSC_REQ_BATCH ? req->method->batch_fn : req->method->fn;
+	req->state = OSC_REQ_RUNNING;
+	req->token = ++pool->next_token;
+	pool->stats.messages++;
+	pool->last_err.code = 0;
+	a->flags |= OSC_ACTOR_RUNNING;
+	int rv = fn(a, req);
+	a->flags &= ~OSC_ACTOR_RUNNING;
+
+	if (!req->replied) {
+		if (rv != 0) {
+			// A code straight from a failed call keeps that call's
+			// details: they say more than the code alone.
+			const oscar_error_t *err =
+			    pool->last_err.code == rv ? &pool->last_err : NULL;
+			req->state = OSC_REQ_YIELDED;
+			osc_deferred_link(a, req);
+			osc_req_finish(req, rv, NULL, err);
+		} else if (req->defer != 0) {
+			bool hold = req->defer == OSCAR_DEFER_HOLD &&
+			    !(a->cls->flags & OSCAR_CLASS_STATELESS);
+			req->state = hold ? OSC_REQ_HELD : OSC_REQ_YIELDED;
+			osc_deferred_link(a, req);
+			if (hold) {
+				a->held = req;
+				osc_actor_check_deadlocks(a);
+			}
+		} else {
+			req->state = OSC_REQ_YIELDED;
+			osc_deferred_link(a, req);
+			osc_req_finish(req, 0, NULL, NULL);
+		}
+	} else {
+		req->state = OSC_REQ_YIELDED;
+		osc_deferred_link(a, req);
+		osc_req_maybe_free(req);
+	}
+	if (a->flags & OSC_ACTOR_EXITING) {
+		osc_actor_destroy(a);
+	}
+}
+
+// osc_actor_run serves up to budget messages of a, then requeues it if it
+// still has work and is free to do it.
+void osc_actor_run(osc_actor_t *a, unsigned budget)
+{
+	for (unsigned n = 0; n < budget; n++) {
+		if (a->mb_head == NULL || a->held != NULL || (a->flags & OSC_ACTOR_DEAD)) {
+			return;
+		}
+		osc_req_t *req = a->mb_head;
+		a->mb_head     = req->next;
+		if (a->mb_head == NULL) {
+			a->mb_tail = NULL;
+		}
+		req->next = NULL;
+		a->mb_len--;
+		osc_actor_dispatch(a, req);
+	}
+	if (a->mb_head != NULL && a->held == NULL && !(a->flags & OSC_ACTOR_DEAD)) {
+		osc_pool_schedule(a->pool, a);
+	}
+}
+
+// ---------------------------------------------------------------------------
+// Create and destroy
+
+static void osc_actor_free(osc_actor_t *a)
+{
+	free(a);
+}
+
+// osc_actor_create makes an actor of cls in pool and runs its create hook.
+// args are consumed. On failure err says why.
+int osc_actor_create(oscar_pool_t *pool, const oscar_actor_class_t *cls, const char *uid,
+    oscar_value_t *args, osc_actor_t **ap, oscar_error_t *err)
+{
+	int rv;
+	if (cls == NULL || cls->name == NULL) {
+		oscar_value_free(args);
+		osc_error_set(err, pool, OSCAR_EINVAL, uid ? uid : "", "", "no actor class given");
+		return (OSCAR_EINVAL);
+	}
+	if (uid != NULL && (uid[0] == '\0' || strlen(uid) >= OSCAR_UID_MAX)) {
+		oscar_value_free(args);
+		osc_error_set(err, pool, OSCAR_EINVAL, "", "",
+		    "actor uid must be 1 to %d bytes long", OSCAR_UID_MAX - 1);
+		return (OSCAR_EINVAL);
+	}
+	if (pool->state != OSC_POOL_RUNNING) {
+		oscar_value_free(args);
+		osc_error_set(err, pool, OSCAR_ECLOSED, uid ? uid : "", "", "pool %s is closed",
+		    pool->address);
+		return (OSCAR_ECLOSED);
+	}
+	if (uid != NULL && osc_actor_find(pool, uid) != NULL) {
+		oscar_value_free(args);
+		osc_error_set(err, pool, OSCAR_EEXIST, uid, "",
+		    "an actor with uid %s already exists in %s", uid, pool->address);
+		return (OSCAR_EEXIST);
+	}
+	if ((rv = osc_map_reserve(pool)) != 0) {
+		oscar_value_free(args);
+		osc_error_set(err, pool, rv, uid ? uid : "", "", "no memory for a new actor");
+		return (rv);
+	}
+	osc_actor_t *a = calloc(1, sizeof(*a) + cls->state_size);
+	if (a == NULL) {
+		oscar_value_free(args);
+		osc_error_set(err, pool, OSCAR_ENOMEM, uid ? uid : "", "", "no memory for a new actor");
+		return (OSCAR_ENOMEM);
+	}
+	a->pool = pool;
+	a->cls  = cls;
+	snprintf(a->ref.addr, sizeof(a->ref.addr), "%s", pool->address);
+	if (uid != NULL) {
+		snprintf(a->ref.uid, sizeof(a->ref.uid), "%s", uid);
+	} else {
+		do {
+			snprintf(a->ref.uid, sizeof(a->ref.uid), "%.40s-%llx", cls->name,
+			    (unsigned long long) ++pool->next_uid);
+		} while (osc_actor_find(pool, a->ref.uid) != NULL);
+	}
+	a->hash = osc_hash(a->ref.uid);
+
+	if (cls->create != NULL) {
+		a->flags |= OSC_ACTOR_RUNNING;
+		rv = cls->create(a, args);
+		a->flags &= ~OSC_ACTOR_RUNNING;
+		if (rv == 0 && osc_actor_find(pool, a->ref.uid) != NULL) {
+			// The hook created another actor with our uid.
+			if (cls->destroy != NULL) {
+				cls->destroy(a);
+			}
+			rv = OSCAR_EEXIST;
+		}
+		if (rv != 0) {
+			osc_call_detach_owner(a, false);
+			oscar_value_free(args);
+			osc_error_set(err, pool, rv, a->ref.uid, "create",
+			    "create hook of %s (class %s) failed: %s", a->ref.uid, cls->name,
+			    oscar_strerror(rv));
+			osc_actor_free(a);
+			return (rv);
+		}
+		if ((rv = osc_map_reserve(pool)) != 0) {
+			if (cls->destroy != NULL) {
+				cls->destroy(a);
+			}
+			osc_call_detach_owner(a, false);
+			oscar_value_free(args);
+			osc_error_set(err, pool, rv, a->ref.uid, "", "no memory for a new actor");
+			osc_actor_free(a);
+			return (rv);
+		}
+	}
+	oscar_value_free(args);
+	osc_map_insert(pool, a);
+	a->flags &= ~OSC_ACTOR_EXITING;
+	if (ap != NULL) {
+		*ap = a;
+	}
+	return (0);
+}
+
+static void osc_runq_unlink(oscar_pool_t *pool, osc_actor_t *a)
+{
+	osc_actor_t *prev = NULL;
+	for (osc_actor_t *x = pool->runq_head; x != NULL; prev = x, x = x->runq_next) {
+		if (x == a) {
+			if (prev != NULL) {
+				prev->runq_next = a->runq_next;
+			} else {
+				pool->runq_head = a->runq_next;
+			}
+			if (pool->runq_tail == a) {
+				pool->runq_tail = prev;
+			}
+			break;
+		}
+	}
+	a->scheduled = false;
+	a->runq_next = NULL;
+}
+
+// osc_actor_destroy takes a out of service: queued requests fail with
+// OSCAR_ENOACTOR, callers of deferred ones too, its own pending calls run
+// their callbacks with OSCAR_ECANCELED, then the destroy hook runs and the
+// memory goes. From inside a's own handler it is deferred until the handler
+// returns.
+int osc_actor_destroy(osc_actor_t *a)
+{
+	oscar_pool_t *pool = a->pool;
+	if (a->flags & OSC_ACTOR_DEAD) {
+		return (OSCAR_ENOACTOR);
+	}
+	if (a->flags & OSC_ACTOR_RUNNING) {
+		a->flags |= OSC_ACTOR_EXITING;
+		return (0);
+	}
+	a->flags |= OSC_ACTOR_DEAD;
+	osc_map_remove(pool, a);
+	if (a->scheduled) {
+		osc_runq_unlink(pool, a);
+	}
+	int code = pool->state == OSC_POOL_RUNNING ? OSCAR_ENOACTOR : OSCAR_ECLOSED;
+
+	// Fail what is queued.
+	osc_req_t *req;
+	while ((req = a->mb_head) != NULL) {
+		oscar_error_t err;
+		osc_mailbox_unlink(a, req);
+		osc_error_set(&err, pool, code, a->ref.uid, req->method->name,
+		    "actor %s was destroyed before serving %s", a->ref.uid, req->method->name);
+		req->state = OSC_REQ_YIELDED;
+		osc_deferred_link(a, req);
+		osc_req_finish(req, code, NULL, &err);
+	}
+	// Tell the callers of deferred requests; keep the requests alive
+	// until after the destroy hook, which may still look at them.
+	a->held = NULL;
+	for (req = a->deferred; req != NULL; req = req->dnext) {
+		if (req->kind == OSC_REQ_ITEM && !req->replied) {
+			oscar_error_t err;
+			osc_error_set(&err, pool, code, a->ref.uid, req->method->name,
+			    "actor %s was destroyed while serving %s", a->ref.uid,
+			    req->method->name);
+			req->replied = true;
+			osc_batch_item_done(req->batch, req->batch_idx, code, NULL, &err);
+		} else if (req->call != NULL) {
+			oscar_error_t err;
+			osc_error_set(&err, pool, code, a->ref.uid, req->method->name,
+			    "actor %s was destroyed while serving %s", a->ref.uid,
+			    req->method->name);
+			osc_call_complete(req->call, code, NULL, &err);
+		}
+	}
+	osc_call_detach_owner(a, true);
+	if (a->cls->destroy != NULL) {
+		a->flags |= OSC_ACTOR_RUNNING;
+		a->cls->destroy(a);
+		a->flags &= ~OSC_ACTOR_RUNNING;
+	}
+	// Calls the destroy hook made have no one to report to.
+	osc_call_detach_owner(a, false);
+	while ((req = a->deferred) != NULL) {
+		osc_deferred_unlink(a, req);
+		osc_req_release(req);
+	}
+	osc_actor_free(a);
+	return (0);
+}
+
+// osc_actors_close_all destroys every actor of pool (at shutdown).
+void osc_actors_close_all(oscar_pool_t *pool)
+{
+	for (size_t i = 0; i < pool->actors.cap; i++) {
+		osc_actor_t *a = pool->actors.slots[i];
+		if (a != NULL && a != OSC_TOMB) {
+			osc_actor_destroy(a);
+		}
+	}
+}
+
+// ---------------------------------------------------------------------------
+// Public: inside actors
+
+void *oscar_actor_state(oscar_actor_t *self)
+{
+	return (self->state);
+}
+
+const oscar_ref_t *oscar_actor_ref(const oscar_actor_t *self)
+{
+	return (&self->ref);
+}
+
+const char *oscar_actor_uid(const oscar_actor_t *self)
+{
+	return (self->ref.uid);
+}
+
+oscar_pool_t *oscar_actor_pool(oscar_actor_t *self)
+{
+	return (self->pool);
+}
+
+// oscar_actor_spawn creates an actor in self's pool at once.
+int oscar_actor_spawn(oscar_actor_t *self, const oscar_actor_class_t *cls, const char *uid,
+    oscar_value_t *args, oscar_ref_t *ref, oscar_error_t *err)
+{
+	oscar_error_t local;
+	osc_actor_t  *a;
+	int rv = osc_actor_create(self->pool, cls, uid, args, &a, err ? err : &local);
+	if (rv == 0 && ref != NULL) {
+		*ref = a->ref;
+	}
+	return (rv);
+}
+
+// oscar_actor_exit destroys self once its current handler or callback
+// returns.
+void oscar_actor_exit(oscar_actor_t *self)
+{
+	if (self->flags & OSC_ACTOR_RUNNING) {
+		self->flags |= OSC_ACTOR_EXITING;
+	} else {
+		osc_actor_destroy(self);
+	}
+}
+
+// ---------------------------------------------------------------------------
+// Public: requests
+
+const oscar_value_t *oscar_req_args(const oscar_req_t *req)
+{
+	return (req->args);
+}
+
+oscar_value_t *oscar_req_take_args(oscar_req_t *req)
+{
+	oscar_value_t *v = req->args;
+	req->args        = NULL;
+	return (v);
+}
+
+const oscar_value_t *oscar_req_arg(const oscar_req_t *req, size_t i)
+{
+	return (oscar_value_at(req->args, i));
+}
+
+const char *oscar_req_method(const oscar_req_t *req)
+{
+	return (req->method->name);
+}
+
+oscar_actor_t *oscar_req_actor(oscar_req_t *req)
+{
+	return (req->actor);
+}
+
+// oscar_req_reply answers req with value.
+int oscar_req_reply(oscar_req_t *req, oscar_value_t *value)
+{
+	if (req->replied) {
+		oscar_value_free(value);
+		return (OSCAR_ESTATE);
+	}
+	osc_req_finish(req, 0, value, NULL);
+	return (0);
+}
+
+// oscar_req_fail answers req with an error.
+int oscar_req_fail(oscar_req_t *req, int code, const char *fmt, ...)
+{
+	if (code == 0) {
+		code = OSCAR_EAPP;
+	}
+	if (req->replied) {
+		return (code);
+	}
+	oscar_error_t err;
+	va_list       ap;
+	va_start(ap, fmt);
+	osc_req_error(req, &err, code, fmt, ap);
+	va_end(ap);
+	osc_req_finish(req, code, NULL, &err);
+	return (code);
+}
+
+// oscar_req_fail_result answers req with the failure in res.
+int oscar_req_fail_result(oscar_req_t *req, const oscar_result_t *res)
+{
+	int code = res->code != 0 ? res->code : OSCAR_EAPP;
+	if (!req->replied) {
+		osc_req_finish(req, code, NULL, res->error);
+	}
+	return (code);
+}
+
+// oscar_req_defer says the answer will come later.
+int oscar_req_defer(oscar_req_t *req, oscar_defer_t mode)
+{
+	if (mode != OSCAR_DEFER_HOLD && mode != OSCAR_DEFER_YIELD) {
+		return (OSCAR_EINVAL);
+	}
+	if (req->state != OSC_REQ_RUNNING || req->replied) {
+		return (OSCAR_ESTATE);
+	}
+	req->defer = (uint8_t) mode;
+	return (0);
+}
+
+void oscar_req_on_cancel(oscar_req_t *req, oscar_cancel_cb cb, void *arg)
+{
+	req->cancel_cb  = cb;
+	req->cancel_arg = arg;
+}
+
+bool oscar_req_cancelled(const oscar_req_t *req)
+{
+	return (req->cancelled);
+}
+
+// osc_req_cancel handles a caller's cancel: a queued request is dropped; a
+// started one has its child calls cancelled and its cancel hook run; if
+// nothing answered, the caller gets OSCAR_ECANCELED and the handler's later
+// answer is discarded.
+void osc_req_cancel(osc_req_t *req)
+{
+	osc_actor_t *a = req->actor;
+	if (req->replied || req->cancelled) {
+		return;
+	}
+	req->cancelled = true;
+	if (req->state == OSC_REQ_QUEUED) {
+		oscar_error_t err;
+		osc_mailbox_unlink(a, req);
+		osc_error_set(&err, a->pool, OSCAR_ECANCELED, a->ref.uid, req->method->name,
+		    "cancelled before it started");
+		req->state = OSC_REQ_YIELDED;
+		osc_deferred_link(a, req);
+		osc_req_finish(req, OSCAR_ECANCELED, NULL, &err);
+		return;
+	}
+	req->pins++;
+	for (osc_call_t *c = req->children; c != NULL; c = c->cnext) {
+		osc_call_cancel(c);
+	}
+	if (req->cancel_cb != NULL && !req->replied) {
+		bool running = (a->flags & OSC_ACTOR_RUNNING) != 0;
+		a->flags |= OSC_ACTOR_RUNNING;
+		req->cancel_cb(a, req, req->cancel_arg);
+		if (!running) {
+			a->flags &= ~OSC_ACTOR_RUNNING;
+		}
+	}
+	if (!req->replied && req->call != NULL) {
+		oscar_error_t err;
+		osc_error_set(&err, a->pool, OSCAR_ECANCELED, a->ref.uid, req->method->name,
+		    "cancelled while running");
+		osc_call_complete(req->call, OSCAR_ECANCELED, NULL, &err);
+	}
+	req->pins--;
+	osc_req_maybe_free(req);
+	if (!(a->flags & OSC_ACTOR_RUNNING) && (a->flags & OSC_ACTOR_EXITING)) {
+		osc_actor_destroy(a);
+	}
+}

@@ -1,0 +1,871 @@
+// MessagePack codec on top of libmpack's token API. This is the only file
+// that includes <mpack.h>.
+//
+// Design note. libmpack turns bytes into tokens (nil, bool, uint, sint,
+// float, str/bin/ext headers, array/map headers) and back. We use it one
+// token at a time with a fresh mpack_tokbuf_t, so no partial state ever
+// survives a call:
+//  - Writing reserves MPACK_MAX_TOKEN_LEN bytes before each mpack_write, so
+//    the token always goes straight into the buffer (MPACK_OK); str and bin
+//    payloads are copied by hand right after their header.
+//  - Reading hands mpack_read the bytes left. A token cut short gives
+//    MPACK_EOF, which here means truncated input (OSCAR_EPROTO). After a
+//    str or bin header we check the declared length against the bytes left
+//    and step over the payload ourselves instead of reading CHUNK tokens.
+//    mpack_read asserts on an empty buffer, so we never call it with one.
+//
+// Untrusted input. Every declared length is checked against the bytes left
+// before anything is allocated: a str or bin needs its bytes, an array item
+// at least one byte, a map entry at least two. So a decoded value costs at
+// most a small constant times the input size, whatever the input claims.
+// Nesting is capped at OSCAR_VALUE_MAX_DEPTH containers, ext types are
+// rejected, and every reader function leaves the position unchanged when it
+// fails.
+//
+// libmpack quirks, as found in the 1.0.x packaged by Debian:
+//  - Map tokens carry the number of entries (older releases used twice
+//    that); the round-trip tests pin this down.
+//  - mpack_write chooses the width of a negative integer from its low 32
+//    bits only, so it writes -129 as int8 (+127) and -2^32-1 as fixint -1.
+//    We encode negative integers by hand.
+//  - Floats are always written as float64 so that every double survives the
+//    trip exactly; float32 is accepted on input.
+#include <stdbool.h> // before <mpack.h>, which defines bool otherwise
+
+#include <mpack.h>
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "actors/codec.h"
+#include "oscar/error.h"
+#include "oscar/value.h"
+
+// ---------------------------------------------------------------------------
+// Write buffer
+
+void osc_wbuf_init(osc_wbuf_t *w)
+{
+	memset(w, 0, sizeof(*w));
+}
+
+void osc_wbuf_fini(osc_wbuf_t *w)
+{
+	free(w->data);
+	memset(w, 0, sizeof(*w));
+}
+
+// osc_wbuf_reserve grows the buffer geometrically. Failure sets the sticky
+// error, so that the writes that follow do nothing.
+int osc_wbuf_reserve(osc_wbuf_t *w, size_t n)
+{
+	size_t cap;
+	char  *data;
+
+	if (w->err != 0) {
+		return (w->err);
+	}
+	if (n <= w->cap - w->len) {
+		return (0);
+	}
+	if (n > SIZE_MAX - w->len) {
+		w->err = OSCAR_ENOMEM;
+		return (w->err);
+	}
+	cap = w->cap < 64 ? 64 : w->cap;
+	while (cap < w->len + n) {
+		cap = cap > SIZE_MAX / 2 ? w->len + n : cap * 2;
+	}
+	if ((data = realloc(w->data, cap)) == NULL) {
+		w->err = OSCAR_ENOMEM;
+		return (w->err);
+	}
+	w->data = data;
+	w->cap  = cap;
+	return (0);
+}
+
+// osc_wbuf_take returns the bytes written, or NULL (with *len 0) when a
+// write failed or nothing was written; either way w is left empty.
+void *osc_wbuf_take(osc_wbuf_t *w, size_t *len)
+{
+	void *data = w->data;
+
+	*len = w->len;
+	if (w->err != 0 || w->len == 0) {
+		free(data);
+		data = NULL;
+		*len = 0;
+	}
+	memset(w, 0, sizeof(*w));
+	return (data);
+}
+
+// osc_wbuf_fail records err unless an earlier error is already recorded.
+static void osc_wbuf_fail(osc_wbuf_t *w, int err)
+{
+	if (w->err == 0) {
+		w->err = err;
+	}
+}
+
+// osc_write_token appends one token.
+static void osc_write_token(osc_wbuf_t *w, const mpack_token_t *tok)
+{
+	mpack_tokbuf_t tb;
+	char          *p;
+	size_t         left;
+
+	if (osc_wbuf_reserve(w, MPACK_MAX_TOKEN_LEN) != 0) {
+		return;
+	}
+	mpack_tokbuf_init(&tb);
+	p    = w->data + w->len;
+	left = w->cap - w->len;
+	if (mpack_write(&tb, &p, &left, tok) != MPACK_OK) {
+		// Only an unknown token type gets here: a bug of ours.
+		osc_wbuf_fail(w, OSCAR_EINVAL);
+		return;
+	}
+	w->len = (size_t) (p - w->data);
+}
+
+// osc_write_be appends the low n bytes of x, most significant first.
+static void osc_write_be(osc_wbuf_t *w, uint8_t type, uint64_t x, int n)
+{
+	char *p;
+
+	if (osc_wbuf_reserve(w, 1 + (size_t) n) != 0) {
+		return;
+	}
+	p    = w->data + w->len;
+	*p++ = (char) type;
+	while (n-- > 0) {
+		*p++ = (char) (uint8_t) (x >> (8 * n));
+	}
+	w->len = (size_t) (p - w->data);
+}
+
+void osc_write_nil(osc_wbuf_t *w)
+{
+	mpack_token_t tok = mpack_pack_nil();
+
+	osc_write_token(w, &tok);
+}
+
+void osc_write_bool(osc_wbuf_t *w, bool b)
+{
+	mpack_token_t tok = mpack_pack_boolean(b);
+
+	osc_write_token(w, &tok);
+}
+
+// osc_write_int writes i in the shortest MessagePack form. Non-negative
+// values go through libmpack; negative ones are encoded here (see the
+// design note).
+void osc_write_int(osc_wbuf_t *w, int64_t i)
+{
+	uint64_t x = (uint64_t) i;
+
+	if (i >= 0) {
+		osc_write_uint(w, x);
+	} else if (i >= -32) {
+		osc_write_be(w, (uint8_t) x, 0, 0); // negative fixint
+	} else if (i >= INT8_MIN) {
+		osc_write_be(w, 0xd0, x, 1);
+	} else if (i >= INT16_MIN) {
+		osc_write_be(w, 0xd1, x, 2);
+	} else if (i >= INT32_MIN) {
+		osc_write_be(w, 0xd2, x, 4);
+	} else {
+		osc_write_be(w, 0xd3, x, 8);
+	}
+}
+
+void osc_write_uint(osc_wbuf_t *w, uint64_t u)
+{
+	mpack_token_t tok = mpack_pack_uint(u);
+
+	osc_write_token(w, &tok);
+}
+
+// osc_write_float writes f as a float64, bit for bit.
+void osc_write_float(osc_wbuf_t *w, double f)
+{
+	mpack_token_t tok;
+	uint64_t      bits;
+
+	memcpy(&bits, &f, sizeof(bits));
+	memset(&tok, 0, sizeof(tok));
+	tok.type          = MPACK_TOKEN_FLOAT;
+	tok.length        = 8;
+	tok.data.value.hi = (mpack_uint32_t) (bits >> 32);
+	tok.data.value.lo = (mpack_uint32_t) (bits & 0xffffffffu);
+	osc_write_token(w, &tok);
+}
+
+// osc_write_blob writes a str or bin header and its payload. MessagePack
+// lengths are 32-bit; anything longer is OSCAR_EINVAL.
+static void osc_write_blob(osc_wbuf_t *w, bool str, const void *p, size_t len)
+{
+	mpack_token_t tok;
+
+	if (len > UINT32_MAX || (p == NULL && len > 0)) {
+		osc_wbuf_fail(w, OSCAR_EINVAL);
+		return;
+	}
+	tok = str ? mpack_pack_str((mpack_uint32_t) len) :
+	            mpack_pack_bin((mpack_uint32_t) len);
+	osc_write_token(w, &tok);
+	osc_write_raw(w, p, len);
+}
+
+void osc_write_str(osc_wbuf_t *w, const char *s, size_t len)
+{
+	osc_write_blob(w, true, s, len);
+}
+
+void osc_write_cstr(osc_wbuf_t *w, const char *s)
+{
+	if (s == NULL) {
+		osc_wbuf_fail(w, OSCAR_EINVAL);
+		return;
+	}
+	osc_write_blob(w, true, s, strlen(s));
+}
+
+void osc_write_bin(osc_wbuf_t *w, const void *p, size_t len)
+{
+	osc_write_blob(w, false, p, len);
+}
+
+void osc_write_array(osc_wbuf_t *w, uint32_t n)
+{
+	mpack_token_t tok = mpack_pack_array(n);
+
+	osc_write_token(w, &tok);
+}
+
+void osc_write_map(osc_wbuf_t *w, uint32_t n)
+{
+	mpack_token_t tok = mpack_pack_map(n);
+
+	osc_write_token(w, &tok);
+}
+
+void osc_write_raw(osc_wbuf_t *w, const void *p, size_t len)
+{
+	if (len == 0 || osc_wbuf_reserve(w, len) != 0) {
+		return;
+	}
+	memcpy(w->data + w->len, p, len);
+	w->len += len;
+}
+
+// osc_write_value_depth writes v, which sits inside depth containers.
+static void osc_write_value_depth(osc_wbuf_t *w, const oscar_value_t *v, int depth)
+{
+	size_t i;
+
+	if (w->err != 0) {
+		return;
+	}
+	if (v == NULL) {
+		osc_wbuf_fail(w, OSCAR_EINVAL);
+		return;
+	}
+	switch (v->type) {
+	case OSCAR_NIL:
+		osc_write_nil(w);
+		break;
+	case OSCAR_BOOL:
+		osc_write_bool(w, v->as.b);
+		break;
+	case OSCAR_INT:
+		osc_write_int(w, v->as.i);
+		break;
+	case OSCAR_UINT:
+		osc_write_uint(w, v->as.u);
+		break;
+	case OSCAR_FLOAT:
+		osc_write_float(w, v->as.f);
+		break;
+	case OSCAR_STR:
+		osc_write_str(w, v->as.str.ptr, v->as.str.len);
+		break;
+	case OSCAR_BIN:
+		osc_write_bin(w, v->as.bin.ptr, v->as.bin.len);
+		break;
+	case OSCAR_ARRAY:
+		if (depth >= OSCAR_VALUE_MAX_DEPTH || v->as.arr.len > UINT32_MAX) {
+			osc_wbuf_fail(w, OSCAR_EINVAL);
+			return;
+		}
+		osc_write_array(w, (uint32_t) v->as.arr.len);
+		for (i = 0; i < v->as.arr.len && w->err == 0; i++) {
+			osc_write_value_depth(w, &v->as.arr.items[i], depth + 1);
+		}
+		break;
+	case OSCAR_MAP:
+		if (depth >= OSCAR_VALUE_MAX_DEPTH || v->as.map.len > UINT32_MAX) {
+			osc_wbuf_fail(w, OSCAR_EINVAL);
+			return;
+		}
+		osc_write_map(w, (uint32_t) v->as.map.len);
+		for (i = 0; i < v->as.map.len && w->err == 0; i++) {
+			osc_write_value_depth(w, &v->as.map.kv[i].key, depth + 1);
+			osc_write_value_depth(w, &v->as.map.kv[i].val, depth + 1);
+		}
+		break;
+	default:
+		osc_wbuf_fail(w, OSCAR_EINVAL);
+		break;
+	}
+}
+
+// osc_write_value writes v and everything in it. A NULL value, an unknown
+// type, a length beyond 32 bits or nesting deeper than
+// OSCAR_VALUE_MAX_DEPTH sets OSCAR_EINVAL, so that whatever is written can
+// also be read back.
+void osc_write_value(osc_wbuf_t *w, const oscar_value_t *v)
+{
+	osc_write_value_depth(w, v, 0);
+}
+
+// ---------------------------------------------------------------------------
+// Reader
+
+void osc_reader_init(osc_reader_t *r, const void *buf, size_t len)
+{
+	r->buf = buf;
+	r->len = buf == NULL ? 0 : len;
+	r->pos = 0;
+}
+
+// osc_tok_t is one token as read at the current position: the token and
+// the number of bytes it takes, payload included for str and bin.
+typedef struct osc_tok {
+	mpack_token_t tok;
+	size_t        hdr;  // bytes of the token itself
+	size_t        size; // hdr plus the str/bin payload
+} osc_tok_t;
+
+// osc_peek reads the token at the current position without consuming it,
+// and checks what it declares against the bytes left: a str or bin payload
+// must be there in full, an array needs a byte per item and a map two per
+// entry. Ext types and reserved bytes are OSCAR_EPROTO.
+static int osc_peek(const osc_reader_t *r, osc_tok_t *t)
+{
+	mpack_tokbuf_t tb;
+	const char    *p;
+	size_t         left;
+	size_t         after;
+
+	if (r->pos >= r->len) {
+		return (OSCAR_EPROTO);
+	}
+	p    = r->buf + r->pos;
+	left = r->len - r->pos;
+	mpack_tokbuf_init(&tb);
+	memset(&t->tok, 0, sizeof(t->tok));
+	if (mpack_read(&tb, &p, &left, &t->tok) != MPACK_OK) {
+		return (OSCAR_EPROTO); // truncated (EOF) or reserved byte
+	}
+	after   = left;
+	t->hdr  = r->len - r->pos - after;
+	t->size = t->hdr;
+	switch (t->tok.type) {
+	case MPACK_TOKEN_NIL:
+	case MPACK_TOKEN_BOOLEAN:
+	case MPACK_TOKEN_UINT:
+	case MPACK_TOKEN_SINT:
+	case MPACK_TOKEN_FLOAT:
+		return (0);
+	case MPACK_TOKEN_STR:
+	case MPACK_TOKEN_BIN:
+		if (t->tok.length > after) {
+			return (OSCAR_EPROTO);
+		}
+		t->size += t->tok.length;
+		return (0);
+	case MPACK_TOKEN_ARRAY:
+		return (t->tok.length > after ? OSCAR_EPROTO : 0);
+	case MPACK_TOKEN_MAP:
+		return ((uint64_t) t->tok.length * 2 > after ? OSCAR_EPROTO : 0);
+	default:
+		return (OSCAR_EPROTO); // ext, or a stray chunk
+	}
+}
+
+// osc_tok_type maps a token to the value type it starts.
+static oscar_type_t osc_tok_type(const mpack_token_t *tok)
+{
+	switch (tok->type) {
+	case MPACK_TOKEN_BOOLEAN:
+		return (OSCAR_BOOL);
+	case MPACK_TOKEN_UINT:
+		return (tok->data.value.hi > INT32_MAX ? OSCAR_UINT : OSCAR_INT);
+	case MPACK_TOKEN_SINT:
+		return (OSCAR_INT);
+	case MPACK_TOKEN_FLOAT:
+		return (OSCAR_FLOAT);
+	case MPACK_TOKEN_STR:
+		return (OSCAR_STR);
+	case MPACK_TOKEN_BIN:
+		return (OSCAR_BIN);
+	case MPACK_TOKEN_ARRAY:
+		return (OSCAR_ARRAY);
+	case MPACK_TOKEN_MAP:
+		return (OSCAR_MAP);
+	default:
+		return (OSCAR_NIL);
+	}
+}
+
+// osc_tok_uint gives the value of a UINT token.
+static uint64_t osc_tok_uint(const mpack_token_t *tok)
+{
+	return (mpack_unpack_uint(*tok));
+}
+
+// osc_tok_sint gives the value of a SINT token. libmpack gives SINT only
+// for negative numbers; positive int8..int64 come back as UINT.
+static int64_t osc_tok_sint(const mpack_token_t *tok)
+{
+	return (mpack_unpack_sint(*tok));
+}
+
+// osc_tok_float gives the value of a FLOAT token, float32 or float64.
+static double osc_tok_float(const mpack_token_t *tok)
+{
+	uint64_t bits;
+	uint32_t bits32;
+	double   d;
+	float    f;
+
+	if (tok->length == 4) {
+		bits32 = tok->data.value.lo;
+		memcpy(&f, &bits32, sizeof(f));
+		return ((double) f);
+	}
+	bits = ((uint64_t) tok->data.value.hi << 32) | tok->data.value.lo;
+	memcpy(&d, &bits, sizeof(d));
+	return (d);
+}
+
+int osc_read_type(osc_reader_t *r, oscar_type_t *t)
+{
+	osc_tok_t tok;
+	int       rv;
+
+	if ((rv = osc_peek(r, &tok)) != 0) {
+		return (rv);
+	}
+	*t = osc_tok_type(&tok.tok);
+	return (0);
+}
+
+int osc_read_nil(osc_reader_t *r)
+{
+	osc_tok_t tok;
+	int       rv;
+
+	if ((rv = osc_peek(r, &tok)) != 0) {
+		return (rv);
+	}
+	if (tok.tok.type != MPACK_TOKEN_NIL) {
+		return (OSCAR_EPROTO);
+	}
+	r->pos += tok.size;
+	return (0);
+}
+
+int osc_read_bool(osc_reader_t *r, bool *b)
+{
+	osc_tok_t tok;
+	int       rv;
+
+	if ((rv = osc_peek(r, &tok)) != 0) {
+		return (rv);
+	}
+	if (tok.tok.type != MPACK_TOKEN_BOOLEAN) {
+		return (OSCAR_EPROTO);
+	}
+	*b = tok.tok.data.value.lo != 0;
+	r->pos += tok.size;
+	return (0);
+}
+
+int osc_read_int(osc_reader_t *r, int64_t *i)
+{
+	osc_tok_t tok;
+	uint64_t  u;
+	int       rv;
+
+	if ((rv = osc_peek(r, &tok)) != 0) {
+		return (rv);
+	}
+	switch (tok.tok.type) {
+	case MPACK_TOKEN_SINT:
+		*i = osc_tok_sint(&tok.tok);
+		break;
+	case MPACK_TOKEN_UINT:
+		if ((u = osc_tok_uint(&tok.tok)) > (uint64_t) INT64_MAX) {
+			return (OSCAR_EPROTO);
+		}
+		*i = (int64_t) u;
+		break;
+	default:
+		return (OSCAR_EPROTO);
+	}
+	r->pos += tok.size;
+	return (0);
+}
+
+int osc_read_uint(osc_reader_t *r, uint64_t *u)
+{
+	osc_tok_t tok;
+	int       rv;
+
+	if ((rv = osc_peek(r, &tok)) != 0) {
+		return (rv);
+	}
+	if (tok.tok.type != MPACK_TOKEN_UINT) {
+		return (OSCAR_EPROTO); // negative, or not an integer
+	}
+	*u = osc_tok_uint(&tok.tok);
+	r->pos += tok.size;
+	return (0);
+}
+
+int osc_read_float(osc_reader_t *r, double *f)
+{
+	osc_tok_t tok;
+	int       rv;
+
+	if ((rv = osc_peek(r, &tok)) != 0) {
+		return (rv);
+	}
+	switch (tok.tok.type) {
+	case MPACK_TOKEN_FLOAT:
+		*f = osc_tok_float(&tok.tok);
+		break;
+	case MPACK_TOKEN_UINT:
+		*f = (double) osc_tok_uint(&tok.tok);
+		break;
+	case MPACK_TOKEN_SINT:
+		*f = (double) osc_tok_sint(&tok.tok);
+		break;
+	default:
+		return (OSCAR_EPROTO);
+	}
+	r->pos += tok.size;
+	return (0);
+}
+
+// osc_read_blob reads a str or bin (as asked) and points into the buffer.
+static int osc_read_blob(osc_reader_t *r, mpack_token_type_t type,
+    const char **p, size_t *len)
+{
+	osc_tok_t tok;
+	int       rv;
+
+	if ((rv = osc_peek(r, &tok)) != 0) {
+		return (rv);
+	}
+	if (tok.tok.type != type) {
+		return (OSCAR_EPROTO);
+	}
+	*p   = r->buf + r->pos + tok.hdr;
+	*len = tok.tok.length;
+	r->pos += tok.size;
+	return (0);
+}
+
+int osc_read_str(osc_reader_t *r, const char **s, size_t *len)
+{
+	return (osc_read_blob(r, MPACK_TOKEN_STR, s, len));
+}
+
+int osc_read_str_copy(osc_reader_t *r, char *dst, size_t size)
+{
+	osc_tok_t tok;
+	int       rv;
+
+	if ((rv = osc_peek(r, &tok)) != 0) {
+		return (rv);
+	}
+	if (tok.tok.type != MPACK_TOKEN_STR) {
+		return (OSCAR_EPROTO);
+	}
+	if (tok.tok.length >= size) {
+		return (OSCAR_ETOOLARGE);
+	}
+	memcpy(dst, r->buf + r->pos + tok.hdr, tok.tok.length);
+	dst[tok.tok.length] = '\0';
+	r->pos += tok.size;
+	return (0);
+}
+
+int osc_read_bin(osc_reader_t *r, const void **p, size_t *len)
+{
+	const char *s;
+	int         rv;
+
+	if ((rv = osc_read_blob(r, MPACK_TOKEN_BIN, &s, len)) != 0) {
+		return (rv);
+	}
+	*p = s;
+	return (0);
+}
+
+int osc_read_array(osc_reader_t *r, uint32_t *n)
+{
+	osc_tok_t tok;
+	int       rv;
+
+	if ((rv = osc_peek(r, &tok)) != 0) {
+		return (rv);
+	}
+	if (tok.tok.type != MPACK_TOKEN_ARRAY) {
+		return (OSCAR_EPROTO);
+	}
+	*n = tok.tok.length;
+	r->pos += tok.size;
+	return (0);
+}
+
+int osc_read_map(osc_reader_t *r, uint32_t *n)
+{
+	osc_tok_t tok;
+	int       rv;
+
+	if ((rv = osc_peek(r, &tok)) != 0) {
+		return (rv);
+	}
+	if (tok.tok.type != MPACK_TOKEN_MAP) {
+		return (OSCAR_EPROTO);
+	}
+	*n = tok.tok.length;
+	r->pos += tok.size;
+	return (0);
+}
+
+// osc_skip_depth skips one value that sits inside depth containers. On
+// failure the position is somewhere inside the value; the caller restores
+// it.
+static int osc_skip_depth(osc_reader_t *r, int depth)
+{
+	osc_tok_t tok;
+	uint64_t  n;
+	uint64_t  i;
+	int       rv;
+
+	if ((rv = osc_peek(r, &tok)) != 0) {
+		return (rv);
+	}
+	r->pos += tok.size;
+	switch (tok.tok.type) {
+	case MPACK_TOKEN_ARRAY:
+		n = tok.tok.length;
+		break;
+	case MPACK_TOKEN_MAP:
+		n = (uint64_t) tok.tok.length * 2;
+		break;
+	default:
+		return (0);
+	}
+	if (depth >= OSCAR_VALUE_MAX_DEPTH) {
+		return (OSCAR_EPROTO);
+	}
+	for (i = 0; i < n; i++) {
+		if ((rv = osc_skip_depth(r, depth + 1)) != 0) {
+			return (rv);
+		}
+	}
+	return (0);
+}
+
+int osc_read_skip(osc_reader_t *r)
+{
+	size_t pos = r->pos;
+	int    rv;
+
+	if ((rv = osc_skip_depth(r, 0)) != 0) {
+		r->pos = pos;
+	}
+	return (rv);
+}
+
+// osc_dup_bytes copies n bytes of p into a new block with a terminator.
+static char *osc_dup_bytes(const char *p, size_t n)
+{
+	char *s;
+
+	if ((s = malloc(n + 1)) == NULL) {
+		return (NULL);
+	}
+	if (n > 0) {
+		memcpy(s, p, n);
+	}
+	s[n] = '\0';
+	return (s);
+}
+
+// osc_read_into decodes one value into the nil slot v, which sits inside
+// depth containers. It keeps v consistent at every step (a container counts
+// its slots before filling them, and they start nil), so that on failure
+// freeing the root releases everything decoded so far.
+static int osc_read_into(osc_reader_t *r, oscar_value_t *v, int depth)
+{
+	osc_tok_t tok;
+	size_t    n;
+	size_t    i;
+	int       rv;
+
+	if ((rv = osc_peek(r, &tok)) != 0) {
+		return (rv);
+	}
+	switch (tok.tok.type) {
+	case MPACK_TOKEN_NIL:
+		break;
+	case MPACK_TOKEN_BOOLEAN:
+		v->type = OSCAR_BOOL;
+		v->as.b = tok.tok.data.value.lo != 0;
+		break;
+	case MPACK_TOKEN_UINT:
+		v->as.u = osc_tok_uint(&tok.tok);
+		v->type = v->as.u > (uint64_t) INT64_MAX ? OSCAR_UINT : OSCAR_INT;
+		break;
+	case MPACK_TOKEN_SINT:
+		v->type = OSCAR_INT;
+		v->as.i = osc_tok_sint(&tok.tok);
+		break;
+	case MPACK_TOKEN_FLOAT:
+		v->type = OSCAR_FLOAT;
+		v->as.f = osc_tok_float(&tok.tok);
+		break;
+	case MPACK_TOKEN_STR:
+	case MPACK_TOKEN_BIN:
+		n = tok.tok.length;
+		if ((v->as.str.ptr = osc_dup_bytes(r->buf + r->pos + tok.hdr, n)) ==
+		    NULL) {
+			return (OSCAR_ENOMEM);
+		}
+		v->as.str.len = n;
+		v->type = tok.tok.type == MPACK_TOKEN_STR ? OSCAR_STR : OSCAR_BIN;
+		break;
+	case MPACK_TOKEN_ARRAY:
+		if (depth >= OSCAR_VALUE_MAX_DEPTH) {
+			return (OSCAR_EPROTO);
+		}
+		r->pos += tok.size;
+		v->type = OSCAR_ARRAY;
+		if ((n = tok.tok.length) == 0) {
+			return (0);
+		}
+		if ((v->as.arr.items = calloc(n, sizeof(oscar_value_t))) == NULL) {
+			return (OSCAR_ENOMEM);
+		}
+		v->as.arr.cap = v->as.arr.len = n;
+		for (i = 0; i < n; i++) {
+			if ((rv = osc_read_into(r, &v->as.arr.items[i], depth + 1)) !=
+			    0) {
+				return (rv);
+			}
+		}
+		return (0);
+	case MPACK_TOKEN_MAP:
+		if (depth >= OSCAR_VALUE_MAX_DEPTH) {
+			return (OSCAR_EPROTO);
+		}
+		r->pos += tok.size;
+		v->type = OSCAR_MAP;
+		if ((n = tok.tok.length) == 0) {
+			return (0);
+		}
+		if ((v->as.map.kv = calloc(n, sizeof(oscar_kv_t))) == NULL) {
+			return (OSCAR_ENOMEM);
+		}
+		v->as.map.cap = v->as.map.len = n;
+		for (i = 0; i < n; i++) {
+			if (((rv = osc_read_into(
+			          r, &v->as.map.kv[i].key, depth + 1)) != 0) ||
+			    ((rv = osc_read_into(
+			          r, &v->as.map.kv[i].val, depth + 1)) != 0)) {
+				return (rv);
+			}
+		}
+		return (0);
+	default:
+		return (OSCAR_EPROTO); // osc_peek lets no other token through
+	}
+	r->pos += tok.size;
+	return (0);
+}
+
+int osc_read_value(osc_reader_t *r, oscar_value_t **out)
+{
+	oscar_value_t *v;
+	size_t         pos = r->pos;
+	int            rv;
+
+	*out = NULL;
+	if ((v = oscar_value_new_nil()) == NULL) {
+		return (OSCAR_ENOMEM);
+	}
+	if ((rv = osc_read_into(r, v, 0)) != 0) {
+		oscar_value_free(v);
+		r->pos = pos;
+		return (rv);
+	}
+	*out = v;
+	return (0);
+}
+
+// ---------------------------------------------------------------------------
+// Public encode and decode (declared in oscar/value.h)
+
+int oscar_value_encode(const oscar_value_t *v, void **buf, size_t *len)
+{
+	osc_wbuf_t w;
+
+	if (buf == NULL || len == NULL) {
+		return (OSCAR_EINVAL);
+	}
+	*buf = NULL;
+	*len = 0;
+	if (v == NULL) {
+		return (OSCAR_EINVAL);
+	}
+	osc_wbuf_init(&w);
+	osc_write_value(&w, v);
+	if (w.err != 0) {
+		int rv = w.err;
+		osc_wbuf_fini(&w);
+		return (rv);
+	}
+	*buf = osc_wbuf_take(&w, len);
+	return (0);
+}
+
+int oscar_value_decode(const void *buf, size_t len, oscar_value_t **out)
+{
+	osc_reader_t r;
+	int          rv;
+
+	if (out == NULL) {
+		return (OSCAR_EINVAL);
+	}
+	*out = NULL;
+	osc_reader_init(&r, buf, len);
+	if ((rv = osc_read_value(&r, out)) != 0) {
+		return (rv);
+	}
+	if (osc_reader_left(&r) != 0) {
+		oscar_value_free(*out);
+		*out = NULL;
+		return (OSCAR_EPROTO); // trailing bytes
+	}
+	return (0);
+}

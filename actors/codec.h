@@ -1,0 +1,86 @@
+// Internal codec: the only module that touches libmpack.
+//
+// A writer appends MessagePack to a growable buffer; a reader walks
+// untrusted bytes with typed getters and strict bounds checks. The wire
+// layer (frames, headers) and oscar_value_encode/decode are built on these
+// two; no other file includes <mpack.h>.
+#ifndef OSC_CODEC_H
+#define OSC_CODEC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "oscar/value.h"
+
+// osc_wbuf_t is a growable byte buffer. Zero-initialise it (or call
+// osc_wbuf_init) before use; release with osc_wbuf_fini.
+typedef struct osc_wbuf {
+	char  *data;
+	size_t len;
+	size_t cap;
+	int    err; // first error (OSCAR_ENOMEM), sticky; writes become no-ops
+} osc_wbuf_t;
+
+void osc_wbuf_init(osc_wbuf_t *w);
+void osc_wbuf_fini(osc_wbuf_t *w);
+// osc_wbuf_reserve makes room for n more bytes; 0 or OSCAR_ENOMEM.
+int osc_wbuf_reserve(osc_wbuf_t *w, size_t n);
+// osc_wbuf_take hands the buffer to the caller (free() it) and resets w.
+void *osc_wbuf_take(osc_wbuf_t *w, size_t *len);
+
+// Writers. Errors are sticky in w->err, so a run of writes can be checked
+// once at the end.
+void osc_write_nil(osc_wbuf_t *w);
+void osc_write_bool(osc_wbuf_t *w, bool b);
+void osc_write_int(osc_wbuf_t *w, int64_t i);
+void osc_write_uint(osc_wbuf_t *w, uint64_t u);
+void osc_write_float(osc_wbuf_t *w, double f);
+void osc_write_str(osc_wbuf_t *w, const char *s, size_t len);
+void osc_write_cstr(osc_wbuf_t *w, const char *s);
+void osc_write_bin(osc_wbuf_t *w, const void *p, size_t len);
+void osc_write_array(osc_wbuf_t *w, uint32_t n);
+void osc_write_map(osc_wbuf_t *w, uint32_t n);
+void osc_write_raw(osc_wbuf_t *w, const void *p, size_t len);
+void osc_write_value(osc_wbuf_t *w, const oscar_value_t *v);
+
+// osc_reader_t reads MessagePack from buf[0..len). It never reads past the
+// end; every getter returns 0 or OSCAR_EPROTO (wrong type, truncated,
+// oversized) and never crashes on any input.
+typedef struct osc_reader {
+	const char *buf;
+	size_t      len;
+	size_t      pos;
+} osc_reader_t;
+
+void osc_reader_init(osc_reader_t *r, const void *buf, size_t len);
+static inline size_t osc_reader_left(const osc_reader_t *r)
+{
+	return r->len - r->pos;
+}
+
+// osc_read_type peeks at the type of the next value without consuming it.
+int osc_read_type(osc_reader_t *r, oscar_type_t *t);
+int osc_read_nil(osc_reader_t *r);
+int osc_read_bool(osc_reader_t *r, bool *b);
+int osc_read_int(osc_reader_t *r, int64_t *i);   // any integer fitting int64
+int osc_read_uint(osc_reader_t *r, uint64_t *u); // any non-negative integer
+int osc_read_float(osc_reader_t *r, double *f);  // float or integer
+// osc_read_str gives a pointer into the buffer (not terminated) and length.
+int osc_read_str(osc_reader_t *r, const char **s, size_t *len);
+// osc_read_str_copy copies a string into dst[0..size) with a terminator;
+// OSCAR_ETOOLARGE when it does not fit.
+int osc_read_str_copy(osc_reader_t *r, char *dst, size_t size);
+int osc_read_bin(osc_reader_t *r, const void **p, size_t *len);
+// Container headers give the number of items (array) or entries (map);
+// the count is checked against the bytes left, so it can be trusted as a
+// bound for allocation.
+int osc_read_array(osc_reader_t *r, uint32_t *n);
+int osc_read_map(osc_reader_t *r, uint32_t *n);
+// osc_read_skip skips one complete value (nested to at most
+// OSCAR_VALUE_MAX_DEPTH).
+int osc_read_skip(osc_reader_t *r);
+// osc_read_value decodes one complete value into a new heap value.
+int osc_read_value(osc_reader_t *r, oscar_value_t **out);
+
+#endif // OSC_CODEC_H

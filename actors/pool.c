@@ -1,0 +1,491 @@
+// Pools: the loop thread, the inbox, the run loop, and shutdown.
+//
+// Design note. Each pool runs one libuv loop on its own thread. Work
+// reaches the loop in two ways: from the loop itself (an actor calling
+// another actor of the same pool puts the request straight into the
+// target's mailbox and the target on the run queue), and from other threads
+// through the inbox, a lock-free queue followed by uv_async_send. Every
+// libuv callback of the pool ends in osc_pool_run, which alternates between
+// draining the inbox, running ready actors (each for at most actor_batch
+// messages) and running reply callbacks, until nothing is left or the
+// turn's budget is spent; then an idle handle brings the loop straight back
+// after it has polled for I/O, so a flood of messages never starves timers.
+//
+// Shutdown is careful about the one race that matters: a host thread that
+// checked "not closing" and is about to post. Posters announce themselves
+// in `posters` before they look at `closing`; the loop, once closing is
+// set, waits for `posters` to drop to zero before it closes the async
+// handle, then fails whatever is still in the inbox.
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "actors/pool_int.h"
+
+#define OSC_RUN_BUDGET 4096
+
+// ---------------------------------------------------------------------------
+// Inbox
+
+// osc_inbox_init makes an empty queue whose only node is the stub.
+void osc_inbox_init(osc_inbox_t *q)
+{
+	atomic_init(&q->stub.next, NULL);
+	atomic_init(&q->head, &q->stub);
+	q->tail = &q->stub;
+	atomic_init(&q->count, 0);
+}
+
+// osc_inbox_push appends p; any thread.
+void osc_inbox_push(osc_inbox_t *q, osc_post_t *p)
+{
+	// Relaxed: p is not visible to the consumer until the release store
+	// below links it in.
+	atomic_store_explicit(&p->next, NULL, memory_order_relaxed);
+	// Acquire-release: orders our writes to *p before publication and
+	// makes the previous head's contents visible to us.
+	osc_post_t *prev = atomic_exchange_explicit(&q->head, p, memory_order_acq_rel);
+	// Release: the consumer's acquire load of prev->next sees *p whole.
+	atomic_store_explicit(&prev->next, p, memory_order_release);
+}
+
+// osc_inbox_pop takes the oldest node, or NULL when the queue is empty or a
+// producer is half-way through a push (it will wake the loop again when
+// done). Loop thread only.
+osc_post_t *osc_inbox_pop(osc_inbox_t *q)
+{
+	osc_post_t *tail = q->tail;
+	// Acquire: pairs with the release store in osc_inbox_push.
+	osc_post_t *next = atomic_load_explicit(&tail->next, memory_order_acquire);
+	if (tail == &q->stub) {
+		if (next == NULL) {
+			return (NULL);
+		}
+		q->tail = next;
+		tail    = next;
+		next    = atomic_load_explicit(&next->next, memory_order_acquire);
+	}
+	if (next != NULL) {
+		q->tail = next;
+		return (tail);
+	}
+	// Acquire: see the latest producer to have swapped in.
+	if (tail != atomic_load_explicit(&q->head, memory_order_acquire)) {
+		return (NULL);
+	}
+	osc_inbox_push(q, &q->stub);
+	next = atomic_load_explicit(&tail->next, memory_order_acquire);
+	if (next != NULL) {
+		q->tail = next;
+		return (tail);
+	}
+	return (NULL);
+}
+
+// ---------------------------------------------------------------------------
+// Run loop
+
+static void osc_pool_idle_cb(uv_idle_t *h);
+
+// osc_pool_dispatch_post starts (or, when the pool is shutting down,
+// fails) one posted item.
+static void osc_pool_dispatch_post(oscar_pool_t *pool, osc_post_t *p)
+{
+	// Relaxed: the counter only bounds memory; nothing is ordered by it.
+	atomic_fetch_sub_explicit(&pool->inbox.count, 1, memory_order_relaxed);
+	switch (p->kind) {
+	case OSC_POST_HOST: {
+		oscar_call_t *h = OSC_CONTAINER_OF(p, oscar_call_t, post);
+		if (pool->state == OSC_POOL_RUNNING) {
+			osc_host_run(pool, h);
+		} else {
+			oscar_error_t err;
+			osc_error_set(&err, pool, OSCAR_ECLOSED, h->ref.uid, h->method,
+			    "pool %s is closed", pool->address);
+			osc_host_complete(h, OSCAR_ECLOSED, &err);
+			osc_host_release(h);
+		}
+		break;
+	}
+	case OSC_POST_CANCEL: {
+		oscar_call_t *h = OSC_CONTAINER_OF(p, oscar_call_t, cancel_post);
+		osc_host_cancel(pool, h);
+		break;
+	}
+	case OSC_POST_TELL: {
+		osc_tell_post_t *t = OSC_CONTAINER_OF(p, osc_tell_post_t, post);
+		if (pool->state == OSC_POOL_RUNNING) {
+			osc_tell_run(pool, t);
+		} else {
+			// Relaxed: a statistic.
+			atomic_fetch_add_explicit(&pool->dropped, 1, memory_order_relaxed);
+			oscar_value_free(t->args);
+			free(t);
+		}
+		break;
+	}
+	}
+}
+
+// osc_pool_run does the pool's work until there is none left or the budget
+// is spent. Re-entrant calls (from a handler that triggers a run) return at
+// once: the outer call picks the work up.
+static void osc_pool_run(oscar_pool_t *pool)
+{
+	if (pool->in_run) {
+		return;
+	}
+	pool->in_run = true;
+	unsigned budget = OSC_RUN_BUDGET;
+	for (;;) {
+		unsigned    work = 0;
+		osc_post_t *p;
+		while (work < budget && (p = osc_inbox_pop(&pool->inbox)) != NULL) {
+			osc_pool_dispatch_post(pool, p);
+			work++;
+		}
+		osc_call_run_done(pool);
+		while (work < budget && pool->runq_head != NULL) {
+			osc_actor_t *a  = pool->runq_head;
+			pool->runq_head = a->runq_next;
+			if (pool->runq_head == NULL) {
+				pool->runq_tail = NULL;
+			}
+			a->runq_next = NULL;
+			a->scheduled = false;
+			osc_actor_run(a, pool->cfg.actor_batch);
+			osc_call_run_done(pool);
+			work++;
+		}
+		if (work == 0) {
+			break;
+		}
+		if (work >= budget) {
+			budget = 0;
+			break;
+		}
+		budget -= work;
+	}
+	pool->in_run = false;
+	if (budget == 0 && pool->state != OSC_POOL_CLOSED) {
+		// More work is likely waiting: come back right after polling.
+		uv_idle_start(&pool->idle, osc_pool_idle_cb);
+	}
+}
+
+static void osc_pool_idle_cb(uv_idle_t *h)
+{
+	oscar_pool_t *pool = h->data;
+	uv_idle_stop(h);
+	osc_pool_run(pool);
+}
+
+// osc_pool_schedule puts actor a on the run queue (once).
+void osc_pool_schedule(oscar_pool_t *pool, osc_actor_t *a)
+{
+	if (a->scheduled) {
+		return;
+	}
+	a->scheduled = true;
+	a->runq_next = NULL;
+	if (pool->runq_tail != NULL) {
+		pool->runq_tail->runq_next = a;
+	} else {
+		pool->runq_head = a;
+	}
+	pool->runq_tail = a;
+}
+
+static void osc_pool_timer_cb(uv_timer_t *t)
+{
+	oscar_pool_t *pool = t->data;
+	pool->armed_at     = -1;
+	uv_update_time(&pool->loop);
+	osc_call_expire(pool, (int64_t) uv_now(&pool->loop));
+	osc_pool_run(pool);
+}
+
+// osc_pool_arm makes sure the deadline timer fires no later than deadline
+// (a uv_now() time in milliseconds). A timer that fires early finds nothing
+// due and re-arms for the earliest pending deadline.
+void osc_pool_arm(oscar_pool_t *pool, int64_t deadline)
+{
+	if (pool->state == OSC_POOL_CLOSED) {
+		return;
+	}
+	if (pool->armed_at >= 0 && pool->armed_at <= deadline) {
+		return;
+	}
+	int64_t now   = (int64_t) uv_now(&pool->loop);
+	int64_t delay = deadline > now ? deadline - now : 0;
+	uv_timer_start(&pool->timer, osc_pool_timer_cb, (uint64_t) delay, 0);
+	pool->armed_at = deadline;
+}
+
+// ---------------------------------------------------------------------------
+// Shutdown
+
+static void osc_pool_drain_inbox(oscar_pool_t *pool)
+{
+	osc_post_t *p;
+	while ((p = osc_inbox_pop(&pool->inbox)) != NULL) {
+		osc_pool_dispatch_post(pool, p);
+	}
+}
+
+// osc_pool_shutdown fails every pending call, destroys every actor and
+// closes the loop's handles, after which uv_run returns.
+static void osc_pool_shutdown(oscar_pool_t *pool)
+{
+	pool->state = OSC_POOL_CLOSING;
+	osc_pool_drain_inbox(pool);
+	osc_call_fail_all(pool, OSCAR_ECLOSED);
+	osc_call_run_done(pool);
+	osc_actors_close_all(pool);
+	osc_call_fail_all(pool, OSCAR_ECLOSED);
+	osc_call_run_done(pool);
+	// Seq-cst: pairs with the seq-cst increment and load of `closing`
+	// in osc_pool_post (a Dekker-style handshake): once this reads zero,
+	// every later poster sees `closing` and backs off.
+	while (atomic_load(&pool->posters) != 0) {
+		sched_yield();
+	}
+	osc_pool_drain_inbox(pool);
+	pool->state = OSC_POOL_CLOSED;
+	uv_close((uv_handle_t *) &pool->wake, NULL);
+	uv_close((uv_handle_t *) &pool->timer, NULL);
+	uv_close((uv_handle_t *) &pool->idle, NULL);
+}
+
+static void osc_pool_wake_cb(uv_async_t *h)
+{
+	oscar_pool_t *pool = h->data;
+	// Seq-cst: see osc_pool_shutdown.
+	if (atomic_load(&pool->closing)) {
+		if (pool->state == OSC_POOL_RUNNING) {
+			osc_pool_shutdown(pool);
+		}
+		return;
+	}
+	osc_pool_run(pool);
+}
+
+// osc_pool_post hands p to the pool from any thread. 0, OSCAR_ECLOSED or
+// OSCAR_EMBOXFULL (the inbox bound); on error p stays with the caller.
+int osc_pool_post(oscar_pool_t *pool, osc_post_t *p)
+{
+	// Seq-cst: see osc_pool_shutdown.
+	atomic_fetch_add(&pool->posters, 1);
+	if (atomic_load(&pool->closing)) {
+		atomic_fetch_sub(&pool->posters, 1);
+		return (OSCAR_ECLOSED);
+	}
+	// Relaxed: the count only bounds memory.
+	size_t n = atomic_fetch_add_explicit(&pool->inbox.count, 1, memory_order_relaxed);
+	if (n >= pool->cfg.inbox_limit) {
+		atomic_fetch_sub_explicit(&pool->inbox.count, 1, memory_order_relaxed);
+		atomic_fetch_sub(&pool->posters, 1);
+		return (OSCAR_EMBOXFULL);
+	}
+	osc_inbox_push(&pool->inbox, p);
+	uv_async_send(&pool->wake);
+	atomic_fetch_sub(&pool->posters, 1);
+	return (0);
+}
+
+// ---------------------------------------------------------------------------
+// Open, close, free
+
+static void osc_pool_thread(void *arg)
+{
+	oscar_pool_t *pool = arg;
+	uv_sem_post(&pool->started);
+	uv_run(&pool->loop, UV_RUN_DEFAULT);
+}
+
+// oscar_pool_config_init fills cfg with the defaults.
+void oscar_pool_config_init(oscar_pool_config_t *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->default_timeout_ms = 30000;
+	cfg->mailbox_limit      = 65536;
+	cfg->inbox_limit        = 1u << 20;
+	cfg->actor_batch        = 100;
+}
+
+static uint64_t osc_random_id(void)
+{
+	uint64_t id = 0;
+	if (uv_random(NULL, NULL, &id, sizeof(id), 0, NULL) != 0 || id == 0) {
+		id = uv_hrtime() ^ ((uint64_t) getpid() << 32);
+	}
+	return (id);
+}
+
+// oscar_pool_open starts a pool and its thread.
+int oscar_pool_open(oscar_pool_t **poolp, const oscar_pool_config_t *cfg)
+{
+	oscar_pool_config_t defaults;
+	if (poolp == NULL) {
+		return (OSCAR_EINVAL);
+	}
+	*poolp = NULL;
+	oscar_pool_config_init(&defaults);
+	if (cfg == NULL) {
+		cfg = &defaults;
+	}
+	if (cfg->default_timeout_ms < 0) {
+		return (OSCAR_EINVAL);
+	}
+	if (cfg->address != NULL && strlen(cfg->address) >= OSCAR_ADDR_MAX) {
+		return (OSCAR_EADDRINVAL);
+	}
+
+	oscar_pool_t *pool = calloc(1, sizeof(*pool));
+	if (pool == NULL) {
+		return (OSCAR_ENOMEM);
+	}
+	pool->cfg = *cfg;
+	if (pool->cfg.default_timeout_ms == 0) {
+		pool->cfg.default_timeout_ms = defaults.default_timeout_ms;
+	}
+	if (pool->cfg.mailbox_limit == 0) {
+		pool->cfg.mailbox_limit = defaults.mailbox_limit;
+	}
+	if (pool->cfg.inbox_limit == 0) {
+		pool->cfg.inbox_limit = defaults.inbox_limit;
+	}
+	if (pool->cfg.actor_batch == 0) {
+		pool->cfg.actor_batch = defaults.actor_batch;
+	}
+	pool->id       = osc_random_id();
+	pool->pid      = (int64_t) getpid();
+	pool->armed_at = -1;
+	pool->next_call_id = 1;
+	pool->next_token   = pool->id;
+	if (cfg->address != NULL) {
+		snprintf(pool->address, sizeof(pool->address), "%s", cfg->address);
+	} else {
+		snprintf(pool->address, sizeof(pool->address), "inproc://pool-%016llx",
+		    (unsigned long long) pool->id);
+	}
+	pool->cfg.address = pool->address;
+	osc_inbox_init(&pool->inbox);
+	atomic_init(&pool->closing, false);
+	atomic_init(&pool->posters, 0);
+	atomic_init(&pool->dropped, 0);
+
+	int rv;
+	if ((rv = uv_loop_init(&pool->loop)) != 0) {
+		free(pool);
+		return (OSCAR_ESYSTEM);
+	}
+	uv_async_init(&pool->loop, &pool->wake, osc_pool_wake_cb);
+	uv_timer_init(&pool->loop, &pool->timer);
+	uv_idle_init(&pool->loop, &pool->idle);
+	pool->wake.data  = pool;
+	pool->timer.data = pool;
+	pool->idle.data  = pool;
+	if (uv_sem_init(&pool->started, 0) != 0) {
+		goto fail_loop;
+	}
+	if (uv_thread_create(&pool->thread, osc_pool_thread, pool) != 0) {
+		uv_sem_destroy(&pool->started);
+		goto fail_loop;
+	}
+	uv_sem_wait(&pool->started);
+	uv_sem_destroy(&pool->started);
+	*poolp = pool;
+	return (0);
+
+fail_loop:
+	uv_close((uv_handle_t *) &pool->wake, NULL);
+	uv_close((uv_handle_t *) &pool->timer, NULL);
+	uv_close((uv_handle_t *) &pool->idle, NULL);
+	uv_run(&pool->loop, UV_RUN_DEFAULT);
+	uv_loop_close(&pool->loop);
+	free(pool);
+	return (OSCAR_ESYSTEM);
+}
+
+// oscar_pool_close begins shutdown; idempotent, any thread, never blocks.
+void oscar_pool_close(oscar_pool_t *pool)
+{
+	if (pool == NULL) {
+		return;
+	}
+	// Seq-cst: see osc_pool_shutdown. Announcing ourselves as a poster
+	// keeps the async handle open until uv_async_send has returned.
+	atomic_fetch_add(&pool->posters, 1);
+	if (!atomic_exchange(&pool->closing, true)) {
+		uv_async_send(&pool->wake);
+	}
+	atomic_fetch_sub(&pool->posters, 1);
+}
+
+// oscar_pool_free closes the pool, joins its thread and frees it.
+void oscar_pool_free(oscar_pool_t **poolp)
+{
+	if (poolp == NULL || *poolp == NULL) {
+		return;
+	}
+	oscar_pool_t *pool = *poolp;
+	*poolp             = NULL;
+	oscar_pool_close(pool);
+	uv_thread_join(&pool->thread);
+	uv_loop_close(&pool->loop);
+	free(pool->actors.slots);
+	free(pool->heap.items);
+	free(pool);
+}
+
+// oscar_pool_address returns the pool's address.
+const char *oscar_pool_address(const oscar_pool_t *pool)
+{
+	return (pool->address);
+}
+
+// osc_pool_on_loop tells whether the calling thread is pool's own.
+bool osc_pool_on_loop(const oscar_pool_t *pool)
+{
+	uv_thread_t self = uv_thread_self();
+	return (uv_thread_equal(&self, &pool->thread) != 0);
+}
+
+// osc_ref_is_local tells whether ref names an actor of pool: its address
+// is pool's own, or empty.
+bool osc_ref_is_local(const oscar_pool_t *pool, const oscar_ref_t *ref)
+{
+	return (ref->addr[0] == '\0' || strcmp(ref->addr, pool->address) == 0);
+}
+
+// ---------------------------------------------------------------------------
+// Refs
+
+// oscar_ref_make fills ref from an address and a uid.
+int oscar_ref_make(oscar_ref_t *ref, const char *addr, const char *uid)
+{
+	if (ref == NULL || uid == NULL || uid[0] == '\0') {
+		return (OSCAR_EINVAL);
+	}
+	if (addr == NULL) {
+		addr = "";
+	}
+	size_t alen = strlen(addr);
+	size_t ulen = strlen(uid);
+	if (alen >= sizeof(ref->addr) || ulen >= sizeof(ref->uid)) {
+		return (OSCAR_EINVAL);
+	}
+	memset(ref, 0, sizeof(*ref));
+	memcpy(ref->addr, addr, alen);
+	memcpy(ref->uid, uid, ulen);
+	return (0);
+}
+
+// oscar_ref_equal tells whether a and b name the same actor.
+bool oscar_ref_equal(const oscar_ref_t *a, const oscar_ref_t *b)
+{
+	return (strcmp(a->uid, b->uid) == 0 && strcmp(a->addr, b->addr) == 0);
+}

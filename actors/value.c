@@ -1,0 +1,850 @@
+// Dynamic values: constructors, accessors, deep copy, equality and a
+// JSON-like formatter. The MessagePack side (oscar_value_encode and
+// oscar_value_decode) lives in codec.c.
+//
+// Design note. Containers store their children inline: an array is one
+// malloc'd block of oscar_value_t, a map one block of oscar_kv_t, so a
+// value tree costs one allocation per container, string or bin plus the
+// root. Pushing a heap value into a container moves its contents into the
+// block and frees the empty shell. All storage (blocks, bytes) comes from
+// malloc and is released with free, so the codec may build values in place
+// as long as it keeps len <= cap and every counted slot valid.
+//
+// Strings and bins always own len + 1 bytes, the last one zero: strings are
+// NUL-terminated for C callers, and a zero-length bin still has a non-NULL
+// pointer.
+//
+// Maps keep insertion order and look keys up linearly: they carry call
+// arguments and replies, which have a handful of entries. A map built with
+// oscar_value_map_set has string keys only; a decoded map may hold keys of
+// any type, which oscar_value_map_get simply never matches.
+//
+// Depth is not tracked here (a container does not know how deep it sits);
+// the encoder and the decoder enforce OSCAR_VALUE_MAX_DEPTH.
+#include <inttypes.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "oscar/error.h"
+#include "oscar/value.h"
+
+// osc_value_alloc returns a new heap value of type t with zeroed contents.
+static oscar_value_t *osc_value_alloc(oscar_type_t t)
+{
+	oscar_value_t *v;
+
+	if ((v = calloc(1, sizeof(*v))) == NULL) {
+		return (NULL);
+	}
+	v->type = t;
+	return (v);
+}
+
+// osc_value_clear releases everything v owns and leaves it nil. v itself
+// (inline in a container, or a heap shell) is not freed.
+static void osc_value_clear(oscar_value_t *v)
+{
+	size_t i;
+
+	switch (v->type) {
+	case OSCAR_STR:
+	case OSCAR_BIN:
+		free(v->as.str.ptr);
+		break;
+	case OSCAR_ARRAY:
+		for (i = 0; i < v->as.arr.len; i++) {
+			osc_value_clear(&v->as.arr.items[i]);
+		}
+		free(v->as.arr.items);
+		break;
+	case OSCAR_MAP:
+		for (i = 0; i < v->as.map.len; i++) {
+			osc_value_clear(&v->as.map.kv[i].key);
+			osc_value_clear(&v->as.map.kv[i].val);
+		}
+		free(v->as.map.kv);
+		break;
+	default:
+		break;
+	}
+	memset(v, 0, sizeof(*v));
+	v->type = OSCAR_NIL;
+}
+
+// osc_bytes_dup copies n bytes of p into a new block of n + 1 bytes whose
+// last byte is zero. Returns NULL when out of memory.
+static char *osc_bytes_dup(const void *p, size_t n)
+{
+	char *s;
+
+	if (n == SIZE_MAX || (s = malloc(n + 1)) == NULL) {
+		return (NULL);
+	}
+	if (n > 0) {
+		memcpy(s, p, n);
+	}
+	s[n] = '\0';
+	return (s);
+}
+
+oscar_value_t *oscar_value_new_nil(void)
+{
+	return (osc_value_alloc(OSCAR_NIL));
+}
+
+oscar_value_t *oscar_value_new_bool(bool b)
+{
+	oscar_value_t *v;
+
+	if ((v = osc_value_alloc(OSCAR_BOOL)) != NULL) {
+		v->as.b = b;
+	}
+	return (v);
+}
+
+oscar_value_t *oscar_value_new_int(int64_t i)
+{
+	oscar_value_t *v;
+
+	if ((v = osc_value_alloc(OSCAR_INT)) != NULL) {
+		v->as.i = i;
+	}
+	return (v);
+}
+
+oscar_value_t *oscar_value_new_uint(uint64_t u)
+{
+	oscar_value_t *v;
+
+	if ((v = osc_value_alloc(OSCAR_UINT)) != NULL) {
+		v->as.u = u;
+	}
+	return (v);
+}
+
+oscar_value_t *oscar_value_new_float(double f)
+{
+	oscar_value_t *v;
+
+	if ((v = osc_value_alloc(OSCAR_FLOAT)) != NULL) {
+		v->as.f = f;
+	}
+	return (v);
+}
+
+// oscar_value_new_str copies s; a NULL s gives NULL, like running out of
+// memory, so that the next consuming call reports OSCAR_EINVAL.
+oscar_value_t *oscar_value_new_str(const char *s)
+{
+	if (s == NULL) {
+		return (NULL);
+	}
+	return (oscar_value_new_strn(s, strlen(s)));
+}
+
+oscar_value_t *oscar_value_new_strn(const char *s, size_t n)
+{
+	oscar_value_t *v;
+
+	if (s == NULL && n > 0) {
+		return (NULL);
+	}
+	if ((v = osc_value_alloc(OSCAR_STR)) == NULL) {
+		return (NULL);
+	}
+	if ((v->as.str.ptr = osc_bytes_dup(s, n)) == NULL) {
+		free(v);
+		return (NULL);
+	}
+	v->as.str.len = n;
+	return (v);
+}
+
+oscar_value_t *oscar_value_new_bin(const void *data, size_t n)
+{
+	oscar_value_t *v;
+
+	if (data == NULL && n > 0) {
+		return (NULL);
+	}
+	if ((v = osc_value_alloc(OSCAR_BIN)) == NULL) {
+		return (NULL);
+	}
+	if ((v->as.bin.ptr = osc_bytes_dup(data, n)) == NULL) {
+		free(v);
+		return (NULL);
+	}
+	v->as.bin.len = n;
+	return (v);
+}
+
+oscar_value_t *oscar_value_new_array(size_t cap)
+{
+	oscar_value_t *v;
+
+	if ((v = osc_value_alloc(OSCAR_ARRAY)) == NULL) {
+		return (NULL);
+	}
+	if (cap > 0) {
+		if ((v->as.arr.items = calloc(cap, sizeof(oscar_value_t))) ==
+		    NULL) {
+			free(v);
+			return (NULL);
+		}
+		v->as.arr.cap = cap;
+	}
+	return (v);
+}
+
+oscar_value_t *oscar_value_new_map(size_t cap)
+{
+	oscar_value_t *v;
+
+	if ((v = osc_value_alloc(OSCAR_MAP)) == NULL) {
+		return (NULL);
+	}
+	if (cap > 0) {
+		if ((v->as.map.kv = calloc(cap, sizeof(oscar_kv_t))) == NULL) {
+			free(v);
+			return (NULL);
+		}
+		v->as.map.cap = cap;
+	}
+	return (v);
+}
+
+void oscar_value_free(oscar_value_t *v)
+{
+	if (v == NULL) {
+		return;
+	}
+	osc_value_clear(v);
+	free(v);
+}
+
+// osc_value_copy_into deep-copies src into the inline slot dst, which must
+// be nil. On failure dst is left nil and OSCAR_ENOMEM is returned.
+static int osc_value_copy_into(oscar_value_t *dst, const oscar_value_t *src)
+{
+	oscar_value_t tmp;
+	size_t        i;
+	int           rv;
+
+	memset(&tmp, 0, sizeof(tmp));
+	tmp.type = src->type;
+	switch (src->type) {
+	case OSCAR_STR:
+	case OSCAR_BIN:
+		tmp.as.str.ptr = osc_bytes_dup(src->as.str.ptr, src->as.str.len);
+		if (tmp.as.str.ptr == NULL) {
+			return (OSCAR_ENOMEM);
+		}
+		tmp.as.str.len = src->as.str.len;
+		break;
+	case OSCAR_ARRAY:
+		if (src->as.arr.len > 0) {
+			tmp.as.arr.items =
+			    calloc(src->as.arr.len, sizeof(oscar_value_t));
+			if (tmp.as.arr.items == NULL) {
+				return (OSCAR_ENOMEM);
+			}
+			tmp.as.arr.cap = src->as.arr.len;
+		}
+		for (i = 0; i < src->as.arr.len; i++) {
+			// Count the slot first: it is nil until the copy
+			// fills it, so clearing tmp on failure is safe.
+			tmp.as.arr.len = i + 1;
+			rv = osc_value_copy_into(
+			    &tmp.as.arr.items[i], &src->as.arr.items[i]);
+			if (rv != 0) {
+				osc_value_clear(&tmp);
+				return (rv);
+			}
+		}
+		break;
+	case OSCAR_MAP:
+		if (src->as.map.len > 0) {
+			tmp.as.map.kv = calloc(src->as.map.len, sizeof(oscar_kv_t));
+			if (tmp.as.map.kv == NULL) {
+				return (OSCAR_ENOMEM);
+			}
+			tmp.as.map.cap = src->as.map.len;
+		}
+		for (i = 0; i < src->as.map.len; i++) {
+			tmp.as.map.len = i + 1;
+			if (((rv = osc_value_copy_into(&tmp.as.map.kv[i].key,
+			          &src->as.map.kv[i].key)) != 0) ||
+			    ((rv = osc_value_copy_into(&tmp.as.map.kv[i].val,
+			          &src->as.map.kv[i].val)) != 0)) {
+				osc_value_clear(&tmp);
+				return (rv);
+			}
+		}
+		break;
+	default:
+		tmp.as = src->as;
+		break;
+	}
+	*dst = tmp;
+	return (0);
+}
+
+oscar_value_t *oscar_value_copy(const oscar_value_t *v)
+{
+	oscar_value_t *c;
+
+	if (v == NULL || (c = osc_value_alloc(OSCAR_NIL)) == NULL) {
+		return (NULL);
+	}
+	if (osc_value_copy_into(c, v) != 0) {
+		free(c);
+		return (NULL);
+	}
+	return (c);
+}
+
+// osc_is_int tells whether t is one of the two integer types.
+static bool osc_is_int(oscar_type_t t)
+{
+	return (t == OSCAR_INT || t == OSCAR_UINT);
+}
+
+// osc_int_equal compares two integers by value, whatever their tags.
+static bool osc_int_equal(const oscar_value_t *a, const oscar_value_t *b)
+{
+	if (a->type == b->type) {
+		return (a->as.u == b->as.u);
+	}
+	if (a->type == OSCAR_UINT) {
+		const oscar_value_t *t = a;
+		a                      = b;
+		b                      = t;
+	}
+	// Now a is OSCAR_INT and b is OSCAR_UINT.
+	return (a->as.i >= 0 && (uint64_t) a->as.i == b->as.u);
+}
+
+// oscar_value_equal compares deeply. Floats are equal when they compare
+// equal or are both NaN, so that any value equals its own copy and its own
+// encode/decode round trip; 0.0 and -0.0 are equal.
+bool oscar_value_equal(const oscar_value_t *a, const oscar_value_t *b)
+{
+	size_t i;
+
+	if (a == NULL || b == NULL) {
+		return (a == b);
+	}
+	if (osc_is_int(a->type) && osc_is_int(b->type)) {
+		return (osc_int_equal(a, b));
+	}
+	if (a->type != b->type) {
+		return (false);
+	}
+	switch (a->type) {
+	case OSCAR_NIL:
+		return (true);
+	case OSCAR_BOOL:
+		return (a->as.b == b->as.b);
+	case OSCAR_FLOAT:
+		return (a->as.f == b->as.f || (isnan(a->as.f) && isnan(b->as.f)));
+	case OSCAR_STR:
+	case OSCAR_BIN:
+		return (a->as.str.len == b->as.str.len &&
+		    (a->as.str.len == 0 ||
+		        memcmp(a->as.str.ptr, b->as.str.ptr, a->as.str.len) == 0));
+	case OSCAR_ARRAY:
+		if (a->as.arr.len != b->as.arr.len) {
+			return (false);
+		}
+		for (i = 0; i < a->as.arr.len; i++) {
+			if (!oscar_value_equal(
+			        &a->as.arr.items[i], &b->as.arr.items[i])) {
+				return (false);
+			}
+		}
+		return (true);
+	case OSCAR_MAP:
+		if (a->as.map.len != b->as.map.len) {
+			return (false);
+		}
+		for (i = 0; i < a->as.map.len; i++) {
+			if (!oscar_value_equal(
+			        &a->as.map.kv[i].key, &b->as.map.kv[i].key) ||
+			    !oscar_value_equal(
+			        &a->as.map.kv[i].val, &b->as.map.kv[i].val)) {
+				return (false);
+			}
+		}
+		return (true);
+	default:
+		return (false);
+	}
+}
+
+// osc_grow_cap returns the capacity to grow to from cap so that one more
+// element of size elem fits, or 0 when that would overflow.
+static size_t osc_grow_cap(size_t cap, size_t elem)
+{
+	size_t n = cap < 4 ? 4 : cap * 2;
+
+	if (cap > SIZE_MAX / 2 || n > SIZE_MAX / elem) {
+		return (0);
+	}
+	return (n);
+}
+
+int oscar_value_array_push(oscar_value_t *arr, oscar_value_t *item)
+{
+	oscar_value_t *items;
+	size_t         cap;
+
+	if (item == NULL) {
+		return (OSCAR_EINVAL);
+	}
+	if (arr == item) {
+		// Pushing an array into itself would free it; leave both
+		// alone, as there is only one value to "consume".
+		return (OSCAR_EINVAL);
+	}
+	if (arr == NULL || arr->type != OSCAR_ARRAY) {
+		oscar_value_free(item);
+		return (OSCAR_EINVAL);
+	}
+	if (arr->as.arr.len == arr->as.arr.cap) {
+		cap = osc_grow_cap(arr->as.arr.cap, sizeof(oscar_value_t));
+		if (cap == 0 ||
+		    (items = realloc(arr->as.arr.items,
+		         cap * sizeof(oscar_value_t))) == NULL) {
+			oscar_value_free(item);
+			return (OSCAR_ENOMEM);
+		}
+		arr->as.arr.items = items;
+		arr->as.arr.cap   = cap;
+	}
+	arr->as.arr.items[arr->as.arr.len++] = *item;
+	free(item);
+	return (0);
+}
+
+// osc_is_key tells whether k is the string key (the bytes of) key.
+static bool osc_is_key(const oscar_value_t *k, const char *key, size_t len)
+{
+	return (k->type == OSCAR_STR && k->as.str.len == len &&
+	    memcmp(k->as.str.ptr, key, len) == 0);
+}
+
+int oscar_value_map_set(oscar_value_t *map, const char *key, oscar_value_t *val)
+{
+	oscar_kv_t *kv;
+	size_t      len;
+	size_t      cap;
+	size_t      i;
+	char       *k;
+
+	if (val == NULL) {
+		return (OSCAR_EINVAL);
+	}
+	if (map == val) {
+		return (OSCAR_EINVAL);
+	}
+	if (map == NULL || map->type != OSCAR_MAP || key == NULL) {
+		oscar_value_free(val);
+		return (OSCAR_EINVAL);
+	}
+	len = strlen(key);
+	for (i = 0; i < map->as.map.len; i++) {
+		kv = &map->as.map.kv[i];
+		if (osc_is_key(&kv->key, key, len)) {
+			osc_value_clear(&kv->val);
+			kv->val = *val;
+			free(val);
+			return (0);
+		}
+	}
+	if ((k = osc_bytes_dup(key, len)) == NULL) {
+		oscar_value_free(val);
+		return (OSCAR_ENOMEM);
+	}
+	if (map->as.map.len == map->as.map.cap) {
+		cap = osc_grow_cap(map->as.map.cap, sizeof(oscar_kv_t));
+		if (cap == 0 ||
+		    (kv = realloc(map->as.map.kv, cap * sizeof(oscar_kv_t))) ==
+		        NULL) {
+			free(k);
+			oscar_value_free(val);
+			return (OSCAR_ENOMEM);
+		}
+		map->as.map.kv  = kv;
+		map->as.map.cap = cap;
+	}
+	kv = &map->as.map.kv[map->as.map.len++];
+	memset(&kv->key, 0, sizeof(kv->key));
+	kv->key.type       = OSCAR_STR;
+	kv->key.as.str.ptr = k;
+	kv->key.as.str.len = len;
+	kv->val            = *val;
+	free(val);
+	return (0);
+}
+
+const oscar_value_t *oscar_value_map_get(const oscar_value_t *map, const char *key)
+{
+	size_t len;
+	size_t i;
+
+	if (map == NULL || map->type != OSCAR_MAP || key == NULL) {
+		return (NULL);
+	}
+	len = strlen(key);
+	for (i = 0; i < map->as.map.len; i++) {
+		if (osc_is_key(&map->as.map.kv[i].key, key, len)) {
+			return (&map->as.map.kv[i].val);
+		}
+	}
+	return (NULL);
+}
+
+const oscar_value_t *oscar_value_at(const oscar_value_t *v, size_t i)
+{
+	if (v == NULL || v->type != OSCAR_ARRAY || i >= v->as.arr.len) {
+		return (NULL);
+	}
+	return (&v->as.arr.items[i]);
+}
+
+size_t oscar_value_len(const oscar_value_t *v)
+{
+	if (v == NULL) {
+		return (0);
+	}
+	switch (v->type) {
+	case OSCAR_STR:
+	case OSCAR_BIN:
+		return (v->as.str.len);
+	case OSCAR_ARRAY:
+		return (v->as.arr.len);
+	case OSCAR_MAP:
+		return (v->as.map.len);
+	default:
+		return (0);
+	}
+}
+
+int oscar_value_get_bool(const oscar_value_t *v, bool *out)
+{
+	if (v == NULL || v->type != OSCAR_BOOL) {
+		return (OSCAR_EBADARGS);
+	}
+	*out = v->as.b;
+	return (0);
+}
+
+int oscar_value_get_int(const oscar_value_t *v, int64_t *out)
+{
+	if (v == NULL) {
+		return (OSCAR_EBADARGS);
+	}
+	if (v->type == OSCAR_INT) {
+		*out = v->as.i;
+		return (0);
+	}
+	if (v->type == OSCAR_UINT && v->as.u <= (uint64_t) INT64_MAX) {
+		*out = (int64_t) v->as.u;
+		return (0);
+	}
+	return (OSCAR_EBADARGS);
+}
+
+int oscar_value_get_uint(const oscar_value_t *v, uint64_t *out)
+{
+	if (v == NULL) {
+		return (OSCAR_EBADARGS);
+	}
+	if (v->type == OSCAR_UINT) {
+		*out = v->as.u;
+		return (0);
+	}
+	if (v->type == OSCAR_INT && v->as.i >= 0) {
+		*out = (uint64_t) v->as.i;
+		return (0);
+	}
+	return (OSCAR_EBADARGS);
+}
+
+int oscar_value_get_float(const oscar_value_t *v, double *out)
+{
+	if (v == NULL) {
+		return (OSCAR_EBADARGS);
+	}
+	switch (v->type) {
+	case OSCAR_FLOAT:
+		*out = v->as.f;
+		return (0);
+	case OSCAR_INT:
+		*out = (double) v->as.i;
+		return (0);
+	case OSCAR_UINT:
+		*out = (double) v->as.u;
+		return (0);
+	default:
+		return (OSCAR_EBADARGS);
+	}
+}
+
+// oscar_value_get_str gives the string and, when len is not NULL, its
+// length in bytes.
+int oscar_value_get_str(const oscar_value_t *v, const char **out, size_t *len)
+{
+	if (v == NULL || v->type != OSCAR_STR) {
+		return (OSCAR_EBADARGS);
+	}
+	*out = v->as.str.ptr;
+	if (len != NULL) {
+		*len = v->as.str.len;
+	}
+	return (0);
+}
+
+// oscar_value_get_bin gives the bytes and, when len is not NULL, their
+// number. The pointer is never NULL, even for zero bytes.
+int oscar_value_get_bin(const oscar_value_t *v, const void **out, size_t *len)
+{
+	if (v == NULL || v->type != OSCAR_BIN) {
+		return (OSCAR_EBADARGS);
+	}
+	*out = v->as.bin.ptr;
+	if (len != NULL) {
+		*len = v->as.bin.len;
+	}
+	return (0);
+}
+
+const char *oscar_type_name(oscar_type_t t)
+{
+	switch (t) {
+	case OSCAR_NIL:
+		return ("nil");
+	case OSCAR_BOOL:
+		return ("bool");
+	case OSCAR_INT:
+		return ("int");
+	case OSCAR_UINT:
+		return ("uint");
+	case OSCAR_FLOAT:
+		return ("float");
+	case OSCAR_STR:
+		return ("str");
+	case OSCAR_BIN:
+		return ("bin");
+	case OSCAR_ARRAY:
+		return ("array");
+	case OSCAR_MAP:
+		return ("map");
+	default:
+		return ("unknown");
+	}
+}
+
+// ---------------------------------------------------------------------------
+// Formatting
+
+// osc_fmt_t collects formatted text into buf[0..size), always keeping room
+// for the terminator, and counts every byte it was asked to write.
+typedef struct osc_fmt {
+	char  *buf;
+	size_t size;
+	size_t len; // bytes wanted so far; may exceed size
+} osc_fmt_t;
+
+// osc_fmt_put appends n bytes of s, or the part of them that fits.
+static void osc_fmt_put(osc_fmt_t *f, const char *s, size_t n)
+{
+	size_t room;
+
+	if (f->size > 0 && f->len < f->size - 1) {
+		room = f->size - 1 - f->len;
+		memcpy(f->buf + f->len, s, n < room ? n : room);
+	}
+	f->len += n;
+}
+
+static void osc_fmt_puts(osc_fmt_t *f, const char *s)
+{
+	osc_fmt_put(f, s, strlen(s));
+}
+
+// osc_fmt_float renders f with the fewest digits that read back as the same
+// double, and with a ".0" when it would otherwise look like an integer.
+static void osc_fmt_float(osc_fmt_t *f, double d)
+{
+	char tmp[40];
+	int  prec;
+
+	if (isnan(d)) {
+		osc_fmt_puts(f, "nan");
+		return;
+	}
+	if (isinf(d)) {
+		osc_fmt_puts(f, d < 0 ? "-inf" : "inf");
+		return;
+	}
+	for (prec = 15; prec < 17; prec++) {
+		snprintf(tmp, sizeof(tmp), "%.*g", prec, d);
+		if (strtod(tmp, NULL) == d) {
+			break;
+		}
+	}
+	if (prec == 17) {
+		snprintf(tmp, sizeof(tmp), "%.17g", d);
+	}
+	osc_fmt_puts(f, tmp);
+	if (strpbrk(tmp, ".e") == NULL) {
+		osc_fmt_puts(f, ".0");
+	}
+}
+
+// osc_fmt_str renders n bytes of s as a quoted string, escaping quotes,
+// backslashes and control characters as JSON does. Other bytes (UTF-8) go
+// through unchanged.
+static void osc_fmt_str(osc_fmt_t *f, const char *s, size_t n)
+{
+	static const char hex[] = "0123456789abcdef";
+	const char       *run   = s;
+	char              esc[7];
+	size_t            i;
+	unsigned char     c;
+
+	osc_fmt_put(f, "\"", 1);
+	for (i = 0; i < n; i++) {
+		c = (unsigned char) s[i];
+		if (c >= 0x20 && c != '"' && c != '\\' && c != 0x7f) {
+			continue;
+		}
+		osc_fmt_put(f, run, (size_t) (s + i - run));
+		run = s + i + 1;
+		switch (c) {
+		case '"':
+			osc_fmt_puts(f, "\\\"");
+			break;
+		case '\\':
+			osc_fmt_puts(f, "\\\\");
+			break;
+		case '\n':
+			osc_fmt_puts(f, "\\n");
+			break;
+		case '\r':
+			osc_fmt_puts(f, "\\r");
+			break;
+		case '\t':
+			osc_fmt_puts(f, "\\t");
+			break;
+		case '\b':
+			osc_fmt_puts(f, "\\b");
+			break;
+		case '\f':
+			osc_fmt_puts(f, "\\f");
+			break;
+		default:
+			memcpy(esc, "\\u00", 4);
+			esc[4] = hex[c >> 4];
+			esc[5] = hex[c & 0xf];
+			osc_fmt_put(f, esc, 6);
+			break;
+		}
+	}
+	osc_fmt_put(f, run, (size_t) (s + n - run));
+	osc_fmt_put(f, "\"", 1);
+}
+
+// osc_fmt_value renders v; containers deeper than OSCAR_VALUE_MAX_DEPTH
+// show as "...".
+static void osc_fmt_value(osc_fmt_t *f, const oscar_value_t *v, int depth)
+{
+	char   tmp[64];
+	size_t i;
+
+	switch (v->type) {
+	case OSCAR_NIL:
+		osc_fmt_puts(f, "null");
+		break;
+	case OSCAR_BOOL:
+		osc_fmt_puts(f, v->as.b ? "true" : "false");
+		break;
+	case OSCAR_INT:
+		snprintf(tmp, sizeof(tmp), "%" PRId64, v->as.i);
+		osc_fmt_puts(f, tmp);
+		break;
+	case OSCAR_UINT:
+		snprintf(tmp, sizeof(tmp), "%" PRIu64, v->as.u);
+		osc_fmt_puts(f, tmp);
+		break;
+	case OSCAR_FLOAT:
+		osc_fmt_float(f, v->as.f);
+		break;
+	case OSCAR_STR:
+		osc_fmt_str(f, v->as.str.ptr, v->as.str.len);
+		break;
+	case OSCAR_BIN:
+		snprintf(tmp, sizeof(tmp), "<bin %zu bytes>", v->as.bin.len);
+		osc_fmt_puts(f, tmp);
+		break;
+	case OSCAR_ARRAY:
+		if (depth >= OSCAR_VALUE_MAX_DEPTH) {
+			osc_fmt_puts(f, "[...]");
+			break;
+		}
+		osc_fmt_puts(f, "[");
+		for (i = 0; i < v->as.arr.len; i++) {
+			if (i > 0) {
+				osc_fmt_puts(f, ", ");
+			}
+			osc_fmt_value(f, &v->as.arr.items[i], depth + 1);
+		}
+		osc_fmt_puts(f, "]");
+		break;
+	case OSCAR_MAP:
+		if (depth >= OSCAR_VALUE_MAX_DEPTH) {
+			osc_fmt_puts(f, "{...}");
+			break;
+		}
+		osc_fmt_puts(f, "{");
+		for (i = 0; i < v->as.map.len; i++) {
+			if (i > 0) {
+				osc_fmt_puts(f, ", ");
+			}
+			osc_fmt_value(f, &v->as.map.kv[i].key, depth + 1);
+			osc_fmt_puts(f, ": ");
+			osc_fmt_value(f, &v->as.map.kv[i].val, depth + 1);
+		}
+		osc_fmt_puts(f, "}");
+		break;
+	default:
+		osc_fmt_puts(f, "<?>");
+		break;
+	}
+}
+
+// oscar_value_format renders v (NULL renders as null) and returns the
+// length of the full rendering, capped at INT_MAX.
+int oscar_value_format(const oscar_value_t *v, char *buf, size_t size)
+{
+	osc_fmt_t     f;
+	oscar_value_t nil;
+
+	f.buf  = buf;
+	f.size = buf == NULL ? 0 : size;
+	f.len  = 0;
+	if (v == NULL) {
+		memset(&nil, 0, sizeof(nil));
+		nil.type = OSCAR_NIL;
+		v        = &nil;
+	}
+	osc_fmt_value(&f, v, 0);
+	if (f.size > 0) {
+		f.buf[f.len < f.size ? f.len : f.size - 1] = '\0';
+	}
+	return (f.len > INT_MAX ? INT_MAX : (int) f.len);
+}

@@ -1,0 +1,360 @@
+// Oscar-C actors and pools.
+//
+// An actor is an instance of a class (a name, a state size, create and
+// destroy hooks, a table of methods) living in a pool. A pool runs its own
+// libuv loop on its own thread; every hook, handler and reply callback of
+// its actors runs on that thread, one at a time. Several pools may live in
+// one process. A ref names an actor by value: (pool address, uid).
+//
+// Two kinds of callers:
+//  - host threads (any thread of the embedding program that is not a pool
+//    thread) use the synchronous calls oscar_create, oscar_call, ... or the
+//    handle-based oscar_call_start / oscar_call_wait;
+//  - actors use the asynchronous calls oscar_actor_call, oscar_req_call,
+//    ... whose callbacks run later on the actor's own pool thread.
+// A synchronous call is the asynchronous one plus a wait: there is a single
+// code path behind both.
+//
+// Ownership rules, stated once:
+//  - Arguments (oscar_value_t *args) passed to any call, tell, batch,
+//    create or reply function are consumed, whether the function succeeds
+//    or fails. Pass NULL for "no arguments".
+//  - Replies handed to the caller (oscar_value_t **reply) belong to the
+//    caller, who frees them with oscar_value_free.
+//  - If a function that takes a callback returns an error, the callback is
+//    never called; if it returns 0, the callback is called exactly once.
+//  - Every call has a deadline: timeout_ms > 0 sets it, 0 means the pool's
+//    default (oscar_pool_config_t.default_timeout_ms). There is no way to
+//    wait forever.
+#ifndef OSCAR_ACTOR_H
+#define OSCAR_ACTOR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "oscar/error.h"
+#include "oscar/value.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define OSCAR_UID_MAX     64  // bytes, including the terminator
+#define OSCAR_ADDR_MAX    128 // bytes, including the terminator
+#define OSCAR_NAME_MAX    64  // class and method names, with terminator
+#define OSCAR_ERRMSG_MAX  256 // error messages, with terminator
+
+typedef struct oscar_pool  oscar_pool_t;
+typedef struct oscar_actor oscar_actor_t;
+typedef struct oscar_req   oscar_req_t;
+typedef struct oscar_call  oscar_call_t;
+
+// oscar_ref_t names an actor by value. It is safe to copy, store and send;
+// using a ref whose actor is gone gives OSCAR_ENOACTOR, never a crash.
+typedef struct oscar_ref {
+	char addr[OSCAR_ADDR_MAX];
+	char uid[OSCAR_UID_MAX];
+} oscar_ref_t;
+
+// oscar_error_t describes a failure: the code, a message, and where it
+// happened (pool address, process id, actor uid, method).
+typedef struct oscar_error {
+	int     code;
+	int64_t pid;
+	char    message[OSCAR_ERRMSG_MAX];
+	char    address[OSCAR_ADDR_MAX];
+	char    actor[OSCAR_UID_MAX];
+	char    method[OSCAR_NAME_MAX];
+} oscar_error_t;
+
+// oscar_error_format renders err as one line, such as
+// "ENOMETHOD: no such method 'fly' (actor counter-1, method fly,
+// at inproc://pool-1 pid 1234)". Returns what snprintf returns.
+int oscar_error_format(const oscar_error_t *err, char *buf, size_t size);
+
+// ---------------------------------------------------------------------------
+// Classes
+
+// oscar_method_fn handles one request. It returns 0 after replying (or
+// deferring), or an error code: then, if it has not replied yet, the caller
+// gets that code with the message given to oscar_req_fail or the code's own
+// message. Returning 0 without replying or deferring replies nil.
+typedef int (*oscar_method_fn)(oscar_actor_t *self, oscar_req_t *req);
+
+typedef struct oscar_method {
+	const char     *name;
+	oscar_method_fn fn;
+	// batch_fn, optional, receives a whole batch at once: its arguments
+	// are an array with one item per call, and it must reply with an
+	// array of as many results. Without it, a batch is handled as that
+	// many calls to fn, in order.
+	oscar_method_fn batch_fn;
+} oscar_method_t;
+
+enum {
+	// OSCAR_CLASS_STATELESS: the actor never holds its mailbox while a
+	// deferred request waits, so messages may interleave.
+	OSCAR_CLASS_STATELESS = 1u << 0,
+};
+
+typedef struct oscar_actor_class {
+	const char *name;
+	size_t      state_size; // bytes of zeroed state, oscar_actor_state()
+	// create runs after the actor is set up and before it is visible
+	// (Oscar's __post_create__). A non-zero return fails the creation,
+	// and the actor is never registered; destroy is not called.
+	int (*create)(oscar_actor_t *self, const oscar_value_t *args);
+	// destroy runs before the actor's memory is released (Oscar's
+	// __pre_destroy__), after pending requests were failed.
+	void (*destroy)(oscar_actor_t *self);
+	// methods ends with an entry whose name is NULL.
+	const oscar_method_t *methods;
+	unsigned              flags;
+} oscar_actor_class_t;
+
+// ---------------------------------------------------------------------------
+// Pools
+
+typedef struct oscar_pool_config {
+	// address names the pool; NULL gives a generated "inproc://pool-<id>".
+	const char *address;
+	// default_timeout_ms is the deadline of calls that pass 0 (default
+	// 30000).
+	int64_t default_timeout_ms;
+	// mailbox_limit bounds each actor's queued messages (default 65536);
+	// beyond it a send fails with OSCAR_EMBOXFULL.
+	size_t mailbox_limit;
+	// inbox_limit bounds messages posted from other threads and not yet
+	// taken by the pool thread (default 1048576).
+	size_t inbox_limit;
+	// actor_batch is how many messages one actor handles before others
+	// get a turn (default 100).
+	unsigned actor_batch;
+} oscar_pool_config_t;
+
+// oscar_pool_config_init fills cfg with the defaults.
+void oscar_pool_config_init(oscar_pool_config_t *cfg);
+
+// oscar_pool_open starts a pool and its thread. cfg may be NULL for the
+// defaults. On success *poolp owns the pool; release it with
+// oscar_pool_free.
+int oscar_pool_open(oscar_pool_t **poolp, const oscar_pool_config_t *cfg);
+
+// oscar_pool_close begins shutting the pool down and returns without
+// waiting: every pending call fails with OSCAR_ECLOSED, every actor's
+// destroy hook runs, and new calls fail with OSCAR_ECLOSED. Idempotent.
+void oscar_pool_close(oscar_pool_t *pool);
+
+// oscar_pool_free closes the pool, waits for its thread to finish, releases
+// everything and clears *poolp. NULL and *poolp == NULL are allowed. Must not
+// be called from the pool's own thread.
+void oscar_pool_free(oscar_pool_t **poolp);
+
+// oscar_pool_address returns the pool's address (owned by the pool).
+const char *oscar_pool_address(const oscar_pool_t *pool);
+
+// oscar_pool_stats_t holds counters; read them with oscar_pool_stats.
+typedef struct oscar_pool_stats {
+	uint64_t actors;          // alive now
+	uint64_t messages;        // delivered to handlers
+	uint64_t calls;           // calls started from this pool
+	uint64_t errors;          // calls that completed with an error
+	uint64_t dropped;         // one-way messages that could not be delivered
+	uint64_t timeouts;        // calls that hit their deadline
+	uint64_t deadlocks;       // calls failed by deadlock detection
+} oscar_pool_stats_t;
+
+// oscar_pool_stats copies the pool's counters (a consistent snapshot taken
+// on the pool thread; it waits at most timeout_ms).
+int oscar_pool_stats(oscar_pool_t *pool, oscar_pool_stats_t *stats, int64_t timeout_ms);
+
+// ---------------------------------------------------------------------------
+// Refs
+
+// oscar_ref_make fills ref from an address (NULL: any pool that receives
+// it resolves the uid locally) and a uid. OSCAR_EINVAL if either is too long.
+int oscar_ref_make(oscar_ref_t *ref, const char *addr, const char *uid);
+
+// oscar_ref_equal tells whether two refs name the same actor.
+bool oscar_ref_equal(const oscar_ref_t *a, const oscar_ref_t *b);
+
+// ---------------------------------------------------------------------------
+// Host-thread operations (synchronous, each with a deadline)
+//
+// err may be NULL; when given, it receives the details of any failure.
+
+// oscar_create creates an actor of class cls in pool, with uid (NULL: a
+// generated one) and creation args (consumed). *ref receives its ref.
+// Errors: OSCAR_EEXIST (uid taken), OSCAR_EHOOK or the hook's own code
+// (create hook failed), OSCAR_ETIMEDOUT, OSCAR_ECLOSED, OSCAR_EINVAL.
+int oscar_create(oscar_pool_t *pool, const oscar_actor_class_t *cls, const char *uid,
+    oscar_value_t *args, int64_t timeout_ms, oscar_ref_t *ref, oscar_error_t *err);
+
+// oscar_destroy destroys the actor: pending requests fail with
+// OSCAR_ENOACTOR, then its destroy hook runs. OSCAR_ENOACTOR if absent.
+int oscar_destroy(
+    oscar_pool_t *pool, const oscar_ref_t *ref, int64_t timeout_ms, oscar_error_t *err);
+
+// oscar_has sets *exists to whether the actor is alive.
+int oscar_has(oscar_pool_t *pool, const oscar_ref_t *ref, bool *exists, int64_t timeout_ms);
+
+// oscar_lookup fills *ref for the actor uid in pool, or OSCAR_ENOACTOR.
+int oscar_lookup(oscar_pool_t *pool, const char *uid, oscar_ref_t *ref, int64_t timeout_ms);
+
+// oscar_call calls method on ref with args (consumed) and waits for the
+// reply, which is stored in *reply (may be NULL to discard it).
+int oscar_call(oscar_pool_t *pool, const oscar_ref_t *ref, const char *method,
+    oscar_value_t *args, int64_t timeout_ms, oscar_value_t **reply, oscar_error_t *err);
+
+// oscar_tell sends a one-way message and waits until the target pool has
+// queued it (Oscar's tell): it fails with OSCAR_ENOACTOR, OSCAR_ENOMETHOD
+// or OSCAR_EMBOXFULL, but the handler's own outcome is not reported.
+int oscar_tell(oscar_pool_t *pool, const oscar_ref_t *ref, const char *method,
+    oscar_value_t *args, int64_t timeout_ms, oscar_error_t *err);
+
+// oscar_tell_nowait posts a one-way message and returns at once. It fails
+// only when the pool is closed (OSCAR_ECLOSED) or its inbox is full
+// (OSCAR_EMBOXFULL); later delivery failures are counted in the pool's
+// "dropped" counter.
+int oscar_tell_nowait(
+    oscar_pool_t *pool, const oscar_ref_t *ref, const char *method, oscar_value_t *args);
+
+// oscar_batch makes several calls of one method in one message. args is
+// an array (consumed) with one item per call; *replies receives an array
+// of results in the same order. If any call fails, the batch fails with
+// the first failure.
+int oscar_batch(oscar_pool_t *pool, const oscar_ref_t *ref, const char *method,
+    oscar_value_t *args, int64_t timeout_ms, oscar_value_t **replies, oscar_error_t *err);
+
+// oscar_call_start starts a call and returns a handle at once; the call
+// runs while the host thread does other work.
+int oscar_call_start(oscar_pool_t *pool, const oscar_ref_t *ref, const char *method,
+    oscar_value_t *args, int64_t timeout_ms, oscar_call_t **callp);
+
+// oscar_call_cancel asks for the call to be cancelled. If the request has
+// not started, it fails with OSCAR_ECANCELED; if it is running, its cancel
+// hook (oscar_req_on_cancel) runs and decides the reply, else the call
+// fails with OSCAR_ECANCELED. Returns at once; idempotent.
+void oscar_call_cancel(oscar_call_t *call);
+
+// oscar_call_wait waits for the call to finish (never beyond its deadline)
+// and returns its outcome as oscar_call would. It then frees the handle and
+// clears *callp.
+int oscar_call_wait(oscar_call_t **callp, oscar_value_t **reply, oscar_error_t *err);
+
+// ---------------------------------------------------------------------------
+// Inside actors (pool thread only)
+
+// oscar_actor_state returns the actor's state block (state_size bytes).
+void *oscar_actor_state(oscar_actor_t *self);
+// oscar_actor_ref returns the actor's own ref.
+const oscar_ref_t *oscar_actor_ref(const oscar_actor_t *self);
+// oscar_actor_uid returns the actor's uid.
+const char *oscar_actor_uid(const oscar_actor_t *self);
+// oscar_actor_pool returns the actor's pool.
+oscar_pool_t *oscar_actor_pool(oscar_actor_t *self);
+
+// oscar_result_t is what a reply callback receives. The callback may take
+// value (set it to NULL); otherwise it is freed after the callback.
+typedef struct oscar_result {
+	int                  code;  // 0 or an error code
+	oscar_value_t       *value; // the reply when code is 0
+	const oscar_error_t *error; // details when code is not 0, else NULL
+	uint64_t             id;    // the call's id
+} oscar_result_t;
+
+typedef void (*oscar_reply_cb)(oscar_actor_t *self, oscar_result_t *res, void *arg);
+
+// oscar_actor_call calls method on ref from actor self. When the reply
+// comes (or the deadline passes), cb runs on self's pool thread with arg.
+// If *id is given it receives the call's id, for oscar_actor_cancel.
+// Calls made while handling a request should use oscar_req_call instead,
+// so that call cycles are detected.
+int oscar_actor_call(oscar_actor_t *self, const oscar_ref_t *ref, const char *method,
+    oscar_value_t *args, int64_t timeout_ms, oscar_reply_cb cb, void *arg, uint64_t *id);
+
+// oscar_req_call is oscar_actor_call made on behalf of request req: the
+// call carries req's chain of waiting actors, so a call that would close a
+// cycle fails with OSCAR_EDEADLOCK instead of hanging, and cancelling req
+// cancels it too.
+int oscar_req_call(oscar_req_t *req, const oscar_ref_t *ref, const char *method,
+    oscar_value_t *args, int64_t timeout_ms, oscar_reply_cb cb, void *arg, uint64_t *id);
+
+// oscar_actor_cancel cancels a call made by self (see oscar_call_cancel).
+void oscar_actor_cancel(oscar_actor_t *self, uint64_t id);
+
+// oscar_actor_tell sends a one-way message. Failures known at once
+// (OSCAR_ENOACTOR, OSCAR_ENOMETHOD, OSCAR_EMBOXFULL for a target in the same
+// pool) are returned; later ones are counted as dropped.
+int oscar_actor_tell(
+    oscar_actor_t *self, const oscar_ref_t *ref, const char *method, oscar_value_t *args);
+
+// oscar_actor_spawn creates an actor in self's pool at once, running its
+// create hook before returning. uid may be NULL; ref may be NULL.
+int oscar_actor_spawn(oscar_actor_t *self, const oscar_actor_class_t *cls, const char *uid,
+    oscar_value_t *args, oscar_ref_t *ref, oscar_error_t *err);
+
+// oscar_actor_exit destroys self once the current handler returns.
+void oscar_actor_exit(oscar_actor_t *self);
+
+// ---------------------------------------------------------------------------
+// Requests (the message a handler is serving)
+
+typedef enum oscar_defer {
+	// OSCAR_DEFER_HOLD keeps the actor busy until the reply is sent:
+	// later messages wait (Oscar's default; the lock is held).
+	OSCAR_DEFER_HOLD = 1,
+	// OSCAR_DEFER_YIELD releases the actor while the reply is pending:
+	// later messages are handled meanwhile (Oscar's yield).
+	OSCAR_DEFER_YIELD = 2,
+} oscar_defer_t;
+
+// oscar_req_args returns the request's arguments (NULL for none),
+// borrowed for as long as the request lives.
+const oscar_value_t *oscar_req_args(const oscar_req_t *req);
+// oscar_req_take_args hands the arguments over to the handler.
+oscar_value_t *oscar_req_take_args(oscar_req_t *req);
+// oscar_req_arg returns item i of array arguments, or NULL.
+const oscar_value_t *oscar_req_arg(const oscar_req_t *req, size_t i);
+// oscar_req_method returns the method name being served.
+const char *oscar_req_method(const oscar_req_t *req);
+// oscar_req_actor returns the actor serving the request.
+oscar_actor_t *oscar_req_actor(oscar_req_t *req);
+
+// oscar_req_reply sends value (consumed; NULL means nil) as the reply.
+// Returns OSCAR_ESTATE if the request was already answered.
+int oscar_req_reply(oscar_req_t *req, oscar_value_t *value);
+
+// oscar_req_fail answers with an error: code and a printf-style message.
+// Returns code, so a handler can end with "return oscar_req_fail(...)".
+int oscar_req_fail(oscar_req_t *req, int code, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+
+// oscar_req_fail_result answers with the failure carried by res (from a
+// reply callback), keeping its origin. Returns res->code.
+int oscar_req_fail_result(oscar_req_t *req, const oscar_result_t *res);
+
+// oscar_req_defer says the handler will answer later, from a callback,
+// holding the actor busy or releasing it meanwhile. Call it before
+// returning 0 from the handler. The request stays valid until answered.
+int oscar_req_defer(oscar_req_t *req, oscar_defer_t mode);
+
+typedef void (*oscar_cancel_cb)(oscar_actor_t *self, oscar_req_t *req, void *arg);
+
+// oscar_req_on_cancel sets the hook run when the caller cancels req. The
+// hook may reply (with a value or an error); if it does not, the caller gets
+// OSCAR_ECANCELED and later answers are discarded.
+void oscar_req_on_cancel(oscar_req_t *req, oscar_cancel_cb cb, void *arg);
+
+// oscar_req_cancelled tells whether the caller asked to cancel req.
+bool oscar_req_cancelled(const oscar_req_t *req);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif // OSCAR_ACTOR_H

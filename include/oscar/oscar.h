@@ -1,0 +1,14 @@
+// Oscar-C: a distributed actor runtime in C. Include this one header.
+#ifndef OSCAR_OSCAR_H
+#define OSCAR_OSCAR_H
+
+#include "oscar/error.h"
+#include "oscar/value.h"
+#include "oscar/actor.h"
+
+#define OSCAR_VERSION_MAJOR 0
+#define OSCAR_VERSION_MINOR 1
+#define OSCAR_VERSION_PATCH 0
+#define OSCAR_VERSION       "0.1.0"
+
+#endif // OSCAR_OSCAR_H

@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# setup.sh installs the Debian packages that Oscar-C needs to build and to
+# run its tests, and only those that are missing. It says nothing when
+# everything is already there, so `make` can run it before every build.
+#
+#   scripts/setup.sh            the build and test dependencies
+#   OSCAR_SETUP_FUZZ=1 ...      also clang, for the libFuzzer targets
+#   OSCAR_SKIP_SETUP=1 ...      do nothing (dependencies managed by hand)
+#
+# Runs apt-get as root, or through sudo when not root.
+set -euo pipefail
+
+packages=(
+	cmake
+	make
+	gcc
+	libc6-dev
+	pkg-config
+	libuv1-dev
+	libnng-dev
+	libmpack-dev
+	libcriterion-dev
+)
+if [[ "${OSCAR_SETUP_FUZZ:-0}" == 1 ]]; then
+	packages+=(clang)
+fi
+
+if [[ "${OSCAR_SKIP_SETUP:-0}" == 1 ]]; then
+	exit 0
+fi
+
+if ! command -v dpkg-query >/dev/null 2>&1; then
+	echo "setup.sh: not a Debian system; install these (or their equivalents) by hand:" >&2
+	echo "  ${packages[*]}" >&2
+	echo "  and set OSCAR_SKIP_SETUP=1 to silence this message." >&2
+	exit 0
+fi
+
+missing=()
+for pkg in "${packages[@]}"; do
+	status=$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null || true)
+	if [[ "$status" != "install ok installed"* ]]; then
+		missing+=("$pkg")
+	fi
+done
+if ((${#missing[@]} == 0)); then
+	exit 0
+fi
+
+sudo=()
+if ((EUID != 0)); then
+	if command -v sudo >/dev/null 2>&1; then
+		sudo=(sudo)
+	else
+		echo "setup.sh: missing packages: ${missing[*]}" >&2
+		echo "setup.sh: run as root, or install sudo, or install them yourself:" >&2
+		echo "  apt-get install ${missing[*]}" >&2
+		exit 1
+	fi
+fi
+
+echo "setup.sh: installing ${missing[*]}" >&2
+apt_options=(-q -y -o DPkg::Lock::Timeout=300 --no-install-recommends)
+"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get -q -o DPkg::Lock::Timeout=300 update
+"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get "${apt_options[@]}" install "${missing[@]}"
