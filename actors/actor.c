@@ -505,11 +505,12 @@ static void osc_batch_expand(osc_actor_t *a, osc_req_t *req)
 }
 
 // osc_actor_dispatch runs the handler for req and settles its outcome.
-static void osc_actor_dispatch(osc_actor_t *a, osc_req_t *req)
+// Returns false when the actor is gone (it exited).
+static bool osc_actor_dispatch(osc_actor_t *a, osc_req_t *req)
 {
 	if (req->kind == OSC_REQ_BATCH && req->method->batch_fn == NULL) {
 		osc_batch_expand(a, req);
-		return;
+		return (true);
 	}
 	oscar_pool_t   *pool = a->pool;
 	oscar_method_fn fn =
@@ -552,7 +553,9 @@ static void osc_actor_dispatch(osc_actor_t *a, osc_req_t *req)
 	}
 	if (a->flags & OSC_ACTOR_EXITING) {
 		osc_actor_destroy(a);
+		return (false);
 	}
+	return (true);
 }
 
 // osc_actor_run serves up to budget messages of a, then requeues it if it
@@ -570,7 +573,9 @@ void osc_actor_run(osc_actor_t *a, unsigned budget)
 		}
 		req->next = NULL;
 		a->mb_len--;
-		osc_actor_dispatch(a, req);
+		if (!osc_actor_dispatch(a, req)) {
+			return;
+		}
 	}
 	if (a->mb_head != NULL && a->held == NULL && !(a->flags & OSC_ACTOR_DEAD)) {
 		osc_pool_schedule(a->pool, a);
@@ -822,6 +827,26 @@ void oscar_actor_exit(oscar_actor_t *self)
 	} else {
 		osc_actor_destroy(self);
 	}
+}
+
+// oscar_actor_destroy destroys an actor of self's pool.
+int oscar_actor_destroy(oscar_actor_t *self, const oscar_ref_t *ref)
+{
+	if (self == NULL || ref == NULL) {
+		return (OSCAR_EINVAL);
+	}
+	if (!osc_ref_is_local(self->pool, ref)) {
+		return (OSCAR_EADDRINVAL);
+	}
+	osc_actor_t *a = osc_actor_find(self->pool, ref->uid);
+	if (a == NULL) {
+		return (OSCAR_ENOACTOR);
+	}
+	if (a == self) {
+		oscar_actor_exit(self);
+		return (0);
+	}
+	return (osc_actor_destroy(a));
 }
 
 // ---------------------------------------------------------------------------

@@ -214,8 +214,7 @@ static void osc_write_blob(osc_wbuf_t *w, bool str, const void *p, size_t len)
 		osc_wbuf_fail(w, OSCAR_EINVAL);
 		return;
 	}
-	tok = str ? mpack_pack_str((mpack_uint32_t) len) :
-	            mpack_pack_bin((mpack_uint32_t) len);
+	tok = str ? mpack_pack_str((mpack_uint32_t) len) : mpack_pack_bin((mpack_uint32_t) len);
 	osc_write_token(w, &tok);
 	osc_write_raw(w, p, len);
 }
@@ -564,8 +563,7 @@ int osc_read_float(osc_reader_t *r, double *f)
 }
 
 // osc_read_blob reads a str or bin (as asked) and points into the buffer.
-static int osc_read_blob(osc_reader_t *r, mpack_token_type_t type,
-    const char **p, size_t *len)
+static int osc_read_blob(osc_reader_t *r, mpack_token_type_t type, const char **p, size_t *len)
 {
 	osc_tok_t tok;
 	int       rv;
@@ -748,12 +746,11 @@ static int osc_read_into(osc_reader_t *r, oscar_value_t *v, int depth)
 	case MPACK_TOKEN_STR:
 	case MPACK_TOKEN_BIN:
 		n = tok.tok.length;
-		if ((v->as.str.ptr = osc_dup_bytes(r->buf + r->pos + tok.hdr, n)) ==
-		    NULL) {
+		if ((v->as.str.ptr = osc_dup_bytes(r->buf + r->pos + tok.hdr, n)) == NULL) {
 			return (OSCAR_ENOMEM);
 		}
 		v->as.str.len = n;
-		v->type = tok.tok.type == MPACK_TOKEN_STR ? OSCAR_STR : OSCAR_BIN;
+		v->type       = tok.tok.type == MPACK_TOKEN_STR ? OSCAR_STR : OSCAR_BIN;
 		break;
 	case MPACK_TOKEN_ARRAY:
 		if (depth >= OSCAR_VALUE_MAX_DEPTH) {
@@ -769,8 +766,7 @@ static int osc_read_into(osc_reader_t *r, oscar_value_t *v, int depth)
 		}
 		v->as.arr.cap = v->as.arr.len = n;
 		for (i = 0; i < n; i++) {
-			if ((rv = osc_read_into(r, &v->as.arr.items[i], depth + 1)) !=
-			    0) {
+			if ((rv = osc_read_into(r, &v->as.arr.items[i], depth + 1)) != 0) {
 				return (rv);
 			}
 		}
@@ -789,10 +785,8 @@ static int osc_read_into(osc_reader_t *r, oscar_value_t *v, int depth)
 		}
 		v->as.map.cap = v->as.map.len = n;
 		for (i = 0; i < n; i++) {
-			if (((rv = osc_read_into(
-			          r, &v->as.map.kv[i].key, depth + 1)) != 0) ||
-			    ((rv = osc_read_into(
-			          r, &v->as.map.kv[i].val, depth + 1)) != 0)) {
+			if (((rv = osc_read_into(r, &v->as.map.kv[i].key, depth + 1)) != 0) ||
+			    ((rv = osc_read_into(r, &v->as.map.kv[i].val, depth + 1)) != 0)) {
 				return (rv);
 			}
 		}

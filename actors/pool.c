@@ -24,7 +24,11 @@
 
 #include "actors/pool_int.h"
 
-#define OSC_RUN_BUDGET 4096
+// Per osc_pool_run: rounds before yielding to I/O; per round: posts taken
+// from the inbox and actor activations.
+#define OSC_RUN_BUDGET  64
+#define OSC_POST_SLICE  256
+#define OSC_ACTOR_SLICE 256
 
 // ---------------------------------------------------------------------------
 // Inbox
@@ -129,25 +133,30 @@ static void osc_pool_dispatch_post(oscar_pool_t *pool, osc_post_t *p)
 	}
 }
 
-// osc_pool_run does the pool's work until there is none left or the budget
-// is spent. Re-entrant calls (from a handler that triggers a run) return at
-// once: the outer call picks the work up.
+// osc_pool_run does the pool's work until there is none left or the
+// turn's budget is spent. Each round takes a bounded slice of the inbox and
+// then lets the ready actors drain their mailboxes, so posts from other
+// threads cannot outrun the actors: when they do, the inbox fills and the
+// posters get OSCAR_EMBOXFULL (backpressure) instead of mailboxes
+// overflowing. Re-entrant calls (from a handler that triggers a run) return
+// at once: the outer call picks the work up.
 static void osc_pool_run(oscar_pool_t *pool)
 {
 	if (pool->in_run) {
 		return;
 	}
-	pool->in_run = true;
-	unsigned budget = OSC_RUN_BUDGET;
+	pool->in_run   = true;
+	unsigned turns = OSC_RUN_BUDGET;
+	bool     more  = false;
 	for (;;) {
 		unsigned    work = 0;
 		osc_post_t *p;
-		while (work < budget && (p = osc_inbox_pop(&pool->inbox)) != NULL) {
+		while (work < OSC_POST_SLICE && (p = osc_inbox_pop(&pool->inbox)) != NULL) {
 			osc_pool_dispatch_post(pool, p);
 			work++;
 		}
 		osc_call_run_done(pool);
-		while (work < budget && pool->runq_head != NULL) {
+		for (unsigned n = 0; n < OSC_ACTOR_SLICE && pool->runq_head != NULL; n++) {
 			osc_actor_t *a  = pool->runq_head;
 			pool->runq_head = a->runq_next;
 			if (pool->runq_head == NULL) {
@@ -162,14 +171,13 @@ static void osc_pool_run(oscar_pool_t *pool)
 		if (work == 0) {
 			break;
 		}
-		if (work >= budget) {
-			budget = 0;
+		if (--turns == 0) {
+			more = true;
 			break;
 		}
-		budget -= work;
 	}
 	pool->in_run = false;
-	if (budget == 0 && pool->state != OSC_POOL_CLOSED) {
+	if (more && pool->state != OSC_POOL_CLOSED) {
 		// More work is likely waiting: come back right after polling.
 		uv_idle_start(&pool->idle, osc_pool_idle_cb);
 	}

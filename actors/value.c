@@ -189,8 +189,7 @@ oscar_value_t *oscar_value_new_array(size_t cap)
 		return (NULL);
 	}
 	if (cap > 0) {
-		if ((v->as.arr.items = calloc(cap, sizeof(oscar_value_t))) ==
-		    NULL) {
+		if ((v->as.arr.items = calloc(cap, sizeof(oscar_value_t))) == NULL) {
 			free(v);
 			return (NULL);
 		}
@@ -246,8 +245,7 @@ static int osc_value_copy_into(oscar_value_t *dst, const oscar_value_t *src)
 		break;
 	case OSCAR_ARRAY:
 		if (src->as.arr.len > 0) {
-			tmp.as.arr.items =
-			    calloc(src->as.arr.len, sizeof(oscar_value_t));
+			tmp.as.arr.items = calloc(src->as.arr.len, sizeof(oscar_value_t));
 			if (tmp.as.arr.items == NULL) {
 				return (OSCAR_ENOMEM);
 			}
@@ -257,8 +255,7 @@ static int osc_value_copy_into(oscar_value_t *dst, const oscar_value_t *src)
 			// Count the slot first: it is nil until the copy
 			// fills it, so clearing tmp on failure is safe.
 			tmp.as.arr.len = i + 1;
-			rv = osc_value_copy_into(
-			    &tmp.as.arr.items[i], &src->as.arr.items[i]);
+			rv = osc_value_copy_into(&tmp.as.arr.items[i], &src->as.arr.items[i]);
 			if (rv != 0) {
 				osc_value_clear(&tmp);
 				return (rv);
@@ -275,10 +272,10 @@ static int osc_value_copy_into(oscar_value_t *dst, const oscar_value_t *src)
 		}
 		for (i = 0; i < src->as.map.len; i++) {
 			tmp.as.map.len = i + 1;
-			if (((rv = osc_value_copy_into(&tmp.as.map.kv[i].key,
-			          &src->as.map.kv[i].key)) != 0) ||
-			    ((rv = osc_value_copy_into(&tmp.as.map.kv[i].val,
-			          &src->as.map.kv[i].val)) != 0)) {
+			if (((rv = osc_value_copy_into(
+			          &tmp.as.map.kv[i].key, &src->as.map.kv[i].key)) != 0) ||
+			    ((rv = osc_value_copy_into(
+			          &tmp.as.map.kv[i].val, &src->as.map.kv[i].val)) != 0)) {
 				osc_value_clear(&tmp);
 				return (rv);
 			}
@@ -353,15 +350,14 @@ bool oscar_value_equal(const oscar_value_t *a, const oscar_value_t *b)
 	case OSCAR_STR:
 	case OSCAR_BIN:
 		return (a->as.str.len == b->as.str.len &&
-		    (a->as.str.len == 0 ||
-		        memcmp(a->as.str.ptr, b->as.str.ptr, a->as.str.len) == 0));
+		        (a->as.str.len == 0 ||
+		            memcmp(a->as.str.ptr, b->as.str.ptr, a->as.str.len) == 0));
 	case OSCAR_ARRAY:
 		if (a->as.arr.len != b->as.arr.len) {
 			return (false);
 		}
 		for (i = 0; i < a->as.arr.len; i++) {
-			if (!oscar_value_equal(
-			        &a->as.arr.items[i], &b->as.arr.items[i])) {
+			if (!oscar_value_equal(&a->as.arr.items[i], &b->as.arr.items[i])) {
 				return (false);
 			}
 		}
@@ -371,10 +367,8 @@ bool oscar_value_equal(const oscar_value_t *a, const oscar_value_t *b)
 			return (false);
 		}
 		for (i = 0; i < a->as.map.len; i++) {
-			if (!oscar_value_equal(
-			        &a->as.map.kv[i].key, &b->as.map.kv[i].key) ||
-			    !oscar_value_equal(
-			        &a->as.map.kv[i].val, &b->as.map.kv[i].val)) {
+			if (!oscar_value_equal(&a->as.map.kv[i].key, &b->as.map.kv[i].key) ||
+			    !oscar_value_equal(&a->as.map.kv[i].val, &b->as.map.kv[i].val)) {
 				return (false);
 			}
 		}
@@ -416,8 +410,7 @@ int oscar_value_array_push(oscar_value_t *arr, oscar_value_t *item)
 	if (arr->as.arr.len == arr->as.arr.cap) {
 		cap = osc_grow_cap(arr->as.arr.cap, sizeof(oscar_value_t));
 		if (cap == 0 ||
-		    (items = realloc(arr->as.arr.items,
-		         cap * sizeof(oscar_value_t))) == NULL) {
+		    (items = realloc(arr->as.arr.items, cap * sizeof(oscar_value_t))) == NULL) {
 			oscar_value_free(item);
 			return (OSCAR_ENOMEM);
 		}
@@ -432,8 +425,8 @@ int oscar_value_array_push(oscar_value_t *arr, oscar_value_t *item)
 // osc_is_key tells whether k is the string key (the bytes of) key.
 static bool osc_is_key(const oscar_value_t *k, const char *key, size_t len)
 {
-	return (k->type == OSCAR_STR && k->as.str.len == len &&
-	    memcmp(k->as.str.ptr, key, len) == 0);
+	return (
+	    k->type == OSCAR_STR && k->as.str.len == len && memcmp(k->as.str.ptr, key, len) == 0);
 }
 
 int oscar_value_map_set(oscar_value_t *map, const char *key, oscar_value_t *val)
@@ -470,9 +463,7 @@ int oscar_value_map_set(oscar_value_t *map, const char *key, oscar_value_t *val)
 	}
 	if (map->as.map.len == map->as.map.cap) {
 		cap = osc_grow_cap(map->as.map.cap, sizeof(oscar_kv_t));
-		if (cap == 0 ||
-		    (kv = realloc(map->as.map.kv, cap * sizeof(oscar_kv_t))) ==
-		        NULL) {
+		if (cap == 0 || (kv = realloc(map->as.map.kv, cap * sizeof(oscar_kv_t))) == NULL) {
 			free(k);
 			oscar_value_free(val);
 			return (OSCAR_ENOMEM);
@@ -671,6 +662,7 @@ static void osc_fmt_put(osc_fmt_t *f, const char *s, size_t n)
 	f->len += n;
 }
 
+// osc_fmt_puts appends the NUL-terminated string s.
 static void osc_fmt_puts(osc_fmt_t *f, const char *s)
 {
 	osc_fmt_put(f, s, strlen(s));

@@ -1,1 +1,585 @@
-int main(void){return 0;}
+// oscar-bench: figures for the actor system, each beside a baseline
+// measured in the same run, so the ratios hold on a noisy machine.
+//
+//   oscar-bench [--quick] [--rounds N] [--json FILE]
+//
+// Workloads (each run for several rounds; the median is reported):
+//   call-rtt     a call and its reply between two actors of one pool
+//                baseline: a ping-pong between two threads (mutex+condvar)
+//   tell-rate    one-way messages from 4 host threads into one actor
+//                baseline: 4 threads into one consumer through a mutex queue
+//   spawn        create + destroy of an actor, from inside the pool
+//                baseline: malloc + free of the same size
+//   idle-actor   bytes per idle actor with 100,000 alive (runtime overhead,
+//                excluding the class's own state)
+#include <inttypes.h>
+#include <malloc.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <uv.h>
+
+#include "oscar/oscar.h"
+
+static double now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ((double) ts.tv_sec + (double) ts.tv_nsec * 1e-9);
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *) a, y = *(const double *) b;
+	return ((x > y) - (x < y));
+}
+
+static double median(double *v, int n)
+{
+	qsort(v, (size_t) n, sizeof(double), cmp_double);
+	return (n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2);
+}
+
+static void die(const char *what, int rv)
+{
+	fprintf(stderr, "oscar-bench: %s: %s\n", what, oscar_strerror(rv));
+	exit(1);
+}
+
+// ---------------------------------------------------------------------------
+// Actors used by the workloads
+
+typedef struct pinger {
+	oscar_ref_t  peer;
+	oscar_req_t *req;
+	int64_t      left;
+} pinger_t;
+
+static void pinger_next(oscar_actor_t *self, oscar_result_t *res, void *arg);
+
+static void pinger_send(oscar_actor_t *self, pinger_t *p)
+{
+	int rv = oscar_actor_call(self, &p->peer, "echo", NULL, 0, pinger_next, p, NULL);
+	if (rv != 0) {
+		oscar_req_fail(p->req, rv, "ping failed");
+	}
+}
+
+static void pinger_next(oscar_actor_t *self, oscar_result_t *res, void *arg)
+{
+	pinger_t *p = arg;
+	if (res->code != 0) {
+		oscar_req_fail_result(p->req, res);
+		return;
+	}
+	if (--p->left == 0) {
+		oscar_req_reply(p->req, NULL);
+		return;
+	}
+	pinger_send(self, p);
+}
+
+// pinger.run([peer_uid, n]) calls peer.echo n times, one after the other.
+static int pinger_run(oscar_actor_t *self, oscar_req_t *req)
+{
+	pinger_t   *p = oscar_actor_state(self);
+	const char *uid;
+	if (oscar_value_get_str(oscar_req_arg(req, 0), &uid, NULL) != 0 ||
+	    oscar_value_get_int(oscar_req_arg(req, 1), &p->left) != 0 || p->left <= 0) {
+		return (OSCAR_EBADARGS);
+	}
+	oscar_ref_make(&p->peer, oscar_actor_ref(self)->addr, uid);
+	p->req = req;
+	pinger_send(self, p);
+	return (oscar_req_defer(req, OSCAR_DEFER_YIELD));
+}
+
+static int echo(oscar_actor_t *self, oscar_req_t *req)
+{
+	return (oscar_req_reply(req, NULL));
+}
+
+static const oscar_method_t pinger_methods[] = {
+	{ "run", pinger_run, NULL },
+	{ "echo", echo, NULL },
+	{ NULL, NULL, NULL },
+};
+
+static const oscar_actor_class_t pinger_class = {
+	.name       = "pinger",
+	.state_size = sizeof(pinger_t),
+	.methods    = pinger_methods,
+};
+
+// sink: counts messages and answers wait_for(n) once it has seen n.
+typedef struct sink {
+	int64_t      count;
+	int64_t      want;
+	oscar_req_t *waiter;
+} sink_t;
+
+static int sink_hit(oscar_actor_t *self, oscar_req_t *req)
+{
+	sink_t *s = oscar_actor_state(self);
+	if (++s->count == s->want && s->waiter != NULL) {
+		oscar_req_reply(s->waiter, NULL);
+		s->waiter = NULL;
+	}
+	return (0);
+}
+
+static int sink_wait_for(oscar_actor_t *self, oscar_req_t *req)
+{
+	sink_t *s = oscar_actor_state(self);
+	if (oscar_value_get_int(oscar_req_args(req), &s->want) != 0) {
+		return (OSCAR_EBADARGS);
+	}
+	s->count = 0;
+	s->waiter = req;
+	return (oscar_req_defer(req, OSCAR_DEFER_YIELD));
+}
+
+static const oscar_method_t sink_methods[] = {
+	{ "hit", sink_hit, NULL },
+	{ "wait_for", sink_wait_for, NULL },
+	{ NULL, NULL, NULL },
+};
+
+static const oscar_actor_class_t sink_class = {
+	.name       = "sink",
+	.state_size = sizeof(sink_t),
+	.methods    = sink_methods,
+};
+
+// idle: the smallest actor there is (8 bytes of state).
+static const oscar_method_t idle_methods[] = { { NULL, NULL, NULL } };
+static const oscar_actor_class_t idle_class = {
+	.name       = "idle",
+	.state_size = 8,
+	.methods    = idle_methods,
+};
+
+// spawner.churn(n): creates and destroys n actors, one at a time.
+// spawner.fill(n): creates n idle actors and keeps them.
+// spawner.clear(): destroys what fill created.
+typedef struct spawner {
+	oscar_ref_t *refs;
+	int64_t      n;
+} spawner_t;
+
+static int spawner_churn(oscar_actor_t *self, oscar_req_t *req)
+{
+	int64_t     n;
+	oscar_ref_t ref;
+	int         rv;
+	if (oscar_value_get_int(oscar_req_args(req), &n) != 0) {
+		return (OSCAR_EBADARGS);
+	}
+	for (int64_t i = 0; i < n; i++) {
+		if ((rv = oscar_actor_spawn(self, &idle_class, NULL, NULL, &ref, NULL)) != 0 ||
+		    (rv = oscar_actor_destroy(self, &ref)) != 0) {
+			return (rv);
+		}
+	}
+	return (0);
+}
+
+static int spawner_fill(oscar_actor_t *self, oscar_req_t *req)
+{
+	spawner_t *s = oscar_actor_state(self);
+	int        rv;
+	if (oscar_value_get_int(oscar_req_args(req), &s->n) != 0 ||
+	    (s->refs = calloc((size_t) s->n, sizeof(oscar_ref_t))) == NULL) {
+		return (OSCAR_EBADARGS);
+	}
+	for (int64_t i = 0; i < s->n; i++) {
+		if ((rv = oscar_actor_spawn(self, &idle_class, NULL, NULL, &s->refs[i], NULL)) != 0) {
+			return (rv);
+		}
+	}
+	return (0);
+}
+
+static int spawner_clear(oscar_actor_t *self, oscar_req_t *req)
+{
+	spawner_t *s = oscar_actor_state(self);
+	for (int64_t i = 0; i < s->n; i++) {
+		oscar_actor_destroy(self, &s->refs[i]);
+	}
+	free(s->refs);
+	s->refs = NULL;
+	s->n    = 0;
+	return (0);
+}
+
+static const oscar_method_t spawner_methods[] = {
+	{ "churn", spawner_churn, NULL },
+	{ "fill", spawner_fill, NULL },
+	{ "clear", spawner_clear, NULL },
+	{ NULL, NULL, NULL },
+};
+
+static const oscar_actor_class_t spawner_class = {
+	.name       = "spawner",
+	.state_size = sizeof(spawner_t),
+	.methods    = spawner_methods,
+};
+
+// ---------------------------------------------------------------------------
+// Baselines
+
+typedef struct pingpong {
+	uv_mutex_t mu;
+	uv_cond_t  cv;
+	int        turn; // 0: ping's turn, 1: pong's
+	int64_t    left;
+} pingpong_t;
+
+static void pong_thread(void *arg)
+{
+	pingpong_t *pp = arg;
+	uv_mutex_lock(&pp->mu);
+	for (;;) {
+		while (pp->turn != 1) {
+			uv_cond_wait(&pp->cv, &pp->mu);
+		}
+		if (pp->left < 0) {
+			break;
+		}
+		pp->turn = 0;
+		uv_cond_broadcast(&pp->cv);
+	}
+	uv_mutex_unlock(&pp->mu);
+}
+
+// baseline_thread_rtt times n round trips between two threads.
+static double baseline_thread_rtt(int64_t n)
+{
+	pingpong_t  pp = { .turn = 0, .left = n };
+	uv_thread_t t;
+	uv_mutex_init(&pp.mu);
+	uv_cond_init(&pp.cv);
+	uv_thread_create(&t, pong_thread, &pp);
+	double t0 = now_s();
+	uv_mutex_lock(&pp.mu);
+	for (int64_t i = 0; i < n; i++) {
+		pp.turn = 1;
+		uv_cond_broadcast(&pp.cv);
+		while (pp.turn != 0) {
+			uv_cond_wait(&pp.cv, &pp.mu);
+		}
+	}
+	pp.left = -1;
+	pp.turn = 1;
+	uv_cond_broadcast(&pp.cv);
+	uv_mutex_unlock(&pp.mu);
+	double dt = now_s() - t0;
+	uv_thread_join(&t);
+	uv_cond_destroy(&pp.cv);
+	uv_mutex_destroy(&pp.mu);
+	return (dt / (double) n);
+}
+
+typedef struct mq_node {
+	struct mq_node *next;
+	int64_t         v;
+} mq_node_t;
+
+typedef struct mq {
+	uv_mutex_t mu;
+	uv_cond_t  cv;
+	mq_node_t *head, *tail;
+	int64_t    per_sender;
+} mq_t;
+
+static void mq_sender(void *arg)
+{
+	mq_t *q = arg;
+	for (int64_t i = 0; i < q->per_sender; i++) {
+		mq_node_t *n = malloc(sizeof(*n));
+		n->next      = NULL;
+		n->v         = i;
+		uv_mutex_lock(&q->mu);
+		if (q->tail != NULL) {
+			q->tail->next = n;
+		} else {
+			q->head = n;
+		}
+		q->tail = n;
+		uv_cond_signal(&q->cv);
+		uv_mutex_unlock(&q->mu);
+	}
+}
+
+// baseline_mutex_queue returns messages per second through a mutex queue
+// from 4 producers to one consumer.
+static double baseline_mutex_queue(int64_t per_sender)
+{
+	mq_t        q = { .per_sender = per_sender };
+	uv_thread_t t[4];
+	int64_t     got = 0, want = per_sender * 4;
+	uv_mutex_init(&q.mu);
+	uv_cond_init(&q.cv);
+	double t0 = now_s();
+	for (int i = 0; i < 4; i++) {
+		uv_thread_create(&t[i], mq_sender, &q);
+	}
+	uv_mutex_lock(&q.mu);
+	while (got < want) {
+		while (q.head == NULL) {
+			uv_cond_wait(&q.cv, &q.mu);
+		}
+		mq_node_t *n = q.head;
+		q.head       = n->next;
+		if (q.head == NULL) {
+			q.tail = NULL;
+		}
+		uv_mutex_unlock(&q.mu);
+		free(n);
+		got++;
+		uv_mutex_lock(&q.mu);
+	}
+	uv_mutex_unlock(&q.mu);
+	double dt = now_s() - t0;
+	for (int i = 0; i < 4; i++) {
+		uv_thread_join(&t[i]);
+	}
+	uv_cond_destroy(&q.cv);
+	uv_mutex_destroy(&q.mu);
+	return ((double) want / dt);
+}
+
+// ---------------------------------------------------------------------------
+// Workloads
+
+static double bench_call_rtt(oscar_pool_t *pool, int64_t n)
+{
+	oscar_ref_t    a, b;
+	oscar_value_t *args = oscar_value_new_array(2);
+	int            rv;
+	if ((rv = oscar_create(pool, &pinger_class, NULL, NULL, 0, &a, NULL)) != 0 ||
+	    (rv = oscar_create(pool, &pinger_class, NULL, NULL, 0, &b, NULL)) != 0) {
+		die("create pinger", rv);
+	}
+	oscar_value_array_push(args, oscar_value_new_str(b.uid));
+	oscar_value_array_push(args, oscar_value_new_int(n));
+	double t0 = now_s();
+	if ((rv = oscar_call(pool, &a, "run", args, 600000, NULL, NULL)) != 0) {
+		die("pinger.run", rv);
+	}
+	double dt = now_s() - t0;
+	oscar_destroy(pool, &a, 0, NULL);
+	oscar_destroy(pool, &b, 0, NULL);
+	return (dt / (double) n);
+}
+
+typedef struct sender {
+	oscar_pool_t *pool;
+	oscar_ref_t   sink;
+	int64_t       n;
+	int64_t       full; // retries on a full inbox
+} sender_t;
+
+static void sender_thread(void *arg)
+{
+	sender_t *s = arg;
+	for (int64_t i = 0; i < s->n; i++) {
+		int rv;
+		while ((rv = oscar_tell_nowait(s->pool, &s->sink, "hit", NULL)) == OSCAR_EMBOXFULL) {
+			s->full++;
+			uv_sleep(0);
+		}
+		if (rv != 0) {
+			die("tell", rv);
+		}
+	}
+}
+
+static double bench_tell_rate(oscar_pool_t *pool, int64_t per_sender)
+{
+	oscar_ref_t   sink;
+	oscar_call_t *done;
+	sender_t      s[4];
+	uv_thread_t   t[4];
+	int           rv;
+	if ((rv = oscar_create(pool, &sink_class, NULL, NULL, 0, &sink, NULL)) != 0) {
+		die("create sink", rv);
+	}
+	if ((rv = oscar_call_start(
+	         pool, &sink, "wait_for", oscar_value_new_int(per_sender * 4), 600000, &done)) != 0) {
+		die("sink.wait_for", rv);
+	}
+	// The wait_for request must be parked before the first hit arrives;
+	// the inbox is FIFO, so posting it first is enough.
+	double t0 = now_s();
+	for (int i = 0; i < 4; i++) {
+		s[i] = (sender_t) { .pool = pool, .sink = sink, .n = per_sender };
+		uv_thread_create(&t[i], sender_thread, &s[i]);
+	}
+	for (int i = 0; i < 4; i++) {
+		uv_thread_join(&t[i]);
+	}
+	if ((rv = oscar_call_wait(&done, NULL, NULL)) != 0) {
+		die("sink.wait_for", rv);
+	}
+	double dt = now_s() - t0;
+	oscar_destroy(pool, &sink, 0, NULL);
+	return ((double) (per_sender * 4) / dt);
+}
+
+static double bench_spawn(oscar_pool_t *pool, oscar_ref_t *spawner, int64_t n)
+{
+	double t0 = now_s();
+	int    rv = oscar_call(pool, spawner, "churn", oscar_value_new_int(n), 600000, NULL, NULL);
+	if (rv != 0) {
+		die("spawner.churn", rv);
+	}
+	return ((now_s() - t0) / (double) n);
+}
+
+static double baseline_malloc(int64_t n, size_t size)
+{
+	double t0 = now_s();
+	for (int64_t i = 0; i < n; i++) {
+		void *volatile p = malloc(size);
+		free(p);
+	}
+	return ((now_s() - t0) / (double) n);
+}
+
+static double bench_idle_bytes(oscar_pool_t *pool, oscar_ref_t *spawner, int64_t n)
+{
+	// Settle the allocator, measure, fill, measure.
+	malloc_trim(0);
+	size_t before = mallinfo2().uordblks;
+	int    rv = oscar_call(pool, spawner, "fill", oscar_value_new_int(n), 600000, NULL, NULL);
+	if (rv != 0) {
+		die("spawner.fill", rv);
+	}
+	size_t after = mallinfo2().uordblks;
+	if ((rv = oscar_call(pool, spawner, "clear", NULL, 600000, NULL, NULL)) != 0) {
+		die("spawner.clear", rv);
+	}
+	// The spawner's own table of refs is the benchmark's, not the runtime's.
+	double bytes = (double) (after - before) - (double) n * sizeof(oscar_ref_t);
+	return (bytes / (double) n - (double) idle_class.state_size);
+}
+
+// ---------------------------------------------------------------------------
+
+typedef struct row {
+	const char *name;
+	const char *unit;
+	double      value;
+	const char *baseline_name;
+	double      baseline;
+	bool        higher_is_better;
+	double      target;
+} row_t;
+
+static void print_row(FILE *out, const row_t *r)
+{
+	double vs_base = r->baseline > 0
+	    ? (r->higher_is_better ? r->value / r->baseline : r->baseline / r->value)
+	    : 0;
+	double vs_target = r->higher_is_better ? r->value / r->target : r->target / r->value;
+	fprintf(out, "%-11s %12.3f %-6s %-24s %12.3f %8.2fx   target %-10.3f %6.2fx\n", r->name,
+	    r->value, r->unit, r->baseline_name ? r->baseline_name : "-", r->baseline, vs_base,
+	    r->target, vs_target);
+}
+
+int main(int argc, char **argv)
+{
+	bool        quick  = false;
+	int         rounds = 5;
+	const char *json   = NULL;
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--quick") == 0) {
+			quick = true;
+		} else if (strcmp(argv[i], "--rounds") == 0 && i + 1 < argc) {
+			rounds = atoi(argv[++i]);
+		} else if (strcmp(argv[i], "--json") == 0 && i + 1 < argc) {
+			json = argv[++i];
+		} else {
+			fprintf(stderr, "usage: oscar-bench [--quick] [--rounds N] [--json FILE]\n");
+			return (2);
+		}
+	}
+	if (rounds < 1 || rounds > 100) {
+		fprintf(stderr, "oscar-bench: --rounds must be 1..100\n");
+		return (2);
+	}
+	if (quick) {
+		rounds = 3;
+	}
+	int64_t n_rtt   = quick ? 200000 : 1000000;
+	int64_t n_tell  = quick ? 250000 : 1000000; // per sender
+	int64_t n_spawn = quick ? 100000 : 500000;
+	int64_t n_idle  = 100000;
+
+	oscar_pool_t *pool;
+	oscar_ref_t   spawner;
+	int           rv;
+	if ((rv = oscar_pool_open(&pool, NULL)) != 0) {
+		die("pool", rv);
+	}
+	if ((rv = oscar_create(pool, &spawner_class, "spawner", NULL, 0, &spawner, NULL)) != 0) {
+		die("create spawner", rv);
+	}
+
+	double v[4][100], b[4][100];
+	for (int r = 0; r < rounds; r++) {
+		// Alternate each workload with its baseline, round by round.
+		v[0][r] = bench_call_rtt(pool, n_rtt) * 1e6;
+		b[0][r] = baseline_thread_rtt(n_rtt / 20) * 1e6;
+		v[1][r] = bench_tell_rate(pool, n_tell) / 1e6;
+		b[1][r] = baseline_mutex_queue(n_tell) / 1e6;
+		v[2][r] = bench_spawn(pool, &spawner, n_spawn) * 1e6;
+		b[2][r] = baseline_malloc(n_spawn, 320) * 1e6;
+		v[3][r] = bench_idle_bytes(pool, &spawner, n_idle);
+		b[3][r] = 0;
+	}
+	oscar_pool_free(&pool);
+
+	row_t rows[] = {
+		{ "call-rtt", "us", median(v[0], rounds), "thread ping-pong", median(b[0], rounds),
+		    false, 1.0 },
+		{ "tell-rate", "M/s", median(v[1], rounds), "mutex queue, 4 senders",
+		    median(b[1], rounds), true, 5.0 },
+		{ "spawn", "us", median(v[2], rounds), "malloc+free 320 B", median(b[2], rounds),
+		    false, 1.0 },
+		{ "idle-actor", "bytes", median(v[3], rounds), NULL, 0, false, 512.0 },
+	};
+	printf("Oscar-C %s benchmarks: %d rounds%s, median of each\n\n", OSCAR_VERSION, rounds,
+	    quick ? " (quick)" : "");
+	printf("%-11s %12s %-6s %-24s %12s %9s   %-17s %6s\n", "workload", "oscar-c", "unit",
+	    "baseline", "baseline", "vs base", "target", "vs tgt");
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		print_row(stdout, &rows[i]);
+	}
+	printf("\n\"vs\" columns: above 1 means Oscar-C is ahead of the baseline or target.\n");
+
+	if (json != NULL) {
+		FILE *f = fopen(json, "w");
+		if (f == NULL) {
+			perror(json);
+			return (1);
+		}
+		fprintf(f, "{\"rounds\": %d, \"quick\": %s, \"results\": [\n", rounds,
+		    quick ? "true" : "false");
+		for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+			fprintf(f,
+			    "  {\"workload\": \"%s\", \"unit\": \"%s\", \"value\": %.6g, "
+			    "\"baseline\": \"%s\", \"baseline_value\": %.6g, \"target\": %.6g}%s\n",
+			    rows[i].name, rows[i].unit, rows[i].value,
+			    rows[i].baseline_name ? rows[i].baseline_name : "", rows[i].baseline,
+			    rows[i].target, i + 1 < sizeof(rows) / sizeof(rows[0]) ? "," : "");
+		}
+		fprintf(f, "]}\n");
+		fclose(f);
+	}
+	return (0);
+}

@@ -298,6 +298,11 @@ int oscar_actor_spawn(oscar_actor_t *self, const oscar_actor_class_t *cls, const
 // oscar_actor_exit destroys self once the current handler returns.
 void oscar_actor_exit(oscar_actor_t *self);
 
+// oscar_actor_destroy destroys the actor ref of self's pool at once (as
+// oscar_destroy does), or, for self, once the current handler returns.
+// OSCAR_ENOACTOR if it does not exist, OSCAR_EADDRINVAL for another pool.
+int oscar_actor_destroy(oscar_actor_t *self, const oscar_ref_t *ref);
+
 // ---------------------------------------------------------------------------
 // Requests (the message a handler is serving)
 

@@ -17,13 +17,15 @@
 // Helpers
 
 // B declares a byte array from a list of byte values.
-#define B(name, ...) static const unsigned char name[] = {__VA_ARGS__}
+#define B(name, ...) static const unsigned char name[] = { __VA_ARGS__ }
 
-// xorshift64* with a fixed seed keeps the randomized tests deterministic.
+// rng_t is xorshift64*; a fixed seed keeps the randomized tests
+// deterministic.
 typedef struct rng {
-	uint64_t s;
+	uint64_t s; // never zero
 } rng_t;
 
+// rng_next returns the next 64 random bits.
 static uint64_t rng_next(rng_t *r)
 {
 	r->s ^= r->s >> 12;
@@ -32,6 +34,7 @@ static uint64_t rng_next(rng_t *r)
 	return (r->s * 0x2545F4914F6CDD1DULL);
 }
 
+// rng_below returns a number in [0, n), or 0 when n is 0.
 static size_t rng_below(rng_t *r, size_t n)
 {
 	return (n == 0 ? 0 : (size_t) (rng_next(r) % n));
@@ -66,8 +69,8 @@ static void expect_eproto(const void *buf, size_t len)
 	oscar_value_t       *v  = &sentinel; // to see it cleared
 	int                  rv = oscar_value_decode(buf, len, &v);
 
-	cr_assert_eq(rv, OSCAR_EPROTO, "got %s for %zu bytes starting %02x",
-	    oscar_errname(rv), len, len > 0 ? *(const unsigned char *) buf : 0);
+	cr_assert_eq(rv, OSCAR_EPROTO, "got %s for %zu bytes starting %02x", oscar_errname(rv), len,
+	    len > 0 ? *(const unsigned char *) buf : 0);
 	cr_assert_null(v);
 }
 
@@ -199,31 +202,29 @@ typedef struct int_case {
 } int_case_t;
 
 static const int_case_t int_cases[] = {
-    {0, {0x00}, 1},
-    {1, {0x01}, 1},
-    {127, {0x7f}, 1},
-    {128, {0xcc, 0x80}, 2},
-    {255, {0xcc, 0xff}, 2},
-    {256, {0xcd, 0x01, 0x00}, 3},
-    {65535, {0xcd, 0xff, 0xff}, 3},
-    {65536, {0xce, 0x00, 0x01, 0x00, 0x00}, 5},
-    {4294967295LL, {0xce, 0xff, 0xff, 0xff, 0xff}, 5},
-    {4294967296LL, {0xcf, 0, 0, 0, 0x01, 0, 0, 0, 0}, 9},
-    {INT64_MAX, {0xcf, 0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff}, 9},
-    {-1, {0xff}, 1},
-    {-32, {0xe0}, 1},
-    {-33, {0xd0, 0xdf}, 2},
-    {-128, {0xd0, 0x80}, 2},
-    {-129, {0xd1, 0xff, 0x7f}, 3},
-    {-32768, {0xd1, 0x80, 0x00}, 3},
-    {-32769, {0xd2, 0xff, 0xff, 0x7f, 0xff}, 5},
-    {INT32_MIN, {0xd2, 0x80, 0x00, 0x00, 0x00}, 5},
-    {(int64_t) INT32_MIN - 1,
-        {0xd3, 0xff, 0xff, 0xff, 0xff, 0x7f, 0xff, 0xff, 0xff}, 9},
-    {-4294967296LL, {0xd3, 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0}, 9},
-    {-4294967297LL,
-        {0xd3, 0xff, 0xff, 0xff, 0xfe, 0xff, 0xff, 0xff, 0xff}, 9},
-    {INT64_MIN, {0xd3, 0x80, 0, 0, 0, 0, 0, 0, 0}, 9},
+	{ 0, { 0x00 }, 1 },
+	{ 1, { 0x01 }, 1 },
+	{ 127, { 0x7f }, 1 },
+	{ 128, { 0xcc, 0x80 }, 2 },
+	{ 255, { 0xcc, 0xff }, 2 },
+	{ 256, { 0xcd, 0x01, 0x00 }, 3 },
+	{ 65535, { 0xcd, 0xff, 0xff }, 3 },
+	{ 65536, { 0xce, 0x00, 0x01, 0x00, 0x00 }, 5 },
+	{ 4294967295LL, { 0xce, 0xff, 0xff, 0xff, 0xff }, 5 },
+	{ 4294967296LL, { 0xcf, 0, 0, 0, 0x01, 0, 0, 0, 0 }, 9 },
+	{ INT64_MAX, { 0xcf, 0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff }, 9 },
+	{ -1, { 0xff }, 1 },
+	{ -32, { 0xe0 }, 1 },
+	{ -33, { 0xd0, 0xdf }, 2 },
+	{ -128, { 0xd0, 0x80 }, 2 },
+	{ -129, { 0xd1, 0xff, 0x7f }, 3 },
+	{ -32768, { 0xd1, 0x80, 0x00 }, 3 },
+	{ -32769, { 0xd2, 0xff, 0xff, 0x7f, 0xff }, 5 },
+	{ INT32_MIN, { 0xd2, 0x80, 0x00, 0x00, 0x00 }, 5 },
+	{ (int64_t) INT32_MIN - 1, { 0xd3, 0xff, 0xff, 0xff, 0xff, 0x7f, 0xff, 0xff, 0xff }, 9 },
+	{ -4294967296LL, { 0xd3, 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0 }, 9 },
+	{ -4294967297LL, { 0xd3, 0xff, 0xff, 0xff, 0xfe, 0xff, 0xff, 0xff, 0xff }, 9 },
+	{ INT64_MIN, { 0xd3, 0x80, 0, 0, 0, 0, 0, 0, 0 }, 9 },
 };
 
 Test(codec, int_encodings_and_round_trip)
@@ -280,18 +281,18 @@ Test(codec, non_canonical_ints_decode)
 		size_t        n;
 		int64_t       want;
 	} cases[] = {
-	    {{0xcc, 0x05}, 2, 5},
-	    {{0xcd, 0x00, 0x05}, 3, 5},
-	    {{0xce, 0, 0, 0, 0x05}, 5, 5},
-	    {{0xcf, 0, 0, 0, 0, 0, 0, 0, 0x05}, 9, 5},
-	    {{0xd0, 0x05}, 2, 5},
-	    {{0xd0, 0xff}, 2, -1},
-	    {{0xd1, 0x00, 0x05}, 3, 5},
-	    {{0xd1, 0xff, 0xff}, 3, -1},
-	    {{0xd2, 0x7f, 0xff, 0xff, 0xff}, 5, INT32_MAX},
-	    {{0xd2, 0xff, 0xff, 0xff, 0xfe}, 5, -2},
-	    {{0xd3, 0, 0, 0, 0, 0, 0, 0, 0x05}, 9, 5},
-	    {{0xd3, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff}, 9, -1},
+		{ { 0xcc, 0x05 }, 2, 5 },
+		{ { 0xcd, 0x00, 0x05 }, 3, 5 },
+		{ { 0xce, 0, 0, 0, 0x05 }, 5, 5 },
+		{ { 0xcf, 0, 0, 0, 0, 0, 0, 0, 0x05 }, 9, 5 },
+		{ { 0xd0, 0x05 }, 2, 5 },
+		{ { 0xd0, 0xff }, 2, -1 },
+		{ { 0xd1, 0x00, 0x05 }, 3, 5 },
+		{ { 0xd1, 0xff, 0xff }, 3, -1 },
+		{ { 0xd2, 0x7f, 0xff, 0xff, 0xff }, 5, INT32_MAX },
+		{ { 0xd2, 0xff, 0xff, 0xff, 0xfe }, 5, -2 },
+		{ { 0xd3, 0, 0, 0, 0, 0, 0, 0, 0x05 }, 9, 5 },
+		{ { 0xd3, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff }, 9, -1 },
 	};
 
 	for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
@@ -347,8 +348,8 @@ Test(codec, scalar_encodings)
 
 Test(codec, floats_round_trip_bit_exact)
 {
-	const double cases[] = {0.0, -0.0, 0.1, -2.5, 1e300, -1e-300, DBL_MAX,
-	    DBL_MIN, DBL_TRUE_MIN, INFINITY, -INFINITY, 3.4028234663852886e38};
+	const double cases[] = { 0.0, -0.0, 0.1, -2.5, 1e300, -1e-300, DBL_MAX, DBL_MIN,
+		DBL_TRUE_MIN, INFINITY, -INFINITY, 3.4028234663852886e38 };
 
 	for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
 		oscar_value_t *v = oscar_value_new_float(cases[k]);
@@ -358,8 +359,7 @@ Test(codec, floats_round_trip_bit_exact)
 
 		cr_assert_eq(len, 9);
 		cr_assert_eq(back->type, OSCAR_FLOAT);
-		cr_assert_eq(memcmp(&back->as.f, &cases[k], sizeof(double)), 0,
-		    "case %zu", k);
+		cr_assert_eq(memcmp(&back->as.f, &cases[k], sizeof(double)), 0, "case %zu", k);
 		oscar_value_free(back);
 		oscar_value_free(v);
 		free(buf);
@@ -386,13 +386,13 @@ Test(codec, float32_input_decodes)
 		unsigned char bytes[5];
 		double        want;
 	} cases[] = {
-	    {{0xca, 0x3f, 0xc0, 0x00, 0x00}, 1.5},
-	    {{0xca, 0xbf, 0x80, 0x00, 0x00}, -1.0},
-	    {{0xca, 0x00, 0x00, 0x00, 0x00}, 0.0},
-	    {{0xca, 0x7f, 0x7f, 0xff, 0xff}, FLT_MAX},
-	    {{0xca, 0x00, 0x00, 0x00, 0x01}, 1.40129846e-45f},
-	    {{0xca, 0xff, 0x80, 0x00, 0x00}, -INFINITY},
-	    {{0xca, 0x3d, 0xcc, 0xcc, 0xcd}, 0.1f},
+		{ { 0xca, 0x3f, 0xc0, 0x00, 0x00 }, 1.5 },
+		{ { 0xca, 0xbf, 0x80, 0x00, 0x00 }, -1.0 },
+		{ { 0xca, 0x00, 0x00, 0x00, 0x00 }, 0.0 },
+		{ { 0xca, 0x7f, 0x7f, 0xff, 0xff }, FLT_MAX },
+		{ { 0xca, 0x00, 0x00, 0x00, 0x01 }, 1.40129846e-45f },
+		{ { 0xca, 0xff, 0x80, 0x00, 0x00 }, -INFINITY },
+		{ { 0xca, 0x3d, 0xcc, 0xcc, 0xcd }, 0.1f },
 	};
 	B(nan32, 0xca, 0x7f, 0xc0, 0x00, 0x00);
 	oscar_value_t *v;
@@ -424,15 +424,15 @@ Test(codec, strings_and_bins_of_every_width)
 		size_t        hdr_len;
 		size_t        bin_hdr_len;
 	} cases[] = {
-	    {0, 0xa0, 0xc4, 1, 2},
-	    {1, 0xa1, 0xc4, 1, 2},
-	    {31, 0xbf, 0xc4, 1, 2},
-	    {32, 0xd9, 0xc4, 2, 2},
-	    {255, 0xd9, 0xc4, 2, 2},
-	    {256, 0xda, 0xc5, 3, 3},
-	    {65535, 0xda, 0xc5, 3, 3},
-	    {65536, 0xdb, 0xc6, 5, 5},
-	    {70001, 0xdb, 0xc6, 5, 5},
+		{ 0, 0xa0, 0xc4, 1, 2 },
+		{ 1, 0xa1, 0xc4, 1, 2 },
+		{ 31, 0xbf, 0xc4, 1, 2 },
+		{ 32, 0xd9, 0xc4, 2, 2 },
+		{ 255, 0xd9, 0xc4, 2, 2 },
+		{ 256, 0xda, 0xc5, 3, 3 },
+		{ 65535, 0xda, 0xc5, 3, 3 },
+		{ 65536, 0xdb, 0xc6, 5, 5 },
+		{ 70001, 0xdb, 0xc6, 5, 5 },
 	};
 	char *data = malloc(70001);
 
@@ -481,12 +481,12 @@ Test(codec, containers_of_every_width)
 		unsigned char map_hdr;
 		size_t        hdr_len;
 	} cases[] = {
-	    {0, 0x90, 0x80, 1},
-	    {1, 0x91, 0x81, 1},
-	    {15, 0x9f, 0x8f, 1},
-	    {16, 0xdc, 0xde, 3},
-	    {65535, 0xdc, 0xde, 3},
-	    {65536, 0xdd, 0xdf, 5},
+		{ 0, 0x90, 0x80, 1 },
+		{ 1, 0x91, 0x81, 1 },
+		{ 15, 0x9f, 0x8f, 1 },
+		{ 16, 0xdc, 0xde, 3 },
+		{ 65535, 0xdc, 0xde, 3 },
+		{ 65536, 0xdd, 0xdf, 5 },
 	};
 
 	for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
@@ -498,8 +498,7 @@ Test(codec, containers_of_every_width)
 
 		for (size_t i = 0; i < cases[k].n; i++) {
 			oscar_value_array_push(a, oscar_value_new_int((int64_t) i));
-			map_put(m, oscar_value_new_int((int64_t) i),
-			    oscar_value_new_nil());
+			map_put(m, oscar_value_new_int((int64_t) i), oscar_value_new_nil());
 		}
 		buf = encode(a, &len);
 		cr_assert_eq(buf[0], cases[k].arr_hdr, "case %zu", k);
@@ -582,7 +581,11 @@ Test(codec, wbuf_take_and_fini)
 	cr_assert_eq(w.err, 0);
 	p = osc_wbuf_take(&w, &len);
 	cr_assert_eq(len, 5);
-	cr_assert_eq(memcmp(p, "\xa3" "abc\xc0", 5), 0);
+	cr_assert_eq(memcmp(p,
+	                 "\xa3"
+	                 "abc\xc0",
+	                 5),
+	    0);
 	cr_assert_null(w.data);
 	cr_assert_eq(w.len, 0);
 	free(p);
@@ -628,8 +631,8 @@ Test(codec, wbuf_errors_are_sticky)
 
 Test(codec, writer_headers)
 {
-	B(want, 0x93, 0xc3, 0xde, 0x00, 0x10, 0xc4, 0x02, 0x01, 0x02, 0xa2, 'h',
-	    'i', 0xdd, 0x00, 0x01, 0x00, 0x00);
+	B(want, 0x93, 0xc3, 0xde, 0x00, 0x10, 0xc4, 0x02, 0x01, 0x02, 0xa2, 'h', 'i', 0xdd, 0x00,
+	    0x01, 0x00, 0x00);
 	osc_wbuf_t w;
 	size_t     len;
 	void      *p;
@@ -775,8 +778,7 @@ Test(codec, reader_typed_getters)
 	free(buf);
 }
 
-// try_all runs every getter on the next value and checks that exactly the
-// ones in ok_mask succeed; failing ones must not move the position.
+// Getter bits for try_all.
 enum {
 	G_NIL   = 1 << 0,
 	G_BOOL  = 1 << 1,
@@ -790,6 +792,8 @@ enum {
 	G_COPY  = 1 << 9,
 };
 
+// try_all runs every getter on the value in buf and checks that exactly
+// the ones in ok_mask succeed; failing ones must not move the position.
 static void try_all(const void *buf, size_t len, unsigned ok_mask)
 {
 	osc_reader_t r;
@@ -1034,9 +1038,9 @@ Test(codec, trailing_bytes_rejected)
 {
 	oscar_value_t *v = sample();
 	size_t         len;
-	unsigned char *buf   = encode(v, &len);
-	unsigned char *extra = malloc(len + 2);
-	const int      tails[] = {0x00, 0xc0, 0xff, 0xc1};
+	unsigned char *buf     = encode(v, &len);
+	unsigned char *extra   = malloc(len + 2);
+	const int      tails[] = { 0x00, 0xc0, 0xff, 0xc1 };
 
 	for (size_t k = 0; k < sizeof(tails) / sizeof(tails[0]); k++) {
 		memcpy(extra, buf, len);
@@ -1129,7 +1133,7 @@ Test(codec, huge_declared_lengths)
 	B(fixarr, 0x9f);
 	B(fixstr, 0xbf);
 	B(fixmap, 0x8f);
-	const size_t pads[] = {0, 1, 14, 100};
+	const size_t pads[] = { 0, 1, 14, 100 };
 
 	for (size_t k = 0; k < sizeof(pads) / sizeof(pads[0]); k++) {
 		size_t pad = pads[k];
@@ -1194,20 +1198,20 @@ Test(codec, ext_and_reserved_rejected)
 		const unsigned char *p;
 		size_t               n;
 	} cases[] = {
-	    {fixext1, sizeof(fixext1)},
-	    {fixext2, sizeof(fixext2)},
-	    {fixext4, sizeof(fixext4)},
-	    {fixext8, sizeof(fixext8)},
-	    {fixext16, sizeof(fixext16)},
-	    {ext8, sizeof(ext8)},
-	    {ext8e, sizeof(ext8e)},
-	    {ext16, sizeof(ext16)},
-	    {ext32, sizeof(ext32)},
-	    {in_array, sizeof(in_array)},
-	    {in_map, sizeof(in_map)},
-	    {as_key, sizeof(as_key)},
-	    {reserved, sizeof(reserved)},
-	    {reserved_in, sizeof(reserved_in)},
+		{ fixext1, sizeof(fixext1) },
+		{ fixext2, sizeof(fixext2) },
+		{ fixext4, sizeof(fixext4) },
+		{ fixext8, sizeof(fixext8) },
+		{ fixext16, sizeof(fixext16) },
+		{ ext8, sizeof(ext8) },
+		{ ext8e, sizeof(ext8e) },
+		{ ext16, sizeof(ext16) },
+		{ ext32, sizeof(ext32) },
+		{ in_array, sizeof(in_array) },
+		{ in_map, sizeof(in_map) },
+		{ as_key, sizeof(as_key) },
+		{ reserved, sizeof(reserved) },
+		{ reserved_in, sizeof(reserved_in) },
 	};
 
 	for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
@@ -1257,9 +1261,9 @@ static bool check_decode(const void *p, size_t n)
 	return (true);
 }
 
-static const int64_t edge_ints[] = {0, 1, 127, 128, 255, 256, 65535, 65536,
-    4294967295LL, 4294967296LL, INT64_MAX, -1, -32, -33, -128, -129, -32768,
-    -32769, INT32_MIN, (int64_t) INT32_MIN - 1, INT64_MIN};
+static const int64_t edge_ints[] = { 0, 1, 127, 128, 255, 256, 65535, 65536, 4294967295LL,
+	4294967296LL, INT64_MAX, -1, -32, -33, -128, -129, -32768, -32769, INT32_MIN,
+	(int64_t) INT32_MIN - 1, INT64_MIN };
 
 // rand_value builds a random value at most four containers deep.
 static oscar_value_t *rand_value(rng_t *r, int depth)
@@ -1293,13 +1297,12 @@ static oscar_value_t *rand_value(rng_t *r, int depth)
 	}
 	case 6:
 	case 7:
-		n = rng_below(r, 8) == 0 ? rng_below(r, sizeof(buf)) :
-		                           rng_below(r, 12);
+		n = rng_below(r, 8) == 0 ? rng_below(r, sizeof(buf)) : rng_below(r, 12);
 		for (size_t i = 0; i < n; i++) {
 			buf[i] = (char) rng_next(r);
 		}
-		return (rng_next(r) & 1 ? oscar_value_new_strn(buf, n) :
-		                          oscar_value_new_bin(buf, n));
+		return (
+		    rng_next(r) & 1 ? oscar_value_new_strn(buf, n) : oscar_value_new_bin(buf, n));
 	case 8:
 	case 9: {
 		oscar_value_t *a = oscar_value_new_array(0);
@@ -1343,7 +1346,7 @@ static unsigned char *rand_encoding(rng_t *r, size_t *len)
 
 Test(codec_random, generated_values_round_trip)
 {
-	rng_t r = {0x9E3779B97F4A7C15ULL};
+	rng_t r = { 0x9E3779B97F4A7C15ULL };
 
 	for (int k = 0; k < 5000; k++) {
 		oscar_value_t *v = rand_value(&r, 0);
@@ -1355,7 +1358,7 @@ Test(codec_random, generated_values_round_trip)
 
 Test(codec_random, random_bytes)
 {
-	rng_t         r  = {0x0123456789ABCDEFULL};
+	rng_t         r  = { 0x0123456789ABCDEFULL };
 	int           ok = 0;
 	unsigned char buf[64];
 
@@ -1395,8 +1398,8 @@ static unsigned char *mutate(
 		break;
 	case 1: // replace a byte, often with a type byte
 		at    = rng_below(r, len);
-		p[at] = rng_next(r) & 1 ? (unsigned char) (0xc0 + rng_below(r, 0x20)) :
-		                          (unsigned char) rng_next(r);
+		p[at] = rng_next(r) & 1 ? (unsigned char) (0xc0 + rng_below(r, 0x20))
+		                        : (unsigned char) rng_next(r);
 		break;
 	case 2: // truncate
 		*out_len = rng_below(r, len);
@@ -1418,7 +1421,7 @@ static unsigned char *mutate(
 // decode, except truncations: no proper prefix of a value is a value.
 static void run_mutations(uint64_t seed, int kind, int count)
 {
-	rng_t          r   = {seed};
+	rng_t          r   = { seed };
 	int            ok  = 0;
 	size_t         len = 0;
 	unsigned char *src = NULL;

@@ -14,8 +14,8 @@ typedef struct err_row {
 } err_row_t;
 
 static const err_row_t rows[] = {
-#define ROW_(name, code, msg) {OSCAR_##name, #name, msg},
-    OSCAR_ERROR_MAP(ROW_)
+#define ROW_(name, code, msg) { OSCAR_##name, #name, msg },
+	OSCAR_ERROR_MAP(ROW_)
 #undef ROW_
 };
 
@@ -59,7 +59,7 @@ Test(errors, some_codes_by_name)
 
 Test(errors, application_codes)
 {
-	const int codes[] = {OSCAR_EUSER, OSCAR_EUSER + 1, 4242, INT_MAX};
+	const int codes[] = { OSCAR_EUSER, OSCAR_EUSER + 1, 4242, INT_MAX };
 
 	for (size_t i = 0; i < sizeof(codes) / sizeof(codes[0]); i++) {
 		cr_assert_str_eq(oscar_errname(codes[i]), "EUSER");
@@ -69,7 +69,7 @@ Test(errors, application_codes)
 
 Test(errors, unknown_codes)
 {
-	int codes[] = {-1, -OSCAR_ENOMEM, INT_MIN, OSCAR_EUSER - 1, 0};
+	int codes[] = { -1, -OSCAR_ENOMEM, INT_MIN, OSCAR_EUSER - 1, 0 };
 	int max     = 0;
 
 	for (size_t i = 0; i < NROWS; i++) {

@@ -33,6 +33,7 @@ static void all_types(oscar_value_t *v[9])
 	}
 }
 
+// free_all frees what all_types made.
 static void free_all(oscar_value_t *v[9])
 {
 	for (int i = 0; i < 9; i++) {
@@ -81,7 +82,7 @@ Test(value, bool)
 
 Test(value, int)
 {
-	const int64_t cases[] = {0, 1, -1, 42, INT64_MIN, INT64_MAX};
+	const int64_t cases[] = { 0, 1, -1, 42, INT64_MIN, INT64_MAX };
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		oscar_value_t *v = oscar_value_new_int(cases[i]);
@@ -99,7 +100,7 @@ Test(value, int)
 
 Test(value, uint)
 {
-	const uint64_t cases[] = {0, 1, 255, (uint64_t) INT64_MAX, UINT64_MAX};
+	const uint64_t cases[] = { 0, 1, 255, (uint64_t) INT64_MAX, UINT64_MAX };
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		oscar_value_t *v = oscar_value_new_uint(cases[i]);
@@ -138,7 +139,7 @@ Test(value, int_uint_cross_getters)
 
 Test(value, float)
 {
-	const double cases[] = {0.0, -0.0, 1.5, -1e300, DBL_MIN, INFINITY};
+	const double cases[] = { 0.0, -0.0, 1.5, -1e300, DBL_MIN, INFINITY };
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		oscar_value_t *v = oscar_value_new_float(cases[i]);
@@ -178,7 +179,7 @@ Test(value, str)
 
 Test(value, strn)
 {
-	const char     src[] = {'a', '\0', 'b', 'c'};
+	const char     src[] = { 'a', '\0', 'b', 'c' };
 	oscar_value_t *v     = oscar_value_new_strn(src, 3);
 	const char    *s;
 	size_t         n;
@@ -200,7 +201,7 @@ Test(value, strn)
 
 Test(value, bin)
 {
-	const unsigned char data[] = {0, 1, 2, 255};
+	const unsigned char data[] = { 0, 1, 2, 255 };
 	oscar_value_t      *v      = oscar_value_new_bin(data, sizeof(data));
 	const void         *p;
 	size_t              n;
@@ -236,25 +237,20 @@ Test(value, getters_reject_other_types)
 
 	all_types(v);
 	for (int t = 0; t < 9; t++) {
-		int want_bool  = t == OSCAR_BOOL ? 0 : OSCAR_EBADARGS;
-		int want_int   = t == OSCAR_INT ? 0 : OSCAR_EBADARGS;
-		int want_uint  = t == OSCAR_UINT ? 0 : OSCAR_EBADARGS;
-		int want_float = (t == OSCAR_FLOAT || t == OSCAR_INT ||
-		                     t == OSCAR_UINT) ?
-		                     0 :
-		                     OSCAR_EBADARGS;
-		int want_str   = t == OSCAR_STR ? 0 : OSCAR_EBADARGS;
-		int want_bin   = t == OSCAR_BIN ? 0 : OSCAR_EBADARGS;
+		int want_bool = t == OSCAR_BOOL ? 0 : OSCAR_EBADARGS;
+		int want_int  = t == OSCAR_INT ? 0 : OSCAR_EBADARGS;
+		int want_uint = t == OSCAR_UINT ? 0 : OSCAR_EBADARGS;
+		int want_float =
+		    (t == OSCAR_FLOAT || t == OSCAR_INT || t == OSCAR_UINT) ? 0 : OSCAR_EBADARGS;
+		int want_str = t == OSCAR_STR ? 0 : OSCAR_EBADARGS;
+		int want_bin = t == OSCAR_BIN ? 0 : OSCAR_EBADARGS;
 
 		cr_assert_eq(oscar_value_get_bool(v[t], &b), want_bool, "type %d", t);
 		cr_assert_eq(oscar_value_get_int(v[t], &i), want_int, "type %d", t);
 		cr_assert_eq(oscar_value_get_uint(v[t], &u), want_uint, "type %d", t);
-		cr_assert_eq(
-		    oscar_value_get_float(v[t], &f), want_float, "type %d", t);
-		cr_assert_eq(
-		    oscar_value_get_str(v[t], &s, &n), want_str, "type %d", t);
-		cr_assert_eq(
-		    oscar_value_get_bin(v[t], &p, &n), want_bin, "type %d", t);
+		cr_assert_eq(oscar_value_get_float(v[t], &f), want_float, "type %d", t);
+		cr_assert_eq(oscar_value_get_str(v[t], &s, &n), want_str, "type %d", t);
+		cr_assert_eq(oscar_value_get_bin(v[t], &p, &n), want_bin, "type %d", t);
 	}
 	free_all(v);
 
@@ -268,8 +264,8 @@ Test(value, getters_reject_other_types)
 
 Test(value, type_names)
 {
-	const char *names[] = {"nil", "bool", "int", "uint", "float", "str",
-	    "bin", "array", "map"};
+	const char *names[] = { "nil", "bool", "int", "uint", "float", "str", "bin", "array",
+		"map" };
 
 	for (int t = 0; t < 9; t++) {
 		cr_assert_str_eq(oscar_type_name((oscar_type_t) t), names[t]);
@@ -329,8 +325,7 @@ Test(value, array_push_errors)
 
 	// The item is consumed even on failure (checked by the leak detector).
 	cr_assert_eq(oscar_value_array_push(m, oscar_value_new_int(1)), OSCAR_EINVAL);
-	cr_assert_eq(oscar_value_array_push(NULL, oscar_value_new_str("x")),
-	    OSCAR_EINVAL);
+	cr_assert_eq(oscar_value_array_push(NULL, oscar_value_new_str("x")), OSCAR_EINVAL);
 	cr_assert_eq(oscar_value_array_push(a, NULL), OSCAR_EINVAL);
 	cr_assert_eq(oscar_value_array_push(a, a), OSCAR_EINVAL);
 	cr_assert_eq(oscar_value_len(a), 0);
@@ -415,10 +410,8 @@ Test(value, map_set_errors)
 	oscar_value_t *a = oscar_value_new_array(0);
 
 	cr_assert_eq(oscar_value_map_set(a, "k", oscar_value_new_int(1)), OSCAR_EINVAL);
-	cr_assert_eq(oscar_value_map_set(NULL, "k", oscar_value_new_int(1)),
-	    OSCAR_EINVAL);
-	cr_assert_eq(oscar_value_map_set(m, NULL, oscar_value_new_int(1)),
-	    OSCAR_EINVAL);
+	cr_assert_eq(oscar_value_map_set(NULL, "k", oscar_value_new_int(1)), OSCAR_EINVAL);
+	cr_assert_eq(oscar_value_map_set(m, NULL, oscar_value_new_int(1)), OSCAR_EINVAL);
 	cr_assert_eq(oscar_value_map_set(m, "k", NULL), OSCAR_EINVAL);
 	cr_assert_eq(oscar_value_map_set(m, "k", m), OSCAR_EINVAL);
 	cr_assert_eq(oscar_value_len(m), 0);
@@ -433,11 +426,11 @@ Test(value, map_get_ignores_non_string_keys)
 	oscar_value_t *m = oscar_value_new_map(1);
 
 	// A decoded map may have any key; build one by hand here.
-	m->as.map.kv[0].key.type = OSCAR_BIN;
+	m->as.map.kv[0].key.type       = OSCAR_BIN;
 	m->as.map.kv[0].key.as.bin.ptr = strdup("k");
 	m->as.map.kv[0].key.as.bin.len = 1;
-	m->as.map.kv[0].val.type = OSCAR_BOOL;
-	m->as.map.len = 1;
+	m->as.map.kv[0].val.type       = OSCAR_BOOL;
+	m->as.map.len                  = 1;
 	cr_assert_null(oscar_value_map_get(m, "k"));
 	cr_assert_eq(oscar_value_map_set(m, "k", oscar_value_new_nil()), 0);
 	cr_assert_eq(oscar_value_len(m), 2);
@@ -486,8 +479,7 @@ Test(value, copy_is_deep)
 	cr_assert_neq(list, oscar_value_map_get(a, "list"));
 	list->as.arr.items[3].as.str.ptr[0] = 'X';
 	cr_assert_not(oscar_value_equal(a, b));
-	cr_assert_str_eq(oscar_value_map_get(a, "list")->as.arr.items[3].as.str.ptr,
-	    "s");
+	cr_assert_str_eq(oscar_value_map_get(a, "list")->as.arr.items[3].as.str.ptr, "s");
 	cr_assert_eq(oscar_value_array_push(list, oscar_value_new_nil()), 0);
 	cr_assert_eq(oscar_value_len(oscar_value_map_get(a, "list")), 7);
 	oscar_value_free(a);
@@ -559,8 +551,8 @@ Test(value, equal_other_types)
 	all_types(w);
 	for (int i = 0; i < 9; i++) {
 		for (int j = 0; j < 9; j++) {
-			cr_assert_eq(oscar_value_equal(v[i], w[j]), i == j,
-			    "types %d and %d", i, j);
+			cr_assert_eq(
+			    oscar_value_equal(v[i], w[j]), i == j, "types %d and %d", i, j);
 		}
 	}
 	free_all(v);
@@ -638,15 +630,15 @@ Test(value, format_floats)
 		double      f;
 		const char *want;
 	} cases[] = {
-	    {1.0, "1.0"},
-	    {-0.0, "-0.0"},
-	    {0.1, "0.1"},
-	    {2.5, "2.5"},
-	    {1e300, "1e+300"},
-	    {0.30000000000000004, "0.30000000000000004"},
-	    {NAN, "nan"},
-	    {INFINITY, "inf"},
-	    {-INFINITY, "-inf"},
+		{ 1.0, "1.0" },
+		{ -0.0, "-0.0" },
+		{ 0.1, "0.1" },
+		{ 2.5, "2.5" },
+		{ 1e300, "1e+300" },
+		{ 0.30000000000000004, "0.30000000000000004" },
+		{ NAN, "nan" },
+		{ INFINITY, "inf" },
+		{ -INFINITY, "-inf" },
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -661,8 +653,7 @@ Test(value, format_strings_are_escaped)
 {
 	oscar_value_t *v = oscar_value_new_strn("a\"b\\c\n\t\r\b\f\x01\x7f\0z\xc3\xa9", 16);
 
-	cr_assert_str_eq(fmt(v),
-	    "\"a\\\"b\\\\c\\n\\t\\r\\b\\f\\u0001\\u007f\\u0000z\xc3\xa9\"");
+	cr_assert_str_eq(fmt(v), "\"a\\\"b\\\\c\\n\\t\\r\\b\\f\\u0001\\u007f\\u0000z\xc3\xa9\"");
 	oscar_value_free(v);
 }
 
@@ -670,9 +661,8 @@ Test(value, format_containers)
 {
 	oscar_value_t *v = sample();
 
-	cr_assert_str_eq(fmt(v),
-	    "{\"n\": null, \"list\": [1, -2, 3.5, \"s\", <bin 2 bytes>, true, "
-	    "{\"deep\": [18446744073709551615]}], \"empty\": {}}");
+	cr_assert_str_eq(fmt(v), "{\"n\": null, \"list\": [1, -2, 3.5, \"s\", <bin 2 bytes>, true, "
+	                         "{\"deep\": [18446744073709551615]}], \"empty\": {}}");
 	oscar_value_free(v);
 	v = oscar_value_new_array(0);
 	cr_assert_str_eq(fmt(v), "[]");
