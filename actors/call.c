@@ -694,19 +694,25 @@ void osc_host_cancel(oscar_pool_t *pool, oscar_call_t *h)
 	osc_host_release(h);
 }
 
-// osc_tell_run delivers a posted fire-and-forget tell.
-void osc_tell_run(oscar_pool_t *pool, osc_tell_post_t *t)
+// osc_tell_run resolves and queues a tell posted by a host thread.
+void osc_tell_run(oscar_pool_t *pool, osc_req_t *req)
 {
-	oscar_error_t err;
-	oscar_ref_t   ref;
-	memcpy(ref.addr, t->addr, sizeof(ref.addr));
-	memcpy(ref.uid, t->uid, sizeof(ref.uid));
-	if (osc_call_start(pool, NULL, NULL, &ref, t->method, OSC_REQ_TELL, t->args, 0, NULL, NULL,
-	        NULL, NULL, &err) != 0) {
-		// Relaxed: a statistic.
-		atomic_fetch_add_explicit(&pool->dropped, 1, memory_order_relaxed);
+	oscar_error_t         err;
+	const char           *uid    = req->target;
+	const char           *method = uid + strlen(uid) + 1;
+	osc_actor_t          *a      = osc_actor_find(pool, uid);
+	const oscar_method_t *m      = a != NULL ? osc_method_find(a->cls, method) : NULL;
+	if (m != NULL) {
+		req->actor  = a;
+		req->method = m;
+		if (osc_actor_enqueue(a, req, &err) == 0) {
+			return;
+		}
 	}
-	free(t);
+	// Relaxed: a statistic.
+	atomic_fetch_add_explicit(&pool->dropped, 1, memory_order_relaxed);
+	oscar_value_free(req->args);
+	free(req);
 }
 
 // osc_host_new_cls makes and posts a host handle. args are consumed.
@@ -941,24 +947,38 @@ int oscar_tell(oscar_pool_t *pool, const oscar_ref_t *ref, const char *method,
 int oscar_tell_nowait(
     oscar_pool_t *pool, const oscar_ref_t *ref, const char *method, oscar_value_t *args)
 {
-	if (pool == NULL || ref == NULL || method == NULL || strlen(method) >= OSCAR_NAME_MAX) {
+	if (pool == NULL || ref == NULL || method == NULL) {
 		oscar_value_free(args);
 		return (OSCAR_EINVAL);
 	}
-	osc_tell_post_t *t = malloc(sizeof(*t));
-	if (t == NULL) {
+	size_t ulen = strnlen(ref->uid, OSCAR_UID_MAX);
+	size_t mlen = strnlen(method, OSCAR_NAME_MAX);
+	if (ulen == 0 || ulen == OSCAR_UID_MAX || mlen == OSCAR_NAME_MAX) {
+		oscar_value_free(args);
+		return (OSCAR_EINVAL);
+	}
+	if (!osc_ref_is_local(pool, ref)) {
+		oscar_value_free(args);
+		return (OSCAR_EADDRINVAL);
+	}
+	// One allocation: the request, then "uid\0method\0" for the loop to
+	// resolve.
+	osc_req_t *req = calloc(1, sizeof(*req) + ulen + mlen + 2);
+	if (req == NULL) {
 		oscar_value_free(args);
 		return (OSCAR_ENOMEM);
 	}
-	t->post.kind = OSC_POST_TELL;
-	memcpy(t->uid, ref->uid, sizeof(t->uid));
-	memcpy(t->addr, ref->addr, sizeof(t->addr));
-	snprintf(t->method, sizeof(t->method), "%s", method);
-	t->args = args;
-	int rv  = osc_pool_post(pool, &t->post);
+	char *target = (char *) (req + 1);
+	memcpy(target, ref->uid, ulen);
+	memcpy(target + ulen + 1, method, mlen);
+	req->target    = target;
+	req->post.kind = OSC_POST_TELL;
+	req->kind      = OSC_REQ_TELL;
+	req->args      = args;
+	int rv         = osc_pool_post(pool, &req->post);
 	if (rv != 0) {
 		oscar_value_free(args);
-		free(t);
+		free(req);
 	}
 	return (rv);
 }

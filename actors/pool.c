@@ -12,11 +12,10 @@
 // after it has polled for I/O, so a flood of messages never starves timers.
 //
 // Shutdown is careful about the one race that matters: a host thread that
-// checked "not closing" and is about to post. Posters announce themselves
-// in `posters` before they look at `closing`; the loop, once closing is
-// set, waits for `posters` to drop to zero before it closes the async
-// handle, then fails whatever is still in the inbox.
-#include <sched.h>
+// checked "not closing" and is about to post. The async handle therefore
+// stays open after shutdown, until oscar_pool_free: a late post still
+// wakes a live loop, which fails it with OSCAR_ECLOSED, and whatever
+// arrives after the loop has ended is failed by oscar_pool_free itself.
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -97,8 +96,6 @@ static void osc_pool_idle_cb(uv_idle_t *h);
 // fails) one posted item.
 static void osc_pool_dispatch_post(oscar_pool_t *pool, osc_post_t *p)
 {
-	// Relaxed: the counter only bounds memory; nothing is ordered by it.
-	atomic_fetch_sub_explicit(&pool->inbox.count, 1, memory_order_relaxed);
 	switch (p->kind) {
 	case OSC_POST_HOST: {
 		oscar_call_t *h = OSC_CONTAINER_OF(p, oscar_call_t, post);
@@ -119,14 +116,14 @@ static void osc_pool_dispatch_post(oscar_pool_t *pool, osc_post_t *p)
 		break;
 	}
 	case OSC_POST_TELL: {
-		osc_tell_post_t *t = OSC_CONTAINER_OF(p, osc_tell_post_t, post);
+		osc_req_t *req = OSC_CONTAINER_OF(p, osc_req_t, post);
 		if (pool->state == OSC_POOL_RUNNING) {
-			osc_tell_run(pool, t);
+			osc_tell_run(pool, req);
 		} else {
 			// Relaxed: a statistic.
 			atomic_fetch_add_explicit(&pool->dropped, 1, memory_order_relaxed);
-			oscar_value_free(t->args);
-			free(t);
+			oscar_value_free(req->args);
+			free(req);
 		}
 		break;
 	}
@@ -154,6 +151,11 @@ static void osc_pool_run(oscar_pool_t *pool)
 		while (work < OSC_POST_SLICE && (p = osc_inbox_pop(&pool->inbox)) != NULL) {
 			osc_pool_dispatch_post(pool, p);
 			work++;
+		}
+		if (work != 0) {
+			// Relaxed: the count only bounds memory. Once per slice,
+			// to keep the producers' cache line quiet.
+			atomic_fetch_sub_explicit(&pool->inbox.count, work, memory_order_relaxed);
 		}
 		osc_call_run_done(pool);
 		for (unsigned n = 0; n < OSC_ACTOR_SLICE && pool->runq_head != NULL; n++) {
@@ -240,6 +242,8 @@ static void osc_pool_drain_inbox(oscar_pool_t *pool)
 	osc_post_t *p;
 	while ((p = osc_inbox_pop(&pool->inbox)) != NULL) {
 		osc_pool_dispatch_post(pool, p);
+		// Relaxed: the count only bounds memory.
+		atomic_fetch_sub_explicit(&pool->inbox.count, 1, memory_order_relaxed);
 	}
 }
 
@@ -254,26 +258,26 @@ static void osc_pool_shutdown(oscar_pool_t *pool)
 	osc_actors_close_all(pool);
 	osc_call_fail_all(pool, OSCAR_ECLOSED);
 	osc_call_run_done(pool);
-	// Seq-cst: pairs with the seq-cst increment and load of `closing`
-	// in osc_pool_post (a Dekker-style handshake): once this reads zero,
-	// every later poster sees `closing` and backs off.
-	while (atomic_load(&pool->posters) != 0) {
-		sched_yield();
-	}
 	osc_pool_drain_inbox(pool);
 	pool->state = OSC_POOL_CLOSED;
-	uv_close((uv_handle_t *) &pool->wake, NULL);
 	uv_close((uv_handle_t *) &pool->timer, NULL);
 	uv_close((uv_handle_t *) &pool->idle, NULL);
+	// The wake handle closes in oscar_pool_free; see the design note.
 }
 
 static void osc_pool_wake_cb(uv_async_t *h)
 {
 	oscar_pool_t *pool = h->data;
-	// Seq-cst: see osc_pool_shutdown.
-	if (atomic_load(&pool->closing)) {
+	// Acquire: pairs with the release stores in oscar_pool_close and
+	// oscar_pool_free.
+	if (atomic_load_explicit(&pool->closing, memory_order_acquire)) {
 		if (pool->state == OSC_POOL_RUNNING) {
 			osc_pool_shutdown(pool);
+		} else {
+			osc_pool_drain_inbox(pool);
+		}
+		if (atomic_load_explicit(&pool->freeing, memory_order_acquire)) {
+			uv_close((uv_handle_t *) &pool->wake, NULL);
 		}
 		return;
 	}
@@ -284,22 +288,19 @@ static void osc_pool_wake_cb(uv_async_t *h)
 // OSCAR_EMBOXFULL (the inbox bound); on error p stays with the caller.
 int osc_pool_post(oscar_pool_t *pool, osc_post_t *p)
 {
-	// Seq-cst: see osc_pool_shutdown.
-	atomic_fetch_add(&pool->posters, 1);
-	if (atomic_load(&pool->closing)) {
-		atomic_fetch_sub(&pool->posters, 1);
+	// Relaxed: a post that slips past a concurrent close is failed by
+	// the loop or by oscar_pool_free; nothing is ordered by this load.
+	if (atomic_load_explicit(&pool->closing, memory_order_relaxed)) {
 		return (OSCAR_ECLOSED);
 	}
 	// Relaxed: the count only bounds memory.
 	size_t n = atomic_fetch_add_explicit(&pool->inbox.count, 1, memory_order_relaxed);
 	if (n >= pool->cfg.inbox_limit) {
 		atomic_fetch_sub_explicit(&pool->inbox.count, 1, memory_order_relaxed);
-		atomic_fetch_sub(&pool->posters, 1);
 		return (OSCAR_EMBOXFULL);
 	}
 	osc_inbox_push(&pool->inbox, p);
 	uv_async_send(&pool->wake);
-	atomic_fetch_sub(&pool->posters, 1);
 	return (0);
 }
 
@@ -319,7 +320,7 @@ void oscar_pool_config_init(oscar_pool_config_t *cfg)
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->default_timeout_ms = 30000;
 	cfg->mailbox_limit      = 65536;
-	cfg->inbox_limit        = 1u << 20;
+	cfg->inbox_limit        = 65536;
 	cfg->actor_batch        = 100;
 }
 
@@ -382,7 +383,7 @@ int oscar_pool_open(oscar_pool_t **poolp, const oscar_pool_config_t *cfg)
 	pool->cfg.address = pool->address;
 	osc_inbox_init(&pool->inbox);
 	atomic_init(&pool->closing, false);
-	atomic_init(&pool->posters, 0);
+	atomic_init(&pool->freeing, false);
 	atomic_init(&pool->dropped, 0);
 
 	int rv;
@@ -424,13 +425,11 @@ void oscar_pool_close(oscar_pool_t *pool)
 	if (pool == NULL) {
 		return;
 	}
-	// Seq-cst: see osc_pool_shutdown. Announcing ourselves as a poster
-	// keeps the async handle open until uv_async_send has returned.
-	atomic_fetch_add(&pool->posters, 1);
-	if (!atomic_exchange(&pool->closing, true)) {
+	// Release: pairs with the acquire load in osc_pool_wake_cb. The
+	// wake handle stays open until oscar_pool_free.
+	if (!atomic_exchange_explicit(&pool->closing, true, memory_order_acq_rel)) {
 		uv_async_send(&pool->wake);
 	}
-	atomic_fetch_sub(&pool->posters, 1);
 }
 
 // oscar_pool_free closes the pool, joins its thread and frees it.
@@ -442,7 +441,13 @@ void oscar_pool_free(oscar_pool_t **poolp)
 	oscar_pool_t *pool = *poolp;
 	*poolp             = NULL;
 	oscar_pool_close(pool);
+	// Release: pairs with the acquire load in osc_pool_wake_cb, which
+	// then closes the wake handle and lets the loop end.
+	atomic_store_explicit(&pool->freeing, true, memory_order_release);
+	uv_async_send(&pool->wake);
 	uv_thread_join(&pool->thread);
+	// Posts that raced with the end of the loop.
+	osc_pool_drain_inbox(pool);
 	uv_loop_close(&pool->loop);
 	free(pool->actors.slots);
 	free(pool->heap.items);

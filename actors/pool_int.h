@@ -43,7 +43,7 @@ typedef struct osc_post    osc_post_t;
 typedef enum osc_post_kind {
 	OSC_POST_HOST,   // a host handle (oscar_call) to start
 	OSC_POST_CANCEL, // a host handle to cancel
-	OSC_POST_TELL,   // a fire-and-forget tell (osc_tell_post_t)
+	OSC_POST_TELL,   // a fire-and-forget tell: an unresolved oscar_req
 } osc_post_kind_t;
 
 struct osc_post {
@@ -104,14 +104,6 @@ struct oscar_call {
 	osc_call_t *call;
 };
 
-// A fire-and-forget tell posted by a host thread.
-typedef struct osc_tell_post {
-	osc_post_t     post;
-	char           uid[OSCAR_UID_MAX];
-	char           addr[OSCAR_ADDR_MAX];
-	char           method[OSCAR_NAME_MAX];
-	oscar_value_t *args;
-} osc_tell_post_t;
 
 // ---------------------------------------------------------------------------
 // Pool
@@ -137,7 +129,7 @@ struct oscar_pool {
 	// Cross-thread.
 	osc_inbox_t inbox;
 	atomic_bool closing; // set once by oscar_pool_close
-	atomic_int  posters; // threads between the closing check and wakeup
+	atomic_bool freeing; // set once by oscar_pool_free
 	atomic_ullong dropped;
 
 	// Loop only.
@@ -210,6 +202,8 @@ typedef enum osc_req_state {
 } osc_req_state_t;
 
 struct oscar_req {
+	osc_post_t            post; // OSC_POST_TELL: posted by a host thread
+	const char           *target; // that tell's "uid\0method", after the struct
 	osc_req_t            *next; // mailbox link
 	osc_req_t            *dprev, *dnext; // actor's deferred list
 	osc_actor_t          *actor;
@@ -311,7 +305,7 @@ void osc_host_complete(oscar_call_t *h, int code, const oscar_error_t *err);
 void osc_host_release(oscar_call_t *h);
 void osc_host_run(oscar_pool_t *pool, oscar_call_t *h);
 void osc_host_cancel(oscar_pool_t *pool, oscar_call_t *h);
-void osc_tell_run(oscar_pool_t *pool, osc_tell_post_t *t);
+void osc_tell_run(oscar_pool_t *pool, osc_req_t *req);
 
 // error helpers (call.c)
 void osc_error_set(oscar_error_t *err, const oscar_pool_t *pool, int code, const char *actor,

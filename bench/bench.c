@@ -1,7 +1,7 @@
 // oscar-bench: figures for the actor system, each beside a baseline
 // measured in the same run, so the ratios hold on a noisy machine.
 //
-//   oscar-bench [--quick] [--rounds N] [--json FILE]
+//   oscar-bench [--quick] [--rounds N] [--only WORKLOAD] [--json FILE]
 //
 // Workloads (each run for several rounds; the median is reported):
 //   call-rtt     a call and its reply between two actors of one pool
@@ -496,15 +496,18 @@ int main(int argc, char **argv)
 	bool        quick  = false;
 	int         rounds = 5;
 	const char *json   = NULL;
+	const char *only   = NULL;
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--quick") == 0) {
 			quick = true;
 		} else if (strcmp(argv[i], "--rounds") == 0 && i + 1 < argc) {
 			rounds = atoi(argv[++i]);
+		} else if (strcmp(argv[i], "--only") == 0 && i + 1 < argc) {
+			only = argv[++i];
 		} else if (strcmp(argv[i], "--json") == 0 && i + 1 < argc) {
 			json = argv[++i];
 		} else {
-			fprintf(stderr, "usage: oscar-bench [--quick] [--rounds N] [--json FILE]\n");
+			fprintf(stderr, "usage: oscar-bench [--quick] [--rounds N] [--only WORKLOAD] [--json FILE]\n");
 			return (2);
 		}
 	}
@@ -530,17 +533,25 @@ int main(int argc, char **argv)
 		die("create spawner", rv);
 	}
 
-	double v[4][100], b[4][100];
+	double v[4][100] = { { 0 } }, b[4][100] = { { 0 } };
+#define WANT(name) (only == NULL || strcmp(only, name) == 0)
 	for (int r = 0; r < rounds; r++) {
 		// Alternate each workload with its baseline, round by round.
-		v[0][r] = bench_call_rtt(pool, n_rtt) * 1e6;
-		b[0][r] = baseline_thread_rtt(n_rtt / 20) * 1e6;
-		v[1][r] = bench_tell_rate(pool, n_tell) / 1e6;
-		b[1][r] = baseline_mutex_queue(n_tell) / 1e6;
-		v[2][r] = bench_spawn(pool, &spawner, n_spawn) * 1e6;
-		b[2][r] = baseline_malloc(n_spawn, 320) * 1e6;
-		v[3][r] = bench_idle_bytes(pool, &spawner, n_idle);
-		b[3][r] = 0;
+		if (WANT("call-rtt")) {
+			v[0][r] = bench_call_rtt(pool, n_rtt) * 1e6;
+			b[0][r] = baseline_thread_rtt(n_rtt / 20) * 1e6;
+		}
+		if (WANT("tell-rate")) {
+			v[1][r] = bench_tell_rate(pool, n_tell) / 1e6;
+			b[1][r] = baseline_mutex_queue(n_tell) / 1e6;
+		}
+		if (WANT("spawn")) {
+			v[2][r] = bench_spawn(pool, &spawner, n_spawn) * 1e6;
+			b[2][r] = baseline_malloc(n_spawn, 320) * 1e6;
+		}
+		if (WANT("idle-actor")) {
+			v[3][r] = bench_idle_bytes(pool, &spawner, n_idle);
+		}
 	}
 	oscar_pool_free(&pool);
 
@@ -558,7 +569,9 @@ int main(int argc, char **argv)
 	printf("%-11s %12s %-6s %-24s %12s %9s   %-17s %6s\n", "workload", "oscar-c", "unit",
 	    "baseline", "baseline", "vs base", "target", "vs tgt");
 	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
-		print_row(stdout, &rows[i]);
+		if (WANT(rows[i].name)) {
+			print_row(stdout, &rows[i]);
+		}
 	}
 	printf("\n\"vs\" columns: above 1 means Oscar-C is ahead of the baseline or target.\n");
 

@@ -126,7 +126,8 @@ typedef struct oscar_pool_config {
 	// beyond it a send fails with OSCAR_EMBOXFULL.
 	size_t mailbox_limit;
 	// inbox_limit bounds messages posted from other threads and not yet
-	// taken by the pool thread (default 1048576).
+	// taken by the pool thread (default 65536); beyond it posting fails
+	// with OSCAR_EMBOXFULL, which is how a slow pool pushes back.
 	size_t inbox_limit;
 	// actor_batch is how many messages one actor handles before others
 	// get a turn (default 100).
@@ -214,9 +215,11 @@ int oscar_tell(oscar_pool_t *pool, const oscar_ref_t *ref, const char *method,
     oscar_value_t *args, int64_t timeout_ms, oscar_error_t *err);
 
 // oscar_tell_nowait posts a one-way message and returns at once. It fails
-// only when the pool is closed (OSCAR_ECLOSED) or its inbox is full
-// (OSCAR_EMBOXFULL); later delivery failures are counted in the pool's
-// "dropped" counter.
+// only for bad arguments (OSCAR_EINVAL), a ref to another pool
+// (OSCAR_EADDRINVAL), a closed pool (OSCAR_ECLOSED) or a full inbox
+// (OSCAR_EMBOXFULL: back off and retry); later delivery failures (no such
+// actor or method, full mailbox) are counted in the pool's "dropped"
+// counter.
 int oscar_tell_nowait(
     oscar_pool_t *pool, const oscar_ref_t *ref, const char *method, oscar_value_t *args);
 
