@@ -130,7 +130,9 @@ static const oscar_actor_class_t teller_class = {
 static int show(const char *what, int rv, oscar_value_t *reply, const oscar_error_t *err)
 {
 	char buf[512];
-	if (rv == 0) {
+	if (rv == 0 && reply == NULL) {
+		printf("  %-34s -> ok\n", what);
+	} else if (rv == 0) {
 		oscar_value_format(reply, buf, sizeof(buf));
 		printf("  %-34s -> %s\n", what, buf);
 	} else {
