@@ -313,3 +313,72 @@ Test(actor, blocking_destroy_hook_does_not_hold_the_caller_past_its_deadline)
 	uv_sem_destroy(&test_block_sem);
 	uv_sem_destroy(&test_block_started);
 }
+
+// A stateless class never holds its mailbox: a request deferred with HOLD
+// lets the next message through.
+static int sl_park(oscar_actor_t *self, oscar_req_t *req)
+{
+	oscar_req_t **slot = oscar_actor_state(self);
+	*slot              = req;
+	return (oscar_req_defer(req, OSCAR_DEFER_HOLD));
+}
+
+static int sl_release(oscar_actor_t *self, oscar_req_t *req)
+{
+	oscar_req_t **slot = oscar_actor_state(self);
+	if (*slot == NULL) {
+		return (oscar_req_fail(req, OSCAR_ESTATE, "nothing parked"));
+	}
+	oscar_req_reply(*slot, oscar_value_new_str("released"));
+	*slot = NULL;
+	return (0);
+}
+
+static const oscar_method_t sl_methods[] = {
+	{ "park", sl_park, NULL },
+	{ "release", sl_release, NULL },
+	{ NULL, NULL, NULL },
+};
+
+static const oscar_actor_class_t stateless_class = {
+	.name       = "stateless",
+	.state_size = sizeof(oscar_req_t *),
+	.methods    = sl_methods,
+	.flags      = OSCAR_CLASS_STATELESS,
+};
+
+Test(actor, stateless_actors_interleave)
+{
+	oscar_ref_t    s = test_spawn(pool, &stateless_class, "s", NULL);
+	oscar_call_t  *parked;
+	oscar_value_t *reply;
+	const char    *str;
+	cr_assert_eq(oscar_call_start(pool, &s, "park", NULL, 10000, &parked), 0);
+	// Served while park is still pending: a stateful actor would hold.
+	int rv;
+	while ((rv = oscar_call(pool, &s, "release", NULL, 0, NULL, NULL)) == OSCAR_ESTATE) {
+		;
+	}
+	cr_assert_eq(rv, 0);
+	cr_assert_eq(oscar_call_wait(&parked, &reply, NULL), 0);
+	cr_assert_eq(oscar_value_get_str(reply, &str, NULL), 0);
+	cr_assert_str_eq(str, "released");
+	oscar_value_free(reply);
+}
+
+// An actor's own calls have deadlines too: the relay's call to a gate that
+// never opens fails with OSCAR_ETIMEDOUT, which the relay passes on.
+Test(actor, calls_from_actors_time_out)
+{
+	oscar_pool_free(&pool);
+	oscar_pool_config_t cfg;
+	oscar_pool_config_init(&cfg);
+	cfg.default_timeout_ms = 100;
+	cr_assert_eq(oscar_pool_open(&pool, &cfg), 0);
+	oscar_ref_t   r = test_spawn(pool, &test_relay_class, "r", NULL);
+	oscar_error_t err;
+	test_spawn(pool, &test_gate_class, "g", NULL);
+	cr_assert_eq(oscar_call(pool, &r, "via", via(false, "g", "wait", NULL), 10000, NULL, &err),
+	    OSCAR_ETIMEDOUT);
+	cr_assert(strstr(err.message, "g.wait") != NULL, "%s", err.message);
+}
