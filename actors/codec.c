@@ -261,6 +261,35 @@ void osc_write_raw(osc_wbuf_t *w, const void *p, size_t len)
 	w->len += len;
 }
 
+// osc_oob_fini releases a writer's buffer list.
+void osc_oob_fini(osc_oob_t *oob)
+{
+	free(oob->bufs);
+	oob->bufs = NULL;
+	oob->n = oob->cap = 0;
+}
+
+// osc_write_oob lists p[0..len) as the next out-of-band buffer and writes
+// a reference to it: fixext 4 of type OSC_OOB_EXT, the index big-endian.
+static void osc_write_oob(osc_wbuf_t *w, const void *p, size_t len)
+{
+	osc_oob_t *oob = w->oob;
+	if (oob->n == oob->cap) {
+		uint32_t       cap  = oob->cap ? oob->cap * 2 : 4;
+		osc_oob_buf_t *bufs = realloc(oob->bufs, cap * sizeof(*bufs));
+		if (bufs == NULL) {
+			osc_wbuf_fail(w, OSCAR_ENOMEM);
+			return;
+		}
+		oob->bufs = bufs;
+		oob->cap  = cap;
+	}
+	oob->bufs[oob->n].ptr = p;
+	oob->bufs[oob->n].len = len;
+	osc_write_be(w, 0xd6, ((uint64_t) OSC_OOB_EXT << 32) | oob->n, 5);
+	oob->n++;
+}
+
 // osc_write_value_depth writes v, which sits inside depth containers.
 static void osc_write_value_depth(osc_wbuf_t *w, const oscar_value_t *v, int depth)
 {
@@ -293,7 +322,12 @@ static void osc_write_value_depth(osc_wbuf_t *w, const oscar_value_t *v, int dep
 		osc_write_str(w, v->as.str.ptr, v->as.str.len);
 		break;
 	case OSCAR_BIN:
-		osc_write_bin(w, v->as.bin.ptr, v->as.bin.len);
+		if (w->oob != NULL && v->as.bin.len >= w->oob->threshold &&
+		    w->oob->n < w->oob->max) {
+			osc_write_oob(w, v->as.bin.ptr, v->as.bin.len);
+		} else {
+			osc_write_bin(w, v->as.bin.ptr, v->as.bin.len);
+		}
 		break;
 	case OSCAR_ARRAY:
 		if (depth >= OSCAR_VALUE_MAX_DEPTH || v->as.arr.len > UINT32_MAX) {
@@ -339,6 +373,7 @@ void osc_reader_init(osc_reader_t *r, const void *buf, size_t len)
 	r->buf = buf;
 	r->len = buf == NULL ? 0 : len;
 	r->pos = 0;
+	r->oob = NULL;
 }
 
 // osc_tok_t is one token as read at the current position: the token and
@@ -391,8 +426,17 @@ static int osc_peek(const osc_reader_t *r, osc_tok_t *t)
 		return (t->tok.length > after ? OSCAR_EPROTO : 0);
 	case MPACK_TOKEN_MAP:
 		return ((uint64_t) t->tok.length * 2 > after ? OSCAR_EPROTO : 0);
+	case MPACK_TOKEN_EXT:
+		// Only references to out-of-band buffers, and only when the
+		// reader was given them.
+		if (r->oob == NULL || t->tok.data.ext_type != OSC_OOB_EXT || t->tok.length != 4 ||
+		    after < 4) {
+			return (OSCAR_EPROTO);
+		}
+		t->size += 4;
+		return (0);
 	default:
-		return (OSCAR_EPROTO); // ext, or a stray chunk
+		return (OSCAR_EPROTO); // a stray chunk
 	}
 }
 
@@ -411,6 +455,7 @@ static oscar_type_t osc_tok_type(const mpack_token_t *tok)
 	case MPACK_TOKEN_STR:
 		return (OSCAR_STR);
 	case MPACK_TOKEN_BIN:
+	case MPACK_TOKEN_EXT: // an out-of-band buffer: a bin once resolved
 		return (OSCAR_BIN);
 	case MPACK_TOKEN_ARRAY:
 		return (OSCAR_ARRAY);
@@ -752,6 +797,22 @@ static int osc_read_into(osc_reader_t *r, oscar_value_t *v, int depth)
 		v->as.str.len = n;
 		v->type       = tok.tok.type == MPACK_TOKEN_STR ? OSCAR_STR : OSCAR_BIN;
 		break;
+	case MPACK_TOKEN_EXT: {
+		// An out-of-band buffer (osc_peek let nothing else through).
+		const uint8_t *b   = (const uint8_t *) r->buf + r->pos + tok.hdr;
+		uint32_t       idx = ((uint32_t) b[0] << 24) | ((uint32_t) b[1] << 16) |
+		    ((uint32_t) b[2] << 8) | b[3];
+		if (idx >= r->oob->n) {
+			return (OSCAR_EPROTO);
+		}
+		n = r->oob->bufs[idx].len;
+		if ((v->as.bin.ptr = osc_dup_bytes(r->oob->bufs[idx].ptr, n)) == NULL) {
+			return (OSCAR_ENOMEM);
+		}
+		v->as.bin.len = n;
+		v->type       = OSCAR_BIN;
+		break;
+	}
 	case MPACK_TOKEN_ARRAY:
 		if (depth >= OSCAR_VALUE_MAX_DEPTH) {
 			return (OSCAR_EPROTO);

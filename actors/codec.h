@@ -13,6 +13,31 @@
 
 #include "oscar/value.h"
 
+// Out-of-band buffers. A frame carries large binary values after its
+// MessagePack parts, as raw bytes that are never re-encoded; inside the
+// payload such a value is an ext of type OSC_OOB_EXT holding the buffer's
+// index as a big-endian uint32. A writer with an osc_oob_t sends every bin
+// of at least `threshold` bytes that way and lists the buffers; a reader
+// with one resolves the references (a reader without one rejects them, as
+// it rejects every ext).
+#define OSC_OOB_EXT 1
+
+typedef struct osc_oob_buf {
+	const void *ptr;
+	size_t      len;
+} osc_oob_buf_t;
+
+typedef struct osc_oob {
+	size_t         threshold; // writer: smallest bin sent out of band
+	uint32_t       max;       // writer: most buffers (then inline)
+	uint32_t       n;         // buffers listed
+	uint32_t       cap;       // writer: room in bufs
+	osc_oob_buf_t *bufs;      // writer: grown here, release with osc_oob_fini
+} osc_oob_t;
+
+// osc_oob_fini releases a writer's buffer list (not the buffers).
+void osc_oob_fini(osc_oob_t *oob);
+
 // osc_wbuf_t is a growable byte buffer. Zero-initialise it (or call
 // osc_wbuf_init) before use; release with osc_wbuf_fini.
 typedef struct osc_wbuf {
@@ -20,6 +45,7 @@ typedef struct osc_wbuf {
 	size_t len;
 	size_t cap;
 	int    err; // first error (OSCAR_ENOMEM), sticky; writes become no-ops
+	osc_oob_t *oob; // optional: where large bins go (see above)
 } osc_wbuf_t;
 
 void osc_wbuf_init(osc_wbuf_t *w);
@@ -48,9 +74,10 @@ void osc_write_value(osc_wbuf_t *w, const oscar_value_t *v);
 // end; every getter returns 0 or OSCAR_EPROTO (wrong type, truncated,
 // oversized) and never crashes on any input.
 typedef struct osc_reader {
-	const char *buf;
-	size_t      len;
-	size_t      pos;
+	const char      *buf;
+	size_t           len;
+	size_t           pos;
+	const osc_oob_t *oob; // optional: buffers that ext references resolve to
 } osc_reader_t;
 
 void osc_reader_init(osc_reader_t *r, const void *buf, size_t len);
