@@ -339,6 +339,44 @@ static void osc_deadlock_error(const osc_actor_t *a, const osc_req_t *req, oscar
 	    a->ref.uid, req->method->name, a->ref.uid);
 }
 
+// osc_waits_on tells whether request w, which keeps its actor busy, waits
+// (through the calls made on its behalf, the actors they queue at, and
+// the requests holding those) on a request in x's chain, the requests
+// waiting for x: then queueing x behind w closes a cycle. *budget bounds
+// the walk.
+static bool osc_waits_on(const osc_req_t *w, const osc_req_t *x, int *budget)
+{
+	if (--*budget < 0) {
+		return (false);
+	}
+	if (osc_chain_has(x, w->token)) {
+		return (true);
+	}
+	for (const osc_call_t *c = w->children; c != NULL; c = c->cnext) {
+		const osc_req_t *r = c->req;
+		if (c->done || r == NULL) {
+			continue;
+		}
+		const osc_actor_t *u = r->actor;
+		if (u->held != NULL && u->held != r && osc_waits_on(u->held, x, budget)) {
+			return (true);
+		}
+		if ((r->state == OSC_REQ_HELD || r->state == OSC_REQ_YIELDED) &&
+		    osc_waits_on(r, x, budget)) {
+			return (true);
+		}
+	}
+	return (false);
+}
+
+// osc_would_deadlock tells whether queueing x at a, which is held, would
+// close a cycle of waiting requests.
+static bool osc_would_deadlock(const osc_actor_t *a, const osc_req_t *x)
+{
+	int budget = 256;
+	return (x->chain_len != 0 && a->held != NULL && osc_waits_on(a->held, x, &budget));
+}
+
 // osc_actor_enqueue queues req in a's mailbox. On failure req is left to
 // the caller and err is filled.
 int osc_actor_enqueue(osc_actor_t *a, osc_req_t *req, oscar_error_t *err)
@@ -348,12 +386,21 @@ int osc_actor_enqueue(osc_actor_t *a, osc_req_t *req, oscar_error_t *err)
 		    "actor %s is being destroyed", a->ref.uid);
 		return (OSCAR_ENOACTOR);
 	}
-	if (a->mb_len >= a->pool->cfg.mailbox_limit) {
+	// A batch served item by item takes one mailbox slot per item.
+	size_t need = req->kind == OSC_REQ_BATCH && req->method->batch_fn == NULL && req->batch_idx
+	    ? req->batch_idx
+	    : 1;
+	if (a->mb_len + need > a->pool->cfg.mailbox_limit) {
 		osc_error_set(err, a->pool, OSCAR_EMBOXFULL, a->ref.uid, req->method->name,
-		    "mailbox of %s is full (%zu messages)", a->ref.uid, a->mb_len);
+		    "mailbox of %s is full (%zu messages, limit %zu)", a->ref.uid, a->mb_len,
+		    a->pool->cfg.mailbox_limit);
 		return (OSCAR_EMBOXFULL);
 	}
-	if (req->chain_len != 0 && a->held != NULL && osc_chain_has(req, a->held->token)) {
+	// A call made from a handler still running is checked when that
+	// handler commits to waiting (osc_req_check_children): it may yet
+	// answer without waiting for it.
+	const osc_req_t *sender = req->call != NULL ? req->call->parent : NULL;
+	if (sender != NULL && sender->state != OSC_REQ_RUNNING && osc_would_deadlock(a, req)) {
 		a->pool->stats.deadlocks++;
 		osc_deadlock_error(a, req, err);
 		return (OSCAR_EDEADLOCK);
@@ -390,24 +437,45 @@ static void osc_mailbox_unlink(osc_actor_t *a, osc_req_t *req)
 	a->mb_len--;
 }
 
-// osc_actor_check_deadlocks fails the queued requests that wait on the
-// request now holding a.
+// osc_fail_deadlocked takes the queued request x out of its mailbox and
+// fails it with OSCAR_EDEADLOCK.
+static void osc_fail_deadlocked(osc_req_t *x)
+{
+	osc_actor_t  *a = x->actor;
+	oscar_error_t err;
+	osc_mailbox_unlink(a, x);
+	a->pool->stats.deadlocks++;
+	osc_deadlock_error(a, x, &err);
+	x->state = OSC_REQ_YIELDED; // off the mailbox, not running
+	osc_deferred_link(a, x);
+	osc_req_finish(x, OSCAR_EDEADLOCK, NULL, &err);
+}
+
+// osc_actor_check_deadlocks fails the queued requests of a that the
+// request now holding it waits on.
 static void osc_actor_check_deadlocks(osc_actor_t *a)
 {
-	uint64_t   token = a->held->token;
-	osc_req_t *req   = a->mb_head;
-	while (req != NULL) {
+	osc_req_t *req = a->mb_head;
+	while (req != NULL && a->held != NULL) {
 		osc_req_t *next = req->next;
-		if (req->chain_len != 0 && osc_chain_has(req, token)) {
-			oscar_error_t err;
-			osc_mailbox_unlink(a, req);
-			a->pool->stats.deadlocks++;
-			osc_deadlock_error(a, req, &err);
-			req->state = OSC_REQ_YIELDED; // off the mailbox, not running
-			osc_deferred_link(a, req);
-			osc_req_finish(req, OSCAR_EDEADLOCK, NULL, &err);
+		if (osc_would_deadlock(a, req)) {
+			osc_fail_deadlocked(req);
 		}
 		req = next;
+	}
+}
+
+// osc_req_check_children runs when req's handler returns committed to
+// waiting: each call it made that sits queued behind a held actor which
+// (transitively) waits on req can never run, so it fails now.
+static void osc_req_check_children(osc_req_t *req)
+{
+	for (osc_call_t *c = req->children; c != NULL; c = c->cnext) {
+		osc_req_t *x = c->req;
+		if (!c->done && x != NULL && x->state == OSC_REQ_QUEUED &&
+		    osc_would_deadlock(x->actor, x)) {
+			osc_fail_deadlocked(x);
+		}
 	}
 }
 
@@ -425,7 +493,8 @@ static void osc_batch_expand(osc_actor_t *a, osc_req_t *req)
 	osc_req_t    **items = n ? calloc(n, sizeof(*items)) : NULL;
 	bool           ok    = b != NULL && res != NULL && (n == 0 || items != NULL);
 	for (uint32_t i = 0; ok && i < n; i++) {
-		if ((items[i] = calloc(1, sizeof(osc_req_t))) == NULL) {
+		if ((items[i] = calloc(1, sizeof(osc_req_t))) == NULL ||
+		    (items[i]->args = malloc(sizeof(oscar_value_t))) == NULL) {
 			ok = false;
 		}
 		if (ok && req->chain_len != 0) {
@@ -438,6 +507,7 @@ static void osc_batch_expand(osc_actor_t *a, osc_req_t *req)
 	if (!ok) {
 		for (uint32_t i = 0; items != NULL && i < n; i++) {
 			if (items[i] != NULL) {
+				free(items[i]->args);
 				free(items[i]->chain);
 				free(items[i]);
 			}
@@ -471,12 +541,8 @@ static void osc_batch_expand(osc_actor_t *a, osc_req_t *req)
 		it->batch     = b;
 		it->batch_idx = i;
 		// Move the item's contents out of the batch's argument array.
-		oscar_value_t *v = malloc(sizeof(*v));
-		if (v != NULL) {
-			*v = args->as.arr.items[i];
-			args->as.arr.items[i].type = OSCAR_NIL;
-		}
-		it->args = v;
+		*it->args                  = args->as.arr.items[i];
+		args->as.arr.items[i].type = OSCAR_NIL;
 		if (req->chain_len != 0) {
 			memcpy(it->chain, req->chain, req->chain_len * sizeof(uint64_t));
 			it->chain_len = req->chain_len;
@@ -541,6 +607,7 @@ static bool osc_actor_dispatch(osc_actor_t *a, osc_req_t *req)
 				a->held = req;
 				osc_actor_check_deadlocks(a);
 			}
+			osc_req_check_children(req);
 		} else {
 			req->state = OSC_REQ_YIELDED;
 			osc_deferred_link(a, req);
@@ -654,8 +721,14 @@ int osc_actor_create(oscar_pool_t *pool, const oscar_actor_class_t *cls, const c
 			}
 			rv = OSCAR_EEXIST;
 		}
+		if (rv < 0) {
+			rv = OSCAR_EHOOK; // not one of ours: say what failed
+		}
 		if (rv != 0) {
-			osc_call_detach_owner(a, false);
+			// The actor never existed, but calls its hook made still
+			// get their callbacks, as promised.
+			a->flags |= OSC_ACTOR_DEAD;
+			osc_call_detach_owner(a, true);
 			oscar_value_free(args);
 			osc_error_set(err, pool, rv, a->ref.uid, "create",
 			    "create hook of %s (class %s) failed: %s", a->ref.uid, cls->name,
@@ -963,17 +1036,16 @@ void osc_req_cancel(osc_req_t *req)
 		osc_req_finish(req, OSCAR_ECANCELED, NULL, &err);
 		return;
 	}
+	// The actor counts as running for the whole cancel: whatever the
+	// cascade or the hook triggers, destroying it waits until we are done.
+	bool running = (a->flags & OSC_ACTOR_RUNNING) != 0;
+	a->flags |= OSC_ACTOR_RUNNING;
 	req->pins++;
 	for (osc_call_t *c = req->children; c != NULL; c = c->cnext) {
 		osc_call_cancel(c);
 	}
 	if (req->cancel_cb != NULL && !req->replied) {
-		bool running = (a->flags & OSC_ACTOR_RUNNING) != 0;
-		a->flags |= OSC_ACTOR_RUNNING;
 		req->cancel_cb(a, req, req->cancel_arg);
-		if (!running) {
-			a->flags &= ~OSC_ACTOR_RUNNING;
-		}
 	}
 	if (!req->replied && req->call != NULL) {
 		oscar_error_t err;
@@ -982,6 +1054,9 @@ void osc_req_cancel(osc_req_t *req)
 		osc_call_complete(req->call, OSCAR_ECANCELED, NULL, &err);
 	}
 	req->pins--;
+	if (!running) {
+		a->flags &= ~OSC_ACTOR_RUNNING;
+	}
 	osc_req_maybe_free(req);
 	if (!(a->flags & OSC_ACTOR_RUNNING) && (a->flags & OSC_ACTOR_EXITING)) {
 		osc_actor_destroy(a);

@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "actors/pool_int.h"
 
@@ -40,6 +41,19 @@ void osc_error_set(oscar_error_t *err, const oscar_pool_t *pool, int code, const
 	va_start(ap, fmt);
 	vsnprintf(err->message, sizeof(err->message), fmt, ap);
 	va_end(ap);
+}
+
+// osc_fail fills err (if given) for a failure found before any pool was
+// involved, and returns code.
+static int osc_fail(oscar_error_t *err, int code, const char *msg)
+{
+	if (err != NULL) {
+		memset(err, 0, sizeof(*err));
+		err->code = code;
+		err->pid  = (int64_t) getpid();
+		snprintf(err->message, sizeof(err->message), "%s", msg);
+	}
+	return (code);
 }
 
 // osc_error_dup copies err to the heap (NULL when out of memory).
@@ -212,10 +226,13 @@ int osc_call_start(oscar_pool_t *pool, osc_actor_t *owner, osc_req_t *parent,
 	int rv;
 	if (pool->state != OSC_POOL_RUNNING || (owner != NULL && (owner->flags & OSC_ACTOR_DEAD))) {
 		oscar_value_free(args);
-		osc_error_set(err, pool, OSCAR_ECLOSED, ref->uid, method,
-		    pool->state != OSC_POOL_RUNNING ? "pool %s is closed"
-		                                    : "calling actor of %s is being destroyed",
-		    pool->address);
+		if (pool->state != OSC_POOL_RUNNING) {
+			osc_error_set(err, pool, OSCAR_ECLOSED, ref->uid, method, "pool %s is closed",
+			    pool->address);
+		} else {
+			osc_error_set(err, pool, OSCAR_ECLOSED, ref->uid, method,
+			    "the calling actor %s is being destroyed", owner->ref.uid);
+		}
 		return (OSCAR_ECLOSED);
 	}
 	if (!osc_ref_is_local(pool, ref)) {
@@ -280,6 +297,9 @@ int osc_call_start(oscar_pool_t *pool, osc_actor_t *owner, osc_req_t *parent,
 		}
 		if (timeout_ms <= 0) {
 			timeout_ms = pool->cfg.default_timeout_ms;
+		}
+		if (timeout_ms > OSC_TIMEOUT_MAX) {
+			timeout_ms = OSC_TIMEOUT_MAX;
 		}
 		c->id         = pool->next_call_id++;
 		c->pool       = pool;
@@ -392,7 +412,7 @@ static void osc_call_invoke(osc_call_t *c, osc_actor_t *owner)
 	oscar_result_t res = {
 		.code  = c->code,
 		.value = c->value,
-		.error = c->err,
+		.error = c->err != NULL || c->code == 0 ? c->err : &c->pool->oom_err,
 		.id    = c->id,
 	};
 	c->value     = NULL;
@@ -521,7 +541,7 @@ int oscar_actor_call(oscar_actor_t *self, const oscar_ref_t *ref, const char *me
 {
 	oscar_error_t err;
 	osc_call_t   *c;
-	if (self == NULL || ref == NULL || method == NULL || cb == NULL) {
+	if (self == NULL || ref == NULL || method == NULL || cb == NULL || timeout_ms < 0) {
 		oscar_value_free(args);
 		return (OSCAR_EINVAL);
 	}
@@ -541,7 +561,7 @@ int oscar_req_call(oscar_req_t *req, const oscar_ref_t *ref, const char *method,
 {
 	oscar_error_t err;
 	osc_call_t   *c;
-	if (req == NULL || ref == NULL || method == NULL || cb == NULL) {
+	if (req == NULL || ref == NULL || method == NULL || cb == NULL || timeout_ms < 0) {
 		oscar_value_free(args);
 		return (OSCAR_EINVAL);
 	}
@@ -725,7 +745,10 @@ static int osc_host_new_cls(oscar_pool_t *pool, osc_op_t op, const oscar_ref_t *
 	if (pool == NULL || timeout_ms < 0 ||
 	    (method != NULL && strlen(method) >= OSCAR_NAME_MAX)) {
 		oscar_value_free(args);
-		return (OSCAR_EINVAL);
+		return (osc_fail(err, OSCAR_EINVAL,
+		    pool == NULL ? "no pool given"
+		    : timeout_ms < 0 ? "negative timeout"
+		                     : "method name longer than 63 bytes"));
 	}
 	if (osc_pool_on_loop(pool)) {
 		// Waiting here would stop the very loop that must answer.
@@ -740,21 +763,24 @@ static int osc_host_new_cls(oscar_pool_t *pool, osc_op_t op, const oscar_ref_t *
 	oscar_call_t *h = calloc(1, sizeof(*h));
 	if (h == NULL) {
 		oscar_value_free(args);
-		return (OSCAR_ENOMEM);
+		return (osc_fail(err, OSCAR_ENOMEM, "no memory for a call"));
 	}
 	if (uv_mutex_init(&h->mu) != 0) {
 		free(h);
 		oscar_value_free(args);
-		return (OSCAR_ESYSTEM);
+		return (osc_fail(err, OSCAR_ESYSTEM, "cannot make a mutex"));
 	}
 	if (uv_cond_init(&h->cv) != 0) {
 		uv_mutex_destroy(&h->mu);
 		free(h);
 		oscar_value_free(args);
-		return (OSCAR_ESYSTEM);
+		return (osc_fail(err, OSCAR_ESYSTEM, "cannot make a condition variable"));
 	}
 	if (timeout_ms == 0) {
 		timeout_ms = pool->cfg.default_timeout_ms;
+	}
+	if (timeout_ms > OSC_TIMEOUT_MAX) {
+		timeout_ms = OSC_TIMEOUT_MAX;
 	}
 	atomic_init(&h->refs, 2);
 	atomic_init(&h->cancel_sent, false);
@@ -840,14 +866,22 @@ int oscar_call_start(oscar_pool_t *pool, const oscar_ref_t *ref, const char *met
 
 void oscar_call_cancel(oscar_call_t *h)
 {
-	if (h == NULL || atomic_exchange(&h->cancel_sent, true)) {
+	if (h == NULL) {
+		return;
+	}
+	// Under the handle's lock, a call that is not done keeps its pool
+	// alive: the pool cannot finish closing before it has completed the
+	// call, which needs this lock. A done call needs no cancel.
+	uv_mutex_lock(&h->mu);
+	if (h->done || h->abandoned || atomic_exchange(&h->cancel_sent, true)) {
+		uv_mutex_unlock(&h->mu);
 		return;
 	}
 	atomic_fetch_add(&h->refs, 1);
-	if (osc_pool_post(h->pool, &h->cancel_post) != 0) {
-		// The pool is closing: the call fails with OSCAR_ECLOSED anyway.
-		osc_host_release(h);
-	}
+	// Past the inbox bound: a cancel must not be lost to a full inbox,
+	// and there is at most one per handle.
+	osc_pool_post_always(h->pool, &h->cancel_post);
+	uv_mutex_unlock(&h->mu);
 }
 
 int oscar_call_wait(oscar_call_t **callp, oscar_value_t **reply, oscar_error_t *err)
@@ -856,7 +890,7 @@ int oscar_call_wait(oscar_call_t **callp, oscar_value_t **reply, oscar_error_t *
 		*reply = NULL;
 	}
 	if (callp == NULL || *callp == NULL) {
-		return (OSCAR_EINVAL);
+		return (osc_fail(err, OSCAR_EINVAL, "no call handle given"));
 	}
 	oscar_call_t *h = *callp;
 	*callp          = NULL;
@@ -899,7 +933,7 @@ int oscar_call(oscar_pool_t *pool, const oscar_ref_t *ref, const char *method,
 	}
 	if (ref == NULL || method == NULL) {
 		oscar_value_free(args);
-		return (OSCAR_EINVAL);
+		return (osc_fail(err, OSCAR_EINVAL, ref == NULL ? "no ref given" : "no method given"));
 	}
 	int rv = osc_host_sync(pool, OSC_OP_CALL, ref, method, args, timeout_ms, &h, err);
 	if (rv == 0) {
@@ -921,7 +955,9 @@ int oscar_batch(oscar_pool_t *pool, const oscar_ref_t *ref, const char *method,
 	}
 	if (ref == NULL || method == NULL || args == NULL || args->type != OSCAR_ARRAY) {
 		oscar_value_free(args);
-		return (OSCAR_EINVAL);
+		return (osc_fail(err, OSCAR_EINVAL,
+		    ref == NULL || method == NULL ? "no ref or method given"
+		                                  : "a batch takes an array of per-call arguments"));
 	}
 	int rv = osc_host_sync(pool, OSC_OP_BATCH, ref, method, args, timeout_ms, &h, err);
 	if (rv == 0) {
@@ -939,7 +975,7 @@ int oscar_tell(oscar_pool_t *pool, const oscar_ref_t *ref, const char *method,
 {
 	if (ref == NULL || method == NULL) {
 		oscar_value_free(args);
-		return (OSCAR_EINVAL);
+		return (osc_fail(err, OSCAR_EINVAL, ref == NULL ? "no ref given" : "no method given"));
 	}
 	return (osc_host_sync(pool, OSC_OP_TELL, ref, method, args, timeout_ms, NULL, err));
 }
@@ -992,13 +1028,10 @@ int oscar_create(oscar_pool_t *pool, const oscar_actor_class_t *cls, const char 
 	if (pool == NULL || cls == NULL || cls->name == NULL ||
 	    (uid != NULL && (uid[0] == '\0' || strlen(uid) >= OSCAR_UID_MAX))) {
 		oscar_value_free(args);
-		if (err != NULL && pool != NULL) {
-			osc_error_set(err, pool, OSCAR_EINVAL, "", "",
-			    cls == NULL || cls->name == NULL
-			        ? "no actor class given"
-			        : "actor uid must be 1 to 63 bytes long");
-		}
-		return (OSCAR_EINVAL);
+		return (osc_fail(err, OSCAR_EINVAL,
+		    pool == NULL                      ? "no pool given"
+		    : cls == NULL || cls->name == NULL ? "no actor class given"
+		                                       : "actor uid must be 1 to 63 bytes long"));
 	}
 	if (uid != NULL) {
 		snprintf(target.uid, sizeof(target.uid), "%s", uid);
@@ -1017,7 +1050,7 @@ int oscar_destroy(
     oscar_pool_t *pool, const oscar_ref_t *ref, int64_t timeout_ms, oscar_error_t *err)
 {
 	if (ref == NULL) {
-		return (OSCAR_EINVAL);
+		return (osc_fail(err, OSCAR_EINVAL, "no ref given"));
 	}
 	return (osc_host_sync(pool, OSC_OP_DESTROY, ref, NULL, NULL, timeout_ms, NULL, err));
 }

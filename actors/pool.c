@@ -284,6 +284,17 @@ static void osc_pool_wake_cb(uv_async_t *h)
 	osc_pool_run(pool);
 }
 
+// osc_pool_wake wakes the loop after a push. uv_async_send skips the
+// wake-up when it sees one already pending, with a plain load; without a
+// full fence our last store (linking the node) could still sit in this
+// CPU's store buffer when that load runs, and the loop, clearing the flag
+// and draining just then, would miss the node until the next post.
+static void osc_pool_wake(oscar_pool_t *pool)
+{
+	atomic_thread_fence(memory_order_seq_cst);
+	uv_async_send(&pool->wake);
+}
+
 // osc_pool_post hands p to the pool from any thread. 0, OSCAR_ECLOSED or
 // OSCAR_EMBOXFULL (the inbox bound); on error p stays with the caller.
 int osc_pool_post(oscar_pool_t *pool, osc_post_t *p)
@@ -300,8 +311,19 @@ int osc_pool_post(oscar_pool_t *pool, osc_post_t *p)
 		return (OSCAR_EMBOXFULL);
 	}
 	osc_inbox_push(&pool->inbox, p);
-	uv_async_send(&pool->wake);
+	osc_pool_wake(pool);
 	return (0);
+}
+
+// osc_pool_post_always hands p to the pool past the inbox bound, for the
+// few posts that must not be lost and cannot pile up (one cancel per host
+// handle). Once the loop has ended, oscar_pool_free's drain handles p.
+void osc_pool_post_always(oscar_pool_t *pool, osc_post_t *p)
+{
+	// Relaxed: the count only bounds memory.
+	atomic_fetch_add_explicit(&pool->inbox.count, 1, memory_order_relaxed);
+	osc_inbox_push(&pool->inbox, p);
+	osc_pool_wake(pool);
 }
 
 // ---------------------------------------------------------------------------
@@ -381,6 +403,11 @@ int oscar_pool_open(oscar_pool_t **poolp, const oscar_pool_config_t *cfg)
 		    (unsigned long long) pool->id);
 	}
 	pool->cfg.address = pool->address;
+	if (pool->cfg.default_timeout_ms > OSC_TIMEOUT_MAX) {
+		pool->cfg.default_timeout_ms = OSC_TIMEOUT_MAX;
+	}
+	osc_error_set(&pool->oom_err, pool, OSCAR_ENOMEM, "", "",
+	    "out of memory while reporting an error");
 	osc_inbox_init(&pool->inbox);
 	atomic_init(&pool->closing, false);
 	atomic_init(&pool->freeing, false);
@@ -428,7 +455,7 @@ void oscar_pool_close(oscar_pool_t *pool)
 	// Release: pairs with the acquire load in osc_pool_wake_cb. The
 	// wake handle stays open until oscar_pool_free.
 	if (!atomic_exchange_explicit(&pool->closing, true, memory_order_acq_rel)) {
-		uv_async_send(&pool->wake);
+		osc_pool_wake(pool);
 	}
 }
 
@@ -439,12 +466,18 @@ void oscar_pool_free(oscar_pool_t **poolp)
 		return;
 	}
 	oscar_pool_t *pool = *poolp;
-	*poolp             = NULL;
+	if (osc_pool_on_loop(pool)) {
+		// A programming error: the thread cannot wait for itself.
+		fprintf(stderr, "oscar: oscar_pool_free called from the thread of pool %s\n",
+		    pool->address);
+		abort();
+	}
+	*poolp = NULL;
 	oscar_pool_close(pool);
 	// Release: pairs with the acquire load in osc_pool_wake_cb, which
 	// then closes the wake handle and lets the loop end.
 	atomic_store_explicit(&pool->freeing, true, memory_order_release);
-	uv_async_send(&pool->wake);
+	osc_pool_wake(pool);
 	uv_thread_join(&pool->thread);
 	// Posts that raced with the end of the loop.
 	osc_pool_drain_inbox(pool);

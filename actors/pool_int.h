@@ -158,6 +158,9 @@ struct oscar_pool {
 	// The details of the last actor-side call that failed at once, so a
 	// handler that just returns that code passes the details on.
 	oscar_error_t last_err;
+	// Handed out when a failure's details cannot be copied for lack of
+	// memory, so that a failed result always has details.
+	oscar_error_t oom_err;
 };
 
 // ---------------------------------------------------------------------------
@@ -266,6 +269,10 @@ struct osc_call {
 // ---------------------------------------------------------------------------
 // Cross-file functions (loop thread unless noted)
 
+// Timeouts above this (about 35 years) are clamped to it, so that deadline
+// arithmetic never overflows.
+#define OSC_TIMEOUT_MAX ((int64_t) 1 << 40)
+
 #define OSC_CONTAINER_OF(ptr, type, member) ((type *) ((char *) (ptr) - offsetof(type, member)))
 
 // pool.c
@@ -273,6 +280,7 @@ void osc_pool_arm(oscar_pool_t *pool, int64_t deadline);
 bool osc_pool_on_loop(const oscar_pool_t *pool); // any thread
 void osc_pool_schedule(oscar_pool_t *pool, osc_actor_t *a);
 int  osc_pool_post(oscar_pool_t *pool, osc_post_t *p); // any thread
+void osc_pool_post_always(oscar_pool_t *pool, osc_post_t *p); // any thread
 bool osc_ref_is_local(const oscar_pool_t *pool, const oscar_ref_t *ref);
 
 // actor.c

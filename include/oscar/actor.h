@@ -24,8 +24,12 @@
 //  - If a function that takes a callback returns an error, the callback is
 //    never called; if it returns 0, the callback is called exactly once.
 //  - Every call has a deadline: timeout_ms > 0 sets it, 0 means the pool's
-//    default (oscar_pool_config_t.default_timeout_ms). There is no way to
-//    wait forever.
+//    default (oscar_pool_config_t.default_timeout_ms), a negative value is
+//    OSCAR_EINVAL, and anything above about 35 years is clamped. There is
+//    no way to wait forever.
+//  - Where a function takes oscar_error_t *err (which may be NULL), every
+//    failure fills it, so it can always be formatted after a non-zero
+//    return.
 #ifndef OSCAR_ACTOR_H
 #define OSCAR_ACTOR_H
 
@@ -103,7 +107,9 @@ typedef struct oscar_actor_class {
 	size_t      state_size; // bytes of zeroed state, oscar_actor_state()
 	// create runs after the actor is set up and before it is visible
 	// (Oscar's __post_create__). A non-zero return fails the creation,
-	// and the actor is never registered; destroy is not called.
+	// and the actor is never registered; destroy is not called, and the
+	// callbacks of calls the hook made run at once with OSCAR_ECANCELED.
+	// oscar_actor_exit has no effect here: fail the hook instead.
 	int (*create)(oscar_actor_t *self, const oscar_value_t *args);
 	// destroy runs before the actor's memory is released (Oscar's
 	// __pre_destroy__), after pending requests were failed.
@@ -148,8 +154,8 @@ int oscar_pool_open(oscar_pool_t **poolp, const oscar_pool_config_t *cfg);
 void oscar_pool_close(oscar_pool_t *pool);
 
 // oscar_pool_free closes the pool, waits for its thread to finish, releases
-// everything and clears *poolp. NULL and *poolp == NULL are allowed. Must not
-// be called from the pool's own thread.
+// everything and clears *poolp. NULL and *poolp == NULL are allowed. Called
+// from the pool's own thread, it aborts the process (a programming error).
 void oscar_pool_free(oscar_pool_t **poolp);
 
 // oscar_pool_address returns the pool's address (owned by the pool).
@@ -161,8 +167,9 @@ typedef struct oscar_pool_stats {
 	uint64_t messages;        // delivered to handlers
 	uint64_t calls;           // calls started from this pool
 	uint64_t errors;          // calls that completed with an error
-	uint64_t dropped;         // one-way messages that could not be delivered
-	uint64_t timeouts;        // calls that hit their deadline
+	uint64_t dropped;         // one-way messages not delivered, or whose handler failed
+	uint64_t timeouts;        // calls failed by the pool's deadline timer (a host
+	                          // thread that gives up first is not counted)
 	uint64_t deadlocks;       // calls failed by deadlock detection
 } oscar_pool_stats_t;
 
@@ -187,8 +194,9 @@ bool oscar_ref_equal(const oscar_ref_t *a, const oscar_ref_t *b);
 
 // oscar_create creates an actor of class cls in pool, with uid (NULL: a
 // generated one) and creation args (consumed). *ref receives its ref.
-// Errors: OSCAR_EEXIST (uid taken), OSCAR_EHOOK or the hook's own code
-// (create hook failed), OSCAR_ETIMEDOUT, OSCAR_ECLOSED, OSCAR_EINVAL.
+// Errors: OSCAR_EEXIST (uid taken), the create hook's own code when it
+// fails (OSCAR_EHOOK when that code is negative), OSCAR_ETIMEDOUT,
+// OSCAR_ECLOSED, OSCAR_EINVAL.
 int oscar_create(oscar_pool_t *pool, const oscar_actor_class_t *cls, const char *uid,
     oscar_value_t *args, int64_t timeout_ms, oscar_ref_t *ref, oscar_error_t *err);
 
@@ -217,9 +225,9 @@ int oscar_tell(oscar_pool_t *pool, const oscar_ref_t *ref, const char *method,
 // oscar_tell_nowait posts a one-way message and returns at once. It fails
 // only for bad arguments (OSCAR_EINVAL), a ref to another pool
 // (OSCAR_EADDRINVAL), a closed pool (OSCAR_ECLOSED) or a full inbox
-// (OSCAR_EMBOXFULL: back off and retry); later delivery failures (no such
-// actor or method, full mailbox) are counted in the pool's "dropped"
-// counter.
+// (OSCAR_EMBOXFULL: back off and retry); later failures (no such actor or
+// method, full mailbox, or a handler that fails) are counted in the pool's
+// "dropped" counter.
 int oscar_tell_nowait(
     oscar_pool_t *pool, const oscar_ref_t *ref, const char *method, oscar_value_t *args);
 
@@ -236,9 +244,13 @@ int oscar_call_start(oscar_pool_t *pool, const oscar_ref_t *ref, const char *met
     oscar_value_t *args, int64_t timeout_ms, oscar_call_t **callp);
 
 // oscar_call_cancel asks for the call to be cancelled. If the request has
-// not started, it fails with OSCAR_ECANCELED; if it is running, its cancel
-// hook (oscar_req_on_cancel) runs and decides the reply, else the call
-// fails with OSCAR_ECANCELED. Returns at once; idempotent.
+// not started, it fails with OSCAR_ECANCELED; if it is running, the calls
+// it made through oscar_req_call are cancelled too, then its cancel hook
+// (oscar_req_on_cancel) runs and decides the reply; without a hook (or if
+// the hook does not answer) the call fails with OSCAR_ECANCELED, and a
+// request deferred with OSCAR_DEFER_HOLD keeps holding its actor until its
+// handler answers. Returns at once; idempotent; safe after the pool was
+// freed. Must not race with oscar_call_wait on the same handle.
 void oscar_call_cancel(oscar_call_t *call);
 
 // oscar_call_wait waits for the call to finish (never beyond its deadline)
@@ -277,10 +289,13 @@ typedef void (*oscar_reply_cb)(oscar_actor_t *self, oscar_result_t *res, void *a
 int oscar_actor_call(oscar_actor_t *self, const oscar_ref_t *ref, const char *method,
     oscar_value_t *args, int64_t timeout_ms, oscar_reply_cb cb, void *arg, uint64_t *id);
 
-// oscar_req_call is oscar_actor_call made on behalf of request req: the
-// call carries req's chain of waiting actors, so a call that would close a
-// cycle fails with OSCAR_EDEADLOCK instead of hanging, and cancelling req
-// cancels it too.
+// oscar_req_call is oscar_actor_call made on behalf of request req, which
+// is taken to wait for it: the call carries req's chain of waiting
+// requests, so a call that would close a cycle of waiting requests fails
+// with OSCAR_EDEADLOCK instead of hanging (at once, or through its
+// callback once req's handler has returned deferred), and cancelling req
+// cancels it too. For calls req does not wait for (notifications), use
+// oscar_actor_call or oscar_actor_tell.
 int oscar_req_call(oscar_req_t *req, const oscar_ref_t *ref, const char *method,
     oscar_value_t *args, int64_t timeout_ms, oscar_reply_cb cb, void *arg, uint64_t *id);
 

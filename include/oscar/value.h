@@ -8,8 +8,9 @@
 // Ownership: a value returned by a oscar_value_new_* constructor belongs to
 // the caller until it is passed to a function documented as consuming it
 // (container appends, calls, replies). oscar_value_free releases a value and
-// everything inside it. Accessors return borrowed pointers that live as long
-// as the container they came from.
+// everything inside it. Accessors return borrowed pointers that stay valid
+// until the container is freed or changed (a push or set may move its
+// items; replacing a map entry frees the old value).
 //
 // Integers: MessagePack does not tell signed from unsigned, so the decoder
 // gives OSCAR_INT for every integer that fits in int64_t and OSCAR_UINT only
@@ -73,7 +74,8 @@ struct oscar_kv {
 	oscar_value_t val;
 };
 
-// Limits enforced by the decoder (and by the constructors where they apply).
+// Nesting limit, enforced by the encoder (OSCAR_EINVAL) and the decoder
+// (OSCAR_EPROTO); constructors do not track depth.
 #define OSCAR_VALUE_MAX_DEPTH 64
 
 // Constructors. Each returns a new heap value, or NULL when out of memory.
@@ -104,13 +106,15 @@ oscar_value_t *oscar_value_copy(const oscar_value_t *v);
 bool oscar_value_equal(const oscar_value_t *a, const oscar_value_t *b);
 
 // oscar_value_array_push appends item to arr and consumes item in every
-// case (on failure it is freed). Returns OSCAR_EINVAL when arr is not an
+// case (on failure it is freed), except when item is arr itself
+// (OSCAR_EINVAL, nothing freed). Returns OSCAR_EINVAL when arr is not an
 // array or item is NULL (an earlier constructor ran out of memory), or
 // OSCAR_ENOMEM.
 int oscar_value_array_push(oscar_value_t *arr, oscar_value_t *item);
 
 // oscar_value_map_set sets key to val in map, replacing an existing entry
-// with the same string key. val is consumed in every case. Returns
+// with the same string key. val is consumed in every case, except when it
+// is map itself (OSCAR_EINVAL, nothing freed). Returns
 // OSCAR_EINVAL when map is not a map or val is NULL, or OSCAR_ENOMEM.
 int oscar_value_map_set(oscar_value_t *map, const char *key, oscar_value_t *val);
 
