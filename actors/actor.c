@@ -185,7 +185,7 @@ static void osc_deferred_unlink(osc_actor_t *a, osc_req_t *req)
 static bool osc_req_is_deferred(const osc_req_t *req)
 {
 	return (req->state == OSC_REQ_HELD || req->state == OSC_REQ_YIELDED ||
-	    req->state == OSC_REQ_ZOMBIE);
+	        req->state == OSC_REQ_ZOMBIE);
 }
 
 static void osc_req_release(osc_req_t *req)
@@ -220,8 +220,7 @@ void osc_req_maybe_free(osc_req_t *req)
 	osc_req_release(req);
 }
 
-static void osc_req_error(
-    osc_req_t *req, oscar_error_t *err, int code, const char *fmt, va_list ap)
+static void osc_req_error(osc_req_t *req, oscar_error_t *err, int code, const char *fmt, va_list ap)
 {
 	char msg[OSCAR_ERRMSG_MAX];
 	if (fmt != NULL) {
@@ -229,8 +228,8 @@ static void osc_req_error(
 	} else {
 		snprintf(msg, sizeof(msg), "%s", oscar_strerror(code));
 	}
-	osc_error_set(err, req->actor->pool, code, req->actor->ref.uid, req->method->name, "%s",
-	    msg);
+	osc_error_set(
+	    err, req->actor->pool, code, req->actor->ref.uid, req->method->name, "%s", msg);
 }
 
 static void osc_batch_item_done(
@@ -276,12 +275,12 @@ void osc_req_finish(osc_req_t *req, int code, oscar_value_t *value, const oscar_
 		oscar_value_free(value);
 		return;
 	}
-	req->replied   = true;
-	osc_actor_t *a = req->actor;
+	req->replied    = true;
+	osc_actor_t  *a = req->actor;
 	oscar_error_t e;
 	if (code != 0 && err == NULL) {
-		osc_error_set(&e, a->pool, code, a->ref.uid, req->method->name, "%s",
-		    oscar_strerror(code));
+		osc_error_set(
+		    &e, a->pool, code, a->ref.uid, req->method->name, "%s", oscar_strerror(code));
 		err = &e;
 	}
 	if (req->kind == OSC_REQ_BATCH && code == 0 &&
@@ -388,8 +387,8 @@ int osc_actor_enqueue(osc_actor_t *a, osc_req_t *req, oscar_error_t *err)
 	}
 	// A batch served item by item takes one mailbox slot per item.
 	size_t need = req->kind == OSC_REQ_BATCH && req->method->batch_fn == NULL && req->batch_idx
-	    ? req->batch_idx
-	    : 1;
+	                  ? req->batch_idx
+	                  : 1;
 	if (a->mb_len + need > a->pool->cfg.mailbox_limit) {
 		osc_error_set(err, a->pool, OSCAR_EMBOXFULL, a->ref.uid, req->method->name,
 		    "mailbox of %s is full (%zu messages, limit %zu)", a->ref.uid, a->mb_len,
@@ -486,10 +485,10 @@ static void osc_req_check_children(osc_req_t *req)
 // request per item, queued at the head of the mailbox in order.
 static void osc_batch_expand(osc_actor_t *a, osc_req_t *req)
 {
-	oscar_value_t *args = req->args;
-	uint32_t       n    = req->batch_idx;
-	osc_batch_t   *b    = calloc(1, sizeof(*b));
-	oscar_value_t *res  = oscar_value_new_array(n);
+	oscar_value_t *args  = req->args;
+	uint32_t       n     = req->batch_idx;
+	osc_batch_t   *b     = calloc(1, sizeof(*b));
+	oscar_value_t *res   = oscar_value_new_array(n);
 	osc_req_t    **items = n ? calloc(n, sizeof(*items)) : NULL;
 	bool           ok    = b != NULL && res != NULL && (n == 0 || items != NULL);
 	for (uint32_t i = 0; ok && i < n; i++) {
@@ -521,16 +520,16 @@ static void osc_batch_expand(osc_actor_t *a, osc_req_t *req)
 		return;
 	}
 
-	b->call    = req->call;
-	b->n       = n;
-	b->pending = n;
-	b->results = res;
+	b->call         = req->call;
+	b->n            = n;
+	b->pending      = n;
+	b->results      = res;
 	res->as.arr.len = n; // n nils (the items were zeroed)
 	if (b->call != NULL) {
 		b->call->req   = NULL;
 		b->call->batch = b;
 	}
-	req->call = NULL;
+	req->call        = NULL;
 	osc_req_t *first = NULL, *last = NULL;
 	for (uint32_t i = 0; i < n; i++) {
 		osc_req_t *it = items[i];
@@ -579,10 +578,9 @@ static bool osc_actor_dispatch(osc_actor_t *a, osc_req_t *req)
 		return (true);
 	}
 	oscar_pool_t   *pool = a->pool;
-	oscar_method_fn fn =
-	    req->kind == OSC_REQ_BATCH ? req->method->batch_fn : req->method->fn;
-	req->state = OSC_REQ_RUNNING;
-	req->token = ++pool->next_token;
+	oscar_method_fn fn   = req->kind == OSC_REQ_BATCH ? req->method->batch_fn : req->method->fn;
+	req->state           = OSC_REQ_RUNNING;
+	req->token           = ++pool->next_token;
 	pool->stats.messages++;
 	pool->last_err.code = 0;
 	a->flags |= OSC_ACTOR_RUNNING;
@@ -600,7 +598,7 @@ static bool osc_actor_dispatch(osc_actor_t *a, osc_req_t *req)
 			osc_req_finish(req, rv, NULL, err);
 		} else if (req->defer != 0) {
 			bool hold = req->defer == OSCAR_DEFER_HOLD &&
-			    !(a->cls->flags & OSCAR_CLASS_STATELESS);
+			            !(a->cls->flags & OSCAR_CLASS_STATELESS);
 			req->state = hold ? OSC_REQ_HELD : OSC_REQ_YIELDED;
 			osc_deferred_link(a, req);
 			if (hold) {
@@ -694,7 +692,8 @@ int osc_actor_create(oscar_pool_t *pool, const oscar_actor_class_t *cls, const c
 	osc_actor_t *a = calloc(1, sizeof(*a) + cls->state_size);
 	if (a == NULL) {
 		oscar_value_free(args);
-		osc_error_set(err, pool, OSCAR_ENOMEM, uid ? uid : "", "", "no memory for a new actor");
+		osc_error_set(
+		    err, pool, OSCAR_ENOMEM, uid ? uid : "", "", "no memory for a new actor");
 		return (OSCAR_ENOMEM);
 	}
 	a->pool = pool;
@@ -884,7 +883,7 @@ int oscar_actor_spawn(oscar_actor_t *self, const oscar_actor_class_t *cls, const
 {
 	oscar_error_t local;
 	osc_actor_t  *a;
-	int rv = osc_actor_create(self->pool, cls, uid, args, &a, err ? err : &local);
+	int           rv = osc_actor_create(self->pool, cls, uid, args, &a, err ? err : &local);
 	if (rv == 0 && ref != NULL) {
 		*ref = a->ref;
 	}

@@ -74,8 +74,7 @@ int oscar_error_format(const oscar_error_t *err, char *buf, size_t size)
 	}
 	return (snprintf(buf, size, "%s: %s (actor %s, method %s, at %s pid %" PRId64 ")",
 	    oscar_errname(err->code), err->message, err->actor[0] ? err->actor : "-",
-	    err->method[0] ? err->method : "-", err->address[0] ? err->address : "-",
-	    err->pid));
+	    err->method[0] ? err->method : "-", err->address[0] ? err->address : "-", err->pid));
 }
 
 // ---------------------------------------------------------------------------
@@ -112,7 +111,7 @@ static void osc_heap_down(oscar_pool_t *pool, size_t i)
 	osc_call_t *c = pool->heap.items[i];
 	size_t      n = pool->heap.len;
 	for (;;) {
-		size_t l = 2 * i + 1, m = i;
+		size_t      l = 2 * i + 1, m = i;
 		osc_call_t *mc = c;
 		if (l < n && osc_heap_less(pool->heap.items[l], mc)) {
 			m  = l;
@@ -196,7 +195,7 @@ static void osc_owner_unlink(osc_call_t *c)
 		c->onext->oprev = c->oprev;
 	}
 	c->onext = c->oprev = NULL;
-	c->owner = NULL;
+	c->owner            = NULL;
 }
 
 static void osc_parent_unlink(osc_call_t *c)
@@ -211,7 +210,7 @@ static void osc_parent_unlink(osc_call_t *c)
 		c->cnext->cprev = c->cprev;
 	}
 	c->cnext = c->cprev = NULL;
-	c->parent = NULL;
+	c->parent           = NULL;
 }
 
 // osc_call_start resolves ref and method in pool, queues a request for it,
@@ -227,8 +226,8 @@ int osc_call_start(oscar_pool_t *pool, osc_actor_t *owner, osc_req_t *parent,
 	if (pool->state != OSC_POOL_RUNNING || (owner != NULL && (owner->flags & OSC_ACTOR_DEAD))) {
 		oscar_value_free(args);
 		if (pool->state != OSC_POOL_RUNNING) {
-			osc_error_set(err, pool, OSCAR_ECLOSED, ref->uid, method, "pool %s is closed",
-			    pool->address);
+			osc_error_set(err, pool, OSCAR_ECLOSED, ref->uid, method,
+			    "pool %s is closed", pool->address);
 		} else {
 			osc_error_set(err, pool, OSCAR_ECLOSED, ref->uid, method,
 			    "the calling actor %s is being destroyed", owner->ref.uid);
@@ -245,8 +244,8 @@ int osc_call_start(oscar_pool_t *pool, osc_actor_t *owner, osc_req_t *parent,
 	osc_actor_t *a = osc_actor_find(pool, ref->uid);
 	if (a == NULL) {
 		oscar_value_free(args);
-		osc_error_set(err, pool, OSCAR_ENOACTOR, ref->uid, method,
-		    "no actor %s in pool %s", ref->uid, pool->address);
+		osc_error_set(err, pool, OSCAR_ENOACTOR, ref->uid, method, "no actor %s in pool %s",
+		    ref->uid, pool->address);
 		return (OSCAR_ENOACTOR);
 	}
 	const oscar_method_t *m = osc_method_find(a->cls, method);
@@ -277,7 +276,8 @@ int osc_call_start(oscar_pool_t *pool, osc_actor_t *owner, osc_req_t *parent,
 		}
 		if ((req->chain = malloc(n * sizeof(uint64_t))) == NULL) {
 			osc_req_maybe_free((req->replied = true, req));
-			osc_error_set(err, pool, OSCAR_ENOMEM, ref->uid, method, "no memory for a call");
+			osc_error_set(
+			    err, pool, OSCAR_ENOMEM, ref->uid, method, "no memory for a call");
 			return (OSCAR_ENOMEM);
 		}
 		if (parent->chain_len != 0) {
@@ -292,7 +292,8 @@ int osc_call_start(oscar_pool_t *pool, osc_actor_t *owner, osc_req_t *parent,
 		if ((c = calloc(1, sizeof(*c))) == NULL || osc_heap_reserve(pool) != 0) {
 			free(c);
 			osc_req_maybe_free((req->replied = true, req));
-			osc_error_set(err, pool, OSCAR_ENOMEM, ref->uid, method, "no memory for a call");
+			osc_error_set(
+			    err, pool, OSCAR_ENOMEM, ref->uid, method, "no memory for a call");
 			return (OSCAR_ENOMEM);
 		}
 		if (timeout_ms <= 0) {
@@ -545,8 +546,8 @@ int oscar_actor_call(oscar_actor_t *self, const oscar_ref_t *ref, const char *me
 		oscar_value_free(args);
 		return (OSCAR_EINVAL);
 	}
-	int rv = osc_call_start(self->pool, self, NULL, ref, method, OSC_REQ_CALL, args,
-	    timeout_ms, cb, arg, NULL, &c, &err);
+	int rv = osc_call_start(self->pool, self, NULL, ref, method, OSC_REQ_CALL, args, timeout_ms,
+	    cb, arg, NULL, &c, &err);
 	if (rv != 0) {
 		self->pool->last_err = err;
 	} else if (id != NULL) {
@@ -695,8 +696,8 @@ void osc_host_run(oscar_pool_t *pool, oscar_call_t *h)
 		break;
 	case OSC_OP_STATS:
 		oscar_value_free(args);
-		h->stats         = pool->stats;
-		h->stats.actors  = pool->actors.len;
+		h->stats        = pool->stats;
+		h->stats.actors = pool->actors.len;
 		// Relaxed: a statistic.
 		h->stats.dropped = atomic_load_explicit(&pool->dropped, memory_order_relaxed);
 		break;
@@ -737,8 +738,8 @@ void osc_tell_run(oscar_pool_t *pool, osc_req_t *req)
 
 // osc_host_new_cls makes and posts a host handle. args are consumed.
 static int osc_host_new_cls(oscar_pool_t *pool, osc_op_t op, const oscar_ref_t *ref,
-    const char *method, const oscar_actor_class_t *cls, oscar_value_t *args,
-    int64_t timeout_ms, oscar_call_t **hp, oscar_error_t *err)
+    const char *method, const oscar_actor_class_t *cls, oscar_value_t *args, int64_t timeout_ms,
+    oscar_call_t **hp, oscar_error_t *err)
 {
 	int rv;
 	*hp = NULL;
@@ -746,7 +747,7 @@ static int osc_host_new_cls(oscar_pool_t *pool, osc_op_t op, const oscar_ref_t *
 	    (method != NULL && strlen(method) >= OSCAR_NAME_MAX)) {
 		oscar_value_free(args);
 		return (osc_fail(err, OSCAR_EINVAL,
-		    pool == NULL ? "no pool given"
+		    pool == NULL     ? "no pool given"
 		    : timeout_ms < 0 ? "negative timeout"
 		                     : "method name longer than 63 bytes"));
 	}
@@ -813,9 +814,8 @@ static int osc_host_new_cls(oscar_pool_t *pool, osc_op_t op, const oscar_ref_t *
 }
 
 // osc_host_new makes and posts a host handle. args are consumed.
-static int osc_host_new(oscar_pool_t *pool, osc_op_t op, const oscar_ref_t *ref,
-    const char *method, oscar_value_t *args, int64_t timeout_ms, oscar_call_t **hp,
-    oscar_error_t *err)
+static int osc_host_new(oscar_pool_t *pool, osc_op_t op, const oscar_ref_t *ref, const char *method,
+    oscar_value_t *args, int64_t timeout_ms, oscar_call_t **hp, oscar_error_t *err)
 {
 	return (osc_host_new_cls(pool, op, ref, method, NULL, args, timeout_ms, hp, err));
 }
@@ -911,7 +911,7 @@ static int osc_host_sync(oscar_pool_t *pool, osc_op_t op, const oscar_ref_t *ref
     oscar_error_t *err)
 {
 	oscar_call_t *h;
-	int rv = osc_host_new(pool, op, ref, method, args, timeout_ms, &h, err);
+	int           rv = osc_host_new(pool, op, ref, method, args, timeout_ms, &h, err);
 	if (rv != 0) {
 		return (rv);
 	}
@@ -924,8 +924,8 @@ static int osc_host_sync(oscar_pool_t *pool, osc_op_t op, const oscar_ref_t *ref
 	return (rv);
 }
 
-int oscar_call(oscar_pool_t *pool, const oscar_ref_t *ref, const char *method,
-    oscar_value_t *args, int64_t timeout_ms, oscar_value_t **reply, oscar_error_t *err)
+int oscar_call(oscar_pool_t *pool, const oscar_ref_t *ref, const char *method, oscar_value_t *args,
+    int64_t timeout_ms, oscar_value_t **reply, oscar_error_t *err)
 {
 	oscar_call_t *h;
 	if (reply != NULL) {
@@ -933,7 +933,8 @@ int oscar_call(oscar_pool_t *pool, const oscar_ref_t *ref, const char *method,
 	}
 	if (ref == NULL || method == NULL) {
 		oscar_value_free(args);
-		return (osc_fail(err, OSCAR_EINVAL, ref == NULL ? "no ref given" : "no method given"));
+		return (
+		    osc_fail(err, OSCAR_EINVAL, ref == NULL ? "no ref given" : "no method given"));
 	}
 	int rv = osc_host_sync(pool, OSC_OP_CALL, ref, method, args, timeout_ms, &h, err);
 	if (rv == 0) {
@@ -946,8 +947,8 @@ int oscar_call(oscar_pool_t *pool, const oscar_ref_t *ref, const char *method,
 	return (rv);
 }
 
-int oscar_batch(oscar_pool_t *pool, const oscar_ref_t *ref, const char *method,
-    oscar_value_t *args, int64_t timeout_ms, oscar_value_t **replies, oscar_error_t *err)
+int oscar_batch(oscar_pool_t *pool, const oscar_ref_t *ref, const char *method, oscar_value_t *args,
+    int64_t timeout_ms, oscar_value_t **replies, oscar_error_t *err)
 {
 	oscar_call_t *h;
 	if (replies != NULL) {
@@ -956,8 +957,9 @@ int oscar_batch(oscar_pool_t *pool, const oscar_ref_t *ref, const char *method,
 	if (ref == NULL || method == NULL || args == NULL || args->type != OSCAR_ARRAY) {
 		oscar_value_free(args);
 		return (osc_fail(err, OSCAR_EINVAL,
-		    ref == NULL || method == NULL ? "no ref or method given"
-		                                  : "a batch takes an array of per-call arguments"));
+		    ref == NULL || method == NULL
+		        ? "no ref or method given"
+		        : "a batch takes an array of per-call arguments"));
 	}
 	int rv = osc_host_sync(pool, OSC_OP_BATCH, ref, method, args, timeout_ms, &h, err);
 	if (rv == 0) {
@@ -970,12 +972,13 @@ int oscar_batch(oscar_pool_t *pool, const oscar_ref_t *ref, const char *method,
 	return (rv);
 }
 
-int oscar_tell(oscar_pool_t *pool, const oscar_ref_t *ref, const char *method,
-    oscar_value_t *args, int64_t timeout_ms, oscar_error_t *err)
+int oscar_tell(oscar_pool_t *pool, const oscar_ref_t *ref, const char *method, oscar_value_t *args,
+    int64_t timeout_ms, oscar_error_t *err)
 {
 	if (ref == NULL || method == NULL) {
 		oscar_value_free(args);
-		return (osc_fail(err, OSCAR_EINVAL, ref == NULL ? "no ref given" : "no method given"));
+		return (
+		    osc_fail(err, OSCAR_EINVAL, ref == NULL ? "no ref given" : "no method given"));
 	}
 	return (osc_host_sync(pool, OSC_OP_TELL, ref, method, args, timeout_ms, NULL, err));
 }
@@ -1029,14 +1032,15 @@ int oscar_create(oscar_pool_t *pool, const oscar_actor_class_t *cls, const char 
 	    (uid != NULL && (uid[0] == '\0' || strlen(uid) >= OSCAR_UID_MAX))) {
 		oscar_value_free(args);
 		return (osc_fail(err, OSCAR_EINVAL,
-		    pool == NULL                      ? "no pool given"
+		    pool == NULL                       ? "no pool given"
 		    : cls == NULL || cls->name == NULL ? "no actor class given"
 		                                       : "actor uid must be 1 to 63 bytes long"));
 	}
 	if (uid != NULL) {
 		snprintf(target.uid, sizeof(target.uid), "%s", uid);
 	}
-	int rv = osc_host_new_cls(pool, OSC_OP_CREATE, &target, NULL, cls, args, timeout_ms, &h, err);
+	int rv =
+	    osc_host_new_cls(pool, OSC_OP_CREATE, &target, NULL, cls, args, timeout_ms, &h, err);
 	if (rv == 0 && (rv = osc_host_wait(h, err)) == 0 && ref != NULL) {
 		*ref = h->ref;
 	}

@@ -801,7 +801,7 @@ static int osc_read_into(osc_reader_t *r, oscar_value_t *v, int depth)
 		// An out-of-band buffer (osc_peek let nothing else through).
 		const uint8_t *b   = (const uint8_t *) r->buf + r->pos + tok.hdr;
 		uint32_t       idx = ((uint32_t) b[0] << 24) | ((uint32_t) b[1] << 16) |
-		    ((uint32_t) b[2] << 8) | b[3];
+		               ((uint32_t) b[2] << 8) | b[3];
 		if (idx >= r->oob->n) {
 			return (OSCAR_EPROTO);
 		}

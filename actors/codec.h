@@ -41,10 +41,10 @@ void osc_oob_fini(osc_oob_t *oob);
 // osc_wbuf_t is a growable byte buffer. Zero-initialise it (or call
 // osc_wbuf_init) before use; release with osc_wbuf_fini.
 typedef struct osc_wbuf {
-	char  *data;
-	size_t len;
-	size_t cap;
-	int    err; // first error (OSCAR_ENOMEM), sticky; writes become no-ops
+	char      *data;
+	size_t     len;
+	size_t     cap;
+	int        err; // first error (OSCAR_ENOMEM), sticky; writes become no-ops
 	osc_oob_t *oob; // optional: where large bins go (see above)
 } osc_wbuf_t;
 
@@ -80,7 +80,7 @@ typedef struct osc_reader {
 	const osc_oob_t *oob; // optional: buffers that ext references resolve to
 } osc_reader_t;
 
-void osc_reader_init(osc_reader_t *r, const void *buf, size_t len);
+void                 osc_reader_init(osc_reader_t *r, const void *buf, size_t len);
 static inline size_t osc_reader_left(const osc_reader_t *r)
 {
 	return r->len - r->pos;

@@ -391,9 +391,9 @@ int oscar_pool_open(oscar_pool_t **poolp, const oscar_pool_config_t *cfg)
 	if (pool->cfg.actor_batch == 0) {
 		pool->cfg.actor_batch = defaults.actor_batch;
 	}
-	pool->id       = osc_random_id();
-	pool->pid      = (int64_t) getpid();
-	pool->armed_at = -1;
+	pool->id           = osc_random_id();
+	pool->pid          = (int64_t) getpid();
+	pool->armed_at     = -1;
 	pool->next_call_id = 1;
 	pool->next_token   = pool->id;
 	if (cfg->address != NULL) {
@@ -406,8 +406,8 @@ int oscar_pool_open(oscar_pool_t **poolp, const oscar_pool_config_t *cfg)
 	if (pool->cfg.default_timeout_ms > OSC_TIMEOUT_MAX) {
 		pool->cfg.default_timeout_ms = OSC_TIMEOUT_MAX;
 	}
-	osc_error_set(&pool->oom_err, pool, OSCAR_ENOMEM, "", "",
-	    "out of memory while reporting an error");
+	osc_error_set(
+	    &pool->oom_err, pool, OSCAR_ENOMEM, "", "", "out of memory while reporting an error");
 	osc_inbox_init(&pool->inbox);
 	atomic_init(&pool->closing, false);
 	atomic_init(&pool->freeing, false);

@@ -77,18 +77,18 @@ typedef enum osc_op {
 } osc_op_t;
 
 struct oscar_call {
-	osc_post_t   post;        // OSC_POST_HOST
-	osc_post_t   cancel_post; // OSC_POST_CANCEL
-	atomic_int   refs;        // host + loop (+ a posted cancel)
-	atomic_bool  cancel_sent;
-	uv_mutex_t   mu;
-	uv_cond_t    cv;
-	bool         done;      // under mu
-	bool         abandoned; // under mu: the host stopped waiting
-	osc_op_t     op;
+	osc_post_t    post;        // OSC_POST_HOST
+	osc_post_t    cancel_post; // OSC_POST_CANCEL
+	atomic_int    refs;        // host + loop (+ a posted cancel)
+	atomic_bool   cancel_sent;
+	uv_mutex_t    mu;
+	uv_cond_t     cv;
+	bool          done;      // under mu
+	bool          abandoned; // under mu: the host stopped waiting
+	osc_op_t      op;
 	oscar_pool_t *pool;
-	int64_t      timeout_ms;
-	uint64_t     deadline_ns; // host clock (uv_hrtime)
+	int64_t       timeout_ms;
+	uint64_t      deadline_ns; // host clock (uv_hrtime)
 	// request
 	oscar_ref_t                ref;
 	char                       method[OSCAR_NAME_MAX];
@@ -103,7 +103,6 @@ struct oscar_call {
 	// loop: the call record while the call runs
 	osc_call_t *call;
 };
-
 
 // ---------------------------------------------------------------------------
 // Pool
@@ -127,9 +126,9 @@ struct oscar_pool {
 	uv_sem_t            started;
 
 	// Cross-thread.
-	osc_inbox_t inbox;
-	atomic_bool closing; // set once by oscar_pool_close
-	atomic_bool freeing; // set once by oscar_pool_free
+	osc_inbox_t   inbox;
+	atomic_bool   closing; // set once by oscar_pool_close
+	atomic_bool   freeing; // set once by oscar_pool_free
 	atomic_ullong dropped;
 
 	// Loop only.
@@ -149,11 +148,11 @@ struct oscar_pool {
 		osc_call_t **items;
 		size_t       len;
 		size_t       cap;
-	} heap;              // pending calls by deadline
-	int64_t  armed_at;   // when the timer fires, or -1
-	uint64_t next_call_id;
-	uint64_t next_token;
-	uint64_t next_uid;
+	} heap;                      // pending calls by deadline
+	int64_t            armed_at; // when the timer fires, or -1
+	uint64_t           next_call_id;
+	uint64_t           next_token;
+	uint64_t           next_uid;
 	oscar_pool_stats_t stats;
 	// The details of the last actor-side call that failed at once, so a
 	// handler that just returns that code passes the details on.
@@ -205,9 +204,9 @@ typedef enum osc_req_state {
 } osc_req_state_t;
 
 struct oscar_req {
-	osc_post_t            post; // OSC_POST_TELL: posted by a host thread
-	const char           *target; // that tell's "uid\0method", after the struct
-	osc_req_t            *next; // mailbox link
+	osc_post_t            post;          // OSC_POST_TELL: posted by a host thread
+	const char           *target;        // that tell's "uid\0method", after the struct
+	osc_req_t            *next;          // mailbox link
 	osc_req_t            *dprev, *dnext; // actor's deferred list
 	osc_actor_t          *actor;
 	const oscar_method_t *method;
@@ -220,9 +219,9 @@ struct oscar_req {
 	uint8_t               defer; // oscar_defer_t chosen by the handler
 	bool                  replied;
 	bool                  cancelled;
-	uint8_t               pins; // > 0: someone on the stack still uses it
-	uint64_t              token;     // names this request in call chains
-	uint64_t             *chain;     // tokens of the requests upstream
+	uint8_t               pins;  // > 0: someone on the stack still uses it
+	uint64_t              token; // names this request in call chains
+	uint64_t             *chain; // tokens of the requests upstream
 	uint32_t              chain_len;
 	oscar_cancel_cb       cancel_cb;
 	void                 *cancel_arg;
@@ -273,26 +272,26 @@ struct osc_call {
 // arithmetic never overflows.
 #define OSC_TIMEOUT_MAX ((int64_t) 1 << 40)
 
-#define OSC_CONTAINER_OF(ptr, type, member) ((type *) ((char *) (ptr) - offsetof(type, member)))
+#define OSC_CONTAINER_OF(ptr, type, member) ((type *) ((char *) (ptr) -offsetof(type, member)))
 
 // pool.c
 void osc_pool_arm(oscar_pool_t *pool, int64_t deadline);
 bool osc_pool_on_loop(const oscar_pool_t *pool); // any thread
 void osc_pool_schedule(oscar_pool_t *pool, osc_actor_t *a);
-int  osc_pool_post(oscar_pool_t *pool, osc_post_t *p); // any thread
+int  osc_pool_post(oscar_pool_t *pool, osc_post_t *p);        // any thread
 void osc_pool_post_always(oscar_pool_t *pool, osc_post_t *p); // any thread
 bool osc_ref_is_local(const oscar_pool_t *pool, const oscar_ref_t *ref);
 
 // actor.c
 osc_actor_t *osc_actor_find(oscar_pool_t *pool, const char *uid);
-int  osc_actor_create(oscar_pool_t *pool, const oscar_actor_class_t *cls, const char *uid,
-     oscar_value_t *args, osc_actor_t **ap, oscar_error_t *err);
-int  osc_actor_destroy(osc_actor_t *a);
-void osc_actor_run(osc_actor_t *a, unsigned budget);
-int  osc_actor_enqueue(osc_actor_t *a, osc_req_t *req, oscar_error_t *err);
+int          osc_actor_create(oscar_pool_t *pool, const oscar_actor_class_t *cls, const char *uid,
+             oscar_value_t *args, osc_actor_t **ap, oscar_error_t *err);
+int          osc_actor_destroy(osc_actor_t *a);
+void         osc_actor_run(osc_actor_t *a, unsigned budget);
+int          osc_actor_enqueue(osc_actor_t *a, osc_req_t *req, oscar_error_t *err);
 const oscar_method_t *osc_method_find(const oscar_actor_class_t *cls, const char *name);
-osc_req_t *osc_req_new(osc_actor_t *a, const oscar_method_t *m, osc_req_kind_t kind,
-     oscar_value_t *args);
+osc_req_t            *osc_req_new(
+               osc_actor_t *a, const oscar_method_t *m, osc_req_kind_t kind, oscar_value_t *args);
 void osc_req_maybe_free(osc_req_t *req);
 void osc_req_cancel(osc_req_t *req);
 void osc_req_finish(osc_req_t *req, int code, oscar_value_t *value, const oscar_error_t *err);
@@ -301,8 +300,8 @@ void osc_actors_close_all(oscar_pool_t *pool);
 // call.c
 int  osc_call_start(oscar_pool_t *pool, osc_actor_t *owner, osc_req_t *parent,
      const oscar_ref_t *ref, const char *method, osc_req_kind_t kind, oscar_value_t *args,
-     int64_t timeout_ms, oscar_reply_cb cb, void *arg, oscar_call_t *host,
-     osc_call_t **callp, oscar_error_t *err);
+     int64_t timeout_ms, oscar_reply_cb cb, void *arg, oscar_call_t *host, osc_call_t **callp,
+     oscar_error_t *err);
 void osc_call_complete(osc_call_t *c, int code, oscar_value_t *value, const oscar_error_t *err);
 void osc_call_cancel(osc_call_t *c);
 void osc_call_run_done(oscar_pool_t *pool);
@@ -317,7 +316,7 @@ void osc_tell_run(oscar_pool_t *pool, osc_req_t *req);
 
 // error helpers (call.c)
 void osc_error_set(oscar_error_t *err, const oscar_pool_t *pool, int code, const char *actor,
-     const char *method, const char *fmt, ...)
+    const char *method, const char *fmt, ...)
 #if defined(__GNUC__)
     __attribute__((format(printf, 6, 7)))
 #endif

@@ -41,7 +41,7 @@ static uint32_t osc_get_le32(const char *p)
 {
 	const uint8_t *b = (const uint8_t *) p;
 	return ((uint32_t) b[0] | ((uint32_t) b[1] << 8) | ((uint32_t) b[2] << 16) |
-	    ((uint32_t) b[3] << 24));
+	        ((uint32_t) b[3] << 24));
 }
 
 // osc_frame_encode appends f, with payload, to out.
@@ -129,8 +129,8 @@ static int osc_read_error(osc_reader_t *r, oscar_error_t *e)
 {
 	uint32_t n;
 	int64_t  code, pid;
-	if (osc_read_array(r, &n) != 0 || n < 6 || osc_read_int(r, &code) != 0 ||
-	    code <= 0 || code > INT32_MAX || osc_read_name(r, e->message, sizeof(e->message)) != 0 ||
+	if (osc_read_array(r, &n) != 0 || n < 6 || osc_read_int(r, &code) != 0 || code <= 0 ||
+	    code > INT32_MAX || osc_read_name(r, e->message, sizeof(e->message)) != 0 ||
 	    osc_read_name(r, e->address, sizeof(e->address)) != 0 || osc_read_int(r, &pid) != 0 ||
 	    osc_read_name(r, e->actor, sizeof(e->actor)) != 0 ||
 	    osc_read_name(r, e->method, sizeof(e->method)) != 0) {
@@ -150,14 +150,13 @@ static int osc_read_error(osc_reader_t *r, oscar_error_t *e)
 // sizes into sizes[0..*nbufs).
 static int osc_frame_parse_header(osc_reader_t *r, osc_frame_t *f)
 {
-	uint32_t n, nb, nc;
-	uint64_t type;
+	uint32_t     n, nb, nc;
+	uint64_t     type;
 	oscar_type_t t;
 
-	if (osc_read_array(r, &n) != 0 || n < OSC_HEADER_ITEMS ||
-	    osc_read_uint(r, &type) != 0 || osc_msg_type_name((int) (type & 0xff)) == NULL ||
-	    type > 0xff || osc_read_uint(r, &f->id) != 0 ||
-	    osc_read_name(r, f->source, sizeof(f->source)) != 0 ||
+	if (osc_read_array(r, &n) != 0 || n < OSC_HEADER_ITEMS || osc_read_uint(r, &type) != 0 ||
+	    osc_msg_type_name((int) (type & 0xff)) == NULL || type > 0xff ||
+	    osc_read_uint(r, &f->id) != 0 || osc_read_name(r, f->source, sizeof(f->source)) != 0 ||
 	    osc_read_name(r, f->target, sizeof(f->target)) != 0 ||
 	    osc_read_name(r, f->method, sizeof(f->method)) != 0 ||
 	    osc_read_uint(r, &f->timeout_ms) != 0) {
@@ -226,8 +225,8 @@ int osc_frame_decode(const void *data, size_t len, osc_frame_t *f)
 	    p[7] != 0) {
 		return (OSCAR_EPROTO);
 	}
-	uint32_t hlen = osc_get_le32(p + 8);
-	uint32_t plen = osc_get_le32(p + 12);
+	uint32_t hlen        = osc_get_le32(p + 8);
+	uint32_t plen        = osc_get_le32(p + 12);
 	bool     has_payload = (p[5] & OSC_WIRE_F_PAYLOAD) != 0;
 	if (hlen == 0 || hlen > OSC_WIRE_MAX_HEADER || has_payload != (plen != 0) ||
 	    (uint64_t) OSC_WIRE_PREFIX + hlen + plen > len) {

@@ -25,18 +25,18 @@
 #define OSC_WIRE_F_PAYLOAD 0x01 // a payload value follows the header
 
 // OSC_MSG_TYPE_MAP(X) expands X(NAME, code, "name") once per message type.
-#define OSC_MSG_TYPE_MAP(X)                                                  \
+#define OSC_MSG_TYPE_MAP(X)                                                    \
 	X(CONTROL, 1, "control") /* method: stop, config, wait-recovered... */ \
 	X(RESULT, 2, "result")   /* a reply: id of the call, payload */        \
-	X(ERROR, 3, "error")     /* a failed reply: id, error */              \
-	X(CREATE, 4, "create")   /* method: class name, target: uid */        \
-	X(DESTROY, 5, "destroy")                                              \
-	X(HAS, 6, "has")                                                      \
-	X(LOOKUP, 7, "lookup")                                                \
-	X(SEND, 8, "send")       /* a call: target.method(payload) */          \
-	X(TELL, 9, "tell")       /* one-way: no reply */                       \
-	X(CANCEL, 10, "cancel")  /* id: the call to cancel */                  \
-	X(BATCH, 11, "batch")    /* payload: array of per-call arguments */
+	X(ERROR, 3, "error")     /* a failed reply: id, error */               \
+	X(CREATE, 4, "create")   /* method: class name, target: uid */         \
+	X(DESTROY, 5, "destroy")                                               \
+	X(HAS, 6, "has")                                                       \
+	X(LOOKUP, 7, "lookup")                                                 \
+	X(SEND, 8, "send")      /* a call: target.method(payload) */           \
+	X(TELL, 9, "tell")      /* one-way: no reply */                        \
+	X(CANCEL, 10, "cancel") /* id: the call to cancel */                   \
+	X(BATCH, 11, "batch")   /* payload: array of per-call arguments */
 
 typedef enum osc_msg_type {
 #define OSC_MSG_ENUM_(name, code, str) OSC_MSG_##name = code,
@@ -52,8 +52,8 @@ const char *osc_msg_type_name(int type);
 // owned by the frame (osc_frame_fini).
 typedef struct osc_frame {
 	osc_msg_type_t type;
-	uint64_t       id;         // message id; replies carry the call's id
-	uint64_t       timeout_ms; // time left before the deadline; 0: none
+	uint64_t       id;                     // message id; replies carry the call's id
+	uint64_t       timeout_ms;             // time left before the deadline; 0: none
 	char           source[OSCAR_ADDR_MAX]; // the sender's pool address
 	char           target[OSCAR_UID_MAX];  // target actor uid, or ""
 	char           method[OSCAR_NAME_MAX]; // method, class or control verb

@@ -137,7 +137,7 @@ static int sink_wait_for(oscar_actor_t *self, oscar_req_t *req)
 	if (oscar_value_get_int(oscar_req_args(req), &s->want) != 0) {
 		return (OSCAR_EBADARGS);
 	}
-	s->count = 0;
+	s->count  = 0;
 	s->waiter = req;
 	return (oscar_req_defer(req, OSCAR_DEFER_YIELD));
 }
@@ -155,11 +155,11 @@ static const oscar_actor_class_t sink_class = {
 };
 
 // idle: the smallest actor there is (8 bytes of state).
-static const oscar_method_t idle_methods[] = { { NULL, NULL, NULL } };
-static const oscar_actor_class_t idle_class = {
-	.name       = "idle",
-	.state_size = 8,
-	.methods    = idle_methods,
+static const oscar_method_t      idle_methods[] = { { NULL, NULL, NULL } };
+static const oscar_actor_class_t idle_class     = {
+	    .name       = "idle",
+	    .state_size = 8,
+	    .methods    = idle_methods,
 };
 
 // spawner.churn(n): creates and destroys n actors, one at a time.
@@ -196,7 +196,8 @@ static int spawner_fill(oscar_actor_t *self, oscar_req_t *req)
 		return (OSCAR_EBADARGS);
 	}
 	for (int64_t i = 0; i < s->n; i++) {
-		if ((rv = oscar_actor_spawn(self, &idle_class, NULL, NULL, &s->refs[i], NULL)) != 0) {
+		if ((rv = oscar_actor_spawn(self, &idle_class, NULL, NULL, &s->refs[i], NULL)) !=
+		    0) {
 			return (rv);
 		}
 	}
@@ -388,7 +389,8 @@ static void sender_thread(void *arg)
 	sender_t *s = arg;
 	for (int64_t i = 0; i < s->n; i++) {
 		int rv;
-		while ((rv = oscar_tell_nowait(s->pool, &s->sink, "hit", NULL)) == OSCAR_EMBOXFULL) {
+		while (
+		    (rv = oscar_tell_nowait(s->pool, &s->sink, "hit", NULL)) == OSCAR_EMBOXFULL) {
 			s->full++;
 			uv_sleep(0);
 		}
@@ -408,8 +410,8 @@ static double bench_tell_rate(oscar_pool_t *pool, int64_t per_sender)
 	if ((rv = oscar_create(pool, &sink_class, NULL, NULL, 0, &sink, NULL)) != 0) {
 		die("create sink", rv);
 	}
-	if ((rv = oscar_call_start(
-	         pool, &sink, "wait_for", oscar_value_new_int(per_sender * 4), 600000, &done)) != 0) {
+	if ((rv = oscar_call_start(pool, &sink, "wait_for", oscar_value_new_int(per_sender * 4),
+	         600000, &done)) != 0) {
 		die("sink.wait_for", rv);
 	}
 	// The wait_for request must be parked before the first hit arrives;
@@ -482,9 +484,9 @@ typedef struct row {
 
 static void print_row(FILE *out, const row_t *r)
 {
-	double vs_base = r->baseline > 0
-	    ? (r->higher_is_better ? r->value / r->baseline : r->baseline / r->value)
-	    : 0;
+	double vs_base   = r->baseline > 0 ? (r->higher_is_better ? r->value / r->baseline
+	                                                          : r->baseline / r->value)
+	                                   : 0;
 	double vs_target = r->higher_is_better ? r->value / r->target : r->target / r->value;
 	fprintf(out, "%-11s %12.3f %-6s %-24s %12.3f %8.2fx   target %-10.3f %6.2fx\n", r->name,
 	    r->value, r->unit, r->baseline_name ? r->baseline_name : "-", r->baseline, vs_base,
@@ -507,7 +509,8 @@ int main(int argc, char **argv)
 		} else if (strcmp(argv[i], "--json") == 0 && i + 1 < argc) {
 			json = argv[++i];
 		} else {
-			fprintf(stderr, "usage: oscar-bench [--quick] [--rounds N] [--only WORKLOAD] [--json FILE]\n");
+			fprintf(stderr, "usage: oscar-bench [--quick] [--rounds N] [--only "
+			                "WORKLOAD] [--json FILE]\n");
 			return (2);
 		}
 	}

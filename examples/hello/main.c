@@ -109,7 +109,8 @@ static int teller_report(oscar_actor_t *self, oscar_req_t *req)
 	if ((rv = oscar_ref_make(&acc, oscar_actor_ref(self)->addr, uid)) != 0) {
 		return (rv);
 	}
-	if ((rv = oscar_req_call(req, &acc, "balance", NULL, 0, teller_got_balance, req, NULL)) != 0) {
+	if ((rv = oscar_req_call(req, &acc, "balance", NULL, 0, teller_got_balance, req, NULL)) !=
+	    0) {
 		return (rv);
 	}
 	return (oscar_req_defer(req, OSCAR_DEFER_HOLD));
@@ -159,8 +160,8 @@ static int run_pool(const char *name)
 		return (1);
 	}
 	printf("pool %s\n", oscar_pool_address(pool));
-	if ((rv = oscar_create(pool, &account_class, "alice", oscar_value_new_int(100), 0, &acc,
-	         &err)) != 0 ||
+	if ((rv = oscar_create(
+	         pool, &account_class, "alice", oscar_value_new_int(100), 0, &acc, &err)) != 0 ||
 	    (rv = oscar_create(pool, &teller_class, NULL, NULL, 0, &teller, &err)) != 0) {
 		show("create", rv, NULL, &err);
 		oscar_pool_free(&pool);

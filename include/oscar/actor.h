@@ -44,10 +44,10 @@
 extern "C" {
 #endif
 
-#define OSCAR_UID_MAX     64  // bytes, including the terminator
-#define OSCAR_ADDR_MAX    128 // bytes, including the terminator
-#define OSCAR_NAME_MAX    64  // class and method names, with terminator
-#define OSCAR_ERRMSG_MAX  256 // error messages, with terminator
+#define OSCAR_UID_MAX    64  // bytes, including the terminator
+#define OSCAR_ADDR_MAX   128 // bytes, including the terminator
+#define OSCAR_NAME_MAX   64  // class and method names, with terminator
+#define OSCAR_ERRMSG_MAX 256 // error messages, with terminator
 
 typedef struct oscar_pool  oscar_pool_t;
 typedef struct oscar_actor oscar_actor_t;
@@ -163,14 +163,14 @@ const char *oscar_pool_address(const oscar_pool_t *pool);
 
 // oscar_pool_stats_t holds counters; read them with oscar_pool_stats.
 typedef struct oscar_pool_stats {
-	uint64_t actors;          // alive now
-	uint64_t messages;        // delivered to handlers
-	uint64_t calls;           // calls started from this pool
-	uint64_t errors;          // calls that completed with an error
-	uint64_t dropped;         // one-way messages not delivered, or whose handler failed
-	uint64_t timeouts;        // calls failed by the pool's deadline timer (a host
-	                          // thread that gives up first is not counted)
-	uint64_t deadlocks;       // calls failed by deadlock detection
+	uint64_t actors;    // alive now
+	uint64_t messages;  // delivered to handlers
+	uint64_t calls;     // calls started from this pool
+	uint64_t errors;    // calls that completed with an error
+	uint64_t dropped;   // one-way messages not delivered, or whose handler failed
+	uint64_t timeouts;  // calls failed by the pool's deadline timer (a host
+	                    // thread that gives up first is not counted)
+	uint64_t deadlocks; // calls failed by deadlock detection
 } oscar_pool_stats_t;
 
 // oscar_pool_stats copies the pool's counters (a consistent snapshot taken
@@ -213,14 +213,14 @@ int oscar_lookup(oscar_pool_t *pool, const char *uid, oscar_ref_t *ref, int64_t 
 
 // oscar_call calls method on ref with args (consumed) and waits for the
 // reply, which is stored in *reply (may be NULL to discard it).
-int oscar_call(oscar_pool_t *pool, const oscar_ref_t *ref, const char *method,
-    oscar_value_t *args, int64_t timeout_ms, oscar_value_t **reply, oscar_error_t *err);
+int oscar_call(oscar_pool_t *pool, const oscar_ref_t *ref, const char *method, oscar_value_t *args,
+    int64_t timeout_ms, oscar_value_t **reply, oscar_error_t *err);
 
 // oscar_tell sends a one-way message and waits until the target pool has
 // queued it (Oscar's tell): it fails with OSCAR_ENOACTOR, OSCAR_ENOMETHOD
 // or OSCAR_EMBOXFULL, but the handler's own outcome is not reported.
-int oscar_tell(oscar_pool_t *pool, const oscar_ref_t *ref, const char *method,
-    oscar_value_t *args, int64_t timeout_ms, oscar_error_t *err);
+int oscar_tell(oscar_pool_t *pool, const oscar_ref_t *ref, const char *method, oscar_value_t *args,
+    int64_t timeout_ms, oscar_error_t *err);
 
 // oscar_tell_nowait posts a one-way message and returns at once. It fails
 // only for bad arguments (OSCAR_EINVAL), a ref to another pool
@@ -235,8 +235,8 @@ int oscar_tell_nowait(
 // an array (consumed) with one item per call; *replies receives an array
 // of results in the same order. If any call fails, the batch fails with
 // the first failure.
-int oscar_batch(oscar_pool_t *pool, const oscar_ref_t *ref, const char *method,
-    oscar_value_t *args, int64_t timeout_ms, oscar_value_t **replies, oscar_error_t *err);
+int oscar_batch(oscar_pool_t *pool, const oscar_ref_t *ref, const char *method, oscar_value_t *args,
+    int64_t timeout_ms, oscar_value_t **replies, oscar_error_t *err);
 
 // oscar_call_start starts a call and returns a handle at once; the call
 // runs while the host thread does other work.

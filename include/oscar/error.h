@@ -13,30 +13,30 @@ extern "C" {
 #endif
 
 // OSCAR_ERROR_MAP(X) expands X(NAME, code, "message") once per error.
-#define OSCAR_ERROR_MAP(X)                                                   \
-	X(ENOMEM, 1, "out of memory")                                          \
-	X(EINVAL, 2, "invalid argument")                                       \
-	X(ENOACTOR, 3, "no such actor")                                        \
-	X(EEXIST, 4, "actor already exists")                                   \
-	X(ENOMETHOD, 5, "no such method")                                      \
-	X(EBADARGS, 6, "bad arguments")                                        \
-	X(ETIMEDOUT, 7, "timed out")                                           \
-	X(ECANCELED, 8, "cancelled")                                           \
-	X(ECLOSED, 9, "closed")                                                \
-	X(EPEERGONE, 10, "peer gone")                                          \
-	X(EMBOXFULL, 11, "mailbox full")                                       \
-	X(EDEADLOCK, 12, "deadlock detected")                                  \
-	X(EPROTO, 13, "malformed message")                                     \
-	X(ETOOLARGE, 14, "message too large")                                  \
-	X(EUNEXPECTED, 15, "unexpected message")                               \
-	X(ESTATE, 16, "operation not valid in this state")                     \
-	X(ENOTSUP, 17, "not supported")                                        \
-	X(ENOENT, 18, "not found")                                             \
-	X(ESYSTEM, 19, "system error")                                         \
-	X(ECONNREFUSED, 20, "connection refused")                              \
-	X(EADDRINUSE, 21, "address in use")                                    \
-	X(EADDRINVAL, 22, "invalid address")                                   \
-	X(EHOOK, 23, "create hook failed")                                     \
+#define OSCAR_ERROR_MAP(X)                                 \
+	X(ENOMEM, 1, "out of memory")                      \
+	X(EINVAL, 2, "invalid argument")                   \
+	X(ENOACTOR, 3, "no such actor")                    \
+	X(EEXIST, 4, "actor already exists")               \
+	X(ENOMETHOD, 5, "no such method")                  \
+	X(EBADARGS, 6, "bad arguments")                    \
+	X(ETIMEDOUT, 7, "timed out")                       \
+	X(ECANCELED, 8, "cancelled")                       \
+	X(ECLOSED, 9, "closed")                            \
+	X(EPEERGONE, 10, "peer gone")                      \
+	X(EMBOXFULL, 11, "mailbox full")                   \
+	X(EDEADLOCK, 12, "deadlock detected")              \
+	X(EPROTO, 13, "malformed message")                 \
+	X(ETOOLARGE, 14, "message too large")              \
+	X(EUNEXPECTED, 15, "unexpected message")           \
+	X(ESTATE, 16, "operation not valid in this state") \
+	X(ENOTSUP, 17, "not supported")                    \
+	X(ENOENT, 18, "not found")                         \
+	X(ESYSTEM, 19, "system error")                     \
+	X(ECONNREFUSED, 20, "connection refused")          \
+	X(EADDRINUSE, 21, "address in use")                \
+	X(EADDRINVAL, 22, "invalid address")               \
+	X(EHOOK, 23, "create hook failed")                 \
 	X(EAPP, 24, "application error")
 
 // oscar_err_t lists the codes as OSCAR_ENOMEM, OSCAR_ENOACTOR, ...

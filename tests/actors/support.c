@@ -124,8 +124,8 @@ static int counter_quit(oscar_actor_t *self, oscar_req_t *req)
 static int counter_sync_call(oscar_actor_t *self, oscar_req_t *req)
 {
 	oscar_error_t err;
-	return (oscar_call(oscar_actor_pool(self), oscar_actor_ref(self), "get", NULL, 1000, NULL,
-	    &err));
+	return (oscar_call(
+	    oscar_actor_pool(self), oscar_actor_ref(self), "get", NULL, 1000, NULL, &err));
 }
 
 static const oscar_method_t counter_methods[] = {
@@ -183,7 +183,7 @@ static void gate_forget(gate_t *g, oscar_req_t *req)
 
 static void gate_on_cancel(oscar_actor_t *self, oscar_req_t *req, void *arg)
 {
-	gate_t *g    = oscar_actor_state(self);
+	gate_t *g = oscar_actor_state(self);
 	char    s[32];
 	g->cancelled = true;
 	gate_forget(g, req);
@@ -426,8 +426,8 @@ int64_t test_call_int(oscar_pool_t *pool, const oscar_ref_t *ref, const char *me
 {
 	oscar_value_t *reply;
 	oscar_error_t  err;
-	int64_t        n  = 0;
-	int            rv = oscar_call(pool, ref, method, oscar_value_new_int(arg), 5000, &reply, &err);
+	int64_t        n = 0;
+	int rv = oscar_call(pool, ref, method, oscar_value_new_int(arg), 5000, &reply, &err);
 	cr_assert_eq(rv, 0, "call %s: %s", method, err.message);
 	cr_assert_eq(oscar_value_get_int(reply, &n), 0);
 	oscar_value_free(reply);
@@ -444,4 +444,17 @@ oscar_value_t *test_strs(const char *first, ...)
 	}
 	va_end(ap);
 	return (arr);
+}
+
+oscar_value_t *test_via(bool hold, const char *first, ...)
+{
+	va_list        ap;
+	oscar_value_t *a = oscar_value_new_array(4);
+	oscar_value_array_push(a, oscar_value_new_bool(hold));
+	va_start(ap, first);
+	for (const char *s = first; s != NULL; s = va_arg(ap, const char *)) {
+		oscar_value_array_push(a, oscar_value_new_str(s));
+	}
+	va_end(ap);
+	return (a);
 }

@@ -46,14 +46,18 @@ extern atomic_int                test_block_hooks; // bit 1: create, bit 2: dest
 oscar_pool_t *test_pool(size_t mailbox_limit, size_t inbox_limit);
 
 // test_spawn creates an actor from the host and asserts success.
-oscar_ref_t test_spawn(oscar_pool_t *pool, const oscar_actor_class_t *cls, const char *uid,
-    oscar_value_t *args);
+oscar_ref_t test_spawn(
+    oscar_pool_t *pool, const oscar_actor_class_t *cls, const char *uid, oscar_value_t *args);
 
 // test_call_int calls method with an int argument and returns the int
 // reply, asserting success.
 int64_t test_call_int(oscar_pool_t *pool, const oscar_ref_t *ref, const char *method, int64_t arg);
 
-// test_args makes an array of strings (NULL-terminated list).
+// test_strs makes an array of strings (NULL-terminated list).
 oscar_value_t *test_strs(const char *first, ...);
+
+// test_via builds relay arguments [hold, uid, method, uid, method, ...]
+// from a NULL-terminated list of strings.
+oscar_value_t *test_via(bool hold, const char *first, ...);
 
 #endif

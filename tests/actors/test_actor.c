@@ -21,20 +21,6 @@ static void teardown(void)
 
 TestSuite(actor, .init = setup, .fini = teardown, .timeout = 60);
 
-// via builds relay arguments [hold, uid, method, uid, method, ...].
-static oscar_value_t *via(bool hold, const char *first, ...)
-{
-	va_list        ap;
-	oscar_value_t *a = oscar_value_new_array(4);
-	oscar_value_array_push(a, oscar_value_new_bool(hold));
-	va_start(ap, first);
-	for (const char *s = first; s != NULL; s = va_arg(ap, const char *)) {
-		oscar_value_array_push(a, oscar_value_new_str(s));
-	}
-	va_end(ap);
-	return (a);
-}
-
 Test(actor, create_runs_hook_with_args_and_destroy_runs_hook)
 {
 	oscar_ref_t c = test_spawn(pool, &test_counter_class, "c", oscar_value_new_int(41));
@@ -69,15 +55,15 @@ Test(actor, create_errors_leave_nothing_behind)
 	oscar_ref_t   ref;
 	bool          exists;
 	test_spawn(pool, &test_counter_class, "dup", NULL);
-	cr_assert_eq(oscar_create(pool, &test_counter_class, "dup", oscar_value_new_int(1), 0,
-	                 &ref, &err),
+	cr_assert_eq(
+	    oscar_create(pool, &test_counter_class, "dup", oscar_value_new_int(1), 0, &ref, &err),
 	    OSCAR_EEXIST);
 	cr_assert(strstr(err.message, "dup") != NULL, "%s", err.message);
 
 	// A failing create hook: the actor is never registered, and its
 	// destroy hook does not run.
-	cr_assert_eq(oscar_create(pool, &test_counter_class, "bad", oscar_value_new_str("fail"),
-	                 0, &ref, &err),
+	cr_assert_eq(oscar_create(pool, &test_counter_class, "bad", oscar_value_new_str("fail"), 0,
+	                 &ref, &err),
 	    OSCAR_EBADARGS);
 	cr_assert(strstr(err.message, "create hook") != NULL, "%s", err.message);
 	cr_assert_str_eq(err.actor, "bad");
@@ -87,13 +73,13 @@ Test(actor, create_errors_leave_nothing_behind)
 	cr_assert_eq(atomic_load(&test_destroyed), 0);
 
 	// Bad uids and classes.
-	cr_assert_eq(oscar_create(pool, &test_counter_class, "", NULL, 0, &ref, &err),
-	    OSCAR_EINVAL);
+	cr_assert_eq(
+	    oscar_create(pool, &test_counter_class, "", NULL, 0, &ref, &err), OSCAR_EINVAL);
 	char long_uid[OSCAR_UID_MAX + 1];
 	memset(long_uid, 'u', OSCAR_UID_MAX);
 	long_uid[OSCAR_UID_MAX] = '\0';
-	cr_assert_eq(oscar_create(pool, &test_counter_class, long_uid, NULL, 0, &ref, &err),
-	    OSCAR_EINVAL);
+	cr_assert_eq(
+	    oscar_create(pool, &test_counter_class, long_uid, NULL, 0, &ref, &err), OSCAR_EINVAL);
 	cr_assert_eq(oscar_create(pool, NULL, "x", NULL, 0, &ref, &err), OSCAR_EINVAL);
 }
 
@@ -135,8 +121,8 @@ Test(actor, hold_keeps_the_actor_busy_while_waiting)
 	oscar_call_t  *waiting, *after;
 	oscar_value_t *log;
 
-	cr_assert_eq(oscar_call_start(pool, &r, "via", via(true, "g", "wait", NULL), 0, &waiting),
-	    0);
+	cr_assert_eq(
+	    oscar_call_start(pool, &r, "via", test_via(true, "g", "wait", NULL), 0, &waiting), 0);
 	while (test_call_int(pool, &g, "waiting", 0) != 1) {
 		;
 	}
@@ -157,7 +143,7 @@ Test(actor, yield_releases_the_actor_while_waiting)
 	oscar_value_t *log, *reply;
 
 	cr_assert_eq(
-	    oscar_call_start(pool, &r, "via", via(false, "g", "wait", NULL), 0, &waiting), 0);
+	    oscar_call_start(pool, &r, "via", test_via(false, "g", "wait", NULL), 0, &waiting), 0);
 	while (test_call_int(pool, &g, "waiting", 0) != 1) {
 		;
 	}
@@ -181,8 +167,8 @@ Test(actor, call_cycle_of_two_is_a_deadlock_error)
 	oscar_pool_stats_t st;
 	oscar_ref_make(&a, NULL, "a");
 	// a holds while calling b, and b calls back into a.
-	cr_assert_eq(oscar_call(pool, &a, "via", via(true, "b", "via", "a", "noop", NULL), 5000,
-	                 NULL, &err),
+	cr_assert_eq(oscar_call(pool, &a, "via", test_via(true, "b", "via", "a", "noop", NULL),
+	                 5000, NULL, &err),
 	    OSCAR_EDEADLOCK);
 	cr_assert(strstr(err.message, "deadlock") != NULL, "%s", err.message);
 	cr_assert_eq(oscar_pool_stats(pool, &st, 0), 0);
@@ -197,8 +183,9 @@ Test(actor, call_cycle_of_three_is_a_deadlock_error)
 	oscar_ref_t a = test_spawn(pool, &test_relay_class, "a", NULL);
 	test_spawn(pool, &test_relay_class, "b", NULL);
 	test_spawn(pool, &test_relay_class, "c", NULL);
-	cr_assert_eq(oscar_call(pool, &a, "via",
-	                 via(true, "b", "via", "c", "via", "a", "noop", NULL), 5000, NULL, NULL),
+	cr_assert_eq(
+	    oscar_call(pool, &a, "via", test_via(true, "b", "via", "c", "via", "a", "noop", NULL),
+	        5000, NULL, NULL),
 	    OSCAR_EDEADLOCK);
 }
 
@@ -206,7 +193,7 @@ Test(actor, call_to_self_while_holding_is_a_deadlock_error)
 {
 	oscar_ref_t a = test_spawn(pool, &test_relay_class, "a", NULL);
 	cr_assert_eq(
-	    oscar_call(pool, &a, "via", via(true, "a", "noop", NULL), 5000, NULL, NULL),
+	    oscar_call(pool, &a, "via", test_via(true, "a", "noop", NULL), 5000, NULL, NULL),
 	    OSCAR_EDEADLOCK);
 }
 
@@ -216,25 +203,26 @@ Test(actor, cycles_through_yielding_actors_complete)
 	oscar_value_t *reply;
 	const char    *s;
 	test_spawn(pool, &test_relay_class, "b", NULL);
-	cr_assert_eq(oscar_call(pool, &a, "via", via(false, "b", "via", "a", "noop", NULL), 5000,
-	                 &reply, NULL),
+	cr_assert_eq(oscar_call(pool, &a, "via", test_via(false, "b", "via", "a", "noop", NULL),
+	                 5000, &reply, NULL),
 	    0);
 	cr_assert_eq(oscar_value_get_str(reply, &s, NULL), 0);
 	cr_assert_str_eq(s, "noop");
 	oscar_value_free(reply);
-	cr_assert_eq(oscar_call(pool, &a, "via", via(false, "a", "noop", NULL), 5000, NULL, NULL),
-	    0);
+	cr_assert_eq(
+	    oscar_call(pool, &a, "via", test_via(false, "a", "noop", NULL), 5000, NULL, NULL), 0);
 }
 
 Test(actor, full_mailbox_refuses_with_mailbox_full)
 {
 	oscar_pool_free(&pool);
-	pool              = test_pool(4, 0);
-	oscar_ref_t   g   = test_spawn(pool, &test_gate_class, "g", NULL);
-	oscar_ref_t   r   = test_spawn(pool, &test_relay_class, "r", NULL);
+	pool            = test_pool(4, 0);
+	oscar_ref_t   g = test_spawn(pool, &test_gate_class, "g", NULL);
+	oscar_ref_t   r = test_spawn(pool, &test_relay_class, "r", NULL);
 	oscar_error_t err;
 	oscar_call_t *held;
-	cr_assert_eq(oscar_call_start(pool, &r, "via", via(true, "g", "wait", NULL), 0, &held), 0);
+	cr_assert_eq(
+	    oscar_call_start(pool, &r, "via", test_via(true, "g", "wait", NULL), 0, &held), 0);
 	while (test_call_int(pool, &g, "waiting", 0) != 1) {
 		;
 	}
@@ -378,7 +366,8 @@ Test(actor, calls_from_actors_time_out)
 	oscar_ref_t   r = test_spawn(pool, &test_relay_class, "r", NULL);
 	oscar_error_t err;
 	test_spawn(pool, &test_gate_class, "g", NULL);
-	cr_assert_eq(oscar_call(pool, &r, "via", via(false, "g", "wait", NULL), 10000, NULL, &err),
+	cr_assert_eq(
+	    oscar_call(pool, &r, "via", test_via(false, "g", "wait", NULL), 10000, NULL, &err),
 	    OSCAR_ETIMEDOUT);
 	cr_assert(strstr(err.message, "g.wait") != NULL, "%s", err.message);
 }

@@ -40,9 +40,9 @@ Test(call, nil_reply_is_a_value)
 
 Test(call, unknown_actor_and_method)
 {
-	oscar_ref_t   c = test_spawn(pool, &test_counter_class, "c", NULL);
-	oscar_ref_t   ghost;
-	oscar_error_t err;
+	oscar_ref_t    c = test_spawn(pool, &test_counter_class, "c", NULL);
+	oscar_ref_t    ghost;
+	oscar_error_t  err;
 	oscar_value_t *reply = (oscar_value_t *) 1;
 
 	oscar_ref_make(&ghost, oscar_pool_address(pool), "ghost");
@@ -51,8 +51,8 @@ Test(call, unknown_actor_and_method)
 	cr_assert_str_eq(err.actor, "ghost");
 	cr_assert(strstr(err.message, "ghost") != NULL, "%s", err.message);
 
-	cr_assert_eq(oscar_call(pool, &c, "fly", oscar_value_new_int(1), 0, NULL, &err),
-	    OSCAR_ENOMETHOD);
+	cr_assert_eq(
+	    oscar_call(pool, &c, "fly", oscar_value_new_int(1), 0, NULL, &err), OSCAR_ENOMETHOD);
 	cr_assert_str_eq(err.method, "fly");
 	cr_assert(strstr(err.message, "'fly'") != NULL, "%s", err.message);
 	cr_assert(strstr(err.message, "counter") != NULL, "%s", err.message);
@@ -64,8 +64,8 @@ Test(call, handler_error_says_where)
 	oscar_error_t err;
 	char          line[512];
 
-	cr_assert_eq(oscar_call(pool, &c, "fail", oscar_value_new_int(7), 0, NULL, &err),
-	    OSCAR_EAPP);
+	cr_assert_eq(
+	    oscar_call(pool, &c, "fail", oscar_value_new_int(7), 0, NULL, &err), OSCAR_EAPP);
 	cr_assert_eq(err.code, OSCAR_EAPP);
 	cr_assert_str_eq(err.message, "boom 7");
 	cr_assert_str_eq(err.actor, "c");
@@ -81,8 +81,8 @@ Test(call, handler_error_says_where)
 	cr_assert_str_eq(err.method, "err");
 
 	// Wrong argument type.
-	cr_assert_eq(oscar_call(pool, &c, "add", oscar_value_new_str("x"), 0, NULL, &err),
-	    OSCAR_EBADARGS);
+	cr_assert_eq(
+	    oscar_call(pool, &c, "add", oscar_value_new_str("x"), 0, NULL, &err), OSCAR_EBADARGS);
 	cr_assert_str_eq(err.message, "add takes an int");
 }
 
@@ -94,8 +94,8 @@ Test(call, tell_acknowledges_delivery)
 	oscar_ref_make(&ghost, NULL, "ghost");
 
 	cr_assert_eq(oscar_tell(pool, &c, "add", oscar_value_new_int(3), 0, &err), 0);
-	cr_assert_eq(oscar_tell(pool, &ghost, "add", oscar_value_new_int(3), 0, &err),
-	    OSCAR_ENOACTOR);
+	cr_assert_eq(
+	    oscar_tell(pool, &ghost, "add", oscar_value_new_int(3), 0, &err), OSCAR_ENOACTOR);
 	cr_assert_eq(oscar_tell(pool, &c, "nope", NULL, 0, &err), OSCAR_ENOMETHOD);
 	cr_assert_eq(test_call_int(pool, &c, "add", 0), 3);
 }
@@ -179,8 +179,8 @@ Test(call, batch_errors)
 	cr_assert(strstr(err.message, "1 results for 2 calls") != NULL, "%s", err.message);
 
 	// Arguments must be an array.
-	cr_assert_eq(oscar_batch(pool, &c, "add", oscar_value_new_int(1), 0, &out, &err),
-	    OSCAR_EINVAL);
+	cr_assert_eq(
+	    oscar_batch(pool, &c, "add", oscar_value_new_int(1), 0, &out, &err), OSCAR_EINVAL);
 }
 
 Test(call, cancel_running_call_returns_hook_value)
@@ -229,10 +229,7 @@ Test(call, cancel_queued_call_never_runs)
 
 	// r holds itself while waiting on the gate; a call queued behind it
 	// is cancelled before it can start.
-	oscar_value_t *args = oscar_value_new_array(3);
-	oscar_value_array_push(args, oscar_value_new_bool(true));
-	oscar_value_array_push(args, oscar_value_new_str("g"));
-	oscar_value_array_push(args, oscar_value_new_str("wait"));
+	oscar_value_t *args = test_via(true, "g", "wait", NULL);
 	cr_assert_eq(oscar_call_start(pool, &r, "via", args, 10000, &held), 0);
 	while (test_call_int(pool, &g, "waiting", 0) != 1) {
 		;
@@ -254,16 +251,13 @@ Test(call, cancel_queued_call_never_runs)
 
 Test(call, cancel_reaches_calls_made_for_the_request)
 {
-	oscar_ref_t   g = test_spawn(pool, &test_gate_class, "g", NULL);
-	oscar_ref_t   r = test_spawn(pool, &test_relay_class, "r", NULL);
-	oscar_call_t *call;
+	oscar_ref_t    g = test_spawn(pool, &test_gate_class, "g", NULL);
+	oscar_ref_t    r = test_spawn(pool, &test_relay_class, "r", NULL);
+	oscar_call_t  *call;
 	oscar_value_t *reply;
 	bool           b;
 
-	oscar_value_t *args = oscar_value_new_array(3);
-	oscar_value_array_push(args, oscar_value_new_bool(false));
-	oscar_value_array_push(args, oscar_value_new_str("g"));
-	oscar_value_array_push(args, oscar_value_new_str("wait"));
+	oscar_value_t *args = test_via(false, "g", "wait", NULL);
 	cr_assert_eq(oscar_call_start(pool, &r, "via", args, 10000, &call), 0);
 	while (test_call_int(pool, &g, "waiting", 0) != 1) {
 		;
@@ -309,14 +303,14 @@ Test(call, foreign_address_is_not_local)
 Test(call, bad_arguments_are_rejected_and_consumed)
 {
 	oscar_ref_t c = test_spawn(pool, &test_counter_class, "c", NULL);
-	cr_assert_eq(oscar_call(NULL, &c, "get", oscar_value_new_int(1), 0, NULL, NULL),
-	    OSCAR_EINVAL);
-	cr_assert_eq(oscar_call(pool, NULL, "get", oscar_value_new_int(1), 0, NULL, NULL),
-	    OSCAR_EINVAL);
-	cr_assert_eq(oscar_call(pool, &c, NULL, oscar_value_new_int(1), 0, NULL, NULL),
-	    OSCAR_EINVAL);
-	cr_assert_eq(oscar_call(pool, &c, "get", oscar_value_new_int(1), -1, NULL, NULL),
-	    OSCAR_EINVAL);
+	cr_assert_eq(
+	    oscar_call(NULL, &c, "get", oscar_value_new_int(1), 0, NULL, NULL), OSCAR_EINVAL);
+	cr_assert_eq(
+	    oscar_call(pool, NULL, "get", oscar_value_new_int(1), 0, NULL, NULL), OSCAR_EINVAL);
+	cr_assert_eq(
+	    oscar_call(pool, &c, NULL, oscar_value_new_int(1), 0, NULL, NULL), OSCAR_EINVAL);
+	cr_assert_eq(
+	    oscar_call(pool, &c, "get", oscar_value_new_int(1), -1, NULL, NULL), OSCAR_EINVAL);
 	char long_name[OSCAR_NAME_MAX + 8];
 	memset(long_name, 'm', sizeof(long_name) - 1);
 	long_name[sizeof(long_name) - 1] = '\0';

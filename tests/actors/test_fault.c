@@ -21,15 +21,6 @@ static void teardown(void)
 
 TestSuite(fault, .init = setup, .fini = teardown, .timeout = 60);
 
-static oscar_value_t *via(bool hold, const char *uid, const char *method)
-{
-	oscar_value_t *a = oscar_value_new_array(3);
-	oscar_value_array_push(a, oscar_value_new_bool(hold));
-	oscar_value_array_push(a, oscar_value_new_str(uid));
-	oscar_value_array_push(a, oscar_value_new_str(method));
-	return (a);
-}
-
 // A cancel hook that destroys the actor whose request is being cancelled
 // (through the cascade): the destruction waits until the cancel is done.
 static void destroying_hook(oscar_actor_t *self, oscar_req_t *req, void *arg)
@@ -71,7 +62,8 @@ Test(fault, cancel_hook_destroying_the_caller_is_safe)
 	oscar_ref_t   b = test_spawn(pool, &parker_class, "B", NULL);
 	oscar_call_t *call;
 	bool          exists;
-	cr_assert_eq(oscar_call_start(pool, &a, "via", via(true, "B", "wait"), 10000, &call), 0);
+	cr_assert_eq(
+	    oscar_call_start(pool, &a, "via", test_via(true, "B", "wait", NULL), 10000, &call), 0);
 	while (test_call_int(pool, &b, "count", 0) != 1) {
 		;
 	}
@@ -89,9 +81,9 @@ Test(fault, cancel_is_not_lost_to_a_full_inbox)
 	cr_assert_eq(uv_sem_init(&test_block_sem, 0), 0);
 	cr_assert_eq(uv_sem_init(&test_block_started, 0), 0);
 	atomic_store(&test_block_hooks, 0);
-	oscar_ref_t   g = test_spawn(pool, &test_gate_class, "g", oscar_value_new_str("hook"));
-	oscar_ref_t   b = test_spawn(pool, &test_blocker_class, "b", NULL);
-	oscar_call_t *call;
+	oscar_ref_t    g = test_spawn(pool, &test_gate_class, "g", oscar_value_new_str("hook"));
+	oscar_ref_t    b = test_spawn(pool, &test_blocker_class, "b", NULL);
+	oscar_call_t  *call;
 	oscar_value_t *reply;
 	const char    *s;
 	cr_assert_eq(oscar_call_start(pool, &g, "wait", NULL, 30000, &call), 0);
@@ -127,7 +119,7 @@ Test(fault, cancel_after_the_pool_is_gone_is_harmless)
 
 Test(fault, huge_timeouts_do_not_overflow)
 {
-	oscar_ref_t c = test_spawn(pool, &test_counter_class, "c", NULL);
+	oscar_ref_t   c = test_spawn(pool, &test_counter_class, "c", NULL);
 	oscar_error_t err;
 	cr_assert_eq(oscar_call(pool, &c, "get", NULL, INT64_MAX, NULL, &err), 0);
 	cr_assert_eq(oscar_call(pool, &c, "get", NULL, (int64_t) 1 << 62, NULL, &err), 0);
@@ -192,8 +184,10 @@ Test(fault, crossed_holds_are_a_deadlock_error)
 	atomic_store(&test_block_hooks, 0);
 	cr_assert_eq(oscar_tell_nowait(pool, &k, "block", NULL), 0);
 	uv_sem_wait(&test_block_started);
-	cr_assert_eq(oscar_call_start(pool, &a, "via", via(true, "B", "noop"), 5000, &ab), 0);
-	cr_assert_eq(oscar_call_start(pool, &b, "via", via(true, "A", "noop"), 5000, &ba), 0);
+	cr_assert_eq(
+	    oscar_call_start(pool, &a, "via", test_via(true, "B", "noop", NULL), 5000, &ab), 0);
+	cr_assert_eq(
+	    oscar_call_start(pool, &b, "via", test_via(true, "A", "noop", NULL), 5000, &ba), 0);
 	uv_sem_post(&test_block_sem);
 	int r1 = oscar_call_wait(&ab, NULL, NULL);
 	int r2 = oscar_call_wait(&ba, NULL, NULL);
@@ -238,7 +232,8 @@ Test(fault, calling_back_without_waiting_is_not_a_deadlock)
 	oscar_value_t *reply;
 	const char    *s;
 	test_spawn(pool, &notifier_class, "N", NULL);
-	cr_assert_eq(oscar_call(pool, &a, "via", via(true, "N", "go"), 5000, &reply, NULL), 0);
+	cr_assert_eq(
+	    oscar_call(pool, &a, "via", test_via(true, "N", "go", NULL), 5000, &reply, NULL), 0);
 	cr_assert_eq(oscar_value_get_str(reply, &s, NULL), 0);
 	cr_assert_str_eq(s, "notified");
 	oscar_value_free(reply);
@@ -247,9 +242,9 @@ Test(fault, calling_back_without_waiting_is_not_a_deadlock)
 Test(fault, batch_larger_than_the_mailbox_is_refused)
 {
 	oscar_pool_free(&pool);
-	pool            = test_pool(8, 0);
-	oscar_ref_t   c = test_spawn(pool, &test_counter_class, "c", NULL);
-	oscar_error_t err;
+	pool             = test_pool(8, 0);
+	oscar_ref_t    c = test_spawn(pool, &test_counter_class, "c", NULL);
+	oscar_error_t  err;
 	oscar_value_t *args = oscar_value_new_array(9);
 	for (int i = 0; i < 9; i++) {
 		oscar_value_array_push(args, oscar_value_new_int(1));

@@ -85,11 +85,8 @@ Test(pool, closing_with_queued_messages_loses_nothing_silently)
 	oscar_pool_t *p = test_pool(0, 0);
 	oscar_ref_t   r = test_spawn(p, &test_relay_class, "r", NULL);
 	test_spawn(p, &test_gate_class, "g", NULL);
-	oscar_call_t *held, *queued[10];
-	oscar_value_t *args = oscar_value_new_array(3);
-	oscar_value_array_push(args, oscar_value_new_bool(true));
-	oscar_value_array_push(args, oscar_value_new_str("g"));
-	oscar_value_array_push(args, oscar_value_new_str("wait"));
+	oscar_call_t  *held, *queued[10];
+	oscar_value_t *args = test_via(true, "g", "wait", NULL);
 	cr_assert_eq(oscar_call_start(p, &r, "via", args, 0, &held), 0);
 	for (int i = 0; i < 10; i++) {
 		cr_assert_eq(oscar_call_start(p, &r, "noop", NULL, 0, &queued[i]), 0);

@@ -41,7 +41,7 @@ static void *encode(const osc_frame_t *f, const oscar_value_t *payload, osc_oob_
 Test(wire, every_type_round_trips)
 {
 	for (int type = OSC_MSG_CONTROL; type <= OSC_MSG_BATCH; type++) {
-		osc_frame_t    f = make_frame((osc_msg_type_t) type), g;
+		osc_frame_t    f        = make_frame((osc_msg_type_t) type), g;
 		uint64_t       chain[3] = { 1, 2, UINT64_MAX };
 		oscar_value_t *payload  = oscar_value_new_array(2), *back;
 		size_t         len;
@@ -88,7 +88,7 @@ Test(wire, every_type_round_trips)
 
 Test(wire, frame_without_payload)
 {
-	osc_frame_t    f = make_frame(OSC_MSG_HAS), g;
+	osc_frame_t    f    = make_frame(OSC_MSG_HAS), g;
 	oscar_value_t *back = (oscar_value_t *) 1;
 	size_t         len;
 	void          *buf = encode(&f, NULL, NULL, 0, &len);
@@ -102,10 +102,10 @@ Test(wire, frame_without_payload)
 
 Test(wire, large_bins_travel_out_of_band)
 {
-	size_t         big = 1 << 20;
-	char          *data = malloc(big);
-	osc_frame_t    f    = make_frame(OSC_MSG_SEND), g;
-	osc_oob_t      oob  = { 0 };
+	size_t         big     = 1 << 20;
+	char          *data    = malloc(big);
+	osc_frame_t    f       = make_frame(OSC_MSG_SEND), g;
+	osc_oob_t      oob     = { 0 };
 	oscar_value_t *payload = oscar_value_new_map(3), *back;
 	size_t         len;
 	for (size_t i = 0; i < big; i++) {
@@ -133,7 +133,7 @@ Test(wire, large_bins_travel_out_of_band)
 Test(wire, references_need_the_frame)
 {
 	// An out-of-band reference outside a frame is an unknown ext.
-	const char ext[] = { (char) 0xd6, 0x01, 0, 0, 0, 0 };
+	const char     ext[] = { (char) 0xd6, 0x01, 0, 0, 0, 0 };
 	oscar_value_t *v;
 	cr_assert_eq(oscar_value_decode(ext, sizeof(ext), &v), OSCAR_EPROTO);
 }
@@ -141,7 +141,7 @@ Test(wire, references_need_the_frame)
 // valid_frame makes a frame with a payload and two out-of-band buffers.
 static void *valid_frame(size_t *len)
 {
-	osc_frame_t    f = make_frame(OSC_MSG_SEND);
+	osc_frame_t    f   = make_frame(OSC_MSG_SEND);
 	osc_oob_t      oob = { 0 };
 	char           blob[300];
 	uint64_t       chain[2] = { 7, 8 };
@@ -167,9 +167,9 @@ static void check_bad(const void *buf, size_t len, const char *what)
 
 Test(wire, malformed_prefixes_are_rejected)
 {
-	size_t len;
-	char  *buf = valid_frame(&len);
-	char  *bad = malloc(len);
+	size_t      len;
+	char       *buf = valid_frame(&len);
+	char       *bad = malloc(len);
 	osc_frame_t g;
 	cr_assert_eq(osc_frame_decode(buf, len, &g), 0);
 	osc_frame_fini(&g);
@@ -211,8 +211,8 @@ Test(wire, malformed_prefixes_are_rejected)
 // frame_with_header wraps raw header bytes in a valid prefix.
 static char *frame_with_header(const osc_wbuf_t *h, size_t tail, size_t *len)
 {
-	*len     = OSC_WIRE_PREFIX + h->len + tail;
-	char *p  = calloc(1, *len);
+	*len    = OSC_WIRE_PREFIX + h->len + tail;
+	char *p = calloc(1, *len);
 	memcpy(p, "OSCR", 4);
 	p[4] = OSC_WIRE_VERSION;
 	p[8] = (char) (h->len & 0xff);
@@ -332,8 +332,8 @@ static uint64_t rng(void)
 Test(wire, random_and_mutated_frames, .timeout = 120)
 {
 	size_t len;
-	char  *valid = valid_frame(&len);
-	char  *buf   = malloc(len + 64);
+	char  *valid    = valid_frame(&len);
+	char  *buf      = malloc(len + 64);
 	int    accepted = 0;
 	for (int i = 0; i < 120000; i++) {
 		size_t n;
@@ -347,7 +347,7 @@ Test(wire, random_and_mutated_frames, .timeout = 120)
 			}
 		} else {
 			memcpy(buf, valid, len);
-			n = len;
+			n         = len;
 			int flips = 1 + (int) (rng() % 4);
 			for (int k = 0; k < flips; k++) {
 				buf[rng() % len] ^= (char) (1u << (rng() % 8));
