@@ -25,6 +25,7 @@
 #include <string.h>
 
 #include "actors/pool_int.h"
+#include "actors/transport.h"
 
 #define OSC_MAX_CHAIN 256
 
@@ -190,6 +191,9 @@ static bool osc_req_is_deferred(const osc_req_t *req)
 
 static void osc_req_release(osc_req_t *req)
 {
+	if (req->route != NULL) {
+		osc_remote_forget(req);
+	}
 	for (osc_call_t *c = req->children; c != NULL; c = c->cnext) {
 		c->parent = NULL;
 	}
@@ -239,12 +243,15 @@ static void osc_batch_item_done(
 	if (code != 0) {
 		oscar_value_free(value);
 		if (!b->failed) {
-			b->failed = true;
+			b->failed       = true;
+			oscar_error_t e = *err;
+			snprintf(
+			    e.message, sizeof(e.message), "batch item %u: %s", idx, err->message);
 			if (b->call != NULL) {
-				oscar_error_t e = *err;
-				snprintf(e.message, sizeof(e.message), "batch item %u: %s", idx,
-				    err->message);
 				osc_call_complete(b->call, code, NULL, &e);
+			} else if (b->route != NULL) {
+				osc_route_answer(b->pool, b->route, code, NULL, &e);
+				b->route = NULL;
 			}
 		}
 	} else if (value != NULL) {
@@ -257,6 +264,9 @@ static void osc_batch_item_done(
 	}
 	if (!b->failed && b->call != NULL) {
 		osc_call_complete(b->call, 0, b->results, NULL);
+	} else if (!b->failed && b->route != NULL) {
+		osc_route_answer(b->pool, b->route, 0, b->results, NULL);
+		oscar_value_free(b->results);
 	} else {
 		if (b->call != NULL) {
 			b->call->batch = NULL;
@@ -297,6 +307,9 @@ void osc_req_finish(osc_req_t *req, int code, oscar_value_t *value, const oscar_
 
 	if (req->kind == OSC_REQ_ITEM) {
 		osc_batch_item_done(req->batch, req->batch_idx, code, value, err);
+	} else if (req->route != NULL) {
+		osc_remote_reply(req, code, value, err);
+		oscar_value_free(value);
 	} else if (req->call != NULL) {
 		osc_call_complete(req->call, code, value, err);
 	} else {
@@ -398,8 +411,11 @@ int osc_actor_enqueue(osc_actor_t *a, osc_req_t *req, oscar_error_t *err)
 	// A call made from a handler still running is checked when that
 	// handler commits to waiting (osc_req_check_children): it may yet
 	// answer without waiting for it.
+	// A request from another pool is checked at once: its sender's
+	// state is not known here.
 	const osc_req_t *sender = req->call != NULL ? req->call->parent : NULL;
-	if (sender != NULL && sender->state != OSC_REQ_RUNNING && osc_would_deadlock(a, req)) {
+	bool check = sender != NULL ? sender->state != OSC_REQ_RUNNING : req->route != NULL;
+	if (check && osc_would_deadlock(a, req)) {
 		a->pool->stats.deadlocks++;
 		osc_deadlock_error(a, req, err);
 		return (OSCAR_EDEADLOCK);
@@ -520,7 +536,9 @@ static void osc_batch_expand(osc_actor_t *a, osc_req_t *req)
 		return;
 	}
 
+	b->pool         = a->pool;
 	b->call         = req->call;
+	b->route        = req->route != NULL ? osc_route_take(req) : NULL;
 	b->n            = n;
 	b->pending      = n;
 	b->results      = res;

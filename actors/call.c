@@ -21,8 +21,13 @@
 #include <unistd.h>
 
 #include "actors/pool_int.h"
+#include "actors/transport.h"
 
 #define OSC_MAX_CHAIN 256
+
+// How long after a call's deadline a host thread stops waiting for the
+// pool to report it.
+#define OSC_HOST_GRACE_MS 20
 
 // ---------------------------------------------------------------------------
 // Errors
@@ -213,10 +218,90 @@ static void osc_parent_unlink(osc_call_t *c)
 	c->parent           = NULL;
 }
 
+// osc_chain_build gives req the chain of a call made for parent: parent's
+// chain and parent's own token.
+int osc_chain_build(osc_req_t *req, const osc_req_t *parent, oscar_error_t *err)
+{
+	oscar_pool_t *pool = req->actor->pool;
+	uint32_t      n    = parent->chain_len + 1;
+	if (n > OSC_MAX_CHAIN) {
+		osc_error_set(err, pool, OSCAR_ETOOLARGE, req->actor->ref.uid, req->method->name,
+		    "call chain deeper than %d calls", OSC_MAX_CHAIN);
+		return (OSCAR_ETOOLARGE);
+	}
+	if ((req->chain = malloc(n * sizeof(uint64_t))) == NULL) {
+		osc_error_set(err, pool, OSCAR_ENOMEM, req->actor->ref.uid, req->method->name,
+		    "no memory for a call");
+		return (OSCAR_ENOMEM);
+	}
+	if (parent->chain_len != 0) {
+		memcpy(req->chain, parent->chain, parent->chain_len * sizeof(uint64_t));
+	}
+	req->chain[n - 1] = parent->token;
+	req->chain_len    = n;
+	return (0);
+}
+
+// osc_call_reserve makes room in the deadline heap for one more call, so
+// that osc_call_link cannot fail.
+int osc_call_reserve(oscar_pool_t *pool)
+{
+	return (osc_heap_reserve(pool));
+}
+
+// osc_call_new makes a call record for uid.method, not yet registered.
+osc_call_t *osc_call_new(oscar_pool_t *pool, const char *uid, const char *method,
+    int64_t timeout_ms, oscar_reply_cb cb, void *arg, oscar_call_t *host)
+{
+	osc_call_t *c = calloc(1, sizeof(*c));
+	if (c == NULL) {
+		return (NULL);
+	}
+	if (timeout_ms <= 0) {
+		timeout_ms = pool->cfg.default_timeout_ms;
+	}
+	if (timeout_ms > OSC_TIMEOUT_MAX) {
+		timeout_ms = OSC_TIMEOUT_MAX;
+	}
+	c->id         = pool->next_call_id++;
+	c->pool       = pool;
+	c->heap_idx   = SIZE_MAX;
+	c->timeout_ms = timeout_ms;
+	c->deadline   = (int64_t) uv_now(&pool->loop) + timeout_ms;
+	c->cb         = cb;
+	c->arg        = arg;
+	c->host       = host;
+	snprintf(c->target, sizeof(c->target), "%s.%s", uid, method);
+	return (c);
+}
+
+// osc_call_link registers c: its deadline, its owner's and its parent's
+// lists. osc_call_reserve must have succeeded since the last link.
+void osc_call_link(oscar_pool_t *pool, osc_call_t *c, osc_actor_t *owner, osc_req_t *parent)
+{
+	osc_heap_push(pool, c);
+	osc_pool_arm(pool, c->deadline);
+	if (owner != NULL) {
+		c->owner = owner;
+		osc_owner_link(owner, c);
+	}
+	if (parent != NULL) {
+		c->parent = parent;
+		c->cprev  = NULL;
+		c->cnext  = parent->children;
+		if (parent->children != NULL) {
+			parent->children->cprev = c;
+		}
+		parent->children = c;
+	}
+	pool->stats.calls++;
+}
+
 // osc_call_start resolves ref and method in pool, queues a request for it,
 // and (for anything but a tell) makes the call record that waits for the
-// answer. args are consumed. On failure nothing is left behind, err says
-// why, and neither cb nor host is ever told.
+// answer; a ref to another pool goes to the transport. args are consumed.
+// On failure nothing is left behind, err says why, and neither cb nor host
+// is ever told.
 int osc_call_start(oscar_pool_t *pool, osc_actor_t *owner, osc_req_t *parent,
     const oscar_ref_t *ref, const char *method, osc_req_kind_t kind, oscar_value_t *args,
     int64_t timeout_ms, oscar_reply_cb cb, void *arg, oscar_call_t *host, osc_call_t **callp,
@@ -234,12 +319,15 @@ int osc_call_start(oscar_pool_t *pool, osc_actor_t *owner, osc_req_t *parent,
 		}
 		return (OSCAR_ECLOSED);
 	}
-	if (!osc_ref_is_local(pool, ref)) {
+	if (kind == OSC_REQ_BATCH && (args == NULL || args->type != OSCAR_ARRAY)) {
 		oscar_value_free(args);
-		osc_error_set(err, pool, OSCAR_EADDRINVAL, ref->uid, method,
-		    "no route from %s to %s: this pool reaches only its own actors", pool->address,
-		    ref->addr);
-		return (OSCAR_EADDRINVAL);
+		osc_error_set(err, pool, OSCAR_EBADARGS, ref->uid, method,
+		    "a batch takes an array of per-call arguments");
+		return (OSCAR_EBADARGS);
+	}
+	if (!osc_ref_is_local(pool, ref)) {
+		return (osc_remote_start(pool, owner, parent, ref, method, kind, args, timeout_ms,
+		    cb, arg, host, callp, err));
 	}
 	osc_actor_t *a = osc_actor_find(pool, ref->uid);
 	if (a == NULL) {
@@ -255,64 +343,29 @@ int osc_call_start(oscar_pool_t *pool, osc_actor_t *owner, osc_req_t *parent,
 		    "actor %s (class %s) has no method '%s'", ref->uid, a->cls->name, method);
 		return (OSCAR_ENOMETHOD);
 	}
-	if (kind == OSC_REQ_BATCH && (args == NULL || args->type != OSCAR_ARRAY)) {
-		oscar_value_free(args);
-		osc_error_set(err, pool, OSCAR_EBADARGS, ref->uid, method,
-		    "a batch takes an array of per-call arguments");
-		return (OSCAR_EBADARGS);
-	}
 	osc_req_t *req = osc_req_new(a, m, kind, args);
 	if (req == NULL) {
 		osc_error_set(err, pool, OSCAR_ENOMEM, ref->uid, method, "no memory for a request");
 		return (OSCAR_ENOMEM);
 	}
-	if (parent != NULL && kind != OSC_REQ_TELL) {
-		uint32_t n = parent->chain_len + 1;
-		if (n > OSC_MAX_CHAIN) {
-			osc_req_maybe_free((req->replied = true, req));
-			osc_error_set(err, pool, OSCAR_ETOOLARGE, ref->uid, method,
-			    "call chain deeper than %d calls", OSC_MAX_CHAIN);
-			return (OSCAR_ETOOLARGE);
-		}
-		if ((req->chain = malloc(n * sizeof(uint64_t))) == NULL) {
-			osc_req_maybe_free((req->replied = true, req));
-			osc_error_set(
-			    err, pool, OSCAR_ENOMEM, ref->uid, method, "no memory for a call");
-			return (OSCAR_ENOMEM);
-		}
-		if (parent->chain_len != 0) {
-			memcpy(req->chain, parent->chain, parent->chain_len * sizeof(uint64_t));
-		}
-		req->chain[n - 1] = parent->token;
-		req->chain_len    = n;
+	if (parent != NULL && kind != OSC_REQ_TELL &&
+	    (rv = osc_chain_build(req, parent, err)) != 0) {
+		osc_req_maybe_free((req->replied = true, req));
+		return (rv);
 	}
-
 	osc_call_t *c = NULL;
 	if (kind != OSC_REQ_TELL) {
-		if ((c = calloc(1, sizeof(*c))) == NULL || osc_heap_reserve(pool) != 0) {
-			free(c);
+		if (osc_call_reserve(pool) != 0 ||
+		    (c = osc_call_new(pool, ref->uid, method, timeout_ms, cb, arg, host)) == NULL) {
 			osc_req_maybe_free((req->replied = true, req));
 			osc_error_set(
 			    err, pool, OSCAR_ENOMEM, ref->uid, method, "no memory for a call");
 			return (OSCAR_ENOMEM);
 		}
-		if (timeout_ms <= 0) {
-			timeout_ms = pool->cfg.default_timeout_ms;
-		}
-		if (timeout_ms > OSC_TIMEOUT_MAX) {
-			timeout_ms = OSC_TIMEOUT_MAX;
-		}
-		c->id         = pool->next_call_id++;
-		c->pool       = pool;
-		c->heap_idx   = SIZE_MAX;
-		c->timeout_ms = timeout_ms;
-		c->deadline   = (int64_t) uv_now(&pool->loop) + timeout_ms;
-		c->cb         = cb;
-		c->arg        = arg;
-		c->host       = host;
-		c->req        = req;
-		req->call     = c;
-		snprintf(c->target, sizeof(c->target), "%s.%s", ref->uid, method);
+		c->req    = req;
+		req->call = c;
+		// The sender's request, for the deadlock check at enqueue.
+		c->parent = parent;
 	}
 	if ((rv = osc_actor_enqueue(a, req, err)) != 0) {
 		req->call = NULL;
@@ -321,22 +374,8 @@ int osc_call_start(oscar_pool_t *pool, osc_actor_t *owner, osc_req_t *parent,
 		return (rv);
 	}
 	if (c != NULL) {
-		osc_heap_push(pool, c);
-		osc_pool_arm(pool, c->deadline);
-		if (owner != NULL) {
-			c->owner = owner;
-			osc_owner_link(owner, c);
-		}
-		if (parent != NULL) {
-			c->parent = parent;
-			c->cprev  = NULL;
-			c->cnext  = parent->children;
-			if (parent->children != NULL) {
-				parent->children->cprev = c;
-			}
-			parent->children = c;
-		}
-		pool->stats.calls++;
+		c->parent = NULL;
+		osc_call_link(pool, c, owner, parent);
 	}
 	if (callp != NULL) {
 		*callp = c;
@@ -355,6 +394,9 @@ void osc_call_complete(osc_call_t *c, int code, oscar_value_t *value, const osca
 	}
 	c->done = true;
 	osc_heap_remove(pool, c);
+	if (c->peer != NULL) {
+		osc_remote_detach(c);
+	}
 	if (c->req != NULL) {
 		c->req->call = NULL;
 		c->req       = NULL;
@@ -474,6 +516,8 @@ void osc_call_expire(oscar_pool_t *pool, int64_t now)
 		if (c->req != NULL) {
 			snprintf(err.actor, sizeof(err.actor), "%s", c->req->actor->ref.uid);
 			snprintf(err.method, sizeof(err.method), "%s", c->req->method->name);
+		} else if (c->peer != NULL) {
+			osc_remote_timeout(c, &err);
 		}
 		osc_call_complete(c, OSCAR_ETIMEDOUT, NULL, &err);
 	}
@@ -491,6 +535,12 @@ void osc_call_cancel(osc_call_t *c)
 	}
 	if (c->req != NULL) {
 		osc_req_cancel(c->req);
+		return;
+	}
+	if (c->peer != NULL) {
+		// The remote pool decides, as a local one would; the deadline
+		// still holds if the cancel never arrives.
+		osc_remote_cancel(c);
 		return;
 	}
 	oscar_error_t err;
@@ -791,8 +841,11 @@ static int osc_host_new_cls(oscar_pool_t *pool, osc_op_t op, const oscar_ref_t *
 	h->pool             = pool;
 	h->cls              = cls;
 	h->timeout_ms       = timeout_ms;
-	h->deadline_ns      = uv_hrtime() + (uint64_t) timeout_ms * 1000000u;
-	h->args             = args;
+	// The pool's own timer fails the call at its deadline, with the
+	// details only the pool knows; the host gives up OSC_HOST_GRACE_MS
+	// later in case the pool thread is stuck (a blocking hook, say).
+	h->deadline_ns = uv_hrtime() + (uint64_t) (timeout_ms + OSC_HOST_GRACE_MS) * 1000000u;
+	h->args        = args;
 	if (ref != NULL) {
 		h->ref = *ref;
 	}

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "actors/pool_int.h"
+#include "actors/transport.h"
 
 // Per osc_pool_run: rounds before yielding to I/O; per round: posts taken
 // from the inbox and actor activations.
@@ -115,6 +116,9 @@ static void osc_pool_dispatch_post(oscar_pool_t *pool, osc_post_t *p)
 		osc_host_cancel(pool, h);
 		break;
 	}
+	case OSC_POST_NET:
+		osc_transport_dispatch(pool, p);
+		break;
 	case OSC_POST_TELL: {
 		osc_req_t *req = OSC_CONTAINER_OF(p, osc_req_t, post);
 		if (pool->state == OSC_POOL_RUNNING) {
@@ -258,6 +262,7 @@ static void osc_pool_shutdown(oscar_pool_t *pool)
 	osc_actors_close_all(pool);
 	osc_call_fail_all(pool, OSCAR_ECLOSED);
 	osc_call_run_done(pool);
+	osc_transport_close(pool);
 	osc_pool_drain_inbox(pool);
 	pool->state = OSC_POOL_CLOSED;
 	uv_close((uv_handle_t *) &pool->timer, NULL);
@@ -344,6 +349,7 @@ void oscar_pool_config_init(oscar_pool_config_t *cfg)
 	cfg->mailbox_limit      = 65536;
 	cfg->inbox_limit        = 65536;
 	cfg->actor_batch        = 100;
+	cfg->max_message        = (size_t) 1 << 30;
 }
 
 static uint64_t osc_random_id(void)
@@ -391,6 +397,9 @@ int oscar_pool_open(oscar_pool_t **poolp, const oscar_pool_config_t *cfg)
 	if (pool->cfg.actor_batch == 0) {
 		pool->cfg.actor_batch = defaults.actor_batch;
 	}
+	if (pool->cfg.max_message == 0) {
+		pool->cfg.max_message = defaults.max_message;
+	}
 	pool->id           = osc_random_id();
 	pool->pid          = (int64_t) getpid();
 	pool->armed_at     = -1;
@@ -424,18 +433,28 @@ int oscar_pool_open(oscar_pool_t **poolp, const oscar_pool_config_t *cfg)
 	pool->wake.data  = pool;
 	pool->timer.data = pool;
 	pool->idle.data  = pool;
-	if (uv_sem_init(&pool->started, 0) != 0) {
+	char why[OSCAR_ERRMSG_MAX];
+	if ((rv = osc_transport_open(pool, why, sizeof(why))) != 0) {
 		goto fail_loop;
+	}
+	rv = OSCAR_ESYSTEM;
+	if (uv_sem_init(&pool->started, 0) != 0) {
+		goto fail_transport;
 	}
 	if (uv_thread_create(&pool->thread, osc_pool_thread, pool) != 0) {
 		uv_sem_destroy(&pool->started);
-		goto fail_loop;
+		goto fail_transport;
 	}
 	uv_sem_wait(&pool->started);
 	uv_sem_destroy(&pool->started);
 	*poolp = pool;
 	return (0);
 
+fail_transport:
+	pool->state = OSC_POOL_CLOSING; // NNG's late posts are dropped
+	atomic_store(&pool->closing, true);
+	osc_transport_close(pool);
+	osc_pool_drain_inbox(pool);
 fail_loop:
 	uv_close((uv_handle_t *) &pool->wake, NULL);
 	uv_close((uv_handle_t *) &pool->timer, NULL);
@@ -443,7 +462,7 @@ fail_loop:
 	uv_run(&pool->loop, UV_RUN_DEFAULT);
 	uv_loop_close(&pool->loop);
 	free(pool);
-	return (OSCAR_ESYSTEM);
+	return (rv);
 }
 
 // oscar_pool_close begins shutdown; idempotent, any thread, never blocks.

@@ -44,6 +44,7 @@ typedef enum osc_post_kind {
 	OSC_POST_HOST,   // a host handle (oscar_call) to start
 	OSC_POST_CANCEL, // a host handle to cancel
 	OSC_POST_TELL,   // a fire-and-forget tell: an unresolved oscar_req
+	OSC_POST_NET,    // from the transport: a frame or a connection event
 } osc_post_kind_t;
 
 struct osc_post {
@@ -160,6 +161,9 @@ struct oscar_pool {
 	// Handed out when a failure's details cannot be copied for lack of
 	// memory, so that a failed result always has details.
 	oscar_error_t oom_err;
+	// The transport (actors/transport.c), or NULL when the address is not
+	// one that NNG listens on.
+	struct osc_transport *transport;
 };
 
 // ---------------------------------------------------------------------------
@@ -226,43 +230,48 @@ struct oscar_req {
 	oscar_cancel_cb       cancel_cb;
 	void                 *cancel_arg;
 	osc_call_t           *children; // calls made through oscar_req_call
+	struct osc_route     *route;    // came from another pool: where to answer
 };
 
 // A batch served item by item: the items report here, and the last one
 // answers the caller.
 struct osc_batch {
-	osc_call_t    *call;
-	oscar_value_t *results; // array
-	uint32_t       n;
-	uint32_t       pending;
-	bool           failed;
+	oscar_pool_t     *pool;
+	osc_call_t       *call;
+	struct osc_route *route;   // or: the caller is in another pool
+	oscar_value_t    *results; // array
+	uint32_t          n;
+	uint32_t          pending;
+	bool              failed;
 };
 
 // ---------------------------------------------------------------------------
 // Calls (caller side)
 
 struct osc_call {
-	uint64_t       id;
-	int64_t        deadline; // uv_now() milliseconds
-	size_t         heap_idx; // SIZE_MAX when not in the heap
-	oscar_pool_t  *pool;
-	osc_actor_t   *owner; // calling actor, or NULL
-	oscar_reply_cb cb;
-	void          *arg;
-	oscar_call_t  *host;   // calling host handle, or NULL
-	osc_req_t     *req;    // the request while both live
-	osc_req_t     *parent; // oscar_req_call's request while both live
-	osc_batch_t   *batch;  // the batch collecting item replies, if any
-	int64_t        timeout_ms;
-	osc_call_t    *onext, *oprev; // owner's list
-	osc_call_t    *cnext, *cprev; // parent's children list
-	osc_call_t    *done_next;
-	bool           done;
-	bool           orphan; // in the done queue, but nobody to tell
-	int            code;
-	oscar_value_t *value;
-	oscar_error_t *err;
-	char           target[OSCAR_UID_MAX + OSCAR_NAME_MAX];
+	uint64_t         id;
+	int64_t          deadline; // uv_now() milliseconds
+	size_t           heap_idx; // SIZE_MAX when not in the heap
+	oscar_pool_t    *pool;
+	osc_actor_t     *owner; // calling actor, or NULL
+	oscar_reply_cb   cb;
+	void            *arg;
+	oscar_call_t    *host;   // calling host handle, or NULL
+	osc_req_t       *req;    // the request while both live
+	osc_req_t       *parent; // oscar_req_call's request while both live
+	osc_batch_t     *batch;  // the batch collecting item replies, if any
+	int64_t          timeout_ms;
+	osc_call_t      *onext, *oprev; // owner's list
+	osc_call_t      *cnext, *cprev; // parent's children list
+	osc_call_t      *done_next;
+	bool             done;
+	bool             orphan; // in the done queue, but nobody to tell
+	int              code;
+	oscar_value_t   *value;
+	oscar_error_t   *err;
+	char             target[OSCAR_UID_MAX + OSCAR_NAME_MAX];
+	struct osc_peer *peer;          // remote call: the pool it went to
+	osc_call_t      *pnext, *pprev; // the peer's list of pending calls
 };
 
 // ---------------------------------------------------------------------------

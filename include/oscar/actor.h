@@ -26,7 +26,8 @@
 //  - Every call has a deadline: timeout_ms > 0 sets it, 0 means the pool's
 //    default (oscar_pool_config_t.default_timeout_ms), a negative value is
 //    OSCAR_EINVAL, and anything above about 35 years is clamped. There is
-//    no way to wait forever.
+//    no way to wait forever. A host thread waits at most 20 ms past the
+//    deadline even when the pool's thread is stuck (in a hook, say).
 //  - Where a function takes oscar_error_t *err (which may be NULL), every
 //    failure fills it, so it can always be formatted after a non-zero
 //    return.
@@ -124,6 +125,10 @@ typedef struct oscar_actor_class {
 
 typedef struct oscar_pool_config {
 	// address names the pool; NULL gives a generated "inproc://pool-<id>".
+	// When it is an NNG URL (inproc://, ipc://, tcp://), the pool listens
+	// on it, and other pools reach its actors through it; a tcp port 0 is
+	// replaced by the port bound, and a wildcard host by this machine's
+	// address (see oscar_pool_address).
 	const char *address;
 	// default_timeout_ms is the deadline of calls that pass 0 (default
 	// 30000).
@@ -138,6 +143,10 @@ typedef struct oscar_pool_config {
 	// actor_batch is how many messages one actor handles before others
 	// get a turn (default 100).
 	unsigned actor_batch;
+	// max_message is the largest message, in bytes, sent to or accepted
+	// from another pool (default 1 GiB); a larger one fails with
+	// OSCAR_ETOOLARGE.
+	size_t max_message;
 } oscar_pool_config_t;
 
 // oscar_pool_config_init fills cfg with the defaults.

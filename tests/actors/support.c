@@ -121,6 +121,11 @@ static int counter_quit(oscar_actor_t *self, oscar_req_t *req)
 	return (0);
 }
 
+static int counter_echo(oscar_actor_t *self, oscar_req_t *req)
+{
+	return (oscar_req_reply(req, oscar_req_take_args(req)));
+}
+
 static int counter_sync_call(oscar_actor_t *self, oscar_req_t *req)
 {
 	oscar_error_t err;
@@ -140,6 +145,7 @@ static const oscar_method_t counter_methods[] = {
 	{ "bad_batch", counter_add, counter_bad_batch },
 	{ "quit", counter_quit, NULL },
 	{ "sync_call", counter_sync_call, NULL },
+	{ "echo", counter_echo, NULL },
 	{ NULL, NULL, NULL },
 };
 
@@ -311,7 +317,15 @@ static int relay_via(oscar_actor_t *self, oscar_req_t *req)
 	    oscar_value_get_str(oscar_value_at(args, 2), &method, NULL) != 0) {
 		return (oscar_req_fail(req, OSCAR_EBADARGS, "via takes [hold, uid, method, ...]"));
 	}
-	oscar_ref_make(&ref, oscar_actor_ref(self)->addr, uid);
+	// "uid@address" names an actor of another pool.
+	const char *at = strchr(uid, '@');
+	if (at != NULL) {
+		char local[OSCAR_UID_MAX];
+		snprintf(local, sizeof(local), "%.*s", (int) (at - uid), uid);
+		oscar_ref_make(&ref, at + 1, local);
+	} else {
+		oscar_ref_make(&ref, oscar_actor_ref(self)->addr, uid);
+	}
 	oscar_value_t *next = NULL;
 	if (oscar_value_len(args) > 3) {
 		next = oscar_value_new_array(oscar_value_len(args) - 2);

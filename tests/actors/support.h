@@ -17,6 +17,7 @@
 //   bad_batch (batch_fn answering one result too few)
 //   quit() -> nil, then the actor exits
 //   sync_call() -> tries a synchronous call from the pool thread
+//   echo(x) -> x
 // Its create hook takes an optional int (the initial total) and fails with
 // OSCAR_EBADARGS for "fail"; its destroy hook counts in test_destroyed.
 extern const oscar_actor_class_t test_counter_class;
@@ -28,7 +29,8 @@ extern atomic_int                test_destroyed;
 // created with args "hook".
 extern const oscar_actor_class_t test_gate_class;
 
-// The relay: via(ref_uid, method, hold) calls uid.method through
+// The relay: via([hold, uid, method, rest...]) calls uid.method (uid may be
+// "uid@address" for another pool's actor) with [hold, rest...] through
 // oscar_req_call and answers with its reply, deferring with HOLD or YIELD
 // as hold says. get_log() -> entries "reply" appended by callbacks.
 extern const oscar_actor_class_t test_relay_class;

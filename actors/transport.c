@@ -1,0 +1,890 @@
+// The transport: calls, tells and replies between pools, as frames over NNG.
+//
+// Design note. A pool whose address is an NNG URL listens on it with a
+// pull socket. To reach another pool it opens one push socket dialed to
+// that pool's address (an osc_peer) and sends every frame for that pool
+// through it, so there is one connection per peer pool whatever the number
+// of calls or actors. Answers come back the same way: the answering pool
+// sends a result frame to the address in the call's source field, over its
+// own connection to the caller.
+//
+// Threads. NNG runs its callbacks on its own threads; they touch nothing
+// but the pool's inbox. A received frame, or a connection coming up or
+// going down on a peer socket, becomes an osc_netpost_t posted to the
+// inbox, and the pool's loop does the rest. Frames are sent from the loop
+// with nng_sendmsg(NNG_FLAG_NONBLOCK): the push socket's send buffer is
+// the bounded queue, and a full one is OSCAR_EMBOXFULL.
+//
+// Failure. When the last connection to a peer goes down, every call
+// pending on that peer fails at once with OSCAR_EPEERGONE. A peer that was
+// never reached leaves its calls to their deadlines, whose error then says
+// the pool could not be reached. Malformed frames are dropped and counted;
+// the pool carries on.
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <nng/nng.h>
+#include <nng/protocol/pipeline0/pull.h>
+#include <nng/protocol/pipeline0/push.h>
+
+#include "actors/transport.h"
+#include "actors/wire.h"
+
+// Bins of at least this size travel as out-of-band buffers.
+#define OSC_OOB_THRESHOLD 65536
+// Frames a peer socket holds while its connection is slow or down.
+#define OSC_PEER_SENDBUF 8192
+
+typedef enum osc_net_kind {
+	OSC_NET_FRAME,
+	OSC_NET_UP,
+	OSC_NET_DOWN,
+} osc_net_kind_t;
+
+typedef struct osc_netpost {
+	osc_post_t     post;
+	osc_net_kind_t kind;
+	nng_msg       *msg;  // OSC_NET_FRAME
+	osc_peer_t    *peer; // OSC_NET_UP, OSC_NET_DOWN
+} osc_netpost_t;
+
+struct osc_peer {
+	osc_peer_t   *next;
+	oscar_pool_t *pool;
+	char          addr[OSCAR_ADDR_MAX];
+	nng_socket    sock;
+	nng_dialer    dialer;
+	int           pipes;   // connections up now
+	bool          reached; // ever connected
+	osc_call_t   *calls;   // pending calls sent here
+};
+
+// An answer owed to a call from another pool.
+typedef struct osc_route {
+	struct osc_route *next, *prev;
+	osc_req_t        *req;
+	uint64_t          id;
+	char              source[OSCAR_ADDR_MAX];
+} osc_route_t;
+
+struct osc_transport {
+	nng_socket   in;
+	nng_listener listener;
+	nng_aio     *rx;
+	osc_peer_t  *peers;
+	osc_route_t *routes;
+	struct {
+		osc_call_t **slots; // id -> pending remote call
+		size_t       cap;   // power of two
+		size_t       len;
+		size_t       tombs;
+	} calls;
+	uint64_t bad_frames;
+};
+
+static osc_call_t osc_call_tomb_;
+#define OSC_CALL_TOMB (&osc_call_tomb_)
+
+static int osc_nng_err(int rv)
+{
+	switch (rv) {
+	case 0:
+		return (0);
+	case NNG_ENOMEM:
+		return (OSCAR_ENOMEM);
+	case NNG_EADDRINUSE:
+		return (OSCAR_EADDRINUSE);
+	case NNG_EADDRINVAL:
+	case NNG_ENOTSUP:
+		return (OSCAR_EADDRINVAL);
+	case NNG_ECONNREFUSED:
+		return (OSCAR_ECONNREFUSED);
+	case NNG_EAGAIN:
+		return (OSCAR_EMBOXFULL);
+	case NNG_EMSGSIZE:
+		return (OSCAR_ETOOLARGE);
+	case NNG_ECLOSED:
+		return (OSCAR_ECLOSED);
+	default:
+		return (OSCAR_ESYSTEM);
+	}
+}
+
+// ---------------------------------------------------------------------------
+// Pending remote calls by id
+
+static size_t osc_id_hash(uint64_t id)
+{
+	id ^= id >> 33;
+	id *= 0xff51afd7ed558ccdull;
+	id ^= id >> 33;
+	return ((size_t) id);
+}
+
+static osc_call_t *osc_calls_find(osc_transport_t *t, uint64_t id)
+{
+	if (t->calls.cap == 0) {
+		return (NULL);
+	}
+	size_t mask = t->calls.cap - 1;
+	for (size_t i = osc_id_hash(id) & mask;; i = (i + 1) & mask) {
+		osc_call_t *c = t->calls.slots[i];
+		if (c == NULL) {
+			return (NULL);
+		}
+		if (c != OSC_CALL_TOMB && c->id == id) {
+			return (c);
+		}
+	}
+}
+
+static int osc_calls_reserve(osc_transport_t *t)
+{
+	if ((t->calls.len + t->calls.tombs + 1) * 4 <= t->calls.cap * 3) {
+		return (0);
+	}
+	size_t cap = t->calls.cap ? t->calls.cap : 64;
+	while ((t->calls.len + 1) * 2 > cap) {
+		cap *= 2;
+	}
+	osc_call_t **slots = calloc(cap, sizeof(*slots));
+	if (slots == NULL) {
+		return (OSCAR_ENOMEM);
+	}
+	for (size_t i = 0; i < t->calls.cap; i++) {
+		osc_call_t *c = t->calls.slots[i];
+		if (c != NULL && c != OSC_CALL_TOMB) {
+			size_t j = osc_id_hash(c->id) & (cap - 1);
+			while (slots[j] != NULL) {
+				j = (j + 1) & (cap - 1);
+			}
+			slots[j] = c;
+		}
+	}
+	free(t->calls.slots);
+	t->calls.slots = slots;
+	t->calls.cap   = cap;
+	t->calls.tombs = 0;
+	return (0);
+}
+
+static void osc_calls_insert(osc_transport_t *t, osc_call_t *c)
+{
+	size_t mask = t->calls.cap - 1;
+	size_t i    = osc_id_hash(c->id) & mask;
+	while (t->calls.slots[i] != NULL && t->calls.slots[i] != OSC_CALL_TOMB) {
+		i = (i + 1) & mask;
+	}
+	if (t->calls.slots[i] == OSC_CALL_TOMB) {
+		t->calls.tombs--;
+	}
+	t->calls.slots[i] = c;
+	t->calls.len++;
+}
+
+static void osc_calls_remove(osc_transport_t *t, osc_call_t *c)
+{
+	size_t mask = t->calls.cap - 1;
+	for (size_t i = osc_id_hash(c->id) & mask; t->calls.slots[i] != NULL; i = (i + 1) & mask) {
+		if (t->calls.slots[i] == c) {
+			t->calls.slots[i] = OSC_CALL_TOMB;
+			t->calls.len--;
+			t->calls.tombs++;
+			return;
+		}
+	}
+}
+
+// ---------------------------------------------------------------------------
+// NNG callbacks (NNG threads: they only post)
+
+static void osc_net_post(oscar_pool_t *pool, osc_net_kind_t kind, nng_msg *msg, osc_peer_t *peer)
+{
+	osc_netpost_t *np = malloc(sizeof(*np));
+	if (np != NULL) {
+		np->post.kind = OSC_POST_NET;
+		np->kind      = kind;
+		np->msg       = msg;
+		np->peer      = peer;
+		if (osc_pool_post(pool, &np->post) == 0) {
+			return;
+		}
+		free(np);
+	}
+	// Closing, out of memory, or the inbox is full: the frame is lost,
+	// and whoever waits for it has a deadline.
+	if (msg != NULL) {
+		nng_msg_free(msg);
+	}
+}
+
+static void osc_rx_cb(void *arg)
+{
+	oscar_pool_t    *pool = arg;
+	osc_transport_t *t    = pool->transport;
+	int              rv   = nng_aio_result(t->rx);
+	if (rv == NNG_ECLOSED || rv == NNG_ECANCELED) {
+		return;
+	}
+	if (rv == 0) {
+		osc_net_post(pool, OSC_NET_FRAME, nng_aio_get_msg(t->rx), NULL);
+	}
+	nng_recv_aio(t->in, t->rx);
+}
+
+static void osc_pipe_cb(nng_pipe p, nng_pipe_ev ev, void *arg)
+{
+	osc_peer_t *peer = arg;
+	osc_net_post(
+	    peer->pool, ev == NNG_PIPE_EV_ADD_POST ? OSC_NET_UP : OSC_NET_DOWN, NULL, peer);
+}
+
+// ---------------------------------------------------------------------------
+// Open and close
+
+// osc_url_listens tells whether NNG listens on addr.
+static bool osc_url_listens(const char *addr)
+{
+	static const char *const schemes[] = { "inproc://", "ipc://", "tcp://", "tcp4://",
+		"tcp6://", "tls+tcp://", "abstract://" };
+	for (size_t i = 0; i < sizeof(schemes) / sizeof(schemes[0]); i++) {
+		if (strncmp(addr, schemes[i], strlen(schemes[i])) == 0) {
+			return (true);
+		}
+	}
+	return (false);
+}
+
+// osc_fix_tcp_address rewrites a tcp address after listening: port 0
+// becomes the port bound, and a wildcard host (0.0.0.0, or none) the first
+// external IPv4 address of the machine, or 127.0.0.1, so that the address
+// can be handed to others.
+static void osc_fix_tcp_address(oscar_pool_t *pool, int port)
+{
+	const char *scheme_end = strstr(pool->address, "://");
+	const char *host       = scheme_end + 3;
+	const char *colon      = strrchr(host, ':');
+	char        scheme[16];
+	char        hostname[64];
+	if (colon == NULL || (size_t) (scheme_end - pool->address) >= sizeof(scheme)) {
+		return;
+	}
+	snprintf(scheme, sizeof(scheme), "%.*s", (int) (scheme_end - pool->address), pool->address);
+	snprintf(hostname, sizeof(hostname), "%.*s", (int) (colon - host), host);
+	if (hostname[0] == '\0' || strcmp(hostname, "0.0.0.0") == 0 || strcmp(hostname, "*") == 0) {
+		uv_interface_address_t *ifs;
+		int                     n;
+		snprintf(hostname, sizeof(hostname), "127.0.0.1");
+		if (uv_interface_addresses(&ifs, &n) == 0) {
+			for (int i = 0; i < n; i++) {
+				if (!ifs[i].is_internal &&
+				    ifs[i].address.address4.sin_family == AF_INET) {
+					uv_ip4_name(
+					    &ifs[i].address.address4, hostname, sizeof(hostname));
+					break;
+				}
+			}
+			uv_free_interface_addresses(ifs, n);
+		}
+	}
+	snprintf(pool->address, sizeof(pool->address), "%s://%s:%d", scheme, hostname, port);
+}
+
+int osc_transport_open(oscar_pool_t *pool, char *msg, size_t size)
+{
+	int rv;
+	if (!osc_url_listens(pool->address)) {
+		return (0);
+	}
+	osc_transport_t *t = calloc(1, sizeof(*t));
+	if (t == NULL) {
+		snprintf(msg, size, "no memory for the transport");
+		return (OSCAR_ENOMEM);
+	}
+	if ((rv = nng_pull0_open(&t->in)) != 0) {
+		snprintf(msg, size, "cannot open a socket: %s", nng_strerror(rv));
+		free(t);
+		return (osc_nng_err(rv));
+	}
+	nng_socket_set_size(t->in, NNG_OPT_RECVMAXSZ, pool->cfg.max_message + 65536);
+	if ((rv = nng_aio_alloc(&t->rx, osc_rx_cb, pool)) != 0 ||
+	    (rv = nng_listener_create(&t->listener, t->in, pool->address)) != 0 ||
+	    (rv = nng_listener_start(t->listener, 0)) != 0) {
+		snprintf(msg, size, "cannot listen on %s: %s", pool->address, nng_strerror(rv));
+		nng_close(t->in);
+		if (t->rx != NULL) {
+			nng_aio_free(t->rx);
+		}
+		free(t);
+		return (osc_nng_err(rv));
+	}
+	int port;
+	if (strncmp(pool->address, "tcp", 3) == 0 &&
+	    nng_listener_get_int(t->listener, NNG_OPT_TCP_BOUND_PORT, &port) == 0) {
+		osc_fix_tcp_address(pool, port);
+	}
+	pool->transport = t;
+	nng_recv_aio(t->in, t->rx);
+	return (0);
+}
+
+void osc_transport_close(oscar_pool_t *pool)
+{
+	osc_transport_t *t = pool->transport;
+	if (t == NULL) {
+		return;
+	}
+	// Closing the sockets ends the receive and the connection callbacks;
+	// whatever they still post is refused, since the pool is closing.
+	nng_close(t->in);
+	nng_aio_stop(t->rx);
+	nng_aio_free(t->rx);
+	osc_peer_t *p;
+	while ((p = t->peers) != NULL) {
+		t->peers = p->next;
+		nng_close(p->sock);
+		free(p);
+	}
+	while (t->routes != NULL) {
+		osc_route_t *r = t->routes;
+		if (r->req != NULL) {
+			r->req->route = NULL;
+		}
+		t->routes = r->next;
+		free(r);
+	}
+	free(t->calls.slots);
+	free(t);
+	pool->transport = NULL;
+}
+
+// ---------------------------------------------------------------------------
+// Peers and sending
+
+static osc_peer_t *osc_peer_get(oscar_pool_t *pool, const char *addr, oscar_error_t *err)
+{
+	osc_transport_t *t = pool->transport;
+	int              rv;
+	for (osc_peer_t *p = t->peers; p != NULL; p = p->next) {
+		if (strcmp(p->addr, addr) == 0) {
+			return (p);
+		}
+	}
+	osc_peer_t *p = calloc(1, sizeof(*p));
+	if (p == NULL) {
+		osc_error_set(err, pool, OSCAR_ENOMEM, "", "", "no memory for a connection");
+		return (NULL);
+	}
+	p->pool = pool;
+	snprintf(p->addr, sizeof(p->addr), "%s", addr);
+	if ((rv = nng_push0_open(&p->sock)) != 0) {
+		osc_error_set(err, pool, osc_nng_err(rv), "", "", "cannot open a socket to %s: %s",
+		    addr, nng_strerror(rv));
+		free(p);
+		return (NULL);
+	}
+	nng_socket_set_int(p->sock, NNG_OPT_SENDBUF, OSC_PEER_SENDBUF);
+	nng_pipe_notify(p->sock, NNG_PIPE_EV_ADD_POST, osc_pipe_cb, p);
+	nng_pipe_notify(p->sock, NNG_PIPE_EV_REM_POST, osc_pipe_cb, p);
+	if ((rv = nng_dialer_create(&p->dialer, p->sock, addr)) != 0) {
+		osc_error_set(err, pool, osc_nng_err(rv), "", "", "cannot reach %s: %s", addr,
+		    nng_strerror(rv));
+		nng_close(p->sock);
+		free(p);
+		return (NULL);
+	}
+	nng_dialer_set_ms(p->dialer, NNG_OPT_RECONNMINT, 10);
+	nng_dialer_set_ms(p->dialer, NNG_OPT_RECONNMAXT, 1000);
+	if ((rv = nng_dialer_start(p->dialer, NNG_FLAG_NONBLOCK)) != 0) {
+		osc_error_set(err, pool, osc_nng_err(rv), "", "", "cannot reach %s: %s", addr,
+		    nng_strerror(rv));
+		nng_close(p->sock);
+		free(p);
+		return (NULL);
+	}
+	p->next  = t->peers;
+	t->peers = p;
+	return (p);
+}
+
+// osc_send_frame encodes f (with payload) and queues it on peer's socket.
+static int osc_send_frame(oscar_pool_t *pool, osc_peer_t *peer, const osc_frame_t *f,
+    const oscar_value_t *payload, oscar_error_t *err)
+{
+	osc_wbuf_t w;
+	osc_oob_t  oob = { 0 };
+	nng_msg   *m   = NULL;
+	int        rv;
+
+	osc_wbuf_init(&w);
+	if ((rv = osc_frame_encode(&w, f, payload, &oob, OSC_OOB_THRESHOLD)) != 0) {
+		osc_error_set(err, pool, rv, f->target, f->method, "cannot encode a %s frame: %s",
+		    osc_msg_type_name((int) f->type), oscar_strerror(rv));
+		goto done;
+	}
+	size_t total = w.len;
+	for (uint32_t i = 0; i < oob.n; i++) {
+		total += oob.bufs[i].len;
+	}
+	if (total > pool->cfg.max_message) {
+		rv = OSCAR_ETOOLARGE;
+		osc_error_set(err, pool, rv, f->target, f->method,
+		    "message of %zu bytes is larger than the limit of %zu", total,
+		    pool->cfg.max_message);
+		goto done;
+	}
+	if ((rv = nng_msg_alloc(&m, 0)) != 0 || (rv = nng_msg_reserve(m, total)) != 0) {
+		if (rv != 0 && m != NULL) {
+			nng_msg_free(m);
+		}
+		rv = OSCAR_ENOMEM;
+		osc_error_set(err, pool, rv, f->target, f->method, "no memory for a message");
+		goto done;
+	}
+	// One copy of each buffer, straight into the message.
+	nng_msg_append(m, w.data, w.len);
+	for (uint32_t i = 0; i < oob.n; i++) {
+		nng_msg_append(m, oob.bufs[i].ptr, oob.bufs[i].len);
+	}
+	if ((rv = nng_sendmsg(peer->sock, m, NNG_FLAG_NONBLOCK)) != 0) {
+		nng_msg_free(m);
+		int code = osc_nng_err(rv);
+		osc_error_set(err, pool, code, f->target, f->method,
+		    code == OSCAR_EMBOXFULL ? "send queue to %s is full (%s)"
+		                            : "cannot send to %s: %s",
+		    peer->addr, nng_strerror(rv));
+		rv = code;
+	}
+done:
+	osc_oob_fini(&oob);
+	osc_wbuf_fini(&w);
+	return (rv);
+}
+
+// ---------------------------------------------------------------------------
+// Calls to other pools
+
+int osc_remote_start(oscar_pool_t *pool, osc_actor_t *owner, osc_req_t *parent,
+    const oscar_ref_t *ref, const char *method, osc_req_kind_t kind, oscar_value_t *args,
+    int64_t timeout_ms, oscar_reply_cb cb, void *arg, oscar_call_t *host, osc_call_t **callp,
+    oscar_error_t *err)
+{
+	osc_transport_t *t = pool->transport;
+	osc_frame_t      f;
+	int              rv;
+	uint64_t        *chain = NULL;
+
+	if (t == NULL) {
+		oscar_value_free(args);
+		osc_error_set(err, pool, OSCAR_EADDRINVAL, ref->uid, method,
+		    "no route from %s to %s: this pool has no transport", pool->address, ref->addr);
+		return (OSCAR_EADDRINVAL);
+	}
+	osc_peer_t *peer = osc_peer_get(pool, ref->addr, err);
+	if (peer == NULL) {
+		oscar_value_free(args);
+		snprintf(err->actor, sizeof(err->actor), "%s", ref->uid);
+		snprintf(err->method, sizeof(err->method), "%s", method);
+		return (err->code);
+	}
+	memset(&f, 0, sizeof(f));
+	f.type = kind == OSC_REQ_TELL    ? OSC_MSG_TELL
+	         : kind == OSC_REQ_BATCH ? OSC_MSG_BATCH
+	                                 : OSC_MSG_SEND;
+	snprintf(f.source, sizeof(f.source), "%s", pool->address);
+	snprintf(f.target, sizeof(f.target), "%s", ref->uid);
+	snprintf(f.method, sizeof(f.method), "%s", method);
+	if (parent != NULL && kind != OSC_REQ_TELL) {
+		if (parent->chain_len + 1 > OSC_WIRE_MAX_CHAIN ||
+		    (chain = malloc((parent->chain_len + 1) * sizeof(uint64_t))) == NULL) {
+			oscar_value_free(args);
+			rv = parent->chain_len + 1 > OSC_WIRE_MAX_CHAIN ? OSCAR_ETOOLARGE
+			                                                : OSCAR_ENOMEM;
+			osc_error_set(
+			    err, pool, rv, ref->uid, method, "cannot extend the call chain");
+			return (rv);
+		}
+		if (parent->chain_len != 0) {
+			memcpy(chain, parent->chain, parent->chain_len * sizeof(uint64_t));
+		}
+		chain[parent->chain_len] = parent->token;
+		f.chain                  = chain;
+		f.chain_len              = parent->chain_len + 1;
+	}
+	osc_call_t *c = NULL;
+	if (kind != OSC_REQ_TELL) {
+		if (osc_call_reserve(pool) != 0 || osc_calls_reserve(t) != 0 ||
+		    (c = osc_call_new(pool, ref->uid, method, timeout_ms, cb, arg, host)) == NULL) {
+			free(chain);
+			oscar_value_free(args);
+			osc_error_set(
+			    err, pool, OSCAR_ENOMEM, ref->uid, method, "no memory for a call");
+			return (OSCAR_ENOMEM);
+		}
+		f.id         = c->id;
+		f.timeout_ms = (uint64_t) c->timeout_ms;
+	}
+	rv = osc_send_frame(pool, peer, &f, args, err);
+	free(chain);
+	oscar_value_free(args);
+	if (rv != 0) {
+		free(c);
+		return (rv);
+	}
+	if (c != NULL) {
+		osc_call_link(pool, c, owner, parent);
+		c->peer  = peer;
+		c->pnext = peer->calls;
+		c->pprev = NULL;
+		if (peer->calls != NULL) {
+			peer->calls->pprev = c;
+		}
+		peer->calls = c;
+		osc_calls_insert(t, c);
+	}
+	if (callp != NULL) {
+		*callp = c;
+	}
+	return (0);
+}
+
+void osc_remote_detach(osc_call_t *c)
+{
+	osc_peer_t *peer = c->peer;
+	osc_calls_remove(c->pool->transport, c);
+	if (c->pprev != NULL) {
+		c->pprev->pnext = c->pnext;
+	} else {
+		peer->calls = c->pnext;
+	}
+	if (c->pnext != NULL) {
+		c->pnext->pprev = c->pprev;
+	}
+	c->pnext = c->pprev = NULL;
+	c->peer             = NULL;
+}
+
+void osc_remote_cancel(osc_call_t *c)
+{
+	osc_frame_t   f;
+	oscar_error_t err;
+	memset(&f, 0, sizeof(f));
+	f.type = OSC_MSG_CANCEL;
+	f.id   = c->id;
+	snprintf(f.source, sizeof(f.source), "%s", c->pool->address);
+	// If the cancel cannot be queued, the call's deadline still holds.
+	(void) osc_send_frame(c->pool, c->peer, &f, NULL, &err);
+}
+
+void osc_remote_timeout(const osc_call_t *c, oscar_error_t *err)
+{
+	const char *dot = strchr(c->target, '.');
+	snprintf(
+	    err->actor, sizeof(err->actor), "%.*s", dot ? (int) (dot - c->target) : 0, c->target);
+	snprintf(err->method, sizeof(err->method), "%s", dot ? dot + 1 : "");
+	snprintf(err->address, sizeof(err->address), "%s", c->peer->addr);
+	if (!c->peer->reached) {
+		snprintf(err->message, sizeof(err->message),
+		    "could not connect to pool %s within %" PRId64 " ms (call to %s)",
+		    c->peer->addr, c->timeout_ms, c->target);
+	}
+}
+
+// ---------------------------------------------------------------------------
+// Answering calls from other pools
+
+static void osc_route_unlink(osc_transport_t *t, osc_route_t *r)
+{
+	if (r->prev != NULL) {
+		r->prev->next = r->next;
+	} else {
+		t->routes = r->next;
+	}
+	if (r->next != NULL) {
+		r->next->prev = r->prev;
+	}
+}
+
+// osc_answer sends a result or error frame for call id to source.
+static void osc_answer(oscar_pool_t *pool, const char *source, uint64_t id, int code,
+    const oscar_value_t *value, const oscar_error_t *err)
+{
+	osc_frame_t   f;
+	oscar_error_t send_err;
+	if (source[0] == '\0' || id == 0) {
+		return; // a tell: nobody to answer
+	}
+	osc_peer_t *peer = osc_peer_get(pool, source, &send_err);
+	if (peer == NULL) {
+		return;
+	}
+	memset(&f, 0, sizeof(f));
+	f.type = code == 0 ? OSC_MSG_RESULT : OSC_MSG_ERROR;
+	f.id   = id;
+	snprintf(f.source, sizeof(f.source), "%s", pool->address);
+	if (code != 0) {
+		f.has_error  = true;
+		f.error      = *err;
+		f.error.code = code;
+	}
+	if (osc_send_frame(pool, peer, &f, code == 0 ? value : NULL, &send_err) != 0 && code == 0) {
+		// The reply cannot travel (too large, say): tell the caller so.
+		f.type      = OSC_MSG_ERROR;
+		f.has_error = true;
+		f.error     = send_err;
+		(void) osc_send_frame(pool, peer, &f, NULL, &send_err);
+	}
+}
+
+struct osc_route *osc_route_take(osc_req_t *req)
+{
+	osc_route_t *r = req->route;
+	req->route     = NULL;
+	r->req         = NULL; // cancels for it find nothing to cancel
+	return (r);
+}
+
+void osc_route_answer(oscar_pool_t *pool, struct osc_route *r, int code, const oscar_value_t *value,
+    const oscar_error_t *err)
+{
+	osc_answer(pool, r->source, r->id, code, value, err);
+	if (pool->transport != NULL) {
+		osc_route_unlink(pool->transport, r);
+	}
+	free(r);
+}
+
+void osc_remote_reply(
+    osc_req_t *req, int code, const oscar_value_t *value, const oscar_error_t *err)
+{
+	osc_route_t *r = req->route;
+	osc_answer(req->actor->pool, r->source, r->id, code, value, err);
+	osc_remote_forget(req);
+}
+
+void osc_remote_forget(osc_req_t *req)
+{
+	osc_route_t     *r = req->route;
+	osc_transport_t *t = req->actor->pool->transport;
+	if (t != NULL) {
+		osc_route_unlink(t, r);
+	}
+	req->route = NULL;
+	free(r);
+}
+
+static void osc_answer_error(
+    oscar_pool_t *pool, const osc_frame_t *f, int code, const char *fmt, const char *arg)
+{
+	oscar_error_t err;
+	osc_error_set(&err, pool, code, f->target, f->method, fmt, arg);
+	osc_answer(pool, f->source, f->id, code, NULL, &err);
+}
+
+// osc_serve_call queues a call, tell or batch that came from another pool.
+static void osc_serve_call(oscar_pool_t *pool, const osc_frame_t *f)
+{
+	osc_transport_t *t = pool->transport;
+	oscar_error_t    err;
+	oscar_value_t   *args;
+	bool             tell = f->type == OSC_MSG_TELL;
+	osc_actor_t     *a    = osc_actor_find(pool, f->target);
+	if (a == NULL) {
+		osc_answer_error(pool, f, OSCAR_ENOACTOR, "no actor %s in pool", f->target);
+		return;
+	}
+	const oscar_method_t *m = osc_method_find(a->cls, f->method);
+	if (m == NULL) {
+		osc_error_set(&err, pool, OSCAR_ENOMETHOD, f->target, f->method,
+		    "actor %s (class %s) has no method '%s'", f->target, a->cls->name, f->method);
+		osc_answer(pool, f->source, f->id, OSCAR_ENOMETHOD, NULL, &err);
+		return;
+	}
+	int rv = osc_frame_payload(f, &args);
+	if (rv != 0) {
+		osc_answer_error(pool, f, rv, "malformed arguments for %s", f->method);
+		return;
+	}
+	if (f->type == OSC_MSG_BATCH && (args == NULL || args->type != OSCAR_ARRAY)) {
+		oscar_value_free(args);
+		osc_answer_error(
+		    pool, f, OSCAR_EBADARGS, "a batch takes an array of per-call %s", "arguments");
+		return;
+	}
+	osc_req_t   *req = osc_req_new(a, m,
+            tell                       ? OSC_REQ_TELL
+	      : f->type == OSC_MSG_BATCH ? OSC_REQ_BATCH
+	                                 : OSC_REQ_CALL,
+	      args);
+	osc_route_t *r   = tell ? NULL : calloc(1, sizeof(*r));
+	if (req == NULL || (!tell && r == NULL) ||
+	    (f->chain_len != 0 && (req->chain = malloc(f->chain_len * sizeof(uint64_t))) == NULL)) {
+		free(r);
+		if (req != NULL) {
+			req->replied = true;
+			osc_req_maybe_free(req);
+		}
+		osc_answer_error(pool, f, OSCAR_ENOMEM, "no memory for %s", f->method);
+		return;
+	}
+	if (f->chain_len != 0) {
+		memcpy(req->chain, f->chain, f->chain_len * sizeof(uint64_t));
+		req->chain_len = f->chain_len;
+	}
+	if (r != NULL) {
+		r->req = req;
+		r->id  = f->id;
+		snprintf(r->source, sizeof(r->source), "%s", f->source);
+		r->next = t->routes;
+		if (t->routes != NULL) {
+			t->routes->prev = r;
+		}
+		t->routes  = r;
+		req->route = r;
+	}
+	if ((rv = osc_actor_enqueue(a, req, &err)) != 0) {
+		if (r != NULL) {
+			osc_answer(pool, f->source, f->id, rv, NULL, &err);
+		}
+		req->replied = true;
+		osc_req_maybe_free(req); // forgets the route
+	}
+}
+
+// osc_take_reply completes the pending call a result or error frame
+// answers; an answer to nothing (late, or forged) is dropped.
+static void osc_take_reply(oscar_pool_t *pool, const osc_frame_t *f)
+{
+	osc_call_t    *c = osc_calls_find(pool->transport, f->id);
+	oscar_value_t *value;
+	if (c == NULL || strcmp(c->peer->addr, f->source) != 0) {
+		return;
+	}
+	if (f->type == OSC_MSG_ERROR) {
+		osc_call_complete(c, f->error.code, NULL, &f->error);
+		return;
+	}
+	int rv = osc_frame_payload(f, &value);
+	if (rv != 0) {
+		oscar_error_t err;
+		osc_error_set(&err, pool, rv, "", "", "malformed reply from %s", f->source);
+		osc_call_complete(c, rv, NULL, &err);
+		return;
+	}
+	osc_call_complete(c, 0, value, NULL);
+}
+
+static void osc_serve_cancel(oscar_pool_t *pool, const osc_frame_t *f)
+{
+	for (osc_route_t *r = pool->transport->routes; r != NULL; r = r->next) {
+		if (r->id == f->id && strcmp(r->source, f->source) == 0) {
+			if (r->req != NULL) {
+				osc_req_cancel(r->req);
+			}
+			return;
+		}
+	}
+}
+
+// osc_serve_control answers has, lookup and destroy from another pool.
+static void osc_serve_control(oscar_pool_t *pool, const osc_frame_t *f)
+{
+	osc_actor_t   *a = osc_actor_find(pool, f->target);
+	oscar_value_t *v = NULL;
+	int            rv;
+	switch (f->type) {
+	case OSC_MSG_HAS:
+		v = oscar_value_new_bool(a != NULL);
+		break;
+	case OSC_MSG_LOOKUP:
+	case OSC_MSG_DESTROY:
+		if (a == NULL) {
+			osc_answer_error(pool, f, OSCAR_ENOACTOR, "no actor %s in pool", f->target);
+			return;
+		}
+		if (f->type == OSC_MSG_DESTROY && (rv = osc_actor_destroy(a)) != 0) {
+			osc_answer_error(pool, f, rv, "cannot destroy %s", f->target);
+			return;
+		}
+		v = oscar_value_new_str(pool->address);
+		break;
+	default:
+		osc_answer_error(pool, f, OSCAR_ENOTSUP, "%s messages are not supported yet",
+		    osc_msg_type_name((int) f->type));
+		return;
+	}
+	osc_answer(pool, f->source, f->id, 0, v, NULL);
+	oscar_value_free(v);
+}
+
+static void osc_on_frame(oscar_pool_t *pool, nng_msg *m)
+{
+	osc_frame_t f;
+	if (osc_frame_decode(nng_msg_body(m), nng_msg_len(m), &f) != 0) {
+		pool->transport->bad_frames++;
+		return;
+	}
+	switch (f.type) {
+	case OSC_MSG_SEND:
+	case OSC_MSG_TELL:
+	case OSC_MSG_BATCH:
+		osc_serve_call(pool, &f);
+		break;
+	case OSC_MSG_RESULT:
+	case OSC_MSG_ERROR:
+		osc_take_reply(pool, &f);
+		break;
+	case OSC_MSG_CANCEL:
+		osc_serve_cancel(pool, &f);
+		break;
+	default:
+		osc_serve_control(pool, &f);
+		break;
+	}
+	osc_frame_fini(&f);
+}
+
+// osc_peer_down fails every call pending on peer: its pool is gone.
+static void osc_peer_down(oscar_pool_t *pool, osc_peer_t *peer)
+{
+	osc_call_t *c;
+	while ((c = peer->calls) != NULL) {
+		oscar_error_t err;
+		const char   *dot = strchr(c->target, '.');
+		osc_error_set(&err, pool, OSCAR_EPEERGONE, "", "",
+		    "lost the connection to pool %s while calling %s", peer->addr, c->target);
+		snprintf(err.address, sizeof(err.address), "%s", peer->addr);
+		err.pid = 0;
+		snprintf(err.actor, sizeof(err.actor), "%.*s", dot ? (int) (dot - c->target) : 0,
+		    c->target);
+		snprintf(err.method, sizeof(err.method), "%s", dot ? dot + 1 : "");
+		osc_call_complete(c, OSCAR_EPEERGONE, NULL, &err); // unlinks c
+	}
+}
+
+void osc_transport_dispatch(oscar_pool_t *pool, osc_post_t *p)
+{
+	osc_netpost_t *np = OSC_CONTAINER_OF(p, osc_netpost_t, post);
+	if (pool->state == OSC_POOL_RUNNING && pool->transport != NULL) {
+		switch (np->kind) {
+		case OSC_NET_FRAME:
+			osc_on_frame(pool, np->msg);
+			break;
+		case OSC_NET_UP:
+			np->peer->pipes++;
+			np->peer->reached = true;
+			break;
+		case OSC_NET_DOWN:
+			if (np->peer->pipes > 0 && --np->peer->pipes == 0) {
+				osc_peer_down(pool, np->peer);
+			}
+			break;
+		}
+	}
+	if (np->msg != NULL) {
+		nng_msg_free(np->msg);
+	}
+	free(np);
+}

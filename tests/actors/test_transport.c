@@ -1,0 +1,268 @@
+// The transport: pools reaching each other's actors over NNG (ipc and
+// tcp), within one process (actors/transport.c).
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <criterion/criterion.h>
+#include <nng/nng.h>
+#include <nng/protocol/pipeline0/push.h>
+
+#include "tests/actors/support.h"
+
+static oscar_pool_t *open_at(const char *address, size_t max_message)
+{
+	oscar_pool_config_t cfg;
+	oscar_pool_t       *p;
+	oscar_pool_config_init(&cfg);
+	cfg.address     = address;
+	cfg.max_message = max_message;
+	int rv          = oscar_pool_open(&p, &cfg);
+	cr_assert_eq(rv, 0, "open %s: %s", address, oscar_strerror(rv));
+	return (p);
+}
+
+// ipc_address makes a socket path of this test process's own.
+static const char *ipc_address(char *buf, size_t size, int n)
+{
+	snprintf(buf, size, "ipc:///tmp/oscar-test-%d-%d.sock", (int) getpid(), n);
+	return (buf);
+}
+
+static oscar_pool_t *a_pool, *b_pool;
+
+static void open_tcp(void)
+{
+	a_pool = open_at("tcp://127.0.0.1:0", 0);
+	b_pool = open_at("tcp://127.0.0.1:0", 0);
+}
+
+static void open_ipc(void)
+{
+	char a[96], b[96];
+	a_pool = open_at(ipc_address(a, sizeof(a), 1), 0);
+	b_pool = open_at(ipc_address(b, sizeof(b), 2), 0);
+}
+
+static void close_both(void)
+{
+	oscar_pool_free(&a_pool);
+	oscar_pool_free(&b_pool);
+}
+
+TestSuite(transport, .timeout = 60);
+
+// remote_ref names uid in pool p, as another pool would.
+static oscar_ref_t remote_ref(oscar_pool_t *p, const char *uid)
+{
+	oscar_ref_t ref;
+	cr_assert_eq(oscar_ref_make(&ref, oscar_pool_address(p), uid), 0);
+	return (ref);
+}
+
+static void calls_round_trip(void)
+{
+	test_spawn(b_pool, &test_counter_class, "c", oscar_value_new_int(40));
+	oscar_ref_t    c = remote_ref(b_pool, "c");
+	oscar_value_t *reply;
+	oscar_error_t  err;
+	// From a host thread, through pool A, to an actor of pool B.
+	cr_assert_eq(test_call_int(a_pool, &c, "add", 2), 42);
+	cr_assert_eq(oscar_tell(a_pool, &c, "add", oscar_value_new_int(8), 0, &err), 0);
+	cr_assert_eq(test_call_int(a_pool, &c, "add", 0), 50);
+
+	// A remote handler's error keeps its code, message and origin.
+	cr_assert_eq(
+	    oscar_call(a_pool, &c, "fail", oscar_value_new_int(3), 0, NULL, &err), OSCAR_EAPP);
+	cr_assert_str_eq(err.message, "boom 3");
+	cr_assert_str_eq(err.actor, "c");
+	cr_assert_str_eq(err.method, "fail");
+	cr_assert_str_eq(err.address, oscar_pool_address(b_pool));
+	cr_assert_eq(err.pid, (int64_t) getpid());
+
+	oscar_ref_t ghost = remote_ref(b_pool, "ghost");
+	cr_assert_eq(oscar_call(a_pool, &ghost, "get", NULL, 0, NULL, &err), OSCAR_ENOACTOR);
+	cr_assert_eq(oscar_call(a_pool, &c, "fly", NULL, 0, NULL, &err), OSCAR_ENOMETHOD);
+	cr_assert(strstr(err.message, "'fly'") != NULL, "%s", err.message);
+
+	// Batches, with and without a batch handler.
+	oscar_value_t *args = oscar_value_new_array(3);
+	for (int i = 0; i < 3; i++) {
+		oscar_value_array_push(args, oscar_value_new_int(1));
+	}
+	cr_assert_eq(oscar_batch(a_pool, &c, "add", args, 0, &reply, &err), 0);
+	cr_assert_eq(oscar_value_len(reply), 3);
+	oscar_value_free(reply);
+
+	// A value of every type survives the trip.
+	oscar_value_t *v = oscar_value_new_map(4);
+	oscar_value_map_set(v, "s", oscar_value_new_str("text"));
+	oscar_value_map_set(v, "f", oscar_value_new_float(2.5));
+	oscar_value_map_set(v, "n", oscar_value_new_nil());
+	oscar_value_map_set(v, "b", oscar_value_new_bin("\0\1\2", 3));
+	oscar_value_t *copy = oscar_value_copy(v);
+	cr_assert_eq(oscar_call(a_pool, &c, "echo", v, 0, &reply, &err), 0, "%s", err.message);
+	cr_assert(oscar_value_equal(reply, copy));
+	oscar_value_free(reply);
+	oscar_value_free(copy);
+}
+
+Test(transport, calls_round_trip_over_tcp, .init = open_tcp, .fini = close_both)
+{
+	calls_round_trip();
+}
+
+Test(transport, calls_round_trip_over_ipc, .init = open_ipc, .fini = close_both)
+{
+	calls_round_trip();
+}
+
+Test(transport, tcp_port_zero_reports_the_real_port, .init = open_tcp, .fini = close_both)
+{
+	const char *addr = oscar_pool_address(a_pool);
+	cr_assert(strncmp(addr, "tcp://127.0.0.1:", 16) == 0, "%s", addr);
+	cr_assert_gt(atoi(addr + 16), 0, "%s", addr);
+	cr_assert_str_neq(addr, oscar_pool_address(b_pool));
+}
+
+Test(transport, address_in_use_is_a_clear_error, .init = open_tcp, .fini = close_both)
+{
+	oscar_pool_config_t cfg;
+	oscar_pool_t       *p = NULL;
+	oscar_pool_config_init(&cfg);
+	cfg.address = oscar_pool_address(a_pool);
+	cr_assert_eq(oscar_pool_open(&p, &cfg), OSCAR_EADDRINUSE);
+	cr_assert_null(p);
+	// Nothing was left behind: the first pool still serves.
+	test_spawn(a_pool, &test_counter_class, "c", NULL);
+	oscar_ref_t c = remote_ref(a_pool, "c");
+	cr_assert_eq(test_call_int(b_pool, &c, "add", 1), 1);
+}
+
+Test(transport, large_values_travel_intact, .init = open_tcp, .fini = close_both)
+{
+	size_t n    = 16u << 20;
+	char  *data = malloc(n);
+	for (size_t i = 0; i < n; i++) {
+		data[i] = (char) (i * 31 + 7);
+	}
+	test_spawn(b_pool, &test_counter_class, "c", NULL);
+	oscar_ref_t    c = remote_ref(b_pool, "c");
+	oscar_value_t *reply;
+	const void    *got;
+	size_t         len;
+	cr_assert_eq(
+	    oscar_call(a_pool, &c, "echo", oscar_value_new_bin(data, n), 0, &reply, NULL), 0);
+	cr_assert_eq(oscar_value_get_bin(reply, &got, &len), 0);
+	cr_assert_eq(len, n);
+	cr_assert(memcmp(got, data, n) == 0);
+	oscar_value_free(reply);
+	free(data);
+}
+
+Test(transport, too_large_is_refused_and_the_pool_goes_on)
+{
+	a_pool = open_at("tcp://127.0.0.1:0", 1u << 20);
+	b_pool = open_at("tcp://127.0.0.1:0", 1u << 20);
+	test_spawn(b_pool, &test_counter_class, "c", NULL);
+	oscar_ref_t   c = remote_ref(b_pool, "c");
+	oscar_error_t err;
+	char         *big = calloc(1, 2u << 20);
+	cr_assert_eq(
+	    oscar_call(a_pool, &c, "echo", oscar_value_new_bin(big, 2u << 20), 0, NULL, &err),
+	    OSCAR_ETOOLARGE);
+	cr_assert(strstr(err.message, "larger than the limit") != NULL, "%s", err.message);
+	cr_assert_eq(test_call_int(a_pool, &c, "add", 5), 5);
+	free(big);
+	close_both();
+}
+
+Test(transport, dead_peer_fails_pending_calls_at_once, .init = open_ipc, .fini = close_both)
+{
+	test_spawn(b_pool, &test_gate_class, "g", NULL);
+	oscar_ref_t   g = remote_ref(b_pool, "g");
+	oscar_call_t *calls[20];
+	oscar_error_t err;
+	for (int i = 0; i < 20; i++) {
+		cr_assert_eq(oscar_call_start(a_pool, &g, "wait", NULL, 30000, &calls[i]), 0);
+	}
+	while (test_call_int(a_pool, &g, "waiting", 0) != 20) {
+		;
+	}
+	oscar_pool_free(&b_pool);
+	for (int i = 0; i < 20; i++) {
+		cr_assert_eq(oscar_call_wait(&calls[i], NULL, &err), OSCAR_EPEERGONE, "call %d: %s",
+		    i, err.message);
+		cr_assert(strstr(err.message, "lost the connection") != NULL, "%s", err.message);
+		cr_assert_str_eq(err.method, "wait");
+	}
+}
+
+Test(transport, remote_cancel_reaches_the_handler, .init = open_tcp, .fini = close_both)
+{
+	test_spawn(b_pool, &test_gate_class, "g", oscar_value_new_str("hook"));
+	oscar_ref_t    g = remote_ref(b_pool, "g");
+	oscar_call_t  *call;
+	oscar_value_t *reply;
+	const char    *s;
+	cr_assert_eq(oscar_call_start(a_pool, &g, "wait", NULL, 30000, &call), 0);
+	while (test_call_int(a_pool, &g, "waiting", 0) != 1) {
+		;
+	}
+	oscar_call_cancel(call);
+	cr_assert_eq(oscar_call_wait(&call, &reply, NULL), 0);
+	cr_assert_eq(oscar_value_get_str(reply, &s, NULL), 0);
+	cr_assert_str_eq(s, "cancelled-0");
+	oscar_value_free(reply);
+}
+
+Test(transport, deadlock_across_pools_is_detected, .init = open_tcp, .fini = close_both)
+{
+	// r1 in A holds while calling r2 in B, which calls back into r1.
+	char r1_at[160], r2_at[160];
+	test_spawn(a_pool, &test_relay_class, "r1", NULL);
+	test_spawn(b_pool, &test_relay_class, "r2", NULL);
+	snprintf(r1_at, sizeof(r1_at), "r1@%s", oscar_pool_address(a_pool));
+	snprintf(r2_at, sizeof(r2_at), "r2@%s", oscar_pool_address(b_pool));
+	oscar_ref_t   r1 = remote_ref(a_pool, "r1");
+	oscar_error_t err;
+	cr_assert_eq(oscar_call(b_pool, &r1, "via",
+	                 test_via(true, r2_at, "via", r1_at, "noop", NULL), 10000, NULL, &err),
+	    OSCAR_EDEADLOCK, "%s", err.message);
+	// With yielding relays the same ring completes.
+	oscar_value_t *reply;
+	const char    *s;
+	cr_assert_eq(oscar_call(b_pool, &r1, "via",
+	                 test_via(false, r2_at, "via", r1_at, "noop", NULL), 10000, &reply, &err),
+	    0, "%s", err.message);
+	cr_assert_eq(oscar_value_get_str(reply, &s, NULL), 0);
+	cr_assert_str_eq(s, "noop");
+	oscar_value_free(reply);
+}
+
+// Hostile bytes at a pool's address: dropped, and the pool carries on.
+Test(transport, garbage_frames_do_not_hurt_the_pool, .init = open_tcp, .fini = close_both)
+{
+	nng_socket raw;
+	uint64_t   x = 0x2545f4914f6cdd1dull;
+	test_spawn(b_pool, &test_counter_class, "c", NULL);
+	cr_assert_eq(nng_push0_open(&raw), 0);
+	cr_assert_eq(nng_dial(raw, oscar_pool_address(b_pool), NULL, 0), 0);
+	for (int i = 0; i < 3000; i++) {
+		char   buf[256];
+		size_t n = (size_t) (x % sizeof(buf)) + 1;
+		for (size_t j = 0; j < n; j++) {
+			x ^= x << 13;
+			x ^= x >> 7;
+			x ^= x << 17;
+			buf[j] = (char) x;
+		}
+		if (i % 3 == 0 && n > 8) {
+			memcpy(buf, "OSCR\x01\x01\x00\x00", 8); // past the magic
+		}
+		cr_assert_eq(nng_send(raw, buf, n, 0), 0);
+	}
+	nng_close(raw);
+	oscar_ref_t c = remote_ref(b_pool, "c");
+	cr_assert_eq(test_call_int(a_pool, &c, "add", 7), 7);
+}
