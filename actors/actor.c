@@ -129,6 +129,18 @@ static void osc_map_remove(oscar_pool_t *pool, osc_actor_t *a)
 // ---------------------------------------------------------------------------
 // Requests
 
+// osc_class_find returns the class called name among pool's classes.
+const oscar_actor_class_t *osc_class_find(const oscar_pool_t *pool, const char *name)
+{
+	for (const oscar_actor_class_t *const *c = pool->cfg.classes; c != NULL && *c != NULL;
+	     c++) {
+		if (strcmp((*c)->name, name) == 0) {
+			return (*c);
+		}
+	}
+	return (NULL);
+}
+
 // osc_method_find returns the method called name of cls, or NULL.
 const oscar_method_t *osc_method_find(const oscar_actor_class_t *cls, const char *name)
 {

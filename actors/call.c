@@ -22,6 +22,7 @@
 
 #include "actors/pool_int.h"
 #include "actors/transport.h"
+#include "actors/wire.h"
 
 #define OSC_MAX_CHAIN 256
 
@@ -440,6 +441,17 @@ static void osc_host_finish(osc_call_t *c)
 	c->host         = NULL;
 	h->reply        = c->value;
 	c->value        = NULL;
+	if (c->code == 0) {
+		// Pool-level requests answered by another pool.
+		const char *addr, *uid;
+		if (h->op == OSC_OP_HAS) {
+			(void) oscar_value_get_bool(h->reply, &h->exists);
+		} else if ((h->op == OSC_OP_LOOKUP || h->op == OSC_OP_CREATE_NAMED) &&
+		           oscar_value_get_str(oscar_value_at(h->reply, 0), &addr, NULL) == 0 &&
+		           oscar_value_get_str(oscar_value_at(h->reply, 1), &uid, NULL) == 0) {
+			(void) oscar_ref_make(&h->ref, addr, uid);
+		}
+	}
 	oscar_error_t e;
 	if (c->code != 0 && c->err == NULL) {
 		osc_error_set(&e, c->pool, c->code, "", "", "%s", oscar_strerror(c->code));
@@ -720,17 +732,43 @@ void osc_host_run(oscar_pool_t *pool, oscar_call_t *h)
 			h->ref = a->ref;
 		}
 		break;
+	case OSC_OP_CREATE_NAMED:
+		if (h->ref.addr[0] != '\0' && strcmp(h->ref.addr, pool->address) != 0) {
+			rv = osc_remote_control(pool, OSC_MSG_CREATE, h->ref.addr, h->ref.uid,
+			    h->method, args, h->timeout_ms, h, &err);
+			if (rv == 0) {
+				return; // the reply finishes h
+			}
+			break;
+		}
+		if ((h->cls = osc_class_find(pool, h->method)) == NULL) {
+			oscar_value_free(args);
+			rv = OSCAR_ENOENT;
+			osc_error_set(&err, pool, rv, h->ref.uid, "",
+			    "no class %s offered by pool %s", h->method, pool->address);
+			break;
+		}
+		rv = osc_actor_create(
+		    pool, h->cls, h->ref.uid[0] ? h->ref.uid : NULL, args, &a, &err);
+		if (rv == 0) {
+			h->ref = a->ref;
+		}
+		break;
 	case OSC_OP_DESTROY:
 	case OSC_OP_HAS:
 	case OSC_OP_LOOKUP:
-		oscar_value_free(args);
 		if (!osc_ref_is_local(pool, &h->ref)) {
-			rv = OSCAR_EADDRINVAL;
-			osc_error_set(&err, pool, rv, h->ref.uid, "",
-			    "no route from %s to %s: this pool reaches only its own actors",
-			    pool->address, h->ref.addr);
+			rv = osc_remote_control(pool,
+			    h->op == OSC_OP_DESTROY ? OSC_MSG_DESTROY
+			    : h->op == OSC_OP_HAS   ? OSC_MSG_HAS
+			                            : OSC_MSG_LOOKUP,
+			    h->ref.addr, h->ref.uid, "", args, h->timeout_ms, h, &err);
+			if (rv == 0) {
+				return; // the reply finishes h
+			}
 			break;
 		}
+		oscar_value_free(args);
 		a = osc_actor_find(pool, h->ref.uid);
 		if (h->op == OSC_OP_HAS) {
 			h->exists = a != NULL;
@@ -1150,6 +1188,61 @@ int oscar_pool_stats(oscar_pool_t *pool, oscar_pool_stats_t *stats, int64_t time
 	int rv = osc_host_sync(pool, OSC_OP_STATS, NULL, NULL, NULL, timeout_ms, &h, NULL);
 	if (rv == 0) {
 		*stats = h->stats;
+		osc_host_release(h);
+	}
+	return (rv);
+}
+
+int oscar_create_by_name(oscar_pool_t *pool, const char *cls, const char *uid, oscar_value_t *args,
+    const oscar_placement_t *placement, int64_t timeout_ms, oscar_ref_t *ref, oscar_error_t *err)
+{
+	oscar_call_t *h;
+	oscar_ref_t   target;
+	memset(&target, 0, sizeof(target));
+	if (pool == NULL || cls == NULL ||
+	    (uid != NULL && (uid[0] == '\0' || strlen(uid) >= OSCAR_UID_MAX))) {
+		oscar_value_free(args);
+		return (osc_fail(err, OSCAR_EINVAL,
+		    pool == NULL  ? "no pool given"
+		    : cls == NULL ? "no class name given"
+		                  : "actor uid must be 1 to 63 bytes long"));
+	}
+	if (placement != NULL && placement->how == OSCAR_PLACE_ADDRESS) {
+		if (placement->address == NULL || strlen(placement->address) >= OSCAR_ADDR_MAX) {
+			oscar_value_free(args);
+			return (osc_fail(err, OSCAR_EINVAL, "no valid address given"));
+		}
+		snprintf(target.addr, sizeof(target.addr), "%s", placement->address);
+	} else if (placement != NULL && placement->how != OSCAR_PLACE_HERE) {
+		oscar_value_free(args);
+		return (osc_fail(err, OSCAR_EINVAL, "unknown placement"));
+	}
+	if (uid != NULL) {
+		snprintf(target.uid, sizeof(target.uid), "%s", uid);
+	}
+	int rv = osc_host_new_cls(
+	    pool, OSC_OP_CREATE_NAMED, &target, cls, NULL, args, timeout_ms, &h, err);
+	if (rv == 0 && (rv = osc_host_wait(h, err)) == 0 && ref != NULL) {
+		*ref = h->ref;
+	}
+	if (h != NULL) {
+		osc_host_release(h);
+	}
+	return (rv);
+}
+
+int oscar_lookup_at(oscar_pool_t *pool, const char *address, const char *uid, oscar_ref_t *ref,
+    int64_t timeout_ms, oscar_error_t *err)
+{
+	oscar_call_t *h;
+	oscar_ref_t   target;
+	if (pool == NULL || ref == NULL || address == NULL ||
+	    oscar_ref_make(&target, address, uid) != 0) {
+		return (osc_fail(err, OSCAR_EINVAL, "bad pool, address, uid or ref"));
+	}
+	int rv = osc_host_sync(pool, OSC_OP_LOOKUP, &target, NULL, NULL, timeout_ms, &h, err);
+	if (rv == 0) {
+		*ref = h->ref;
 		osc_host_release(h);
 	}
 	return (rv);

@@ -75,6 +75,7 @@ typedef enum osc_op {
 	OSC_OP_HAS,
 	OSC_OP_LOOKUP,
 	OSC_OP_STATS,
+	OSC_OP_CREATE_NAMED, // method holds the class name
 } osc_op_t;
 
 struct oscar_call {
@@ -290,6 +291,9 @@ void osc_pool_schedule(oscar_pool_t *pool, osc_actor_t *a);
 int  osc_pool_post(oscar_pool_t *pool, osc_post_t *p);        // any thread
 void osc_pool_post_always(oscar_pool_t *pool, osc_post_t *p); // any thread
 bool osc_ref_is_local(const oscar_pool_t *pool, const oscar_ref_t *ref);
+
+// osc_class_find returns the class called name among pool's classes.
+const oscar_actor_class_t *osc_class_find(const oscar_pool_t *pool, const char *name);
 
 // actor.c
 osc_actor_t *osc_actor_find(oscar_pool_t *pool, const char *uid);

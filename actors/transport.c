@@ -466,6 +466,11 @@ done:
 // ---------------------------------------------------------------------------
 // Calls to other pools
 
+static int osc_remote_send(oscar_pool_t *pool, osc_peer_t *peer, osc_frame_t *f,
+    oscar_value_t *args, bool reply, osc_actor_t *owner, osc_req_t *parent, int64_t timeout_ms,
+    oscar_reply_cb cb, void *arg, oscar_call_t *host, osc_call_t **callp, uint64_t *chain,
+    oscar_error_t *err);
+
 int osc_remote_start(oscar_pool_t *pool, osc_actor_t *owner, osc_req_t *parent,
     const oscar_ref_t *ref, const char *method, osc_req_kind_t kind, oscar_value_t *args,
     int64_t timeout_ms, oscar_reply_cb cb, void *arg, oscar_call_t *host, osc_call_t **callp,
@@ -476,7 +481,7 @@ int osc_remote_start(oscar_pool_t *pool, osc_actor_t *owner, osc_req_t *parent,
 	int              rv;
 	uint64_t        *chain = NULL;
 
-	if (t == NULL) {
+	if (t == NULL || ref->addr[0] == '\0') {
 		oscar_value_free(args);
 		osc_error_set(err, pool, OSCAR_EADDRINVAL, ref->uid, method,
 		    "no route from %s to %s: this pool has no transport", pool->address, ref->addr);
@@ -513,20 +518,35 @@ int osc_remote_start(oscar_pool_t *pool, osc_actor_t *owner, osc_req_t *parent,
 		f.chain                  = chain;
 		f.chain_len              = parent->chain_len + 1;
 	}
-	osc_call_t *c = NULL;
-	if (kind != OSC_REQ_TELL) {
+	return (osc_remote_send(pool, peer, &f, args, kind != OSC_REQ_TELL, owner, parent,
+	    timeout_ms, cb, arg, host, callp, chain, err));
+}
+
+// osc_remote_send sends frame f with args (consumed) to peer and, when a
+// reply is expected, registers the call record that waits for it. chain
+// (owned, may be NULL) is released.
+static int osc_remote_send(oscar_pool_t *pool, osc_peer_t *peer, osc_frame_t *f,
+    oscar_value_t *args, bool reply, osc_actor_t *owner, osc_req_t *parent, int64_t timeout_ms,
+    oscar_reply_cb cb, void *arg, oscar_call_t *host, osc_call_t **callp, uint64_t *chain,
+    oscar_error_t *err)
+{
+	osc_transport_t *t = pool->transport;
+	osc_call_t      *c = NULL;
+	int              rv;
+	if (reply) {
 		if (osc_call_reserve(pool) != 0 || osc_calls_reserve(t) != 0 ||
-		    (c = osc_call_new(pool, ref->uid, method, timeout_ms, cb, arg, host)) == NULL) {
+		    (c = osc_call_new(pool, f->target, f->method, timeout_ms, cb, arg, host)) ==
+		        NULL) {
 			free(chain);
 			oscar_value_free(args);
 			osc_error_set(
-			    err, pool, OSCAR_ENOMEM, ref->uid, method, "no memory for a call");
+			    err, pool, OSCAR_ENOMEM, f->target, f->method, "no memory for a call");
 			return (OSCAR_ENOMEM);
 		}
-		f.id         = c->id;
-		f.timeout_ms = (uint64_t) c->timeout_ms;
+		f->id         = c->id;
+		f->timeout_ms = (uint64_t) c->timeout_ms;
 	}
-	rv = osc_send_frame(pool, peer, &f, args, err);
+	rv = osc_send_frame(pool, peer, f, args, err);
 	free(chain);
 	oscar_value_free(args);
 	if (rv != 0) {
@@ -548,6 +568,30 @@ int osc_remote_start(oscar_pool_t *pool, osc_actor_t *owner, osc_req_t *parent,
 		*callp = c;
 	}
 	return (0);
+}
+
+int osc_remote_control(oscar_pool_t *pool, int type, const char *addr, const char *uid,
+    const char *name, oscar_value_t *args, int64_t timeout_ms, oscar_call_t *h, oscar_error_t *err)
+{
+	osc_frame_t f;
+	if (pool->transport == NULL) {
+		oscar_value_free(args);
+		osc_error_set(err, pool, OSCAR_EADDRINVAL, uid, name,
+		    "no route from %s to %s: this pool has no transport", pool->address, addr);
+		return (OSCAR_EADDRINVAL);
+	}
+	osc_peer_t *peer = osc_peer_get(pool, addr, err);
+	if (peer == NULL) {
+		oscar_value_free(args);
+		return (err->code);
+	}
+	memset(&f, 0, sizeof(f));
+	f.type = (osc_msg_type_t) type;
+	snprintf(f.source, sizeof(f.source), "%s", pool->address);
+	snprintf(f.target, sizeof(f.target), "%s", uid);
+	snprintf(f.method, sizeof(f.method), "%s", name);
+	return (osc_remote_send(pool, peer, &f, args, true, NULL, NULL, timeout_ms, NULL, NULL, h,
+	    &h->call, NULL, err));
 }
 
 void osc_remote_detach(osc_call_t *c)
@@ -795,6 +839,29 @@ static void osc_serve_control(oscar_pool_t *pool, const osc_frame_t *f)
 	oscar_value_t *v = NULL;
 	int            rv;
 	switch (f->type) {
+	case OSC_MSG_CREATE: {
+		const oscar_actor_class_t *cls = osc_class_find(pool, f->method);
+		oscar_value_t             *args;
+		oscar_error_t              err;
+		if (cls == NULL) {
+			osc_answer_error(
+			    pool, f, OSCAR_ENOENT, "no class %s offered here", f->method);
+			return;
+		}
+		if ((rv = osc_frame_payload(f, &args)) != 0) {
+			osc_answer_error(pool, f, rv, "malformed arguments for %s", f->method);
+			return;
+		}
+		if ((rv = osc_actor_create(
+		         pool, cls, f->target[0] ? f->target : NULL, args, &a, &err)) != 0) {
+			osc_answer(pool, f->source, f->id, rv, NULL, &err);
+			return;
+		}
+		v = oscar_value_new_array(2);
+		oscar_value_array_push(v, oscar_value_new_str(pool->address));
+		oscar_value_array_push(v, oscar_value_new_str(a->ref.uid));
+		break;
+	}
 	case OSC_MSG_HAS:
 		v = oscar_value_new_bool(a != NULL);
 		break;
@@ -808,7 +875,10 @@ static void osc_serve_control(oscar_pool_t *pool, const osc_frame_t *f)
 			osc_answer_error(pool, f, rv, "cannot destroy %s", f->target);
 			return;
 		}
-		v = oscar_value_new_str(pool->address);
+		// a may be gone (destroy): name it by the frame's uid.
+		v = oscar_value_new_array(2);
+		oscar_value_array_push(v, oscar_value_new_str(pool->address));
+		oscar_value_array_push(v, oscar_value_new_str(f->target));
 		break;
 	default:
 		osc_answer_error(pool, f, OSCAR_ENOTSUP, "%s messages are not supported yet",

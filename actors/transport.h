@@ -32,6 +32,13 @@ int osc_remote_start(oscar_pool_t *pool, osc_actor_t *owner, osc_req_t *parent,
     int64_t timeout_ms, oscar_reply_cb cb, void *arg, oscar_call_t *host, osc_call_t **callp,
     oscar_error_t *err);
 
+// osc_remote_control sends a pool-level request (create, destroy, has,
+// lookup) for uid to the pool at addr, on behalf of host handle h; name is
+// the class for a create. The reply completes h like a call's.
+int osc_remote_control(oscar_pool_t *pool, int type, const char *addr, const char *uid,
+    const char *name, oscar_value_t *args, int64_t timeout_ms, oscar_call_t *h,
+    oscar_error_t *err);
+
 // osc_remote_detach forgets a finished remote call (osc_call_complete).
 void osc_remote_detach(osc_call_t *c);
 

@@ -147,6 +147,10 @@ typedef struct oscar_pool_config {
 	// from another pool (default 1 GiB); a larger one fails with
 	// OSCAR_ETOOLARGE.
 	size_t max_message;
+	// classes lists the classes other pools may create here by name
+	// (oscar_create_by_name), ending with NULL. The array and the classes
+	// must outlive the pool.
+	const oscar_actor_class_t *const *classes;
 } oscar_pool_config_t;
 
 // oscar_pool_config_init fills cfg with the defaults.
@@ -209,6 +213,25 @@ bool oscar_ref_equal(const oscar_ref_t *a, const oscar_ref_t *b);
 int oscar_create(oscar_pool_t *pool, const oscar_actor_class_t *cls, const char *uid,
     oscar_value_t *args, int64_t timeout_ms, oscar_ref_t *ref, oscar_error_t *err);
 
+// oscar_place_t says where oscar_create_by_name puts an actor.
+typedef enum oscar_place {
+	OSCAR_PLACE_HERE = 0, // in the pool called through
+	OSCAR_PLACE_ADDRESS,  // in the pool at placement.address
+} oscar_place_t;
+
+typedef struct oscar_placement {
+	oscar_place_t how;
+	const char   *address; // OSCAR_PLACE_ADDRESS
+} oscar_placement_t;
+
+// oscar_create_by_name creates an actor of the class named cls (one of the
+// target pool's oscar_pool_config_t.classes) where placement says (NULL:
+// here), with uid (NULL: generated) and args (consumed). *ref receives its
+// ref. Errors as oscar_create, plus OSCAR_ENOENT for a class the target
+// pool does not offer, and the transport's errors for another pool.
+int oscar_create_by_name(oscar_pool_t *pool, const char *cls, const char *uid, oscar_value_t *args,
+    const oscar_placement_t *placement, int64_t timeout_ms, oscar_ref_t *ref, oscar_error_t *err);
+
 // oscar_destroy destroys the actor: pending requests fail with
 // OSCAR_ENOACTOR, then its destroy hook runs. OSCAR_ENOACTOR if absent.
 int oscar_destroy(
@@ -219,6 +242,10 @@ int oscar_has(oscar_pool_t *pool, const oscar_ref_t *ref, bool *exists, int64_t 
 
 // oscar_lookup fills *ref for the actor uid in pool, or OSCAR_ENOACTOR.
 int oscar_lookup(oscar_pool_t *pool, const char *uid, oscar_ref_t *ref, int64_t timeout_ms);
+
+// oscar_lookup_at does the same for the pool at address, through pool.
+int oscar_lookup_at(oscar_pool_t *pool, const char *address, const char *uid, oscar_ref_t *ref,
+    int64_t timeout_ms, oscar_error_t *err);
 
 // oscar_call calls method on ref with args (consumed) and waits for the
 // reply, which is stored in *reply (may be NULL to discard it).

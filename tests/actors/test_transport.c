@@ -266,3 +266,54 @@ Test(transport, garbage_frames_do_not_hurt_the_pool, .init = open_tcp, .fini = c
 	oscar_ref_t c = remote_ref(b_pool, "c");
 	cr_assert_eq(test_call_int(a_pool, &c, "add", 7), 7);
 }
+
+static const oscar_actor_class_t *const offered[] = { &test_counter_class, NULL };
+
+Test(transport, actors_are_created_and_managed_in_other_pools)
+{
+	oscar_pool_config_t cfg;
+	oscar_pool_config_init(&cfg);
+	cfg.address = "tcp://127.0.0.1:0";
+	cfg.classes = offered;
+	cr_assert_eq(oscar_pool_open(&b_pool, &cfg), 0);
+	a_pool = open_at("tcp://127.0.0.1:0", 0);
+
+	oscar_placement_t there = { .how = OSCAR_PLACE_ADDRESS,
+		.address                 = oscar_pool_address(b_pool) };
+	oscar_ref_t       ref, found;
+	oscar_error_t     err;
+	bool              exists;
+	cr_assert_eq(oscar_create_by_name(
+	                 a_pool, "counter", "c", oscar_value_new_int(10), &there, 0, &ref, &err),
+	    0, "%s", err.message);
+	cr_assert_str_eq(ref.addr, oscar_pool_address(b_pool));
+	cr_assert_str_eq(ref.uid, "c");
+	cr_assert_eq(test_call_int(a_pool, &ref, "add", 1), 11);
+
+	// Errors come back from the other pool.
+	cr_assert_eq(oscar_create_by_name(a_pool, "counter", "c", NULL, &there, 0, NULL, &err),
+	    OSCAR_EEXIST);
+	cr_assert_eq(
+	    oscar_create_by_name(a_pool, "gate", NULL, NULL, &there, 0, NULL, &err), OSCAR_ENOENT);
+	cr_assert(strstr(err.message, "gate") != NULL, "%s", err.message);
+	// A generated uid.
+	cr_assert_eq(
+	    oscar_create_by_name(a_pool, "counter", NULL, NULL, &there, 0, &found, &err), 0);
+	cr_assert(strncmp(found.uid, "counter-", 8) == 0, "%s", found.uid);
+
+	cr_assert_eq(oscar_has(a_pool, &ref, &exists, 0), 0);
+	cr_assert(exists);
+	cr_assert_eq(oscar_lookup_at(a_pool, oscar_pool_address(b_pool), "c", &found, 0, &err), 0);
+	cr_assert(oscar_ref_equal(&found, &ref));
+	cr_assert_eq(oscar_destroy(a_pool, &ref, 0, &err), 0);
+	cr_assert_eq(oscar_has(a_pool, &ref, &exists, 0), 0);
+	cr_assert_not(exists);
+	cr_assert_eq(oscar_destroy(a_pool, &ref, 0, &err), OSCAR_ENOACTOR);
+	cr_assert_eq(oscar_lookup_at(a_pool, oscar_pool_address(b_pool), "c", &found, 0, &err),
+	    OSCAR_ENOACTOR);
+	// Here, by name.
+	cr_assert_eq(
+	    oscar_create_by_name(b_pool, "counter", "local", NULL, NULL, 0, &ref, &err), 0);
+	cr_assert_str_eq(ref.addr, oscar_pool_address(b_pool));
+	close_both();
+}
