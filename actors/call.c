@@ -18,9 +18,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include "actors/pool_int.h"
+#include "actors/subpool.h"
 #include "actors/transport.h"
 #include "actors/wire.h"
 
@@ -450,6 +452,11 @@ static void osc_host_finish(osc_call_t *c)
 		           oscar_value_get_str(oscar_value_at(h->reply, 0), &addr, NULL) == 0 &&
 		           oscar_value_get_str(oscar_value_at(h->reply, 1), &uid, NULL) == 0) {
 			(void) oscar_ref_make(&h->ref, addr, uid);
+			if (h->op == OSC_OP_CREATE_NAMED && h->sub_index > 0 &&
+			    h->sub_index <= c->pool->subs.n) {
+				osc_subpool_record(c->pool->subs.v[h->sub_index - 1], h->method,
+				    uid, h->args_copy);
+			}
 		}
 	}
 	oscar_error_t e;
@@ -696,9 +703,114 @@ void osc_host_release(oscar_call_t *h)
 	}
 	oscar_value_free(h->args);
 	oscar_value_free(h->reply);
+	oscar_value_free(h->args_copy);
 	uv_cond_destroy(&h->cv);
 	uv_mutex_destroy(&h->mu);
 	free(h);
+}
+
+enum {
+	OSC_SUB_INFO,
+	OSC_SUB_KILL,
+	OSC_SUB_WAIT,
+	OSC_SUB_ADD,
+	OSC_SUB_REMOVE,
+};
+
+// osc_sub_done tells whether waiter h is finished, and how.
+static bool osc_sub_done(oscar_pool_t *pool, oscar_call_t *h, int *rv, oscar_error_t *err)
+{
+	osc_subpool_t *s = pool->subs.v[h->sub_index];
+	if (h->sub_op == OSC_SUB_REMOVE) {
+		*rv = 0;
+		return (s->handles == 0);
+	}
+	if (s->ready) {
+		*rv = 0;
+		return (true);
+	}
+	if (s->stopping || s->removed || pool->state != OSC_POOL_RUNNING ||
+	    (!s->alive && s->handles == 0 && pool->cfg.recover == OSCAR_RECOVER_OFF)) {
+		*rv = OSCAR_EPEERGONE;
+		osc_error_set(err, pool, *rv, "", "", "sub pool %u (%s) will not be back: %s",
+		    s->index, s->address, s->last_exit[0] ? s->last_exit : "stopped");
+		return (true);
+	}
+	return (false);
+}
+
+// osc_sub_notify finishes the waiters whose sub pool got where they wait.
+void osc_sub_notify(oscar_pool_t *pool)
+{
+	oscar_call_t **pp = &pool->subs.waiters;
+	while (*pp != NULL) {
+		oscar_call_t *h = *pp;
+		oscar_error_t err;
+		int           rv;
+		memset(&err, 0, sizeof(err));
+		if (!osc_sub_done(pool, h, &rv, &err)) {
+			pp = &h->wnext;
+			continue;
+		}
+		*pp = h->wnext;
+		osc_host_complete(h, rv, &err);
+		osc_host_release(h);
+	}
+}
+
+// osc_host_sub performs a sub pool operation; true when h now waits.
+static bool osc_host_sub(oscar_pool_t *pool, oscar_call_t *h, oscar_error_t *err, int *rv)
+{
+	*rv = 0;
+	if (h->sub_op == OSC_SUB_INFO) {
+		oscar_sub_pool_info_t *out = h->out;
+		h->out_n                   = pool->subs.n;
+		for (unsigned i = 0; i < pool->subs.n && i < h->out_cap; i++) {
+			osc_subpool_t *s = pool->subs.v[i];
+			memset(&out[i], 0, sizeof(out[i]));
+			out[i].index    = s->index;
+			out[i].pid      = s->pid;
+			out[i].alive    = s->alive && s->ready;
+			out[i].removed  = s->removed;
+			out[i].restarts = s->restarts;
+			snprintf(out[i].address, sizeof(out[i].address), "%s", s->address);
+			snprintf(out[i].label, sizeof(out[i].label), "%s", s->label);
+			snprintf(out[i].last_exit, sizeof(out[i].last_exit), "%s", s->last_exit);
+		}
+		return (false);
+	}
+	if (h->sub_op == OSC_SUB_ADD) {
+		if ((*rv = osc_subpool_add(pool, h->label[0] ? h->label : NULL, &h->sub_index)) !=
+		    0) {
+			osc_error_set(err, pool, *rv, "", "", "cannot add a sub pool");
+			return (false);
+		}
+	} else if (h->sub_index >= pool->subs.n || pool->subs.v[h->sub_index]->removed) {
+		*rv = OSCAR_ENOENT;
+		osc_error_set(
+		    err, pool, *rv, "", "", "no sub pool %u in %s", h->sub_index, pool->address);
+		return (false);
+	}
+	osc_subpool_t *s = pool->subs.v[h->sub_index];
+	if (h->sub_op == OSC_SUB_KILL) {
+		if (s->alive) {
+			uv_process_kill(&s->proc, SIGKILL);
+			// Not ready from now on: a wait for recovery waits for the
+			// next process, not for this one's exit to be noticed.
+			s->ready = false;
+		}
+		return (false);
+	}
+	if (h->sub_op == OSC_SUB_REMOVE) {
+		s->removed = true;
+		osc_subpool_stop(pool, s);
+	}
+	if (osc_sub_done(pool, h, rv, err)) {
+		return (false);
+	}
+	h->wnext           = pool->subs.waiters;
+	pool->subs.waiters = h;
+	return (true);
 }
 
 // osc_host_run performs host handle h on the loop.
@@ -733,6 +845,20 @@ void osc_host_run(oscar_pool_t *pool, oscar_call_t *h)
 		}
 		break;
 	case OSC_OP_CREATE_NAMED:
+		if (h->placement.how >= OSCAR_PLACE_SUB_POOL) {
+			osc_subpool_t *sp;
+			h->placement.label = h->label[0] ? h->label : NULL;
+			h->placement.mark  = h->mark[0] ? h->mark : NULL;
+			if ((rv = osc_subpool_place(pool, &h->placement, &sp, &err)) != 0) {
+				oscar_value_free(args);
+				break;
+			}
+			h->sub_index = sp->index + 1;
+			if (pool->cfg.recover == OSCAR_RECOVER_ACTOR && args != NULL) {
+				h->args_copy = oscar_value_copy(args);
+			}
+			snprintf(h->ref.addr, sizeof(h->ref.addr), "%s", sp->address);
+		}
 		if (h->ref.addr[0] != '\0' && strcmp(h->ref.addr, pool->address) != 0) {
 			rv = osc_remote_control(pool, OSC_MSG_CREATE, h->ref.addr, h->ref.uid,
 			    h->method, args, h->timeout_ms, h, &err);
@@ -782,6 +908,12 @@ void osc_host_run(oscar_pool_t *pool, oscar_call_t *h)
 			rv = osc_actor_destroy(a);
 		}
 		break;
+	case OSC_OP_SUB:
+		oscar_value_free(args);
+		if (osc_host_sub(pool, h, &err, &rv)) {
+			return; // a waiter: osc_sub_notify finishes h
+		}
+		break;
 	case OSC_OP_STATS:
 		oscar_value_free(args);
 		h->stats        = pool->stats;
@@ -825,9 +957,32 @@ void osc_tell_run(oscar_pool_t *pool, osc_req_t *req)
 }
 
 // osc_host_new_cls makes and posts a host handle. args are consumed.
+// osc_host_prep_t fills what an operation needs in h before it is posted.
+typedef struct osc_host_prep {
+	int                      sub_op;
+	unsigned                 sub_index;
+	const char              *label;
+	const char              *mark;
+	const oscar_placement_t *placement;
+	oscar_sub_pool_info_t   *out;
+	size_t                   out_cap;
+} osc_host_prep_t;
+
+static int osc_host_new_prep(oscar_pool_t *pool, osc_op_t op, const oscar_ref_t *ref,
+    const char *method, const oscar_actor_class_t *cls, oscar_value_t *args, int64_t timeout_ms,
+    oscar_call_t **hp, oscar_error_t *err, const osc_host_prep_t *prep);
+
 static int osc_host_new_cls(oscar_pool_t *pool, osc_op_t op, const oscar_ref_t *ref,
     const char *method, const oscar_actor_class_t *cls, oscar_value_t *args, int64_t timeout_ms,
     oscar_call_t **hp, oscar_error_t *err)
+{
+	return (osc_host_new_prep(pool, op, ref, method, cls, args, timeout_ms, hp, err, NULL));
+}
+
+// osc_host_new_prep makes and posts a host handle. args are consumed.
+static int osc_host_new_prep(oscar_pool_t *pool, osc_op_t op, const oscar_ref_t *ref,
+    const char *method, const oscar_actor_class_t *cls, oscar_value_t *args, int64_t timeout_ms,
+    oscar_call_t **hp, oscar_error_t *err, const osc_host_prep_t *prep)
 {
 	int rv;
 	*hp = NULL;
@@ -889,6 +1044,17 @@ static int osc_host_new_cls(oscar_pool_t *pool, osc_op_t op, const oscar_ref_t *
 	}
 	if (method != NULL) {
 		snprintf(h->method, sizeof(h->method), "%s", method);
+	}
+	if (prep != NULL) {
+		h->sub_op    = prep->sub_op;
+		h->sub_index = prep->sub_index;
+		h->out       = prep->out;
+		h->out_cap   = prep->out_cap;
+		if (prep->placement != NULL) {
+			h->placement = *prep->placement;
+		}
+		snprintf(h->label, sizeof(h->label), "%s", prep->label ? prep->label : "");
+		snprintf(h->mark, sizeof(h->mark), "%s", prep->mark ? prep->mark : "");
 	}
 	if ((rv = osc_pool_post(pool, &h->post)) != 0) {
 		if (err != NULL) {
@@ -1213,15 +1379,25 @@ int oscar_create_by_name(oscar_pool_t *pool, const char *cls, const char *uid, o
 			return (osc_fail(err, OSCAR_EINVAL, "no valid address given"));
 		}
 		snprintf(target.addr, sizeof(target.addr), "%s", placement->address);
-	} else if (placement != NULL && placement->how != OSCAR_PLACE_HERE) {
+	} else if (placement != NULL && placement->how > OSCAR_PLACE_IDLE) {
 		oscar_value_free(args);
 		return (osc_fail(err, OSCAR_EINVAL, "unknown placement"));
+	} else if (placement != NULL && placement->how >= OSCAR_PLACE_LABEL &&
+	           (placement->label == NULL || strlen(placement->label) >= OSCAR_NAME_MAX ||
+	               (placement->how == OSCAR_PLACE_IDLE &&
+	                   (placement->mark == NULL ||
+	                       strlen(placement->mark) >= OSCAR_NAME_MAX)))) {
+		oscar_value_free(args);
+		return (osc_fail(err, OSCAR_EINVAL, "placement needs a label (and a mark)"));
 	}
+	osc_host_prep_t prep = { .placement = placement,
+		.label                      = placement ? placement->label : NULL,
+		.mark                       = placement ? placement->mark : NULL };
 	if (uid != NULL) {
 		snprintf(target.uid, sizeof(target.uid), "%s", uid);
 	}
-	int rv = osc_host_new_cls(
-	    pool, OSC_OP_CREATE_NAMED, &target, cls, NULL, args, timeout_ms, &h, err);
+	int rv = osc_host_new_prep(
+	    pool, OSC_OP_CREATE_NAMED, &target, cls, NULL, args, timeout_ms, &h, err, &prep);
 	if (rv == 0 && (rv = osc_host_wait(h, err)) == 0 && ref != NULL) {
 		*ref = h->ref;
 	}
@@ -1246,4 +1422,79 @@ int oscar_lookup_at(oscar_pool_t *pool, const char *address, const char *uid, os
 		osc_host_release(h);
 	}
 	return (rv);
+}
+
+// osc_host_sub_sync runs a sub pool operation from a host thread.
+static int osc_host_sub_sync(
+    oscar_pool_t *pool, const osc_host_prep_t *prep, int64_t timeout_ms, oscar_call_t **out)
+{
+	oscar_call_t *h;
+	int           rv =
+	    osc_host_new_prep(pool, OSC_OP_SUB, NULL, NULL, NULL, NULL, timeout_ms, &h, NULL, prep);
+	if (rv != 0) {
+		return (rv);
+	}
+	rv = osc_host_wait(h, NULL);
+	if (rv == 0 && out != NULL) {
+		*out = h;
+	} else {
+		osc_host_release(h);
+	}
+	return (rv);
+}
+
+int oscar_pool_sub_pools(
+    oscar_pool_t *pool, oscar_sub_pool_info_t *out, size_t cap, size_t *n, int64_t timeout_ms)
+{
+	oscar_call_t         *h;
+	osc_host_prep_t       prep = { .sub_op = OSC_SUB_INFO, .out = out, .out_cap = cap };
+	oscar_sub_pool_info_t none;
+	if (out == NULL) {
+		prep.out     = &none;
+		prep.out_cap = 0;
+	}
+	int rv = osc_host_sub_sync(pool, &prep, timeout_ms, &h);
+	if (rv == 0) {
+		if (n != NULL) {
+			*n = h->out_n;
+		}
+		osc_host_release(h);
+	}
+	return (rv);
+}
+
+int oscar_pool_kill_sub_pool(oscar_pool_t *pool, unsigned index, int64_t timeout_ms)
+{
+	osc_host_prep_t prep = { .sub_op = OSC_SUB_KILL, .sub_index = index };
+	return (osc_host_sub_sync(pool, &prep, timeout_ms, NULL));
+}
+
+int oscar_pool_wait_recovered(oscar_pool_t *pool, unsigned index, int64_t timeout_ms)
+{
+	osc_host_prep_t prep = { .sub_op = OSC_SUB_WAIT, .sub_index = index };
+	return (osc_host_sub_sync(pool, &prep, timeout_ms, NULL));
+}
+
+int oscar_pool_add_sub_pool(
+    oscar_pool_t *pool, const char *label, unsigned *index, int64_t timeout_ms)
+{
+	oscar_call_t   *h;
+	osc_host_prep_t prep = { .sub_op = OSC_SUB_ADD, .label = label };
+	if (label != NULL && strlen(label) >= OSCAR_NAME_MAX) {
+		return (OSCAR_EINVAL);
+	}
+	int rv = osc_host_sub_sync(pool, &prep, timeout_ms, &h);
+	if (rv == 0) {
+		if (index != NULL) {
+			*index = h->sub_index;
+		}
+		osc_host_release(h);
+	}
+	return (rv);
+}
+
+int oscar_pool_remove_sub_pool(oscar_pool_t *pool, unsigned index, int64_t timeout_ms)
+{
+	osc_host_prep_t prep = { .sub_op = OSC_SUB_REMOVE, .sub_index = index };
+	return (osc_host_sub_sync(pool, &prep, timeout_ms, NULL));
 }

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "actors/pool_int.h"
+#include "actors/subpool.h"
 #include "actors/transport.h"
 
 // Per osc_pool_run: rounds before yielding to I/O; per round: posts taken
@@ -256,6 +257,7 @@ static void osc_pool_drain_inbox(oscar_pool_t *pool)
 static void osc_pool_shutdown(oscar_pool_t *pool)
 {
 	pool->state = OSC_POOL_CLOSING;
+	osc_subpools_stop(pool);
 	osc_pool_drain_inbox(pool);
 	osc_call_fail_all(pool, OSCAR_ECLOSED);
 	osc_call_run_done(pool);
@@ -337,7 +339,11 @@ void osc_pool_post_always(oscar_pool_t *pool, osc_post_t *p)
 static void osc_pool_thread(void *arg)
 {
 	oscar_pool_t *pool = arg;
-	uv_sem_post(&pool->started);
+	// Sub pools start from this thread, before the loop runs; open waits
+	// until they are ready.
+	if (osc_subpools_start(pool) == 0) {
+		uv_sem_post(&pool->started);
+	}
 	uv_run(&pool->loop, UV_RUN_DEFAULT);
 }
 
@@ -378,6 +384,11 @@ int oscar_pool_open(oscar_pool_t **poolp, const oscar_pool_config_t *cfg)
 	}
 	if (cfg->address != NULL && strlen(cfg->address) >= OSCAR_ADDR_MAX) {
 		return (OSCAR_EADDRINVAL);
+	}
+	if (cfg->sub_pools > 0 &&
+	    (cfg->address == NULL || (strncmp(cfg->address, "ipc://", 6) != 0 &&
+	                                 strncmp(cfg->address, "tcp://", 6) != 0))) {
+		return (OSCAR_EADDRINVAL); // sub pools are reached over ipc or tcp
 	}
 
 	oscar_pool_t *pool = calloc(1, sizeof(*pool));
@@ -447,6 +458,11 @@ int oscar_pool_open(oscar_pool_t **poolp, const oscar_pool_config_t *cfg)
 	}
 	uv_sem_wait(&pool->started);
 	uv_sem_destroy(&pool->started);
+	if ((rv = pool->subs.start_error) != 0) {
+		// A sub pool could not start: stop and reap the others.
+		oscar_pool_free(&pool);
+		return (rv);
+	}
 	*poolp = pool;
 	return (0);
 
@@ -501,6 +517,7 @@ void oscar_pool_free(oscar_pool_t **poolp)
 	// Posts that raced with the end of the loop.
 	osc_pool_drain_inbox(pool);
 	uv_loop_close(&pool->loop);
+	osc_subpools_free(pool);
 	free(pool->actors.slots);
 	free(pool->heap.items);
 	free(pool);

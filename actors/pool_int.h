@@ -36,6 +36,7 @@ typedef struct oscar_req   osc_req_t;
 typedef struct osc_call    osc_call_t;
 typedef struct osc_batch   osc_batch_t;
 typedef struct osc_post    osc_post_t;
+typedef struct osc_subpool osc_subpool_t;
 
 // ---------------------------------------------------------------------------
 // Inbox: Vyukov's intrusive multi-producer single-consumer queue.
@@ -76,6 +77,7 @@ typedef enum osc_op {
 	OSC_OP_LOOKUP,
 	OSC_OP_STATS,
 	OSC_OP_CREATE_NAMED, // method holds the class name
+	OSC_OP_SUB,          // a sub pool operation (sub_op)
 } osc_op_t;
 
 struct oscar_call {
@@ -104,6 +106,17 @@ struct oscar_call {
 	oscar_pool_stats_t stats;
 	// loop: the call record while the call runs
 	osc_call_t *call;
+	// sub pool operations
+	int               sub_op;
+	unsigned          sub_index; // the sub pool (index + 1 when set by placement)
+	oscar_placement_t placement;
+	char              label[OSCAR_NAME_MAX];
+	char              mark[OSCAR_NAME_MAX];
+	oscar_value_t    *args_copy; // for OSCAR_RECOVER_ACTOR
+	oscar_call_t     *wnext;     // in pool->subs.waiters
+	void             *out;       // oscar_sub_pool_info_t array
+	size_t            out_cap;
+	size_t            out_n;
 };
 
 // ---------------------------------------------------------------------------
@@ -165,6 +178,19 @@ struct oscar_pool {
 	// The transport (actors/transport.c), or NULL when the address is not
 	// one that NNG listens on.
 	struct osc_transport *transport;
+	// Sub pools (actors/subpool.c).
+	struct {
+		osc_subpool_t **v;
+		unsigned        n;
+		unsigned        cap;
+		unsigned        rr;          // round robin for placement
+		unsigned        starting;    // not yet ready at open
+		int             start_error; // why open fails
+		uv_timer_t      start_timer;
+		uv_timer_t      kill_timer;
+		bool            escalating;
+		oscar_call_t   *waiters; // host handles waiting for sub pools
+	} subs;
 };
 
 // ---------------------------------------------------------------------------

@@ -21,6 +21,7 @@
 // the pool could not be reached. Malformed frames are dropped and counted;
 // the pool carries on.
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,6 +59,7 @@ struct osc_peer {
 	nng_dialer    dialer;
 	int           pipes;   // connections up now
 	bool          reached; // ever connected
+	bool          retired; // replaced: its late events are ignored
 	osc_call_t   *calls;   // pending calls sent here
 };
 
@@ -74,6 +76,7 @@ struct osc_transport {
 	nng_listener listener;
 	nng_aio     *rx;
 	osc_peer_t  *peers;
+	osc_peer_t  *retired; // closed peers, kept until the end for late events
 	osc_route_t *routes;
 	struct {
 		osc_call_t **slots; // id -> pending remote call
@@ -347,6 +350,10 @@ void osc_transport_close(oscar_pool_t *pool)
 		nng_close(p->sock);
 		free(p);
 	}
+	while ((p = t->retired) != NULL) {
+		t->retired = p->next;
+		free(p);
+	}
 	while (t->routes != NULL) {
 		osc_route_t *r = t->routes;
 		if (r->req != NULL) {
@@ -591,7 +598,7 @@ int osc_remote_control(oscar_pool_t *pool, int type, const char *addr, const cha
 	snprintf(f.target, sizeof(f.target), "%s", uid);
 	snprintf(f.method, sizeof(f.method), "%s", name);
 	return (osc_remote_send(pool, peer, &f, args, true, NULL, NULL, timeout_ms, NULL, NULL, h,
-	    &h->call, NULL, err));
+	    h != NULL ? &h->call : NULL, NULL, err));
 }
 
 void osc_remote_detach(osc_call_t *c)
@@ -916,15 +923,16 @@ static void osc_on_frame(oscar_pool_t *pool, nng_msg *m)
 	osc_frame_fini(&f);
 }
 
-// osc_peer_down fails every call pending on peer: its pool is gone.
-static void osc_peer_down(oscar_pool_t *pool, osc_peer_t *peer)
+// osc_peer_fail fails every call pending on peer with OSCAR_EPEERGONE and
+// the message why.
+static void osc_peer_fail(oscar_pool_t *pool, osc_peer_t *peer, const char *why)
 {
 	osc_call_t *c;
 	while ((c = peer->calls) != NULL) {
 		oscar_error_t err;
 		const char   *dot = strchr(c->target, '.');
-		osc_error_set(&err, pool, OSCAR_EPEERGONE, "", "",
-		    "lost the connection to pool %s while calling %s", peer->addr, c->target);
+		osc_error_set(
+		    &err, pool, OSCAR_EPEERGONE, "", "", "%s while calling %s", why, c->target);
 		snprintf(err.address, sizeof(err.address), "%s", peer->addr);
 		err.pid = 0;
 		snprintf(err.actor, sizeof(err.actor), "%.*s", dot ? (int) (dot - c->target) : 0,
@@ -934,10 +942,48 @@ static void osc_peer_down(oscar_pool_t *pool, osc_peer_t *peer)
 	}
 }
 
+// osc_peer_down fails every call pending on peer: its pool is gone.
+static void osc_peer_down(oscar_pool_t *pool, osc_peer_t *peer)
+{
+	char why[OSCAR_ADDR_MAX + 48];
+	snprintf(why, sizeof(why), "lost the connection to pool %s", peer->addr);
+	osc_peer_fail(pool, peer, why);
+}
+
+// osc_transport_peer_gone fails the calls pending on the pool at addr and
+// drops the connection to it, so that whatever runs there next (a
+// restarted sub pool) gets a fresh one instead of messages lost in the
+// old.
+void osc_transport_peer_gone(oscar_pool_t *pool, const char *addr, const char *fmt, ...)
+{
+	char    why[OSCAR_ERRMSG_MAX];
+	va_list ap;
+	if (pool->transport == NULL) {
+		return;
+	}
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	osc_transport_t *t = pool->transport;
+	for (osc_peer_t **pp = &t->peers; *pp != NULL; pp = &(*pp)->next) {
+		osc_peer_t *p = *pp;
+		if (strcmp(p->addr, addr) == 0) {
+			osc_peer_fail(pool, p, why);
+			*pp        = p->next;
+			p->retired = true;
+			nng_close(p->sock);
+			p->next    = t->retired;
+			t->retired = p;
+			return;
+		}
+	}
+}
+
 void osc_transport_dispatch(oscar_pool_t *pool, osc_post_t *p)
 {
 	osc_netpost_t *np = OSC_CONTAINER_OF(p, osc_netpost_t, post);
-	if (pool->state == OSC_POOL_RUNNING && pool->transport != NULL) {
+	if (pool->state == OSC_POOL_RUNNING && pool->transport != NULL &&
+	    (np->peer == NULL || !np->peer->retired)) {
 		switch (np->kind) {
 		case OSC_NET_FRAME:
 			osc_on_frame(pool, np->msg);

@@ -36,8 +36,15 @@ int osc_remote_start(oscar_pool_t *pool, osc_actor_t *owner, osc_req_t *parent,
 // lookup) for uid to the pool at addr, on behalf of host handle h; name is
 // the class for a create. The reply completes h like a call's.
 int osc_remote_control(oscar_pool_t *pool, int type, const char *addr, const char *uid,
-    const char *name, oscar_value_t *args, int64_t timeout_ms, oscar_call_t *h,
-    oscar_error_t *err);
+    const char *name, oscar_value_t *args, int64_t timeout_ms, oscar_call_t *h, oscar_error_t *err);
+
+// osc_transport_peer_gone fails the calls pending on the pool at addr
+// with OSCAR_EPEERGONE, saying why (a printf format).
+void osc_transport_peer_gone(oscar_pool_t *pool, const char *addr, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
 
 // osc_remote_detach forgets a finished remote call (osc_call_complete).
 void osc_remote_detach(osc_call_t *c);

@@ -123,6 +123,14 @@ typedef struct oscar_actor_class {
 // ---------------------------------------------------------------------------
 // Pools
 
+// oscar_recover_t: what a main pool does when one of its sub pools dies.
+typedef enum oscar_recover {
+	OSCAR_RECOVER_OFF = 0, // nothing: calls to it fail with OSCAR_EPEERGONE
+	OSCAR_RECOVER_PROCESS, // start a new, empty process at the same address
+	OSCAR_RECOVER_ACTOR,   // and create again the actors it held (their
+	                       // create hooks run again)
+} oscar_recover_t;
+
 typedef struct oscar_pool_config {
 	// address names the pool; NULL gives a generated "inproc://pool-<id>".
 	// When it is an NNG URL (inproc://, ipc://, tcp://), the pool listens
@@ -151,6 +159,17 @@ typedef struct oscar_pool_config {
 	// (oscar_create_by_name), ending with NULL. The array and the classes
 	// must outlive the pool.
 	const oscar_actor_class_t *const *classes;
+	// sub_pools is how many sub pools (child processes) this pool starts
+	// and watches; it needs an ipc:// or tcp:// address. Each runs
+	// sub_pool_program (default: this program) with sub_pool_argv (NULL
+	// terminated; default: none), which must call oscar_subpool_main
+	// first. sub_pool_labels, if given, has one label per sub pool.
+	unsigned           sub_pools;
+	const char *const *sub_pool_labels;
+	const char        *sub_pool_program;
+	const char *const *sub_pool_argv;
+	// recover says what happens when a sub pool dies.
+	oscar_recover_t recover;
 } oscar_pool_config_t;
 
 // oscar_pool_config_init fills cfg with the defaults.
@@ -191,6 +210,54 @@ typedef struct oscar_pool_stats {
 int oscar_pool_stats(oscar_pool_t *pool, oscar_pool_stats_t *stats, int64_t timeout_ms);
 
 // ---------------------------------------------------------------------------
+// Sub pools
+
+// oscar_subpool_main runs this process as a sub pool when its main pool
+// started it, offering classes (NULL terminated) for creation by name, and
+// returns the exit status once the sub pool has stopped (its main pool
+// stopped it or died). In any other process it returns -1 at once. Call it
+// first thing in main():
+//
+//     int rv = oscar_subpool_main(my_classes);
+//     if (rv >= 0) {
+//             return (rv);
+//     }
+int oscar_subpool_main(const oscar_actor_class_t *const *classes);
+
+typedef struct oscar_sub_pool_info {
+	unsigned index;
+	char     address[OSCAR_ADDR_MAX];
+	char     label[OSCAR_NAME_MAX];
+	int64_t  pid;
+	bool     alive;         // the process runs and is ready
+	bool     removed;       // taken out of service
+	unsigned restarts;      // times recovered
+	char     last_exit[96]; // how the last process ended, or ""
+} oscar_sub_pool_info_t;
+
+// oscar_pool_sub_pools copies up to cap entries about pool's sub pools
+// into out and sets *n to how many there are.
+int oscar_pool_sub_pools(
+    oscar_pool_t *pool, oscar_sub_pool_info_t *out, size_t cap, size_t *n, int64_t timeout_ms);
+
+// oscar_pool_kill_sub_pool kills sub pool index with SIGKILL, the hard way
+// to stop work that will not stop; its pending calls fail with
+// OSCAR_EPEERGONE and the recovery mode applies.
+int oscar_pool_kill_sub_pool(oscar_pool_t *pool, unsigned index, int64_t timeout_ms);
+
+// oscar_pool_wait_recovered waits until sub pool index runs and is ready.
+int oscar_pool_wait_recovered(oscar_pool_t *pool, unsigned index, int64_t timeout_ms);
+
+// oscar_pool_add_sub_pool starts one more sub pool with label (may be
+// NULL), waits until it is ready, and gives its index.
+int oscar_pool_add_sub_pool(
+    oscar_pool_t *pool, const char *label, unsigned *index, int64_t timeout_ms);
+
+// oscar_pool_remove_sub_pool stops sub pool index for good and waits until
+// it is reaped. Its index is not reused.
+int oscar_pool_remove_sub_pool(oscar_pool_t *pool, unsigned index, int64_t timeout_ms);
+
+// ---------------------------------------------------------------------------
 // Refs
 
 // oscar_ref_make fills ref from an address (NULL: any pool that receives
@@ -215,13 +282,22 @@ int oscar_create(oscar_pool_t *pool, const oscar_actor_class_t *cls, const char 
 
 // oscar_place_t says where oscar_create_by_name puts an actor.
 typedef enum oscar_place {
-	OSCAR_PLACE_HERE = 0, // in the pool called through
-	OSCAR_PLACE_ADDRESS,  // in the pool at placement.address
+	OSCAR_PLACE_HERE = 0,     // in the pool called through (the main pool)
+	OSCAR_PLACE_ADDRESS,      // in the pool at placement.address
+	OSCAR_PLACE_SUB_POOL,     // in sub pool placement.index
+	OSCAR_PLACE_ANY_SUB_POOL, // in any ready sub pool (round robin)
+	OSCAR_PLACE_LABEL,        // in a ready sub pool labelled placement.label
+	OSCAR_PLACE_IDLE,         // in a sub pool labelled placement.label that holds
+	                          // nothing created with placement.mark yet (one
+	                          // actor of a kind per sub pool)
 } oscar_place_t;
 
 typedef struct oscar_placement {
 	oscar_place_t how;
 	const char   *address; // OSCAR_PLACE_ADDRESS
+	unsigned      index;   // OSCAR_PLACE_SUB_POOL
+	const char   *label;   // OSCAR_PLACE_LABEL, OSCAR_PLACE_IDLE
+	const char   *mark;    // OSCAR_PLACE_IDLE
 } oscar_placement_t;
 
 // oscar_create_by_name creates an actor of the class named cls (one of the

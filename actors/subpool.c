@@ -1,0 +1,567 @@
+// Sub pools: pools in child processes, started, watched and restarted by
+// their main pool.
+//
+// Design note. A main pool with sub_pools > 0 starts that many children
+// from its loop thread (uv_spawn), each running the same program, which
+// calls oscar_subpool_main first thing. The child finds its address and
+// label in its environment, opens a pool there, and writes one line,
+// "OSCAR-READY <address>", on its standard output, which is a pipe to the
+// main pool. oscar_pool_open returns once every child has said so (or
+// fails, reaping them all).
+//
+// No orphans. A child asks the kernel to kill it when its parent goes
+// (PR_SET_PDEATHSIG), whatever killed the parent, SIGKILL included, and it
+// also stops by itself when its standard input (a pipe from the main pool)
+// reaches end of file. Stopping a main pool sends SIGTERM to its children
+// and reaps them, escalating to SIGKILL after a grace period.
+//
+// Watching. The exit callback of a child fires at once when it dies: the
+// calls pending on it fail with OSCAR_EPEERGONE, saying how it exited, and
+// the recovery mode applies: nothing, a new process at the same address,
+// or a new process in which the actors created there through the main
+// pool are created again (their create hooks run again).
+#include <errno.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include "actors/subpool.h"
+#include "actors/transport.h"
+#include "actors/wire.h"
+
+#define OSC_STOP_GRACE_MS 5000
+
+extern char **environ;
+
+static void osc_sub_spawn(osc_subpool_t *s);
+
+// osc_sub_address gives sub pool i its address: next to the main pool's
+// socket for ipc, any free port of the same host for tcp.
+static void osc_sub_address(const oscar_pool_t *pool, unsigned i, char *buf, size_t size)
+{
+	if (strncmp(pool->address, "ipc://", 6) == 0) {
+		snprintf(buf, size, "%s-sub%u", pool->address, i);
+		return;
+	}
+	const char *host  = strstr(pool->address, "://") + 3;
+	const char *colon = strrchr(host, ':');
+	snprintf(buf, size, "%.*s:0", (int) (colon - pool->address), pool->address);
+}
+
+// osc_sub_started is called when a child is ready, or failed to start.
+static void osc_sub_started(oscar_pool_t *pool, int rv)
+{
+	if (pool->subs.starting == 0) {
+		return;
+	}
+	if (rv != 0 && pool->subs.start_error == 0) {
+		pool->subs.start_error = rv;
+	}
+	if (rv != 0 || --pool->subs.starting == 0) {
+		pool->subs.starting = 0;
+		uv_timer_stop(&pool->subs.start_timer);
+		uv_sem_post(&pool->started);
+	}
+}
+
+static void osc_sub_recreate(osc_subpool_t *s)
+{
+	oscar_pool_t *pool = s->pool;
+	for (osc_placed_t *p = s->placed; p != NULL; p = p->next) {
+		oscar_error_t err;
+		// The answer goes nowhere: a failure is the actor's own to
+		// report when it is next called.
+		(void) osc_remote_control(pool, OSC_MSG_CREATE, s->address, p->uid, p->cls,
+		    p->args != NULL ? oscar_value_copy(p->args) : NULL, 0, NULL, &err);
+	}
+}
+
+static void osc_sub_ready(osc_subpool_t *s, const char *address)
+{
+	oscar_pool_t *pool = s->pool;
+	snprintf(s->address, sizeof(s->address), "%s", address);
+	s->ready = true;
+	if (s->restarts > 0 && pool->cfg.recover == OSCAR_RECOVER_ACTOR) {
+		osc_sub_recreate(s);
+	}
+	osc_sub_started(pool, 0);
+	osc_sub_notify(pool);
+}
+
+static void osc_sub_alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+	osc_subpool_t *s = h->data;
+	buf->base        = s->line + s->line_len;
+	buf->len         = sizeof(s->line) - 1 - s->line_len;
+}
+
+static void osc_sub_read_cb(uv_stream_t *stream, ssize_t n, const uv_buf_t *buf)
+{
+	osc_subpool_t *s = stream->data;
+	if (n < 0) {
+		uv_read_stop(stream);
+		return;
+	}
+	s->line_len += (size_t) n;
+	s->line[s->line_len] = '\0';
+	char *nl             = strchr(s->line, '\n');
+	if (nl == NULL) {
+		if (s->line_len >= sizeof(s->line) - 1) {
+			uv_read_stop(stream); // not ours: a sub pool says one short line
+		}
+		return;
+	}
+	*nl = '\0';
+	uv_read_stop(stream);
+	if (strncmp(s->line, "OSCAR-READY ", 12) == 0 && !s->ready) {
+		osc_sub_ready(s, s->line + 12);
+	}
+}
+
+// osc_sub_check_reaped closes the escalation timer once no sub pool
+// process is left to kill.
+static void osc_sub_check_reaped(oscar_pool_t *pool)
+{
+	for (unsigned i = 0; i < pool->subs.n; i++) {
+		if (pool->subs.v[i]->handles != 0) {
+			return;
+		}
+	}
+	if (pool->subs.escalating && !uv_is_closing((uv_handle_t *) &pool->subs.kill_timer)) {
+		uv_close((uv_handle_t *) &pool->subs.kill_timer, NULL);
+	}
+}
+
+static void osc_sub_handle_closed(uv_handle_t *h)
+{
+	osc_subpool_t *s = h->data;
+	if (--s->handles != 0) {
+		return;
+	}
+	oscar_pool_t *pool = s->pool;
+	if (!s->stopping && pool->state == OSC_POOL_RUNNING &&
+	    pool->cfg.recover != OSCAR_RECOVER_OFF) {
+		s->restarts++;
+		osc_sub_spawn(s);
+	}
+	if (s->handles == 0 && (s->stopping || s->removed)) {
+		s->gone = true;
+	}
+	osc_sub_check_reaped(pool);
+	osc_sub_notify(pool);
+}
+
+static void osc_sub_close_handles(osc_subpool_t *s)
+{
+	uv_close((uv_handle_t *) &s->proc, osc_sub_handle_closed);
+	uv_close((uv_handle_t *) &s->in, osc_sub_handle_closed);
+	uv_close((uv_handle_t *) &s->out, osc_sub_handle_closed);
+}
+
+static void osc_sub_exit_cb(uv_process_t *proc, int64_t status, int signal)
+{
+	osc_subpool_t *s    = proc->data;
+	oscar_pool_t  *pool = s->pool;
+	char           how[96];
+	s->alive       = false;
+	s->ready       = false;
+	s->exit_status = status;
+	s->term_signal = signal;
+	if (signal != 0) {
+		snprintf(how, sizeof(how), "was killed by signal %d", signal);
+	} else {
+		snprintf(how, sizeof(how), "exited with status %" PRId64, status);
+	}
+	snprintf(s->last_exit, sizeof(s->last_exit), "%s", how);
+	osc_transport_peer_gone(pool, s->address, "sub pool %u (%s, pid %" PRId64 ") %s", s->index,
+	    s->address, s->pid, how);
+	if (pool->subs.starting > 0) {
+		osc_sub_started(pool, OSCAR_EPEERGONE);
+	}
+	osc_sub_close_handles(s);
+}
+
+// osc_sub_spawn starts (or restarts) sub pool s. A failure to start is
+// reported as an exit, so recovery and waiting work the same.
+static void osc_sub_spawn(osc_subpool_t *s)
+{
+	oscar_pool_t        *pool = s->pool;
+	uv_process_options_t opt;
+	uv_stdio_container_t stdio[3];
+	char                 exe[1024];
+	size_t               exe_len = sizeof(exe);
+	char                 env_addr[OSCAR_ADDR_MAX + 32], env_label[OSCAR_NAME_MAX + 32];
+	char                 env_parent[48], env_index[48];
+	char                *args[66];
+	size_t               nenv = 0;
+	int                  rv;
+
+	while (environ[nenv] != NULL) {
+		nenv++;
+	}
+	char **env = calloc(nenv + 5, sizeof(char *));
+	if (env == NULL) {
+		osc_sub_started(pool, OSCAR_ENOMEM);
+		return;
+	}
+	size_t k = 0;
+	for (size_t i = 0; i < nenv; i++) {
+		if (strncmp(environ[i], "OSCAR_SUBPOOL_", 14) != 0) {
+			env[k++] = environ[i];
+		}
+	}
+	snprintf(env_addr, sizeof(env_addr), "OSCAR_SUBPOOL_ADDRESS=%s", s->address);
+	snprintf(env_label, sizeof(env_label), "OSCAR_SUBPOOL_LABEL=%s", s->label);
+	snprintf(env_parent, sizeof(env_parent), "OSCAR_SUBPOOL_PARENT=%d", (int) getpid());
+	snprintf(env_index, sizeof(env_index), "OSCAR_SUBPOOL_INDEX=%u", s->index);
+	env[k++] = env_addr;
+	env[k++] = env_label;
+	env[k++] = env_parent;
+	env[k++] = env_index;
+
+	const char *program = pool->cfg.sub_pool_program;
+	if (program == NULL) {
+		if (uv_exepath(exe, &exe_len) != 0) {
+			free(env);
+			osc_sub_started(pool, OSCAR_ESYSTEM);
+			return;
+		}
+		program = exe;
+	}
+	size_t n  = 0;
+	args[n++] = (char *) program;
+	for (const char *const *a = pool->cfg.sub_pool_argv; a != NULL && *a != NULL && n < 64;
+	     a++) {
+		args[n++] = (char *) *a;
+	}
+	args[n] = NULL;
+
+	uv_pipe_init(&pool->loop, &s->in, 0);
+	uv_pipe_init(&pool->loop, &s->out, 0);
+	s->in.data           = s;
+	s->out.data          = s;
+	s->proc.data         = s;
+	stdio[0].flags       = UV_CREATE_PIPE | UV_READABLE_PIPE;
+	stdio[0].data.stream = (uv_stream_t *) &s->in;
+	stdio[1].flags       = UV_CREATE_PIPE | UV_WRITABLE_PIPE;
+	stdio[1].data.stream = (uv_stream_t *) &s->out;
+	stdio[2].flags       = UV_INHERIT_FD;
+	stdio[2].data.fd     = 2;
+	memset(&opt, 0, sizeof(opt));
+	opt.file        = program;
+	opt.args        = args;
+	opt.env         = env;
+	opt.exit_cb     = osc_sub_exit_cb;
+	opt.stdio       = stdio;
+	opt.stdio_count = 3;
+	s->line_len     = 0;
+	s->ready        = false;
+	s->handles      = 3;
+	rv              = uv_spawn(&pool->loop, &s->proc, &opt);
+	free(env);
+	if (rv != 0) {
+		snprintf(
+		    s->last_exit, sizeof(s->last_exit), "could not start: %s", uv_strerror(rv));
+		s->alive = false;
+		// The process handle needs closing even when the spawn failed.
+		s->stopping = true; // no restart loop on a program that cannot run
+		if (pool->subs.starting > 0) {
+			osc_sub_started(pool, OSCAR_ESYSTEM);
+		}
+		osc_sub_close_handles(s);
+		return;
+	}
+	s->alive = true;
+	s->pid   = s->proc.pid;
+	uv_read_start((uv_stream_t *) &s->out, osc_sub_alloc_cb, osc_sub_read_cb);
+}
+
+static void osc_sub_start_timeout(uv_timer_t *t)
+{
+	oscar_pool_t *pool = t->data;
+	osc_sub_started(pool, OSCAR_ETIMEDOUT);
+}
+
+// osc_subpools_start starts the configured sub pools (loop thread, before
+// uv_run). oscar_pool_open waits on pool->started for them.
+int osc_subpools_start(oscar_pool_t *pool)
+{
+	unsigned n = pool->cfg.sub_pools;
+	if (n == 0) {
+		return (0);
+	}
+	uv_timer_init(&pool->loop, &pool->subs.start_timer);
+	pool->subs.start_timer.data = pool;
+	pool->subs.starting         = n;
+	uv_timer_start(&pool->subs.start_timer, osc_sub_start_timeout,
+	    (uint64_t) pool->cfg.default_timeout_ms, 0);
+	for (unsigned i = 0; i < n; i++) {
+		if (osc_subpool_add(pool,
+		        pool->cfg.sub_pool_labels ? pool->cfg.sub_pool_labels[i] : NULL,
+		        NULL) != 0) {
+			osc_sub_started(pool, OSCAR_ENOMEM);
+			break;
+		}
+	}
+	return (1);
+}
+
+// osc_subpool_add adds and starts one more sub pool.
+int osc_subpool_add(oscar_pool_t *pool, const char *label, unsigned *index)
+{
+	if (pool->subs.n == pool->subs.cap) {
+		unsigned        cap = pool->subs.cap ? pool->subs.cap * 2 : 4;
+		osc_subpool_t **v   = realloc(pool->subs.v, cap * sizeof(*v));
+		if (v == NULL) {
+			return (OSCAR_ENOMEM);
+		}
+		pool->subs.v   = v;
+		pool->subs.cap = cap;
+	}
+	osc_subpool_t *s = calloc(1, sizeof(*s));
+	if (s == NULL) {
+		return (OSCAR_ENOMEM);
+	}
+	s->pool  = pool;
+	s->index = pool->subs.n;
+	snprintf(s->label, sizeof(s->label), "%s", label != NULL ? label : "");
+	osc_sub_address(pool, s->index, s->address, sizeof(s->address));
+	pool->subs.v[pool->subs.n++] = s;
+	if (index != NULL) {
+		*index = s->index;
+	}
+	osc_sub_spawn(s);
+	return (0);
+}
+
+// osc_subpool_stop stops sub pool s for good: SIGTERM now, SIGKILL after
+// the grace period (the escalation timer is shared).
+static void osc_sub_escalate(uv_timer_t *t)
+{
+	oscar_pool_t *pool = t->data;
+	for (unsigned i = 0; i < pool->subs.n; i++) {
+		osc_subpool_t *s = pool->subs.v[i];
+		if (s->alive && s->stopping) {
+			uv_process_kill(&s->proc, SIGKILL);
+		}
+	}
+}
+
+void osc_subpool_stop(oscar_pool_t *pool, osc_subpool_t *s)
+{
+	s->stopping = true;
+	if (s->alive) {
+		uv_process_kill(&s->proc, SIGTERM);
+	}
+	if (s->handles != 0 && !pool->subs.escalating) {
+		pool->subs.escalating = true;
+		uv_timer_init(&pool->loop, &pool->subs.kill_timer);
+		pool->subs.kill_timer.data = pool;
+		uv_timer_start(&pool->subs.kill_timer, osc_sub_escalate, OSC_STOP_GRACE_MS, 0);
+	}
+}
+
+// osc_subpools_stop stops every sub pool (shutdown). The loop goes on
+// until their handles are closed, so oscar_pool_free reaps them all.
+void osc_subpools_stop(oscar_pool_t *pool)
+{
+	for (unsigned i = 0; i < pool->subs.n; i++) {
+		osc_subpool_stop(pool, pool->subs.v[i]);
+	}
+	if (pool->subs.starting > 0) {
+		osc_sub_started(pool, OSCAR_ECLOSED);
+	}
+	if (pool->cfg.sub_pools > 0 && !uv_is_closing((uv_handle_t *) &pool->subs.start_timer)) {
+		uv_close((uv_handle_t *) &pool->subs.start_timer, NULL);
+	}
+	osc_sub_check_reaped(pool);
+}
+
+void osc_subpools_free(oscar_pool_t *pool)
+{
+	// Waiters left when the loop ended (their host threads gave up).
+	oscar_call_t *h;
+	while ((h = pool->subs.waiters) != NULL) {
+		oscar_error_t err;
+		pool->subs.waiters = h->wnext;
+		osc_error_set(
+		    &err, pool, OSCAR_ECLOSED, "", "", "pool %s is closed", pool->address);
+		osc_host_complete(h, OSCAR_ECLOSED, &err);
+		osc_host_release(h);
+	}
+	for (unsigned i = 0; i < pool->subs.n; i++) {
+		osc_subpool_t *s = pool->subs.v[i];
+		osc_placed_t  *p;
+		while ((p = s->placed) != NULL) {
+			s->placed = p->next;
+			oscar_value_free(p->args);
+			free(p);
+		}
+		for (size_t j = 0; j < s->nmarks; j++) {
+			free(s->marks[j]);
+		}
+		free(s->marks);
+		free(s);
+	}
+	free(pool->subs.v);
+}
+
+// ---------------------------------------------------------------------------
+// Placement
+
+static bool osc_sub_has_mark(const osc_subpool_t *s, const char *mark)
+{
+	for (size_t i = 0; i < s->nmarks; i++) {
+		if (strcmp(s->marks[i], mark) == 0) {
+			return (true);
+		}
+	}
+	return (false);
+}
+
+// osc_subpool_place picks the sub pool for a creation; OSCAR_ENOENT when
+// none fits.
+int osc_subpool_place(
+    oscar_pool_t *pool, const oscar_placement_t *where, osc_subpool_t **out, oscar_error_t *err)
+{
+	unsigned n = pool->subs.n;
+	*out       = NULL;
+	if (where->how == OSCAR_PLACE_SUB_POOL) {
+		if (where->index >= n || pool->subs.v[where->index]->removed) {
+			osc_error_set(err, pool, OSCAR_ENOENT, "", "", "no sub pool %u in %s",
+			    where->index, pool->address);
+			return (OSCAR_ENOENT);
+		}
+		*out = pool->subs.v[where->index];
+		return (0);
+	}
+	for (unsigned k = 0; k < n; k++) {
+		osc_subpool_t *s = pool->subs.v[(pool->subs.rr + k) % n];
+		if (s->removed || !s->ready) {
+			continue;
+		}
+		if ((where->how == OSCAR_PLACE_LABEL || where->how == OSCAR_PLACE_IDLE) &&
+		    (where->label == NULL || strcmp(s->label, where->label) != 0)) {
+			continue;
+		}
+		if (where->how == OSCAR_PLACE_IDLE &&
+		    (where->mark == NULL || osc_sub_has_mark(s, where->mark))) {
+			continue;
+		}
+		pool->subs.rr = (pool->subs.rr + k + 1) % n;
+		if (where->how == OSCAR_PLACE_IDLE) {
+			// Taken now, so that concurrent creations spread out.
+			char **m = realloc(s->marks, (s->nmarks + 1) * sizeof(*m));
+			if (m == NULL || (m[s->nmarks] = strdup(where->mark)) == NULL) {
+				if (m != NULL) {
+					s->marks = m;
+				}
+				osc_error_set(err, pool, OSCAR_ENOMEM, "", "", "no memory");
+				return (OSCAR_ENOMEM);
+			}
+			s->marks = m;
+			s->nmarks++;
+		}
+		*out = s;
+		return (0);
+	}
+	osc_error_set(err, pool, OSCAR_ENOENT, "", "", "no %ssub pool%s%s%s%s%s in %s",
+	    where->how == OSCAR_PLACE_IDLE ? "idle " : "", where->label ? " labelled " : "",
+	    where->label ? where->label : "", where->mark ? " for mark " : "",
+	    where->mark ? where->mark : "", n == 0 ? " (it has none)" : "", pool->address);
+	return (OSCAR_ENOENT);
+}
+
+// osc_subpool_record remembers an actor created in s through the main
+// pool, for OSCAR_RECOVER_ACTOR.
+void osc_subpool_record(
+    osc_subpool_t *s, const char *cls, const char *uid, const oscar_value_t *args)
+{
+	osc_placed_t *p = calloc(1, sizeof(*p));
+	if (p == NULL) {
+		return;
+	}
+	snprintf(p->cls, sizeof(p->cls), "%s", cls);
+	snprintf(p->uid, sizeof(p->uid), "%s", uid);
+	p->args   = args != NULL ? oscar_value_copy(args) : NULL;
+	p->next   = s->placed;
+	s->placed = p;
+}
+
+// osc_subpool_find returns the sub pool at address, or NULL.
+osc_subpool_t *osc_subpool_find(oscar_pool_t *pool, const char *address)
+{
+	for (unsigned i = 0; i < pool->subs.n; i++) {
+		if (strcmp(pool->subs.v[i]->address, address) == 0) {
+			return (pool->subs.v[i]);
+		}
+	}
+	return (NULL);
+}
+
+// ---------------------------------------------------------------------------
+// The child's side
+
+int oscar_subpool_main(const oscar_actor_class_t *const *classes)
+{
+	const char *addr   = getenv("OSCAR_SUBPOOL_ADDRESS");
+	const char *parent = getenv("OSCAR_SUBPOOL_PARENT");
+	if (addr == NULL || parent == NULL) {
+		return (-1);
+	}
+	// Die with the parent, whatever kills it; and if it is already gone,
+	// do not start at all.
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() != (pid_t) atoi(parent)) {
+		return (1);
+	}
+	// Stop on SIGTERM or SIGINT, or when the parent closes our stdin.
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigprocmask(SIG_BLOCK, &set, NULL); // before the pool's threads exist
+	int sfd = signalfd(-1, &set, SFD_CLOEXEC);
+
+	oscar_pool_config_t cfg;
+	oscar_pool_t       *pool;
+	oscar_pool_config_init(&cfg);
+	cfg.address = addr;
+	cfg.classes = classes;
+	int rv      = oscar_pool_open(&pool, &cfg);
+	if (rv != 0) {
+		fprintf(stderr, "oscar sub pool: cannot open a pool at %s: %s\n", addr,
+		    oscar_strerror(rv));
+		return (1);
+	}
+	printf("OSCAR-READY %s\n", oscar_pool_address(pool));
+	fflush(stdout);
+
+	struct pollfd fds[2] = { { .fd = 0, .events = POLLIN }, { .fd = sfd, .events = POLLIN } };
+	for (;;) {
+		if (poll(fds, sfd >= 0 ? 2 : 1, -1) < 0 && errno != EINTR) {
+			break;
+		}
+		if (fds[1].revents != 0) {
+			break; // a signal to stop
+		}
+		if (fds[0].revents != 0) {
+			char    buf[64];
+			ssize_t n = read(0, buf, sizeof(buf));
+			if (n <= 0) {
+				break; // the main pool is gone
+			}
+		}
+	}
+	oscar_pool_free(&pool);
+	if (sfd >= 0) {
+		close(sfd);
+	}
+	return (0);
+}

@@ -1,0 +1,264 @@
+// Sub pools: child processes started, watched, killed and recovered by a
+// main pool (actors/subpool.c). The children run oscar-test-subpool.
+#include <errno.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <criterion/criterion.h>
+
+#include "tests/actors/support.h"
+
+extern char **environ;
+
+TestSuite(subpool, .timeout = 90);
+
+static oscar_pool_t *open_main(unsigned n, const char *const *labels, oscar_recover_t recover)
+{
+	static char         addr[96];
+	oscar_pool_config_t cfg;
+	oscar_pool_t       *p;
+	snprintf(addr, sizeof(addr), "ipc:///tmp/oscar-test-main-%d.sock", (int) getpid());
+	oscar_pool_config_init(&cfg);
+	cfg.address          = addr;
+	cfg.sub_pools        = n;
+	cfg.sub_pool_labels  = labels;
+	cfg.sub_pool_program = OSCAR_TEST_SUBPOOL;
+	cfg.recover          = recover;
+	int rv               = oscar_pool_open(&p, &cfg);
+	cr_assert_eq(rv, 0, "open: %s", oscar_strerror(rv));
+	return (p);
+}
+
+static oscar_ref_t create_in(
+    oscar_pool_t *p, unsigned index, const char *cls, const char *uid, oscar_value_t *args)
+{
+	oscar_placement_t where = { .how = OSCAR_PLACE_SUB_POOL, .index = index };
+	oscar_ref_t       ref;
+	oscar_error_t     err;
+	int               rv = oscar_create_by_name(p, cls, uid, args, &where, 0, &ref, &err);
+	cr_assert_eq(rv, 0, "create %s in sub pool %u: %s", cls, index, err.message);
+	return (ref);
+}
+
+// alive tells whether process pid still runs (a zombie does not count).
+static bool alive(int64_t pid)
+{
+	char path[64], buf[256];
+	snprintf(path, sizeof(path), "/proc/%lld/stat", (long long) pid);
+	FILE *f = fopen(path, "r");
+	if (f == NULL) {
+		return (false);
+	}
+	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n]        = '\0';
+	const char *p = strrchr(buf, ')');
+	return (p != NULL && p[1] == ' ' && p[2] != 'Z' && p[2] != 'X');
+}
+
+Test(subpool, sub_pools_run_in_their_own_processes)
+{
+	const char *const     labels[] = { "red", "blue" };
+	oscar_pool_t         *p        = open_main(2, labels, OSCAR_RECOVER_OFF);
+	oscar_sub_pool_info_t info[4];
+	size_t                n;
+	oscar_error_t         err;
+	cr_assert_eq(oscar_pool_sub_pools(p, info, 4, &n, 0), 0);
+	cr_assert_eq(n, 2);
+	for (size_t i = 0; i < n; i++) {
+		cr_assert(info[i].alive);
+		cr_assert_neq(info[i].pid, (int64_t) getpid());
+		cr_assert(alive(info[i].pid));
+		cr_assert_str_neq(info[i].address, oscar_pool_address(p));
+	}
+	cr_assert_str_eq(info[0].label, "red");
+	cr_assert_str_eq(info[1].label, "blue");
+
+	oscar_ref_t c = create_in(p, 1, "counter", "c", oscar_value_new_int(1));
+	cr_assert_str_eq(c.addr, info[1].address);
+	cr_assert_eq(test_call_int(p, &c, "add", 2), 3);
+	cr_assert_eq(oscar_call(p, &c, "fail", oscar_value_new_int(9), 0, NULL, &err), OSCAR_EAPP);
+	cr_assert_eq(err.pid, info[1].pid, "the error says which process");
+	cr_assert_str_eq(err.address, info[1].address);
+
+	int64_t pids[2] = { info[0].pid, info[1].pid };
+	oscar_pool_free(&p);
+	// Stopping the main pool stops and reaps its sub pools.
+	cr_assert_not(alive(pids[0]));
+	cr_assert_not(alive(pids[1]));
+}
+
+Test(subpool, killed_sub_pool_fails_its_calls_at_once)
+{
+	oscar_pool_t *p = open_main(1, NULL, OSCAR_RECOVER_OFF);
+	oscar_ref_t   g = create_in(p, 0, "gate", "g", NULL);
+	oscar_call_t *call;
+	oscar_error_t err;
+	cr_assert_eq(oscar_call_start(p, &g, "wait", NULL, 60000, &call), 0);
+	while (test_call_int(p, &g, "waiting", 0) != 1) {
+		;
+	}
+	cr_assert_eq(oscar_pool_kill_sub_pool(p, 0, 0), 0);
+	cr_assert_eq(oscar_call_wait(&call, NULL, &err), OSCAR_EPEERGONE);
+	cr_assert(strstr(err.message, "killed by signal 9") != NULL ||
+	              strstr(err.message, "lost the connection") != NULL,
+	    "%s", err.message);
+	// Recovery is off: the sub pool stays down, and says so.
+	cr_assert_eq(oscar_pool_wait_recovered(p, 0, 5000), OSCAR_EPEERGONE);
+	oscar_sub_pool_info_t info;
+	size_t                n;
+	cr_assert_eq(oscar_pool_sub_pools(p, &info, 1, &n, 0), 0);
+	cr_assert_not(info.alive);
+	cr_assert(strstr(info.last_exit, "signal 9") != NULL, "%s", info.last_exit);
+	oscar_pool_free(&p);
+}
+
+Test(subpool, process_recovery_restarts_it_empty)
+{
+	oscar_pool_t *p = open_main(1, NULL, OSCAR_RECOVER_PROCESS);
+	oscar_ref_t   c = create_in(p, 0, "counter", "c", oscar_value_new_int(5));
+	bool          exists;
+	cr_assert_eq(oscar_pool_kill_sub_pool(p, 0, 0), 0);
+	cr_assert_eq(oscar_pool_wait_recovered(p, 0, 20000), 0);
+	// The same address, a new process, no actors.
+	cr_assert_eq(oscar_has(p, &c, &exists, 0), 0);
+	cr_assert_not(exists);
+	oscar_ref_t d = create_in(p, 0, "counter", "d", NULL);
+	cr_assert_str_eq(d.addr, c.addr);
+	cr_assert_eq(test_call_int(p, &d, "add", 1), 1);
+	oscar_sub_pool_info_t info;
+	size_t                n;
+	cr_assert_eq(oscar_pool_sub_pools(p, &info, 1, &n, 0), 0);
+	cr_assert_eq(info.restarts, 1);
+	oscar_pool_free(&p);
+}
+
+Test(subpool, actor_recovery_creates_its_actors_again)
+{
+	oscar_pool_t *p = open_main(1, NULL, OSCAR_RECOVER_ACTOR);
+	oscar_ref_t   c = create_in(p, 0, "counter", "c", oscar_value_new_int(5));
+	cr_assert_eq(test_call_int(p, &c, "add", 10), 15);
+	cr_assert_eq(oscar_pool_kill_sub_pool(p, 0, 0), 0);
+	cr_assert_eq(oscar_pool_wait_recovered(p, 0, 20000), 0);
+	// Created again with its creation arguments (its state starts over).
+	bool exists = false;
+	for (int i = 0; i < 1000 && !exists; i++) {
+		cr_assert_eq(oscar_has(p, &c, &exists, 0), 0);
+	}
+	cr_assert(exists);
+	cr_assert_eq(test_call_int(p, &c, "add", 0), 5);
+	oscar_pool_free(&p);
+}
+
+Test(subpool, idle_placement_puts_one_per_sub_pool)
+{
+	const char *const labels[] = { "w", "w", "w", "other" };
+	oscar_pool_t     *p        = open_main(4, labels, OSCAR_RECOVER_OFF);
+	oscar_placement_t idle     = { .how = OSCAR_PLACE_IDLE, .label = "w", .mark = "slot" };
+	oscar_ref_t       refs[3];
+	oscar_error_t     err;
+	for (int i = 0; i < 3; i++) {
+		cr_assert_eq(
+		    oscar_create_by_name(p, "counter", NULL, NULL, &idle, 0, &refs[i], &err), 0,
+		    "%s", err.message);
+	}
+	cr_assert_str_neq(refs[0].addr, refs[1].addr);
+	cr_assert_str_neq(refs[1].addr, refs[2].addr);
+	cr_assert_str_neq(refs[0].addr, refs[2].addr);
+	cr_assert_eq(
+	    oscar_create_by_name(p, "counter", NULL, NULL, &idle, 0, NULL, &err), OSCAR_ENOENT);
+	// Other marks, labels and strategies.
+	idle.mark = "other-slot";
+	cr_assert_eq(oscar_create_by_name(p, "counter", NULL, NULL, &idle, 0, NULL, &err), 0);
+	oscar_placement_t by_label = { .how = OSCAR_PLACE_LABEL, .label = "other" };
+	oscar_ref_t       o;
+	cr_assert_eq(oscar_create_by_name(p, "counter", NULL, NULL, &by_label, 0, &o, &err), 0);
+	oscar_sub_pool_info_t info[4];
+	size_t                n;
+	cr_assert_eq(oscar_pool_sub_pools(p, info, 4, &n, 0), 0);
+	cr_assert_str_eq(o.addr, info[3].address);
+	oscar_placement_t any = { .how = OSCAR_PLACE_ANY_SUB_POOL };
+	cr_assert_eq(oscar_create_by_name(p, "counter", NULL, NULL, &any, 0, NULL, &err), 0);
+	oscar_placement_t none = { .how = OSCAR_PLACE_LABEL, .label = "nope" };
+	cr_assert_eq(
+	    oscar_create_by_name(p, "counter", NULL, NULL, &none, 0, NULL, &err), OSCAR_ENOENT);
+	oscar_pool_free(&p);
+}
+
+Test(subpool, sub_pools_come_and_go_at_run_time)
+{
+	oscar_pool_t         *p = open_main(1, NULL, OSCAR_RECOVER_PROCESS);
+	unsigned              index;
+	oscar_sub_pool_info_t info[3];
+	size_t                n;
+	cr_assert_eq(oscar_pool_add_sub_pool(p, "extra", &index, 0), 0);
+	cr_assert_eq(index, 1);
+	oscar_ref_t c = create_in(p, 1, "counter", "c", NULL);
+	cr_assert_eq(test_call_int(p, &c, "add", 4), 4);
+	cr_assert_eq(oscar_pool_sub_pools(p, info, 3, &n, 0), 0);
+	cr_assert_eq(n, 2);
+	int64_t pid = info[1].pid;
+	cr_assert_eq(oscar_pool_remove_sub_pool(p, 1, 0), 0);
+	cr_assert_not(alive(pid));
+	cr_assert_eq(oscar_pool_sub_pools(p, info, 3, &n, 0), 0);
+	cr_assert(info[1].removed);
+	cr_assert_eq(oscar_pool_remove_sub_pool(p, 1, 0), OSCAR_ENOENT);
+	cr_assert_eq(oscar_pool_kill_sub_pool(p, 7, 0), OSCAR_ENOENT);
+	oscar_pool_free(&p);
+}
+
+// A main pool killed with SIGKILL leaves no sub pool behind. The main
+// pool runs in a process of its own (oscar-test-subpool --main).
+Test(subpool, sigkill_of_the_main_pool_leaves_no_orphans)
+{
+	int                        fds[2];
+	char                       addr[96];
+	posix_spawn_file_actions_t fa;
+	pid_t                      main_pid;
+	snprintf(addr, sizeof(addr), "ipc:///tmp/oscar-test-orphan-%d.sock", (int) getpid());
+	char *const argv[] = { OSCAR_TEST_SUBPOOL, "--main", addr, NULL };
+	cr_assert_eq(pipe(fds), 0);
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
+	posix_spawn_file_actions_addclose(&fa, fds[0]);
+	cr_assert_eq(posix_spawn(&main_pid, OSCAR_TEST_SUBPOOL, &fa, NULL, argv, environ), 0);
+	posix_spawn_file_actions_destroy(&fa);
+	close(fds[1]);
+	FILE     *in = fdopen(fds[0], "r");
+	long long pids[2];
+	cr_assert_eq(fscanf(in, "%lld %lld", &pids[0], &pids[1]), 2);
+	fclose(in);
+	cr_assert(alive(pids[0]) && alive(pids[1]));
+	kill(main_pid, SIGKILL);
+	int status;
+	cr_assert_eq(waitpid(main_pid, &status, 0), main_pid);
+	for (int i = 0; i < 2; i++) {
+		// The kernel sends the death signal at once; give it a moment
+		// to act, bounded.
+		for (int k = 0; k < 500 && alive(pids[i]); k++) {
+			usleep(10000);
+		}
+		cr_assert_not(alive(pids[i]), "sub pool %lld outlived its main pool", pids[i]);
+	}
+}
+
+Test(subpool, bad_configurations_are_refused)
+{
+	oscar_pool_config_t cfg;
+	oscar_pool_t       *p = NULL;
+	oscar_pool_config_init(&cfg);
+	cfg.sub_pools = 1;
+	// inproc cannot reach another process.
+	cr_assert_eq(oscar_pool_open(&p, &cfg), OSCAR_EADDRINVAL);
+	// A program that cannot run: open fails and leaves nothing behind.
+	char addr[96];
+	snprintf(addr, sizeof(addr), "ipc:///tmp/oscar-test-bad-%d.sock", (int) getpid());
+	cfg.address          = addr;
+	cfg.sub_pool_program = "/nonexistent/oscar-sub-pool";
+	cr_assert_neq(oscar_pool_open(&p, &cfg), 0);
+	cr_assert_null(p);
+}
