@@ -295,14 +295,30 @@ Test(call, foreign_address_is_not_local)
 	oscar_error_t err;
 	test_spawn(pool, &test_counter_class, "c", NULL);
 	// Same uid, another pool's address: never mistaken for the local
-	// one. Nothing listens there, so the call ends at its deadline with
-	// an error that says the pool could not be reached.
+	// one. Nothing listens there, so the call ends at its deadline.
 	oscar_ref_make(&far, "tcp://127.0.0.1:1", "c");
 	cr_assert_eq(oscar_call(pool, &far, "get", NULL, 300, NULL, &err), OSCAR_ETIMEDOUT);
-	cr_assert(strstr(err.message, "could not connect to pool tcp://127.0.0.1:1") != NULL, "%s",
-	    err.message);
 	cr_assert_str_eq(err.actor, "c");
 	cr_assert_str_eq(err.method, "get");
+}
+
+// From an actor, the deadline is the pool's own, whose error says that
+// the pool could not be reached.
+Test(call, unreachable_pool_is_a_clear_connect_error)
+{
+	oscar_pool_config_t cfg;
+	oscar_error_t       err;
+	oscar_pool_free(&pool);
+	oscar_pool_config_init(&cfg);
+	cfg.default_timeout_ms = 300;
+	cr_assert_eq(oscar_pool_open(&pool, &cfg), 0);
+	oscar_ref_t r = test_spawn(pool, &test_relay_class, "r", NULL);
+	cr_assert_eq(oscar_call(pool, &r, "via",
+	                 test_via(false, "c@tcp://127.0.0.1:1", "get", NULL), 10000, NULL, &err),
+	    OSCAR_ETIMEDOUT);
+	cr_assert(strstr(err.message, "could not connect to pool tcp://127.0.0.1:1") != NULL, "%s",
+	    err.message);
+	cr_assert_str_eq(err.address, "tcp://127.0.0.1:1");
 }
 
 Test(call, bad_arguments_are_rejected_and_consumed)

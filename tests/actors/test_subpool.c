@@ -9,6 +9,8 @@
 #include <unistd.h>
 
 #include <criterion/criterion.h>
+#include <nng/nng.h>
+#include <nng/protocol/pipeline0/push.h>
 
 #include "tests/actors/support.h"
 
@@ -261,4 +263,109 @@ Test(subpool, bad_configurations_are_refused)
 	cfg.sub_pool_program = "/nonexistent/oscar-sub-pool";
 	cr_assert_neq(oscar_pool_open(&p, &cfg), 0);
 	cr_assert_null(p);
+}
+
+// Garbage sent to a sub pool's address from outside: dropped, and the sub
+// pool (another process) goes on serving.
+Test(subpool, hostile_bytes_do_not_hurt_a_sub_pool)
+{
+	oscar_pool_t         *p = open_main(1, NULL, OSCAR_RECOVER_OFF);
+	oscar_ref_t           c = create_in(p, 0, "counter", "c", NULL);
+	oscar_sub_pool_info_t info;
+	size_t                n;
+	nng_socket            raw;
+	uint64_t              x = 0x9e3779b97f4a7c15ull;
+	cr_assert_eq(oscar_pool_sub_pools(p, &info, 1, &n, 0), 0);
+	cr_assert_eq(nng_push0_open(&raw), 0);
+	cr_assert_eq(nng_dial(raw, info.address, NULL, 0), 0);
+	for (int i = 0; i < 3000; i++) {
+		char   buf[512];
+		size_t len = (size_t) (x % sizeof(buf)) + 1;
+		for (size_t j = 0; j < len; j++) {
+			x ^= x << 13;
+			x ^= x >> 7;
+			x ^= x << 17;
+			buf[j] = (char) x;
+		}
+		if (i % 2 == 0 && len > 16) {
+			// A valid prefix whose lengths point past the end.
+			memcpy(buf, "OSCR\x01\x01\x00\x00\xff\xff\x00\x00\x10\x00\x00\x00", 16);
+		}
+		cr_assert_eq(nng_send(raw, buf, len, 0), 0);
+	}
+	nng_close(raw);
+	cr_assert_eq(test_call_int(p, &c, "add", 3), 3);
+	cr_assert_eq(oscar_pool_sub_pools(p, &info, 1, &n, 0), 0);
+	cr_assert(info.alive);
+	oscar_pool_free(&p);
+}
+
+// A 256 MiB value makes the round trip to a sub pool and back intact.
+Test(subpool, a_256_mib_value_round_trips)
+{
+	oscar_pool_t  *p    = open_main(1, NULL, OSCAR_RECOVER_OFF);
+	oscar_ref_t    c    = create_in(p, 0, "counter", "c", NULL);
+	size_t         size = (size_t) 256 << 20;
+	unsigned char *data = malloc(size);
+	oscar_value_t *reply;
+	const void    *got;
+	size_t         len;
+	cr_assert_not_null(data);
+	for (size_t i = 0; i < size; i += 4096) {
+		data[i] = (unsigned char) (i >> 12);
+	}
+	data[size - 1] = 0x5a;
+	cr_assert_eq(
+	    oscar_call(p, &c, "echo", oscar_value_new_bin(data, size), 120000, &reply, NULL), 0);
+	cr_assert_eq(oscar_value_get_bin(reply, &got, &len), 0);
+	cr_assert_eq(len, size);
+	cr_assert(memcmp(got, data, size) == 0);
+	oscar_value_free(reply);
+	free(data);
+	oscar_pool_free(&p);
+}
+
+// Many host threads creating with the same idle mark at once still get one
+// actor per sub pool.
+typedef struct creator {
+	oscar_pool_t *pool;
+	oscar_ref_t   ref;
+	int           rv;
+} creator_t;
+
+static void create_idle(void *arg)
+{
+	creator_t        *c    = arg;
+	oscar_placement_t idle = { .how = OSCAR_PLACE_IDLE, .label = "w", .mark = "m" };
+	c->rv = oscar_create_by_name(c->pool, "counter", NULL, NULL, &idle, 0, &c->ref, NULL);
+}
+
+Test(subpool, concurrent_idle_creations_spread_out)
+{
+	const char *const labels[] = { "w", "w", "w" };
+	oscar_pool_t     *p        = open_main(3, labels, OSCAR_RECOVER_OFF);
+	creator_t         c[8];
+	uv_thread_t       t[8];
+	int               ok = 0;
+	for (int i = 0; i < 8; i++) {
+		c[i].pool = p;
+		uv_thread_create(&t[i], create_idle, &c[i]);
+	}
+	for (int i = 0; i < 8; i++) {
+		uv_thread_join(&t[i]);
+	}
+	for (int i = 0; i < 8; i++) {
+		if (c[i].rv == 0) {
+			for (int j = 0; j < i; j++) {
+				if (c[j].rv == 0) {
+					cr_assert_str_neq(c[i].ref.addr, c[j].ref.addr);
+				}
+			}
+			ok++;
+		} else {
+			cr_assert_eq(c[i].rv, OSCAR_ENOENT);
+		}
+	}
+	cr_assert_eq(ok, 3);
+	oscar_pool_free(&p);
 }

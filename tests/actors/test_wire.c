@@ -329,7 +329,7 @@ static uint64_t rng(void)
 
 // Random bytes and mutations of a valid frame: never a crash, and
 // whatever decodes also decodes its payload without trouble.
-Test(wire, random_and_mutated_frames, .timeout = 120)
+Test(wire, random_and_mutated_frames)
 {
 	size_t len;
 	char  *valid    = valid_frame(&len);
