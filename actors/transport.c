@@ -29,6 +29,7 @@
 #include <nng/nng.h>
 #include <nng/protocol/pipeline0/pull.h>
 #include <nng/protocol/pipeline0/push.h>
+#include <nng/supplemental/tls/tls.h>
 
 #include "actors/transport.h"
 #include "actors/wire.h"
@@ -84,7 +85,9 @@ struct osc_transport {
 		size_t       len;
 		size_t       tombs;
 	} calls;
-	uint64_t bad_frames;
+	uint64_t        bad_frames;
+	nng_tls_config *tls_server; // for a tls+tcp listener
+	nng_tls_config *tls_client; // for tls+tcp peers
 };
 
 static osc_call_t osc_call_tomb_;
@@ -247,6 +250,71 @@ static void osc_pipe_cb(nng_pipe p, nng_pipe_ev ev, void *arg)
 // ---------------------------------------------------------------------------
 // Open and close
 
+// osc_read_file reads a small PEM file into a new string.
+static char *osc_read_file(const char *path)
+{
+	FILE *f = fopen(path, "rb");
+	char *buf;
+	long  n;
+	if (f == NULL) {
+		return (NULL);
+	}
+	if (fseek(f, 0, SEEK_END) != 0 || (n = ftell(f)) < 0 || n > (1 << 20) ||
+	    fseek(f, 0, SEEK_SET) != 0 || (buf = malloc((size_t) n + 1)) == NULL) {
+		fclose(f);
+		return (NULL);
+	}
+	size_t got = fread(buf, 1, (size_t) n, f);
+	fclose(f);
+	buf[got] = '\0';
+	return (buf);
+}
+
+// osc_tls_config makes a TLS configuration from the pool's files.
+static int osc_tls_config(
+    const oscar_pool_t *pool, nng_tls_mode mode, nng_tls_config **out, char *msg, size_t size)
+{
+	const oscar_pool_config_t *c = &pool->cfg;
+	nng_tls_config            *cfg;
+	int                        rv;
+	if ((rv = nng_tls_config_alloc(&cfg, mode)) != 0) {
+		snprintf(msg, size, "cannot set up TLS: %s", nng_strerror(rv));
+		return (osc_nng_err(rv));
+	}
+	if (c->tls_cert_file != NULL || c->tls_key_file != NULL) {
+		char *cert = c->tls_cert_file ? osc_read_file(c->tls_cert_file) : NULL;
+		char *key  = c->tls_key_file ? osc_read_file(c->tls_key_file) : NULL;
+		rv         = cert == NULL || key == NULL ? NNG_ENOENT
+		                                         : nng_tls_config_own_cert(cfg, cert, key, NULL);
+		free(cert);
+		free(key);
+		if (rv != 0) {
+			snprintf(msg, size, "cannot use the certificate %s and key %s: %s",
+			    c->tls_cert_file ? c->tls_cert_file : "(none)",
+			    c->tls_key_file ? c->tls_key_file : "(none)", nng_strerror(rv));
+			nng_tls_config_free(cfg);
+			return (OSCAR_EINVAL);
+		}
+	} else if (mode == NNG_TLS_MODE_SERVER) {
+		snprintf(msg, size, "a tls+tcp listener needs tls_cert_file and tls_key_file");
+		nng_tls_config_free(cfg);
+		return (OSCAR_EINVAL);
+	}
+	if (c->tls_ca_file != NULL) {
+		if ((rv = nng_tls_config_ca_file(cfg, c->tls_ca_file)) != 0 ||
+		    (rv = nng_tls_config_auth_mode(cfg, NNG_TLS_AUTH_MODE_REQUIRED)) != 0) {
+			snprintf(msg, size, "cannot use the CA file %s: %s", c->tls_ca_file,
+			    nng_strerror(rv));
+			nng_tls_config_free(cfg);
+			return (OSCAR_EINVAL);
+		}
+	} else {
+		nng_tls_config_auth_mode(cfg, NNG_TLS_AUTH_MODE_NONE);
+	}
+	*out = cfg;
+	return (0);
+}
+
 // osc_url_listens tells whether NNG listens on addr.
 static bool osc_url_listens(const char *addr)
 {
@@ -312,19 +380,31 @@ int osc_transport_open(oscar_pool_t *pool, char *msg, size_t size)
 		return (osc_nng_err(rv));
 	}
 	nng_socket_set_size(t->in, NNG_OPT_RECVMAXSZ, pool->cfg.max_message + 65536);
+	bool tls = strncmp(pool->address, "tls+", 4) == 0;
+	if (tls &&
+	    (rv = osc_tls_config(pool, NNG_TLS_MODE_SERVER, &t->tls_server, msg, size)) != 0) {
+		nng_close(t->in);
+		free(t);
+		return (rv);
+	}
 	if ((rv = nng_aio_alloc(&t->rx, osc_rx_cb, pool)) != 0 ||
 	    (rv = nng_listener_create(&t->listener, t->in, pool->address)) != 0 ||
+	    (tls &&
+	        (rv = nng_listener_set_ptr(t->listener, NNG_OPT_TLS_CONFIG, t->tls_server)) != 0) ||
 	    (rv = nng_listener_start(t->listener, 0)) != 0) {
 		snprintf(msg, size, "cannot listen on %s: %s", pool->address, nng_strerror(rv));
 		nng_close(t->in);
 		if (t->rx != NULL) {
 			nng_aio_free(t->rx);
 		}
+		if (t->tls_server != NULL) {
+			nng_tls_config_free(t->tls_server);
+		}
 		free(t);
 		return (osc_nng_err(rv));
 	}
 	int port;
-	if (strncmp(pool->address, "tcp", 3) == 0 &&
+	if ((strncmp(pool->address, "tcp", 3) == 0 || tls) &&
 	    nng_listener_get_int(t->listener, NNG_OPT_TCP_BOUND_PORT, &port) == 0) {
 		osc_fix_tcp_address(pool, port);
 	}
@@ -363,6 +443,12 @@ void osc_transport_close(oscar_pool_t *pool)
 		free(r);
 	}
 	free(t->calls.slots);
+	if (t->tls_server != NULL) {
+		nng_tls_config_free(t->tls_server);
+	}
+	if (t->tls_client != NULL) {
+		nng_tls_config_free(t->tls_client);
+	}
 	free(t);
 	pool->transport = NULL;
 }
@@ -401,6 +487,23 @@ static osc_peer_t *osc_peer_get(oscar_pool_t *pool, const char *addr, oscar_erro
 		nng_close(p->sock);
 		free(p);
 		return (NULL);
+	}
+	if (strncmp(addr, "tls+", 4) == 0) {
+		char why[OSCAR_ERRMSG_MAX];
+		if (t->tls_client == NULL && (rv = osc_tls_config(pool, NNG_TLS_MODE_CLIENT,
+		                                  &t->tls_client, why, sizeof(why))) != 0) {
+			osc_error_set(err, pool, rv, "", "", "cannot reach %s: %s", addr, why);
+			nng_close(p->sock);
+			free(p);
+			return (NULL);
+		}
+		if ((rv = nng_dialer_set_ptr(p->dialer, NNG_OPT_TLS_CONFIG, t->tls_client)) != 0) {
+			osc_error_set(err, pool, osc_nng_err(rv), "", "",
+			    "cannot reach %s over TLS: %s", addr, nng_strerror(rv));
+			nng_close(p->sock);
+			free(p);
+			return (NULL);
+		}
 	}
 	nng_dialer_set_ms(p->dialer, NNG_OPT_RECONNMINT, 10);
 	nng_dialer_set_ms(p->dialer, NNG_OPT_RECONNMAXT, 1000);

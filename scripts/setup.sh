@@ -20,6 +20,8 @@ packages=(
 	libnng-dev
 	libmpack-dev
 	libcriterion-dev
+	# The TLS tests make a throwaway certificate with the openssl tool.
+	openssl
 )
 if [[ "${OSCAR_SETUP_FUZZ:-0}" == 1 ]]; then
 	packages+=(clang)

@@ -170,6 +170,14 @@ typedef struct oscar_pool_config {
 	const char *const *sub_pool_argv;
 	// recover says what happens when a sub pool dies.
 	oscar_recover_t recover;
+	// TLS, for tls+tcp:// addresses (this pool's and its peers'): PEM
+	// files of this pool's certificate and key, and of the authority
+	// that signs its peers' certificates. With a CA file, peers must
+	// present certificates it signed (both ways); without one, traffic
+	// is encrypted but peers are not verified.
+	const char *tls_cert_file;
+	const char *tls_key_file;
+	const char *tls_ca_file;
 } oscar_pool_config_t;
 
 // oscar_pool_config_init fills cfg with the defaults.

@@ -317,3 +317,42 @@ Test(transport, actors_are_created_and_managed_in_other_pools)
 	cr_assert_str_eq(ref.addr, oscar_pool_address(b_pool));
 	close_both();
 }
+
+// tls+tcp: pools with a certificate signed by a shared authority (here a
+// self-signed one, made for the test with the openssl tool).
+Test(transport, tls_pools_talk_over_verified_connections)
+{
+	char dir[] = "/tmp/oscar-tls-XXXXXX";
+	char cmd[512], cert[128], key[128];
+	cr_assert_not_null(mkdtemp(dir));
+	snprintf(cert, sizeof(cert), "%s/cert.pem", dir);
+	snprintf(key, sizeof(key), "%s/key.pem", dir);
+	snprintf(cmd, sizeof(cmd),
+	    "openssl req -x509 -newkey rsa:2048 -nodes -keyout %s -out %s -days 1 "
+	    "-subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 >/dev/null 2>&1",
+	    key, cert);
+	cr_assert_eq(system(cmd), 0, "openssl could not make a certificate");
+
+	oscar_pool_config_t cfg;
+	oscar_pool_config_init(&cfg);
+	cfg.address       = "tls+tcp://127.0.0.1:0";
+	cfg.tls_cert_file = cert;
+	cfg.tls_key_file  = key;
+	cfg.tls_ca_file   = cert;
+	cr_assert_eq(oscar_pool_open(&a_pool, &cfg), 0);
+	cr_assert_eq(oscar_pool_open(&b_pool, &cfg), 0);
+	cr_assert(strncmp(oscar_pool_address(b_pool), "tls+tcp://127.0.0.1:", 20) == 0, "%s",
+	    oscar_pool_address(b_pool));
+	test_spawn(b_pool, &test_counter_class, "c", NULL);
+	oscar_ref_t c = remote_ref(b_pool, "c");
+	cr_assert_eq(test_call_int(a_pool, &c, "add", 21), 21);
+	close_both();
+
+	// A listener without a certificate is refused with a clear error.
+	oscar_pool_t *p;
+	cfg.tls_cert_file = NULL;
+	cfg.tls_key_file  = NULL;
+	cr_assert_eq(oscar_pool_open(&p, &cfg), OSCAR_EINVAL);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	cr_assert_eq(system(cmd), 0);
+}
