@@ -1498,3 +1498,22 @@ int oscar_pool_remove_sub_pool(oscar_pool_t *pool, unsigned index, int64_t timeo
 	osc_host_prep_t prep = { .sub_op = OSC_SUB_REMOVE, .sub_index = index };
 	return (osc_host_sub_sync(pool, &prep, timeout_ms, NULL));
 }
+
+int oscar_pool_kill_actor(oscar_pool_t *pool, const oscar_ref_t *ref, int64_t timeout_ms)
+{
+	oscar_sub_pool_info_t info[64];
+	size_t                n;
+	if (ref == NULL) {
+		return (OSCAR_EINVAL);
+	}
+	int rv = oscar_pool_sub_pools(pool, info, 64, &n, timeout_ms);
+	if (rv != 0) {
+		return (rv);
+	}
+	for (size_t i = 0; i < n && i < 64; i++) {
+		if (!info[i].removed && strcmp(info[i].address, ref->addr) == 0) {
+			return (oscar_pool_kill_sub_pool(pool, info[i].index, timeout_ms));
+		}
+	}
+	return (OSCAR_ENOENT);
+}

@@ -205,7 +205,17 @@ static void osc_sub_spawn(osc_subpool_t *s)
 	while (environ[nenv] != NULL) {
 		nenv++;
 	}
-	char **env = calloc(nenv + 5, sizeof(char *));
+	size_t nextra = 0;
+	for (const char *const *e = pool->cfg.sub_pool_env; e != NULL && *e != NULL; e++) {
+		nextra++;
+	}
+	const char *const *own = pool->cfg.sub_pool_envs != NULL && s->index < pool->cfg.sub_pools
+	                             ? pool->cfg.sub_pool_envs[s->index]
+	                             : NULL;
+	for (const char *const *e = own; e != NULL && *e != NULL; e++) {
+		nextra++;
+	}
+	char **env = calloc(nenv + nextra + 5, sizeof(char *));
 	if (env == NULL) {
 		osc_sub_started(pool, OSCAR_ENOMEM);
 		return;
@@ -220,6 +230,12 @@ static void osc_sub_spawn(osc_subpool_t *s)
 	snprintf(env_label, sizeof(env_label), "OSCAR_SUBPOOL_LABEL=%s", s->label);
 	snprintf(env_parent, sizeof(env_parent), "OSCAR_SUBPOOL_PARENT=%d", (int) getpid());
 	snprintf(env_index, sizeof(env_index), "OSCAR_SUBPOOL_INDEX=%u", s->index);
+	for (const char *const *e = pool->cfg.sub_pool_env; e != NULL && *e != NULL; e++) {
+		env[k++] = (char *) *e;
+	}
+	for (const char *const *e = own; e != NULL && *e != NULL; e++) {
+		env[k++] = (char *) *e;
+	}
 	env[k++] = env_addr;
 	env[k++] = env_label;
 	env[k++] = env_parent;

@@ -168,6 +168,11 @@ typedef struct oscar_pool_config {
 	const char *const *sub_pool_labels;
 	const char        *sub_pool_program;
 	const char *const *sub_pool_argv;
+	// sub_pool_env adds "NAME=value" settings (NULL terminated) to the
+	// environment of every sub pool; sub_pool_envs, if given, has one such
+	// list (or NULL) per sub pool, applied after it.
+	const char *const        *sub_pool_env;
+	const char *const *const *sub_pool_envs;
 	// recover says what happens when a sub pool dies.
 	oscar_recover_t recover;
 	// TLS, for tls+tcp:// addresses (this pool's and its peers'): PEM
@@ -252,6 +257,11 @@ int oscar_pool_sub_pools(
 // to stop work that will not stop; its pending calls fail with
 // OSCAR_EPEERGONE and the recovery mode applies.
 int oscar_pool_kill_sub_pool(oscar_pool_t *pool, unsigned index, int64_t timeout_ms);
+
+// oscar_pool_kill_actor stops the actor ref the hard way: it kills the
+// whole sub pool that holds it (recovery then applies). OSCAR_ENOENT when
+// ref is not in one of pool's sub pools.
+int oscar_pool_kill_actor(oscar_pool_t *pool, const oscar_ref_t *ref, int64_t timeout_ms);
 
 // oscar_pool_wait_recovered waits until sub pool index runs and is ready.
 int oscar_pool_wait_recovered(oscar_pool_t *pool, unsigned index, int64_t timeout_ms);

@@ -369,3 +369,51 @@ Test(subpool, concurrent_idle_creations_spread_out)
 	cr_assert_eq(ok, 3);
 	oscar_pool_free(&p);
 }
+
+// Killing an actor the hard way kills its sub pool; recovery applies.
+// Sub pools also get the environment settings they were configured with.
+Test(subpool, killing_an_actor_kills_its_sub_pool)
+{
+	static const char *const  all[]  = { "OSCAR_TEST_ALL=1", NULL };
+	static const char *const  one[]  = { "OSCAR_TEST_ONE=yes", NULL };
+	static const char *const *envs[] = { one, NULL };
+	oscar_pool_config_t       cfg;
+	oscar_pool_t             *p;
+	char                      addr[96];
+	snprintf(addr, sizeof(addr), "ipc:///tmp/oscar-test-kill-%d.sock", (int) getpid());
+	oscar_pool_config_init(&cfg);
+	cfg.address          = addr;
+	cfg.sub_pools        = 2;
+	cfg.sub_pool_program = OSCAR_TEST_SUBPOOL;
+	cfg.recover          = OSCAR_RECOVER_PROCESS;
+	cfg.sub_pool_env     = all;
+	cfg.sub_pool_envs    = envs;
+	cr_assert_eq(oscar_pool_open(&p, &cfg), 0);
+
+	oscar_sub_pool_info_t info[2];
+	size_t                n;
+	cr_assert_eq(oscar_pool_sub_pools(p, info, 2, &n, 0), 0);
+	char path[64], env[4096];
+	snprintf(path, sizeof(path), "/proc/%lld/environ", (long long) info[0].pid);
+	FILE *f = fopen(path, "r");
+	cr_assert_not_null(f);
+	size_t len = fread(env, 1, sizeof(env) - 1, f);
+	fclose(f);
+	bool has_all = false, has_one = false;
+	for (size_t i = 0; i < len; i += strlen(env + i) + 1) {
+		has_all = has_all || strcmp(env + i, "OSCAR_TEST_ALL=1") == 0;
+		has_one = has_one || strcmp(env + i, "OSCAR_TEST_ONE=yes") == 0;
+	}
+	cr_assert(has_all && has_one);
+
+	oscar_ref_t c = create_in(p, 1, "counter", "c", NULL);
+	oscar_ref_t local;
+	oscar_ref_make(&local, oscar_pool_address(p), "nobody");
+	cr_assert_eq(oscar_pool_kill_actor(p, &local, 0), OSCAR_ENOENT);
+	cr_assert_eq(oscar_pool_kill_actor(p, &c, 0), 0);
+	cr_assert_eq(oscar_pool_wait_recovered(p, 1, 20000), 0);
+	cr_assert_eq(oscar_pool_sub_pools(p, info, 2, &n, 0), 0);
+	cr_assert_eq(info[1].restarts, 1);
+	cr_assert_eq(info[0].restarts, 0);
+	oscar_pool_free(&p);
+}
