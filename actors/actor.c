@@ -30,100 +30,20 @@
 #define OSC_MAX_CHAIN 256
 
 // ---------------------------------------------------------------------------
-// The uid map: open addressing with linear probing and tombstones.
-
-static osc_actor_t osc_tomb_;
-#define OSC_TOMB (&osc_tomb_)
-
-// osc_hash is 32-bit FNV-1a, plenty for uids.
-static uint32_t osc_hash(const char *s)
-{
-	uint32_t h = 2166136261u;
-	for (; *s != '\0'; s++) {
-		h ^= (uint8_t) *s;
-		h *= 16777619u;
-	}
-	return (h);
-}
+// The uid map (actors/map.h), hashed by uid.
 
 // osc_actor_find returns the live actor uid of pool, or NULL.
 osc_actor_t *osc_actor_find(oscar_pool_t *pool, const char *uid)
 {
-	if (pool->actors.cap == 0) {
-		return (NULL);
-	}
-	uint32_t h    = osc_hash(uid);
-	size_t   mask = pool->actors.cap - 1;
-	for (size_t i = h & mask;; i = (i + 1) & mask) {
-		osc_actor_t *a = pool->actors.slots[i];
-		if (a == NULL) {
-			return (NULL);
-		}
-		if (a != OSC_TOMB && a->hash == h && strcmp(a->ref.uid, uid) == 0) {
+	uint64_t     h   = osc_hash_str(uid);
+	size_t       pos = osc_map_first(&pool->actors, h);
+	osc_actor_t *a;
+	while ((a = osc_map_next(&pool->actors, h, &pos)) != NULL) {
+		if (strcmp(a->ref.uid, uid) == 0) {
 			return (a);
 		}
 	}
-}
-
-// osc_map_reserve makes sure one more actor fits without failing.
-static int osc_map_reserve(oscar_pool_t *pool)
-{
-	size_t need = pool->actors.len + pool->actors.tombs + 1;
-	if (need * 4 <= pool->actors.cap * 3) {
-		return (0);
-	}
-	size_t cap = pool->actors.cap ? pool->actors.cap : 64;
-	while ((pool->actors.len + 1) * 2 > cap) {
-		cap *= 2;
-	}
-	osc_actor_t **slots = calloc(cap, sizeof(*slots));
-	if (slots == NULL) {
-		return (OSCAR_ENOMEM);
-	}
-	for (size_t i = 0; i < pool->actors.cap; i++) {
-		osc_actor_t *a = pool->actors.slots[i];
-		if (a == NULL || a == OSC_TOMB) {
-			continue;
-		}
-		size_t j = a->hash & (cap - 1);
-		while (slots[j] != NULL) {
-			j = (j + 1) & (cap - 1);
-		}
-		slots[j] = a;
-	}
-	free(pool->actors.slots);
-	pool->actors.slots = slots;
-	pool->actors.cap   = cap;
-	pool->actors.tombs = 0;
-	return (0);
-}
-
-// osc_map_insert adds a; osc_map_reserve must have succeeded first.
-static void osc_map_insert(oscar_pool_t *pool, osc_actor_t *a)
-{
-	size_t mask = pool->actors.cap - 1;
-	size_t i    = a->hash & mask;
-	while (pool->actors.slots[i] != NULL && pool->actors.slots[i] != OSC_TOMB) {
-		i = (i + 1) & mask;
-	}
-	if (pool->actors.slots[i] == OSC_TOMB) {
-		pool->actors.tombs--;
-	}
-	pool->actors.slots[i] = a;
-	pool->actors.len++;
-}
-
-static void osc_map_remove(oscar_pool_t *pool, osc_actor_t *a)
-{
-	size_t mask = pool->actors.cap - 1;
-	for (size_t i = a->hash & mask;; i = (i + 1) & mask) {
-		if (pool->actors.slots[i] == a) {
-			pool->actors.slots[i] = OSC_TOMB;
-			pool->actors.len--;
-			pool->actors.tombs++;
-			return;
-		}
-	}
+	return (NULL);
 }
 
 // ---------------------------------------------------------------------------
@@ -714,7 +634,7 @@ int osc_actor_create(oscar_pool_t *pool, const oscar_actor_class_t *cls, const c
 		    "an actor with uid %s already exists in %s", uid, pool->address);
 		return (OSCAR_EEXIST);
 	}
-	if ((rv = osc_map_reserve(pool)) != 0) {
+	if ((rv = osc_map_reserve(&pool->actors)) != 0) {
 		oscar_value_free(args);
 		osc_error_set(err, pool, rv, uid ? uid : "", "", "no memory for a new actor");
 		return (rv);
@@ -737,7 +657,6 @@ int osc_actor_create(oscar_pool_t *pool, const oscar_actor_class_t *cls, const c
 			    (unsigned long long) ++pool->next_uid);
 		} while (osc_actor_find(pool, a->ref.uid) != NULL);
 	}
-	a->hash = osc_hash(a->ref.uid);
 
 	if (cls->create != NULL) {
 		a->flags |= OSC_ACTOR_RUNNING;
@@ -765,7 +684,7 @@ int osc_actor_create(oscar_pool_t *pool, const oscar_actor_class_t *cls, const c
 			osc_actor_free(a);
 			return (rv);
 		}
-		if ((rv = osc_map_reserve(pool)) != 0) {
+		if ((rv = osc_map_reserve(&pool->actors)) != 0) {
 			if (cls->destroy != NULL) {
 				cls->destroy(a);
 			}
@@ -777,7 +696,7 @@ int osc_actor_create(oscar_pool_t *pool, const oscar_actor_class_t *cls, const c
 		}
 	}
 	oscar_value_free(args);
-	osc_map_insert(pool, a);
+	osc_map_insert(&pool->actors, osc_hash_str(a->ref.uid), a);
 	a->flags &= ~OSC_ACTOR_EXITING;
 	if (ap != NULL) {
 		*ap = a;
@@ -821,7 +740,7 @@ int osc_actor_destroy(osc_actor_t *a)
 		return (0);
 	}
 	a->flags |= OSC_ACTOR_DEAD;
-	osc_map_remove(pool, a);
+	osc_map_remove(&pool->actors, osc_hash_str(a->ref.uid), a);
 	if (a->scheduled) {
 		osc_runq_unlink(pool, a);
 	}
@@ -877,8 +796,8 @@ int osc_actor_destroy(osc_actor_t *a)
 void osc_actors_close_all(oscar_pool_t *pool)
 {
 	for (size_t i = 0; i < pool->actors.cap; i++) {
-		osc_actor_t *a = pool->actors.slots[i];
-		if (a != NULL && a != OSC_TOMB) {
+		osc_actor_t *a = osc_map_at(&pool->actors, i);
+		if (a != NULL) {
 			osc_actor_destroy(a);
 		}
 	}

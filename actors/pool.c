@@ -518,7 +518,7 @@ void oscar_pool_free(oscar_pool_t **poolp)
 	osc_pool_drain_inbox(pool);
 	uv_loop_close(&pool->loop);
 	osc_subpools_free(pool);
-	free(pool->actors.slots);
+	osc_map_fini(&pool->actors);
 	free(pool->heap.items);
 	free(pool);
 }

@@ -29,6 +29,7 @@
 
 #include <uv.h>
 
+#include "actors/map.h"
 #include "oscar/actor.h"
 
 typedef struct oscar_actor osc_actor_t;
@@ -149,16 +150,11 @@ struct oscar_pool {
 	// Loop only.
 	osc_pool_state_t state;
 	bool             in_run; // osc_pool_run is on the stack
-	struct {
-		osc_actor_t **slots;
-		size_t        cap; // power of two
-		size_t        len;
-		size_t        tombs;
-	} actors;
-	osc_actor_t *runq_head;
-	osc_actor_t *runq_tail;
-	osc_call_t  *done_head; // completed calls whose callback is pending
-	osc_call_t  *done_tail;
+	osc_map_t        actors; // uid -> actor
+	osc_actor_t     *runq_head;
+	osc_actor_t     *runq_tail;
+	osc_call_t      *done_head; // completed calls whose callback is pending
+	osc_call_t      *done_tail;
 	struct {
 		osc_call_t **items;
 		size_t       len;
@@ -205,7 +201,6 @@ enum {
 struct oscar_actor {
 	oscar_pool_t              *pool;
 	const oscar_actor_class_t *cls;
-	uint32_t                   hash;
 	uint32_t                   flags;
 	osc_req_t                 *mb_head; // mailbox
 	osc_req_t                 *mb_tail;

@@ -73,25 +73,17 @@ typedef struct osc_route {
 } osc_route_t;
 
 struct osc_transport {
-	nng_socket   in;
-	nng_listener listener;
-	nng_aio     *rx;
-	osc_peer_t  *peers;
-	osc_peer_t  *retired; // closed peers, kept until the end for late events
-	osc_route_t *routes;
-	struct {
-		osc_call_t **slots; // id -> pending remote call
-		size_t       cap;   // power of two
-		size_t       len;
-		size_t       tombs;
-	} calls;
+	nng_socket      in;
+	nng_listener    listener;
+	nng_aio        *rx;
+	osc_peer_t     *peers;
+	osc_peer_t     *retired; // closed peers, kept until the end for late events
+	osc_route_t    *routes;
+	osc_map_t       calls; // id -> pending remote call
 	uint64_t        bad_frames;
 	nng_tls_config *tls_server; // for a tls+tcp listener
 	nng_tls_config *tls_client; // for tls+tcp peers
 };
-
-static osc_call_t osc_call_tomb_;
-#define OSC_CALL_TOMB (&osc_call_tomb_)
 
 static int osc_nng_err(int rv)
 {
@@ -119,88 +111,19 @@ static int osc_nng_err(int rv)
 }
 
 // ---------------------------------------------------------------------------
-// Pending remote calls by id
-
-static size_t osc_id_hash(uint64_t id)
-{
-	id ^= id >> 33;
-	id *= 0xff51afd7ed558ccdull;
-	id ^= id >> 33;
-	return ((size_t) id);
-}
+// Pending remote calls by id (actors/map.h)
 
 static osc_call_t *osc_calls_find(osc_transport_t *t, uint64_t id)
 {
-	if (t->calls.cap == 0) {
-		return (NULL);
-	}
-	size_t mask = t->calls.cap - 1;
-	for (size_t i = osc_id_hash(id) & mask;; i = (i + 1) & mask) {
-		osc_call_t *c = t->calls.slots[i];
-		if (c == NULL) {
-			return (NULL);
-		}
-		if (c != OSC_CALL_TOMB && c->id == id) {
+	uint64_t    h   = osc_hash_u64(id);
+	size_t      pos = osc_map_first(&t->calls, h);
+	osc_call_t *c;
+	while ((c = osc_map_next(&t->calls, h, &pos)) != NULL) {
+		if (c->id == id) {
 			return (c);
 		}
 	}
-}
-
-static int osc_calls_reserve(osc_transport_t *t)
-{
-	if ((t->calls.len + t->calls.tombs + 1) * 4 <= t->calls.cap * 3) {
-		return (0);
-	}
-	size_t cap = t->calls.cap ? t->calls.cap : 64;
-	while ((t->calls.len + 1) * 2 > cap) {
-		cap *= 2;
-	}
-	osc_call_t **slots = calloc(cap, sizeof(*slots));
-	if (slots == NULL) {
-		return (OSCAR_ENOMEM);
-	}
-	for (size_t i = 0; i < t->calls.cap; i++) {
-		osc_call_t *c = t->calls.slots[i];
-		if (c != NULL && c != OSC_CALL_TOMB) {
-			size_t j = osc_id_hash(c->id) & (cap - 1);
-			while (slots[j] != NULL) {
-				j = (j + 1) & (cap - 1);
-			}
-			slots[j] = c;
-		}
-	}
-	free(t->calls.slots);
-	t->calls.slots = slots;
-	t->calls.cap   = cap;
-	t->calls.tombs = 0;
-	return (0);
-}
-
-static void osc_calls_insert(osc_transport_t *t, osc_call_t *c)
-{
-	size_t mask = t->calls.cap - 1;
-	size_t i    = osc_id_hash(c->id) & mask;
-	while (t->calls.slots[i] != NULL && t->calls.slots[i] != OSC_CALL_TOMB) {
-		i = (i + 1) & mask;
-	}
-	if (t->calls.slots[i] == OSC_CALL_TOMB) {
-		t->calls.tombs--;
-	}
-	t->calls.slots[i] = c;
-	t->calls.len++;
-}
-
-static void osc_calls_remove(osc_transport_t *t, osc_call_t *c)
-{
-	size_t mask = t->calls.cap - 1;
-	for (size_t i = osc_id_hash(c->id) & mask; t->calls.slots[i] != NULL; i = (i + 1) & mask) {
-		if (t->calls.slots[i] == c) {
-			t->calls.slots[i] = OSC_CALL_TOMB;
-			t->calls.len--;
-			t->calls.tombs++;
-			return;
-		}
-	}
+	return (NULL);
 }
 
 // ---------------------------------------------------------------------------
@@ -442,7 +365,7 @@ void osc_transport_close(oscar_pool_t *pool)
 		t->routes = r->next;
 		free(r);
 	}
-	free(t->calls.slots);
+	osc_map_fini(&t->calls);
 	if (t->tls_server != NULL) {
 		nng_tls_config_free(t->tls_server);
 	}
@@ -644,7 +567,7 @@ static int osc_remote_send(oscar_pool_t *pool, osc_peer_t *peer, osc_frame_t *f,
 	osc_call_t      *c = NULL;
 	int              rv;
 	if (reply) {
-		if (osc_call_reserve(pool) != 0 || osc_calls_reserve(t) != 0 ||
+		if (osc_call_reserve(pool) != 0 || osc_map_reserve(&t->calls) != 0 ||
 		    (c = osc_call_new(pool, f->target, f->method, timeout_ms, cb, arg, host)) ==
 		        NULL) {
 			free(chain);
@@ -672,7 +595,7 @@ static int osc_remote_send(oscar_pool_t *pool, osc_peer_t *peer, osc_frame_t *f,
 			peer->calls->pprev = c;
 		}
 		peer->calls = c;
-		osc_calls_insert(t, c);
+		osc_map_insert(&t->calls, osc_hash_u64(c->id), c);
 	}
 	if (callp != NULL) {
 		*callp = c;
@@ -707,7 +630,7 @@ int osc_remote_control(oscar_pool_t *pool, int type, const char *addr, const cha
 void osc_remote_detach(osc_call_t *c)
 {
 	osc_peer_t *peer = c->peer;
-	osc_calls_remove(c->pool->transport, c);
+	osc_map_remove(&c->pool->transport->calls, osc_hash_u64(c->id), c);
 	if (c->pprev != NULL) {
 		c->pprev->pnext = c->pnext;
 	} else {

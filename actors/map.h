@@ -1,0 +1,44 @@
+// A hash set of pointers (internal): open addressing, linear probing,
+// tombstones. Callers hash their keys themselves and compare candidates
+// themselves; the set stores each element with its hash, so it never
+// needs to look inside an element. Used for the uid -> actor map of a pool
+// and the id -> call map of its transport.
+#ifndef OSC_MAP_H
+#define OSC_MAP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct osc_slot {
+	uint64_t hash;
+	void    *val; // NULL: empty; osc_map_tomb: removed
+} osc_slot_t;
+
+typedef struct osc_map {
+	osc_slot_t *slots;
+	size_t      cap; // a power of two, or 0
+	size_t      len;
+	size_t      tombs;
+} osc_map_t;
+
+// osc_map_reserve makes room for one more element, so that the next
+// osc_map_insert cannot fail. 0 or OSCAR_ENOMEM.
+int osc_map_reserve(osc_map_t *m);
+// osc_map_insert adds val under hash (after osc_map_reserve).
+void osc_map_insert(osc_map_t *m, uint64_t hash, void *val);
+// osc_map_remove removes val, stored under hash.
+void osc_map_remove(osc_map_t *m, uint64_t hash, const void *val);
+// osc_map_next walks the elements stored under hash: start with *pos set
+// to osc_map_first(m, hash); NULL when there are no more.
+size_t osc_map_first(const osc_map_t *m, uint64_t hash);
+void  *osc_map_next(const osc_map_t *m, uint64_t hash, size_t *pos);
+// osc_map_at returns the element in slot i (0 <= i < cap), or NULL.
+void *osc_map_at(const osc_map_t *m, size_t i);
+// osc_map_fini releases the slots (not the elements).
+void osc_map_fini(osc_map_t *m);
+
+// osc_hash_str is 64-bit FNV-1a; osc_hash_u64 mixes an integer key.
+uint64_t osc_hash_str(const char *s);
+uint64_t osc_hash_u64(uint64_t x);
+
+#endif // OSC_MAP_H
