@@ -152,6 +152,10 @@ static void osc_sub_handle_closed(uv_handle_t *h)
 	}
 	if (s->handles == 0 && (s->stopping || s->removed)) {
 		s->gone = true;
+		// A child killed hard leaves its socket file behind.
+		if (strncmp(s->address, "ipc://", 6) == 0) {
+			(void) unlink(s->address + 6);
+		}
 	}
 	osc_sub_check_reaped(pool);
 	osc_sub_notify(pool);
@@ -414,6 +418,10 @@ void osc_subpools_free(oscar_pool_t *pool)
 	for (unsigned i = 0; i < pool->subs.n; i++) {
 		osc_subpool_t *s = pool->subs.v[i];
 		osc_placed_t  *p;
+		// Every child is reaped by now; one killed hard left its socket.
+		if (strncmp(s->address, "ipc://", 6) == 0) {
+			(void) unlink(s->address + 6);
+		}
 		while ((p = s->placed) != NULL) {
 			s->placed = p->next;
 			oscar_value_free(p->args);

@@ -1,9 +1,10 @@
 // oscar-bench: figures for the actor system, each beside a baseline
 // measured in the same run, so the ratios hold on a noisy machine.
 //
-//   oscar-bench [--quick] [--rounds N] [--only WORKLOAD] [--json FILE]
+//   oscar-bench [--quick] [--rounds N] [--only WORKLOAD[,WORKLOAD...]] [--json FILE]
 //
-// Workloads (each run for several rounds; the median is reported):
+// In-process workloads (each run for several rounds; the median is
+// reported); the cross-process ones are in cross.c:
 //   call-rtt     a call and its reply between two actors of one pool
 //                baseline: a ping-pong between two threads (mutex+condvar)
 //   tell-rate    one-way messages from 4 host threads into one actor
@@ -14,6 +15,7 @@
 //                excluding the class's own state)
 #include <inttypes.h>
 #include <malloc.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,9 +24,9 @@
 
 #include <uv.h>
 
-#include "oscar/oscar.h"
+#include "bench/bench.h"
 
-static double now_s(void)
+double bench_now(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -37,16 +39,78 @@ static int cmp_double(const void *a, const void *b)
 	return ((x > y) - (x < y));
 }
 
-static double median(double *v, int n)
+double bench_median(double *v, int n)
 {
 	qsort(v, (size_t) n, sizeof(double), cmp_double);
 	return (n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2);
 }
 
-static void die(const char *what, int rv)
+void bench_die(const char *what, int rv)
 {
 	fprintf(stderr, "oscar-bench: %s: %s\n", what, oscar_strerror(rv));
 	exit(1);
+}
+
+void bench_fail(const char *fmt, ...)
+{
+	va_list ap;
+	fprintf(stderr, "oscar-bench: ");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\n");
+	exit(1);
+}
+
+static const char *const inproc_names[] = { "call-rtt", "tell-rate", "spawn", "idle-actor", NULL };
+
+static bool bench_is_cross(const char *name)
+{
+	for (int i = 0; bench_cross_names[i] != NULL; i++) {
+		if (strcmp(name, bench_cross_names[i]) == 0) {
+			return (true);
+		}
+	}
+	return (false);
+}
+
+// bench_known tells whether every name in the list only is a workload.
+static bool bench_known(const char *only)
+{
+	for (const char *p = only; *p != '\0';) {
+		size_t len = strcspn(p, ",");
+		bool   ok  = len == 5 && strncmp(p, "cross", 5) == 0;
+		for (int i = 0; !ok && inproc_names[i] != NULL; i++) {
+			ok =
+			    strlen(inproc_names[i]) == len && strncmp(p, inproc_names[i], len) == 0;
+		}
+		for (int i = 0; !ok && bench_cross_names[i] != NULL; i++) {
+			ok = strlen(bench_cross_names[i]) == len &&
+			     strncmp(p, bench_cross_names[i], len) == 0;
+		}
+		if (!ok) {
+			return (false);
+		}
+		p += len + (p[len] == ',');
+	}
+	return (true);
+}
+
+bool bench_want(const char *only, const char *name)
+{
+	size_t n = strlen(name);
+	if (only == NULL) {
+		return (true);
+	}
+	for (const char *p = only; *p != '\0';) {
+		size_t len = strcspn(p, ",");
+		if ((len == n && strncmp(p, name, n) == 0) ||
+		    (len == 5 && strncmp(p, "cross", 5) == 0 && bench_is_cross(name))) {
+			return (true);
+		}
+		p += len + (p[len] == ',');
+	}
+	return (false);
 }
 
 // ---------------------------------------------------------------------------
@@ -82,16 +146,20 @@ static void pinger_next(oscar_actor_t *self, oscar_result_t *res, void *arg)
 	pinger_send(self, p);
 }
 
-// pinger.run([peer_uid, n]) calls peer.echo n times, one after the other.
+// pinger.run([peer_uid, n]) calls peer.echo n times, one after the other;
+// pinger.run([peer_uid, n, address]) calls the peer in the pool at address.
 static int pinger_run(oscar_actor_t *self, oscar_req_t *req)
 {
-	pinger_t   *p = oscar_actor_state(self);
+	pinger_t   *p    = oscar_actor_state(self);
+	const char *addr = oscar_actor_ref(self)->addr;
 	const char *uid;
 	if (oscar_value_get_str(oscar_req_arg(req, 0), &uid, NULL) != 0 ||
-	    oscar_value_get_int(oscar_req_arg(req, 1), &p->left) != 0 || p->left <= 0) {
+	    oscar_value_get_int(oscar_req_arg(req, 1), &p->left) != 0 || p->left <= 0 ||
+	    (oscar_req_arg(req, 2) != NULL &&
+	        oscar_value_get_str(oscar_req_arg(req, 2), &addr, NULL) != 0)) {
 		return (OSCAR_EBADARGS);
 	}
-	oscar_ref_make(&p->peer, oscar_actor_ref(self)->addr, uid);
+	oscar_ref_make(&p->peer, addr, uid);
 	p->req = req;
 	pinger_send(self, p);
 	return (oscar_req_defer(req, OSCAR_DEFER_YIELD));
@@ -108,7 +176,7 @@ static const oscar_method_t pinger_methods[] = {
 	{ NULL, NULL, NULL },
 };
 
-static const oscar_actor_class_t pinger_class = {
+const oscar_actor_class_t bench_pinger_class = {
 	.name       = "pinger",
 	.state_size = sizeof(pinger_t),
 	.methods    = pinger_methods,
@@ -264,7 +332,7 @@ static double baseline_thread_rtt(int64_t n)
 	uv_mutex_init(&pp.mu);
 	uv_cond_init(&pp.cv);
 	uv_thread_create(&t, pong_thread, &pp);
-	double t0 = now_s();
+	double t0 = bench_now();
 	uv_mutex_lock(&pp.mu);
 	for (int64_t i = 0; i < n; i++) {
 		pp.turn = 1;
@@ -277,7 +345,7 @@ static double baseline_thread_rtt(int64_t n)
 	pp.turn = 1;
 	uv_cond_broadcast(&pp.cv);
 	uv_mutex_unlock(&pp.mu);
-	double dt = now_s() - t0;
+	double dt = bench_now() - t0;
 	uv_thread_join(&t);
 	uv_cond_destroy(&pp.cv);
 	uv_mutex_destroy(&pp.mu);
@@ -324,7 +392,7 @@ static double baseline_mutex_queue(int64_t per_sender)
 	int64_t     got = 0, want = per_sender * 4;
 	uv_mutex_init(&q.mu);
 	uv_cond_init(&q.cv);
-	double t0 = now_s();
+	double t0 = bench_now();
 	for (int i = 0; i < 4; i++) {
 		uv_thread_create(&t[i], mq_sender, &q);
 	}
@@ -344,7 +412,7 @@ static double baseline_mutex_queue(int64_t per_sender)
 		uv_mutex_lock(&q.mu);
 	}
 	uv_mutex_unlock(&q.mu);
-	double dt = now_s() - t0;
+	double dt = bench_now() - t0;
 	for (int i = 0; i < 4; i++) {
 		uv_thread_join(&t[i]);
 	}
@@ -361,17 +429,17 @@ static double bench_call_rtt(oscar_pool_t *pool, int64_t n)
 	oscar_ref_t    a, b;
 	oscar_value_t *args = oscar_value_new_array(2);
 	int            rv;
-	if ((rv = oscar_create(pool, &pinger_class, NULL, NULL, 0, &a, NULL)) != 0 ||
-	    (rv = oscar_create(pool, &pinger_class, NULL, NULL, 0, &b, NULL)) != 0) {
-		die("create pinger", rv);
+	if ((rv = oscar_create(pool, &bench_pinger_class, NULL, NULL, 0, &a, NULL)) != 0 ||
+	    (rv = oscar_create(pool, &bench_pinger_class, NULL, NULL, 0, &b, NULL)) != 0) {
+		bench_die("create pinger", rv);
 	}
 	oscar_value_array_push(args, oscar_value_new_str(b.uid));
 	oscar_value_array_push(args, oscar_value_new_int(n));
-	double t0 = now_s();
+	double t0 = bench_now();
 	if ((rv = oscar_call(pool, &a, "run", args, 600000, NULL, NULL)) != 0) {
-		die("pinger.run", rv);
+		bench_die("pinger.run", rv);
 	}
-	double dt = now_s() - t0;
+	double dt = bench_now() - t0;
 	oscar_destroy(pool, &a, 0, NULL);
 	oscar_destroy(pool, &b, 0, NULL);
 	return (dt / (double) n);
@@ -395,7 +463,7 @@ static void sender_thread(void *arg)
 			uv_sleep(0);
 		}
 		if (rv != 0) {
-			die("tell", rv);
+			bench_die("tell", rv);
 		}
 	}
 }
@@ -408,15 +476,15 @@ static double bench_tell_rate(oscar_pool_t *pool, int64_t per_sender)
 	uv_thread_t   t[4];
 	int           rv;
 	if ((rv = oscar_create(pool, &sink_class, NULL, NULL, 0, &sink, NULL)) != 0) {
-		die("create sink", rv);
+		bench_die("create sink", rv);
 	}
 	if ((rv = oscar_call_start(pool, &sink, "wait_for", oscar_value_new_int(per_sender * 4),
 	         600000, &done)) != 0) {
-		die("sink.wait_for", rv);
+		bench_die("sink.wait_for", rv);
 	}
 	// The wait_for request must be parked before the first hit arrives;
 	// the inbox is FIFO, so posting it first is enough.
-	double t0 = now_s();
+	double t0 = bench_now();
 	for (int i = 0; i < 4; i++) {
 		s[i] = (sender_t) { .pool = pool, .sink = sink, .n = per_sender };
 		uv_thread_create(&t[i], sender_thread, &s[i]);
@@ -425,31 +493,31 @@ static double bench_tell_rate(oscar_pool_t *pool, int64_t per_sender)
 		uv_thread_join(&t[i]);
 	}
 	if ((rv = oscar_call_wait(&done, NULL, NULL)) != 0) {
-		die("sink.wait_for", rv);
+		bench_die("sink.wait_for", rv);
 	}
-	double dt = now_s() - t0;
+	double dt = bench_now() - t0;
 	oscar_destroy(pool, &sink, 0, NULL);
 	return ((double) (per_sender * 4) / dt);
 }
 
 static double bench_spawn(oscar_pool_t *pool, oscar_ref_t *spawner, int64_t n)
 {
-	double t0 = now_s();
+	double t0 = bench_now();
 	int    rv = oscar_call(pool, spawner, "churn", oscar_value_new_int(n), 600000, NULL, NULL);
 	if (rv != 0) {
-		die("spawner.churn", rv);
+		bench_die("spawner.churn", rv);
 	}
-	return ((now_s() - t0) / (double) n);
+	return ((bench_now() - t0) / (double) n);
 }
 
 static double baseline_malloc(int64_t n, size_t size)
 {
-	double t0 = now_s();
+	double t0 = bench_now();
 	for (int64_t i = 0; i < n; i++) {
 		void *volatile p = malloc(size);
 		free(p);
 	}
-	return ((now_s() - t0) / (double) n);
+	return ((bench_now() - t0) / (double) n);
 }
 
 static double bench_idle_bytes(oscar_pool_t *pool, oscar_ref_t *spawner, int64_t n)
@@ -459,11 +527,11 @@ static double bench_idle_bytes(oscar_pool_t *pool, oscar_ref_t *spawner, int64_t
 	size_t before = mallinfo2().uordblks;
 	int    rv = oscar_call(pool, spawner, "fill", oscar_value_new_int(n), 600000, NULL, NULL);
 	if (rv != 0) {
-		die("spawner.fill", rv);
+		bench_die("spawner.fill", rv);
 	}
 	size_t after = mallinfo2().uordblks;
 	if ((rv = oscar_call(pool, spawner, "clear", NULL, 600000, NULL, NULL)) != 0) {
-		die("spawner.clear", rv);
+		bench_die("spawner.clear", rv);
 	}
 	// The spawner's own table of refs is the benchmark's, not the runtime's.
 	double bytes = (double) (after - before) - (double) n * sizeof(oscar_ref_t);
@@ -472,17 +540,13 @@ static double bench_idle_bytes(oscar_pool_t *pool, oscar_ref_t *spawner, int64_t
 
 // ---------------------------------------------------------------------------
 
-typedef struct row {
-	const char *name;
-	const char *unit;
-	double      value;
-	const char *baseline_name;
-	double      baseline;
-	bool        higher_is_better;
-	double      target;
-} row_t;
+// print_count prints v in width 7, with a decimal only when it is small.
+static void print_count(double v)
+{
+	printf(v < 1000 ? " %7.1f" : " %7.0f", v);
+}
 
-static void print_row(FILE *out, const row_t *r)
+static void print_row(FILE *out, const bench_row_t *r)
 {
 	double vs_base   = r->baseline > 0 ? (r->higher_is_better ? r->value / r->baseline
 	                                                          : r->baseline / r->value)
@@ -493,12 +557,30 @@ static void print_row(FILE *out, const row_t *r)
 	    r->target, vs_target);
 }
 
+static void usage(void)
+{
+	fprintf(stderr, "usage: oscar-bench [--quick] [--rounds N] [--only WORKLOAD[,...]] "
+	                "[--json FILE]\nworkloads:");
+	for (int i = 0; inproc_names[i] != NULL; i++) {
+		fprintf(stderr, " %s", inproc_names[i]);
+	}
+	for (int i = 0; bench_cross_names[i] != NULL; i++) {
+		fprintf(stderr, " %s", bench_cross_names[i]);
+	}
+	fprintf(stderr, " (cross: every cross-process one)\n");
+}
+
 int main(int argc, char **argv)
 {
 	bool        quick  = false;
 	int         rounds = 5;
 	const char *json   = NULL;
 	const char *only   = NULL;
+	int         rv;
+	// A child of the cross-process workloads (cross.c)?
+	if ((rv = bench_cross_serve(argc, argv)) >= 0) {
+		return (rv);
+	}
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--quick") == 0) {
 			quick = true;
@@ -509,13 +591,17 @@ int main(int argc, char **argv)
 		} else if (strcmp(argv[i], "--json") == 0 && i + 1 < argc) {
 			json = argv[++i];
 		} else {
-			fprintf(stderr, "usage: oscar-bench [--quick] [--rounds N] [--only "
-			                "WORKLOAD] [--json FILE]\n");
+			usage();
 			return (2);
 		}
 	}
 	if (rounds < 1 || rounds > 100) {
 		fprintf(stderr, "oscar-bench: --rounds must be 1..100\n");
+		return (2);
+	}
+	if (only != NULL && !bench_known(only)) {
+		fprintf(stderr, "oscar-bench: unknown workload in '%s'\n", only);
+		usage();
 		return (2);
 	}
 	if (quick) {
@@ -526,57 +612,114 @@ int main(int argc, char **argv)
 	int64_t n_spawn = quick ? 100000 : 500000;
 	int64_t n_idle  = 100000;
 
-	oscar_pool_t *pool;
-	oscar_ref_t   spawner;
-	int           rv;
-	if ((rv = oscar_pool_open(&pool, NULL)) != 0) {
-		die("pool", rv);
-	}
-	if ((rv = oscar_create(pool, &spawner_class, "spawner", NULL, 0, &spawner, NULL)) != 0) {
-		die("create spawner", rv);
-	}
-
 	double v[4][100] = { { 0 } }, b[4][100] = { { 0 } };
-#define WANT(name) (only == NULL || strcmp(only, name) == 0)
-	for (int r = 0; r < rounds; r++) {
-		// Alternate each workload with its baseline, round by round.
-		if (WANT("call-rtt")) {
-			v[0][r] = bench_call_rtt(pool, n_rtt) * 1e6;
-			b[0][r] = baseline_thread_rtt(n_rtt / 20) * 1e6;
+	bool   inproc = false;
+	for (int i = 0; inproc_names[i] != NULL; i++) {
+		inproc = inproc || bench_want(only, inproc_names[i]);
+	}
+	if (inproc) {
+		oscar_pool_t *pool;
+		oscar_ref_t   spawner;
+		if ((rv = oscar_pool_open(&pool, NULL)) != 0) {
+			bench_die("pool", rv);
 		}
-		if (WANT("tell-rate")) {
-			v[1][r] = bench_tell_rate(pool, n_tell) / 1e6;
-			b[1][r] = baseline_mutex_queue(n_tell) / 1e6;
+		if ((rv = oscar_create(pool, &spawner_class, "spawner", NULL, 0, &spawner, NULL)) !=
+		    0) {
+			bench_die("create spawner", rv);
 		}
-		if (WANT("spawn")) {
-			v[2][r] = bench_spawn(pool, &spawner, n_spawn) * 1e6;
-			b[2][r] = baseline_malloc(n_spawn, 320) * 1e6;
+		for (int r = 0; r < rounds; r++) {
+			// Alternate each workload with its baseline, round by round.
+			if (bench_want(only, "call-rtt")) {
+				v[0][r] = bench_call_rtt(pool, n_rtt) * 1e6;
+				b[0][r] = baseline_thread_rtt(n_rtt / 20) * 1e6;
+			}
+			if (bench_want(only, "tell-rate")) {
+				v[1][r] = bench_tell_rate(pool, n_tell) / 1e6;
+				b[1][r] = baseline_mutex_queue(n_tell) / 1e6;
+			}
+			if (bench_want(only, "spawn")) {
+				v[2][r] = bench_spawn(pool, &spawner, n_spawn) * 1e6;
+				b[2][r] = baseline_malloc(n_spawn, 320) * 1e6;
+			}
+			if (bench_want(only, "idle-actor")) {
+				v[3][r] = bench_idle_bytes(pool, &spawner, n_idle);
+			}
 		}
-		if (WANT("idle-actor")) {
-			v[3][r] = bench_idle_bytes(pool, &spawner, n_idle);
+		oscar_pool_free(&pool);
+	}
+
+	bench_row_t rows[16] = {
+		{ .name            = "call-rtt",
+		    .unit          = "us",
+		    .value         = bench_median(v[0], rounds),
+		    .baseline_name = "thread ping-pong",
+		    .baseline      = bench_median(b[0], rounds),
+		    .target        = 1.0 },
+		{ .name               = "tell-rate",
+		    .unit             = "M/s",
+		    .value            = bench_median(v[1], rounds),
+		    .baseline_name    = "mutex queue, 4 senders",
+		    .baseline         = bench_median(b[1], rounds),
+		    .higher_is_better = true,
+		    .target           = 5.0 },
+		{ .name            = "spawn",
+		    .unit          = "us",
+		    .value         = bench_median(v[2], rounds),
+		    .baseline_name = "malloc+free 320 B",
+		    .baseline      = bench_median(b[2], rounds),
+		    .target        = 1.0 },
+		{ .name     = "idle-actor",
+		    .unit   = "bytes",
+		    .value  = bench_median(v[3], rounds),
+		    .target = 512.0 },
+	};
+	size_t nrows = 0;
+	for (size_t i = 0; i < 4; i++) {
+		if (bench_want(only, rows[i].name)) {
+			rows[nrows++] = rows[i];
 		}
 	}
-	oscar_pool_free(&pool);
+	bench_opts_t opts = { .quick = quick, .rounds = rounds, .only = only };
+	nrows += bench_cross_run(&opts, rows + nrows, sizeof(rows) / sizeof(rows[0]) - nrows);
 
-	row_t rows[] = {
-		{ "call-rtt", "us", median(v[0], rounds), "thread ping-pong", median(b[0], rounds),
-		    false, 1.0 },
-		{ "tell-rate", "M/s", median(v[1], rounds), "mutex queue, 4 senders",
-		    median(b[1], rounds), true, 5.0 },
-		{ "spawn", "us", median(v[2], rounds), "malloc+free 320 B", median(b[2], rounds),
-		    false, 1.0 },
-		{ "idle-actor", "bytes", median(v[3], rounds), NULL, 0, false, 512.0 },
-	};
 	printf("Oscar-C %s benchmarks: %d rounds%s, median of each\n\n", OSCAR_VERSION, rounds,
 	    quick ? " (quick)" : "");
 	printf("%-11s %12s %-6s %-24s %12s %9s   %-17s %6s\n", "workload", "oscar-c", "unit",
 	    "baseline", "baseline", "vs base", "target", "vs tgt");
-	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
-		if (WANT(rows[i].name)) {
-			print_row(stdout, &rows[i]);
-		}
+	for (size_t i = 0; i < nrows; i++) {
+		print_row(stdout, &rows[i]);
 	}
 	printf("\n\"vs\" columns: above 1 means Oscar-C is ahead of the baseline or target.\n");
+	bool floors = false;
+	for (size_t i = 0; i < nrows; i++) {
+		const bench_row_t *r = &rows[i];
+		if (r->floor <= 0) {
+			continue;
+		}
+		if (!floors) {
+			printf(
+			    "\nCross-process, against plain NNG on the same transport. \"cost\" is "
+			    "Oscar-C's time per\noperation over NNG's, the median of the rounds' "
+			    "ratios and their range (above 1:\nOscar-C is slower; the round trips "
+			    "aim at 1.20x at most). Switches and CPU time\nare per operation, "
+			    "both processes together.\n\n");
+			printf("%-11s %6s %-13s %-24s %10s %-5s  %-15s  %s\n", "workload", "cost",
+			    "(range)", "nng floor", "floor", "unit", "switches/op", "cpu us/op");
+			printf("%-11s %6s %-13s %-24s %10s %-5s %8s %7s %8s %7s\n", "", "", "", "",
+			    "", "", "oscar-c", "nng", "oscar-c", "nng");
+			floors = true;
+		}
+		printf("%-11s %5.2fx (%4.2f-%4.2fx)  %-24s %10.3f %-5s ", r->name, r->cost,
+		    r->cost_min, r->cost_max, r->floor_name, r->floor, r->unit);
+		print_count(r->switches);
+		print_count(r->floor_switches);
+		print_count(r->cpu_us);
+		print_count(r->floor_cpu_us);
+		if (r->backoffs > 0) {
+			printf("  (%" PRId64 " backoffs)", r->backoffs);
+		}
+		printf("\n");
+	}
 
 	if (json != NULL) {
 		FILE *f = fopen(json, "w");
@@ -586,13 +729,27 @@ int main(int argc, char **argv)
 		}
 		fprintf(f, "{\"rounds\": %d, \"quick\": %s, \"results\": [\n", rounds,
 		    quick ? "true" : "false");
-		for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		for (size_t i = 0; i < nrows; i++) {
+			const bench_row_t *r = &rows[i];
 			fprintf(f,
 			    "  {\"workload\": \"%s\", \"unit\": \"%s\", \"value\": %.6g, "
-			    "\"baseline\": \"%s\", \"baseline_value\": %.6g, \"target\": %.6g}%s\n",
-			    rows[i].name, rows[i].unit, rows[i].value,
-			    rows[i].baseline_name ? rows[i].baseline_name : "", rows[i].baseline,
-			    rows[i].target, i + 1 < sizeof(rows) / sizeof(rows[0]) ? "," : "");
+			    "\"baseline\": \"%s\", \"baseline_value\": %.6g, \"target\": %.6g",
+			    r->name, r->unit, r->value, r->baseline_name ? r->baseline_name : "",
+			    r->baseline, r->target);
+			if (r->floor > 0) {
+				fprintf(f,
+				    ", \"floor\": \"%s\", \"floor_value\": %.6g, "
+				    "\"cost_vs_floor\": %.4g, \"cost_min\": %.4g, \"cost_max\": "
+				    "%.4g",
+				    r->floor_name, r->floor, r->cost, r->cost_min, r->cost_max);
+			}
+			if (r->switches > 0) {
+				fprintf(f,
+				    ", \"switches_per_op\": %.4g, \"floor_switches_per_op\": %.4g"
+				    ", \"cpu_us_per_op\": %.4g, \"floor_cpu_us_per_op\": %.4g",
+				    r->switches, r->floor_switches, r->cpu_us, r->floor_cpu_us);
+			}
+			fprintf(f, "}%s\n", i + 1 < nrows ? "," : "");
 		}
 		fprintf(f, "]}\n");
 		fclose(f);

@@ -8,10 +8,25 @@
 
 #include "tests/actors/support.h"
 
+// sleepy: its destroy hook takes two seconds (a hook that blocks).
+static void sleepy_destroy(oscar_actor_t *self)
+{
+	sleep(2);
+}
+
+static const oscar_method_t sleepy_methods[] = { { NULL, NULL, NULL } };
+
+static const oscar_actor_class_t sleepy_class = {
+	.name    = "sleepy",
+	.destroy = sleepy_destroy,
+	.methods = sleepy_methods,
+};
+
 static const oscar_actor_class_t *const classes[] = {
 	&test_counter_class,
 	&test_gate_class,
 	&test_relay_class,
+	&sleepy_class,
 	NULL,
 };
 

@@ -246,6 +246,16 @@ Test(subpool, sigkill_of_the_main_pool_leaves_no_orphans)
 		}
 		cr_assert_not(alive(pids[i]), "sub pool %lld outlived its main pool", pids[i]);
 	}
+	// Nobody closed the sockets of the killed processes.
+	char path[128];
+	for (int i = -1; i < 2; i++) {
+		if (i < 0) {
+			snprintf(path, sizeof(path), "%s", addr + 6);
+		} else {
+			snprintf(path, sizeof(path), "%s-sub%d", addr + 6, i);
+		}
+		unlink(path);
+	}
 }
 
 Test(subpool, bad_configurations_are_refused)
@@ -415,5 +425,33 @@ Test(subpool, killing_an_actor_kills_its_sub_pool)
 	cr_assert_eq(oscar_pool_sub_pools(p, info, 2, &n, 0), 0);
 	cr_assert_eq(info[1].restarts, 1);
 	cr_assert_eq(info[0].restarts, 0);
+	oscar_pool_free(&p);
+}
+
+// Cancel reaches a handler in another process, and its hook's value comes
+// back; a destroy hook that blocks over there does not hold the caller
+// past its deadline.
+Test(subpool, cancel_and_blocking_hooks_across_processes)
+{
+	oscar_pool_t  *p = open_main(1, NULL, OSCAR_RECOVER_OFF);
+	oscar_ref_t    g = create_in(p, 0, "gate", "g", oscar_value_new_str("hook"));
+	oscar_call_t  *call;
+	oscar_value_t *reply;
+	oscar_error_t  err;
+	const char    *s;
+	cr_assert_eq(oscar_call_start(p, &g, "wait", NULL, 30000, &call), 0);
+	while (test_call_int(p, &g, "waiting", 0) != 1) {
+		;
+	}
+	oscar_call_cancel(call);
+	cr_assert_eq(oscar_call_wait(&call, &reply, NULL), 0);
+	cr_assert_eq(oscar_value_get_str(reply, &s, NULL), 0);
+	cr_assert_str_eq(s, "cancelled-0");
+	oscar_value_free(reply);
+
+	oscar_ref_t z = create_in(p, 0, "sleepy", "z", NULL);
+	cr_assert_eq(oscar_destroy(p, &z, 200, &err), OSCAR_ETIMEDOUT);
+	// The sub pool is fine once the hook is done.
+	cr_assert_eq(test_call_int(p, &g, "waiting", 0), 0);
 	oscar_pool_free(&p);
 }
