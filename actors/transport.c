@@ -38,6 +38,10 @@
 #define OSC_OOB_THRESHOLD 65536
 // Frames a peer socket holds while its connection is slow or down.
 #define OSC_PEER_SENDBUF 8192
+// Frames smaller than this are coalesced, up to OSC_COALESCE_MAX bytes per
+// transport message.
+#define OSC_COALESCE_FRAME 16384
+#define OSC_COALESCE_MAX   262144
 
 typedef enum osc_net_kind {
 	OSC_NET_FRAME,
@@ -61,7 +65,16 @@ struct osc_peer {
 	int           pipes;   // connections up now
 	bool          reached; // ever connected
 	bool          retired; // replaced: its late events are ignored
-	osc_call_t   *calls;   // pending calls sent here
+	// Small frames wait here until the end of the loop turn, and go as
+	// one NNG message (osc_peer_flush); batch_ids names the calls among
+	// them, so that a failed send fails them.
+	osc_wbuf_t  out;
+	uint32_t    out_frames;
+	uint64_t   *batch_ids;
+	size_t      batch_len, batch_cap;
+	osc_peer_t *dirty_next;
+	bool        dirty;
+	osc_call_t *calls; // pending calls sent here
 };
 
 // An answer owed to a call from another pool.
@@ -81,6 +94,8 @@ struct osc_transport {
 	osc_route_t    *routes;
 	osc_map_t       calls; // id -> pending remote call
 	uint64_t        bad_frames;
+	uv_prepare_t    flusher;    // sends the turn's coalesced frames
+	osc_peer_t     *dirty;      // peers with frames waiting in out
 	nng_tls_config *tls_server; // for a tls+tcp listener
 	nng_tls_config *tls_client; // for tls+tcp peers
 };
@@ -331,9 +346,20 @@ int osc_transport_open(oscar_pool_t *pool, char *msg, size_t size)
 	    nng_listener_get_int(t->listener, NNG_OPT_TCP_BOUND_PORT, &port) == 0) {
 		osc_fix_tcp_address(pool, port);
 	}
+	uv_prepare_init(&pool->loop, &t->flusher);
+	t->flusher.data = pool;
 	pool->transport = t;
 	nng_recv_aio(t->in, t->rx);
 	return (0);
+}
+
+static int osc_peer_flush(oscar_pool_t *pool, osc_peer_t *peer, oscar_error_t *err);
+
+static void osc_peer_release(osc_peer_t *p)
+{
+	osc_wbuf_fini(&p->out);
+	free(p->batch_ids);
+	free(p);
 }
 
 void osc_transport_close(oscar_pool_t *pool)
@@ -348,15 +374,20 @@ void osc_transport_close(oscar_pool_t *pool)
 	nng_aio_stop(t->rx);
 	nng_aio_free(t->rx);
 	osc_peer_t *p;
+	for (p = t->peers; p != NULL; p = p->next) {
+		oscar_error_t err;
+		(void) osc_peer_flush(pool, p, &err); // answers already owed
+	}
 	while ((p = t->peers) != NULL) {
 		t->peers = p->next;
 		nng_close(p->sock);
-		free(p);
+		osc_peer_release(p);
 	}
 	while ((p = t->retired) != NULL) {
 		t->retired = p->next;
-		free(p);
+		osc_peer_release(p);
 	}
+	uv_close((uv_handle_t *) &t->flusher, NULL);
 	while (t->routes != NULL) {
 		osc_route_t *r = t->routes;
 		if (r->req != NULL) {
@@ -442,14 +473,81 @@ static osc_peer_t *osc_peer_get(oscar_pool_t *pool, const char *addr, oscar_erro
 	return (p);
 }
 
-// osc_send_frame encodes f (with payload) and queues it on peer's socket.
+// osc_send_msg hands one NNG message to peer's socket; on failure the
+// message is freed and err says why.
+static int osc_send_msg(oscar_pool_t *pool, osc_peer_t *peer, nng_msg *m, const char *target,
+    const char *method, oscar_error_t *err)
+{
+	int rv = nng_sendmsg(peer->sock, m, NNG_FLAG_NONBLOCK);
+	if (rv == 0) {
+		return (0);
+	}
+	nng_msg_free(m);
+	int code = osc_nng_err(rv);
+	osc_error_set(err, pool, code, target, method,
+	    code == OSCAR_EMBOXFULL ? "send queue to %s is full (%s)" : "cannot send to %s: %s",
+	    peer->addr, nng_strerror(rv));
+	return (code);
+}
+
+// osc_peer_flush sends the frames waiting for peer as one message. If that
+// fails, the calls among them fail with the reason.
+static int osc_peer_flush(oscar_pool_t *pool, osc_peer_t *peer, oscar_error_t *err)
+{
+	nng_msg *m;
+	int      rv = 0;
+	if (peer->out.len == 0) {
+		return (0);
+	}
+	if (nng_msg_alloc(&m, peer->out.len) != 0) {
+		rv = OSCAR_ENOMEM;
+		osc_error_set(err, pool, rv, "", "", "no memory for a message to %s", peer->addr);
+	} else {
+		memcpy(nng_msg_body(m), peer->out.data, peer->out.len);
+		rv = osc_send_msg(pool, peer, m, "", "", err);
+	}
+	if (rv != 0) {
+		for (size_t i = 0; i < peer->batch_len; i++) {
+			osc_call_t *c = osc_calls_find(pool->transport, peer->batch_ids[i]);
+			if (c != NULL) {
+				osc_call_complete(c, rv, NULL, err);
+			}
+		}
+	}
+	peer->out.len    = 0;
+	peer->out_frames = 0;
+	peer->batch_len  = 0;
+	return (rv);
+}
+
+// osc_flush_cb runs before the loop waits for I/O: what this turn queued
+// for each peer leaves now, so coalescing adds no latency.
+static void osc_flush_cb(uv_prepare_t *h)
+{
+	oscar_pool_t    *pool = h->data;
+	osc_transport_t *t    = pool->transport;
+	osc_peer_t      *p;
+	while ((p = t->dirty) != NULL) {
+		oscar_error_t err;
+		t->dirty = p->dirty_next;
+		p->dirty = false;
+		(void) osc_peer_flush(pool, p, &err);
+	}
+	uv_prepare_stop(h);
+}
+
+// osc_send_frame encodes f (with payload) for peer. A small frame joins
+// the turn's batch for that peer; a large one (or one with out-of-band
+// buffers) goes at once, after the batch, so order is kept. id, when not
+// 0, is the call waiting for an answer to f.
 static int osc_send_frame(oscar_pool_t *pool, osc_peer_t *peer, const osc_frame_t *f,
     const oscar_value_t *payload, oscar_error_t *err)
 {
-	osc_wbuf_t w;
-	osc_oob_t  oob = { 0 };
-	nng_msg   *m   = NULL;
-	int        rv;
+	osc_transport_t *t = pool->transport;
+	osc_wbuf_t       w;
+	osc_oob_t        oob = { 0 };
+	nng_msg         *m   = NULL;
+	int              rv;
 
 	osc_wbuf_init(&w);
 	if ((rv = osc_frame_encode(&w, f, payload, &oob, OSC_OOB_THRESHOLD)) != 0) {
@@ -468,8 +566,47 @@ static int osc_send_frame(oscar_pool_t *pool, osc_peer_t *peer, const osc_frame_
 		    pool->cfg.max_message);
 		goto done;
 	}
+	if (oob.n == 0 && total < OSC_COALESCE_FRAME) {
+		if (peer->out.len + total > OSC_COALESCE_MAX &&
+		    (rv = osc_peer_flush(pool, peer, err)) != 0) {
+			goto done;
+		}
+		if (f->id != 0 && f->type != OSC_MSG_RESULT && f->type != OSC_MSG_ERROR &&
+		    f->type != OSC_MSG_CANCEL) {
+			if (peer->batch_len == peer->batch_cap) {
+				size_t    cap = peer->batch_cap ? peer->batch_cap * 2 : 64;
+				uint64_t *ids = realloc(peer->batch_ids, cap * sizeof(*ids));
+				if (ids == NULL) {
+					rv = OSCAR_ENOMEM;
+					osc_error_set(
+					    err, pool, rv, f->target, f->method, "no memory");
+					goto done;
+				}
+				peer->batch_ids = ids;
+				peer->batch_cap = cap;
+			}
+			peer->batch_ids[peer->batch_len++] = f->id;
+		}
+		osc_write_raw(&peer->out, w.data, w.len);
+		if ((rv = peer->out.err) != 0) {
+			peer->out.err = 0;
+			osc_error_set(err, pool, rv, f->target, f->method, "no memory");
+			goto done;
+		}
+		peer->out_frames++;
+		if (!peer->dirty) {
+			peer->dirty      = true;
+			peer->dirty_next = t->dirty;
+			t->dirty         = peer;
+			uv_prepare_start(&t->flusher, osc_flush_cb);
+		}
+		goto done;
+	}
+	if ((rv = osc_peer_flush(pool, peer, err)) != 0) {
+		goto done;
+	}
 	if ((rv = nng_msg_alloc(&m, 0)) != 0 || (rv = nng_msg_reserve(m, total)) != 0) {
-		if (rv != 0 && m != NULL) {
+		if (m != NULL) {
 			nng_msg_free(m);
 		}
 		rv = OSCAR_ENOMEM;
@@ -481,15 +618,7 @@ static int osc_send_frame(oscar_pool_t *pool, osc_peer_t *peer, const osc_frame_
 	for (uint32_t i = 0; i < oob.n; i++) {
 		nng_msg_append(m, oob.bufs[i].ptr, oob.bufs[i].len);
 	}
-	if ((rv = nng_sendmsg(peer->sock, m, NNG_FLAG_NONBLOCK)) != 0) {
-		nng_msg_free(m);
-		int code = osc_nng_err(rv);
-		osc_error_set(err, pool, code, f->target, f->method,
-		    code == OSCAR_EMBOXFULL ? "send queue to %s is full (%s)"
-		                            : "cannot send to %s: %s",
-		    peer->addr, nng_strerror(rv));
-		rv = code;
-	}
+	rv = osc_send_msg(pool, peer, m, f->target, f->method, err);
 done:
 	osc_oob_fini(&oob);
 	osc_wbuf_fini(&w);
@@ -924,29 +1053,40 @@ static void osc_serve_control(oscar_pool_t *pool, const osc_frame_t *f)
 
 static void osc_on_frame(oscar_pool_t *pool, nng_msg *m)
 {
-	osc_frame_t f;
-	if (osc_frame_decode(nng_msg_body(m), nng_msg_len(m), &f) != 0) {
-		pool->transport->bad_frames++;
-		return;
+	const char *body = nng_msg_body(m);
+	size_t      len  = nng_msg_len(m);
+	size_t      off  = 0;
+	// One message carries one or more frames, back to back.
+	while (off < len) {
+		osc_frame_t f;
+		size_t      used;
+		if (osc_frame_decode_next(body + off, len - off, &f, &used) != 0) {
+			pool->transport->bad_frames++;
+			return; // no way to find the next frame
+		}
+		off += used;
+		switch (f.type) {
+		case OSC_MSG_SEND:
+		case OSC_MSG_TELL:
+		case OSC_MSG_BATCH:
+			osc_serve_call(pool, &f);
+			break;
+		case OSC_MSG_RESULT:
+		case OSC_MSG_ERROR:
+			osc_take_reply(pool, &f);
+			break;
+		case OSC_MSG_CANCEL:
+			osc_serve_cancel(pool, &f);
+			break;
+		default:
+			osc_serve_control(pool, &f);
+			break;
+		}
+		osc_frame_fini(&f);
+		if (pool->transport == NULL) {
+			return;
+		}
 	}
-	switch (f.type) {
-	case OSC_MSG_SEND:
-	case OSC_MSG_TELL:
-	case OSC_MSG_BATCH:
-		osc_serve_call(pool, &f);
-		break;
-	case OSC_MSG_RESULT:
-	case OSC_MSG_ERROR:
-		osc_take_reply(pool, &f);
-		break;
-	case OSC_MSG_CANCEL:
-		osc_serve_cancel(pool, &f);
-		break;
-	default:
-		osc_serve_control(pool, &f);
-		break;
-	}
-	osc_frame_fini(&f);
 }
 
 // osc_peer_fail fails every call pending on peer with OSCAR_EPEERGONE and

@@ -212,8 +212,10 @@ static int osc_frame_parse_header(osc_reader_t *r, osc_frame_t *f)
 	return (osc_reader_left(r) == 0 ? 0 : OSCAR_EPROTO);
 }
 
-// osc_frame_decode parses and checks a frame.
-int osc_frame_decode(const void *data, size_t len, osc_frame_t *f)
+// osc_frame_parse parses the frame at the start of data[0..len). With
+// exact, the frame must fill len; without, *used receives its length and
+// anything after it is left alone.
+static int osc_frame_parse(const void *data, size_t len, osc_frame_t *f, bool exact, size_t *used)
 {
 	const char  *p = data;
 	osc_reader_t r;
@@ -237,7 +239,8 @@ int osc_frame_decode(const void *data, size_t len, osc_frame_t *f)
 		osc_frame_fini(f);
 		return (rv);
 	}
-	// The buffers fill the rest of the frame exactly.
+	// The buffers follow the payload, within the bytes given (exactly
+	// filling them for a lone frame).
 	size_t at   = OSC_WIRE_PREFIX + (size_t) hlen + plen;
 	size_t left = len - at;
 	for (uint32_t i = 0; i < f->nbufs; i++) {
@@ -249,13 +252,28 @@ int osc_frame_decode(const void *data, size_t len, osc_frame_t *f)
 		at += f->bufs[i].len;
 		left -= f->bufs[i].len;
 	}
-	if (left != 0) {
+	if (exact && left != 0) {
 		osc_frame_fini(f);
 		return (OSCAR_EPROTO);
 	}
 	f->payload     = has_payload ? p + OSC_WIRE_PREFIX + hlen : NULL;
 	f->payload_len = plen;
+	if (used != NULL) {
+		*used = at;
+	}
 	return (0);
+}
+
+// osc_frame_decode parses and checks a frame.
+int osc_frame_decode(const void *data, size_t len, osc_frame_t *f)
+{
+	return (osc_frame_parse(data, len, f, true, NULL));
+}
+
+// osc_frame_decode_next parses the first of several frames sent back to back.
+int osc_frame_decode_next(const void *data, size_t len, osc_frame_t *f, size_t *used)
+{
+	return (osc_frame_parse(data, len, f, false, used));
 }
 
 // osc_frame_payload decodes f's payload.

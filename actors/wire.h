@@ -85,6 +85,13 @@ int osc_frame_encode(osc_wbuf_t *out, const osc_frame_t *f, const oscar_value_t 
 // osc_frame_fini.
 int osc_frame_decode(const void *data, size_t len, osc_frame_t *f);
 
+// osc_frame_decode_next parses the first frame of data[0..len), where
+// several frames may follow each other (one transport message carries the
+// frames a pool sent a peer in one loop turn), and sets *used to its
+// length. Same checks and errors as osc_frame_decode, except that bytes
+// may follow the frame.
+int osc_frame_decode_next(const void *data, size_t len, osc_frame_t *f, size_t *used);
+
 // osc_frame_payload decodes f's payload into a new value (*out is NULL for
 // a frame without one), resolving out-of-band references. OSCAR_EPROTO if
 // it is malformed.

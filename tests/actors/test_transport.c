@@ -356,3 +356,69 @@ Test(transport, tls_pools_talk_over_verified_connections)
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	cr_assert_eq(system(cmd), 0);
 }
+
+// blaster.blast([address, n]): n tells to counter "c" at address, all in
+// one handler (so they share transport messages), then a call for its log.
+static void blast_done(oscar_actor_t *self, oscar_result_t *res, void *arg)
+{
+	oscar_req_t *req = arg;
+	if (res->code != 0) {
+		oscar_req_fail_result(req, res);
+		return;
+	}
+	oscar_req_reply(req, res->value);
+	res->value = NULL;
+}
+
+static int blast(oscar_actor_t *self, oscar_req_t *req)
+{
+	const char *addr;
+	int64_t     n;
+	oscar_ref_t c;
+	char        s[24];
+	if (oscar_value_get_str(oscar_req_arg(req, 0), &addr, NULL) != 0 ||
+	    oscar_value_get_int(oscar_req_arg(req, 1), &n) != 0) {
+		return (OSCAR_EBADARGS);
+	}
+	oscar_ref_make(&c, addr, "c");
+	for (int64_t i = 0; i < n; i++) {
+		snprintf(s, sizeof(s), "%lld", (long long) i);
+		int rv = oscar_actor_tell(self, &c, "log", oscar_value_new_str(s));
+		if (rv != 0) {
+			return (oscar_req_fail(req, rv, "tell %lld failed", (long long) i));
+		}
+	}
+	int rv = oscar_req_call(req, &c, "get_log", NULL, 0, blast_done, req, NULL);
+	return (rv != 0 ? rv : oscar_req_defer(req, OSCAR_DEFER_YIELD));
+}
+
+static const oscar_method_t blaster_methods[] = {
+	{ "blast", blast, NULL },
+	{ NULL, NULL, NULL },
+};
+
+static const oscar_actor_class_t blaster_class = {
+	.name    = "blaster",
+	.methods = blaster_methods,
+};
+
+Test(transport, many_frames_in_one_turn_arrive_in_order, .init = open_tcp, .fini = close_both)
+{
+	test_spawn(b_pool, &test_counter_class, "c", NULL);
+	oscar_ref_t    bl   = test_spawn(a_pool, &blaster_class, "bl", NULL);
+	oscar_value_t *args = oscar_value_new_array(2), *log;
+	oscar_error_t  err;
+	oscar_value_array_push(args, oscar_value_new_str(oscar_pool_address(b_pool)));
+	oscar_value_array_push(args, oscar_value_new_int(6000));
+	cr_assert_eq(
+	    oscar_call(a_pool, &bl, "blast", args, 30000, &log, &err), 0, "%s", err.message);
+	cr_assert_eq(oscar_value_len(log), 6000);
+	for (size_t i = 0; i < 6000; i++) {
+		const char *s;
+		char        want[24];
+		snprintf(want, sizeof(want), "%zu", i);
+		cr_assert_eq(oscar_value_get_str(oscar_value_at(log, i), &s, NULL), 0);
+		cr_assert_str_eq(s, want);
+	}
+	oscar_value_free(log);
+}
