@@ -836,6 +836,10 @@ void osc_host_run(oscar_pool_t *pool, oscar_call_t *h)
 	case OSC_OP_TELL:
 		rv = osc_call_start(pool, NULL, NULL, &h->ref, h->method, OSC_REQ_TELL, args, 0,
 		    NULL, NULL, NULL, NULL, &err);
+		if (rv != 0 && h->nowait) {
+			// Relaxed: a statistic.
+			atomic_fetch_add_explicit(&pool->dropped, 1, memory_order_relaxed);
+		}
 		break;
 	case OSC_OP_CREATE:
 		rv = osc_actor_create(
@@ -966,6 +970,7 @@ typedef struct osc_host_prep {
 	const oscar_placement_t *placement;
 	oscar_sub_pool_info_t   *out;
 	size_t                   out_cap;
+	bool                     nowait; // a tell nobody waits for
 } osc_host_prep_t;
 
 static int osc_host_new_prep(oscar_pool_t *pool, osc_op_t op, const oscar_ref_t *ref,
@@ -1050,6 +1055,7 @@ static int osc_host_new_prep(oscar_pool_t *pool, osc_op_t op, const oscar_ref_t 
 		h->sub_index = prep->sub_index;
 		h->out       = prep->out;
 		h->out_cap   = prep->out_cap;
+		h->nowait    = prep->nowait;
 		if (prep->placement != NULL) {
 			h->placement = *prep->placement;
 		}
@@ -1254,8 +1260,15 @@ int oscar_tell_nowait(
 		return (OSCAR_EINVAL);
 	}
 	if (!osc_ref_is_local(pool, ref)) {
-		oscar_value_free(args);
-		return (OSCAR_EADDRINVAL);
+		// Another pool's actor: the loop sends it; nobody waits.
+		oscar_call_t   *h;
+		osc_host_prep_t prep = { .nowait = true };
+		int             rv   = osc_host_new_prep(
+		                  pool, OSC_OP_TELL, ref, method, NULL, args, 0, &h, NULL, &prep);
+		if (rv == 0) {
+			osc_host_release(h);
+		}
+		return (rv);
 	}
 	// One allocation: the request, then "uid\0method\0" for the loop to
 	// resolve.

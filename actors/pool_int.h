@@ -114,6 +114,7 @@ struct oscar_call {
 	char              label[OSCAR_NAME_MAX];
 	char              mark[OSCAR_NAME_MAX];
 	oscar_value_t    *args_copy; // for OSCAR_RECOVER_ACTOR
+	bool              nowait;    // oscar_tell_nowait to another pool
 	oscar_call_t     *wnext;     // in pool->subs.waiters
 	void             *out;       // oscar_sub_pool_info_t array
 	size_t            out_cap;

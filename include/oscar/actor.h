@@ -352,9 +352,9 @@ int oscar_call(oscar_pool_t *pool, const oscar_ref_t *ref, const char *method, o
 int oscar_tell(oscar_pool_t *pool, const oscar_ref_t *ref, const char *method, oscar_value_t *args,
     int64_t timeout_ms, oscar_error_t *err);
 
-// oscar_tell_nowait posts a one-way message and returns at once. It fails
-// only for bad arguments (OSCAR_EINVAL), a ref to another pool
-// (OSCAR_EADDRINVAL), a closed pool (OSCAR_ECLOSED) or a full inbox
+// oscar_tell_nowait posts a one-way message and returns at once (to an
+// actor of this pool or, through it, of another). It fails only for bad
+// arguments (OSCAR_EINVAL), a closed pool (OSCAR_ECLOSED) or a full inbox
 // (OSCAR_EMBOXFULL: back off and retry); later failures (no such actor or
 // method, full mailbox, or a handler that fails) are counted in the pool's
 // "dropped" counter.

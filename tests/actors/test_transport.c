@@ -422,3 +422,19 @@ Test(transport, many_frames_in_one_turn_arrive_in_order, .init = open_tcp, .fini
 	}
 	oscar_value_free(log);
 }
+
+Test(transport, tell_nowait_reaches_other_pools, .init = open_ipc, .fini = close_both)
+{
+	test_spawn(b_pool, &test_counter_class, "c", NULL);
+	oscar_ref_t c = remote_ref(b_pool, "c");
+	for (int i = 0; i < 100; i++) {
+		int rv;
+		while ((rv = oscar_tell_nowait(a_pool, &c, "add", oscar_value_new_int(1))) ==
+		       OSCAR_EMBOXFULL) {
+			;
+		}
+		cr_assert_eq(rv, 0);
+	}
+	// Tells and the call travel the same connection, in order.
+	cr_assert_eq(test_call_int(a_pool, &c, "add", 0), 100);
+}
