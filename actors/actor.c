@@ -768,12 +768,18 @@ int osc_actor_destroy(osc_actor_t *a)
 			    req->method->name);
 			req->replied = true;
 			osc_batch_item_done(req->batch, req->batch_idx, code, NULL, &err);
-		} else if (req->call != NULL) {
+		} else if (req->call != NULL || (req->route != NULL && !req->replied)) {
 			oscar_error_t err;
 			osc_error_set(&err, pool, code, a->ref.uid, req->method->name,
 			    "actor %s was destroyed while serving %s", a->ref.uid,
 			    req->method->name);
-			osc_call_complete(req->call, code, NULL, &err);
+			if (req->call != NULL) {
+				osc_call_complete(req->call, code, NULL, &err);
+			} else {
+				// A caller in another pool: answer it as well.
+				req->replied = true;
+				osc_remote_reply(req, code, NULL, &err);
+			}
 		}
 	}
 	osc_call_detach_owner(a, true);

@@ -265,6 +265,7 @@ static void osc_pool_shutdown(oscar_pool_t *pool)
 	osc_call_fail_all(pool, OSCAR_ECLOSED);
 	osc_call_run_done(pool);
 	osc_transport_close(pool);
+	osc_call_run_done(pool);
 	osc_pool_drain_inbox(pool);
 	pool->state = OSC_POOL_CLOSED;
 	uv_close((uv_handle_t *) &pool->timer, NULL);

@@ -124,10 +124,13 @@ static void osc_sub_read_cb(uv_stream_t *stream, ssize_t n, const uv_buf_t *buf)
 	}
 }
 
-// osc_sub_check_reaped closes the escalation timer once no sub pool
-// process is left to kill.
+// osc_sub_check_reaped closes the escalation timer once the pool is
+// shutting down and no sub pool process is left to kill.
 static void osc_sub_check_reaped(oscar_pool_t *pool)
 {
+	if (pool->state == OSC_POOL_RUNNING) {
+		return; // later stops may still need it
+	}
 	for (unsigned i = 0; i < pool->subs.n; i++) {
 		if (pool->subs.v[i]->handles != 0) {
 			return;
@@ -221,7 +224,12 @@ static void osc_sub_spawn(osc_subpool_t *s)
 	}
 	char **env = calloc(nenv + nextra + 5, sizeof(char *));
 	if (env == NULL) {
+		// Reported like a death without recovery, so nobody waits in vain.
+		snprintf(s->last_exit, sizeof(s->last_exit), "could not start: out of memory");
+		s->alive    = false;
+		s->stopping = true;
 		osc_sub_started(pool, OSCAR_ENOMEM);
+		osc_sub_notify(pool);
 		return;
 	}
 	size_t k = 0;
@@ -360,31 +368,61 @@ int osc_subpool_add(oscar_pool_t *pool, const char *label, unsigned *index)
 	return (0);
 }
 
-// osc_subpool_stop stops sub pool s for good: SIGTERM now, SIGKILL after
-// the grace period (the escalation timer is shared).
+// osc_sub_arm_kill (re)arms the shared escalation timer for the earliest
+// kill deadline among the stopping sub pools still running.
+static void osc_sub_escalate(uv_timer_t *t);
+
+static void osc_sub_arm_kill(oscar_pool_t *pool)
+{
+	int64_t next = -1;
+	for (unsigned i = 0; i < pool->subs.n; i++) {
+		osc_subpool_t *s = pool->subs.v[i];
+		if (s->stopping && s->alive && (next < 0 || s->kill_at < next)) {
+			next = s->kill_at;
+		}
+	}
+	if (next < 0 || uv_is_closing((uv_handle_t *) &pool->subs.kill_timer)) {
+		return;
+	}
+	int64_t now = (int64_t) uv_now(&pool->loop);
+	uv_timer_start(
+	    &pool->subs.kill_timer, osc_sub_escalate, (uint64_t) (next > now ? next - now : 0), 0);
+}
+
+// osc_sub_escalate kills, with SIGKILL, every stopping sub pool whose
+// grace period is over, then waits for the next one.
 static void osc_sub_escalate(uv_timer_t *t)
 {
 	oscar_pool_t *pool = t->data;
+	int64_t       now  = (int64_t) uv_now(&pool->loop);
 	for (unsigned i = 0; i < pool->subs.n; i++) {
 		osc_subpool_t *s = pool->subs.v[i];
-		if (s->alive && s->stopping) {
+		if (s->alive && s->stopping && s->kill_at <= now) {
 			uv_process_kill(&s->proc, SIGKILL);
 		}
 	}
+	osc_sub_arm_kill(pool);
 }
 
+// osc_subpool_stop stops sub pool s for good: SIGTERM now, SIGKILL once
+// its own grace period is over.
 void osc_subpool_stop(oscar_pool_t *pool, osc_subpool_t *s)
 {
-	s->stopping = true;
-	if (s->alive) {
-		uv_process_kill(&s->proc, SIGTERM);
+	if (s->stopping) {
+		return;
 	}
-	if (s->handles != 0 && !pool->subs.escalating) {
+	s->stopping = true;
+	if (!s->alive) {
+		return;
+	}
+	uv_process_kill(&s->proc, SIGTERM);
+	s->kill_at = (int64_t) uv_now(&pool->loop) + OSC_STOP_GRACE_MS;
+	if (!pool->subs.escalating) {
 		pool->subs.escalating = true;
 		uv_timer_init(&pool->loop, &pool->subs.kill_timer);
 		pool->subs.kill_timer.data = pool;
-		uv_timer_start(&pool->subs.kill_timer, osc_sub_escalate, OSC_STOP_GRACE_MS, 0);
 	}
+	osc_sub_arm_kill(pool);
 }
 
 // osc_subpools_stop stops every sub pool (shutdown). The loop goes on

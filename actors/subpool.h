@@ -31,6 +31,7 @@ struct osc_subpool {
 	bool          removed;  // taken out of service (oscar_pool_remove_sub_pool)
 	bool          gone;     // stopped and reaped
 	unsigned      restarts;
+	int64_t       kill_at; // when stopping: uv_now() time for SIGKILL
 	int64_t       exit_status;
 	int           term_signal;
 	char          last_exit[96];

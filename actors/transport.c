@@ -180,9 +180,20 @@ static void osc_rx_cb(void *arg)
 
 static void osc_pipe_cb(nng_pipe p, nng_pipe_ev ev, void *arg)
 {
-	osc_peer_t *peer = arg;
-	osc_net_post(
-	    peer->pool, ev == NNG_PIPE_EV_ADD_POST ? OSC_NET_UP : OSC_NET_DOWN, NULL, peer);
+	osc_peer_t    *peer = arg;
+	osc_netpost_t *np   = malloc(sizeof(*np));
+	if (np == NULL) {
+		return; // the peer's pending calls keep their deadlines
+	}
+	np->post.kind = OSC_POST_NET;
+	np->kind      = ev == NNG_PIPE_EV_ADD_POST ? OSC_NET_UP : OSC_NET_DOWN;
+	np->msg       = NULL;
+	np->peer      = peer;
+	// Past the inbox bound: a lost connection event would leave the
+	// peer's state wrong for good, and there are few of them. The
+	// sockets are closed before the pool's loop ends, so none comes
+	// after oscar_pool_free's last drain.
+	osc_pool_post_always(peer->pool, &np->post);
 }
 
 // ---------------------------------------------------------------------------
@@ -524,16 +535,22 @@ static int osc_peer_flush(oscar_pool_t *pool, osc_peer_t *peer, oscar_error_t *e
 // for each peer leaves now, so coalescing adds no latency.
 static void osc_flush_cb(uv_prepare_t *h)
 {
-	oscar_pool_t    *pool = h->data;
-	osc_transport_t *t    = pool->transport;
+	oscar_pool_t    *pool   = h->data;
+	osc_transport_t *t      = pool->transport;
+	bool             failed = false;
 	osc_peer_t      *p;
 	while ((p = t->dirty) != NULL) {
 		oscar_error_t err;
 		t->dirty = p->dirty_next;
 		p->dirty = false;
-		(void) osc_peer_flush(pool, p, &err);
+		failed   = osc_peer_flush(pool, p, &err) != 0 || failed;
 	}
 	uv_prepare_stop(h);
+	if (failed) {
+		// The calls of a batch that could not leave are failed now,
+		// not when the loop next happens to wake.
+		osc_call_run_done(pool);
+	}
 }
 
 // osc_send_frame encodes f (with payload) for peer. A small frame joins
@@ -855,10 +872,11 @@ struct osc_route *osc_route_take(osc_req_t *req)
 void osc_route_answer(oscar_pool_t *pool, struct osc_route *r, int code, const oscar_value_t *value,
     const oscar_error_t *err)
 {
-	osc_answer(pool, r->source, r->id, code, value, err);
-	if (pool->transport != NULL) {
-		osc_route_unlink(pool->transport, r);
+	if (pool->transport == NULL) {
+		return; // closed: the route went with it
 	}
+	osc_answer(pool, r->source, r->id, code, value, err);
+	osc_route_unlink(pool->transport, r);
 	free(r);
 }
 
@@ -1137,6 +1155,10 @@ void osc_transport_peer_gone(oscar_pool_t *pool, const char *addr, const char *f
 			osc_peer_fail(pool, p, why);
 			*pp        = p->next;
 			p->retired = true;
+			// Frames still waiting for it go nowhere: drop them.
+			p->out.len    = 0;
+			p->out_frames = 0;
+			p->batch_len  = 0;
 			nng_close(p->sock);
 			p->next    = t->retired;
 			t->retired = p;

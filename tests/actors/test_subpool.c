@@ -5,6 +5,7 @@
 #include <spawn.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -453,5 +454,48 @@ Test(subpool, cancel_and_blocking_hooks_across_processes)
 	cr_assert_eq(oscar_destroy(p, &z, 200, &err), OSCAR_ETIMEDOUT);
 	// The sub pool is fine once the hook is done.
 	cr_assert_eq(test_call_int(p, &g, "waiting", 0), 0);
+	oscar_pool_free(&p);
+}
+
+// A sub pool that ignores SIGTERM is killed after its grace period, each
+// time one is stopped (not only the first time).
+Test(subpool, stuck_sub_pools_are_killed_at_every_stop)
+{
+	char script[96], addr[96];
+	snprintf(script, sizeof(script), "/tmp/oscar-test-stuck-%d.sh", (int) getpid());
+	FILE *f = fopen(script, "w");
+	cr_assert_not_null(f);
+	fprintf(f, "#!/bin/sh\ntrap '' TERM\nexec %s\n", OSCAR_TEST_SUBPOOL);
+	fclose(f);
+	cr_assert_eq(chmod(script, 0755), 0);
+	snprintf(addr, sizeof(addr), "ipc:///tmp/oscar-test-stuck-%d.sock", (int) getpid());
+	oscar_pool_config_t cfg;
+	oscar_pool_t       *p;
+	oscar_pool_config_init(&cfg);
+	cfg.address          = addr;
+	cfg.sub_pools        = 2;
+	cfg.sub_pool_program = script;
+	cr_assert_eq(oscar_pool_open(&p, &cfg), 0);
+	cr_assert_eq(oscar_pool_remove_sub_pool(p, 0, 20000), 0);
+	cr_assert_eq(oscar_pool_remove_sub_pool(p, 1, 20000), 0);
+	oscar_pool_free(&p);
+	unlink(script);
+}
+
+// A request from another pool that its actor deferred is answered when
+// the actor is destroyed.
+Test(subpool, destroying_an_actor_answers_remote_waiters)
+{
+	oscar_pool_t *p = open_main(1, NULL, OSCAR_RECOVER_OFF);
+	oscar_ref_t   g = create_in(p, 0, "gate", "g", NULL);
+	oscar_call_t *call;
+	oscar_error_t err;
+	cr_assert_eq(oscar_call_start(p, &g, "wait", NULL, 30000, &call), 0);
+	while (test_call_int(p, &g, "waiting", 0) != 1) {
+		;
+	}
+	cr_assert_eq(oscar_destroy(p, &g, 0, &err), 0);
+	cr_assert_eq(oscar_call_wait(&call, NULL, &err), OSCAR_ENOACTOR);
+	cr_assert(strstr(err.message, "destroyed") != NULL, "%s", err.message);
 	oscar_pool_free(&p);
 }
