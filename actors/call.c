@@ -530,6 +530,10 @@ void osc_call_expire(oscar_pool_t *pool, int64_t now)
 	while (pool->heap.len != 0 && pool->heap.items[0]->deadline <= now) {
 		osc_call_t   *c = pool->heap.items[0];
 		oscar_error_t err;
+		if (c->timer) {
+			osc_call_complete(c, 0, NULL, NULL); // a timer is due
+			continue;
+		}
 		osc_error_set(&err, pool, OSCAR_ETIMEDOUT, "", "",
 		    "call to %s timed out after %" PRId64 " ms", c->target, c->timeout_ms);
 		if (c->req != NULL) {
@@ -644,6 +648,39 @@ int oscar_req_call(oscar_req_t *req, const oscar_ref_t *ref, const char *method,
 		*id = c->id;
 	}
 	return (rv);
+}
+
+// oscar_actor_after runs cb on self after delay_ms (a timer is a call to
+// nobody whose deadline is its success).
+int oscar_actor_after(
+    oscar_actor_t *self, int64_t delay_ms, oscar_reply_cb cb, void *arg, uint64_t *id)
+{
+	oscar_pool_t *pool;
+	osc_call_t   *c;
+	if (self == NULL || cb == NULL || delay_ms < 0) {
+		return (OSCAR_EINVAL);
+	}
+	pool = self->pool;
+	if (pool->state != OSC_POOL_RUNNING || (self->flags & OSC_ACTOR_DEAD)) {
+		return (OSCAR_ECLOSED);
+	}
+	if (osc_call_reserve(pool) != 0 ||
+	    (c = osc_call_new(pool, self->ref.uid, "(timer)", delay_ms, cb, arg, NULL)) == NULL) {
+		return (OSCAR_ENOMEM);
+	}
+	// osc_call_new reads 0 as "the default timeout": a timer means 0.
+	if (delay_ms > OSC_TIMEOUT_MAX) {
+		delay_ms = OSC_TIMEOUT_MAX;
+	}
+	c->timeout_ms = delay_ms;
+	c->deadline   = (int64_t) uv_now(&pool->loop) + delay_ms;
+	c->timer      = true;
+	osc_call_link(pool, c, self, NULL);
+	pool->stats.calls--; // not a call
+	if (id != NULL) {
+		*id = c->id;
+	}
+	return (0);
 }
 
 // oscar_actor_cancel cancels the call id made by self, if still pending.

@@ -289,6 +289,7 @@ struct osc_call {
 	osc_call_t      *done_next;
 	bool             done;
 	bool             orphan; // in the done queue, but nobody to tell
+	bool             timer;  // oscar_actor_after: its deadline is its success
 	int              code;
 	oscar_value_t   *value;
 	oscar_error_t   *err;

@@ -429,7 +429,17 @@ int oscar_actor_call(oscar_actor_t *self, const oscar_ref_t *ref, const char *me
 int oscar_req_call(oscar_req_t *req, const oscar_ref_t *ref, const char *method,
     oscar_value_t *args, int64_t timeout_ms, oscar_reply_cb cb, void *arg, uint64_t *id);
 
-// oscar_actor_cancel cancels a call made by self (see oscar_call_cancel).
+// oscar_actor_after runs cb on self's pool thread after delay_ms (0: on
+// the next turn of the loop), with res->code 0 and a nil value; *id (if
+// given) names the timer for oscar_actor_cancel, which makes cb run with
+// OSCAR_ECANCELED instead. Like a call's callback, cb runs exactly once:
+// with OSCAR_ECANCELED if self is destroyed first, OSCAR_ECLOSED if the
+// pool closes first.
+int oscar_actor_after(
+    oscar_actor_t *self, int64_t delay_ms, oscar_reply_cb cb, void *arg, uint64_t *id);
+
+// oscar_actor_cancel cancels a call made by self (see oscar_call_cancel),
+// or a timer set with oscar_actor_after.
 void oscar_actor_cancel(oscar_actor_t *self, uint64_t id);
 
 // oscar_actor_tell sends a one-way message. Failures known at once

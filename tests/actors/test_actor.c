@@ -371,3 +371,100 @@ Test(actor, calls_from_actors_time_out)
 	    OSCAR_ETIMEDOUT);
 	cr_assert(strstr(err.message, "g.wait") != NULL, "%s", err.message);
 }
+
+// ticker: start(n) ticks n times, one timer after another; park() sets a
+// long timer and answers when it fires or is cancelled (with the code);
+// stop() cancels it.
+typedef struct ticker {
+	int64_t      left;
+	int64_t      ticks;
+	oscar_req_t *req;
+	uint64_t     long_timer;
+} ticker_t;
+
+static void tick(oscar_actor_t *self, oscar_result_t *res, void *arg)
+{
+	ticker_t *t = oscar_actor_state(self);
+	if (res->code != 0) {
+		oscar_req_fail_result(t->req, res);
+		return;
+	}
+	t->ticks++;
+	if (--t->left == 0) {
+		oscar_req_reply(t->req, oscar_value_new_int(t->ticks));
+		return;
+	}
+	int rv = oscar_actor_after(self, 1, tick, NULL, NULL);
+	if (rv != 0) {
+		oscar_req_fail(t->req, rv, "cannot set a timer");
+	}
+}
+
+static int ticker_start(oscar_actor_t *self, oscar_req_t *req)
+{
+	ticker_t *t = oscar_actor_state(self);
+	int       rv;
+	if (oscar_value_get_int(oscar_req_args(req), &t->left) != 0 || t->left <= 0) {
+		return (OSCAR_EBADARGS);
+	}
+	t->req = req;
+	if ((rv = oscar_actor_after(self, 0, tick, NULL, NULL)) != 0) {
+		return (rv);
+	}
+	return (oscar_req_defer(req, OSCAR_DEFER_YIELD));
+}
+
+static void long_done(oscar_actor_t *self, oscar_result_t *res, void *arg)
+{
+	oscar_req_t *req = arg;
+	oscar_req_reply(req, oscar_value_new_int(res->code));
+}
+
+static int ticker_park(oscar_actor_t *self, oscar_req_t *req)
+{
+	ticker_t *t  = oscar_actor_state(self);
+	int       rv = oscar_actor_after(self, 3600000, long_done, req, &t->long_timer);
+	if (rv != 0) {
+		return (rv);
+	}
+	return (oscar_req_defer(req, OSCAR_DEFER_YIELD));
+}
+
+static int ticker_stop(oscar_actor_t *self, oscar_req_t *req)
+{
+	ticker_t *t = oscar_actor_state(self);
+	oscar_actor_cancel(self, t->long_timer);
+	return (0);
+}
+
+static const oscar_method_t ticker_methods[] = {
+	{ "start", ticker_start, NULL },
+	{ "park", ticker_park, NULL },
+	{ "stop", ticker_stop, NULL },
+	{ NULL, NULL, NULL },
+};
+
+static const oscar_actor_class_t ticker_class = {
+	.name       = "ticker",
+	.state_size = sizeof(ticker_t),
+	.methods    = ticker_methods,
+};
+
+Test(actor, timers_fire_and_can_be_cancelled)
+{
+	oscar_ref_t    t = test_spawn(pool, &ticker_class, "t", NULL);
+	oscar_call_t  *parked;
+	oscar_value_t *reply;
+	int64_t        code;
+	cr_assert_eq(test_call_int(pool, &t, "start", 20), 20);
+	cr_assert_eq(oscar_call_start(pool, &t, "park", NULL, 10000, &parked), 0);
+	cr_assert_eq(oscar_call(pool, &t, "stop", NULL, 0, NULL, NULL), 0);
+	cr_assert_eq(oscar_call_wait(&parked, &reply, NULL), 0);
+	cr_assert_eq(oscar_value_get_int(reply, &code), 0);
+	cr_assert_eq(code, OSCAR_ECANCELED);
+	oscar_value_free(reply);
+	// A timer pending when its actor goes is told so, and nothing leaks.
+	cr_assert_eq(oscar_call_start(pool, &t, "park", NULL, 10000, &parked), 0);
+	cr_assert_eq(oscar_destroy(pool, &t, 0, NULL), 0);
+	cr_assert_eq(oscar_call_wait(&parked, NULL, NULL), OSCAR_ENOACTOR);
+}
