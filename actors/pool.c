@@ -184,6 +184,8 @@ static void osc_pool_run(oscar_pool_t *pool)
 		}
 	}
 	pool->in_run = false;
+	// A transport that stopped receiving on a full inbox starts again.
+	osc_transport_resume(pool);
 	if (more && pool->state != OSC_POOL_CLOSED) {
 		// More work is likely waiting: come back right after polling.
 		uv_idle_start(&pool->idle, osc_pool_idle_cb);
@@ -297,7 +299,7 @@ static void osc_pool_wake_cb(uv_async_t *h)
 // full fence our last store (linking the node) could still sit in this
 // CPU's store buffer when that load runs, and the loop, clearing the flag
 // and draining just then, would miss the node until the next post.
-static void osc_pool_wake(oscar_pool_t *pool)
+void osc_pool_wake(oscar_pool_t *pool)
 {
 	atomic_thread_fence(memory_order_seq_cst);
 	uv_async_send(&pool->wake);

@@ -313,6 +313,7 @@ bool osc_pool_on_loop(const oscar_pool_t *pool); // any thread
 void osc_pool_schedule(oscar_pool_t *pool, osc_actor_t *a);
 int  osc_pool_post(oscar_pool_t *pool, osc_post_t *p);        // any thread
 void osc_pool_post_always(oscar_pool_t *pool, osc_post_t *p); // any thread
+void osc_pool_wake(oscar_pool_t *pool);                       // any thread
 bool osc_ref_is_local(const oscar_pool_t *pool, const oscar_ref_t *ref);
 
 // osc_class_find returns the class called name among pool's classes.

@@ -94,6 +94,7 @@ struct osc_transport {
 	osc_route_t    *routes;
 	osc_map_t       calls; // id -> pending remote call
 	uint64_t        bad_frames;
+	atomic_bool     rx_paused;  // receiving stopped: the inbox was full
 	uv_prepare_t    flusher;    // sends the turn's coalesced frames
 	osc_peer_t     *dirty;      // peers with frames waiting in out
 	nng_tls_config *tls_server; // for a tls+tcp listener
@@ -144,24 +145,24 @@ static osc_call_t *osc_calls_find(osc_transport_t *t, uint64_t id)
 // ---------------------------------------------------------------------------
 // NNG callbacks (NNG threads: they only post)
 
-static void osc_net_post(oscar_pool_t *pool, osc_net_kind_t kind, nng_msg *msg, osc_peer_t *peer)
+// osc_net_post posts what NNG brought (a frame or a connection event)
+// past the inbox bound; NULL when out of memory.
+static osc_netpost_t *osc_net_post(
+    oscar_pool_t *pool, osc_net_kind_t kind, nng_msg *msg, osc_peer_t *peer)
 {
 	osc_netpost_t *np = malloc(sizeof(*np));
-	if (np != NULL) {
-		np->post.kind = OSC_POST_NET;
-		np->kind      = kind;
-		np->msg       = msg;
-		np->peer      = peer;
-		if (osc_pool_post(pool, &np->post) == 0) {
-			return;
+	if (np == NULL) {
+		if (msg != NULL) {
+			nng_msg_free(msg);
 		}
-		free(np);
+		return (NULL);
 	}
-	// Closing, out of memory, or the inbox is full: the frame is lost,
-	// and whoever waits for it has a deadline.
-	if (msg != NULL) {
-		nng_msg_free(msg);
-	}
+	np->post.kind = OSC_POST_NET;
+	np->kind      = kind;
+	np->msg       = msg;
+	np->peer      = peer;
+	osc_pool_post_always(pool, &np->post);
+	return (np);
 }
 
 static void osc_rx_cb(void *arg)
@@ -173,27 +174,51 @@ static void osc_rx_cb(void *arg)
 		return;
 	}
 	if (rv == 0) {
-		osc_net_post(pool, OSC_NET_FRAME, nng_aio_get_msg(t->rx), NULL);
+		// Backpressure: rather than drop a frame when the pool's inbox is
+		// full, post it anyway and stop receiving; the loop resumes once
+		// it has caught up (osc_transport_resume), and meanwhile the
+		// sender's connection fills up instead of our memory.
+		// Relaxed: the count only bounds memory.
+		size_t n     = atomic_load_explicit(&pool->inbox.count, memory_order_relaxed);
+		bool   pause = n + 1 >= pool->cfg.inbox_limit;
+		if (osc_net_post(pool, OSC_NET_FRAME, nng_aio_get_msg(t->rx), NULL) != NULL &&
+		    pause) {
+			// Seq-cst: published once this callback is done with the
+			// aio; the loop re-arms it only then (osc_transport_resume),
+			// and the wake-up makes sure it looks.
+			atomic_store(&t->rx_paused, true);
+			osc_pool_wake(pool);
+			return;
+		}
 	}
 	nng_recv_aio(t->in, t->rx);
 }
 
+void osc_transport_resume(oscar_pool_t *pool)
+{
+	osc_transport_t *t = pool->transport;
+	// Seq-cst: pairs with the store in osc_rx_cb.
+	if (t == NULL || !atomic_load(&t->rx_paused) || pool->state != OSC_POOL_RUNNING) {
+		return;
+	}
+	// Relaxed: the count only bounds memory.
+	if (atomic_load_explicit(&pool->inbox.count, memory_order_relaxed) <
+	    pool->cfg.inbox_limit / 2) {
+		atomic_store(&t->rx_paused, false);
+		nng_recv_aio(t->in, t->rx);
+	}
+}
+
 static void osc_pipe_cb(nng_pipe p, nng_pipe_ev ev, void *arg)
 {
-	osc_peer_t    *peer = arg;
-	osc_netpost_t *np   = malloc(sizeof(*np));
-	if (np == NULL) {
-		return; // the peer's pending calls keep their deadlines
-	}
-	np->post.kind = OSC_POST_NET;
-	np->kind      = ev == NNG_PIPE_EV_ADD_POST ? OSC_NET_UP : OSC_NET_DOWN;
-	np->msg       = NULL;
-	np->peer      = peer;
+	osc_peer_t *peer = arg;
 	// Past the inbox bound: a lost connection event would leave the
 	// peer's state wrong for good, and there are few of them. The
 	// sockets are closed before the pool's loop ends, so none comes
-	// after oscar_pool_free's last drain.
-	osc_pool_post_always(peer->pool, &np->post);
+	// after oscar_pool_free's last drain. Out of memory, the peer's
+	// pending calls keep their deadlines.
+	(void) osc_net_post(
+	    peer->pool, ev == NNG_PIPE_EV_ADD_POST ? OSC_NET_UP : OSC_NET_DOWN, NULL, peer);
 }
 
 // ---------------------------------------------------------------------------
@@ -357,6 +382,7 @@ int osc_transport_open(oscar_pool_t *pool, char *msg, size_t size)
 	    nng_listener_get_int(t->listener, NNG_OPT_TCP_BOUND_PORT, &port) == 0) {
 		osc_fix_tcp_address(pool, port);
 	}
+	atomic_init(&t->rx_paused, false);
 	uv_prepare_init(&pool->loop, &t->flusher);
 	t->flusher.data = pool;
 	pool->transport = t;

@@ -78,6 +78,10 @@ void        osc_call_link(oscar_pool_t *pool, osc_call_t *c, osc_actor_t *owner,
 // osc_chain_build fills req's chain from parent's (actor.c/call.c).
 int osc_chain_build(osc_req_t *req, const osc_req_t *parent, oscar_error_t *err);
 
+// osc_transport_resume starts receiving again once the inbox has room,
+// after a full inbox paused it (loop thread, after each inbox slice).
+void osc_transport_resume(oscar_pool_t *pool);
+
 // osc_transport_dispatch handles what NNG posted (a frame, a connection
 // event); when the pool is no longer running it only releases it.
 void osc_transport_dispatch(oscar_pool_t *pool, osc_post_t *p);

@@ -443,3 +443,32 @@ Test(transport, tell_nowait_reaches_other_pools, .init = open_ipc, .fini = close
 	// Tells and the call travel the same connection, in order.
 	cr_assert_eq(test_call_int(a_pool, &c, "add", 0), 100);
 }
+
+// A receiving pool with a tiny inbox stops reading instead of dropping:
+// a flood of tells all arrive.
+Test(transport, a_full_inbox_pushes_back_instead_of_dropping)
+{
+	oscar_pool_config_t cfg;
+	oscar_pool_config_init(&cfg);
+	cfg.address     = "tcp://127.0.0.1:0";
+	cfg.inbox_limit = 4;
+	cr_assert_eq(oscar_pool_open(&b_pool, &cfg), 0);
+	a_pool = open_at("tcp://127.0.0.1:0", 0);
+	test_spawn(b_pool, &test_counter_class, "c", NULL);
+	oscar_ref_t        bl = test_spawn(a_pool, &blaster_class, "bl", NULL);
+	oscar_value_t     *args, *log;
+	oscar_error_t      err;
+	oscar_pool_stats_t st;
+	for (int round = 0; round < 3; round++) {
+		args = oscar_value_new_array(2);
+		oscar_value_array_push(args, oscar_value_new_str(oscar_pool_address(b_pool)));
+		oscar_value_array_push(args, oscar_value_new_int(3000));
+		cr_assert_eq(oscar_call(a_pool, &bl, "blast", args, 30000, &log, &err), 0, "%s",
+		    err.message);
+		cr_assert_eq(oscar_value_len(log), 3000 * (size_t) (round + 1));
+		oscar_value_free(log);
+	}
+	cr_assert_eq(oscar_pool_stats(b_pool, &st, 0), 0);
+	cr_assert_eq(st.dropped, 0);
+	close_both();
+}
