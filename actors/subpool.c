@@ -97,8 +97,24 @@ static void osc_sub_ready(osc_subpool_t *s, const char *address)
 static void osc_sub_alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
 	osc_subpool_t *s = h->data;
-	buf->base        = s->line + s->line_len;
-	buf->len         = sizeof(s->line) - 1 - s->line_len;
+	if (s->ready) {
+		buf->base = s->line; // after the ready line: a relay buffer
+		buf->len  = sizeof(s->line);
+		return;
+	}
+	buf->base = s->line + s->line_len;
+	buf->len  = sizeof(s->line) - 1 - s->line_len;
+}
+
+// osc_sub_relay copies what a sub pool writes on its standard output to
+// ours, so that it is neither lost nor left to fill the pipe (which would
+// block the sub pool).
+static void osc_sub_relay(const char *p, size_t n)
+{
+	if (n > 0) {
+		fwrite(p, 1, n, stdout);
+		fflush(stdout);
+	}
 }
 
 static void osc_sub_read_cb(uv_stream_t *stream, ssize_t n, const uv_buf_t *buf)
@@ -108,19 +124,34 @@ static void osc_sub_read_cb(uv_stream_t *stream, ssize_t n, const uv_buf_t *buf)
 		uv_read_stop(stream);
 		return;
 	}
+	if (s->ready) {
+		osc_sub_relay(buf->base, (size_t) n);
+		return;
+	}
 	s->line_len += (size_t) n;
 	s->line[s->line_len] = '\0';
 	char *nl             = strchr(s->line, '\n');
 	if (nl == NULL) {
 		if (s->line_len >= sizeof(s->line) - 1) {
-			uv_read_stop(stream); // not ours: a sub pool says one short line
+			osc_sub_relay(s->line, s->line_len); // not the ready line
+			s->line_len = 0;
 		}
 		return;
 	}
 	*nl = '\0';
-	uv_read_stop(stream);
-	if (strncmp(s->line, "OSCAR-READY ", 12) == 0 && !s->ready) {
+	if (strncmp(s->line, "OSCAR-READY ", 12) == 0) {
+		size_t rest = s->line_len - (size_t) (nl + 1 - s->line);
+		char   after[sizeof(s->line)];
+		memcpy(after, nl + 1, rest);
 		osc_sub_ready(s, s->line + 12);
+		osc_sub_relay(after, rest);
+	} else {
+		// Something the program printed before it became a sub pool.
+		*nl         = '\n';
+		size_t upto = (size_t) (nl + 1 - s->line);
+		osc_sub_relay(s->line, upto);
+		memmove(s->line, nl + 1, s->line_len - upto);
+		s->line_len -= upto;
 	}
 }
 
@@ -602,6 +633,9 @@ int oscar_subpool_main(const oscar_actor_class_t *const *classes)
 		    oscar_strerror(rv));
 		return (1);
 	}
+	// Line by line from here on, so that what the actors print shows up
+	// in the main pool's output as it happens.
+	setvbuf(stdout, NULL, _IOLBF, 0);
 	printf("OSCAR-READY %s\n", oscar_pool_address(pool));
 	fflush(stdout);
 

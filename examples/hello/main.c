@@ -1,12 +1,16 @@
-// oscar-hello: shows the actor system at work inside one process.
+// oscar-hello: shows the actor system at work.
 //
-// Two pools, each with its own thread. In each: a "bank account" actor,
-// calls that change and read its state, an actor calling another actor
-// (a teller that holds its account while it waits for an auditor), a
-// batch, a one-way tell, and errors coming back with where they happened.
+// First two pools in this process, each with its own thread. In each: a
+// "bank account" actor, calls that change and read its state, an actor
+// calling another actor (a teller that holds itself busy while it waits
+// for the account), a batch, a one-way tell, and errors coming back with
+// where they happened. Then a main pool with two sub pools, each a process
+// of its own running this same program: accounts created there by class
+// name, calls across processes, and a sub pool killed and recovered.
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "oscar/oscar.h"
 
@@ -207,10 +211,85 @@ static int run_pool(const char *name)
 	return (0);
 }
 
+static const oscar_actor_class_t *const classes[] = { &account_class, &teller_class, NULL };
+
+static int run_sub_pools(void)
+{
+	static const char *const labels[] = { "east", "west" };
+	oscar_pool_config_t      cfg;
+	oscar_pool_t            *pool;
+	oscar_sub_pool_info_t    info[2];
+	oscar_ref_t              acc[2];
+	oscar_value_t           *reply;
+	oscar_error_t            err;
+	char                     addr[96];
+	size_t                   n;
+	int                      rv;
+
+	snprintf(addr, sizeof(addr), "ipc:///tmp/oscar-hello-%d.sock", (int) getpid());
+	oscar_pool_config_init(&cfg);
+	cfg.address         = addr;
+	cfg.sub_pools       = 2;
+	cfg.sub_pool_labels = labels;
+	cfg.recover         = OSCAR_RECOVER_ACTOR;
+	cfg.classes         = classes;
+	if ((rv = oscar_pool_open(&pool, &cfg)) != 0) {
+		fprintf(stderr, "oscar-hello: cannot open a main pool: %s\n", oscar_strerror(rv));
+		return (1);
+	}
+	oscar_pool_sub_pools(pool, info, 2, &n, 0);
+	printf("main pool %s (pid %d)\n", oscar_pool_address(pool), (int) getpid());
+	for (size_t i = 0; i < n; i++) {
+		printf("  sub pool %zu: %s, label %s, pid %lld\n", i, info[i].address,
+		    info[i].label, (long long) info[i].pid);
+	}
+	for (unsigned i = 0; i < 2; i++) {
+		oscar_placement_t where = { .how = OSCAR_PLACE_LABEL, .label = labels[i] };
+		char              uid[16];
+		snprintf(uid, sizeof(uid), "acct-%s", labels[i]);
+		rv = oscar_create_by_name(pool, "account", uid, oscar_value_new_int(100 * (i + 1)),
+		    &where, 0, &acc[i], &err);
+		if (rv != 0) {
+			show("create account", rv, NULL, &err);
+			oscar_pool_free(&pool);
+			return (1);
+		}
+		printf("  created %s in %s\n", acc[i].uid, acc[i].addr);
+	}
+	rv = oscar_call(pool, &acc[0], "deposit", oscar_value_new_int(5), 0, &reply, &err);
+	show("call acct-east.deposit(5)", rv, reply, &err);
+	rv = oscar_call(pool, &acc[1], "withdraw", oscar_value_new_int(999), 0, &reply, &err);
+	show("call acct-west.withdraw(999)", rv, reply, &err);
+
+	printf("  killing sub pool 1 (pid %lld) with SIGKILL\n", (long long) info[1].pid);
+	oscar_pool_kill_sub_pool(pool, 1, 0);
+	rv = oscar_call(pool, &acc[1], "balance", NULL, 0, &reply, &err);
+	show("call acct-west.balance()", rv, reply, &err);
+	rv = oscar_pool_wait_recovered(pool, 1, 0);
+	oscar_pool_sub_pools(pool, info, 2, &n, 0);
+	printf("  sub pool 1 recovered: %s, pid %lld, actors created again\n",
+	    rv == 0 ? "yes" : oscar_strerror(rv), (long long) info[1].pid);
+	bool exists = false;
+	for (int i = 0; i < 1000 && !exists; i++) {
+		oscar_has(pool, &acc[1], &exists, 0);
+	}
+	rv = oscar_call(pool, &acc[1], "balance", NULL, 0, &reply, &err);
+	show("call acct-west.balance()", rv, reply, &err);
+	oscar_pool_free(&pool);
+	printf("main pool closed; its sub pools were stopped and reaped\n\n");
+	return (0);
+}
+
 int main(void)
 {
-	printf("Oscar-C %s: the actor system inside one process\n\n", OSCAR_VERSION);
-	if (run_pool("inproc://bank-1") != 0 || run_pool("inproc://bank-2") != 0) {
+	// A sub pool started by the main pool below runs here, and stops here.
+	int rv = oscar_subpool_main(classes);
+	if (rv >= 0) {
+		return (rv);
+	}
+	printf("Oscar-C %s: the actor system\n\n", OSCAR_VERSION);
+	if (run_pool("inproc://bank-1") != 0 || run_pool("inproc://bank-2") != 0 ||
+	    run_sub_pools() != 0) {
 		return (1);
 	}
 	printf("done\n");

@@ -22,7 +22,32 @@ static const oscar_actor_class_t sleepy_class = {
 	.methods = sleepy_methods,
 };
 
+// chatty: shout(n) prints n long lines on its standard output.
+static int chatty_shout(oscar_actor_t *self, oscar_req_t *req)
+{
+	int64_t n = 0;
+	char    line[1001];
+	memset(line, 'x', sizeof(line) - 1);
+	line[sizeof(line) - 1] = '\0';
+	(void) oscar_value_get_int(oscar_req_args(req), &n);
+	for (int64_t i = 0; i < n; i++) {
+		printf("%s\n", line);
+	}
+	return (oscar_req_reply(req, oscar_value_new_int(n)));
+}
+
+static const oscar_method_t chatty_methods[] = {
+	{ "shout", chatty_shout, NULL },
+	{ NULL, NULL, NULL },
+};
+
+static const oscar_actor_class_t chatty_class = {
+	.name    = "chatty",
+	.methods = chatty_methods,
+};
+
 static const oscar_actor_class_t *const classes[] = {
+	&chatty_class,
 	&test_counter_class,
 	&test_gate_class,
 	&test_relay_class,

@@ -499,3 +499,15 @@ Test(subpool, destroying_an_actor_answers_remote_waiters)
 	cr_assert(strstr(err.message, "destroyed") != NULL, "%s", err.message);
 	oscar_pool_free(&p);
 }
+
+// A sub pool that prints a lot is not blocked by its standard output: the
+// main pool relays it.
+Test(subpool, chatty_sub_pools_do_not_block)
+{
+	oscar_pool_t *p = open_main(1, NULL, OSCAR_RECOVER_OFF);
+	oscar_ref_t   c = create_in(p, 0, "chatty", "c", NULL);
+	for (int i = 0; i < 3; i++) {
+		cr_assert_eq(test_call_int(p, &c, "shout", 200), 200); // 200 KB each
+	}
+	oscar_pool_free(&p);
+}
