@@ -1036,7 +1036,7 @@ static int osc_host_new_prep(oscar_pool_t *pool, osc_op_t op, const oscar_ref_t 
 		    : timeout_ms < 0 ? "negative timeout"
 		                     : "method name longer than 63 bytes"));
 	}
-	if (osc_pool_on_loop(pool)) {
+	if (osc_pool_on_loop(pool) && (prep == NULL || !prep->nowait)) {
 		// Waiting here would stop the very loop that must answer.
 		oscar_value_free(args);
 		if (err != NULL) {
@@ -1551,19 +1551,30 @@ int oscar_pool_remove_sub_pool(oscar_pool_t *pool, unsigned index, int64_t timeo
 
 int oscar_pool_kill_actor(oscar_pool_t *pool, const oscar_ref_t *ref, int64_t timeout_ms)
 {
-	oscar_sub_pool_info_t info[64];
-	size_t                n;
+	oscar_sub_pool_info_t *info;
+	size_t                 n;
+	int                    rv;
 	if (ref == NULL) {
 		return (OSCAR_EINVAL);
 	}
-	int rv = oscar_pool_sub_pools(pool, info, 64, &n, timeout_ms);
-	if (rv != 0) {
+	if ((rv = oscar_pool_sub_pools(pool, NULL, 0, &n, timeout_ms)) != 0) {
 		return (rv);
 	}
-	for (size_t i = 0; i < n && i < 64; i++) {
-		if (!info[i].removed && strcmp(info[i].address, ref->addr) == 0) {
-			return (oscar_pool_kill_sub_pool(pool, info[i].index, timeout_ms));
+	if (n == 0) {
+		return (OSCAR_ENOENT);
+	}
+	if ((info = calloc(n, sizeof(*info))) == NULL) {
+		return (OSCAR_ENOMEM);
+	}
+	if ((rv = oscar_pool_sub_pools(pool, info, n, &n, timeout_ms)) == 0) {
+		rv = OSCAR_ENOENT;
+		for (size_t i = 0; i < n; i++) {
+			if (!info[i].removed && strcmp(info[i].address, ref->addr) == 0) {
+				rv = oscar_pool_kill_sub_pool(pool, info[i].index, timeout_ms);
+				break;
+			}
 		}
 	}
-	return (OSCAR_ENOENT);
+	free(info);
+	return (rv);
 }

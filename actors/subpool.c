@@ -225,6 +225,21 @@ static void osc_sub_exit_cb(uv_process_t *proc, int64_t status, int signal)
 	osc_sub_close_handles(s);
 }
 
+// osc_env_has tells whether list (NAME=value settings, NULL terminated)
+// sets the variable that entry sets.
+static bool osc_env_has(const char *const *list, const char *entry)
+{
+	const char *eq  = strchr(entry, '=');
+	size_t      len = eq != NULL ? (size_t) (eq - entry) : strlen(entry);
+	for (; list != NULL && *list != NULL; list++) {
+		if (strncmp(*list, entry, len) == 0 &&
+		    ((*list)[len] == '=' || (*list)[len] == '\0')) {
+			return (true);
+		}
+	}
+	return (false);
+}
+
 // osc_sub_spawn starts (or restarts) sub pool s. A failure to start is
 // reported as an exit, so recovery and waiting work the same.
 static void osc_sub_spawn(osc_subpool_t *s)
@@ -263,9 +278,13 @@ static void osc_sub_spawn(osc_subpool_t *s)
 		osc_sub_notify(pool);
 		return;
 	}
+	// The inherited environment, then sub_pool_env, then this sub pool's
+	// own list: a later setting replaces an earlier one of the same name.
 	size_t k = 0;
 	for (size_t i = 0; i < nenv; i++) {
-		if (strncmp(environ[i], "OSCAR_SUBPOOL_", 14) != 0) {
+		if (strncmp(environ[i], "OSCAR_SUBPOOL_", 14) != 0 &&
+		    !osc_env_has(pool->cfg.sub_pool_env, environ[i]) &&
+		    !osc_env_has(own, environ[i])) {
 			env[k++] = environ[i];
 		}
 	}
@@ -274,7 +293,9 @@ static void osc_sub_spawn(osc_subpool_t *s)
 	snprintf(env_parent, sizeof(env_parent), "OSCAR_SUBPOOL_PARENT=%d", (int) getpid());
 	snprintf(env_index, sizeof(env_index), "OSCAR_SUBPOOL_INDEX=%u", s->index);
 	for (const char *const *e = pool->cfg.sub_pool_env; e != NULL && *e != NULL; e++) {
-		env[k++] = (char *) *e;
+		if (!osc_env_has(own, *e)) {
+			env[k++] = (char *) *e;
+		}
 	}
 	for (const char *const *e = own; e != NULL && *e != NULL; e++) {
 		env[k++] = (char *) *e;

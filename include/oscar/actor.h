@@ -133,7 +133,7 @@ typedef enum oscar_recover {
 
 typedef struct oscar_pool_config {
 	// address names the pool; NULL gives a generated "inproc://pool-<id>".
-	// When it is an NNG URL (inproc://, ipc://, tcp://), the pool listens
+	// When it is an NNG URL (inproc://, ipc://, tcp://, tls+tcp://), the pool listens
 	// on it, and other pools reach its actors through it; a tcp port 0 is
 	// replaced by the port bound, and a wildcard host by this machine's
 	// address (see oscar_pool_address).
@@ -170,7 +170,8 @@ typedef struct oscar_pool_config {
 	const char *const *sub_pool_argv;
 	// sub_pool_env adds "NAME=value" settings (NULL terminated) to the
 	// environment of every sub pool; sub_pool_envs, if given, has one such
-	// list (or NULL) per sub pool, applied after it.
+	// list (or NULL) per sub pool. A setting replaces an inherited variable
+	// of the same name, and a per-sub-pool one a sub_pool_env one.
 	const char *const        *sub_pool_env;
 	const char *const *const *sub_pool_envs;
 	// recover says what happens when a sub pool dies.
@@ -259,8 +260,8 @@ int oscar_pool_sub_pools(
 int oscar_pool_kill_sub_pool(oscar_pool_t *pool, unsigned index, int64_t timeout_ms);
 
 // oscar_pool_kill_actor stops the actor ref the hard way: it kills the
-// whole sub pool that holds it (recovery then applies). OSCAR_ENOENT when
-// ref is not in one of pool's sub pools.
+// whole sub pool at ref's address (recovery then applies). OSCAR_ENOENT
+// when that address is not one of pool's sub pools.
 int oscar_pool_kill_actor(oscar_pool_t *pool, const oscar_ref_t *ref, int64_t timeout_ms);
 
 // oscar_pool_wait_recovered waits until sub pool index runs and is ready.
@@ -353,8 +354,9 @@ int oscar_tell(oscar_pool_t *pool, const oscar_ref_t *ref, const char *method, o
     int64_t timeout_ms, oscar_error_t *err);
 
 // oscar_tell_nowait posts a one-way message and returns at once (to an
-// actor of this pool or, through it, of another). It fails only for bad
-// arguments (OSCAR_EINVAL), a closed pool (OSCAR_ECLOSED) or a full inbox
+// actor of this pool or, through it, of another), from any thread. It
+// fails only for bad arguments (OSCAR_EINVAL), a closed pool
+// (OSCAR_ECLOSED), lack of memory (OSCAR_ENOMEM) or a full inbox
 // (OSCAR_EMBOXFULL: back off and retry); later failures (no such actor or
 // method, full mailbox, or a handler that fails) are counted in the pool's
 // "dropped" counter.

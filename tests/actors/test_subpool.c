@@ -399,6 +399,7 @@ Test(subpool, killing_an_actor_kills_its_sub_pool)
 	cfg.recover          = OSCAR_RECOVER_PROCESS;
 	cfg.sub_pool_env     = all;
 	cfg.sub_pool_envs    = envs;
+	setenv("OSCAR_TEST_ALL", "0", 1); // replaced by the configured setting
 	cr_assert_eq(oscar_pool_open(&p, &cfg), 0);
 
 	oscar_sub_pool_info_t info[2];
@@ -410,12 +411,14 @@ Test(subpool, killing_an_actor_kills_its_sub_pool)
 	cr_assert_not_null(f);
 	size_t len = fread(env, 1, sizeof(env) - 1, f);
 	fclose(f);
-	bool has_all = false, has_one = false;
+	bool has_all = false, has_one = false, has_old = false;
 	for (size_t i = 0; i < len; i += strlen(env + i) + 1) {
 		has_all = has_all || strcmp(env + i, "OSCAR_TEST_ALL=1") == 0;
 		has_one = has_one || strcmp(env + i, "OSCAR_TEST_ONE=yes") == 0;
+		has_old = has_old || strcmp(env + i, "OSCAR_TEST_ALL=0") == 0;
 	}
 	cr_assert(has_all && has_one);
+	cr_assert_not(has_old, "the inherited value was not replaced");
 
 	oscar_ref_t c = create_in(p, 1, "counter", "c", NULL);
 	oscar_ref_t local;
