@@ -388,6 +388,13 @@ int oscar_pool_open(oscar_pool_t **poolp, const oscar_pool_config_t *cfg)
 	if (cfg->address != NULL && strlen(cfg->address) >= OSCAR_ADDR_MAX) {
 		return (OSCAR_EADDRINVAL);
 	}
+	if (cfg->sub_pools > 0 && getenv("OSCAR_SUBPOOL_ADDRESS") != NULL) {
+		// A sub pool whose program skipped oscar_subpool_main would start
+		// sub pools of its own, and they theirs, without end.
+		fprintf(stderr, "oscar: this process was started as a sub pool; "
+		                "its program must call oscar_subpool_main first\n");
+		return (OSCAR_ESTATE);
+	}
 	if (cfg->sub_pools > 0 &&
 	    (cfg->address == NULL || (strncmp(cfg->address, "ipc://", 6) != 0 &&
 	                                 strncmp(cfg->address, "tcp://", 6) != 0))) {

@@ -274,6 +274,13 @@ Test(subpool, bad_configurations_are_refused)
 	cfg.sub_pool_program = "/nonexistent/oscar-sub-pool";
 	cr_assert_neq(oscar_pool_open(&p, &cfg), 0);
 	cr_assert_null(p);
+	// A sub pool that did not call oscar_subpool_main cannot start sub
+	// pools of its own (no endless chain of processes).
+	cfg.sub_pool_program = OSCAR_TEST_SUBPOOL;
+	setenv("OSCAR_SUBPOOL_ADDRESS", "ipc:///nowhere", 1);
+	cr_assert_eq(oscar_pool_open(&p, &cfg), OSCAR_ESTATE);
+	unsetenv("OSCAR_SUBPOOL_ADDRESS");
+	cr_assert_null(p);
 }
 
 // Garbage sent to a sub pool's address from outside: dropped, and the sub
