@@ -55,6 +55,10 @@ oscar_ref_t test_spawn(
 // reply, asserting success.
 int64_t test_call_int(oscar_pool_t *pool, const oscar_ref_t *ref, const char *method, int64_t arg);
 
+// test_wait_parked waits until gate g (through pool) holds n waiting
+// requests, so that a test acts on requests known to have started.
+void test_wait_parked(oscar_pool_t *pool, const oscar_ref_t *g, int64_t n);
+
 // test_strs makes an array of strings (NULL-terminated list).
 oscar_value_t *test_strs(const char *first, ...);
 

@@ -71,3 +71,10 @@ oscar_value_t *test_via(bool hold, const char *first, ...)
 	va_end(ap);
 	return (a);
 }
+
+void test_wait_parked(oscar_pool_t *pool, const oscar_ref_t *g, int64_t n)
+{
+	while (test_call_int(pool, g, "waiting", 0) != n) {
+		;
+	}
+}

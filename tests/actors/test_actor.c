@@ -123,9 +123,7 @@ Test(actor, hold_keeps_the_actor_busy_while_waiting)
 
 	cr_assert_eq(
 	    oscar_call_start(pool, &r, "via", test_via(true, "g", "wait", NULL), 0, &waiting), 0);
-	while (test_call_int(pool, &g, "waiting", 0) != 1) {
-		;
-	}
+	test_wait_parked(pool, &g, 1);
 	cr_assert_eq(oscar_call_start(pool, &r, "get_log", NULL, 0, &after), 0);
 	cr_assert_eq(test_call_int(pool, &g, "open", 0), 1);
 	cr_assert_eq(oscar_call_wait(&waiting, NULL, NULL), 0);
@@ -144,9 +142,7 @@ Test(actor, yield_releases_the_actor_while_waiting)
 
 	cr_assert_eq(
 	    oscar_call_start(pool, &r, "via", test_via(false, "g", "wait", NULL), 0, &waiting), 0);
-	while (test_call_int(pool, &g, "waiting", 0) != 1) {
-		;
-	}
+	test_wait_parked(pool, &g, 1);
 	cr_assert_eq(oscar_call(pool, &r, "get_log", NULL, 0, &log, NULL), 0);
 	cr_assert_eq(oscar_value_len(log), 0);
 	oscar_value_free(log);
@@ -223,9 +219,7 @@ Test(actor, full_mailbox_refuses_with_mailbox_full)
 	oscar_call_t *held;
 	cr_assert_eq(
 	    oscar_call_start(pool, &r, "via", test_via(true, "g", "wait", NULL), 0, &held), 0);
-	while (test_call_int(pool, &g, "waiting", 0) != 1) {
-		;
-	}
+	test_wait_parked(pool, &g, 1);
 	for (int i = 0; i < 4; i++) {
 		cr_assert_eq(oscar_tell(pool, &r, "noop", NULL, 0, &err), 0);
 	}
@@ -256,9 +250,7 @@ Test(actor, destroy_fails_pending_requests)
 	for (int i = 0; i < 3; i++) {
 		cr_assert_eq(oscar_call_start(pool, &g, "wait", NULL, 10000, &calls[i]), 0);
 	}
-	while (test_call_int(pool, &g, "waiting", 0) != 3) {
-		;
-	}
+	test_wait_parked(pool, &g, 3);
 	cr_assert_eq(oscar_destroy(pool, &g, 0, NULL), 0);
 	for (int i = 0; i < 3; i++) {
 		cr_assert_eq(oscar_call_wait(&calls[i], NULL, &err), OSCAR_ENOACTOR);

@@ -192,9 +192,7 @@ Test(call, cancel_running_call_returns_hook_value)
 
 	cr_assert_eq(oscar_call_start(pool, &g, "wait", NULL, 10000, &call), 0);
 	// Make sure the request is parked before cancelling.
-	while (test_call_int(pool, &g, "waiting", 0) != 1) {
-		;
-	}
+	test_wait_parked(pool, &g, 1);
 	oscar_call_cancel(call);
 	oscar_call_cancel(call); // idempotent
 	cr_assert_eq(oscar_call_wait(&call, &reply, NULL), 0);
@@ -210,9 +208,7 @@ Test(call, cancel_without_hook_fails_with_cancelled)
 	oscar_call_t *call;
 	oscar_error_t err;
 	cr_assert_eq(oscar_call_start(pool, &g, "wait", NULL, 10000, &call), 0);
-	while (test_call_int(pool, &g, "waiting", 0) != 1) {
-		;
-	}
+	test_wait_parked(pool, &g, 1);
 	oscar_call_cancel(call);
 	cr_assert_eq(oscar_call_wait(&call, NULL, &err), OSCAR_ECANCELED);
 	cr_assert_str_eq(err.actor, "g");
@@ -231,9 +227,7 @@ Test(call, cancel_queued_call_never_runs)
 	// is cancelled before it can start.
 	oscar_value_t *args = test_via(true, "g", "wait", NULL);
 	cr_assert_eq(oscar_call_start(pool, &r, "via", args, 10000, &held), 0);
-	while (test_call_int(pool, &g, "waiting", 0) != 1) {
-		;
-	}
+	test_wait_parked(pool, &g, 1);
 	cr_assert_eq(oscar_call_start(pool, &r, "get_log", NULL, 10000, &queued), 0);
 	oscar_call_cancel(queued);
 	cr_assert_eq(oscar_call_wait(&queued, NULL, &err), OSCAR_ECANCELED);
@@ -259,9 +253,7 @@ Test(call, cancel_reaches_calls_made_for_the_request)
 
 	oscar_value_t *args = test_via(false, "g", "wait", NULL);
 	cr_assert_eq(oscar_call_start(pool, &r, "via", args, 10000, &call), 0);
-	while (test_call_int(pool, &g, "waiting", 0) != 1) {
-		;
-	}
+	test_wait_parked(pool, &g, 1);
 	oscar_call_cancel(call);
 	cr_assert_eq(oscar_call_wait(&call, NULL, NULL), OSCAR_ECANCELED);
 	cr_assert_eq(oscar_call(pool, &g, "was_cancelled", NULL, 0, &reply, NULL), 0);

@@ -87,9 +87,7 @@ Test(fault, cancel_is_not_lost_to_a_full_inbox)
 	oscar_value_t *reply;
 	const char    *s;
 	cr_assert_eq(oscar_call_start(pool, &g, "wait", NULL, 30000, &call), 0);
-	while (test_call_int(pool, &g, "waiting", 0) != 1) {
-		;
-	}
+	test_wait_parked(pool, &g, 1);
 	// Block the pool thread and fill its inbox; the cancel still gets in.
 	cr_assert_eq(oscar_tell_nowait(pool, &b, "block", NULL), 0);
 	uv_sem_wait(&test_block_started);

@@ -66,9 +66,7 @@ Test(pool, closing_fails_every_call_in_flight)
 	for (int i = 0; i < 200; i++) {
 		cr_assert_eq(oscar_call_start(p, &g, "wait", NULL, 30000, &calls[i]), 0);
 	}
-	while (test_call_int(p, &g, "waiting", 0) != 200) {
-		;
-	}
+	test_wait_parked(p, &g, 200);
 	oscar_pool_close(p);
 	for (int i = 0; i < 200; i++) {
 		cr_assert_eq(oscar_call_wait(&calls[i], NULL, &err), OSCAR_ECLOSED, "call %d", i);

@@ -19,21 +19,34 @@ extern char **environ;
 
 TestSuite(subpool, .timeout = 90);
 
-static oscar_pool_t *open_main(unsigned n, const char *const *labels, oscar_recover_t recover)
+// main_config sets cfg up for a main pool of this test process with n sub
+// pools running oscar-test-subpool; open_config opens it.
+static void main_config(
+    oscar_pool_config_t *cfg, unsigned n, const char *const *labels, oscar_recover_t recover)
 {
-	static char         addr[96];
-	oscar_pool_config_t cfg;
-	oscar_pool_t       *p;
+	static char addr[96];
 	snprintf(addr, sizeof(addr), "ipc:///tmp/oscar-test-main-%d.sock", (int) getpid());
-	oscar_pool_config_init(&cfg);
-	cfg.address          = addr;
-	cfg.sub_pools        = n;
-	cfg.sub_pool_labels  = labels;
-	cfg.sub_pool_program = OSCAR_TEST_SUBPOOL;
-	cfg.recover          = recover;
-	int rv               = oscar_pool_open(&p, &cfg);
+	oscar_pool_config_init(cfg);
+	cfg->address          = addr;
+	cfg->sub_pools        = n;
+	cfg->sub_pool_labels  = labels;
+	cfg->sub_pool_program = OSCAR_TEST_SUBPOOL;
+	cfg->recover          = recover;
+}
+
+static oscar_pool_t *open_config(const oscar_pool_config_t *cfg)
+{
+	oscar_pool_t *p;
+	int           rv = oscar_pool_open(&p, cfg);
 	cr_assert_eq(rv, 0, "open: %s", oscar_strerror(rv));
 	return (p);
+}
+
+static oscar_pool_t *open_main(unsigned n, const char *const *labels, oscar_recover_t recover)
+{
+	oscar_pool_config_t cfg;
+	main_config(&cfg, n, labels, recover);
+	return (open_config(&cfg));
 }
 
 static oscar_ref_t create_in(
@@ -102,9 +115,7 @@ Test(subpool, killed_sub_pool_fails_its_calls_at_once)
 	oscar_call_t *call;
 	oscar_error_t err;
 	cr_assert_eq(oscar_call_start(p, &g, "wait", NULL, 60000, &call), 0);
-	while (test_call_int(p, &g, "waiting", 0) != 1) {
-		;
-	}
+	test_wait_parked(p, &g, 1);
 	cr_assert_eq(oscar_pool_kill_sub_pool(p, 0, 0), 0);
 	cr_assert_eq(oscar_call_wait(&call, NULL, &err), OSCAR_EPEERGONE);
 	cr_assert(strstr(err.message, "killed by signal 9") != NULL ||
@@ -396,18 +407,11 @@ Test(subpool, killing_an_actor_kills_its_sub_pool)
 	static const char *const  one[]  = { "OSCAR_TEST_ONE=yes", NULL };
 	static const char *const *envs[] = { one, NULL };
 	oscar_pool_config_t       cfg;
-	oscar_pool_t             *p;
-	char                      addr[96];
-	snprintf(addr, sizeof(addr), "ipc:///tmp/oscar-test-kill-%d.sock", (int) getpid());
-	oscar_pool_config_init(&cfg);
-	cfg.address          = addr;
-	cfg.sub_pools        = 2;
-	cfg.sub_pool_program = OSCAR_TEST_SUBPOOL;
-	cfg.recover          = OSCAR_RECOVER_PROCESS;
-	cfg.sub_pool_env     = all;
-	cfg.sub_pool_envs    = envs;
+	main_config(&cfg, 2, NULL, OSCAR_RECOVER_PROCESS);
+	cfg.sub_pool_env  = all;
+	cfg.sub_pool_envs = envs;
 	setenv("OSCAR_TEST_ALL", "0", 1); // replaced by the configured setting
-	cr_assert_eq(oscar_pool_open(&p, &cfg), 0);
+	oscar_pool_t *p = open_config(&cfg);
 
 	oscar_sub_pool_info_t info[2];
 	size_t                n;
@@ -451,9 +455,7 @@ Test(subpool, cancel_and_blocking_hooks_across_processes)
 	oscar_error_t  err;
 	const char    *s;
 	cr_assert_eq(oscar_call_start(p, &g, "wait", NULL, 30000, &call), 0);
-	while (test_call_int(p, &g, "waiting", 0) != 1) {
-		;
-	}
+	test_wait_parked(p, &g, 1);
 	oscar_call_cancel(call);
 	cr_assert_eq(oscar_call_wait(&call, &reply, NULL), 0);
 	cr_assert_eq(oscar_value_get_str(reply, &s, NULL), 0);
@@ -471,21 +473,17 @@ Test(subpool, cancel_and_blocking_hooks_across_processes)
 // time one is stopped (not only the first time).
 Test(subpool, stuck_sub_pools_are_killed_at_every_stop)
 {
-	char script[96], addr[96];
+	char script[96];
 	snprintf(script, sizeof(script), "/tmp/oscar-test-stuck-%d.sh", (int) getpid());
 	FILE *f = fopen(script, "w");
 	cr_assert_not_null(f);
 	fprintf(f, "#!/bin/sh\ntrap '' TERM\nexec %s\n", OSCAR_TEST_SUBPOOL);
 	fclose(f);
 	cr_assert_eq(chmod(script, 0755), 0);
-	snprintf(addr, sizeof(addr), "ipc:///tmp/oscar-test-stuck-%d.sock", (int) getpid());
 	oscar_pool_config_t cfg;
-	oscar_pool_t       *p;
-	oscar_pool_config_init(&cfg);
-	cfg.address          = addr;
-	cfg.sub_pools        = 2;
+	main_config(&cfg, 2, NULL, OSCAR_RECOVER_OFF);
 	cfg.sub_pool_program = script;
-	cr_assert_eq(oscar_pool_open(&p, &cfg), 0);
+	oscar_pool_t *p      = open_config(&cfg);
 	cr_assert_eq(oscar_pool_remove_sub_pool(p, 0, 20000), 0);
 	cr_assert_eq(oscar_pool_remove_sub_pool(p, 1, 20000), 0);
 	oscar_pool_free(&p);
@@ -501,9 +499,7 @@ Test(subpool, destroying_an_actor_answers_remote_waiters)
 	oscar_call_t *call;
 	oscar_error_t err;
 	cr_assert_eq(oscar_call_start(p, &g, "wait", NULL, 30000, &call), 0);
-	while (test_call_int(p, &g, "waiting", 0) != 1) {
-		;
-	}
+	test_wait_parked(p, &g, 1);
 	cr_assert_eq(oscar_destroy(p, &g, 0, &err), 0);
 	cr_assert_eq(oscar_call_wait(&call, NULL, &err), OSCAR_ENOACTOR);
 	cr_assert(strstr(err.message, "destroyed") != NULL, "%s", err.message);

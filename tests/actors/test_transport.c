@@ -189,9 +189,7 @@ Test(transport, closed_peer_fails_pending_calls_at_once, .init = open_ipc, .fini
 	for (int i = 0; i < 20; i++) {
 		cr_assert_eq(oscar_call_start(a_pool, &g, "wait", NULL, 30000, &calls[i]), 0);
 	}
-	while (test_call_int(a_pool, &g, "waiting", 0) != 20) {
-		;
-	}
+	test_wait_parked(a_pool, &g, 20);
 	oscar_pool_free(&b_pool);
 	for (int i = 0; i < 20; i++) {
 		int rv = oscar_call_wait(&calls[i], NULL, &err);
@@ -211,9 +209,7 @@ Test(transport, remote_cancel_reaches_the_handler, .init = open_tcp, .fini = clo
 	oscar_value_t *reply;
 	const char    *s;
 	cr_assert_eq(oscar_call_start(a_pool, &g, "wait", NULL, 30000, &call), 0);
-	while (test_call_int(a_pool, &g, "waiting", 0) != 1) {
-		;
-	}
+	test_wait_parked(a_pool, &g, 1);
 	oscar_call_cancel(call);
 	cr_assert_eq(oscar_call_wait(&call, &reply, NULL), 0);
 	cr_assert_eq(oscar_value_get_str(reply, &s, NULL), 0);
