@@ -619,6 +619,17 @@ osc_subpool_t *osc_subpool_find(oscar_pool_t *pool, const char *address)
 	return (NULL);
 }
 
+void osc_pool_census(oscar_pool_t *pool, unsigned *sub_pools_ready, uint64_t *actors)
+{
+	unsigned ready = 0;
+	for (unsigned i = 0; i < pool->subs.n; i++) {
+		const osc_subpool_t *s = pool->subs.v[i];
+		ready += s->alive && s->ready && !s->removed;
+	}
+	*sub_pools_ready = ready;
+	*actors          = pool->actors.len;
+}
+
 // ---------------------------------------------------------------------------
 // The child's side
 
@@ -635,11 +646,13 @@ int oscar_subpool_main(const oscar_actor_class_t *const *classes)
 	if (getppid() != (pid_t) atoi(parent)) {
 		return (1);
 	}
-	// Stop on SIGTERM or SIGINT, or when the parent closes our stdin.
+	// Stop on SIGTERM, or when the parent closes our stdin. SIGINT is
+	// ignored: a Ctrl-C at a terminal reaches the whole process group,
+	// and the main pool, which gets it too, stops its sub pools in order.
+	signal(SIGINT, SIG_IGN);
 	sigset_t set;
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
 	sigprocmask(SIG_BLOCK, &set, NULL); // before the pool's threads exist
 	int sfd = signalfd(-1, &set, SFD_CLOEXEC);
 

@@ -20,6 +20,10 @@ packages=(
 	libnng-dev
 	libmpack-dev
 	libcriterion-dev
+	# The configuration files of oscar-supervisor and oscar-worker (INI).
+	libinih-dev
+	# The multi-host tests make hosts with network namespaces (ip netns).
+	iproute2
 	# The TLS tests make a throwaway certificate with the openssl tool.
 	openssl
 )

@@ -5,6 +5,10 @@
 #include "oscar/error.h"
 #include "oscar/value.h"
 #include "oscar/actor.h"
+#include "oscar/node.h"
+#include "oscar/service.h"
+#include "oscar/cluster.h"
+#include "oscar/local.h"
 
 #define OSCAR_VERSION_MAJOR 0
 #define OSCAR_VERSION_MINOR 1

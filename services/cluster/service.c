@@ -1,0 +1,169 @@
+// The cluster service's table: on a supervisor it starts the registry
+// actor, on a worker the actor that registers and sends heartbeats; and
+// the node info both sides exchange.
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "actors/subpool.h"
+#include "oscar/oscar.h"
+#include "services/cluster/cluster_int.h"
+
+int osc_cluster_settings(const oscar_settings_t *s, osc_cluster_settings_t *out, oscar_error_t *err)
+{
+	int rv = oscar_settings_get_ms(s, OSC_CLUSTER_SECTION, "heartbeat_interval",
+	    OSC_HEARTBEAT_DEFAULT_MS, 10, 3600000, &out->heartbeat_ms, err);
+	rv     = rv != 0 ? rv
+	                 : oscar_settings_get_ms(s, OSC_CLUSTER_SECTION, "dead_timeout",
+	                       OSC_DEAD_TIMEOUT_DEFAULT_MS, 20, 86400000, &out->dead_timeout_ms, err);
+	if (rv == 0 && out->dead_timeout_ms <= out->heartbeat_ms) {
+		rv = osc_fail(err, OSCAR_EINVAL,
+		    "cluster.dead_timeout (%lld ms) must be longer than cluster.heartbeat_interval "
+		    "(%lld ms)",
+		    (long long) out->dead_timeout_ms, (long long) out->heartbeat_ms);
+	}
+	return (rv);
+}
+
+// osc_load_average reads the host's 1-minute load average (0 if unknown).
+static double osc_load_average(void)
+{
+	double load = 0;
+	FILE  *f    = fopen("/proc/loadavg", "r");
+	if (f != NULL) {
+		if (fscanf(f, "%lf", &load) != 1) {
+			load = 0;
+		}
+		fclose(f);
+	}
+	return (load);
+}
+
+oscar_value_t *osc_node_info_value(oscar_node_t *node)
+{
+	const osc_node_facts_t *facts = osc_node_facts(node);
+	unsigned                slots;
+	uint64_t                actors;
+	osc_pool_census(oscar_node_pool(node), &slots, &actors);
+	char host[64] = "";
+	gethostname(host, sizeof(host) - 1);
+
+	oscar_value_t *labels = oscar_value_new_array(facts->n_labels);
+	for (size_t i = 0; labels != NULL && i < facts->n_labels; i++) {
+		oscar_value_array_push(labels, oscar_value_new_str(facts->labels[i]));
+	}
+	oscar_value_t *m = oscar_value_new_map(16);
+	if (m == NULL || labels == NULL) {
+		oscar_value_free(m);
+		oscar_value_free(labels);
+		return (NULL);
+	}
+	int rv = oscar_value_map_set(m, "address", oscar_value_new_str(oscar_node_address(node)));
+	rv     = rv != 0 ? rv : oscar_value_map_set(m, "role",
+                                    oscar_value_new_str(oscar_role_name(oscar_node_role(node))));
+	rv     = rv != 0 ? rv : oscar_value_map_set(m, "hostname", oscar_value_new_str(host));
+	rv     = rv != 0 ? rv : oscar_value_map_set(m, "pid", oscar_value_new_int(getpid()));
+	rv     = rv != 0 ? rv : oscar_value_map_set(m, "cores", oscar_value_new_uint(facts->cores));
+	rv     = rv != 0 ? rv : oscar_value_map_set(m, "memory", oscar_value_new_uint(facts->memory));
+	rv = rv != 0 ? rv : oscar_value_map_set(m, "sub_pools", oscar_value_new_uint(facts->sub_pools));
+	rv = rv != 0 ? rv : oscar_value_map_set(m, "slots", oscar_value_new_uint(slots));
+	rv = rv != 0 ? rv : oscar_value_map_set(m, "labels", labels);
+	labels = NULL;
+	rv = rv != 0 ? rv : oscar_value_map_set(m, "load", oscar_value_new_float(osc_load_average()));
+	rv = rv != 0 ? rv : oscar_value_map_set(m, "actors", oscar_value_new_uint(actors));
+	rv = rv != 0 ? rv : oscar_value_map_set(m, "version", oscar_value_new_str(OSCAR_VERSION));
+	oscar_value_free(labels);
+	if (rv != 0) {
+		oscar_value_free(m);
+		return (NULL);
+	}
+	return (m);
+}
+
+// ---------------------------------------------------------------------------
+// Start and stop
+
+static int osc_cluster_start(oscar_node_t *node, void **state, oscar_error_t *err)
+{
+	osc_cluster_settings_t cfg;
+	int                    rv = osc_cluster_settings(oscar_node_settings(node), &cfg, err);
+	if (rv != 0) {
+		return (rv);
+	}
+	bool           sup  = oscar_node_role(node) == OSCAR_ROLE_SUPERVISOR;
+	oscar_value_t *args = oscar_value_new_array(3);
+	if (args == NULL) {
+		return (osc_fail(err, OSCAR_ENOMEM, "out of memory"));
+	}
+	// The actor gets the node by address: these classes are never offered
+	// for creation by name, so only this code creates them.
+	oscar_value_array_push(args, oscar_value_new_uint((uint64_t) (uintptr_t) node));
+	oscar_value_array_push(args, oscar_value_new_uint((uint64_t) cfg.heartbeat_ms));
+	oscar_value_array_push(args, oscar_value_new_uint((uint64_t) cfg.dead_timeout_ms));
+	oscar_ref_t ref;
+	rv = oscar_create(oscar_node_pool(node),
+	    sup ? &osc_cluster_supervisor_class : &osc_cluster_worker_class, OSCAR_CLUSTER_UID, args,
+	    5000, &ref, err);
+	*state = NULL;
+	return (rv);
+}
+
+static void osc_cluster_stop(oscar_node_t *node, void *state)
+{
+	bool          sup = oscar_node_role(node) == OSCAR_ROLE_SUPERVISOR;
+	oscar_ref_t   ref;
+	oscar_error_t err;
+	oscar_ref_make(&ref, oscar_node_address(node), OSCAR_CLUSTER_UID);
+	// A supervisor tells its workers it is going away; a worker
+	// deregisters. Both are bounded: a stop never hangs on a peer.
+	int rv = sup ? oscar_call(oscar_node_pool(node), &ref, OSC_CL_LEAVING, NULL, 2000, NULL, &err)
+	             : oscar_call(oscar_node_pool(node), &ref, OSC_CLW_LEAVE,
+	                   oscar_value_new_int(2000), 3000, NULL, &err);
+	if (rv != 0) {
+		oscar_log(OSCAR_LOG_WARN, "cluster", "%s: %s",
+		    sup ? "could not tell the workers" : "could not deregister", err.message);
+	}
+}
+
+const oscar_service_t osc_cluster_service = {
+	.abi   = OSCAR_SERVICE_ABI,
+	.name  = "cluster",
+	.roles = OSCAR_ROLES_ALL,
+	.start = osc_cluster_start,
+	.stop  = osc_cluster_stop,
+};
+
+// ---------------------------------------------------------------------------
+// Reading values
+
+int64_t osc_map_int(const oscar_value_t *map, const char *key, int64_t def)
+{
+	int64_t v;
+	if (map == NULL || map->type != OSCAR_MAP ||
+	    oscar_value_get_int(oscar_value_map_get(map, key), &v) != 0) {
+		return (def);
+	}
+	return (v);
+}
+
+const char *osc_map_str(const oscar_value_t *map, const char *key)
+{
+	const char *s;
+	size_t      len;
+	if (map == NULL || map->type != OSCAR_MAP ||
+	    oscar_value_get_str(oscar_value_map_get(map, key), &s, &len) != 0) {
+		return (NULL);
+	}
+	return (s);
+}
+
+uint64_t osc_arg_uint(const oscar_value_t *args, size_t i, uint64_t def)
+{
+	uint64_t v;
+	if (args == NULL || args->type != OSCAR_ARRAY ||
+	    oscar_value_get_uint(oscar_value_at(args, i), &v) != 0) {
+		return (def);
+	}
+	return (v);
+}

@@ -1,0 +1,223 @@
+// The cluster service, worker side: registration and heartbeats.
+//
+// One actor (OSCAR_CLUSTER_UID in the worker's main pool) registers with
+// the supervisor, retrying every heartbeat interval while the supervisor
+// is not up yet, then sends its node info every interval. A heartbeat
+// answered with OSCAR_ENOENT (the supervisor restarted, or marked this
+// worker dead) registers again; one that fails otherwise goes back to
+// registering. Exactly one timer or one call is outstanding at any time.
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "services/cluster/cluster_int.h"
+
+typedef enum osc_cw_phase {
+	OSC_CW_REGISTERING, // a register call, or the timer before the next
+	OSC_CW_REGISTERED,  // heartbeats
+	OSC_CW_LEAVING,     // the node stops: nothing more is sent
+} osc_cw_phase_t;
+
+typedef struct osc_cw {
+	oscar_node_t  *node;
+	oscar_ref_t    supervisor;
+	int64_t        heartbeat_ms;
+	osc_cw_phase_t phase;
+	uint64_t       pending; // the timer or call outstanding, or 0
+	unsigned       failures; // register attempts failed in a row
+	bool           was_registered;
+} osc_cw_t;
+
+static void osc_cw_send(oscar_actor_t *self, oscar_result_t *res, void *arg);
+
+// osc_cw_later sends the next register or heartbeat after delay_ms.
+static void osc_cw_later(oscar_actor_t *self, osc_cw_t *st, int64_t delay_ms)
+{
+	st->pending = 0;
+	if (st->phase != OSC_CW_LEAVING &&
+	    oscar_actor_after(self, delay_ms, osc_cw_send, NULL, &st->pending) != 0) {
+		oscar_log(OSCAR_LOG_ERROR, "cluster", "cannot arm the heartbeat timer");
+	}
+}
+
+static void osc_cw_registered(oscar_actor_t *self, oscar_result_t *res, void *arg)
+{
+	osc_cw_t *st = oscar_actor_state(self);
+	if (res->code == OSCAR_ECANCELED) {
+		return; // whoever cancelled it has moved on (pending is theirs)
+	}
+	st->pending = 0;
+	if (st->phase == OSC_CW_LEAVING || res->code == OSCAR_ECLOSED) {
+		return;
+	}
+	if (res->code != 0) {
+		// Say it once, then quietly keep trying.
+		if (st->failures++ == 0) {
+			oscar_log(st->was_registered ? OSCAR_LOG_WARN : OSCAR_LOG_INFO, "cluster",
+			    "supervisor %s not reachable yet (%s); retrying every %" PRId64 " ms",
+			    st->supervisor.addr, res->error != NULL ? res->error->message : "",
+			    st->heartbeat_ms);
+		}
+		osc_cw_later(self, st, st->heartbeat_ms);
+		return;
+	}
+	int64_t every = osc_map_int(res->value, "heartbeat_ms", st->heartbeat_ms);
+	st->heartbeat_ms = every > 0 ? every : st->heartbeat_ms;
+	st->phase        = OSC_CW_REGISTERED;
+	st->failures     = 0;
+	oscar_log(OSCAR_LOG_INFO, "cluster", "%s with supervisor %s",
+	    st->was_registered ? "registered again" : "registered", st->supervisor.addr);
+	st->was_registered = true;
+	osc_cw_later(self, st, st->heartbeat_ms);
+}
+
+static void osc_cw_beat_done(oscar_actor_t *self, oscar_result_t *res, void *arg)
+{
+	osc_cw_t *st = oscar_actor_state(self);
+	if (res->code == OSCAR_ECANCELED) {
+		return; // whoever cancelled it has moved on (pending is theirs)
+	}
+	st->pending = 0;
+	if (st->phase == OSC_CW_LEAVING || res->code == OSCAR_ECLOSED) {
+		return;
+	}
+	if (res->code == OSCAR_ENOENT) {
+		oscar_log(OSCAR_LOG_WARN, "cluster", "supervisor %s does not know this worker; "
+		    "registering again", st->supervisor.addr);
+		st->phase = OSC_CW_REGISTERING;
+		osc_cw_later(self, st, 0);
+		return;
+	}
+	if (res->code != 0) {
+		oscar_log(OSCAR_LOG_WARN, "cluster", "heartbeat to %s failed: %s",
+		    st->supervisor.addr, res->error != NULL ? res->error->message : "");
+		st->phase = OSC_CW_REGISTERING;
+	}
+	osc_cw_later(self, st, st->heartbeat_ms);
+}
+
+static void osc_cw_send(oscar_actor_t *self, oscar_result_t *res, void *arg)
+{
+	osc_cw_t *st = oscar_actor_state(self);
+	if (res->code != 0 || st->phase == OSC_CW_LEAVING) {
+		return; // cancelled, or the actor or pool is going
+	}
+	st->pending = 0;
+	oscar_value_t *info = osc_node_info_value(st->node);
+	bool           reg  = st->phase == OSC_CW_REGISTERING;
+	// A call that outlives the interval would pile up behind the next.
+	int rv = oscar_actor_call(self, &st->supervisor, reg ? OSC_CL_REGISTER : OSC_CL_HEARTBEAT,
+	    info, st->heartbeat_ms > 500 ? st->heartbeat_ms : 500,
+	    reg ? osc_cw_registered : osc_cw_beat_done, NULL, &st->pending);
+	if (rv != 0) {
+		osc_cw_later(self, st, st->heartbeat_ms);
+	}
+}
+
+// ---------------------------------------------------------------------------
+// Methods
+
+// stop: the supervisor stops the cluster. The node stops, and its stop
+// deregisters it.
+static int osc_cw_m_stop(oscar_actor_t *self, oscar_req_t *req)
+{
+	osc_cw_t *st = oscar_actor_state(self);
+	oscar_log(OSCAR_LOG_INFO, "cluster", "the supervisor stops the cluster");
+	oscar_node_request_stop(st->node);
+	return (0);
+}
+
+// supervisor_leaving: the supervisor is going away. Register again, so
+// that a supervisor restarted at the same address finds this worker.
+static int osc_cw_m_sup_gone(oscar_actor_t *self, oscar_req_t *req)
+{
+	osc_cw_t *st = oscar_actor_state(self);
+	if (st->phase == OSC_CW_LEAVING) {
+		return (0);
+	}
+	oscar_log(OSCAR_LOG_WARN, "cluster", "supervisor %s is going away; will register again "
+	    "when it is back", st->supervisor.addr);
+	if (st->pending != 0) {
+		oscar_actor_cancel(self, st->pending); // its callback re-arms nothing
+	}
+	st->phase    = OSC_CW_REGISTERING;
+	st->failures = 1; // already said
+	osc_cw_later(self, st, st->heartbeat_ms);
+	return (0);
+}
+
+static void osc_cw_left(oscar_actor_t *self, oscar_result_t *res, void *arg)
+{
+	oscar_req_t *req = arg;
+	if (res->code != 0 && res->code != OSCAR_ENOENT) {
+		oscar_log(OSCAR_LOG_WARN, "cluster", "could not deregister: %s",
+		    res->error != NULL ? res->error->message : oscar_strerror(res->code));
+	}
+	oscar_req_reply(req, NULL);
+}
+
+// leave: the node stops. Deregister (bounded by the caller's deadline),
+// then answer.
+static int osc_cw_m_leave(oscar_actor_t *self, oscar_req_t *req)
+{
+	osc_cw_t *st     = oscar_actor_state(self);
+	bool      was_in = st->phase == OSC_CW_REGISTERED;
+	st->phase        = OSC_CW_LEAVING;
+	if (st->pending != 0) {
+		oscar_actor_cancel(self, st->pending);
+	}
+	if (!was_in) {
+		return (0);
+	}
+	int64_t timeout = 2000;
+	oscar_value_get_int(oscar_req_args(req), &timeout);
+	int rv = oscar_req_call(req, &st->supervisor, OSC_CL_DEREGISTER,
+	    oscar_value_new_str(oscar_node_address(st->node)), timeout, osc_cw_left, req, NULL);
+	if (rv != 0) {
+		return (0);
+	}
+	return (oscar_req_defer(req, OSCAR_DEFER_HOLD));
+}
+
+static int osc_cw_m_info(oscar_actor_t *self, oscar_req_t *req)
+{
+	osc_cw_t *st = oscar_actor_state(self);
+	return (oscar_req_reply(req, osc_node_info_value(st->node)));
+}
+
+// ---------------------------------------------------------------------------
+// The class
+
+static int osc_cw_create(oscar_actor_t *self, const oscar_value_t *args)
+{
+	osc_cw_t *st = oscar_actor_state(self);
+	uint64_t  ptr;
+	if (oscar_value_get_uint(oscar_value_at(args, 0), &ptr) != 0) {
+		return (OSCAR_EBADARGS);
+	}
+	st->node         = (oscar_node_t *) (uintptr_t) ptr;
+	st->heartbeat_ms = (int64_t) osc_arg_uint(args, 1, OSC_HEARTBEAT_DEFAULT_MS);
+	st->phase        = OSC_CW_REGISTERING;
+	int rv = oscar_ref_make(&st->supervisor, oscar_node_supervisor(st->node), OSCAR_CLUSTER_UID);
+	if (rv != 0) {
+		return (rv);
+	}
+	osc_cw_later(self, st, 0);
+	return (0);
+}
+
+static const oscar_method_t osc_cw_methods[] = {
+	{ OSC_CLW_STOP, osc_cw_m_stop, NULL },
+	{ OSC_CLW_SUP_GONE, osc_cw_m_sup_gone, NULL },
+	{ OSC_CLW_LEAVE, osc_cw_m_leave, NULL },
+	{ OSC_CLW_INFO, osc_cw_m_info, NULL },
+	{ NULL, NULL, NULL },
+};
+
+const oscar_actor_class_t osc_cluster_worker_class = {
+	.name       = "oscar.cluster.worker",
+	.state_size = sizeof(osc_cw_t),
+	.create     = osc_cw_create,
+	.methods    = osc_cw_methods,
+};

@@ -1,0 +1,456 @@
+// Nodes: a main pool, its sub pools, and the services of one role, started
+// in order and stopped in reverse.
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "services/services_int.h"
+
+#define OSC_NODE_SECTION "node"
+#define OSC_DEFAULT_LISTEN "tcp://127.0.0.1:0"
+#define OSC_SUB_POOLS_MAX 256
+
+typedef struct osc_running {
+	const oscar_service_t *svc;
+	void                  *state;
+} osc_running_t;
+
+struct oscar_node {
+	oscar_role_t                role;
+	oscar_settings_t           *settings;
+	oscar_registry_t           *registry;
+	bool                        own_registry;
+	const oscar_actor_class_t **classes;
+	oscar_pool_t               *pool;
+	char                        address[OSCAR_ADDR_MAX];
+	char                        supervisor[OSCAR_ADDR_MAX];
+	char                        address_file[4096];
+	osc_node_facts_t            facts;
+	char                       *modules_env; // OSCAR_NODE_MODULES=... for sub pools
+	const oscar_service_t     **plan;        // the services to run, in order
+	size_t                      n_plan;
+	osc_running_t              *running; // started, in order
+	size_t                      n_running;
+	int                         stop_fd; // eventfd: a stop was requested
+};
+
+const char *oscar_role_name(oscar_role_t role)
+{
+	switch (role) {
+	case OSCAR_ROLE_SUPERVISOR:
+		return ("supervisor");
+	case OSCAR_ROLE_WORKER:
+		return ("worker");
+	}
+	return ("?");
+}
+
+// ---------------------------------------------------------------------------
+// Reading the node's settings
+
+static const char *osc_node_get(const oscar_node_t *node, const char *key)
+{
+	return (oscar_settings_get(node->settings, OSC_NODE_SECTION, key));
+}
+
+static int osc_node_read_facts(oscar_node_t *node, oscar_error_t *err)
+{
+	const oscar_settings_t *s = node->settings;
+	long    ncpu  = sysconf(_SC_NPROCESSORS_ONLN);
+	int64_t pages = sysconf(_SC_PHYS_PAGES);
+	int64_t psize = sysconf(_SC_PAGESIZE);
+	int64_t value;
+	int     rv = oscar_settings_get_int(s, OSC_NODE_SECTION, "cores", ncpu > 0 ? ncpu : 1, 1,
+            4096, &value, err);
+	if (rv != 0) {
+		return (rv);
+	}
+	node->facts.cores = (unsigned) value;
+	rv                = oscar_settings_get_bytes(s, OSC_NODE_SECTION, "memory",
+                       pages > 0 && psize > 0 ? (uint64_t) (pages * psize) : 0, &node->facts.memory,
+                       err);
+	if (rv != 0) {
+		return (rv);
+	}
+	rv = oscar_settings_get_int(
+	    s, OSC_NODE_SECTION, "sub_pools", 0, 0, OSC_SUB_POOLS_MAX, &value, err);
+	if (rv != 0) {
+		return (rv);
+	}
+	node->facts.sub_pools = (unsigned) value;
+	if (osc_split_list(osc_node_get(node, "labels"), &node->facts.labels,
+	        &node->facts.n_labels) != 0) {
+		return (osc_fail(err, OSCAR_ENOMEM, "out of memory"));
+	}
+	if (node->facts.n_labels > OSCAR_LABELS_MAX) {
+		return (osc_fail(err, OSCAR_EINVAL, "at most %d labels, %zu given",
+		    OSCAR_LABELS_MAX, node->facts.n_labels));
+	}
+	for (size_t i = 0; i < node->facts.n_labels; i++) {
+		if (strlen(node->facts.labels[i]) >= OSCAR_NAME_MAX) {
+			return (osc_fail(err, OSCAR_EINVAL, "label '%s' is longer than %d bytes",
+			    node->facts.labels[i], OSCAR_NAME_MAX - 1));
+		}
+	}
+	return (0);
+}
+
+// osc_node_load_modules loads node.modules into the registry and keeps
+// their list for the sub pools, which load them too.
+static int osc_node_load_modules(oscar_node_t *node, oscar_error_t *err)
+{
+	char **paths;
+	size_t n;
+	if (osc_split_list(osc_node_get(node, "modules"), &paths, &n) != 0) {
+		return (osc_fail(err, OSCAR_ENOMEM, "out of memory"));
+	}
+	size_t len = strlen("OSCAR_NODE_MODULES=") + 1;
+	int    rv  = 0;
+	for (size_t i = 0; i < n && rv == 0; i++) {
+		len += strlen(paths[i]) + 1;
+		rv = oscar_registry_load(node->registry, paths[i], err);
+	}
+	if (rv == 0 && n > 0) {
+		node->modules_env = malloc(len);
+		if (node->modules_env == NULL) {
+			rv = osc_fail(err, OSCAR_ENOMEM, "out of memory");
+		} else {
+			strcpy(node->modules_env, "OSCAR_NODE_MODULES=");
+			for (size_t i = 0; i < n; i++) {
+				strcat(node->modules_env, paths[i]);
+				strcat(node->modules_env, i + 1 < n ? "," : "");
+			}
+		}
+	}
+	osc_free_list(paths, n);
+	return (rv);
+}
+
+// osc_node_plan picks the services to run, in order: node.services when
+// set (the cluster service first even when not named: everything else
+// relies on it), else every registered service of this role. A named
+// service of the other role is skipped, so one file can serve both.
+static int osc_node_plan(oscar_node_t *node, oscar_error_t *err)
+{
+	size_t cap  = osc_registry_count(node->registry) + 1;
+	node->plan  = calloc(cap, sizeof(*node->plan));
+	if (node->plan == NULL) {
+		return (osc_fail(err, OSCAR_ENOMEM, "out of memory"));
+	}
+	const char *wanted = osc_node_get(node, "services");
+	if (wanted == NULL) {
+		for (size_t i = 0; i < cap - 1; i++) {
+			const oscar_service_t *svc = osc_registry_at(node->registry, i);
+			if ((svc->roles & node->role) != 0) {
+				node->plan[node->n_plan++] = svc;
+			}
+		}
+		return (0);
+	}
+	char **names;
+	size_t n;
+	if (osc_split_list(wanted, &names, &n) != 0) {
+		return (osc_fail(err, OSCAR_ENOMEM, "out of memory"));
+	}
+	node->plan[node->n_plan++] = &osc_cluster_service;
+	int rv                     = 0;
+	for (size_t i = 0; i < n && rv == 0; i++) {
+		const oscar_service_t *svc = oscar_registry_find(node->registry, names[i]);
+		if (svc == NULL) {
+			rv = osc_fail(err, OSCAR_ENOENT,
+			    "unknown service '%s' in node.services (is its module loaded?)", names[i]);
+			break;
+		}
+		bool seen = false;
+		for (size_t j = 0; j < node->n_plan; j++) {
+			seen = seen || node->plan[j] == svc;
+		}
+		if (!seen && (svc->roles & node->role) != 0 && node->n_plan < cap) {
+			node->plan[node->n_plan++] = svc;
+		}
+	}
+	osc_free_list(names, n);
+	return (rv);
+}
+
+static int osc_node_open_pool(oscar_node_t *node, oscar_error_t *err)
+{
+	const char *listen = osc_node_get(node, "listen");
+	listen             = listen != NULL ? listen : OSC_DEFAULT_LISTEN;
+	if (strncmp(listen, "tcp://", 6) != 0 && strncmp(listen, "ipc://", 6) != 0 &&
+	    strncmp(listen, "tls+tcp://", 10) != 0) {
+		return (osc_fail(err, OSCAR_EADDRINVAL,
+		    "node.listen '%s': a node listens on a tcp://, tls+tcp:// or ipc:// address",
+		    listen));
+	}
+	node->classes = osc_registry_classes(node->registry);
+	if (node->classes == NULL) {
+		return (osc_fail(err, OSCAR_ENOMEM, "out of memory"));
+	}
+	const char *env[] = { node->modules_env, NULL };
+
+	oscar_pool_config_t cfg;
+	oscar_pool_config_init(&cfg);
+	cfg.address       = listen;
+	cfg.classes       = node->classes;
+	cfg.sub_pools     = node->facts.sub_pools;
+	cfg.recover       = OSCAR_RECOVER_PROCESS;
+	cfg.sub_pool_env  = node->modules_env != NULL ? env : NULL;
+	cfg.tls_cert_file = osc_node_get(node, "tls_cert");
+	cfg.tls_key_file  = osc_node_get(node, "tls_key");
+	cfg.tls_ca_file   = osc_node_get(node, "tls_ca");
+	int rv            = oscar_pool_open(&node->pool, &cfg);
+	if (rv != 0) {
+		return (osc_fail(err, rv, "cannot open the node's pool at %s: %s", listen,
+		    oscar_strerror(rv)));
+	}
+	snprintf(node->address, sizeof(node->address), "%s", oscar_pool_address(node->pool));
+	return (0);
+}
+
+static int osc_node_find_supervisor(oscar_node_t *node, oscar_error_t *err)
+{
+	if (node->role == OSCAR_ROLE_SUPERVISOR) {
+		snprintf(node->supervisor, sizeof(node->supervisor), "%s", node->address);
+		return (0);
+	}
+	const char *sup = osc_node_get(node, "supervisor");
+	if (sup == NULL || sup[0] == '\0') {
+		return (osc_fail(err, OSCAR_EINVAL,
+		    "a worker needs its supervisor's address (--supervisor or node.supervisor)"));
+	}
+	if (strlen(sup) >= sizeof(node->supervisor)) {
+		return (osc_fail(err, OSCAR_EINVAL, "node.supervisor is too long"));
+	}
+	snprintf(node->supervisor, sizeof(node->supervisor), "%s", sup);
+	return (0);
+}
+
+// osc_node_write_address writes the node's address to node.address_file,
+// through a temporary file and a rename, so that a reader never sees half
+// of it.
+static int osc_node_write_address(oscar_node_t *node, oscar_error_t *err)
+{
+	const char *path = osc_node_get(node, "address_file");
+	if (path == NULL || path[0] == '\0') {
+		return (0);
+	}
+	char tmp[4200];
+	snprintf(tmp, sizeof(tmp), "%s.%d.tmp", path, (int) getpid());
+	FILE *f = fopen(tmp, "w");
+	if (f == NULL) {
+		return (osc_fail(err, OSCAR_ENOENT, "cannot write the address file %s: %s", tmp,
+		    strerror(errno)));
+	}
+	bool ok = fprintf(f, "%s\n", node->address) > 0;
+	ok      = fclose(f) == 0 && ok;
+	if (!ok || rename(tmp, path) != 0) {
+		int e = errno;
+		unlink(tmp);
+		return (osc_fail(err, OSCAR_ESYSTEM, "cannot write the address file %s: %s", path,
+		    strerror(e)));
+	}
+	snprintf(node->address_file, sizeof(node->address_file), "%s", path);
+	return (0);
+}
+
+// ---------------------------------------------------------------------------
+// Starting and stopping
+
+static void osc_node_stop_services(oscar_node_t *node)
+{
+	while (node->n_running > 0) {
+		osc_running_t *r = &node->running[--node->n_running];
+		oscar_log(OSCAR_LOG_DEBUG, "node", "stopping service %s", r->svc->name);
+		if (r->svc->stop != NULL) {
+			r->svc->stop(node, r->state);
+		}
+	}
+}
+
+static int osc_node_start_services(oscar_node_t *node, oscar_error_t *err)
+{
+	node->running = calloc(node->n_plan + 1, sizeof(*node->running));
+	if (node->running == NULL) {
+		return (osc_fail(err, OSCAR_ENOMEM, "out of memory"));
+	}
+	for (size_t i = 0; i < node->n_plan; i++) {
+		const oscar_service_t *svc   = node->plan[i];
+		void                  *state = NULL;
+		oscar_error_t          why;
+		memset(&why, 0, sizeof(why));
+		oscar_log(OSCAR_LOG_DEBUG, "node", "starting service %s", svc->name);
+		int rv = svc->start(node, &state, &why);
+		if (rv != 0) {
+			osc_fail(err, rv, "service %s failed to start: %s", svc->name,
+			    why.message[0] != '\0' ? why.message : oscar_strerror(rv));
+			osc_node_stop_services(node);
+			return (rv);
+		}
+		node->running[node->n_running++] = (osc_running_t) { svc, state };
+	}
+	return (0);
+}
+
+static void osc_node_free(oscar_node_t *node)
+{
+	oscar_pool_free(&node->pool);
+	if (node->address_file[0] != '\0') {
+		unlink(node->address_file);
+	}
+	if (node->stop_fd >= 0) {
+		close(node->stop_fd);
+	}
+	osc_free_list(node->facts.labels, node->facts.n_labels);
+	free(node->running);
+	free(node->plan);
+	free(node->classes);
+	free(node->modules_env);
+	oscar_settings_free(&node->settings);
+	if (node->own_registry) {
+		oscar_registry_free(&node->registry);
+	}
+	free(node);
+}
+
+int oscar_node_start(oscar_node_t **nodep, oscar_role_t role, const oscar_settings_t *settings,
+    oscar_registry_t *registry, oscar_error_t *err)
+{
+	if (nodep == NULL || (role != OSCAR_ROLE_SUPERVISOR && role != OSCAR_ROLE_WORKER)) {
+		return (osc_fail(err, OSCAR_EINVAL, "no node pointer, or an unknown role"));
+	}
+	*nodep             = NULL;
+	oscar_node_t *node = calloc(1, sizeof(*node));
+	if (node == NULL) {
+		return (osc_fail(err, OSCAR_ENOMEM, "out of memory"));
+	}
+	node->role    = role;
+	node->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	int rv        = node->stop_fd < 0 ? osc_fail(err, OSCAR_ESYSTEM, "eventfd: %s",
+                                                   strerror(errno))
+	                                  : 0;
+	if (rv == 0 && (rv = oscar_settings_new(&node->settings)) == 0) {
+		rv = osc_settings_copy(node->settings, settings);
+	}
+	if (rv != 0 && err != NULL && err->code == 0) {
+		osc_fail(err, rv, "cannot copy the settings: %s", oscar_strerror(rv));
+	}
+	if (rv == 0 && registry == NULL) {
+		node->own_registry = true;
+		rv                 = oscar_registry_new(&registry);
+		if (rv != 0) {
+			osc_fail(err, rv, "cannot make a service registry: %s", oscar_strerror(rv));
+		}
+	}
+	node->registry = registry;
+	rv             = rv != 0 ? rv : osc_node_read_facts(node, err);
+	rv             = rv != 0 ? rv : osc_node_load_modules(node, err);
+	rv             = rv != 0 ? rv : osc_node_plan(node, err);
+	rv             = rv != 0 ? rv : osc_node_open_pool(node, err);
+	rv             = rv != 0 ? rv : osc_node_find_supervisor(node, err);
+	rv             = rv != 0 ? rv : osc_node_start_services(node, err);
+	if (rv == 0 && (rv = osc_node_write_address(node, err)) != 0) {
+		osc_node_stop_services(node);
+	}
+	if (rv != 0) {
+		osc_node_free(node);
+		return (rv);
+	}
+	oscar_log(OSCAR_LOG_INFO, "node", "%s listening at %s with %u sub pools",
+	    oscar_role_name(role), node->address, node->facts.sub_pools);
+	*nodep = node;
+	return (0);
+}
+
+void oscar_node_request_stop(oscar_node_t *node)
+{
+	if (node != NULL) {
+		uint64_t one = 1;
+		// Async-signal-safe; a full counter already means "stop".
+		ssize_t n = write(node->stop_fd, &one, sizeof(one));
+		(void) n;
+	}
+}
+
+int oscar_node_wait(oscar_node_t *node, int64_t timeout_ms)
+{
+	if (node == NULL || timeout_ms < 0) {
+		return (OSCAR_EINVAL);
+	}
+	int64_t deadline = osc_mono_ms() + timeout_ms;
+	for (;;) {
+		int64_t left = deadline - osc_mono_ms();
+		if (left < 0) {
+			return (OSCAR_ETIMEDOUT);
+		}
+		struct pollfd pfd = { .fd = node->stop_fd, .events = POLLIN };
+		int n = poll(&pfd, 1, left > 1000000 ? 1000000 : (int) left);
+		if (n > 0) {
+			return (0); // left readable: later waits return at once too
+		}
+		if (n < 0 && errno != EINTR) {
+			return (OSCAR_ESYSTEM);
+		}
+	}
+}
+
+void oscar_node_stop(oscar_node_t **nodep)
+{
+	if (nodep == NULL || *nodep == NULL) {
+		return;
+	}
+	oscar_node_t *node = *nodep;
+	oscar_log(OSCAR_LOG_INFO, "node", "stopping");
+	osc_node_stop_services(node);
+	osc_node_free(node);
+	*nodep = NULL;
+}
+
+int osc_node_stop_fd(const oscar_node_t *node)
+{
+	return (node->stop_fd);
+}
+
+oscar_pool_t *oscar_node_pool(oscar_node_t *node)
+{
+	return (node->pool);
+}
+
+oscar_role_t oscar_node_role(const oscar_node_t *node)
+{
+	return (node->role);
+}
+
+const char *oscar_node_address(const oscar_node_t *node)
+{
+	return (node->address);
+}
+
+const char *oscar_node_supervisor(const oscar_node_t *node)
+{
+	return (node->supervisor);
+}
+
+const oscar_settings_t *oscar_node_settings(const oscar_node_t *node)
+{
+	return (node->settings);
+}
+
+void *oscar_node_service_state(oscar_node_t *node, const char *name)
+{
+	for (size_t i = 0; node != NULL && name != NULL && i < node->n_running; i++) {
+		if (strcmp(node->running[i].svc->name, name) == 0) {
+			return (node->running[i].state);
+		}
+	}
+	return (NULL);
+}
+
+const osc_node_facts_t *osc_node_facts(const oscar_node_t *node)
+{
+	return (&node->facts);
+}

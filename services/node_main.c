@@ -1,0 +1,460 @@
+// oscar_node_main: the whole program of oscar-supervisor and oscar-worker.
+// Flags and the configuration file become settings (flags win), the node
+// starts, and the main thread waits for SIGINT, SIGTERM or a remote stop.
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include "oscar/oscar.h"
+#include "services/services_int.h"
+
+// Exit statuses.
+enum { OSC_EXIT_OK = 0, OSC_EXIT_FAILED = 1, OSC_EXIT_USAGE = 2 };
+
+typedef enum osc_flag_kind {
+	OSC_FLAG_SETTING, // sets section.key
+	OSC_FLAG_APPEND,  // appends to a comma-separated section.key
+	OSC_FLAG_CONFIG,  // names the configuration file
+	OSC_FLAG_SET,     // --set section.key=value
+	OSC_FLAG_HELP,
+	OSC_FLAG_VERSION,
+} osc_flag_kind_t;
+
+typedef struct osc_flag {
+	const char     *name;  // long name, without "--"
+	char            alias; // short name, or 0
+	osc_flag_kind_t kind;
+	const char     *section;
+	const char     *key;
+	unsigned        roles;
+	const char     *arg; // what the value looks like, NULL for none
+	const char     *help;
+} osc_flag_t;
+
+#define OSC_BOTH OSCAR_ROLES_ALL
+#define OSC_WORKER OSCAR_ROLE_WORKER
+
+static const osc_flag_t osc_flags[] = {
+	{ "listen", 'l', OSC_FLAG_SETTING, "node", "listen", OSC_BOTH, "URL",
+	    "address of the node's main pool: tcp://HOST:PORT, tls+tcp://HOST:PORT or\n"
+	    "ipc:///PATH (default tcp://127.0.0.1:0; port 0 picks a free port, and a\n"
+	    "wildcard host such as 0.0.0.0 is replaced by this machine's address)" },
+	{ "supervisor", 's', OSC_FLAG_SETTING, "node", "supervisor", OSC_WORKER, "URL",
+	    "the supervisor's address (required)" },
+	{ "sub-pools", 'n', OSC_FLAG_SETTING, "node", "sub_pools", OSC_BOTH, "N",
+	    "sub pools (child processes) the node starts and watches (default 0)" },
+	{ "cores", 0, OSC_FLAG_SETTING, "node", "cores", OSC_BOTH, "N",
+	    "cores the node offers (default: the CPUs online)" },
+	{ "memory", 0, OSC_FLAG_SETTING, "node", "memory", OSC_BOTH, "SIZE",
+	    "memory the node offers, such as 16G (default: the physical memory)" },
+	{ "labels", 0, OSC_FLAG_SETTING, "node", "labels", OSC_BOTH, "A,B",
+	    "labels of this node, at most 8 (default none)" },
+	{ "config", 'f', OSC_FLAG_CONFIG, NULL, NULL, OSC_BOTH, "FILE",
+	    "INI configuration file; flags override it" },
+	{ "load-modules", 0, OSC_FLAG_APPEND, "node", "modules", OSC_BOTH, "A.so,B.so",
+	    "shared objects that add services (repeatable)" },
+	{ "services", 0, OSC_FLAG_SETTING, "node", "services", OSC_BOTH, "A,B",
+	    "services to run, in order (default: every registered one of this role;\n"
+	    "the cluster service always runs, first)" },
+	{ "address-file", 0, OSC_FLAG_SETTING, "node", "address_file", OSC_BOTH, "PATH",
+	    "write the node's real address there once it is up (removed at stop)" },
+	{ "heartbeat-interval", 0, OSC_FLAG_SETTING, "cluster", "heartbeat_interval", OSC_BOTH,
+	    "DURATION", "how often a worker reports to its supervisor (default 1s)" },
+	{ "dead-timeout", 0, OSC_FLAG_SETTING, "cluster", "dead_timeout", OSC_BOTH, "DURATION",
+	    "a worker not heard from this long is marked dead (default 5s)" },
+	{ "tls-cert", 0, OSC_FLAG_SETTING, "node", "tls_cert", OSC_BOTH, "FILE",
+	    "PEM certificate, for tls+tcp:// addresses" },
+	{ "tls-key", 0, OSC_FLAG_SETTING, "node", "tls_key", OSC_BOTH, "FILE",
+	    "PEM private key of that certificate" },
+	{ "tls-ca", 0, OSC_FLAG_SETTING, "node", "tls_ca", OSC_BOTH, "FILE",
+	    "PEM authority that signs the peers' certificates (verifies both ways)" },
+	{ "log-level", 0, OSC_FLAG_SETTING, "node", "log_level", OSC_BOTH, "LEVEL",
+	    "debug, info, warn or error (default info)" },
+	{ "log-format", 0, OSC_FLAG_SETTING, "node", "log_format", OSC_BOTH, "FORMAT",
+	    "text or json, one record per line on stderr (default text)" },
+	{ "set", 0, OSC_FLAG_SET, NULL, NULL, OSC_BOTH, "SECTION.KEY=VALUE",
+	    "any setting, as the configuration file would give it (repeatable)" },
+	{ "help", 'h', OSC_FLAG_HELP, NULL, NULL, OSC_BOTH, NULL, "show this help and exit" },
+	{ "version", 0, OSC_FLAG_VERSION, NULL, NULL, OSC_BOTH, NULL,
+	    "show the version and exit" },
+};
+#define OSC_NFLAGS (sizeof(osc_flags) / sizeof(osc_flags[0]))
+
+// The keys of section [node] (flags and file alike); anything else there
+// is a mistake worth stopping for.
+static const char *const osc_node_keys[] = { "listen", "supervisor", "sub_pools", "cores",
+	"memory", "labels", "modules", "services", "address_file", "tls_cert", "tls_key",
+	"tls_ca", "log_level", "log_format", NULL };
+
+static const char *osc_program(oscar_role_t role)
+{
+	return (role == OSCAR_ROLE_SUPERVISOR ? "oscar-supervisor" : "oscar-worker");
+}
+
+static void osc_usage(oscar_role_t role)
+{
+	const char *prog = osc_program(role);
+	printf("Usage: %s %s[FLAGS]\n\n", prog,
+	    role == OSCAR_ROLE_WORKER ? "--supervisor URL " : "");
+	printf(role == OSCAR_ROLE_SUPERVISOR
+	        ? "Runs a cluster's supervisor: the node registry that workers join, and\n"
+	          "the supervisor side of every configured service.\n\n"
+	        : "Runs a worker: a main pool and its sub pools that join the cluster of\n"
+	          "the supervisor given, and the worker side of every configured service.\n\n");
+	printf("Flags:\n");
+	for (size_t i = 0; i < OSC_NFLAGS; i++) {
+		const osc_flag_t *f = &osc_flags[i];
+		if ((f->roles & role) == 0) {
+			continue;
+		}
+		char alias[8] = "    ";
+		if (f->alias != 0) {
+			snprintf(alias, sizeof(alias), "-%c, ", f->alias);
+		}
+		printf("  %s--%s%s%s\n", alias, f->name, f->arg != NULL ? " " : "",
+		    f->arg != NULL ? f->arg : "");
+		for (const char *p = f->help; *p != '\0';) {
+			const char *nl  = strchr(p, '\n');
+			int         len = nl != NULL ? (int) (nl - p) : (int) strlen(p);
+			printf("        %.*s\n", len, p);
+			p += len + (nl != NULL);
+		}
+	}
+	printf("\nThe configuration file (INI) holds the same settings in section [node]\n"
+	       "(listen, supervisor, sub_pools, cores, memory, labels, modules, services,\n"
+	       "address_file, tls_cert, tls_key, tls_ca, log_level, log_format) and one\n"
+	       "section per service, such as [cluster] heartbeat_interval, dead_timeout.\n\n"
+	       "Signals: SIGINT or SIGTERM stops the node gracefully%s.\n"
+	       "Exit status: 0 after a clean stop, 1 when the node could not start or\n"
+	       "failed, 2 for bad flags, values or files.\n",
+	    role == OSCAR_ROLE_WORKER ? " (it deregisters first)"
+	                              : " (its workers are told)");
+}
+
+static int osc_usage_error(oscar_role_t role, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+
+static int osc_usage_error(oscar_role_t role, const char *fmt, ...)
+{
+	va_list ap;
+	fprintf(stderr, "%s: ", osc_program(role));
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\nTry '%s --help'.\n", osc_program(role));
+	return (OSC_EXIT_USAGE);
+}
+
+// ---------------------------------------------------------------------------
+// Flags
+
+typedef struct osc_cmdline {
+	const char       *config; // --config, or NULL
+	oscar_settings_t *flags;  // what the flags set, applied over the file
+	bool              help;
+	bool              version;
+} osc_cmdline_t;
+
+static const osc_flag_t *osc_flag_find(const char *arg, oscar_role_t role)
+{
+	for (size_t i = 0; i < OSC_NFLAGS; i++) {
+		const osc_flag_t *f  = &osc_flags[i];
+		bool              is = arg[1] == '-' ? strcmp(arg + 2, f->name) == 0
+		                                     : (arg[1] == f->alias && arg[2] == '\0');
+		if (is && (f->roles & role) != 0) {
+			return (f);
+		}
+	}
+	return (NULL);
+}
+
+static int osc_flag_apply(
+    osc_cmdline_t *cl, const osc_flag_t *f, const char *value, oscar_role_t role)
+{
+	switch (f->kind) {
+	case OSC_FLAG_HELP:
+		cl->help = true;
+		return (0);
+	case OSC_FLAG_VERSION:
+		cl->version = true;
+		return (0);
+	case OSC_FLAG_CONFIG:
+		cl->config = value;
+		return (0);
+	case OSC_FLAG_SETTING:
+		if (value[0] == '\0') {
+			return (osc_usage_error(role, "--%s needs a value", f->name));
+		}
+		return (oscar_settings_set(cl->flags, f->section, f->key, value) == 0
+		        ? 0
+		        : osc_usage_error(role, "cannot store --%s", f->name));
+	case OSC_FLAG_APPEND: {
+		const char *old = oscar_settings_get(cl->flags, f->section, f->key);
+		char       *all = malloc((old != NULL ? strlen(old) : 0) + strlen(value) + 2);
+		if (all == NULL) {
+			return (osc_usage_error(role, "out of memory"));
+		}
+		sprintf(all, "%s%s%s", old != NULL ? old : "", old != NULL ? "," : "", value);
+		int rv = oscar_settings_set(cl->flags, f->section, f->key, all);
+		free(all);
+		return (rv == 0 ? 0 : osc_usage_error(role, "cannot store --%s", f->name));
+	}
+	case OSC_FLAG_SET: {
+		const char *dot = strchr(value, '.');
+		const char *eq  = strchr(value, '=');
+		char        section[64];
+		char        key[64];
+		if (dot == NULL || eq == NULL || dot > eq || dot - value >= 64 || eq - dot > 64) {
+			return (osc_usage_error(
+			    role, "--set '%s': expected SECTION.KEY=VALUE", value));
+		}
+		snprintf(section, sizeof(section), "%.*s", (int) (dot - value), value);
+		snprintf(key, sizeof(key), "%.*s", (int) (eq - dot - 1), dot + 1);
+		if (oscar_settings_set(cl->flags, section, key, eq + 1) != 0) {
+			return (osc_usage_error(role, "--set '%s': bad section or key name", value));
+		}
+		return (0);
+	}
+	}
+	return (0);
+}
+
+static int osc_parse_flags(osc_cmdline_t *cl, int argc, char **argv, oscar_role_t role)
+{
+	for (int i = 1; i < argc; i++) {
+		char *arg = argv[i];
+		if (arg[0] != '-' || arg[1] == '\0') {
+			return (osc_usage_error(role, "unexpected argument '%s'", arg));
+		}
+		// --name=value
+		char  name[96];
+		char *value = NULL;
+		char *eq    = arg[1] == '-' ? strchr(arg, '=') : NULL;
+		snprintf(name, sizeof(name), "%.*s", eq != NULL ? (int) (eq - arg) : (int) strlen(arg),
+		    arg);
+		const osc_flag_t *f = osc_flag_find(name, role);
+		if (f == NULL) {
+			return (osc_usage_error(role, "unknown flag '%s'", name));
+		}
+		if (f->arg == NULL) {
+			if (eq != NULL) {
+				return (osc_usage_error(role, "%s takes no value", name));
+			}
+		} else if (eq != NULL) {
+			value = eq + 1;
+		} else if (i + 1 < argc) {
+			value = argv[++i];
+		} else {
+			return (osc_usage_error(role, "%s needs a value (%s)", name, f->arg));
+		}
+		int rv = osc_flag_apply(cl, f, value != NULL ? value : "", role);
+		if (rv != 0) {
+			return (rv);
+		}
+	}
+	return (0);
+}
+
+// ---------------------------------------------------------------------------
+// Checking the settings before anything starts, so that a bad value is a
+// usage error (status 2) with a message naming it.
+
+static int osc_check_node_key(void *arg, const char *section, const char *key, const char *value)
+{
+	oscar_error_t *err = arg;
+	if (strcmp(section, "node") != 0) {
+		return (0);
+	}
+	for (size_t i = 0; osc_node_keys[i] != NULL; i++) {
+		if (strcmp(key, osc_node_keys[i]) == 0) {
+			return (0);
+		}
+	}
+	return (osc_fail(err, OSCAR_EINVAL, "unknown setting node.%s", key));
+}
+
+static int osc_check_settings(const oscar_settings_t *s, oscar_role_t role, oscar_error_t *err)
+{
+	int64_t  i64;
+	uint64_t u64;
+	int      rv = oscar_settings_each(s, osc_check_node_key, err);
+	rv = rv != 0 ? rv : oscar_settings_get_int(s, "node", "sub_pools", 0, 0, 256, &i64, err);
+	rv = rv != 0 ? rv : oscar_settings_get_int(s, "node", "cores", 1, 1, 4096, &i64, err);
+	rv = rv != 0 ? rv : oscar_settings_get_bytes(s, "node", "memory", 0, &u64, err);
+	rv = rv != 0 ? rv
+	             : oscar_settings_get_ms(s, "cluster", "heartbeat_interval", 1, 10,
+	                   3600000, &i64, err);
+	rv = rv != 0 ? rv
+	             : oscar_settings_get_ms(s, "cluster", "dead_timeout", 1, 20, 86400000,
+	                   &i64, err);
+	if (rv != 0) {
+		return (rv);
+	}
+	const char *level  = oscar_settings_get(s, "node", "log_level");
+	const char *format = oscar_settings_get(s, "node", "log_format");
+	if (oscar_log_setup(level, NULL) != 0) {
+		return (osc_fail(err, OSCAR_EINVAL,
+		    "bad value '%s' for node.log_level: expected debug, info, warn or error",
+		    level));
+	}
+	if (oscar_log_setup(NULL, format) != 0) {
+		return (osc_fail(err, OSCAR_EINVAL,
+		    "bad value '%s' for node.log_format: expected text or json", format));
+	}
+	const char *sup = oscar_settings_get(s, "node", "supervisor");
+	if (role == OSCAR_ROLE_WORKER && (sup == NULL || sup[0] == '\0')) {
+		return (osc_fail(err, OSCAR_EINVAL,
+		    "a worker needs its supervisor's address: --supervisor URL"));
+	}
+	return (0);
+}
+
+// ---------------------------------------------------------------------------
+// Running
+
+// osc_subpool_entry runs this process as one of a node's sub pools when it
+// is one (returns its exit status), else returns -1. A sub pool loads the
+// node's modules too, so that their classes can be created there.
+static int osc_subpool_entry(oscar_registry_t *given)
+{
+	if (getenv("OSCAR_SUBPOOL_ADDRESS") == NULL) {
+		return (-1);
+	}
+	oscar_registry_t *reg = given;
+	if (reg == NULL && oscar_registry_new(&reg) != 0) {
+		return (OSC_EXIT_FAILED);
+	}
+	char **paths = NULL;
+	size_t n     = 0;
+	int    rv    = osc_split_list(getenv("OSCAR_NODE_MODULES"), &paths, &n);
+	for (size_t i = 0; i < n && rv == 0; i++) {
+		oscar_error_t err;
+		rv = oscar_registry_load(reg, paths[i], &err);
+		if (rv != 0) {
+			fprintf(stderr, "oscar sub pool: %s\n", err.message);
+		}
+	}
+	osc_free_list(paths, n);
+	const oscar_actor_class_t **classes = rv == 0 ? osc_registry_classes(reg) : NULL;
+	int status = classes != NULL ? oscar_subpool_main(classes) : OSC_EXIT_FAILED;
+	free(classes);
+	if (reg != given) {
+		oscar_registry_free(&reg);
+	}
+	return (status < 0 ? OSC_EXIT_FAILED : status);
+}
+
+// osc_wait_for_stop blocks until SIGINT, SIGTERM or a requested stop.
+static void osc_wait_for_stop(oscar_node_t *node, int sfd)
+{
+	struct pollfd fds[2] = { { .fd = osc_node_stop_fd(node), .events = POLLIN },
+		{ .fd = sfd, .events = POLLIN } };
+	for (;;) {
+		if (poll(fds, 2, -1) < 0) {
+			if (errno == EINTR) {
+				continue;
+			}
+			oscar_log(OSCAR_LOG_ERROR, "node", "poll: %s; stopping", strerror(errno));
+			return;
+		}
+		if (fds[1].revents != 0) {
+			struct signalfd_siginfo si;
+			if (read(sfd, &si, sizeof(si)) == (ssize_t) sizeof(si)) {
+				oscar_log(OSCAR_LOG_INFO, "node", "received %s; stopping",
+				    si.ssi_signo == SIGINT ? "SIGINT" : "SIGTERM");
+			}
+			return;
+		}
+		if (fds[0].revents != 0) {
+			oscar_log(OSCAR_LOG_INFO, "node", "stop requested");
+			return;
+		}
+	}
+}
+
+static int osc_run(oscar_role_t role, const oscar_settings_t *settings, oscar_registry_t *reg)
+{
+	// Die with the program that started us (oscar local), when asked.
+	const char *dwp = getenv("OSCAR_DIE_WITH_PARENT");
+	if (dwp != NULL && strcmp(dwp, "1") == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGTERM);
+		if (getppid() == 1) {
+			return (OSC_EXIT_FAILED);
+		}
+	}
+	// Signals are taken through a signalfd; block them before any thread
+	// exists, so that every thread inherits the mask.
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	int sfd = signalfd(-1, &set, SFD_CLOEXEC);
+	if (sfd < 0) {
+		oscar_log(OSCAR_LOG_ERROR, "node", "signalfd: %s", strerror(errno));
+		return (OSC_EXIT_FAILED);
+	}
+
+	oscar_node_t *node;
+	oscar_error_t err;
+	int           rv = oscar_node_start(&node, role, settings, reg, &err);
+	if (rv != 0) {
+		oscar_log(OSCAR_LOG_ERROR, "node", "cannot start: %s", err.message);
+		fprintf(stderr, "%s: cannot start: %s\n", osc_program(role), err.message);
+		close(sfd);
+		return (OSC_EXIT_FAILED);
+	}
+	printf("listening at %s\n", oscar_node_address(node));
+	fflush(stdout);
+	osc_wait_for_stop(node, sfd);
+	oscar_node_stop(&node);
+	close(sfd);
+	oscar_log(OSCAR_LOG_INFO, "node", "stopped");
+	return (OSC_EXIT_OK);
+}
+
+int oscar_node_main(oscar_role_t role, int argc, char **argv, oscar_registry_t *registry)
+{
+	int rv = osc_subpool_entry(registry);
+	if (rv >= 0) {
+		return (rv);
+	}
+	osc_log_role(oscar_role_name(role));
+	osc_cmdline_t cl = { 0 };
+	if (oscar_settings_new(&cl.flags) != 0) {
+		return (OSC_EXIT_FAILED);
+	}
+	oscar_settings_t *settings = NULL;
+	rv                         = osc_parse_flags(&cl, argc, argv, role);
+	if (rv == 0 && cl.help) {
+		osc_usage(role);
+	} else if (rv == 0 && cl.version) {
+		printf("%s %s\n", osc_program(role), OSCAR_VERSION);
+	} else if (rv == 0) {
+		oscar_error_t err;
+		rv = oscar_settings_new(&settings);
+		if (rv == 0 && cl.config != NULL) {
+			rv = oscar_settings_load_file(settings, cl.config, &err);
+		}
+		rv = rv != 0 ? rv : osc_settings_copy(settings, cl.flags);
+		rv = rv != 0 ? rv : osc_check_settings(settings, role, &err);
+		if (rv != 0) {
+			rv = osc_usage_error(role, "%s", err.message);
+		} else {
+			rv = osc_run(role, settings, registry);
+		}
+	}
+	oscar_settings_free(&settings);
+	oscar_settings_free(&cl.flags);
+	return (rv);
+}

@@ -1,0 +1,171 @@
+// The service registry: the built-in services, those a program adds, and
+// those shared objects add when loaded (--load-modules).
+#include <dlfcn.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "services/services_int.h"
+
+struct oscar_registry {
+	const oscar_service_t **services;
+	size_t                  n;
+	size_t                  cap;
+	void                  **modules; // dlopen handles, closed at free
+	size_t                  n_modules;
+};
+
+int oscar_registry_new(oscar_registry_t **regp)
+{
+	if (regp == NULL) {
+		return (OSCAR_EINVAL);
+	}
+	oscar_registry_t *reg = calloc(1, sizeof(*reg));
+	if (reg == NULL) {
+		return (OSCAR_ENOMEM);
+	}
+	int rv = oscar_registry_add(reg, &osc_cluster_service, NULL);
+	if (rv != 0) {
+		oscar_registry_free(&reg);
+		return (rv);
+	}
+	*regp = reg;
+	return (0);
+}
+
+void oscar_registry_free(oscar_registry_t **regp)
+{
+	if (regp == NULL || *regp == NULL) {
+		return;
+	}
+	oscar_registry_t *reg = *regp;
+	// Service tables may live in the modules: forget them first.
+	free(reg->services);
+	for (size_t i = 0; i < reg->n_modules; i++) {
+		dlclose(reg->modules[i]);
+	}
+	free(reg->modules);
+	free(reg);
+	*regp = NULL;
+}
+
+int oscar_registry_add(oscar_registry_t *reg, const oscar_service_t *svc, oscar_error_t *err)
+{
+	if (reg == NULL || svc == NULL) {
+		return (osc_fail(err, OSCAR_EINVAL, "no registry or no service"));
+	}
+	if (svc->abi != OSCAR_SERVICE_ABI) {
+		return (osc_fail(err, OSCAR_EINVAL,
+		    "service table of ABI %u, this node speaks ABI %u (rebuild the module)",
+		    svc->abi, OSCAR_SERVICE_ABI));
+	}
+	if (svc->name == NULL || svc->name[0] == '\0' || strlen(svc->name) >= OSCAR_NAME_MAX ||
+	    strchr(svc->name, ',') != NULL) {
+		return (osc_fail(err, OSCAR_EINVAL, "a service needs a name without commas"));
+	}
+	if ((svc->roles & OSCAR_ROLES_ALL) == 0 || (svc->roles & ~OSCAR_ROLES_ALL) != 0) {
+		return (osc_fail(err, OSCAR_EINVAL,
+		    "service %s: roles must be supervisor, worker or both", svc->name));
+	}
+	if (svc->start == NULL) {
+		return (osc_fail(err, OSCAR_EINVAL, "service %s has no start hook", svc->name));
+	}
+	if (oscar_registry_find(reg, svc->name) != NULL) {
+		return (osc_fail(
+		    err, OSCAR_EEXIST, "a service called %s is registered already", svc->name));
+	}
+	if (reg->n == reg->cap) {
+		size_t                  cap = reg->cap != 0 ? reg->cap * 2 : 8;
+		const oscar_service_t **v   = realloc(reg->services, cap * sizeof(*v));
+		if (v == NULL) {
+			return (osc_fail(err, OSCAR_ENOMEM, "out of memory"));
+		}
+		reg->services = v;
+		reg->cap      = cap;
+	}
+	reg->services[reg->n++] = svc;
+	return (0);
+}
+
+const oscar_service_t *oscar_registry_find(const oscar_registry_t *reg, const char *name)
+{
+	for (size_t i = 0; reg != NULL && name != NULL && i < reg->n; i++) {
+		if (strcmp(reg->services[i]->name, name) == 0) {
+			return (reg->services[i]);
+		}
+	}
+	return (NULL);
+}
+
+int oscar_registry_load(oscar_registry_t *reg, const char *path, oscar_error_t *err)
+{
+	if (reg == NULL || path == NULL || path[0] == '\0') {
+		return (osc_fail(err, OSCAR_EINVAL, "no registry or no module path"));
+	}
+	void **modules = realloc(reg->modules, (reg->n_modules + 1) * sizeof(*modules));
+	if (modules == NULL) {
+		return (osc_fail(err, OSCAR_ENOMEM, "out of memory"));
+	}
+	reg->modules = modules;
+	// RTLD_NOW: a missing symbol is an error here, not a crash later.
+	void *handle = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+	if (handle == NULL) {
+		const char *why = dlerror();
+		return (osc_fail(err, OSCAR_ENOENT, "cannot load module %s: %s", path,
+		    why != NULL ? why : "unknown reason"));
+	}
+	oscar_module_init_fn init;
+	// POSIX's way to turn a data pointer into a function pointer.
+	*(void **) (&init) = dlsym(handle, OSCAR_MODULE_INIT_SYMBOL);
+	if (init == NULL) {
+		dlclose(handle);
+		return (osc_fail(err, OSCAR_ENOENT, "module %s has no %s function", path,
+		    OSCAR_MODULE_INIT_SYMBOL));
+	}
+	reg->modules[reg->n_modules++] = handle;
+	size_t        before = reg->n;
+	oscar_error_t why;
+	memset(&why, 0, sizeof(why));
+	int rv = init(reg, &why);
+	if (rv != 0) {
+		// Drop what it added: those tables live in the module.
+		reg->n = before;
+		return (osc_fail(err, rv, "module %s failed to initialise: %s", path,
+		    why.message[0] != '\0' ? why.message : oscar_strerror(rv)));
+	}
+	return (0);
+}
+
+size_t osc_registry_count(const oscar_registry_t *reg)
+{
+	return (reg->n);
+}
+
+const oscar_service_t *osc_registry_at(const oscar_registry_t *reg, size_t i)
+{
+	return (i < reg->n ? reg->services[i] : NULL);
+}
+
+const oscar_actor_class_t **osc_registry_classes(const oscar_registry_t *reg)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < reg->n; i++) {
+		for (size_t j = 0; reg->services[i]->classes != NULL &&
+		                   reg->services[i]->classes[j] != NULL;
+		     j++) {
+			n++;
+		}
+	}
+	const oscar_actor_class_t **v = calloc(n + 1, sizeof(*v));
+	if (v == NULL) {
+		return (NULL);
+	}
+	n = 0;
+	for (size_t i = 0; i < reg->n; i++) {
+		for (size_t j = 0; reg->services[i]->classes != NULL &&
+		                   reg->services[i]->classes[j] != NULL;
+		     j++) {
+			v[n++] = reg->services[i]->classes[j];
+		}
+	}
+	return (v);
+}
