@@ -735,7 +735,8 @@ int oscar_local_start(oscar_local_t **lcp, const oscar_local_config_t *cfg, osca
 	    (rv = osc_start_supervisor(lc, cfg, listen, deadline, err)) != 0 ||
 	    (rv = osc_start_workers(lc, cfg, listen, err)) != 0 ||
 	    (rv = osc_wait_ready(lc, listen, deadline, err)) != 0) {
-		osc_local_teardown(lc, OSC_LOCAL_FAIL_GRACE);
+		osc_local_teardown(lc,
+		    lc->timeout_ms < OSC_LOCAL_FAIL_GRACE ? lc->timeout_ms : OSC_LOCAL_FAIL_GRACE);
 		osc_local_free(lc);
 		return (rv);
 	}

@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 #include "oscar/oscar.h"
-#include "services/services_int.h"
+#include "services/cluster/cluster_int.h"
 
 // Exit statuses.
 enum { OSC_EXIT_OK = 0, OSC_EXIT_FAILED = 1, OSC_EXIT_USAGE = 2 };
@@ -290,12 +290,8 @@ static int osc_check_settings(const oscar_settings_t *s, oscar_role_t role, osca
 	rv = rv != 0 ? rv : oscar_settings_get_int(s, "node", "sub_pools", 0, 0, 256, &i64, err);
 	rv = rv != 0 ? rv : oscar_settings_get_int(s, "node", "cores", 1, 1, 4096, &i64, err);
 	rv = rv != 0 ? rv : oscar_settings_get_bytes(s, "node", "memory", 0, &u64, err);
-	rv = rv != 0 ? rv
-	             : oscar_settings_get_ms(s, "cluster", "heartbeat_interval", 1, 10,
-	                   3600000, &i64, err);
-	rv = rv != 0 ? rv
-	             : oscar_settings_get_ms(s, "cluster", "dead_timeout", 1, 20, 86400000,
-	                   &i64, err);
+	osc_cluster_settings_t cluster;
+	rv = rv != 0 ? rv : osc_cluster_settings(s, &cluster, err);
 	if (rv != 0) {
 		return (rv);
 	}
@@ -409,7 +405,6 @@ static int osc_run(oscar_role_t role, const oscar_settings_t *settings, oscar_re
 	oscar_error_t err;
 	int           rv = oscar_node_start(&node, role, settings, reg, &err);
 	if (rv != 0) {
-		oscar_log(OSCAR_LOG_ERROR, "node", "cannot start: %s", err.message);
 		fprintf(stderr, "%s: cannot start: %s\n", osc_program(role), err.message);
 		close(sfd);
 		return (OSC_EXIT_FAILED);
