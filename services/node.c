@@ -360,6 +360,7 @@ int oscar_node_start(oscar_node_t **nodep, oscar_role_t role, const oscar_settin
 		osc_node_free(node);
 		return (rv);
 	}
+	osc_cluster_node_ready(node);
 	oscar_log(OSCAR_LOG_INFO, "node", "%s listening at %s with %u sub pools",
 	    oscar_role_name(role), node->address, node->facts.sub_pools);
 	*nodep = node;

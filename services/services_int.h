@@ -41,6 +41,10 @@ const oscar_actor_class_t **osc_registry_classes(const oscar_registry_t *reg);
 // The built-in services, in the order they start.
 extern const oscar_service_t osc_cluster_service;
 
+// osc_cluster_node_ready tells the cluster service that every service of
+// the node has started: a worker then reports itself ready.
+void osc_cluster_node_ready(oscar_node_t *node);
+
 // The cluster service's settings section and their defaults.
 #define OSC_CLUSTER_SECTION        "cluster"
 #define OSC_HEARTBEAT_DEFAULT_MS   1000

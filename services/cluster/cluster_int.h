@@ -22,6 +22,7 @@
 #define OSC_CLW_SUP_GONE  "supervisor_leaving" // the supervisor is going away
 #define OSC_CLW_LEAVE     "leave"              // the node stops: deregister
 #define OSC_CLW_INFO      "info"               // -> this node's info map
+#define OSC_CLW_READY     "node_ready"         // every service has started
 
 extern const oscar_actor_class_t osc_cluster_supervisor_class;
 extern const oscar_actor_class_t osc_cluster_worker_class;

@@ -126,6 +126,19 @@ static void osc_cluster_stop(oscar_node_t *node, void *state)
 	}
 }
 
+void osc_cluster_node_ready(oscar_node_t *node)
+{
+	oscar_ref_t   ref;
+	oscar_error_t err;
+	if (oscar_node_role(node) != OSCAR_ROLE_WORKER ||
+	    oscar_ref_make(&ref, oscar_node_address(node), OSCAR_CLUSTER_UID) != 0) {
+		return;
+	}
+	if (oscar_tell(oscar_node_pool(node), &ref, OSC_CLW_READY, NULL, 2000, &err) != 0) {
+		oscar_log(OSCAR_LOG_WARN, "cluster", "cannot report the node ready: %s", err.message);
+	}
+}
+
 const oscar_service_t osc_cluster_service = {
 	.abi   = OSCAR_SERVICE_ABI,
 	.name  = "cluster",

@@ -396,7 +396,11 @@ static int osc_m_register(oscar_actor_t *self, oscar_req_t *req)
 	oscar_log(OSCAR_LOG_INFO, "cluster", "worker %s %s (%" PRId64 " cores, pid %" PRId64 ")",
 	    addr, again ? "registered again" : "registered", osc_map_int(info, "cores", 0),
 	    osc_map_int(info, "pid", 0));
-	e->status = st->stopping ? OSCAR_NODE_STOPPING : OSCAR_NODE_READY;
+	// A worker whose other services are still starting says so.
+	bool starting = osc_status_from_name(osc_map_str(info, "status")) == OSCAR_NODE_STARTING;
+	e->status     = st->stopping ? OSCAR_NODE_STOPPING
+	                : starting   ? OSCAR_NODE_STARTING
+	                             : OSCAR_NODE_READY;
 	osc_entry_heard(e, oscar_req_take_args(req));
 	osc_changed(self, st);
 
@@ -426,6 +430,11 @@ static int osc_m_heartbeat(oscar_actor_t *self, oscar_req_t *req)
 		return (oscar_req_fail(req, OSCAR_ENOENT, "not registered; register again"));
 	}
 	bool changed = osc_map_int(e->info, "slots", -1) != osc_map_int(info, "slots", -1);
+	if (e->status == OSCAR_NODE_STARTING &&
+	    osc_status_from_name(osc_map_str(info, "status")) == OSCAR_NODE_READY) {
+		e->status = OSCAR_NODE_READY;
+		changed   = true;
+	}
 	osc_entry_heard(e, oscar_req_take_args(req));
 	if (changed) {
 		osc_changed(self, st);

@@ -25,20 +25,46 @@ typedef struct osc_cw {
 	int64_t        heartbeat_ms;
 	osc_cw_phase_t phase;
 	uint64_t       pending; // the timer or call outstanding, or 0
+	bool           timer;   // pending is a timer, not a call
 	unsigned       failures; // register attempts failed in a row
 	bool           was_registered;
+	bool           node_ready; // every service of the node has started
+	bool           told_ready; // and the last register or heartbeat said so
 } osc_cw_t;
 
 static void osc_cw_send(oscar_actor_t *self, oscar_result_t *res, void *arg);
+
+// osc_cw_info is the node's info with its status: starting until every
+// service of the node has started, then ready.
+static oscar_value_t *osc_cw_info(osc_cw_t *st)
+{
+	oscar_value_t *info = osc_node_info_value(st->node);
+	if (info != NULL &&
+	    oscar_value_map_set(info, "status",
+	        oscar_value_new_str(oscar_node_status_name(
+	            st->node_ready ? OSCAR_NODE_READY : OSCAR_NODE_STARTING))) != 0) {
+		oscar_value_free(info);
+		return (NULL);
+	}
+	return (info);
+}
 
 // osc_cw_later sends the next register or heartbeat after delay_ms.
 static void osc_cw_later(oscar_actor_t *self, osc_cw_t *st, int64_t delay_ms)
 {
 	st->pending = 0;
+	st->timer   = true;
 	if (st->phase != OSC_CW_LEAVING &&
 	    oscar_actor_after(self, delay_ms, osc_cw_send, NULL, &st->pending) != 0) {
 		oscar_log(OSCAR_LOG_ERROR, "cluster", "cannot arm the heartbeat timer");
 	}
+}
+
+// osc_cw_next: the next heartbeat is due after the interval, or at once
+// when the node became ready after the last one was sent.
+static int64_t osc_cw_next(const osc_cw_t *st)
+{
+	return (st->node_ready && !st->told_ready ? 0 : st->heartbeat_ms);
 }
 
 static void osc_cw_registered(oscar_actor_t *self, oscar_result_t *res, void *arg)
@@ -69,7 +95,7 @@ static void osc_cw_registered(oscar_actor_t *self, oscar_result_t *res, void *ar
 	oscar_log(OSCAR_LOG_INFO, "cluster", "%s with supervisor %s",
 	    st->was_registered ? "registered again" : "registered", st->supervisor.addr);
 	st->was_registered = true;
-	osc_cw_later(self, st, st->heartbeat_ms);
+	osc_cw_later(self, st, osc_cw_next(st));
 }
 
 static void osc_cw_beat_done(oscar_actor_t *self, oscar_result_t *res, void *arg)
@@ -94,7 +120,7 @@ static void osc_cw_beat_done(oscar_actor_t *self, oscar_result_t *res, void *arg
 		    st->supervisor.addr, res->error != NULL ? res->error->message : "");
 		st->phase = OSC_CW_REGISTERING;
 	}
-	osc_cw_later(self, st, st->heartbeat_ms);
+	osc_cw_later(self, st, osc_cw_next(st));
 }
 
 static void osc_cw_send(oscar_actor_t *self, oscar_result_t *res, void *arg)
@@ -104,8 +130,10 @@ static void osc_cw_send(oscar_actor_t *self, oscar_result_t *res, void *arg)
 		return; // cancelled, or the actor or pool is going
 	}
 	st->pending = 0;
-	oscar_value_t *info = osc_node_info_value(st->node);
+	oscar_value_t *info = osc_cw_info(st);
 	bool           reg  = st->phase == OSC_CW_REGISTERING;
+	st->timer           = false;
+	st->told_ready      = st->node_ready;
 	// A call that outlives the interval would pile up behind the next.
 	int rv = oscar_actor_call(self, &st->supervisor, reg ? OSC_CL_REGISTER : OSC_CL_HEARTBEAT,
 	    info, st->heartbeat_ms > 500 ? st->heartbeat_ms : 500,
@@ -183,7 +211,21 @@ static int osc_cw_m_leave(oscar_actor_t *self, oscar_req_t *req)
 static int osc_cw_m_info(oscar_actor_t *self, oscar_req_t *req)
 {
 	osc_cw_t *st = oscar_actor_state(self);
-	return (oscar_req_reply(req, osc_node_info_value(st->node)));
+	return (oscar_req_reply(req, osc_cw_info(st)));
+}
+
+// node_ready: every service of the node has started. Say so at once
+// rather than at the next heartbeat, unless a call is on its way (its
+// answer arms the next one soon enough).
+static int osc_cw_m_ready(oscar_actor_t *self, oscar_req_t *req)
+{
+	osc_cw_t *st   = oscar_actor_state(self);
+	st->node_ready = true;
+	if (st->phase == OSC_CW_REGISTERED && st->pending != 0 && st->timer) {
+		oscar_actor_cancel(self, st->pending);
+		osc_cw_later(self, st, 0);
+	}
+	return (0);
 }
 
 // ---------------------------------------------------------------------------
@@ -212,6 +254,7 @@ static const oscar_method_t osc_cw_methods[] = {
 	{ OSC_CLW_SUP_GONE, osc_cw_m_sup_gone, NULL },
 	{ OSC_CLW_LEAVE, osc_cw_m_leave, NULL },
 	{ OSC_CLW_INFO, osc_cw_m_info, NULL },
+	{ OSC_CLW_READY, osc_cw_m_ready, NULL },
 	{ NULL, NULL, NULL },
 };
 
