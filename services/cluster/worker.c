@@ -67,16 +67,9 @@ static int64_t osc_cw_next(const osc_cw_t *st)
 	return (st->node_ready && !st->told_ready ? 0 : st->heartbeat_ms);
 }
 
-static void osc_cw_registered(oscar_actor_t *self, oscar_result_t *res, void *arg)
+// osc_cw_on_registered handles the answer to a register call.
+static void osc_cw_on_registered(oscar_actor_t *self, osc_cw_t *st, const oscar_result_t *res)
 {
-	osc_cw_t *st = oscar_actor_state(self);
-	if (res->code == OSCAR_ECANCELED) {
-		return; // whoever cancelled it has moved on (pending is theirs)
-	}
-	st->pending = 0;
-	if (st->phase == OSC_CW_LEAVING || res->code == OSCAR_ECLOSED) {
-		return;
-	}
 	if (res->code != 0) {
 		// Say it once, then quietly keep trying.
 		if (st->failures++ == 0) {
@@ -98,16 +91,9 @@ static void osc_cw_registered(oscar_actor_t *self, oscar_result_t *res, void *ar
 	osc_cw_later(self, st, osc_cw_next(st));
 }
 
-static void osc_cw_beat_done(oscar_actor_t *self, oscar_result_t *res, void *arg)
+// osc_cw_on_beat handles the answer to a heartbeat.
+static void osc_cw_on_beat(oscar_actor_t *self, osc_cw_t *st, const oscar_result_t *res)
 {
-	osc_cw_t *st = oscar_actor_state(self);
-	if (res->code == OSCAR_ECANCELED) {
-		return; // whoever cancelled it has moved on (pending is theirs)
-	}
-	st->pending = 0;
-	if (st->phase == OSC_CW_LEAVING || res->code == OSCAR_ECLOSED) {
-		return;
-	}
 	if (res->code == OSCAR_ENOENT) {
 		oscar_log(OSCAR_LOG_WARN, "cluster", "supervisor %s does not know this worker; "
 		    "registering again", st->supervisor.addr);
@@ -123,6 +109,25 @@ static void osc_cw_beat_done(oscar_actor_t *self, oscar_result_t *res, void *arg
 	osc_cw_later(self, st, osc_cw_next(st));
 }
 
+// osc_cw_answered is the callback of both calls; arg is non-NULL for a
+// register call.
+static void osc_cw_answered(oscar_actor_t *self, oscar_result_t *res, void *arg)
+{
+	osc_cw_t *st = oscar_actor_state(self);
+	if (res->code == OSCAR_ECANCELED) {
+		return; // whoever cancelled it has moved on (pending is theirs)
+	}
+	st->pending = 0;
+	if (st->phase == OSC_CW_LEAVING || res->code == OSCAR_ECLOSED) {
+		return;
+	}
+	if (arg != NULL) {
+		osc_cw_on_registered(self, st, res);
+	} else {
+		osc_cw_on_beat(self, st, res);
+	}
+}
+
 static void osc_cw_send(oscar_actor_t *self, oscar_result_t *res, void *arg)
 {
 	osc_cw_t *st = oscar_actor_state(self);
@@ -136,8 +141,8 @@ static void osc_cw_send(oscar_actor_t *self, oscar_result_t *res, void *arg)
 	st->told_ready      = st->node_ready;
 	// A call that outlives the interval would pile up behind the next.
 	int rv = oscar_actor_call(self, &st->supervisor, reg ? OSC_CL_REGISTER : OSC_CL_HEARTBEAT,
-	    info, st->heartbeat_ms > 500 ? st->heartbeat_ms : 500,
-	    reg ? osc_cw_registered : osc_cw_beat_done, NULL, &st->pending);
+	    info, st->heartbeat_ms > 500 ? st->heartbeat_ms : 500, osc_cw_answered,
+	    reg ? st : NULL, &st->pending);
 	if (rv != 0) {
 		osc_cw_later(self, st, st->heartbeat_ms);
 	}
