@@ -51,7 +51,8 @@ CTEST_FLAGS := --output-on-failure -j$(JOBS) --timeout $(CTEST_TIMEOUT) --no-tes
 
 help:
 	@echo "Oscar-C make targets:"
-	@echo "  make run            build, then run examples/hello (build/examples/hello/oscar-hello)"
+	@echo "  make run            build, then run examples/cluster: a local cluster of a supervisor"
+	@echo "                      and two workers (the actor layer alone: build/examples/hello/oscar-hello)"
 	@echo "  make test           build/ and build-asan/, the whole suite on each, and the embed check"
 	@echo "  make bench          Release build (build-release/), then run the benchmarks"
 	@echo "  make build          configure and build build/ (RelWithDebInfo, -Werror)"
@@ -83,8 +84,11 @@ release: setup
 	    -DOSCAR_EXAMPLES=OFF $(CONFIG_FLAGS)
 	$(CMAKE) --build $(RELEASE_BUILD) -j$(JOBS)
 
+# run shows a cluster: a supervisor and two workers started as processes,
+# a custom service on each, actors created and called across them, and a
+# clean stop. The actor layer alone is examples/hello (oscar-hello).
 run: build
-	$(BUILD)/examples/hello/oscar-hello $(ARGS)
+	$(BUILD)/examples/cluster/oscar-cluster $(ARGS)
 
 bench: release
 	$(RELEASE_BUILD)/bench/oscar-bench $(ARGS)

@@ -56,8 +56,8 @@ static const char usage_local[] =
     "Runs a cluster on this machine: one supervisor and N workers, each a\n"
     "process listening on tcp://HOST at a free port. Prints the supervisor's\n"
     "address and the nodes once every worker is ready, then runs until Ctrl-C\n"
-    "(SIGINT) or SIGTERM, or until the cluster is stopped with `oscar stop`;\n"
-    "then stops the workers, then the supervisor.\n"
+    "(SIGINT), SIGTERM or SIGHUP, or until the cluster is stopped with\n"
+    "`oscar stop`; then stops the workers, then the supervisor.\n"
     "\n"
     "Flags:\n"
     "  -w, --workers N            worker processes (default 1)\n"
@@ -138,7 +138,11 @@ static int cli_fail(const char *cmd, const oscar_error_t *err, const char *fmt, 
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
-	if (err != NULL) {
+	if (err != NULL && err->address[0] == '\0') {
+		// Not from a pool (oscar_local_start's own errors, say): the
+		// message is the whole story.
+		fprintf(stderr, ": %s", err->message);
+	} else if (err != NULL) {
 		oscar_error_format(err, detail, sizeof(detail));
 		fprintf(stderr, ": %s", detail);
 	}
@@ -150,13 +154,13 @@ static int cli_fail(const char *cmd, const oscar_error_t *err, const char *fmt, 
 // its value (c is '?' or ':').
 static int cli_bad_flag(const char *cmd, int c, char **argv)
 {
-	char flag[64];
-	if (optopt != 0) {
-		snprintf(flag, sizeof(flag), "-%c", optopt);
-	} else {
-		// A long flag: getopt has moved past it.
-		snprintf(flag, sizeof(flag), "%s", argv[optind - 1]);
+	char        flag[64];
+	const char *last = argv[optind - 1]; // getopt has moved past a long flag
+	if (strncmp(last, "--", 2) == 0) {
+		snprintf(flag, sizeof(flag), "%s", last);
 		flag[strcspn(flag, "=")] = '\0';
+	} else {
+		snprintf(flag, sizeof(flag), "-%c", optopt);
 	}
 	if (c == ':') {
 		return (cli_usage_error(cmd, "%s needs a value", flag));
@@ -491,9 +495,11 @@ static int cli_show_cluster(const char *cmd, const char *address, bool json, int
 	rv = oscar_cluster_nodes(c.cl, OSCAR_ROLES_ALL, 0, &nodes, &n, timeout_ms, &err);
 	cli_client_close(&c);
 	if (rv != 0) {
-		return (
-		    cli_fail(cmd, &err, "cannot reach the supervisor at %s within %" PRId64 " ms",
-		        address, timeout_ms));
+		bool unreachable =
+		    rv == OSCAR_ETIMEDOUT || rv == OSCAR_ECONNREFUSED || rv == OSCAR_EPEERGONE;
+		return (cli_fail(cmd, &err, "%s %s",
+		    unreachable ? "cannot reach the supervisor at" : "cannot list the nodes of",
+		    address));
 	}
 	if (json) {
 		cli_print_json(stdout, address, nodes, n);
@@ -708,7 +714,9 @@ static int local_write_address(const char *path, const char *address)
 	bool ok = fprintf(f, "%s\n", address) > 0;
 	ok      = fclose(f) == 0 && ok;
 	if (!ok || rename(tmp, path) != 0) {
+		int e = errno;
 		unlink(tmp);
+		errno = e; // for the caller's message
 		return (-1);
 	}
 	return (0);
@@ -724,8 +732,9 @@ static int local_wait_stop(oscar_local_t *lc, const sigset_t *set)
 		struct timespec ts  = { .tv_sec = 0, .tv_nsec = 250 * 1000000 };
 		int             sig = sigtimedwait(set, NULL, &ts);
 		if (sig > 0) {
-			printf("\n%s: stopping the cluster\n",
-			    sig == SIGINT ? "interrupted" : "terminated");
+			printf("\n%s: stopping the cluster\n", sig == SIGINT   ? "interrupted"
+			                                       : sig == SIGHUP ? "hung up"
+			                                                       : "terminated");
 			return (0);
 		}
 		int rv = oscar_local_wait(lc, 0, &err);
@@ -733,7 +742,12 @@ static int local_wait_stop(oscar_local_t *lc, const sigset_t *set)
 			printf("the supervisor has stopped: someone stopped the cluster\n");
 			return (0);
 		}
-		if (rv != OSCAR_ETIMEDOUT) {
+		if (rv == OSCAR_EPEERGONE) {
+			// The cluster goes on without it; the table shows it
+			// dead once the supervisor gives up on it.
+			cli_fail("local", &err, "a worker is gone");
+			fflush(stderr);
+		} else if (rv != OSCAR_ETIMEDOUT) {
 			cli_fail("local", &err, "the cluster failed");
 			return (1);
 		}
@@ -754,10 +768,14 @@ static int local_run(local_opts_t *o, const sigset_t *set)
 		return (cli_fail("local", &err, "cannot start the cluster"));
 	}
 	const char *address = oscar_local_address(lc);
-	if (o->address_file != NULL && local_write_address(o->address_file, address) != 0) {
-		fprintf(
-		    stderr, "oscar local: cannot write %s: %s\n", o->address_file, strerror(errno));
-		status = 1;
+	bool        wrote   = false;
+	if (o->address_file != NULL) {
+		wrote = local_write_address(o->address_file, address) == 0;
+		if (!wrote) {
+			fprintf(stderr, "oscar local: cannot write %s: %s\n", o->address_file,
+			    strerror(errno));
+			status = 1;
+		}
 	}
 	if (status == 0) {
 		status = cli_show_cluster("local", address, false, CLI_STATUS_TIMEOUT_MS);
@@ -767,8 +785,8 @@ static int local_run(local_opts_t *o, const sigset_t *set)
 		fflush(stdout);
 		status = local_wait_stop(lc, set);
 	}
-	if (o->address_file != NULL) {
-		unlink(o->address_file);
+	if (wrote) {
+		unlink(o->address_file); // the address is no longer good
 	}
 	int rv = oscar_local_stop(&lc);
 	if (rv == OSCAR_ETIMEDOUT) {
@@ -812,6 +830,7 @@ static int cmd_local(int argc, char **argv)
 		sigemptyset(&set);
 		sigaddset(&set, SIGINT);
 		sigaddset(&set, SIGTERM);
+		sigaddset(&set, SIGHUP); // the terminal went away: stop as well
 		pthread_sigmask(SIG_BLOCK, &set, NULL);
 		rv = local_run(&o, &set);
 	}

@@ -6,9 +6,10 @@
 // it listens and its services run. We poll for that file every few
 // milliseconds, and between two looks we also reap the supervisor if it
 // has exited, so that a supervisor that fails at once is reported at once,
-// with the last lines it wrote. Then the workers start, all together, and
-// we ask the supervisor, through a small client pool of our own, to wait
-// until they are ready (oscar_cluster_wait_workers), in short slices, again
+// with the last lines of its standard error (a file in the same directory,
+// unless show_output). Then the workers start, all together, and we ask
+// the supervisor, through a small client pool of our own, to wait until
+// they are ready (oscar_cluster_wait_workers), in short slices, again
 // checking between two slices that no process has exited.
 //
 // Every child gets its own process group, so that a Ctrl-C at a terminal
@@ -46,6 +47,7 @@ extern char **environ;
 
 #define OSC_LOCAL_POLL_MS      10   // how often we look for files and exits
 #define OSC_LOCAL_SLICE_MS     200  // one wait for the workers, between exit checks
+#define OSC_LOCAL_RETRY_MS     50   // after a wait for the workers that failed
 #define OSC_LOCAL_KILL_WAIT_MS 5000 // for a SIGKILLed process to be reaped
 #define OSC_LOCAL_FAIL_GRACE   5000 // stop grace when the start failed
 #define OSC_LOCAL_MAX_WORKERS  1024
@@ -59,8 +61,10 @@ typedef struct osc_child {
 	char  name[32];      // "supervisor", "worker 0", ...
 	pid_t pid;           // 0: not started
 	bool  reaped;        // waited for: status is known
+	bool  reported;      // its failure was told by oscar_local_wait
 	int   status;        // as waitpid gives it; -1 when unknown
-	char  log[PATH_MAX]; // its output file
+	char  log[PATH_MAX]; // its standard error, unless show_output
+	char  out[PATH_MAX]; // its standard output
 } osc_child_t;
 
 struct oscar_local {
@@ -249,23 +253,22 @@ static void osc_exit_text(const osc_child_t *c, char *buf, size_t size)
 	}
 }
 
-// osc_fail_exited reports that child c ended when it should not have:
-// how, and what it last wrote.
+// osc_fail_exited reports, as code, that child c ended when it should not
+// have: how, and what it last wrote.
 static int osc_fail_exited(
-    const oscar_local_t *lc, const osc_child_t *c, const char *when, oscar_error_t *err)
+    const oscar_local_t *lc, const osc_child_t *c, int code, const char *when, oscar_error_t *err)
 {
-	char how[96], tail[OSCAR_ERRMSG_MAX];
+	char how[96], tail[OSCAR_ERRMSG_MAX] = "";
 	osc_exit_text(c, how, sizeof(how));
-	if (lc->show_output) {
-		snprintf(tail, sizeof(tail), "see its standard error");
-	} else {
+	// With show_output, what it wrote is on our own standard error.
+	if (!lc->show_output) {
 		osc_log_tail(c->log, tail, sizeof(tail));
 		if (tail[0] == '\0') {
 			snprintf(tail, sizeof(tail), "it wrote nothing");
 		}
 	}
-	return (osc_fail(err, OSCAR_ESYSTEM, c->pid, "%s (pid %d) %s %s: %s", c->name, (int) c->pid,
-	    how, when, tail));
+	return (osc_fail(err, code, c->pid, "%s (pid %d) %s %s%s%s", c->name, (int) c->pid, how,
+	    when, tail[0] != '\0' ? ": " : "", tail));
 }
 
 // ---------------------------------------------------------------------------
@@ -339,22 +342,47 @@ static bool osc_child_ok(const osc_child_t *c)
 	                           WEXITSTATUS(c->status) == 0));
 }
 
-// osc_args_t is a command line being built; a failed push is remembered
-// and reported once, when the line is used.
+// osc_args_t is a command line being built, sized beforehand for the
+// configuration (osc_args_init); a push that finds no room (no memory) is
+// remembered and reported once, when the line is used.
 typedef struct osc_args {
-	char  *v[64];
-	size_t n;
-	bool   overflow;
+	char **v;
+	size_t n, cap;
+	bool   failed;
 } osc_args_t;
+
+// OSC_ARGS_FIXED is room for the flags every node gets from us.
+#define OSC_ARGS_FIXED 16
+
+static void osc_args_init(osc_args_t *a, const oscar_local_config_t *cfg)
+{
+	size_t cap = OSC_ARGS_FIXED;
+	for (const char *const *m = cfg->modules; m != NULL && *m != NULL; m++) {
+		cap += 2;
+	}
+	for (const char *const *x = cfg->extra_args; x != NULL && *x != NULL; x++) {
+		cap++;
+	}
+	a->n      = 0;
+	a->v      = calloc(cap, sizeof(char *));
+	a->cap    = a->v != NULL ? cap : 0;
+	a->failed = a->v == NULL;
+}
 
 static void osc_args_push(osc_args_t *a, const char *s)
 {
-	if (a->n + 1 >= sizeof(a->v) / sizeof(a->v[0])) {
-		a->overflow = true;
+	if (a->n + 1 >= a->cap) {
+		a->failed = true;
 		return;
 	}
 	a->v[a->n++] = (char *) s;
 	a->v[a->n]   = NULL;
+}
+
+static void osc_args_fini(osc_args_t *a)
+{
+	free(a->v);
+	a->v = NULL;
 }
 
 // osc_child_env makes the environment of a node: ours, less anything that
@@ -386,7 +414,8 @@ static char **osc_child_env(void)
 // osc_child_spawn runs args as child c: its own process group, default
 // signal handling and an empty signal mask whatever ours are (a program
 // that waits for signals blocks them), standard input from /dev/null,
-// standard output (and error unless show_output) to c->log.
+// standard output to c->out and standard error (unless show_output) to
+// c->log, apart so that errors quote only what it said was wrong.
 static int osc_child_spawn(
     oscar_local_t *lc, osc_child_t *c, const osc_args_t *args, oscar_error_t *err)
 {
@@ -395,11 +424,7 @@ static int osc_child_spawn(
 	sigset_t                   none, dfl;
 	int                        rv;
 
-	if (args->overflow) {
-		return (osc_fail(err, OSCAR_EINVAL, getpid(),
-		    "too many arguments for %s (modules and extra_args)", c->name));
-	}
-	char **env = osc_child_env();
+	char **env = args->failed ? NULL : osc_child_env();
 	if (env == NULL) {
 		return (
 		    osc_fail(err, OSCAR_ENOMEM, getpid(), "out of memory starting %s", c->name));
@@ -420,9 +445,10 @@ static int osc_child_spawn(
 	posix_spawnattr_setsigdefault(&attr, &dfl);
 	posix_spawn_file_actions_init(&fa);
 	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-	posix_spawn_file_actions_addopen(&fa, 1, c->log, O_WRONLY | O_CREAT | O_APPEND, 0600);
+	posix_spawn_file_actions_addopen(&fa, 1, c->out, O_WRONLY | O_CREAT | O_APPEND, 0600);
 	if (!lc->show_output) {
-		posix_spawn_file_actions_adddup2(&fa, 1, 2);
+		posix_spawn_file_actions_addopen(
+		    &fa, 2, c->log, O_WRONLY | O_CREAT | O_APPEND, 0600);
 	}
 #if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 34))
 	// Descriptors we hold without close-on-exec are none of its business.
@@ -486,18 +512,22 @@ static int osc_start_supervisor(oscar_local_t *lc, const oscar_local_config_t *c
 {
 	osc_child_t *c = &lc->supervisor;
 	char         prog[PATH_MAX], addr_file[PATH_MAX];
-	osc_args_t   a = { .n = 0 };
+	osc_args_t   a;
 	int          rv;
 
 	snprintf(c->name, sizeof(c->name), "supervisor");
 	snprintf(c->log, sizeof(c->log), "%s/supervisor.log", lc->dir);
+	snprintf(c->out, sizeof(c->out), "%s/supervisor.out", lc->dir);
 	snprintf(prog, sizeof(prog), "%s/%s", lc->bin_dir, osc_supervisor_prog);
 	snprintf(addr_file, sizeof(addr_file), "%s/supervisor.addr", lc->dir);
+	osc_args_init(&a, cfg);
 	osc_args_push(&a, prog);
 	osc_args_push(&a, "--address-file");
 	osc_args_push(&a, addr_file);
 	osc_node_args(&a, cfg, listen);
-	if ((rv = osc_child_spawn(lc, c, &a, err)) != 0) {
+	rv = osc_child_spawn(lc, c, &a, err);
+	osc_args_fini(&a);
+	if (rv != 0) {
 		return (rv);
 	}
 	for (;;) {
@@ -505,7 +535,8 @@ static int osc_start_supervisor(oscar_local_t *lc, const oscar_local_config_t *c
 			return (0);
 		}
 		if (osc_child_exited(c)) {
-			return (osc_fail_exited(lc, c, "before it was listening", err));
+			return (
+			    osc_fail_exited(lc, c, OSCAR_ESYSTEM, "before it was listening", err));
 		}
 		int64_t left = deadline - osc_now_ms();
 		if (left <= 0) {
@@ -528,16 +559,20 @@ static int osc_start_workers(
 	snprintf(subs, sizeof(subs), "%u", cfg->sub_pools);
 	for (unsigned i = 0; i < lc->n_workers; i++) {
 		osc_child_t *c = &lc->workers[i];
-		osc_args_t   a = { .n = 0 };
+		osc_args_t   a;
 		snprintf(c->name, sizeof(c->name), "worker %u", i);
 		snprintf(c->log, sizeof(c->log), "%s/worker-%u.log", lc->dir, i);
+		snprintf(c->out, sizeof(c->out), "%s/worker-%u.out", lc->dir, i);
+		osc_args_init(&a, cfg);
 		osc_args_push(&a, prog);
 		osc_args_push(&a, "--supervisor");
 		osc_args_push(&a, lc->address);
 		osc_args_push(&a, "--sub-pools");
 		osc_args_push(&a, subs);
 		osc_node_args(&a, cfg, listen);
-		if ((rv = osc_child_spawn(lc, c, &a, err)) != 0) {
+		rv = osc_child_spawn(lc, c, &a, err);
+		osc_args_fini(&a);
+		if (rv != 0) {
 			return (rv);
 		}
 		lc->started++;
@@ -549,14 +584,34 @@ static int osc_start_workers(
 static int osc_check_alive(oscar_local_t *lc, oscar_error_t *err)
 {
 	if (osc_child_exited(&lc->supervisor)) {
-		return (osc_fail_exited(lc, &lc->supervisor, "while the workers started", err));
+		return (osc_fail_exited(
+		    lc, &lc->supervisor, OSCAR_ESYSTEM, "while the workers started", err));
 	}
 	for (unsigned i = 0; i < lc->started; i++) {
 		if (osc_child_exited(&lc->workers[i])) {
-			return (osc_fail_exited(lc, &lc->workers[i], "before it was ready", err));
+			return (osc_fail_exited(
+			    lc, &lc->workers[i], OSCAR_ESYSTEM, "before it was ready", err));
 		}
 	}
 	return (0);
+}
+
+// osc_fail_not_ready reports that the workers were not ready in time:
+// what the supervisor last said, and what the first worker that wrote
+// anything last wrote (a warning about the supervisor, say).
+static int osc_fail_not_ready(
+    const oscar_local_t *lc, const oscar_error_t *last, oscar_error_t *err)
+{
+	char tail[OSCAR_ERRMSG_MAX / 2] = "";
+	char who[48]                    = "";
+	for (unsigned i = 0; i < lc->started && !lc->show_output && tail[0] == '\0'; i++) {
+		osc_log_tail(lc->workers[i].log, tail, sizeof(tail));
+		snprintf(who, sizeof(who), "; %s wrote: ", lc->workers[i].name);
+	}
+	return (osc_fail(err, OSCAR_ETIMEDOUT, lc->supervisor.pid,
+	    "the workers were not all ready within %lld ms (%s)%s%s", (long long) lc->timeout_ms,
+	    last->message[0] != '\0' ? last->message : "no answer", tail[0] != '\0' ? who : "",
+	    tail));
 }
 
 // osc_wait_ready waits until the supervisor counts every worker as ready,
@@ -588,11 +643,7 @@ static int osc_wait_ready(
 		}
 		int64_t left = deadline - osc_now_ms();
 		if (left <= 0) {
-			char why[OSCAR_ERRMSG_MAX];
-			snprintf(why, sizeof(why), "%s", last.message);
-			rv = osc_fail(err, OSCAR_ETIMEDOUT, lc->supervisor.pid,
-			    "the workers were not all ready within %lld ms (%s)",
-			    (long long) lc->timeout_ms, why[0] != '\0' ? why : "no answer");
+			rv = osc_fail_not_ready(lc, &last, err);
 			break;
 		}
 		// Any failure may be passing (the workers are still
@@ -601,6 +652,10 @@ static int osc_wait_ready(
 		    left < OSC_LOCAL_SLICE_MS ? left : OSC_LOCAL_SLICE_MS, &last);
 		if (rv == 0) {
 			break;
+		}
+		if (rv != OSCAR_ETIMEDOUT) {
+			// A quick failure: do not spin on it.
+			osc_sleep_ms(OSC_LOCAL_RETRY_MS);
 		}
 	}
 	oscar_cluster_close(&cl);
@@ -760,16 +815,44 @@ int64_t oscar_local_worker_pid(const oscar_local_t *lc, unsigned i)
 	return (lc->workers[i].pid);
 }
 
+// osc_failed_worker returns a worker that has exited otherwise than with
+// status 0 and was not reported yet, or NULL. A worker that exits with 0
+// was stopped by someone (`oscar stop` stops the workers first): not news.
+static osc_child_t *osc_failed_worker(oscar_local_t *lc)
+{
+	for (unsigned i = 0; i < lc->started; i++) {
+		osc_child_t *c = &lc->workers[i];
+		if (!c->reported && osc_child_exited(c) && !osc_child_ok(c)) {
+			return (c);
+		}
+	}
+	return (NULL);
+}
+
 int oscar_local_wait(oscar_local_t *lc, int64_t timeout_ms, oscar_error_t *err)
 {
-	osc_child_t *c = &lc->supervisor;
-	if (!osc_children_wait(c, 1, osc_now_ms() + (timeout_ms > 0 ? timeout_ms : 0))) {
-		return (osc_fail(err, OSCAR_ETIMEDOUT, c->pid, "the supervisor runs"));
+	int64_t deadline = osc_now_ms() + (timeout_ms > 0 ? timeout_ms : 0);
+	for (;;) {
+		osc_child_t *w = osc_failed_worker(lc);
+		if (w != NULL) {
+			w->reported = true;
+			return (
+			    osc_fail_exited(lc, w, OSCAR_EPEERGONE, "while the cluster ran", err));
+		}
+		osc_child_t *c = &lc->supervisor;
+		if (osc_child_exited(c) && osc_child_ok(c)) {
+			return (0);
+		}
+		if (c->reaped) {
+			return (
+			    osc_fail_exited(lc, c, OSCAR_ESYSTEM, "while the cluster ran", err));
+		}
+		int64_t left = deadline - osc_now_ms();
+		if (left <= 0) {
+			return (osc_fail(err, OSCAR_ETIMEDOUT, c->pid, "the supervisor runs"));
+		}
+		osc_sleep_ms(left < OSC_LOCAL_POLL_MS ? left : OSC_LOCAL_POLL_MS);
 	}
-	if (osc_child_ok(c)) {
-		return (0);
-	}
-	return (osc_fail_exited(lc, c, "while the cluster ran", err));
 }
 
 int oscar_local_stop(oscar_local_t **lcp)

@@ -57,7 +57,7 @@ typedef struct oscar_local_config {
 	// show_output sends the processes' standard error to this process's
 	// own (default false: to a file in a temporary directory, removed by
 	// oscar_local_stop, whose last lines errors quote). Their standard
-	// output goes to that file either way.
+	// output goes to another file there either way.
 	bool show_output;
 } oscar_local_config_t;
 
@@ -82,12 +82,14 @@ const char *oscar_local_address(const oscar_local_t *lc);
 // oscar_local_worker_pid gives worker i's process id, or -1.
 int64_t oscar_local_worker_pid(const oscar_local_t *lc, unsigned i);
 
-// oscar_local_wait waits up to timeout_ms (0: only looks) for the
-// supervisor to exit, as it does when someone stops the cluster
-// (oscar_cluster_stop, `oscar stop`) or when it fails. OSCAR_ETIMEDOUT
-// while it runs; 0 once it has exited with status 0; OSCAR_ESYSTEM, with
-// err (may be NULL) saying how it ended, otherwise. oscar_local_stop is
-// still needed afterwards.
+// oscar_local_wait waits up to timeout_ms (0: only looks) for news of the
+// processes: OSCAR_ETIMEDOUT when there is none. 0 when the supervisor has
+// exited with status 0, as it does when someone stops the cluster
+// (oscar_cluster_stop, `oscar stop`); OSCAR_ESYSTEM when it has exited
+// otherwise; OSCAR_EPEERGONE when a worker has died or exited with a
+// status other than 0 (each such worker is told once; the cluster goes on
+// without it). err (may be NULL) says which process and how it ended.
+// oscar_local_stop is still needed afterwards in every case.
 int oscar_local_wait(oscar_local_t *lc, int64_t timeout_ms, oscar_error_t *err);
 
 // oscar_local_stop stops the workers (SIGTERM: each deregisters and stops
