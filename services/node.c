@@ -11,7 +11,6 @@
 #include "services/services_int.h"
 
 #define OSC_NODE_SECTION "node"
-#define OSC_DEFAULT_LISTEN "tcp://127.0.0.1:0"
 #define OSC_SUB_POOLS_MAX 256
 
 typedef struct osc_running {
@@ -85,16 +84,6 @@ static int osc_node_read_facts(oscar_node_t *node, oscar_error_t *err)
 	if (osc_split_list(osc_node_get(node, "labels"), &node->facts.labels,
 	        &node->facts.n_labels) != 0) {
 		return (osc_fail(err, OSCAR_ENOMEM, "out of memory"));
-	}
-	if (node->facts.n_labels > OSCAR_LABELS_MAX) {
-		return (osc_fail(err, OSCAR_EINVAL, "at most %d labels, %zu given",
-		    OSCAR_LABELS_MAX, node->facts.n_labels));
-	}
-	for (size_t i = 0; i < node->facts.n_labels; i++) {
-		if (strlen(node->facts.labels[i]) >= OSCAR_NAME_MAX) {
-			return (osc_fail(err, OSCAR_EINVAL, "label '%s' is longer than %d bytes",
-			    node->facts.labels[i], OSCAR_NAME_MAX - 1));
-		}
 	}
 	return (0);
 }
@@ -180,13 +169,7 @@ static int osc_node_plan(oscar_node_t *node, oscar_error_t *err)
 static int osc_node_open_pool(oscar_node_t *node, oscar_error_t *err)
 {
 	const char *listen = osc_node_get(node, "listen");
-	listen             = listen != NULL ? listen : OSC_DEFAULT_LISTEN;
-	if (strncmp(listen, "tcp://", 6) != 0 && strncmp(listen, "ipc://", 6) != 0 &&
-	    strncmp(listen, "tls+tcp://", 10) != 0) {
-		return (osc_fail(err, OSCAR_EADDRINVAL,
-		    "node.listen '%s': a node listens on a tcp://, tls+tcp:// or ipc:// address",
-		    listen));
-	}
+	listen = listen != NULL ? listen : osc_node_default_listen(node->settings, node->role);
 	node->classes = osc_registry_classes(node->registry);
 	if (node->classes == NULL) {
 		return (osc_fail(err, OSCAR_ENOMEM, "out of memory"));
@@ -227,6 +210,7 @@ static int osc_node_find_supervisor(oscar_node_t *node, oscar_error_t *err)
 		return (osc_fail(err, OSCAR_EINVAL, "node.supervisor is too long"));
 	}
 	snprintf(node->supervisor, sizeof(node->supervisor), "%s", sup);
+	osc_node_warn_unreachable(node->address, node->supervisor);
 	return (0);
 }
 
@@ -347,6 +331,7 @@ int oscar_node_start(oscar_node_t **nodep, oscar_role_t role, const oscar_settin
 		}
 	}
 	node->registry = registry;
+	rv             = rv != 0 ? rv : osc_node_check_settings(node->settings, role, err);
 	rv             = rv != 0 ? rv : osc_node_read_facts(node, err);
 	rv             = rv != 0 ? rv : osc_node_load_modules(node, err);
 	rv             = rv != 0 ? rv : osc_node_plan(node, err);

@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 #include "oscar/oscar.h"
-#include "services/cluster/cluster_int.h"
+#include "services/services_int.h"
 
 // Exit statuses.
 enum { OSC_EXIT_OK = 0, OSC_EXIT_FAILED = 1, OSC_EXIT_USAGE = 2 };
@@ -86,14 +86,15 @@ static const osc_flag_t osc_flags[] = {
 };
 #define OSC_NFLAGS (sizeof(osc_flags) / sizeof(osc_flags[0]))
 
-// The keys of section [node] (flags and file alike); anything else there
-// is a mistake worth stopping for.
-static const char *const osc_node_keys[] = { "listen", "supervisor", "sub_pools", "cores",
-	"memory", "labels", "modules", "services", "address_file", "tls_cert", "tls_key",
-	"tls_ca", "log_level", "log_format", NULL };
+// The program's name in messages: argv[0]'s last part, so that a program
+// of one's own built on oscar_node_main speaks with its own name.
+static char osc_program_name[64];
 
 static const char *osc_program(oscar_role_t role)
 {
+	if (osc_program_name[0] != '\0') {
+		return (osc_program_name);
+	}
 	return (role == OSCAR_ROLE_SUPERVISOR ? "oscar-supervisor" : "oscar-worker");
 }
 
@@ -265,62 +266,9 @@ static int osc_parse_flags(osc_cmdline_t *cl, int argc, char **argv, oscar_role_
 }
 
 // ---------------------------------------------------------------------------
-// Checking the settings before anything starts, so that a bad value is a
-// usage error (status 2) with a message naming it.
-
-static int osc_check_node_key(void *arg, const char *section, const char *key, const char *value)
-{
-	oscar_error_t *err = arg;
-	if (strcmp(section, "node") != 0) {
-		return (0);
-	}
-	for (size_t i = 0; osc_node_keys[i] != NULL; i++) {
-		if (strcmp(key, osc_node_keys[i]) == 0) {
-			return (0);
-		}
-	}
-	return (osc_fail(err, OSCAR_EINVAL, "unknown setting node.%s", key));
-}
-
-static int osc_check_settings(const oscar_settings_t *s, oscar_role_t role, oscar_error_t *err)
-{
-	int64_t  i64;
-	uint64_t u64;
-	int      rv = oscar_settings_each(s, osc_check_node_key, err);
-	rv = rv != 0 ? rv : oscar_settings_get_int(s, "node", "sub_pools", 0, 0, 256, &i64, err);
-	rv = rv != 0 ? rv : oscar_settings_get_int(s, "node", "cores", 1, 1, 4096, &i64, err);
-	rv = rv != 0 ? rv : oscar_settings_get_bytes(s, "node", "memory", 0, &u64, err);
-	osc_cluster_settings_t cluster;
-	rv = rv != 0 ? rv : osc_cluster_settings(s, &cluster, err);
-	if (rv != 0) {
-		return (rv);
-	}
-	const char *level  = oscar_settings_get(s, "node", "log_level");
-	const char *format = oscar_settings_get(s, "node", "log_format");
-	if (oscar_log_setup(level, NULL) != 0) {
-		return (osc_fail(err, OSCAR_EINVAL,
-		    "bad value '%s' for node.log_level: expected debug, info, warn or error",
-		    level));
-	}
-	if (oscar_log_setup(NULL, format) != 0) {
-		return (osc_fail(err, OSCAR_EINVAL,
-		    "bad value '%s' for node.log_format: expected text or json", format));
-	}
-	const char *sup = oscar_settings_get(s, "node", "supervisor");
-	if (role == OSCAR_ROLE_WORKER && (sup == NULL || sup[0] == '\0')) {
-		return (osc_fail(err, OSCAR_EINVAL,
-		    "a worker needs its supervisor's address: --supervisor URL"));
-	}
-	return (0);
-}
-
-// ---------------------------------------------------------------------------
 // Running
 
-// osc_subpool_entry runs this process as one of a node's sub pools when it
-// is one (returns its exit status), else returns -1. A sub pool loads the
-// node's modules too, so that their classes can be created there.
-static int osc_subpool_entry(oscar_registry_t *given)
+int oscar_node_subpool_main(oscar_registry_t *given)
 {
 	if (getenv("OSCAR_SUBPOOL_ADDRESS") == NULL) {
 		return (-1);
@@ -420,11 +368,16 @@ static int osc_run(oscar_role_t role, const oscar_settings_t *settings, oscar_re
 
 int oscar_node_main(oscar_role_t role, int argc, char **argv, oscar_registry_t *registry)
 {
-	int rv = osc_subpool_entry(registry);
+	int rv = oscar_node_subpool_main(registry);
 	if (rv >= 0) {
 		return (rv);
 	}
 	osc_log_role(oscar_role_name(role));
+	if (argc > 0 && argv[0] != NULL) {
+		const char *slash = strrchr(argv[0], '/');
+		snprintf(osc_program_name, sizeof(osc_program_name), "%s",
+		    slash != NULL ? slash + 1 : argv[0]);
+	}
 	osc_cmdline_t cl = { 0 };
 	if (oscar_settings_new(&cl.flags) != 0) {
 		return (OSC_EXIT_FAILED);
@@ -442,7 +395,7 @@ int oscar_node_main(oscar_role_t role, int argc, char **argv, oscar_registry_t *
 			rv = oscar_settings_load_file(settings, cl.config, &err);
 		}
 		rv = rv != 0 ? rv : osc_settings_copy(settings, cl.flags);
-		rv = rv != 0 ? rv : osc_check_settings(settings, role, &err);
+		rv = rv != 0 ? rv : osc_node_check_settings(settings, role, &err);
 		if (rv != 0) {
 			rv = osc_usage_error(role, "%s", err.message);
 		} else {

@@ -67,6 +67,17 @@ oscar_value_t *osc_node_info_value(oscar_node_t *node);
 // osc_node_info_from_value fills info from a registry map.
 void osc_node_info_from_value(const oscar_value_t *v, oscar_node_info_t *info);
 
+// osc_node_check_settings checks a node's settings before it starts
+// (services/check.c): OSCAR_EINVAL, with err naming the setting, for a
+// mistake.
+int osc_node_check_settings(const oscar_settings_t *s, oscar_role_t role, oscar_error_t *err);
+// osc_node_default_listen gives the address a node listens on when
+// node.listen is not set.
+const char *osc_node_default_listen(const oscar_settings_t *s, oscar_role_t role);
+// osc_node_warn_unreachable warns when a worker listens where its
+// supervisor cannot reach it.
+void osc_node_warn_unreachable(const char *address, const char *supervisor);
+
 // osc_node_stop_fd is readable once a stop was requested.
 int osc_node_stop_fd(const oscar_node_t *node);
 

@@ -5,15 +5,21 @@
 
 #include "greeter.h"
 
+// greeter_error fills err (when given) with code and message.
+static int greeter_error(oscar_error_t *err, int code, const char *message)
+{
+	if (err != NULL) {
+		memset(err, 0, sizeof(*err));
+		err->code = code;
+		snprintf(err->message, sizeof(err->message), "%s", message);
+	}
+	return (code);
+}
+
 static int greeter_ref(oscar_ref_t *ref, const char *address, const char *uid, oscar_error_t *err)
 {
 	int rv = oscar_ref_make(ref, address, uid != NULL ? uid : GREETER_UID);
-	if (rv != 0 && err != NULL) {
-		memset(err, 0, sizeof(*err));
-		err->code = rv;
-		snprintf(err->message, sizeof(err->message), "address or uid too long");
-	}
-	return (rv);
+	return (rv != 0 ? greeter_error(err, rv, "address or uid too long") : 0);
 }
 
 int greeter_greet(oscar_pool_t *pool, const char *address, const char *uid, const char *name,
@@ -32,7 +38,7 @@ int greeter_greet(oscar_pool_t *pool, const char *address, const char *uid, cons
 	size_t      len;
 	if (oscar_value_get_str(v, &text, &len) != 0 || (*reply = strdup(text)) == NULL) {
 		oscar_value_free(v);
-		return (OSCAR_EUNEXPECTED);
+		return (greeter_error(err, OSCAR_EUNEXPECTED, "greet did not answer a string"));
 	}
 	oscar_value_free(v);
 	return (0);
@@ -50,7 +56,8 @@ int greeter_count(oscar_pool_t *pool, const char *address, const char *uid, uint
 	if (rv != 0) {
 		return (rv);
 	}
-	rv = oscar_value_get_uint(v, count) == 0 ? 0 : OSCAR_EUNEXPECTED;
+	rv = oscar_value_get_uint(v, count);
 	oscar_value_free(v);
-	return (rv);
+	return (rv != 0 ? greeter_error(err, OSCAR_EUNEXPECTED, "count did not answer a number")
+	                : 0);
 }

@@ -88,7 +88,7 @@ int oscar_settings_each(const oscar_settings_t *s,
 // Logs
 //
 // One line per record on stderr: "text" (the default) gives
-// "2026-11-21T11:04:10.123Z INFO  worker[1234] cluster: registered with ...",
+// "2026-11-21T11:04:10.123Z info  worker[1234] cluster: registered with ...",
 // "json" gives one JSON object per line with ts, level, role, pid, scope
 // and msg. Records below the process's level are dropped. The settings are
 // process-wide, as stderr is.
@@ -165,6 +165,14 @@ void *oscar_node_service_state(oscar_node_t *node, const char *name);
 // sub pools, it runs as that sub pool instead. A program that adds its
 // own services in code makes a registry, adds them and calls this.
 int oscar_node_main(oscar_role_t role, int argc, char **argv, oscar_registry_t *registry);
+
+// oscar_node_subpool_main runs this process as one of a node's sub pools
+// when it is one, and returns its exit status; otherwise it returns -1 at
+// once. A sub pool loads the node's modules (node.modules) into registry
+// (NULL: a registry of its own) and offers every registered class. A
+// program that starts nodes with sub pools through oscar_node_start calls
+// it first thing in main(); oscar_node_main does so itself.
+int oscar_node_subpool_main(oscar_registry_t *registry);
 
 #ifdef __cplusplus
 }

@@ -14,7 +14,7 @@
 #define OSC_CL_COUNT      "count"        // [roles, statuses] -> int
 #define OSC_CL_WAIT       "wait_workers" // [n, timeout_ms] -> int (ready workers)
 #define OSC_CL_WATCH      "watch"        // [version, timeout_ms] -> [version, [map]]
-#define OSC_CL_STOP       "stop_cluster" // timeout_ms -> int (workers that left)
+#define OSC_CL_STOP       "stop_cluster" // timeout_ms -> int (workers that left); ETIMEDOUT
 #define OSC_CL_LEAVING    "going_away"   // nil -> int (workers told)
 
 // Methods of a worker's actor.
@@ -33,8 +33,8 @@ typedef struct osc_cluster_settings {
 	int64_t dead_timeout_ms;
 } osc_cluster_settings_t;
 
-int osc_cluster_settings(
-    const oscar_settings_t *s, osc_cluster_settings_t *out, oscar_error_t *err);
+int osc_cluster_settings(const oscar_settings_t *s, oscar_role_t role,
+    osc_cluster_settings_t *out, oscar_error_t *err);
 
 // osc_status_from_name parses a status name (0 when unknown).
 oscar_node_status_t osc_status_from_name(const char *name);

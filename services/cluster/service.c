@@ -10,14 +10,17 @@
 #include "oscar/oscar.h"
 #include "services/cluster/cluster_int.h"
 
-int osc_cluster_settings(const oscar_settings_t *s, osc_cluster_settings_t *out, oscar_error_t *err)
+int osc_cluster_settings(
+    const oscar_settings_t *s, oscar_role_t role, osc_cluster_settings_t *out, oscar_error_t *err)
 {
 	int rv = oscar_settings_get_ms(s, OSC_CLUSTER_SECTION, "heartbeat_interval",
 	    OSC_HEARTBEAT_DEFAULT_MS, 10, 3600000, &out->heartbeat_ms, err);
 	rv     = rv != 0 ? rv
 	                 : oscar_settings_get_ms(s, OSC_CLUSTER_SECTION, "dead_timeout",
 	                       OSC_DEAD_TIMEOUT_DEFAULT_MS, 20, 86400000, &out->dead_timeout_ms, err);
-	if (rv == 0 && out->dead_timeout_ms <= out->heartbeat_ms) {
+	// The supervisor decides both for its workers, so only its own pair
+	// must agree.
+	if (rv == 0 && role == OSCAR_ROLE_SUPERVISOR && out->dead_timeout_ms <= out->heartbeat_ms) {
 		rv = osc_fail(err, OSCAR_EINVAL,
 		    "cluster.dead_timeout (%lld ms) must be longer than cluster.heartbeat_interval "
 		    "(%lld ms)",
@@ -87,7 +90,7 @@ oscar_value_t *osc_node_info_value(oscar_node_t *node)
 static int osc_cluster_start(oscar_node_t *node, void **state, oscar_error_t *err)
 {
 	osc_cluster_settings_t cfg;
-	int                    rv = osc_cluster_settings(oscar_node_settings(node), &cfg, err);
+	int rv = osc_cluster_settings(oscar_node_settings(node), oscar_node_role(node), &cfg, err);
 	if (rv != 0) {
 		return (rv);
 	}

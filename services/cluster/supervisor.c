@@ -297,7 +297,10 @@ static void osc_waiter_timeout(oscar_actor_t *self, oscar_result_t *res, void *a
 				    "the cluster did not change after version %" PRIu64, w->want);
 				break;
 			case OSC_WAIT_STOP:
-				oscar_req_reply(w->req, oscar_value_new_uint(w->want));
+				oscar_req_fail(w->req, OSCAR_ETIMEDOUT,
+				    "%zu of the %" PRIu64 " workers told to stop had not left when the "
+				    "time was up; the supervisor stops anyway",
+				    osc_count(st, OSCAR_ROLE_WORKER, 0), w->want);
 				break;
 			}
 		}
@@ -356,8 +359,7 @@ static void osc_check(oscar_actor_t *self, oscar_result_t *res, void *arg)
 	for (size_t i = 0; i < st->n; i++) {
 		osc_entry_t *e = &st->nodes[i];
 		if (e->role == OSCAR_ROLE_SUPERVISOR) {
-			e->heard_ms   = osc_now_ms(); // itself: always current
-			e->heard_mono = now;
+			osc_entry_heard(e, osc_node_info_value(st->node)); // itself: always current
 			continue;
 		}
 		if (e->status != OSCAR_NODE_DEAD && now - e->heard_mono > st->cfg.dead_timeout_ms) {
@@ -393,8 +395,13 @@ static int osc_m_register(oscar_actor_t *self, oscar_req_t *req)
 	if (again && e->role != OSCAR_ROLE_WORKER) {
 		return (oscar_req_fail(req, OSCAR_EEXIST, "%s is the supervisor's address", addr));
 	}
-	oscar_log(OSCAR_LOG_INFO, "cluster", "worker %s %s (%" PRId64 " cores, pid %" PRId64 ")",
-	    addr, again ? "registered again" : "registered", osc_map_int(info, "cores", 0),
+	// A register the worker sent while this supervisor was away may come
+	// late, after one sent since: the same process again is no news.
+	bool same = again && e->status != OSCAR_NODE_DEAD &&
+	            osc_map_int(e->info, "pid", -1) == osc_map_int(info, "pid", -2);
+	oscar_log(same ? OSCAR_LOG_DEBUG : OSCAR_LOG_INFO, "cluster",
+	    "worker %s %s (%" PRId64 " cores, pid %" PRId64 ")", addr,
+	    again ? "registered again" : "registered", osc_map_int(info, "cores", 0),
 	    osc_map_int(info, "pid", 0));
 	// A worker whose other services are still starting says so.
 	bool starting = osc_status_from_name(osc_map_str(info, "status")) == OSCAR_NODE_STARTING;
@@ -525,7 +532,9 @@ static int osc_m_watch(oscar_actor_t *self, oscar_req_t *req)
 	osc_csup_t *st      = oscar_actor_state(self);
 	uint64_t    version = osc_arg_uint(oscar_req_args(req), 0, 0);
 	uint64_t    timeout = osc_arg_uint(oscar_req_args(req), 1, 30000);
-	if (version == 0 || version < st->version) {
+	// Any other version answers at once: a supervisor that restarted
+	// counts from 1 again, and its watchers must not wait for it.
+	if (version != st->version) {
 		oscar_value_t *v = osc_watch_value(st);
 		return (v != NULL ? oscar_req_reply(req, v) : OSCAR_ENOMEM);
 	}
@@ -564,8 +573,7 @@ static int osc_m_stop(oscar_actor_t *self, oscar_req_t *req)
 	}
 	st->stopping  = true;
 	uint64_t told = osc_tell_workers(self, st, OSC_CLW_STOP);
-	oscar_log(OSCAR_LOG_INFO, "cluster", "stopping the cluster: %" PRIu64 " workers told",
-	    told);
+	oscar_log(OSCAR_LOG_INFO, "cluster", "stopping the cluster; workers told: %" PRIu64, told);
 	osc_changed(self, st);
 	return (osc_wait(self, req, OSC_WAIT_STOP, told, (int64_t) timeout));
 }
