@@ -11,14 +11,12 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <math.h>
-#include <netdb.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -375,71 +373,6 @@ static void cli_print_json(FILE *out, const char *address, const oscar_node_info
 // ---------------------------------------------------------------------------
 // Reaching a cluster
 
-// cli_tcp_host_port splits "tcp://host:port" (host may be "[v6]").
-static int cli_tcp_host_port(const char *address, char *host, size_t hsize, const char **port)
-{
-	const char *h     = address + strlen("tcp://");
-	const char *colon = strrchr(h, ':');
-	if (colon == NULL || colon == h) {
-		return (-1);
-	}
-	size_t len = (size_t) (colon - h);
-	if (h[0] == '[' && len >= 2 && h[len - 1] == ']') {
-		h++;
-		len -= 2;
-	}
-	if (len == 0 || len >= hsize) {
-		return (-1);
-	}
-	memcpy(host, h, len);
-	host[len] = '\0';
-	*port     = colon + 1;
-	return (0);
-}
-
-// cli_client_address picks the address of our own client pool, from which
-// the supervisor at address can answer: for tcp, the local address the
-// system would use to reach it (a UDP socket's connect sends nothing), so
-// that a supervisor on another machine can answer too.
-static int cli_client_address(const char *address, char *out, size_t size)
-{
-	if (strncmp(address, "ipc://", 6) == 0) {
-		const char *tmp = getenv("TMPDIR");
-		snprintf(out, size, "ipc://%s/oscar-cli-%d.sock",
-		    tmp != NULL && *tmp != '\0' ? tmp : "/tmp", (int) getpid());
-		return (0);
-	}
-	char                    host[OSCAR_ADDR_MAX], local[NI_MAXHOST];
-	const char             *port;
-	struct addrinfo         hints = { .ai_socktype = SOCK_DGRAM }, *ai, *a;
-	struct sockaddr_storage ss;
-	socklen_t               sl    = sizeof(ss);
-	bool                    found = false;
-	if (cli_tcp_host_port(address, host, sizeof(host), &port) != 0 ||
-	    getaddrinfo(host, port, &hints, &ai) != 0) {
-		return (-1);
-	}
-	for (a = ai; a != NULL && !found; a = a->ai_next) {
-		int s = socket(a->ai_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-		if (s < 0) {
-			continue;
-		}
-		sl    = sizeof(ss);
-		found = connect(s, a->ai_addr, a->ai_addrlen) == 0 &&
-		        getsockname(s, (struct sockaddr *) &ss, &sl) == 0 &&
-		        getnameinfo((struct sockaddr *) &ss, sl, local, sizeof(local), NULL, 0,
-		            NI_NUMERICHOST) == 0;
-		close(s);
-	}
-	freeaddrinfo(ai);
-	if (!found) {
-		return (-1);
-	}
-	bool v6 = strchr(local, ':') != NULL;
-	snprintf(out, size, "tcp://%s%s%s:0", v6 ? "[" : "", local, v6 ? "]" : "");
-	return (0);
-}
-
 // cli_client_t is what status and stop need to talk to a supervisor.
 typedef struct cli_client {
 	oscar_pool_t    *pool;
@@ -454,9 +387,8 @@ static int cli_client_open(cli_client_t *c, const char *cmd, const char *address
 	int                 rv;
 
 	memset(c, 0, sizeof(*c));
-	if (cli_client_address(address, mine, sizeof(mine)) != 0) {
-		fprintf(
-		    stderr, "oscar %s: cannot find a route to %s (unknown host?)\n", cmd, address);
+	if (oscar_cluster_client_address(address, mine, sizeof(mine), &err) != 0) {
+		fprintf(stderr, "oscar %s: %s\n", cmd, err.message);
 		return (1);
 	}
 	oscar_pool_config_init(&cfg);

@@ -389,14 +389,18 @@ int oscar_node_main(oscar_role_t role, int argc, char **argv, oscar_registry_t *
 	} else if (rv == 0 && cl.version) {
 		printf("%s %s\n", osc_program(role), OSCAR_VERSION);
 	} else if (rv == 0) {
-		oscar_error_t err;
+		oscar_error_t err = { 0 };
+		// The file first, then the flags over it.
 		rv = oscar_settings_new(&settings);
 		if (rv == 0 && cl.config != NULL) {
 			rv = oscar_settings_load_file(settings, cl.config, &err);
 		}
 		rv = rv != 0 ? rv : osc_settings_copy(settings, cl.flags);
 		rv = rv != 0 ? rv : osc_node_check_settings(settings, role, &err);
-		if (rv != 0) {
+		if (rv == OSCAR_ENOMEM) {
+			fprintf(stderr, "%s: out of memory\n", osc_program(role));
+			rv = OSC_EXIT_FAILED;
+		} else if (rv != 0) {
 			rv = osc_usage_error(role, "%s", err.message);
 		} else {
 			rv = osc_run(role, settings, registry);

@@ -74,10 +74,15 @@ int main(int argc, char **argv)
 	}
 	const char *name = argc == 3 ? argv[2] : "world";
 
-	// A pool with a tcp address, so that replies can come back to it.
+	// A pool at an address the cluster can answer to, wherever it is.
+	char          mine[OSCAR_ADDR_MAX];
+	oscar_error_t err;
+	if (oscar_cluster_client_address(argv[1], mine, sizeof(mine), &err) != 0) {
+		return (fail(argv[1], &err));
+	}
 	oscar_pool_config_t cfg;
 	oscar_pool_config_init(&cfg);
-	cfg.address = "tcp://127.0.0.1:0";
+	cfg.address = mine;
 	oscar_pool_t *pool;
 	int           rv = oscar_pool_open(&pool, &cfg);
 	if (rv != 0) {
@@ -85,7 +90,6 @@ int main(int argc, char **argv)
 		return (1);
 	}
 	oscar_cluster_t *cl;
-	oscar_error_t    err;
 	int              status = 1;
 	if (oscar_cluster_open(&cl, pool, argv[1], &err) == 0) {
 		status = greet_every_node(pool, cl, name);

@@ -123,6 +123,15 @@ int oscar_cluster_stop(oscar_cluster_t *cl, int64_t timeout_ms, oscar_error_t *e
 int oscar_cluster_worker_address(oscar_cluster_t *cl, size_t i, char *address, size_t size,
     int64_t timeout_ms, oscar_error_t *err);
 
+// oscar_cluster_client_address gives an address for a client's own pool
+// from which the supervisor at address can answer: for tcp://, the local
+// address this machine would use to reach it, port 0 (so a supervisor on
+// another machine can answer too); for ipc://, a socket in $TMPDIR (or
+// /tmp) named after this process. OSCAR_EADDRINVAL when there is no route
+// or the address is of another kind.
+int oscar_cluster_client_address(
+    const char *address, char *out, size_t size, oscar_error_t *err);
+
 #ifdef __cplusplus
 }
 #endif

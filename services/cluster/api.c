@@ -2,8 +2,11 @@
 // function is one call to the supervisor's registry actor, with its
 // arguments built and its reply read here, so callers never see messages.
 #include <stdio.h>
+#include <netdb.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "services/cluster/cluster_int.h"
 
@@ -273,3 +276,73 @@ int oscar_cluster_worker_address(oscar_cluster_t *cl, size_t i, char *address, s
 	oscar_node_info_free(nodes, n);
 	return (rv);
 }
+
+// ---------------------------------------------------------------------------
+// Where a client listens
+
+// osc_tcp_host_port splits "tcp://host:port" (host may be "[v6]").
+static int osc_tcp_host_port(const char *address, char *host, size_t hsize, const char **port)
+{
+	const char *h     = address + strlen("tcp://");
+	const char *colon = strrchr(h, ':');
+	if (colon == NULL || colon == h) {
+		return (-1);
+	}
+	size_t len = (size_t) (colon - h);
+	if (h[0] == '[' && len >= 2 && h[len - 1] == ']') {
+		h++;
+		len -= 2;
+	}
+	if (len == 0 || len >= hsize) {
+		return (-1);
+	}
+	memcpy(host, h, len);
+	host[len] = '\0';
+	*port     = colon + 1;
+	return (0);
+}
+
+int oscar_cluster_client_address(
+    const char *address, char *out, size_t size, oscar_error_t *err)
+{
+	if (strncmp(address, "ipc://", 6) == 0) {
+		const char *tmp = getenv("TMPDIR");
+		snprintf(out, size, "ipc://%s/oscar-client-%d.sock",
+		    tmp != NULL && *tmp != '\0' ? tmp : "/tmp", (int) getpid());
+		return (0);
+	}
+	char                    host[OSCAR_ADDR_MAX], local[NI_MAXHOST];
+	const char             *port;
+	struct addrinfo         hints = { .ai_socktype = SOCK_DGRAM }, *ai, *a;
+	struct sockaddr_storage ss;
+	socklen_t               sl    = sizeof(ss);
+	bool                    found = false;
+	if (strncmp(address, "tcp://", 6) != 0 ||
+	    osc_tcp_host_port(address, host, sizeof(host), &port) != 0) {
+		return (osc_fail(err, OSCAR_EADDRINVAL,
+		    "%s: expected tcp://HOST:PORT or ipc:///PATH", address));
+	}
+	if (getaddrinfo(host, port, &hints, &ai) != 0) {
+		return (osc_fail(err, OSCAR_EADDRINVAL, "cannot resolve the host of %s", address));
+	}
+	for (a = ai; a != NULL && !found; a = a->ai_next) {
+		int s = socket(a->ai_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+		if (s < 0) {
+			continue;
+		}
+		sl    = sizeof(ss);
+		found = connect(s, a->ai_addr, a->ai_addrlen) == 0 &&
+		        getsockname(s, (struct sockaddr *) &ss, &sl) == 0 &&
+		        getnameinfo((struct sockaddr *) &ss, sl, local, sizeof(local), NULL, 0,
+		            NI_NUMERICHOST) == 0;
+		close(s);
+	}
+	freeaddrinfo(ai);
+	if (!found) {
+		return (osc_fail(err, OSCAR_EADDRINVAL, "no route to %s", address));
+	}
+	bool v6 = strchr(local, ':') != NULL;
+	snprintf(out, size, "tcp://%s%s%s:0", v6 ? "[" : "", local, v6 ? "]" : "");
+	return (0);
+}
+

@@ -578,11 +578,51 @@ static int osc_m_stop(oscar_actor_t *self, oscar_req_t *req)
 	return (osc_wait(self, req, OSC_WAIT_STOP, told, (int64_t) timeout));
 }
 
+// going_away: the supervisor stops. Each live worker is told with a call,
+// not a one-way message, so that the supervisor's pool stays up until
+// every worker has heard it (or a second has passed).
+typedef struct osc_farewell {
+	oscar_req_t *req;
+	uint64_t     waiting;
+	uint64_t     told;
+} osc_farewell_t;
+
+static void osc_farewell_done(oscar_actor_t *self, oscar_result_t *res, void *arg)
+{
+	osc_farewell_t *f = arg;
+	f->told += res->code == 0;
+	if (--f->waiting == 0) {
+		oscar_req_reply(f->req, oscar_value_new_uint(f->told));
+		free(f);
+	}
+}
+
 static int osc_m_going_away(oscar_actor_t *self, oscar_req_t *req)
 {
-	osc_csup_t *st   = oscar_actor_state(self);
-	uint64_t    told = osc_tell_workers(self, st, OSC_CLW_SUP_GONE);
-	return (oscar_req_reply(req, oscar_value_new_uint(told)));
+	osc_csup_t     *st = oscar_actor_state(self);
+	osc_farewell_t *f  = calloc(1, sizeof(*f));
+	if (f == NULL) {
+		return (OSCAR_ENOMEM);
+	}
+	f->req     = req;
+	f->waiting = 1; // held until every call is made
+	for (size_t i = 0; i < st->n; i++) {
+		const osc_entry_t *e = &st->nodes[i];
+		oscar_ref_t        ref;
+		if (e->role != OSCAR_ROLE_WORKER || e->status == OSCAR_NODE_DEAD ||
+		    oscar_ref_make(&ref, e->address, OSCAR_CLUSTER_UID) != 0) {
+			continue;
+		}
+		f->waiting++;
+		if (oscar_actor_call(self, &ref, OSC_CLW_SUP_GONE, NULL, 1000, osc_farewell_done, f,
+		        NULL) != 0) {
+			f->waiting--;
+		}
+	}
+	oscar_req_defer(req, OSCAR_DEFER_YIELD);
+	oscar_result_t none = { .code = OSCAR_ECANCELED };
+	osc_farewell_done(self, &none, f);
+	return (0);
 }
 
 // ---------------------------------------------------------------------------

@@ -194,9 +194,11 @@ static void osc_cw_left(oscar_actor_t *self, oscar_result_t *res, void *arg)
 // then answer.
 static int osc_cw_m_leave(oscar_actor_t *self, oscar_req_t *req)
 {
-	osc_cw_t *st     = oscar_actor_state(self);
-	bool      was_in = st->phase == OSC_CW_REGISTERED;
-	st->phase        = OSC_CW_LEAVING;
+	osc_cw_t *st = oscar_actor_state(self);
+	// Registered, or a register call on its way whose answer the
+	// supervisor may have sent already: either way it may list us.
+	bool was_in = st->phase == OSC_CW_REGISTERED || (st->pending != 0 && !st->timer);
+	st->phase   = OSC_CW_LEAVING;
 	if (st->pending != 0) {
 		oscar_actor_cancel(self, st->pending);
 	}
