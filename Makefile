@@ -54,7 +54,8 @@ help:
 	@echo "  make run            build, then run examples/cluster: a local cluster of a supervisor"
 	@echo "                      and two workers (the actor layer alone: build/examples/hello/oscar-hello)"
 	@echo "  make test           build/ and build-asan/, the whole suite on each, and the embed check"
-	@echo "  make bench          Release build (build-release/), then run the benchmarks"
+	@echo "  make bench          Release build (build-release/), the peers (Erlang/OTP, CAF),"
+	@echo "                      then the benchmarks side by side (JSON: build-release/bench.json)"
 	@echo "  make build          configure and build build/ (RelWithDebInfo, -Werror)"
 	@echo "  make asan           configure and build build-asan/ (ASan + UBSan)"
 	@echo "  make release        configure and build build-release/ (Release)"
@@ -90,8 +91,12 @@ release: setup
 run: build
 	$(BUILD)/examples/cluster/oscar-cluster $(ARGS)
 
+# bench installs and builds the peers (never needed by the tests), then
+# runs every workload for Oscar-C and the peers; a --json in ARGS wins.
 bench: release
-	$(RELEASE_BUILD)/bench/oscar-bench $(ARGS)
+	@bash scripts/bench-setup.sh
+	@bash bench/peers/build.sh $(RELEASE_BUILD)/bench/peers
+	$(RELEASE_BUILD)/bench/oscar-bench --json $(RELEASE_BUILD)/bench.json $(ARGS)
 
 # test runs everything CI runs. Prerequisites run in the order listed
 # (.NOTPARALLEL), each once: build, its tests, the embed check, the

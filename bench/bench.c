@@ -1,16 +1,22 @@
 // oscar-bench: figures for the actor system, each beside a baseline
-// measured in the same run, so the ratios hold on a noisy machine.
+// measured in the same run and beside the same work done by Erlang/OTP and
+// CAF (peers.c), so the ratios hold on a noisy machine.
 //
 //   oscar-bench [--quick] [--rounds N] [--only WORKLOAD[,WORKLOAD...]] [--json FILE]
+//               [--peers DIR | --no-peers]
 //
-// In-process workloads (each run for several rounds; the median is
-// reported); the cross-process ones are in cross.c:
+// In-process workloads (each run for several rounds, alternating with its
+// baseline and the peers; the median is reported); the cross-process ones
+// are in cross.c:
 //   call-rtt     a call and its reply between two actors of one pool
 //                baseline: a ping-pong between two threads (mutex+condvar)
 //   tell-rate    one-way messages from 4 host threads into one actor
 //                baseline: 4 threads into one consumer through a mutex queue
 //   spawn        create + destroy of an actor, from inside the pool
 //                baseline: malloc + free of the same size
+//   spawn-tree   a tree of 2^20 - 1 actors, each spawning two children
+//                down to depth 20 and waiting for their reports; time per
+//                actor (CAF's and Erlang's classic benchmark)
 //   idle-actor   bytes per idle actor with 100,000 alive (runtime overhead,
 //                excluding the class's own state)
 #include <inttypes.h>
@@ -21,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <uv.h>
 
@@ -62,7 +69,8 @@ void bench_fail(const char *fmt, ...)
 	exit(1);
 }
 
-static const char *const inproc_names[] = { "call-rtt", "tell-rate", "spawn", "idle-actor", NULL };
+static const char *const inproc_names[] = { "call-rtt", "tell-rate", "spawn", "spawn-tree",
+	"idle-actor", NULL };
 
 static bool bench_is_cross(const char *name)
 {
@@ -119,7 +127,8 @@ bool bench_want(const char *only, const char *name)
 typedef struct pinger {
 	oscar_ref_t  peer;
 	oscar_req_t *req;
-	int64_t      left;
+	int64_t      to_send; // calls not sent yet
+	int64_t      to_get;  // replies still to come
 } pinger_t;
 
 static void pinger_next(oscar_actor_t *self, oscar_result_t *res, void *arg);
@@ -129,40 +138,60 @@ static void pinger_send(oscar_actor_t *self, pinger_t *p)
 	int rv = oscar_actor_call(self, &p->peer, "echo", NULL, 0, pinger_next, p, NULL);
 	if (rv != 0) {
 		oscar_req_fail(p->req, rv, "ping failed");
+		p->req = NULL;
+		return;
 	}
+	p->to_send--;
 }
 
 static void pinger_next(oscar_actor_t *self, oscar_result_t *res, void *arg)
 {
 	pinger_t *p = arg;
+	if (p->req == NULL) {
+		return; // failed already; the calls still in flight end here
+	}
 	if (res->code != 0) {
 		oscar_req_fail_result(p->req, res);
+		p->req = NULL;
 		return;
 	}
-	if (--p->left == 0) {
+	if (--p->to_get == 0) {
 		oscar_req_reply(p->req, NULL);
+		p->req = NULL;
 		return;
 	}
-	pinger_send(self, p);
+	if (p->to_send > 0) {
+		pinger_send(self, p);
+	}
 }
 
 // pinger.run([peer_uid, n]) calls peer.echo n times, one after the other;
-// pinger.run([peer_uid, n, address]) calls the peer in the pool at address.
+// pinger.run([peer_uid, n, address]) calls the peer in the pool at address;
+// pinger.run([peer_uid, n, address, in_flight]) keeps in_flight calls
+// outstanding, each reply sending the next call.
 static int pinger_run(oscar_actor_t *self, oscar_req_t *req)
 {
-	pinger_t   *p    = oscar_actor_state(self);
-	const char *addr = oscar_actor_ref(self)->addr;
+	pinger_t   *p         = oscar_actor_state(self);
+	const char *addr      = oscar_actor_ref(self)->addr;
+	int64_t     in_flight = 1, n;
 	const char *uid;
-	if (oscar_value_get_str(oscar_req_arg(req, 0), &uid, NULL) != 0 ||
-	    oscar_value_get_int(oscar_req_arg(req, 1), &p->left) != 0 || p->left <= 0 ||
+	if (p->req != NULL || oscar_value_get_str(oscar_req_arg(req, 0), &uid, NULL) != 0 ||
+	    oscar_value_get_int(oscar_req_arg(req, 1), &n) != 0 || n <= 0 ||
 	    (oscar_req_arg(req, 2) != NULL &&
-	        oscar_value_get_str(oscar_req_arg(req, 2), &addr, NULL) != 0)) {
+	        oscar_value_get_str(oscar_req_arg(req, 2), &addr, NULL) != 0) ||
+	    (oscar_req_arg(req, 3) != NULL &&
+	        (oscar_value_get_int(oscar_req_arg(req, 3), &in_flight) != 0 || in_flight < 1))) {
 		return (OSCAR_EBADARGS);
 	}
 	oscar_ref_make(&p->peer, addr, uid);
-	p->req = req;
-	pinger_send(self, p);
-	return (oscar_req_defer(req, OSCAR_DEFER_YIELD));
+	p->req     = req;
+	p->to_send = n;
+	p->to_get  = n;
+	oscar_req_defer(req, OSCAR_DEFER_YIELD);
+	for (int64_t i = 0; i < in_flight && p->req != NULL && p->to_send > 0; i++) {
+		pinger_send(self, p);
+	}
+	return (0);
 }
 
 static int echo(oscar_actor_t *self, oscar_req_t *req)
@@ -295,6 +324,100 @@ static const oscar_actor_class_t spawner_class = {
 	.name       = "spawner",
 	.state_size = sizeof(spawner_t),
 	.methods    = spawner_methods,
+};
+
+// tree: the spawn tree. The parent tells spread(depth) to each child
+// right after spawning it; an actor told spread(depth) spawns two children
+// and spreads depth - 1 to each, unless depth is 1. Once both children
+// reported done(count), it reports done(count + 1, itself) to its parent
+// and exits, so 2^depth - 1 actors are made in all. The root is called by
+// the host instead of told, and answers that call with the count.
+typedef struct tree {
+	char         parent[OSCAR_UID_MAX]; // the parent's uid; "" for the root
+	oscar_req_t *req;                   // the root's call
+	int64_t      count;                 // actors reported, with this one
+	int          reports;
+} tree_t;
+
+static const oscar_actor_class_t tree_class;
+
+static int tree_create(oscar_actor_t *self, const oscar_value_t *args)
+{
+	tree_t     *t      = oscar_actor_state(self);
+	const char *parent = "";
+	size_t      len    = 0;
+	if (args != NULL &&
+	    (oscar_value_get_str(args, &parent, &len) != 0 || len >= sizeof(t->parent))) {
+		return (OSCAR_EBADARGS);
+	}
+	memcpy(t->parent, parent, len);
+	t->count = 1;
+	return (0);
+}
+
+// tree_report hands the count up: to the parent, or as the root's answer.
+static int tree_report(oscar_actor_t *self, tree_t *t)
+{
+	oscar_ref_t parent;
+	int         rv;
+	if (t->req != NULL) {
+		return (oscar_req_reply(t->req, oscar_value_new_int(t->count)));
+	}
+	oscar_ref_make(&parent, oscar_actor_ref(self)->addr, t->parent);
+	rv = oscar_actor_tell(self, &parent, "done", oscar_value_new_int(t->count));
+	oscar_actor_exit(self);
+	return (rv);
+}
+
+static int tree_spread(oscar_actor_t *self, oscar_req_t *req)
+{
+	tree_t     *t = oscar_actor_state(self);
+	int64_t     depth;
+	oscar_ref_t child;
+	int         rv;
+	if (oscar_value_get_int(oscar_req_args(req), &depth) != 0 || depth < 1 || depth > 30) {
+		return (OSCAR_EBADARGS);
+	}
+	if (t->parent[0] == '\0') {
+		t->req = req;
+		oscar_req_defer(req, OSCAR_DEFER_YIELD);
+	}
+	if (depth == 1) {
+		return (tree_report(self, t));
+	}
+	for (int i = 0; i < 2; i++) {
+		if ((rv = oscar_actor_spawn(self, &tree_class, NULL,
+		         oscar_value_new_str(oscar_actor_uid(self)), &child, NULL)) != 0 ||
+		    (rv = oscar_actor_tell(
+		         self, &child, "spread", oscar_value_new_int(depth - 1))) != 0) {
+			return (rv);
+		}
+	}
+	return (0);
+}
+
+static int tree_done(oscar_actor_t *self, oscar_req_t *req)
+{
+	tree_t *t = oscar_actor_state(self);
+	int64_t count;
+	if (oscar_value_get_int(oscar_req_args(req), &count) != 0) {
+		return (OSCAR_EBADARGS);
+	}
+	t->count += count;
+	return (++t->reports == 2 ? tree_report(self, t) : 0);
+}
+
+static const oscar_method_t tree_methods[] = {
+	{ "spread", tree_spread, NULL },
+	{ "done", tree_done, NULL },
+	{ NULL, NULL, NULL },
+};
+
+static const oscar_actor_class_t tree_class = {
+	.name       = "tree",
+	.state_size = sizeof(tree_t),
+	.create     = tree_create,
+	.methods    = tree_methods,
 };
 
 // ---------------------------------------------------------------------------
@@ -538,29 +661,133 @@ static double bench_idle_bytes(oscar_pool_t *pool, oscar_ref_t *spawner, int64_t
 	return (bytes / (double) n - (double) idle_class.state_size);
 }
 
-// ---------------------------------------------------------------------------
-
-// print_count prints v in width 7, with a decimal only when it is small.
-static void print_count(double v)
+// bench_spawn_tree returns the time per actor of a spawn tree of depth.
+static double bench_spawn_tree(oscar_pool_t *pool, int depth)
 {
-	printf(v < 1000 ? " %7.1f" : " %7.0f", v);
+	oscar_ref_t    root;
+	oscar_value_t *reply = NULL;
+	oscar_error_t  err;
+	char           msg[512];
+	int64_t        count = 0, want = ((int64_t) 1 << depth) - 1;
+	int            rv;
+	double         t0 = bench_now();
+	if ((rv = oscar_create(pool, &tree_class, NULL, NULL, 0, &root, &err)) != 0 ||
+	    (rv = oscar_call(
+	         pool, &root, "spread", oscar_value_new_int(depth), 600000, &reply, &err)) != 0) {
+		oscar_error_format(&err, msg, sizeof(msg));
+		bench_fail("spawn tree: %s", msg);
+	}
+	double dt = bench_now() - t0;
+	oscar_destroy(pool, &root, 0, NULL);
+	if (oscar_value_get_int(reply, &count) != 0 || count != want) {
+		bench_fail("spawn tree: counted %" PRId64 " actors of %" PRId64, count, want);
+	}
+	oscar_value_free(reply);
+	return (dt / (double) count);
 }
 
-static void print_row(FILE *out, const bench_row_t *r)
+// ---------------------------------------------------------------------------
+
+// counts_t holds the counts of the in-process workloads.
+typedef struct counts {
+	int64_t rtt;   // calls
+	int64_t tell;  // tells per sender
+	int64_t spawn; // creates + destroys
+	int     depth; // of the spawn tree
+	int64_t idle;  // idle actors
+} counts_t;
+
+// run_inproc runs the in-process workloads that o selects, each beside its
+// baseline and the peers, round after round, and stores their rows.
+static size_t run_inproc(const bench_opts_t *o, const counts_t *n, bench_row_t *rows)
 {
-	double vs_base   = r->baseline > 0 ? (r->higher_is_better ? r->value / r->baseline
-	                                                          : r->baseline / r->value)
-	                                   : 0;
-	double vs_target = r->higher_is_better ? r->value / r->target : r->target / r->value;
-	fprintf(out, "%-11s %12.3f %-6s %-24s %12.3f %8.2fx   target %-10.3f %6.2fx\n", r->name,
-	    r->value, r->unit, r->baseline_name ? r->baseline_name : "-", r->baseline, vs_base,
-	    r->target, vs_target);
+	static double v[5][100], b[5][100];
+	oscar_pool_t *pool;
+	oscar_ref_t   spawner;
+	int           rv;
+	bool          any = false;
+	for (int i = 0; inproc_names[i] != NULL; i++) {
+		any = any || bench_want(o->only, inproc_names[i]);
+	}
+	if (!any) {
+		return (0);
+	}
+	if ((rv = oscar_pool_open(&pool, NULL)) != 0) {
+		bench_die("pool", rv);
+	}
+	if ((rv = oscar_create(pool, &spawner_class, "spawner", NULL, 0, &spawner, NULL)) != 0) {
+		bench_die("create spawner", rv);
+	}
+	for (int r = 0; r < o->rounds; r++) {
+		// Alternate each workload with its baseline and the peers.
+		if (bench_want(o->only, "call-rtt")) {
+			v[0][r] = bench_call_rtt(pool, n->rtt) * 1e6;
+			b[0][r] = baseline_thread_rtt(n->rtt / 20) * 1e6;
+			bench_peers_run(o->peers, "call-rtt", n->rtt);
+		}
+		if (bench_want(o->only, "tell-rate")) {
+			v[1][r] = bench_tell_rate(pool, n->tell) / 1e6;
+			b[1][r] = baseline_mutex_queue(n->tell) / 1e6;
+			bench_peers_run(o->peers, "tell-rate", n->tell);
+		}
+		if (bench_want(o->only, "spawn")) {
+			v[2][r] = bench_spawn(pool, &spawner, n->spawn) * 1e6;
+			b[2][r] = baseline_malloc(n->spawn, 320) * 1e6;
+		}
+		if (bench_want(o->only, "spawn-tree")) {
+			v[3][r] = bench_spawn_tree(pool, n->depth) * 1e6;
+			bench_peers_run(o->peers, "spawn-tree", n->depth);
+		}
+		if (bench_want(o->only, "idle-actor")) {
+			v[4][r] = bench_idle_bytes(pool, &spawner, n->idle);
+			bench_peers_run(o->peers, "idle-actor", n->idle);
+		}
+	}
+	oscar_pool_free(&pool);
+
+	bench_row_t all[5] = {
+		{ .name            = "call-rtt",
+		    .unit          = "us",
+		    .value         = bench_median(v[0], o->rounds),
+		    .baseline_name = "thread ping-pong",
+		    .baseline      = bench_median(b[0], o->rounds),
+		    .target        = 1.0 },
+		{ .name               = "tell-rate",
+		    .unit             = "M/s",
+		    .value            = bench_median(v[1], o->rounds),
+		    .baseline_name    = "mutex queue, 4 senders",
+		    .baseline         = bench_median(b[1], o->rounds),
+		    .higher_is_better = true,
+		    .target           = 5.0 },
+		{ .name            = "spawn",
+		    .unit          = "us",
+		    .value         = bench_median(v[2], o->rounds),
+		    .baseline_name = "malloc+free 320 B",
+		    .baseline      = bench_median(b[2], o->rounds),
+		    .target        = 1.0 },
+		{ .name     = "spawn-tree",
+		    .unit   = "us/actor",
+		    .value  = bench_median(v[3], o->rounds),
+		    .target = 1.0 },
+		{ .name     = "idle-actor",
+		    .unit   = "bytes",
+		    .value  = bench_median(v[4], o->rounds),
+		    .target = 512.0 },
+	};
+	size_t nrows = 0;
+	for (size_t i = 0; i < 5; i++) {
+		if (bench_want(o->only, all[i].name)) {
+			rows[nrows++] = all[i];
+		}
+	}
+	return (nrows);
 }
 
 static void usage(void)
 {
 	fprintf(stderr, "usage: oscar-bench [--quick] [--rounds N] [--only WORKLOAD[,...]] "
-	                "[--json FILE]\nworkloads:");
+	                "[--json FILE]\n"
+	                "                   [--peers DIR | --no-peers]\nworkloads:");
 	for (int i = 0; inproc_names[i] != NULL; i++) {
 		fprintf(stderr, " %s", inproc_names[i]);
 	}
@@ -570,189 +797,82 @@ static void usage(void)
 	fprintf(stderr, " (cross: every cross-process one)\n");
 }
 
+// default_peers_dir returns the folder where bench/peers/build.sh puts the
+// peers by default: "peers" beside this program.
+static const char *default_peers_dir(void)
+{
+	static char dir[1024];
+	ssize_t     n = readlink("/proc/self/exe", dir, sizeof(dir) - 8);
+	char       *slash;
+	if (n <= 0) {
+		return ("peers");
+	}
+	dir[n] = '\0';
+	if ((slash = strrchr(dir, '/')) == NULL) {
+		return ("peers");
+	}
+	strcpy(slash, "/peers");
+	return (dir);
+}
+
 int main(int argc, char **argv)
 {
-	bool        quick  = false;
-	int         rounds = 5;
-	const char *json   = NULL;
-	const char *only   = NULL;
-	int         rv;
+	bench_opts_t o         = { .rounds = 5 };
+	const char  *json      = NULL;
+	const char  *peers_dir = NULL;
+	bool         no_peers  = false;
+	int          rv;
 	// A child of the cross-process workloads (cross.c)?
 	if ((rv = bench_cross_serve(argc, argv)) >= 0) {
 		return (rv);
 	}
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--quick") == 0) {
-			quick = true;
+			o.quick = true;
 		} else if (strcmp(argv[i], "--rounds") == 0 && i + 1 < argc) {
-			rounds = atoi(argv[++i]);
+			o.rounds = atoi(argv[++i]);
 		} else if (strcmp(argv[i], "--only") == 0 && i + 1 < argc) {
-			only = argv[++i];
+			o.only = argv[++i];
 		} else if (strcmp(argv[i], "--json") == 0 && i + 1 < argc) {
 			json = argv[++i];
+		} else if (strcmp(argv[i], "--peers") == 0 && i + 1 < argc) {
+			peers_dir = argv[++i];
+		} else if (strcmp(argv[i], "--no-peers") == 0) {
+			no_peers = true;
 		} else {
 			usage();
 			return (2);
 		}
 	}
-	if (rounds < 1 || rounds > 100) {
+	if (o.rounds < 1 || o.rounds > 100) {
 		fprintf(stderr, "oscar-bench: --rounds must be 1..100\n");
 		return (2);
 	}
-	if (only != NULL && !bench_known(only)) {
-		fprintf(stderr, "oscar-bench: unknown workload in '%s'\n", only);
+	if (o.only != NULL && !bench_known(o.only)) {
+		fprintf(stderr, "oscar-bench: unknown workload in '%s'\n", o.only);
 		usage();
 		return (2);
 	}
-	if (quick) {
-		rounds = 3;
+	if (o.quick) {
+		o.rounds = 3;
 	}
-	int64_t n_rtt   = quick ? 200000 : 1000000;
-	int64_t n_tell  = quick ? 250000 : 1000000; // per sender
-	int64_t n_spawn = quick ? 100000 : 500000;
-	int64_t n_idle  = 100000;
-
-	double v[4][100] = { { 0 } }, b[4][100] = { { 0 } };
-	bool   inproc = false;
-	for (int i = 0; inproc_names[i] != NULL; i++) {
-		inproc = inproc || bench_want(only, inproc_names[i]);
-	}
-	if (inproc) {
-		oscar_pool_t *pool;
-		oscar_ref_t   spawner;
-		if ((rv = oscar_pool_open(&pool, NULL)) != 0) {
-			bench_die("pool", rv);
-		}
-		if ((rv = oscar_create(pool, &spawner_class, "spawner", NULL, 0, &spawner, NULL)) !=
-		    0) {
-			bench_die("create spawner", rv);
-		}
-		for (int r = 0; r < rounds; r++) {
-			// Alternate each workload with its baseline, round by round.
-			if (bench_want(only, "call-rtt")) {
-				v[0][r] = bench_call_rtt(pool, n_rtt) * 1e6;
-				b[0][r] = baseline_thread_rtt(n_rtt / 20) * 1e6;
-			}
-			if (bench_want(only, "tell-rate")) {
-				v[1][r] = bench_tell_rate(pool, n_tell) / 1e6;
-				b[1][r] = baseline_mutex_queue(n_tell) / 1e6;
-			}
-			if (bench_want(only, "spawn")) {
-				v[2][r] = bench_spawn(pool, &spawner, n_spawn) * 1e6;
-				b[2][r] = baseline_malloc(n_spawn, 320) * 1e6;
-			}
-			if (bench_want(only, "idle-actor")) {
-				v[3][r] = bench_idle_bytes(pool, &spawner, n_idle);
-			}
-		}
-		oscar_pool_free(&pool);
-	}
-
-	bench_row_t rows[16] = {
-		{ .name            = "call-rtt",
-		    .unit          = "us",
-		    .value         = bench_median(v[0], rounds),
-		    .baseline_name = "thread ping-pong",
-		    .baseline      = bench_median(b[0], rounds),
-		    .target        = 1.0 },
-		{ .name               = "tell-rate",
-		    .unit             = "M/s",
-		    .value            = bench_median(v[1], rounds),
-		    .baseline_name    = "mutex queue, 4 senders",
-		    .baseline         = bench_median(b[1], rounds),
-		    .higher_is_better = true,
-		    .target           = 5.0 },
-		{ .name            = "spawn",
-		    .unit          = "us",
-		    .value         = bench_median(v[2], rounds),
-		    .baseline_name = "malloc+free 320 B",
-		    .baseline      = bench_median(b[2], rounds),
-		    .target        = 1.0 },
-		{ .name     = "idle-actor",
-		    .unit   = "bytes",
-		    .value  = bench_median(v[3], rounds),
-		    .target = 512.0 },
+	counts_t n = {
+		.rtt   = o.quick ? 200000 : 1000000,
+		.tell  = o.quick ? 250000 : 1000000,
+		.spawn = o.quick ? 100000 : 500000,
+		.depth = o.quick ? 18 : 20,
+		.idle  = 100000,
 	};
-	size_t nrows = 0;
-	for (size_t i = 0; i < 4; i++) {
-		if (bench_want(only, rows[i].name)) {
-			rows[nrows++] = rows[i];
-		}
-	}
-	bench_opts_t opts = { .quick = quick, .rounds = rounds, .only = only };
-	nrows += bench_cross_run(&opts, rows + nrows, sizeof(rows) / sizeof(rows[0]) - nrows);
-
-	printf("Oscar-C %s benchmarks: %d rounds%s, median of each\n\n", OSCAR_VERSION, rounds,
-	    quick ? " (quick)" : "");
-	printf("%-11s %12s %-6s %-24s %12s %9s   %-17s %6s\n", "workload", "oscar-c", "unit",
-	    "baseline", "baseline", "vs base", "target", "vs tgt");
-	for (size_t i = 0; i < nrows; i++) {
-		print_row(stdout, &rows[i]);
-	}
-	printf("\n\"vs\" columns: above 1 means Oscar-C is ahead of the baseline or target.\n");
-	bool floors = false;
-	for (size_t i = 0; i < nrows; i++) {
-		const bench_row_t *r = &rows[i];
-		if (r->floor <= 0) {
-			continue;
-		}
-		if (!floors) {
-			printf(
-			    "\nCross-process, against plain NNG on the same transport. \"cost\" is "
-			    "Oscar-C's time per\noperation over NNG's, the median of the rounds' "
-			    "ratios and their range (above 1:\nOscar-C is slower; the round trips "
-			    "aim at 1.20x at most). Switches and CPU time\nare per operation, "
-			    "both processes together.\n\n");
-			printf("%-11s %6s %-13s %-24s %10s %-5s  %-15s  %s\n", "workload", "cost",
-			    "(range)", "nng floor", "floor", "unit", "switches/op", "cpu us/op");
-			printf("%-11s %6s %-13s %-24s %10s %-5s %8s %7s %8s %7s\n", "", "", "", "",
-			    "", "", "oscar-c", "nng", "oscar-c", "nng");
-			floors = true;
-		}
-		printf("%-11s %5.2fx (%4.2f-%4.2fx)  %-24s %10.3f %-5s ", r->name, r->cost,
-		    r->cost_min, r->cost_max, r->floor_name, r->floor, r->unit);
-		print_count(r->switches);
-		print_count(r->floor_switches);
-		print_count(r->cpu_us);
-		print_count(r->floor_cpu_us);
-		if (r->backoffs > 0) {
-			printf("  (%" PRId64 " backoffs)", r->backoffs);
-		}
-		printf("\n");
+	if (!no_peers) {
+		o.peers = bench_peers_open(peers_dir != NULL ? peers_dir : default_peers_dir(), &o);
 	}
 
-	if (json != NULL) {
-		FILE *f = fopen(json, "w");
-		if (f == NULL) {
-			perror(json);
-			return (1);
-		}
-		fprintf(f, "{\"rounds\": %d, \"quick\": %s, \"results\": [\n", rounds,
-		    quick ? "true" : "false");
-		for (size_t i = 0; i < nrows; i++) {
-			const bench_row_t *r = &rows[i];
-			fprintf(f,
-			    "  {\"workload\": \"%s\", \"unit\": \"%s\", \"value\": %.6g, "
-			    "\"baseline\": \"%s\", \"baseline_value\": %.6g, \"target\": %.6g",
-			    r->name, r->unit, r->value, r->baseline_name ? r->baseline_name : "",
-			    r->baseline, r->target);
-			if (r->floor > 0) {
-				fprintf(f,
-				    ", \"floor\": \"%s\", \"floor_value\": %.6g, "
-				    "\"cost_vs_floor\": %.4g, \"cost_min\": %.4g, \"cost_max\": "
-				    "%.4g",
-				    r->floor_name, r->floor, r->cost, r->cost_min, r->cost_max);
-			}
-			if (r->switches > 0) {
-				fprintf(f,
-				    ", \"switches_per_op\": %.4g, \"floor_switches_per_op\": %.4g"
-				    ", \"cpu_us_per_op\": %.4g, \"floor_cpu_us_per_op\": %.4g",
-				    r->switches, r->floor_switches, r->cpu_us, r->floor_cpu_us);
-			}
-			fprintf(f, "}%s\n", i + 1 < nrows ? "," : "");
-		}
-		fprintf(f, "]}\n");
-		fclose(f);
-	}
-	return (0);
+	bench_row_t rows[32];
+	size_t      nrows = run_inproc(&o, &n, rows);
+	nrows += bench_cross_run(&o, rows + nrows, sizeof(rows) / sizeof(rows[0]) - nrows);
+	bench_peers_fill(o.peers, rows, nrows);
+	bench_report_print(&o, rows, nrows);
+	rv = json != NULL && bench_report_json(json, &o, rows, nrows) != 0;
+	bench_peers_close(o.peers);
+	return (rv);
 }

@@ -1,11 +1,14 @@
 // What the parts of oscar-bench share: timing helpers, the result rows,
-// and the entry points of the cross-process workloads (cross.c).
+// child processes (child.c), the entry points of the cross-process
+// workloads (cross.c), the peers it compares with (peers.c) and the
+// report (report.c).
 #ifndef OSCAR_BENCH_H
 #define OSCAR_BENCH_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "oscar/oscar.h"
 
@@ -37,9 +40,14 @@ bool bench_want(const char *only, const char *name);
 // The pinger class (bench.c): pinger.run([peer_uid, n]) calls
 // peer_uid.echo n times, one call after the other from the reply callback,
 // and answers once the last reply came; pinger.run([peer_uid, n, address])
-// does the same with an actor of the pool at address. pinger.echo answers
-// nil.
+// does the same with an actor of the pool at address, and
+// pinger.run([peer_uid, n, address, in_flight]) keeps in_flight calls
+// outstanding. pinger.echo answers nil.
 extern const oscar_actor_class_t bench_pinger_class;
+
+// The peers: Erlang/OTP and CAF (bench/peers/), in the report's order.
+#define BENCH_NPEERS 2
+extern const char *const bench_peer_names[BENCH_NPEERS];
 
 // bench_row_t is one line of the report.
 typedef struct bench_row {
@@ -63,14 +71,22 @@ typedef struct bench_row {
 	double floor_switches;
 	double cpu_us;
 	double floor_cpu_us;
+	// Minor page faults per operation, likewise (fresh memory touched).
+	double faults;
+	double floor_faults;
 	// Times the sender backed off on OSCAR_EMBOXFULL (tell rows).
 	int64_t backoffs;
+	// The peers' medians (bench_peer_names order), 0 when not measured.
+	double peer[BENCH_NPEERS];
 } bench_row_t;
 
+typedef struct bench_peers bench_peers_t;
+
 typedef struct bench_opts {
-	bool        quick;
-	int         rounds;
-	const char *only;
+	bool           quick;
+	int            rounds;
+	const char    *only;
+	bench_peers_t *peers; // the peers to run beside Oscar-C, or NULL
 } bench_opts_t;
 
 // bench_cross_names lists the cross-process workloads, NULL-terminated.
@@ -85,5 +101,92 @@ int bench_cross_serve(int argc, char **argv);
 // and reaping the child processes they need, and stores up to max rows in
 // rows. Returns the number of rows stored.
 size_t bench_cross_run(const bench_opts_t *o, bench_row_t *rows, size_t max);
+
+// ---------------------------------------------------------------------------
+// Child processes (child.c)
+
+// bench_child_t is a child process with its stdin and stdout on pipes.
+typedef struct bench_child {
+	pid_t  pid;                  // 0 once reaped
+	int    in;                   // the write end of its stdin, or -1
+	int    out;                  // the read end of its stdout, or -1
+	char   name[32];             // for messages
+	char   addr[OSCAR_ADDR_MAX]; // what it said it listens on (cross.c)
+	char   path[OSCAR_ADDR_MAX]; // a file to remove once it is gone, or ""
+	char   buf[4096];            // what was read past the last line
+	size_t len;
+} bench_child_t;
+
+// bench_child_start starts argv[0] (looked up in PATH unless it holds a
+// slash) with argv, its stdin and stdout on pipes, and registers it to be
+// killed and reaped should the bench exit or be interrupted; path, if not
+// NULL, is a file to remove once it is gone. Returns 0 or an errno value.
+int bench_child_start(bench_child_t *c, const char *name, char *const argv[], const char *path);
+
+// bench_child_read_line reads the next line the child prints, without its
+// newline, waiting at most timeout_ms. Returns 0, ETIMEDOUT, or EPIPE when
+// the child closed its stdout (it exited).
+int bench_child_read_line(bench_child_t *c, char *line, size_t size, int timeout_ms);
+
+// bench_child_write_line writes line (with its newline) to the child's
+// stdin. Returns 0 or EPIPE.
+int bench_child_write_line(bench_child_t *c, const char *line);
+
+// bench_child_reap closes the child's stdin (which tells it to exit),
+// waits for it (SIGKILL after a grace period), and removes its file.
+void bench_child_reap(bench_child_t *c);
+
+// bench_child_kill kills the child at once, then reaps it.
+void bench_child_kill(bench_child_t *c);
+
+// bench_which finds prog in PATH (or checks it, if it holds a slash) and
+// writes its path to out.
+bool bench_which(const char *prog, char *out, size_t size);
+
+// bench_file_track registers a file to remove should the bench exit or be
+// interrupted; bench_file_untrack removes it now and forgets it.
+void bench_file_track(const char *path);
+void bench_file_untrack(const char *path);
+
+// ---------------------------------------------------------------------------
+// Peers (peers.c)
+
+// bench_peers_open starts the peers built in dir (bench/peers/build.sh
+// puts them there), for o's counts; a peer that is missing or does not
+// start is noted with its reason and left out. Never fails.
+bench_peers_t *bench_peers_open(const char *dir, const bench_opts_t *o);
+
+// bench_peers_run runs workload with count n on each peer that is up, one
+// after the other, and keeps each value as one more sample of the peer's.
+// A peer that fails is left out from then on, with the reason.
+void bench_peers_run(bench_peers_t *p, const char *workload, int64_t n);
+
+// bench_peers_fill sets each row's peer medians from the samples kept.
+void bench_peers_fill(const bench_peers_t *p, bench_row_t *rows, size_t n);
+
+// bench_peers_status returns NULL when peer i ran, else why it did not
+// (a constant or a string owned by p).
+const char *bench_peers_status(const bench_peers_t *p, int i);
+
+// bench_peers_does tells whether the peers have a workload of that name.
+bool bench_peers_does(const char *workload);
+
+// bench_peers_note returns why peer i has no figure for workload when the
+// workload failed there, or NULL.
+const char *bench_peers_note(const bench_peers_t *p, int i, const char *workload);
+
+// bench_peers_close stops the peers and frees p (NULL is fine).
+void bench_peers_close(bench_peers_t *p);
+
+// ---------------------------------------------------------------------------
+// The report (report.c)
+
+// bench_report_print prints the rows: against the peers first, then the
+// baselines and targets, then the cross-process costs.
+void bench_report_print(const bench_opts_t *o, const bench_row_t *rows, size_t n);
+
+// bench_report_json writes the rows and the machine's description to
+// path. Returns 0, or -1 after saying why on stderr.
+int bench_report_json(const char *path, const bench_opts_t *o, const bench_row_t *rows, size_t n);
 
 #endif // OSCAR_BENCH_H

@@ -8,16 +8,22 @@
 // child writes "ready ADDRESS" on its stdout (a pipe; a tcp port 0 is
 // replaced by the port bound) and runs until its stdin (another pipe)
 // reaches end of file, which is how the parent tells it to exit; if the
-// parent dies first, PR_SET_PDEATHSIG kills it. The parent always reaps it
-// (waitpid, with SIGKILL after a grace period), and an exit handler does
-// the same when the bench dies on an error. Addresses are loopback only;
-// ipc socket paths carry the parent's pid and are removed afterwards.
+// parent dies first, PR_SET_PDEATHSIG kills it. child.c starts it, always
+// reaps it (waitpid, with SIGKILL after a grace period), and does the same
+// from an exit handler when the bench dies on an error. Addresses are
+// loopback only; ipc socket paths carry the parent's pid and are removed
+// afterwards. Over tcp, the peers (peers.c) run their own versions of the
+// round trips, pipelined calls and 64 MiB transfers right after each of
+// Oscar-C's rounds.
 //
 // Workloads (the bench process is the client; the child serves):
 //   ipc-rtt, tcp-rtt     an actor calls peer.echo in the child, the next
 //                        call sent from the reply callback (like call-rtt);
 //                        floor: a pair1 echo of 96-byte messages, the next
 //                        send issued from the receive callback
+//   ipc-pipe, tcp-pipe   the same calls with PIPE_WINDOW (1,000) in flight,
+//                        each reply sending the next; calls per second;
+//                        floor: pair1 echo with as many messages in flight
 //   ipc-tell, tcp-tell   an actor sends one-way peer.hit tells, with at most
 //                        BLAST_WINDOW unconfirmed (a peer.sync call every
 //                        BLAST_CHUNK tells confirms the count), backing off
@@ -34,16 +40,13 @@
 //                        any NNG program must do) answered with 8 bytes
 #include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <poll.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <nng/nng.h>
@@ -57,14 +60,14 @@
 #define FLOOR_MSG_SIZE 96
 #define BLAST_WINDOW   16384  // unconfirmed tells; under the peer's inbox bound
 #define BLAST_CHUNK    1024   // tells per confirmation
+#define PIPE_WINDOW    1000   // calls in flight in the pipelined workloads
 #define CALL_TIMEOUT   120000 // ms, for every call the parent makes
 #define READY_TIMEOUT  10000  // ms for a child to say it is ready
-#define EXIT_GRACE     5000   // ms for a child to exit once told
 #define CHILD_LIFETIME 7200   // s: a child left alone exits after this
-#define MAX_CHILDREN   4
 
-const char *const bench_cross_names[] = { "ipc-rtt", "tcp-rtt", "ipc-tell", "tcp-tell",
-	"ipc-bin64m", "tcp-bin64m", NULL };
+// Workload w over transport t (0: ipc, 1: tcp) is bench_cross_names[w * 2 + t].
+const char *const bench_cross_names[] = { "ipc-rtt", "tcp-rtt", "ipc-pipe", "tcp-pipe", "ipc-tell",
+	"tcp-tell", "ipc-bin64m", "tcp-bin64m", NULL };
 
 // ---------------------------------------------------------------------------
 // The child's actor: peer
@@ -285,6 +288,7 @@ static const oscar_actor_class_t blaster_class = {
 
 typedef enum nmode {
 	NMODE_ECHO,   // round trips of 'E' messages
+	NMODE_PIPE,   // 'E' messages, PIPE_WINDOW of them in flight
 	NMODE_ONEWAY, // 'T' messages, then an 'S' for the count
 	NMODE_BIG,    // one 'B' message, answered with its length
 } nmode_t;
@@ -371,6 +375,9 @@ typedef struct nclient {
 	int64_t    left;  // round trips, or one-way messages, still to go
 	bool       asked; // NMODE_ONEWAY: the 'S' was sent
 	uint64_t   answer;
+	// NMODE_PIPE, where both callbacks may run at once: under mu.
+	int64_t n, sent, got;
+	bool    tx_busy;
 } nclient_t;
 
 static void nclient_finish(nclient_t *c, int err)
@@ -396,6 +403,64 @@ static int nclient_send_new(nclient_t *c, char tag)
 	return (0);
 }
 
+// The pipelined floor: one send at a time on the tx aio (each send's
+// callback issues the next while fewer than PIPE_WINDOW are unanswered),
+// and a receive always posted; a reply that opens the window restarts the
+// sends when they had stopped. Whoever claims the tx aio under mu sends,
+// outside it. The run ends with the last reply and the last send's
+// callback both in.
+static bool npipe_claim_locked(nclient_t *c)
+{
+	if (c->tx_busy || c->sent >= c->n || c->sent - c->got >= PIPE_WINDOW) {
+		return (false);
+	}
+	c->tx_busy = true;
+	c->sent++;
+	return (true);
+}
+
+static void npipe_send(nclient_t *c)
+{
+	int rv = nclient_send_new(c, 'E');
+	if (rv != 0) {
+		nclient_finish(c, rv);
+	}
+}
+
+static void npipe_sent(nclient_t *c)
+{
+	uv_mutex_lock(&c->mu);
+	c->tx_busy = false;
+	bool done  = c->got == c->n;
+	bool send  = npipe_claim_locked(c);
+	uv_mutex_unlock(&c->mu);
+	if (send) {
+		npipe_send(c);
+	}
+	if (done) {
+		nclient_finish(c, 0);
+	}
+}
+
+static void npipe_received(nclient_t *c)
+{
+	uv_mutex_lock(&c->mu);
+	c->got++;
+	bool done = c->got == c->n && !c->tx_busy;
+	bool more = c->got < c->n;
+	bool send = npipe_claim_locked(c);
+	uv_mutex_unlock(&c->mu);
+	if (more) {
+		nng_recv_aio(c->sock, c->rx);
+	}
+	if (send) {
+		npipe_send(c);
+	}
+	if (done) {
+		nclient_finish(c, 0);
+	}
+}
+
 static void nclient_tx_cb(void *arg)
 {
 	nclient_t *c  = arg;
@@ -403,6 +468,10 @@ static void nclient_tx_cb(void *arg)
 	if (rv != 0) {
 		nng_msg_free(nng_aio_get_msg(c->tx));
 		nclient_finish(c, rv);
+		return;
+	}
+	if (c->mode == NMODE_PIPE) {
+		npipe_sent(c);
 		return;
 	}
 	if (c->mode == NMODE_ONEWAY && !c->asked) {
@@ -430,6 +499,11 @@ static void nclient_rx_cb(void *arg)
 		return;
 	}
 	nng_msg *m = nng_aio_get_msg(c->rx);
+	if (c->mode == NMODE_PIPE) {
+		nng_msg_free(m);
+		npipe_received(c);
+		return;
+	}
 	if (c->mode == NMODE_ECHO && --c->left > 0) {
 		nng_aio_set_msg(c->tx, m);
 		nng_send_aio(c->sock, c->tx);
@@ -477,6 +551,17 @@ static void nclient_start(nclient_t *c, nmode_t mode, int64_t n, nng_msg *big)
 	switch (mode) {
 	case NMODE_ECHO:
 		rv = nclient_send_new(c, 'E');
+		break;
+	case NMODE_PIPE:
+		uv_mutex_lock(&c->mu);
+		c->n       = n;
+		c->sent    = 0;
+		c->got     = 0;
+		c->tx_busy = false;
+		npipe_claim_locked(c);
+		uv_mutex_unlock(&c->mu);
+		nng_recv_aio(c->sock, c->rx);
+		npipe_send(c);
 		break;
 	case NMODE_ONEWAY:
 		c->left--;
@@ -605,100 +690,7 @@ int bench_cross_serve(int argc, char **argv)
 }
 
 // ---------------------------------------------------------------------------
-// The parent's side: children
-
-typedef struct child {
-	pid_t pid; // 0 once reaped
-	int   in;  // the write end of the child's stdin
-	int   out; // the read end of the child's stdout
-	char  addr[OSCAR_ADDR_MAX];
-	char  path[OSCAR_ADDR_MAX]; // an ipc socket file to remove, or ""
-} child_t;
-
-// Children still to reap, and ipc files still to remove, should the bench
-// exit on an error (bench_fail, bench_die).
-static child_t *live_children[MAX_CHILDREN];
-static char     own_paths[2][OSCAR_ADDR_MAX];
-
-static void child_reap(child_t *c)
-{
-	int status = 0;
-	if (c->in >= 0) {
-		close(c->in); // end of file on its stdin: exit now
-		c->in = -1;
-	}
-	if (c->out >= 0) {
-		close(c->out);
-		c->out = -1;
-	}
-	if (c->pid > 0) {
-		pid_t got = 0;
-		for (int i = 0; i < EXIT_GRACE && (got = waitpid(c->pid, &status, WNOHANG)) == 0;
-		     i++) {
-			uv_sleep(1);
-		}
-		if (got == 0) {
-			kill(c->pid, SIGKILL);
-			got = waitpid(c->pid, &status, 0);
-			fprintf(stderr, "oscar-bench: child %d did not exit; killed it\n",
-			    (int) c->pid);
-		} else if (got > 0 && (!WIFEXITED(status) || WEXITSTATUS(status) != 0)) {
-			fprintf(stderr, "oscar-bench: child %d (%s) ended with status 0x%x\n",
-			    (int) c->pid, c->addr, status);
-		}
-		c->pid = 0;
-	}
-	if (c->path[0] != '\0') {
-		unlink(c->path);
-		c->path[0] = '\0';
-	}
-	for (int i = 0; i < MAX_CHILDREN; i++) {
-		if (live_children[i] == c) {
-			live_children[i] = NULL;
-		}
-	}
-}
-
-// on_signal removes the socket files and kills the children when the bench
-// is interrupted, then dies of the same signal. Only async-signal-safe calls
-// (kill, unlink, signal, raise); the children are reaped by whoever inherits
-// them.
-static void on_signal(int sig)
-{
-	for (int i = 0; i < MAX_CHILDREN; i++) {
-		child_t *c = live_children[i];
-		if (c != NULL) {
-			if (c->pid > 0) {
-				kill(c->pid, SIGKILL);
-			}
-			if (c->path[0] != '\0') {
-				unlink(c->path);
-			}
-		}
-	}
-	for (int i = 0; i < 2; i++) {
-		if (own_paths[i][0] != '\0') {
-			unlink(own_paths[i]);
-		}
-	}
-	signal(sig, SIG_DFL);
-	raise(sig);
-}
-
-static void cleanup_at_exit(void)
-{
-	for (int i = 0; i < MAX_CHILDREN; i++) {
-		if (live_children[i] != NULL) {
-			kill(live_children[i]->pid, SIGKILL);
-			child_reap(live_children[i]);
-		}
-	}
-	for (int i = 0; i < 2; i++) {
-		if (own_paths[i][0] != '\0') {
-			unlink(own_paths[i]);
-		}
-	}
-}
+// The parent's side: children (child.c starts and reaps them)
 
 // ipc_address makes a unique ipc address for this run (pid, name) and its
 // socket file's path; ipc paths must fit in sun_path (108 bytes).
@@ -715,66 +707,19 @@ static void ipc_address(const char *name, char *addr, char *path)
 
 // child_start starts this program as a child serving mode ("--serve-oscar"
 // or "--serve-nng") at addr and waits until it is ready; c->addr receives
-// the address it listens on.
-static void child_start(child_t *c, const char *mode, const char *addr, const char *path)
+// the address it listens on. path, if not NULL, is its ipc socket file.
+static void child_start(bench_child_t *c, const char *mode, const char *addr, const char *path)
 {
-	int   in[2], out[2];
-	pid_t parent = getpid();
-	char *args[] = { "oscar-bench", (char *) mode, (char *) addr, NULL };
-	memset(c, 0, sizeof(*c));
-	snprintf(c->path, sizeof(c->path), "%s", path != NULL ? path : "");
-	if (pipe2(in, O_CLOEXEC) != 0 || pipe2(out, O_CLOEXEC) != 0) {
-		bench_fail("pipe: %s", strerror(errno));
+	char *args[] = { "/proc/self/exe", (char *) mode, (char *) addr, NULL };
+	char  line[OSCAR_ADDR_MAX + 16];
+	int   rv;
+	if ((rv = bench_child_start(c, mode + 2, args, path)) != 0) {
+		bench_fail("cannot start a child %s %s: %s", mode, addr, strerror(rv));
 	}
-	fflush(NULL);
-	pid_t pid = fork();
-	if (pid < 0) {
-		bench_fail("fork: %s", strerror(errno));
+	if ((rv = bench_child_read_line(c, line, sizeof(line), READY_TIMEOUT)) != 0) {
+		bench_fail("child %s %s did not say it was ready: %s", mode, addr,
+		    rv == ETIMEDOUT ? "timed out" : "it exited");
 	}
-	if (pid == 0) {
-		// Only async-signal-safe calls between fork and exec. The death
-		// signal follows the thread that forked: this is the main thread,
-		// which lives as long as the bench.
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if (getppid() != parent || dup2(in[0], 0) < 0 || dup2(out[1], 1) < 0) {
-			_exit(127);
-		}
-		execv("/proc/self/exe", args);
-		_exit(127);
-	}
-	close(in[0]);
-	close(out[1]);
-	c->pid = pid;
-	c->in  = in[1];
-	c->out = out[0];
-	for (int i = 0; i < MAX_CHILDREN; i++) {
-		if (live_children[i] == NULL) {
-			live_children[i] = c;
-			break;
-		}
-	}
-
-	// Read "ready ADDRESS\n", within READY_TIMEOUT.
-	char   line[OSCAR_ADDR_MAX + 16];
-	size_t len      = 0;
-	double deadline = bench_now() + READY_TIMEOUT / 1000.0;
-	while (len == 0 || line[len - 1] != '\n') {
-		double        left = deadline - bench_now();
-		struct pollfd pfd  = { .fd = c->out, .events = POLLIN };
-		if (left <= 0 || len + 1 >= sizeof(line)) {
-			bench_fail("child %s %s did not say it was ready", mode, addr);
-		}
-		int n = poll(&pfd, 1, (int) (left * 1000) + 1);
-		if (n < 0 && errno == EINTR) {
-			continue;
-		}
-		ssize_t got = n > 0 ? read(c->out, line + len, sizeof(line) - 1 - len) : 0;
-		if (n > 0 && got <= 0) {
-			bench_fail("child %s %s exited before it was ready", mode, addr);
-		}
-		len += got > 0 ? (size_t) got : 0;
-	}
-	line[len - 1] = '\0';
 	if (strncmp(line, "ready ", 6) != 0 || strlen(line + 6) >= sizeof(c->addr)) {
 		bench_fail("child %s %s said '%s'", mode, addr, line);
 	}
@@ -788,15 +733,16 @@ typedef struct side {
 	const char   *transport; // "ipc" or "tcp"
 	oscar_pool_t *pool;      // the bench's pool, listening on this transport
 	oscar_ref_t   pinger, blaster, peer;
-	child_t       oscar_child, nng_child;
+	bench_child_t oscar_child, nng_child;
+	char          own_path[OSCAR_ADDR_MAX]; // the pool's ipc socket file, or ""
 	bool          has_oscar, has_nng;
 	nclient_t     nng;
 } side_t;
 
 // side_open opens this process's pool on transport ("ipc" or "tcp"), with
 // a pinger and a blaster, and starts the two children, an Oscar-C pool and
-// an NNG echo server; idx names the slot of the pool's socket file.
-static void side_open(side_t *s, const char *transport, int idx)
+// an NNG echo server.
+static void side_open(side_t *s, const char *transport)
 {
 	char                addr[OSCAR_ADDR_MAX], path[OSCAR_ADDR_MAX];
 	oscar_pool_config_t cfg;
@@ -808,7 +754,8 @@ static void side_open(side_t *s, const char *transport, int idx)
 	s->transport = transport;
 
 	if (ipc) {
-		ipc_address("bench", addr, own_paths[idx]);
+		ipc_address("bench", addr, s->own_path);
+		bench_file_track(s->own_path);
 	} else {
 		snprintf(addr, sizeof(addr), "tcp://127.0.0.1:0");
 	}
@@ -847,18 +794,18 @@ static void side_open(side_t *s, const char *transport, int idx)
 	nclient_wait(&s->nng, "nng warm-up");
 }
 
-static void side_close(side_t *s, int idx)
+static void side_close(side_t *s)
 {
 	if (s->has_nng) {
 		nclient_close(&s->nng);
-		child_reap(&s->nng_child);
+		bench_child_reap(&s->nng_child);
 	}
 	if (s->has_oscar) {
 		oscar_pool_free(&s->pool);
-		child_reap(&s->oscar_child);
-		if (own_paths[idx][0] != '\0') {
-			unlink(own_paths[idx]);
-			own_paths[idx][0] = '\0';
+		bench_child_reap(&s->oscar_child);
+		if (s->own_path[0] != '\0') {
+			bench_file_untrack(s->own_path);
+			s->own_path[0] = '\0';
 		}
 	}
 }
@@ -893,6 +840,28 @@ static double nng_rtt(side_t *s, int64_t n)
 	nclient_start(&s->nng, NMODE_ECHO, n, NULL);
 	nclient_wait(&s->nng, "nng echo");
 	return ((bench_now() - t0) / (double) n * 1e6);
+}
+
+// oscar_pipelined returns thousands of calls per second for n calls to the
+// child, PIPE_WINDOW of them in flight.
+static double oscar_pipelined(side_t *s, int64_t n)
+{
+	oscar_value_t *args = oscar_value_new_array(4);
+	oscar_value_array_push(args, oscar_value_new_str(PEER_UID));
+	oscar_value_array_push(args, oscar_value_new_int(n));
+	oscar_value_array_push(args, oscar_value_new_str(s->oscar_child.addr));
+	oscar_value_array_push(args, oscar_value_new_int(PIPE_WINDOW));
+	double t0 = bench_now();
+	call_or_fail(s, &s->pinger, "run", args, NULL);
+	return ((double) n / (bench_now() - t0) / 1e3);
+}
+
+static double nng_pipelined(side_t *s, int64_t n)
+{
+	double t0 = bench_now();
+	nclient_start(&s->nng, NMODE_PIPE, n, NULL);
+	nclient_wait(&s->nng, "nng pipelined echo");
+	return ((double) n / (bench_now() - t0) / 1e3);
 }
 
 // oscar_tells returns millions of tells per second, n confirmed by the child.
@@ -986,11 +955,13 @@ static double memcpy_rate(int n, char *dst, const char *src)
 	return ((double) BIG_SIZE * n / total / 1e9);
 }
 
-// usage_t is what the processes of a workload spent: context switches and
-// CPU seconds (user and system), over all their threads.
+// usage_t is what the processes of a workload spent: context switches,
+// CPU seconds (user and system), over all their threads, and minor page
+// faults (a fresh page touched for the first time).
 typedef struct usage {
 	double switches;
 	double cpu;
+	double faults;
 } usage_t;
 
 // usage_add adds what process pid has spent so far (Linux: /proc/PID/stat
@@ -1003,11 +974,12 @@ static void usage_add(usage_t *u, pid_t pid)
 	FILE          *f;
 	snprintf(path, sizeof(path), "/proc/%d/stat", (int) pid);
 	if ((f = fopen(path, "r")) != NULL) {
-		unsigned long long ut, st;
+		unsigned long long minflt, ut, st;
 		char              *p;
 		if (fgets(line, sizeof(line), f) != NULL && (p = strrchr(line, ')')) != NULL &&
-		    sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut,
-		        &st) == 2) {
+		    sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %llu %*u %*u %*u %llu %llu", &minflt,
+		        &ut, &st) == 3) {
+			u->faults += (double) minflt;
 			u->cpu += (double) (ut + st) / (double) sysconf(_SC_CLK_TCK);
 		}
 		fclose(f);
@@ -1037,9 +1009,9 @@ static void usage_add(usage_t *u, pid_t pid)
 }
 
 // usage_now returns what this process and child c have spent so far.
-static usage_t usage_now(const child_t *c)
+static usage_t usage_now(const bench_child_t *c)
 {
-	usage_t u = { 0, 0 };
+	usage_t u = { 0, 0, 0 };
 	usage_add(&u, getpid());
 	usage_add(&u, c->pid);
 	return (u);
@@ -1047,161 +1019,210 @@ static usage_t usage_now(const child_t *c)
 
 // usage_per_op returns what this process and child c spent since start,
 // per operation (n of them), with the CPU time in microseconds.
-static usage_t usage_per_op(const child_t *c, usage_t start, double n)
+static usage_t usage_per_op(const bench_child_t *c, usage_t start, double n)
 {
 	usage_t u = usage_now(c);
-	return ((usage_t) {
-	    .switches = (u.switches - start.switches) / n, .cpu = (u.cpu - start.cpu) / n * 1e6 });
+	return ((usage_t) { .switches = (u.switches - start.switches) / n,
+	    .cpu                      = (u.cpu - start.cpu) / n * 1e6,
+	    .faults                   = (u.faults - start.faults) / n });
+}
+
+// The workloads of each transport, in the order of bench_cross_names.
+enum { W_RTT, W_PIPE, W_TELL, W_BIG, NW };
+
+static const char *const floor_names[2][NW] = {
+	{ "nng pair1 echo, ipc", "nng 1000 in flight, ipc", "nng pair1 one-way, ipc",
+	    "nng pair1 64 MiB, ipc" },
+	{ "nng pair1 echo, tcp", "nng 1000 in flight, tcp", "nng pair1 one-way, tcp",
+	    "nng pair1 64 MiB, tcp" },
+};
+
+// counts_t holds a run's counts for the cross-process workloads.
+typedef struct counts {
+	int64_t rtt, pipe, tell;
+	int     big;
+} counts_t;
+
+// samples_t holds one workload's rounds: Oscar-C (v), the NNG floor (f),
+// another baseline (b, memcpy), and what Oscar-C and the floor spent per
+// operation (vu, fu).
+typedef struct samples {
+	double  v[100], f[100], b[100];
+	usage_t vu[100], fu[100];
+} samples_t;
+
+// run_round runs workload w of side s once, Oscar-C then the floor, and,
+// over tcp, the peers.
+static void run_round(const bench_opts_t *o, side_t *s, int w, const counts_t *n, int r,
+    samples_t *x, int64_t *backoffs, char *src, char *dst)
+{
+	bool    tcp = strcmp(s->transport, "tcp") == 0;
+	usage_t u0  = usage_now(&s->oscar_child);
+	double  ops = 0;
+	switch (w) {
+	case W_RTT:
+		x->v[r] = oscar_rtt(s, n->rtt);
+		ops     = (double) n->rtt;
+		break;
+	case W_PIPE:
+		x->v[r] = oscar_pipelined(s, n->pipe);
+		ops     = (double) n->pipe;
+		break;
+	case W_TELL:
+		x->v[r] = oscar_tells(s, n->tell, backoffs);
+		ops     = (double) n->tell;
+		break;
+	case W_BIG:
+		x->v[r] = oscar_big(s, n->big, src);
+		ops     = n->big;
+		break;
+	}
+	x->vu[r] = usage_per_op(&s->oscar_child, u0, ops);
+	u0       = usage_now(&s->nng_child);
+	switch (w) {
+	case W_RTT:
+		x->f[r] = nng_rtt(s, n->rtt);
+		break;
+	case W_PIPE:
+		x->f[r] = nng_pipelined(s, n->pipe);
+		break;
+	case W_TELL:
+		x->f[r] = nng_tells(s, n->tell);
+		break;
+	case W_BIG:
+		x->f[r] = nng_big(s, n->big, src);
+		x->b[r] = memcpy_rate(n->big, dst, src);
+		break;
+	}
+	x->fu[r] = usage_per_op(&s->nng_child, u0, ops);
+	// The peers have no ipc transport and no one-way workload across
+	// processes: they run beside the tcp rows of the others.
+	if (tcp && w == W_RTT) {
+		bench_peers_run(o->peers, "tcp-rtt", n->rtt);
+	} else if (tcp && w == W_PIPE) {
+		bench_peers_run(o->peers, "tcp-pipe", n->pipe);
+	} else if (tcp && w == W_BIG) {
+		bench_peers_run(o->peers, "tcp-bin64m", n->big);
+	}
+}
+
+// fill_row makes the row of workload w over transport t from its rounds.
+static void fill_row(bench_row_t *row, int t, int w, samples_t *x, int rounds, int64_t backoffs)
+{
+	double sw[100], fsw[100], cpu[100], fcpu[100], flt[100], fflt[100], ratio[100];
+	double fl = bench_median(x->f, rounds);
+	memset(row, 0, sizeof(*row));
+	row->name       = bench_cross_names[w * 2 + t];
+	row->value      = bench_median(x->v, rounds);
+	row->floor      = fl;
+	row->floor_name = floor_names[t][w];
+	for (int r = 0; r < rounds; r++) {
+		sw[r]   = x->vu[r].switches;
+		fsw[r]  = x->fu[r].switches;
+		cpu[r]  = x->vu[r].cpu;
+		fcpu[r] = x->fu[r].cpu;
+		flt[r]  = x->vu[r].faults;
+		fflt[r] = x->fu[r].faults;
+		// Time per operation over the floor's: rates invert.
+		ratio[r] = w == W_RTT ? x->v[r] / x->f[r] : x->f[r] / x->v[r];
+	}
+	row->cost           = bench_median(ratio, rounds); // sorts ratio
+	row->cost_min       = ratio[0];
+	row->cost_max       = ratio[rounds - 1];
+	row->switches       = bench_median(sw, rounds);
+	row->floor_switches = bench_median(fsw, rounds);
+	row->cpu_us         = bench_median(cpu, rounds);
+	row->floor_cpu_us   = bench_median(fcpu, rounds);
+	row->faults         = bench_median(flt, rounds);
+	row->floor_faults   = bench_median(fflt, rounds);
+	row->baseline_name  = floor_names[t][w];
+	row->baseline       = fl;
+	switch (w) {
+	case W_RTT:
+		row->unit   = "us";
+		row->target = 1.2 * fl; // within 1.2x of the floor
+		break;
+	case W_PIPE:
+		row->unit             = "k/s";
+		row->higher_is_better = true;
+		row->target           = 100.0;
+		break;
+	case W_TELL:
+		row->unit             = "M/s";
+		row->higher_is_better = true;
+		row->target           = 0.5;
+		row->backoffs         = backoffs;
+		break;
+	case W_BIG:
+		row->unit             = "GB/s";
+		row->baseline_name    = "memcpy 64 MiB";
+		row->baseline         = bench_median(x->b, rounds);
+		row->higher_is_better = true;
+		row->target           = 2.0;
+		break;
+	}
 }
 
 size_t bench_cross_run(const bench_opts_t *o, bench_row_t *rows, size_t max)
 {
 	static const char *transports[2] = { "ipc", "tcp" };
-	int                rounds        = o->rounds;
-	int64_t            n_rtt         = o->quick ? 5000 : 10000;
-	int64_t            n_tell        = o->quick ? 200000 : 500000;
-	int                n_big         = o->quick ? 2 : 5;
-	size_t             nrows         = 0;
-	char               name[3][16];
-	bool               want[2][3], any = false;
+	static samples_t   x[2][NW];
+	counts_t           n = {
+		          .rtt  = o->quick ? 5000 : 10000,
+		          .pipe = o->quick ? 30000 : 100000,
+		          .tell = o->quick ? 200000 : 500000,
+		          .big  = o->quick ? 2 : 5,
+	};
+	size_t  nrows = 0;
+	bool    want[2][NW], open[2] = { false, false }, any = false, big = false;
+	int64_t backoffs[2] = { 0, 0 };
+	side_t  side[2];
+	char   *src = NULL, *dst = NULL;
 
 	for (int t = 0; t < 2; t++) {
-		snprintf(name[0], sizeof(name[0]), "%s-rtt", transports[t]);
-		snprintf(name[1], sizeof(name[1]), "%s-tell", transports[t]);
-		snprintf(name[2], sizeof(name[2]), "%s-bin64m", transports[t]);
-		for (int w = 0; w < 3; w++) {
-			want[t][w] = bench_want(o->only, name[w]);
-			any        = any || want[t][w];
+		for (int w = 0; w < NW; w++) {
+			want[t][w] = bench_want(o->only, bench_cross_names[w * 2 + t]);
+			open[t]    = open[t] || want[t][w];
+			big        = big || (want[t][w] && w == W_BIG);
 		}
+		any = any || open[t];
 	}
 	if (!any) {
 		return (0);
 	}
-	atexit(cleanup_at_exit);
-	signal(SIGPIPE, SIG_IGN);
-	signal(SIGINT, on_signal);
-	signal(SIGTERM, on_signal);
-	signal(SIGHUP, on_signal);
-
-	side_t side[2];
-	bool   open[2];
-	char  *src = NULL, *dst = NULL;
 	for (int t = 0; t < 2; t++) {
-		open[t] = want[t][0] || want[t][1] || want[t][2];
 		if (open[t]) {
-			side_open(&side[t], transports[t], t);
+			side_open(&side[t], transports[t]);
 		}
 	}
-	if (want[0][2] || want[1][2]) {
+	if (big) {
 		if ((src = malloc(BIG_SIZE)) == NULL || (dst = malloc(BIG_SIZE)) == NULL) {
 			bench_die("64 MiB buffers", OSCAR_ENOMEM);
 		}
 		memset(src, 'x', BIG_SIZE);
 		memset(dst, 0, BIG_SIZE);
 	}
-
-	// v: Oscar-C, f: the NNG floor, b: another baseline (memcpy); vu and
-	// fu: what Oscar-C and the floor spent per operation.
-	static double  v[2][3][100], f[2][3][100], b[2][3][100];
-	static usage_t vu[2][3][100], fu[2][3][100];
-	int64_t        backoffs[2] = { 0, 0 };
-	for (int r = 0; r < rounds; r++) {
+	for (int r = 0; r < o->rounds; r++) {
 		for (int t = 0; t < 2; t++) {
-			side_t *s = &side[t];
-			usage_t u0;
-			if (want[t][0]) {
-				u0          = usage_now(&s->oscar_child);
-				v[t][0][r]  = oscar_rtt(s, n_rtt);
-				vu[t][0][r] = usage_per_op(&s->oscar_child, u0, (double) n_rtt);
-				u0          = usage_now(&s->nng_child);
-				f[t][0][r]  = nng_rtt(s, n_rtt);
-				fu[t][0][r] = usage_per_op(&s->nng_child, u0, (double) n_rtt);
-			}
-			if (want[t][1]) {
-				u0          = usage_now(&s->oscar_child);
-				v[t][1][r]  = oscar_tells(s, n_tell, &backoffs[t]);
-				vu[t][1][r] = usage_per_op(&s->oscar_child, u0, (double) n_tell);
-				u0          = usage_now(&s->nng_child);
-				f[t][1][r]  = nng_tells(s, n_tell);
-				fu[t][1][r] = usage_per_op(&s->nng_child, u0, (double) n_tell);
-			}
-			if (want[t][2]) {
-				u0          = usage_now(&s->oscar_child);
-				v[t][2][r]  = oscar_big(s, n_big, src);
-				vu[t][2][r] = usage_per_op(&s->oscar_child, u0, n_big);
-				u0          = usage_now(&s->nng_child);
-				f[t][2][r]  = nng_big(s, n_big, src);
-				fu[t][2][r] = usage_per_op(&s->nng_child, u0, n_big);
-				b[t][2][r]  = memcpy_rate(n_big, dst, src);
+			for (int w = 0; w < NW; w++) {
+				if (want[t][w]) {
+					run_round(o, &side[t], w, &n, r, &x[t][w], &backoffs[t],
+					    src, dst);
+				}
 			}
 		}
 	}
 	for (int t = 0; t < 2; t++) {
 		if (open[t]) {
-			side_close(&side[t], t);
+			side_close(&side[t]);
 		}
 	}
 	free(src);
 	free(dst);
-
-	static const char *floor_names[2][3] = {
-		{ "nng pair1 echo, ipc", "nng pair1 one-way, ipc", "nng pair1 64 MiB, ipc" },
-		{ "nng pair1 echo, tcp", "nng pair1 one-way, tcp", "nng pair1 64 MiB, tcp" },
-	};
 	for (int t = 0; t < 2; t++) {
-		for (int w = 0; w < 3 && nrows < max; w++) {
-			if (!want[t][w]) {
-				continue;
-			}
-			bench_row_t *row = &rows[nrows++];
-			double       fl  = bench_median(f[t][w], rounds);
-			memset(row, 0, sizeof(*row));
-			row->name       = bench_cross_names[w * 2 + t];
-			row->value      = bench_median(v[t][w], rounds);
-			row->floor      = fl;
-			row->floor_name = floor_names[t][w];
-			double sw[100], fsw[100], cpu[100], fcpu[100];
-			for (int r = 0; r < rounds; r++) {
-				sw[r]   = vu[t][w][r].switches;
-				fsw[r]  = fu[t][w][r].switches;
-				cpu[r]  = vu[t][w][r].cpu;
-				fcpu[r] = fu[t][w][r].cpu;
-			}
-			double ratio[100];
-			for (int r = 0; r < rounds; r++) {
-				// Time per operation over the floor's: rates invert.
-				ratio[r] =
-				    w == 0 ? v[t][w][r] / f[t][w][r] : f[t][w][r] / v[t][w][r];
-			}
-			row->cost           = bench_median(ratio, rounds); // sorts ratio
-			row->cost_min       = ratio[0];
-			row->cost_max       = ratio[rounds - 1];
-			row->switches       = bench_median(sw, rounds);
-			row->floor_switches = bench_median(fsw, rounds);
-			row->cpu_us         = bench_median(cpu, rounds);
-			row->floor_cpu_us   = bench_median(fcpu, rounds);
-			switch (w) {
-			case 0:
-				row->unit          = "us";
-				row->baseline_name = floor_names[t][w];
-				row->baseline      = fl;
-				row->target        = 1.2 * fl; // within 1.2x of the floor
-				break;
-			case 1:
-				row->unit             = "M/s";
-				row->baseline_name    = floor_names[t][w];
-				row->baseline         = fl;
-				row->higher_is_better = true;
-				row->target           = 0.5;
-				row->backoffs         = backoffs[t];
-				break;
-			case 2:
-				row->unit             = "GB/s";
-				row->baseline_name    = "memcpy 64 MiB";
-				row->baseline         = bench_median(b[t][w], rounds);
-				row->higher_is_better = true;
-				row->target           = 2.0;
-				break;
+		for (int w = 0; w < NW && nrows < max; w++) {
+			if (want[t][w]) {
+				fill_row(&rows[nrows++], t, w, &x[t][w], o->rounds, backoffs[t]);
 			}
 		}
 	}

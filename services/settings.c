@@ -288,7 +288,7 @@ int oscar_settings_get_bytes(const oscar_settings_t *s, const char *section, con
 		{ "kb", 1LL << 10 }, { "kib", 1LL << 10 }, { "m", 1LL << 20 }, { "mb", 1LL << 20 },
 		{ "mib", 1LL << 20 }, { "g", 1LL << 30 }, { "gb", 1LL << 30 }, { "gib", 1LL << 30 },
 		{ "t", 1LL << 40 }, { "tb", 1LL << 40 }, { "tib", 1LL << 40 }, { NULL, 0 } };
-	int64_t value;
+	int64_t value = 0;
 	int     rv = osc_get_scaled(s, section, key, (int64_t) def, 0, INT64_MAX, sizes,
             "a size such as 512M or 16G", &value, err);
 	if (rv == 0) {
