@@ -153,12 +153,15 @@ static int cli_fail(const char *cmd, const oscar_error_t *err, const char *fmt, 
 static int cli_bad_flag(const char *cmd, int c, char **argv)
 {
 	char        flag[64];
-	const char *last = argv[optind - 1]; // getopt has moved past a long flag
-	if (strncmp(last, "--", 2) == 0) {
+	const char *last = argv[optind - 1];
+	// An unknown short flag is in optopt (getopt may still be inside a
+	// bundle such as -xj); otherwise the flag is the argument getopt has
+	// just moved past: an unknown long flag, or one missing its value.
+	if (c == '?' && optopt != 0) {
+		snprintf(flag, sizeof(flag), "-%c", optopt);
+	} else {
 		snprintf(flag, sizeof(flag), "%s", last);
 		flag[strcspn(flag, "=")] = '\0';
-	} else {
-		snprintf(flag, sizeof(flag), "-%c", optopt);
 	}
 	if (c == ':') {
 		return (cli_usage_error(cmd, "%s needs a value", flag));

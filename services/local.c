@@ -387,9 +387,9 @@ static void osc_args_fini(osc_args_t *a)
 
 // osc_child_env makes the environment of a node: ours, less anything that
 // would make it act as a sub pool (a node re-executed as its own sub pools
-// reads OSCAR_SUBPOOL_*), plus OSCAR_DIE_WITH_PARENT=1. Free the array
-// (not the strings) with free().
-static char **osc_child_env(void)
+// reads OSCAR_SUBPOOL_*), plus OSCAR_DIE_WITH_PARENT=<our pid>, held in
+// buf. Free the array (not the strings) with free().
+static char **osc_child_env(char *buf, size_t size)
 {
 	size_t n = 0;
 	while (environ[n] != NULL) {
@@ -406,7 +406,8 @@ static char **osc_child_env(void)
 			env[k++] = environ[i];
 		}
 	}
-	env[k++] = "OSCAR_DIE_WITH_PARENT=1";
+	snprintf(buf, size, "OSCAR_DIE_WITH_PARENT=%d", (int) getpid());
+	env[k++] = buf;
 	env[k]   = NULL;
 	return (env);
 }
@@ -424,7 +425,8 @@ static int osc_child_spawn(
 	sigset_t                   none, dfl;
 	int                        rv;
 
-	char **env = args->failed ? NULL : osc_child_env();
+	char   die_with[48];
+	char **env = args->failed ? NULL : osc_child_env(die_with, sizeof(die_with));
 	if (env == NULL) {
 		return (
 		    osc_fail(err, OSCAR_ENOMEM, getpid(), "out of memory starting %s", c->name));

@@ -307,7 +307,10 @@ int oscar_node_start(oscar_node_t **nodep, oscar_role_t role, const oscar_settin
 	if (nodep == NULL || (role != OSCAR_ROLE_SUPERVISOR && role != OSCAR_ROLE_WORKER)) {
 		return (osc_fail(err, OSCAR_EINVAL, "no node pointer, or an unknown role"));
 	}
-	*nodep             = NULL;
+	*nodep = NULL;
+	if (err != NULL) {
+		memset(err, 0, sizeof(*err)); // filled by whichever step fails
+	}
 	oscar_node_t *node = calloc(1, sizeof(*node));
 	if (node == NULL) {
 		return (osc_fail(err, OSCAR_ENOMEM, "out of memory"));
@@ -367,7 +370,9 @@ int oscar_node_wait(oscar_node_t *node, int64_t timeout_ms)
 	if (node == NULL || timeout_ms < 0) {
 		return (OSCAR_EINVAL);
 	}
-	int64_t deadline = osc_mono_ms() + timeout_ms;
+	// Clamped to about 35 years, so that the sum cannot overflow.
+	int64_t deadline = osc_mono_ms() + (timeout_ms < (INT64_C(1) << 50) ? timeout_ms
+	                                                                   : (INT64_C(1) << 50));
 	for (;;) {
 		int64_t left = deadline - osc_mono_ms();
 		if (left < 0) {

@@ -327,11 +327,14 @@ static void osc_wait_for_stop(oscar_node_t *node, int sfd)
 
 static int osc_run(oscar_role_t role, const oscar_settings_t *settings, oscar_registry_t *reg)
 {
-	// Die with the program that started us (oscar local), when asked.
+	// Die with the program that started us (oscar local), when asked:
+	// OSCAR_DIE_WITH_PARENT is 1, or that program's pid, which also
+	// catches a parent that died before the request was made.
 	const char *dwp = getenv("OSCAR_DIE_WITH_PARENT");
-	if (dwp != NULL && strcmp(dwp, "1") == 0) {
+	if (dwp != NULL && dwp[0] != '\0' && strcmp(dwp, "0") != 0) {
 		prctl(PR_SET_PDEATHSIG, SIGTERM);
-		if (getppid() == 1) {
+		pid_t parent = strcmp(dwp, "1") == 0 ? 0 : (pid_t) atoi(dwp);
+		if (getppid() == 1 || (parent > 0 && getppid() != parent)) {
 			return (OSC_EXIT_FAILED);
 		}
 	}

@@ -11,6 +11,7 @@ struct oscar_registry {
 	size_t                  n;
 	size_t                  cap;
 	void                  **modules; // dlopen handles, closed at free
+	char                  **paths;   // and the paths they were loaded from
 	size_t                  n_modules;
 };
 
@@ -42,8 +43,10 @@ void oscar_registry_free(oscar_registry_t **regp)
 	free(reg->services);
 	for (size_t i = 0; i < reg->n_modules; i++) {
 		dlclose(reg->modules[i]);
+		free(reg->paths[i]);
 	}
 	free(reg->modules);
+	free(reg->paths);
 	free(reg);
 	*regp = NULL;
 }
@@ -101,14 +104,29 @@ int oscar_registry_load(oscar_registry_t *reg, const char *path, oscar_error_t *
 	if (reg == NULL || path == NULL || path[0] == '\0') {
 		return (osc_fail(err, OSCAR_EINVAL, "no registry or no module path"));
 	}
+	// Loaded already (several nodes may share a registry): nothing to do.
+	for (size_t i = 0; i < reg->n_modules; i++) {
+		if (strcmp(reg->paths[i], path) == 0) {
+			return (0);
+		}
+	}
 	void **modules = realloc(reg->modules, (reg->n_modules + 1) * sizeof(*modules));
-	if (modules == NULL) {
+	if (modules != NULL) {
+		reg->modules = modules;
+	}
+	char **paths = modules != NULL ? realloc(reg->paths, (reg->n_modules + 1) * sizeof(*paths))
+	                               : NULL;
+	if (paths != NULL) {
+		reg->paths = paths;
+	}
+	char *copy = paths != NULL ? strdup(path) : NULL;
+	if (copy == NULL) {
 		return (osc_fail(err, OSCAR_ENOMEM, "out of memory"));
 	}
-	reg->modules = modules;
 	// RTLD_NOW: a missing symbol is an error here, not a crash later.
 	void *handle = dlopen(path, RTLD_NOW | RTLD_LOCAL);
 	if (handle == NULL) {
+		free(copy);
 		const char *why = dlerror();
 		return (osc_fail(err, OSCAR_ENOENT, "cannot load module %s: %s", path,
 		    why != NULL ? why : "unknown reason"));
@@ -117,18 +135,24 @@ int oscar_registry_load(oscar_registry_t *reg, const char *path, oscar_error_t *
 	// POSIX's way to turn a data pointer into a function pointer.
 	*(void **) (&init) = dlsym(handle, OSCAR_MODULE_INIT_SYMBOL);
 	if (init == NULL) {
+		free(copy);
 		dlclose(handle);
 		return (osc_fail(err, OSCAR_ENOENT, "module %s has no %s function", path,
 		    OSCAR_MODULE_INIT_SYMBOL));
 	}
-	reg->modules[reg->n_modules++] = handle;
+	reg->modules[reg->n_modules] = handle;
+	reg->paths[reg->n_modules++]  = copy;
 	size_t        before = reg->n;
 	oscar_error_t why;
 	memset(&why, 0, sizeof(why));
 	int rv = init(reg, &why);
 	if (rv != 0) {
-		// Drop what it added: those tables live in the module.
+		// Drop what it added (those tables live in the module), and the
+		// module, so that a later load tries again.
 		reg->n = before;
+		reg->n_modules--;
+		free(reg->paths[reg->n_modules]);
+		dlclose(handle);
 		return (osc_fail(err, rv, "module %s failed to initialise: %s", path,
 		    why.message[0] != '\0' ? why.message : oscar_strerror(rv)));
 	}

@@ -159,6 +159,9 @@ typedef struct osc_ini_load {
 static int osc_ini_entry(void *user, const char *section, const char *key, const char *value)
 {
 	osc_ini_load_t *load = user;
+	if (load->rv != 0) {
+		return (0); // the reader goes on after an error: keep the first
+	}
 	if (section[0] == '\0') {
 		snprintf(load->why, sizeof(load->why),
 		    "'%s' is outside any section (start the file with [node])", key);
@@ -176,6 +179,31 @@ static int osc_ini_entry(void *user, const char *section, const char *key, const
 	return (1);
 }
 
+// The INI reader (libinih as Debian builds it) reads lines into a buffer
+// of 200 bytes and splits a longer line silently; so longer lines are
+// refused here, with their number, before it reads the file.
+#define OSC_INI_LINE_MAX 198
+
+// osc_long_line gives the number of the first line of f longer than
+// OSC_INI_LINE_MAX characters (0: none), and rewinds f.
+static int osc_long_line(FILE *f)
+{
+	int    line = 1;
+	size_t len  = 0;
+	int    c;
+	while ((c = getc(f)) != EOF) {
+		if (c == '\n') {
+			line++;
+			len = 0;
+		} else if (c != '\r' && ++len > OSC_INI_LINE_MAX) {
+			rewind(f);
+			return (line);
+		}
+	}
+	rewind(f);
+	return (0);
+}
+
 int oscar_settings_load_file(oscar_settings_t *s, const char *path, oscar_error_t *err)
 {
 	if (s == NULL || path == NULL) {
@@ -185,6 +213,13 @@ int oscar_settings_load_file(oscar_settings_t *s, const char *path, oscar_error_
 	if (f == NULL) {
 		return (osc_fail(err, OSCAR_ENOENT, "cannot read configuration file %s: %s", path,
 		    strerror(errno)));
+	}
+	int long_line = osc_long_line(f);
+	if (long_line != 0) {
+		fclose(f);
+		return (osc_fail(err, OSCAR_EINVAL,
+		    "%s, line %d: longer than %d characters, the most a line may hold", path,
+		    long_line, OSC_INI_LINE_MAX));
 	}
 	osc_ini_load_t load = { .s = s };
 	int            line = ini_parse_file(f, osc_ini_entry, &load);

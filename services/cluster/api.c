@@ -13,6 +13,14 @@
 // How long past its own timeout a waiting call may take to come back
 // before the caller gives up on the supervisor itself.
 #define OSC_WAIT_SLACK_MS 2000
+// Timeouts are clamped below this (about 35 years), as calls' are, so
+// that adding the slack cannot overflow.
+#define OSC_TIMEOUT_MAX (INT64_C(1) << 50)
+
+static int64_t osc_clamp(int64_t timeout_ms)
+{
+	return (timeout_ms < OSC_TIMEOUT_MAX ? timeout_ms : OSC_TIMEOUT_MAX);
+}
 
 struct oscar_cluster {
 	oscar_pool_t *pool;
@@ -182,9 +190,14 @@ int oscar_cluster_nodes_info(oscar_cluster_t *cl, unsigned roles, const char *co
 	oscar_value_t *args = osc_args(2, v);
 	oscar_value_t *a    = osc_strings(addresses);
 	oscar_value_t *f    = osc_strings(fields);
-	if (args == NULL || a == NULL || f == NULL || oscar_value_array_push(args, a) != 0) {
+	if (args == NULL || a == NULL || f == NULL) {
 		oscar_value_free(args);
 		oscar_value_free(a);
+		oscar_value_free(f);
+		return (osc_fail(err, OSCAR_ENOMEM, "out of memory"));
+	}
+	if (oscar_value_array_push(args, a) != 0) { // a is freed either way
+		oscar_value_free(args);
 		oscar_value_free(f);
 		return (osc_fail(err, OSCAR_ENOMEM, "out of memory"));
 	}
@@ -213,6 +226,7 @@ int oscar_cluster_wait_workers(
 	if (timeout_ms <= 0) {
 		return (osc_fail(err, OSCAR_EINVAL, "wait_workers needs a timeout"));
 	}
+	timeout_ms    = osc_clamp(timeout_ms);
 	uint64_t v[2] = { n, (uint64_t) timeout_ms };
 	return (osc_cl_call(
 	    cl, OSC_CL_WAIT, osc_args(2, v), timeout_ms + OSC_WAIT_SLACK_MS, NULL, err));
@@ -224,6 +238,7 @@ int oscar_cluster_watch(oscar_cluster_t *cl, uint64_t *version, oscar_node_info_
 	if (version == NULL || nodes == NULL || n == NULL || timeout_ms <= 0) {
 		return (osc_fail(err, OSCAR_EINVAL, "watch needs a version, outputs and a timeout"));
 	}
+	timeout_ms          = osc_clamp(timeout_ms);
 	uint64_t       v[2] = { *version, (uint64_t) timeout_ms };
 	oscar_value_t *reply;
 	int            rv = osc_cl_call(
@@ -249,6 +264,7 @@ int oscar_cluster_stop(oscar_cluster_t *cl, int64_t timeout_ms, oscar_error_t *e
 	if (timeout_ms <= 0) {
 		return (osc_fail(err, OSCAR_EINVAL, "stop needs a timeout"));
 	}
+	timeout_ms = osc_clamp(timeout_ms);
 	return (osc_cl_call(cl, OSC_CL_STOP, oscar_value_new_uint((uint64_t) timeout_ms),
 	    timeout_ms + OSC_WAIT_SLACK_MS, NULL, err));
 }
@@ -307,8 +323,13 @@ int oscar_cluster_client_address(
 {
 	if (strncmp(address, "ipc://", 6) == 0) {
 		const char *tmp = getenv("TMPDIR");
-		snprintf(out, size, "ipc://%s/oscar-client-%d.sock",
+		int n = snprintf(out, size, "ipc://%s/oscar-client-%d.sock",
 		    tmp != NULL && *tmp != '\0' ? tmp : "/tmp", (int) getpid());
+		// A socket path is at most 107 bytes (sun_path).
+		if (n < 0 || (size_t) n >= size || n - 6 > 107) {
+			return (osc_fail(err, OSCAR_EINVAL,
+			    "the client's socket path under $TMPDIR is too long"));
+		}
 		return (0);
 	}
 	char                    host[OSCAR_ADDR_MAX], local[NI_MAXHOST];

@@ -259,7 +259,9 @@ static oscar_value_t *osc_watch_value(const osc_csup_t *st)
 static void osc_waiters_check(oscar_actor_t *self, osc_csup_t *st)
 {
 	size_t        ready   = osc_count(st, OSCAR_ROLE_WORKER, OSCAR_NODE_READY);
-	size_t        workers = osc_count(st, OSCAR_ROLE_WORKER, 0);
+	// Dead workers will not deregister: a stop does not wait for them.
+	size_t workers = osc_count(st, OSCAR_ROLE_WORKER,
+	    OSCAR_NODE_STARTING | OSCAR_NODE_READY | OSCAR_NODE_STOPPING);
 	osc_waiter_t *next;
 	for (osc_waiter_t *w = st->waiters; w != NULL; w = next) {
 		next = w->next;
@@ -300,7 +302,9 @@ static void osc_waiter_timeout(oscar_actor_t *self, oscar_result_t *res, void *a
 				oscar_req_fail(w->req, OSCAR_ETIMEDOUT,
 				    "%zu of the %" PRIu64 " workers told to stop had not left when the "
 				    "time was up; the supervisor stops anyway",
-				    osc_count(st, OSCAR_ROLE_WORKER, 0), w->want);
+				    osc_count(st, OSCAR_ROLE_WORKER,
+				        OSCAR_NODE_STARTING | OSCAR_NODE_READY | OSCAR_NODE_STOPPING),
+				    w->want);
 				break;
 			}
 		}

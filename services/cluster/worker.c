@@ -114,8 +114,10 @@ static void osc_cw_on_beat(oscar_actor_t *self, osc_cw_t *st, const oscar_result
 static void osc_cw_answered(oscar_actor_t *self, oscar_result_t *res, void *arg)
 {
 	osc_cw_t *st = oscar_actor_state(self);
-	if (res->code == OSCAR_ECANCELED) {
-		return; // whoever cancelled it has moved on (pending is theirs)
+	if (res->id != st->pending) {
+		// Cancelled (a cancelled call to another pool may still answer):
+		// whoever cancelled it has moved on, and pending is theirs.
+		return;
 	}
 	st->pending = 0;
 	if (st->phase == OSC_CW_LEAVING || res->code == OSCAR_ECLOSED) {
@@ -131,7 +133,7 @@ static void osc_cw_answered(oscar_actor_t *self, oscar_result_t *res, void *arg)
 static void osc_cw_send(oscar_actor_t *self, oscar_result_t *res, void *arg)
 {
 	osc_cw_t *st = oscar_actor_state(self);
-	if (res->code != 0 || st->phase == OSC_CW_LEAVING) {
+	if (res->id != st->pending || res->code != 0 || st->phase == OSC_CW_LEAVING) {
 		return; // cancelled, or the actor or pool is going
 	}
 	st->pending = 0;

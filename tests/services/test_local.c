@@ -113,6 +113,10 @@ Test(local, a_killed_worker_is_news_and_is_marked_dead)
 		oscar_node_info_free(nodes, n);
 	}
 	cr_assert(dead, "the killed worker is marked dead");
+	// A stop does not wait for the dead worker: only the live one leaves.
+	cr_assert_eq(oscar_cluster_stop(cl, 20000, &err), 0, "%s", err.message);
+	cr_assert_eq(oscar_local_wait(lc, 10000, &err), 0, "the supervisor exits with 0: %s",
+	    err.message);
 	oscar_cluster_close(&cl);
 	oscar_pool_free(&pool);
 	cr_assert_eq(oscar_local_stop(&lc), OSCAR_ESYSTEM, "one worker did not exit cleanly");
