@@ -30,34 +30,12 @@ if ! command -v dpkg-query >/dev/null 2>&1; then
 	exit 0
 fi
 
-missing=()
-for pkg in "${packages[@]}"; do
-	status=$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null || true)
-	if [[ "$status" != "install ok installed"* ]]; then
-		missing+=("$pkg")
-	fi
-done
+source "$(dirname "${BASH_SOURCE[0]}")/apt.sh"
+osc_missing_packages "${packages[@]}"
 if ((${#missing[@]} == 0)); then
 	exit 0
 fi
-
-sudo=()
-if ((EUID != 0)); then
-	if command -v sudo >/dev/null 2>&1; then
-		sudo=(sudo)
-	else
-		echo "bench-setup.sh: missing packages: ${missing[*]} (not root, no sudo);" >&2
-		echo "bench-setup.sh: the peers that need them will show as n/a" >&2
-		exit 0
-	fi
-fi
-
-echo "bench-setup.sh: installing ${missing[*]}" >&2
-apt_options=(-q -y -o DPkg::Lock::Timeout=300 --no-install-recommends)
-if ! "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get -q \
-	-o DPkg::Lock::Timeout=300 update >/dev/null ||
-	! "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get "${apt_options[@]}" \
-		install "${missing[@]}"; then
+if ! osc_apt_install bench-setup.sh "${missing[@]}"; then
 	echo "bench-setup.sh: could not install ${missing[*]};" >&2
 	echo "bench-setup.sh: the peers that need them will show as n/a" >&2
 fi

@@ -42,30 +42,13 @@ if ! command -v dpkg-query >/dev/null 2>&1; then
 	exit 0
 fi
 
-missing=()
-for pkg in "${packages[@]}"; do
-	status=$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null || true)
-	if [[ "$status" != "install ok installed"* ]]; then
-		missing+=("$pkg")
-	fi
-done
+source "$(dirname "${BASH_SOURCE[0]}")/apt.sh"
+osc_missing_packages "${packages[@]}"
 if ((${#missing[@]} == 0)); then
 	exit 0
 fi
-
-sudo=()
-if ((EUID != 0)); then
-	if command -v sudo >/dev/null 2>&1; then
-		sudo=(sudo)
-	else
-		echo "setup.sh: missing packages: ${missing[*]}" >&2
-		echo "setup.sh: run as root, or install sudo, or install them yourself:" >&2
-		echo "  apt-get install ${missing[*]}" >&2
-		exit 1
-	fi
+if ! osc_apt_install setup.sh "${missing[@]}"; then
+	echo "setup.sh: run as root, or install them yourself:" >&2
+	echo "  apt-get install ${missing[*]}" >&2
+	exit 1
 fi
-
-echo "setup.sh: installing ${missing[*]}" >&2
-apt_options=(-q -y -o DPkg::Lock::Timeout=300 --no-install-recommends)
-"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get -q -o DPkg::Lock::Timeout=300 update
-"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get "${apt_options[@]}" install "${missing[@]}"
