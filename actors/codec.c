@@ -370,10 +370,11 @@ void osc_write_value(osc_wbuf_t *w, const oscar_value_t *v)
 
 void osc_reader_init(osc_reader_t *r, const void *buf, size_t len)
 {
-	r->buf = buf;
-	r->len = buf == NULL ? 0 : len;
-	r->pos = 0;
-	r->oob = NULL;
+	r->buf  = buf;
+	r->len  = buf == NULL ? 0 : len;
+	r->pos  = 0;
+	r->oob  = NULL;
+	r->lent = false;
 }
 
 // osc_tok_t is one token as read at the current position: the token and
@@ -806,7 +807,15 @@ static int osc_read_into(osc_reader_t *r, oscar_value_t *v, int depth)
 			return (OSCAR_EPROTO);
 		}
 		n = r->oob->bufs[idx].len;
-		if ((v->as.bin.ptr = osc_dup_bytes(r->oob->bufs[idx].ptr, n)) == NULL) {
+		if (r->oob->lender != NULL && !r->lent && idx == r->oob->n - 1) {
+			// Lent, not copied: the bytes are the lender's, writable
+			// and terminated (see osc_oob_t). Only once, so that two
+			// references to one buffer never share their bytes.
+			v->as.bin.ptr   = (char *) (uintptr_t) r->oob->bufs[idx].ptr;
+			v->as.bin.owner = r->oob->lender;
+			osc_lender_hold(r->oob->lender);
+			r->lent = true;
+		} else if ((v->as.bin.ptr = osc_dup_bytes(r->oob->bufs[idx].ptr, n)) == NULL) {
 			return (OSCAR_ENOMEM);
 		}
 		v->as.bin.len = n;

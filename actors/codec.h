@@ -7,11 +7,28 @@
 #ifndef OSC_CODEC_H
 #define OSC_CODEC_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "oscar/value.h"
+
+// osc_lender_t keeps alive bytes that bins point into instead of owning a
+// copy: a received transport message whose last out-of-band buffer became
+// a bin without a copy. Such a bin has its `owner` set to the lender
+// (ordinary bins and strings have NULL there), holds one reference, and
+// drops it when freed (value.c); release runs, on whichever thread drops
+// the last reference, when no bin and no holder is left.
+typedef struct osc_lender {
+	atomic_size_t refs;
+	void (*release)(struct osc_lender *l);
+} osc_lender_t;
+
+// osc_lender_init sets one reference, the caller's.
+void osc_lender_init(osc_lender_t *l, void (*release)(osc_lender_t *l));
+void osc_lender_hold(osc_lender_t *l);
+void osc_lender_drop(osc_lender_t *l);
 
 // Out-of-band buffers. A frame carries large binary values after its
 // MessagePack parts, as raw bytes that are never re-encoded; inside the
@@ -33,6 +50,11 @@ typedef struct osc_oob {
 	uint32_t       n;         // buffers listed
 	uint32_t       cap;       // writer: room in bufs
 	osc_oob_buf_t *bufs;      // writer: grown here, release with osc_oob_fini
+	// Reader: when set, the last buffer's bytes belong to this lender,
+	// are writable, and are followed by a zero byte (bins are
+	// terminated), so the first reference to it becomes a bin pointing
+	// into them, holding the lender, instead of a copy.
+	osc_lender_t *lender;
 } osc_oob_t;
 
 // osc_oob_fini releases a writer's buffer list (not the buffers).
@@ -77,7 +99,8 @@ typedef struct osc_reader {
 	const char      *buf;
 	size_t           len;
 	size_t           pos;
-	const osc_oob_t *oob; // optional: buffers that ext references resolve to
+	const osc_oob_t *oob;  // optional: buffers that ext references resolve to
+	bool             lent; // the lender's buffer went to a bin already
 } osc_reader_t;
 
 void                 osc_reader_init(osc_reader_t *r, const void *buf, size_t len);

@@ -1097,20 +1097,74 @@ static void osc_serve_control(oscar_pool_t *pool, const osc_frame_t *f)
 	oscar_value_free(v);
 }
 
-static void osc_on_frame(oscar_pool_t *pool, nng_msg *m)
+// osc_msg_lender_t keeps a received message alive for the bin that reads
+// its last out-of-band buffer in place, and frees it with the last
+// reference, on whichever thread drops it (nng_msg_free is thread-safe).
+typedef struct osc_msg_lender {
+	osc_lender_t base;
+	nng_msg     *msg;
+} osc_msg_lender_t;
+
+static void osc_msg_lender_release(osc_lender_t *l)
 {
-	const char *body = nng_msg_body(m);
-	size_t      len  = nng_msg_len(m);
-	size_t      off  = 0;
+	osc_msg_lender_t *ml = OSC_CONTAINER_OF(l, osc_msg_lender_t, base);
+	nng_msg_free(ml->msg);
+	free(ml);
+}
+
+// osc_msg_lender_new makes *mp's message lendable when it is large: its
+// last out-of-band buffer may then become a bin without a copy. That needs
+// a zero byte right after the buffer, which NNG's spare room at the end of
+// the message gives (nng_msg_append within the capacity moves nothing); no
+// room, or no memory, and everything is copied as usual. The lender takes
+// over the message (*mp becomes NULL) and holds one reference, the
+// caller's.
+static osc_msg_lender_t *osc_msg_lender_new(nng_msg **mp)
+{
+	nng_msg          *m   = *mp;
+	size_t            len = nng_msg_len(m);
+	osc_msg_lender_t *ml;
+	if (len < OSC_OOB_THRESHOLD || nng_msg_capacity(m) <= len ||
+	    (ml = malloc(sizeof(*ml))) == NULL) {
+		return (NULL);
+	}
+	if (nng_msg_append(m, "", 1) != 0) {
+		free(ml);
+		return (NULL);
+	}
+	nng_msg_chop(m, 1); // the zero stays in place, past the frames
+	osc_lender_init(&ml->base, osc_msg_lender_release);
+	ml->msg = m;
+	*mp     = NULL;
+	return (ml);
+}
+
+// osc_on_frame serves the frames of one received message. It takes the
+// message over when a bin may read it in place (then *mp becomes NULL);
+// otherwise the caller frees it.
+static void osc_on_frame(oscar_pool_t *pool, nng_msg **mp)
+{
+	osc_msg_lender_t *ml   = osc_msg_lender_new(mp);
+	nng_msg          *m    = ml != NULL ? ml->msg : *mp;
+	const char       *body = nng_msg_body(m);
+	size_t            len  = nng_msg_len(m);
+	size_t            off  = 0;
 	// One message carries one or more frames, back to back.
 	while (off < len) {
 		osc_frame_t f;
 		size_t      used;
 		if (osc_frame_decode_next(body + off, len - off, &f, &used) != 0) {
 			pool->transport->bad_frames++;
-			return; // no way to find the next frame
+			break; // no way to find the next frame
 		}
 		off += used;
+		// A frame that ends the message ends with its last buffer, which
+		// the zero byte follows. Lent only when that buffer is most of
+		// the message, so that a bin never keeps much more memory alive
+		// than its own size.
+		if (ml != NULL && off == len && f.nbufs > 0 && f.bufs[f.nbufs - 1].len >= len / 2) {
+			f.lender = &ml->base;
+		}
 		switch (f.type) {
 		case OSC_MSG_SEND:
 		case OSC_MSG_TELL:
@@ -1130,8 +1184,11 @@ static void osc_on_frame(oscar_pool_t *pool, nng_msg *m)
 		}
 		osc_frame_fini(&f);
 		if (pool->transport == NULL) {
-			return;
+			break;
 		}
+	}
+	if (ml != NULL) {
+		osc_lender_drop(&ml->base);
 	}
 }
 
@@ -1202,7 +1259,7 @@ void osc_transport_dispatch(oscar_pool_t *pool, osc_post_t *p)
 	    (np->peer == NULL || !np->peer->retired)) {
 		switch (np->kind) {
 		case OSC_NET_FRAME:
-			osc_on_frame(pool, np->msg);
+			osc_on_frame(pool, &np->msg);
 			break;
 		case OSC_NET_UP:
 			np->peer->pipes++;

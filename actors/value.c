@@ -12,7 +12,12 @@
 //
 // Strings and bins always own len + 1 bytes, the last one zero: strings are
 // NUL-terminated for C callers, and a zero-length bin still has a non-NULL
-// pointer.
+// pointer. One exception to "comes from malloc": a bin whose `owner` is set
+// points into a received transport message (a large out-of-band buffer,
+// read in place, still terminated and writable); freeing it drops its
+// reference to the owner (osc_lender_t in codec.h) instead of calling
+// free, and copying it gives an ordinary bin. Moving a value (push, set)
+// moves the owner with it.
 //
 // Maps keep insertion order and look keys up linearly: they carry call
 // arguments and replies, which have a handful of entries. A map built with
@@ -28,8 +33,33 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "actors/codec.h"
 #include "oscar/error.h"
 #include "oscar/value.h"
+
+// The owner field sits in the room the union already had (arr and map
+// are three words too), so the size and layout of oscar_value_t did not
+// change with it.
+_Static_assert(sizeof(((oscar_value_t *) 0)->as.bin) <= sizeof(((oscar_value_t *) 0)->as.arr),
+    "the bin's owner field must not grow oscar_value_t");
+
+void osc_lender_init(osc_lender_t *l, void (*release)(osc_lender_t *l))
+{
+	atomic_init(&l->refs, 1);
+	l->release = release;
+}
+
+void osc_lender_hold(osc_lender_t *l)
+{
+	atomic_fetch_add_explicit(&l->refs, 1, memory_order_relaxed);
+}
+
+void osc_lender_drop(osc_lender_t *l)
+{
+	if (atomic_fetch_sub_explicit(&l->refs, 1, memory_order_acq_rel) == 1) {
+		l->release(l);
+	}
+}
 
 // osc_value_alloc returns a new heap value of type t with zeroed contents.
 static oscar_value_t *osc_value_alloc(oscar_type_t t)
@@ -52,7 +82,11 @@ static void osc_value_clear(oscar_value_t *v)
 	switch (v->type) {
 	case OSCAR_STR:
 	case OSCAR_BIN:
-		free(v->as.str.ptr);
+		if (v->as.str.owner != NULL) {
+			osc_lender_drop(v->as.str.owner);
+		} else {
+			free(v->as.str.ptr);
+		}
 		break;
 	case OSCAR_ARRAY:
 		for (i = 0; i < v->as.arr.len; i++) {

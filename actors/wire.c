@@ -287,8 +287,9 @@ int osc_frame_payload(const osc_frame_t *f, oscar_value_t **out)
 	if (f->payload == NULL) {
 		return (0);
 	}
-	oob.n    = f->nbufs;
-	oob.bufs = (osc_oob_buf_t *) f->bufs;
+	oob.n      = f->nbufs;
+	oob.bufs   = (osc_oob_buf_t *) f->bufs;
+	oob.lender = f->nbufs > 0 ? f->lender : NULL;
 	osc_reader_init(&r, f->payload, f->payload_len);
 	r.oob = &oob;
 	if ((rv = osc_read_value(&r, out)) != 0) {

@@ -66,6 +66,12 @@ typedef struct osc_frame {
 	size_t        payload_len;
 	osc_oob_buf_t bufs[OSC_WIRE_MAX_BUFFERS];
 	uint32_t      nbufs;
+	// Set by the receiver after decode (decode leaves it NULL): the
+	// last buffer's bytes belong to this lender, are writable and are
+	// followed by a zero byte, so osc_frame_payload makes its first
+	// reference a bin pointing into them instead of a copy (osc_oob_t).
+	// Decode the payload once per frame.
+	osc_lender_t *lender;
 } osc_frame_t;
 
 // osc_frame_encode appends a whole frame to out: prefix, header and payload

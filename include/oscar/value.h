@@ -55,6 +55,11 @@ struct oscar_value {
 		struct {
 			char  *ptr; // NUL-terminated for OSCAR_STR (not counted in len)
 			size_t len;
+			// Internal, NULL unless ptr points into memory the
+			// runtime shares (a large bin received from another
+			// pool, read in place): oscar_value_free releases it.
+			// Leave it NULL in values built by hand.
+			void *owner;
 		} str, bin;
 		struct {
 			oscar_value_t *items; // items[0..len)
