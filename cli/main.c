@@ -690,6 +690,23 @@ static int local_wait_stop(oscar_local_t *lc, const sigset_t *set)
 }
 
 // local_run starts the cluster, shows it, and runs it until told to stop.
+// local_interrupted: a stopping signal is pending (they are blocked, to be
+// taken once the cluster runs), so a slow start gives up.
+static bool local_interrupted(void *arg)
+{
+	const sigset_t *set = arg;
+	sigset_t        pending;
+	if (sigpending(&pending) != 0) {
+		return (false);
+	}
+	for (int sig = 1; sig < NSIG; sig++) {
+		if (sigismember(set, sig) == 1 && sigismember(&pending, sig) == 1) {
+			return (true);
+		}
+	}
+	return (false);
+}
+
 static int local_run(local_opts_t *o, const sigset_t *set)
 {
 	oscar_local_t *lc;
@@ -699,7 +716,13 @@ static int local_run(local_opts_t *o, const sigset_t *set)
 	printf("starting a supervisor and %u worker%s...\n", o->cfg.workers,
 	    o->cfg.workers == 1 ? "" : "s");
 	fflush(stdout);
+	o->cfg.cancelled  = local_interrupted;
+	o->cfg.cancel_arg = (void *) set;
 	if (oscar_local_start(&lc, &o->cfg, &err) != 0) {
+		if (err.code == OSCAR_ECANCELED) {
+			fprintf(stderr, "oscar local: interrupted while starting; everything stopped\n");
+			return (1);
+		}
 		return (cli_fail("local", &err, "cannot start the cluster"));
 	}
 	const char *address = oscar_local_address(lc);

@@ -73,6 +73,8 @@ struct oscar_local {
 	char         bin_dir[PATH_MAX];
 	int64_t      timeout_ms;
 	bool         show_output;
+	bool (*cancelled)(void *arg);
+	void        *cancel_arg;
 	osc_child_t  supervisor;
 	osc_child_t *workers;
 	unsigned     n_workers;
@@ -81,6 +83,12 @@ struct oscar_local {
 
 // ---------------------------------------------------------------------------
 // Small helpers
+
+// osc_cancelled tells whether the caller has given up on the start.
+static bool osc_cancelled(const oscar_local_t *lc)
+{
+	return (lc->cancelled != NULL && lc->cancelled(lc->cancel_arg));
+}
 
 static int64_t osc_now_ms(void)
 {
@@ -540,6 +548,9 @@ static int osc_start_supervisor(oscar_local_t *lc, const oscar_local_config_t *c
 			return (
 			    osc_fail_exited(lc, c, OSCAR_ESYSTEM, "before it was listening", err));
 		}
+		if (osc_cancelled(lc)) {
+			return (osc_fail(err, OSCAR_ECANCELED, getpid(), "the start was cancelled"));
+		}
 		int64_t left = deadline - osc_now_ms();
 		if (left <= 0) {
 			return (osc_fail(err, OSCAR_ETIMEDOUT, c->pid,
@@ -641,6 +652,10 @@ static int osc_wait_ready(
 	}
 	for (;;) {
 		if ((rv = osc_check_alive(lc, err)) != 0) {
+			break;
+		}
+		if (osc_cancelled(lc)) {
+			rv = osc_fail(err, OSCAR_ECANCELED, getpid(), "the start was cancelled");
 			break;
 		}
 		int64_t left = deadline - osc_now_ms();
@@ -783,6 +798,8 @@ int oscar_local_start(oscar_local_t **lcp, const oscar_local_config_t *cfg, osca
 	}
 	lc->n_workers   = cfg->workers;
 	lc->timeout_ms  = cfg->timeout_ms > 0 ? cfg->timeout_ms : 30000;
+	lc->cancelled   = cfg->cancelled;
+	lc->cancel_arg  = cfg->cancel_arg;
 	lc->show_output = cfg->show_output;
 	osc_tcp_url(cfg->host != NULL ? cfg->host : "127.0.0.1", listen, sizeof(listen));
 	int64_t deadline = osc_now_ms() + lc->timeout_ms;

@@ -59,6 +59,13 @@ typedef struct oscar_local_config {
 	// oscar_local_stop, whose last lines errors quote). Their standard
 	// output goes to another file there either way.
 	bool show_output;
+	// cancelled, if given, is asked with cancel_arg between the waits of
+	// oscar_local_start (every 10 to 200 ms); when it returns true, the
+	// start gives up with OSCAR_ECANCELED and stops what it started. A
+	// program that blocks SIGINT to take it later can check for a pending
+	// one here, so that a Ctrl-C during a slow start is not ignored.
+	bool (*cancelled)(void *cancel_arg);
+	void *cancel_arg;
 } oscar_local_config_t;
 
 // oscar_local_config_init fills cfg with the defaults.
