@@ -137,3 +137,22 @@ Test(local, oscar_cluster_stop_ends_it_all)
 	oscar_pool_free(&pool);
 	cr_assert_eq(oscar_local_stop(&lc), 0);
 }
+
+static bool give_up(void *arg)
+{
+	int *asked = arg;
+	return (++*asked >= 1);
+}
+
+Test(local, a_cancelled_start_stops_what_it_started)
+{
+	oscar_local_config_t cfg   = local_config(1);
+	int                  asked = 0;
+	cfg.cancelled              = give_up;
+	cfg.cancel_arg             = &asked;
+	oscar_local_t *lc          = NULL;
+	oscar_error_t  err;
+	cr_assert_eq(oscar_local_start(&lc, &cfg, &err), OSCAR_ECANCELED, "%s", err.message);
+	cr_assert_null(lc);
+	cr_assert_geq(asked, 1);
+}
