@@ -141,17 +141,8 @@ static void osc_heap_down(oscar_pool_t *pool, size_t i)
 // osc_heap_reserve makes room for one more call.
 static int osc_heap_reserve(oscar_pool_t *pool)
 {
-	if (pool->heap.len < pool->heap.cap) {
-		return (0);
-	}
-	size_t       cap   = pool->heap.cap ? pool->heap.cap * 2 : 64;
-	osc_call_t **items = realloc(pool->heap.items, cap * sizeof(*items));
-	if (items == NULL) {
-		return (OSCAR_ENOMEM);
-	}
-	pool->heap.items = items;
-	pool->heap.cap   = cap;
-	return (0);
+	return (osc_reserve(
+	    &pool->heap.items, &pool->heap.cap, pool->heap.len, sizeof(*pool->heap.items), 64));
 }
 
 // osc_heap_push adds c; osc_heap_reserve must have succeeded first.
@@ -274,6 +265,7 @@ osc_call_t *osc_call_new(oscar_pool_t *pool, const char *uid, const char *method
 	c->cb         = cb;
 	c->arg        = arg;
 	c->host       = host;
+	c->uid_len    = (uint8_t) strnlen(uid, OSCAR_UID_MAX - 1);
 	snprintf(c->target, sizeof(c->target), "%s.%s", uid, method);
 	return (c);
 }

@@ -120,3 +120,22 @@ uint64_t osc_hash_u64(uint64_t x)
 	x ^= x >> 33;
 	return (x);
 }
+
+int osc_reserve(void *itemsp, size_t *cap, size_t n, size_t elem, size_t first)
+{
+	if (n < *cap) {
+		return (0);
+	}
+	size_t want = *cap != 0 ? *cap * 2 : first;
+	if (want <= *cap || want > SIZE_MAX / elem) {
+		return (OSCAR_ENOMEM);
+	}
+	void **items = itemsp;
+	void  *v     = realloc(*items, want * elem);
+	if (v == NULL) {
+		return (OSCAR_ENOMEM);
+	}
+	*items = v;
+	*cap   = want;
+	return (0);
+}

@@ -1,4 +1,7 @@
-// A hash set of pointers (internal): open addressing, linear probing,
+// The internal containers: a hash set of pointers, and the growth of
+// plain arrays.
+//
+// The hash set: open addressing, linear probing,
 // tombstones. Callers hash their keys themselves and compare candidates
 // themselves; the set stores each element with its hash, so it never
 // needs to look inside an element. Used for the uid -> actor map of a pool
@@ -40,5 +43,11 @@ void osc_map_fini(osc_map_t *m);
 // osc_hash_str is 64-bit FNV-1a; osc_hash_u64 mixes an integer key.
 uint64_t osc_hash_str(const char *s);
 uint64_t osc_hash_u64(uint64_t x);
+
+// osc_reserve makes room for one more element in an array: *itemsp points
+// to the array (of *cap elements of elem bytes, n of them used), which is
+// doubled, or allocated with first elements when empty. 0 or
+// OSCAR_ENOMEM, leaving the array as it was.
+int osc_reserve(void *itemsp, size_t *cap, size_t n, size_t elem, size_t first);
 
 #endif // OSC_MAP_H

@@ -293,7 +293,8 @@ struct osc_call {
 	int              code;
 	oscar_value_t   *value;
 	oscar_error_t   *err;
-	char             target[OSCAR_UID_MAX + OSCAR_NAME_MAX];
+	char             target[OSCAR_UID_MAX + OSCAR_NAME_MAX]; // "uid.method"
+	uint8_t          uid_len; // where the uid ends in target (uids may hold dots)
 	struct osc_peer *peer;          // remote call: the pool it went to
 	osc_call_t      *pnext, *pprev; // the peer's list of pending calls
 };

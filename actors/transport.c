@@ -829,11 +829,8 @@ void osc_remote_cancel(osc_call_t *c)
 
 void osc_remote_timeout(const osc_call_t *c, oscar_error_t *err)
 {
-	// target is "uid.method": uids may hold dots, method names do not.
-	const char *dot = strrchr(c->target, '.');
-	snprintf(
-	    err->actor, sizeof(err->actor), "%.*s", dot ? (int) (dot - c->target) : 0, c->target);
-	snprintf(err->method, sizeof(err->method), "%s", dot ? dot + 1 : "");
+	snprintf(err->actor, sizeof(err->actor), "%.*s", (int) c->uid_len, c->target);
+	snprintf(err->method, sizeof(err->method), "%s", c->target + c->uid_len + 1);
 	snprintf(err->address, sizeof(err->address), "%s", c->peer->addr);
 	if (!c->peer->reached) {
 		err->pid = 0; // no process was ever reached there

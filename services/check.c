@@ -106,12 +106,12 @@ static int osc_check_log(const oscar_settings_t *s, oscar_error_t *err)
 {
 	const char *level  = oscar_settings_get(s, "node", "log_level");
 	const char *format = oscar_settings_get(s, "node", "log_format");
-	if (oscar_log_setup(level, NULL) != 0) {
+	if (level != NULL && osc_log_level_of(level) < 0) {
 		return (osc_fail(err, OSCAR_EINVAL,
 		    "bad value '%s' for node.log_level: expected debug, info, warn or error",
 		    level));
 	}
-	if (oscar_log_setup(NULL, format) != 0) {
+	if (format != NULL && !osc_log_format_ok(format)) {
 		return (osc_fail(err, OSCAR_EINVAL,
 		    "bad value '%s' for node.log_format: expected text or json", format));
 	}

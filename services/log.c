@@ -19,20 +19,25 @@ static char       osc_log_who[32] = "oscar";
 
 static const char *const osc_level_names[] = { "debug", "info", "warn", "error" };
 
-int oscar_log_setup(const char *level, const char *format)
+int osc_log_level_of(const char *level)
 {
-	int new_level = -1;
-	if (level != NULL) {
-		for (int i = 0; i < 4; i++) {
-			if (strcmp(level, osc_level_names[i]) == 0) {
-				new_level = i;
-			}
-		}
-		if (new_level < 0) {
-			return (OSCAR_EINVAL);
+	for (int i = 0; level != NULL && i < 4; i++) {
+		if (strcmp(level, osc_level_names[i]) == 0) {
+			return (i);
 		}
 	}
-	if (format != NULL && strcmp(format, "text") != 0 && strcmp(format, "json") != 0) {
+	return (-1);
+}
+
+bool osc_log_format_ok(const char *format)
+{
+	return (strcmp(format, "text") == 0 || strcmp(format, "json") == 0);
+}
+
+int oscar_log_setup(const char *level, const char *format)
+{
+	int new_level = osc_log_level_of(level);
+	if ((level != NULL && new_level < 0) || (format != NULL && !osc_log_format_ok(format))) {
 		return (OSCAR_EINVAL);
 	}
 	if (new_level >= 0) {

@@ -69,6 +69,7 @@ static int osc_node_read_facts(oscar_node_t *node, oscar_error_t *err)
 		return (rv);
 	}
 	node->facts.cores = (unsigned) value;
+	gethostname(node->facts.hostname, sizeof(node->facts.hostname) - 1);
 	rv                = oscar_settings_get_bytes(s, OSC_NODE_SECTION, "memory",
                        pages > 0 && psize > 0 ? (uint64_t) (pages * psize) : 0, &node->facts.memory,
                        err);
@@ -335,6 +336,10 @@ int oscar_node_start(oscar_node_t **nodep, oscar_role_t role, const oscar_settin
 	}
 	node->registry = registry;
 	rv             = rv != 0 ? rv : osc_node_check_settings(node->settings, role, err);
+	if (rv == 0) {
+		// Logs are the process's: the node's settings set them (checked).
+		oscar_log_setup(osc_node_get(node, "log_level"), osc_node_get(node, "log_format"));
+	}
 	rv             = rv != 0 ? rv : osc_node_read_facts(node, err);
 	rv             = rv != 0 ? rv : osc_node_load_modules(node, err);
 	rv             = rv != 0 ? rv : osc_node_plan(node, err);
@@ -348,7 +353,12 @@ int oscar_node_start(oscar_node_t **nodep, oscar_role_t role, const oscar_settin
 		osc_node_free(node);
 		return (rv);
 	}
-	osc_cluster_node_ready(node);
+	for (size_t i = 0; i < node->n_running; i++) {
+		const osc_running_t *r = &node->running[i];
+		if (r->svc->ready != NULL) {
+			r->svc->ready(node, r->state);
+		}
+	}
 	oscar_log(OSCAR_LOG_INFO, "node", "%s listening at %s with %u sub pools",
 	    oscar_role_name(role), node->address, node->facts.sub_pools);
 	*nodep = node;

@@ -4,15 +4,23 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "actors/map.h"
 #include "services/services_int.h"
+
+// A module loaded: its dlopen handle, closed when the registry is freed,
+// and the path it was loaded from.
+typedef struct osc_module {
+	void *handle;
+	char *path;
+} osc_module_t;
 
 struct oscar_registry {
 	const oscar_service_t **services;
 	size_t                  n;
 	size_t                  cap;
-	void                  **modules; // dlopen handles, closed at free
-	char                  **paths;   // and the paths they were loaded from
+	osc_module_t           *modules;
 	size_t                  n_modules;
+	size_t                  cap_modules;
 };
 
 int oscar_registry_new(oscar_registry_t **regp)
@@ -42,11 +50,10 @@ void oscar_registry_free(oscar_registry_t **regp)
 	// Service tables may live in the modules: forget them first.
 	free(reg->services);
 	for (size_t i = 0; i < reg->n_modules; i++) {
-		dlclose(reg->modules[i]);
-		free(reg->paths[i]);
+		dlclose(reg->modules[i].handle);
+		free(reg->modules[i].path);
 	}
 	free(reg->modules);
-	free(reg->paths);
 	free(reg);
 	*regp = NULL;
 }
@@ -76,14 +83,8 @@ int oscar_registry_add(oscar_registry_t *reg, const oscar_service_t *svc, oscar_
 		return (osc_fail(
 		    err, OSCAR_EEXIST, "a service called %s is registered already", svc->name));
 	}
-	if (reg->n == reg->cap) {
-		size_t                  cap = reg->cap != 0 ? reg->cap * 2 : 8;
-		const oscar_service_t **v   = realloc(reg->services, cap * sizeof(*v));
-		if (v == NULL) {
-			return (osc_fail(err, OSCAR_ENOMEM, "out of memory"));
-		}
-		reg->services = v;
-		reg->cap      = cap;
+	if (osc_reserve(&reg->services, &reg->cap, reg->n, sizeof(*reg->services), 8) != 0) {
+		return (osc_fail(err, OSCAR_ENOMEM, "out of memory"));
 	}
 	reg->services[reg->n++] = svc;
 	return (0);
@@ -106,21 +107,14 @@ int oscar_registry_load(oscar_registry_t *reg, const char *path, oscar_error_t *
 	}
 	// Loaded already (several nodes may share a registry): nothing to do.
 	for (size_t i = 0; i < reg->n_modules; i++) {
-		if (strcmp(reg->paths[i], path) == 0) {
+		if (strcmp(reg->modules[i].path, path) == 0) {
 			return (0);
 		}
 	}
-	void **modules = realloc(reg->modules, (reg->n_modules + 1) * sizeof(*modules));
-	if (modules != NULL) {
-		reg->modules = modules;
-	}
-	char **paths = modules != NULL ? realloc(reg->paths, (reg->n_modules + 1) * sizeof(*paths))
-	                               : NULL;
-	if (paths != NULL) {
-		reg->paths = paths;
-	}
-	char *copy = paths != NULL ? strdup(path) : NULL;
-	if (copy == NULL) {
+	char *copy = NULL;
+	if (osc_reserve(&reg->modules, &reg->cap_modules, reg->n_modules,
+	        sizeof(*reg->modules), 4) != 0 ||
+	    (copy = strdup(path)) == NULL) {
 		return (osc_fail(err, OSCAR_ENOMEM, "out of memory"));
 	}
 	// RTLD_NOW: a missing symbol is an error here, not a crash later.
@@ -140,8 +134,7 @@ int oscar_registry_load(oscar_registry_t *reg, const char *path, oscar_error_t *
 		return (osc_fail(err, OSCAR_ENOENT, "module %s has no %s function", path,
 		    OSCAR_MODULE_INIT_SYMBOL));
 	}
-	reg->modules[reg->n_modules] = handle;
-	reg->paths[reg->n_modules++]  = copy;
+	reg->modules[reg->n_modules++] = (osc_module_t) { handle, copy };
 	size_t        before = reg->n;
 	oscar_error_t why;
 	memset(&why, 0, sizeof(why));
@@ -151,7 +144,7 @@ int oscar_registry_load(oscar_registry_t *reg, const char *path, oscar_error_t *
 		// module, so that a later load tries again.
 		reg->n = before;
 		reg->n_modules--;
-		free(reg->paths[reg->n_modules]);
+		free(copy);
 		dlclose(handle);
 		return (osc_fail(err, rv, "module %s failed to initialise: %s", path,
 		    why.message[0] != '\0' ? why.message : oscar_strerror(rv)));

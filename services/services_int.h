@@ -41,10 +41,6 @@ const oscar_actor_class_t **osc_registry_classes(const oscar_registry_t *reg);
 // The built-in services, in the order they start.
 extern const oscar_service_t osc_cluster_service;
 
-// osc_cluster_node_ready tells the cluster service that every service of
-// the node has started: a worker then reports itself ready.
-void osc_cluster_node_ready(oscar_node_t *node);
-
 // The cluster service's settings section and their defaults.
 #define OSC_CLUSTER_SECTION        "cluster"
 #define OSC_HEARTBEAT_DEFAULT_MS   1000
@@ -57,6 +53,7 @@ typedef struct osc_node_facts {
 	unsigned sub_pools;
 	char   **labels;
 	size_t   n_labels;
+	char     hostname[64];
 } osc_node_facts_t;
 
 const osc_node_facts_t *osc_node_facts(const oscar_node_t *node);
@@ -80,6 +77,11 @@ void osc_node_warn_unreachable(const char *address, const char *supervisor);
 
 // osc_node_stop_fd is readable once a stop was requested.
 int osc_node_stop_fd(const oscar_node_t *node);
+
+// osc_log_level_of gives the level named level (-1: none);
+// osc_log_format_ok tells whether format is a log format.
+int  osc_log_level_of(const char *level);
+bool osc_log_format_ok(const char *format);
 
 // osc_log_role sets the role and pid shown in log records.
 void osc_log_role(const char *role);

@@ -13,7 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 
+#include "actors/map.h"
 #include "oscar/node.h"
 #include "services/services_int.h"
 
@@ -98,15 +100,9 @@ int oscar_settings_set(
 		e->value = copy;
 		return (0);
 	}
-	if (s->n == s->cap) {
-		size_t         cap = s->cap != 0 ? s->cap * 2 : 16;
-		osc_setting_t *v   = realloc(s->v, cap * sizeof(*v));
-		if (v == NULL) {
-			free(copy);
-			return (OSCAR_ENOMEM);
-		}
-		s->v   = v;
-		s->cap = cap;
+	if (osc_reserve(&s->v, &s->cap, s->n, sizeof(*s->v), 16) != 0) {
+		free(copy);
+		return (OSCAR_ENOMEM);
 	}
 	e = &s->v[s->n++];
 	snprintf(e->section, sizeof(e->section), "%s", section);
@@ -181,26 +177,59 @@ static int osc_ini_entry(void *user, const char *section, const char *key, const
 
 // The INI reader (libinih as Debian builds it) reads lines into a buffer
 // of 200 bytes and splits a longer line silently; so longer lines are
-// refused here, with their number, before it reads the file.
+// refused here, with their number, before it parses the text.
 #define OSC_INI_LINE_MAX 198
+// A configuration file is read whole; this is far more than one needs.
+#define OSC_INI_FILE_MAX (1 << 20)
 
-// osc_long_line gives the number of the first line of f longer than
-// OSC_INI_LINE_MAX characters (0: none), and rewinds f.
-static int osc_long_line(FILE *f)
+// osc_long_line gives the number of the first line of text longer than
+// OSC_INI_LINE_MAX characters, or 0.
+static int osc_long_line(const char *text)
 {
-	int    line = 1;
-	size_t len  = 0;
-	int    c;
-	while ((c = getc(f)) != EOF) {
-		if (c == '\n') {
-			line++;
-			len = 0;
-		} else if (c != '\r' && ++len > OSC_INI_LINE_MAX) {
-			rewind(f);
+	int line = 1;
+	for (const char *p = text; *p != '\0'; line++) {
+		size_t len = strcspn(p, "\n");
+		if (len > OSC_INI_LINE_MAX && !(len == OSC_INI_LINE_MAX + 1 && p[len - 1] == '\r')) {
 			return (line);
 		}
+		p += len + (p[len] == '\n');
 	}
-	rewind(f);
+	return (0);
+}
+
+// osc_read_text reads the file at path, of at most OSC_INI_FILE_MAX
+// bytes, into a malloc'd string.
+static int osc_read_text(const char *path, char **textp, oscar_error_t *err)
+{
+	FILE       *f = fopen(path, "r");
+	struct stat st;
+	if (f == NULL || fstat(fileno(f), &st) != 0) {
+		int e = errno;
+		if (f != NULL) {
+			fclose(f);
+		}
+		return (osc_fail(err, OSCAR_ENOENT, "cannot read configuration file %s: %s", path,
+		    strerror(e)));
+	}
+	if (st.st_size > OSC_INI_FILE_MAX) {
+		fclose(f);
+		return (osc_fail(err, OSCAR_EINVAL, "configuration file %s is larger than 1 MiB",
+		    path));
+	}
+	char  *text = malloc((size_t) st.st_size + 1);
+	size_t n    = text != NULL ? fread(text, 1, (size_t) st.st_size, f) : 0;
+	int    bad  = ferror(f) ? errno : 0;
+	fclose(f);
+	if (text == NULL) {
+		return (osc_fail(err, OSCAR_ENOMEM, "out of memory reading %s", path));
+	}
+	if (bad) {
+		free(text);
+		return (osc_fail(err, OSCAR_ENOENT, "cannot read configuration file %s: %s", path,
+		    strerror(bad)));
+	}
+	text[n] = '\0';
+	*textp  = text;
 	return (0);
 }
 
@@ -209,21 +238,21 @@ int oscar_settings_load_file(oscar_settings_t *s, const char *path, oscar_error_
 	if (s == NULL || path == NULL) {
 		return (osc_fail(err, OSCAR_EINVAL, "no settings or no file name"));
 	}
-	FILE *f = fopen(path, "r");
-	if (f == NULL) {
-		return (osc_fail(err, OSCAR_ENOENT, "cannot read configuration file %s: %s", path,
-		    strerror(errno)));
+	char *text = NULL;
+	int   rv   = osc_read_text(path, &text, err);
+	if (rv != 0) {
+		return (rv);
 	}
-	int long_line = osc_long_line(f);
+	int long_line = osc_long_line(text);
 	if (long_line != 0) {
-		fclose(f);
+		free(text);
 		return (osc_fail(err, OSCAR_EINVAL,
 		    "%s, line %d: longer than %d characters, the most a line may hold", path,
 		    long_line, OSC_INI_LINE_MAX));
 	}
 	osc_ini_load_t load = { .s = s };
-	int            line = ini_parse_file(f, osc_ini_entry, &load);
-	fclose(f);
+	int            line = ini_parse_string(text, osc_ini_entry, &load);
+	free(text);
 	if (line == -2) {
 		return (osc_fail(err, OSCAR_ENOMEM, "out of memory reading %s", path));
 	}

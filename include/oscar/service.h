@@ -51,6 +51,9 @@ typedef struct oscar_service {
 	// stop, optional, runs when the node stops, in reverse order, with
 	// what start stored. The pools are still up.
 	void (*stop)(oscar_node_t *node, void *state);
+	// ready, optional, runs once every service of the node has started
+	// (in start order), when the node is about to report itself ready.
+	void (*ready)(oscar_node_t *node, void *state);
 	// session_create and session_destroy, optional, run when a session is
 	// created or destroyed on the cluster (the session service calls
 	// them on every node that runs this service).

@@ -49,8 +49,6 @@ oscar_value_t *osc_node_info_value(oscar_node_t *node)
 	unsigned                slots;
 	uint64_t                actors;
 	osc_pool_census(oscar_node_pool(node), &slots, &actors);
-	char host[64] = "";
-	gethostname(host, sizeof(host) - 1);
 
 	oscar_value_t *labels = oscar_value_new_array(facts->n_labels);
 	for (size_t i = 0; labels != NULL && i < facts->n_labels; i++) {
@@ -65,7 +63,7 @@ oscar_value_t *osc_node_info_value(oscar_node_t *node)
 	int rv = oscar_value_map_set(m, "address", oscar_value_new_str(oscar_node_address(node)));
 	rv     = rv != 0 ? rv : oscar_value_map_set(m, "role",
                                     oscar_value_new_str(oscar_role_name(oscar_node_role(node))));
-	rv     = rv != 0 ? rv : oscar_value_map_set(m, "hostname", oscar_value_new_str(host));
+	rv     = rv != 0 ? rv : oscar_value_map_set(m, "hostname", oscar_value_new_str(facts->hostname));
 	rv     = rv != 0 ? rv : oscar_value_map_set(m, "pid", oscar_value_new_int(getpid()));
 	rv     = rv != 0 ? rv : oscar_value_map_set(m, "cores", oscar_value_new_uint(facts->cores));
 	rv     = rv != 0 ? rv : oscar_value_map_set(m, "memory", oscar_value_new_uint(facts->memory));
@@ -129,7 +127,9 @@ static void osc_cluster_stop(oscar_node_t *node, void *state)
 	}
 }
 
-void osc_cluster_node_ready(oscar_node_t *node)
+// osc_cluster_ready: every service of the node has started, so a worker
+// now reports itself ready.
+static void osc_cluster_ready(oscar_node_t *node, void *state)
 {
 	oscar_ref_t   ref;
 	oscar_error_t err;
@@ -148,6 +148,7 @@ const oscar_service_t osc_cluster_service = {
 	.roles = OSCAR_ROLES_ALL,
 	.start = osc_cluster_start,
 	.stop  = osc_cluster_stop,
+	.ready = osc_cluster_ready,
 };
 
 // ---------------------------------------------------------------------------

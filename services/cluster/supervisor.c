@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "actors/map.h"
 #include "services/cluster/cluster_int.h"
 
 typedef struct osc_entry {
@@ -85,14 +86,8 @@ static osc_entry_t *osc_entry_find(osc_csup_t *st, const char *address)
 
 static osc_entry_t *osc_entry_add(osc_csup_t *st, const char *address, oscar_role_t role)
 {
-	if (st->n == st->cap) {
-		size_t       cap = st->cap != 0 ? st->cap * 2 : 16;
-		osc_entry_t *v   = realloc(st->nodes, cap * sizeof(*v));
-		if (v == NULL) {
-			return (NULL);
-		}
-		st->nodes = v;
-		st->cap   = cap;
+	if (osc_reserve(&st->nodes, &st->cap, st->n, sizeof(*st->nodes), 16) != 0) {
+		return (NULL);
 	}
 	osc_entry_t *e = &st->nodes[st->n++];
 	memset(e, 0, sizeof(*e));
@@ -321,6 +316,11 @@ static int osc_wait(oscar_actor_t *self, oscar_req_t *req, osc_wait_kind_t kind,
 	osc_waiter_t *w  = calloc(1, sizeof(*w));
 	if (w == NULL) {
 		return (OSCAR_ENOMEM);
+	}
+	// A timeout from the wire may be anything: past ~35 years (or cast
+	// negative from a huge unsigned) it means "as long as the caller waits".
+	if (timeout_ms < 0 || timeout_ms > (INT64_C(1) << 50)) {
+		timeout_ms = INT64_C(1) << 50;
 	}
 	w->kind = kind;
 	w->req  = req;

@@ -14,6 +14,7 @@
 #include <nng/protocol/pipeline0/push.h>
 
 #include "tests/actors/support.h"
+#include "tests/common/proc.h"
 
 extern char **environ;
 
@@ -60,22 +61,6 @@ static oscar_ref_t create_in(
 	return (ref);
 }
 
-// alive tells whether process pid still runs (a zombie does not count).
-static bool alive(int64_t pid)
-{
-	char path[64], buf[256];
-	snprintf(path, sizeof(path), "/proc/%lld/stat", (long long) pid);
-	FILE *f = fopen(path, "r");
-	if (f == NULL) {
-		return (false);
-	}
-	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[n]        = '\0';
-	const char *p = strrchr(buf, ')');
-	return (p != NULL && p[1] == ' ' && p[2] != 'Z' && p[2] != 'X');
-}
-
 Test(subpool, sub_pools_run_in_their_own_processes)
 {
 	const char *const     labels[] = { "red", "blue" };
@@ -88,7 +73,7 @@ Test(subpool, sub_pools_run_in_their_own_processes)
 	for (size_t i = 0; i < n; i++) {
 		cr_assert(info[i].alive);
 		cr_assert_neq(info[i].pid, (int64_t) getpid());
-		cr_assert(alive(info[i].pid));
+		cr_assert(pid_alive((pid_t) info[i].pid));
 		cr_assert_str_neq(info[i].address, oscar_pool_address(p));
 	}
 	cr_assert_str_eq(info[0].label, "red");
@@ -104,8 +89,8 @@ Test(subpool, sub_pools_run_in_their_own_processes)
 	int64_t pids[2] = { info[0].pid, info[1].pid };
 	oscar_pool_free(&p);
 	// Stopping the main pool stops and reaps its sub pools.
-	cr_assert_not(alive(pids[0]));
-	cr_assert_not(alive(pids[1]));
+	cr_assert_not(pid_alive((pid_t) pids[0]));
+	cr_assert_not(pid_alive((pid_t) pids[1]));
 }
 
 Test(subpool, killed_sub_pool_fails_its_calls_at_once)
@@ -217,7 +202,7 @@ Test(subpool, sub_pools_come_and_go_at_run_time)
 	cr_assert_eq(n, 2);
 	int64_t pid = info[1].pid;
 	cr_assert_eq(oscar_pool_remove_sub_pool(p, 1, 0), 0);
-	cr_assert_not(alive(pid));
+	cr_assert_not(pid_alive((pid_t) pid));
 	cr_assert_eq(oscar_pool_sub_pools(p, info, 3, &n, 0), 0);
 	cr_assert(info[1].removed);
 	cr_assert_eq(oscar_pool_remove_sub_pool(p, 1, 0), OSCAR_ENOENT);
@@ -246,17 +231,17 @@ Test(subpool, sigkill_of_the_main_pool_leaves_no_orphans)
 	long long pids[2];
 	cr_assert_eq(fscanf(in, "%lld %lld", &pids[0], &pids[1]), 2);
 	fclose(in);
-	cr_assert(alive(pids[0]) && alive(pids[1]));
+	cr_assert(pid_alive((pid_t) pids[0]) && pid_alive((pid_t) pids[1]));
 	kill(main_pid, SIGKILL);
 	int status;
 	cr_assert_eq(waitpid(main_pid, &status, 0), main_pid);
 	for (int i = 0; i < 2; i++) {
 		// The kernel sends the death signal at once; give it a moment
 		// to act, bounded.
-		for (int k = 0; k < 500 && alive(pids[i]); k++) {
+		for (int k = 0; k < 500 && pid_alive((pid_t) pids[i]); k++) {
 			usleep(10000);
 		}
-		cr_assert_not(alive(pids[i]), "sub pool %lld outlived its main pool", pids[i]);
+		cr_assert_not(pid_alive((pid_t) pids[i]), "sub pool %lld outlived its main pool", pids[i]);
 	}
 	// Nobody closed the sockets of the killed processes.
 	char path[128];

@@ -454,22 +454,6 @@ size_t proc_children(pid_t pid, pid_t *pids, size_t max)
 	return (n);
 }
 
-bool pid_alive(pid_t pid)
-{
-	char path[64], buf[512];
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int) pid);
-	FILE *f = fopen(path, "r");
-	if (f == NULL) {
-		return (false);
-	}
-	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	// The state follows the command name, which may hold spaces.
-	const char *p = strrchr(buf, ')');
-	return (p != NULL && p[1] == ' ' && p[2] != 'Z' && p[2] != 'X');
-}
-
 // ---------------------------------------------------------------------------
 // Files and clients
 

@@ -19,6 +19,7 @@
 #include <sys/types.h>
 
 #include "oscar/oscar.h"
+#include "tests/common/proc.h"
 
 // DEADLINE_MS bounds every wait of these tests. It is a bound, not an
 // expectation: things take milliseconds, and only a failing test waits
@@ -108,8 +109,6 @@ proc_t *proc_run(const char *name, const char *prog, ...);
 // and returns how many there are.
 size_t proc_children(pid_t pid, pid_t *pids, size_t max);
 
-// pid_alive tells whether process pid runs (a zombie does not count).
-bool pid_alive(pid_t pid);
 
 // procs_assert_no_orphans fails the test when a process that the test did
 // not start has become its child: something a node started (a sub pool)

@@ -33,6 +33,14 @@ static oscar_pool_t *client(const oscar_local_t *lc, oscar_cluster_t **cl)
 	return (pool);
 }
 
+// start starts a cluster of cfg and a client for it.
+static oscar_pool_t *start(oscar_local_config_t *cfg, oscar_local_t **lc, oscar_cluster_t **cl)
+{
+	oscar_error_t err;
+	cr_assert_eq(oscar_local_start(lc, cfg, &err), 0, "%s", err.message);
+	return (client(*lc, cl));
+}
+
 Test(local, starts_two_workers_and_stops_cleanly)
 {
 	oscar_local_config_t cfg = local_config(2);
@@ -88,11 +96,10 @@ Test(local, a_killed_worker_is_news_and_is_marked_dead)
 {
 	oscar_local_config_t cfg = local_config(2);
 	oscar_local_t       *lc;
+	oscar_cluster_t     *cl;
 	oscar_error_t        err;
-	cr_assert_eq(oscar_local_start(&lc, &cfg, &err), 0, "%s", err.message);
-	oscar_cluster_t *cl;
-	oscar_pool_t    *pool    = client(lc, &cl);
-	uint64_t         version = 0;
+	oscar_pool_t        *pool    = start(&cfg, &lc, &cl);
+	uint64_t             version = 0;
 	oscar_node_info_t *nodes;
 	size_t             n;
 	cr_assert_eq(oscar_cluster_watch(cl, &version, &nodes, &n, 5000, &err), 0);
@@ -126,10 +133,9 @@ Test(local, oscar_cluster_stop_ends_it_all)
 {
 	oscar_local_config_t cfg = local_config(2);
 	oscar_local_t       *lc;
+	oscar_cluster_t     *cl;
 	oscar_error_t        err;
-	cr_assert_eq(oscar_local_start(&lc, &cfg, &err), 0, "%s", err.message);
-	oscar_cluster_t *cl;
-	oscar_pool_t    *pool = client(lc, &cl);
+	oscar_pool_t        *pool = start(&cfg, &lc, &cl);
 	cr_assert_eq(oscar_cluster_stop(cl, 10000, &err), 0, "%s", err.message);
 	cr_assert_eq(oscar_local_wait(lc, 10000, &err), 0, "the supervisor exits with 0: %s",
 	    err.message);

@@ -1,0 +1,21 @@
+// What every test program may use about processes.
+#include <stdio.h>
+#include <string.h>
+
+#include "tests/common/proc.h"
+
+bool pid_alive(pid_t pid)
+{
+	char path[64], buf[512];
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int) pid);
+	FILE *f = fopen(path, "r");
+	if (f == NULL) {
+		return (false);
+	}
+	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	// The state follows the command name, which may hold spaces.
+	const char *p = strrchr(buf, ')');
+	return (p != NULL && p[1] == ' ' && p[2] != 'Z' && p[2] != 'X');
+}
