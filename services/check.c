@@ -1,21 +1,24 @@
 // Checking a node's settings before anything starts, so that a mistake is
 // reported at once, naming the setting, and never half-way through a
 // start. oscar_node_start runs these checks; the node programs run them
-// first to tell a usage error (exit status 2) from a failure (1).
+// first to tell a usage error (exit status 2) from a failure (1). The
+// node's own section is checked here; every other section belongs to a
+// service, checked through its table (its setting specs and check hook),
+// so this file names no service.
 #include <arpa/inet.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "services/cluster/cluster_int.h"
+#include "services/services_int.h"
 
-// The keys of the sections the node itself reads. A key not listed there
+// The keys of the section the node itself reads. A key not listed there
 // is a typing mistake worth stopping for; other sections belong to
-// services, which check their own.
+// services, which describe their own.
 static const char *const osc_node_keys[] = { "listen", "supervisor", "sub_pools", "cores",
 	"memory", "labels", "modules", "services", "address_file", "tls_cert", "tls_key", "tls_ca",
 	"log_level", "log_format", NULL };
-static const char *const osc_cluster_keys[] = { "heartbeat_interval", "dead_timeout", NULL };
 
 static bool osc_listed(const char *const *keys, const char *key)
 {
@@ -31,10 +34,7 @@ static int osc_check_key(void *arg, const char *section, const char *key, const 
 {
 	oscar_error_t *err = arg;
 	if (strcmp(section, "node") == 0 && !osc_listed(osc_node_keys, key)) {
-		return (osc_fail(err, OSCAR_EINVAL, "unknown setting node.%s", key));
-	}
-	if (strcmp(section, OSC_CLUSTER_SECTION) == 0 && !osc_listed(osc_cluster_keys, key)) {
-		return (osc_fail(err, OSCAR_EINVAL, "unknown setting %s.%s", section, key));
+		return (oscar_error_set(err, OSCAR_EINVAL, "unknown setting node.%s", key));
 	}
 	return (0);
 }
@@ -53,7 +53,7 @@ static int osc_check_listen(const oscar_settings_t *s, oscar_error_t *err)
 	bool        tls    = osc_prefix(listen, "tls+tcp://");
 	if (listen != NULL && !tls && !osc_prefix(listen, "tcp://") &&
 	    !osc_prefix(listen, "ipc://")) {
-		return (osc_fail(err, OSCAR_EINVAL,
+		return (oscar_error_set(err, OSCAR_EINVAL,
 		    "bad value '%s' for node.listen: expected tcp://HOST:PORT, "
 		    "tls+tcp://HOST:PORT or ipc:///PATH",
 		    listen));
@@ -62,18 +62,18 @@ static int osc_check_listen(const oscar_settings_t *s, oscar_error_t *err)
 	for (size_t i = 0; i < 3; i++) {
 		const char *path = oscar_settings_get(s, "node", files[i]);
 		if (path != NULL && access(path, R_OK) != 0) {
-			return (osc_fail(err, OSCAR_EINVAL, "cannot read node.%s file %s", files[i],
+			return (oscar_error_set(err, OSCAR_EINVAL, "cannot read node.%s file %s", files[i],
 			    path));
 		}
 	}
 	if (tls && (oscar_settings_get(s, "node", "tls_cert") == NULL ||
 	               oscar_settings_get(s, "node", "tls_key") == NULL)) {
-		return (osc_fail(err, OSCAR_EINVAL,
+		return (oscar_error_set(err, OSCAR_EINVAL,
 		    "a tls+tcp:// address needs a certificate and its key (--tls-cert, --tls-key)"));
 	}
 	const char *subs = oscar_settings_get(s, "node", "sub_pools");
 	if (tls && subs != NULL && strcmp(subs, "0") != 0) {
-		return (osc_fail(err, OSCAR_ENOTSUP,
+		return (oscar_error_set(err, OSCAR_ENOTSUP,
 		    "sub pools of a node on a tls+tcp:// address are not supported yet: "
 		    "listen on tcp:// or ipc://, or run without sub pools"));
 	}
@@ -85,16 +85,16 @@ static int osc_check_labels(const oscar_settings_t *s, oscar_error_t *err)
 	char **labels;
 	size_t n;
 	if (osc_split_list(oscar_settings_get(s, "node", "labels"), &labels, &n) != 0) {
-		return (osc_fail(err, OSCAR_ENOMEM, "out of memory"));
+		return (oscar_error_set(err, OSCAR_ENOMEM, "out of memory"));
 	}
 	int rv = 0;
 	if (n > OSCAR_LABELS_MAX) {
-		rv = osc_fail(err, OSCAR_EINVAL, "at most %d labels in node.labels, %zu given",
+		rv = oscar_error_set(err, OSCAR_EINVAL, "at most %d labels in node.labels, %zu given",
 		    OSCAR_LABELS_MAX, n);
 	}
 	for (size_t i = 0; i < n && rv == 0; i++) {
 		if (strlen(labels[i]) >= OSCAR_NAME_MAX) {
-			rv = osc_fail(err, OSCAR_EINVAL, "label '%s' is longer than %d bytes",
+			rv = oscar_error_set(err, OSCAR_EINVAL, "label '%s' is longer than %d bytes",
 			    labels[i], OSCAR_NAME_MAX - 1);
 		}
 	}
@@ -107,18 +107,44 @@ static int osc_check_log(const oscar_settings_t *s, oscar_error_t *err)
 	const char *level  = oscar_settings_get(s, "node", "log_level");
 	const char *format = oscar_settings_get(s, "node", "log_format");
 	if (level != NULL && osc_log_level_of(level) < 0) {
-		return (osc_fail(err, OSCAR_EINVAL,
+		return (oscar_error_set(err, OSCAR_EINVAL,
 		    "bad value '%s' for node.log_level: expected debug, info, warn or error",
 		    level));
 	}
 	if (format != NULL && !osc_log_format_ok(format)) {
-		return (osc_fail(err, OSCAR_EINVAL,
+		return (oscar_error_set(err, OSCAR_EINVAL,
 		    "bad value '%s' for node.log_format: expected text or json", format));
 	}
 	return (0);
 }
 
-int osc_node_check_settings(const oscar_settings_t *s, oscar_role_t role, oscar_error_t *err)
+// osc_check_services checks the section of every service the node would
+// run, in start order.
+static int osc_check_services(const oscar_settings_t *s, oscar_role_t role,
+    const oscar_registry_t *reg, oscar_error_t *err)
+{
+	oscar_registry_t      *own = NULL;
+	const oscar_service_t **plan = NULL;
+	size_t                  n    = 0;
+	int                     rv;
+	if (reg == NULL) {
+		if ((rv = oscar_registry_new(&own)) != 0) {
+			return (oscar_error_set(err, rv, "cannot make a service registry: %s",
+			    oscar_strerror(rv)));
+		}
+		reg = own;
+	}
+	rv = osc_service_plan(reg, s, role, &plan, &n, err);
+	for (size_t i = 0; rv == 0 && i < n; i++) {
+		rv = osc_service_check_settings(plan[i], s, role, err);
+	}
+	free(plan);
+	oscar_registry_free(&own);
+	return (rv);
+}
+
+int osc_node_check_settings(const oscar_settings_t *s, oscar_role_t role,
+    const oscar_registry_t *reg, oscar_error_t *err)
 {
 	int64_t  i64;
 	uint64_t u64;
@@ -129,19 +155,12 @@ int osc_node_check_settings(const oscar_settings_t *s, oscar_role_t role, oscar_
 	rv = rv != 0 ? rv : osc_check_listen(s, err);
 	rv = rv != 0 ? rv : osc_check_labels(s, err);
 	rv = rv != 0 ? rv : osc_check_log(s, err);
-	if (rv == 0) {
-		// A supervisor decides the heartbeat interval for its workers and
-		// the dead timeout; on a worker only the interval matters (until
-		// it registers).
-		osc_cluster_settings_t cluster;
-		rv = osc_cluster_settings(s, role, &cluster, err);
-	}
 	const char *sup = oscar_settings_get(s, "node", "supervisor");
 	if (rv == 0 && role == OSCAR_ROLE_WORKER && (sup == NULL || sup[0] == '\0')) {
-		rv = osc_fail(err, OSCAR_EINVAL,
+		rv = oscar_error_set(err, OSCAR_EINVAL,
 		    "a worker needs its supervisor's address: --supervisor URL");
 	}
-	return (rv);
+	return (rv != 0 ? rv : osc_check_services(s, role, reg, err));
 }
 
 // osc_is_loopback tells whether a tcp:// address names this host only.

@@ -46,8 +46,6 @@ typedef enum oscar_node_status {
 
 const char *oscar_node_status_name(oscar_node_status_t status);
 
-#define OSCAR_LABELS_MAX 8
-
 // oscar_node_info_t is one node of the registry.
 typedef struct oscar_node_info {
 	char                address[OSCAR_ADDR_MAX];

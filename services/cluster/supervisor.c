@@ -387,7 +387,7 @@ static int osc_m_register(oscar_actor_t *self, oscar_req_t *req)
 {
 	osc_csup_t          *st   = oscar_actor_state(self);
 	const oscar_value_t *info = oscar_req_args(req);
-	const char          *addr = osc_map_str(info, "address");
+	const char          *addr = oscar_value_map_str(info, "address");
 	if (addr == NULL || strlen(addr) >= OSCAR_ADDR_MAX) {
 		return (oscar_req_fail(req, OSCAR_EBADARGS, "register needs a map with an address"));
 	}
@@ -402,13 +402,13 @@ static int osc_m_register(oscar_actor_t *self, oscar_req_t *req)
 	// A register the worker sent while this supervisor was away may come
 	// late, after one sent since: the same process again is no news.
 	bool same = again && e->status != OSCAR_NODE_DEAD &&
-	            osc_map_int(e->info, "pid", -1) == osc_map_int(info, "pid", -2);
+	            oscar_value_map_int(e->info, "pid", -1) == oscar_value_map_int(info, "pid", -2);
 	oscar_log(same ? OSCAR_LOG_DEBUG : OSCAR_LOG_INFO, "cluster",
 	    "worker %s %s (%" PRId64 " cores, pid %" PRId64 ")", addr,
-	    again ? "registered again" : "registered", osc_map_int(info, "cores", 0),
-	    osc_map_int(info, "pid", 0));
+	    again ? "registered again" : "registered", oscar_value_map_int(info, "cores", 0),
+	    oscar_value_map_int(info, "pid", 0));
 	// A worker whose other services are still starting says so.
-	bool starting = osc_status_from_name(osc_map_str(info, "status")) == OSCAR_NODE_STARTING;
+	bool starting = osc_status_from_name(oscar_value_map_str(info, "status")) == OSCAR_NODE_STARTING;
 	e->status     = st->stopping ? OSCAR_NODE_STOPPING
 	                : starting   ? OSCAR_NODE_STARTING
 	                             : OSCAR_NODE_READY;
@@ -424,7 +424,7 @@ static int osc_m_register(oscar_actor_t *self, oscar_req_t *req)
 		// Registered while the cluster stops: stop it too.
 		oscar_ref_t ref;
 		if (oscar_ref_make(&ref, addr, OSCAR_CLUSTER_UID) == 0) {
-			oscar_actor_tell(self, &ref, OSC_CLW_STOP, NULL);
+			oscar_actor_tell(self, &ref, osc_clw_name(OSC_CLW_STOP), NULL);
 		}
 	}
 	return (oscar_req_reply(req, reply));
@@ -434,15 +434,15 @@ static int osc_m_heartbeat(oscar_actor_t *self, oscar_req_t *req)
 {
 	osc_csup_t          *st   = oscar_actor_state(self);
 	const oscar_value_t *info = oscar_req_args(req);
-	osc_entry_t         *e    = osc_entry_find(st, osc_map_str(info, "address"));
+	osc_entry_t         *e    = osc_entry_find(st, oscar_value_map_str(info, "address"));
 	if (e == NULL || e->role != OSCAR_ROLE_WORKER || e->status == OSCAR_NODE_DEAD) {
 		// Unknown (the supervisor restarted) or given up on: the worker
 		// registers again, which is a change watchers see.
 		return (oscar_req_fail(req, OSCAR_ENOENT, "not registered; register again"));
 	}
-	bool changed = osc_map_int(e->info, "slots", -1) != osc_map_int(info, "slots", -1);
+	bool changed = oscar_value_map_int(e->info, "slots", -1) != oscar_value_map_int(info, "slots", -1);
 	if (e->status == OSCAR_NODE_STARTING &&
-	    osc_status_from_name(osc_map_str(info, "status")) == OSCAR_NODE_READY) {
+	    osc_status_from_name(oscar_value_map_str(info, "status")) == OSCAR_NODE_READY) {
 		e->status = OSCAR_NODE_READY;
 		changed   = true;
 	}
@@ -490,8 +490,8 @@ static int osc_addresses_known(osc_csup_t *st, oscar_req_t *req, const oscar_val
 static int osc_m_nodes(oscar_actor_t *self, oscar_req_t *req)
 {
 	osc_csup_t          *st        = oscar_actor_state(self);
-	unsigned             roles     = (unsigned) osc_arg_uint(oscar_req_args(req), 0, OSCAR_ROLES_ALL);
-	unsigned             statuses  = (unsigned) osc_arg_uint(oscar_req_args(req), 1, 0);
+	unsigned             roles     = (unsigned) oscar_value_at_uint(oscar_req_args(req), 0, OSCAR_ROLES_ALL);
+	unsigned             statuses  = (unsigned) oscar_value_at_uint(oscar_req_args(req), 1, 0);
 	const oscar_value_t *addresses = oscar_req_arg(req, 2);
 	const oscar_value_t *fields    = oscar_req_arg(req, 3);
 	if (addresses == NULL || addresses->type != OSCAR_ARRAY) {
@@ -519,23 +519,23 @@ static int osc_m_nodes(oscar_actor_t *self, oscar_req_t *req)
 static int osc_m_count(oscar_actor_t *self, oscar_req_t *req)
 {
 	osc_csup_t *st       = oscar_actor_state(self);
-	unsigned    roles    = (unsigned) osc_arg_uint(oscar_req_args(req), 0, OSCAR_ROLES_ALL);
-	unsigned    statuses = (unsigned) osc_arg_uint(oscar_req_args(req), 1, 0);
+	unsigned    roles    = (unsigned) oscar_value_at_uint(oscar_req_args(req), 0, OSCAR_ROLES_ALL);
+	unsigned    statuses = (unsigned) oscar_value_at_uint(oscar_req_args(req), 1, 0);
 	return (oscar_req_reply(req, oscar_value_new_uint(osc_count(st, roles, statuses))));
 }
 
 static int osc_m_wait(oscar_actor_t *self, oscar_req_t *req)
 {
-	uint64_t n       = osc_arg_uint(oscar_req_args(req), 0, 1);
-	uint64_t timeout = osc_arg_uint(oscar_req_args(req), 1, 30000);
+	uint64_t n       = oscar_value_at_uint(oscar_req_args(req), 0, 1);
+	uint64_t timeout = oscar_value_at_uint(oscar_req_args(req), 1, 30000);
 	return (osc_wait(self, req, OSC_WAIT_WORKERS, n, (int64_t) timeout));
 }
 
 static int osc_m_watch(oscar_actor_t *self, oscar_req_t *req)
 {
 	osc_csup_t *st      = oscar_actor_state(self);
-	uint64_t    version = osc_arg_uint(oscar_req_args(req), 0, 0);
-	uint64_t    timeout = osc_arg_uint(oscar_req_args(req), 1, 30000);
+	uint64_t    version = oscar_value_at_uint(oscar_req_args(req), 0, 0);
+	uint64_t    timeout = oscar_value_at_uint(oscar_req_args(req), 1, 30000);
 	// Any other version answers at once: a supervisor that restarted
 	// counts from 1 again, and its watchers must not wait for it.
 	if (version != st->version) {
@@ -545,8 +545,9 @@ static int osc_m_watch(oscar_actor_t *self, oscar_req_t *req)
 	return (osc_wait(self, req, OSC_WAIT_WATCH, version, (int64_t) timeout));
 }
 
-// osc_tell_workers sends method to every live worker; gives how many.
-static uint64_t osc_tell_workers(oscar_actor_t *self, osc_csup_t *st, const char *method)
+// osc_tell_workers sends the worker method id to every live worker; gives
+// how many.
+static uint64_t osc_tell_workers(oscar_actor_t *self, osc_csup_t *st, int id)
 {
 	uint64_t told = 0;
 	for (size_t i = 0; i < st->n; i++) {
@@ -556,10 +557,10 @@ static uint64_t osc_tell_workers(oscar_actor_t *self, osc_csup_t *st, const char
 		    oscar_ref_make(&ref, e->address, OSCAR_CLUSTER_UID) != 0) {
 			continue;
 		}
-		if (strcmp(method, OSC_CLW_STOP) == 0) {
+		if (id == OSC_CLW_STOP) {
 			e->status = OSCAR_NODE_STOPPING;
 		}
-		told += oscar_actor_tell(self, &ref, method, NULL) == 0;
+		told += oscar_actor_tell(self, &ref, osc_clw_name(id), NULL) == 0;
 	}
 	return (told);
 }
@@ -618,7 +619,7 @@ static int osc_m_going_away(oscar_actor_t *self, oscar_req_t *req)
 			continue;
 		}
 		f->waiting++;
-		if (oscar_actor_call(self, &ref, OSC_CLW_SUP_GONE, NULL, 1000, osc_farewell_done, f,
+		if (oscar_actor_call(self, &ref, osc_clw_name(OSC_CLW_SUP_GONE), NULL, 1000, osc_farewell_done, f,
 		        NULL) != 0) {
 			f->waiting--;
 		}
@@ -635,16 +636,17 @@ static int osc_m_going_away(oscar_actor_t *self, oscar_req_t *req)
 static int osc_csup_create(oscar_actor_t *self, const oscar_value_t *args)
 {
 	osc_csup_t *st = oscar_actor_state(self);
-	uint64_t    ptr;
-	if (oscar_value_get_uint(oscar_value_at(args, 0), &ptr) != 0) {
-		return (OSCAR_EBADARGS);
+	(void) args;
+	st->node = oscar_node_of_actor(self);
+	if (st->node == NULL) {
+		return (OSCAR_ESTATE); // only a node's cluster service creates it
 	}
-	st->node                 = (oscar_node_t *) (uintptr_t) ptr;
-	st->cfg.heartbeat_ms     = (int64_t) osc_arg_uint(args, 1, OSC_HEARTBEAT_DEFAULT_MS);
-	st->cfg.dead_timeout_ms  = (int64_t) osc_arg_uint(args, 2, OSC_DEAD_TIMEOUT_DEFAULT_MS);
-	st->version              = 1;
-	osc_entry_t *me          = osc_entry_add(st, oscar_node_address(st->node),
-                 OSCAR_ROLE_SUPERVISOR);
+	int rv = osc_cluster_settings(oscar_node_settings(st->node), &st->cfg, NULL);
+	if (rv != 0) {
+		return (rv);
+	}
+	st->version     = 1;
+	osc_entry_t *me = osc_entry_add(st, oscar_node_address(st->node), OSCAR_ROLE_SUPERVISOR);
 	if (me == NULL) {
 		return (OSCAR_ENOMEM);
 	}
@@ -663,18 +665,22 @@ static void osc_csup_destroy(oscar_actor_t *self)
 	free(st->nodes);
 }
 
-static const oscar_method_t osc_csup_methods[] = {
-	{ OSC_CL_REGISTER, osc_m_register, NULL },
-	{ OSC_CL_HEARTBEAT, osc_m_heartbeat, NULL },
-	{ OSC_CL_DEREGISTER, osc_m_deregister, NULL },
-	{ OSC_CL_NODES, osc_m_nodes, NULL },
-	{ OSC_CL_COUNT, osc_m_count, NULL },
-	{ OSC_CL_WAIT, osc_m_wait, NULL },
-	{ OSC_CL_WATCH, osc_m_watch, NULL },
-	{ OSC_CL_STOP, osc_m_stop, NULL },
-	{ OSC_CL_LEAVING, osc_m_going_away, NULL },
-	{ NULL, NULL, NULL },
+#define OSC_SPEC_(id, name, fn, args, reply) [OSC_CL_##id] = { name, fn, args, reply },
+const osc_method_spec_t osc_cluster_sup_methods[OSC_CL_N] = {
+	OSC_CLUSTER_SUP_METHODS(OSC_SPEC_)
 };
+#undef OSC_SPEC_
+
+static int osc_csup_dispatch(oscar_actor_t *self, oscar_req_t *req)
+{
+	return (osc_method_dispatch(osc_cluster_sup_methods, OSC_CL_N, self, req));
+}
+
+#define OSC_METHOD_(id, name, fn, args, reply) { name, osc_csup_dispatch, NULL },
+static const oscar_method_t osc_csup_methods[] = {
+	OSC_CLUSTER_SUP_METHODS(OSC_METHOD_){ NULL, NULL, NULL },
+};
+#undef OSC_METHOD_
 
 const oscar_actor_class_t osc_cluster_supervisor_class = {
 	.name       = "oscar.cluster.supervisor",
