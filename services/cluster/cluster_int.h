@@ -71,6 +71,11 @@ extern const oscar_actor_class_t osc_cluster_worker_class;
 typedef struct osc_cluster_settings {
 	int64_t heartbeat_ms;
 	int64_t dead_timeout_ms;
+	int64_t max_nodes;           // entries in the node registry
+	int64_t max_waits;           // requests parked (wait_workers, watch, stop_cluster)
+	int64_t wait_timeout_max_ms; // the longest a parked request waits
+	int64_t farewell_batch;      // workers told at once that the supervisor goes away
+	int64_t farewell_timeout_ms; // how long the supervisor spends telling them
 } osc_cluster_settings_t;
 
 // osc_cluster_settings reads them (checked before the node started).

@@ -15,16 +15,40 @@ static const oscar_setting_spec_t osc_cluster_specs[] = {
 	    "how often a worker reports to the supervisor (the supervisor's value wins)" },
 	{ "dead_timeout", OSCAR_SETTING_MS, "5s", 20, 86400000,
 	    "a worker not heard from for this long is marked dead" },
+	{ "max_nodes", OSCAR_SETTING_INT, "10000", 2, 10000000,
+	    "the most nodes the supervisor's registry holds (itself included)" },
+	{ "max_waits", OSCAR_SETTING_INT, "100000", 1, 10000000,
+	    "the most wait_workers, watch and stop_cluster requests parked at once" },
+	{ "wait_timeout_max", OSCAR_SETTING_MS, "1h", 1000, INT64_C(2592000000),
+	    "the longest a parked request waits, whatever timeout it asked for" },
+	{ "farewell_batch", OSCAR_SETTING_INT, "32", 1, 4096,
+	    "workers told at once that the supervisor is going away" },
+	{ "farewell_timeout", OSCAR_SETTING_MS, "1s", 10, 60000,
+	    "how long a stopping supervisor spends telling its workers" },
 	{ NULL, 0, NULL, 0, 0, NULL },
 };
 
 int osc_cluster_settings(const oscar_settings_t *s, osc_cluster_settings_t *out, oscar_error_t *err)
 {
-	int rv = oscar_service_setting_int(
-	    s, &osc_cluster_service, "heartbeat_interval", &out->heartbeat_ms, err);
-	return (rv != 0 ? rv
-	                : oscar_service_setting_int(
-	                      s, &osc_cluster_service, "dead_timeout", &out->dead_timeout_ms, err));
+	const struct {
+		const char *key;
+		int64_t    *out;
+	} all[] = {
+		{ "heartbeat_interval", &out->heartbeat_ms },
+		{ "dead_timeout", &out->dead_timeout_ms },
+		{ "max_nodes", &out->max_nodes },
+		{ "max_waits", &out->max_waits },
+		{ "wait_timeout_max", &out->wait_timeout_max_ms },
+		{ "farewell_batch", &out->farewell_batch },
+		{ "farewell_timeout", &out->farewell_timeout_ms },
+	};
+	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
+		int rv = oscar_service_setting_int(s, &osc_cluster_service, all[i].key, all[i].out, err);
+		if (rv != 0) {
+			return (rv);
+		}
+	}
+	return (0);
 }
 
 // osc_cluster_check: the supervisor decides both durations for its
@@ -113,14 +137,20 @@ static int osc_cluster_start(oscar_node_t *node, void **state, oscar_error_t *er
 
 static void osc_cluster_stop(oscar_node_t *node, void *state)
 {
-	bool          sup = oscar_node_role(node) == OSCAR_ROLE_SUPERVISOR;
-	oscar_ref_t   ref;
-	oscar_error_t err;
+	bool                   sup = oscar_node_role(node) == OSCAR_ROLE_SUPERVISOR;
+	oscar_ref_t            ref;
+	oscar_error_t          err;
+	osc_cluster_settings_t cfg;
 	oscar_ref_make(&ref, oscar_node_address(node), OSCAR_CLUSTER_UID);
-	// A supervisor tells its workers it is going away; a worker
-	// deregisters. Both are bounded: a stop never hangs on a peer.
+	if (osc_cluster_settings(oscar_node_settings(node), &cfg, &err) != 0) {
+		cfg.farewell_timeout_ms = 1000; // checked at start: cannot happen
+	}
+	// A supervisor tells its workers it is going away, in bounded batches
+	// for at most cluster.farewell_timeout; a worker deregisters. Both
+	// are bounded: a stop never hangs on a peer.
 	int rv = sup ? osc_method_call(oscar_node_pool(node), &ref,
-	                   &osc_cluster_sup_methods[OSC_CL_LEAVING], NULL, 2000, NULL, &err)
+	                   &osc_cluster_sup_methods[OSC_CL_LEAVING], NULL,
+	                   cfg.farewell_timeout_ms + 1000, NULL, &err)
 	             : osc_method_call(oscar_node_pool(node), &ref,
 	                   &osc_cluster_worker_methods[OSC_CLW_LEAVE], oscar_value_new_int(2000),
 	                   3000, NULL, &err);

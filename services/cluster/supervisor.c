@@ -28,8 +28,13 @@ typedef struct osc_entry {
 
 typedef enum osc_wait_kind { OSC_WAIT_WORKERS, OSC_WAIT_WATCH, OSC_WAIT_STOP } osc_wait_kind_t;
 
+// A parked request. Waits for workers sit in a min-heap by the number of
+// workers they want, so that a change answers those now satisfied in
+// O(log n) each and never looks at the others; watches and stops sit in
+// lists (a change answers every watch at once), unlinked in O(1).
 typedef struct osc_waiter {
-	struct osc_waiter *next;
+	struct osc_waiter *prev, *next; // watch and stop lists
+	size_t             heap_idx;    // wait_workers: its place in the heap
 	osc_wait_kind_t    kind;
 	oscar_req_t       *req;
 	uint64_t           want;  // workers ready, or a version to pass
@@ -44,7 +49,13 @@ typedef struct osc_csup {
 	size_t                 n;
 	size_t                 cap;
 	uint64_t               version;
-	osc_waiter_t          *waiters;
+	osc_waiter_t         **heap; // wait_workers, by want
+	size_t                 n_heap;
+	size_t                 cap_heap;
+	osc_waiter_t          *watches;
+	osc_waiter_t          *stops;
+	size_t                 n_waits; // parked, of every kind
+	uint64_t               refused; // registrations refused: the registry was full
 	uint64_t               check_timer;
 	bool                   stopping; // stop_cluster is under way
 } osc_csup_t;
@@ -103,6 +114,30 @@ static void osc_entry_remove(osc_csup_t *st, osc_entry_t *e)
 	size_t i = (size_t) (e - st->nodes);
 	memmove(&st->nodes[i], &st->nodes[i + 1], (st->n - i - 1) * sizeof(*e));
 	st->n--;
+}
+
+static void osc_changed(oscar_actor_t *self, osc_csup_t *st);
+
+// osc_entry_evict_dead makes room in a full registry by forgetting the
+// worker marked dead the longest ago; false when none is dead.
+static bool osc_entry_evict_dead(oscar_actor_t *self, osc_csup_t *st)
+{
+	osc_entry_t *oldest = NULL;
+	for (size_t i = 0; i < st->n; i++) {
+		osc_entry_t *e = &st->nodes[i];
+		if (e->status == OSCAR_NODE_DEAD &&
+		    (oldest == NULL || e->heard_mono < oldest->heard_mono)) {
+			oldest = e;
+		}
+	}
+	if (oldest == NULL) {
+		return (false);
+	}
+	oscar_log(OSCAR_LOG_INFO, "cluster", "the node registry is full: forgetting dead worker %s",
+	    oldest->address);
+	osc_entry_remove(st, oldest);
+	osc_changed(self, st);
+	return (true);
 }
 
 static void osc_entry_heard(osc_entry_t *e, oscar_value_t *info)
@@ -193,14 +228,111 @@ static oscar_value_t *osc_nodes_value(
 // ---------------------------------------------------------------------------
 // Waiting requests
 
+// The heap of waits for workers: parent (i - 1) / 2, smallest want on top.
+static void osc_heap_set(osc_csup_t *st, size_t i, osc_waiter_t *w)
+{
+	st->heap[i]  = w;
+	w->heap_idx = i;
+}
+
+static void osc_heap_up(osc_csup_t *st, size_t i)
+{
+	osc_waiter_t *w = st->heap[i];
+	while (i > 0 && st->heap[(i - 1) / 2]->want > w->want) {
+		osc_heap_set(st, i, st->heap[(i - 1) / 2]);
+		i = (i - 1) / 2;
+	}
+	osc_heap_set(st, i, w);
+}
+
+static void osc_heap_down(osc_csup_t *st, size_t i)
+{
+	osc_waiter_t *w = st->heap[i];
+	for (;;) {
+		size_t c = 2 * i + 1;
+		if (c >= st->n_heap) {
+			break;
+		}
+		if (c + 1 < st->n_heap && st->heap[c + 1]->want < st->heap[c]->want) {
+			c++;
+		}
+		if (st->heap[c]->want >= w->want) {
+			break;
+		}
+		osc_heap_set(st, i, st->heap[c]);
+		i = c;
+	}
+	osc_heap_set(st, i, w);
+}
+
+static void osc_heap_remove(osc_csup_t *st, osc_waiter_t *w)
+{
+	size_t i    = w->heap_idx;
+	osc_waiter_t *last = st->heap[--st->n_heap];
+	if (i < st->n_heap) {
+		osc_heap_set(st, i, last);
+		osc_heap_up(st, i);
+		osc_heap_down(st, last->heap_idx);
+	}
+}
+
+static void osc_list_add(osc_waiter_t **head, osc_waiter_t *w)
+{
+	w->prev = NULL;
+	w->next = *head;
+	if (*head != NULL) {
+		(*head)->prev = w;
+	}
+	*head = w;
+}
+
+static void osc_list_remove(osc_waiter_t **head, osc_waiter_t *w)
+{
+	if (w->prev != NULL) {
+		w->prev->next = w->next;
+	} else {
+		*head = w->next;
+	}
+	if (w->next != NULL) {
+		w->next->prev = w->prev;
+	}
+	w->prev = w->next = NULL;
+}
+
+// osc_waiter_park files w where its kind waits; the heap has room (see
+// osc_wait).
+static void osc_waiter_park(osc_csup_t *st, osc_waiter_t *w)
+{
+	switch (w->kind) {
+	case OSC_WAIT_WORKERS:
+		st->heap[st->n_heap] = w;
+		w->heap_idx          = st->n_heap++;
+		osc_heap_up(st, w->heap_idx);
+		break;
+	case OSC_WAIT_WATCH:
+		osc_list_add(&st->watches, w);
+		break;
+	case OSC_WAIT_STOP:
+		osc_list_add(&st->stops, w);
+		break;
+	}
+	st->n_waits++;
+}
+
 static void osc_waiter_unlink(osc_csup_t *st, osc_waiter_t *w)
 {
-	for (osc_waiter_t **p = &st->waiters; *p != NULL; p = &(*p)->next) {
-		if (*p == w) {
-			*p = w->next;
-			return;
-		}
+	switch (w->kind) {
+	case OSC_WAIT_WORKERS:
+		osc_heap_remove(st, w);
+		break;
+	case OSC_WAIT_WATCH:
+		osc_list_remove(&st->watches, w);
+		break;
+	case OSC_WAIT_STOP:
+		osc_list_remove(&st->stops, w);
+		break;
 	}
+	st->n_waits--;
 }
 
 static void osc_stop_node(oscar_actor_t *self, oscar_result_t *res, void *arg)
@@ -211,9 +343,9 @@ static void osc_stop_node(oscar_actor_t *self, oscar_result_t *res, void *arg)
 	}
 }
 
-// osc_waiter_retire takes w out of the list; a stop_cluster request that
-// is answered stops the supervisor itself a moment later, once the reply
-// is on its way.
+// osc_waiter_retire takes w out of its heap or list; a stop_cluster
+// request that is answered stops the supervisor itself a moment later,
+// once the reply is on its way.
 static void osc_waiter_retire(oscar_actor_t *self, osc_csup_t *st, osc_waiter_t *w)
 {
 	osc_waiter_unlink(st, w);
@@ -250,22 +382,34 @@ static oscar_value_t *osc_watch_value(const osc_csup_t *st)
 	return (pair);
 }
 
-// osc_waiters_check answers every waiter whose condition now holds.
+// osc_workers_left counts the workers a stop still waits for: dead ones
+// will not deregister.
+static size_t osc_workers_left(const osc_csup_t *st)
+{
+	return (osc_count(st, OSCAR_ROLE_WORKER,
+	    OSCAR_NODE_STARTING | OSCAR_NODE_READY | OSCAR_NODE_STOPPING));
+}
+
+// osc_waiters_check answers the waiters whose condition now holds, each in
+// O(log n) for a wait in the heap; the others are not looked at.
 static void osc_waiters_check(oscar_actor_t *self, osc_csup_t *st)
 {
-	size_t        ready   = osc_count(st, OSCAR_ROLE_WORKER, OSCAR_NODE_READY);
-	// Dead workers will not deregister: a stop does not wait for them.
-	size_t workers = osc_count(st, OSCAR_ROLE_WORKER,
-	    OSCAR_NODE_STARTING | OSCAR_NODE_READY | OSCAR_NODE_STOPPING);
-	osc_waiter_t *next;
-	for (osc_waiter_t *w = st->waiters; w != NULL; w = next) {
-		next = w->next;
-		if (w->kind == OSC_WAIT_WORKERS && ready >= w->want) {
-			osc_waiter_answer(self, st, w, oscar_value_new_uint(ready));
-		} else if (w->kind == OSC_WAIT_WATCH && st->version > w->want) {
-			osc_waiter_answer(self, st, w, osc_watch_value(st));
-		} else if (w->kind == OSC_WAIT_STOP && workers == 0) {
-			osc_waiter_answer(self, st, w, oscar_value_new_uint(w->want));
+	size_t ready = osc_count(st, OSCAR_ROLE_WORKER, OSCAR_NODE_READY);
+	while (st->n_heap > 0 && st->heap[0]->want <= ready) {
+		osc_waiter_answer(self, st, st->heap[0], oscar_value_new_uint(ready));
+	}
+	if (st->watches != NULL) {
+		// Every parked watch waits for a version before this one: the
+		// list is built once and copied to each.
+		oscar_value_t *v = osc_watch_value(st);
+		while (st->watches != NULL && st->watches->want < st->version) {
+			osc_waiter_answer(self, st, st->watches, v != NULL ? oscar_value_copy(v) : NULL);
+		}
+		oscar_value_free(v);
+	}
+	if (st->stops != NULL && osc_workers_left(st) == 0) {
+		while (st->stops != NULL) {
+			osc_waiter_answer(self, st, st->stops, oscar_value_new_uint(st->stops->want));
 		}
 	}
 }
@@ -297,9 +441,7 @@ static void osc_waiter_timeout(oscar_actor_t *self, oscar_result_t *res, void *a
 				oscar_req_fail(w->req, OSCAR_ETIMEDOUT,
 				    "%zu of the %" PRIu64 " workers told to stop had not left when the "
 				    "time was up; the supervisor stops anyway",
-				    osc_count(st, OSCAR_ROLE_WORKER,
-				        OSCAR_NODE_STARTING | OSCAR_NODE_READY | OSCAR_NODE_STOPPING),
-				    w->want);
+				    osc_workers_left(st), w->want);
 				break;
 			}
 		}
@@ -307,20 +449,52 @@ static void osc_waiter_timeout(oscar_actor_t *self, oscar_result_t *res, void *a
 	free(w);
 }
 
+// osc_wait_holds tells whether a request of kind wanting want is answered
+// at once.
+static bool osc_wait_holds(const osc_csup_t *st, osc_wait_kind_t kind, uint64_t want)
+{
+	switch (kind) {
+	case OSC_WAIT_WORKERS:
+		return (osc_count(st, OSCAR_ROLE_WORKER, OSCAR_NODE_READY) >= want);
+	case OSC_WAIT_WATCH:
+		return (st->version > want);
+	case OSC_WAIT_STOP:
+		return (osc_workers_left(st) == 0);
+	}
+	return (false);
+}
+
 // osc_wait defers req until the condition of kind holds or timeout_ms
-// passes.
+// passes (clamped to cluster.wait_timeout_max). At most cluster.max_waits
+// requests are parked: beyond, OSCAR_EMBOXFULL. Only this request's
+// condition is checked, never the other parked ones.
 static int osc_wait(oscar_actor_t *self, oscar_req_t *req, osc_wait_kind_t kind, uint64_t want,
     int64_t timeout_ms)
 {
-	osc_csup_t   *st = oscar_actor_state(self);
-	osc_waiter_t *w  = calloc(1, sizeof(*w));
-	if (w == NULL) {
+	osc_csup_t *st = oscar_actor_state(self);
+	if (kind != OSC_WAIT_STOP && osc_wait_holds(st, kind, want)) {
+		return (oscar_req_reply(req,
+		    kind == OSC_WAIT_WORKERS
+		        ? oscar_value_new_uint(osc_count(st, OSCAR_ROLE_WORKER, OSCAR_NODE_READY))
+		        : osc_watch_value(st)));
+	}
+	if (st->n_waits >= (size_t) st->cfg.max_waits) {
+		return (oscar_req_fail(req, OSCAR_EMBOXFULL,
+		    "%zu requests are waiting already (cluster.max_waits); try again later",
+		    st->n_waits));
+	}
+	// A timeout from the wire may be anything (cast negative from a huge
+	// unsigned, say): it is clamped to the documented maximum.
+	if (timeout_ms < 0 || timeout_ms > st->cfg.wait_timeout_max_ms) {
+		timeout_ms = st->cfg.wait_timeout_max_ms;
+	}
+	if (kind == OSC_WAIT_WORKERS &&
+	    osc_reserve(&st->heap, &st->cap_heap, st->n_heap, sizeof(*st->heap), 64) != 0) {
 		return (OSCAR_ENOMEM);
 	}
-	// A timeout from the wire may be anything: past ~35 years (or cast
-	// negative from a huge unsigned) it means "as long as the caller waits".
-	if (timeout_ms < 0 || timeout_ms > (INT64_C(1) << 50)) {
-		timeout_ms = INT64_C(1) << 50;
+	osc_waiter_t *w = calloc(1, sizeof(*w));
+	if (w == NULL) {
+		return (OSCAR_ENOMEM);
 	}
 	w->kind = kind;
 	w->req  = req;
@@ -330,10 +504,11 @@ static int osc_wait(oscar_actor_t *self, oscar_req_t *req, osc_wait_kind_t kind,
 		free(w);
 		return (rv);
 	}
-	w->next     = st->waiters;
-	st->waiters = w;
+	osc_waiter_park(st, w);
 	oscar_req_defer(req, OSCAR_DEFER_YIELD);
-	osc_waiters_check(self, st); // it may hold already
+	if (kind == OSC_WAIT_STOP && osc_wait_holds(st, kind, want)) {
+		osc_waiter_answer(self, st, w, oscar_value_new_uint(want)); // nobody to wait for
+	}
 	return (0);
 }
 
@@ -393,6 +568,17 @@ static int osc_m_register(oscar_actor_t *self, oscar_req_t *req)
 	}
 	osc_entry_t *e     = osc_entry_find(st, addr);
 	bool         again = e != NULL;
+	if (e == NULL && st->n >= (size_t) st->cfg.max_nodes && !osc_entry_evict_dead(self, st)) {
+		// Say it once in a while, not once per forged register.
+		if (st->refused++ % 1000 == 0) {
+			oscar_log(OSCAR_LOG_WARN, "cluster",
+			    "the node registry is full (%zu nodes, cluster.max_nodes): registration "
+			    "of %s refused (%" PRIu64 " refused so far)",
+			    st->n, addr, st->refused);
+		}
+		return (oscar_req_fail(req, OSCAR_ESTATE,
+		    "the node registry is full: %zu nodes (cluster.max_nodes)", st->n));
+	}
 	if (e == NULL && (e = osc_entry_add(st, addr, OSCAR_ROLE_WORKER)) == NULL) {
 		return (OSCAR_ENOMEM);
 	}
@@ -584,21 +770,88 @@ static int osc_m_stop(oscar_actor_t *self, oscar_req_t *req)
 }
 
 // going_away: the supervisor stops. Each live worker is told with a call,
-// not a one-way message, so that the supervisor's pool stays up until
-// every worker has heard it (or a second has passed).
+// not a one-way message, so that the supervisor's pool stays up until the
+// workers have heard it. Thousands of registered workers may be
+// unreachable (forged, or gone without a word), and each call to one
+// holds a connection attempt: so at most cluster.farewell_batch calls are
+// in flight at once, and the answer goes back after
+// cluster.farewell_timeout at the latest, whoever was not told yet. The
+// addresses are copied first: the registry may change meanwhile.
 typedef struct osc_farewell {
-	oscar_req_t *req;
-	uint64_t     waiting;
-	uint64_t     told;
+	oscar_req_t *req; // NULL once answered
+	char (*addresses)[OSCAR_ADDR_MAX];
+	size_t   n;
+	size_t   next;    // the next address to call
+	size_t   flying;  // calls in flight
+	uint64_t told;    // calls answered
+	int64_t  deadline; // osc_mono_ms
+	bool     timer;    // the deadline's timer has not run yet
+	uint64_t timer_id;
 } osc_farewell_t;
+
+static void osc_farewell_next(oscar_actor_t *self, osc_farewell_t *f);
+
+static void osc_farewell_release(oscar_actor_t *self, osc_farewell_t *f)
+{
+	if (f->req == NULL && f->flying == 0 && !f->timer) {
+		free(f->addresses);
+		free(f);
+	}
+}
+
+static void osc_farewell_answer(oscar_actor_t *self, osc_farewell_t *f)
+{
+	if (f->req == NULL) {
+		return;
+	}
+	if (f->next < f->n) {
+		oscar_log(OSCAR_LOG_WARN, "cluster",
+		    "%zu of %zu workers not told that the supervisor is going away: out of time "
+		    "(cluster.farewell_timeout)",
+		    f->n - f->next + f->flying, f->n);
+	}
+	oscar_req_reply(f->req, oscar_value_new_uint(f->told));
+	f->req = NULL;
+	if (f->timer) {
+		oscar_actor_cancel(self, f->timer_id); // its callback releases f
+	}
+}
 
 static void osc_farewell_done(oscar_actor_t *self, oscar_result_t *res, void *arg)
 {
 	osc_farewell_t *f = arg;
+	f->flying--;
 	f->told += res->code == 0;
-	if (--f->waiting == 0) {
-		oscar_req_reply(f->req, oscar_value_new_uint(f->told));
-		free(f);
+	osc_farewell_next(self, f);
+	osc_farewell_release(self, f);
+}
+
+static void osc_farewell_timeout(oscar_actor_t *self, oscar_result_t *res, void *arg)
+{
+	osc_farewell_t *f = arg;
+	f->timer          = false;
+	osc_farewell_answer(self, f);
+	osc_farewell_release(self, f);
+}
+
+// osc_farewell_next starts calls while the batch has room and time is
+// left, and answers once every call is back or the time is up.
+static void osc_farewell_next(oscar_actor_t *self, osc_farewell_t *f)
+{
+	osc_csup_t *st   = oscar_actor_state(self);
+	int64_t     left = f->deadline - osc_mono_ms();
+	while (f->req != NULL && f->next < f->n && left > 0 &&
+	       f->flying < (size_t) st->cfg.farewell_batch) {
+		oscar_ref_t ref;
+		const char *addr = f->addresses[f->next++];
+		if (oscar_ref_make(&ref, addr, OSCAR_CLUSTER_UID) == 0 &&
+		    oscar_actor_call(self, &ref, osc_clw_name(OSC_CLW_SUP_GONE), NULL,
+		        left < 1000 ? left : 1000, osc_farewell_done, f, NULL) == 0) {
+			f->flying++;
+		}
+	}
+	if (f->flying == 0 && (f->next >= f->n || left <= 0)) {
+		osc_farewell_answer(self, f);
 	}
 }
 
@@ -606,27 +859,28 @@ static int osc_m_going_away(oscar_actor_t *self, oscar_req_t *req)
 {
 	osc_csup_t     *st = oscar_actor_state(self);
 	osc_farewell_t *f  = calloc(1, sizeof(*f));
-	if (f == NULL) {
+	if (f == NULL || (f->addresses = calloc(st->n + 1, sizeof(*f->addresses))) == NULL) {
+		free(f);
 		return (OSCAR_ENOMEM);
 	}
-	f->req     = req;
-	f->waiting = 1; // held until every call is made
 	for (size_t i = 0; i < st->n; i++) {
 		const osc_entry_t *e = &st->nodes[i];
-		oscar_ref_t        ref;
-		if (e->role != OSCAR_ROLE_WORKER || e->status == OSCAR_NODE_DEAD ||
-		    oscar_ref_make(&ref, e->address, OSCAR_CLUSTER_UID) != 0) {
-			continue;
-		}
-		f->waiting++;
-		if (oscar_actor_call(self, &ref, osc_clw_name(OSC_CLW_SUP_GONE), NULL, 1000, osc_farewell_done, f,
-		        NULL) != 0) {
-			f->waiting--;
+		if (e->role == OSCAR_ROLE_WORKER && e->status != OSCAR_NODE_DEAD) {
+			snprintf(f->addresses[f->n++], OSCAR_ADDR_MAX, "%s", e->address);
 		}
 	}
+	f->req      = req;
+	f->deadline = osc_mono_ms() + st->cfg.farewell_timeout_ms;
+	if (oscar_actor_after(self, st->cfg.farewell_timeout_ms, osc_farewell_timeout, f,
+	        &f->timer_id) != 0) {
+		free(f->addresses);
+		free(f);
+		return (OSCAR_ENOMEM);
+	}
+	f->timer = true;
 	oscar_req_defer(req, OSCAR_DEFER_YIELD);
-	oscar_result_t none = { .code = OSCAR_ECANCELED };
-	osc_farewell_done(self, &none, f);
+	osc_farewell_next(self, f);
+	osc_farewell_release(self, f);
 	return (0);
 }
 
@@ -663,6 +917,9 @@ static void osc_csup_destroy(oscar_actor_t *self)
 		oscar_value_free(st->nodes[i].info);
 	}
 	free(st->nodes);
+	// The parked requests were failed, and their timers cancelled (they
+	// free the waiters), before this hook runs.
+	free(st->heap);
 }
 
 #define OSC_SPEC_(id, name, fn, args, reply) [OSC_CL_##id] = { name, fn, args, reply },
