@@ -228,8 +228,19 @@ static int osc_read_text(const char *path, char **textp, oscar_error_t *err)
 		return (oscar_error_set(err, OSCAR_ENOENT, "cannot read configuration file %s: %s", path,
 		    strerror(bad)));
 	}
-	text[n] = '\0';
-	*textp  = text;
+	text[n]         = '\0';
+	const char *nul = memchr(text, '\0', n);
+	if (nul != NULL) {
+		// The INI reader would stop at it and lose the rest silently.
+		int line = 1;
+		for (const char *p = text; p < nul; p++) {
+			line += *p == '\n';
+		}
+		free(text);
+		return (oscar_error_set(
+		    err, OSCAR_EINVAL, "%s, line %d: a NUL byte (not a text file?)", path, line));
+	}
+	*textp = text;
 	return (0);
 }
 

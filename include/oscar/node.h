@@ -177,6 +177,15 @@ oscar_node_t *oscar_node_of_actor(oscar_actor_t *self);
 int  oscar_node_session_create(oscar_node_t *node, const char *session_id, oscar_error_t *err);
 void oscar_node_session_destroy(oscar_node_t *node, const char *session_id);
 
+// oscar_address_check checks that address is one a node can listen at
+// (listening: tcp://HOST:PORT with PORT 0 to 65535, an empty or wildcard
+// HOST allowed; tls+tcp:// likewise; ipc:///PATH) or one to reach a node
+// at (PORT 1 to 65535 and a HOST). OSCAR_EADDRINVAL, with err naming the
+// address and what is wrong, otherwise. what names the address in the
+// message ("node.listen", "the supervisor's address").
+int oscar_address_check(
+    const char *address, bool listening, const char *what, oscar_error_t *err);
+
 // oscar_node_main is the whole program of `oscar-supervisor` (role
 // OSCAR_ROLE_SUPERVISOR) and `oscar-worker`: it parses the flags and the
 // configuration file, starts a node with registry's services (NULL: the

@@ -267,9 +267,13 @@ int oscar_cluster_stop(oscar_cluster_t *cl, int64_t timeout_ms, oscar_error_t *e
 	if (timeout_ms <= 0) {
 		return (oscar_error_set(err, OSCAR_EINVAL, "stop needs a timeout"));
 	}
-	timeout_ms = osc_clamp(timeout_ms);
-	return (osc_cl_call(cl, OSC_CL_STOP, oscar_value_new_uint((uint64_t) timeout_ms),
-	    timeout_ms + OSC_WAIT_SLACK_MS, NULL, err));
+	// The whole stop takes at most timeout_ms, whether the supervisor
+	// answers or not: it waits for its workers a little less, so that its
+	// answer (ETIMEDOUT, saying how many had not left) has time to come.
+	timeout_ms    = osc_clamp(timeout_ms);
+	int64_t slack = timeout_ms / 4 < OSC_WAIT_SLACK_MS ? timeout_ms / 4 : OSC_WAIT_SLACK_MS;
+	return (osc_cl_call(cl, OSC_CL_STOP, oscar_value_new_uint((uint64_t) (timeout_ms - slack)),
+	    timeout_ms, NULL, err));
 }
 
 int oscar_cluster_worker_address(oscar_cluster_t *cl, size_t i, char *address, size_t size,
