@@ -731,23 +731,132 @@ static int osc_m_watch(oscar_actor_t *self, oscar_req_t *req)
 	return (osc_wait(self, req, OSC_WAIT_WATCH, version, (int64_t) timeout));
 }
 
-// osc_tell_workers sends the worker method id to every live worker; gives
-// how many.
-static uint64_t osc_tell_workers(oscar_actor_t *self, osc_csup_t *st, int id)
+// Telling the workers: a stop_cluster tells every live worker to stop, a
+// stopping supervisor tells them it is going away. Each is told with a
+// call, not a one-way message, so that the supervisor's pool stays up
+// until the workers have heard it. Thousands of registered workers may be
+// unreachable (forged, or gone without a word), and each call to one
+// holds a connection attempt: so at most cluster.farewell_batch calls are
+// in flight at once, and no call starts after the deadline (for going
+// away, cluster.farewell_timeout; for a stop, the stop's own timeout),
+// whoever was not told yet. The addresses are copied first: the registry
+// may change meanwhile.
+typedef struct osc_notice {
+	int          method; // OSC_CLW_STOP or OSC_CLW_SUP_GONE
+	oscar_req_t *req;    // going_away: answered with how many were told
+	bool         open;   // not finished yet
+	char (*addresses)[OSCAR_ADDR_MAX];
+	size_t   n;
+	size_t   next;     // the next address to call
+	size_t   flying;   // calls in flight
+	uint64_t told;     // calls answered
+	int64_t  deadline; // osc_mono_ms
+	bool     timer;    // the deadline's timer has not run yet
+	uint64_t timer_id;
+} osc_notice_t;
+
+static void osc_notice_next(oscar_actor_t *self, osc_notice_t *f);
+
+static void osc_notice_release(oscar_actor_t *self, osc_notice_t *f)
 {
-	uint64_t told = 0;
+	if (!f->open && f->flying == 0 && !f->timer) {
+		free(f->addresses);
+		free(f);
+	}
+}
+
+static void osc_notice_finish(oscar_actor_t *self, osc_notice_t *f)
+{
+	if (!f->open) {
+		return;
+	}
+	f->open = false;
+	if (f->next < f->n) {
+		oscar_log(OSCAR_LOG_WARN, "cluster",
+		    "%zu of %zu workers not told %s: out of time (%s)", f->n - f->next, f->n,
+		    f->method == OSC_CLW_STOP ? "to stop" : "that the supervisor is going away",
+		    f->method == OSC_CLW_STOP ? "the stop's timeout" : "cluster.farewell_timeout");
+	}
+	if (f->req != NULL) {
+		oscar_req_reply(f->req, oscar_value_new_uint(f->told));
+		f->req = NULL;
+	}
+	if (f->timer) {
+		oscar_actor_cancel(self, f->timer_id); // its callback releases f
+	}
+}
+
+static void osc_notice_done(oscar_actor_t *self, oscar_result_t *res, void *arg)
+{
+	osc_notice_t *f = arg;
+	f->flying--;
+	f->told += res->code == 0;
+	osc_notice_next(self, f);
+	osc_notice_release(self, f);
+}
+
+static void osc_notice_timeout(oscar_actor_t *self, oscar_result_t *res, void *arg)
+{
+	osc_notice_t *f = arg;
+	f->timer        = false;
+	osc_notice_finish(self, f);
+	osc_notice_release(self, f);
+}
+
+// osc_notice_next starts calls while the batch has room and time is left,
+// and finishes once every call is back or the time is up.
+static void osc_notice_next(oscar_actor_t *self, osc_notice_t *f)
+{
+	osc_csup_t *st   = oscar_actor_state(self);
+	int64_t     left = f->deadline - osc_mono_ms();
+	while (f->open && f->next < f->n && left > 0 &&
+	       f->flying < (size_t) st->cfg.farewell_batch) {
+		oscar_ref_t ref;
+		const char *addr = f->addresses[f->next++];
+		if (oscar_ref_make(&ref, addr, OSCAR_CLUSTER_UID) == 0 &&
+		    oscar_actor_call(self, &ref, osc_clw_name(f->method), NULL,
+		        left < 1000 ? left : 1000, osc_notice_done, f, NULL) == 0) {
+			f->flying++;
+		}
+	}
+	if (f->flying == 0 && (f->next >= f->n || left <= 0)) {
+		osc_notice_finish(self, f);
+	}
+}
+
+// osc_notice_start tells every live worker method, within timeout_ms;
+// going_away's req is answered with how many were told. It gives how many
+// workers there are to tell (-1: out of memory).
+static int64_t osc_notice_start(
+    oscar_actor_t *self, osc_csup_t *st, int method, oscar_req_t *req, int64_t timeout_ms)
+{
+	osc_notice_t *f = calloc(1, sizeof(*f));
+	if (f == NULL || (f->addresses = calloc(st->n + 1, sizeof(*f->addresses))) == NULL) {
+		free(f);
+		return (-1);
+	}
 	for (size_t i = 0; i < st->n; i++) {
 		osc_entry_t *e = &st->nodes[i];
-		oscar_ref_t  ref;
-		if (e->role != OSCAR_ROLE_WORKER || e->status == OSCAR_NODE_DEAD ||
-		    oscar_ref_make(&ref, e->address, OSCAR_CLUSTER_UID) != 0) {
-			continue;
+		if (e->role == OSCAR_ROLE_WORKER && e->status != OSCAR_NODE_DEAD) {
+			snprintf(f->addresses[f->n++], OSCAR_ADDR_MAX, "%s", e->address);
+			if (method == OSC_CLW_STOP) {
+				e->status = OSCAR_NODE_STOPPING;
+			}
 		}
-		if (id == OSC_CLW_STOP) {
-			e->status = OSCAR_NODE_STOPPING;
-		}
-		told += oscar_actor_tell(self, &ref, osc_clw_name(id), NULL) == 0;
 	}
+	f->method   = method;
+	f->req      = req;
+	f->open     = true;
+	f->deadline = osc_mono_ms() + timeout_ms;
+	if (oscar_actor_after(self, timeout_ms, osc_notice_timeout, f, &f->timer_id) != 0) {
+		free(f->addresses);
+		free(f);
+		return (-1);
+	}
+	f->timer     = true;
+	int64_t told = (int64_t) f->n;
+	osc_notice_next(self, f);
+	osc_notice_release(self, f);
 	return (told);
 }
 
@@ -756,131 +865,34 @@ static int osc_m_stop(oscar_actor_t *self, oscar_req_t *req)
 	osc_csup_t *st      = oscar_actor_state(self);
 	uint64_t    timeout = 10000;
 	oscar_value_get_uint(oscar_req_args(req), &timeout);
+	if (timeout > (uint64_t) st->cfg.wait_timeout_max_ms) {
+		timeout = (uint64_t) st->cfg.wait_timeout_max_ms;
+	}
 	// Dead workers will not answer: forget them now.
 	for (size_t i = st->n; i-- > 0;) {
 		if (st->nodes[i].status == OSCAR_NODE_DEAD) {
 			osc_entry_remove(st, &st->nodes[i]);
 		}
 	}
-	st->stopping  = true;
-	uint64_t told = osc_tell_workers(self, st, OSC_CLW_STOP);
-	oscar_log(OSCAR_LOG_INFO, "cluster", "stopping the cluster; workers told: %" PRIu64, told);
+	st->stopping = true;
+	int64_t told = osc_notice_start(self, st, OSC_CLW_STOP, NULL, (int64_t) timeout);
+	if (told < 0) {
+		return (OSCAR_ENOMEM);
+	}
+	oscar_log(OSCAR_LOG_INFO, "cluster", "stopping the cluster; workers to tell: %" PRId64,
+	    told);
 	osc_changed(self, st);
-	return (osc_wait(self, req, OSC_WAIT_STOP, told, (int64_t) timeout));
+	return (osc_wait(self, req, OSC_WAIT_STOP, (uint64_t) told, (int64_t) timeout));
 }
 
-// going_away: the supervisor stops. Each live worker is told with a call,
-// not a one-way message, so that the supervisor's pool stays up until the
-// workers have heard it. Thousands of registered workers may be
-// unreachable (forged, or gone without a word), and each call to one
-// holds a connection attempt: so at most cluster.farewell_batch calls are
-// in flight at once, and the answer goes back after
-// cluster.farewell_timeout at the latest, whoever was not told yet. The
-// addresses are copied first: the registry may change meanwhile.
-typedef struct osc_farewell {
-	oscar_req_t *req; // NULL once answered
-	char (*addresses)[OSCAR_ADDR_MAX];
-	size_t   n;
-	size_t   next;    // the next address to call
-	size_t   flying;  // calls in flight
-	uint64_t told;    // calls answered
-	int64_t  deadline; // osc_mono_ms
-	bool     timer;    // the deadline's timer has not run yet
-	uint64_t timer_id;
-} osc_farewell_t;
-
-static void osc_farewell_next(oscar_actor_t *self, osc_farewell_t *f);
-
-static void osc_farewell_release(oscar_actor_t *self, osc_farewell_t *f)
-{
-	if (f->req == NULL && f->flying == 0 && !f->timer) {
-		free(f->addresses);
-		free(f);
-	}
-}
-
-static void osc_farewell_answer(oscar_actor_t *self, osc_farewell_t *f)
-{
-	if (f->req == NULL) {
-		return;
-	}
-	if (f->next < f->n) {
-		oscar_log(OSCAR_LOG_WARN, "cluster",
-		    "%zu of %zu workers not told that the supervisor is going away: out of time "
-		    "(cluster.farewell_timeout)",
-		    f->n - f->next + f->flying, f->n);
-	}
-	oscar_req_reply(f->req, oscar_value_new_uint(f->told));
-	f->req = NULL;
-	if (f->timer) {
-		oscar_actor_cancel(self, f->timer_id); // its callback releases f
-	}
-}
-
-static void osc_farewell_done(oscar_actor_t *self, oscar_result_t *res, void *arg)
-{
-	osc_farewell_t *f = arg;
-	f->flying--;
-	f->told += res->code == 0;
-	osc_farewell_next(self, f);
-	osc_farewell_release(self, f);
-}
-
-static void osc_farewell_timeout(oscar_actor_t *self, oscar_result_t *res, void *arg)
-{
-	osc_farewell_t *f = arg;
-	f->timer          = false;
-	osc_farewell_answer(self, f);
-	osc_farewell_release(self, f);
-}
-
-// osc_farewell_next starts calls while the batch has room and time is
-// left, and answers once every call is back or the time is up.
-static void osc_farewell_next(oscar_actor_t *self, osc_farewell_t *f)
-{
-	osc_csup_t *st   = oscar_actor_state(self);
-	int64_t     left = f->deadline - osc_mono_ms();
-	while (f->req != NULL && f->next < f->n && left > 0 &&
-	       f->flying < (size_t) st->cfg.farewell_batch) {
-		oscar_ref_t ref;
-		const char *addr = f->addresses[f->next++];
-		if (oscar_ref_make(&ref, addr, OSCAR_CLUSTER_UID) == 0 &&
-		    oscar_actor_call(self, &ref, osc_clw_name(OSC_CLW_SUP_GONE), NULL,
-		        left < 1000 ? left : 1000, osc_farewell_done, f, NULL) == 0) {
-			f->flying++;
-		}
-	}
-	if (f->flying == 0 && (f->next >= f->n || left <= 0)) {
-		osc_farewell_answer(self, f);
-	}
-}
-
+// going_away: the supervisor stops (see osc_notice_t).
 static int osc_m_going_away(oscar_actor_t *self, oscar_req_t *req)
 {
-	osc_csup_t     *st = oscar_actor_state(self);
-	osc_farewell_t *f  = calloc(1, sizeof(*f));
-	if (f == NULL || (f->addresses = calloc(st->n + 1, sizeof(*f->addresses))) == NULL) {
-		free(f);
-		return (OSCAR_ENOMEM);
-	}
-	for (size_t i = 0; i < st->n; i++) {
-		const osc_entry_t *e = &st->nodes[i];
-		if (e->role == OSCAR_ROLE_WORKER && e->status != OSCAR_NODE_DEAD) {
-			snprintf(f->addresses[f->n++], OSCAR_ADDR_MAX, "%s", e->address);
-		}
-	}
-	f->req      = req;
-	f->deadline = osc_mono_ms() + st->cfg.farewell_timeout_ms;
-	if (oscar_actor_after(self, st->cfg.farewell_timeout_ms, osc_farewell_timeout, f,
-	        &f->timer_id) != 0) {
-		free(f->addresses);
-		free(f);
-		return (OSCAR_ENOMEM);
-	}
-	f->timer = true;
+	osc_csup_t *st = oscar_actor_state(self);
 	oscar_req_defer(req, OSCAR_DEFER_YIELD);
-	osc_farewell_next(self, f);
-	osc_farewell_release(self, f);
+	if (osc_notice_start(self, st, OSC_CLW_SUP_GONE, req, st->cfg.farewell_timeout_ms) < 0) {
+		return (OSCAR_ENOMEM);
+	}
 	return (0);
 }
 

@@ -363,3 +363,28 @@ Test(cluster, a_supervisor_with_thousands_of_unreachable_workers_stops)
 	stop_within(&sup);
 	oscar_pool_free(&pool);
 }
+
+Test(cluster, a_cluster_stop_with_thousands_of_unreachable_workers_ends)
+{
+	const char *const kv[] = { "max_nodes", "5000", NULL };
+	oscar_node_t     *sup  = start_supervisor(kv);
+	oscar_pool_t     *pool = client_pool();
+	oscar_error_t     err;
+	for (int i = 0; i < 3000; i++) {
+		char addr[64];
+		snprintf(addr, sizeof(addr), "tcp://127.2.%d.%d:9", i / 250, i % 250 + 1);
+		cr_assert_eq(forge_register(pool, oscar_node_address(sup), addr, &err), 0, "%s",
+		    err.message);
+	}
+	oscar_cluster_t *cl;
+	cr_assert_eq(oscar_cluster_open(&cl, pool, oscar_node_address(sup), &err), 0);
+	// None of them will leave: the stop runs out of time, says so, and
+	// the supervisor stops itself anyway.
+	cr_assert_eq(oscar_cluster_stop(cl, 3000, &err), OSCAR_ETIMEDOUT);
+	cr_assert(strstr(err.message, "3000 of the 3000 workers told to stop had not left") != NULL,
+	    "%s", err.message);
+	oscar_cluster_close(&cl);
+	cr_assert_eq(oscar_node_wait(sup, DEADLINE_MS), 0, "the supervisor asked itself to stop");
+	stop_within(&sup);
+	oscar_pool_free(&pool);
+}
