@@ -44,26 +44,26 @@ static int osc_spec_int(const oscar_settings_t *s, const char *section,
 	uint64_t u;
 	switch (spec->type) {
 	case OSCAR_SETTING_INT:
-		rv = oscar_settings_get_int(s, section, spec->key, spec->min, spec->min, spec->max,
-		    out, err);
+		rv = oscar_settings_get_int(
+		    s, section, spec->key, spec->min, spec->min, spec->max, out, err);
 		break;
 	case OSCAR_SETTING_MS:
-		rv = oscar_settings_get_ms(s, section, spec->key, spec->min, spec->min, spec->max,
-		    out, err);
+		rv = oscar_settings_get_ms(
+		    s, section, spec->key, spec->min, spec->min, spec->max, out, err);
 		break;
 	case OSCAR_SETTING_BYTES:
 		rv = oscar_settings_get_bytes(s, section, spec->key, (uint64_t) spec->min, &u, err);
 		if (rv == 0 && (u < (uint64_t) spec->min || u > (uint64_t) spec->max)) {
 			rv = oscar_error_set(err, OSCAR_EINVAL,
 			    "bad value '%s' for %s.%s: expected %" PRId64 " to %" PRId64 " bytes",
-			    oscar_settings_get(s, section, spec->key), section, spec->key, spec->min,
-			    spec->max);
+			    oscar_settings_get(s, section, spec->key), section, spec->key,
+			    spec->min, spec->max);
 		}
 		*out = rv == 0 ? (int64_t) u : 0;
 		break;
 	default:
-		rv = oscar_error_set(err, OSCAR_EINVAL, "%s.%s is not a number setting", section,
-		    spec->key);
+		rv = oscar_error_set(
+		    err, OSCAR_EINVAL, "%s.%s is not a number setting", section, spec->key);
 		break;
 	}
 	oscar_settings_free(&defs);
@@ -90,8 +90,8 @@ int oscar_service_setting_bool(const oscar_settings_t *s, const oscar_service_t 
 		    svc != NULL ? svc->name : "?", key != NULL ? key : "?"));
 	}
 	const char *def = spec->def != NULL ? spec->def : "false";
-	bool        d   = strcmp(def, "true") == 0 || strcmp(def, "yes") == 0 ||
-	         strcmp(def, "on") == 0 || strcmp(def, "1") == 0;
+	bool d = strcmp(def, "true") == 0 || strcmp(def, "yes") == 0 || strcmp(def, "on") == 0 ||
+	         strcmp(def, "1") == 0;
 	return (oscar_settings_get_bool(s, svc->name, key, d, out, err));
 }
 
@@ -116,7 +116,8 @@ static int osc_check_key(void *arg, const char *section, const char *key, const 
 	osc_keys_walk_t *w = arg;
 	(void) value;
 	if (strcmp(section, w->svc->name) == 0 && osc_spec_find(w->svc, key) == NULL) {
-		return (oscar_error_set(w->err, OSCAR_EINVAL, "unknown setting %s.%s", section, key));
+		return (
+		    oscar_error_set(w->err, OSCAR_EINVAL, "unknown setting %s.%s", section, key));
 	}
 	return (0);
 }
@@ -194,12 +195,11 @@ bool osc_shape_ok(unsigned shape, const oscar_value_t *v)
 
 const char *osc_shape_name(unsigned shape)
 {
-	static const char *const names[]    = { "anything", "nil", "a map", "an array",
-		   "an unsigned integer", "an integer", "a string" };
-	static const char *const or_nil[]   = { "anything", "nil", "a map or nil",
-		  "an array or nil", "an unsigned integer or nil", "an integer or nil",
-		  "a string or nil" };
-	unsigned                 base       = shape & ~OSC_SHAPE_OR_NIL;
+	static const char *const names[]  = { "anything", "nil", "a map", "an array",
+		 "an unsigned integer", "an integer", "a string" };
+	static const char *const or_nil[] = { "anything", "nil", "a map or nil", "an array or nil",
+		"an unsigned integer or nil", "an integer or nil", "a string or nil" };
+	unsigned                 base     = shape & ~OSC_SHAPE_OR_NIL;
 	if (base > OSC_SHAPE_STR) {
 		return ("?");
 	}
@@ -230,8 +230,8 @@ int osc_method_call(oscar_pool_t *pool, const oscar_ref_t *ref, const osc_method
 {
 	if (!osc_shape_ok(spec->args, args)) {
 		oscar_value_free(args);
-		return (oscar_error_set(err, OSCAR_EINVAL, "%s takes %s", spec->name,
-		    osc_shape_name(spec->args)));
+		return (oscar_error_set(
+		    err, OSCAR_EINVAL, "%s takes %s", spec->name, osc_shape_name(spec->args)));
 	}
 	oscar_value_t *v  = NULL;
 	int            rv = oscar_call(pool, ref, spec->name, args, timeout_ms, &v, err);

@@ -29,8 +29,8 @@ static void refused(const char *name, const char *const *argv, const char *say1,
 {
 	proc_t *p = proc_startv(name, argv);
 	int     c = proc_wait_exit(p);
-	cr_assert_eq(c, 2, "%s: exit status %d, 2 expected; its standard error:\n%s", name, c,
-	    proc_tail(p));
+	cr_assert_eq(
+	    c, 2, "%s: exit status %d, 2 expected; its standard error:\n%s", name, c, proc_tail(p));
 	cr_assert(proc_output_has(p, true, say1), "%s: its standard error does not say '%s':\n%s",
 	    name, say1, proc_tail(p));
 	cr_assert(say2 == NULL || proc_output_has(p, true, say2),
@@ -134,7 +134,8 @@ static void closed_port(char *addr, size_t size)
 static int wait_exit_by(proc_t *p, int64_t deadline_ms, const char *what)
 {
 	while (proc_running(p)) {
-		cr_assert(procs_now_ms() < deadline_ms, "%s is still running past its timeout", what);
+		cr_assert(
+		    procs_now_ms() < deadline_ms, "%s is still running past its timeout", what);
 		struct timespec ts = { 0, 20 * 1000000 };
 		nanosleep(&ts, NULL);
 	}

@@ -28,8 +28,8 @@ static oscar_node_t *start_supervisor(const char *const *kv)
 	for (size_t i = 0; kv != NULL && kv[i] != NULL; i += 2) {
 		oscar_settings_set(s, "cluster", kv[i], kv[i + 1]);
 	}
-	cr_assert_eq(oscar_node_start(&sup, OSCAR_ROLE_SUPERVISOR, s, NULL, &err), 0, "%s",
-	    err.message);
+	cr_assert_eq(
+	    oscar_node_start(&sup, OSCAR_ROLE_SUPERVISOR, s, NULL, &err), 0, "%s", err.message);
 	oscar_settings_free(&s);
 	return (sup);
 }
@@ -45,8 +45,8 @@ static oscar_pool_t *client_pool(void)
 }
 
 // forge_register registers a worker that does not exist, at address.
-static int forge_register(oscar_pool_t *pool, const char *sup, const char *address,
-    oscar_error_t *err)
+static int forge_register(
+    oscar_pool_t *pool, const char *sup, const char *address, oscar_error_t *err)
 {
 	oscar_ref_t    ref;
 	oscar_value_t *info = oscar_value_new_map(2);
@@ -130,8 +130,8 @@ Test(cluster, the_node_registry_is_bounded)
 		cr_assert_eq(oscar_cluster_watch(cl, &version, &nodes, &n, 10000, &err), 0, "%s",
 		    err.message);
 		oscar_node_info_free(nodes, n);
-		cr_assert_eq(oscar_cluster_count(cl, OSCAR_ROLE_WORKER, OSCAR_NODE_DEAD, &dead, 5000,
-		                 &err),
+		cr_assert_eq(
+		    oscar_cluster_count(cl, OSCAR_ROLE_WORKER, OSCAR_NODE_DEAD, &dead, 5000, &err),
 		    0);
 	}
 	cr_assert_eq(forge_register(pool, at, "tcp://127.0.0.5:9", &err), 0, "%s", err.message);
@@ -250,8 +250,8 @@ Test(cluster, a_hundred_thousand_parked_waits_leave_the_supervisor_answering)
 	oscar_cluster_t *cl;
 	size_t           n = 0;
 	cr_assert_eq(oscar_cluster_open(&cl, pool, oscar_node_address(sup), &err), 0);
-	cr_assert_eq(oscar_cluster_count(cl, OSCAR_ROLES_ALL, 0, &n, 10000, &err), 0, "%s",
-	    err.message);
+	cr_assert_eq(
+	    oscar_cluster_count(cl, OSCAR_ROLES_ALL, 0, &n, 10000, &err), 0, "%s", err.message);
 	cr_assert_eq(n, 1);
 	cr_assert_eq(oscar_cluster_wait_workers(cl, 5, 60000, &err), OSCAR_EMBOXFULL);
 	cr_assert(strstr(err.message, "cluster.max_waits") != NULL, "%s", err.message);
@@ -278,14 +278,15 @@ Test(cluster, parked_waits_are_clamped_to_wait_timeout_max)
 	// A day asked for; the supervisor answers after its maximum, with its
 	// own message (not the caller's deadline).
 	cr_assert_eq(oscar_cluster_wait_workers(cl, 3, 86400000, &err), OSCAR_ETIMEDOUT);
-	cr_assert(strstr(err.message, "0 of the 3 workers wanted are ready") != NULL, "%s",
-	    err.message);
+	cr_assert(
+	    strstr(err.message, "0 of the 3 workers wanted are ready") != NULL, "%s", err.message);
 	uint64_t           version = 0;
 	oscar_node_info_t *nodes;
 	size_t             n;
 	cr_assert_eq(oscar_cluster_watch(cl, &version, &nodes, &n, 5000, &err), 0);
 	oscar_node_info_free(nodes, n);
-	cr_assert_eq(oscar_cluster_watch(cl, &version, &nodes, &n, 86400000, &err), OSCAR_ETIMEDOUT);
+	cr_assert_eq(
+	    oscar_cluster_watch(cl, &version, &nodes, &n, 86400000, &err), OSCAR_ETIMEDOUT);
 	cr_assert(strstr(err.message, "did not change after version") != NULL, "%s", err.message);
 	oscar_cluster_close(&cl);
 	stop_within(&sup);
@@ -307,7 +308,8 @@ Test(cluster, waits_are_answered_in_order_of_what_they_want)
 		oscar_value_t *args = oscar_value_new_array(2);
 		oscar_value_array_push(args, oscar_value_new_uint(want[i]));
 		oscar_value_array_push(args, oscar_value_new_uint(60000));
-		cr_assert_eq(oscar_call_start(pool, &ref, "wait_workers", args, 60000, &calls[i]), 0);
+		cr_assert_eq(
+		    oscar_call_start(pool, &ref, "wait_workers", args, 60000, &calls[i]), 0);
 	}
 	oscar_cluster_t *cl;
 	size_t           n = 0;
@@ -355,8 +357,8 @@ Test(cluster, a_supervisor_with_thousands_of_unreachable_workers_stops)
 	oscar_cluster_t *cl;
 	size_t           n = 0;
 	cr_assert_eq(oscar_cluster_open(&cl, pool, oscar_node_address(sup), &err), 0);
-	cr_assert_eq(oscar_cluster_count(cl, OSCAR_ROLE_WORKER, OSCAR_NODE_READY, &n, 10000, &err),
-	    0);
+	cr_assert_eq(
+	    oscar_cluster_count(cl, OSCAR_ROLE_WORKER, OSCAR_NODE_READY, &n, 10000, &err), 0);
 	cr_assert_eq(n, 3000);
 	oscar_cluster_close(&cl);
 	// Telling them all that it goes away is bounded (cluster.farewell_*).

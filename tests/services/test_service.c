@@ -34,7 +34,7 @@ static int probe_check(const oscar_settings_t *s, oscar_role_t role, oscar_error
 {
 	int64_t level, floor;
 	int     rv = oscar_service_setting_int(s, &probe_service, "level", &level, err);
-	rv         = rv != 0 ? rv : oscar_service_setting_int(s, &probe_service, "floor", &floor, err);
+	rv = rv != 0 ? rv : oscar_service_setting_int(s, &probe_service, "floor", &floor, err);
 	if (rv == 0 && floor > level) {
 		rv = oscar_error_set(err, OSCAR_EINVAL, "probe.floor (%lld) is above probe.level",
 		    (long long) floor);
@@ -64,16 +64,16 @@ static const oscar_actor_class_t probe_class = {
 static int probe_start(oscar_node_t *node, void **state, oscar_error_t *err)
 {
 	int64_t level;
-	int rv = oscar_service_setting_int(oscar_node_settings(node), &probe_service, "level",
-	    &level, err);
+	int     rv = oscar_service_setting_int(
+	        oscar_node_settings(node), &probe_service, "level", &level, err);
 	if (rv != 0) {
 		return (rv);
 	}
 	note("probe@%s:start:%s ", oscar_node_address(node),
 	    oscar_service_setting_str(oscar_node_settings(node), &probe_service, "name"), "");
 	oscar_ref_t ref;
-	return (oscar_create(oscar_node_pool(node), &probe_class, "test.probe", NULL, 5000, &ref,
-	    err));
+	return (
+	    oscar_create(oscar_node_pool(node), &probe_class, "test.probe", NULL, 5000, &ref, err));
 }
 
 static int probe_session_create(
@@ -129,7 +129,7 @@ static void wprobe_session_destroy(oscar_node_t *node, void *state, const char *
 	note("wprobe@%s:destroy:%s\n", oscar_node_address(node), session_id, "");
 }
 
-static const char *const needs_probe[] = { "probe", NULL };
+static const char *const needs_probe[]  = { "probe", NULL };
 static const char *const needs_absent[] = { "absent", NULL };
 static const char *const needs_wprobe[] = { "wprobe", NULL };
 static const char *const needs_loop_b[] = { "loop_b", NULL };
@@ -145,14 +145,26 @@ static const oscar_service_t wprobe_service = {
 	.session_destroy = wprobe_session_destroy,
 };
 
-static const oscar_service_t needy_service = { .abi = OSCAR_SERVICE_ABI,
-	.name = "needy", .roles = OSCAR_ROLES_ALL, .needs = needs_absent, .start = plain_start };
+static const oscar_service_t needy_service            = { .abi = OSCAR_SERVICE_ABI,
+	           .name                                       = "needy",
+	           .roles                                      = OSCAR_ROLES_ALL,
+	           .needs                                      = needs_absent,
+	           .start                                      = plain_start };
 static const oscar_service_t sup_needs_worker_service = { .abi = OSCAR_SERVICE_ABI,
-	.name = "lonely", .roles = OSCAR_ROLES_ALL, .needs = needs_wprobe, .start = plain_start };
-static const oscar_service_t loop_a_service = { .abi = OSCAR_SERVICE_ABI, .name = "loop_a",
-	.roles = OSCAR_ROLES_ALL, .needs = needs_loop_b, .start = plain_start };
-static const oscar_service_t loop_b_service = { .abi = OSCAR_SERVICE_ABI, .name = "loop_b",
-	.roles = OSCAR_ROLES_ALL, .needs = needs_loop_a, .start = plain_start };
+	.name                                                  = "lonely",
+	.roles                                                 = OSCAR_ROLES_ALL,
+	.needs                                                 = needs_wprobe,
+	.start                                                 = plain_start };
+static const oscar_service_t loop_a_service           = { .abi = OSCAR_SERVICE_ABI,
+	          .name                                        = "loop_a",
+	          .roles                                       = OSCAR_ROLES_ALL,
+	          .needs                                       = needs_loop_b,
+	          .start                                       = plain_start };
+static const oscar_service_t loop_b_service           = { .abi = OSCAR_SERVICE_ABI,
+	          .name                                        = "loop_b",
+	          .roles                                       = OSCAR_ROLES_ALL,
+	          .needs                                       = needs_loop_a,
+	          .start                                       = plain_start };
 
 static oscar_registry_t *registry_with(const oscar_service_t *const *extra)
 {
@@ -178,8 +190,8 @@ TestSuite(service, .init = init);
 
 // refused starts a supervisor with section.key=value and asserts that it
 // fails with code, naming every one of says.
-static void refused(oscar_registry_t *reg, const char *const *kv, int code, const char *say1,
-    const char *say2)
+static void refused(
+    oscar_registry_t *reg, const char *const *kv, int code, const char *say1, const char *say2)
 {
 	oscar_settings_t *s;
 	oscar_node_t     *node = NULL;
@@ -200,9 +212,9 @@ static void refused(oscar_registry_t *reg, const char *const *kv, int code, cons
 
 Test(service, settings_are_checked_before_anything_starts)
 {
-	const oscar_service_t *const extra[] = { &probe_service, NULL };
-	oscar_registry_t            *reg     = registry_with(extra);
-	const char *const unknown[] = { "probe", "levle", "2", NULL };
+	const oscar_service_t *const extra[]   = { &probe_service, NULL };
+	oscar_registry_t            *reg       = registry_with(extra);
+	const char *const            unknown[] = { "probe", "levle", "2", NULL };
 	refused(reg, unknown, OSCAR_EINVAL, "unknown setting probe.levle", NULL);
 	const char *const range[] = { "probe", "level", "12", NULL };
 	refused(reg, range, OSCAR_EINVAL, "probe.level", "12");
@@ -222,8 +234,8 @@ Test(service, settings_are_checked_before_anything_starts)
 	cr_assert_eq(oscar_service_setting_int(s, &probe_service, "level", &v, NULL), 0);
 	cr_assert_eq(v, 7);
 	oscar_error_t err;
-	cr_assert_eq(oscar_service_setting_int(s, &probe_service, "nonesuch", &v, &err),
-	    OSCAR_ENOENT);
+	cr_assert_eq(
+	    oscar_service_setting_int(s, &probe_service, "nonesuch", &v, &err), OSCAR_ENOENT);
 	cr_assert(strstr(err.message, "nonesuch") != NULL);
 	oscar_settings_free(&s);
 	oscar_registry_free(&reg);
@@ -248,26 +260,25 @@ Test(service, a_missing_dependency_is_a_clear_error)
 {
 	const oscar_service_t *const extra[] = { &needy_service, NULL };
 	oscar_registry_t            *reg     = registry_with(extra);
-	const char *const none[] = { "node", "listen", "tcp://127.0.0.1:0", NULL };
-	refused(reg, none, OSCAR_ENOENT, "service needy needs service absent",
-	    "not registered");
+	const char *const            none[]  = { "node", "listen", "tcp://127.0.0.1:0", NULL };
+	refused(reg, none, OSCAR_ENOENT, "service needy needs service absent", "not registered");
 	oscar_registry_free(&reg);
 
 	// A service a supervisor runs cannot need one that runs on workers only.
 	const oscar_service_t *const extra2[] = { &probe_service, &wprobe_service,
 		&sup_needs_worker_service, NULL };
-	reg = registry_with(extra2);
+	reg                                   = registry_with(extra2);
 	refused(reg, none, OSCAR_ENOENT, "service lonely needs service wprobe",
 	    "does not run on a supervisor");
 	oscar_registry_free(&reg);
 
 	const oscar_service_t *const loops[] = { &loop_a_service, &loop_b_service, NULL };
-	reg = registry_with(loops);
+	reg                                  = registry_with(loops);
 	refused(reg, none, OSCAR_EINVAL, "cycle", NULL);
 	oscar_registry_free(&reg);
 
 	// Through the program: a usage error, status 2.
-	reg           = registry_with(extra);
+	reg          = registry_with(extra);
 	char *argv[] = { "oscar-supervisor", NULL };
 	cr_assert_eq(oscar_node_main(OSCAR_ROLE_SUPERVISOR, 1, argv, reg), 2);
 	oscar_registry_free(&reg);
@@ -282,17 +293,18 @@ Test(service, needed_services_start_first_even_when_not_named)
 	oscar_error_t                err;
 	oscar_settings_new(&s);
 	oscar_settings_set(s, "node", "services", "probe");
-	cr_assert_eq(oscar_node_start(&sup, OSCAR_ROLE_SUPERVISOR, s, reg, &err), 0, "%s",
-	    err.message);
+	cr_assert_eq(
+	    oscar_node_start(&sup, OSCAR_ROLE_SUPERVISOR, s, reg, &err), 0, "%s", err.message);
 	// wprobe is registered first, but needs probe: probe starts first.
 	oscar_settings_set(s, "node", "services", "wprobe");
 	oscar_settings_set(s, "node", "supervisor", oscar_node_address(sup));
 	journal[0] = '\0';
-	cr_assert_eq(oscar_node_start(&worker, OSCAR_ROLE_WORKER, s, reg, &err), 0, "%s",
-	    err.message);
+	cr_assert_eq(
+	    oscar_node_start(&worker, OSCAR_ROLE_WORKER, s, reg, &err), 0, "%s", err.message);
 	char want[512];
-	snprintf(want, sizeof(want), "probe@%s:start:probe wprobe@%s:start: ",
-	    oscar_node_address(worker), oscar_node_address(worker));
+	snprintf(want, sizeof(want),
+	    "probe@%s:start:probe wprobe@%s:start: ", oscar_node_address(worker),
+	    oscar_node_address(worker));
 	cr_assert_str_eq(journal, want);
 	cr_assert(oscar_node_runs(worker, "cluster") && oscar_node_runs(worker, "probe") &&
 	          oscar_node_runs(worker, "wprobe"));
@@ -313,8 +325,8 @@ Test(service, session_hooks_run_on_every_node_that_runs_the_service)
 	oscar_node_t                *nodes[3];
 	oscar_error_t                err;
 	oscar_settings_new(&s);
-	cr_assert_eq(oscar_node_start(&nodes[0], OSCAR_ROLE_SUPERVISOR, s, reg, &err), 0, "%s",
-	    err.message);
+	cr_assert_eq(
+	    oscar_node_start(&nodes[0], OSCAR_ROLE_SUPERVISOR, s, reg, &err), 0, "%s", err.message);
 	oscar_settings_set(s, "node", "supervisor", oscar_node_address(nodes[0]));
 	for (int i = 1; i < 3; i++) {
 		cr_assert_eq(oscar_node_start(&nodes[i], OSCAR_ROLE_WORKER, s, reg, &err), 0, "%s",
@@ -324,8 +336,8 @@ Test(service, session_hooks_run_on_every_node_that_runs_the_service)
 	for (int i = 0; i < 3; i++) {
 		cr_assert_eq(oscar_node_session_create(nodes[i], "s1", &err), 0, "%s", err.message);
 	}
-	char want[2048] = "";
-	size_t at       = 0;
+	char   want[2048] = "";
+	size_t at         = 0;
 	for (int i = 0; i < 3; i++) {
 		const char *a = oscar_node_address(nodes[i]);
 		at += (size_t) snprintf(want + at, sizeof(want) - at, "probe@%s:create:s1\n", a);
@@ -362,9 +374,9 @@ Test(service, session_hooks_run_on_every_node_that_runs_the_service)
 		const char    *where;
 		size_t         len;
 		oscar_ref_make(&ref, oscar_node_address(nodes[i]), "test.probe");
-		cr_assert_eq(oscar_call(oscar_node_pool(nodes[i]), &ref, "where", NULL, 5000, &v,
-		                 &err),
-		    0, "%s", err.message);
+		cr_assert_eq(
+		    oscar_call(oscar_node_pool(nodes[i]), &ref, "where", NULL, 5000, &v, &err), 0,
+		    "%s", err.message);
 		cr_assert_eq(oscar_value_get_str(v, &where, &len), 0);
 		cr_assert_str_eq(where, oscar_node_address(nodes[i]));
 		oscar_value_free(v);
@@ -399,16 +411,16 @@ Test(service, method_tables_check_the_shape_of_arguments)
 	oscar_node_t     *sup;
 	oscar_error_t     err;
 	oscar_settings_new(&s);
-	cr_assert_eq(oscar_node_start(&sup, OSCAR_ROLE_SUPERVISOR, s, NULL, &err), 0, "%s",
-	    err.message);
+	cr_assert_eq(
+	    oscar_node_start(&sup, OSCAR_ROLE_SUPERVISOR, s, NULL, &err), 0, "%s", err.message);
 	oscar_ref_t ref;
 	oscar_ref_make(&ref, oscar_node_address(sup), OSCAR_CLUSTER_UID);
 	cr_assert_eq(oscar_call(oscar_node_pool(sup), &ref, "register", oscar_value_new_str("x"),
 	                 5000, NULL, &err),
 	    OSCAR_EBADARGS);
 	cr_assert(strstr(err.message, "register takes a map") != NULL, "%s", err.message);
-	cr_assert_eq(oscar_call(oscar_node_pool(sup), &ref, "count", oscar_value_new_str("x"),
-	                 5000, NULL, &err),
+	cr_assert_eq(oscar_call(oscar_node_pool(sup), &ref, "count", oscar_value_new_str("x"), 5000,
+	                 NULL, &err),
 	    OSCAR_EBADARGS);
 	cr_assert(strstr(err.message, "count takes an array or nil") != NULL, "%s", err.message);
 	oscar_value_t *v;
