@@ -22,7 +22,7 @@ static const oscar_setting_spec_t *osc_spec_find(const oscar_service_t *svc, con
 	return (NULL);
 }
 
-// osc_spec_value reads spec's setting as an integer: unset, its default,
+// osc_spec_int reads spec's setting as an integer: unset, its default,
 // which is parsed as a value in the file would be (a default that does not
 // parse is the service's bug, reported as the setting's).
 static int osc_spec_int(const oscar_settings_t *s, const char *section,
