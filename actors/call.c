@@ -55,11 +55,8 @@ void osc_error_set(oscar_error_t *err, const oscar_pool_t *pool, int code, const
 // involved, and returns code.
 static int osc_fail(oscar_error_t *err, int code, const char *msg)
 {
-	if (err != NULL) {
-		memset(err, 0, sizeof(*err));
-		err->code = code;
-		err->pid  = (int64_t) getpid();
-		snprintf(err->message, sizeof(err->message), "%s", msg);
+	if (oscar_error_set(err, code, "%s", msg) != 0 && err != NULL) {
+		err->pid = (int64_t) getpid();
 	}
 	return (code);
 }

@@ -1,5 +1,8 @@
 // Error names and messages, generated from OSCAR_ERROR_MAP in
 // include/oscar/error.h so that codes, names and messages cannot drift apart.
+#include <stdio.h>
+#include <string.h>
+
 #include "oscar/error.h"
 
 // oscar_strerror returns the static message for code. Codes from OSCAR_EUSER
@@ -44,4 +47,26 @@ const char *oscar_errname(int code)
 		return ("EUSER");
 	}
 	return ("EUNKNOWN");
+}
+
+// oscar_error_setv clears err, then sets its code and message.
+int oscar_error_setv(oscar_error_t *err, int code, const char *fmt, va_list ap)
+{
+	if (err != NULL) {
+		memset(err, 0, sizeof(*err));
+		err->code = code;
+		if (fmt != NULL) {
+			vsnprintf(err->message, sizeof(err->message), fmt, ap);
+		}
+	}
+	return (code);
+}
+
+int oscar_error_set(oscar_error_t *err, int code, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	oscar_error_setv(err, code, fmt, ap);
+	va_end(ap);
+	return (code);
 }

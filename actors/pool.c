@@ -539,6 +539,14 @@ const char *oscar_pool_address(const oscar_pool_t *pool)
 	return (pool->address);
 }
 
+void *oscar_pool_context(const oscar_pool_t *pool, const void *tag)
+{
+	if (pool == NULL || tag == NULL || pool->cfg.context_tag != tag) {
+		return (NULL);
+	}
+	return (pool->cfg.context);
+}
+
 // osc_pool_on_loop tells whether the calling thread is pool's own.
 bool osc_pool_on_loop(const oscar_pool_t *pool)
 {

@@ -619,15 +619,24 @@ osc_subpool_t *osc_subpool_find(oscar_pool_t *pool, const char *address)
 	return (NULL);
 }
 
-void osc_pool_census(oscar_pool_t *pool, unsigned *sub_pools_ready, uint64_t *actors)
+// oscar_pool_census counts the pool's actors and sub pools; the loop's
+// own state, so only its thread may read it.
+int oscar_pool_census(oscar_pool_t *pool, oscar_pool_census_t *out)
 {
-	unsigned ready = 0;
+	if (pool == NULL || out == NULL) {
+		return (OSCAR_EINVAL);
+	}
+	if (!osc_pool_on_loop(pool)) {
+		return (OSCAR_ESTATE);
+	}
+	memset(out, 0, sizeof(*out));
 	for (unsigned i = 0; i < pool->subs.n; i++) {
 		const osc_subpool_t *s = pool->subs.v[i];
-		ready += s->alive && s->ready && !s->removed;
+		out->sub_pools += !s->removed;
+		out->sub_pools_ready += s->alive && s->ready && !s->removed;
 	}
-	*sub_pools_ready = ready;
-	*actors          = pool->actors.len;
+	out->actors = pool->actors.len;
+	return (0);
 }
 
 // ---------------------------------------------------------------------------

@@ -51,10 +51,6 @@ void osc_subpool_record(
     osc_subpool_t *s, const char *cls, const char *uid, const oscar_value_t *args);
 osc_subpool_t *osc_subpool_find(oscar_pool_t *pool, const char *address);
 
-// osc_pool_census counts, on pool's own thread, the sub pools alive and
-// ready and the actors alive in pool (the cluster service reports them).
-void osc_pool_census(oscar_pool_t *pool, unsigned *sub_pools_ready, uint64_t *actors);
-
 // osc_sub_notify completes the host handles waiting for sub pools to be
 // ready (call.c).
 void osc_sub_notify(oscar_pool_t *pool);

@@ -874,3 +874,56 @@ int oscar_value_format(const oscar_value_t *v, char *buf, size_t size)
 	}
 	return (f.len > INT_MAX ? INT_MAX : (int) f.len);
 }
+
+// ---------------------------------------------------------------------------
+// Tolerant readers
+
+int64_t oscar_value_map_int(const oscar_value_t *map, const char *key, int64_t def)
+{
+	int64_t v;
+	return (oscar_value_get_int(oscar_value_map_get(map, key), &v) == 0 ? v : def);
+}
+
+uint64_t oscar_value_map_uint(const oscar_value_t *map, const char *key, uint64_t def)
+{
+	uint64_t v;
+	return (oscar_value_get_uint(oscar_value_map_get(map, key), &v) == 0 ? v : def);
+}
+
+double oscar_value_map_float(const oscar_value_t *map, const char *key, double def)
+{
+	double v;
+	return (oscar_value_get_float(oscar_value_map_get(map, key), &v) == 0 ? v : def);
+}
+
+bool oscar_value_map_bool(const oscar_value_t *map, const char *key, bool def)
+{
+	bool v;
+	return (oscar_value_get_bool(oscar_value_map_get(map, key), &v) == 0 ? v : def);
+}
+
+const char *oscar_value_map_str(const oscar_value_t *map, const char *key)
+{
+	const char *v;
+	size_t      len;
+	return (oscar_value_get_str(oscar_value_map_get(map, key), &v, &len) == 0 ? v : NULL);
+}
+
+int64_t oscar_value_at_int(const oscar_value_t *array, size_t i, int64_t def)
+{
+	int64_t v;
+	return (oscar_value_get_int(oscar_value_at(array, i), &v) == 0 ? v : def);
+}
+
+uint64_t oscar_value_at_uint(const oscar_value_t *array, size_t i, uint64_t def)
+{
+	uint64_t v;
+	return (oscar_value_get_uint(oscar_value_at(array, i), &v) == 0 ? v : def);
+}
+
+const char *oscar_value_at_str(const oscar_value_t *array, size_t i)
+{
+	const char *v;
+	size_t      len;
+	return (oscar_value_get_str(oscar_value_at(array, i), &v, &len) == 0 ? v : NULL);
+}

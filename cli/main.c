@@ -121,6 +121,14 @@ static int cli_usage_error(const char *cmd, const char *fmt, ...)
 	return (2);
 }
 
+// cli_own is the address of the command's own pool, while it has one.
+static char cli_own[OSCAR_ADDR_MAX];
+
+static bool cli_own_pool(const char *address)
+{
+	return (cli_own[0] != '\0' && strcmp(address, cli_own) == 0);
+}
+
 // cli_fail prints that cmd failed, with err's details, and returns 1.
 static int cli_fail(const char *cmd, const oscar_error_t *err, const char *fmt, ...)
 #if defined(__GNUC__)
@@ -136,10 +144,11 @@ static int cli_fail(const char *cmd, const oscar_error_t *err, const char *fmt, 
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
-	if (err != NULL && err->address[0] == '\0') {
-		// Not from a pool (oscar_local_start's own errors, say): the
-		// message is the whole story.
-		fprintf(stderr, ": %s", err->message);
+	if (err != NULL && (err->address[0] == '\0' || cli_own_pool(err->address))) {
+		// Not from a pool (oscar_local_start's own errors, say), or from
+		// the command's own pool (a call that timed out): the message is
+		// the whole story, and the target is in what the caller printed.
+		fprintf(stderr, ": %s: %s", oscar_errname(err->code), err->message);
 	} else if (err != NULL) {
 		oscar_error_format(err, detail, sizeof(detail));
 		fprintf(stderr, ": %s", detail);
@@ -221,9 +230,13 @@ static int cli_one_address(const char *cmd, int argc, char **argv, const char **
 		return (cli_usage_error(cmd, "unexpected argument '%s'", argv[optind + 1]));
 	}
 	*address = argv[optind];
+	oscar_error_t err;
 	if (strncmp(*address, "tcp://", 6) != 0 && strncmp(*address, "ipc://", 6) != 0) {
 		return (cli_usage_error(cmd,
 		    "'%s' is not a supervisor address (tcp://host:port or ipc:///path)", *address));
+	}
+	if (oscar_address_check(*address, false, "supervisor address", &err) != 0) {
+		return (cli_usage_error(cmd, "%s", err.message));
 	}
 	return (0);
 }
@@ -401,6 +414,7 @@ static int cli_client_open(cli_client_t *c, const char *cmd, const char *address
 		    oscar_strerror(rv));
 		return (1);
 	}
+	snprintf(cli_own, sizeof(cli_own), "%s", oscar_pool_address(c->pool));
 	if ((rv = oscar_cluster_open(&c->cl, c->pool, address, &err)) != 0) {
 		oscar_pool_free(&c->pool);
 		return (cli_fail(cmd, &err, "cannot use %s", address));
@@ -530,7 +544,12 @@ static int cmd_stop(int argc, char **argv)
 	rv = oscar_cluster_stop(cc.cl, timeout_ms, &err);
 	cli_client_close(&cc);
 	if (rv != 0) {
-		return (cli_fail("stop", &err, "cannot stop the cluster at %s", address));
+		bool unreachable =
+		    rv == OSCAR_ETIMEDOUT || rv == OSCAR_ECONNREFUSED || rv == OSCAR_EPEERGONE;
+		return (cli_fail("stop", &err, "%s %s",
+		    unreachable ? "cannot stop the cluster: no answer from the supervisor at"
+		                : "cannot stop the cluster at",
+		    address));
 	}
 	printf("stopped the cluster at %s\n", address);
 	return (0);

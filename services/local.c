@@ -113,16 +113,13 @@ static int osc_fail(oscar_error_t *err, int code, int64_t pid, const char *fmt, 
 
 static int osc_fail(oscar_error_t *err, int code, int64_t pid, const char *fmt, ...)
 {
-	if (err == NULL) {
-		return (code);
-	}
 	va_list ap;
-	memset(err, 0, sizeof(*err));
-	err->code = code;
-	err->pid  = pid;
 	va_start(ap, fmt);
-	vsnprintf(err->message, sizeof(err->message), fmt, ap);
+	oscar_error_setv(err, code, fmt, ap);
 	va_end(ap);
+	if (err != NULL) {
+		err->pid = pid;
+	}
 	return (code);
 }
 

@@ -114,19 +114,6 @@ void oscar_log(oscar_log_level_t level, const char *scope, const char *fmt, ...)
 	va_end(ap);
 }
 
-int osc_fail(oscar_error_t *err, int code, const char *fmt, ...)
-{
-	if (err != NULL) {
-		memset(err, 0, sizeof(*err));
-		err->code = code;
-		va_list ap;
-		va_start(ap, fmt);
-		vsnprintf(err->message, sizeof(err->message), fmt, ap);
-		va_end(ap);
-	}
-	return (code);
-}
-
 int64_t osc_now_ms(void)
 {
 	struct timespec ts;

@@ -13,6 +13,9 @@
 #define OSC_NODE_SECTION "node"
 #define OSC_SUB_POOLS_MAX 256
 
+// osc_node_tag marks a pool whose context is a node (oscar_node_of_actor).
+static const char osc_node_tag = 'N';
+
 typedef struct osc_running {
 	const oscar_service_t *svc;
 	void                  *state;
@@ -84,87 +87,161 @@ static int osc_node_read_facts(oscar_node_t *node, oscar_error_t *err)
 	node->facts.sub_pools = (unsigned) value;
 	if (osc_split_list(osc_node_get(node, "labels"), &node->facts.labels,
 	        &node->facts.n_labels) != 0) {
-		return (osc_fail(err, OSCAR_ENOMEM, "out of memory"));
+		return (oscar_error_set(err, OSCAR_ENOMEM, "out of memory"));
 	}
 	return (0);
 }
 
-// osc_node_load_modules loads node.modules into the registry and keeps
-// their list for the sub pools, which load them too.
-static int osc_node_load_modules(oscar_node_t *node, oscar_error_t *err)
+int osc_node_load_modules(
+    oscar_registry_t *reg, const oscar_settings_t *s, char **envp, oscar_error_t *err)
 {
 	char **paths;
 	size_t n;
-	if (osc_split_list(osc_node_get(node, "modules"), &paths, &n) != 0) {
-		return (osc_fail(err, OSCAR_ENOMEM, "out of memory"));
+	if (envp != NULL) {
+		*envp = NULL;
+	}
+	if (osc_split_list(oscar_settings_get(s, OSC_NODE_SECTION, "modules"), &paths, &n) != 0) {
+		return (oscar_error_set(err, OSCAR_ENOMEM, "out of memory"));
 	}
 	size_t len = strlen("OSCAR_NODE_MODULES=") + 1;
 	int    rv  = 0;
 	for (size_t i = 0; i < n && rv == 0; i++) {
 		len += strlen(paths[i]) + 1;
-		rv = oscar_registry_load(node->registry, paths[i], err);
+		rv = oscar_registry_load(reg, paths[i], err);
 	}
-	if (rv == 0 && n > 0) {
-		node->modules_env = malloc(len);
-		if (node->modules_env == NULL) {
-			rv = osc_fail(err, OSCAR_ENOMEM, "out of memory");
+	if (rv == 0 && n > 0 && envp != NULL) {
+		char *env = malloc(len);
+		if (env == NULL) {
+			rv = oscar_error_set(err, OSCAR_ENOMEM, "out of memory");
 		} else {
-			strcpy(node->modules_env, "OSCAR_NODE_MODULES=");
+			strcpy(env, "OSCAR_NODE_MODULES=");
 			for (size_t i = 0; i < n; i++) {
-				strcat(node->modules_env, paths[i]);
-				strcat(node->modules_env, i + 1 < n ? "," : "");
+				strcat(env, paths[i]);
+				strcat(env, i + 1 < n ? "," : "");
 			}
+			*envp = env;
 		}
 	}
 	osc_free_list(paths, n);
 	return (rv);
 }
 
-// osc_node_plan picks the services to run, in order: node.services when
-// set (the cluster service first even when not named: everything else
-// relies on it), else every registered service of this role. A named
-// service of the other role is skipped, so one file can serve both.
-static int osc_node_plan(oscar_node_t *node, oscar_error_t *err)
+// A plan being made: the services in start order, and which registry
+// entries are on the way (to find cycles).
+typedef struct osc_plan {
+	const oscar_registry_t *reg;
+	oscar_role_t            role;
+	const oscar_service_t **v;
+	size_t                  n;
+	bool                   *visiting; // by registry index
+} osc_plan_t;
+
+static size_t osc_registry_index(const oscar_registry_t *reg, const oscar_service_t *svc)
 {
-	size_t cap  = osc_registry_count(node->registry) + 1;
-	node->plan  = calloc(cap, sizeof(*node->plan));
-	if (node->plan == NULL) {
-		return (osc_fail(err, OSCAR_ENOMEM, "out of memory"));
+	size_t i = 0;
+	while (i < osc_registry_count(reg) && osc_registry_at(reg, i) != svc) {
+		i++;
 	}
-	const char *wanted = osc_node_get(node, "services");
+	return (i);
+}
+
+// osc_plan_add appends svc to the plan after the services it needs
+// (depth first), unless it is there already.
+static int osc_plan_add(osc_plan_t *p, const oscar_service_t *svc, oscar_error_t *err)
+{
+	for (size_t i = 0; i < p->n; i++) {
+		if (p->v[i] == svc) {
+			return (0);
+		}
+	}
+	size_t at = osc_registry_index(p->reg, svc);
+	if (p->visiting[at]) {
+		return (oscar_error_set(err, OSCAR_EINVAL,
+		    "service %s needs itself through the services it needs (a cycle)", svc->name));
+	}
+	p->visiting[at] = true;
+	int rv          = 0;
+	for (size_t i = 0; rv == 0 && svc->needs != NULL && svc->needs[i] != NULL; i++) {
+		const oscar_service_t *need = oscar_registry_find(p->reg, svc->needs[i]);
+		if (need == NULL) {
+			rv = oscar_error_set(err, OSCAR_ENOENT,
+			    "service %s needs service %s, which is not registered (is its module "
+			    "loaded?)",
+			    svc->name, svc->needs[i]);
+		} else if ((need->roles & p->role) == 0) {
+			rv = oscar_error_set(err, OSCAR_ENOENT,
+			    "service %s needs service %s, which does not run on a %s", svc->name,
+			    need->name, oscar_role_name(p->role));
+		} else {
+			rv = osc_plan_add(p, need, err);
+		}
+	}
+	p->visiting[at] = false;
+	if (rv == 0) {
+		p->v[p->n++] = svc;
+	}
+	return (rv);
+}
+
+int osc_service_plan(const oscar_registry_t *reg, const oscar_settings_t *s, oscar_role_t role,
+    const oscar_service_t ***planp, size_t *np, oscar_error_t *err)
+{
+	size_t     count = osc_registry_count(reg);
+	osc_plan_t p     = { .reg = reg, .role = role };
+	*planp           = NULL;
+	*np              = 0;
+	p.v              = calloc(count + 1, sizeof(*p.v));
+	p.visiting       = calloc(count + 1, sizeof(*p.visiting));
+	if (p.v == NULL || p.visiting == NULL) {
+		free(p.v);
+		free(p.visiting);
+		return (oscar_error_set(err, OSCAR_ENOMEM, "out of memory"));
+	}
+	int rv = 0;
+	for (size_t i = 0; rv == 0 && i < count; i++) {
+		const oscar_service_t *svc = osc_registry_at(reg, i);
+		if ((svc->flags & OSCAR_SERVICE_ALWAYS) != 0 && (svc->roles & role) != 0) {
+			rv = osc_plan_add(&p, svc, err);
+		}
+	}
+	const char *wanted = oscar_settings_get(s, OSC_NODE_SECTION, "services");
 	if (wanted == NULL) {
-		for (size_t i = 0; i < cap - 1; i++) {
-			const oscar_service_t *svc = osc_registry_at(node->registry, i);
-			if ((svc->roles & node->role) != 0) {
-				node->plan[node->n_plan++] = svc;
+		for (size_t i = 0; rv == 0 && i < count; i++) {
+			const oscar_service_t *svc = osc_registry_at(reg, i);
+			if ((svc->roles & role) != 0) {
+				rv = osc_plan_add(&p, svc, err);
 			}
 		}
-		return (0);
-	}
-	char **names;
-	size_t n;
-	if (osc_split_list(wanted, &names, &n) != 0) {
-		return (osc_fail(err, OSCAR_ENOMEM, "out of memory"));
-	}
-	node->plan[node->n_plan++] = &osc_cluster_service;
-	int rv                     = 0;
-	for (size_t i = 0; i < n && rv == 0; i++) {
-		const oscar_service_t *svc = oscar_registry_find(node->registry, names[i]);
-		if (svc == NULL) {
-			rv = osc_fail(err, OSCAR_ENOENT,
-			    "unknown service '%s' in node.services (is its module loaded?)", names[i]);
-			break;
-		}
-		bool seen = false;
-		for (size_t j = 0; j < node->n_plan; j++) {
-			seen = seen || node->plan[j] == svc;
-		}
-		if (!seen && (svc->roles & node->role) != 0 && node->n_plan < cap) {
-			node->plan[node->n_plan++] = svc;
+	} else {
+		char **names;
+		size_t n;
+		if (rv == 0 && osc_split_list(wanted, &names, &n) != 0) {
+			rv = oscar_error_set(err, OSCAR_ENOMEM, "out of memory");
+		} else if (rv == 0) {
+			// A named service of the other role is skipped, so that one
+			// file can serve both.
+			for (size_t i = 0; rv == 0 && i < n; i++) {
+				const oscar_service_t *svc = oscar_registry_find(reg, names[i]);
+				if (svc == NULL) {
+					rv = oscar_error_set(err, OSCAR_ENOENT,
+					    "unknown service '%s' in node.services (is its module "
+					    "loaded?)",
+					    names[i]);
+				} else if ((svc->roles & role) != 0) {
+					rv = osc_plan_add(&p, svc, err);
+				}
+			}
+			osc_free_list(names, n);
 		}
 	}
-	osc_free_list(names, n);
-	return (rv);
+	free(p.visiting);
+	if (rv != 0) {
+		free(p.v);
+		return (rv);
+	}
+	*planp = p.v;
+	*np    = p.n;
+	return (0);
 }
 
 static int osc_node_open_pool(oscar_node_t *node, oscar_error_t *err)
@@ -173,7 +250,7 @@ static int osc_node_open_pool(oscar_node_t *node, oscar_error_t *err)
 	listen = listen != NULL ? listen : osc_node_default_listen(node->settings, node->role);
 	node->classes = osc_registry_classes(node->registry);
 	if (node->classes == NULL) {
-		return (osc_fail(err, OSCAR_ENOMEM, "out of memory"));
+		return (oscar_error_set(err, OSCAR_ENOMEM, "out of memory"));
 	}
 	const char *env[] = { node->modules_env, NULL };
 
@@ -187,9 +264,11 @@ static int osc_node_open_pool(oscar_node_t *node, oscar_error_t *err)
 	cfg.tls_cert_file = osc_node_get(node, "tls_cert");
 	cfg.tls_key_file  = osc_node_get(node, "tls_key");
 	cfg.tls_ca_file   = osc_node_get(node, "tls_ca");
+	cfg.context       = node;
+	cfg.context_tag   = &osc_node_tag;
 	int rv            = oscar_pool_open(&node->pool, &cfg);
 	if (rv != 0) {
-		return (osc_fail(err, rv, "cannot open the node's pool at %s: %s", listen,
+		return (oscar_error_set(err, rv, "cannot open the node's pool at %s: %s", listen,
 		    oscar_strerror(rv)));
 	}
 	snprintf(node->address, sizeof(node->address), "%s", oscar_pool_address(node->pool));
@@ -204,11 +283,11 @@ static int osc_node_find_supervisor(oscar_node_t *node, oscar_error_t *err)
 	}
 	const char *sup = osc_node_get(node, "supervisor");
 	if (sup == NULL || sup[0] == '\0') {
-		return (osc_fail(err, OSCAR_EINVAL,
+		return (oscar_error_set(err, OSCAR_EINVAL,
 		    "a worker needs its supervisor's address (--supervisor or node.supervisor)"));
 	}
 	if (strlen(sup) >= sizeof(node->supervisor)) {
-		return (osc_fail(err, OSCAR_EINVAL, "node.supervisor is too long"));
+		return (oscar_error_set(err, OSCAR_EINVAL, "node.supervisor is too long"));
 	}
 	snprintf(node->supervisor, sizeof(node->supervisor), "%s", sup);
 	osc_node_warn_unreachable(node->address, node->supervisor);
@@ -228,7 +307,7 @@ static int osc_node_write_address(oscar_node_t *node, oscar_error_t *err)
 	snprintf(tmp, sizeof(tmp), "%s.%d.tmp", path, (int) getpid());
 	FILE *f = fopen(tmp, "w");
 	if (f == NULL) {
-		return (osc_fail(err, OSCAR_ENOENT, "cannot write the address file %s: %s", tmp,
+		return (oscar_error_set(err, OSCAR_ENOENT, "cannot write the address file %s: %s", tmp,
 		    strerror(errno)));
 	}
 	bool ok = fprintf(f, "%s\n", node->address) > 0;
@@ -236,7 +315,7 @@ static int osc_node_write_address(oscar_node_t *node, oscar_error_t *err)
 	if (!ok || rename(tmp, path) != 0) {
 		int e = errno;
 		unlink(tmp);
-		return (osc_fail(err, OSCAR_ESYSTEM, "cannot write the address file %s: %s", path,
+		return (oscar_error_set(err, OSCAR_ESYSTEM, "cannot write the address file %s: %s", path,
 		    strerror(e)));
 	}
 	snprintf(node->address_file, sizeof(node->address_file), "%s", path);
@@ -261,7 +340,7 @@ static int osc_node_start_services(oscar_node_t *node, oscar_error_t *err)
 {
 	node->running = calloc(node->n_plan + 1, sizeof(*node->running));
 	if (node->running == NULL) {
-		return (osc_fail(err, OSCAR_ENOMEM, "out of memory"));
+		return (oscar_error_set(err, OSCAR_ENOMEM, "out of memory"));
 	}
 	for (size_t i = 0; i < node->n_plan; i++) {
 		const oscar_service_t *svc   = node->plan[i];
@@ -271,7 +350,7 @@ static int osc_node_start_services(oscar_node_t *node, oscar_error_t *err)
 		oscar_log(OSCAR_LOG_DEBUG, "node", "starting service %s", svc->name);
 		int rv = svc->start(node, &state, &why);
 		if (rv != 0) {
-			osc_fail(err, rv, "service %s failed to start: %s", svc->name,
+			oscar_error_set(err, rv, "service %s failed to start: %s", svc->name,
 			    why.message[0] != '\0' ? why.message : oscar_strerror(rv));
 			osc_node_stop_services(node);
 			return (rv);
@@ -306,7 +385,7 @@ int oscar_node_start(oscar_node_t **nodep, oscar_role_t role, const oscar_settin
     oscar_registry_t *registry, oscar_error_t *err)
 {
 	if (nodep == NULL || (role != OSCAR_ROLE_SUPERVISOR && role != OSCAR_ROLE_WORKER)) {
-		return (osc_fail(err, OSCAR_EINVAL, "no node pointer, or an unknown role"));
+		return (oscar_error_set(err, OSCAR_EINVAL, "no node pointer, or an unknown role"));
 	}
 	*nodep = NULL;
 	if (err != NULL) {
@@ -314,35 +393,39 @@ int oscar_node_start(oscar_node_t **nodep, oscar_role_t role, const oscar_settin
 	}
 	oscar_node_t *node = calloc(1, sizeof(*node));
 	if (node == NULL) {
-		return (osc_fail(err, OSCAR_ENOMEM, "out of memory"));
+		return (oscar_error_set(err, OSCAR_ENOMEM, "out of memory"));
 	}
 	node->role    = role;
 	node->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	int rv        = node->stop_fd < 0 ? osc_fail(err, OSCAR_ESYSTEM, "eventfd: %s",
+	int rv        = node->stop_fd < 0 ? oscar_error_set(err, OSCAR_ESYSTEM, "eventfd: %s",
                                                    strerror(errno))
 	                                  : 0;
 	if (rv == 0 && (rv = oscar_settings_new(&node->settings)) == 0) {
 		rv = osc_settings_copy(node->settings, settings);
 	}
 	if (rv != 0 && err != NULL && err->code == 0) {
-		osc_fail(err, rv, "cannot copy the settings: %s", oscar_strerror(rv));
+		oscar_error_set(err, rv, "cannot copy the settings: %s", oscar_strerror(rv));
 	}
 	if (rv == 0 && registry == NULL) {
 		node->own_registry = true;
 		rv                 = oscar_registry_new(&registry);
 		if (rv != 0) {
-			osc_fail(err, rv, "cannot make a service registry: %s", oscar_strerror(rv));
+			oscar_error_set(err, rv, "cannot make a service registry: %s", oscar_strerror(rv));
 		}
 	}
 	node->registry = registry;
-	rv             = rv != 0 ? rv : osc_node_check_settings(node->settings, role, err);
+	// Modules first: their services' settings are checked with the rest.
+	rv = rv != 0 ? rv
+	             : osc_node_load_modules(node->registry, node->settings, &node->modules_env, err);
+	rv = rv != 0 ? rv : osc_node_check_settings(node->settings, role, node->registry, err);
 	if (rv == 0) {
 		// Logs are the process's: the node's settings set them (checked).
 		oscar_log_setup(osc_node_get(node, "log_level"), osc_node_get(node, "log_format"));
 	}
-	rv             = rv != 0 ? rv : osc_node_read_facts(node, err);
-	rv             = rv != 0 ? rv : osc_node_load_modules(node, err);
-	rv             = rv != 0 ? rv : osc_node_plan(node, err);
+	rv = rv != 0 ? rv : osc_node_read_facts(node, err);
+	rv = rv != 0 ? rv
+	             : osc_service_plan(
+	                   node->registry, node->settings, role, &node->plan, &node->n_plan, err);
 	rv             = rv != 0 ? rv : osc_node_open_pool(node, err);
 	rv             = rv != 0 ? rv : osc_node_find_supervisor(node, err);
 	rv             = rv != 0 ? rv : osc_node_start_services(node, err);
@@ -441,14 +524,67 @@ const oscar_settings_t *oscar_node_settings(const oscar_node_t *node)
 	return (node->settings);
 }
 
-void *oscar_node_service_state(oscar_node_t *node, const char *name)
+bool oscar_node_runs(const oscar_node_t *node, const char *name)
 {
 	for (size_t i = 0; node != NULL && name != NULL && i < node->n_running; i++) {
 		if (strcmp(node->running[i].svc->name, name) == 0) {
-			return (node->running[i].state);
+			return (true);
 		}
 	}
-	return (NULL);
+	return (false);
+}
+
+oscar_node_t *oscar_node_of_actor(oscar_actor_t *self)
+{
+	return (self != NULL ? oscar_pool_context(oscar_actor_pool(self), &osc_node_tag) : NULL);
+}
+
+// ---------------------------------------------------------------------------
+// Sessions
+
+int oscar_node_session_create(oscar_node_t *node, const char *session_id, oscar_error_t *err)
+{
+	if (node == NULL || session_id == NULL || session_id[0] == '\0' ||
+	    strlen(session_id) >= OSCAR_UID_MAX) {
+		return (oscar_error_set(err, OSCAR_EINVAL,
+		    "a session id is 1 to %d bytes", OSCAR_UID_MAX - 1));
+	}
+	for (size_t i = 0; i < node->n_running; i++) {
+		const osc_running_t *r = &node->running[i];
+		if (r->svc->session_create == NULL) {
+			continue;
+		}
+		oscar_error_t why;
+		memset(&why, 0, sizeof(why));
+		int rv = r->svc->session_create(node, r->state, session_id, &why);
+		if (rv == 0) {
+			continue;
+		}
+		oscar_error_set(err, rv, "service %s cannot create session %s: %s", r->svc->name,
+		    session_id, why.message[0] != '\0' ? why.message : oscar_strerror(rv));
+		// Undo what the services before it did, in reverse.
+		while (i-- > 0) {
+			const osc_running_t *u = &node->running[i];
+			if (u->svc->session_destroy != NULL) {
+				u->svc->session_destroy(node, u->state, session_id);
+			}
+		}
+		return (rv);
+	}
+	return (0);
+}
+
+void oscar_node_session_destroy(oscar_node_t *node, const char *session_id)
+{
+	if (node == NULL || session_id == NULL) {
+		return;
+	}
+	for (size_t i = node->n_running; i-- > 0;) {
+		const osc_running_t *r = &node->running[i];
+		if (r->svc->session_destroy != NULL) {
+			r->svc->session_destroy(node, r->state, session_id);
+		}
+	}
 }
 
 const osc_node_facts_t *osc_node_facts(const oscar_node_t *node)

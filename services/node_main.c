@@ -386,6 +386,8 @@ int oscar_node_main(oscar_role_t role, int argc, char **argv, oscar_registry_t *
 		return (OSC_EXIT_FAILED);
 	}
 	oscar_settings_t *settings = NULL;
+	oscar_registry_t *reg      = registry;
+	oscar_registry_t *own      = NULL;
 	rv                         = osc_parse_flags(&cl, argc, argv, role);
 	if (rv == 0 && cl.help) {
 		osc_usage(role);
@@ -399,16 +401,27 @@ int oscar_node_main(oscar_role_t role, int argc, char **argv, oscar_registry_t *
 			rv = oscar_settings_load_file(settings, cl.config, &err);
 		}
 		rv = rv != 0 ? rv : osc_settings_copy(settings, cl.flags);
-		rv = rv != 0 ? rv : osc_node_check_settings(settings, role, &err);
-		if (rv == OSCAR_ENOMEM) {
-			fprintf(stderr, "%s: out of memory\n", osc_program(role));
+		// The modules' services are checked with the others: load them
+		// first (a module that cannot be loaded is a failure, status 1).
+		if (rv == 0 && reg == NULL && (rv = oscar_registry_new(&own)) == 0) {
+			reg = own;
+		}
+		if (rv == 0 && osc_node_load_modules(reg, settings, NULL, &err) != 0) {
+			fprintf(stderr, "%s: cannot start: %s\n", osc_program(role), err.message);
 			rv = OSC_EXIT_FAILED;
-		} else if (rv != 0) {
-			rv = osc_usage_error(role, "%s", err.message);
 		} else {
-			rv = osc_run(role, settings, registry);
+			rv = rv != 0 ? rv : osc_node_check_settings(settings, role, reg, &err);
+			if (rv == OSCAR_ENOMEM) {
+				fprintf(stderr, "%s: out of memory\n", osc_program(role));
+				rv = OSC_EXIT_FAILED;
+			} else if (rv != 0) {
+				rv = osc_usage_error(role, "%s", err.message);
+			} else {
+				rv = osc_run(role, settings, reg);
+			}
 		}
 	}
+	oscar_registry_free(&own);
 	oscar_settings_free(&settings);
 	oscar_settings_free(&cl.flags);
 	return (rv);

@@ -1,5 +1,6 @@
-// The service registry: the built-in services, those a program adds, and
-// those shared objects add when loaded (--load-modules).
+// The service registry: the built-in services (osc_builtin_services), those
+// a program adds, and those shared objects add when loaded
+// (--load-modules). It knows services only through their tables.
 #include <dlfcn.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,10 +33,12 @@ int oscar_registry_new(oscar_registry_t **regp)
 	if (reg == NULL) {
 		return (OSCAR_ENOMEM);
 	}
-	int rv = oscar_registry_add(reg, &osc_cluster_service, NULL);
-	if (rv != 0) {
-		oscar_registry_free(&reg);
-		return (rv);
+	for (size_t i = 0; osc_builtin_services[i] != NULL; i++) {
+		int rv = oscar_registry_add(reg, osc_builtin_services[i], NULL);
+		if (rv != 0) {
+			oscar_registry_free(&reg);
+			return (rv);
+		}
 	}
 	*regp = reg;
 	return (0);
@@ -61,30 +64,43 @@ void oscar_registry_free(oscar_registry_t **regp)
 int oscar_registry_add(oscar_registry_t *reg, const oscar_service_t *svc, oscar_error_t *err)
 {
 	if (reg == NULL || svc == NULL) {
-		return (osc_fail(err, OSCAR_EINVAL, "no registry or no service"));
+		return (oscar_error_set(err, OSCAR_EINVAL, "no registry or no service"));
 	}
 	if (svc->abi != OSCAR_SERVICE_ABI) {
-		return (osc_fail(err, OSCAR_EINVAL,
+		return (oscar_error_set(err, OSCAR_EINVAL,
 		    "service table of ABI %u, this node speaks ABI %u (rebuild the module)",
 		    svc->abi, OSCAR_SERVICE_ABI));
 	}
 	if (svc->name == NULL || svc->name[0] == '\0' || strlen(svc->name) >= OSCAR_NAME_MAX ||
 	    strchr(svc->name, ',') != NULL) {
-		return (osc_fail(err, OSCAR_EINVAL, "a service needs a name without commas"));
+		return (oscar_error_set(err, OSCAR_EINVAL, "a service needs a name without commas"));
 	}
 	if ((svc->roles & OSCAR_ROLES_ALL) == 0 || (svc->roles & ~OSCAR_ROLES_ALL) != 0) {
-		return (osc_fail(err, OSCAR_EINVAL,
+		return (oscar_error_set(err, OSCAR_EINVAL,
 		    "service %s: roles must be supervisor, worker or both", svc->name));
 	}
 	if (svc->start == NULL) {
-		return (osc_fail(err, OSCAR_EINVAL, "service %s has no start hook", svc->name));
+		return (oscar_error_set(err, OSCAR_EINVAL, "service %s has no start hook", svc->name));
+	}
+	for (size_t i = 0; svc->settings != NULL && svc->settings[i].key != NULL; i++) {
+		if (svc->settings[i].type > OSCAR_SETTING_BOOL) {
+			return (oscar_error_set(err, OSCAR_EINVAL,
+			    "service %s: setting %s has an unknown type", svc->name,
+			    svc->settings[i].key));
+		}
+	}
+	for (size_t i = 0; svc->needs != NULL && svc->needs[i] != NULL; i++) {
+		if (strcmp(svc->needs[i], svc->name) == 0) {
+			return (oscar_error_set(
+			    err, OSCAR_EINVAL, "service %s needs itself", svc->name));
+		}
 	}
 	if (oscar_registry_find(reg, svc->name) != NULL) {
-		return (osc_fail(
+		return (oscar_error_set(
 		    err, OSCAR_EEXIST, "a service called %s is registered already", svc->name));
 	}
 	if (osc_reserve(&reg->services, &reg->cap, reg->n, sizeof(*reg->services), 8) != 0) {
-		return (osc_fail(err, OSCAR_ENOMEM, "out of memory"));
+		return (oscar_error_set(err, OSCAR_ENOMEM, "out of memory"));
 	}
 	reg->services[reg->n++] = svc;
 	return (0);
@@ -103,7 +119,7 @@ const oscar_service_t *oscar_registry_find(const oscar_registry_t *reg, const ch
 int oscar_registry_load(oscar_registry_t *reg, const char *path, oscar_error_t *err)
 {
 	if (reg == NULL || path == NULL || path[0] == '\0') {
-		return (osc_fail(err, OSCAR_EINVAL, "no registry or no module path"));
+		return (oscar_error_set(err, OSCAR_EINVAL, "no registry or no module path"));
 	}
 	// Loaded already (several nodes may share a registry): nothing to do.
 	for (size_t i = 0; i < reg->n_modules; i++) {
@@ -115,14 +131,14 @@ int oscar_registry_load(oscar_registry_t *reg, const char *path, oscar_error_t *
 	if (osc_reserve(&reg->modules, &reg->cap_modules, reg->n_modules,
 	        sizeof(*reg->modules), 4) != 0 ||
 	    (copy = strdup(path)) == NULL) {
-		return (osc_fail(err, OSCAR_ENOMEM, "out of memory"));
+		return (oscar_error_set(err, OSCAR_ENOMEM, "out of memory"));
 	}
 	// RTLD_NOW: a missing symbol is an error here, not a crash later.
 	void *handle = dlopen(path, RTLD_NOW | RTLD_LOCAL);
 	if (handle == NULL) {
 		free(copy);
 		const char *why = dlerror();
-		return (osc_fail(err, OSCAR_ENOENT, "cannot load module %s: %s", path,
+		return (oscar_error_set(err, OSCAR_ENOENT, "cannot load module %s: %s", path,
 		    why != NULL ? why : "unknown reason"));
 	}
 	oscar_module_init_fn init;
@@ -131,7 +147,7 @@ int oscar_registry_load(oscar_registry_t *reg, const char *path, oscar_error_t *
 	if (init == NULL) {
 		free(copy);
 		dlclose(handle);
-		return (osc_fail(err, OSCAR_ENOENT, "module %s has no %s function", path,
+		return (oscar_error_set(err, OSCAR_ENOENT, "module %s has no %s function", path,
 		    OSCAR_MODULE_INIT_SYMBOL));
 	}
 	reg->modules[reg->n_modules++] = (osc_module_t) { handle, copy };
@@ -146,7 +162,7 @@ int oscar_registry_load(oscar_registry_t *reg, const char *path, oscar_error_t *
 		reg->n_modules--;
 		free(copy);
 		dlclose(handle);
-		return (osc_fail(err, rv, "module %s failed to initialise: %s", path,
+		return (oscar_error_set(err, rv, "module %s failed to initialise: %s", path,
 		    why.message[0] != '\0' ? why.message : oscar_strerror(rv)));
 	}
 	return (0);

@@ -7,17 +7,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "oscar/cluster.h"
 #include "oscar/node.h"
 #include "oscar/service.h"
-
-// osc_fail fills err (when given) with code and a printf-style message,
-// with no origin (these are local failures), and returns code.
-int osc_fail(oscar_error_t *err, int code, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 3, 4)))
-#endif
-    ;
 
 // osc_now_ms gives the Unix time in milliseconds; osc_mono_ms a monotonic
 // clock in milliseconds.
@@ -38,13 +29,63 @@ const oscar_service_t *osc_registry_at(const oscar_registry_t *reg, size_t i);
 // NULL-terminated array (NULL when out of memory); the caller frees it.
 const oscar_actor_class_t **osc_registry_classes(const oscar_registry_t *reg);
 
-// The built-in services, in the order they start.
-extern const oscar_service_t osc_cluster_service;
+// osc_builtin_services lists the built-in services (services/builtin.c),
+// ending with NULL, in the order they register: each after those it needs.
+extern const oscar_service_t *const osc_builtin_services[];
 
-// The cluster service's settings section and their defaults.
-#define OSC_CLUSTER_SECTION        "cluster"
-#define OSC_HEARTBEAT_DEFAULT_MS   1000
-#define OSC_DEAD_TIMEOUT_DEFAULT_MS 5000
+// osc_service_plan picks the services a node of role runs, in start order
+// (services/node.c): those flagged OSCAR_SERVICE_ALWAYS, then node.services
+// when set, else every registered service of role; each after the
+// services it needs. *planp is malloc'd. OSCAR_ENOENT for an unknown
+// service or a missing dependency, OSCAR_EINVAL for a cycle, each named.
+int osc_service_plan(const oscar_registry_t *reg, const oscar_settings_t *s, oscar_role_t role,
+    const oscar_service_t ***planp, size_t *np, oscar_error_t *err);
+
+// osc_service_check_settings checks svc's section of s against its
+// setting specs, then runs its check hook (services/service.c).
+int osc_service_check_settings(const oscar_service_t *svc, const oscar_settings_t *s,
+    oscar_role_t role, oscar_error_t *err);
+
+// A service's methods, in one table per service: the name, the handler,
+// and the shape of the arguments and the reply. The service's actors
+// dispatch through it (osc_method_dispatch checks the arguments before the
+// handler runs) and its typed API calls through it (osc_method_call
+// checks the reply), so the three cannot drift apart.
+enum {
+	OSC_SHAPE_ANY = 0, // anything, nil included
+	OSC_SHAPE_NIL,
+	OSC_SHAPE_MAP,
+	OSC_SHAPE_ARRAY,
+	OSC_SHAPE_UINT,
+	OSC_SHAPE_INT,
+	OSC_SHAPE_STR,
+	OSC_SHAPE_OR_NIL = 1u << 8, // or nil (the handler has defaults)
+};
+
+typedef struct osc_method_spec {
+	const char     *name;
+	oscar_method_fn fn; // NULL in the tables of other actors' callers
+	unsigned        args;
+	unsigned        reply;
+} osc_method_spec_t;
+
+// osc_shape_ok tells whether v (NULL: nil) has shape.
+bool osc_shape_ok(unsigned shape, const oscar_value_t *v);
+// osc_shape_name names shape for messages ("a map", "an array or nil").
+const char *osc_shape_name(unsigned shape);
+
+// osc_method_dispatch finds req's method in specs (n entries), fails it
+// with OSCAR_EBADARGS when its arguments do not have the shape the table
+// says, and otherwise runs its handler. A class's method table points
+// every entry at a one-line function that calls it with its specs.
+int osc_method_dispatch(
+    const osc_method_spec_t *specs, size_t n, oscar_actor_t *self, oscar_req_t *req);
+
+// osc_method_call calls spec's method on ref with args (consumed), from a
+// host thread, and checks the reply's shape (OSCAR_EPROTO, naming the
+// method, when it is wrong). reply may be NULL to discard it.
+int osc_method_call(oscar_pool_t *pool, const oscar_ref_t *ref, const osc_method_spec_t *spec,
+    oscar_value_t *args, int64_t timeout_ms, oscar_value_t **reply, oscar_error_t *err);
 
 // Node facts a worker reports and a supervisor lists.
 typedef struct osc_node_facts {
@@ -58,16 +99,18 @@ typedef struct osc_node_facts {
 
 const osc_node_facts_t *osc_node_facts(const oscar_node_t *node);
 
-// osc_node_info_value builds the info map a node reports about itself.
-oscar_value_t *osc_node_info_value(oscar_node_t *node);
-
-// osc_node_info_from_value fills info from a registry map.
-void osc_node_info_from_value(const oscar_value_t *v, oscar_node_info_t *info);
-
 // osc_node_check_settings checks a node's settings before it starts
-// (services/check.c): OSCAR_EINVAL, with err naming the setting, for a
-// mistake.
-int osc_node_check_settings(const oscar_settings_t *s, oscar_role_t role, oscar_error_t *err);
+// (services/check.c): its own section, then the section of every service
+// it would run from reg: OSCAR_EINVAL, with err naming the setting, for a
+// mistake; OSCAR_ENOENT, naming it, for an unknown service or a missing
+// dependency.
+int osc_node_check_settings(const oscar_settings_t *s, oscar_role_t role,
+    const oscar_registry_t *reg, oscar_error_t *err);
+// osc_node_load_modules loads the modules named in s's node.modules into
+// reg, and gives their list as "OSCAR_NODE_MODULES=a,b" for sub pools in
+// *envp (malloc'd; NULL when there is none) when envp is not NULL.
+int osc_node_load_modules(
+    oscar_registry_t *reg, const oscar_settings_t *s, char **envp, oscar_error_t *err);
 // osc_node_default_listen gives the address a node listens on when
 // node.listen is not set.
 const char *osc_node_default_listen(const oscar_settings_t *s, oscar_role_t role);

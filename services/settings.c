@@ -208,12 +208,12 @@ static int osc_read_text(const char *path, char **textp, oscar_error_t *err)
 		if (f != NULL) {
 			fclose(f);
 		}
-		return (osc_fail(err, OSCAR_ENOENT, "cannot read configuration file %s: %s", path,
+		return (oscar_error_set(err, OSCAR_ENOENT, "cannot read configuration file %s: %s", path,
 		    strerror(e)));
 	}
 	if (st.st_size > OSC_INI_FILE_MAX) {
 		fclose(f);
-		return (osc_fail(err, OSCAR_EINVAL, "configuration file %s is larger than 1 MiB",
+		return (oscar_error_set(err, OSCAR_EINVAL, "configuration file %s is larger than 1 MiB",
 		    path));
 	}
 	char  *text = malloc((size_t) st.st_size + 1);
@@ -221,22 +221,33 @@ static int osc_read_text(const char *path, char **textp, oscar_error_t *err)
 	int    bad  = ferror(f) ? errno : 0;
 	fclose(f);
 	if (text == NULL) {
-		return (osc_fail(err, OSCAR_ENOMEM, "out of memory reading %s", path));
+		return (oscar_error_set(err, OSCAR_ENOMEM, "out of memory reading %s", path));
 	}
 	if (bad) {
 		free(text);
-		return (osc_fail(err, OSCAR_ENOENT, "cannot read configuration file %s: %s", path,
+		return (oscar_error_set(err, OSCAR_ENOENT, "cannot read configuration file %s: %s", path,
 		    strerror(bad)));
 	}
-	text[n] = '\0';
-	*textp  = text;
+	text[n]         = '\0';
+	const char *nul = memchr(text, '\0', n);
+	if (nul != NULL) {
+		// The INI reader would stop at it and lose the rest silently.
+		int line = 1;
+		for (const char *p = text; p < nul; p++) {
+			line += *p == '\n';
+		}
+		free(text);
+		return (oscar_error_set(
+		    err, OSCAR_EINVAL, "%s, line %d: a NUL byte (not a text file?)", path, line));
+	}
+	*textp = text;
 	return (0);
 }
 
 int oscar_settings_load_file(oscar_settings_t *s, const char *path, oscar_error_t *err)
 {
 	if (s == NULL || path == NULL) {
-		return (osc_fail(err, OSCAR_EINVAL, "no settings or no file name"));
+		return (oscar_error_set(err, OSCAR_EINVAL, "no settings or no file name"));
 	}
 	char *text = NULL;
 	int   rv   = osc_read_text(path, &text, err);
@@ -246,7 +257,7 @@ int oscar_settings_load_file(oscar_settings_t *s, const char *path, oscar_error_
 	int long_line = osc_long_line(text);
 	if (long_line != 0) {
 		free(text);
-		return (osc_fail(err, OSCAR_EINVAL,
+		return (oscar_error_set(err, OSCAR_EINVAL,
 		    "%s, line %d: longer than %d characters, the most a line may hold", path,
 		    long_line, OSC_INI_LINE_MAX));
 	}
@@ -254,14 +265,14 @@ int oscar_settings_load_file(oscar_settings_t *s, const char *path, oscar_error_
 	int            line = ini_parse_string(text, osc_ini_entry, &load);
 	free(text);
 	if (line == -2) {
-		return (osc_fail(err, OSCAR_ENOMEM, "out of memory reading %s", path));
+		return (oscar_error_set(err, OSCAR_ENOMEM, "out of memory reading %s", path));
 	}
 	if (line != 0) {
 		if (load.why[0] == '\0') {
 			snprintf(load.why, sizeof(load.why),
 			    "syntax error (expected [section], key = value, or a comment)");
 		}
-		return (osc_fail(err, load.rv != 0 ? load.rv : OSCAR_EINVAL, "%s, line %d: %s",
+		return (oscar_error_set(err, load.rv != 0 ? load.rv : OSCAR_EINVAL, "%s, line %d: %s",
 		    path, line, load.why));
 	}
 	return (0);
@@ -273,7 +284,7 @@ int oscar_settings_load_file(oscar_settings_t *s, const char *path, oscar_error_
 static int osc_bad_value(oscar_error_t *err, const char *section, const char *key,
     const char *value, const char *expected)
 {
-	return (osc_fail(err, OSCAR_EINVAL, "bad value '%s' for %s.%s: expected %s", value,
+	return (oscar_error_set(err, OSCAR_EINVAL, "bad value '%s' for %s.%s: expected %s", value,
 	    section, key, expected));
 }
 
@@ -321,7 +332,7 @@ static int osc_get_scaled(const oscar_settings_t *s, const char *section, const 
 		return (osc_bad_value(err, section, key, text, expected));
 	}
 	if (value < min || value > max) {
-		return (osc_fail(err, OSCAR_EINVAL,
+		return (oscar_error_set(err, OSCAR_EINVAL,
 		    "bad value '%s' for %s.%s: must be between %" PRId64 " and %" PRId64, text,
 		    section, key, min, max));
 	}

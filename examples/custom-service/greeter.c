@@ -65,26 +65,34 @@ static const oscar_actor_class_t greeter_class = {
 
 static const oscar_actor_class_t *const greeter_classes[] = { &greeter_class, NULL };
 
+// The service's settings, section [greeter]: the node refuses any other key
+// there, and a fail_start that is not a boolean, before anything starts.
+static const oscar_setting_spec_t greeter_settings[] = {
+	{ "greeting", OSCAR_SETTING_STR, "Hello", 0, 0, "what the greeter says" },
+	{ "fail_start", OSCAR_SETTING_BOOL, "false", 0, 0, "fail the start (for tests)" },
+	{ NULL, 0, NULL, 0, 0, NULL },
+};
+
+static const oscar_service_t greeter_service;
+
 // The service: on start, one greeter with the configured greeting.
 static int greeter_start(oscar_node_t *node, void **state, oscar_error_t *err)
 {
 	const oscar_settings_t *s = oscar_node_settings(node);
 	bool                    fail;
-	int rv = oscar_settings_get_bool(s, "greeter", "fail_start", false, &fail, err);
+	int rv = oscar_service_setting_bool(s, &greeter_service, "fail_start", &fail, err);
 	if (rv != 0) {
 		return (rv);
 	}
 	if (fail) {
-		snprintf(err->message, sizeof(err->message), "told to fail (greeter.fail_start)");
-		return (OSCAR_EUSER);
+		return (oscar_error_set(err, OSCAR_EUSER, "told to fail (greeter.fail_start)"));
 	}
-	const char *greeting = oscar_settings_get(s, "greeter", "greeting");
+	const char *greeting = oscar_service_setting_str(s, &greeter_service, "greeting");
 	oscar_ref_t ref;
 	rv = oscar_create(oscar_node_pool(node), &greeter_class, GREETER_UID,
-	    oscar_value_new_str(greeting != NULL ? greeting : "Hello"), 5000, &ref, err);
+	    oscar_value_new_str(greeting), 5000, &ref, err);
 	if (rv == 0) {
-		oscar_log(OSCAR_LOG_INFO, "greeter", "greeting with '%s'",
-		    greeting != NULL ? greeting : "Hello");
+		oscar_log(OSCAR_LOG_INFO, "greeter", "greeting with '%s'", greeting);
 	}
 	return (rv);
 }
@@ -96,13 +104,18 @@ static void greeter_stop(oscar_node_t *node, void *state)
 	oscar_destroy(oscar_node_pool(node), &ref, 2000, NULL);
 }
 
+// It needs the cluster service (started first anyway): said for the reader.
+static const char *const greeter_needs[] = { "cluster", NULL };
+
 static const oscar_service_t greeter_service = {
 	.abi     = OSCAR_SERVICE_ABI,
 	.name    = "greeter",
-	.roles   = OSCAR_ROLES_ALL,
-	.classes = greeter_classes,
-	.start   = greeter_start,
-	.stop    = greeter_stop,
+	.roles    = OSCAR_ROLES_ALL,
+	.needs    = greeter_needs,
+	.settings = greeter_settings,
+	.classes  = greeter_classes,
+	.start    = greeter_start,
+	.stop     = greeter_stop,
 };
 
 // oscar_module_init is what the node looks up after loading the module.

@@ -5,21 +5,10 @@
 
 #include "greeter.h"
 
-// greeter_error fills err (when given) with code and message.
-static int greeter_error(oscar_error_t *err, int code, const char *message)
-{
-	if (err != NULL) {
-		memset(err, 0, sizeof(*err));
-		err->code = code;
-		snprintf(err->message, sizeof(err->message), "%s", message);
-	}
-	return (code);
-}
-
 static int greeter_ref(oscar_ref_t *ref, const char *address, const char *uid, oscar_error_t *err)
 {
 	int rv = oscar_ref_make(ref, address, uid != NULL ? uid : GREETER_UID);
-	return (rv != 0 ? greeter_error(err, rv, "address or uid too long") : 0);
+	return (rv != 0 ? oscar_error_set(err, rv, "address or uid too long") : 0);
 }
 
 int greeter_greet(oscar_pool_t *pool, const char *address, const char *uid, const char *name,
@@ -38,7 +27,7 @@ int greeter_greet(oscar_pool_t *pool, const char *address, const char *uid, cons
 	size_t      len;
 	if (oscar_value_get_str(v, &text, &len) != 0 || (*reply = strdup(text)) == NULL) {
 		oscar_value_free(v);
-		return (greeter_error(err, OSCAR_EUNEXPECTED, "greet did not answer a string"));
+		return (oscar_error_set(err, OSCAR_EUNEXPECTED, "greet did not answer a string"));
 	}
 	oscar_value_free(v);
 	return (0);
@@ -58,6 +47,6 @@ int greeter_count(oscar_pool_t *pool, const char *address, const char *uid, uint
 	}
 	rv = oscar_value_get_uint(v, count);
 	oscar_value_free(v);
-	return (rv != 0 ? greeter_error(err, OSCAR_EUNEXPECTED, "count did not answer a number")
+	return (rv != 0 ? oscar_error_set(err, OSCAR_EUNEXPECTED, "count did not answer a number")
 	                : 0);
 }

@@ -45,11 +45,6 @@
 extern "C" {
 #endif
 
-#define OSCAR_UID_MAX    64  // bytes, including the terminator
-#define OSCAR_ADDR_MAX   128 // bytes, including the terminator
-#define OSCAR_NAME_MAX   64  // class and method names, with terminator
-#define OSCAR_ERRMSG_MAX 256 // error messages, with terminator
-
 typedef struct oscar_pool  oscar_pool_t;
 typedef struct oscar_actor oscar_actor_t;
 typedef struct oscar_req   oscar_req_t;
@@ -61,17 +56,6 @@ typedef struct oscar_ref {
 	char addr[OSCAR_ADDR_MAX];
 	char uid[OSCAR_UID_MAX];
 } oscar_ref_t;
-
-// oscar_error_t describes a failure: the code, a message, and where it
-// happened (pool address, process id, actor uid, method).
-typedef struct oscar_error {
-	int     code;
-	int64_t pid;
-	char    message[OSCAR_ERRMSG_MAX];
-	char    address[OSCAR_ADDR_MAX];
-	char    actor[OSCAR_UID_MAX];
-	char    method[OSCAR_NAME_MAX];
-} oscar_error_t;
 
 // oscar_error_format renders err as one line, such as
 // "ENOMETHOD: no such method 'fly' (actor counter-1, method fly,
@@ -184,6 +168,11 @@ typedef struct oscar_pool_config {
 	const char *tls_cert_file;
 	const char *tls_key_file;
 	const char *tls_ca_file;
+	// context, with context_tag, is what the pool hands to its actors
+	// (oscar_pool_context): the object that opened it, a node say. The
+	// pool never reads either.
+	void       *context;
+	const void *context_tag;
 } oscar_pool_config_t;
 
 // oscar_pool_config_init fills cfg with the defaults.
@@ -206,6 +195,23 @@ void oscar_pool_free(oscar_pool_t **poolp);
 
 // oscar_pool_address returns the pool's address (owned by the pool).
 const char *oscar_pool_address(const oscar_pool_t *pool);
+
+// oscar_pool_context gives the context the pool was opened with, when it
+// was opened with context_tag tag; NULL otherwise. The tag (the address
+// of something the opener owns) tells one kind of context from another.
+void *oscar_pool_context(const oscar_pool_t *pool, const void *tag);
+
+// oscar_pool_census_t counts what a pool holds.
+typedef struct oscar_pool_census {
+	uint64_t actors;          // alive in this pool
+	unsigned sub_pools;       // configured or added, not removed
+	unsigned sub_pools_ready; // of those, running and ready
+} oscar_pool_census_t;
+
+// oscar_pool_census fills out from the pool's own thread (an actor's
+// handler or callback), at once. OSCAR_ESTATE from any other thread: use
+// oscar_pool_sub_pools and oscar_pool_stats there.
+int oscar_pool_census(oscar_pool_t *pool, oscar_pool_census_t *out);
 
 // oscar_pool_stats_t holds counters; read them with oscar_pool_stats.
 typedef struct oscar_pool_stats {

@@ -46,8 +46,6 @@ typedef enum oscar_node_status {
 
 const char *oscar_node_status_name(oscar_node_status_t status);
 
-#define OSCAR_LABELS_MAX 8
-
 // oscar_node_info_t is one node of the registry.
 typedef struct oscar_node_info {
 	char                address[OSCAR_ADDR_MAX];
@@ -113,8 +111,9 @@ int oscar_cluster_watch(oscar_cluster_t *cl, uint64_t *version, oscar_node_info_
     size_t *n, int64_t timeout_ms, oscar_error_t *err);
 
 // oscar_cluster_stop stops the whole cluster: the supervisor tells every
-// worker to stop, waits (up to timeout_ms) until they have deregistered,
-// and stops itself.
+// worker to stop, waits until they have deregistered, and stops itself.
+// The whole call takes at most timeout_ms (the supervisor waits for its
+// workers up to 2 s, or a quarter, less, so that its answer can come).
 int oscar_cluster_stop(oscar_cluster_t *cl, int64_t timeout_ms, oscar_error_t *err);
 
 // oscar_cluster_worker_address picks the address of a ready worker: the

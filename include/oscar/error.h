@@ -8,9 +8,17 @@
 #ifndef OSCAR_ERROR_H
 #define OSCAR_ERROR_H
 
+#include <stdarg.h>
+#include <stdint.h>
+
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+#define OSCAR_UID_MAX    64  // bytes, including the terminator
+#define OSCAR_ADDR_MAX   128 // bytes, including the terminator
+#define OSCAR_NAME_MAX   64  // class and method names, with terminator
+#define OSCAR_ERRMSG_MAX 256 // error messages, with terminator
 
 // OSCAR_ERROR_MAP(X) expands X(NAME, code, "message") once per error.
 #define OSCAR_ERROR_MAP(X)                                 \
@@ -57,6 +65,32 @@ const char *oscar_strerror(int code);
 // oscar_errname returns the symbolic name of code, such as "ENOACTOR", or
 // "EUSER" for application codes and "EUNKNOWN" for anything else.
 const char *oscar_errname(int code);
+
+// oscar_error_t describes a failure: the code, a message, and where it
+// happened (pool address, process id, actor uid, method).
+typedef struct oscar_error {
+	int     code;
+	int64_t pid;
+	char    message[OSCAR_ERRMSG_MAX];
+	char    address[OSCAR_ADDR_MAX];
+	char    actor[OSCAR_UID_MAX];
+	char    method[OSCAR_NAME_MAX];
+} oscar_error_t;
+
+// oscar_error_set fills err (when not NULL) with code and a printf-style
+// message, and no origin (address, pid, actor and method are left empty:
+// the failure was found here, not in a pool), and returns code. It is the
+// one way for services, modules and programs to report a failure through
+// an oscar_error_t:
+//
+//     return (oscar_error_set(err, OSCAR_EINVAL, "bad value '%s' for %s", v, k));
+int oscar_error_set(oscar_error_t *err, int code, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+// oscar_error_setv is oscar_error_set with a va_list.
+int oscar_error_setv(oscar_error_t *err, int code, const char *fmt, va_list ap);
 
 #ifdef __cplusplus
 }

@@ -37,6 +37,9 @@ typedef enum oscar_role {
 
 #define OSCAR_ROLES_ALL (OSCAR_ROLE_SUPERVISOR | OSCAR_ROLE_WORKER)
 
+// OSCAR_LABELS_MAX is how many labels a node may have (node.labels).
+#define OSCAR_LABELS_MAX 8
+
 // oscar_role_name gives "supervisor" or "worker" ("?" for anything else).
 const char *oscar_role_name(oscar_role_t role);
 
@@ -152,9 +155,36 @@ const oscar_settings_t *oscar_node_settings(const oscar_node_t *node);
 // oscar_node_supervisor gives the supervisor's address: a worker's
 // node.supervisor setting, or a supervisor's own address.
 const char *oscar_node_supervisor(const oscar_node_t *node);
-// oscar_node_service_state gives what service name's start hook stored in
-// *state, or NULL when that service does not run here.
-void *oscar_node_service_state(oscar_node_t *node, const char *name);
+// oscar_node_runs tells whether the service called name runs (has started)
+// on node. What a service keeps is its own: another service reaches it
+// through its actors and typed API, never through its state.
+bool oscar_node_runs(const oscar_node_t *node, const char *name);
+
+// oscar_node_of_actor gives the node whose main pool hosts self (an actor
+// a service created there), or NULL for an actor of any other pool. It is
+// how a service's actors reach their node: the node hands itself to its
+// main pool as the pool's context (oscar_pool_config_t.context).
+oscar_node_t *oscar_node_of_actor(oscar_actor_t *self);
+
+// oscar_node_session_create runs the session_create hook of every service
+// running on node, in start order. If one fails, the session_destroy hooks
+// of those that succeeded run in reverse, and err names the service that
+// failed. oscar_node_session_destroy runs every session_destroy hook, in
+// reverse start order. session_id is 1 to OSCAR_UID_MAX - 1 bytes
+// (OSCAR_EINVAL otherwise). Call them from a host thread or from another
+// pool's thread, never from the node's main pool thread: hooks may make
+// synchronous calls to it.
+int  oscar_node_session_create(oscar_node_t *node, const char *session_id, oscar_error_t *err);
+void oscar_node_session_destroy(oscar_node_t *node, const char *session_id);
+
+// oscar_address_check checks that address is one a node can listen at
+// (listening: tcp://HOST:PORT with PORT 0 to 65535, an empty or wildcard
+// HOST allowed; tls+tcp:// likewise; ipc:///PATH) or one to reach a node
+// at (PORT 1 to 65535 and a HOST). OSCAR_EADDRINVAL, with err naming the
+// address and what is wrong, otherwise. what names the address in the
+// message ("node.listen", "the supervisor's address").
+int oscar_address_check(
+    const char *address, bool listening, const char *what, oscar_error_t *err);
 
 // oscar_node_main is the whole program of `oscar-supervisor` (role
 // OSCAR_ROLE_SUPERVISOR) and `oscar-worker`: it parses the flags and the

@@ -145,6 +145,18 @@ int oscar_value_get_float(const oscar_value_t *v, double *out);
 int oscar_value_get_str(const oscar_value_t *v, const char **out, size_t *len);
 int oscar_value_get_bin(const oscar_value_t *v, const void **out, size_t *len);
 
+// Tolerant readers, for fields a peer may leave out or send with another
+// type (a newer or older node, say): each gives def (NULL for strings) when
+// v is not a map (an array), the field is missing, or it does not convert.
+int64_t     oscar_value_map_int(const oscar_value_t *map, const char *key, int64_t def);
+uint64_t    oscar_value_map_uint(const oscar_value_t *map, const char *key, uint64_t def);
+double      oscar_value_map_float(const oscar_value_t *map, const char *key, double def);
+bool        oscar_value_map_bool(const oscar_value_t *map, const char *key, bool def);
+const char *oscar_value_map_str(const oscar_value_t *map, const char *key);
+int64_t     oscar_value_at_int(const oscar_value_t *array, size_t i, int64_t def);
+uint64_t    oscar_value_at_uint(const oscar_value_t *array, size_t i, uint64_t def);
+const char *oscar_value_at_str(const oscar_value_t *array, size_t i);
+
 // oscar_type_name returns "nil", "bool", "int", ... for messages.
 const char *oscar_type_name(oscar_type_t t);
 

@@ -31,15 +31,15 @@ int oscar_cluster_open(
     oscar_cluster_t **clp, oscar_pool_t *pool, const char *address, oscar_error_t *err)
 {
 	if (clp == NULL || pool == NULL || address == NULL) {
-		return (osc_fail(err, OSCAR_EINVAL, "no handle, pool or address"));
+		return (oscar_error_set(err, OSCAR_EINVAL, "no handle, pool or address"));
 	}
 	oscar_cluster_t *cl = calloc(1, sizeof(*cl));
 	if (cl == NULL) {
-		return (osc_fail(err, OSCAR_ENOMEM, "out of memory"));
+		return (oscar_error_set(err, OSCAR_ENOMEM, "out of memory"));
 	}
 	if (oscar_ref_make(&cl->registry, address, OSCAR_CLUSTER_UID) != 0) {
 		free(cl);
-		return (osc_fail(err, OSCAR_EINVAL, "address too long: %s", address));
+		return (oscar_error_set(err, OSCAR_EINVAL, "address too long: %s", address));
 	}
 	cl->pool = pool;
 	*clp     = cl;
@@ -54,14 +54,17 @@ void oscar_cluster_close(oscar_cluster_t **clp)
 	}
 }
 
-static int osc_cl_call(oscar_cluster_t *cl, const char *method, oscar_value_t *args,
-    int64_t timeout_ms, oscar_value_t **reply, oscar_error_t *err)
+// osc_cl_call calls the registry's method id through its table, which
+// checks the shape of the reply.
+static int osc_cl_call(oscar_cluster_t *cl, int id, oscar_value_t *args, int64_t timeout_ms,
+    oscar_value_t **reply, oscar_error_t *err)
 {
 	if (cl == NULL) {
 		oscar_value_free(args);
-		return (osc_fail(err, OSCAR_EINVAL, "no cluster handle"));
+		return (oscar_error_set(err, OSCAR_EINVAL, "no cluster handle"));
 	}
-	return (oscar_call(cl->pool, &cl->registry, method, args, timeout_ms, reply, err));
+	return (osc_method_call(
+	    cl->pool, &cl->registry, &osc_cluster_sup_methods[id], args, timeout_ms, reply, err));
 }
 
 // osc_args builds an array of unsigned integers.
@@ -99,7 +102,7 @@ static oscar_value_t *osc_strings(const char *const *strs)
 static int osc_bad_reply(oscar_value_t *reply, const char *method, oscar_error_t *err)
 {
 	oscar_value_free(reply);
-	return (osc_fail(err, OSCAR_EPROTO, "unexpected reply from the supervisor to %s", method));
+	return (oscar_error_set(err, OSCAR_EPROTO, "unexpected reply from the supervisor to %s", method));
 }
 
 int oscar_cluster_count(oscar_cluster_t *cl, unsigned roles, unsigned statuses, size_t *n,
@@ -113,7 +116,7 @@ int oscar_cluster_count(oscar_cluster_t *cl, unsigned roles, unsigned statuses, 
 	}
 	uint64_t count;
 	if (oscar_value_get_uint(reply, &count) != 0) {
-		return (osc_bad_reply(reply, OSC_CL_COUNT, err));
+		return (osc_bad_reply(reply, osc_cl_name(OSC_CL_COUNT), err));
 	}
 	oscar_value_free(reply);
 	*n = (size_t) count;
@@ -127,25 +130,25 @@ void osc_node_info_from_value(const oscar_value_t *v, oscar_node_info_t *info)
 {
 	memset(info, 0, sizeof(*info));
 	const char *s;
-	if ((s = osc_map_str(v, "address")) != NULL) {
+	if ((s = oscar_value_map_str(v, "address")) != NULL) {
 		snprintf(info->address, sizeof(info->address), "%s", s);
 	}
-	s          = osc_map_str(v, "role");
+	s          = oscar_value_map_str(v, "role");
 	info->role = s != NULL && strcmp(s, "supervisor") == 0 ? OSCAR_ROLE_SUPERVISOR
 	                                                       : OSCAR_ROLE_WORKER;
-	info->status = osc_status_from_name(osc_map_str(v, "status"));
-	if ((s = osc_map_str(v, "hostname")) != NULL) {
+	info->status = osc_status_from_name(oscar_value_map_str(v, "status"));
+	if ((s = oscar_value_map_str(v, "hostname")) != NULL) {
 		snprintf(info->hostname, sizeof(info->hostname), "%s", s);
 	}
-	info->pid              = osc_map_int(v, "pid", 0);
-	info->cores            = (unsigned) osc_map_int(v, "cores", 0);
-	info->memory           = (uint64_t) osc_map_int(v, "memory", 0);
-	info->sub_pools        = (unsigned) osc_map_int(v, "sub_pools", 0);
-	info->slots            = (unsigned) osc_map_int(v, "slots", 0);
-	info->actors           = (uint64_t) osc_map_int(v, "actors", 0);
-	info->registered_ms    = osc_map_int(v, "registered_ms", 0);
-	info->heartbeat_ms     = osc_map_int(v, "heartbeat_ms", 0);
-	info->heartbeat_age_ms = osc_map_int(v, "heartbeat_age_ms", 0);
+	info->pid              = oscar_value_map_int(v, "pid", 0);
+	info->cores            = (unsigned) oscar_value_map_int(v, "cores", 0);
+	info->memory           = (uint64_t) oscar_value_map_int(v, "memory", 0);
+	info->sub_pools        = (unsigned) oscar_value_map_int(v, "sub_pools", 0);
+	info->slots            = (unsigned) oscar_value_map_int(v, "slots", 0);
+	info->actors           = (uint64_t) oscar_value_map_int(v, "actors", 0);
+	info->registered_ms    = oscar_value_map_int(v, "registered_ms", 0);
+	info->heartbeat_ms     = oscar_value_map_int(v, "heartbeat_ms", 0);
+	info->heartbeat_age_ms = oscar_value_map_int(v, "heartbeat_age_ms", 0);
 	oscar_value_get_float(oscar_value_map_get(v, "load"), &info->load);
 	const oscar_value_t *labels = oscar_value_map_get(v, "labels");
 	for (size_t i = 0; i < oscar_value_len(labels) && info->n_labels < OSCAR_LABELS_MAX; i++) {
@@ -167,7 +170,7 @@ static int osc_infos(oscar_value_t *list, const char *method, oscar_node_info_t 
 	*nodes       = calloc(count > 0 ? count : 1, sizeof(**nodes));
 	if (*nodes == NULL) {
 		oscar_value_free(list);
-		return (osc_fail(err, OSCAR_ENOMEM, "out of memory"));
+		return (oscar_error_set(err, OSCAR_ENOMEM, "out of memory"));
 	}
 	for (size_t i = 0; i < count; i++) {
 		osc_node_info_from_value(oscar_value_at(list, i), &(*nodes)[i]);
@@ -194,16 +197,16 @@ int oscar_cluster_nodes_info(oscar_cluster_t *cl, unsigned roles, const char *co
 		oscar_value_free(args);
 		oscar_value_free(a);
 		oscar_value_free(f);
-		return (osc_fail(err, OSCAR_ENOMEM, "out of memory"));
+		return (oscar_error_set(err, OSCAR_ENOMEM, "out of memory"));
 	}
 	if (oscar_value_array_push(args, a) != 0) { // a is freed either way
 		oscar_value_free(args);
 		oscar_value_free(f);
-		return (osc_fail(err, OSCAR_ENOMEM, "out of memory"));
+		return (oscar_error_set(err, OSCAR_ENOMEM, "out of memory"));
 	}
 	if (oscar_value_array_push(args, f) != 0) {
 		oscar_value_free(args);
-		return (osc_fail(err, OSCAR_ENOMEM, "out of memory"));
+		return (oscar_error_set(err, OSCAR_ENOMEM, "out of memory"));
 	}
 	return (osc_cl_call(cl, OSC_CL_NODES, args, timeout_ms, info, err));
 }
@@ -212,19 +215,19 @@ int oscar_cluster_nodes(oscar_cluster_t *cl, unsigned roles, unsigned statuses,
     oscar_node_info_t **nodes, size_t *n, int64_t timeout_ms, oscar_error_t *err)
 {
 	if (nodes == NULL || n == NULL) {
-		return (osc_fail(err, OSCAR_EINVAL, "nowhere to put the nodes"));
+		return (oscar_error_set(err, OSCAR_EINVAL, "nowhere to put the nodes"));
 	}
 	uint64_t       v[2] = { roles, statuses };
 	oscar_value_t *list;
 	int rv = osc_cl_call(cl, OSC_CL_NODES, osc_args(2, v), timeout_ms, &list, err);
-	return (rv != 0 ? rv : osc_infos(list, OSC_CL_NODES, nodes, n, err));
+	return (rv != 0 ? rv : osc_infos(list, osc_cl_name(OSC_CL_NODES), nodes, n, err));
 }
 
 int oscar_cluster_wait_workers(
     oscar_cluster_t *cl, size_t n, int64_t timeout_ms, oscar_error_t *err)
 {
 	if (timeout_ms <= 0) {
-		return (osc_fail(err, OSCAR_EINVAL, "wait_workers needs a timeout"));
+		return (oscar_error_set(err, OSCAR_EINVAL, "wait_workers needs a timeout"));
 	}
 	timeout_ms    = osc_clamp(timeout_ms);
 	uint64_t v[2] = { n, (uint64_t) timeout_ms };
@@ -236,7 +239,7 @@ int oscar_cluster_watch(oscar_cluster_t *cl, uint64_t *version, oscar_node_info_
     size_t *n, int64_t timeout_ms, oscar_error_t *err)
 {
 	if (version == NULL || nodes == NULL || n == NULL || timeout_ms <= 0) {
-		return (osc_fail(err, OSCAR_EINVAL, "watch needs a version, outputs and a timeout"));
+		return (oscar_error_set(err, OSCAR_EINVAL, "watch needs a version, outputs and a timeout"));
 	}
 	timeout_ms          = osc_clamp(timeout_ms);
 	uint64_t       v[2] = { *version, (uint64_t) timeout_ms };
@@ -248,11 +251,11 @@ int oscar_cluster_watch(oscar_cluster_t *cl, uint64_t *version, oscar_node_info_
 	}
 	uint64_t new_version;
 	if (oscar_value_get_uint(oscar_value_at(reply, 0), &new_version) != 0) {
-		return (osc_bad_reply(reply, OSC_CL_WATCH, err));
+		return (osc_bad_reply(reply, osc_cl_name(OSC_CL_WATCH), err));
 	}
 	oscar_value_t *list = oscar_value_copy(oscar_value_at(reply, 1));
 	oscar_value_free(reply);
-	rv = osc_infos(list, OSC_CL_WATCH, nodes, n, err);
+	rv = osc_infos(list, osc_cl_name(OSC_CL_WATCH), nodes, n, err);
 	if (rv == 0) {
 		*version = new_version;
 	}
@@ -262,11 +265,15 @@ int oscar_cluster_watch(oscar_cluster_t *cl, uint64_t *version, oscar_node_info_
 int oscar_cluster_stop(oscar_cluster_t *cl, int64_t timeout_ms, oscar_error_t *err)
 {
 	if (timeout_ms <= 0) {
-		return (osc_fail(err, OSCAR_EINVAL, "stop needs a timeout"));
+		return (oscar_error_set(err, OSCAR_EINVAL, "stop needs a timeout"));
 	}
-	timeout_ms = osc_clamp(timeout_ms);
-	return (osc_cl_call(cl, OSC_CL_STOP, oscar_value_new_uint((uint64_t) timeout_ms),
-	    timeout_ms + OSC_WAIT_SLACK_MS, NULL, err));
+	// The whole stop takes at most timeout_ms, whether the supervisor
+	// answers or not: it waits for its workers a little less, so that its
+	// answer (ETIMEDOUT, saying how many had not left) has time to come.
+	timeout_ms    = osc_clamp(timeout_ms);
+	int64_t slack = timeout_ms / 4 < OSC_WAIT_SLACK_MS ? timeout_ms / 4 : OSC_WAIT_SLACK_MS;
+	return (osc_cl_call(cl, OSC_CL_STOP, oscar_value_new_uint((uint64_t) (timeout_ms - slack)),
+	    timeout_ms, NULL, err));
 }
 
 int oscar_cluster_worker_address(oscar_cluster_t *cl, size_t i, char *address, size_t size,
@@ -281,13 +288,13 @@ int oscar_cluster_worker_address(oscar_cluster_t *cl, size_t i, char *address, s
 	}
 	if (n == 0) {
 		oscar_node_info_free(nodes, n);
-		return (osc_fail(err, OSCAR_ENOENT, "no worker is ready"));
+		return (oscar_error_set(err, OSCAR_ENOENT, "no worker is ready"));
 	}
 	rv = strlen(nodes[i % n].address) < size ? 0 : OSCAR_EINVAL;
 	if (rv == 0) {
 		snprintf(address, size, "%s", nodes[i % n].address);
 	} else {
-		osc_fail(err, rv, "the address does not fit in %zu bytes", size);
+		oscar_error_set(err, rv, "the address does not fit in %zu bytes", size);
 	}
 	oscar_node_info_free(nodes, n);
 	return (rv);
@@ -327,7 +334,7 @@ int oscar_cluster_client_address(
 		    tmp != NULL && *tmp != '\0' ? tmp : "/tmp", (int) getpid());
 		// A socket path is at most 107 bytes (sun_path).
 		if (n < 0 || (size_t) n >= size || n - 6 > 107) {
-			return (osc_fail(err, OSCAR_EINVAL,
+			return (oscar_error_set(err, OSCAR_EINVAL,
 			    "the client's socket path under $TMPDIR is too long"));
 		}
 		return (0);
@@ -340,11 +347,11 @@ int oscar_cluster_client_address(
 	bool                    found = false;
 	if (strncmp(address, "tcp://", 6) != 0 ||
 	    osc_tcp_host_port(address, host, sizeof(host), &port) != 0) {
-		return (osc_fail(err, OSCAR_EADDRINVAL,
+		return (oscar_error_set(err, OSCAR_EADDRINVAL,
 		    "%s: expected tcp://HOST:PORT or ipc:///PATH", address));
 	}
 	if (getaddrinfo(host, port, &hints, &ai) != 0) {
-		return (osc_fail(err, OSCAR_EADDRINVAL, "cannot resolve the host of %s", address));
+		return (oscar_error_set(err, OSCAR_EADDRINVAL, "cannot resolve the host of %s", address));
 	}
 	for (a = ai; a != NULL && !found; a = a->ai_next) {
 		int s = socket(a->ai_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
@@ -360,7 +367,7 @@ int oscar_cluster_client_address(
 	}
 	freeaddrinfo(ai);
 	if (!found) {
-		return (osc_fail(err, OSCAR_EADDRINVAL, "no route to %s", address));
+		return (oscar_error_set(err, OSCAR_EADDRINVAL, "no route to %s", address));
 	}
 	bool v6 = strchr(local, ':') != NULL;
 	snprintf(out, size, "tcp://%s%s%s:0", v6 ? "[" : "", local, v6 ? "]" : "");

@@ -6,25 +6,62 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "actors/subpool.h"
 #include "oscar/oscar.h"
 #include "services/cluster/cluster_int.h"
 
-int osc_cluster_settings(
-    const oscar_settings_t *s, oscar_role_t role, osc_cluster_settings_t *out, oscar_error_t *err)
+// The cluster service's settings: section [cluster].
+static const oscar_setting_spec_t osc_cluster_specs[] = {
+	{ "heartbeat_interval", OSCAR_SETTING_MS, "1s", 10, 3600000,
+	    "how often a worker reports to the supervisor (the supervisor's value wins)" },
+	{ "dead_timeout", OSCAR_SETTING_MS, "5s", 20, 86400000,
+	    "a worker not heard from for this long is marked dead" },
+	{ "max_nodes", OSCAR_SETTING_INT, "10000", 2, 10000000,
+	    "the most nodes the supervisor's registry holds (itself included)" },
+	{ "max_waits", OSCAR_SETTING_INT, "100000", 1, 10000000,
+	    "the most wait_workers, watch and stop_cluster requests parked at once" },
+	{ "wait_timeout_max", OSCAR_SETTING_MS, "1h", 1000, INT64_C(2592000000),
+	    "the longest a parked request waits, whatever timeout it asked for" },
+	{ "farewell_batch", OSCAR_SETTING_INT, "32", 1, 4096,
+	    "workers told at once that the supervisor is going away" },
+	{ "farewell_timeout", OSCAR_SETTING_MS, "1s", 10, 60000,
+	    "how long a stopping supervisor spends telling its workers" },
+	{ NULL, 0, NULL, 0, 0, NULL },
+};
+
+int osc_cluster_settings(const oscar_settings_t *s, osc_cluster_settings_t *out, oscar_error_t *err)
 {
-	int rv = oscar_settings_get_ms(s, OSC_CLUSTER_SECTION, "heartbeat_interval",
-	    OSC_HEARTBEAT_DEFAULT_MS, 10, 3600000, &out->heartbeat_ms, err);
-	rv     = rv != 0 ? rv
-	                 : oscar_settings_get_ms(s, OSC_CLUSTER_SECTION, "dead_timeout",
-	                       OSC_DEAD_TIMEOUT_DEFAULT_MS, 20, 86400000, &out->dead_timeout_ms, err);
-	// The supervisor decides both for its workers, so only its own pair
-	// must agree.
-	if (rv == 0 && role == OSCAR_ROLE_SUPERVISOR && out->dead_timeout_ms <= out->heartbeat_ms) {
-		rv = osc_fail(err, OSCAR_EINVAL,
+	const struct {
+		const char *key;
+		int64_t    *out;
+	} all[] = {
+		{ "heartbeat_interval", &out->heartbeat_ms },
+		{ "dead_timeout", &out->dead_timeout_ms },
+		{ "max_nodes", &out->max_nodes },
+		{ "max_waits", &out->max_waits },
+		{ "wait_timeout_max", &out->wait_timeout_max_ms },
+		{ "farewell_batch", &out->farewell_batch },
+		{ "farewell_timeout", &out->farewell_timeout_ms },
+	};
+	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
+		int rv = oscar_service_setting_int(s, &osc_cluster_service, all[i].key, all[i].out, err);
+		if (rv != 0) {
+			return (rv);
+		}
+	}
+	return (0);
+}
+
+// osc_cluster_check: the supervisor decides both durations for its
+// workers, so only its own pair must agree.
+static int osc_cluster_check(const oscar_settings_t *s, oscar_role_t role, oscar_error_t *err)
+{
+	osc_cluster_settings_t cfg;
+	int                    rv = osc_cluster_settings(s, &cfg, err);
+	if (rv == 0 && role == OSCAR_ROLE_SUPERVISOR && cfg.dead_timeout_ms <= cfg.heartbeat_ms) {
+		rv = oscar_error_set(err, OSCAR_EINVAL,
 		    "cluster.dead_timeout (%lld ms) must be longer than cluster.heartbeat_interval "
 		    "(%lld ms)",
-		    (long long) out->dead_timeout_ms, (long long) out->heartbeat_ms);
+		    (long long) cfg.dead_timeout_ms, (long long) cfg.heartbeat_ms);
 	}
 	return (rv);
 }
@@ -45,10 +82,11 @@ static double osc_load_average(void)
 
 oscar_value_t *osc_node_info_value(oscar_node_t *node)
 {
-	const osc_node_facts_t *facts = osc_node_facts(node);
-	unsigned                slots;
-	uint64_t                actors;
-	osc_pool_census(oscar_node_pool(node), &slots, &actors);
+	const osc_node_facts_t *facts  = osc_node_facts(node);
+	oscar_pool_census_t     census = { 0 };
+	oscar_pool_census(oscar_node_pool(node), &census);
+	unsigned slots  = census.sub_pools_ready;
+	uint64_t actors = census.actors;
 
 	oscar_value_t *labels = oscar_value_new_array(facts->n_labels);
 	for (size_t i = 0; labels != NULL && i < facts->n_labels; i++) {
@@ -87,40 +125,35 @@ oscar_value_t *osc_node_info_value(oscar_node_t *node)
 
 static int osc_cluster_start(oscar_node_t *node, void **state, oscar_error_t *err)
 {
-	osc_cluster_settings_t cfg;
-	int rv = osc_cluster_settings(oscar_node_settings(node), oscar_node_role(node), &cfg, err);
-	if (rv != 0) {
-		return (rv);
-	}
-	bool           sup  = oscar_node_role(node) == OSCAR_ROLE_SUPERVISOR;
-	oscar_value_t *args = oscar_value_new_array(3);
-	if (args == NULL) {
-		return (osc_fail(err, OSCAR_ENOMEM, "out of memory"));
-	}
-	// The actor gets the node by address: these classes are never offered
-	// for creation by name, so only this code creates them.
-	oscar_value_array_push(args, oscar_value_new_uint((uint64_t) (uintptr_t) node));
-	oscar_value_array_push(args, oscar_value_new_uint((uint64_t) cfg.heartbeat_ms));
-	oscar_value_array_push(args, oscar_value_new_uint((uint64_t) cfg.dead_timeout_ms));
+	bool        sup = oscar_node_role(node) == OSCAR_ROLE_SUPERVISOR;
 	oscar_ref_t ref;
-	rv = oscar_create(oscar_node_pool(node),
-	    sup ? &osc_cluster_supervisor_class : &osc_cluster_worker_class, OSCAR_CLUSTER_UID, args,
-	    5000, &ref, err);
+	// The actor finds its node and its settings through its pool
+	// (oscar_node_of_actor): no arguments.
 	*state = NULL;
-	return (rv);
+	return (oscar_create(oscar_node_pool(node),
+	    sup ? &osc_cluster_supervisor_class : &osc_cluster_worker_class, OSCAR_CLUSTER_UID, NULL,
+	    5000, &ref, err));
 }
 
 static void osc_cluster_stop(oscar_node_t *node, void *state)
 {
-	bool          sup = oscar_node_role(node) == OSCAR_ROLE_SUPERVISOR;
-	oscar_ref_t   ref;
-	oscar_error_t err;
+	bool                   sup = oscar_node_role(node) == OSCAR_ROLE_SUPERVISOR;
+	oscar_ref_t            ref;
+	oscar_error_t          err;
+	osc_cluster_settings_t cfg;
 	oscar_ref_make(&ref, oscar_node_address(node), OSCAR_CLUSTER_UID);
-	// A supervisor tells its workers it is going away; a worker
-	// deregisters. Both are bounded: a stop never hangs on a peer.
-	int rv = sup ? oscar_call(oscar_node_pool(node), &ref, OSC_CL_LEAVING, NULL, 2000, NULL, &err)
-	             : oscar_call(oscar_node_pool(node), &ref, OSC_CLW_LEAVE,
-	                   oscar_value_new_int(2000), 3000, NULL, &err);
+	if (osc_cluster_settings(oscar_node_settings(node), &cfg, &err) != 0) {
+		cfg.farewell_timeout_ms = 1000; // checked at start: cannot happen
+	}
+	// A supervisor tells its workers it is going away, in bounded batches
+	// for at most cluster.farewell_timeout; a worker deregisters. Both
+	// are bounded: a stop never hangs on a peer.
+	int rv = sup ? osc_method_call(oscar_node_pool(node), &ref,
+	                   &osc_cluster_sup_methods[OSC_CL_LEAVING], NULL,
+	                   cfg.farewell_timeout_ms + 1000, NULL, &err)
+	             : osc_method_call(oscar_node_pool(node), &ref,
+	                   &osc_cluster_worker_methods[OSC_CLW_LEAVE], oscar_value_new_int(2000),
+	                   3000, NULL, &err);
 	if (rv != 0) {
 		oscar_log(OSCAR_LOG_WARN, "cluster", "%s: %s",
 		    sup ? "could not tell the workers" : "could not deregister", err.message);
@@ -137,50 +170,20 @@ static void osc_cluster_ready(oscar_node_t *node, void *state)
 	    oscar_ref_make(&ref, oscar_node_address(node), OSCAR_CLUSTER_UID) != 0) {
 		return;
 	}
-	if (oscar_tell(oscar_node_pool(node), &ref, OSC_CLW_READY, NULL, 2000, &err) != 0) {
+	if (oscar_tell(oscar_node_pool(node), &ref, osc_clw_name(OSC_CLW_READY), NULL, 2000, &err) !=
+	    0) {
 		oscar_log(OSCAR_LOG_WARN, "cluster", "cannot report the node ready: %s", err.message);
 	}
 }
 
 const oscar_service_t osc_cluster_service = {
-	.abi   = OSCAR_SERVICE_ABI,
-	.name  = "cluster",
-	.roles = OSCAR_ROLES_ALL,
-	.start = osc_cluster_start,
-	.stop  = osc_cluster_stop,
-	.ready = osc_cluster_ready,
+	.abi      = OSCAR_SERVICE_ABI,
+	.name     = OSC_CLUSTER_SECTION,
+	.roles    = OSCAR_ROLES_ALL,
+	.flags    = OSCAR_SERVICE_ALWAYS,
+	.settings = osc_cluster_specs,
+	.check    = osc_cluster_check,
+	.start    = osc_cluster_start,
+	.stop     = osc_cluster_stop,
+	.ready    = osc_cluster_ready,
 };
-
-// ---------------------------------------------------------------------------
-// Reading values
-
-int64_t osc_map_int(const oscar_value_t *map, const char *key, int64_t def)
-{
-	int64_t v;
-	if (map == NULL || map->type != OSCAR_MAP ||
-	    oscar_value_get_int(oscar_value_map_get(map, key), &v) != 0) {
-		return (def);
-	}
-	return (v);
-}
-
-const char *osc_map_str(const oscar_value_t *map, const char *key)
-{
-	const char *s;
-	size_t      len;
-	if (map == NULL || map->type != OSCAR_MAP ||
-	    oscar_value_get_str(oscar_value_map_get(map, key), &s, &len) != 0) {
-		return (NULL);
-	}
-	return (s);
-}
-
-uint64_t osc_arg_uint(const oscar_value_t *args, size_t i, uint64_t def)
-{
-	uint64_t v;
-	if (args == NULL || args->type != OSCAR_ARRAY ||
-	    oscar_value_get_uint(oscar_value_at(args, i), &v) != 0) {
-		return (def);
-	}
-	return (v);
-}

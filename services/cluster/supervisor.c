@@ -28,8 +28,13 @@ typedef struct osc_entry {
 
 typedef enum osc_wait_kind { OSC_WAIT_WORKERS, OSC_WAIT_WATCH, OSC_WAIT_STOP } osc_wait_kind_t;
 
+// A parked request. Waits for workers sit in a min-heap by the number of
+// workers they want, so that a change answers those now satisfied in
+// O(log n) each and never looks at the others; watches and stops sit in
+// lists (a change answers every watch at once), unlinked in O(1).
 typedef struct osc_waiter {
-	struct osc_waiter *next;
+	struct osc_waiter *prev, *next; // watch and stop lists
+	size_t             heap_idx;    // wait_workers: its place in the heap
 	osc_wait_kind_t    kind;
 	oscar_req_t       *req;
 	uint64_t           want;  // workers ready, or a version to pass
@@ -44,7 +49,13 @@ typedef struct osc_csup {
 	size_t                 n;
 	size_t                 cap;
 	uint64_t               version;
-	osc_waiter_t          *waiters;
+	osc_waiter_t         **heap; // wait_workers, by want
+	size_t                 n_heap;
+	size_t                 cap_heap;
+	osc_waiter_t          *watches;
+	osc_waiter_t          *stops;
+	size_t                 n_waits; // parked, of every kind
+	uint64_t               refused; // registrations refused: the registry was full
 	uint64_t               check_timer;
 	bool                   stopping; // stop_cluster is under way
 } osc_csup_t;
@@ -103,6 +114,30 @@ static void osc_entry_remove(osc_csup_t *st, osc_entry_t *e)
 	size_t i = (size_t) (e - st->nodes);
 	memmove(&st->nodes[i], &st->nodes[i + 1], (st->n - i - 1) * sizeof(*e));
 	st->n--;
+}
+
+static void osc_changed(oscar_actor_t *self, osc_csup_t *st);
+
+// osc_entry_evict_dead makes room in a full registry by forgetting the
+// worker marked dead the longest ago; false when none is dead.
+static bool osc_entry_evict_dead(oscar_actor_t *self, osc_csup_t *st)
+{
+	osc_entry_t *oldest = NULL;
+	for (size_t i = 0; i < st->n; i++) {
+		osc_entry_t *e = &st->nodes[i];
+		if (e->status == OSCAR_NODE_DEAD &&
+		    (oldest == NULL || e->heard_mono < oldest->heard_mono)) {
+			oldest = e;
+		}
+	}
+	if (oldest == NULL) {
+		return (false);
+	}
+	oscar_log(OSCAR_LOG_INFO, "cluster", "the node registry is full: forgetting dead worker %s",
+	    oldest->address);
+	osc_entry_remove(st, oldest);
+	osc_changed(self, st);
+	return (true);
 }
 
 static void osc_entry_heard(osc_entry_t *e, oscar_value_t *info)
@@ -193,14 +228,111 @@ static oscar_value_t *osc_nodes_value(
 // ---------------------------------------------------------------------------
 // Waiting requests
 
+// The heap of waits for workers: parent (i - 1) / 2, smallest want on top.
+static void osc_heap_set(osc_csup_t *st, size_t i, osc_waiter_t *w)
+{
+	st->heap[i]  = w;
+	w->heap_idx = i;
+}
+
+static void osc_heap_up(osc_csup_t *st, size_t i)
+{
+	osc_waiter_t *w = st->heap[i];
+	while (i > 0 && st->heap[(i - 1) / 2]->want > w->want) {
+		osc_heap_set(st, i, st->heap[(i - 1) / 2]);
+		i = (i - 1) / 2;
+	}
+	osc_heap_set(st, i, w);
+}
+
+static void osc_heap_down(osc_csup_t *st, size_t i)
+{
+	osc_waiter_t *w = st->heap[i];
+	for (;;) {
+		size_t c = 2 * i + 1;
+		if (c >= st->n_heap) {
+			break;
+		}
+		if (c + 1 < st->n_heap && st->heap[c + 1]->want < st->heap[c]->want) {
+			c++;
+		}
+		if (st->heap[c]->want >= w->want) {
+			break;
+		}
+		osc_heap_set(st, i, st->heap[c]);
+		i = c;
+	}
+	osc_heap_set(st, i, w);
+}
+
+static void osc_heap_remove(osc_csup_t *st, osc_waiter_t *w)
+{
+	size_t i    = w->heap_idx;
+	osc_waiter_t *last = st->heap[--st->n_heap];
+	if (i < st->n_heap) {
+		osc_heap_set(st, i, last);
+		osc_heap_up(st, i);
+		osc_heap_down(st, last->heap_idx);
+	}
+}
+
+static void osc_list_add(osc_waiter_t **head, osc_waiter_t *w)
+{
+	w->prev = NULL;
+	w->next = *head;
+	if (*head != NULL) {
+		(*head)->prev = w;
+	}
+	*head = w;
+}
+
+static void osc_list_remove(osc_waiter_t **head, osc_waiter_t *w)
+{
+	if (w->prev != NULL) {
+		w->prev->next = w->next;
+	} else {
+		*head = w->next;
+	}
+	if (w->next != NULL) {
+		w->next->prev = w->prev;
+	}
+	w->prev = w->next = NULL;
+}
+
+// osc_waiter_park files w where its kind waits; the heap has room (see
+// osc_wait).
+static void osc_waiter_park(osc_csup_t *st, osc_waiter_t *w)
+{
+	switch (w->kind) {
+	case OSC_WAIT_WORKERS:
+		st->heap[st->n_heap] = w;
+		w->heap_idx          = st->n_heap++;
+		osc_heap_up(st, w->heap_idx);
+		break;
+	case OSC_WAIT_WATCH:
+		osc_list_add(&st->watches, w);
+		break;
+	case OSC_WAIT_STOP:
+		osc_list_add(&st->stops, w);
+		break;
+	}
+	st->n_waits++;
+}
+
 static void osc_waiter_unlink(osc_csup_t *st, osc_waiter_t *w)
 {
-	for (osc_waiter_t **p = &st->waiters; *p != NULL; p = &(*p)->next) {
-		if (*p == w) {
-			*p = w->next;
-			return;
-		}
+	switch (w->kind) {
+	case OSC_WAIT_WORKERS:
+		osc_heap_remove(st, w);
+		break;
+	case OSC_WAIT_WATCH:
+		osc_list_remove(&st->watches, w);
+		break;
+	case OSC_WAIT_STOP:
+		osc_list_remove(&st->stops, w);
+		break;
 	}
+	st->n_waits--;
 }
 
 static void osc_stop_node(oscar_actor_t *self, oscar_result_t *res, void *arg)
@@ -211,9 +343,9 @@ static void osc_stop_node(oscar_actor_t *self, oscar_result_t *res, void *arg)
 	}
 }
 
-// osc_waiter_retire takes w out of the list; a stop_cluster request that
-// is answered stops the supervisor itself a moment later, once the reply
-// is on its way.
+// osc_waiter_retire takes w out of its heap or list; a stop_cluster
+// request that is answered stops the supervisor itself a moment later,
+// once the reply is on its way.
 static void osc_waiter_retire(oscar_actor_t *self, osc_csup_t *st, osc_waiter_t *w)
 {
 	osc_waiter_unlink(st, w);
@@ -250,22 +382,34 @@ static oscar_value_t *osc_watch_value(const osc_csup_t *st)
 	return (pair);
 }
 
-// osc_waiters_check answers every waiter whose condition now holds.
+// osc_workers_left counts the workers a stop still waits for: dead ones
+// will not deregister.
+static size_t osc_workers_left(const osc_csup_t *st)
+{
+	return (osc_count(st, OSCAR_ROLE_WORKER,
+	    OSCAR_NODE_STARTING | OSCAR_NODE_READY | OSCAR_NODE_STOPPING));
+}
+
+// osc_waiters_check answers the waiters whose condition now holds, each in
+// O(log n) for a wait in the heap; the others are not looked at.
 static void osc_waiters_check(oscar_actor_t *self, osc_csup_t *st)
 {
-	size_t        ready   = osc_count(st, OSCAR_ROLE_WORKER, OSCAR_NODE_READY);
-	// Dead workers will not deregister: a stop does not wait for them.
-	size_t workers = osc_count(st, OSCAR_ROLE_WORKER,
-	    OSCAR_NODE_STARTING | OSCAR_NODE_READY | OSCAR_NODE_STOPPING);
-	osc_waiter_t *next;
-	for (osc_waiter_t *w = st->waiters; w != NULL; w = next) {
-		next = w->next;
-		if (w->kind == OSC_WAIT_WORKERS && ready >= w->want) {
-			osc_waiter_answer(self, st, w, oscar_value_new_uint(ready));
-		} else if (w->kind == OSC_WAIT_WATCH && st->version > w->want) {
-			osc_waiter_answer(self, st, w, osc_watch_value(st));
-		} else if (w->kind == OSC_WAIT_STOP && workers == 0) {
-			osc_waiter_answer(self, st, w, oscar_value_new_uint(w->want));
+	size_t ready = osc_count(st, OSCAR_ROLE_WORKER, OSCAR_NODE_READY);
+	while (st->n_heap > 0 && st->heap[0]->want <= ready) {
+		osc_waiter_answer(self, st, st->heap[0], oscar_value_new_uint(ready));
+	}
+	if (st->watches != NULL) {
+		// Every parked watch waits for a version before this one: the
+		// list is built once and copied to each.
+		oscar_value_t *v = osc_watch_value(st);
+		while (st->watches != NULL && st->watches->want < st->version) {
+			osc_waiter_answer(self, st, st->watches, v != NULL ? oscar_value_copy(v) : NULL);
+		}
+		oscar_value_free(v);
+	}
+	if (st->stops != NULL && osc_workers_left(st) == 0) {
+		while (st->stops != NULL) {
+			osc_waiter_answer(self, st, st->stops, oscar_value_new_uint(st->stops->want));
 		}
 	}
 }
@@ -297,9 +441,7 @@ static void osc_waiter_timeout(oscar_actor_t *self, oscar_result_t *res, void *a
 				oscar_req_fail(w->req, OSCAR_ETIMEDOUT,
 				    "%zu of the %" PRIu64 " workers told to stop had not left when the "
 				    "time was up; the supervisor stops anyway",
-				    osc_count(st, OSCAR_ROLE_WORKER,
-				        OSCAR_NODE_STARTING | OSCAR_NODE_READY | OSCAR_NODE_STOPPING),
-				    w->want);
+				    osc_workers_left(st), w->want);
 				break;
 			}
 		}
@@ -307,20 +449,52 @@ static void osc_waiter_timeout(oscar_actor_t *self, oscar_result_t *res, void *a
 	free(w);
 }
 
+// osc_wait_holds tells whether a request of kind wanting want is answered
+// at once.
+static bool osc_wait_holds(const osc_csup_t *st, osc_wait_kind_t kind, uint64_t want)
+{
+	switch (kind) {
+	case OSC_WAIT_WORKERS:
+		return (osc_count(st, OSCAR_ROLE_WORKER, OSCAR_NODE_READY) >= want);
+	case OSC_WAIT_WATCH:
+		return (st->version > want);
+	case OSC_WAIT_STOP:
+		return (osc_workers_left(st) == 0);
+	}
+	return (false);
+}
+
 // osc_wait defers req until the condition of kind holds or timeout_ms
-// passes.
+// passes (clamped to cluster.wait_timeout_max). At most cluster.max_waits
+// requests are parked: beyond, OSCAR_EMBOXFULL. Only this request's
+// condition is checked, never the other parked ones.
 static int osc_wait(oscar_actor_t *self, oscar_req_t *req, osc_wait_kind_t kind, uint64_t want,
     int64_t timeout_ms)
 {
-	osc_csup_t   *st = oscar_actor_state(self);
-	osc_waiter_t *w  = calloc(1, sizeof(*w));
-	if (w == NULL) {
+	osc_csup_t *st = oscar_actor_state(self);
+	if (kind != OSC_WAIT_STOP && osc_wait_holds(st, kind, want)) {
+		return (oscar_req_reply(req,
+		    kind == OSC_WAIT_WORKERS
+		        ? oscar_value_new_uint(osc_count(st, OSCAR_ROLE_WORKER, OSCAR_NODE_READY))
+		        : osc_watch_value(st)));
+	}
+	if (st->n_waits >= (size_t) st->cfg.max_waits) {
+		return (oscar_req_fail(req, OSCAR_EMBOXFULL,
+		    "%zu requests are waiting already (cluster.max_waits); try again later",
+		    st->n_waits));
+	}
+	// A timeout from the wire may be anything (cast negative from a huge
+	// unsigned, say): it is clamped to the documented maximum.
+	if (timeout_ms < 0 || timeout_ms > st->cfg.wait_timeout_max_ms) {
+		timeout_ms = st->cfg.wait_timeout_max_ms;
+	}
+	if (kind == OSC_WAIT_WORKERS &&
+	    osc_reserve(&st->heap, &st->cap_heap, st->n_heap, sizeof(*st->heap), 64) != 0) {
 		return (OSCAR_ENOMEM);
 	}
-	// A timeout from the wire may be anything: past ~35 years (or cast
-	// negative from a huge unsigned) it means "as long as the caller waits".
-	if (timeout_ms < 0 || timeout_ms > (INT64_C(1) << 50)) {
-		timeout_ms = INT64_C(1) << 50;
+	osc_waiter_t *w = calloc(1, sizeof(*w));
+	if (w == NULL) {
+		return (OSCAR_ENOMEM);
 	}
 	w->kind = kind;
 	w->req  = req;
@@ -330,10 +504,11 @@ static int osc_wait(oscar_actor_t *self, oscar_req_t *req, osc_wait_kind_t kind,
 		free(w);
 		return (rv);
 	}
-	w->next     = st->waiters;
-	st->waiters = w;
+	osc_waiter_park(st, w);
 	oscar_req_defer(req, OSCAR_DEFER_YIELD);
-	osc_waiters_check(self, st); // it may hold already
+	if (kind == OSC_WAIT_STOP && osc_wait_holds(st, kind, want)) {
+		osc_waiter_answer(self, st, w, oscar_value_new_uint(want)); // nobody to wait for
+	}
 	return (0);
 }
 
@@ -387,12 +562,23 @@ static int osc_m_register(oscar_actor_t *self, oscar_req_t *req)
 {
 	osc_csup_t          *st   = oscar_actor_state(self);
 	const oscar_value_t *info = oscar_req_args(req);
-	const char          *addr = osc_map_str(info, "address");
+	const char          *addr = oscar_value_map_str(info, "address");
 	if (addr == NULL || strlen(addr) >= OSCAR_ADDR_MAX) {
 		return (oscar_req_fail(req, OSCAR_EBADARGS, "register needs a map with an address"));
 	}
 	osc_entry_t *e     = osc_entry_find(st, addr);
 	bool         again = e != NULL;
+	if (e == NULL && st->n >= (size_t) st->cfg.max_nodes && !osc_entry_evict_dead(self, st)) {
+		// Say it once in a while, not once per forged register.
+		if (st->refused++ % 1000 == 0) {
+			oscar_log(OSCAR_LOG_WARN, "cluster",
+			    "the node registry is full (%zu nodes, cluster.max_nodes): registration "
+			    "of %s refused (%" PRIu64 " refused so far)",
+			    st->n, addr, st->refused);
+		}
+		return (oscar_req_fail(req, OSCAR_ESTATE,
+		    "the node registry is full: %zu nodes (cluster.max_nodes)", st->n));
+	}
 	if (e == NULL && (e = osc_entry_add(st, addr, OSCAR_ROLE_WORKER)) == NULL) {
 		return (OSCAR_ENOMEM);
 	}
@@ -402,13 +588,13 @@ static int osc_m_register(oscar_actor_t *self, oscar_req_t *req)
 	// A register the worker sent while this supervisor was away may come
 	// late, after one sent since: the same process again is no news.
 	bool same = again && e->status != OSCAR_NODE_DEAD &&
-	            osc_map_int(e->info, "pid", -1) == osc_map_int(info, "pid", -2);
+	            oscar_value_map_int(e->info, "pid", -1) == oscar_value_map_int(info, "pid", -2);
 	oscar_log(same ? OSCAR_LOG_DEBUG : OSCAR_LOG_INFO, "cluster",
 	    "worker %s %s (%" PRId64 " cores, pid %" PRId64 ")", addr,
-	    again ? "registered again" : "registered", osc_map_int(info, "cores", 0),
-	    osc_map_int(info, "pid", 0));
+	    again ? "registered again" : "registered", oscar_value_map_int(info, "cores", 0),
+	    oscar_value_map_int(info, "pid", 0));
 	// A worker whose other services are still starting says so.
-	bool starting = osc_status_from_name(osc_map_str(info, "status")) == OSCAR_NODE_STARTING;
+	bool starting = osc_status_from_name(oscar_value_map_str(info, "status")) == OSCAR_NODE_STARTING;
 	e->status     = st->stopping ? OSCAR_NODE_STOPPING
 	                : starting   ? OSCAR_NODE_STARTING
 	                             : OSCAR_NODE_READY;
@@ -424,7 +610,7 @@ static int osc_m_register(oscar_actor_t *self, oscar_req_t *req)
 		// Registered while the cluster stops: stop it too.
 		oscar_ref_t ref;
 		if (oscar_ref_make(&ref, addr, OSCAR_CLUSTER_UID) == 0) {
-			oscar_actor_tell(self, &ref, OSC_CLW_STOP, NULL);
+			oscar_actor_tell(self, &ref, osc_clw_name(OSC_CLW_STOP), NULL);
 		}
 	}
 	return (oscar_req_reply(req, reply));
@@ -434,15 +620,15 @@ static int osc_m_heartbeat(oscar_actor_t *self, oscar_req_t *req)
 {
 	osc_csup_t          *st   = oscar_actor_state(self);
 	const oscar_value_t *info = oscar_req_args(req);
-	osc_entry_t         *e    = osc_entry_find(st, osc_map_str(info, "address"));
+	osc_entry_t         *e    = osc_entry_find(st, oscar_value_map_str(info, "address"));
 	if (e == NULL || e->role != OSCAR_ROLE_WORKER || e->status == OSCAR_NODE_DEAD) {
 		// Unknown (the supervisor restarted) or given up on: the worker
 		// registers again, which is a change watchers see.
 		return (oscar_req_fail(req, OSCAR_ENOENT, "not registered; register again"));
 	}
-	bool changed = osc_map_int(e->info, "slots", -1) != osc_map_int(info, "slots", -1);
+	bool changed = oscar_value_map_int(e->info, "slots", -1) != oscar_value_map_int(info, "slots", -1);
 	if (e->status == OSCAR_NODE_STARTING &&
-	    osc_status_from_name(osc_map_str(info, "status")) == OSCAR_NODE_READY) {
+	    osc_status_from_name(oscar_value_map_str(info, "status")) == OSCAR_NODE_READY) {
 		e->status = OSCAR_NODE_READY;
 		changed   = true;
 	}
@@ -490,8 +676,8 @@ static int osc_addresses_known(osc_csup_t *st, oscar_req_t *req, const oscar_val
 static int osc_m_nodes(oscar_actor_t *self, oscar_req_t *req)
 {
 	osc_csup_t          *st        = oscar_actor_state(self);
-	unsigned             roles     = (unsigned) osc_arg_uint(oscar_req_args(req), 0, OSCAR_ROLES_ALL);
-	unsigned             statuses  = (unsigned) osc_arg_uint(oscar_req_args(req), 1, 0);
+	unsigned             roles     = (unsigned) oscar_value_at_uint(oscar_req_args(req), 0, OSCAR_ROLES_ALL);
+	unsigned             statuses  = (unsigned) oscar_value_at_uint(oscar_req_args(req), 1, 0);
 	const oscar_value_t *addresses = oscar_req_arg(req, 2);
 	const oscar_value_t *fields    = oscar_req_arg(req, 3);
 	if (addresses == NULL || addresses->type != OSCAR_ARRAY) {
@@ -519,23 +705,23 @@ static int osc_m_nodes(oscar_actor_t *self, oscar_req_t *req)
 static int osc_m_count(oscar_actor_t *self, oscar_req_t *req)
 {
 	osc_csup_t *st       = oscar_actor_state(self);
-	unsigned    roles    = (unsigned) osc_arg_uint(oscar_req_args(req), 0, OSCAR_ROLES_ALL);
-	unsigned    statuses = (unsigned) osc_arg_uint(oscar_req_args(req), 1, 0);
+	unsigned    roles    = (unsigned) oscar_value_at_uint(oscar_req_args(req), 0, OSCAR_ROLES_ALL);
+	unsigned    statuses = (unsigned) oscar_value_at_uint(oscar_req_args(req), 1, 0);
 	return (oscar_req_reply(req, oscar_value_new_uint(osc_count(st, roles, statuses))));
 }
 
 static int osc_m_wait(oscar_actor_t *self, oscar_req_t *req)
 {
-	uint64_t n       = osc_arg_uint(oscar_req_args(req), 0, 1);
-	uint64_t timeout = osc_arg_uint(oscar_req_args(req), 1, 30000);
+	uint64_t n       = oscar_value_at_uint(oscar_req_args(req), 0, 1);
+	uint64_t timeout = oscar_value_at_uint(oscar_req_args(req), 1, 30000);
 	return (osc_wait(self, req, OSC_WAIT_WORKERS, n, (int64_t) timeout));
 }
 
 static int osc_m_watch(oscar_actor_t *self, oscar_req_t *req)
 {
 	osc_csup_t *st      = oscar_actor_state(self);
-	uint64_t    version = osc_arg_uint(oscar_req_args(req), 0, 0);
-	uint64_t    timeout = osc_arg_uint(oscar_req_args(req), 1, 30000);
+	uint64_t    version = oscar_value_at_uint(oscar_req_args(req), 0, 0);
+	uint64_t    timeout = oscar_value_at_uint(oscar_req_args(req), 1, 30000);
 	// Any other version answers at once: a supervisor that restarted
 	// counts from 1 again, and its watchers must not wait for it.
 	if (version != st->version) {
@@ -545,22 +731,132 @@ static int osc_m_watch(oscar_actor_t *self, oscar_req_t *req)
 	return (osc_wait(self, req, OSC_WAIT_WATCH, version, (int64_t) timeout));
 }
 
-// osc_tell_workers sends method to every live worker; gives how many.
-static uint64_t osc_tell_workers(oscar_actor_t *self, osc_csup_t *st, const char *method)
+// Telling the workers: a stop_cluster tells every live worker to stop, a
+// stopping supervisor tells them it is going away. Each is told with a
+// call, not a one-way message, so that the supervisor's pool stays up
+// until the workers have heard it. Thousands of registered workers may be
+// unreachable (forged, or gone without a word), and each call to one
+// holds a connection attempt: so at most cluster.farewell_batch calls are
+// in flight at once, and no call starts after the deadline (for going
+// away, cluster.farewell_timeout; for a stop, the stop's own timeout),
+// whoever was not told yet. The addresses are copied first: the registry
+// may change meanwhile.
+typedef struct osc_notice {
+	int          method; // OSC_CLW_STOP or OSC_CLW_SUP_GONE
+	oscar_req_t *req;    // going_away: answered with how many were told
+	bool         open;   // not finished yet
+	char (*addresses)[OSCAR_ADDR_MAX];
+	size_t   n;
+	size_t   next;     // the next address to call
+	size_t   flying;   // calls in flight
+	uint64_t told;     // calls answered
+	int64_t  deadline; // osc_mono_ms
+	bool     timer;    // the deadline's timer has not run yet
+	uint64_t timer_id;
+} osc_notice_t;
+
+static void osc_notice_next(oscar_actor_t *self, osc_notice_t *f);
+
+static void osc_notice_release(oscar_actor_t *self, osc_notice_t *f)
 {
-	uint64_t told = 0;
+	if (!f->open && f->flying == 0 && !f->timer) {
+		free(f->addresses);
+		free(f);
+	}
+}
+
+static void osc_notice_finish(oscar_actor_t *self, osc_notice_t *f)
+{
+	if (!f->open) {
+		return;
+	}
+	f->open = false;
+	if (f->next < f->n) {
+		oscar_log(OSCAR_LOG_WARN, "cluster",
+		    "%zu of %zu workers not told %s: out of time (%s)", f->n - f->next, f->n,
+		    f->method == OSC_CLW_STOP ? "to stop" : "that the supervisor is going away",
+		    f->method == OSC_CLW_STOP ? "the stop's timeout" : "cluster.farewell_timeout");
+	}
+	if (f->req != NULL) {
+		oscar_req_reply(f->req, oscar_value_new_uint(f->told));
+		f->req = NULL;
+	}
+	if (f->timer) {
+		oscar_actor_cancel(self, f->timer_id); // its callback releases f
+	}
+}
+
+static void osc_notice_done(oscar_actor_t *self, oscar_result_t *res, void *arg)
+{
+	osc_notice_t *f = arg;
+	f->flying--;
+	f->told += res->code == 0;
+	osc_notice_next(self, f);
+	osc_notice_release(self, f);
+}
+
+static void osc_notice_timeout(oscar_actor_t *self, oscar_result_t *res, void *arg)
+{
+	osc_notice_t *f = arg;
+	f->timer        = false;
+	osc_notice_finish(self, f);
+	osc_notice_release(self, f);
+}
+
+// osc_notice_next starts calls while the batch has room and time is left,
+// and finishes once every call is back or the time is up.
+static void osc_notice_next(oscar_actor_t *self, osc_notice_t *f)
+{
+	osc_csup_t *st   = oscar_actor_state(self);
+	int64_t     left = f->deadline - osc_mono_ms();
+	while (f->open && f->next < f->n && left > 0 &&
+	       f->flying < (size_t) st->cfg.farewell_batch) {
+		oscar_ref_t ref;
+		const char *addr = f->addresses[f->next++];
+		if (oscar_ref_make(&ref, addr, OSCAR_CLUSTER_UID) == 0 &&
+		    oscar_actor_call(self, &ref, osc_clw_name(f->method), NULL,
+		        left < 1000 ? left : 1000, osc_notice_done, f, NULL) == 0) {
+			f->flying++;
+		}
+	}
+	if (f->flying == 0 && (f->next >= f->n || left <= 0)) {
+		osc_notice_finish(self, f);
+	}
+}
+
+// osc_notice_start tells every live worker method, within timeout_ms;
+// going_away's req is answered with how many were told. It gives how many
+// workers there are to tell (-1: out of memory).
+static int64_t osc_notice_start(
+    oscar_actor_t *self, osc_csup_t *st, int method, oscar_req_t *req, int64_t timeout_ms)
+{
+	osc_notice_t *f = calloc(1, sizeof(*f));
+	if (f == NULL || (f->addresses = calloc(st->n + 1, sizeof(*f->addresses))) == NULL) {
+		free(f);
+		return (-1);
+	}
 	for (size_t i = 0; i < st->n; i++) {
 		osc_entry_t *e = &st->nodes[i];
-		oscar_ref_t  ref;
-		if (e->role != OSCAR_ROLE_WORKER || e->status == OSCAR_NODE_DEAD ||
-		    oscar_ref_make(&ref, e->address, OSCAR_CLUSTER_UID) != 0) {
-			continue;
+		if (e->role == OSCAR_ROLE_WORKER && e->status != OSCAR_NODE_DEAD) {
+			snprintf(f->addresses[f->n++], OSCAR_ADDR_MAX, "%s", e->address);
+			if (method == OSC_CLW_STOP) {
+				e->status = OSCAR_NODE_STOPPING;
+			}
 		}
-		if (strcmp(method, OSC_CLW_STOP) == 0) {
-			e->status = OSCAR_NODE_STOPPING;
-		}
-		told += oscar_actor_tell(self, &ref, method, NULL) == 0;
 	}
+	f->method   = method;
+	f->req      = req;
+	f->open     = true;
+	f->deadline = osc_mono_ms() + timeout_ms;
+	if (oscar_actor_after(self, timeout_ms, osc_notice_timeout, f, &f->timer_id) != 0) {
+		free(f->addresses);
+		free(f);
+		return (-1);
+	}
+	f->timer     = true;
+	int64_t told = (int64_t) f->n;
+	osc_notice_next(self, f);
+	osc_notice_release(self, f);
 	return (told);
 }
 
@@ -569,63 +865,34 @@ static int osc_m_stop(oscar_actor_t *self, oscar_req_t *req)
 	osc_csup_t *st      = oscar_actor_state(self);
 	uint64_t    timeout = 10000;
 	oscar_value_get_uint(oscar_req_args(req), &timeout);
+	if (timeout > (uint64_t) st->cfg.wait_timeout_max_ms) {
+		timeout = (uint64_t) st->cfg.wait_timeout_max_ms;
+	}
 	// Dead workers will not answer: forget them now.
 	for (size_t i = st->n; i-- > 0;) {
 		if (st->nodes[i].status == OSCAR_NODE_DEAD) {
 			osc_entry_remove(st, &st->nodes[i]);
 		}
 	}
-	st->stopping  = true;
-	uint64_t told = osc_tell_workers(self, st, OSC_CLW_STOP);
-	oscar_log(OSCAR_LOG_INFO, "cluster", "stopping the cluster; workers told: %" PRIu64, told);
-	osc_changed(self, st);
-	return (osc_wait(self, req, OSC_WAIT_STOP, told, (int64_t) timeout));
-}
-
-// going_away: the supervisor stops. Each live worker is told with a call,
-// not a one-way message, so that the supervisor's pool stays up until
-// every worker has heard it (or a second has passed).
-typedef struct osc_farewell {
-	oscar_req_t *req;
-	uint64_t     waiting;
-	uint64_t     told;
-} osc_farewell_t;
-
-static void osc_farewell_done(oscar_actor_t *self, oscar_result_t *res, void *arg)
-{
-	osc_farewell_t *f = arg;
-	f->told += res->code == 0;
-	if (--f->waiting == 0) {
-		oscar_req_reply(f->req, oscar_value_new_uint(f->told));
-		free(f);
-	}
-}
-
-static int osc_m_going_away(oscar_actor_t *self, oscar_req_t *req)
-{
-	osc_csup_t     *st = oscar_actor_state(self);
-	osc_farewell_t *f  = calloc(1, sizeof(*f));
-	if (f == NULL) {
+	st->stopping = true;
+	int64_t told = osc_notice_start(self, st, OSC_CLW_STOP, NULL, (int64_t) timeout);
+	if (told < 0) {
 		return (OSCAR_ENOMEM);
 	}
-	f->req     = req;
-	f->waiting = 1; // held until every call is made
-	for (size_t i = 0; i < st->n; i++) {
-		const osc_entry_t *e = &st->nodes[i];
-		oscar_ref_t        ref;
-		if (e->role != OSCAR_ROLE_WORKER || e->status == OSCAR_NODE_DEAD ||
-		    oscar_ref_make(&ref, e->address, OSCAR_CLUSTER_UID) != 0) {
-			continue;
-		}
-		f->waiting++;
-		if (oscar_actor_call(self, &ref, OSC_CLW_SUP_GONE, NULL, 1000, osc_farewell_done, f,
-		        NULL) != 0) {
-			f->waiting--;
-		}
-	}
+	oscar_log(OSCAR_LOG_INFO, "cluster", "stopping the cluster; workers to tell: %" PRId64,
+	    told);
+	osc_changed(self, st);
+	return (osc_wait(self, req, OSC_WAIT_STOP, (uint64_t) told, (int64_t) timeout));
+}
+
+// going_away: the supervisor stops (see osc_notice_t).
+static int osc_m_going_away(oscar_actor_t *self, oscar_req_t *req)
+{
+	osc_csup_t *st = oscar_actor_state(self);
 	oscar_req_defer(req, OSCAR_DEFER_YIELD);
-	oscar_result_t none = { .code = OSCAR_ECANCELED };
-	osc_farewell_done(self, &none, f);
+	if (osc_notice_start(self, st, OSC_CLW_SUP_GONE, req, st->cfg.farewell_timeout_ms) < 0) {
+		return (OSCAR_ENOMEM);
+	}
 	return (0);
 }
 
@@ -635,16 +902,17 @@ static int osc_m_going_away(oscar_actor_t *self, oscar_req_t *req)
 static int osc_csup_create(oscar_actor_t *self, const oscar_value_t *args)
 {
 	osc_csup_t *st = oscar_actor_state(self);
-	uint64_t    ptr;
-	if (oscar_value_get_uint(oscar_value_at(args, 0), &ptr) != 0) {
-		return (OSCAR_EBADARGS);
+	(void) args;
+	st->node = oscar_node_of_actor(self);
+	if (st->node == NULL) {
+		return (OSCAR_ESTATE); // only a node's cluster service creates it
 	}
-	st->node                 = (oscar_node_t *) (uintptr_t) ptr;
-	st->cfg.heartbeat_ms     = (int64_t) osc_arg_uint(args, 1, OSC_HEARTBEAT_DEFAULT_MS);
-	st->cfg.dead_timeout_ms  = (int64_t) osc_arg_uint(args, 2, OSC_DEAD_TIMEOUT_DEFAULT_MS);
-	st->version              = 1;
-	osc_entry_t *me          = osc_entry_add(st, oscar_node_address(st->node),
-                 OSCAR_ROLE_SUPERVISOR);
+	int rv = osc_cluster_settings(oscar_node_settings(st->node), &st->cfg, NULL);
+	if (rv != 0) {
+		return (rv);
+	}
+	st->version     = 1;
+	osc_entry_t *me = osc_entry_add(st, oscar_node_address(st->node), OSCAR_ROLE_SUPERVISOR);
 	if (me == NULL) {
 		return (OSCAR_ENOMEM);
 	}
@@ -661,20 +929,27 @@ static void osc_csup_destroy(oscar_actor_t *self)
 		oscar_value_free(st->nodes[i].info);
 	}
 	free(st->nodes);
+	// The parked requests were failed, and their timers cancelled (they
+	// free the waiters), before this hook runs.
+	free(st->heap);
 }
 
-static const oscar_method_t osc_csup_methods[] = {
-	{ OSC_CL_REGISTER, osc_m_register, NULL },
-	{ OSC_CL_HEARTBEAT, osc_m_heartbeat, NULL },
-	{ OSC_CL_DEREGISTER, osc_m_deregister, NULL },
-	{ OSC_CL_NODES, osc_m_nodes, NULL },
-	{ OSC_CL_COUNT, osc_m_count, NULL },
-	{ OSC_CL_WAIT, osc_m_wait, NULL },
-	{ OSC_CL_WATCH, osc_m_watch, NULL },
-	{ OSC_CL_STOP, osc_m_stop, NULL },
-	{ OSC_CL_LEAVING, osc_m_going_away, NULL },
-	{ NULL, NULL, NULL },
+#define OSC_SPEC_(id, name, fn, args, reply) [OSC_CL_##id] = { name, fn, args, reply },
+const osc_method_spec_t osc_cluster_sup_methods[OSC_CL_N] = {
+	OSC_CLUSTER_SUP_METHODS(OSC_SPEC_)
 };
+#undef OSC_SPEC_
+
+static int osc_csup_dispatch(oscar_actor_t *self, oscar_req_t *req)
+{
+	return (osc_method_dispatch(osc_cluster_sup_methods, OSC_CL_N, self, req));
+}
+
+#define OSC_METHOD_(id, name, fn, args, reply) { name, osc_csup_dispatch, NULL },
+static const oscar_method_t osc_csup_methods[] = {
+	OSC_CLUSTER_SUP_METHODS(OSC_METHOD_){ NULL, NULL, NULL },
+};
+#undef OSC_METHOD_
 
 const oscar_actor_class_t osc_cluster_supervisor_class = {
 	.name       = "oscar.cluster.supervisor",

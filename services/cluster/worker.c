@@ -81,7 +81,7 @@ static void osc_cw_on_registered(oscar_actor_t *self, osc_cw_t *st, const oscar_
 		osc_cw_later(self, st, st->heartbeat_ms);
 		return;
 	}
-	int64_t every = osc_map_int(res->value, "heartbeat_ms", st->heartbeat_ms);
+	int64_t every = oscar_value_map_int(res->value, "heartbeat_ms", st->heartbeat_ms);
 	st->heartbeat_ms = every > 0 ? every : st->heartbeat_ms;
 	st->phase        = OSC_CW_REGISTERED;
 	st->failures     = 0;
@@ -142,7 +142,7 @@ static void osc_cw_send(oscar_actor_t *self, oscar_result_t *res, void *arg)
 	st->timer           = false;
 	st->told_ready      = st->node_ready;
 	// A call that outlives the interval would pile up behind the next.
-	int rv = oscar_actor_call(self, &st->supervisor, reg ? OSC_CL_REGISTER : OSC_CL_HEARTBEAT,
+	int rv = oscar_actor_call(self, &st->supervisor, osc_cl_name(reg ? OSC_CL_REGISTER : OSC_CL_HEARTBEAT),
 	    info, st->heartbeat_ms > 500 ? st->heartbeat_ms : 500, osc_cw_answered,
 	    reg ? st : NULL, &st->pending);
 	if (rv != 0) {
@@ -209,7 +209,7 @@ static int osc_cw_m_leave(oscar_actor_t *self, oscar_req_t *req)
 	}
 	int64_t timeout = 2000;
 	oscar_value_get_int(oscar_req_args(req), &timeout);
-	int rv = oscar_req_call(req, &st->supervisor, OSC_CL_DEREGISTER,
+	int rv = oscar_req_call(req, &st->supervisor, osc_cl_name(OSC_CL_DEREGISTER),
 	    oscar_value_new_str(oscar_node_address(st->node)), timeout, osc_cw_left, req, NULL);
 	if (rv != 0) {
 		return (0);
@@ -243,14 +243,19 @@ static int osc_cw_m_ready(oscar_actor_t *self, oscar_req_t *req)
 static int osc_cw_create(oscar_actor_t *self, const oscar_value_t *args)
 {
 	osc_cw_t *st = oscar_actor_state(self);
-	uint64_t  ptr;
-	if (oscar_value_get_uint(oscar_value_at(args, 0), &ptr) != 0) {
-		return (OSCAR_EBADARGS);
+	(void) args;
+	st->node = oscar_node_of_actor(self);
+	if (st->node == NULL) {
+		return (OSCAR_ESTATE); // only a node's cluster service creates it
 	}
-	st->node         = (oscar_node_t *) (uintptr_t) ptr;
-	st->heartbeat_ms = (int64_t) osc_arg_uint(args, 1, OSC_HEARTBEAT_DEFAULT_MS);
+	osc_cluster_settings_t cfg;
+	int                    rv = osc_cluster_settings(oscar_node_settings(st->node), &cfg, NULL);
+	if (rv != 0) {
+		return (rv);
+	}
+	st->heartbeat_ms = cfg.heartbeat_ms;
 	st->phase        = OSC_CW_REGISTERING;
-	int rv = oscar_ref_make(&st->supervisor, oscar_node_supervisor(st->node), OSCAR_CLUSTER_UID);
+	rv = oscar_ref_make(&st->supervisor, oscar_node_supervisor(st->node), OSCAR_CLUSTER_UID);
 	if (rv != 0) {
 		return (rv);
 	}
@@ -258,14 +263,22 @@ static int osc_cw_create(oscar_actor_t *self, const oscar_value_t *args)
 	return (0);
 }
 
-static const oscar_method_t osc_cw_methods[] = {
-	{ OSC_CLW_STOP, osc_cw_m_stop, NULL },
-	{ OSC_CLW_SUP_GONE, osc_cw_m_sup_gone, NULL },
-	{ OSC_CLW_LEAVE, osc_cw_m_leave, NULL },
-	{ OSC_CLW_INFO, osc_cw_m_info, NULL },
-	{ OSC_CLW_READY, osc_cw_m_ready, NULL },
-	{ NULL, NULL, NULL },
+#define OSC_SPEC_(id, name, fn, args, reply) [OSC_CLW_##id] = { name, fn, args, reply },
+const osc_method_spec_t osc_cluster_worker_methods[OSC_CLW_N] = {
+	OSC_CLUSTER_WORKER_METHODS(OSC_SPEC_)
 };
+#undef OSC_SPEC_
+
+static int osc_cw_dispatch(oscar_actor_t *self, oscar_req_t *req)
+{
+	return (osc_method_dispatch(osc_cluster_worker_methods, OSC_CLW_N, self, req));
+}
+
+#define OSC_METHOD_(id, name, fn, args, reply) { name, osc_cw_dispatch, NULL },
+static const oscar_method_t osc_cw_methods[] = {
+	OSC_CLUSTER_WORKER_METHODS(OSC_METHOD_){ NULL, NULL, NULL },
+};
+#undef OSC_METHOD_
 
 const oscar_actor_class_t osc_cluster_worker_class = {
 	.name       = "oscar.cluster.worker",

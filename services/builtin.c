@@ -1,0 +1,9 @@
+// The built-in services: one array, in the order they register. A node
+// knows them only through this list and their tables; adding a service to
+// the tree adds one line here (CONTRIBUTING.md, "Adding a service").
+#include "services/cluster/cluster_int.h"
+
+const oscar_service_t *const osc_builtin_services[] = {
+	&osc_cluster_service,
+	NULL,
+};
