@@ -134,7 +134,7 @@ struct osc_tm_worker {
 	size_t           n_out, cap_out;
 	osc_tm_task_t  **cancels;
 	const char     **cancel_keys;
-	size_t           n_cancel, cap_cancel;
+	size_t           n_cancel, cap_cancel, cap_keys;
 	bool             dirty;
 	osc_tm_worker_t *dirty_next;
 	uint64_t         scratch; // input bytes, while picking
@@ -1161,7 +1161,7 @@ static void task_cancel(osc_tm_t *tm, osc_tm_task_t *t, osc_tm_graph_t *g)
 		// held (its slot is busy) until the worker reports it ended.
 		if (osc_reserve(&w->cancels, &w->cap_cancel, w->n_cancel, sizeof(*w->cancels), 8) ==
 		        0 &&
-		    osc_reserve(&w->cancel_keys, &w->cap_cancel, w->n_cancel, sizeof(*w->cancel_keys),
+		    osc_reserve(&w->cancel_keys, &w->cap_keys, w->n_cancel, sizeof(*w->cancel_keys),
 		        8) == 0) {
 			t->refs++;
 			w->cancels[w->n_cancel]       = t;
