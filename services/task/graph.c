@@ -242,6 +242,82 @@ int osc_tm_ref_parse(const char *ref, size_t *lenp, int *index)
 	return (0);
 }
 
+// inputs_t gathers the references of one task's arguments.
+typedef struct inputs {
+	osc_tm_is_ref_fn is_ref;
+	size_t           max;
+	osc_tm_input_t  *v;
+	size_t           n, cap;
+} inputs_t;
+
+static int inputs_walk(inputs_t *in, const oscar_value_t *v, int depth)
+{
+	const char *ref;
+	int         rv;
+	if (depth > OSCAR_VALUE_MAX_DEPTH) {
+		return (OSCAR_EINVAL);
+	}
+	if (in->is_ref(v, &ref)) {
+		size_t len;
+		int    index;
+		char  *key;
+		if ((rv = osc_tm_ref_parse(ref, &len, &index)) != 0) {
+			return (rv);
+		}
+		if (in->n >= in->max) {
+			return (OSCAR_EINVAL);
+		}
+		if (osc_reserve(&in->v, &in->cap, in->n, sizeof(*in->v), 4) != 0 ||
+		    (key = strndup(ref, len)) == NULL) {
+			return (OSCAR_ENOMEM);
+		}
+		in->v[in->n++] = (osc_tm_input_t) { key, index };
+		return (0);
+	}
+	if (v->type == OSCAR_ARRAY) {
+		for (size_t i = 0; i < v->as.arr.len; i++) {
+			if ((rv = inputs_walk(in, &v->as.arr.items[i], depth + 1)) != 0) {
+				return (rv);
+			}
+		}
+	} else if (v->type == OSCAR_MAP) {
+		for (size_t i = 0; i < v->as.map.len; i++) {
+			if ((rv = inputs_walk(in, &v->as.map.kv[i].key, depth + 1)) != 0 ||
+			    (rv = inputs_walk(in, &v->as.map.kv[i].val, depth + 1)) != 0) {
+				return (rv);
+			}
+		}
+	}
+	return (0);
+}
+
+int osc_tm_inputs_from_args(const oscar_value_t *args, osc_tm_is_ref_fn is_ref, size_t max,
+    osc_tm_input_t **inputs, size_t *n)
+{
+	inputs_t in = { is_ref, max, NULL, 0, 0 };
+	int      rv = 0;
+	*inputs     = NULL;
+	*n          = 0;
+	if (is_ref == NULL) {
+		return (OSCAR_EINVAL);
+	}
+	if (args != NULL && (rv = inputs_walk(&in, args, 0)) != 0) {
+		osc_tm_inputs_free(in.v, in.n);
+		return (rv);
+	}
+	*inputs = in.v;
+	*n      = in.n;
+	return (0);
+}
+
+void osc_tm_inputs_free(osc_tm_input_t *inputs, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free((char *) inputs[i].key);
+	}
+	free(inputs);
+}
+
 // ---------------------------------------------------------------------------
 // Lookups
 

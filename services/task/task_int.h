@@ -28,6 +28,9 @@ struct oscar_task_ctx {
 	void                *progress_arg;
 	// err holds the failure the function gave with oscar_task_fail.
 	oscar_error_t err;
+	// nested will hold what nested submission needs (the slot's handle
+	// on the task's session); NULL until it exists.
+	void *nested;
 };
 
 // osc_task_ctx_init prepares ctx for one call of a task: session and key
