@@ -887,6 +887,10 @@ int osc_tm_new(osc_tm_t **tmp, const osc_tm_ops_t *ops, const osc_tm_limits_t *l
 
 static void worker_free(osc_tm_worker_t *w)
 {
+	// Cancellations not sent hold their tasks.
+	for (size_t i = 0; i < w->n_cancel; i++) {
+		task_unref(w->cancels[i]);
+	}
 	osc_map_fini(&w->held);
 	free(w->fns);
 	free(w->outbox);

@@ -1286,3 +1286,22 @@ Test(graph, list_graphs)
 	    "three");
 	run_all();
 }
+
+Test(graph, worker_lost_with_cancels_unsent)
+{
+	gb_t b = { 0 };
+	worker("w1", 1, 4);
+	worker("w2", 1, 4);
+	task(&b, "a", "slow", 1, false, NULL);
+	task(&b, "b", "slow", 1, false, NULL);
+	osc_tm_graph_t *g = submit_ok(&b, "g");
+	osc_tm_flush(F.tm);
+	osc_tm_cancel(F.tm, g);
+	// The cancellations are gathered, not sent, when both workers go.
+	cr_assert_eq(osc_tm_worker_lost(F.tm, "w1"), 0);
+	cr_assert_eq(osc_tm_worker_lost(F.tm, "w2"), 0);
+	osc_tm_flush(F.tm);
+	cr_assert_eq(F.n_cancels, 0);
+	osc_tm_graph_delete(F.tm, g);
+	cr_assert_null(osc_tm_graph_next(F.tm, NULL));
+}
