@@ -146,7 +146,8 @@ struct osc_tm_graph {
 	uint64_t         hash;
 	osc_tm_task_t  **tasks;
 	size_t           n;
-	osc_map_t        bykey;
+	osc_map_t        bykey;     // tasks[0..n_indexed) by key
+	size_t           n_indexed;
 	size_t           counts[OSC_TASK_NSTATES];
 	size_t           finished;
 	size_t           reused, joined;
@@ -1827,10 +1828,6 @@ int osc_tm_submit(osc_tm_t *tm, const char *id, osc_tm_spec_t *specs, size_t n,
 				goto fail;
 			}
 		}
-		if (osc_map_reserve(&g->bykey) != 0) {
-			goto fail;
-		}
-		osc_map_insert(&g->bykey, sb.hash[i], t);
 	}
 	for (size_t k = 0; k < sb.total; k++) {
 		osc_tm_task_t *lt = sb.lprod[k];
@@ -1996,10 +1993,24 @@ void osc_tm_graph_info(const osc_tm_graph_t *g, osc_tm_info_t *info)
 	info->error    = g->error;
 }
 
-osc_tm_task_t *osc_tm_graph_task(const osc_tm_graph_t *g, const char *key)
+osc_tm_task_t *osc_tm_graph_task(osc_tm_graph_t *g, const char *key)
 {
 	if (g == NULL || key == NULL) {
 		return (NULL);
+	}
+	// The index by key is built on the first lookup, not on the
+	// submission's path; without memory for it, a scan does.
+	for (; g->n_indexed < g->n; g->n_indexed++) {
+		osc_tm_task_t *t = g->tasks[g->n_indexed];
+		if (osc_map_reserve(&g->bykey) != 0) {
+			for (size_t i = 0; i < g->n; i++) {
+				if (strcmp(g->tasks[i]->key, key) == 0) {
+					return (g->tasks[i]);
+				}
+			}
+			return (NULL);
+		}
+		osc_map_insert(&g->bykey, t->hash, t);
 	}
 	uint64_t       h   = osc_hash_str(key);
 	size_t         pos = osc_map_first(&g->bykey, h);

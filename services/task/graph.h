@@ -214,9 +214,9 @@ osc_tm_graph_t *osc_tm_graph_next(const osc_tm_t *tm, const osc_tm_graph_t *prev
 const char     *osc_tm_graph_id(const osc_tm_graph_t *g);
 void            osc_tm_graph_info(const osc_tm_graph_t *g, osc_tm_info_t *info);
 
-// osc_tm_graph_task gives the task of g called key (NULL if none);
-// osc_tm_task_state its state.
-osc_tm_task_t   *osc_tm_graph_task(const osc_tm_graph_t *g, const char *key);
+// osc_tm_graph_task gives the task of g called key (NULL if none); the
+// first call indexes g's tasks. osc_tm_task_state gives a task's state.
+osc_tm_task_t   *osc_tm_graph_task(osc_tm_graph_t *g, const char *key);
 osc_task_state_t osc_tm_task_state(const osc_tm_task_t *t);
 
 // osc_tm_cancel stops a running graph: its tasks that no other running
