@@ -1193,30 +1193,15 @@ void osc_tm_flush(osc_tm_t *tm)
 		osc_tm_worker_t *w = tm->dirty;
 		tm->dirty          = w->dirty_next;
 		w->dirty           = false;
-		// Tasks cancelled before they were sent are not sent: they are
-		// released once the batch is out.
-		size_t n = 0, n_out = w->n_out;
-		for (size_t i = 0; i < n_out; i++) {
-			osc_tm_task_t *t = w->outbox[i];
-			if (t->worker == w && t->unsent && t->state == OSC_TASK_ASSIGNED) {
-				t->unsent      = false;
-				w->outbox[n++] = t;
-			}
+		// The outbox holds exactly the tasks assigned and not sent:
+		// one cancelled before it was sent left it then.
+		for (size_t i = 0; i < w->n_out; i++) {
+			w->outbox[i]->unsent = false;
 		}
-		if (n > 0) {
-			tm->ops.assign(tm->ops.arg, w->addr, w->outbox, n);
+		if (w->n_out > 0) {
+			tm->ops.assign(tm->ops.arg, w->addr, w->outbox, w->n_out);
 		}
 		w->n_out = 0;
-		for (size_t j = 0; j < w->held.cap; j++) {
-			// Only when something was cancelled unsent: a rare case.
-			if (n == n_out) {
-				break;
-			}
-			osc_tm_task_t *t = osc_map_at(&w->held, j);
-			if (t != NULL && t->unsent && state_final(t->state)) {
-				release(t);
-			}
-		}
 		if (w->n_cancel > 0) {
 			tm->ops.cancel(tm->ops.arg, w->addr, w->cancel_keys, w->n_cancel);
 			for (size_t i = 0; i < w->n_cancel; i++) {
@@ -1224,7 +1209,6 @@ void osc_tm_flush(osc_tm_t *tm)
 			}
 			w->n_cancel = 0;
 		}
-		pull(tm, w);
 	}
 }
 
@@ -1237,7 +1221,19 @@ static void task_cancel(osc_tm_t *tm, osc_tm_task_t *t, osc_tm_graph_t *g)
 	osc_tm_worker_t *w = t->worker;
 	if (t->state == OSC_TASK_READY) {
 		ready_remove(tm, t);
-	} else if (w != NULL && !t->unsent) {
+	} else if (w != NULL && t->unsent) {
+		// Not sent yet: it leaves the outbox (at most slots + queue
+		// long) and the worker, which never hears of it.
+		for (size_t i = 0; i < w->n_out; i++) {
+			if (w->outbox[i] == t) {
+				memmove(&w->outbox[i], &w->outbox[i + 1],
+				    (w->n_out - i - 1) * sizeof(*w->outbox));
+				w->n_out--;
+				break;
+			}
+		}
+		release(t);
+	} else if (w != NULL) {
 		// The worker has it: ask it to drop or stop it, and keep it
 		// held (its slot is busy) until the worker reports it ended.
 		if (osc_reserve(&w->cancels, &w->cap_cancel, w->n_cancel, sizeof(*w->cancels), 8) ==
@@ -1308,6 +1304,11 @@ static void cancel(osc_tm_t *tm, osc_tm_graph_t *g)
 		}
 	}
 	graph_end(tm, g);
+	// Workers that got tasks back (all of them in the dirty list: they
+	// had unsent ones) take ready work of other graphs.
+	for (osc_tm_worker_t *w = tm->dirty; w != NULL; w = w->dirty_next) {
+		pull(tm, w);
+	}
 }
 
 void osc_tm_cancel(osc_tm_t *tm, osc_tm_graph_t *g)

@@ -1305,3 +1305,76 @@ Test(graph, worker_lost_with_cancels_unsent)
 	osc_tm_graph_delete(F.tm, g);
 	cr_assert_null(osc_tm_graph_next(F.tm, NULL));
 }
+
+Test(graph, cancel_frees_room_for_other_graphs)
+{
+	gb_t b = { 0 };
+	worker("w1", 1, 0);
+	task(&b, "a", "slow", 1, false, NULL);
+	osc_tm_graph_t *g1 = submit_ok(&b, "g1");
+	task(&b, "b", "inc", 1, false, NULL);
+	osc_tm_graph_t *g2 = submit_ok(&b, "g2");
+	cr_assert_eq(state_of(g2, "b"), OSC_TASK_READY);
+	// a was never sent: cancelling it gives its slot to b at once.
+	osc_tm_cancel(F.tm, g1);
+	cr_assert_eq(state_of(g2, "b"), OSC_TASK_ASSIGNED);
+	osc_tm_flush(F.tm);
+	cr_assert_eq(F.n_sent, 1);
+	cr_assert_str_eq(F.sent[0].key, "b");
+	cr_assert_eq(F.n_cancels, 0);
+	run_all();
+	cr_assert_eq(info_of(g2).status, OSC_GRAPH_DONE);
+}
+
+Test(graph, joined_task_failure_reaches_both_graphs)
+{
+	gb_t b = { 0 };
+	worker("w1", 1, 4);
+	task(&b, "p", "slow", 1, true, NULL);
+	osc_tm_graph_t *g1 = submit_ok(&b, "g1");
+	task(&b, "p", "slow", 1, true, NULL);
+	task(&b, "q", "inc", 1, false, "p");
+	osc_tm_graph_t *g2 = submit_ok(&b, "g2");
+	E("p")->fail_code = OSCAR_EUSER + 1;
+	run_all();
+	cr_assert_eq(E("p")->runs, 1);
+	cr_assert_eq(info_of(g1).status, OSC_GRAPH_FAILED);
+	cr_assert_eq(info_of(g2).status, OSC_GRAPH_FAILED);
+	cr_assert_eq(info_of(g2).error.code, OSCAR_EUSER + 1);
+	cr_assert_eq(state_of(g2, "q"), OSC_TASK_FAILED);
+	cr_assert_eq(E("q")->runs, 0);
+}
+
+Test(graph, started_tasks_count_as_running)
+{
+	gb_t b = { 0 };
+	worker("w1", 2, 2);
+	task(&b, "a", "slow", 1, false, NULL);
+	task(&b, "b", "slow", 1, false, NULL);
+	task(&b, "c", "slow", 1, false, NULL);
+	osc_tm_graph_t *g = submit_ok(&b, "g");
+	osc_tm_flush(F.tm);
+	osc_tm_report_t r[2] = { { .key = "a", .kind = OSC_TM_STARTED },
+		{ .key = "b", .kind = OSC_TM_STARTED } };
+	cr_assert_eq(osc_tm_report(F.tm, "w1", r, 2), 0);
+	// Twice is once.
+	cr_assert_eq(osc_tm_report(F.tm, "w1", r, 1), 0);
+	unsigned held, running;
+	cr_assert_eq(osc_tm_worker_load(F.tm, "w1", &held, &running), 0);
+	cr_assert_eq(held, 3);
+	cr_assert_eq(running, 2);
+	osc_tm_info_t i = info_of(g);
+	cr_assert_eq(i.counts[OSC_TASK_RUNNING], 2);
+	cr_assert_eq(i.counts[OSC_TASK_ASSIGNED], 1);
+	F.head = F.n_sent;
+	F.workers[0].outstanding = 0;
+	osc_tm_report_t done[3] = {
+		{ .key = "a", .kind = OSC_TM_FINISHED, .sizes = (uint64_t[]) { 1 }, .n_sizes = 1 },
+		{ .key = "b", .kind = OSC_TM_FINISHED, .sizes = (uint64_t[]) { 1 }, .n_sizes = 1 },
+		{ .key = "c", .kind = OSC_TM_FINISHED, .sizes = (uint64_t[]) { 1 }, .n_sizes = 1 },
+	};
+	cr_assert_eq(osc_tm_report(F.tm, "w1", done, 3), 0);
+	cr_assert_eq(osc_tm_worker_load(F.tm, "w1", &held, &running), 0);
+	cr_assert_eq(held + running, 0);
+	cr_assert_eq(info_of(g).status, OSC_GRAPH_DONE);
+}
