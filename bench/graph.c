@@ -49,13 +49,13 @@ static void gb_cancel(void *arg, const char *worker, const char *const *keys, si
 // graph_run submits specs and runs them to the end; returns seconds.
 static double graph_run(osc_tm_spec_t *specs, size_t n)
 {
-	gbench_t        b = { 0 };
-	osc_tm_ops_t    ops = { gb_stored, NULL, gb_assign, gb_cancel, &b };
-	osc_tm_t       *tm;
-	osc_tm_graph_t *g;
-	oscar_error_t   err;
-	int             rv;
-	static const char *const fns[] = { "inc", "sum" };
+	gbench_t                 b   = { 0 };
+	osc_tm_ops_t             ops = { gb_stored, NULL, gb_assign, gb_cancel, &b };
+	osc_tm_t                *tm;
+	osc_tm_graph_t          *g;
+	oscar_error_t            err;
+	int                      rv;
+	static const char *const fns[]    = { "inc", "sum" };
 	static const uint64_t    sizes[1] = { 8 };
 	if ((rv = osc_tm_new(&tm, &ops, NULL)) != 0) {
 		bench_die("graph engine", rv);
@@ -78,7 +78,9 @@ static double graph_run(osc_tm_spec_t *specs, size_t n)
 		for (int w = 0; w < GRAPH_WORKERS; w++) {
 			for (size_t i = 0; i < b.n[w]; i++) {
 				reports[i] = (osc_tm_report_t) { .key = b.keys[w][i],
-					.kind = OSC_TM_FINISHED, .sizes = sizes, .n_sizes = 1 };
+					.kind                         = OSC_TM_FINISHED,
+					.sizes                        = sizes,
+					.n_sizes                      = 1 };
 			}
 			sent += b.n[w];
 			size_t k = b.n[w];
@@ -120,15 +122,19 @@ static size_t specs_make(bool tree, osc_tm_spec_t *specs, char (*keys)[16], osc_
 			specs[n] = (osc_tm_spec_t) { .key = keys[n], .fn = "inc", .n_output = 1 };
 		}
 		snprintf(keys[n], sizeof(keys[n]), "s%d", s);
-		specs[n] = (osc_tm_spec_t) { .key = keys[n], .fn = "sum", .n_output = 1,
-			.inputs = &inputs[k], .n_inputs = 100 };
+		specs[n] = (osc_tm_spec_t) { .key = keys[n],
+			.fn                       = "sum",
+			.n_output                 = 1,
+			.inputs                   = &inputs[k],
+			.n_inputs                 = 100 };
 		for (int l = 0; l < 100; l++) {
 			inputs[k++] = (osc_tm_input_t) { keys[n - 100 + l], OSC_TM_WHOLE };
 		}
 		n++;
 	}
-	specs[n] = (osc_tm_spec_t) { .key = "root", .fn = "sum", .n_output = 1,
-		.inputs = &inputs[k], .n_inputs = 100 };
+	specs[n] = (osc_tm_spec_t) {
+		.key = "root", .fn = "sum", .n_output = 1, .inputs = &inputs[k], .n_inputs = 100
+	};
 	for (int s = 0; s < 100; s++) {
 		inputs[k + s] = (osc_tm_input_t) { keys[s * 101 + 100], OSC_TM_WHOLE };
 	}
@@ -137,11 +143,11 @@ static size_t specs_make(bool tree, osc_tm_spec_t *specs, char (*keys)[16], osc_
 
 size_t bench_graph_run(const bench_opts_t *o, bench_row_t *rows, size_t max)
 {
-	static double   v[2][100];
-	static char     keys[10101][16];
+	static double         v[2][100];
+	static char           keys[10101][16];
 	static osc_tm_input_t inputs[10100];
 	static osc_tm_spec_t  specs[10101];
-	size_t          nrows = 0;
+	size_t                nrows = 0;
 	for (int r = 0; r < o->rounds; r++) {
 		for (int w = 0; w < 2; w++) {
 			if (!bench_want(o->only, bench_graph_names[w])) {
@@ -154,8 +160,10 @@ size_t bench_graph_run(const bench_opts_t *o, bench_row_t *rows, size_t max)
 	for (int w = 0; w < 2 && nrows < max; w++) {
 		if (bench_want(o->only, bench_graph_names[w])) {
 			rows[nrows++] = (bench_row_t) { .name = bench_graph_names[w],
-				.unit = "M tasks/s", .value = bench_median(v[w], o->rounds),
-				.higher_is_better = true, .target = 1.0 };
+				.unit                         = "M tasks/s",
+				.value                        = bench_median(v[w], o->rounds),
+				.higher_is_better             = true,
+				.target                       = 1.0 };
 		}
 	}
 	return (nrows);

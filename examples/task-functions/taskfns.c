@@ -51,8 +51,8 @@ static int num_add(num_t *a, const num_t *b)
 	if (!a->is_float && !b->is_float) {
 		return (__builtin_add_overflow(a->i, b->i, &a->i) ? OSCAR_EBADARGS : 0);
 	}
-	double x = a->is_float ? a->f : (double) a->i;
-	double y = b->is_float ? b->f : (double) b->i;
+	double x    = a->is_float ? a->f : (double) a->i;
+	double y    = b->is_float ? b->f : (double) b->i;
 	a->is_float = true;
 	a->f        = x + y;
 	return (0);
@@ -74,8 +74,9 @@ static int sum_items(oscar_task_ctx_t *ctx, const char *fn, const oscar_value_t 
 	for (size_t i = 0; i < list->as.arr.len; i++) {
 		num_t n;
 		if (num_get(&list->as.arr.items[i], &n) != 0) {
-			return (oscar_task_fail(ctx, OSCAR_EBADARGS, "%s: item %zu is a %s, not a number",
-			    fn, i, oscar_type_name(list->as.arr.items[i].type)));
+			return (oscar_task_fail(ctx, OSCAR_EBADARGS,
+			    "%s: item %zu is a %s, not a number", fn, i,
+			    oscar_type_name(list->as.arr.items[i].type)));
 		}
 		if (num_add(total, &n) != 0) {
 			return (oscar_task_fail(ctx, OSCAR_EBADARGS, "%s: integer overflow", fn));
@@ -102,7 +103,8 @@ static int fn_add(oscar_task_ctx_t *ctx, const oscar_value_t *args, oscar_value_
 {
 	num_t a, b;
 	if (oscar_value_len(args) != 2 || args->type != OSCAR_ARRAY ||
-	    num_get(oscar_value_at(args, 0), &a) != 0 || num_get(oscar_value_at(args, 1), &b) != 0) {
+	    num_get(oscar_value_at(args, 0), &a) != 0 ||
+	    num_get(oscar_value_at(args, 1), &b) != 0) {
 		return (oscar_task_fail(ctx, OSCAR_EBADARGS, "add takes two numbers"));
 	}
 	if (num_add(&a, &b) != 0) {
@@ -142,8 +144,8 @@ static int fn_triage(oscar_task_ctx_t *ctx, const oscar_value_t *args, oscar_val
 		return (oscar_task_fail(ctx, OSCAR_EBADARGS, "triage takes one list of numbers"));
 	}
 	if (oscar_task_n_output(ctx) != 2) {
-		return (oscar_task_fail(ctx, OSCAR_EBADARGS, "triage has two outputs (n_output=2), not %u",
-		    oscar_task_n_output(ctx)));
+		return (oscar_task_fail(ctx, OSCAR_EBADARGS,
+		    "triage has two outputs (n_output=2), not %u", oscar_task_n_output(ctx)));
 	}
 	oscar_value_t *low  = oscar_value_new_array(list->as.arr.len);
 	oscar_value_t *high = oscar_value_new_array(list->as.arr.len);
@@ -159,8 +161,9 @@ static int fn_triage(oscar_task_ctx_t *ctx, const oscar_value_t *args, oscar_val
 		const oscar_value_t *item = &list->as.arr.items[i];
 		double               x;
 		if (oscar_value_get_float(item, &x) != 0) {
-			rv = oscar_task_fail(ctx, OSCAR_EBADARGS, "triage: item %zu is a %s, not a number",
-			    i, oscar_type_name(item->type));
+			rv = oscar_task_fail(ctx, OSCAR_EBADARGS,
+			    "triage: item %zu is a %s, not a number", i,
+			    oscar_type_name(item->type));
 			break;
 		}
 		rv = oscar_value_array_push(x < 0.5 ? low : high, oscar_value_copy(item));
@@ -196,7 +199,8 @@ static int fn_fail(oscar_task_ctx_t *ctx, const oscar_value_t *args, oscar_value
 	if (oscar_value_len(args) >= 2 &&
 	    (oscar_value_get_int(oscar_value_at(args, 1), &code) != 0 || code <= 0 ||
 	        code > INT32_MAX)) {
-		return (oscar_task_fail(ctx, OSCAR_EBADARGS, "fail: the code must be a positive integer"));
+		return (oscar_task_fail(
+		    ctx, OSCAR_EBADARGS, "fail: the code must be a positive integer"));
 	}
 	return (oscar_task_fail(ctx, (int) code, "%s", msg));
 }
@@ -226,13 +230,14 @@ static int fn_sleep(oscar_task_ctx_t *ctx, const oscar_value_t *args, oscar_valu
 	int64_t ms;
 	if (oscar_value_len(args) != 1 || args->type != OSCAR_ARRAY ||
 	    oscar_value_get_int(oscar_value_at(args, 0), &ms) != 0 || ms < 0) {
-		return (oscar_task_fail(ctx, OSCAR_EBADARGS, "sleep takes a number of milliseconds"));
+		return (
+		    oscar_task_fail(ctx, OSCAR_EBADARGS, "sleep takes a number of milliseconds"));
 	}
 	// Poll the flag every 5 ms at most.
 	for (int64_t left = ms; left > 0; left -= 5) {
 		if (oscar_task_cancelled(ctx)) {
-			return (oscar_task_fail(ctx, OSCAR_ECANCELED, "sleep: cancelled with %" PRId64
-			    " ms left", left));
+			return (oscar_task_fail(ctx, OSCAR_ECANCELED,
+			    "sleep: cancelled with %" PRId64 " ms left", left));
 		}
 		nap(left < 5 ? left : 5);
 		oscar_task_progress(ctx, (double) (ms - left) / (double) ms);
@@ -272,7 +277,8 @@ int oscar_example_taskfns_add(oscar_taskfns_t *fns, oscar_error_t *err)
 {
 	int rv;
 	for (size_t i = 0; i < sizeof(examples) / sizeof(examples[0]); i++) {
-		if ((rv = oscar_taskfns_add(fns, examples[i].name, examples[i].fn, NULL, err)) != 0) {
+		if ((rv = oscar_taskfns_add(fns, examples[i].name, examples[i].fn, NULL, err)) !=
+		    0) {
 			return (rv);
 		}
 	}

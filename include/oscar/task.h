@@ -118,8 +118,7 @@ int oscar_taskfns_add(
 
 // oscar_taskfns_find looks name up: 0 with *fn and *arg set (either may
 // be NULL), or OSCAR_ENOENT.
-int oscar_taskfns_find(
-    const oscar_taskfns_t *fns, const char *name, oscar_task_fn *fn, void **arg);
+int oscar_taskfns_find(const oscar_taskfns_t *fns, const char *name, oscar_task_fn *fn, void **arg);
 
 // oscar_taskfns_count gives the number of functions; oscar_taskfns_name
 // the name of function i in the order they were added (NULL out of range).

@@ -121,9 +121,9 @@ bool osc_taskfn_name_ok(const char *name)
 	}
 	size_t n = 0;
 	for (const char *p = name; *p != '\0'; p++, n++) {
-		char c = *p;
+		char c  = *p;
 		bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		    (c >= '0' && c <= '9') || c == '_' || c == '.' || c == ':' || c == '-';
+		          (c >= '0' && c <= '9') || c == '_' || c == '.' || c == ':' || c == '-';
 		if (!ok || n + 1 >= OSCAR_NAME_MAX) {
 			return (false);
 		}
@@ -186,8 +186,9 @@ int oscar_taskfns_add(
 		    err, OSCAR_EEXIST, "a task function called %s is registered already", name));
 	}
 	if (fns->n >= OSCAR_TASKFNS_MAX) {
-		return (osc_fail(err, OSCAR_EINVAL, "cannot register task function %s: the table holds %d already",
-		    name, OSCAR_TASKFNS_MAX));
+		return (osc_fail(err, OSCAR_EINVAL,
+		    "cannot register task function %s: the table holds %d already", name,
+		    OSCAR_TASKFNS_MAX));
 	}
 	osc_taskfn_t *f = calloc(1, sizeof(*f));
 	if (f == NULL || (f->name = strdup(name)) == NULL ||
@@ -207,8 +208,7 @@ int oscar_taskfns_add(
 	return (0);
 }
 
-int oscar_taskfns_find(
-    const oscar_taskfns_t *fns, const char *name, oscar_task_fn *fn, void **arg)
+int oscar_taskfns_find(const oscar_taskfns_t *fns, const char *name, oscar_task_fn *fn, void **arg)
 {
 	osc_taskfn_t *f;
 	if (fns == NULL || name == NULL || (f = osc_taskfns_lookup(fns, name)) == NULL) {
@@ -276,16 +276,15 @@ int osc_task_run(const oscar_taskfns_t *fns, const char *name, oscar_task_ctx_t 
 	if (rv != 0) {
 		oscar_value_free(out);
 		const char *why = ctx->err.code == rv && ctx->err.message[0] != '\0'
-		    ? ctx->err.message
-		    : oscar_strerror(rv);
+		                      ? ctx->err.message
+		                      : oscar_strerror(rv);
 		return (osc_fail(err, rv, "task %s (%s): %s", ctx->key, name, why));
 	}
 	if (out == NULL) {
-		return (osc_fail(
-		    err, OSCAR_EAPP, "task %s (%s): returned success without a result", ctx->key, name));
+		return (osc_fail(err, OSCAR_EAPP, "task %s (%s): returned success without a result",
+		    ctx->key, name));
 	}
-	if (ctx->n_output > 1 &&
-	    (out->type != OSCAR_ARRAY || out->as.arr.len != ctx->n_output)) {
+	if (ctx->n_output > 1 && (out->type != OSCAR_ARRAY || out->as.arr.len != ctx->n_output)) {
 		size_t got = out->type == OSCAR_ARRAY ? out->as.arr.len : 1;
 		oscar_value_free(out);
 		return (osc_fail(err, OSCAR_EAPP,

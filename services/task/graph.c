@@ -142,24 +142,24 @@ struct osc_tm_worker {
 };
 
 struct osc_tm_graph {
-	char            *id;
-	uint64_t         hash;
-	osc_tm_task_t  **tasks;
-	size_t           n;
-	osc_map_t        bykey;     // tasks[0..n_indexed) by key
-	size_t           n_indexed;
-	size_t           counts[OSC_TASK_NSTATES];
-	size_t           finished;
-	size_t           reused, joined;
+	char              *id;
+	uint64_t           hash;
+	osc_tm_task_t    **tasks;
+	size_t             n;
+	osc_map_t          bykey; // tasks[0..n_indexed) by key
+	size_t             n_indexed;
+	size_t             counts[OSC_TASK_NSTATES];
+	size_t             finished;
+	size_t             reused, joined;
 	osc_graph_status_t status;
-	bool             cancelling;
-	bool             deleting;
-	bool             in_ended;
-	int64_t          start_ms, end_ms;
-	osc_tm_error_t   error;
-	osc_tm_waiter_t *waiters;
-	osc_tm_graph_t  *prev, *next; // submission order
-	osc_tm_graph_t  *ended_next;
+	bool               cancelling;
+	bool               deleting;
+	bool               in_ended;
+	int64_t            start_ms, end_ms;
+	osc_tm_error_t     error;
+	osc_tm_waiter_t   *waiters;
+	osc_tm_graph_t    *prev, *next; // submission order
+	osc_tm_graph_t    *ended_next;
 };
 
 struct osc_tm {
@@ -429,9 +429,9 @@ static void graph_end(osc_tm_t *tm, osc_tm_graph_t *g)
 	if (g->status != OSC_GRAPH_RUNNING) {
 		return;
 	}
-	g->status = g->cancelling       ? OSC_GRAPH_CANCELLED
-	    : g->error.code != 0        ? OSC_GRAPH_FAILED
-	                                : OSC_GRAPH_DONE;
+	g->status = g->cancelling        ? OSC_GRAPH_CANCELLED
+	            : g->error.code != 0 ? OSC_GRAPH_FAILED
+	                                 : OSC_GRAPH_DONE;
 	g->end_ms = osc_now_ms();
 	if (!g->in_ended) {
 		g->in_ended   = true;
@@ -651,8 +651,8 @@ static void release(osc_tm_task_t *t)
 static void touch(osc_tm_t *tm, osc_tm_worker_t *w, uint64_t bytes)
 {
 	if (!w->touched) {
-		w->touched                    = true;
-		w->scratch                    = 0;
+		w->touched                   = true;
+		w->scratch                   = 0;
 		tm->touched[tm->n_touched++] = w;
 	}
 	w->scratch += bytes;
@@ -672,10 +672,11 @@ static osc_tm_worker_t *pick(osc_tm_t *tm, osc_tm_task_t *t)
 			}
 		} else if (tm->ops.locate != NULL) {
 			osc_tm_loc_t locs[OSC_TM_LOCS_MAX];
-			size_t       n = tm->ops.locate(tm->ops.arg, in->key, locs, OSC_TM_LOCS_MAX);
+			size_t n = tm->ops.locate(tm->ops.arg, in->key, locs, OSC_TM_LOCS_MAX);
 			for (size_t j = 0; j < n && j < OSC_TM_LOCS_MAX; j++) {
 				osc_tm_worker_t *w;
-				if (locs[j].worker != NULL && (w = worker_find(tm, locs[j].worker)) != NULL) {
+				if (locs[j].worker != NULL &&
+				    (w = worker_find(tm, locs[j].worker)) != NULL) {
 					touch(tm, w, locs[j].bytes);
 				}
 			}
@@ -700,7 +701,7 @@ static osc_tm_worker_t *pick(osc_tm_t *tm, osc_tm_task_t *t)
 	// slots wins.
 	long best_free = 0;
 	for (size_t i = 0; i < f->n_workers; i++) {
-		osc_tm_worker_t *w = f->workers[i];
+		osc_tm_worker_t *w          = f->workers[i];
 		long             free_slots = (long) w->slots - (long) w->load;
 		if (worker_room(w) && (best == NULL || free_slots > best_free)) {
 			best      = w;
@@ -834,10 +835,10 @@ static void fire(osc_tm_t *tm)
 	}
 	tm->firing = true;
 	while (tm->ended != NULL) {
-		osc_tm_graph_t *g = tm->ended;
-		tm->ended         = g->ended_next;
-		g->in_ended       = false;
-		tm->fire_graph    = g;
+		osc_tm_graph_t *g    = tm->ended;
+		tm->ended            = g->ended_next;
+		g->in_ended          = false;
+		tm->fire_graph       = g;
 		tm->fire_graph_freed = false;
 		while (g->waiters != NULL) {
 			osc_tm_waiter_t *w = g->waiters;
@@ -1001,26 +1002,27 @@ int osc_tm_worker_add(osc_tm_t *tm, const char *addr, unsigned slots, unsigned q
 		    OSC_TM_SLOTS_MAX, OSC_TM_QUEUE_MAX, slots, queue));
 	}
 	if (n_fns > OSCAR_TASKFNS_MAX || (n_fns > 0 && fns == NULL)) {
-		return (osc_fail(err, OSCAR_EINVAL, "worker %s: at most %d functions", addr,
-		    OSCAR_TASKFNS_MAX));
+		return (osc_fail(
+		    err, OSCAR_EINVAL, "worker %s: at most %d functions", addr, OSCAR_TASKFNS_MAX));
 	}
 	for (size_t i = 0; i < n_fns; i++) {
 		if (!osc_taskfn_name_ok(fns[i])) {
-			return (osc_fail(err, OSCAR_EINVAL, "worker %s offers a function with a bad name",
-			    addr));
+			return (osc_fail(err, OSCAR_EINVAL,
+			    "worker %s offers a function with a bad name", addr));
 		}
 	}
 	if (worker_find(tm, addr) != NULL) {
 		return (osc_fail(err, OSCAR_EEXIST, "worker %s is known already", addr));
 	}
 	if (tm->n_workers >= OSC_TM_WORKERS_MAX) {
-		return (osc_fail(err, OSCAR_EINVAL, "worker %s: the engine knows %d workers already",
-		    addr, OSC_TM_WORKERS_MAX));
+		return (osc_fail(err, OSCAR_EINVAL,
+		    "worker %s: the engine knows %d workers already", addr, OSC_TM_WORKERS_MAX));
 	}
 	osc_tm_worker_t *w = calloc(1, sizeof(*w));
 	if (w == NULL || (w->addr = strdup(addr)) == NULL ||
 	    (n_fns > 0 && (w->fns = calloc(n_fns, sizeof(*w->fns))) == NULL) ||
-	    osc_reserve(&tm->touched, &tm->cap_touched, tm->n_workers, sizeof(*tm->touched), 8) != 0 ||
+	    osc_reserve(&tm->touched, &tm->cap_touched, tm->n_workers, sizeof(*tm->touched), 8) !=
+	        0 ||
 	    osc_map_reserve(&tm->workers) != 0 || osc_map_reserve(&tm->wids) != 0) {
 		goto nomem;
 	}
@@ -1033,7 +1035,8 @@ int osc_tm_worker_add(osc_tm_t *tm, const char *addr, unsigned slots, unsigned q
 		if (worker_offers(w, f)) {
 			continue; // named twice
 		}
-		if (osc_reserve(&f->workers, &f->cap_workers, f->n_workers, sizeof(*f->workers), 4) != 0) {
+		if (osc_reserve(
+		        &f->workers, &f->cap_workers, f->n_workers, sizeof(*f->workers), 4) != 0) {
 			goto unlink;
 		}
 		f->workers[f->n_workers++] = w;
@@ -1126,8 +1129,8 @@ int osc_tm_worker_lost(osc_tm_t *tm, const char *addr)
 			ready_remove(tm, t);
 			osc_tm_error_t err;
 			error_fill(&err, OSCAR_ENOENT, 0, t, NULL,
-			    "task %s: no worker offers function %s any more (worker %s was lost)", t->key,
-			    f->name, addr);
+			    "task %s: no worker offers function %s any more (worker %s was lost)",
+			    t->key, f->name, addr);
 			task_fail(tm, t, &err);
 		}
 	}
@@ -1168,17 +1171,19 @@ int osc_tm_report(osc_tm_t *tm, const char *worker, const osc_tm_report_t *r, si
 		}
 		release(t);
 		osc_tm_error_t err;
-		if (r[i].kind == OSC_TM_FINISHED && r[i].n_sizes == t->n_output && r[i].sizes != NULL) {
+		if (r[i].kind == OSC_TM_FINISHED && r[i].n_sizes == t->n_output &&
+		    r[i].sizes != NULL) {
 			task_done(tm, t, w->id, r[i].sizes);
 		} else if (r[i].kind == OSC_TM_FINISHED) {
 			error_fill(&err, OSCAR_EPROTO, 0, t, w->addr,
-			    "task %s: worker %s reported %zu output sizes for %u outputs", t->key, w->addr,
-			    r[i].n_sizes, t->n_output);
+			    "task %s: worker %s reported %zu output sizes for %u outputs", t->key,
+			    w->addr, r[i].n_sizes, t->n_output);
 			task_fail(tm, t, &err);
 		} else {
 			error_fill(&err, r[i].code, r[i].signal, t, w->addr, "%s",
-			    r[i].message != NULL && r[i].message[0] != '\0' ? r[i].message
-			                                                    : oscar_strerror(r[i].code));
+			    r[i].message != NULL && r[i].message[0] != '\0'
+			        ? r[i].message
+			        : oscar_strerror(r[i].code));
 			task_fail(tm, t, &err);
 		}
 	}
@@ -1395,8 +1400,8 @@ typedef struct sub {
 	osc_tm_fn_t   **fn;   // SUB_NEW: its function
 	size_t         *off;  // spec i's inputs are [off[i], off[i + 1])
 	size_t          total;
-	int64_t        *prod;  // per input: a new task's spec index, SUB_LIVE or SUB_STORED
-	osc_tm_task_t **lprod; // per input, SUB_LIVE: the live task
+	int64_t        *prod;   // per input: a new task's spec index, SUB_LIVE or SUB_STORED
+	osc_tm_task_t **lprod;  // per input, SUB_LIVE: the live task
 	char          **objkey; // per input: the object's key
 	size_t         *want;   // per spec: edges to its dependents
 } sub_t;
@@ -1470,17 +1475,18 @@ static bool all_stored(const osc_tm_t *tm, const osc_tm_spec_t *s)
 }
 
 // check_index checks that a task refers to an output its producer has.
-static int check_index(const char *who, const osc_tm_input_t *in, unsigned n_out, oscar_error_t *err)
+static int check_index(
+    const char *who, const osc_tm_input_t *in, unsigned n_out, oscar_error_t *err)
 {
 	if (in->index == OSC_TM_WHOLE && n_out > 1) {
 		return (osc_fail(err, OSCAR_EINVAL,
-		    "task %s refers to task %s, which has %u outputs: name one (%s#0 to %s#%u)", who,
-		    in->key, n_out, in->key, in->key, n_out - 1));
+		    "task %s refers to task %s, which has %u outputs: name one (%s#0 to %s#%u)",
+		    who, in->key, n_out, in->key, in->key, n_out - 1));
 	}
 	if (in->index != OSC_TM_WHOLE && (in->index < 0 || (unsigned) in->index >= n_out)) {
 		return (osc_fail(err, OSCAR_EINVAL,
-		    "task %s refers to output #%d of task %s, which has %u output%s", who, in->index,
-		    in->key, n_out, n_out == 1 ? "" : "s"));
+		    "task %s refers to output #%d of task %s, which has %u output%s", who,
+		    in->index, in->key, n_out, n_out == 1 ? "" : "s"));
 	}
 	return (0);
 }
@@ -1496,31 +1502,33 @@ static int sub_specs(const osc_tm_t *tm, sub_t *sb, oscar_error_t *err)
 			    OSCAR_TASK_KEY_MAX - 1));
 		}
 		if (!osc_taskfn_name_ok(s->fn)) {
-			return (osc_fail(err, OSCAR_EINVAL, "task %s: bad function name '%.64s'", s->key,
-			    s->fn != NULL ? s->fn : "(null)"));
+			return (osc_fail(err, OSCAR_EINVAL, "task %s: bad function name '%.64s'",
+			    s->key, s->fn != NULL ? s->fn : "(null)"));
 		}
 		if (s->n_output < 1 || s->n_output > OSCAR_TASK_OUTPUT_MAX) {
-			return (osc_fail(err, OSCAR_EINVAL, "task %s: n_output must be 1 to %d, not %u",
-			    s->key, OSCAR_TASK_OUTPUT_MAX, s->n_output));
+			return (
+			    osc_fail(err, OSCAR_EINVAL, "task %s: n_output must be 1 to %d, not %u",
+			        s->key, OSCAR_TASK_OUTPUT_MAX, s->n_output));
 		}
-		if (s->n_inputs > tm->limits.max_task_inputs || (s->n_inputs > 0 && s->inputs == NULL)) {
+		if (s->n_inputs > tm->limits.max_task_inputs ||
+		    (s->n_inputs > 0 && s->inputs == NULL)) {
 			return (osc_fail(err, OSCAR_EINVAL,
-			    "task %s: %zu references, more than the limit of %zu", s->key, s->n_inputs,
-			    tm->limits.max_task_inputs));
+			    "task %s: %zu references, more than the limit of %zu", s->key,
+			    s->n_inputs, tm->limits.max_task_inputs));
 		}
 		for (size_t j = 0; j < s->n_inputs; j++) {
 			if (!key_ok(s->inputs[j].key) || s->inputs[j].index < OSC_TM_WHOLE ||
 			    s->inputs[j].index >= OSCAR_TASK_OUTPUT_MAX) {
-				return (osc_fail(err, OSCAR_EINVAL, "task %s: reference #%zu is malformed",
-				    s->key, j));
+				return (osc_fail(err, OSCAR_EINVAL,
+				    "task %s: reference #%zu is malformed", s->key, j));
 			}
 		}
 		sb->hash[i] = osc_hash_str(s->key);
 		int64_t dup = sub_find(sb, s->key, sb->hash[i]);
 		if (dup >= 0) {
 			return (osc_fail(err, OSCAR_EEXIST,
-			    "duplicate task key %s (tasks #%" PRId64 " and #%zu of the graph)", s->key, dup,
-			    i));
+			    "duplicate task key %s (tasks #%" PRId64 " and #%zu of the graph)",
+			    s->key, dup, i));
 		}
 		if (osc_map_reserve(&sb->idx) != 0) {
 			return (osc_fail(err, OSCAR_ENOMEM, "out of memory"));
@@ -1547,7 +1555,8 @@ static int sub_classify(osc_tm_t *tm, sub_t *sb, oscar_error_t *err)
 			}
 			if (strcmp(lt->fn->name, s->fn) != 0 || lt->n_output != s->n_output) {
 				return (osc_fail(err, OSCAR_EEXIST,
-				    "task %s: graph %s runs a task with this key but function %s and %u "
+				    "task %s: graph %s runs a task with this key but function %s "
+				    "and %u "
 				    "output(s)",
 				    s->key, lt->graph0->id, lt->fn->name, lt->n_output));
 			}
@@ -1613,7 +1622,8 @@ static int sub_resolve(osc_tm_t *tm, sub_t *sb, oscar_error_t *err)
 			}
 			if (n_out == 0 && !tm->ops.stored(tm->ops.arg, sb->objkey[k])) {
 				return (osc_fail(err, OSCAR_ENOENT,
-				    "task %s refers to %s, which is neither a task of the graph nor stored "
+				    "task %s refers to %s, which is neither a task of the graph "
+				    "nor stored "
 				    "in the session",
 				    s->key, sb->objkey[k]));
 			}
@@ -1747,14 +1757,15 @@ static int reserve_deps(osc_tm_task_t *t, size_t want)
 	return (0);
 }
 
-int osc_tm_submit(osc_tm_t *tm, const char *id, osc_tm_spec_t *specs, size_t n,
-    osc_tm_graph_t **gp, oscar_error_t *err)
+int osc_tm_submit(osc_tm_t *tm, const char *id, osc_tm_spec_t *specs, size_t n, osc_tm_graph_t **gp,
+    oscar_error_t *err)
 {
 	if (tm == NULL || gp == NULL || (specs == NULL && n > 0)) {
 		return (osc_fail(err, OSCAR_EINVAL, "no engine, graph or tasks"));
 	}
 	if (id == NULL || id[0] == '\0' || strnlen(id, OSC_TM_ID_MAX) >= OSC_TM_ID_MAX) {
-		return (osc_fail(err, OSCAR_EINVAL, "a graph id is 1 to %d bytes", OSC_TM_ID_MAX - 1));
+		return (
+		    osc_fail(err, OSCAR_EINVAL, "a graph id is 1 to %d bytes", OSC_TM_ID_MAX - 1));
 	}
 	if (osc_tm_graph_find(tm, id) != NULL) {
 		return (osc_fail(err, OSCAR_EEXIST, "graph %s exists already", id));
@@ -1763,8 +1774,9 @@ int osc_tm_submit(osc_tm_t *tm, const char *id, osc_tm_spec_t *specs, size_t n,
 		return (osc_fail(err, OSCAR_EINVAL, "graph %s has no tasks", id));
 	}
 	if (n > tm->limits.max_graph_tasks) {
-		return (osc_fail(err, OSCAR_EINVAL, "graph %s has %zu tasks, more than the limit of %zu",
-		    id, n, tm->limits.max_graph_tasks));
+		return (osc_fail(err, OSCAR_EINVAL,
+		    "graph %s has %zu tasks, more than the limit of %zu", id, n,
+		    tm->limits.max_graph_tasks));
 	}
 	if (tm->n_graphs >= tm->limits.max_graphs) {
 		return (osc_fail(err, OSCAR_EINVAL,
@@ -1805,7 +1817,8 @@ int osc_tm_submit(osc_tm_t *tm, const char *id, osc_tm_spec_t *specs, size_t n,
 	// Allocate everything; nothing is linked in yet.
 	rv = osc_fail(err, OSCAR_ENOMEM, "out of memory");
 	if ((g = calloc(1, sizeof(*g))) == NULL || (g->id = strdup(id)) == NULL ||
-	    (g->tasks = calloc(n, sizeof(*g->tasks))) == NULL || osc_map_reserve(&tm->graphs) != 0) {
+	    (g->tasks = calloc(n, sizeof(*g->tasks))) == NULL ||
+	    osc_map_reserve(&tm->graphs) != 0) {
 		goto fail;
 	}
 	for (size_t i = 0; i < n; i++) {
@@ -1813,7 +1826,8 @@ int osc_tm_submit(osc_tm_t *tm, const char *id, osc_tm_spec_t *specs, size_t n,
 		osc_tm_task_t       *t;
 		if (sb.kind[i] == SUB_JOIN) {
 			t = sb.live[i];
-			if (osc_reserve(&t->more, &t->cap_more, t->n_more, sizeof(*t->more), 2) != 0) {
+			if (osc_reserve(&t->more, &t->cap_more, t->n_more, sizeof(*t->more), 2) !=
+			    0) {
 				goto fail;
 			}
 		} else if ((t = task_new(s, sb.hash[i])) == NULL) {
@@ -1878,18 +1892,18 @@ int osc_tm_submit(osc_tm_t *tm, const char *id, osc_tm_spec_t *specs, size_t n,
 			t->refs   = 1;
 			t->args   = s->args;
 			for (size_t j = 0; j < s->n_inputs; j++) {
-				size_t       k  = sb.off[i] + j;
-				osc_tm_in_t *in = &t->inputs[j];
-				in->key         = sb.objkey[k];
-				in->index       = s->inputs[j].index;
-				sb.objkey[k]    = NULL;
-				t->n_inputs     = j + 1;
-				osc_tm_task_t *p = sb.prod[k] >= 0 ? g->tasks[sb.prod[k]]
-				    : sb.prod[k] == SUB_LIVE       ? sb.lprod[k]
-				                                   : NULL;
+				size_t       k   = sb.off[i] + j;
+				osc_tm_in_t *in  = &t->inputs[j];
+				in->key          = sb.objkey[k];
+				in->index        = s->inputs[j].index;
+				sb.objkey[k]     = NULL;
+				t->n_inputs      = j + 1;
+				osc_tm_task_t *p = sb.prod[k] >= 0          ? g->tasks[sb.prod[k]]
+				                   : sb.prod[k] == SUB_LIVE ? sb.lprod[k]
+				                                            : NULL;
 				if (p != NULL) {
-					in->local              = true;
-					p->deps[p->n_deps++]   = (osc_tm_dep_t) { t, j };
+					in->local            = true;
+					p->deps[p->n_deps++] = (osc_tm_dep_t) { t, j };
 					t->refs++;
 					t->waiting++;
 				}

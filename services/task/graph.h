@@ -117,8 +117,8 @@ typedef struct osc_tm_info {
 	osc_graph_status_t status;
 	size_t             n_tasks;
 	size_t             counts[OSC_TASK_NSTATES];
-	size_t             reused; // pure tasks already stored: not run
-	size_t             joined; // pure tasks running for another graph
+	size_t             reused;   // pure tasks already stored: not run
+	size_t             joined;   // pure tasks running for another graph
 	double             progress; // finished tasks / tasks
 	int64_t            start_ms; // Unix time of the submission
 	int64_t            end_ms;   // 0 while running
@@ -166,7 +166,7 @@ typedef struct osc_tm_limits {
 
 // osc_tm_new makes an engine with ops (copied; assign and cancel are
 // required, stored too) and limits (NULL: the defaults).
-int  osc_tm_new(osc_tm_t **tmp, const osc_tm_ops_t *ops, const osc_tm_limits_t *limits);
+int osc_tm_new(osc_tm_t **tmp, const osc_tm_ops_t *ops, const osc_tm_limits_t *limits);
 // osc_tm_free releases the engine, its graphs and their tasks, without
 // telling waiters (whose waiter structs the caller still owns).
 void osc_tm_free(osc_tm_t **tmp);
@@ -203,8 +203,8 @@ int osc_tm_worker_load(const osc_tm_t *tm, const char *addr, unsigned *held, uns
 // an impure task whose key is in use), OSCAR_ENOENT (a function no worker
 // offers, a reference to a key neither in the graph nor stored),
 // OSCAR_ENOMEM.
-int osc_tm_submit(osc_tm_t *tm, const char *id, osc_tm_spec_t *specs, size_t n,
-    osc_tm_graph_t **gp, oscar_error_t *err);
+int osc_tm_submit(osc_tm_t *tm, const char *id, osc_tm_spec_t *specs, size_t n, osc_tm_graph_t **gp,
+    oscar_error_t *err);
 
 // osc_tm_graph_find gives the graph called id, or NULL.
 osc_tm_graph_t *osc_tm_graph_find(const osc_tm_t *tm, const char *id);

@@ -29,8 +29,8 @@ typedef struct entry {
 } entry_t;
 
 typedef struct sent {
-	char worker[64];
-	char key[OSCAR_TASK_KEY_MAX];
+	char     worker[64];
+	char     key[OSCAR_TASK_KEY_MAX];
 	unsigned n_output;
 } sent_t;
 
@@ -143,7 +143,8 @@ static void cb_assign(void *arg, const char *worker, osc_tm_task_t *const *tasks
 			    "%s assigned before its input %s finished", key, e->inputs[j]);
 		}
 		fw->outstanding++;
-		cr_assert_leq(fw->outstanding, fw->bound, "worker %s holds more than it may", worker);
+		cr_assert_leq(
+		    fw->outstanding, fw->bound, "worker %s holds more than it may", worker);
 		if (osc_reserve(&F.sent, &F.cap_sent, F.n_sent, sizeof(*F.sent), 64) != 0) {
 			cr_assert_fail("out of memory");
 		}
@@ -159,7 +160,8 @@ static void cb_cancel(void *arg, const char *worker, const char *const *keys, si
 	for (size_t i = 0; i < n; i++) {
 		char buf[OSCAR_TASK_KEY_MAX + 80];
 		snprintf(buf, sizeof(buf), "%s:%s", worker, keys[i]);
-		cr_assert_eq(osc_reserve(&F.cancels, &F.cap_cancels, F.n_cancels, sizeof(char *), 8), 0);
+		cr_assert_eq(
+		    osc_reserve(&F.cancels, &F.cap_cancels, F.n_cancels, sizeof(char *), 8), 0);
 		F.cancels[F.n_cancels++] = strdup(buf);
 	}
 }
@@ -221,8 +223,8 @@ static const char *const all_fns[] = { "inc", "add", "sum", "triage", "slow" };
 static void worker(const char *addr, unsigned slots, unsigned queue)
 {
 	oscar_error_t err;
-	cr_assert_eq(osc_tm_worker_add(F.tm, addr, slots, queue, all_fns, 5, &err), 0, "%s",
-	    err.message);
+	cr_assert_eq(
+	    osc_tm_worker_add(F.tm, addr, slots, queue, all_fns, 5, &err), 0, "%s", err.message);
 	fake_worker_t *fw = &F.workers[F.n_workers++];
 	snprintf(fw->addr, sizeof(fw->addr), "%s", addr);
 	fw->bound = slots + queue;
@@ -231,14 +233,14 @@ static void worker(const char *addr, unsigned slots, unsigned queue)
 // A graph under construction: specs whose strings and inputs the
 // builder owns.
 typedef struct gb {
-	osc_tm_spec_t  *specs;
-	size_t          n, cap;
+	osc_tm_spec_t *specs;
+	size_t         n, cap;
 } gb_t;
 
 // task adds a task to b; refs is a string of inputs separated by
 // spaces, each "key" or "key#i".
-static void task(gb_t *b, const char *key, const char *fn, unsigned n_output, bool pure,
-    const char *refs)
+static void task(
+    gb_t *b, const char *key, const char *fn, unsigned n_output, bool pure, const char *refs)
 {
 	cr_assert_eq(osc_reserve(&b->specs, &b->cap, b->n, sizeof(*b->specs), 16), 0);
 	osc_tm_spec_t *s = &b->specs[b->n++];
@@ -259,15 +261,16 @@ static void task(gb_t *b, const char *key, const char *fn, unsigned n_output, bo
 	if (refs == NULL || refs[0] == '\0') {
 		return;
 	}
-	char *copy = strdup(refs);
-	size_t n = 1;
+	char  *copy = strdup(refs);
+	size_t n    = 1;
 	for (const char *p = refs; *p; p++) {
 		n += *p == ' ';
 	}
 	osc_tm_input_t *in = calloc(n, sizeof(*in));
 	size_t          i  = 0;
 	char           *save;
-	for (char *tok = strtok_r(copy, " ", &save); tok != NULL; tok = strtok_r(NULL, " ", &save)) {
+	for (char *tok = strtok_r(copy, " ", &save); tok != NULL;
+	     tok       = strtok_r(NULL, " ", &save)) {
 		size_t len;
 		int    index;
 		cr_assert_eq(osc_tm_ref_parse(tok, &len, &index), 0, "%s", tok);
@@ -288,7 +291,8 @@ static void task(gb_t *b, const char *key, const char *fn, unsigned n_output, bo
 	e->n_inputs = i;
 	copy        = strdup(refs);
 	size_t k    = 0;
-	for (char *tok = strtok_r(copy, " ", &save); tok != NULL; tok = strtok_r(NULL, " ", &save)) {
+	for (char *tok = strtok_r(copy, " ", &save); tok != NULL;
+	     tok       = strtok_r(NULL, " ", &save)) {
 		e->inputs[k++] = strdup(tok);
 	}
 	free(copy);
@@ -339,9 +343,9 @@ static size_t run_step(void)
 	osc_tm_flush(F.tm);
 	size_t end = F.n_sent, ran = end - F.head;
 	for (size_t wi = 0; wi < F.n_workers; wi++) {
-		fake_worker_t  *fw = &F.workers[wi];
-		osc_tm_report_t *r = calloc(2 * (end - F.head) + 1, sizeof(*r));
-		size_t           n = 0;
+		fake_worker_t   *fw = &F.workers[wi];
+		osc_tm_report_t *r  = calloc(2 * (end - F.head) + 1, sizeof(*r));
+		size_t           n  = 0;
 		// Every task's outputs have the same size here: one array does.
 		static uint64_t out_sizes[OSCAR_TASK_OUTPUT_MAX];
 		for (size_t i = F.head; i < end; i++) {
@@ -355,17 +359,21 @@ static size_t run_step(void)
 			fw->outstanding--;
 			r[n++] = (osc_tm_report_t) { .key = e->key, .kind = OSC_TM_STARTED };
 			if (e->fail_code != 0) {
-				r[n++] = (osc_tm_report_t) { .key = e->key, .kind = OSC_TM_ERRORED,
-					.code = e->fail_code, .signal = e->fail_signal,
-					.message = "it went wrong" };
+				r[n++] = (osc_tm_report_t) { .key = e->key,
+					.kind                     = OSC_TM_ERRORED,
+					.code                     = e->fail_code,
+					.signal                   = e->fail_signal,
+					.message                  = "it went wrong" };
 				continue;
 			}
 			for (unsigned k = 0; k < s->n_output; k++) {
 				out_sizes[k] = e->out_bytes;
 			}
 			e->done = true;
-			r[n++]  = (osc_tm_report_t) { .key = e->key, .kind = OSC_TM_FINISHED,
-				 .sizes = out_sizes, .n_sizes = s->n_output };
+			r[n++]  = (osc_tm_report_t) { .key = e->key,
+				 .kind                     = OSC_TM_FINISHED,
+				 .sizes                    = out_sizes,
+				 .n_sizes                  = s->n_output };
 		}
 		if (n > 0) {
 			cr_assert_eq(osc_tm_report(F.tm, fw->addr, r, n), 0);
@@ -445,7 +453,8 @@ static bool test_is_ref(const oscar_value_t *v, const char **key)
 {
 	const oscar_value_t *r;
 	size_t               len;
-	if (v->type != OSCAR_MAP || v->as.map.len != 1 || (r = oscar_value_map_get(v, "$ref")) == NULL) {
+	if (v->type != OSCAR_MAP || v->as.map.len != 1 ||
+	    (r = oscar_value_map_get(v, "$ref")) == NULL) {
 		return (false);
 	}
 	return (oscar_value_get_str(r, key, &len) == 0);
@@ -461,7 +470,7 @@ static oscar_value_t *ref(const char *key)
 Test(graph, inputs_from_args)
 {
 	// [1, ref(a), {"x": [ref(t#1)], "y": 2}, "plain"]
-	oscar_value_t *args = oscar_value_new_array(4);
+	oscar_value_t *args  = oscar_value_new_array(4);
 	oscar_value_t *inner = oscar_value_new_array(1);
 	oscar_value_t *m     = oscar_value_new_map(2);
 	cr_assert_eq(oscar_value_array_push(args, oscar_value_new_int(1)), 0);
@@ -511,7 +520,8 @@ Test(graph, unknown_reference)
 	task(&b, "a", "inc", 1, false, NULL);
 	task(&b, "b", "inc", 1, false, "a ghost");
 	expect_reject(&b, OSCAR_ENOENT,
-	    "task b refers to ghost, which is neither a task of the graph nor stored in the session");
+	    "task b refers to ghost, which is neither a task of the graph nor stored in the "
+	    "session");
 	// Output #1 of something unknown names the object it looked for.
 	task(&b, "c", "inc", 1, false, "ghost#1");
 	expect_reject(&b, OSCAR_ENOENT, "task c refers to ghost#1");
@@ -535,8 +545,8 @@ Test(graph, cycles_are_named)
 	cr_assert_eq(submit(&b, "bad", &g, &err), OSCAR_EINVAL);
 	// The cycle, in either rotation, producer first.
 	cr_assert(strcmp(err.message, "cycle: task a -> b -> c -> a") == 0 ||
-	        strcmp(err.message, "cycle: task b -> c -> a -> b") == 0 ||
-	        strcmp(err.message, "cycle: task c -> a -> b -> c") == 0,
+	              strcmp(err.message, "cycle: task b -> c -> a -> b") == 0 ||
+	              strcmp(err.message, "cycle: task c -> a -> b -> c") == 0,
 	    "%s", err.message);
 	task(&b, "self", "inc", 1, false, "self");
 	expect_reject(&b, OSCAR_EINVAL, "cycle: task self -> self");
@@ -558,7 +568,8 @@ Test(graph, output_index_checked)
 	worker("w1", 1, 4);
 	task(&b, "t", "triage", 2, false, NULL);
 	task(&b, "u", "inc", 1, false, "t#2");
-	expect_reject(&b, OSCAR_EINVAL, "task u refers to output #2 of task t, which has 2 outputs");
+	expect_reject(
+	    &b, OSCAR_EINVAL, "task u refers to output #2 of task t, which has 2 outputs");
 	task(&b, "t", "triage", 2, false, NULL);
 	task(&b, "u", "inc", 1, false, "t");
 	expect_reject(&b, OSCAR_EINVAL, "task u refers to task t, which has 2 outputs: name one");
@@ -731,8 +742,8 @@ Test(graph, fan_in_tree)
 	gb_t b = { 0 };
 	worker("w1", 1, 8);
 	worker("w2", 1, 8);
-	char   key[32];
-	char  *refs = calloc(100, 16);
+	char  key[32];
+	char *refs = calloc(100, 16);
 	for (int s = 0; s < 100; s++) {
 		refs[0] = '\0';
 		for (int l = 0; l < 100; l++) {
@@ -1059,7 +1070,7 @@ Test(graph, later_graph_depends_on_running_one)
 	osc_tm_graph_t *g3 = submit_ok(&b, "g3");
 	task(&b, "y", "inc", 1, false, "x");
 	osc_tm_graph_t *g4 = submit_ok(&b, "g4");
-	E("x")->fail_code = OSCAR_EAPP;
+	E("x")->fail_code  = OSCAR_EAPP;
 	run_all();
 	cr_assert_eq(info_of(g3).status, OSC_GRAPH_FAILED);
 	cr_assert_eq(info_of(g4).status, OSC_GRAPH_FAILED);
@@ -1173,10 +1184,11 @@ Test(graph, bounded_queues_and_new_worker)
 
 Test(graph, worker_checks)
 {
-	oscar_error_t      err;
-	const char *const  fns[] = { "inc", "bad name" };
+	oscar_error_t     err;
+	const char *const fns[] = { "inc", "bad name" };
 	cr_assert_eq(osc_tm_worker_add(F.tm, "w", 0, 1, fns, 1, &err), OSCAR_EINVAL);
-	cr_assert_eq(osc_tm_worker_add(F.tm, "w", 1, OSC_TM_QUEUE_MAX + 1, fns, 1, &err), OSCAR_EINVAL);
+	cr_assert_eq(
+	    osc_tm_worker_add(F.tm, "w", 1, OSC_TM_QUEUE_MAX + 1, fns, 1, &err), OSCAR_EINVAL);
 	cr_assert_eq(osc_tm_worker_add(F.tm, "", 1, 1, fns, 1, &err), OSCAR_EINVAL);
 	cr_assert_eq(osc_tm_worker_add(F.tm, "w", 1, 1, fns, 2, &err), OSCAR_EINVAL);
 	cr_assert_eq(osc_tm_worker_add(F.tm, "w", 1, 1, fns, 1, &err), 0);
@@ -1255,8 +1267,9 @@ Test(graph, delete_running_graph_calls_waiters)
 	osc_tm_flush(F.tm);
 	cr_assert(cancelled_sent("w1", "a"));
 	// The worker's late report is ignored, and frees its slot.
-	osc_tm_report_t r = { .key = "a", .kind = OSC_TM_FINISHED, .sizes = (uint64_t[]) { 1 },
-		.n_sizes = 1 };
+	osc_tm_report_t r = {
+		.key = "a", .kind = OSC_TM_FINISHED, .sizes = (uint64_t[]) { 1 }, .n_sizes = 1
+	};
 	cr_assert_eq(osc_tm_report(F.tm, "w1", &r, 1), 0);
 	unsigned held;
 	cr_assert_eq(osc_tm_worker_load(F.tm, "w1", &held, NULL), 0);
@@ -1276,14 +1289,14 @@ Test(graph, list_graphs)
 	}
 	int n = 0;
 	for (osc_tm_graph_t *g = osc_tm_graph_next(F.tm, NULL); g != NULL;
-	     g = osc_tm_graph_next(F.tm, g)) {
+	     g                 = osc_tm_graph_next(F.tm, g)) {
 		cr_assert_str_eq(osc_tm_graph_id(g), ids[n++]);
 	}
 	cr_assert_eq(n, 3);
 	osc_tm_graph_delete(F.tm, osc_tm_graph_find(F.tm, "two"));
 	cr_assert_null(osc_tm_graph_find(F.tm, "two"));
-	cr_assert_str_eq(osc_tm_graph_id(osc_tm_graph_next(F.tm, osc_tm_graph_find(F.tm, "one"))),
-	    "three");
+	cr_assert_str_eq(
+	    osc_tm_graph_id(osc_tm_graph_next(F.tm, osc_tm_graph_find(F.tm, "one"))), "three");
 	run_all();
 }
 
@@ -1335,7 +1348,7 @@ Test(graph, joined_task_failure_reaches_both_graphs)
 	task(&b, "p", "slow", 1, true, NULL);
 	task(&b, "q", "inc", 1, false, "p");
 	osc_tm_graph_t *g2 = submit_ok(&b, "g2");
-	E("p")->fail_code = OSCAR_EUSER + 1;
+	E("p")->fail_code  = OSCAR_EUSER + 1;
 	run_all();
 	cr_assert_eq(E("p")->runs, 1);
 	cr_assert_eq(info_of(g1).status, OSC_GRAPH_FAILED);
@@ -1366,12 +1379,12 @@ Test(graph, started_tasks_count_as_running)
 	osc_tm_info_t i = info_of(g);
 	cr_assert_eq(i.counts[OSC_TASK_RUNNING], 2);
 	cr_assert_eq(i.counts[OSC_TASK_ASSIGNED], 1);
-	F.head = F.n_sent;
+	F.head                   = F.n_sent;
 	F.workers[0].outstanding = 0;
-	osc_tm_report_t done[3] = {
-		{ .key = "a", .kind = OSC_TM_FINISHED, .sizes = (uint64_t[]) { 1 }, .n_sizes = 1 },
-		{ .key = "b", .kind = OSC_TM_FINISHED, .sizes = (uint64_t[]) { 1 }, .n_sizes = 1 },
-		{ .key = "c", .kind = OSC_TM_FINISHED, .sizes = (uint64_t[]) { 1 }, .n_sizes = 1 },
+	osc_tm_report_t done[3]  = {
+		 { .key = "a", .kind = OSC_TM_FINISHED, .sizes = (uint64_t[]) { 1 }, .n_sizes = 1 },
+		 { .key = "b", .kind = OSC_TM_FINISHED, .sizes = (uint64_t[]) { 1 }, .n_sizes = 1 },
+		 { .key = "c", .kind = OSC_TM_FINISHED, .sizes = (uint64_t[]) { 1 }, .n_sizes = 1 },
 	};
 	cr_assert_eq(osc_tm_report(F.tm, "w1", done, 3), 0);
 	cr_assert_eq(osc_tm_worker_load(F.tm, "w1", &held, &running), 0);

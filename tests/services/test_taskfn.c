@@ -100,7 +100,8 @@ Test(taskfn, duplicates_and_bad_names)
 	cr_assert_eq(oscar_example_taskfns_add(fns, &err), OSCAR_EEXIST);
 	const char *bad[] = { "", "has space", "semi;colon", "slash/no", "\xc3\xa9" };
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		cr_assert_eq(oscar_taskfns_add(fns, bad[i], nop, NULL, &err), OSCAR_EINVAL, "%s", bad[i]);
+		cr_assert_eq(
+		    oscar_taskfns_add(fns, bad[i], nop, NULL, &err), OSCAR_EINVAL, "%s", bad[i]);
 		cr_assert(strstr(err.message, "bad task function name") != NULL);
 	}
 	cr_assert_eq(oscar_taskfns_add(fns, NULL, nop, NULL, &err), OSCAR_EINVAL);
@@ -111,7 +112,8 @@ Test(taskfn, duplicates_and_bad_names)
 	cr_assert_eq(oscar_taskfns_add(fns, long_name, nop, NULL, &err), OSCAR_EINVAL);
 	long_name[OSCAR_NAME_MAX - 1] = '\0'; // 63 bytes: the longest allowed
 	cr_assert_eq(oscar_taskfns_add(fns, long_name, nop, NULL, &err), 0, "%s", err.message);
-	cr_assert_eq(oscar_taskfns_add(fns, "ns.mod:fn-2_x", nop, NULL, &err), 0, "%s", err.message);
+	cr_assert_eq(
+	    oscar_taskfns_add(fns, "ns.mod:fn-2_x", nop, NULL, &err), 0, "%s", err.message);
 	cr_assert_eq(oscar_taskfns_count(fns), 11);
 	// Nothing was added by the failures.
 	cr_assert_eq(oscar_taskfns_find(fns, "has space", NULL, NULL), OSCAR_ENOENT);
@@ -283,22 +285,25 @@ Test(taskfn, triage_two_outputs)
 	// sum_all of each output gives 0.6 and 1.5.
 	oscar_value_t *r;
 	oscar_error_t  err;
-	cr_assert_eq(call("triage", 2, wrap(floats(4, (double[]) { 0.4, 0.7, 0.2, 0.8 })), &r, &err),
-	    0, "%s", err.message);
+	cr_assert_eq(
+	    call("triage", 2, wrap(floats(4, (double[]) { 0.4, 0.7, 0.2, 0.8 })), &r, &err), 0,
+	    "%s", err.message);
 	cr_assert_eq(oscar_value_len(r), 2);
 	cr_assert_eq(oscar_value_len(oscar_value_at(r, 0)), 2);
 	cr_assert_eq(oscar_value_len(oscar_value_at(r, 1)), 2);
 	double want[2] = { 0.6, 1.5 };
 	for (size_t i = 0; i < 2; i++) {
 		oscar_value_t *s;
-		cr_assert_eq(call("sum_all", 1, wrap(oscar_value_copy(oscar_value_at(r, i))), &s, &err), 0);
+		cr_assert_eq(
+		    call("sum_all", 1, wrap(oscar_value_copy(oscar_value_at(r, i))), &s, &err), 0);
 		cr_assert_eq(s->type, OSCAR_FLOAT);
 		cr_assert_float_eq(s->as.f, want[i], 1e-12);
 		oscar_value_free(s);
 	}
 	oscar_value_free(r);
 	// Asked for one output, triage says why it cannot.
-	cr_assert_eq(call("triage", 1, wrap(floats(1, (double[]) { 0.1 })), &r, &err), OSCAR_EBADARGS);
+	cr_assert_eq(
+	    call("triage", 1, wrap(floats(1, (double[]) { 0.1 })), &r, &err), OSCAR_EBADARGS);
 	cr_assert(strstr(err.message, "two outputs") != NULL, "%s", err.message);
 }
 
@@ -351,9 +356,9 @@ Test(taskfn, fail_with_message_and_code)
 
 Test(taskfn, sleep_finishes)
 {
-	oscar_value_t *r;
-	oscar_error_t  err;
-	double         progress = -1;
+	oscar_value_t   *r;
+	oscar_error_t    err;
+	double           progress = -1;
 	oscar_task_ctx_t ctx;
 	osc_task_ctx_init(&ctx, "s", "nap", 1, on_progress, &progress);
 	oscar_value_t *args = ints(1, (int64_t[]) { 12 });
