@@ -1144,7 +1144,10 @@ int osc_tm_worker_lost(osc_tm_t *tm, const char *addr)
 
 int osc_tm_report(osc_tm_t *tm, const char *worker, const osc_tm_report_t *r, size_t n)
 {
-	osc_tm_worker_t *w = tm != NULL && worker != NULL ? worker_find(tm, worker) : NULL;
+	if (tm == NULL || worker == NULL || (r == NULL && n > 0)) {
+		return (OSCAR_EINVAL);
+	}
+	osc_tm_worker_t *w = worker_find(tm, worker);
 	if (w == NULL) {
 		return (OSCAR_ENOENT);
 	}
@@ -1183,7 +1186,7 @@ int osc_tm_report(osc_tm_t *tm, const char *worker, const osc_tm_report_t *r, si
 			error_fill(&err, r[i].code, r[i].signal, t, w->addr, "%s",
 			    r[i].message != NULL && r[i].message[0] != '\0'
 			        ? r[i].message
-			        : oscar_strerror(r[i].code));
+			        : oscar_strerror(r[i].code != 0 ? r[i].code : OSCAR_EAPP));
 			task_fail(tm, t, &err);
 		}
 	}

@@ -273,8 +273,9 @@ typedef struct osc_tm_report {
 // osc_tm_report applies a batch of reports from worker. News of tasks
 // the worker does not hold (cancelled and dropped already, or from
 // before a loss) is ignored; a finished task whose sizes do not match
-// its n_output fails with OSCAR_EPROTO. Returns OSCAR_ENOENT for an
-// unknown worker (nothing applied), else 0.
+// its n_output fails with OSCAR_EPROTO, an error report with code 0 is
+// OSCAR_EAPP. Returns OSCAR_ENOENT for an unknown worker, OSCAR_EINVAL
+// for no reports (nothing applied either way), else 0.
 int osc_tm_report(osc_tm_t *tm, const char *worker, const osc_tm_report_t *r, size_t n);
 
 // osc_tm_flush hands out, through ops.assign and ops.cancel, every

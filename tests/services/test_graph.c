@@ -858,6 +858,20 @@ Test(graph, failure_fails_every_dependent)
 	cr_assert_eq(i.error.signal, 0);
 }
 
+Test(graph, error_report_without_code_or_message)
+{
+	gb_t b = { 0 };
+	worker("w1", 1, 4);
+	task(&b, "a", "inc", 1, false, NULL);
+	osc_tm_graph_t *g = submit_ok(&b, "g");
+	osc_tm_flush(F.tm);
+	osc_tm_report_t r = { .key = "a", .kind = OSC_TM_ERRORED };
+	cr_assert_eq(osc_tm_report(F.tm, "w1", &r, 1), 0);
+	osc_tm_info_t i = info_of(g);
+	cr_assert_eq(i.error.code, OSCAR_EAPP);
+	cr_assert_str_eq(i.error.message, "application error");
+}
+
 Test(graph, crash_keeps_signal_and_first_error)
 {
 	gb_t b = { 0 };
@@ -900,6 +914,8 @@ Test(graph, report_checks)
 	osc_tm_flush(F.tm);
 	osc_tm_report_t r = { .key = "t", .kind = OSC_TM_FINISHED };
 	cr_assert_eq(osc_tm_report(F.tm, "nobody", &r, 1), OSCAR_ENOENT);
+	cr_assert_eq(osc_tm_report(F.tm, "w1", NULL, 1), OSCAR_EINVAL);
+	cr_assert_eq(osc_tm_report(F.tm, "w1", NULL, 0), 0);
 	// Unknown keys are ignored.
 	osc_tm_report_t ghost = { .key = "ghost", .kind = OSC_TM_FINISHED };
 	cr_assert_eq(osc_tm_report(F.tm, "w1", &ghost, 1), 0);
@@ -1390,4 +1406,33 @@ Test(graph, started_tasks_count_as_running)
 	cr_assert_eq(osc_tm_worker_load(F.tm, "w1", &held, &running), 0);
 	cr_assert_eq(held + running, 0);
 	cr_assert_eq(info_of(g).status, OSC_GRAPH_DONE);
+}
+
+Test(graph, tasks_go_only_to_workers_offering_their_function)
+{
+	gb_t              b = { 0 };
+	oscar_error_t     err;
+	const char *const only_inc[] = { "inc" };
+	const char *const only_add[] = { "add", "add" }; // named twice: once
+	cr_assert_eq(osc_tm_worker_add(F.tm, "wi", 4, 4, only_inc, 1, &err), 0);
+	cr_assert_eq(osc_tm_worker_add(F.tm, "wa", 1, 0, only_add, 2, &err), 0);
+	snprintf(F.workers[0].addr, sizeof(F.workers[0].addr), "wi");
+	F.workers[0].bound = 8;
+	snprintf(F.workers[1].addr, sizeof(F.workers[1].addr), "wa");
+	F.workers[1].bound = 1;
+	F.n_workers        = 2;
+	task(&b, "i1", "inc", 1, false, NULL);
+	task(&b, "a1", "add", 1, false, NULL);
+	task(&b, "a2", "add", 1, false, "i1");
+	task(&b, "a3", "add", 1, false, NULL);
+	osc_tm_graph_t *g = submit_ok(&b, "g");
+	// wa has one slot and no queue: a3 waits, though wi is idle.
+	cr_assert_eq(state_of(g, "a3"), OSC_TASK_READY);
+	run_all();
+	cr_assert_eq(info_of(g).status, OSC_GRAPH_DONE);
+	cr_assert_str_eq(E("i1")->ran_on, "wi");
+	cr_assert_str_eq(E("a1")->ran_on, "wa");
+	// a2's input is on wi, which does not offer add.
+	cr_assert_str_eq(E("a2")->ran_on, "wa");
+	cr_assert_str_eq(E("a3")->ran_on, "wa");
 }
