@@ -1760,6 +1760,65 @@ static int reserve_deps(osc_tm_task_t *t, size_t want)
 	return (0);
 }
 
+int osc_tm_lookups(const osc_tm_t *tm, const osc_tm_spec_t *specs, size_t n,
+    int (*fn)(void *arg, const char *key), void *arg)
+{
+	char buf[OSCAR_TASK_KEY_MAX + 16];
+	int  rv = 0;
+	if (tm == NULL || fn == NULL || (specs == NULL && n > 0)) {
+		return (OSCAR_EINVAL);
+	}
+	sub_t sb;
+	memset(&sb, 0, sizeof(sb));
+	sb.specs = (osc_tm_spec_t *) specs;
+	sb.n     = n;
+	for (size_t i = 0; i < n; i++) {
+		if (!key_ok(specs[i].key) ||
+		    sub_find(&sb, specs[i].key, osc_hash_str(specs[i].key)) >= 0) {
+			continue;
+		}
+		if (osc_map_reserve(&sb.idx) != 0) {
+			osc_map_fini(&sb.idx);
+			return (OSCAR_ENOMEM);
+		}
+		osc_map_insert(&sb.idx, osc_hash_str(specs[i].key), (void *) (uintptr_t) (i + 1));
+	}
+	for (size_t i = 0; i < n && rv == 0; i++) {
+		const osc_tm_spec_t *s = &specs[i];
+		if (!key_ok(s->key)) {
+			continue;
+		}
+		if (s->pure && live_find(tm, s->key, osc_hash_str(s->key)) == NULL) {
+			for (unsigned k = 0;
+			     k < s->n_output && k < OSCAR_TASK_OUTPUT_MAX && rv == 0; k++) {
+				if (s->n_output == 1) {
+					rv = fn(arg, s->key);
+				} else {
+					snprintf(buf, sizeof(buf), "%s#%u", s->key, k);
+					rv = fn(arg, buf);
+				}
+			}
+		}
+		for (size_t j = 0; s->inputs != NULL && j < s->n_inputs && rv == 0; j++) {
+			const osc_tm_input_t *in = &s->inputs[j];
+			uint64_t              h;
+			if (!key_ok(in->key) ||
+			    sub_find(&sb, in->key, h = osc_hash_str(in->key)) >= 0 ||
+			    live_find(tm, in->key, h) != NULL) {
+				continue;
+			}
+			if (in->index == OSC_TM_WHOLE) {
+				rv = fn(arg, in->key);
+			} else {
+				snprintf(buf, sizeof(buf), "%s#%d", in->key, in->index);
+				rv = fn(arg, buf);
+			}
+		}
+	}
+	osc_map_fini(&sb.idx);
+	return (rv);
+}
+
 int osc_tm_submit(osc_tm_t *tm, const char *id, osc_tm_spec_t *specs, size_t n, osc_tm_graph_t **gp,
     oscar_error_t *err)
 {

@@ -206,6 +206,17 @@ int osc_tm_worker_load(const osc_tm_t *tm, const char *addr, unsigned *held, uns
 int osc_tm_submit(osc_tm_t *tm, const char *id, osc_tm_spec_t *specs, size_t n, osc_tm_graph_t **gp,
     oscar_error_t *err);
 
+// osc_tm_lookups calls fn(arg, key) for each object key that submitting
+// specs may ask ops.stored about (perhaps more than once): every output
+// of a pure task that is not running, and every reference to a key that
+// is neither in the graph nor running. A task manager whose meta answers
+// asynchronously asks for these in one batch, then submits with a stored
+// callback that answers from the batch. Malformed specs are passed over
+// (osc_tm_submit reports them). Returns 0, what fn returned to stop the
+// walk, OSCAR_EINVAL or OSCAR_ENOMEM.
+int osc_tm_lookups(const osc_tm_t *tm, const osc_tm_spec_t *specs, size_t n,
+    int (*fn)(void *arg, const char *key), void *arg);
+
 // osc_tm_graph_find gives the graph called id, or NULL.
 osc_tm_graph_t *osc_tm_graph_find(const osc_tm_t *tm, const char *id);
 // osc_tm_graph_next walks the graphs in submission order: start with

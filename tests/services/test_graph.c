@@ -1436,3 +1436,57 @@ Test(graph, tasks_go_only_to_workers_offering_their_function)
 	cr_assert_str_eq(E("a2")->ran_on, "wa");
 	cr_assert_str_eq(E("a3")->ran_on, "wa");
 }
+
+// Every key the engine asks stored about must have been listed by
+// osc_tm_lookups first.
+static char   listed[16][64];
+static size_t n_listed;
+static bool   strict_stored;
+
+static int list_key(void *arg, const char *key)
+{
+	cr_assert_lt(n_listed, 16);
+	snprintf(listed[n_listed++], sizeof(listed[0]), "%s", key);
+	return (0);
+}
+
+static bool listed_stored(void *arg, const char *key)
+{
+	bool found = false;
+	for (size_t i = 0; i < n_listed; i++) {
+		found = found || strcmp(listed[i], key) == 0;
+	}
+	cr_assert(!strict_stored || found, "asked about %s, which was not listed", key);
+	return (is_stored(key));
+}
+
+Test(graph, lookups_list_what_submit_asks)
+{
+	osc_tm_free(&F.tm);
+	osc_tm_ops_t ops = { listed_stored, cb_locate, cb_assign, cb_cancel, NULL };
+	cr_assert_eq(osc_tm_new(&F.tm, &ops, NULL), 0);
+	gb_t b = { 0 };
+	worker("w1", 1, 4);
+	task(&b, "run", "slow", 1, false, NULL);
+	submit_ok(&b, "g1");
+	store("old#1");
+	store("p");
+	task(&b, "p", "inc", 1, true, NULL);         // pure: p asked
+	task(&b, "t", "triage", 2, true, NULL);      // pure: t#0, t#1 asked
+	task(&b, "u", "add", 1, false, "t#0 old#1"); // old#1 asked, t#0 not
+	task(&b, "v", "add", 1, false, "run p");     // run is running: not asked
+	n_listed = 0;
+	cr_assert_eq(osc_tm_lookups(F.tm, b.specs, b.n, list_key, NULL), 0);
+	cr_assert_eq(n_listed, 4);
+	cr_assert_str_eq(listed[0], "p");
+	cr_assert_str_eq(listed[1], "t#0");
+	cr_assert_str_eq(listed[2], "t#1");
+	cr_assert_str_eq(listed[3], "old#1");
+	strict_stored     = true;
+	osc_tm_graph_t *g = submit_ok(&b, "g2");
+	strict_stored     = false;
+	cr_assert_eq(info_of(g).reused, 1);
+	run_all();
+	cr_assert_eq(info_of(g).status, OSC_GRAPH_DONE);
+	cr_assert_eq(osc_tm_lookups(F.tm, NULL, 1, list_key, NULL), OSCAR_EINVAL);
+}
