@@ -95,6 +95,7 @@ struct osc_tm_task {
 	bool             live;    // in tm->live
 	bool             unsent;  // assigned, not yet flushed
 	bool             started; // its worker reported it started
+	bool             zombie;  // in tm->zombies
 	size_t           waiting; // unfinished inputs
 	osc_tm_in_t     *inputs;
 	size_t           n_inputs;
@@ -166,6 +167,7 @@ struct osc_tm {
 	osc_tm_ops_t      ops;
 	osc_tm_limits_t   limits;
 	osc_map_t         live;    // unfinished tasks, by key
+	osc_map_t         zombies; // cancelled tasks a worker still holds, by key
 	osc_map_t         graphs;  // by id
 	osc_map_t         fns;     // by name
 	osc_map_t         workers; // by address
@@ -327,6 +329,18 @@ static osc_tm_task_t *live_find(const osc_tm_t *tm, const char *key, uint64_t h)
 	size_t         pos = osc_map_first(&tm->live, h);
 	osc_tm_task_t *t;
 	while ((t = osc_map_next(&tm->live, h, &pos)) != NULL) {
+		if (strcmp(t->key, key) == 0) {
+			return (t);
+		}
+	}
+	return (NULL);
+}
+
+static osc_tm_task_t *zombie_find(const osc_tm_t *tm, const char *key, uint64_t h)
+{
+	size_t         pos = osc_map_first(&tm->zombies, h);
+	osc_tm_task_t *t;
+	while ((t = osc_map_next(&tm->zombies, h, &pos)) != NULL) {
 		if (strcmp(t->key, key) == 0) {
 			return (t);
 		}
@@ -634,10 +648,14 @@ static int assign(osc_tm_t *tm, osc_tm_task_t *t, osc_tm_worker_t *w)
 }
 
 // release takes t back from the worker holding it; t may be freed.
-static void release(osc_tm_task_t *t)
+static void release(osc_tm_t *tm, osc_tm_task_t *t)
 {
 	osc_tm_worker_t *w = t->worker;
 	osc_map_remove(&w->held, t->hash, t);
+	if (t->zombie) {
+		osc_map_remove(&tm->zombies, t->hash, t);
+		t->zombie = false;
+	}
 	w->load--;
 	if (t->started) {
 		w->running--;
@@ -923,7 +941,7 @@ void osc_tm_free(osc_tm_t **tmp)
 		for (size_t j = 0; j < w->held.cap; j++) {
 			osc_tm_task_t *t = osc_map_at(&w->held, j);
 			if (t != NULL) {
-				release(t);
+				release(tm, t);
 			}
 		}
 		worker_free(w);
@@ -949,6 +967,7 @@ void osc_tm_free(osc_tm_t **tmp)
 		}
 	}
 	osc_map_fini(&tm->live);
+	osc_map_fini(&tm->zombies);
 	osc_map_fini(&tm->graphs);
 	osc_map_fini(&tm->fns);
 	osc_map_fini(&tm->workers);
@@ -1107,12 +1126,12 @@ int osc_tm_worker_lost(osc_tm_t *tm, const char *addr)
 			continue;
 		}
 		if (state_final(t->state)) {
-			release(t);
+			release(tm, t);
 			continue;
 		}
 		// Its graphs hold it: t lives on after release.
 		osc_task_state_t was = t->state;
-		release(t);
+		release(tm, t);
 		if (was == OSC_TASK_ASSIGNED) {
 			schedule(tm, t);
 		} else {
@@ -1169,10 +1188,10 @@ int osc_tm_report(osc_tm_t *tm, const char *worker, const osc_tm_report_t *r, si
 		}
 		if (state_final(t->state)) {
 			// Cancelled while the worker held it: it is free now.
-			release(t);
+			release(tm, t);
 			continue;
 		}
-		release(t);
+		release(tm, t);
 		osc_tm_error_t err;
 		if (r[i].kind == OSC_TM_FINISHED && r[i].n_sizes == t->n_output &&
 		    r[i].sizes != NULL) {
@@ -1240,7 +1259,7 @@ static void task_cancel(osc_tm_t *tm, osc_tm_task_t *t, osc_tm_graph_t *g)
 				break;
 			}
 		}
-		release(t);
+		release(tm, t);
 	} else if (w != NULL) {
 		// The worker has it: ask it to drop or stop it, and keep it
 		// held (its slot is busy) until the worker reports it ended.
@@ -1252,6 +1271,12 @@ static void task_cancel(osc_tm_t *tm, osc_tm_task_t *t, osc_tm_graph_t *g)
 			w->cancels[w->n_cancel]       = t;
 			w->cancel_keys[w->n_cancel++] = t->key;
 			dirty_mark(tm, w);
+		}
+		// Until the worker reports it ended, the key is taken: a new
+		// task with it could not be told apart in the worker's reports.
+		if (osc_map_reserve(&tm->zombies) == 0) {
+			osc_map_insert(&tm->zombies, t->hash, t);
+			t->zombie = true;
 		}
 	}
 	task_retire(tm, t);
@@ -1566,6 +1591,13 @@ static int sub_classify(osc_tm_t *tm, sub_t *sb, oscar_error_t *err)
 			sb->kind[i] = SUB_JOIN;
 			sb->live[i] = lt;
 			continue;
+		}
+		if ((lt = zombie_find(tm, s->key, sb->hash[i])) != NULL) {
+			return (osc_fail(err, OSCAR_ESTATE,
+			    "task %s: a cancelled run of it is still stopping on worker %s; submit "
+			    "it "
+			    "again once that ends",
+			    s->key, lt->worker->addr));
 		}
 		if (s->pure && all_stored(tm, s)) {
 			sb->kind[i] = SUB_DROP;

@@ -1490,3 +1490,25 @@ Test(graph, lookups_list_what_submit_asks)
 	cr_assert_eq(info_of(g).status, OSC_GRAPH_DONE);
 	cr_assert_eq(osc_tm_lookups(F.tm, NULL, 1, list_key, NULL), OSCAR_EINVAL);
 }
+
+Test(graph, key_of_a_cancelled_run_still_stopping)
+{
+	gb_t b = { 0 };
+	worker("w1", 1, 4);
+	task(&b, "p", "slow", 1, true, NULL);
+	osc_tm_graph_t *g = submit_ok(&b, "g1");
+	osc_tm_flush(F.tm);
+	osc_tm_cancel(F.tm, g);
+	// The worker still runs p: a new p could not be told from it.
+	task(&b, "p", "slow", 1, true, NULL);
+	expect_reject(
+	    &b, OSCAR_ESTATE, "task p: a cancelled run of it is still stopping on worker w1");
+	osc_tm_report_t r = { .key = "p", .kind = OSC_TM_ERRORED, .code = OSCAR_ECANCELED };
+	cr_assert_eq(osc_tm_report(F.tm, "w1", &r, 1), 0);
+	F.head                   = F.n_sent;
+	F.workers[0].outstanding = 0;
+	task(&b, "p", "slow", 1, true, NULL);
+	osc_tm_graph_t *g2 = submit_ok(&b, "g2");
+	run_all();
+	cr_assert_eq(info_of(g2).status, OSC_GRAPH_DONE);
+}
