@@ -38,6 +38,7 @@ typedef struct fake_worker {
 	char     addr[64];
 	unsigned bound; // slots + queue
 	unsigned outstanding;
+	bool     lost; // its tasks are never run
 } fake_worker_t;
 
 static struct {
@@ -57,6 +58,7 @@ static struct {
 	char     loc_worker[64];
 	uint64_t loc_bytes;
 	int      ended;
+	bool     store_results; // finished tasks' outputs become stored
 } F;
 
 static entry_t *entry_find(const char *key)
@@ -343,9 +345,12 @@ static size_t run_step(void)
 	osc_tm_flush(F.tm);
 	size_t end = F.n_sent, ran = end - F.head;
 	for (size_t wi = 0; wi < F.n_workers; wi++) {
-		fake_worker_t   *fw = &F.workers[wi];
-		osc_tm_report_t *r  = calloc(2 * (end - F.head) + 1, sizeof(*r));
-		size_t           n  = 0;
+		fake_worker_t *fw = &F.workers[wi];
+		if (fw->lost) {
+			continue;
+		}
+		osc_tm_report_t *r = calloc(2 * (end - F.head) + 1, sizeof(*r));
+		size_t           n = 0;
 		// Every task's outputs have the same size here: one array does.
 		static uint64_t out_sizes[OSCAR_TASK_OUTPUT_MAX];
 		for (size_t i = F.head; i < end; i++) {
@@ -370,10 +375,19 @@ static size_t run_step(void)
 				out_sizes[k] = e->out_bytes;
 			}
 			e->done = true;
-			r[n++]  = (osc_tm_report_t) { .key = e->key,
-				 .kind                     = OSC_TM_FINISHED,
-				 .sizes                    = out_sizes,
-				 .n_sizes                  = s->n_output };
+			if (F.store_results && s->n_output == 1) {
+				store(e->key);
+			}
+			for (unsigned k = 0; F.store_results && s->n_output > 1 && k < s->n_output;
+			     k++) {
+				char obj[OSCAR_TASK_KEY_MAX + 16];
+				snprintf(obj, sizeof(obj), "%s#%u", e->key, k);
+				store(obj);
+			}
+			r[n++] = (osc_tm_report_t) { .key = e->key,
+				.kind                     = OSC_TM_FINISHED,
+				.sizes                    = out_sizes,
+				.n_sizes                  = s->n_output };
 		}
 		if (n > 0) {
 			cr_assert_eq(osc_tm_report(F.tm, fw->addr, r, n), 0);
@@ -1511,4 +1525,198 @@ Test(graph, key_of_a_cancelled_run_still_stopping)
 	osc_tm_graph_t *g2 = submit_ok(&b, "g2");
 	run_all();
 	cr_assert_eq(info_of(g2).status, OSC_GRAPH_DONE);
+}
+
+// ---------------------------------------------------------------------------
+// A random workload: graphs with shared pure tasks, references across
+// graphs, failures, cancels, deletes and workers lost and back, with the
+// invariants checked after every event (and by the fake executor at every
+// assignment: inputs finished, queues bounded).
+
+static uint64_t rng_state;
+
+static uint64_t rnd(void)
+{
+	rng_state ^= rng_state << 13;
+	rng_state ^= rng_state >> 7;
+	rng_state ^= rng_state << 17;
+	return (rng_state);
+}
+
+typedef struct known {
+	char     key[32];
+	unsigned n_output;
+} known_t;
+
+static known_t known[4096];
+static size_t  n_known;
+
+static void check_graphs(void)
+{
+	for (osc_tm_graph_t *g = osc_tm_graph_next(F.tm, NULL); g != NULL;
+	     g                 = osc_tm_graph_next(F.tm, g)) {
+		osc_tm_info_t i   = info_of(g);
+		size_t        sum = 0, final = 0;
+		for (int s = 0; s < OSC_TASK_NSTATES; s++) {
+			sum += i.counts[s];
+		}
+		final = i.counts[OSC_TASK_DONE] + i.counts[OSC_TASK_FAILED] +
+		        i.counts[OSC_TASK_CANCELLED];
+		cr_assert_eq(sum, i.n_tasks, "graph %s", osc_tm_graph_id(g));
+		if (i.status == OSC_GRAPH_RUNNING) {
+			cr_assert_lt(final, i.n_tasks, "graph %s", osc_tm_graph_id(g));
+			cr_assert_eq(i.end_ms, 0);
+		} else {
+			cr_assert_eq(final, i.n_tasks, "graph %s", osc_tm_graph_id(g));
+			cr_assert_gt(i.end_ms, 0);
+			cr_assert_eq(i.status == OSC_GRAPH_FAILED,
+			    i.error.code != 0 && !(i.status == OSC_GRAPH_CANCELLED));
+		}
+	}
+}
+
+static void random_graph(int id)
+{
+	gb_t     b = { 0 };
+	char     gid[16], key[32], refs[128];
+	unsigned n_out[32];
+	char     keys[32][32];
+	int      n = 1 + (int) (rnd() % 25);
+	snprintf(gid, sizeof(gid), "g%d", id);
+	for (int i = 0; i < n; i++) {
+		bool pure = rnd() % 4 == 0;
+		snprintf(key, sizeof(key), "P%d", (int) (rnd() % 12));
+		for (int j = 0; pure && j < i; j++) {
+			pure = strcmp(keys[j], key) != 0;
+		}
+		if (!pure) {
+			snprintf(key, sizeof(key), "g%d-%d", id, i);
+		}
+		unsigned outs = !pure && rnd() % 5 == 0 ? 2 : 1;
+		refs[0]       = '\0';
+		int n_refs    = pure ? 0 : (int) (rnd() % 4);
+		for (int r = 0; r < n_refs; r++) {
+			char     one[48];
+			unsigned o;
+			if (i > 0 && (n_known == 0 || rnd() % 8 != 0)) {
+				int j = (int) (rnd() % (uint64_t) i);
+				o     = n_out[j];
+				snprintf(one, sizeof(one), "%s", keys[j]);
+			} else if (n_known > 0) {
+				known_t *k = &known[rnd() % n_known];
+				o          = k->n_output;
+				snprintf(one, sizeof(one), "%s", k->key);
+			} else {
+				continue;
+			}
+			if (o > 1) {
+				snprintf(one + strlen(one), sizeof(one) - strlen(one), "#%d",
+				    (int) (rnd() % o));
+			}
+			if (strlen(refs) + strlen(one) + 2 < sizeof(refs)) {
+				strcat(refs, refs[0] != '\0' ? " " : "");
+				strcat(refs, one);
+			}
+		}
+		task(&b, key, outs == 2 ? "triage" : "inc", outs, pure, refs);
+		E(key)->fail_code = rnd() % 25 == 0 ? OSCAR_EUSER + 1 : 0;
+		snprintf(keys[i], sizeof(keys[i]), "%s", key);
+		n_out[i] = outs;
+	}
+	osc_tm_graph_t *g;
+	oscar_error_t   err;
+	int             rv = submit(&b, gid, &g, &err);
+	cr_assert(rv == 0 || rv == OSCAR_ENOENT || rv == OSCAR_ESTATE, "%s: %s", gid, err.message);
+	// Later graphs may refer to the impure tasks of accepted ones.
+	for (int i = 0; rv == 0 && i < n && n_known < sizeof(known) / sizeof(known[0]); i++) {
+		if (keys[i][0] != 'P') {
+			snprintf(known[n_known].key, sizeof(known[0].key), "%s", keys[i]);
+			known[n_known++].n_output = n_out[i];
+		}
+	}
+}
+
+static osc_tm_graph_t *random_existing_graph(void)
+{
+	size_t n = 0;
+	for (osc_tm_graph_t *g = osc_tm_graph_next(F.tm, NULL); g != NULL;
+	     g                 = osc_tm_graph_next(F.tm, g)) {
+		n++;
+	}
+	if (n == 0) {
+		return (NULL);
+	}
+	size_t          k = rnd() % n;
+	osc_tm_graph_t *g = osc_tm_graph_next(F.tm, NULL);
+	while (k-- > 0) {
+		g = osc_tm_graph_next(F.tm, g);
+	}
+	return (g);
+}
+
+Test(graph, random_workload_keeps_invariants, .timeout = 600)
+{
+	for (uint64_t seed = 1; seed <= 8; seed++) {
+		// A fresh engine and fake for each seed.
+		teardown();
+		setup();
+		F.store_results = true;
+		rng_state       = seed * 0x9e3779b97f4a7c15ull;
+		n_known         = 0;
+		worker("r1", 1, 2);
+		worker("r2", 2, 0);
+		worker("r3", 1, 8);
+		int next_id = 0;
+		for (int step = 0; step < 400; step++) {
+			unsigned        ev = (unsigned) (rnd() % 20);
+			osc_tm_graph_t *g;
+			fake_worker_t  *fw    = &F.workers[rnd() % F.n_workers];
+			size_t          alive = 0;
+			for (size_t w = 0; w < F.n_workers; w++) {
+				alive += !F.workers[w].lost;
+			}
+			if (ev < 8) {
+				run_step();
+			} else if (ev < 12) {
+				random_graph(next_id++);
+			} else if (ev == 12 && (g = random_existing_graph()) != NULL) {
+				osc_tm_cancel(F.tm, g);
+			} else if (ev == 13 && (g = random_existing_graph()) != NULL) {
+				osc_tm_graph_delete(F.tm, g);
+			} else if (ev == 14 && !fw->lost && alive >= 2) {
+				cr_assert_eq(osc_tm_worker_lost(F.tm, fw->addr), 0);
+				fw->lost        = true;
+				fw->outstanding = 0;
+			} else if (ev == 15 && fw->lost) {
+				cr_assert_eq(
+				    osc_tm_worker_add(F.tm, fw->addr, 1, 2, all_fns, 5, NULL), 0);
+				fw->lost  = false;
+				fw->bound = 3;
+			} else {
+				run_step();
+			}
+			check_graphs();
+		}
+		for (size_t w = 0; w < F.n_workers; w++) {
+			fake_worker_t *fw = &F.workers[w];
+			if (fw->lost) {
+				cr_assert_eq(
+				    osc_tm_worker_add(F.tm, fw->addr, 1, 2, all_fns, 5, NULL), 0);
+				fw->lost  = false;
+				fw->bound = 3;
+			}
+		}
+		run_all();
+		check_graphs();
+		for (osc_tm_graph_t *g = osc_tm_graph_next(F.tm, NULL); g != NULL;
+		     g                 = osc_tm_graph_next(F.tm, g)) {
+			cr_assert_neq(info_of(g).status, OSC_GRAPH_RUNNING, "graph %s never ended",
+			    osc_tm_graph_id(g));
+		}
+		unsigned held;
+		for (size_t w = 0; w < F.n_workers; w++) {
+			cr_assert_eq(osc_tm_worker_load(F.tm, F.workers[w].addr, &held, NULL), 0);
+			cr_assert_eq(held, 0, "worker %s", F.workers[w].addr);
+		}
+	}
 }
