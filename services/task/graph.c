@@ -28,10 +28,17 @@
 // without asking anyone for outputs of the engine's own tasks (the
 // producer's completion records worker and size in each dependent's
 // input); the ops.locate callback gives them for stored objects. A worker
-// that gets room (a completion, a new worker) takes tasks from the FIFOs
-// of the functions it offers, in turn. Assignments and cancellations are
-// gathered per worker and handed out by osc_tm_flush, one batch per
-// worker.
+// that gets room (a completion, a new worker, a task cancelled before it
+// was sent) takes tasks from the FIFOs of the functions it offers, in
+// turn. Assignments and cancellations are gathered per worker (its
+// outbox holds exactly its tasks not yet sent) and handed out by
+// osc_tm_flush, one batch per worker.
+//
+// Cancelled runs. A task cancelled while a worker runs it stays held
+// there, counting against the worker's room, until the worker reports it
+// ended; meanwhile its key is in the zombie map and cannot be submitted
+// again, so that a worker's reports, which name tasks by key, are never
+// ambiguous.
 //
 // Cost. Submitting is linear in tasks plus references. Each event is
 // constant work plus what it touches, never a scan of all tasks or all
