@@ -7,7 +7,7 @@
 //
 // In-process workloads (each run for several rounds, alternating with its
 // baseline and the peers; the median is reported); the cross-process ones
-// are in cross.c:
+// are in cross.c, the graph engine's alone in graph.c:
 //   call-rtt     a call and its reply between two actors of one pool
 //                baseline: a ping-pong between two threads (mutex+condvar)
 //   tell-rate    one-way messages from 4 host threads into one actor
@@ -95,6 +95,10 @@ static bool bench_known(const char *only)
 		for (int i = 0; !ok && bench_cross_names[i] != NULL; i++) {
 			ok = strlen(bench_cross_names[i]) == len &&
 			     strncmp(p, bench_cross_names[i], len) == 0;
+		}
+		for (int i = 0; !ok && bench_graph_names[i] != NULL; i++) {
+			ok = strlen(bench_graph_names[i]) == len &&
+			     strncmp(p, bench_graph_names[i], len) == 0;
 		}
 		if (!ok) {
 			return (false);
@@ -794,6 +798,9 @@ static void usage(void)
 	for (int i = 0; bench_cross_names[i] != NULL; i++) {
 		fprintf(stderr, " %s", bench_cross_names[i]);
 	}
+	for (int i = 0; bench_graph_names[i] != NULL; i++) {
+		fprintf(stderr, " %s", bench_graph_names[i]);
+	}
 	fprintf(stderr, " (cross: every cross-process one)\n");
 }
 
@@ -870,6 +877,7 @@ int main(int argc, char **argv)
 	bench_row_t rows[32];
 	size_t      nrows = run_inproc(&o, &n, rows);
 	nrows += bench_cross_run(&o, rows + nrows, sizeof(rows) / sizeof(rows[0]) - nrows);
+	nrows += bench_graph_run(&o, rows + nrows, sizeof(rows) / sizeof(rows[0]) - nrows);
 	bench_peers_fill(o.peers, rows, nrows);
 	bench_report_print(&o, rows, nrows);
 	rv = json != NULL && bench_report_json(json, &o, rows, nrows) != 0;

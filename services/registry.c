@@ -7,6 +7,7 @@
 
 #include "actors/map.h"
 #include "services/services_int.h"
+#include "services/task/task_int.h"
 
 // A module loaded: its dlopen handle, closed when the registry is freed,
 // and the path it was loaded from.
@@ -22,6 +23,9 @@ struct oscar_registry {
 	osc_module_t           *modules;
 	size_t                  n_modules;
 	size_t                  cap_modules;
+	// taskfns are the task functions the program and its modules
+	// registered (include/oscar/task.h).
+	oscar_taskfns_t *taskfns;
 };
 
 int oscar_registry_new(oscar_registry_t **regp)
@@ -32,6 +36,11 @@ int oscar_registry_new(oscar_registry_t **regp)
 	oscar_registry_t *reg = calloc(1, sizeof(*reg));
 	if (reg == NULL) {
 		return (OSCAR_ENOMEM);
+	}
+	int rv0 = oscar_taskfns_new(&reg->taskfns);
+	if (rv0 != 0) {
+		free(reg);
+		return (rv0);
 	}
 	for (size_t i = 0; osc_builtin_services[i] != NULL; i++) {
 		int rv = oscar_registry_add(reg, osc_builtin_services[i], NULL);
@@ -52,6 +61,8 @@ void oscar_registry_free(oscar_registry_t **regp)
 	oscar_registry_t *reg = *regp;
 	// Service tables may live in the modules: forget them first.
 	free(reg->services);
+	// Task functions may live in the modules too.
+	oscar_taskfns_free(&reg->taskfns);
 	for (size_t i = 0; i < reg->n_modules; i++) {
 		dlclose(reg->modules[i].handle);
 		free(reg->modules[i].path);
@@ -152,6 +163,7 @@ int oscar_registry_load(oscar_registry_t *reg, const char *path, oscar_error_t *
 	}
 	reg->modules[reg->n_modules++] = (osc_module_t) { handle, copy };
 	size_t        before = reg->n;
+	size_t        fns_before = oscar_taskfns_count(reg->taskfns);
 	oscar_error_t why;
 	memset(&why, 0, sizeof(why));
 	int rv = init(reg, &why);
@@ -159,6 +171,7 @@ int oscar_registry_load(oscar_registry_t *reg, const char *path, oscar_error_t *
 		// Drop what it added (those tables live in the module), and the
 		// module, so that a later load tries again.
 		reg->n = before;
+		osc_taskfns_truncate(reg->taskfns, fns_before);
 		reg->n_modules--;
 		free(copy);
 		dlclose(handle);
@@ -201,4 +214,9 @@ const oscar_actor_class_t **osc_registry_classes(const oscar_registry_t *reg)
 		}
 	}
 	return (v);
+}
+
+oscar_taskfns_t *oscar_registry_taskfns(oscar_registry_t *reg)
+{
+	return (reg != NULL ? reg->taskfns : NULL);
 }

@@ -9,6 +9,7 @@
 #include "oscar/service.h"
 #include "oscar/cluster.h"
 #include "oscar/local.h"
+#include "oscar/task.h"
 
 #define OSCAR_VERSION_MAJOR 0
 #define OSCAR_VERSION_MINOR 1
