@@ -18,7 +18,8 @@
 // before anything is allocated: a str or bin needs its bytes, an array item
 // at least one byte, a map entry at least two. So a decoded value costs at
 // most a small constant times the input size, whatever the input claims.
-// Nesting is capped at OSCAR_VALUE_MAX_DEPTH containers, ext types are
+// Nesting is capped at OSCAR_VALUE_MAX_DEPTH containers, ext types other
+// than references (and out-of-band buffers, for a reader given them) are
 // rejected, and every reader function leaves the position unchanged when it
 // fails.
 //
@@ -219,6 +220,29 @@ static void osc_write_blob(osc_wbuf_t *w, bool str, const void *p, size_t len)
 	osc_write_raw(w, p, len);
 }
 
+// osc_write_blob_header writes the header of a str or bin of len bytes.
+static void osc_write_blob_header(osc_wbuf_t *w, bool str, size_t len)
+{
+	mpack_token_t tok;
+
+	if (len > UINT32_MAX) {
+		osc_wbuf_fail(w, OSCAR_EINVAL);
+		return;
+	}
+	tok = str ? mpack_pack_str((mpack_uint32_t) len) : mpack_pack_bin((mpack_uint32_t) len);
+	osc_write_token(w, &tok);
+}
+
+void osc_write_str_header(osc_wbuf_t *w, size_t len)
+{
+	osc_write_blob_header(w, true, len);
+}
+
+void osc_write_bin_header(osc_wbuf_t *w, size_t len)
+{
+	osc_write_blob_header(w, false, len);
+}
+
 void osc_write_str(osc_wbuf_t *w, const char *s, size_t len)
 {
 	osc_write_blob(w, true, s, len);
@@ -290,6 +314,28 @@ static void osc_write_oob(osc_wbuf_t *w, const void *p, size_t len)
 	oob->n++;
 }
 
+void osc_write_ref(osc_wbuf_t *w, const char *key, size_t len, int64_t output)
+{
+	mpack_token_t tok;
+	uint32_t      idx;
+
+	if (key == NULL || len == 0 || len > OSCAR_REF_KEY_MAX || memchr(key, 0, len) != NULL ||
+	    (output != OSCAR_REF_WHOLE && (output < 0 || output > OSCAR_REF_OUTPUT_MAX))) {
+		osc_wbuf_fail(w, OSCAR_EINVAL);
+		return;
+	}
+	idx = output == OSCAR_REF_WHOLE ? OSC_REF_EXT_WHOLE : (uint32_t) output;
+	tok = mpack_pack_ext(OSC_REF_EXT, (mpack_uint32_t) (4 + len));
+	osc_write_token(w, &tok);
+	if (osc_wbuf_reserve(w, 4) == 0) {
+		w->data[w->len++] = (char) (uint8_t) (idx >> 24);
+		w->data[w->len++] = (char) (uint8_t) (idx >> 16);
+		w->data[w->len++] = (char) (uint8_t) (idx >> 8);
+		w->data[w->len++] = (char) (uint8_t) idx;
+	}
+	osc_write_raw(w, key, len);
+}
+
 // osc_write_value_depth writes v, which sits inside depth containers.
 static void osc_write_value_depth(osc_wbuf_t *w, const oscar_value_t *v, int depth)
 {
@@ -328,6 +374,9 @@ static void osc_write_value_depth(osc_wbuf_t *w, const oscar_value_t *v, int dep
 		} else {
 			osc_write_bin(w, v->as.bin.ptr, v->as.bin.len);
 		}
+		break;
+	case OSCAR_REF:
+		osc_write_ref(w, v->as.ref.key, v->as.ref.len, v->as.ref.output);
 		break;
 	case OSCAR_ARRAY:
 		if (depth >= OSCAR_VALUE_MAX_DEPTH || v->as.arr.len > UINT32_MAX) {
@@ -428,8 +477,19 @@ static int osc_peek(const osc_reader_t *r, osc_tok_t *t)
 	case MPACK_TOKEN_MAP:
 		return ((uint64_t) t->tok.length * 2 > after ? OSCAR_EPROTO : 0);
 	case MPACK_TOKEN_EXT:
-		// Only references to out-of-band buffers, and only when the
-		// reader was given them.
+		if (t->tok.data.ext_type == OSC_REF_EXT) {
+			// An object reference: an output index and a key of
+			// 1..OSCAR_REF_KEY_MAX bytes with no zero byte.
+			if (t->tok.length < 5 || t->tok.length > 4 + OSCAR_REF_KEY_MAX ||
+			    t->tok.length > after ||
+			    memchr(p + 4, 0, t->tok.length - 4) != NULL) {
+				return (OSCAR_EPROTO);
+			}
+			t->size += t->tok.length;
+			return (0);
+		}
+		// Otherwise only references to out-of-band buffers, and only
+		// when the reader was given them.
 		if (r->oob == NULL || t->tok.data.ext_type != OSC_OOB_EXT || t->tok.length != 4 ||
 		    after < 4) {
 			return (OSCAR_EPROTO);
@@ -456,8 +516,9 @@ static oscar_type_t osc_tok_type(const mpack_token_t *tok)
 	case MPACK_TOKEN_STR:
 		return (OSCAR_STR);
 	case MPACK_TOKEN_BIN:
-	case MPACK_TOKEN_EXT: // an out-of-band buffer: a bin once resolved
 		return (OSCAR_BIN);
+	case MPACK_TOKEN_EXT: // a reference, or an out-of-band buffer (a bin)
+		return (tok->data.ext_type == OSC_REF_EXT ? OSCAR_REF : OSCAR_BIN);
 	case MPACK_TOKEN_ARRAY:
 		return (OSCAR_ARRAY);
 	case MPACK_TOKEN_MAP:
@@ -799,8 +860,21 @@ static int osc_read_into(osc_reader_t *r, oscar_value_t *v, int depth)
 		v->type       = tok.tok.type == MPACK_TOKEN_STR ? OSCAR_STR : OSCAR_BIN;
 		break;
 	case MPACK_TOKEN_EXT: {
-		// An out-of-band buffer (osc_peek let nothing else through).
+		// A reference, or an out-of-band buffer (osc_peek let nothing
+		// else through).
 		const uint8_t *b   = (const uint8_t *) r->buf + r->pos + tok.hdr;
+		if (tok.tok.data.ext_type == OSC_REF_EXT) {
+			uint32_t out = ((uint32_t) b[0] << 24) | ((uint32_t) b[1] << 16) |
+			               ((uint32_t) b[2] << 8) | b[3];
+			n            = tok.tok.length - 4;
+			if ((v->as.ref.key = osc_dup_bytes((const char *) b + 4, n)) == NULL) {
+				return (OSCAR_ENOMEM);
+			}
+			v->as.ref.len    = n;
+			v->as.ref.output = out == OSC_REF_EXT_WHOLE ? OSCAR_REF_WHOLE : (int64_t) out;
+			v->type          = OSCAR_REF;
+			break;
+		}
 		uint32_t       idx = ((uint32_t) b[0] << 24) | ((uint32_t) b[1] << 16) |
 		               ((uint32_t) b[2] << 8) | b[3];
 		if (idx >= r->oob->n) {

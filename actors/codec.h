@@ -39,6 +39,12 @@ void osc_lender_drop(osc_lender_t *l);
 // it rejects every ext).
 #define OSC_OOB_EXT 1
 
+// Object references (OSCAR_REF) are an ext of type OSC_REF_EXT, accepted by
+// every reader: a big-endian uint32 output index (0xffffffff for a whole
+// object) followed by the key's bytes (docs/wire.md).
+#define OSC_REF_EXT       2
+#define OSC_REF_EXT_WHOLE 0xffffffffu
+
 typedef struct osc_oob_buf {
 	const void *ptr;
 	size_t      len;
@@ -87,10 +93,18 @@ void osc_write_float(osc_wbuf_t *w, double f);
 void osc_write_str(osc_wbuf_t *w, const char *s, size_t len);
 void osc_write_cstr(osc_wbuf_t *w, const char *s);
 void osc_write_bin(osc_wbuf_t *w, const void *p, size_t len);
+// osc_write_str_header and osc_write_bin_header write only the header of a
+// str or bin of len bytes; the caller writes the payload (or hashes it).
+void osc_write_str_header(osc_wbuf_t *w, size_t len);
+void osc_write_bin_header(osc_wbuf_t *w, size_t len);
 void osc_write_array(osc_wbuf_t *w, uint32_t n);
 void osc_write_map(osc_wbuf_t *w, uint32_t n);
 void osc_write_raw(osc_wbuf_t *w, const void *p, size_t len);
 void osc_write_value(osc_wbuf_t *w, const oscar_value_t *v);
+// osc_write_ref writes a reference to output `output` (or OSCAR_REF_WHOLE)
+// of the object key[0..len); a key that is empty, too long or holds a zero
+// byte, or an output out of range, sets OSCAR_EINVAL.
+void osc_write_ref(osc_wbuf_t *w, const char *key, size_t len, int64_t output);
 
 // osc_reader_t reads MessagePack from buf[0..len). It never reads past the
 // end; every getter returns 0 or OSCAR_EPROTO (wrong type, truncated,
