@@ -405,6 +405,98 @@ static void osc_write_value_depth(osc_wbuf_t *w, const oscar_value_t *v, int dep
 	}
 }
 
+// osc_uint_len is the length of the shortest encoding of u.
+static size_t osc_uint_len(uint64_t u)
+{
+	return (u < 128 ? 1 : u <= UINT8_MAX ? 2 : u <= UINT16_MAX ? 3 : u <= UINT32_MAX ? 5 : 9);
+}
+
+// osc_count_len is the length of an array or map header for n.
+static size_t osc_count_len(size_t n)
+{
+	return (n < 16 ? 1 : n <= UINT16_MAX ? 3 : 5);
+}
+
+// osc_encoded_len_depth measures v, which sits inside depth containers;
+// 0 when it cannot be encoded.
+static size_t osc_encoded_len_depth(const oscar_value_t *v, int depth)
+{
+	size_t n;
+	size_t i;
+	size_t a;
+	size_t b;
+
+	switch (v->type) {
+	case OSCAR_NIL:
+	case OSCAR_BOOL:
+		return (1);
+	case OSCAR_INT:
+		if (v->as.i >= 0) {
+			return (osc_uint_len((uint64_t) v->as.i));
+		}
+		return (v->as.i >= -32 ? 1 : v->as.i >= INT8_MIN ? 2 : v->as.i >= INT16_MIN ? 3
+		        : v->as.i >= INT32_MIN                   ? 5
+		                                                 : 9);
+	case OSCAR_UINT:
+		return (osc_uint_len(v->as.u));
+	case OSCAR_FLOAT:
+		return (9);
+	case OSCAR_STR:
+		n = v->as.str.len;
+		if (n > UINT32_MAX) {
+			return (0);
+		}
+		return (n + (n < 32 ? 1 : n <= UINT8_MAX ? 2 : n <= UINT16_MAX ? 3 : 5));
+	case OSCAR_BIN:
+		n = v->as.bin.len;
+		if (n > UINT32_MAX) {
+			return (0);
+		}
+		return (n + (n <= UINT8_MAX ? 2 : n <= UINT16_MAX ? 3 : 5));
+	case OSCAR_REF:
+		n = v->as.ref.len;
+		if (n == 0 || n > OSCAR_REF_KEY_MAX || memchr(v->as.ref.key, 0, n) != NULL ||
+		    (v->as.ref.output != OSCAR_REF_WHOLE &&
+		        (v->as.ref.output < 0 || v->as.ref.output > OSCAR_REF_OUTPUT_MAX))) {
+			return (0);
+		}
+		n += 4;
+		return (n + (n == 8 || n == 16 ? 2 : n <= UINT8_MAX ? 3 : 4));
+	case OSCAR_ARRAY:
+		if (depth >= OSCAR_VALUE_MAX_DEPTH || v->as.arr.len > UINT32_MAX) {
+			return (0);
+		}
+		n = osc_count_len(v->as.arr.len);
+		for (i = 0; i < v->as.arr.len; i++) {
+			if ((a = osc_encoded_len_depth(&v->as.arr.items[i], depth + 1)) == 0) {
+				return (0);
+			}
+			n += a;
+		}
+		return (n);
+	case OSCAR_MAP:
+		if (depth >= OSCAR_VALUE_MAX_DEPTH || v->as.map.len > UINT32_MAX) {
+			return (0);
+		}
+		n = osc_count_len(v->as.map.len);
+		for (i = 0; i < v->as.map.len; i++) {
+			if ((a = osc_encoded_len_depth(&v->as.map.kv[i].key, depth + 1)) == 0 ||
+			    (b = osc_encoded_len_depth(&v->as.map.kv[i].val, depth + 1)) == 0) {
+				return (0);
+			}
+			n += a + b;
+		}
+		return (n);
+	default:
+		return (0);
+	}
+}
+
+size_t osc_value_encoded_len(const oscar_value_t *v)
+{
+	return (v == NULL ? 0 : osc_encoded_len_depth(v, 0));
+}
+
 // osc_write_value writes v and everything in it. A NULL value, an unknown
 // type, a length beyond 32 bits or nesting deeper than
 // OSCAR_VALUE_MAX_DEPTH sets OSCAR_EINVAL, so that whatever is written can

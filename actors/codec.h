@@ -101,6 +101,10 @@ void osc_write_array(osc_wbuf_t *w, uint32_t n);
 void osc_write_map(osc_wbuf_t *w, uint32_t n);
 void osc_write_raw(osc_wbuf_t *w, const void *p, size_t len);
 void osc_write_value(osc_wbuf_t *w, const oscar_value_t *v);
+// osc_value_encoded_len returns the length of v's encoding as
+// osc_write_value writes it without out-of-band buffers, or 0 when v
+// cannot be encoded (too deep, too long, a bad reference).
+size_t osc_value_encoded_len(const oscar_value_t *v);
 // osc_write_ref writes a reference to output `output` (or OSCAR_REF_WHOLE)
 // of the object key[0..len); a key that is empty, too long or holds a zero
 // byte, or an output out of range, sets OSCAR_EINVAL.

@@ -4,6 +4,7 @@
 #include <float.h>
 #include <math.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -1509,10 +1510,59 @@ Test(codec_random, generated_values_round_trip)
 
 	for (int k = 0; k < 5000; k++) {
 		oscar_value_t *v = rand_value(&r, 0);
+		size_t         len;
+		void          *buf;
 
 		round_trip(v);
+		// The measured length is the encoding's.
+		buf = encode(v, &len);
+		cr_assert_eq(osc_value_encoded_len(v), len);
+		free(buf);
 		oscar_value_free(v);
 	}
+}
+
+Test(codec, encoded_len_at_every_width)
+{
+	static const size_t lens[] = { 0, 1, 31, 32, 255, 256, 65535, 65536, 70000 };
+	static const size_t keys[] = { 1, 3, 4, 12, 13, 251, 252, 300 };
+	char               *buf    = calloc(1, 70001);
+	oscar_value_t      *v;
+	size_t              n;
+	void               *enc;
+
+	cr_assert_not_null(buf);
+	memset(buf, 'x', 70000);
+	for (size_t i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
+		oscar_value_t *a = oscar_value_new_array(0);
+		oscar_value_t *m = oscar_value_new_map(0);
+		for (size_t j = 0; j < lens[i] && j < 70000; j++) {
+			oscar_value_array_push(a, oscar_value_new_nil());
+		}
+		for (size_t j = 0; j < lens[i] && j < 300; j++) {
+			char k[16];
+			snprintf(k, sizeof(k), "%zu", j);
+			oscar_value_map_set(m, k, oscar_value_new_nil());
+		}
+		oscar_value_t *vals[] = { oscar_value_new_strn(buf, lens[i]),
+			oscar_value_new_bin(buf, lens[i]), a, m };
+		for (size_t j = 0; j < 4; j++) {
+			enc = encode(vals[j], &n);
+			cr_assert_eq(osc_value_encoded_len(vals[j]), n, "len %zu kind %zu", lens[i], j);
+			free(enc);
+			oscar_value_free(vals[j]);
+		}
+	}
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		buf[keys[i]] = '\0';
+		v            = oscar_value_new_ref_output(buf, (int64_t) i);
+		buf[keys[i]] = 'x';
+		enc          = encode(v, &n);
+		cr_assert_eq(osc_value_encoded_len(v), n, "key %zu", keys[i]);
+		free(enc);
+		oscar_value_free(v);
+	}
+	free(buf);
 }
 
 Test(codec_random, random_bytes)
