@@ -27,6 +27,7 @@
 #ifndef OSC_SHM_H
 #define OSC_SHM_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 

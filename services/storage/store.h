@@ -15,6 +15,10 @@
 // at once) is the actor's business: callers reach the store through
 // messages to that actor, which runs one at a time.
 //
+// Lifetimes. Close every block iterator and commit or abort every
+// receiver before closing the store. Objects pinned by osc_store_read when
+// the store closes stay valid until released.
+//
 // Errors. Every function that can fail returns 0 or an error code and, when
 // err is not NULL, fills err with the code and a message naming what
 // failed ("no such object K in session S").
@@ -24,6 +28,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "oscar/actor.h"
 #include "oscar/value.h"
