@@ -773,10 +773,11 @@ int osc_slice_resolve(const osc_slice_t *sl, size_t len, int64_t *first, int64_t
 		*count = b > a ? (size_t) ((b - a + k - 1) / k) : 0;
 	} else {
 		// Backwards: start defaults to the last position, stop to
-		// before the first one (-1 after resolution).
+		// before the first one (-1 after resolution). A stop of len
+		// is in range, as it is forwards (the slice is empty).
 		a = sl->has_start ? (sl->start < 0 ? sl->start + n : sl->start) : n - 1;
 		b = sl->has_stop ? (sl->stop < 0 ? sl->stop + n : sl->stop) : -1;
-		if ((sl->has_start && (a < 0 || a >= n)) || b < -1 || b >= n || k == INT64_MIN) {
+		if ((sl->has_start && (a < 0 || a >= n)) || b < -1 || b > n || k == INT64_MIN) {
 			goto range;
 		}
 		*count = a > b ? (size_t) ((a - b - k - 1) / -k) : 0;
