@@ -96,6 +96,10 @@ static bool bench_known(const char *only)
 			ok = strlen(bench_cross_names[i]) == len &&
 			     strncmp(p, bench_cross_names[i], len) == 0;
 		}
+		for (int i = 0; !ok && bench_storage_names[i] != NULL; i++) {
+			ok = strlen(bench_storage_names[i]) == len &&
+			     strncmp(p, bench_storage_names[i], len) == 0;
+		}
 		if (!ok) {
 			return (false);
 		}
@@ -794,6 +798,9 @@ static void usage(void)
 	for (int i = 0; bench_cross_names[i] != NULL; i++) {
 		fprintf(stderr, " %s", bench_cross_names[i]);
 	}
+	for (int i = 0; bench_storage_names[i] != NULL; i++) {
+		fprintf(stderr, " %s", bench_storage_names[i]);
+	}
 	fprintf(stderr, " (cross: every cross-process one)\n");
 }
 
@@ -870,6 +877,7 @@ int main(int argc, char **argv)
 	bench_row_t rows[32];
 	size_t      nrows = run_inproc(&o, &n, rows);
 	nrows += bench_cross_run(&o, rows + nrows, sizeof(rows) / sizeof(rows[0]) - nrows);
+	nrows += bench_storage_run(&o, rows + nrows, sizeof(rows) / sizeof(rows[0]) - nrows);
 	bench_peers_fill(o.peers, rows, nrows);
 	bench_report_print(&o, rows, nrows);
 	rv = json != NULL && bench_report_json(json, &o, rows, nrows) != 0;
