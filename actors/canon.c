@@ -22,10 +22,10 @@
 // osc_canon_t is where canonical bytes go: into w, or when h is set into
 // the hash state. scratch holds the header or scalar being written.
 typedef struct osc_canon {
-	osc_wbuf_t                         *w;
+	osc_wbuf_t                       *w;
 	crypto_generichash_blake2b_state *h;
-	osc_wbuf_t                          scratch;
-	int                                 err;
+	osc_wbuf_t                        scratch;
+	int                               err;
 } osc_canon_t;
 
 // osc_entry_t is one map entry, encoded canonically on its own.

@@ -434,9 +434,11 @@ static size_t osc_encoded_len_depth(const oscar_value_t *v, int depth)
 		if (v->as.i >= 0) {
 			return (osc_uint_len((uint64_t) v->as.i));
 		}
-		return (v->as.i >= -32 ? 1 : v->as.i >= INT8_MIN ? 2 : v->as.i >= INT16_MIN ? 3
-		        : v->as.i >= INT32_MIN                   ? 5
-		                                                 : 9);
+		return (v->as.i >= -32         ? 1
+		        : v->as.i >= INT8_MIN  ? 2
+		        : v->as.i >= INT16_MIN ? 3
+		        : v->as.i >= INT32_MIN ? 5
+		                               : 9);
 	case OSCAR_UINT:
 		return (osc_uint_len(v->as.u));
 	case OSCAR_FLOAT:
@@ -573,8 +575,7 @@ static int osc_peek(const osc_reader_t *r, osc_tok_t *t)
 			// An object reference: an output index and a key of
 			// 1..OSCAR_REF_KEY_MAX bytes with no zero byte.
 			if (t->tok.length < 5 || t->tok.length > 4 + OSCAR_REF_KEY_MAX ||
-			    t->tok.length > after ||
-			    memchr(p + 4, 0, t->tok.length - 4) != NULL) {
+			    t->tok.length > after || memchr(p + 4, 0, t->tok.length - 4) != NULL) {
 				return (OSCAR_EPROTO);
 			}
 			t->size += t->tok.length;
@@ -954,20 +955,21 @@ static int osc_read_into(osc_reader_t *r, oscar_value_t *v, int depth)
 	case MPACK_TOKEN_EXT: {
 		// A reference, or an out-of-band buffer (osc_peek let nothing
 		// else through).
-		const uint8_t *b   = (const uint8_t *) r->buf + r->pos + tok.hdr;
+		const uint8_t *b = (const uint8_t *) r->buf + r->pos + tok.hdr;
 		if (tok.tok.data.ext_type == OSC_REF_EXT) {
 			uint32_t out = ((uint32_t) b[0] << 24) | ((uint32_t) b[1] << 16) |
 			               ((uint32_t) b[2] << 8) | b[3];
-			n            = tok.tok.length - 4;
+			n = tok.tok.length - 4;
 			if ((v->as.ref.key = osc_dup_bytes((const char *) b + 4, n)) == NULL) {
 				return (OSCAR_ENOMEM);
 			}
-			v->as.ref.len    = n;
-			v->as.ref.output = out == OSC_REF_EXT_WHOLE ? OSCAR_REF_WHOLE : (int64_t) out;
-			v->type          = OSCAR_REF;
+			v->as.ref.len = n;
+			v->as.ref.output =
+			    out == OSC_REF_EXT_WHOLE ? OSCAR_REF_WHOLE : (int64_t) out;
+			v->type = OSCAR_REF;
 			break;
 		}
-		uint32_t       idx = ((uint32_t) b[0] << 24) | ((uint32_t) b[1] << 16) |
+		uint32_t idx = ((uint32_t) b[0] << 24) | ((uint32_t) b[1] << 16) |
 		               ((uint32_t) b[2] << 8) | b[3];
 		if (idx >= r->oob->n) {
 			return (OSCAR_EPROTO);

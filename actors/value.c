@@ -749,8 +749,10 @@ static int osc_walk_depth(const oscar_value_t *v, int depth, oscar_ref_cb cb, vo
 			return (OSCAR_EINVAL);
 		}
 		for (i = 0; i < v->as.map.len; i++) {
-			if (((rv = osc_walk_depth(&v->as.map.kv[i].key, depth + 1, cb, arg)) != 0) ||
-			    ((rv = osc_walk_depth(&v->as.map.kv[i].val, depth + 1, cb, arg)) != 0)) {
+			if (((rv = osc_walk_depth(&v->as.map.kv[i].key, depth + 1, cb, arg)) !=
+			        0) ||
+			    ((rv = osc_walk_depth(&v->as.map.kv[i].val, depth + 1, cb, arg)) !=
+			        0)) {
 				return (rv);
 			}
 		}

@@ -103,9 +103,11 @@ int bench_cross_serve(int argc, char **argv);
 size_t bench_cross_run(const bench_opts_t *o, bench_row_t *rows, size_t max);
 
 // bench_storage_names lists the storage workloads (storage.c),
-// NULL-terminated; bench_storage_run runs those o selects and stores up to
-// max rows. Returns the number of rows stored.
+// NULL-terminated.
 extern const char *const bench_storage_names[];
+
+// bench_storage_run runs the storage workloads that o selects and stores
+// up to max rows. Returns the number of rows stored.
 size_t bench_storage_run(const bench_opts_t *o, bench_row_t *rows, size_t max);
 
 // ---------------------------------------------------------------------------

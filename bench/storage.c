@@ -43,8 +43,8 @@ static double put_get(int64_t n)
 	double t0 = bench_now();
 	for (int64_t i = 0; i < n; i++) {
 		snprintf(key, sizeof(key), "k%lld", (long long) (i & 1023));
-		if ((rv = osc_store_put(s, "bench", key, oscar_value_new_bin(data, sizeof(data)), NULL)) !=
-		        0 ||
+		if ((rv = osc_store_put(
+		         s, "bench", key, oscar_value_new_bin(data, sizeof(data)), NULL)) != 0 ||
 		    (rv = osc_store_get(s, "bench", key, NULL, &v, NULL)) != 0) {
 			bench_die("put/get", rv);
 		}
@@ -59,7 +59,7 @@ static double put_get(int64_t n)
 // returns the pairs per second.
 static double copy_baseline(int64_t n)
 {
-	char  data[64];
+	char data[64];
 	void *volatile sink;
 
 	memset(data, 'x', sizeof(data));

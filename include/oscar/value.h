@@ -3,8 +3,8 @@
 // oscar_value_t is the small dynamic type that carries call arguments and
 // replies: nil, bool, int, uint, float, str, bin, array and map, mirroring
 // MessagePack, and ref, a reference to a stored object by its key (a
-// MessagePack ext type, see docs/values.md). Inside one pool a value is handed over as it is, with no
-// encoding; between pools it is encoded as MessagePack by the codec.
+// MessagePack ext type, see docs/values.md). Inside one pool a value is handed over as it is, with
+// no encoding; between pools it is encoded as MessagePack by the codec.
 //
 // Ownership: a value returned by a oscar_value_new_* constructor belongs to
 // the caller until it is passed to a function documented as consuming it
@@ -74,8 +74,8 @@ struct oscar_value {
 			size_t      cap;
 		} map;
 		struct {
-			char   *key; // NUL-terminated (not counted in len)
-			size_t  len; // 1..OSCAR_REF_KEY_MAX bytes, no zero byte
+			char   *key;    // NUL-terminated (not counted in len)
+			size_t  len;    // 1..OSCAR_REF_KEY_MAX bytes, no zero byte
 			int64_t output; // OSCAR_REF_WHOLE, or 0..OSCAR_REF_OUTPUT_MAX
 		} ref;
 	} as;
@@ -173,8 +173,7 @@ int oscar_value_get_bin(const oscar_value_t *v, const void **out, size_t *len);
 // oscar_value_get_ref gives a reference's borrowed key (NUL-terminated)
 // and, when not NULL, its length and output index (OSCAR_REF_WHOLE for a
 // whole object). OSCAR_EBADARGS when v is not a reference.
-int oscar_value_get_ref(
-    const oscar_value_t *v, const char **key, size_t *len, int64_t *output);
+int oscar_value_get_ref(const oscar_value_t *v, const char **key, size_t *len, int64_t *output);
 
 // oscar_value_ref_name writes the name of the object a reference points to
 // into buf[0..size): its key, or "key#i" for output i. Returns 0,
@@ -225,8 +224,8 @@ int oscar_value_encode(const oscar_value_t *v, void **buf, size_t *len);
 
 // oscar_value_decode decodes exactly one MessagePack value that fills
 // buf[0..len). Untrusted input is fine: truncated, trailing, ill-typed
-// (ext types other than references, malformed references), too deep or oversized input gives OSCAR_EPROTO and *out is
-// left NULL. Returns 0, OSCAR_EPROTO or OSCAR_ENOMEM.
+// (ext types other than references, malformed references), too deep or oversized input gives
+// OSCAR_EPROTO and *out is left NULL. Returns 0, OSCAR_EPROTO or OSCAR_ENOMEM.
 int oscar_value_decode(const void *buf, size_t len, oscar_value_t **out);
 
 // Canonical encoding and hash, for keys derived from values (pure tasks).

@@ -49,12 +49,12 @@ typedef struct osc_sess osc_sess_t;
 
 struct osc_store_obj {
 	osc_store_t     *store;
-	osc_sess_t      *sess;   // NULL once deleted while pinned
+	osc_sess_t      *sess; // NULL once deleted while pinned
 	char            *key;
 	uint64_t         hash;
-	oscar_value_t   *val;    // NULL while spilled
-	uint64_t         size;   // encoded bytes
-	uint64_t         file;   // spill file number, 0 when in memory
+	oscar_value_t   *val;  // NULL while spilled
+	uint64_t         size; // encoded bytes
+	uint64_t         file; // spill file number, 0 when in memory
 	int              pins;
 	int              shm_fd; // exported segment, or -1
 	size_t           shm_size;
@@ -167,7 +167,8 @@ static int osc_check_name(const char *what, const char *name, size_t max, oscar_
 		return (osc_serr(err, OSCAR_EINVAL, "empty %s", what));
 	}
 	if (n > max) {
-		return (osc_serr(err, OSCAR_EINVAL, "%s of %zu bytes is longer than %zu", what, n, max));
+		return (osc_serr(
+		    err, OSCAR_EINVAL, "%s of %zu bytes is longer than %zu", what, n, max));
 	}
 	return (0);
 }
@@ -187,8 +188,8 @@ static int osc_sess_get(osc_store_t *s, const char *session, osc_sess_t **xp, os
 }
 
 // osc_obj_get finds an object that must exist.
-static int osc_obj_get(osc_store_t *s, const char *session, const char *key,
-    osc_store_obj_t **op, oscar_error_t *err)
+static int osc_obj_get(
+    osc_store_t *s, const char *session, const char *key, osc_store_obj_t **op, oscar_error_t *err)
 {
 	osc_sess_t *x;
 	int         rv;
@@ -198,7 +199,8 @@ static int osc_obj_get(osc_store_t *s, const char *session, const char *key,
 		return (rv);
 	}
 	if ((*op = osc_obj_find(s, x, key)) == NULL) {
-		return (osc_serr(err, OSCAR_ENOENT, "no such object %s in session %s", key, session));
+		return (
+		    osc_serr(err, OSCAR_ENOENT, "no such object %s in session %s", key, session));
 	}
 	return (0);
 }
@@ -280,7 +282,7 @@ typedef struct osc_spill {
 	osc_store_t *s;
 	int          fd;
 	osc_wbuf_t   w;
-	int          err;   // first failure, an OSCAR_ code
+	int          err;    // first failure, an OSCAR_ code
 	int          errnum; // its errno
 } osc_spill_t;
 
@@ -301,8 +303,8 @@ static void osc_spill_write(osc_spill_t *sp, const void *p, size_t n)
 		}
 		if (k <= 0) {
 			sp->errnum = k < 0 ? errno : ENOSPC;
-			sp->err = sp->errnum == ENOSPC || sp->errnum == EDQUOT ? OSCAR_ENOSPACE
-			                                                       : OSCAR_ESYSTEM;
+			sp->err    = sp->errnum == ENOSPC || sp->errnum == EDQUOT ? OSCAR_ENOSPACE
+			                                                          : OSCAR_ESYSTEM;
 			return;
 		}
 		c += k;
@@ -401,7 +403,8 @@ static int osc_spill(osc_store_t *s, osc_store_obj_t *o, oscar_error_t *err)
 	if (sp.err != 0) {
 		unlink(path);
 		return (osc_serr(err, sp.err, "spilling object %s of session %s to %s: %s", o->key,
-		    o->sess->id, s->dir, sp.errnum != 0 ? strerror(sp.errnum) : oscar_strerror(sp.err)));
+		    o->sess->id, s->dir,
+		    sp.errnum != 0 ? strerror(sp.errnum) : oscar_strerror(sp.err)));
 	}
 	osc_lru_remove(s, o);
 	osc_shm_drop(s, o);
@@ -526,7 +529,8 @@ static int osc_unspill(osc_store_t *s, osc_store_obj_t *o, oscar_error_t *err)
 	}
 	osc_spill_path(s, o->file, path, sizeof(path));
 	if ((buf = malloc((size_t) o->size + 1)) == NULL) {
-		return (osc_serr(err, OSCAR_ENOMEM, "reading back object %s: out of memory", o->key));
+		return (
+		    osc_serr(err, OSCAR_ENOMEM, "reading back object %s: out of memory", o->key));
 	}
 	errno = 0;
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0 || osc_read_all(fd, buf, o->size) != 0) {
@@ -535,8 +539,9 @@ static int osc_unspill(osc_store_t *s, osc_store_obj_t *o, oscar_error_t *err)
 			close(fd);
 		}
 		free(buf);
-		return (osc_serr(err, OSCAR_ESYSTEM, "reading back object %s of session %s from %s: %s",
-		    o->key, o->sess->id, path, e != 0 ? strerror(e) : "file cut short"));
+		return (
+		    osc_serr(err, OSCAR_ESYSTEM, "reading back object %s of session %s from %s: %s",
+		        o->key, o->sess->id, path, e != 0 ? strerror(e) : "file cut short"));
 	}
 	close(fd);
 	if ((rv = osc_decode_owned(buf, (size_t) o->size, &v)) != 0) {
@@ -593,8 +598,8 @@ static void osc_obj_drop(osc_store_t *s, osc_store_obj_t *o)
 }
 
 // osc_obj_new makes an object for val (not yet stored).
-static int osc_obj_new(osc_store_t *s, const char *key, oscar_value_t *val,
-    osc_store_obj_t **op, oscar_error_t *err)
+static int osc_obj_new(
+    osc_store_t *s, const char *key, oscar_value_t *val, osc_store_obj_t **op, oscar_error_t *err)
 {
 	osc_store_obj_t *o;
 	size_t           size;
@@ -690,8 +695,8 @@ int osc_store_put_batch(osc_store_t *s, const char *session, size_t n, const cha
 	return (0);
 }
 
-int osc_store_put(osc_store_t *s, const char *session, const char *key, oscar_value_t *val,
-    oscar_error_t *err)
+int osc_store_put(
+    osc_store_t *s, const char *session, const char *key, oscar_value_t *val, oscar_error_t *err)
 {
 	return (osc_store_put_batch(s, session, 1, &key, &val, err));
 }
@@ -821,7 +826,8 @@ static int osc_slice_value(const oscar_value_t *v, const osc_slice_t *sl, const 
 			r = oscar_value_copy(&v->as.arr.items[first]);
 		} else if ((r = oscar_value_new_array(count)) != NULL) {
 			for (i = 0; i < count; i++) {
-				oscar_value_t *c = oscar_value_copy(&v->as.arr.items[first + (int64_t) i * step]);
+				oscar_value_t *c =
+				    oscar_value_copy(&v->as.arr.items[first + (int64_t) i * step]);
 				if (oscar_value_array_push(r, c) != 0) {
 					oscar_value_free(r);
 					r = NULL;
@@ -853,8 +859,8 @@ static int osc_slice_value(const oscar_value_t *v, const osc_slice_t *sl, const 
 }
 
 // osc_get_one gets one object (sliced) into *out.
-static int osc_get_one(osc_store_t *s, const char *session, const char *key,
-    const osc_slice_t *sl, oscar_value_t **out, oscar_error_t *err)
+static int osc_get_one(osc_store_t *s, const char *session, const char *key, const osc_slice_t *sl,
+    oscar_value_t **out, oscar_error_t *err)
 {
 	osc_store_obj_t *o;
 	int              rv;
@@ -891,7 +897,8 @@ int osc_store_get_batch(osc_store_t *s, const char *session, size_t n, const cha
 	int            rv;
 
 	if (out == NULL || (n > 0 && keys == NULL)) {
-		return (osc_serr(err, OSCAR_EINVAL, "a batch without keys or a place for the result"));
+		return (
+		    osc_serr(err, OSCAR_EINVAL, "a batch without keys or a place for the result"));
 	}
 	*out = NULL;
 	if ((arr = oscar_value_new_array(n)) == NULL) {
@@ -953,8 +960,9 @@ int osc_store_session_create(
 		return (rv);
 	}
 	if (osc_sess_find(s, session) != NULL) {
-		return (if_not_exists ? 0
-		                      : osc_serr(err, OSCAR_EEXIST, "session %s exists already", session));
+		return (if_not_exists
+		            ? 0
+		            : osc_serr(err, OSCAR_EEXIST, "session %s exists already", session));
 	}
 	if (osc_map_reserve(&s->sessions) != 0 || (x = calloc(1, sizeof(*x))) == NULL) {
 		return (osc_serr(err, OSCAR_ENOMEM, "session %s: out of memory", session));
@@ -1023,8 +1031,8 @@ int osc_store_open(const osc_store_config_t *cfg, osc_store_t **sp, oscar_error_
 		if (mkdir(cfg->spill_dir, 0700) != 0 && errno != EEXIST) {
 			int e = errno;
 			free(s);
-			return (osc_serr(err, OSCAR_ESYSTEM, "spill directory %s: %s", cfg->spill_dir,
-			    strerror(e)));
+			return (osc_serr(err, OSCAR_ESYSTEM, "spill directory %s: %s",
+			    cfg->spill_dir, strerror(e)));
 		}
 		if ((s->dir = malloc(n + 32)) == NULL) {
 			free(s);
@@ -1035,8 +1043,8 @@ int osc_store_open(const osc_store_config_t *cfg, osc_store_t **sp, oscar_error_
 			int e = errno;
 			free(s->dir);
 			free(s);
-			return (osc_serr(err, OSCAR_ESYSTEM, "spill directory %s: %s", cfg->spill_dir,
-			    strerror(e)));
+			return (osc_serr(err, OSCAR_ESYSTEM, "spill directory %s: %s",
+			    cfg->spill_dir, strerror(e)));
 		}
 	}
 	*sp = s;
@@ -1124,16 +1132,16 @@ static int osc_shm_borrow(int fd, oscar_value_t **out)
 	osc_lender_init(&sl->l, osc_shm_lender_release);
 	// The mapping is private and copy-on-write: the value's bytes are
 	// writable, as every bin's are, without touching the segment.
-	v->type        = sl->m.kind == OSC_SHM_BIN ? OSCAR_BIN : OSCAR_STR;
-	v->as.bin.ptr  = (char *) (uintptr_t) sl->m.data;
-	v->as.bin.len  = sl->m.len;
+	v->type         = sl->m.kind == OSC_SHM_BIN ? OSCAR_BIN : OSCAR_STR;
+	v->as.bin.ptr   = (char *) (uintptr_t) sl->m.data;
+	v->as.bin.len   = sl->m.len;
 	v->as.bin.owner = &sl->l;
-	*out           = v;
+	*out            = v;
 	return (0);
 }
 
-int osc_store_export(osc_store_t *s, const char *session, const char *key, int *fd,
-    size_t *size, oscar_error_t *err)
+int osc_store_export(
+    osc_store_t *s, const char *session, const char *key, int *fd, size_t *size, oscar_error_t *err)
 {
 	osc_store_obj_t *o;
 	oscar_value_t   *v;
@@ -1147,13 +1155,13 @@ int osc_store_export(osc_store_t *s, const char *session, const char *key, int *
 	}
 	if (o->shm_fd < 0) {
 		if ((rv = osc_shm_create_value(o->val, &f)) != 0) {
-			return (osc_serr(err, rv, "exporting object %s of session %s: %s", key, session,
-			    rv == OSCAR_ESYSTEM ? strerror(errno) : oscar_strerror(rv)));
+			return (osc_serr(err, rv, "exporting object %s of session %s: %s", key,
+			    session, rv == OSCAR_ESYSTEM ? strerror(errno) : oscar_strerror(rv)));
 		}
 		if (fstat(f, &st) != 0) {
 			close(f);
-			return (osc_serr(err, OSCAR_ESYSTEM, "exporting object %s: %s", key,
-			    strerror(errno)));
+			return (osc_serr(
+			    err, OSCAR_ESYSTEM, "exporting object %s: %s", key, strerror(errno)));
 		}
 		// A str or bin nobody is reading moves into the segment (a
 		// private mapping of it), so that its bytes are held once.
@@ -1217,8 +1225,8 @@ struct osc_store_blocks {
 	osc_piece_t     *pieces;
 	size_t           np;
 	size_t           cap;
-	size_t           ip;  // piece being read
-	size_t           off; // bytes of it already given
+	size_t           ip;   // piece being read
+	size_t           off;  // bytes of it already given
 	size_t           mark; // inline bytes already in pieces
 	char            *block;
 	size_t           bsize;
@@ -1286,8 +1294,8 @@ static void osc_blocks_walk(osc_store_blocks_t *b, const oscar_value_t *v)
 	}
 }
 
-int osc_store_blocks_open(osc_store_t *s, const char *session, const char *key,
-    size_t block_size, osc_store_blocks_t **bp, uint64_t *total, oscar_error_t *err)
+int osc_store_blocks_open(osc_store_t *s, const char *session, const char *key, size_t block_size,
+    osc_store_blocks_t **bp, uint64_t *total, oscar_error_t *err)
 {
 	osc_store_blocks_t  *b;
 	const oscar_value_t *v;
@@ -1407,7 +1415,8 @@ int osc_store_recv_push(osc_store_recv_t *r, const void *p, size_t n, oscar_erro
 {
 	if (n > r->total - r->got) {
 		return (osc_serr(err, OSCAR_EPROTO,
-		    "object %s: block of %zu bytes past the %" PRIu64 " announced", r->key, n, r->total));
+		    "object %s: block of %zu bytes past the %" PRIu64 " announced", r->key, n,
+		    r->total));
 	}
 	if (n > 0) {
 		memcpy(r->buf + r->got, p, n);
@@ -1433,8 +1442,9 @@ int osc_store_recv_commit(osc_store_recv_t *r, oscar_error_t *err)
 	int            rv;
 
 	if (r->got != r->total) {
-		rv = osc_serr(err, OSCAR_EPROTO, "object %s: %" PRIu64 " of %" PRIu64 " bytes received",
-		    r->key, r->got, r->total);
+		rv = osc_serr(err, OSCAR_EPROTO,
+		    "object %s: %" PRIu64 " of %" PRIu64 " bytes received", r->key, r->got,
+		    r->total);
 		osc_recv_free(r);
 		return (rv);
 	}

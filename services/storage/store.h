@@ -103,8 +103,8 @@ int osc_store_session_delete(
 // spill failed: disk full), OSCAR_ESTATE, OSCAR_ESYSTEM or OSCAR_ENOMEM.
 // On failure nothing stored changed, except that objects may have been
 // spilled.
-int osc_store_put(osc_store_t *s, const char *session, const char *key, oscar_value_t *val,
-    oscar_error_t *err);
+int osc_store_put(
+    osc_store_t *s, const char *session, const char *key, oscar_value_t *val, oscar_error_t *err);
 
 // osc_store_put_batch stores vals[i] as keys[i] for i in [0, n), all or
 // nothing: the keys are checked and room is made for all of them first.
@@ -179,8 +179,8 @@ typedef struct osc_store_blocks osc_store_blocks_t;
 // shorter); *total is the encoding's length. Large strs and bins are
 // copied straight from the object into each block, so reading costs one
 // block of memory, never a second copy of the object.
-int osc_store_blocks_open(osc_store_t *s, const char *session, const char *key,
-    size_t block_size, osc_store_blocks_t **bp, uint64_t *total, oscar_error_t *err);
+int osc_store_blocks_open(osc_store_t *s, const char *session, const char *key, size_t block_size,
+    osc_store_blocks_t **bp, uint64_t *total, oscar_error_t *err);
 // osc_store_blocks_next gives the next block in *p, *n (borrowed until the
 // next call or close); *n is 0 at the end.
 int osc_store_blocks_next(osc_store_blocks_t *b, const void **p, size_t *n);
@@ -214,8 +214,8 @@ void osc_store_recv_abort(osc_store_recv_t *r);
 // (made on first export, then reused): *fd stays the store's (send a
 // duplicate, osc_shm_send_fd), *size is the segment's size. The segment is
 // closed when the object is deleted or the store closes.
-int osc_store_export(osc_store_t *s, const char *session, const char *key, int *fd,
-    size_t *size, oscar_error_t *err);
+int osc_store_export(osc_store_t *s, const char *session, const char *key, int *fd, size_t *size,
+    oscar_error_t *err);
 
 // osc_store_import stores the segment fd (made by osc_shm_create, sealed)
 // as key in session, without copying its bytes: a bin segment becomes a

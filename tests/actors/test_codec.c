@@ -1304,9 +1304,9 @@ Test(codec, refs_inside_containers)
 
 Test(codec, malformed_refs_rejected)
 {
-	B(no_key, 0xd6, 0x02, 0xff, 0xff, 0xff, 0xff);          // 4 bytes: no key
-	B(short_ext, 0xd5, 0x02, 0x00, 0x00);                   // 2 bytes
-	B(one_byte, 0xd4, 0x02, 0x00);                          // 1 byte
+	B(no_key, 0xd6, 0x02, 0xff, 0xff, 0xff, 0xff);            // 4 bytes: no key
+	B(short_ext, 0xd5, 0x02, 0x00, 0x00);                     // 2 bytes
+	B(one_byte, 0xd4, 0x02, 0x00);                            // 1 byte
 	B(zero_in_key, 0xd7, 0x02, 0, 0, 0, 0, 'a', 0, 'b', 'c'); // a zero byte
 	B(truncated, 0xc7, 0x06, 0x02, 0xff, 0xff, 0xff, 0xff, 'a');
 	B(no_payload, 0xc7, 0x06, 0x02);
@@ -1548,7 +1548,8 @@ Test(codec, encoded_len_at_every_width)
 			oscar_value_new_bin(buf, lens[i]), a, m };
 		for (size_t j = 0; j < 4; j++) {
 			enc = encode(vals[j], &n);
-			cr_assert_eq(osc_value_encoded_len(vals[j]), n, "len %zu kind %zu", lens[i], j);
+			cr_assert_eq(
+			    osc_value_encoded_len(vals[j]), n, "len %zu kind %zu", lens[i], j);
 			free(enc);
 			oscar_value_free(vals[j]);
 		}

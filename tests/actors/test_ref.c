@@ -196,7 +196,7 @@ Test(ref, walk_and_list)
 
 Test(ref, walk_depth_limit)
 {
-	oscar_value_t *v = oscar_value_new_ref("deep");
+	oscar_value_t *v         = oscar_value_new_ref("deep");
 	char           names[64] = "";
 
 	for (int i = 0; i < OSCAR_VALUE_MAX_DEPTH; i++) {

@@ -270,7 +270,9 @@ static void get_slice(osc_store_t *s, const char *key, osc_slice_t sl, const cha
 	oscar_value_free(v);
 }
 
-#define SL(a, b, k) ((osc_slice_t) { .start = (a), .stop = (b), .step = (k), .has_start = true, .has_stop = true })
+#define SL(a, b, k)      \
+	((osc_slice_t) { \
+	    .start = (a), .stop = (b), .step = (k), .has_start = true, .has_stop = true })
 
 Test(store, slices)
 {
@@ -288,8 +290,8 @@ Test(store, slices)
 	get_slice(s, "arr", SL(0, 10, 3), "[0, 3, 6, 9]");
 	get_slice(s, "arr", SL(5, 2, 1), "[]");
 	get_slice(s, "arr", ((osc_slice_t) { .step = -1 }), "[9, 8, 7, 6, 5, 4, 3, 2, 1, 0]");
-	get_slice(s, "arr", ((osc_slice_t) { .start = 8, .has_start = true, .step = -3 }),
-	    "[8, 5, 2]");
+	get_slice(
+	    s, "arr", ((osc_slice_t) { .start = 8, .has_start = true, .step = -3 }), "[8, 5, 2]");
 	get_slice(s, "arr", SL(-1, -4, -1), "[9, 8, 7]");
 	get_slice(s, "arr", ((osc_slice_t) { .start = -2, .index = true }), "8");
 	get_slice(s, "str", SL(1, 4, 1), "\"bcd\"");
@@ -307,8 +309,8 @@ Test(store, slices)
 	// Errors: out of range, a zero step, the wrong type.
 	sl = SL(0, 11, 1);
 	cr_assert_eq(osc_store_get(s, "s1", "arr", &sl, &v, &err), OSCAR_EINVAL);
-	cr_assert_str_eq(
-	    err.message, "object arr in session s1: slice [0:11:1] out of range for a length of 10");
+	cr_assert_str_eq(err.message,
+	    "object arr in session s1: slice [0:11:1] out of range for a length of 10");
 	sl = SL(-11, 3, 1);
 	cr_assert_eq(osc_store_get(s, "s1", "str", &sl, &v, &err), OSCAR_EINVAL);
 	sl = ((osc_slice_t) { .start = 10, .index = true });
@@ -353,17 +355,19 @@ Test(store, slice_resolve_matches_python_counts)
 					int64_t     first;
 					int64_t     step;
 					size_t      count;
-					int rv = osc_slice_resolve(&sl, (size_t) len, &first, &step, &count, NULL);
+					int         rv = osc_slice_resolve(
+					            &sl, (size_t) len, &first, &step, &count, NULL);
 					int64_t ra = a < 0 ? a + len : a;
 					int64_t rb = b < 0 ? b + len : b;
 					if (k == 0 || (k < 0 && ra >= len)) {
 						cr_assert_eq(rv, OSCAR_EINVAL);
 						continue;
 					}
-					cr_assert_eq(rv, 0, "len %ld [%ld:%ld:%ld]", (long) len, (long) a,
-					    (long) b, (long) k);
-					cr_assert_eq(count, ref_count(ra, rb, k), "len %ld [%ld:%ld:%ld]",
-					    (long) len, (long) a, (long) b, (long) k);
+					cr_assert_eq(rv, 0, "len %ld [%ld:%ld:%ld]", (long) len,
+					    (long) a, (long) b, (long) k);
+					cr_assert_eq(count, ref_count(ra, rb, k),
+					    "len %ld [%ld:%ld:%ld]", (long) len, (long) a, (long) b,
+					    (long) k);
 					cr_assert_eq(first, ra);
 				}
 			}
@@ -455,14 +459,14 @@ Test(store, lru_order)
 
 Test(store, refused_when_it_cannot_fit)
 {
-	char              dir[128];
-	osc_store_t      *s;
-	osc_store_t      *nospill;
-	osc_store_stats_t st;
-	osc_store_obj_t  *pin;
+	char                 dir[128];
+	osc_store_t         *s;
+	osc_store_t         *nospill;
+	osc_store_stats_t    st;
+	osc_store_obj_t     *pin;
 	const oscar_value_t *pv;
-	oscar_value_t    *big;
-	oscar_error_t     err;
+	oscar_value_t       *big;
+	oscar_error_t        err;
 
 	tmp_dir(dir, sizeof(dir));
 	s   = open_store(50000, dir);
@@ -528,8 +532,10 @@ Test(store, full_disk_is_a_clear_error_and_loses_nothing)
 {
 	char               dir[128];
 	full_disk_t        disk = { .room = 150000 };
-	osc_store_config_t cfg  = { .memory_limit = 250000, .spill_dir = dir,
-		 .write_fn = full_disk_write, .write_arg = &disk };
+	osc_store_config_t cfg  = { .memory_limit = 250000,
+		 .spill_dir                       = dir,
+		 .write_fn                        = full_disk_write,
+		 .write_arg                       = &disk };
 	osc_store_t       *s;
 	osc_store_stats_t  st;
 	oscar_value_t     *want[5];
@@ -545,7 +551,7 @@ Test(store, full_disk_is_a_clear_error_and_loses_nothing)
 	for (i = 0; i < 5; i++) {
 		want[i] = pattern_bin(100000, (unsigned) i);
 		snprintf(key, sizeof(key), "k%d", i);
-		oscar_value_t *v = oscar_value_copy(want[i]);
+		oscar_value_t *v  = oscar_value_copy(want[i]);
 		int            rv = osc_store_put(s, "s1", key, v, &err);
 		if (rv != 0) {
 			cr_assert_eq(rv, OSCAR_ENOSPACE, "%s", oscar_errname(rv));
@@ -643,8 +649,9 @@ Test(store, random_operations_under_a_tiny_quota)
 		switch ((r >> 8) % 4) {
 		case 0:
 		case 1: {
-			oscar_value_t *v = (r >> 16) % 3 == 0 ? int_array((int) ((r >> 20) % 500))
-			                                      : pattern_bin((r >> 20) % 20000, (unsigned) step);
+			oscar_value_t *v = (r >> 16) % 3 == 0
+			                       ? int_array((int) ((r >> 20) % 500))
+			                       : pattern_bin((r >> 20) % 20000, (unsigned) step);
 			oscar_value_t *c = oscar_value_copy(v);
 			put(s, "s1", key, v);
 			oscar_value_free(model[k]);
@@ -656,11 +663,13 @@ Test(store, random_operations_under_a_tiny_quota)
 				get_eq(s, "s1", key, model[k]);
 			} else {
 				oscar_value_t *v = NULL;
-				cr_assert_eq(osc_store_get(s, "s1", key, NULL, &v, &err), OSCAR_ENOENT);
+				cr_assert_eq(
+				    osc_store_get(s, "s1", key, NULL, &v, &err), OSCAR_ENOENT);
 			}
 			break;
 		default:
-			cr_assert_eq(osc_store_delete(s, "s1", key, &err), model[k] != NULL ? 0 : OSCAR_ENOENT);
+			cr_assert_eq(osc_store_delete(s, "s1", key, &err),
+			    model[k] != NULL ? 0 : OSCAR_ENOENT);
 			oscar_value_free(model[k]);
 			model[k] = NULL;
 			break;
@@ -696,7 +705,8 @@ static void transfer(osc_store_t *a, osc_store_t *b, const char *key, size_t bs)
 	uint64_t            seen = 0;
 	oscar_error_t       err;
 
-	cr_assert_eq(osc_store_blocks_open(a, "s1", key, bs, &it, &total, &err), 0, "%s", err.message);
+	cr_assert_eq(
+	    osc_store_blocks_open(a, "s1", key, bs, &it, &total, &err), 0, "%s", err.message);
 	cr_assert_eq(osc_store_recv_open(b, "s1", key, total, &r, &err), 0, "%s", err.message);
 	for (;;) {
 		cr_assert_eq(osc_store_blocks_next(it, &p, &n), 0);
@@ -714,8 +724,8 @@ static void transfer(osc_store_t *a, osc_store_t *b, const char *key, size_t bs)
 
 Test(store, blocks_round_trip)
 {
-	osc_store_t   *a = open_store(0, NULL);
-	osc_store_t   *b = open_store(0, NULL);
+	osc_store_t   *a    = open_store(0, NULL);
+	osc_store_t   *b    = open_store(0, NULL);
 	oscar_value_t *comp = oscar_value_new_map(0);
 	oscar_value_t *bin  = pattern_bin(300001, 5);
 	oscar_value_t *str  = oscar_value_new_str("a string");
@@ -812,15 +822,15 @@ static long vm_kb(const char *field)
 
 Test(store, receiving_a_large_object_never_holds_it_twice)
 {
-	size_t              size = 64u << 20;
-	osc_store_t        *a    = open_store(0, NULL);
-	osc_store_t        *b    = open_store(0, NULL);
-	oscar_value_t      *v    = pattern_bin(size, 3);
+	size_t               size = 64u << 20;
+	osc_store_t         *a    = open_store(0, NULL);
+	osc_store_t         *b    = open_store(0, NULL);
+	oscar_value_t       *v    = pattern_bin(size, 3);
 	const oscar_value_t *got;
-	osc_store_obj_t    *pin;
-	long                base;
-	long                peak;
-	FILE               *f;
+	osc_store_obj_t     *pin;
+	long                 base;
+	long                 peak;
+	FILE                *f;
 
 	put(a, "s1", "big", v);
 	// Reset the peak (Linux >= 4.0) so that it starts from here.
@@ -835,7 +845,8 @@ Test(store, receiving_a_large_object_never_holds_it_twice)
 	peak = vm_kb("VmHWM:");
 	// One more copy of the object and one block, with some slack: well
 	// under twice the object.
-	cr_assert_lt(peak - base, (long) (size / 1024) * 5 / 4, "peak grew by %ld KiB", peak - base);
+	cr_assert_lt(
+	    peak - base, (long) (size / 1024) * 5 / 4, "peak grew by %ld KiB", peak - base);
 	cr_assert_eq(osc_store_read(b, "s1", "big", &pin, &got, NULL), 0);
 	cr_assert_eq(got->as.bin.len, size);
 	for (size_t i = 0; i < size; i += 4093) {
@@ -987,7 +998,8 @@ Test(store, import_refuses_bad_segments)
 	// Not sealed.
 	cr_assert_eq(osc_shm_alloc(OSC_SHM_BIN, 10, &fd, &m), 0);
 	cr_assert_eq(osc_store_import(s, "s1", "k", fd, &err), OSCAR_EPROTO);
-	cr_assert_str_eq(err.message, "importing object k into session s1: not a sealed, well-formed segment");
+	cr_assert_str_eq(
+	    err.message, "importing object k into session s1: not a sealed, well-formed segment");
 	// Sealed, but a bad header.
 	memcpy(m.base, "XXXX", 4);
 	cr_assert_eq(osc_shm_seal(fd, &m), 0);
@@ -1068,15 +1080,15 @@ Test(store, a_child_process_reads_64_mib_through_shared_memory)
 
 Test(store, a_child_process_hands_over_a_segment)
 {
-	size_t           size = 8u << 20;
-	osc_store_t     *s    = open_store(0, NULL);
-	oscar_value_t   *want = pattern_bin(size, 7);
-	oscar_error_t    err;
-	char             msg[16];
-	size_t           len;
-	int              sv[2];
-	int              fd;
-	pid_t            pid;
+	size_t         size = 8u << 20;
+	osc_store_t   *s    = open_store(0, NULL);
+	oscar_value_t *want = pattern_bin(size, 7);
+	oscar_error_t  err;
+	char           msg[16];
+	size_t         len;
+	int            sv[2];
+	int            fd;
+	pid_t          pid;
 
 	cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
 	pid = spawn(sv[1], "write", "8388608");
