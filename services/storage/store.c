@@ -690,8 +690,8 @@ int osc_store_put_batch(osc_store_t *s, const char *session, size_t n, const cha
 		osc_obj_insert(s, x, objs[i]);
 	}
 	free(objs);
-	// Replacing objects may leave used over the limit for the moment
-	// (they were counted twice while making room); nothing to do then.
+	// Room was made for every new object as if none replaced an old one,
+	// so used is now within the limit, maybe with room to spare.
 	return (0);
 }
 
@@ -1185,6 +1185,7 @@ int osc_store_import(
 	osc_store_obj_t *o;
 	oscar_value_t   *v;
 	struct stat      st;
+	bool             mapped;
 	int              keep;
 	int              rv;
 
@@ -1192,13 +1193,16 @@ int osc_store_import(
 		return (osc_serr(err, rv, "importing object %s into session %s: %s", key, session,
 		    rv == OSCAR_EPROTO ? "not a sealed, well-formed segment" : oscar_strerror(rv)));
 	}
+	// A bin or str points into the segment; any other value was decoded
+	// out of it.
+	mapped = v->type == OSCAR_BIN || v->type == OSCAR_STR;
 	if ((rv = osc_store_put(s, session, key, v, err)) != 0) {
 		oscar_value_free(v);
 		return (rv);
 	}
-	// Keep a descriptor of the segment, so that exporting the object
-	// again hands out the same one.
-	if (osc_obj_get(s, session, key, &o, NULL) == 0 && fstat(fd, &st) == 0 &&
+	// Keep a descriptor of a segment the object lives in, so that
+	// exporting the object again hands out the same one.
+	if (mapped && osc_obj_get(s, session, key, &o, NULL) == 0 && fstat(fd, &st) == 0 &&
 	    (keep = fcntl(fd, F_DUPFD_CLOEXEC, 0)) >= 0) {
 		o->shm_fd   = keep;
 		o->shm_size = (size_t) st.st_size;
