@@ -336,6 +336,112 @@ void osc_write_ref(osc_wbuf_t *w, const char *key, size_t len, int64_t output)
 	osc_write_raw(w, key, len);
 }
 
+void osc_write_oob_ref(osc_wbuf_t *w, uint32_t idx)
+{
+	osc_write_be(w, 0xd6, ((uint64_t) OSC_OOB_EXT << 32) | idx, 5);
+}
+
+// osc_be reads n bytes big-endian.
+static uint64_t osc_be(const unsigned char *p, int n)
+{
+	uint64_t x = 0;
+
+	for (int i = 0; i < n; i++) {
+		x = (x << 8) | p[i];
+	}
+	return (x);
+}
+
+int osc_read_head(const void *buf, size_t n, osc_head_t *h)
+{
+	const unsigned char *p = buf;
+	unsigned             b;
+	int                  sz = 0; // bytes of the length field
+
+	memset(h, 0, sizeof(*h));
+	if (n == 0) {
+		return (OSCAR_EPROTO);
+	}
+	b      = p[0];
+	h->hdr = 1;
+	if (b <= 0x7f || b >= 0xe0 || b == 0xc0 || b == 0xc2 || b == 0xc3) {
+		h->kind = OSC_HEAD_SCALAR;
+		return (0);
+	}
+	if (b <= 0x8f || (b >= 0x90 && b <= 0x9f) || (b >= 0xa0 && b <= 0xbf)) {
+		h->kind = b <= 0x8f ? OSC_HEAD_MAP : b <= 0x9f ? OSC_HEAD_ARRAY : OSC_HEAD_STR;
+		h->len  = b & (b <= 0x9f ? 0x0f : 0x1f);
+		return (0);
+	}
+	switch (b) {
+	case 0xc1:
+		return (OSCAR_EPROTO);
+	case 0xca:
+	case 0xcb:
+	case 0xcc:
+	case 0xcd:
+	case 0xce:
+	case 0xcf:
+	case 0xd0:
+	case 0xd1:
+	case 0xd2:
+	case 0xd3: {
+		static const unsigned char w[] = { 4, 8, 1, 2, 4, 8, 1, 2, 4, 8 };
+		h->kind                        = OSC_HEAD_SCALAR;
+		h->hdr                         = 1 + (size_t) w[b - 0xca];
+		return (0);
+	}
+	case 0xc4:
+	case 0xc5:
+	case 0xc6:
+		h->kind = OSC_HEAD_BIN;
+		sz      = 1 << (b - 0xc4);
+		break;
+	case 0xd9:
+	case 0xda:
+	case 0xdb:
+		h->kind = OSC_HEAD_STR;
+		sz      = 1 << (b - 0xd9);
+		break;
+	case 0xdc:
+	case 0xdd:
+		h->kind = OSC_HEAD_ARRAY;
+		sz      = b == 0xdc ? 2 : 4;
+		break;
+	case 0xde:
+	case 0xdf:
+		h->kind = OSC_HEAD_MAP;
+		sz      = b == 0xde ? 2 : 4;
+		break;
+	case 0xc7:
+	case 0xc8:
+	case 0xc9:
+		// ext 8/16/32: the length, then the type.
+		h->kind = OSC_HEAD_EXT;
+		sz      = 1 << (b - 0xc7);
+		h->hdr  = 1 + (size_t) sz + 1;
+		if (n < h->hdr) {
+			return (0);
+		}
+		h->len      = osc_be(p + 1, sz);
+		h->ext_type = (int) (signed char) p[1 + sz];
+		return (0);
+	default: // 0xd4..0xd8, fixext 1..16: the type, then 2^k bytes
+		h->kind = OSC_HEAD_EXT;
+		h->hdr  = 2;
+		h->len  = (uint64_t) 1 << (b - 0xd4);
+		if (n >= 2) {
+			h->ext_type = (int) (signed char) p[1];
+		}
+		return (0);
+	}
+	h->hdr = 1 + (size_t) sz;
+	if (n >= h->hdr) {
+		h->len = osc_be(p + 1, sz);
+	}
+	return (0);
+}
+
 // osc_write_value_depth writes v, which sits inside depth containers.
 static void osc_write_value_depth(osc_wbuf_t *w, const oscar_value_t *v, int depth)
 {
@@ -975,7 +1081,11 @@ static int osc_read_into(osc_reader_t *r, oscar_value_t *v, int depth)
 			return (OSCAR_EPROTO);
 		}
 		n = r->oob->bufs[idx].len;
-		if (r->oob->lender != NULL && !r->lent && idx == r->oob->n - 1) {
+		if (r->oob->owned != NULL && r->oob->owned[idx] != NULL) {
+			// Adopted, not copied: a block of n + 1 bytes, terminated.
+			v->as.bin.ptr      = r->oob->owned[idx];
+			r->oob->owned[idx] = NULL;
+		} else if (r->oob->lender != NULL && !r->lent && idx == r->oob->n - 1) {
 			// Lent, not copied: the bytes are the lender's, writable
 			// and terminated (see osc_oob_t). Only once, so that two
 			// references to one buffer never share their bytes.

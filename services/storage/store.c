@@ -17,10 +17,10 @@
 // Spilling writes the object's encoding into a file of its own, in a
 // directory the store makes inside the configured spill directory and
 // removes on close. Strs and bins are written straight from the value
-// (never encoded into a second buffer), and a str or bin object is read
-// back into its final block (the header is stepped over, nothing else is
-// copied). A failed write (a full disk) removes the partial file and
-// leaves the object in memory, untouched.
+// (never encoded into a second buffer). Reading back and receiving blocks
+// share one piecewise decoder (osc_sdec_t), which puts each large bin
+// straight into its final block. A failed write (a full disk) removes the
+// partial file and leaves the object in memory, untouched.
 //
 // Single-threaded: see store.h.
 #include <errno.h>
@@ -44,6 +44,9 @@
 // from the value; the rest of an encoding goes through a buffer of
 // about this size.
 #define OSC_SPILL_CHUNK (64 * 1024)
+
+// Spill files are read back this much at a time.
+#define OSC_READ_CHUNK (1024 * 1024)
 
 typedef struct osc_sess osc_sess_t;
 
@@ -476,75 +479,226 @@ static int osc_read_all(int fd, void *p, size_t n)
 	return (0);
 }
 
-// osc_decode_owned decodes buf[0..len) (a block of len + 1 bytes, which
-// it consumes in every case) into *out. A str or bin is decoded in place:
-// its bytes move to the front of the block, which becomes the value's.
-static int osc_decode_owned(char *buf, size_t len, oscar_value_t **out)
-{
-	oscar_value_t *v = NULL;
-	osc_reader_t   r;
-	oscar_type_t   t;
-	const char    *p;
-	size_t         n;
-	int            rv;
+// ---------------------------------------------------------------------------
+// Decoding an encoding that arrives in pieces
 
-	osc_reader_init(&r, buf, len);
-	if ((rv = osc_read_type(&r, &t)) == 0 && (t == OSCAR_BIN || t == OSCAR_STR)) {
-		rv = t == OSCAR_BIN ? osc_read_bin(&r, (const void **) &p, &n)
-		                    : osc_read_str(&r, &p, &n);
-		if (rv == 0 && osc_reader_left(&r) != 0) {
-			rv = OSCAR_EPROTO;
-		}
-		if (rv == 0 && (v = oscar_value_new_nil()) == NULL) {
-			rv = OSCAR_ENOMEM;
-		}
-		if (rv == 0) {
-			memmove(buf, p, n);
-			buf[n]        = '\0';
-			v->type       = t;
-			v->as.str.ptr = buf;
-			v->as.str.len = n;
-			*out          = v;
-			return (0);
-		}
-	} else if (rv == 0) {
-		rv = oscar_value_decode(buf, len, &v);
+// osc_sdec_t decodes an object's encoding that arrives in pieces (blocks
+// of a transfer, chunks of a spill file) without holding the object
+// twice: each large bin goes straight into a block of its own as its bytes
+// arrive, and everything else gathers in a skeleton, the encoding with
+// those bins replaced by references to out-of-band buffers. At the end the
+// skeleton is decoded and each bin adopts its block (osc_oob_t.owned).
+typedef struct osc_sdec {
+	uint64_t       total; // bytes announced
+	uint64_t       got;   // bytes taken
+	osc_wbuf_t     skel;
+	unsigned char  head[16]; // a header cut between two pieces
+	size_t         nhead;
+	uint64_t       copy; // payload bytes still to copy into skel
+	char          *fill; // the block of the large bin being filled
+	size_t         fill_len;
+	size_t         fill_got;
+	char         **blocks; // the large bins' blocks, n of them
+	osc_oob_buf_t *bufs;
+	uint32_t       n;
+	size_t         cap;
+	size_t         cap2;
+} osc_sdec_t;
+
+static void osc_sdec_init(osc_sdec_t *d, uint64_t total)
+{
+	memset(d, 0, sizeof(*d));
+	d->total = total;
+}
+
+static void osc_sdec_fini(osc_sdec_t *d)
+{
+	for (uint32_t i = 0; i < d->n; i++) {
+		free(d->blocks[i]);
 	}
-	free(buf);
-	*out = v;
-	return (rv);
+	free(d->blocks);
+	free(d->bufs);
+	osc_wbuf_fini(&d->skel);
+	memset(d, 0, sizeof(*d));
+}
+
+// osc_sdec_head acts on a complete header hp[0..hl), described by h, with
+// left bytes of the stream after it.
+static int osc_sdec_head(
+    osc_sdec_t *d, const void *hp, size_t hl, const osc_head_t *h, uint64_t left)
+{
+	char *block;
+
+	if (h->kind == OSC_HEAD_EXT && h->ext_type != OSC_REF_EXT) {
+		return (OSCAR_EPROTO); // only references travel in an object
+	}
+	if ((h->kind == OSC_HEAD_STR || h->kind == OSC_HEAD_BIN || h->kind == OSC_HEAD_EXT) &&
+	    h->len > left) {
+		return (OSCAR_EPROTO);
+	}
+	if (h->kind != OSC_HEAD_BIN || h->len < OSC_SPILL_CHUNK) {
+		osc_write_raw(&d->skel, hp, hl);
+		if (h->kind == OSC_HEAD_STR || h->kind == OSC_HEAD_BIN || h->kind == OSC_HEAD_EXT) {
+			d->copy = h->len;
+		}
+		return (d->skel.err);
+	}
+	// A large bin: its own block, filled as its bytes come. The count of
+	// blocks is bounded by the total over OSC_SPILL_CHUNK.
+	if (osc_reserve(&d->blocks, &d->cap, d->n, sizeof(*d->blocks), 4) != 0 ||
+	    osc_reserve(&d->bufs, &d->cap2, d->n, sizeof(*d->bufs), 4) != 0 ||
+	    (block = malloc((size_t) h->len + 1)) == NULL) {
+		return (OSCAR_ENOMEM);
+	}
+	block[h->len]     = '\0';
+	d->blocks[d->n]   = block;
+	d->bufs[d->n].ptr = block;
+	d->bufs[d->n].len = (size_t) h->len;
+	osc_write_oob_ref(&d->skel, d->n);
+	d->n++;
+	d->fill     = block;
+	d->fill_len = (size_t) h->len;
+	d->fill_got = 0;
+	return (d->skel.err);
+}
+
+// osc_sdec_push takes the next n bytes of p.
+static int osc_sdec_push(osc_sdec_t *d, const void *buf, size_t n)
+{
+	const char *p = buf;
+	osc_head_t  h;
+	size_t      take;
+	int         rv;
+
+	if (n > d->total - d->got) {
+		return (OSCAR_EPROTO);
+	}
+	d->got += n;
+	while (n > 0) {
+		if (d->fill != NULL) {
+			take = d->fill_len - d->fill_got < n ? d->fill_len - d->fill_got : n;
+			memcpy(d->fill + d->fill_got, p, take);
+			d->fill_got += take;
+			if (d->fill_got == d->fill_len) {
+				d->fill = NULL;
+			}
+		} else if (d->copy > 0) {
+			take = d->copy < n ? (size_t) d->copy : n;
+			osc_write_raw(&d->skel, p, take);
+			d->copy -= take;
+			if (d->skel.err != 0) {
+				return (d->skel.err);
+			}
+		} else if (d->nhead == 0 && (rv = osc_read_head(p, n, &h)) == 0 && n >= h.hdr) {
+			// A whole header in this piece (the usual case).
+			take = h.hdr;
+			if ((rv = osc_sdec_head(d, p, take, &h, d->total - (d->got - n) - take)) !=
+			    0) {
+				return (rv);
+			}
+		} else {
+			// A header cut between pieces: gather it byte by byte.
+			d->head[d->nhead++] = (unsigned char) *p;
+			take                = 1;
+			if ((rv = osc_read_head(d->head, d->nhead, &h)) != 0) {
+				return (rv);
+			}
+			if (d->nhead == h.hdr) {
+				d->nhead = 0;
+				rv       = osc_sdec_head(
+				          d, d->head, h.hdr, &h, d->total - (d->got - n) - take);
+				if (rv != 0) {
+					return (rv);
+				}
+			}
+		}
+		p += take;
+		n -= take;
+	}
+	return (0);
+}
+
+// osc_sdec_finish decodes what was taken into *out; d is then done with
+// (osc_sdec_fini still releases it).
+static int osc_sdec_finish(osc_sdec_t *d, oscar_value_t **out)
+{
+	osc_reader_t r;
+	osc_oob_t    oob;
+	int          rv;
+
+	*out = NULL;
+	if (d->got != d->total || d->nhead != 0 || d->copy != 0 || d->fill != NULL) {
+		return (OSCAR_EPROTO);
+	}
+	memset(&oob, 0, sizeof(oob));
+	oob.n     = d->n;
+	oob.bufs  = d->bufs;
+	oob.owned = d->blocks;
+	osc_reader_init(&r, d->skel.data, d->skel.len);
+	r.oob = &oob;
+	if ((rv = osc_read_value(&r, out)) != 0) {
+		return (rv);
+	}
+	if (osc_reader_left(&r) != 0) {
+		oscar_value_free(*out);
+		*out = NULL;
+		return (OSCAR_EPROTO);
+	}
+	return (0);
 }
 
 // osc_unspill reads a spilled object back into memory, making room first.
+// The file is read in chunks through a piecewise decoder, so a large bin
+// goes straight into its final block.
 static int osc_unspill(osc_store_t *s, osc_store_obj_t *o, oscar_error_t *err)
 {
 	char           path[4096];
 	oscar_value_t *v = NULL;
-	char          *buf;
+	osc_sdec_t     d;
+	char          *chunk;
+	uint64_t       left = o->size;
+	size_t         n;
 	int            fd;
-	int            rv;
+	int            rv = 0;
 
 	if ((rv = osc_make_room(s, o->size, err)) != 0) {
 		return (rv);
 	}
 	osc_spill_path(s, o->file, path, sizeof(path));
-	if ((buf = malloc((size_t) o->size + 1)) == NULL) {
+	if ((chunk = malloc(OSC_READ_CHUNK)) == NULL) {
 		return (
 		    osc_serr(err, OSCAR_ENOMEM, "reading back object %s: out of memory", o->key));
 	}
-	errno = 0;
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0 || osc_read_all(fd, buf, o->size) != 0) {
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
 		int e = errno;
-		if (fd >= 0) {
-			close(fd);
-		}
-		free(buf);
+		free(chunk);
 		return (
 		    osc_serr(err, OSCAR_ESYSTEM, "reading back object %s of session %s from %s: %s",
-		        o->key, o->sess->id, path, e != 0 ? strerror(e) : "file cut short"));
+		        o->key, o->sess->id, path, strerror(e)));
+	}
+	osc_sdec_init(&d, o->size);
+	while (left > 0 && rv == 0) {
+		n     = left < OSC_READ_CHUNK ? (size_t) left : OSC_READ_CHUNK;
+		errno = 0;
+		if (osc_read_all(fd, chunk, n) != 0) {
+			int e = errno;
+			close(fd);
+			free(chunk);
+			osc_sdec_fini(&d);
+			return (osc_serr(err, OSCAR_ESYSTEM,
+			    "reading back object %s of session %s from %s: %s", o->key, o->sess->id,
+			    path, e != 0 ? strerror(e) : "file cut short"));
+		}
+		rv = osc_sdec_push(&d, chunk, n);
+		left -= n;
 	}
 	close(fd);
-	if ((rv = osc_decode_owned(buf, (size_t) o->size, &v)) != 0) {
+	free(chunk);
+	if (rv == 0) {
+		rv = osc_sdec_finish(&d, &v);
+	}
+	osc_sdec_fini(&d);
+	if (rv != 0) {
 		return (osc_serr(err, rv, "reading back object %s of session %s: %s", o->key,
 		    o->sess->id, oscar_strerror(rv)));
 	}
@@ -1376,9 +1530,8 @@ struct osc_store_recv {
 	osc_store_t *s;
 	char        *session;
 	char        *key;
-	char        *buf; // total + 1 bytes
-	uint64_t     total;
-	uint64_t     got;
+	uint64_t     total; // reserved
+	osc_sdec_t   d;
 };
 
 int osc_store_recv_open(osc_store_t *s, const char *session, const char *key, uint64_t total,
@@ -1400,16 +1553,16 @@ int osc_store_recv_open(osc_store_t *s, const char *session, const char *key, ui
 		return (rv);
 	}
 	if ((r = calloc(1, sizeof(*r))) == NULL || (r->session = strdup(session)) == NULL ||
-	    (r->key = strdup(key)) == NULL || (r->buf = malloc((size_t) total + 1)) == NULL) {
+	    (r->key = strdup(key)) == NULL) {
 		if (r != NULL) {
 			free(r->session);
-			free(r->key);
 			free(r);
 		}
 		return (osc_serr(err, OSCAR_ENOMEM, "receiving object %s: out of memory", key));
 	}
 	r->s     = s;
 	r->total = total;
+	osc_sdec_init(&r->d, total);
 	s->used += total; // the reservation
 	*rp = r;
 	return (0);
@@ -1417,14 +1570,16 @@ int osc_store_recv_open(osc_store_t *s, const char *session, const char *key, ui
 
 int osc_store_recv_push(osc_store_recv_t *r, const void *p, size_t n, oscar_error_t *err)
 {
-	if (n > r->total - r->got) {
+	int rv;
+
+	if (n > r->d.total - r->d.got) {
 		return (osc_serr(err, OSCAR_EPROTO,
 		    "object %s: block of %zu bytes past the %" PRIu64 " announced", r->key, n,
-		    r->total));
+		    r->d.total));
 	}
-	if (n > 0) {
-		memcpy(r->buf + r->got, p, n);
-		r->got += n;
+	if ((rv = osc_sdec_push(&r->d, p, n)) != 0) {
+		return (osc_serr(err, rv, "object %s: %s in the bytes received", r->key,
+		    rv == OSCAR_EPROTO ? "malformed encoding" : oscar_strerror(rv)));
 	}
 	return (0);
 }
@@ -1433,7 +1588,7 @@ int osc_store_recv_push(osc_store_recv_t *r, const void *p, size_t n, oscar_erro
 static void osc_recv_free(osc_store_recv_t *r)
 {
 	r->s->used -= r->total;
-	free(r->buf);
+	osc_sdec_fini(&r->d);
 	free(r->session);
 	free(r->key);
 	free(r);
@@ -1442,23 +1597,22 @@ static void osc_recv_free(osc_store_recv_t *r)
 int osc_store_recv_commit(osc_store_recv_t *r, oscar_error_t *err)
 {
 	oscar_value_t *v;
-	char          *buf = r->buf;
 	int            rv;
 
-	if (r->got != r->total) {
+	if (r->d.got != r->d.total) {
 		rv = osc_serr(err, OSCAR_EPROTO,
-		    "object %s: %" PRIu64 " of %" PRIu64 " bytes received", r->key, r->got,
-		    r->total);
+		    "object %s: %" PRIu64 " of %" PRIu64 " bytes received", r->key, r->d.got,
+		    r->d.total);
 		osc_recv_free(r);
 		return (rv);
 	}
-	r->buf = NULL;
-	if ((rv = osc_decode_owned(buf, (size_t) r->total, &v)) != 0) {
+	if ((rv = osc_sdec_finish(&r->d, &v)) != 0) {
 		rv = osc_serr(err, rv, "object %s: the bytes received do not decode", r->key);
 		osc_recv_free(r);
 		return (rv);
 	}
 	// Release the reservation first: the object takes its place.
+	osc_sdec_fini(&r->d);
 	r->s->used -= r->total;
 	r->total = 0;
 	if ((rv = osc_store_put(r->s, r->session, r->key, v, err)) != 0) {

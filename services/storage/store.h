@@ -195,14 +195,17 @@ typedef struct osc_store_recv osc_store_recv_t;
 // cannot fit; OSCAR_ETOOLARGE past 2^32 + 5 bytes.
 int osc_store_recv_open(osc_store_t *s, const char *session, const char *key, uint64_t total,
     osc_store_recv_t **rp, oscar_error_t *err);
-// osc_store_recv_push appends the next n bytes. OSCAR_EPROTO when they go
-// past the total announced.
+// osc_store_recv_push takes the next n bytes. OSCAR_EPROTO when they go
+// past the total announced, or are not a well-formed encoding as far as
+// they go (a reserved byte, a length past the total, an ext other than a
+// reference).
 int osc_store_recv_push(osc_store_recv_t *r, const void *p, size_t n, oscar_error_t *err);
 // osc_store_recv_commit decodes the bytes and stores the object, then
-// frees r in every case. A str or bin is decoded in place (its bytes stay
-// where they were received); other values are decoded into new memory,
-// so they take their encoded and decoded size together for a moment.
-// OSCAR_EPROTO when bytes are missing or do not decode.
+// frees r in every case. The bytes are decoded as they arrive: each large
+// bin (64 KiB or more) goes straight into the block that becomes its
+// value, so the object is never held twice; the rest is decoded at the
+// end. OSCAR_EPROTO when bytes are missing or do not decode (push already
+// refuses what cannot be the start of an encoding).
 int osc_store_recv_commit(osc_store_recv_t *r, oscar_error_t *err);
 // osc_store_recv_abort drops what was received and the reservation.
 void osc_store_recv_abort(osc_store_recv_t *r);

@@ -1517,9 +1517,87 @@ Test(codec_random, generated_values_round_trip)
 		// The measured length is the encoding's.
 		buf = encode(v, &len);
 		cr_assert_eq(osc_value_encoded_len(v), len);
+		// Header by header, osc_read_head walks the encoding to its
+		// end exactly, and agrees with the reader on every type.
+		size_t pos = 0;
+		while (pos < len) {
+			osc_head_t   h;
+			osc_reader_t rd;
+			oscar_type_t t;
+			cr_assert_eq(osc_read_head((char *) buf + pos, len - pos, &h), 0);
+			cr_assert_leq(h.hdr, len - pos);
+			osc_reader_init(&rd, (char *) buf + pos, len - pos);
+			cr_assert_eq(osc_read_type(&rd, &t), 0);
+			switch (h.kind) {
+			case OSC_HEAD_STR:
+				cr_assert_eq(t, OSCAR_STR);
+				break;
+			case OSC_HEAD_BIN:
+				cr_assert_eq(t, OSCAR_BIN);
+				break;
+			case OSC_HEAD_EXT:
+				cr_assert_eq(t, OSCAR_REF);
+				cr_assert_eq(h.ext_type, 2);
+				break;
+			case OSC_HEAD_ARRAY:
+				cr_assert_eq(t, OSCAR_ARRAY);
+				break;
+			case OSC_HEAD_MAP:
+				cr_assert_eq(t, OSCAR_MAP);
+				break;
+			default:
+				cr_assert(t != OSCAR_STR && t != OSCAR_BIN && t != OSCAR_ARRAY &&
+				          t != OSCAR_MAP && t != OSCAR_REF);
+				break;
+			}
+			pos += h.hdr;
+			if (h.kind == OSC_HEAD_STR || h.kind == OSC_HEAD_BIN ||
+			    h.kind == OSC_HEAD_EXT) {
+				pos += h.len;
+			}
+		}
+		cr_assert_eq(pos, len);
 		free(buf);
 		oscar_value_free(v);
 	}
+}
+
+Test(codec, read_head_edges)
+{
+	B(ext8, 0xc7, 0x06, 0x02);
+	B(bin16, 0xc5, 0x01, 0x00);
+	B(fix8, 0xd7, 0x02);
+	B(f64, 0xcb);
+	B(map32, 0xdf, 0, 0, 0, 3);
+	B(neg, 0xe0);
+	osc_head_t h;
+
+	cr_assert_eq(osc_read_head("\xc1", 1, &h), OSCAR_EPROTO);
+	cr_assert_eq(osc_read_head(ext8, 0, &h), OSCAR_EPROTO);
+	// Cut short: only the header's length is known.
+	cr_assert_eq(osc_read_head(ext8, 1, &h), 0);
+	cr_assert_eq(h.hdr, 3);
+	cr_assert_eq(osc_read_head(ext8, 3, &h), 0);
+	cr_assert_eq(h.kind, OSC_HEAD_EXT);
+	cr_assert_eq(h.len, 6);
+	cr_assert_eq(h.ext_type, 2);
+	cr_assert_eq(osc_read_head(bin16, 2, &h), 0);
+	cr_assert_eq(h.hdr, 3);
+	cr_assert_eq(osc_read_head(bin16, 3, &h), 0);
+	cr_assert_eq(h.kind, OSC_HEAD_BIN);
+	cr_assert_eq(h.len, 256);
+	cr_assert_eq(osc_read_head(fix8, 2, &h), 0);
+	cr_assert_eq(h.hdr, 2);
+	cr_assert_eq(h.len, 8);
+	cr_assert_eq(osc_read_head(f64, 1, &h), 0);
+	cr_assert_eq(h.kind, OSC_HEAD_SCALAR);
+	cr_assert_eq(h.hdr, 9);
+	cr_assert_eq(osc_read_head(map32, 5, &h), 0);
+	cr_assert_eq(h.kind, OSC_HEAD_MAP);
+	cr_assert_eq(h.len, 3);
+	cr_assert_eq(osc_read_head(neg, 1, &h), 0);
+	cr_assert_eq(h.kind, OSC_HEAD_SCALAR);
+	cr_assert_eq(h.hdr, 1);
 }
 
 Test(codec, encoded_len_at_every_width)

@@ -773,25 +773,62 @@ Test(store, blocks_round_trip)
 	osc_store_close(b);
 }
 
+// recv_bytes receives want[0..n) as an object of total bytes in pieces
+// of one byte (so that every header is cut), and returns what the first
+// failing push or the commit returned.
+static int recv_bytes(
+    osc_store_t *s, const void *want, size_t n, uint64_t total, oscar_error_t *err)
+{
+	osc_store_recv_t *r;
+	int               rv;
+
+	cr_assert_eq(osc_store_recv_open(s, "s1", "k", total, &r, err), 0);
+	for (size_t i = 0; i < n; i++) {
+		if ((rv = osc_store_recv_push(r, (const char *) want + i, 1, err)) != 0) {
+			osc_store_recv_abort(r);
+			return (rv);
+		}
+	}
+	return (osc_store_recv_commit(r, err));
+}
+
 Test(store, receiver_errors)
 {
 	osc_store_t      *s = open_store(100000, NULL);
 	osc_store_recv_t *r;
 	osc_store_stats_t st;
 	oscar_error_t     err;
-	char              junk[16] = { (char) 0xc1 };
+	const char        bin8[10] = { (char) 0xc4, 8, 'a', 'b', 'c', 'd', 'e', 'f', 'g', 'h' };
 
-	// Past the announced total; too few bytes; bytes that do not decode.
+	// Past the announced total; too few bytes.
 	cr_assert_eq(osc_store_recv_open(s, "s1", "k", 10, &r, &err), 0);
 	osc_store_stats(s, &st);
 	cr_assert_eq(st.used, 10); // reserved
-	cr_assert_eq(osc_store_recv_push(r, junk, 11, &err), OSCAR_EPROTO);
-	cr_assert_eq(osc_store_recv_push(r, junk, 5, &err), 0);
+	cr_assert_eq(osc_store_recv_push(r, bin8, 11, &err), OSCAR_EPROTO);
+	cr_assert_eq(osc_store_recv_push(r, bin8, 5, &err), 0);
 	cr_assert_eq(osc_store_recv_commit(r, &err), OSCAR_EPROTO);
 	cr_assert_str_eq(err.message, "object k: 5 of 10 bytes received");
-	cr_assert_eq(osc_store_recv_open(s, "s1", "k", 10, &r, &err), 0);
-	cr_assert_eq(osc_store_recv_push(r, junk, 10, &err), 0);
-	cr_assert_eq(osc_store_recv_commit(r, &err), OSCAR_EPROTO);
+	// The whole of it, a byte at a time.
+	cr_assert_eq(recv_bytes(s, bin8, 10, 10, &err), 0, "%s", err.message);
+	cr_assert(osc_store_has(s, "s1", "k"));
+	cr_assert_eq(osc_store_delete(s, "s1", "k", &err), 0);
+
+	// Malformed: the reserved byte; a str longer than the bytes left; an
+	// out-of-band reference (only references to objects travel); an
+	// array missing an item; a truncated header at the end.
+	const char reserved[]  = { (char) 0xc1 };
+	const char long_str[]  = { (char) 0xa5, 'a', 'b' };
+	const char oob_ext[]   = { (char) 0xd6, 0x01, 0, 0, 0, 0 };
+	const char short_arr[] = { (char) 0x92, (char) 0xc0 };
+	const char cut_head[]  = { (char) 0x91, (char) 0xcd, 0x01 };
+	cr_assert_eq(recv_bytes(s, reserved, 1, 1, &err), OSCAR_EPROTO);
+	cr_assert_str_eq(err.message, "object k: malformed encoding in the bytes received");
+	cr_assert_eq(recv_bytes(s, long_str, 3, 3, &err), OSCAR_EPROTO);
+	cr_assert_eq(recv_bytes(s, oob_ext, 6, 6, &err), OSCAR_EPROTO);
+	cr_assert_eq(recv_bytes(s, short_arr, 2, 2, &err), OSCAR_EPROTO);
+	cr_assert_str_eq(err.message, "object k: the bytes received do not decode");
+	cr_assert_eq(recv_bytes(s, cut_head, 3, 3, &err), OSCAR_EPROTO);
+
 	cr_assert_eq(osc_store_recv_open(s, "s1", "k", 10, &r, &err), 0);
 	osc_store_recv_abort(r);
 	osc_store_stats(s, &st);
@@ -853,6 +890,39 @@ Test(store, receiving_a_large_object_never_holds_it_twice)
 		cr_assert_eq((unsigned char) got->as.bin.ptr[i], (unsigned char) (i * 31 + 3));
 	}
 	osc_store_release(b, pin);
+	osc_store_close(a);
+	osc_store_close(b);
+}
+
+Test(store, receiving_a_composite_object_never_holds_it_twice)
+{
+	size_t         half = 32u << 20;
+	osc_store_t   *a    = open_store(0, NULL);
+	osc_store_t   *b    = open_store(0, NULL);
+	oscar_value_t *m    = oscar_value_new_map(0);
+	long           base;
+	long           peak;
+	FILE          *f;
+
+	oscar_value_map_set(m, "x", pattern_bin(half, 1));
+	oscar_value_map_set(m, "meta", int_array(100));
+	oscar_value_map_set(m, "y", pattern_bin(half, 2));
+	oscar_value_t *want = oscar_value_copy(m);
+	put(a, "s1", "pair", m);
+	f = fopen("/proc/self/clear_refs", "w");
+	if (f == NULL) {
+		cr_skip_test("cannot reset the peak RSS");
+	}
+	fputs("5", f);
+	fclose(f);
+	base = vm_kb("VmRSS:");
+	transfer(a, b, "pair", 3 << 20);
+	peak = vm_kb("VmHWM:");
+	// Each large bin went straight into its own block.
+	cr_assert_lt(
+	    peak - base, (long) (2 * half / 1024) * 5 / 4, "peak grew by %ld KiB", peak - base);
+	get_eq(b, "s1", "pair", want);
+	oscar_value_free(want);
 	osc_store_close(a);
 	osc_store_close(b);
 }
