@@ -840,6 +840,110 @@ Test(store, receiver_errors)
 	osc_store_close(s);
 }
 
+// rnd is xorshift64*, for the randomized receiver test.
+static uint64_t rnd(uint64_t *x)
+{
+	*x ^= *x >> 12;
+	*x ^= *x << 25;
+	*x ^= *x >> 27;
+	return (*x * 0x2545F4914F6CDD1DULL);
+}
+
+// rnd_value makes a random value with now and then a large bin.
+static oscar_value_t *rnd_value(uint64_t *x, int depth)
+{
+	switch (rnd(x) % (depth < 3 ? 7 : 4)) {
+	case 0:
+		return (oscar_value_new_int((int64_t) rnd(x) >> (rnd(x) % 64)));
+	case 1:
+		return (oscar_value_new_str("some text"));
+	case 2:
+		return (oscar_value_new_ref_output("key", (int64_t) (rnd(x) % 3)));
+	case 3:
+		return (pattern_bin(
+		    rnd(x) % 4 == 0 ? 65536 + rnd(x) % 5000 : rnd(x) % 300, (unsigned) rnd(x)));
+	case 4:
+	case 5: {
+		oscar_value_t *a = oscar_value_new_array(0);
+		for (int i = (int) (rnd(x) % 5); i > 0; i--) {
+			oscar_value_array_push(a, rnd_value(x, depth + 1));
+		}
+		return (a);
+	}
+	default: {
+		oscar_value_t *m = oscar_value_new_map(0);
+		char           k[8];
+		for (int i = (int) (rnd(x) % 4); i > 0; i--) {
+			snprintf(k, sizeof(k), "k%d", i);
+			oscar_value_map_set(m, k, rnd_value(x, depth + 1));
+		}
+		return (m);
+	}
+	}
+}
+
+Test(store, receiver_agrees_with_the_decoder_on_random_input)
+{
+	osc_store_t *s        = open_store(0, NULL);
+	uint64_t     x        = 0x853c49e6748fea9bULL;
+	int          accepted = 0;
+	int          refused  = 0;
+
+	for (int k = 0; k < 400; k++) {
+		oscar_value_t    *v    = rnd_value(&x, 0);
+		oscar_value_t    *want = NULL;
+		oscar_value_t    *got  = NULL;
+		osc_store_recv_t *r;
+		oscar_error_t     err;
+		unsigned char    *buf;
+		size_t            len;
+		int               rv = 0;
+
+		cr_assert_eq(oscar_value_encode(v, (void **) &buf, &len), 0);
+		oscar_value_free(v);
+		// Most rounds, break a few bytes, mostly near the start where
+		// the headers are.
+		if (k % 4 != 0) {
+			for (int m = 1 + (int) (rnd(&x) % 3); m > 0; m--) {
+				size_t at =
+				    rnd(&x) % 2 ? rnd(&x) % (len < 64 ? len : 64) : rnd(&x) % len;
+				buf[at] = (unsigned char) rnd(&x);
+			}
+		}
+		int dec = oscar_value_decode(buf, len, &want);
+		cr_assert(dec == 0 || dec == OSCAR_EPROTO);
+		cr_assert_eq(osc_store_recv_open(s, "s1", "k", len, &r, &err), 0);
+		for (size_t at = 0; at < len && rv == 0;) {
+			size_t n = 1 + rnd(&x) % 5000;
+			n        = n > len - at ? len - at : n;
+			rv       = osc_store_recv_push(r, buf + at, n, &err);
+			at += n;
+		}
+		if (rv != 0) {
+			cr_assert_eq(rv, OSCAR_EPROTO);
+			osc_store_recv_abort(r);
+		} else {
+			rv = osc_store_recv_commit(r, &err);
+		}
+		cr_assert_eq(rv == 0, dec == 0, "round %d: receiver %s, decoder %s", k,
+		    oscar_errname(rv), oscar_errname(dec));
+		if (rv == 0) {
+			cr_assert_eq(osc_store_get(s, "s1", "k", NULL, &got, &err), 0);
+			cr_assert(oscar_value_equal(got, want), "round %d", k);
+			oscar_value_free(got);
+			accepted++;
+		} else {
+			cr_assert_eq(rv, OSCAR_EPROTO);
+			refused++;
+		}
+		oscar_value_free(want);
+		free(buf);
+	}
+	cr_assert_gt(accepted, 50);
+	cr_assert_gt(refused, 50);
+	osc_store_close(s);
+}
+
 // vm_kb reads a "VmXXX:" line of /proc/self/status, in KiB.
 static long vm_kb(const char *field)
 {
