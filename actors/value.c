@@ -24,6 +24,11 @@
 // oscar_value_map_set has string keys only; a decoded map may hold keys of
 // any type, which oscar_value_map_get simply never matches.
 //
+// A reference (OSCAR_REF) owns its key like a string: len + 1 bytes from
+// malloc, terminated. oscar_value_replace_refs collects every replacement
+// before it changes anything, so that a failing callback leaves the value
+// as it was.
+//
 // Depth is not tracked here (a container does not know how deep it sits);
 // the encoder and the decoder enforce OSCAR_VALUE_MAX_DEPTH.
 #include <inttypes.h>
