@@ -166,7 +166,7 @@ bool osc_store_has(const osc_store_t *s, const char *session, const char *key);
 // value never changes. The value is borrowed, read-only.
 int osc_store_read(osc_store_t *s, const char *session, const char *key, osc_store_obj_t **obj,
     const oscar_value_t **val, oscar_error_t *err);
-// osc_store_release drops a pin taken by osc_store_read (or an export).
+// osc_store_release drops a pin taken by osc_store_read.
 void osc_store_release(osc_store_t *s, osc_store_obj_t *obj);
 
 // ---------------------------------------------------------------------------
@@ -192,7 +192,7 @@ typedef struct osc_store_recv osc_store_recv_t;
 // osc_store_recv_open prepares to receive an object of total encoded
 // bytes as key in session: room for it is made (spilling) and reserved
 // now, so that the blocks can always be taken. OSCAR_ENOSPACE when it
-// cannot fit; OSCAR_ETOOLARGE past 2^32 + 5 bytes.
+// cannot fit; OSCAR_ETOOLARGE past 2^32 + 5 bytes; OSCAR_EPROTO for 0.
 int osc_store_recv_open(osc_store_t *s, const char *session, const char *key, uint64_t total,
     osc_store_recv_t **rp, oscar_error_t *err);
 // osc_store_recv_push takes the next n bytes. OSCAR_EPROTO when they go
@@ -216,7 +216,8 @@ void osc_store_recv_abort(osc_store_recv_t *r);
 // osc_store_export gives a sealed shared-memory segment holding the object
 // (made on first export, then reused): *fd stays the store's (send a
 // duplicate, osc_shm_send_fd), *size is the segment's size. The segment is
-// closed when the object is deleted or the store closes.
+// closed when the object is deleted, replaced or spilled, or the store
+// closes; a reader that holds a duplicate or a mapping keeps it alive.
 int osc_store_export(osc_store_t *s, const char *session, const char *key, int *fd, size_t *size,
     oscar_error_t *err);
 
