@@ -18,7 +18,8 @@
 // before anything is allocated: a str or bin needs its bytes, an array item
 // at least one byte, a map entry at least two. So a decoded value costs at
 // most a small constant times the input size, whatever the input claims.
-// Nesting is capped at OSCAR_VALUE_MAX_DEPTH containers, ext types are
+// Nesting is capped at OSCAR_VALUE_MAX_DEPTH containers, ext types other
+// than references (and out-of-band buffers, for a reader given them) are
 // rejected, and every reader function leaves the position unchanged when it
 // fails.
 //
@@ -219,6 +220,29 @@ static void osc_write_blob(osc_wbuf_t *w, bool str, const void *p, size_t len)
 	osc_write_raw(w, p, len);
 }
 
+// osc_write_blob_header writes the header of a str or bin of len bytes.
+static void osc_write_blob_header(osc_wbuf_t *w, bool str, size_t len)
+{
+	mpack_token_t tok;
+
+	if (len > UINT32_MAX) {
+		osc_wbuf_fail(w, OSCAR_EINVAL);
+		return;
+	}
+	tok = str ? mpack_pack_str((mpack_uint32_t) len) : mpack_pack_bin((mpack_uint32_t) len);
+	osc_write_token(w, &tok);
+}
+
+void osc_write_str_header(osc_wbuf_t *w, size_t len)
+{
+	osc_write_blob_header(w, true, len);
+}
+
+void osc_write_bin_header(osc_wbuf_t *w, size_t len)
+{
+	osc_write_blob_header(w, false, len);
+}
+
 void osc_write_str(osc_wbuf_t *w, const char *s, size_t len)
 {
 	osc_write_blob(w, true, s, len);
@@ -290,6 +314,134 @@ static void osc_write_oob(osc_wbuf_t *w, const void *p, size_t len)
 	oob->n++;
 }
 
+void osc_write_ref(osc_wbuf_t *w, const char *key, size_t len, int64_t output)
+{
+	mpack_token_t tok;
+	uint32_t      idx;
+
+	if (key == NULL || len == 0 || len > OSCAR_REF_KEY_MAX || memchr(key, 0, len) != NULL ||
+	    (output != OSCAR_REF_WHOLE && (output < 0 || output > OSCAR_REF_OUTPUT_MAX))) {
+		osc_wbuf_fail(w, OSCAR_EINVAL);
+		return;
+	}
+	idx = output == OSCAR_REF_WHOLE ? OSC_REF_EXT_WHOLE : (uint32_t) output;
+	tok = mpack_pack_ext(OSC_REF_EXT, (mpack_uint32_t) (4 + len));
+	osc_write_token(w, &tok);
+	if (osc_wbuf_reserve(w, 4) == 0) {
+		w->data[w->len++] = (char) (uint8_t) (idx >> 24);
+		w->data[w->len++] = (char) (uint8_t) (idx >> 16);
+		w->data[w->len++] = (char) (uint8_t) (idx >> 8);
+		w->data[w->len++] = (char) (uint8_t) idx;
+	}
+	osc_write_raw(w, key, len);
+}
+
+void osc_write_oob_ref(osc_wbuf_t *w, uint32_t idx)
+{
+	osc_write_be(w, 0xd6, ((uint64_t) OSC_OOB_EXT << 32) | idx, 5);
+}
+
+// osc_be reads n bytes big-endian.
+static uint64_t osc_be(const unsigned char *p, int n)
+{
+	uint64_t x = 0;
+
+	for (int i = 0; i < n; i++) {
+		x = (x << 8) | p[i];
+	}
+	return (x);
+}
+
+int osc_read_head(const void *buf, size_t n, osc_head_t *h)
+{
+	const unsigned char *p = buf;
+	unsigned             b;
+	int                  sz = 0; // bytes of the length field
+
+	memset(h, 0, sizeof(*h));
+	if (n == 0) {
+		return (OSCAR_EPROTO);
+	}
+	b      = p[0];
+	h->hdr = 1;
+	if (b <= 0x7f || b >= 0xe0 || b == 0xc0 || b == 0xc2 || b == 0xc3) {
+		h->kind = OSC_HEAD_SCALAR;
+		return (0);
+	}
+	if (b <= 0x8f || (b >= 0x90 && b <= 0x9f) || (b >= 0xa0 && b <= 0xbf)) {
+		h->kind = b <= 0x8f ? OSC_HEAD_MAP : b <= 0x9f ? OSC_HEAD_ARRAY : OSC_HEAD_STR;
+		h->len  = b & (b <= 0x9f ? 0x0f : 0x1f);
+		return (0);
+	}
+	switch (b) {
+	case 0xc1:
+		return (OSCAR_EPROTO);
+	case 0xca:
+	case 0xcb:
+	case 0xcc:
+	case 0xcd:
+	case 0xce:
+	case 0xcf:
+	case 0xd0:
+	case 0xd1:
+	case 0xd2:
+	case 0xd3: {
+		static const unsigned char w[] = { 4, 8, 1, 2, 4, 8, 1, 2, 4, 8 };
+		h->kind                        = OSC_HEAD_SCALAR;
+		h->hdr                         = 1 + (size_t) w[b - 0xca];
+		return (0);
+	}
+	case 0xc4:
+	case 0xc5:
+	case 0xc6:
+		h->kind = OSC_HEAD_BIN;
+		sz      = 1 << (b - 0xc4);
+		break;
+	case 0xd9:
+	case 0xda:
+	case 0xdb:
+		h->kind = OSC_HEAD_STR;
+		sz      = 1 << (b - 0xd9);
+		break;
+	case 0xdc:
+	case 0xdd:
+		h->kind = OSC_HEAD_ARRAY;
+		sz      = b == 0xdc ? 2 : 4;
+		break;
+	case 0xde:
+	case 0xdf:
+		h->kind = OSC_HEAD_MAP;
+		sz      = b == 0xde ? 2 : 4;
+		break;
+	case 0xc7:
+	case 0xc8:
+	case 0xc9:
+		// ext 8/16/32: the length, then the type.
+		h->kind = OSC_HEAD_EXT;
+		sz      = 1 << (b - 0xc7);
+		h->hdr  = 1 + (size_t) sz + 1;
+		if (n < h->hdr) {
+			return (0);
+		}
+		h->len      = osc_be(p + 1, sz);
+		h->ext_type = (int) (signed char) p[1 + sz];
+		return (0);
+	default: // 0xd4..0xd8, fixext 1..16: the type, then 2^k bytes
+		h->kind = OSC_HEAD_EXT;
+		h->hdr  = 2;
+		h->len  = (uint64_t) 1 << (b - 0xd4);
+		if (n >= 2) {
+			h->ext_type = (int) (signed char) p[1];
+		}
+		return (0);
+	}
+	h->hdr = 1 + (size_t) sz;
+	if (n >= h->hdr) {
+		h->len = osc_be(p + 1, sz);
+	}
+	return (0);
+}
+
 // osc_write_value_depth writes v, which sits inside depth containers.
 static void osc_write_value_depth(osc_wbuf_t *w, const oscar_value_t *v, int depth)
 {
@@ -329,6 +481,9 @@ static void osc_write_value_depth(osc_wbuf_t *w, const oscar_value_t *v, int dep
 			osc_write_bin(w, v->as.bin.ptr, v->as.bin.len);
 		}
 		break;
+	case OSCAR_REF:
+		osc_write_ref(w, v->as.ref.key, v->as.ref.len, v->as.ref.output);
+		break;
 	case OSCAR_ARRAY:
 		if (depth >= OSCAR_VALUE_MAX_DEPTH || v->as.arr.len > UINT32_MAX) {
 			osc_wbuf_fail(w, OSCAR_EINVAL);
@@ -354,6 +509,100 @@ static void osc_write_value_depth(osc_wbuf_t *w, const oscar_value_t *v, int dep
 		osc_wbuf_fail(w, OSCAR_EINVAL);
 		break;
 	}
+}
+
+// osc_uint_len is the length of the shortest encoding of u.
+static size_t osc_uint_len(uint64_t u)
+{
+	return (u < 128 ? 1 : u <= UINT8_MAX ? 2 : u <= UINT16_MAX ? 3 : u <= UINT32_MAX ? 5 : 9);
+}
+
+// osc_count_len is the length of an array or map header for n.
+static size_t osc_count_len(size_t n)
+{
+	return (n < 16 ? 1 : n <= UINT16_MAX ? 3 : 5);
+}
+
+// osc_encoded_len_depth measures v, which sits inside depth containers;
+// 0 when it cannot be encoded.
+static size_t osc_encoded_len_depth(const oscar_value_t *v, int depth)
+{
+	size_t n;
+	size_t i;
+	size_t a;
+	size_t b;
+
+	switch (v->type) {
+	case OSCAR_NIL:
+	case OSCAR_BOOL:
+		return (1);
+	case OSCAR_INT:
+		if (v->as.i >= 0) {
+			return (osc_uint_len((uint64_t) v->as.i));
+		}
+		return (v->as.i >= -32         ? 1
+		        : v->as.i >= INT8_MIN  ? 2
+		        : v->as.i >= INT16_MIN ? 3
+		        : v->as.i >= INT32_MIN ? 5
+		                               : 9);
+	case OSCAR_UINT:
+		return (osc_uint_len(v->as.u));
+	case OSCAR_FLOAT:
+		return (9);
+	case OSCAR_STR:
+		n = v->as.str.len;
+		if (n > UINT32_MAX) {
+			return (0);
+		}
+		return (n + (n < 32 ? 1 : n <= UINT8_MAX ? 2 : n <= UINT16_MAX ? 3 : 5));
+	case OSCAR_BIN:
+		n = v->as.bin.len;
+		if (n > UINT32_MAX) {
+			return (0);
+		}
+		return (n + (n <= UINT8_MAX ? 2 : n <= UINT16_MAX ? 3 : 5));
+	case OSCAR_REF:
+		n = v->as.ref.len;
+		if (n == 0 || n > OSCAR_REF_KEY_MAX || memchr(v->as.ref.key, 0, n) != NULL ||
+		    (v->as.ref.output != OSCAR_REF_WHOLE &&
+		        (v->as.ref.output < 0 || v->as.ref.output > OSCAR_REF_OUTPUT_MAX))) {
+			return (0);
+		}
+		n += 4;
+		return (n + (n == 8 || n == 16 ? 2 : n <= UINT8_MAX ? 3 : 4));
+	case OSCAR_ARRAY:
+		if (depth >= OSCAR_VALUE_MAX_DEPTH || v->as.arr.len > UINT32_MAX) {
+			return (0);
+		}
+		n = osc_count_len(v->as.arr.len);
+		for (i = 0; i < v->as.arr.len; i++) {
+			if ((a = osc_encoded_len_depth(&v->as.arr.items[i], depth + 1)) == 0) {
+				return (0);
+			}
+			n += a;
+		}
+		return (n);
+	case OSCAR_MAP:
+		if (depth >= OSCAR_VALUE_MAX_DEPTH || v->as.map.len > UINT32_MAX) {
+			return (0);
+		}
+		n = osc_count_len(v->as.map.len);
+		for (i = 0; i < v->as.map.len; i++) {
+			if ((a = osc_encoded_len_depth(&v->as.map.kv[i].key, depth + 1)) == 0 ||
+			    (b = osc_encoded_len_depth(&v->as.map.kv[i].val, depth + 1)) == 0) {
+				return (0);
+			}
+			n += a + b;
+		}
+		return (n);
+	default:
+		return (0);
+	}
+}
+
+size_t osc_value_encoded_len(const oscar_value_t *v)
+{
+	return (v == NULL ? 0 : osc_encoded_len_depth(v, 0));
 }
 
 // osc_write_value writes v and everything in it. A NULL value, an unknown
@@ -428,8 +677,18 @@ static int osc_peek(const osc_reader_t *r, osc_tok_t *t)
 	case MPACK_TOKEN_MAP:
 		return ((uint64_t) t->tok.length * 2 > after ? OSCAR_EPROTO : 0);
 	case MPACK_TOKEN_EXT:
-		// Only references to out-of-band buffers, and only when the
-		// reader was given them.
+		if (t->tok.data.ext_type == OSC_REF_EXT) {
+			// An object reference: an output index and a key of
+			// 1..OSCAR_REF_KEY_MAX bytes with no zero byte.
+			if (t->tok.length < 5 || t->tok.length > 4 + OSCAR_REF_KEY_MAX ||
+			    t->tok.length > after || memchr(p + 4, 0, t->tok.length - 4) != NULL) {
+				return (OSCAR_EPROTO);
+			}
+			t->size += t->tok.length;
+			return (0);
+		}
+		// Otherwise only references to out-of-band buffers, and only
+		// when the reader was given them.
 		if (r->oob == NULL || t->tok.data.ext_type != OSC_OOB_EXT || t->tok.length != 4 ||
 		    after < 4) {
 			return (OSCAR_EPROTO);
@@ -456,8 +715,9 @@ static oscar_type_t osc_tok_type(const mpack_token_t *tok)
 	case MPACK_TOKEN_STR:
 		return (OSCAR_STR);
 	case MPACK_TOKEN_BIN:
-	case MPACK_TOKEN_EXT: // an out-of-band buffer: a bin once resolved
 		return (OSCAR_BIN);
+	case MPACK_TOKEN_EXT: // a reference, or an out-of-band buffer (a bin)
+		return (tok->data.ext_type == OSC_REF_EXT ? OSCAR_REF : OSCAR_BIN);
 	case MPACK_TOKEN_ARRAY:
 		return (OSCAR_ARRAY);
 	case MPACK_TOKEN_MAP:
@@ -799,15 +1059,33 @@ static int osc_read_into(osc_reader_t *r, oscar_value_t *v, int depth)
 		v->type       = tok.tok.type == MPACK_TOKEN_STR ? OSCAR_STR : OSCAR_BIN;
 		break;
 	case MPACK_TOKEN_EXT: {
-		// An out-of-band buffer (osc_peek let nothing else through).
-		const uint8_t *b   = (const uint8_t *) r->buf + r->pos + tok.hdr;
-		uint32_t       idx = ((uint32_t) b[0] << 24) | ((uint32_t) b[1] << 16) |
+		// A reference, or an out-of-band buffer (osc_peek let nothing
+		// else through).
+		const uint8_t *b = (const uint8_t *) r->buf + r->pos + tok.hdr;
+		if (tok.tok.data.ext_type == OSC_REF_EXT) {
+			uint32_t out = ((uint32_t) b[0] << 24) | ((uint32_t) b[1] << 16) |
+			               ((uint32_t) b[2] << 8) | b[3];
+			n = tok.tok.length - 4;
+			if ((v->as.ref.key = osc_dup_bytes((const char *) b + 4, n)) == NULL) {
+				return (OSCAR_ENOMEM);
+			}
+			v->as.ref.len = n;
+			v->as.ref.output =
+			    out == OSC_REF_EXT_WHOLE ? OSCAR_REF_WHOLE : (int64_t) out;
+			v->type = OSCAR_REF;
+			break;
+		}
+		uint32_t idx = ((uint32_t) b[0] << 24) | ((uint32_t) b[1] << 16) |
 		               ((uint32_t) b[2] << 8) | b[3];
 		if (idx >= r->oob->n) {
 			return (OSCAR_EPROTO);
 		}
 		n = r->oob->bufs[idx].len;
-		if (r->oob->lender != NULL && !r->lent && idx == r->oob->n - 1) {
+		if (r->oob->owned != NULL && r->oob->owned[idx] != NULL) {
+			// Adopted, not copied: a block of n + 1 bytes, terminated.
+			v->as.bin.ptr      = r->oob->owned[idx];
+			r->oob->owned[idx] = NULL;
+		} else if (r->oob->lender != NULL && !r->lent && idx == r->oob->n - 1) {
 			// Lent, not copied: the bytes are the lender's, writable
 			// and terminated (see osc_oob_t). Only once, so that two
 			// references to one buffer never share their bytes.

@@ -39,6 +39,12 @@ void osc_lender_drop(osc_lender_t *l);
 // it rejects every ext).
 #define OSC_OOB_EXT 1
 
+// Object references (OSCAR_REF) are an ext of type OSC_REF_EXT, accepted by
+// every reader: a big-endian uint32 output index (0xffffffff for a whole
+// object) followed by the key's bytes (docs/wire.md).
+#define OSC_REF_EXT       2
+#define OSC_REF_EXT_WHOLE 0xffffffffu
+
 typedef struct osc_oob_buf {
 	const void *ptr;
 	size_t      len;
@@ -55,6 +61,11 @@ typedef struct osc_oob {
 	// terminated), so the first reference to it becomes a bin pointing
 	// into them, holding the lender, instead of a copy.
 	osc_lender_t *lender;
+	// Reader: when set, owned[i] (when not NULL) is buffer i as a block
+	// of malloc'd memory, len + 1 bytes with a zero last, that the first
+	// reference to it adopts as its bin (owned[i] is then set to NULL;
+	// the caller frees what is left).
+	char **owned;
 } osc_oob_t;
 
 // osc_oob_fini releases a writer's buffer list (not the buffers).
@@ -87,10 +98,51 @@ void osc_write_float(osc_wbuf_t *w, double f);
 void osc_write_str(osc_wbuf_t *w, const char *s, size_t len);
 void osc_write_cstr(osc_wbuf_t *w, const char *s);
 void osc_write_bin(osc_wbuf_t *w, const void *p, size_t len);
+// osc_write_str_header and osc_write_bin_header write only the header of a
+// str or bin of len bytes; the caller writes the payload (or hashes it).
+void osc_write_str_header(osc_wbuf_t *w, size_t len);
+void osc_write_bin_header(osc_wbuf_t *w, size_t len);
 void osc_write_array(osc_wbuf_t *w, uint32_t n);
 void osc_write_map(osc_wbuf_t *w, uint32_t n);
 void osc_write_raw(osc_wbuf_t *w, const void *p, size_t len);
 void osc_write_value(osc_wbuf_t *w, const oscar_value_t *v);
+// osc_write_oob_ref writes a reference to out-of-band buffer idx (a
+// fixext 4 of type OSC_OOB_EXT), for a writer that lists buffers itself.
+void osc_write_oob_ref(osc_wbuf_t *w, uint32_t idx);
+
+// osc_head_t describes the token that starts a MessagePack value, read
+// from its first bytes alone: osc_read_head.
+typedef enum osc_head_kind {
+	OSC_HEAD_SCALAR, // nil, bool, a number: the header is the whole token
+	OSC_HEAD_STR,
+	OSC_HEAD_BIN,
+	OSC_HEAD_EXT,
+	OSC_HEAD_ARRAY,
+	OSC_HEAD_MAP,
+} osc_head_kind_t;
+
+typedef struct osc_head {
+	osc_head_kind_t kind;
+	size_t          hdr;      // bytes of the header (the type byte included)
+	uint64_t        len;      // payload bytes (str, bin, ext), or items/entries
+	int             ext_type; // for OSC_HEAD_EXT
+} osc_head_t;
+
+// osc_read_head reads the header at p[0..n) for a reader that gets its
+// bytes piecewise. It sets h->hdr to the header's length from the first
+// byte; when n is shorter the rest of h is unset and the caller reads on
+// once it has h->hdr bytes. OSCAR_EPROTO for the reserved byte 0xc1 or
+// n == 0.
+int osc_read_head(const void *p, size_t n, osc_head_t *h);
+
+// osc_value_encoded_len returns the length of v's encoding as
+// osc_write_value writes it without out-of-band buffers, or 0 when v
+// cannot be encoded (too deep, too long, a bad reference).
+size_t osc_value_encoded_len(const oscar_value_t *v);
+// osc_write_ref writes a reference to output `output` (or OSCAR_REF_WHOLE)
+// of the object key[0..len); a key that is empty, too long or holds a zero
+// byte, or an output out of range, sets OSCAR_EINVAL.
+void osc_write_ref(osc_wbuf_t *w, const char *key, size_t len, int64_t output);
 
 // osc_reader_t reads MessagePack from buf[0..len). It never reads past the
 // end; every getter returns 0 or OSCAR_EPROTO (wrong type, truncated,

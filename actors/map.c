@@ -1,4 +1,5 @@
 // A hash set of pointers: see map.h.
+#include <stdint.h>
 #include <stdlib.h>
 
 #include "actors/map.h"
@@ -9,11 +10,19 @@ static char osc_map_tomb_;
 
 int osc_map_reserve(osc_map_t *m)
 {
-	if ((m->len + m->tombs + 1) * 4 <= m->cap * 3) {
+	return (osc_map_reserve_n(m, 1));
+}
+
+int osc_map_reserve_n(osc_map_t *m, size_t n)
+{
+	if (n > SIZE_MAX / 8 - m->len - m->tombs) {
+		return (OSCAR_ENOMEM);
+	}
+	if ((m->len + m->tombs + n) * 4 <= m->cap * 3) {
 		return (0);
 	}
 	size_t cap = m->cap ? m->cap : 64;
-	while ((m->len + 1) * 2 > cap) {
+	while ((m->len + n) * 2 > cap) {
 		cap *= 2;
 	}
 	osc_slot_t *slots = calloc(cap, sizeof(*slots));

@@ -27,6 +27,8 @@ typedef struct osc_map {
 // osc_map_reserve makes room for one more element, so that the next
 // osc_map_insert cannot fail. 0 or OSCAR_ENOMEM.
 int osc_map_reserve(osc_map_t *m);
+// osc_map_reserve_n makes room for n more elements at once.
+int osc_map_reserve_n(osc_map_t *m, size_t n);
 // osc_map_insert adds val under hash (after osc_map_reserve).
 void osc_map_insert(osc_map_t *m, uint64_t hash, void *val);
 // osc_map_remove removes val, stored under hash.

@@ -24,6 +24,11 @@
 // oscar_value_map_set has string keys only; a decoded map may hold keys of
 // any type, which oscar_value_map_get simply never matches.
 //
+// A reference (OSCAR_REF) owns its key like a string: len + 1 bytes from
+// malloc, terminated. oscar_value_replace_refs collects every replacement
+// before it changes anything, so that a failing callback leaves the value
+// as it was.
+//
 // Depth is not tracked here (a container does not know how deep it sits);
 // the encoder and the decoder enforce OSCAR_VALUE_MAX_DEPTH.
 #include <inttypes.h>
@@ -34,6 +39,7 @@
 #include <string.h>
 
 #include "actors/codec.h"
+#include "actors/map.h"
 #include "oscar/error.h"
 #include "oscar/value.h"
 
@@ -87,6 +93,9 @@ static void osc_value_clear(oscar_value_t *v)
 		} else {
 			free(v->as.str.ptr);
 		}
+		break;
+	case OSCAR_REF:
+		free(v->as.ref.key);
 		break;
 	case OSCAR_ARRAY:
 		for (i = 0; i < v->as.arr.len; i++) {
@@ -249,6 +258,34 @@ oscar_value_t *oscar_value_new_map(size_t cap)
 	return (v);
 }
 
+oscar_value_t *oscar_value_new_ref(const char *key)
+{
+	return (oscar_value_new_ref_output(key, OSCAR_REF_WHOLE));
+}
+
+oscar_value_t *oscar_value_new_ref_output(const char *key, int64_t output)
+{
+	oscar_value_t *v;
+	size_t         n;
+
+	if (key == NULL || (n = strlen(key)) == 0 || n > OSCAR_REF_KEY_MAX) {
+		return (NULL);
+	}
+	if (output != OSCAR_REF_WHOLE && (output < 0 || output > OSCAR_REF_OUTPUT_MAX)) {
+		return (NULL);
+	}
+	if ((v = osc_value_alloc(OSCAR_REF)) == NULL) {
+		return (NULL);
+	}
+	if ((v->as.ref.key = osc_bytes_dup(key, n)) == NULL) {
+		free(v);
+		return (NULL);
+	}
+	v->as.ref.len    = n;
+	v->as.ref.output = output;
+	return (v);
+}
+
 void oscar_value_free(oscar_value_t *v)
 {
 	if (v == NULL) {
@@ -276,6 +313,13 @@ static int osc_value_copy_into(oscar_value_t *dst, const oscar_value_t *src)
 			return (OSCAR_ENOMEM);
 		}
 		tmp.as.str.len = src->as.str.len;
+		break;
+	case OSCAR_REF:
+		if ((tmp.as.ref.key = osc_bytes_dup(src->as.ref.key, src->as.ref.len)) == NULL) {
+			return (OSCAR_ENOMEM);
+		}
+		tmp.as.ref.len    = src->as.ref.len;
+		tmp.as.ref.output = src->as.ref.output;
 		break;
 	case OSCAR_ARRAY:
 		if (src->as.arr.len > 0) {
@@ -386,6 +430,9 @@ bool oscar_value_equal(const oscar_value_t *a, const oscar_value_t *b)
 		return (a->as.str.len == b->as.str.len &&
 		        (a->as.str.len == 0 ||
 		            memcmp(a->as.str.ptr, b->as.str.ptr, a->as.str.len) == 0));
+	case OSCAR_REF:
+		return (a->as.ref.output == b->as.ref.output && a->as.ref.len == b->as.ref.len &&
+		        memcmp(a->as.ref.key, b->as.ref.key, a->as.ref.len) == 0);
 	case OSCAR_ARRAY:
 		if (a->as.arr.len != b->as.arr.len) {
 			return (false);
@@ -647,6 +694,198 @@ int oscar_value_get_bin(const oscar_value_t *v, const void **out, size_t *len)
 	return (0);
 }
 
+// oscar_value_get_ref gives the key and, when asked, its length and the
+// output index.
+int oscar_value_get_ref(const oscar_value_t *v, const char **key, size_t *len, int64_t *output)
+{
+	if (v == NULL || v->type != OSCAR_REF || key == NULL) {
+		return (OSCAR_EBADARGS);
+	}
+	*key = v->as.ref.key;
+	if (len != NULL) {
+		*len = v->as.ref.len;
+	}
+	if (output != NULL) {
+		*output = v->as.ref.output;
+	}
+	return (0);
+}
+
+int oscar_value_ref_name(const oscar_value_t *v, char *buf, size_t size)
+{
+	int n;
+
+	if (v == NULL || v->type != OSCAR_REF || buf == NULL) {
+		return (OSCAR_EBADARGS);
+	}
+	if (v->as.ref.output == OSCAR_REF_WHOLE) {
+		n = snprintf(buf, size, "%s", v->as.ref.key);
+	} else {
+		n = snprintf(buf, size, "%s#%" PRId64, v->as.ref.key, v->as.ref.output);
+	}
+	return (n < 0 || (size_t) n >= size ? OSCAR_ETOOLARGE : 0);
+}
+
+// ---------------------------------------------------------------------------
+// Walking and replacing references
+
+// osc_walk_depth calls cb for each reference in v, which sits inside
+// depth containers. With cb NULL it only checks the depth.
+static int osc_walk_depth(const oscar_value_t *v, int depth, oscar_ref_cb cb, void *arg)
+{
+	size_t i;
+	int    rv;
+
+	switch (v->type) {
+	case OSCAR_REF:
+		return (cb != NULL ? cb(arg, v) : 0);
+	case OSCAR_ARRAY:
+		if (depth >= OSCAR_VALUE_MAX_DEPTH) {
+			return (OSCAR_EINVAL);
+		}
+		for (i = 0; i < v->as.arr.len; i++) {
+			if ((rv = osc_walk_depth(&v->as.arr.items[i], depth + 1, cb, arg)) != 0) {
+				return (rv);
+			}
+		}
+		return (0);
+	case OSCAR_MAP:
+		if (depth >= OSCAR_VALUE_MAX_DEPTH) {
+			return (OSCAR_EINVAL);
+		}
+		for (i = 0; i < v->as.map.len; i++) {
+			if (((rv = osc_walk_depth(&v->as.map.kv[i].key, depth + 1, cb, arg)) !=
+			        0) ||
+			    ((rv = osc_walk_depth(&v->as.map.kv[i].val, depth + 1, cb, arg)) !=
+			        0)) {
+				return (rv);
+			}
+		}
+		return (0);
+	default:
+		return (0);
+	}
+}
+
+// oscar_value_walk_refs checks the depth of the whole value first, so that
+// a value too deep gets no call at all.
+int oscar_value_walk_refs(const oscar_value_t *v, oscar_ref_cb cb, void *arg)
+{
+	int rv;
+
+	if (v == NULL || cb == NULL) {
+		return (OSCAR_EINVAL);
+	}
+	if ((rv = osc_walk_depth(v, 0, NULL, NULL)) != 0) {
+		return (rv);
+	}
+	return (osc_walk_depth(v, 0, cb, arg));
+}
+
+// osc_list_ref appends a copy of ref to the array arg.
+static int osc_list_ref(void *arg, const oscar_value_t *ref)
+{
+	oscar_value_t *c;
+
+	if ((c = oscar_value_copy(ref)) == NULL) {
+		return (OSCAR_ENOMEM);
+	}
+	return (oscar_value_array_push(arg, c));
+}
+
+int oscar_value_list_refs(const oscar_value_t *v, oscar_value_t **out)
+{
+	oscar_value_t *list;
+	int            rv;
+
+	if (out == NULL) {
+		return (OSCAR_EINVAL);
+	}
+	*out = NULL;
+	if (v == NULL) {
+		return (OSCAR_EINVAL);
+	}
+	if ((list = oscar_value_new_array(0)) == NULL) {
+		return (OSCAR_ENOMEM);
+	}
+	if ((rv = oscar_value_walk_refs(v, osc_list_ref, list)) != 0) {
+		oscar_value_free(list);
+		return (rv);
+	}
+	*out = list;
+	return (0);
+}
+
+// osc_subst_t is one pending replacement: the reference's slot and the
+// value that goes there.
+typedef struct osc_subst {
+	oscar_value_t *slot;
+	oscar_value_t *with;
+} osc_subst_t;
+
+// osc_replace_t collects the replacements of oscar_value_replace_refs.
+typedef struct osc_replace {
+	oscar_ref_replace_cb cb;
+	void                *arg;
+	osc_subst_t         *subst;
+	size_t               n;
+	size_t               cap;
+} osc_replace_t;
+
+// osc_replace_one asks for the replacement of one reference and records
+// it. The slot is the reference itself: the walk hands out pointers into
+// the value, which stays unchanged until every replacement is known.
+static int osc_replace_one(void *arg, const oscar_value_t *ref)
+{
+	osc_replace_t *r    = arg;
+	oscar_value_t *with = NULL;
+	int            rv;
+
+	if ((rv = r->cb(r->arg, ref, &with)) != 0) {
+		oscar_value_free(with);
+		return (rv);
+	}
+	if (with == NULL) {
+		return (0);
+	}
+	if (osc_reserve(&r->subst, &r->cap, r->n, sizeof(*r->subst), 8) != 0) {
+		oscar_value_free(with);
+		return (OSCAR_ENOMEM);
+	}
+	r->subst[r->n].slot = (oscar_value_t *) (uintptr_t) ref;
+	r->subst[r->n].with = with;
+	r->n++;
+	return (0);
+}
+
+int oscar_value_replace_refs(oscar_value_t *v, oscar_ref_replace_cb cb, void *arg)
+{
+	osc_replace_t r;
+	size_t        i;
+	int           rv;
+
+	if (v == NULL || cb == NULL) {
+		return (OSCAR_EINVAL);
+	}
+	memset(&r, 0, sizeof(r));
+	r.cb  = cb;
+	r.arg = arg;
+	if ((rv = oscar_value_walk_refs(v, osc_replace_one, &r)) != 0) {
+		for (i = 0; i < r.n; i++) {
+			oscar_value_free(r.subst[i].with);
+		}
+		free(r.subst);
+		return (rv);
+	}
+	for (i = 0; i < r.n; i++) {
+		osc_value_clear(r.subst[i].slot);
+		*r.subst[i].slot = *r.subst[i].with;
+		free(r.subst[i].with);
+	}
+	free(r.subst);
+	return (0);
+}
+
 const char *oscar_type_name(oscar_type_t t)
 {
 	switch (t) {
@@ -668,6 +907,8 @@ const char *oscar_type_name(oscar_type_t t)
 		return ("array");
 	case OSCAR_MAP:
 		return ("map");
+	case OSCAR_REF:
+		return ("ref");
 	default:
 		return ("unknown");
 	}
@@ -816,6 +1057,15 @@ static void osc_fmt_value(osc_fmt_t *f, const oscar_value_t *v, int depth)
 	case OSCAR_BIN:
 		snprintf(tmp, sizeof(tmp), "<bin %zu bytes>", v->as.bin.len);
 		osc_fmt_puts(f, tmp);
+		break;
+	case OSCAR_REF:
+		osc_fmt_puts(f, "ref(");
+		osc_fmt_str(f, v->as.ref.key, v->as.ref.len);
+		if (v->as.ref.output != OSCAR_REF_WHOLE) {
+			snprintf(tmp, sizeof(tmp), ", %" PRId64, v->as.ref.output);
+			osc_fmt_puts(f, tmp);
+		}
+		osc_fmt_puts(f, ")");
 		break;
 	case OSCAR_ARRAY:
 		if (depth >= OSCAR_VALUE_MAX_DEPTH) {

@@ -100,6 +100,10 @@ static bool bench_known(const char *only)
 			ok = strlen(bench_graph_names[i]) == len &&
 			     strncmp(p, bench_graph_names[i], len) == 0;
 		}
+		for (int i = 0; !ok && bench_storage_names[i] != NULL; i++) {
+			ok = strlen(bench_storage_names[i]) == len &&
+			     strncmp(p, bench_storage_names[i], len) == 0;
+		}
 		if (!ok) {
 			return (false);
 		}
@@ -801,6 +805,9 @@ static void usage(void)
 	for (int i = 0; bench_graph_names[i] != NULL; i++) {
 		fprintf(stderr, " %s", bench_graph_names[i]);
 	}
+	for (int i = 0; bench_storage_names[i] != NULL; i++) {
+		fprintf(stderr, " %s", bench_storage_names[i]);
+	}
 	fprintf(stderr, " (cross: every cross-process one)\n");
 }
 
@@ -878,6 +885,7 @@ int main(int argc, char **argv)
 	size_t      nrows = run_inproc(&o, &n, rows);
 	nrows += bench_cross_run(&o, rows + nrows, sizeof(rows) / sizeof(rows[0]) - nrows);
 	nrows += bench_graph_run(&o, rows + nrows, sizeof(rows) / sizeof(rows[0]) - nrows);
+	nrows += bench_storage_run(&o, rows + nrows, sizeof(rows) / sizeof(rows[0]) - nrows);
 	bench_peers_fill(o.peers, rows, nrows);
 	bench_report_print(&o, rows, nrows);
 	rv = json != NULL && bench_report_json(json, &o, rows, nrows) != 0;

@@ -107,6 +107,13 @@ size_t bench_cross_run(const bench_opts_t *o, bench_row_t *rows, size_t max);
 // max rows. Returns the number of rows stored.
 extern const char *const bench_graph_names[];
 size_t bench_graph_run(const bench_opts_t *o, bench_row_t *rows, size_t max);
+// bench_storage_names lists the storage workloads (storage.c),
+// NULL-terminated.
+extern const char *const bench_storage_names[];
+
+// bench_storage_run runs the storage workloads that o selects and stores
+// up to max rows. Returns the number of rows stored.
+size_t bench_storage_run(const bench_opts_t *o, bench_row_t *rows, size_t max);
 
 // ---------------------------------------------------------------------------
 // Child processes (child.c)

@@ -22,6 +22,10 @@ packages=(
 	libcriterion-dev
 	# The configuration files of oscar-supervisor and oscar-worker (INI).
 	libinih-dev
+	# BLAKE2b for the keys of pure tasks (canonical value hashes).
+	libsodium-dev
+	# lz4 compression of large objects read from or moved between workers.
+	liblz4-dev
 	# The multi-host tests make hosts with network namespaces (ip netns).
 	iproute2
 	# The TLS tests make a throwaway certificate with the openssl tool.

@@ -45,7 +45,8 @@ extern "C" {
 	X(EADDRINUSE, 21, "address in use")                \
 	X(EADDRINVAL, 22, "invalid address")               \
 	X(EHOOK, 23, "create hook failed")                 \
-	X(EAPP, 24, "application error")
+	X(EAPP, 24, "application error")                   \
+	X(ENOSPACE, 25, "no space left")
 
 // oscar_err_t lists the codes as OSCAR_ENOMEM, OSCAR_ENOACTOR, ...
 typedef enum oscar_err {

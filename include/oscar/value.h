@@ -2,8 +2,9 @@
 //
 // oscar_value_t is the small dynamic type that carries call arguments and
 // replies: nil, bool, int, uint, float, str, bin, array and map, mirroring
-// MessagePack. Inside one pool a value is handed over as it is, with no
-// encoding; between pools it is encoded as MessagePack by the codec.
+// MessagePack, and ref, a reference to a stored object by its key (a
+// MessagePack ext type, see docs/values.md). Inside one pool a value is handed over as it is, with
+// no encoding; between pools it is encoded as MessagePack by the codec.
 //
 // Ownership: a value returned by a oscar_value_new_* constructor belongs to
 // the caller until it is passed to a function documented as consuming it
@@ -37,6 +38,7 @@ typedef enum oscar_type {
 	OSCAR_BIN,
 	OSCAR_ARRAY,
 	OSCAR_MAP,
+	OSCAR_REF,
 } oscar_type_t;
 
 typedef struct oscar_value oscar_value_t;
@@ -71,6 +73,11 @@ struct oscar_value {
 			size_t      len;
 			size_t      cap;
 		} map;
+		struct {
+			char   *key;    // NUL-terminated (not counted in len)
+			size_t  len;    // 1..OSCAR_REF_KEY_MAX bytes, no zero byte
+			int64_t output; // OSCAR_REF_WHOLE, or 0..OSCAR_REF_OUTPUT_MAX
+		} ref;
 	} as;
 };
 
@@ -82,6 +89,15 @@ struct oscar_kv {
 // Nesting limit, enforced by the encoder (OSCAR_EINVAL) and the decoder
 // (OSCAR_EPROTO); constructors do not track depth.
 #define OSCAR_VALUE_MAX_DEPTH 64
+
+// Object references (OSCAR_REF). A reference names a stored object by its
+// key. A task with several outputs stores output i as its own object; a
+// reference to it keeps the task's key and the output index apart, and
+// names the object "key#i" (oscar_value_ref_name). A reference to a whole
+// object has output OSCAR_REF_WHOLE.
+#define OSCAR_REF_KEY_MAX    1024
+#define OSCAR_REF_WHOLE      ((int64_t) -1)
+#define OSCAR_REF_OUTPUT_MAX ((int64_t) 0xfffffffe)
 
 // Constructors. Each returns a new heap value, or NULL when out of memory.
 oscar_value_t *oscar_value_new_nil(void);
@@ -99,6 +115,15 @@ oscar_value_t *oscar_value_new_bin(const void *data, size_t n);
 oscar_value_t *oscar_value_new_array(size_t cap);
 // oscar_value_new_map makes an empty map with room for cap entries.
 oscar_value_t *oscar_value_new_map(size_t cap);
+
+// oscar_value_new_ref makes a reference to the object named key (a
+// NUL-terminated string of 1..OSCAR_REF_KEY_MAX bytes). Returns NULL when
+// key is NULL, empty or too long, or when out of memory.
+oscar_value_t *oscar_value_new_ref(const char *key);
+// oscar_value_new_ref_output makes a reference to output `output` (0 ..
+// OSCAR_REF_OUTPUT_MAX, or OSCAR_REF_WHOLE) of the task whose key is key.
+// NULL as for oscar_value_new_ref, or when output is out of range.
+oscar_value_t *oscar_value_new_ref_output(const char *key, int64_t output);
 
 // oscar_value_free releases v and everything it contains. NULL is allowed.
 void oscar_value_free(oscar_value_t *v);
@@ -156,6 +181,50 @@ const char *oscar_value_map_str(const oscar_value_t *map, const char *key);
 int64_t     oscar_value_at_int(const oscar_value_t *array, size_t i, int64_t def);
 uint64_t    oscar_value_at_uint(const oscar_value_t *array, size_t i, uint64_t def);
 const char *oscar_value_at_str(const oscar_value_t *array, size_t i);
+// oscar_value_get_ref gives a reference's borrowed key (NUL-terminated)
+// and, when not NULL, its length and output index (OSCAR_REF_WHOLE for a
+// whole object). OSCAR_EBADARGS when v is not a reference.
+int oscar_value_get_ref(const oscar_value_t *v, const char **key, size_t *len, int64_t *output);
+
+// oscar_value_ref_name writes the name of the object a reference points to
+// into buf[0..size): its key, or "key#i" for output i. Returns 0,
+// OSCAR_EBADARGS when v is not a reference, or OSCAR_ETOOLARGE when the
+// name and its terminator do not fit (buf then holds nothing usable).
+// OSCAR_REF_NAME_MAX bytes always fit.
+#define OSCAR_REF_NAME_MAX (OSCAR_REF_KEY_MAX + 12)
+int oscar_value_ref_name(const oscar_value_t *v, char *buf, size_t size);
+
+// oscar_ref_cb is called with each reference found by
+// oscar_value_walk_refs; ref is borrowed for the call. A non-zero return
+// stops the walk, which then returns that code.
+typedef int (*oscar_ref_cb)(void *arg, const oscar_value_t *ref);
+
+// oscar_value_walk_refs calls cb for every reference in v, depth first in
+// order (v itself, array items, map keys and values), at most
+// OSCAR_VALUE_MAX_DEPTH containers deep (deeper: OSCAR_EINVAL, before any
+// call). Returns 0, OSCAR_EINVAL, or what cb returned.
+int oscar_value_walk_refs(const oscar_value_t *v, oscar_ref_cb cb, void *arg);
+
+// oscar_value_list_refs sets *out to a new array (the caller's) holding a
+// copy of every reference in v, in the order oscar_value_walk_refs finds
+// them, duplicates included. Returns 0, OSCAR_EINVAL or OSCAR_ENOMEM
+// (then *out is NULL).
+int oscar_value_list_refs(const oscar_value_t *v, oscar_value_t **out);
+
+// oscar_ref_replace_cb gives the value that replaces the reference ref:
+// it sets *out to a new heap value, which oscar_value_replace_refs then
+// owns in every case, or leaves *out NULL to keep the reference. A
+// non-zero return fails the whole replacement.
+typedef int (*oscar_ref_replace_cb)(void *arg, const oscar_value_t *ref, oscar_value_t **out);
+
+// oscar_value_replace_refs replaces the references in v (v itself
+// included, and map keys) by what cb gives, all or nothing: cb is called
+// for every reference first, in walk order, and only when every call
+// succeeded are the references freed and the new values moved into their
+// places. On failure (what cb returned, OSCAR_EINVAL for nesting deeper
+// than OSCAR_VALUE_MAX_DEPTH, or OSCAR_ENOMEM) v is unchanged and every
+// value cb gave is freed.
+int oscar_value_replace_refs(oscar_value_t *v, oscar_ref_replace_cb cb, void *arg);
 
 // oscar_type_name returns "nil", "bool", "int", ... for messages.
 const char *oscar_type_name(oscar_type_t t);
@@ -166,9 +235,37 @@ int oscar_value_encode(const oscar_value_t *v, void **buf, size_t *len);
 
 // oscar_value_decode decodes exactly one MessagePack value that fills
 // buf[0..len). Untrusted input is fine: truncated, trailing, ill-typed
-// (ext types), too deep or oversized input gives OSCAR_EPROTO and *out is
-// left NULL. Returns 0, OSCAR_EPROTO or OSCAR_ENOMEM.
+// (ext types other than references, malformed references), too deep or oversized input gives
+// OSCAR_EPROTO and *out is left NULL. Returns 0, OSCAR_EPROTO or OSCAR_ENOMEM.
 int oscar_value_decode(const void *buf, size_t len, oscar_value_t **out);
+
+// Canonical encoding and hash, for keys derived from values (pure tasks).
+// The canonical encoding is the MessagePack encoding with every map's
+// entries sorted by the canonical encoding of their keys (bytewise, then
+// by length; equal keys by their values' encodings), every integer in its
+// shortest form whatever its tag, every float as float64 with -0.0 written
+// as 0.0 and every NaN as the one quiet NaN 0x7ff8000000000000, every bin
+// inline (never out of band), references as their ext type. Values that
+// oscar_value_equal calls equal, up to the order of map entries, encode
+// to the same bytes. The hash is the unkeyed BLAKE2b of those bytes,
+// OSCAR_VALUE_HASH_SIZE (16) bytes long; see docs/values.md.
+#define OSCAR_VALUE_HASH_SIZE 16
+// OSCAR_VALUE_HASH_HEX is the size of the hash's hex rendering with its
+// terminator.
+#define OSCAR_VALUE_HASH_HEX (2 * OSCAR_VALUE_HASH_SIZE + 1)
+
+// oscar_value_canonical_encode encodes v canonically into a new buffer
+// that the caller releases with free(). Returns 0, OSCAR_EINVAL (as for
+// oscar_value_encode) or OSCAR_ENOMEM.
+int oscar_value_canonical_encode(const oscar_value_t *v, void **buf, size_t *len);
+
+// oscar_value_hash hashes the canonical encoding of v into
+// out[0..OSCAR_VALUE_HASH_SIZE). Returns 0, OSCAR_EINVAL or OSCAR_ENOMEM.
+int oscar_value_hash(const oscar_value_t *v, uint8_t out[OSCAR_VALUE_HASH_SIZE]);
+
+// oscar_value_hash_hex writes the hash of v as lower-case hex into
+// out[0..OSCAR_VALUE_HASH_HEX). Returns as oscar_value_hash.
+int oscar_value_hash_hex(const oscar_value_t *v, char out[OSCAR_VALUE_HASH_HEX]);
 
 // oscar_value_format writes a short, JSON-like rendering of v into
 // buf[0..size) (always terminated when size > 0) and returns the length it

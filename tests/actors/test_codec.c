@@ -4,6 +4,7 @@
 #include <float.h>
 #include <math.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -1228,6 +1229,154 @@ Test(codec, ext_and_reserved_rejected)
 }
 
 // ---------------------------------------------------------------------------
+// Object references (ext type 2)
+
+Test(codec, ref_encodings)
+{
+	// ext 8: 6 bytes of payload, type 2, output 0xffffffff (whole), "ab".
+	B(whole, 0xc7, 0x06, 0x02, 0xff, 0xff, 0xff, 0xff, 'a', 'b');
+	// fixext 8: output 3, "abcd".
+	B(out3, 0xd7, 0x02, 0x00, 0x00, 0x00, 0x03, 'a', 'b', 'c', 'd');
+	// fixext 16: output 0, "abcdefghijkl".
+	B(fix16, 0xd8, 0x02, 0x00, 0x00, 0x00, 0x00, 'a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'i',
+	    'j', 'k', 'l');
+	oscar_value_t *v;
+
+	v = oscar_value_new_ref("ab");
+	expect_value_bytes(v, whole, sizeof(whole));
+	oscar_value_free(v);
+	v = oscar_value_new_ref_output("abcd", 3);
+	expect_value_bytes(v, out3, sizeof(out3));
+	oscar_value_free(v);
+	v = oscar_value_new_ref_output("abcdefghijkl", 0);
+	expect_value_bytes(v, fix16, sizeof(fix16));
+	oscar_value_free(v);
+
+	// The longest key, and the largest output index.
+	char key[OSCAR_REF_KEY_MAX + 1];
+	memset(key, 'k', OSCAR_REF_KEY_MAX);
+	key[OSCAR_REF_KEY_MAX] = '\0';
+	v                      = oscar_value_new_ref_output(key, OSCAR_REF_OUTPUT_MAX);
+	cr_assert_not_null(v);
+	round_trip(v);
+	oscar_value_free(v);
+}
+
+Test(codec, refs_inside_containers)
+{
+	oscar_value_t *a = oscar_value_new_array(0);
+	oscar_value_t *m = oscar_value_new_map(0);
+	oscar_value_t *back;
+	size_t         len;
+	void          *buf;
+
+	cr_assert_eq(oscar_value_array_push(a, oscar_value_new_int(1)), 0);
+	cr_assert_eq(oscar_value_array_push(a, oscar_value_new_ref("x")), 0);
+	cr_assert_eq(oscar_value_map_set(m, "r", oscar_value_new_ref_output("task", 2)), 0);
+	map_put(m, oscar_value_new_ref("as-key"), oscar_value_new_nil());
+	cr_assert_eq(oscar_value_array_push(a, m), 0);
+	round_trip(a);
+
+	buf  = encode(a, &len);
+	back = decode(buf, len);
+	cr_assert_eq(back->as.arr.items[1].type, OSCAR_REF);
+	cr_assert_str_eq(back->as.arr.items[1].as.ref.key, "x");
+	cr_assert_eq(back->as.arr.items[1].as.ref.output, OSCAR_REF_WHOLE);
+	cr_assert_eq(oscar_value_map_get(&back->as.arr.items[2], "r")->as.ref.output, 2);
+	cr_assert_eq(back->as.arr.items[2].as.map.kv[1].key.type, OSCAR_REF);
+
+	// The reader's typed side: the type, and skipping it.
+	osc_reader_t r;
+	oscar_type_t t;
+	uint32_t     n;
+	osc_reader_init(&r, buf, len);
+	cr_assert_eq(osc_read_array(&r, &n), 0);
+	cr_assert_eq(osc_read_skip(&r), 0);
+	cr_assert_eq(osc_read_type(&r, &t), 0);
+	cr_assert_eq(t, OSCAR_REF);
+	cr_assert_eq(osc_read_skip(&r), 0);
+	cr_assert_eq(osc_read_type(&r, &t), 0);
+	cr_assert_eq(t, OSCAR_MAP);
+	oscar_value_free(back);
+	oscar_value_free(a);
+	free(buf);
+}
+
+Test(codec, malformed_refs_rejected)
+{
+	B(no_key, 0xd6, 0x02, 0xff, 0xff, 0xff, 0xff);            // 4 bytes: no key
+	B(short_ext, 0xd5, 0x02, 0x00, 0x00);                     // 2 bytes
+	B(one_byte, 0xd4, 0x02, 0x00);                            // 1 byte
+	B(zero_in_key, 0xd7, 0x02, 0, 0, 0, 0, 'a', 0, 'b', 'c'); // a zero byte
+	B(truncated, 0xc7, 0x06, 0x02, 0xff, 0xff, 0xff, 0xff, 'a');
+	B(no_payload, 0xc7, 0x06, 0x02);
+	const struct {
+		const unsigned char *p;
+		size_t               n;
+	} cases[] = {
+		{ no_key, sizeof(no_key) },
+		{ short_ext, sizeof(short_ext) },
+		{ one_byte, sizeof(one_byte) },
+		{ zero_in_key, sizeof(zero_in_key) },
+		{ truncated, sizeof(truncated) },
+		{ no_payload, sizeof(no_payload) },
+	};
+
+	for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+		osc_reader_t r;
+
+		expect_eproto(cases[k].p, cases[k].n);
+		osc_reader_init(&r, cases[k].p, cases[k].n);
+		cr_assert_eq(osc_read_skip(&r), OSCAR_EPROTO, "case %zu", k);
+	}
+
+	// A key one byte too long: ext 16 of 4 + OSCAR_REF_KEY_MAX + 1 bytes.
+	size_t         plen = 4 + OSCAR_REF_KEY_MAX + 1;
+	unsigned char *big  = malloc(4 + plen);
+	cr_assert_not_null(big);
+	big[0] = 0xc8;
+	big[1] = (unsigned char) (plen >> 8);
+	big[2] = (unsigned char) plen;
+	big[3] = 0x02;
+	memset(big + 4, 'k', plen);
+	expect_eproto(big, 4 + plen);
+	// One byte less is the longest key: accepted.
+	oscar_value_t *v = NULL;
+	big[2]           = (unsigned char) (plen - 1);
+	big[1]           = (unsigned char) ((plen - 1) >> 8);
+	cr_assert_eq(oscar_value_decode(big, 4 + plen - 1, &v), 0);
+	cr_assert_eq(v->type, OSCAR_REF);
+	cr_assert_eq(v->as.ref.len, OSCAR_REF_KEY_MAX);
+	oscar_value_free(v);
+	free(big);
+}
+
+Test(codec, bad_refs_not_encoded)
+{
+	// Built by hand past the constructors' checks: each must be refused
+	// by the encoder, so that whatever is written can be read back.
+	char          key[] = "a\0b";
+	oscar_value_t v;
+	void         *buf = NULL;
+	size_t        len = 0;
+
+	memset(&v, 0, sizeof(v));
+	v.type          = OSCAR_REF;
+	v.as.ref.key    = key;
+	v.as.ref.len    = 3; // holds a zero byte
+	v.as.ref.output = OSCAR_REF_WHOLE;
+	cr_assert_eq(oscar_value_encode(&v, &buf, &len), OSCAR_EINVAL);
+	v.as.ref.len = 0;
+	cr_assert_eq(oscar_value_encode(&v, &buf, &len), OSCAR_EINVAL);
+	v.as.ref.len    = 1;
+	v.as.ref.output = -2;
+	cr_assert_eq(oscar_value_encode(&v, &buf, &len), OSCAR_EINVAL);
+	v.as.ref.output = OSCAR_REF_OUTPUT_MAX + 1;
+	cr_assert_eq(oscar_value_encode(&v, &buf, &len), OSCAR_EINVAL);
+	cr_assert_null(buf);
+}
+
+// ---------------------------------------------------------------------------
 // Randomized robustness. Whatever the bytes, oscar_value_decode must not
 // crash; when it succeeds, the value must encode, decode again to an equal
 // value, and encode to the same bytes (the writer is canonical).
@@ -1271,7 +1420,7 @@ static oscar_value_t *rand_value(rng_t *r, int depth)
 	char   buf[300];
 	size_t n;
 
-	switch (rng_below(r, depth < 4 ? 11 : 8)) {
+	switch (rng_below(r, depth < 4 ? 12 : 9)) {
 	case 0:
 		return (oscar_value_new_nil());
 	case 1:
@@ -1303,8 +1452,19 @@ static oscar_value_t *rand_value(rng_t *r, int depth)
 		}
 		return (
 		    rng_next(r) & 1 ? oscar_value_new_strn(buf, n) : oscar_value_new_bin(buf, n));
-	case 8:
-	case 9: {
+	case 8: {
+		// A reference: a key of 1..40 printable bytes, now and then
+		// an output index.
+		n = 1 + rng_below(r, 40);
+		for (size_t i = 0; i < n; i++) {
+			buf[i] = (char) ('!' + rng_below(r, 94));
+		}
+		buf[n] = '\0';
+		return (oscar_value_new_ref_output(
+		    buf, rng_next(r) & 1 ? OSCAR_REF_WHOLE : (int64_t) rng_below(r, 1000)));
+	}
+	case 9:
+	case 10: {
 		oscar_value_t *a = oscar_value_new_array(0);
 
 		n = rng_below(r, 6);
@@ -1350,10 +1510,138 @@ Test(codec_random, generated_values_round_trip)
 
 	for (int k = 0; k < 5000; k++) {
 		oscar_value_t *v = rand_value(&r, 0);
+		size_t         len;
+		void          *buf;
 
 		round_trip(v);
+		// The measured length is the encoding's.
+		buf = encode(v, &len);
+		cr_assert_eq(osc_value_encoded_len(v), len);
+		// Header by header, osc_read_head walks the encoding to its
+		// end exactly, and agrees with the reader on every type.
+		size_t pos = 0;
+		while (pos < len) {
+			osc_head_t   h;
+			osc_reader_t rd;
+			oscar_type_t t;
+			cr_assert_eq(osc_read_head((char *) buf + pos, len - pos, &h), 0);
+			cr_assert_leq(h.hdr, len - pos);
+			osc_reader_init(&rd, (char *) buf + pos, len - pos);
+			cr_assert_eq(osc_read_type(&rd, &t), 0);
+			switch (h.kind) {
+			case OSC_HEAD_STR:
+				cr_assert_eq(t, OSCAR_STR);
+				break;
+			case OSC_HEAD_BIN:
+				cr_assert_eq(t, OSCAR_BIN);
+				break;
+			case OSC_HEAD_EXT:
+				cr_assert_eq(t, OSCAR_REF);
+				cr_assert_eq(h.ext_type, 2);
+				break;
+			case OSC_HEAD_ARRAY:
+				cr_assert_eq(t, OSCAR_ARRAY);
+				break;
+			case OSC_HEAD_MAP:
+				cr_assert_eq(t, OSCAR_MAP);
+				break;
+			default:
+				cr_assert(t != OSCAR_STR && t != OSCAR_BIN && t != OSCAR_ARRAY &&
+				          t != OSCAR_MAP && t != OSCAR_REF);
+				break;
+			}
+			pos += h.hdr;
+			if (h.kind == OSC_HEAD_STR || h.kind == OSC_HEAD_BIN ||
+			    h.kind == OSC_HEAD_EXT) {
+				pos += h.len;
+			}
+		}
+		cr_assert_eq(pos, len);
+		free(buf);
 		oscar_value_free(v);
 	}
+}
+
+Test(codec, read_head_edges)
+{
+	B(ext8, 0xc7, 0x06, 0x02);
+	B(bin16, 0xc5, 0x01, 0x00);
+	B(fix8, 0xd7, 0x02);
+	B(f64, 0xcb);
+	B(map32, 0xdf, 0, 0, 0, 3);
+	B(neg, 0xe0);
+	osc_head_t h;
+
+	cr_assert_eq(osc_read_head("\xc1", 1, &h), OSCAR_EPROTO);
+	cr_assert_eq(osc_read_head(ext8, 0, &h), OSCAR_EPROTO);
+	// Cut short: only the header's length is known.
+	cr_assert_eq(osc_read_head(ext8, 1, &h), 0);
+	cr_assert_eq(h.hdr, 3);
+	cr_assert_eq(osc_read_head(ext8, 3, &h), 0);
+	cr_assert_eq(h.kind, OSC_HEAD_EXT);
+	cr_assert_eq(h.len, 6);
+	cr_assert_eq(h.ext_type, 2);
+	cr_assert_eq(osc_read_head(bin16, 2, &h), 0);
+	cr_assert_eq(h.hdr, 3);
+	cr_assert_eq(osc_read_head(bin16, 3, &h), 0);
+	cr_assert_eq(h.kind, OSC_HEAD_BIN);
+	cr_assert_eq(h.len, 256);
+	cr_assert_eq(osc_read_head(fix8, 2, &h), 0);
+	cr_assert_eq(h.hdr, 2);
+	cr_assert_eq(h.len, 8);
+	cr_assert_eq(osc_read_head(f64, 1, &h), 0);
+	cr_assert_eq(h.kind, OSC_HEAD_SCALAR);
+	cr_assert_eq(h.hdr, 9);
+	cr_assert_eq(osc_read_head(map32, 5, &h), 0);
+	cr_assert_eq(h.kind, OSC_HEAD_MAP);
+	cr_assert_eq(h.len, 3);
+	cr_assert_eq(osc_read_head(neg, 1, &h), 0);
+	cr_assert_eq(h.kind, OSC_HEAD_SCALAR);
+	cr_assert_eq(h.hdr, 1);
+}
+
+Test(codec, encoded_len_at_every_width)
+{
+	static const size_t lens[] = { 0, 1, 31, 32, 255, 256, 65535, 65536, 70000 };
+	static const size_t keys[] = { 1, 3, 4, 12, 13, 251, 252, 300 };
+	char               *buf    = calloc(1, 70001);
+	oscar_value_t      *v;
+	size_t              n;
+	void               *enc;
+
+	cr_assert_not_null(buf);
+	memset(buf, 'x', 70000);
+	for (size_t i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
+		oscar_value_t *a = oscar_value_new_array(0);
+		oscar_value_t *m = oscar_value_new_map(0);
+		for (size_t j = 0; j < lens[i] && j < 70000; j++) {
+			oscar_value_array_push(a, oscar_value_new_nil());
+		}
+		for (size_t j = 0; j < lens[i] && j < 300; j++) {
+			char k[16];
+			snprintf(k, sizeof(k), "%zu", j);
+			oscar_value_map_set(m, k, oscar_value_new_nil());
+		}
+		oscar_value_t *vals[] = { oscar_value_new_strn(buf, lens[i]),
+			oscar_value_new_bin(buf, lens[i]), a, m };
+		for (size_t j = 0; j < 4; j++) {
+			enc = encode(vals[j], &n);
+			cr_assert_eq(
+			    osc_value_encoded_len(vals[j]), n, "len %zu kind %zu", lens[i], j);
+			free(enc);
+			oscar_value_free(vals[j]);
+		}
+	}
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		buf[keys[i]] = '\0';
+		v            = oscar_value_new_ref_output(buf, (int64_t) i);
+		buf[keys[i]] = 'x';
+		enc          = encode(v, &n);
+		cr_assert_eq(osc_value_encoded_len(v), n, "key %zu", keys[i]);
+		free(enc);
+		oscar_value_free(v);
+	}
+	free(buf);
 }
 
 Test(codec_random, random_bytes)

@@ -130,6 +130,35 @@ Test(wire, large_bins_travel_out_of_band)
 	free(data);
 }
 
+Test(wire, object_references_beside_out_of_band_bins)
+{
+	// Object references (ext type 2) and out-of-band bins (ext type 1)
+	// in one payload: each resolves to its own kind.
+	size_t         big     = 8192;
+	char          *data    = calloc(1, big);
+	osc_frame_t    f       = make_frame(OSC_MSG_SEND), g;
+	osc_oob_t      oob     = { 0 };
+	oscar_value_t *payload = oscar_value_new_array(3), *back;
+	size_t         len;
+	oscar_value_array_push(payload, oscar_value_new_ref("input-1"));
+	oscar_value_array_push(payload, oscar_value_new_bin(data, big));
+	oscar_value_array_push(payload, oscar_value_new_ref_output("task", 3));
+	void *buf = encode(&f, payload, &oob, 4096, &len);
+	cr_assert_eq(oob.n, 1);
+	cr_assert_eq(osc_frame_decode(buf, len, &g), 0);
+	cr_assert_eq(osc_frame_payload(&g, &back), 0);
+	cr_assert(oscar_value_equal(back, payload));
+	cr_assert_eq(back->as.arr.items[0].type, OSCAR_REF);
+	cr_assert_eq(back->as.arr.items[1].type, OSCAR_BIN);
+	cr_assert_eq(back->as.arr.items[2].as.ref.output, 3);
+	oscar_value_free(back);
+	oscar_value_free(payload);
+	osc_oob_fini(&oob);
+	osc_frame_fini(&g);
+	free(buf);
+	free(data);
+}
+
 Test(wire, references_need_the_frame)
 {
 	// An out-of-band reference outside a frame is an unknown ext.
