@@ -48,6 +48,7 @@ typedef struct oscar_session_info {
 	char     id[OSCAR_SESSION_ID_MAX + 1];
 	int64_t  created_ms; // Unix time, milliseconds
 	unsigned nodes;      // nodes whose hooks ran for it (supervisor included)
+	uint64_t objects;    // entries in its meta (0 without the meta service)
 } oscar_session_info_t;
 
 // oscar_sessions_create creates a session on the cluster whose supervisor

@@ -115,6 +115,7 @@ int oscar_sessions_list(oscar_pool_t *pool, const char *address, oscar_session_i
 		snprintf((*list)[i].id, sizeof((*list)[i].id), "%s", id != NULL ? id : "");
 		(*list)[i].created_ms = oscar_value_map_int(m, "created_ms", 0);
 		(*list)[i].nodes      = (unsigned) oscar_value_map_int(m, "nodes", 0);
+		(*list)[i].objects    = oscar_value_map_uint(m, "objects", 0);
 	}
 	*n = count;
 	oscar_value_free(reply);

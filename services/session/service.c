@@ -23,6 +23,7 @@
 
 #include "oscar/oscar.h"
 #include "services/cluster/cluster_int.h"
+#include "services/meta/meta_int.h"
 #include "services/session/session_int.h"
 
 #define OSC_WATCH_MS      60000 // how long one parked watch waits
@@ -360,6 +361,45 @@ static int osc_sm_delete(oscar_actor_t *self, oscar_req_t *req)
 	return (osc_op_start(self, req, false, id));
 }
 
+// A list under way: each session's meta is asked how many entries it
+// holds, all at once, and the list is answered when every one is back.
+typedef struct osc_listing osc_listing_t;
+typedef struct osc_list_item {
+	osc_listing_t *listing;
+	size_t         i;
+} osc_list_item_t;
+
+struct osc_listing {
+	oscar_req_t     *req;
+	oscar_value_t   *list;
+	size_t           left;
+	osc_list_item_t *items;
+};
+
+static void osc_listing_end(osc_listing_t *l)
+{
+	oscar_req_reply(l->req, l->list);
+	free(l->items);
+	free(l);
+}
+
+// osc_list_count_cb adds a session's object count to its map; a session
+// whose meta does not answer (a supervisor not running meta) has none.
+static void osc_list_count_cb(oscar_actor_t *self, oscar_result_t *res, void *arg)
+{
+	osc_list_item_t *item = arg;
+	osc_listing_t   *l    = item->listing;
+	uint64_t         n;
+	(void) self;
+	if (res->code == 0 && oscar_value_get_uint(res->value, &n) == 0) {
+		oscar_value_t *m = (oscar_value_t *) oscar_value_at(l->list, item->i);
+		oscar_value_map_set(m, "objects", oscar_value_new_uint(n));
+	}
+	if (--l->left == 0) {
+		osc_listing_end(l);
+	}
+}
+
 static int osc_sm_list(oscar_actor_t *self, oscar_req_t *req)
 {
 	osc_sessions_t *st   = oscar_actor_state(self);
@@ -370,7 +410,36 @@ static int osc_sm_list(oscar_actor_t *self, oscar_req_t *req)
 			list = NULL;
 		}
 	}
-	return (list != NULL ? oscar_req_reply(req, list) : OSCAR_ENOMEM);
+	if (list == NULL) {
+		return (OSCAR_ENOMEM);
+	}
+	osc_listing_t *l = st->n > 0 ? calloc(1, sizeof(*l)) : NULL;
+	if (l == NULL || (l->items = calloc(st->n, sizeof(*l->items))) == NULL) {
+		free(l);
+		return (oscar_req_reply(req, list)); // no counts: none, or no memory for them
+	}
+	l->req  = req;
+	l->list = list;
+	l->left = 1; // until every call is made
+	for (size_t i = 0; i < st->n; i++) {
+		char        uid[OSCAR_UID_MAX];
+		oscar_ref_t meta;
+		l->items[i] = (osc_list_item_t) { l, i };
+		if (osc_session_uid(uid, OSCAR_META_UID_PREFIX, st->v[i].id) != 0 ||
+		    oscar_ref_make(&meta, oscar_actor_ref(self)->addr, uid) != 0) {
+			continue;
+		}
+		l->left++;
+		if (oscar_req_call(req, &meta, osc_meta_methods[OSC_MM_COUNT].name, NULL,
+		        st->hook_timeout_ms, osc_list_count_cb, &l->items[i], NULL) != 0) {
+			l->left--;
+		}
+	}
+	if (--l->left == 0) {
+		osc_listing_end(l);
+		return (0);
+	}
+	return (oscar_req_defer(req, OSCAR_DEFER_YIELD));
 }
 
 // ---------------------------------------------------------------------------

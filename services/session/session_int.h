@@ -13,7 +13,7 @@
 //   create  {id: str|nil, if_not_exists: bool} -> {id, created_ms}
 //   has     id -> bool
 //   delete  {id, if_exists: bool} -> nil
-//   list    nil -> [{id, created_ms, nodes}]
+//   list    nil -> [{id, created_ms, nodes, objects}]
 #define OSC_SESSION_METHODS(X)                                                          \
 	X(CREATE, "create", osc_sm_create, OSC_SHAPE_MAP | OSC_SHAPE_OR_NIL, OSC_SHAPE_MAP) \
 	X(HAS, "has", osc_sm_has, OSC_SHAPE_STR, OSC_SHAPE_ANY)                             \

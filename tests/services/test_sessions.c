@@ -427,6 +427,16 @@ Test(sessions, meta_keeps_sessions_apart_and_batches_with_filters)
 	cr_assert_eq(oscar_meta_set(c.pool, c.at, "A", batch_of(x, entry("z", 3, NULL)), T, &err), 0,
 	    "%s", err.message);
 
+	// The list counts each session's objects.
+	oscar_session_info_t *list;
+	size_t                n;
+	cr_assert_eq(oscar_sessions_list(c.pool, c.at, &list, &n, T, &err), 0, "%s", err.message);
+	cr_assert_eq(n, 2);
+	cr_assert_str_eq(list[0].id, "A");
+	cr_assert_eq(list[0].objects, 2);
+	cr_assert_eq(list[1].objects, 0);
+	free(list);
+
 	// Isolation: a key of A is no object of B.
 	oscar_value_t    *v;
 	const char *const x_only[] = { "x" };
