@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <time.h>
 
 #include "oscar/sessions.h"
 #include "services/services_int.h"
@@ -25,6 +26,7 @@
 
 #define OSC_HOOK_JOBS_MAX     4096   // jobs queued or waiting for their answer
 #define OSC_NODE_SESSIONS_MAX 100000 // sessions live on one node
+#define OSC_POST_TRIES_MS     5000   // how long an answer is retried on a full inbox
 
 typedef struct osc_hook_job {
 	struct osc_hook_job *next;
@@ -90,10 +92,27 @@ static void osc_hooks_post(osc_hooks_t *h, const osc_hook_job_t *job, int code, 
 	oscar_value_array_push(v, oscar_value_new_uint(job->token));
 	oscar_value_array_push(v, oscar_value_new_int(code));
 	oscar_value_array_push(v, oscar_value_new_str(msg));
-	int rv = v != NULL && oscar_value_len(v) == 3
-	             ? oscar_tell_nowait(oscar_node_pool(h->node), &h->actor,
-	                   osc_node_methods[OSC_NM_DONE].name, v)
-	             : (oscar_value_free(v), OSCAR_ENOMEM);
+	if (v == NULL || oscar_value_len(v) != 3) {
+		oscar_value_free(v);
+		v = NULL;
+	}
+	// A full inbox pushes back: try again for a while (this thread has
+	// nothing else to do), then give up and let the caller's deadline
+	// answer it.
+	int     rv  = OSCAR_ENOMEM;
+	int64_t end = osc_mono_ms() + OSC_POST_TRIES_MS;
+	while (v != NULL) {
+		oscar_value_t *copy = oscar_value_copy(v);
+		rv = copy != NULL ? oscar_tell_nowait(oscar_node_pool(h->node), &h->actor,
+		                        osc_node_methods[OSC_NM_DONE].name, copy)
+		                  : OSCAR_ENOMEM;
+		if (rv != OSCAR_EMBOXFULL || osc_mono_ms() >= end) {
+			break;
+		}
+		struct timespec ts = { 0, 2 * 1000 * 1000 };
+		nanosleep(&ts, NULL);
+	}
+	oscar_value_free(v);
 	if (rv != 0) {
 		// The caller's deadline answers it.
 		oscar_log(OSCAR_LOG_WARN, "node", "cannot answer a session %s of %s: %s",
