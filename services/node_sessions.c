@@ -69,8 +69,7 @@ bool oscar_session_id_ok(const char *id)
 
 int osc_session_uid(char *uid, const char *prefix, const char *session)
 {
-	if (!oscar_session_id_ok(session) ||
-	    strlen(prefix) + strlen(session) >= OSCAR_UID_MAX) {
+	if (!oscar_session_id_ok(session) || strlen(prefix) + strlen(session) >= OSCAR_UID_MAX) {
 		return (OSCAR_EINVAL);
 	}
 	snprintf(uid, OSCAR_UID_MAX, "%s%s", prefix, session);
@@ -82,7 +81,7 @@ bool osc_key_ok(const oscar_value_t *v)
 	const char *s;
 	size_t      len;
 	return (oscar_value_get_str(v, &s, &len) == 0 && len >= 1 && len <= OSCAR_REF_KEY_MAX &&
-	    strlen(s) == len);
+	        strlen(s) == len);
 }
 
 // osc_hooks_post tells the actor how job ended. Runs on the hook thread.
@@ -250,8 +249,8 @@ static int osc_nm_job(oscar_actor_t *self, oscar_req_t *req, bool create)
 	uint64_t token = st->next_token++;
 	int      rv    = osc_hooks_queue(st->hooks, create, id, token);
 	if (rv != 0) {
-		return (oscar_req_fail(req, rv, "cannot queue the session's hooks: %s",
-		    oscar_strerror(rv)));
+		return (oscar_req_fail(
+		    req, rv, "cannot queue the session's hooks: %s", oscar_strerror(rv)));
 	}
 	st->waiting[st->n_waiting++] = (osc_waiting_t) { token, req };
 	return (oscar_req_defer(req, OSCAR_DEFER_YIELD));
@@ -274,7 +273,7 @@ static int osc_nm_sessions(oscar_actor_t *self, oscar_req_t *req)
 	oscar_value_t    *list = oscar_value_new_array(0);
 	if (h != NULL && list != NULL) {
 		pthread_mutex_lock(&h->mu);
-		for (const osc_strmap_item_t *it = osc_strmap_next(&h->live, NULL);
+		for (const osc_strmap_item_t *it    = osc_strmap_next(&h->live, NULL);
 		     list != NULL && it != NULL; it = osc_strmap_next(&h->live, it)) {
 			if (oscar_value_array_push(list, oscar_value_new_str(it->key)) != 0) {
 				oscar_value_free(list);
@@ -306,18 +305,18 @@ static int osc_nm_done(oscar_actor_t *self, oscar_req_t *req)
 	if (code == 0) {
 		oscar_req_reply(done, NULL);
 	} else {
-		oscar_req_fail(done, (int) code, "%s", msg != NULL && msg[0] != '\0' ? msg
-		                                                                    : oscar_strerror((int) code));
+		oscar_req_fail(done, (int) code, "%s",
+		    msg != NULL && msg[0] != '\0' ? msg : oscar_strerror((int) code));
 	}
 	return (0);
 }
 
 static int osc_nm_create_hook(oscar_actor_t *self, const oscar_value_t *args)
 {
-	osc_node_actor_t *st = oscar_actor_state(self);
+	osc_node_actor_t *st   = oscar_actor_state(self);
 	oscar_node_t     *node = oscar_node_of_actor(self);
-	st->hooks               = node != NULL ? osc_node_hooks(node) : NULL;
-	st->waiting             = calloc(OSC_HOOK_JOBS_MAX, sizeof(*st->waiting));
+	st->hooks              = node != NULL ? osc_node_hooks(node) : NULL;
+	st->waiting            = calloc(OSC_HOOK_JOBS_MAX, sizeof(*st->waiting));
 	if (st->waiting == NULL) {
 		return (OSCAR_ENOMEM);
 	}
@@ -345,7 +344,7 @@ static int osc_nm_dispatch(oscar_actor_t *self, oscar_req_t *req)
 
 #define OSC_METHOD_(id, name, fn, args, reply) { name, osc_nm_dispatch, NULL },
 static const oscar_method_t osc_nm_methods[] = {
-	OSC_NODE_METHODS(OSC_METHOD_){ NULL, NULL, NULL },
+	OSC_NODE_METHODS(OSC_METHOD_) { NULL, NULL, NULL },
 };
 #undef OSC_METHOD_
 
@@ -374,9 +373,10 @@ int osc_hooks_open(oscar_node_t *node, osc_hooks_t **hp, oscar_error_t *err)
 		pthread_mutex_destroy(&h->mu);
 		pthread_cond_destroy(&h->cv);
 		free(h);
-		return (oscar_error_set(err, OSCAR_ESYSTEM, "cannot start the session hook thread"));
+		return (
+		    oscar_error_set(err, OSCAR_ESYSTEM, "cannot start the session hook thread"));
 	}
-	*hp = h; // before the actor exists: its create hook reads it
+	*hp    = h; // before the actor exists: its create hook reads it
 	int rv = oscar_create(oscar_node_pool(node), &osc_node_actor_class, OSCAR_NODE_UID, NULL,
 	    5000, &h->actor, err);
 	if (rv != 0) {

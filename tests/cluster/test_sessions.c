@@ -70,17 +70,17 @@ static bool node_has(const char *address, const char *id)
 
 Test(sessions, sessions_are_created_listed_and_deleted_on_real_nodes)
 {
-	node_t           sup = start_node("sup", NULL);
-	oscar_cluster_t *cl  = procs_client(sup.addr);
+	node_t           sup  = start_node("sup", NULL);
+	oscar_cluster_t *cl   = procs_client(sup.addr);
 	oscar_pool_t    *pool = procs_client_pool();
 	node_t           w1   = start_node("w1", sup.addr);
 	oscar_error_t    err;
 	cr_assert_eq(oscar_cluster_wait_workers(cl, 1, DEADLINE_MS, &err), 0, "%s", err.message);
 
 	char id[OSCAR_SESSION_ID_MAX + 1];
-	cr_assert_eq(oscar_sessions_create(pool, sup.addr, "first", false, id, NULL, DEADLINE_MS,
-	                 &err),
-	    0, "%s", err.message);
+	cr_assert_eq(
+	    oscar_sessions_create(pool, sup.addr, "first", false, id, NULL, DEADLINE_MS, &err), 0,
+	    "%s", err.message);
 	char gen[OSCAR_SESSION_ID_MAX + 1];
 	cr_assert_eq(
 	    oscar_sessions_create(pool, sup.addr, NULL, false, gen, NULL, DEADLINE_MS, &err), 0,
@@ -109,17 +109,19 @@ Test(sessions, sessions_are_created_listed_and_deleted_on_real_nodes)
 	    err.message);
 	const char *const keys[] = { "obj" };
 	oscar_value_t    *v;
-	cr_assert_eq(oscar_meta_get(pool, sup.addr, gen, keys, 1, NULL, false, DEADLINE_MS, &v, &err),
+	cr_assert_eq(
+	    oscar_meta_get(pool, sup.addr, gen, keys, 1, NULL, false, DEADLINE_MS, &v, &err),
 	    OSCAR_ENOENT, "another session does not see it");
-	cr_assert_eq(oscar_lifecycle_incref(pool, sup.addr, "first", keys, NULL, 1, DEADLINE_MS, &err),
-	    0, "%s", err.message);
-	cr_assert_eq(oscar_lifecycle_decref(pool, sup.addr, "first", keys, NULL, 1, DEADLINE_MS, &v,
-	                 &err),
+	cr_assert_eq(
+	    oscar_lifecycle_incref(pool, sup.addr, "first", keys, NULL, 1, DEADLINE_MS, &err), 0,
+	    "%s", err.message);
+	cr_assert_eq(
+	    oscar_lifecycle_decref(pool, sup.addr, "first", keys, NULL, 1, DEADLINE_MS, &v, &err),
 	    0, "%s", err.message);
 	cr_assert_eq(oscar_value_len(v), 1);
 	oscar_value_free(v);
-	cr_assert_eq(oscar_meta_get(pool, sup.addr, "first", keys, 1, NULL, false, DEADLINE_MS, &v,
-	                 &err),
+	cr_assert_eq(
+	    oscar_meta_get(pool, sup.addr, "first", keys, 1, NULL, false, DEADLINE_MS, &v, &err),
 	    OSCAR_ENOENT, "freed: meta forgot it");
 
 	// A worker that comes later is given the live sessions.
@@ -139,8 +141,8 @@ Test(sessions, sessions_are_created_listed_and_deleted_on_real_nodes)
 	bool exists = true;
 	cr_assert_eq(oscar_sessions_has(pool, sup.addr, "first", &exists, DEADLINE_MS, &err), 0);
 	cr_assert_not(exists);
-	cr_assert_eq(oscar_sessions_delete(pool, sup.addr, "first", false, DEADLINE_MS, &err),
-	    OSCAR_ENOENT);
+	cr_assert_eq(
+	    oscar_sessions_delete(pool, sup.addr, "first", false, DEADLINE_MS, &err), OSCAR_ENOENT);
 
 	stop_node(&w2);
 	stop_node(&w1);

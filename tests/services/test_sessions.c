@@ -33,8 +33,8 @@ static void note(oscar_node_t *node, char sign, const char *id)
 {
 	pthread_mutex_lock(&journal_mu);
 	size_t len = strlen(journal);
-	snprintf(journal + len, sizeof(journal) - len, "%s %c%s\n", oscar_node_address(node), sign,
-	    id);
+	snprintf(
+	    journal + len, sizeof(journal) - len, "%s %c%s\n", oscar_node_address(node), sign, id);
 	pthread_mutex_unlock(&journal_mu);
 }
 
@@ -103,7 +103,8 @@ typedef struct cluster {
 // start_cluster starts a supervisor (with the settings kv: section, key,
 // value, ..., NULL) and n workers (running only worker_services when not
 // NULL), every node with the probe service, and waits for the workers.
-static void start_cluster(cluster_t *c, size_t n, const char *const *kv, const char *worker_services)
+static void start_cluster(
+    cluster_t *c, size_t n, const char *const *kv, const char *worker_services)
 {
 	oscar_error_t     err;
 	oscar_settings_t *s;
@@ -128,8 +129,8 @@ static void start_cluster(cluster_t *c, size_t n, const char *const *kv, const c
 		if (worker_services != NULL) {
 			oscar_settings_set(s, "node", "services", worker_services);
 		}
-		cr_assert_eq(oscar_node_start(&c->w[i], OSCAR_ROLE_WORKER, s, c->reg, &err), 0, "%s",
-		    err.message);
+		cr_assert_eq(oscar_node_start(&c->w[i], OSCAR_ROLE_WORKER, s, c->reg, &err), 0,
+		    "%s", err.message);
 		oscar_settings_free(&s);
 	}
 	c->n_workers = n;
@@ -189,7 +190,8 @@ Test(sessions, create_has_list_and_delete_on_every_node)
 	cr_assert_str_eq(id, "alpha");
 	cr_assert_gt(created, 0);
 	for (size_t i = 0; i < 3; i++) {
-		cr_assert_eq(journal_count(nodes[i], '+', "alpha"), 1, "the hooks ran on %s", nodes[i]);
+		cr_assert_eq(
+		    journal_count(nodes[i], '+', "alpha"), 1, "the hooks ran on %s", nodes[i]);
 		cr_assert(node_has(&c, nodes[i], "alpha"), "%s lists alpha", nodes[i]);
 	}
 	// The supervisor's services made their per-session actors.
@@ -208,8 +210,8 @@ Test(sessions, create_has_list_and_delete_on_every_node)
 	cr_assert_not(exists);
 
 	// Again: refused, or a success that runs nothing with if_not_exists.
-	cr_assert_eq(oscar_sessions_create(c.pool, c.at, "alpha", false, NULL, NULL, T, &err),
-	    OSCAR_EEXIST);
+	cr_assert_eq(
+	    oscar_sessions_create(c.pool, c.at, "alpha", false, NULL, NULL, T, &err), OSCAR_EEXIST);
 	cr_assert(strstr(err.message, "alpha") != NULL, "%s", err.message);
 	int64_t again;
 	cr_assert_eq(oscar_sessions_create(c.pool, c.at, "alpha", true, id, &again, T, &err), 0,
@@ -236,8 +238,8 @@ Test(sessions, create_has_list_and_delete_on_every_node)
 	free(list);
 
 	// Delete runs the destroy hooks everywhere.
-	cr_assert_eq(oscar_sessions_delete(c.pool, c.at, "alpha", false, T, &err), 0, "%s",
-	    err.message);
+	cr_assert_eq(
+	    oscar_sessions_delete(c.pool, c.at, "alpha", false, T, &err), 0, "%s", err.message);
 	for (size_t i = 0; i < 3; i++) {
 		cr_assert_eq(journal_count(nodes[i], '-', "alpha"), 1, "destroyed on %s", nodes[i]);
 		cr_assert_not(node_has(&c, nodes[i], "alpha"));
@@ -249,8 +251,8 @@ Test(sessions, create_has_list_and_delete_on_every_node)
 	cr_assert_not(exists);
 	cr_assert_eq(oscar_sessions_delete(c.pool, c.at, "alpha", false, T, &err), OSCAR_ENOENT);
 	cr_assert(strstr(err.message, "no such session alpha") != NULL, "%s", err.message);
-	cr_assert_eq(oscar_sessions_delete(c.pool, c.at, "alpha", true, T, &err), 0, "%s",
-	    err.message);
+	cr_assert_eq(
+	    oscar_sessions_delete(c.pool, c.at, "alpha", true, T, &err), 0, "%s", err.message);
 	stop_cluster(&c);
 }
 
@@ -261,7 +263,8 @@ Test(sessions, bad_ids_are_refused)
 	start_cluster(&c, 0, NULL, NULL);
 	const char *bad[] = { "", "a b", "x/y", "0123456789012345678901234567890123456789x", NULL };
 	for (size_t i = 0; bad[i] != NULL; i++) {
-		cr_assert_eq(oscar_sessions_create(c.pool, c.at, bad[i], false, NULL, NULL, T, &err),
+		cr_assert_eq(
+		    oscar_sessions_create(c.pool, c.at, bad[i], false, NULL, NULL, T, &err),
 		    OSCAR_EINVAL, "'%s'", bad[i]);
 	}
 	// Straight to the actors, past the typed API's checks.
@@ -275,8 +278,8 @@ Test(sessions, bad_ids_are_refused)
 	cr_assert_eq(oscar_call(c.pool, &ref, "delete", oscar_value_new_map(0), T, NULL, &err),
 	    OSCAR_EBADARGS);
 	oscar_ref_make(&ref, c.at, OSCAR_NODE_UID);
-	cr_assert_eq(oscar_call(c.pool, &ref, "session_create", oscar_value_new_str("a:b"), T, NULL,
-	                 &err),
+	cr_assert_eq(
+	    oscar_call(c.pool, &ref, "session_create", oscar_value_new_str("a:b"), T, NULL, &err),
 	    OSCAR_EINVAL);
 	// A forged completion answers nothing.
 	oscar_value_t *forged = oscar_value_new_array(3);
@@ -348,8 +351,8 @@ Test(sessions, a_worker_that_joins_later_learns_the_live_sessions)
 	oscar_settings_t *s;
 	oscar_settings_new(&s);
 	oscar_settings_set(s, "node", "supervisor", c.at);
-	cr_assert_eq(oscar_node_start(&c.w[1], OSCAR_ROLE_WORKER, s, c.reg, &err), 0, "%s",
-	    err.message);
+	cr_assert_eq(
+	    oscar_node_start(&c.w[1], OSCAR_ROLE_WORKER, s, c.reg, &err), 0, "%s", err.message);
 	oscar_settings_free(&s);
 	const char *late = oscar_node_address(c.w[1]);
 	// The session service gives them once the worker is ready; a bounded
@@ -377,12 +380,12 @@ Test(sessions, the_number_of_sessions_is_bounded)
 	start_cluster(&c, 0, kv, NULL);
 	cr_assert_eq(oscar_sessions_create(c.pool, c.at, "a", false, NULL, NULL, T, &err), 0);
 	cr_assert_eq(oscar_sessions_create(c.pool, c.at, "b", false, NULL, NULL, T, &err), 0);
-	cr_assert_eq(oscar_sessions_create(c.pool, c.at, "c", false, NULL, NULL, T, &err),
-	    OSCAR_ESTATE);
+	cr_assert_eq(
+	    oscar_sessions_create(c.pool, c.at, "c", false, NULL, NULL, T, &err), OSCAR_ESTATE);
 	cr_assert(strstr(err.message, "session.max_sessions") != NULL, "%s", err.message);
 	cr_assert_eq(oscar_sessions_delete(c.pool, c.at, "a", false, T, &err), 0);
-	cr_assert_eq(oscar_sessions_create(c.pool, c.at, "c", false, NULL, NULL, T, &err), 0,
-	    "%s", err.message);
+	cr_assert_eq(oscar_sessions_create(c.pool, c.at, "c", false, NULL, NULL, T, &err), 0, "%s",
+	    err.message);
 	stop_cluster(&c);
 }
 
@@ -424,8 +427,8 @@ Test(sessions, meta_keeps_sessions_apart_and_batches_with_filters)
 	oscar_value_map_set(fields, "a", oscar_value_new_int(1));
 	oscar_value_map_set(x, "fields", fields);
 	oscar_value_map_set(x, "task", oscar_value_new_str("t1"));
-	cr_assert_eq(oscar_meta_set(c.pool, c.at, "A", batch_of(x, entry("z", 3, NULL)), T, &err), 0,
-	    "%s", err.message);
+	cr_assert_eq(oscar_meta_set(c.pool, c.at, "A", batch_of(x, entry("z", 3, NULL)), T, &err),
+	    0, "%s", err.message);
 
 	// The list counts each session's objects.
 	oscar_session_info_t *list;
@@ -440,8 +443,8 @@ Test(sessions, meta_keeps_sessions_apart_and_batches_with_filters)
 	// Isolation: a key of A is no object of B.
 	oscar_value_t    *v;
 	const char *const x_only[] = { "x" };
-	cr_assert_eq(oscar_meta_get(c.pool, c.at, "B", x_only, 1, NULL, false, T, &v, &err),
-	    OSCAR_ENOENT);
+	cr_assert_eq(
+	    oscar_meta_get(c.pool, c.at, "B", x_only, 1, NULL, false, T, &v, &err), OSCAR_ENOENT);
 	cr_assert(strstr(err.message, "no such object x in session B") != NULL, "%s", err.message);
 
 	// A field filter.
@@ -453,12 +456,14 @@ Test(sessions, meta_keeps_sessions_apart_and_batches_with_filters)
 	const oscar_value_t *got = oscar_value_at(v, 0);
 	cr_assert_eq(oscar_value_len(got), 2, "only the fields asked for");
 	cr_assert_eq(oscar_value_map_int(got, "size", 0), 10);
-	cr_assert_str_eq(oscar_value_at_str(oscar_value_map_get(got, "workers"), 0),
-	    "tcp://10.0.0.1:1");
+	cr_assert_str_eq(
+	    oscar_value_at_str(oscar_value_map_get(got, "workers"), 0), "tcp://10.0.0.1:1");
 	cr_assert_eq(oscar_value_at(v, 1)->type, OSCAR_NIL, "an unknown key is nil here");
 	oscar_value_free(v);
-	cr_assert_eq(oscar_meta_get(c.pool, c.at, "A", xy, 2, some, false, T, &v, &err), OSCAR_ENOENT);
-	cr_assert(strstr(err.message, "no such object nope in session A") != NULL, "%s", err.message);
+	cr_assert_eq(
+	    oscar_meta_get(c.pool, c.at, "A", xy, 2, some, false, T, &v, &err), OSCAR_ENOENT);
+	cr_assert(
+	    strstr(err.message, "no such object nope in session A") != NULL, "%s", err.message);
 
 	// User fields merge; other fields are replaced.
 	oscar_value_t *upd = oscar_value_new_map(3);
@@ -467,8 +472,8 @@ Test(sessions, meta_keeps_sessions_apart_and_batches_with_filters)
 	fields = oscar_value_new_map(1);
 	oscar_value_map_set(fields, "b", oscar_value_new_int(2));
 	oscar_value_map_set(upd, "fields", fields);
-	cr_assert_eq(oscar_meta_set(c.pool, c.at, "A", batch_of(upd, NULL), T, &err), 0, "%s",
-	    err.message);
+	cr_assert_eq(
+	    oscar_meta_set(c.pool, c.at, "A", batch_of(upd, NULL), T, &err), 0, "%s", err.message);
 	cr_assert_eq(oscar_meta_get(c.pool, c.at, "A", x_only, 1, NULL, false, T, &v, &err), 0);
 	got = oscar_value_at(v, 0);
 	cr_assert_str_eq(oscar_value_map_str(got, "status"), "lost");
@@ -489,7 +494,8 @@ Test(sessions, meta_keeps_sessions_apart_and_batches_with_filters)
 	oscar_value_array_push(l2, oscar_value_new_uint(5));
 	oscar_value_array_push(locs, l1);
 	oscar_value_array_push(locs, l2);
-	cr_assert_eq(oscar_meta_add_location(c.pool, c.at, "A", locs, T, &err), 0, "%s", err.message);
+	cr_assert_eq(
+	    oscar_meta_add_location(c.pool, c.at, "A", locs, T, &err), 0, "%s", err.message);
 	cr_assert_eq(oscar_meta_on_worker(c.pool, c.at, "A", "tcp://10.0.0.1:1", T, &v, &err), 0);
 	cr_assert_eq(oscar_value_len(v), 2, "x and y are there");
 	oscar_value_free(v);
@@ -504,13 +510,14 @@ Test(sessions, meta_keeps_sessions_apart_and_batches_with_filters)
 
 	// Delete gives the deleted entries' workers; unknown keys are skipped.
 	const char *const del[] = { "x", "nope" };
-	cr_assert_eq(oscar_meta_delete(c.pool, c.at, "A", del, 2, T, &v, &err), 0, "%s", err.message);
+	cr_assert_eq(
+	    oscar_meta_delete(c.pool, c.at, "A", del, 2, T, &v, &err), 0, "%s", err.message);
 	cr_assert_eq(oscar_value_len(v), 1);
 	cr_assert_str_eq(oscar_value_map_str(oscar_value_at(v, 0), "key"), "x");
 	cr_assert_eq(oscar_value_len(oscar_value_map_get(oscar_value_at(v, 0), "workers")), 2);
 	oscar_value_free(v);
-	cr_assert_eq(oscar_meta_get(c.pool, c.at, "A", x_only, 1, NULL, false, T, &v, &err),
-	    OSCAR_ENOENT);
+	cr_assert_eq(
+	    oscar_meta_get(c.pool, c.at, "A", x_only, 1, NULL, false, T, &v, &err), OSCAR_ENOENT);
 
 	// Unknown session.
 	cr_assert_eq(oscar_meta_get(c.pool, c.at, "nosuch", x_only, 1, NULL, true, T, &v, &err),
@@ -527,30 +534,33 @@ Test(sessions, meta_refuses_malformed_batches_whole_and_is_bounded)
 	start_cluster(&c, 0, kv, NULL);
 	cr_assert_eq(oscar_sessions_create(c.pool, c.at, "A", false, NULL, NULL, T, &err), 0);
 	// The second entry is bad: the first is not stored either.
-	cr_assert_eq(oscar_meta_set(c.pool, c.at, "A", batch_of(entry("ok", 1, NULL), oscar_value_new_int(42)),
-	                 T, &err),
+	cr_assert_eq(oscar_meta_set(c.pool, c.at, "A",
+	                 batch_of(entry("ok", 1, NULL), oscar_value_new_int(42)), T, &err),
 	    OSCAR_EBADARGS);
 	cr_assert(strstr(err.message, "entry 1") != NULL, "%s", err.message);
 	oscar_value_t *bad = entry("k", 1, NULL);
 	oscar_value_map_set(bad, "status", oscar_value_new_str("sideways"));
-	cr_assert_eq(oscar_meta_set(c.pool, c.at, "A", batch_of(bad, NULL), T, &err), OSCAR_EBADARGS);
+	cr_assert_eq(
+	    oscar_meta_set(c.pool, c.at, "A", batch_of(bad, NULL), T, &err), OSCAR_EBADARGS);
 	bad = entry("k", 1, NULL);
 	oscar_value_map_set(bad, "colour", oscar_value_new_str("red"));
-	cr_assert_eq(oscar_meta_set(c.pool, c.at, "A", batch_of(bad, NULL), T, &err), OSCAR_EBADARGS);
+	cr_assert_eq(
+	    oscar_meta_set(c.pool, c.at, "A", batch_of(bad, NULL), T, &err), OSCAR_EBADARGS);
 	oscar_value_t *badloc = oscar_value_new_array(1);
 	oscar_value_array_push(badloc, oscar_value_new_str("k"));
 	cr_assert_eq(oscar_meta_add_location(c.pool, c.at, "A", batch_of(badloc, NULL), T, &err),
 	    OSCAR_EBADARGS);
-	const char *const k[]    = { "ok" };
+	const char *const k[]     = { "ok" };
 	const char *const wrong[] = { "colour", NULL };
 	oscar_value_t    *v;
-	cr_assert_eq(oscar_meta_get(c.pool, c.at, "A", k, 1, wrong, true, T, &v, &err), OSCAR_EBADARGS);
+	cr_assert_eq(
+	    oscar_meta_get(c.pool, c.at, "A", k, 1, wrong, true, T, &v, &err), OSCAR_EBADARGS);
 	cr_assert(strstr(err.message, "colour") != NULL, "%s", err.message);
 	// Not a map, not an array: the method table refuses the shape.
 	oscar_ref_t ref;
 	oscar_ref_make(&ref, c.at, "oscar.meta:A");
-	cr_assert_eq(oscar_call(c.pool, &ref, "get", oscar_value_new_int(1), T, NULL, &err),
-	    OSCAR_EBADARGS);
+	cr_assert_eq(
+	    oscar_call(c.pool, &ref, "get", oscar_value_new_int(1), T, NULL, &err), OSCAR_EBADARGS);
 	cr_assert_eq(oscar_call(c.pool, &ref, "count", NULL, T, &v, &err), 0);
 	cr_assert_eq(v->as.i, 0, "nothing was stored by the bad batches");
 	oscar_value_free(v);
@@ -559,15 +569,16 @@ Test(sessions, meta_refuses_malformed_batches_whole_and_is_bounded)
 	oscar_value_t *three = batch_of(entry("a", 1, NULL), entry("b", 1, NULL));
 	oscar_value_array_push(three, entry("c", 1, NULL));
 	cr_assert_eq(oscar_meta_set(c.pool, c.at, "A", three, T, &err), 0, "%s", err.message);
-	cr_assert_eq(oscar_meta_set(c.pool, c.at, "A", batch_of(entry("a", 2, NULL), entry("d", 1, NULL)), T,
-	                 &err),
+	cr_assert_eq(oscar_meta_set(c.pool, c.at, "A",
+	                 batch_of(entry("a", 2, NULL), entry("d", 1, NULL)), T, &err),
 	    OSCAR_ESTATE);
 	cr_assert(strstr(err.message, "meta.max_entries") != NULL, "%s", err.message);
 	const char *const a[] = { "a" };
 	cr_assert_eq(oscar_meta_get(c.pool, c.at, "A", a, 1, NULL, false, T, &v, &err), 0);
 	cr_assert_eq(oscar_value_map_int(oscar_value_at(v, 0), "size", 0), 1, "nothing changed");
 	oscar_value_free(v);
-	cr_assert_eq(oscar_meta_set(c.pool, c.at, "A", batch_of(entry("a", 2, NULL), NULL), T, &err), 0,
+	cr_assert_eq(
+	    oscar_meta_set(c.pool, c.at, "A", batch_of(entry("a", 2, NULL), NULL), T, &err), 0,
 	    "an update needs no room");
 	stop_cluster(&c);
 }
@@ -585,8 +596,9 @@ static int fake_delete(oscar_actor_t *self, oscar_req_t *req)
 	const oscar_value_t *keys = oscar_value_map_get(oscar_req_args(req), "keys");
 	pthread_mutex_lock(&deleted_mu);
 	size_t len = strlen(deleted);
-	snprintf(deleted + len, sizeof(deleted) - len, "%s:%s:",
-	    oscar_value_map_str(oscar_req_args(req), "session"), oscar_actor_ref(self)->addr);
+	snprintf(deleted + len, sizeof(deleted) - len,
+	    "%s:%s:", oscar_value_map_str(oscar_req_args(req), "session"),
+	    oscar_actor_ref(self)->addr);
 	for (size_t i = 0; i < oscar_value_len(keys); i++) {
 		len = strlen(deleted);
 		snprintf(deleted + len, sizeof(deleted) - len, "%s,", oscar_value_at_str(keys, i));
@@ -597,8 +609,8 @@ static int fake_delete(oscar_actor_t *self, oscar_req_t *req)
 	return (oscar_req_reply(req, oscar_value_new_uint(oscar_value_len(keys))));
 }
 
-static const oscar_method_t fake_methods[] = { { "delete", fake_delete, NULL },
-	{ NULL, NULL, NULL } };
+static const oscar_method_t      fake_methods[] = { { "delete", fake_delete, NULL },
+	     { NULL, NULL, NULL } };
 static const oscar_actor_class_t fake_storage = { .name = "test.storage", .methods = fake_methods };
 
 Test(sessions, lifecycle_counts_and_frees_through_meta_and_storage)
@@ -615,8 +627,8 @@ Test(sessions, lifecycle_counts_and_frees_through_meta_and_storage)
 	                 &ref, &err),
 	    0, "%s", err.message);
 	cr_assert_eq(oscar_sessions_create(c.pool, c.at, "L", false, NULL, NULL, T, &err), 0);
-	cr_assert_eq(oscar_meta_set(c.pool, c.at, "L", batch_of(entry("k1", 1, w0), entry("k2", 1, w0)),
-	                 T, &err),
+	cr_assert_eq(oscar_meta_set(c.pool, c.at, "L",
+	                 batch_of(entry("k1", 1, w0), entry("k2", 1, w0)), T, &err),
 	    0);
 	oscar_value_t *l = oscar_value_new_array(3);
 	oscar_value_array_push(l, oscar_value_new_str("k2"));
@@ -660,7 +672,8 @@ Test(sessions, lifecycle_counts_and_frees_through_meta_and_storage)
 	pthread_mutex_unlock(&deleted_mu);
 	const char *const k2[] = { "k2" };
 	oscar_value_t    *v;
-	cr_assert_eq(oscar_meta_get(c.pool, c.at, "L", k2, 1, NULL, false, T, &v, &err), OSCAR_ENOENT);
+	cr_assert_eq(
+	    oscar_meta_get(c.pool, c.at, "L", k2, 1, NULL, false, T, &v, &err), OSCAR_ENOENT);
 	const char *const k1[] = { "k1" };
 	cr_assert_eq(oscar_meta_get(c.pool, c.at, "L", k1, 1, NULL, false, T, &v, &err), 0,
 	    "k1 still counted");
@@ -695,7 +708,8 @@ Test(sessions, lifecycle_is_bounded)
 	start_cluster(&c, 0, kv, NULL);
 	cr_assert_eq(oscar_sessions_create(c.pool, c.at, "L", false, NULL, NULL, T, &err), 0);
 	const char *const keys[] = { "a", "b", "c" };
-	cr_assert_eq(oscar_lifecycle_incref(c.pool, c.at, "L", keys, NULL, 3, T, &err), OSCAR_ESTATE);
+	cr_assert_eq(
+	    oscar_lifecycle_incref(c.pool, c.at, "L", keys, NULL, 3, T, &err), OSCAR_ESTATE);
 	cr_assert(strstr(err.message, "lifecycle.max_keys") != NULL, "%s", err.message);
 	uint64_t counts[3];
 	cr_assert_eq(oscar_lifecycle_counts(c.pool, c.at, "L", keys, 3, counts, T, &err), 0);
