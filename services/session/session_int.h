@@ -11,7 +11,7 @@
 // Another service's actor calls them with oscar_req_call on
 // (supervisor address, OSCAR_SESSIONS_UID).
 //
-//   create  {id: str|nil, if_not_exists: bool} -> {id, created_ms}
+//   create  {id: str|nil, if_not_exists: bool} -> {id, created_ms, nodes}
 //   has     id -> bool
 //   delete  {id, if_exists: bool} -> nil
 //   list    nil -> [{id, created_ms, nodes, objects}]
