@@ -4,9 +4,10 @@
 // Design note. Creating a session asks the cluster actor for the ready
 // workers, then calls every node's own actor (OSCAR_NODE_UID, the
 // supervisor's included) with session_create, all at once, and waits for
-// every answer. When one fails, the nodes that succeeded run
-// session_destroy before the create fails, so a failed create leaves
-// nothing behind. Deleting calls session_destroy the same way; a node
+// every answer. When one fails, every node runs session_destroy before the
+// create fails (a node runs nothing for a session it does not hold), so a
+// failed create leaves nothing behind, even on a node that answered too
+// late. Deleting calls session_destroy the same way; a node
 // that fails to answer is logged, and the session goes all the same.
 // Create and delete hold the actor (OSCAR_DEFER_HOLD), so one runs at a
 // time and has, list and other creates wait for it.
@@ -102,6 +103,7 @@ static void osc_node_ref(oscar_ref_t *ref, const char *address)
 // Create and delete
 
 static void osc_op_node_cb(oscar_actor_t *self, oscar_result_t *res, void *arg);
+static void osc_give_late(oscar_actor_t *self, osc_sessions_t *st, const osc_op_t *op);
 static void osc_op_finish(oscar_actor_t *self, osc_sessions_t *st);
 
 // osc_op_call_all calls every target whose code is -1 with method. The
@@ -153,17 +155,20 @@ static void osc_op_finish(oscar_actor_t *self, osc_sessions_t *st)
 			    s->id, op->n);
 			oscar_req_reply(op->req, osc_session_value(s));
 			st->op = NULL;
+			osc_give_late(self, st, op);
 			osc_op_free(op);
 			return;
 		}
-		// Undo: the nodes that succeeded run session_destroy.
+		// Undo: every node runs session_destroy. Those that failed too:
+		// one that timed out may still finish its hooks later, and its
+		// destroy, queued behind them, undoes them then; on a node
+		// whose hook failed, nothing is live and the destroy runs
+		// nothing.
 		op->undoing = true;
-		size_t undo = 0;
 		for (size_t i = 0; i < op->n; i++) {
-			op->codes[i] = op->codes[i] == 0 ? -1 : -2;
-			undo += op->codes[i] == -1;
+			op->codes[i] = -1;
 		}
-		if (undo > 0 && !oscar_req_cancelled(op->req)) {
+		if (!oscar_req_cancelled(op->req)) {
 			osc_op_call_all(self, st, OSC_NM_DESTROY);
 			return;
 		}
@@ -457,18 +462,42 @@ static void osc_give_cb(oscar_actor_t *self, oscar_result_t *res, void *arg)
 	}
 }
 
-// osc_give_sessions gives every live session to the worker at address.
-static void osc_give_sessions(oscar_actor_t *self, osc_sessions_t *st, const char *address)
+// osc_give gives session id to the worker at address.
+static void osc_give(oscar_actor_t *self, osc_sessions_t *st, const char *address, const char *id)
 {
 	oscar_ref_t ref;
 	osc_node_ref(&ref, address);
+	oscar_actor_call(self, &ref, osc_node_methods[OSC_NM_CREATE].name, oscar_value_new_str(id),
+	    st->hook_timeout_ms, osc_give_cb, NULL, NULL);
+}
+
+// osc_give_sessions gives every live session to the worker at address.
+static void osc_give_sessions(oscar_actor_t *self, osc_sessions_t *st, const char *address)
+{
 	if (st->n > 0) {
 		oscar_log(
 		    OSCAR_LOG_INFO, "session", "giving %zu sessions to worker %s", st->n, address);
 	}
 	for (size_t i = 0; i < st->n; i++) {
-		oscar_actor_call(self, &ref, osc_node_methods[OSC_NM_CREATE].name,
-		    oscar_value_new_str(st->v[i].id), st->hook_timeout_ms, osc_give_cb, NULL, NULL);
+		if (st->op != NULL && !st->op->create && strcmp(st->op->id, st->v[i].id) == 0) {
+			continue; // being deleted
+		}
+		osc_give(self, st, address, st->v[i].id);
+	}
+}
+
+// osc_give_late gives the session op created to the workers the watch
+// saw turn ready after the create asked for the ready workers.
+static void osc_give_late(oscar_actor_t *self, osc_sessions_t *st, const osc_op_t *op)
+{
+	for (size_t i = 0; i < st->n_ready; i++) {
+		bool called = false;
+		for (size_t j = 0; j < op->n && !called; j++) {
+			called = strcmp(op->targets[j], st->ready[i]) == 0;
+		}
+		if (!called) {
+			osc_give(self, st, st->ready[i], op->id);
+		}
 	}
 }
 
