@@ -46,11 +46,25 @@ static int probe_start(oscar_node_t *node, void **state, oscar_error_t *err)
 	return (0);
 }
 
+// The session "slow" blocks the create hook on the node at slow_at until
+// the test releases it (or 60 s pass).
+static char           slow_at[OSCAR_ADDR_MAX];
+static bool           released;
+static pthread_cond_t released_cv = PTHREAD_COND_INITIALIZER;
+
 static int probe_create(oscar_node_t *node, void *state, const char *id, oscar_error_t *err)
 {
 	(void) state;
 	pthread_mutex_lock(&journal_mu);
 	bool fail = strcmp(id, "doomed") == 0 && strcmp(oscar_node_address(node), fail_at) == 0;
+	if (strcmp(id, "slow") == 0 && strcmp(oscar_node_address(node), slow_at) == 0) {
+		struct timespec until;
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += 60;
+		while (!released &&
+		       pthread_cond_timedwait(&released_cv, &journal_mu, &until) == 0) {
+		}
+	}
 	pthread_mutex_unlock(&journal_mu);
 	if (fail) {
 		return (oscar_error_set(err, OSCAR_EUSER + 7, "the probe refuses %s", id));
@@ -335,6 +349,44 @@ Test(sessions, a_failing_hook_fails_the_create_and_is_undone_everywhere)
 	cr_assert_eq(oscar_sessions_create(c.pool, c.at, "doomed", false, NULL, NULL, T, &err), 0,
 	    "%s", err.message);
 	cr_assert(node_has(&c, w1, "doomed"));
+	stop_cluster(&c);
+}
+
+Test(sessions, a_node_that_answers_too_late_undoes_its_hooks_when_they_end)
+{
+	cluster_t         c;
+	oscar_error_t     err;
+	const char *const kv[] = { "session", "hook_timeout", "300ms", NULL };
+	start_cluster(&c, 2, kv, NULL);
+	const char *w1 = oscar_node_address(c.w[1]);
+	pthread_mutex_lock(&journal_mu);
+	snprintf(slow_at, sizeof(slow_at), "%s", w1);
+	released = false;
+	pthread_mutex_unlock(&journal_mu);
+	// The hook on w1 blocks until released: the create's deadline for
+	// that node passes whatever the machine's speed.
+	cr_assert_eq(oscar_sessions_create(c.pool, c.at, "slow", false, NULL, NULL, T, &err),
+	    OSCAR_ETIMEDOUT, "%s", err.message);
+	cr_assert(strstr(err.message, w1) != NULL, "%s", err.message);
+	cr_assert_eq(journal_count(c.at, '-', "slow"), 1, "undone on the supervisor");
+	cr_assert_eq(journal_count(oscar_node_address(c.w[0]), '-', "slow"), 1);
+	pthread_mutex_lock(&journal_mu);
+	released = true;
+	pthread_cond_broadcast(&released_cv);
+	pthread_mutex_unlock(&journal_mu);
+	// Its hooks end, then the destroy queued behind them undoes them.
+	int64_t end = now_ms() + T;
+	while (journal_count(w1, '-', "slow") == 0) {
+		cr_assert_lt(now_ms(), end, "the late node never undid its hooks");
+		struct timespec ts = { 0, 5 * 1000 * 1000 };
+		nanosleep(&ts, NULL);
+	}
+	cr_assert_eq(journal_count(w1, '+', "slow"), 1);
+	cr_assert_not(node_has(&c, w1, "slow"));
+	bool exists = true;
+	cr_assert_eq(oscar_sessions_has(c.pool, c.at, "slow", &exists, T, &err), 0);
+	cr_assert_not(exists);
+	slow_at[0] = '\0';
 	stop_cluster(&c);
 }
 
