@@ -51,6 +51,7 @@ typedef struct osc_op {
 
 typedef struct osc_sessions {
 	osc_session_t *v; // oldest first
+	size_t         cap;
 	size_t         n;
 	int64_t        max_sessions;
 	int64_t        hook_timeout_ms;
@@ -335,6 +336,16 @@ static int osc_sm_create(oscar_actor_t *self, oscar_req_t *req)
 		return (oscar_req_fail(req, OSCAR_ESTATE,
 		    "the cluster holds %zu sessions, its most (session.max_sessions)", st->n));
 	}
+	if (st->n == st->cap) {
+		// Room for the new session before any node runs a hook.
+		size_t         cap = st->cap * 2;
+		osc_session_t *v   = realloc(st->v, cap * sizeof(*v));
+		if (v == NULL) {
+			return (oscar_req_fail(req, OSCAR_ENOMEM, "out of memory"));
+		}
+		st->v   = v;
+		st->cap = cap;
+	}
 	return (osc_op_start(self, req, true, id));
 }
 
@@ -575,7 +586,8 @@ static int osc_sessions_create_hook(oscar_actor_t *self, const oscar_value_t *ar
 	osc_sessions_t *st  = oscar_actor_state(self);
 	st->max_sessions    = oscar_value_map_int(args, "max_sessions", 10000);
 	st->hook_timeout_ms = oscar_value_map_int(args, "hook_timeout_ms", 30000);
-	st->v               = calloc((size_t) st->max_sessions, sizeof(*st->v));
+	st->cap             = 16;
+	st->v               = calloc(st->cap, sizeof(*st->v));
 	if (st->v == NULL) {
 		return (OSCAR_ENOMEM);
 	}

@@ -441,6 +441,33 @@ Test(sessions, the_number_of_sessions_is_bounded)
 	stop_cluster(&c);
 }
 
+Test(sessions, many_sessions_are_listed_in_order)
+{
+	cluster_t     c;
+	oscar_error_t err;
+	start_cluster(&c, 1, NULL, NULL);
+	char id[16];
+	for (int i = 0; i < 50; i++) {
+		snprintf(id, sizeof(id), "s%02d", i);
+		cr_assert_eq(oscar_sessions_create(c.pool, c.at, id, false, NULL, NULL, T, &err), 0,
+		    "%s: %s", id, err.message);
+	}
+	oscar_session_info_t *list;
+	size_t                n;
+	cr_assert_eq(oscar_sessions_list(c.pool, c.at, &list, &n, T, &err), 0, "%s", err.message);
+	cr_assert_eq(n, 50);
+	for (size_t i = 0; i < n; i++) {
+		snprintf(id, sizeof(id), "s%02zu", i);
+		cr_assert_str_eq(list[i].id, id);
+	}
+	free(list);
+	oscar_value_t *ids;
+	cr_assert_eq(oscar_node_sessions(c.pool, oscar_node_address(c.w[0]), &ids, T, &err), 0);
+	cr_assert_eq(oscar_value_len(ids), 50, "the worker holds them all");
+	oscar_value_free(ids);
+	stop_cluster(&c);
+}
+
 // ---------------------------------------------------------------------------
 // Meta
 
