@@ -396,13 +396,19 @@ void osc_hooks_close(osc_hooks_t **hp)
 	pthread_cond_signal(&h->cv);
 	pthread_mutex_unlock(&h->mu);
 	pthread_join(h->thread, NULL);
-	// The actor stays until the pool closes; it must not reach h again.
-	if (h->actor.uid[0] != '\0') {
-		oscar_destroy(oscar_node_pool(h->node), &h->actor, 5000, NULL);
+	// The actor reads h: it goes first. Should it not (a pool that does
+	// not answer), h is left allocated rather than freed under it.
+	int rv = h->actor.uid[0] != '\0'
+	             ? oscar_destroy(oscar_node_pool(h->node), &h->actor, 5000, NULL)
+	             : 0;
+	*hp = NULL;
+	if (rv != 0 && rv != OSCAR_ENOACTOR) {
+		oscar_log(OSCAR_LOG_WARN, "node", "cannot destroy the node's own actor: %s",
+		    oscar_strerror(rv));
+		return;
 	}
 	osc_strmap_fini(&h->live, NULL);
 	pthread_mutex_destroy(&h->mu);
 	pthread_cond_destroy(&h->cv);
 	free(h);
-	*hp = NULL;
 }
