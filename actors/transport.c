@@ -399,6 +399,13 @@ static void osc_peer_release(osc_peer_t *p)
 	free(p);
 }
 
+// osc_transport_closed_cb frees the transport once libuv is done with its
+// flusher handle, which lives inside it.
+static void osc_transport_closed_cb(uv_handle_t *h)
+{
+	free(OSC_CONTAINER_OF(h, osc_transport_t, flusher));
+}
+
 void osc_transport_close(oscar_pool_t *pool)
 {
 	osc_transport_t *t = pool->transport;
@@ -424,7 +431,6 @@ void osc_transport_close(oscar_pool_t *pool)
 		t->retired = p->next;
 		osc_peer_release(p);
 	}
-	uv_close((uv_handle_t *) &t->flusher, NULL);
 	while (t->routes != NULL) {
 		osc_route_t *r = t->routes;
 		if (r->req != NULL) {
@@ -440,8 +446,10 @@ void osc_transport_close(oscar_pool_t *pool)
 	if (t->tls_client != NULL) {
 		nng_tls_config_free(t->tls_client);
 	}
-	free(t);
 	pool->transport = NULL;
+	// The loop still links the flusher until its close callback has run,
+	// so the memory goes only then (osc_transport_closed_cb).
+	uv_close((uv_handle_t *) &t->flusher, osc_transport_closed_cb);
 }
 
 // ---------------------------------------------------------------------------

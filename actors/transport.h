@@ -20,7 +20,9 @@ typedef struct osc_transport osc_transport_t;
 // with msg (size bytes) saying why. Called before the pool thread starts.
 int osc_transport_open(oscar_pool_t *pool, char *msg, size_t size);
 
-// osc_transport_close closes every socket and releases the transport.
+// osc_transport_close closes every socket and detaches the transport from
+// the pool; its memory is released by the close callback of its libuv
+// handles, so the loop must run once more (it does, during shutdown).
 // Called on the loop thread during shutdown, after pending calls failed.
 void osc_transport_close(oscar_pool_t *pool);
 
