@@ -953,6 +953,7 @@ void osc_host_run(oscar_pool_t *pool, oscar_call_t *h)
 		h->stats.actors = pool->actors.len;
 		// Relaxed: a statistic.
 		h->stats.dropped = atomic_load_explicit(&pool->dropped, memory_order_relaxed);
+		osc_transport_stats(pool, &h->stats);
 		break;
 	}
 	osc_host_complete(h, rv, &err);

@@ -31,6 +31,7 @@
 #include <nng/protocol/pipeline0/push.h>
 #include <nng/supplemental/tls/tls.h>
 
+#include "actors/auth.h"
 #include "actors/transport.h"
 #include "actors/wire.h"
 
@@ -54,6 +55,9 @@ typedef struct osc_netpost {
 	osc_net_kind_t kind;
 	nng_msg       *msg;  // OSC_NET_FRAME
 	osc_peer_t    *peer; // OSC_NET_UP, OSC_NET_DOWN
+	// OSC_NET_FRAME with a cluster secret: what its trailer said.
+	uint64_t sender, seq;
+	int64_t  sent_ms;
 } osc_netpost_t;
 
 struct osc_peer {
@@ -99,6 +103,10 @@ struct osc_transport {
 	osc_peer_t     *dirty;      // peers with frames waiting in out
 	nng_tls_config *tls_server; // for a tls+tcp listener
 	nng_tls_config *tls_client; // for tls+tcp peers
+	// With a cluster secret: every message is sealed and checked.
+	bool          authed;
+	osc_auth_t    auth;
+	atomic_ullong rejected; // messages dropped: no proof, or a replay
 };
 
 static int osc_nng_err(int rv)
@@ -161,7 +169,9 @@ static osc_netpost_t *osc_net_post(
 	np->kind      = kind;
 	np->msg       = msg;
 	np->peer      = peer;
-	osc_pool_post_always(pool, &np->post);
+	np->sender    = 0;
+	np->seq       = 0;
+	np->sent_ms   = 0;
 	return (np);
 }
 
@@ -174,15 +184,33 @@ static void osc_rx_cb(void *arg)
 		return;
 	}
 	if (rv == 0) {
+		nng_msg *msg = nng_aio_get_msg(t->rx);
+		uint64_t sender = 0, seq = 0;
+		int64_t  sent_ms = 0;
+		// The tag is checked here, on NNG's thread, so that the pool's
+		// loop never spends time on messages from strangers.
+		if (t->authed && !osc_auth_check(&t->auth, msg, &sender, &seq, &sent_ms)) {
+			// Relaxed: a statistic.
+			atomic_fetch_add_explicit(&t->rejected, 1, memory_order_relaxed);
+			nng_msg_free(msg);
+			nng_recv_aio(t->in, t->rx);
+			return;
+		}
 		// Backpressure: rather than drop a frame when the pool's inbox is
 		// full, post it anyway and stop receiving; the loop resumes once
 		// it has caught up (osc_transport_resume), and meanwhile the
 		// sender's connection fills up instead of our memory.
 		// Relaxed: the count only bounds memory.
-		size_t n     = atomic_load_explicit(&pool->inbox.count, memory_order_relaxed);
-		bool   pause = n + 1 >= pool->cfg.inbox_limit;
-		if (osc_net_post(pool, OSC_NET_FRAME, nng_aio_get_msg(t->rx), NULL) != NULL &&
-		    pause) {
+		size_t         n     = atomic_load_explicit(&pool->inbox.count, memory_order_relaxed);
+		bool           pause = n + 1 >= pool->cfg.inbox_limit;
+		osc_netpost_t *np    = osc_net_post(pool, OSC_NET_FRAME, msg, NULL);
+		if (np != NULL) {
+			np->sender  = sender;
+			np->seq     = seq;
+			np->sent_ms = sent_ms;
+			osc_pool_post_always(pool, &np->post);
+		}
+		if (np != NULL && pause) {
 			// Seq-cst: published once this callback is done with the
 			// aio; the loop re-arms it only then (osc_transport_resume),
 			// and the wake-up makes sure it looks.
@@ -217,8 +245,11 @@ static void osc_pipe_cb(nng_pipe p, nng_pipe_ev ev, void *arg)
 	// sockets are closed before the pool's loop ends, so none comes
 	// after oscar_pool_free's last drain. Out of memory, the peer's
 	// pending calls keep their deadlines.
-	(void) osc_net_post(
+	osc_netpost_t *np = osc_net_post(
 	    peer->pool, ev == NNG_PIPE_EV_ADD_POST ? OSC_NET_UP : OSC_NET_DOWN, NULL, peer);
+	if (np != NULL) {
+		osc_pool_post_always(peer->pool, &np->post);
+	}
 }
 
 // ---------------------------------------------------------------------------
@@ -337,10 +368,44 @@ static void osc_fix_tcp_address(oscar_pool_t *pool, int port)
 	snprintf(pool->address, sizeof(pool->address), "%s://%s:%d", scheme, hostname, port);
 }
 
+// osc_listens_beyond_loopback tells whether a tcp address (before the
+// port and wildcard are fixed) may be reached from other machines.
+static bool osc_listens_beyond_loopback(const char *addr)
+{
+	static const char *const schemes[] = { "tcp://", "tcp4://", "tcp6://" };
+	const char              *host      = NULL;
+	for (size_t i = 0; i < sizeof(schemes) / sizeof(schemes[0]); i++) {
+		if (strncmp(addr, schemes[i], strlen(schemes[i])) == 0) {
+			host = addr + strlen(schemes[i]);
+		}
+	}
+	if (host == NULL) {
+		return (false); // inproc, ipc and abstract stay on this machine
+	}
+	return (!(strncmp(host, "127.", 4) == 0 || strncmp(host, "localhost:", 10) == 0 ||
+	    strncmp(host, "[::1]:", 6) == 0));
+}
+
+// osc_warn_open says on stderr, at start, that a pool open to the network
+// trusts whoever reaches it.
+static void osc_warn_open(const oscar_pool_t *pool)
+{
+	if (pool->cfg.secret_len == 0 && osc_listens_beyond_loopback(pool->address)) {
+		fprintf(stderr,
+		    "oscar: warning: pool %s listens beyond loopback with neither a cluster "
+		    "secret nor TLS: whoever reaches it can create, call and destroy its "
+		    "actors (see docs/security.md)\n",
+		    pool->address);
+	}
+}
+
 int osc_transport_open(oscar_pool_t *pool, char *msg, size_t size)
 {
 	int rv;
 	if (!osc_url_listens(pool->address)) {
+		// Nothing travels: the secret has no use.
+		pool->cfg.secret     = NULL;
+		pool->cfg.secret_len = 0;
 		return (0);
 	}
 	osc_transport_t *t = calloc(1, sizeof(*t));
@@ -348,8 +413,28 @@ int osc_transport_open(oscar_pool_t *pool, char *msg, size_t size)
 		snprintf(msg, size, "no memory for the transport");
 		return (OSCAR_ENOMEM);
 	}
+	atomic_init(&t->rejected, 0);
+	if (pool->cfg.secret_len != 0) {
+		if (pool->cfg.secret == NULL ||
+		    (rv = osc_auth_init(&t->auth, pool->cfg.secret, pool->cfg.secret_len,
+		         pool->id)) != 0) {
+			rv = pool->cfg.secret == NULL ? OSCAR_EINVAL : rv;
+			snprintf(msg, size,
+			    rv == OSCAR_EINVAL ? "a cluster secret has %d to %d bytes"
+			                       : "cannot set up the cluster secret (%d, %d)",
+			    OSCAR_SECRET_MIN, OSCAR_SECRET_MAX);
+			osc_auth_fini(&t->auth);
+			free(t);
+			return (rv);
+		}
+		t->authed = true;
+		// The pool's own copy, for its sub pools.
+		pool->cfg.secret = t->auth.secret;
+	}
+	osc_warn_open(pool);
 	if ((rv = nng_pull0_open(&t->in)) != 0) {
 		snprintf(msg, size, "cannot open a socket: %s", nng_strerror(rv));
+		osc_auth_fini(&t->auth);
 		free(t);
 		return (osc_nng_err(rv));
 	}
@@ -358,6 +443,7 @@ int osc_transport_open(oscar_pool_t *pool, char *msg, size_t size)
 	if (tls &&
 	    (rv = osc_tls_config(pool, NNG_TLS_MODE_SERVER, &t->tls_server, msg, size)) != 0) {
 		nng_close(t->in);
+		osc_auth_fini(&t->auth);
 		free(t);
 		return (rv);
 	}
@@ -374,6 +460,7 @@ int osc_transport_open(oscar_pool_t *pool, char *msg, size_t size)
 		if (t->tls_server != NULL) {
 			nng_tls_config_free(t->tls_server);
 		}
+		osc_auth_fini(&t->auth);
 		free(t);
 		return (osc_nng_err(rv));
 	}
@@ -446,6 +533,7 @@ void osc_transport_close(oscar_pool_t *pool)
 	if (t->tls_client != NULL) {
 		nng_tls_config_free(t->tls_client);
 	}
+	osc_auth_fini(&t->auth);
 	pool->transport = NULL;
 	// The loop still links the flusher until its close callback has run,
 	// so the memory goes only then (osc_transport_closed_cb).
@@ -523,6 +611,13 @@ static osc_peer_t *osc_peer_get(oscar_pool_t *pool, const char *addr, oscar_erro
 static int osc_send_msg(oscar_pool_t *pool, osc_peer_t *peer, nng_msg *m, const char *target,
     const char *method, oscar_error_t *err)
 {
+	osc_transport_t *t = pool->transport;
+	if (t->authed && osc_auth_seal(&t->auth, m) != 0) {
+		nng_msg_free(m);
+		osc_error_set(err, pool, OSCAR_ENOMEM, target, method,
+		    "no memory to seal a message to %s", peer->addr);
+		return (OSCAR_ENOMEM);
+	}
 	int rv = nng_sendmsg(peer->sock, m, NNG_FLAG_NONBLOCK);
 	if (rv == 0) {
 		return (0);
@@ -539,16 +634,19 @@ static int osc_send_msg(oscar_pool_t *pool, osc_peer_t *peer, nng_msg *m, const 
 // fails, the calls among them fail with the reason.
 static int osc_peer_flush(oscar_pool_t *pool, osc_peer_t *peer, oscar_error_t *err)
 {
-	nng_msg *m;
+	nng_msg *m = NULL;
 	int      rv = 0;
 	if (peer->out.len == 0) {
 		return (0);
 	}
-	if (nng_msg_alloc(&m, peer->out.len) != 0) {
+	if (nng_msg_alloc(&m, 0) != 0 || nng_msg_reserve(m, peer->out.len + OSC_AUTH_TRAILER) != 0 ||
+	    nng_msg_append(m, peer->out.data, peer->out.len) != 0) {
+		if (m != NULL) {
+			nng_msg_free(m);
+		}
 		rv = OSCAR_ENOMEM;
 		osc_error_set(err, pool, rv, "", "", "no memory for a message to %s", peer->addr);
 	} else {
-		memcpy(nng_msg_body(m), peer->out.data, peer->out.len);
 		rv = osc_send_msg(pool, peer, m, "", "", err);
 	}
 	if (rv != 0) {
@@ -656,7 +754,9 @@ static int osc_send_frame(oscar_pool_t *pool, osc_peer_t *peer, const osc_frame_
 	if ((rv = osc_peer_flush(pool, peer, err)) != 0) {
 		goto done;
 	}
-	if ((rv = nng_msg_alloc(&m, 0)) != 0 || (rv = nng_msg_reserve(m, total)) != 0) {
+	// Room for the trailer too, so that sealing never moves the bytes.
+	if ((rv = nng_msg_alloc(&m, 0)) != 0 ||
+	    (rv = nng_msg_reserve(m, total + OSC_AUTH_TRAILER)) != 0) {
 		if (m != NULL) {
 			nng_msg_free(m);
 		}
@@ -1264,6 +1364,14 @@ void osc_transport_dispatch(oscar_pool_t *pool, osc_post_t *p)
 	    (np->peer == NULL || !np->peer->retired)) {
 		switch (np->kind) {
 		case OSC_NET_FRAME:
+			if (pool->transport->authed &&
+			    !osc_auth_fresh(&pool->transport->auth, np->sender, np->seq, np->sent_ms,
+			        osc_auth_now_ms())) {
+				// Relaxed: a statistic.
+				atomic_fetch_add_explicit(
+				    &pool->transport->rejected, 1, memory_order_relaxed);
+				break;
+			}
 			osc_on_frame(pool, &np->msg);
 			break;
 		case OSC_NET_UP:
@@ -1281,4 +1389,26 @@ void osc_transport_dispatch(oscar_pool_t *pool, osc_post_t *p)
 		nng_msg_free(np->msg);
 	}
 	free(np);
+}
+
+void osc_transport_stats(oscar_pool_t *pool, oscar_pool_stats_t *stats)
+{
+	osc_transport_t *t = pool->transport;
+	if (t == NULL) {
+		return;
+	}
+	// Relaxed: a statistic.
+	stats->rejected  = atomic_load_explicit(&t->rejected, memory_order_relaxed);
+	stats->malformed = t->bad_frames;
+}
+
+const void *osc_transport_secret(const oscar_pool_t *pool, size_t *len)
+{
+	const osc_transport_t *t = pool->transport;
+	if (t == NULL || !t->authed) {
+		*len = 0;
+		return (NULL);
+	}
+	*len = t->auth.secret_len;
+	return (t->auth.secret);
 }

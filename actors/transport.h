@@ -92,4 +92,11 @@ void osc_transport_dispatch(oscar_pool_t *pool, osc_post_t *p);
 // saying whether the peer was ever reached.
 void osc_remote_timeout(const osc_call_t *c, oscar_error_t *err);
 
+// osc_transport_stats fills the transport's counters in stats.
+void osc_transport_stats(oscar_pool_t *pool, oscar_pool_stats_t *stats);
+
+// osc_transport_secret returns the pool's cluster secret (*len bytes,
+// owned by the transport), or NULL when it has none.
+const void *osc_transport_secret(const oscar_pool_t *pool, size_t *len);
+
 #endif // OSC_TRANSPORT_H

@@ -22,6 +22,8 @@ packages=(
 	libcriterion-dev
 	# The configuration files of oscar-supervisor and oscar-worker (INI).
 	libinih-dev
+	# The cluster secret: keyed BLAKE2b tags on transport messages.
+	libsodium-dev
 	# The multi-host tests make hosts with network namespaces (ip netns).
 	iproute2
 	# The TLS tests make a throwaway certificate with the openssl tool.

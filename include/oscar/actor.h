@@ -184,7 +184,37 @@ typedef struct oscar_pool_config {
 	const char *tls_cert_file;
 	const char *tls_key_file;
 	const char *tls_ca_file;
+	// secret, when secret_len is not 0, is the cluster secret
+	// (OSCAR_SECRET_MIN to OSCAR_SECRET_MAX bytes, read with
+	// oscar_secret_read): the pool then proves its knowledge of it on
+	// every message it sends to other pools, without sending it, and
+	// drops (and counts, oscar_pool_stats_t.rejected) every message that
+	// does not prove the same, or that it has seen before. Every pool of
+	// a cluster, and every client, needs the same secret; its sub pools
+	// get it from it. The pool keeps a copy: the bytes need not outlive
+	// oscar_pool_open. See docs/security.md.
+	const void *secret;
+	size_t      secret_len;
 } oscar_pool_config_t;
+
+// Bounds of a cluster secret, in bytes.
+#define OSCAR_SECRET_MIN 16
+#define OSCAR_SECRET_MAX 1024
+
+// oscar_secret_read reads a cluster secret from the file at path into a
+// new buffer, *secretp (*lenp bytes), which the caller releases with
+// oscar_secret_free. A line end at the end of the file is not part of the
+// secret. Errors, each with err's message naming the file:
+// OSCAR_ENOENT (no such file), OSCAR_ESYSTEM (it cannot be read), and
+// OSCAR_EINVAL (not a regular file, empty, shorter than OSCAR_SECRET_MIN
+// or longer than OSCAR_SECRET_MAX bytes). A file that other users may
+// read is accepted with a warning on stderr.
+int oscar_secret_read(const char *path, void **secretp, size_t *lenp, oscar_error_t *err);
+
+// oscar_secret_free wipes and frees a secret (len bytes) from
+// oscar_secret_read, and clears *secretp. NULL and *secretp == NULL are
+// allowed.
+void oscar_secret_free(void **secretp, size_t len);
 
 // oscar_pool_config_init fills cfg with the defaults.
 void oscar_pool_config_init(oscar_pool_config_t *cfg);
@@ -217,6 +247,9 @@ typedef struct oscar_pool_stats {
 	uint64_t timeouts;  // calls failed by the pool's deadline timer (a host
 	                    // thread that gives up first is not counted)
 	uint64_t deadlocks; // calls failed by deadlock detection
+	uint64_t rejected;  // messages from other pools dropped because they did
+	                    // not prove the cluster secret, or were replays
+	uint64_t malformed; // messages from other pools dropped as malformed
 } oscar_pool_stats_t;
 
 // oscar_pool_stats copies the pool's counters (a consistent snapshot taken
