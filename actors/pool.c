@@ -359,6 +359,9 @@ void oscar_pool_config_init(oscar_pool_config_t *cfg)
 	cfg->inbox_limit        = 65536;
 	cfg->actor_batch        = 100;
 	cfg->max_message        = (size_t) 1 << 30;
+	cfg->max_peers          = 256;
+	cfg->peer_connect_ms    = 5000;
+	cfg->peer_idle_ms       = 60000;
 }
 
 static uint64_t osc_random_id(void)
@@ -382,7 +385,7 @@ int oscar_pool_open(oscar_pool_t **poolp, const oscar_pool_config_t *cfg)
 	if (cfg == NULL) {
 		cfg = &defaults;
 	}
-	if (cfg->default_timeout_ms < 0) {
+	if (cfg->default_timeout_ms < 0 || cfg->peer_connect_ms < 0 || cfg->peer_idle_ms < 0) {
 		return (OSCAR_EINVAL);
 	}
 	if (cfg->address != NULL && strlen(cfg->address) >= OSCAR_ADDR_MAX) {
@@ -420,6 +423,15 @@ int oscar_pool_open(oscar_pool_t **poolp, const oscar_pool_config_t *cfg)
 	}
 	if (pool->cfg.max_message == 0) {
 		pool->cfg.max_message = defaults.max_message;
+	}
+	if (pool->cfg.max_peers == 0) {
+		pool->cfg.max_peers = defaults.max_peers;
+	}
+	if (pool->cfg.peer_connect_ms == 0) {
+		pool->cfg.peer_connect_ms = defaults.peer_connect_ms;
+	}
+	if (pool->cfg.peer_idle_ms == 0) {
+		pool->cfg.peer_idle_ms = defaults.peer_idle_ms;
 	}
 	pool->id           = osc_random_id();
 	pool->pid          = (int64_t) getpid();

@@ -53,8 +53,8 @@ typedef enum osc_net_kind {
 typedef struct osc_netpost {
 	osc_post_t     post;
 	osc_net_kind_t kind;
-	nng_msg       *msg;  // OSC_NET_FRAME
-	osc_peer_t    *peer; // OSC_NET_UP, OSC_NET_DOWN
+	nng_msg       *msg;     // OSC_NET_FRAME
+	uint32_t       sock_id; // OSC_NET_UP, OSC_NET_DOWN: the peer's socket
 	// OSC_NET_FRAME with a cluster secret: what its trailer said.
 	uint64_t sender, seq;
 	int64_t  sent_ms;
@@ -68,7 +68,7 @@ struct osc_peer {
 	nng_dialer    dialer;
 	int           pipes;   // connections up now
 	bool          reached; // ever connected
-	bool          retired; // replaced: its late events are ignored
+	int64_t       used_ms; // loop time of its last use (osc_peer_get)
 	// Small frames wait here until the end of the loop turn, and go as
 	// one NNG message (osc_peer_flush); batch_ids names the calls among
 	// them, so that a failed send fails them.
@@ -94,7 +94,9 @@ struct osc_transport {
 	nng_listener    listener;
 	nng_aio        *rx;
 	osc_peer_t     *peers;
-	osc_peer_t     *retired; // closed peers, kept until the end for late events
+	unsigned        npeers;
+	bool            warned_full; // said once that max_peers was reached
+	uv_timer_t      sweeper;     // closes idle and unreachable peers
 	osc_route_t    *routes;
 	osc_map_t       calls; // id -> pending remote call
 	uint64_t        bad_frames;
@@ -103,6 +105,7 @@ struct osc_transport {
 	osc_peer_t     *dirty;      // peers with frames waiting in out
 	nng_tls_config *tls_server; // for a tls+tcp listener
 	nng_tls_config *tls_client; // for tls+tcp peers
+	int             handles;    // libuv handles not yet closed
 	// With a cluster secret: every message is sealed and checked.
 	bool          authed;
 	osc_auth_t    auth;
@@ -156,7 +159,7 @@ static osc_call_t *osc_calls_find(osc_transport_t *t, uint64_t id)
 // osc_net_post posts what NNG brought (a frame or a connection event)
 // past the inbox bound; NULL when out of memory.
 static osc_netpost_t *osc_net_post(
-    oscar_pool_t *pool, osc_net_kind_t kind, nng_msg *msg, osc_peer_t *peer)
+    oscar_pool_t *pool, osc_net_kind_t kind, nng_msg *msg, uint32_t sock_id)
 {
 	osc_netpost_t *np = malloc(sizeof(*np));
 	if (np == NULL) {
@@ -168,7 +171,7 @@ static osc_netpost_t *osc_net_post(
 	np->post.kind = OSC_POST_NET;
 	np->kind      = kind;
 	np->msg       = msg;
-	np->peer      = peer;
+	np->sock_id   = sock_id;
 	np->sender    = 0;
 	np->seq       = 0;
 	np->sent_ms   = 0;
@@ -203,7 +206,7 @@ static void osc_rx_cb(void *arg)
 		// Relaxed: the count only bounds memory.
 		size_t         n     = atomic_load_explicit(&pool->inbox.count, memory_order_relaxed);
 		bool           pause = n + 1 >= pool->cfg.inbox_limit;
-		osc_netpost_t *np    = osc_net_post(pool, OSC_NET_FRAME, msg, NULL);
+		osc_netpost_t *np    = osc_net_post(pool, OSC_NET_FRAME, msg, 0);
 		if (np != NULL) {
 			np->sender  = sender;
 			np->seq     = seq;
@@ -237,18 +240,21 @@ void osc_transport_resume(oscar_pool_t *pool)
 	}
 }
 
+// osc_pipe_cb posts a peer's connection event. It names the peer by its
+// socket's id, not by pointer, so that the loop may close and free a peer
+// whose last events are still on their way: they then find no peer.
 static void osc_pipe_cb(nng_pipe p, nng_pipe_ev ev, void *arg)
 {
-	osc_peer_t *peer = arg;
+	oscar_pool_t *pool = arg;
 	// Past the inbox bound: a lost connection event would leave the
-	// peer's state wrong for good, and there are few of them. The
-	// sockets are closed before the pool's loop ends, so none comes
-	// after oscar_pool_free's last drain. Out of memory, the peer's
-	// pending calls keep their deadlines.
-	osc_netpost_t *np = osc_net_post(
-	    peer->pool, ev == NNG_PIPE_EV_ADD_POST ? OSC_NET_UP : OSC_NET_DOWN, NULL, peer);
+	// peer's state wrong for good, and there are few of them (peers are
+	// bounded). The sockets are closed before the pool's loop ends, so
+	// none comes after oscar_pool_free's last drain. Out of memory, the
+	// peer's pending calls keep their deadlines.
+	osc_netpost_t *np = osc_net_post(pool, ev == NNG_PIPE_EV_ADD_POST ? OSC_NET_UP : OSC_NET_DOWN,
+	    NULL, (uint32_t) nng_socket_id(nng_pipe_socket(p)));
 	if (np != NULL) {
-		osc_pool_post_always(peer->pool, &np->post);
+		osc_pool_post_always(pool, &np->post);
 	}
 }
 
@@ -386,6 +392,8 @@ static bool osc_listens_beyond_loopback(const char *addr)
 	    strncmp(host, "[::1]:", 6) == 0));
 }
 
+static void osc_sweep_cb(uv_timer_t *h);
+
 // osc_warn_open says on stderr, at start, that a pool open to the network
 // trusts whoever reaches it.
 static void osc_warn_open(const oscar_pool_t *pool)
@@ -472,6 +480,12 @@ int osc_transport_open(oscar_pool_t *pool, char *msg, size_t size)
 	atomic_init(&t->rx_paused, false);
 	uv_prepare_init(&pool->loop, &t->flusher);
 	t->flusher.data = pool;
+	uv_timer_init(&pool->loop, &t->sweeper);
+	t->sweeper.data = pool;
+	int64_t every   = pool->cfg.peer_connect_ms < pool->cfg.peer_idle_ms ? pool->cfg.peer_connect_ms
+	                                                                     : pool->cfg.peer_idle_ms;
+	every           = every / 2 < 10 ? 10 : every / 2 > 1000 ? 1000 : every / 2;
+	uv_timer_start(&t->sweeper, osc_sweep_cb, (uint64_t) every, (uint64_t) every);
 	pool->transport = t;
 	nng_recv_aio(t->in, t->rx);
 	return (0);
@@ -486,11 +500,58 @@ static void osc_peer_release(osc_peer_t *p)
 	free(p);
 }
 
-// osc_transport_closed_cb frees the transport once libuv is done with its
-// flusher handle, which lives inside it.
+// osc_transport_closed_cb frees the transport once libuv is done with
+// both of its handles, which live inside it.
 static void osc_transport_closed_cb(uv_handle_t *h)
 {
-	free(OSC_CONTAINER_OF(h, osc_transport_t, flusher));
+	osc_transport_t *t = h->data;
+	if (--t->handles == 0) {
+		free(t);
+	}
+}
+
+// osc_peer_close closes peer p's connection and frees it. Its pending
+// calls must be gone already; what it still had to send is dropped. Its
+// connection events still on their way find no peer (osc_pipe_cb).
+static void osc_peer_close(osc_transport_t *t, osc_peer_t *p)
+{
+	for (osc_peer_t **pp = &t->peers; *pp != NULL; pp = &(*pp)->next) {
+		if (*pp == p) {
+			*pp = p->next;
+			break;
+		}
+	}
+	if (p->dirty) {
+		for (osc_peer_t **pp = &t->dirty; *pp != NULL; pp = &(*pp)->dirty_next) {
+			if (*pp == p) {
+				*pp = p->dirty_next;
+				break;
+			}
+		}
+	}
+	nng_close(p->sock);
+	t->npeers--;
+	osc_peer_release(p);
+}
+
+// osc_sweep_cb closes the peers that have no call pending and either were
+// not connected for peer_connect_ms (an address that cannot be reached:
+// never redialled for long) or were not used for peer_idle_ms.
+static void osc_sweep_cb(uv_timer_t *h)
+{
+	oscar_pool_t    *pool = h->data;
+	osc_transport_t *t    = pool->transport;
+	int64_t          now  = (int64_t) uv_now(&pool->loop);
+	osc_peer_t      *next;
+	for (osc_peer_t *p = t->peers; p != NULL; p = next) {
+		next          = p->next;
+		int64_t quiet = now - p->used_ms;
+		if (p->calls == NULL && !p->dirty &&
+		    ((p->pipes == 0 && quiet >= pool->cfg.peer_connect_ms) ||
+		        quiet >= pool->cfg.peer_idle_ms)) {
+			osc_peer_close(t, p);
+		}
+	}
 }
 
 void osc_transport_close(oscar_pool_t *pool)
@@ -509,13 +570,10 @@ void osc_transport_close(oscar_pool_t *pool)
 		oscar_error_t err;
 		(void) osc_peer_flush(pool, p, &err); // answers already owed
 	}
+	t->dirty = NULL;
 	while ((p = t->peers) != NULL) {
 		t->peers = p->next;
 		nng_close(p->sock);
-		osc_peer_release(p);
-	}
-	while ((p = t->retired) != NULL) {
-		t->retired = p->next;
 		osc_peer_release(p);
 	}
 	while (t->routes != NULL) {
@@ -535,22 +593,68 @@ void osc_transport_close(oscar_pool_t *pool)
 	}
 	osc_auth_fini(&t->auth);
 	pool->transport = NULL;
-	// The loop still links the flusher until its close callback has run,
-	// so the memory goes only then (osc_transport_closed_cb).
+	// The loop still links the handles until their close callbacks have
+	// run, so the memory goes only then (osc_transport_closed_cb).
+	t->handles      = 2;
+	t->flusher.data = t;
+	t->sweeper.data = t;
 	uv_close((uv_handle_t *) &t->flusher, osc_transport_closed_cb);
+	uv_close((uv_handle_t *) &t->sweeper, osc_transport_closed_cb);
 }
 
 // ---------------------------------------------------------------------------
 // Peers and sending
 
+// osc_peer_evict makes room for a new peer when max_peers are open, by
+// closing one that was connected and has nothing pending: one whose
+// connection is down if any, else the one used longest ago. Peers still
+// trying to connect for the first time are left to the sweeper (their
+// bounded try), so that a flood of unreachable reply addresses costs one
+// failed lookup each, not a close and a dial. OSCAR_EMBOXFULL when no
+// peer can go.
+static int osc_peer_evict(oscar_pool_t *pool, oscar_error_t *err)
+{
+	osc_transport_t *t      = pool->transport;
+	osc_peer_t      *victim = NULL;
+	for (osc_peer_t *p = t->peers; p != NULL; p = p->next) {
+		if (p->calls != NULL || p->dirty || !p->reached) {
+			continue;
+		}
+		if (victim == NULL || (p->pipes == 0 && victim->pipes != 0) ||
+		    ((p->pipes == 0) == (victim->pipes == 0) && p->used_ms < victim->used_ms)) {
+			victim = p;
+		}
+	}
+	if (!t->warned_full) {
+		t->warned_full = true;
+		fprintf(stderr,
+		    "oscar: pool %s: %u connections to other pools open (max_peers); "
+		    "closing the least used ones, or refusing more\n",
+		    pool->address, t->npeers);
+	}
+	if (victim == NULL) {
+		osc_error_set(err, pool, OSCAR_EMBOXFULL, "", "",
+		    "too many connections to other pools (max_peers %u), none of which can close now",
+		    pool->cfg.max_peers);
+		return (OSCAR_EMBOXFULL);
+	}
+	osc_peer_close(t, victim);
+	return (0);
+}
+
 static osc_peer_t *osc_peer_get(oscar_pool_t *pool, const char *addr, oscar_error_t *err)
 {
-	osc_transport_t *t = pool->transport;
+	osc_transport_t *t   = pool->transport;
+	int64_t          now = (int64_t) uv_now(&pool->loop);
 	int              rv;
 	for (osc_peer_t *p = t->peers; p != NULL; p = p->next) {
 		if (strcmp(p->addr, addr) == 0) {
+			p->used_ms = now;
 			return (p);
 		}
+	}
+	if (t->npeers >= pool->cfg.max_peers && osc_peer_evict(pool, err) != 0) {
+		return (NULL);
 	}
 	osc_peer_t *p = calloc(1, sizeof(*p));
 	if (p == NULL) {
@@ -566,8 +670,8 @@ static osc_peer_t *osc_peer_get(oscar_pool_t *pool, const char *addr, oscar_erro
 		return (NULL);
 	}
 	nng_socket_set_int(p->sock, NNG_OPT_SENDBUF, OSC_PEER_SENDBUF);
-	nng_pipe_notify(p->sock, NNG_PIPE_EV_ADD_POST, osc_pipe_cb, p);
-	nng_pipe_notify(p->sock, NNG_PIPE_EV_REM_POST, osc_pipe_cb, p);
+	nng_pipe_notify(p->sock, NNG_PIPE_EV_ADD_POST, osc_pipe_cb, pool);
+	nng_pipe_notify(p->sock, NNG_PIPE_EV_REM_POST, osc_pipe_cb, pool);
 	if ((rv = nng_dialer_create(&p->dialer, p->sock, addr)) != 0) {
 		osc_error_set(err, pool, osc_nng_err(rv), "", "", "cannot reach %s: %s", addr,
 		    nng_strerror(rv));
@@ -601,8 +705,10 @@ static osc_peer_t *osc_peer_get(oscar_pool_t *pool, const char *addr, oscar_erro
 		free(p);
 		return (NULL);
 	}
-	p->next  = t->peers;
-	t->peers = p;
+	p->used_ms = now;
+	p->next    = t->peers;
+	t->peers   = p;
+	t->npeers++;
 	return (p);
 }
 
@@ -1339,19 +1445,11 @@ void osc_transport_peer_gone(oscar_pool_t *pool, const char *addr, const char *f
 	vsnprintf(why, sizeof(why), fmt, ap);
 	va_end(ap);
 	osc_transport_t *t = pool->transport;
-	for (osc_peer_t **pp = &t->peers; *pp != NULL; pp = &(*pp)->next) {
-		osc_peer_t *p = *pp;
+	for (osc_peer_t *p = t->peers; p != NULL; p = p->next) {
 		if (strcmp(p->addr, addr) == 0) {
+			// Frames still waiting for it go nowhere: dropped.
 			osc_peer_fail(pool, p, why);
-			*pp        = p->next;
-			p->retired = true;
-			// Frames still waiting for it go nowhere: drop them.
-			p->out.len    = 0;
-			p->out_frames = 0;
-			p->batch_len  = 0;
-			nng_close(p->sock);
-			p->next    = t->retired;
-			t->retired = p;
+			osc_peer_close(t, p);
 			return;
 		}
 	}
@@ -1359,9 +1457,18 @@ void osc_transport_peer_gone(oscar_pool_t *pool, const char *addr, const char *f
 
 void osc_transport_dispatch(oscar_pool_t *pool, osc_post_t *p)
 {
-	osc_netpost_t *np = OSC_CONTAINER_OF(p, osc_netpost_t, post);
+	osc_netpost_t *np   = OSC_CONTAINER_OF(p, osc_netpost_t, post);
+	osc_peer_t    *peer = NULL;
+	if (pool->state == OSC_POOL_RUNNING && pool->transport != NULL && np->kind != OSC_NET_FRAME) {
+		// A connection event of a peer closed since finds none.
+		for (peer = pool->transport->peers; peer != NULL; peer = peer->next) {
+			if ((uint32_t) nng_socket_id(peer->sock) == np->sock_id) {
+				break;
+			}
+		}
+	}
 	if (pool->state == OSC_POOL_RUNNING && pool->transport != NULL &&
-	    (np->peer == NULL || !np->peer->retired)) {
+	    (np->kind == OSC_NET_FRAME || peer != NULL)) {
 		switch (np->kind) {
 		case OSC_NET_FRAME:
 			if (pool->transport->authed &&
@@ -1375,12 +1482,12 @@ void osc_transport_dispatch(oscar_pool_t *pool, osc_post_t *p)
 			osc_on_frame(pool, &np->msg);
 			break;
 		case OSC_NET_UP:
-			np->peer->pipes++;
-			np->peer->reached = true;
+			peer->pipes++;
+			peer->reached = true;
 			break;
 		case OSC_NET_DOWN:
-			if (np->peer->pipes > 0 && --np->peer->pipes == 0) {
-				osc_peer_down(pool, np->peer);
+			if (peer->pipes > 0 && --peer->pipes == 0) {
+				osc_peer_down(pool, peer);
 			}
 			break;
 		}
@@ -1400,6 +1507,7 @@ void osc_transport_stats(oscar_pool_t *pool, oscar_pool_stats_t *stats)
 	// Relaxed: a statistic.
 	stats->rejected  = atomic_load_explicit(&t->rejected, memory_order_relaxed);
 	stats->malformed = t->bad_frames;
+	stats->peers     = t->npeers;
 }
 
 const void *osc_transport_secret(const oscar_pool_t *pool, size_t *len)

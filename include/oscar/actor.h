@@ -195,6 +195,21 @@ typedef struct oscar_pool_config {
 	// oscar_pool_open. See docs/security.md.
 	const void *secret;
 	size_t      secret_len;
+	// max_peers bounds the connections this pool opens to other pools
+	// (default 256). Past it, opening one more first closes one with no
+	// call pending (one not connected, else the one used longest ago);
+	// when every one has calls pending, the call fails with
+	// OSCAR_EMBOXFULL. The first time it is reached, the pool says so on
+	// stderr.
+	unsigned max_peers;
+	// peer_connect_ms: a connection with no call pending that is not up
+	// this long after its last use is closed (default 5000): an answer
+	// to an address that cannot be reached is dropped, not redialled
+	// for ever. peer_idle_ms: a connection with no call pending unused
+	// this long is closed (default 60000). Either opens again on the
+	// next use.
+	int64_t peer_connect_ms;
+	int64_t peer_idle_ms;
 } oscar_pool_config_t;
 
 // Bounds of a cluster secret, in bytes.
@@ -250,6 +265,7 @@ typedef struct oscar_pool_stats {
 	uint64_t rejected;  // messages from other pools dropped because they did
 	                    // not prove the cluster secret, or were replays
 	uint64_t malformed; // messages from other pools dropped as malformed
+	uint64_t peers;     // connections to other pools open now
 } oscar_pool_stats_t;
 
 // oscar_pool_stats copies the pool's counters (a consistent snapshot taken

@@ -1,0 +1,191 @@
+// Bounds on what other pools can make a pool hold: connections to reply
+// addresses, idle connections, and a stop that never waits on peers
+// (actors/transport.c).
+#include <dirent.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <criterion/criterion.h>
+#include <nng/nng.h>
+#include <nng/protocol/pipeline0/push.h>
+
+#include "actors/wire.h"
+#include "tests/actors/support.h"
+
+// A stop that hangs fails the test through this deadline.
+TestSuite(bounds, .timeout = 60);
+
+// open_fds counts this process's open file descriptors.
+static int open_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	int  n = 0;
+	cr_assert_not_null(d);
+	while (readdir(d) != NULL) {
+		n++;
+	}
+	closedir(d);
+	return (n - 3); // ".", ".." and the directory itself
+}
+
+static oscar_pool_t *open_pool(const char *address, unsigned max_peers, int64_t connect_ms,
+    int64_t idle_ms)
+{
+	oscar_pool_config_t cfg;
+	oscar_pool_t       *p;
+	oscar_pool_config_init(&cfg);
+	cfg.address         = address;
+	cfg.max_peers       = max_peers;
+	cfg.peer_connect_ms = connect_ms;
+	cfg.peer_idle_ms    = idle_ms;
+	int rv              = oscar_pool_open(&p, &cfg);
+	cr_assert_eq(rv, 0, "open %s: %s", address, oscar_strerror(rv));
+	return (p);
+}
+
+static oscar_pool_stats_t stats_of(oscar_pool_t *p)
+{
+	oscar_pool_stats_t st;
+	cr_assert_eq(oscar_pool_stats(p, &st, 5000), 0);
+	return (st);
+}
+
+// send_frame sends a call of uid.method from source through raw.
+static void send_frame(nng_socket raw, const char *source, uint64_t id, const char *uid,
+    const char *method)
+{
+	osc_frame_t f;
+	osc_wbuf_t  w;
+	memset(&f, 0, sizeof(f));
+	f.type = OSC_MSG_SEND;
+	f.id   = id;
+	snprintf(f.source, sizeof(f.source), "%s", source);
+	snprintf(f.target, sizeof(f.target), "%s", uid);
+	snprintf(f.method, sizeof(f.method), "%s", method);
+	osc_wbuf_init(&w);
+	cr_assert_eq(osc_frame_encode(&w, &f, NULL, NULL, 0), 0);
+	cr_assert_eq(nng_send(raw, w.data, w.len, 0), 0);
+	osc_wbuf_fini(&w);
+}
+
+// Frames naming thousands of distinct reply addresses that cannot be
+// reached, tcp and ipc: the pool holds at most max_peers connections,
+// drops those that do not come up, still answers, and stops at once with
+// its descriptors back near where they were.
+Test(bounds, unreachable_reply_addresses_are_bounded_and_dropped)
+{
+	int           base = open_fds();
+	oscar_pool_t *a    = open_pool("tcp://127.0.0.1:0", 0, 0, 0);
+	oscar_pool_t *b    = open_pool("tcp://127.0.0.1:0", 32, 200, 0);
+	int           open = open_fds();
+	test_spawn(b, &test_counter_class, "c", NULL);
+	nng_socket raw;
+	cr_assert_eq(nng_push0_open(&raw), 0);
+	cr_assert_eq(nng_dial(raw, oscar_pool_address(b), NULL, 0), 0);
+	for (int i = 0; i < 3000; i++) {
+		char source[OSCAR_ADDR_MAX];
+		if (i % 3 == 2) {
+			snprintf(source, sizeof(source), "ipc:///tmp/oscar-nowhere-%d-%d.sock",
+			    (int) getpid(), i);
+		} else {
+			snprintf(source, sizeof(source), "tcp://127.%d.%d.%d:9", (i >> 16) & 255,
+			    (i >> 8) & 255, (i & 255) | 1);
+		}
+		send_frame(raw, source, (uint64_t) i + 1, i % 2 ? "c" : "nobody", "get");
+	}
+	nng_close(raw);
+	// Wait until the pool has served every frame (1500 reached c).
+	oscar_pool_stats_t st = stats_of(b);
+	for (int i = 0; i < 1000 && st.messages < 1500; i++) {
+		cr_assert_leq(st.peers, 32, "%llu connections", (unsigned long long) st.peers);
+		cr_assert_leq(
+		    open_fds(), open + 32 * 4, "%d descriptors, %d at start", open_fds(), open);
+		usleep(10000);
+		st = stats_of(b);
+	}
+	cr_assert_geq(st.messages, 1500);
+	cr_assert_leq(st.peers, 32, "%llu connections", (unsigned long long) st.peers);
+	// The unreachable ones are dropped after their bounded try, and the
+	// pool answers again.
+	for (int i = 0; i < 1000 && stats_of(b).peers > 0; i++) {
+		usleep(10000);
+	}
+	cr_assert_eq(stats_of(b).peers, 0, "connections to nowhere kept");
+	oscar_ref_t c;
+	cr_assert_eq(oscar_ref_make(&c, oscar_pool_address(b), "c"), 0);
+	cr_assert_eq(test_call_int(a, &c, "add", 1), 1);
+	oscar_pool_free(&b);
+	oscar_pool_free(&a);
+	cr_assert_leq(open_fds(), base + 2, "%d descriptors, %d before", open_fds(), base);
+}
+
+// The same flood with the peers still dialing: the stop does not wait
+// for them.
+Test(bounds, a_pool_stops_at_once_while_dialing_thousands)
+{
+	int           base = open_fds();
+	oscar_pool_t *b    = open_pool("tcp://127.0.0.1:0", 0, 0, 0);
+	nng_socket    raw;
+	cr_assert_eq(nng_push0_open(&raw), 0);
+	cr_assert_eq(nng_dial(raw, oscar_pool_address(b), NULL, 0), 0);
+	for (int i = 0; i < 3000; i++) {
+		char source[OSCAR_ADDR_MAX];
+		snprintf(source, sizeof(source), "tcp://127.1.%d.%d:9", (i >> 8) & 255, i & 255);
+		send_frame(raw, source, (uint64_t) i + 1, "nobody", "get");
+	}
+	nng_close(raw);
+	oscar_pool_stats_t st = stats_of(b);
+	cr_assert_leq(st.peers, 256);
+	oscar_pool_free(&b);
+	cr_assert_leq(open_fds(), base + 2, "%d descriptors, %d before", open_fds(), base);
+}
+
+// A connection nobody uses is closed after peer_idle_ms, and opens again
+// when needed.
+Test(bounds, idle_connections_are_closed)
+{
+	oscar_pool_t *a = open_pool("tcp://127.0.0.1:0", 0, 0, 50);
+	oscar_pool_t *b = open_pool("tcp://127.0.0.1:0", 0, 0, 0);
+	test_spawn(b, &test_counter_class, "c", NULL);
+	oscar_ref_t c;
+	cr_assert_eq(oscar_ref_make(&c, oscar_pool_address(b), "c"), 0);
+	cr_assert_eq(test_call_int(a, &c, "add", 1), 1);
+	cr_assert_eq(stats_of(a).peers, 1);
+	for (int i = 0; i < 1000 && stats_of(a).peers != 0; i++) {
+		usleep(10000);
+	}
+	cr_assert_eq(stats_of(a).peers, 0, "an idle connection stayed open");
+	cr_assert_eq(test_call_int(a, &c, "add", 1), 2);
+	oscar_pool_free(&a);
+	oscar_pool_free(&b);
+}
+
+// max_peers with every connection busy: a clear error, not one more.
+Test(bounds, max_peers_with_calls_pending_is_a_clear_error)
+{
+	oscar_pool_t *a = open_pool("tcp://127.0.0.1:0", 1, 0, 0);
+	oscar_pool_t *b = open_pool("tcp://127.0.0.1:0", 0, 0, 0);
+	oscar_pool_t *d = open_pool("tcp://127.0.0.1:0", 0, 0, 0);
+	oscar_ref_t   g = test_spawn(b, &test_gate_class, "g", NULL);
+	test_spawn(d, &test_counter_class, "c", NULL);
+	oscar_ref_t gr, cr;
+	cr_assert_eq(oscar_ref_make(&gr, oscar_pool_address(b), "g"), 0);
+	cr_assert_eq(oscar_ref_make(&cr, oscar_pool_address(d), "c"), 0);
+	oscar_call_t *h;
+	cr_assert_eq(oscar_call_start(a, &gr, "wait", NULL, 0, &h), 0);
+	test_wait_parked(b, &g, 1);
+	oscar_error_t err;
+	cr_assert_eq(oscar_call(a, &cr, "get", NULL, 0, NULL, &err), OSCAR_EMBOXFULL);
+	cr_assert(strstr(err.message, "max_peers") != NULL, "%s", err.message);
+	oscar_value_t *reply;
+	cr_assert_eq(oscar_call(b, &g, "open", oscar_value_new_int(1), 0, NULL, &err), 0);
+	cr_assert_eq(oscar_call_wait(&h, &reply, &err), 0);
+	oscar_value_free(reply);
+	// The gate's connection has nothing pending now: it makes room.
+	cr_assert_eq(test_call_int(a, &cr, "add", 3), 3);
+	cr_assert_eq(stats_of(a).peers, 1);
+	oscar_pool_free(&a);
+	oscar_pool_free(&b);
+	oscar_pool_free(&d);
+}
