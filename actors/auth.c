@@ -4,9 +4,13 @@
 // Design note. NNG's push and pull sockets carry messages one way, so there
 // is no handshake in which to run a challenge: each message proves on its
 // own that its sender knows the secret. The key is a BLAKE2b hash of the
-// secret (libsodium's crypto_generichash, keyed, for the tags as well);
-// the tag covers the message's frames, the sender's id, a sequence number
-// and the sender's clock, so none of them can be changed. Replays are
+// secret (libsodium's crypto_generichash, keyed with a context string).
+// The tag is XChaCha20-Poly1305's (libsodium's AEAD, detached, with the
+// whole message as additional data and nothing encrypted): its nonce is
+// the sender's random id, a sequence number and the sender's clock, never
+// twice the same for one sender, and Poly1305 runs at several GB/s where
+// a keyed BLAKE2b manages under one. The tag covers the frames and the
+// nonce, so none of them can be changed. Replays are
 // refused by the receiver: per sender, a window of the last 64 sequence
 // numbers (as IPsec does), and a clock skew bound that lets it forget
 // senders that stayed silent longer than that.
@@ -98,16 +102,18 @@ void osc_auth_fini(osc_auth_t *a)
 
 int osc_auth_seal(osc_auth_t *a, nng_msg *m)
 {
-	unsigned char t[OSC_AUTH_TRAILER - OSC_AUTH_TAG];
-	unsigned char tag[OSC_AUTH_TAG];
+	unsigned char      t[OSC_AUTH_TRAILER - OSC_AUTH_TAG]; // the nonce
+	unsigned char      tag[OSC_AUTH_TAG];
+	unsigned long long tag_len;
 	osc_put64(t, a->sender);
 	osc_put64(t + 8, ++a->seq);
 	osc_put64(t + 16, (uint64_t) osc_auth_now_ms());
 	if (nng_msg_append(m, t, sizeof(t)) != 0) {
 		return (OSCAR_ENOMEM);
 	}
-	crypto_generichash(
-	    tag, sizeof(tag), nng_msg_body(m), nng_msg_len(m), a->key, sizeof(a->key));
+	unsigned char      none[1] = { 0 }; // nothing is encrypted
+	crypto_aead_xchacha20poly1305_ietf_encrypt_detached(none, tag, &tag_len, none, 0,
+	    nng_msg_body(m), nng_msg_len(m), NULL, t, a->key);
 	if (nng_msg_append(m, tag, sizeof(tag)) != 0) {
 		nng_msg_chop(m, sizeof(t));
 		return (OSCAR_ENOMEM);
@@ -120,17 +126,17 @@ bool osc_auth_check(
 {
 	size_t               len  = nng_msg_len(m);
 	const unsigned char *body = nng_msg_body(m);
-	unsigned char        tag[OSC_AUTH_TAG];
 	if (len < OSC_AUTH_TRAILER) {
 		return (false);
 	}
-	size_t signed_len = len - OSC_AUTH_TAG;
-	crypto_generichash(tag, sizeof(tag), body, signed_len, a->key, sizeof(a->key));
-	// Constant time: a mismatch says nothing about where it is.
-	if (sodium_memcmp(tag, body + signed_len, sizeof(tag)) != 0) {
+	const unsigned char *t          = body + len - OSC_AUTH_TRAILER;
+	size_t               signed_len = len - OSC_AUTH_TAG;
+	// The comparison of tags inside is constant time.
+	unsigned char none[1] = { 0 }; // nothing is encrypted
+	if (crypto_aead_xchacha20poly1305_ietf_decrypt_detached(
+	        none, NULL, none, 0, body + signed_len, body, signed_len, t, a->key) != 0) {
 		return (false);
 	}
-	const unsigned char *t = body + len - OSC_AUTH_TRAILER;
 	*sender                = osc_get64(t);
 	*seq                   = osc_get64(t + 8);
 	*sent_ms               = (int64_t) osc_get64(t + 16);

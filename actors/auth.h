@@ -1,8 +1,9 @@
 // Authentication of transport messages with the cluster secret (internal).
 //
 // When a pool has a cluster secret, every NNG message it sends ends with a
-// trailer: the sending pool's id, a sequence number, the sender's clock,
-// and a keyed BLAKE2b tag over everything before the tag. A receiver with
+// trailer: the sending pool's id, a sequence number, the sender's clock
+// (together, the nonce), and an XChaCha20-Poly1305 tag over everything
+// before the tag. A receiver with
 // the same secret checks the tag, then refuses what it has already seen
 // from that sender (a window of sequence numbers) and what is too old or
 // too far in the future (OSC_AUTH_SKEW_MS). The secret itself never
@@ -18,8 +19,8 @@
 
 #include "actors/map.h"
 
-#define OSC_AUTH_KEY     32
-#define OSC_AUTH_TAG     32
+#define OSC_AUTH_KEY     32 // crypto_aead_xchacha20poly1305_ietf_KEYBYTES
+#define OSC_AUTH_TAG     16 // crypto_aead_xchacha20poly1305_ietf_ABYTES
 #define OSC_AUTH_TRAILER (8 + 8 + 8 + OSC_AUTH_TAG) // sender, sequence, time, tag
 // How far a sender's clock may be from the receiver's, and how long a
 // receiver remembers a silent sender's sequence numbers.

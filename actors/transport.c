@@ -423,10 +423,10 @@ int osc_transport_open(oscar_pool_t *pool, char *msg, size_t size)
 	}
 	atomic_init(&t->rejected, 0);
 	if (pool->cfg.secret_len != 0) {
-		if (pool->cfg.secret == NULL ||
-		    (rv = osc_auth_init(&t->auth, pool->cfg.secret, pool->cfg.secret_len,
-		         pool->id)) != 0) {
-			rv = pool->cfg.secret == NULL ? OSCAR_EINVAL : rv;
+		rv = pool->cfg.secret == NULL
+		         ? OSCAR_EINVAL
+		         : osc_auth_init(&t->auth, pool->cfg.secret, pool->cfg.secret_len, pool->id);
+		if (rv != 0) {
 			snprintf(msg, size,
 			    rv == OSCAR_EINVAL ? "a cluster secret has %d to %d bytes"
 			                       : "cannot set up the cluster secret (%d, %d)",

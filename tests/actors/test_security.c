@@ -181,6 +181,14 @@ Test(security, replayed_messages_are_dropped)
 	oscar_ref_t c = ref_in(b, "c");
 	cr_assert_eq(test_call_int(b, &c, "add", 0), 10, "the replay ran");
 
+	// A sealed message changed on the way is dropped.
+	m = tell_msg("", "c", "add", 1000);
+	cr_assert_eq(osc_auth_seal(&auth, m), 0);
+	((char *) nng_msg_body(m))[nng_msg_len(m) - OSC_AUTH_TRAILER - 1] ^= 1;
+	cr_assert_eq(nng_sendmsg(raw, m, 0), 0);
+	wait_rejected(b, 2);
+	cr_assert_eq(test_call_int(b, &c, "add", 0), 10, "a changed message ran");
+
 	// A later message of the same sender is served.
 	m = tell_msg("", "c", "add", 1);
 	cr_assert_eq(osc_auth_seal(&auth, m), 0);
