@@ -362,6 +362,7 @@ void oscar_pool_config_init(oscar_pool_config_t *cfg)
 	cfg->max_peers          = 256;
 	cfg->peer_connect_ms    = 5000;
 	cfg->peer_idle_ms       = 60000;
+	cfg->recv_budget        = (size_t) 1 << 31;
 }
 
 static uint64_t osc_random_id(void)
@@ -432,6 +433,9 @@ int oscar_pool_open(oscar_pool_t **poolp, const oscar_pool_config_t *cfg)
 	}
 	if (pool->cfg.peer_idle_ms == 0) {
 		pool->cfg.peer_idle_ms = defaults.peer_idle_ms;
+	}
+	if (pool->cfg.recv_budget == 0) {
+		pool->cfg.recv_budget = defaults.recv_budget;
 	}
 	pool->id           = osc_random_id();
 	pool->pid          = (int64_t) getpid();

@@ -48,13 +48,15 @@ typedef enum osc_net_kind {
 	OSC_NET_FRAME,
 	OSC_NET_UP,
 	OSC_NET_DOWN,
+	OSC_NET_IN_DOWN, // an incoming connection closed
 } osc_net_kind_t;
 
 typedef struct osc_netpost {
 	osc_post_t     post;
 	osc_net_kind_t kind;
 	nng_msg       *msg;     // OSC_NET_FRAME
-	uint32_t       sock_id; // OSC_NET_UP, OSC_NET_DOWN: the peer's socket
+	uint32_t       sock_id; // OSC_NET_UP, OSC_NET_DOWN: the peer's socket;
+	                        // OSC_NET_IN_DOWN: the pipe
 	// OSC_NET_FRAME with a cluster secret: what its trailer said.
 	uint64_t sender, seq;
 	int64_t  sent_ms;
@@ -81,6 +83,14 @@ struct osc_peer {
 	osc_call_t *calls; // pending calls sent here
 };
 
+// A large message arriving in pieces from one connection (pipe).
+typedef struct osc_assembly {
+	uint32_t pipe;
+	char    *buf; // cap bytes, len used; total + 1 once complete
+	size_t   len, cap, total;
+	int64_t  last_ms; // loop time of the last piece
+} osc_assembly_t;
+
 // An answer owed to a call from another pool.
 typedef struct osc_route {
 	struct osc_route *next, *prev;
@@ -100,6 +110,10 @@ struct osc_transport {
 	osc_route_t    *routes;
 	osc_map_t       calls; // id -> pending remote call
 	uint64_t        bad_frames;
+	osc_map_t       assemblies;  // pipe id -> osc_assembly_t
+	size_t          assembling;  // bytes they hold, for recv_budget
+	uint64_t        refused;     // large messages refused by the budget
+	bool            warned_refused;
 	atomic_bool     rx_paused;  // receiving stopped: the inbox was full
 	uv_prepare_t    flusher;    // sends the turn's coalesced frames
 	osc_peer_t     *dirty;      // peers with frames waiting in out
@@ -258,6 +272,18 @@ static void osc_pipe_cb(nng_pipe p, nng_pipe_ev ev, void *arg)
 	}
 }
 
+// osc_in_pipe_cb posts the end of an incoming connection, so that a large
+// message it was sending in pieces is dropped.
+static void osc_in_pipe_cb(nng_pipe p, nng_pipe_ev ev, void *arg)
+{
+	oscar_pool_t  *pool = arg;
+	osc_netpost_t *np   = osc_net_post(pool, OSC_NET_IN_DOWN, NULL, nng_pipe_id(p));
+	(void) ev;
+	if (np != NULL) {
+		osc_pool_post_always(pool, &np->post);
+	}
+}
+
 // ---------------------------------------------------------------------------
 // Open and close
 
@@ -393,6 +419,7 @@ static bool osc_listens_beyond_loopback(const char *addr)
 }
 
 static void osc_sweep_cb(uv_timer_t *h);
+static void osc_assembly_drop(osc_transport_t *t, osc_assembly_t *a);
 
 // osc_warn_open says on stderr, at start, that a pool open to the network
 // trusts whoever reaches it.
@@ -446,7 +473,12 @@ int osc_transport_open(oscar_pool_t *pool, char *msg, size_t size)
 		free(t);
 		return (osc_nng_err(rv));
 	}
-	nng_socket_set_size(t->in, NNG_OPT_RECVMAXSZ, pool->cfg.max_message + 65536);
+	// No message is larger than a piece (or a batch of small frames), so
+	// NNG, which allocates what a message's length prefix says before
+	// reading it, never reserves more than that on a peer's word.
+	nng_socket_set_size(t->in, NNG_OPT_RECVMAXSZ,
+	    OSC_WIRE_PIECE_MAX + OSC_WIRE_PIECE + OSC_AUTH_TRAILER);
+	nng_pipe_notify(t->in, NNG_PIPE_EV_REM_POST, osc_in_pipe_cb, pool);
 	bool tls = strncmp(pool->address, "tls+", 4) == 0;
 	if (tls &&
 	    (rv = osc_tls_config(pool, NNG_TLS_MODE_SERVER, &t->tls_server, msg, size)) != 0) {
@@ -552,6 +584,13 @@ static void osc_sweep_cb(uv_timer_t *h)
 			osc_peer_close(t, p);
 		}
 	}
+	// A large message that stopped arriving gives its memory back.
+	for (size_t i = 0; i < t->assemblies.cap; i++) {
+		osc_assembly_t *a = osc_map_at(&t->assemblies, i);
+		if (a != NULL && now - a->last_ms >= pool->cfg.peer_idle_ms) {
+			osc_assembly_drop(t, a);
+		}
+	}
 }
 
 void osc_transport_close(oscar_pool_t *pool)
@@ -585,6 +624,14 @@ void osc_transport_close(oscar_pool_t *pool)
 		free(r);
 	}
 	osc_map_fini(&t->calls);
+	for (size_t i = 0; i < t->assemblies.cap; i++) {
+		osc_assembly_t *a = osc_map_at(&t->assemblies, i);
+		if (a != NULL) {
+			free(a->buf);
+			free(a);
+		}
+	}
+	osc_map_fini(&t->assemblies);
 	if (t->tls_server != NULL) {
 		nng_tls_config_free(t->tls_server);
 	}
@@ -791,6 +838,56 @@ static void osc_flush_cb(uv_prepare_t *h)
 	}
 }
 
+// osc_send_pieces sends a large frame (its encoding w, then its
+// out-of-band buffers, total bytes) as pieces of at most
+// OSC_WIRE_PIECE_MAX bytes, each a message of its own. If one cannot be
+// sent, the rest are not: the receiver drops the unfinished message when
+// the next one starts.
+static int osc_send_pieces(oscar_pool_t *pool, osc_peer_t *peer, const osc_wbuf_t *w,
+    const osc_oob_t *oob, size_t total, const osc_frame_t *f, oscar_error_t *err)
+{
+	uint32_t src = 0; // 0: w, i + 1: oob->bufs[i]
+	size_t   pos = 0; // within src
+	for (size_t off = 0; off < total;) {
+		size_t        n = total - off < OSC_WIRE_PIECE_MAX ? total - off : OSC_WIRE_PIECE_MAX;
+		unsigned char head[OSC_WIRE_PIECE] = { 'O', 'S', 'C', 'K' };
+		nng_msg      *m                    = NULL;
+		head[4] = (unsigned char) ((off == 0 ? OSC_WIRE_PIECE_FIRST : 0) |
+		                           (off + n == total ? OSC_WIRE_PIECE_LAST : 0));
+		for (int i = 0; i < 8; i++) {
+			head[8 + i] = (unsigned char) ((uint64_t) total >> (8 * i));
+		}
+		if (nng_msg_alloc(&m, 0) != 0 ||
+		    nng_msg_reserve(m, OSC_WIRE_PIECE + n + OSC_AUTH_TRAILER) != 0) {
+			if (m != NULL) {
+				nng_msg_free(m);
+			}
+			osc_error_set(err, pool, OSCAR_ENOMEM, f->target, f->method,
+			    "no memory for a message");
+			return (OSCAR_ENOMEM);
+		}
+		nng_msg_append(m, head, sizeof(head));
+		for (size_t left = n; left > 0;) {
+			const char *p = src == 0 ? w->data : (const char *) oob->bufs[src - 1].ptr;
+			size_t      len = src == 0 ? w->len : oob->bufs[src - 1].len;
+			size_t      k   = len - pos < left ? len - pos : left;
+			nng_msg_append(m, p + pos, k);
+			pos += k;
+			left -= k;
+			if (pos == len) {
+				src++;
+				pos = 0;
+			}
+		}
+		int rv;
+		if ((rv = osc_send_msg(pool, peer, m, f->target, f->method, err)) != 0) {
+			return (rv);
+		}
+		off += n;
+	}
+	return (0);
+}
+
 // osc_send_frame encodes f (with payload) for peer. A small frame joins
 // the turn's batch for that peer; a large one (or one with out-of-band
 // buffers) goes at once, after the batch, so order is kept. id, when not
@@ -858,6 +955,10 @@ static int osc_send_frame(oscar_pool_t *pool, osc_peer_t *peer, const osc_frame_
 		goto done;
 	}
 	if ((rv = osc_peer_flush(pool, peer, err)) != 0) {
+		goto done;
+	}
+	if (total > OSC_WIRE_PIECE_MAX) {
+		rv = osc_send_pieces(pool, peer, &w, &oob, total, f, err);
 		goto done;
 	}
 	// Room for the trailer too, so that sealing never moves the bytes.
@@ -1350,16 +1451,12 @@ static osc_msg_lender_t *osc_msg_lender_new(nng_msg **mp)
 	return (ml);
 }
 
-// osc_on_frame serves the frames of one received message. It takes the
-// message over when a bin may read it in place (then *mp becomes NULL);
-// otherwise the caller frees it.
-static void osc_on_frame(oscar_pool_t *pool, nng_msg **mp)
+// osc_serve_frames serves the frames of one received message, body[0..len).
+// lender, when not NULL, owns the bytes, which are writable and followed
+// by a zero byte: the last buffer's bin may then point into them.
+static void osc_serve_frames(oscar_pool_t *pool, const char *body, size_t len, osc_lender_t *lender)
 {
-	osc_msg_lender_t *ml   = osc_msg_lender_new(mp);
-	nng_msg          *m    = ml != NULL ? ml->msg : *mp;
-	const char       *body = nng_msg_body(m);
-	size_t            len  = nng_msg_len(m);
-	size_t            off  = 0;
+	size_t off = 0;
 	// One message carries one or more frames, back to back.
 	while (off < len) {
 		osc_frame_t f;
@@ -1373,8 +1470,9 @@ static void osc_on_frame(oscar_pool_t *pool, nng_msg **mp)
 		// the zero byte follows. Lent only when that buffer is most of
 		// the message, so that a bin never keeps much more memory alive
 		// than its own size.
-		if (ml != NULL && off == len && f.nbufs > 0 && f.bufs[f.nbufs - 1].len >= len / 2) {
-			f.lender = &ml->base;
+		if (lender != NULL && off == len && f.nbufs > 0 &&
+		    f.bufs[f.nbufs - 1].len >= len / 2) {
+			f.lender = lender;
 		}
 		switch (f.type) {
 		case OSC_MSG_SEND:
@@ -1398,9 +1496,171 @@ static void osc_on_frame(oscar_pool_t *pool, nng_msg **mp)
 			break;
 		}
 	}
+}
+
+// osc_on_frame serves the frames of one received message. It takes the
+// message over when a bin may read it in place (then *mp becomes NULL);
+// otherwise the caller frees it.
+static void osc_on_frame(oscar_pool_t *pool, nng_msg **mp)
+{
+	osc_msg_lender_t *ml = osc_msg_lender_new(mp);
+	nng_msg          *m  = ml != NULL ? ml->msg : *mp;
+	osc_serve_frames(pool, nng_msg_body(m), nng_msg_len(m), ml != NULL ? &ml->base : NULL);
 	if (ml != NULL) {
 		osc_lender_drop(&ml->base);
 	}
+}
+
+// osc_buf_lender_t owns an assembled message's buffer for the bins that
+// read it in place, and frees it with the last reference.
+typedef struct osc_buf_lender {
+	osc_lender_t base;
+	char        *buf;
+} osc_buf_lender_t;
+
+static void osc_buf_lender_release(osc_lender_t *l)
+{
+	osc_buf_lender_t *bl = OSC_CONTAINER_OF(l, osc_buf_lender_t, base);
+	free(bl->buf);
+	free(bl);
+}
+
+static osc_assembly_t *osc_assembly_find(osc_transport_t *t, uint32_t pipe)
+{
+	uint64_t        h   = osc_hash_u64(pipe);
+	size_t          pos = osc_map_first(&t->assemblies, h);
+	osc_assembly_t *a;
+	while ((a = osc_map_next(&t->assemblies, h, &pos)) != NULL) {
+		if (a->pipe == pipe) {
+			return (a);
+		}
+	}
+	return (NULL);
+}
+
+// osc_assembly_drop forgets a message being assembled, and gives back its
+// bytes to the budget.
+static void osc_assembly_drop(osc_transport_t *t, osc_assembly_t *a)
+{
+	osc_map_remove(&t->assemblies, osc_hash_u64(a->pipe), a);
+	t->assembling -= a->cap;
+	free(a->buf);
+	free(a);
+}
+
+// osc_piece_refuse drops what a connection was sending and closes it: a
+// message over the pool's limits, or pieces that do not add up. The
+// sender sees its connection drop, and its pending calls fail with
+// OSCAR_EPEERGONE.
+static void osc_piece_refuse(oscar_pool_t *pool, nng_pipe pipe, osc_assembly_t *a, bool budget,
+    size_t total)
+{
+	osc_transport_t *t = pool->transport;
+	if (a != NULL) {
+		osc_assembly_drop(t, a);
+	}
+	if (budget) {
+		t->refused++;
+		if (!t->warned_refused) {
+			t->warned_refused = true;
+			fprintf(stderr,
+			    "oscar: pool %s: refused a message of %zu bytes from a connection: "
+			    "over max_message (%zu) or recv_budget (%zu bytes being received)\n",
+			    pool->address, total, pool->cfg.max_message, pool->cfg.recv_budget);
+		}
+	} else {
+		t->bad_frames++;
+	}
+	nng_pipe_close(pipe);
+}
+
+// osc_on_piece adds a piece of a large message to what its connection is
+// sending, and serves the message once whole. Memory follows what
+// arrives, never what the first piece announces: the copy at most
+// doubles as pieces come, within max_message per connection and
+// recv_budget for the pool.
+static void osc_on_piece(oscar_pool_t *pool, nng_msg *m)
+{
+	osc_transport_t     *t    = pool->transport;
+	const unsigned char *body = nng_msg_body(m);
+	size_t               len  = nng_msg_len(m);
+	nng_pipe             pipe = nng_msg_get_pipe(m);
+	uint64_t             total = 0;
+	if (len <= OSC_WIRE_PIECE || (body[4] & ~(OSC_WIRE_PIECE_FIRST | OSC_WIRE_PIECE_LAST)) != 0 ||
+	    body[5] != 0 || body[6] != 0 || body[7] != 0) {
+		t->bad_frames++;
+		return;
+	}
+	for (int i = 7; i >= 0; i--) {
+		total = (total << 8) | body[8 + i];
+	}
+	const char     *data = (const char *) body + OSC_WIRE_PIECE;
+	size_t          n    = len - OSC_WIRE_PIECE;
+	osc_assembly_t *a    = osc_assembly_find(t, (uint32_t) nng_pipe_id(pipe));
+	if ((body[4] & OSC_WIRE_PIECE_FIRST) != 0) {
+		if (a != NULL) {
+			osc_assembly_drop(t, a); // its sender gave it up
+			a = NULL;
+		}
+		if (total > pool->cfg.max_message || total > pool->cfg.recv_budget) {
+			osc_piece_refuse(pool, pipe, NULL, true, (size_t) total);
+			return;
+		}
+		if (osc_map_reserve(&t->assemblies) != 0 || (a = calloc(1, sizeof(*a))) == NULL) {
+			osc_piece_refuse(pool, pipe, NULL, true, (size_t) total);
+			return;
+		}
+		a->pipe  = (uint32_t) nng_pipe_id(pipe);
+		a->total = (size_t) total;
+		osc_map_insert(&t->assemblies, osc_hash_u64(a->pipe), a);
+	} else if (a == NULL) {
+		t->bad_frames++; // the rest of a message dropped before
+		return;
+	}
+	if (total != a->total || n > a->total - a->len) {
+		osc_piece_refuse(pool, pipe, a, false, a->total);
+		return;
+	}
+	if (a->len + n + 1 > a->cap) {
+		// Double, up to the whole message and its terminating zero.
+		size_t cap = a->cap * 2 > a->len + n + 1 ? a->cap * 2 : a->len + n + 1;
+		cap        = cap > a->total + 1 ? a->total + 1 : cap;
+		char *buf;
+		if (t->assembling - a->cap + cap > pool->cfg.recv_budget ||
+		    (buf = realloc(a->buf, cap)) == NULL) {
+			osc_piece_refuse(pool, pipe, a, true, a->total);
+			return;
+		}
+		t->assembling += cap - a->cap;
+		a->buf = buf;
+		a->cap = cap;
+	}
+	memcpy(a->buf + a->len, data, n);
+	a->len += n;
+	a->last_ms = (int64_t) uv_now(&pool->loop);
+	if ((body[4] & OSC_WIRE_PIECE_LAST) == 0) {
+		return;
+	}
+	if (a->len != a->total) {
+		osc_piece_refuse(pool, pipe, a, false, a->total);
+		return;
+	}
+	// Whole: serve it from the assembled buffer, lent to the bins.
+	osc_buf_lender_t *bl  = malloc(sizeof(*bl));
+	char             *buf = a->buf;
+	size_t            tot = a->total;
+	a->buf                = NULL;
+	osc_assembly_drop(t, a);
+	if (bl == NULL) {
+		free(buf);
+		t->refused++;
+		return;
+	}
+	buf[tot] = '\0';
+	osc_lender_init(&bl->base, osc_buf_lender_release);
+	bl->buf = buf;
+	osc_serve_frames(pool, buf, tot, &bl->base);
+	osc_lender_drop(&bl->base);
 }
 
 // osc_peer_fail fails every call pending on peer with OSCAR_EPEERGONE and
@@ -1459,7 +1719,8 @@ void osc_transport_dispatch(oscar_pool_t *pool, osc_post_t *p)
 {
 	osc_netpost_t *np   = OSC_CONTAINER_OF(p, osc_netpost_t, post);
 	osc_peer_t    *peer = NULL;
-	if (pool->state == OSC_POOL_RUNNING && pool->transport != NULL && np->kind != OSC_NET_FRAME) {
+	if (pool->state == OSC_POOL_RUNNING && pool->transport != NULL &&
+	    (np->kind == OSC_NET_UP || np->kind == OSC_NET_DOWN)) {
 		// A connection event of a peer closed since finds none.
 		for (peer = pool->transport->peers; peer != NULL; peer = peer->next) {
 			if ((uint32_t) nng_socket_id(peer->sock) == np->sock_id) {
@@ -1468,7 +1729,7 @@ void osc_transport_dispatch(oscar_pool_t *pool, osc_post_t *p)
 		}
 	}
 	if (pool->state == OSC_POOL_RUNNING && pool->transport != NULL &&
-	    (np->kind == OSC_NET_FRAME || peer != NULL)) {
+	    (np->kind == OSC_NET_FRAME || np->kind == OSC_NET_IN_DOWN || peer != NULL)) {
 		switch (np->kind) {
 		case OSC_NET_FRAME:
 			if (pool->transport->authed &&
@@ -1479,8 +1740,20 @@ void osc_transport_dispatch(oscar_pool_t *pool, osc_post_t *p)
 				    &pool->transport->rejected, 1, memory_order_relaxed);
 				break;
 			}
-			osc_on_frame(pool, &np->msg);
+			if (nng_msg_len(np->msg) >= 4 &&
+			    memcmp(nng_msg_body(np->msg), "OSCK", 4) == 0) {
+				osc_on_piece(pool, np->msg);
+			} else {
+				osc_on_frame(pool, &np->msg);
+			}
 			break;
+		case OSC_NET_IN_DOWN: {
+			osc_assembly_t *a = osc_assembly_find(pool->transport, np->sock_id);
+			if (a != NULL) {
+				osc_assembly_drop(pool->transport, a);
+			}
+			break;
+		}
 		case OSC_NET_UP:
 			peer->pipes++;
 			peer->reached = true;
@@ -1508,6 +1781,8 @@ void osc_transport_stats(oscar_pool_t *pool, oscar_pool_stats_t *stats)
 	stats->rejected  = atomic_load_explicit(&t->rejected, memory_order_relaxed);
 	stats->malformed = t->bad_frames;
 	stats->peers     = t->npeers;
+	stats->refused   = t->refused;
+	stats->receiving = t->assembling;
 }
 
 const void *osc_transport_secret(const oscar_pool_t *pool, size_t *len)

@@ -210,6 +210,16 @@ typedef struct oscar_pool_config {
 	// next use.
 	int64_t peer_connect_ms;
 	int64_t peer_idle_ms;
+	// recv_budget bounds the bytes of large messages being received at
+	// once, from all connections together (default 2 GiB). A message
+	// larger than max_message travels in pieces of 1 MiB, and the pool
+	// holds at most twice what has arrived of it (never what its first
+	// piece announces), within max_message per connection. A message
+	// past either bound is refused: its connection is closed (the
+	// sender's calls fail with OSCAR_EPEERGONE), it is counted
+	// (oscar_pool_stats_t.refused) and, the first time, said on stderr.
+	// A message that stops arriving for peer_idle_ms is dropped.
+	size_t recv_budget;
 } oscar_pool_config_t;
 
 // Bounds of a cluster secret, in bytes.
@@ -266,6 +276,8 @@ typedef struct oscar_pool_stats {
 	                    // not prove the cluster secret, or were replays
 	uint64_t malformed; // messages from other pools dropped as malformed
 	uint64_t peers;     // connections to other pools open now
+	uint64_t refused;   // large messages refused by max_message or recv_budget
+	uint64_t receiving; // bytes held now for large messages being received
 } oscar_pool_stats_t;
 
 // oscar_pool_stats copies the pool's counters (a consistent snapshot taken

@@ -1,9 +1,14 @@
 // Bounds on what other pools can make a pool hold: connections to reply
 // addresses, idle connections, and a stop that never waits on peers
 // (actors/transport.c).
+#include <arpa/inet.h>
 #include <dirent.h>
+#include <netinet/in.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include <criterion/criterion.h>
@@ -188,4 +193,155 @@ Test(bounds, max_peers_with_calls_pending_is_a_clear_error)
 	oscar_pool_free(&a);
 	oscar_pool_free(&b);
 	oscar_pool_free(&d);
+}
+
+// vm_size_kib reads this process's virtual memory size.
+static long vm_size_kib(void)
+{
+	FILE *f = fopen("/proc/self/status", "r");
+	char  line[256];
+	long  kib = -1;
+	cr_assert_not_null(f);
+	while (fgets(line, sizeof(line), f) != NULL) {
+		if (sscanf(line, "VmSize: %ld kB", &kib) == 1) {
+			break;
+		}
+	}
+	fclose(f);
+	return (kib);
+}
+
+// sp_connect opens a bare TCP connection to a tcp:// pool and speaks the
+// SP handshake of a push socket, so that the test can send a length
+// prefix of its choice.
+static int sp_connect(oscar_pool_t *p)
+{
+	const char        *addr = oscar_pool_address(p);
+	const char        *port = strrchr(addr, ':');
+	struct sockaddr_in sin;
+	unsigned char      hello[8] = { 0, 'S', 'P', 0, 0x00, 0x50, 0, 0 }; // push0
+	unsigned char      back[8];
+	int                fd = socket(AF_INET, SOCK_STREAM, 0);
+	cr_assert_geq(fd, 0);
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family      = AF_INET;
+	sin.sin_port        = htons((uint16_t) atoi(port + 1));
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	cr_assert_eq(connect(fd, (struct sockaddr *) &sin, sizeof(sin)), 0);
+	cr_assert_eq(send(fd, hello, sizeof(hello), MSG_NOSIGNAL), 8);
+	cr_assert_eq(recv(fd, back, sizeof(back), MSG_WAITALL), 8);
+	struct timeval tv = { .tv_sec = 10 };
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	return (fd);
+}
+
+// A connection that declares 1 GiB, sends 16 MiB and goes quiet: eight of
+// them, with the length in NNG's prefix. The pool refuses the length at
+// once and closes them, instead of reserving 8 GiB.
+Test(bounds, a_declared_gigabyte_is_not_reserved)
+{
+	oscar_pool_t *b = open_pool("tcp://127.0.0.1:0", 0, 0, 0);
+	test_spawn(b, &test_counter_class, "c", NULL);
+	long   before = vm_size_kib();
+	char  *chunk  = calloc(1, 1 << 20);
+	int    fds[8];
+	cr_assert_not_null(chunk);
+	for (int i = 0; i < 8; i++) {
+		unsigned char len[8] = { 0, 0, 0, 0, 0x40, 0, 0, 0 }; // 1 GiB, big-endian
+		fds[i]               = sp_connect(b);
+		(void) send(fds[i], len, sizeof(len), MSG_NOSIGNAL);
+		for (int j = 0; j < 16; j++) {
+			(void) send(fds[i], chunk, 1 << 20, MSG_NOSIGNAL);
+		}
+	}
+	// The pool closes each connection: the end of the stream says it has
+	// read the length.
+	for (int i = 0; i < 8; i++) {
+		char    c;
+		ssize_t n = recv(fds[i], &c, 1, 0);
+		cr_assert(n <= 0, "connection %d left open", i);
+		close(fds[i]);
+	}
+	long after = vm_size_kib();
+	cr_assert_lt(after - before, 256 * 1024, "virtual memory grew by %ld KiB", after - before);
+	free(chunk);
+	oscar_ref_t c;
+	cr_assert_eq(oscar_ref_make(&c, oscar_pool_address(b), "c"), 0);
+	cr_assert_eq(test_call_int(b, &c, "add", 1), 1);
+	oscar_pool_free(&b);
+}
+
+// send_piece sends a piece of a large message of total bytes through raw.
+static void send_piece(nng_socket raw, unsigned flags, uint64_t total, size_t n)
+{
+	nng_msg      *m;
+	unsigned char head[OSC_WIRE_PIECE] = { 'O', 'S', 'C', 'K', (unsigned char) flags };
+	for (int i = 0; i < 8; i++) {
+		head[8 + i] = (unsigned char) (total >> (8 * i));
+	}
+	cr_assert_eq(nng_msg_alloc(&m, 0), 0);
+	cr_assert_eq(nng_msg_append(m, head, sizeof(head)), 0);
+	cr_assert_eq(nng_msg_realloc(m, OSC_WIRE_PIECE + n), 0);
+	cr_assert_eq(nng_sendmsg(raw, m, 0), 0);
+}
+
+static oscar_pool_stats_t wait_stats(oscar_pool_t *p, bool (*done)(const oscar_pool_stats_t *))
+{
+	oscar_pool_stats_t st = stats_of(p);
+	for (int i = 0; i < 1000 && !done(&st); i++) {
+		usleep(10000);
+		st = stats_of(p);
+	}
+	cr_assert(done(&st), "the pool never got there");
+	return (st);
+}
+
+static bool holds_16_mib(const oscar_pool_stats_t *st)
+{
+	return (st->receiving >= (16u << 20));
+}
+
+static bool holds_nothing(const oscar_pool_stats_t *st)
+{
+	return (st->receiving == 0);
+}
+
+static bool refused_one(const oscar_pool_stats_t *st)
+{
+	return (st->refused >= 1);
+}
+
+// The same in the pool's own pieces: a message announced as 1 GiB of
+// which 16 MiB arrive holds at most twice what arrived, and the memory
+// comes back when its connection goes. Past max_message it is refused.
+Test(bounds, a_message_in_pieces_holds_what_arrived)
+{
+	oscar_pool_t *b = open_pool("tcp://127.0.0.1:0", 0, 0, 0);
+	nng_socket    raw;
+	cr_assert_eq(nng_push0_open(&raw), 0);
+	cr_assert_eq(nng_dial(raw, oscar_pool_address(b), NULL, 0), 0);
+	send_piece(raw, OSC_WIRE_PIECE_FIRST, (uint64_t) 1 << 30, 1 << 20);
+	for (int i = 1; i < 16; i++) {
+		send_piece(raw, 0, (uint64_t) 1 << 30, 1 << 20);
+	}
+	oscar_pool_stats_t st = wait_stats(b, holds_16_mib);
+	cr_assert_leq(st.receiving, (32u << 20) + 1, "%llu bytes held",
+	    (unsigned long long) st.receiving);
+	nng_close(raw);
+	wait_stats(b, holds_nothing);
+
+	// Over max_message (here 64 MiB): refused on the first piece.
+	oscar_pool_free(&b);
+	oscar_pool_config_t cfg;
+	oscar_pool_config_init(&cfg);
+	cfg.address     = "tcp://127.0.0.1:0";
+	cfg.max_message = 64u << 20;
+	cr_assert_eq(oscar_pool_open(&b, &cfg), 0);
+	cr_assert_eq(nng_push0_open(&raw), 0);
+	cr_assert_eq(nng_dial(raw, oscar_pool_address(b), NULL, 0), 0);
+	send_piece(raw, OSC_WIRE_PIECE_FIRST, (uint64_t) 1 << 30, 1 << 20);
+	st = wait_stats(b, refused_one);
+	cr_assert_eq(st.receiving, 0);
+	nng_close(raw);
+	oscar_pool_free(&b);
 }
