@@ -345,3 +345,88 @@ Test(bounds, a_message_in_pieces_holds_what_arrived)
 	nng_close(raw);
 	oscar_pool_free(&b);
 }
+
+// listen_any listens on a loopback TCP port of the system's choice, and
+// never accepts: connections complete in the backlog and stay silent.
+static int listen_any(char *addr, size_t size)
+{
+	struct sockaddr_in sin;
+	socklen_t          len = sizeof(sin);
+	int                fd  = socket(AF_INET, SOCK_STREAM, 0);
+	cr_assert_geq(fd, 0);
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family      = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	cr_assert_eq(bind(fd, (struct sockaddr *) &sin, sizeof(sin)), 0);
+	cr_assert_eq(listen(fd, 64), 0);
+	cr_assert_eq(getsockname(fd, (struct sockaddr *) &sin, &len), 0);
+	snprintf(addr, size, "tcp://127.0.0.1:%d", ntohs(sin.sin_port));
+	return (fd);
+}
+
+// A stalled peer: it answers the SP handshake as a pull socket, then never
+// reads, so that everything sent to it piles up in the kernel.
+typedef struct stalled {
+	int        lfd;
+	int        wake[2];
+	uv_thread_t thread;
+} stalled_t;
+
+static void stalled_run(void *arg)
+{
+	stalled_t    *s        = arg;
+	unsigned char hello[8] = { 0, 'S', 'P', 0, 0x00, 0x51, 0, 0 }; // pull0
+	int           fd       = accept(s->lfd, NULL, NULL);
+	char          c;
+	if (fd >= 0) {
+		(void) send(fd, hello, sizeof(hello), MSG_NOSIGNAL);
+	}
+	(void) read(s->wake[0], &c, 1); // until the test is done
+	if (fd >= 0) {
+		close(fd);
+	}
+}
+
+// Stopping never waits on peers: one that accepted the connection and
+// never answered the handshake, one that answered and never reads (with a
+// large message and calls stuck on its way), with calls pending on both.
+// The suite's deadline fails the test if a stop hangs.
+Test(bounds, a_pool_stops_whatever_its_peers_do)
+{
+	char      silent[64], stalled_addr[64];
+	stalled_t s;
+	int       sfd = listen_any(silent, sizeof(silent));
+	s.lfd         = listen_any(stalled_addr, sizeof(stalled_addr));
+	cr_assert_eq(pipe(s.wake), 0);
+	cr_assert_eq(uv_thread_create(&s.thread, stalled_run, &s), 0);
+
+	int           base = open_fds();
+	oscar_pool_t *a    = open_pool("tcp://127.0.0.1:0", 0, 0, 0);
+	oscar_ref_t   r1, r2;
+	oscar_call_t *h1, *h2, *h3;
+	cr_assert_eq(oscar_ref_make(&r1, silent, "x"), 0);
+	cr_assert_eq(oscar_ref_make(&r2, stalled_addr, "x"), 0);
+	cr_assert_eq(oscar_call_start(a, &r1, "get", NULL, 600000, &h1), 0);
+	char *big = malloc(64u << 20);
+	cr_assert_not_null(big);
+	memset(big, 7, 64u << 20);
+	cr_assert_eq(oscar_call_start(a, &r2, "take", oscar_value_new_bin(big, 64u << 20), 600000,
+	                 &h2),
+	    0);
+	free(big);
+	cr_assert_eq(oscar_call_start(a, &r2, "get", NULL, 600000, &h3), 0);
+	oscar_pool_free(&a);
+	oscar_error_t  err;
+	oscar_value_t *reply;
+	cr_assert_eq(oscar_call_wait(&h1, &reply, &err), OSCAR_ECLOSED);
+	cr_assert_eq(oscar_call_wait(&h2, &reply, &err), OSCAR_ECLOSED);
+	cr_assert_eq(oscar_call_wait(&h3, &reply, &err), OSCAR_ECLOSED);
+
+	cr_assert_eq(write(s.wake[1], "x", 1), 1);
+	uv_thread_join(&s.thread); // it closed the connection it accepted
+	cr_assert_leq(open_fds(), base + 2, "%d descriptors, %d before", open_fds(), base);
+	close(s.wake[0]);
+	close(s.wake[1]);
+	close(s.lfd);
+	close(sfd);
+}
