@@ -653,22 +653,22 @@ void osc_transport_close(oscar_pool_t *pool)
 // Peers and sending
 
 // osc_peer_evict makes room for a new peer when max_peers are open, by
-// closing one that was connected and has nothing pending: one whose
-// connection is down if any, else the one used longest ago. Peers still
-// trying to connect for the first time are left to the sweeper (their
-// bounded try), so that a flood of unreachable reply addresses costs one
-// failed lookup each, not a close and a dial. OSCAR_EMBOXFULL when no
-// peer can go.
+// closing one whose connection came up and went down since, with nothing
+// pending (the one used longest ago). Live connections are never taken
+// from their pools for a newcomer, and peers still trying to connect for
+// the first time are left to the sweeper (their bounded try), so that a
+// flood of unreachable reply addresses costs one failed lookup each, not
+// a close and a dial, and takes nothing from anyone. OSCAR_EMBOXFULL when
+// no peer can go.
 static int osc_peer_evict(oscar_pool_t *pool, oscar_error_t *err)
 {
 	osc_transport_t *t      = pool->transport;
 	osc_peer_t      *victim = NULL;
 	for (osc_peer_t *p = t->peers; p != NULL; p = p->next) {
-		if (p->calls != NULL || p->dirty || !p->reached) {
+		if (p->calls != NULL || p->dirty || !p->reached || p->pipes != 0) {
 			continue;
 		}
-		if (victim == NULL || (p->pipes == 0 && victim->pipes != 0) ||
-		    ((p->pipes == 0) == (victim->pipes == 0) && p->used_ms < victim->used_ms)) {
+		if (victim == NULL || p->used_ms < victim->used_ms) {
 			victim = p;
 		}
 	}
@@ -676,7 +676,7 @@ static int osc_peer_evict(oscar_pool_t *pool, oscar_error_t *err)
 		t->warned_full = true;
 		fprintf(stderr,
 		    "oscar: pool %s: %u connections to other pools open (max_peers); "
-		    "closing the least used ones, or refusing more\n",
+		    "closing those whose connection went down, or refusing more\n",
 		    pool->address, t->npeers);
 	}
 	if (victim == NULL) {

@@ -196,11 +196,11 @@ typedef struct oscar_pool_config {
 	const void *secret;
 	size_t      secret_len;
 	// max_peers bounds the connections this pool opens to other pools
-	// (default 256). Past it, opening one more first closes one with no
-	// call pending (one not connected, else the one used longest ago);
-	// when every one has calls pending, the call fails with
-	// OSCAR_EMBOXFULL. The first time it is reached, the pool says so on
-	// stderr.
+	// (default 256). Past it, opening one more first closes one whose
+	// connection went down, with no call pending; when there is none,
+	// the call fails with OSCAR_EMBOXFULL (an answer is dropped). Live
+	// connections are never closed for a newcomer. The first time the
+	// bound is reached, the pool says so on stderr.
 	unsigned max_peers;
 	// peer_connect_ms: a connection with no call pending that is not up
 	// this long after its last use is closed (default 5000): an answer

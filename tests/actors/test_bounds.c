@@ -167,7 +167,7 @@ Test(bounds, idle_connections_are_closed)
 }
 
 // max_peers with every connection busy: a clear error, not one more.
-Test(bounds, max_peers_with_calls_pending_is_a_clear_error)
+Test(bounds, max_peers_is_a_clear_error_and_live_connections_stay)
 {
 	oscar_pool_t *a = open_pool("tcp://127.0.0.1:0", 1, 0, 0);
 	oscar_pool_t *b = open_pool("tcp://127.0.0.1:0", 0, 0, 0);
@@ -187,8 +187,19 @@ Test(bounds, max_peers_with_calls_pending_is_a_clear_error)
 	cr_assert_eq(oscar_call(b, &g, "open", oscar_value_new_int(1), 0, NULL, &err), 0);
 	cr_assert_eq(oscar_call_wait(&h, &reply, &err), 0);
 	oscar_value_free(reply);
-	// The gate's connection has nothing pending now: it makes room.
-	cr_assert_eq(test_call_int(a, &cr, "add", 3), 3);
+	// A live connection is not taken for a newcomer, even idle.
+	cr_assert_eq(oscar_call(a, &cr, "get", NULL, 0, NULL, &err), OSCAR_EMBOXFULL);
+	// Once its pool is gone, it makes room.
+	oscar_pool_free(&b);
+	for (int i = 0; i < 500; i++) {
+		int rv = oscar_call(a, &cr, "add", oscar_value_new_int(3), 0, NULL, &err);
+		if (rv == 0) {
+			break;
+		}
+		cr_assert_eq(rv, OSCAR_EMBOXFULL, "%s", err.message);
+		usleep(10000); // until the connection's loss reaches pool A
+	}
+	cr_assert_eq(test_call_int(a, &cr, "add", 0), 3);
 	cr_assert_eq(stats_of(a).peers, 1);
 	oscar_pool_free(&a);
 	oscar_pool_free(&b);
