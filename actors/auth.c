@@ -111,9 +111,9 @@ int osc_auth_seal(osc_auth_t *a, nng_msg *m)
 	if (nng_msg_append(m, t, sizeof(t)) != 0) {
 		return (OSCAR_ENOMEM);
 	}
-	unsigned char      none[1] = { 0 }; // nothing is encrypted
-	crypto_aead_xchacha20poly1305_ietf_encrypt_detached(none, tag, &tag_len, none, 0,
-	    nng_msg_body(m), nng_msg_len(m), NULL, t, a->key);
+	unsigned char none[1] = { 0 }; // nothing is encrypted
+	crypto_aead_xchacha20poly1305_ietf_encrypt_detached(
+	    none, tag, &tag_len, none, 0, nng_msg_body(m), nng_msg_len(m), NULL, t, a->key);
 	if (nng_msg_append(m, tag, sizeof(tag)) != 0) {
 		nng_msg_chop(m, sizeof(t));
 		return (OSCAR_ENOMEM);
@@ -137,9 +137,9 @@ bool osc_auth_check(
 	        none, NULL, none, 0, body + signed_len, body, signed_len, t, a->key) != 0) {
 		return (false);
 	}
-	*sender                = osc_get64(t);
-	*seq                   = osc_get64(t + 8);
-	*sent_ms               = (int64_t) osc_get64(t + 16);
+	*sender  = osc_get64(t);
+	*seq     = osc_get64(t + 8);
+	*sent_ms = (int64_t) osc_get64(t + 16);
 	nng_msg_chop(m, OSC_AUTH_TRAILER);
 	return (true);
 }
@@ -162,7 +162,8 @@ bool osc_auth_fresh(osc_auth_t *a, uint64_t sender, uint64_t seq, int64_t sent_m
 	uint64_t         h   = osc_hash_u64(sender);
 	size_t           pos = osc_map_first(&a->seen, h);
 	osc_auth_seen_t *s;
-	if (seq == 0 || sent_ms < now_ms - OSC_AUTH_SKEW_MS || sent_ms > now_ms + OSC_AUTH_SKEW_MS) {
+	if (seq == 0 || sent_ms < now_ms - OSC_AUTH_SKEW_MS ||
+	    sent_ms > now_ms + OSC_AUTH_SKEW_MS) {
 		return (false);
 	}
 	while ((s = osc_map_next(&a->seen, h, &pos)) != NULL) {
@@ -203,8 +204,8 @@ bool osc_auth_fresh(osc_auth_t *a, uint64_t sender, uint64_t seq, int64_t sent_m
 // ---------------------------------------------------------------------------
 // Secret files
 
-static int osc_secret_fail(oscar_error_t *err, int code, const char *fmt, const char *path,
-    const char *why)
+static int osc_secret_fail(
+    oscar_error_t *err, int code, const char *fmt, const char *path, const char *why)
 {
 	if (err != NULL) {
 		memset(err, 0, sizeof(*err));
@@ -259,15 +260,19 @@ int oscar_secret_read(const char *path, void **secretp, size_t *lenp, oscar_erro
 	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r')) {
 		n--;
 	}
-	const char *bad = n == 0                  ? "the secret file %s is empty%s"
-	                  : n < OSCAR_SECRET_MIN  ? "the secret file %s is too short: a secret has at least %s bytes"
-	                  : n > OSCAR_SECRET_MAX  ? "the secret file %s is too long: a secret has at most %s bytes"
-	                                          : NULL;
+	const char *bad = n == 0 ? "the secret file %s is empty%s"
+	                  : n < OSCAR_SECRET_MIN
+	                      ? "the secret file %s is too short: a secret has at least %s bytes"
+	                  : n > OSCAR_SECRET_MAX
+	                      ? "the secret file %s is too long: a secret has at most %s bytes"
+	                      : NULL;
 	if (bad != NULL) {
 		sodium_memzero(buf, OSCAR_SECRET_MAX + 3);
 		free(buf);
 		return (osc_secret_fail(err, OSCAR_EINVAL, bad, path,
-		    n == 0 ? "" : n < OSCAR_SECRET_MIN ? OSC_STR(OSCAR_SECRET_MIN) : OSC_STR(OSCAR_SECRET_MAX)));
+		    n == 0                 ? ""
+		    : n < OSCAR_SECRET_MIN ? OSC_STR(OSCAR_SECRET_MIN)
+		                           : OSC_STR(OSCAR_SECRET_MAX)));
 	}
 	if ((st.st_mode & (S_IRWXG | S_IRWXO)) != 0) {
 		fprintf(stderr,

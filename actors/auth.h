@@ -19,8 +19,8 @@
 
 #include "actors/map.h"
 
-#define OSC_AUTH_KEY     32 // crypto_aead_xchacha20poly1305_ietf_KEYBYTES
-#define OSC_AUTH_TAG     16 // crypto_aead_xchacha20poly1305_ietf_ABYTES
+#define OSC_AUTH_KEY     32                         // crypto_aead_xchacha20poly1305_ietf_KEYBYTES
+#define OSC_AUTH_TAG     16                         // crypto_aead_xchacha20poly1305_ietf_ABYTES
 #define OSC_AUTH_TRAILER (8 + 8 + 8 + OSC_AUTH_TAG) // sender, sequence, time, tag
 // How far a sender's clock may be from the receiver's, and how long a
 // receiver remembers a silent sender's sequence numbers.

@@ -34,8 +34,8 @@ static int open_fds(void)
 	return (n - 3); // ".", ".." and the directory itself
 }
 
-static oscar_pool_t *open_pool(const char *address, unsigned max_peers, int64_t connect_ms,
-    int64_t idle_ms)
+static oscar_pool_t *open_pool(
+    const char *address, unsigned max_peers, int64_t connect_ms, int64_t idle_ms)
 {
 	oscar_pool_config_t cfg;
 	oscar_pool_t       *p;
@@ -57,8 +57,8 @@ static oscar_pool_stats_t stats_of(oscar_pool_t *p)
 }
 
 // send_frame sends a call of uid.method from source through raw.
-static void send_frame(nng_socket raw, const char *source, uint64_t id, const char *uid,
-    const char *method)
+static void send_frame(
+    nng_socket raw, const char *source, uint64_t id, const char *uid, const char *method)
 {
 	osc_frame_t f;
 	osc_wbuf_t  w;
@@ -253,9 +253,9 @@ Test(bounds, a_declared_gigabyte_is_not_reserved)
 {
 	oscar_pool_t *b = open_pool("tcp://127.0.0.1:0", 0, 0, 0);
 	test_spawn(b, &test_counter_class, "c", NULL);
-	long   before = vm_size_kib();
-	char  *chunk  = calloc(1, 1 << 20);
-	int    fds[8];
+	long  before = vm_size_kib();
+	char *chunk  = calloc(1, 1 << 20);
+	int   fds[8];
 	cr_assert_not_null(chunk);
 	for (int i = 0; i < 8; i++) {
 		unsigned char len[8] = { 0, 0, 0, 0, 0x40, 0, 0, 0 }; // 1 GiB, big-endian
@@ -336,8 +336,8 @@ Test(bounds, a_message_in_pieces_holds_what_arrived)
 		send_piece(raw, 0, (uint64_t) 1 << 30, 1 << 20);
 	}
 	oscar_pool_stats_t st = wait_stats(b, holds_16_mib);
-	cr_assert_leq(st.receiving, (32u << 20) + 1, "%llu bytes held",
-	    (unsigned long long) st.receiving);
+	cr_assert_leq(
+	    st.receiving, (32u << 20) + 1, "%llu bytes held", (unsigned long long) st.receiving);
 	nng_close(raw);
 	wait_stats(b, holds_nothing);
 
@@ -378,8 +378,8 @@ static int listen_any(char *addr, size_t size)
 // A stalled peer: it answers the SP handshake as a pull socket, then never
 // reads, so that everything sent to it piles up in the kernel.
 typedef struct stalled {
-	int        lfd;
-	int        wake[2];
+	int         lfd;
+	int         wake[2];
 	uv_thread_t thread;
 } stalled_t;
 
@@ -421,9 +421,8 @@ Test(bounds, a_pool_stops_whatever_its_peers_do)
 	char *big = malloc(64u << 20);
 	cr_assert_not_null(big);
 	memset(big, 7, 64u << 20);
-	cr_assert_eq(oscar_call_start(a, &r2, "take", oscar_value_new_bin(big, 64u << 20), 600000,
-	                 &h2),
-	    0);
+	cr_assert_eq(
+	    oscar_call_start(a, &r2, "take", oscar_value_new_bin(big, 64u << 20), 600000, &h2), 0);
 	free(big);
 	cr_assert_eq(oscar_call_start(a, &r2, "get", NULL, 600000, &h3), 0);
 	oscar_pool_free(&a);

@@ -181,7 +181,7 @@ Test(hostile, a_pool_survives_100000_forged_frames)
 	cr_assert_eq(oscar_call(b, &local, "has", NULL, 60000, NULL, &err), OSCAR_ENOMETHOD);
 	for (int i = 0; i < 60; i++) {
 		oscar_value_t *reply;
-		int rv = oscar_call(a, &keep, "get", NULL, 2000, &reply, &err);
+		int            rv = oscar_call(a, &keep, "get", NULL, 2000, &reply, &err);
 		if (rv == 0) {
 			cr_assert_eq(oscar_value_get_int(reply, &v), 0);
 			oscar_value_free(reply);

@@ -138,10 +138,10 @@ Test(security, frames_without_the_secret_are_dropped_and_counted)
 	test_spawn(b, &test_counter_class, "c", oscar_value_new_int(5));
 	oscar_ref_t c = ref_in(b, "c");
 
-	cr_assert_eq(oscar_call(plain, &c, "add", oscar_value_new_int(1), 300, NULL, &err),
-	    OSCAR_ETIMEDOUT);
-	cr_assert_eq(oscar_call(other, &c, "add", oscar_value_new_int(1), 300, NULL, &err),
-	    OSCAR_ETIMEDOUT);
+	cr_assert_eq(
+	    oscar_call(plain, &c, "add", oscar_value_new_int(1), 300, NULL, &err), OSCAR_ETIMEDOUT);
+	cr_assert_eq(
+	    oscar_call(other, &c, "add", oscar_value_new_int(1), 300, NULL, &err), OSCAR_ETIMEDOUT);
 	cr_assert_eq(oscar_destroy(other, &c, 300, &err), OSCAR_ETIMEDOUT);
 	uint64_t seen = wait_rejected(b, 3);
 
@@ -152,7 +152,7 @@ Test(security, frames_without_the_secret_are_dropped_and_counted)
 	wait_rejected(b, seen + 2);
 	nng_close(raw);
 
-	bool exists;
+	bool        exists;
 	oscar_ref_t local = ref_in(b, "c");
 	cr_assert_eq(oscar_has(b, &local, &exists, 0), 0);
 	cr_assert(exists, "a destroy without the secret destroyed the actor");
@@ -214,7 +214,8 @@ Test(security, freshness_window_and_clock_skew)
 	cr_assert(osc_auth_fresh(&a, 9, 300, now, now));
 	cr_assert_not(osc_auth_fresh(&a, 9, 200, now, now), "too far behind the window");
 	cr_assert_not(osc_auth_fresh(&a, 10, 1, now - OSC_AUTH_SKEW_MS - 1, now), "too old");
-	cr_assert_not(osc_auth_fresh(&a, 10, 1, now + OSC_AUTH_SKEW_MS + 1, now), "from the future");
+	cr_assert_not(
+	    osc_auth_fresh(&a, 10, 1, now + OSC_AUTH_SKEW_MS + 1, now), "from the future");
 	cr_assert(osc_auth_fresh(&a, 10, 1, now, now));
 	osc_auth_fini(&a);
 	cr_assert_eq(osc_auth_init(&a, "short", 5, 1), OSCAR_EINVAL);
@@ -332,8 +333,8 @@ Test(security, sub_pools_share_the_secret)
 	oscar_placement_t where = { .how = OSCAR_PLACE_SUB_POOL, .index = 0 };
 	oscar_ref_t       ref;
 	oscar_error_t     err;
-	cr_assert_eq(oscar_create_by_name(
-	                 p, "counter", "c", oscar_value_new_int(1), &where, 0, &ref, &err),
+	cr_assert_eq(
+	    oscar_create_by_name(p, "counter", "c", oscar_value_new_int(1), &where, 0, &ref, &err),
 	    0, "%s", err.message);
 	cr_assert_eq(test_call_int(p, &ref, "add", 2), 3);
 	cr_assert_eq(stats_of(p).rejected, 0);
