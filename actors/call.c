@@ -258,6 +258,9 @@ osc_call_t *osc_call_new(oscar_pool_t *pool, const char *uid, const char *method
 		timeout_ms = OSC_TIMEOUT_MAX;
 	}
 	c->id         = pool->next_call_id++;
+	if (pool->next_call_id == 0) {
+		pool->next_call_id = 1; // 0 names no call on the wire
+	}
 	c->pool       = pool;
 	c->heap_idx   = SIZE_MAX;
 	c->timeout_ms = timeout_ms;

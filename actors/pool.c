@@ -440,7 +440,11 @@ int oscar_pool_open(oscar_pool_t **poolp, const oscar_pool_config_t *cfg)
 	pool->id           = osc_random_id();
 	pool->pid          = (int64_t) getpid();
 	pool->armed_at     = -1;
-	pool->next_call_id = 1;
+	// Call ids start at a random point: an answer names its call by id,
+	// so ids that others cannot guess keep a third pool from steering a
+	// forged answer onto one of our calls (a pool it calls on our behalf,
+	// say, by naming our address as its own).
+	pool->next_call_id = osc_random_id();
 	pool->next_token   = pool->id;
 	if (cfg->address != NULL) {
 		snprintf(pool->address, sizeof(pool->address), "%s", cfg->address);

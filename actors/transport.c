@@ -170,8 +170,9 @@ static osc_call_t *osc_calls_find(osc_transport_t *t, uint64_t id)
 // ---------------------------------------------------------------------------
 // NNG callbacks (NNG threads: they only post)
 
-// osc_net_post posts what NNG brought (a frame or a connection event)
-// past the inbox bound; NULL when out of memory.
+// osc_net_post makes a post of what NNG brought (a frame or a connection
+// event), which the caller then posts past the inbox bound
+// (osc_pool_post_always); NULL when out of memory (msg is then freed).
 static osc_netpost_t *osc_net_post(
     oscar_pool_t *pool, osc_net_kind_t kind, nng_msg *msg, uint32_t sock_id)
 {
