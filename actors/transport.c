@@ -1745,6 +1745,15 @@ void osc_transport_dispatch(oscar_pool_t *pool, osc_post_t *p)
 			    memcmp(nng_msg_body(np->msg), "OSCK", 4) == 0) {
 				osc_on_piece(pool, np->msg);
 			} else {
+				// The pieces of a message follow each other: anything
+				// else from its connection means its sender gave it up.
+				osc_assembly_t *a = pool->transport->assemblies.len == 0
+				                        ? NULL
+				                        : osc_assembly_find(pool->transport,
+				                              (uint32_t) nng_pipe_id(nng_msg_get_pipe(np->msg)));
+				if (a != NULL) {
+					osc_assembly_drop(pool->transport, a);
+				}
 				osc_on_frame(pool, &np->msg);
 			}
 			break;

@@ -322,6 +322,11 @@ static bool holds_16_mib(const oscar_pool_stats_t *st)
 	return (st->receiving >= (16u << 20));
 }
 
+static bool holds_some(const oscar_pool_stats_t *st)
+{
+	return (st->receiving != 0);
+}
+
 static bool holds_nothing(const oscar_pool_stats_t *st)
 {
 	return (st->receiving == 0);
@@ -350,6 +355,16 @@ Test(bounds, a_message_in_pieces_holds_what_arrived)
 	    st.receiving, (32u << 20) + 1, "%llu bytes held", (unsigned long long) st.receiving);
 	nng_close(raw);
 	wait_stats(b, holds_nothing);
+
+	// A message that is not a piece, from the same connection, ends an
+	// unfinished one: its sender gave it up.
+	cr_assert_eq(nng_push0_open(&raw), 0);
+	cr_assert_eq(nng_dial(raw, oscar_pool_address(b), NULL, 0), 0);
+	send_piece(raw, OSC_WIRE_PIECE_FIRST, (uint64_t) 1 << 30, 1 << 20);
+	wait_stats(b, holds_some);
+	send_frame(raw, "", 0, "nobody", "get");
+	wait_stats(b, holds_nothing);
+	nng_close(raw);
 
 	// Over max_message (here 64 MiB): refused on the first piece.
 	oscar_pool_free(&b);
