@@ -15,6 +15,7 @@
 // numbers (as IPsec does), and a clock skew bound that lets it forget
 // senders that stayed silent longer than that.
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -219,36 +220,49 @@ static int osc_secret_fail(
 int oscar_secret_read(const char *path, void **secretp, size_t *lenp, oscar_error_t *err)
 {
 	struct stat st;
-	FILE       *f;
+	int         fd;
 	if (secretp == NULL || lenp == NULL || path == NULL || path[0] == '\0') {
 		return (osc_secret_fail(err, OSCAR_EINVAL, "no secret file given%s%s", "", ""));
 	}
 	*secretp = NULL;
 	*lenp    = 0;
-	if ((f = fopen(path, "rb")) == NULL) {
+	// Non-blocking, so that a FIFO (or a device) named by mistake is
+	// refused at once instead of waiting for a writer.
+	if ((fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)) < 0) {
 		int e = errno;
 		return (osc_secret_fail(err, e == ENOENT ? OSCAR_ENOENT : OSCAR_ESYSTEM,
 		    "cannot read the secret file %s: %s", path, strerror(e)));
 	}
-	if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
-		fclose(f);
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
 		return (osc_secret_fail(
 		    err, OSCAR_EINVAL, "the secret file %s is not a regular file%s", path, ""));
 	}
 	if (st.st_size > OSCAR_SECRET_MAX + 2) {
-		fclose(f);
+		close(fd);
 		return (osc_secret_fail(err, OSCAR_EINVAL,
 		    "the secret file %s is too long: a secret has at most %s bytes", path,
 		    OSC_STR(OSCAR_SECRET_MAX)));
 	}
 	unsigned char *buf = malloc(OSCAR_SECRET_MAX + 3);
 	if (buf == NULL) {
-		fclose(f);
+		close(fd);
 		return (osc_secret_fail(err, OSCAR_ENOMEM, "no memory to read %s%s", path, ""));
 	}
-	size_t n = fread(buf, 1, OSCAR_SECRET_MAX + 3, f);
-	int    e = ferror(f) ? errno : 0;
-	fclose(f);
+	size_t n = 0;
+	int    e = 0;
+	while (n < OSCAR_SECRET_MAX + 3) {
+		ssize_t got = read(fd, buf + n, OSCAR_SECRET_MAX + 3 - n);
+		if (got < 0 && errno == EINTR) {
+			continue;
+		}
+		if (got <= 0) {
+			e = got < 0 ? errno : 0;
+			break;
+		}
+		n += (size_t) got;
+	}
+	close(fd);
 	if (e != 0) {
 		sodium_memzero(buf, OSCAR_SECRET_MAX + 3);
 		free(buf);

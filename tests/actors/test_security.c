@@ -268,6 +268,11 @@ Test(security, secret_files_are_read_with_clear_errors, .init = cr_redirect_stde
 
 	cr_assert_eq(oscar_secret_read(dir, &s, &len, &err), OSCAR_EINVAL);
 	cr_assert(strstr(err.message, "not a regular file") != NULL, "%s", err.message);
+	// A FIFO is refused at once, not waited on.
+	snprintf(path, sizeof(path), "%s/fifo", dir);
+	cr_assert_eq(mkfifo(path, 0600), 0);
+	cr_assert_eq(oscar_secret_read(path, &s, &len, &err), OSCAR_EINVAL);
+	cr_assert(strstr(err.message, "not a regular file") != NULL, "%s", err.message);
 
 	// A good one: the line end is not part of it, and a private file
 	// gives no warning.
