@@ -321,6 +321,7 @@ static void osc_sub_spawn(osc_subpool_t *s)
 	const char *program = pool->cfg.sub_pool_program;
 	if (program == NULL) {
 		if (uv_exepath(exe, &exe_len) != 0) {
+			sodium_memzero(env_secret, sizeof(env_secret));
 			free(env);
 			osc_sub_started(pool, OSCAR_ESYSTEM);
 			return;
@@ -357,6 +358,7 @@ static void osc_sub_spawn(osc_subpool_t *s)
 	s->ready        = false;
 	s->handles      = 3;
 	rv              = uv_spawn(&pool->loop, &s->proc, &opt);
+	sodium_memzero(env_secret, sizeof(env_secret));
 	free(env);
 	if (rv != 0) {
 		snprintf(
@@ -680,7 +682,8 @@ int oscar_subpool_main(const oscar_actor_class_t *const *classes)
 		size_t len = 0;
 		if (sodium_init() < 0 ||
 		    sodium_hex2bin(secret, sizeof(secret), hex, strlen(hex), NULL, &len, NULL) != 0) {
-			fprintf(stderr, "oscar sub pool: the cluster secret from the main pool is malformed\n");
+			fprintf(stderr, "oscar sub pool: the cluster secret from the main pool "
+			                "is malformed\n");
 			return (1);
 		}
 		sodium_memzero(hex, strlen(hex)); // out of /proc/<pid>/environ too
