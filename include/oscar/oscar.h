@@ -10,6 +10,7 @@
 #include "oscar/cluster.h"
 #include "oscar/local.h"
 #include "oscar/task.h"
+#include "oscar/storage.h"
 
 #define OSCAR_VERSION_MAJOR 0
 #define OSCAR_VERSION_MINOR 1
