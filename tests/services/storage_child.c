@@ -55,10 +55,11 @@ int main(int argc, char **argv)
 		oscar_storage_local_close(&l);
 		return (rv != 0 ? fail("put", &err) : 0);
 	}
-	if (oscar_storage_local_read(l, argv[3], argv[4], &view, TIMEOUT_MS, &err) != 0) {
+	int rv = oscar_storage_local_read(l, argv[3], argv[4], &view, TIMEOUT_MS, &err);
+	oscar_storage_local_close(&l);
+	if (rv != 0) {
 		return (fail("read", &err));
 	}
-	oscar_storage_local_close(&l);
 	if (strcmp(argv[1], "hold") == 0) {
 		printf("held\n");
 		fflush(stdout);
