@@ -4,24 +4,19 @@
 // quota and spilling under concurrent callers, pulls between workers
 // (shared, cancelled, a 256 MiB one under an RSS bound), the node info's
 // storage fields, bad input, and the sub pools' shared-memory link
-// (a child process reads a 64 MiB object and hands one back; one killed
-// while holding a segment leaves nothing behind).
+// (a real sub pool of the worker reads a 64 MiB object and hands one
+// back; one SIGKILLed while holding a segment leaves nothing behind).
 #include <criterion/criterion.h>
 #include <dirent.h>
 #include <pthread.h>
-#include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "oscar/oscar.h"
 
 #define T_MS 60000
-
-extern char **environ;
 
 static void init(void)
 {
@@ -669,34 +664,188 @@ Test(storage, bad_settings_are_refused_before_the_node_starts)
 
 // ---------------------------------------------------------------------------
 // Shared memory with the sub pools
+//
+// The worker's sub pools run this very program (main, below, makes it a
+// sub pool when its node started it), which offers the class of a test
+// service: an actor that reads objects through oscar_storage_local_*, as
+// the task slots do.
 
-// spawn runs the storage child with args, its stdout on a pipe (*out).
-static pid_t spawn(const char *const *args, int *out)
+typedef struct reader {
+	oscar_storage_view_t held;
+} reader_t;
+
+// reader_link opens the link to the node named in the arguments.
+static int reader_link(oscar_req_t *req, oscar_storage_local_t **l)
 {
-	int                        p[2];
-	pid_t                      pid;
-	posix_spawn_file_actions_t fa;
-	const char                *argv[8] = { OSCAR_TEST_STORAGE_CHILD };
-	for (int i = 0; args[i] != NULL && i < 6; i++) {
-		argv[i + 1] = args[i];
+	oscar_error_t err;
+	const char   *address = oscar_value_map_str(oscar_req_args(req), "address");
+	if (oscar_storage_local_open(l, address, &err) != 0) {
+		return (oscar_req_fail(req, err.code, "%s", err.message));
 	}
-	cr_assert_eq(pipe(p), 0);
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_adddup2(&fa, p[1], 1);
-	posix_spawn_file_actions_addclose(&fa, p[0]);
-	cr_assert_eq(posix_spawn(&pid, OSCAR_TEST_STORAGE_CHILD, &fa, NULL, (char **) argv, environ),
-	    0);
-	posix_spawn_file_actions_destroy(&fa);
-	close(p[1]);
-	*out = p[0];
-	return (pid);
+	return (0);
 }
 
-static int reap(pid_t pid)
+// reader_read maps {session, key} and checks that it is a bin of n bytes
+// in the pattern; keeps the mapping when hold is set. Replies n.
+static int reader_map(oscar_actor_t *self, oscar_req_t *req, bool hold)
 {
-	int st;
-	cr_assert_eq(waitpid(pid, &st, 0), pid);
-	return (WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
+	reader_t              *st   = oscar_actor_state(self);
+	const oscar_value_t   *args = oscar_req_args(req);
+	oscar_storage_local_t *l;
+	oscar_storage_view_t   view;
+	oscar_error_t          err;
+	int                    rv;
+	if ((rv = reader_link(req, &l)) != 0) {
+		return (rv);
+	}
+	rv = oscar_storage_local_read(l, oscar_value_map_str(args, "session"),
+	    oscar_value_map_str(args, "key"), &view, T_MS, &err);
+	oscar_storage_local_close(&l);
+	if (rv != 0) {
+		return (oscar_req_fail(req, err.code, "%s", err.message));
+	}
+	size_t               n  = oscar_value_map_uint(args, "n", 0);
+	const unsigned char *p  = view.data;
+	bool                 ok = view.type == OSCAR_BIN && view.len == n;
+	for (size_t i = 0; ok && i < n; i++) {
+		ok = p[i] == (unsigned char) ((i * 31 + 7) & 0xff);
+	}
+	if (!ok) {
+		oscar_storage_view_release(&view);
+		return (oscar_req_fail(req, OSCAR_EPROTO, "the mapping differs"));
+	}
+	if (hold) {
+		st->held = view; // released if ever destroyed; the test kills us
+	} else {
+		oscar_storage_view_release(&view);
+	}
+	return (oscar_req_reply(req, oscar_value_new_uint(n)));
+}
+
+static int reader_read(oscar_actor_t *self, oscar_req_t *req)
+{
+	return (reader_map(self, req, false));
+}
+
+static int reader_hold(oscar_actor_t *self, oscar_req_t *req)
+{
+	return (reader_map(self, req, true));
+}
+
+// reader_put hands a bin of n bytes in the pattern to the node.
+static int reader_put(oscar_actor_t *self, oscar_req_t *req)
+{
+	const oscar_value_t   *args = oscar_req_args(req);
+	oscar_storage_local_t *l;
+	oscar_error_t          err;
+	uint64_t               size = 0;
+	int                    rv;
+	(void) self;
+	if ((rv = reader_link(req, &l)) != 0) {
+		return (rv);
+	}
+	oscar_value_t *v = pattern_bin(oscar_value_map_uint(args, "n", 0));
+	rv = oscar_storage_local_put(l, oscar_value_map_str(args, "session"),
+	    oscar_value_map_str(args, "key"), v, &size, T_MS, &err);
+	oscar_value_free(v);
+	oscar_storage_local_close(&l);
+	if (rv != 0) {
+		return (oscar_req_fail(req, err.code, "%s", err.message));
+	}
+	return (oscar_req_reply(req, oscar_value_new_uint(size)));
+}
+
+static void reader_destroy(oscar_actor_t *self)
+{
+	reader_t *st = oscar_actor_state(self);
+	oscar_storage_view_release(&st->held);
+}
+
+static const oscar_method_t reader_methods[] = {
+	{ "read", reader_read, NULL },
+	{ "hold", reader_hold, NULL },
+	{ "put", reader_put, NULL },
+	{ NULL, NULL, NULL },
+};
+
+static const oscar_actor_class_t reader_class = {
+	.name       = "test.storage.reader",
+	.state_size = sizeof(reader_t),
+	.destroy    = reader_destroy,
+	.methods    = reader_methods,
+};
+
+static int reader_start(oscar_node_t *node, void **state, oscar_error_t *err)
+{
+	(void) node;
+	(void) err;
+	*state = NULL;
+	return (0);
+}
+
+static const oscar_actor_class_t *const reader_classes[] = { &reader_class, NULL };
+
+static const oscar_service_t reader_service = {
+	.abi     = OSCAR_SERVICE_ABI,
+	.name    = "test_reader",
+	.roles   = OSCAR_ROLE_WORKER,
+	.classes = reader_classes,
+	.start   = reader_start,
+};
+
+static oscar_registry_t *reader_registry(void)
+{
+	oscar_registry_t *reg;
+	if (oscar_registry_new(&reg) != 0 || oscar_registry_add(reg, &reader_service, NULL) != 0) {
+		return (NULL);
+	}
+	return (reg);
+}
+
+// start_subpooled starts a supervisor and a worker with one sub pool
+// running this program, and creates a reader there.
+static void start_subpooled(cluster_t *c, oscar_registry_t **regp, oscar_ref_t *reader)
+{
+	oscar_settings_t   *s;
+	oscar_error_t       err;
+	oscar_pool_config_t cfg;
+	memset(c, 0, sizeof(*c));
+	snprintf(c->spill, sizeof(c->spill), "/tmp/oscar-test-storage-%d", (int) getpid());
+	// Criterion runs each test in a process of its own that found its
+	// context through this variable at startup; a sub pool running this
+	// program again must not take itself for one.
+	unsetenv("BXFI_MAP");
+	*regp = reader_registry();
+	cr_assert_not_null(*regp);
+	oscar_settings_new(&s);
+	cr_assert_eq(oscar_node_start(&c->sup, OSCAR_ROLE_SUPERVISOR, s, *regp, &err), 0, "%s",
+	    err.message);
+	oscar_settings_set(s, "node", "supervisor", oscar_node_address(c->sup));
+	oscar_settings_set(s, "node", "sub_pools", "1");
+	oscar_settings_set(s, "storage", "spill_dir", c->spill);
+	char listen[128];
+	snprintf(listen, sizeof(listen), "ipc:///tmp/oscar-test-storage-node-%d", (int) getpid());
+	oscar_settings_set(s, "node", "listen", listen);
+	cr_assert_eq(oscar_node_start(&c->w[0], OSCAR_ROLE_WORKER, s, *regp, &err), 0, "%s",
+	    err.message);
+	oscar_settings_free(&s);
+	oscar_pool_config_init(&cfg);
+	cfg.address = "tcp://127.0.0.1:0";
+	cr_assert_eq(oscar_pool_open(&c->pool, &cfg), 0);
+	oscar_placement_t at = { .how = OSCAR_PLACE_SUB_POOL, .index = 0 };
+	cr_assert_eq(oscar_create_by_name(oscar_node_pool(c->w[0]), reader_class.name, NULL, NULL,
+	                 &at, T_MS, reader, &err),
+	    0, "%s", err.message);
+}
+
+static oscar_value_t *reader_args(cluster_t *c, const char *key, size_t n)
+{
+	oscar_value_t *a = oscar_value_new_map(4);
+	oscar_value_map_set(a, "address", oscar_value_new_str(addr(c, 0)));
+	oscar_value_map_set(a, "session", oscar_value_new_str("s1"));
+	oscar_value_map_set(a, "key", oscar_value_new_str(key));
+	oscar_value_map_set(a, "n", oscar_value_new_uint(n));
+	return (a);
 }
 
 static int dev_shm_entries(void)
@@ -716,59 +865,91 @@ static int dev_shm_entries(void)
 
 Test(storage, a_sub_pool_reads_64_mib_through_shared_memory_and_hands_one_back)
 {
-	cluster_t     c;
-	oscar_error_t err;
-	int           out;
-	start(&c, 1, NULL);
+	cluster_t         c;
+	oscar_registry_t *reg;
+	oscar_ref_t       reader;
+	oscar_error_t     err;
+	oscar_value_t    *reply = NULL;
+	start_subpooled(&c, &reg, &reader);
 	session(&c, "s1");
 	size_t n = 64u << 20;
-	char   size[32];
-	snprintf(size, sizeof(size), "%zu", n);
 	cr_assert_eq(put1(&c, 0, "s1", "big", pattern_bin(n), &err), 0, "%s", err.message);
-	const char *rd[] = { "read", addr(&c, 0), "s1", "big", size, NULL };
-	pid_t       pid  = spawn(rd, &out);
-	close(out);
-	cr_assert_eq(reap(pid), 0);
+	oscar_pool_t *wp = oscar_node_pool(c.w[0]);
+	cr_assert_eq(oscar_call(wp, &reader, "read", reader_args(&c, "big", n), T_MS, &reply, &err),
+	    0, "%s", err.message);
+	oscar_value_free(reply);
 	cr_assert_eq(info(&c, 0).shared, n + 65); // the segment stays with the object
 	// The other way: a new object handed over as a segment.
-	const char *wr[] = { "put", addr(&c, 0), "s1", "fromsub", size, NULL };
-	pid              = spawn(wr, &out);
-	close(out);
-	cr_assert_eq(reap(pid), 0);
+	cr_assert_eq(oscar_call(wp, &reader, "put", reader_args(&c, "fromsub", n), T_MS, &reply,
+	                 &err),
+	    0, "%s", err.message);
+	cr_assert_eq(reply->as.u, n + 5);
+	oscar_value_free(reply);
 	oscar_value_t *v = NULL;
 	cr_assert_eq(get1(&c, 0, "s1", "fromsub", NULL, &v, &err), 0, "%s", err.message);
 	cr_assert(is_pattern(v, n));
 	oscar_value_free(v);
-	// Errors travel back: an unknown key, an unknown session.
-	const char *bad[] = { "read", addr(&c, 0), "s1", "nope", size, NULL };
-	pid               = spawn(bad, &out);
-	close(out);
-	cr_assert_eq(reap(pid), 1);
+	// Errors travel back, named: an unknown key, an unknown session.
+	cr_assert_eq(oscar_call(wp, &reader, "read", reader_args(&c, "nope", n), T_MS, NULL, &err),
+	    OSCAR_ENOENT);
+	cr_assert(strstr(err.message, "no such object nope in session s1") != NULL, "%s",
+	    err.message);
 	stop(&c);
+	oscar_registry_free(&reg);
 }
 
 Test(storage, a_sub_pool_killed_while_holding_a_segment_leaves_nothing)
 {
-	cluster_t     c;
-	oscar_error_t err;
-	int           out;
-	int           before = dev_shm_entries();
-	start(&c, 1, NULL);
+	cluster_t         c;
+	oscar_registry_t *reg;
+	oscar_ref_t       reader;
+	oscar_error_t     err;
+	int               before = dev_shm_entries();
+	start_subpooled(&c, &reg, &reader);
 	session(&c, "s1");
-	cr_assert_eq(put1(&c, 0, "s1", "big", pattern_bin(8u << 20), &err), 0, "%s", err.message);
-	const char *hold[] = { "hold", addr(&c, 0), "s1", "big", NULL };
-	pid_t       pid    = spawn(hold, &out);
-	char        buf[8] = { 0 };
-	cr_assert_eq(read(out, buf, 5), 5);
-	cr_assert_str_eq(buf, "held\n");
-	close(out);
+	size_t n = 8u << 20;
+	cr_assert_eq(put1(&c, 0, "s1", "big", pattern_bin(n), &err), 0, "%s", err.message);
+	oscar_pool_t *wp = oscar_node_pool(c.w[0]);
+	cr_assert_eq(
+	    oscar_call(wp, &reader, "hold", reader_args(&c, "big", n), T_MS, NULL, &err), 0, "%s",
+	    err.message);
 	cr_assert_gt(info(&c, 0).shared, 0);
-	kill(pid, SIGKILL);
-	cr_assert_eq(reap(pid), 128 + SIGKILL);
+	// SIGKILL the sub pool holding the mapping; the node recovers it.
+	cr_assert_eq(oscar_pool_kill_sub_pool(wp, 0, T_MS), 0);
+	cr_assert_eq(oscar_pool_wait_recovered(wp, 0, T_MS), 0);
 	// Deleting the object closes the store's segment.
 	const char *k[] = { "big" };
 	cr_assert_eq(oscar_storage_delete(c.pool, addr(&c, 0), "s1", 1, k, NULL, T_MS, &err), 0);
 	cr_assert_eq(info(&c, 0).shared, 0);
+	// Hold one again, and stop the node with it held.
+	cr_assert_eq(put1(&c, 0, "s1", "big", pattern_bin(n), &err), 0, "%s", err.message);
+	oscar_placement_t at = { .how = OSCAR_PLACE_SUB_POOL, .index = 0 };
+	cr_assert_eq(oscar_create_by_name(wp, reader_class.name, NULL, NULL, &at, T_MS, &reader, &err),
+	    0, "%s", err.message);
+	cr_assert_eq(
+	    oscar_call(wp, &reader, "hold", reader_args(&c, "big", n), T_MS, NULL, &err), 0, "%s",
+	    err.message);
 	stop(&c);
+	oscar_registry_free(&reg);
 	cr_assert_eq(dev_shm_entries(), before);
+}
+
+// main makes this program a sub pool when a node started it as one, and
+// otherwise runs the tests.
+int main(int argc, char *argv[])
+{
+	oscar_registry_t *reg = NULL;
+	if (getenv("OSCAR_SUBPOOL_ADDRESS") != NULL) {
+		reg    = reader_registry();
+		int rv = oscar_node_subpool_main(reg);
+		oscar_registry_free(&reg);
+		return (rv);
+	}
+	struct criterion_test_set *tests  = criterion_initialize();
+	int                        result = 0;
+	if (criterion_handle_args(argc, argv, true)) {
+		result = !criterion_run_all_tests(tests);
+	}
+	criterion_finalize(tests);
+	return (result);
 }
