@@ -160,16 +160,20 @@ static int osc_sta_unlz4(oscar_value_t *reply, size_t n, oscar_value_t **out, os
 			return (oscar_error_set(
 			    err, rv, "object %zu: cannot decompress its lz4 frame", (size_t) i));
 		}
-		oscar_value_t *bin = oscar_value_new_bin(raw, len);
-		free(raw);
-		if (bin == NULL) {
+		// The buffer (the raw bytes and a zero byte) becomes the bin as it
+		// is: no second copy. The compressed bin goes into a shell of its
+		// own to be freed.
+		oscar_value_t *old = malloc(sizeof(*old));
+		if (old == NULL) {
+			free(raw);
 			return (oscar_error_set(err, OSCAR_ENOMEM, "out of memory"));
 		}
-		// Swap the decompressed bin into the slot.
-		oscar_value_t old = *it;
-		*it               = *bin;
-		*bin              = old;
-		oscar_value_free(bin);
+		*old = *it;
+		memset(it, 0, sizeof(*it));
+		it->type       = OSCAR_BIN;
+		it->as.bin.ptr = raw;
+		it->as.bin.len = len;
+		oscar_value_free(old);
 	}
 	// Hand the array over: take it out of the map.
 	oscar_value_t *arr = malloc(sizeof(*arr));

@@ -332,6 +332,20 @@ static int osc_st_lz4(oscar_value_t *out, oscar_value_t **replyp)
 	return (0);
 }
 
+// osc_st_accepts_lz4 tells whether an accept list (nil or an array of
+// strs) names lz4.
+static bool osc_st_accepts_lz4(const oscar_value_t *accept)
+{
+	for (size_t i = 0;
+	     accept != NULL && accept->type == OSCAR_ARRAY && i < oscar_value_len(accept); i++) {
+		const char *a = oscar_value_at_str(accept, i);
+		if (a != NULL && strcmp(a, "lz4") == 0) {
+			return (true);
+		}
+	}
+	return (false);
+}
+
 static int osc_st_m_get(oscar_actor_t *self, oscar_req_t *req)
 {
 	osc_st_t            *st   = oscar_actor_state(self);
@@ -580,10 +594,20 @@ static int osc_st_m_read_blocks(oscar_actor_t *self, oscar_req_t *req)
 		osc_st_iter_free(r);
 		return (oscar_req_fail(req, rv, "read_blocks: reading object %s", key));
 	}
-	oscar_value_t *m = oscar_value_new_map(2);
+	// A block that shrinks by an eighth travels lz4-compressed when the
+	// reader accepts it.
+	void  *z   = NULL;
+	size_t zn  = 0;
+	bool   lz4 = n >= 4096 && osc_st_accepts_lz4(oscar_value_map_get(args, "accept")) &&
+	           osc_lz4_compress(p, n, &z, &zn) == 0 && osc_lz4_worth(n, zn);
+	oscar_value_t *m = oscar_value_new_map(3);
 	rv               = m == NULL ? OSCAR_ENOMEM : 0;
 	rv = rv != 0 ? rv : oscar_value_map_set(m, "total", oscar_value_new_uint(r->total));
-	rv = rv != 0 ? rv : oscar_value_map_set(m, "data", oscar_value_new_bin(p, n));
+	rv = rv != 0 ? rv
+	             : oscar_value_map_set(
+	                   m, "data", lz4 ? oscar_value_new_bin(z, zn) : oscar_value_new_bin(p, n));
+	rv = rv != 0 || !lz4 ? rv : oscar_value_map_set(m, "lz4", oscar_value_new_bool(true));
+	free(z);
 	r->offset += n;
 	if (rv != 0 || r->offset >= r->total) {
 		osc_st_iter_free(r);
@@ -719,11 +743,25 @@ static void osc_st_xfer_block(oscar_actor_t *self, oscar_result_t *res, void *ar
 		    ", %zu bytes of %" PRIu64 ")",
 		    x->peer.addr, x->offset, n, total);
 	}
+	void  *raw = NULL;
+	size_t rn  = 0;
+	if (rv == 0 && oscar_value_map_bool(res->value, "lz4", false)) {
+		// Never more than the block asked for, whatever the frame says.
+		if ((rv = osc_lz4_decompress(p, n, (size_t) st->svc->block_size, &raw, &rn)) != 0 ||
+		    rn == 0 || rn > total - x->offset) {
+			rv = oscar_error_set(&err, OSCAR_EPROTO,
+			    "%s sent an lz4 block that does not decompress to what follows",
+			    x->peer.addr);
+		}
+		p = raw;
+		n = rn;
+	}
 	if (rv == 0 && x->recv == NULL) {
 		x->total = total;
 		rv = osc_store_recv_open(st->store, x->session, x->key, total, &x->recv, &err);
 	}
 	rv = rv != 0 ? rv : osc_store_recv_push(x->recv, p, n, &err);
+	free(raw);
 	if (rv == 0) {
 		x->offset += n;
 		if (x->offset < x->total) {
@@ -748,6 +786,15 @@ static void osc_st_xfer_read(oscar_actor_t *self, osc_st_xfer_t *x)
 	rv = rv != 0 ? rv : oscar_value_map_set(a, "offset", oscar_value_new_uint(x->offset));
 	rv = rv != 0 ? rv
 	             : oscar_value_map_set(a, "size", oscar_value_new_uint(st->svc->block_size));
+	if (rv == 0 && st->svc->transfer_lz4) {
+		oscar_value_t *acc = oscar_value_new_array(1);
+		if (acc == NULL || oscar_value_array_push(acc, oscar_value_new_str("lz4")) != 0) {
+			oscar_value_free(acc);
+			rv = OSCAR_ENOMEM;
+		} else {
+			rv = oscar_value_map_set(a, "accept", acc); // consumes acc
+		}
+	}
 	if (rv != 0) {
 		oscar_value_free(a);
 	} else {
@@ -1174,6 +1221,9 @@ static const oscar_setting_spec_t osc_storage_specs[] = {
 	    "spill)" },
 	{ "transfer_block_size", OSCAR_SETTING_BYTES, "4M", 4096, OSC_ST_BLOCK_MAX,
 	    "bytes asked at a time when pulling an object from another worker" },
+	{ "transfer_lz4", OSCAR_SETTING_BOOL, "false", 0, 0,
+	    "ask for the blocks of a pull lz4-compressed (worth it across a network, not on "
+	    "loopback)" },
 	{ NULL, 0, NULL, 0, 0, NULL },
 };
 
@@ -1197,6 +1247,10 @@ static int osc_storage_read_settings(
 		return (rv);
 	}
 	svc->block_size = (uint64_t) v;
+	if ((rv = oscar_service_setting_bool(
+	         s, &osc_storage_service, "transfer_lz4", &svc->transfer_lz4, err)) != 0) {
+		return (rv);
+	}
 	const char *dir = oscar_service_setting_str(s, &osc_storage_service, "spill_dir");
 	if (dir == NULL) {
 		dir = getenv("TMPDIR") != NULL && getenv("TMPDIR")[0] == '/' ? getenv("TMPDIR")

@@ -20,7 +20,8 @@
 //                    accept names "lz4"
 //   delete           {session, keys} -> uint (how many were there)
 //   pull             {session, keys, from} -> [size...]
-//   read_blocks      {session, key, offset, size} -> {total, data: bin}
+//   read_blocks      {session, key, offset, size, accept|nil}
+//                    -> {total, data: bin, lz4: true|absent}
 //   info             nil -> {used, limit, spilled, objects, ...}
 //   session_create   session -> nil (the service's session hook)
 //   session_destroy  session -> nil
@@ -70,7 +71,8 @@ typedef struct osc_storage_svc {
 	uint64_t                 memory_limit;
 	char                    *spill_dir; // NULL: no spilling
 	uint64_t                 block_size;
-	uint64_t                 token; // proves a shm_* call comes from the link thread
+	bool                     transfer_lz4; // ask for compressed blocks
+	uint64_t                 token;        // proves a shm_* call comes from the link thread
 	struct osc_storage_link *link;
 } osc_storage_svc_t;
 

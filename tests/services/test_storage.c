@@ -547,6 +547,43 @@ Test(storage, a_pull_copies_objects_in_blocks_and_a_second_pull_shares_the_trans
 	stop(&c);
 }
 
+Test(storage, a_pull_with_lz4_blocks_arrives_intact)
+{
+	const char *const kv[] = { "transfer_block_size", "256K", "transfer_lz4", "true", NULL };
+	cluster_t         c;
+	oscar_error_t     err;
+	start(&c, 2, kv);
+	session(&c, "s1");
+	size_t n = (3u << 20) + 12345;
+	cr_assert_eq(put1(&c, 0, "s1", "big", pattern_bin(n), &err), 0, "%s", err.message);
+	// A peer answers a read_blocks that accepts lz4 with a smaller,
+	// compressed block.
+	oscar_ref_t    ref;
+	oscar_value_t *a = oscar_value_new_map(5), *acc = oscar_value_new_array(1), *r = NULL;
+	oscar_value_array_push(acc, oscar_value_new_str("lz4"));
+	oscar_value_map_set(a, "session", oscar_value_new_str("s1"));
+	oscar_value_map_set(a, "key", oscar_value_new_str("big"));
+	oscar_value_map_set(a, "offset", oscar_value_new_uint(0));
+	oscar_value_map_set(a, "size", oscar_value_new_uint(256 << 10));
+	oscar_value_map_set(a, "accept", acc);
+	oscar_ref_make(&ref, addr(&c, 0), OSCAR_STORAGE_UID);
+	cr_assert_eq(
+	    oscar_call(c.pool, &ref, "read_blocks", a, T_MS, &r, &err), 0, "%s", err.message);
+	cr_assert(oscar_value_map_bool(r, "lz4", false));
+	cr_assert_lt(oscar_value_map_get(r, "data")->as.bin.len, 256u << 10);
+	cr_assert_eq(oscar_value_map_uint(r, "total", 0), n + 5);
+	oscar_value_free(r);
+	const char *k[] = { "big" };
+	cr_assert_eq(
+	    oscar_storage_pull(c.pool, addr(&c, 1), "s1", 1, k, addr(&c, 0), NULL, T_MS, &err), 0,
+	    "%s", err.message);
+	oscar_value_t *v = NULL;
+	cr_assert_eq(get1(&c, 1, "s1", "big", NULL, &v, &err), 0, "%s", err.message);
+	cr_assert(is_pattern(v, n));
+	oscar_value_free(v);
+	stop(&c);
+}
+
 Test(storage, a_cancelled_pull_drops_its_transfer)
 {
 	// Small blocks, so that the transfer is still under way when
