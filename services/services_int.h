@@ -99,6 +99,10 @@ typedef struct osc_node_facts {
 
 const osc_node_facts_t *osc_node_facts(const oscar_node_t *node);
 
+// osc_node_info_fields runs the info hook of every service running on
+// node, adding their fields to map; on the main pool's thread only.
+int osc_node_info_fields(oscar_node_t *node, oscar_value_t *map);
+
 // osc_node_check_settings checks a node's settings before it starts
 // (services/check.c): its own section, then the section of every service
 // it would run from reg: OSCAR_EINVAL, with err naming the setting, for a

@@ -31,7 +31,7 @@ extern "C" {
 
 // OSCAR_SERVICE_ABI is the service table layout this header describes; a
 // module built against another layout is refused when it is loaded.
-#define OSCAR_SERVICE_ABI 2
+#define OSCAR_SERVICE_ABI 3
 
 // oscar_setting_type_t: how a service's setting is parsed (the typed
 // getters of node.h).
@@ -118,6 +118,11 @@ typedef struct oscar_service {
 	int (*session_create)(
 	    oscar_node_t *node, void *state, const char *session_id, oscar_error_t *err);
 	void (*session_destroy)(oscar_node_t *node, void *state, const char *session_id);
+	// info, optional, adds fields to the map a node reports about itself
+	// (the cluster service's node info) with oscar_value_map_set. It runs
+	// on the node's main pool thread, while the service runs (from the
+	// end of its start to the beginning of its stop), and must not wait.
+	int (*info)(oscar_node_t *node, void *state, oscar_value_t *map);
 } oscar_service_t;
 
 // oscar_module_init_fn is the entry point a module exports under the name
