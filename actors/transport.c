@@ -1353,7 +1353,27 @@ static void osc_serve_cancel(oscar_pool_t *pool, const osc_frame_t *f)
 	}
 }
 
-// osc_serve_control answers has, lookup and destroy from another pool.
+// osc_actor_protected tells whether a's class forbids other pools to
+// destroy or replace it.
+static bool osc_actor_protected(const osc_actor_t *a)
+{
+	return ((a->cls->flags & OSCAR_CLASS_PROTECTED) != 0);
+}
+
+// osc_answer_protected refuses a destroy or a create over protected actor
+// a; what says which ("destroyed", "replaced").
+static void osc_answer_protected(
+    oscar_pool_t *pool, const osc_frame_t *f, const osc_actor_t *a, const char *what)
+{
+	oscar_error_t err;
+	osc_error_set(&err, pool, OSCAR_EPROTECTED, f->target, osc_msg_type_name((int) f->type),
+	    "actor %s (class %s) is protected: it cannot be %s from another pool (%s)", f->target,
+	    a->cls->name, what, f->source);
+	osc_answer(pool, f->source, f->id, OSCAR_EPROTECTED, NULL, &err);
+}
+
+// osc_serve_control answers create, has, lookup and destroy from another
+// pool. Actors of a protected class are neither destroyed nor replaced.
 static void osc_serve_control(oscar_pool_t *pool, const osc_frame_t *f)
 {
 	osc_actor_t   *a = osc_actor_find(pool, f->target);
@@ -1367,6 +1387,10 @@ static void osc_serve_control(oscar_pool_t *pool, const osc_frame_t *f)
 		if (cls == NULL) {
 			osc_answer_error(
 			    pool, f, OSCAR_ENOENT, "no class %s offered here", f->method);
+			return;
+		}
+		if (a != NULL && osc_actor_protected(a)) {
+			osc_answer_protected(pool, f, a, "replaced");
 			return;
 		}
 		if ((rv = osc_frame_payload(f, &args)) != 0) {
@@ -1390,6 +1414,10 @@ static void osc_serve_control(oscar_pool_t *pool, const osc_frame_t *f)
 	case OSC_MSG_DESTROY:
 		if (a == NULL) {
 			osc_answer_error(pool, f, OSCAR_ENOACTOR, "no actor %s in pool", f->target);
+			return;
+		}
+		if (f->type == OSC_MSG_DESTROY && osc_actor_protected(a)) {
+			osc_answer_protected(pool, f, a, "destroyed");
 			return;
 		}
 		if (f->type == OSC_MSG_DESTROY && (rv = osc_actor_destroy(a)) != 0) {

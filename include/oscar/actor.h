@@ -85,6 +85,13 @@ enum {
 	// OSCAR_CLASS_STATELESS: the actor never holds its mailbox while a
 	// deferred request waits, so messages may interleave.
 	OSCAR_CLASS_STATELESS = 1u << 0,
+	// OSCAR_CLASS_PROTECTED: the actor cannot be destroyed or replaced
+	// from another pool; a destroy frame for it, or a create frame that
+	// names its uid, fails with OSCAR_EPROTECTED. Its own pool may still
+	// destroy it (oscar_destroy, oscar_actor_destroy, oscar_actor_exit),
+	// and closing the pool does. Calls and tells are served as usual:
+	// what a class lets other pools do is up to its methods.
+	OSCAR_CLASS_PROTECTED = 1u << 1,
 };
 
 typedef struct oscar_actor_class {

@@ -46,7 +46,8 @@ extern "C" {
 	X(EADDRINVAL, 22, "invalid address")               \
 	X(EHOOK, 23, "create hook failed")                 \
 	X(EAPP, 24, "application error")                   \
-	X(ENOSPACE, 25, "no space left")
+	X(ENOSPACE, 25, "no space left")                   \
+	X(EPROTECTED, 26, "actor is protected")
 
 // oscar_err_t lists the codes as OSCAR_ENOMEM, OSCAR_ENOACTOR, ...
 typedef enum oscar_err {

@@ -319,6 +319,83 @@ Test(transport, actors_are_created_and_managed_in_other_pools)
 	close_both();
 }
 
+// The keeper: a protected class (OSCAR_CLASS_PROTECTED) with one method,
+// get() -> 7.
+static int keeper_get(oscar_actor_t *self, oscar_req_t *req)
+{
+	return (oscar_req_reply(req, oscar_value_new_int(7)));
+}
+
+static const oscar_method_t keeper_methods[] = {
+	{ "get", keeper_get, NULL },
+	{ NULL, NULL, NULL },
+};
+
+static const oscar_actor_class_t keeper_class = {
+	.name    = "keeper",
+	.methods = keeper_methods,
+	.flags   = OSCAR_CLASS_PROTECTED,
+};
+
+static const oscar_actor_class_t *const offered_with_keeper[] = { &test_counter_class,
+	&keeper_class, NULL };
+
+// Another pool may call a protected actor, but neither destroy it nor
+// create anything over its uid; its own pool still may.
+Test(transport, protected_actors_survive_remote_destroy_and_create)
+{
+	oscar_pool_config_t cfg;
+	oscar_pool_config_init(&cfg);
+	cfg.address = "tcp://127.0.0.1:0";
+	cfg.classes = offered_with_keeper;
+	cr_assert_eq(oscar_pool_open(&b_pool, &cfg), 0);
+	a_pool = open_at("tcp://127.0.0.1:0", 0);
+
+	oscar_placement_t there    = { .how = OSCAR_PLACE_ADDRESS,
+		   .address                 = oscar_pool_address(b_pool) };
+	oscar_ref_t       k        = test_spawn(b_pool, &keeper_class, "k", NULL);
+	oscar_ref_t       remote_k = remote_ref(b_pool, "k");
+	oscar_error_t     err;
+	bool              exists;
+	cr_assert(oscar_ref_equal(&k, &remote_k));
+	cr_assert_eq(test_call_int(a_pool, &remote_k, "get", 0), 7);
+
+	// A destroy from another pool is refused, and says why.
+	cr_assert_eq(oscar_destroy(a_pool, &remote_k, 0, &err), OSCAR_EPROTECTED);
+	cr_assert_eq(err.code, OSCAR_EPROTECTED);
+	cr_assert(strstr(err.message, "protected") != NULL, "%s", err.message);
+	cr_assert(strstr(err.message, "keeper") != NULL, "%s", err.message);
+	cr_assert_str_eq(err.actor, "k");
+	cr_assert_str_eq(err.address, oscar_pool_address(b_pool));
+	cr_assert_eq(oscar_has(b_pool, &k, &exists, 0), 0);
+	cr_assert(exists);
+
+	// So is a create over its uid, whatever the class.
+	cr_assert_eq(oscar_create_by_name(a_pool, "counter", "k", NULL, &there, 0, NULL, &err),
+	    OSCAR_EPROTECTED);
+	cr_assert(strstr(err.message, "replaced") != NULL, "%s", err.message);
+	cr_assert_eq(oscar_create_by_name(a_pool, "keeper", "k", NULL, &there, 0, NULL, &err),
+	    OSCAR_EPROTECTED);
+	cr_assert_eq(test_call_int(a_pool, &remote_k, "get", 0), 7);
+
+	// A protected actor created by another pool is protected too.
+	oscar_ref_t k2;
+	cr_assert_eq(oscar_create_by_name(a_pool, "keeper", "k2", NULL, &there, 0, &k2, &err), 0,
+	    "%s", err.message);
+	cr_assert_eq(oscar_destroy(a_pool, &k2, 0, &err), OSCAR_EPROTECTED);
+
+	// Unprotected actors of the same pool are not.
+	oscar_ref_t c;
+	cr_assert_eq(oscar_create_by_name(a_pool, "counter", "c", NULL, &there, 0, &c, &err), 0);
+	cr_assert_eq(oscar_destroy(a_pool, &c, 0, &err), 0);
+
+	// Its own pool may destroy it.
+	cr_assert_eq(oscar_destroy(b_pool, &k, 0, &err), 0, "%s", err.message);
+	cr_assert_eq(oscar_has(a_pool, &remote_k, &exists, 0), 0);
+	cr_assert_not(exists);
+	close_both();
+}
+
 // tls+tcp: pools with a certificate signed by a shared authority (here a
 // self-signed one, made for the test with the openssl tool).
 Test(transport, tls_pools_talk_over_verified_connections)
