@@ -348,12 +348,13 @@ static const oscar_method_t osc_nm_methods[] = {
 };
 #undef OSC_METHOD_
 
-// TODO: mark OSCAR_CLASS_PROTECTED once the flag is in the tree.
+// Protected: no other pool may destroy or replace a service actor.
 static const oscar_actor_class_t osc_node_actor_class = {
 	.name       = "oscar.node",
 	.state_size = sizeof(osc_node_actor_t),
 	.create     = osc_nm_create_hook,
 	.destroy    = osc_nm_destroy_hook,
+	.flags      = OSCAR_CLASS_PROTECTED,
 	.methods    = osc_nm_methods,
 };
 

@@ -956,5 +956,6 @@ const oscar_actor_class_t osc_cluster_supervisor_class = {
 	.state_size = sizeof(osc_csup_t),
 	.create     = osc_csup_create,
 	.destroy    = osc_csup_destroy,
+	.flags      = OSCAR_CLASS_PROTECTED,
 	.methods    = osc_csup_methods,
 };

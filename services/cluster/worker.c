@@ -284,5 +284,6 @@ const oscar_actor_class_t osc_cluster_worker_class = {
 	.name       = "oscar.cluster.worker",
 	.state_size = sizeof(osc_cw_t),
 	.create     = osc_cw_create,
+	.flags      = OSCAR_CLASS_PROTECTED,
 	.methods    = osc_cw_methods,
 };

@@ -345,11 +345,12 @@ static const oscar_method_t osc_lifecycle_actor_methods[] = {
 };
 #undef OSC_METHOD_
 
-// TODO: mark OSCAR_CLASS_PROTECTED once the flag is in the tree.
+// Protected: no other pool may destroy or replace a service actor.
 const oscar_actor_class_t osc_lifecycle_class = {
 	.name       = "oscar.lifecycle",
 	.state_size = sizeof(osc_lifecycle_t),
 	.create     = osc_lifecycle_create,
 	.destroy    = osc_lifecycle_destroy,
+	.flags      = OSCAR_CLASS_PROTECTED,
 	.methods    = osc_lifecycle_actor_methods,
 };

@@ -405,11 +405,12 @@ static const oscar_method_t osc_meta_actor_methods[] = {
 };
 #undef OSC_METHOD_
 
-// TODO: mark OSCAR_CLASS_PROTECTED once the flag is in the tree.
+// Protected: no other pool may destroy or replace a service actor.
 const oscar_actor_class_t osc_meta_class = {
 	.name       = "oscar.meta",
 	.state_size = sizeof(osc_meta_t),
 	.create     = osc_meta_create,
 	.destroy    = osc_meta_destroy,
+	.flags      = OSCAR_CLASS_PROTECTED,
 	.methods    = osc_meta_actor_methods,
 };

@@ -617,11 +617,12 @@ static const oscar_method_t osc_sessions_methods[] = {
 };
 #undef OSC_METHOD_
 
-// TODO: mark OSCAR_CLASS_PROTECTED once the flag is in the tree.
+// Protected: no other pool may destroy or replace a service actor.
 const oscar_actor_class_t osc_sessions_class = {
 	.name       = "oscar.sessions",
 	.state_size = sizeof(osc_sessions_t),
 	.create     = osc_sessions_create_hook,
 	.destroy    = osc_sessions_destroy_hook,
+	.flags      = OSCAR_CLASS_PROTECTED,
 	.methods    = osc_sessions_methods,
 };

@@ -1205,12 +1205,13 @@ static const oscar_method_t osc_st_methods[] = {
 };
 #undef OSC_METHOD_
 
-// TODO: mark the class OSCAR_CLASS_PROTECTED once that flag exists.
+// Protected: no other pool may destroy or replace a service actor.
 const oscar_actor_class_t osc_storage_class = {
 	.name       = "oscar.storage",
 	.state_size = sizeof(osc_st_t),
 	.create     = osc_st_create,
 	.destroy    = osc_st_destroy,
+	.flags      = OSCAR_CLASS_PROTECTED,
 	.methods    = osc_st_methods,
 };
 
