@@ -46,7 +46,7 @@ OSCAR_UBSAN_OPTIONS ?= print_stacktrace=1:halt_on_error=1:abort_on_error=1
 
 CTEST_FLAGS := --output-on-failure -j$(JOBS) --timeout $(CTEST_TIMEOUT) --no-tests=error
 
-.PHONY: help setup build asan release run test check check-asan install \
+.PHONY: help setup build asan release run test check check-asan valgrind install \
 	install-check embed bench clean
 
 help:
@@ -61,6 +61,7 @@ help:
 	@echo "  make release        configure and build build-release/ (Release)"
 	@echo "  make check          the test suite on build/ only"
 	@echo "  make check-asan     the test suite on build-asan/ only"
+	@echo "  make valgrind       the memcheck pass alone (part of make check)"
 	@echo "  make install-check  install build/ into build/stage, build and run examples/embed"
 	@echo "                      against it with pkg-config and with find_package (alias: embed)"
 	@echo "  make install        install build/ into PREFIX (default /usr/local)"
@@ -106,6 +107,9 @@ test: check install-check check-asan
 check: build
 	@echo "== tests: $(BUILD)/ (RelWithDebInfo)"
 	$(CTEST) --test-dir $(BUILD) $(CTEST_FLAGS)
+
+valgrind: build
+	$(CTEST) --test-dir $(BUILD) $(CTEST_FLAGS) -R '^valgrind/'
 
 check-asan: asan
 	@echo "== tests: $(ASAN_BUILD)/ (AddressSanitizer + UndefinedBehaviorSanitizer)"

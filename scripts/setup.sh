@@ -31,6 +31,8 @@ packages=(
 	iproute2
 	# The TLS tests make a throwaway certificate with the openssl tool.
 	openssl
+	# The memcheck pass of the tests (tests/run-valgrind.sh).
+	valgrind
 )
 if [[ "${OSCAR_SETUP_FUZZ:-0}" == 1 ]]; then
 	packages+=(clang)
