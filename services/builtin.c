@@ -2,8 +2,10 @@
 // knows them only through this list and their tables; adding a service to
 // the tree adds one line here (CONTRIBUTING.md, "Adding a service").
 #include "services/cluster/cluster_int.h"
+#include "services/task/task_int.h"
 
 const oscar_service_t *const osc_builtin_services[] = {
 	&osc_cluster_service,
+	&osc_task_service,
 	NULL,
 };

@@ -574,6 +574,23 @@ int oscar_node_session_create(oscar_node_t *node, const char *session_id, oscar_
 	return (0);
 }
 
+void osc_node_info_extend(oscar_node_t *node, oscar_value_t *info)
+{
+	for (size_t i = 0; i < node->n_running; i++) {
+		const osc_running_t *r = &node->running[i];
+		int                  rv;
+		if (r->svc->info != NULL && (rv = r->svc->info(node, r->state, info)) != 0) {
+			oscar_log(OSCAR_LOG_WARN, "node", "service %s cannot add its node info: %s",
+			    r->svc->name, oscar_strerror(rv));
+		}
+	}
+}
+
+oscar_registry_t *osc_node_registry(oscar_node_t *node)
+{
+	return (node->registry);
+}
+
 void oscar_node_session_destroy(oscar_node_t *node, const char *session_id)
 {
 	if (node == NULL || session_id == NULL) {

@@ -31,7 +31,7 @@ extern "C" {
 
 // OSCAR_SERVICE_ABI is the service table layout this header describes; a
 // module built against another layout is refused when it is loaded.
-#define OSCAR_SERVICE_ABI 2
+#define OSCAR_SERVICE_ABI 3
 
 // oscar_setting_type_t: how a service's setting is parsed (the typed
 // getters of node.h).
@@ -116,6 +116,12 @@ typedef struct oscar_service {
 	int (*session_create)(
 	    oscar_node_t *node, void *state, const char *session_id, oscar_error_t *err);
 	void (*session_destroy)(oscar_node_t *node, void *state, const char *session_id);
+	// info, optional, adds the service's fields to the info map the node
+	// reports about itself (oscar_cluster_nodes shows them): it sets
+	// fields of info (a map, borrowed) with oscar_value_map_set and
+	// returns 0 or an error code (the node then reports its info without
+	// them). It runs on the node's main pool thread and must not block.
+	int (*info)(oscar_node_t *node, void *state, oscar_value_t *info);
 } oscar_service_t;
 
 // oscar_module_init_fn is the entry point a module exports under the name

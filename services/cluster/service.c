@@ -117,6 +117,9 @@ oscar_value_t *osc_node_info_value(oscar_node_t *node)
 		oscar_value_free(m);
 		return (NULL);
 	}
+	// Every service may add its own fields (the functions a worker
+	// offers, say); the cluster service names none of them.
+	osc_node_info_extend(node, m);
 	return (m);
 }
 

@@ -254,64 +254,55 @@ int osc_tm_ref_parse(const char *ref, size_t *lenp, int *index)
 
 // inputs_t gathers the references of one task's arguments.
 typedef struct inputs {
-	osc_tm_is_ref_fn is_ref;
-	size_t           max;
-	osc_tm_input_t  *v;
-	size_t           n, cap;
+	size_t          max;
+	osc_tm_input_t *v;
+	size_t          n, cap;
 } inputs_t;
 
-static int inputs_walk(inputs_t *in, const oscar_value_t *v, int depth)
+// inputs_add is oscar_value_walk_refs's callback: one reference, whose
+// key is "key" or "key#i" for a whole object and "key" with an output
+// index otherwise.
+static int inputs_add(void *arg, const oscar_value_t *ref)
 {
-	const char *ref;
+	inputs_t   *in = arg;
+	const char *key;
+	size_t      len;
+	int64_t     output;
+	int         index;
 	int         rv;
-	if (depth > OSCAR_VALUE_MAX_DEPTH) {
+	char       *copy;
+	if (oscar_value_get_ref(ref, &key, &len, &output) != 0) {
 		return (OSCAR_EINVAL);
 	}
-	if (in->is_ref(v, &ref)) {
-		size_t len;
-		int    index;
-		char  *key;
-		if ((rv = osc_tm_ref_parse(ref, &len, &index)) != 0) {
+	if (output == OSCAR_REF_WHOLE) {
+		if ((rv = osc_tm_ref_parse(key, &len, &index)) != 0) {
 			return (rv);
 		}
-		if (in->n >= in->max) {
+	} else {
+		if (output < 0 || output >= OSCAR_TASK_OUTPUT_MAX || memchr(key, '#', len) != NULL) {
 			return (OSCAR_EINVAL);
 		}
-		if (osc_reserve(&in->v, &in->cap, in->n, sizeof(*in->v), 4) != 0 ||
-		    (key = strndup(ref, len)) == NULL) {
-			return (OSCAR_ENOMEM);
-		}
-		in->v[in->n++] = (osc_tm_input_t) { key, index };
-		return (0);
+		index = (int) output;
 	}
-	if (v->type == OSCAR_ARRAY) {
-		for (size_t i = 0; i < v->as.arr.len; i++) {
-			if ((rv = inputs_walk(in, &v->as.arr.items[i], depth + 1)) != 0) {
-				return (rv);
-			}
-		}
-	} else if (v->type == OSCAR_MAP) {
-		for (size_t i = 0; i < v->as.map.len; i++) {
-			if ((rv = inputs_walk(in, &v->as.map.kv[i].key, depth + 1)) != 0 ||
-			    (rv = inputs_walk(in, &v->as.map.kv[i].val, depth + 1)) != 0) {
-				return (rv);
-			}
-		}
+	if (len == 0 || len >= OSCAR_TASK_KEY_MAX || in->n >= in->max) {
+		return (OSCAR_EINVAL);
 	}
+	if (osc_reserve(&in->v, &in->cap, in->n, sizeof(*in->v), 4) != 0 ||
+	    (copy = strndup(key, len)) == NULL) {
+		return (OSCAR_ENOMEM);
+	}
+	in->v[in->n++] = (osc_tm_input_t) { copy, index };
 	return (0);
 }
 
-int osc_tm_inputs_from_args(const oscar_value_t *args, osc_tm_is_ref_fn is_ref, size_t max,
-    osc_tm_input_t **inputs, size_t *n)
+int osc_tm_inputs_from_args(
+    const oscar_value_t *args, size_t max, osc_tm_input_t **inputs, size_t *n)
 {
-	inputs_t in = { is_ref, max, NULL, 0, 0 };
+	inputs_t in = { max, NULL, 0, 0 };
 	int      rv = 0;
 	*inputs     = NULL;
 	*n          = 0;
-	if (is_ref == NULL) {
-		return (OSCAR_EINVAL);
-	}
-	if (args != NULL && (rv = inputs_walk(&in, args, 0)) != 0) {
+	if (args != NULL && (rv = oscar_value_walk_refs(args, inputs_add, &in)) != 0) {
 		osc_tm_inputs_free(in.v, in.n);
 		return (rv);
 	}

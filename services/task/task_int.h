@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "oscar/task.h"
+#include "services/services_int.h"
 
 // osc_task_progress_cb is told of each progress report.
 typedef void (*osc_task_progress_cb)(void *arg, double fraction);
@@ -59,5 +60,71 @@ void osc_taskfns_truncate(oscar_taskfns_t *fns, size_t n);
 
 // osc_taskfn_name_ok tells whether name is a valid function name.
 bool osc_taskfn_name_ok(const char *name);
+
+// ---------------------------------------------------------------------------
+// The task service's actors (docs/services/task.md)
+
+// The task manager of session S is "oscar.task:S" in the supervisor's main
+// pool (OSC_TASK_UID_PREFIX); a worker's executor is "oscar.executor" in
+// its main pool.
+#define OSC_TASK_UID_PREFIX  "oscar.task:"
+#define OSC_EXECUTOR_UID     "oscar.executor"
+#define OSC_TASK_SECTION     "task"
+
+// The methods of the task manager, one table: id, name, handler, the
+// shape of the arguments and of the reply.
+//
+//   submit  {graph: [task map...], graph_id: str|nil} -> graph_id
+//           task map: {key, fn, args, n_output: uint|nil, pure: bool|nil}
+//   info    {graph_id, fields: [names]|nil} -> info map
+//   wait    {graph_id, timeout_ms} -> info map, or OSCAR_ETIMEDOUT
+//   cancel  graph_id -> nil
+//   delete  graph_id -> nil
+//   list    nil -> [graph_id...]
+//   report  {worker, reports: [[key, kind, sizes|nil, code, signal, message]...]}
+//           (from executors; kind "started", "finished" or "errored")
+#define OSC_TASK_MANAGER_METHODS(X)                                                      \
+	X(SUBMIT, "submit", osc_tmgr_m_submit, OSC_SHAPE_MAP, OSC_SHAPE_STR)                \
+	X(INFO, "info", osc_tmgr_m_info, OSC_SHAPE_MAP, OSC_SHAPE_MAP)                      \
+	X(WAIT, "wait", osc_tmgr_m_wait, OSC_SHAPE_MAP, OSC_SHAPE_MAP)                      \
+	X(CANCEL, "cancel", osc_tmgr_m_cancel, OSC_SHAPE_STR, OSC_SHAPE_NIL)                \
+	X(DELETE, "delete", osc_tmgr_m_delete, OSC_SHAPE_STR, OSC_SHAPE_NIL)                \
+	X(LIST, "list", osc_tmgr_m_list, OSC_SHAPE_ANY, OSC_SHAPE_ARRAY)                    \
+	X(REPORT, "report", osc_tmgr_m_report, OSC_SHAPE_MAP, OSC_SHAPE_NIL)
+
+// The methods of a worker's executor, as the manager calls them.
+//
+//   run     {session, tasks: [[key, fn, args, n_output]...]} (one-way)
+//   cancel  {session, keys: [key...]} (one-way)
+#define OSC_EXECUTOR_METHODS(X)                                        \
+	X(RUN, "run", NULL, OSC_SHAPE_MAP, OSC_SHAPE_NIL)                  \
+	X(CANCEL, "cancel", NULL, OSC_SHAPE_MAP, OSC_SHAPE_NIL)
+
+#define OSC_TMGR_ID_(id, name, fn, args, reply) OSC_TMGR_##id,
+#define OSC_TEXE_ID_(id, name, fn, args, reply) OSC_TEXE_##id,
+enum { OSC_TASK_MANAGER_METHODS(OSC_TMGR_ID_) OSC_TMGR_N };
+enum { OSC_EXECUTOR_METHODS(OSC_TEXE_ID_) OSC_TEXE_N };
+#undef OSC_TMGR_ID_
+#undef OSC_TEXE_ID_
+
+extern const osc_method_spec_t osc_task_manager_methods[OSC_TMGR_N];
+extern const osc_method_spec_t osc_executor_methods[OSC_TEXE_N];
+
+#define osc_tmgr_name(id) (osc_task_manager_methods[(id)].name)
+#define osc_texe_name(id) (osc_executor_methods[(id)].name)
+
+extern const oscar_actor_class_t osc_task_manager_class;
+extern const oscar_service_t     osc_task_service;
+
+// osc_task_settings_t: the [task] settings.
+typedef struct osc_task_settings {
+	int64_t queue;           // tasks a worker may hold beyond its slots
+	int64_t max_graph_tasks; // tasks in one graph
+	int64_t max_graphs;      // graphs a session holds
+	int64_t max_waits;       // wait requests parked per session
+	int64_t kill_timeout_ms; // a cancelled task still running is killed then
+} osc_task_settings_t;
+
+int osc_task_settings(const oscar_settings_t *s, osc_task_settings_t *out, oscar_error_t *err);
 
 #endif // OSCAR_TASK_INT_H
