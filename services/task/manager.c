@@ -978,9 +978,6 @@ const osc_method_spec_t osc_task_manager_methods[OSC_TMGR_N] = {
 };
 #undef OSC_SPEC_
 
-#define OSC_SPEC_(id, name, fn, args, reply) [OSC_TEXE_##id] = { name, fn, args, reply },
-const osc_method_spec_t osc_executor_methods[OSC_TEXE_N] = { OSC_EXECUTOR_METHODS(OSC_SPEC_) };
-#undef OSC_SPEC_
 
 static int osc_tmgr_dispatch(oscar_actor_t *self, oscar_req_t *req)
 {

@@ -44,11 +44,26 @@ int osc_task_settings(const oscar_settings_t *s, osc_task_settings_t *out, oscar
 	return (0);
 }
 
+// osc_task_start: a worker gets its executor and slot keeper; the
+// supervisor's task managers come with sessions.
 static int osc_task_start(oscar_node_t *node, void **state, oscar_error_t *err)
 {
 	osc_task_settings_t cfg;
-	*state = NULL;
-	return (osc_task_settings(oscar_node_settings(node), &cfg, err));
+	osc_keeper_t       *k = NULL;
+	*state                = NULL;
+	int rv                = osc_task_settings(oscar_node_settings(node), &cfg, err);
+	if (rv == 0 && oscar_node_role(node) == OSCAR_ROLE_WORKER &&
+	    (rv = osc_keeper_start(node, &k, err)) == 0) {
+		*state = k;
+	}
+	return (rv);
+}
+
+static void osc_task_stop(oscar_node_t *node, void *state)
+{
+	osc_keeper_t *k = state;
+	(void) node;
+	osc_keeper_stop(&k);
 }
 
 // osc_task_uid makes the uid of session_id's task manager.
@@ -115,8 +130,10 @@ static int osc_task_info(oscar_node_t *node, void *state, oscar_value_t *info)
 
 static const char *const osc_task_needs[] = { "cluster", NULL };
 
+// Only the slot runner is offered by name: the executor makes it in the
+// sub pools. The manager and the executor are made by the service itself.
 static const oscar_actor_class_t *const osc_task_classes[] = {
-	&osc_task_manager_class,
+	&osc_task_slot_class,
 	NULL,
 };
 
@@ -128,6 +145,7 @@ const oscar_service_t osc_task_service = {
 	.settings        = osc_task_specs,
 	.classes         = osc_task_classes,
 	.start           = osc_task_start,
+	.stop            = osc_task_stop,
 	.session_create  = osc_task_session_create,
 	.session_destroy = osc_task_session_destroy,
 	.info            = osc_task_info,

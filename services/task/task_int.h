@@ -92,16 +92,37 @@ bool osc_taskfn_name_ok(const char *name);
 	X(LIST, "list", osc_tmgr_m_list, OSC_SHAPE_ANY, OSC_SHAPE_ARRAY)                    \
 	X(REPORT, "report", osc_tmgr_m_report, OSC_SHAPE_MAP, OSC_SHAPE_NIL)
 
-// The methods of a worker's executor, as the manager calls them.
+// The methods of a worker's executor.
 //
-//   run     {session, tasks: [[key, fn, args, n_output]...]} (one-way)
-//   cancel  {session, keys: [key...]} (one-way)
-#define OSC_EXECUTOR_METHODS(X)                                        \
-	X(RUN, "run", NULL, OSC_SHAPE_MAP, OSC_SHAPE_NIL)                  \
-	X(CANCEL, "cancel", NULL, OSC_SHAPE_MAP, OSC_SHAPE_NIL)
+//   run      {session, tasks: [[key, fn, args, n_output]...]} -> nil once
+//            queued (from the manager)
+//   cancel   {session, keys: [key...]} (one-way, from the manager)
+//   slot_up  {index, address}: the slot keeper made sub pool index's
+//            slot runner (from the executor's own thread)
+#define OSC_EXECUTOR_METHODS(X)                                                      \
+	X(RUN, "run", osc_exec_m_run, OSC_SHAPE_MAP, OSC_SHAPE_NIL)                      \
+	X(CANCEL, "cancel", osc_exec_m_cancel, OSC_SHAPE_MAP, OSC_SHAPE_NIL)             \
+	X(SLOT_UP, "slot_up", osc_exec_m_slot_up, OSC_SHAPE_MAP, OSC_SHAPE_NIL)
+
+// The methods of the slot runner (class OSC_SLOT_CLASS, uid OSC_SLOT_UID
+// in each of a worker's sub pools).
+//
+//   run     {session, key, fn, args, n_output} -> [output...] (n_output
+//           values), or the function's error
+//   cancel  key|nil: set the running task's cancelled flag (one-way)
+//   done    nil: the function's thread ended (from the slot itself)
+#define OSC_SLOT_CLASS "oscar.task.slot"
+#define OSC_SLOT_UID   "oscar.slot"
+#define OSC_SLOT_METHODS(X)                                                     \
+	X(RUN, "run", osc_slot_m_run, OSC_SHAPE_MAP, OSC_SHAPE_ARRAY)               \
+	X(CANCEL, "cancel", osc_slot_m_cancel, OSC_SHAPE_ANY, OSC_SHAPE_NIL)        \
+	X(DONE, "done", osc_slot_m_done, OSC_SHAPE_ANY, OSC_SHAPE_NIL)
 
 #define OSC_TMGR_ID_(id, name, fn, args, reply) OSC_TMGR_##id,
 #define OSC_TEXE_ID_(id, name, fn, args, reply) OSC_TEXE_##id,
+#define OSC_SLOT_ID_(id, name, fn, args, reply) OSC_SLOT_##id,
+enum { OSC_SLOT_METHODS(OSC_SLOT_ID_) OSC_SLOT_N };
+#undef OSC_SLOT_ID_
 enum { OSC_TASK_MANAGER_METHODS(OSC_TMGR_ID_) OSC_TMGR_N };
 enum { OSC_EXECUTOR_METHODS(OSC_TEXE_ID_) OSC_TEXE_N };
 #undef OSC_TMGR_ID_
@@ -112,8 +133,24 @@ extern const osc_method_spec_t osc_executor_methods[OSC_TEXE_N];
 
 #define osc_tmgr_name(id) (osc_task_manager_methods[(id)].name)
 #define osc_texe_name(id) (osc_executor_methods[(id)].name)
+extern const osc_method_spec_t osc_slot_methods[OSC_SLOT_N];
+#define osc_slot_name(id) (osc_slot_methods[(id)].name)
+
+extern const oscar_actor_class_t osc_task_slot_class;
 
 extern const oscar_actor_class_t osc_task_manager_class;
+extern const oscar_actor_class_t osc_executor_class;
+
+// osc_keeper_t is a worker's slot keeper: a thread that makes the slot
+// runners in the node's sub pools and kills a slot whose task will not
+// stop, with the pool's host-thread calls, which an actor cannot make.
+typedef struct osc_keeper osc_keeper_t;
+
+// osc_keeper_start starts the keeper of node's sub pools and the node's
+// executor; osc_keeper_stop stops the thread (from the service's stop,
+// while the pools are up) and frees it.
+int  osc_keeper_start(oscar_node_t *node, osc_keeper_t **kp, oscar_error_t *err);
+void osc_keeper_stop(osc_keeper_t **kp);
 extern const oscar_service_t     osc_task_service;
 
 // osc_task_settings_t: the [task] settings.
