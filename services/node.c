@@ -38,6 +38,7 @@ struct oscar_node {
 	osc_running_t              *running; // started, in order
 	size_t                      n_running;
 	int                         stop_fd; // eventfd: a stop was requested
+	osc_hooks_t                *hooks;   // runs session hooks for OSCAR_NODE_UID
 };
 
 const char *oscar_role_name(oscar_role_t role)
@@ -428,9 +429,13 @@ int oscar_node_start(oscar_node_t **nodep, oscar_role_t role, const oscar_settin
 	                   node->registry, node->settings, role, &node->plan, &node->n_plan, err);
 	rv             = rv != 0 ? rv : osc_node_open_pool(node, err);
 	rv             = rv != 0 ? rv : osc_node_find_supervisor(node, err);
+	rv             = rv != 0 ? rv : osc_hooks_open(node, &node->hooks, err);
 	rv             = rv != 0 ? rv : osc_node_start_services(node, err);
 	if (rv == 0 && (rv = osc_node_write_address(node, err)) != 0) {
 		osc_node_stop_services(node);
+	}
+	if (rv != 0) {
+		osc_hooks_close(&node->hooks);
 	}
 	if (rv != 0) {
 		osc_node_free(node);
@@ -489,6 +494,7 @@ void oscar_node_stop(oscar_node_t **nodep)
 	}
 	oscar_node_t *node = *nodep;
 	oscar_log(OSCAR_LOG_INFO, "node", "stopping");
+	osc_hooks_close(&node->hooks);
 	osc_node_stop_services(node);
 	osc_node_free(node);
 	*nodep = NULL;
@@ -602,6 +608,11 @@ void oscar_node_session_destroy(oscar_node_t *node, const char *session_id)
 			r->svc->session_destroy(node, r->state, session_id);
 		}
 	}
+}
+
+osc_hooks_t *osc_node_hooks(oscar_node_t *node)
+{
+	return (node->hooks);
 }
 
 const osc_node_facts_t *osc_node_facts(const oscar_node_t *node)

@@ -142,4 +142,42 @@ bool osc_log_format_ok(const char *format);
 // osc_log_role sets the role and pid shown in log records.
 void osc_log_role(const char *role);
 
+// The node's own actor, OSCAR_NODE_UID in every node's main pool
+// (services/node_sessions.c), and the thread that runs the node's session
+// hooks for it off the pool's thread, one job at a time.
+//
+//   session_create  id -> nil: run the hooks (nothing when already live)
+//   session_destroy id -> nil: run the destroy hooks (nothing when not live)
+//   sessions        nil -> [id]: the sessions live on this node
+//   hook_done       [token, code, message]: from the hook thread only
+#define OSC_NODE_METHODS(X)                                                             \
+	X(CREATE, "session_create", osc_nm_create, OSC_SHAPE_STR, OSC_SHAPE_NIL)           \
+	X(DESTROY, "session_destroy", osc_nm_destroy, OSC_SHAPE_STR, OSC_SHAPE_NIL)        \
+	X(SESSIONS, "sessions", osc_nm_sessions, OSC_SHAPE_ANY, OSC_SHAPE_ARRAY)           \
+	X(DONE, "hook_done", osc_nm_done, OSC_SHAPE_ARRAY, OSC_SHAPE_NIL)
+
+#define OSC_NM_ID_(id, name, fn, args, reply) OSC_NM_##id,
+enum { OSC_NODE_METHODS(OSC_NM_ID_) OSC_NM_N };
+#undef OSC_NM_ID_
+extern const osc_method_spec_t osc_node_methods[OSC_NM_N];
+
+typedef struct osc_hooks osc_hooks_t;
+// osc_hooks_open starts node's hook thread and creates its actor.
+int osc_hooks_open(oscar_node_t *node, osc_hooks_t **hp, oscar_error_t *err);
+// osc_hooks_close stops the thread, after the job it runs; the jobs still
+// queued fail with OSCAR_ECLOSED. From the thread that stops the node,
+// while the pool is up.
+void osc_hooks_close(osc_hooks_t **hp);
+// osc_node_hooks gives node's hook runner (NULL before it started).
+osc_hooks_t *osc_node_hooks(oscar_node_t *node);
+
+// osc_session_id_ok tells whether the len bytes at id are a session id.
+bool osc_session_id_ok(const char *id, size_t len);
+// osc_session_uid writes "<prefix><session>" to uid (OSCAR_UID_MAX bytes):
+// the uid of a per-session actor. OSCAR_EINVAL for a bad session id.
+int osc_session_uid(char *uid, const char *prefix, const char *session);
+// osc_key_ok tells whether v is an object key: a string of 1 to
+// OSCAR_REF_KEY_MAX bytes without a zero byte.
+bool osc_key_ok(const oscar_value_t *v);
+
 #endif // OSCAR_SERVICES_INT_H

@@ -10,6 +10,9 @@
 #include "oscar/cluster.h"
 #include "oscar/local.h"
 #include "oscar/task.h"
+#include "oscar/sessions.h"
+#include "oscar/meta.h"
+#include "oscar/lifecycle.h"
 
 #define OSCAR_VERSION_MAJOR 0
 #define OSCAR_VERSION_MINOR 1
