@@ -752,10 +752,20 @@ static void osc_exec_ran(oscar_actor_t *self, oscar_result_t *res, void *arg)
 		return;
 	}
 	if (res->code != 0) {
-		osc_exec_fail(ex, t, res->code, 0, "%s", osc_res_message(res));
+		osc_exec_fail(ex, t, res->code, 0, "task %s (%s): its slot failed: %s", t->key, t->fn,
+		    osc_res_message(res));
 		return;
 	}
-	if (res->value == NULL || oscar_value_len(res->value) != t->n_output) {
+	if (res->value != NULL && res->value->type == OSCAR_MAP) {
+		// The function failed: its code and message, as osc_task_run
+		// gave them (naming the task and the function).
+		const char *msg = oscar_value_map_str(res->value, "message");
+		osc_exec_fail(ex, t, (int) oscar_value_map_int(res->value, "code", OSCAR_EAPP), 0, "%s",
+		    msg != NULL ? msg : "failed");
+		return;
+	}
+	if (res->value == NULL || res->value->type != OSCAR_ARRAY ||
+	    oscar_value_len(res->value) != t->n_output) {
 		osc_exec_fail(ex, t, OSCAR_EPROTO, 0, "task %s (%s): its slot answered a malformed result",
 		    t->key, t->fn);
 		return;

@@ -110,7 +110,17 @@ static int osc_slot_m_done(oscar_actor_t *self, oscar_req_t *req)
 	oscar_value_free(st->args);
 	st->args = NULL;
 	if (st->rv != 0) {
-		oscar_req_fail(st->req, st->rv, "%s", st->err.message);
+		// The function's failure is the reply's value, not the call's
+		// failure: its code (OSCAR_ECANCELED, say) must not be taken for
+		// the call's own.
+		oscar_value_t *e = oscar_value_new_map(2);
+		if (e == NULL || oscar_value_map_set(e, "code", oscar_value_new_int(st->rv)) != 0 ||
+		    oscar_value_map_set(e, "message", oscar_value_new_str(st->err.message)) != 0) {
+			oscar_value_free(e);
+			oscar_req_fail(st->req, OSCAR_ENOMEM, "out of memory");
+		} else {
+			oscar_req_reply(st->req, e);
+		}
 		st->req = NULL;
 		return (0);
 	}

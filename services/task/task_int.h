@@ -108,13 +108,13 @@ bool osc_taskfn_name_ok(const char *name);
 // in each of a worker's sub pools).
 //
 //   run     {session, key, fn, args, n_output} -> [output...] (n_output
-//           values), or the function's error
+//           values), or {code, message}: the function's error
 //   cancel  key|nil: set the running task's cancelled flag (one-way)
 //   done    nil: the function's thread ended (from the slot itself)
 #define OSC_SLOT_CLASS "oscar.task.slot"
 #define OSC_SLOT_UID   "oscar.slot"
 #define OSC_SLOT_METHODS(X)                                                     \
-	X(RUN, "run", osc_slot_m_run, OSC_SHAPE_MAP, OSC_SHAPE_ARRAY)               \
+	X(RUN, "run", osc_slot_m_run, OSC_SHAPE_MAP, OSC_SHAPE_ANY)                 \
 	X(CANCEL, "cancel", osc_slot_m_cancel, OSC_SHAPE_ANY, OSC_SHAPE_NIL)        \
 	X(DONE, "done", osc_slot_m_done, OSC_SHAPE_ANY, OSC_SHAPE_NIL)
 
