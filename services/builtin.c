@@ -2,6 +2,7 @@
 // knows them only through this list and their tables; adding a service to
 // the tree adds one line here (CONTRIBUTING.md, "Adding a service").
 #include "services/cluster/cluster_int.h"
+#include "services/storage/storage_int.h"
 #include "services/session/session_int.h"
 #include "services/meta/meta_int.h"
 #include "services/lifecycle/lifecycle_int.h"
@@ -10,6 +11,7 @@
 const oscar_service_t *const osc_builtin_services[] = {
 	&osc_cluster_service,
 	&osc_session_service,
+	&osc_storage_service,
 	&osc_meta_service,
 	&osc_lifecycle_service,
 	&osc_task_service,

@@ -2,6 +2,7 @@
 // in order and stopped in reverse.
 #include <errno.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,6 +38,11 @@ struct oscar_node {
 	size_t                      n_plan;
 	osc_running_t              *running; // started, in order
 	size_t                      n_running;
+	// The services whose info hooks run: running[0..n_info), guarded by
+	// info_mu, since the hooks run on the main pool's thread while the
+	// services start and stop on another.
+	pthread_mutex_t             info_mu;
+	size_t                      n_info;
 	int                         stop_fd; // eventfd: a stop was requested
 	osc_hooks_t                *hooks;   // runs session hooks for OSCAR_NODE_UID
 };
@@ -330,6 +336,9 @@ static void osc_node_stop_services(oscar_node_t *node)
 {
 	while (node->n_running > 0) {
 		osc_running_t *r = &node->running[--node->n_running];
+		pthread_mutex_lock(&node->info_mu);
+		node->n_info = node->n_running;
+		pthread_mutex_unlock(&node->info_mu);
 		oscar_log(OSCAR_LOG_DEBUG, "node", "stopping service %s", r->svc->name);
 		if (r->svc->stop != NULL) {
 			r->svc->stop(node, r->state);
@@ -357,6 +366,9 @@ static int osc_node_start_services(oscar_node_t *node, oscar_error_t *err)
 			return (rv);
 		}
 		node->running[node->n_running++] = (osc_running_t) { svc, state };
+		pthread_mutex_lock(&node->info_mu);
+		node->n_info = node->n_running;
+		pthread_mutex_unlock(&node->info_mu);
 	}
 	return (0);
 }
@@ -372,6 +384,7 @@ static void osc_node_free(oscar_node_t *node)
 	}
 	osc_free_list(node->facts.labels, node->facts.n_labels);
 	free(node->running);
+	pthread_mutex_destroy(&node->info_mu);
 	free(node->plan);
 	free(node->classes);
 	free(node->modules_env);
@@ -396,6 +409,7 @@ int oscar_node_start(oscar_node_t **nodep, oscar_role_t role, const oscar_settin
 	if (node == NULL) {
 		return (oscar_error_set(err, OSCAR_ENOMEM, "out of memory"));
 	}
+	pthread_mutex_init(&node->info_mu, NULL);
 	node->role    = role;
 	node->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	int rv        = node->stop_fd < 0 ? oscar_error_set(err, OSCAR_ESYSTEM, "eventfd: %s",
@@ -580,18 +594,6 @@ int oscar_node_session_create(oscar_node_t *node, const char *session_id, oscar_
 	return (0);
 }
 
-void osc_node_info_extend(oscar_node_t *node, oscar_value_t *info)
-{
-	for (size_t i = 0; i < node->n_running; i++) {
-		const osc_running_t *r = &node->running[i];
-		int                  rv;
-		if (r->svc->info != NULL && (rv = r->svc->info(node, r->state, info)) != 0) {
-			oscar_log(OSCAR_LOG_WARN, "node", "service %s cannot add its node info: %s",
-			    r->svc->name, oscar_strerror(rv));
-		}
-	}
-}
-
 oscar_registry_t *osc_node_registry(oscar_node_t *node)
 {
 	return (node->registry);
@@ -613,6 +615,20 @@ void oscar_node_session_destroy(oscar_node_t *node, const char *session_id)
 osc_hooks_t *osc_node_hooks(oscar_node_t *node)
 {
 	return (node->hooks);
+}
+
+int osc_node_info_fields(oscar_node_t *node, oscar_value_t *map)
+{
+	int rv = 0;
+	pthread_mutex_lock(&node->info_mu);
+	for (size_t i = 0; rv == 0 && i < node->n_info; i++) {
+		const osc_running_t *r = &node->running[i];
+		if (r->svc->info != NULL) {
+			rv = r->svc->info(node, r->state, map);
+		}
+	}
+	pthread_mutex_unlock(&node->info_mu);
+	return (rv);
 }
 
 const osc_node_facts_t *osc_node_facts(const oscar_node_t *node)

@@ -99,11 +99,6 @@ typedef struct osc_node_facts {
 
 const osc_node_facts_t *osc_node_facts(const oscar_node_t *node);
 
-// osc_node_info_extend runs the info hook of every service running on
-// node, in start order, on info (a map): each adds its fields. A hook
-// that fails is logged and passed over. Main pool thread only.
-void osc_node_info_extend(oscar_node_t *node, oscar_value_t *info);
-
 // osc_node_registry gives the registry node started with.
 oscar_registry_t *osc_node_registry(oscar_node_t *node);
 
@@ -111,6 +106,10 @@ oscar_registry_t *osc_node_registry(oscar_node_t *node);
 // one of a node's sub pools (oscar_node_subpool_main), else NULL: its
 // actors find the node's task functions there.
 oscar_registry_t *osc_subpool_registry(void);
+
+// osc_node_info_fields runs the info hook of every service running on
+// node, adding their fields to map; on the main pool's thread only.
+int osc_node_info_fields(oscar_node_t *node, oscar_value_t *map);
 
 // osc_node_check_settings checks a node's settings before it starts
 // (services/check.c): its own section, then the section of every service

@@ -14,6 +14,7 @@
 #include "oscar/sessions.h"
 #include "oscar/meta.h"
 #include "oscar/lifecycle.h"
+#include "oscar/storage.h"
 
 #define OSCAR_VERSION_MAJOR 0
 #define OSCAR_VERSION_MINOR 1

@@ -116,12 +116,11 @@ typedef struct oscar_service {
 	int (*session_create)(
 	    oscar_node_t *node, void *state, const char *session_id, oscar_error_t *err);
 	void (*session_destroy)(oscar_node_t *node, void *state, const char *session_id);
-	// info, optional, adds the service's fields to the info map the node
-	// reports about itself (oscar_cluster_nodes shows them): it sets
-	// fields of info (a map, borrowed) with oscar_value_map_set and
-	// returns 0 or an error code (the node then reports its info without
-	// them). It runs on the node's main pool thread and must not block.
-	int (*info)(oscar_node_t *node, void *state, oscar_value_t *info);
+	// info, optional, adds fields to the map a node reports about itself
+	// (the cluster service's node info) with oscar_value_map_set. It runs
+	// on the node's main pool thread, while the service runs (from the
+	// end of its start to the beginning of its stop), and must not wait.
+	int (*info)(oscar_node_t *node, void *state, oscar_value_t *map);
 } oscar_service_t;
 
 // oscar_module_init_fn is the entry point a module exports under the name

@@ -112,14 +112,13 @@ oscar_value_t *osc_node_info_value(oscar_node_t *node)
 	rv = rv != 0 ? rv : oscar_value_map_set(m, "load", oscar_value_new_float(osc_load_average()));
 	rv = rv != 0 ? rv : oscar_value_map_set(m, "actors", oscar_value_new_uint(actors));
 	rv = rv != 0 ? rv : oscar_value_map_set(m, "version", oscar_value_new_str(OSCAR_VERSION));
+	// What the node's services add (storage figures, say).
+	rv = rv != 0 ? rv : osc_node_info_fields(node, m);
 	oscar_value_free(labels);
 	if (rv != 0) {
 		oscar_value_free(m);
 		return (NULL);
 	}
-	// Every service may add its own fields (the functions a worker
-	// offers, say); the cluster service names none of them.
-	osc_node_info_extend(node, m);
 	return (m);
 }
 

@@ -87,6 +87,11 @@ static void osc_keeper_push(osc_keeper_t *k, osc_keep_op_t op, unsigned index)
 static void osc_keeper_slot(osc_keeper_t *k, unsigned index)
 {
 	oscar_pool_t *pool = oscar_node_pool(k->node);
+	oscar_error_t err;
+	const char   *addr = "";
+	char          last_exit[96] = "";
+	oscar_ref_t   ref;
+	int           rv   = OSCAR_ETIMEDOUT;
 	for (int attempt = 0; attempt < 30; attempt++) {
 		pthread_mutex_lock(&k->mu);
 		bool stop = k->stop;
@@ -94,25 +99,28 @@ static void osc_keeper_slot(osc_keeper_t *k, unsigned index)
 		if (stop) {
 			return;
 		}
-		oscar_placement_t where = { .how = OSCAR_PLACE_SUB_POOL, .index = index };
-		oscar_ref_t       ref;
-		oscar_error_t     err;
-		int               rv = oscar_pool_wait_recovered(pool, index, 1000);
+		oscar_placement_t     where = { .how = OSCAR_PLACE_SUB_POOL, .index = index };
+		size_t                 cap  = osc_node_facts(k->node)->sub_pools + 1;
+		oscar_sub_pool_info_t *info = calloc(cap, sizeof(*info));
+		size_t                 n    = 0;
+		rv                          = oscar_pool_wait_recovered(pool, index, 1000);
+		// Once the sub pool is back, its last process has been reaped:
+		// how it ended (a signal) is known.
+		if (rv == 0 && info != NULL && oscar_pool_sub_pools(pool, info, cap, &n, 5000) == 0) {
+			for (size_t i = 0; i < n && i < cap; i++) {
+				if (info[i].index == index) {
+					snprintf(last_exit, sizeof(last_exit), "%s", info[i].last_exit);
+				}
+			}
+		}
+		free(info);
 		if (rv == 0) {
 			rv = oscar_create_by_name(pool, OSC_SLOT_CLASS, OSC_SLOT_UID, NULL, &where, 5000,
 			    &ref, &err);
 		}
 		if (rv == 0) {
-			oscar_value_t *m = oscar_value_new_map(2);
-			if (m != NULL && oscar_value_map_set(m, "index", oscar_value_new_uint(index)) == 0 &&
-			    oscar_value_map_set(m, "address", oscar_value_new_str(ref.addr)) == 0) {
-				rv = oscar_tell(pool, &k->executor, osc_texe_name(OSC_TEXE_SLOT_UP), m, 5000, &err);
-				m  = NULL;
-			}
-			oscar_value_free(m);
-			if (rv == 0) {
-				return;
-			}
+			addr = ref.addr;
+			break;
 		}
 		if (rv == OSCAR_ECLOSED) {
 			return;
@@ -122,7 +130,24 @@ static void osc_keeper_slot(osc_keeper_t *k, unsigned index)
 			nanosleep(&ts, NULL);
 		}
 	}
-	oscar_log(OSCAR_LOG_ERROR, "task", "slot %u could not be made ready; running without it", index);
+	if (rv != 0) {
+		oscar_log(OSCAR_LOG_ERROR, "task", "slot %u could not be made ready (%s); running "
+		    "without it", index, oscar_strerror(rv));
+	}
+	// The executor learns either way: a slot up, or one given up on
+	// (address ""), and how its last process ended.
+	oscar_value_t *m = oscar_value_new_map(3);
+	if (m != NULL && oscar_value_map_set(m, "index", oscar_value_new_uint(index)) == 0 &&
+	    oscar_value_map_set(m, "address", oscar_value_new_str(addr)) == 0 &&
+	    oscar_value_map_set(m, "last_exit", oscar_value_new_str(last_exit)) == 0) {
+		rv = oscar_tell(pool, &k->executor, osc_texe_name(OSC_TEXE_SLOT_UP), m, 5000, &err);
+		m  = NULL;
+		if (rv != 0 && rv != OSCAR_ECLOSED) {
+			oscar_log(OSCAR_LOG_ERROR, "task", "cannot tell the executor about slot %u: %s",
+			    index, err.message);
+		}
+	}
+	oscar_value_free(m);
 }
 
 static void *osc_keeper_main(void *arg)
@@ -180,7 +205,8 @@ typedef struct osc_xslot {
 	unsigned     index;
 	oscar_ref_t  ref;
 	bool         up;
-	osc_xtask_t *task; // reserved for (resolving inputs) or running
+	osc_xtask_t *task;    // reserved for (resolving inputs) or running
+	osc_xtask_t *crashed; // died with the slot: reported once it is back
 } osc_xslot_t;
 
 typedef struct osc_exec {
@@ -735,20 +761,17 @@ static void osc_exec_ran(oscar_actor_t *self, oscar_result_t *res, void *arg)
 		return;
 	}
 	if (res->code == OSCAR_EPEERGONE) {
-		// The slot died with the task: bring it back.
-		osc_xslot_t *s   = &ex->slots[t->slot];
-		int          sig = osc_signal_of(osc_res_message(res));
-		s->up            = false;
-		osc_keeper_push(ex->keeper, OSC_KEEP_START, s->index);
-		if (t->killed) {
-			osc_exec_fail(ex, t, OSCAR_ECANCELED, sig,
-			    "task %s (%s) was cancelled and did not stop within task.kill_timeout: its "
-			    "slot %u was killed", t->key, t->fn, s->index);
-		} else {
-			osc_exec_fail(ex, t, OSCAR_ESYSTEM, sig,
-			    "task %s (%s) crashed its slot %u on worker %s (signal %d): %s", t->key, t->fn,
-			    s->index, oscar_node_address(ex->node), sig, osc_res_message(res));
+		// The slot died with the task: the keeper brings it back and
+		// says how its process ended, and the task is reported then.
+		osc_xslot_t *s = &ex->slots[t->slot];
+		s->up          = false;
+		s->task        = NULL;
+		s->crashed     = t;
+		if (t->kill_timer != 0) {
+			oscar_actor_cancel(self, t->kill_timer);
+			t->kill_timer = 0;
 		}
+		osc_keeper_push(ex->keeper, OSC_KEEP_START, s->index);
 		return;
 	}
 	if (res->code != 0) {
@@ -955,10 +978,31 @@ static int osc_exec_m_slot_up(oscar_actor_t *self, oscar_req_t *req)
 	const oscar_value_t *a     = oscar_req_args(req);
 	uint64_t             index = oscar_value_map_uint(a, "index", UINT64_MAX);
 	const char          *addr  = oscar_value_map_str(a, "address");
+	const char          *how   = oscar_value_map_str(a, "last_exit");
 	for (unsigned i = 0; addr != NULL && i < ex->n_slots; i++) {
 		osc_xslot_t *s = &ex->slots[i];
-		if (s->index == index && oscar_ref_make(&s->ref, addr, OSC_SLOT_UID) == 0) {
-			s->up = true;
+		if (s->index != index) {
+			continue;
+		}
+		s->up = addr[0] != '\0' && oscar_ref_make(&s->ref, addr, OSC_SLOT_UID) == 0;
+		osc_xtask_t *t = s->crashed;
+		s->crashed     = NULL;
+		if (t == NULL) {
+			continue;
+		}
+		// t's slot->task is already NULL: osc_exec_end must not free it
+		// again.
+		t->slot = -1;
+		int sig = osc_signal_of(how);
+		how     = how != NULL && how[0] != '\0' ? how : "ended";
+		if (t->killed) {
+			osc_exec_fail(ex, t, OSCAR_ECANCELED, sig,
+			    "task %s (%s) was cancelled and did not stop within task.kill_timeout: its "
+			    "slot %u was killed", t->key, t->fn, s->index);
+		} else {
+			osc_exec_fail(ex, t, OSCAR_ESYSTEM, sig,
+			    "task %s (%s) crashed its slot %u on worker %s: the slot's process %s", t->key,
+			    t->fn, s->index, oscar_node_address(ex->node), how);
 		}
 	}
 	osc_exec_schedule(ex);
@@ -1007,6 +1051,9 @@ static void osc_exec_destroy(oscar_actor_t *self)
 		osc_xtask_t *t = ex->head;
 		ex->head       = t->next;
 		osc_xtask_free(t);
+	}
+	for (unsigned i = 0; i < ex->n_slots; i++) {
+		osc_xtask_free(ex->slots[i].crashed);
 	}
 	free(ex->slots);
 	oscar_value_free(ex->reports);

@@ -97,8 +97,10 @@ bool osc_taskfn_name_ok(const char *name);
 //   run      {session, tasks: [[key, fn, args, n_output]...]} -> nil once
 //            queued (from the manager)
 //   cancel   {session, keys: [key...]} (one-way, from the manager)
-//   slot_up  {index, address}: the slot keeper made sub pool index's
-//            slot runner (from the executor's own thread)
+//   slot_up  {index, address, last_exit}: the slot keeper made sub pool
+//            index's slot runner at address, or gave up on it (address
+//            ""); last_exit says how the slot's last process ended (from
+//            the keeper's thread)
 #define OSC_EXECUTOR_METHODS(X)                                                      \
 	X(RUN, "run", osc_exec_m_run, OSC_SHAPE_MAP, OSC_SHAPE_NIL)                      \
 	X(CANCEL, "cancel", osc_exec_m_cancel, OSC_SHAPE_MAP, OSC_SHAPE_NIL)             \
