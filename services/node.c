@@ -448,13 +448,13 @@ int oscar_node_start(oscar_node_t **nodep, oscar_role_t role, const oscar_settin
 	                   node->registry, node->settings, role, &node->plan, &node->n_plan, err);
 	rv             = rv != 0 ? rv : osc_node_open_pool(node, err);
 	rv             = rv != 0 ? rv : osc_node_find_supervisor(node, err);
-	rv             = rv != 0 ? rv : osc_hooks_open(node, &node->hooks, err);
 	rv             = rv != 0 ? rv : osc_node_start_services(node, err);
-	if (rv == 0 && (rv = osc_node_write_address(node, err)) != 0) {
+	// The node's own actor comes once every service has started, so that
+	// its hooks never run on a node still starting, and before the node
+	// reports itself ready, so that the session service finds it.
+	if (rv == 0 && ((rv = osc_node_write_address(node, err)) != 0 ||
+	                   (rv = osc_hooks_open(node, &node->hooks, err)) != 0)) {
 		osc_node_stop_services(node);
-	}
-	if (rv != 0) {
-		osc_hooks_close(&node->hooks);
 	}
 	if (rv != 0) {
 		osc_node_free(node);

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <time.h>
 
 #include "oscar/sessions.h"
 #include "services/services_int.h"
@@ -25,6 +26,7 @@
 
 #define OSC_HOOK_JOBS_MAX     4096   // jobs queued or waiting for their answer
 #define OSC_NODE_SESSIONS_MAX 100000 // sessions live on one node
+#define OSC_POST_TRIES_MS     5000   // how long an answer is retried on a full inbox
 
 typedef struct osc_hook_job {
 	struct osc_hook_job *next;
@@ -67,8 +69,7 @@ bool oscar_session_id_ok(const char *id)
 
 int osc_session_uid(char *uid, const char *prefix, const char *session)
 {
-	if (!oscar_session_id_ok(session) ||
-	    strlen(prefix) + strlen(session) >= OSCAR_UID_MAX) {
+	if (!oscar_session_id_ok(session) || strlen(prefix) + strlen(session) >= OSCAR_UID_MAX) {
 		return (OSCAR_EINVAL);
 	}
 	snprintf(uid, OSCAR_UID_MAX, "%s%s", prefix, session);
@@ -80,7 +81,7 @@ bool osc_key_ok(const oscar_value_t *v)
 	const char *s;
 	size_t      len;
 	return (oscar_value_get_str(v, &s, &len) == 0 && len >= 1 && len <= OSCAR_REF_KEY_MAX &&
-	    strlen(s) == len);
+	        strlen(s) == len);
 }
 
 // osc_hooks_post tells the actor how job ended. Runs on the hook thread.
@@ -90,10 +91,27 @@ static void osc_hooks_post(osc_hooks_t *h, const osc_hook_job_t *job, int code, 
 	oscar_value_array_push(v, oscar_value_new_uint(job->token));
 	oscar_value_array_push(v, oscar_value_new_int(code));
 	oscar_value_array_push(v, oscar_value_new_str(msg));
-	int rv = v != NULL && oscar_value_len(v) == 3
-	             ? oscar_tell_nowait(oscar_node_pool(h->node), &h->actor,
-	                   osc_node_methods[OSC_NM_DONE].name, v)
-	             : (oscar_value_free(v), OSCAR_ENOMEM);
+	if (v == NULL || oscar_value_len(v) != 3) {
+		oscar_value_free(v);
+		v = NULL;
+	}
+	// A full inbox pushes back: try again for a while (this thread has
+	// nothing else to do), then give up and let the caller's deadline
+	// answer it.
+	int     rv  = OSCAR_ENOMEM;
+	int64_t end = osc_mono_ms() + OSC_POST_TRIES_MS;
+	while (v != NULL) {
+		oscar_value_t *copy = oscar_value_copy(v);
+		rv = copy != NULL ? oscar_tell_nowait(oscar_node_pool(h->node), &h->actor,
+		                        osc_node_methods[OSC_NM_DONE].name, copy)
+		                  : OSCAR_ENOMEM;
+		if (rv != OSCAR_EMBOXFULL || osc_mono_ms() >= end) {
+			break;
+		}
+		struct timespec ts = { 0, 2 * 1000 * 1000 };
+		nanosleep(&ts, NULL);
+	}
+	oscar_value_free(v);
 	if (rv != 0) {
 		// The caller's deadline answers it.
 		oscar_log(OSCAR_LOG_WARN, "node", "cannot answer a session %s of %s: %s",
@@ -231,8 +249,8 @@ static int osc_nm_job(oscar_actor_t *self, oscar_req_t *req, bool create)
 	uint64_t token = st->next_token++;
 	int      rv    = osc_hooks_queue(st->hooks, create, id, token);
 	if (rv != 0) {
-		return (oscar_req_fail(req, rv, "cannot queue the session's hooks: %s",
-		    oscar_strerror(rv)));
+		return (oscar_req_fail(
+		    req, rv, "cannot queue the session's hooks: %s", oscar_strerror(rv)));
 	}
 	st->waiting[st->n_waiting++] = (osc_waiting_t) { token, req };
 	return (oscar_req_defer(req, OSCAR_DEFER_YIELD));
@@ -255,7 +273,7 @@ static int osc_nm_sessions(oscar_actor_t *self, oscar_req_t *req)
 	oscar_value_t    *list = oscar_value_new_array(0);
 	if (h != NULL && list != NULL) {
 		pthread_mutex_lock(&h->mu);
-		for (const osc_strmap_item_t *it = osc_strmap_next(&h->live, NULL);
+		for (const osc_strmap_item_t *it    = osc_strmap_next(&h->live, NULL);
 		     list != NULL && it != NULL; it = osc_strmap_next(&h->live, it)) {
 			if (oscar_value_array_push(list, oscar_value_new_str(it->key)) != 0) {
 				oscar_value_free(list);
@@ -287,18 +305,18 @@ static int osc_nm_done(oscar_actor_t *self, oscar_req_t *req)
 	if (code == 0) {
 		oscar_req_reply(done, NULL);
 	} else {
-		oscar_req_fail(done, (int) code, "%s", msg != NULL && msg[0] != '\0' ? msg
-		                                                                    : oscar_strerror((int) code));
+		oscar_req_fail(done, (int) code, "%s",
+		    msg != NULL && msg[0] != '\0' ? msg : oscar_strerror((int) code));
 	}
 	return (0);
 }
 
 static int osc_nm_create_hook(oscar_actor_t *self, const oscar_value_t *args)
 {
-	osc_node_actor_t *st = oscar_actor_state(self);
+	osc_node_actor_t *st   = oscar_actor_state(self);
 	oscar_node_t     *node = oscar_node_of_actor(self);
-	st->hooks               = node != NULL ? osc_node_hooks(node) : NULL;
-	st->waiting             = calloc(OSC_HOOK_JOBS_MAX, sizeof(*st->waiting));
+	st->hooks              = node != NULL ? osc_node_hooks(node) : NULL;
+	st->waiting            = calloc(OSC_HOOK_JOBS_MAX, sizeof(*st->waiting));
 	if (st->waiting == NULL) {
 		return (OSCAR_ENOMEM);
 	}
@@ -326,7 +344,7 @@ static int osc_nm_dispatch(oscar_actor_t *self, oscar_req_t *req)
 
 #define OSC_METHOD_(id, name, fn, args, reply) { name, osc_nm_dispatch, NULL },
 static const oscar_method_t osc_nm_methods[] = {
-	OSC_NODE_METHODS(OSC_METHOD_){ NULL, NULL, NULL },
+	OSC_NODE_METHODS(OSC_METHOD_) { NULL, NULL, NULL },
 };
 #undef OSC_METHOD_
 
@@ -355,9 +373,10 @@ int osc_hooks_open(oscar_node_t *node, osc_hooks_t **hp, oscar_error_t *err)
 		pthread_mutex_destroy(&h->mu);
 		pthread_cond_destroy(&h->cv);
 		free(h);
-		return (oscar_error_set(err, OSCAR_ESYSTEM, "cannot start the session hook thread"));
+		return (
+		    oscar_error_set(err, OSCAR_ESYSTEM, "cannot start the session hook thread"));
 	}
-	*hp = h; // before the actor exists: its create hook reads it
+	*hp    = h; // before the actor exists: its create hook reads it
 	int rv = oscar_create(oscar_node_pool(node), &osc_node_actor_class, OSCAR_NODE_UID, NULL,
 	    5000, &h->actor, err);
 	if (rv != 0) {
@@ -377,13 +396,19 @@ void osc_hooks_close(osc_hooks_t **hp)
 	pthread_cond_signal(&h->cv);
 	pthread_mutex_unlock(&h->mu);
 	pthread_join(h->thread, NULL);
-	// The actor stays until the pool closes; it must not reach h again.
-	if (h->actor.uid[0] != '\0') {
-		oscar_destroy(oscar_node_pool(h->node), &h->actor, 5000, NULL);
+	// The actor reads h: it goes first. Should it not (a pool that does
+	// not answer), h is left allocated rather than freed under it.
+	int rv = h->actor.uid[0] != '\0'
+	             ? oscar_destroy(oscar_node_pool(h->node), &h->actor, 5000, NULL)
+	             : 0;
+	*hp = NULL;
+	if (rv != 0 && rv != OSCAR_ENOACTOR) {
+		oscar_log(OSCAR_LOG_WARN, "node", "cannot destroy the node's own actor: %s",
+		    oscar_strerror(rv));
+		return;
 	}
 	osc_strmap_fini(&h->live, NULL);
 	pthread_mutex_destroy(&h->mu);
 	pthread_cond_destroy(&h->cv);
 	free(h);
-	*hp = NULL;
 }

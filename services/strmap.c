@@ -79,9 +79,9 @@ int osc_strmap_put(osc_strmap_t *m, const char *key, void *value, void **old)
 		return (OSCAR_ENOMEM);
 	}
 	memcpy(it->key, key, len + 1);
-	it->value     = value;
-	size_t at     = osc_strmap_hash(key) & (m->n_buckets - 1);
-	it->next      = m->buckets[at];
+	it->value      = value;
+	size_t at      = osc_strmap_hash(key) & (m->n_buckets - 1);
+	it->next       = m->buckets[at];
 	m->buckets[at] = it;
 	m->len++;
 	return (0);

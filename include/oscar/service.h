@@ -111,8 +111,10 @@ typedef struct oscar_service {
 	// session_create and session_destroy, optional, run when a session is
 	// created or destroyed on the cluster: oscar_node_session_create and
 	// oscar_node_session_destroy run them on one node (the session
-	// service calls those on every node). They run on the calling thread,
-	// which is not the node's main pool thread.
+	// service calls those on every node, through each node's own actor,
+	// OSCAR_NODE_UID, which runs them on a thread of the node's). They
+	// run on the calling thread, which is not the node's main pool
+	// thread, so they may make synchronous calls into the node's pool.
 	int (*session_create)(
 	    oscar_node_t *node, void *state, const char *session_id, oscar_error_t *err);
 	void (*session_destroy)(oscar_node_t *node, void *state, const char *session_id);

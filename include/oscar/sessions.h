@@ -48,6 +48,7 @@ typedef struct oscar_session_info {
 	char     id[OSCAR_SESSION_ID_MAX + 1];
 	int64_t  created_ms; // Unix time, milliseconds
 	unsigned nodes;      // nodes whose hooks ran for it (supervisor included)
+	uint64_t objects;    // entries in its meta (0 without the meta service)
 } oscar_session_info_t;
 
 // oscar_sessions_create creates a session on the cluster whose supervisor
@@ -60,8 +61,7 @@ typedef struct oscar_session_info {
 // hooks ran session_destroy. OSCAR_EINVAL for a bad id, OSCAR_ESTATE past
 // session.max_sessions.
 int oscar_sessions_create(oscar_pool_t *pool, const char *address, const char *id,
-    bool if_not_exists, char *id_out, int64_t *created_ms, int64_t timeout_ms,
-    oscar_error_t *err);
+    bool if_not_exists, char *id_out, int64_t *created_ms, int64_t timeout_ms, oscar_error_t *err);
 
 // oscar_sessions_has sets *exists to whether session id exists.
 int oscar_sessions_has(oscar_pool_t *pool, const char *address, const char *id, bool *exists,
@@ -70,8 +70,8 @@ int oscar_sessions_has(oscar_pool_t *pool, const char *address, const char *id, 
 // oscar_sessions_delete deletes session id: every node runs its
 // session_destroy hooks. OSCAR_ENOENT, naming it, for an unknown session
 // unless if_exists.
-int oscar_sessions_delete(oscar_pool_t *pool, const char *address, const char *id,
-    bool if_exists, int64_t timeout_ms, oscar_error_t *err);
+int oscar_sessions_delete(oscar_pool_t *pool, const char *address, const char *id, bool if_exists,
+    int64_t timeout_ms, oscar_error_t *err);
 
 // oscar_sessions_list gives the sessions, oldest first, in *list
 // (malloc'd; free it with free()) and their number in *n.

@@ -22,7 +22,8 @@ static int osc_lc_call(oscar_pool_t *pool, const char *address, const char *sess
 		return (oscar_error_set(err, OSCAR_EINVAL, "bad session id '%s' or address",
 		    session != NULL ? session : "(null)"));
 	}
-	int rv = osc_method_call(pool, &ref, &osc_lifecycle_methods[id], args, timeout_ms, reply, err);
+	int rv =
+	    osc_method_call(pool, &ref, &osc_lifecycle_methods[id], args, timeout_ms, reply, err);
 	if (rv == OSCAR_ENOACTOR) {
 		rv = oscar_error_set(err, OSCAR_ENOENT, "no such session %s", session);
 	}
@@ -72,7 +73,8 @@ int oscar_lifecycle_counts(oscar_pool_t *pool, const char *address, const char *
 	}
 	oscar_value_t *arr = oscar_value_new_array(n);
 	for (size_t i = 0; arr != NULL && i < n; i++) {
-		if (oscar_value_array_push(arr, oscar_value_new_str(keys[i] != NULL ? keys[i] : "")) != 0) {
+		if (oscar_value_array_push(
+		        arr, oscar_value_new_str(keys[i] != NULL ? keys[i] : "")) != 0) {
 			oscar_value_free(arr);
 			arr = NULL;
 		}
@@ -84,7 +86,8 @@ int oscar_lifecycle_counts(oscar_pool_t *pool, const char *address, const char *
 	}
 	if (oscar_value_len(reply) != n) {
 		oscar_value_free(reply);
-		return (oscar_error_set(err, OSCAR_EPROTO, "lifecycle gave a reply of another length"));
+		return (
+		    oscar_error_set(err, OSCAR_EPROTO, "lifecycle gave a reply of another length"));
 	}
 	for (size_t i = 0; i < n; i++) {
 		counts[i] = oscar_value_at_uint(reply, i, 0);

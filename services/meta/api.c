@@ -34,7 +34,8 @@ static oscar_value_t *osc_key_array(const char *const *keys, size_t n)
 {
 	oscar_value_t *arr = oscar_value_new_array(n);
 	for (size_t i = 0; arr != NULL && i < n; i++) {
-		if (keys[i] == NULL || oscar_value_array_push(arr, oscar_value_new_str(keys[i])) != 0) {
+		if (keys[i] == NULL ||
+		    oscar_value_array_push(arr, oscar_value_new_str(keys[i])) != 0) {
 			oscar_value_free(arr);
 			return (NULL);
 		}
@@ -89,8 +90,8 @@ int oscar_meta_get(oscar_pool_t *pool, const char *address, const char *session,
 	for (size_t i = 0; !missing_ok && i < n; i++) {
 		if (oscar_value_at(reply, i)->type == OSCAR_NIL) {
 			oscar_value_free(reply);
-			return (oscar_error_set(err, OSCAR_ENOENT, "no such object %s in session %s",
-			    keys[i], session));
+			return (oscar_error_set(err, OSCAR_ENOENT,
+			    "no such object %s in session %s", keys[i], session));
 		}
 	}
 	*entries = reply;

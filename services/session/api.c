@@ -11,11 +11,13 @@ static int osc_ss_call(oscar_pool_t *pool, const char *address, int id, oscar_va
     int64_t timeout_ms, oscar_value_t **reply, oscar_error_t *err)
 {
 	oscar_ref_t ref;
-	if (pool == NULL || address == NULL || oscar_ref_make(&ref, address, OSCAR_SESSIONS_UID) != 0) {
+	if (pool == NULL || address == NULL ||
+	    oscar_ref_make(&ref, address, OSCAR_SESSIONS_UID) != 0) {
 		oscar_value_free(args);
 		return (oscar_error_set(err, OSCAR_EINVAL, "no pool, or no or a bad address"));
 	}
-	return (osc_method_call(pool, &ref, &osc_session_methods[id], args, timeout_ms, reply, err));
+	return (
+	    osc_method_call(pool, &ref, &osc_session_methods[id], args, timeout_ms, reply, err));
 }
 
 static int osc_bad_id(const char *id, oscar_error_t *err)
@@ -26,14 +28,14 @@ static int osc_bad_id(const char *id, oscar_error_t *err)
 }
 
 int oscar_sessions_create(oscar_pool_t *pool, const char *address, const char *id,
-    bool if_not_exists, char *id_out, int64_t *created_ms, int64_t timeout_ms,
-    oscar_error_t *err)
+    bool if_not_exists, char *id_out, int64_t *created_ms, int64_t timeout_ms, oscar_error_t *err)
 {
 	if (id != NULL && !oscar_session_id_ok(id)) {
 		return (osc_bad_id(id, err));
 	}
 	oscar_value_t *args = oscar_value_new_map(2);
-	oscar_value_map_set(args, "id", id != NULL ? oscar_value_new_str(id) : oscar_value_new_nil());
+	oscar_value_map_set(
+	    args, "id", id != NULL ? oscar_value_new_str(id) : oscar_value_new_nil());
 	oscar_value_map_set(args, "if_not_exists", oscar_value_new_bool(if_not_exists));
 	if (oscar_value_len(args) != 2) {
 		oscar_value_free(args);
@@ -47,7 +49,8 @@ int oscar_sessions_create(oscar_pool_t *pool, const char *address, const char *i
 	const char *got = oscar_value_map_str(reply, "id");
 	if (got == NULL || !oscar_session_id_ok(got)) {
 		oscar_value_free(reply);
-		return (oscar_error_set(err, OSCAR_EPROTO, "the session service gave no session id"));
+		return (
+		    oscar_error_set(err, OSCAR_EPROTO, "the session service gave no session id"));
 	}
 	if (id_out != NULL) {
 		snprintf(id_out, OSCAR_SESSION_ID_MAX + 1, "%s", got);
@@ -66,8 +69,8 @@ int oscar_sessions_has(oscar_pool_t *pool, const char *address, const char *id, 
 		return (osc_bad_id(id, err));
 	}
 	oscar_value_t *reply;
-	int rv = osc_ss_call(pool, address, OSC_SM_HAS, oscar_value_new_str(id), timeout_ms, &reply,
-	    err);
+	int            rv = osc_ss_call(
+	               pool, address, OSC_SM_HAS, oscar_value_new_str(id), timeout_ms, &reply, err);
 	if (rv != 0) {
 		return (rv);
 	}
@@ -76,8 +79,8 @@ int oscar_sessions_has(oscar_pool_t *pool, const char *address, const char *id, 
 	return (rv != 0 ? oscar_error_set(err, OSCAR_EPROTO, "has gave no bool") : 0);
 }
 
-int oscar_sessions_delete(oscar_pool_t *pool, const char *address, const char *id,
-    bool if_exists, int64_t timeout_ms, oscar_error_t *err)
+int oscar_sessions_delete(oscar_pool_t *pool, const char *address, const char *id, bool if_exists,
+    int64_t timeout_ms, oscar_error_t *err)
 {
 	if (!oscar_session_id_ok(id)) {
 		return (osc_bad_id(id, err));
@@ -99,7 +102,7 @@ int oscar_sessions_list(oscar_pool_t *pool, const char *address, oscar_session_i
 		return (oscar_error_set(err, OSCAR_EINVAL, "no list or count"));
 	}
 	oscar_value_t *reply;
-	int rv = osc_ss_call(pool, address, OSC_SM_LIST, NULL, timeout_ms, &reply, err);
+	int            rv = osc_ss_call(pool, address, OSC_SM_LIST, NULL, timeout_ms, &reply, err);
 	if (rv != 0) {
 		return (rv);
 	}
@@ -115,6 +118,7 @@ int oscar_sessions_list(oscar_pool_t *pool, const char *address, oscar_session_i
 		snprintf((*list)[i].id, sizeof((*list)[i].id), "%s", id != NULL ? id : "");
 		(*list)[i].created_ms = oscar_value_map_int(m, "created_ms", 0);
 		(*list)[i].nodes      = (unsigned) oscar_value_map_int(m, "nodes", 0);
+		(*list)[i].objects    = oscar_value_map_uint(m, "objects", 0);
 	}
 	*n = count;
 	oscar_value_free(reply);

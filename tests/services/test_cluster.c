@@ -25,6 +25,9 @@ static oscar_node_t *start_supervisor(const char *const *kv)
 	oscar_node_t     *sup;
 	oscar_error_t     err;
 	oscar_settings_new(&s);
+	// The cluster service alone: the bounds below count every parked
+	// watch, and the session service parks one of its own.
+	oscar_settings_set(s, "node", "services", "cluster");
 	for (size_t i = 0; kv != NULL && kv[i] != NULL; i += 2) {
 		oscar_settings_set(s, "cluster", kv[i], kv[i + 1]);
 	}

@@ -1,0 +1,415 @@
+// The meta service: a per-session actor on the supervisor holding an entry
+// per object key, created and destroyed by the service's session hooks.
+//
+// Each entry is kept as the map the methods give out ({key, size,
+// workers, status, task, fields}) in a hash table by key. Every batch is
+// checked whole before anything changes, so a malformed batch, or one
+// that would pass meta.max_entries, changes nothing.
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "oscar/oscar.h"
+#include "services/meta/meta_int.h"
+#include "services/strmap.h"
+
+// The fields of an entry, as a get's filter names them.
+static const char *const osc_entry_fields[] = { "key", "size", "workers", "status", "task",
+	"fields", NULL };
+
+typedef struct osc_meta {
+	char         session[OSCAR_SESSION_ID_MAX + 1];
+	int64_t      max_entries;
+	osc_strmap_t entries; // key -> oscar_value_t map
+} osc_meta_t;
+
+static void osc_entry_free(void *v)
+{
+	oscar_value_free(v);
+}
+
+static bool osc_status_ok(const oscar_value_t *v)
+{
+	const char *s;
+	size_t      len;
+	return (oscar_value_get_str(v, &s, &len) == 0 &&
+	        (strcmp(s, "stored") == 0 || strcmp(s, "pending") == 0 || strcmp(s, "lost") == 0));
+}
+
+static bool osc_addresses_ok(const oscar_value_t *v)
+{
+	if (v == NULL || v->type != OSCAR_ARRAY) {
+		return (false);
+	}
+	for (size_t i = 0; i < oscar_value_len(v); i++) {
+		const char *s;
+		size_t      len;
+		if (oscar_value_get_str(oscar_value_at(v, i), &s, &len) != 0 || len == 0 ||
+		    len >= OSCAR_ADDR_MAX) {
+			return (false);
+		}
+	}
+	return (true);
+}
+
+// osc_entry_new makes an entry for key with the defaults.
+static oscar_value_t *osc_entry_new(const char *key)
+{
+	oscar_value_t *e  = oscar_value_new_map(6);
+	int            rv = oscar_value_map_set(e, "key", oscar_value_new_str(key));
+	rv                = rv != 0 ? rv : oscar_value_map_set(e, "size", oscar_value_new_uint(0));
+	rv = rv != 0 ? rv : oscar_value_map_set(e, "workers", oscar_value_new_array(0));
+	rv = rv != 0 ? rv : oscar_value_map_set(e, "status", oscar_value_new_str("stored"));
+	rv = rv != 0 ? rv : oscar_value_map_set(e, "task", oscar_value_new_nil());
+	rv = rv != 0 ? rv : oscar_value_map_set(e, "fields", oscar_value_new_map(0));
+	if (rv != 0) {
+		oscar_value_free(e);
+		return (NULL);
+	}
+	return (e);
+}
+
+// osc_entry_find_or_add gives key's entry, making it when absent (room
+// was checked); NULL when out of memory.
+static oscar_value_t *osc_entry_find_or_add(osc_meta_t *st, const char *key)
+{
+	oscar_value_t *e = osc_strmap_get(&st->entries, key);
+	if (e == NULL && (e = osc_entry_new(key)) != NULL &&
+	    osc_strmap_put(&st->entries, key, e, NULL) != 0) {
+		oscar_value_free(e);
+		e = NULL;
+	}
+	return (e);
+}
+
+// osc_room fails req when adding the keys taken by key_of from each item
+// of batch would pass meta.max_entries.
+static int osc_room(osc_meta_t *st, oscar_req_t *req, const oscar_value_t *batch,
+    const oscar_value_t *(*key_of)(const oscar_value_t *) )
+{
+	size_t added = 0;
+	for (size_t i = 0; i < oscar_value_len(batch); i++) {
+		const oscar_value_t *k = key_of(oscar_value_at(batch, i));
+		if (osc_strmap_get(&st->entries, k->as.str.ptr) == NULL) {
+			added++;
+		}
+	}
+	if ((int64_t) (st->entries.len + added) > st->max_entries) {
+		return (oscar_req_fail(req, OSCAR_ESTATE,
+		    "session %s holds %zu entries; %zu more would pass meta.max_entries (%lld)",
+		    st->session, st->entries.len, added, (long long) st->max_entries));
+	}
+	return (0);
+}
+
+static const oscar_value_t *osc_key_of_entry(const oscar_value_t *entry)
+{
+	return (oscar_value_map_get(entry, "key"));
+}
+
+static const oscar_value_t *osc_key_of_location(const oscar_value_t *item)
+{
+	return (oscar_value_at(item, 0));
+}
+
+// osc_entry_check tells what is wrong with the i-th entry of a set, or NULL.
+static const char *osc_entry_check(const oscar_value_t *e)
+{
+	if (e == NULL || e->type != OSCAR_MAP) {
+		return ("is not a map");
+	}
+	if (!osc_key_ok(oscar_value_map_get(e, "key"))) {
+		return ("has no key (a string of 1 to 1024 bytes)");
+	}
+	for (size_t j = 0; j < e->as.map.len; j++) {
+		const oscar_value_t *k = &e->as.map.kv[j].key;
+		const oscar_value_t *v = &e->as.map.kv[j].val;
+		const char          *name;
+		size_t               len;
+		uint64_t             u;
+		if (oscar_value_get_str(k, &name, &len) != 0) {
+			return ("has a field name that is not a string");
+		}
+		if (strcmp(name, "key") == 0) {
+			continue;
+		} else if (strcmp(name, "size") == 0) {
+			if (oscar_value_get_uint(v, &u) != 0) {
+				return ("has a size that is not an unsigned integer");
+			}
+		} else if (strcmp(name, "workers") == 0) {
+			if (!osc_addresses_ok(v)) {
+				return ("has workers that are not an array of addresses");
+			}
+		} else if (strcmp(name, "status") == 0) {
+			if (!osc_status_ok(v)) {
+				return ("has a status other than stored, pending or lost");
+			}
+		} else if (strcmp(name, "task") == 0) {
+			if (v->type != OSCAR_NIL && !osc_key_ok(v)) {
+				return ("has a task that is neither a key nor nil");
+			}
+		} else if (strcmp(name, "fields") == 0) {
+			if (v->type != OSCAR_MAP) {
+				return ("has fields that are not a map");
+			}
+		} else {
+			return ("has an unknown field (key, size, workers, status, task, fields)");
+		}
+	}
+	return (NULL);
+}
+
+static int osc_mm_set(oscar_actor_t *self, oscar_req_t *req)
+{
+	osc_meta_t          *st    = oscar_actor_state(self);
+	const oscar_value_t *batch = oscar_req_args(req);
+	for (size_t i = 0; i < oscar_value_len(batch); i++) {
+		const char *why = osc_entry_check(oscar_value_at(batch, i));
+		if (why != NULL) {
+			return (oscar_req_fail(req, OSCAR_EBADARGS, "set: entry %zu %s", i, why));
+		}
+	}
+	int rv = osc_room(st, req, batch, osc_key_of_entry);
+	if (rv != 0) {
+		return (rv);
+	}
+	for (size_t i = 0; i < oscar_value_len(batch); i++) {
+		const oscar_value_t *given = oscar_value_at(batch, i);
+		oscar_value_t *e = osc_entry_find_or_add(st, oscar_value_map_str(given, "key"));
+		if (e == NULL) {
+			return (oscar_req_fail(
+			    req, OSCAR_ENOMEM, "out of memory after %zu entries", i));
+		}
+		for (size_t j = 0; j < given->as.map.len; j++) {
+			const char          *name = given->as.map.kv[j].key.as.str.ptr;
+			const oscar_value_t *v    = &given->as.map.kv[j].val;
+			if (strcmp(name, "fields") != 0) {
+				oscar_value_map_set(e, name, oscar_value_copy(v));
+				continue;
+			}
+			// User fields merge: those given replace, the others stay.
+			oscar_value_t *fields = (oscar_value_t *) oscar_value_map_get(e, "fields");
+			for (size_t f = 0; f < v->as.map.len; f++) {
+				const char *fname;
+				size_t      flen;
+				if (oscar_value_get_str(&v->as.map.kv[f].key, &fname, &flen) == 0) {
+					oscar_value_map_set(
+					    fields, fname, oscar_value_copy(&v->as.map.kv[f].val));
+				}
+			}
+		}
+	}
+	return (oscar_req_reply(req, NULL));
+}
+
+static int osc_mm_add_location(oscar_actor_t *self, oscar_req_t *req)
+{
+	osc_meta_t          *st    = oscar_actor_state(self);
+	const oscar_value_t *batch = oscar_req_args(req);
+	for (size_t i = 0; i < oscar_value_len(batch); i++) {
+		const oscar_value_t *item = oscar_value_at(batch, i);
+		const char          *addr;
+		size_t               len;
+		uint64_t             size;
+		if (item == NULL || item->type != OSCAR_ARRAY || oscar_value_len(item) != 3 ||
+		    !osc_key_ok(oscar_value_at(item, 0)) ||
+		    oscar_value_get_str(oscar_value_at(item, 1), &addr, &len) != 0 || len == 0 ||
+		    len >= OSCAR_ADDR_MAX ||
+		    oscar_value_get_uint(oscar_value_at(item, 2), &size) != 0) {
+			return (oscar_req_fail(req, OSCAR_EBADARGS,
+			    "add_location: item %zu is not [key, address, size]", i));
+		}
+	}
+	int rv = osc_room(st, req, batch, osc_key_of_location);
+	if (rv != 0) {
+		return (rv);
+	}
+	for (size_t i = 0; i < oscar_value_len(batch); i++) {
+		const oscar_value_t *item = oscar_value_at(batch, i);
+		const char          *addr = oscar_value_at_str(item, 1);
+		oscar_value_t       *e    = osc_entry_find_or_add(st, oscar_value_at_str(item, 0));
+		if (e == NULL) {
+			return (
+			    oscar_req_fail(req, OSCAR_ENOMEM, "out of memory after %zu items", i));
+		}
+		oscar_value_map_set(
+		    e, "size", oscar_value_new_uint(oscar_value_at_uint(item, 2, 0)));
+		oscar_value_map_set(e, "status", oscar_value_new_str("stored"));
+		oscar_value_t *workers = (oscar_value_t *) oscar_value_map_get(e, "workers");
+		bool           known   = false;
+		for (size_t j = 0; j < oscar_value_len(workers) && !known; j++) {
+			const char *w = oscar_value_at_str(workers, j);
+			known         = w != NULL && strcmp(w, addr) == 0;
+		}
+		if (!known) {
+			oscar_value_array_push(workers, oscar_value_new_str(addr));
+		}
+	}
+	return (oscar_req_reply(req, NULL));
+}
+
+// osc_keys_check fails req unless keys is an array of keys.
+static int osc_keys_check(oscar_req_t *req, const oscar_value_t *keys, const char *method)
+{
+	if (keys == NULL || keys->type != OSCAR_ARRAY) {
+		return (oscar_req_fail(req, OSCAR_EBADARGS, "%s: keys must be an array", method));
+	}
+	for (size_t i = 0; i < oscar_value_len(keys); i++) {
+		if (!osc_key_ok(oscar_value_at(keys, i))) {
+			return (oscar_req_fail(req, OSCAR_EBADARGS,
+			    "%s: key %zu is not a string of 1 to %d bytes", method, i,
+			    OSCAR_REF_KEY_MAX));
+		}
+	}
+	return (0);
+}
+
+static int osc_mm_get(oscar_actor_t *self, oscar_req_t *req)
+{
+	osc_meta_t          *st     = oscar_actor_state(self);
+	const oscar_value_t *keys   = oscar_value_map_get(oscar_req_args(req), "keys");
+	const oscar_value_t *fields = oscar_value_map_get(oscar_req_args(req), "fields");
+	int                  rv     = osc_keys_check(req, keys, "get");
+	if (rv != 0) {
+		return (rv);
+	}
+	if (fields != NULL && fields->type == OSCAR_NIL) {
+		fields = NULL;
+	}
+	if (fields != NULL && fields->type != OSCAR_ARRAY) {
+		return (oscar_req_fail(req, OSCAR_EBADARGS, "get: fields must be an array or nil"));
+	}
+	for (size_t i = 0; fields != NULL && i < oscar_value_len(fields); i++) {
+		const char *name  = oscar_value_at_str(fields, i);
+		bool        known = false;
+		for (size_t j = 0; name != NULL && osc_entry_fields[j] != NULL && !known; j++) {
+			known = strcmp(name, osc_entry_fields[j]) == 0;
+		}
+		if (!known) {
+			return (oscar_req_fail(req, OSCAR_EBADARGS,
+			    "get: unknown field %s (key, size, workers, status, task, fields)",
+			    name != NULL ? name : "(not a string)"));
+		}
+	}
+	oscar_value_t *list = oscar_value_new_array(oscar_value_len(keys));
+	for (size_t i = 0; list != NULL && i < oscar_value_len(keys); i++) {
+		const oscar_value_t *e = osc_strmap_get(&st->entries, oscar_value_at_str(keys, i));
+		oscar_value_t       *v;
+		if (e == NULL) {
+			v = oscar_value_new_nil();
+		} else if (fields == NULL) {
+			v = oscar_value_copy(e);
+		} else {
+			v = oscar_value_new_map(oscar_value_len(fields));
+			for (size_t j = 0; v != NULL && j < oscar_value_len(fields); j++) {
+				const char *name = oscar_value_at_str(fields, j);
+				if (oscar_value_map_set(v, name,
+				        oscar_value_copy(oscar_value_map_get(e, name))) != 0) {
+					oscar_value_free(v);
+					v = NULL;
+				}
+			}
+		}
+		if (oscar_value_array_push(list, v) != 0) {
+			oscar_value_free(list);
+			list = NULL;
+		}
+	}
+	return (list != NULL ? oscar_req_reply(req, list) : OSCAR_ENOMEM);
+}
+
+static int osc_mm_delete(oscar_actor_t *self, oscar_req_t *req)
+{
+	osc_meta_t          *st   = oscar_actor_state(self);
+	const oscar_value_t *keys = oscar_req_args(req);
+	int                  rv   = osc_keys_check(req, keys, "delete");
+	if (rv != 0) {
+		return (rv);
+	}
+	oscar_value_t *list = oscar_value_new_array(0);
+	if (list == NULL) {
+		return (OSCAR_ENOMEM);
+	}
+	for (size_t i = 0; i < oscar_value_len(keys); i++) {
+		const char    *key = oscar_value_at_str(keys, i);
+		oscar_value_t *e   = osc_strmap_del(&st->entries, key);
+		if (e == NULL) {
+			continue;
+		}
+		oscar_value_t *d = oscar_value_new_map(2);
+		oscar_value_map_set(d, "key", oscar_value_new_str(key));
+		oscar_value_map_set(
+		    d, "workers", oscar_value_copy(oscar_value_map_get(e, "workers")));
+		oscar_value_array_push(list, d);
+		oscar_value_free(e);
+	}
+	return (oscar_req_reply(req, list));
+}
+
+static int osc_mm_on_worker(oscar_actor_t *self, oscar_req_t *req)
+{
+	osc_meta_t    *st      = oscar_actor_state(self);
+	const char    *address = oscar_req_args(req)->as.str.ptr; // a string: checked
+	oscar_value_t *list    = oscar_value_new_array(0);
+	for (const osc_strmap_item_t *it    = osc_strmap_next(&st->entries, NULL);
+	     list != NULL && it != NULL; it = osc_strmap_next(&st->entries, it)) {
+		const oscar_value_t *workers = oscar_value_map_get(it->value, "workers");
+		for (size_t j = 0; j < oscar_value_len(workers); j++) {
+			const char *w = oscar_value_at_str(workers, j);
+			if (w != NULL && strcmp(w, address) == 0) {
+				if (oscar_value_array_push(list, oscar_value_new_str(it->key)) !=
+				    0) {
+					oscar_value_free(list);
+					list = NULL;
+				}
+				break;
+			}
+		}
+	}
+	return (list != NULL ? oscar_req_reply(req, list) : OSCAR_ENOMEM);
+}
+
+static int osc_mm_count(oscar_actor_t *self, oscar_req_t *req)
+{
+	osc_meta_t *st = oscar_actor_state(self);
+	return (oscar_req_reply(req, oscar_value_new_uint(st->entries.len)));
+}
+
+static int osc_meta_create(oscar_actor_t *self, const oscar_value_t *args)
+{
+	osc_meta_t *st = oscar_actor_state(self);
+	const char *s  = oscar_value_map_str(args, "session");
+	snprintf(st->session, sizeof(st->session), "%s", s != NULL ? s : "?");
+	st->max_entries = oscar_value_map_int(args, "max_entries", 1000000);
+	return (0);
+}
+
+static void osc_meta_destroy(oscar_actor_t *self)
+{
+	osc_meta_t *st = oscar_actor_state(self);
+	osc_strmap_fini(&st->entries, osc_entry_free);
+}
+
+#define OSC_SPEC_(id, name, fn, args, reply) [OSC_MM_##id] = { name, fn, args, reply },
+const osc_method_spec_t osc_meta_methods[OSC_MM_N] = { OSC_META_METHODS(OSC_SPEC_) };
+#undef OSC_SPEC_
+
+static int osc_meta_dispatch(oscar_actor_t *self, oscar_req_t *req)
+{
+	return (osc_method_dispatch(osc_meta_methods, OSC_MM_N, self, req));
+}
+
+#define OSC_METHOD_(id, name, fn, args, reply) { name, osc_meta_dispatch, NULL },
+static const oscar_method_t osc_meta_actor_methods[] = {
+	OSC_META_METHODS(OSC_METHOD_) { NULL, NULL, NULL },
+};
+#undef OSC_METHOD_
+
+// TODO: mark OSCAR_CLASS_PROTECTED once the flag is in the tree.
+const oscar_actor_class_t osc_meta_class = {
+	.name       = "oscar.meta",
+	.state_size = sizeof(osc_meta_t),
+	.create     = osc_meta_create,
+	.destroy    = osc_meta_destroy,
+	.methods    = osc_meta_actor_methods,
+};
