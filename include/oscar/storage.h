@@ -98,9 +98,9 @@ int oscar_storage_pull(oscar_pool_t *pool, const char *address, const char *sess
 // *callp at once: oscar_call_cancel cancels it (a transfer that no other
 // pull shares is dropped), oscar_call_wait waits for its reply, an
 // array of sizes.
-int oscar_storage_pull_start(oscar_pool_t *pool, const char *address, const char *session,
-    size_t n, const char *const *keys, const char *from, int64_t timeout_ms,
-    oscar_call_t **callp, oscar_error_t *err);
+int oscar_storage_pull_start(oscar_pool_t *pool, const char *address, const char *session, size_t n,
+    const char *const *keys, const char *from, int64_t timeout_ms, oscar_call_t **callp,
+    oscar_error_t *err);
 
 // oscar_storage_info fills info with the worker's figures.
 int oscar_storage_info(oscar_pool_t *pool, const char *address, oscar_storage_info_t *info,

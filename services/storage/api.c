@@ -14,11 +14,13 @@ static int osc_sta_call(oscar_pool_t *pool, const char *address, int id, oscar_v
     int64_t timeout_ms, oscar_value_t **reply, oscar_error_t *err)
 {
 	oscar_ref_t ref;
-	if (pool == NULL || address == NULL || oscar_ref_make(&ref, address, OSCAR_STORAGE_UID) != 0) {
+	if (pool == NULL || address == NULL ||
+	    oscar_ref_make(&ref, address, OSCAR_STORAGE_UID) != 0) {
 		oscar_value_free(args);
 		return (oscar_error_set(err, OSCAR_EINVAL, "no pool, or a bad address"));
 	}
-	return (osc_method_call(pool, &ref, &osc_storage_methods[id], args, timeout_ms, reply, err));
+	return (
+	    osc_method_call(pool, &ref, &osc_storage_methods[id], args, timeout_ms, reply, err));
 }
 
 // osc_sta_keys makes an array of n strs; NULL when out of memory or when
@@ -27,7 +29,8 @@ static oscar_value_t *osc_sta_keys(size_t n, const char *const *keys)
 {
 	oscar_value_t *a = keys != NULL ? oscar_value_new_array(n) : NULL;
 	for (size_t i = 0; a != NULL && i < n; i++) {
-		if (keys[i] == NULL || oscar_value_array_push(a, oscar_value_new_str(keys[i])) != 0) {
+		if (keys[i] == NULL ||
+		    oscar_value_array_push(a, oscar_value_new_str(keys[i])) != 0) {
 			oscar_value_free(a);
 			return (NULL);
 		}
@@ -64,13 +67,14 @@ static int osc_sta_args(const char *session, size_t n, const char *const *keys,
 static int osc_sta_uints(const oscar_value_t *reply, size_t n, uint64_t *out, oscar_error_t *err)
 {
 	if (oscar_value_len(reply) != n) {
-		return (oscar_error_set(err, OSCAR_EPROTO, "storage answered %zu sizes for %zu keys",
-		    oscar_value_len(reply), n));
+		return (oscar_error_set(err, OSCAR_EPROTO,
+		    "storage answered %zu sizes for %zu keys", oscar_value_len(reply), n));
 	}
 	for (size_t i = 0; i < n; i++) {
 		uint64_t u;
 		if (oscar_value_get_uint(oscar_value_at(reply, i), &u) != 0) {
-			return (oscar_error_set(err, OSCAR_EPROTO, "storage answered a size that is no uint"));
+			return (oscar_error_set(
+			    err, OSCAR_EPROTO, "storage answered a size that is no uint"));
 		}
 		if (out != NULL) {
 			out[i] = u;
@@ -111,14 +115,16 @@ int oscar_storage_put(oscar_pool_t *pool, const char *address, const char *sessi
 		}
 		vals[i] = NULL;
 	}
-	if (rv == 0 && (rv = oscar_value_map_set(args, "session", oscar_value_new_str(session))) == 0) {
+	if (rv == 0 &&
+	    (rv = oscar_value_map_set(args, "session", oscar_value_new_str(session))) == 0) {
 		rv    = oscar_value_map_set(args, "items", items);
 		items = NULL;
 	}
 	oscar_value_free(items);
 	if (rv != 0) {
 		oscar_value_free(args);
-		return (err != NULL && err->code != 0 ? rv : oscar_error_set(err, rv, "out of memory"));
+		return (
+		    err != NULL && err->code != 0 ? rv : oscar_error_set(err, rv, "out of memory"));
 	}
 	oscar_value_t *reply = NULL;
 	rv = osc_sta_call(pool, address, OSC_ST_PUT, args, timeout_ms, &reply, err);
@@ -131,35 +137,43 @@ int oscar_storage_put(oscar_pool_t *pool, const char *address, const char *sessi
 // each compressed bin decompressed.
 static int osc_sta_unlz4(oscar_value_t *reply, size_t n, oscar_value_t **out, oscar_error_t *err)
 {
-	oscar_value_t *values = (oscar_value_t *) oscar_value_map_get(reply, "values");
-	const oscar_value_t *which = oscar_value_map_get(reply, "lz4");
+	oscar_value_t       *values = (oscar_value_t *) oscar_value_map_get(reply, "values");
+	const oscar_value_t *which  = oscar_value_map_get(reply, "lz4");
 	if (values == NULL || values->type != OSCAR_ARRAY || values->as.arr.len != n ||
 	    which == NULL || which->type != OSCAR_ARRAY) {
-		return (oscar_error_set(err, OSCAR_EPROTO, "storage answered a malformed lz4 reply"));
+		return (
+		    oscar_error_set(err, OSCAR_EPROTO, "storage answered a malformed lz4 reply"));
 	}
 	for (size_t k = 0; k < oscar_value_len(which); k++) {
 		uint64_t i;
 		if (oscar_value_get_uint(oscar_value_at(which, k), &i) != 0 || i >= n ||
 		    values->as.arr.items[i].type != OSCAR_BIN) {
-			return (oscar_error_set(err, OSCAR_EPROTO, "storage answered a bad lz4 index"));
+			return (
+			    oscar_error_set(err, OSCAR_EPROTO, "storage answered a bad lz4 index"));
 		}
 		oscar_value_t *it = &values->as.arr.items[i];
 		void          *raw;
 		size_t         len;
-		int rv = osc_lz4_decompress(it->as.bin.ptr, it->as.bin.len, OSC_LZ4_MAX_INPUT, &raw, &len);
+		int            rv = osc_lz4_decompress(
+		               it->as.bin.ptr, it->as.bin.len, OSC_LZ4_MAX_INPUT, &raw, &len);
 		if (rv != 0) {
-			return (oscar_error_set(err, rv, "object %zu: cannot decompress its lz4 frame", (size_t) i));
+			return (oscar_error_set(
+			    err, rv, "object %zu: cannot decompress its lz4 frame", (size_t) i));
 		}
-		oscar_value_t *bin = oscar_value_new_bin(raw, len);
-		free(raw);
-		if (bin == NULL) {
+		// The buffer (the raw bytes and a zero byte) becomes the bin as it
+		// is: no second copy. The compressed bin goes into a shell of its
+		// own to be freed.
+		oscar_value_t *old = malloc(sizeof(*old));
+		if (old == NULL) {
+			free(raw);
 			return (oscar_error_set(err, OSCAR_ENOMEM, "out of memory"));
 		}
-		// Swap the decompressed bin into the slot.
-		oscar_value_t old = *it;
-		*it               = *bin;
-		*bin              = old;
-		oscar_value_free(bin);
+		*old = *it;
+		memset(it, 0, sizeof(*it));
+		it->type       = OSCAR_BIN;
+		it->as.bin.ptr = raw;
+		it->as.bin.len = len;
+		oscar_value_free(old);
 	}
 	// Hand the array over: take it out of the map.
 	oscar_value_t *arr = malloc(sizeof(*arr));
@@ -220,7 +234,8 @@ int oscar_storage_get(oscar_pool_t *pool, const char *address, const char *sessi
 	}
 	if (reply == NULL || reply->type != OSCAR_ARRAY || oscar_value_len(reply) != n) {
 		oscar_value_free(reply);
-		return (oscar_error_set(err, OSCAR_EPROTO, "storage answered no array of %zu values", n));
+		return (oscar_error_set(
+		    err, OSCAR_EPROTO, "storage answered no array of %zu values", n));
 	}
 	*out = reply;
 	return (0);
@@ -275,9 +290,9 @@ int oscar_storage_pull(oscar_pool_t *pool, const char *address, const char *sess
 	return (rv);
 }
 
-int oscar_storage_pull_start(oscar_pool_t *pool, const char *address, const char *session,
-    size_t n, const char *const *keys, const char *from, int64_t timeout_ms,
-    oscar_call_t **callp, oscar_error_t *err)
+int oscar_storage_pull_start(oscar_pool_t *pool, const char *address, const char *session, size_t n,
+    const char *const *keys, const char *from, int64_t timeout_ms, oscar_call_t **callp,
+    oscar_error_t *err)
 {
 	oscar_value_t *args = NULL;
 	oscar_ref_t    ref;
@@ -289,8 +304,8 @@ int oscar_storage_pull_start(oscar_pool_t *pool, const char *address, const char
 	if ((rv = osc_sta_pull_args(session, n, keys, from, &args, err)) != 0) {
 		return (rv);
 	}
-	if ((rv = oscar_call_start(pool, &ref, osc_st_name(OSC_ST_PULL), args, timeout_ms, callp)) !=
-	    0) {
+	if ((rv = oscar_call_start(
+	         pool, &ref, osc_st_name(OSC_ST_PULL), args, timeout_ms, callp)) != 0) {
 		return (oscar_error_set(err, rv, "cannot start the pull: %s", oscar_strerror(rv)));
 	}
 	return (0);

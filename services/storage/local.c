@@ -91,12 +91,12 @@ static int osc_link_send(int sock, int fd, const void *buf, size_t len)
 	mh.msg_iov    = &iov;
 	mh.msg_iovlen = 1;
 	if (fd >= 0) {
-		mh.msg_control         = ctl.buf;
-		mh.msg_controllen      = sizeof(ctl.buf);
-		struct cmsghdr *c      = CMSG_FIRSTHDR(&mh);
-		c->cmsg_level          = SOL_SOCKET;
-		c->cmsg_type           = SCM_RIGHTS;
-		c->cmsg_len            = CMSG_LEN(sizeof(int));
+		mh.msg_control    = ctl.buf;
+		mh.msg_controllen = sizeof(ctl.buf);
+		struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+		c->cmsg_level     = SOL_SOCKET;
+		c->cmsg_type      = SCM_RIGHTS;
+		c->cmsg_len       = CMSG_LEN(sizeof(int));
 		memcpy(CMSG_DATA(c), &fd, sizeof(int));
 	}
 	ssize_t n;
@@ -123,8 +123,8 @@ static int osc_link_recv(int sock, int *fd, void *buf, size_t cap, size_t *len, 
 	struct msghdr mh;
 	struct iovec  iov = { .iov_base = buf, .iov_len = cap };
 	int           rv;
-	*fd               = -1;
-	*len              = 0;
+	*fd  = -1;
+	*len = 0;
 	do {
 		rv = poll(&pfd, 1, timeout_ms);
 	} while (rv < 0 && errno == EINTR);
@@ -263,8 +263,8 @@ static bool osc_link_serve(struct osc_storage_link *l, int conn)
 		oscar_error_set(&err, rv, "out of memory");
 	} else {
 		rv = osc_method_call(oscar_node_pool(l->svc->node), &ref,
-		    &osc_storage_methods[msg[0] == 'R' ? OSC_ST_SHM_EXPORT : OSC_ST_SHM_IMPORT], args,
-		    OSC_LINK_CALL_MS, &reply, &err);
+		    &osc_storage_methods[msg[0] == 'R' ? OSC_ST_SHM_EXPORT : OSC_ST_SHM_IMPORT],
+		    args, OSC_LINK_CALL_MS, &reply, &err);
 	}
 	if (fd >= 0) {
 		close(fd); // the store keeps its own mapping
@@ -318,8 +318,9 @@ static void *osc_link_thread(void *arg)
 			int c = accept4(l->listen_fd, NULL, NULL, SOCK_CLOEXEC);
 			if (c >= 0 && (l->n_conns == OSC_LINK_CONNS || !osc_link_peer_ok(c))) {
 				oscar_log(OSCAR_LOG_WARN, "storage", "link: %s",
-				    l->n_conns == OSC_LINK_CONNS ? "too many connections"
-				                                 : "refused a peer of another process");
+				    l->n_conns == OSC_LINK_CONNS
+				        ? "too many connections"
+				        : "refused a peer of another process");
 				close(c);
 			} else if (c >= 0) {
 				l->conns[l->n_conns++] = c;
@@ -341,13 +342,13 @@ int osc_storage_link_start(osc_storage_svc_t *svc, oscar_error_t *err)
 	l->listen_fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
 	socklen_t n  = osc_link_addr(oscar_node_address(svc->node), &sa);
 	int       rv = 0;
-	if (l->stop_fd < 0 || l->listen_fd < 0 || bind(l->listen_fd, (struct sockaddr *) &sa, n) != 0 ||
-	    listen(l->listen_fd, 64) != 0) {
+	if (l->stop_fd < 0 || l->listen_fd < 0 ||
+	    bind(l->listen_fd, (struct sockaddr *) &sa, n) != 0 || listen(l->listen_fd, 64) != 0) {
 		rv = oscar_error_set(err, errno == EADDRINUSE ? OSCAR_EADDRINUSE : OSCAR_ESYSTEM,
 		    "storage: cannot open the sub pools' link: %s", strerror(errno));
 	} else if ((rv = pthread_create(&l->thread, NULL, osc_link_thread, l)) != 0) {
-		rv = oscar_error_set(err, OSCAR_ESYSTEM, "storage: cannot start the link's thread: %s",
-		    strerror(rv));
+		rv = oscar_error_set(err, OSCAR_ESYSTEM,
+		    "storage: cannot start the link's thread: %s", strerror(rv));
 	}
 	if (rv != 0) {
 		osc_storage_link_stop(l);
@@ -432,7 +433,8 @@ static int osc_local_request(oscar_storage_local_t *l, char op, const char *sess
 	char   msg[OSC_LINK_MSG];
 	size_t ns = session != NULL ? strlen(session) : 0;
 	size_t nk = key != NULL ? strlen(key) : 0;
-	if (l == NULL || ns == 0 || nk == 0 || ns > OSC_STORE_SESSION_MAX || nk > OSC_STORE_KEY_MAX) {
+	if (l == NULL || ns == 0 || nk == 0 || ns > OSC_STORE_SESSION_MAX ||
+	    nk > OSC_STORE_KEY_MAX) {
 		return (oscar_error_set(err, OSCAR_EINVAL, "no link, or a bad session or key"));
 	}
 	msg[0] = op;
@@ -441,7 +443,8 @@ static int osc_local_request(oscar_storage_local_t *l, char op, const char *sess
 	memcpy(msg + 2 + ns, key, nk);
 	int rv = osc_link_send(l->sock, fd, msg, 2 + ns + nk);
 	if (rv != 0) {
-		return (oscar_error_set(err, rv, "cannot reach the node's storage: %s", strerror(errno)));
+		return (oscar_error_set(
+		    err, rv, "cannot reach the node's storage: %s", strerror(errno)));
 	}
 	return (0);
 }
@@ -456,15 +459,16 @@ static int osc_local_reply(
 	int     rv = osc_link_recv(l->sock, fd, buf, sizeof(buf) - 1, &len,
             timeout_ms > INT32_MAX ? INT32_MAX : (int) timeout_ms);
 	if (rv != 0) {
-		return (oscar_error_set(err, rv, "no answer from the node's storage: %s",
-		    oscar_strerror(rv)));
+		return (oscar_error_set(
+		    err, rv, "no answer from the node's storage: %s", oscar_strerror(rv)));
 	}
 	if (len < 4) {
 		if (*fd >= 0) {
 			close(*fd);
 			*fd = -1;
 		}
-		return (oscar_error_set(err, OSCAR_EPROTO, "the node's storage sent a short reply"));
+		return (
+		    oscar_error_set(err, OSCAR_EPROTO, "the node's storage sent a short reply"));
 	}
 	memcpy(&code, buf, 4);
 	if (code != 0) {
@@ -506,7 +510,9 @@ int oscar_storage_local_read(oscar_storage_local_t *l, const char *session, cons
 	}
 	view->data  = m.data;
 	view->len   = m.len;
-	view->type  = m.kind == OSC_SHM_BIN ? OSCAR_BIN : m.kind == OSC_SHM_STR ? OSCAR_STR : OSCAR_NIL;
+	view->type  = m.kind == OSC_SHM_BIN   ? OSCAR_BIN
+	              : m.kind == OSC_SHM_STR ? OSCAR_STR
+	                                      : OSCAR_NIL;
 	view->base_ = m.base;
 	view->size_ = m.size;
 	return (0);
@@ -520,7 +526,7 @@ int oscar_storage_view_value(const oscar_storage_view_t *view, oscar_value_t **o
 	osc_shm_map_t m = {
 		.base = view->base_,
 		.size = view->size_,
-		.kind = view->type == OSCAR_BIN ? OSC_SHM_BIN
+		.kind = view->type == OSCAR_BIN   ? OSC_SHM_BIN
 		        : view->type == OSCAR_STR ? OSC_SHM_STR
 		                                  : OSC_SHM_VALUE,
 		.data = view->data,
@@ -543,7 +549,7 @@ int oscar_storage_local_put(oscar_storage_local_t *l, const char *session, const
     const oscar_value_t *v, uint64_t *size, int64_t timeout_ms, oscar_error_t *err)
 {
 	int      seg = -1, fd = -1, rv;
-	uint64_t sz  = 0;
+	uint64_t sz = 0;
 	if (v == NULL) {
 		return (oscar_error_set(err, OSCAR_EINVAL, "no value"));
 	}

@@ -70,21 +70,21 @@ typedef struct osc_st_xfer {
 	osc_store_recv_t   *recv;
 	uint64_t            total;
 	uint64_t            offset;
-	uint64_t            call; // the block read under way
+	uint64_t            call;    // the block read under way
 	bool                dropped; // nobody waits: its callback frees it
 	osc_st_waiter_t    *waiters;
 } osc_st_xfer_t;
 
 // osc_st_pull: one pull request.
 struct osc_st_pull {
-	oscar_req_t    *req;    // NULL once answered (cancelled)
+	oscar_req_t    *req; // NULL once answered (cancelled)
 	char           *session;
 	size_t          n;
-	size_t          left;   // keys not done
+	size_t          left; // keys not done
 	char          **keys;
 	uint64_t       *sizes;
-	osc_st_xfer_t **xfers;  // the transfer key i waits on, or NULL
-	int             code;   // the first failure
+	osc_st_xfer_t **xfers; // the transfer key i waits on, or NULL
+	int             code;  // the first failure
 	oscar_error_t   err;
 	bool            in_meta; // the meta call is under way
 };
@@ -160,8 +160,8 @@ static int osc_st_keys(oscar_req_t *req, const oscar_value_t *v, const char ***k
 }
 
 // osc_st_size gives the size of a stored object (its encoding's length).
-static int osc_st_size(osc_st_t *st, const char *session, const char *key, uint64_t *size,
-    oscar_error_t *err)
+static int osc_st_size(
+    osc_st_t *st, const char *session, const char *key, uint64_t *size, oscar_error_t *err)
 {
 	osc_store_obj_t     *obj;
 	const oscar_value_t *val;
@@ -262,7 +262,8 @@ static int osc_st_m_put(oscar_actor_t *self, oscar_req_t *req)
 		oscar_value_t *it = &items->as.arr.items[i];
 		if (it->type != OSCAR_ARRAY || it->as.arr.len != 2 ||
 		    (keys[i] = oscar_value_at_str(it, 0)) == NULL) {
-			rv = oscar_req_fail(req, OSCAR_EBADARGS, "put: item %zu is not [key, value]", i);
+			rv = oscar_req_fail(
+			    req, OSCAR_EBADARGS, "put: item %zu is not [key, value]", i);
 			break;
 		}
 		if ((vals[i] = osc_st_steal(&it->as.arr.items[1])) == NULL) {
@@ -331,6 +332,20 @@ static int osc_st_lz4(oscar_value_t *out, oscar_value_t **replyp)
 	return (0);
 }
 
+// osc_st_accepts_lz4 tells whether an accept list (nil or an array of
+// strs) names lz4.
+static bool osc_st_accepts_lz4(const oscar_value_t *accept)
+{
+	for (size_t i = 0;
+	     accept != NULL && accept->type == OSCAR_ARRAY && i < oscar_value_len(accept); i++) {
+		const char *a = oscar_value_at_str(accept, i);
+		if (a != NULL && strcmp(a, "lz4") == 0) {
+			return (true);
+		}
+	}
+	return (false);
+}
+
 static int osc_st_m_get(oscar_actor_t *self, oscar_req_t *req)
 {
 	osc_st_t            *st   = oscar_actor_state(self);
@@ -352,8 +367,8 @@ static int osc_st_m_get(oscar_actor_t *self, oscar_req_t *req)
 		return (oscar_req_fail(req, OSCAR_EBADARGS,
 		    "get: 'slices' must be nil or an array of %zu slices or nils", n));
 	}
-	for (size_t i = 0; accept != NULL && accept->type == OSCAR_ARRAY && i < oscar_value_len(accept);
-	     i++) {
+	for (size_t i = 0;
+	     accept != NULL && accept->type == OSCAR_ARRAY && i < oscar_value_len(accept); i++) {
 		const char *a = oscar_value_at_str(accept, i);
 		lz4           = lz4 || (a != NULL && strcmp(a, "lz4") == 0);
 	}
@@ -377,7 +392,8 @@ static int osc_st_m_get(oscar_actor_t *self, oscar_req_t *req)
 		slp[i] = &sl[i];
 	}
 	oscar_value_t *out = NULL;
-	if (rv == 0 && (rv = osc_store_get_batch(st->store, session, n, keys, slp, &out, &err)) != 0) {
+	if (rv == 0 &&
+	    (rv = osc_store_get_batch(st->store, session, n, keys, slp, &out, &err)) != 0) {
 		osc_st_fail(req, &err);
 	}
 	if (rv == 0 && lz4) {
@@ -456,7 +472,8 @@ static int osc_st_m_info(oscar_actor_t *self, oscar_req_t *req)
 	rv = rv != 0 ? rv : oscar_value_map_set(m, "objects", oscar_value_new_uint(info.objects));
 	rv = rv != 0 ? rv : oscar_value_map_set(m, "shared", oscar_value_new_uint(info.shared));
 	rv = rv != 0 ? rv : oscar_value_map_set(m, "sessions", oscar_value_new_uint(info.sessions));
-	rv = rv != 0 ? rv : oscar_value_map_set(m, "transfers", oscar_value_new_uint(info.transfers));
+	rv = rv != 0 ? rv
+	             : oscar_value_map_set(m, "transfers", oscar_value_new_uint(info.transfers));
 	if (rv != 0) {
 		oscar_value_free(m);
 		return (oscar_req_fail(req, OSCAR_ENOMEM, "out of memory"));
@@ -525,8 +542,8 @@ static int osc_st_iter_open(osc_st_t *st, const char *session, const char *key, 
 	int rv  = osc_store_blocks_open(st->store, session, key, size, &r->it, &r->total, err);
 	if (rv == 0 && offset > r->total) {
 		rv = oscar_error_set(err, OSCAR_EINVAL,
-		    "read_blocks: offset %" PRIu64 " past the %" PRIu64 " bytes of object %s", offset,
-		    r->total, key);
+		    "read_blocks: offset %" PRIu64 " past the %" PRIu64 " bytes of object %s",
+		    offset, r->total, key);
 	}
 	while (rv == 0 && r->offset < offset) {
 		const void *p;
@@ -577,16 +594,26 @@ static int osc_st_m_read_blocks(oscar_actor_t *self, oscar_req_t *req)
 		osc_st_iter_free(r);
 		return (oscar_req_fail(req, rv, "read_blocks: reading object %s", key));
 	}
-	oscar_value_t *m = oscar_value_new_map(2);
+	// A block that shrinks by an eighth travels lz4-compressed when the
+	// reader accepts it.
+	void  *z   = NULL;
+	size_t zn  = 0;
+	bool   lz4 = n >= 4096 && osc_st_accepts_lz4(oscar_value_map_get(args, "accept")) &&
+	           osc_lz4_compress(p, n, &z, &zn) == 0 && osc_lz4_worth(n, zn);
+	oscar_value_t *m = oscar_value_new_map(3);
 	rv               = m == NULL ? OSCAR_ENOMEM : 0;
 	rv = rv != 0 ? rv : oscar_value_map_set(m, "total", oscar_value_new_uint(r->total));
-	rv = rv != 0 ? rv : oscar_value_map_set(m, "data", oscar_value_new_bin(p, n));
+	rv = rv != 0 ? rv
+	             : oscar_value_map_set(
+	                   m, "data", lz4 ? oscar_value_new_bin(z, zn) : oscar_value_new_bin(p, n));
+	rv = rv != 0 || !lz4 ? rv : oscar_value_map_set(m, "lz4", oscar_value_new_bool(true));
+	free(z);
 	r->offset += n;
 	if (rv != 0 || r->offset >= r->total) {
 		osc_st_iter_free(r);
 	} else {
 		// Keep it for the next block, dropping the oldest past the bound.
-		r->next  = st->iters;
+		r->next   = st->iters;
 		st->iters = r;
 		if (++st->n_iters > OSC_ST_ITERS_MAX) {
 			osc_st_iter_t **pp = &st->iters;
@@ -659,8 +686,8 @@ static void osc_st_pull_key(oscar_actor_t *self, osc_st_pull_t *pl, size_t i, in
 			pl->err = *err;
 		}
 		oscar_error_set(&pl->err, code, "pulling object %s of session %s: %s", pl->keys[i],
-		    pl->session, err != NULL && err->message[0] != '\0' ? err->message
-		                                                      : oscar_strerror(code));
+		    pl->session,
+		    err != NULL && err->message[0] != '\0' ? err->message : oscar_strerror(code));
 	}
 	if (--pl->left == 0) {
 		osc_st_pull_done(self, pl);
@@ -708,18 +735,33 @@ static void osc_st_xfer_block(oscar_actor_t *self, oscar_result_t *res, void *ar
 	const void *p     = NULL;
 	size_t      n     = 0;
 	int         rv    = 0;
-	if (oscar_value_get_bin(oscar_value_map_get(res->value, "data"), &p, &n) != 0 || total == 0 ||
-	    n == 0 || (x->recv != NULL && total != x->total) || n > total - x->offset) {
+	if (oscar_value_get_bin(oscar_value_map_get(res->value, "data"), &p, &n) != 0 ||
+	    total == 0 || n == 0 || (x->recv != NULL && total != x->total) ||
+	    n > total - x->offset) {
 		rv = oscar_error_set(&err, OSCAR_EPROTO,
-		    "%s sent a block that does not follow (offset %" PRIu64 ", %zu bytes of %" PRIu64
-		    ")",
+		    "%s sent a block that does not follow (offset %" PRIu64
+		    ", %zu bytes of %" PRIu64 ")",
 		    x->peer.addr, x->offset, n, total);
+	}
+	void  *raw = NULL;
+	size_t rn  = 0;
+	if (rv == 0 && oscar_value_map_bool(res->value, "lz4", false)) {
+		// Never more than the block asked for, whatever the frame says.
+		if ((rv = osc_lz4_decompress(p, n, (size_t) st->svc->block_size, &raw, &rn)) != 0 ||
+		    rn == 0 || rn > total - x->offset) {
+			rv = oscar_error_set(&err, OSCAR_EPROTO,
+			    "%s sent an lz4 block that does not decompress to what follows",
+			    x->peer.addr);
+		}
+		p = raw;
+		n = rn;
 	}
 	if (rv == 0 && x->recv == NULL) {
 		x->total = total;
-		rv       = osc_store_recv_open(st->store, x->session, x->key, total, &x->recv, &err);
+		rv = osc_store_recv_open(st->store, x->session, x->key, total, &x->recv, &err);
 	}
 	rv = rv != 0 ? rv : osc_store_recv_push(x->recv, p, n, &err);
+	free(raw);
 	if (rv == 0) {
 		x->offset += n;
 		if (x->offset < x->total) {
@@ -742,7 +784,17 @@ static void osc_st_xfer_read(oscar_actor_t *self, osc_st_xfer_t *x)
 	rv = rv != 0 ? rv : oscar_value_map_set(a, "session", oscar_value_new_str(x->session));
 	rv = rv != 0 ? rv : oscar_value_map_set(a, "key", oscar_value_new_str(x->key));
 	rv = rv != 0 ? rv : oscar_value_map_set(a, "offset", oscar_value_new_uint(x->offset));
-	rv = rv != 0 ? rv : oscar_value_map_set(a, "size", oscar_value_new_uint(st->svc->block_size));
+	rv = rv != 0 ? rv
+	             : oscar_value_map_set(a, "size", oscar_value_new_uint(st->svc->block_size));
+	if (rv == 0 && st->svc->transfer_lz4) {
+		oscar_value_t *acc = oscar_value_new_array(1);
+		if (acc == NULL || oscar_value_array_push(acc, oscar_value_new_str("lz4")) != 0) {
+			oscar_value_free(acc);
+			rv = OSCAR_ENOMEM;
+		} else {
+			rv = oscar_value_map_set(a, "accept", acc); // consumes acc
+		}
+	}
 	if (rv != 0) {
 		oscar_value_free(a);
 	} else {
@@ -751,8 +803,8 @@ static void osc_st_xfer_read(oscar_actor_t *self, osc_st_xfer_t *x)
 	}
 	if (rv != 0) {
 		oscar_error_t err;
-		oscar_error_set(&err, rv, "cannot ask %s for a block: %s", x->peer.addr,
-		    oscar_strerror(rv));
+		oscar_error_set(
+		    &err, rv, "cannot ask %s for a block: %s", x->peer.addr, oscar_strerror(rv));
 		osc_st_xfer_end(self, x, rv, &err);
 	}
 }
@@ -764,8 +816,10 @@ static void osc_st_meta_told(oscar_actor_t *self, oscar_result_t *res, void *arg
 	osc_st_pull_t *pl = arg;
 	(void) self;
 	if (res->code != 0) {
-		oscar_log(OSCAR_LOG_WARN, "storage", "cannot tell meta of session %s where %zu pulled "
-		    "objects are: %s", pl->session, pl->n,
+		oscar_log(OSCAR_LOG_WARN, "storage",
+		    "cannot tell meta of session %s where %zu pulled "
+		    "objects are: %s",
+		    pl->session, pl->n,
 		    res->error != NULL ? res->error->message : oscar_strerror(res->code));
 	}
 	if (pl->req != NULL) {
@@ -807,17 +861,17 @@ static void osc_st_pull_done(oscar_actor_t *self, osc_st_pull_t *pl)
 		oscar_value_array_push(locs, e);
 	}
 	snprintf(uid, sizeof(uid), "oscar.meta:%s", pl->session);
-	int rv = locs == NULL ? OSCAR_ENOMEM
-	                      : oscar_ref_make(&meta, oscar_node_supervisor(node), uid);
+	int rv =
+	    locs == NULL ? OSCAR_ENOMEM : oscar_ref_make(&meta, oscar_node_supervisor(node), uid);
 	if (rv == 0) {
 		pl->in_meta = true;
-		rv          = oscar_actor_call(self, &meta, "add_location", locs,
-		             OSC_ST_META_TIMEOUT_MS, osc_st_meta_told, pl, NULL);
-		locs        = NULL;
+		rv   = oscar_actor_call(self, &meta, "add_location", locs, OSC_ST_META_TIMEOUT_MS,
+		      osc_st_meta_told, pl, NULL);
+		locs = NULL;
 	}
 	oscar_value_free(locs);
 	if (rv != 0) {
-		oscar_error_t err;
+		oscar_error_t  err;
 		oscar_result_t res = { .code = rv, .error = &err };
 		oscar_error_set(&err, rv, "%s", oscar_strerror(rv));
 		osc_st_meta_told(self, &res, pl);
@@ -1141,7 +1195,7 @@ static int osc_st_dispatch(oscar_actor_t *self, oscar_req_t *req)
 
 #define OSC_METHOD_(id, name, fn, args, reply) { name, osc_st_dispatch, NULL },
 static const oscar_method_t osc_st_methods[] = {
-	OSC_STORAGE_METHODS(OSC_METHOD_){ NULL, NULL, NULL },
+	OSC_STORAGE_METHODS(OSC_METHOD_) { NULL, NULL, NULL },
 };
 #undef OSC_METHOD_
 
@@ -1167,6 +1221,9 @@ static const oscar_setting_spec_t osc_storage_specs[] = {
 	    "spill)" },
 	{ "transfer_block_size", OSCAR_SETTING_BYTES, "4M", 4096, OSC_ST_BLOCK_MAX,
 	    "bytes asked at a time when pulling an object from another worker" },
+	{ "transfer_lz4", OSCAR_SETTING_BOOL, "false", 0, 0,
+	    "ask for the blocks of a pull lz4-compressed (worth it across a network, not on "
+	    "loopback)" },
 	{ NULL, 0, NULL, 0, 0, NULL },
 };
 
@@ -1179,8 +1236,8 @@ static int osc_storage_read_settings(
 	int     rv;
 	svc->memory_limit = memory / 2;
 	if (oscar_settings_get(s, OSC_STORAGE_SECTION, "memory_limit") != NULL) {
-		if ((rv = oscar_service_setting_int(s, &osc_storage_service, "memory_limit", &v, err)) !=
-		    0) {
+		if ((rv = oscar_service_setting_int(
+		         s, &osc_storage_service, "memory_limit", &v, err)) != 0) {
 			return (rv);
 		}
 		svc->memory_limit = (uint64_t) v;
@@ -1190,9 +1247,14 @@ static int osc_storage_read_settings(
 		return (rv);
 	}
 	svc->block_size = (uint64_t) v;
+	if ((rv = oscar_service_setting_bool(
+	         s, &osc_storage_service, "transfer_lz4", &svc->transfer_lz4, err)) != 0) {
+		return (rv);
+	}
 	const char *dir = oscar_service_setting_str(s, &osc_storage_service, "spill_dir");
 	if (dir == NULL) {
-		dir = getenv("TMPDIR") != NULL && getenv("TMPDIR")[0] == '/' ? getenv("TMPDIR") : "/tmp";
+		dir = getenv("TMPDIR") != NULL && getenv("TMPDIR")[0] == '/' ? getenv("TMPDIR")
+		                                                             : "/tmp";
 	}
 	if (dir[0] != '\0' && dir[0] != '/') {
 		return (oscar_error_set(err, OSCAR_EINVAL,
@@ -1230,11 +1292,12 @@ static int osc_storage_start(oscar_node_t *node, void **state, oscar_error_t *er
 	}
 	svc->node = node;
 	rv        = osc_storage_read_settings(
-            oscar_node_settings(node), osc_node_facts(node)->memory, svc, err);
-	const char *dir = oscar_service_setting_str(
-	    oscar_node_settings(node), &osc_storage_service, "spill_dir");
+	           oscar_node_settings(node), osc_node_facts(node)->memory, svc, err);
+	const char *dir =
+	    oscar_service_setting_str(oscar_node_settings(node), &osc_storage_service, "spill_dir");
 	if (dir == NULL) {
-		dir = getenv("TMPDIR") != NULL && getenv("TMPDIR")[0] == '/' ? getenv("TMPDIR") : "/tmp";
+		dir = getenv("TMPDIR") != NULL && getenv("TMPDIR")[0] == '/' ? getenv("TMPDIR")
+		                                                             : "/tmp";
 	}
 	if (rv == 0 && dir[0] != '\0' && (svc->spill_dir = strdup(dir)) == NULL) {
 		rv = oscar_error_set(err, OSCAR_ENOMEM, "out of memory");
@@ -1268,7 +1331,8 @@ static void osc_storage_stop(oscar_node_t *node, void *state)
 	svc->link = NULL;
 	oscar_ref_make(&ref, oscar_node_address(node), OSCAR_STORAGE_UID);
 	if (oscar_destroy(oscar_node_pool(node), &ref, 30000, &err) != 0) {
-		oscar_log(OSCAR_LOG_WARN, "storage", "cannot stop the storage actor: %s", err.message);
+		oscar_log(
+		    OSCAR_LOG_WARN, "storage", "cannot stop the storage actor: %s", err.message);
 		return; // it may still use svc: leave it
 	}
 	osc_storage_svc_free(svc);
@@ -1313,8 +1377,10 @@ static int osc_storage_info(oscar_node_t *node, void *state, oscar_value_t *map)
 	}
 	osc_store_stats(svc->store, &s);
 	int rv = oscar_value_map_set(map, "storage_used", oscar_value_new_uint(s.used));
-	rv     = rv != 0 ? rv : oscar_value_map_set(map, "storage_limit", oscar_value_new_uint(s.limit));
-	rv = rv != 0 ? rv : oscar_value_map_set(map, "storage_spilled", oscar_value_new_uint(s.spilled));
+	rv =
+	    rv != 0 ? rv : oscar_value_map_set(map, "storage_limit", oscar_value_new_uint(s.limit));
+	rv = rv != 0 ? rv
+	             : oscar_value_map_set(map, "storage_spilled", oscar_value_new_uint(s.spilled));
 	return (rv);
 }
 

@@ -20,7 +20,8 @@
 //                    accept names "lz4"
 //   delete           {session, keys} -> uint (how many were there)
 //   pull             {session, keys, from} -> [size...]
-//   read_blocks      {session, key, offset, size} -> {total, data: bin}
+//   read_blocks      {session, key, offset, size, accept|nil}
+//                    -> {total, data: bin, lz4: true|absent}
 //   info             nil -> {used, limit, spilled, objects, ...}
 //   session_create   session -> nil (the service's session hook)
 //   session_destroy  session -> nil
@@ -30,7 +31,7 @@
 // shm_export and shm_import carry descriptor numbers of the worker's own
 // process and answer only the service's own link thread (local.c), which
 // proves itself with the token the service drew at start.
-#define OSC_STORAGE_METHODS(X)                                                                  \
+#define OSC_STORAGE_METHODS(X)                                                                     \
 	X(PUT, "put", osc_st_m_put, OSC_SHAPE_MAP, OSC_SHAPE_ARRAY)                                \
 	X(GET, "get", osc_st_m_get, OSC_SHAPE_MAP, OSC_SHAPE_ANY)                                  \
 	X(DELETE, "delete", osc_st_m_delete, OSC_SHAPE_MAP, OSC_SHAPE_UINT)                        \
@@ -65,12 +66,13 @@ extern const oscar_actor_class_t osc_storage_class;
 // main pool's thread) and its link thread. The actor owns the store; the
 // info hook, which runs on the same thread, reads its figures.
 typedef struct osc_storage_svc {
-	oscar_node_t *node;
-	osc_store_t  *store; // the actor's; NULL before it starts and after it ends
-	uint64_t      memory_limit;
-	char         *spill_dir; // NULL: no spilling
-	uint64_t      block_size;
-	uint64_t      token; // proves a shm_* call comes from the link thread
+	oscar_node_t            *node;
+	osc_store_t             *store; // the actor's; NULL before it starts and after it ends
+	uint64_t                 memory_limit;
+	char                    *spill_dir; // NULL: no spilling
+	uint64_t                 block_size;
+	bool                     transfer_lz4; // ask for compressed blocks
+	uint64_t                 token;        // proves a shm_* call comes from the link thread
 	struct osc_storage_link *link;
 } osc_storage_svc_t;
 
@@ -90,6 +92,6 @@ void osc_storage_link_name(const char *address, char *buf, size_t size);
 // memory. osc_storage_slice_parse reads one (OSCAR_EBADARGS naming what
 // is wrong).
 oscar_value_t *osc_storage_slice_value(const oscar_storage_slice_t *sl);
-int osc_storage_slice_parse(const oscar_value_t *v, osc_slice_t *sl, oscar_error_t *err);
+int            osc_storage_slice_parse(const oscar_value_t *v, osc_slice_t *sl, oscar_error_t *err);
 
 #endif // OSC_STORAGE_INT_H

@@ -119,8 +119,8 @@ Test(storage_procs, put_get_pull_256_mib_and_node_info_in_real_workers)
 	    0, "%s", err.message);
 	cr_assert_eq(sizes[0], n + 5);
 	const char *k1[] = { "small" };
-	cr_assert_eq(oscar_storage_get(pool, a.addr, "s9", 1, k1, NULL, 0, &vals[0], DEADLINE_MS,
-	                 &err),
+	cr_assert_eq(
+	    oscar_storage_get(pool, a.addr, "s9", 1, k1, NULL, 0, &vals[0], DEADLINE_MS, &err),
 	    OSCAR_ENOENT);
 	cr_assert(strstr(err.message, "s9") != NULL, "%s", err.message);
 
@@ -134,19 +134,20 @@ Test(storage_procs, put_get_pull_256_mib_and_node_info_in_real_workers)
 	cr_assert_eq(size, n + 5);
 	long peak = vm_kb(b.proc->pid, "VmHWM:");
 	long grew = peak - base;
-	cr_assert_gt(grew, (long) (n / 1024), "the object is not in the receiver? grew %ld KiB", grew);
+	cr_assert_gt(
+	    grew, (long) (n / 1024), "the object is not in the receiver? grew %ld KiB", grew);
 	cr_assert_lt(grew, (long) (n / 1024) * 3 / 2, "peak grew by %ld KiB", grew);
 
 	// It arrived intact: read it back in slices (its first and last MiB).
-	oscar_storage_slice_t first = { .start = 0, .stop = 1 << 20, .step = 1, .has_start = true,
-		.has_stop = true };
-	oscar_storage_slice_t last  = { .start = -(1 << 20), .step = 1, .has_start = true };
+	oscar_storage_slice_t first = {
+		.start = 0, .stop = 1 << 20, .step = 1, .has_start = true, .has_stop = true
+	};
+	oscar_storage_slice_t        last = { .start = -(1 << 20), .step = 1, .has_start = true };
 	const oscar_storage_slice_t *sl[] = { &first, &last };
 	const char                  *kk[] = { "big", "big" };
 	oscar_value_t               *out  = NULL;
-	cr_assert_eq(
-	    oscar_storage_get(pool, b.addr, "s1", 2, kk, sl, 0, &out, DEADLINE_MS, &err), 0, "%s",
-	    err.message);
+	cr_assert_eq(oscar_storage_get(pool, b.addr, "s1", 2, kk, sl, 0, &out, DEADLINE_MS, &err),
+	    0, "%s", err.message);
 	for (int j = 0; j < 2; j++) {
 		const oscar_value_t *v   = oscar_value_at(out, (size_t) j);
 		size_t               off = j == 0 ? 0 : n - (1u << 20);
@@ -162,8 +163,8 @@ Test(storage_procs, put_get_pull_256_mib_and_node_info_in_real_workers)
 	oscar_ref_t    ref;
 	oscar_value_t *info = NULL;
 	oscar_ref_make(&ref, b.addr, OSCAR_CLUSTER_UID);
-	cr_assert_eq(oscar_call(pool, &ref, "info", NULL, DEADLINE_MS, &info, &err), 0, "%s",
-	    err.message);
+	cr_assert_eq(
+	    oscar_call(pool, &ref, "info", NULL, DEADLINE_MS, &info, &err), 0, "%s", err.message);
 	cr_assert_eq(oscar_value_map_uint(info, "storage_used", 0), n + 5);
 	cr_assert_gt(oscar_value_map_uint(info, "storage_limit", 0), 0);
 	cr_assert_eq(oscar_value_map_uint(info, "storage_spilled", 1), 0);

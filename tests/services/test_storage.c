@@ -42,8 +42,8 @@ static void start(cluster_t *c, int n, const char *const *kv)
 	memset(c, 0, sizeof(*c));
 	snprintf(c->spill, sizeof(c->spill), "/tmp/oscar-test-storage-%d", (int) getpid());
 	oscar_settings_new(&s);
-	cr_assert_eq(oscar_node_start(&c->sup, OSCAR_ROLE_SUPERVISOR, s, NULL, &err), 0, "%s",
-	    err.message);
+	cr_assert_eq(
+	    oscar_node_start(&c->sup, OSCAR_ROLE_SUPERVISOR, s, NULL, &err), 0, "%s", err.message);
 	oscar_settings_set(s, "node", "supervisor", oscar_node_address(c->sup));
 	oscar_settings_set(s, "storage", "spill_dir", c->spill);
 	for (size_t i = 0; kv != NULL && kv[i] != NULL; i += 2) {
@@ -79,7 +79,8 @@ static void session(cluster_t *c, const char *id)
 	oscar_error_t err;
 	for (int i = 0; i < 2; i++) {
 		if (c->w[i] != NULL) {
-			cr_assert_eq(oscar_node_session_create(c->w[i], id, &err), 0, "%s", err.message);
+			cr_assert_eq(
+			    oscar_node_session_create(c->w[i], id, &err), 0, "%s", err.message);
 		}
 	}
 }
@@ -109,8 +110,8 @@ static bool is_pattern(const oscar_value_t *v, size_t n)
 	return (true);
 }
 
-static int put1(cluster_t *c, int w, const char *sid, const char *key, oscar_value_t *v,
-    oscar_error_t *err)
+static int put1(
+    cluster_t *c, int w, const char *sid, const char *key, oscar_value_t *v, oscar_error_t *err)
 {
 	const char *keys[] = { key };
 	return (oscar_storage_put(c->pool, addr(c, w), sid, 1, keys, &v, NULL, T_MS, err));
@@ -122,8 +123,8 @@ static int get1(cluster_t *c, int w, const char *sid, const char *key,
 	const char                  *keys[] = { key };
 	const oscar_storage_slice_t *sls[]  = { sl };
 	oscar_value_t               *arr    = NULL;
-	int rv = oscar_storage_get(c->pool, addr(c, w), sid, 1, keys, sl != NULL ? sls : NULL, 0, &arr,
-	    T_MS, err);
+	int                          rv     = oscar_storage_get(
+	                                 c->pool, addr(c, w), sid, 1, keys, sl != NULL ? sls : NULL, 0, &arr, T_MS, err);
 	*out = NULL;
 	if (rv == 0) {
 		*out = oscar_value_copy(oscar_value_at(arr, 0));
@@ -136,7 +137,8 @@ static oscar_storage_info_t info(cluster_t *c, int w)
 {
 	oscar_storage_info_t in;
 	oscar_error_t        err;
-	cr_assert_eq(oscar_storage_info(c->pool, addr(c, w), &in, T_MS, &err), 0, "%s", err.message);
+	cr_assert_eq(
+	    oscar_storage_info(c->pool, addr(c, w), &in, T_MS, &err), 0, "%s", err.message);
 	return (in);
 }
 
@@ -190,8 +192,9 @@ Test(storage, put_get_delete_and_info_batched)
 	cr_assert_eq(sizes[1], 1);
 	cr_assert_eq(sizes[2], 100005); // bin32 header + bytes
 	oscar_value_t *out = NULL;
-	cr_assert_eq(oscar_storage_get(c.pool, addr(&c, 0), "s1", 3, keys, NULL, 0, &out, T_MS, &err),
-	    0, "%s", err.message);
+	cr_assert_eq(
+	    oscar_storage_get(c.pool, addr(&c, 0), "s1", 3, keys, NULL, 0, &out, T_MS, &err), 0,
+	    "%s", err.message);
 	cr_assert_str_eq(oscar_value_at_str(out, 0), "hello");
 	cr_assert_eq(oscar_value_at_int(out, 1, 0), 42);
 	cr_assert(is_pattern(oscar_value_at(out, 2), 100000));
@@ -203,8 +206,8 @@ Test(storage, put_get_delete_and_info_batched)
 	// The same key twice counts once; a missing key deletes nothing.
 	const char *dk[] = { "a", "a", "nope" };
 	uint64_t    n    = 99;
-	cr_assert_eq(oscar_storage_delete(c.pool, addr(&c, 0), "s1", 3, dk, &n, T_MS, &err),
-	    OSCAR_ENOENT);
+	cr_assert_eq(
+	    oscar_storage_delete(c.pool, addr(&c, 0), "s1", 3, dk, &n, T_MS, &err), OSCAR_ENOENT);
 	cr_assert(strstr(err.message, "nope") != NULL, "%s", err.message);
 	cr_assert_eq(info(&c, 0).objects, 3);
 	cr_assert_eq(oscar_storage_delete(c.pool, addr(&c, 0), "s1", 2, dk, &n, T_MS, &err), 0);
@@ -223,8 +226,8 @@ Test(storage, unknown_session_and_key_are_named_and_sessions_are_isolated)
 	session(&c, "s2");
 	cr_assert_eq(put1(&c, 0, "nosuch", "k", oscar_value_new_int(1), &err), OSCAR_ENOENT);
 	cr_assert(strstr(err.message, "nosuch") != NULL, "%s", err.message);
-	cr_assert_eq(put1(&c, 0, "s1", "k", oscar_value_new_str("secret"), &err), 0, "%s",
-	    err.message);
+	cr_assert_eq(
+	    put1(&c, 0, "s1", "k", oscar_value_new_str("secret"), &err), 0, "%s", err.message);
 	cr_assert_eq(get1(&c, 0, "s2", "k", NULL, &v, &err), OSCAR_ENOENT);
 	cr_assert(strstr(err.message, "no such object k in session s2") != NULL, "%s", err.message);
 	cr_assert_eq(get1(&c, 0, "s1", "missing", NULL, &v, &err), OSCAR_ENOENT);
@@ -253,8 +256,9 @@ Test(storage, slices_select_and_bad_slices_are_refused)
 	oscar_value_map_set(m, "x", oscar_value_new_int(1));
 	cr_assert_eq(put1(&c, 0, "s1", "map", m, &err), 0);
 
-	oscar_storage_slice_t sl = { .start = 2, .stop = 8, .step = 3, .has_start = true,
-		.has_stop = true };
+	oscar_storage_slice_t sl = {
+		.start = 2, .stop = 8, .step = 3, .has_start = true, .has_stop = true
+	};
 	cr_assert_eq(get1(&c, 0, "s1", "arr", &sl, &v, &err), 0, "%s", err.message);
 	cr_assert_eq(oscar_value_len(v), 2);
 	cr_assert_eq(oscar_value_at_int(v, 0, -1), 2);
@@ -269,8 +273,9 @@ Test(storage, slices_select_and_bad_slices_are_refused)
 	cr_assert_eq(v->as.i, 8);
 	oscar_value_free(v);
 	// Out of range, step 0, a map: refused, naming the object.
-	oscar_storage_slice_t out = { .start = 0, .stop = 11, .step = 1, .has_start = true,
-		.has_stop = true };
+	oscar_storage_slice_t out = {
+		.start = 0, .stop = 11, .step = 1, .has_start = true, .has_stop = true
+	};
 	cr_assert_eq(get1(&c, 0, "s1", "arr", &out, &v, &err), OSCAR_EINVAL);
 	cr_assert(strstr(err.message, "out of range") != NULL, "%s", err.message);
 	oscar_storage_slice_t zero = { .step = 0 };
@@ -287,7 +292,7 @@ Test(storage, large_bins_travel_lz4_when_the_reader_accepts_it)
 	start(&c, 1, NULL);
 	session(&c, "s1");
 	// Compressible: a repeating pattern of 1 MiB.
-	size_t         n = 1u << 20;
+	size_t         n      = 1u << 20;
 	const char    *keys[] = { "big", "small" };
 	oscar_value_t *vals[] = { pattern_bin(n), oscar_value_new_str("x") };
 	cr_assert_eq(
@@ -303,7 +308,8 @@ Test(storage, large_bins_travel_lz4_when_the_reader_accepts_it)
 	oscar_value_map_set(args, "keys", ks);
 	oscar_value_map_set(args, "accept", acc);
 	oscar_ref_make(&ref, addr(&c, 0), OSCAR_STORAGE_UID);
-	cr_assert_eq(oscar_call(c.pool, &ref, "get", args, T_MS, &reply, &err), 0, "%s", err.message);
+	cr_assert_eq(
+	    oscar_call(c.pool, &ref, "get", args, T_MS, &reply, &err), 0, "%s", err.message);
 	const oscar_value_t *which = oscar_value_map_get(reply, "lz4");
 	cr_assert_eq(oscar_value_len(which), 1);
 	cr_assert_eq(oscar_value_at_uint(which, 0, 9), 0);
@@ -336,9 +342,9 @@ Test(storage, malformed_batches_are_refused_and_change_nothing)
 	oscar_value_map_set(a, "session", oscar_value_new_str("s1"));
 	cr_assert_eq(oscar_call(c.pool, &ref, "put", a, T_MS, NULL, &err), OSCAR_EBADARGS);
 	cr_assert(strstr(err.message, "items") != NULL, "%s", err.message);
-	a                     = oscar_value_new_map(2);
-	oscar_value_t *items  = oscar_value_new_array(2);
-	oscar_value_t *good   = oscar_value_new_array(2);
+	a                    = oscar_value_new_map(2);
+	oscar_value_t *items = oscar_value_new_array(2);
+	oscar_value_t *good  = oscar_value_new_array(2);
 	oscar_value_array_push(good, oscar_value_new_str("k1"));
 	oscar_value_array_push(good, oscar_value_new_int(1));
 	oscar_value_array_push(items, good);
@@ -349,7 +355,7 @@ Test(storage, malformed_batches_are_refused_and_change_nothing)
 	cr_assert(strstr(err.message, "item 1") != NULL, "%s", err.message);
 	cr_assert_eq(info(&c, 0).objects, 0); // k1 was not stored either
 	// A get with keys that are not strs, slices of the wrong count.
-	a = oscar_value_new_map(2);
+	a                 = oscar_value_new_map(2);
 	oscar_value_t *ks = oscar_value_new_array(1);
 	oscar_value_array_push(ks, oscar_value_new_int(5));
 	oscar_value_map_set(a, "session", oscar_value_new_str("s1"));
@@ -381,7 +387,8 @@ Test(storage, a_destroyed_session_leaves_zero_bytes_and_no_spill_file)
 	for (int i = 0; i < 8; i++) {
 		char key[16];
 		snprintf(key, sizeof(key), "k%d", i);
-		cr_assert_eq(put1(&c, 0, "s1", key, pattern_bin(100000), &err), 0, "%s", err.message);
+		cr_assert_eq(
+		    put1(&c, 0, "s1", key, pattern_bin(100000), &err), 0, "%s", err.message);
 	}
 	oscar_storage_info_t in = info(&c, 0);
 	cr_assert_gt(in.spilled, 0);
@@ -435,11 +442,11 @@ static void *put_get_thread(void *p)
 	for (int i = 0; i < 25 && a->failures == 0; i++) {
 		char key[32];
 		snprintf(key, sizeof(key), "t%d-%d", a->id, i);
-		size_t         n  = 20000 + (size_t) (a->id * 1000 + i);
+		size_t         n    = 20000 + (size_t) (a->id * 1000 + i);
 		const char    *ks[] = { key };
-		oscar_value_t *v  = pattern_bin(n);
-		if (oscar_storage_put(a->c->pool, addr(a->c, 0), "s1", 1, ks, &v, NULL, T_MS, &err) !=
-		    0) {
+		oscar_value_t *v    = pattern_bin(n);
+		if (oscar_storage_put(
+		        a->c->pool, addr(a->c, 0), "s1", 1, ks, &v, NULL, T_MS, &err) != 0) {
 			a->failures++;
 			snprintf(a->why, sizeof(a->why), "put %s: %s", key, err.message);
 			break;
@@ -448,9 +455,10 @@ static void *put_get_thread(void *p)
 		for (int j = 0; j <= i; j += 3) {
 			snprintf(key, sizeof(key), "t%d-%d", a->id, j);
 			oscar_value_t *out = NULL;
-			if (oscar_storage_get(a->c->pool, addr(a->c, 0), "s1", 1, ks, NULL, 0, &out, T_MS,
-			        &err) != 0 ||
-			    !is_pattern(oscar_value_at(out, 0), 20000 + (size_t) (a->id * 1000 + j))) {
+			if (oscar_storage_get(a->c->pool, addr(a->c, 0), "s1", 1, ks, NULL, 0, &out,
+			        T_MS, &err) != 0 ||
+			    !is_pattern(
+			        oscar_value_at(out, 0), 20000 + (size_t) (a->id * 1000 + j))) {
 				a->failures++;
 				snprintf(a->why, sizeof(a->why), "get %s: %s", key, err.message);
 			}
@@ -500,11 +508,11 @@ Test(storage, a_pull_copies_objects_in_blocks_and_a_second_pull_shares_the_trans
 	// Two pulls of the same key at once, then one of both keys.
 	const char   *k1[] = { "big" };
 	oscar_call_t *p1, *p2;
-	cr_assert_eq(oscar_storage_pull_start(c.pool, addr(&c, 1), "s1", 1, k1, addr(&c, 0), T_MS,
-	                 &p1, &err),
+	cr_assert_eq(oscar_storage_pull_start(
+	                 c.pool, addr(&c, 1), "s1", 1, k1, addr(&c, 0), T_MS, &p1, &err),
 	    0, "%s", err.message);
-	cr_assert_eq(oscar_storage_pull_start(c.pool, addr(&c, 1), "s1", 1, k1, addr(&c, 0), T_MS,
-	                 &p2, &err),
+	cr_assert_eq(oscar_storage_pull_start(
+	                 c.pool, addr(&c, 1), "s1", 1, k1, addr(&c, 0), T_MS, &p2, &err),
 	    0, "%s", err.message);
 	oscar_value_t *r1 = NULL, *r2 = NULL;
 	cr_assert_eq(oscar_call_wait(&p1, &r1, &err), 0, "%s", err.message);
@@ -515,9 +523,9 @@ Test(storage, a_pull_copies_objects_in_blocks_and_a_second_pull_shares_the_trans
 	oscar_value_free(r2);
 	const char *k2[] = { "big", "small" };
 	uint64_t    sizes[2];
-	cr_assert_eq(oscar_storage_pull(c.pool, addr(&c, 1), "s1", 2, k2, addr(&c, 0), sizes, T_MS,
-	                 &err),
-	    0, "%s", err.message);
+	cr_assert_eq(
+	    oscar_storage_pull(c.pool, addr(&c, 1), "s1", 2, k2, addr(&c, 0), sizes, T_MS, &err), 0,
+	    "%s", err.message);
 	cr_assert_eq(sizes[1], 3);
 	oscar_value_t *v = NULL;
 	cr_assert_eq(get1(&c, 1, "s1", "big", NULL, &v, &err), 0, "%s", err.message);
@@ -527,15 +535,52 @@ Test(storage, a_pull_copies_objects_in_blocks_and_a_second_pull_shares_the_trans
 	cr_assert_eq(info(&c, 1).transfers, 0);
 	// Unknown key, unknown session: named.
 	const char *k3[] = { "nope" };
-	cr_assert_eq(oscar_storage_pull(c.pool, addr(&c, 1), "s1", 1, k3, addr(&c, 0), NULL, T_MS,
-	                 &err),
+	cr_assert_eq(
+	    oscar_storage_pull(c.pool, addr(&c, 1), "s1", 1, k3, addr(&c, 0), NULL, T_MS, &err),
 	    OSCAR_ENOENT);
 	cr_assert(strstr(err.message, "nope") != NULL, "%s", err.message);
-	cr_assert_eq(oscar_storage_pull(c.pool, addr(&c, 1), "s9", 1, k3, addr(&c, 0), NULL, T_MS,
-	                 &err),
+	cr_assert_eq(
+	    oscar_storage_pull(c.pool, addr(&c, 1), "s9", 1, k3, addr(&c, 0), NULL, T_MS, &err),
 	    OSCAR_ENOENT);
 	cr_assert(strstr(err.message, "s9") != NULL, "%s", err.message);
 	cr_assert_eq(info(&c, 1).objects, 2);
+	stop(&c);
+}
+
+Test(storage, a_pull_with_lz4_blocks_arrives_intact)
+{
+	const char *const kv[] = { "transfer_block_size", "256K", "transfer_lz4", "true", NULL };
+	cluster_t         c;
+	oscar_error_t     err;
+	start(&c, 2, kv);
+	session(&c, "s1");
+	size_t n = (3u << 20) + 12345;
+	cr_assert_eq(put1(&c, 0, "s1", "big", pattern_bin(n), &err), 0, "%s", err.message);
+	// A peer answers a read_blocks that accepts lz4 with a smaller,
+	// compressed block.
+	oscar_ref_t    ref;
+	oscar_value_t *a = oscar_value_new_map(5), *acc = oscar_value_new_array(1), *r = NULL;
+	oscar_value_array_push(acc, oscar_value_new_str("lz4"));
+	oscar_value_map_set(a, "session", oscar_value_new_str("s1"));
+	oscar_value_map_set(a, "key", oscar_value_new_str("big"));
+	oscar_value_map_set(a, "offset", oscar_value_new_uint(0));
+	oscar_value_map_set(a, "size", oscar_value_new_uint(256 << 10));
+	oscar_value_map_set(a, "accept", acc);
+	oscar_ref_make(&ref, addr(&c, 0), OSCAR_STORAGE_UID);
+	cr_assert_eq(
+	    oscar_call(c.pool, &ref, "read_blocks", a, T_MS, &r, &err), 0, "%s", err.message);
+	cr_assert(oscar_value_map_bool(r, "lz4", false));
+	cr_assert_lt(oscar_value_map_get(r, "data")->as.bin.len, 256u << 10);
+	cr_assert_eq(oscar_value_map_uint(r, "total", 0), n + 5);
+	oscar_value_free(r);
+	const char *k[] = { "big" };
+	cr_assert_eq(
+	    oscar_storage_pull(c.pool, addr(&c, 1), "s1", 1, k, addr(&c, 0), NULL, T_MS, &err), 0,
+	    "%s", err.message);
+	oscar_value_t *v = NULL;
+	cr_assert_eq(get1(&c, 1, "s1", "big", NULL, &v, &err), 0, "%s", err.message);
+	cr_assert(is_pattern(v, n));
+	oscar_value_free(v);
 	stop(&c);
 }
 
@@ -552,8 +597,8 @@ Test(storage, a_cancelled_pull_drops_its_transfer)
 	cr_assert_eq(put1(&c, 0, "s1", "big", pattern_bin(n), &err), 0, "%s", err.message);
 	const char   *k[] = { "big" };
 	oscar_call_t *p;
-	cr_assert_eq(oscar_storage_pull_start(c.pool, addr(&c, 1), "s1", 1, k, addr(&c, 0), T_MS,
-	                 &p, &err),
+	cr_assert_eq(
+	    oscar_storage_pull_start(c.pool, addr(&c, 1), "s1", 1, k, addr(&c, 0), T_MS, &p, &err),
 	    0, "%s", err.message);
 	// Wait until it is under way (bytes reserved), then cancel it.
 	oscar_storage_info_t in;
@@ -604,9 +649,9 @@ Test(storage, a_256_mib_pull_arrives_intact_under_twice_its_size)
 	long        base = vm_kb("VmRSS:");
 	const char *k[]  = { "big" };
 	uint64_t    size;
-	cr_assert_eq(oscar_storage_pull(c.pool, addr(&c, 1), "s1", 1, k, addr(&c, 0), &size, T_MS,
-	                 &err),
-	    0, "%s", err.message);
+	cr_assert_eq(
+	    oscar_storage_pull(c.pool, addr(&c, 1), "s1", 1, k, addr(&c, 0), &size, T_MS, &err), 0,
+	    "%s", err.message);
 	long peak = vm_kb("VmHWM:");
 	cr_assert_eq(size, n + 5);
 	// The receiver holds one more copy and a few blocks: well under
@@ -745,8 +790,8 @@ static int reader_put(oscar_actor_t *self, oscar_req_t *req)
 		return (rv);
 	}
 	oscar_value_t *v = pattern_bin(oscar_value_map_uint(args, "n", 0));
-	rv = oscar_storage_local_put(l, oscar_value_map_str(args, "session"),
-	    oscar_value_map_str(args, "key"), v, &size, T_MS, &err);
+	rv               = oscar_storage_local_put(l, oscar_value_map_str(args, "session"),
+	                  oscar_value_map_str(args, "key"), v, &size, T_MS, &err);
 	oscar_value_free(v);
 	oscar_storage_local_close(&l);
 	if (rv != 0) {
@@ -818,16 +863,16 @@ static void start_subpooled(cluster_t *c, oscar_registry_t **regp, oscar_ref_t *
 	*regp = reader_registry();
 	cr_assert_not_null(*regp);
 	oscar_settings_new(&s);
-	cr_assert_eq(oscar_node_start(&c->sup, OSCAR_ROLE_SUPERVISOR, s, *regp, &err), 0, "%s",
-	    err.message);
+	cr_assert_eq(
+	    oscar_node_start(&c->sup, OSCAR_ROLE_SUPERVISOR, s, *regp, &err), 0, "%s", err.message);
 	oscar_settings_set(s, "node", "supervisor", oscar_node_address(c->sup));
 	oscar_settings_set(s, "node", "sub_pools", "1");
 	oscar_settings_set(s, "storage", "spill_dir", c->spill);
 	char listen[128];
 	snprintf(listen, sizeof(listen), "ipc:///tmp/oscar-test-storage-node-%d", (int) getpid());
 	oscar_settings_set(s, "node", "listen", listen);
-	cr_assert_eq(oscar_node_start(&c->w[0], OSCAR_ROLE_WORKER, s, *regp, &err), 0, "%s",
-	    err.message);
+	cr_assert_eq(
+	    oscar_node_start(&c->w[0], OSCAR_ROLE_WORKER, s, *regp, &err), 0, "%s", err.message);
 	oscar_settings_free(&s);
 	oscar_pool_config_init(&cfg);
 	cfg.address = "tcp://127.0.0.1:0";
@@ -880,9 +925,9 @@ Test(storage, a_sub_pool_reads_64_mib_through_shared_memory_and_hands_one_back)
 	oscar_value_free(reply);
 	cr_assert_eq(info(&c, 0).shared, n + 65); // the segment stays with the object
 	// The other way: a new object handed over as a segment.
-	cr_assert_eq(oscar_call(wp, &reader, "put", reader_args(&c, "fromsub", n), T_MS, &reply,
-	                 &err),
-	    0, "%s", err.message);
+	cr_assert_eq(
+	    oscar_call(wp, &reader, "put", reader_args(&c, "fromsub", n), T_MS, &reply, &err), 0,
+	    "%s", err.message);
 	cr_assert_eq(reply->as.u, n + 5);
 	oscar_value_free(reply);
 	oscar_value_t *v = NULL;
@@ -892,8 +937,8 @@ Test(storage, a_sub_pool_reads_64_mib_through_shared_memory_and_hands_one_back)
 	// Errors travel back, named: an unknown key, an unknown session.
 	cr_assert_eq(oscar_call(wp, &reader, "read", reader_args(&c, "nope", n), T_MS, NULL, &err),
 	    OSCAR_ENOENT);
-	cr_assert(strstr(err.message, "no such object nope in session s1") != NULL, "%s",
-	    err.message);
+	cr_assert(
+	    strstr(err.message, "no such object nope in session s1") != NULL, "%s", err.message);
 	stop(&c);
 	oscar_registry_free(&reg);
 }
@@ -910,9 +955,8 @@ Test(storage, a_sub_pool_killed_while_holding_a_segment_leaves_nothing)
 	size_t n = 8u << 20;
 	cr_assert_eq(put1(&c, 0, "s1", "big", pattern_bin(n), &err), 0, "%s", err.message);
 	oscar_pool_t *wp = oscar_node_pool(c.w[0]);
-	cr_assert_eq(
-	    oscar_call(wp, &reader, "hold", reader_args(&c, "big", n), T_MS, NULL, &err), 0, "%s",
-	    err.message);
+	cr_assert_eq(oscar_call(wp, &reader, "hold", reader_args(&c, "big", n), T_MS, NULL, &err),
+	    0, "%s", err.message);
 	cr_assert_gt(info(&c, 0).shared, 0);
 	// SIGKILL the sub pool holding the mapping; the node recovers it.
 	cr_assert_eq(oscar_pool_kill_sub_pool(wp, 0, T_MS), 0);
@@ -924,11 +968,11 @@ Test(storage, a_sub_pool_killed_while_holding_a_segment_leaves_nothing)
 	// Hold one again, and stop the node with it held.
 	cr_assert_eq(put1(&c, 0, "s1", "big", pattern_bin(n), &err), 0, "%s", err.message);
 	oscar_placement_t at = { .how = OSCAR_PLACE_SUB_POOL, .index = 0 };
-	cr_assert_eq(oscar_create_by_name(wp, reader_class.name, NULL, NULL, &at, T_MS, &reader, &err),
-	    0, "%s", err.message);
 	cr_assert_eq(
-	    oscar_call(wp, &reader, "hold", reader_args(&c, "big", n), T_MS, NULL, &err), 0, "%s",
-	    err.message);
+	    oscar_create_by_name(wp, reader_class.name, NULL, NULL, &at, T_MS, &reader, &err), 0,
+	    "%s", err.message);
+	cr_assert_eq(oscar_call(wp, &reader, "hold", reader_args(&c, "big", n), T_MS, NULL, &err),
+	    0, "%s", err.message);
 	stop(&c);
 	oscar_registry_free(&reg);
 	cr_assert_eq(dev_shm_entries(), before);
