@@ -13,15 +13,18 @@ static int osc_graph_call(oscar_pool_t *pool, const char *address, const char *s
 	char        uid[OSCAR_UID_MAX];
 	oscar_ref_t ref;
 	if (pool == NULL || address == NULL || session == NULL ||
-	    (size_t) snprintf(uid, sizeof(uid), "%s%s", OSC_TASK_UID_PREFIX, session) >= sizeof(uid) ||
+	    (size_t) snprintf(uid, sizeof(uid), "%s%s", OSC_TASK_UID_PREFIX, session) >=
+	        sizeof(uid) ||
 	    oscar_ref_make(&ref, address, uid) != 0) {
 		oscar_value_free(args);
-		return (oscar_error_set(err, OSCAR_EINVAL, "a pool, an address and a session id are needed"));
+		return (oscar_error_set(
+		    err, OSCAR_EINVAL, "a pool, an address and a session id are needed"));
 	}
-	int rv = osc_method_call(pool, &ref, &osc_task_manager_methods[id], args, timeout_ms, reply, err);
+	int rv = osc_method_call(
+	    pool, &ref, &osc_task_manager_methods[id], args, timeout_ms, reply, err);
 	if (rv == OSCAR_ENOACTOR) {
-		return (oscar_error_set(err, OSCAR_ENOENT, "no session %s (no task manager for it)",
-		    session));
+		return (oscar_error_set(
+		    err, OSCAR_ENOENT, "no session %s (no task manager for it)", session));
 	}
 	return (rv);
 }
@@ -31,14 +34,15 @@ oscar_value_t *oscar_graph_task(
 {
 	oscar_value_t *t  = oscar_value_new_map(5);
 	int            rv = t != NULL && key != NULL && fn != NULL ? 0 : OSCAR_EINVAL;
-	rv = rv != 0 ? rv : oscar_value_map_set(t, "key", oscar_value_new_str(key));
-	rv = rv != 0 ? rv : oscar_value_map_set(t, "fn", oscar_value_new_str(fn));
+	rv                = rv != 0 ? rv : oscar_value_map_set(t, "key", oscar_value_new_str(key));
+	rv                = rv != 0 ? rv : oscar_value_map_set(t, "fn", oscar_value_new_str(fn));
 	if (rv == 0) {
-		rv   = oscar_value_map_set(t, "args", args != NULL ? args : oscar_value_new_array(0));
+		rv = oscar_value_map_set(t, "args", args != NULL ? args : oscar_value_new_array(0));
 		args = NULL;
 	}
 	rv = rv != 0 ? rv
-	             : oscar_value_map_set(t, "n_output", oscar_value_new_uint(n_output != 0 ? n_output : 1));
+	             : oscar_value_map_set(
+	                   t, "n_output", oscar_value_new_uint(n_output != 0 ? n_output : 1));
 	rv = rv != 0 ? rv : oscar_value_map_set(t, "pure", oscar_value_new_bool(pure));
 	oscar_value_free(args);
 	if (rv != 0) {
@@ -61,10 +65,11 @@ int oscar_graph_submit(oscar_pool_t *pool, const char *address, const char *sess
 		    graph == NULL ? "no graph given" : "out of memory"));
 	}
 	int rv = oscar_value_map_set(args, "graph", graph);
-	rv     = rv != 0 ? rv
-	                 : oscar_value_map_set(args, "graph_id",
-	                       graph_id != NULL ? oscar_value_new_str(graph_id) : oscar_value_new_nil());
-	if (rv != 0) {
+	rv     = rv != 0
+	             ? rv
+	             : oscar_value_map_set(args, "graph_id",
+                       graph_id != NULL ? oscar_value_new_str(graph_id) : oscar_value_new_nil());
+        if (rv != 0) {
 		oscar_value_free(args);
 		return (oscar_error_set(err, rv, "%s", oscar_strerror(rv)));
 	}
@@ -127,7 +132,8 @@ int oscar_graph_wait(oscar_pool_t *pool, const char *address, const char *sessio
 	}
 	// The call outlives the wait by a margin, so that the manager's own
 	// timeout answers first.
-	return (osc_graph_call(pool, address, session, OSC_TMGR_WAIT, args, wait_ms + 5000, info, err));
+	return (
+	    osc_graph_call(pool, address, session, OSC_TMGR_WAIT, args, wait_ms + 5000, info, err));
 }
 
 int oscar_graph_cancel(oscar_pool_t *pool, const char *address, const char *session,
@@ -136,8 +142,8 @@ int oscar_graph_cancel(oscar_pool_t *pool, const char *address, const char *sess
 	if (graph_id == NULL) {
 		return (oscar_error_set(err, OSCAR_EINVAL, "a graph id is needed"));
 	}
-	return (osc_graph_call(pool, address, session, OSC_TMGR_CANCEL, oscar_value_new_str(graph_id),
-	    timeout_ms, NULL, err));
+	return (osc_graph_call(pool, address, session, OSC_TMGR_CANCEL,
+	    oscar_value_new_str(graph_id), timeout_ms, NULL, err));
 }
 
 int oscar_graph_delete(oscar_pool_t *pool, const char *address, const char *session,
@@ -146,8 +152,8 @@ int oscar_graph_delete(oscar_pool_t *pool, const char *address, const char *sess
 	if (graph_id == NULL) {
 		return (oscar_error_set(err, OSCAR_EINVAL, "a graph id is needed"));
 	}
-	return (osc_graph_call(pool, address, session, OSC_TMGR_DELETE, oscar_value_new_str(graph_id),
-	    timeout_ms, NULL, err));
+	return (osc_graph_call(pool, address, session, OSC_TMGR_DELETE,
+	    oscar_value_new_str(graph_id), timeout_ms, NULL, err));
 }
 
 int oscar_graph_list(oscar_pool_t *pool, const char *address, const char *session,

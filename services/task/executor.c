@@ -37,7 +37,7 @@
 #define OSC_EXEC_CALL_TIMEOUT_MS 60000
 // A task may run for as long as it needs: the run call's deadline only
 // bounds a slot that never answers (a day).
-#define OSC_EXEC_RUN_TIMEOUT_MS  86400000
+#define OSC_EXEC_RUN_TIMEOUT_MS 86400000
 
 // ---------------------------------------------------------------------------
 // The keeper
@@ -88,10 +88,10 @@ static void osc_keeper_slot(osc_keeper_t *k, unsigned index)
 {
 	oscar_pool_t *pool = oscar_node_pool(k->node);
 	oscar_error_t err;
-	const char   *addr = "";
+	const char   *addr          = "";
 	char          last_exit[96] = "";
 	oscar_ref_t   ref;
-	int           rv   = OSCAR_ETIMEDOUT;
+	int           rv = OSCAR_ETIMEDOUT;
 	for (int attempt = 0; attempt < 30; attempt++) {
 		pthread_mutex_lock(&k->mu);
 		bool stop = k->stop;
@@ -99,24 +99,26 @@ static void osc_keeper_slot(osc_keeper_t *k, unsigned index)
 		if (stop) {
 			return;
 		}
-		oscar_placement_t     where = { .how = OSCAR_PLACE_SUB_POOL, .index = index };
-		size_t                 cap  = osc_node_facts(k->node)->sub_pools + 1;
-		oscar_sub_pool_info_t *info = calloc(cap, sizeof(*info));
-		size_t                 n    = 0;
-		rv                          = oscar_pool_wait_recovered(pool, index, 1000);
+		oscar_placement_t      where = { .how = OSCAR_PLACE_SUB_POOL, .index = index };
+		size_t                 cap   = osc_node_facts(k->node)->sub_pools + 1;
+		oscar_sub_pool_info_t *info  = calloc(cap, sizeof(*info));
+		size_t                 n     = 0;
+		rv                           = oscar_pool_wait_recovered(pool, index, 1000);
 		// Once the sub pool is back, its last process has been reaped:
 		// how it ended (a signal) is known.
-		if (rv == 0 && info != NULL && oscar_pool_sub_pools(pool, info, cap, &n, 5000) == 0) {
+		if (rv == 0 && info != NULL &&
+		    oscar_pool_sub_pools(pool, info, cap, &n, 5000) == 0) {
 			for (size_t i = 0; i < n && i < cap; i++) {
 				if (info[i].index == index) {
-					snprintf(last_exit, sizeof(last_exit), "%s", info[i].last_exit);
+					snprintf(
+					    last_exit, sizeof(last_exit), "%s", info[i].last_exit);
 				}
 			}
 		}
 		free(info);
 		if (rv == 0) {
-			rv = oscar_create_by_name(pool, OSC_SLOT_CLASS, OSC_SLOT_UID, NULL, &where, 5000,
-			    &ref, &err);
+			rv = oscar_create_by_name(
+			    pool, OSC_SLOT_CLASS, OSC_SLOT_UID, NULL, &where, 5000, &ref, &err);
 		}
 		if (rv == 0) {
 			addr = ref.addr;
@@ -131,8 +133,10 @@ static void osc_keeper_slot(osc_keeper_t *k, unsigned index)
 		}
 	}
 	if (rv != 0) {
-		oscar_log(OSCAR_LOG_ERROR, "task", "slot %u could not be made ready (%s); running "
-		    "without it", index, oscar_strerror(rv));
+		oscar_log(OSCAR_LOG_ERROR, "task",
+		    "slot %u could not be made ready (%s); running "
+		    "without it",
+		    index, oscar_strerror(rv));
 	}
 	// The executor learns either way: a slot up, or one given up on
 	// (address ""), and how its last process ended.
@@ -143,8 +147,8 @@ static void osc_keeper_slot(osc_keeper_t *k, unsigned index)
 		rv = oscar_tell(pool, &k->executor, osc_texe_name(OSC_TEXE_SLOT_UP), m, 5000, &err);
 		m  = NULL;
 		if (rv != 0 && rv != OSCAR_ECLOSED) {
-			oscar_log(OSCAR_LOG_ERROR, "task", "cannot tell the executor about slot %u: %s",
-			    index, err.message);
+			oscar_log(OSCAR_LOG_ERROR, "task",
+			    "cannot tell the executor about slot %u: %s", index, err.message);
 		}
 	}
 	oscar_value_free(m);
@@ -171,8 +175,8 @@ static void *osc_keeper_main(void *arg)
 		if (j->op == OSC_KEEP_KILL) {
 			int rv = oscar_pool_kill_sub_pool(oscar_node_pool(k->node), j->index, 5000);
 			if (rv != 0) {
-				oscar_log(OSCAR_LOG_WARN, "task", "cannot kill slot %u: %s", j->index,
-				    oscar_strerror(rv));
+				oscar_log(OSCAR_LOG_WARN, "task", "cannot kill slot %u: %s",
+				    j->index, oscar_strerror(rv));
 			}
 			// The executor sees the running call fail and asks for the
 			// slot back.
@@ -252,20 +256,24 @@ static void osc_exec_send_reports(oscar_actor_t *self, oscar_result_t *res, void
 		char           uid[OSCAR_UID_MAX];
 		oscar_ref_t    ref;
 		oscar_value_t *msg = oscar_value_new_map(2);
-		if (oscar_value_get_str(&reports->as.map.kv[i].key, &sid, &len) != 0 || msg == NULL ||
-		    (size_t) snprintf(uid, sizeof(uid), "%s%.*s", OSC_TASK_UID_PREFIX, (int) len, sid) >=
-		        sizeof(uid) ||
+		if (oscar_value_get_str(&reports->as.map.kv[i].key, &sid, &len) != 0 ||
+		    msg == NULL ||
+		    (size_t) snprintf(uid, sizeof(uid), "%s%.*s", OSC_TASK_UID_PREFIX, (int) len,
+		        sid) >= sizeof(uid) ||
 		    oscar_ref_make(&ref, oscar_node_supervisor(ex->node), uid) != 0 ||
-		    oscar_value_map_set(msg, "worker", oscar_value_new_str(oscar_node_address(ex->node))) !=
-		        0 ||
-		    oscar_value_map_set(msg, "reports", oscar_value_copy(&reports->as.map.kv[i].val)) != 0) {
+		    oscar_value_map_set(
+		        msg, "worker", oscar_value_new_str(oscar_node_address(ex->node))) != 0 ||
+		    oscar_value_map_set(
+		        msg, "reports", oscar_value_copy(&reports->as.map.kv[i].val)) != 0) {
 			oscar_value_free(msg);
-			oscar_log(OSCAR_LOG_ERROR, "task", "cannot report to a task manager: out of memory");
+			oscar_log(OSCAR_LOG_ERROR, "task",
+			    "cannot report to a task manager: out of memory");
 			continue;
 		}
 		int rv = oscar_actor_tell(self, &ref, osc_tmgr_name(OSC_TMGR_REPORT), msg);
 		if (rv != 0) {
-			oscar_log(OSCAR_LOG_WARN, "task", "cannot report to %s: %s", uid, oscar_strerror(rv));
+			oscar_log(OSCAR_LOG_WARN, "task", "cannot report to %s: %s", uid,
+			    oscar_strerror(rv));
 		}
 	}
 	oscar_value_free(reports);
@@ -278,14 +286,16 @@ static void osc_exec_report(osc_exec_t *ex, const osc_xtask_t *t, const char *ki
 {
 	oscar_value_t *item = oscar_value_new_array(6);
 	int            rv   = item != NULL ? 0 : OSCAR_ENOMEM;
-	rv = rv != 0 ? rv : oscar_value_array_push(item, oscar_value_new_str(t->key));
-	rv = rv != 0 ? rv : oscar_value_array_push(item, oscar_value_new_str(kind));
-	rv = rv != 0 ? rv : oscar_value_array_push(item, sizes != NULL ? sizes : oscar_value_new_nil());
-	sizes = NULL;
-	rv = rv != 0 ? rv : oscar_value_array_push(item, oscar_value_new_int(code));
-	rv = rv != 0 ? rv : oscar_value_array_push(item, oscar_value_new_int(sig));
-	rv = rv != 0 ? rv
-	             : oscar_value_array_push(item, oscar_value_new_str(message != NULL ? message : ""));
+	rv    = rv != 0 ? rv : oscar_value_array_push(item, oscar_value_new_str(t->key));
+	rv    = rv != 0 ? rv : oscar_value_array_push(item, oscar_value_new_str(kind));
+	rv    = rv != 0 ? rv
+	                : oscar_value_array_push(item, sizes != NULL ? sizes : oscar_value_new_nil());
+        sizes = NULL;
+	rv    = rv != 0 ? rv : oscar_value_array_push(item, oscar_value_new_int(code));
+	rv    = rv != 0 ? rv : oscar_value_array_push(item, oscar_value_new_int(sig));
+	rv    = rv != 0 ? rv
+	                : oscar_value_array_push(
+	                      item, oscar_value_new_str(message != NULL ? message : ""));
 	if (rv == 0 && ex->reports == NULL && (ex->reports = oscar_value_new_map(4)) == NULL) {
 		rv = OSCAR_ENOMEM;
 	}
@@ -293,8 +303,10 @@ static void osc_exec_report(osc_exec_t *ex, const osc_xtask_t *t, const char *ki
 	if (rv == 0) {
 		list = (oscar_value_t *) oscar_value_map_get(ex->reports, t->session);
 		if (list == NULL) {
-			rv   = oscar_value_map_set(ex->reports, t->session, oscar_value_new_array(8));
-			list = rv == 0 ? (oscar_value_t *) oscar_value_map_get(ex->reports, t->session) : NULL;
+			rv = oscar_value_map_set(ex->reports, t->session, oscar_value_new_array(8));
+			list = rv == 0
+			           ? (oscar_value_t *) oscar_value_map_get(ex->reports, t->session)
+			           : NULL;
 		}
 	}
 	if (rv == 0 && list != NULL) {
@@ -304,7 +316,8 @@ static void osc_exec_report(osc_exec_t *ex, const osc_xtask_t *t, const char *ki
 	oscar_value_free(item);
 	oscar_value_free(sizes);
 	if (rv != 0) {
-		oscar_log(OSCAR_LOG_ERROR, "task", "cannot report task %s: %s", t->key, oscar_strerror(rv));
+		oscar_log(OSCAR_LOG_ERROR, "task", "cannot report task %s: %s", t->key,
+		    oscar_strerror(rv));
 		return;
 	}
 	if (!ex->report_armed &&
@@ -427,8 +440,8 @@ static void osc_exec_start(osc_exec_t *ex, osc_xtask_t *t)
 	}
 	oscar_value_free(msg);
 	if (rv != 0) {
-		osc_exec_fail(ex, t, rv, 0, "task %s (%s): cannot start it in slot %u: %s", t->key, t->fn,
-		    s->index, oscar_strerror(rv));
+		osc_exec_fail(ex, t, rv, 0, "task %s (%s): cannot start it in slot %u: %s", t->key,
+		    t->fn, s->index, oscar_strerror(rv));
 		return;
 	}
 	osc_exec_report(ex, t, "started", NULL, 0, 0, NULL);
@@ -472,15 +485,15 @@ static void osc_exec_pull_next(osc_exec_t *ex, osc_pull_t *p)
 	rv = rv != 0 ? rv : oscar_value_map_set(msg, "keys", oscar_value_copy(keys));
 	rv = rv != 0 ? rv : oscar_value_map_set(msg, "from", oscar_value_copy(from));
 	if (rv == 0) {
-		rv  = oscar_actor_call(ex->self, &ex->storage, "pull", msg, OSC_EXEC_CALL_TIMEOUT_MS,
-		     osc_exec_pulled, p, NULL);
+		rv = oscar_actor_call(ex->self, &ex->storage, "pull", msg, OSC_EXEC_CALL_TIMEOUT_MS,
+		    osc_exec_pulled, p, NULL);
 		msg = NULL;
 	}
 	oscar_value_free(msg);
 	if (rv != 0) {
 		osc_pull_free(p);
-		osc_exec_fail(ex, t, rv, 0, "task %s (%s): cannot pull its inputs: %s", t->key, t->fn,
-		    oscar_strerror(rv));
+		osc_exec_fail(ex, t, rv, 0, "task %s (%s): cannot pull its inputs: %s", t->key,
+		    t->fn, oscar_strerror(rv));
 	}
 }
 
@@ -496,8 +509,8 @@ static void osc_exec_pulled(oscar_actor_t *self, oscar_result_t *res, void *arg)
 	if (res->code != 0) {
 		osc_xtask_t *t = p->t;
 		osc_pull_free(p);
-		osc_exec_fail(ex, t, res->code, 0, "task %s (%s): cannot pull its inputs: %s", t->key,
-		    t->fn, osc_res_message(res));
+		osc_exec_fail(ex, t, res->code, 0, "task %s (%s): cannot pull its inputs: %s",
+		    t->key, t->fn, osc_res_message(res));
 		return;
 	}
 	osc_exec_pull_next(ex, p);
@@ -515,8 +528,8 @@ static void osc_exec_located(oscar_actor_t *self, oscar_result_t *res, void *arg
 	}
 	if (res->code != 0) {
 		osc_pull_free(p);
-		osc_exec_fail(ex, t, res->code, 0, "task %s (%s): cannot find its inputs: %s", t->key,
-		    t->fn, osc_res_message(res));
+		osc_exec_fail(ex, t, res->code, 0, "task %s (%s): cannot find its inputs: %s",
+		    t->key, t->fn, osc_res_message(res));
 		return;
 	}
 	p->groups = oscar_value_new_map(4);
@@ -525,8 +538,8 @@ static void osc_exec_located(oscar_actor_t *self, oscar_result_t *res, void *arg
 		const char          *name, *from = NULL;
 		size_t               len;
 		oscar_value_get_str(oscar_value_at(p->names, i), &name, &len);
-		const oscar_value_t *workers = e != NULL && e->type == OSCAR_MAP
-		                                   ? oscar_value_map_get(e, "workers") : NULL;
+		const oscar_value_t *workers =
+		    e != NULL && e->type == OSCAR_MAP ? oscar_value_map_get(e, "workers") : NULL;
 		for (size_t j = 0; j < oscar_value_len(workers); j++) {
 			const char *w;
 			if (oscar_value_get_str(oscar_value_at(workers, j), &w, &len) == 0 &&
@@ -559,12 +572,12 @@ static void osc_exec_located(oscar_actor_t *self, oscar_result_t *res, void *arg
 // osc_exec_locate asks meta where t's inputs are, to pull them.
 static void osc_exec_locate(osc_exec_t *ex, osc_xtask_t *t, oscar_value_t *names)
 {
-	char        uid[OSCAR_UID_MAX];
-	oscar_ref_t meta;
-	osc_pull_t *p   = calloc(1, sizeof(*p));
-	oscar_value_t *q = oscar_value_new_map(2);
+	char           uid[OSCAR_UID_MAX];
+	oscar_ref_t    meta;
+	osc_pull_t    *p      = calloc(1, sizeof(*p));
+	oscar_value_t *q      = oscar_value_new_map(2);
 	oscar_value_t *fields = oscar_value_new_array(1);
-	int rv = p != NULL && q != NULL && fields != NULL ? 0 : OSCAR_ENOMEM;
+	int            rv     = p != NULL && q != NULL && fields != NULL ? 0 : OSCAR_ENOMEM;
 	snprintf(uid, sizeof(uid), "oscar.meta:%s", t->session);
 	rv = rv != 0 ? rv : oscar_ref_make(&meta, oscar_node_supervisor(ex->node), uid);
 	rv = rv != 0 ? rv : oscar_value_array_push(fields, oscar_value_new_str("workers"));
@@ -577,9 +590,9 @@ static void osc_exec_locate(osc_exec_t *ex, osc_xtask_t *t, oscar_value_t *names
 		p->t     = t;
 		p->names = names;
 		names    = NULL;
-		rv = oscar_actor_call(ex->self, &meta, "get", q, OSC_EXEC_CALL_TIMEOUT_MS,
-		    osc_exec_located, p, NULL);
-		q  = NULL;
+		rv       = oscar_actor_call(
+		          ex->self, &meta, "get", q, OSC_EXEC_CALL_TIMEOUT_MS, osc_exec_located, p, NULL);
+		q = NULL;
 		if (rv != 0) {
 			names    = p->names;
 			p->names = NULL;
@@ -590,8 +603,8 @@ static void osc_exec_locate(osc_exec_t *ex, osc_xtask_t *t, oscar_value_t *names
 	oscar_value_free(names);
 	if (rv != 0) {
 		free(p);
-		osc_exec_fail(ex, t, rv, 0, "task %s (%s): cannot ask where its inputs are: %s", t->key,
-		    t->fn, oscar_strerror(rv));
+		osc_exec_fail(ex, t, rv, 0, "task %s (%s): cannot ask where its inputs are: %s",
+		    t->key, t->fn, oscar_strerror(rv));
 	}
 }
 
@@ -614,7 +627,8 @@ static void osc_exec_got_inputs(oscar_actor_t *self, oscar_result_t *res, void *
 	}
 	if (t->cancelled) {
 		oscar_value_free(names);
-		osc_exec_fail(ex, t, OSCAR_ECANCELED, 0, "task %s (%s) was cancelled", t->key, t->fn);
+		osc_exec_fail(
+		    ex, t, OSCAR_ECANCELED, 0, "task %s (%s) was cancelled", t->key, t->fn);
 		return;
 	}
 	if (res->code == OSCAR_ENOENT && !t->pulled) {
@@ -626,15 +640,16 @@ static void osc_exec_got_inputs(oscar_actor_t *self, oscar_result_t *res, void *
 		oscar_value_free(names);
 		osc_exec_fail(ex, t, res->code != 0 ? res->code : OSCAR_EPROTO, 0,
 		    "task %s (%s): cannot read its inputs: %s", t->key, t->fn,
-		    res->code != 0 ? osc_res_message(res) : "storage answered get with a malformed reply");
+		    res->code != 0 ? osc_res_message(res)
+		                   : "storage answered get with a malformed reply");
 		return;
 	}
 	osc_replace_t r  = { names, res->value };
 	int           rv = oscar_value_replace_refs(t->args, osc_exec_replace_cb, &r);
 	oscar_value_free(names);
 	if (rv != 0) {
-		osc_exec_fail(ex, t, rv, 0, "task %s (%s): cannot resolve its inputs: %s", t->key, t->fn,
-		    oscar_strerror(rv));
+		osc_exec_fail(ex, t, rv, 0, "task %s (%s): cannot resolve its inputs: %s", t->key,
+		    t->fn, oscar_strerror(rv));
 		return;
 	}
 	osc_exec_start(ex, t);
@@ -672,7 +687,8 @@ static void osc_exec_prepare(osc_exec_t *ex, osc_xtask_t *t)
 	oscar_value_t *names;
 	int            rv = osc_exec_names(t, &names);
 	if (rv != 0) {
-		osc_exec_fail(ex, t, rv, 0, "task %s (%s): bad references in its args", t->key, t->fn);
+		osc_exec_fail(
+		    ex, t, rv, 0, "task %s (%s): bad references in its args", t->key, t->fn);
 		return;
 	}
 	if (oscar_value_len(names) == 0) {
@@ -705,7 +721,8 @@ static void osc_exec_stored(oscar_actor_t *self, oscar_result_t *res, void *arg)
 	    oscar_value_len(res->value) != t->n_output) {
 		osc_exec_fail(ex, t, res->code != 0 ? res->code : OSCAR_EPROTO, 0,
 		    "task %s (%s): cannot store its outputs: %s", t->key, t->fn,
-		    res->code != 0 ? osc_res_message(res) : "storage answered put with a malformed reply");
+		    res->code != 0 ? osc_res_message(res)
+		                   : "storage answered put with a malformed reply");
 		return;
 	}
 	// Tell meta where the outputs are, then the manager that they are.
@@ -715,9 +732,10 @@ static void osc_exec_stored(oscar_actor_t *self, oscar_result_t *res, void *arg)
 		oscar_value_t *loc = oscar_value_new_array(3);
 		osc_out_name(t, i, name, sizeof(name));
 		if (loc == NULL || oscar_value_array_push(loc, oscar_value_new_str(name)) != 0 ||
-		    oscar_value_array_push(loc, oscar_value_new_str(oscar_node_address(ex->node))) != 0 ||
-		    oscar_value_array_push(loc, oscar_value_new_uint(oscar_value_at_uint(res->value, i, 0))) !=
-		        0 ||
+		    oscar_value_array_push(
+		        loc, oscar_value_new_str(oscar_node_address(ex->node))) != 0 ||
+		    oscar_value_array_push(
+		        loc, oscar_value_new_uint(oscar_value_at_uint(res->value, i, 0))) != 0 ||
 		    oscar_value_array_push(locs, loc) != 0) {
 			oscar_value_free(locs);
 			locs = NULL;
@@ -734,8 +752,9 @@ static void osc_exec_stored(oscar_actor_t *self, oscar_result_t *res, void *arg)
 	}
 	oscar_value_free(locs);
 	if (rv != 0) {
-		osc_exec_fail(ex, t, rv, 0, "task %s (%s): cannot tell meta where its outputs are: %s",
-		    t->key, t->fn, oscar_strerror(rv));
+		osc_exec_fail(ex, t, rv, 0,
+		    "task %s (%s): cannot tell meta where its outputs are: %s", t->key, t->fn,
+		    oscar_strerror(rv));
 		return;
 	}
 	oscar_value_t *sizes = res->value;
@@ -775,22 +794,22 @@ static void osc_exec_ran(oscar_actor_t *self, oscar_result_t *res, void *arg)
 		return;
 	}
 	if (res->code != 0) {
-		osc_exec_fail(ex, t, res->code, 0, "task %s (%s): its slot failed: %s", t->key, t->fn,
-		    osc_res_message(res));
+		osc_exec_fail(ex, t, res->code, 0, "task %s (%s): its slot failed: %s", t->key,
+		    t->fn, osc_res_message(res));
 		return;
 	}
 	if (res->value != NULL && res->value->type == OSCAR_MAP) {
 		// The function failed: its code and message, as osc_task_run
 		// gave them (naming the task and the function).
 		const char *msg = oscar_value_map_str(res->value, "message");
-		osc_exec_fail(ex, t, (int) oscar_value_map_int(res->value, "code", OSCAR_EAPP), 0, "%s",
-		    msg != NULL ? msg : "failed");
+		osc_exec_fail(ex, t, (int) oscar_value_map_int(res->value, "code", OSCAR_EAPP), 0,
+		    "%s", msg != NULL ? msg : "failed");
 		return;
 	}
 	if (res->value == NULL || res->value->type != OSCAR_ARRAY ||
 	    oscar_value_len(res->value) != t->n_output) {
-		osc_exec_fail(ex, t, OSCAR_EPROTO, 0, "task %s (%s): its slot answered a malformed result",
-		    t->key, t->fn);
+		osc_exec_fail(ex, t, OSCAR_EPROTO, 0,
+		    "task %s (%s): its slot answered a malformed result", t->key, t->fn);
 		return;
 	}
 	// Store the outputs, each its own object, in one put.
@@ -800,7 +819,8 @@ static void osc_exec_ran(oscar_actor_t *self, oscar_result_t *res, void *arg)
 		oscar_value_t *item = oscar_value_new_array(2);
 		osc_out_name(t, i, name, sizeof(name));
 		if (item == NULL || oscar_value_array_push(item, oscar_value_new_str(name)) != 0 ||
-		    oscar_value_array_push(item, oscar_value_copy(oscar_value_at(res->value, i))) != 0 ||
+		    oscar_value_array_push(item, oscar_value_copy(oscar_value_at(res->value, i))) !=
+		        0 ||
 		    oscar_value_array_push(items, item) != 0) {
 			oscar_value_free(items);
 			items = NULL;
@@ -825,8 +845,8 @@ static void osc_exec_ran(oscar_actor_t *self, oscar_result_t *res, void *arg)
 	oscar_value_free(items);
 	oscar_value_free(msg);
 	if (rv != 0) {
-		osc_exec_fail(ex, t, rv, 0, "task %s (%s): cannot store its outputs: %s", t->key, t->fn,
-		    oscar_strerror(rv));
+		osc_exec_fail(ex, t, rv, 0, "task %s (%s): cannot store its outputs: %s", t->key,
+		    t->fn, oscar_strerror(rv));
 		return;
 	}
 	osc_exec_schedule(ex);
@@ -875,7 +895,8 @@ static int osc_exec_m_run(oscar_actor_t *self, oscar_req_t *req)
 		    oscar_value_get_str(oscar_value_at(item, 1), &fn, &flen) != 0 ||
 		    klen >= OSCAR_TASK_KEY_MAX || flen >= OSCAR_NAME_MAX || nout == 0 ||
 		    nout > OSCAR_TASK_OUTPUT_MAX) {
-			oscar_log(OSCAR_LOG_WARN, "task", "a malformed task in a run message: passed over");
+			oscar_log(OSCAR_LOG_WARN, "task",
+			    "a malformed task in a run message: passed over");
 			continue;
 		}
 		osc_xtask_t *t = calloc(1, sizeof(*t));
@@ -885,9 +906,9 @@ static int osc_exec_m_run(oscar_actor_t *self, oscar_req_t *req)
 		snprintf(t->session, sizeof(t->session), "%s", sid);
 		memcpy(t->key, key, klen);
 		memcpy(t->fn, fn, flen);
-		t->n_output = (unsigned) nout;
-		t->slot     = -1;
-		t->ex       = ex;
+		t->n_output               = (unsigned) nout;
+		t->slot                   = -1;
+		t->ex                     = ex;
 		const oscar_value_t *args = oscar_value_at(item, 2);
 		t->args = args != NULL ? oscar_value_copy(args) : oscar_value_new_array(0);
 		if (t->args == NULL) {
@@ -915,8 +936,9 @@ static void osc_exec_kill(oscar_actor_t *self, oscar_result_t *res, void *arg)
 	osc_exec_t *ex = oscar_actor_state(self);
 	t->kill_timer  = 0;
 	if (t->slot >= 0) {
-		oscar_log(OSCAR_LOG_WARN, "task", "task %s (%s) ignores its cancel: killing slot %u",
-		    t->key, t->fn, ex->slots[t->slot].index);
+		oscar_log(OSCAR_LOG_WARN, "task",
+		    "task %s (%s) ignores its cancel: killing slot %u", t->key, t->fn,
+		    ex->slots[t->slot].index);
 		t->killed = true;
 		osc_keeper_push(ex->keeper, OSC_KEEP_KILL, ex->slots[t->slot].index);
 	}
@@ -952,7 +974,8 @@ static int osc_exec_m_cancel(oscar_actor_t *self, oscar_req_t *req)
 			}
 			ex->queued--;
 			t->cancelled = true;
-			osc_exec_report(ex, t, "errored", NULL, OSCAR_ECANCELED, 0, "cancelled before it ran");
+			osc_exec_report(
+			    ex, t, "errored", NULL, OSCAR_ECANCELED, 0, "cancelled before it ran");
 			osc_xtask_free(t);
 			break;
 		}
@@ -966,7 +989,8 @@ static int osc_exec_m_cancel(oscar_actor_t *self, oscar_req_t *req)
 			t->cancelled = true;
 			oscar_actor_tell(self, &ex->slots[j].ref, osc_slot_name(OSC_SLOT_CANCEL),
 			    oscar_value_new_str(t->key));
-			oscar_actor_after(self, ex->cfg.kill_timeout_ms, osc_exec_kill, t, &t->kill_timer);
+			oscar_actor_after(
+			    self, ex->cfg.kill_timeout_ms, osc_exec_kill, t, &t->kill_timer);
 		}
 	}
 	return (0);
@@ -997,12 +1021,14 @@ static int osc_exec_m_slot_up(oscar_actor_t *self, oscar_req_t *req)
 		how     = how != NULL && how[0] != '\0' ? how : "ended";
 		if (t->killed) {
 			osc_exec_fail(ex, t, OSCAR_ECANCELED, sig,
-			    "task %s (%s) was cancelled and did not stop within task.kill_timeout: its "
-			    "slot %u was killed", t->key, t->fn, s->index);
+			    "task %s (%s) was cancelled and did not stop within task.kill_timeout: "
+			    "its "
+			    "slot %u was killed",
+			    t->key, t->fn, s->index);
 		} else {
 			osc_exec_fail(ex, t, OSCAR_ESYSTEM, sig,
-			    "task %s (%s) crashed its slot %u on worker %s: the slot's process %s", t->key,
-			    t->fn, s->index, oscar_node_address(ex->node), how);
+			    "task %s (%s) crashed its slot %u on worker %s: the slot's process %s",
+			    t->key, t->fn, s->index, oscar_node_address(ex->node), how);
 		}
 	}
 	osc_exec_schedule(ex);
@@ -1023,7 +1049,7 @@ static int osc_exec_create(oscar_actor_t *self, const oscar_value_t *args)
 	}
 	ex->keeper = (osc_keeper_t *) (uintptr_t) k;
 	ex->self   = self;
-	ex->node = oscar_node_of_actor(self);
+	ex->node   = oscar_node_of_actor(self);
 	if (ex->node == NULL || oscar_node_role(ex->node) != OSCAR_ROLE_WORKER) {
 		return (OSCAR_ESTATE);
 	}
@@ -1070,7 +1096,7 @@ static int osc_exec_dispatch(oscar_actor_t *self, oscar_req_t *req)
 
 #define OSC_METHOD_(id, name, fn, args, reply) { name, osc_exec_dispatch, NULL },
 static const oscar_method_t osc_exec_methods[] = {
-	OSC_EXECUTOR_METHODS(OSC_METHOD_){ NULL, NULL, NULL },
+	OSC_EXECUTOR_METHODS(OSC_METHOD_) { NULL, NULL, NULL },
 };
 #undef OSC_METHOD_
 
@@ -1105,7 +1131,8 @@ int osc_keeper_start(oscar_node_t *node, osc_keeper_t **kp, oscar_error_t *err)
 		pthread_mutex_destroy(&k->mu);
 		pthread_cond_destroy(&k->cv);
 		free(k);
-		return (oscar_error_set(err, OSCAR_ESYSTEM, "cannot start the slot keeper's thread"));
+		return (
+		    oscar_error_set(err, OSCAR_ESYSTEM, "cannot start the slot keeper's thread"));
 	}
 	unsigned n = osc_node_facts(node)->sub_pools;
 	for (unsigned i = 0; i < n; i++) {

@@ -42,13 +42,13 @@ typedef struct osc_tmgr_wait {
 
 // osc_tmgr_sub_t is a submission whose stored keys meta is asked about.
 typedef struct osc_tmgr_sub {
-	oscar_req_t    *req;
-	char            id[OSC_TMGR_GRAPH_ID_MAX];
-	osc_tm_spec_t  *specs;
-	size_t          n;
-	oscar_value_t  *keys;   // the keys asked, an array of strs
-	char          **stored; // those meta says are stored, sorted
-	size_t          n_stored;
+	oscar_req_t   *req;
+	char           id[OSC_TMGR_GRAPH_ID_MAX];
+	osc_tm_spec_t *specs;
+	size_t         n;
+	oscar_value_t *keys;   // the keys asked, an array of strs
+	char         **stored; // those meta says are stored, sorted
+	size_t         n_stored;
 } osc_tmgr_sub_t;
 
 typedef struct osc_tmgr_worker {
@@ -109,12 +109,12 @@ static void osc_tmgr_ran(oscar_actor_t *self, oscar_result_t *res, void *arg);
 
 static void osc_tmgr_assign(void *arg, const char *worker, osc_tm_task_t *const *tasks, size_t n)
 {
-	osc_tmgr_t     *st    = arg;
-	oscar_value_t  *msg   = oscar_value_new_map(2);
-	oscar_value_t  *list  = oscar_value_new_array(n);
-	osc_tmgr_run_t *run   = calloc(1, sizeof(*run) + n * sizeof(char *));
+	osc_tmgr_t     *st   = arg;
+	oscar_value_t  *msg  = oscar_value_new_map(2);
+	oscar_value_t  *list = oscar_value_new_array(n);
+	osc_tmgr_run_t *run  = calloc(1, sizeof(*run) + n * sizeof(char *));
 	oscar_ref_t     ref;
-	int             rv    = msg != NULL && list != NULL && run != NULL ? 0 : OSCAR_ENOMEM;
+	int             rv = msg != NULL && list != NULL && run != NULL ? 0 : OSCAR_ENOMEM;
 	if (run != NULL) {
 		run->mgr = st;
 		snprintf(run->worker, sizeof(run->worker), "%s", worker);
@@ -130,12 +130,16 @@ static void osc_tmgr_assign(void *arg, const char *worker, osc_tm_task_t *const 
 			break;
 		}
 		rv = oscar_value_array_push(item, oscar_value_new_str(osc_tm_task_key(tasks[i])));
-		rv = rv != 0 ? rv : oscar_value_array_push(item, oscar_value_new_str(osc_tm_task_fn(tasks[i])));
 		rv = rv != 0 ? rv
-		             : oscar_value_array_push(item,
-		                   args != NULL ? oscar_value_copy(args) : oscar_value_new_array(0));
+		             : oscar_value_array_push(
+		                   item, oscar_value_new_str(osc_tm_task_fn(tasks[i])));
+		rv = rv != 0
+		         ? rv
+		         : oscar_value_array_push(item,
+		               args != NULL ? oscar_value_copy(args) : oscar_value_new_array(0));
 		rv = rv != 0 ? rv
-		             : oscar_value_array_push(item, oscar_value_new_uint(osc_tm_task_n_output(tasks[i])));
+		             : oscar_value_array_push(
+		                   item, oscar_value_new_uint(osc_tm_task_n_output(tasks[i])));
 		rv = rv != 0 ? (oscar_value_free(item), rv) : oscar_value_array_push(list, item);
 	}
 	rv = rv != 0 ? rv : oscar_value_map_set(msg, "session", oscar_value_new_str(st->session));
@@ -174,7 +178,7 @@ static void osc_tmgr_cancel_cb(void *arg, const char *worker, const char *const 
 	oscar_value_t *msg  = oscar_value_new_map(2);
 	oscar_value_t *list = oscar_value_new_array(n);
 	oscar_ref_t    ref;
-	int            rv   = msg != NULL && list != NULL ? 0 : OSCAR_ENOMEM;
+	int            rv = msg != NULL && list != NULL ? 0 : OSCAR_ENOMEM;
 	for (size_t i = 0; rv == 0 && i < n; i++) {
 		rv = oscar_value_array_push(list, oscar_value_new_str(keys[i]));
 	}
@@ -191,8 +195,9 @@ static void osc_tmgr_cancel_cb(void *arg, const char *worker, const char *const 
 	}
 	oscar_value_free(msg);
 	if (rv != 0) {
-		oscar_log(OSCAR_LOG_WARN, "task", "session %s: cannot tell %s to cancel %zu task(s): %s",
-		    st->session, worker, n, oscar_strerror(rv));
+		oscar_log(OSCAR_LOG_WARN, "task",
+		    "session %s: cannot tell %s to cancel %zu task(s): %s", st->session, worker, n,
+		    oscar_strerror(rv));
 	}
 }
 
@@ -237,8 +242,10 @@ static void osc_tmgr_ran(oscar_actor_t *self, oscar_result_t *res, void *arg)
 		    res->error != NULL ? res->error->message : oscar_strerror(code));
 		osc_tm_report_t *r = calloc(run->n, sizeof(*r));
 		for (size_t i = 0; r != NULL && i < run->n; i++) {
-			r[i] = (osc_tm_report_t) { .key = run->keys[i], .kind = OSC_TM_ERRORED,
-				.code = code, .message = msg };
+			r[i] = (osc_tm_report_t) { .key = run->keys[i],
+				.kind                   = OSC_TM_ERRORED,
+				.code                   = code,
+				.message                = msg };
 		}
 		if (r != NULL && run->n > 0) {
 			osc_tm_report(st->tm, run->worker, r, run->n);
@@ -294,11 +301,13 @@ static void osc_tmgr_worker_add(osc_tmgr_t *st, const oscar_value_t *node)
 	oscar_error_t err;
 	memset(&err, 0, sizeof(err));
 	if (names == NULL ||
-	    osc_reserve(&st->workers, &st->cap_workers, st->n_workers, sizeof(*st->workers), 8) != 0 ||
-	    osc_tm_worker_add(st->tm, addr, slots > OSC_TM_SLOTS_MAX ? OSC_TM_SLOTS_MAX : (unsigned) slots,
+	    osc_reserve(&st->workers, &st->cap_workers, st->n_workers, sizeof(*st->workers), 8) !=
+	        0 ||
+	    osc_tm_worker_add(st->tm, addr,
+	        slots > OSC_TM_SLOTS_MAX ? OSC_TM_SLOTS_MAX : (unsigned) slots,
 	        (unsigned) st->cfg.queue, names, k, &err) != 0) {
-		oscar_log(OSCAR_LOG_ERROR, "task", "session %s: cannot add worker %s: %s", st->session,
-		    addr, err.message[0] != '\0' ? err.message : "out of memory");
+		oscar_log(OSCAR_LOG_ERROR, "task", "session %s: cannot add worker %s: %s",
+		    st->session, addr, err.message[0] != '\0' ? err.message : "out of memory");
 		free(names);
 		return;
 	}
@@ -361,7 +370,8 @@ static void osc_tmgr_watched(oscar_actor_t *self, oscar_result_t *res, void *arg
 	// A watch that failed otherwise (the supervisor is stopping, say) is
 	// tried again a little later.
 	if (oscar_actor_after(self, 200, osc_tmgr_rewatch, st, NULL) != 0) {
-		oscar_log(OSCAR_LOG_ERROR, "task", "session %s: cannot watch the cluster", st->session);
+		oscar_log(
+		    OSCAR_LOG_ERROR, "task", "session %s: cannot watch the cluster", st->session);
 	}
 }
 
@@ -369,15 +379,18 @@ static void osc_tmgr_watched(oscar_actor_t *self, oscar_result_t *res, void *arg
 static void osc_tmgr_watch(osc_tmgr_t *st)
 {
 	oscar_value_t *args = oscar_value_new_array(2);
-	if (args == NULL || oscar_value_array_push(args, oscar_value_new_uint(st->watch_version)) != 0 ||
+	if (args == NULL ||
+	    oscar_value_array_push(args, oscar_value_new_uint(st->watch_version)) != 0 ||
 	    oscar_value_array_push(args, oscar_value_new_uint(OSC_TMGR_WATCH_TIMEOUT_MS)) != 0) {
 		oscar_value_free(args);
 		args = NULL;
 	}
 	// The call takes args.
-	if (args == NULL || oscar_actor_call(st->self, &st->cluster, "watch", args,
-	                        OSC_TMGR_WATCH_TIMEOUT_MS + 5000, osc_tmgr_watched, st, NULL) != 0) {
-		oscar_log(OSCAR_LOG_ERROR, "task", "session %s: cannot watch the cluster", st->session);
+	if (args == NULL ||
+	    oscar_actor_call(st->self, &st->cluster, "watch", args,
+	        OSC_TMGR_WATCH_TIMEOUT_MS + 5000, osc_tmgr_watched, st, NULL) != 0) {
+		oscar_log(
+		    OSCAR_LOG_ERROR, "task", "session %s: cannot watch the cluster", st->session);
 	}
 }
 
@@ -396,9 +409,12 @@ static oscar_value_t *osc_tmgr_info_value(osc_tm_graph_t *g, const oscar_value_t
 		rv = oscar_value_map_set(counts, osc_task_state_name((osc_task_state_t) s),
 		    oscar_value_new_uint(info.counts[s]));
 	}
-	rv = rv != 0 ? rv : oscar_value_map_set(all, "graph_id", oscar_value_new_str(osc_tm_graph_id(g)));
-	rv = rv != 0 ? rv : oscar_value_map_set(all, "status",
-	                        oscar_value_new_str(osc_graph_status_name(info.status)));
+	rv = rv != 0
+	         ? rv
+	         : oscar_value_map_set(all, "graph_id", oscar_value_new_str(osc_tm_graph_id(g)));
+	rv = rv != 0 ? rv
+	             : oscar_value_map_set(
+	                   all, "status", oscar_value_new_str(osc_graph_status_name(info.status)));
 	rv = rv != 0 ? rv : oscar_value_map_set(all, "n_tasks", oscar_value_new_uint(info.n_tasks));
 	if (rv == 0) {
 		rv     = oscar_value_map_set(all, "counts", counts);
@@ -406,18 +422,29 @@ static oscar_value_t *osc_tmgr_info_value(osc_tm_graph_t *g, const oscar_value_t
 	}
 	rv = rv != 0 ? rv : oscar_value_map_set(all, "reused", oscar_value_new_uint(info.reused));
 	rv = rv != 0 ? rv : oscar_value_map_set(all, "joined", oscar_value_new_uint(info.joined));
-	rv = rv != 0 ? rv : oscar_value_map_set(all, "progress", oscar_value_new_float(info.progress));
-	rv = rv != 0 ? rv : oscar_value_map_set(all, "start_ms", oscar_value_new_int(info.start_ms));
+	rv = rv != 0 ? rv
+	             : oscar_value_map_set(all, "progress", oscar_value_new_float(info.progress));
+	rv =
+	    rv != 0 ? rv : oscar_value_map_set(all, "start_ms", oscar_value_new_int(info.start_ms));
 	rv = rv != 0 ? rv : oscar_value_map_set(all, "end_ms", oscar_value_new_int(info.end_ms));
 	if (rv == 0 && info.error.code != 0) {
 		oscar_value_t *e = oscar_value_new_map(6);
 		rv               = e != NULL ? 0 : OSCAR_ENOMEM;
-		rv = rv != 0 ? rv : oscar_value_map_set(e, "code", oscar_value_new_int(info.error.code));
-		rv = rv != 0 ? rv : oscar_value_map_set(e, "message", oscar_value_new_str(info.error.message));
-		rv = rv != 0 ? rv : oscar_value_map_set(e, "key", oscar_value_new_str(info.error.key));
-		rv = rv != 0 ? rv : oscar_value_map_set(e, "fn", oscar_value_new_str(info.error.fn));
-		rv = rv != 0 ? rv : oscar_value_map_set(e, "worker", oscar_value_new_str(info.error.worker));
-		rv = rv != 0 ? rv : oscar_value_map_set(e, "signal", oscar_value_new_int(info.error.signal));
+		rv               = rv != 0 ? rv
+		                           : oscar_value_map_set(e, "code", oscar_value_new_int(info.error.code));
+		rv               = rv != 0 ? rv
+		                           : oscar_value_map_set(
+		                                 e, "message", oscar_value_new_str(info.error.message));
+		rv               = rv != 0 ? rv
+		                           : oscar_value_map_set(e, "key", oscar_value_new_str(info.error.key));
+		rv =
+		    rv != 0 ? rv : oscar_value_map_set(e, "fn", oscar_value_new_str(info.error.fn));
+		rv = rv != 0
+		         ? rv
+		         : oscar_value_map_set(e, "worker", oscar_value_new_str(info.error.worker));
+		rv = rv != 0
+		         ? rv
+		         : oscar_value_map_set(e, "signal", oscar_value_new_int(info.error.signal));
 		rv = rv != 0 ? (oscar_value_free(e), rv) : oscar_value_map_set(all, "error", e);
 	} else if (rv == 0) {
 		rv = oscar_value_map_set(all, "error", oscar_value_new_nil());
@@ -464,7 +491,8 @@ static osc_tm_graph_t *osc_tmgr_graph(osc_tmgr_t *st, oscar_req_t *req, int *rv)
 	}
 	osc_tm_graph_t *g = osc_tm_graph_find(st->tm, id);
 	if (g == NULL) {
-		*rv = oscar_req_fail(req, OSCAR_ENOENT, "no graph %s in session %s", id, st->session);
+		*rv =
+		    oscar_req_fail(req, OSCAR_ENOENT, "no graph %s in session %s", id, st->session);
 	}
 	return (g);
 }
@@ -489,16 +517,17 @@ static void osc_tmgr_sub_free(osc_tmgr_sub_t *sub)
 
 // osc_tmgr_parse turns the graph's task maps into specs, borrowing their
 // strings from graph (which must outlive the specs) and copying args.
-static int osc_tmgr_parse(osc_tmgr_t *st, const oscar_value_t *graph, osc_tmgr_sub_t *sub,
-    oscar_error_t *err)
+static int osc_tmgr_parse(
+    osc_tmgr_t *st, const oscar_value_t *graph, osc_tmgr_sub_t *sub, oscar_error_t *err)
 {
 	size_t n = oscar_value_len(graph);
 	if (n == 0) {
 		return (oscar_error_set(err, OSCAR_EINVAL, "a graph has at least one task"));
 	}
 	if ((int64_t) n > st->cfg.max_graph_tasks) {
-		return (oscar_error_set(err, OSCAR_EINVAL, "a graph has at most %lld tasks, not %zu",
-		    (long long) st->cfg.max_graph_tasks, n));
+		return (
+		    oscar_error_set(err, OSCAR_EINVAL, "a graph has at most %lld tasks, not %zu",
+		        (long long) st->cfg.max_graph_tasks, n));
 	}
 	if ((sub->specs = calloc(n, sizeof(*sub->specs))) == NULL) {
 		return (oscar_error_set(err, OSCAR_ENOMEM, "out of memory"));
@@ -508,12 +537,13 @@ static int osc_tmgr_parse(osc_tmgr_t *st, const oscar_value_t *graph, osc_tmgr_s
 		osc_tm_spec_t       *s = &sub->specs[i];
 		sub->n                 = i + 1;
 		if (t == NULL || t->type != OSCAR_MAP) {
-			return (oscar_error_set(err, OSCAR_EINVAL, "task #%zu of the graph is not a map", i));
+			return (oscar_error_set(
+			    err, OSCAR_EINVAL, "task #%zu of the graph is not a map", i));
 		}
-		s->key                      = oscar_value_map_str(t, "key");
-		s->fn                       = oscar_value_map_str(t, "fn");
-		const oscar_value_t *nout   = oscar_value_map_get(t, "n_output");
-		uint64_t             n_out  = 1;
+		s->key                     = oscar_value_map_str(t, "key");
+		s->fn                      = oscar_value_map_str(t, "fn");
+		const oscar_value_t *nout  = oscar_value_map_get(t, "n_output");
+		uint64_t             n_out = 1;
 		if (s->key == NULL || s->fn == NULL) {
 			return (oscar_error_set(err, OSCAR_EINVAL,
 			    "task #%zu of the graph%s%s: a key and a fn (strs) are needed", i,
@@ -521,23 +551,25 @@ static int osc_tmgr_parse(osc_tmgr_t *st, const oscar_value_t *graph, osc_tmgr_s
 		}
 		if (nout != NULL && nout->type != OSCAR_NIL &&
 		    (oscar_value_get_uint(nout, &n_out) != 0 || n_out > OSCAR_TASK_OUTPUT_MAX)) {
-			return (oscar_error_set(err, OSCAR_EINVAL, "task %s: n_output must be 1 to %d",
-			    s->key, OSCAR_TASK_OUTPUT_MAX));
+			return (oscar_error_set(err, OSCAR_EINVAL,
+			    "task %s: n_output must be 1 to %d", s->key, OSCAR_TASK_OUTPUT_MAX));
 		}
-		s->n_output                 = (unsigned) n_out;
-		s->pure                     = oscar_value_map_bool(t, "pure", false);
-		const oscar_value_t *args   = oscar_value_map_get(t, "args");
+		s->n_output               = (unsigned) n_out;
+		s->pure                   = oscar_value_map_bool(t, "pure", false);
+		const oscar_value_t *args = oscar_value_map_get(t, "args");
 		if (args != NULL && args->type != OSCAR_NIL &&
 		    (s->args = oscar_value_copy(args)) == NULL) {
 			return (oscar_error_set(err, OSCAR_ENOMEM, "out of memory"));
 		}
 		osc_tm_input_t *in;
-		int rv = osc_tm_inputs_from_args(s->args, OSC_TM_DEFAULT_TASK_INPUTS, &in, &s->n_inputs);
+		int             rv =
+		    osc_tm_inputs_from_args(s->args, OSC_TM_DEFAULT_TASK_INPUTS, &in, &s->n_inputs);
 		if (rv != 0) {
 			return (oscar_error_set(err, rv, "task %s: %s", s->key,
-			    rv == OSCAR_ENOMEM ? "out of memory"
-			                       : "a reference in its args names no task output, or the "
-			                         "args are nested too deep or hold too many references"));
+			    rv == OSCAR_ENOMEM
+			        ? "out of memory"
+			        : "a reference in its args names no task output, or the "
+			          "args are nested too deep or hold too many references"));
 		}
 		s->inputs = in;
 	}
@@ -586,18 +618,19 @@ static void osc_tmgr_met(oscar_actor_t *self, oscar_result_t *res, void *arg)
 		return;
 	}
 	size_t n = oscar_value_len(sub->keys);
-	if (res->value == NULL || res->value->type != OSCAR_ARRAY || oscar_value_len(res->value) != n ||
+	if (res->value == NULL || res->value->type != OSCAR_ARRAY ||
+	    oscar_value_len(res->value) != n ||
 	    (sub->stored = calloc(n + 1, sizeof(char *))) == NULL) {
 		oscar_req_fail(sub->req, OSCAR_EPROTO, "meta answered get with a malformed reply");
 		osc_tmgr_sub_free(sub);
 		return;
 	}
 	for (size_t i = 0; i < n; i++) {
-		const oscar_value_t *e      = oscar_value_at(res->value, i);
-		const char          *status = e != NULL && e->type == OSCAR_MAP
-		                                  ? oscar_value_map_str(e, "status") : NULL;
-		const char          *key;
-		size_t               len;
+		const oscar_value_t *e = oscar_value_at(res->value, i);
+		const char          *status =
+                    e != NULL && e->type == OSCAR_MAP ? oscar_value_map_str(e, "status") : NULL;
+		const char *key;
+		size_t      len;
 		if (status != NULL && strcmp(status, "stored") == 0 &&
 		    oscar_value_get_str(oscar_value_at(sub->keys, i), &key, &len) == 0) {
 			sub->stored[sub->n_stored++] = (char *) key;
@@ -616,7 +649,8 @@ static int osc_tmgr_m_submit(oscar_actor_t *self, oscar_req_t *req)
 	oscar_error_t        err;
 	memset(&err, 0, sizeof(err));
 	if (graph == NULL || graph->type != OSCAR_ARRAY) {
-		return (oscar_req_fail(req, OSCAR_EBADARGS, "submit needs a graph: an array of task maps"));
+		return (oscar_req_fail(
+		    req, OSCAR_EBADARGS, "submit needs a graph: an array of task maps"));
 	}
 	osc_tmgr_sub_t *sub = calloc(1, sizeof(*sub));
 	if (sub == NULL) {
@@ -626,16 +660,16 @@ static int osc_tmgr_m_submit(oscar_actor_t *self, oscar_req_t *req)
 	const char *id;
 	size_t      len;
 	if (gid != NULL && gid->type != OSCAR_NIL) {
-		if (oscar_value_get_str(gid, &id, &len) != 0 || len == 0 || len >= sizeof(sub->id) ||
-		    memchr(id, '\0', len) != NULL) {
+		if (oscar_value_get_str(gid, &id, &len) != 0 || len == 0 ||
+		    len >= sizeof(sub->id) || memchr(id, '\0', len) != NULL) {
 			osc_tmgr_sub_free(sub);
 			return (oscar_req_fail(req, OSCAR_EBADARGS, "a graph_id is 1 to %d bytes",
 			    OSC_TMGR_GRAPH_ID_MAX - 1));
 		}
 		if (osc_tm_graph_find(st->tm, id) != NULL) {
 			osc_tmgr_sub_free(sub);
-			return (oscar_req_fail(req, OSCAR_EEXIST, "session %s has a graph %s already",
-			    st->session, id));
+			return (oscar_req_fail(req, OSCAR_EEXIST,
+			    "session %s has a graph %s already", st->session, id));
 		}
 		memcpy(sub->id, id, len);
 	} else {
@@ -651,10 +685,11 @@ static int osc_tmgr_m_submit(oscar_actor_t *self, oscar_req_t *req)
 	// The specs borrow strings from the request's arguments, which live
 	// as long as the request.
 	if ((sub->keys = oscar_value_new_array(8)) == NULL ||
-	    (rv = osc_tm_lookups(st->tm, sub->specs, sub->n, osc_tmgr_lookup_key, sub->keys)) != 0) {
+	    (rv = osc_tm_lookups(st->tm, sub->specs, sub->n, osc_tmgr_lookup_key, sub->keys)) !=
+	        0) {
 		osc_tmgr_sub_free(sub);
-		return (oscar_req_fail(req, rv != 0 ? rv : OSCAR_ENOMEM, "cannot check the graph: %s",
-		    oscar_strerror(rv != 0 ? rv : OSCAR_ENOMEM)));
+		return (oscar_req_fail(req, rv != 0 ? rv : OSCAR_ENOMEM,
+		    "cannot check the graph: %s", oscar_strerror(rv != 0 ? rv : OSCAR_ENOMEM)));
 	}
 	if (oscar_value_len(sub->keys) == 0) {
 		return (osc_tmgr_submit_now(st, sub));
@@ -672,14 +707,15 @@ static int osc_tmgr_m_submit(oscar_actor_t *self, oscar_req_t *req)
 	}
 	oscar_value_free(fields);
 	if (rv == 0) {
-		rv = oscar_req_call(req, &st->meta, "get", q, OSC_TMGR_META_TIMEOUT_MS, osc_tmgr_met, sub,
-		    NULL);
-		q  = NULL;
+		rv = oscar_req_call(
+		    req, &st->meta, "get", q, OSC_TMGR_META_TIMEOUT_MS, osc_tmgr_met, sub, NULL);
+		q = NULL;
 	}
 	oscar_value_free(q);
 	if (rv != 0) {
 		osc_tmgr_sub_free(sub);
-		return (oscar_req_fail(req, rv, "cannot ask the session's meta which objects are stored: %s",
+		return (oscar_req_fail(req, rv,
+		    "cannot ask the session's meta which objects are stored: %s",
 		    oscar_strerror(rv)));
 	}
 	return (oscar_req_defer(req, OSCAR_DEFER_HOLD));
@@ -765,7 +801,8 @@ static int osc_tmgr_m_wait(oscar_actor_t *self, oscar_req_t *req)
 	}
 	if ((int64_t) st->n_waits >= st->cfg.max_waits) {
 		return (oscar_req_fail(req, OSCAR_ENOSPACE,
-		    "session %s has %zu waits parked already (task.max_waits)", st->session, st->n_waits));
+		    "session %s has %zu waits parked already (task.max_waits)", st->session,
+		    st->n_waits));
 	}
 	osc_tmgr_wait_t *w = calloc(1, sizeof(*w));
 	if (w == NULL) {
@@ -818,7 +855,7 @@ static int osc_tmgr_m_list(oscar_actor_t *self, oscar_req_t *req)
 	osc_tmgr_t    *st   = oscar_actor_state(self);
 	oscar_value_t *list = oscar_value_new_array(8);
 	for (osc_tm_graph_t *g = osc_tm_graph_next(st->tm, NULL); list != NULL && g != NULL;
-	     g = osc_tm_graph_next(st->tm, g)) {
+	     g                 = osc_tm_graph_next(st->tm, g)) {
 		if (oscar_value_array_push(list, oscar_value_new_str(osc_tm_graph_id(g))) != 0) {
 			oscar_value_free(list);
 			list = NULL;
@@ -854,9 +891,9 @@ static int osc_tmgr_m_report(oscar_actor_t *self, oscar_req_t *req)
 	if (worker == NULL || reports == NULL || reports->type != OSCAR_ARRAY) {
 		return (oscar_req_fail(req, OSCAR_EBADARGS, "report needs a worker and reports"));
 	}
-	size_t           n     = oscar_value_len(reports);
-	osc_tm_report_t *r     = calloc(n + 1, sizeof(*r));
-	uint64_t        *sizes = NULL;
+	size_t           n       = oscar_value_len(reports);
+	osc_tm_report_t *r       = calloc(n + 1, sizeof(*r));
+	uint64_t        *sizes   = NULL;
 	size_t           n_sizes = 0, k = 0;
 	for (size_t i = 0; i < n; i++) {
 		const oscar_value_t *s = oscar_value_at(oscar_value_at(reports, i), 2);
@@ -948,7 +985,8 @@ static int osc_tmgr_create(oscar_actor_t *self, const oscar_value_t *args)
 		.max_graph_tasks = (size_t) st->cfg.max_graph_tasks,
 		.max_graphs      = (size_t) st->cfg.max_graphs,
 	};
-	if ((rv = oscar_ref_make(&st->cluster, oscar_node_address(st->node), OSCAR_CLUSTER_UID)) != 0 ||
+	if ((rv = oscar_ref_make(&st->cluster, oscar_node_address(st->node), OSCAR_CLUSTER_UID)) !=
+	        0 ||
 	    (rv = oscar_ref_make(&st->meta, oscar_node_address(st->node), meta)) != 0 ||
 	    (rv = osc_tm_new(&st->tm, &ops, &limits)) != 0) {
 		return (rv);
@@ -973,11 +1011,9 @@ static void osc_tmgr_destroy(oscar_actor_t *self)
 }
 
 #define OSC_SPEC_(id, name, fn, args, reply) [OSC_TMGR_##id] = { name, fn, args, reply },
-const osc_method_spec_t osc_task_manager_methods[OSC_TMGR_N] = {
-	OSC_TASK_MANAGER_METHODS(OSC_SPEC_)
-};
+const osc_method_spec_t osc_task_manager_methods[OSC_TMGR_N] = { OSC_TASK_MANAGER_METHODS(
+    OSC_SPEC_) };
 #undef OSC_SPEC_
-
 
 static int osc_tmgr_dispatch(oscar_actor_t *self, oscar_req_t *req)
 {
@@ -986,7 +1022,7 @@ static int osc_tmgr_dispatch(oscar_actor_t *self, oscar_req_t *req)
 
 #define OSC_METHOD_(id, name, fn, args, reply) { name, osc_tmgr_dispatch, NULL },
 static const oscar_method_t osc_tmgr_methods[] = {
-	OSC_TASK_MANAGER_METHODS(OSC_METHOD_){ NULL, NULL, NULL },
+	OSC_TASK_MANAGER_METHODS(OSC_METHOD_) { NULL, NULL, NULL },
 };
 #undef OSC_METHOD_
 

@@ -36,7 +36,8 @@ int osc_task_settings(const oscar_settings_t *s, osc_task_settings_t *out, oscar
 		{ "kill_timeout", &out->kill_timeout_ms },
 	};
 	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
-		int rv = oscar_service_setting_int(s, &osc_task_service, all[i].key, all[i].out, err);
+		int rv =
+		    oscar_service_setting_int(s, &osc_task_service, all[i].key, all[i].out, err);
 		if (rv != 0) {
 			return (rv);
 		}
@@ -70,8 +71,8 @@ static void osc_task_stop(oscar_node_t *node, void *state)
 static int osc_task_uid(char *uid, size_t size, const char *session_id, oscar_error_t *err)
 {
 	if ((size_t) snprintf(uid, size, "%s%s", OSC_TASK_UID_PREFIX, session_id) >= size) {
-		return (oscar_error_set(err, OSCAR_EINVAL, "session id %s is too long for a task manager",
-		    session_id));
+		return (oscar_error_set(
+		    err, OSCAR_EINVAL, "session id %s is too long for a task manager", session_id));
 	}
 	return (0);
 }

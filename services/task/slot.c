@@ -39,7 +39,7 @@ typedef struct osc_slot {
 static void *osc_slot_thread(void *arg)
 {
 	osc_slot_t *st = arg;
-	st->rv = osc_task_run(st->fns, st->fn, &st->ctx, st->args, &st->result, &st->err);
+	st->rv         = osc_task_run(st->fns, st->fn, &st->ctx, st->args, &st->result, &st->err);
 	// The actor joins this thread when "done" arrives; if the post
 	// fails, nothing would ever answer the run, so keep trying.
 	while (oscar_tell_nowait(st->pool, &st->ref, osc_slot_name(OSC_SLOT_DONE), NULL) ==
@@ -68,12 +68,13 @@ static int osc_slot_m_run(oscar_actor_t *self, oscar_req_t *req)
 	if (sid == NULL || key == NULL || fn == NULL || nout == 0 || nout > OSCAR_TASK_OUTPUT_MAX ||
 	    strlen(sid) >= sizeof(st->session) || strlen(key) >= sizeof(st->key) ||
 	    strlen(fn) >= sizeof(st->fn)) {
-		return (oscar_req_fail(req, OSCAR_EBADARGS, "run needs a session, key, fn and n_output"));
+		return (oscar_req_fail(
+		    req, OSCAR_EBADARGS, "run needs a session, key, fn and n_output"));
 	}
 	snprintf(st->session, sizeof(st->session), "%s", sid);
 	snprintf(st->key, sizeof(st->key), "%s", key);
 	snprintf(st->fn, sizeof(st->fn), "%s", fn);
-	st->n_output = (unsigned) nout;
+	st->n_output              = (unsigned) nout;
 	const oscar_value_t *args = oscar_value_map_get(a, "args");
 	st->args   = args != NULL ? oscar_value_copy(args) : oscar_value_new_array(0);
 	st->result = NULL;
@@ -190,7 +191,7 @@ static int osc_slot_dispatch(oscar_actor_t *self, oscar_req_t *req)
 
 #define OSC_METHOD_(id, name, fn, args, reply) { name, osc_slot_dispatch, NULL },
 static const oscar_method_t osc_slot_class_methods[] = {
-	OSC_SLOT_METHODS(OSC_METHOD_){ NULL, NULL, NULL },
+	OSC_SLOT_METHODS(OSC_METHOD_) { NULL, NULL, NULL },
 };
 #undef OSC_METHOD_
 

@@ -67,9 +67,9 @@ bool osc_taskfn_name_ok(const char *name);
 // The task manager of session S is "oscar.task:S" in the supervisor's main
 // pool (OSC_TASK_UID_PREFIX); a worker's executor is "oscar.executor" in
 // its main pool.
-#define OSC_TASK_UID_PREFIX  "oscar.task:"
-#define OSC_EXECUTOR_UID     "oscar.executor"
-#define OSC_TASK_SECTION     "task"
+#define OSC_TASK_UID_PREFIX "oscar.task:"
+#define OSC_EXECUTOR_UID    "oscar.executor"
+#define OSC_TASK_SECTION    "task"
 
 // The methods of the task manager, one table: id, name, handler, the
 // shape of the arguments and of the reply.
@@ -83,13 +83,13 @@ bool osc_taskfn_name_ok(const char *name);
 //   list    nil -> [graph_id...]
 //   report  {worker, reports: [[key, kind, sizes|nil, code, signal, message]...]}
 //           (from executors; kind "started", "finished" or "errored")
-#define OSC_TASK_MANAGER_METHODS(X)                                                      \
-	X(SUBMIT, "submit", osc_tmgr_m_submit, OSC_SHAPE_MAP, OSC_SHAPE_STR)                \
-	X(INFO, "info", osc_tmgr_m_info, OSC_SHAPE_MAP, OSC_SHAPE_MAP)                      \
-	X(WAIT, "wait", osc_tmgr_m_wait, OSC_SHAPE_MAP, OSC_SHAPE_MAP)                      \
-	X(CANCEL, "cancel", osc_tmgr_m_cancel, OSC_SHAPE_STR, OSC_SHAPE_NIL)                \
-	X(DELETE, "delete", osc_tmgr_m_delete, OSC_SHAPE_STR, OSC_SHAPE_NIL)                \
-	X(LIST, "list", osc_tmgr_m_list, OSC_SHAPE_ANY, OSC_SHAPE_ARRAY)                    \
+#define OSC_TASK_MANAGER_METHODS(X)                                          \
+	X(SUBMIT, "submit", osc_tmgr_m_submit, OSC_SHAPE_MAP, OSC_SHAPE_STR) \
+	X(INFO, "info", osc_tmgr_m_info, OSC_SHAPE_MAP, OSC_SHAPE_MAP)       \
+	X(WAIT, "wait", osc_tmgr_m_wait, OSC_SHAPE_MAP, OSC_SHAPE_MAP)       \
+	X(CANCEL, "cancel", osc_tmgr_m_cancel, OSC_SHAPE_STR, OSC_SHAPE_NIL) \
+	X(DELETE, "delete", osc_tmgr_m_delete, OSC_SHAPE_STR, OSC_SHAPE_NIL) \
+	X(LIST, "list", osc_tmgr_m_list, OSC_SHAPE_ANY, OSC_SHAPE_ARRAY)     \
 	X(REPORT, "report", osc_tmgr_m_report, OSC_SHAPE_MAP, OSC_SHAPE_NIL)
 
 // The methods of a worker's executor.
@@ -101,9 +101,9 @@ bool osc_taskfn_name_ok(const char *name);
 //            index's slot runner at address, or gave up on it (address
 //            ""); last_exit says how the slot's last process ended (from
 //            the keeper's thread)
-#define OSC_EXECUTOR_METHODS(X)                                                      \
-	X(RUN, "run", osc_exec_m_run, OSC_SHAPE_MAP, OSC_SHAPE_NIL)                      \
-	X(CANCEL, "cancel", osc_exec_m_cancel, OSC_SHAPE_MAP, OSC_SHAPE_NIL)             \
+#define OSC_EXECUTOR_METHODS(X)                                              \
+	X(RUN, "run", osc_exec_m_run, OSC_SHAPE_MAP, OSC_SHAPE_NIL)          \
+	X(CANCEL, "cancel", osc_exec_m_cancel, OSC_SHAPE_MAP, OSC_SHAPE_NIL) \
 	X(SLOT_UP, "slot_up", osc_exec_m_slot_up, OSC_SHAPE_MAP, OSC_SHAPE_NIL)
 
 // The methods of the slot runner (class OSC_SLOT_CLASS, uid OSC_SLOT_UID
@@ -115,9 +115,9 @@ bool osc_taskfn_name_ok(const char *name);
 //   done    nil: the function's thread ended (from the slot itself)
 #define OSC_SLOT_CLASS "oscar.task.slot"
 #define OSC_SLOT_UID   "oscar.slot"
-#define OSC_SLOT_METHODS(X)                                                     \
-	X(RUN, "run", osc_slot_m_run, OSC_SHAPE_MAP, OSC_SHAPE_ANY)                 \
-	X(CANCEL, "cancel", osc_slot_m_cancel, OSC_SHAPE_ANY, OSC_SHAPE_NIL)        \
+#define OSC_SLOT_METHODS(X)                                                  \
+	X(RUN, "run", osc_slot_m_run, OSC_SHAPE_MAP, OSC_SHAPE_ANY)          \
+	X(CANCEL, "cancel", osc_slot_m_cancel, OSC_SHAPE_ANY, OSC_SHAPE_NIL) \
 	X(DONE, "done", osc_slot_m_done, OSC_SHAPE_ANY, OSC_SHAPE_NIL)
 
 #define OSC_TMGR_ID_(id, name, fn, args, reply) OSC_TMGR_##id,
@@ -153,7 +153,7 @@ typedef struct osc_keeper osc_keeper_t;
 // while the pools are up) and frees it.
 int  osc_keeper_start(oscar_node_t *node, osc_keeper_t **kp, oscar_error_t *err);
 void osc_keeper_stop(osc_keeper_t **kp);
-extern const oscar_service_t     osc_task_service;
+extern const oscar_service_t osc_task_service;
 
 // osc_task_settings_t: the [task] settings.
 typedef struct osc_task_settings {

@@ -37,12 +37,13 @@ static int ts_put(oscar_actor_t *self, oscar_req_t *req)
 	const oscar_value_t *items = oscar_value_map_get(oscar_req_args(req), "items");
 	oscar_value_t       *sizes = oscar_value_new_array(oscar_value_len(items));
 	for (size_t i = 0; sid != NULL && i < oscar_value_len(items); i++) {
-		const char *key;
-		size_t      len;
-		char        name[2048];
-		void       *buf;
+		const char          *key;
+		size_t               len;
+		char                 name[2048];
+		void                *buf;
 		const oscar_value_t *v = oscar_value_at(oscar_value_at(items, i), 1);
-		if (oscar_value_get_str(oscar_value_at(oscar_value_at(items, i), 0), &key, &len) != 0 ||
+		if (oscar_value_get_str(oscar_value_at(oscar_value_at(items, i), 0), &key, &len) !=
+		        0 ||
 		    v == NULL || ts_name(name, sizeof(name), sid, key) != 0 ||
 		    oscar_value_encode(v, &buf, &len) != 0) {
 			oscar_value_free(sizes);
@@ -72,7 +73,8 @@ static int ts_get(oscar_actor_t *self, oscar_req_t *req)
 		}
 		if (v == NULL) {
 			oscar_value_free(out);
-			return (oscar_req_fail(req, OSCAR_ENOENT, "no object %s in session %s", key, sid));
+			return (oscar_req_fail(
+			    req, OSCAR_ENOENT, "no object %s in session %s", key, sid));
 		}
 		oscar_value_array_push(out, oscar_value_copy(v));
 	}
@@ -97,7 +99,8 @@ static void ts_pulled(oscar_actor_t *self, oscar_result_t *res, void *arg)
 		char        name[2048];
 		oscar_value_get_str(oscar_value_at(keys, i), &key, &len);
 		ts_name(name, sizeof(name), sid, key);
-		oscar_value_map_set(st->objects, name, oscar_value_copy(oscar_value_at(res->value, i)));
+		oscar_value_map_set(
+		    st->objects, name, oscar_value_copy(oscar_value_at(res->value, i)));
 		oscar_value_array_push(sizes, oscar_value_new_uint(1));
 	}
 	oscar_req_reply(req, sizes);
@@ -153,7 +156,8 @@ static const oscar_actor_class_t ts_class = {
 static int ts_start(oscar_node_t *node, void **state, oscar_error_t *err)
 {
 	oscar_ref_t ref;
-	return (oscar_create(oscar_node_pool(node), &ts_class, "oscar.storage", NULL, 5000, &ref, err));
+	return (
+	    oscar_create(oscar_node_pool(node), &ts_class, "oscar.storage", NULL, 5000, &ref, err));
 }
 
 static const oscar_service_t ts_service = {
@@ -272,7 +276,8 @@ static oscar_value_t *args2(oscar_value_t *a, oscar_value_t *b)
 static void add(oscar_value_t *graph, const char *key, const char *fn, oscar_value_t *args,
     unsigned n_output, bool pure)
 {
-	cr_assert_eq(oscar_value_array_push(graph, oscar_graph_task(key, fn, args, n_output, pure)), 0);
+	cr_assert_eq(
+	    oscar_value_array_push(graph, oscar_graph_task(key, fn, args, n_output, pure)), 0);
 }
 
 // run submits graph in session sid, waits for it and gives its info.
@@ -281,10 +286,11 @@ static oscar_value_t *run_in(const char *sid, oscar_value_t *graph, const char *
 	char           gid[OSCAR_GRAPH_ID_MAX];
 	oscar_error_t  err;
 	oscar_value_t *info = NULL;
-	cr_assert_eq(oscar_graph_submit(client, sup_addr, sid, graph, id, gid, sizeof(gid), 10000, &err),
-	    0, "%s", err.message);
-	cr_assert_eq(oscar_graph_wait(client, sup_addr, sid, gid, 60000, &info, &err), 0, "%s",
-	    err.message);
+	cr_assert_eq(
+	    oscar_graph_submit(client, sup_addr, sid, graph, id, gid, sizeof(gid), 10000, &err), 0,
+	    "%s", err.message);
+	cr_assert_eq(
+	    oscar_graph_wait(client, sup_addr, sid, gid, 60000, &info, &err), 0, "%s", err.message);
 	return (info);
 }
 
@@ -308,9 +314,9 @@ static oscar_value_t *fetch_in(const char *sid, const char *key)
 	oscar_error_t  err;
 	const char    *keys[]   = { key, NULL };
 	const char    *fields[] = { "workers", NULL };
-	cr_assert_eq(oscar_meta_get(client, sup_addr, sid, keys, 1, fields, false, 10000, &entries,
-	                 &err),
-	    0, "%s", err.message);
+	cr_assert_eq(
+	    oscar_meta_get(client, sup_addr, sid, keys, 1, fields, false, 10000, &entries, &err), 0,
+	    "%s", err.message);
 	const oscar_value_t *workers = oscar_value_map_get(oscar_value_at(entries, 0), "workers");
 	cr_assert_geq(oscar_value_len(workers), 1);
 	oscar_ref_t ref;
@@ -363,12 +369,14 @@ Test(tasks, workers_report_their_functions)
 	oscar_error_t    err;
 	const char      *fields[] = { "functions", NULL };
 	cr_assert_eq(oscar_cluster_open(&cl, client, sup_addr, &err), 0);
-	cr_assert_eq(oscar_cluster_nodes_info(cl, OSCAR_ROLE_WORKER, NULL, fields, 5000, &info, &err), 0,
+	cr_assert_eq(
+	    oscar_cluster_nodes_info(cl, OSCAR_ROLE_WORKER, NULL, fields, 5000, &info, &err), 0,
 	    "%s", err.message);
 	cr_assert_eq(oscar_value_len(info), 2);
 	for (size_t i = 0; i < 2; i++) {
-		const oscar_value_t *fns   = oscar_value_map_get(oscar_value_at(info, i), "functions");
-		bool                 found = false;
+		const oscar_value_t *fns =
+		    oscar_value_map_get(oscar_value_at(info, i), "functions");
+		bool found = false;
 		for (size_t j = 0; j < oscar_value_len(fns); j++) {
 			const char *name;
 			size_t      len;
@@ -406,8 +414,8 @@ Test(tasks, inc_over_ten_then_sum_all_is_55)
 
 Test(tasks, triage_with_two_outputs)
 {
-	oscar_value_t *g = oscar_value_new_array(3);
-	oscar_value_t *l = oscar_value_new_array(4);
+	oscar_value_t *g    = oscar_value_new_array(3);
+	oscar_value_t *l    = oscar_value_new_array(4);
 	const double   xs[] = { 0.4, 0.7, 0.2, 0.8 };
 	for (int i = 0; i < 4; i++) {
 		oscar_value_array_push(l, oscar_value_new_float(xs[i]));
@@ -427,7 +435,8 @@ Test(tasks, a_diamond)
 	oscar_value_t *g = oscar_value_new_array(4);
 	add(g, "top", "inc", args1(oscar_value_new_int(1)), 1, false);
 	add(g, "left", "inc", args1(oscar_value_new_ref("top")), 1, false);
-	add(g, "right", "add", args2(oscar_value_new_ref("top"), oscar_value_new_int(10)), 1, false);
+	add(g, "right", "add", args2(oscar_value_new_ref("top"), oscar_value_new_int(10)), 1,
+	    false);
 	add(g, "bottom", "add", args2(oscar_value_new_ref("left"), oscar_value_new_ref("right")), 1,
 	    false);
 	oscar_value_t *info = run(g);
@@ -459,8 +468,8 @@ Test(tasks, a_thousand_tasks)
 Test(tasks, a_failing_task_fails_its_dependents_and_the_graph)
 {
 	oscar_value_t *g = oscar_value_new_array(3);
-	add(g, "bad", "fail", args2(oscar_value_new_str("the disk is on fire"),
-	                          oscar_value_new_int(OSCAR_EUSER + 7)),
+	add(g, "bad", "fail",
+	    args2(oscar_value_new_str("the disk is on fire"), oscar_value_new_int(OSCAR_EUSER + 7)),
 	    1, false);
 	add(g, "after", "inc", args1(oscar_value_new_ref("bad")), 1, false);
 	add(g, "fine", "inc", args1(oscar_value_new_int(1)), 1, false);
@@ -477,7 +486,8 @@ Test(tasks, a_failing_task_fails_its_dependents_and_the_graph)
 	    "%s", w);
 	// The dependent never ran.
 	const oscar_value_t *counts = oscar_value_map_get(info, "counts");
-	cr_assert_eq(oscar_value_map_uint(counts, "done", 99) + oscar_value_map_uint(counts, "failed", 0) +
+	cr_assert_eq(oscar_value_map_uint(counts, "done", 99) +
+	                 oscar_value_map_uint(counts, "failed", 0) +
 	                 oscar_value_map_uint(counts, "cancelled", 0),
 	    3);
 	cr_assert_eq(oscar_value_map_uint(counts, "pending", 9), 0);
@@ -506,8 +516,8 @@ Test(tasks, a_crashing_task_kills_only_its_slot)
 	oscar_value_t *info = run(g);
 	assert_status(info, "failed");
 	const oscar_value_t *e = error_of(info);
-	cr_assert_eq(oscar_value_map_int(e, "signal", 0), SIGSEGV, "%s",
-	    oscar_value_map_str(e, "message"));
+	cr_assert_eq(
+	    oscar_value_map_int(e, "signal", 0), SIGSEGV, "%s", oscar_value_map_str(e, "message"));
 	cr_assert_str_eq(oscar_value_map_str(e, "key"), "boom");
 	oscar_value_free(info);
 	assert_cluster_runs();
@@ -529,7 +539,8 @@ static void assert_refused(oscar_value_t *g, int code, const char *needle)
 	oscar_error_t err;
 	int           rv = oscar_graph_submit(client, sup_addr, S, g, NULL, NULL, 0, 10000, &err);
 	cr_assert_eq(rv, code, "%s: %s", oscar_strerror(rv), err.message);
-	cr_assert(strstr(err.message, needle) != NULL, "'%s' does not name %s", err.message, needle);
+	cr_assert(
+	    strstr(err.message, needle) != NULL, "'%s' does not name %s", err.message, needle);
 }
 
 Test(tasks, bad_graphs_are_refused_naming_the_task)
@@ -576,16 +587,19 @@ Test(tasks, a_wait_times_out_and_the_graph_runs_on_then_cancel_stops_it)
 	oscar_value_t *g    = oscar_value_new_array(2);
 	add(g, "slow", "sleep", args1(oscar_value_new_int(60000)), 1, false);
 	add(g, "after", "inc", args1(oscar_value_new_ref("slow")), 1, false);
-	cr_assert_eq(oscar_graph_submit(client, sup_addr, S, g, "g-slow", gid, sizeof(gid), 10000, &err),
-	    0, "%s", err.message);
+	cr_assert_eq(
+	    oscar_graph_submit(client, sup_addr, S, g, "g-slow", gid, sizeof(gid), 10000, &err), 0,
+	    "%s", err.message);
 	cr_assert_str_eq(gid, "g-slow");
 	cr_assert_eq(oscar_graph_wait(client, sup_addr, S, gid, 300, &info, &err), OSCAR_ETIMEDOUT);
 	const char *fields[] = { "status", NULL };
 	cr_assert_eq(oscar_graph_info(client, sup_addr, S, gid, fields, 5000, &info, &err), 0);
 	cr_assert_str_eq(oscar_value_map_str(info, "status"), "running");
-	cr_assert_null(oscar_value_map_get(info, "n_tasks"), "the field filter let n_tasks through");
+	cr_assert_null(
+	    oscar_value_map_get(info, "n_tasks"), "the field filter let n_tasks through");
 	oscar_value_free(info);
-	cr_assert_eq(oscar_graph_cancel(client, sup_addr, S, gid, 5000, &err), 0, "%s", err.message);
+	cr_assert_eq(
+	    oscar_graph_cancel(client, sup_addr, S, gid, 5000, &err), 0, "%s", err.message);
 	cr_assert_eq(oscar_graph_wait(client, sup_addr, S, gid, 10000, &info, &err), 0);
 	assert_status(info, "cancelled");
 	oscar_value_free(info);
@@ -596,7 +610,8 @@ Test(tasks, a_wait_times_out_and_the_graph_runs_on_then_cancel_stops_it)
 	cr_assert_eq(oscar_value_len(ids), 2);
 	oscar_value_free(ids);
 	cr_assert_eq(oscar_graph_delete(client, sup_addr, S, gid, 5000, &err), 0);
-	cr_assert_eq(oscar_graph_info(client, sup_addr, S, gid, NULL, 5000, &info, &err), OSCAR_ENOENT);
+	cr_assert_eq(
+	    oscar_graph_info(client, sup_addr, S, gid, NULL, 5000, &info, &err), OSCAR_ENOENT);
 }
 
 Test(tasks, a_task_that_ignores_its_flag_is_killed_and_its_slot_recovers)
@@ -606,17 +621,21 @@ Test(tasks, a_task_that_ignores_its_flag_is_killed_and_its_slot_recovers)
 	oscar_value_t *info = NULL;
 	oscar_value_t *g    = oscar_value_new_array(1);
 	add(g, "forever", "spin", NULL, 1, false);
-	cr_assert_eq(oscar_graph_submit(client, sup_addr, S, g, NULL, gid, sizeof(gid), 10000, &err), 0,
+	cr_assert_eq(
+	    oscar_graph_submit(client, sup_addr, S, g, NULL, gid, sizeof(gid), 10000, &err), 0,
 	    "%s", err.message);
 	// It runs: started on a worker.
 	for (int i = 0; i < 200; i++) {
-		cr_assert_eq(oscar_graph_info(client, sup_addr, S, gid, NULL, 5000, &info, &err), 0);
-		uint64_t running = oscar_value_map_uint(oscar_value_map_get(info, "counts"), "running", 0);
+		cr_assert_eq(
+		    oscar_graph_info(client, sup_addr, S, gid, NULL, 5000, &info, &err), 0);
+		uint64_t running =
+		    oscar_value_map_uint(oscar_value_map_get(info, "counts"), "running", 0);
 		oscar_value_free(info);
 		if (running == 1) {
 			break;
 		}
-		cr_assert_eq(oscar_graph_wait(client, sup_addr, S, gid, 20, NULL, &err), OSCAR_ETIMEDOUT);
+		cr_assert_eq(
+		    oscar_graph_wait(client, sup_addr, S, gid, 20, NULL, &err), OSCAR_ETIMEDOUT);
 	}
 	cr_assert_eq(oscar_graph_cancel(client, sup_addr, S, gid, 5000, &err), 0);
 	// Both slots come back: the killed one recovers (task.kill_timeout is
@@ -666,8 +685,8 @@ Test(tasks, an_impure_task_runs_every_time)
 Test(tasks, two_sessions_do_not_see_each_others_keys)
 {
 	oscar_error_t err;
-	cr_assert_eq(oscar_sessions_create(client, sup_addr, "s2", false, NULL, NULL, 10000, &err), 0,
-	    "%s", err.message);
+	cr_assert_eq(oscar_sessions_create(client, sup_addr, "s2", false, NULL, NULL, 10000, &err),
+	    0, "%s", err.message);
 	oscar_value_t *g = oscar_value_new_array(1);
 	add(g, "k", "inc", args1(oscar_value_new_int(1)), 1, false);
 	oscar_value_t *h = oscar_value_new_array(1);
