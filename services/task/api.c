@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "oscar/graph.h"
+#include "oscar/meta.h"
 #include "services/task/task_int.h"
 
 // osc_graph_call calls method id of session's task manager at address.
@@ -160,4 +161,104 @@ int oscar_graph_list(oscar_pool_t *pool, const char *address, const char *sessio
     int64_t timeout_ms, oscar_value_t **ids, oscar_error_t *err)
 {
 	return (osc_graph_call(pool, address, session, OSC_TMGR_LIST, NULL, timeout_ms, ids, err));
+}
+
+// ---------------------------------------------------------------------------
+// Nested submission, from a task function's thread in a slot
+
+static osc_task_nested_t *osc_nested(oscar_task_ctx_t *ctx, oscar_error_t *err)
+{
+	if (ctx == NULL || ctx->nested == NULL) {
+		oscar_error_set(
+		    err, OSCAR_ESTATE, "nested submission works only in a worker's slot");
+		return (NULL);
+	}
+	return (ctx->nested);
+}
+
+int oscar_task_submit(oscar_task_ctx_t *ctx, oscar_value_t *graph, char *id, size_t size,
+    int64_t timeout_ms, oscar_error_t *err)
+{
+	osc_task_nested_t *n = osc_nested(ctx, err);
+	if (n == NULL) {
+		oscar_value_free(graph);
+		return (OSCAR_ESTATE);
+	}
+	return (oscar_graph_submit(
+	    n->pool, n->supervisor, ctx->session, graph, NULL, id, size, timeout_ms, err));
+}
+
+// osc_nested_tell tells the executor that the task waits (lend) or not.
+static void osc_nested_tell(oscar_task_ctx_t *ctx, osc_task_nested_t *n, int method)
+{
+	oscar_value_t *m = oscar_value_new_map(2);
+	if (m == NULL ||
+	    oscar_value_map_set(m, "session", oscar_value_new_str(ctx->session)) != 0 ||
+	    oscar_value_map_set(m, "key", oscar_value_new_str(ctx->key)) != 0) {
+		oscar_value_free(m);
+		return;
+	}
+	// A tell lost (a full inbox) only costs the slot's loan.
+	oscar_tell_nowait(n->pool, &n->executor, osc_texe_name(method), m);
+}
+
+int oscar_task_wait(oscar_task_ctx_t *ctx, const char *graph_id, int64_t wait_ms,
+    oscar_value_t **info, oscar_error_t *err)
+{
+	osc_task_nested_t *n = osc_nested(ctx, err);
+	if (n == NULL) {
+		return (OSCAR_ESTATE);
+	}
+	osc_nested_tell(ctx, n, OSC_TEXE_LEND);
+	int rv =
+	    oscar_graph_wait(n->pool, n->supervisor, ctx->session, graph_id, wait_ms, info, err);
+	osc_nested_tell(ctx, n, OSC_TEXE_UNLEND);
+	return (rv);
+}
+
+int oscar_task_fetch(oscar_task_ctx_t *ctx, const char *key, int64_t timeout_ms,
+    oscar_value_t **value, oscar_error_t *err)
+{
+	osc_task_nested_t *n       = osc_nested(ctx, err);
+	oscar_value_t     *entries = NULL, *out = NULL;
+	const char        *keys[]   = { key, NULL };
+	const char        *fields[] = { "workers", NULL };
+	const char        *w;
+	size_t             len;
+	oscar_ref_t        ref;
+	*value = NULL;
+	if (n == NULL) {
+		return (OSCAR_ESTATE);
+	}
+	int rv = oscar_meta_get(n->pool, n->supervisor, ctx->session, keys, 1, fields, false,
+	    timeout_ms, &entries, err);
+	if (rv != 0) {
+		return (rv);
+	}
+	const oscar_value_t *workers = oscar_value_map_get(oscar_value_at(entries, 0), "workers");
+	if (oscar_value_get_str(oscar_value_at(workers, 0), &w, &len) != 0 ||
+	    oscar_ref_make(&ref, w, "oscar.storage") != 0) {
+		oscar_value_free(entries);
+		return (oscar_error_set(err, OSCAR_ENOENT,
+		    "object %s of session %s is on no worker", key, ctx->session));
+	}
+	oscar_value_free(entries);
+	oscar_value_t *q = oscar_value_new_map(2);
+	oscar_value_t *k = oscar_value_new_array(1);
+	if (q == NULL || k == NULL || oscar_value_array_push(k, oscar_value_new_str(key)) != 0 ||
+	    oscar_value_map_set(q, "session", oscar_value_new_str(ctx->session)) != 0) {
+		oscar_value_free(q);
+		oscar_value_free(k);
+		return (oscar_error_set(err, OSCAR_ENOMEM, "out of memory"));
+	}
+	if (oscar_value_map_set(q, "keys", k) != 0) {
+		oscar_value_free(q);
+		return (oscar_error_set(err, OSCAR_ENOMEM, "out of memory"));
+	}
+	if ((rv = oscar_call(n->pool, &ref, "get", q, timeout_ms, &out, err)) != 0) {
+		return (rv);
+	}
+	*value = oscar_value_copy(oscar_value_at(out, 0));
+	oscar_value_free(out);
+	return (*value != NULL ? 0 : oscar_error_set(err, OSCAR_ENOMEM, "out of memory"));
 }

@@ -146,7 +146,8 @@ static void osc_keeper_slot(osc_keeper_t *k, unsigned index)
 	    oscar_value_map_set(m, "last_exit", oscar_value_new_str(last_exit)) == 0) {
 		rv = oscar_tell(pool, &k->executor, osc_texe_name(OSC_TEXE_SLOT_UP), m, 5000, &err);
 		m  = NULL;
-		if (rv != 0 && rv != OSCAR_ECLOSED) {
+		// The executor is gone when the node stops: nothing to tell.
+		if (rv != 0 && rv != OSCAR_ECLOSED && rv != OSCAR_ENOACTOR) {
 			oscar_log(OSCAR_LOG_ERROR, "task",
 			    "cannot tell the executor about slot %u: %s", index, err.message);
 		}
@@ -191,7 +192,8 @@ static void *osc_keeper_main(void *arg)
 // The executor
 
 typedef struct osc_xtask {
-	struct osc_xtask *next; // in the queue
+	struct osc_xtask *next;          // in the queue, or a slot's crashed list
+	struct osc_xtask *aprev, *anext; // in the active list, while it holds a slot
 	char              session[OSCAR_UID_MAX];
 	char              key[OSCAR_TASK_KEY_MAX];
 	char              fn[OSCAR_NAME_MAX];
@@ -200,17 +202,22 @@ typedef struct osc_xtask {
 	int               slot; // the slot it runs in, or -1
 	bool              cancelled;
 	bool              killed;
-	bool              pulled; // inputs pulled once already
+	bool              pulled;  // inputs pulled once already
+	bool              waiting; // lent its slot while it waits for nested work
 	uint64_t          kill_timer;
 	struct osc_exec  *ex;
 } osc_xtask_t;
 
+// A slot runs one task at a time, plus one more for each of its tasks
+// that waits for nested work (lent): it is free while held < 1 + lent.
 typedef struct osc_xslot {
 	unsigned     index;
 	oscar_ref_t  ref;
 	bool         up;
-	osc_xtask_t *task;    // reserved for (resolving inputs) or running
-	osc_xtask_t *crashed; // died with the slot: reported once it is back
+	bool         restarting; // the keeper was asked to bring it back
+	unsigned     held;       // tasks holding it (resolving inputs or running)
+	unsigned     lent;       // of those, waiting for nested work
+	osc_xtask_t *crashed;    // died with the slot: reported once it is back
 } osc_xslot_t;
 
 typedef struct osc_exec {
@@ -223,6 +230,7 @@ typedef struct osc_exec {
 	unsigned            n_slots;
 	osc_xtask_t        *head, *tail;
 	size_t              queued;
+	osc_xtask_t        *active;  // tasks holding a slot
 	oscar_value_t      *reports; // session -> [report...]
 	bool                report_armed;
 	bool                closing;
@@ -326,12 +334,48 @@ static void osc_exec_report(osc_exec_t *ex, const osc_xtask_t *t, const char *ki
 	}
 }
 
-// osc_exec_fail reports t errored and frees it, freeing its slot.
+// osc_slot_take gives slot i to t.
+static void osc_slot_take(osc_exec_t *ex, unsigned i, osc_xtask_t *t)
+{
+	t->slot = (int) i;
+	ex->slots[i].held++;
+	t->aprev = NULL;
+	t->anext = ex->active;
+	if (ex->active != NULL) {
+		ex->active->aprev = t;
+	}
+	ex->active = t;
+}
+
+// osc_slot_release takes t's slot back (a no-op when it holds none).
+static void osc_slot_release(osc_exec_t *ex, osc_xtask_t *t)
+{
+	if (t->slot < 0) {
+		return;
+	}
+	osc_xslot_t *s = &ex->slots[t->slot];
+	s->held--;
+	if (t->waiting) {
+		s->lent--;
+		t->waiting = false;
+		osc_exec_report(ex, t, "resumed", NULL, 0, 0, NULL);
+	}
+	if (t->aprev != NULL) {
+		t->aprev->anext = t->anext;
+	} else {
+		ex->active = t->anext;
+	}
+	if (t->anext != NULL) {
+		t->anext->aprev = t->aprev;
+	}
+	t->aprev = t->anext = NULL;
+	t->slot             = -1;
+}
+
+// osc_exec_end frees t, and its slot.
 static void osc_exec_end(osc_exec_t *ex, osc_xtask_t *t)
 {
-	if (t->slot >= 0) {
-		ex->slots[t->slot].task = NULL;
-	}
+	osc_slot_release(ex, t);
 	if (t->kill_timer != 0) {
 		oscar_actor_cancel(ex->self, t->kill_timer);
 	}
@@ -429,6 +473,13 @@ static void osc_exec_start(osc_exec_t *ex, osc_xtask_t *t)
 	rv = rv != 0 ? rv : oscar_value_map_set(msg, "key", oscar_value_new_str(t->key));
 	rv = rv != 0 ? rv : oscar_value_map_set(msg, "fn", oscar_value_new_str(t->fn));
 	rv = rv != 0 ? rv : oscar_value_map_set(msg, "n_output", oscar_value_new_uint(t->n_output));
+	rv = rv != 0 ? rv
+	             : oscar_value_map_set(
+	                   msg, "supervisor", oscar_value_new_str(oscar_node_supervisor(ex->node)));
+	rv = rv != 0 ? rv
+	             : oscar_value_map_set(
+	                   msg, "executor", oscar_value_new_str(oscar_node_address(ex->node)));
+	rv = rv != 0 ? rv : oscar_value_map_set(msg, "slot", oscar_value_new_uint(s->index));
 	if (rv == 0) {
 		rv      = oscar_value_map_set(msg, "args", t->args);
 		t->args = NULL;
@@ -784,13 +835,18 @@ static void osc_exec_ran(oscar_actor_t *self, oscar_result_t *res, void *arg)
 		// says how its process ended, and the task is reported then.
 		osc_xslot_t *s = &ex->slots[t->slot];
 		s->up          = false;
-		s->task        = NULL;
-		s->crashed     = t;
+		osc_slot_release(ex, t);
+		t->next    = s->crashed;
+		s->crashed = t;
 		if (t->kill_timer != 0) {
 			oscar_actor_cancel(self, t->kill_timer);
 			t->kill_timer = 0;
 		}
-		osc_keeper_push(ex->keeper, OSC_KEEP_START, s->index);
+		// Every task the slot held fails this way; one restart for all.
+		if (!s->restarting) {
+			s->restarting = true;
+			osc_keeper_push(ex->keeper, OSC_KEEP_START, s->index);
+		}
 		return;
 	}
 	if (res->code != 0) {
@@ -835,8 +891,7 @@ static void osc_exec_ran(oscar_actor_t *self, oscar_result_t *res, void *arg)
 	}
 	// The slot is free once the function returned; the task keeps its
 	// record until it is stored and reported.
-	ex->slots[t->slot].task = NULL;
-	t->slot                 = -1;
+	osc_slot_release(ex, t);
 	if (rv == 0) {
 		rv  = oscar_actor_call(self, &ex->storage, "put", msg, OSC_EXEC_CALL_TIMEOUT_MS,
 		     osc_exec_stored, t, NULL);
@@ -857,19 +912,17 @@ static void osc_exec_schedule(osc_exec_t *ex)
 {
 	for (unsigned i = 0; i < ex->n_slots && ex->head != NULL && !ex->closing; i++) {
 		osc_xslot_t *s = &ex->slots[i];
-		if (!s->up || s->task != NULL) {
-			continue;
+		while (s->up && s->held < 1 + s->lent && ex->head != NULL) {
+			osc_xtask_t *t = ex->head;
+			ex->head       = t->next;
+			if (ex->head == NULL) {
+				ex->tail = NULL;
+			}
+			ex->queued--;
+			t->next = NULL;
+			osc_slot_take(ex, i, t);
+			osc_exec_prepare(ex, t);
 		}
-		osc_xtask_t *t = ex->head;
-		ex->head       = t->next;
-		if (ex->head == NULL) {
-			ex->tail = NULL;
-		}
-		ex->queued--;
-		t->next = NULL;
-		t->slot = (int) i;
-		s->task = t;
-		osc_exec_prepare(ex, t);
 	}
 }
 
@@ -980,18 +1033,60 @@ static int osc_exec_m_cancel(oscar_actor_t *self, oscar_req_t *req)
 			break;
 		}
 		// Held by a slot: its flag, then the kill timer.
-		for (unsigned j = 0; j < ex->n_slots; j++) {
-			osc_xtask_t *t = ex->slots[j].task;
-			if (t == NULL || t->cancelled || strcmp(t->key, key) != 0 ||
+		for (osc_xtask_t *t = ex->active; t != NULL; t = t->anext) {
+			if (t->cancelled || strcmp(t->key, key) != 0 ||
 			    strcmp(t->session, sid) != 0) {
 				continue;
 			}
 			t->cancelled = true;
-			oscar_actor_tell(self, &ex->slots[j].ref, osc_slot_name(OSC_SLOT_CANCEL),
-			    oscar_value_new_str(t->key));
+			oscar_actor_tell(self, &ex->slots[t->slot].ref,
+			    osc_slot_name(OSC_SLOT_CANCEL), oscar_value_new_str(t->key));
 			oscar_actor_after(
 			    self, ex->cfg.kill_timeout_ms, osc_exec_kill, t, &t->kill_timer);
 		}
+	}
+	return (0);
+}
+
+// osc_exec_active finds the task of session sid called key holding a slot.
+static osc_xtask_t *osc_exec_active(osc_exec_t *ex, const oscar_value_t *args)
+{
+	const char *sid = oscar_value_map_str(args, "session");
+	const char *key = oscar_value_map_str(args, "key");
+	for (osc_xtask_t *t = ex->active; sid != NULL && key != NULL && t != NULL; t = t->anext) {
+		if (strcmp(t->key, key) == 0 && strcmp(t->session, sid) == 0) {
+			return (t);
+		}
+	}
+	return (NULL);
+}
+
+// lend: a task waits for work it submitted; its slot takes another task
+// meanwhile (at most OSC_SLOT_RUNS_MAX at once).
+static int osc_exec_m_lend(oscar_actor_t *self, oscar_req_t *req)
+{
+	osc_exec_t  *ex = oscar_actor_state(self);
+	osc_xtask_t *t  = osc_exec_active(ex, oscar_req_args(req));
+	if (t != NULL && !t->waiting && ex->slots[t->slot].held < OSC_SLOT_RUNS_MAX) {
+		t->waiting = true;
+		ex->slots[t->slot].lent++;
+		// The manager counts the slot free too, so that it sends the
+		// nested work here if it must.
+		osc_exec_report(ex, t, "waiting", NULL, 0, 0, NULL);
+		osc_exec_schedule(ex);
+	}
+	return (0);
+}
+
+// unlend: it waits no more.
+static int osc_exec_m_unlend(oscar_actor_t *self, oscar_req_t *req)
+{
+	osc_exec_t  *ex = oscar_actor_state(self);
+	osc_xtask_t *t  = osc_exec_active(ex, oscar_req_args(req));
+	if (t != NULL && t->waiting) {
+		t->waiting = false;
+		ex->slots[t->slot].lent--;
+		osc_exec_report(ex, t, "resumed", NULL, 0, 0, NULL);
 	}
 	return (0);
 }
@@ -1008,27 +1103,25 @@ static int osc_exec_m_slot_up(oscar_actor_t *self, oscar_req_t *req)
 		if (s->index != index) {
 			continue;
 		}
-		s->up = addr[0] != '\0' && oscar_ref_make(&s->ref, addr, OSC_SLOT_UID) == 0;
-		osc_xtask_t *t = s->crashed;
-		s->crashed     = NULL;
-		if (t == NULL) {
-			continue;
-		}
-		// t's slot->task is already NULL: osc_exec_end must not free it
-		// again.
-		t->slot = -1;
-		int sig = osc_signal_of(how);
-		how     = how != NULL && how[0] != '\0' ? how : "ended";
-		if (t->killed) {
-			osc_exec_fail(ex, t, OSCAR_ECANCELED, sig,
-			    "task %s (%s) was cancelled and did not stop within task.kill_timeout: "
-			    "its "
-			    "slot %u was killed",
-			    t->key, t->fn, s->index);
-		} else {
-			osc_exec_fail(ex, t, OSCAR_ESYSTEM, sig,
-			    "task %s (%s) crashed its slot %u on worker %s: the slot's process %s",
-			    t->key, t->fn, s->index, oscar_node_address(ex->node), how);
+		s->up         = addr[0] != '\0' && oscar_ref_make(&s->ref, addr, OSC_SLOT_UID) == 0;
+		s->restarting = false;
+		int sig       = osc_signal_of(how);
+		how           = how != NULL && how[0] != '\0' ? how : "ended";
+		while (s->crashed != NULL) {
+			osc_xtask_t *t = s->crashed;
+			s->crashed     = t->next;
+			t->next        = NULL;
+			if (t->killed) {
+				osc_exec_fail(ex, t, OSCAR_ECANCELED, sig,
+				    "task %s (%s) was cancelled and did not stop within "
+				    "task.kill_timeout: its slot %u was killed",
+				    t->key, t->fn, s->index);
+			} else {
+				osc_exec_fail(ex, t, OSCAR_ESYSTEM, sig,
+				    "task %s (%s) crashed its slot %u on worker %s: the slot's "
+				    "process %s",
+				    t->key, t->fn, s->index, oscar_node_address(ex->node), how);
+			}
 		}
 	}
 	osc_exec_schedule(ex);
@@ -1079,7 +1172,11 @@ static void osc_exec_destroy(oscar_actor_t *self)
 		osc_xtask_free(t);
 	}
 	for (unsigned i = 0; i < ex->n_slots; i++) {
-		osc_xtask_free(ex->slots[i].crashed);
+		while (ex->slots[i].crashed != NULL) {
+			osc_xtask_t *t       = ex->slots[i].crashed;
+			ex->slots[i].crashed = t->next;
+			osc_xtask_free(t);
+		}
 	}
 	free(ex->slots);
 	oscar_value_free(ex->reports);

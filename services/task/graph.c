@@ -133,6 +133,7 @@ struct osc_tm_worker {
 	uint64_t         hash;
 	uint64_t         id;
 	unsigned         slots, queue;
+	unsigned         lent; // slots lent while their tasks wait for nested work
 	unsigned         load, running;
 	osc_map_t        held; // of osc_tm_task_t *, by key hash
 	osc_tm_fn_t    **fns;
@@ -279,7 +280,8 @@ static int inputs_add(void *arg, const oscar_value_t *ref)
 			return (rv);
 		}
 	} else {
-		if (output < 0 || output >= OSCAR_TASK_OUTPUT_MAX || memchr(key, '#', len) != NULL) {
+		if (output < 0 || output >= OSCAR_TASK_OUTPUT_MAX ||
+		    memchr(key, '#', len) != NULL) {
 			return (OSCAR_EINVAL);
 		}
 		index = (int) output;
@@ -410,7 +412,7 @@ static bool worker_offers(const osc_tm_worker_t *w, const osc_tm_fn_t *f)
 
 static bool worker_room(const osc_tm_worker_t *w)
 {
-	return (w->load < w->slots + w->queue);
+	return (w->load < w->slots + w->lent + w->queue);
 }
 
 // ---------------------------------------------------------------------------
@@ -718,7 +720,7 @@ static osc_tm_worker_t *pick(osc_tm_t *tm, osc_tm_task_t *t)
 	long best_free = 0;
 	for (size_t i = 0; i < f->n_workers; i++) {
 		osc_tm_worker_t *w          = f->workers[i];
-		long             free_slots = (long) w->slots - (long) w->load;
+		long             free_slots = (long) w->slots + (long) w->lent - (long) w->load;
 		if (worker_room(w) && (best == NULL || free_slots > best_free)) {
 			best      = w;
 			best_free = free_slots;
@@ -1010,8 +1012,8 @@ int osc_tm_worker_add(osc_tm_t *tm, const char *addr, unsigned slots, unsigned q
     const char *const *fns, size_t n_fns, oscar_error_t *err)
 {
 	if (tm == NULL || addr == NULL || addr[0] == '\0' || strlen(addr) >= OSCAR_ADDR_MAX) {
-		return (oscar_error_set(err, OSCAR_EINVAL, "a worker needs an address of 1 to %d bytes",
-		    OSCAR_ADDR_MAX - 1));
+		return (oscar_error_set(err, OSCAR_EINVAL,
+		    "a worker needs an address of 1 to %d bytes", OSCAR_ADDR_MAX - 1));
 	}
 	if (slots == 0 || slots > OSC_TM_SLOTS_MAX || queue > OSC_TM_QUEUE_MAX) {
 		return (oscar_error_set(err, OSCAR_EINVAL,
@@ -1092,6 +1094,22 @@ int osc_tm_worker_load(const osc_tm_t *tm, const char *addr, unsigned *held, uns
 	if (running != NULL) {
 		*running = w->running;
 	}
+	return (0);
+}
+
+int osc_tm_worker_lend(osc_tm_t *tm, const char *addr, int delta)
+{
+	osc_tm_worker_t *w = tm != NULL && addr != NULL ? worker_find(tm, addr) : NULL;
+	if (w == NULL) {
+		return (OSCAR_ENOENT);
+	}
+	if (delta < 0) {
+		w->lent -= (unsigned) -delta < w->lent ? (unsigned) -delta : w->lent;
+		return (0);
+	}
+	w->lent = w->lent + (unsigned) delta < OSC_TM_SLOTS_MAX ? w->lent + (unsigned) delta
+	                                                        : OSC_TM_SLOTS_MAX;
+	pull(tm, w);
 	return (0);
 }
 
@@ -1528,13 +1546,14 @@ static int sub_specs(const osc_tm_t *tm, sub_t *sb, oscar_error_t *err)
 			    OSCAR_TASK_KEY_MAX - 1));
 		}
 		if (!osc_taskfn_name_ok(s->fn)) {
-			return (oscar_error_set(err, OSCAR_EINVAL, "task %s: bad function name '%.64s'",
-			    s->key, s->fn != NULL ? s->fn : "(null)"));
+			return (
+			    oscar_error_set(err, OSCAR_EINVAL, "task %s: bad function name '%.64s'",
+			        s->key, s->fn != NULL ? s->fn : "(null)"));
 		}
 		if (s->n_output < 1 || s->n_output > OSCAR_TASK_OUTPUT_MAX) {
-			return (
-			    oscar_error_set(err, OSCAR_EINVAL, "task %s: n_output must be 1 to %d, not %u",
-			        s->key, OSCAR_TASK_OUTPUT_MAX, s->n_output));
+			return (oscar_error_set(err, OSCAR_EINVAL,
+			    "task %s: n_output must be 1 to %d, not %u", s->key,
+			    OSCAR_TASK_OUTPUT_MAX, s->n_output));
 		}
 		if (s->n_inputs > tm->limits.max_task_inputs ||
 		    (s->n_inputs > 0 && s->inputs == NULL)) {
@@ -1603,8 +1622,8 @@ static int sub_classify(osc_tm_t *tm, sub_t *sb, oscar_error_t *err)
 		}
 		osc_tm_fn_t *f = fn_find(tm, s->fn);
 		if (f == NULL || f->n_workers == 0) {
-			return (oscar_error_set(err, OSCAR_ENOENT, "task %s: no worker offers function %s",
-			    s->key, s->fn));
+			return (oscar_error_set(err, OSCAR_ENOENT,
+			    "task %s: no worker offers function %s", s->key, s->fn));
 		}
 		sb->kind[i] = SUB_NEW;
 		sb->fn[i]   = f;
@@ -1856,8 +1875,8 @@ int osc_tm_submit(osc_tm_t *tm, const char *id, osc_tm_spec_t *specs, size_t n, 
 		return (oscar_error_set(err, OSCAR_EINVAL, "no engine, graph or tasks"));
 	}
 	if (id == NULL || id[0] == '\0' || strnlen(id, OSC_TM_ID_MAX) >= OSC_TM_ID_MAX) {
-		return (
-		    oscar_error_set(err, OSCAR_EINVAL, "a graph id is 1 to %d bytes", OSC_TM_ID_MAX - 1));
+		return (oscar_error_set(
+		    err, OSCAR_EINVAL, "a graph id is 1 to %d bytes", OSC_TM_ID_MAX - 1));
 	}
 	if (osc_tm_graph_find(tm, id) != NULL) {
 		return (oscar_error_set(err, OSCAR_EEXIST, "graph %s exists already", id));

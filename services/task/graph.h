@@ -83,8 +83,8 @@ int osc_tm_ref_parse(const char *ref, size_t *lenp, int *index);
 // a key of OSCAR_TASK_KEY_MAX bytes or more, a bad output number) or
 // nesting deeper than OSCAR_VALUE_MAX_DEPTH, OSCAR_ENOMEM. On failure
 // *inputs is NULL and *n 0.
-int  osc_tm_inputs_from_args(
-     const oscar_value_t *args, size_t max, osc_tm_input_t **inputs, size_t *n);
+int osc_tm_inputs_from_args(
+    const oscar_value_t *args, size_t max, osc_tm_input_t **inputs, size_t *n);
 void osc_tm_inputs_free(osc_tm_input_t *inputs, size_t n);
 
 // osc_tm_spec_t is one task of a submitted graph. Strings and inputs are
@@ -185,6 +185,14 @@ int osc_tm_worker_add(osc_tm_t *tm, const char *addr, unsigned slots, unsigned q
 // OSCAR_EPEERGONE naming the worker, and ready tasks whose function no
 // worker offers any more fail. OSCAR_ENOENT for an unknown worker.
 int osc_tm_worker_lost(osc_tm_t *tm, const char *addr);
+
+// osc_tm_worker_lend changes by delta how many slots worker lends: a
+// task that waits for work it submitted (nested submission) does not
+// count as busy, so the worker takes one more task per waiting task
+// (delta +1, then -1 when the wait ends; never below 0). Growing it gives
+// the worker the ready tasks it can now take. OSCAR_ENOENT for an unknown
+// worker.
+int osc_tm_worker_lend(osc_tm_t *tm, const char *addr, int delta);
 
 // osc_tm_worker_load tells how many tasks worker holds (assigned and
 // running) and how many of them run. OSCAR_ENOENT for an unknown worker.

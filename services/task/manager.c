@@ -895,6 +895,7 @@ static int osc_tmgr_m_report(oscar_actor_t *self, oscar_req_t *req)
 	osc_tm_report_t *r       = calloc(n + 1, sizeof(*r));
 	uint64_t        *sizes   = NULL;
 	size_t           n_sizes = 0, k = 0;
+	int              lend = 0;
 	for (size_t i = 0; i < n; i++) {
 		const oscar_value_t *s = oscar_value_at(oscar_value_at(reports, i), 2);
 		n_sizes += s != NULL && s->type == OSCAR_ARRAY ? oscar_value_len(s) : 0;
@@ -913,6 +914,11 @@ static int osc_tmgr_m_report(oscar_actor_t *self, oscar_req_t *req)
 		    oscar_value_get_str(oscar_value_at(item, 1), &kind, &len) != 0) {
 			oscar_log(OSCAR_LOG_WARN, "task", "session %s: a malformed report from %s",
 			    st->session, worker);
+			continue;
+		}
+		// A task waiting for nested work lends its slot while it waits.
+		if (strcmp(kind, "waiting") == 0 || strcmp(kind, "resumed") == 0) {
+			lend += kind[0] == 'w' ? 1 : -1;
 			continue;
 		}
 		osc_tm_report_t *x = &r[k];
@@ -939,6 +945,9 @@ static int osc_tmgr_m_report(oscar_actor_t *self, oscar_req_t *req)
 		x->signal  = (int) sig;
 		x->message = msg;
 		k++;
+	}
+	if (lend != 0) {
+		osc_tm_worker_lend(st->tm, worker, lend);
 	}
 	if (k > 0 && osc_tm_report(st->tm, worker, r, k) == OSCAR_ENOENT) {
 		oscar_log(OSCAR_LOG_DEBUG, "task", "session %s: a report from unknown worker %s",

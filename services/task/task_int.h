@@ -29,10 +29,22 @@ struct oscar_task_ctx {
 	void                *progress_arg;
 	// err holds the failure the function gave with oscar_task_fail.
 	oscar_error_t err;
-	// nested will hold what nested submission needs (the slot's handle
-	// on the task's session); NULL until it exists.
+	// nested is what nested submission needs (an osc_task_nested_t of
+	// the slot runner); NULL outside a slot.
 	void *nested;
 };
+
+// osc_task_nested_t is what a task running in a slot needs to submit
+// work to its own session and wait for it: the slot's pool (the
+// function's thread makes host-thread calls through it), the
+// supervisor's address, and the executor, told while the task waits
+// (lend, unlend) so that its slot does not count as busy meanwhile.
+typedef struct osc_task_nested {
+	oscar_pool_t *pool;
+	char          supervisor[OSCAR_ADDR_MAX];
+	oscar_ref_t   executor;
+	unsigned      slot;
+} osc_task_nested_t;
 
 // osc_task_ctx_init prepares ctx for one call of a task: session and key
 // are borrowed; progress_cb (may be NULL) is called on the calling thread
@@ -82,7 +94,8 @@ bool osc_taskfn_name_ok(const char *name);
 //   delete  graph_id -> nil
 //   list    nil -> [graph_id...]
 //   report  {worker, reports: [[key, kind, sizes|nil, code, signal, message]...]}
-//           (from executors; kind "started", "finished" or "errored")
+//           (from executors; kind "started", "finished", "errored", or
+//           "waiting" and "resumed" around a wait for nested work)
 #define OSC_TASK_MANAGER_METHODS(X)                                          \
 	X(SUBMIT, "submit", osc_tmgr_m_submit, OSC_SHAPE_MAP, OSC_SHAPE_STR) \
 	X(INFO, "info", osc_tmgr_m_info, OSC_SHAPE_MAP, OSC_SHAPE_MAP)       \
@@ -101,20 +114,30 @@ bool osc_taskfn_name_ok(const char *name);
 //            index's slot runner at address, or gave up on it (address
 //            ""); last_exit says how the slot's last process ended (from
 //            the keeper's thread)
-#define OSC_EXECUTOR_METHODS(X)                                              \
-	X(RUN, "run", osc_exec_m_run, OSC_SHAPE_MAP, OSC_SHAPE_NIL)          \
-	X(CANCEL, "cancel", osc_exec_m_cancel, OSC_SHAPE_MAP, OSC_SHAPE_NIL) \
-	X(SLOT_UP, "slot_up", osc_exec_m_slot_up, OSC_SHAPE_MAP, OSC_SHAPE_NIL)
+//   lend     {session, key}: the task waits for nested work; its slot
+//            takes another task meanwhile (from the slot's task)
+//   unlend   {session, key}: it waits no more
+#define OSC_EXECUTOR_METHODS(X)                                                 \
+	X(RUN, "run", osc_exec_m_run, OSC_SHAPE_MAP, OSC_SHAPE_NIL)             \
+	X(CANCEL, "cancel", osc_exec_m_cancel, OSC_SHAPE_MAP, OSC_SHAPE_NIL)    \
+	X(SLOT_UP, "slot_up", osc_exec_m_slot_up, OSC_SHAPE_MAP, OSC_SHAPE_NIL) \
+	X(LEND, "lend", osc_exec_m_lend, OSC_SHAPE_MAP, OSC_SHAPE_NIL)          \
+	X(UNLEND, "unlend", osc_exec_m_unlend, OSC_SHAPE_MAP, OSC_SHAPE_NIL)
 
 // The methods of the slot runner (class OSC_SLOT_CLASS, uid OSC_SLOT_UID
 // in each of a worker's sub pools).
 //
-//   run     {session, key, fn, args, n_output} -> [output...] (n_output
-//           values), or {code, message}: the function's error
-//   cancel  key|nil: set the running task's cancelled flag (one-way)
-//   done    nil: the function's thread ended (from the slot itself)
+//   run     {session, key, fn, args, n_output, supervisor, executor,
+//           slot} -> [output...] (n_output values), or {code, message}:
+//           the function's error
+//   cancel  key|nil: set the cancelled flag of the task called key
+//           (every task for nil; one-way)
+//   done    index: the thread of run index ended (from the slot itself)
 #define OSC_SLOT_CLASS "oscar.task.slot"
 #define OSC_SLOT_UID   "oscar.slot"
+// OSC_SLOT_RUNS_MAX bounds the tasks a slot holds at once: one running,
+// the others waiting for nested work.
+#define OSC_SLOT_RUNS_MAX 8
 #define OSC_SLOT_METHODS(X)                                                  \
 	X(RUN, "run", osc_slot_m_run, OSC_SHAPE_MAP, OSC_SHAPE_ANY)          \
 	X(CANCEL, "cancel", osc_slot_m_cancel, OSC_SHAPE_ANY, OSC_SHAPE_NIL) \

@@ -211,7 +211,7 @@ static oscar_node_t *start_node(oscar_role_t role, unsigned sub_pools)
 	return (node);
 }
 
-static void setup(void)
+static void setup_with(int workers)
 {
 	oscar_pool_config_t cfg;
 	oscar_cluster_t    *cl;
@@ -235,21 +235,35 @@ static void setup(void)
 	sup      = start_node(OSCAR_ROLE_SUPERVISOR, 0);
 	sup_addr = oscar_node_address(sup);
 	w1       = start_node(OSCAR_ROLE_WORKER, 1);
-	w2       = start_node(OSCAR_ROLE_WORKER, 1);
+	w2       = workers > 1 ? start_node(OSCAR_ROLE_WORKER, 1) : NULL;
 	oscar_pool_config_init(&cfg);
 	cr_assert_eq(oscar_pool_open(&client, &cfg), 0);
 	cr_assert_eq(oscar_cluster_open(&cl, client, sup_addr, &err), 0);
-	cr_assert_eq(oscar_cluster_wait_workers(cl, 2, 20000, &err), 0, "%s", err.message);
+	cr_assert_eq(
+	    oscar_cluster_wait_workers(cl, (size_t) workers, 20000, &err), 0, "%s", err.message);
 	oscar_cluster_close(&cl);
 	cr_assert_eq(oscar_sessions_create(client, sup_addr, S, false, NULL, NULL, 10000, &err), 0,
 	    "%s", err.message);
+}
+
+static void setup(void)
+{
+	setup_with(2);
+}
+
+// setup_one_slot: a cluster with a single slot in all.
+static void setup_one_slot(void)
+{
+	setup_with(1);
 }
 
 static void teardown(void)
 {
 	oscar_pool_free(&client);
 	oscar_node_stop(&w1);
-	oscar_node_stop(&w2);
+	if (w2 != NULL) {
+		oscar_node_stop(&w2);
+	}
 	oscar_node_stop(&sup);
 	oscar_registry_free(&reg);
 }
@@ -710,6 +724,45 @@ Test(tasks, two_sessions_do_not_see_each_others_keys)
 	add(g, "peek", "inc", args1(oscar_value_new_ref("only-in-s1")), 1, false);
 	cr_assert_eq(oscar_graph_submit(client, sup_addr, "s2", g, NULL, NULL, 0, 10000, &err),
 	    OSCAR_ENOENT);
+}
+
+// ---------------------------------------------------------------------------
+// Nested submission
+
+// assert_one_to_ten checks that v is the list 1..10 (seed 001's driver).
+static void assert_one_to_ten(const char *key)
+{
+	oscar_value_t *v = fetch_in(S, key);
+	cr_assert_eq(oscar_value_len(v), 10);
+	for (size_t i = 0; i < 10; i++) {
+		int64_t x;
+		cr_assert_eq(oscar_value_get_int(oscar_value_at(v, i), &x), 0);
+		cr_assert_eq(x, (int64_t) i + 1);
+	}
+	oscar_value_free(v);
+}
+
+Test(tasks, the_driver_submits_ten_incs_and_gives_one_to_ten)
+{
+	oscar_value_t *g = oscar_value_new_array(1);
+	add(g, "driver", "driver", NULL, 1, false);
+	oscar_value_t *info = run(g);
+	assert_status(info, "done");
+	oscar_value_free(info);
+	assert_one_to_ten("driver");
+}
+
+Test(tasks, nested_two_levels_deep_with_one_slot_in_the_cluster, .init = setup_one_slot)
+{
+	oscar_value_t *g = oscar_value_new_array(1);
+	add(g, "top", "driver", args2(oscar_value_new_int(10), oscar_value_new_int(2)), 1, false);
+	oscar_value_t *info = run(g);
+	assert_status(info, "done");
+	oscar_value_free(info);
+	assert_one_to_ten("top");
+	// The inner drivers ran in the same session, under keys of their own.
+	assert_one_to_ten("top/d");
+	assert_one_to_ten("top/d/d");
 }
 
 // The program is also the workers' sub pool program.
