@@ -1715,3 +1715,30 @@ Test(graph, random_workload_keeps_invariants, .timeout = 600)
 		}
 	}
 }
+
+Test(graph, a_lent_slot_takes_one_more_task)
+{
+	gb_t b = { 0 };
+	worker("w1", 1, 0);
+	task(&b, "a", "inc", 1, false, NULL);
+	task(&b, "b", "inc", 1, false, NULL);
+	task(&b, "c", "inc", 1, false, NULL);
+	osc_tm_graph_t *g = submit_ok(&b, "lend");
+	cr_assert_eq(info_of(g).counts[OSC_TASK_ASSIGNED], 1);
+	// A task waits for nested work: its slot is lent, and the worker
+	// takes one more task at once.
+	fworker("w1")->bound++;
+	cr_assert_eq(osc_tm_worker_lend(F.tm, "w1", 1), 0);
+	cr_assert_eq(info_of(g).counts[OSC_TASK_ASSIGNED], 2);
+	cr_assert_eq(info_of(g).counts[OSC_TASK_READY], 1);
+	// The wait ends: nothing is taken back, and nothing more is given.
+	cr_assert_eq(osc_tm_worker_lend(F.tm, "w1", -1), 0);
+	fworker("w1")->bound--;
+	cr_assert_eq(info_of(g).counts[OSC_TASK_ASSIGNED], 2);
+	// Never below zero; an unknown worker is ENOENT.
+	cr_assert_eq(osc_tm_worker_lend(F.tm, "w1", -5), 0);
+	cr_assert_eq(osc_tm_worker_lend(F.tm, "nobody", 1), OSCAR_ENOENT);
+	fworker("w1")->bound += 2; // the two held now
+	run_all();
+	cr_assert_eq(info_of(g).status, OSC_GRAPH_DONE);
+}
