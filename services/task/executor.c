@@ -32,12 +32,15 @@
 #include <string.h>
 
 #include "actors/map.h"
+#include "services/task/graph.h"
 #include "services/task/task_int.h"
 
 #define OSC_EXEC_CALL_TIMEOUT_MS 60000
 // A task may run for as long as it needs: the run call's deadline only
 // bounds a slot that never answers (a day).
 #define OSC_EXEC_RUN_TIMEOUT_MS 86400000
+// The most tasks an executor queues (beyond those in its slots).
+#define OSC_EXEC_QUEUE_MAX (OSC_TM_QUEUE_MAX + OSC_TM_SLOTS_MAX)
 
 // ---------------------------------------------------------------------------
 // The keeper
@@ -938,6 +941,13 @@ static int osc_exec_m_run(oscar_actor_t *self, oscar_req_t *req)
 	if (sid == NULL || strlen(sid) >= OSCAR_UID_MAX || tasks == NULL ||
 	    tasks->type != OSCAR_ARRAY) {
 		return (oscar_req_fail(req, OSCAR_EBADARGS, "run needs a session and tasks"));
+	}
+	// The manager gives a worker at most its slots and [task] queue; a
+	// peer that sends more is refused rather than let the queue grow.
+	if (ex->queued + oscar_value_len(tasks) > OSC_EXEC_QUEUE_MAX) {
+		return (oscar_req_fail(req, OSCAR_ENOSPACE,
+		    "worker %s holds %zu queued tasks already (at most %d)",
+		    oscar_node_address(ex->node), ex->queued, OSC_EXEC_QUEUE_MAX));
 	}
 	for (size_t i = 0; i < oscar_value_len(tasks); i++) {
 		const oscar_value_t *item = oscar_value_at(tasks, i);

@@ -727,6 +727,40 @@ Test(tasks, two_sessions_do_not_see_each_others_keys)
 }
 
 // ---------------------------------------------------------------------------
+// What a peer should not send
+
+Test(tasks, malformed_messages_are_refused_and_change_nothing)
+{
+	oscar_ref_t    exe, mgr;
+	oscar_error_t  err;
+	oscar_value_t *m = oscar_value_new_map(2);
+	cr_assert_eq(oscar_ref_make(&exe, oscar_node_address(w1), "oscar.executor"), 0);
+	cr_assert_eq(oscar_ref_make(&mgr, sup_addr, "oscar.task:s1"), 0);
+	// An executor's run without tasks, and with a task that is no task.
+	oscar_value_map_set(m, "session", oscar_value_new_str(S));
+	cr_assert_eq(oscar_call(client, &exe, "run", m, 5000, NULL, &err), OSCAR_EBADARGS);
+	m = oscar_value_new_map(2);
+	oscar_value_map_set(m, "session", oscar_value_new_str(S));
+	oscar_value_map_set(m, "tasks", args1(oscar_value_new_str("not a task")));
+	cr_assert_eq(oscar_call(client, &exe, "run", m, 5000, NULL, &err), 0, "%s", err.message);
+	cr_assert_eq(oscar_call(client, &exe, "run", oscar_value_new_int(3), 5000, NULL, &err),
+	    OSCAR_EBADARGS);
+	// A manager's report from nobody, and a submit of no graph.
+	m = oscar_value_new_map(2);
+	oscar_value_map_set(m, "worker", oscar_value_new_str("tcp://127.0.0.1:1"));
+	oscar_value_map_set(
+	    m, "reports", args1(args2(oscar_value_new_str("k"), oscar_value_new_str("finished"))));
+	cr_assert_eq(oscar_call(client, &mgr, "report", m, 5000, NULL, &err), 0, "%s", err.message);
+	cr_assert_eq(oscar_call(client, &mgr, "report", oscar_value_new_map(0), 5000, NULL, &err),
+	    OSCAR_EBADARGS);
+	m = oscar_value_new_map(1);
+	oscar_value_map_set(m, "graph", oscar_value_new_str("no"));
+	cr_assert_eq(oscar_call(client, &mgr, "submit", m, 5000, NULL, &err), OSCAR_EBADARGS);
+	// The cluster runs on.
+	assert_cluster_runs();
+}
+
+// ---------------------------------------------------------------------------
 // Nested submission
 
 // assert_one_to_ten checks that v is the list 1..10 (seed 001's driver).
