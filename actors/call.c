@@ -255,6 +255,9 @@ osc_call_t *osc_call_new(oscar_pool_t *pool, const char *uid, const char *method
 		timeout_ms = OSC_TIMEOUT_MAX;
 	}
 	c->id         = pool->next_call_id++;
+	if (pool->next_call_id == 0) {
+		pool->next_call_id = 1; // 0 names no call on the wire
+	}
 	c->pool       = pool;
 	c->heap_idx   = SIZE_MAX;
 	c->timeout_ms = timeout_ms;
@@ -950,6 +953,7 @@ void osc_host_run(oscar_pool_t *pool, oscar_call_t *h)
 		h->stats.actors = pool->actors.len;
 		// Relaxed: a statistic.
 		h->stats.dropped = atomic_load_explicit(&pool->dropped, memory_order_relaxed);
+		osc_transport_stats(pool, &h->stats);
 		break;
 	}
 	osc_host_complete(h, rv, &err);

@@ -359,6 +359,10 @@ void oscar_pool_config_init(oscar_pool_config_t *cfg)
 	cfg->inbox_limit        = 65536;
 	cfg->actor_batch        = 100;
 	cfg->max_message        = (size_t) 1 << 30;
+	cfg->max_peers          = 256;
+	cfg->peer_connect_ms    = 5000;
+	cfg->peer_idle_ms       = 60000;
+	cfg->recv_budget        = (size_t) 1 << 31;
 }
 
 static uint64_t osc_random_id(void)
@@ -382,7 +386,7 @@ int oscar_pool_open(oscar_pool_t **poolp, const oscar_pool_config_t *cfg)
 	if (cfg == NULL) {
 		cfg = &defaults;
 	}
-	if (cfg->default_timeout_ms < 0) {
+	if (cfg->default_timeout_ms < 0 || cfg->peer_connect_ms < 0 || cfg->peer_idle_ms < 0) {
 		return (OSCAR_EINVAL);
 	}
 	if (cfg->address != NULL && strlen(cfg->address) >= OSCAR_ADDR_MAX) {
@@ -421,10 +425,26 @@ int oscar_pool_open(oscar_pool_t **poolp, const oscar_pool_config_t *cfg)
 	if (pool->cfg.max_message == 0) {
 		pool->cfg.max_message = defaults.max_message;
 	}
+	if (pool->cfg.max_peers == 0) {
+		pool->cfg.max_peers = defaults.max_peers;
+	}
+	if (pool->cfg.peer_connect_ms == 0) {
+		pool->cfg.peer_connect_ms = defaults.peer_connect_ms;
+	}
+	if (pool->cfg.peer_idle_ms == 0) {
+		pool->cfg.peer_idle_ms = defaults.peer_idle_ms;
+	}
+	if (pool->cfg.recv_budget == 0) {
+		pool->cfg.recv_budget = defaults.recv_budget;
+	}
 	pool->id           = osc_random_id();
 	pool->pid          = (int64_t) getpid();
 	pool->armed_at     = -1;
-	pool->next_call_id = 1;
+	// Call ids start at a random point: an answer names its call by id,
+	// so ids that others cannot guess keep a third pool from steering a
+	// forged answer onto one of our calls (a pool it calls on our behalf,
+	// say, by naming our address as its own).
+	pool->next_call_id = osc_random_id();
 	pool->next_token   = pool->id;
 	if (cfg->address != NULL) {
 		snprintf(pool->address, sizeof(pool->address), "%s", cfg->address);

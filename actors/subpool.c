@@ -31,6 +31,8 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include <sodium.h>
+
 #include "actors/subpool.h"
 #include "actors/transport.h"
 #include "actors/wire.h"
@@ -251,6 +253,9 @@ static void osc_sub_spawn(osc_subpool_t *s)
 	size_t               exe_len = sizeof(exe);
 	char                 env_addr[OSCAR_ADDR_MAX + 32], env_label[OSCAR_NAME_MAX + 32];
 	char                 env_parent[48], env_index[48];
+	char                 env_secret[32 + 2 * OSCAR_SECRET_MAX + 1];
+	size_t               secret_len;
+	const void          *secret = osc_transport_secret(pool, &secret_len);
 	char                *args[66];
 	size_t               nenv = 0;
 	int                  rv;
@@ -268,7 +273,7 @@ static void osc_sub_spawn(osc_subpool_t *s)
 	for (const char *const *e = own; e != NULL && *e != NULL; e++) {
 		nextra++;
 	}
-	char **env = calloc(nenv + nextra + 5, sizeof(char *));
+	char **env = calloc(nenv + nextra + 6, sizeof(char *));
 	if (env == NULL) {
 		// Reported like a death without recovery, so nobody waits in vain.
 		snprintf(s->last_exit, sizeof(s->last_exit), "could not start: out of memory");
@@ -304,10 +309,19 @@ static void osc_sub_spawn(osc_subpool_t *s)
 	env[k++] = env_label;
 	env[k++] = env_parent;
 	env[k++] = env_index;
+	if (secret != NULL) {
+		// The cluster secret, so that the sub pool's messages and ours
+		// prove it; the environment of a process is readable only by
+		// its user, like the secret's file, and the sub pool wipes it.
+		snprintf(env_secret, sizeof(env_secret), "OSCAR_SUBPOOL_SECRET=");
+		sodium_bin2hex(env_secret + 21, sizeof(env_secret) - 21, secret, secret_len);
+		env[k++] = env_secret;
+	}
 
 	const char *program = pool->cfg.sub_pool_program;
 	if (program == NULL) {
 		if (uv_exepath(exe, &exe_len) != 0) {
+			sodium_memzero(env_secret, sizeof(env_secret));
 			free(env);
 			osc_sub_started(pool, OSCAR_ESYSTEM);
 			return;
@@ -344,6 +358,7 @@ static void osc_sub_spawn(osc_subpool_t *s)
 	s->ready        = false;
 	s->handles      = 3;
 	rv              = uv_spawn(&pool->loop, &s->proc, &opt);
+	sodium_memzero(env_secret, sizeof(env_secret));
 	free(env);
 	if (rv != 0) {
 		snprintf(
@@ -670,7 +685,22 @@ int oscar_subpool_main(const oscar_actor_class_t *const *classes)
 	oscar_pool_config_init(&cfg);
 	cfg.address = addr;
 	cfg.classes = classes;
-	int rv      = oscar_pool_open(&pool, &cfg);
+	unsigned char secret[OSCAR_SECRET_MAX];
+	char         *hex = getenv("OSCAR_SUBPOOL_SECRET");
+	if (hex != NULL) {
+		size_t len = 0;
+		if (sodium_init() < 0 ||
+		    sodium_hex2bin(secret, sizeof(secret), hex, strlen(hex), NULL, &len, NULL) != 0) {
+			fprintf(stderr, "oscar sub pool: the cluster secret from the main pool "
+			                "is malformed\n");
+			return (1);
+		}
+		sodium_memzero(hex, strlen(hex)); // out of /proc/<pid>/environ too
+		cfg.secret     = secret;
+		cfg.secret_len = len;
+	}
+	int rv = oscar_pool_open(&pool, &cfg);
+	sodium_memzero(secret, sizeof(secret));
 	if (rv != 0) {
 		fprintf(stderr, "oscar sub pool: cannot open a pool at %s: %s\n", addr,
 		    oscar_strerror(rv));

@@ -31,6 +31,7 @@
 #include <nng/protocol/pipeline0/push.h>
 #include <nng/supplemental/tls/tls.h>
 
+#include "actors/auth.h"
 #include "actors/transport.h"
 #include "actors/wire.h"
 
@@ -47,13 +48,18 @@ typedef enum osc_net_kind {
 	OSC_NET_FRAME,
 	OSC_NET_UP,
 	OSC_NET_DOWN,
+	OSC_NET_IN_DOWN, // an incoming connection closed
 } osc_net_kind_t;
 
 typedef struct osc_netpost {
 	osc_post_t     post;
 	osc_net_kind_t kind;
-	nng_msg       *msg;  // OSC_NET_FRAME
-	osc_peer_t    *peer; // OSC_NET_UP, OSC_NET_DOWN
+	nng_msg       *msg;     // OSC_NET_FRAME
+	uint32_t       sock_id; // OSC_NET_UP, OSC_NET_DOWN: the peer's socket;
+	                        // OSC_NET_IN_DOWN: the pipe
+	// OSC_NET_FRAME with a cluster secret: what its trailer said.
+	uint64_t sender, seq;
+	int64_t  sent_ms;
 } osc_netpost_t;
 
 struct osc_peer {
@@ -64,7 +70,7 @@ struct osc_peer {
 	nng_dialer    dialer;
 	int           pipes;   // connections up now
 	bool          reached; // ever connected
-	bool          retired; // replaced: its late events are ignored
+	int64_t       used_ms; // loop time of its last use (osc_peer_get)
 	// Small frames wait here until the end of the loop turn, and go as
 	// one NNG message (osc_peer_flush); batch_ids names the calls among
 	// them, so that a failed send fails them.
@@ -76,6 +82,14 @@ struct osc_peer {
 	bool        dirty;
 	osc_call_t *calls; // pending calls sent here
 };
+
+// A large message arriving in pieces from one connection (pipe).
+typedef struct osc_assembly {
+	uint32_t pipe;
+	char    *buf; // cap bytes, len used; total + 1 once complete
+	size_t   len, cap, total;
+	int64_t  last_ms; // loop time of the last piece
+} osc_assembly_t;
 
 // An answer owed to a call from another pool.
 typedef struct osc_route {
@@ -90,15 +104,26 @@ struct osc_transport {
 	nng_listener    listener;
 	nng_aio        *rx;
 	osc_peer_t     *peers;
-	osc_peer_t     *retired; // closed peers, kept until the end for late events
+	unsigned        npeers;
+	bool            warned_full; // said once that max_peers was reached
+	uv_timer_t      sweeper;     // closes idle and unreachable peers
 	osc_route_t    *routes;
 	osc_map_t       calls; // id -> pending remote call
 	uint64_t        bad_frames;
+	osc_map_t       assemblies;  // pipe id -> osc_assembly_t
+	size_t          assembling;  // bytes they hold, for recv_budget
+	uint64_t        refused;     // large messages refused by the budget
+	bool            warned_refused;
 	atomic_bool     rx_paused;  // receiving stopped: the inbox was full
 	uv_prepare_t    flusher;    // sends the turn's coalesced frames
 	osc_peer_t     *dirty;      // peers with frames waiting in out
 	nng_tls_config *tls_server; // for a tls+tcp listener
 	nng_tls_config *tls_client; // for tls+tcp peers
+	int             handles;    // libuv handles not yet closed
+	// With a cluster secret: every message is sealed and checked.
+	bool          authed;
+	osc_auth_t    auth;
+	atomic_ullong rejected; // messages dropped: no proof, or a replay
 };
 
 static int osc_nng_err(int rv)
@@ -145,10 +170,11 @@ static osc_call_t *osc_calls_find(osc_transport_t *t, uint64_t id)
 // ---------------------------------------------------------------------------
 // NNG callbacks (NNG threads: they only post)
 
-// osc_net_post posts what NNG brought (a frame or a connection event)
-// past the inbox bound; NULL when out of memory.
+// osc_net_post makes a post of what NNG brought (a frame or a connection
+// event), which the caller then posts past the inbox bound
+// (osc_pool_post_always); NULL when out of memory (msg is then freed).
 static osc_netpost_t *osc_net_post(
-    oscar_pool_t *pool, osc_net_kind_t kind, nng_msg *msg, osc_peer_t *peer)
+    oscar_pool_t *pool, osc_net_kind_t kind, nng_msg *msg, uint32_t sock_id)
 {
 	osc_netpost_t *np = malloc(sizeof(*np));
 	if (np == NULL) {
@@ -160,8 +186,10 @@ static osc_netpost_t *osc_net_post(
 	np->post.kind = OSC_POST_NET;
 	np->kind      = kind;
 	np->msg       = msg;
-	np->peer      = peer;
-	osc_pool_post_always(pool, &np->post);
+	np->sock_id   = sock_id;
+	np->sender    = 0;
+	np->seq       = 0;
+	np->sent_ms   = 0;
 	return (np);
 }
 
@@ -174,15 +202,33 @@ static void osc_rx_cb(void *arg)
 		return;
 	}
 	if (rv == 0) {
+		nng_msg *msg = nng_aio_get_msg(t->rx);
+		uint64_t sender = 0, seq = 0;
+		int64_t  sent_ms = 0;
+		// The tag is checked here, on NNG's thread, so that the pool's
+		// loop never spends time on messages from strangers.
+		if (t->authed && !osc_auth_check(&t->auth, msg, &sender, &seq, &sent_ms)) {
+			// Relaxed: a statistic.
+			atomic_fetch_add_explicit(&t->rejected, 1, memory_order_relaxed);
+			nng_msg_free(msg);
+			nng_recv_aio(t->in, t->rx);
+			return;
+		}
 		// Backpressure: rather than drop a frame when the pool's inbox is
 		// full, post it anyway and stop receiving; the loop resumes once
 		// it has caught up (osc_transport_resume), and meanwhile the
 		// sender's connection fills up instead of our memory.
 		// Relaxed: the count only bounds memory.
-		size_t n     = atomic_load_explicit(&pool->inbox.count, memory_order_relaxed);
-		bool   pause = n + 1 >= pool->cfg.inbox_limit;
-		if (osc_net_post(pool, OSC_NET_FRAME, nng_aio_get_msg(t->rx), NULL) != NULL &&
-		    pause) {
+		size_t         n     = atomic_load_explicit(&pool->inbox.count, memory_order_relaxed);
+		bool           pause = n + 1 >= pool->cfg.inbox_limit;
+		osc_netpost_t *np    = osc_net_post(pool, OSC_NET_FRAME, msg, 0);
+		if (np != NULL) {
+			np->sender  = sender;
+			np->seq     = seq;
+			np->sent_ms = sent_ms;
+			osc_pool_post_always(pool, &np->post);
+		}
+		if (np != NULL && pause) {
 			// Seq-cst: published once this callback is done with the
 			// aio; the loop re-arms it only then (osc_transport_resume),
 			// and the wake-up makes sure it looks.
@@ -209,16 +255,34 @@ void osc_transport_resume(oscar_pool_t *pool)
 	}
 }
 
+// osc_pipe_cb posts a peer's connection event. It names the peer by its
+// socket's id, not by pointer, so that the loop may close and free a peer
+// whose last events are still on their way: they then find no peer.
 static void osc_pipe_cb(nng_pipe p, nng_pipe_ev ev, void *arg)
 {
-	osc_peer_t *peer = arg;
+	oscar_pool_t *pool = arg;
 	// Past the inbox bound: a lost connection event would leave the
-	// peer's state wrong for good, and there are few of them. The
-	// sockets are closed before the pool's loop ends, so none comes
-	// after oscar_pool_free's last drain. Out of memory, the peer's
-	// pending calls keep their deadlines.
-	(void) osc_net_post(
-	    peer->pool, ev == NNG_PIPE_EV_ADD_POST ? OSC_NET_UP : OSC_NET_DOWN, NULL, peer);
+	// peer's state wrong for good, and there are few of them (peers are
+	// bounded). The sockets are closed before the pool's loop ends, so
+	// none comes after oscar_pool_free's last drain. Out of memory, the
+	// peer's pending calls keep their deadlines.
+	osc_netpost_t *np = osc_net_post(pool, ev == NNG_PIPE_EV_ADD_POST ? OSC_NET_UP : OSC_NET_DOWN,
+	    NULL, (uint32_t) nng_socket_id(nng_pipe_socket(p)));
+	if (np != NULL) {
+		osc_pool_post_always(pool, &np->post);
+	}
+}
+
+// osc_in_pipe_cb posts the end of an incoming connection, so that a large
+// message it was sending in pieces is dropped.
+static void osc_in_pipe_cb(nng_pipe p, nng_pipe_ev ev, void *arg)
+{
+	oscar_pool_t  *pool = arg;
+	osc_netpost_t *np   = osc_net_post(pool, OSC_NET_IN_DOWN, NULL, nng_pipe_id(p));
+	(void) ev;
+	if (np != NULL) {
+		osc_pool_post_always(pool, &np->post);
+	}
 }
 
 // ---------------------------------------------------------------------------
@@ -337,10 +401,47 @@ static void osc_fix_tcp_address(oscar_pool_t *pool, int port)
 	snprintf(pool->address, sizeof(pool->address), "%s://%s:%d", scheme, hostname, port);
 }
 
+// osc_listens_beyond_loopback tells whether a tcp address (before the
+// port and wildcard are fixed) may be reached from other machines.
+static bool osc_listens_beyond_loopback(const char *addr)
+{
+	static const char *const schemes[] = { "tcp://", "tcp4://", "tcp6://" };
+	const char              *host      = NULL;
+	for (size_t i = 0; i < sizeof(schemes) / sizeof(schemes[0]); i++) {
+		if (strncmp(addr, schemes[i], strlen(schemes[i])) == 0) {
+			host = addr + strlen(schemes[i]);
+		}
+	}
+	if (host == NULL) {
+		return (false); // inproc, ipc and abstract stay on this machine
+	}
+	return (!(strncmp(host, "127.", 4) == 0 || strncmp(host, "localhost:", 10) == 0 ||
+	    strncmp(host, "[::1]:", 6) == 0));
+}
+
+static void osc_sweep_cb(uv_timer_t *h);
+static void osc_assembly_drop(osc_transport_t *t, osc_assembly_t *a);
+
+// osc_warn_open says on stderr, at start, that a pool open to the network
+// trusts whoever reaches it.
+static void osc_warn_open(const oscar_pool_t *pool)
+{
+	if (pool->cfg.secret_len == 0 && osc_listens_beyond_loopback(pool->address)) {
+		fprintf(stderr,
+		    "oscar: warning: pool %s listens beyond loopback with neither a cluster "
+		    "secret nor TLS: whoever reaches it can create, call and destroy its "
+		    "actors (see docs/security.md)\n",
+		    pool->address);
+	}
+}
+
 int osc_transport_open(oscar_pool_t *pool, char *msg, size_t size)
 {
 	int rv;
 	if (!osc_url_listens(pool->address)) {
+		// Nothing travels: the secret has no use.
+		pool->cfg.secret     = NULL;
+		pool->cfg.secret_len = 0;
 		return (0);
 	}
 	osc_transport_t *t = calloc(1, sizeof(*t));
@@ -348,16 +449,42 @@ int osc_transport_open(oscar_pool_t *pool, char *msg, size_t size)
 		snprintf(msg, size, "no memory for the transport");
 		return (OSCAR_ENOMEM);
 	}
+	atomic_init(&t->rejected, 0);
+	if (pool->cfg.secret_len != 0) {
+		rv = pool->cfg.secret == NULL
+		         ? OSCAR_EINVAL
+		         : osc_auth_init(&t->auth, pool->cfg.secret, pool->cfg.secret_len, pool->id);
+		if (rv != 0) {
+			snprintf(msg, size,
+			    rv == OSCAR_EINVAL ? "a cluster secret has %d to %d bytes"
+			                       : "cannot set up the cluster secret (%d, %d)",
+			    OSCAR_SECRET_MIN, OSCAR_SECRET_MAX);
+			osc_auth_fini(&t->auth);
+			free(t);
+			return (rv);
+		}
+		t->authed = true;
+		// The pool's own copy, for its sub pools.
+		pool->cfg.secret = t->auth.secret;
+	}
+	osc_warn_open(pool);
 	if ((rv = nng_pull0_open(&t->in)) != 0) {
 		snprintf(msg, size, "cannot open a socket: %s", nng_strerror(rv));
+		osc_auth_fini(&t->auth);
 		free(t);
 		return (osc_nng_err(rv));
 	}
-	nng_socket_set_size(t->in, NNG_OPT_RECVMAXSZ, pool->cfg.max_message + 65536);
+	// No message is larger than a piece (or a batch of small frames), so
+	// NNG, which allocates what a message's length prefix says before
+	// reading it, never reserves more than that on a peer's word.
+	nng_socket_set_size(t->in, NNG_OPT_RECVMAXSZ,
+	    OSC_WIRE_PIECE_MAX + OSC_WIRE_PIECE + OSC_AUTH_TRAILER);
+	nng_pipe_notify(t->in, NNG_PIPE_EV_REM_POST, osc_in_pipe_cb, pool);
 	bool tls = strncmp(pool->address, "tls+", 4) == 0;
 	if (tls &&
 	    (rv = osc_tls_config(pool, NNG_TLS_MODE_SERVER, &t->tls_server, msg, size)) != 0) {
 		nng_close(t->in);
+		osc_auth_fini(&t->auth);
 		free(t);
 		return (rv);
 	}
@@ -374,6 +501,7 @@ int osc_transport_open(oscar_pool_t *pool, char *msg, size_t size)
 		if (t->tls_server != NULL) {
 			nng_tls_config_free(t->tls_server);
 		}
+		osc_auth_fini(&t->auth);
 		free(t);
 		return (osc_nng_err(rv));
 	}
@@ -385,6 +513,12 @@ int osc_transport_open(oscar_pool_t *pool, char *msg, size_t size)
 	atomic_init(&t->rx_paused, false);
 	uv_prepare_init(&pool->loop, &t->flusher);
 	t->flusher.data = pool;
+	uv_timer_init(&pool->loop, &t->sweeper);
+	t->sweeper.data = pool;
+	int64_t every   = pool->cfg.peer_connect_ms < pool->cfg.peer_idle_ms ? pool->cfg.peer_connect_ms
+	                                                                     : pool->cfg.peer_idle_ms;
+	every           = every / 2 < 10 ? 10 : every / 2 > 1000 ? 1000 : every / 2;
+	uv_timer_start(&t->sweeper, osc_sweep_cb, (uint64_t) every, (uint64_t) every);
 	pool->transport = t;
 	nng_recv_aio(t->in, t->rx);
 	return (0);
@@ -397,6 +531,67 @@ static void osc_peer_release(osc_peer_t *p)
 	osc_wbuf_fini(&p->out);
 	free(p->batch_ids);
 	free(p);
+}
+
+// osc_transport_closed_cb frees the transport once libuv is done with
+// both of its handles, which live inside it.
+static void osc_transport_closed_cb(uv_handle_t *h)
+{
+	osc_transport_t *t = h->data;
+	if (--t->handles == 0) {
+		free(t);
+	}
+}
+
+// osc_peer_close closes peer p's connection and frees it. Its pending
+// calls must be gone already; what it still had to send is dropped. Its
+// connection events still on their way find no peer (osc_pipe_cb).
+static void osc_peer_close(osc_transport_t *t, osc_peer_t *p)
+{
+	for (osc_peer_t **pp = &t->peers; *pp != NULL; pp = &(*pp)->next) {
+		if (*pp == p) {
+			*pp = p->next;
+			break;
+		}
+	}
+	if (p->dirty) {
+		for (osc_peer_t **pp = &t->dirty; *pp != NULL; pp = &(*pp)->dirty_next) {
+			if (*pp == p) {
+				*pp = p->dirty_next;
+				break;
+			}
+		}
+	}
+	nng_close(p->sock);
+	t->npeers--;
+	osc_peer_release(p);
+}
+
+// osc_sweep_cb closes the peers that have no call pending and either were
+// not connected for peer_connect_ms (an address that cannot be reached:
+// never redialled for long) or were not used for peer_idle_ms.
+static void osc_sweep_cb(uv_timer_t *h)
+{
+	oscar_pool_t    *pool = h->data;
+	osc_transport_t *t    = pool->transport;
+	int64_t          now  = (int64_t) uv_now(&pool->loop);
+	osc_peer_t      *next;
+	for (osc_peer_t *p = t->peers; p != NULL; p = next) {
+		next          = p->next;
+		int64_t quiet = now - p->used_ms;
+		if (p->calls == NULL && !p->dirty &&
+		    ((p->pipes == 0 && quiet >= pool->cfg.peer_connect_ms) ||
+		        quiet >= pool->cfg.peer_idle_ms)) {
+			osc_peer_close(t, p);
+		}
+	}
+	// A large message that stopped arriving gives its memory back.
+	for (size_t i = 0; i < t->assemblies.cap; i++) {
+		osc_assembly_t *a = osc_map_at(&t->assemblies, i);
+		if (a != NULL && now - a->last_ms >= pool->cfg.peer_idle_ms) {
+			osc_assembly_drop(t, a);
+		}
+	}
 }
 
 void osc_transport_close(oscar_pool_t *pool)
@@ -415,16 +610,12 @@ void osc_transport_close(oscar_pool_t *pool)
 		oscar_error_t err;
 		(void) osc_peer_flush(pool, p, &err); // answers already owed
 	}
+	t->dirty = NULL;
 	while ((p = t->peers) != NULL) {
 		t->peers = p->next;
 		nng_close(p->sock);
 		osc_peer_release(p);
 	}
-	while ((p = t->retired) != NULL) {
-		t->retired = p->next;
-		osc_peer_release(p);
-	}
-	uv_close((uv_handle_t *) &t->flusher, NULL);
 	while (t->routes != NULL) {
 		osc_route_t *r = t->routes;
 		if (r->req != NULL) {
@@ -434,27 +625,84 @@ void osc_transport_close(oscar_pool_t *pool)
 		free(r);
 	}
 	osc_map_fini(&t->calls);
+	for (size_t i = 0; i < t->assemblies.cap; i++) {
+		osc_assembly_t *a = osc_map_at(&t->assemblies, i);
+		if (a != NULL) {
+			free(a->buf);
+			free(a);
+		}
+	}
+	osc_map_fini(&t->assemblies);
 	if (t->tls_server != NULL) {
 		nng_tls_config_free(t->tls_server);
 	}
 	if (t->tls_client != NULL) {
 		nng_tls_config_free(t->tls_client);
 	}
-	free(t);
+	osc_auth_fini(&t->auth);
 	pool->transport = NULL;
+	// The loop still links the handles until their close callbacks have
+	// run, so the memory goes only then (osc_transport_closed_cb).
+	t->handles      = 2;
+	t->flusher.data = t;
+	t->sweeper.data = t;
+	uv_close((uv_handle_t *) &t->flusher, osc_transport_closed_cb);
+	uv_close((uv_handle_t *) &t->sweeper, osc_transport_closed_cb);
 }
 
 // ---------------------------------------------------------------------------
 // Peers and sending
 
+// osc_peer_evict makes room for a new peer when max_peers are open, by
+// closing one whose connection came up and went down since, with nothing
+// pending (the one used longest ago). Live connections are never taken
+// from their pools for a newcomer, and peers still trying to connect for
+// the first time are left to the sweeper (their bounded try), so that a
+// flood of unreachable reply addresses costs one failed lookup each, not
+// a close and a dial, and takes nothing from anyone. OSCAR_EMBOXFULL when
+// no peer can go.
+static int osc_peer_evict(oscar_pool_t *pool, oscar_error_t *err)
+{
+	osc_transport_t *t      = pool->transport;
+	osc_peer_t      *victim = NULL;
+	for (osc_peer_t *p = t->peers; p != NULL; p = p->next) {
+		if (p->calls != NULL || p->dirty || !p->reached || p->pipes != 0) {
+			continue;
+		}
+		if (victim == NULL || p->used_ms < victim->used_ms) {
+			victim = p;
+		}
+	}
+	if (!t->warned_full) {
+		t->warned_full = true;
+		fprintf(stderr,
+		    "oscar: pool %s: %u connections to other pools open (max_peers); "
+		    "closing those whose connection went down, or refusing more\n",
+		    pool->address, t->npeers);
+	}
+	if (victim == NULL) {
+		osc_error_set(err, pool, OSCAR_EMBOXFULL, "", "",
+		    "too many connections to other pools (max_peers %u), none of which can close now",
+		    pool->cfg.max_peers);
+		return (OSCAR_EMBOXFULL);
+	}
+	osc_peer_close(t, victim);
+	return (0);
+}
+
 static osc_peer_t *osc_peer_get(oscar_pool_t *pool, const char *addr, oscar_error_t *err)
 {
-	osc_transport_t *t = pool->transport;
+	osc_transport_t *t   = pool->transport;
+	int64_t          now = (int64_t) uv_now(&pool->loop);
 	int              rv;
 	for (osc_peer_t *p = t->peers; p != NULL; p = p->next) {
 		if (strcmp(p->addr, addr) == 0) {
+			p->used_ms = now;
 			return (p);
 		}
+	}
+	if (t->npeers >= pool->cfg.max_peers && osc_peer_evict(pool, err) != 0) {
+		return (NULL);
 	}
 	osc_peer_t *p = calloc(1, sizeof(*p));
 	if (p == NULL) {
@@ -470,8 +718,8 @@ static osc_peer_t *osc_peer_get(oscar_pool_t *pool, const char *addr, oscar_erro
 		return (NULL);
 	}
 	nng_socket_set_int(p->sock, NNG_OPT_SENDBUF, OSC_PEER_SENDBUF);
-	nng_pipe_notify(p->sock, NNG_PIPE_EV_ADD_POST, osc_pipe_cb, p);
-	nng_pipe_notify(p->sock, NNG_PIPE_EV_REM_POST, osc_pipe_cb, p);
+	nng_pipe_notify(p->sock, NNG_PIPE_EV_ADD_POST, osc_pipe_cb, pool);
+	nng_pipe_notify(p->sock, NNG_PIPE_EV_REM_POST, osc_pipe_cb, pool);
 	if ((rv = nng_dialer_create(&p->dialer, p->sock, addr)) != 0) {
 		osc_error_set(err, pool, osc_nng_err(rv), "", "", "cannot reach %s: %s", addr,
 		    nng_strerror(rv));
@@ -505,8 +753,10 @@ static osc_peer_t *osc_peer_get(oscar_pool_t *pool, const char *addr, oscar_erro
 		free(p);
 		return (NULL);
 	}
-	p->next  = t->peers;
-	t->peers = p;
+	p->used_ms = now;
+	p->next    = t->peers;
+	t->peers   = p;
+	t->npeers++;
 	return (p);
 }
 
@@ -515,6 +765,13 @@ static osc_peer_t *osc_peer_get(oscar_pool_t *pool, const char *addr, oscar_erro
 static int osc_send_msg(oscar_pool_t *pool, osc_peer_t *peer, nng_msg *m, const char *target,
     const char *method, oscar_error_t *err)
 {
+	osc_transport_t *t = pool->transport;
+	if (t->authed && osc_auth_seal(&t->auth, m) != 0) {
+		nng_msg_free(m);
+		osc_error_set(err, pool, OSCAR_ENOMEM, target, method,
+		    "no memory to seal a message to %s", peer->addr);
+		return (OSCAR_ENOMEM);
+	}
 	int rv = nng_sendmsg(peer->sock, m, NNG_FLAG_NONBLOCK);
 	if (rv == 0) {
 		return (0);
@@ -531,16 +788,19 @@ static int osc_send_msg(oscar_pool_t *pool, osc_peer_t *peer, nng_msg *m, const 
 // fails, the calls among them fail with the reason.
 static int osc_peer_flush(oscar_pool_t *pool, osc_peer_t *peer, oscar_error_t *err)
 {
-	nng_msg *m;
+	nng_msg *m = NULL;
 	int      rv = 0;
 	if (peer->out.len == 0) {
 		return (0);
 	}
-	if (nng_msg_alloc(&m, peer->out.len) != 0) {
+	if (nng_msg_alloc(&m, 0) != 0 || nng_msg_reserve(m, peer->out.len + OSC_AUTH_TRAILER) != 0 ||
+	    nng_msg_append(m, peer->out.data, peer->out.len) != 0) {
+		if (m != NULL) {
+			nng_msg_free(m);
+		}
 		rv = OSCAR_ENOMEM;
 		osc_error_set(err, pool, rv, "", "", "no memory for a message to %s", peer->addr);
 	} else {
-		memcpy(nng_msg_body(m), peer->out.data, peer->out.len);
 		rv = osc_send_msg(pool, peer, m, "", "", err);
 	}
 	if (rv != 0) {
@@ -577,6 +837,56 @@ static void osc_flush_cb(uv_prepare_t *h)
 		// not when the loop next happens to wake.
 		osc_call_run_done(pool);
 	}
+}
+
+// osc_send_pieces sends a large frame (its encoding w, then its
+// out-of-band buffers, total bytes) as pieces of at most
+// OSC_WIRE_PIECE_MAX bytes, each a message of its own. If one cannot be
+// sent, the rest are not: the receiver drops the unfinished message when
+// the next one starts.
+static int osc_send_pieces(oscar_pool_t *pool, osc_peer_t *peer, const osc_wbuf_t *w,
+    const osc_oob_t *oob, size_t total, const osc_frame_t *f, oscar_error_t *err)
+{
+	uint32_t src = 0; // 0: w, i + 1: oob->bufs[i]
+	size_t   pos = 0; // within src
+	for (size_t off = 0; off < total;) {
+		size_t        n = total - off < OSC_WIRE_PIECE_MAX ? total - off : OSC_WIRE_PIECE_MAX;
+		unsigned char head[OSC_WIRE_PIECE] = { 'O', 'S', 'C', 'K' };
+		nng_msg      *m                    = NULL;
+		head[4] = (unsigned char) ((off == 0 ? OSC_WIRE_PIECE_FIRST : 0) |
+		                           (off + n == total ? OSC_WIRE_PIECE_LAST : 0));
+		for (int i = 0; i < 8; i++) {
+			head[8 + i] = (unsigned char) ((uint64_t) total >> (8 * i));
+		}
+		if (nng_msg_alloc(&m, 0) != 0 ||
+		    nng_msg_reserve(m, OSC_WIRE_PIECE + n + OSC_AUTH_TRAILER) != 0) {
+			if (m != NULL) {
+				nng_msg_free(m);
+			}
+			osc_error_set(err, pool, OSCAR_ENOMEM, f->target, f->method,
+			    "no memory for a message");
+			return (OSCAR_ENOMEM);
+		}
+		nng_msg_append(m, head, sizeof(head));
+		for (size_t left = n; left > 0;) {
+			const char *p = src == 0 ? w->data : (const char *) oob->bufs[src - 1].ptr;
+			size_t      len = src == 0 ? w->len : oob->bufs[src - 1].len;
+			size_t      k   = len - pos < left ? len - pos : left;
+			nng_msg_append(m, p + pos, k);
+			pos += k;
+			left -= k;
+			if (pos == len) {
+				src++;
+				pos = 0;
+			}
+		}
+		int rv;
+		if ((rv = osc_send_msg(pool, peer, m, f->target, f->method, err)) != 0) {
+			return (rv);
+		}
+		off += n;
+	}
+	return (0);
 }
 
 // osc_send_frame encodes f (with payload) for peer. A small frame joins
@@ -648,7 +958,13 @@ static int osc_send_frame(oscar_pool_t *pool, osc_peer_t *peer, const osc_frame_
 	if ((rv = osc_peer_flush(pool, peer, err)) != 0) {
 		goto done;
 	}
-	if ((rv = nng_msg_alloc(&m, 0)) != 0 || (rv = nng_msg_reserve(m, total)) != 0) {
+	if (total > OSC_WIRE_PIECE_MAX) {
+		rv = osc_send_pieces(pool, peer, &w, &oob, total, f, err);
+		goto done;
+	}
+	// Room for the trailer too, so that sealing never moves the bytes.
+	if ((rv = nng_msg_alloc(&m, 0)) != 0 ||
+	    (rv = nng_msg_reserve(m, total + OSC_AUTH_TRAILER)) != 0) {
 		if (m != NULL) {
 			nng_msg_free(m);
 		}
@@ -1136,16 +1452,12 @@ static osc_msg_lender_t *osc_msg_lender_new(nng_msg **mp)
 	return (ml);
 }
 
-// osc_on_frame serves the frames of one received message. It takes the
-// message over when a bin may read it in place (then *mp becomes NULL);
-// otherwise the caller frees it.
-static void osc_on_frame(oscar_pool_t *pool, nng_msg **mp)
+// osc_serve_frames serves the frames of one received message, body[0..len).
+// lender, when not NULL, owns the bytes, which are writable and followed
+// by a zero byte: the last buffer's bin may then point into them.
+static void osc_serve_frames(oscar_pool_t *pool, const char *body, size_t len, osc_lender_t *lender)
 {
-	osc_msg_lender_t *ml   = osc_msg_lender_new(mp);
-	nng_msg          *m    = ml != NULL ? ml->msg : *mp;
-	const char       *body = nng_msg_body(m);
-	size_t            len  = nng_msg_len(m);
-	size_t            off  = 0;
+	size_t off = 0;
 	// One message carries one or more frames, back to back.
 	while (off < len) {
 		osc_frame_t f;
@@ -1159,8 +1471,9 @@ static void osc_on_frame(oscar_pool_t *pool, nng_msg **mp)
 		// the zero byte follows. Lent only when that buffer is most of
 		// the message, so that a bin never keeps much more memory alive
 		// than its own size.
-		if (ml != NULL && off == len && f.nbufs > 0 && f.bufs[f.nbufs - 1].len >= len / 2) {
-			f.lender = &ml->base;
+		if (lender != NULL && off == len && f.nbufs > 0 &&
+		    f.bufs[f.nbufs - 1].len >= len / 2) {
+			f.lender = lender;
 		}
 		switch (f.type) {
 		case OSC_MSG_SEND:
@@ -1184,9 +1497,171 @@ static void osc_on_frame(oscar_pool_t *pool, nng_msg **mp)
 			break;
 		}
 	}
+}
+
+// osc_on_frame serves the frames of one received message. It takes the
+// message over when a bin may read it in place (then *mp becomes NULL);
+// otherwise the caller frees it.
+static void osc_on_frame(oscar_pool_t *pool, nng_msg **mp)
+{
+	osc_msg_lender_t *ml = osc_msg_lender_new(mp);
+	nng_msg          *m  = ml != NULL ? ml->msg : *mp;
+	osc_serve_frames(pool, nng_msg_body(m), nng_msg_len(m), ml != NULL ? &ml->base : NULL);
 	if (ml != NULL) {
 		osc_lender_drop(&ml->base);
 	}
+}
+
+// osc_buf_lender_t owns an assembled message's buffer for the bins that
+// read it in place, and frees it with the last reference.
+typedef struct osc_buf_lender {
+	osc_lender_t base;
+	char        *buf;
+} osc_buf_lender_t;
+
+static void osc_buf_lender_release(osc_lender_t *l)
+{
+	osc_buf_lender_t *bl = OSC_CONTAINER_OF(l, osc_buf_lender_t, base);
+	free(bl->buf);
+	free(bl);
+}
+
+static osc_assembly_t *osc_assembly_find(osc_transport_t *t, uint32_t pipe)
+{
+	uint64_t        h   = osc_hash_u64(pipe);
+	size_t          pos = osc_map_first(&t->assemblies, h);
+	osc_assembly_t *a;
+	while ((a = osc_map_next(&t->assemblies, h, &pos)) != NULL) {
+		if (a->pipe == pipe) {
+			return (a);
+		}
+	}
+	return (NULL);
+}
+
+// osc_assembly_drop forgets a message being assembled, and gives back its
+// bytes to the budget.
+static void osc_assembly_drop(osc_transport_t *t, osc_assembly_t *a)
+{
+	osc_map_remove(&t->assemblies, osc_hash_u64(a->pipe), a);
+	t->assembling -= a->cap;
+	free(a->buf);
+	free(a);
+}
+
+// osc_piece_refuse drops what a connection was sending and closes it: a
+// message over the pool's limits, or pieces that do not add up. The
+// sender sees its connection drop, and its pending calls fail with
+// OSCAR_EPEERGONE.
+static void osc_piece_refuse(oscar_pool_t *pool, nng_pipe pipe, osc_assembly_t *a, bool budget,
+    size_t total)
+{
+	osc_transport_t *t = pool->transport;
+	if (a != NULL) {
+		osc_assembly_drop(t, a);
+	}
+	if (budget) {
+		t->refused++;
+		if (!t->warned_refused) {
+			t->warned_refused = true;
+			fprintf(stderr,
+			    "oscar: pool %s: refused a message of %zu bytes from a connection: "
+			    "over max_message (%zu) or recv_budget (%zu bytes being received)\n",
+			    pool->address, total, pool->cfg.max_message, pool->cfg.recv_budget);
+		}
+	} else {
+		t->bad_frames++;
+	}
+	nng_pipe_close(pipe);
+}
+
+// osc_on_piece adds a piece of a large message to what its connection is
+// sending, and serves the message once whole. Memory follows what
+// arrives, never what the first piece announces: the copy at most
+// doubles as pieces come, within max_message per connection and
+// recv_budget for the pool.
+static void osc_on_piece(oscar_pool_t *pool, nng_msg *m)
+{
+	osc_transport_t     *t    = pool->transport;
+	const unsigned char *body = nng_msg_body(m);
+	size_t               len  = nng_msg_len(m);
+	nng_pipe             pipe = nng_msg_get_pipe(m);
+	uint64_t             total = 0;
+	if (len <= OSC_WIRE_PIECE || (body[4] & ~(OSC_WIRE_PIECE_FIRST | OSC_WIRE_PIECE_LAST)) != 0 ||
+	    body[5] != 0 || body[6] != 0 || body[7] != 0) {
+		t->bad_frames++;
+		return;
+	}
+	for (int i = 7; i >= 0; i--) {
+		total = (total << 8) | body[8 + i];
+	}
+	const char     *data = (const char *) body + OSC_WIRE_PIECE;
+	size_t          n    = len - OSC_WIRE_PIECE;
+	osc_assembly_t *a    = osc_assembly_find(t, (uint32_t) nng_pipe_id(pipe));
+	if ((body[4] & OSC_WIRE_PIECE_FIRST) != 0) {
+		if (a != NULL) {
+			osc_assembly_drop(t, a); // its sender gave it up
+			a = NULL;
+		}
+		if (total > pool->cfg.max_message || total > pool->cfg.recv_budget) {
+			osc_piece_refuse(pool, pipe, NULL, true, (size_t) total);
+			return;
+		}
+		if (osc_map_reserve(&t->assemblies) != 0 || (a = calloc(1, sizeof(*a))) == NULL) {
+			osc_piece_refuse(pool, pipe, NULL, true, (size_t) total);
+			return;
+		}
+		a->pipe  = (uint32_t) nng_pipe_id(pipe);
+		a->total = (size_t) total;
+		osc_map_insert(&t->assemblies, osc_hash_u64(a->pipe), a);
+	} else if (a == NULL) {
+		t->bad_frames++; // the rest of a message dropped before
+		return;
+	}
+	if (total != a->total || n > a->total - a->len) {
+		osc_piece_refuse(pool, pipe, a, false, a->total);
+		return;
+	}
+	if (a->len + n + 1 > a->cap) {
+		// Double, up to the whole message and its terminating zero.
+		size_t cap = a->cap * 2 > a->len + n + 1 ? a->cap * 2 : a->len + n + 1;
+		cap        = cap > a->total + 1 ? a->total + 1 : cap;
+		char *buf;
+		if (t->assembling - a->cap + cap > pool->cfg.recv_budget ||
+		    (buf = realloc(a->buf, cap)) == NULL) {
+			osc_piece_refuse(pool, pipe, a, true, a->total);
+			return;
+		}
+		t->assembling += cap - a->cap;
+		a->buf = buf;
+		a->cap = cap;
+	}
+	memcpy(a->buf + a->len, data, n);
+	a->len += n;
+	a->last_ms = (int64_t) uv_now(&pool->loop);
+	if ((body[4] & OSC_WIRE_PIECE_LAST) == 0) {
+		return;
+	}
+	if (a->len != a->total) {
+		osc_piece_refuse(pool, pipe, a, false, a->total);
+		return;
+	}
+	// Whole: serve it from the assembled buffer, lent to the bins.
+	osc_buf_lender_t *bl  = malloc(sizeof(*bl));
+	char             *buf = a->buf;
+	size_t            tot = a->total;
+	a->buf                = NULL;
+	osc_assembly_drop(t, a);
+	if (bl == NULL) {
+		free(buf);
+		t->refused++;
+		return;
+	}
+	buf[tot] = '\0';
+	osc_lender_init(&bl->base, osc_buf_lender_release);
+	bl->buf = buf;
+	osc_serve_frames(pool, buf, tot, &bl->base);
+	osc_lender_drop(&bl->base);
 }
 
 // osc_peer_fail fails every call pending on peer with OSCAR_EPEERGONE and
@@ -1231,19 +1706,11 @@ void osc_transport_peer_gone(oscar_pool_t *pool, const char *addr, const char *f
 	vsnprintf(why, sizeof(why), fmt, ap);
 	va_end(ap);
 	osc_transport_t *t = pool->transport;
-	for (osc_peer_t **pp = &t->peers; *pp != NULL; pp = &(*pp)->next) {
-		osc_peer_t *p = *pp;
+	for (osc_peer_t *p = t->peers; p != NULL; p = p->next) {
 		if (strcmp(p->addr, addr) == 0) {
+			// Frames still waiting for it go nowhere: dropped.
 			osc_peer_fail(pool, p, why);
-			*pp        = p->next;
-			p->retired = true;
-			// Frames still waiting for it go nowhere: drop them.
-			p->out.len    = 0;
-			p->out_frames = 0;
-			p->batch_len  = 0;
-			nng_close(p->sock);
-			p->next    = t->retired;
-			t->retired = p;
+			osc_peer_close(t, p);
 			return;
 		}
 	}
@@ -1251,20 +1718,59 @@ void osc_transport_peer_gone(oscar_pool_t *pool, const char *addr, const char *f
 
 void osc_transport_dispatch(oscar_pool_t *pool, osc_post_t *p)
 {
-	osc_netpost_t *np = OSC_CONTAINER_OF(p, osc_netpost_t, post);
+	osc_netpost_t *np   = OSC_CONTAINER_OF(p, osc_netpost_t, post);
+	osc_peer_t    *peer = NULL;
 	if (pool->state == OSC_POOL_RUNNING && pool->transport != NULL &&
-	    (np->peer == NULL || !np->peer->retired)) {
+	    (np->kind == OSC_NET_UP || np->kind == OSC_NET_DOWN)) {
+		// A connection event of a peer closed since finds none.
+		for (peer = pool->transport->peers; peer != NULL; peer = peer->next) {
+			if ((uint32_t) nng_socket_id(peer->sock) == np->sock_id) {
+				break;
+			}
+		}
+	}
+	if (pool->state == OSC_POOL_RUNNING && pool->transport != NULL &&
+	    (np->kind == OSC_NET_FRAME || np->kind == OSC_NET_IN_DOWN || peer != NULL)) {
 		switch (np->kind) {
 		case OSC_NET_FRAME:
-			osc_on_frame(pool, &np->msg);
+			if (pool->transport->authed &&
+			    !osc_auth_fresh(&pool->transport->auth, np->sender, np->seq, np->sent_ms,
+			        osc_auth_now_ms())) {
+				// Relaxed: a statistic.
+				atomic_fetch_add_explicit(
+				    &pool->transport->rejected, 1, memory_order_relaxed);
+				break;
+			}
+			if (nng_msg_len(np->msg) >= 4 &&
+			    memcmp(nng_msg_body(np->msg), "OSCK", 4) == 0) {
+				osc_on_piece(pool, np->msg);
+			} else {
+				// The pieces of a message follow each other: anything
+				// else from its connection means its sender gave it up.
+				osc_assembly_t *a = pool->transport->assemblies.len == 0
+				                        ? NULL
+				                        : osc_assembly_find(pool->transport,
+				                              (uint32_t) nng_pipe_id(nng_msg_get_pipe(np->msg)));
+				if (a != NULL) {
+					osc_assembly_drop(pool->transport, a);
+				}
+				osc_on_frame(pool, &np->msg);
+			}
 			break;
+		case OSC_NET_IN_DOWN: {
+			osc_assembly_t *a = osc_assembly_find(pool->transport, np->sock_id);
+			if (a != NULL) {
+				osc_assembly_drop(pool->transport, a);
+			}
+			break;
+		}
 		case OSC_NET_UP:
-			np->peer->pipes++;
-			np->peer->reached = true;
+			peer->pipes++;
+			peer->reached = true;
 			break;
 		case OSC_NET_DOWN:
-			if (np->peer->pipes > 0 && --np->peer->pipes == 0) {
-				osc_peer_down(pool, np->peer);
+			if (peer->pipes > 0 && --peer->pipes == 0) {
+				osc_peer_down(pool, peer);
 			}
 			break;
 		}
@@ -1273,4 +1779,29 @@ void osc_transport_dispatch(oscar_pool_t *pool, osc_post_t *p)
 		nng_msg_free(np->msg);
 	}
 	free(np);
+}
+
+void osc_transport_stats(oscar_pool_t *pool, oscar_pool_stats_t *stats)
+{
+	osc_transport_t *t = pool->transport;
+	if (t == NULL) {
+		return;
+	}
+	// Relaxed: a statistic.
+	stats->rejected  = atomic_load_explicit(&t->rejected, memory_order_relaxed);
+	stats->malformed = t->bad_frames;
+	stats->peers     = t->npeers;
+	stats->refused   = t->refused;
+	stats->receiving = t->assembling;
+}
+
+const void *osc_transport_secret(const oscar_pool_t *pool, size_t *len)
+{
+	const osc_transport_t *t = pool->transport;
+	if (t == NULL || !t->authed) {
+		*len = 0;
+		return (NULL);
+	}
+	*len = t->auth.secret_len;
+	return (t->auth.secret);
 }

@@ -20,7 +20,9 @@ typedef struct osc_transport osc_transport_t;
 // with msg (size bytes) saying why. Called before the pool thread starts.
 int osc_transport_open(oscar_pool_t *pool, char *msg, size_t size);
 
-// osc_transport_close closes every socket and releases the transport.
+// osc_transport_close closes every socket and detaches the transport from
+// the pool; its memory is released by the close callback of its libuv
+// handles, so the loop must run once more (it does, during shutdown).
 // Called on the loop thread during shutdown, after pending calls failed.
 void osc_transport_close(oscar_pool_t *pool);
 
@@ -89,5 +91,12 @@ void osc_transport_dispatch(oscar_pool_t *pool, osc_post_t *p);
 // osc_remote_timeout fills err for a remote call that hit its deadline,
 // saying whether the peer was ever reached.
 void osc_remote_timeout(const osc_call_t *c, oscar_error_t *err);
+
+// osc_transport_stats fills the transport's counters in stats.
+void osc_transport_stats(oscar_pool_t *pool, oscar_pool_stats_t *stats);
+
+// osc_transport_secret returns the pool's cluster secret (*len bytes,
+// owned by the transport), or NULL when it has none.
+const void *osc_transport_secret(const oscar_pool_t *pool, size_t *len);
 
 #endif // OSC_TRANSPORT_H

@@ -21,6 +21,16 @@
 #define OSC_WIRE_MAX_BUFFERS 64
 #define OSC_WIRE_MAX_CHAIN   256
 
+// Pieces. A transport message larger than OSC_WIRE_PIECE_MAX travels as
+// several, each starting with a 16-byte piece header: the magic "OSCK",
+// flags, 3 reserved bytes, and the whole message's length (little-endian,
+// 8 bytes). The receiver grows its copy as pieces arrive, never on the
+// first piece's word (docs/wire.md).
+#define OSC_WIRE_PIECE       16
+#define OSC_WIRE_PIECE_MAX   ((size_t) 1 << 20)
+#define OSC_WIRE_PIECE_FIRST 0x01
+#define OSC_WIRE_PIECE_LAST  0x02
+
 // Prefix flags.
 #define OSC_WIRE_F_PAYLOAD 0x01 // a payload value follows the header
 

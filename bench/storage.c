@@ -1,11 +1,13 @@
 // The storage workloads of oscar-bench: the object store's put and get of
-// small objects, and the handover of a 64 MiB object to another process
-// through a shared-memory segment, against a memcpy of it; and the
-// storage service's round trips (a put and a get through a worker's
-// storage actor, from a client pool over tcp loopback: small objects and
-// 64 MiB ones) and a 64 MiB pull between two workers, next to plain NNG
-// (req/rep over tcp loopback, the same bytes) and memcpy. The service
-// workloads run a supervisor and two workers in this process.
+// small objects, a 64 MiB object moved between two stores in blocks (the
+// iterator and the receiver of a transfer, without the network), and the
+// handover of a 64 MiB object to another process through a shared-memory
+// segment, each against a memcpy; and the storage service's round trips
+// (a put and a get through a worker's storage actor, from a client pool
+// over tcp loopback: small objects and 64 MiB ones) and a 64 MiB pull
+// between two workers, next to plain NNG (req/rep over tcp loopback, the
+// same bytes) and memcpy. The service workloads run a supervisor and two
+// workers in this process.
 //
 // The handover is what a sub pool sees when the node's storage gives it
 // an object: the segment already exists (it is made once per object, on
@@ -31,8 +33,8 @@
 #include "services/storage/shm.h"
 #include "services/storage/store.h"
 
-const char *const bench_storage_names[] = { "store-put-get", "shm-handover-64m", "storage-rt-small",
-	"storage-rt-64m", "storage-pull-64m", NULL };
+const char *const bench_storage_names[] = { "store-put-get", "store-blocks-64m",
+	"shm-handover-64m", "storage-rt-small", "storage-rt-64m", "storage-pull-64m", NULL };
 
 #define BIG (64u << 20)
 
@@ -83,6 +85,67 @@ static double copy_baseline(int64_t n)
 		free(sink);
 	}
 	return ((double) n / (bench_now() - t0));
+}
+
+// blocks_64m moves a 64 MiB bin from one store to another in 4 MiB blocks
+// (the block iterator and the receiver, as a transfer between workers does
+// them, without the network), rounds times; returns the median GB/s, and
+// the median GB/s of a memcpy of the object in *copy_gbs.
+static double blocks_64m(int rounds, double *copy_gbs)
+{
+	osc_store_config_t  cfg = { 0 };
+	osc_store_t        *a;
+	osc_store_t        *b;
+	osc_store_blocks_t *it;
+	osc_store_recv_t   *r;
+	char               *big = malloc(BIG);
+	char               *dst = malloc(BIG);
+	double              t[100];
+	double              c[100];
+	uint64_t            total;
+	const void         *p;
+	size_t              n;
+	int                 rv;
+
+	if (big == NULL || dst == NULL) {
+		bench_fail("out of memory");
+	}
+	memset(big, 7, BIG);
+	memset(dst, 0, BIG);
+	if ((rv = osc_store_open(&cfg, &a, NULL)) != 0 ||
+	    (rv = osc_store_open(&cfg, &b, NULL)) != 0 ||
+	    (rv = osc_store_session_create(a, "bench", false, NULL)) != 0 ||
+	    (rv = osc_store_session_create(b, "bench", false, NULL)) != 0 ||
+	    (rv = osc_store_put(a, "bench", "big", oscar_value_new_bin(big, BIG), NULL)) != 0) {
+		bench_die("store", rv);
+	}
+	for (int k = 0; k < rounds; k++) {
+		double t0 = bench_now();
+		if ((rv = osc_store_blocks_open(a, "bench", "big", 4u << 20, &it, &total, NULL)) !=
+		        0 ||
+		    (rv = osc_store_recv_open(b, "bench", "big", total, &r, NULL)) != 0) {
+			bench_die("blocks", rv);
+		}
+		while (osc_store_blocks_next(it, &p, &n) == 0 && n > 0) {
+			if ((rv = osc_store_recv_push(r, p, n, NULL)) != 0) {
+				bench_die("push", rv);
+			}
+		}
+		osc_store_blocks_close(it);
+		if ((rv = osc_store_recv_commit(r, NULL)) != 0) {
+			bench_die("commit", rv);
+		}
+		t[k] = (double) BIG / (bench_now() - t0) / 1e9;
+		t0   = bench_now();
+		memcpy(dst, big, BIG);
+		c[k] = (double) BIG / (bench_now() - t0) / 1e9;
+	}
+	osc_store_close(a);
+	osc_store_close(b);
+	free(big);
+	free(dst);
+	*copy_gbs = bench_median(c, rounds);
+	return (bench_median(t, rounds));
 }
 
 // child_serve maps each segment it receives, reads two bytes, answers.
@@ -459,6 +522,16 @@ size_t bench_storage_run(const bench_opts_t *o, bench_row_t *rows, size_t max)
 			.baseline_name            = "2x malloc+memcpy 64 B",
 			.baseline                 = bench_median(b, o->rounds),
 			.higher_is_better         = true };
+	}
+	if (bench_want(o->only, "store-blocks-64m") && n < max) {
+		double copy_gbs;
+		double gbs = blocks_64m(o->rounds < 5 ? 5 : o->rounds, &copy_gbs);
+		rows[n++]  = (bench_row_t) { .name = "store-blocks-64m",
+			 .unit                     = "GB/s",
+			 .value                    = gbs,
+			 .baseline_name            = "memcpy 64 MiB",
+			 .baseline                 = copy_gbs,
+			 .higher_is_better         = true };
 	}
 	if (bench_want(o->only, "shm-handover-64m") && n < max) {
 		double ms;

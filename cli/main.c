@@ -71,6 +71,8 @@ static const char usage_local[] =
     "                             cluster is ready; removed when it stops\n"
     "      --timeout DURATION     bound on the start, and on each stage of the stop\n"
     "                             (default 30s)\n"
+    "      --secret-file FILE     the cluster secret, for every process (see\n"
+    "                             docs/security.md)\n"
     "  -q, --quiet                keep the processes' logs out of the terminal\n"
     "  -h, --help                 this help\n"
     "\n"
@@ -88,6 +90,7 @@ static const char usage_status[] =
     "      --json                 one JSON document: {\"supervisor\": ADDRESS,\n"
     "                             \"nodes\": [{...}, ...]}\n"
     "  -t, --timeout DURATION     how long to wait for the supervisor (default 5s)\n"
+    "      --secret-file FILE     the cluster secret, when the cluster has one\n"
     "  -h, --help                 this help\n";
 
 static const char usage_stop[] =
@@ -99,6 +102,7 @@ static const char usage_stop[] =
     "\n"
     "Flags:\n"
     "  -t, --timeout DURATION     how long to wait (default 30s)\n"
+    "      --secret-file FILE     the cluster secret, when the cluster has one\n"
     "  -h, --help                 this help\n";
 
 // cli_usage_error prints what is wrong with the command line of cmd and
@@ -123,6 +127,9 @@ static int cli_usage_error(const char *cmd, const char *fmt, ...)
 
 // cli_own is the address of the command's own pool, while it has one.
 static char cli_own[OSCAR_ADDR_MAX];
+// cli_secret_file is --secret-file: the cluster secret the command's own
+// pool proves, or NULL.
+static const char *cli_secret_file;
 
 static bool cli_own_pool(const char *address)
 {
@@ -402,14 +409,26 @@ static int cli_client_open(cli_client_t *c, const char *cmd, const char *address
 	char                mine[OSCAR_ADDR_MAX];
 	int                 rv;
 
+	void               *secret     = NULL;
+	size_t              secret_len = 0;
+
 	memset(c, 0, sizeof(*c));
 	if (oscar_cluster_client_address(address, mine, sizeof(mine), &err) != 0) {
 		fprintf(stderr, "oscar %s: %s\n", cmd, err.message);
 		return (1);
 	}
+	if (cli_secret_file != NULL &&
+	    oscar_secret_read(cli_secret_file, &secret, &secret_len, &err) != 0) {
+		fprintf(stderr, "oscar %s: --secret-file: %s\n", cmd, err.message);
+		return (2);
+	}
 	oscar_pool_config_init(&cfg);
-	cfg.address = mine;
-	if ((rv = oscar_pool_open(&c->pool, &cfg)) != 0) {
+	cfg.address    = mine;
+	cfg.secret     = secret;
+	cfg.secret_len = secret_len;
+	rv             = oscar_pool_open(&c->pool, &cfg);
+	oscar_secret_free(&secret, secret_len);
+	if (rv != 0) {
 		fprintf(stderr, "oscar %s: cannot open a client pool at %s: %s\n", cmd, mine,
 		    oscar_strerror(rv));
 		return (1);
@@ -477,6 +496,7 @@ static int cmd_status(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "json", no_argument, NULL, 'j' },
 		{ "timeout", required_argument, NULL, 't' },
+		{ "secret-file", required_argument, NULL, 'K' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -495,6 +515,9 @@ static int cmd_status(int argc, char **argv)
 				return (2);
 			}
 			break;
+		case 'K':
+			cli_secret_file = optarg;
+			break;
 		case 'h':
 			printf("%s", usage_status);
 			return (0);
@@ -512,6 +535,7 @@ static int cmd_stop(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "timeout", required_argument, NULL, 't' },
+		{ "secret-file", required_argument, NULL, 'K' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -527,6 +551,9 @@ static int cmd_stop(int argc, char **argv)
 			if (cli_parse_ms("stop", "--timeout", optarg, &timeout_ms) != 0) {
 				return (2);
 			}
+			break;
+		case 'K':
+			cli_secret_file = optarg;
 			break;
 		case 'h':
 			printf("%s", usage_stop);
@@ -581,6 +608,7 @@ static int local_parse(local_opts_t *o, int argc, char **argv)
 		{ "set", required_argument, NULL, 'S' },
 		{ "address-file", required_argument, NULL, 'A' },
 		{ "timeout", required_argument, NULL, 't' },
+		{ "secret-file", required_argument, NULL, 'K' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -638,6 +666,10 @@ static int local_parse(local_opts_t *o, int argc, char **argv)
 			if (cli_parse_ms("local", "--timeout", optarg, &o->cfg.timeout_ms) != 0) {
 				return (2);
 			}
+			break;
+		case 'K':
+			cli_secret_file     = optarg;
+			o->cfg.secret_file = optarg;
 			break;
 		case 'q':
 			o->cfg.show_output = false;

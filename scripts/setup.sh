@@ -22,7 +22,8 @@ packages=(
 	libcriterion-dev
 	# The configuration files of oscar-supervisor and oscar-worker (INI).
 	libinih-dev
-	# BLAKE2b for the keys of pure tasks (canonical value hashes).
+	# libsodium: BLAKE2b for the keys of pure tasks (canonical value
+	# hashes) and XChaCha20-Poly1305 tags for the cluster secret.
 	libsodium-dev
 	# lz4 compression of large objects read from or moved between workers.
 	liblz4-dev

@@ -19,7 +19,7 @@
 // services, which describe their own.
 static const char *const osc_node_keys[] = { "listen", "supervisor", "sub_pools", "cores",
 	"memory", "labels", "modules", "services", "address_file", "tls_cert", "tls_key", "tls_ca",
-	"log_level", "log_format", NULL };
+	"secret_file", "max_peers", "log_level", "log_format", NULL };
 
 static bool osc_listed(const char *const *keys, const char *key)
 {
@@ -184,6 +184,24 @@ static int osc_check_listen(const oscar_settings_t *s, oscar_role_t role, oscar_
 	return (0);
 }
 
+// osc_check_secret reads node.secret_file once, so that a missing, short
+// or unreadable secret stops the node before anything starts, naming it.
+static int osc_check_secret(const oscar_settings_t *s, oscar_error_t *err)
+{
+	const char *path = oscar_settings_get(s, "node", "secret_file");
+	void       *secret;
+	size_t      len;
+	if (path == NULL) {
+		return (0);
+	}
+	oscar_error_t why;
+	if (oscar_secret_read(path, &secret, &len, &why) != 0) {
+		return (oscar_error_set(err, OSCAR_EINVAL, "node.secret_file: %s", why.message));
+	}
+	oscar_secret_free(&secret, len);
+	return (0);
+}
+
 static int osc_check_labels(const oscar_settings_t *s, oscar_error_t *err)
 {
 	char **labels;
@@ -256,7 +274,9 @@ int osc_node_check_settings(const oscar_settings_t *s, oscar_role_t role,
 	rv = rv != 0 ? rv : oscar_settings_get_int(s, "node", "sub_pools", 0, 0, 256, &i64, err);
 	rv = rv != 0 ? rv : oscar_settings_get_int(s, "node", "cores", 1, 1, 4096, &i64, err);
 	rv = rv != 0 ? rv : oscar_settings_get_bytes(s, "node", "memory", 0, &u64, err);
+	rv = rv != 0 ? rv : oscar_settings_get_int(s, "node", "max_peers", 256, 1, 65536, &i64, err);
 	rv = rv != 0 ? rv : osc_check_listen(s, role, err);
+	rv = rv != 0 ? rv : osc_check_secret(s, err);
 	rv = rv != 0 ? rv : osc_check_labels(s, err);
 	rv = rv != 0 ? rv : osc_check_log(s, err);
 	const char *sup = oscar_settings_get(s, "node", "supervisor");

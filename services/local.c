@@ -79,6 +79,7 @@ struct oscar_local {
 	osc_child_t *workers;
 	unsigned     n_workers;
 	unsigned     started; // workers spawned so far
+	char        *secret_file; // the cluster secret's file, or NULL
 };
 
 // ---------------------------------------------------------------------------
@@ -485,6 +486,10 @@ static void osc_node_args(osc_args_t *a, const oscar_local_config_t *cfg, const 
 		osc_args_push(a, "--config");
 		osc_args_push(a, cfg->config_file);
 	}
+	if (cfg->secret_file != NULL) {
+		osc_args_push(a, "--secret-file");
+		osc_args_push(a, cfg->secret_file);
+	}
 	for (const char *const *m = cfg->modules; m != NULL && *m != NULL; m++) {
 		osc_args_push(a, "--load-modules");
 		osc_args_push(a, *m);
@@ -636,10 +641,21 @@ static int osc_wait_ready(
 	oscar_error_t       last;
 	int                 rv;
 
+	void               *secret     = NULL;
+	size_t              secret_len = 0;
+
 	memset(&last, 0, sizeof(last));
+	if (lc->secret_file != NULL &&
+	    (rv = oscar_secret_read(lc->secret_file, &secret, &secret_len, err)) != 0) {
+		return (rv);
+	}
 	oscar_pool_config_init(&pcfg);
-	pcfg.address = client_addr;
-	if ((rv = oscar_pool_open(&pool, &pcfg)) != 0) {
+	pcfg.address    = client_addr;
+	pcfg.secret     = secret;
+	pcfg.secret_len = secret_len;
+	rv              = oscar_pool_open(&pool, &pcfg);
+	oscar_secret_free(&secret, secret_len);
+	if (rv != 0) {
 		return (osc_fail(err, rv, getpid(), "cannot open a client pool at %s: %s",
 		    client_addr, oscar_strerror(rv)));
 	}
@@ -699,6 +715,7 @@ static void osc_local_free(oscar_local_t *lc)
 		nftw(lc->dir, osc_remove_cb, 8, FTW_DEPTH | FTW_PHYS);
 	}
 	free(lc->workers);
+	free(lc->secret_file);
 	free(lc);
 }
 
@@ -745,6 +762,17 @@ static int osc_check_config(const oscar_local_config_t *cfg, oscar_error_t *err)
 	if (*host == '\0' || strlen(host) > OSCAR_ADDR_MAX - 16 || strpbrk(host, "/ \t") != NULL) {
 		return (osc_fail(
 		    err, OSCAR_EINVAL, getpid(), "host '%s' is not a host name or address", host));
+	}
+	// A secret that cannot be read stops the start here, not in every
+	// node the cluster starts.
+	void  *secret;
+	size_t len;
+	if (cfg->secret_file != NULL) {
+		int rv = oscar_secret_read(cfg->secret_file, &secret, &len, err);
+		if (rv != 0) {
+			return (rv);
+		}
+		oscar_secret_free(&secret, len);
 	}
 	return (0);
 }
@@ -798,6 +826,11 @@ int oscar_local_start(oscar_local_t **lcp, const oscar_local_config_t *cfg, osca
 	lc->cancelled   = cfg->cancelled;
 	lc->cancel_arg  = cfg->cancel_arg;
 	lc->show_output = cfg->show_output;
+	if (cfg->secret_file != NULL && (lc->secret_file = strdup(cfg->secret_file)) == NULL) {
+		free(lc->workers);
+		free(lc);
+		return (osc_fail(err, OSCAR_ENOMEM, getpid(), "out of memory"));
+	}
 	osc_tcp_url(cfg->host != NULL ? cfg->host : "127.0.0.1", listen, sizeof(listen));
 	int64_t deadline = osc_now_ms() + lc->timeout_ms;
 

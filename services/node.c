@@ -265,6 +265,21 @@ static int osc_node_open_pool(oscar_node_t *node, oscar_error_t *err)
 	}
 	node->modules_envv[0] = node->modules_env;
 	node->modules_envv[1] = NULL;
+	const char *secret_file = osc_node_get(node, "secret_file");
+	void       *secret      = NULL;
+	size_t      secret_len  = 0;
+	int64_t     max_peers   = 256;
+	int         rv;
+	// Both were checked before the node started: a failure here is a
+	// file changed since, reported as such.
+	if (secret_file != NULL && (rv = oscar_secret_read(secret_file, &secret, &secret_len, err)) != 0) {
+		return (rv);
+	}
+	if ((rv = oscar_settings_get_int(node->settings, "node", "max_peers", 256, 1, 65536,
+	         &max_peers, err)) != 0) {
+		oscar_secret_free(&secret, secret_len);
+		return (rv);
+	}
 
 	oscar_pool_config_t cfg;
 	oscar_pool_config_init(&cfg);
@@ -276,9 +291,13 @@ static int osc_node_open_pool(oscar_node_t *node, oscar_error_t *err)
 	cfg.tls_cert_file = osc_node_get(node, "tls_cert");
 	cfg.tls_key_file  = osc_node_get(node, "tls_key");
 	cfg.tls_ca_file   = osc_node_get(node, "tls_ca");
+	cfg.secret        = secret;
+	cfg.secret_len    = secret_len;
+	cfg.max_peers     = (unsigned) max_peers;
 	cfg.context       = node;
 	cfg.context_tag   = &osc_node_tag;
-	int rv            = oscar_pool_open(&node->pool, &cfg);
+	rv                = oscar_pool_open(&node->pool, &cfg);
+	oscar_secret_free(&secret, secret_len);
 	if (rv != 0) {
 		return (oscar_error_set(err, rv, "cannot open the node's pool at %s: %s", listen,
 		    oscar_strerror(rv)));

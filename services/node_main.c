@@ -74,6 +74,11 @@ static const osc_flag_t osc_flags[] = {
 	    "PEM private key of that certificate" },
 	{ "tls-ca", 0, OSC_FLAG_SETTING, "node", "tls_ca", OSC_BOTH, "FILE",
 	    "PEM authority that signs the peers' certificates (verifies both ways)" },
+	{ "secret-file", 0, OSC_FLAG_SETTING, "node", "secret_file", OSC_BOTH, "FILE",
+	    "the cluster secret (16 to 1024 bytes, readable by its owner only): every\n"
+	    "message between pools proves it; peers without it are ignored" },
+	{ "max-peers", 0, OSC_FLAG_SETTING, "node", "max_peers", OSC_BOTH, "N",
+	    "connections this node opens to other pools at most (default 256)" },
 	{ "log-level", 0, OSC_FLAG_SETTING, "node", "log_level", OSC_BOTH, "LEVEL",
 	    "debug, info, warn or error (default info)" },
 	{ "log-format", 0, OSC_FLAG_SETTING, "node", "log_format", OSC_BOTH, "FORMAT",
@@ -129,8 +134,9 @@ static void osc_usage(oscar_role_t role)
 	}
 	printf("\nThe configuration file (INI) holds the same settings in section [node]\n"
 	       "(listen, supervisor, sub_pools, cores, memory, labels, modules, services,\n"
-	       "address_file, tls_cert, tls_key, tls_ca, log_level, log_format) and one\n"
-	       "section per service, such as [cluster] heartbeat_interval, dead_timeout.\n\n"
+	       "address_file, tls_cert, tls_key, tls_ca, secret_file, max_peers, log_level,\n"
+	       "log_format) and one section per service, such as [cluster]\n"
+	       "heartbeat_interval, dead_timeout.\n\n"
 	       "Signals: SIGINT or SIGTERM stops the node gracefully%s.\n"
 	       "Exit status: 0 after a clean stop, 1 when the node could not start or\n"
 	       "failed, 2 for bad flags, values or files.\n",

@@ -173,7 +173,62 @@ typedef struct oscar_pool_config {
 	// pool never reads either.
 	void       *context;
 	const void *context_tag;
+	// secret, when secret_len is not 0, is the cluster secret
+	// (OSCAR_SECRET_MIN to OSCAR_SECRET_MAX bytes, read with
+	// oscar_secret_read): the pool then proves its knowledge of it on
+	// every message it sends to other pools, without sending it, and
+	// drops (and counts, oscar_pool_stats_t.rejected) every message that
+	// does not prove the same, or that it has seen before. Every pool of
+	// a cluster, and every client, needs the same secret; its sub pools
+	// get it from it. The pool keeps a copy: the bytes need not outlive
+	// oscar_pool_open. See docs/security.md.
+	const void *secret;
+	size_t      secret_len;
+	// max_peers bounds the connections this pool opens to other pools
+	// (default 256). Past it, opening one more first closes one whose
+	// connection went down, with no call pending; when there is none,
+	// the call fails with OSCAR_EMBOXFULL (an answer is dropped). Live
+	// connections are never closed for a newcomer. The first time the
+	// bound is reached, the pool says so on stderr.
+	unsigned max_peers;
+	// peer_connect_ms: a connection with no call pending that is not up
+	// this long after its last use is closed (default 5000): an answer
+	// to an address that cannot be reached is dropped, not redialled
+	// for ever. peer_idle_ms: a connection with no call pending unused
+	// this long is closed (default 60000). Either opens again on the
+	// next use.
+	int64_t peer_connect_ms;
+	int64_t peer_idle_ms;
+	// recv_budget bounds the bytes of large messages being received at
+	// once, from all connections together (default 2 GiB). A message
+	// larger than max_message travels in pieces of 1 MiB, and the pool
+	// holds at most twice what has arrived of it (never what its first
+	// piece announces), within max_message per connection. A message
+	// past either bound is refused: its connection is closed (the
+	// sender's calls fail with OSCAR_EPEERGONE), it is counted
+	// (oscar_pool_stats_t.refused) and, the first time, said on stderr.
+	// A message that stops arriving for peer_idle_ms is dropped.
+	size_t recv_budget;
 } oscar_pool_config_t;
+
+// Bounds of a cluster secret, in bytes.
+#define OSCAR_SECRET_MIN 16
+#define OSCAR_SECRET_MAX 1024
+
+// oscar_secret_read reads a cluster secret from the file at path into a
+// new buffer, *secretp (*lenp bytes), which the caller releases with
+// oscar_secret_free. A line end at the end of the file is not part of the
+// secret. Errors, each with err's message naming the file:
+// OSCAR_ENOENT (no such file), OSCAR_ESYSTEM (it cannot be read), and
+// OSCAR_EINVAL (not a regular file, empty, shorter than OSCAR_SECRET_MIN
+// or longer than OSCAR_SECRET_MAX bytes). A file that other users may
+// read is accepted with a warning on stderr.
+int oscar_secret_read(const char *path, void **secretp, size_t *lenp, oscar_error_t *err);
+
+// oscar_secret_free wipes and frees a secret (len bytes) from
+// oscar_secret_read, and clears *secretp. NULL and *secretp == NULL are
+// allowed.
+void oscar_secret_free(void **secretp, size_t len);
 
 // oscar_pool_config_init fills cfg with the defaults.
 void oscar_pool_config_init(oscar_pool_config_t *cfg);
@@ -223,6 +278,12 @@ typedef struct oscar_pool_stats {
 	uint64_t timeouts;  // calls failed by the pool's deadline timer (a host
 	                    // thread that gives up first is not counted)
 	uint64_t deadlocks; // calls failed by deadlock detection
+	uint64_t rejected;  // messages from other pools dropped because they did
+	                    // not prove the cluster secret, or were replays
+	uint64_t malformed; // messages from other pools dropped as malformed
+	uint64_t peers;     // connections to other pools open now
+	uint64_t refused;   // large messages refused by max_message or recv_budget
+	uint64_t receiving; // bytes held now for large messages being received
 } oscar_pool_stats_t;
 
 // oscar_pool_stats copies the pool's counters (a consistent snapshot taken

@@ -41,6 +41,10 @@ typedef struct oscar_local_config {
 	const char *const *modules;
 	// config_file, if given, is passed to every process (--config).
 	const char *config_file;
+	// secret_file, if given, names the cluster secret: every process
+	// reads it (--secret-file), and so does the pool that waits for the
+	// cluster to be ready. A program's own client pool needs it too.
+	const char *secret_file;
 	// log_level for the processes (default "warn").
 	const char *log_level;
 	// bin_dir holds oscar-supervisor and oscar-worker. NULL: the

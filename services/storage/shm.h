@@ -87,8 +87,8 @@ int osc_shm_value(const osc_shm_map_t *m, oscar_value_t **out);
 // over the unix socket sock. A SOCK_SEQPACKET socket keeps each message
 // apart; over a SOCK_STREAM one, send the next descriptor only once the
 // peer answered the last (Linux never joins data carrying descriptors to
-// other data in one read, but a protocol should not depend on it). OSCAR_ESYSTEM on failure (OSCAR_EPEERGONE
-// when the peer is gone).
+// other data in one read, but a protocol should not depend on it).
+// OSCAR_ESYSTEM on failure (OSCAR_EPEERGONE when the peer is gone).
 int osc_shm_send_fd(int sock, int fd, const void *msg, size_t len);
 
 // osc_shm_recv_fd waits at most timeout_ms for a message with one

@@ -320,7 +320,7 @@ Test(subpool, a_256_mib_value_round_trips)
 	oscar_pool_t  *p    = open_main(1, NULL, OSCAR_RECOVER_OFF);
 	oscar_ref_t    c    = create_in(p, 0, "counter", "c", NULL);
 	size_t         size = (size_t) 256 << 20;
-	unsigned char *data = malloc(size);
+	unsigned char *data = calloc(1, size); // all of it defined (memcheck)
 	oscar_value_t *reply;
 	const void    *got;
 	size_t         len;

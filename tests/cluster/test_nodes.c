@@ -17,6 +17,8 @@
 
 #include <criterion/criterion.h>
 
+#include <sys/stat.h>
+
 #include "tests/cluster/support_procs.h"
 
 TestSuite(nodes, .init = procs_setup, .fini = procs_teardown, .timeout = 240);
@@ -801,4 +803,83 @@ Test(nodes, configuration_file_with_a_flag_over_it)
 	cr_assert_str_eq(nodes[0].labels[0], "from-flag");
 	oscar_node_info_free(nodes, n);
 	stop_node(&w, SIGTERM);
+}
+
+// ---------------------------------------------------------------------------
+// The cluster secret
+
+// secret_file writes a secret of its own into the test's directory as
+// name, readable by its owner only, and gives its path in path.
+static void secret_file(char *path, size_t size, const char *name, const char *text)
+{
+	procs_path(path, size, name);
+	file_write(path, text);
+	cr_assert_eq(chmod(path, 0600), 0, "chmod %s", path);
+}
+
+Test(nodes, a_cluster_secret_keeps_out_whoever_does_not_know_it)
+{
+	char good[PATH_MAX], other[PATH_MAX], shorty[PATH_MAX];
+	secret_file(good, sizeof(good), "good.secret", "a cluster secret of forty-one bytes long.\n");
+	secret_file(other, sizeof(other), "other.secret", "another secret, also long enough.\n");
+	secret_file(shorty, sizeof(shorty), "short.secret", "short\n");
+
+	// A secret that cannot be used stops the node before it starts,
+	// naming the file: exit 2 as for any bad value.
+	proc_t *bad = proc_run("bad-secret", OSCAR_TEST_SUPERVISOR, "--secret-file", shorty, NULL);
+	cr_assert_eq(bad->code, 2, "a short secret exits 2, not %d: %s", bad->code, proc_tail(bad));
+	cr_assert(proc_output_has(bad, true, "short.secret"), "the file is named: %s", proc_tail(bad));
+	char missing[PATH_MAX];
+	procs_path(missing, sizeof(missing), "missing.secret");
+	proc_t *none =
+	    proc_run("no-secret", OSCAR_TEST_WORKER, "--supervisor", "tcp://127.0.0.1:1",
+	        "--secret-file", missing, NULL);
+	cr_assert_eq(none->code, 2, "a missing secret exits 2, not %d", none->code);
+	cr_assert(proc_output_has(none, true, "missing.secret"), "%s", proc_tail(none));
+
+	// A supervisor and a worker that share the secret make a cluster,
+	// and `oscar status` that knows it sees both.
+	node_t sup = start_supervisor("sup", STEADY_BEAT, "--secret-file", good, NULL);
+	node_t w   = start_worker("w1", sup.addr, STEADY_BEAT, "--secret-file", good, NULL);
+	proc_wait_output(w.proc, true, "registered with supervisor");
+	proc_t *st = proc_run(
+	    "status-secret", OSCAR_TEST_CLI, "status", sup.addr, "--secret-file", good, NULL);
+	cr_assert_eq(st->code, 0, "oscar status with the secret: %s", proc_tail(st));
+	cr_assert(proc_output_has(st, false, w.addr), "the worker is listed");
+
+	// Without the secret, or with another one, nothing is answered: the
+	// supervisor drops the frames, and the command gives up in its time.
+	proc_t *blind = proc_run("status-blind", OSCAR_TEST_CLI, "status", sup.addr, "--timeout",
+	    "1s", NULL);
+	cr_assert_eq(blind->code, 1, "oscar status without the secret exits 1, not %d", blind->code);
+	proc_t *wrong = proc_run("status-wrong", OSCAR_TEST_CLI, "status", sup.addr, "--timeout",
+	    "1s", "--secret-file", other, NULL);
+	cr_assert_eq(wrong->code, 1, "oscar status with another secret exits 1, not %d",
+	    wrong->code);
+	// A stop without the secret stops nothing.
+	proc_t *stop_blind =
+	    proc_run("stop-blind", OSCAR_TEST_CLI, "stop", sup.addr, "--timeout", "1s", NULL);
+	cr_assert_eq(stop_blind->code, 1, "oscar stop without the secret exits 1");
+	cr_assert(proc_running(sup.proc) && proc_running(w.proc), "nothing was stopped");
+
+	// A worker with another secret never joins: after a worker with the
+	// right one registers, the registry still holds one worker.
+	node_t intruder = start_worker("w-other", sup.addr, STEADY_BEAT, "--secret-file", other, NULL);
+	node_t w2       = start_worker("w2", sup.addr, STEADY_BEAT, "--secret-file", good, NULL);
+	proc_wait_output(w2.proc, true, "registered with supervisor");
+	proc_t *st2 = proc_run(
+	    "status-after", OSCAR_TEST_CLI, "status", sup.addr, "--json", "--secret-file", good, NULL);
+	cr_assert_eq(st2->code, 0, "%s", proc_tail(st2));
+	cr_assert(proc_output_has(st2, false, w2.addr), "the second worker joined");
+	cr_assert_not(proc_output_has(st2, false, intruder.addr), "the intruder is not listed");
+	cr_assert_not(proc_output_has(intruder.proc, true, "registered with supervisor"),
+	    "the intruder never registered");
+
+	// The stop that knows the secret stops the cluster.
+	proc_t *stop = proc_run("stop", OSCAR_TEST_CLI, "stop", sup.addr, "--secret-file", good, NULL);
+	cr_assert_eq(stop->code, 0, "oscar stop with the secret: %s", proc_tail(stop));
+	cr_assert_eq(proc_wait_exit(sup.proc), 0);
+	cr_assert_eq(proc_wait_exit(w.proc), 0);
+	cr_assert_eq(proc_wait_exit(w2.proc), 0);
+	stop_node(&intruder, SIGTERM);
 }
