@@ -610,6 +610,11 @@ static void osc_tmgr_met(oscar_actor_t *self, oscar_result_t *res, void *arg)
 {
 	osc_tmgr_t     *st  = oscar_actor_state(self);
 	osc_tmgr_sub_t *sub = arg;
+	if (res->code == OSCAR_ECANCELED || res->code == OSCAR_ECLOSED) {
+		// The manager is going: the runtime has failed the request.
+		osc_tmgr_sub_free(sub);
+		return;
+	}
 	if (res->code != 0) {
 		oscar_req_fail(sub->req, res->code,
 		    "cannot ask the session's meta which objects are stored: %s",
