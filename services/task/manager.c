@@ -280,14 +280,18 @@ static void osc_tmgr_worker_add(osc_tmgr_t *st, const oscar_value_t *node)
 	const char          *addr  = oscar_value_map_str(node, "address");
 	const oscar_value_t *fns   = oscar_value_map_get(node, "functions");
 	uint64_t             slots = oscar_value_map_uint(node, "slots", 0);
-	if (addr == NULL || fns == NULL || fns->type != OSCAR_ARRAY || slots == 0 ||
-	    strlen(addr) >= OSCAR_ADDR_MAX) {
-		return; // not a worker that runs tasks (yet)
+	if (addr == NULL || strlen(addr) >= OSCAR_ADDR_MAX) {
+		return;
 	}
+	// A worker known already stays, whatever its info says now: its
+	// slots count may dip while one recovers.
 	osc_tmgr_worker_t *w = osc_tmgr_worker_find(st, addr);
 	if (w != NULL) {
 		w->seen = true;
 		return;
+	}
+	if (fns == NULL || fns->type != OSCAR_ARRAY || slots == 0) {
+		return; // not a worker that runs tasks (yet)
 	}
 	size_t       n     = oscar_value_len(fns);
 	const char **names = calloc(n + 1, sizeof(*names));
