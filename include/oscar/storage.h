@@ -50,7 +50,8 @@ typedef struct oscar_storage_info {
 	uint64_t objects; // objects stored, in memory or spilled
 	uint64_t shared;  // shared-memory segments exported to sub pools
 	uint64_t sessions;
-	uint64_t transfers; // pulls under way
+	uint64_t transfers;         // transfers under way
+	uint64_t transfers_started; // transfers started since the node started
 } oscar_storage_info_t;
 
 // Flags of oscar_storage_get.

@@ -320,13 +320,14 @@ int oscar_storage_info(oscar_pool_t *pool, const char *address, oscar_storage_in
 	}
 	int rv = osc_sta_call(pool, address, OSC_ST_INFO, NULL, timeout_ms, &reply, err);
 	if (rv == 0) {
-		info->used      = oscar_value_map_uint(reply, "used", 0);
-		info->limit     = oscar_value_map_uint(reply, "limit", 0);
-		info->spilled   = oscar_value_map_uint(reply, "spilled", 0);
-		info->objects   = oscar_value_map_uint(reply, "objects", 0);
-		info->shared    = oscar_value_map_uint(reply, "shared", 0);
-		info->sessions  = oscar_value_map_uint(reply, "sessions", 0);
-		info->transfers = oscar_value_map_uint(reply, "transfers", 0);
+		info->used              = oscar_value_map_uint(reply, "used", 0);
+		info->limit             = oscar_value_map_uint(reply, "limit", 0);
+		info->spilled           = oscar_value_map_uint(reply, "spilled", 0);
+		info->objects           = oscar_value_map_uint(reply, "objects", 0);
+		info->shared            = oscar_value_map_uint(reply, "shared", 0);
+		info->sessions          = oscar_value_map_uint(reply, "sessions", 0);
+		info->transfers         = oscar_value_map_uint(reply, "transfers", 0);
+		info->transfers_started = oscar_value_map_uint(reply, "transfers_started", 0);
 	}
 	oscar_value_free(reply);
 	return (rv);

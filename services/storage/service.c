@@ -96,6 +96,7 @@ typedef struct osc_st {
 	osc_st_iter_t     *iters;
 	size_t             n_iters;
 	uint64_t           n_xfers;
+	uint64_t           n_started; // transfers started, ever
 } osc_st_t;
 
 // ---------------------------------------------------------------------------
@@ -450,13 +451,14 @@ static void osc_st_stats(osc_st_t *st, oscar_storage_info_t *info)
 	osc_store_stats_t s;
 	osc_store_stats(st->store, &s);
 	memset(info, 0, sizeof(*info));
-	info->used      = s.used;
-	info->limit     = s.limit;
-	info->spilled   = s.spilled;
-	info->objects   = s.objects;
-	info->shared    = s.shared;
-	info->sessions  = s.sessions;
-	info->transfers = st->n_xfers;
+	info->used              = s.used;
+	info->limit             = s.limit;
+	info->spilled           = s.spilled;
+	info->objects           = s.objects;
+	info->shared            = s.shared;
+	info->sessions          = s.sessions;
+	info->transfers         = st->n_xfers;
+	info->transfers_started = st->n_started;
 }
 
 static int osc_st_m_info(oscar_actor_t *self, oscar_req_t *req)
@@ -474,6 +476,9 @@ static int osc_st_m_info(oscar_actor_t *self, oscar_req_t *req)
 	rv = rv != 0 ? rv : oscar_value_map_set(m, "sessions", oscar_value_new_uint(info.sessions));
 	rv = rv != 0 ? rv
 	             : oscar_value_map_set(m, "transfers", oscar_value_new_uint(info.transfers));
+	rv = rv != 0 ? rv
+	             : oscar_value_map_set(
+	                   m, "transfers_started", oscar_value_new_uint(info.transfers_started));
 	if (rv != 0) {
 		oscar_value_free(m);
 		return (oscar_req_fail(req, OSCAR_ENOMEM, "out of memory"));
@@ -954,6 +959,7 @@ static int osc_st_pull_wait(oscar_actor_t *self, osc_st_pull_t *pl, size_t i, co
 	x->next      = st->xfers;
 	st->xfers    = x;
 	st->n_xfers++;
+	st->n_started++;
 	osc_st_xfer_read(self, x); // on failure it ends x, and with it key i
 	return (0);
 }

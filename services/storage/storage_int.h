@@ -22,7 +22,8 @@
 //   pull             {session, keys, from} -> [size...]
 //   read_blocks      {session, key, offset, size, accept|nil}
 //                    -> {total, data: bin, lz4: true|absent}
-//   info             nil -> {used, limit, spilled, objects, ...}
+//   info             nil -> {used, limit, spilled, objects, shared, sessions,
+//                    transfers, transfers_started}
 //   session_create   session -> nil (the service's session hook)
 //   session_destroy  session -> nil
 //   shm_export       {token, session, key, sock} -> uint (segment size)

@@ -497,20 +497,28 @@ Test(storage, spill_and_read_back_with_a_tiny_quota_under_four_threads)
 
 Test(storage, a_pull_copies_objects_in_blocks_and_a_second_pull_shares_the_transfer)
 {
-	const char *const kv[] = { "transfer_block_size", "64K", NULL };
+	const char *const kv[] = { "transfer_block_size", "4K", NULL };
 	cluster_t         c;
 	oscar_error_t     err;
 	start(&c, 2, kv);
 	session(&c, "s1");
-	size_t n = 3u << 20;
+	size_t n = 16u << 20;
 	cr_assert_eq(put1(&c, 0, "s1", "big", pattern_bin(n), &err), 0, "%s", err.message);
 	cr_assert_eq(put1(&c, 0, "s1", "small", oscar_value_new_str("hi"), &err), 0);
-	// Two pulls of the same key at once, then one of both keys.
+	// A pull of the big one, and while it is under way (4 KiB blocks:
+	// thousands of them), a second pull of the same key: it joins the
+	// first one's transfer.
 	const char   *k1[] = { "big" };
 	oscar_call_t *p1, *p2;
 	cr_assert_eq(oscar_storage_pull_start(
 	                 c.pool, addr(&c, 1), "s1", 1, k1, addr(&c, 0), T_MS, &p1, &err),
 	    0, "%s", err.message);
+	oscar_storage_info_t in;
+	int                  polls = 0;
+	do {
+		in = info(&c, 1);
+		cr_assert_lt(++polls, 1000000, "the transfer never started");
+	} while (in.transfers == 0);
 	cr_assert_eq(oscar_storage_pull_start(
 	                 c.pool, addr(&c, 1), "s1", 1, k1, addr(&c, 0), T_MS, &p2, &err),
 	    0, "%s", err.message);
@@ -521,12 +529,16 @@ Test(storage, a_pull_copies_objects_in_blocks_and_a_second_pull_shares_the_trans
 	cr_assert_eq(oscar_value_at_uint(r2, 0, 0), n + 5);
 	oscar_value_free(r1);
 	oscar_value_free(r2);
+	cr_assert_eq(info(&c, 1).transfers_started, 1);
+	// Both keys: the big one is here already, the small one is pulled.
 	const char *k2[] = { "big", "small" };
 	uint64_t    sizes[2];
 	cr_assert_eq(
 	    oscar_storage_pull(c.pool, addr(&c, 1), "s1", 2, k2, addr(&c, 0), sizes, T_MS, &err), 0,
 	    "%s", err.message);
+	cr_assert_eq(sizes[0], n + 5);
 	cr_assert_eq(sizes[1], 3);
+	cr_assert_eq(info(&c, 1).transfers_started, 2);
 	oscar_value_t *v = NULL;
 	cr_assert_eq(get1(&c, 1, "s1", "big", NULL, &v, &err), 0, "%s", err.message);
 	cr_assert(is_pattern(v, n));
