@@ -459,11 +459,11 @@ Test(tasks, a_diamond)
 	cr_assert_eq(fetch_int("bottom"), 3 + 12);
 }
 
-Test(tasks, a_thousand_tasks)
+Test(tasks, ten_thousand_tasks_and_their_sum)
 {
-	oscar_value_t *g    = oscar_value_new_array(1001);
-	oscar_value_t *refs = oscar_value_new_array(1000);
-	for (int i = 0; i < 1000; i++) {
+	oscar_value_t *g    = oscar_value_new_array(10001);
+	oscar_value_t *refs = oscar_value_new_array(10000);
+	for (int i = 0; i < 10000; i++) {
 		char key[16];
 		snprintf(key, sizeof(key), "t%d", i);
 		add(g, key, "inc", args1(oscar_value_new_int(i)), 1, false);
@@ -472,8 +472,9 @@ Test(tasks, a_thousand_tasks)
 	add(g, "sum", "sum_all", args1(refs), 1, false);
 	oscar_value_t *info = run(g);
 	assert_status(info, "done");
+	cr_assert_eq(oscar_value_map_uint(oscar_value_map_get(info, "counts"), "done", 0), 10001);
 	oscar_value_free(info);
-	cr_assert_eq(fetch_int("sum"), 1000 * 1001 / 2);
+	cr_assert_eq(fetch_int("sum"), 10000 * 10001 / 2);
 }
 
 // ---------------------------------------------------------------------------
