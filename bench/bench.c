@@ -104,6 +104,10 @@ static bool bench_known(const char *only)
 			ok = strlen(bench_storage_names[i]) == len &&
 			     strncmp(p, bench_storage_names[i], len) == 0;
 		}
+		for (int i = 0; !ok && bench_tasks_names[i] != NULL; i++) {
+			ok = strlen(bench_tasks_names[i]) == len &&
+			     strncmp(p, bench_tasks_names[i], len) == 0;
+		}
 		if (!ok) {
 			return (false);
 		}
@@ -808,6 +812,9 @@ static void usage(void)
 	for (int i = 0; bench_storage_names[i] != NULL; i++) {
 		fprintf(stderr, " %s", bench_storage_names[i]);
 	}
+	for (int i = 0; bench_tasks_names[i] != NULL; i++) {
+		fprintf(stderr, " %s", bench_tasks_names[i]);
+	}
 	fprintf(stderr, " (cross: every cross-process one)\n");
 }
 
@@ -838,6 +845,10 @@ int main(int argc, char **argv)
 	int          rv;
 	// A child of the cross-process workloads (cross.c)?
 	if ((rv = bench_cross_serve(argc, argv)) >= 0) {
+		return (rv);
+	}
+	// A worker's slot of the task workloads (tasks.c)?
+	if ((rv = bench_tasks_subpool()) >= 0) {
 		return (rv);
 	}
 	for (int i = 1; i < argc; i++) {
@@ -886,6 +897,7 @@ int main(int argc, char **argv)
 	nrows += bench_cross_run(&o, rows + nrows, sizeof(rows) / sizeof(rows[0]) - nrows);
 	nrows += bench_graph_run(&o, rows + nrows, sizeof(rows) / sizeof(rows[0]) - nrows);
 	nrows += bench_storage_run(&o, rows + nrows, sizeof(rows) / sizeof(rows[0]) - nrows);
+	nrows += bench_tasks_run(&o, rows + nrows, sizeof(rows) / sizeof(rows[0]) - nrows);
 	bench_peers_fill(o.peers, rows, nrows);
 	bench_report_print(&o, rows, nrows);
 	rv = json != NULL && bench_report_json(json, &o, rows, nrows) != 0;

@@ -115,6 +115,15 @@ extern const char *const bench_storage_names[];
 // up to max rows. Returns the number of rows stored.
 size_t bench_storage_run(const bench_opts_t *o, bench_row_t *rows, size_t max);
 
+// bench_tasks_names lists the task service's workloads (tasks.c),
+// NULL-terminated; bench_tasks_run runs those o selects and stores up to
+// max rows. bench_tasks_subpool runs this process as a worker's sub pool
+// (a slot) when a node started it so, and returns its exit status;
+// otherwise it returns -1.
+extern const char *const bench_tasks_names[];
+size_t bench_tasks_run(const bench_opts_t *o, bench_row_t *rows, size_t max);
+int    bench_tasks_subpool(void);
+
 // ---------------------------------------------------------------------------
 // Child processes (child.c)
 

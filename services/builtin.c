@@ -6,6 +6,7 @@
 #include "services/storage/storage_int.h"
 #include "services/meta/meta_int.h"
 #include "services/lifecycle/lifecycle_int.h"
+#include "services/task/task_int.h"
 
 const oscar_service_t *const osc_builtin_services[] = {
 	&osc_cluster_service,
@@ -13,5 +14,6 @@ const oscar_service_t *const osc_builtin_services[] = {
 	&osc_storage_service,
 	&osc_meta_service,
 	&osc_lifecycle_service,
+	&osc_task_service,
 	NULL,
 };

@@ -34,6 +34,10 @@ struct oscar_node {
 	char                        address_file[4096];
 	osc_node_facts_t            facts;
 	char                       *modules_env; // OSCAR_NODE_MODULES=... for sub pools
+	// modules_envv is the sub pools' extra environment: the pool reads
+	// it whenever it starts one, recovered ones included, so it lives as
+	// long as the node.
+	const char *modules_envv[2];
 	const oscar_service_t     **plan;        // the services to run, in order
 	size_t                      n_plan;
 	osc_running_t              *running; // started, in order
@@ -259,7 +263,8 @@ static int osc_node_open_pool(oscar_node_t *node, oscar_error_t *err)
 	if (node->classes == NULL) {
 		return (oscar_error_set(err, OSCAR_ENOMEM, "out of memory"));
 	}
-	const char *env[] = { node->modules_env, NULL };
+	node->modules_envv[0] = node->modules_env;
+	node->modules_envv[1] = NULL;
 	const char *secret_file = osc_node_get(node, "secret_file");
 	void       *secret      = NULL;
 	size_t      secret_len  = 0;
@@ -282,7 +287,7 @@ static int osc_node_open_pool(oscar_node_t *node, oscar_error_t *err)
 	cfg.classes       = node->classes;
 	cfg.sub_pools     = node->facts.sub_pools;
 	cfg.recover       = OSCAR_RECOVER_PROCESS;
-	cfg.sub_pool_env  = node->modules_env != NULL ? env : NULL;
+	cfg.sub_pool_env  = node->modules_env != NULL ? node->modules_envv : NULL;
 	cfg.tls_cert_file = osc_node_get(node, "tls_cert");
 	cfg.tls_key_file  = osc_node_get(node, "tls_key");
 	cfg.tls_ca_file   = osc_node_get(node, "tls_ca");
@@ -611,6 +616,11 @@ int oscar_node_session_create(oscar_node_t *node, const char *session_id, oscar_
 		return (rv);
 	}
 	return (0);
+}
+
+oscar_registry_t *osc_node_registry(oscar_node_t *node)
+{
+	return (node->registry);
 }
 
 void oscar_node_session_destroy(oscar_node_t *node, const char *session_id)

@@ -274,6 +274,14 @@ static int osc_parse_flags(osc_cmdline_t *cl, int argc, char **argv, oscar_role_
 // ---------------------------------------------------------------------------
 // Running
 
+// osc_subpool_reg is this process's registry while it runs as a sub pool.
+static oscar_registry_t *osc_subpool_reg;
+
+oscar_registry_t *osc_subpool_registry(void)
+{
+	return (osc_subpool_reg);
+}
+
 int oscar_node_subpool_main(oscar_registry_t *given)
 {
 	if (getenv("OSCAR_SUBPOOL_ADDRESS") == NULL) {
@@ -295,7 +303,9 @@ int oscar_node_subpool_main(oscar_registry_t *given)
 	}
 	osc_free_list(paths, n);
 	const oscar_actor_class_t **classes = rv == 0 ? osc_registry_classes(reg) : NULL;
+	osc_subpool_reg                     = reg;
 	int status = classes != NULL ? oscar_subpool_main(classes) : OSC_EXIT_FAILED;
+	osc_subpool_reg = NULL;
 	free(classes);
 	if (reg != given) {
 		oscar_registry_free(&reg);

@@ -99,6 +99,14 @@ typedef struct osc_node_facts {
 
 const osc_node_facts_t *osc_node_facts(const oscar_node_t *node);
 
+// osc_node_registry gives the registry node started with.
+oscar_registry_t *osc_node_registry(oscar_node_t *node);
+
+// osc_subpool_registry gives the registry of this process when it runs as
+// one of a node's sub pools (oscar_node_subpool_main), else NULL: its
+// actors find the node's task functions there.
+oscar_registry_t *osc_subpool_registry(void);
+
 // osc_node_info_fields runs the info hook of every service running on
 // node, adding their fields to map; on the main pool's thread only.
 int osc_node_info_fields(oscar_node_t *node, oscar_value_t *map);

@@ -12,14 +12,21 @@
 //   sleep([ms])         sleeps ms milliseconds, polling its cancelled
 //                       flag; gives ms, or fails with OSCAR_ECANCELED
 //   spin([])            never returns, and ignores its cancelled flag
+//   driver([n, depth])  seed 001's driver: submits inc over 0..n-1 (n
+//                       default 10) to its own session, waits, and gives
+//                       the list of results; with depth > 0 it submits a
+//                       driver of depth - 1 instead and gives its result
 //
 // Numbers are integers or floats; a sum of integers is an integer (an
 // overflow is an error), a sum with a float in it is a float.
 #include <inttypes.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <string.h>
+#include <stdio.h>
 #include <time.h>
 
+#include "oscar/graph.h"
 #include "taskfns.h"
 
 // num_t is a number read from an argument.
@@ -258,6 +265,94 @@ static int fn_spin(oscar_task_ctx_t *ctx, const oscar_value_t *args, oscar_value
 	return (OSCAR_EAPP); // not reached
 }
 
+// driver_run submits graph to the task's session, waits for it and
+// fetches the result of each key of keys (n of them) into a list, or the
+// one result when list is false.
+static int driver_run(oscar_task_ctx_t *ctx, oscar_value_t *graph, char (*keys)[300], size_t n,
+    bool list, oscar_value_t **result)
+{
+	char           id[OSCAR_GRAPH_ID_MAX];
+	oscar_error_t  err;
+	oscar_value_t *info = NULL;
+	int            rv   = oscar_task_submit(ctx, graph, id, sizeof(id), 10000, &err);
+	if (rv == 0) {
+		rv = oscar_task_wait(ctx, id, 600000, &info, &err);
+	}
+	if (rv != 0) {
+		return (oscar_task_fail(ctx, rv, "driver: %s", err.message));
+	}
+	const char *status = oscar_value_map_str(info, "status");
+	if (status == NULL || strcmp(status, "done") != 0) {
+		oscar_value_free(info);
+		return (oscar_task_fail(ctx, OSCAR_EAPP, "driver: its graph %s ended %s", id,
+		    status != NULL ? status : "?"));
+	}
+	oscar_value_free(info);
+	oscar_value_t *out = list ? oscar_value_new_array(n) : NULL;
+	for (size_t i = 0; i < n; i++) {
+		oscar_value_t *v;
+		if ((rv = oscar_task_fetch(ctx, keys[i], 10000, &v, &err)) != 0) {
+			oscar_value_free(out);
+			return (oscar_task_fail(ctx, rv, "driver: %s", err.message));
+		}
+		if (!list) {
+			*result = v;
+			return (0);
+		}
+		if (oscar_value_array_push(out, v) != 0) {
+			oscar_value_free(out);
+			return (OSCAR_ENOMEM);
+		}
+	}
+	*result = out;
+	return (out != NULL ? 0 : OSCAR_ENOMEM);
+}
+
+static int fn_driver(oscar_task_ctx_t *ctx, const oscar_value_t *args, oscar_value_t **result)
+{
+	int64_t n = 10, depth = 0;
+	if ((oscar_value_len(args) > 0 && oscar_value_get_int(oscar_value_at(args, 0), &n) != 0) ||
+	    (oscar_value_len(args) > 1 &&
+	        oscar_value_get_int(oscar_value_at(args, 1), &depth) != 0) ||
+	    n < 1 || n > 1000 || depth < 0 || depth > 6) {
+		return (oscar_task_fail(ctx, OSCAR_EBADARGS,
+		    "driver takes [n, depth]: n from 1 to 1000, depth from 0 to 6"));
+	}
+	char(*keys)[300]     = calloc((size_t) n, sizeof(*keys));
+	oscar_value_t *graph = oscar_value_new_array((size_t) n);
+	if (keys == NULL || graph == NULL) {
+		free(keys);
+		oscar_value_free(graph);
+		return (OSCAR_ENOMEM);
+	}
+	int rv = 0;
+	if (depth > 0) {
+		oscar_value_t *a = oscar_value_new_array(2);
+		snprintf(keys[0], sizeof(keys[0]), "%.200s/d", oscar_task_key(ctx));
+		oscar_value_array_push(a, oscar_value_new_int(n));
+		oscar_value_array_push(a, oscar_value_new_int(depth - 1));
+		rv =
+		    oscar_value_array_push(graph, oscar_graph_task(keys[0], "driver", a, 1, false));
+		rv = rv != 0 ? rv : driver_run(ctx, graph, keys, 1, false, result);
+		free(keys);
+		return (rv);
+	}
+	for (int64_t i = 0; rv == 0 && i < n; i++) {
+		oscar_value_t *a = oscar_value_new_array(1);
+		snprintf(keys[i], sizeof(keys[i]), "%.200s/inc-%" PRId64, oscar_task_key(ctx), i);
+		oscar_value_array_push(a, oscar_value_new_int(i));
+		rv = oscar_value_array_push(graph, oscar_graph_task(keys[i], "inc", a, 1, false));
+	}
+	if (rv != 0) {
+		oscar_value_free(graph);
+		free(keys);
+		return (OSCAR_ENOMEM);
+	}
+	rv = driver_run(ctx, graph, keys, (size_t) n, true, result);
+	free(keys);
+	return (rv);
+}
+
 static const struct {
 	const char   *name;
 	oscar_task_fn fn;
@@ -271,6 +366,7 @@ static const struct {
 	{ "crash", fn_crash },
 	{ "sleep", fn_sleep },
 	{ "spin", fn_spin },
+	{ "driver", fn_driver },
 };
 
 int oscar_example_taskfns_add(oscar_taskfns_t *fns, oscar_error_t *err)

@@ -10,6 +10,7 @@
 #include "oscar/cluster.h"
 #include "oscar/local.h"
 #include "oscar/task.h"
+#include "oscar/graph.h"
 #include "oscar/sessions.h"
 #include "oscar/meta.h"
 #include "oscar/lifecycle.h"

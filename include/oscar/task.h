@@ -42,6 +42,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "oscar/actor.h"
 #include "oscar/error.h"
@@ -94,9 +95,31 @@ int oscar_task_fail(oscar_task_ctx_t *ctx, int code, const char *fmt, ...)
 #endif
     ;
 
-// Nested submission (a function submitting work to its own session and
-// waiting for it) will be reached from the context too: a session handle
-// for the task's session, opened from ctx, whose waits release the slot.
+// Nested submission: a function running in a slot submits work to its
+// own session and waits for it (seed 001's driver). While it waits
+// (oscar_task_wait), its slot does not count as busy: the worker gives
+// the slot another task meanwhile, so nested work never deadlocks, even
+// with one slot in the whole cluster (up to 8 tasks deep per slot).
+// These calls block the function's thread and take deadlines; outside a
+// slot they fail with OSCAR_ESTATE.
+
+// oscar_task_submit submits graph (an array of task maps, consumed; see
+// include/oscar/graph.h) to the task's session and writes its id to id
+// (size bytes, may be NULL when size is 0).
+int oscar_task_submit(oscar_task_ctx_t *ctx, oscar_value_t *graph, char *id, size_t size,
+    int64_t timeout_ms, oscar_error_t *err);
+
+// oscar_task_wait waits up to wait_ms for graph_id of the task's session
+// to end and gives its info map in *info (the caller's; may be NULL).
+// OSCAR_ETIMEDOUT when it still runs then.
+int oscar_task_wait(oscar_task_ctx_t *ctx, const char *graph_id, int64_t wait_ms,
+    oscar_value_t **info, oscar_error_t *err);
+
+// oscar_task_fetch reads the object called key ("k" or "k#i") of the
+// task's session into *value (the caller's). OSCAR_ENOENT for an unknown
+// object.
+int oscar_task_fetch(oscar_task_ctx_t *ctx, const char *key, int64_t timeout_ms,
+    oscar_value_t **value, oscar_error_t *err);
 
 // ---------------------------------------------------------------------------
 // Function tables

@@ -266,8 +266,9 @@ int osc_task_run(const oscar_taskfns_t *fns, const char *name, oscar_task_ctx_t 
 	void         *arg;
 	*result = NULL;
 	if (oscar_taskfns_find(fns, name, &fn, &arg) != 0) {
-		return (oscar_error_set(err, OSCAR_ENOENT, "task %s: no task function called %s here",
-		    ctx->key, name != NULL ? name : "(null)"));
+		return (
+		    oscar_error_set(err, OSCAR_ENOENT, "task %s: no task function called %s here",
+		        ctx->key, name != NULL ? name : "(null)"));
 	}
 	ctx->arg = arg;
 	memset(&ctx->err, 0, sizeof(ctx->err));
@@ -281,8 +282,8 @@ int osc_task_run(const oscar_taskfns_t *fns, const char *name, oscar_task_ctx_t 
 		return (oscar_error_set(err, rv, "task %s (%s): %s", ctx->key, name, why));
 	}
 	if (out == NULL) {
-		return (oscar_error_set(err, OSCAR_EAPP, "task %s (%s): returned success without a result",
-		    ctx->key, name));
+		return (oscar_error_set(err, OSCAR_EAPP,
+		    "task %s (%s): returned success without a result", ctx->key, name));
 	}
 	if (ctx->n_output > 1 && (out->type != OSCAR_ARRAY || out->as.arr.len != ctx->n_output)) {
 		size_t got = out->type == OSCAR_ARRAY ? out->as.arr.len : 1;

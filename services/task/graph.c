@@ -133,6 +133,7 @@ struct osc_tm_worker {
 	uint64_t         hash;
 	uint64_t         id;
 	unsigned         slots, queue;
+	unsigned         lent; // slots lent while their tasks wait for nested work
 	unsigned         load, running;
 	osc_map_t        held; // of osc_tm_task_t *, by key hash
 	osc_tm_fn_t    **fns;
@@ -254,64 +255,56 @@ int osc_tm_ref_parse(const char *ref, size_t *lenp, int *index)
 
 // inputs_t gathers the references of one task's arguments.
 typedef struct inputs {
-	osc_tm_is_ref_fn is_ref;
-	size_t           max;
-	osc_tm_input_t  *v;
-	size_t           n, cap;
+	size_t          max;
+	osc_tm_input_t *v;
+	size_t          n, cap;
 } inputs_t;
 
-static int inputs_walk(inputs_t *in, const oscar_value_t *v, int depth)
+// inputs_add is oscar_value_walk_refs's callback: one reference, whose
+// key is "key" or "key#i" for a whole object and "key" with an output
+// index otherwise.
+static int inputs_add(void *arg, const oscar_value_t *ref)
 {
-	const char *ref;
+	inputs_t   *in = arg;
+	const char *key;
+	size_t      len;
+	int64_t     output;
+	int         index;
 	int         rv;
-	if (depth > OSCAR_VALUE_MAX_DEPTH) {
+	char       *copy;
+	if (oscar_value_get_ref(ref, &key, &len, &output) != 0) {
 		return (OSCAR_EINVAL);
 	}
-	if (in->is_ref(v, &ref)) {
-		size_t len;
-		int    index;
-		char  *key;
-		if ((rv = osc_tm_ref_parse(ref, &len, &index)) != 0) {
+	if (output == OSCAR_REF_WHOLE) {
+		if ((rv = osc_tm_ref_parse(key, &len, &index)) != 0) {
 			return (rv);
 		}
-		if (in->n >= in->max) {
+	} else {
+		if (output < 0 || output >= OSCAR_TASK_OUTPUT_MAX ||
+		    memchr(key, '#', len) != NULL) {
 			return (OSCAR_EINVAL);
 		}
-		if (osc_reserve(&in->v, &in->cap, in->n, sizeof(*in->v), 4) != 0 ||
-		    (key = strndup(ref, len)) == NULL) {
-			return (OSCAR_ENOMEM);
-		}
-		in->v[in->n++] = (osc_tm_input_t) { key, index };
-		return (0);
+		index = (int) output;
 	}
-	if (v->type == OSCAR_ARRAY) {
-		for (size_t i = 0; i < v->as.arr.len; i++) {
-			if ((rv = inputs_walk(in, &v->as.arr.items[i], depth + 1)) != 0) {
-				return (rv);
-			}
-		}
-	} else if (v->type == OSCAR_MAP) {
-		for (size_t i = 0; i < v->as.map.len; i++) {
-			if ((rv = inputs_walk(in, &v->as.map.kv[i].key, depth + 1)) != 0 ||
-			    (rv = inputs_walk(in, &v->as.map.kv[i].val, depth + 1)) != 0) {
-				return (rv);
-			}
-		}
+	if (len == 0 || len >= OSCAR_TASK_KEY_MAX || in->n >= in->max) {
+		return (OSCAR_EINVAL);
 	}
+	if (osc_reserve(&in->v, &in->cap, in->n, sizeof(*in->v), 4) != 0 ||
+	    (copy = strndup(key, len)) == NULL) {
+		return (OSCAR_ENOMEM);
+	}
+	in->v[in->n++] = (osc_tm_input_t) { copy, index };
 	return (0);
 }
 
-int osc_tm_inputs_from_args(const oscar_value_t *args, osc_tm_is_ref_fn is_ref, size_t max,
-    osc_tm_input_t **inputs, size_t *n)
+int osc_tm_inputs_from_args(
+    const oscar_value_t *args, size_t max, osc_tm_input_t **inputs, size_t *n)
 {
-	inputs_t in = { is_ref, max, NULL, 0, 0 };
+	inputs_t in = { max, NULL, 0, 0 };
 	int      rv = 0;
 	*inputs     = NULL;
 	*n          = 0;
-	if (is_ref == NULL) {
-		return (OSCAR_EINVAL);
-	}
-	if (args != NULL && (rv = inputs_walk(&in, args, 0)) != 0) {
+	if (args != NULL && (rv = oscar_value_walk_refs(args, inputs_add, &in)) != 0) {
 		osc_tm_inputs_free(in.v, in.n);
 		return (rv);
 	}
@@ -419,7 +412,7 @@ static bool worker_offers(const osc_tm_worker_t *w, const osc_tm_fn_t *f)
 
 static bool worker_room(const osc_tm_worker_t *w)
 {
-	return (w->load < w->slots + w->queue);
+	return (w->load < w->slots + w->lent + w->queue);
 }
 
 // ---------------------------------------------------------------------------
@@ -727,7 +720,7 @@ static osc_tm_worker_t *pick(osc_tm_t *tm, osc_tm_task_t *t)
 	long best_free = 0;
 	for (size_t i = 0; i < f->n_workers; i++) {
 		osc_tm_worker_t *w          = f->workers[i];
-		long             free_slots = (long) w->slots - (long) w->load;
+		long             free_slots = (long) w->slots + (long) w->lent - (long) w->load;
 		if (worker_room(w) && (best == NULL || free_slots > best_free)) {
 			best      = w;
 			best_free = free_slots;
@@ -1019,8 +1012,8 @@ int osc_tm_worker_add(osc_tm_t *tm, const char *addr, unsigned slots, unsigned q
     const char *const *fns, size_t n_fns, oscar_error_t *err)
 {
 	if (tm == NULL || addr == NULL || addr[0] == '\0' || strlen(addr) >= OSCAR_ADDR_MAX) {
-		return (oscar_error_set(err, OSCAR_EINVAL, "a worker needs an address of 1 to %d bytes",
-		    OSCAR_ADDR_MAX - 1));
+		return (oscar_error_set(err, OSCAR_EINVAL,
+		    "a worker needs an address of 1 to %d bytes", OSCAR_ADDR_MAX - 1));
 	}
 	if (slots == 0 || slots > OSC_TM_SLOTS_MAX || queue > OSC_TM_QUEUE_MAX) {
 		return (oscar_error_set(err, OSCAR_EINVAL,
@@ -1101,6 +1094,22 @@ int osc_tm_worker_load(const osc_tm_t *tm, const char *addr, unsigned *held, uns
 	if (running != NULL) {
 		*running = w->running;
 	}
+	return (0);
+}
+
+int osc_tm_worker_lend(osc_tm_t *tm, const char *addr, int delta)
+{
+	osc_tm_worker_t *w = tm != NULL && addr != NULL ? worker_find(tm, addr) : NULL;
+	if (w == NULL) {
+		return (OSCAR_ENOENT);
+	}
+	if (delta < 0) {
+		w->lent -= (unsigned) -delta < w->lent ? (unsigned) -delta : w->lent;
+		return (0);
+	}
+	w->lent = w->lent + (unsigned) delta < OSC_TM_SLOTS_MAX ? w->lent + (unsigned) delta
+	                                                        : OSC_TM_SLOTS_MAX;
+	pull(tm, w);
 	return (0);
 }
 
@@ -1537,13 +1546,14 @@ static int sub_specs(const osc_tm_t *tm, sub_t *sb, oscar_error_t *err)
 			    OSCAR_TASK_KEY_MAX - 1));
 		}
 		if (!osc_taskfn_name_ok(s->fn)) {
-			return (oscar_error_set(err, OSCAR_EINVAL, "task %s: bad function name '%.64s'",
-			    s->key, s->fn != NULL ? s->fn : "(null)"));
+			return (
+			    oscar_error_set(err, OSCAR_EINVAL, "task %s: bad function name '%.64s'",
+			        s->key, s->fn != NULL ? s->fn : "(null)"));
 		}
 		if (s->n_output < 1 || s->n_output > OSCAR_TASK_OUTPUT_MAX) {
-			return (
-			    oscar_error_set(err, OSCAR_EINVAL, "task %s: n_output must be 1 to %d, not %u",
-			        s->key, OSCAR_TASK_OUTPUT_MAX, s->n_output));
+			return (oscar_error_set(err, OSCAR_EINVAL,
+			    "task %s: n_output must be 1 to %d, not %u", s->key,
+			    OSCAR_TASK_OUTPUT_MAX, s->n_output));
 		}
 		if (s->n_inputs > tm->limits.max_task_inputs ||
 		    (s->n_inputs > 0 && s->inputs == NULL)) {
@@ -1612,8 +1622,8 @@ static int sub_classify(osc_tm_t *tm, sub_t *sb, oscar_error_t *err)
 		}
 		osc_tm_fn_t *f = fn_find(tm, s->fn);
 		if (f == NULL || f->n_workers == 0) {
-			return (oscar_error_set(err, OSCAR_ENOENT, "task %s: no worker offers function %s",
-			    s->key, s->fn));
+			return (oscar_error_set(err, OSCAR_ENOENT,
+			    "task %s: no worker offers function %s", s->key, s->fn));
 		}
 		sb->kind[i] = SUB_NEW;
 		sb->fn[i]   = f;
@@ -1865,8 +1875,8 @@ int osc_tm_submit(osc_tm_t *tm, const char *id, osc_tm_spec_t *specs, size_t n, 
 		return (oscar_error_set(err, OSCAR_EINVAL, "no engine, graph or tasks"));
 	}
 	if (id == NULL || id[0] == '\0' || strnlen(id, OSC_TM_ID_MAX) >= OSC_TM_ID_MAX) {
-		return (
-		    oscar_error_set(err, OSCAR_EINVAL, "a graph id is 1 to %d bytes", OSC_TM_ID_MAX - 1));
+		return (oscar_error_set(
+		    err, OSCAR_EINVAL, "a graph id is 1 to %d bytes", OSC_TM_ID_MAX - 1));
 	}
 	if (osc_tm_graph_find(tm, id) != NULL) {
 		return (oscar_error_set(err, OSCAR_EEXIST, "graph %s exists already", id));

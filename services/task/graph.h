@@ -73,20 +73,18 @@ typedef struct osc_tm_input {
 // OSCAR_EINVAL for an empty key or a bad output number.
 int osc_tm_ref_parse(const char *ref, size_t *lenp, int *index);
 
-// osc_tm_is_ref_fn tells whether v is an object reference and, if so,
-// gives its key (borrowed from v). Once values carry references
-// (OSCAR_REF), the task manager passes the function that recognises them.
-typedef bool (*osc_tm_is_ref_fn)(const oscar_value_t *v, const char **key);
-
-// osc_tm_inputs_from_args lists the references found anywhere in args
-// (nested in arrays and maps, keys included), in order, as inputs with
-// their keys copied: *inputs (NULL when there are none) is freed with
-// osc_tm_inputs_free. At most max references (OSCAR_EINVAL beyond);
-// OSCAR_EINVAL for a malformed reference (osc_tm_ref_parse) or nesting
-// deeper than OSCAR_VALUE_MAX_DEPTH, OSCAR_ENOMEM. On failure *inputs is
-// NULL and *n 0.
-int  osc_tm_inputs_from_args(const oscar_value_t *args, osc_tm_is_ref_fn is_ref, size_t max,
-     osc_tm_input_t **inputs, size_t *n);
+// osc_tm_inputs_from_args lists the object references (OSCAR_REF) found
+// anywhere in args (nested in arrays and maps, keys included), in order,
+// as inputs with their keys copied: a reference to output i of task k
+// gives {k, i}; a reference to a whole object named "k" or "k#i" is
+// split by osc_tm_ref_parse. *inputs (NULL when there are none) is freed
+// with osc_tm_inputs_free. At most max references (OSCAR_EINVAL beyond);
+// OSCAR_EINVAL for a reference that names no task output (an empty key,
+// a key of OSCAR_TASK_KEY_MAX bytes or more, a bad output number) or
+// nesting deeper than OSCAR_VALUE_MAX_DEPTH, OSCAR_ENOMEM. On failure
+// *inputs is NULL and *n 0.
+int osc_tm_inputs_from_args(
+    const oscar_value_t *args, size_t max, osc_tm_input_t **inputs, size_t *n);
 void osc_tm_inputs_free(osc_tm_input_t *inputs, size_t n);
 
 // osc_tm_spec_t is one task of a submitted graph. Strings and inputs are
@@ -187,6 +185,14 @@ int osc_tm_worker_add(osc_tm_t *tm, const char *addr, unsigned slots, unsigned q
 // OSCAR_EPEERGONE naming the worker, and ready tasks whose function no
 // worker offers any more fail. OSCAR_ENOENT for an unknown worker.
 int osc_tm_worker_lost(osc_tm_t *tm, const char *addr);
+
+// osc_tm_worker_lend changes by delta how many slots worker lends: a
+// task that waits for work it submitted (nested submission) does not
+// count as busy, so the worker takes one more task per waiting task
+// (delta +1, then -1 when the wait ends; never below 0). Growing it gives
+// the worker the ready tasks it can now take. OSCAR_ENOENT for an unknown
+// worker.
+int osc_tm_worker_lend(osc_tm_t *tm, const char *addr, int delta);
 
 // osc_tm_worker_load tells how many tasks worker holds (assigned and
 // running) and how many of them run. OSCAR_ENOENT for an unknown worker.

@@ -462,23 +462,11 @@ Test(graph, ref_parse)
 	cr_assert_eq(osc_tm_ref_parse(NULL, &len, &index), OSCAR_EINVAL);
 }
 
-// A stand-in for OSCAR_REF in tests: a map {"$ref": "key"}.
-static bool test_is_ref(const oscar_value_t *v, const char **key)
-{
-	const oscar_value_t *r;
-	size_t               len;
-	if (v->type != OSCAR_MAP || v->as.map.len != 1 ||
-	    (r = oscar_value_map_get(v, "$ref")) == NULL) {
-		return (false);
-	}
-	return (oscar_value_get_str(r, key, &len) == 0);
-}
-
 static oscar_value_t *ref(const char *key)
 {
-	oscar_value_t *m = oscar_value_new_map(1);
-	cr_assert_eq(oscar_value_map_set(m, "$ref", oscar_value_new_str(key)), 0);
-	return (m);
+	oscar_value_t *r = oscar_value_new_ref(key);
+	cr_assert_not_null(r);
+	return (r);
 }
 
 Test(graph, inputs_from_args)
@@ -494,23 +482,30 @@ Test(graph, inputs_from_args)
 	cr_assert_eq(oscar_value_map_set(m, "y", oscar_value_new_int(2)), 0);
 	cr_assert_eq(oscar_value_array_push(args, m), 0);
 	cr_assert_eq(oscar_value_array_push(args, oscar_value_new_str("plain")), 0);
+	cr_assert_eq(oscar_value_array_push(args, oscar_value_new_ref_output("u", 0)), 0);
 	osc_tm_input_t *in;
 	size_t          n;
-	cr_assert_eq(osc_tm_inputs_from_args(args, test_is_ref, 16, &in, &n), 0);
-	cr_assert_eq(n, 2);
+	cr_assert_eq(osc_tm_inputs_from_args(args, 16, &in, &n), 0);
+	cr_assert_eq(n, 3);
+	cr_assert_str_eq(in[2].key, "u");
+	cr_assert_eq(in[2].index, 0);
 	cr_assert_str_eq(in[0].key, "a");
 	cr_assert_eq(in[0].index, OSC_TM_WHOLE);
 	cr_assert_str_eq(in[1].key, "t");
 	cr_assert_eq(in[1].index, 1);
 	osc_tm_inputs_free(in, n);
 	// Over the limit, and a malformed reference.
-	cr_assert_eq(osc_tm_inputs_from_args(args, test_is_ref, 1, &in, &n), OSCAR_EINVAL);
+	cr_assert_eq(osc_tm_inputs_from_args(args, 1, &in, &n), OSCAR_EINVAL);
 	cr_assert_null(in);
 	cr_assert_eq(n, 0);
 	cr_assert_eq(oscar_value_array_push(args, ref("bad#x")), 0);
-	cr_assert_eq(osc_tm_inputs_from_args(args, test_is_ref, 16, &in, &n), OSCAR_EINVAL);
+	cr_assert_eq(osc_tm_inputs_from_args(args, 16, &in, &n), OSCAR_EINVAL);
 	oscar_value_free(args);
-	cr_assert_eq(osc_tm_inputs_from_args(NULL, test_is_ref, 16, &in, &n), 0);
+	// A task key with '#' is no task's output.
+	args = oscar_value_new_ref_output("bad#1", 0);
+	cr_assert_eq(osc_tm_inputs_from_args(args, 16, &in, &n), OSCAR_EINVAL);
+	oscar_value_free(args);
+	cr_assert_eq(osc_tm_inputs_from_args(NULL, 16, &in, &n), 0);
 	cr_assert_eq(n, 0);
 }
 
@@ -1719,4 +1714,31 @@ Test(graph, random_workload_keeps_invariants, .timeout = 600)
 			cr_assert_eq(held, 0, "worker %s", F.workers[w].addr);
 		}
 	}
+}
+
+Test(graph, a_lent_slot_takes_one_more_task)
+{
+	gb_t b = { 0 };
+	worker("w1", 1, 0);
+	task(&b, "a", "inc", 1, false, NULL);
+	task(&b, "b", "inc", 1, false, NULL);
+	task(&b, "c", "inc", 1, false, NULL);
+	osc_tm_graph_t *g = submit_ok(&b, "lend");
+	cr_assert_eq(info_of(g).counts[OSC_TASK_ASSIGNED], 1);
+	// A task waits for nested work: its slot is lent, and the worker
+	// takes one more task at once.
+	fworker("w1")->bound++;
+	cr_assert_eq(osc_tm_worker_lend(F.tm, "w1", 1), 0);
+	cr_assert_eq(info_of(g).counts[OSC_TASK_ASSIGNED], 2);
+	cr_assert_eq(info_of(g).counts[OSC_TASK_READY], 1);
+	// The wait ends: nothing is taken back, and nothing more is given.
+	cr_assert_eq(osc_tm_worker_lend(F.tm, "w1", -1), 0);
+	fworker("w1")->bound--;
+	cr_assert_eq(info_of(g).counts[OSC_TASK_ASSIGNED], 2);
+	// Never below zero; an unknown worker is ENOENT.
+	cr_assert_eq(osc_tm_worker_lend(F.tm, "w1", -5), 0);
+	cr_assert_eq(osc_tm_worker_lend(F.tm, "nobody", 1), OSCAR_ENOENT);
+	fworker("w1")->bound += 2; // the two held now
+	run_all();
+	cr_assert_eq(info_of(g).status, OSC_GRAPH_DONE);
 }

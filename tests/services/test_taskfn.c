@@ -79,16 +79,16 @@ static oscar_value_t *wrap(oscar_value_t *v)
 Test(taskfn, table_names_in_order)
 {
 	const char *want[] = { "inc", "add", "sum", "sum_all", "triage", "fail", "crash", "sleep",
-		"spin" };
-	cr_assert_eq(oscar_taskfns_count(fns), 9);
+		"spin", "driver" };
+	cr_assert_eq(oscar_taskfns_count(fns), 10);
 	oscar_value_t *names = oscar_taskfns_names(fns);
 	cr_assert_not_null(names);
-	cr_assert_eq(oscar_value_len(names), 9);
-	for (size_t i = 0; i < 9; i++) {
+	cr_assert_eq(oscar_value_len(names), 10);
+	for (size_t i = 0; i < 10; i++) {
 		cr_assert_str_eq(oscar_taskfns_name(fns, i), want[i]);
 		cr_assert_str_eq(oscar_value_at(names, i)->as.str.ptr, want[i]);
 	}
-	cr_assert_null(oscar_taskfns_name(fns, 9));
+	cr_assert_null(oscar_taskfns_name(fns, 10));
 	oscar_value_free(names);
 }
 
@@ -114,7 +114,7 @@ Test(taskfn, duplicates_and_bad_names)
 	cr_assert_eq(oscar_taskfns_add(fns, long_name, nop, NULL, &err), 0, "%s", err.message);
 	cr_assert_eq(
 	    oscar_taskfns_add(fns, "ns.mod:fn-2_x", nop, NULL, &err), 0, "%s", err.message);
-	cr_assert_eq(oscar_taskfns_count(fns), 11);
+	cr_assert_eq(oscar_taskfns_count(fns), 12);
 	// Nothing was added by the failures.
 	cr_assert_eq(oscar_taskfns_find(fns, "has space", NULL, NULL), OSCAR_ENOENT);
 }
@@ -156,7 +156,7 @@ Test(taskfn, many_functions)
 		snprintf(name, sizeof(name), "f%d", i);
 		cr_assert_eq(oscar_taskfns_find(fns, name, NULL, NULL), 0);
 	}
-	cr_assert_str_eq(oscar_taskfns_name(fns, 9 + 1999), "f1999");
+	cr_assert_str_eq(oscar_taskfns_name(fns, 10 + 1999), "f1999");
 }
 
 static int seen_arg_fn(oscar_task_ctx_t *ctx, const oscar_value_t *args, oscar_value_t **result)

@@ -1,0 +1,81 @@
+// Oscar-C graphs: running task functions across a cluster's workers.
+//
+// A session's task manager ("oscar.task:<session>" in the supervisor's
+// main pool) takes graphs of tasks, each a call to a task function by
+// name (include/oscar/task.h), with arguments that may hold references
+// (OSCAR_REF, oscar_value_new_ref_output) to other tasks' outputs or to
+// stored objects. A task is a map:
+//
+//     {key: str, fn: str, args: value, n_output: uint (default 1),
+//      pure: bool (default false)}
+//
+// Output i of task k is stored as the object "k" (n_output 1) or "k#i".
+// These are the host-thread calls; an actor calls the same methods
+// (services/task/task_int.h has their table, docs/services/task.md their
+// argument and reply shapes). Every call takes the supervisor's address,
+// the session id and a deadline.
+//
+// The info map of a graph: {graph_id, status: "running"|"done"|"failed"|
+// "cancelled", n_tasks, counts: {state: n}, reused, joined, progress,
+// start_ms, end_ms, error: nil | {code, message, key, fn, worker, signal}}.
+#ifndef OSCAR_GRAPH_H
+#define OSCAR_GRAPH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "oscar/actor.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+// OSCAR_GRAPH_ID_MAX bounds a graph id, terminator included.
+#define OSCAR_GRAPH_ID_MAX 128
+
+// oscar_graph_task makes a task map: key, fn (copied), args (consumed; NULL:
+// no arguments), n_output (0 means 1) and pure. NULL when out of memory.
+oscar_value_t *oscar_graph_task(
+    const char *key, const char *fn, oscar_value_t *args, unsigned n_output, bool pure);
+
+// oscar_graph_submit submits graph (an array of task maps, consumed) to
+// session's task manager under graph_id (NULL: one is generated) and
+// writes the graph's id to id (size bytes; may be NULL). The graph is
+// checked before anything runs: each failure names the task (OSCAR_EINVAL,
+// OSCAR_EEXIST, OSCAR_ENOENT, see docs/services/task.md).
+int oscar_graph_submit(oscar_pool_t *pool, const char *address, const char *session,
+    oscar_value_t *graph, const char *graph_id, char *id, size_t size, int64_t timeout_ms,
+    oscar_error_t *err);
+
+// oscar_graph_info gives the graph's info map in *info (the caller's),
+// with only the fields named in fields (NULL terminated; NULL: all).
+// OSCAR_ENOENT for an unknown graph.
+int oscar_graph_info(oscar_pool_t *pool, const char *address, const char *session,
+    const char *graph_id, const char *const *fields, int64_t timeout_ms, oscar_value_t **info,
+    oscar_error_t *err);
+
+// oscar_graph_wait waits up to wait_ms for the graph to end and gives its
+// info map in *info (may be NULL). OSCAR_ETIMEDOUT when it still runs
+// then (it goes on running). A graph that ended failed is not an error of
+// this call: its info says so.
+int oscar_graph_wait(oscar_pool_t *pool, const char *address, const char *session,
+    const char *graph_id, int64_t wait_ms, oscar_value_t **info, oscar_error_t *err);
+
+// oscar_graph_cancel stops a running graph; oscar_graph_delete forgets a
+// graph (cancelling it first if it runs).
+int oscar_graph_cancel(oscar_pool_t *pool, const char *address, const char *session,
+    const char *graph_id, int64_t timeout_ms, oscar_error_t *err);
+int oscar_graph_delete(oscar_pool_t *pool, const char *address, const char *session,
+    const char *graph_id, int64_t timeout_ms, oscar_error_t *err);
+
+// oscar_graph_list gives the session's graph ids, an array of strs, in
+// *ids (the caller's).
+int oscar_graph_list(oscar_pool_t *pool, const char *address, const char *session,
+    int64_t timeout_ms, oscar_value_t **ids, oscar_error_t *err);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif // OSCAR_GRAPH_H

@@ -1,0 +1,1275 @@
+// The worker's executor ("oscar.executor" in its main pool) and its slot
+// keeper.
+//
+// The executor holds the tasks the session managers give it, in one FIFO
+// queue, and a slot per sub pool (the slot runner, slot.c), each running
+// one task at a time. For a task it takes from the queue it makes the
+// inputs local and resolves the references in the arguments: one get of
+// every referenced object from the node's storage ("oscar.storage"); for
+// objects the node does not hold, it asks the session's meta where they
+// are and has the storage pull them, then gets again. It then calls run
+// on a free slot, stores each output as its own object (put: "key", or
+// "key#i" for n_output > 1), tells meta where they are (add_location),
+// and reports to the session's manager: started, finished with the
+// output sizes, or errored. Reports leave in one message per session per
+// loop turn (a timer of 0 armed by the first report of the turn).
+//
+// Cancel: a queued task is dropped and reported cancelled; a running
+// one's slot is told to set its cancelled flag, and a timer of
+// [task] kill_timeout kills the slot if the task still runs then. A slot
+// whose call fails with OSCAR_EPEERGONE died (a crash, or the kill): the
+// task fails with the signal in its error, and the keeper brings the slot
+// back (it waits for the sub pool's recovery, then makes its runner).
+//
+// The keeper is a thread of the task service on each worker: actors make
+// no host-thread calls, and making an actor in a sub pool or killing one
+// is such a call. It takes jobs from a queue and tells the executor
+// slot_up when a slot is ready.
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "actors/map.h"
+#include "services/task/graph.h"
+#include "services/task/task_int.h"
+
+#define OSC_EXEC_CALL_TIMEOUT_MS 60000
+// A task may run for as long as it needs: the run call's deadline only
+// bounds a slot that never answers (a day).
+#define OSC_EXEC_RUN_TIMEOUT_MS 86400000
+// The most tasks an executor queues (beyond those in its slots).
+#define OSC_EXEC_QUEUE_MAX (OSC_TM_QUEUE_MAX + OSC_TM_SLOTS_MAX)
+
+// ---------------------------------------------------------------------------
+// The keeper
+
+typedef enum osc_keep_op { OSC_KEEP_START, OSC_KEEP_KILL } osc_keep_op_t;
+
+typedef struct osc_keep_job {
+	struct osc_keep_job *next;
+	osc_keep_op_t        op;
+	unsigned             index;
+} osc_keep_job_t;
+
+struct osc_keeper {
+	oscar_node_t   *node;
+	pthread_t       thread;
+	pthread_mutex_t mu;
+	pthread_cond_t  cv;
+	osc_keep_job_t *head, *tail;
+	bool            stop;
+	oscar_ref_t     executor;
+};
+
+static void osc_keeper_push(osc_keeper_t *k, osc_keep_op_t op, unsigned index)
+{
+	osc_keep_job_t *j = calloc(1, sizeof(*j));
+	if (j == NULL) {
+		oscar_log(OSCAR_LOG_ERROR, "task", "out of memory: slot %u is not %s", index,
+		    op == OSC_KEEP_START ? "restarted" : "killed");
+		return;
+	}
+	j->op    = op;
+	j->index = index;
+	pthread_mutex_lock(&k->mu);
+	if (k->tail != NULL) {
+		k->tail->next = j;
+	} else {
+		k->head = j;
+	}
+	k->tail = j;
+	pthread_cond_signal(&k->cv);
+	pthread_mutex_unlock(&k->mu);
+}
+
+// osc_keeper_slot waits for sub pool index to run, makes its slot runner
+// and tells the executor. It tries for a while, then gives up on the
+// slot (logged): the worker runs on with fewer slots.
+static void osc_keeper_slot(osc_keeper_t *k, unsigned index)
+{
+	oscar_pool_t *pool = oscar_node_pool(k->node);
+	oscar_error_t err;
+	const char   *addr          = "";
+	char          last_exit[96] = "";
+	oscar_ref_t   ref;
+	int           rv = OSCAR_ETIMEDOUT;
+	for (int attempt = 0; attempt < 30; attempt++) {
+		pthread_mutex_lock(&k->mu);
+		bool stop = k->stop;
+		pthread_mutex_unlock(&k->mu);
+		if (stop) {
+			return;
+		}
+		oscar_placement_t      where = { .how = OSCAR_PLACE_SUB_POOL, .index = index };
+		size_t                 cap   = osc_node_facts(k->node)->sub_pools + 1;
+		oscar_sub_pool_info_t *info  = calloc(cap, sizeof(*info));
+		size_t                 n     = 0;
+		rv                           = oscar_pool_wait_recovered(pool, index, 1000);
+		// Once the sub pool is back, its last process has been reaped:
+		// how it ended (a signal) is known.
+		if (rv == 0 && info != NULL &&
+		    oscar_pool_sub_pools(pool, info, cap, &n, 5000) == 0) {
+			for (size_t i = 0; i < n && i < cap; i++) {
+				if (info[i].index == index) {
+					snprintf(
+					    last_exit, sizeof(last_exit), "%s", info[i].last_exit);
+				}
+			}
+		}
+		free(info);
+		if (rv == 0) {
+			rv = oscar_create_by_name(
+			    pool, OSC_SLOT_CLASS, OSC_SLOT_UID, NULL, &where, 5000, &ref, &err);
+		}
+		if (rv == 0) {
+			addr = ref.addr;
+			break;
+		}
+		if (rv == OSCAR_ECLOSED) {
+			return;
+		}
+		if (rv != OSCAR_ETIMEDOUT) {
+			struct timespec ts = { 0, 100000000 };
+			nanosleep(&ts, NULL);
+		}
+	}
+	if (rv != 0) {
+		oscar_log(OSCAR_LOG_ERROR, "task",
+		    "slot %u could not be made ready (%s); running "
+		    "without it",
+		    index, oscar_strerror(rv));
+	}
+	// The executor learns either way: a slot up, or one given up on
+	// (address ""), and how its last process ended.
+	oscar_value_t *m = oscar_value_new_map(3);
+	if (m != NULL && oscar_value_map_set(m, "index", oscar_value_new_uint(index)) == 0 &&
+	    oscar_value_map_set(m, "address", oscar_value_new_str(addr)) == 0 &&
+	    oscar_value_map_set(m, "last_exit", oscar_value_new_str(last_exit)) == 0) {
+		rv = oscar_tell(pool, &k->executor, osc_texe_name(OSC_TEXE_SLOT_UP), m, 5000, &err);
+		m  = NULL;
+		// The executor is gone when the node stops: nothing to tell.
+		if (rv != 0 && rv != OSCAR_ECLOSED && rv != OSCAR_ENOACTOR) {
+			oscar_log(OSCAR_LOG_ERROR, "task",
+			    "cannot tell the executor about slot %u: %s", index, err.message);
+		}
+	}
+	oscar_value_free(m);
+}
+
+static void *osc_keeper_main(void *arg)
+{
+	osc_keeper_t *k = arg;
+	for (;;) {
+		pthread_mutex_lock(&k->mu);
+		while (!k->stop && k->head == NULL) {
+			pthread_cond_wait(&k->cv, &k->mu);
+		}
+		if (k->stop) {
+			pthread_mutex_unlock(&k->mu);
+			return (NULL);
+		}
+		osc_keep_job_t *j = k->head;
+		k->head           = j->next;
+		if (k->head == NULL) {
+			k->tail = NULL;
+		}
+		pthread_mutex_unlock(&k->mu);
+		if (j->op == OSC_KEEP_KILL) {
+			int rv = oscar_pool_kill_sub_pool(oscar_node_pool(k->node), j->index, 5000);
+			if (rv != 0) {
+				oscar_log(OSCAR_LOG_WARN, "task", "cannot kill slot %u: %s",
+				    j->index, oscar_strerror(rv));
+			}
+			// The executor sees the running call fail and asks for the
+			// slot back.
+		} else {
+			osc_keeper_slot(k, j->index);
+		}
+		free(j);
+	}
+}
+
+// ---------------------------------------------------------------------------
+// The executor
+
+typedef struct osc_xtask {
+	struct osc_xtask *next;          // in the queue, or a slot's crashed list
+	struct osc_xtask *aprev, *anext; // in the active list, while it holds a slot
+	char              session[OSCAR_UID_MAX];
+	char              key[OSCAR_TASK_KEY_MAX];
+	char              fn[OSCAR_NAME_MAX];
+	oscar_value_t    *args;
+	unsigned          n_output;
+	int               slot; // the slot it runs in, or -1
+	bool              cancelled;
+	bool              killed;
+	bool              pulled;  // inputs pulled once already
+	bool              waiting; // lent its slot while it waits for nested work
+	uint64_t          kill_timer;
+	struct osc_exec  *ex;
+} osc_xtask_t;
+
+// A slot runs one task at a time, plus one more for each of its tasks
+// that waits for nested work (lent): it is free while held < 1 + lent.
+typedef struct osc_xslot {
+	unsigned     index;
+	oscar_ref_t  ref;
+	bool         up;
+	bool         restarting; // the keeper was asked to bring it back
+	unsigned     held;       // tasks holding it (resolving inputs or running)
+	unsigned     lent;       // of those, waiting for nested work
+	osc_xtask_t *crashed;    // died with the slot: reported once it is back
+} osc_xslot_t;
+
+typedef struct osc_exec {
+	oscar_actor_t      *self;
+	oscar_node_t       *node;
+	osc_keeper_t       *keeper;
+	osc_task_settings_t cfg;
+	oscar_ref_t         storage;
+	osc_xslot_t        *slots;
+	unsigned            n_slots;
+	osc_xtask_t        *head, *tail;
+	size_t              queued;
+	osc_xtask_t        *active;  // tasks holding a slot
+	oscar_value_t      *reports; // session -> [report...]
+	bool                report_armed;
+	bool                closing;
+} osc_exec_t;
+
+static void osc_exec_schedule(osc_exec_t *ex);
+
+static void osc_xtask_free(osc_xtask_t *t)
+{
+	if (t != NULL) {
+		oscar_value_free(t->args);
+		free(t);
+	}
+}
+
+// ---------------------------------------------------------------------------
+// Reports
+
+static void osc_exec_send_reports(oscar_actor_t *self, oscar_result_t *res, void *arg)
+{
+	osc_exec_t *ex = arg;
+	if (res->code != 0) {
+		return;
+	}
+	ex->report_armed       = false;
+	oscar_value_t *reports = ex->reports;
+	ex->reports            = NULL;
+	for (size_t i = 0; reports != NULL && i < reports->as.map.len; i++) {
+		const char    *sid;
+		size_t         len;
+		char           uid[OSCAR_UID_MAX];
+		oscar_ref_t    ref;
+		oscar_value_t *msg = oscar_value_new_map(2);
+		if (oscar_value_get_str(&reports->as.map.kv[i].key, &sid, &len) != 0 ||
+		    msg == NULL ||
+		    (size_t) snprintf(uid, sizeof(uid), "%s%.*s", OSC_TASK_UID_PREFIX, (int) len,
+		        sid) >= sizeof(uid) ||
+		    oscar_ref_make(&ref, oscar_node_supervisor(ex->node), uid) != 0 ||
+		    oscar_value_map_set(
+		        msg, "worker", oscar_value_new_str(oscar_node_address(ex->node))) != 0 ||
+		    oscar_value_map_set(
+		        msg, "reports", oscar_value_copy(&reports->as.map.kv[i].val)) != 0) {
+			oscar_value_free(msg);
+			oscar_log(OSCAR_LOG_ERROR, "task",
+			    "cannot report to a task manager: out of memory");
+			continue;
+		}
+		int rv = oscar_actor_tell(self, &ref, osc_tmgr_name(OSC_TMGR_REPORT), msg);
+		if (rv != 0) {
+			oscar_log(OSCAR_LOG_WARN, "task", "cannot report to %s: %s", uid,
+			    oscar_strerror(rv));
+		}
+	}
+	oscar_value_free(reports);
+}
+
+// osc_exec_report queues one report for t's session's manager:
+// [key, kind, sizes|nil, code, signal, message].
+static void osc_exec_report(osc_exec_t *ex, const osc_xtask_t *t, const char *kind,
+    oscar_value_t *sizes, int code, int sig, const char *message)
+{
+	oscar_value_t *item = oscar_value_new_array(6);
+	int            rv   = item != NULL ? 0 : OSCAR_ENOMEM;
+	rv    = rv != 0 ? rv : oscar_value_array_push(item, oscar_value_new_str(t->key));
+	rv    = rv != 0 ? rv : oscar_value_array_push(item, oscar_value_new_str(kind));
+	rv    = rv != 0 ? rv
+	                : oscar_value_array_push(item, sizes != NULL ? sizes : oscar_value_new_nil());
+        sizes = NULL;
+	rv    = rv != 0 ? rv : oscar_value_array_push(item, oscar_value_new_int(code));
+	rv    = rv != 0 ? rv : oscar_value_array_push(item, oscar_value_new_int(sig));
+	rv    = rv != 0 ? rv
+	                : oscar_value_array_push(
+	                      item, oscar_value_new_str(message != NULL ? message : ""));
+	if (rv == 0 && ex->reports == NULL && (ex->reports = oscar_value_new_map(4)) == NULL) {
+		rv = OSCAR_ENOMEM;
+	}
+	oscar_value_t *list = NULL;
+	if (rv == 0) {
+		list = (oscar_value_t *) oscar_value_map_get(ex->reports, t->session);
+		if (list == NULL) {
+			rv = oscar_value_map_set(ex->reports, t->session, oscar_value_new_array(8));
+			list = rv == 0
+			           ? (oscar_value_t *) oscar_value_map_get(ex->reports, t->session)
+			           : NULL;
+		}
+	}
+	if (rv == 0 && list != NULL) {
+		rv   = oscar_value_array_push(list, item);
+		item = NULL;
+	}
+	oscar_value_free(item);
+	oscar_value_free(sizes);
+	if (rv != 0) {
+		oscar_log(OSCAR_LOG_ERROR, "task", "cannot report task %s: %s", t->key,
+		    oscar_strerror(rv));
+		return;
+	}
+	if (!ex->report_armed &&
+	    oscar_actor_after(ex->self, 0, osc_exec_send_reports, ex, NULL) == 0) {
+		ex->report_armed = true;
+	}
+}
+
+// osc_slot_take gives slot i to t.
+static void osc_slot_take(osc_exec_t *ex, unsigned i, osc_xtask_t *t)
+{
+	t->slot = (int) i;
+	ex->slots[i].held++;
+	t->aprev = NULL;
+	t->anext = ex->active;
+	if (ex->active != NULL) {
+		ex->active->aprev = t;
+	}
+	ex->active = t;
+}
+
+// osc_slot_release takes t's slot back (a no-op when it holds none).
+static void osc_slot_release(osc_exec_t *ex, osc_xtask_t *t)
+{
+	if (t->slot < 0) {
+		return;
+	}
+	osc_xslot_t *s = &ex->slots[t->slot];
+	s->held--;
+	if (t->waiting) {
+		s->lent--;
+		t->waiting = false;
+		osc_exec_report(ex, t, "resumed", NULL, 0, 0, NULL);
+	}
+	if (t->aprev != NULL) {
+		t->aprev->anext = t->anext;
+	} else {
+		ex->active = t->anext;
+	}
+	if (t->anext != NULL) {
+		t->anext->aprev = t->aprev;
+	}
+	t->aprev = t->anext = NULL;
+	t->slot             = -1;
+}
+
+// osc_exec_end frees t, and its slot.
+static void osc_exec_end(osc_exec_t *ex, osc_xtask_t *t)
+{
+	osc_slot_release(ex, t);
+	if (t->kill_timer != 0) {
+		oscar_actor_cancel(ex->self, t->kill_timer);
+	}
+	osc_xtask_free(t);
+	osc_exec_schedule(ex);
+}
+
+static void osc_exec_fail(osc_exec_t *ex, osc_xtask_t *t, int code, int sig, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+
+static void osc_exec_fail(osc_exec_t *ex, osc_xtask_t *t, int code, int sig, const char *fmt, ...)
+{
+	char    msg[OSCAR_ERRMSG_MAX];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (t->cancelled) {
+		code = OSCAR_ECANCELED;
+	}
+	osc_exec_report(ex, t, "errored", NULL, code, sig, msg);
+	osc_exec_end(ex, t);
+}
+
+static const char *osc_res_message(const oscar_result_t *res)
+{
+	return (res->error != NULL ? res->error->message : oscar_strerror(res->code));
+}
+
+// ---------------------------------------------------------------------------
+// Running a task: inputs, the slot, outputs
+
+static void osc_exec_got_inputs(oscar_actor_t *self, oscar_result_t *res, void *arg);
+static void osc_exec_get_inputs(osc_exec_t *ex, osc_xtask_t *t, oscar_value_t *names);
+
+// osc_exec_names lists the names of the objects t's arguments refer to.
+static int osc_exec_names(osc_xtask_t *t, oscar_value_t **names)
+{
+	oscar_value_t *refs = NULL;
+	int            rv   = oscar_value_list_refs(t->args, &refs);
+	*names              = NULL;
+	if (rv != 0) {
+		return (rv);
+	}
+	oscar_value_t *out = oscar_value_new_array(oscar_value_len(refs));
+	for (size_t i = 0; out != NULL && i < oscar_value_len(refs); i++) {
+		char name[OSCAR_REF_NAME_MAX];
+		if ((rv = oscar_value_ref_name(oscar_value_at(refs, i), name, sizeof(name))) != 0 ||
+		    (rv = oscar_value_array_push(out, oscar_value_new_str(name))) != 0) {
+			break;
+		}
+	}
+	oscar_value_free(refs);
+	if (out == NULL || rv != 0) {
+		oscar_value_free(out);
+		return (rv != 0 ? rv : OSCAR_ENOMEM);
+	}
+	*names = out;
+	return (0);
+}
+
+typedef struct osc_replace {
+	const oscar_value_t *names;
+	const oscar_value_t *values;
+} osc_replace_t;
+
+static int osc_exec_replace_cb(void *arg, const oscar_value_t *ref, oscar_value_t **out)
+{
+	osc_replace_t *r = arg;
+	char           name[OSCAR_REF_NAME_MAX];
+	if (oscar_value_ref_name(ref, name, sizeof(name)) != 0) {
+		return (OSCAR_EINVAL);
+	}
+	for (size_t i = 0; i < oscar_value_len(r->names); i++) {
+		const char *n;
+		size_t      len;
+		if (oscar_value_get_str(oscar_value_at(r->names, i), &n, &len) == 0 &&
+		    strlen(name) == len && memcmp(n, name, len) == 0) {
+			*out = oscar_value_copy(oscar_value_at(r->values, i));
+			return (*out != NULL ? 0 : OSCAR_ENOMEM);
+		}
+	}
+	return (OSCAR_ENOENT);
+}
+
+static void osc_exec_ran(oscar_actor_t *self, oscar_result_t *res, void *arg);
+
+// osc_exec_start sends t, its arguments resolved, to its slot.
+static void osc_exec_start(osc_exec_t *ex, osc_xtask_t *t)
+{
+	osc_xslot_t   *s   = &ex->slots[t->slot];
+	oscar_value_t *msg = oscar_value_new_map(5);
+	int            rv  = msg != NULL ? 0 : OSCAR_ENOMEM;
+	rv = rv != 0 ? rv : oscar_value_map_set(msg, "session", oscar_value_new_str(t->session));
+	rv = rv != 0 ? rv : oscar_value_map_set(msg, "key", oscar_value_new_str(t->key));
+	rv = rv != 0 ? rv : oscar_value_map_set(msg, "fn", oscar_value_new_str(t->fn));
+	rv = rv != 0 ? rv : oscar_value_map_set(msg, "n_output", oscar_value_new_uint(t->n_output));
+	rv = rv != 0 ? rv
+	             : oscar_value_map_set(
+	                   msg, "supervisor", oscar_value_new_str(oscar_node_supervisor(ex->node)));
+	rv = rv != 0 ? rv
+	             : oscar_value_map_set(
+	                   msg, "executor", oscar_value_new_str(oscar_node_address(ex->node)));
+	rv = rv != 0 ? rv : oscar_value_map_set(msg, "slot", oscar_value_new_uint(s->index));
+	if (rv == 0) {
+		rv      = oscar_value_map_set(msg, "args", t->args);
+		t->args = NULL;
+	}
+	if (rv == 0) {
+		rv  = oscar_actor_call(ex->self, &s->ref, osc_slot_name(OSC_SLOT_RUN), msg,
+		     OSC_EXEC_RUN_TIMEOUT_MS, osc_exec_ran, t, NULL);
+		msg = NULL;
+	}
+	oscar_value_free(msg);
+	if (rv != 0) {
+		osc_exec_fail(ex, t, rv, 0, "task %s (%s): cannot start it in slot %u: %s", t->key,
+		    t->fn, s->index, oscar_strerror(rv));
+		return;
+	}
+	osc_exec_report(ex, t, "started", NULL, 0, 0, NULL);
+}
+
+static void osc_exec_pulled(oscar_actor_t *self, oscar_result_t *res, void *arg);
+
+// osc_exec_located is meta's answer about the objects the node lacked:
+// pull them all from the first worker holding each (one pull per worker,
+// chained).
+typedef struct osc_pull {
+	osc_xtask_t   *t;
+	oscar_value_t *names;  // every input name, for the get after the pulls
+	oscar_value_t *groups; // address -> [key...]
+	size_t         next;
+} osc_pull_t;
+
+static void osc_pull_free(osc_pull_t *p)
+{
+	oscar_value_free(p->names);
+	oscar_value_free(p->groups);
+	free(p);
+}
+
+static void osc_exec_pull_next(osc_exec_t *ex, osc_pull_t *p)
+{
+	osc_xtask_t *t = p->t;
+	if (p->next >= oscar_value_len(p->groups)) {
+		oscar_value_t *names = p->names;
+		p->names             = NULL;
+		osc_pull_free(p);
+		osc_exec_get_inputs(ex, t, names);
+		return;
+	}
+	const oscar_value_t *from = &p->groups->as.map.kv[p->next].key;
+	const oscar_value_t *keys = &p->groups->as.map.kv[p->next].val;
+	p->next++;
+	oscar_value_t *msg = oscar_value_new_map(3);
+	int            rv  = msg != NULL ? 0 : OSCAR_ENOMEM;
+	rv = rv != 0 ? rv : oscar_value_map_set(msg, "session", oscar_value_new_str(t->session));
+	rv = rv != 0 ? rv : oscar_value_map_set(msg, "keys", oscar_value_copy(keys));
+	rv = rv != 0 ? rv : oscar_value_map_set(msg, "from", oscar_value_copy(from));
+	if (rv == 0) {
+		rv = oscar_actor_call(ex->self, &ex->storage, "pull", msg, OSC_EXEC_CALL_TIMEOUT_MS,
+		    osc_exec_pulled, p, NULL);
+		msg = NULL;
+	}
+	oscar_value_free(msg);
+	if (rv != 0) {
+		osc_pull_free(p);
+		osc_exec_fail(ex, t, rv, 0, "task %s (%s): cannot pull its inputs: %s", t->key,
+		    t->fn, oscar_strerror(rv));
+	}
+}
+
+static void osc_exec_pulled(oscar_actor_t *self, oscar_result_t *res, void *arg)
+{
+	osc_pull_t *p  = arg;
+	osc_exec_t *ex = oscar_actor_state(self);
+	if (res->code == OSCAR_ECANCELED || res->code == OSCAR_ECLOSED) {
+		osc_xtask_free(p->t);
+		osc_pull_free(p);
+		return;
+	}
+	if (res->code != 0) {
+		osc_xtask_t *t = p->t;
+		osc_pull_free(p);
+		osc_exec_fail(ex, t, res->code, 0, "task %s (%s): cannot pull its inputs: %s",
+		    t->key, t->fn, osc_res_message(res));
+		return;
+	}
+	osc_exec_pull_next(ex, p);
+}
+
+static void osc_exec_located(oscar_actor_t *self, oscar_result_t *res, void *arg)
+{
+	osc_pull_t  *p  = arg;
+	osc_exec_t  *ex = oscar_actor_state(self);
+	osc_xtask_t *t  = p->t;
+	if (res->code == OSCAR_ECANCELED || res->code == OSCAR_ECLOSED) {
+		osc_xtask_free(t);
+		osc_pull_free(p);
+		return;
+	}
+	if (res->code != 0) {
+		osc_pull_free(p);
+		osc_exec_fail(ex, t, res->code, 0, "task %s (%s): cannot find its inputs: %s",
+		    t->key, t->fn, osc_res_message(res));
+		return;
+	}
+	p->groups = oscar_value_new_map(4);
+	for (size_t i = 0; p->groups != NULL && i < oscar_value_len(p->names); i++) {
+		const oscar_value_t *e = oscar_value_at(res->value, i);
+		const char          *name, *from = NULL;
+		size_t               len;
+		oscar_value_get_str(oscar_value_at(p->names, i), &name, &len);
+		const oscar_value_t *workers =
+		    e != NULL && e->type == OSCAR_MAP ? oscar_value_map_get(e, "workers") : NULL;
+		for (size_t j = 0; j < oscar_value_len(workers); j++) {
+			const char *w;
+			if (oscar_value_get_str(oscar_value_at(workers, j), &w, &len) == 0 &&
+			    strcmp(w, oscar_node_address(ex->node)) != 0) {
+				from = w;
+				break;
+			}
+		}
+		if (from == NULL) {
+			continue; // here already, or nowhere: the get says which
+		}
+		oscar_value_t *list = (oscar_value_t *) oscar_value_map_get(p->groups, from);
+		if (list == NULL) {
+			oscar_value_map_set(p->groups, from, oscar_value_new_array(4));
+			list = (oscar_value_t *) oscar_value_map_get(p->groups, from);
+		}
+		if (list == NULL || oscar_value_array_push(list, oscar_value_new_str(name)) != 0) {
+			oscar_value_free(p->groups);
+			p->groups = NULL;
+		}
+	}
+	if (p->groups == NULL) {
+		osc_pull_free(p);
+		osc_exec_fail(ex, t, OSCAR_ENOMEM, 0, "task %s (%s): out of memory", t->key, t->fn);
+		return;
+	}
+	osc_exec_pull_next(ex, p);
+}
+
+// osc_exec_locate asks meta where t's inputs are, to pull them.
+static void osc_exec_locate(osc_exec_t *ex, osc_xtask_t *t, oscar_value_t *names)
+{
+	char           uid[OSCAR_UID_MAX];
+	oscar_ref_t    meta;
+	osc_pull_t    *p      = calloc(1, sizeof(*p));
+	oscar_value_t *q      = oscar_value_new_map(2);
+	oscar_value_t *fields = oscar_value_new_array(1);
+	int            rv     = p != NULL && q != NULL && fields != NULL ? 0 : OSCAR_ENOMEM;
+	snprintf(uid, sizeof(uid), "oscar.meta:%s", t->session);
+	rv = rv != 0 ? rv : oscar_ref_make(&meta, oscar_node_supervisor(ex->node), uid);
+	rv = rv != 0 ? rv : oscar_value_array_push(fields, oscar_value_new_str("workers"));
+	rv = rv != 0 ? rv : oscar_value_map_set(q, "keys", oscar_value_copy(names));
+	if (rv == 0) {
+		rv     = oscar_value_map_set(q, "fields", fields);
+		fields = NULL;
+	}
+	if (rv == 0) {
+		p->t     = t;
+		p->names = names;
+		names    = NULL;
+		rv       = oscar_actor_call(
+		          ex->self, &meta, "get", q, OSC_EXEC_CALL_TIMEOUT_MS, osc_exec_located, p, NULL);
+		q = NULL;
+		if (rv != 0) {
+			names    = p->names;
+			p->names = NULL;
+		}
+	}
+	oscar_value_free(fields);
+	oscar_value_free(q);
+	oscar_value_free(names);
+	if (rv != 0) {
+		free(p);
+		osc_exec_fail(ex, t, rv, 0, "task %s (%s): cannot ask where its inputs are: %s",
+		    t->key, t->fn, oscar_strerror(rv));
+	}
+}
+
+typedef struct osc_get {
+	osc_xtask_t   *t;
+	oscar_value_t *names;
+} osc_get_t;
+
+static void osc_exec_got_inputs(oscar_actor_t *self, oscar_result_t *res, void *arg)
+{
+	osc_get_t     *g     = arg;
+	osc_exec_t    *ex    = oscar_actor_state(self);
+	osc_xtask_t   *t     = g->t;
+	oscar_value_t *names = g->names;
+	free(g);
+	if (res->code == OSCAR_ECANCELED || res->code == OSCAR_ECLOSED) {
+		osc_xtask_free(t);
+		oscar_value_free(names);
+		return;
+	}
+	if (t->cancelled) {
+		oscar_value_free(names);
+		osc_exec_fail(
+		    ex, t, OSCAR_ECANCELED, 0, "task %s (%s) was cancelled", t->key, t->fn);
+		return;
+	}
+	if (res->code == OSCAR_ENOENT && !t->pulled) {
+		t->pulled = true;
+		osc_exec_locate(ex, t, names);
+		return;
+	}
+	if (res->code != 0 || oscar_value_len(res->value) != oscar_value_len(names)) {
+		oscar_value_free(names);
+		osc_exec_fail(ex, t, res->code != 0 ? res->code : OSCAR_EPROTO, 0,
+		    "task %s (%s): cannot read its inputs: %s", t->key, t->fn,
+		    res->code != 0 ? osc_res_message(res)
+		                   : "storage answered get with a malformed reply");
+		return;
+	}
+	osc_replace_t r  = { names, res->value };
+	int           rv = oscar_value_replace_refs(t->args, osc_exec_replace_cb, &r);
+	oscar_value_free(names);
+	if (rv != 0) {
+		osc_exec_fail(ex, t, rv, 0, "task %s (%s): cannot resolve its inputs: %s", t->key,
+		    t->fn, oscar_strerror(rv));
+		return;
+	}
+	osc_exec_start(ex, t);
+}
+
+// osc_exec_get_inputs reads every object names lists (consumed) from the
+// node's storage in one call.
+static void osc_exec_get_inputs(osc_exec_t *ex, osc_xtask_t *t, oscar_value_t *names)
+{
+	osc_get_t     *g   = calloc(1, sizeof(*g));
+	oscar_value_t *msg = oscar_value_new_map(2);
+	int            rv  = g != NULL && msg != NULL ? 0 : OSCAR_ENOMEM;
+	rv = rv != 0 ? rv : oscar_value_map_set(msg, "session", oscar_value_new_str(t->session));
+	rv = rv != 0 ? rv : oscar_value_map_set(msg, "keys", oscar_value_copy(names));
+	if (rv == 0) {
+		g->t     = t;
+		g->names = names;
+		rv  = oscar_actor_call(ex->self, &ex->storage, "get", msg, OSC_EXEC_CALL_TIMEOUT_MS,
+		     osc_exec_got_inputs, g, NULL);
+		msg = NULL;
+		if (rv == 0) {
+			return;
+		}
+	}
+	oscar_value_free(msg);
+	oscar_value_free(names);
+	free(g);
+	osc_exec_fail(ex, t, rv, 0, "task %s (%s): cannot read its inputs: %s", t->key, t->fn,
+	    oscar_strerror(rv));
+}
+
+// osc_exec_prepare resolves t's inputs, then starts it.
+static void osc_exec_prepare(osc_exec_t *ex, osc_xtask_t *t)
+{
+	oscar_value_t *names;
+	int            rv = osc_exec_names(t, &names);
+	if (rv != 0) {
+		osc_exec_fail(
+		    ex, t, rv, 0, "task %s (%s): bad references in its args", t->key, t->fn);
+		return;
+	}
+	if (oscar_value_len(names) == 0) {
+		oscar_value_free(names);
+		osc_exec_start(ex, t);
+		return;
+	}
+	osc_exec_get_inputs(ex, t, names);
+}
+
+// osc_out_name names output i of t.
+static void osc_out_name(const osc_xtask_t *t, unsigned i, char *buf, size_t size)
+{
+	if (t->n_output == 1) {
+		snprintf(buf, size, "%s", t->key);
+	} else {
+		snprintf(buf, size, "%s#%u", t->key, i);
+	}
+}
+
+static void osc_exec_stored(oscar_actor_t *self, oscar_result_t *res, void *arg)
+{
+	osc_xtask_t *t  = arg;
+	osc_exec_t  *ex = oscar_actor_state(self);
+	if (res->code == OSCAR_ECANCELED || res->code == OSCAR_ECLOSED) {
+		osc_xtask_free(t);
+		return;
+	}
+	if (res->code != 0 || res->value == NULL || res->value->type != OSCAR_ARRAY ||
+	    oscar_value_len(res->value) != t->n_output) {
+		osc_exec_fail(ex, t, res->code != 0 ? res->code : OSCAR_EPROTO, 0,
+		    "task %s (%s): cannot store its outputs: %s", t->key, t->fn,
+		    res->code != 0 ? osc_res_message(res)
+		                   : "storage answered put with a malformed reply");
+		return;
+	}
+	// Tell meta where the outputs are, then the manager that they are.
+	oscar_value_t *locs = oscar_value_new_array(t->n_output);
+	for (unsigned i = 0; locs != NULL && i < t->n_output; i++) {
+		char           name[OSCAR_TASK_KEY_MAX + 16];
+		oscar_value_t *loc = oscar_value_new_array(3);
+		osc_out_name(t, i, name, sizeof(name));
+		if (loc == NULL || oscar_value_array_push(loc, oscar_value_new_str(name)) != 0 ||
+		    oscar_value_array_push(
+		        loc, oscar_value_new_str(oscar_node_address(ex->node))) != 0 ||
+		    oscar_value_array_push(
+		        loc, oscar_value_new_uint(oscar_value_at_uint(res->value, i, 0))) != 0 ||
+		    oscar_value_array_push(locs, loc) != 0) {
+			oscar_value_free(locs);
+			locs = NULL;
+		}
+	}
+	char        uid[OSCAR_UID_MAX];
+	oscar_ref_t meta;
+	snprintf(uid, sizeof(uid), "oscar.meta:%s", t->session);
+	int rv = locs == NULL ? OSCAR_ENOMEM
+	                      : oscar_ref_make(&meta, oscar_node_supervisor(ex->node), uid);
+	if (rv == 0) {
+		rv   = oscar_actor_tell(self, &meta, "add_location", locs);
+		locs = NULL;
+	}
+	oscar_value_free(locs);
+	if (rv != 0) {
+		osc_exec_fail(ex, t, rv, 0,
+		    "task %s (%s): cannot tell meta where its outputs are: %s", t->key, t->fn,
+		    oscar_strerror(rv));
+		return;
+	}
+	oscar_value_t *sizes = res->value;
+	res->value           = NULL;
+	osc_exec_report(ex, t, "finished", sizes, 0, 0, NULL);
+	osc_exec_end(ex, t);
+}
+
+// osc_signal_of finds the signal in a message saying a sub pool "was
+// killed by signal N" (0 if none).
+static int osc_signal_of(const char *msg)
+{
+	const char *p = msg != NULL ? strstr(msg, "killed by signal ") : NULL;
+	return (p != NULL ? atoi(p + strlen("killed by signal ")) : 0);
+}
+
+static void osc_exec_ran(oscar_actor_t *self, oscar_result_t *res, void *arg)
+{
+	osc_xtask_t *t  = arg;
+	osc_exec_t  *ex = oscar_actor_state(self);
+	if (res->code == OSCAR_ECANCELED || res->code == OSCAR_ECLOSED) {
+		osc_xtask_free(t);
+		return;
+	}
+	if (res->code == OSCAR_EPEERGONE) {
+		// The slot died with the task: the keeper brings it back and
+		// says how its process ended, and the task is reported then.
+		osc_xslot_t *s = &ex->slots[t->slot];
+		s->up          = false;
+		osc_slot_release(ex, t);
+		t->next    = s->crashed;
+		s->crashed = t;
+		if (t->kill_timer != 0) {
+			oscar_actor_cancel(self, t->kill_timer);
+			t->kill_timer = 0;
+		}
+		// Every task the slot held fails this way; one restart for all.
+		if (!s->restarting) {
+			s->restarting = true;
+			osc_keeper_push(ex->keeper, OSC_KEEP_START, s->index);
+		}
+		return;
+	}
+	if (res->code != 0) {
+		osc_exec_fail(ex, t, res->code, 0, "task %s (%s): its slot failed: %s", t->key,
+		    t->fn, osc_res_message(res));
+		return;
+	}
+	if (res->value != NULL && res->value->type == OSCAR_MAP) {
+		// The function failed: its code and message, as osc_task_run
+		// gave them (naming the task and the function).
+		const char *msg = oscar_value_map_str(res->value, "message");
+		osc_exec_fail(ex, t, (int) oscar_value_map_int(res->value, "code", OSCAR_EAPP), 0,
+		    "%s", msg != NULL ? msg : "failed");
+		return;
+	}
+	if (res->value == NULL || res->value->type != OSCAR_ARRAY ||
+	    oscar_value_len(res->value) != t->n_output) {
+		osc_exec_fail(ex, t, OSCAR_EPROTO, 0,
+		    "task %s (%s): its slot answered a malformed result", t->key, t->fn);
+		return;
+	}
+	// Store the outputs, each its own object, in one put.
+	oscar_value_t *items = oscar_value_new_array(t->n_output);
+	for (unsigned i = 0; items != NULL && i < t->n_output; i++) {
+		char           name[OSCAR_TASK_KEY_MAX + 16];
+		oscar_value_t *item = oscar_value_new_array(2);
+		osc_out_name(t, i, name, sizeof(name));
+		if (item == NULL || oscar_value_array_push(item, oscar_value_new_str(name)) != 0 ||
+		    oscar_value_array_push(item, oscar_value_copy(oscar_value_at(res->value, i))) !=
+		        0 ||
+		    oscar_value_array_push(items, item) != 0) {
+			oscar_value_free(items);
+			items = NULL;
+		}
+	}
+	oscar_value_t *msg = oscar_value_new_map(2);
+	int            rv  = items != NULL && msg != NULL ? 0 : OSCAR_ENOMEM;
+	rv = rv != 0 ? rv : oscar_value_map_set(msg, "session", oscar_value_new_str(t->session));
+	if (rv == 0) {
+		rv    = oscar_value_map_set(msg, "items", items);
+		items = NULL;
+	}
+	// The slot is free once the function returned; the task keeps its
+	// record until it is stored and reported.
+	osc_slot_release(ex, t);
+	if (rv == 0) {
+		rv  = oscar_actor_call(self, &ex->storage, "put", msg, OSC_EXEC_CALL_TIMEOUT_MS,
+		     osc_exec_stored, t, NULL);
+		msg = NULL;
+	}
+	oscar_value_free(items);
+	oscar_value_free(msg);
+	if (rv != 0) {
+		osc_exec_fail(ex, t, rv, 0, "task %s (%s): cannot store its outputs: %s", t->key,
+		    t->fn, oscar_strerror(rv));
+		return;
+	}
+	osc_exec_schedule(ex);
+}
+
+// osc_exec_schedule gives queued tasks to free slots.
+static void osc_exec_schedule(osc_exec_t *ex)
+{
+	for (unsigned i = 0; i < ex->n_slots && ex->head != NULL && !ex->closing; i++) {
+		osc_xslot_t *s = &ex->slots[i];
+		while (s->up && s->held < 1 + s->lent && ex->head != NULL) {
+			osc_xtask_t *t = ex->head;
+			ex->head       = t->next;
+			if (ex->head == NULL) {
+				ex->tail = NULL;
+			}
+			ex->queued--;
+			t->next = NULL;
+			osc_slot_take(ex, i, t);
+			osc_exec_prepare(ex, t);
+		}
+	}
+}
+
+// ---------------------------------------------------------------------------
+// Methods
+
+static int osc_exec_m_run(oscar_actor_t *self, oscar_req_t *req)
+{
+	osc_exec_t          *ex    = oscar_actor_state(self);
+	const oscar_value_t *a     = oscar_req_args(req);
+	const char          *sid   = oscar_value_map_str(a, "session");
+	const oscar_value_t *tasks = oscar_value_map_get(a, "tasks");
+	if (sid == NULL || strlen(sid) >= OSCAR_UID_MAX || tasks == NULL ||
+	    tasks->type != OSCAR_ARRAY) {
+		return (oscar_req_fail(req, OSCAR_EBADARGS, "run needs a session and tasks"));
+	}
+	// The manager gives a worker at most its slots and [task] queue; a
+	// peer that sends more is refused rather than let the queue grow.
+	if (ex->queued + oscar_value_len(tasks) > OSC_EXEC_QUEUE_MAX) {
+		return (oscar_req_fail(req, OSCAR_ENOSPACE,
+		    "worker %s holds %zu queued tasks already (at most %d)",
+		    oscar_node_address(ex->node), ex->queued, OSC_EXEC_QUEUE_MAX));
+	}
+	for (size_t i = 0; i < oscar_value_len(tasks); i++) {
+		const oscar_value_t *item = oscar_value_at(tasks, i);
+		const char          *key, *fn;
+		size_t               klen, flen;
+		uint64_t             nout = oscar_value_at_uint(item, 3, 0);
+		if (oscar_value_get_str(oscar_value_at(item, 0), &key, &klen) != 0 ||
+		    oscar_value_get_str(oscar_value_at(item, 1), &fn, &flen) != 0 ||
+		    klen >= OSCAR_TASK_KEY_MAX || flen >= OSCAR_NAME_MAX || nout == 0 ||
+		    nout > OSCAR_TASK_OUTPUT_MAX) {
+			oscar_log(OSCAR_LOG_WARN, "task",
+			    "a malformed task in a run message: passed over");
+			continue;
+		}
+		osc_xtask_t *t = calloc(1, sizeof(*t));
+		if (t == NULL) {
+			return (OSCAR_ENOMEM);
+		}
+		snprintf(t->session, sizeof(t->session), "%s", sid);
+		memcpy(t->key, key, klen);
+		memcpy(t->fn, fn, flen);
+		t->n_output               = (unsigned) nout;
+		t->slot                   = -1;
+		t->ex                     = ex;
+		const oscar_value_t *args = oscar_value_at(item, 2);
+		t->args = args != NULL ? oscar_value_copy(args) : oscar_value_new_array(0);
+		if (t->args == NULL) {
+			free(t);
+			return (OSCAR_ENOMEM);
+		}
+		if (ex->tail != NULL) {
+			ex->tail->next = t;
+		} else {
+			ex->head = t;
+		}
+		ex->tail = t;
+		ex->queued++;
+	}
+	osc_exec_schedule(ex);
+	return (0);
+}
+
+static void osc_exec_kill(oscar_actor_t *self, oscar_result_t *res, void *arg)
+{
+	osc_xtask_t *t = arg;
+	if (res->code != 0) {
+		return; // the task ended first
+	}
+	osc_exec_t *ex = oscar_actor_state(self);
+	t->kill_timer  = 0;
+	if (t->slot >= 0) {
+		oscar_log(OSCAR_LOG_WARN, "task",
+		    "task %s (%s) ignores its cancel: killing slot %u", t->key, t->fn,
+		    ex->slots[t->slot].index);
+		t->killed = true;
+		osc_keeper_push(ex->keeper, OSC_KEEP_KILL, ex->slots[t->slot].index);
+	}
+}
+
+static int osc_exec_m_cancel(oscar_actor_t *self, oscar_req_t *req)
+{
+	osc_exec_t          *ex   = oscar_actor_state(self);
+	const oscar_value_t *a    = oscar_req_args(req);
+	const char          *sid  = oscar_value_map_str(a, "session");
+	const oscar_value_t *keys = oscar_value_map_get(a, "keys");
+	if (sid == NULL) {
+		return (oscar_req_fail(req, OSCAR_EBADARGS, "cancel needs a session and keys"));
+	}
+	for (size_t i = 0; i < oscar_value_len(keys); i++) {
+		const char *key;
+		size_t      len;
+		if (oscar_value_get_str(oscar_value_at(keys, i), &key, &len) != 0) {
+			continue;
+		}
+		// Queued: dropped.
+		for (osc_xtask_t **pp = &ex->head; *pp != NULL; pp = &(*pp)->next) {
+			osc_xtask_t *t = *pp;
+			if (strcmp(t->key, key) != 0 || strcmp(t->session, sid) != 0) {
+				continue;
+			}
+			*pp = t->next;
+			if (ex->tail == t) {
+				ex->tail = NULL;
+				for (osc_xtask_t *x = ex->head; x != NULL; x = x->next) {
+					ex->tail = x;
+				}
+			}
+			ex->queued--;
+			t->cancelled = true;
+			osc_exec_report(
+			    ex, t, "errored", NULL, OSCAR_ECANCELED, 0, "cancelled before it ran");
+			osc_xtask_free(t);
+			break;
+		}
+		// Held by a slot: its flag, then the kill timer.
+		for (osc_xtask_t *t = ex->active; t != NULL; t = t->anext) {
+			if (t->cancelled || strcmp(t->key, key) != 0 ||
+			    strcmp(t->session, sid) != 0) {
+				continue;
+			}
+			t->cancelled = true;
+			oscar_actor_tell(self, &ex->slots[t->slot].ref,
+			    osc_slot_name(OSC_SLOT_CANCEL), oscar_value_new_str(t->key));
+			oscar_actor_after(
+			    self, ex->cfg.kill_timeout_ms, osc_exec_kill, t, &t->kill_timer);
+		}
+	}
+	return (0);
+}
+
+// osc_exec_active finds the task of session sid called key holding a slot.
+static osc_xtask_t *osc_exec_active(osc_exec_t *ex, const oscar_value_t *args)
+{
+	const char *sid = oscar_value_map_str(args, "session");
+	const char *key = oscar_value_map_str(args, "key");
+	for (osc_xtask_t *t = ex->active; sid != NULL && key != NULL && t != NULL; t = t->anext) {
+		if (strcmp(t->key, key) == 0 && strcmp(t->session, sid) == 0) {
+			return (t);
+		}
+	}
+	return (NULL);
+}
+
+// lend: a task waits for work it submitted; its slot takes another task
+// meanwhile (at most OSC_SLOT_RUNS_MAX at once).
+static int osc_exec_m_lend(oscar_actor_t *self, oscar_req_t *req)
+{
+	osc_exec_t  *ex = oscar_actor_state(self);
+	osc_xtask_t *t  = osc_exec_active(ex, oscar_req_args(req));
+	if (t != NULL && !t->waiting && ex->slots[t->slot].held < OSC_SLOT_RUNS_MAX) {
+		t->waiting = true;
+		ex->slots[t->slot].lent++;
+		// The manager counts the slot free too, so that it sends the
+		// nested work here if it must.
+		osc_exec_report(ex, t, "waiting", NULL, 0, 0, NULL);
+		osc_exec_schedule(ex);
+	}
+	return (0);
+}
+
+// unlend: it waits no more.
+static int osc_exec_m_unlend(oscar_actor_t *self, oscar_req_t *req)
+{
+	osc_exec_t  *ex = oscar_actor_state(self);
+	osc_xtask_t *t  = osc_exec_active(ex, oscar_req_args(req));
+	if (t != NULL && t->waiting) {
+		t->waiting = false;
+		ex->slots[t->slot].lent--;
+		osc_exec_report(ex, t, "resumed", NULL, 0, 0, NULL);
+	}
+	return (0);
+}
+
+static int osc_exec_m_slot_up(oscar_actor_t *self, oscar_req_t *req)
+{
+	osc_exec_t          *ex    = oscar_actor_state(self);
+	const oscar_value_t *a     = oscar_req_args(req);
+	uint64_t             index = oscar_value_map_uint(a, "index", UINT64_MAX);
+	const char          *addr  = oscar_value_map_str(a, "address");
+	const char          *how   = oscar_value_map_str(a, "last_exit");
+	for (unsigned i = 0; addr != NULL && i < ex->n_slots; i++) {
+		osc_xslot_t *s = &ex->slots[i];
+		if (s->index != index) {
+			continue;
+		}
+		s->up         = addr[0] != '\0' && oscar_ref_make(&s->ref, addr, OSC_SLOT_UID) == 0;
+		s->restarting = false;
+		int sig       = osc_signal_of(how);
+		how           = how != NULL && how[0] != '\0' ? how : "ended";
+		while (s->crashed != NULL) {
+			osc_xtask_t *t = s->crashed;
+			s->crashed     = t->next;
+			t->next        = NULL;
+			if (t->killed) {
+				osc_exec_fail(ex, t, OSCAR_ECANCELED, sig,
+				    "task %s (%s) was cancelled and did not stop within "
+				    "task.kill_timeout: its slot %u was killed",
+				    t->key, t->fn, s->index);
+			} else {
+				osc_exec_fail(ex, t, OSCAR_ESYSTEM, sig,
+				    "task %s (%s) crashed its slot %u on worker %s: the slot's "
+				    "process %s",
+				    t->key, t->fn, s->index, oscar_node_address(ex->node), how);
+			}
+		}
+	}
+	osc_exec_schedule(ex);
+	return (0);
+}
+
+// ---------------------------------------------------------------------------
+// The class and the keeper's life
+
+static int osc_exec_create(oscar_actor_t *self, const oscar_value_t *args)
+{
+	osc_exec_t *ex = oscar_actor_state(self);
+	uint64_t    k  = 0;
+	// Only the task service creates this class (it is offered to no
+	// one by name), handing over its keeper.
+	if (oscar_value_get_uint(args, &k) != 0 || k == 0) {
+		return (OSCAR_EINVAL);
+	}
+	ex->keeper = (osc_keeper_t *) (uintptr_t) k;
+	ex->self   = self;
+	ex->node   = oscar_node_of_actor(self);
+	if (ex->node == NULL || oscar_node_role(ex->node) != OSCAR_ROLE_WORKER) {
+		return (OSCAR_ESTATE);
+	}
+	int rv = osc_task_settings(oscar_node_settings(ex->node), &ex->cfg, NULL);
+	if (rv != 0 || (rv = oscar_ref_make(&ex->storage, NULL, "oscar.storage")) != 0) {
+		return (rv);
+	}
+	ex->n_slots = osc_node_facts(ex->node)->sub_pools;
+	if (ex->n_slots > 0 && (ex->slots = calloc(ex->n_slots, sizeof(*ex->slots))) == NULL) {
+		return (OSCAR_ENOMEM);
+	}
+	for (unsigned i = 0; i < ex->n_slots; i++) {
+		ex->slots[i].index = i;
+	}
+	return (0);
+}
+
+static void osc_exec_destroy(oscar_actor_t *self)
+{
+	osc_exec_t *ex = oscar_actor_state(self);
+	ex->closing    = true;
+	// Tasks held by calls in flight are freed by those calls' callbacks
+	// (OSCAR_ECANCELED); the queued ones here.
+	while (ex->head != NULL) {
+		osc_xtask_t *t = ex->head;
+		ex->head       = t->next;
+		osc_xtask_free(t);
+	}
+	for (unsigned i = 0; i < ex->n_slots; i++) {
+		while (ex->slots[i].crashed != NULL) {
+			osc_xtask_t *t       = ex->slots[i].crashed;
+			ex->slots[i].crashed = t->next;
+			osc_xtask_free(t);
+		}
+	}
+	free(ex->slots);
+	oscar_value_free(ex->reports);
+}
+
+#define OSC_SPEC_(id, name, fn, args, reply) [OSC_TEXE_##id] = { name, fn, args, reply },
+const osc_method_spec_t osc_executor_methods[OSC_TEXE_N] = { OSC_EXECUTOR_METHODS(OSC_SPEC_) };
+#undef OSC_SPEC_
+
+static int osc_exec_dispatch(oscar_actor_t *self, oscar_req_t *req)
+{
+	return (osc_method_dispatch(osc_executor_methods, OSC_TEXE_N, self, req));
+}
+
+#define OSC_METHOD_(id, name, fn, args, reply) { name, osc_exec_dispatch, NULL },
+static const oscar_method_t osc_exec_methods[] = {
+	OSC_EXECUTOR_METHODS(OSC_METHOD_) { NULL, NULL, NULL },
+};
+#undef OSC_METHOD_
+
+const oscar_actor_class_t osc_executor_class = {
+	.name       = "oscar.task.executor",
+	.state_size = sizeof(osc_exec_t),
+	.create     = osc_exec_create,
+	.destroy    = osc_exec_destroy,
+	.flags      = OSCAR_CLASS_PROTECTED,
+	.methods    = osc_exec_methods,
+};
+
+int osc_keeper_start(oscar_node_t *node, osc_keeper_t **kp, oscar_error_t *err)
+{
+	osc_keeper_t *k = calloc(1, sizeof(*k));
+	*kp             = NULL;
+	if (k == NULL) {
+		return (oscar_error_set(err, OSCAR_ENOMEM, "out of memory"));
+	}
+	k->node = node;
+	pthread_mutex_init(&k->mu, NULL);
+	pthread_cond_init(&k->cv, NULL);
+	int rv = oscar_create(oscar_node_pool(node), &osc_executor_class, OSC_EXECUTOR_UID,
+	    oscar_value_new_uint((uint64_t) (uintptr_t) k), 5000, &k->executor, err);
+	if (rv != 0) {
+		pthread_mutex_destroy(&k->mu);
+		pthread_cond_destroy(&k->cv);
+		free(k);
+		return (rv);
+	}
+	if (pthread_create(&k->thread, NULL, osc_keeper_main, k) != 0) {
+		oscar_destroy(oscar_node_pool(node), &k->executor, 5000, NULL);
+		pthread_mutex_destroy(&k->mu);
+		pthread_cond_destroy(&k->cv);
+		free(k);
+		return (
+		    oscar_error_set(err, OSCAR_ESYSTEM, "cannot start the slot keeper's thread"));
+	}
+	unsigned n = osc_node_facts(node)->sub_pools;
+	for (unsigned i = 0; i < n; i++) {
+		osc_keeper_push(k, OSC_KEEP_START, i);
+	}
+	*kp = k;
+	return (0);
+}
+
+void osc_keeper_stop(osc_keeper_t **kp)
+{
+	osc_keeper_t *k = *kp;
+	if (k == NULL) {
+		return;
+	}
+	*kp = NULL;
+	// The executor goes first: it pushes its kills and restarts to k.
+	oscar_destroy(oscar_node_pool(k->node), &k->executor, 5000, NULL);
+	pthread_mutex_lock(&k->mu);
+	k->stop = true;
+	pthread_cond_signal(&k->cv);
+	pthread_mutex_unlock(&k->mu);
+	pthread_join(k->thread, NULL);
+	while (k->head != NULL) {
+		osc_keep_job_t *j = k->head;
+		k->head           = j->next;
+		free(j);
+	}
+	pthread_mutex_destroy(&k->mu);
+	pthread_cond_destroy(&k->cv);
+	free(k);
+}

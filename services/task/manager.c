@@ -1,0 +1,1054 @@
+// The task manager: one actor per session, "oscar.task:<session>" in the
+// supervisor's main pool, around the session's graph engine (graph.c).
+//
+// It learns the workers from the cluster service (a watch kept open all
+// the time): a ready worker with slots and functions is added to the
+// engine, a worker that leaves or dies goes through the engine's
+// worker-loss path. A submission is parsed and checked by the engine; the
+// keys it may ask about (pure tasks' outputs, references to stored
+// objects) are asked from the session's meta in one batch first, the
+// request holding the actor meanwhile so that no other change slips in
+// between. Whatever a handler changes, the engine's batches leave once
+// per loop turn: a timer of 0 armed by the first change of the turn
+// calls osc_tm_flush, which sends one run message per worker (a call, so
+// that a worker that cannot take it fails those tasks at once) and one
+// cancel message per worker. Executors report in batches (report), which
+// go to the engine in one call. Waits are parked with a timer each: the
+// graph's end answers them, the timer answers OSCAR_ETIMEDOUT and leaves
+// the graph running.
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "actors/map.h"
+#include "oscar/cluster.h"
+#include "services/task/graph.h"
+#include "services/task/task_int.h"
+
+// How long a run message may take to be queued by an executor, and how
+// long one watch of the cluster waits for a change.
+#define OSC_TMGR_RUN_TIMEOUT_MS   30000
+#define OSC_TMGR_WATCH_TIMEOUT_MS 30000
+#define OSC_TMGR_META_TIMEOUT_MS  30000
+#define OSC_TMGR_GRAPH_ID_MAX     128
+
+typedef struct osc_tmgr_wait {
+	osc_tm_waiter_t       w;
+	oscar_req_t          *req;
+	uint64_t              timer;
+	struct osc_tmgr      *mgr;
+	struct osc_tmgr_wait *prev, *next;
+} osc_tmgr_wait_t;
+
+// osc_tmgr_sub_t is a submission whose stored keys meta is asked about.
+typedef struct osc_tmgr_sub {
+	oscar_req_t   *req;
+	char           id[OSC_TMGR_GRAPH_ID_MAX];
+	osc_tm_spec_t *specs;
+	size_t         n;
+	oscar_value_t *keys;   // the keys asked, an array of strs
+	char         **stored; // those meta says are stored, sorted
+	size_t         n_stored;
+} osc_tmgr_sub_t;
+
+typedef struct osc_tmgr_worker {
+	char address[OSCAR_ADDR_MAX];
+	bool seen; // in the latest cluster view
+} osc_tmgr_worker_t;
+
+typedef struct osc_tmgr {
+	oscar_actor_t      *self;
+	oscar_node_t       *node;
+	char                session[OSCAR_UID_MAX];
+	osc_task_settings_t cfg;
+	osc_tm_t           *tm;
+	oscar_ref_t         cluster;
+	oscar_ref_t         meta;
+	uint64_t            watch_version;
+	osc_tmgr_worker_t  *workers;
+	size_t              n_workers, cap_workers;
+	bool                flush_armed;
+	uint64_t            seq; // generated graph ids
+	osc_tmgr_wait_t    *waits;
+	size_t              n_waits;
+	osc_tmgr_sub_t     *sub; // the submission being checked, or NULL
+	bool                closing;
+} osc_tmgr_t;
+
+// osc_tmgr_run_t is what a run call's callback needs: the worker and the
+// keys it was given, to fail them if the worker cannot take them.
+typedef struct osc_tmgr_run {
+	osc_tmgr_t *mgr;
+	int         send_rv; // why the run message could not be sent, or 0
+	char        worker[OSCAR_ADDR_MAX];
+	size_t      n;
+	char       *keys[];
+} osc_tmgr_run_t;
+
+// ---------------------------------------------------------------------------
+// Engine callbacks
+
+static int osc_tmgr_strcmp(const void *a, const void *b)
+{
+	return (strcmp(*(char *const *) a, *(char *const *) b));
+}
+
+// osc_tmgr_stored answers from the batch meta gave for the submission
+// being checked.
+static bool osc_tmgr_stored(void *arg, const char *key)
+{
+	osc_tmgr_t *st = arg;
+	if (st->sub == NULL || st->sub->n_stored == 0) {
+		return (false);
+	}
+	return (bsearch(&key, st->sub->stored, st->sub->n_stored, sizeof(char *),
+	            osc_tmgr_strcmp) != NULL);
+}
+
+static void osc_tmgr_ran(oscar_actor_t *self, oscar_result_t *res, void *arg);
+
+static void osc_tmgr_assign(void *arg, const char *worker, osc_tm_task_t *const *tasks, size_t n)
+{
+	osc_tmgr_t     *st   = arg;
+	oscar_value_t  *msg  = oscar_value_new_map(2);
+	oscar_value_t  *list = oscar_value_new_array(n);
+	osc_tmgr_run_t *run  = calloc(1, sizeof(*run) + n * sizeof(char *));
+	oscar_ref_t     ref;
+	int             rv = msg != NULL && list != NULL && run != NULL ? 0 : OSCAR_ENOMEM;
+	if (run != NULL) {
+		run->mgr = st;
+		snprintf(run->worker, sizeof(run->worker), "%s", worker);
+	}
+	for (size_t i = 0; rv == 0 && i < n; i++) {
+		oscar_value_t       *item = oscar_value_new_array(4);
+		const oscar_value_t *args = osc_tm_task_args(tasks[i]);
+		run->keys[i]              = strdup(osc_tm_task_key(tasks[i]));
+		run->n                    = i + 1;
+		if (item == NULL || run->keys[i] == NULL) {
+			oscar_value_free(item);
+			rv = OSCAR_ENOMEM;
+			break;
+		}
+		rv = oscar_value_array_push(item, oscar_value_new_str(osc_tm_task_key(tasks[i])));
+		rv = rv != 0 ? rv
+		             : oscar_value_array_push(
+		                   item, oscar_value_new_str(osc_tm_task_fn(tasks[i])));
+		rv = rv != 0
+		         ? rv
+		         : oscar_value_array_push(item,
+		               args != NULL ? oscar_value_copy(args) : oscar_value_new_array(0));
+		rv = rv != 0 ? rv
+		             : oscar_value_array_push(
+		                   item, oscar_value_new_uint(osc_tm_task_n_output(tasks[i])));
+		rv = rv != 0 ? (oscar_value_free(item), rv) : oscar_value_array_push(list, item);
+	}
+	rv = rv != 0 ? rv : oscar_value_map_set(msg, "session", oscar_value_new_str(st->session));
+	if (rv == 0) {
+		rv   = oscar_value_map_set(msg, "tasks", list);
+		list = NULL;
+	}
+	rv = rv != 0 ? rv : oscar_ref_make(&ref, worker, OSC_EXECUTOR_UID);
+	oscar_value_free(list);
+	if (rv == 0) {
+		rv  = oscar_actor_call(st->self, &ref, osc_texe_name(OSC_TEXE_RUN), msg,
+		     OSC_TMGR_RUN_TIMEOUT_MS, osc_tmgr_ran, run, NULL);
+		msg = NULL;
+		if (rv == 0) {
+			return;
+		}
+	}
+	oscar_value_free(msg);
+	oscar_log(OSCAR_LOG_ERROR, "task", "session %s: cannot send %zu task(s) to %s: %s",
+	    st->session, n, worker, oscar_strerror(rv));
+	// The callback fails them, on a later turn (never inside the engine).
+	if (run != NULL) {
+		run->send_rv = rv;
+		if (oscar_actor_after(st->self, 0, osc_tmgr_ran, run, NULL) != 0) {
+			for (size_t i = 0; i < run->n; i++) {
+				free(run->keys[i]);
+			}
+			free(run);
+		}
+	}
+}
+
+static void osc_tmgr_cancel_cb(void *arg, const char *worker, const char *const *keys, size_t n)
+{
+	osc_tmgr_t    *st   = arg;
+	oscar_value_t *msg  = oscar_value_new_map(2);
+	oscar_value_t *list = oscar_value_new_array(n);
+	oscar_ref_t    ref;
+	int            rv = msg != NULL && list != NULL ? 0 : OSCAR_ENOMEM;
+	for (size_t i = 0; rv == 0 && i < n; i++) {
+		rv = oscar_value_array_push(list, oscar_value_new_str(keys[i]));
+	}
+	rv = rv != 0 ? rv : oscar_value_map_set(msg, "session", oscar_value_new_str(st->session));
+	if (rv == 0) {
+		rv   = oscar_value_map_set(msg, "keys", list);
+		list = NULL;
+	}
+	rv = rv != 0 ? rv : oscar_ref_make(&ref, worker, OSC_EXECUTOR_UID);
+	oscar_value_free(list);
+	if (rv == 0) {
+		rv  = oscar_actor_tell(st->self, &ref, osc_texe_name(OSC_TEXE_CANCEL), msg);
+		msg = NULL;
+	}
+	oscar_value_free(msg);
+	if (rv != 0) {
+		oscar_log(OSCAR_LOG_WARN, "task",
+		    "session %s: cannot tell %s to cancel %zu task(s): %s", st->session, worker, n,
+		    oscar_strerror(rv));
+	}
+}
+
+// ---------------------------------------------------------------------------
+// Flushing once per loop turn
+
+static void osc_tmgr_flush_now(oscar_actor_t *self, oscar_result_t *res, void *arg)
+{
+	osc_tmgr_t *st = arg;
+	if (res->code != 0) {
+		return; // the actor or the pool is going
+	}
+	st->flush_armed = false;
+	osc_tm_flush(st->tm);
+}
+
+// osc_tmgr_changed arms the flush of this loop turn.
+static void osc_tmgr_changed(osc_tmgr_t *st)
+{
+	if (st->flush_armed || st->closing) {
+		return;
+	}
+	if (oscar_actor_after(st->self, 0, osc_tmgr_flush_now, st, NULL) == 0) {
+		st->flush_armed = true;
+	} else {
+		osc_tm_flush(st->tm);
+	}
+}
+
+// osc_tmgr_ran is the answer to a run call: a worker that could not take
+// the tasks fails them (the graph names the worker and why).
+static void osc_tmgr_ran(oscar_actor_t *self, oscar_result_t *res, void *arg)
+{
+	osc_tmgr_run_t *run = arg;
+	osc_tmgr_t     *st  = run->mgr;
+	// A timer (the send itself failed) comes with code 0 and send_rv set.
+	bool failed = res->code != 0 || run->send_rv != 0;
+	if (res->code != OSCAR_ECANCELED && res->code != OSCAR_ECLOSED && failed && !st->closing) {
+		char msg[OSCAR_ERRMSG_MAX];
+		int  code = res->code != 0 ? res->code : run->send_rv;
+		snprintf(msg, sizeof(msg), "worker %s did not take the task: %s", run->worker,
+		    res->error != NULL ? res->error->message : oscar_strerror(code));
+		osc_tm_report_t *r = calloc(run->n, sizeof(*r));
+		for (size_t i = 0; r != NULL && i < run->n; i++) {
+			r[i] = (osc_tm_report_t) { .key = run->keys[i],
+				.kind                   = OSC_TM_ERRORED,
+				.code                   = code,
+				.message                = msg };
+		}
+		if (r != NULL && run->n > 0) {
+			osc_tm_report(st->tm, run->worker, r, run->n);
+			osc_tmgr_changed(st);
+		}
+		free(r);
+	}
+	for (size_t i = 0; i < run->n; i++) {
+		free(run->keys[i]);
+	}
+	free(run);
+}
+
+// ---------------------------------------------------------------------------
+// Workers, from the cluster service
+
+static void osc_tmgr_watch(osc_tmgr_t *st);
+
+static osc_tmgr_worker_t *osc_tmgr_worker_find(osc_tmgr_t *st, const char *address)
+{
+	for (size_t i = 0; i < st->n_workers; i++) {
+		if (strcmp(st->workers[i].address, address) == 0) {
+			return (&st->workers[i]);
+		}
+	}
+	return (NULL);
+}
+
+// osc_tmgr_worker_add adds a ready worker the engine does not know yet.
+static void osc_tmgr_worker_add(osc_tmgr_t *st, const oscar_value_t *node)
+{
+	const char          *addr  = oscar_value_map_str(node, "address");
+	const oscar_value_t *fns   = oscar_value_map_get(node, "functions");
+	uint64_t             slots = oscar_value_map_uint(node, "slots", 0);
+	if (addr == NULL || strlen(addr) >= OSCAR_ADDR_MAX) {
+		return;
+	}
+	// A worker known already stays, whatever its info says now: its
+	// slots count may dip while one recovers.
+	osc_tmgr_worker_t *w = osc_tmgr_worker_find(st, addr);
+	if (w != NULL) {
+		w->seen = true;
+		return;
+	}
+	if (fns == NULL || fns->type != OSCAR_ARRAY || slots == 0) {
+		return; // not a worker that runs tasks (yet)
+	}
+	size_t       n     = oscar_value_len(fns);
+	const char **names = calloc(n + 1, sizeof(*names));
+	size_t       k     = 0;
+	for (size_t i = 0; names != NULL && i < n; i++) {
+		size_t len;
+		if (oscar_value_get_str(oscar_value_at(fns, i), &names[k], &len) == 0) {
+			k++;
+		}
+	}
+	oscar_error_t err;
+	memset(&err, 0, sizeof(err));
+	if (names == NULL ||
+	    osc_reserve(&st->workers, &st->cap_workers, st->n_workers, sizeof(*st->workers), 8) !=
+	        0 ||
+	    osc_tm_worker_add(st->tm, addr,
+	        slots > OSC_TM_SLOTS_MAX ? OSC_TM_SLOTS_MAX : (unsigned) slots,
+	        (unsigned) st->cfg.queue, names, k, &err) != 0) {
+		oscar_log(OSCAR_LOG_ERROR, "task", "session %s: cannot add worker %s: %s",
+		    st->session, addr, err.message[0] != '\0' ? err.message : "out of memory");
+		free(names);
+		return;
+	}
+	free(names);
+	w = &st->workers[st->n_workers++];
+	snprintf(w->address, sizeof(w->address), "%s", addr);
+	w->seen = true;
+	oscar_log(OSCAR_LOG_DEBUG, "task", "session %s: worker %s with %llu slot(s)", st->session,
+	    addr, (unsigned long long) slots);
+}
+
+// osc_tmgr_view applies one view of the cluster: [version, [node map...]].
+static void osc_tmgr_view(osc_tmgr_t *st, const oscar_value_t *view)
+{
+	const oscar_value_t *nodes = oscar_value_at(view, 1);
+	st->watch_version          = oscar_value_at_uint(view, 0, 0);
+	for (size_t i = 0; i < st->n_workers; i++) {
+		st->workers[i].seen = false;
+	}
+	for (size_t i = 0; nodes != NULL && i < oscar_value_len(nodes); i++) {
+		const oscar_value_t *node   = oscar_value_at(nodes, i);
+		const char          *role   = oscar_value_map_str(node, "role");
+		const char          *status = oscar_value_map_str(node, "status");
+		if (role != NULL && strcmp(role, "worker") == 0 && status != NULL &&
+		    strcmp(status, "ready") == 0) {
+			osc_tmgr_worker_add(st, node);
+		}
+	}
+	for (size_t i = 0; i < st->n_workers;) {
+		if (st->workers[i].seen) {
+			i++;
+			continue;
+		}
+		oscar_log(OSCAR_LOG_INFO, "task", "session %s: worker %s is gone", st->session,
+		    st->workers[i].address);
+		osc_tm_worker_lost(st->tm, st->workers[i].address);
+		st->workers[i] = st->workers[--st->n_workers];
+	}
+	osc_tmgr_changed(st);
+}
+
+static void osc_tmgr_rewatch(oscar_actor_t *self, oscar_result_t *res, void *arg)
+{
+	if (res->code == 0) {
+		osc_tmgr_watch(arg);
+	}
+}
+
+static void osc_tmgr_watched(oscar_actor_t *self, oscar_result_t *res, void *arg)
+{
+	osc_tmgr_t *st = arg;
+	if (res->code == OSCAR_ECANCELED || res->code == OSCAR_ECLOSED) {
+		return;
+	}
+	if (res->code == 0) {
+		osc_tmgr_view(st, res->value);
+		osc_tmgr_watch(st);
+		return;
+	}
+	// A watch that failed otherwise (the supervisor is stopping, say) is
+	// tried again a little later.
+	if (oscar_actor_after(self, 200, osc_tmgr_rewatch, st, NULL) != 0) {
+		oscar_log(
+		    OSCAR_LOG_ERROR, "task", "session %s: cannot watch the cluster", st->session);
+	}
+}
+
+// osc_tmgr_watch asks the cluster service for the next change.
+static void osc_tmgr_watch(osc_tmgr_t *st)
+{
+	oscar_value_t *args = oscar_value_new_array(2);
+	if (args == NULL ||
+	    oscar_value_array_push(args, oscar_value_new_uint(st->watch_version)) != 0 ||
+	    oscar_value_array_push(args, oscar_value_new_uint(OSC_TMGR_WATCH_TIMEOUT_MS)) != 0) {
+		oscar_value_free(args);
+		args = NULL;
+	}
+	// The call takes args.
+	if (args == NULL ||
+	    oscar_actor_call(st->self, &st->cluster, "watch", args,
+	        OSC_TMGR_WATCH_TIMEOUT_MS + 5000, osc_tmgr_watched, st, NULL) != 0) {
+		oscar_log(
+		    OSCAR_LOG_ERROR, "task", "session %s: cannot watch the cluster", st->session);
+	}
+}
+
+// ---------------------------------------------------------------------------
+// Info
+
+// osc_tmgr_info_value renders g's info, keeping only fields when given.
+static oscar_value_t *osc_tmgr_info_value(osc_tm_graph_t *g, const oscar_value_t *fields)
+{
+	osc_tm_info_t info;
+	osc_tm_graph_info(g, &info);
+	oscar_value_t *all    = oscar_value_new_map(12);
+	oscar_value_t *counts = oscar_value_new_map(OSC_TASK_NSTATES);
+	int            rv     = all != NULL && counts != NULL ? 0 : OSCAR_ENOMEM;
+	for (int s = 0; rv == 0 && s < OSC_TASK_NSTATES; s++) {
+		rv = oscar_value_map_set(counts, osc_task_state_name((osc_task_state_t) s),
+		    oscar_value_new_uint(info.counts[s]));
+	}
+	rv = rv != 0
+	         ? rv
+	         : oscar_value_map_set(all, "graph_id", oscar_value_new_str(osc_tm_graph_id(g)));
+	rv = rv != 0 ? rv
+	             : oscar_value_map_set(
+	                   all, "status", oscar_value_new_str(osc_graph_status_name(info.status)));
+	rv = rv != 0 ? rv : oscar_value_map_set(all, "n_tasks", oscar_value_new_uint(info.n_tasks));
+	if (rv == 0) {
+		rv     = oscar_value_map_set(all, "counts", counts);
+		counts = NULL;
+	}
+	rv = rv != 0 ? rv : oscar_value_map_set(all, "reused", oscar_value_new_uint(info.reused));
+	rv = rv != 0 ? rv : oscar_value_map_set(all, "joined", oscar_value_new_uint(info.joined));
+	rv = rv != 0 ? rv
+	             : oscar_value_map_set(all, "progress", oscar_value_new_float(info.progress));
+	rv =
+	    rv != 0 ? rv : oscar_value_map_set(all, "start_ms", oscar_value_new_int(info.start_ms));
+	rv = rv != 0 ? rv : oscar_value_map_set(all, "end_ms", oscar_value_new_int(info.end_ms));
+	if (rv == 0 && info.error.code != 0) {
+		oscar_value_t *e = oscar_value_new_map(6);
+		rv               = e != NULL ? 0 : OSCAR_ENOMEM;
+		rv               = rv != 0 ? rv
+		                           : oscar_value_map_set(e, "code", oscar_value_new_int(info.error.code));
+		rv               = rv != 0 ? rv
+		                           : oscar_value_map_set(
+		                                 e, "message", oscar_value_new_str(info.error.message));
+		rv               = rv != 0 ? rv
+		                           : oscar_value_map_set(e, "key", oscar_value_new_str(info.error.key));
+		rv =
+		    rv != 0 ? rv : oscar_value_map_set(e, "fn", oscar_value_new_str(info.error.fn));
+		rv = rv != 0
+		         ? rv
+		         : oscar_value_map_set(e, "worker", oscar_value_new_str(info.error.worker));
+		rv = rv != 0
+		         ? rv
+		         : oscar_value_map_set(e, "signal", oscar_value_new_int(info.error.signal));
+		rv = rv != 0 ? (oscar_value_free(e), rv) : oscar_value_map_set(all, "error", e);
+	} else if (rv == 0) {
+		rv = oscar_value_map_set(all, "error", oscar_value_new_nil());
+	}
+	oscar_value_free(counts);
+	if (rv != 0) {
+		oscar_value_free(all);
+		return (NULL);
+	}
+	if (fields == NULL || fields->type != OSCAR_ARRAY) {
+		return (all);
+	}
+	oscar_value_t *some = oscar_value_new_map(oscar_value_len(fields));
+	for (size_t i = 0; some != NULL && i < oscar_value_len(fields); i++) {
+		const char          *name;
+		size_t               len;
+		const oscar_value_t *v;
+		if (oscar_value_get_str(oscar_value_at(fields, i), &name, &len) == 0 &&
+		    (v = oscar_value_map_get(all, name)) != NULL &&
+		    oscar_value_map_set(some, name, oscar_value_copy(v)) != 0) {
+			oscar_value_free(some);
+			some = NULL;
+		}
+	}
+	oscar_value_free(all);
+	return (some);
+}
+
+// osc_tmgr_graph finds the graph a request names (a str, or a map's
+// graph_id), failing the request when there is none.
+static osc_tm_graph_t *osc_tmgr_graph(osc_tmgr_t *st, oscar_req_t *req, int *rv)
+{
+	const oscar_value_t *args = oscar_req_args(req);
+	const char          *id   = NULL;
+	size_t               len;
+	if (args != NULL && args->type == OSCAR_MAP) {
+		id = oscar_value_map_str(args, "graph_id");
+	} else if (oscar_value_get_str(args, &id, &len) != 0) {
+		id = NULL;
+	}
+	if (id == NULL) {
+		*rv = oscar_req_fail(req, OSCAR_EBADARGS, "a graph_id (a str) is needed");
+		return (NULL);
+	}
+	osc_tm_graph_t *g = osc_tm_graph_find(st->tm, id);
+	if (g == NULL) {
+		*rv =
+		    oscar_req_fail(req, OSCAR_ENOENT, "no graph %s in session %s", id, st->session);
+	}
+	return (g);
+}
+
+// ---------------------------------------------------------------------------
+// submit
+
+static void osc_tmgr_sub_free(osc_tmgr_sub_t *sub)
+{
+	if (sub == NULL) {
+		return;
+	}
+	for (size_t i = 0; i < sub->n; i++) {
+		osc_tm_inputs_free((osc_tm_input_t *) sub->specs[i].inputs, sub->specs[i].n_inputs);
+		oscar_value_free(sub->specs[i].args);
+	}
+	free(sub->specs);
+	oscar_value_free(sub->keys);
+	free(sub->stored);
+	free(sub);
+}
+
+// osc_tmgr_parse turns the graph's task maps into specs, borrowing their
+// strings from graph (which must outlive the specs) and copying args.
+static int osc_tmgr_parse(
+    osc_tmgr_t *st, const oscar_value_t *graph, osc_tmgr_sub_t *sub, oscar_error_t *err)
+{
+	size_t n = oscar_value_len(graph);
+	if (n == 0) {
+		return (oscar_error_set(err, OSCAR_EINVAL, "a graph has at least one task"));
+	}
+	if ((int64_t) n > st->cfg.max_graph_tasks) {
+		return (
+		    oscar_error_set(err, OSCAR_EINVAL, "a graph has at most %lld tasks, not %zu",
+		        (long long) st->cfg.max_graph_tasks, n));
+	}
+	if ((sub->specs = calloc(n, sizeof(*sub->specs))) == NULL) {
+		return (oscar_error_set(err, OSCAR_ENOMEM, "out of memory"));
+	}
+	for (size_t i = 0; i < n; i++) {
+		const oscar_value_t *t = oscar_value_at(graph, i);
+		osc_tm_spec_t       *s = &sub->specs[i];
+		sub->n                 = i + 1;
+		if (t == NULL || t->type != OSCAR_MAP) {
+			return (oscar_error_set(
+			    err, OSCAR_EINVAL, "task #%zu of the graph is not a map", i));
+		}
+		s->key                     = oscar_value_map_str(t, "key");
+		s->fn                      = oscar_value_map_str(t, "fn");
+		const oscar_value_t *nout  = oscar_value_map_get(t, "n_output");
+		uint64_t             n_out = 1;
+		if (s->key == NULL || s->fn == NULL) {
+			return (oscar_error_set(err, OSCAR_EINVAL,
+			    "task #%zu of the graph%s%s: a key and a fn (strs) are needed", i,
+			    s->key != NULL ? " " : "", s->key != NULL ? s->key : ""));
+		}
+		if (nout != NULL && nout->type != OSCAR_NIL &&
+		    (oscar_value_get_uint(nout, &n_out) != 0 || n_out > OSCAR_TASK_OUTPUT_MAX)) {
+			return (oscar_error_set(err, OSCAR_EINVAL,
+			    "task %s: n_output must be 1 to %d", s->key, OSCAR_TASK_OUTPUT_MAX));
+		}
+		s->n_output               = (unsigned) n_out;
+		s->pure                   = oscar_value_map_bool(t, "pure", false);
+		const oscar_value_t *args = oscar_value_map_get(t, "args");
+		if (args != NULL && args->type != OSCAR_NIL &&
+		    (s->args = oscar_value_copy(args)) == NULL) {
+			return (oscar_error_set(err, OSCAR_ENOMEM, "out of memory"));
+		}
+		osc_tm_input_t *in;
+		int             rv =
+		    osc_tm_inputs_from_args(s->args, OSC_TM_DEFAULT_TASK_INPUTS, &in, &s->n_inputs);
+		if (rv != 0) {
+			return (oscar_error_set(err, rv, "task %s: %s", s->key,
+			    rv == OSCAR_ENOMEM
+			        ? "out of memory"
+			        : "a reference in its args names no task output, or the "
+			          "args are nested too deep or hold too many references"));
+		}
+		s->inputs = in;
+	}
+	return (0);
+}
+
+static int osc_tmgr_lookup_key(void *arg, const char *key)
+{
+	return (oscar_value_array_push(arg, oscar_value_new_str(key)));
+}
+
+// osc_tmgr_submit_now submits sub's graph to the engine and answers.
+static int osc_tmgr_submit_now(osc_tmgr_t *st, osc_tmgr_sub_t *sub)
+{
+	oscar_error_t   err;
+	osc_tm_graph_t *g;
+	memset(&err, 0, sizeof(err));
+	st->sub = sub;
+	int rv  = osc_tm_submit(st->tm, sub->id, sub->specs, sub->n, &g, &err);
+	st->sub = NULL;
+	if (rv != 0) {
+		rv = oscar_req_fail(sub->req, rv, "%s", err.message);
+		osc_tmgr_sub_free(sub);
+		return (rv);
+	}
+	// The engine took every spec's args.
+	for (size_t i = 0; i < sub->n; i++) {
+		sub->specs[i].args = NULL;
+	}
+	oscar_req_t *req = sub->req;
+	osc_tmgr_sub_free(sub);
+	osc_tmgr_changed(st);
+	return (oscar_req_reply(req, oscar_value_new_str(osc_tm_graph_id(g))));
+}
+
+// osc_tmgr_met is meta's answer about the submission's keys: [map|nil...].
+static void osc_tmgr_met(oscar_actor_t *self, oscar_result_t *res, void *arg)
+{
+	osc_tmgr_t     *st  = oscar_actor_state(self);
+	osc_tmgr_sub_t *sub = arg;
+	if (res->code == OSCAR_ECANCELED || res->code == OSCAR_ECLOSED) {
+		// The manager is going: the runtime has failed the request.
+		osc_tmgr_sub_free(sub);
+		return;
+	}
+	if (res->code != 0) {
+		oscar_req_fail(sub->req, res->code,
+		    "cannot ask the session's meta which objects are stored: %s",
+		    res->error != NULL ? res->error->message : oscar_strerror(res->code));
+		osc_tmgr_sub_free(sub);
+		return;
+	}
+	size_t n = oscar_value_len(sub->keys);
+	if (res->value == NULL || res->value->type != OSCAR_ARRAY ||
+	    oscar_value_len(res->value) != n ||
+	    (sub->stored = calloc(n + 1, sizeof(char *))) == NULL) {
+		oscar_req_fail(sub->req, OSCAR_EPROTO, "meta answered get with a malformed reply");
+		osc_tmgr_sub_free(sub);
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const oscar_value_t *e = oscar_value_at(res->value, i);
+		const char          *status =
+                    e != NULL && e->type == OSCAR_MAP ? oscar_value_map_str(e, "status") : NULL;
+		const char *key;
+		size_t      len;
+		if (status != NULL && strcmp(status, "stored") == 0 &&
+		    oscar_value_get_str(oscar_value_at(sub->keys, i), &key, &len) == 0) {
+			sub->stored[sub->n_stored++] = (char *) key;
+		}
+	}
+	qsort(sub->stored, sub->n_stored, sizeof(char *), osc_tmgr_strcmp);
+	osc_tmgr_submit_now(st, sub);
+}
+
+static int osc_tmgr_m_submit(oscar_actor_t *self, oscar_req_t *req)
+{
+	osc_tmgr_t          *st    = oscar_actor_state(self);
+	const oscar_value_t *args  = oscar_req_args(req);
+	const oscar_value_t *graph = oscar_value_map_get(args, "graph");
+	const oscar_value_t *gid   = oscar_value_map_get(args, "graph_id");
+	oscar_error_t        err;
+	memset(&err, 0, sizeof(err));
+	if (graph == NULL || graph->type != OSCAR_ARRAY) {
+		return (oscar_req_fail(
+		    req, OSCAR_EBADARGS, "submit needs a graph: an array of task maps"));
+	}
+	osc_tmgr_sub_t *sub = calloc(1, sizeof(*sub));
+	if (sub == NULL) {
+		return (OSCAR_ENOMEM);
+	}
+	sub->req = req;
+	const char *id;
+	size_t      len;
+	if (gid != NULL && gid->type != OSCAR_NIL) {
+		if (oscar_value_get_str(gid, &id, &len) != 0 || len == 0 ||
+		    len >= sizeof(sub->id) || memchr(id, '\0', len) != NULL) {
+			osc_tmgr_sub_free(sub);
+			return (oscar_req_fail(req, OSCAR_EBADARGS, "a graph_id is 1 to %d bytes",
+			    OSC_TMGR_GRAPH_ID_MAX - 1));
+		}
+		if (osc_tm_graph_find(st->tm, id) != NULL) {
+			osc_tmgr_sub_free(sub);
+			return (oscar_req_fail(req, OSCAR_EEXIST,
+			    "session %s has a graph %s already", st->session, id));
+		}
+		memcpy(sub->id, id, len);
+	} else {
+		do {
+			snprintf(sub->id, sizeof(sub->id), "g%llu", (unsigned long long) ++st->seq);
+		} while (osc_tm_graph_find(st->tm, sub->id) != NULL);
+	}
+	int rv = osc_tmgr_parse(st, graph, sub, &err);
+	if (rv != 0) {
+		osc_tmgr_sub_free(sub);
+		return (oscar_req_fail(req, rv, "%s", err.message));
+	}
+	// The specs borrow strings from the request's arguments, which live
+	// as long as the request.
+	if ((sub->keys = oscar_value_new_array(8)) == NULL ||
+	    (rv = osc_tm_lookups(st->tm, sub->specs, sub->n, osc_tmgr_lookup_key, sub->keys)) !=
+	        0) {
+		osc_tmgr_sub_free(sub);
+		return (oscar_req_fail(req, rv != 0 ? rv : OSCAR_ENOMEM,
+		    "cannot check the graph: %s", oscar_strerror(rv != 0 ? rv : OSCAR_ENOMEM)));
+	}
+	if (oscar_value_len(sub->keys) == 0) {
+		return (osc_tmgr_submit_now(st, sub));
+	}
+	// Ask meta about every key at once; the request holds the actor, so
+	// that nothing changes the engine before the answer.
+	oscar_value_t *q      = oscar_value_new_map(2);
+	oscar_value_t *fields = oscar_value_new_array(1);
+	rv                    = q != NULL && fields != NULL ? 0 : OSCAR_ENOMEM;
+	rv = rv != 0 ? rv : oscar_value_array_push(fields, oscar_value_new_str("status"));
+	rv = rv != 0 ? rv : oscar_value_map_set(q, "keys", oscar_value_copy(sub->keys));
+	if (rv == 0) {
+		rv     = oscar_value_map_set(q, "fields", fields);
+		fields = NULL;
+	}
+	oscar_value_free(fields);
+	if (rv == 0) {
+		rv = oscar_req_call(
+		    req, &st->meta, "get", q, OSC_TMGR_META_TIMEOUT_MS, osc_tmgr_met, sub, NULL);
+		q = NULL;
+	}
+	oscar_value_free(q);
+	if (rv != 0) {
+		osc_tmgr_sub_free(sub);
+		return (oscar_req_fail(req, rv,
+		    "cannot ask the session's meta which objects are stored: %s",
+		    oscar_strerror(rv)));
+	}
+	return (oscar_req_defer(req, OSCAR_DEFER_HOLD));
+}
+
+// ---------------------------------------------------------------------------
+// info, wait, cancel, delete, list
+
+static int osc_tmgr_m_info(oscar_actor_t *self, oscar_req_t *req)
+{
+	osc_tmgr_t     *st = oscar_actor_state(self);
+	int             rv = 0;
+	osc_tm_graph_t *g  = osc_tmgr_graph(st, req, &rv);
+	if (g == NULL) {
+		return (rv);
+	}
+	const oscar_value_t *fields = oscar_value_map_get(oscar_req_args(req), "fields");
+	oscar_value_t       *v      = osc_tmgr_info_value(g, fields);
+	return (v != NULL ? oscar_req_reply(req, v) : OSCAR_ENOMEM);
+}
+
+static void osc_tmgr_wait_unlink(osc_tmgr_t *st, osc_tmgr_wait_t *w)
+{
+	if (w->prev != NULL) {
+		w->prev->next = w->next;
+	} else {
+		st->waits = w->next;
+	}
+	if (w->next != NULL) {
+		w->next->prev = w->prev;
+	}
+	st->n_waits--;
+}
+
+// osc_tmgr_ended answers a wait: its graph ended.
+static void osc_tmgr_ended(void *arg, osc_tm_graph_t *g)
+{
+	osc_tmgr_wait_t *w  = arg;
+	osc_tmgr_t      *st = w->mgr;
+	oscar_value_t   *v  = osc_tmgr_info_value(g, NULL);
+	if (v != NULL) {
+		oscar_req_reply(w->req, v);
+	} else {
+		oscar_req_fail(w->req, OSCAR_ENOMEM, "out of memory");
+	}
+	oscar_actor_cancel(st->self, w->timer);
+	osc_tmgr_wait_unlink(st, w);
+	free(w);
+}
+
+// osc_tmgr_timed_out answers a wait whose time is up; the graph runs on.
+static void osc_tmgr_timed_out(oscar_actor_t *self, oscar_result_t *res, void *arg)
+{
+	if (res->code != 0) {
+		return; // cancelled: the graph ended first, and w is gone
+	}
+	osc_tmgr_wait_t *w  = arg;
+	osc_tmgr_t      *st = w->mgr;
+	oscar_req_fail(w->req, OSCAR_ETIMEDOUT, "graph %s of session %s is still running",
+	    osc_tm_graph_id(w->w.graph), st->session);
+	osc_tm_unwait(&w->w);
+	osc_tmgr_wait_unlink(st, w);
+	free(w);
+}
+
+static int osc_tmgr_m_wait(oscar_actor_t *self, oscar_req_t *req)
+{
+	osc_tmgr_t     *st = oscar_actor_state(self);
+	int             rv = 0;
+	osc_tm_graph_t *g  = osc_tmgr_graph(st, req, &rv);
+	if (g == NULL) {
+		return (rv);
+	}
+	osc_tm_info_t info;
+	osc_tm_graph_info(g, &info);
+	if (info.status != OSC_GRAPH_RUNNING) {
+		oscar_value_t *v = osc_tmgr_info_value(g, NULL);
+		return (v != NULL ? oscar_req_reply(req, v) : OSCAR_ENOMEM);
+	}
+	int64_t timeout = oscar_value_map_int(oscar_req_args(req), "timeout_ms", 30000);
+	if (timeout < 0) {
+		return (oscar_req_fail(req, OSCAR_EBADARGS, "timeout_ms must not be negative"));
+	}
+	if ((int64_t) st->n_waits >= st->cfg.max_waits) {
+		return (oscar_req_fail(req, OSCAR_ENOSPACE,
+		    "session %s has %zu waits parked already (task.max_waits)", st->session,
+		    st->n_waits));
+	}
+	osc_tmgr_wait_t *w = calloc(1, sizeof(*w));
+	if (w == NULL) {
+		return (OSCAR_ENOMEM);
+	}
+	w->req = req;
+	w->mgr = st;
+	if ((rv = oscar_actor_after(self, timeout, osc_tmgr_timed_out, w, &w->timer)) != 0) {
+		free(w);
+		return (rv);
+	}
+	w->next = st->waits;
+	if (st->waits != NULL) {
+		st->waits->prev = w;
+	}
+	st->waits = w;
+	st->n_waits++;
+	osc_tm_wait(g, &w->w, osc_tmgr_ended, w);
+	return (oscar_req_defer(req, OSCAR_DEFER_YIELD));
+}
+
+static int osc_tmgr_m_cancel(oscar_actor_t *self, oscar_req_t *req)
+{
+	osc_tmgr_t     *st = oscar_actor_state(self);
+	int             rv = 0;
+	osc_tm_graph_t *g  = osc_tmgr_graph(st, req, &rv);
+	if (g == NULL) {
+		return (rv);
+	}
+	osc_tm_cancel(st->tm, g);
+	osc_tmgr_changed(st);
+	return (0);
+}
+
+static int osc_tmgr_m_delete(oscar_actor_t *self, oscar_req_t *req)
+{
+	osc_tmgr_t     *st = oscar_actor_state(self);
+	int             rv = 0;
+	osc_tm_graph_t *g  = osc_tmgr_graph(st, req, &rv);
+	if (g == NULL) {
+		return (rv);
+	}
+	osc_tm_graph_delete(st->tm, g);
+	osc_tmgr_changed(st);
+	return (0);
+}
+
+static int osc_tmgr_m_list(oscar_actor_t *self, oscar_req_t *req)
+{
+	osc_tmgr_t    *st   = oscar_actor_state(self);
+	oscar_value_t *list = oscar_value_new_array(8);
+	for (osc_tm_graph_t *g = osc_tm_graph_next(st->tm, NULL); list != NULL && g != NULL;
+	     g                 = osc_tm_graph_next(st->tm, g)) {
+		if (oscar_value_array_push(list, oscar_value_new_str(osc_tm_graph_id(g))) != 0) {
+			oscar_value_free(list);
+			list = NULL;
+		}
+	}
+	return (list != NULL ? oscar_req_reply(req, list) : OSCAR_ENOMEM);
+}
+
+// ---------------------------------------------------------------------------
+// report
+
+static osc_tm_report_kind_t osc_tmgr_kind(const char *name, bool *ok)
+{
+	*ok = true;
+	if (name != NULL && strcmp(name, "started") == 0) {
+		return (OSC_TM_STARTED);
+	}
+	if (name != NULL && strcmp(name, "finished") == 0) {
+		return (OSC_TM_FINISHED);
+	}
+	*ok = name != NULL && strcmp(name, "errored") == 0;
+	return (OSC_TM_ERRORED);
+}
+
+// report: a batch of news from one executor. A malformed item is passed
+// over (logged); the others go to the engine in one call.
+static int osc_tmgr_m_report(oscar_actor_t *self, oscar_req_t *req)
+{
+	osc_tmgr_t          *st      = oscar_actor_state(self);
+	const oscar_value_t *args    = oscar_req_args(req);
+	const char          *worker  = oscar_value_map_str(args, "worker");
+	const oscar_value_t *reports = oscar_value_map_get(args, "reports");
+	if (worker == NULL || reports == NULL || reports->type != OSCAR_ARRAY) {
+		return (oscar_req_fail(req, OSCAR_EBADARGS, "report needs a worker and reports"));
+	}
+	size_t           n       = oscar_value_len(reports);
+	osc_tm_report_t *r       = calloc(n + 1, sizeof(*r));
+	uint64_t        *sizes   = NULL;
+	size_t           n_sizes = 0, k = 0;
+	int              lend = 0;
+	for (size_t i = 0; i < n; i++) {
+		const oscar_value_t *s = oscar_value_at(oscar_value_at(reports, i), 2);
+		n_sizes += s != NULL && s->type == OSCAR_ARRAY ? oscar_value_len(s) : 0;
+	}
+	if (r == NULL || (sizes = calloc(n_sizes + 1, sizeof(*sizes))) == NULL) {
+		free(r);
+		return (OSCAR_ENOMEM);
+	}
+	size_t used = 0;
+	for (size_t i = 0; i < n; i++) {
+		const oscar_value_t *item = oscar_value_at(reports, i);
+		const char          *key, *kind, *msg = NULL;
+		size_t               len;
+		bool                 ok;
+		if (oscar_value_get_str(oscar_value_at(item, 0), &key, &len) != 0 ||
+		    oscar_value_get_str(oscar_value_at(item, 1), &kind, &len) != 0) {
+			oscar_log(OSCAR_LOG_WARN, "task", "session %s: a malformed report from %s",
+			    st->session, worker);
+			continue;
+		}
+		// A task waiting for nested work lends its slot while it waits.
+		if (strcmp(kind, "waiting") == 0 || strcmp(kind, "resumed") == 0) {
+			lend += kind[0] == 'w' ? 1 : -1;
+			continue;
+		}
+		osc_tm_report_t *x = &r[k];
+		x->key             = key;
+		x->kind            = osc_tmgr_kind(kind, &ok);
+		if (!ok) {
+			continue;
+		}
+		const oscar_value_t *s = oscar_value_at(item, 2);
+		if (s != NULL && s->type == OSCAR_ARRAY) {
+			x->sizes = &sizes[used];
+			for (size_t j = 0; j < oscar_value_len(s); j++) {
+				sizes[used++] = oscar_value_at_uint(s, j, 0);
+			}
+			x->n_sizes = oscar_value_len(s);
+		}
+		int64_t code = 0, sig = 0;
+		oscar_value_get_int(oscar_value_at(item, 3), &code);
+		oscar_value_get_int(oscar_value_at(item, 4), &sig);
+		if (oscar_value_get_str(oscar_value_at(item, 5), &msg, &len) != 0) {
+			msg = NULL;
+		}
+		x->code    = (int) code;
+		x->signal  = (int) sig;
+		x->message = msg;
+		k++;
+	}
+	if (lend != 0) {
+		osc_tm_worker_lend(st->tm, worker, lend);
+	}
+	if (k > 0 && osc_tm_report(st->tm, worker, r, k) == OSCAR_ENOENT) {
+		oscar_log(OSCAR_LOG_DEBUG, "task", "session %s: a report from unknown worker %s",
+		    st->session, worker);
+	}
+	free(r);
+	free(sizes);
+	osc_tmgr_changed(st);
+	return (0);
+}
+
+// ---------------------------------------------------------------------------
+// The class
+
+static int osc_tmgr_create(oscar_actor_t *self, const oscar_value_t *args)
+{
+	osc_tmgr_t *st = oscar_actor_state(self);
+	const char *sid;
+	size_t      len;
+	st->self = self;
+	st->node = oscar_node_of_actor(self);
+	if (st->node == NULL || oscar_node_role(st->node) != OSCAR_ROLE_SUPERVISOR) {
+		return (OSCAR_ESTATE); // only the supervisor's task service creates it
+	}
+	if (oscar_value_get_str(args, &sid, &len) != 0 || len == 0 || len >= sizeof(st->session)) {
+		return (OSCAR_EINVAL);
+	}
+	memcpy(st->session, sid, len);
+	int rv = osc_task_settings(oscar_node_settings(st->node), &st->cfg, NULL);
+	if (rv != 0) {
+		return (rv);
+	}
+	char meta[OSCAR_UID_MAX];
+	if ((size_t) snprintf(meta, sizeof(meta), "oscar.meta:%s", st->session) >= sizeof(meta)) {
+		return (OSCAR_EINVAL);
+	}
+	osc_tm_ops_t ops = {
+		.stored = osc_tmgr_stored,
+		.assign = osc_tmgr_assign,
+		.cancel = osc_tmgr_cancel_cb,
+		.arg    = st,
+	};
+	osc_tm_limits_t limits = {
+		.max_graph_tasks = (size_t) st->cfg.max_graph_tasks,
+		.max_graphs      = (size_t) st->cfg.max_graphs,
+	};
+	if ((rv = oscar_ref_make(&st->cluster, oscar_node_address(st->node), OSCAR_CLUSTER_UID)) !=
+	        0 ||
+	    (rv = oscar_ref_make(&st->meta, oscar_node_address(st->node), meta)) != 0 ||
+	    (rv = osc_tm_new(&st->tm, &ops, &limits)) != 0) {
+		return (rv);
+	}
+	osc_tmgr_watch(st);
+	return (0);
+}
+
+static void osc_tmgr_destroy(oscar_actor_t *self)
+{
+	osc_tmgr_t *st = oscar_actor_state(self);
+	st->closing    = true;
+	// The runtime has failed the parked waits' requests; their timers
+	// run with OSCAR_ECANCELED and touch nothing.
+	while (st->waits != NULL) {
+		osc_tmgr_wait_t *w = st->waits;
+		st->waits          = w->next;
+		free(w);
+	}
+	osc_tm_free(&st->tm);
+	free(st->workers);
+}
+
+#define OSC_SPEC_(id, name, fn, args, reply) [OSC_TMGR_##id] = { name, fn, args, reply },
+const osc_method_spec_t osc_task_manager_methods[OSC_TMGR_N] = { OSC_TASK_MANAGER_METHODS(
+    OSC_SPEC_) };
+#undef OSC_SPEC_
+
+static int osc_tmgr_dispatch(oscar_actor_t *self, oscar_req_t *req)
+{
+	return (osc_method_dispatch(osc_task_manager_methods, OSC_TMGR_N, self, req));
+}
+
+#define OSC_METHOD_(id, name, fn, args, reply) { name, osc_tmgr_dispatch, NULL },
+static const oscar_method_t osc_tmgr_methods[] = {
+	OSC_TASK_MANAGER_METHODS(OSC_METHOD_) { NULL, NULL, NULL },
+};
+#undef OSC_METHOD_
+
+const oscar_actor_class_t osc_task_manager_class = {
+	.name       = "oscar.task.manager",
+	.state_size = sizeof(osc_tmgr_t),
+	.create     = osc_tmgr_create,
+	.destroy    = osc_tmgr_destroy,
+	.flags      = OSCAR_CLASS_PROTECTED,
+	.methods    = osc_tmgr_methods,
+};

@@ -1,0 +1,820 @@
+// The task service in one process: a supervisor and two workers, each
+// worker with one sub pool (its slot), running the example task
+// functions. The test program is also the program of the workers' sub
+// pools: main() runs it as one when a node started it so.
+//
+// Until the storage service is part of the tree, the workers' storage
+// ("oscar.storage", put / get / pull as the contract says) is a small
+// stand-in registered here, used only when no "storage" service is
+// registered.
+#include <criterion/criterion.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "examples/task-functions/taskfns.h"
+#include "oscar/oscar.h"
+#include "services/services_int.h"
+
+// ---------------------------------------------------------------------------
+// The storage stand-in: objects in a map by "session/key".
+
+typedef struct teststore {
+	oscar_value_t *objects;
+} teststore_t;
+
+static int ts_name(char *buf, size_t size, const char *sid, const char *key)
+{
+	return ((size_t) snprintf(buf, size, "%s/%s", sid, key) < size ? 0 : OSCAR_EINVAL);
+}
+
+static int ts_put(oscar_actor_t *self, oscar_req_t *req)
+{
+	teststore_t         *st    = oscar_actor_state(self);
+	const char          *sid   = oscar_value_map_str(oscar_req_args(req), "session");
+	const oscar_value_t *items = oscar_value_map_get(oscar_req_args(req), "items");
+	oscar_value_t       *sizes = oscar_value_new_array(oscar_value_len(items));
+	for (size_t i = 0; sid != NULL && i < oscar_value_len(items); i++) {
+		const char          *key;
+		size_t               len;
+		char                 name[2048];
+		void                *buf;
+		const oscar_value_t *v = oscar_value_at(oscar_value_at(items, i), 1);
+		if (oscar_value_get_str(oscar_value_at(oscar_value_at(items, i), 0), &key, &len) !=
+		        0 ||
+		    v == NULL || ts_name(name, sizeof(name), sid, key) != 0 ||
+		    oscar_value_encode(v, &buf, &len) != 0) {
+			oscar_value_free(sizes);
+			return (oscar_req_fail(req, OSCAR_EBADARGS, "bad put"));
+		}
+		free(buf);
+		oscar_value_map_set(st->objects, name, oscar_value_copy(v));
+		oscar_value_array_push(sizes, oscar_value_new_uint(len));
+	}
+	return (oscar_req_reply(req, sizes));
+}
+
+static int ts_get(oscar_actor_t *self, oscar_req_t *req)
+{
+	teststore_t         *st   = oscar_actor_state(self);
+	const char          *sid  = oscar_value_map_str(oscar_req_args(req), "session");
+	const oscar_value_t *keys = oscar_value_map_get(oscar_req_args(req), "keys");
+	oscar_value_t       *out  = oscar_value_new_array(oscar_value_len(keys));
+	for (size_t i = 0; sid != NULL && i < oscar_value_len(keys); i++) {
+		const char          *key;
+		size_t               len;
+		char                 name[2048];
+		const oscar_value_t *v = NULL;
+		if (oscar_value_get_str(oscar_value_at(keys, i), &key, &len) == 0 &&
+		    ts_name(name, sizeof(name), sid, key) == 0) {
+			v = oscar_value_map_get(st->objects, name);
+		}
+		if (v == NULL) {
+			oscar_value_free(out);
+			return (oscar_req_fail(
+			    req, OSCAR_ENOENT, "no object %s in session %s", key, sid));
+		}
+		oscar_value_array_push(out, oscar_value_copy(v));
+	}
+	return (oscar_req_reply(req, out));
+}
+
+// pull: get the objects from the storage at from, then put them here.
+static void ts_pulled(oscar_actor_t *self, oscar_result_t *res, void *arg)
+{
+	oscar_req_t *req = arg;
+	teststore_t *st  = oscar_actor_state(self);
+	if (res->code != 0) {
+		oscar_req_fail_result(req, res);
+		return;
+	}
+	const char          *sid   = oscar_value_map_str(oscar_req_args(req), "session");
+	const oscar_value_t *keys  = oscar_value_map_get(oscar_req_args(req), "keys");
+	oscar_value_t       *sizes = oscar_value_new_array(oscar_value_len(keys));
+	for (size_t i = 0; i < oscar_value_len(keys); i++) {
+		const char *key;
+		size_t      len;
+		char        name[2048];
+		oscar_value_get_str(oscar_value_at(keys, i), &key, &len);
+		ts_name(name, sizeof(name), sid, key);
+		oscar_value_map_set(
+		    st->objects, name, oscar_value_copy(oscar_value_at(res->value, i)));
+		oscar_value_array_push(sizes, oscar_value_new_uint(1));
+	}
+	oscar_req_reply(req, sizes);
+}
+
+static int ts_pull(oscar_actor_t *self, oscar_req_t *req)
+{
+	const oscar_value_t *a    = oscar_req_args(req);
+	const char          *from = oscar_value_map_str(a, "from");
+	oscar_ref_t          ref;
+	oscar_value_t       *q = oscar_value_new_map(2);
+	if (from == NULL || oscar_ref_make(&ref, from, "oscar.storage") != 0) {
+		oscar_value_free(q);
+		return (oscar_req_fail(req, OSCAR_EBADARGS, "bad pull"));
+	}
+	oscar_value_map_set(q, "session", oscar_value_copy(oscar_value_map_get(a, "session")));
+	oscar_value_map_set(q, "keys", oscar_value_copy(oscar_value_map_get(a, "keys")));
+	int rv = oscar_req_call(req, &ref, "get", q, 10000, ts_pulled, req, NULL);
+	if (rv != 0) {
+		return (rv);
+	}
+	return (oscar_req_defer(req, OSCAR_DEFER_HOLD));
+}
+
+static int ts_create(oscar_actor_t *self, const oscar_value_t *args)
+{
+	teststore_t *st = oscar_actor_state(self);
+	st->objects     = oscar_value_new_map(64);
+	return (st->objects != NULL ? 0 : OSCAR_ENOMEM);
+}
+
+static void ts_destroy(oscar_actor_t *self)
+{
+	teststore_t *st = oscar_actor_state(self);
+	oscar_value_free(st->objects);
+}
+
+static const oscar_method_t ts_methods[] = {
+	{ "put", ts_put, NULL },
+	{ "get", ts_get, NULL },
+	{ "pull", ts_pull, NULL },
+	{ NULL, NULL, NULL },
+};
+
+static const oscar_actor_class_t ts_class = {
+	.name       = "test.storage",
+	.state_size = sizeof(teststore_t),
+	.create     = ts_create,
+	.destroy    = ts_destroy,
+	.methods    = ts_methods,
+};
+
+static int ts_start(oscar_node_t *node, void **state, oscar_error_t *err)
+{
+	oscar_ref_t ref;
+	return (
+	    oscar_create(oscar_node_pool(node), &ts_class, "oscar.storage", NULL, 5000, &ref, err));
+}
+
+static const oscar_service_t ts_service = {
+	.abi   = OSCAR_SERVICE_ABI,
+	.name  = "test_storage",
+	.roles = OSCAR_ROLE_WORKER,
+	.start = ts_start,
+};
+
+// ---------------------------------------------------------------------------
+// The cluster
+
+static oscar_registry_t *make_registry(void)
+{
+	oscar_registry_t *reg = NULL;
+	oscar_error_t     err;
+	if (oscar_registry_new(&reg) != 0 ||
+	    oscar_example_taskfns_add(oscar_registry_taskfns(reg), &err) != 0 ||
+	    (oscar_registry_find(reg, "storage") == NULL &&
+	        oscar_registry_add(reg, &ts_service, &err) != 0)) {
+		oscar_registry_free(&reg);
+		return (NULL);
+	}
+	return (reg);
+}
+
+static oscar_registry_t *reg;
+static oscar_node_t     *sup, *w1, *w2;
+static oscar_pool_t     *client;
+static const char       *sup_addr;
+static const char       *S = "s1";
+
+static oscar_node_t *start_node(oscar_role_t role, unsigned sub_pools)
+{
+	oscar_settings_t *s;
+	oscar_node_t     *node;
+	oscar_error_t     err;
+	char              n[16];
+	snprintf(n, sizeof(n), "%u", sub_pools);
+	cr_assert_eq(oscar_settings_new(&s), 0);
+	oscar_settings_set(s, "node", "listen", "tcp://127.0.0.1:0");
+	oscar_settings_set(s, "node", "sub_pools", n);
+	oscar_settings_set(s, "cluster", "heartbeat_interval", "100ms");
+	oscar_settings_set(s, "cluster", "dead_timeout", "2s");
+	oscar_settings_set(s, "task", "kill_timeout", "300ms");
+	if (role == OSCAR_ROLE_WORKER) {
+		oscar_settings_set(s, "node", "supervisor", sup_addr);
+	}
+	cr_assert_eq(oscar_node_start(&node, role, s, reg, &err), 0, "%s", err.message);
+	oscar_settings_free(&s);
+	return (node);
+}
+
+static void setup_with(int workers)
+{
+	oscar_pool_config_t cfg;
+	oscar_cluster_t    *cl;
+	oscar_error_t       err;
+	// The test runs in a sandbox process whose environment tells the
+	// test framework's library to act as a sandbox; the sub pools the
+	// workers start inherit the environment, and must run as sub pools.
+	unsetenv("BXFI_MAP");
+	// Under AddressSanitizer, a slot whose function crashes on purpose
+	// must die of its signal, as it would in production, rather than
+	// have the sanitizer report the fault: the sub pools read their
+	// options from the environment they inherit (this process read its
+	// own already).
+	const char *asan = getenv("ASAN_OPTIONS");
+	if (asan != NULL) {
+		char opts[1024];
+		snprintf(opts, sizeof(opts), "%s:handle_segv=0", asan);
+		setenv("ASAN_OPTIONS", opts, 1);
+	}
+	cr_assert_not_null(reg = make_registry());
+	sup      = start_node(OSCAR_ROLE_SUPERVISOR, 0);
+	sup_addr = oscar_node_address(sup);
+	w1       = start_node(OSCAR_ROLE_WORKER, 1);
+	w2       = workers > 1 ? start_node(OSCAR_ROLE_WORKER, 1) : NULL;
+	oscar_pool_config_init(&cfg);
+	cr_assert_eq(oscar_pool_open(&client, &cfg), 0);
+	cr_assert_eq(oscar_cluster_open(&cl, client, sup_addr, &err), 0);
+	cr_assert_eq(
+	    oscar_cluster_wait_workers(cl, (size_t) workers, 20000, &err), 0, "%s", err.message);
+	oscar_cluster_close(&cl);
+	cr_assert_eq(oscar_sessions_create(client, sup_addr, S, false, NULL, NULL, 10000, &err), 0,
+	    "%s", err.message);
+}
+
+static void setup(void)
+{
+	setup_with(2);
+}
+
+// setup_one_slot: a cluster with a single slot in all.
+static void setup_one_slot(void)
+{
+	setup_with(1);
+}
+
+static void teardown(void)
+{
+	oscar_pool_free(&client);
+	oscar_node_stop(&w1);
+	if (w2 != NULL) {
+		oscar_node_stop(&w2);
+	}
+	oscar_node_stop(&sup);
+	oscar_registry_free(&reg);
+}
+
+TestSuite(tasks, .init = setup, .fini = teardown, .timeout = 120);
+
+// ---------------------------------------------------------------------------
+// Helpers
+
+static oscar_value_t *args1(oscar_value_t *a)
+{
+	oscar_value_t *v = oscar_value_new_array(1);
+	cr_assert_eq(oscar_value_array_push(v, a), 0);
+	return (v);
+}
+
+static oscar_value_t *args2(oscar_value_t *a, oscar_value_t *b)
+{
+	oscar_value_t *v = args1(a);
+	cr_assert_eq(oscar_value_array_push(v, b), 0);
+	return (v);
+}
+
+static void add(oscar_value_t *graph, const char *key, const char *fn, oscar_value_t *args,
+    unsigned n_output, bool pure)
+{
+	cr_assert_eq(
+	    oscar_value_array_push(graph, oscar_graph_task(key, fn, args, n_output, pure)), 0);
+}
+
+// run submits graph in session sid, waits for it and gives its info.
+static oscar_value_t *run_in(const char *sid, oscar_value_t *graph, const char *id)
+{
+	char           gid[OSCAR_GRAPH_ID_MAX];
+	oscar_error_t  err;
+	oscar_value_t *info = NULL;
+	cr_assert_eq(
+	    oscar_graph_submit(client, sup_addr, sid, graph, id, gid, sizeof(gid), 10000, &err), 0,
+	    "%s", err.message);
+	cr_assert_eq(
+	    oscar_graph_wait(client, sup_addr, sid, gid, 60000, &info, &err), 0, "%s", err.message);
+	return (info);
+}
+
+static oscar_value_t *run(oscar_value_t *graph)
+{
+	return (run_in(S, graph, NULL));
+}
+
+static void assert_status(const oscar_value_t *info, const char *status)
+{
+	const oscar_value_t *e = oscar_value_map_get(info, "error");
+	cr_assert_str_eq(oscar_value_map_str(info, "status"), status, "graph %s: %s",
+	    oscar_value_map_str(info, "status"),
+	    e != NULL && e->type == OSCAR_MAP ? oscar_value_map_str(e, "message") : "");
+}
+
+// fetch reads object key of session sid from a worker that holds it.
+static oscar_value_t *fetch_in(const char *sid, const char *key)
+{
+	oscar_value_t *entries, *out;
+	oscar_error_t  err;
+	const char    *keys[]   = { key, NULL };
+	const char    *fields[] = { "workers", NULL };
+	cr_assert_eq(
+	    oscar_meta_get(client, sup_addr, sid, keys, 1, fields, false, 10000, &entries, &err), 0,
+	    "%s", err.message);
+	const oscar_value_t *workers = oscar_value_map_get(oscar_value_at(entries, 0), "workers");
+	cr_assert_geq(oscar_value_len(workers), 1);
+	oscar_ref_t ref;
+	const char *w;
+	size_t      len;
+	cr_assert_eq(oscar_value_get_str(oscar_value_at(workers, 0), &w, &len), 0);
+	cr_assert_eq(oscar_ref_make(&ref, w, "oscar.storage"), 0);
+	oscar_value_free(entries);
+	oscar_value_t *q = oscar_value_new_map(2);
+	oscar_value_map_set(q, "session", oscar_value_new_str(sid));
+	oscar_value_map_set(q, "keys", args1(oscar_value_new_str(key)));
+	cr_assert_eq(oscar_call(client, &ref, "get", q, 10000, &out, &err), 0, "%s", err.message);
+	oscar_value_t *v = oscar_value_copy(oscar_value_at(out, 0));
+	oscar_value_free(out);
+	return (v);
+}
+
+static int64_t fetch_int(const char *key)
+{
+	oscar_value_t *v = fetch_in(S, key);
+	int64_t        i;
+	cr_assert_eq(oscar_value_get_int(v, &i), 0, "%s is not an int", key);
+	oscar_value_free(v);
+	return (i);
+}
+
+static double fetch_float(const char *key)
+{
+	oscar_value_t *v = fetch_in(S, key);
+	double         f;
+	cr_assert_eq(oscar_value_get_float(v, &f), 0, "%s is not a float", key);
+	oscar_value_free(v);
+	return (f);
+}
+
+static const oscar_value_t *error_of(const oscar_value_t *info)
+{
+	const oscar_value_t *e = oscar_value_map_get(info, "error");
+	cr_assert(e != NULL && e->type == OSCAR_MAP, "the graph has no error");
+	return (e);
+}
+
+// ---------------------------------------------------------------------------
+// Seed 001's examples
+
+Test(tasks, workers_report_their_functions)
+{
+	oscar_cluster_t *cl;
+	oscar_value_t   *info;
+	oscar_error_t    err;
+	const char      *fields[] = { "functions", NULL };
+	cr_assert_eq(oscar_cluster_open(&cl, client, sup_addr, &err), 0);
+	cr_assert_eq(
+	    oscar_cluster_nodes_info(cl, OSCAR_ROLE_WORKER, NULL, fields, 5000, &info, &err), 0,
+	    "%s", err.message);
+	cr_assert_eq(oscar_value_len(info), 2);
+	for (size_t i = 0; i < 2; i++) {
+		const oscar_value_t *fns =
+		    oscar_value_map_get(oscar_value_at(info, i), "functions");
+		bool found = false;
+		for (size_t j = 0; j < oscar_value_len(fns); j++) {
+			const char *name;
+			size_t      len;
+			oscar_value_get_str(oscar_value_at(fns, j), &name, &len);
+			found = found || strcmp(name, "triage") == 0;
+		}
+		cr_assert(found, "worker %zu does not offer triage", i);
+	}
+	oscar_value_free(info);
+	oscar_cluster_close(&cl);
+}
+
+Test(tasks, inc_over_ten_then_sum_all_is_55)
+{
+	oscar_value_t *g    = oscar_value_new_array(11);
+	oscar_value_t *refs = oscar_value_new_array(10);
+	for (int i = 0; i < 10; i++) {
+		char key[16];
+		snprintf(key, sizeof(key), "inc-%d", i);
+		add(g, key, "inc", args1(oscar_value_new_int(i)), 1, false);
+		cr_assert_eq(oscar_value_array_push(refs, oscar_value_new_ref(key)), 0);
+	}
+	add(g, "total", "sum_all", args1(refs), 1, false);
+	oscar_value_t *info = run(g);
+	assert_status(info, "done");
+	for (int i = 0; i < 10; i++) {
+		char key[16];
+		snprintf(key, sizeof(key), "inc-%d", i);
+		cr_assert_eq(fetch_int(key), i + 1);
+	}
+	cr_assert_eq(fetch_int("total"), 55);
+	cr_assert_eq(oscar_value_map_uint(info, "n_tasks", 0), 11);
+	oscar_value_free(info);
+}
+
+Test(tasks, triage_with_two_outputs)
+{
+	oscar_value_t *g    = oscar_value_new_array(3);
+	oscar_value_t *l    = oscar_value_new_array(4);
+	const double   xs[] = { 0.4, 0.7, 0.2, 0.8 };
+	for (int i = 0; i < 4; i++) {
+		oscar_value_array_push(l, oscar_value_new_float(xs[i]));
+	}
+	add(g, "tri", "triage", args1(l), 2, false);
+	add(g, "sa", "sum_all", args1(oscar_value_new_ref_output("tri", 0)), 1, false);
+	add(g, "sb", "sum_all", args1(oscar_value_new_ref_output("tri", 1)), 1, false);
+	oscar_value_t *info = run(g);
+	assert_status(info, "done");
+	oscar_value_free(info);
+	cr_assert_float_eq(fetch_float("sa"), 0.6, 1e-9);
+	cr_assert_float_eq(fetch_float("sb"), 1.5, 1e-9);
+}
+
+Test(tasks, a_diamond)
+{
+	oscar_value_t *g = oscar_value_new_array(4);
+	add(g, "top", "inc", args1(oscar_value_new_int(1)), 1, false);
+	add(g, "left", "inc", args1(oscar_value_new_ref("top")), 1, false);
+	add(g, "right", "add", args2(oscar_value_new_ref("top"), oscar_value_new_int(10)), 1,
+	    false);
+	add(g, "bottom", "add", args2(oscar_value_new_ref("left"), oscar_value_new_ref("right")), 1,
+	    false);
+	oscar_value_t *info = run(g);
+	assert_status(info, "done");
+	oscar_value_free(info);
+	cr_assert_eq(fetch_int("bottom"), 3 + 12);
+}
+
+Test(tasks, ten_thousand_tasks_and_their_sum)
+{
+	oscar_value_t *g    = oscar_value_new_array(10001);
+	oscar_value_t *refs = oscar_value_new_array(10000);
+	for (int i = 0; i < 10000; i++) {
+		char key[16];
+		snprintf(key, sizeof(key), "t%d", i);
+		add(g, key, "inc", args1(oscar_value_new_int(i)), 1, false);
+		oscar_value_array_push(refs, oscar_value_new_ref(key));
+	}
+	add(g, "sum", "sum_all", args1(refs), 1, false);
+	oscar_value_t *info = run(g);
+	assert_status(info, "done");
+	cr_assert_eq(oscar_value_map_uint(oscar_value_map_get(info, "counts"), "done", 0), 10001);
+	oscar_value_free(info);
+	cr_assert_eq(fetch_int("sum"), 10000 * 10001 / 2);
+}
+
+// ---------------------------------------------------------------------------
+// Errors
+
+Test(tasks, a_failing_task_fails_its_dependents_and_the_graph)
+{
+	oscar_value_t *g = oscar_value_new_array(3);
+	add(g, "bad", "fail",
+	    args2(oscar_value_new_str("the disk is on fire"), oscar_value_new_int(OSCAR_EUSER + 7)),
+	    1, false);
+	add(g, "after", "inc", args1(oscar_value_new_ref("bad")), 1, false);
+	add(g, "fine", "inc", args1(oscar_value_new_int(1)), 1, false);
+	oscar_value_t *info = run(g);
+	assert_status(info, "failed");
+	const oscar_value_t *e = error_of(info);
+	cr_assert_eq(oscar_value_map_int(e, "code", 0), OSCAR_EUSER + 7);
+	cr_assert_str_eq(oscar_value_map_str(e, "key"), "bad");
+	cr_assert_str_eq(oscar_value_map_str(e, "fn"), "fail");
+	cr_assert(strstr(oscar_value_map_str(e, "message"), "the disk is on fire") != NULL, "%s",
+	    oscar_value_map_str(e, "message"));
+	const char *w = oscar_value_map_str(e, "worker");
+	cr_assert(strcmp(w, oscar_node_address(w1)) == 0 || strcmp(w, oscar_node_address(w2)) == 0,
+	    "%s", w);
+	// The dependent never ran.
+	const oscar_value_t *counts = oscar_value_map_get(info, "counts");
+	cr_assert_eq(oscar_value_map_uint(counts, "done", 99) +
+	                 oscar_value_map_uint(counts, "failed", 0) +
+	                 oscar_value_map_uint(counts, "cancelled", 0),
+	    3);
+	cr_assert_eq(oscar_value_map_uint(counts, "pending", 9), 0);
+	oscar_value_free(info);
+}
+
+// after_crash checks a graph still runs on both slots.
+static void assert_cluster_runs(void)
+{
+	oscar_value_t *g = oscar_value_new_array(4);
+	for (int i = 0; i < 4; i++) {
+		char key[16];
+		snprintf(key, sizeof(key), "after-%d", i);
+		add(g, key, "inc", args1(oscar_value_new_int(i)), 1, false);
+	}
+	oscar_value_t *info = run(g);
+	assert_status(info, "done");
+	oscar_value_free(info);
+	cr_assert_eq(fetch_int("after-3"), 4);
+}
+
+Test(tasks, a_crashing_task_kills_only_its_slot)
+{
+	oscar_value_t *g = oscar_value_new_array(1);
+	add(g, "boom", "crash", args1(oscar_value_new_str("segv")), 1, false);
+	oscar_value_t *info = run(g);
+	assert_status(info, "failed");
+	const oscar_value_t *e = error_of(info);
+	cr_assert_eq(
+	    oscar_value_map_int(e, "signal", 0), SIGSEGV, "%s", oscar_value_map_str(e, "message"));
+	cr_assert_str_eq(oscar_value_map_str(e, "key"), "boom");
+	oscar_value_free(info);
+	assert_cluster_runs();
+}
+
+Test(tasks, an_aborting_task_names_sigabrt)
+{
+	oscar_value_t *g = oscar_value_new_array(1);
+	add(g, "boom", "crash", args1(oscar_value_new_str("abort")), 1, false);
+	oscar_value_t *info = run(g);
+	assert_status(info, "failed");
+	cr_assert_eq(oscar_value_map_int(error_of(info), "signal", 0), SIGABRT);
+	oscar_value_free(info);
+	assert_cluster_runs();
+}
+
+static void assert_refused(oscar_value_t *g, int code, const char *needle)
+{
+	oscar_error_t err;
+	int           rv = oscar_graph_submit(client, sup_addr, S, g, NULL, NULL, 0, 10000, &err);
+	cr_assert_eq(rv, code, "%s: %s", oscar_strerror(rv), err.message);
+	cr_assert(
+	    strstr(err.message, needle) != NULL, "'%s' does not name %s", err.message, needle);
+}
+
+Test(tasks, bad_graphs_are_refused_naming_the_task)
+{
+	oscar_value_t *g = oscar_value_new_array(1);
+	add(g, "lonely", "nobody_offers_this", NULL, 1, false);
+	assert_refused(g, OSCAR_ENOENT, "lonely");
+
+	g = oscar_value_new_array(1);
+	add(g, "orphan", "inc", args1(oscar_value_new_ref("nowhere")), 1, false);
+	assert_refused(g, OSCAR_ENOENT, "orphan");
+
+	g = oscar_value_new_array(2);
+	add(g, "a", "inc", args1(oscar_value_new_ref("b")), 1, false);
+	add(g, "b", "inc", args1(oscar_value_new_ref("a")), 1, false);
+	assert_refused(g, OSCAR_EINVAL, "cycle");
+
+	g = oscar_value_new_array(2);
+	add(g, "twin", "inc", args1(oscar_value_new_int(1)), 1, false);
+	add(g, "twin", "inc", args1(oscar_value_new_int(2)), 1, false);
+	assert_refused(g, OSCAR_EEXIST, "twin");
+
+	g = oscar_value_new_array(2);
+	add(g, "one", "inc", args1(oscar_value_new_int(1)), 1, false);
+	add(g, "two", "inc", args1(oscar_value_new_ref_output("one", 3)), 1, false);
+	assert_refused(g, OSCAR_EINVAL, "two");
+
+	// Nothing ran: the session has no graph.
+	oscar_value_t *ids;
+	oscar_error_t  err;
+	cr_assert_eq(oscar_graph_list(client, sup_addr, S, 5000, &ids, &err), 0, "%s", err.message);
+	cr_assert_eq(oscar_value_len(ids), 0);
+	oscar_value_free(ids);
+}
+
+// ---------------------------------------------------------------------------
+// Wait, cancel, kill, delete, list
+
+Test(tasks, a_wait_times_out_and_the_graph_runs_on_then_cancel_stops_it)
+{
+	char           gid[OSCAR_GRAPH_ID_MAX];
+	oscar_error_t  err;
+	oscar_value_t *info = NULL;
+	oscar_value_t *g    = oscar_value_new_array(2);
+	add(g, "slow", "sleep", args1(oscar_value_new_int(60000)), 1, false);
+	add(g, "after", "inc", args1(oscar_value_new_ref("slow")), 1, false);
+	cr_assert_eq(
+	    oscar_graph_submit(client, sup_addr, S, g, "g-slow", gid, sizeof(gid), 10000, &err), 0,
+	    "%s", err.message);
+	cr_assert_str_eq(gid, "g-slow");
+	cr_assert_eq(oscar_graph_wait(client, sup_addr, S, gid, 300, &info, &err), OSCAR_ETIMEDOUT);
+	const char *fields[] = { "status", NULL };
+	cr_assert_eq(oscar_graph_info(client, sup_addr, S, gid, fields, 5000, &info, &err), 0);
+	cr_assert_str_eq(oscar_value_map_str(info, "status"), "running");
+	cr_assert_null(
+	    oscar_value_map_get(info, "n_tasks"), "the field filter let n_tasks through");
+	oscar_value_free(info);
+	cr_assert_eq(
+	    oscar_graph_cancel(client, sup_addr, S, gid, 5000, &err), 0, "%s", err.message);
+	cr_assert_eq(oscar_graph_wait(client, sup_addr, S, gid, 10000, &info, &err), 0);
+	assert_status(info, "cancelled");
+	oscar_value_free(info);
+	// The sleeping task saw its flag and its slot is free again.
+	assert_cluster_runs();
+	oscar_value_t *ids;
+	cr_assert_eq(oscar_graph_list(client, sup_addr, S, 5000, &ids, &err), 0);
+	cr_assert_eq(oscar_value_len(ids), 2);
+	oscar_value_free(ids);
+	cr_assert_eq(oscar_graph_delete(client, sup_addr, S, gid, 5000, &err), 0);
+	cr_assert_eq(
+	    oscar_graph_info(client, sup_addr, S, gid, NULL, 5000, &info, &err), OSCAR_ENOENT);
+}
+
+Test(tasks, a_task_that_ignores_its_flag_is_killed_and_its_slot_recovers)
+{
+	char           gid[OSCAR_GRAPH_ID_MAX];
+	oscar_error_t  err;
+	oscar_value_t *info = NULL;
+	oscar_value_t *g    = oscar_value_new_array(1);
+	add(g, "forever", "spin", NULL, 1, false);
+	cr_assert_eq(
+	    oscar_graph_submit(client, sup_addr, S, g, NULL, gid, sizeof(gid), 10000, &err), 0,
+	    "%s", err.message);
+	// It runs: started on a worker.
+	for (int i = 0; i < 200; i++) {
+		cr_assert_eq(
+		    oscar_graph_info(client, sup_addr, S, gid, NULL, 5000, &info, &err), 0);
+		uint64_t running =
+		    oscar_value_map_uint(oscar_value_map_get(info, "counts"), "running", 0);
+		oscar_value_free(info);
+		if (running == 1) {
+			break;
+		}
+		cr_assert_eq(
+		    oscar_graph_wait(client, sup_addr, S, gid, 20, NULL, &err), OSCAR_ETIMEDOUT);
+	}
+	cr_assert_eq(oscar_graph_cancel(client, sup_addr, S, gid, 5000, &err), 0);
+	// Both slots come back: the killed one recovers (task.kill_timeout is
+	// 300 ms here).
+	for (int i = 0; i < 2; i++) {
+		assert_cluster_runs();
+	}
+	oscar_value_t *g2 = oscar_value_new_array(2);
+	add(g2, "x", "sleep", args1(oscar_value_new_int(200)), 1, false);
+	add(g2, "y", "sleep", args1(oscar_value_new_int(200)), 1, false);
+	info = run(g2);
+	assert_status(info, "done");
+	oscar_value_free(info);
+}
+
+Test(tasks, a_pure_task_already_stored_is_reused)
+{
+	oscar_value_t *g = oscar_value_new_array(1);
+	add(g, "p", "inc", args1(oscar_value_new_int(41)), 1, true);
+	oscar_value_t *info = run(g);
+	assert_status(info, "done");
+	cr_assert_eq(oscar_value_map_uint(info, "reused", 9), 0);
+	oscar_value_free(info);
+	g = oscar_value_new_array(2);
+	add(g, "p", "inc", args1(oscar_value_new_int(41)), 1, true);
+	add(g, "q", "inc", args1(oscar_value_new_ref("p")), 1, false);
+	info = run(g);
+	assert_status(info, "done");
+	cr_assert_eq(oscar_value_map_uint(info, "reused", 0), 1);
+	oscar_value_free(info);
+	cr_assert_eq(fetch_int("q"), 43);
+}
+
+Test(tasks, an_impure_task_runs_every_time)
+{
+	for (int i = 0; i < 2; i++) {
+		oscar_value_t *g = oscar_value_new_array(1);
+		add(g, "again", "inc", args1(oscar_value_new_int(i)), 1, false);
+		oscar_value_t *info = run(g);
+		assert_status(info, "done");
+		cr_assert_eq(oscar_value_map_uint(info, "reused", 9), 0);
+		oscar_value_free(info);
+		cr_assert_eq(fetch_int("again"), i + 1);
+	}
+}
+
+Test(tasks, two_sessions_do_not_see_each_others_keys)
+{
+	oscar_error_t err;
+	cr_assert_eq(oscar_sessions_create(client, sup_addr, "s2", false, NULL, NULL, 10000, &err),
+	    0, "%s", err.message);
+	oscar_value_t *g = oscar_value_new_array(1);
+	add(g, "k", "inc", args1(oscar_value_new_int(1)), 1, false);
+	oscar_value_t *h = oscar_value_new_array(1);
+	add(h, "k", "inc", args1(oscar_value_new_int(100)), 1, false);
+	oscar_value_t *i1 = run_in(S, g, NULL);
+	oscar_value_t *i2 = run_in("s2", h, NULL);
+	assert_status(i1, "done");
+	assert_status(i2, "done");
+	oscar_value_free(i1);
+	oscar_value_free(i2);
+	oscar_value_t *a = fetch_in(S, "k"), *b = fetch_in("s2", "k");
+	int64_t        x, y;
+	cr_assert_eq(oscar_value_get_int(a, &x), 0);
+	cr_assert_eq(oscar_value_get_int(b, &y), 0);
+	cr_assert_eq(x, 2);
+	cr_assert_eq(y, 101);
+	oscar_value_free(a);
+	oscar_value_free(b);
+	// A reference to s1's key from s2 finds nothing there.
+	g = oscar_value_new_array(1);
+	add(g, "peek", "inc", args1(oscar_value_new_ref("only-in-s1")), 1, false);
+	cr_assert_eq(oscar_graph_submit(client, sup_addr, "s2", g, NULL, NULL, 0, 10000, &err),
+	    OSCAR_ENOENT);
+}
+
+// ---------------------------------------------------------------------------
+// What a peer should not send
+
+Test(tasks, malformed_messages_are_refused_and_change_nothing)
+{
+	oscar_ref_t    exe, mgr;
+	oscar_error_t  err;
+	oscar_value_t *m = oscar_value_new_map(2);
+	cr_assert_eq(oscar_ref_make(&exe, oscar_node_address(w1), "oscar.executor"), 0);
+	cr_assert_eq(oscar_ref_make(&mgr, sup_addr, "oscar.task:s1"), 0);
+	// An executor's run without tasks, and with a task that is no task.
+	oscar_value_map_set(m, "session", oscar_value_new_str(S));
+	cr_assert_eq(oscar_call(client, &exe, "run", m, 5000, NULL, &err), OSCAR_EBADARGS);
+	m = oscar_value_new_map(2);
+	oscar_value_map_set(m, "session", oscar_value_new_str(S));
+	oscar_value_map_set(m, "tasks", args1(oscar_value_new_str("not a task")));
+	cr_assert_eq(oscar_call(client, &exe, "run", m, 5000, NULL, &err), 0, "%s", err.message);
+	cr_assert_eq(oscar_call(client, &exe, "run", oscar_value_new_int(3), 5000, NULL, &err),
+	    OSCAR_EBADARGS);
+	// A manager's report from nobody, and a submit of no graph.
+	m = oscar_value_new_map(2);
+	oscar_value_map_set(m, "worker", oscar_value_new_str("tcp://127.0.0.1:1"));
+	oscar_value_map_set(
+	    m, "reports", args1(args2(oscar_value_new_str("k"), oscar_value_new_str("finished"))));
+	cr_assert_eq(oscar_call(client, &mgr, "report", m, 5000, NULL, &err), 0, "%s", err.message);
+	cr_assert_eq(oscar_call(client, &mgr, "report", oscar_value_new_map(0), 5000, NULL, &err),
+	    OSCAR_EBADARGS);
+	m = oscar_value_new_map(1);
+	oscar_value_map_set(m, "graph", oscar_value_new_str("no"));
+	cr_assert_eq(oscar_call(client, &mgr, "submit", m, 5000, NULL, &err), OSCAR_EBADARGS);
+	// The cluster runs on.
+	assert_cluster_runs();
+}
+
+// ---------------------------------------------------------------------------
+// Nested submission
+
+// assert_one_to_ten checks that v is the list 1..10 (seed 001's driver).
+static void assert_one_to_ten(const char *key)
+{
+	oscar_value_t *v = fetch_in(S, key);
+	cr_assert_eq(oscar_value_len(v), 10);
+	for (size_t i = 0; i < 10; i++) {
+		int64_t x;
+		cr_assert_eq(oscar_value_get_int(oscar_value_at(v, i), &x), 0);
+		cr_assert_eq(x, (int64_t) i + 1);
+	}
+	oscar_value_free(v);
+}
+
+Test(tasks, the_driver_submits_ten_incs_and_gives_one_to_ten)
+{
+	oscar_value_t *g = oscar_value_new_array(1);
+	add(g, "driver", "driver", NULL, 1, false);
+	oscar_value_t *info = run(g);
+	assert_status(info, "done");
+	oscar_value_free(info);
+	assert_one_to_ten("driver");
+}
+
+Test(tasks, nested_two_levels_deep_with_one_slot_in_the_cluster, .init = setup_one_slot)
+{
+	oscar_value_t *g = oscar_value_new_array(1);
+	add(g, "top", "driver", args2(oscar_value_new_int(10), oscar_value_new_int(2)), 1, false);
+	oscar_value_t *info = run(g);
+	assert_status(info, "done");
+	oscar_value_free(info);
+	assert_one_to_ten("top");
+	// The inner drivers ran in the same session, under keys of their own.
+	assert_one_to_ten("top/d");
+	assert_one_to_ten("top/d/d");
+}
+
+// The program is also the workers' sub pool program.
+int main(int argc, char *argv[])
+{
+	oscar_registry_t *sub = NULL;
+	if (getenv("OSCAR_SUBPOOL_ADDRESS") != NULL) {
+		sub    = make_registry();
+		int rv = oscar_node_subpool_main(sub);
+		oscar_registry_free(&sub);
+		return (rv);
+	}
+	struct criterion_test_set *tests = criterion_initialize();
+	int                        rv    = 0;
+	if (criterion_handle_args(argc, argv, true)) {
+		rv = !criterion_run_all_tests(tests);
+	}
+	criterion_finalize(tests);
+	return (rv);
+}
