@@ -36,10 +36,11 @@
 //    main pool and its pid to every pool it talks to, in a "home" control
 //    frame before anything else; a sub pool also asks its own main pool
 //    about peers it heard nothing from (its siblings). Such a lost peer is
-//    retired: its connection is closed at once, so that new calls dial
-//    whatever runs at its address next, and it stays, with no socket, only
-//    for its held calls. Retired peers are bounded like live ones
-//    (max_peers); past the bound, a loss fails its calls at once.
+//    retired at once, so that new calls dial whatever runs at its address
+//    next, and it stays only for its held calls and until its socket can
+//    close outside a handshake (osc_peer_retire). Retired peers are
+//    bounded like live ones (max_peers); past the bound, a loss fails its
+//    calls at once.
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
