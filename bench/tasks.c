@@ -20,20 +20,6 @@
 #include "bench/bench.h"
 #include "oscar/oscar.h"
 
-#ifdef OSCAR_BENCH_NO_TASKS
-// Built without the examples: no task functions to run.
-const char *const bench_tasks_names[] = { NULL };
-
-int bench_tasks_subpool(void)
-{
-	return (-1);
-}
-
-size_t bench_tasks_run(const bench_opts_t *o, bench_row_t *rows, size_t max)
-{
-	return (0);
-}
-#else
 #include "taskfns.h"
 
 const char *const bench_tasks_names[] = { "tasks-10k", "task-one", "tasks-tree", "tasks-chain",
@@ -356,4 +342,3 @@ size_t bench_tasks_run(const bench_opts_t *o, bench_row_t *rows, size_t max)
 	oscar_registry_free(&reg);
 	return (n);
 }
-#endif
