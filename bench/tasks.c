@@ -228,8 +228,8 @@ size_t bench_tasks_run(const bench_opts_t *o, bench_row_t *rows, size_t max)
 	}
 	oscar_cluster_close(&cl);
 	oscar_ref_t clock;
-	if (oscar_create(oscar_node_pool(sup), &cpu_class, "bench.cpu", NULL, 30000, &clock, &err) !=
-	    0) {
+	if (oscar_create(
+	        oscar_node_pool(sup), &cpu_class, "bench.cpu", NULL, 30000, &clock, &err) != 0) {
 		bench_fail("cannot make the CPU clock actor: %s", err.message);
 	}
 	int    rounds = o->rounds;

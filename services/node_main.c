@@ -48,7 +48,8 @@ static const osc_flag_t osc_flags[] = {
 	{ "supervisor", 's', OSC_FLAG_SETTING, "node", "supervisor", OSC_WORKER, "URL",
 	    "the supervisor's address (required)" },
 	{ "sub-pools", 'n', OSC_FLAG_SETTING, "node", "sub_pools", OSC_BOTH, "N",
-	    "sub pools (child processes) the node starts and watches; a worker's are its task slots (default: a worker one per core, a supervisor 0)" },
+	    "sub pools (child processes) the node starts and watches; a worker's are its task "
+	    "slots (default: a worker one per core, a supervisor 0)" },
 	{ "cores", 0, OSC_FLAG_SETTING, "node", "cores", OSC_BOTH, "N",
 	    "cores the node offers (default: the CPUs online)" },
 	{ "memory", 0, OSC_FLAG_SETTING, "node", "memory", OSC_BOTH, "SIZE",

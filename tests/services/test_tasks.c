@@ -844,8 +844,8 @@ static void put_on(oscar_node_t *w, const char *key, oscar_value_t *value)
 	oscar_value_t *loc = args1(oscar_value_new_str(key));
 	oscar_value_array_push(loc, oscar_value_new_str(oscar_node_address(w)));
 	oscar_value_array_push(loc, oscar_value_new_uint(size));
-	cr_assert_eq(oscar_meta_add_location(client, sup_addr, S, args1(loc), 10000, &err), 0,
-	    "%s", err.message);
+	cr_assert_eq(oscar_meta_add_location(client, sup_addr, S, args1(loc), 10000, &err), 0, "%s",
+	    err.message);
 }
 
 // assert_only_on asserts that meta says object key is held by w alone:
@@ -860,8 +860,8 @@ static void assert_only_on(const char *key, oscar_node_t *w)
 	    oscar_meta_get(client, sup_addr, S, keys, 1, fields, false, 10000, &entries, &err), 0,
 	    "%s", err.message);
 	const oscar_value_t *workers = oscar_value_map_get(oscar_value_at(entries, 0), "workers");
-	cr_assert_eq(oscar_value_len(workers), 1, "%s is on %zu workers", key,
-	    oscar_value_len(workers));
+	cr_assert_eq(
+	    oscar_value_len(workers), 1, "%s is on %zu workers", key, oscar_value_len(workers));
 	cr_assert_str_eq(oscar_value_at_str(workers, 0), oscar_node_address(w),
 	    "%s is on %s, not on %s", key, oscar_value_at_str(workers, 0), oscar_node_address(w));
 	oscar_value_free(entries);
@@ -872,8 +872,7 @@ static void assert_only_on(const char *key, oscar_node_t *w)
 // sum of the list goes there too although the first worker, with both
 // slots free, is less loaded, and a chain from that sum, in a later
 // graph, stays there.
-Test(tasks, a_task_runs_where_its_large_input_is_and_chains_stay_there,
-    .init = setup_two_slots)
+Test(tasks, a_task_runs_where_its_large_input_is_and_chains_stay_there, .init = setup_two_slots)
 {
 	oscar_value_t *big = oscar_value_new_array(20000);
 	for (int i = 0; i < 20000; i++) {
@@ -884,9 +883,9 @@ Test(tasks, a_task_runs_where_its_large_input_is_and_chains_stay_there,
 	add(g, "busy", "hold", args1(oscar_value_new_ref("big")), 1, false);
 	char          hold[OSCAR_GRAPH_ID_MAX];
 	oscar_error_t err;
-	cr_assert_eq(oscar_graph_submit(client, sup_addr, S, g, NULL, hold, sizeof(hold), 10000,
-	                 &err),
-	    0, "%s", err.message);
+	cr_assert_eq(
+	    oscar_graph_submit(client, sup_addr, S, g, NULL, hold, sizeof(hold), 10000, &err), 0,
+	    "%s", err.message);
 	// The second worker holds "busy" now (the submission placed it), the
 	// first holds nothing: the least loaded worker is the first.
 	g = oscar_value_new_array(1);
@@ -907,8 +906,8 @@ Test(tasks, a_task_runs_where_its_large_input_is_and_chains_stay_there,
 	assert_only_on("c1", w2);
 	assert_only_on("c2", w2);
 	assert_only_on("c3", w2);
-	cr_assert_eq(oscar_graph_cancel(client, sup_addr, S, hold, 10000, &err), 0, "%s",
-	    err.message);
+	cr_assert_eq(
+	    oscar_graph_cancel(client, sup_addr, S, hold, 10000, &err), 0, "%s", err.message);
 	// The held task ran on the second worker: it was placed by its input
 	// too, and nothing pulled the list to the first worker.
 	assert_only_on("big", w2);
