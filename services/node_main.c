@@ -48,7 +48,8 @@ static const osc_flag_t osc_flags[] = {
 	{ "supervisor", 's', OSC_FLAG_SETTING, "node", "supervisor", OSC_WORKER, "URL",
 	    "the supervisor's address (required)" },
 	{ "sub-pools", 'n', OSC_FLAG_SETTING, "node", "sub_pools", OSC_BOTH, "N",
-	    "sub pools (child processes) the node starts and watches (default 0)" },
+	    "sub pools (child processes) the node starts and watches; a worker's are its task "
+	    "slots (default: a worker one per core, a supervisor 0)" },
 	{ "cores", 0, OSC_FLAG_SETTING, "node", "cores", OSC_BOTH, "N",
 	    "cores the node offers (default: the CPUs online)" },
 	{ "memory", 0, OSC_FLAG_SETTING, "node", "memory", OSC_BOTH, "SIZE",
@@ -341,6 +342,34 @@ static void osc_wait_for_stop(oscar_node_t *node, int sfd)
 	}
 }
 
+// osc_worker_default_subs gives a worker started without --sub-pools one
+// sub pool (one task slot) per core: the cores it offers (--cores, else
+// the CPUs online), at most 256. *own is then a copy of settings with
+// node.sub_pools set (the caller frees it), else NULL. A node on
+// tls+tcp://, where sub pools are not supported yet, keeps none.
+static int osc_worker_default_subs(
+    oscar_role_t role, const oscar_settings_t *settings, oscar_settings_t **own)
+{
+	const char *listen = oscar_settings_get(settings, "node", "listen");
+	const char *cores  = oscar_settings_get(settings, "node", "cores");
+	*own               = NULL;
+	if (role != OSCAR_ROLE_WORKER || oscar_settings_get(settings, "node", "sub_pools") != NULL ||
+	    (listen != NULL && strncmp(listen, "tls+tcp://", 10) == 0)) {
+		return (0);
+	}
+	long n = cores != NULL ? strtol(cores, NULL, 10) : sysconf(_SC_NPROCESSORS_ONLN);
+	n      = n < 1 ? 1 : n > 256 ? 256 : n;
+	char buf[16];
+	snprintf(buf, sizeof(buf), "%ld", n);
+	int rv = oscar_settings_new(own);
+	rv     = rv != 0 ? rv : osc_settings_copy(*own, settings);
+	rv     = rv != 0 ? rv : oscar_settings_set(*own, "node", "sub_pools", buf);
+	if (rv != 0) {
+		oscar_settings_free(own);
+	}
+	return (rv);
+}
+
 static int osc_run(oscar_role_t role, const oscar_settings_t *settings, oscar_registry_t *reg)
 {
 	// Die with the program that started us (oscar local), when asked:
@@ -368,9 +397,17 @@ static int osc_run(oscar_role_t role, const oscar_settings_t *settings, oscar_re
 		return (OSC_EXIT_FAILED);
 	}
 
-	oscar_node_t *node;
-	oscar_error_t err;
-	int           rv = oscar_node_start(&node, role, settings, reg, &err);
+	oscar_node_t     *node;
+	oscar_error_t     err;
+	oscar_settings_t *own = NULL;
+	int               rv  = osc_worker_default_subs(role, settings, &own);
+	if (rv != 0) {
+		fprintf(stderr, "%s: cannot start: %s\n", osc_program(role), oscar_strerror(rv));
+		close(sfd);
+		return (OSC_EXIT_FAILED);
+	}
+	rv = oscar_node_start(&node, role, own != NULL ? own : settings, reg, &err);
+	oscar_settings_free(&own);
 	if (rv != 0) {
 		fprintf(stderr, "%s: cannot start: %s\n", osc_program(role), err.message);
 		close(sfd);

@@ -16,12 +16,22 @@
 // go to the engine in one call. Waits are parked with a timer each: the
 // graph's end answers them, the timer answers OSCAR_ETIMEDOUT and leaves
 // the graph running.
+//
+// Locality. The engine knows where the outputs of its own unfinished
+// graphs' tasks are (their completions say); for every other input, a
+// stored object, it asks the locate callback, which answers from a table
+// of places kept here: the same meta request that tells which keys are
+// stored at submit asks their size and workers too, so that placing a
+// task never waits for a round trip. The table is bounded
+// (OSC_TMGR_LOCS_MAX objects); when full it is emptied, and tasks whose
+// inputs' places were forgotten go to the least loaded worker instead.
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "actors/map.h"
 #include "oscar/cluster.h"
+#include "services/strmap.h"
 #include "services/task/graph.h"
 #include "services/task/task_int.h"
 
@@ -31,6 +41,18 @@
 #define OSC_TMGR_WATCH_TIMEOUT_MS 30000
 #define OSC_TMGR_META_TIMEOUT_MS  30000
 #define OSC_TMGR_GRAPH_ID_MAX     128
+// How many workers holding one object, and how many objects, the table
+// of places keeps.
+#define OSC_TMGR_LOC_WORKERS 4
+#define OSC_TMGR_LOCS_MAX    65536
+
+// osc_tmgr_loc_t is where a stored object is, as meta said at a
+// submission: its size and up to OSC_TMGR_LOC_WORKERS workers (owned).
+typedef struct osc_tmgr_loc {
+	uint64_t size;
+	size_t   n;
+	char    *workers[OSC_TMGR_LOC_WORKERS];
+} osc_tmgr_loc_t;
 
 typedef struct osc_tmgr_wait {
 	osc_tm_waiter_t       w;
@@ -71,7 +93,8 @@ typedef struct osc_tmgr {
 	uint64_t            seq; // generated graph ids
 	osc_tmgr_wait_t    *waits;
 	size_t              n_waits;
-	osc_tmgr_sub_t     *sub; // the submission being checked, or NULL
+	osc_tmgr_sub_t     *sub;  // the submission being checked, or NULL
+	osc_strmap_t        locs; // key -> osc_tmgr_loc_t of stored objects
 	bool                closing;
 } osc_tmgr_t;
 
@@ -103,6 +126,62 @@ static bool osc_tmgr_stored(void *arg, const char *key)
 	}
 	return (bsearch(&key, st->sub->stored, st->sub->n_stored, sizeof(char *),
 	            osc_tmgr_strcmp) != NULL);
+}
+
+static void osc_tmgr_loc_free(void *p)
+{
+	osc_tmgr_loc_t *l = p;
+	for (size_t i = 0; l != NULL && i < l->n; i++) {
+		free(l->workers[i]);
+	}
+	free(l);
+}
+
+// osc_tmgr_loc_learn records what meta's entry e (size, workers) says of
+// stored object key. Out of memory, it records nothing: locality is a
+// preference, never needed for a task to run.
+static void osc_tmgr_loc_learn(osc_tmgr_t *st, const char *key, const oscar_value_t *e)
+{
+	const oscar_value_t *workers = oscar_value_map_get(e, "workers");
+	size_t               nw      = oscar_value_len(workers);
+	if (workers == NULL || workers->type != OSCAR_ARRAY || nw == 0) {
+		osc_tmgr_loc_free(osc_strmap_del(&st->locs, key));
+		return;
+	}
+	osc_tmgr_loc_t *l = calloc(1, sizeof(*l));
+	if (l == NULL) {
+		return;
+	}
+	l->size = oscar_value_map_uint(e, "size", 0);
+	for (size_t i = 0; i < nw && l->n < OSC_TMGR_LOC_WORKERS; i++) {
+		const char *w = oscar_value_at_str(workers, i);
+		if (w != NULL && (l->workers[l->n] = strdup(w)) != NULL) {
+			l->n++;
+		}
+	}
+	if (st->locs.len >= OSC_TMGR_LOCS_MAX && osc_strmap_get(&st->locs, key) == NULL) {
+		osc_strmap_fini(&st->locs, osc_tmgr_loc_free);
+		memset(&st->locs, 0, sizeof(st->locs));
+	}
+	void *old = NULL;
+	if (osc_strmap_put(&st->locs, key, l, &old) != 0) {
+		osc_tmgr_loc_free(l);
+		return;
+	}
+	osc_tmgr_loc_free(old);
+}
+
+// osc_tmgr_locate answers the engine from the table of places.
+static size_t osc_tmgr_locate(void *arg, const char *key, osc_tm_loc_t *locs, size_t max)
+{
+	osc_tmgr_t     *st = arg;
+	osc_tmgr_loc_t *l  = osc_strmap_get(&st->locs, key);
+	size_t          n  = 0;
+	for (; l != NULL && n < l->n && n < max; n++) {
+		locs[n].worker = l->workers[n];
+		locs[n].bytes  = l->size;
+	}
+	return (n);
 }
 
 static void osc_tmgr_ran(oscar_actor_t *self, oscar_result_t *res, void *arg);
@@ -643,6 +722,7 @@ static void osc_tmgr_met(oscar_actor_t *self, oscar_result_t *res, void *arg)
 		if (status != NULL && strcmp(status, "stored") == 0 &&
 		    oscar_value_get_str(oscar_value_at(sub->keys, i), &key, &len) == 0) {
 			sub->stored[sub->n_stored++] = (char *) key;
+			osc_tmgr_loc_learn(st, key, e);
 		}
 	}
 	qsort(sub->stored, sub->n_stored, sizeof(char *), osc_tmgr_strcmp);
@@ -706,9 +786,11 @@ static int osc_tmgr_m_submit(oscar_actor_t *self, oscar_req_t *req)
 	// Ask meta about every key at once; the request holds the actor, so
 	// that nothing changes the engine before the answer.
 	oscar_value_t *q      = oscar_value_new_map(2);
-	oscar_value_t *fields = oscar_value_new_array(1);
+	oscar_value_t *fields = oscar_value_new_array(3);
 	rv                    = q != NULL && fields != NULL ? 0 : OSCAR_ENOMEM;
 	rv = rv != 0 ? rv : oscar_value_array_push(fields, oscar_value_new_str("status"));
+	rv = rv != 0 ? rv : oscar_value_array_push(fields, oscar_value_new_str("size"));
+	rv = rv != 0 ? rv : oscar_value_array_push(fields, oscar_value_new_str("workers"));
 	rv = rv != 0 ? rv : oscar_value_map_set(q, "keys", oscar_value_copy(sub->keys));
 	if (rv == 0) {
 		rv     = oscar_value_map_set(q, "fields", fields);
@@ -995,6 +1077,7 @@ static int osc_tmgr_create(oscar_actor_t *self, const oscar_value_t *args)
 	}
 	osc_tm_ops_t ops = {
 		.stored = osc_tmgr_stored,
+		.locate = osc_tmgr_locate,
 		.assign = osc_tmgr_assign,
 		.cancel = osc_tmgr_cancel_cb,
 		.arg    = st,
@@ -1025,6 +1108,7 @@ static void osc_tmgr_destroy(oscar_actor_t *self)
 		free(w);
 	}
 	osc_tm_free(&st->tm);
+	osc_strmap_fini(&st->locs, osc_tmgr_loc_free);
 	free(st->workers);
 }
 

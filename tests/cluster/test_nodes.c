@@ -388,6 +388,43 @@ Test(nodes, status_command_shows_the_nodes)
 	    proc_tail(none));
 }
 
+static bool a_worker_has_two_slots(const oscar_node_info_t *nodes, size_t n, const void *arg)
+{
+	(void) arg;
+	for (size_t i = 0; i < n; i++) {
+		if (nodes[i].role == OSCAR_ROLE_WORKER && nodes[i].slots == 2) {
+			return (true);
+		}
+	}
+	return (false);
+}
+
+// Without --sub-pools, a worker has one sub pool, a task slot, per core
+// it offers; the supervisor has none.
+Test(nodes, a_worker_without_sub_pools_given_has_one_per_core)
+{
+	node_t           sup = start_supervisor("sup", STEADY_BEAT, NULL);
+	oscar_cluster_t *cl  = procs_client(sup.addr);
+	node_t           w   = start_worker("w1", sup.addr, "--cores", "2", STEADY_BEAT, NULL);
+	wait_joined(cl, &w, 1);
+	size_t             n;
+	oscar_node_info_t *nodes =
+	    watch_until(cl, 0, a_worker_has_two_slots, NULL, "the worker has two slots", &n);
+	const oscar_node_info_t *nd = find_node(nodes, n, w.addr);
+	cr_assert_not_null(nd);
+	cr_assert_eq(nd->sub_pools, 2);
+	cr_assert_eq(nd->slots, 2);
+	nd = find_node(nodes, n, sup.addr);
+	cr_assert_not_null(nd);
+	cr_assert_eq(nd->sub_pools, 0);
+	oscar_node_info_free(nodes, n);
+	pid_t subs[4];
+	cr_assert_eq(sub_pools_of(&w, subs, 4), 2, "the worker has two sub pools");
+	cr_assert_eq(sub_pools_of(&sup, subs, 4), 0, "the supervisor has no sub pool");
+	stop_node(&w, SIGTERM);
+	stop_node(&sup, SIGTERM);
+}
+
 // ---------------------------------------------------------------------------
 // Losing and stopping nodes
 

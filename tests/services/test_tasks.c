@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "examples/task-functions/taskfns.h"
@@ -170,12 +171,27 @@ static const oscar_service_t ts_service = {
 // ---------------------------------------------------------------------------
 // The cluster
 
+// hold(args...) keeps its slot busy until it is cancelled (a minute at
+// most), whatever its arguments, then gives 0: a task that holds its
+// worker for as long as a test needs, and that may take any input.
+static int fn_hold(oscar_task_ctx_t *ctx, const oscar_value_t *args, oscar_value_t **result)
+{
+	(void) args;
+	for (int i = 0; i < 12000 && !oscar_task_cancelled(ctx); i++) {
+		struct timespec ts = { 0, 5000000L };
+		nanosleep(&ts, NULL);
+	}
+	*result = oscar_value_new_int(0);
+	return (*result != NULL ? 0 : OSCAR_ENOMEM);
+}
+
 static oscar_registry_t *make_registry(void)
 {
 	oscar_registry_t *reg = NULL;
 	oscar_error_t     err;
 	if (oscar_registry_new(&reg) != 0 ||
 	    oscar_example_taskfns_add(oscar_registry_taskfns(reg), &err) != 0 ||
+	    oscar_taskfns_add(oscar_registry_taskfns(reg), "hold", fn_hold, NULL, &err) != 0 ||
 	    (oscar_registry_find(reg, "storage") == NULL &&
 	        oscar_registry_add(reg, &ts_service, &err) != 0)) {
 		oscar_registry_free(&reg);
@@ -213,7 +229,7 @@ static oscar_node_t *start_node(oscar_role_t role, unsigned sub_pools)
 	return (node);
 }
 
-static void setup_with(int workers)
+static void setup_with(int workers, unsigned slots)
 {
 	oscar_pool_config_t cfg;
 	oscar_cluster_t    *cl;
@@ -236,8 +252,8 @@ static void setup_with(int workers)
 	cr_assert_not_null(reg = make_registry());
 	sup      = start_node(OSCAR_ROLE_SUPERVISOR, 0);
 	sup_addr = oscar_node_address(sup);
-	w1       = start_node(OSCAR_ROLE_WORKER, 1);
-	w2       = workers > 1 ? start_node(OSCAR_ROLE_WORKER, 1) : NULL;
+	w1       = start_node(OSCAR_ROLE_WORKER, slots);
+	w2       = workers > 1 ? start_node(OSCAR_ROLE_WORKER, slots) : NULL;
 	oscar_pool_config_init(&cfg);
 	cr_assert_eq(oscar_pool_open(&client, &cfg), 0);
 	cr_assert_eq(oscar_cluster_open(&cl, client, sup_addr, &err), 0);
@@ -250,13 +266,19 @@ static void setup_with(int workers)
 
 static void setup(void)
 {
-	setup_with(2);
+	setup_with(2, 1);
 }
 
 // setup_one_slot: a cluster with a single slot in all.
 static void setup_one_slot(void)
 {
-	setup_with(1);
+	setup_with(1, 1);
+}
+
+// setup_two_slots: two workers with two slots each.
+static void setup_two_slots(void)
+{
+	setup_with(2, 2);
 }
 
 static void teardown(void)
@@ -800,6 +822,97 @@ Test(tasks, nested_two_levels_deep_with_one_slot_in_the_cluster, .init = setup_o
 	// The inner drivers ran in the same session, under keys of their own.
 	assert_one_to_ten("top/d");
 	assert_one_to_ten("top/d/d");
+}
+
+// ---------------------------------------------------------------------------
+// Locality
+
+// put_on stores value (consumed) as object key of session S on worker
+// w's storage, and tells meta it is there.
+static void put_on(oscar_node_t *w, const char *key, oscar_value_t *value)
+{
+	oscar_ref_t    ref;
+	oscar_error_t  err;
+	oscar_value_t *out  = NULL;
+	oscar_value_t *q    = oscar_value_new_map(2);
+	oscar_value_t *item = args2(oscar_value_new_str(key), value);
+	cr_assert_eq(oscar_ref_make(&ref, oscar_node_address(w), "oscar.storage"), 0);
+	oscar_value_map_set(q, "session", oscar_value_new_str(S));
+	oscar_value_map_set(q, "items", args1(item));
+	cr_assert_eq(oscar_call(client, &ref, "put", q, 10000, &out, &err), 0, "%s", err.message);
+	uint64_t size = oscar_value_at_uint(out, 0, 0);
+	oscar_value_free(out);
+	cr_assert_gt(size, 0);
+	oscar_value_t *loc = args1(oscar_value_new_str(key));
+	oscar_value_array_push(loc, oscar_value_new_str(oscar_node_address(w)));
+	oscar_value_array_push(loc, oscar_value_new_uint(size));
+	cr_assert_eq(oscar_meta_add_location(client, sup_addr, S, args1(loc), 10000, &err), 0, "%s",
+	    err.message);
+}
+
+// assert_only_on asserts that meta says object key is held by w alone:
+// the task that made it ran there, and no other worker pulled it.
+static void assert_only_on(const char *key, oscar_node_t *w)
+{
+	oscar_value_t *entries;
+	oscar_error_t  err;
+	const char    *keys[]   = { key, NULL };
+	const char    *fields[] = { "workers", NULL };
+	cr_assert_eq(
+	    oscar_meta_get(client, sup_addr, S, keys, 1, fields, false, 10000, &entries, &err), 0,
+	    "%s", err.message);
+	const oscar_value_t *workers = oscar_value_map_get(oscar_value_at(entries, 0), "workers");
+	cr_assert_eq(
+	    oscar_value_len(workers), 1, "%s is on %zu workers", key, oscar_value_len(workers));
+	cr_assert_str_eq(oscar_value_at_str(workers, 0), oscar_node_address(w),
+	    "%s is on %s, not on %s", key, oscar_value_at_str(workers, 0), oscar_node_address(w));
+	oscar_value_free(entries);
+}
+
+// A task goes where its large input is: a big list stored on the second
+// worker draws a task that holds one of its two slots; while it holds, a
+// sum of the list goes there too although the first worker, with both
+// slots free, is less loaded, and a chain from that sum, in a later
+// graph, stays there.
+Test(tasks, a_task_runs_where_its_large_input_is_and_chains_stay_there, .init = setup_two_slots)
+{
+	oscar_value_t *big = oscar_value_new_array(20000);
+	for (int i = 0; i < 20000; i++) {
+		oscar_value_array_push(big, oscar_value_new_int(i));
+	}
+	put_on(w2, "big", big);
+	oscar_value_t *g = oscar_value_new_array(1);
+	add(g, "busy", "hold", args1(oscar_value_new_ref("big")), 1, false);
+	char          hold[OSCAR_GRAPH_ID_MAX];
+	oscar_error_t err;
+	cr_assert_eq(
+	    oscar_graph_submit(client, sup_addr, S, g, NULL, hold, sizeof(hold), 10000, &err), 0,
+	    "%s", err.message);
+	// The second worker holds "busy" now (the submission placed it), the
+	// first holds nothing: the least loaded worker is the first.
+	g = oscar_value_new_array(1);
+	add(g, "total", "sum", oscar_value_new_ref("big"), 1, false);
+	oscar_value_t *info = run(g);
+	assert_status(info, "done");
+	oscar_value_free(info);
+	cr_assert_eq(fetch_int("total"), (int64_t) 20000 * 19999 / 2);
+	assert_only_on("total", w2);
+	g = oscar_value_new_array(3);
+	add(g, "c1", "inc", args1(oscar_value_new_ref("total")), 1, false);
+	add(g, "c2", "inc", args1(oscar_value_new_ref("c1")), 1, false);
+	add(g, "c3", "inc", args1(oscar_value_new_ref("c2")), 1, false);
+	info = run(g);
+	assert_status(info, "done");
+	oscar_value_free(info);
+	cr_assert_eq(fetch_int("c3"), (int64_t) 20000 * 19999 / 2 + 3);
+	assert_only_on("c1", w2);
+	assert_only_on("c2", w2);
+	assert_only_on("c3", w2);
+	cr_assert_eq(
+	    oscar_graph_cancel(client, sup_addr, S, hold, 10000, &err), 0, "%s", err.message);
+	// The held task ran on the second worker: it was placed by its input
+	// too, and nothing pulled the list to the first worker.
+	assert_only_on("big", w2);
 }
 
 // The program is also the workers' sub pool program.
