@@ -9,11 +9,10 @@
 #include <unistd.h>
 
 #include <criterion/criterion.h>
-#include <nng/nng.h>
-#include <nng/protocol/pipeline0/push.h>
 
 #include "actors/wire.h"
 #include "tests/actors/support.h"
+#include "tests/common/hostile.h"
 
 TestSuite(hostile, .timeout = 300);
 
@@ -80,7 +79,41 @@ static const char *pick(const char *const *list, size_t n)
 	return (list[next() % n]);
 }
 
-#define PICK(list) pick(list, sizeof(list) / sizeof(list[0]))
+// pick_z picks from a NULL-terminated list.
+static const char *pick_z(const char *const *list)
+{
+	size_t n = 0;
+	while (list[n] != NULL) {
+		n++;
+	}
+	return (pick(list, n));
+}
+
+// shape aims frame f: arg holds the NULL-terminated lists of targets,
+// methods and sources. A tenth of the frames go to "keep", which they
+// may only read; an eighth claim a reply address that cannot be
+// reached, and a sixteenth one of their own (as in the report).
+static void shape(osc_frame_t *f, int i, void *arg)
+{
+	const char *const *const *lists = arg;
+	(void) i;
+	snprintf(f->source, sizeof(f->source), "%s",
+	    next() % 8 == 0 ? "tcp://127.0.0.1:9" : pick_z(lists[2]));
+	if (next() % 16 == 0) {
+		snprintf(f->source, sizeof(f->source), "tcp://127.%d.%d.%d:9", (int) (next() % 256),
+		    (int) (next() % 256), (int) (next() % 255) + 1);
+	}
+	bool read_only = next() % 10 == 0;
+	snprintf(f->target, sizeof(f->target), "%s", read_only ? "keep" : pick_z(lists[0]));
+	snprintf(f->method, sizeof(f->method), "%s", pick_z(lists[1]));
+	if (read_only) {
+		// Whatever reaches "keep" only reads it.
+		if (f->type == OSC_MSG_DESTROY || f->type == OSC_MSG_CREATE) {
+			f->type = OSC_MSG_HAS;
+		}
+		snprintf(f->method, sizeof(f->method), "%s", next() & 1 ? "get" : "echo");
+	}
+}
 
 Test(hostile, a_pool_survives_100000_forged_frames)
 {
@@ -101,72 +134,17 @@ Test(hostile, a_pool_survives_100000_forged_frames)
 	test_spawn(b, &test_counter_class, "c2", NULL);
 
 	char        self[OSCAR_ADDR_MAX], other[OSCAR_ADDR_MAX];
-	const char *targets[] = { "c1", "c2", "c3", "nobody", "", "counter-1", "x.y.z" };
+	const char *targets[] = { "c1", "c2", "c3", "nobody", "", "counter-1", "x.y.z", NULL };
 	const char *methods[] = { "add", "get", "log", "get_log", "echo", "fail", "err", "sum",
-		"bad_batch", "batches", "quit", "sync_call", "counter", "nosuch", "" };
+		"bad_batch", "batches", "quit", "sync_call", "counter", "nosuch", "", NULL };
 	const char *sources[] = { "", self, other, "tcp://127.9.9.9:9", "ipc:///tmp/oscar-nowhere",
-		"inproc://nowhere", "garbage", "tcp://", "tls+tcp://127.0.0.1:1" };
+		"inproc://nowhere", "garbage", "tcp://", "tls+tcp://127.0.0.1:1", NULL };
 	snprintf(self, sizeof(self), "%s", oscar_pool_address(b));
 	snprintf(other, sizeof(other), "%s", oscar_pool_address(a));
 
-	nng_socket raw;
-	cr_assert_eq(nng_push0_open(&raw), 0);
-	cr_assert_eq(nng_dial(raw, oscar_pool_address(b), NULL, 0), 0);
-	osc_wbuf_t w;
-	osc_wbuf_init(&w);
-	unsigned types_seen = 0;
-	for (int i = 0; i < FRAMES; i++) {
-		osc_frame_t f;
-		memset(&f, 0, sizeof(f));
-		f.type = (osc_msg_type_t) (1 + next() % 11);
-		types_seen |= 1u << f.type;
-		f.id         = next() % 4 == 0 ? 0 : next() % 4 == 0 ? next() : next() % 64;
-		f.timeout_ms = next() % 3 == 0 ? 0 : next() % 100000;
-		snprintf(f.source, sizeof(f.source), "%s",
-		    next() % 8 == 0 ? "tcp://127.0.0.1:9" : PICK(sources));
-		if (next() % 16 == 0) {
-			// A distinct reply address, as in the report.
-			snprintf(f.source, sizeof(f.source), "tcp://127.%d.%d.%d:9",
-			    (int) (next() % 256), (int) (next() % 256), (int) (next() % 255) + 1);
-		}
-		bool read_only = next() % 10 == 0;
-		snprintf(f.target, sizeof(f.target), "%s", read_only ? "keep" : PICK(targets));
-		snprintf(f.method, sizeof(f.method), "%s", PICK(methods));
-		if (read_only) {
-			// Whatever reaches "keep" only reads it.
-			if (f.type == OSC_MSG_DESTROY || f.type == OSC_MSG_CREATE) {
-				f.type = OSC_MSG_HAS;
-			}
-			snprintf(f.method, sizeof(f.method), "%s", next() & 1 ? "get" : "echo");
-		}
-		uint64_t chain[3] = { next(), next(), next() };
-		f.chain           = chain;
-		f.chain_len       = (uint32_t) (next() % 4);
-		if (f.type == OSC_MSG_ERROR) {
-			f.has_error  = true;
-			f.error.code = 1 + (int) (next() % 40); // codes are positive
-			f.error.pid  = (int64_t) next();
-			snprintf(f.error.message, sizeof(f.error.message), "forged %d", i);
-			snprintf(f.error.address, sizeof(f.error.address), "%s", PICK(sources));
-		}
-		oscar_value_t *payload = next() % 4 == 0 ? NULL : random_value(0);
-		if (f.type == OSC_MSG_BATCH && next() % 2 == 0) {
-			oscar_value_free(payload);
-			payload = oscar_value_new_array(3);
-			for (int k = 0; k < 3; k++) {
-				oscar_value_array_push(payload, random_value(1));
-			}
-		}
-		cr_assert_eq(osc_frame_encode(&w, &f, payload, NULL, 0), 0);
-		oscar_value_free(payload);
-		if ((i + 1) % PER_MESSAGE == 0 || i + 1 == FRAMES) {
-			cr_assert_eq(nng_send(raw, w.data, w.len, 0), 0);
-			w.len = 0;
-		}
-	}
-	osc_wbuf_fini(&w);
-	nng_close(raw);
-	cr_assert_eq(types_seen, 0xffeu, "every message type");
+	const char *const *lists[] = { targets, methods, sources };
+	hostile_ops_t      ops     = { next, random_value, shape, lists };
+	hostile_flood(oscar_pool_address(b), FRAMES, PER_MESSAGE, &ops);
 
 	// Calls are still answered, from the pool itself and from another
 	// pool, and "keep" is intact. While the flood's unreachable reply

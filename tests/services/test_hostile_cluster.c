@@ -11,8 +11,6 @@
 // what the secret is for, and the second test throws them too, from a
 // peer that does not know it.
 #include <criterion/criterion.h>
-#include <nng/nng.h>
-#include <nng/protocol/pipeline0/push.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -20,6 +18,7 @@
 
 #include "actors/wire.h"
 #include "oscar/oscar.h"
+#include "tests/common/hostile.h"
 
 #define FRAMES      100000
 #define PER_MESSAGE 16
@@ -84,10 +83,12 @@ static oscar_value_t *random_value(int depth)
 		oscar_value_t *m = oscar_value_new_map(4);
 		oscar_value_map_set(m, "address", random_value(depth + 1));
 		if (next() & 1) {
-			oscar_value_map_set(m, "pid", oscar_value_new_int((int64_t) next() % 100000));
+			oscar_value_map_set(
+			    m, "pid", oscar_value_new_int((int64_t) next() % 100000));
 		}
 		if (next() & 1) {
-			oscar_value_map_set(m, "role", oscar_value_new_str(next() & 1 ? "worker" : "x"));
+			oscar_value_map_set(
+			    m, "role", oscar_value_new_str(next() & 1 ? "worker" : "x"));
 		}
 		return (m);
 	}
@@ -125,8 +126,8 @@ static void cluster_start(cluster_t *c, const char *secret_file)
 	oscar_error_t     err;
 	oscar_settings_t *s = settings(secret_file);
 	memset(c, 0, sizeof(*c));
-	cr_assert_eq(oscar_node_start(&c->sup, OSCAR_ROLE_SUPERVISOR, s, NULL, &err), 0, "%s",
-	    err.message);
+	cr_assert_eq(
+	    oscar_node_start(&c->sup, OSCAR_ROLE_SUPERVISOR, s, NULL, &err), 0, "%s", err.message);
 	oscar_settings_set(s, "node", "supervisor", oscar_node_address(c->sup));
 	for (int i = 0; i < 2; i++) {
 		cr_assert_eq(oscar_node_start(&c->w[i], OSCAR_ROLE_WORKER, s, NULL, &err), 0, "%s",
@@ -138,7 +139,8 @@ static void cluster_start(cluster_t *c, const char *secret_file)
 	void               *secret = NULL;
 	size_t              len    = 0;
 	if (secret_file != NULL) {
-		cr_assert_eq(oscar_secret_read(secret_file, &secret, &len, &err), 0, "%s", err.message);
+		cr_assert_eq(
+		    oscar_secret_read(secret_file, &secret, &len, &err), 0, "%s", err.message);
 	}
 	oscar_pool_config_init(&cfg);
 	cfg.address    = "tcp://127.0.0.1:0";
@@ -164,16 +166,18 @@ static void cluster_check(cluster_t *c)
 
 	oscar_node_info_t *nodes;
 	size_t             n;
-	cr_assert_eq(oscar_cluster_nodes(c->cl, OSCAR_ROLE_WORKER, OSCAR_NODE_READY, &nodes, &n,
-	                 DEADLINE_MS, &err),
+	cr_assert_eq(oscar_cluster_nodes(
+	                 c->cl, OSCAR_ROLE_WORKER, OSCAR_NODE_READY, &nodes, &n, DEADLINE_MS, &err),
 	    0, "%s", err.message);
 	for (int i = 0; i < 2; i++) {
 		bool found = false;
 		for (size_t k = 0; k < n; k++) {
 			found = found || strcmp(nodes[k].address, oscar_node_address(c->w[i])) == 0;
 		}
-		cr_assert(found, "worker %s is no longer listed as ready", oscar_node_address(c->w[i]));
-		cr_assert_eq(oscar_ref_make(&ref, oscar_node_address(c->w[i]), OSCAR_CLUSTER_UID), 0);
+		cr_assert(
+		    found, "worker %s is no longer listed as ready", oscar_node_address(c->w[i]));
+		cr_assert_eq(
+		    oscar_ref_make(&ref, oscar_node_address(c->w[i]), OSCAR_CLUSTER_UID), 0);
 		exists = false;
 		cr_assert_eq(oscar_has(c->client, &ref, &exists, DEADLINE_MS), 0);
 		cr_assert(exists, "the cluster actor of worker %d is gone", i);
@@ -191,66 +195,44 @@ static void cluster_stop(cluster_t *c)
 	oscar_node_stop(&c->sup);
 }
 
+static const char *const targets[] = { OSCAR_CLUSTER_UID, OSCAR_CLUSTER_UID, "oscar.node",
+	"oscar.sessions", "oscar.storage", "oscar.meta:s1", "oscar.lifecycle:s1", "oscar.task:s1",
+	"oscar.executor", "nobody", "" };
+static const char *const tame[]    = { "register", "heartbeat", "nodes", "count", "wait_workers",
+	   "watch", "info", "node_ready", "create", "has", "list", "get", "set", "put", "incref",
+	   "decref", "submit", "session_create", "nosuch", "" };
+static const char *const harsh[]   = { "stop_cluster", "going_away", "deregister", "stop", "leave",
+	  "supervisor_leaving", "delete", "session_destroy", "cancel" };
+
+// flood_aim_t: the reply addresses a flood claims (9 of them), and
+// whether it throws the methods that stop or leave the cluster.
+typedef struct flood_aim {
+	const char *const *sources;
+	bool               destructive;
+} flood_aim_t;
+
+static void shape(osc_frame_t *f, int i, void *arg)
+{
+	const flood_aim_t *aim = arg;
+	(void) i;
+	snprintf(f->source, sizeof(f->source), "%s", pick(aim->sources, 9));
+	snprintf(f->target, sizeof(f->target), "%s", PICK(targets));
+	snprintf(f->method, sizeof(f->method), "%s",
+	    aim->destructive && next() % 3 == 0 ? PICK(harsh) : PICK(tame));
+}
+
 // flood sends FRAMES hostile frames to address, PER_MESSAGE to an NNG
 // message, through a raw push socket that proves no secret. With
 // destructive false, the methods that stop or leave the cluster by
 // design are left out.
 static void flood(const char *address, const char *const *workers, bool destructive)
 {
-	static const char *const targets[] = { OSCAR_CLUSTER_UID, OSCAR_CLUSTER_UID,
-		"oscar.node", "oscar.sessions", "oscar.storage", "oscar.meta:s1",
-		"oscar.lifecycle:s1", "oscar.task:s1", "oscar.executor", "nobody", "" };
-	static const char *const tame[] = { "register", "heartbeat", "nodes", "count",
-		"wait_workers", "watch", "info", "node_ready", "create", "has", "list", "get", "set",
-		"put", "incref", "decref", "submit", "session_create", "nosuch", "" };
-	static const char *const harsh[] = { "stop_cluster", "going_away", "deregister", "stop",
-		"leave", "supervisor_leaving", "delete", "session_destroy", "cancel" };
 	const char *sources[] = { "", address, workers[0], workers[1], "tcp://127.9.9.9:9",
 		"ipc:///nowhere/at/all", "inproc://nowhere", "garbage", "tcp://" };
 
-	nng_socket raw;
-	cr_assert_eq(nng_push0_open(&raw), 0);
-	cr_assert_eq(nng_dial(raw, address, NULL, 0), 0);
-	osc_wbuf_t w;
-	osc_wbuf_init(&w);
-	unsigned types_seen = 0;
-	for (int i = 0; i < FRAMES; i++) {
-		osc_frame_t f;
-		memset(&f, 0, sizeof(f));
-		f.type = (osc_msg_type_t) (1 + next() % 11);
-		types_seen |= 1u << f.type;
-		f.id         = next() % 4 == 0 ? 0 : next() % 64;
-		f.timeout_ms = next() % 3 == 0 ? 0 : next() % 100000;
-		snprintf(f.source, sizeof(f.source), "%s", PICK(sources));
-		snprintf(f.target, sizeof(f.target), "%s", PICK(targets));
-		snprintf(f.method, sizeof(f.method), "%s",
-		    destructive && next() % 3 == 0 ? PICK(harsh) : PICK(tame));
-		uint64_t chain[3] = { next(), next(), next() };
-		f.chain           = chain;
-		f.chain_len       = (uint32_t) (next() % 4);
-		if (f.type == OSC_MSG_ERROR) {
-			f.has_error  = true;
-			f.error.code = 1 + (int) (next() % 40);
-			snprintf(f.error.message, sizeof(f.error.message), "forged %d", i);
-		}
-		oscar_value_t *payload = next() % 4 == 0 ? NULL : random_value(0);
-		if (f.type == OSC_MSG_BATCH && next() % 2 == 0) {
-			oscar_value_free(payload);
-			payload = oscar_value_new_array(3);
-			for (int k = 0; k < 3; k++) {
-				oscar_value_array_push(payload, random_value(1));
-			}
-		}
-		cr_assert_eq(osc_frame_encode(&w, &f, payload, NULL, 0), 0);
-		oscar_value_free(payload);
-		if ((i + 1) % PER_MESSAGE == 0 || i + 1 == FRAMES) {
-			cr_assert_eq(nng_send(raw, w.data, w.len, 0), 0);
-			w.len = 0;
-		}
-	}
-	osc_wbuf_fini(&w);
-	nng_close(raw);
-	cr_assert_eq(types_seen, 0xffeu, "every message type");
+	flood_aim_t   aim = { sources, destructive };
+	hostile_ops_t ops = { next, random_value, shape, &aim };
+	hostile_flood(address, FRAMES, PER_MESSAGE, &ops);
 }
 
 Test(hostile_cluster, a_supervisor_with_workers_survives_100000_forged_frames)
