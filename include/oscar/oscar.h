@@ -15,6 +15,7 @@
 #include "oscar/meta.h"
 #include "oscar/lifecycle.h"
 #include "oscar/storage.h"
+#include "oscar/session.h"
 
 #define OSCAR_VERSION_MAJOR 0
 #define OSCAR_VERSION_MINOR 1
