@@ -68,18 +68,20 @@ typedef struct osc_child {
 } osc_child_t;
 
 struct oscar_local {
-	char         address[OSCAR_ADDR_MAX];
-	char         dir[PATH_MAX]; // the temporary directory, "" once removed
-	char         bin_dir[PATH_MAX];
-	int64_t      timeout_ms;
-	bool         show_output;
+	char    address[OSCAR_ADDR_MAX];
+	char    dir[PATH_MAX]; // the temporary directory, "" once removed
+	char    bin_dir[PATH_MAX];
+	int64_t timeout_ms;
+	bool    show_output;
 	bool (*cancelled)(void *arg);
 	void        *cancel_arg;
 	osc_child_t  supervisor;
 	osc_child_t *workers;
 	unsigned     n_workers;
-	unsigned     started; // workers spawned so far
+	unsigned     started;     // workers spawned so far
+	unsigned     min_workers; // how many must be ready for the start
 	char        *secret_file; // the cluster secret's file, or NULL
+	char        *program;     // the one program of every node, or NULL
 };
 
 // ---------------------------------------------------------------------------
@@ -393,28 +395,34 @@ static void osc_args_fini(osc_args_t *a)
 
 // osc_child_env makes the environment of a node: ours, less anything that
 // would make it act as a sub pool (a node re-executed as its own sub pools
-// reads OSCAR_SUBPOOL_*), plus OSCAR_DIE_WITH_PARENT=<our pid>, held in
-// buf. Free the array (not the strings) with free().
-static char **osc_child_env(char *buf, size_t size)
+// reads OSCAR_SUBPOOL_*) or as a node of another role, plus
+// OSCAR_DIE_WITH_PARENT=<our pid>, held in buf, and role (an
+// "OSCAR_NODE_ROLE=..." string, or NULL) when every node is one program. Free the array (not the
+// strings) with free().
+static char **osc_child_env(char *buf, size_t size, const char *role)
 {
 	size_t n = 0;
 	while (environ[n] != NULL) {
 		n++;
 	}
-	char **env = calloc(n + 2, sizeof(char *));
+	char **env = calloc(n + 3, sizeof(char *));
 	if (env == NULL) {
 		return (NULL);
 	}
 	size_t k = 0;
 	for (size_t i = 0; i < n; i++) {
 		if (strncmp(environ[i], "OSCAR_SUBPOOL_", 14) != 0 &&
-		    strncmp(environ[i], "OSCAR_DIE_WITH_PARENT=", 22) != 0) {
+		    strncmp(environ[i], "OSCAR_DIE_WITH_PARENT=", 22) != 0 &&
+		    strncmp(environ[i], "OSCAR_NODE_ROLE=", 16) != 0) {
 			env[k++] = environ[i];
 		}
 	}
 	snprintf(buf, size, "OSCAR_DIE_WITH_PARENT=%d", (int) getpid());
 	env[k++] = buf;
-	env[k]   = NULL;
+	if (role != NULL) {
+		env[k++] = (char *) role;
+	}
+	env[k] = NULL;
 	return (env);
 }
 
@@ -424,7 +432,7 @@ static char **osc_child_env(char *buf, size_t size)
 // standard output to c->out and standard error (unless show_output) to
 // c->log, apart so that errors quote only what it said was wrong.
 static int osc_child_spawn(
-    oscar_local_t *lc, osc_child_t *c, const osc_args_t *args, oscar_error_t *err)
+    oscar_local_t *lc, osc_child_t *c, const osc_args_t *args, const char *role, oscar_error_t *err)
 {
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t          attr;
@@ -432,7 +440,9 @@ static int osc_child_spawn(
 	int                        rv;
 
 	char   die_with[48];
-	char **env = args->failed ? NULL : osc_child_env(die_with, sizeof(die_with));
+	char **env = args->failed ? NULL
+	                          : osc_child_env(die_with, sizeof(die_with),
+	                                lc->program != NULL ? role : NULL);
 	if (env == NULL) {
 		return (
 		    osc_fail(err, OSCAR_ENOMEM, getpid(), "out of memory starting %s", c->name));
@@ -530,14 +540,18 @@ static int osc_start_supervisor(oscar_local_t *lc, const oscar_local_config_t *c
 	snprintf(c->name, sizeof(c->name), "supervisor");
 	snprintf(c->log, sizeof(c->log), "%s/supervisor.log", lc->dir);
 	snprintf(c->out, sizeof(c->out), "%s/supervisor.out", lc->dir);
-	snprintf(prog, sizeof(prog), "%s/%s", lc->bin_dir, osc_supervisor_prog);
+	if (lc->program != NULL) {
+		snprintf(prog, sizeof(prog), "%s", lc->program);
+	} else {
+		snprintf(prog, sizeof(prog), "%s/%s", lc->bin_dir, osc_supervisor_prog);
+	}
 	snprintf(addr_file, sizeof(addr_file), "%s/supervisor.addr", lc->dir);
 	osc_args_init(&a, cfg);
 	osc_args_push(&a, prog);
 	osc_args_push(&a, "--address-file");
 	osc_args_push(&a, addr_file);
 	osc_node_args(&a, cfg, listen);
-	rv = osc_child_spawn(lc, c, &a, err);
+	rv = osc_child_spawn(lc, c, &a, "OSCAR_NODE_ROLE=supervisor", err);
 	osc_args_fini(&a);
 	if (rv != 0) {
 		return (rv);
@@ -551,7 +565,8 @@ static int osc_start_supervisor(oscar_local_t *lc, const oscar_local_config_t *c
 			    osc_fail_exited(lc, c, OSCAR_ESYSTEM, "before it was listening", err));
 		}
 		if (osc_cancelled(lc)) {
-			return (osc_fail(err, OSCAR_ECANCELED, getpid(), "the start was cancelled"));
+			return (
+			    osc_fail(err, OSCAR_ECANCELED, getpid(), "the start was cancelled"));
 		}
 		int64_t left = deadline - osc_now_ms();
 		if (left <= 0) {
@@ -570,7 +585,11 @@ static int osc_start_workers(
 	char prog[PATH_MAX], subs[16];
 	int  rv;
 
-	snprintf(prog, sizeof(prog), "%s/%s", lc->bin_dir, osc_worker_prog);
+	if (lc->program != NULL) {
+		snprintf(prog, sizeof(prog), "%s", lc->program);
+	} else {
+		snprintf(prog, sizeof(prog), "%s/%s", lc->bin_dir, osc_worker_prog);
+	}
 	snprintf(subs, sizeof(subs), "%u", cfg->sub_pools);
 	for (unsigned i = 0; i < lc->n_workers; i++) {
 		osc_child_t *c = &lc->workers[i];
@@ -585,7 +604,7 @@ static int osc_start_workers(
 		osc_args_push(&a, "--sub-pools");
 		osc_args_push(&a, subs);
 		osc_node_args(&a, cfg, listen);
-		rv = osc_child_spawn(lc, c, &a, err);
+		rv = osc_child_spawn(lc, c, &a, "OSCAR_NODE_ROLE=worker", err);
 		osc_args_fini(&a);
 		if (rv != 0) {
 			return (rv);
@@ -641,8 +660,8 @@ static int osc_wait_ready(
 	oscar_error_t       last;
 	int                 rv;
 
-	void               *secret     = NULL;
-	size_t              secret_len = 0;
+	void  *secret     = NULL;
+	size_t secret_len = 0;
 
 	memset(&last, 0, sizeof(last));
 	if (lc->secret_file != NULL &&
@@ -678,7 +697,7 @@ static int osc_wait_ready(
 		}
 		// Any failure may be passing (the workers are still
 		// registering): keep the last one to explain a timeout.
-		rv = oscar_cluster_wait_workers(cl, lc->n_workers,
+		rv = oscar_cluster_wait_workers(cl, lc->min_workers,
 		    left < OSC_LOCAL_SLICE_MS ? left : OSC_LOCAL_SLICE_MS, &last);
 		if (rv == 0) {
 			break;
@@ -716,6 +735,7 @@ static void osc_local_free(oscar_local_t *lc)
 	}
 	free(lc->workers);
 	free(lc->secret_file);
+	free(lc->program);
 	free(lc);
 }
 
@@ -757,6 +777,10 @@ static int osc_check_config(const oscar_local_config_t *cfg, oscar_error_t *err)
 	}
 	if (cfg->timeout_ms < 0) {
 		return (osc_fail(err, OSCAR_EINVAL, getpid(), "timeout_ms is negative"));
+	}
+	if (cfg->min_workers > cfg->workers) {
+		return (osc_fail(err, OSCAR_EINVAL, getpid(),
+		    "min_workers is %u, more than the %u workers", cfg->min_workers, cfg->workers));
 	}
 	const char *host = cfg->host != NULL ? cfg->host : "127.0.0.1";
 	if (*host == '\0' || strlen(host) > OSCAR_ADDR_MAX - 16 || strpbrk(host, "/ \t") != NULL) {
@@ -826,7 +850,10 @@ int oscar_local_start(oscar_local_t **lcp, const oscar_local_config_t *cfg, osca
 	lc->cancelled   = cfg->cancelled;
 	lc->cancel_arg  = cfg->cancel_arg;
 	lc->show_output = cfg->show_output;
-	if (cfg->secret_file != NULL && (lc->secret_file = strdup(cfg->secret_file)) == NULL) {
+	lc->min_workers = cfg->min_workers > 0 ? cfg->min_workers : cfg->workers;
+	if ((cfg->secret_file != NULL && (lc->secret_file = strdup(cfg->secret_file)) == NULL) ||
+	    (cfg->program != NULL && (lc->program = strdup(cfg->program)) == NULL)) {
+		free(lc->secret_file);
 		free(lc->workers);
 		free(lc);
 		return (osc_fail(err, OSCAR_ENOMEM, getpid(), "out of memory"));
@@ -834,7 +861,8 @@ int oscar_local_start(oscar_local_t **lcp, const oscar_local_config_t *cfg, osca
 	osc_tcp_url(cfg->host != NULL ? cfg->host : "127.0.0.1", listen, sizeof(listen));
 	int64_t deadline = osc_now_ms() + lc->timeout_ms;
 
-	if ((rv = osc_find_bin_dir(cfg->bin_dir, lc->bin_dir, sizeof(lc->bin_dir), err)) != 0 ||
+	if ((lc->program == NULL && (rv = osc_find_bin_dir(cfg->bin_dir, lc->bin_dir,
+	                                 sizeof(lc->bin_dir), err)) != 0) ||
 	    (rv = osc_make_dir(lc, err)) != 0 ||
 	    (rv = osc_start_supervisor(lc, cfg, listen, deadline, err)) != 0 ||
 	    (rv = osc_start_workers(lc, cfg, listen, err)) != 0 ||

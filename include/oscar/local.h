@@ -47,6 +47,13 @@ typedef struct oscar_local_config {
 	const char *secret_file;
 	// log_level for the processes (default "warn").
 	const char *log_level;
+	// program, if given, is the one program every node runs instead of
+	// oscar-supervisor and oscar-worker (bin_dir is then unused): it is
+	// started with the same flags and OSCAR_NODE_ROLE=supervisor or
+	// OSCAR_NODE_ROLE=worker in its environment, and must run
+	// oscar_node_main with that role (oscar_session_main does; it is how
+	// a program's own task functions run on a local cluster).
+	const char *program;
 	// bin_dir holds oscar-supervisor and oscar-worker. NULL: the
 	// environment variable OSCAR_BIN_DIR, else the directory of this
 	// program, else the installed bin directory.
@@ -54,7 +61,11 @@ typedef struct oscar_local_config {
 	// extra_args (NULL terminated, may be NULL) are added to every
 	// process's command line, such as "--heartbeat-interval=200ms".
 	const char *const *extra_args;
-	// timeout_ms bounds the start (every worker registered and ready)
+	// min_workers: the start returns once this many workers are ready
+	// (default, and when 0: all of them; at most workers). The others
+	// go on starting.
+	unsigned min_workers;
+	// timeout_ms bounds the start (min_workers registered and ready)
 	// and each stage of the stop: the workers, then the supervisor
 	// (default, and when 0: 30000).
 	int64_t timeout_ms;

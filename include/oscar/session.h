@@ -90,6 +90,11 @@ typedef struct oscar_session_config {
 	int64_t timeout_ms;
 	// secret_file names the cluster's shared secret, when it has one.
 	const char *secret_file;
+	// TLS files of the client's pool, for a tls+tcp:// cluster (see
+	// oscar_pool_config_t).
+	const char *tls_cert_file;
+	const char *tls_key_file;
+	const char *tls_ca_file;
 
 	// The local cluster (oscar_session_new_local and the default session).
 	unsigned workers;     // worker processes (default 1)
@@ -118,8 +123,8 @@ void oscar_session_config_init(oscar_session_config_t *cfg);
 // gives the handle in *sp. cfg may be NULL (the defaults).
 // OSCAR_EADDRINVAL for a bad address; the call's errors when the
 // supervisor cannot be reached.
-int oscar_session_open(oscar_session_t **sp, const char *address,
-    const oscar_session_config_t *cfg, oscar_error_t *err);
+int oscar_session_open(oscar_session_t **sp, const char *address, const oscar_session_config_t *cfg,
+    oscar_error_t *err);
 
 // oscar_session_new_local starts a local cluster (seed 002: cfg's
 // workers, each with cfg's cores, memory and slots), waits until at least

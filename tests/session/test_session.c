@@ -1,0 +1,452 @@
+// The client API (include/oscar/session.h) against real processes: an
+// oscar-supervisor and two oscar-workers with two slots each, loading the
+// example task functions as a module, and the default session of a
+// program with functions of its own (oscar-test-session-local).
+#include <criterion/criterion.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "oscar/session.h"
+#include "tests/cluster/support_procs.h"
+
+TestSuite(session, .init = procs_setup, .fini = procs_teardown, .timeout = 240);
+
+typedef struct node {
+	proc_t *proc;
+	char    addr[OSCAR_ADDR_MAX];
+	char    addr_file[PATH_MAX];
+} node_t;
+
+static node_t start(const char *name, const char *sup)
+{
+	node_t n = { 0 };
+	char   file[80];
+	snprintf(file, sizeof(file), "%s.addr", name);
+	procs_path(n.addr_file, sizeof(n.addr_file), file);
+	if (sup == NULL) {
+		n.proc = proc_start(name, OSCAR_TEST_SUPERVISOR, "--address-file", n.addr_file,
+		    "--heartbeat-interval=200ms", "--dead-timeout=30s", NULL);
+	} else {
+		n.proc = proc_start(name, OSCAR_TEST_WORKER, "--address-file", n.addr_file,
+		    "--supervisor", sup, "--load-modules", OSCAR_TEST_TASKFNS, "--sub-pools", "2",
+		    NULL);
+	}
+	proc_wait_address(n.proc, n.addr_file, n.addr, sizeof(n.addr));
+	return (n);
+}
+
+// cluster starts a supervisor and two workers and opens a session on it.
+static oscar_session_t *cluster(node_t *sup)
+{
+	oscar_error_t err;
+	*sup      = start("sup", NULL);
+	node_t w1 = start("w1", sup->addr);
+	node_t w2 = start("w2", sup->addr);
+	(void) w1;
+	(void) w2;
+	oscar_cluster_t *cl = procs_client(sup->addr);
+	cr_assert_eq(oscar_cluster_wait_workers(cl, 2, DEADLINE_MS, &err), 0, "%s", err.message);
+	oscar_session_config_t cfg;
+	oscar_session_config_init(&cfg);
+	cfg.timeout_ms     = DEADLINE_MS;
+	oscar_session_t *s = NULL;
+	cr_assert_eq(oscar_session_open(&s, sup->addr, &cfg, &err), 0, "%s", err.message);
+	return (s);
+}
+
+static oscar_value_t *args1(oscar_value_t *a)
+{
+	oscar_value_t *v = oscar_value_new_array(1);
+	cr_assert_eq(oscar_value_array_push(v, a), 0);
+	return (v);
+}
+
+static int64_t int_of(const oscar_value_t *v)
+{
+	int64_t x;
+	cr_assert_eq(oscar_value_get_int(v, &x), 0);
+	return (x);
+}
+
+static oscar_object_t *spawn1(oscar_session_t *s, const char *fn, oscar_value_t *args)
+{
+	oscar_object_t *o;
+	oscar_error_t   err;
+	cr_assert_eq(oscar_spawn(s, fn, args, NULL, &o, &err), 0, "%s", err.message);
+	return (o);
+}
+
+Test(session, seed_001_spawn_execute_fetch)
+{
+	node_t           sup;
+	oscar_session_t *s = cluster(&sup);
+	oscar_error_t    err;
+
+	// inc over 0..9, executed together; nothing ran before.
+	oscar_object_t *incs[10];
+	oscar_value_t  *refs = oscar_value_new_array(10);
+	for (int i = 0; i < 10; i++) {
+		incs[i] = spawn1(s, "inc", args1(oscar_value_new_int(i)));
+		oscar_value_array_push(refs, oscar_object_ref(incs[i]));
+	}
+	oscar_value_t *v[10];
+	cr_assert_eq(oscar_fetch(s, incs, 1, NULL, v, &err), OSCAR_ESTATE);
+	cr_assert(strstr(err.message, "never executed") != NULL, "%s", err.message);
+	oscar_value_t *graphs = NULL;
+	cr_assert_eq(oscar_graph_list(oscar_session_pool(s), oscar_session_address(s),
+	                 oscar_session_id(s), DEADLINE_MS, &graphs, &err),
+	    0, "%s", err.message);
+	cr_assert_eq(oscar_value_len(graphs), 0, "a spawn ran something");
+	oscar_value_free(graphs);
+	cr_assert_eq(oscar_execute(s, incs, 10, NULL, &err), 0, "%s", err.message);
+	cr_assert_eq(oscar_fetch(s, incs, 10, NULL, v, &err), 0, "%s", err.message);
+	for (int i = 0; i < 10; i++) {
+		cr_assert_eq(int_of(v[i]), i + 1);
+		oscar_value_free(v[i]);
+	}
+
+	// sum_all of the ten objects, in an array argument; and a sum of a
+	// map holding one of them, executed lazily with its input.
+	oscar_object_t *total = spawn1(s, "sum_all", args1(refs));
+	cr_assert_eq(oscar_execute(NULL, &total, 1, NULL, &err), 0, "%s", err.message);
+	cr_assert_eq(oscar_fetch(NULL, &total, 1, NULL, v, &err), 0, "%s", err.message);
+	cr_assert_eq(int_of(v[0]), 55);
+	oscar_value_free(v[0]);
+
+	// triage with two outputs, each summed by its own call.
+	oscar_value_t *l    = oscar_value_new_array(4);
+	const double   xs[] = { 0.4, 0.7, 0.2, 0.8 };
+	for (int i = 0; i < 4; i++) {
+		oscar_value_array_push(l, oscar_value_new_float(xs[i]));
+	}
+	oscar_object_t    *tri[2];
+	oscar_spawn_opts_t two = { .n_output = 2 };
+	cr_assert_eq(oscar_spawn(s, "triage", args1(l), &two, tri, &err), 0, "%s", err.message);
+	oscar_object_t *sums[2] = { spawn1(s, "sum_all", args1(oscar_object_ref(tri[0]))),
+		spawn1(s, "sum_all", args1(oscar_object_ref(tri[1]))) };
+	// The triage outputs are released before anything runs: the sums
+	// still hold them.
+	oscar_object_free(&tri[0]);
+	oscar_object_free(&tri[1]);
+	cr_assert_eq(oscar_execute(s, sums, 2, NULL, &err), 0, "%s", err.message);
+	cr_assert_eq(oscar_fetch(s, sums, 2, NULL, v, &err), 0, "%s", err.message);
+	double a, b;
+	cr_assert_eq(oscar_value_get_float(v[0], &a), 0);
+	cr_assert_eq(oscar_value_get_float(v[1], &b), 0);
+	cr_assert_float_eq(a, 0.6, 1e-9);
+	cr_assert_float_eq(b, 1.5, 1e-9);
+	oscar_value_free(v[0]);
+	oscar_value_free(v[1]);
+
+	// The nested driver: a task that spawns inc over 0..9 itself.
+	oscar_object_t *d = spawn1(s, "driver", NULL);
+	cr_assert_eq(oscar_execute(s, &d, 1, NULL, &err), 0, "%s", err.message);
+	cr_assert_eq(oscar_fetch(s, &d, 1, NULL, v, &err), 0, "%s", err.message);
+	cr_assert_eq(oscar_value_len(v[0]), 10);
+	for (size_t i = 0; i < 10; i++) {
+		cr_assert_eq(int_of(oscar_value_at(v[0], i)), (int64_t) i + 1);
+	}
+	// A slice of it: items 2, 4 and 6.
+	oscar_storage_slice_t sl = {
+		.start = 2, .stop = 7, .step = 2, .has_start = true, .has_stop = true
+	};
+	const oscar_storage_slice_t *slices[] = { &sl };
+	oscar_value_t               *part;
+	cr_assert_eq(oscar_fetch(s, &d, 1, slices, &part, &err), 0, "%s", err.message);
+	cr_assert_eq(oscar_value_len(part), 3);
+	cr_assert_eq(int_of(oscar_value_at(part, 0)), 3);
+	cr_assert_eq(int_of(oscar_value_at(part, 2)), 7);
+	oscar_value_free(part);
+	oscar_value_free(v[0]);
+
+	// Executing again submits nothing new.
+	cr_assert_eq(oscar_execute(s, incs, 10, NULL, &err), 0, "%s", err.message);
+
+	for (int i = 0; i < 10; i++) {
+		oscar_object_free(&incs[i]);
+	}
+	oscar_object_free(&total);
+	oscar_object_free(&sums[0]);
+	oscar_object_free(&sums[1]);
+	oscar_object_free(&d);
+	cr_assert_eq(oscar_session_close(&s, &err), 0, "%s", err.message);
+	cr_assert_null(s);
+}
+
+static void count_progress(void *arg, double f)
+{
+	double *last = arg;
+	cr_assert(f >= *last - 1e-9, "progress went back from %f to %f", *last, f);
+	*last = f;
+}
+
+Test(session, execute_start_wait_progress_and_timeout)
+{
+	node_t           sup;
+	oscar_session_t *s = cluster(&sup);
+	oscar_error_t    err;
+
+	// Forty short sleeps (spawns are impure: forty distinct calls), waited
+	// for with a progress callback.
+	oscar_object_t *o[40];
+	for (int i = 0; i < 40; i++) {
+		o[i] = spawn1(s, "sleep", args1(oscar_value_new_int(20)));
+	}
+	cr_assert_eq(oscar_execute_start(s, o, 40, &err), 0, "%s", err.message);
+	double            last = 0;
+	oscar_exec_opts_t opts = { .progress = count_progress, .progress_arg = &last };
+	cr_assert_eq(oscar_wait(s, o, 40, &opts, &err), 0, "%s", err.message);
+	cr_assert_float_eq(last, 1.0, 1e-9);
+	for (int i = 0; i < 40; i++) {
+		oscar_object_free(&o[i]);
+	}
+
+	// A timeout leaves the work running: a later wait sees it end.
+	oscar_object_t   *slow  = spawn1(s, "sleep", args1(oscar_value_new_int(1500)));
+	oscar_exec_opts_t quick = { .timeout_ms = 100 };
+	cr_assert_eq(oscar_execute(s, &slow, 1, &quick, &err), OSCAR_ETIMEDOUT);
+	cr_assert(strstr(err.message, "still runs") != NULL, "%s", err.message);
+	cr_assert_eq(oscar_wait(s, &slow, 1, NULL, &err), 0, "%s", err.message);
+	oscar_value_t *v;
+	cr_assert_eq(oscar_fetch(s, &slow, 1, NULL, &v, &err), 0, "%s", err.message);
+	cr_assert_eq(int_of(v), 1500);
+	oscar_value_free(v);
+	oscar_object_free(&slow);
+	cr_assert_eq(oscar_session_close(&s, &err), 0, "%s", err.message);
+}
+
+Test(session, futures_map_gather_pure_keys_and_release)
+{
+	node_t           sup;
+	oscar_session_t *s = cluster(&sup);
+	oscar_error_t    err;
+
+	// map inc over 0..299 and gather.
+	enum { N = 300 };
+	oscar_future_t *fs[N];
+	oscar_value_t  *items = oscar_value_new_array(N);
+	for (int i = 0; i < N; i++) {
+		oscar_value_array_push(items, oscar_value_new_int(i));
+	}
+	cr_assert_eq(oscar_future_map(s, "inc", items, NULL, fs, &err), 0, "%s", err.message);
+	oscar_value_t **vals = calloc(N, sizeof(*vals));
+	cr_assert_eq(oscar_future_gather(fs, N, 0, vals, &err), 0, "%s", err.message);
+	for (int i = 0; i < N; i++) {
+		cr_assert_eq(int_of(vals[i]), i + 1);
+		oscar_value_free(vals[i]);
+	}
+	free(vals);
+
+	// A future as an argument: sum_all of three of them.
+	oscar_value_t *three = oscar_value_new_array(3);
+	for (int i = 0; i < 3; i++) {
+		oscar_value_array_push(three, oscar_future_ref(fs[i]));
+	}
+	oscar_future_t *sum;
+	cr_assert_eq(oscar_future_submit(s, "sum_all", args1(three), NULL, &sum, &err), 0, "%s",
+	    err.message);
+	oscar_value_t *v;
+	cr_assert_eq(oscar_future_result(sum, 0, &v, &err), 0, "%s", err.message);
+	cr_assert_eq(int_of(v), 1 + 2 + 3);
+	oscar_value_free(v);
+	bool done = false;
+	cr_assert_eq(oscar_future_done(sum, &done, &err), 0, "%s", err.message);
+	cr_assert(done);
+
+	// Pure keys: the same call gives the same key, in this session and in
+	// another one; it is the function's name and a hash of the call.
+	oscar_future_t *again;
+	cr_assert_eq(
+	    oscar_future_submit(s, "inc", args1(oscar_value_new_int(5)), NULL, &again, &err), 0,
+	    "%s", err.message);
+	cr_assert_str_eq(oscar_future_key(again), oscar_future_key(fs[5]));
+	cr_assert(strncmp(oscar_future_key(again), "inc-", 4) == 0);
+	oscar_session_t *other;
+	cr_assert_eq(oscar_session_open(&other, sup.addr, NULL, &err), 0, "%s", err.message);
+	oscar_future_t *elsewhere;
+	cr_assert_eq(oscar_future_submit(
+	                 other, "inc", args1(oscar_value_new_int(5)), NULL, &elsewhere, &err),
+	    0, "%s", err.message);
+	cr_assert_str_eq(oscar_future_key(elsewhere), oscar_future_key(fs[5]));
+	cr_assert_eq(oscar_future_result(elsewhere, 0, &v, &err), 0, "%s", err.message);
+	cr_assert_eq(int_of(v), 6);
+	oscar_value_free(v);
+	// Impure calls get random keys.
+	oscar_spawn_opts_t impure = { .pure = false };
+	oscar_future_t    *r1, *r2;
+	cr_assert_eq(
+	    oscar_future_submit(s, "inc", args1(oscar_value_new_int(5)), &impure, &r1, &err), 0);
+	cr_assert_eq(
+	    oscar_future_submit(s, "inc", args1(oscar_value_new_int(5)), &impure, &r2, &err), 0);
+	cr_assert_str_neq(oscar_future_key(r1), oscar_future_key(r2));
+	cr_assert_str_neq(oscar_future_key(r1), oscar_future_key(fs[5]));
+	cr_assert_eq(oscar_future_gather((oscar_future_t *[]) { r1, r2 }, 2, 0,
+	                 (oscar_value_t *[]) { NULL, NULL }, &err),
+	    0, "%s", err.message);
+
+	// Releasing the last future of a call releases its object on the
+	// cluster: its count goes, and so does its meta entry.
+	char key[OSCAR_TASK_KEY_MAX];
+	snprintf(key, sizeof(key), "%s", oscar_future_key(fs[7]));
+	const char *keys[] = { key };
+	uint64_t    count  = 0;
+	cr_assert_eq(oscar_lifecycle_counts(oscar_session_pool(s), sup.addr, oscar_session_id(s),
+	                 keys, 1, &count, DEADLINE_MS, &err),
+	    0, "%s", err.message);
+	cr_assert_eq(count, 1);
+	oscar_future_release(&fs[7]);
+	cr_assert_null(fs[7]);
+	cr_assert_eq(oscar_lifecycle_counts(oscar_session_pool(s), sup.addr, oscar_session_id(s),
+	                 keys, 1, &count, DEADLINE_MS, &err),
+	    0, "%s", err.message);
+	cr_assert_eq(count, 0);
+	oscar_value_t *entries;
+	cr_assert_eq(oscar_meta_get(oscar_session_pool(s), sup.addr, oscar_session_id(s), keys, 1,
+	                 NULL, true, DEADLINE_MS, &entries, &err),
+	    0, "%s", err.message);
+	cr_assert_eq(oscar_value_at(entries, 0)->type, OSCAR_NIL, "the entry is still there");
+	oscar_value_free(entries);
+
+	// Cancel: a long sleep ends cancelled, its result says so.
+	oscar_future_t *slow;
+	cr_assert_eq(
+	    oscar_future_submit(s, "sleep", args1(oscar_value_new_int(60000)), NULL, &slow, &err),
+	    0, "%s", err.message);
+	cr_assert_eq(oscar_future_done(slow, &done, &err), 0, "%s", err.message);
+	cr_assert(!done);
+	cr_assert_eq(oscar_future_cancel(slow, &err), 0, "%s", err.message);
+	cr_assert_eq(oscar_future_result(slow, 0, &v, &err), OSCAR_ECANCELED, "%s", err.message);
+	cr_assert_eq(oscar_future_done(slow, &done, &err), 0, "%s", err.message);
+	cr_assert(done);
+
+	for (int i = 0; i < N; i++) {
+		oscar_future_release(&fs[i]);
+	}
+	oscar_future_release(&sum);
+	oscar_future_release(&again);
+	oscar_future_release(&r1);
+	oscar_future_release(&r2);
+	oscar_future_release(&slow);
+	oscar_future_release(&elsewhere);
+	cr_assert_eq(oscar_session_close(&other, &err), 0, "%s", err.message);
+	cr_assert_eq(oscar_session_close(&s, &err), 0, "%s", err.message);
+}
+
+Test(session, bad_input_gets_clear_errors)
+{
+	node_t           sup;
+	oscar_session_t *s = cluster(&sup);
+	oscar_error_t    err;
+	oscar_value_t   *v;
+
+	// An unknown function.
+	oscar_object_t *o = spawn1(s, "no_such_fn", NULL);
+	cr_assert_eq(oscar_execute(s, &o, 1, NULL, &err), OSCAR_ENOENT);
+	cr_assert(strstr(err.message, "no_such_fn") != NULL, "%s", err.message);
+	oscar_object_free(&o);
+	// A bad function name, refused before anything is sent.
+	cr_assert_eq(oscar_spawn(s, "no spaces", NULL, NULL, &o, &err), OSCAR_EINVAL);
+
+	// A wrong number of arguments, as the function reports it, with the
+	// task, its function and the worker it ran on.
+	oscar_value_t *two = oscar_value_new_array(2);
+	oscar_value_array_push(two, oscar_value_new_int(1));
+	oscar_value_array_push(two, oscar_value_new_int(2));
+	oscar_future_t *f;
+	cr_assert_eq(oscar_future_submit(s, "add", args1(oscar_value_new_int(1)), NULL, &f, &err),
+	    0, "%s", err.message);
+	cr_assert_eq(oscar_future_result(f, 0, &v, &err), OSCAR_EBADARGS);
+	cr_assert(strstr(err.message, "add takes two numbers") != NULL, "%s", err.message);
+	cr_assert(strstr(err.message, "(add)") != NULL, "%s", err.message);
+	cr_assert(strstr(err.message, "on worker tcp://") != NULL, "%s", err.message);
+	// Fetching its object gives the same error.
+	cr_assert_eq(oscar_fetch(s, &f, 1, NULL, &v, &err), OSCAR_EBADARGS, "%s", err.message);
+	oscar_future_release(&f);
+	cr_assert_eq(oscar_future_submit(s, "add", two, NULL, &f, &err), 0, "%s", err.message);
+	cr_assert_eq(oscar_future_result(f, 0, &v, &err), 0, "%s", err.message);
+	cr_assert_eq(int_of(v), 3);
+	oscar_value_free(v);
+
+	// A future of another session: as an argument, and to fetch.
+	oscar_session_t *other;
+	cr_assert_eq(oscar_session_open(&other, sup.addr, NULL, &err), 0, "%s", err.message);
+	oscar_future_t *g;
+	cr_assert_eq(oscar_future_submit(other, "inc", args1(oscar_future_ref(f)), NULL, &g, &err),
+	    OSCAR_EINVAL);
+	cr_assert(strstr(err.message, "not an object of session") != NULL, "%s", err.message);
+	cr_assert_eq(oscar_fetch(other, &f, 1, NULL, &v, &err), OSCAR_EINVAL);
+	cr_assert(strstr(err.message, "belongs to session") != NULL, "%s", err.message);
+
+	// A closed session.
+	cr_assert_eq(oscar_session_close(&other, &err), 0, "%s", err.message);
+	oscar_session_t *third;
+	cr_assert_eq(oscar_session_open(&third, sup.addr, NULL, &err), 0, "%s", err.message);
+	oscar_future_t *h;
+	cr_assert_eq(
+	    oscar_future_submit(third, "inc", args1(oscar_value_new_int(1)), NULL, &h, &err), 0,
+	    "%s", err.message);
+	char id[OSCAR_SESSION_ID_MAX + 1];
+	snprintf(id, sizeof(id), "%s", oscar_session_id(third));
+	oscar_session_t *kept = third;
+	(void) kept;
+	cr_assert_eq(oscar_session_close(&third, &err), 0, "%s", err.message);
+	cr_assert_eq(oscar_future_result(h, 0, &v, &err), OSCAR_ECLOSED);
+	cr_assert(strstr(err.message, "closed") != NULL, "%s", err.message);
+	cr_assert_eq(oscar_future_submit(oscar_object_session(h), "inc", NULL, NULL, &g, &err),
+	    OSCAR_ECLOSED);
+	// Closing released everything it held on the cluster.
+	bool exists = true;
+	cr_assert_eq(
+	    oscar_sessions_has(oscar_session_pool(s), sup.addr, id, &exists, DEADLINE_MS, &err), 0,
+	    "%s", err.message);
+	cr_assert(!exists);
+	oscar_future_release(&h); // frees the closed session's memory
+
+	// An address that is not one.
+	cr_assert_eq(oscar_session_open(&other, "http://nowhere", NULL, &err), OSCAR_EADDRINVAL);
+	cr_assert_null(other);
+
+	oscar_future_release(&f);
+	cr_assert_eq(oscar_session_close(&s, &err), 0, "%s", err.message);
+}
+
+Test(session, cluster_gone_while_waiting)
+{
+	node_t           sup;
+	oscar_session_t *s = cluster(&sup);
+	oscar_error_t    err;
+	oscar_future_t  *f;
+	cr_assert_eq(
+	    oscar_future_submit(s, "sleep", args1(oscar_value_new_int(60000)), NULL, &f, &err), 0,
+	    "%s", err.message);
+	// The supervisor dies while we wait without a bound of our own.
+	proc_sigkill(sup.proc);
+	int64_t        t0 = procs_now_ms();
+	oscar_value_t *v;
+	int            rv = oscar_future_result(f, -1, &v, &err);
+	cr_assert_eq(rv, OSCAR_EPEERGONE, "%d %s", rv, err.message);
+	cr_assert(strstr(err.message, "went away") != NULL, "%s", err.message);
+	cr_assert(procs_now_ms() - t0 < DEADLINE_MS);
+	oscar_future_release(&f);
+	oscar_session_close(&s, &err);
+}
+
+Test(session, default_session_runs_the_programs_own_functions)
+{
+	// The program closes its session itself, then exits.
+	proc_t *p   = proc_run("local", OSCAR_TEST_SESSION_LOCAL, NULL);
+	char   *out = proc_output(p, false);
+	cr_assert_eq(p->code, 0, "%s\n%s", out, proc_tail(p));
+	cr_assert(strstr(out, "total of twice(0..4) = 20") != NULL, "%s", out);
+	cr_assert(strstr(out, "twice takes one integer, not 2 arguments") != NULL, "%s", out);
+	cr_assert(strstr(out, "closed") != NULL, "%s", out);
+	free(out);
+	// Without closing: the cluster is stopped at exit, nothing is left.
+	p   = proc_run("local-exit", OSCAR_TEST_SESSION_LOCAL, "exit", NULL);
+	out = proc_output(p, false);
+	cr_assert_eq(p->code, 0, "%s\n%s", out, proc_tail(p));
+	free(out);
+	procs_assert_no_orphans();
+}
