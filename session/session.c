@@ -86,6 +86,7 @@ struct oscar_session {
 	unsigned        refs;    // the opener's, and one per object
 	bool            closed;
 	bool            owns_session;
+	bool            gone; // a wait saw the cluster go
 	oscar_pool_t   *pool;
 	oscar_local_t  *lc;
 	char            address[OSCAR_ADDR_MAX];
@@ -465,7 +466,7 @@ static void osc_graph_unref(oscar_session_t *s, osc_graph_t *g)
 	if (g == NULL || --g->refs > 0) {
 		return;
 	}
-	if (g->status == OSC_G_RUNNING && !s->closed && s->pool != NULL) {
+	if (g->status == OSC_G_RUNNING && !s->closed && !s->gone && s->pool != NULL) {
 		// Nothing of the client needs it any more: stop it.
 		oscar_graph_delete(s->pool, s->address, s->id, g->id, s->timeout_ms, NULL);
 	}
@@ -550,7 +551,7 @@ static void osc_call_unref(oscar_session_t *s, osc_call_t *c)
 	if (--c->refs > 0) {
 		return;
 	}
-	if (c->counted && !s->closed && s->pool != NULL) {
+	if (c->counted && !s->closed && !s->gone && s->pool != NULL) {
 		// Errors are left: the session's deletion releases all anyway.
 		osc_count(s, &c, 1, false, NULL);
 	}
@@ -1094,6 +1095,7 @@ static int osc_wait_graphs(oscar_session_t *s, osc_graph_t **graphs, size_t n, i
 			}
 			oscar_error_t why;
 			if (osc_supervisor_gone(s, &why)) {
+				s->gone = true;
 				return (oscar_error_set(err, OSCAR_EPEERGONE,
 				    "the cluster went away while waiting: %s", why.message));
 			}
@@ -1146,6 +1148,7 @@ static int osc_wait_graphs(oscar_session_t *s, osc_graph_t **graphs, size_t n, i
 				    err, OSCAR_ECLOSED, "session %s is closed", s->id));
 			}
 			if (rv == OSCAR_ETIMEDOUT && took > this_slice + OSC_ANSWER_GRACE_MS) {
+				s->gone = true;
 				return (oscar_error_set(err, OSCAR_EPEERGONE,
 				    "the cluster went away while waiting: the supervisor at %s did "
 				    "not "
@@ -1155,6 +1158,7 @@ static int osc_wait_graphs(oscar_session_t *s, osc_graph_t **graphs, size_t n, i
 			if (rv != 0 && rv != OSCAR_ETIMEDOUT) {
 				if (rv == OSCAR_EPEERGONE || rv == OSCAR_ECONNREFUSED ||
 				    rv == OSCAR_ECLOSED) {
+					s->gone = true;
 					return (oscar_error_set(err, OSCAR_EPEERGONE,
 					    "the cluster went away while waiting: %s", e.message));
 				}
@@ -1621,7 +1625,7 @@ int oscar_session_close(oscar_session_t **sp, oscar_error_t *err)
 		return (oscar_error_set(err, OSCAR_ECLOSED, "session %s is closed already", s->id));
 	}
 	s->closed = true;
-	if (s->owns_session && s->pool != NULL) {
+	if (s->owns_session && s->pool != NULL && !s->gone) {
 		// Deleting the session releases all it holds on the cluster.
 		rv = oscar_sessions_delete(s->pool, s->address, s->id, true, s->timeout_ms, err);
 	}
