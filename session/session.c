@@ -994,9 +994,16 @@ static void osc_graph_ended(oscar_session_t *s, osc_graph_t *g, const oscar_valu
 		if (sig > 0) {
 			snprintf(signal_text, sizeof(signal_text), " (signal %d)", (int) sig);
 		}
-		oscar_error_set(&g->error, code > 0 && code <= INT_MAX ? (int) code : OSCAR_EAPP,
-		    "task %s (%s) failed%s%s: %s", k != NULL ? k : "?", fn != NULL ? fn : "?",
-		    where, signal_text, m != NULL ? m : "no message");
+		int c = code > 0 && code <= INT_MAX ? (int) code : OSCAR_EAPP;
+		if (m != NULL && k != NULL && strstr(m, k) != NULL) {
+			// The message names the task already.
+			oscar_error_set(&g->error, c, "%s (on worker %s%s)", m,
+			    w != NULL && *w != '\0' ? w : "?", signal_text);
+		} else {
+			oscar_error_set(&g->error, c, "task %s (%s) failed%s%s: %s",
+			    k != NULL ? k : "?", fn != NULL ? fn : "?", where, signal_text,
+			    m != NULL ? m : "no message");
+		}
 	}
 	// The calls of the graph need their inputs no more.
 	const osc_strmap_item_t *it = NULL;
@@ -1030,6 +1037,7 @@ typedef struct osc_bar {
 
 static void osc_bar_draw(osc_bar_t *b, double f)
 {
+	fflush(stdout); // what the program printed comes first
 	int pct = (int) (f * 100.0 + 0.5);
 	if (b->tty) {
 		if (pct == b->last) {

@@ -362,6 +362,7 @@ Test(session, bad_input_gets_clear_errors)
 	cr_assert(strstr(err.message, "add takes two numbers") != NULL, "%s", err.message);
 	cr_assert(strstr(err.message, "(add)") != NULL, "%s", err.message);
 	cr_assert(strstr(err.message, "on worker tcp://") != NULL, "%s", err.message);
+	cr_assert(strstr(err.message, oscar_future_key(f)) != NULL, "%s", err.message);
 	// Fetching its object gives the same error.
 	cr_assert_eq(oscar_fetch(s, &f, 1, NULL, &v, &err), OSCAR_EBADARGS, "%s", err.message);
 	oscar_future_release(&f);
