@@ -52,7 +52,8 @@ CTEST_FLAGS := --output-on-failure -j$(JOBS) --timeout $(CTEST_TIMEOUT) --no-tes
 help:
 	@echo "Oscar-C make targets:"
 	@echo "  make run            build, then run examples/cluster: a local cluster of a supervisor"
-	@echo "                      and two workers (the actor layer alone: build/examples/hello/oscar-hello)"
+	@echo "                      and two workers running seed 001's and 003's work through the"
+	@echo "                      client API (the actor layer alone: build/examples/hello/oscar-hello)"
 	@echo "  make test           build/ and build-asan/, the whole suite on each, and the embed check"
 	@echo "  make bench          Release build (build-release/), the peers (Erlang/OTP, CAF),"
 	@echo "                      then the benchmarks side by side (JSON: build-release/bench.json)"
@@ -86,9 +87,11 @@ release: setup
 	    -DOSCAR_EXAMPLES=OFF $(CONFIG_FLAGS)
 	$(CMAKE) --build $(RELEASE_BUILD) -j$(JOBS)
 
-# run shows a cluster: a supervisor and two workers started as processes,
-# a custom service on each, actors created and called across them, and a
-# clean stop. The actor layer alone is examples/hello (oscar-hello).
+# run is the main job: a local cluster (a supervisor and two workers with
+# two slots each, processes of the program itself), seed 001's spawns, a
+# map of 1,000 futures and a gather, a repeated pure call, a failing task,
+# a progress bar and a clean stop; it exits 0 only if every result was
+# right. The actor layer alone is examples/hello (oscar-hello).
 run: build
 	$(BUILD)/examples/cluster/oscar-cluster $(ARGS)
 
@@ -123,7 +126,8 @@ install: build
 # example out of tree against that copy, the two ways a user would: with
 # pkg-config (examples/embed/Makefile) and with find_package (its
 # CMakeLists.txt, linking the shared and the static library). Then it runs
-# the three programs.
+# the three programs, and builds and runs the client examples
+# (examples/spawn, examples/futures) with pkg-config's one line.
 install-check: build
 	@echo "== install: $(BUILD)/ into $(BUILD)/stage"
 	rm -rf $(STAGE) $(EMBED_PC) $(EMBED_CMAKE)
@@ -138,6 +142,13 @@ install-check: build
 	$(CMAKE) --build $(EMBED_CMAKE) -j$(JOBS)
 	$(EMBED_CMAKE)/oscar-embed
 	$(EMBED_CMAKE)/oscar-embed-static
+	@echo "== examples: spawn and futures, against the installed library (pkg-config)"
+	for ex in spawn futures; do \
+	    $${CC:-cc} -O2 -g -Wall -Wextra -Werror -o $(EMBED_PC)/oscar-$$ex \
+	        $(CURDIR)/examples/$$ex/main.c \
+	        $$(PKG_CONFIG_PATH=$(STAGE)/lib/pkgconfig pkg-config --cflags --libs oscar); \
+	    LD_LIBRARY_PATH=$(STAGE)/lib $(EMBED_PC)/oscar-$$ex; \
+	done
 
 embed: install-check
 
