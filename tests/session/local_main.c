@@ -5,9 +5,13 @@
 //
 //     oscar-test-session-local            spawn, execute, fetch; futures
 //     oscar-test-session-local exit       the same, then exit without closing
+//     oscar-test-session-local gone       kills the cluster's supervisor while
+//                                         waiting: the wait must say so
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "oscar/oscar.h"
 
@@ -37,9 +41,22 @@ static int total(oscar_task_ctx_t *ctx, const oscar_value_t *args, oscar_value_t
 	return (*result != NULL ? 0 : OSCAR_ENOMEM);
 }
 
+// nap([ms]) sleeps, polling its cancelled flag.
+static int nap(oscar_task_ctx_t *ctx, const oscar_value_t *args, oscar_value_t **result)
+{
+	int64_t ms = 0;
+	oscar_value_get_int(oscar_value_at(args, 0), &ms);
+	for (; ms > 0 && !oscar_task_cancelled(ctx); ms -= 10) {
+		nanosleep(&(struct timespec) { .tv_nsec = 10000000 }, NULL);
+	}
+	*result = oscar_value_new_nil();
+	return (0);
+}
+
 static int setup(oscar_taskfns_t *fns, oscar_error_t *err)
 {
 	int rv = oscar_taskfns_add(fns, "twice", twice, NULL, err);
+	rv     = rv != 0 ? rv : oscar_taskfns_add(fns, "nap", nap, NULL, err);
 	return (rv != 0 ? rv : oscar_taskfns_add(fns, "total", total, NULL, err));
 }
 
@@ -50,11 +67,42 @@ static oscar_value_t *one(oscar_value_t *v)
 	return (a);
 }
 
+// gone waits on a long nap while the supervisor is killed.
+static int gone(void)
+{
+	oscar_session_t   *s;
+	oscar_error_t      err;
+	oscar_future_t    *f;
+	oscar_value_t     *v;
+	oscar_cluster_t   *cl;
+	oscar_node_info_t *nodes;
+	size_t             n;
+	if (oscar_session_default(&s, &err) != 0 ||
+	    oscar_future_submit(NULL, "nap", one(oscar_value_new_int(60000)), NULL, &f, &err) !=
+	        0 ||
+	    oscar_cluster_open(&cl, oscar_session_pool(s), oscar_session_address(s), &err) != 0 ||
+	    oscar_cluster_nodes(cl, OSCAR_ROLE_SUPERVISOR, 0, &nodes, &n, 10000, &err) != 0) {
+		fprintf(stderr, "gone: %s\n", err.message);
+		return (1);
+	}
+	kill((pid_t) nodes[0].pid, SIGKILL);
+	oscar_node_info_free(nodes, n);
+	oscar_cluster_close(&cl);
+	int rv = oscar_future_result(f, -1, &v, &err);
+	printf("wait: %s: %s\n", oscar_strerror(rv), err.message);
+	oscar_future_release(&f);
+	oscar_session_close(&s, NULL);
+	return (rv == OSCAR_EPEERGONE ? 0 : 1);
+}
+
 int main(int argc, char **argv)
 {
 	int rc = oscar_session_main(argc, argv, setup);
 	if (rc >= 0) {
 		return (rc);
+	}
+	if (argc > 1 && strcmp(argv[1], "gone") == 0) {
+		return (gone());
 	}
 	oscar_error_t   err;
 	oscar_object_t *xs[5], *sum;
@@ -67,8 +115,9 @@ int main(int argc, char **argv)
 		}
 		oscar_value_array_push(refs, oscar_object_ref(xs[i]));
 	}
+	oscar_exec_opts_t bar = { .progress_bar = true };
 	if (oscar_spawn(NULL, "total", one(refs), NULL, &sum, &err) != 0 ||
-	    oscar_execute(NULL, &sum, 1, NULL, &err) != 0) {
+	    oscar_execute(NULL, &sum, 1, &bar, &err) != 0) {
 		fprintf(stderr, "total: %s\n", err.message);
 		return (1);
 	}

@@ -450,10 +450,121 @@ Test(session, default_session_runs_the_programs_own_functions)
 	cr_assert(strstr(out, "twice takes one integer, not 2 arguments") != NULL, "%s", out);
 	cr_assert(strstr(out, "closed") != NULL, "%s", out);
 	free(out);
+	// The progress bar, on a standard error that is not a terminal: plain
+	// lines, ending at 100%.
+	out = proc_output(p, true);
+	cr_assert(strstr(out, "progress: 100%\n") != NULL, "%s", out);
+	cr_assert(strchr(out, '\r') == NULL, "%s", out);
+	free(out);
 	// Without closing: the cluster is stopped at exit, nothing is left.
 	p   = proc_run("local-exit", OSCAR_TEST_SESSION_LOCAL, "exit", NULL);
 	out = proc_output(p, false);
 	cr_assert_eq(p->code, 0, "%s\n%s", out, proc_tail(p));
 	free(out);
 	procs_assert_no_orphans();
+}
+
+Test(session, default_session_cluster_gone_while_waiting)
+{
+	proc_t *p   = proc_run("gone", OSCAR_TEST_SESSION_LOCAL, "gone", NULL);
+	char   *out = proc_output(p, false);
+	cr_assert_eq(p->code, 0, "%s\n%s", out, proc_tail(p));
+	cr_assert(strstr(out, "went away") != NULL, "%s", out);
+	free(out);
+	procs_assert_no_orphans();
+}
+
+Test(session, local_cluster_control)
+{
+	oscar_error_t          err;
+	oscar_session_config_t cfg;
+	oscar_session_t       *s         = NULL;
+	static const char     *modules[] = { OSCAR_TEST_TASKFNS, NULL };
+
+	oscar_session_config_init(&cfg);
+	cfg.timeout_ms  = DEADLINE_MS;
+	cfg.bin_dir     = OSCAR_TEST_BIN_DIR;
+	cfg.modules     = modules;
+	cfg.workers     = 2;
+	cfg.slots       = 1;
+	cfg.cores       = 3;
+	cfg.memory      = 1u << 30;
+	cfg.min_workers = 3;
+	cr_assert_eq(oscar_session_new_local(&s, &cfg, &err), OSCAR_EINVAL);
+	cr_assert(strstr(err.message, "min_workers") != NULL, "%s", err.message);
+	cr_assert_null(s);
+
+	cfg.min_workers = 1;
+	cr_assert_eq(oscar_session_new_local(&s, &cfg, &err), 0, "%s", err.message);
+	cr_assert(strncmp(oscar_session_address(s), "tcp://", 6) == 0);
+	oscar_cluster_t *cl;
+	cr_assert_eq(oscar_cluster_open(&cl, oscar_session_pool(s), oscar_session_address(s), &err),
+	    0, "%s", err.message);
+	cr_assert_eq(oscar_cluster_wait_workers(cl, 2, DEADLINE_MS, &err), 0, "%s", err.message);
+	oscar_node_info_t *nodes;
+	size_t             n;
+	cr_assert_eq(oscar_cluster_nodes(cl, OSCAR_ROLE_WORKER, 0, &nodes, &n, DEADLINE_MS, &err),
+	    0, "%s", err.message);
+	cr_assert_eq(n, 2);
+	for (size_t i = 0; i < n; i++) {
+		cr_assert_eq(nodes[i].cores, 3);
+		cr_assert_eq(nodes[i].memory, (uint64_t) 1 << 30);
+		cr_assert_eq(nodes[i].sub_pools, 1);
+	}
+	oscar_node_info_free(nodes, n);
+	oscar_cluster_close(&cl);
+
+	// Made the default, it serves NULL.
+	oscar_session_set_default(s);
+	oscar_future_t *f;
+	oscar_value_t  *v;
+	cr_assert_eq(
+	    oscar_future_submit(NULL, "inc", args1(oscar_value_new_int(1)), NULL, &f, &err), 0,
+	    "%s", err.message);
+	cr_assert_eq(oscar_object_session(f), s);
+	cr_assert_eq(oscar_future_result(f, 0, &v, &err), 0, "%s", err.message);
+	cr_assert_eq(int_of(v), 2);
+	oscar_value_free(v);
+	oscar_future_release(&f);
+	int64_t pid = oscar_session_local_pid(s, 0);
+	cr_assert(pid > 0);
+	// Closing stops the cluster: its processes are gone.
+	cr_assert_eq(oscar_session_close(&s, &err), 0, "%s", err.message);
+	cr_assert_eq(kill((pid_t) pid, 0), -1);
+	procs_assert_no_orphans();
+}
+
+Test(session, ipc_cluster)
+{
+	oscar_error_t err;
+	char          path[PATH_MAX], url[PATH_MAX + 8], addr_file[PATH_MAX], addr[OSCAR_ADDR_MAX];
+	procs_path(path, sizeof(path), "sup.sock");
+	snprintf(url, sizeof(url), "ipc://%s", path);
+	procs_path(addr_file, sizeof(addr_file), "sup.addr");
+	proc_t *sup = proc_start("sup", OSCAR_TEST_SUPERVISOR, "--listen", url, "--address-file",
+	    addr_file, "--heartbeat-interval=200ms", NULL);
+	proc_wait_address(sup, addr_file, addr, sizeof(addr));
+	node_t           w  = start("w1", addr);
+	oscar_cluster_t *cl = procs_client(addr);
+	(void) w;
+	cr_assert_eq(oscar_cluster_wait_workers(cl, 1, DEADLINE_MS, &err), 0, "%s", err.message);
+	oscar_session_t *a, *b;
+	cr_assert_eq(oscar_session_open(&a, addr, NULL, &err), 0, "%s", err.message);
+	cr_assert_eq(oscar_session_open(&b, addr, NULL, &err), 0, "%s", err.message);
+	oscar_future_t *f, *g;
+	oscar_value_t  *v;
+	cr_assert_eq(oscar_future_submit(a, "inc", args1(oscar_value_new_int(1)), NULL, &f, &err),
+	    0, "%s", err.message);
+	cr_assert_eq(oscar_future_submit(b, "inc", args1(oscar_value_new_int(2)), NULL, &g, &err),
+	    0, "%s", err.message);
+	cr_assert_eq(oscar_future_result(f, 0, &v, &err), 0, "%s", err.message);
+	cr_assert_eq(int_of(v), 2);
+	oscar_value_free(v);
+	cr_assert_eq(oscar_future_result(g, 0, &v, &err), 0, "%s", err.message);
+	cr_assert_eq(int_of(v), 3);
+	oscar_value_free(v);
+	oscar_future_release(&f);
+	oscar_future_release(&g);
+	cr_assert_eq(oscar_session_close(&a, &err), 0, "%s", err.message);
+	cr_assert_eq(oscar_session_close(&b, &err), 0, "%s", err.message);
 }
