@@ -283,9 +283,13 @@ Test(session, futures_map_gather_pure_keys_and_release)
 	    oscar_future_submit(s, "inc", args1(oscar_value_new_int(5)), &impure, &r2, &err), 0);
 	cr_assert_str_neq(oscar_future_key(r1), oscar_future_key(r2));
 	cr_assert_str_neq(oscar_future_key(r1), oscar_future_key(fs[5]));
-	cr_assert_eq(oscar_future_gather((oscar_future_t *[]) { r1, r2 }, 2, 0,
-	                 (oscar_value_t *[]) { NULL, NULL }, &err),
-	    0, "%s", err.message);
+	oscar_future_t *rs[2] = { r1, r2 };
+	oscar_value_t  *rv[2] = { NULL, NULL };
+	cr_assert_eq(oscar_future_gather(rs, 2, 0, rv, &err), 0, "%s", err.message);
+	cr_assert_eq(int_of(rv[0]), 6);
+	cr_assert_eq(int_of(rv[1]), 6);
+	oscar_value_free(rv[0]);
+	oscar_value_free(rv[1]);
 
 	// Releasing the last future of a call releases its object on the
 	// cluster: its count goes, and so does its meta entry.
