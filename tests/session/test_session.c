@@ -572,3 +572,59 @@ Test(session, ipc_cluster)
 	cr_assert_eq(oscar_session_close(&a, &err), 0, "%s", err.message);
 	cr_assert_eq(oscar_session_close(&b, &err), 0, "%s", err.message);
 }
+
+Test(session, tls_cluster)
+{
+	oscar_error_t err;
+	char cert[PATH_MAX], key[PATH_MAX], cmd[3 * PATH_MAX], sup_file[PATH_MAX], w_file[PATH_MAX],
+	    sup_addr[OSCAR_ADDR_MAX], w_addr[OSCAR_ADDR_MAX];
+	procs_path(cert, sizeof(cert), "cert.pem");
+	procs_path(key, sizeof(key), "key.pem");
+	snprintf(cmd, sizeof(cmd),
+	    "openssl req -x509 -newkey rsa:2048 -nodes -keyout %s -out %s -days 1 "
+	    "-subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 >/dev/null 2>&1",
+	    key, cert);
+	cr_assert_eq(system(cmd), 0, "openssl could not make a certificate");
+	procs_path(sup_file, sizeof(sup_file), "sup.addr");
+	procs_path(w_file, sizeof(w_file), "w.addr");
+	(void) w_addr;
+	proc_t *sup = proc_start("sup", OSCAR_TEST_SUPERVISOR, "--listen", "tls+tcp://127.0.0.1:0",
+	    "--tls-cert", cert, "--tls-key", key, "--tls-ca", cert, "--address-file", sup_file,
+	    "--heartbeat-interval=200ms", NULL);
+	proc_wait_address(sup, sup_file, sup_addr, sizeof(sup_addr));
+	proc_t *w = proc_start("w", OSCAR_TEST_WORKER, "--listen", "tls+tcp://127.0.0.1:0",
+	    "--tls-cert", cert, "--tls-key", key, "--tls-ca", cert, "--address-file", w_file,
+	    "--supervisor", sup_addr, NULL);
+	proc_wait_address(w, w_file, w_addr, sizeof(w_addr));
+
+	oscar_session_config_t cfg;
+	oscar_session_config_init(&cfg);
+	cfg.timeout_ms     = DEADLINE_MS;
+	cfg.tls_cert_file  = cert;
+	cfg.tls_key_file   = key;
+	cfg.tls_ca_file    = cert;
+	oscar_session_t *s = NULL;
+	cr_assert_eq(oscar_session_open(&s, sup_addr, &cfg, &err), 0, "%s", err.message);
+	oscar_cluster_t *cl;
+	cr_assert_eq(oscar_cluster_open(&cl, oscar_session_pool(s), sup_addr, &err), 0);
+	cr_assert_eq(oscar_cluster_wait_workers(cl, 1, DEADLINE_MS, &err), 0, "%s", err.message);
+	oscar_cluster_close(&cl);
+	// The session exists on the cluster until closed. (Task slots are
+	// sub pools, which a tls+tcp:// node cannot have yet: no task runs.)
+	char id[OSCAR_SESSION_ID_MAX + 1];
+	snprintf(id, sizeof(id), "%s", oscar_session_id(s));
+	bool exists = false;
+	cr_assert_eq(
+	    oscar_sessions_has(oscar_session_pool(s), sup_addr, id, &exists, DEADLINE_MS, &err), 0,
+	    "%s", err.message);
+	cr_assert(exists);
+	oscar_session_t *t;
+	cr_assert_eq(oscar_session_open(&t, sup_addr, &cfg, &err), 0, "%s", err.message);
+	cr_assert_eq(oscar_session_close(&s, &err), 0, "%s", err.message);
+	cr_assert_eq(
+	    oscar_sessions_has(oscar_session_pool(t), sup_addr, id, &exists, DEADLINE_MS, &err), 0,
+	    "%s", err.message);
+	cr_assert(!exists);
+	s = t;
+	cr_assert_eq(oscar_session_close(&s, &err), 0, "%s", err.message);
+}
