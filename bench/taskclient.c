@@ -40,6 +40,9 @@ static oscar_node_t *start_node(oscar_registry_t *reg, oscar_role_t role, const 
 	oscar_settings_set(s, "node", "listen", "tcp://127.0.0.1:0");
 	oscar_settings_set(s, "node", "sub_pools", role == OSCAR_ROLE_WORKER ? "1" : "0");
 	oscar_settings_set(s, "cluster", "heartbeat_interval", "200ms");
+	// A worker's loop stays busy for seconds with a 64 MiB task output
+	// (tasks-bin64m; docs/performance.md), longer than the default 5 s.
+	oscar_settings_set(s, "cluster", "dead_timeout", "120s");
 	// Enough queued work per worker that its slot never waits for the
 	// supervisor.
 	oscar_settings_set(s, "task", "queue", "64");
@@ -131,7 +134,11 @@ void bench_tc_compute(bench_tc_t *tc, oscar_value_t *graph)
 	}
 	const char *status = oscar_value_map_str(info, "status");
 	if (status == NULL || strcmp(status, "done") != 0) {
-		bench_fail("a graph ended %s", status != NULL ? status : "?");
+		const oscar_value_t *e = oscar_value_map_get(info, "error");
+		bench_fail("a graph ended %s: task %s (%s): %s", status != NULL ? status : "?",
+		    oscar_value_map_str(e, "key") ? oscar_value_map_str(e, "key") : "?",
+		    oscar_value_map_str(e, "fn") ? oscar_value_map_str(e, "fn") : "?",
+		    oscar_value_map_str(e, "message") ? oscar_value_map_str(e, "message") : "?");
 	}
 	oscar_value_free(info);
 	oscar_graph_delete(tc->pool, tc->sa, TC_SESSION, id, TC_TIMEOUT, NULL);

@@ -32,7 +32,7 @@ functions (inc, sum) and two for the 64 MiB transfer:
     tasks-bin64m N  make(N) on the first worker (N bytes, every byte
                     written), take(x) on the second (its length), then both
                     results gathered: GB/s over the 2N bytes moved
-    cluster N       in a fresh Python process: a second such cluster
+    tasks-cluster N in a fresh Python process: a second such cluster
                     started (to 2 workers connected to the client) and
                     stopped, in ms, and the RSS of its processes (MiB)
 
@@ -226,7 +226,7 @@ class Driver:
             "tasks-tree": self.tasks_tree,
             "tasks-chain": self.tasks_chain,
             "tasks-bin64m": self.tasks_bin64m,
-            "cluster": self.cluster_round,
+            "tasks-cluster": self.cluster_round,
         }
         if workload not in table:
             raise RuntimeError("no workload %s" % workload)
