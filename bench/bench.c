@@ -890,9 +890,7 @@ int main(int argc, char **argv)
 		.idle  = 100000,
 	};
 	if (!no_peers) {
-		const char *dir = peers_dir != NULL ? peers_dir : default_peers_dir();
-		o.peers         = bench_peers_open(dir, &o);
-		o.dask          = bench_dask_open(dir, &o);
+		o.peers = bench_peers_open(peers_dir != NULL ? peers_dir : default_peers_dir(), &o);
 	}
 
 	bench_row_t rows[64];
@@ -900,6 +898,11 @@ int main(int argc, char **argv)
 	nrows += bench_cross_run(&o, rows + nrows, sizeof(rows) / sizeof(rows[0]) - nrows);
 	nrows += bench_graph_run(&o, rows + nrows, sizeof(rows) / sizeof(rows[0]) - nrows);
 	nrows += bench_storage_run(&o, rows + nrows, sizeof(rows) / sizeof(rows[0]) - nrows);
+	// Dask's cluster starts only now, so that it does not idle beside
+	// the workloads before.
+	if (!no_peers) {
+		o.dask = bench_dask_open(peers_dir != NULL ? peers_dir : default_peers_dir(), &o);
+	}
 	nrows += bench_tasks_run(&o, rows + nrows, sizeof(rows) / sizeof(rows[0]) - nrows);
 	bench_peers_fill(o.peers, rows, nrows);
 	bench_dask_fill(o.dask, rows, nrows);
