@@ -372,8 +372,13 @@ bench_dask_t *bench_dask_start(char *const argv[], const bench_opts_t *o)
 	if (d == NULL) {
 		bench_die("dask", OSCAR_ENOMEM);
 	}
+	// A workload is run for its own name and for each of its rows
+	// (tasks-sup-cpu comes from tasks-10k's rounds).
 	for (size_t i = 0; i < NWORKLOADS; i++) {
 		want = want || bench_want(o->only, dask_workloads[i].workload);
+		for (int k = 0; dask_workloads[i].rows[k] != NULL; k++) {
+			want = want || bench_want(o->only, dask_workloads[i].rows[k]);
+		}
 	}
 	if (!want) {
 		snprintf(d->why, sizeof(d->why), "no task workload selected");
