@@ -1,6 +1,7 @@
 // oscar-bench: figures for the actor system, each beside a baseline
 // measured in the same run and beside the same work done by Erlang/OTP and
-// CAF (peers.c), so the ratios hold on a noisy machine.
+// CAF (peers.c), and for the task service beside Dask distributed
+// (dask.c), so the ratios hold on a noisy machine.
 //
 //   oscar-bench [--quick] [--rounds N] [--only WORKLOAD[,WORKLOAD...]] [--json FILE]
 //               [--peers DIR | --no-peers]
@@ -892,15 +893,22 @@ int main(int argc, char **argv)
 		o.peers = bench_peers_open(peers_dir != NULL ? peers_dir : default_peers_dir(), &o);
 	}
 
-	bench_row_t rows[32];
+	bench_row_t rows[64];
 	size_t      nrows = run_inproc(&o, &n, rows);
 	nrows += bench_cross_run(&o, rows + nrows, sizeof(rows) / sizeof(rows[0]) - nrows);
 	nrows += bench_graph_run(&o, rows + nrows, sizeof(rows) / sizeof(rows[0]) - nrows);
 	nrows += bench_storage_run(&o, rows + nrows, sizeof(rows) / sizeof(rows[0]) - nrows);
+	// Dask's cluster starts only now, so that it does not idle beside
+	// the workloads before.
+	if (!no_peers) {
+		o.dask = bench_dask_open(peers_dir != NULL ? peers_dir : default_peers_dir(), &o);
+	}
 	nrows += bench_tasks_run(&o, rows + nrows, sizeof(rows) / sizeof(rows[0]) - nrows);
 	bench_peers_fill(o.peers, rows, nrows);
+	bench_dask_fill(o.dask, rows, nrows);
 	bench_report_print(&o, rows, nrows);
 	rv = json != NULL && bench_report_json(json, &o, rows, nrows) != 0;
 	bench_peers_close(o.peers);
+	bench_dask_close(o.dask);
 	return (rv);
 }

@@ -78,15 +78,21 @@ typedef struct bench_row {
 	int64_t backoffs;
 	// The peers' medians (bench_peer_names order), 0 when not measured.
 	double peer[BENCH_NPEERS];
+	// Dask distributed's median (dask.c), 0 when not measured, and how
+	// many times ahead of it issue 14 wants Oscar-C to be (0: no aim).
+	double dask;
+	double dask_aim;
 } bench_row_t;
 
 typedef struct bench_peers bench_peers_t;
+typedef struct bench_dask  bench_dask_t;
 
 typedef struct bench_opts {
 	bool           quick;
 	int            rounds;
 	const char    *only;
 	bench_peers_t *peers; // the peers to run beside Oscar-C, or NULL
+	bench_dask_t  *dask;  // Dask distributed beside the task rows, or NULL
 } bench_opts_t;
 
 // bench_cross_names lists the cross-process workloads, NULL-terminated.
@@ -106,7 +112,7 @@ size_t bench_cross_run(const bench_opts_t *o, bench_row_t *rows, size_t max);
 // NULL-terminated; bench_graph_run runs those o selects and stores up to
 // max rows. Returns the number of rows stored.
 extern const char *const bench_graph_names[];
-size_t bench_graph_run(const bench_opts_t *o, bench_row_t *rows, size_t max);
+size_t                   bench_graph_run(const bench_opts_t *o, bench_row_t *rows, size_t max);
 // bench_storage_names lists the storage workloads (storage.c),
 // NULL-terminated.
 extern const char *const bench_storage_names[];
@@ -115,14 +121,14 @@ extern const char *const bench_storage_names[];
 // up to max rows. Returns the number of rows stored.
 size_t bench_storage_run(const bench_opts_t *o, bench_row_t *rows, size_t max);
 
-// bench_tasks_names lists the task service's workloads (tasks.c),
+// bench_tasks_names lists the task workloads (tasks.c),
 // NULL-terminated; bench_tasks_run runs those o selects and stores up to
 // max rows. bench_tasks_subpool runs this process as a worker's sub pool
 // (a slot) when a node started it so, and returns its exit status;
 // otherwise it returns -1.
 extern const char *const bench_tasks_names[];
-size_t bench_tasks_run(const bench_opts_t *o, bench_row_t *rows, size_t max);
-int    bench_tasks_subpool(void);
+size_t                   bench_tasks_run(const bench_opts_t *o, bench_row_t *rows, size_t max);
+int                      bench_tasks_subpool(void);
 
 // ---------------------------------------------------------------------------
 // Child processes (child.c)
@@ -199,6 +205,115 @@ const char *bench_peers_note(const bench_peers_t *p, int i, const char *workload
 
 // bench_peers_close stops the peers and frees p (NULL is fine).
 void bench_peers_close(bench_peers_t *p);
+
+// ---------------------------------------------------------------------------
+// The task client (taskclient.c): what the task workloads ask of a
+// cluster. The one place to change for the client API (session.h).
+
+typedef struct bench_tc bench_tc_t;
+
+// bench_tc_open starts a supervisor and two workers with one slot each in
+// this process (the slots are sub pools running this program), with the
+// registries given (worker i: wi; the bench's functions are offered by
+// the workers whose registry has them), opens a client pool, waits for
+// both workers and makes the session the workloads use. Exits the bench
+// on failure. bench_tc_close stops it all and clears *tcp.
+bench_tc_t *bench_tc_open(oscar_registry_t *sup, oscar_registry_t *w0, oscar_registry_t *w1);
+void        bench_tc_close(bench_tc_t **tcp);
+
+// bench_tc_compute submits graph (consumed) and waits for its end, which
+// must be done; the outputs stay stored.
+void bench_tc_compute(bench_tc_t *tc, oscar_value_t *graph);
+
+// bench_tc_results_t holds gathered values: vals[i] is keys[i]'s, owned by
+// the results until bench_tc_results_fini.
+typedef struct bench_tc_results {
+	const oscar_value_t **vals;
+	size_t                n;
+	oscar_value_t        *replies[2];
+	size_t                nreplies;
+} bench_tc_results_t;
+
+// bench_tc_gather reads the stored objects keys[0..n) into r, from the
+// workers that hold them: one meta call, one storage call per worker.
+void bench_tc_gather(bench_tc_t *tc, const char *const *keys, size_t n, bench_tc_results_t *r);
+void bench_tc_results_fini(bench_tc_results_t *r);
+
+// bench_tc_release deletes the stored objects keys[0..n) and their meta.
+void bench_tc_release(bench_tc_t *tc, const char *const *keys, size_t n);
+
+// bench_tc_sup_cpu gives the CPU time of the supervisor's pool thread, in
+// seconds.
+double bench_tc_sup_cpu(bench_tc_t *tc);
+
+// bench_tc_local_start starts a local cluster of processes
+// (include/oscar/local.h): a supervisor and two workers with one slot
+// each, on 127.0.0.1, from the programs in bin_dir; bench_tc_local_stop
+// stops it. Their results are oscar_local_start's and oscar_local_stop's.
+int bench_tc_local_start(oscar_local_t **lcp, const char *bin_dir, oscar_error_t *err);
+int bench_tc_local_stop(oscar_local_t **lcp);
+
+// ---------------------------------------------------------------------------
+// Dask distributed (dask.c), beside the task workloads
+
+// bench_dask_open starts the Dask driver that bench/peers/build.sh copied
+// into dir (dask_peer.py, run by /usr/bin/python3) when o selects a task
+// workload; a driver that is missing or does not start is noted with its
+// reason (dir/dask.na, left by build.sh, says why it is missing). Never
+// fails.
+bench_dask_t *bench_dask_open(const char *dir, const bench_opts_t *o);
+
+// bench_dask_start does the same with the driver's command line argv.
+bench_dask_t *bench_dask_start(char *const argv[], const bench_opts_t *o);
+
+// bench_dask_run runs one round of workload with count n on the driver,
+// when it is up, and keeps each figure of its answer as one more sample of
+// the row it names. A workload that fails is noted; a driver that stops
+// answering or exits is left out from then on, with the reason.
+void bench_dask_run(bench_dask_t *d, const char *workload, int64_t n);
+
+// bench_dask_fill sets each row's dask field from the samples kept.
+void bench_dask_fill(const bench_dask_t *d, bench_row_t *rows, size_t n);
+
+// bench_dask_does tells whether Dask has a figure for the row of that name.
+bool bench_dask_does(const char *row);
+
+// bench_dask_status returns NULL when the driver ran, else why it did not;
+// bench_dask_note returns why row has no figure (its workload failed, or
+// the driver's status), or NULL. Both strings are owned by d or constant.
+const char *bench_dask_status(const bench_dask_t *d);
+const char *bench_dask_note(const bench_dask_t *d, const char *row);
+
+// bench_dask_version gives the driver's distributed version, or NULL.
+const char *bench_dask_version(const bench_dask_t *d);
+
+// bench_dask_close stops the driver (its cluster with it) and frees d
+// (NULL is fine).
+void bench_dask_close(bench_dask_t *d);
+
+// One line of the driver's, parsed (bench_dask_parse).
+#define BENCH_DASK_NAME_MAX    32
+#define BENCH_DASK_FIGURES_MAX 16
+typedef struct bench_dask_answer {
+	bool has_ready; // a "ready" field: the start line
+	bool ready;
+	bool is_error; // an "error" field
+	char workload[BENCH_DASK_NAME_MAX];
+	char error[256];
+	char version[64];
+	int  nfigures;
+	struct {
+		char   row[BENCH_DASK_NAME_MAX];
+		double value;
+	} figures[BENCH_DASK_FIGURES_MAX];
+} bench_dask_answer_t;
+
+// bench_dask_parse reads one of the driver's JSON lines into a: a start
+// line ({"ready": bool, ...}), or a workload's answer ({"workload": W,
+// "figures": {ROW: number, ...}} or {"workload": W, "error": "..."}).
+// Unknown fields are skipped; strings are truncated to fit. Returns 0, or
+// -1 for anything else (not JSON, not one object, numbers that are not).
+int bench_dask_parse(const char *line, bench_dask_answer_t *a);
 
 // ---------------------------------------------------------------------------
 // The report (report.c)

@@ -111,6 +111,64 @@ static void print_peers_table(const bench_opts_t *o, const bench_row_t *rows, si
 }
 
 // ---------------------------------------------------------------------------
+// Against Dask distributed
+
+static void print_dask_table(const bench_opts_t *o, const bench_row_t *rows, size_t n)
+{
+	bool        any     = false;
+	const char *why     = bench_dask_status(o->dask);
+	const char *version = bench_dask_version(o->dask);
+	for (size_t k = 0; k < n; k++) {
+		any =
+		    any || bench_dask_does(rows[k].name) || strcmp(rows[k].name, "rss-worker") == 0;
+	}
+	if (!any) {
+		return;
+	}
+	printf("\nSide by side with Dask distributed%s%s: LocalCluster(n_workers=2, "
+	       "threads_per_worker=1,\nprocesses=True) against a supervisor and two workers with "
+	       "one slot each, alternating\nin each round (medians). aim: how many times ahead "
+	       "issue 14 wants Oscar-C to be.\n\n",
+	    version != NULL ? " " : "", version != NULL ? version : "");
+	printf("%-14s %-8s %11s %11s %8s %6s\n", "workload", "unit", "oscar-c", "dask", "ratio",
+	    "aim");
+	for (size_t k = 0; k < n; k++) {
+		const bench_row_t *r = &rows[k];
+		if (!bench_dask_does(r->name) && strcmp(r->name, "rss-worker") != 0) {
+			continue;
+		}
+		printf("%-14s %-8s %11.3f", r->name, r->unit, r->value);
+		if (r->dask > 0) {
+			double x = ahead(r, r->dask);
+			printf(" %11.3f %7.2fx", r->dask, x);
+			if (r->dask_aim > 0) {
+				printf(
+				    " %5.0fx  %s", r->dask_aim, x >= r->dask_aim ? "met" : "short");
+			}
+		} else {
+			printf(" %11s", bench_dask_does(r->name) ? "n/a" : "-");
+		}
+		printf("\n");
+	}
+	printf("\nratio: above 1, Oscar-C is ahead (Dask's time or memory over Oscar-C's, "
+	       "Oscar-C's rate\nover Dask's). rss-supervisor: Dask's process of the scheduler, "
+	       "with its nannies and the\nclient; rss-slot: a Dask worker process; rss-worker: "
+	       "-, a Dask nanny lives in the\nscheduler's process. tasks-bin64m: the 64 MiB "
+	       "ceiling is "
+	       "above.\n");
+	if (why != NULL) {
+		printf("dask: n/a: %s\n", why);
+	}
+	for (size_t k = 0; k < n; k++) {
+		const char *note = bench_dask_note(o->dask, rows[k].name);
+		if (rows[k].dask <= 0 && bench_dask_does(rows[k].name) && note != NULL &&
+		    (why == NULL || strcmp(why, note) != 0)) {
+			printf("dask, %s: n/a: %s\n", rows[k].name, note);
+		}
+	}
+}
+
+// ---------------------------------------------------------------------------
 // Against the baselines and targets, and the cross-process costs
 
 // print_count prints v in width 7, with a decimal only when it is small.
@@ -187,6 +245,7 @@ void bench_report_print(const bench_opts_t *o, const bench_row_t *rows, size_t n
 	printf("\nSide by side with Erlang/OTP, CAF and plain NNG, alternating in each round "
 	       "(medians):\n\n");
 	print_peers_table(o, rows, n);
+	print_dask_table(o, rows, n);
 }
 
 // ---------------------------------------------------------------------------
@@ -232,6 +291,22 @@ static void json_peers(FILE *f, const bench_opts_t *o, const bench_row_t *r)
 	fprintf(f, "}");
 }
 
+static void json_dask(FILE *f, const bench_opts_t *o, const bench_row_t *r)
+{
+	fprintf(f, ", \"dask\": ");
+	if (r->dask > 0) {
+		fprintf(f, "{\"value\": %.6g, \"ratio\": %.4g, \"aim\": %.4g}", r->dask,
+		    ahead(r, r->dask), r->dask_aim);
+	} else if (!bench_dask_does(r->name)) {
+		fprintf(f, "null");
+	} else {
+		const char *why = bench_dask_note(o->dask, r->name);
+		fprintf(f, "{\"na\": ");
+		json_str(f, why != NULL ? why : "no figure");
+		fprintf(f, "}");
+	}
+}
+
 static void json_row(FILE *f, const bench_opts_t *o, const bench_row_t *r)
 {
 	fprintf(f, "    {\"workload\": ");
@@ -243,6 +318,7 @@ static void json_row(FILE *f, const bench_opts_t *o, const bench_row_t *r)
 	json_str(f, r->baseline_name != NULL ? r->baseline_name : "");
 	fprintf(f, ", \"baseline_value\": %.6g, \"target\": %.6g", r->baseline, r->target);
 	json_peers(f, o, r);
+	json_dask(f, o, r);
 	if (r->floor > 0) {
 		fprintf(f, ", \"nng\": {\"value\": %.6g, \"ratio\": %.4g}, \"floor\": ", r->floor,
 		    ahead(r, r->floor));
@@ -291,7 +367,11 @@ int bench_report_json(const char *path, const bench_opts_t *o, const bench_row_t
 			json_str(f, why);
 		}
 	}
-	fprintf(f, "},\n  \"results\": [\n");
+	fprintf(f, "},\n  \"dask\": ");
+	json_str(f, bench_dask_status(o->dask) != NULL ? bench_dask_status(o->dask) : "ran");
+	fprintf(f, ",\n  \"dask_version\": ");
+	json_str(f, bench_dask_version(o->dask) != NULL ? bench_dask_version(o->dask) : "");
+	fprintf(f, ",\n  \"results\": [\n");
 	for (size_t i = 0; i < n; i++) {
 		json_row(f, o, &rows[i]);
 		fprintf(f, "%s\n", i + 1 < n ? "," : "");

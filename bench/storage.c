@@ -33,8 +33,8 @@
 #include "services/storage/shm.h"
 #include "services/storage/store.h"
 
-const char *const bench_storage_names[] = { "store-put-get", "store-blocks-64m",
-	"shm-handover-64m", "storage-rt-small", "storage-rt-64m", "storage-pull-64m", NULL };
+const char *const bench_storage_names[] = { "store-put-get", "store-blocks-64m", "shm-handover-64m",
+	"storage-rt-small", "storage-rt-64m", "storage-pull-64m", NULL };
 
 #define BIG (64u << 20)
 

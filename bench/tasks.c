@@ -1,36 +1,95 @@
-// The task service's workloads of oscar-bench, issue 12's figures: a
+// The task workloads of oscar-bench, issues 12 and 14's figures: a
 // supervisor and two workers with one slot each, in this process (the
 // workers' slots are sub pools running this program, which main() sends
-// to bench_tasks_subpool first), running the example functions.
+// to bench_tasks_subpool first), running the example functions, driven
+// through the task client (taskclient.c). Each round of each workload is
+// followed by the same round on Dask distributed (dask.c), with the same
+// counts, when it is up.
 //
-//   tasks-10k  10,000 independent inc tasks in one graph, from submit to
-//              the graph's end (every result stored): tasks per second
-//   task-one   one inc task, from submit to its result fetched: µs
-//   tasks-tree a fan-in tree: 10,000 inc leaves, 100 sums of 100 leaves
-//              each, one sum of the 100 (10,101 tasks): tasks per second
-//   tasks-chain a chain of 1,000 inc tasks, each taking the one before:
-//              µs per task
+//   tasks-10k   10,000 independent inc tasks in one graph, from submit to
+//               every result gathered in this process: tasks per second
+//   task-one    one inc task, from submit to its result fetched: p50 and
+//               p99 (row task-one-p99) of the tasks' latencies, µs
+//   tasks-tree  a fan-in tree: 10,000 inc leaves, 100 sums of 100 leaves
+//               each, one sum of the 100 (10,101 tasks), from submit to
+//               the root's result gathered: tasks per second
+//   tasks-chain a chain of 1,000 inc tasks, each taking the one before,
+//               from submit to the last result gathered: µs per task
 //   tasks-sup-cpu the supervisor pool thread's CPU time per task over
-//              10,000 independent tasks: µs per task
+//               tasks-10k's rounds: µs per task
+//   tasks-bin64m a 64 MiB result made on worker 0 (bench.make), taken as
+//               the input of a task on worker 1 (bench.take, its length),
+//               then both results gathered here: GB/s over the 128 MiB
+//               moved, beside a memcpy of 64 MiB in this process
+//   tasks-cluster a local cluster of processes (include/oscar/local.h):
+//               a supervisor, two workers, one slot each: start to ready
+//               and stop (rows cluster-start, cluster-stop, ms), and the
+//               RSS of the supervisor, of each worker and of each slot,
+//               and of them all (rss-supervisor, rss-worker, rss-slot,
+//               rss-cluster: MiB, the workers' and slots' averaged)
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
+#include <unistd.h>
 
 #include "bench/bench.h"
 #include "oscar/oscar.h"
 
 #include "taskfns.h"
 
-const char *const bench_tasks_names[] = { "tasks-10k", "task-one", "tasks-tree", "tasks-chain",
-	"tasks-sup-cpu", NULL };
+#define BIN_SIZE ((size_t) 64 << 20)
 
-static oscar_registry_t *tasks_registry(void)
+const char *const bench_tasks_names[] = { "tasks-10k", "task-one", "tasks-tree", "tasks-chain",
+	"tasks-sup-cpu", "tasks-bin64m", "tasks-cluster", NULL };
+
+// bench.make([n]): a bin of n bytes, every one written.
+static int fn_make(oscar_task_ctx_t *ctx, const oscar_value_t *args, oscar_value_t **result)
+{
+	int64_t n;
+	char   *buf;
+	if (oscar_value_get_int(oscar_value_at(args, 0), &n) != 0 || n < 0 ||
+	    (uint64_t) n > (uint64_t) 1 << 32) {
+		return (oscar_task_fail(ctx, OSCAR_EBADARGS, "make takes a size up to 4 GiB"));
+	}
+	if ((buf = malloc((size_t) n + 1)) == NULL) {
+		return (
+		    oscar_task_fail(ctx, OSCAR_ENOMEM, "no room for %lld bytes", (long long) n));
+	}
+	memset(buf, 1, (size_t) n);
+	*result = oscar_value_new_bin(buf, (size_t) n);
+	free(buf);
+	return (*result != NULL ? 0 : oscar_task_fail(ctx, OSCAR_ENOMEM, "out of memory"));
+}
+
+// bench.take([bin]): its length.
+static int fn_take(oscar_task_ctx_t *ctx, const oscar_value_t *args, oscar_value_t **result)
+{
+	const void *p;
+	size_t      len;
+	if (oscar_value_get_bin(oscar_value_at(args, 0), &p, &len) != 0) {
+		return (oscar_task_fail(ctx, OSCAR_EBADARGS, "take takes a bin"));
+	}
+	*result = oscar_value_new_uint(len);
+	return (*result != NULL ? 0 : oscar_task_fail(ctx, OSCAR_ENOMEM, "out of memory"));
+}
+
+// tasks_registry makes a registry of the example functions, with
+// bench.make when make, and bench.take when take: a worker offers only
+// the functions of its registry, which is how tasks-bin64m puts its two
+// tasks on two workers. The slots have them all.
+static oscar_registry_t *tasks_registry(bool make, bool take)
 {
 	oscar_registry_t *reg = NULL;
+	oscar_taskfns_t  *fns;
 	oscar_error_t     err;
-	if (oscar_registry_new(&reg) != 0 ||
-	    oscar_example_taskfns_add(oscar_registry_taskfns(reg), &err) != 0) {
+	if (oscar_registry_new(&reg) != 0) {
+		return (NULL);
+	}
+	fns = oscar_registry_taskfns(reg);
+	if (oscar_example_taskfns_add(fns, &err) != 0 ||
+	    (make && oscar_taskfns_add(fns, "bench.make", fn_make, NULL, &err) != 0) ||
+	    (take && oscar_taskfns_add(fns, "bench.take", fn_take, NULL, &err) != 0)) {
 		oscar_registry_free(&reg);
 	}
 	return (reg);
@@ -41,52 +100,10 @@ int bench_tasks_subpool(void)
 	if (getenv("OSCAR_SUBPOOL_ADDRESS") == NULL) {
 		return (-1);
 	}
-	oscar_registry_t *reg = tasks_registry();
+	oscar_registry_t *reg = tasks_registry(true, true);
 	int               rv  = reg != NULL ? oscar_node_subpool_main(reg) : 1;
 	oscar_registry_free(&reg);
 	return (rv);
-}
-
-static oscar_node_t *start_node(oscar_registry_t *reg, oscar_role_t role, const char *sup)
-{
-	oscar_settings_t *s;
-	oscar_node_t     *node;
-	oscar_error_t     err;
-	if (oscar_settings_new(&s) != 0) {
-		bench_fail("out of memory");
-	}
-	oscar_settings_set(s, "node", "listen", "tcp://127.0.0.1:0");
-	oscar_settings_set(s, "node", "sub_pools", role == OSCAR_ROLE_WORKER ? "1" : "0");
-	oscar_settings_set(s, "cluster", "heartbeat_interval", "200ms");
-	// Enough queued work per worker that its slot never waits for the
-	// supervisor.
-	oscar_settings_set(s, "task", "queue", "64");
-	if (sup != NULL) {
-		oscar_settings_set(s, "node", "supervisor", sup);
-	}
-	if (oscar_node_start(&node, role, s, reg, &err) != 0) {
-		bench_fail("cannot start a node: %s", err.message);
-	}
-	oscar_settings_free(&s);
-	return (node);
-}
-
-// run_graph submits graph and waits for its end.
-static void run_graph(oscar_pool_t *pool, const char *sup, oscar_value_t *graph)
-{
-	char           id[OSCAR_GRAPH_ID_MAX];
-	oscar_error_t  err;
-	oscar_value_t *info = NULL;
-	if (oscar_graph_submit(pool, sup, "bench", graph, NULL, id, sizeof(id), 60000, &err) != 0 ||
-	    oscar_graph_wait(pool, sup, "bench", id, 600000, &info, &err) != 0) {
-		bench_fail("graph: %s", err.message);
-	}
-	const char *status = oscar_value_map_str(info, "status");
-	if (status == NULL || strcmp(status, "done") != 0) {
-		bench_fail("a graph ended %s", status != NULL ? status : "?");
-	}
-	oscar_value_free(info);
-	oscar_graph_delete(pool, sup, "bench", id, 60000, NULL);
 }
 
 static oscar_value_t *inc_task(const char *key, int64_t x)
@@ -104,9 +121,9 @@ static oscar_value_t *inc_of(const char *key, const char *prev)
 	return (oscar_graph_task(key, "inc", a, 1, false));
 }
 
-// tree_graph makes the fan-in tree of round r: 10,000 leaves (2,000
-// quick), 100 (20) sums of 100 leaves each, and a sum of those sums.
-static oscar_value_t *tree_graph(int r, int leaves, int fan, int *count)
+// tree_graph makes the fan-in tree of round r: leaves inc leaves, sums of
+// fan leaves each, and a sum of those sums, whose key it writes to root.
+static oscar_value_t *tree_graph(int r, int leaves, int fan, int *count, char *root, size_t size)
 {
 	char           key[64];
 	int            mids = leaves / fan;
@@ -123,148 +140,288 @@ static oscar_value_t *tree_graph(int r, int leaves, int fan, int *count)
 		oscar_value_array_push(g, oscar_graph_task(key, "sum", a, 1, false));
 		oscar_value_array_push(top, oscar_value_new_ref(key));
 	}
-	snprintf(key, sizeof(key), "tree%d-root", r);
-	oscar_value_array_push(g, oscar_graph_task(key, "sum", top, 1, false));
+	snprintf(root, size, "tree%d-root", r);
+	oscar_value_array_push(g, oscar_graph_task(root, "sum", top, 1, false));
 	*count = leaves + mids + 1;
 	return (g);
 }
 
-// The CPU clock of the supervisor's pool thread, read by an actor in
-// that pool: the thread where the task manager and meta run.
-static int cpu_now(oscar_actor_t *self, oscar_req_t *req)
+// gather_int gathers key, which must hold the integer want.
+static void gather_int(bench_tc_t *tc, const char *key, int64_t want)
 {
-	struct timespec ts;
-	(void) self;
-	if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) != 0) {
-		return (oscar_req_fail(req, OSCAR_EINVAL, "no thread CPU clock"));
+	bench_tc_results_t res;
+	int64_t            got;
+	bench_tc_gather(tc, &key, 1, &res);
+	if (oscar_value_get_int(res.vals[0], &got) != 0 || got != want) {
+		bench_fail("%s is not %lld", key, (long long) want);
 	}
-	return (oscar_req_reply(
-	    req, oscar_value_new_uint((uint64_t) ts.tv_sec * 1000000000u + (uint64_t) ts.tv_nsec)));
+	bench_tc_results_fini(&res);
 }
 
-static const oscar_method_t cpu_methods[] = {
-	{ "now", cpu_now, NULL },
-	{ NULL, NULL, NULL },
-};
-
-static const oscar_actor_class_t cpu_class = {
-	.name    = "bench.cpu",
-	.methods = cpu_methods,
-};
-
-// cpu_read gives the supervisor pool thread's CPU time in seconds.
-static double cpu_read(oscar_pool_t *pool, const oscar_ref_t *clock)
+// percentile returns the p-th percentile of v[0..n), sorted in place, as
+// the Dask driver computes it (the nearest rank).
+static double percentile(double *v, int n, double p)
 {
-	oscar_value_t *v = NULL;
+	bench_median(v, n); // sorts
+	int k = (int) (p / 100.0 * (n - 1) + 0.5);
+	return (v[k < 0 ? 0 : k >= n ? n - 1 : k]);
+}
+
+// memcpy_rate returns GB/s for n copies of 64 MiB between buffers already
+// in memory: the ceiling for moving the bytes at all.
+static double memcpy_rate(int n)
+{
+	char  *src = malloc(BIN_SIZE), *dst = malloc(BIN_SIZE);
+	double total = 0;
+	if (src == NULL || dst == NULL) {
+		bench_die("memcpy baseline", OSCAR_ENOMEM);
+	}
+	memset(src, 1, BIN_SIZE);
+	memset(dst, 0, BIN_SIZE);
+	for (int i = 0; i < n; i++) {
+		double t0 = bench_now();
+		memcpy(dst, src, BIN_SIZE);
+		total += bench_now() - t0;
+		// Keep the copy observable.
+		__asm__ __volatile__("" : : "r"(dst) : "memory");
+	}
+	free(src);
+	free(dst);
+	return ((double) BIN_SIZE * n / total / 1e9);
+}
+
+// ---------------------------------------------------------------------------
+// The local cluster of processes (tasks-cluster)
+
+// rss_mib gives the resident set size of process pid in MiB, or 0.
+static double rss_mib(pid_t pid)
+{
+	char  path[64], line[256];
+	long  kb = 0;
+	FILE *f;
+	snprintf(path, sizeof(path), "/proc/%d/status", (int) pid);
+	if ((f = fopen(path, "r")) == NULL) {
+		return (0);
+	}
+	while (fgets(line, sizeof(line), f) != NULL) {
+		if (sscanf(line, "VmRSS: %ld kB", &kb) == 1) {
+			break;
+		}
+	}
+	fclose(f);
+	return ((double) kb / 1024.0);
+}
+
+// children lists the child processes of pid (from each of its threads'
+// children file) into out, at most max; returns how many.
+static int children(pid_t pid, pid_t *out, int max)
+{
+	char           path[64];
+	int            n = 0;
+	DIR           *d;
+	struct dirent *e;
+	snprintf(path, sizeof(path), "/proc/%d/task", (int) pid);
+	if ((d = opendir(path)) == NULL) {
+		return (0);
+	}
+	while ((e = readdir(d)) != NULL) {
+		char  file[320];
+		long  child;
+		FILE *f;
+		if (e->d_name[0] == '.') {
+			continue;
+		}
+		snprintf(file, sizeof(file), "/proc/%d/task/%s/children", (int) pid, e->d_name);
+		if ((f = fopen(file, "r")) == NULL) {
+			continue;
+		}
+		while (n < max && fscanf(f, "%ld", &child) == 1) {
+			out[n++] = (pid_t) child;
+		}
+		fclose(f);
+	}
+	closedir(d);
+	return (n);
+}
+
+// comm_is tells whether process pid's name (15 bytes at most) starts as
+// name does.
+static bool comm_is(pid_t pid, const char *name)
+{
+	char  path[64], comm[32] = "";
+	FILE *f;
+	snprintf(path, sizeof(path), "/proc/%d/comm", (int) pid);
+	if ((f = fopen(path, "r")) == NULL) {
+		return (false);
+	}
+	if (fgets(comm, sizeof(comm), f) == NULL) {
+		comm[0] = '\0';
+	}
+	fclose(f);
+	comm[strcspn(comm, "\n")] = '\0';
+	return (comm[0] != '\0' && strncmp(name, comm, strlen(comm)) == 0);
+}
+
+typedef struct cluster_figures {
+	double start_ms, stop_ms, sup, worker, slot, total;
+} cluster_figures_t;
+
+// cluster_round starts a local cluster, measures it and stops it.
+static void cluster_round(const char *bin_dir, cluster_figures_t *f)
+{
+	oscar_local_t *lc = NULL;
 	oscar_error_t  err;
-	uint64_t       ns;
-	if (oscar_call(pool, clock, "now", NULL, 60000, &v, &err) != 0 ||
-	    oscar_value_get_uint(v, &ns) != 0) {
-		bench_fail("cannot read the supervisor's CPU clock: %s", err.message);
+	pid_t          kids[64], slots[8];
+	int            nslots = 0;
+	double         t0     = bench_now();
+	if (bench_tc_local_start(&lc, bin_dir, &err) != 0) {
+		bench_fail("cannot start a local cluster from %s: %s", bin_dir, err.message);
 	}
-	oscar_value_free(v);
-	return ((double) ns / 1e9);
+	double t1 = bench_now();
+	int    n  = children(getpid(), kids, 64);
+	memset(f, 0, sizeof(*f));
+	for (int i = 0; i < n; i++) {
+		if (comm_is(kids[i], "oscar-supervisor")) {
+			f->sup = rss_mib(kids[i]);
+		}
+	}
+	for (unsigned w = 0; w < 2; w++) {
+		pid_t pid = (pid_t) oscar_local_worker_pid(lc, w);
+		f->worker += rss_mib(pid) / 2;
+		nslots += children(pid, slots + nslots, 4);
+	}
+	for (int i = 0; i < nslots; i++) {
+		f->slot += rss_mib(slots[i]) / nslots;
+	}
+	if (f->sup <= 0 || f->worker <= 0 || nslots != 2 || f->slot <= 0) {
+		bench_fail(
+		    "local cluster: found no supervisor, %d slots of 2, or no memory figures",
+		    nslots);
+	}
+	f->total    = f->sup + 2 * f->worker + nslots * f->slot;
+	f->start_ms = (t1 - t0) * 1e3;
+	double t2   = bench_now();
+	if (bench_tc_local_stop(&lc) != 0) {
+		bench_fail("the local cluster did not stop cleanly");
+	}
+	f->stop_ms = (bench_now() - t2) * 1e3;
 }
 
-// fetch reads object key from the worker meta says holds it.
-static void fetch(oscar_pool_t *pool, const char *sup, const char *key)
+static size_t run_cluster(const bench_opts_t *o, bench_row_t *rows, size_t max)
 {
-	oscar_value_t *entries = NULL, *out = NULL;
-	oscar_error_t  err;
-	const char    *keys[]   = { key, NULL };
-	const char    *fields[] = { "workers", NULL };
-	const char    *w;
-	size_t         len;
-	oscar_ref_t    ref;
-	if (oscar_meta_get(pool, sup, "bench", keys, 1, fields, false, 60000, &entries, &err) !=
-	        0 ||
-	    oscar_value_get_str(
-	        oscar_value_at(oscar_value_map_get(oscar_value_at(entries, 0), "workers"), 0), &w,
-	        &len) != 0 ||
-	    oscar_ref_make(&ref, w, "oscar.storage") != 0) {
-		bench_fail("cannot locate %s", key);
+	double            v[6][100];
+	cluster_figures_t f;
+	const char       *bin_dir = getenv("OSCAR_BIN_DIR");
+	static const struct {
+		const char *name, *unit;
+	} names[6] = { { "cluster-start", "ms" }, { "cluster-stop", "ms" },
+		{ "rss-supervisor", "MiB" }, { "rss-worker", "MiB" }, { "rss-slot", "MiB" },
+		{ "rss-cluster", "MiB" } };
+	size_t n   = 0;
+	if (bin_dir == NULL) {
+		bin_dir = OSCAR_BENCH_BIN_DIR;
 	}
-	oscar_value_t *q = oscar_value_new_map(2);
-	oscar_value_t *k = oscar_value_new_array(1);
-	oscar_value_array_push(k, oscar_value_new_str(key));
-	oscar_value_map_set(q, "session", oscar_value_new_str("bench"));
-	oscar_value_map_set(q, "keys", k);
-	if (oscar_call(pool, &ref, "get", q, 60000, &out, &err) != 0) {
-		bench_fail("cannot fetch %s: %s", key, err.message);
+	for (int r = 0; r < o->rounds; r++) {
+		cluster_round(bin_dir, &f);
+		v[0][r] = f.start_ms;
+		v[1][r] = f.stop_ms;
+		v[2][r] = f.sup;
+		v[3][r] = f.worker;
+		v[4][r] = f.slot;
+		v[5][r] = f.total;
+		bench_dask_run(o->dask, "tasks-cluster", 1);
 	}
-	oscar_value_free(entries);
-	oscar_value_free(out);
+	for (int i = 0; i < 6 && n < max; i++) {
+		rows[n++] = (bench_row_t) { .name = names[i].name,
+			.unit                     = names[i].unit,
+			.value                    = bench_median(v[i], o->rounds),
+			.higher_is_better         = false,
+			.dask_aim                 = 1 };
+	}
+	return (n);
 }
+
+// ---------------------------------------------------------------------------
 
 size_t bench_tasks_run(const bench_opts_t *o, bench_row_t *rows, size_t max)
 {
-	bool   many  = bench_want(o->only, "tasks-10k");
-	bool   one   = bench_want(o->only, "task-one");
-	bool   tree  = bench_want(o->only, "tasks-tree");
-	bool   chain = bench_want(o->only, "tasks-chain");
-	bool   cpu   = bench_want(o->only, "tasks-sup-cpu");
-	size_t n     = 0;
-	if ((!many && !one && !tree && !chain && !cpu) || max == 0) {
+	bool   many    = bench_want(o->only, "tasks-10k");
+	bool   one     = bench_want(o->only, "task-one");
+	bool   tree    = bench_want(o->only, "tasks-tree");
+	bool   chain   = bench_want(o->only, "tasks-chain");
+	bool   cpu     = bench_want(o->only, "tasks-sup-cpu");
+	bool   bin     = bench_want(o->only, "tasks-bin64m");
+	bool   cluster = bench_want(o->only, "tasks-cluster");
+	int    rounds  = o->rounds;
+	size_t n       = 0;
+	if ((!many && !one && !tree && !chain && !cpu && !bin && !cluster) || max == 0) {
 		return (0);
 	}
 	oscar_log_setup("error", NULL);
-	oscar_registry_t *reg = tasks_registry();
-	if (reg == NULL) {
+	// First, while nothing else of Oscar-C's runs: the cluster of
+	// processes, whose memory is measured.
+	if (cluster) {
+		n += run_cluster(o, rows, max);
+		if (!many && !one && !tree && !chain && !cpu && !bin) {
+			return (n);
+		}
+	}
+	oscar_registry_t *reg  = tasks_registry(false, false);
+	oscar_registry_t *reg0 = tasks_registry(true, false);
+	oscar_registry_t *reg1 = tasks_registry(false, true);
+	if (reg == NULL || reg0 == NULL || reg1 == NULL) {
 		bench_fail("cannot make a registry");
 	}
-	oscar_node_t       *sup = start_node(reg, OSCAR_ROLE_SUPERVISOR, NULL);
-	const char         *sa  = oscar_node_address(sup);
-	oscar_node_t       *w1  = start_node(reg, OSCAR_ROLE_WORKER, sa);
-	oscar_node_t       *w2  = start_node(reg, OSCAR_ROLE_WORKER, sa);
-	oscar_pool_t       *pool;
-	oscar_pool_config_t cfg;
-	oscar_cluster_t    *cl;
-	oscar_error_t       err;
-	oscar_pool_config_init(&cfg);
-	if (oscar_pool_open(&pool, &cfg) != 0 || oscar_cluster_open(&cl, pool, sa, &err) != 0 ||
-	    oscar_cluster_wait_workers(cl, 2, 30000, &err) != 0 ||
-	    oscar_sessions_create(pool, sa, "bench", false, NULL, NULL, 30000, &err) != 0) {
-		bench_fail("cannot set the cluster up: %s", err.message);
-	}
-	oscar_cluster_close(&cl);
-	oscar_ref_t clock;
-	if (oscar_create(
-	        oscar_node_pool(sup), &cpu_class, "bench.cpu", NULL, 30000, &clock, &err) != 0) {
-		bench_fail("cannot make the CPU clock actor: %s", err.message);
-	}
-	int    rounds = o->rounds;
-	double v[100], c[100];
-	char   key[64];
+	bench_tc_t *tc = bench_tc_open(reg, reg0, reg1);
+	double      v[100], c[100], p99[100];
+	char        key[64];
 	// A warm-up graph: the slots are up and the connections made.
 	oscar_value_t *g = oscar_value_new_array(100);
 	for (int i = 0; i < 100; i++) {
 		snprintf(key, sizeof(key), "warm-%d", i);
 		oscar_value_array_push(g, inc_task(key, i));
 	}
-	run_graph(pool, sa, g);
+	bench_tc_compute(tc, g);
 	if ((many || cpu) && n < max) {
-		int count = o->quick ? 2000 : 10000;
+		int    count = o->quick ? 2000 : 10000;
+		char  *names = malloc((size_t) count * 32);
+		char **keys  = malloc((size_t) count * sizeof(char *));
+		if (names == NULL || keys == NULL) {
+			bench_die("tasks-10k", OSCAR_ENOMEM);
+		}
 		for (int r = 0; r < rounds; r++) {
+			bench_tc_results_t res;
 			g = oscar_value_new_array((size_t) count);
 			for (int i = 0; i < count; i++) {
-				snprintf(key, sizeof(key), "r%d-t%d", r, i);
-				oscar_value_array_push(g, inc_task(key, i));
+				keys[i] = names + (size_t) i * 32;
+				snprintf(keys[i], 32, "r%d-t%d", r, i);
+				oscar_value_array_push(g, inc_task(keys[i], i));
 			}
-			double c0 = cpu_read(pool, &clock);
+			double c0 = bench_tc_sup_cpu(tc);
 			double t0 = bench_now();
-			run_graph(pool, sa, g);
+			bench_tc_compute(tc, g);
+			bench_tc_gather(tc, (const char *const *) keys, (size_t) count, &res);
 			v[r] = count / (bench_now() - t0);
-			c[r] = (cpu_read(pool, &clock) - c0) / count * 1e6;
+			c[r] = (bench_tc_sup_cpu(tc) - c0) / count * 1e6;
+			for (int i = 0; i < count; i++) {
+				int64_t x;
+				if (oscar_value_get_int(res.vals[i], &x) != 0 || x != i + 1) {
+					bench_fail("%s is not %d", keys[i], i + 1);
+				}
+			}
+			bench_tc_results_fini(&res);
+			bench_dask_run(o->dask, "tasks-10k", count);
 		}
+		free(names);
+		free(keys);
 	}
 	if (many && n < max) {
 		rows[n++] = (bench_row_t) { .name = "tasks-10k",
 			.unit                     = "tasks/s",
 			.value                    = bench_median(v, rounds),
-			.baseline_name            = "Dask distributed",
-			.baseline                 = 650,
 			.higher_is_better         = true,
-			.target                   = 50000 };
+			.target                   = 50000,
+			.dask_aim                 = 75 };
 	}
 	if (cpu && n < max) {
 		// No target in issue 12: the figure is reported, and tells how
@@ -272,23 +429,27 @@ size_t bench_tasks_run(const bench_opts_t *o, bench_row_t *rows, size_t max)
 		rows[n++] = (bench_row_t) { .name = "tasks-sup-cpu",
 			.unit                     = "us",
 			.value                    = bench_median(c, rounds),
-			.higher_is_better         = false };
+			.higher_is_better         = false,
+			.dask_aim                 = 1 };
 	}
 	if (tree && n < max) {
+		int leaves = o->quick ? 2000 : 10000;
 		for (int r = 0; r < rounds; r++) {
-			int count;
-			g         = tree_graph(r, o->quick ? 2000 : 10000, 100, &count);
+			int  count;
+			char root[64];
+			g         = tree_graph(r, leaves, 100, &count, root, sizeof(root));
 			double t0 = bench_now();
-			run_graph(pool, sa, g);
+			bench_tc_compute(tc, g);
+			gather_int(tc, root, (int64_t) leaves * (leaves + 1) / 2);
 			v[r] = count / (bench_now() - t0);
+			bench_dask_run(o->dask, "tasks-tree", leaves);
 		}
 		rows[n++] = (bench_row_t) { .name = "tasks-tree",
 			.unit                     = "tasks/s",
 			.value                    = bench_median(v, rounds),
-			.baseline_name            = "Dask distributed",
-			.baseline                 = 550,
 			.higher_is_better         = true,
-			.target                   = 30000 };
+			.target                   = 30000,
+			.dask_aim                 = 75 };
 	}
 	if (chain && n < max) {
 		int  count = o->quick ? 200 : 1000;
@@ -303,42 +464,98 @@ size_t bench_tasks_run(const bench_opts_t *o, bench_row_t *rows, size_t max)
 				oscar_value_array_push(g, inc_of(key, prev));
 			}
 			double t0 = bench_now();
-			run_graph(pool, sa, g);
+			bench_tc_compute(tc, g);
+			gather_int(tc, key, count);
 			v[r] = (bench_now() - t0) / count * 1e6;
+			bench_dask_run(o->dask, "tasks-chain", count);
 		}
 		rows[n++] = (bench_row_t) { .name = "tasks-chain",
 			.unit                     = "us",
 			.value                    = bench_median(v, rounds),
-			.baseline_name            = "Dask distributed",
-			.baseline                 = 5900,
 			.higher_is_better         = false,
-			.target                   = 100 };
+			.target                   = 100,
+			.dask_aim                 = 50 };
 	}
 	if (one && n < max) {
-		int reps = o->quick ? 50 : 200;
+		int     reps = o->quick ? 50 : 200;
+		double *lat  = malloc(sizeof(double) * (size_t) reps);
+		if (lat == NULL) {
+			bench_die("task-one", OSCAR_ENOMEM);
+		}
 		for (int r = 0; r < rounds; r++) {
-			double t0 = bench_now();
 			for (int i = 0; i < reps; i++) {
 				snprintf(key, sizeof(key), "one-%d-%d", r, i);
-				g = oscar_value_new_array(1);
+				double t0 = bench_now();
+				g         = oscar_value_new_array(1);
 				oscar_value_array_push(g, inc_task(key, i));
-				run_graph(pool, sa, g);
-				fetch(pool, sa, key);
+				bench_tc_compute(tc, g);
+				gather_int(tc, key, i + 1);
+				lat[i] = (bench_now() - t0) * 1e6;
 			}
-			v[r] = (bench_now() - t0) / reps * 1e6;
+			v[r]   = percentile(lat, reps, 50);
+			p99[r] = percentile(lat, reps, 99);
+			bench_dask_run(o->dask, "task-one", reps);
 		}
+		free(lat);
 		rows[n++] = (bench_row_t) { .name = "task-one",
 			.unit                     = "us",
 			.value                    = bench_median(v, rounds),
-			.baseline_name            = "Dask distributed",
-			.baseline                 = 10400,
 			.higher_is_better         = false,
-			.target                   = 500 };
+			.target                   = 500,
+			.dask_aim                 = 20 };
+		if (n < max) {
+			rows[n++] = (bench_row_t) { .name = "task-one-p99",
+				.unit                     = "us",
+				.value                    = bench_median(p99, rounds),
+				.higher_is_better         = false,
+				.dask_aim                 = 1 };
+		}
 	}
-	oscar_pool_free(&pool);
-	oscar_node_stop(&w1);
-	oscar_node_stop(&w2);
-	oscar_node_stop(&sup);
+	if (bin && n < max) {
+		double base[100];
+		for (int r = 0; r < rounds; r++) {
+			char               made[64], took[64];
+			const char        *keys[2] = { made, took };
+			oscar_value_t     *a       = oscar_value_new_array(1);
+			oscar_value_t     *b       = oscar_value_new_array(1);
+			bench_tc_results_t res;
+			const void        *p;
+			size_t             len;
+			int64_t            got;
+			snprintf(made, sizeof(made), "bin%d-make", r);
+			snprintf(took, sizeof(took), "bin%d-take", r);
+			oscar_value_array_push(a, oscar_value_new_int((int64_t) BIN_SIZE));
+			oscar_value_array_push(b, oscar_value_new_ref(made));
+			g = oscar_value_new_array(2);
+			oscar_value_array_push(
+			    g, oscar_graph_task(made, "bench.make", a, 1, false));
+			oscar_value_array_push(
+			    g, oscar_graph_task(took, "bench.take", b, 1, false));
+			double t0 = bench_now();
+			bench_tc_compute(tc, g);
+			bench_tc_gather(tc, keys, 2, &res);
+			v[r] = 2.0 * BIN_SIZE / (bench_now() - t0) / 1e9;
+			if (oscar_value_get_bin(res.vals[0], &p, &len) != 0 || len != BIN_SIZE ||
+			    oscar_value_get_int(res.vals[1], &got) != 0 ||
+			    got != (int64_t) BIN_SIZE) {
+				bench_fail("tasks-bin64m: the results are not 64 MiB");
+			}
+			bench_tc_results_fini(&res);
+			bench_tc_release(tc, keys, 2);
+			base[r] = memcpy_rate(3);
+			bench_dask_run(o->dask, "tasks-bin64m", (int64_t) BIN_SIZE);
+		}
+		rows[n++] = (bench_row_t) { .name = "tasks-bin64m",
+			.unit                     = "GB/s",
+			.value                    = bench_median(v, rounds),
+			.baseline_name            = "memcpy 64 MiB",
+			.baseline                 = bench_median(base, rounds),
+			.higher_is_better         = true,
+			.dask_aim                 = 1 };
+	}
+	bench_tc_close(&tc);
 	oscar_registry_free(&reg);
+	oscar_registry_free(&reg0);
+	oscar_registry_free(&reg1);
 	return (n);
 }

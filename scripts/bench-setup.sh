@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # bench-setup.sh installs what the benchmark peers need, and only what is
-# missing: Erlang/OTP (erlang-nox) for bench/peers/oscar_peer.erl, and CAF
-# with a C++ compiler (libcaf-dev, g++) for bench/peers/caf_peer.cpp. It
-# says nothing when everything is already there. `make bench` runs it;
+# missing: Erlang/OTP (erlang-nox) for bench/peers/oscar_peer.erl, CAF
+# with a C++ compiler (libcaf-dev, g++) for bench/peers/caf_peer.cpp, and
+# Dask distributed for Debian's own Python (python3-distributed, run as
+# /usr/bin/python3) for bench/peers/dask_peer.py. It says nothing when
+# everything is already there. `make bench` runs it;
 # `make test` never does, so the tests never need the peers.
 #
 #   scripts/bench-setup.sh
@@ -18,6 +20,9 @@ packages=(
 	erlang-nox
 	libcaf-dev
 	g++
+	# Dask distributed (and Dask, tornado, msgpack, psutil...) for
+	# /usr/bin/python3, whatever other python3 comes first in PATH.
+	python3-distributed
 )
 
 if [[ "${OSCAR_SKIP_SETUP:-0}" == 1 ]]; then

@@ -4,10 +4,12 @@
 #
 #   OUT/oscar_peer.beam   the Erlang/OTP peer (erlc)
 #   OUT/caf-peer          the CAF peer (CMake, in OUT/caf-build)
+#   OUT/dask_peer.py      the Dask distributed driver, copied once Debian's
+#                         Python (/usr/bin/python3) imports distributed
 #
 # A peer that cannot be built is not an error: the script leaves
-# OUT/erlang.na or OUT/caf.na with the reason, which oscar-bench shows in
-# that peer's column, and goes on. It prints nothing when all is built and
+# OUT/erlang.na, OUT/caf.na or OUT/dask.na with the reason, which
+# oscar-bench shows in that peer's column, and goes on. It prints nothing when all is built and
 # up to date.
 #
 #   bench/peers/build.sh OUT
@@ -20,7 +22,7 @@ fi
 src=$(cd "$(dirname "$0")" && pwd)
 mkdir -p "$1"
 out=$(cd "$1" && pwd)
-rm -f "$out/erlang.na" "$out/caf.na"
+rm -f "$out/erlang.na" "$out/caf.na" "$out/dask.na"
 
 # na PEER REASON LOG: record why PEER is not available, with the last
 # lines of LOG (if any) on stderr.
@@ -74,6 +76,30 @@ build_caf() {
 	fi
 }
 
+# Dask runs on Debian's own Python, where python3-distributed installs it,
+# whatever other python3 comes first in PATH.
+build_dask() {
+	local py=/usr/bin/python3 log="$out/dask-check.log"
+	if [[ ! -x "$py" ]]; then
+		rm -f "$out/dask_peer.py"
+		na dask "$py not found (Debian: python3-distributed)"
+		return
+	fi
+	if ! "$py" "$src/dask_peer.py" --check >"$log" 2>&1; then
+		rm -f "$out/dask_peer.py"
+		if grep -q "No module named" "$log"; then
+			na dask "$py cannot import distributed (Debian: python3-distributed)"
+		else
+			na dask "$py cannot load the driver (see $log)" "$log"
+		fi
+		return
+	fi
+	if ! cmp -s "$src/dask_peer.py" "$out/dask_peer.py"; then
+		cp "$src/dask_peer.py" "$out/dask_peer.py"
+	fi
+}
+
 build_erlang
 build_caf
+build_dask
 exit 0
