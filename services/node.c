@@ -470,9 +470,11 @@ int oscar_node_start(oscar_node_t **nodep, oscar_role_t role, const oscar_settin
 	rv             = rv != 0 ? rv : osc_node_start_services(node, err);
 	// The node's own actor comes once every service has started, so that
 	// its hooks never run on a node still starting, and before the node
-	// reports itself ready, so that the session service finds it.
-	if (rv == 0 && ((rv = osc_node_write_address(node, err)) != 0 ||
-	                   (rv = osc_hooks_open(node, &node->hooks, err)) != 0)) {
+	// publishes its address and reports itself ready, so that whoever
+	// reads the address file, and the session service, find it.
+	if (rv == 0 && ((rv = osc_hooks_open(node, &node->hooks, err)) != 0 ||
+	                   (rv = osc_node_write_address(node, err)) != 0)) {
+		osc_hooks_close(&node->hooks);
 		osc_node_stop_services(node);
 	}
 	if (rv != 0) {
