@@ -600,10 +600,19 @@ void osc_transport_close(oscar_pool_t *pool)
 	if (t == NULL) {
 		return;
 	}
-	// Closing the sockets ends the receive and the connection callbacks;
-	// whatever they still post is refused, since the pool is closing.
-	nng_close(t->in);
+	// The receive stops first, then the socket closes. In the other order
+	// NNG 1.5.2's nng_close can wait for ever when messages are still
+	// arriving: pull0 passes each one to the waiting receive from the
+	// connection's own callback, re-arming that connection's receive, and
+	// closing the connections meanwhile can leave a receive begun that
+	// never ends, for which NNG's reaper then waits (nanomsg/nng#1219 and
+	// #1543 describe the same hang). Seen under valgrind, whose slowness
+	// widens the window: a flood of frames, then oscar_pool_free. With no
+	// receive waiting, pull0 only parks a message on its connection.
+	// Closing the sockets ends the connection callbacks; whatever they
+	// still post is refused, since the pool is closing.
 	nng_aio_stop(t->rx);
+	nng_close(t->in);
 	nng_aio_free(t->rx);
 	osc_peer_t *p;
 	for (p = t->peers; p != NULL; p = p->next) {
