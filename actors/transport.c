@@ -704,17 +704,19 @@ void osc_transport_close(oscar_pool_t *pool)
 	if (t == NULL) {
 		return;
 	}
-	// The receive stops first, then the socket closes. In the other order
-	// NNG 1.5.2's nng_close can wait for ever when messages are still
-	// arriving: pull0 passes each one to the waiting receive from the
-	// connection's own callback, re-arming that connection's receive, and
-	// closing the connections meanwhile can leave a receive begun that
-	// never ends, for which NNG's reaper then waits (nanomsg/nng#1219 and
-	// #1543 describe the same hang). Seen under valgrind, whose slowness
-	// widens the window: a flood of frames, then oscar_pool_free. With no
-	// receive waiting, pull0 only parks a message on its connection.
-	// Closing the sockets ends the connection callbacks; whatever they
-	// still post is refused, since the pool is closing.
+	// The receive stops first, then the socket closes. NNG 1.5.2 can hang
+	// for good in nng_close when a connection of the socket is closed
+	// while its receive callback runs, that is while a peer is still
+	// sending: the callback re-arms its read on an aio that the close has
+	// just stopped, which then never finishes, and NNG's reaper waits for
+	// it (fixed in NNG after 1.5.2, nanomsg/nng#1636). With no receive of
+	// ours waiting, pull0 re-arms no connection: each goes quiet once its
+	// current message is in, which narrows that window to the messages
+	// in flight (under valgrind: a bare pull socket closed after a flood
+	// hung in 5 of 6 runs the other way round, in none of 6 this way) but
+	// does not close it while a peer keeps sending. Closing the sockets
+	// ends the connection callbacks; whatever they still post is refused,
+	// since the pool is closing.
 	nng_aio_stop(t->rx);
 	nng_close(t->in);
 	nng_aio_free(t->rx);
