@@ -412,9 +412,11 @@ void osc_call_complete(osc_call_t *c, int code, oscar_value_t *value, const osca
 			err = &e;
 		}
 		c->err = osc_error_dup(err);
-		pool->stats.errors++;
-		if (code == OSCAR_ETIMEDOUT) {
-			pool->stats.timeouts++;
+		if (!c->internal) { // the pool's own calls are not its users'
+			pool->stats.errors++;
+			if (code == OSCAR_ETIMEDOUT) {
+				pool->stats.timeouts++;
+			}
 		}
 	}
 	c->code      = code;
@@ -502,6 +504,16 @@ void osc_call_run_done(oscar_pool_t *pool)
 		}
 		if (c->host != NULL) {
 			osc_host_finish(c);
+		} else if (c->internal) {
+			oscar_result_t res = {
+				.code  = c->code,
+				.value = c->value,
+				.error = c->err != NULL || c->code == 0 ? c->err : &pool->oom_err,
+				.id    = c->id,
+			};
+			c->value = NULL;
+			c->cb(NULL, &res, c->arg);
+			oscar_value_free(res.value);
 		} else if (c->owner != NULL && !c->orphan) {
 			osc_actor_t *owner = c->owner;
 			osc_owner_unlink(c);

@@ -377,6 +377,13 @@ static uint64_t osc_random_id(void)
 // oscar_pool_open starts a pool and its thread.
 int oscar_pool_open(oscar_pool_t **poolp, const oscar_pool_config_t *cfg)
 {
+	return (osc_pool_open_home(poolp, cfg, NULL));
+}
+
+// osc_pool_open_home opens a pool as oscar_pool_open does; home, when not
+// NULL, is the address of the main pool that started this process.
+int osc_pool_open_home(oscar_pool_t **poolp, const oscar_pool_config_t *cfg, const char *home)
+{
 	oscar_pool_config_t defaults;
 	if (poolp == NULL) {
 		return (OSCAR_EINVAL);
@@ -453,6 +460,9 @@ int oscar_pool_open(oscar_pool_t **poolp, const oscar_pool_config_t *cfg)
 		    (unsigned long long) pool->id);
 	}
 	pool->cfg.address = pool->address;
+	if (home != NULL) {
+		snprintf(pool->home, sizeof(pool->home), "%s", home);
+	}
 	if (pool->cfg.default_timeout_ms > OSC_TIMEOUT_MAX) {
 		pool->cfg.default_timeout_ms = OSC_TIMEOUT_MAX;
 	}

@@ -133,14 +133,17 @@ typedef enum osc_pool_state {
 struct oscar_pool {
 	oscar_pool_config_t cfg;
 	char                address[OSCAR_ADDR_MAX];
-	uint64_t            id;
-	int64_t             pid;
-	uv_loop_t           loop;
-	uv_thread_t         thread;
-	uv_async_t          wake;
-	uv_timer_t          timer;
-	uv_idle_t           idle;
-	uv_sem_t            started;
+	// home is the address of this pool's main pool when it runs as a sub
+	// pool (oscar_subpool_main), else "": who to ask how a peer died.
+	char        home[OSCAR_ADDR_MAX];
+	uint64_t    id;
+	int64_t     pid;
+	uv_loop_t   loop;
+	uv_thread_t thread;
+	uv_async_t  wake;
+	uv_timer_t  timer;
+	uv_idle_t   idle;
+	uv_sem_t    started;
 
 	// Cross-thread.
 	osc_inbox_t   inbox;
@@ -272,29 +275,35 @@ struct osc_batch {
 // Calls (caller side)
 
 struct osc_call {
-	uint64_t         id;
-	int64_t          deadline; // uv_now() milliseconds
-	size_t           heap_idx; // SIZE_MAX when not in the heap
-	oscar_pool_t    *pool;
-	osc_actor_t     *owner; // calling actor, or NULL
-	oscar_reply_cb   cb;
-	void            *arg;
-	oscar_call_t    *host;   // calling host handle, or NULL
-	osc_req_t       *req;    // the request while both live
-	osc_req_t       *parent; // oscar_req_call's request while both live
-	osc_batch_t     *batch;  // the batch collecting item replies, if any
-	int64_t          timeout_ms;
-	osc_call_t      *onext, *oprev; // owner's list
-	osc_call_t      *cnext, *cprev; // parent's children list
-	osc_call_t      *done_next;
-	bool             done;
-	bool             orphan; // in the done queue, but nobody to tell
-	bool             timer;  // oscar_actor_after: its deadline is its success
+	uint64_t       id;
+	int64_t        deadline; // uv_now() milliseconds
+	size_t         heap_idx; // SIZE_MAX when not in the heap
+	oscar_pool_t  *pool;
+	osc_actor_t   *owner; // calling actor, or NULL
+	oscar_reply_cb cb;
+	void          *arg;
+	oscar_call_t  *host;   // calling host handle, or NULL
+	osc_req_t     *req;    // the request while both live
+	osc_req_t     *parent; // oscar_req_call's request while both live
+	osc_batch_t   *batch;  // the batch collecting item replies, if any
+	int64_t        timeout_ms;
+	osc_call_t    *onext, *oprev; // owner's list
+	osc_call_t    *cnext, *cprev; // parent's children list
+	osc_call_t    *done_next;
+	bool           done;
+	bool           orphan; // in the done queue, but nobody to tell
+	bool           timer;  // oscar_actor_after: its deadline is its success
+	// internal: the pool's own call (transport.c), whose callback runs
+	// with a NULL actor.
+	bool internal;
+	// held: its peer's connection dropped, and it waits for word of how
+	// that pool ended (in the peer's held list, transport.c).
+	bool             held;
 	int              code;
 	oscar_value_t   *value;
 	oscar_error_t   *err;
 	char             target[OSCAR_UID_MAX + OSCAR_NAME_MAX]; // "uid.method"
-	uint8_t          uid_len; // where the uid ends in target (uids may hold dots)
+	uint8_t          uid_len;       // where the uid ends in target (uids may hold dots)
 	struct osc_peer *peer;          // remote call: the pool it went to
 	osc_call_t      *pnext, *pprev; // the peer's list of pending calls
 };
@@ -309,6 +318,9 @@ struct osc_call {
 #define OSC_CONTAINER_OF(ptr, type, member) ((type *) ((char *) (ptr) -offsetof(type, member)))
 
 // pool.c
+// osc_pool_open_home is oscar_pool_open for a sub pool, whose main pool is
+// at home (see oscar_pool_t.home).
+int  osc_pool_open_home(oscar_pool_t **poolp, const oscar_pool_config_t *cfg, const char *home);
 void osc_pool_arm(oscar_pool_t *pool, int64_t deadline);
 bool osc_pool_on_loop(const oscar_pool_t *pool); // any thread
 void osc_pool_schedule(oscar_pool_t *pool, osc_actor_t *a);

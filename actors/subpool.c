@@ -88,7 +88,8 @@ static void osc_sub_ready(osc_subpool_t *s, const char *address)
 {
 	oscar_pool_t *pool = s->pool;
 	snprintf(s->address, sizeof(s->address), "%s", address);
-	s->ready = true;
+	s->ready     = true;
+	s->announced = true;
 	if (s->restarts > 0 && pool->cfg.recover == OSCAR_RECOVER_ACTOR) {
 		osc_sub_recreate(s);
 	}
@@ -219,8 +220,10 @@ static void osc_sub_exit_cb(uv_process_t *proc, int64_t status, int signal)
 		snprintf(how, sizeof(how), "exited with status %" PRId64, status);
 	}
 	snprintf(s->last_exit, sizeof(s->last_exit), "%s", how);
-	osc_transport_peer_gone(pool, s->address, "sub pool %u (%s, pid %" PRId64 ") %s", s->index,
-	    s->address, s->pid, how);
+	s->last_pid        = s->pid;
+	s->last_spawned_at = s->spawned_at;
+	osc_transport_peer_gone(pool, s->address, s->pid, "sub pool %u (%s, pid %" PRId64 ") %s",
+	    s->index, s->address, s->pid, how);
 	if (pool->subs.starting > 0) {
 		osc_sub_started(pool, OSCAR_EPEERGONE);
 	}
@@ -256,6 +259,7 @@ static void osc_sub_spawn(osc_subpool_t *s)
 	char                 env_secret[32 + 2 * OSCAR_SECRET_MAX + 1];
 	size_t               secret_len;
 	const void          *secret = osc_transport_secret(pool, &secret_len);
+	char                 env_main[OSCAR_ADDR_MAX + 32];
 	char                *args[66];
 	size_t               nenv = 0;
 	int                  rv;
@@ -273,7 +277,7 @@ static void osc_sub_spawn(osc_subpool_t *s)
 	for (const char *const *e = own; e != NULL && *e != NULL; e++) {
 		nextra++;
 	}
-	char **env = calloc(nenv + nextra + 6, sizeof(char *));
+	char **env = calloc(nenv + nextra + 7, sizeof(char *));
 	if (env == NULL) {
 		// Reported like a death without recovery, so nobody waits in vain.
 		snprintf(s->last_exit, sizeof(s->last_exit), "could not start: out of memory");
@@ -297,6 +301,7 @@ static void osc_sub_spawn(osc_subpool_t *s)
 	snprintf(env_label, sizeof(env_label), "OSCAR_SUBPOOL_LABEL=%s", s->label);
 	snprintf(env_parent, sizeof(env_parent), "OSCAR_SUBPOOL_PARENT=%d", (int) getpid());
 	snprintf(env_index, sizeof(env_index), "OSCAR_SUBPOOL_INDEX=%u", s->index);
+	snprintf(env_main, sizeof(env_main), "OSCAR_SUBPOOL_MAIN=%s", pool->address);
 	for (const char *const *e = pool->cfg.sub_pool_env; e != NULL && *e != NULL; e++) {
 		if (!osc_env_has(own, *e)) {
 			env[k++] = (char *) *e;
@@ -317,6 +322,7 @@ static void osc_sub_spawn(osc_subpool_t *s)
 		sodium_bin2hex(env_secret + 21, sizeof(env_secret) - 21, secret, secret_len);
 		env[k++] = env_secret;
 	}
+	env[k++] = env_main;
 
 	const char *program = pool->cfg.sub_pool_program;
 	if (program == NULL) {
@@ -356,7 +362,9 @@ static void osc_sub_spawn(osc_subpool_t *s)
 	opt.stdio_count = 3;
 	s->line_len     = 0;
 	s->ready        = false;
+	s->announced    = false;
 	s->handles      = 3;
+	s->spawned_at   = uv_hrtime(); // before: nothing can reach it earlier
 	rv              = uv_spawn(&pool->loop, &s->proc, &opt);
 	sodium_memzero(env_secret, sizeof(env_secret));
 	free(env);
@@ -634,6 +642,38 @@ osc_subpool_t *osc_subpool_find(oscar_pool_t *pool, const char *address)
 	return (NULL);
 }
 
+int osc_subpool_death(oscar_pool_t *pool, const char *address, int64_t pid, uint64_t up_at,
+    char *why, size_t size, int64_t *dead_pid)
+{
+	osc_subpool_t *s = osc_subpool_find(pool, address);
+	if (s == NULL) {
+		return (OSCAR_ENOENT);
+	}
+	if (pid == 0 && up_at != 0) {
+		// A connection that came up after a process was started, and
+		// before the next one was, reached that process.
+		if (s->alive && s->spawned_at <= up_at) {
+			return (1);
+		}
+		if (s->last_pid != 0 && s->last_spawned_at <= up_at) {
+			pid = s->last_pid;
+		}
+	}
+	// Without a pid, the asker lost the process that runs now if it has
+	// said it is ready; one that has not (a recovery under way) cannot be
+	// the one it was connected to, so the last death is the answer.
+	if (s->alive && (pid == s->pid || (pid == 0 && s->announced))) {
+		return (1);
+	}
+	if (s->last_pid == 0 || (pid != 0 && pid != s->last_pid)) {
+		return (OSCAR_ENOENT);
+	}
+	snprintf(why, size, "sub pool %u (%s, pid %" PRId64 ") %s", s->index, s->address,
+	    s->last_pid, s->last_exit);
+	*dead_pid = s->last_pid;
+	return (0);
+}
+
 // oscar_pool_census counts the pool's actors and sub pools; the loop's
 // own state, so only its thread may read it.
 int oscar_pool_census(oscar_pool_t *pool, oscar_pool_census_t *out)
@@ -699,7 +739,7 @@ int oscar_subpool_main(const oscar_actor_class_t *const *classes)
 		cfg.secret     = secret;
 		cfg.secret_len = len;
 	}
-	int rv = oscar_pool_open(&pool, &cfg);
+	int rv = osc_pool_open_home(&pool, &cfg, getenv("OSCAR_SUBPOOL_MAIN"));
 	sodium_memzero(secret, sizeof(secret));
 	if (rv != 0) {
 		fprintf(stderr, "oscar sub pool: cannot open a pool at %s: %s\n", addr,

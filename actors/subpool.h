@@ -25,16 +25,20 @@ struct osc_subpool {
 	size_t        line_len;
 	int           handles; // open among proc, in, out
 	int64_t       pid;
-	bool          alive;    // the process runs
-	bool          ready;    // and said it listens
-	bool          stopping; // stopped for good: no restart
-	bool          removed;  // taken out of service (oscar_pool_remove_sub_pool)
-	bool          gone;     // stopped and reaped
+	bool          alive;     // the process runs
+	bool          ready;     // and said it listens
+	bool          announced; // the process said it listens (killed since or not)
+	bool          stopping;  // stopped for good: no restart
+	bool          removed;   // taken out of service (oscar_pool_remove_sub_pool)
+	bool          gone;      // stopped and reaped
 	unsigned      restarts;
 	int64_t       kill_at; // when stopping: uv_now() time for SIGKILL
 	int64_t       exit_status;
 	int           term_signal;
 	char          last_exit[96];
+	int64_t       last_pid;        // the process last_exit is about, or 0
+	uint64_t      spawned_at;      // uv_hrtime() when the process was started
+	uint64_t      last_spawned_at; // the same for last_pid
 	osc_placed_t *placed;
 	char        **marks; // OSCAR_PLACE_IDLE marks taken here
 	size_t        nmarks;
@@ -50,6 +54,17 @@ int  osc_subpool_place(
 void osc_subpool_record(
     osc_subpool_t *s, const char *cls, const char *uid, const oscar_value_t *args);
 osc_subpool_t *osc_subpool_find(oscar_pool_t *pool, const char *address);
+
+// osc_subpool_death tells how the process of the sub pool at address
+// ended, for a pool that lost its connection to it: pid is the process it
+// knew there, or 0; up_at, when not 0, is when that connection came up
+// (uv_hrtime(), from a pool of this host), which names the process when
+// pid does not. Returns 0 with why (size bytes) and *dead_pid filled;
+// 1 when that process still runs as far as this pool knows (the answer
+// comes with its exit, osc_transport_peer_gone); OSCAR_ENOENT when address
+// is not one of pool's sub pools, or pid none of its recent processes.
+int osc_subpool_death(oscar_pool_t *pool, const char *address, int64_t pid, uint64_t up_at,
+    char *why, size_t size, int64_t *dead_pid);
 
 // osc_sub_notify completes the host handles waiting for sub pools to be
 // ready (call.c).

@@ -16,10 +16,31 @@
 // the bounded queue, and a full one is OSCAR_EMBOXFULL.
 //
 // Failure. When the last connection to a peer goes down, every call
-// pending on that peer fails at once with OSCAR_EPEERGONE. A peer that was
-// never reached leaves its calls to their deadlines, whose error then says
-// the pool could not be reached. Malformed frames are dropped and counted;
-// the pool carries on.
+// pending on that peer fails with OSCAR_EPEERGONE. A peer that was never
+// reached leaves its calls to their deadlines, whose error then says the
+// pool could not be reached. Malformed frames are dropped and counted; the
+// pool carries on.
+//
+// Death reports. A lost connection alone does not say how the pool at the
+// other end ended; for a sub pool, its main pool knows (the process's exit
+// status or signal, and its pid). So the calls pending on a lost peer are
+// held (the peer's held list) until that word comes, for at most
+// OSC_DEATH_WAIT_MS, then fail with it, or with the bare "lost the
+// connection" when none came:
+//  - in a main pool, for one of its sub pools: the process's exit fails
+//    them (osc_transport_peer_gone), whether it is seen before or after
+//    the connection drops;
+//  - in any other pool, when the peer's main pool is known: it is asked
+//    (a control frame "exit" with [address, pid, up_at], answered with
+//    [description, pid] once the process has exited). A sub pool names its
+//    main pool and its pid to every pool it talks to, in a "home" control
+//    frame before anything else; a sub pool also asks its own main pool
+//    about peers it heard nothing from (its siblings). Such a lost peer is
+//    retired at once, so that new calls dial whatever runs at its address
+//    next, and it stays only for its held calls and until its socket can
+//    close outside a handshake (osc_peer_retire). Retired peers are
+//    bounded like live ones (max_peers); past the bound, a loss fails its
+//    calls at once.
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -32,6 +53,7 @@
 #include <nng/supplemental/tls/tls.h>
 
 #include "actors/auth.h"
+#include "actors/subpool.h"
 #include "actors/transport.h"
 #include "actors/wire.h"
 
@@ -43,6 +65,15 @@
 // transport message.
 #define OSC_COALESCE_FRAME 16384
 #define OSC_COALESCE_MAX   262144
+// How long the calls of a lost peer wait for word of how its pool ended.
+#define OSC_DEATH_WAIT_MS 2000
+// Questions about sub pools that still run, parked until they end (a
+// main pool), and how long one is kept for an asker that gave up.
+#define OSC_ASKS_MAX    1024
+#define OSC_ASK_KEEP_MS (2 * OSC_DEATH_WAIT_MS)
+// The redial delay of a connection that is dropped once lost (see
+// osc_peer_slow_redial).
+#define OSC_RETIRED_REDIAL_MS 600000
 
 typedef enum osc_net_kind {
 	OSC_NET_FRAME,
@@ -60,6 +91,8 @@ typedef struct osc_netpost {
 	// OSC_NET_FRAME with a cluster secret: what its trailer said.
 	uint64_t sender, seq;
 	int64_t  sent_ms;
+	int64_t  pid; // OSC_NET_UP over ipc: the peer's process, else 0
+	uint64_t at;  // OSC_NET_UP: uv_hrtime() when it came up
 } osc_netpost_t;
 
 struct osc_peer {
@@ -81,7 +114,28 @@ struct osc_peer {
 	osc_peer_t *dirty_next;
 	bool        dirty;
 	osc_call_t *calls; // pending calls sent here
+	// Death reports (see the design note).
+	osc_call_t *held;                 // calls pending when the connection dropped
+	bool        asking;               // word of how the pool ended is on its way
+	bool        retired;              // in the retired list (see osc_peer_retire)
+	bool        open;                 // retired, its socket not closed yet
+	int64_t     lost_ms;              // retired: loop time of the loss
+	uint64_t    serial;               // names the peer to that word
+	int64_t     pid;                  // the peer's process, from its home frame, or 0
+	uint64_t    up_at;                // uv_hrtime() when its connection last came up
+	char        home[OSCAR_ADDR_MAX]; // its main pool, or ""
 };
+
+// A question about a sub pool that still runs (control "exit"), answered
+// when it ends.
+typedef struct osc_ask {
+	struct osc_ask *next;
+	uint64_t        id;
+	int64_t         pid; // the process asked about, or 0
+	int64_t         at;  // uv_now() when asked
+	char            source[OSCAR_ADDR_MAX];
+	char            addr[OSCAR_ADDR_MAX];
+} osc_ask_t;
 
 // A large message arriving in pieces from one connection (pipe).
 typedef struct osc_assembly {
@@ -105,6 +159,11 @@ struct osc_transport {
 	nng_aio        *rx;
 	osc_peer_t     *peers;
 	unsigned        npeers;
+	osc_peer_t     *retired; // lost peers holding calls (at most max_peers)
+	unsigned        nretired;
+	uint64_t        next_serial;
+	osc_ask_t      *asks; // parked death questions (a main pool)
+	size_t          nasks;
 	bool            warned_full; // said once that max_peers was reached
 	uv_timer_t      sweeper;     // closes idle and unreachable peers
 	osc_route_t    *routes;
@@ -190,6 +249,8 @@ static osc_netpost_t *osc_net_post(
 	np->sender    = 0;
 	np->seq       = 0;
 	np->sent_ms   = 0;
+	np->pid       = 0;
+	np->at        = 0;
 	return (np);
 }
 
@@ -261,6 +322,12 @@ void osc_transport_resume(oscar_pool_t *pool)
 static void osc_pipe_cb(nng_pipe p, nng_pipe_ev ev, void *arg)
 {
 	oscar_pool_t *pool = arg;
+	uint64_t      pid  = 0;
+	// Over ipc the kernel says which process is at the other end: the
+	// one whose death a lost connection will be about.
+	if (ev == NNG_PIPE_EV_ADD_POST && nng_pipe_get_uint64(p, NNG_OPT_IPC_PEER_PID, &pid) != 0) {
+		pid = 0;
+	}
 	// Past the inbox bound: a lost connection event would leave the
 	// peer's state wrong for good, and there are few of them (peers are
 	// bounded). The sockets are closed before the pool's loop ends, so
@@ -269,6 +336,8 @@ static void osc_pipe_cb(nng_pipe p, nng_pipe_ev ev, void *arg)
 	osc_netpost_t *np = osc_net_post(pool, ev == NNG_PIPE_EV_ADD_POST ? OSC_NET_UP : OSC_NET_DOWN,
 	    NULL, (uint32_t) nng_socket_id(nng_pipe_socket(p)));
 	if (np != NULL) {
+		np->pid = (int64_t) pid;
+		np->at  = uv_hrtime();
 		osc_pool_post_always(pool, &np->post);
 	}
 }
@@ -567,6 +636,29 @@ static void osc_peer_close(osc_transport_t *t, osc_peer_t *p)
 	osc_peer_release(p);
 }
 
+// osc_peer_shut closes the socket of retired peer p, if still open.
+static void osc_peer_shut(osc_peer_t *p)
+{
+	if (p->open) {
+		p->open = false;
+		nng_close(p->sock);
+	}
+}
+
+// osc_peer_forget frees retired peer p, whose held calls are gone.
+static void osc_peer_forget(osc_transport_t *t, osc_peer_t *p)
+{
+	osc_peer_shut(p);
+	for (osc_peer_t **pp = &t->retired; *pp != NULL; pp = &(*pp)->next) {
+		if (*pp == p) {
+			*pp = p->next;
+			break;
+		}
+	}
+	t->nretired--;
+	osc_peer_release(p);
+}
+
 // osc_sweep_cb closes the peers that have no call pending and either were
 // not connected for peer_connect_ms (an address that cannot be reached:
 // never redialled for long) or were not used for peer_idle_ms.
@@ -579,10 +671,22 @@ static void osc_sweep_cb(uv_timer_t *h)
 	for (osc_peer_t *p = t->peers; p != NULL; p = next) {
 		next          = p->next;
 		int64_t quiet = now - p->used_ms;
-		if (p->calls == NULL && !p->dirty &&
+		if (p->calls == NULL && p->held == NULL && !p->dirty &&
 		    ((p->pipes == 0 && quiet >= pool->cfg.peer_connect_ms) ||
 		        quiet >= pool->cfg.peer_idle_ms)) {
 			osc_peer_close(t, p);
+		}
+	}
+	// A retired peer whose connection did not come back within
+	// peer_connect_ms is closed (nothing is there to meet half way), and
+	// freed once its held calls are done too.
+	for (osc_peer_t *p = t->retired; p != NULL; p = next) {
+		next = p->next;
+		if (now - p->lost_ms >= pool->cfg.peer_connect_ms) {
+			osc_peer_shut(p);
+		}
+		if (p->held == NULL && !p->open) {
+			osc_peer_forget(t, p);
 		}
 	}
 	// A large message that stopped arriving gives its memory back.
@@ -600,10 +704,21 @@ void osc_transport_close(oscar_pool_t *pool)
 	if (t == NULL) {
 		return;
 	}
-	// Closing the sockets ends the receive and the connection callbacks;
-	// whatever they still post is refused, since the pool is closing.
-	nng_close(t->in);
+	// The receive stops first, then the socket closes. NNG 1.5.2 can hang
+	// for good in nng_close when a connection of the socket is closed
+	// while its receive callback runs, that is while a peer is still
+	// sending: the callback re-arms its read on an aio that the close has
+	// just stopped, which then never finishes, and NNG's reaper waits for
+	// it (fixed in NNG after 1.5.2, nanomsg/nng#1636). With no receive of
+	// ours waiting, pull0 re-arms no connection: each goes quiet once its
+	// current message is in, which narrows that window to the messages
+	// in flight (under valgrind: a bare pull socket closed after a flood
+	// hung in 5 of 6 runs the other way round, in none of 6 this way) but
+	// does not close it while a peer keeps sending. Closing the sockets
+	// ends the connection callbacks; whatever they still post is refused,
+	// since the pool is closing.
 	nng_aio_stop(t->rx);
+	nng_close(t->in);
 	nng_aio_free(t->rx);
 	osc_peer_t *p;
 	for (p = t->peers; p != NULL; p = p->next) {
@@ -615,6 +730,16 @@ void osc_transport_close(oscar_pool_t *pool)
 		t->peers = p->next;
 		nng_close(p->sock);
 		osc_peer_release(p);
+	}
+	while ((p = t->retired) != NULL) {
+		t->retired = p->next;
+		osc_peer_shut(p);
+		osc_peer_release(p);
+	}
+	while (t->asks != NULL) {
+		osc_ask_t *a = t->asks;
+		t->asks      = a->next;
+		free(a);
 	}
 	while (t->routes != NULL) {
 		osc_route_t *r = t->routes;
@@ -666,7 +791,7 @@ static int osc_peer_evict(oscar_pool_t *pool, oscar_error_t *err)
 	osc_transport_t *t      = pool->transport;
 	osc_peer_t      *victim = NULL;
 	for (osc_peer_t *p = t->peers; p != NULL; p = p->next) {
-		if (p->calls != NULL || p->dirty || !p->reached || p->pipes != 0) {
+		if (p->calls != NULL || p->held != NULL || p->dirty || !p->reached || p->pipes != 0) {
 			continue;
 		}
 		if (victim == NULL || p->used_ms < victim->used_ms) {
@@ -688,6 +813,30 @@ static int osc_peer_evict(oscar_pool_t *pool, oscar_error_t *err)
 	}
 	osc_peer_close(t, victim);
 	return (0);
+}
+
+static int osc_send_frame(oscar_pool_t *pool, osc_peer_t *peer, const osc_frame_t *f,
+    const oscar_value_t *payload, oscar_error_t *err);
+
+// osc_send_home tells a new peer, first thing, that this pool is a sub
+// pool, of which main pool, and its pid, so that the peer knows whom to
+// ask if the connection drops (see the design note).
+static void osc_send_home(oscar_pool_t *pool, osc_peer_t *peer)
+{
+	osc_frame_t    f;
+	oscar_error_t  err;
+	oscar_value_t *v = oscar_value_new_array(2);
+	if (v == NULL || oscar_value_array_push(v, oscar_value_new_str(pool->home)) != 0 ||
+	    oscar_value_array_push(v, oscar_value_new_int(pool->pid)) != 0) {
+		oscar_value_free(v);
+		return; // the peer will only know the connection dropped
+	}
+	memset(&f, 0, sizeof(f));
+	f.type = OSC_MSG_CONTROL;
+	snprintf(f.source, sizeof(f.source), "%s", pool->address);
+	snprintf(f.method, sizeof(f.method), "home");
+	(void) osc_send_frame(pool, peer, &f, v, &err);
+	oscar_value_free(v);
 }
 
 static osc_peer_t *osc_peer_get(oscar_pool_t *pool, const char *addr, oscar_error_t *err)
@@ -754,9 +903,21 @@ static osc_peer_t *osc_peer_get(oscar_pool_t *pool, const char *addr, oscar_erro
 		return (NULL);
 	}
 	p->used_ms = now;
-	p->next    = t->peers;
-	t->peers   = p;
+	p->serial  = ++t->next_serial;
+	// A pool lost at this address, whose calls are still held, keeps
+	// its main pool.
+	for (osc_peer_t *r = t->retired; r != NULL; r = r->next) {
+		if (r->home[0] != '\0' && strcmp(r->addr, addr) == 0) {
+			snprintf(p->home, sizeof(p->home), "%s", r->home);
+			break;
+		}
+	}
+	p->next  = t->peers;
+	t->peers = p;
 	t->npeers++;
+	if (pool->home[0] != '\0' && strcmp(addr, pool->home) != 0) {
+		osc_send_home(pool, p);
+	}
 	return (p);
 }
 
@@ -1121,6 +1282,8 @@ void osc_remote_detach(osc_call_t *c)
 	osc_map_remove(&c->pool->transport->calls, osc_hash_u64(c->id), c);
 	if (c->pprev != NULL) {
 		c->pprev->pnext = c->pnext;
+	} else if (c->held) {
+		peer->held = c->pnext;
 	} else {
 		peer->calls = c->pnext;
 	}
@@ -1483,6 +1646,8 @@ static osc_msg_lender_t *osc_msg_lender_new(nng_msg **mp)
 // osc_serve_frames serves the frames of one received message, body[0..len).
 // lender, when not NULL, owns the bytes, which are writable and followed
 // by a zero byte: the last buffer's bin may then point into them.
+static void osc_serve_pool_verb(oscar_pool_t *pool, const osc_frame_t *f);
+
 static void osc_serve_frames(oscar_pool_t *pool, const char *body, size_t len, osc_lender_t *lender)
 {
 	size_t off = 0;
@@ -1515,6 +1680,9 @@ static void osc_serve_frames(oscar_pool_t *pool, const char *body, size_t len, o
 			break;
 		case OSC_MSG_CANCEL:
 			osc_serve_cancel(pool, &f);
+			break;
+		case OSC_MSG_CONTROL:
+			osc_serve_pool_verb(pool, &f);
 			break;
 		default:
 			osc_serve_control(pool, &f);
@@ -1692,38 +1860,411 @@ static void osc_on_piece(oscar_pool_t *pool, nng_msg *m)
 	osc_lender_drop(&bl->base);
 }
 
-// osc_peer_fail fails every call pending on peer with OSCAR_EPEERGONE and
-// the message why.
-static void osc_peer_fail(oscar_pool_t *pool, osc_peer_t *peer, const char *why)
+// osc_peer_fail fails every call of list (peer->calls or peer->held) with
+// OSCAR_EPEERGONE, the message why, and pid, the process that ended there
+// (0: unknown).
+static void osc_peer_fail(
+    oscar_pool_t *pool, osc_peer_t *peer, osc_call_t **list, const char *why, int64_t pid)
 {
 	osc_call_t *c;
-	while ((c = peer->calls) != NULL) {
+	while ((c = *list) != NULL) {
 		oscar_error_t err;
-		const char   *dot = strchr(c->target, '.');
 		osc_error_set(
 		    &err, pool, OSCAR_EPEERGONE, "", "", "%s while calling %s", why, c->target);
 		snprintf(err.address, sizeof(err.address), "%s", peer->addr);
-		err.pid = 0;
-		snprintf(err.actor, sizeof(err.actor), "%.*s", dot ? (int) (dot - c->target) : 0,
-		    c->target);
-		snprintf(err.method, sizeof(err.method), "%s", dot ? dot + 1 : "");
+		err.pid = pid;
+		snprintf(err.actor, sizeof(err.actor), "%.*s", (int) c->uid_len, c->target);
+		snprintf(err.method, sizeof(err.method), "%s", c->target + c->uid_len + 1);
 		osc_call_complete(c, OSCAR_EPEERGONE, NULL, &err); // unlinks c
 	}
 }
 
-// osc_peer_down fails every call pending on peer: its pool is gone.
-static void osc_peer_down(oscar_pool_t *pool, osc_peer_t *peer)
+// osc_peer_fail_held fails the held calls of peer (see osc_peer_fail) and
+// frees peer if it was retired and its socket is closed: nothing else
+// waits on it.
+static void osc_peer_fail_held(oscar_pool_t *pool, osc_peer_t *peer, const char *why, int64_t pid)
 {
-	char why[OSCAR_ADDR_MAX + 48];
-	snprintf(why, sizeof(why), "lost the connection to pool %s", peer->addr);
-	osc_peer_fail(pool, peer, why);
+	osc_peer_fail(pool, peer, &peer->held, why, pid);
+	if (peer->retired && !peer->open) {
+		osc_peer_forget(pool->transport, peer);
+	}
 }
 
-// osc_transport_peer_gone fails the calls pending on the pool at addr and
-// drops the connection to it, so that whatever runs there next (a
-// restarted sub pool) gets a fresh one instead of messages lost in the
-// old.
-void osc_transport_peer_gone(oscar_pool_t *pool, const char *addr, const char *fmt, ...)
+// osc_peer_retire takes lost peer out of the live ones, so that whatever
+// runs at its address next (a restarted sub pool) gets a fresh connection,
+// dialed at once, instead of messages lost in the old; what it still had
+// to send is dropped. The peer is kept for its held calls.
+//
+// Its socket is not closed yet: NNG may be redialling it, and NNG 1.5.2's
+// listener stops accepting for good when a connection is closed half way
+// through its handshake (nanomsg/nng#1518), which would leave the
+// restarted pool unreachable. So the socket is closed once its connection
+// is up again (the handshake is over), or after peer_connect_ms without
+// one (the sweeper), and the peer freed once its held calls are done too.
+// False when max_peers peers are retired already: then it stays as it is.
+static bool osc_peer_retire(oscar_pool_t *pool, osc_peer_t *peer)
+{
+	osc_transport_t *t = pool->transport;
+	if (t->nretired >= pool->cfg.max_peers) {
+		return (false);
+	}
+	for (osc_peer_t **pp = &t->peers; *pp != NULL; pp = &(*pp)->next) {
+		if (*pp == peer) {
+			*pp = peer->next;
+			break;
+		}
+	}
+	if (peer->dirty) {
+		for (osc_peer_t **pp = &t->dirty; *pp != NULL; pp = &(*pp)->dirty_next) {
+			if (*pp == peer) {
+				*pp = peer->dirty_next;
+				break;
+			}
+		}
+		peer->dirty = false;
+	}
+	t->npeers--;
+	osc_wbuf_fini(&peer->out);
+	peer->out_frames = 0;
+	peer->batch_len  = 0;
+	peer->pipes      = 0;
+	peer->retired    = true;
+	peer->open       = true;
+	peer->lost_ms    = (int64_t) uv_now(&pool->loop);
+	peer->next       = t->retired;
+	t->retired       = peer;
+	t->nretired++;
+	return (true);
+}
+
+// osc_peer_authority returns the pool that a lost connection to peer asks
+// how its pool ended, holding its calls meanwhile, or NULL when there is
+// nobody to ask (a main pool watches its own sub pools instead, see
+// osc_peer_down).
+static const char *osc_peer_authority(const oscar_pool_t *pool, const osc_peer_t *peer)
+{
+	const char *authority = peer->home[0] != '\0'   ? peer->home
+	                        : pool->home[0] != '\0' ? pool->home
+	                                                : NULL;
+	if (authority == NULL || strcmp(authority, pool->address) == 0 ||
+	    strcmp(authority, peer->addr) == 0) {
+		return (NULL);
+	}
+	return (authority);
+}
+
+// osc_peer_slow_redial makes peer's dialer wait before it dials again
+// after a loss (NNG waits a random time below the minimum), for a peer
+// whose loss closes it (osc_peer_down): by then the loop has closed it,
+// so that it does not connect to the successor of the lost process only
+// to be closed half way through the handshake.
+static void osc_peer_slow_redial(osc_peer_t *peer)
+{
+	nng_dialer_set_ms(peer->dialer, NNG_OPT_RECONNMINT, OSC_RETIRED_REDIAL_MS);
+	nng_dialer_set_ms(peer->dialer, NNG_OPT_RECONNMAXT, OSC_RETIRED_REDIAL_MS);
+}
+
+// osc_verdict_t names the peer that word of a death is for; the peer may
+// be gone by the time it comes, so it is found again by serial.
+typedef struct osc_verdict {
+	oscar_pool_t *pool;
+	uint64_t      serial;
+	int64_t       pid; // the peer's process as known when it was lost
+} osc_verdict_t;
+
+static osc_peer_t *osc_peer_by_serial(osc_transport_t *t, uint64_t serial)
+{
+	for (osc_peer_t *p = t->peers; p != NULL; p = p->next) {
+		if (p->serial == serial) {
+			return (p);
+		}
+	}
+	for (osc_peer_t *p = t->retired; p != NULL; p = p->next) {
+		if (p->serial == serial) {
+			return (p);
+		}
+	}
+	return (NULL);
+}
+
+// osc_verdict_cb fails the held calls of a lost peer once word of how its
+// pool ended came (res->value: [description, pid]), or the wait for it
+// ended (a timer, or a failed question): then with the bare loss.
+static void osc_verdict_cb(oscar_actor_t *self, oscar_result_t *res, void *arg)
+{
+	osc_verdict_t   *v    = arg;
+	oscar_pool_t    *pool = v->pool;
+	osc_transport_t *t    = pool->transport;
+	osc_peer_t      *peer;
+	const char      *how;
+	int64_t          pid    = v->pid;
+	uint64_t         serial = v->serial;
+	char             why[OSCAR_ERRMSG_MAX];
+	(void) self;
+	free(v);
+	if (t == NULL || pool->state != OSC_POOL_RUNNING ||
+	    (peer = osc_peer_by_serial(t, serial)) == NULL) {
+		return; // closing, or nothing was left waiting
+	}
+	peer->asking = false;
+	if (res->code == 0 && oscar_value_get_str(oscar_value_at(res->value, 0), &how, NULL) == 0 &&
+	    oscar_value_get_int(oscar_value_at(res->value, 1), &pid) == 0) {
+		snprintf(why, sizeof(why), "%s", how);
+	} else if (res->code == 0) {
+		snprintf(why, sizeof(why),
+		    "lost the connection to sub pool %s (pid %" PRId64
+		    "), which had not exited %d ms later",
+		    peer->addr, pid, OSC_DEATH_WAIT_MS);
+	} else {
+		snprintf(why, sizeof(why), "lost the connection to pool %s", peer->addr);
+	}
+	osc_peer_fail_held(pool, peer, why, pid);
+}
+
+// osc_verdict_ask starts waiting for word of how the pool of peer ended:
+// from the pool at authority, or, when authority is NULL, from this
+// pool's own sub pool watch (a timer bounds the wait for its exit).
+static int osc_verdict_ask(oscar_pool_t *pool, osc_peer_t *peer, const char *authority)
+{
+	osc_verdict_t *v = malloc(sizeof(*v));
+	osc_call_t    *c = NULL;
+	oscar_error_t  err;
+	int            rv;
+	if (v == NULL) {
+		return (OSCAR_ENOMEM);
+	}
+	v->pool   = pool;
+	v->serial = peer->serial;
+	v->pid    = peer->pid;
+	if (authority == NULL) {
+		if (osc_call_reserve(pool) != 0 ||
+		    (c = osc_call_new(pool, "(peer)", "(death)", OSC_DEATH_WAIT_MS, osc_verdict_cb,
+		         v, NULL)) == NULL) {
+			free(v);
+			return (OSCAR_ENOMEM);
+		}
+		c->timer = true;
+		osc_call_link(pool, c, NULL, NULL);
+	} else {
+		osc_peer_t    *to = osc_peer_get(pool, authority, &err);
+		oscar_value_t *q  = oscar_value_new_array(3);
+		// A sibling (a sub pool of the same main pool) shares the host
+		// and its monotonic clock: when the connection came up tells
+		// which process it reached, should the pid be unknown.
+		uint64_t up_at =
+		    pool->home[0] != '\0' && strcmp(authority, pool->home) == 0 ? peer->up_at : 0;
+		osc_frame_t f;
+		if (to == NULL || q == NULL ||
+		    oscar_value_array_push(q, oscar_value_new_str(peer->addr)) != 0 ||
+		    oscar_value_array_push(q, oscar_value_new_int(peer->pid)) != 0 ||
+		    oscar_value_array_push(q, oscar_value_new_uint(up_at)) != 0) {
+			oscar_value_free(q);
+			free(v);
+			return (OSCAR_ENOMEM);
+		}
+		memset(&f, 0, sizeof(f));
+		f.type = OSC_MSG_CONTROL;
+		snprintf(f.source, sizeof(f.source), "%s", pool->address);
+		snprintf(f.method, sizeof(f.method), "exit");
+		if ((rv = osc_remote_send(pool, to, &f, q, true, NULL, NULL, OSC_DEATH_WAIT_MS,
+		         osc_verdict_cb, v, NULL, &c, NULL, &err)) != 0) {
+			free(v);
+			return (rv);
+		}
+	}
+	c->internal = true;
+	pool->stats.calls--; // the pool's own, not a call of its users
+	peer->asking = true;
+	return (0);
+}
+
+// osc_peer_down handles the loss of the last connection to peer: the
+// calls pending there are held until word of how its pool ended comes
+// (see the design note), or fail at once when nobody can say.
+static void osc_peer_down(oscar_pool_t *pool, osc_peer_t *peer)
+{
+	osc_call_t *c;
+	char        why[OSCAR_ERRMSG_MAX];
+	int64_t     pid = peer->pid;
+	while ((c = peer->calls) != NULL) {
+		peer->calls = c->pnext;
+		if (peer->calls != NULL) {
+			peer->calls->pprev = NULL;
+		}
+		c->held  = true;
+		c->pprev = NULL;
+		c->pnext = peer->held;
+		if (peer->held != NULL) {
+			peer->held->pprev = c;
+		}
+		peer->held = c;
+	}
+	if (peer->asking) {
+		return; // the word on its way covers these too
+	}
+	osc_subpool_t *s = osc_subpool_find(pool, peer->addr);
+	if (s != NULL) {
+		if (peer->held == NULL) {
+			return;
+		}
+		// One of ours: its exit tells, now or when it comes.
+		int rv = osc_subpool_death(pool, peer->addr, s->pid, 0, why, sizeof(why), &pid);
+		if (rv == 1 && osc_verdict_ask(pool, peer, NULL) == 0) {
+			return;
+		}
+		if (rv != 0) {
+			snprintf(why, sizeof(why), "lost the connection to pool %s", peer->addr);
+		}
+		osc_peer_fail(pool, peer, &peer->held, why, pid);
+		return;
+	}
+	const char *authority = osc_peer_authority(pool, peer);
+	snprintf(why, sizeof(why), "lost the connection to pool %s", peer->addr);
+	if (authority == NULL) {
+		osc_peer_fail(pool, peer, &peer->held, why, pid);
+		return;
+	}
+	// Retired, held calls or not: new calls dial afresh, instead of
+	// waiting for its redialling, which is slow (osc_peer_slow_redial)
+	// and which NNG may give up for good when an attempt meets the dying
+	// process half way. Retired before the question goes out, so that
+	// making room for the asked pool's connection never closes it.
+	if (!osc_peer_retire(pool, peer)) {
+		osc_peer_fail(pool, peer, &peer->held, why, pid);
+		osc_peer_close(pool->transport, peer);
+		return;
+	}
+	if (peer->held != NULL && osc_verdict_ask(pool, peer, authority) != 0) {
+		osc_peer_fail_held(pool, peer, why, pid);
+	}
+}
+
+// osc_serve_home records what a sub pool says of itself (its main pool and
+// its pid) on the peer that reaches it; a pool this one never called is
+// not recorded.
+static void osc_serve_home(oscar_pool_t *pool, const osc_frame_t *f)
+{
+	oscar_value_t *v;
+	const char    *home;
+	size_t         len;
+	int64_t        pid;
+	if (osc_frame_payload(f, &v) != 0) {
+		pool->transport->bad_frames++;
+		return;
+	}
+	for (osc_peer_t *p = pool->transport->peers; p != NULL; p = p->next) {
+		if (strcmp(p->addr, f->source) == 0 &&
+		    oscar_value_get_str(oscar_value_at(v, 0), &home, &len) == 0 &&
+		    len < sizeof(p->home) && oscar_value_get_int(oscar_value_at(v, 1), &pid) == 0 &&
+		    pid > 0) {
+			memcpy(p->home, home, len);
+			p->home[len] = '\0';
+			p->pid       = pid;
+			if (osc_peer_authority(pool, p) != NULL) {
+				osc_peer_slow_redial(p);
+			}
+			break;
+		}
+	}
+	oscar_value_free(v);
+}
+
+// osc_answer_death answers a question about how the pool at addr ended.
+static void osc_answer_death(
+    oscar_pool_t *pool, const char *source, uint64_t id, const char *why, int64_t pid)
+{
+	oscar_value_t *v = oscar_value_new_array(2);
+	if (v == NULL || oscar_value_array_push(v, oscar_value_new_str(why)) != 0 ||
+	    oscar_value_array_push(v, oscar_value_new_int(pid)) != 0) {
+		oscar_value_free(v);
+		return; // the asker's own deadline ends its wait
+	}
+	osc_answer(pool, source, id, 0, v, NULL);
+	oscar_value_free(v);
+}
+
+// osc_serve_exit answers control "exit" [address, pid, up_at]: how the
+// process of this pool's sub pool at address ended, now, or once it has
+// (parked, at most OSC_ASKS_MAX questions).
+static void osc_serve_exit(oscar_pool_t *pool, const osc_frame_t *f)
+{
+	osc_transport_t *t = pool->transport;
+	oscar_value_t   *v = NULL;
+	const char      *addr;
+	int64_t          pid, dead = 0;
+	uint64_t         up_at;
+	char             why[OSCAR_ERRMSG_MAX];
+	int              rv;
+	if (f->id == 0) {
+		return;
+	}
+	if ((rv = osc_frame_payload(f, &v)) != 0 ||
+	    oscar_value_get_str(oscar_value_at(v, 0), &addr, NULL) != 0 ||
+	    oscar_value_get_int(oscar_value_at(v, 1), &pid) != 0) {
+		oscar_value_free(v);
+		osc_answer_error(pool, f, OSCAR_EBADARGS, "%s takes [address, pid]", "exit");
+		return;
+	}
+	// The third item, when a sibling asks: when its connection came up.
+	if (oscar_value_get_uint(oscar_value_at(v, 2), &up_at) != 0) {
+		up_at = 0;
+	}
+	rv = osc_subpool_death(pool, addr, pid, up_at, why, sizeof(why), &dead);
+	if (rv == 0) {
+		osc_answer_death(pool, f->source, f->id, why, dead);
+	} else if (rv == 1) {
+		// Parked until it ends; those whose askers gave up go first.
+		int64_t     now = (int64_t) uv_now(&pool->loop);
+		osc_ask_t **pp  = &t->asks;
+		while (*pp != NULL) {
+			osc_ask_t *a = *pp;
+			if (now - a->at > OSC_ASK_KEEP_MS) {
+				*pp = a->next;
+				free(a);
+				t->nasks--;
+			} else {
+				pp = &a->next;
+			}
+		}
+		osc_ask_t *a = t->nasks < OSC_ASKS_MAX ? calloc(1, sizeof(*a)) : NULL;
+		if (a == NULL) {
+			osc_answer_error(pool, f, OSCAR_EMBOXFULL,
+			    "too many questions about sub pools pending (%s)", addr);
+		} else {
+			a->id  = f->id;
+			a->pid = pid;
+			a->at  = now;
+			snprintf(a->source, sizeof(a->source), "%s", f->source);
+			snprintf(a->addr, sizeof(a->addr), "%s", addr);
+			a->next = t->asks;
+			t->asks = a;
+			t->nasks++;
+		}
+	} else {
+		osc_answer_error(pool, f, OSCAR_ENOENT, "no record of the sub pool at %s", addr);
+	}
+	oscar_value_free(v);
+}
+
+// osc_serve_pool_verb serves a control frame: "home" and "exit" (above);
+// other verbs are not supported.
+static void osc_serve_pool_verb(oscar_pool_t *pool, const osc_frame_t *f)
+{
+	if (strcmp(f->method, "home") == 0) {
+		osc_serve_home(pool, f);
+	} else if (strcmp(f->method, "exit") == 0) {
+		osc_serve_exit(pool, f);
+	} else {
+		osc_serve_control(pool, f);
+	}
+}
+
+// osc_transport_peer_gone fails the calls pending on the pool at addr
+// (held or not) and closes the connection to it, so that whatever runs
+// there next (a restarted sub pool) gets a fresh one instead of messages
+// lost in the old; questions parked about it are answered.
+void osc_transport_peer_gone(
+    oscar_pool_t *pool, const char *addr, int64_t pid, const char *fmt, ...)
 {
 	char    why[OSCAR_ERRMSG_MAX];
 	va_list ap;
@@ -1734,10 +2275,22 @@ void osc_transport_peer_gone(oscar_pool_t *pool, const char *addr, const char *f
 	vsnprintf(why, sizeof(why), fmt, ap);
 	va_end(ap);
 	osc_transport_t *t = pool->transport;
+	for (osc_ask_t **pp = &t->asks; *pp != NULL;) {
+		osc_ask_t *a = *pp;
+		if (strcmp(a->addr, addr) == 0 && (a->pid == 0 || a->pid == pid)) {
+			*pp = a->next;
+			t->nasks--;
+			osc_answer_death(pool, a->source, a->id, why, pid);
+			free(a);
+		} else {
+			pp = &a->next;
+		}
+	}
 	for (osc_peer_t *p = t->peers; p != NULL; p = p->next) {
 		if (strcmp(p->addr, addr) == 0) {
 			// Frames still waiting for it go nowhere: dropped.
-			osc_peer_fail(pool, p, why);
+			osc_peer_fail(pool, p, &p->held, why, pid);
+			osc_peer_fail(pool, p, &p->calls, why, pid);
 			osc_peer_close(t, p);
 			return;
 		}
@@ -1754,6 +2307,19 @@ void osc_transport_dispatch(oscar_pool_t *pool, osc_post_t *p)
 		for (peer = pool->transport->peers; peer != NULL; peer = peer->next) {
 			if ((uint32_t) nng_socket_id(peer->sock) == np->sock_id) {
 				break;
+			}
+		}
+		if (peer == NULL && np->kind == OSC_NET_UP) {
+			// A retired peer whose connection is up again: its
+			// handshake is over, so it may close now (osc_peer_retire).
+			for (osc_peer_t *r = pool->transport->retired; r != NULL; r = r->next) {
+				if (r->open && (uint32_t) nng_socket_id(r->sock) == np->sock_id) {
+					osc_peer_shut(r);
+					if (r->held == NULL) {
+						osc_peer_forget(pool->transport, r);
+					}
+					break;
+				}
 			}
 		}
 	}
@@ -1795,6 +2361,13 @@ void osc_transport_dispatch(oscar_pool_t *pool, osc_post_t *p)
 		case OSC_NET_UP:
 			peer->pipes++;
 			peer->reached = true;
+			peer->up_at   = np->at;
+			if (np->pid > 0) {
+				peer->pid = np->pid;
+			}
+			if (osc_peer_authority(pool, peer) != NULL) {
+				osc_peer_slow_redial(peer);
+			}
 			break;
 		case OSC_NET_DOWN:
 			if (peer->pipes > 0 && --peer->pipes == 0) {

@@ -41,10 +41,13 @@ int osc_remote_control(oscar_pool_t *pool, int type, const char *addr, const cha
     const char *name, oscar_value_t *args, int64_t timeout_ms, oscar_call_t *h, oscar_error_t *err);
 
 // osc_transport_peer_gone fails the calls pending on the pool at addr
-// with OSCAR_EPEERGONE, saying why (a printf format).
-void osc_transport_peer_gone(oscar_pool_t *pool, const char *addr, const char *fmt, ...)
+// with OSCAR_EPEERGONE, saying why (a printf format) and naming pid, the
+// process that ended there, in their errors; questions parked about it
+// get the same answer.
+void osc_transport_peer_gone(
+    oscar_pool_t *pool, const char *addr, int64_t pid, const char *fmt, ...)
 #if defined(__GNUC__)
-    __attribute__((format(printf, 3, 4)))
+    __attribute__((format(printf, 4, 5)))
 #endif
     ;
 

@@ -241,7 +241,8 @@ Test(subpool, sigkill_of_the_main_pool_leaves_no_orphans)
 		for (int k = 0; k < 500 && pid_alive((pid_t) pids[i]); k++) {
 			usleep(10000);
 		}
-		cr_assert_not(pid_alive((pid_t) pids[i]), "sub pool %lld outlived its main pool", pids[i]);
+		cr_assert_not(
+		    pid_alive((pid_t) pids[i]), "sub pool %lld outlived its main pool", pids[i]);
 	}
 	// Nobody closed the sockets of the killed processes.
 	char path[128];
@@ -501,4 +502,107 @@ Test(subpool, chatty_sub_pools_do_not_block)
 		cr_assert_eq(test_call_int(p, &c, "shout", 200), 200); // 200 KB each
 	}
 	oscar_pool_free(&p);
+}
+
+// wait_parked waits until gate g holds n requests, asking through pool;
+// it fails the test if they are not all there after many turns.
+static void wait_parked(oscar_pool_t *pool, const oscar_ref_t *g, int64_t n, int round)
+{
+	int64_t have = 0;
+	for (int i = 0; i < 200000 && (have = test_call_int(pool, g, "waiting", 0)) != n; i++) {
+		;
+	}
+	cr_assert_eq(have, n, "round %d: %lld requests parked, not %lld", round, (long long) have,
+	    (long long) n);
+}
+
+// death_round starts n calls to gate g of sub pool 0 from three kinds of
+// callers: the main pool itself, a relay in sub pool 1 (a sibling), and
+// pool c, an unrelated pool of this process; kills sub pool 0 once they
+// all wait; and checks that every call fails naming the signal and the
+// pid of the process that died.
+static void death_round(oscar_pool_t *p, oscar_pool_t *c, const oscar_ref_t *relay, int round)
+{
+	enum { FROM_MAIN = 20, FROM_SIBLING = 15, FROM_OTHER = 15 };
+	oscar_call_t         *calls[FROM_MAIN + FROM_SIBLING + FROM_OTHER];
+	oscar_sub_pool_info_t info;
+	size_t                n;
+	char                  uid[32], target[OSCAR_UID_MAX + OSCAR_ADDR_MAX];
+	snprintf(uid, sizeof(uid), "g%d", round);
+	oscar_ref_t g = create_in(p, 0, "gate", uid, NULL);
+	snprintf(target, sizeof(target), "%s@%s", uid, g.addr);
+	cr_assert_eq(oscar_pool_sub_pools(p, &info, 1, &n, 0), 0);
+	size_t k = 0;
+	for (int i = 0; i < FROM_MAIN; i++) {
+		cr_assert_eq(oscar_call_start(p, &g, "wait", NULL, 60000, &calls[k++]), 0);
+	}
+	for (int i = 0; i < FROM_SIBLING; i++) {
+		cr_assert_eq(oscar_call_start(p, relay, "via",
+		                 test_via(false, target, "wait", NULL), 60000, &calls[k++]),
+		    0);
+	}
+	for (int i = 0; i < FROM_OTHER; i++) {
+		cr_assert_eq(oscar_call_start(c, &g, "wait", NULL, 60000, &calls[k++]), 0);
+	}
+	wait_parked(p, &g, (int64_t) k, round);
+	wait_parked(c, &g, (int64_t) k, round);
+	cr_assert_eq(oscar_pool_kill_sub_pool(p, 0, 0), 0);
+	// Every outcome is checked; the test fails on the first that is not
+	// as it should be, naming it.
+	for (size_t i = 0; i < k; i++) {
+		oscar_error_t err;
+		const char   *who = i < FROM_MAIN                  ? "main pool"
+		                    : i < FROM_MAIN + FROM_SIBLING ? "sibling"
+		                                                   : "other pool";
+		int           rv  = oscar_call_wait(&calls[i], NULL, &err);
+		if (rv != OSCAR_EPEERGONE || strstr(err.message, "killed by signal 9") == NULL ||
+		    err.pid != info.pid || strcmp(err.address, g.addr) != 0) {
+			cr_assert_fail(
+			    "round %d, call %zu (%s): %s: %s (pid %lld at %s; the sub pool was "
+			    "pid %lld at %s)",
+			    round, i, who, oscar_errname(rv), err.message, (long long) err.pid,
+			    err.address, (long long) info.pid, g.addr);
+		}
+	}
+	cr_assert_eq(oscar_pool_wait_recovered(p, 0, 20000), 0);
+}
+
+// A call pending on a sub pool that dies fails with how it died and its
+// pid, whichever comes first of the lost connection and the exit, for
+// callers in the main pool, in a sibling sub pool and in another pool.
+// death_rounds runs rounds of death_round with a main pool at main_addr
+// (two sub pools, recovered) and another pool at other_addr.
+static void death_rounds(const char *main_addr, const char *other_addr, int rounds)
+{
+	oscar_pool_config_t cfg;
+	oscar_pool_t       *p, *c;
+	main_config(&cfg, 2, NULL, OSCAR_RECOVER_PROCESS);
+	cfg.address = main_addr;
+	p           = open_config(&cfg);
+	oscar_pool_config_init(&cfg);
+	cfg.address = other_addr;
+	cr_assert_eq(oscar_pool_open(&c, &cfg), 0);
+	oscar_ref_t relay = create_in(p, 1, "relay", "relay", NULL);
+	for (int round = 0; round < rounds; round++) {
+		death_round(p, c, &relay, round);
+	}
+	oscar_pool_free(&c);
+	oscar_pool_free(&p);
+}
+
+Test(subpool, deaths_are_reported_with_their_signal_every_time)
+{
+	char main_addr[96], other_addr[96];
+	snprintf(
+	    main_addr, sizeof(main_addr), "ipc:///tmp/oscar-test-main-%d.sock", (int) getpid());
+	snprintf(
+	    other_addr, sizeof(other_addr), "ipc:///tmp/oscar-test-other-%d.sock", (int) getpid());
+	death_rounds(main_addr, other_addr, 50);
+}
+
+// Over tcp the kernel does not name the process at the other end of a
+// connection: the sub pools' own word (their home frames) does.
+Test(subpool, deaths_over_tcp_are_reported_with_their_signal)
+{
+	death_rounds("tcp://127.0.0.1:0", "tcp://127.0.0.1:0", 10);
 }

@@ -248,6 +248,7 @@ Test(transport, garbage_frames_do_not_hurt_the_pool, .init = open_tcp, .fini = c
 	uint64_t   x = 0x2545f4914f6cdd1dull;
 	test_spawn(b_pool, &test_counter_class, "c", NULL);
 	cr_assert_eq(nng_push0_open(&raw), 0);
+	cr_assert_eq(nng_socket_set_ms(raw, NNG_OPT_SENDTIMEO, 20000), 0);
 	cr_assert_eq(nng_dial(raw, oscar_pool_address(b_pool), NULL, 0), 0);
 	for (int i = 0; i < 3000; i++) {
 		char   buf[256];
@@ -263,6 +264,15 @@ Test(transport, garbage_frames_do_not_hurt_the_pool, .init = open_tcp, .fini = c
 		}
 		cr_assert_eq(nng_send(raw, buf, n, 0), 0);
 	}
+	// Every message was dropped and counted, none served. Waiting for the
+	// last of them also keeps the sockets from closing while frames still
+	// arrive, which NNG 1.5.2 may not survive (see osc_transport_close).
+	oscar_pool_stats_t st = { 0 };
+	for (int i = 0; i < 3000 && st.malformed < 3000; i++) {
+		cr_assert_eq(oscar_pool_stats(b_pool, &st, 5000), 0);
+	}
+	cr_assert_eq(st.malformed, 3000, "%llu of 3000 garbage messages counted",
+	    (unsigned long long) st.malformed);
 	nng_close(raw);
 	oscar_ref_t c = remote_ref(b_pool, "c");
 	cr_assert_eq(test_call_int(a_pool, &c, "add", 7), 7);
