@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "oscar/session.h"
 #include "tests/cluster/support_procs.h"
@@ -336,6 +337,165 @@ Test(session, futures_map_gather_pure_keys_and_release)
 	oscar_future_release(&slow);
 	oscar_future_release(&elsewhere);
 	cr_assert_eq(oscar_session_close(&other, &err), 0, "%s", err.message);
+	cr_assert_eq(oscar_session_close(&s, &err), 0, "%s", err.message);
+}
+
+// done_within polls oscar_future_done on f until it says done, up to the
+// tests' deadline; it gives whether it did.
+static bool done_within(oscar_future_t *f)
+{
+	oscar_error_t err;
+	int64_t       end  = procs_now_ms() + DEADLINE_MS;
+	bool          done = false;
+	while (!done && procs_now_ms() < end) {
+		cr_assert_eq(oscar_future_done(f, &done, &err), 0, "%s", err.message);
+		if (!done) {
+			usleep(20 * 1000);
+		}
+	}
+	return (done);
+}
+
+Test(session, future_done_when_its_own_task_failed)
+{
+	node_t           sup;
+	oscar_session_t *s = cluster(&sup);
+	oscar_error_t    err;
+
+	// One graph: a task that fails at once, and an independent long sleep
+	// that runs on. The failed one is done; the sleep is not.
+	oscar_object_t *o[2];
+	o[0] = spawn1(s, "fail", args1(oscar_value_new_str("on purpose")));
+	o[1] = spawn1(s, "sleep", args1(oscar_value_new_int(60000)));
+	cr_assert_eq(oscar_execute_start(s, o, 2, &err), 0, "%s", err.message);
+	cr_assert(done_within(o[0]), "the failed task's future never said done");
+	bool done = true;
+	cr_assert_eq(oscar_future_done(o[1], &done, &err), 0, "%s", err.message);
+	cr_assert(!done, "the sleep said done while it runs");
+
+	// The task manager's per-task states say the same.
+	oscar_value_t *ids = NULL;
+	cr_assert_eq(oscar_graph_list(oscar_session_pool(s), sup.addr, oscar_session_id(s),
+	                 DEADLINE_MS, &ids, &err),
+	    0, "%s", err.message);
+	cr_assert_eq(oscar_value_len(ids), 1);
+	const char    *gid     = oscar_value_at_str(ids, 0);
+	const char    *keys[3] = { oscar_object_key(o[0]), oscar_object_key(o[1]), "no-such" };
+	oscar_value_t *states  = NULL;
+	cr_assert_eq(oscar_graph_task_states(oscar_session_pool(s), sup.addr, oscar_session_id(s),
+	                 gid, keys, 3, DEADLINE_MS, &states, &err),
+	    0, "%s", err.message);
+	cr_assert_str_eq(oscar_value_map_str(states, keys[0]), "failed");
+	const char *st = oscar_value_map_str(states, keys[1]);
+	cr_assert(st != NULL && (strcmp(st, "running") == 0 || strcmp(st, "assigned") == 0 ||
+	                            strcmp(st, "ready") == 0),
+	    "the sleep is %s", st != NULL ? st : "(none)");
+	const oscar_value_t *none = oscar_value_map_get(states, "no-such");
+	cr_assert(none != NULL && none->type == OSCAR_NIL);
+	oscar_value_free(states);
+	// Bad input: an unknown graph, a NULL key.
+	cr_assert_eq(oscar_graph_task_states(oscar_session_pool(s), sup.addr, oscar_session_id(s),
+	                 "no-graph", keys, 1, DEADLINE_MS, &states, &err),
+	    OSCAR_ENOENT);
+	const char *nullkey[1] = { NULL };
+	cr_assert_eq(oscar_graph_task_states(oscar_session_pool(s), sup.addr, oscar_session_id(s),
+	                 gid, nullkey, 1, DEADLINE_MS, &states, &err),
+	    OSCAR_EINVAL);
+	oscar_value_free(ids);
+
+	// Cancelled: the sleep is done too.
+	cr_assert_eq(oscar_future_cancel(o[1], &err), 0, "%s", err.message);
+	cr_assert(done_within(o[1]), "the cancelled task's future never said done");
+	oscar_object_free(&o[0]);
+	oscar_object_free(&o[1]);
+	cr_assert_eq(oscar_session_close(&s, &err), 0, "%s", err.message);
+}
+
+Test(session, releases_are_batched_and_counts_go_back_to_zero)
+{
+	node_t           sup;
+	oscar_session_t *s = cluster(&sup);
+	oscar_error_t    err;
+
+	enum { N = 100 };
+	oscar_future_t *fs[N];
+	oscar_value_t  *items = oscar_value_new_array(N);
+	for (int i = 0; i < N; i++) {
+		oscar_value_array_push(items, oscar_value_new_int(1000 + i));
+	}
+	cr_assert_eq(oscar_future_map(s, "inc", items, NULL, fs, &err), 0, "%s", err.message);
+	oscar_value_t *vals[N];
+	cr_assert_eq(oscar_future_gather(fs, N, 0, vals, &err), 0, "%s", err.message);
+	static char kbuf[N][OSCAR_TASK_KEY_MAX];
+	const char *keys[N];
+	uint64_t    counts[N];
+	for (int i = 0; i < N; i++) {
+		oscar_value_free(vals[i]);
+		snprintf(kbuf[i], sizeof(kbuf[i]), "%s", oscar_future_key(fs[i]));
+		keys[i] = kbuf[i];
+	}
+	cr_assert_eq(oscar_lifecycle_counts(oscar_session_pool(s), sup.addr, oscar_session_id(s),
+	                 keys, N, counts, DEADLINE_MS, &err),
+	    0, "%s", err.message);
+	for (int i = 0; i < N; i++) {
+		cr_assert_eq(
+		    counts[i], 1, "%s has count %llu", keys[i], (unsigned long long) counts[i]);
+	}
+	oscar_future_t *keep;
+	cr_assert_eq(
+	    oscar_future_submit(s, "inc", args1(oscar_value_new_int(-5)), NULL, &keep, &err), 0,
+	    "%s", err.message);
+	oscar_value_t *v;
+	cr_assert_eq(oscar_future_result(keep, 0, &v, &err), 0, "%s", err.message);
+	oscar_value_free(v);
+
+	// Releasing the hundred futures and one more call to the cluster take
+	// a handful of calls from the client's pool, not one per future.
+	oscar_pool_stats_t before, after;
+	cr_assert_eq(oscar_pool_stats(oscar_session_pool(s), &before, DEADLINE_MS), 0);
+	for (int i = 0; i < N; i++) {
+		oscar_future_release(&fs[i]);
+	}
+	bool done = false;
+	cr_assert_eq(oscar_future_done(keep, &done, &err), 0, "%s", err.message);
+	cr_assert(done);
+	cr_assert_eq(oscar_pool_stats(oscar_session_pool(s), &after, DEADLINE_MS), 0);
+	cr_assert(after.calls - before.calls >= 1, "nothing was released");
+	cr_assert(after.calls - before.calls <= 4, "%llu calls for releasing %d futures",
+	    (unsigned long long) (after.calls - before.calls), N);
+	// Every count is back to zero: nothing leaked on the cluster.
+	cr_assert_eq(oscar_lifecycle_counts(oscar_session_pool(s), sup.addr, oscar_session_id(s),
+	                 keys, N, counts, DEADLINE_MS, &err),
+	    0, "%s", err.message);
+	for (int i = 0; i < N; i++) {
+		cr_assert_eq(
+		    counts[i], 0, "%s has count %llu", keys[i], (unsigned long long) counts[i]);
+	}
+
+	// Releases still queued at close are given back (a second session,
+	// its future released just before it closes), and closing deletes the
+	// session with everything it holds.
+	oscar_session_t *other;
+	cr_assert_eq(oscar_session_open(&other, sup.addr, NULL, &err), 0, "%s", err.message);
+	char oid[OSCAR_SESSION_ID_MAX + 1];
+	snprintf(oid, sizeof(oid), "%s", oscar_session_id(other));
+	oscar_future_t *g;
+	cr_assert_eq(
+	    oscar_future_submit(other, "inc", args1(oscar_value_new_int(7)), NULL, &g, &err), 0,
+	    "%s", err.message);
+	cr_assert_eq(oscar_future_result(g, 0, &v, &err), 0, "%s", err.message);
+	oscar_value_free(v);
+	char gkey[OSCAR_TASK_KEY_MAX];
+	snprintf(gkey, sizeof(gkey), "%s", oscar_future_key(g));
+	const char *gkeys[1] = { gkey };
+	oscar_future_release(&g);
+	cr_assert_eq(oscar_session_close(&other, &err), 0, "%s", err.message);
+	uint64_t gc = 99;
+	int      rv = oscar_lifecycle_counts(
+	         oscar_session_pool(s), sup.addr, oid, gkeys, 1, &gc, DEADLINE_MS, &err);
+	cr_assert(rv != 0 || gc == 0, "the closed session's object still has count %llu",
+	    (unsigned long long) gc);
+	oscar_future_release(&keep);
 	cr_assert_eq(oscar_session_close(&s, &err), 0, "%s", err.message);
 }
 
