@@ -3,6 +3,7 @@
 // example task functions as a module, and the default session of a
 // program with functions of its own (oscar-test-session-local).
 #include <criterion/criterion.h>
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -441,6 +442,40 @@ Test(session, releases_are_batched_and_counts_go_back_to_zero)
 		cr_assert_eq(
 		    counts[i], 1, "%s has count %llu", keys[i], (unsigned long long) counts[i]);
 	}
+	// A gather of the hundred is one meta lookup and one storage get per
+	// worker that holds some of them.
+	oscar_value_t *entries = NULL;
+	cr_assert_eq(oscar_meta_get(oscar_session_pool(s), sup.addr, oscar_session_id(s), keys, N,
+	                 NULL, false, DEADLINE_MS, &entries, &err),
+	    0, "%s", err.message);
+	const char *holders[2] = { NULL, NULL };
+	unsigned    n_holders  = 0;
+	for (int i = 0; i < N; i++) {
+		const char *w = oscar_value_at_str(
+		    oscar_value_map_get(oscar_value_at(entries, (size_t) i), "workers"), 0);
+		cr_assert_not_null(w, "%s is on no worker", keys[i]);
+		bool known = false;
+		for (unsigned j = 0; j < n_holders; j++) {
+			known = known || strcmp(holders[j], w) == 0;
+		}
+		if (!known) {
+			cr_assert_lt(n_holders, 2, "more than two workers hold objects");
+			holders[n_holders++] = w;
+		}
+	}
+	oscar_pool_stats_t before, after;
+	cr_assert_eq(oscar_pool_stats(oscar_session_pool(s), &before, DEADLINE_MS), 0);
+	cr_assert_eq(oscar_future_gather(fs, N, 0, vals, &err), 0, "%s", err.message);
+	cr_assert_eq(oscar_pool_stats(oscar_session_pool(s), &after, DEADLINE_MS), 0);
+	cr_assert_eq(after.calls - before.calls, 1 + n_holders,
+	    "%llu calls for a gather on %u workers",
+	    (unsigned long long) (after.calls - before.calls), n_holders);
+	oscar_value_free(entries);
+	for (int i = 0; i < N; i++) {
+		cr_assert_eq(int_of(vals[i]), 1001 + i);
+		oscar_value_free(vals[i]);
+	}
+
 	oscar_future_t *keep;
 	cr_assert_eq(
 	    oscar_future_submit(s, "inc", args1(oscar_value_new_int(-5)), NULL, &keep, &err), 0,
@@ -451,7 +486,6 @@ Test(session, releases_are_batched_and_counts_go_back_to_zero)
 
 	// Releasing the hundred futures and one more call to the cluster take
 	// a handful of calls from the client's pool, not one per future.
-	oscar_pool_stats_t before, after;
 	cr_assert_eq(oscar_pool_stats(oscar_session_pool(s), &before, DEADLINE_MS), 0);
 	for (int i = 0; i < N; i++) {
 		oscar_future_release(&fs[i]);
@@ -624,6 +658,13 @@ Test(session, default_session_runs_the_programs_own_functions)
 	p   = proc_run("local-exit", OSCAR_TEST_SESSION_LOCAL, "exit", NULL);
 	out = proc_output(p, false);
 	cr_assert_eq(p->code, 0, "%s\n%s", out, proc_tail(p));
+	// Its worker, by its pid, is gone (not merely orphaned).
+	const char *at  = strstr(out, "workers pid ");
+	long long   pid = at != NULL ? atoll(at + strlen("workers pid ")) : 0;
+	cr_assert(pid > 0, "%s", out);
+	errno = 0;
+	cr_assert(
+	    kill((pid_t) pid, 0) == -1 && errno == ESRCH, "worker %lld outlived the program", pid);
 	free(out);
 	procs_assert_no_orphans();
 }
