@@ -653,6 +653,9 @@ Test(session, default_session_runs_the_programs_own_functions)
 	out = proc_output(p, true);
 	cr_assert(strstr(out, "progress: 100%\n") != NULL, "%s", out);
 	cr_assert(strchr(out, '\r') == NULL, "%s", out);
+	// Only the execution that asked for it drew a bar.
+	const char *end = strstr(out, "progress: 100%\n");
+	cr_assert(strstr(end + 1, "progress: 100%") == NULL, "%s", out);
 	free(out);
 	// Without closing: the cluster is stopped at exit, nothing is left.
 	p   = proc_run("local-exit", OSCAR_TEST_SESSION_LOCAL, "exit", NULL);
