@@ -522,6 +522,19 @@ Test(session, releases_are_batched_and_counts_go_back_to_zero)
 	char gkey[OSCAR_TASK_KEY_MAX];
 	snprintf(gkey, sizeof(gkey), "%s", oscar_future_key(g));
 	const char *gkeys[1] = { gkey };
+	cr_assert_eq(oscar_meta_get(oscar_session_pool(other), sup.addr, oid, gkeys, 1, NULL, false,
+	                 DEADLINE_MS, &entries, &err),
+	    0, "%s", err.message);
+	char holder[OSCAR_ADDR_MAX];
+	snprintf(holder, sizeof(holder), "%s",
+	    oscar_value_at_str(oscar_value_map_get(oscar_value_at(entries, 0), "workers"), 0));
+	oscar_value_free(entries);
+	oscar_value_t *held = NULL;
+	cr_assert_eq(oscar_storage_get(oscar_session_pool(s), holder, oid, 1, gkeys, NULL, 0, &held,
+	                 DEADLINE_MS, &err),
+	    0, "%s", err.message);
+	cr_assert_eq(int_of(oscar_value_at(held, 0)), 8);
+	oscar_value_free(held);
 	oscar_future_release(&g);
 	cr_assert_eq(oscar_session_close(&other, &err), 0, "%s", err.message);
 	uint64_t gc = 99;
@@ -529,6 +542,19 @@ Test(session, releases_are_batched_and_counts_go_back_to_zero)
 	         oscar_session_pool(s), sup.addr, oid, gkeys, 1, &gc, DEADLINE_MS, &err);
 	cr_assert(rv != 0 || gc == 0, "the closed session's object still has count %llu",
 	    (unsigned long long) gc);
+	// Its worker lets go of the object (the deletes may follow the close).
+	int64_t end = procs_now_ms() + DEADLINE_MS;
+	for (;;) {
+		oscar_value_t *out = NULL;
+		rv                 = oscar_storage_get(
+		                    oscar_session_pool(s), holder, oid, 1, gkeys, NULL, 0, &out, DEADLINE_MS, &err);
+		oscar_value_free(out);
+		if (rv != 0 || procs_now_ms() > end) {
+			break;
+		}
+		usleep(20 * 1000);
+	}
+	cr_assert_neq(rv, 0, "worker %s still holds %s of closed session %s", holder, gkey, oid);
 	oscar_future_release(&keep);
 	cr_assert_eq(oscar_session_close(&s, &err), 0, "%s", err.message);
 }
