@@ -260,10 +260,19 @@ Test(session, futures_map_gather_pure_keys_and_release)
 
 	// Pure keys: the same call gives the same key, in this session and in
 	// another one; it is the function's name and a hash of the call.
-	oscar_future_t *again;
+	// Made again while the first is held, it is served from the stored
+	// result: nothing is sent to the cluster, nothing runs.
+	oscar_future_t    *again;
+	oscar_pool_stats_t before, after;
+	cr_assert_eq(oscar_pool_stats(oscar_session_pool(s), &before, DEADLINE_MS), 0);
 	cr_assert_eq(
 	    oscar_future_submit(s, "inc", args1(oscar_value_new_int(5)), NULL, &again, &err), 0,
 	    "%s", err.message);
+	cr_assert_eq(oscar_pool_stats(oscar_session_pool(s), &after, DEADLINE_MS), 0);
+	cr_assert_eq(after.calls, before.calls, "the repeated pure call was sent");
+	cr_assert_eq(oscar_future_result(again, 0, &v, &err), 0, "%s", err.message);
+	cr_assert_eq(int_of(v), 6);
+	oscar_value_free(v);
 	cr_assert_str_eq(oscar_future_key(again), oscar_future_key(fs[5]));
 	cr_assert(strncmp(oscar_future_key(again), "inc-", 4) == 0);
 	oscar_session_t *other;
@@ -305,6 +314,9 @@ Test(session, futures_map_gather_pure_keys_and_release)
 	cr_assert_eq(count, 1);
 	oscar_future_release(&fs[7]);
 	cr_assert_null(fs[7]);
+	// The release is given back with the session's next call to the
+	// cluster (batched).
+	cr_assert_eq(oscar_future_done(sum, &done, &err), 0, "%s", err.message);
 	cr_assert_eq(oscar_lifecycle_counts(oscar_session_pool(s), sup.addr, oscar_session_id(s),
 	                 keys, 1, &count, DEADLINE_MS, &err),
 	    0, "%s", err.message);
