@@ -17,7 +17,9 @@
 //
 // The info map of a graph: {graph_id, status: "running"|"done"|"failed"|
 // "cancelled", n_tasks, counts: {state: n}, reused, joined, progress,
-// start_ms, end_ms, error: nil | {code, message, key, fn, worker, signal}}.
+// start_ms, end_ms, error: nil | {code, message, key, fn, worker, signal}},
+// and tasks: {key: state | nil} when asked about given tasks
+// (oscar_graph_task_states).
 #ifndef OSCAR_GRAPH_H
 #define OSCAR_GRAPH_H
 
