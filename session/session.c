@@ -47,6 +47,14 @@
 // OSC_ANSWER_GRACE_MS: a slice whose answer comes this much later than the
 // slice asked for means the supervisor no longer answers.
 #define OSC_ANSWER_GRACE_MS 4000
+// Releases are batched: the keys of released outputs are queued and given
+// back in one lifecycle decref at the session's next call to the cluster,
+// once OSC_RELEASE_BATCH keys wait, when an object is freed
+// OSC_RELEASE_MS or more after the first key was queued, and at close.
+#define OSC_RELEASE_BATCH 512
+#define OSC_RELEASE_MS    200
+// OSC_OBJKEY_MAX bounds an output's key ("k#i"), terminator included.
+#define OSC_OBJKEY_MAX (OSCAR_TASK_KEY_MAX + 12)
 
 typedef enum osc_gstatus {
 	OSC_G_RUNNING = 0,
@@ -95,6 +103,10 @@ struct oscar_session {
 	osc_strmap_t    calls;
 	osc_graph_t    *graphs;
 	uint64_t        marks;
+	// Released output keys not yet given back (OSC_RELEASE_BATCH).
+	char (*released)[OSC_OBJKEY_MAX];
+	size_t  n_released, cap_released;
+	int64_t released_at; // when the first of them was queued
 };
 
 struct oscar_object {
@@ -212,6 +224,7 @@ static void osc_session_free(oscar_session_t *s)
 		g = next;
 	}
 	osc_strmap_fini(&s->calls, NULL);
+	free(s->released);
 	pthread_cond_destroy(&s->idle);
 	pthread_mutex_destroy(&s->mu);
 	free(s);
@@ -531,6 +544,55 @@ static int osc_count(
 	return (rv);
 }
 
+// osc_release_flush gives back the queued released keys in one decref.
+// Errors are left: the session's deletion releases all anyway.
+static void osc_release_flush(oscar_session_t *s)
+{
+	if (s->n_released == 0) {
+		return;
+	}
+	if (!s->closed && !s->gone && s->pool != NULL) {
+		const char **keys = calloc(s->n_released, sizeof(*keys));
+		if (keys != NULL) {
+			for (size_t i = 0; i < s->n_released; i++) {
+				keys[i] = s->released[i];
+			}
+			oscar_lifecycle_decref(s->pool, s->address, s->id, keys, NULL,
+			    s->n_released, s->timeout_ms, NULL, NULL);
+			free(keys);
+		}
+	}
+	s->n_released = 0;
+}
+
+// osc_release_queue queues the keys of c's outputs to be given back.
+static void osc_release_queue(oscar_session_t *s, osc_call_t *c)
+{
+	if (s->n_released + c->n_output > s->cap_released) {
+		size_t cap = s->cap_released * 2;
+		cap        = cap >= s->n_released + c->n_output ? cap : s->n_released + c->n_output;
+		cap        = cap >= 64 ? cap : 64;
+		void *p    = realloc(s->released, cap * sizeof(*s->released));
+		if (p == NULL) {
+			// Out of memory: give back what waits, and c's at once.
+			osc_release_flush(s);
+			osc_count(s, &c, 1, false, NULL);
+			return;
+		}
+		s->released     = p;
+		s->cap_released = cap;
+	}
+	if (s->n_released == 0) {
+		s->released_at = osc_now_ms();
+	}
+	for (unsigned o = 0; o < c->n_output; o++) {
+		osc_output_key(c, o, s->released[s->n_released++], OSC_OBJKEY_MAX);
+	}
+	if (s->n_released >= OSC_RELEASE_BATCH) {
+		osc_release_flush(s);
+	}
+}
+
 static void osc_call_unref(oscar_session_t *s, osc_call_t *c);
 
 // osc_call_drop_inputs lets go of c's inputs.
@@ -552,8 +614,7 @@ static void osc_call_unref(oscar_session_t *s, osc_call_t *c)
 		return;
 	}
 	if (c->counted && !s->closed && !s->gone && s->pool != NULL) {
-		// Errors are left: the session's deletion releases all anyway.
-		osc_count(s, &c, 1, false, NULL);
+		osc_release_queue(s, c);
 	}
 	osc_strmap_del(&s->calls, c->key);
 	osc_call_drop_inputs(s, c);
@@ -816,6 +877,9 @@ void oscar_object_free(oscar_object_t **op)
 	*op                = NULL;
 	pthread_mutex_lock(&s->mu);
 	osc_call_unref(s, o->call);
+	if (s->n_released > 0 && osc_now_ms() - s->released_at >= OSC_RELEASE_MS) {
+		osc_release_flush(s);
+	}
 	pthread_mutex_unlock(&s->mu);
 	free(o);
 	osc_session_unref(s);
@@ -886,6 +950,9 @@ static int osc_submit_locked(
 	if (s->closed) {
 		return (oscar_error_set(err, OSCAR_ECLOSED, "session %s is closed", s->id));
 	}
+	// Releases go first: a call made again after its release is counted
+	// anew, not given back.
+	osc_release_flush(s);
 	uint64_t mark = ++s->marks;
 	for (size_t i = 0; i < n && rv == 0; i++) {
 		rv = osc_collect(s, objs[i]->call, &v, &nv, &cap, mark);
@@ -1204,6 +1271,7 @@ static int osc_wait_locked(oscar_session_t *s, oscar_object_t *const *objs, size
 	if (s->closed) {
 		return (oscar_error_set(err, OSCAR_ECLOSED, "session %s is closed", s->id));
 	}
+	osc_release_flush(s);
 	osc_graph_t **graphs = calloc(n, sizeof(*graphs));
 	size_t        ng     = 0;
 	if (graphs == NULL) {
@@ -1296,6 +1364,7 @@ static int osc_fetch_locked(oscar_session_t *s, oscar_object_t *const *objs, siz
 	if (s->closed) {
 		return (oscar_error_set(err, OSCAR_ECLOSED, "session %s is closed", s->id));
 	}
+	osc_release_flush(s);
 	for (size_t i = 0; i < n; i++) {
 		osc_call_t *c = objs[i]->call;
 		if (c->graph == NULL) {
@@ -1538,25 +1607,43 @@ int oscar_future_done(oscar_future_t *f, bool *done, oscar_error_t *err)
 	}
 	pthread_mutex_lock(&s->mu);
 	osc_graph_t *g = f->call->graph;
+	if (!s->closed) {
+		osc_release_flush(s);
+	}
 	if (s->closed) {
 		rv = oscar_error_set(err, OSCAR_ECLOSED, "session %s is closed", s->id);
 	} else if (g == NULL) {
 		*done = false;
+
 	} else if (g->status != OSC_G_RUNNING) {
 		*done = true;
 	} else {
-		// Its own output may be stored while the rest of its graph runs.
-		static const char *const fields[] = { "workers", NULL };
-		const char              *keys[]   = { f->key };
-		oscar_value_t           *entries  = NULL;
-		rv = oscar_meta_get(s->pool, s->address, s->id, keys, 1, fields, true,
-		    s->timeout_ms, &entries, err);
-		if (rv == 0) {
-			*done = oscar_value_at_str(
-			            oscar_value_map_get(oscar_value_at(entries, 0), "workers"),
-			            0) != NULL;
+		// Its own task may have ended (done, failed or cancelled) while
+		// the rest of its graph runs.
+		const char    *tkeys[] = { f->call->key };
+		oscar_value_t *states  = NULL;
+		rv                     = oscar_graph_task_states(
+		                        s->pool, s->address, s->id, g->id, tkeys, 1, s->timeout_ms, &states, err);
+		const char *st = rv == 0 ? oscar_value_map_str(states, f->call->key) : NULL;
+		*done = st != NULL && (strcmp(st, "done") == 0 || strcmp(st, "failed") == 0 ||
+		                          strcmp(st, "cancelled") == 0);
+		oscar_value_free(states);
+		if (rv == 0 && st == NULL) {
+			// Not a task of the graph (run for another one): its output
+			// stored says it ended.
+			static const char *const fields[] = { "workers", NULL };
+			const char              *keys[]   = { f->key };
+			oscar_value_t           *entries  = NULL;
+			rv = oscar_meta_get(s->pool, s->address, s->id, keys, 1, fields, true,
+			    s->timeout_ms, &entries, err);
+			if (rv == 0) {
+				*done =
+				    oscar_value_at_str(
+				        oscar_value_map_get(oscar_value_at(entries, 0), "workers"),
+				        0) != NULL;
+			}
+			oscar_value_free(entries);
 		}
-		oscar_value_free(entries);
 		if (rv == 0 && !*done) {
 			oscar_value_t *info = NULL;
 			rv = oscar_graph_wait(s->pool, s->address, s->id, g->id, 0, &info, err);
@@ -1632,6 +1719,7 @@ int oscar_session_close(oscar_session_t **sp, oscar_error_t *err)
 		pthread_mutex_unlock(&s->mu);
 		return (oscar_error_set(err, OSCAR_ECLOSED, "session %s is closed already", s->id));
 	}
+	osc_release_flush(s);
 	s->closed = true;
 	if (s->owns_session && s->pool != NULL && !s->gone) {
 		// Deleting the session releases all it holds on the cluster.

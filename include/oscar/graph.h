@@ -17,7 +17,9 @@
 //
 // The info map of a graph: {graph_id, status: "running"|"done"|"failed"|
 // "cancelled", n_tasks, counts: {state: n}, reused, joined, progress,
-// start_ms, end_ms, error: nil | {code, message, key, fn, worker, signal}}.
+// start_ms, end_ms, error: nil | {code, message, key, fn, worker, signal}},
+// and tasks: {key: state | nil} when asked about given tasks
+// (oscar_graph_task_states).
 #ifndef OSCAR_GRAPH_H
 #define OSCAR_GRAPH_H
 
@@ -54,6 +56,15 @@ int oscar_graph_submit(oscar_pool_t *pool, const char *address, const char *sess
 int oscar_graph_info(oscar_pool_t *pool, const char *address, const char *session,
     const char *graph_id, const char *const *fields, int64_t timeout_ms, oscar_value_t **info,
     oscar_error_t *err);
+
+// oscar_graph_task_states gives, in *states (the caller's), a map from
+// each of keys[0..n) (task keys, not output keys) to the state of that
+// task in the graph: "pending", "ready", "assigned", "running", "done",
+// "failed" or "cancelled"; nil for a key that is no task of the graph.
+// OSCAR_ENOENT for an unknown graph.
+int oscar_graph_task_states(oscar_pool_t *pool, const char *address, const char *session,
+    const char *graph_id, const char *const *keys, size_t n, int64_t timeout_ms,
+    oscar_value_t **states, oscar_error_t *err);
 
 // oscar_graph_wait waits up to wait_ms for the graph to end and gives its
 // info map in *info (may be NULL). OSCAR_ETIMEDOUT when it still runs

@@ -121,6 +121,51 @@ int oscar_graph_info(oscar_pool_t *pool, const char *address, const char *sessio
 	return (osc_graph_call(pool, address, session, OSC_TMGR_INFO, args, timeout_ms, info, err));
 }
 
+int oscar_graph_task_states(oscar_pool_t *pool, const char *address, const char *session,
+    const char *graph_id, const char *const *keys, size_t n, int64_t timeout_ms,
+    oscar_value_t **states, oscar_error_t *err)
+{
+	if (states == NULL || (keys == NULL && n > 0)) {
+		return (oscar_error_set(
+		    err, OSCAR_EINVAL, "keys and a place for the states are needed"));
+	}
+	*states           = NULL;
+	oscar_value_t *k  = oscar_value_new_array(n);
+	oscar_value_t *f  = oscar_value_new_array(1);
+	int            rv = k != NULL && f != NULL ? 0 : OSCAR_ENOMEM;
+	for (size_t i = 0; rv == 0 && i < n; i++) {
+		rv = keys[i] != NULL ? oscar_value_array_push(k, oscar_value_new_str(keys[i]))
+		                     : OSCAR_EINVAL;
+	}
+	rv = rv != 0 ? rv : oscar_value_array_push(f, oscar_value_new_str("status"));
+	if (rv != 0) {
+		oscar_value_free(k);
+		oscar_value_free(f);
+		return (oscar_error_set(
+		    err, rv, "%s", rv == OSCAR_EINVAL ? "a key is NULL" : oscar_strerror(rv)));
+	}
+	oscar_value_t *args = osc_graph_args(graph_id, "fields", f);
+	if (args == NULL) {
+		oscar_value_free(k);
+		return (oscar_error_set(err, OSCAR_EINVAL, "a graph id is needed"));
+	}
+	if (oscar_value_map_set(args, "keys", k) != 0) {
+		oscar_value_free(args);
+		return (oscar_error_set(err, OSCAR_ENOMEM, "out of memory"));
+	}
+	oscar_value_t *info = NULL;
+	rv = osc_graph_call(pool, address, session, OSC_TMGR_INFO, args, timeout_ms, &info, err);
+	if (rv != 0) {
+		return (rv);
+	}
+	const oscar_value_t *tasks = oscar_value_map_get(info, "tasks");
+	*states                    = tasks != NULL ? oscar_value_copy(tasks) : NULL;
+	oscar_value_free(info);
+	return (*states != NULL
+	            ? 0
+	            : oscar_error_set(err, OSCAR_EPROTO, "the task manager gave no task states"));
+}
+
 int oscar_graph_wait(oscar_pool_t *pool, const char *address, const char *session,
     const char *graph_id, int64_t wait_ms, oscar_value_t **info, oscar_error_t *err)
 {

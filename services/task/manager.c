@@ -824,8 +824,43 @@ static int osc_tmgr_m_info(oscar_actor_t *self, oscar_req_t *req)
 		return (rv);
 	}
 	const oscar_value_t *fields = oscar_value_map_get(oscar_req_args(req), "fields");
-	oscar_value_t       *v      = osc_tmgr_info_value(g, fields);
-	return (v != NULL ? oscar_req_reply(req, v) : OSCAR_ENOMEM);
+	const oscar_value_t *keys   = oscar_value_map_get(oscar_req_args(req), "keys");
+	if (keys != NULL && keys->type != OSCAR_NIL && keys->type != OSCAR_ARRAY) {
+		return (oscar_req_fail(req, OSCAR_EBADARGS, "keys must be an array of strs"));
+	}
+	oscar_value_t *v = osc_tmgr_info_value(g, fields);
+	rv               = v != NULL ? 0 : OSCAR_ENOMEM;
+	if (rv == 0 && keys != NULL && keys->type == OSCAR_ARRAY) {
+		// tasks: {key: state name, or nil for no task of the graph}.
+		size_t         n     = oscar_value_len(keys);
+		oscar_value_t *tasks = oscar_value_new_map(n);
+		rv                   = tasks != NULL ? 0 : OSCAR_ENOMEM;
+		for (size_t i = 0; rv == 0 && i < n; i++) {
+			const char *key;
+			size_t      len;
+			if (oscar_value_get_str(oscar_value_at(keys, i), &key, &len) != 0) {
+				oscar_value_free(tasks);
+				oscar_value_free(v);
+				return (oscar_req_fail(req, OSCAR_EBADARGS,
+				    "keys must be an array of strs (item %zu is not)", i));
+			}
+			osc_tm_task_t *t = osc_tm_graph_task(g, key);
+			rv               = oscar_value_map_set(tasks, key,
+                            t != NULL
+			                      ? oscar_value_new_str(osc_task_state_name(osc_tm_task_state(t)))
+			                      : oscar_value_new_nil());
+		}
+		if (rv == 0) {
+			rv = oscar_value_map_set(v, "tasks", tasks);
+		} else {
+			oscar_value_free(tasks);
+		}
+	}
+	if (rv != 0) {
+		oscar_value_free(v);
+		return (OSCAR_ENOMEM);
+	}
+	return (oscar_req_reply(req, v));
 }
 
 static void osc_tmgr_wait_unlink(osc_tmgr_t *st, osc_tmgr_wait_t *w)

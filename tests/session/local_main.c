@@ -131,6 +131,16 @@ int main(int argc, char **argv)
 	oscar_value_free(v);
 	printf("total of twice(0..4) = %lld\n", (long long) got);
 
+	// Another graph, waited for without asking for a bar: nothing is
+	// drawn on standard error.
+	oscar_object_t *quiet;
+	if (oscar_spawn(NULL, "twice", one(oscar_value_new_int(21)), NULL, &quiet, &err) != 0 ||
+	    oscar_execute(NULL, &quiet, 1, NULL, &err) != 0) {
+		fprintf(stderr, "quiet: %s\n", err.message);
+		return (1);
+	}
+	oscar_object_free(&quiet);
+
 	oscar_future_t *f;
 	oscar_value_t  *args = oscar_value_new_array(2);
 	oscar_value_array_push(args, oscar_value_new_int(1));

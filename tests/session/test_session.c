@@ -3,10 +3,12 @@
 // example task functions as a module, and the default session of a
 // program with functions of its own (oscar-test-session-local).
 #include <criterion/criterion.h>
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "oscar/session.h"
 #include "tests/cluster/support_procs.h"
@@ -258,10 +260,19 @@ Test(session, futures_map_gather_pure_keys_and_release)
 
 	// Pure keys: the same call gives the same key, in this session and in
 	// another one; it is the function's name and a hash of the call.
-	oscar_future_t *again;
+	// Made again while the first is held, it is served from the stored
+	// result: nothing is sent to the cluster, nothing runs.
+	oscar_future_t    *again;
+	oscar_pool_stats_t before, after;
+	cr_assert_eq(oscar_pool_stats(oscar_session_pool(s), &before, DEADLINE_MS), 0);
 	cr_assert_eq(
 	    oscar_future_submit(s, "inc", args1(oscar_value_new_int(5)), NULL, &again, &err), 0,
 	    "%s", err.message);
+	cr_assert_eq(oscar_pool_stats(oscar_session_pool(s), &after, DEADLINE_MS), 0);
+	cr_assert_eq(after.calls, before.calls, "the repeated pure call was sent");
+	cr_assert_eq(oscar_future_result(again, 0, &v, &err), 0, "%s", err.message);
+	cr_assert_eq(int_of(v), 6);
+	oscar_value_free(v);
 	cr_assert_str_eq(oscar_future_key(again), oscar_future_key(fs[5]));
 	cr_assert(strncmp(oscar_future_key(again), "inc-", 4) == 0);
 	oscar_session_t *other;
@@ -303,6 +314,9 @@ Test(session, futures_map_gather_pure_keys_and_release)
 	cr_assert_eq(count, 1);
 	oscar_future_release(&fs[7]);
 	cr_assert_null(fs[7]);
+	// The release is given back with the session's next call to the
+	// cluster (batched).
+	cr_assert_eq(oscar_future_done(sum, &done, &err), 0, "%s", err.message);
 	cr_assert_eq(oscar_lifecycle_counts(oscar_session_pool(s), sup.addr, oscar_session_id(s),
 	                 keys, 1, &count, DEADLINE_MS, &err),
 	    0, "%s", err.message);
@@ -336,6 +350,224 @@ Test(session, futures_map_gather_pure_keys_and_release)
 	oscar_future_release(&slow);
 	oscar_future_release(&elsewhere);
 	cr_assert_eq(oscar_session_close(&other, &err), 0, "%s", err.message);
+	cr_assert_eq(oscar_session_close(&s, &err), 0, "%s", err.message);
+}
+
+// done_within polls oscar_future_done on f until it says done, up to the
+// tests' deadline; it gives whether it did.
+static bool done_within(oscar_future_t *f)
+{
+	oscar_error_t err;
+	int64_t       end  = procs_now_ms() + DEADLINE_MS;
+	bool          done = false;
+	while (!done && procs_now_ms() < end) {
+		cr_assert_eq(oscar_future_done(f, &done, &err), 0, "%s", err.message);
+		if (!done) {
+			usleep(20 * 1000);
+		}
+	}
+	return (done);
+}
+
+Test(session, future_done_when_its_own_task_failed)
+{
+	node_t           sup;
+	oscar_session_t *s = cluster(&sup);
+	oscar_error_t    err;
+
+	// One graph: a task that fails at once, and an independent long sleep
+	// that runs on. The failed one is done; the sleep is not.
+	oscar_object_t *o[2];
+	o[0] = spawn1(s, "fail", args1(oscar_value_new_str("on purpose")));
+	o[1] = spawn1(s, "sleep", args1(oscar_value_new_int(60000)));
+	cr_assert_eq(oscar_execute_start(s, o, 2, &err), 0, "%s", err.message);
+	cr_assert(done_within(o[0]), "the failed task's future never said done");
+	bool done = true;
+	cr_assert_eq(oscar_future_done(o[1], &done, &err), 0, "%s", err.message);
+	cr_assert(!done, "the sleep said done while it runs");
+
+	// The task manager's per-task states say the same.
+	oscar_value_t *ids = NULL;
+	cr_assert_eq(oscar_graph_list(oscar_session_pool(s), sup.addr, oscar_session_id(s),
+	                 DEADLINE_MS, &ids, &err),
+	    0, "%s", err.message);
+	cr_assert_eq(oscar_value_len(ids), 1);
+	const char    *gid     = oscar_value_at_str(ids, 0);
+	const char    *keys[3] = { oscar_object_key(o[0]), oscar_object_key(o[1]), "no-such" };
+	oscar_value_t *states  = NULL;
+	cr_assert_eq(oscar_graph_task_states(oscar_session_pool(s), sup.addr, oscar_session_id(s),
+	                 gid, keys, 3, DEADLINE_MS, &states, &err),
+	    0, "%s", err.message);
+	cr_assert_str_eq(oscar_value_map_str(states, keys[0]), "failed");
+	const char *st = oscar_value_map_str(states, keys[1]);
+	cr_assert(st != NULL && (strcmp(st, "running") == 0 || strcmp(st, "assigned") == 0 ||
+	                            strcmp(st, "ready") == 0),
+	    "the sleep is %s", st != NULL ? st : "(none)");
+	const oscar_value_t *none = oscar_value_map_get(states, "no-such");
+	cr_assert(none != NULL && none->type == OSCAR_NIL);
+	oscar_value_free(states);
+	// Bad input: an unknown graph, a NULL key.
+	cr_assert_eq(oscar_graph_task_states(oscar_session_pool(s), sup.addr, oscar_session_id(s),
+	                 "no-graph", keys, 1, DEADLINE_MS, &states, &err),
+	    OSCAR_ENOENT);
+	const char *nullkey[1] = { NULL };
+	cr_assert_eq(oscar_graph_task_states(oscar_session_pool(s), sup.addr, oscar_session_id(s),
+	                 gid, nullkey, 1, DEADLINE_MS, &states, &err),
+	    OSCAR_EINVAL);
+	oscar_value_free(ids);
+
+	// Cancelled: the sleep is done too.
+	cr_assert_eq(oscar_future_cancel(o[1], &err), 0, "%s", err.message);
+	cr_assert(done_within(o[1]), "the cancelled task's future never said done");
+	oscar_object_free(&o[0]);
+	oscar_object_free(&o[1]);
+	cr_assert_eq(oscar_session_close(&s, &err), 0, "%s", err.message);
+}
+
+Test(session, releases_are_batched_and_counts_go_back_to_zero)
+{
+	node_t           sup;
+	oscar_session_t *s = cluster(&sup);
+	oscar_error_t    err;
+
+	enum { N = 100 };
+	oscar_future_t *fs[N];
+	oscar_value_t  *items = oscar_value_new_array(N);
+	for (int i = 0; i < N; i++) {
+		oscar_value_array_push(items, oscar_value_new_int(1000 + i));
+	}
+	cr_assert_eq(oscar_future_map(s, "inc", items, NULL, fs, &err), 0, "%s", err.message);
+	oscar_value_t *vals[N];
+	cr_assert_eq(oscar_future_gather(fs, N, 0, vals, &err), 0, "%s", err.message);
+	static char kbuf[N][OSCAR_TASK_KEY_MAX];
+	const char *keys[N];
+	uint64_t    counts[N];
+	for (int i = 0; i < N; i++) {
+		oscar_value_free(vals[i]);
+		snprintf(kbuf[i], sizeof(kbuf[i]), "%s", oscar_future_key(fs[i]));
+		keys[i] = kbuf[i];
+	}
+	cr_assert_eq(oscar_lifecycle_counts(oscar_session_pool(s), sup.addr, oscar_session_id(s),
+	                 keys, N, counts, DEADLINE_MS, &err),
+	    0, "%s", err.message);
+	for (int i = 0; i < N; i++) {
+		cr_assert_eq(
+		    counts[i], 1, "%s has count %llu", keys[i], (unsigned long long) counts[i]);
+	}
+	// A gather of the hundred is one meta lookup and one storage get per
+	// worker that holds some of them.
+	oscar_value_t *entries = NULL;
+	cr_assert_eq(oscar_meta_get(oscar_session_pool(s), sup.addr, oscar_session_id(s), keys, N,
+	                 NULL, false, DEADLINE_MS, &entries, &err),
+	    0, "%s", err.message);
+	const char *holders[2] = { NULL, NULL };
+	unsigned    n_holders  = 0;
+	for (int i = 0; i < N; i++) {
+		const char *w = oscar_value_at_str(
+		    oscar_value_map_get(oscar_value_at(entries, (size_t) i), "workers"), 0);
+		cr_assert_not_null(w, "%s is on no worker", keys[i]);
+		bool known = false;
+		for (unsigned j = 0; j < n_holders; j++) {
+			known = known || strcmp(holders[j], w) == 0;
+		}
+		if (!known) {
+			cr_assert_lt(n_holders, 2, "more than two workers hold objects");
+			holders[n_holders++] = w;
+		}
+	}
+	oscar_pool_stats_t before, after;
+	cr_assert_eq(oscar_pool_stats(oscar_session_pool(s), &before, DEADLINE_MS), 0);
+	cr_assert_eq(oscar_future_gather(fs, N, 0, vals, &err), 0, "%s", err.message);
+	cr_assert_eq(oscar_pool_stats(oscar_session_pool(s), &after, DEADLINE_MS), 0);
+	cr_assert_eq(after.calls - before.calls, 1 + n_holders,
+	    "%llu calls for a gather on %u workers",
+	    (unsigned long long) (after.calls - before.calls), n_holders);
+	oscar_value_free(entries);
+	for (int i = 0; i < N; i++) {
+		cr_assert_eq(int_of(vals[i]), 1001 + i);
+		oscar_value_free(vals[i]);
+	}
+
+	oscar_future_t *keep;
+	cr_assert_eq(
+	    oscar_future_submit(s, "inc", args1(oscar_value_new_int(-5)), NULL, &keep, &err), 0,
+	    "%s", err.message);
+	oscar_value_t *v;
+	cr_assert_eq(oscar_future_result(keep, 0, &v, &err), 0, "%s", err.message);
+	oscar_value_free(v);
+
+	// Releasing the hundred futures and one more call to the cluster take
+	// a handful of calls from the client's pool, not one per future.
+	cr_assert_eq(oscar_pool_stats(oscar_session_pool(s), &before, DEADLINE_MS), 0);
+	for (int i = 0; i < N; i++) {
+		oscar_future_release(&fs[i]);
+	}
+	bool done = false;
+	cr_assert_eq(oscar_future_done(keep, &done, &err), 0, "%s", err.message);
+	cr_assert(done);
+	cr_assert_eq(oscar_pool_stats(oscar_session_pool(s), &after, DEADLINE_MS), 0);
+	cr_assert(after.calls - before.calls >= 1, "nothing was released");
+	cr_assert(after.calls - before.calls <= 4, "%llu calls for releasing %d futures",
+	    (unsigned long long) (after.calls - before.calls), N);
+	// Every count is back to zero: nothing leaked on the cluster.
+	cr_assert_eq(oscar_lifecycle_counts(oscar_session_pool(s), sup.addr, oscar_session_id(s),
+	                 keys, N, counts, DEADLINE_MS, &err),
+	    0, "%s", err.message);
+	for (int i = 0; i < N; i++) {
+		cr_assert_eq(
+		    counts[i], 0, "%s has count %llu", keys[i], (unsigned long long) counts[i]);
+	}
+
+	// Releases still queued at close are given back (a second session,
+	// its future released just before it closes), and closing deletes the
+	// session with everything it holds.
+	oscar_session_t *other;
+	cr_assert_eq(oscar_session_open(&other, sup.addr, NULL, &err), 0, "%s", err.message);
+	char oid[OSCAR_SESSION_ID_MAX + 1];
+	snprintf(oid, sizeof(oid), "%s", oscar_session_id(other));
+	oscar_future_t *g;
+	cr_assert_eq(
+	    oscar_future_submit(other, "inc", args1(oscar_value_new_int(7)), NULL, &g, &err), 0,
+	    "%s", err.message);
+	cr_assert_eq(oscar_future_result(g, 0, &v, &err), 0, "%s", err.message);
+	oscar_value_free(v);
+	char gkey[OSCAR_TASK_KEY_MAX];
+	snprintf(gkey, sizeof(gkey), "%s", oscar_future_key(g));
+	const char *gkeys[1] = { gkey };
+	cr_assert_eq(oscar_meta_get(oscar_session_pool(other), sup.addr, oid, gkeys, 1, NULL, false,
+	                 DEADLINE_MS, &entries, &err),
+	    0, "%s", err.message);
+	char holder[OSCAR_ADDR_MAX];
+	snprintf(holder, sizeof(holder), "%s",
+	    oscar_value_at_str(oscar_value_map_get(oscar_value_at(entries, 0), "workers"), 0));
+	oscar_value_free(entries);
+	oscar_value_t *held = NULL;
+	cr_assert_eq(oscar_storage_get(oscar_session_pool(s), holder, oid, 1, gkeys, NULL, 0, &held,
+	                 DEADLINE_MS, &err),
+	    0, "%s", err.message);
+	cr_assert_eq(int_of(oscar_value_at(held, 0)), 8);
+	oscar_value_free(held);
+	oscar_future_release(&g);
+	cr_assert_eq(oscar_session_close(&other, &err), 0, "%s", err.message);
+	uint64_t gc = 99;
+	int      rv = oscar_lifecycle_counts(
+	         oscar_session_pool(s), sup.addr, oid, gkeys, 1, &gc, DEADLINE_MS, &err);
+	cr_assert(rv != 0 || gc == 0, "the closed session's object still has count %llu",
+	    (unsigned long long) gc);
+	// Its worker lets go of the object (the deletes may follow the close).
+	int64_t end = procs_now_ms() + DEADLINE_MS;
+	for (;;) {
+		oscar_value_t *out = NULL;
+		rv                 = oscar_storage_get(
+		                    oscar_session_pool(s), holder, oid, 1, gkeys, NULL, 0, &out, DEADLINE_MS, &err);
+		oscar_value_free(out);
+		if (rv != 0 || procs_now_ms() > end) {
+			break;
+		}
+		usleep(20 * 1000);
+	}
+	cr_assert_neq(rv, 0, "worker %s still holds %s of closed session %s", holder, gkey, oid);
+	oscar_future_release(&keep);
 	cr_assert_eq(oscar_session_close(&s, &err), 0, "%s", err.message);
 }
 
@@ -459,11 +691,21 @@ Test(session, default_session_runs_the_programs_own_functions)
 	out = proc_output(p, true);
 	cr_assert(strstr(out, "progress: 100%\n") != NULL, "%s", out);
 	cr_assert(strchr(out, '\r') == NULL, "%s", out);
+	// Only the execution that asked for it drew a bar.
+	const char *end = strstr(out, "progress: 100%\n");
+	cr_assert(strstr(end + 1, "progress: 100%") == NULL, "%s", out);
 	free(out);
 	// Without closing: the cluster is stopped at exit, nothing is left.
 	p   = proc_run("local-exit", OSCAR_TEST_SESSION_LOCAL, "exit", NULL);
 	out = proc_output(p, false);
 	cr_assert_eq(p->code, 0, "%s\n%s", out, proc_tail(p));
+	// Its worker, by its pid, is gone (not merely orphaned).
+	const char *at  = strstr(out, "workers pid ");
+	long long   pid = at != NULL ? atoll(at + strlen("workers pid ")) : 0;
+	cr_assert(pid > 0, "%s", out);
+	errno = 0;
+	cr_assert(
+	    kill((pid_t) pid, 0) == -1 && errno == ESRCH, "worker %lld outlived the program", pid);
 	free(out);
 	procs_assert_no_orphans();
 }
