@@ -127,9 +127,12 @@ bool osc_taskfn_name_ok(const char *name);
 // The methods of the slot runner (class OSC_SLOT_CLASS, uid OSC_SLOT_UID
 // in each of a worker's sub pools).
 //
-//   run     {session, key, fn, args, n_output, supervisor, executor,
-//           slot} -> [output...] (n_output values), or {code, message}:
-//           the function's error
+//   run     {session, supervisor, executor, slot, tasks: [[key, fn, args,
+//           n_output]...]} -> [result...], one per task, in order: its
+//           [output...] (n_output values), or {code, message}, the
+//           function's error. The tasks run one after the other; a
+//           reference in a task's args to an output of a task before it
+//           in the same run is resolved in the slot (a chain run ahead).
 //   cancel  key|nil: set the cancelled flag of the task called key
 //           (every task for nil; one-way)
 //   done    index: the thread of run index ended (from the slot itself)
@@ -138,6 +141,8 @@ bool osc_taskfn_name_ok(const char *name);
 // OSC_SLOT_RUNS_MAX bounds the tasks a slot holds at once: one running,
 // the others waiting for nested work.
 #define OSC_SLOT_RUNS_MAX 8
+// OSC_SLOT_BATCH_MAX bounds the tasks of one run message.
+#define OSC_SLOT_BATCH_MAX 256
 #define OSC_SLOT_METHODS(X)                                                  \
 	X(RUN, "run", osc_slot_m_run, OSC_SHAPE_MAP, OSC_SHAPE_ANY)          \
 	X(CANCEL, "cancel", osc_slot_m_cancel, OSC_SHAPE_ANY, OSC_SHAPE_NIL) \
