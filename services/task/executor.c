@@ -32,6 +32,7 @@
 #include <string.h>
 
 #include "actors/map.h"
+#include "services/strmap.h"
 #include "services/task/graph.h"
 #include "services/task/task_int.h"
 
@@ -216,8 +217,18 @@ typedef struct osc_xtask {
 	bool              pulled;  // inputs pulled once already
 	bool              waiting; // lent its slot while it waits for nested work
 	bool              alone;   // runs in a batch of its own (its batch's slot died)
+	bool              in_live; // in the executor's map of tasks by key
 	uint64_t          kill_timer;
 	struct osc_exec  *ex;
+	// Run ahead: after is the key of the task of the session it follows
+	// ("" for none). While that task is held here, this one waits in its
+	// followers list (lead says whose); in a batch behind it, blead
+	// points to it, and the slot resolves the references between them.
+	char              after[OSCAR_TASK_KEY_MAX];
+	struct osc_xtask *lead;
+	struct osc_xtask *blead;
+	struct osc_xtask *followers; // linked by next, in order
+	struct osc_xtask *cnext;     // a failure's work list
 } osc_xtask_t;
 
 // osc_xbatch_t is one run message to a slot: tasks of one session, their
@@ -267,6 +278,7 @@ typedef struct osc_exec {
 	osc_xbatch_t       *batches; // batches not answered yet
 	oscar_value_t      *reports; // session -> [report...]
 	oscar_value_t      *locs;    // session -> [[key, address, size]...] for meta
+	osc_strmap_t        live;    // "session/key" -> osc_xtask_t, every task held
 	bool                report_armed;
 	bool                scheduling;
 	bool                again;
@@ -289,12 +301,37 @@ static oscar_value_t *osc_exec_steal(oscar_value_t *item)
 	return (v);
 }
 
+// osc_live_name writes the name of t in the executor's map of tasks.
+static void osc_live_name(const char *session, const char *key, char *buf, size_t size)
+{
+	snprintf(buf, size, "%s/%s", session, key);
+}
+
+// osc_xtask_free frees t, and the tasks waiting behind it (which no one
+// will run any more: the executor is going), without recursion.
 static void osc_xtask_free(osc_xtask_t *t)
 {
+	osc_xtask_t *work = t;
 	if (t != NULL) {
-		oscar_value_free(t->args);
-		oscar_value_free(t->resolved);
-		free(t);
+		t->cnext = NULL;
+	}
+	while (work != NULL) {
+		osc_xtask_t *x = work;
+		work           = x->cnext;
+		for (osc_xtask_t *f = x->followers; f != NULL;) {
+			osc_xtask_t *n = f->next;
+			f->cnext       = work;
+			work           = f;
+			f              = n;
+		}
+		if (x->in_live) {
+			char name[OSCAR_UID_MAX + OSCAR_TASK_KEY_MAX + 2];
+			osc_live_name(x->session, x->key, name, sizeof(name));
+			osc_strmap_del(&x->ex->live, name);
+		}
+		oscar_value_free(x->args);
+		oscar_value_free(x->resolved);
+		free(x);
 	}
 }
 
@@ -503,6 +540,52 @@ static void osc_exec_drop(osc_exec_t *ex, osc_xtask_t *t)
 	osc_xtask_free(t);
 }
 
+// osc_exec_dependents moves the tasks that run ahead behind t (waiting
+// for it, or in its batch not sent yet) to the work list *work.
+static void osc_exec_dependents(osc_xtask_t *t, osc_xtask_t **work)
+{
+	while (t->followers != NULL) {
+		osc_xtask_t *f = t->followers;
+		t->followers   = f->next;
+		f->next        = NULL;
+		f->lead        = NULL;
+		f->cnext       = *work;
+		*work          = f;
+	}
+	osc_xbatch_t *b = t->batch;
+	for (size_t i = 0; b != NULL && !b->sent && i < b->n; i++) {
+		osc_xtask_t *x = b->tasks[i];
+		if (x != NULL && x->blead == t) {
+			x->blead = NULL;
+			x->cnext = *work;
+			*work    = x;
+		}
+	}
+}
+
+// osc_exec_cascade fails every task that runs ahead behind t, which
+// failed: they never run. Without recursion: a chain may be long.
+static void osc_exec_cascade(osc_exec_t *ex, osc_xtask_t *t)
+{
+	osc_xtask_t *work = NULL;
+	osc_exec_dependents(t, &work);
+	while (work != NULL) {
+		osc_xtask_t *x = work;
+		work           = x->cnext;
+		osc_exec_dependents(x, &work);
+		char msg[OSCAR_ERRMSG_MAX];
+		snprintf(msg, sizeof(msg), "task %s (%s) did not run: its input %s failed", x->key,
+		    x->fn, x->after);
+		osc_exec_report(ex, x, "errored", NULL, OSCAR_ECANCELED, 0, msg);
+		osc_xbatch_t *b = x->batch;
+		osc_task_leave(ex, x);
+		osc_xtask_free(x);
+		if (b != NULL && !b->sent) {
+			osc_batch_ready(ex, b);
+		}
+	}
+}
+
 static void osc_exec_fail(osc_exec_t *ex, osc_xtask_t *t, int code, int sig, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
 
@@ -517,6 +600,7 @@ static void osc_exec_fail(osc_exec_t *ex, osc_xtask_t *t, int code, int sig, con
 		code = OSCAR_ECANCELED;
 	}
 	osc_exec_report(ex, t, "errored", NULL, code, sig, msg);
+	osc_exec_cascade(ex, t);
 	osc_exec_end(ex, t);
 }
 
@@ -578,7 +662,9 @@ static int osc_exec_replace_cb(void *arg, const oscar_value_t *ref, oscar_value_
 			return (*out != NULL ? 0 : OSCAR_ENOMEM);
 		}
 	}
-	return (OSCAR_ENOENT);
+	// An output of a task before it in its batch: the slot resolves it.
+	*out = NULL;
+	return (0);
 }
 
 // osc_exec_prepared: t's inputs are in its resolved arguments (or it
@@ -828,7 +914,24 @@ static void osc_exec_get_inputs(osc_exec_t *ex, osc_xtask_t *t, oscar_value_t *n
 	    oscar_strerror(rv));
 }
 
-// osc_exec_prepare reads t's inputs, if it has any.
+// osc_batch_makes tells whether a task of t's batch before it has an
+// output called name (the slot gives it to t).
+static bool osc_batch_makes(const osc_xtask_t *t, const char *name, size_t len)
+{
+	const osc_xbatch_t *b = t->batch;
+	for (size_t i = 0; b != NULL && i < t->bidx; i++) {
+		const osc_xtask_t *x = b->tasks[i];
+		size_t             k = x != NULL ? strlen(x->key) : 0;
+		if (x != NULL && len >= k && memcmp(name, x->key, k) == 0 &&
+		    (len == k ? x->n_output == 1 : name[k] == '#' && x->n_output > 1)) {
+			return (true);
+		}
+	}
+	return (false);
+}
+
+// osc_exec_prepare reads t's inputs, if it has any: those that tasks
+// before it in its batch make are left to the slot.
 static void osc_exec_prepare(osc_exec_t *ex, osc_xtask_t *t)
 {
 	oscar_value_t *names;
@@ -837,6 +940,25 @@ static void osc_exec_prepare(osc_exec_t *ex, osc_xtask_t *t)
 		osc_exec_fail(
 		    ex, t, rv, 0, "task %s (%s): bad references in its args", t->key, t->fn);
 		return;
+	}
+	if (t->blead != NULL) {
+		oscar_value_t *keep = oscar_value_new_array(oscar_value_len(names));
+		for (size_t i = 0; keep != NULL && i < oscar_value_len(names); i++) {
+			const char *n;
+			size_t      len;
+			if (oscar_value_get_str(oscar_value_at(names, i), &n, &len) == 0 &&
+			    !osc_batch_makes(t, n, len) &&
+			    oscar_value_array_push(keep, oscar_value_new_str(n)) != 0) {
+				oscar_value_free(keep);
+				keep = NULL;
+			}
+		}
+		oscar_value_free(names);
+		if ((names = keep) == NULL) {
+			osc_exec_fail(
+			    ex, t, OSCAR_ENOMEM, 0, "task %s (%s): out of memory", t->key, t->fn);
+			return;
+		}
 	}
 	if (oscar_value_len(names) == 0) {
 		oscar_value_free(names);
@@ -990,6 +1112,19 @@ static void osc_batch_crashed(osc_exec_t *ex, osc_xbatch_t *b)
 		t->alone    = true;
 		t->prepared = false;
 		t->next     = NULL;
+		if (t->blead != NULL) {
+			// It takes the output of a task of the batch before it:
+			// it waits behind that one again (which fails or runs
+			// again, and takes it along).
+			osc_xtask_t *l = t->blead, **pp = &l->followers;
+			t->blead = NULL;
+			t->lead  = l;
+			while (*pp != NULL) {
+				pp = &(*pp)->next;
+			}
+			*pp = t;
+			continue;
+		}
 		if (last != NULL) {
 			last->next = t;
 		} else {
@@ -1124,6 +1259,26 @@ static void osc_exec_ran(oscar_actor_t *self, oscar_result_t *res, void *arg)
 	osc_exec_schedule(ex);
 }
 
+// osc_exec_unblock puts the tasks waiting behind t, which stored its
+// outputs, at the head of the queue, in order: their input is here.
+static void osc_exec_unblock(osc_exec_t *ex, osc_xtask_t *t)
+{
+	osc_xtask_t *first = t->followers, *last = NULL;
+	t->followers = NULL;
+	for (osc_xtask_t *f = first; f != NULL; f = f->next) {
+		f->lead = NULL;
+		last    = f;
+		ex->queued++;
+	}
+	if (first != NULL) {
+		last->next = ex->head;
+		if (ex->head == NULL) {
+			ex->tail = last;
+		}
+		ex->head = first;
+	}
+}
+
 // osc_exec_stored: a batch's outputs are stored; meta learns where (in
 // this turn's add_location), then the manager that they finished.
 static void osc_exec_stored(oscar_actor_t *self, oscar_result_t *res, void *arg)
@@ -1180,6 +1335,7 @@ static void osc_exec_stored(oscar_actor_t *self, oscar_result_t *res, void *arg)
 			continue;
 		}
 		osc_exec_report(ex, t, "finished", sizes, 0, 0, NULL);
+		osc_exec_unblock(ex, t);
 		osc_xtask_free(t);
 	}
 	free(store);
@@ -1195,6 +1351,25 @@ static size_t osc_exec_batch_size(const osc_exec_t *ex, unsigned free_slots)
 {
 	size_t n = (ex->queued + 2 * (size_t) free_slots - 1) / (2 * (size_t) free_slots);
 	return (n < 1 ? 1 : n > OSC_EXEC_BATCH_MAX ? OSC_EXEC_BATCH_MAX : n);
+}
+
+// osc_batch_add puts t in b (held by slot b->slot), behind blead (a task
+// of b whose output it takes) or NULL.
+static void osc_batch_add(osc_exec_t *ex, osc_xbatch_t *b, osc_xtask_t *t, osc_xtask_t *blead)
+{
+	t->slot  = (int) b->slot;
+	t->batch = b;
+	t->bidx  = b->n;
+	t->blead = blead;
+	t->aprev = NULL;
+	t->anext = ex->active;
+	if (ex->active != NULL) {
+		ex->active->aprev = t;
+	}
+	ex->active       = t;
+	b->tasks[b->n++] = t;
+	b->live++;
+	b->pending++;
 }
 
 // osc_exec_schedule gives queued tasks to free slots, in batches.
@@ -1217,8 +1392,12 @@ static void osc_exec_schedule(osc_exec_t *ex)
 			if (!s->up || s->held >= 1 + s->lent) {
 				continue;
 			}
-			size_t max      = ex->head->alone ? 1 : osc_exec_batch_size(ex, free_slots);
-			osc_xbatch_t *b = calloc(1, sizeof(*b) + max * sizeof(osc_xtask_t *));
+			// The queued tasks it takes are bounded by max; the chains
+			// waiting behind them come along up to OSC_EXEC_BATCH_MAX
+			// in all.
+			size_t max = ex->head->alone ? 1 : osc_exec_batch_size(ex, free_slots);
+			osc_xbatch_t *b =
+			    calloc(1, sizeof(*b) + OSC_EXEC_BATCH_MAX * sizeof(osc_xtask_t *));
 			if (b == NULL) {
 				break; // out of memory: later events schedule again
 			}
@@ -1241,19 +1420,22 @@ static void osc_exec_schedule(osc_exec_t *ex)
 					ex->tail = NULL;
 				}
 				ex->queued--;
-				t->next  = NULL;
-				t->slot  = (int) i;
-				t->batch = b;
-				t->bidx  = b->n;
-				t->aprev = NULL;
-				t->anext = ex->active;
-				if (ex->active != NULL) {
-					ex->active->aprev = t;
+				t->next = NULL;
+				osc_batch_add(ex, b, t, NULL);
+				// The chain waiting behind it comes along, unless it
+				// must run alone: the slot runs each link as soon as
+				// the one before it returns.
+				for (size_t j = b->n - 1;
+				     j < b->n && b->n < OSC_EXEC_BATCH_MAX && !t->alone; j++) {
+					osc_xtask_t *x = b->tasks[j];
+					while (x->followers != NULL && b->n < OSC_EXEC_BATCH_MAX) {
+						osc_xtask_t *f = x->followers;
+						x->followers   = f->next;
+						f->next        = NULL;
+						f->lead        = NULL;
+						osc_batch_add(ex, b, f, x);
+					}
 				}
-				ex->active       = t;
-				b->tasks[b->n++] = t;
-				b->live++;
-				b->pending++;
 			}
 			for (size_t j = 0; j < b->n; j++) {
 				if (b->tasks[j] != NULL) {
@@ -1316,6 +1498,32 @@ static int osc_exec_m_run(oscar_actor_t *self, oscar_req_t *req)
 			free(t);
 			return (OSCAR_ENOMEM);
 		}
+		char         name[OSCAR_UID_MAX + OSCAR_TASK_KEY_MAX + 2];
+		const char  *after = oscar_value_at_str(item, 4);
+		osc_xtask_t *lead  = NULL;
+		if (after != NULL && strlen(after) < sizeof(t->after)) {
+			snprintf(t->after, sizeof(t->after), "%s", after);
+			osc_live_name(sid, after, name, sizeof(name));
+			lead = osc_strmap_get(&ex->live, name);
+		}
+		osc_live_name(sid, t->key, name, sizeof(name));
+		if (osc_strmap_get(&ex->live, name) == NULL &&
+		    osc_strmap_put(&ex->live, name, t, NULL) == 0) {
+			t->in_live = true;
+		}
+		if (lead != NULL) {
+			// It runs ahead behind a task held here: it waits for it
+			// (and goes along in its batch if that is not sent yet).
+			osc_xtask_t **pp = &lead->followers;
+			while (*pp != NULL) {
+				pp = &(*pp)->next;
+			}
+			*pp     = t;
+			t->lead = lead;
+			continue;
+		}
+		// Not here (any more): its input is stored here, or its
+		// producer failed, which reading its inputs tells.
 		if (ex->tail != NULL) {
 			ex->tail->next = t;
 		} else {
@@ -1377,8 +1585,29 @@ static int osc_exec_m_cancel(oscar_actor_t *self, oscar_req_t *req)
 			t->cancelled = true;
 			osc_exec_report(
 			    ex, t, "errored", NULL, OSCAR_ECANCELED, 0, "cancelled before it ran");
+			osc_exec_cascade(ex, t);
 			osc_xtask_free(t);
 			break;
+		}
+		// Waiting behind the task it runs ahead of: dropped.
+		char name[OSCAR_UID_MAX + OSCAR_TASK_KEY_MAX + 2];
+		osc_live_name(sid, key, name, sizeof(name));
+		osc_xtask_t *w = osc_strmap_get(&ex->live, name);
+		if (w != NULL && w->lead != NULL) {
+			osc_xtask_t **pp = &w->lead->followers;
+			while (*pp != NULL && *pp != w) {
+				pp = &(*pp)->next;
+			}
+			if (*pp == w) {
+				*pp = w->next;
+			}
+			w->next      = NULL;
+			w->lead      = NULL;
+			w->cancelled = true;
+			osc_exec_report(
+			    ex, w, "errored", NULL, OSCAR_ECANCELED, 0, "cancelled before it ran");
+			osc_exec_cascade(ex, w);
+			osc_xtask_free(w);
 		}
 		// Held by a slot: its flag, then the kill timer.
 		for (osc_xtask_t *t = ex->active; t != NULL; t = t->anext) {
@@ -1543,6 +1772,7 @@ static void osc_exec_destroy(oscar_actor_t *self)
 	free(ex->slots);
 	oscar_value_free(ex->reports);
 	oscar_value_free(ex->locs);
+	osc_strmap_fini(&ex->live, NULL);
 }
 
 #define OSC_SPEC_(id, name, fn, args, reply) [OSC_TEXE_##id] = { name, fn, args, reply },

@@ -107,8 +107,10 @@ bool osc_taskfn_name_ok(const char *name);
 
 // The methods of a worker's executor.
 //
-//   run      {session, tasks: [[key, fn, args, n_output]...]} -> nil once
-//            queued (from the manager)
+//   run      {session, tasks: [[key, fn, args, n_output, after?]...]} ->
+//            nil once queued (from the manager); a task with after (a
+//            key) runs once that task of the session, held here, has
+//            stored its output, and is dropped if it fails
 //   cancel   {session, keys: [key...]} (one-way, from the manager)
 //   slot_up  {index, address, last_exit}: the slot keeper made sub pool
 //            index's slot runner at address, or gave up on it (address
