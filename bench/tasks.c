@@ -83,7 +83,9 @@ static void run_graph(oscar_pool_t *pool, const char *sup, oscar_value_t *graph)
 	}
 	const char *status = oscar_value_map_str(info, "status");
 	if (status == NULL || strcmp(status, "done") != 0) {
-		bench_fail("a graph ended %s", status != NULL ? status : "?");
+		const oscar_value_t *e = oscar_value_map_get(info, "error");
+		bench_fail("a graph ended %s: %s", status != NULL ? status : "?",
+		    e != NULL && e->type == OSCAR_MAP ? oscar_value_map_str(e, "message") : "");
 	}
 	oscar_value_free(info);
 	oscar_graph_delete(pool, sup, "bench", id, 60000, NULL);

@@ -44,6 +44,9 @@
 #define OSC_EXEC_QUEUE_MAX (OSC_TM_QUEUE_MAX + OSC_TM_SLOTS_MAX)
 // The most tasks in one run message to a slot.
 #define OSC_EXEC_BATCH_MAX 64
+// How long the results a slot told before its answer may take to come
+// after it (they come first, so they are in the mailbox already).
+#define OSC_EXEC_RESULTS_TIMEOUT_MS 10000
 
 // ---------------------------------------------------------------------------
 // The keeper
@@ -237,12 +240,15 @@ typedef struct osc_xtask {
 // slot answers.
 struct osc_xbatch {
 	osc_xbatch_t *prev, *next; // the executor's batches
+	uint64_t      id;          // names it in the slot's ran messages
 	unsigned      slot;
 	size_t        n;       // entries of tasks (NULL once a task left)
 	size_t        live;    // tasks still in it
 	size_t        pending; // tasks whose inputs are being read
 	bool          sent;
-	bool          busy; // being filled or sent: no sending from inside
+	bool          busy;     // being filled or sent: no sending from inside
+	bool          answered; // the slot answered; ran messages for it are due
+	uint64_t      timer;    // while answered: the results' deadline
 	osc_xtask_t  *tasks[];
 };
 
@@ -279,6 +285,7 @@ typedef struct osc_exec {
 	oscar_value_t      *reports; // session -> [report...]
 	oscar_value_t      *locs;    // session -> [[key, address, size]...] for meta
 	osc_strmap_t        live;    // "session/key" -> osc_xtask_t, every task held
+	uint64_t            next_batch;
 	bool                report_armed;
 	bool                scheduling;
 	bool                again;
@@ -509,7 +516,12 @@ static void osc_task_leave(osc_exec_t *ex, osc_xtask_t *t)
 // osc_batch_end frees b and its slot (its tasks have left it).
 static void osc_batch_end(osc_exec_t *ex, osc_xbatch_t *b)
 {
-	ex->slots[b->slot].held--;
+	if (!b->answered) {
+		ex->slots[b->slot].held--;
+	}
+	if (b->timer != 0) {
+		oscar_actor_cancel(ex->self, b->timer);
+	}
 	if (b->prev != NULL) {
 		b->prev->next = b->next;
 	} else {
@@ -1033,9 +1045,10 @@ static void osc_batch_send(osc_exec_t *ex, osc_xbatch_t *b)
 	             : oscar_value_map_set(
 	                   msg, "supervisor", oscar_value_new_str(oscar_node_supervisor(ex->node)));
 	rv = rv != 0 ? rv
-	             : oscar_value_map_set(
-	                   msg, "executor", oscar_value_new_str(oscar_node_address(ex->node)));
+	             : oscar_value_map_set(msg, "executor",
+	                   oscar_value_new_str(oscar_pool_address(oscar_actor_pool(ex->self))));
 	rv = rv != 0 ? rv : oscar_value_map_set(msg, "slot", oscar_value_new_uint(s->index));
+	rv = rv != 0 ? rv : oscar_value_map_set(msg, "batch", oscar_value_new_uint(b->id));
 	if (rv == 0) {
 		rv   = oscar_value_map_set(msg, "tasks", list);
 		list = NULL;
@@ -1061,9 +1074,14 @@ static void osc_batch_send(osc_exec_t *ex, osc_xbatch_t *b)
 		osc_exec_schedule(ex);
 		return;
 	}
+	// Started: in its slot, which runs them in order; one behind
+	// another task of the batch waits for it, and is not reported
+	// started (it ends with the batch all the same).
 	b->sent = true;
 	for (size_t i = 0; i < b->n; i++) {
-		osc_exec_report(ex, b->tasks[i], "started", NULL, 0, 0, NULL);
+		if (b->tasks[i]->blead == NULL) {
+			osc_exec_report(ex, b->tasks[i], "started", NULL, 0, 0, NULL);
+		}
 	}
 }
 
@@ -1087,16 +1105,18 @@ static int osc_signal_of(const char *msg)
 
 static void osc_exec_stored(oscar_actor_t *self, oscar_result_t *res, void *arg);
 
-// osc_batch_crashed: b's slot died. A task alone in its batch (or one
-// killed or cancelled) fails once the slot is back, with how its process
-// ended; the other tasks of a larger batch go back to the head of the
-// queue, each to run alone, so that a task that crashes its slot is named
-// exactly and the others run.
+// osc_batch_crashed: b's slot died. The slot told the results of the
+// tasks before it as they came (ran), so the first task left is the one
+// that ran: it fails once the slot is back, with how its process ended
+// (so do tasks killed or cancelled). The others go back to the head of
+// the queue, each to run alone: should the dying slot's last results
+// have been lost on the way, the task that crashes it is still named
+// exactly when it crashes alone.
 static void osc_batch_crashed(osc_exec_t *ex, osc_xbatch_t *b)
 {
 	osc_xslot_t *s     = &ex->slots[b->slot];
 	osc_xtask_t *first = NULL, *last = NULL;
-	bool         blame = b->n == 1;
+	bool         blame = true;
 	s->up              = false;
 	for (size_t i = 0; i < b->n; i++) {
 		osc_xtask_t *t = b->tasks[i];
@@ -1105,6 +1125,7 @@ static void osc_batch_crashed(osc_exec_t *ex, osc_xbatch_t *b)
 		}
 		osc_task_leave(ex, t);
 		if (blame || t->killed || t->cancelled || t->alone) {
+			blame      = false;
 			t->next    = s->crashed;
 			s->crashed = t;
 			continue;
@@ -1149,41 +1170,24 @@ static void osc_batch_crashed(osc_exec_t *ex, osc_xbatch_t *b)
 	osc_exec_schedule(ex);
 }
 
-static void osc_exec_ran(oscar_actor_t *self, oscar_result_t *res, void *arg)
+// osc_batch_results applies the results of b's tasks from index from on
+// (an array, consumed): a function's failure fails its task; the outputs
+// of the others are stored with one put, then reported. Those tasks leave
+// the batch.
+static void osc_batch_results(osc_exec_t *ex, osc_xbatch_t *b, size_t from, oscar_value_t *results)
 {
-	osc_xbatch_t *b  = arg;
-	osc_exec_t   *ex = oscar_actor_state(self);
-	if (res->code == OSCAR_ECANCELED || res->code == OSCAR_ECLOSED) {
-		for (size_t i = 0; i < b->n; i++) {
-			if (b->tasks[i] != NULL) {
-				osc_exec_drop(ex, b->tasks[i]);
-			}
-		}
-		osc_batch_end(ex, b);
-		return;
-	}
-	if (res->code == OSCAR_EPEERGONE) {
-		osc_batch_crashed(ex, b);
-		return;
-	}
-	const oscar_value_t *results = res->value;
-	bool ok = res->code == 0 && results != NULL && results->type == OSCAR_ARRAY &&
-	          oscar_value_len(results) == b->n;
-	osc_xstore_t  *store = calloc(1, sizeof(*store) + b->n * sizeof(osc_xtask_t *));
-	oscar_value_t *items = oscar_value_new_array(b->n);
+	size_t         len   = oscar_value_len(results);
+	osc_xstore_t  *store = calloc(1, sizeof(*store) + len * sizeof(osc_xtask_t *));
+	oscar_value_t *items = oscar_value_new_array(len);
+	bool           busy  = b->busy;
 	b->busy              = true;
-	for (size_t i = 0; i < b->n; i++) {
-		osc_xtask_t *t = b->tasks[i];
+	for (size_t i = 0; i < len && from + i < b->n; i++) {
+		osc_xtask_t   *t = b->tasks[from + i];
+		oscar_value_t *r = &results->as.arr.items[i];
 		if (t == NULL) {
 			continue;
 		}
-		const oscar_value_t *r = ok ? oscar_value_at(results, i) : NULL;
-		if (res->code != 0) {
-			osc_exec_fail(ex, t, res->code, 0, "task %s (%s): its slot failed: %s",
-			    t->key, t->fn, osc_res_message(res));
-			continue;
-		}
-		if (r != NULL && r->type == OSCAR_MAP) {
+		if (r->type == OSCAR_MAP) {
 			// The function failed: its code and message, as osc_task_run
 			// gave them (naming the task and the function).
 			const char *msg = oscar_value_map_str(r, "message");
@@ -1191,17 +1195,17 @@ static void osc_exec_ran(oscar_actor_t *self, oscar_result_t *res, void *arg)
 			    "%s", msg != NULL ? msg : "failed");
 			continue;
 		}
-		if (r == NULL || r->type != OSCAR_ARRAY || oscar_value_len(r) != t->n_output) {
+		if (r->type != OSCAR_ARRAY || oscar_value_len(r) != t->n_output) {
 			osc_exec_fail(ex, t, OSCAR_EPROTO, 0,
 			    "task %s (%s): its slot answered a malformed result", t->key, t->fn);
 			continue;
 		}
-		// Its outputs, each its own object, join the batch's one put.
+		// Its outputs, each its own object, join the one put.
 		int rv = store != NULL && items != NULL ? 0 : OSCAR_ENOMEM;
 		for (unsigned j = 0; rv == 0 && j < t->n_output; j++) {
 			char           name[OSCAR_TASK_KEY_MAX + 16];
 			oscar_value_t *item = oscar_value_new_array(2);
-			oscar_value_t *v = osc_exec_steal(&((oscar_value_t *) r)->as.arr.items[j]);
+			oscar_value_t *v    = osc_exec_steal(&r->as.arr.items[j]);
 			osc_out_name(t, j, name, sizeof(name));
 			rv = item != NULL && v != NULL ? 0 : OSCAR_ENOMEM;
 			rv = rv != 0 ? rv : oscar_value_array_push(item, oscar_value_new_str(name));
@@ -1221,17 +1225,17 @@ static void osc_exec_ran(oscar_actor_t *self, oscar_result_t *res, void *arg)
 			    t->key, t->fn, oscar_strerror(rv));
 			continue;
 		}
-		// The slot is free once the functions returned; the task keeps
-		// its record until it is stored and reported.
+		// Its function returned; the task keeps its record until it is
+		// stored and reported.
 		osc_task_leave(ex, t);
 		store->tasks[store->n++] = t;
 	}
+	b->busy = busy;
+	oscar_value_free(results);
 	const char *session = store != NULL && store->n > 0 ? store->tasks[0]->session : NULL;
-	osc_batch_end(ex, b);
 	if (session == NULL) {
 		free(store);
 		oscar_value_free(items);
-		osc_exec_schedule(ex);
 		return;
 	}
 	oscar_value_t *msg = oscar_value_new_map(2);
@@ -1242,7 +1246,7 @@ static void osc_exec_ran(oscar_actor_t *self, oscar_result_t *res, void *arg)
 		items = NULL;
 	}
 	if (rv == 0) {
-		rv  = oscar_actor_call(self, &ex->storage, "put", msg, OSC_EXEC_CALL_TIMEOUT_MS,
+		rv  = oscar_actor_call(ex->self, &ex->storage, "put", msg, OSC_EXEC_CALL_TIMEOUT_MS,
 		     osc_exec_stored, store, NULL);
 		msg = NULL;
 	}
@@ -1256,6 +1260,85 @@ static void osc_exec_ran(oscar_actor_t *self, oscar_result_t *res, void *arg)
 		}
 		free(store);
 	}
+}
+
+static void osc_exec_results_lost(oscar_actor_t *self, oscar_result_t *res, void *arg)
+{
+	osc_xbatch_t *b  = arg;
+	osc_exec_t   *ex = oscar_actor_state(self);
+	if (res->code != 0) {
+		return; // the results came, or the executor is going
+	}
+	b->timer = 0;
+	b->busy  = true;
+	for (size_t i = 0; i < b->n; i++) {
+		osc_xtask_t *t = b->tasks[i];
+		if (t != NULL) {
+			osc_exec_fail(ex, t, OSCAR_EPROTO, 0,
+			    "task %s (%s): its slot answered, but its result never came", t->key,
+			    t->fn);
+		}
+	}
+	osc_batch_end(ex, b);
+	osc_exec_schedule(ex);
+}
+
+// osc_exec_ran is the run's answer: the results of the tasks the slot
+// had not told already (ran), the last ones of the batch.
+static void osc_exec_ran(oscar_actor_t *self, oscar_result_t *res, void *arg)
+{
+	osc_xbatch_t *b  = arg;
+	osc_exec_t   *ex = oscar_actor_state(self);
+	if (res->code == OSCAR_ECANCELED || res->code == OSCAR_ECLOSED) {
+		for (size_t i = 0; i < b->n; i++) {
+			if (b->tasks[i] != NULL) {
+				osc_exec_drop(ex, b->tasks[i]);
+			}
+		}
+		osc_batch_end(ex, b);
+		return;
+	}
+	if (res->code == OSCAR_EPEERGONE) {
+		osc_batch_crashed(ex, b);
+		return;
+	}
+	size_t len = res->code == 0 && res->value != NULL && res->value->type == OSCAR_ARRAY
+	                 ? oscar_value_len(res->value)
+	                 : SIZE_MAX;
+	if (len <= b->n) {
+		oscar_value_t *results = res->value;
+		res->value             = NULL;
+		osc_batch_results(ex, b, b->n - len, results);
+		if (b->live > 0) {
+			// The slot told the results before these in ran messages,
+			// which came first but wait in the mailbox while this
+			// callback runs: they follow. The slot is free already.
+			b->answered = true;
+			ex->slots[b->slot].held--;
+			if (oscar_actor_after(self, OSC_EXEC_RESULTS_TIMEOUT_MS,
+			        osc_exec_results_lost, b, &b->timer) == 0) {
+				osc_exec_schedule(ex);
+				return;
+			}
+		}
+	}
+	// What is left had no result: the call failed, or the slot answered
+	// a malformed reply.
+	b->busy = true;
+	for (size_t i = 0; i < b->n; i++) {
+		osc_xtask_t *t = b->tasks[i];
+		if (t == NULL) {
+			continue;
+		}
+		if (res->code != 0) {
+			osc_exec_fail(ex, t, res->code, 0, "task %s (%s): its slot failed: %s",
+			    t->key, t->fn, osc_res_message(res));
+		} else {
+			osc_exec_fail(ex, t, OSCAR_EPROTO, 0,
+			    "task %s (%s): its slot answered a malformed result", t->key, t->fn);
+		}
+	}
+	osc_batch_end(ex, b);
 	osc_exec_schedule(ex);
 }
 
@@ -1402,6 +1485,7 @@ static void osc_exec_schedule(osc_exec_t *ex)
 				break; // out of memory: later events schedule again
 			}
 			free_slots--;
+			b->id   = ++ex->next_batch;
 			b->slot = i;
 			b->busy = true;
 			b->next = ex->batches;
@@ -1536,6 +1620,39 @@ static int osc_exec_m_run(oscar_actor_t *self, oscar_req_t *req)
 	return (0);
 }
 
+// ran {batch, from, results}: results of a batch's tasks from index from
+// on, told by its slot while the rest of the batch runs.
+static int osc_exec_m_ran(oscar_actor_t *self, oscar_req_t *req)
+{
+	osc_exec_t    *ex      = oscar_actor_state(self);
+	oscar_value_t *a       = oscar_req_take_args(req);
+	uint64_t       id      = oscar_value_map_uint(a, "batch", 0);
+	uint64_t       from    = oscar_value_map_uint(a, "from", UINT64_MAX);
+	oscar_value_t *results = (oscar_value_t *) oscar_value_map_get(a, "results");
+	osc_xbatch_t  *b       = ex->batches;
+	while (b != NULL && (b->id != id || !b->sent)) {
+		b = b->next;
+	}
+	// A batch whose slot died meanwhile is gone: its tasks are taken
+	// care of.
+	if (b == NULL || results == NULL || results->type != OSCAR_ARRAY || from > b->n ||
+	    oscar_value_len(results) > b->n - from) {
+		oscar_value_free(a);
+		return (0);
+	}
+	oscar_value_t *mine = osc_exec_steal(results);
+	oscar_value_free(a);
+	if (mine == NULL) {
+		return (OSCAR_ENOMEM);
+	}
+	osc_batch_results(ex, b, (size_t) from, mine);
+	if (b->answered && b->live == 0) {
+		osc_batch_end(ex, b);
+	}
+	osc_exec_schedule(ex);
+	return (0);
+}
+
 static void osc_exec_kill(oscar_actor_t *self, oscar_result_t *res, void *arg)
 {
 	osc_xtask_t *t = arg;
@@ -1544,7 +1661,7 @@ static void osc_exec_kill(oscar_actor_t *self, oscar_result_t *res, void *arg)
 	}
 	osc_exec_t *ex = oscar_actor_state(self);
 	t->kill_timer  = 0;
-	if (t->batch != NULL && t->batch->sent) {
+	if (t->batch != NULL && t->batch->sent && !t->batch->answered) {
 		oscar_log(OSCAR_LOG_WARN, "task",
 		    "task %s (%s) ignores its cancel: killing slot %u", t->key, t->fn,
 		    ex->slots[t->slot].index);

@@ -17,6 +17,7 @@
 // another thread beside the waiting one. OSC_SLOT_RUNS_MAX bounds how
 // many a slot holds at once, and so how deep nesting goes.
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,8 +49,19 @@ typedef struct osc_run {
 	oscar_value_t    *margs; // the request's arguments, taken
 	char              session[OSCAR_UID_MAX];
 	osc_task_nested_t nested;
-	size_t            n;
-	osc_item_t        items[];
+	uint64_t          batch;    // the executor's number for the run
+	bool              has_exec; // exec names the executor, told of results early
+	oscar_ref_t       exec;
+	size_t            sent; // results handed out (the loop's)
+	// Between the thread and the loop. Sequentially consistent: the
+	// thread stores finished (or ended) and then swaps posted; the loop
+	// clears posted and then loads them, so that a result is never left
+	// without a "done" to hand it out.
+	atomic_size_t finished; // items whose function returned
+	atomic_bool   ended;    // the thread is done with every item
+	atomic_bool   posted;   // a "done" is on its way
+	size_t        n;
+	osc_item_t    items[];
 } osc_run_t;
 
 typedef struct osc_slot {
@@ -122,6 +134,22 @@ static int osc_has_ref(void *arg, const oscar_value_t *ref)
 	return (1);
 }
 
+// osc_slot_post has the loop hand out r's results, unless a "done" is on
+// its way already. The actor joins the thread once it sees it ended; if
+// the post fails, nothing would ever answer the run, so keep trying.
+static void osc_slot_post(osc_run_t *r)
+{
+	osc_slot_t *st = r->slot;
+	if (atomic_exchange(&r->posted, true)) {
+		return;
+	}
+	while (oscar_tell_nowait(st->pool, &st->ref, osc_slot_name(OSC_SLOT_DONE),
+	           oscar_value_new_uint(r->index)) == OSCAR_EMBOXFULL) {
+		struct timespec ts = { 0, 1000000 };
+		nanosleep(&ts, NULL);
+	}
+}
+
 static void *osc_slot_thread(void *arg)
 {
 	osc_run_t  *r  = arg;
@@ -152,14 +180,12 @@ static void *osc_slot_thread(void *arg)
 			}
 		}
 		it->rv = osc_task_run(st->fns, it->fn, &it->ctx, it->args, &it->result, &it->err);
+		// Its result goes out with the next "done" the loop serves.
+		atomic_store(&r->finished, j + 1);
+		osc_slot_post(r);
 	}
-	// The actor joins this thread when "done" arrives; if the post
-	// fails, nothing would ever answer the run, so keep trying.
-	while (oscar_tell_nowait(st->pool, &st->ref, osc_slot_name(OSC_SLOT_DONE),
-	           oscar_value_new_uint(r->index)) == OSCAR_EMBOXFULL) {
-		struct timespec ts = { 0, 1000000 };
-		nanosleep(&ts, NULL);
-	}
+	atomic_store(&r->ended, true);
+	osc_slot_post(r);
 	return (NULL);
 }
 
@@ -228,6 +254,11 @@ static int osc_slot_m_run(oscar_actor_t *self, oscar_req_t *req)
 	}
 	st->pool = oscar_actor_pool(self);
 	st->ref  = *oscar_actor_ref(self);
+	atomic_init(&r->finished, 0);
+	atomic_init(&r->ended, false);
+	atomic_init(&r->posted, false);
+	r->batch    = oscar_value_map_uint(r->margs, "batch", 0);
+	r->has_exec = exe != NULL && oscar_ref_make(&r->exec, exe, OSC_EXECUTOR_UID) == 0;
 	// What nested submission needs: this pool, for host-thread calls
 	// from the function's thread, the supervisor, and the executor to
 	// tell while the task waits.
@@ -250,8 +281,10 @@ static int osc_slot_m_run(oscar_actor_t *self, oscar_req_t *req)
 	return (oscar_req_defer(req, OSCAR_DEFER_YIELD));
 }
 
-// osc_item_reply gives what item it's run answers for it.
-static oscar_value_t *osc_item_reply(osc_item_t *it)
+// osc_item_reply gives what item it's run answers for it: a copy of its
+// result while the thread runs on (a later item of the run may read it),
+// the result itself once the thread ended.
+static oscar_value_t *osc_item_reply(osc_item_t *it, bool copy)
 {
 	oscar_value_t *out = NULL;
 	if (it->rv != 0) {
@@ -267,12 +300,20 @@ static oscar_value_t *osc_item_reply(osc_item_t *it)
 			out = NULL;
 		}
 	} else if (it->n_output == 1) {
-		out = oscar_value_new_array(1);
-		if (out != NULL && oscar_value_array_push(out, it->result) != 0) {
+		oscar_value_t *v = copy ? oscar_value_copy(it->result) : it->result;
+		out              = oscar_value_new_array(1);
+		if (out == NULL || v == NULL || oscar_value_array_push(out, v) != 0) {
 			oscar_value_free(out);
 			out = NULL;
+			if (copy) {
+				oscar_value_free(v);
+			}
 		}
-		it->result = NULL;
+		if (!copy) {
+			it->result = NULL;
+		}
+	} else if (copy) {
+		out = oscar_value_copy(it->result);
 	} else {
 		out        = it->result;
 		it->result = NULL;
@@ -280,7 +321,29 @@ static oscar_value_t *osc_item_reply(osc_item_t *it)
 	return (out);
 }
 
-// done index: the thread of run index ended; answer its run.
+// osc_run_results gives the replies for items [r->sent, upto) and counts
+// them sent; NULL when out of memory.
+static oscar_value_t *osc_run_results(osc_run_t *r, size_t upto, bool copy)
+{
+	oscar_value_t *out = oscar_value_new_array(upto - r->sent);
+	for (size_t j = r->sent; out != NULL && j < upto; j++) {
+		oscar_value_t *v = osc_item_reply(&r->items[j], copy);
+		if (v == NULL || oscar_value_array_push(out, v) != 0) {
+			oscar_value_free(out);
+			out = NULL;
+		}
+	}
+	if (out != NULL) {
+		r->sent = upto;
+	}
+	return (out);
+}
+
+// done index: items of run index finished. While the thread runs on,
+// their results go to the executor at once (ran), so that it stores and
+// reports them, and knows which task runs should the slot die; once the
+// thread ended, the run's answer carries the rest: [result...] for the
+// items not told yet, the last ones.
 static int osc_slot_m_done(oscar_actor_t *self, oscar_req_t *req)
 {
 	osc_slot_t *st = oscar_actor_state(self);
@@ -290,16 +353,36 @@ static int osc_slot_m_done(oscar_actor_t *self, oscar_req_t *req)
 		return (0);
 	}
 	osc_run_t *r = st->runs[i];
-	st->runs[i]  = NULL;
-	pthread_join(r->thread, NULL);
-	oscar_value_t *out = oscar_value_new_array(r->n);
-	for (size_t j = 0; out != NULL && j < r->n; j++) {
-		oscar_value_t *v = osc_item_reply(&r->items[j]);
-		if (v == NULL || oscar_value_array_push(out, v) != 0) {
-			oscar_value_free(out);
-			out = NULL;
+	atomic_store(&r->posted, false);
+	bool   ended    = atomic_load(&r->ended);
+	size_t finished = atomic_load(&r->finished);
+	if (!ended) {
+		if (!r->has_exec || finished <= r->sent) {
+			return (0);
 		}
+		oscar_value_t *m       = oscar_value_new_map(3);
+		oscar_value_t *results = osc_run_results(r, finished, true);
+		size_t         from    = r->sent - (results != NULL ? oscar_value_len(results) : 0);
+		if (m == NULL || results == NULL) {
+			oscar_value_free(results);
+			results = NULL;
+		}
+		if (results == NULL ||
+		    oscar_value_map_set(m, "batch", oscar_value_new_uint(r->batch)) != 0 ||
+		    oscar_value_map_set(m, "from", oscar_value_new_uint(from)) != 0 ||
+		    oscar_value_map_set(m, "results", results) != 0) {
+			// Out of memory: the answer carries them all later (the
+			// results given out were copies; map_set took them).
+			r->sent = from;
+			oscar_value_free(m);
+			return (0);
+		}
+		oscar_actor_tell(self, &r->exec, "ran", m);
+		return (0);
 	}
+	st->runs[i] = NULL;
+	pthread_join(r->thread, NULL);
+	oscar_value_t *out = osc_run_results(r, r->n, false);
 	if (out != NULL) {
 		oscar_req_reply(r->req, out);
 	} else {
