@@ -180,9 +180,12 @@ static void *osc_slot_thread(void *arg)
 			}
 		}
 		it->rv = osc_task_run(st->fns, it->fn, &it->ctx, it->args, &it->result, &it->err);
-		// Its result goes out with the next "done" the loop serves.
+		// Its result goes out with the next "done" the loop serves (the
+		// last one's with the answer).
 		atomic_store(&r->finished, j + 1);
-		osc_slot_post(r);
+		if (j + 1 < r->n) {
+			osc_slot_post(r);
+		}
 	}
 	atomic_store(&r->ended, true);
 	osc_slot_post(r);
