@@ -34,6 +34,16 @@
 // outbox holds exactly its tasks not yet sent) and handed out by
 // osc_tm_flush, one batch per worker.
 //
+// Running ahead (limits.run_ahead). A task assigned to a worker brings
+// along, while the worker has room, the chain behind it: each pending
+// dependent whose one unfinished input is the task before it is assigned
+// there too, flagged ahead, with the task it follows (after, until the
+// flush that sends it; follower, the other way). The worker runs it once
+// that input is stored there. When a task finishes, its follower stops
+// being ahead, and the chain grows again from its last task; a failure
+// or a cancel upstream withdraws the tasks ahead like any held task; a
+// lost worker's tasks ahead go back to pending.
+//
 // Cancelled runs. A task cancelled while a worker runs it stays held
 // there, counting against the worker's room, until the worker reports it
 // ended; meanwhile its key is in the zombie map and cannot be submitted
