@@ -3,23 +3,36 @@
 //
 // The executor holds the tasks the session managers give it, in one FIFO
 // queue, and a slot per sub pool (the slot runner, slot.c), each running
-// one task at a time. For a task it takes from the queue it makes the
-// inputs local and resolves the references in the arguments: one get of
-// every referenced object from the node's storage ("oscar.storage"); for
-// objects the node does not hold, it asks the session's meta where they
-// are and has the storage pull them, then gets again. It then calls run
-// on a free slot, stores each output as its own object (put: "key", or
-// "key#i" for n_output > 1), tells meta where they are (add_location),
-// and reports to the session's manager: started, finished with the
-// output sizes, or errored. Reports leave in one message per session per
-// loop turn (a timer of 0 armed by the first report of the turn).
+// one batch at a time: up to OSC_EXEC_BATCH_MAX tasks of one session in
+// one run message, run one after the other. For each task of a batch it
+// makes the inputs local and resolves the references in the arguments:
+// one get of every referenced object from the node's storage
+// ("oscar.storage"); for objects the node does not hold, it asks the
+// session's meta where they are and has the storage pull them, then gets
+// again. Once all are resolved it sends the batch to a free slot. The
+// slot tells the results as they come (ran) and answers the run with the
+// last ones; the outputs of the tasks whose results came together are
+// stored with one put (each output its own object: "key", or "key#i" for
+// n_output > 1). Reports to the managers (started, finished with the
+// output sizes, errored) and the outputs' places for meta (add_location)
+// leave in one message each per session per loop turn (a timer of 0
+// armed by the first of the turn).
+//
+// Running ahead: a task sent with "after" (the key of a task held here)
+// waits behind that task, goes along in its batch (the slot resolves the
+// references between them) or to the head of the queue once its outputs
+// are stored, and fails without running if that task fails. The tasks
+// held here are in a map by session and key ("live"), for that lookup
+// and for cancels.
 //
 // Cancel: a queued task is dropped and reported cancelled; a running
 // one's slot is told to set its cancelled flag, and a timer of
 // [task] kill_timeout kills the slot if the task still runs then. A slot
 // whose call fails with OSCAR_EPEERGONE died (a crash, or the kill): the
-// task fails with the signal in its error, and the keeper brings the slot
-// back (it waits for the sub pool's recovery, then makes its runner).
+// first task of its batch without a result, the one that ran, fails with
+// the signal in its error, the others run again, each alone, and the
+// keeper brings the slot back (it waits for the sub pool's recovery,
+// then makes its runner).
 //
 // The keeper is a thread of the task service on each worker: actors make
 // no host-thread calls, and making an actor in a sub pool or killing one

@@ -3,19 +3,24 @@
 //
 // A sub pool is the worker's own program with the same modules loaded,
 // so its registry (osc_subpool_registry) holds the node's task
-// functions. A function runs on a thread of its own, so that the sub
-// pool's loop stays free to take a cancel message, which sets the task's
-// cancelled flag from that loop while the function runs; the thread
-// posts "done" to the actor when the function returns, and the actor
-// answers the run request. A function that crashes takes the whole sub
-// pool with it: the executor sees its call fail with OSCAR_EPEERGONE and
-// the exit signal, and the sub pool is recovered.
+// functions. A run message is a batch of tasks of one session, which run
+// one after the other on a thread of the run's own, so that the sub
+// pool's loop stays free to take a cancel message, which sets a task's
+// cancelled flag from that loop while its function runs. A reference in
+// a task's arguments to an output of a task before it in the batch is
+// resolved here, from that task's result (a chain run ahead). The thread
+// posts "done" after each function but the last: the actor tells the
+// executor the results so far (ran), so that it stores them at once and
+// knows which task ran should the process die; once the thread ended,
+// the actor answers the run with the rest. A function that crashes takes
+// the whole sub pool with it: the executor sees its call fail with
+// OSCAR_EPEERGONE and the exit signal, and the sub pool is recovered.
 //
-// A slot runs one task at a time, except while a task waits for work it
-// submitted (nested submission, oscar_task_wait): the executor then
-// counts the slot as free and may give it another task, which runs on
+// A slot runs one batch at a time, except while a task waits for work
+// it submitted (nested submission, oscar_task_wait): the executor then
+// counts the slot as free and may give it another batch, which runs on
 // another thread beside the waiting one. OSC_SLOT_RUNS_MAX bounds how
-// many a slot holds at once, and so how deep nesting goes.
+// many runs a slot holds at once, and so how deep nesting goes.
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
