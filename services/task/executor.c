@@ -3,23 +3,36 @@
 //
 // The executor holds the tasks the session managers give it, in one FIFO
 // queue, and a slot per sub pool (the slot runner, slot.c), each running
-// one task at a time. For a task it takes from the queue it makes the
-// inputs local and resolves the references in the arguments: one get of
-// every referenced object from the node's storage ("oscar.storage"); for
-// objects the node does not hold, it asks the session's meta where they
-// are and has the storage pull them, then gets again. It then calls run
-// on a free slot, stores each output as its own object (put: "key", or
-// "key#i" for n_output > 1), tells meta where they are (add_location),
-// and reports to the session's manager: started, finished with the
-// output sizes, or errored. Reports leave in one message per session per
-// loop turn (a timer of 0 armed by the first report of the turn).
+// one batch at a time: up to OSC_EXEC_BATCH_MAX tasks of one session in
+// one run message, run one after the other. For each task of a batch it
+// makes the inputs local and resolves the references in the arguments:
+// one get of every referenced object from the node's storage
+// ("oscar.storage"); for objects the node does not hold, it asks the
+// session's meta where they are and has the storage pull them, then gets
+// again. Once all are resolved it sends the batch to a free slot. The
+// slot tells the results as they come (ran) and answers the run with the
+// last ones; the outputs of the tasks whose results came together are
+// stored with one put (each output its own object: "key", or "key#i" for
+// n_output > 1). Reports to the managers (started, finished with the
+// output sizes, errored) and the outputs' places for meta (add_location)
+// leave in one message each per session per loop turn (a timer of 0
+// armed by the first of the turn).
+//
+// Running ahead: a task sent with "after" (the key of a task held here)
+// waits behind that task, goes along in its batch (the slot resolves the
+// references between them) or to the head of the queue once its outputs
+// are stored, and fails without running if that task fails. The tasks
+// held here are in a map by session and key ("live"), for that lookup
+// and for cancels.
 //
 // Cancel: a queued task is dropped and reported cancelled; a running
 // one's slot is told to set its cancelled flag, and a timer of
 // [task] kill_timeout kills the slot if the task still runs then. A slot
 // whose call fails with OSCAR_EPEERGONE died (a crash, or the kill): the
-// task fails with the signal in its error, and the keeper brings the slot
-// back (it waits for the sub pool's recovery, then makes its runner).
+// first task of its batch without a result, the one that ran, fails with
+// the signal in its error, the others run again, each alone, and the
+// keeper brings the slot back (it waits for the sub pool's recovery,
+// then makes its runner).
 //
 // The keeper is a thread of the task service on each worker: actors make
 // no host-thread calls, and making an actor in a sub pool or killing one
@@ -32,6 +45,7 @@
 #include <string.h>
 
 #include "actors/map.h"
+#include "services/strmap.h"
 #include "services/task/graph.h"
 #include "services/task/task_int.h"
 
@@ -41,6 +55,11 @@
 #define OSC_EXEC_RUN_TIMEOUT_MS 86400000
 // The most tasks an executor queues (beyond those in its slots).
 #define OSC_EXEC_QUEUE_MAX (OSC_TM_QUEUE_MAX + OSC_TM_SLOTS_MAX)
+// The most tasks in one run message to a slot.
+#define OSC_EXEC_BATCH_MAX 64
+// How long the results a slot told before its answer may take to come
+// after it (they come first, so they are in the mailbox already).
+#define OSC_EXEC_RESULTS_TIMEOUT_MS 10000
 
 // ---------------------------------------------------------------------------
 // The keeper
@@ -194,32 +213,73 @@ static void *osc_keeper_main(void *arg)
 // ---------------------------------------------------------------------------
 // The executor
 
+typedef struct osc_xbatch osc_xbatch_t;
+
 typedef struct osc_xtask {
 	struct osc_xtask *next;          // in the queue, or a slot's crashed list
-	struct osc_xtask *aprev, *anext; // in the active list, while it holds a slot
+	struct osc_xtask *aprev, *anext; // in the active list, while in a batch
 	char              session[OSCAR_UID_MAX];
 	char              key[OSCAR_TASK_KEY_MAX];
 	char              fn[OSCAR_NAME_MAX];
-	oscar_value_t    *args;
+	oscar_value_t    *args;     // as the manager gave them
+	oscar_value_t    *resolved; // a copy with its references replaced, or NULL
 	unsigned          n_output;
-	int               slot; // the slot it runs in, or -1
+	int               slot; // the slot of its batch, or -1
+	osc_xbatch_t     *batch;
+	size_t            bidx; // in its batch
+	bool              prepared;
 	bool              cancelled;
 	bool              killed;
 	bool              pulled;  // inputs pulled once already
 	bool              waiting; // lent its slot while it waits for nested work
+	bool              alone;   // runs in a batch of its own (its batch's slot died)
+	bool              in_live; // in the executor's map of tasks by key
 	uint64_t          kill_timer;
 	struct osc_exec  *ex;
+	// Run ahead: after is the key of the task of the session it follows
+	// ("" for none). While that task is held here, this one waits in its
+	// followers list (lead says whose); in a batch behind it, blead
+	// points to it, and the slot resolves the references between them.
+	char              after[OSCAR_TASK_KEY_MAX];
+	struct osc_xtask *lead;
+	struct osc_xtask *blead;
+	struct osc_xtask *followers; // linked by next, in order
+	struct osc_xtask *cnext;     // a failure's work list
 } osc_xtask_t;
 
-// A slot runs one task at a time, plus one more for each of its tasks
+// osc_xbatch_t is one run message to a slot: tasks of one session, their
+// inputs read first (pending counts those still being read), then sent
+// together. It holds its slot from the moment it is made until the
+// slot answers.
+struct osc_xbatch {
+	osc_xbatch_t *prev, *next; // the executor's batches
+	uint64_t      id;          // names it in the slot's ran messages
+	unsigned      slot;
+	size_t        n;       // entries of tasks (NULL once a task left)
+	size_t        live;    // tasks still in it
+	size_t        pending; // tasks whose inputs are being read
+	bool          sent;
+	bool          busy;     // being filled or sent: no sending from inside
+	bool          answered; // the slot answered; ran messages for it are due
+	uint64_t      timer;    // while answered: the results' deadline
+	osc_xtask_t  *tasks[];
+};
+
+// osc_xstore_t is a batch's finished tasks while their outputs are stored.
+typedef struct osc_xstore {
+	size_t       n;
+	osc_xtask_t *tasks[];
+} osc_xstore_t;
+
+// A slot runs one batch at a time, plus one more for each of its tasks
 // that waits for nested work (lent): it is free while held < 1 + lent.
 typedef struct osc_xslot {
 	unsigned     index;
 	oscar_ref_t  ref;
 	bool         up;
 	bool         restarting; // the keeper was asked to bring it back
-	unsigned     held;       // tasks holding it (resolving inputs or running)
-	unsigned     lent;       // of those, waiting for nested work
+	unsigned     held;       // batches holding it
+	unsigned     lent;       // tasks of those waiting for nested work
 	osc_xtask_t *crashed;    // died with the slot: reported once it is back
 } osc_xslot_t;
 
@@ -233,61 +293,159 @@ typedef struct osc_exec {
 	unsigned            n_slots;
 	osc_xtask_t        *head, *tail;
 	size_t              queued;
-	osc_xtask_t        *active;  // tasks holding a slot
+	osc_xtask_t        *active;  // tasks in a batch
+	osc_xbatch_t       *batches; // batches not answered yet
 	oscar_value_t      *reports; // session -> [report...]
+	oscar_value_t      *locs;    // session -> [[key, address, size]...] for meta
+	osc_strmap_t        live;    // "session/key" -> osc_xtask_t, every task held
+	uint64_t            next_batch;
 	bool                report_armed;
+	bool                scheduling;
+	bool                again;
 	bool                closing;
 } osc_exec_t;
 
 static void osc_exec_schedule(osc_exec_t *ex);
+static void osc_batch_ready(osc_exec_t *ex, osc_xbatch_t *b);
 
+// osc_exec_steal moves item (an inline slot of an array) into a value of
+// its own, leaving nil behind; NULL when out of memory.
+static oscar_value_t *osc_exec_steal(oscar_value_t *item)
+{
+	oscar_value_t *v = malloc(sizeof(*v));
+	if (v != NULL) {
+		*v = *item;
+		memset(item, 0, sizeof(*item));
+		item->type = OSCAR_NIL;
+	}
+	return (v);
+}
+
+// osc_live_name writes the name of t in the executor's map of tasks.
+static void osc_live_name(const char *session, const char *key, char *buf, size_t size)
+{
+	snprintf(buf, size, "%s/%s", session, key);
+}
+
+// osc_xtask_free frees t, and the tasks waiting behind it (which no one
+// will run any more: the executor is going), without recursion.
 static void osc_xtask_free(osc_xtask_t *t)
 {
+	osc_xtask_t *work = t;
 	if (t != NULL) {
-		oscar_value_free(t->args);
-		free(t);
+		t->cnext = NULL;
+	}
+	while (work != NULL) {
+		osc_xtask_t *x = work;
+		work           = x->cnext;
+		for (osc_xtask_t *f = x->followers; f != NULL;) {
+			osc_xtask_t *n = f->next;
+			f->cnext       = work;
+			work           = f;
+			f              = n;
+		}
+		if (x->in_live) {
+			char name[OSCAR_UID_MAX + OSCAR_TASK_KEY_MAX + 2];
+			osc_live_name(x->session, x->key, name, sizeof(name));
+			osc_strmap_del(&x->ex->live, name);
+		}
+		oscar_value_free(x->args);
+		oscar_value_free(x->resolved);
+		free(x);
 	}
 }
 
 // ---------------------------------------------------------------------------
-// Reports
+// Reports and locations, one message per session per loop turn
 
-static void osc_exec_send_reports(oscar_actor_t *self, oscar_result_t *res, void *arg)
+// osc_exec_send_to tells each session's actor named prefix+session the
+// list kept for it in *lists (consumed), wrapped by wrap.
+static void osc_exec_send_to(
+    osc_exec_t *ex, oscar_value_t **lists, const char *prefix, const char *method, bool wrap)
 {
-	osc_exec_t *ex = arg;
-	if (res->code != 0) {
-		return;
-	}
-	ex->report_armed       = false;
-	oscar_value_t *reports = ex->reports;
-	ex->reports            = NULL;
-	for (size_t i = 0; reports != NULL && i < reports->as.map.len; i++) {
+	oscar_value_t *all = *lists;
+	*lists             = NULL;
+	for (size_t i = 0; all != NULL && i < all->as.map.len; i++) {
 		const char    *sid;
 		size_t         len;
 		char           uid[OSCAR_UID_MAX];
 		oscar_ref_t    ref;
-		oscar_value_t *msg = oscar_value_new_map(2);
-		if (oscar_value_get_str(&reports->as.map.kv[i].key, &sid, &len) != 0 ||
-		    msg == NULL ||
-		    (size_t) snprintf(uid, sizeof(uid), "%s%.*s", OSC_TASK_UID_PREFIX, (int) len,
-		        sid) >= sizeof(uid) ||
-		    oscar_ref_make(&ref, oscar_node_supervisor(ex->node), uid) != 0 ||
-		    oscar_value_map_set(
-		        msg, "worker", oscar_value_new_str(oscar_node_address(ex->node))) != 0 ||
-		    oscar_value_map_set(
-		        msg, "reports", oscar_value_copy(&reports->as.map.kv[i].val)) != 0) {
-			oscar_value_free(msg);
-			oscar_log(OSCAR_LOG_ERROR, "task",
-			    "cannot report to a task manager: out of memory");
-			continue;
+		oscar_value_t *list = osc_exec_steal(&all->as.map.kv[i].val);
+		oscar_value_t *msg  = list;
+		int            rv   = list != NULL ? 0 : OSCAR_ENOMEM;
+		if (rv == 0 && wrap) {
+			msg = oscar_value_new_map(2);
+			rv  = msg == NULL ||
+                                     oscar_value_map_set(msg, "worker",
+			                  oscar_value_new_str(oscar_node_address(ex->node))) != 0
+			          ? OSCAR_ENOMEM
+			          : 0;
+			if (rv == 0) {
+				rv   = oscar_value_map_set(msg, "reports", list);
+				list = NULL;
+			}
+			if (rv != 0) {
+				oscar_value_free(msg);
+				msg = NULL;
+			}
 		}
-		int rv = oscar_actor_tell(self, &ref, osc_tmgr_name(OSC_TMGR_REPORT), msg);
+		list = NULL;
+		if (rv == 0 &&
+		    (oscar_value_get_str(&all->as.map.kv[i].key, &sid, &len) != 0 ||
+		        (size_t) snprintf(uid, sizeof(uid), "%s%.*s", prefix, (int) len, sid) >=
+		            sizeof(uid) ||
+		        oscar_ref_make(&ref, oscar_node_supervisor(ex->node), uid) != 0)) {
+			rv = OSCAR_EINVAL;
+		}
+		if (rv == 0) {
+			rv  = oscar_actor_tell(ex->self, &ref, method, msg);
+			msg = NULL;
+		}
+		oscar_value_free(msg);
+		oscar_value_free(list);
 		if (rv != 0) {
-			oscar_log(OSCAR_LOG_WARN, "task", "cannot report to %s: %s", uid,
-			    oscar_strerror(rv));
+			oscar_log(OSCAR_LOG_WARN, "task", "cannot tell a session's %s %s: %s",
+			    prefix, method, oscar_strerror(rv));
 		}
 	}
-	oscar_value_free(reports);
+	oscar_value_free(all);
+}
+
+static void osc_exec_send_reports(oscar_actor_t *self, oscar_result_t *res, void *arg)
+{
+	osc_exec_t *ex = arg;
+	(void) self;
+	if (res->code != 0) {
+		return;
+	}
+	ex->report_armed = false;
+	// Meta first: once the manager hears that a task finished, meta
+	// knows where its outputs are (both live in the supervisor's pool
+	// and get this turn's messages in order).
+	osc_exec_send_to(ex, &ex->locs, "oscar.meta:", "add_location", false);
+	osc_exec_send_to(
+	    ex, &ex->reports, OSC_TASK_UID_PREFIX, osc_tmgr_name(OSC_TMGR_REPORT), true);
+}
+
+static void osc_exec_arm(osc_exec_t *ex)
+{
+	if (!ex->report_armed && !ex->closing &&
+	    oscar_actor_after(ex->self, 0, osc_exec_send_reports, ex, NULL) == 0) {
+		ex->report_armed = true;
+	}
+}
+
+// osc_exec_list gives the list kept for session in *all (made if need be).
+static oscar_value_t *osc_exec_list(oscar_value_t **all, const char *session)
+{
+	if (*all == NULL && (*all = oscar_value_new_map(4)) == NULL) {
+		return (NULL);
+	}
+	oscar_value_t *list = (oscar_value_t *) oscar_value_map_get(*all, session);
+	if (list == NULL && oscar_value_map_set(*all, session, oscar_value_new_array(16)) == 0) {
+		list = (oscar_value_t *) oscar_value_map_get(*all, session);
+	}
+	return (list);
 }
 
 // osc_exec_report queues one report for t's session's manager:
@@ -307,20 +465,11 @@ static void osc_exec_report(osc_exec_t *ex, const osc_xtask_t *t, const char *ki
 	rv    = rv != 0 ? rv
 	                : oscar_value_array_push(
 	                      item, oscar_value_new_str(message != NULL ? message : ""));
-	if (rv == 0 && ex->reports == NULL && (ex->reports = oscar_value_new_map(4)) == NULL) {
+	oscar_value_t *list = rv == 0 ? osc_exec_list(&ex->reports, t->session) : NULL;
+	if (rv == 0 && list == NULL) {
 		rv = OSCAR_ENOMEM;
 	}
-	oscar_value_t *list = NULL;
 	if (rv == 0) {
-		list = (oscar_value_t *) oscar_value_map_get(ex->reports, t->session);
-		if (list == NULL) {
-			rv = oscar_value_map_set(ex->reports, t->session, oscar_value_new_array(8));
-			list = rv == 0
-			           ? (oscar_value_t *) oscar_value_map_get(ex->reports, t->session)
-			           : NULL;
-		}
-	}
-	if (rv == 0 && list != NULL) {
 		rv   = oscar_value_array_push(list, item);
 		item = NULL;
 	}
@@ -331,59 +480,135 @@ static void osc_exec_report(osc_exec_t *ex, const osc_xtask_t *t, const char *ki
 		    oscar_strerror(rv));
 		return;
 	}
-	if (!ex->report_armed &&
-	    oscar_actor_after(ex->self, 0, osc_exec_send_reports, ex, NULL) == 0) {
-		ex->report_armed = true;
-	}
+	osc_exec_arm(ex);
 }
 
-// osc_slot_take gives slot i to t.
-static void osc_slot_take(osc_exec_t *ex, unsigned i, osc_xtask_t *t)
-{
-	t->slot = (int) i;
-	ex->slots[i].held++;
-	t->aprev = NULL;
-	t->anext = ex->active;
-	if (ex->active != NULL) {
-		ex->active->aprev = t;
-	}
-	ex->active = t;
-}
+// ---------------------------------------------------------------------------
+// Batches and their slots
 
-// osc_slot_release takes t's slot back (a no-op when it holds none).
-static void osc_slot_release(osc_exec_t *ex, osc_xtask_t *t)
+static void osc_active_unlink(osc_exec_t *ex, osc_xtask_t *t)
 {
-	if (t->slot < 0) {
-		return;
-	}
-	osc_xslot_t *s = &ex->slots[t->slot];
-	s->held--;
-	if (t->waiting) {
-		s->lent--;
-		t->waiting = false;
-		osc_exec_report(ex, t, "resumed", NULL, 0, 0, NULL);
-	}
 	if (t->aprev != NULL) {
 		t->aprev->anext = t->anext;
-	} else {
+	} else if (ex->active == t) {
 		ex->active = t->anext;
 	}
 	if (t->anext != NULL) {
 		t->anext->aprev = t->aprev;
 	}
 	t->aprev = t->anext = NULL;
-	t->slot             = -1;
 }
 
-// osc_exec_end frees t, and its slot.
-static void osc_exec_end(osc_exec_t *ex, osc_xtask_t *t)
+// osc_task_leave takes t out of its batch and the active list, and gives
+// back the slot it lent (a no-op for a task in no batch).
+static void osc_task_leave(osc_exec_t *ex, osc_xtask_t *t)
 {
-	osc_slot_release(ex, t);
+	osc_xbatch_t *b = t->batch;
+	if (b == NULL) {
+		return;
+	}
+	b->tasks[t->bidx] = NULL;
+	b->live--;
+	if (!t->prepared && !b->sent) {
+		b->pending--;
+	}
+	if (t->waiting) {
+		ex->slots[t->slot].lent--;
+		t->waiting = false;
+		osc_exec_report(ex, t, "resumed", NULL, 0, 0, NULL);
+	}
+	osc_active_unlink(ex, t);
+	t->batch = NULL;
+	t->slot  = -1;
 	if (t->kill_timer != 0) {
 		oscar_actor_cancel(ex->self, t->kill_timer);
+		t->kill_timer = 0;
 	}
+}
+
+// osc_batch_end frees b and its slot (its tasks have left it).
+static void osc_batch_end(osc_exec_t *ex, osc_xbatch_t *b)
+{
+	if (!b->answered) {
+		ex->slots[b->slot].held--;
+	}
+	if (b->timer != 0) {
+		oscar_actor_cancel(ex->self, b->timer);
+	}
+	if (b->prev != NULL) {
+		b->prev->next = b->next;
+	} else {
+		ex->batches = b->next;
+	}
+	if (b->next != NULL) {
+		b->next->prev = b->prev;
+	}
+	free(b);
+}
+
+// osc_exec_end frees t, which left its batch or is leaving it now.
+static void osc_exec_end(osc_exec_t *ex, osc_xtask_t *t)
+{
+	osc_xbatch_t *b = t->batch;
+	osc_task_leave(ex, t);
 	osc_xtask_free(t);
+	if (b != NULL && !b->sent) {
+		osc_batch_ready(ex, b);
+	}
 	osc_exec_schedule(ex);
+}
+
+// osc_exec_drop frees t without a report: the executor is going.
+static void osc_exec_drop(osc_exec_t *ex, osc_xtask_t *t)
+{
+	osc_task_leave(ex, t);
+	osc_xtask_free(t);
+}
+
+// osc_exec_dependents moves the tasks that run ahead behind t (waiting
+// for it, or in its batch not sent yet) to the work list *work.
+static void osc_exec_dependents(osc_xtask_t *t, osc_xtask_t **work)
+{
+	while (t->followers != NULL) {
+		osc_xtask_t *f = t->followers;
+		t->followers   = f->next;
+		f->next        = NULL;
+		f->lead        = NULL;
+		f->cnext       = *work;
+		*work          = f;
+	}
+	osc_xbatch_t *b = t->batch;
+	for (size_t i = 0; b != NULL && !b->sent && i < b->n; i++) {
+		osc_xtask_t *x = b->tasks[i];
+		if (x != NULL && x->blead == t) {
+			x->blead = NULL;
+			x->cnext = *work;
+			*work    = x;
+		}
+	}
+}
+
+// osc_exec_cascade fails every task that runs ahead behind t, which
+// failed: they never run. Without recursion: a chain may be long.
+static void osc_exec_cascade(osc_exec_t *ex, osc_xtask_t *t)
+{
+	osc_xtask_t *work = NULL;
+	osc_exec_dependents(t, &work);
+	while (work != NULL) {
+		osc_xtask_t *x = work;
+		work           = x->cnext;
+		osc_exec_dependents(x, &work);
+		char msg[OSCAR_ERRMSG_MAX];
+		snprintf(msg, sizeof(msg), "task %s (%s) did not run: its input %s failed", x->key,
+		    x->fn, x->after);
+		osc_exec_report(ex, x, "errored", NULL, OSCAR_ECANCELED, 0, msg);
+		osc_xbatch_t *b = x->batch;
+		osc_task_leave(ex, x);
+		osc_xtask_free(x);
+		if (b != NULL && !b->sent) {
+			osc_batch_ready(ex, b);
+		}
+	}
 }
 
 static void osc_exec_fail(osc_exec_t *ex, osc_xtask_t *t, int code, int sig, const char *fmt, ...)
@@ -400,6 +625,7 @@ static void osc_exec_fail(osc_exec_t *ex, osc_xtask_t *t, int code, int sig, con
 		code = OSCAR_ECANCELED;
 	}
 	osc_exec_report(ex, t, "errored", NULL, code, sig, msg);
+	osc_exec_cascade(ex, t);
 	osc_exec_end(ex, t);
 }
 
@@ -409,7 +635,7 @@ static const char *osc_res_message(const oscar_result_t *res)
 }
 
 // ---------------------------------------------------------------------------
-// Running a task: inputs, the slot, outputs
+// Inputs
 
 static void osc_exec_got_inputs(oscar_actor_t *self, oscar_result_t *res, void *arg);
 static void osc_exec_get_inputs(osc_exec_t *ex, osc_xtask_t *t, oscar_value_t *names);
@@ -440,65 +666,58 @@ static int osc_exec_names(osc_xtask_t *t, oscar_value_t **names)
 	return (0);
 }
 
+// osc_replace_t maps the references of a task's arguments to the values
+// read for them. names lists them in the order the walk meets them
+// (osc_exec_names), so the cursor next finds each in O(1): a task with
+// 10,000 inputs costs 10,000 steps, not 10,000 squared, on the
+// executor's loop. A name that is not next (one left to the slot) is
+// looked for in the whole list.
 typedef struct osc_replace {
 	const oscar_value_t *names;
 	const oscar_value_t *values;
+	size_t               next;
 } osc_replace_t;
+
+static bool osc_replace_is(const oscar_value_t *names, size_t i, const char *name, size_t len)
+{
+	const char *n;
+	size_t      nlen;
+	return (oscar_value_get_str(oscar_value_at(names, i), &n, &nlen) == 0 && nlen == len &&
+	        memcmp(n, name, len) == 0);
+}
 
 static int osc_exec_replace_cb(void *arg, const oscar_value_t *ref, oscar_value_t **out)
 {
 	osc_replace_t *r = arg;
 	char           name[OSCAR_REF_NAME_MAX];
+	size_t         n = oscar_value_len(r->names);
 	if (oscar_value_ref_name(ref, name, sizeof(name)) != 0) {
 		return (OSCAR_EINVAL);
 	}
-	for (size_t i = 0; i < oscar_value_len(r->names); i++) {
-		const char *n;
-		size_t      len;
-		if (oscar_value_get_str(oscar_value_at(r->names, i), &n, &len) == 0 &&
-		    strlen(name) == len && memcmp(n, name, len) == 0) {
-			*out = oscar_value_copy(oscar_value_at(r->values, i));
-			return (*out != NULL ? 0 : OSCAR_ENOMEM);
+	size_t len = strlen(name);
+	size_t at  = r->next;
+	if (at >= n || !osc_replace_is(r->names, at, name, len)) {
+		for (at = 0; at < n && !osc_replace_is(r->names, at, name, len); at++) {
 		}
 	}
-	return (OSCAR_ENOENT);
+	if (at < n) {
+		r->next = at + 1;
+		*out    = oscar_value_copy(oscar_value_at(r->values, at));
+		return (*out != NULL ? 0 : OSCAR_ENOMEM);
+	}
+	// An output of a task before it in its batch: the slot resolves it.
+	*out = NULL;
+	return (0);
 }
 
-static void osc_exec_ran(oscar_actor_t *self, oscar_result_t *res, void *arg);
-
-// osc_exec_start sends t, its arguments resolved, to its slot.
-static void osc_exec_start(osc_exec_t *ex, osc_xtask_t *t)
+// osc_exec_prepared: t's inputs are in its resolved arguments (or it
+// needs none); its batch leaves once every task of it is prepared.
+static void osc_exec_prepared(osc_exec_t *ex, osc_xtask_t *t)
 {
-	osc_xslot_t   *s   = &ex->slots[t->slot];
-	oscar_value_t *msg = oscar_value_new_map(5);
-	int            rv  = msg != NULL ? 0 : OSCAR_ENOMEM;
-	rv = rv != 0 ? rv : oscar_value_map_set(msg, "session", oscar_value_new_str(t->session));
-	rv = rv != 0 ? rv : oscar_value_map_set(msg, "key", oscar_value_new_str(t->key));
-	rv = rv != 0 ? rv : oscar_value_map_set(msg, "fn", oscar_value_new_str(t->fn));
-	rv = rv != 0 ? rv : oscar_value_map_set(msg, "n_output", oscar_value_new_uint(t->n_output));
-	rv = rv != 0 ? rv
-	             : oscar_value_map_set(
-	                   msg, "supervisor", oscar_value_new_str(oscar_node_supervisor(ex->node)));
-	rv = rv != 0 ? rv
-	             : oscar_value_map_set(
-	                   msg, "executor", oscar_value_new_str(oscar_node_address(ex->node)));
-	rv = rv != 0 ? rv : oscar_value_map_set(msg, "slot", oscar_value_new_uint(s->index));
-	if (rv == 0) {
-		rv      = oscar_value_map_set(msg, "args", t->args);
-		t->args = NULL;
-	}
-	if (rv == 0) {
-		rv  = oscar_actor_call(ex->self, &s->ref, osc_slot_name(OSC_SLOT_RUN), msg,
-		     OSC_EXEC_RUN_TIMEOUT_MS, osc_exec_ran, t, NULL);
-		msg = NULL;
-	}
-	oscar_value_free(msg);
-	if (rv != 0) {
-		osc_exec_fail(ex, t, rv, 0, "task %s (%s): cannot start it in slot %u: %s", t->key,
-		    t->fn, s->index, oscar_strerror(rv));
-		return;
-	}
-	osc_exec_report(ex, t, "started", NULL, 0, 0, NULL);
+	osc_xbatch_t *b = t->batch;
+	t->prepared     = true;
+	b->pending--;
+	osc_batch_ready(ex, b);
 }
 
 static void osc_exec_pulled(oscar_actor_t *self, oscar_result_t *res, void *arg);
@@ -556,7 +775,7 @@ static void osc_exec_pulled(oscar_actor_t *self, oscar_result_t *res, void *arg)
 	osc_pull_t *p  = arg;
 	osc_exec_t *ex = oscar_actor_state(self);
 	if (res->code == OSCAR_ECANCELED || res->code == OSCAR_ECLOSED) {
-		osc_xtask_free(p->t);
+		osc_exec_drop(ex, p->t);
 		osc_pull_free(p);
 		return;
 	}
@@ -576,7 +795,7 @@ static void osc_exec_located(oscar_actor_t *self, oscar_result_t *res, void *arg
 	osc_exec_t  *ex = oscar_actor_state(self);
 	osc_xtask_t *t  = p->t;
 	if (res->code == OSCAR_ECANCELED || res->code == OSCAR_ECLOSED) {
-		osc_xtask_free(t);
+		osc_exec_drop(ex, t);
 		osc_pull_free(p);
 		return;
 	}
@@ -675,7 +894,7 @@ static void osc_exec_got_inputs(oscar_actor_t *self, oscar_result_t *res, void *
 	oscar_value_t *names = g->names;
 	free(g);
 	if (res->code == OSCAR_ECANCELED || res->code == OSCAR_ECLOSED) {
-		osc_xtask_free(t);
+		osc_exec_drop(ex, t);
 		oscar_value_free(names);
 		return;
 	}
@@ -698,15 +917,18 @@ static void osc_exec_got_inputs(oscar_actor_t *self, oscar_result_t *res, void *
 		                   : "storage answered get with a malformed reply");
 		return;
 	}
-	osc_replace_t r  = { names, res->value };
-	int           rv = oscar_value_replace_refs(t->args, osc_exec_replace_cb, &r);
+	osc_replace_t  r = { names, res->value, 0 };
+	oscar_value_t *a = oscar_value_copy(t->args);
+	int rv = a != NULL ? oscar_value_replace_refs(a, osc_exec_replace_cb, &r) : OSCAR_ENOMEM;
 	oscar_value_free(names);
 	if (rv != 0) {
+		oscar_value_free(a);
 		osc_exec_fail(ex, t, rv, 0, "task %s (%s): cannot resolve its inputs: %s", t->key,
 		    t->fn, oscar_strerror(rv));
 		return;
 	}
-	osc_exec_start(ex, t);
+	t->resolved = a;
+	osc_exec_prepared(ex, t);
 }
 
 // osc_exec_get_inputs reads every object names lists (consumed) from the
@@ -735,7 +957,24 @@ static void osc_exec_get_inputs(osc_exec_t *ex, osc_xtask_t *t, oscar_value_t *n
 	    oscar_strerror(rv));
 }
 
-// osc_exec_prepare resolves t's inputs, then starts it.
+// osc_batch_makes tells whether a task of t's batch before it has an
+// output called name (the slot gives it to t).
+static bool osc_batch_makes(const osc_xtask_t *t, const char *name, size_t len)
+{
+	const osc_xbatch_t *b = t->batch;
+	for (size_t i = 0; b != NULL && i < t->bidx; i++) {
+		const osc_xtask_t *x = b->tasks[i];
+		size_t             k = x != NULL ? strlen(x->key) : 0;
+		if (x != NULL && len >= k && memcmp(name, x->key, k) == 0 &&
+		    (len == k ? x->n_output == 1 : name[k] == '#' && x->n_output > 1)) {
+			return (true);
+		}
+	}
+	return (false);
+}
+
+// osc_exec_prepare reads t's inputs, if it has any: those that tasks
+// before it in its batch make are left to the slot.
 static void osc_exec_prepare(osc_exec_t *ex, osc_xtask_t *t)
 {
 	oscar_value_t *names;
@@ -745,9 +984,28 @@ static void osc_exec_prepare(osc_exec_t *ex, osc_xtask_t *t)
 		    ex, t, rv, 0, "task %s (%s): bad references in its args", t->key, t->fn);
 		return;
 	}
+	if (t->blead != NULL) {
+		oscar_value_t *keep = oscar_value_new_array(oscar_value_len(names));
+		for (size_t i = 0; keep != NULL && i < oscar_value_len(names); i++) {
+			const char *n;
+			size_t      len;
+			if (oscar_value_get_str(oscar_value_at(names, i), &n, &len) == 0 &&
+			    !osc_batch_makes(t, n, len) &&
+			    oscar_value_array_push(keep, oscar_value_new_str(n)) != 0) {
+				oscar_value_free(keep);
+				keep = NULL;
+			}
+		}
+		oscar_value_free(names);
+		if ((names = keep) == NULL) {
+			osc_exec_fail(
+			    ex, t, OSCAR_ENOMEM, 0, "task %s (%s): out of memory", t->key, t->fn);
+			return;
+		}
+	}
 	if (oscar_value_len(names) == 0) {
 		oscar_value_free(names);
-		osc_exec_start(ex, t);
+		osc_exec_prepared(ex, t);
 		return;
 	}
 	osc_exec_get_inputs(ex, t, names);
@@ -763,58 +1021,109 @@ static void osc_out_name(const osc_xtask_t *t, unsigned i, char *buf, size_t siz
 	}
 }
 
-static void osc_exec_stored(oscar_actor_t *self, oscar_result_t *res, void *arg)
+// ---------------------------------------------------------------------------
+// Running a batch: the slot, then the outputs
+
+static void osc_exec_ran(oscar_actor_t *self, oscar_result_t *res, void *arg);
+
+// osc_batch_send sends b's tasks to its slot in one run message.
+static void osc_batch_send(osc_exec_t *ex, osc_xbatch_t *b)
 {
-	osc_xtask_t *t  = arg;
-	osc_exec_t  *ex = oscar_actor_state(self);
-	if (res->code == OSCAR_ECANCELED || res->code == OSCAR_ECLOSED) {
-		osc_xtask_free(t);
-		return;
-	}
-	if (res->code != 0 || res->value == NULL || res->value->type != OSCAR_ARRAY ||
-	    oscar_value_len(res->value) != t->n_output) {
-		osc_exec_fail(ex, t, res->code != 0 ? res->code : OSCAR_EPROTO, 0,
-		    "task %s (%s): cannot store its outputs: %s", t->key, t->fn,
-		    res->code != 0 ? osc_res_message(res)
-		                   : "storage answered put with a malformed reply");
-		return;
-	}
-	// Tell meta where the outputs are, then the manager that they are.
-	oscar_value_t *locs = oscar_value_new_array(t->n_output);
-	for (unsigned i = 0; locs != NULL && i < t->n_output; i++) {
-		char           name[OSCAR_TASK_KEY_MAX + 16];
-		oscar_value_t *loc = oscar_value_new_array(3);
-		osc_out_name(t, i, name, sizeof(name));
-		if (loc == NULL || oscar_value_array_push(loc, oscar_value_new_str(name)) != 0 ||
-		    oscar_value_array_push(
-		        loc, oscar_value_new_str(oscar_node_address(ex->node))) != 0 ||
-		    oscar_value_array_push(
-		        loc, oscar_value_new_uint(oscar_value_at_uint(res->value, i, 0))) != 0 ||
-		    oscar_value_array_push(locs, loc) != 0) {
-			oscar_value_free(locs);
-			locs = NULL;
+	osc_xslot_t *s = &ex->slots[b->slot];
+	// Tasks cancelled meanwhile leave first; the others close ranks, so
+	// that the answer's i-th result is tasks[i]'s.
+	b->busy = true;
+	for (size_t i = 0; i < b->n; i++) {
+		osc_xtask_t *t = b->tasks[i];
+		if (t != NULL && t->cancelled) {
+			osc_exec_fail(ex, t, OSCAR_ECANCELED, 0,
+			    "task %s (%s) was cancelled before it ran", t->key, t->fn);
 		}
 	}
-	char        uid[OSCAR_UID_MAX];
-	oscar_ref_t meta;
-	snprintf(uid, sizeof(uid), "oscar.meta:%s", t->session);
-	int rv = locs == NULL ? OSCAR_ENOMEM
-	                      : oscar_ref_make(&meta, oscar_node_supervisor(ex->node), uid);
-	if (rv == 0) {
-		rv   = oscar_actor_tell(self, &meta, "add_location", locs);
-		locs = NULL;
+	size_t k = 0;
+	for (size_t i = 0; i < b->n; i++) {
+		if (b->tasks[i] != NULL) {
+			b->tasks[k]       = b->tasks[i];
+			b->tasks[k]->bidx = k;
+			k++;
+		}
 	}
-	oscar_value_free(locs);
-	if (rv != 0) {
-		osc_exec_fail(ex, t, rv, 0,
-		    "task %s (%s): cannot tell meta where its outputs are: %s", t->key, t->fn,
-		    oscar_strerror(rv));
+	b->n    = k;
+	b->busy = false;
+	if (k == 0) {
+		osc_batch_end(ex, b);
+		osc_exec_schedule(ex);
 		return;
 	}
-	oscar_value_t *sizes = res->value;
-	res->value           = NULL;
-	osc_exec_report(ex, t, "finished", sizes, 0, 0, NULL);
-	osc_exec_end(ex, t);
+	osc_xtask_t   *t0   = b->tasks[0];
+	oscar_value_t *msg  = oscar_value_new_map(6);
+	oscar_value_t *list = oscar_value_new_array(k);
+	int            rv   = msg != NULL && list != NULL ? 0 : OSCAR_ENOMEM;
+	for (size_t i = 0; rv == 0 && i < k; i++) {
+		osc_xtask_t   *t    = b->tasks[i];
+		oscar_value_t *item = oscar_value_new_array(4);
+		oscar_value_t *a    = t->resolved != NULL ? t->resolved : oscar_value_copy(t->args);
+		t->resolved         = NULL;
+		rv = item != NULL ? oscar_value_array_push(item, oscar_value_new_str(t->key))
+		                  : OSCAR_ENOMEM;
+		rv = rv != 0 ? rv : oscar_value_array_push(item, oscar_value_new_str(t->fn));
+		rv = rv != 0 ? (oscar_value_free(a), rv) : oscar_value_array_push(item, a);
+		rv = rv != 0 ? rv : oscar_value_array_push(item, oscar_value_new_uint(t->n_output));
+		rv = rv != 0 ? (oscar_value_free(item), rv) : oscar_value_array_push(list, item);
+	}
+	rv = rv != 0 ? rv : oscar_value_map_set(msg, "session", oscar_value_new_str(t0->session));
+	rv = rv != 0 ? rv
+	             : oscar_value_map_set(
+	                   msg, "supervisor", oscar_value_new_str(oscar_node_supervisor(ex->node)));
+	rv = rv != 0 ? rv
+	             : oscar_value_map_set(msg, "executor",
+	                   oscar_value_new_str(oscar_pool_address(oscar_actor_pool(ex->self))));
+	rv = rv != 0 ? rv : oscar_value_map_set(msg, "slot", oscar_value_new_uint(s->index));
+	rv = rv != 0 ? rv : oscar_value_map_set(msg, "batch", oscar_value_new_uint(b->id));
+	if (rv == 0) {
+		rv   = oscar_value_map_set(msg, "tasks", list);
+		list = NULL;
+	}
+	oscar_value_free(list);
+	if (rv == 0) {
+		rv  = oscar_actor_call(ex->self, &s->ref, osc_slot_name(OSC_SLOT_RUN), msg,
+		     OSC_EXEC_RUN_TIMEOUT_MS, osc_exec_ran, b, NULL);
+		msg = NULL;
+	}
+	oscar_value_free(msg);
+	if (rv != 0) {
+		b->busy = true;
+		for (size_t i = 0; i < b->n; i++) {
+			osc_xtask_t *t = b->tasks[i];
+			if (t != NULL) {
+				osc_exec_fail(ex, t, rv, 0,
+				    "task %s (%s): cannot start it in slot %u: %s", t->key, t->fn,
+				    s->index, oscar_strerror(rv));
+			}
+		}
+		osc_batch_end(ex, b);
+		osc_exec_schedule(ex);
+		return;
+	}
+	// Started: in its slot, which runs them in order; one behind
+	// another task of the batch waits for it, and is not reported
+	// started (it ends with the batch all the same).
+	b->sent = true;
+	for (size_t i = 0; i < b->n; i++) {
+		if (b->tasks[i]->blead == NULL) {
+			osc_exec_report(ex, b->tasks[i], "started", NULL, 0, 0, NULL);
+		}
+	}
+}
+
+// osc_batch_ready sends b once every task of it is prepared (or ends it
+// when none is left).
+static void osc_batch_ready(osc_exec_t *ex, osc_xbatch_t *b)
+{
+	if (b->busy || b->sent || b->pending > 0 || ex->closing) {
+		return;
+	}
+	osc_batch_send(ex, b);
 }
 
 // osc_signal_of finds the signal in a message saying a sub pool "was
@@ -825,108 +1134,434 @@ static int osc_signal_of(const char *msg)
 	return (p != NULL ? atoi(p + strlen("killed by signal ")) : 0);
 }
 
-static void osc_exec_ran(oscar_actor_t *self, oscar_result_t *res, void *arg)
+static void osc_exec_stored(oscar_actor_t *self, oscar_result_t *res, void *arg);
+
+// osc_batch_crashed: b's slot died. The slot told the results of the
+// tasks before it as they came (ran), so the first task left is the one
+// that ran: it fails once the slot is back, with how its process ended
+// (so do tasks killed or cancelled). The others go back to the head of
+// the queue, each to run alone: should the dying slot's last results
+// have been lost on the way, the task that crashes it is still named
+// exactly when it crashes alone.
+static void osc_batch_crashed(osc_exec_t *ex, osc_xbatch_t *b)
 {
-	osc_xtask_t *t  = arg;
-	osc_exec_t  *ex = oscar_actor_state(self);
-	if (res->code == OSCAR_ECANCELED || res->code == OSCAR_ECLOSED) {
-		osc_xtask_free(t);
-		return;
-	}
-	if (res->code == OSCAR_EPEERGONE) {
-		// The slot died with the task: the keeper brings it back and
-		// says how its process ended, and the task is reported then.
-		osc_xslot_t *s = &ex->slots[t->slot];
-		s->up          = false;
-		osc_slot_release(ex, t);
-		t->next    = s->crashed;
-		s->crashed = t;
-		if (t->kill_timer != 0) {
-			oscar_actor_cancel(self, t->kill_timer);
-			t->kill_timer = 0;
+	osc_xslot_t *s     = &ex->slots[b->slot];
+	osc_xtask_t *first = NULL, *last = NULL;
+	bool         blame = true;
+	s->up              = false;
+	for (size_t i = 0; i < b->n; i++) {
+		osc_xtask_t *t = b->tasks[i];
+		if (t == NULL) {
+			continue;
 		}
-		// Every task the slot held fails this way; one restart for all.
-		if (!s->restarting) {
-			s->restarting = true;
-			osc_keeper_push(ex->keeper, OSC_KEEP_START, s->index);
+		osc_task_leave(ex, t);
+		if (blame || t->killed || t->cancelled || t->alone) {
+			blame      = false;
+			t->next    = s->crashed;
+			s->crashed = t;
+			continue;
 		}
-		return;
-	}
-	if (res->code != 0) {
-		osc_exec_fail(ex, t, res->code, 0, "task %s (%s): its slot failed: %s", t->key,
-		    t->fn, osc_res_message(res));
-		return;
-	}
-	if (res->value != NULL && res->value->type == OSCAR_MAP) {
-		// The function failed: its code and message, as osc_task_run
-		// gave them (naming the task and the function).
-		const char *msg = oscar_value_map_str(res->value, "message");
-		osc_exec_fail(ex, t, (int) oscar_value_map_int(res->value, "code", OSCAR_EAPP), 0,
-		    "%s", msg != NULL ? msg : "failed");
-		return;
-	}
-	if (res->value == NULL || res->value->type != OSCAR_ARRAY ||
-	    oscar_value_len(res->value) != t->n_output) {
-		osc_exec_fail(ex, t, OSCAR_EPROTO, 0,
-		    "task %s (%s): its slot answered a malformed result", t->key, t->fn);
-		return;
-	}
-	// Store the outputs, each its own object, in one put.
-	oscar_value_t *items = oscar_value_new_array(t->n_output);
-	for (unsigned i = 0; items != NULL && i < t->n_output; i++) {
-		char           name[OSCAR_TASK_KEY_MAX + 16];
-		oscar_value_t *item = oscar_value_new_array(2);
-		osc_out_name(t, i, name, sizeof(name));
-		if (item == NULL || oscar_value_array_push(item, oscar_value_new_str(name)) != 0 ||
-		    oscar_value_array_push(item, oscar_value_copy(oscar_value_at(res->value, i))) !=
-		        0 ||
-		    oscar_value_array_push(items, item) != 0) {
-			oscar_value_free(items);
-			items = NULL;
+		t->alone    = true;
+		t->prepared = false;
+		t->next     = NULL;
+		if (t->blead != NULL) {
+			// It takes the output of a task of the batch before it:
+			// it waits behind that one again (which fails or runs
+			// again, and takes it along).
+			osc_xtask_t *l = t->blead, **pp = &l->followers;
+			t->blead = NULL;
+			t->lead  = l;
+			while (*pp != NULL) {
+				pp = &(*pp)->next;
+			}
+			*pp = t;
+			continue;
 		}
+		if (last != NULL) {
+			last->next = t;
+		} else {
+			first = t;
+		}
+		last = t;
+		ex->queued++;
+	}
+	if (first != NULL) {
+		last->next = ex->head;
+		if (ex->head == NULL) {
+			ex->tail = last;
+		}
+		ex->head = first;
+	}
+	osc_batch_end(ex, b);
+	// Every task the slot held fails this way; one restart for all.
+	if (!s->restarting) {
+		s->restarting = true;
+		osc_keeper_push(ex->keeper, OSC_KEEP_START, s->index);
+	}
+	osc_exec_schedule(ex);
+}
+
+// osc_batch_results applies the results of b's tasks from index from on
+// (an array, consumed): a function's failure fails its task; the outputs
+// of the others are stored with one put, then reported. Those tasks leave
+// the batch.
+static void osc_batch_results(osc_exec_t *ex, osc_xbatch_t *b, size_t from, oscar_value_t *results)
+{
+	size_t         len   = oscar_value_len(results);
+	osc_xstore_t  *store = calloc(1, sizeof(*store) + len * sizeof(osc_xtask_t *));
+	oscar_value_t *items = oscar_value_new_array(len);
+	bool           busy  = b->busy;
+	b->busy              = true;
+	for (size_t i = 0; i < len && from + i < b->n; i++) {
+		osc_xtask_t   *t = b->tasks[from + i];
+		oscar_value_t *r = &results->as.arr.items[i];
+		if (t == NULL) {
+			continue;
+		}
+		if (r->type == OSCAR_MAP) {
+			// The function failed: its code and message, as osc_task_run
+			// gave them (naming the task and the function).
+			const char *msg = oscar_value_map_str(r, "message");
+			osc_exec_fail(ex, t, (int) oscar_value_map_int(r, "code", OSCAR_EAPP), 0,
+			    "%s", msg != NULL ? msg : "failed");
+			continue;
+		}
+		if (r->type != OSCAR_ARRAY || oscar_value_len(r) != t->n_output) {
+			osc_exec_fail(ex, t, OSCAR_EPROTO, 0,
+			    "task %s (%s): its slot answered a malformed result", t->key, t->fn);
+			continue;
+		}
+		// Its outputs, each its own object, join the one put.
+		int rv = store != NULL && items != NULL ? 0 : OSCAR_ENOMEM;
+		for (unsigned j = 0; rv == 0 && j < t->n_output; j++) {
+			char           name[OSCAR_TASK_KEY_MAX + 16];
+			oscar_value_t *item = oscar_value_new_array(2);
+			oscar_value_t *v    = osc_exec_steal(&r->as.arr.items[j]);
+			osc_out_name(t, j, name, sizeof(name));
+			rv = item != NULL && v != NULL ? 0 : OSCAR_ENOMEM;
+			rv = rv != 0 ? rv : oscar_value_array_push(item, oscar_value_new_str(name));
+			if (rv == 0) {
+				rv = oscar_value_array_push(item, v);
+				v  = NULL;
+			}
+			rv = rv != 0 ? rv : oscar_value_array_push(items, item);
+			if (rv == 0) {
+				item = NULL;
+			}
+			oscar_value_free(item);
+			oscar_value_free(v);
+		}
+		if (rv != 0) {
+			osc_exec_fail(ex, t, rv, 0, "task %s (%s): cannot store its outputs: %s",
+			    t->key, t->fn, oscar_strerror(rv));
+			continue;
+		}
+		// Its function returned; the task keeps its record until it is
+		// stored and reported.
+		osc_task_leave(ex, t);
+		store->tasks[store->n++] = t;
+	}
+	b->busy = busy;
+	oscar_value_free(results);
+	const char *session = store != NULL && store->n > 0 ? store->tasks[0]->session : NULL;
+	if (session == NULL) {
+		free(store);
+		oscar_value_free(items);
+		return;
 	}
 	oscar_value_t *msg = oscar_value_new_map(2);
-	int            rv  = items != NULL && msg != NULL ? 0 : OSCAR_ENOMEM;
-	rv = rv != 0 ? rv : oscar_value_map_set(msg, "session", oscar_value_new_str(t->session));
+	int            rv  = msg != NULL ? 0 : OSCAR_ENOMEM;
+	rv = rv != 0 ? rv : oscar_value_map_set(msg, "session", oscar_value_new_str(session));
 	if (rv == 0) {
 		rv    = oscar_value_map_set(msg, "items", items);
 		items = NULL;
 	}
-	// The slot is free once the function returned; the task keeps its
-	// record until it is stored and reported.
-	osc_slot_release(ex, t);
 	if (rv == 0) {
-		rv  = oscar_actor_call(self, &ex->storage, "put", msg, OSC_EXEC_CALL_TIMEOUT_MS,
-		     osc_exec_stored, t, NULL);
+		rv  = oscar_actor_call(ex->self, &ex->storage, "put", msg, OSC_EXEC_CALL_TIMEOUT_MS,
+		     osc_exec_stored, store, NULL);
 		msg = NULL;
 	}
 	oscar_value_free(items);
 	oscar_value_free(msg);
 	if (rv != 0) {
-		osc_exec_fail(ex, t, rv, 0, "task %s (%s): cannot store its outputs: %s", t->key,
-		    t->fn, oscar_strerror(rv));
-		return;
+		for (size_t i = 0; i < store->n; i++) {
+			osc_xtask_t *t = store->tasks[i];
+			osc_exec_fail(ex, t, rv, 0, "task %s (%s): cannot store its outputs: %s",
+			    t->key, t->fn, oscar_strerror(rv));
+		}
+		free(store);
 	}
+}
+
+static void osc_exec_results_lost(oscar_actor_t *self, oscar_result_t *res, void *arg)
+{
+	osc_xbatch_t *b  = arg;
+	osc_exec_t   *ex = oscar_actor_state(self);
+	if (res->code != 0) {
+		return; // the results came, or the executor is going
+	}
+	b->timer = 0;
+	b->busy  = true;
+	for (size_t i = 0; i < b->n; i++) {
+		osc_xtask_t *t = b->tasks[i];
+		if (t != NULL) {
+			osc_exec_fail(ex, t, OSCAR_EPROTO, 0,
+			    "task %s (%s): its slot answered, but its result never came", t->key,
+			    t->fn);
+		}
+	}
+	osc_batch_end(ex, b);
 	osc_exec_schedule(ex);
 }
 
-// osc_exec_schedule gives queued tasks to free slots.
-static void osc_exec_schedule(osc_exec_t *ex)
+// osc_exec_ran is the run's answer: the results of the tasks the slot
+// had not told already (ran), the last ones of the batch.
+static void osc_exec_ran(oscar_actor_t *self, oscar_result_t *res, void *arg)
 {
-	for (unsigned i = 0; i < ex->n_slots && ex->head != NULL && !ex->closing; i++) {
-		osc_xslot_t *s = &ex->slots[i];
-		while (s->up && s->held < 1 + s->lent && ex->head != NULL) {
-			osc_xtask_t *t = ex->head;
-			ex->head       = t->next;
-			if (ex->head == NULL) {
-				ex->tail = NULL;
+	osc_xbatch_t *b  = arg;
+	osc_exec_t   *ex = oscar_actor_state(self);
+	if (res->code == OSCAR_ECANCELED || res->code == OSCAR_ECLOSED) {
+		for (size_t i = 0; i < b->n; i++) {
+			if (b->tasks[i] != NULL) {
+				osc_exec_drop(ex, b->tasks[i]);
 			}
-			ex->queued--;
-			t->next = NULL;
-			osc_slot_take(ex, i, t);
-			osc_exec_prepare(ex, t);
+		}
+		osc_batch_end(ex, b);
+		return;
+	}
+	if (res->code == OSCAR_EPEERGONE) {
+		osc_batch_crashed(ex, b);
+		return;
+	}
+	size_t len = res->code == 0 && res->value != NULL && res->value->type == OSCAR_ARRAY
+	                 ? oscar_value_len(res->value)
+	                 : SIZE_MAX;
+	if (len <= b->n) {
+		oscar_value_t *results = res->value;
+		res->value             = NULL;
+		osc_batch_results(ex, b, b->n - len, results);
+		if (b->live > 0) {
+			// The slot told the results before these in ran messages,
+			// which came first but wait in the mailbox while this
+			// callback runs: they follow. The slot is free already.
+			b->answered = true;
+			ex->slots[b->slot].held--;
+			if (oscar_actor_after(self, OSC_EXEC_RESULTS_TIMEOUT_MS,
+			        osc_exec_results_lost, b, &b->timer) == 0) {
+				osc_exec_schedule(ex);
+				return;
+			}
 		}
 	}
+	// What is left had no result: the call failed, or the slot answered
+	// a malformed reply.
+	b->busy = true;
+	for (size_t i = 0; i < b->n; i++) {
+		osc_xtask_t *t = b->tasks[i];
+		if (t == NULL) {
+			continue;
+		}
+		if (res->code != 0) {
+			osc_exec_fail(ex, t, res->code, 0, "task %s (%s): its slot failed: %s",
+			    t->key, t->fn, osc_res_message(res));
+		} else {
+			osc_exec_fail(ex, t, OSCAR_EPROTO, 0,
+			    "task %s (%s): its slot answered a malformed result", t->key, t->fn);
+		}
+	}
+	osc_batch_end(ex, b);
+	osc_exec_schedule(ex);
+}
+
+// osc_exec_unblock puts the tasks waiting behind t, which stored its
+// outputs, at the head of the queue, in order: their input is here.
+static void osc_exec_unblock(osc_exec_t *ex, osc_xtask_t *t)
+{
+	osc_xtask_t *first = t->followers, *last = NULL;
+	t->followers = NULL;
+	for (osc_xtask_t *f = first; f != NULL; f = f->next) {
+		f->lead = NULL;
+		last    = f;
+		ex->queued++;
+	}
+	if (first != NULL) {
+		last->next = ex->head;
+		if (ex->head == NULL) {
+			ex->tail = last;
+		}
+		ex->head = first;
+	}
+}
+
+// osc_exec_stored: a batch's outputs are stored; meta learns where (in
+// this turn's add_location), then the manager that they finished.
+static void osc_exec_stored(oscar_actor_t *self, oscar_result_t *res, void *arg)
+{
+	osc_xstore_t *store = arg;
+	osc_exec_t   *ex    = oscar_actor_state(self);
+	size_t        want  = 0;
+	for (size_t i = 0; i < store->n; i++) {
+		want += store->tasks[i]->n_output;
+	}
+	if (res->code == OSCAR_ECANCELED || res->code == OSCAR_ECLOSED) {
+		for (size_t i = 0; i < store->n; i++) {
+			osc_xtask_free(store->tasks[i]);
+		}
+		free(store);
+		return;
+	}
+	bool bad = res->code != 0 || res->value == NULL || res->value->type != OSCAR_ARRAY ||
+	           oscar_value_len(res->value) != want;
+	size_t at = 0;
+	for (size_t i = 0; i < store->n; i++) {
+		osc_xtask_t *t = store->tasks[i];
+		if (bad) {
+			osc_exec_fail(ex, t, res->code != 0 ? res->code : OSCAR_EPROTO, 0,
+			    "task %s (%s): cannot store its outputs: %s", t->key, t->fn,
+			    res->code != 0 ? osc_res_message(res)
+			                   : "storage answered put with a malformed reply");
+			continue;
+		}
+		oscar_value_t *sizes = oscar_value_new_array(t->n_output);
+		oscar_value_t *locs  = osc_exec_list(&ex->locs, t->session);
+		int            rv    = sizes != NULL && locs != NULL ? 0 : OSCAR_ENOMEM;
+		for (unsigned j = 0; rv == 0 && j < t->n_output; j++, at++) {
+			char           name[OSCAR_TASK_KEY_MAX + 16];
+			uint64_t       size = oscar_value_at_uint(res->value, at, 0);
+			oscar_value_t *loc  = oscar_value_new_array(3);
+			osc_out_name(t, j, name, sizeof(name));
+			rv = loc != NULL ? oscar_value_array_push(loc, oscar_value_new_str(name))
+			                 : OSCAR_ENOMEM;
+			rv = rv != 0 ? rv
+			             : oscar_value_array_push(
+			                   loc, oscar_value_new_str(oscar_node_address(ex->node)));
+			rv = rv != 0 ? rv : oscar_value_array_push(loc, oscar_value_new_uint(size));
+			rv = rv != 0 ? (oscar_value_free(loc), rv)
+			             : oscar_value_array_push(locs, loc);
+			rv = rv != 0 ? rv
+			             : oscar_value_array_push(sizes, oscar_value_new_uint(size));
+		}
+		if (rv != 0) {
+			oscar_value_free(sizes);
+			osc_exec_fail(ex, t, rv, 0,
+			    "task %s (%s): cannot tell meta where its outputs are: %s", t->key,
+			    t->fn, oscar_strerror(rv));
+			continue;
+		}
+		osc_exec_report(ex, t, "finished", sizes, 0, 0, NULL);
+		osc_exec_unblock(ex, t);
+		osc_xtask_free(t);
+	}
+	free(store);
+	osc_exec_arm(ex);
+	osc_exec_schedule(ex);
+}
+
+// osc_exec_batch_size: how many tasks a free slot takes at once. Half of
+// what is queued for each free slot (so that the other half runs while
+// the first half's results travel and the manager refills the queue),
+// at least 1, at most OSC_EXEC_BATCH_MAX.
+static size_t osc_exec_batch_size(const osc_exec_t *ex, unsigned free_slots)
+{
+	size_t n = (ex->queued + 2 * (size_t) free_slots - 1) / (2 * (size_t) free_slots);
+	return (n < 1 ? 1 : n > OSC_EXEC_BATCH_MAX ? OSC_EXEC_BATCH_MAX : n);
+}
+
+// osc_batch_add puts t in b (held by slot b->slot), behind blead (a task
+// of b whose output it takes) or NULL.
+static void osc_batch_add(osc_exec_t *ex, osc_xbatch_t *b, osc_xtask_t *t, osc_xtask_t *blead)
+{
+	t->slot  = (int) b->slot;
+	t->batch = b;
+	t->bidx  = b->n;
+	t->blead = blead;
+	t->aprev = NULL;
+	t->anext = ex->active;
+	if (ex->active != NULL) {
+		ex->active->aprev = t;
+	}
+	ex->active       = t;
+	b->tasks[b->n++] = t;
+	b->live++;
+	b->pending++;
+}
+
+// osc_exec_schedule gives queued tasks to free slots, in batches.
+static void osc_exec_schedule(osc_exec_t *ex)
+{
+	if (ex->scheduling) {
+		ex->again = true;
+		return;
+	}
+	ex->scheduling = true;
+	do {
+		ex->again           = false;
+		unsigned free_slots = 0;
+		for (unsigned i = 0; i < ex->n_slots; i++) {
+			osc_xslot_t *s = &ex->slots[i];
+			free_slots += s->up && s->held < 1 + s->lent ? 1 : 0;
+		}
+		for (unsigned i = 0; i < ex->n_slots && ex->head != NULL && !ex->closing; i++) {
+			osc_xslot_t *s = &ex->slots[i];
+			if (!s->up || s->held >= 1 + s->lent) {
+				continue;
+			}
+			// The queued tasks it takes are bounded by max; the chains
+			// waiting behind them come along up to OSC_EXEC_BATCH_MAX
+			// in all.
+			size_t max = ex->head->alone ? 1 : osc_exec_batch_size(ex, free_slots);
+			osc_xbatch_t *b =
+			    calloc(1, sizeof(*b) + OSC_EXEC_BATCH_MAX * sizeof(osc_xtask_t *));
+			if (b == NULL) {
+				break; // out of memory: later events schedule again
+			}
+			free_slots--;
+			b->id   = ++ex->next_batch;
+			b->slot = i;
+			b->busy = true;
+			b->next = ex->batches;
+			if (ex->batches != NULL) {
+				ex->batches->prev = b;
+			}
+			ex->batches = b;
+			s->held++;
+			const char *sid = ex->head->session;
+			while (b->n < max && ex->head != NULL &&
+			       strcmp(ex->head->session, sid) == 0 &&
+			       (b->n == 0 || !ex->head->alone)) {
+				osc_xtask_t *t = ex->head;
+				ex->head       = t->next;
+				if (ex->head == NULL) {
+					ex->tail = NULL;
+				}
+				ex->queued--;
+				t->next = NULL;
+				osc_batch_add(ex, b, t, NULL);
+				// The chain waiting behind it comes along, unless it
+				// must run alone: the slot runs each link as soon as
+				// the one before it returns.
+				for (size_t j = b->n - 1;
+				     j < b->n && b->n < OSC_EXEC_BATCH_MAX && !t->alone; j++) {
+					osc_xtask_t *x = b->tasks[j];
+					while (x->followers != NULL && b->n < OSC_EXEC_BATCH_MAX) {
+						osc_xtask_t *f = x->followers;
+						x->followers   = f->next;
+						f->next        = NULL;
+						f->lead        = NULL;
+						osc_batch_add(ex, b, f, x);
+					}
+				}
+			}
+			for (size_t j = 0; j < b->n; j++) {
+				if (b->tasks[j] != NULL) {
+					osc_exec_prepare(ex, b->tasks[j]);
+				}
+			}
+			b->busy = false;
+			osc_batch_ready(ex, b);
+		}
+	} while (ex->again && !ex->closing);
+	ex->scheduling = false;
 }
 
 // ---------------------------------------------------------------------------
@@ -978,6 +1613,32 @@ static int osc_exec_m_run(oscar_actor_t *self, oscar_req_t *req)
 			free(t);
 			return (OSCAR_ENOMEM);
 		}
+		char         name[OSCAR_UID_MAX + OSCAR_TASK_KEY_MAX + 2];
+		const char  *after = oscar_value_at_str(item, 4);
+		osc_xtask_t *lead  = NULL;
+		if (after != NULL && strlen(after) < sizeof(t->after)) {
+			snprintf(t->after, sizeof(t->after), "%s", after);
+			osc_live_name(sid, after, name, sizeof(name));
+			lead = osc_strmap_get(&ex->live, name);
+		}
+		osc_live_name(sid, t->key, name, sizeof(name));
+		if (osc_strmap_get(&ex->live, name) == NULL &&
+		    osc_strmap_put(&ex->live, name, t, NULL) == 0) {
+			t->in_live = true;
+		}
+		if (lead != NULL) {
+			// It runs ahead behind a task held here: it waits for it
+			// (and goes along in its batch if that is not sent yet).
+			osc_xtask_t **pp = &lead->followers;
+			while (*pp != NULL) {
+				pp = &(*pp)->next;
+			}
+			*pp     = t;
+			t->lead = lead;
+			continue;
+		}
+		// Not here (any more): its input is stored here, or its
+		// producer failed, which reading its inputs tells.
 		if (ex->tail != NULL) {
 			ex->tail->next = t;
 		} else {
@@ -985,6 +1646,39 @@ static int osc_exec_m_run(oscar_actor_t *self, oscar_req_t *req)
 		}
 		ex->tail = t;
 		ex->queued++;
+	}
+	osc_exec_schedule(ex);
+	return (0);
+}
+
+// ran {batch, from, results}: results of a batch's tasks from index from
+// on, told by its slot while the rest of the batch runs.
+static int osc_exec_m_ran(oscar_actor_t *self, oscar_req_t *req)
+{
+	osc_exec_t    *ex      = oscar_actor_state(self);
+	oscar_value_t *a       = oscar_req_take_args(req);
+	uint64_t       id      = oscar_value_map_uint(a, "batch", 0);
+	uint64_t       from    = oscar_value_map_uint(a, "from", UINT64_MAX);
+	oscar_value_t *results = (oscar_value_t *) oscar_value_map_get(a, "results");
+	osc_xbatch_t  *b       = ex->batches;
+	while (b != NULL && (b->id != id || !b->sent)) {
+		b = b->next;
+	}
+	// A batch whose slot died meanwhile is gone: its tasks are taken
+	// care of.
+	if (b == NULL || results == NULL || results->type != OSCAR_ARRAY || from > b->n ||
+	    oscar_value_len(results) > b->n - from) {
+		oscar_value_free(a);
+		return (0);
+	}
+	oscar_value_t *mine = osc_exec_steal(results);
+	oscar_value_free(a);
+	if (mine == NULL) {
+		return (OSCAR_ENOMEM);
+	}
+	osc_batch_results(ex, b, (size_t) from, mine);
+	if (b->answered && b->live == 0) {
+		osc_batch_end(ex, b);
 	}
 	osc_exec_schedule(ex);
 	return (0);
@@ -998,7 +1692,7 @@ static void osc_exec_kill(oscar_actor_t *self, oscar_result_t *res, void *arg)
 	}
 	osc_exec_t *ex = oscar_actor_state(self);
 	t->kill_timer  = 0;
-	if (t->slot >= 0) {
+	if (t->batch != NULL && t->batch->sent && !t->batch->answered) {
 		oscar_log(OSCAR_LOG_WARN, "task",
 		    "task %s (%s) ignores its cancel: killing slot %u", t->key, t->fn,
 		    ex->slots[t->slot].index);
@@ -1039,8 +1733,29 @@ static int osc_exec_m_cancel(oscar_actor_t *self, oscar_req_t *req)
 			t->cancelled = true;
 			osc_exec_report(
 			    ex, t, "errored", NULL, OSCAR_ECANCELED, 0, "cancelled before it ran");
+			osc_exec_cascade(ex, t);
 			osc_xtask_free(t);
 			break;
+		}
+		// Waiting behind the task it runs ahead of: dropped.
+		char name[OSCAR_UID_MAX + OSCAR_TASK_KEY_MAX + 2];
+		osc_live_name(sid, key, name, sizeof(name));
+		osc_xtask_t *w = osc_strmap_get(&ex->live, name);
+		if (w != NULL && w->lead != NULL) {
+			osc_xtask_t **pp = &w->lead->followers;
+			while (*pp != NULL && *pp != w) {
+				pp = &(*pp)->next;
+			}
+			if (*pp == w) {
+				*pp = w->next;
+			}
+			w->next      = NULL;
+			w->lead      = NULL;
+			w->cancelled = true;
+			osc_exec_report(
+			    ex, w, "errored", NULL, OSCAR_ECANCELED, 0, "cancelled before it ran");
+			osc_exec_cascade(ex, w);
+			osc_xtask_free(w);
 		}
 		// Held by a slot: its flag, then the kill timer.
 		for (osc_xtask_t *t = ex->active; t != NULL; t = t->anext) {
@@ -1049,6 +1764,9 @@ static int osc_exec_m_cancel(oscar_actor_t *self, oscar_req_t *req)
 				continue;
 			}
 			t->cancelled = true;
+			if (!t->batch->sent) {
+				continue; // it leaves its batch before the batch is sent
+			}
 			oscar_actor_tell(self, &ex->slots[t->slot].ref,
 			    osc_slot_name(OSC_SLOT_CANCEL), oscar_value_new_str(t->key));
 			oscar_actor_after(
@@ -1077,7 +1795,8 @@ static int osc_exec_m_lend(oscar_actor_t *self, oscar_req_t *req)
 {
 	osc_exec_t  *ex = oscar_actor_state(self);
 	osc_xtask_t *t  = osc_exec_active(ex, oscar_req_args(req));
-	if (t != NULL && !t->waiting && ex->slots[t->slot].held < OSC_SLOT_RUNS_MAX) {
+	if (t != NULL && t->batch->sent && !t->waiting &&
+	    ex->slots[t->slot].held < OSC_SLOT_RUNS_MAX) {
 		t->waiting = true;
 		ex->slots[t->slot].lent++;
 		// The manager counts the slot free too, so that it sends the
@@ -1174,12 +1893,22 @@ static void osc_exec_destroy(oscar_actor_t *self)
 {
 	osc_exec_t *ex = oscar_actor_state(self);
 	ex->closing    = true;
-	// Tasks held by calls in flight are freed by those calls' callbacks
-	// (OSCAR_ECANCELED); the queued ones here.
+	// Tasks held by calls in flight were freed by those calls' callbacks
+	// (OSCAR_ECANCELED), which ran before this hook; the queued ones, and
+	// those of batches still being prepared, here.
 	while (ex->head != NULL) {
 		osc_xtask_t *t = ex->head;
 		ex->head       = t->next;
 		osc_xtask_free(t);
+	}
+	while (ex->batches != NULL) {
+		osc_xbatch_t *b = ex->batches;
+		for (size_t i = 0; i < b->n; i++) {
+			if (b->tasks[i] != NULL) {
+				osc_exec_drop(ex, b->tasks[i]);
+			}
+		}
+		osc_batch_end(ex, b);
 	}
 	for (unsigned i = 0; i < ex->n_slots; i++) {
 		while (ex->slots[i].crashed != NULL) {
@@ -1190,6 +1919,8 @@ static void osc_exec_destroy(oscar_actor_t *self)
 	}
 	free(ex->slots);
 	oscar_value_free(ex->reports);
+	oscar_value_free(ex->locs);
+	osc_strmap_fini(&ex->live, NULL);
 }
 
 #define OSC_SPEC_(id, name, fn, args, reply) [OSC_TEXE_##id] = { name, fn, args, reply },

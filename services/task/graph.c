@@ -34,6 +34,16 @@
 // outbox holds exactly its tasks not yet sent) and handed out by
 // osc_tm_flush, one batch per worker.
 //
+// Running ahead (limits.run_ahead). A task assigned to a worker brings
+// along, while the worker has room, the chain behind it: each pending
+// dependent whose one unfinished input is the task before it is assigned
+// there too, flagged ahead, with the task it follows (after, until the
+// flush that sends it; follower, the other way). The worker runs it once
+// that input is stored there. When a task finishes, its follower stops
+// being ahead, and the chain grows again from its last task; a failure
+// or a cancel upstream withdraws the tasks ahead like any held task; a
+// lost worker's tasks ahead go back to pending.
+//
 // Cancelled runs. A task cancelled while a worker runs it stays held
 // there, counting against the worker's room, until the worker reports it
 // ended; meanwhile its key is in the zombie map and cannot be submitted
@@ -103,6 +113,7 @@ struct osc_tm_task {
 	bool             unsent;  // assigned, not yet flushed
 	bool             started; // its worker reported it started
 	bool             zombie;  // in tm->zombies
+	bool             ahead;   // assigned before its one unfinished input (run ahead)
 	size_t           waiting; // unfinished inputs
 	osc_tm_in_t     *inputs;
 	size_t           n_inputs;
@@ -114,6 +125,11 @@ struct osc_tm_task {
 	osc_tm_graph_t **more;
 	size_t           n_more, cap_more;
 	osc_tm_worker_t *worker; // holding it, or NULL
+	// Run ahead: after is the task it follows on its worker until the
+	// flush that sends it; follower is the task assigned ahead behind
+	// it. Each holds a reference.
+	osc_tm_task_t *after;
+	osc_tm_task_t *follower;
 	// The FIFO of its function while ready; next is also the stack link
 	// of failure propagation (for pending tasks, never in a FIFO).
 	osc_tm_task_t *prev, *next;
@@ -145,6 +161,7 @@ struct osc_tm_worker {
 	const char     **cancel_keys;
 	size_t           n_cancel, cap_cancel, cap_keys;
 	bool             dirty;
+	bool             gone; // being forgotten (osc_tm_worker_lost)
 	osc_tm_worker_t *dirty_next;
 	uint64_t         scratch; // input bytes, while picking
 	bool             touched;
@@ -525,6 +542,10 @@ static void task_retire(osc_tm_t *tm, osc_tm_task_t *t)
 
 static void deps_drop(osc_tm_task_t *t)
 {
+	if (t->follower != NULL) {
+		task_unref(t->follower);
+		t->follower = NULL;
+	}
 	for (size_t i = 0; i < t->n_deps; i++) {
 		task_unref(t->deps[i].task);
 	}
@@ -537,6 +558,8 @@ static bool task_only_in(const osc_tm_task_t *t, const osc_tm_graph_t *g)
 {
 	return (t->graph0 == g && t->n_more == 0);
 }
+
+static void withdraw(osc_tm_t *tm, osc_tm_task_t *t);
 
 // propagate ends every task downstream of root (which has ended, failed
 // or cancelled): those of cancel_g alone are cancelled, the others fail
@@ -552,7 +575,10 @@ static void propagate(
 		x->next          = NULL;
 		for (size_t i = 0; i < x->n_deps; i++) {
 			osc_tm_task_t *d = x->deps[i].task;
-			if (d->state != OSC_TASK_PENDING) {
+			if (d->ahead) {
+				// Given to a worker ahead of its input: taken back.
+				withdraw(tm, d);
+			} else if (d->state != OSC_TASK_PENDING) {
 				continue;
 			}
 			bool cancel = cancel_g != NULL && task_only_in(d, cancel_g);
@@ -647,6 +673,16 @@ static int assign(osc_tm_t *tm, osc_tm_task_t *t, osc_tm_worker_t *w)
 	return (0);
 }
 
+// after_clear forgets which task t follows (sent, or taken back).
+static void after_clear(osc_tm_task_t *t)
+{
+	if (t->after != NULL) {
+		osc_tm_task_t *a = t->after;
+		t->after         = NULL;
+		task_unref(a);
+	}
+}
+
 // release takes t back from the worker holding it; t may be freed.
 static void release(osc_tm_t *tm, osc_tm_task_t *t)
 {
@@ -663,6 +699,8 @@ static void release(osc_tm_t *tm, osc_tm_task_t *t)
 	t->worker  = NULL;
 	t->started = false;
 	t->unsent  = false;
+	t->ahead   = false;
+	after_clear(t);
 	task_unref(t);
 }
 
@@ -729,6 +767,65 @@ static osc_tm_worker_t *pick(osc_tm_t *tm, osc_tm_task_t *t)
 	return (best);
 }
 
+// ahead_next gives the dependent of t that may run ahead behind it on w:
+// pending, with t's output as its one unfinished input, and a function w
+// offers; NULL if none, or if t has a follower already.
+static osc_tm_task_t *ahead_next(osc_tm_task_t *t, const osc_tm_worker_t *w)
+{
+	if (t->follower != NULL) {
+		if (t->follower->ahead) {
+			return (NULL);
+		}
+		task_unref(t->follower); // taken back since: t may have another
+		t->follower = NULL;
+	}
+	for (size_t i = 0; i < t->n_deps; i++) {
+		osc_tm_task_t *d = t->deps[i].task;
+		if (d->state == OSC_TASK_PENDING && !d->ahead && d->waiting == 1 &&
+		    worker_offers(w, d->fn)) {
+			return (d);
+		}
+	}
+	return (NULL);
+}
+
+// ahead_extend assigns to w, while it has room, the chain that follows t
+// there (t is held by w): each task whose one unfinished input is the
+// task before it, so that w runs it as soon as that input is stored,
+// without a round trip through the engine. A no-op unless the engine
+// runs ahead (osc_tm_limits_t.run_ahead).
+static void ahead_extend(osc_tm_t *tm, osc_tm_worker_t *w, osc_tm_task_t *t)
+{
+	osc_tm_task_t *d;
+	if (!tm->limits.run_ahead) {
+		return;
+	}
+	while (worker_room(w) && (d = ahead_next(t, w)) != NULL && assign(tm, d, w) == 0) {
+		d->ahead    = true;
+		d->after    = t;
+		t->follower = d;
+		t->refs++;
+		d->refs++;
+		t = d;
+	}
+}
+
+// ahead_tail extends the chain running ahead behind t, which finished,
+// from its last task: its worker has room again.
+static void ahead_tail(osc_tm_t *tm, osc_tm_task_t *t)
+{
+	osc_tm_task_t   *x = t->follower;
+	osc_tm_worker_t *w = x != NULL ? x->worker : NULL;
+	if (w == NULL || state_final(x->state)) {
+		return;
+	}
+	while (
+	    x->follower != NULL && x->follower->worker == w && !state_final(x->follower->state)) {
+		x = x->follower;
+	}
+	ahead_extend(tm, w, x);
+}
+
 // schedule places t, whose inputs are all there: on a worker, or in its
 // function's FIFO; it fails when no worker offers its function.
 static void schedule(osc_tm_t *tm, osc_tm_task_t *t)
@@ -743,6 +840,7 @@ static void schedule(osc_tm_t *tm, osc_tm_task_t *t)
 	}
 	osc_tm_worker_t *w = pick(tm, t);
 	if (w != NULL && assign(tm, t, w) == 0) {
+		ahead_extend(tm, w, t);
 		return;
 	}
 	ready_push(tm, t, false);
@@ -769,6 +867,7 @@ static void pull(osc_tm_t *tm, osc_tm_worker_t *w)
 			ready_push(tm, t, true);
 			return;
 		}
+		ahead_extend(tm, w, t);
 	}
 }
 
@@ -783,10 +882,17 @@ static void task_done(osc_tm_t *tm, osc_tm_task_t *t, uint64_t wid, const uint64
 		in->done          = true;
 		in->wid           = wid;
 		in->bytes         = sizes[in->index > 0 ? in->index : 0];
-		if (d->state == OSC_TASK_PENDING && --d->waiting == 0) {
+		if (d->ahead) {
+			// On its worker already, behind t: from now on an
+			// ordinary assigned task.
+			if (--d->waiting == 0) {
+				d->ahead = false;
+			}
+		} else if (d->state == OSC_TASK_PENDING && --d->waiting == 0) {
 			schedule(tm, d);
 		}
 	}
+	ahead_tail(tm, t);
 	deps_drop(t);
 }
 
@@ -1126,6 +1232,7 @@ int osc_tm_worker_lost(osc_tm_t *tm, const char *addr)
 	osc_map_remove(&tm->workers, w->hash, w);
 	osc_map_remove(&tm->wids, osc_hash_u64(w->id), w);
 	tm->n_workers--;
+	w->gone = true;
 	if (w->dirty) {
 		for (osc_tm_worker_t **pp = &tm->dirty; *pp != NULL; pp = &(*pp)->dirty_next) {
 			if (*pp == w) {
@@ -1146,9 +1253,13 @@ int osc_tm_worker_lost(osc_tm_t *tm, const char *addr)
 			continue;
 		}
 		// Its graphs hold it: t lives on after release.
-		osc_task_state_t was = t->state;
+		osc_task_state_t was   = t->state;
+		bool             ahead = t->ahead;
 		release(tm, t);
-		if (was == OSC_TASK_ASSIGNED) {
+		if (ahead) {
+			// Its input is not there yet: it waits for it again.
+			task_set(tm, t, OSC_TASK_PENDING);
+		} else if (was == OSC_TASK_ASSIGNED) {
 			schedule(tm, t);
 		} else {
 			osc_tm_error_t err;
@@ -1207,10 +1318,16 @@ int osc_tm_report(osc_tm_t *tm, const char *worker, const osc_tm_report_t *r, si
 			release(tm, t);
 			continue;
 		}
+		bool early = t->ahead;
 		release(tm, t);
 		osc_tm_error_t err;
-		if (r[i].kind == OSC_TM_FINISHED && r[i].n_sizes == t->n_output &&
-		    r[i].sizes != NULL) {
+		if (early) {
+			error_fill(&err, OSCAR_EPROTO, 0, t, w->addr,
+			    "task %s: worker %s reported it ended before its input %s did", t->key,
+			    w->addr, t->inputs != NULL ? t->inputs[0].key : "");
+			task_fail(tm, t, &err);
+		} else if (r[i].kind == OSC_TM_FINISHED && r[i].n_sizes == t->n_output &&
+		           r[i].sizes != NULL) {
 			task_done(tm, t, w->id, r[i].sizes);
 		} else if (r[i].kind == OSC_TM_FINISHED) {
 			error_fill(&err, OSCAR_EPROTO, 0, t, w->addr,
@@ -1244,6 +1361,9 @@ void osc_tm_flush(osc_tm_t *tm)
 		if (w->n_out > 0) {
 			tm->ops.assign(tm->ops.arg, w->addr, w->outbox, w->n_out);
 		}
+		for (size_t i = 0; i < w->n_out; i++) {
+			after_clear(w->outbox[i]);
+		}
 		w->n_out = 0;
 		if (w->n_cancel > 0) {
 			tm->ops.cancel(tm->ops.arg, w->addr, w->cancel_keys, w->n_cancel);
@@ -1258,16 +1378,20 @@ void osc_tm_flush(osc_tm_t *tm)
 // ---------------------------------------------------------------------------
 // Cancel and delete
 
-// task_cancel cancels t, a task of g alone.
-static void task_cancel(osc_tm_t *tm, osc_tm_task_t *t, osc_tm_graph_t *g)
+// withdraw takes t back from the worker holding it, if any: a task not
+// sent yet leaves the outbox and the worker never hears of it; one sent
+// the worker is asked to drop or stop, and it stays held (its slot may
+// be busy) until the worker reports it ended.
+static void withdraw(osc_tm_t *tm, osc_tm_task_t *t)
 {
 	osc_tm_worker_t *w = t->worker;
-	if (t->state == OSC_TASK_READY) {
-		ready_remove(tm, t);
-	} else if (w != NULL && t->unsent) {
-		// Not sent yet: it leaves the outbox (at most slots + queue
-		// long) and the worker, which never hears of it.
-		for (size_t i = 0; i < w->n_out; i++) {
+	t->ahead           = false;
+	if (w == NULL) {
+		return;
+	}
+	if (t->unsent || w->gone) {
+		// The outbox is at most slots + queue long.
+		for (size_t i = 0; t->unsent && i < w->n_out; i++) {
 			if (w->outbox[i] == t) {
 				memmove(&w->outbox[i], &w->outbox[i + 1],
 				    (w->n_out - i - 1) * sizeof(*w->outbox));
@@ -1276,24 +1400,31 @@ static void task_cancel(osc_tm_t *tm, osc_tm_task_t *t, osc_tm_graph_t *g)
 			}
 		}
 		release(tm, t);
-	} else if (w != NULL) {
-		// The worker has it: ask it to drop or stop it, and keep it
-		// held (its slot is busy) until the worker reports it ended.
-		if (osc_reserve(&w->cancels, &w->cap_cancel, w->n_cancel, sizeof(*w->cancels), 8) ==
-		        0 &&
-		    osc_reserve(&w->cancel_keys, &w->cap_keys, w->n_cancel, sizeof(*w->cancel_keys),
-		        8) == 0) {
-			t->refs++;
-			w->cancels[w->n_cancel]       = t;
-			w->cancel_keys[w->n_cancel++] = t->key;
-			dirty_mark(tm, w);
-		}
-		// Until the worker reports it ended, the key is taken: a new
-		// task with it could not be told apart in the worker's reports.
-		if (osc_map_reserve(&tm->zombies) == 0) {
-			osc_map_insert(&tm->zombies, t->hash, t);
-			t->zombie = true;
-		}
+		return;
+	}
+	if (osc_reserve(&w->cancels, &w->cap_cancel, w->n_cancel, sizeof(*w->cancels), 8) == 0 &&
+	    osc_reserve(&w->cancel_keys, &w->cap_keys, w->n_cancel, sizeof(*w->cancel_keys), 8) ==
+	        0) {
+		t->refs++;
+		w->cancels[w->n_cancel]       = t;
+		w->cancel_keys[w->n_cancel++] = t->key;
+		dirty_mark(tm, w);
+	}
+	// Until the worker reports it ended, the key is taken: a new task
+	// with it could not be told apart in the worker's reports.
+	if (osc_map_reserve(&tm->zombies) == 0) {
+		osc_map_insert(&tm->zombies, t->hash, t);
+		t->zombie = true;
+	}
+}
+
+// task_cancel cancels t, a task of g alone.
+static void task_cancel(osc_tm_t *tm, osc_tm_task_t *t, osc_tm_graph_t *g)
+{
+	if (t->state == OSC_TASK_READY) {
+		ready_remove(tm, t);
+	} else {
+		withdraw(tm, t);
 	}
 	task_retire(tm, t);
 	task_set(tm, t, OSC_TASK_CANCELLED);
@@ -2172,6 +2303,11 @@ const oscar_value_t *osc_tm_task_args(const osc_tm_task_t *t)
 unsigned osc_tm_task_n_output(const osc_tm_task_t *t)
 {
 	return (t->n_output);
+}
+
+const char *osc_tm_task_after(const osc_tm_task_t *t)
+{
+	return (t->after != NULL ? t->after->key : NULL);
 }
 
 const char *osc_tm_task_worker(const osc_tm_task_t *t)

@@ -153,6 +153,12 @@ typedef struct osc_tm_limits {
 	size_t max_graph_tasks; // tasks in one graph
 	size_t max_task_inputs; // references in one task
 	size_t max_graphs;      // graphs held (finished ones included)
+	// run_ahead: a task assigned to a worker brings along, while the
+	// worker has room, the chain behind it: each dependent whose one
+	// unfinished input is the task before it (osc_tm_task_after), which
+	// the worker runs as soon as that input is stored there. Such a task
+	// counts as assigned from then on.
+	bool run_ahead;
 } osc_tm_limits_t;
 
 #define OSC_TM_DEFAULT_GRAPH_TASKS ((size_t) 1 << 20)
@@ -306,6 +312,11 @@ const char          *osc_tm_task_key(const osc_tm_task_t *t);
 const char          *osc_tm_task_fn(const osc_tm_task_t *t);
 const oscar_value_t *osc_tm_task_args(const osc_tm_task_t *t);
 unsigned             osc_tm_task_n_output(const osc_tm_task_t *t);
+// osc_tm_task_after gives, in the assign callback, the key of the task
+// that t runs ahead behind on the same worker (sent in an earlier batch
+// or earlier in this one), or NULL: the worker runs t once that task's
+// output is stored there, and drops it if that task fails.
+const char *osc_tm_task_after(const osc_tm_task_t *t);
 // osc_tm_task_worker gives the worker that holds t ("" if none).
 const char *osc_tm_task_worker(const osc_tm_task_t *t);
 

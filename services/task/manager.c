@@ -199,10 +199,11 @@ static void osc_tmgr_assign(void *arg, const char *worker, osc_tm_task_t *const 
 		snprintf(run->worker, sizeof(run->worker), "%s", worker);
 	}
 	for (size_t i = 0; rv == 0 && i < n; i++) {
-		oscar_value_t       *item = oscar_value_new_array(4);
-		const oscar_value_t *args = osc_tm_task_args(tasks[i]);
-		run->keys[i]              = strdup(osc_tm_task_key(tasks[i]));
-		run->n                    = i + 1;
+		oscar_value_t       *item  = oscar_value_new_array(5);
+		const oscar_value_t *args  = osc_tm_task_args(tasks[i]);
+		const char          *after = osc_tm_task_after(tasks[i]);
+		run->keys[i]               = strdup(osc_tm_task_key(tasks[i]));
+		run->n                     = i + 1;
 		if (item == NULL || run->keys[i] == NULL) {
 			oscar_value_free(item);
 			rv = OSCAR_ENOMEM;
@@ -219,6 +220,9 @@ static void osc_tmgr_assign(void *arg, const char *worker, osc_tm_task_t *const 
 		rv = rv != 0 ? rv
 		             : oscar_value_array_push(
 		                   item, oscar_value_new_uint(osc_tm_task_n_output(tasks[i])));
+		if (rv == 0 && after != NULL) {
+			rv = oscar_value_array_push(item, oscar_value_new_str(after));
+		}
 		rv = rv != 0 ? (oscar_value_free(item), rv) : oscar_value_array_push(list, item);
 	}
 	rv = rv != 0 ? rv : oscar_value_map_set(msg, "session", oscar_value_new_str(st->session));
@@ -1120,6 +1124,7 @@ static int osc_tmgr_create(oscar_actor_t *self, const oscar_value_t *args)
 	osc_tm_limits_t limits = {
 		.max_graph_tasks = (size_t) st->cfg.max_graph_tasks,
 		.max_graphs      = (size_t) st->cfg.max_graphs,
+		.run_ahead       = true,
 	};
 	if ((rv = oscar_ref_make(&st->cluster, oscar_node_address(st->node), OSCAR_CLUSTER_UID)) !=
 	        0 ||

@@ -3,20 +3,26 @@
 //
 // A sub pool is the worker's own program with the same modules loaded,
 // so its registry (osc_subpool_registry) holds the node's task
-// functions. A function runs on a thread of its own, so that the sub
-// pool's loop stays free to take a cancel message, which sets the task's
-// cancelled flag from that loop while the function runs; the thread
-// posts "done" to the actor when the function returns, and the actor
-// answers the run request. A function that crashes takes the whole sub
-// pool with it: the executor sees its call fail with OSCAR_EPEERGONE and
-// the exit signal, and the sub pool is recovered.
+// functions. A run message is a batch of tasks of one session, which run
+// one after the other on a thread of the run's own, so that the sub
+// pool's loop stays free to take a cancel message, which sets a task's
+// cancelled flag from that loop while its function runs. A reference in
+// a task's arguments to an output of a task before it in the batch is
+// resolved here, from that task's result (a chain run ahead). The thread
+// posts "done" after each function but the last: the actor tells the
+// executor the results so far (ran), so that it stores them at once and
+// knows which task ran should the process die; once the thread ended,
+// the actor answers the run with the rest. A function that crashes takes
+// the whole sub pool with it: the executor sees its call fail with
+// OSCAR_EPEERGONE and the exit signal, and the sub pool is recovered.
 //
-// A slot runs one task at a time, except while a task waits for work it
-// submitted (nested submission, oscar_task_wait): the executor then
-// counts the slot as free and may give it another task, which runs on
+// A slot runs one batch at a time, except while a task waits for work
+// it submitted (nested submission, oscar_task_wait): the executor then
+// counts the slot as free and may give it another batch, which runs on
 // another thread beside the waiting one. OSC_SLOT_RUNS_MAX bounds how
-// many a slot holds at once, and so how deep nesting goes.
+// many runs a slot holds at once, and so how deep nesting goes.
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,22 +30,43 @@
 
 #include "services/task/task_int.h"
 
-// osc_run_t is one task running in the slot.
+// osc_item_t is one task of a run: its strings and arguments borrowed
+// from the run's arguments (which the run took from its request), its
+// context, and what the function gave.
+typedef struct osc_item {
+	const char      *key;
+	const char      *fn;
+	oscar_value_t   *args;
+	unsigned         n_output;
+	oscar_task_ctx_t ctx;
+	oscar_value_t   *result;
+	int              rv;
+	oscar_error_t    err;
+} osc_item_t;
+
+// osc_run_t is one run message: a batch of tasks of one session that the
+// slot runs one after the other on a thread of its own.
 typedef struct osc_run {
 	struct osc_slot  *slot;
 	unsigned          index; // in the slot's runs
 	pthread_t         thread;
 	oscar_req_t      *req;
+	oscar_value_t    *margs; // the request's arguments, taken
 	char              session[OSCAR_UID_MAX];
-	char              key[OSCAR_TASK_KEY_MAX];
-	char              fn[OSCAR_NAME_MAX];
-	unsigned          n_output;
-	oscar_value_t    *args;
-	oscar_task_ctx_t  ctx;
 	osc_task_nested_t nested;
-	oscar_value_t    *result;
-	int               rv;
-	oscar_error_t     err;
+	uint64_t          batch;    // the executor's number for the run
+	bool              has_exec; // exec names the executor, told of results early
+	oscar_ref_t       exec;
+	size_t            sent; // results handed out (the loop's)
+	// Between the thread and the loop. Sequentially consistent: the
+	// thread stores finished (or ended) and then swaps posted; the loop
+	// clears posted and then loads them, so that a result is never left
+	// without a "done" to hand it out.
+	atomic_size_t finished; // items whose function returned
+	atomic_bool   ended;    // the thread is done with every item
+	atomic_bool   posted;   // a "done" is on its way
+	size_t        n;
+	osc_item_t    items[];
 } osc_run_t;
 
 typedef struct osc_slot {
@@ -51,95 +78,280 @@ typedef struct osc_slot {
 
 static void osc_run_free(osc_run_t *r)
 {
-	oscar_value_free(r->args);
-	oscar_value_free(r->result);
+	for (size_t i = 0; i < r->n; i++) {
+		oscar_value_free(r->items[i].result);
+	}
+	oscar_value_free(r->margs);
 	free(r);
+}
+
+// osc_out_name_of names output k of item it: its key for a task with
+// one output, "key#k" otherwise.
+static void osc_out_name_of(const osc_item_t *it, unsigned k, char *buf, size_t size)
+{
+	if (it->n_output == 1) {
+		snprintf(buf, size, "%s", it->key);
+	} else {
+		snprintf(buf, size, "%s#%u", it->key, k);
+	}
+}
+
+// osc_local_t resolves the references of item j to outputs of the items
+// before it in the same run (a chain run ahead in one batch).
+typedef struct osc_local {
+	osc_run_t *run;
+	size_t     j;
+	size_t     failed; // the item whose failure the reference met, or SIZE_MAX
+} osc_local_t;
+
+static int osc_local_cb(void *arg, const oscar_value_t *ref, oscar_value_t **out)
+{
+	osc_local_t *l = arg;
+	char         name[OSCAR_REF_NAME_MAX];
+	char         have[OSCAR_TASK_KEY_MAX + 16];
+	if (oscar_value_ref_name(ref, name, sizeof(name)) != 0) {
+		return (OSCAR_EINVAL);
+	}
+	for (size_t i = l->j; i-- > 0;) {
+		osc_item_t *it = &l->run->items[i];
+		for (unsigned k = 0; k < it->n_output; k++) {
+			osc_out_name_of(it, k, have, sizeof(have));
+			if (strcmp(have, name) != 0) {
+				continue;
+			}
+			if (it->rv != 0) {
+				l->failed = i;
+				return (OSCAR_ECANCELED);
+			}
+			const oscar_value_t *v =
+			    it->n_output == 1 ? it->result : oscar_value_at(it->result, k);
+			*out = oscar_value_copy(v);
+			return (*out != NULL ? 0 : OSCAR_ENOMEM);
+		}
+	}
+	return (OSCAR_ENOENT);
+}
+
+static int osc_has_ref(void *arg, const oscar_value_t *ref)
+{
+	(void) ref;
+	*(bool *) arg = true;
+	return (1);
+}
+
+// osc_slot_post has the loop hand out r's results, unless a "done" is on
+// its way already. The actor joins the thread once it sees it ended; if
+// the post fails, nothing would ever answer the run, so keep trying.
+static void osc_slot_post(osc_run_t *r)
+{
+	osc_slot_t *st = r->slot;
+	if (atomic_exchange(&r->posted, true)) {
+		return;
+	}
+	while (oscar_tell_nowait(st->pool, &st->ref, osc_slot_name(OSC_SLOT_DONE),
+	           oscar_value_new_uint(r->index)) == OSCAR_EMBOXFULL) {
+		struct timespec ts = { 0, 1000000 };
+		nanosleep(&ts, NULL);
+	}
 }
 
 static void *osc_slot_thread(void *arg)
 {
 	osc_run_t  *r  = arg;
 	osc_slot_t *st = r->slot;
-	r->rv          = osc_task_run(st->fns, r->fn, &r->ctx, r->args, &r->result, &r->err);
-	// The actor joins this thread when "done" arrives; if the post
-	// fails, nothing would ever answer the run, so keep trying.
-	while (oscar_tell_nowait(st->pool, &st->ref, osc_slot_name(OSC_SLOT_DONE),
-	           oscar_value_new_uint(r->index)) == OSCAR_EMBOXFULL) {
-		struct timespec ts = { 0, 1000000 };
-		nanosleep(&ts, NULL);
+	for (size_t j = 0; j < r->n; j++) {
+		osc_item_t *it   = &r->items[j];
+		bool        refs = false;
+		if (oscar_task_cancelled(&it->ctx)) {
+			it->rv = oscar_error_set(&it->err, OSCAR_ECANCELED,
+			    "task %s (%s) was cancelled before it ran", it->key, it->fn);
+			continue;
+		}
+		oscar_value_walk_refs(it->args, osc_has_ref, &refs);
+		if (refs) {
+			osc_local_t l  = { r, j, SIZE_MAX };
+			int         rv = oscar_value_replace_refs(it->args, osc_local_cb, &l);
+			if (rv == OSCAR_ECANCELED && l.failed != SIZE_MAX) {
+				it->rv = oscar_error_set(&it->err, OSCAR_ECANCELED,
+				    "task %s (%s) did not run: its input %s failed", it->key,
+				    it->fn, r->items[l.failed].key);
+				continue;
+			}
+			if (rv != 0) {
+				it->rv = oscar_error_set(&it->err, OSCAR_EPROTO,
+				    "task %s (%s): a reference in its args was not resolved: %s",
+				    it->key, it->fn, oscar_strerror(rv));
+				continue;
+			}
+		}
+		it->rv = osc_task_run(st->fns, it->fn, &it->ctx, it->args, &it->result, &it->err);
+		// Its result goes out with the next "done" the loop serves (the
+		// last one's with the answer).
+		atomic_store(&r->finished, j + 1);
+		if (j + 1 < r->n) {
+			osc_slot_post(r);
+		}
 	}
+	atomic_store(&r->ended, true);
+	osc_slot_post(r);
 	return (NULL);
 }
 
-// run {session, key, fn, args, n_output, supervisor, executor, slot}
-// -> [output...] or {code, message}
+// run {session, supervisor, executor, slot, tasks: [[key, fn, args,
+// n_output]...]} -> [[output...] | {code, message}...], one per task
 static int osc_slot_m_run(oscar_actor_t *self, oscar_req_t *req)
 {
-	osc_slot_t          *st   = oscar_actor_state(self);
-	const oscar_value_t *a    = oscar_req_args(req);
-	const char          *sid  = oscar_value_map_str(a, "session");
-	const char          *key  = oscar_value_map_str(a, "key");
-	const char          *fn   = oscar_value_map_str(a, "fn");
-	const char          *sup  = oscar_value_map_str(a, "supervisor");
-	const char          *exe  = oscar_value_map_str(a, "executor");
-	uint64_t             nout = oscar_value_map_uint(a, "n_output", 1);
-	unsigned             i    = 0;
+	osc_slot_t          *st    = oscar_actor_state(self);
+	const oscar_value_t *a     = oscar_req_args(req);
+	const char          *sid   = oscar_value_map_str(a, "session");
+	const char          *sup   = oscar_value_map_str(a, "supervisor");
+	const char          *exe   = oscar_value_map_str(a, "executor");
+	const oscar_value_t *tasks = oscar_value_map_get(a, "tasks");
+	size_t               n     = oscar_value_len(tasks);
+	unsigned             i     = 0;
 	while (i < OSC_SLOT_RUNS_MAX && st->runs[i] != NULL) {
 		i++;
 	}
 	if (i == OSC_SLOT_RUNS_MAX) {
 		return (oscar_req_fail(req, OSCAR_ESTATE,
-		    "slot holds %d tasks already (nested too deep)", OSC_SLOT_RUNS_MAX));
+		    "slot holds %d runs already (nested too deep)", OSC_SLOT_RUNS_MAX));
 	}
 	if (st->fns == NULL) {
 		return (oscar_req_fail(req, OSCAR_ESTATE, "this pool is not a node's sub pool"));
 	}
-	if (sid == NULL || key == NULL || fn == NULL || nout == 0 || nout > OSCAR_TASK_OUTPUT_MAX ||
-	    strlen(sid) >= OSCAR_UID_MAX || strlen(key) >= OSCAR_TASK_KEY_MAX ||
-	    strlen(fn) >= OSCAR_NAME_MAX || (sup != NULL && strlen(sup) >= OSCAR_ADDR_MAX)) {
-		return (oscar_req_fail(
-		    req, OSCAR_EBADARGS, "run needs a session, key, fn and n_output"));
+	if (sid == NULL || strlen(sid) >= OSCAR_UID_MAX || tasks == NULL ||
+	    tasks->type != OSCAR_ARRAY || n == 0 || n > OSC_SLOT_BATCH_MAX ||
+	    (sup != NULL && strlen(sup) >= OSCAR_ADDR_MAX)) {
+		return (oscar_req_fail(req, OSCAR_EBADARGS, "run needs a session and 1 to %d tasks",
+		    OSC_SLOT_BATCH_MAX));
 	}
-	osc_run_t *r = calloc(1, sizeof(*r));
+	for (size_t j = 0; j < n; j++) {
+		const oscar_value_t *t    = oscar_value_at(tasks, j);
+		const char          *key  = oscar_value_at_str(t, 0);
+		const char          *fn   = oscar_value_at_str(t, 1);
+		uint64_t             nout = oscar_value_at_uint(t, 3, 0);
+		if (key == NULL || fn == NULL || strlen(key) >= OSCAR_TASK_KEY_MAX ||
+		    strlen(fn) >= OSCAR_NAME_MAX || nout == 0 || nout > OSCAR_TASK_OUTPUT_MAX) {
+			return (oscar_req_fail(req, OSCAR_EBADARGS,
+			    "run: task #%zu is not [key, fn, args, n_output]", j));
+		}
+	}
+	osc_run_t *r = calloc(1, sizeof(*r) + n * sizeof(osc_item_t));
 	if (r == NULL) {
 		return (OSCAR_ENOMEM);
 	}
 	r->slot  = st;
 	r->index = i;
+	r->n     = n;
 	snprintf(r->session, sizeof(r->session), "%s", sid);
-	snprintf(r->key, sizeof(r->key), "%s", key);
-	snprintf(r->fn, sizeof(r->fn), "%s", fn);
-	r->n_output               = (unsigned) nout;
-	const oscar_value_t *args = oscar_value_map_get(a, "args");
-	r->args = args != NULL ? oscar_value_copy(args) : oscar_value_new_array(0);
-	if (r->args == NULL) {
-		free(r);
-		return (OSCAR_ENOMEM);
+	// The run keeps the arguments: its items borrow their strings, and
+	// their args are resolved in place.
+	r->margs = oscar_req_take_args(req);
+	tasks    = oscar_value_map_get(r->margs, "tasks");
+	for (size_t j = 0; j < n; j++) {
+		oscar_value_t *t  = &tasks->as.arr.items[j];
+		osc_item_t    *it = &r->items[j];
+		it->key           = oscar_value_at_str(t, 0);
+		it->fn            = oscar_value_at_str(t, 1);
+		it->args          = t->as.arr.len > 2 ? &t->as.arr.items[2] : NULL;
+		it->n_output      = (unsigned) oscar_value_at_uint(t, 3, 1);
+		if (it->args != NULL && it->args->type == OSCAR_NIL) {
+			it->args = NULL;
+		}
+		osc_task_ctx_init(&it->ctx, r->session, it->key, it->n_output, NULL, NULL);
 	}
 	st->pool = oscar_actor_pool(self);
 	st->ref  = *oscar_actor_ref(self);
-	osc_task_ctx_init(&r->ctx, r->session, r->key, r->n_output, NULL, NULL);
+	atomic_init(&r->finished, 0);
+	atomic_init(&r->ended, false);
+	atomic_init(&r->posted, false);
+	r->batch    = oscar_value_map_uint(r->margs, "batch", 0);
+	r->has_exec = exe != NULL && oscar_ref_make(&r->exec, exe, OSC_EXECUTOR_UID) == 0;
 	// What nested submission needs: this pool, for host-thread calls
 	// from the function's thread, the supervisor, and the executor to
 	// tell while the task waits.
 	if (sup != NULL && exe != NULL) {
 		r->nested.pool = st->pool;
-		r->nested.slot = (unsigned) oscar_value_map_uint(a, "slot", 0);
+		r->nested.slot = (unsigned) oscar_value_map_uint(r->margs, "slot", 0);
 		snprintf(r->nested.supervisor, sizeof(r->nested.supervisor), "%s", sup);
 		if (oscar_ref_make(&r->nested.executor, exe, OSC_EXECUTOR_UID) == 0) {
-			r->ctx.nested = &r->nested;
+			for (size_t j = 0; j < n; j++) {
+				r->items[j].ctx.nested = &r->nested;
+			}
 		}
 	}
 	if (pthread_create(&r->thread, NULL, osc_slot_thread, r) != 0) {
 		osc_run_free(r);
-		return (oscar_req_fail(req, OSCAR_ESYSTEM, "cannot start the task's thread"));
+		return (oscar_req_fail(req, OSCAR_ESYSTEM, "cannot start the tasks' thread"));
 	}
 	r->req      = req;
 	st->runs[i] = r;
 	return (oscar_req_defer(req, OSCAR_DEFER_YIELD));
 }
 
-// done index: the function of run index returned; answer its run.
+// osc_item_reply gives what item it's run answers for it: a copy of its
+// result while the thread runs on (a later item of the run may read it),
+// the result itself once the thread ended.
+static oscar_value_t *osc_item_reply(osc_item_t *it, bool copy)
+{
+	oscar_value_t *out = NULL;
+	if (it->rv != 0) {
+		// The function's failure is the reply's value, not the call's
+		// failure: its code (OSCAR_ECANCELED, say) must not be taken for
+		// the call's own.
+		out = oscar_value_new_map(2);
+		if (out == NULL ||
+		    oscar_value_map_set(out, "code", oscar_value_new_int(it->rv)) != 0 ||
+		    oscar_value_map_set(out, "message", oscar_value_new_str(it->err.message)) !=
+		        0) {
+			oscar_value_free(out);
+			out = NULL;
+		}
+	} else if (it->n_output == 1) {
+		oscar_value_t *v = copy ? oscar_value_copy(it->result) : it->result;
+		out              = oscar_value_new_array(1);
+		if (out == NULL || v == NULL || oscar_value_array_push(out, v) != 0) {
+			oscar_value_free(out);
+			out = NULL;
+			if (copy) {
+				oscar_value_free(v);
+			}
+		}
+		if (!copy) {
+			it->result = NULL;
+		}
+	} else if (copy) {
+		out = oscar_value_copy(it->result);
+	} else {
+		out        = it->result;
+		it->result = NULL;
+	}
+	return (out);
+}
+
+// osc_run_results gives the replies for items [r->sent, upto) and counts
+// them sent; NULL when out of memory.
+static oscar_value_t *osc_run_results(osc_run_t *r, size_t upto, bool copy)
+{
+	oscar_value_t *out = oscar_value_new_array(upto - r->sent);
+	for (size_t j = r->sent; out != NULL && j < upto; j++) {
+		oscar_value_t *v = osc_item_reply(&r->items[j], copy);
+		if (v == NULL || oscar_value_array_push(out, v) != 0) {
+			oscar_value_free(out);
+			out = NULL;
+		}
+	}
+	if (out != NULL) {
+		r->sent = upto;
+	}
+	return (out);
+}
+
+// done index: items of run index finished. While the thread runs on,
+// their results go to the executor at once (ran), so that it stores and
+// reports them, and knows which task runs should the slot die; once the
+// thread ended, the run's answer carries the rest: [result...] for the
+// items not told yet, the last ones.
 static int osc_slot_m_done(oscar_actor_t *self, oscar_req_t *req)
 {
 	osc_slot_t *st = oscar_actor_state(self);
@@ -149,31 +361,36 @@ static int osc_slot_m_done(oscar_actor_t *self, oscar_req_t *req)
 		return (0);
 	}
 	osc_run_t *r = st->runs[i];
-	st->runs[i]  = NULL;
-	pthread_join(r->thread, NULL);
-	oscar_value_t *out = NULL;
-	if (r->rv != 0) {
-		// The function's failure is the reply's value, not the call's
-		// failure: its code (OSCAR_ECANCELED, say) must not be taken for
-		// the call's own.
-		out = oscar_value_new_map(2);
-		if (out == NULL ||
-		    oscar_value_map_set(out, "code", oscar_value_new_int(r->rv)) != 0 ||
-		    oscar_value_map_set(out, "message", oscar_value_new_str(r->err.message)) != 0) {
-			oscar_value_free(out);
-			out = NULL;
+	atomic_store(&r->posted, false);
+	bool   ended    = atomic_load(&r->ended);
+	size_t finished = atomic_load(&r->finished);
+	if (!ended) {
+		if (!r->has_exec || finished <= r->sent) {
+			return (0);
 		}
-	} else if (r->n_output == 1) {
-		out = oscar_value_new_array(1);
-		if (out != NULL && oscar_value_array_push(out, r->result) != 0) {
-			oscar_value_free(out);
-			out = NULL;
+		oscar_value_t *m       = oscar_value_new_map(3);
+		oscar_value_t *results = osc_run_results(r, finished, true);
+		size_t         from    = r->sent - (results != NULL ? oscar_value_len(results) : 0);
+		if (m == NULL || results == NULL) {
+			oscar_value_free(results);
+			results = NULL;
 		}
-		r->result = NULL;
-	} else {
-		out       = r->result;
-		r->result = NULL;
+		if (results == NULL ||
+		    oscar_value_map_set(m, "batch", oscar_value_new_uint(r->batch)) != 0 ||
+		    oscar_value_map_set(m, "from", oscar_value_new_uint(from)) != 0 ||
+		    oscar_value_map_set(m, "results", results) != 0) {
+			// Out of memory: the answer carries them all later (the
+			// results given out were copies; map_set took them).
+			r->sent = from;
+			oscar_value_free(m);
+			return (0);
+		}
+		oscar_actor_tell(self, &r->exec, "ran", m);
+		return (0);
 	}
+	st->runs[i] = NULL;
+	pthread_join(r->thread, NULL);
+	oscar_value_t *out = osc_run_results(r, r->n, false);
 	if (out != NULL) {
 		oscar_req_reply(r->req, out);
 	} else {
@@ -195,8 +412,10 @@ static int osc_slot_m_cancel(oscar_actor_t *self, oscar_req_t *req)
 	}
 	for (unsigned i = 0; i < OSC_SLOT_RUNS_MAX; i++) {
 		osc_run_t *r = st->runs[i];
-		if (r != NULL && (key == NULL || strcmp(key, r->key) == 0)) {
-			osc_task_ctx_cancel(&r->ctx);
+		for (size_t j = 0; r != NULL && j < r->n; j++) {
+			if (key == NULL || strcmp(key, r->items[j].key) == 0) {
+				osc_task_ctx_cancel(&r->items[j].ctx);
+			}
 		}
 	}
 	return (0);
@@ -221,7 +440,9 @@ static void osc_slot_destroy(oscar_actor_t *self)
 		}
 		// The pool stops while a function runs: tell it to stop and wait
 		// for it, since the thread uses the run.
-		osc_task_ctx_cancel(&r->ctx);
+		for (size_t j = 0; j < r->n; j++) {
+			osc_task_ctx_cancel(&r->items[j].ctx);
+		}
 		pthread_join(r->thread, NULL);
 		osc_run_free(r);
 		st->runs[i] = NULL;

@@ -107,8 +107,10 @@ bool osc_taskfn_name_ok(const char *name);
 
 // The methods of a worker's executor.
 //
-//   run      {session, tasks: [[key, fn, args, n_output]...]} -> nil once
-//            queued (from the manager)
+//   run      {session, tasks: [[key, fn, args, n_output, after?]...]} ->
+//            nil once queued (from the manager); a task with after (a
+//            key) runs once that task of the session, held here, has
+//            stored its output, and is dropped if it fails
 //   cancel   {session, keys: [key...]} (one-way, from the manager)
 //   slot_up  {index, address, last_exit}: the slot keeper made sub pool
 //            index's slot runner at address, or gave up on it (address
@@ -117,27 +119,41 @@ bool osc_taskfn_name_ok(const char *name);
 //   lend     {session, key}: the task waits for nested work; its slot
 //            takes another task meanwhile (from the slot's task)
 //   unlend   {session, key}: it waits no more
+//   ran      {batch, from, results: [result...]}: results of the tasks of
+//            a run message (batch: its number) from index from on, told
+//            by the slot while the rest of the run goes on (one-way)
 #define OSC_EXECUTOR_METHODS(X)                                                 \
 	X(RUN, "run", osc_exec_m_run, OSC_SHAPE_MAP, OSC_SHAPE_NIL)             \
 	X(CANCEL, "cancel", osc_exec_m_cancel, OSC_SHAPE_MAP, OSC_SHAPE_NIL)    \
 	X(SLOT_UP, "slot_up", osc_exec_m_slot_up, OSC_SHAPE_MAP, OSC_SHAPE_NIL) \
 	X(LEND, "lend", osc_exec_m_lend, OSC_SHAPE_MAP, OSC_SHAPE_NIL)          \
-	X(UNLEND, "unlend", osc_exec_m_unlend, OSC_SHAPE_MAP, OSC_SHAPE_NIL)
+	X(UNLEND, "unlend", osc_exec_m_unlend, OSC_SHAPE_MAP, OSC_SHAPE_NIL)    \
+	X(RAN, "ran", osc_exec_m_ran, OSC_SHAPE_MAP, OSC_SHAPE_NIL)
 
 // The methods of the slot runner (class OSC_SLOT_CLASS, uid OSC_SLOT_UID
 // in each of a worker's sub pools).
 //
-//   run     {session, key, fn, args, n_output, supervisor, executor,
-//           slot} -> [output...] (n_output values), or {code, message}:
-//           the function's error
+//   run     {session, supervisor, executor, slot, batch, tasks: [[key, fn,
+//           args, n_output]...]} -> [result...], one per task not told
+//           in a ran message yet (the last ones), in order: its
+//           [output...] (n_output values), or {code, message}, the
+//           function's error. The tasks run one after the other; a
+//           reference in a task's args to an output of a task before it
+//           in the same run is resolved in the slot (a chain run ahead).
+//           While the run goes on, the results of the tasks done so far
+//           go to the executor at once, in "ran" messages (batch is the
+//           executor's number for the run); the answer carries the rest.
 //   cancel  key|nil: set the cancelled flag of the task called key
 //           (every task for nil; one-way)
-//   done    index: the thread of run index ended (from the slot itself)
+//   done    index: items of run index finished, or its thread ended (from
+//           the slot itself)
 #define OSC_SLOT_CLASS "oscar.task.slot"
 #define OSC_SLOT_UID   "oscar.slot"
 // OSC_SLOT_RUNS_MAX bounds the tasks a slot holds at once: one running,
 // the others waiting for nested work.
 #define OSC_SLOT_RUNS_MAX 8
+// OSC_SLOT_BATCH_MAX bounds the tasks of one run message.
+#define OSC_SLOT_BATCH_MAX 256
 #define OSC_SLOT_METHODS(X)                                                  \
 	X(RUN, "run", osc_slot_m_run, OSC_SHAPE_MAP, OSC_SHAPE_ANY)          \
 	X(CANCEL, "cancel", osc_slot_m_cancel, OSC_SHAPE_ANY, OSC_SHAPE_NIL) \

@@ -32,6 +32,7 @@ typedef struct sent {
 	char     worker[64];
 	char     key[OSCAR_TASK_KEY_MAX];
 	unsigned n_output;
+	char     after[OSCAR_TASK_KEY_MAX]; // run ahead behind it ("" if not)
 } sent_t;
 
 typedef struct fake_worker {
@@ -122,14 +123,26 @@ static size_t cb_locate(void *arg, const char *key, osc_tm_loc_t *locs, size_t m
 	return (1);
 }
 
+// sent_before tells whether task key was sent to worker and not run yet.
+static bool sent_before(const char *worker, const char *key)
+{
+	for (size_t i = F.head; i < F.n_sent; i++) {
+		if (strcmp(F.sent[i].key, key) == 0 && strcmp(F.sent[i].worker, worker) == 0) {
+			return (true);
+		}
+	}
+	return (false);
+}
+
 static void cb_assign(void *arg, const char *worker, osc_tm_task_t *const *tasks, size_t n)
 {
 	fake_worker_t *fw = fworker(worker);
 	F.batches++;
 	cr_assert_gt(n, 0);
 	for (size_t i = 0; i < n; i++) {
-		const char *key = osc_tm_task_key(tasks[i]);
-		entry_t    *e   = entry_find(key);
+		const char *key   = osc_tm_task_key(tasks[i]);
+		const char *after = osc_tm_task_after(tasks[i]);
+		entry_t    *e     = entry_find(key);
 		cr_assert_not_null(e, "assigned %s, never submitted", key);
 		cr_assert_not(e->done, "%s assigned after it finished", key);
 		cr_assert_str_eq(osc_tm_task_worker(tasks[i]), worker);
@@ -141,7 +154,11 @@ static void cb_assign(void *arg, const char *worker, osc_tm_task_t *const *tasks
 				*hash = '\0';
 			}
 			entry_t *in = entry_find(task_key);
-			cr_assert(is_stored(e->inputs[j]) || (in != NULL && in->done),
+			// A task run ahead follows its one unfinished input,
+			// sent to the same worker before it.
+			bool ahead = after != NULL && strcmp(after, task_key) == 0 &&
+			             sent_before(worker, after);
+			cr_assert(is_stored(e->inputs[j]) || (in != NULL && in->done) || ahead,
 			    "%s assigned before its input %s finished", key, e->inputs[j]);
 		}
 		fw->outstanding++;
@@ -154,6 +171,7 @@ static void cb_assign(void *arg, const char *worker, osc_tm_task_t *const *tasks
 		snprintf(s->worker, sizeof(s->worker), "%s", worker);
 		snprintf(s->key, sizeof(s->key), "%s", key);
 		s->n_output = osc_tm_task_n_output(tasks[i]);
+		snprintf(s->after, sizeof(s->after), "%s", after != NULL ? after : "");
 	}
 }
 
@@ -337,6 +355,8 @@ static osc_tm_graph_t *submit_ok(gb_t *b, const char *id)
 	return (g);
 }
 
+static entry_t *E(const char *key);
+
 // run_step runs every task sent and not run yet: each worker gets one
 // batch of reports (started and finished, or errored). Returns how many
 // ran.
@@ -359,9 +379,18 @@ static size_t run_step(void)
 				continue;
 			}
 			entry_t *e = entry_find(s->key);
+			fw->outstanding--;
+			// As the executor does: a task run ahead behind one that
+			// failed never runs.
+			if (s->after[0] != '\0' && !E(s->after)->done) {
+				r[n++] = (osc_tm_report_t) { .key = e->key,
+					.kind                     = OSC_TM_ERRORED,
+					.code                     = OSCAR_ECANCELED,
+					.message                  = "its input failed" };
+				continue;
+			}
 			e->runs++;
 			snprintf(e->ran_on, sizeof(e->ran_on), "%s", s->worker);
-			fw->outstanding--;
 			r[n++] = (osc_tm_report_t) { .key = e->key, .kind = OSC_TM_STARTED };
 			if (e->fail_code != 0) {
 				r[n++] = (osc_tm_report_t) { .key = e->key,
@@ -1135,6 +1164,147 @@ Test(graph, worker_lost)
 	cr_assert(strstr(i.error.message, "worker w1 was lost") != NULL, "%s", i.error.message);
 	cr_assert_eq(i.counts[OSC_TASK_DONE], 2);
 	cr_assert_str_eq(E("q1")->ran_on, "w2");
+}
+
+// ---------------------------------------------------------------------------
+// Running ahead (osc_tm_limits_t.run_ahead)
+
+static void setup_ahead(void)
+{
+	osc_tm_limits_t limits = { .run_ahead = true };
+	// The suite's own setup may have run first: its engine goes.
+	osc_tm_free(&F.tm);
+	setup_limits(&limits);
+}
+
+// chain adds a chain of n inc tasks, prefix0 to prefix(n-1), to b.
+static void chain(gb_t *b, const char *prefix, int n)
+{
+	char key[32], prev[32];
+	for (int i = 0; i < n; i++) {
+		snprintf(key, sizeof(key), "%s%d", prefix, i);
+		task(b, key, "inc", 1, false, i > 0 ? prev : NULL);
+		memcpy(prev, key, sizeof(key));
+	}
+}
+
+Test(graph, a_chain_runs_ahead_on_its_worker, .init = setup_ahead)
+{
+	gb_t b = { 0 };
+	worker("w1", 1, 7);
+	worker("w2", 1, 7);
+	chain(&b, "c", 100);
+	osc_tm_graph_t *g = submit_ok(&b, "chain");
+	osc_tm_flush(F.tm);
+	// The first batch holds the head and the 7 behind it: slots + queue.
+	cr_assert_eq(F.n_sent, 8);
+	cr_assert_eq(F.batches, 1);
+	cr_assert_str_eq(F.sent[1].after, "c0");
+	cr_assert_str_eq(F.sent[7].after, "c6");
+	cr_assert_eq(state_of(g, "c7"), OSC_TASK_ASSIGNED);
+	cr_assert_eq(state_of(g, "c8"), OSC_TASK_PENDING);
+	osc_tm_info_t i = info_of(g);
+	cr_assert_eq(i.counts[OSC_TASK_ASSIGNED], 8);
+	run_all();
+	cr_assert_eq(info_of(g).status, OSC_GRAPH_DONE);
+	const char *first = E("c0")->ran_on;
+	char        key[32];
+	for (int k = 0; k < 100; k++) {
+		snprintf(key, sizeof(key), "c%d", k);
+		cr_assert_str_eq(E(key)->ran_on, first, "%s", key);
+		cr_assert_eq(E(key)->runs, 1, "%s", key);
+	}
+	// A batch per 8 links or so, not one per link.
+	cr_assert_leq(F.batches, 100 / 8 + 2, "%zu batches", F.batches);
+	unsigned held;
+	cr_assert_eq(osc_tm_worker_load(F.tm, first, &held, NULL), 0);
+	cr_assert_eq(held, 0);
+}
+
+Test(graph, a_failure_takes_back_the_chain_run_ahead, .init = setup_ahead)
+{
+	gb_t b = { 0 };
+	worker("w1", 1, 4);
+	chain(&b, "c", 4);
+	E("c0")->fail_code = OSCAR_EUSER + 1;
+	osc_tm_graph_t *g  = submit_ok(&b, "g");
+	run_all();
+	osc_tm_info_t i = info_of(g);
+	cr_assert_eq(i.status, OSC_GRAPH_FAILED);
+	cr_assert_str_eq(i.error.key, "c0");
+	cr_assert_eq(i.error.code, OSCAR_EUSER + 1);
+	cr_assert_eq(i.counts[OSC_TASK_FAILED], 4);
+	for (int k = 1; k < 4; k++) {
+		char key[8];
+		snprintf(key, sizeof(key), "c%d", k);
+		cr_assert_eq(E(key)->runs, 0, "%s ran", key);
+		// The worker was asked to drop it, and its report freed it.
+		cr_assert(cancelled_sent("w1", key), "%s", key);
+	}
+	unsigned held;
+	cr_assert_eq(osc_tm_worker_load(F.tm, "w1", &held, NULL), 0);
+	cr_assert_eq(held, 0);
+	// The key of a task taken back is free once the worker reported it
+	// (its new run reads nothing).
+	task(&b, "c1", "inc", 1, false, NULL);
+	for (size_t k = 0; k < E("c1")->n_inputs; k++) {
+		free(E("c1")->inputs[k]);
+	}
+	E("c1")->n_inputs = 0;
+	g                 = submit_ok(&b, "again");
+	run_all();
+	cr_assert_eq(info_of(g).status, OSC_GRAPH_DONE);
+}
+
+Test(graph, cancel_takes_back_a_chain_run_ahead, .init = setup_ahead)
+{
+	gb_t b = { 0 };
+	worker("w1", 1, 4);
+	chain(&b, "c", 3);
+	osc_tm_graph_t *g = submit_ok(&b, "g");
+	osc_tm_flush(F.tm);
+	cr_assert_eq(F.n_sent, 3);
+	osc_tm_cancel(F.tm, g);
+	osc_tm_flush(F.tm);
+	cr_assert_eq(info_of(g).counts[OSC_TASK_CANCELLED], 3);
+	for (int k = 0; k < 3; k++) {
+		char key[8];
+		snprintf(key, sizeof(key), "c%d", k);
+		cr_assert(cancelled_sent("w1", key), "%s", key);
+	}
+	osc_tm_report_t r[3] = {
+		{ .key = "c0", .kind = OSC_TM_ERRORED, .code = OSCAR_ECANCELED },
+		{ .key = "c1", .kind = OSC_TM_ERRORED, .code = OSCAR_ECANCELED },
+		{ .key = "c2", .kind = OSC_TM_ERRORED, .code = OSCAR_ECANCELED },
+	};
+	cr_assert_eq(osc_tm_report(F.tm, "w1", r, 3), 0);
+	unsigned held;
+	cr_assert_eq(osc_tm_worker_load(F.tm, "w1", &held, NULL), 0);
+	cr_assert_eq(held, 0);
+	F.head = F.n_sent;
+}
+
+Test(graph, a_lost_worker_gives_back_its_chain_run_ahead, .init = setup_ahead)
+{
+	gb_t b = { 0 };
+	worker("w1", 1, 4);
+	chain(&b, "c", 5);
+	osc_tm_graph_t *g = submit_ok(&b, "g");
+	osc_tm_flush(F.tm);
+	cr_assert_eq(F.n_sent, 5);
+	worker("w2", 1, 4);
+	F.head = F.n_sent; // w1 never runs them
+	cr_assert_eq(osc_tm_worker_lost(F.tm, "w1"), 0);
+	F.workers[0].outstanding = 0;
+	// The head went to w2, and the chain behind it with it.
+	cr_assert_str_eq(osc_tm_task_worker(osc_tm_graph_task(g, "c0")), "w2");
+	run_all();
+	cr_assert_eq(info_of(g).status, OSC_GRAPH_DONE);
+	for (int k = 0; k < 5; k++) {
+		char key[8];
+		snprintf(key, sizeof(key), "c%d", k);
+		cr_assert_str_eq(E(key)->ran_on, "w2", "%s", key);
+	}
 }
 
 Test(graph, last_worker_of_a_function_lost)

@@ -690,6 +690,79 @@ Test(tasks, a_task_that_ignores_its_flag_is_killed_and_its_slot_recovers)
 	oscar_value_free(info);
 }
 
+// slot_pid gives the pid of the process of node's sub pool index (0 while
+// it is down).
+static int64_t slot_pid(oscar_node_t *node, unsigned index)
+{
+	oscar_sub_pool_info_t info[4];
+	size_t                n = 0;
+	cr_assert_eq(oscar_pool_sub_pools(oscar_node_pool(node), info, 4, &n, 5000), 0);
+	for (size_t i = 0; i < n && i < 4; i++) {
+		if (info[i].index == index && info[i].alive) {
+			return (info[i].pid);
+		}
+	}
+	return (0);
+}
+
+Test(tasks, a_slot_killed_from_outside_fails_its_task_and_comes_back, .init = setup_one_slot)
+{
+	char           gid[OSCAR_GRAPH_ID_MAX];
+	oscar_error_t  err;
+	oscar_value_t *info = NULL;
+	oscar_value_t *g    = oscar_value_new_array(2);
+	add(g, "victim", "sleep", args1(oscar_value_new_int(60000)), 1, false);
+	add(g, "after", "inc", args1(oscar_value_new_ref("victim")), 1, false);
+	cr_assert_eq(
+	    oscar_graph_submit(client, sup_addr, S, g, NULL, gid, sizeof(gid), 10000, &err), 0,
+	    "%s", err.message);
+	// It runs, in the cluster's only slot.
+	uint64_t running = 0;
+	for (int i = 0; i < 500 && running == 0; i++) {
+		cr_assert_eq(
+		    oscar_graph_info(client, sup_addr, S, gid, NULL, 5000, &info, &err), 0);
+		running = oscar_value_map_uint(oscar_value_map_get(info, "counts"), "running", 0);
+		oscar_value_free(info);
+		if (running == 0) {
+			cr_assert_eq(oscar_graph_wait(client, sup_addr, S, gid, 20, NULL, &err),
+			    OSCAR_ETIMEDOUT);
+		}
+	}
+	cr_assert_eq(running, 1, "the task never started");
+	int64_t pid = slot_pid(w1, 0);
+	cr_assert_gt(pid, 0);
+	cr_assert_eq(kill((pid_t) pid, SIGKILL), 0);
+	cr_assert_eq(
+	    oscar_graph_wait(client, sup_addr, S, gid, 30000, &info, &err), 0, "%s", err.message);
+	assert_status(info, "failed");
+	const oscar_value_t *e   = error_of(info);
+	const char          *msg = oscar_value_map_str(e, "message");
+	cr_assert_eq(oscar_value_map_int(e, "signal", 0), SIGKILL, "%s", msg);
+	cr_assert_eq(oscar_value_map_int(e, "code", 0), OSCAR_ESYSTEM, "%s", msg);
+	cr_assert_str_eq(oscar_value_map_str(e, "key"), "victim");
+	cr_assert_str_eq(oscar_value_map_str(e, "fn"), "sleep");
+	cr_assert(strstr(msg, "victim") != NULL && strstr(msg, "signal 9") != NULL, "%s", msg);
+	// Its dependent never ran.
+	const oscar_value_t *counts = oscar_value_map_get(info, "counts");
+	cr_assert_eq(oscar_value_map_uint(counts, "done", 99), 0);
+	cr_assert_eq(oscar_value_map_uint(counts, "failed", 0) +
+	                 oscar_value_map_uint(counts, "cancelled", 0),
+	    2);
+	oscar_value_free(info);
+	// The worker made the slot again, in a new process, and runs the
+	// next graph there.
+	oscar_value_t *g2 = oscar_value_new_array(2);
+	add(g2, "next", "inc", args1(oscar_value_new_int(1)), 1, false);
+	add(g2, "then", "inc", args1(oscar_value_new_ref("next")), 1, false);
+	info = run(g2);
+	assert_status(info, "done");
+	oscar_value_free(info);
+	cr_assert_eq(fetch_int("then"), 3);
+	int64_t again = slot_pid(w1, 0);
+	cr_assert(again > 0 && again != pid, "the slot's process is %lld, was %lld",
+	    (long long) again, (long long) pid);
+}
+
 Test(tasks, a_pure_task_already_stored_is_reused)
 {
 	oscar_value_t *g = oscar_value_new_array(1);
