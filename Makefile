@@ -47,14 +47,15 @@ OSCAR_UBSAN_OPTIONS ?= print_stacktrace=1:halt_on_error=1:abort_on_error=1
 CTEST_FLAGS := --output-on-failure -j$(JOBS) --timeout $(CTEST_TIMEOUT) --no-tests=error
 
 .PHONY: help setup build asan release run test check check-asan valgrind install \
-	install-check embed bench clean
+	install-check embed bench clean format format-check
 
 help:
 	@echo "Oscar-C make targets:"
 	@echo "  make run            build, then run examples/cluster: a local cluster of a supervisor"
 	@echo "                      and two workers running seed 001's and 003's work through the"
 	@echo "                      client API (the actor layer alone: build/examples/hello/oscar-hello)"
-	@echo "  make test           build/ and build-asan/, the whole suite on each, and the embed check"
+	@echo "  make test           the format check, build/ and build-asan/, the whole suite on each,"
+	@echo "                      and the embed check"
 	@echo "  make bench          Release build (build-release/), the peers (Erlang/OTP, CAF),"
 	@echo "                      then the benchmarks side by side (JSON: build-release/bench.json)"
 	@echo "  make build          configure and build build/ (RelWithDebInfo, -Werror)"
@@ -67,6 +68,8 @@ help:
 	@echo "                      against it with pkg-config and with find_package (alias: embed)"
 	@echo "  make install        install build/ into PREFIX (default /usr/local)"
 	@echo "  make setup          install the Debian packages that are missing"
+	@echo "  make format-check   every C file laid out as .clang-format says (part of make test)"
+	@echo "  make format         lay out every C file as .clang-format says"
 	@echo "  make clean          remove every build directory"
 	@echo "Variables: JOBS=$(JOBS) CTEST_TIMEOUT=$(CTEST_TIMEOUT) PREFIX=$(PREFIX) ARGS=..."
 
@@ -103,9 +106,18 @@ bench: release
 	$(RELEASE_BUILD)/bench/oscar-bench --json $(RELEASE_BUILD)/bench.json $(ARGS)
 
 # test runs everything CI runs. Prerequisites run in the order listed
-# (.NOTPARALLEL), each once: build, its tests, the embed check, the
-# sanitizer build and its tests, so the output ends with ctest's summary.
-test: check install-check check-asan
+# (.NOTPARALLEL), each once: the format check, build, its tests, the embed
+# check, the sanitizer build and its tests, so the output ends with
+# ctest's summary.
+test: format-check check install-check check-asan
+
+# The layout of the C files is checked with the clang-format that
+# scripts/setup.sh installs (Debian's), so that it is the same everywhere.
+format-check: setup
+	@bash scripts/check-format.sh
+
+format: setup
+	@bash scripts/check-format.sh --fix
 
 check: build
 	@echo "== tests: $(BUILD)/ (RelWithDebInfo)"

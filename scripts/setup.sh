@@ -33,6 +33,8 @@ packages=(
 	openssl
 	# The memcheck pass of the tests (tests/run-valgrind.sh).
 	valgrind
+	# make test checks the layout of the C files (scripts/check-format.sh).
+	clang-format
 )
 if [[ "${OSCAR_SETUP_FUZZ:-0}" == 1 ]]; then
 	packages+=(clang)
