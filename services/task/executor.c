@@ -262,7 +262,12 @@ struct osc_xbatch {
 	bool          busy;     // being filled or sent: no sending from inside
 	bool          answered; // the slot answered; ran messages for it are due
 	uint64_t      timer;    // while answered: the results' deadline
-	osc_xtask_t  *tasks[];
+	// The answer's results (from index stash_from on), kept while results
+	// before them are still due in ran messages: they are stored and
+	// reported after those, so that a chain is reported in its order.
+	oscar_value_t *stash;
+	size_t         stash_from;
+	osc_xtask_t   *tasks[];
 };
 
 // osc_xstore_t is a batch's finished tasks while their outputs are stored.
@@ -535,6 +540,7 @@ static void osc_batch_end(osc_exec_t *ex, osc_xbatch_t *b)
 	if (b->timer != 0) {
 		oscar_actor_cancel(ex->self, b->timer);
 	}
+	oscar_value_free(b->stash);
 	if (b->prev != NULL) {
 		b->prev->next = b->next;
 	} else {
@@ -1314,6 +1320,18 @@ static void osc_exec_results_lost(oscar_actor_t *self, oscar_result_t *res, void
 	osc_exec_schedule(ex);
 }
 
+// osc_batch_due_before tells whether a task of b before index from still
+// waits for its result (told in a ran message that has not been read).
+static bool osc_batch_due_before(const osc_xbatch_t *b, size_t from)
+{
+	for (size_t i = 0; i < from && i < b->n; i++) {
+		if (b->tasks[i] != NULL) {
+			return (true);
+		}
+	}
+	return (false);
+}
+
 // osc_exec_ran is the run's answer: the results of the tasks the slot
 // had not told already (ran), the last ones of the batch.
 static void osc_exec_ran(oscar_actor_t *self, oscar_result_t *res, void *arg)
@@ -1339,7 +1357,12 @@ static void osc_exec_ran(oscar_actor_t *self, oscar_result_t *res, void *arg)
 	if (len <= b->n) {
 		oscar_value_t *results = res->value;
 		res->value             = NULL;
-		osc_batch_results(ex, b, b->n - len, results);
+		if (osc_batch_due_before(b, b->n - len)) {
+			b->stash      = results;
+			b->stash_from = b->n - len;
+		} else {
+			osc_batch_results(ex, b, b->n - len, results);
+		}
 		if (b->live > 0) {
 			// The slot told the results before these in ran messages,
 			// which came first but wait in the mailbox while this
@@ -1677,6 +1700,11 @@ static int osc_exec_m_ran(oscar_actor_t *self, oscar_req_t *req)
 		return (OSCAR_ENOMEM);
 	}
 	osc_batch_results(ex, b, (size_t) from, mine);
+	if (b->stash != NULL && !osc_batch_due_before(b, b->stash_from)) {
+		oscar_value_t *answer = b->stash;
+		b->stash              = NULL;
+		osc_batch_results(ex, b, b->stash_from, answer);
+	}
 	if (b->answered && b->live == 0) {
 		osc_batch_end(ex, b);
 	}
