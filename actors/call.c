@@ -251,8 +251,8 @@ osc_call_t *osc_call_new(oscar_pool_t *pool, const char *uid, const char *method
 	if (timeout_ms <= 0) {
 		timeout_ms = pool->cfg.default_timeout_ms;
 	}
-	if (timeout_ms > OSC_TIMEOUT_MAX) {
-		timeout_ms = OSC_TIMEOUT_MAX;
+	if (timeout_ms > OSCAR_TIMEOUT_MAX_MS) {
+		timeout_ms = OSCAR_TIMEOUT_MAX_MS;
 	}
 	c->id         = pool->next_call_id++;
 	if (pool->next_call_id == 0) {
@@ -673,8 +673,8 @@ int oscar_actor_after(
 		return (OSCAR_ENOMEM);
 	}
 	// osc_call_new reads 0 as "the default timeout": a timer means 0.
-	if (delay_ms > OSC_TIMEOUT_MAX) {
-		delay_ms = OSC_TIMEOUT_MAX;
+	if (delay_ms > OSCAR_TIMEOUT_MAX_MS) {
+		delay_ms = OSCAR_TIMEOUT_MAX_MS;
 	}
 	c->timeout_ms = delay_ms;
 	c->deadline   = (int64_t) uv_now(&pool->loop) + delay_ms;
@@ -1070,8 +1070,8 @@ static int osc_host_new_prep(oscar_pool_t *pool, osc_op_t op, const oscar_ref_t 
 	if (timeout_ms == 0) {
 		timeout_ms = pool->cfg.default_timeout_ms;
 	}
-	if (timeout_ms > OSC_TIMEOUT_MAX) {
-		timeout_ms = OSC_TIMEOUT_MAX;
+	if (timeout_ms > OSCAR_TIMEOUT_MAX_MS) {
+		timeout_ms = OSCAR_TIMEOUT_MAX_MS;
 	}
 	atomic_init(&h->refs, 2);
 	atomic_init(&h->cancel_sent, false);

@@ -463,8 +463,8 @@ int osc_pool_open_home(oscar_pool_t **poolp, const oscar_pool_config_t *cfg, con
 	if (home != NULL) {
 		snprintf(pool->home, sizeof(pool->home), "%s", home);
 	}
-	if (pool->cfg.default_timeout_ms > OSC_TIMEOUT_MAX) {
-		pool->cfg.default_timeout_ms = OSC_TIMEOUT_MAX;
+	if (pool->cfg.default_timeout_ms > OSCAR_TIMEOUT_MAX_MS) {
+		pool->cfg.default_timeout_ms = OSCAR_TIMEOUT_MAX_MS;
 	}
 	osc_error_set(
 	    &pool->oom_err, pool, OSCAR_ENOMEM, "", "", "out of memory while reporting an error");

@@ -311,10 +311,6 @@ struct osc_call {
 // ---------------------------------------------------------------------------
 // Cross-file functions (loop thread unless noted)
 
-// Timeouts above this (about 35 years) are clamped to it, so that deadline
-// arithmetic never overflows.
-#define OSC_TIMEOUT_MAX ((int64_t) 1 << 40)
-
 #define OSC_CONTAINER_OF(ptr, type, member) ((type *) ((char *) (ptr) -offsetof(type, member)))
 
 // pool.c

@@ -11,7 +11,7 @@
 
 #include "services/services_int.h"
 
-#define OSC_NODE_SECTION "node"
+#define OSC_NODE_SECTION  "node"
 #define OSC_SUB_POOLS_MAX 256
 
 // osc_node_tag marks a pool whose context is a node (oscar_node_of_actor).
@@ -37,18 +37,18 @@ struct oscar_node {
 	// modules_envv is the sub pools' extra environment: the pool reads
 	// it whenever it starts one, recovered ones included, so it lives as
 	// long as the node.
-	const char *modules_envv[2];
-	const oscar_service_t     **plan;        // the services to run, in order
-	size_t                      n_plan;
-	osc_running_t              *running; // started, in order
-	size_t                      n_running;
+	const char             *modules_envv[2];
+	const oscar_service_t **plan; // the services to run, in order
+	size_t                  n_plan;
+	osc_running_t          *running; // started, in order
+	size_t                  n_running;
 	// The services whose info hooks run: running[0..n_info), guarded by
 	// info_mu, since the hooks run on the main pool's thread while the
 	// services start and stop on another.
-	pthread_mutex_t             info_mu;
-	size_t                      n_info;
-	int                         stop_fd; // eventfd: a stop was requested
-	osc_hooks_t                *hooks;   // runs session hooks for OSCAR_NODE_UID
+	pthread_mutex_t info_mu;
+	size_t          n_info;
+	int             stop_fd; // eventfd: a stop was requested
+	osc_hooks_t    *hooks;   // runs session hooks for OSCAR_NODE_UID
 };
 
 const char *oscar_role_name(oscar_role_t role)
@@ -72,21 +72,20 @@ static const char *osc_node_get(const oscar_node_t *node, const char *key)
 
 static int osc_node_read_facts(oscar_node_t *node, oscar_error_t *err)
 {
-	const oscar_settings_t *s = node->settings;
-	long    ncpu  = sysconf(_SC_NPROCESSORS_ONLN);
-	int64_t pages = sysconf(_SC_PHYS_PAGES);
-	int64_t psize = sysconf(_SC_PAGESIZE);
-	int64_t value;
-	int     rv = oscar_settings_get_int(s, OSC_NODE_SECTION, "cores", ncpu > 0 ? ncpu : 1, 1,
-            4096, &value, err);
+	const oscar_settings_t *s     = node->settings;
+	long                    ncpu  = sysconf(_SC_NPROCESSORS_ONLN);
+	int64_t                 pages = sysconf(_SC_PHYS_PAGES);
+	int64_t                 psize = sysconf(_SC_PAGESIZE);
+	int64_t                 value;
+	int                     rv = oscar_settings_get_int(
+	                        s, OSC_NODE_SECTION, "cores", ncpu > 0 ? ncpu : 1, 1, 4096, &value, err);
 	if (rv != 0) {
 		return (rv);
 	}
 	node->facts.cores = (unsigned) value;
 	gethostname(node->facts.hostname, sizeof(node->facts.hostname) - 1);
-	rv                = oscar_settings_get_bytes(s, OSC_NODE_SECTION, "memory",
-                       pages > 0 && psize > 0 ? (uint64_t) (pages * psize) : 0, &node->facts.memory,
-                       err);
+	rv = oscar_settings_get_bytes(s, OSC_NODE_SECTION, "memory",
+	    pages > 0 && psize > 0 ? (uint64_t) (pages * psize) : 0, &node->facts.memory, err);
 	if (rv != 0) {
 		return (rv);
 	}
@@ -96,8 +95,8 @@ static int osc_node_read_facts(oscar_node_t *node, oscar_error_t *err)
 		return (rv);
 	}
 	node->facts.sub_pools = (unsigned) value;
-	if (osc_split_list(osc_node_get(node, "labels"), &node->facts.labels,
-	        &node->facts.n_labels) != 0) {
+	if (osc_split_list(
+	        osc_node_get(node, "labels"), &node->facts.labels, &node->facts.n_labels) != 0) {
 		return (oscar_error_set(err, OSCAR_ENOMEM, "out of memory"));
 	}
 	return (0);
@@ -263,8 +262,8 @@ static int osc_node_open_pool(oscar_node_t *node, oscar_error_t *err)
 	if (node->classes == NULL) {
 		return (oscar_error_set(err, OSCAR_ENOMEM, "out of memory"));
 	}
-	node->modules_envv[0] = node->modules_env;
-	node->modules_envv[1] = NULL;
+	node->modules_envv[0]   = node->modules_env;
+	node->modules_envv[1]   = NULL;
 	const char *secret_file = osc_node_get(node, "secret_file");
 	void       *secret      = NULL;
 	size_t      secret_len  = 0;
@@ -272,11 +271,12 @@ static int osc_node_open_pool(oscar_node_t *node, oscar_error_t *err)
 	int         rv;
 	// Both were checked before the node started: a failure here is a
 	// file changed since, reported as such.
-	if (secret_file != NULL && (rv = oscar_secret_read(secret_file, &secret, &secret_len, err)) != 0) {
+	if (secret_file != NULL &&
+	    (rv = oscar_secret_read(secret_file, &secret, &secret_len, err)) != 0) {
 		return (rv);
 	}
-	if ((rv = oscar_settings_get_int(node->settings, "node", "max_peers", 256, 1, 65536,
-	         &max_peers, err)) != 0) {
+	if ((rv = oscar_settings_get_int(
+	         node->settings, "node", "max_peers", 256, 1, 65536, &max_peers, err)) != 0) {
 		oscar_secret_free(&secret, secret_len);
 		return (rv);
 	}
@@ -299,8 +299,8 @@ static int osc_node_open_pool(oscar_node_t *node, oscar_error_t *err)
 	rv                = oscar_pool_open(&node->pool, &cfg);
 	oscar_secret_free(&secret, secret_len);
 	if (rv != 0) {
-		return (oscar_error_set(err, rv, "cannot open the node's pool at %s: %s", listen,
-		    oscar_strerror(rv)));
+		return (oscar_error_set(
+		    err, rv, "cannot open the node's pool at %s: %s", listen, oscar_strerror(rv)));
 	}
 	snprintf(node->address, sizeof(node->address), "%s", oscar_pool_address(node->pool));
 	return (0);
@@ -338,16 +338,16 @@ static int osc_node_write_address(oscar_node_t *node, oscar_error_t *err)
 	snprintf(tmp, sizeof(tmp), "%s.%d.tmp", path, (int) getpid());
 	FILE *f = fopen(tmp, "w");
 	if (f == NULL) {
-		return (oscar_error_set(err, OSCAR_ENOENT, "cannot write the address file %s: %s", tmp,
-		    strerror(errno)));
+		return (oscar_error_set(err, OSCAR_ENOENT, "cannot write the address file %s: %s",
+		    tmp, strerror(errno)));
 	}
 	bool ok = fprintf(f, "%s\n", node->address) > 0;
 	ok      = fclose(f) == 0 && ok;
 	if (!ok || rename(tmp, path) != 0) {
 		int e = errno;
 		unlink(tmp);
-		return (oscar_error_set(err, OSCAR_ESYSTEM, "cannot write the address file %s: %s", path,
-		    strerror(e)));
+		return (oscar_error_set(
+		    err, OSCAR_ESYSTEM, "cannot write the address file %s: %s", path, strerror(e)));
 	}
 	snprintf(node->address_file, sizeof(node->address_file), "%s", path);
 	return (0);
@@ -436,9 +436,9 @@ int oscar_node_start(oscar_node_t **nodep, oscar_role_t role, const oscar_settin
 	pthread_mutex_init(&node->info_mu, NULL);
 	node->role    = role;
 	node->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	int rv        = node->stop_fd < 0 ? oscar_error_set(err, OSCAR_ESYSTEM, "eventfd: %s",
-                                                   strerror(errno))
-	                                  : 0;
+	int rv        = node->stop_fd < 0
+	                    ? oscar_error_set(err, OSCAR_ESYSTEM, "eventfd: %s", strerror(errno))
+	                    : 0;
 	if (rv == 0 && (rv = oscar_settings_new(&node->settings)) == 0) {
 		rv = osc_settings_copy(node->settings, settings);
 	}
@@ -449,13 +449,15 @@ int oscar_node_start(oscar_node_t **nodep, oscar_role_t role, const oscar_settin
 		node->own_registry = true;
 		rv                 = oscar_registry_new(&registry);
 		if (rv != 0) {
-			oscar_error_set(err, rv, "cannot make a service registry: %s", oscar_strerror(rv));
+			oscar_error_set(
+			    err, rv, "cannot make a service registry: %s", oscar_strerror(rv));
 		}
 	}
 	node->registry = registry;
 	// Modules first: their services' settings are checked with the rest.
-	rv = rv != 0 ? rv
-	             : osc_node_load_modules(node->registry, node->settings, &node->modules_env, err);
+	rv = rv != 0
+	         ? rv
+	         : osc_node_load_modules(node->registry, node->settings, &node->modules_env, err);
 	rv = rv != 0 ? rv : osc_node_check_settings(node->settings, role, node->registry, err);
 	if (rv == 0) {
 		// Logs are the process's: the node's settings set them (checked).
@@ -465,9 +467,9 @@ int oscar_node_start(oscar_node_t **nodep, oscar_role_t role, const oscar_settin
 	rv = rv != 0 ? rv
 	             : osc_service_plan(
 	                   node->registry, node->settings, role, &node->plan, &node->n_plan, err);
-	rv             = rv != 0 ? rv : osc_node_open_pool(node, err);
-	rv             = rv != 0 ? rv : osc_node_find_supervisor(node, err);
-	rv             = rv != 0 ? rv : osc_node_start_services(node, err);
+	rv = rv != 0 ? rv : osc_node_open_pool(node, err);
+	rv = rv != 0 ? rv : osc_node_find_supervisor(node, err);
+	rv = rv != 0 ? rv : osc_node_start_services(node, err);
 	// The node's own actor comes once every service has started, so that
 	// its hooks never run on a node still starting, and before the node
 	// publishes its address and reports itself ready, so that whoever
@@ -508,16 +510,16 @@ int oscar_node_wait(oscar_node_t *node, int64_t timeout_ms)
 	if (node == NULL || timeout_ms < 0) {
 		return (OSCAR_EINVAL);
 	}
-	// Clamped to about 35 years, so that the sum cannot overflow.
-	int64_t deadline = osc_mono_ms() + (timeout_ms < (INT64_C(1) << 50) ? timeout_ms
-	                                                                   : (INT64_C(1) << 50));
+	// Clamped to OSCAR_TIMEOUT_MAX_MS, so that the sum cannot overflow.
+	int64_t deadline =
+	    osc_mono_ms() + (timeout_ms < OSCAR_TIMEOUT_MAX_MS ? timeout_ms : OSCAR_TIMEOUT_MAX_MS);
 	for (;;) {
 		int64_t left = deadline - osc_mono_ms();
 		if (left < 0) {
 			return (OSCAR_ETIMEDOUT);
 		}
 		struct pollfd pfd = { .fd = node->stop_fd, .events = POLLIN };
-		int n = poll(&pfd, 1, left > 1000000 ? 1000000 : (int) left);
+		int           n   = poll(&pfd, 1, left > 1000000 ? 1000000 : (int) left);
 		if (n > 0) {
 			return (0); // left readable: later waits return at once too
 		}
@@ -592,8 +594,8 @@ int oscar_node_session_create(oscar_node_t *node, const char *session_id, oscar_
 {
 	if (node == NULL || session_id == NULL || session_id[0] == '\0' ||
 	    strlen(session_id) >= OSCAR_UID_MAX) {
-		return (oscar_error_set(err, OSCAR_EINVAL,
-		    "a session id is 1 to %d bytes", OSCAR_UID_MAX - 1));
+		return (oscar_error_set(
+		    err, OSCAR_EINVAL, "a session id is 1 to %d bytes", OSCAR_UID_MAX - 1));
 	}
 	for (size_t i = 0; i < node->n_running; i++) {
 		const osc_running_t *r = &node->running[i];

@@ -25,7 +25,8 @@
 //    never called; if it returns 0, the callback is called exactly once.
 //  - Every call has a deadline: timeout_ms > 0 sets it, 0 means the pool's
 //    default (oscar_pool_config_t.default_timeout_ms), a negative value is
-//    OSCAR_EINVAL, and anything above about 35 years is clamped. There is
+//    OSCAR_EINVAL, and anything above OSCAR_TIMEOUT_MAX_MS (2^40 ms, about
+//    35 years) is clamped to it. There is
 //    no way to wait forever. A host thread waits at most 20 ms past the
 //    deadline even when the pool's thread is stuck (in a hook, say).
 //  - Where a function takes oscar_error_t *err (which may be NULL), every
@@ -217,6 +218,10 @@ typedef struct oscar_pool_config {
 	// A message that stops arriving for peer_idle_ms is dropped.
 	size_t recv_budget;
 } oscar_pool_config_t;
+
+// Timeouts and delays above this (2^40 ms, about 35 years) are clamped to
+// it, so that deadline arithmetic never overflows.
+#define OSCAR_TIMEOUT_MAX_MS ((int64_t) 1 << 40)
 
 // Bounds of a cluster secret, in bytes.
 #define OSCAR_SECRET_MIN 16

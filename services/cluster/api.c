@@ -13,13 +13,11 @@
 // How long past its own timeout a waiting call may take to come back
 // before the caller gives up on the supervisor itself.
 #define OSC_WAIT_SLACK_MS 2000
-// Timeouts are clamped below this (about 35 years), as calls' are, so
-// that adding the slack cannot overflow.
-#define OSC_TIMEOUT_MAX (INT64_C(1) << 50)
-
+// Timeouts are clamped to OSCAR_TIMEOUT_MAX_MS, as calls' are, so that
+// adding the slack cannot overflow.
 static int64_t osc_clamp(int64_t timeout_ms)
 {
-	return (timeout_ms < OSC_TIMEOUT_MAX ? timeout_ms : OSC_TIMEOUT_MAX);
+	return (timeout_ms < OSCAR_TIMEOUT_MAX_MS ? timeout_ms : OSCAR_TIMEOUT_MAX_MS);
 }
 
 struct oscar_cluster {
@@ -102,7 +100,8 @@ static oscar_value_t *osc_strings(const char *const *strs)
 static int osc_bad_reply(oscar_value_t *reply, const char *method, oscar_error_t *err)
 {
 	oscar_value_free(reply);
-	return (oscar_error_set(err, OSCAR_EPROTO, "unexpected reply from the supervisor to %s", method));
+	return (oscar_error_set(
+	    err, OSCAR_EPROTO, "unexpected reply from the supervisor to %s", method));
 }
 
 int oscar_cluster_count(oscar_cluster_t *cl, unsigned roles, unsigned statuses, size_t *n,
@@ -110,7 +109,7 @@ int oscar_cluster_count(oscar_cluster_t *cl, unsigned roles, unsigned statuses, 
 {
 	uint64_t       v[2] = { roles, statuses };
 	oscar_value_t *reply;
-	int rv = osc_cl_call(cl, OSC_CL_COUNT, osc_args(2, v), timeout_ms, &reply, err);
+	int            rv = osc_cl_call(cl, OSC_CL_COUNT, osc_args(2, v), timeout_ms, &reply, err);
 	if (rv != 0) {
 		return (rv);
 	}
@@ -133,9 +132,9 @@ void osc_node_info_from_value(const oscar_value_t *v, oscar_node_info_t *info)
 	if ((s = oscar_value_map_str(v, "address")) != NULL) {
 		snprintf(info->address, sizeof(info->address), "%s", s);
 	}
-	s          = oscar_value_map_str(v, "role");
-	info->role = s != NULL && strcmp(s, "supervisor") == 0 ? OSCAR_ROLE_SUPERVISOR
-	                                                       : OSCAR_ROLE_WORKER;
+	s = oscar_value_map_str(v, "role");
+	info->role =
+	    s != NULL && strcmp(s, "supervisor") == 0 ? OSCAR_ROLE_SUPERVISOR : OSCAR_ROLE_WORKER;
 	info->status = osc_status_from_name(oscar_value_map_str(v, "status"));
 	if ((s = oscar_value_map_str(v, "hostname")) != NULL) {
 		snprintf(info->hostname, sizeof(info->hostname), "%s", s);
@@ -160,8 +159,8 @@ void osc_node_info_from_value(const oscar_value_t *v, oscar_node_info_t *info)
 }
 
 // osc_infos turns an array of maps into node infos.
-static int osc_infos(oscar_value_t *list, const char *method, oscar_node_info_t **nodes,
-    size_t *n, oscar_error_t *err)
+static int osc_infos(oscar_value_t *list, const char *method, oscar_node_info_t **nodes, size_t *n,
+    oscar_error_t *err)
 {
 	if (list == NULL || list->type != OSCAR_ARRAY) {
 		return (osc_bad_reply(list, method, err));
@@ -219,7 +218,7 @@ int oscar_cluster_nodes(oscar_cluster_t *cl, unsigned roles, unsigned statuses,
 	}
 	uint64_t       v[2] = { roles, statuses };
 	oscar_value_t *list;
-	int rv = osc_cl_call(cl, OSC_CL_NODES, osc_args(2, v), timeout_ms, &list, err);
+	int            rv = osc_cl_call(cl, OSC_CL_NODES, osc_args(2, v), timeout_ms, &list, err);
 	return (rv != 0 ? rv : osc_infos(list, osc_cl_name(OSC_CL_NODES), nodes, n, err));
 }
 
@@ -239,13 +238,14 @@ int oscar_cluster_watch(oscar_cluster_t *cl, uint64_t *version, oscar_node_info_
     size_t *n, int64_t timeout_ms, oscar_error_t *err)
 {
 	if (version == NULL || nodes == NULL || n == NULL || timeout_ms <= 0) {
-		return (oscar_error_set(err, OSCAR_EINVAL, "watch needs a version, outputs and a timeout"));
+		return (oscar_error_set(
+		    err, OSCAR_EINVAL, "watch needs a version, outputs and a timeout"));
 	}
 	timeout_ms          = osc_clamp(timeout_ms);
 	uint64_t       v[2] = { *version, (uint64_t) timeout_ms };
 	oscar_value_t *reply;
 	int            rv = osc_cl_call(
-            cl, OSC_CL_WATCH, osc_args(2, v), timeout_ms + OSC_WAIT_SLACK_MS, &reply, err);
+	               cl, OSC_CL_WATCH, osc_args(2, v), timeout_ms + OSC_WAIT_SLACK_MS, &reply, err);
 	if (rv != 0) {
 		return (rv);
 	}
@@ -281,8 +281,8 @@ int oscar_cluster_worker_address(oscar_cluster_t *cl, size_t i, char *address, s
 {
 	oscar_node_info_t *nodes;
 	size_t             n;
-	int rv = oscar_cluster_nodes(cl, OSCAR_ROLE_WORKER, OSCAR_NODE_READY, &nodes, &n,
-	    timeout_ms, err);
+	int                rv = oscar_cluster_nodes(
+	                   cl, OSCAR_ROLE_WORKER, OSCAR_NODE_READY, &nodes, &n, timeout_ms, err);
 	if (rv != 0) {
 		return (rv);
 	}
@@ -325,13 +325,12 @@ static int osc_tcp_host_port(const char *address, char *host, size_t hsize, cons
 	return (0);
 }
 
-int oscar_cluster_client_address(
-    const char *address, char *out, size_t size, oscar_error_t *err)
+int oscar_cluster_client_address(const char *address, char *out, size_t size, oscar_error_t *err)
 {
 	if (strncmp(address, "ipc://", 6) == 0) {
 		const char *tmp = getenv("TMPDIR");
-		int n = snprintf(out, size, "ipc://%s/oscar-client-%d.sock",
-		    tmp != NULL && *tmp != '\0' ? tmp : "/tmp", (int) getpid());
+		int         n   = snprintf(out, size, "ipc://%s/oscar-client-%d.sock",
+                    tmp != NULL && *tmp != '\0' ? tmp : "/tmp", (int) getpid());
 		// A socket path is at most 107 bytes (sun_path).
 		if (n < 0 || (size_t) n >= size || n - 6 > 107) {
 			return (oscar_error_set(err, OSCAR_EINVAL,
@@ -347,11 +346,12 @@ int oscar_cluster_client_address(
 	bool                    found = false;
 	if (strncmp(address, "tcp://", 6) != 0 ||
 	    osc_tcp_host_port(address, host, sizeof(host), &port) != 0) {
-		return (oscar_error_set(err, OSCAR_EADDRINVAL,
-		    "%s: expected tcp://HOST:PORT or ipc:///PATH", address));
+		return (oscar_error_set(
+		    err, OSCAR_EADDRINVAL, "%s: expected tcp://HOST:PORT or ipc:///PATH", address));
 	}
 	if (getaddrinfo(host, port, &hints, &ai) != 0) {
-		return (oscar_error_set(err, OSCAR_EADDRINVAL, "cannot resolve the host of %s", address));
+		return (oscar_error_set(
+		    err, OSCAR_EADDRINVAL, "cannot resolve the host of %s", address));
 	}
 	for (a = ai; a != NULL && !found; a = a->ai_next) {
 		int s = socket(a->ai_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
@@ -373,4 +373,3 @@ int oscar_cluster_client_address(
 	snprintf(out, size, "tcp://%s%s%s:0", v6 ? "[" : "", local, v6 ? "]" : "");
 	return (0);
 }
-
