@@ -2,7 +2,9 @@
 // supervisor and two workers with one slot each, in this process (the
 // workers' slots are sub pools running this program, which main() sends
 // to bench_tasks_subpool first), running the example functions, driven
-// through the task client (taskclient.c). Each round of each workload is
+// through the client API by way of the task client (taskclient.c): a
+// session, futures and spawned objects, released after each round,
+// outside the clock. Each round of each workload is
 // followed by the same round on Dask distributed (dask.c), with the same
 // counts, when it is up.
 //
@@ -21,12 +23,14 @@
 //               the input of a task on worker 1 (bench.take, its length),
 //               then both results gathered here: GB/s over the 128 MiB
 //               moved, beside a memcpy of 64 MiB in this process
-//   tasks-cluster a local cluster of processes (include/oscar/local.h):
-//               a supervisor, two workers, one slot each: start to ready
-//               and stop (rows cluster-start, cluster-stop, ms), and the
-//               RSS of the supervisor, of each worker and of each slot,
-//               and of them all (rss-supervisor, rss-worker, rss-slot,
-//               rss-cluster: MiB, the workers' and slots' averaged)
+//   tasks-cluster a local cluster of processes and a session on it
+//               (oscar_session_new_local): a supervisor, two workers, one
+//               slot each: start to the session open, and the session's
+//               close, which stops the cluster (rows cluster-start,
+//               cluster-stop, ms), and the RSS of the supervisor, of
+//               each worker and of each slot, and of them all
+//               (rss-supervisor, rss-worker, rss-slot, rss-cluster: MiB,
+//               the workers' and slots' averaged)
 #include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
