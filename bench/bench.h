@@ -208,50 +208,53 @@ void bench_peers_close(bench_peers_t *p);
 
 // ---------------------------------------------------------------------------
 // The task client (taskclient.c): what the task workloads ask of a
-// cluster. The one place to change for the client API (session.h).
+// cluster, through the client API (session.h). Every call exits the bench
+// with the client's error on failure. Futures and objects are the
+// caller's, to release with bench_tc_release.
 
 typedef struct bench_tc bench_tc_t;
 
 // bench_tc_open starts a supervisor and two workers with one slot each in
 // this process (the slots are sub pools running this program), with the
 // registries given (worker i: wi; the bench's functions are offered by
-// the workers whose registry has them), opens a client pool, waits for
-// both workers and makes the session the workloads use. Exits the bench
-// on failure. bench_tc_close stops it all and clears *tcp.
+// the workers whose registry has them), waits for both workers and opens
+// a session on the supervisor (oscar_session_open). bench_tc_close closes
+// the session (all it holds is released), stops it all and clears *tcp.
 bench_tc_t *bench_tc_open(oscar_registry_t *sup, oscar_registry_t *w0, oscar_registry_t *w1);
 void        bench_tc_close(bench_tc_t **tcp);
 
-// bench_tc_compute submits graph (consumed) and waits for its end, which
-// must be done; the outputs stay stored.
-void bench_tc_compute(bench_tc_t *tc, oscar_value_t *graph);
+// bench_tc_map is oscar_future_map of fn over items (consumed), impure (a
+// random key per call, as Dask's pure=False), into futs[0..len(items)).
+// bench_tc_submit is oscar_future_submit of fn with args (consumed),
+// impure. bench_tc_gather is oscar_future_gather into values[0..n).
+void bench_tc_map(bench_tc_t *tc, const char *fn, oscar_value_t *items, oscar_future_t **futs);
+oscar_future_t *bench_tc_submit(bench_tc_t *tc, const char *fn, oscar_value_t *args);
+void            bench_tc_gather(oscar_future_t *const *futs, size_t n, oscar_value_t **values);
 
-// bench_tc_results_t holds gathered values: vals[i] is keys[i]'s, owned by
-// the results until bench_tc_results_fini.
-typedef struct bench_tc_results {
-	const oscar_value_t **vals;
-	size_t                n;
-	oscar_value_t        *replies[2];
-	size_t                nreplies;
-} bench_tc_results_t;
+// bench_tc_spawn is oscar_spawn of fn with args (consumed), one output,
+// impure; bench_tc_execute is oscar_execute of objs[0..n) (one graph of
+// them and what they depend on, waited for); bench_tc_fetch is oscar_fetch
+// of objs[0..n) into values[0..n).
+oscar_object_t *bench_tc_spawn(bench_tc_t *tc, const char *fn, oscar_value_t *args);
+void            bench_tc_execute(bench_tc_t *tc, oscar_object_t *const *objs, size_t n);
+void bench_tc_fetch(bench_tc_t *tc, oscar_object_t *const *objs, size_t n, oscar_value_t **values);
 
-// bench_tc_gather reads the stored objects keys[0..n) into r, from the
-// workers that hold them: one meta call, one storage call per worker.
-void bench_tc_gather(bench_tc_t *tc, const char *const *keys, size_t n, bench_tc_results_t *r);
-void bench_tc_results_fini(bench_tc_results_t *r);
-
-// bench_tc_release deletes the stored objects keys[0..n) and their meta.
-void bench_tc_release(bench_tc_t *tc, const char *const *keys, size_t n);
+// bench_tc_release frees objs[0..n) (futures too; the cluster deletes
+// their outputs); bench_tc_values_free frees values[0..n).
+void bench_tc_release(oscar_object_t **objs, size_t n);
+void bench_tc_values_free(oscar_value_t **values, size_t n);
 
 // bench_tc_sup_cpu gives the CPU time of the supervisor's pool thread, in
 // seconds.
 double bench_tc_sup_cpu(bench_tc_t *tc);
 
-// bench_tc_local_start starts a local cluster of processes
-// (include/oscar/local.h): a supervisor and two workers with one slot
-// each, on 127.0.0.1, from the programs in bin_dir; bench_tc_local_stop
-// stops it. Their results are oscar_local_start's and oscar_local_stop's.
-int bench_tc_local_start(oscar_local_t **lcp, const char *bin_dir, oscar_error_t *err);
-int bench_tc_local_stop(oscar_local_t **lcp);
+// bench_tc_local_start starts a local cluster of processes and opens a
+// session on it (oscar_session_new_local): a supervisor and two workers
+// with one slot each, on 127.0.0.1, from the programs in bin_dir.
+// bench_tc_local_stop closes the session, which stops the cluster. Their
+// results are oscar_session_new_local's and oscar_session_close's.
+int bench_tc_local_start(oscar_session_t **sp, const char *bin_dir, oscar_error_t *err);
+int bench_tc_local_stop(oscar_session_t **sp, oscar_error_t *err);
 
 // ---------------------------------------------------------------------------
 // Dask distributed (dask.c), beside the task workloads

@@ -2,7 +2,9 @@
 // supervisor and two workers with one slot each, in this process (the
 // workers' slots are sub pools running this program, which main() sends
 // to bench_tasks_subpool first), running the example functions, driven
-// through the task client (taskclient.c). Each round of each workload is
+// through the client API by way of the task client (taskclient.c): a
+// session, futures and spawned objects, released after each round,
+// outside the clock. Each round of each workload is
 // followed by the same round on Dask distributed (dask.c), with the same
 // counts, when it is up.
 //
@@ -21,12 +23,14 @@
 //               the input of a task on worker 1 (bench.take, its length),
 //               then both results gathered here: GB/s over the 128 MiB
 //               moved, beside a memcpy of 64 MiB in this process
-//   tasks-cluster a local cluster of processes (include/oscar/local.h):
-//               a supervisor, two workers, one slot each: start to ready
-//               and stop (rows cluster-start, cluster-stop, ms), and the
-//               RSS of the supervisor, of each worker and of each slot,
-//               and of them all (rss-supervisor, rss-worker, rss-slot,
-//               rss-cluster: MiB, the workers' and slots' averaged)
+//   tasks-cluster a local cluster of processes and a session on it
+//               (oscar_session_new_local): a supervisor, two workers, one
+//               slot each: start to the session open, and the session's
+//               close, which stops the cluster (rows cluster-start,
+//               cluster-stop, ms), and the RSS of the supervisor, of
+//               each worker and of each slot, and of them all
+//               (rss-supervisor, rss-worker, rss-slot, rss-cluster: MiB,
+//               the workers' and slots' averaged)
 #include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -106,56 +110,49 @@ int bench_tasks_subpool(void)
 	return (rv);
 }
 
-static oscar_value_t *inc_task(const char *key, int64_t x)
+// int_args gives the arguments [x].
+static oscar_value_t *int_args(int64_t x)
 {
 	oscar_value_t *a = oscar_value_new_array(1);
 	oscar_value_array_push(a, oscar_value_new_int(x));
-	return (oscar_graph_task(key, "inc", a, 1, false));
+	return (a);
 }
 
-// inc_of is an inc task taking the output of task prev.
-static oscar_value_t *inc_of(const char *key, const char *prev)
+// ref_args gives the arguments [o], a reference to o's output.
+static oscar_value_t *ref_args(const oscar_object_t *o)
 {
 	oscar_value_t *a = oscar_value_new_array(1);
-	oscar_value_array_push(a, oscar_value_new_ref(prev));
-	return (oscar_graph_task(key, "inc", a, 1, false));
+	oscar_value_array_push(a, oscar_object_ref(o));
+	return (a);
 }
 
-// tree_graph makes the fan-in tree of round r: leaves inc leaves, sums of
-// fan leaves each, and a sum of those sums, whose key it writes to root.
-static oscar_value_t *tree_graph(int r, int leaves, int fan, int *count, char *root, size_t size)
+// tree_spawn spawns the fan-in tree: leaves inc leaves, sums of fan leaves
+// each, and a sum of those sums, into objs (leaves + leaves / fan + 1 of
+// them, the root last), and gives how many.
+static int tree_spawn(bench_tc_t *tc, int leaves, int fan, oscar_object_t **objs)
 {
-	char           key[64];
-	int            mids = leaves / fan;
-	oscar_value_t *g    = oscar_value_new_array((size_t) (leaves + mids + 1));
-	oscar_value_t *top  = oscar_value_new_array((size_t) mids);
+	int            mids = leaves / fan, k = 0;
+	oscar_value_t *top = oscar_value_new_array((size_t) mids);
 	for (int m = 0; m < mids; m++) {
 		oscar_value_t *a = oscar_value_new_array((size_t) fan);
 		for (int i = 0; i < fan; i++) {
-			snprintf(key, sizeof(key), "tree%d-l%d", r, m * fan + i);
-			oscar_value_array_push(g, inc_task(key, m * fan + i));
-			oscar_value_array_push(a, oscar_value_new_ref(key));
+			objs[k] = bench_tc_spawn(tc, "inc", int_args(m * fan + i));
+			oscar_value_array_push(a, oscar_object_ref(objs[k++]));
 		}
-		snprintf(key, sizeof(key), "tree%d-m%d", r, m);
-		oscar_value_array_push(g, oscar_graph_task(key, "sum", a, 1, false));
-		oscar_value_array_push(top, oscar_value_new_ref(key));
+		objs[k] = bench_tc_spawn(tc, "sum", a);
+		oscar_value_array_push(top, oscar_object_ref(objs[k++]));
 	}
-	snprintf(root, size, "tree%d-root", r);
-	oscar_value_array_push(g, oscar_graph_task(root, "sum", top, 1, false));
-	*count = leaves + mids + 1;
-	return (g);
+	objs[k] = bench_tc_spawn(tc, "sum", top);
+	return (k + 1);
 }
 
-// gather_int gathers key, which must hold the integer want.
-static void gather_int(bench_tc_t *tc, const char *key, int64_t want)
+// check_int checks that v is the integer want.
+static void check_int(const oscar_value_t *v, int64_t want, const char *what)
 {
-	bench_tc_results_t res;
-	int64_t            got;
-	bench_tc_gather(tc, &key, 1, &res);
-	if (oscar_value_get_int(res.vals[0], &got) != 0 || got != want) {
-		bench_fail("%s is not %lld", key, (long long) want);
+	int64_t got;
+	if (oscar_value_get_int(v, &got) != 0 || got != want) {
+		bench_fail("%s is not %lld", what, (long long) want);
 	}
-	bench_tc_results_fini(&res);
 }
 
 // percentile returns the p-th percentile of v[0..n), sorted in place, as
@@ -269,12 +266,12 @@ typedef struct cluster_figures {
 // cluster_round starts a local cluster, measures it and stops it.
 static void cluster_round(const char *bin_dir, cluster_figures_t *f)
 {
-	oscar_local_t *lc = NULL;
-	oscar_error_t  err;
-	pid_t          kids[64], slots[8];
-	int            nslots = 0;
-	double         t0     = bench_now();
-	if (bench_tc_local_start(&lc, bin_dir, &err) != 0) {
+	oscar_session_t *s = NULL;
+	oscar_error_t    err;
+	pid_t            kids[64], slots[8];
+	int              nslots = 0;
+	double           t0     = bench_now();
+	if (bench_tc_local_start(&s, bin_dir, &err) != 0) {
 		bench_fail("cannot start a local cluster from %s: %s", bin_dir, err.message);
 	}
 	double t1 = bench_now();
@@ -286,7 +283,7 @@ static void cluster_round(const char *bin_dir, cluster_figures_t *f)
 		}
 	}
 	for (unsigned w = 0; w < 2; w++) {
-		pid_t pid = (pid_t) oscar_local_worker_pid(lc, w);
+		pid_t pid = (pid_t) oscar_session_local_pid(s, w);
 		f->worker += rss_mib(pid) / 2;
 		nslots += children(pid, slots + nslots, 4);
 	}
@@ -301,8 +298,8 @@ static void cluster_round(const char *bin_dir, cluster_figures_t *f)
 	f->total    = f->sup + 2 * f->worker + nslots * f->slot;
 	f->start_ms = (t1 - t0) * 1e3;
 	double t2   = bench_now();
-	if (bench_tc_local_stop(&lc) != 0) {
-		bench_fail("the local cluster did not stop cleanly");
+	if (bench_tc_local_stop(&s, &err) != 0) {
+		bench_fail("the local cluster did not stop cleanly: %s", err.message);
 	}
 	f->stop_ms = (bench_now() - t2) * 1e3;
 }
@@ -374,46 +371,46 @@ size_t bench_tasks_run(const bench_opts_t *o, bench_row_t *rows, size_t max)
 	}
 	bench_tc_t *tc = bench_tc_open(reg, reg0, reg1);
 	double      v[100], c[100], p99[100];
-	char        key[64];
-	// A warm-up graph: the slots are up and the connections made.
-	oscar_value_t *g = oscar_value_new_array(100);
-	for (int i = 0; i < 100; i++) {
-		snprintf(key, sizeof(key), "warm-%d", i);
-		oscar_value_array_push(g, inc_task(key, i));
+	// A warm-up map: the slots are up and the connections made.
+	{
+		oscar_future_t *warm[100];
+		oscar_value_t  *vals[100];
+		oscar_value_t  *items = oscar_value_new_array(100);
+		for (int i = 0; i < 100; i++) {
+			oscar_value_array_push(items, oscar_value_new_int(i));
+		}
+		bench_tc_map(tc, "inc", items, warm);
+		bench_tc_gather(warm, 100, vals);
+		bench_tc_values_free(vals, 100);
+		bench_tc_release(warm, 100);
 	}
-	bench_tc_compute(tc, g);
 	if ((many || cpu) && n < max) {
-		int    count = o->quick ? 2000 : 10000;
-		char  *names = malloc((size_t) count * 32);
-		char **keys  = malloc((size_t) count * sizeof(char *));
-		if (names == NULL || keys == NULL) {
+		int              count = o->quick ? 2000 : 10000;
+		oscar_future_t **futs  = malloc((size_t) count * sizeof(*futs));
+		oscar_value_t  **vals  = malloc((size_t) count * sizeof(*vals));
+		if (futs == NULL || vals == NULL) {
 			bench_die("tasks-10k", OSCAR_ENOMEM);
 		}
 		for (int r = 0; r < rounds; r++) {
-			bench_tc_results_t res;
-			g = oscar_value_new_array((size_t) count);
+			oscar_value_t *items = oscar_value_new_array((size_t) count);
 			for (int i = 0; i < count; i++) {
-				keys[i] = names + (size_t) i * 32;
-				snprintf(keys[i], 32, "r%d-t%d", r, i);
-				oscar_value_array_push(g, inc_task(keys[i], i));
+				oscar_value_array_push(items, oscar_value_new_int(i));
 			}
 			double c0 = bench_tc_sup_cpu(tc);
 			double t0 = bench_now();
-			bench_tc_compute(tc, g);
-			bench_tc_gather(tc, (const char *const *) keys, (size_t) count, &res);
+			bench_tc_map(tc, "inc", items, futs);
+			bench_tc_gather(futs, (size_t) count, vals);
 			v[r] = count / (bench_now() - t0);
 			c[r] = (bench_tc_sup_cpu(tc) - c0) / count * 1e6;
 			for (int i = 0; i < count; i++) {
-				int64_t x;
-				if (oscar_value_get_int(res.vals[i], &x) != 0 || x != i + 1) {
-					bench_fail("%s is not %d", keys[i], i + 1);
-				}
+				check_int(vals[i], i + 1, oscar_future_key(futs[i]));
 			}
-			bench_tc_results_fini(&res);
+			bench_tc_values_free(vals, (size_t) count);
+			bench_tc_release(futs, (size_t) count);
 			bench_dask_run(o->dask, "tasks-10k", count);
 		}
-		free(names);
-		free(keys);
+		free(futs);
+		free(vals);
 	}
 	if (many && n < max) {
 		rows[n++] = (bench_row_t) { .name = "tasks-10k",
@@ -433,17 +430,25 @@ size_t bench_tasks_run(const bench_opts_t *o, bench_row_t *rows, size_t max)
 			.dask_aim                 = 1 };
 	}
 	if (tree && n < max) {
-		int leaves = o->quick ? 2000 : 10000;
+		int              leaves = o->quick ? 2000 : 10000;
+		oscar_object_t **objs =
+		    malloc((size_t) (leaves + leaves / 100 + 1) * sizeof(*objs));
+		if (objs == NULL) {
+			bench_die("tasks-tree", OSCAR_ENOMEM);
+		}
 		for (int r = 0; r < rounds; r++) {
-			int  count;
-			char root[64];
-			g         = tree_graph(r, leaves, 100, &count, root, sizeof(root));
-			double t0 = bench_now();
-			bench_tc_compute(tc, g);
-			gather_int(tc, root, (int64_t) leaves * (leaves + 1) / 2);
+			oscar_value_t *got;
+			int            count = tree_spawn(tc, leaves, 100, objs);
+			double         t0    = bench_now();
+			bench_tc_execute(tc, &objs[count - 1], 1);
+			bench_tc_fetch(tc, &objs[count - 1], 1, &got);
 			v[r] = count / (bench_now() - t0);
+			check_int(got, (int64_t) leaves * (leaves + 1) / 2, "the tree's root");
+			oscar_value_free(got);
+			bench_tc_release(objs, (size_t) count);
 			bench_dask_run(o->dask, "tasks-tree", leaves);
 		}
+		free(objs);
 		rows[n++] = (bench_row_t) { .name = "tasks-tree",
 			.unit                     = "tasks/s",
 			.value                    = bench_median(v, rounds),
@@ -452,23 +457,27 @@ size_t bench_tasks_run(const bench_opts_t *o, bench_row_t *rows, size_t max)
 			.dask_aim                 = 75 };
 	}
 	if (chain && n < max) {
-		int  count = o->quick ? 200 : 1000;
-		char prev[64];
+		int              count = o->quick ? 200 : 1000;
+		oscar_object_t **objs  = malloc((size_t) count * sizeof(*objs));
+		if (objs == NULL) {
+			bench_die("tasks-chain", OSCAR_ENOMEM);
+		}
 		for (int r = 0; r < rounds; r++) {
-			g = oscar_value_new_array((size_t) count);
-			snprintf(key, sizeof(key), "chain%d-0", r);
-			oscar_value_array_push(g, inc_task(key, 0));
+			oscar_value_t *got;
+			objs[0] = bench_tc_spawn(tc, "inc", int_args(0));
 			for (int i = 1; i < count; i++) {
-				memcpy(prev, key, sizeof(prev));
-				snprintf(key, sizeof(key), "chain%d-%d", r, i);
-				oscar_value_array_push(g, inc_of(key, prev));
+				objs[i] = bench_tc_spawn(tc, "inc", ref_args(objs[i - 1]));
 			}
 			double t0 = bench_now();
-			bench_tc_compute(tc, g);
-			gather_int(tc, key, count);
+			bench_tc_execute(tc, &objs[count - 1], 1);
+			bench_tc_fetch(tc, &objs[count - 1], 1, &got);
 			v[r] = (bench_now() - t0) / count * 1e6;
+			check_int(got, count, "the chain's last");
+			oscar_value_free(got);
+			bench_tc_release(objs, (size_t) count);
 			bench_dask_run(o->dask, "tasks-chain", count);
 		}
+		free(objs);
 		rows[n++] = (bench_row_t) { .name = "tasks-chain",
 			.unit                     = "us",
 			.value                    = bench_median(v, rounds),
@@ -484,13 +493,14 @@ size_t bench_tasks_run(const bench_opts_t *o, bench_row_t *rows, size_t max)
 		}
 		for (int r = 0; r < rounds; r++) {
 			for (int i = 0; i < reps; i++) {
-				snprintf(key, sizeof(key), "one-%d-%d", r, i);
-				double t0 = bench_now();
-				g         = oscar_value_new_array(1);
-				oscar_value_array_push(g, inc_task(key, i));
-				bench_tc_compute(tc, g);
-				gather_int(tc, key, i + 1);
+				oscar_value_t  *got;
+				double          t0 = bench_now();
+				oscar_future_t *f  = bench_tc_submit(tc, "inc", int_args(i));
+				bench_tc_gather(&f, 1, &got);
 				lat[i] = (bench_now() - t0) * 1e6;
+				check_int(got, i + 1, oscar_future_key(f));
+				oscar_value_free(got);
+				bench_tc_release(&f, 1);
 			}
 			v[r]   = percentile(lat, reps, 50);
 			p99[r] = percentile(lat, reps, 99);
@@ -514,34 +524,25 @@ size_t bench_tasks_run(const bench_opts_t *o, bench_row_t *rows, size_t max)
 	if (bin && n < max) {
 		double base[100];
 		for (int r = 0; r < rounds; r++) {
-			char               made[64], took[64];
-			const char        *keys[2] = { made, took };
-			oscar_value_t     *a       = oscar_value_new_array(1);
-			oscar_value_t     *b       = oscar_value_new_array(1);
-			bench_tc_results_t res;
-			const void        *p;
-			size_t             len;
-			int64_t            got;
-			snprintf(made, sizeof(made), "bin%d-make", r);
-			snprintf(took, sizeof(took), "bin%d-take", r);
-			oscar_value_array_push(a, oscar_value_new_int((int64_t) BIN_SIZE));
-			oscar_value_array_push(b, oscar_value_new_ref(made));
-			g = oscar_value_new_array(2);
-			oscar_value_array_push(
-			    g, oscar_graph_task(made, "bench.make", a, 1, false));
-			oscar_value_array_push(
-			    g, oscar_graph_task(took, "bench.take", b, 1, false));
+			oscar_object_t *objs[2];
+			oscar_value_t  *vals[2];
+			const void     *p;
+			size_t          len;
+			int64_t         got;
+			// The placement is the workers' registries': only worker
+			// 0 offers bench.make, only worker 1 bench.take.
+			objs[0]   = bench_tc_spawn(tc, "bench.make", int_args((int64_t) BIN_SIZE));
+			objs[1]   = bench_tc_spawn(tc, "bench.take", ref_args(objs[0]));
 			double t0 = bench_now();
-			bench_tc_compute(tc, g);
-			bench_tc_gather(tc, keys, 2, &res);
+			bench_tc_execute(tc, objs, 2);
+			bench_tc_fetch(tc, objs, 2, vals);
 			v[r] = 2.0 * BIN_SIZE / (bench_now() - t0) / 1e9;
-			if (oscar_value_get_bin(res.vals[0], &p, &len) != 0 || len != BIN_SIZE ||
-			    oscar_value_get_int(res.vals[1], &got) != 0 ||
-			    got != (int64_t) BIN_SIZE) {
+			if (oscar_value_get_bin(vals[0], &p, &len) != 0 || len != BIN_SIZE ||
+			    oscar_value_get_int(vals[1], &got) != 0 || got != (int64_t) BIN_SIZE) {
 				bench_fail("tasks-bin64m: the results are not 64 MiB");
 			}
-			bench_tc_results_fini(&res);
-			bench_tc_release(tc, keys, 2);
+			bench_tc_values_free(vals, 2);
+			bench_tc_release(objs, 2);
 			base[r] = memcpy_rate(3);
 			bench_dask_run(o->dask, "tasks-bin64m", (int64_t) BIN_SIZE);
 		}
