@@ -341,7 +341,10 @@ Test(cluster, waits_are_answered_in_order_of_what_they_want)
 
 Test(cluster, a_supervisor_with_thousands_of_unreachable_workers_stops)
 {
-	const char *const kv[] = { "max_nodes", "5000", NULL };
+	// Forged workers send no heartbeat: a long dead timeout keeps the
+	// first ones from being declared dead while the rest register, which
+	// takes seconds in the sanitizer build on a loaded machine.
+	const char *const kv[] = { "max_nodes", "5000", "dead_timeout", "600s", NULL };
 	oscar_node_t     *sup  = start_supervisor(kv);
 	oscar_pool_t     *pool = client_pool();
 	oscar_error_t     err;
@@ -371,7 +374,10 @@ Test(cluster, a_supervisor_with_thousands_of_unreachable_workers_stops)
 
 Test(cluster, a_cluster_stop_with_thousands_of_unreachable_workers_ends)
 {
-	const char *const kv[] = { "max_nodes", "5000", NULL };
+	// Forged workers send no heartbeat: a long dead timeout keeps the
+	// first ones from being declared dead while the rest register, which
+	// takes seconds in the sanitizer build on a loaded machine.
+	const char *const kv[] = { "max_nodes", "5000", "dead_timeout", "600s", NULL };
 	oscar_node_t     *sup  = start_supervisor(kv);
 	oscar_pool_t     *pool = client_pool();
 	oscar_error_t     err;
