@@ -16,7 +16,8 @@
 
 // osc_lender_t keeps alive bytes that bins point into instead of owning a
 // copy: a received transport message whose last out-of-band buffer became
-// a bin without a copy. Such a bin has its `owner` set to the lender
+// a bin without a copy, or a large bin that the store shares
+// (osc_value_share_bins). Such a bin has its `owner` set to the lender
 // (ordinary bins and strings have NULL there), holds one reference, and
 // drops it when freed (value.c); release runs, on whichever thread drops
 // the last reference, when no bin and no holder is left.
@@ -29,6 +30,14 @@ typedef struct osc_lender {
 void osc_lender_init(osc_lender_t *l, void (*release)(osc_lender_t *l));
 void osc_lender_hold(osc_lender_t *l);
 void osc_lender_drop(osc_lender_t *l);
+
+// osc_value_share_bins gives every bin of v of at least min bytes that
+// owns its bytes an owner of its own (a lender that frees them), without
+// copying them: a copy of such a bin (oscar_value_copy) then shares its
+// bytes instead of copying them, which is how a large stored object is
+// read, and handed on, in O(1). A bin that has an owner already is left
+// as it is. OSCAR_ENOMEM leaves the bins not reached yet as they were.
+int osc_value_share_bins(oscar_value_t *v, size_t min);
 
 // Out-of-band buffers. A frame carries large binary values after its
 // MessagePack parts, as raw bytes that are never re-encoded; inside the

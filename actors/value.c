@@ -16,8 +16,11 @@
 // points into a received transport message (a large out-of-band buffer,
 // read in place, still terminated and writable); freeing it drops its
 // reference to the owner (osc_lender_t in codec.h) instead of calling
-// free, and copying it gives an ordinary bin. Moving a value (push, set)
-// moves the owner with it.
+// free, and copying it shares the bytes: the copy holds one more
+// reference to the same owner (bins are never written once made, so
+// sharing is safe). osc_value_share_bins gives large bins that own their
+// bytes an owner, so that their copies cost nothing either. Moving a value
+// (push, set) moves the owner with it.
 //
 // Maps keep insertion order and look keys up linearly: they carry call
 // arguments and replies, which have a handful of entries. A map built with
@@ -64,6 +67,56 @@ void osc_lender_drop(osc_lender_t *l)
 {
 	if (atomic_fetch_sub_explicit(&l->refs, 1, memory_order_acq_rel) == 1) {
 		l->release(l);
+	}
+}
+
+// osc_heap_lender_t owns the malloc'd bytes of one bin that
+// osc_value_share_bins made shared: the last reference frees them.
+typedef struct osc_heap_lender {
+	osc_lender_t base;
+	char        *ptr;
+} osc_heap_lender_t;
+
+static void osc_heap_lender_release(osc_lender_t *l)
+{
+	osc_heap_lender_t *h = (osc_heap_lender_t *) l;
+	free(h->ptr);
+	free(h);
+}
+
+int osc_value_share_bins(oscar_value_t *v, size_t min)
+{
+	size_t i;
+	int    rv;
+
+	switch (v->type) {
+	case OSCAR_BIN:
+		if (v->as.bin.owner == NULL && v->as.bin.len >= min) {
+			osc_heap_lender_t *h = malloc(sizeof(*h));
+			if (h == NULL) {
+				return (OSCAR_ENOMEM);
+			}
+			osc_lender_init(&h->base, osc_heap_lender_release);
+			h->ptr          = v->as.bin.ptr;
+			v->as.bin.owner = &h->base;
+		}
+		return (0);
+	case OSCAR_ARRAY:
+		for (i = 0; i < v->as.arr.len; i++) {
+			if ((rv = osc_value_share_bins(&v->as.arr.items[i], min)) != 0) {
+				return (rv);
+			}
+		}
+		return (0);
+	case OSCAR_MAP:
+		for (i = 0; i < v->as.map.len; i++) {
+			if ((rv = osc_value_share_bins(&v->as.map.kv[i].val, min)) != 0) {
+				return (rv);
+			}
+		}
+		return (0);
+	default:
+		return (0);
 	}
 }
 
@@ -306,8 +359,17 @@ static int osc_value_copy_into(oscar_value_t *dst, const oscar_value_t *src)
 	memset(&tmp, 0, sizeof(tmp));
 	tmp.type = src->type;
 	switch (src->type) {
-	case OSCAR_STR:
 	case OSCAR_BIN:
+		if (src->as.bin.owner != NULL) {
+			// Shared bytes: one more reference, no copy.
+			osc_lender_hold(src->as.bin.owner);
+			tmp.as.bin.ptr   = src->as.bin.ptr;
+			tmp.as.bin.len   = src->as.bin.len;
+			tmp.as.bin.owner = src->as.bin.owner;
+			break;
+		}
+		// fall through
+	case OSCAR_STR:
 		tmp.as.str.ptr = osc_bytes_dup(src->as.str.ptr, src->as.str.len);
 		if (tmp.as.str.ptr == NULL) {
 			return (OSCAR_ENOMEM);

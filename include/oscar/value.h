@@ -59,8 +59,9 @@ struct oscar_value {
 			size_t len;
 			// Internal, NULL unless ptr points into memory the
 			// runtime shares (a large bin received from another
-			// pool, read in place): oscar_value_free releases it.
-			// Leave it NULL in values built by hand.
+			// pool, read in place, or a large stored bin, whose
+			// copies share its bytes): oscar_value_free releases
+			// it. Leave it NULL in values built by hand.
 			void *owner;
 		} str, bin;
 		struct {

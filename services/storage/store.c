@@ -48,6 +48,10 @@
 // Spill files are read back this much at a time.
 #define OSC_READ_CHUNK (1024 * 1024)
 
+// Bins at least this long are shared, not copied, by gets
+// (osc_value_share_bins).
+#define OSC_STORE_SHARE_MIN (64 * 1024)
+
 typedef struct osc_sess osc_sess_t;
 
 struct osc_store_obj {
@@ -769,6 +773,10 @@ static int osc_obj_new(
 		free(o);
 		return (osc_serr(err, OSCAR_ENOMEM, "object %s: out of memory", key));
 	}
+	// Its large bins become shared, so that a get (a copy) hands out
+	// their bytes without copying them. Out of memory here only means
+	// copies later.
+	(void) osc_value_share_bins(val, OSC_STORE_SHARE_MIN);
 	o->store  = s;
 	o->size   = size;
 	o->shm_fd = -1;

@@ -9,6 +9,7 @@
 
 #include <criterion/criterion.h>
 
+#include "actors/codec.h"
 #include "oscar/error.h"
 #include "oscar/value.h"
 
@@ -711,4 +712,51 @@ Test(value, format_deep_nesting_is_cut)
 	cr_assert_eq(n, 2 * OSCAR_VALUE_MAX_DEPTH + 5);
 	cr_assert_not_null(strstr(buf, "[...]"));
 	oscar_value_free(root);
+}
+
+// A bin made shared (as the store makes the large bins it holds) is
+// copied by reference: the copy points at the same bytes, outlives the
+// original, and frees them when it goes last. Bins under the bound, and
+// strings, are left to be copied.
+Test(value, shared_bins_are_copied_by_reference)
+{
+	char big[4096], small[16];
+	memset(big, 'b', sizeof(big));
+	memset(small, 's', sizeof(small));
+	oscar_value_t *v = oscar_value_new_array(3);
+	cr_assert_eq(oscar_value_array_push(v, oscar_value_new_bin(big, sizeof(big))), 0);
+	cr_assert_eq(oscar_value_array_push(v, oscar_value_new_bin(small, sizeof(small))), 0);
+	oscar_value_t *m = oscar_value_new_map(1);
+	cr_assert_eq(oscar_value_map_set(m, "k", oscar_value_new_bin(big, sizeof(big))), 0);
+	cr_assert_eq(oscar_value_array_push(v, m), 0);
+	cr_assert_eq(osc_value_share_bins(v, 1024), 0);
+	// Sharing twice changes nothing.
+	cr_assert_eq(osc_value_share_bins(v, 1024), 0);
+
+	oscar_value_t *c = oscar_value_copy(v);
+	cr_assert_not_null(c);
+	const void *p0, *q0, *p1, *q1, *p2, *q2;
+	size_t      n;
+	cr_assert_eq(oscar_value_get_bin(oscar_value_at(v, 0), &p0, &n), 0);
+	cr_assert_eq(oscar_value_get_bin(oscar_value_at(c, 0), &q0, &n), 0);
+	cr_assert_eq(p0, q0, "a shared bin was copied");
+	cr_assert_eq(oscar_value_get_bin(oscar_value_at(v, 1), &p1, &n), 0);
+	cr_assert_eq(oscar_value_get_bin(oscar_value_at(c, 1), &q1, &n), 0);
+	cr_assert_neq(p1, q1, "a bin under the bound was shared");
+	cr_assert_eq(
+	    oscar_value_get_bin(oscar_value_map_get(oscar_value_at(v, 2), "k"), &p2, &n), 0);
+	cr_assert_eq(
+	    oscar_value_get_bin(oscar_value_map_get(oscar_value_at(c, 2), "k"), &q2, &n), 0);
+	cr_assert_eq(p2, q2, "a shared bin in a map was copied");
+	cr_assert(oscar_value_equal(v, c));
+
+	// The copy outlives the original, and a copy of the copy shares too.
+	oscar_value_free(v);
+	oscar_value_t *cc = oscar_value_copy(c);
+	oscar_value_free(c);
+	cr_assert_eq(oscar_value_get_bin(oscar_value_at(cc, 0), &q0, &n), 0);
+	cr_assert_eq(n, sizeof(big));
+	cr_assert_eq(memcmp(q0, big, sizeof(big)), 0);
+	cr_assert_eq(((const char *) q0)[n], '\0', "a shared bin is still terminated");
+	oscar_value_free(cc);
 }
