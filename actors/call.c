@@ -254,7 +254,7 @@ osc_call_t *osc_call_new(oscar_pool_t *pool, const char *uid, const char *method
 	if (timeout_ms > OSCAR_TIMEOUT_MAX_MS) {
 		timeout_ms = OSCAR_TIMEOUT_MAX_MS;
 	}
-	c->id         = pool->next_call_id++;
+	c->id = pool->next_call_id++;
 	if (pool->next_call_id == 0) {
 		pool->next_call_id = 1; // 0 names no call on the wire
 	}

@@ -444,9 +444,9 @@ int osc_pool_open_home(oscar_pool_t **poolp, const oscar_pool_config_t *cfg, con
 	if (pool->cfg.recv_budget == 0) {
 		pool->cfg.recv_budget = defaults.recv_budget;
 	}
-	pool->id           = osc_random_id();
-	pool->pid          = (int64_t) getpid();
-	pool->armed_at     = -1;
+	pool->id       = osc_random_id();
+	pool->pid      = (int64_t) getpid();
+	pool->armed_at = -1;
 	// Call ids start at a random point: an answer names its call by id,
 	// so ids that others cannot guess keep a third pool from steering a
 	// forged answer onto one of our calls (a pool it calls on our behalf,

@@ -729,8 +729,8 @@ int oscar_subpool_main(const oscar_actor_class_t *const *classes)
 	char         *hex = getenv("OSCAR_SUBPOOL_SECRET");
 	if (hex != NULL) {
 		size_t len = 0;
-		if (sodium_init() < 0 ||
-		    sodium_hex2bin(secret, sizeof(secret), hex, strlen(hex), NULL, &len, NULL) != 0) {
+		if (sodium_init() < 0 || sodium_hex2bin(secret, sizeof(secret), hex, strlen(hex),
+		                             NULL, &len, NULL) != 0) {
 			fprintf(stderr, "oscar sub pool: the cluster secret from the main pool "
 			                "is malformed\n");
 			return (1);

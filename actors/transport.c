@@ -169,9 +169,9 @@ struct osc_transport {
 	osc_route_t    *routes;
 	osc_map_t       calls; // id -> pending remote call
 	uint64_t        bad_frames;
-	osc_map_t       assemblies;  // pipe id -> osc_assembly_t
-	size_t          assembling;  // bytes they hold, for recv_budget
-	uint64_t        refused;     // large messages refused by the budget
+	osc_map_t       assemblies; // pipe id -> osc_assembly_t
+	size_t          assembling; // bytes they hold, for recv_budget
+	uint64_t        refused;    // large messages refused by the budget
 	bool            warned_refused;
 	atomic_bool     rx_paused;  // receiving stopped: the inbox was full
 	uv_prepare_t    flusher;    // sends the turn's coalesced frames
@@ -263,7 +263,7 @@ static void osc_rx_cb(void *arg)
 		return;
 	}
 	if (rv == 0) {
-		nng_msg *msg = nng_aio_get_msg(t->rx);
+		nng_msg *msg    = nng_aio_get_msg(t->rx);
 		uint64_t sender = 0, seq = 0;
 		int64_t  sent_ms = 0;
 		// The tag is checked here, on NNG's thread, so that the pool's
@@ -280,7 +280,7 @@ static void osc_rx_cb(void *arg)
 		// it has caught up (osc_transport_resume), and meanwhile the
 		// sender's connection fills up instead of our memory.
 		// Relaxed: the count only bounds memory.
-		size_t         n     = atomic_load_explicit(&pool->inbox.count, memory_order_relaxed);
+		size_t         n = atomic_load_explicit(&pool->inbox.count, memory_order_relaxed);
 		bool           pause = n + 1 >= pool->cfg.inbox_limit;
 		osc_netpost_t *np    = osc_net_post(pool, OSC_NET_FRAME, msg, 0);
 		if (np != NULL) {
@@ -333,8 +333,9 @@ static void osc_pipe_cb(nng_pipe p, nng_pipe_ev ev, void *arg)
 	// bounded). The sockets are closed before the pool's loop ends, so
 	// none comes after oscar_pool_free's last drain. Out of memory, the
 	// peer's pending calls keep their deadlines.
-	osc_netpost_t *np = osc_net_post(pool, ev == NNG_PIPE_EV_ADD_POST ? OSC_NET_UP : OSC_NET_DOWN,
-	    NULL, (uint32_t) nng_socket_id(nng_pipe_socket(p)));
+	osc_netpost_t *np =
+	    osc_net_post(pool, ev == NNG_PIPE_EV_ADD_POST ? OSC_NET_UP : OSC_NET_DOWN, NULL,
+	        (uint32_t) nng_socket_id(nng_pipe_socket(p)));
 	if (np != NULL) {
 		np->pid = (int64_t) pid;
 		np->at  = uv_hrtime();
@@ -485,7 +486,7 @@ static bool osc_listens_beyond_loopback(const char *addr)
 		return (false); // inproc, ipc and abstract stay on this machine
 	}
 	return (!(strncmp(host, "127.", 4) == 0 || strncmp(host, "localhost:", 10) == 0 ||
-	    strncmp(host, "[::1]:", 6) == 0));
+	          strncmp(host, "[::1]:", 6) == 0));
 }
 
 static void osc_sweep_cb(uv_timer_t *h);
@@ -520,9 +521,9 @@ int osc_transport_open(oscar_pool_t *pool, char *msg, size_t size)
 	}
 	atomic_init(&t->rejected, 0);
 	if (pool->cfg.secret_len != 0) {
-		rv = pool->cfg.secret == NULL
-		         ? OSCAR_EINVAL
-		         : osc_auth_init(&t->auth, pool->cfg.secret, pool->cfg.secret_len, pool->id);
+		rv = pool->cfg.secret == NULL ? OSCAR_EINVAL
+		                              : osc_auth_init(&t->auth, pool->cfg.secret,
+		                                    pool->cfg.secret_len, pool->id);
 		if (rv != 0) {
 			snprintf(msg, size,
 			    rv == OSCAR_EINVAL ? "a cluster secret has %d to %d bytes"
@@ -546,8 +547,8 @@ int osc_transport_open(oscar_pool_t *pool, char *msg, size_t size)
 	// No message is larger than a piece (or a batch of small frames), so
 	// NNG, which allocates what a message's length prefix says before
 	// reading it, never reserves more than that on a peer's word.
-	nng_socket_set_size(t->in, NNG_OPT_RECVMAXSZ,
-	    OSC_WIRE_PIECE_MAX + OSC_WIRE_PIECE + OSC_AUTH_TRAILER);
+	nng_socket_set_size(
+	    t->in, NNG_OPT_RECVMAXSZ, OSC_WIRE_PIECE_MAX + OSC_WIRE_PIECE + OSC_AUTH_TRAILER);
 	nng_pipe_notify(t->in, NNG_PIPE_EV_REM_POST, osc_in_pipe_cb, pool);
 	bool tls = strncmp(pool->address, "tls+", 4) == 0;
 	if (tls &&
@@ -584,8 +585,9 @@ int osc_transport_open(oscar_pool_t *pool, char *msg, size_t size)
 	t->flusher.data = pool;
 	uv_timer_init(&pool->loop, &t->sweeper);
 	t->sweeper.data = pool;
-	int64_t every   = pool->cfg.peer_connect_ms < pool->cfg.peer_idle_ms ? pool->cfg.peer_connect_ms
-	                                                                     : pool->cfg.peer_idle_ms;
+	int64_t every   = pool->cfg.peer_connect_ms < pool->cfg.peer_idle_ms
+	                      ? pool->cfg.peer_connect_ms
+	                      : pool->cfg.peer_idle_ms;
 	every           = every / 2 < 10 ? 10 : every / 2 > 1000 ? 1000 : every / 2;
 	uv_timer_start(&t->sweeper, osc_sweep_cb, (uint64_t) every, (uint64_t) every);
 	pool->transport = t;
@@ -791,7 +793,8 @@ static int osc_peer_evict(oscar_pool_t *pool, oscar_error_t *err)
 	osc_transport_t *t      = pool->transport;
 	osc_peer_t      *victim = NULL;
 	for (osc_peer_t *p = t->peers; p != NULL; p = p->next) {
-		if (p->calls != NULL || p->held != NULL || p->dirty || !p->reached || p->pipes != 0) {
+		if (p->calls != NULL || p->held != NULL || p->dirty || !p->reached ||
+		    p->pipes != 0) {
 			continue;
 		}
 		if (victim == NULL || p->used_ms < victim->used_ms) {
@@ -807,7 +810,8 @@ static int osc_peer_evict(oscar_pool_t *pool, oscar_error_t *err)
 	}
 	if (victim == NULL) {
 		osc_error_set(err, pool, OSCAR_EMBOXFULL, "", "",
-		    "too many connections to other pools (max_peers %u), none of which can close now",
+		    "too many connections to other pools (max_peers %u), none of which can close "
+		    "now",
 		    pool->cfg.max_peers);
 		return (OSCAR_EMBOXFULL);
 	}
@@ -949,12 +953,13 @@ static int osc_send_msg(oscar_pool_t *pool, osc_peer_t *peer, nng_msg *m, const 
 // fails, the calls among them fail with the reason.
 static int osc_peer_flush(oscar_pool_t *pool, osc_peer_t *peer, oscar_error_t *err)
 {
-	nng_msg *m = NULL;
+	nng_msg *m  = NULL;
 	int      rv = 0;
 	if (peer->out.len == 0) {
 		return (0);
 	}
-	if (nng_msg_alloc(&m, 0) != 0 || nng_msg_reserve(m, peer->out.len + OSC_AUTH_TRAILER) != 0 ||
+	if (nng_msg_alloc(&m, 0) != 0 ||
+	    nng_msg_reserve(m, peer->out.len + OSC_AUTH_TRAILER) != 0 ||
 	    nng_msg_append(m, peer->out.data, peer->out.len) != 0) {
 		if (m != NULL) {
 			nng_msg_free(m);
@@ -1011,7 +1016,7 @@ static int osc_send_pieces(oscar_pool_t *pool, osc_peer_t *peer, const osc_wbuf_
 	uint32_t src = 0; // 0: w, i + 1: oob->bufs[i]
 	size_t   pos = 0; // within src
 	for (size_t off = 0; off < total;) {
-		size_t        n = total - off < OSC_WIRE_PIECE_MAX ? total - off : OSC_WIRE_PIECE_MAX;
+		size_t n = total - off < OSC_WIRE_PIECE_MAX ? total - off : OSC_WIRE_PIECE_MAX;
 		unsigned char head[OSC_WIRE_PIECE] = { 'O', 'S', 'C', 'K' };
 		nng_msg      *m                    = NULL;
 		head[4] = (unsigned char) ((off == 0 ? OSC_WIRE_PIECE_FIRST : 0) |
@@ -1749,8 +1754,8 @@ static void osc_assembly_drop(osc_transport_t *t, osc_assembly_t *a)
 // message over the pool's limits, or pieces that do not add up. The
 // sender sees its connection drop, and its pending calls fail with
 // OSCAR_EPEERGONE.
-static void osc_piece_refuse(oscar_pool_t *pool, nng_pipe pipe, osc_assembly_t *a, bool budget,
-    size_t total)
+static void osc_piece_refuse(
+    oscar_pool_t *pool, nng_pipe pipe, osc_assembly_t *a, bool budget, size_t total)
 {
 	osc_transport_t *t = pool->transport;
 	if (a != NULL) {
@@ -1778,13 +1783,14 @@ static void osc_piece_refuse(oscar_pool_t *pool, nng_pipe pipe, osc_assembly_t *
 // recv_budget for the pool.
 static void osc_on_piece(oscar_pool_t *pool, nng_msg *m)
 {
-	osc_transport_t     *t    = pool->transport;
-	const unsigned char *body = nng_msg_body(m);
-	size_t               len  = nng_msg_len(m);
-	nng_pipe             pipe = nng_msg_get_pipe(m);
+	osc_transport_t     *t     = pool->transport;
+	const unsigned char *body  = nng_msg_body(m);
+	size_t               len   = nng_msg_len(m);
+	nng_pipe             pipe  = nng_msg_get_pipe(m);
 	uint64_t             total = 0;
-	if (len <= OSC_WIRE_PIECE || (body[4] & ~(OSC_WIRE_PIECE_FIRST | OSC_WIRE_PIECE_LAST)) != 0 ||
-	    body[5] != 0 || body[6] != 0 || body[7] != 0) {
+	if (len <= OSC_WIRE_PIECE ||
+	    (body[4] & ~(OSC_WIRE_PIECE_FIRST | OSC_WIRE_PIECE_LAST)) != 0 || body[5] != 0 ||
+	    body[6] != 0 || body[7] != 0) {
 		t->bad_frames++;
 		return;
 	}
@@ -2328,8 +2334,8 @@ void osc_transport_dispatch(oscar_pool_t *pool, osc_post_t *p)
 		switch (np->kind) {
 		case OSC_NET_FRAME:
 			if (pool->transport->authed &&
-			    !osc_auth_fresh(&pool->transport->auth, np->sender, np->seq, np->sent_ms,
-			        osc_auth_now_ms())) {
+			    !osc_auth_fresh(&pool->transport->auth, np->sender, np->seq,
+			        np->sent_ms, osc_auth_now_ms())) {
 				// Relaxed: a statistic.
 				atomic_fetch_add_explicit(
 				    &pool->transport->rejected, 1, memory_order_relaxed);
@@ -2341,10 +2347,11 @@ void osc_transport_dispatch(oscar_pool_t *pool, osc_post_t *p)
 			} else {
 				// The pieces of a message follow each other: anything
 				// else from its connection means its sender gave it up.
-				osc_assembly_t *a = pool->transport->assemblies.len == 0
-				                        ? NULL
-				                        : osc_assembly_find(pool->transport,
-				                              (uint32_t) nng_pipe_id(nng_msg_get_pipe(np->msg)));
+				osc_assembly_t *a =
+				    pool->transport->assemblies.len == 0
+				        ? NULL
+				        : osc_assembly_find(pool->transport,
+				              (uint32_t) nng_pipe_id(nng_msg_get_pipe(np->msg)));
 				if (a != NULL) {
 					osc_assembly_drop(pool->transport, a);
 				}

@@ -409,8 +409,8 @@ static int cli_client_open(cli_client_t *c, const char *cmd, const char *address
 	char                mine[OSCAR_ADDR_MAX];
 	int                 rv;
 
-	void               *secret     = NULL;
-	size_t              secret_len = 0;
+	void  *secret     = NULL;
+	size_t secret_len = 0;
 
 	memset(c, 0, sizeof(*c));
 	if (oscar_cluster_client_address(address, mine, sizeof(mine), &err) != 0) {
@@ -668,7 +668,7 @@ static int local_parse(local_opts_t *o, int argc, char **argv)
 			}
 			break;
 		case 'K':
-			cli_secret_file     = optarg;
+			cli_secret_file    = optarg;
 			o->cfg.secret_file = optarg;
 			break;
 		case 'q':
@@ -771,7 +771,8 @@ static int local_run(local_opts_t *o, const sigset_t *set)
 	o->cfg.cancel_arg = (void *) set;
 	if (oscar_local_start(&lc, &o->cfg, &err) != 0) {
 		if (err.code == OSCAR_ECANCELED) {
-			fprintf(stderr, "oscar local: interrupted while starting; everything stopped\n");
+			fprintf(stderr,
+			    "oscar local: interrupted while starting; everything stopped\n");
 			return (1);
 		}
 		return (cli_fail("local", &err, "cannot start the cluster"));

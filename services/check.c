@@ -17,8 +17,8 @@
 // The keys of the section the node itself reads. A key not listed there
 // is a typing mistake worth stopping for; other sections belong to
 // services, which describe their own.
-static const char *const osc_node_keys[] = { "listen", "supervisor", "sub_pools", "cores",
-	"memory", "labels", "modules", "services", "address_file", "tls_cert", "tls_key", "tls_ca",
+static const char *const osc_node_keys[] = { "listen", "supervisor", "sub_pools", "cores", "memory",
+	"labels", "modules", "services", "address_file", "tls_cert", "tls_key", "tls_ca",
 	"secret_file", "max_peers", "log_level", "log_format", NULL };
 
 static bool osc_listed(const char *const *keys, const char *key)
@@ -45,8 +45,7 @@ static bool osc_prefix(const char *s, const char *prefix)
 	return (s != NULL && strncmp(s, prefix, strlen(prefix)) == 0);
 }
 
-int oscar_address_check(
-    const char *address, bool listening, const char *what, oscar_error_t *err)
+int oscar_address_check(const char *address, bool listening, const char *what, oscar_error_t *err)
 {
 	static const char expected[] = "expected tcp://HOST:PORT, tls+tcp://HOST:PORT or "
 	                               "ipc:///PATH";
@@ -82,12 +81,13 @@ int oscar_address_check(
 	const char *colon = strrchr(hp, ':');
 	const char *close = strrchr(hp, ']');
 	if (colon == NULL || (close != NULL && colon < close)) {
-		return (oscar_error_set(err, OSCAR_EADDRINVAL, "bad %s '%s': no port (%s)", what,
-		    address, expected));
+		return (oscar_error_set(
+		    err, OSCAR_EADDRINVAL, "bad %s '%s': no port (%s)", what, address, expected));
 	}
 	size_t host_len = (size_t) (colon - hp);
 	if (host_len == 0 && !listening) {
-		return (oscar_error_set(err, OSCAR_EADDRINVAL, "bad %s '%s': no host", what, address));
+		return (
+		    oscar_error_set(err, OSCAR_EADDRINVAL, "bad %s '%s': no host", what, address));
 	}
 	if (hp[0] == '[' && (host_len < 3 || hp[host_len - 1] != ']')) {
 		return (oscar_error_set(err, OSCAR_EADDRINVAL,
@@ -128,15 +128,16 @@ static int osc_check_pem(const char *key, const char *path, const char *label, o
 	char line[512];
 	bool found = false;
 	for (int i = 0; i < 100000 && !found && fgets(line, sizeof(line), f) != NULL; i++) {
-		const char *end = osc_prefix(line, "-----BEGIN ") ? strstr(line + 11, "-----") : NULL;
-		found           = end != NULL &&
-		        (size_t) (end - line) >= strlen(label) &&
+		const char *end =
+		    osc_prefix(line, "-----BEGIN ") ? strstr(line + 11, "-----") : NULL;
+		found = end != NULL && (size_t) (end - line) >= strlen(label) &&
 		        strncmp(end - strlen(label), label, strlen(label)) == 0;
 	}
 	fclose(f);
 	if (!found) {
 		return (oscar_error_set(err, OSCAR_EINVAL,
-		    "node.%s file %s is not a PEM file holding a %s (no '-----BEGIN ...%s-----' line)",
+		    "node.%s file %s is not a PEM file holding a %s (no '-----BEGIN ...%s-----' "
+		    "line)",
 		    key, path, strcmp(label, "CERTIFICATE") == 0 ? "certificate" : "private key",
 		    label));
 	}
@@ -173,7 +174,8 @@ static int osc_check_listen(const oscar_settings_t *s, oscar_role_t role, oscar_
 	if (tls && (oscar_settings_get(s, "node", "tls_cert") == NULL ||
 	               oscar_settings_get(s, "node", "tls_key") == NULL)) {
 		return (oscar_error_set(err, OSCAR_EINVAL,
-		    "a tls+tcp:// address needs a certificate and its key (--tls-cert, --tls-key)"));
+		    "a tls+tcp:// address needs a certificate and its key (--tls-cert, "
+		    "--tls-key)"));
 	}
 	const char *subs = oscar_settings_get(s, "node", "sub_pools");
 	if (tls && subs != NULL && strcmp(subs, "0") != 0) {
@@ -211,13 +213,13 @@ static int osc_check_labels(const oscar_settings_t *s, oscar_error_t *err)
 	}
 	int rv = 0;
 	if (n > OSCAR_LABELS_MAX) {
-		rv = oscar_error_set(err, OSCAR_EINVAL, "at most %d labels in node.labels, %zu given",
-		    OSCAR_LABELS_MAX, n);
+		rv = oscar_error_set(err, OSCAR_EINVAL,
+		    "at most %d labels in node.labels, %zu given", OSCAR_LABELS_MAX, n);
 	}
 	for (size_t i = 0; i < n && rv == 0; i++) {
 		if (strlen(labels[i]) >= OSCAR_NAME_MAX) {
-			rv = oscar_error_set(err, OSCAR_EINVAL, "label '%s' is longer than %d bytes",
-			    labels[i], OSCAR_NAME_MAX - 1);
+			rv = oscar_error_set(err, OSCAR_EINVAL,
+			    "label '%s' is longer than %d bytes", labels[i], OSCAR_NAME_MAX - 1);
 		}
 	}
 	osc_free_list(labels, n);
@@ -242,17 +244,17 @@ static int osc_check_log(const oscar_settings_t *s, oscar_error_t *err)
 
 // osc_check_services checks the section of every service the node would
 // run, in start order.
-static int osc_check_services(const oscar_settings_t *s, oscar_role_t role,
-    const oscar_registry_t *reg, oscar_error_t *err)
+static int osc_check_services(
+    const oscar_settings_t *s, oscar_role_t role, const oscar_registry_t *reg, oscar_error_t *err)
 {
-	oscar_registry_t      *own = NULL;
+	oscar_registry_t       *own  = NULL;
 	const oscar_service_t **plan = NULL;
 	size_t                  n    = 0;
 	int                     rv;
 	if (reg == NULL) {
 		if ((rv = oscar_registry_new(&own)) != 0) {
-			return (oscar_error_set(err, rv, "cannot make a service registry: %s",
-			    oscar_strerror(rv)));
+			return (oscar_error_set(
+			    err, rv, "cannot make a service registry: %s", oscar_strerror(rv)));
 		}
 		reg = own;
 	}
@@ -265,8 +267,8 @@ static int osc_check_services(const oscar_settings_t *s, oscar_role_t role,
 	return (rv);
 }
 
-int osc_node_check_settings(const oscar_settings_t *s, oscar_role_t role,
-    const oscar_registry_t *reg, oscar_error_t *err)
+int osc_node_check_settings(
+    const oscar_settings_t *s, oscar_role_t role, const oscar_registry_t *reg, oscar_error_t *err)
 {
 	int64_t  i64;
 	uint64_t u64;
@@ -274,15 +276,16 @@ int osc_node_check_settings(const oscar_settings_t *s, oscar_role_t role,
 	rv = rv != 0 ? rv : oscar_settings_get_int(s, "node", "sub_pools", 0, 0, 256, &i64, err);
 	rv = rv != 0 ? rv : oscar_settings_get_int(s, "node", "cores", 1, 1, 4096, &i64, err);
 	rv = rv != 0 ? rv : oscar_settings_get_bytes(s, "node", "memory", 0, &u64, err);
-	rv = rv != 0 ? rv : oscar_settings_get_int(s, "node", "max_peers", 256, 1, 65536, &i64, err);
-	rv = rv != 0 ? rv : osc_check_listen(s, role, err);
-	rv = rv != 0 ? rv : osc_check_secret(s, err);
-	rv = rv != 0 ? rv : osc_check_labels(s, err);
-	rv = rv != 0 ? rv : osc_check_log(s, err);
+	rv =
+	    rv != 0 ? rv : oscar_settings_get_int(s, "node", "max_peers", 256, 1, 65536, &i64, err);
+	rv              = rv != 0 ? rv : osc_check_listen(s, role, err);
+	rv              = rv != 0 ? rv : osc_check_secret(s, err);
+	rv              = rv != 0 ? rv : osc_check_labels(s, err);
+	rv              = rv != 0 ? rv : osc_check_log(s, err);
 	const char *sup = oscar_settings_get(s, "node", "supervisor");
 	if (rv == 0 && role == OSCAR_ROLE_WORKER && (sup == NULL || sup[0] == '\0')) {
-		rv = oscar_error_set(err, OSCAR_EINVAL,
-		    "a worker needs its supervisor's address: --supervisor URL");
+		rv = oscar_error_set(
+		    err, OSCAR_EINVAL, "a worker needs its supervisor's address: --supervisor URL");
 	}
 	return (rv != 0 ? rv : osc_check_services(s, role, reg, err));
 }

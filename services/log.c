@@ -13,8 +13,8 @@
 
 #include "services/services_int.h"
 
-static atomic_int osc_log_level  = OSCAR_LOG_INFO;
-static atomic_int osc_log_json   = 0;
+static atomic_int osc_log_level   = OSCAR_LOG_INFO;
+static atomic_int osc_log_json    = 0;
 static char       osc_log_who[32] = "oscar";
 
 static const char *const osc_level_names[] = { "debug", "info", "warn", "error" };
@@ -95,9 +95,10 @@ void oscar_logv(oscar_log_level_t level, const char *scope, const char *fmt, va_
 		size_t at = (size_t) snprintf(line, sizeof(line),
 		    "{\"ts\":\"%s\",\"level\":\"%s\",\"role\":\"%s\",\"pid\":%d,\"scope\":\"", when,
 		    name, osc_log_who, (int) getpid());
-		at = osc_json_escape(line, at, sizeof(line), scope);
+		at        = osc_json_escape(line, at, sizeof(line), scope);
 		at += (size_t) snprintf(line + at, sizeof(line) - at, "\",\"msg\":\"");
-		at = osc_json_escape(line, at < sizeof(line) ? at : sizeof(line) - 1, sizeof(line), msg);
+		at = osc_json_escape(
+		    line, at < sizeof(line) ? at : sizeof(line) - 1, sizeof(line), msg);
 		snprintf(line + at, sizeof(line) - at, "\"}\n");
 	} else {
 		snprintf(line, sizeof(line), "%s %-5s %s[%d] %s: %s\n", when, name, osc_log_who,

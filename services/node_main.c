@@ -37,7 +37,7 @@ typedef struct osc_flag {
 	const char     *help;
 } osc_flag_t;
 
-#define OSC_BOTH OSCAR_ROLES_ALL
+#define OSC_BOTH   OSCAR_ROLES_ALL
 #define OSC_WORKER OSCAR_ROLE_WORKER
 
 static const osc_flag_t osc_flags[] = {
@@ -87,8 +87,7 @@ static const osc_flag_t osc_flags[] = {
 	{ "set", 0, OSC_FLAG_SET, NULL, NULL, OSC_BOTH, "SECTION.KEY=VALUE",
 	    "any setting, as the configuration file would give it (repeatable)" },
 	{ "help", 'h', OSC_FLAG_HELP, NULL, NULL, OSC_BOTH, NULL, "show this help and exit" },
-	{ "version", 0, OSC_FLAG_VERSION, NULL, NULL, OSC_BOTH, NULL,
-	    "show the version and exit" },
+	{ "version", 0, OSC_FLAG_VERSION, NULL, NULL, OSC_BOTH, NULL, "show the version and exit" },
 };
 #define OSC_NFLAGS (sizeof(osc_flags) / sizeof(osc_flags[0]))
 
@@ -107,13 +106,13 @@ static const char *osc_program(oscar_role_t role)
 static void osc_usage(oscar_role_t role)
 {
 	const char *prog = osc_program(role);
-	printf("Usage: %s %s[FLAGS]\n\n", prog,
-	    role == OSCAR_ROLE_WORKER ? "--supervisor URL " : "");
+	printf(
+	    "Usage: %s %s[FLAGS]\n\n", prog, role == OSCAR_ROLE_WORKER ? "--supervisor URL " : "");
 	printf(role == OSCAR_ROLE_SUPERVISOR
-	        ? "Runs a cluster's supervisor: the node registry that workers join, and\n"
-	          "the supervisor side of every configured service.\n\n"
-	        : "Runs a worker: a main pool and its sub pools that join the cluster of\n"
-	          "the supervisor given, and the worker side of every configured service.\n\n");
+	           ? "Runs a cluster's supervisor: the node registry that workers join, and\n"
+	             "the supervisor side of every configured service.\n\n"
+	           : "Runs a worker: a main pool and its sub pools that join the cluster of\n"
+	             "the supervisor given, and the worker side of every configured service.\n\n");
 	printf("Flags:\n");
 	for (size_t i = 0; i < OSC_NFLAGS; i++) {
 		const osc_flag_t *f = &osc_flags[i];
@@ -141,8 +140,7 @@ static void osc_usage(oscar_role_t role)
 	       "Signals: SIGINT or SIGTERM stops the node gracefully%s.\n"
 	       "Exit status: 0 after a clean stop, 1 when the node could not start or\n"
 	       "failed, 2 for bad flags, values or files.\n",
-	    role == OSCAR_ROLE_WORKER ? " (it deregisters first)"
-	                              : " (its workers are told)");
+	    role == OSCAR_ROLE_WORKER ? " (it deregisters first)" : " (its workers are told)");
 }
 
 static int osc_usage_error(oscar_role_t role, const char *fmt, ...)
@@ -203,8 +201,8 @@ static int osc_flag_apply(
 			return (osc_usage_error(role, "--%s needs a value", f->name));
 		}
 		return (oscar_settings_set(cl->flags, f->section, f->key, value) == 0
-		        ? 0
-		        : osc_usage_error(role, "cannot store --%s", f->name));
+		            ? 0
+		            : osc_usage_error(role, "cannot store --%s", f->name));
 	case OSC_FLAG_APPEND: {
 		const char *old = oscar_settings_get(cl->flags, f->section, f->key);
 		char       *all = malloc((old != NULL ? strlen(old) : 0) + strlen(value) + 2);
@@ -222,13 +220,14 @@ static int osc_flag_apply(
 		char        section[64];
 		char        key[64];
 		if (dot == NULL || eq == NULL || dot > eq || dot - value >= 64 || eq - dot > 64) {
-			return (osc_usage_error(
-			    role, "--set '%s': expected SECTION.KEY=VALUE", value));
+			return (
+			    osc_usage_error(role, "--set '%s': expected SECTION.KEY=VALUE", value));
 		}
 		snprintf(section, sizeof(section), "%.*s", (int) (dot - value), value);
 		snprintf(key, sizeof(key), "%.*s", (int) (eq - dot - 1), dot + 1);
 		if (oscar_settings_set(cl->flags, section, key, eq + 1) != 0) {
-			return (osc_usage_error(role, "--set '%s': bad section or key name", value));
+			return (
+			    osc_usage_error(role, "--set '%s': bad section or key name", value));
 		}
 		return (0);
 	}
@@ -247,8 +246,8 @@ static int osc_parse_flags(osc_cmdline_t *cl, int argc, char **argv, oscar_role_
 		char  name[96];
 		char *value = NULL;
 		char *eq    = arg[1] == '-' ? strchr(arg, '=') : NULL;
-		snprintf(name, sizeof(name), "%.*s", eq != NULL ? (int) (eq - arg) : (int) strlen(arg),
-		    arg);
+		snprintf(name, sizeof(name), "%.*s",
+		    eq != NULL ? (int) (eq - arg) : (int) strlen(arg), arg);
 		const osc_flag_t *f = osc_flag_find(name, role);
 		if (f == NULL) {
 			return (osc_usage_error(role, "unknown flag '%s'", name));
@@ -305,7 +304,7 @@ int oscar_node_subpool_main(oscar_registry_t *given)
 	osc_free_list(paths, n);
 	const oscar_actor_class_t **classes = rv == 0 ? osc_registry_classes(reg) : NULL;
 	osc_subpool_reg                     = reg;
-	int status = classes != NULL ? oscar_subpool_main(classes) : OSC_EXIT_FAILED;
+	int status      = classes != NULL ? oscar_subpool_main(classes) : OSC_EXIT_FAILED;
 	osc_subpool_reg = NULL;
 	free(classes);
 	if (reg != given) {
@@ -353,7 +352,8 @@ static int osc_worker_default_subs(
 	const char *listen = oscar_settings_get(settings, "node", "listen");
 	const char *cores  = oscar_settings_get(settings, "node", "cores");
 	*own               = NULL;
-	if (role != OSCAR_ROLE_WORKER || oscar_settings_get(settings, "node", "sub_pools") != NULL ||
+	if (role != OSCAR_ROLE_WORKER ||
+	    oscar_settings_get(settings, "node", "sub_pools") != NULL ||
 	    (listen != NULL && strncmp(listen, "tls+tcp://", 10) == 0)) {
 		return (0);
 	}

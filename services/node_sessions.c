@@ -402,7 +402,7 @@ void osc_hooks_close(osc_hooks_t **hp)
 	int rv = h->actor.uid[0] != '\0'
 	             ? oscar_destroy(oscar_node_pool(h->node), &h->actor, 5000, NULL)
 	             : 0;
-	*hp = NULL;
+	*hp    = NULL;
 	if (rv != 0 && rv != OSCAR_ENOACTOR) {
 		oscar_log(OSCAR_LOG_WARN, "node", "cannot destroy the node's own actor: %s",
 		    oscar_strerror(rv));

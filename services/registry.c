@@ -84,14 +84,16 @@ int oscar_registry_add(oscar_registry_t *reg, const oscar_service_t *svc, oscar_
 	}
 	if (svc->name == NULL || svc->name[0] == '\0' || strlen(svc->name) >= OSCAR_NAME_MAX ||
 	    strchr(svc->name, ',') != NULL) {
-		return (oscar_error_set(err, OSCAR_EINVAL, "a service needs a name without commas"));
+		return (
+		    oscar_error_set(err, OSCAR_EINVAL, "a service needs a name without commas"));
 	}
 	if ((svc->roles & OSCAR_ROLES_ALL) == 0 || (svc->roles & ~OSCAR_ROLES_ALL) != 0) {
 		return (oscar_error_set(err, OSCAR_EINVAL,
 		    "service %s: roles must be supervisor, worker or both", svc->name));
 	}
 	if (svc->start == NULL) {
-		return (oscar_error_set(err, OSCAR_EINVAL, "service %s has no start hook", svc->name));
+		return (
+		    oscar_error_set(err, OSCAR_EINVAL, "service %s has no start hook", svc->name));
 	}
 	for (size_t i = 0; svc->settings != NULL && svc->settings[i].key != NULL; i++) {
 		if (svc->settings[i].type > OSCAR_SETTING_BOOL) {
@@ -139,8 +141,8 @@ int oscar_registry_load(oscar_registry_t *reg, const char *path, oscar_error_t *
 		}
 	}
 	char *copy = NULL;
-	if (osc_reserve(&reg->modules, &reg->cap_modules, reg->n_modules,
-	        sizeof(*reg->modules), 4) != 0 ||
+	if (osc_reserve(
+	        &reg->modules, &reg->cap_modules, reg->n_modules, sizeof(*reg->modules), 4) != 0 ||
 	    (copy = strdup(path)) == NULL) {
 		return (oscar_error_set(err, OSCAR_ENOMEM, "out of memory"));
 	}
@@ -162,8 +164,8 @@ int oscar_registry_load(oscar_registry_t *reg, const char *path, oscar_error_t *
 		    OSCAR_MODULE_INIT_SYMBOL));
 	}
 	reg->modules[reg->n_modules++] = (osc_module_t) { handle, copy };
-	size_t        before = reg->n;
-	size_t        fns_before = oscar_taskfns_count(reg->taskfns);
+	size_t        before           = reg->n;
+	size_t        fns_before       = oscar_taskfns_count(reg->taskfns);
 	oscar_error_t why;
 	memset(&why, 0, sizeof(why));
 	int rv = init(reg, &why);
@@ -195,8 +197,8 @@ const oscar_actor_class_t **osc_registry_classes(const oscar_registry_t *reg)
 {
 	size_t n = 0;
 	for (size_t i = 0; i < reg->n; i++) {
-		for (size_t j = 0; reg->services[i]->classes != NULL &&
-		                   reg->services[i]->classes[j] != NULL;
+		for (size_t j = 0;
+		     reg->services[i]->classes != NULL && reg->services[i]->classes[j] != NULL;
 		     j++) {
 			n++;
 		}
@@ -207,8 +209,8 @@ const oscar_actor_class_t **osc_registry_classes(const oscar_registry_t *reg)
 	}
 	n = 0;
 	for (size_t i = 0; i < reg->n; i++) {
-		for (size_t j = 0; reg->services[i]->classes != NULL &&
-		                   reg->services[i]->classes[j] != NULL;
+		for (size_t j = 0;
+		     reg->services[i]->classes != NULL && reg->services[i]->classes[j] != NULL;
 		     j++) {
 			v[n++] = reg->services[i]->classes[j];
 		}

@@ -16,7 +16,7 @@ int64_t osc_now_ms(void);
 int64_t osc_mono_ms(void);
 
 // Settings.
-int  osc_settings_copy(oscar_settings_t *dst, const oscar_settings_t *src);
+int osc_settings_copy(oscar_settings_t *dst, const oscar_settings_t *src);
 // osc_split_list splits a comma-separated list, trimming blanks and
 // dropping empty items, into a malloc'd array of strings (NULL at the end).
 int  osc_split_list(const char *text, char ***itemsp, size_t *np);
@@ -43,8 +43,8 @@ int osc_service_plan(const oscar_registry_t *reg, const oscar_settings_t *s, osc
 
 // osc_service_check_settings checks svc's section of s against its
 // setting specs, then runs its check hook (services/service.c).
-int osc_service_check_settings(const oscar_service_t *svc, const oscar_settings_t *s,
-    oscar_role_t role, oscar_error_t *err);
+int osc_service_check_settings(
+    const oscar_service_t *svc, const oscar_settings_t *s, oscar_role_t role, oscar_error_t *err);
 
 // A service's methods, in one table per service: the name, the handler,
 // and the shape of the arguments and the reply. The service's actors
@@ -116,8 +116,8 @@ int osc_node_info_fields(oscar_node_t *node, oscar_value_t *map);
 // it would run from reg: OSCAR_EINVAL, with err naming the setting, for a
 // mistake; OSCAR_ENOENT, naming it, for an unknown service or a missing
 // dependency.
-int osc_node_check_settings(const oscar_settings_t *s, oscar_role_t role,
-    const oscar_registry_t *reg, oscar_error_t *err);
+int osc_node_check_settings(
+    const oscar_settings_t *s, oscar_role_t role, const oscar_registry_t *reg, oscar_error_t *err);
 // osc_node_load_modules loads the modules named in s's node.modules into
 // reg, and gives their list as "OSCAR_NODE_MODULES=a,b" for sub pools in
 // *envp (malloc'd; NULL when there is none) when envp is not NULL.
@@ -149,10 +149,10 @@ void osc_log_role(const char *role);
 //   session_destroy id -> nil: run the destroy hooks (nothing when not live)
 //   sessions        nil -> [id]: the sessions live on this node
 //   hook_done       [token, code, message]: from the hook thread only
-#define OSC_NODE_METHODS(X)                                                             \
-	X(CREATE, "session_create", osc_nm_create, OSC_SHAPE_STR, OSC_SHAPE_NIL)           \
-	X(DESTROY, "session_destroy", osc_nm_destroy, OSC_SHAPE_STR, OSC_SHAPE_NIL)        \
-	X(SESSIONS, "sessions", osc_nm_sessions, OSC_SHAPE_ANY, OSC_SHAPE_ARRAY)           \
+#define OSC_NODE_METHODS(X)                                                         \
+	X(CREATE, "session_create", osc_nm_create, OSC_SHAPE_STR, OSC_SHAPE_NIL)    \
+	X(DESTROY, "session_destroy", osc_nm_destroy, OSC_SHAPE_STR, OSC_SHAPE_NIL) \
+	X(SESSIONS, "sessions", osc_nm_sessions, OSC_SHAPE_ANY, OSC_SHAPE_ARRAY)    \
 	X(DONE, "hook_done", osc_nm_done, OSC_SHAPE_ARRAY, OSC_SHAPE_NIL)
 
 #define OSC_NM_ID_(id, name, fn, args, reply) OSC_NM_##id,

@@ -83,8 +83,7 @@ static osc_setting_t *osc_settings_find(
 	return (NULL);
 }
 
-int oscar_settings_set(
-    oscar_settings_t *s, const char *section, const char *key, const char *value)
+int oscar_settings_set(oscar_settings_t *s, const char *section, const char *key, const char *value)
 {
 	if (s == NULL || value == NULL || !osc_setting_name_ok(section) ||
 	    !osc_setting_name_ok(key)) {
@@ -189,7 +188,8 @@ static int osc_long_line(const char *text)
 	int line = 1;
 	for (const char *p = text; *p != '\0'; line++) {
 		size_t len = strcspn(p, "\n");
-		if (len > OSC_INI_LINE_MAX && !(len == OSC_INI_LINE_MAX + 1 && p[len - 1] == '\r')) {
+		if (len > OSC_INI_LINE_MAX &&
+		    !(len == OSC_INI_LINE_MAX + 1 && p[len - 1] == '\r')) {
 			return (line);
 		}
 		p += len + (p[len] == '\n');
@@ -208,13 +208,13 @@ static int osc_read_text(const char *path, char **textp, oscar_error_t *err)
 		if (f != NULL) {
 			fclose(f);
 		}
-		return (oscar_error_set(err, OSCAR_ENOENT, "cannot read configuration file %s: %s", path,
-		    strerror(e)));
+		return (oscar_error_set(
+		    err, OSCAR_ENOENT, "cannot read configuration file %s: %s", path, strerror(e)));
 	}
 	if (st.st_size > OSC_INI_FILE_MAX) {
 		fclose(f);
-		return (oscar_error_set(err, OSCAR_EINVAL, "configuration file %s is larger than 1 MiB",
-		    path));
+		return (oscar_error_set(
+		    err, OSCAR_EINVAL, "configuration file %s is larger than 1 MiB", path));
 	}
 	char  *text = malloc((size_t) st.st_size + 1);
 	size_t n    = text != NULL ? fread(text, 1, (size_t) st.st_size, f) : 0;
@@ -225,8 +225,8 @@ static int osc_read_text(const char *path, char **textp, oscar_error_t *err)
 	}
 	if (bad) {
 		free(text);
-		return (oscar_error_set(err, OSCAR_ENOENT, "cannot read configuration file %s: %s", path,
-		    strerror(bad)));
+		return (oscar_error_set(err, OSCAR_ENOENT, "cannot read configuration file %s: %s",
+		    path, strerror(bad)));
 	}
 	text[n]         = '\0';
 	const char *nul = memchr(text, '\0', n);
@@ -272,8 +272,8 @@ int oscar_settings_load_file(oscar_settings_t *s, const char *path, oscar_error_
 			snprintf(load.why, sizeof(load.why),
 			    "syntax error (expected [section], key = value, or a comment)");
 		}
-		return (oscar_error_set(err, load.rv != 0 ? load.rv : OSCAR_EINVAL, "%s, line %d: %s",
-		    path, line, load.why));
+		return (oscar_error_set(err, load.rv != 0 ? load.rv : OSCAR_EINVAL,
+		    "%s, line %d: %s", path, line, load.why));
 	}
 	return (0);
 }
@@ -363,9 +363,9 @@ int oscar_settings_get_bytes(const oscar_settings_t *s, const char *section, con
 		{ "kb", 1LL << 10 }, { "kib", 1LL << 10 }, { "m", 1LL << 20 }, { "mb", 1LL << 20 },
 		{ "mib", 1LL << 20 }, { "g", 1LL << 30 }, { "gb", 1LL << 30 }, { "gib", 1LL << 30 },
 		{ "t", 1LL << 40 }, { "tb", 1LL << 40 }, { "tib", 1LL << 40 }, { NULL, 0 } };
-	int64_t value = 0;
-	int     rv = osc_get_scaled(s, section, key, (int64_t) def, 0, INT64_MAX, sizes,
-            "a size such as 512M or 16G", &value, err);
+	int64_t                 value   = 0;
+	int rv = osc_get_scaled(s, section, key, (int64_t) def, 0, INT64_MAX, sizes,
+	    "a size such as 512M or 16G", &value, err);
 	if (rv == 0) {
 		*out = (uint64_t) value;
 	}

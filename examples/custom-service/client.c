@@ -21,7 +21,8 @@ static int greet_every_node(oscar_pool_t *pool, oscar_cluster_t *cl, const char 
 	oscar_error_t      err;
 	oscar_node_info_t *nodes;
 	size_t             n;
-	if (oscar_cluster_nodes(cl, OSCAR_ROLES_ALL, OSCAR_NODE_READY, &nodes, &n, 5000, &err) != 0) {
+	if (oscar_cluster_nodes(cl, OSCAR_ROLES_ALL, OSCAR_NODE_READY, &nodes, &n, 5000, &err) !=
+	    0) {
 		return (fail("cannot list the nodes", &err));
 	}
 	int status = 0;
@@ -86,7 +87,8 @@ int main(int argc, char **argv)
 	oscar_pool_t *pool;
 	int           rv = oscar_pool_open(&pool, &cfg);
 	if (rv != 0) {
-		fprintf(stderr, "oscar-greeter-client: cannot open a pool: %s\n", oscar_strerror(rv));
+		fprintf(
+		    stderr, "oscar-greeter-client: cannot open a pool: %s\n", oscar_strerror(rv));
 		return (1);
 	}
 	oscar_cluster_t *cl;

@@ -108,8 +108,8 @@ static void greeter_stop(oscar_node_t *node, void *state)
 static const char *const greeter_needs[] = { "cluster", NULL };
 
 static const oscar_service_t greeter_service = {
-	.abi     = OSCAR_SERVICE_ABI,
-	.name    = "greeter",
+	.abi      = OSCAR_SERVICE_ABI,
+	.name     = "greeter",
 	.roles    = OSCAR_ROLES_ALL,
 	.needs    = greeter_needs,
 	.settings = greeter_settings,

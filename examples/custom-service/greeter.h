@@ -27,7 +27,7 @@ int greeter_greet(oscar_pool_t *pool, const char *address, const char *uid, cons
     char **reply, oscar_error_t *err);
 
 // greeter_count gives how many greetings that greeter has made.
-int greeter_count(oscar_pool_t *pool, const char *address, const char *uid, uint64_t *count,
-    oscar_error_t *err);
+int greeter_count(
+    oscar_pool_t *pool, const char *address, const char *uid, uint64_t *count, oscar_error_t *err);
 
 #endif // GREETER_H

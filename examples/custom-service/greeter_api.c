@@ -33,8 +33,8 @@ int greeter_greet(oscar_pool_t *pool, const char *address, const char *uid, cons
 	return (0);
 }
 
-int greeter_count(oscar_pool_t *pool, const char *address, const char *uid, uint64_t *count,
-    oscar_error_t *err)
+int greeter_count(
+    oscar_pool_t *pool, const char *address, const char *uid, uint64_t *count, oscar_error_t *err)
 {
 	oscar_ref_t    ref;
 	oscar_value_t *v;
@@ -47,6 +47,6 @@ int greeter_count(oscar_pool_t *pool, const char *address, const char *uid, uint
 	}
 	rv = oscar_value_get_uint(v, count);
 	oscar_value_free(v);
-	return (rv != 0 ? oscar_error_set(err, OSCAR_EUNEXPECTED, "count did not answer a number")
-	                : 0);
+	return (
+	    rv != 0 ? oscar_error_set(err, OSCAR_EUNEXPECTED, "count did not answer a number") : 0);
 }

@@ -59,10 +59,10 @@ typedef struct oscar_node_info {
 	unsigned            slots;     // sub pools alive and ready
 	char                labels[OSCAR_LABELS_MAX][OSCAR_NAME_MAX];
 	unsigned            n_labels;
-	double              load;            // 1-minute load average of its host
-	uint64_t            actors;          // alive in its main pool
-	int64_t             registered_ms;   // Unix time, milliseconds
-	int64_t             heartbeat_ms;    // last heard from, Unix time
+	double              load;             // 1-minute load average of its host
+	uint64_t            actors;           // alive in its main pool
+	int64_t             registered_ms;    // Unix time, milliseconds
+	int64_t             heartbeat_ms;     // last heard from, Unix time
 	int64_t             heartbeat_age_ms; // how long ago, by the supervisor's clock
 } oscar_node_info_t;
 
@@ -83,8 +83,8 @@ int oscar_cluster_count(oscar_cluster_t *cl, unsigned roles, unsigned statuses, 
 // oscar_cluster_nodes gives the nodes with one of roles and one of
 // statuses, supervisors first, then workers in the order they registered.
 // Free *nodes with oscar_node_info_free.
-int oscar_cluster_nodes(oscar_cluster_t *cl, unsigned roles, unsigned statuses,
-    oscar_node_info_t **nodes, size_t *n, int64_t timeout_ms, oscar_error_t *err);
+int  oscar_cluster_nodes(oscar_cluster_t *cl, unsigned roles, unsigned statuses,
+     oscar_node_info_t **nodes, size_t *n, int64_t timeout_ms, oscar_error_t *err);
 void oscar_node_info_free(oscar_node_info_t *nodes, size_t n);
 
 // oscar_cluster_nodes_info is oscar_cluster_nodes as values, for the nodes
@@ -128,8 +128,7 @@ int oscar_cluster_worker_address(oscar_cluster_t *cl, size_t i, char *address, s
 // another machine can answer too); for ipc://, a socket in $TMPDIR (or
 // /tmp) named after this process. OSCAR_EADDRINVAL when there is no route
 // or the address is of another kind.
-int oscar_cluster_client_address(
-    const char *address, char *out, size_t size, oscar_error_t *err);
+int oscar_cluster_client_address(const char *address, char *out, size_t size, oscar_error_t *err);
 
 #ifdef __cplusplus
 }

@@ -183,8 +183,7 @@ void oscar_node_session_destroy(oscar_node_t *node, const char *session_id);
 // at (PORT 1 to 65535 and a HOST). OSCAR_EADDRINVAL, with err naming the
 // address and what is wrong, otherwise. what names the address in the
 // message ("node.listen", "the supervisor's address").
-int oscar_address_check(
-    const char *address, bool listening, const char *what, oscar_error_t *err);
+int oscar_address_check(const char *address, bool listening, const char *what, oscar_error_t *err);
 
 // oscar_node_main is the whole program of `oscar-supervisor` (role
 // OSCAR_ROLE_SUPERVISOR) and `oscar-worker`: it parses the flags and the

@@ -8,9 +8,9 @@
 // (oscar_node_start). The node knows no service by name: everything it
 // needs to know is in the table.
 //
-// Services come from a registry. The built-in ones are always there; a program adds its own with oscar_registry_add, and a
-// shared object loaded with `--load-modules path.so` adds its own from its
-// entry point:
+// Services come from a registry. The built-in ones are always there; a program adds its own with
+// oscar_registry_add, and a shared object loaded with `--load-modules path.so` adds its own from
+// its entry point:
 //
 //     int oscar_module_init(oscar_registry_t *reg, oscar_error_t *err)
 //     {

@@ -20,15 +20,15 @@
 //   watch         [version, timeout_ms] -> [version, [map]]
 //   stop_cluster  timeout_ms -> uint (workers that left); ETIMEDOUT
 //   going_away    nil -> uint (workers told)
-#define OSC_CLUSTER_SUP_METHODS(X)                                                          \
-	X(REGISTER, "register", osc_m_register, OSC_SHAPE_MAP, OSC_SHAPE_MAP)                  \
-	X(HEARTBEAT, "heartbeat", osc_m_heartbeat, OSC_SHAPE_MAP, OSC_SHAPE_NIL)               \
-	X(DEREGISTER, "deregister", osc_m_deregister, OSC_SHAPE_STR, OSC_SHAPE_NIL)            \
-	X(NODES, "nodes", osc_m_nodes, OSC_SHAPE_ARRAY | OSC_SHAPE_OR_NIL, OSC_SHAPE_ARRAY)    \
-	X(COUNT, "count", osc_m_count, OSC_SHAPE_ARRAY | OSC_SHAPE_OR_NIL, OSC_SHAPE_UINT)     \
+#define OSC_CLUSTER_SUP_METHODS(X)                                                              \
+	X(REGISTER, "register", osc_m_register, OSC_SHAPE_MAP, OSC_SHAPE_MAP)                   \
+	X(HEARTBEAT, "heartbeat", osc_m_heartbeat, OSC_SHAPE_MAP, OSC_SHAPE_NIL)                \
+	X(DEREGISTER, "deregister", osc_m_deregister, OSC_SHAPE_STR, OSC_SHAPE_NIL)             \
+	X(NODES, "nodes", osc_m_nodes, OSC_SHAPE_ARRAY | OSC_SHAPE_OR_NIL, OSC_SHAPE_ARRAY)     \
+	X(COUNT, "count", osc_m_count, OSC_SHAPE_ARRAY | OSC_SHAPE_OR_NIL, OSC_SHAPE_UINT)      \
 	X(WAIT, "wait_workers", osc_m_wait, OSC_SHAPE_ARRAY | OSC_SHAPE_OR_NIL, OSC_SHAPE_UINT) \
-	X(WATCH, "watch", osc_m_watch, OSC_SHAPE_ARRAY | OSC_SHAPE_OR_NIL, OSC_SHAPE_ARRAY)    \
-	X(STOP, "stop_cluster", osc_m_stop, OSC_SHAPE_UINT | OSC_SHAPE_OR_NIL, OSC_SHAPE_UINT) \
+	X(WATCH, "watch", osc_m_watch, OSC_SHAPE_ARRAY | OSC_SHAPE_OR_NIL, OSC_SHAPE_ARRAY)     \
+	X(STOP, "stop_cluster", osc_m_stop, OSC_SHAPE_UINT | OSC_SHAPE_OR_NIL, OSC_SHAPE_UINT)  \
 	X(LEAVING, "going_away", osc_m_going_away, OSC_SHAPE_ANY, OSC_SHAPE_UINT)
 
 // The methods of a worker's actor.
@@ -38,14 +38,14 @@
 //   leave               timeout_ms|nil: the node stops, deregister
 //   info                nil -> this node's info map
 //   node_ready          nil: every service of the node has started
-#define OSC_CLUSTER_WORKER_METHODS(X)                                                       \
-	X(STOP, "stop", osc_cw_m_stop, OSC_SHAPE_ANY, OSC_SHAPE_NIL)                           \
-	X(SUP_GONE, "supervisor_leaving", osc_cw_m_sup_gone, OSC_SHAPE_ANY, OSC_SHAPE_NIL)     \
-	X(LEAVE, "leave", osc_cw_m_leave, OSC_SHAPE_INT | OSC_SHAPE_OR_NIL, OSC_SHAPE_NIL)     \
-	X(INFO, "info", osc_cw_m_info, OSC_SHAPE_ANY, OSC_SHAPE_MAP)                           \
+#define OSC_CLUSTER_WORKER_METHODS(X)                                                      \
+	X(STOP, "stop", osc_cw_m_stop, OSC_SHAPE_ANY, OSC_SHAPE_NIL)                       \
+	X(SUP_GONE, "supervisor_leaving", osc_cw_m_sup_gone, OSC_SHAPE_ANY, OSC_SHAPE_NIL) \
+	X(LEAVE, "leave", osc_cw_m_leave, OSC_SHAPE_INT | OSC_SHAPE_OR_NIL, OSC_SHAPE_NIL) \
+	X(INFO, "info", osc_cw_m_info, OSC_SHAPE_ANY, OSC_SHAPE_MAP)                       \
 	X(READY, "node_ready", osc_cw_m_ready, OSC_SHAPE_ANY, OSC_SHAPE_NIL)
 
-#define OSC_CL_ID_(id, name, fn, args, reply) OSC_CL_##id,
+#define OSC_CL_ID_(id, name, fn, args, reply)  OSC_CL_##id,
 #define OSC_CLW_ID_(id, name, fn, args, reply) OSC_CLW_##id,
 enum { OSC_CLUSTER_SUP_METHODS(OSC_CL_ID_) OSC_CL_N };
 enum { OSC_CLUSTER_WORKER_METHODS(OSC_CLW_ID_) OSC_CLW_N };
@@ -79,7 +79,8 @@ typedef struct osc_cluster_settings {
 } osc_cluster_settings_t;
 
 // osc_cluster_settings reads them (checked before the node started).
-int osc_cluster_settings(const oscar_settings_t *s, osc_cluster_settings_t *out, oscar_error_t *err);
+int osc_cluster_settings(
+    const oscar_settings_t *s, osc_cluster_settings_t *out, oscar_error_t *err);
 
 // osc_node_info_value builds the info map a node reports about itself;
 // from its main pool's thread only (it takes the pool's census).

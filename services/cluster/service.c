@@ -43,7 +43,8 @@ int osc_cluster_settings(const oscar_settings_t *s, osc_cluster_settings_t *out,
 		{ "farewell_timeout", &out->farewell_timeout_ms },
 	};
 	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
-		int rv = oscar_service_setting_int(s, &osc_cluster_service, all[i].key, all[i].out, err);
+		int rv =
+		    oscar_service_setting_int(s, &osc_cluster_service, all[i].key, all[i].out, err);
 		if (rv != 0) {
 			return (rv);
 		}
@@ -99,18 +100,22 @@ oscar_value_t *osc_node_info_value(oscar_node_t *node)
 		return (NULL);
 	}
 	int rv = oscar_value_map_set(m, "address", oscar_value_new_str(oscar_node_address(node)));
-	rv     = rv != 0 ? rv : oscar_value_map_set(m, "role",
-                                    oscar_value_new_str(oscar_role_name(oscar_node_role(node))));
-	rv     = rv != 0 ? rv : oscar_value_map_set(m, "hostname", oscar_value_new_str(facts->hostname));
-	rv     = rv != 0 ? rv : oscar_value_map_set(m, "pid", oscar_value_new_int(getpid()));
-	rv     = rv != 0 ? rv : oscar_value_map_set(m, "cores", oscar_value_new_uint(facts->cores));
-	rv     = rv != 0 ? rv : oscar_value_map_set(m, "memory", oscar_value_new_uint(facts->memory));
-	rv = rv != 0 ? rv : oscar_value_map_set(m, "sub_pools", oscar_value_new_uint(facts->sub_pools));
+	rv     = rv != 0 ? rv
+	                 : oscar_value_map_set(
+	                       m, "role", oscar_value_new_str(oscar_role_name(oscar_node_role(node))));
+	rv =
+	    rv != 0 ? rv : oscar_value_map_set(m, "hostname", oscar_value_new_str(facts->hostname));
+	rv = rv != 0 ? rv : oscar_value_map_set(m, "pid", oscar_value_new_int(getpid()));
+	rv = rv != 0 ? rv : oscar_value_map_set(m, "cores", oscar_value_new_uint(facts->cores));
+	rv = rv != 0 ? rv : oscar_value_map_set(m, "memory", oscar_value_new_uint(facts->memory));
+	rv = rv != 0 ? rv
+	             : oscar_value_map_set(m, "sub_pools", oscar_value_new_uint(facts->sub_pools));
 	rv = rv != 0 ? rv : oscar_value_map_set(m, "slots", oscar_value_new_uint(slots));
 	rv = rv != 0 ? rv : oscar_value_map_set(m, "labels", labels);
 	labels = NULL;
-	rv = rv != 0 ? rv : oscar_value_map_set(m, "load", oscar_value_new_float(osc_load_average()));
-	rv = rv != 0 ? rv : oscar_value_map_set(m, "actors", oscar_value_new_uint(actors));
+	rv     = rv != 0 ? rv
+	                 : oscar_value_map_set(m, "load", oscar_value_new_float(osc_load_average()));
+	rv     = rv != 0 ? rv : oscar_value_map_set(m, "actors", oscar_value_new_uint(actors));
 	rv = rv != 0 ? rv : oscar_value_map_set(m, "version", oscar_value_new_str(OSCAR_VERSION));
 	// What the node's services add (storage figures, say).
 	rv = rv != 0 ? rv : osc_node_info_fields(node, m);
@@ -133,8 +138,8 @@ static int osc_cluster_start(oscar_node_t *node, void **state, oscar_error_t *er
 	// (oscar_node_of_actor): no arguments.
 	*state = NULL;
 	return (oscar_create(oscar_node_pool(node),
-	    sup ? &osc_cluster_supervisor_class : &osc_cluster_worker_class, OSCAR_CLUSTER_UID, NULL,
-	    5000, &ref, err));
+	    sup ? &osc_cluster_supervisor_class : &osc_cluster_worker_class, OSCAR_CLUSTER_UID,
+	    NULL, 5000, &ref, err));
 }
 
 static void osc_cluster_stop(oscar_node_t *node, void *state)
@@ -172,9 +177,10 @@ static void osc_cluster_ready(oscar_node_t *node, void *state)
 	    oscar_ref_make(&ref, oscar_node_address(node), OSCAR_CLUSTER_UID) != 0) {
 		return;
 	}
-	if (oscar_tell(oscar_node_pool(node), &ref, osc_clw_name(OSC_CLW_READY), NULL, 2000, &err) !=
-	    0) {
-		oscar_log(OSCAR_LOG_WARN, "cluster", "cannot report the node ready: %s", err.message);
+	if (oscar_tell(
+	        oscar_node_pool(node), &ref, osc_clw_name(OSC_CLW_READY), NULL, 2000, &err) != 0) {
+		oscar_log(
+		    OSCAR_LOG_WARN, "cluster", "cannot report the node ready: %s", err.message);
 	}
 }
 

@@ -167,16 +167,20 @@ static oscar_value_t *osc_entry_value(const osc_entry_t *e, const oscar_value_t 
 		return (NULL);
 	}
 	int rv = oscar_value_map_set(all, "address", oscar_value_new_str(e->address));
-	rv     = rv != 0 ? rv : oscar_value_map_set(all, "role",
-                                    oscar_value_new_str(oscar_role_name(e->role)));
-	rv     = rv != 0 ? rv : oscar_value_map_set(all, "status",
-                                    oscar_value_new_str(oscar_node_status_name(e->status)));
-	rv     = rv != 0 ? rv : oscar_value_map_set(all, "registered_ms",
-                                    oscar_value_new_int(e->registered_ms));
-	rv = rv != 0 ? rv : oscar_value_map_set(all, "heartbeat_ms", oscar_value_new_int(e->heard_ms));
-	rv = rv != 0 ? rv
-	             : oscar_value_map_set(all, "heartbeat_age_ms",
-	                   oscar_value_new_int(osc_mono_ms() - e->heard_mono));
+	rv     = rv != 0
+	             ? rv
+	             : oscar_value_map_set(all, "role", oscar_value_new_str(oscar_role_name(e->role)));
+	rv     = rv != 0 ? rv
+	                 : oscar_value_map_set(
+	                       all, "status", oscar_value_new_str(oscar_node_status_name(e->status)));
+	rv     = rv != 0
+	             ? rv
+	             : oscar_value_map_set(all, "registered_ms", oscar_value_new_int(e->registered_ms));
+	rv     = rv != 0 ? rv
+	                 : oscar_value_map_set(all, "heartbeat_ms", oscar_value_new_int(e->heard_ms));
+	rv     = rv != 0 ? rv
+	                 : oscar_value_map_set(all, "heartbeat_age_ms",
+	                       oscar_value_new_int(osc_mono_ms() - e->heard_mono));
 	if (rv != 0 || fields == NULL || fields->type != OSCAR_ARRAY) {
 		if (rv != 0) {
 			oscar_value_free(all);
@@ -231,7 +235,7 @@ static oscar_value_t *osc_nodes_value(
 // The heap of waits for workers: parent (i - 1) / 2, smallest want on top.
 static void osc_heap_set(osc_csup_t *st, size_t i, osc_waiter_t *w)
 {
-	st->heap[i]  = w;
+	st->heap[i] = w;
 	w->heap_idx = i;
 }
 
@@ -267,7 +271,7 @@ static void osc_heap_down(osc_csup_t *st, size_t i)
 
 static void osc_heap_remove(osc_csup_t *st, osc_waiter_t *w)
 {
-	size_t i    = w->heap_idx;
+	size_t        i    = w->heap_idx;
 	osc_waiter_t *last = st->heap[--st->n_heap];
 	if (i < st->n_heap) {
 		osc_heap_set(st, i, last);
@@ -386,8 +390,8 @@ static oscar_value_t *osc_watch_value(const osc_csup_t *st)
 // will not deregister.
 static size_t osc_workers_left(const osc_csup_t *st)
 {
-	return (osc_count(st, OSCAR_ROLE_WORKER,
-	    OSCAR_NODE_STARTING | OSCAR_NODE_READY | OSCAR_NODE_STOPPING));
+	return (osc_count(
+	    st, OSCAR_ROLE_WORKER, OSCAR_NODE_STARTING | OSCAR_NODE_READY | OSCAR_NODE_STOPPING));
 }
 
 // osc_waiters_check answers the waiters whose condition now holds, each in
@@ -403,13 +407,15 @@ static void osc_waiters_check(oscar_actor_t *self, osc_csup_t *st)
 		// list is built once and copied to each.
 		oscar_value_t *v = osc_watch_value(st);
 		while (st->watches != NULL && st->watches->want < st->version) {
-			osc_waiter_answer(self, st, st->watches, v != NULL ? oscar_value_copy(v) : NULL);
+			osc_waiter_answer(
+			    self, st, st->watches, v != NULL ? oscar_value_copy(v) : NULL);
 		}
 		oscar_value_free(v);
 	}
 	if (st->stops != NULL && osc_workers_left(st) == 0) {
 		while (st->stops != NULL) {
-			osc_waiter_answer(self, st, st->stops, oscar_value_new_uint(st->stops->want));
+			osc_waiter_answer(
+			    self, st, st->stops, oscar_value_new_uint(st->stops->want));
 		}
 	}
 }
@@ -431,7 +437,8 @@ static void osc_waiter_timeout(oscar_actor_t *self, oscar_result_t *res, void *a
 			switch (w->kind) {
 			case OSC_WAIT_WORKERS:
 				oscar_req_fail(w->req, OSCAR_ETIMEDOUT,
-				    "%zu of the %" PRIu64 " workers wanted are ready", ready, w->want);
+				    "%zu of the %" PRIu64 " workers wanted are ready", ready,
+				    w->want);
 				break;
 			case OSC_WAIT_WATCH:
 				oscar_req_fail(w->req, OSCAR_ETIMEDOUT,
@@ -439,7 +446,8 @@ static void osc_waiter_timeout(oscar_actor_t *self, oscar_result_t *res, void *a
 				break;
 			case OSC_WAIT_STOP:
 				oscar_req_fail(w->req, OSCAR_ETIMEDOUT,
-				    "%zu of the %" PRIu64 " workers told to stop had not left when the "
+				    "%zu of the %" PRIu64
+				    " workers told to stop had not left when the "
 				    "time was up; the supervisor stops anyway",
 				    osc_workers_left(st), w->want);
 				break;
@@ -468,8 +476,8 @@ static bool osc_wait_holds(const osc_csup_t *st, osc_wait_kind_t kind, uint64_t 
 // passes (clamped to cluster.wait_timeout_max). At most cluster.max_waits
 // requests are parked: beyond, OSCAR_EMBOXFULL. Only this request's
 // condition is checked, never the other parked ones.
-static int osc_wait(oscar_actor_t *self, oscar_req_t *req, osc_wait_kind_t kind, uint64_t want,
-    int64_t timeout_ms)
+static int osc_wait(
+    oscar_actor_t *self, oscar_req_t *req, osc_wait_kind_t kind, uint64_t want, int64_t timeout_ms)
 {
 	osc_csup_t *st = oscar_actor_state(self);
 	if (kind != OSC_WAIT_STOP && osc_wait_holds(st, kind, want)) {
@@ -564,7 +572,8 @@ static int osc_m_register(oscar_actor_t *self, oscar_req_t *req)
 	const oscar_value_t *info = oscar_req_args(req);
 	const char          *addr = oscar_value_map_str(info, "address");
 	if (addr == NULL || strlen(addr) >= OSCAR_ADDR_MAX) {
-		return (oscar_req_fail(req, OSCAR_EBADARGS, "register needs a map with an address"));
+		return (
+		    oscar_req_fail(req, OSCAR_EBADARGS, "register needs a map with an address"));
 	}
 	osc_entry_t *e     = osc_entry_find(st, addr);
 	bool         again = e != NULL;
@@ -572,7 +581,8 @@ static int osc_m_register(oscar_actor_t *self, oscar_req_t *req)
 		// Say it once in a while, not once per forged register.
 		if (st->refused++ % 1000 == 0) {
 			oscar_log(OSCAR_LOG_WARN, "cluster",
-			    "the node registry is full (%zu nodes, cluster.max_nodes): registration "
+			    "the node registry is full (%zu nodes, cluster.max_nodes): "
+			    "registration "
 			    "of %s refused (%" PRIu64 " refused so far)",
 			    st->n, addr, st->refused);
 		}
@@ -594,16 +604,18 @@ static int osc_m_register(oscar_actor_t *self, oscar_req_t *req)
 	    again ? "registered again" : "registered", oscar_value_map_int(info, "cores", 0),
 	    oscar_value_map_int(info, "pid", 0));
 	// A worker whose other services are still starting says so.
-	bool starting = osc_status_from_name(oscar_value_map_str(info, "status")) == OSCAR_NODE_STARTING;
-	e->status     = st->stopping ? OSCAR_NODE_STOPPING
-	                : starting   ? OSCAR_NODE_STARTING
-	                             : OSCAR_NODE_READY;
+	bool starting =
+	    osc_status_from_name(oscar_value_map_str(info, "status")) == OSCAR_NODE_STARTING;
+	e->status = st->stopping ? OSCAR_NODE_STOPPING
+	            : starting   ? OSCAR_NODE_STARTING
+	                         : OSCAR_NODE_READY;
 	osc_entry_heard(e, oscar_req_take_args(req));
 	osc_changed(self, st);
 
 	oscar_value_t *reply = oscar_value_new_map(2);
 	if (reply != NULL) {
-		oscar_value_map_set(reply, "heartbeat_ms", oscar_value_new_int(st->cfg.heartbeat_ms));
+		oscar_value_map_set(
+		    reply, "heartbeat_ms", oscar_value_new_int(st->cfg.heartbeat_ms));
 		oscar_value_map_set(reply, "version", oscar_value_new_uint(st->version));
 	}
 	if (st->stopping) {
@@ -626,7 +638,8 @@ static int osc_m_heartbeat(oscar_actor_t *self, oscar_req_t *req)
 		// registers again, which is a change watchers see.
 		return (oscar_req_fail(req, OSCAR_ENOENT, "not registered; register again"));
 	}
-	bool changed = oscar_value_map_int(e->info, "slots", -1) != oscar_value_map_int(info, "slots", -1);
+	bool changed =
+	    oscar_value_map_int(e->info, "slots", -1) != oscar_value_map_int(info, "slots", -1);
 	if (e->status == OSCAR_NODE_STARTING &&
 	    osc_status_from_name(oscar_value_map_str(info, "status")) == OSCAR_NODE_READY) {
 		e->status = OSCAR_NODE_READY;
@@ -667,7 +680,8 @@ static int osc_addresses_known(osc_csup_t *st, oscar_req_t *req, const oscar_val
 			return (oscar_req_fail(req, OSCAR_EBADARGS, "addresses must be strings"));
 		}
 		if (osc_entry_find(st, addr) == NULL) {
-			return (oscar_req_fail(req, OSCAR_ENOENT, "no node registered at %s", addr));
+			return (
+			    oscar_req_fail(req, OSCAR_ENOENT, "no node registered at %s", addr));
 		}
 	}
 	return (0);
@@ -675,9 +689,9 @@ static int osc_addresses_known(osc_csup_t *st, oscar_req_t *req, const oscar_val
 
 static int osc_m_nodes(oscar_actor_t *self, oscar_req_t *req)
 {
-	osc_csup_t          *st        = oscar_actor_state(self);
-	unsigned             roles     = (unsigned) oscar_value_at_uint(oscar_req_args(req), 0, OSCAR_ROLES_ALL);
-	unsigned             statuses  = (unsigned) oscar_value_at_uint(oscar_req_args(req), 1, 0);
+	osc_csup_t *st    = oscar_actor_state(self);
+	unsigned    roles = (unsigned) oscar_value_at_uint(oscar_req_args(req), 0, OSCAR_ROLES_ALL);
+	unsigned    statuses           = (unsigned) oscar_value_at_uint(oscar_req_args(req), 1, 0);
 	const oscar_value_t *addresses = oscar_req_arg(req, 2);
 	const oscar_value_t *fields    = oscar_req_arg(req, 3);
 	if (addresses == NULL || addresses->type != OSCAR_ARRAY) {
@@ -704,8 +718,8 @@ static int osc_m_nodes(oscar_actor_t *self, oscar_req_t *req)
 
 static int osc_m_count(oscar_actor_t *self, oscar_req_t *req)
 {
-	osc_csup_t *st       = oscar_actor_state(self);
-	unsigned    roles    = (unsigned) oscar_value_at_uint(oscar_req_args(req), 0, OSCAR_ROLES_ALL);
+	osc_csup_t *st    = oscar_actor_state(self);
+	unsigned    roles = (unsigned) oscar_value_at_uint(oscar_req_args(req), 0, OSCAR_ROLES_ALL);
 	unsigned    statuses = (unsigned) oscar_value_at_uint(oscar_req_args(req), 1, 0);
 	return (oscar_req_reply(req, oscar_value_new_uint(osc_count(st, roles, statuses))));
 }
@@ -809,8 +823,8 @@ static void osc_notice_next(oscar_actor_t *self, osc_notice_t *f)
 {
 	osc_csup_t *st   = oscar_actor_state(self);
 	int64_t     left = f->deadline - osc_mono_ms();
-	while (f->open && f->next < f->n && left > 0 &&
-	       f->flying < (size_t) st->cfg.farewell_batch) {
+	while (
+	    f->open && f->next < f->n && left > 0 && f->flying < (size_t) st->cfg.farewell_batch) {
 		oscar_ref_t ref;
 		const char *addr = f->addresses[f->next++];
 		if (oscar_ref_make(&ref, addr, OSCAR_CLUSTER_UID) == 0 &&
@@ -879,8 +893,8 @@ static int osc_m_stop(oscar_actor_t *self, oscar_req_t *req)
 	if (told < 0) {
 		return (OSCAR_ENOMEM);
 	}
-	oscar_log(OSCAR_LOG_INFO, "cluster", "stopping the cluster; workers to tell: %" PRId64,
-	    told);
+	oscar_log(
+	    OSCAR_LOG_INFO, "cluster", "stopping the cluster; workers to tell: %" PRId64, told);
 	osc_changed(self, st);
 	return (osc_wait(self, req, OSC_WAIT_STOP, (uint64_t) told, (int64_t) timeout));
 }
@@ -935,9 +949,7 @@ static void osc_csup_destroy(oscar_actor_t *self)
 }
 
 #define OSC_SPEC_(id, name, fn, args, reply) [OSC_CL_##id] = { name, fn, args, reply },
-const osc_method_spec_t osc_cluster_sup_methods[OSC_CL_N] = {
-	OSC_CLUSTER_SUP_METHODS(OSC_SPEC_)
-};
+const osc_method_spec_t osc_cluster_sup_methods[OSC_CL_N] = { OSC_CLUSTER_SUP_METHODS(OSC_SPEC_) };
 #undef OSC_SPEC_
 
 static int osc_csup_dispatch(oscar_actor_t *self, oscar_req_t *req)
@@ -947,7 +959,7 @@ static int osc_csup_dispatch(oscar_actor_t *self, oscar_req_t *req)
 
 #define OSC_METHOD_(id, name, fn, args, reply) { name, osc_csup_dispatch, NULL },
 static const oscar_method_t osc_csup_methods[] = {
-	OSC_CLUSTER_SUP_METHODS(OSC_METHOD_){ NULL, NULL, NULL },
+	OSC_CLUSTER_SUP_METHODS(OSC_METHOD_) { NULL, NULL, NULL },
 };
 #undef OSC_METHOD_
 

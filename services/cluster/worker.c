@@ -24,8 +24,8 @@ typedef struct osc_cw {
 	oscar_ref_t    supervisor;
 	int64_t        heartbeat_ms;
 	osc_cw_phase_t phase;
-	uint64_t       pending; // the timer or call outstanding, or 0
-	bool           timer;   // pending is a timer, not a call
+	uint64_t       pending;  // the timer or call outstanding, or 0
+	bool           timer;    // pending is a timer, not a call
 	unsigned       failures; // register attempts failed in a row
 	bool           was_registered;
 	bool           node_ready; // every service of the node has started
@@ -81,7 +81,7 @@ static void osc_cw_on_registered(oscar_actor_t *self, osc_cw_t *st, const oscar_
 		osc_cw_later(self, st, st->heartbeat_ms);
 		return;
 	}
-	int64_t every = oscar_value_map_int(res->value, "heartbeat_ms", st->heartbeat_ms);
+	int64_t every    = oscar_value_map_int(res->value, "heartbeat_ms", st->heartbeat_ms);
 	st->heartbeat_ms = every > 0 ? every : st->heartbeat_ms;
 	st->phase        = OSC_CW_REGISTERED;
 	st->failures     = 0;
@@ -95,8 +95,10 @@ static void osc_cw_on_registered(oscar_actor_t *self, osc_cw_t *st, const oscar_
 static void osc_cw_on_beat(oscar_actor_t *self, osc_cw_t *st, const oscar_result_t *res)
 {
 	if (res->code == OSCAR_ENOENT) {
-		oscar_log(OSCAR_LOG_WARN, "cluster", "supervisor %s does not know this worker; "
-		    "registering again", st->supervisor.addr);
+		oscar_log(OSCAR_LOG_WARN, "cluster",
+		    "supervisor %s does not know this worker; "
+		    "registering again",
+		    st->supervisor.addr);
 		st->phase = OSC_CW_REGISTERING;
 		osc_cw_later(self, st, 0);
 		return;
@@ -136,15 +138,16 @@ static void osc_cw_send(oscar_actor_t *self, oscar_result_t *res, void *arg)
 	if (res->id != st->pending || res->code != 0 || st->phase == OSC_CW_LEAVING) {
 		return; // cancelled, or the actor or pool is going
 	}
-	st->pending = 0;
+	st->pending         = 0;
 	oscar_value_t *info = osc_cw_info(st);
 	bool           reg  = st->phase == OSC_CW_REGISTERING;
 	st->timer           = false;
 	st->told_ready      = st->node_ready;
 	// A call that outlives the interval would pile up behind the next.
-	int rv = oscar_actor_call(self, &st->supervisor, osc_cl_name(reg ? OSC_CL_REGISTER : OSC_CL_HEARTBEAT),
-	    info, st->heartbeat_ms > 500 ? st->heartbeat_ms : 500, osc_cw_answered,
-	    reg ? st : NULL, &st->pending);
+	int rv = oscar_actor_call(self, &st->supervisor,
+	    osc_cl_name(reg ? OSC_CL_REGISTER : OSC_CL_HEARTBEAT), info,
+	    st->heartbeat_ms > 500 ? st->heartbeat_ms : 500, osc_cw_answered, reg ? st : NULL,
+	    &st->pending);
 	if (rv != 0) {
 		osc_cw_later(self, st, st->heartbeat_ms);
 	}
@@ -171,8 +174,10 @@ static int osc_cw_m_sup_gone(oscar_actor_t *self, oscar_req_t *req)
 	if (st->phase == OSC_CW_LEAVING) {
 		return (0);
 	}
-	oscar_log(OSCAR_LOG_WARN, "cluster", "supervisor %s is going away; will register again "
-	    "when it is back", st->supervisor.addr);
+	oscar_log(OSCAR_LOG_WARN, "cluster",
+	    "supervisor %s is going away; will register again "
+	    "when it is back",
+	    st->supervisor.addr);
 	if (st->pending != 0) {
 		oscar_actor_cancel(self, st->pending); // its callback re-arms nothing
 	}
@@ -264,9 +269,8 @@ static int osc_cw_create(oscar_actor_t *self, const oscar_value_t *args)
 }
 
 #define OSC_SPEC_(id, name, fn, args, reply) [OSC_CLW_##id] = { name, fn, args, reply },
-const osc_method_spec_t osc_cluster_worker_methods[OSC_CLW_N] = {
-	OSC_CLUSTER_WORKER_METHODS(OSC_SPEC_)
-};
+const osc_method_spec_t osc_cluster_worker_methods[OSC_CLW_N] = { OSC_CLUSTER_WORKER_METHODS(
+    OSC_SPEC_) };
 #undef OSC_SPEC_
 
 static int osc_cw_dispatch(oscar_actor_t *self, oscar_req_t *req)
@@ -276,7 +280,7 @@ static int osc_cw_dispatch(oscar_actor_t *self, oscar_req_t *req)
 
 #define OSC_METHOD_(id, name, fn, args, reply) { name, osc_cw_dispatch, NULL },
 static const oscar_method_t osc_cw_methods[] = {
-	OSC_CLUSTER_WORKER_METHODS(OSC_METHOD_){ NULL, NULL, NULL },
+	OSC_CLUSTER_WORKER_METHODS(OSC_METHOD_) { NULL, NULL, NULL },
 };
 #undef OSC_METHOD_
 

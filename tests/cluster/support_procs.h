@@ -109,7 +109,6 @@ proc_t *proc_run(const char *name, const char *prog, ...);
 // and returns how many there are.
 size_t proc_children(pid_t pid, pid_t *pids, size_t max);
 
-
 // procs_assert_no_orphans fails the test when a process that the test did
 // not start has become its child: something a node started (a sub pool)
 // outlived it. Orphans found are killed and reaped first.

@@ -857,7 +857,8 @@ static void secret_file(char *path, size_t size, const char *name, const char *t
 Test(nodes, a_cluster_secret_keeps_out_whoever_does_not_know_it)
 {
 	char good[PATH_MAX], other[PATH_MAX], shorty[PATH_MAX];
-	secret_file(good, sizeof(good), "good.secret", "a cluster secret of forty-one bytes long.\n");
+	secret_file(
+	    good, sizeof(good), "good.secret", "a cluster secret of forty-one bytes long.\n");
 	secret_file(other, sizeof(other), "other.secret", "another secret, also long enough.\n");
 	secret_file(shorty, sizeof(shorty), "short.secret", "short\n");
 
@@ -865,12 +866,12 @@ Test(nodes, a_cluster_secret_keeps_out_whoever_does_not_know_it)
 	// naming the file: exit 2 as for any bad value.
 	proc_t *bad = proc_run("bad-secret", OSCAR_TEST_SUPERVISOR, "--secret-file", shorty, NULL);
 	cr_assert_eq(bad->code, 2, "a short secret exits 2, not %d: %s", bad->code, proc_tail(bad));
-	cr_assert(proc_output_has(bad, true, "short.secret"), "the file is named: %s", proc_tail(bad));
+	cr_assert(
+	    proc_output_has(bad, true, "short.secret"), "the file is named: %s", proc_tail(bad));
 	char missing[PATH_MAX];
 	procs_path(missing, sizeof(missing), "missing.secret");
-	proc_t *none =
-	    proc_run("no-secret", OSCAR_TEST_WORKER, "--supervisor", "tcp://127.0.0.1:1",
-	        "--secret-file", missing, NULL);
+	proc_t *none = proc_run("no-secret", OSCAR_TEST_WORKER, "--supervisor", "tcp://127.0.0.1:1",
+	    "--secret-file", missing, NULL);
 	cr_assert_eq(none->code, 2, "a missing secret exits 2, not %d", none->code);
 	cr_assert(proc_output_has(none, true, "missing.secret"), "%s", proc_tail(none));
 
@@ -886,13 +887,14 @@ Test(nodes, a_cluster_secret_keeps_out_whoever_does_not_know_it)
 
 	// Without the secret, or with another one, nothing is answered: the
 	// supervisor drops the frames, and the command gives up in its time.
-	proc_t *blind = proc_run("status-blind", OSCAR_TEST_CLI, "status", sup.addr, "--timeout",
-	    "1s", NULL);
-	cr_assert_eq(blind->code, 1, "oscar status without the secret exits 1, not %d", blind->code);
+	proc_t *blind =
+	    proc_run("status-blind", OSCAR_TEST_CLI, "status", sup.addr, "--timeout", "1s", NULL);
+	cr_assert_eq(
+	    blind->code, 1, "oscar status without the secret exits 1, not %d", blind->code);
 	proc_t *wrong = proc_run("status-wrong", OSCAR_TEST_CLI, "status", sup.addr, "--timeout",
 	    "1s", "--secret-file", other, NULL);
-	cr_assert_eq(wrong->code, 1, "oscar status with another secret exits 1, not %d",
-	    wrong->code);
+	cr_assert_eq(
+	    wrong->code, 1, "oscar status with another secret exits 1, not %d", wrong->code);
 	// A stop without the secret stops nothing.
 	proc_t *stop_blind =
 	    proc_run("stop-blind", OSCAR_TEST_CLI, "stop", sup.addr, "--timeout", "1s", NULL);
@@ -901,11 +903,12 @@ Test(nodes, a_cluster_secret_keeps_out_whoever_does_not_know_it)
 
 	// A worker with another secret never joins: after a worker with the
 	// right one registers, the registry still holds one worker.
-	node_t intruder = start_worker("w-other", sup.addr, STEADY_BEAT, "--secret-file", other, NULL);
-	node_t w2       = start_worker("w2", sup.addr, STEADY_BEAT, "--secret-file", good, NULL);
+	node_t intruder =
+	    start_worker("w-other", sup.addr, STEADY_BEAT, "--secret-file", other, NULL);
+	node_t w2 = start_worker("w2", sup.addr, STEADY_BEAT, "--secret-file", good, NULL);
 	proc_wait_output(w2.proc, true, "registered with supervisor");
-	proc_t *st2 = proc_run(
-	    "status-after", OSCAR_TEST_CLI, "status", sup.addr, "--json", "--secret-file", good, NULL);
+	proc_t *st2 = proc_run("status-after", OSCAR_TEST_CLI, "status", sup.addr, "--json",
+	    "--secret-file", good, NULL);
 	cr_assert_eq(st2->code, 0, "%s", proc_tail(st2));
 	cr_assert(proc_output_has(st2, false, w2.addr), "the second worker joined");
 	cr_assert_not(proc_output_has(st2, false, intruder.addr), "the intruder is not listed");
@@ -913,7 +916,8 @@ Test(nodes, a_cluster_secret_keeps_out_whoever_does_not_know_it)
 	    "the intruder never registered");
 
 	// The stop that knows the secret stops the cluster.
-	proc_t *stop = proc_run("stop", OSCAR_TEST_CLI, "stop", sup.addr, "--secret-file", good, NULL);
+	proc_t *stop =
+	    proc_run("stop", OSCAR_TEST_CLI, "stop", sup.addr, "--secret-file", good, NULL);
 	cr_assert_eq(stop->code, 0, "oscar stop with the secret: %s", proc_tail(stop));
 	cr_assert_eq(proc_wait_exit(sup.proc), 0);
 	cr_assert_eq(proc_wait_exit(w.proc), 0);

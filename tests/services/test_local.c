@@ -11,7 +11,7 @@ static oscar_local_config_t local_config(unsigned workers)
 {
 	static const char *const fast[] = { "--heartbeat-interval=100ms", "--dead-timeout=2s",
 		NULL };
-	oscar_local_config_t cfg;
+	oscar_local_config_t     cfg;
 	oscar_local_config_init(&cfg);
 	cfg.workers    = workers;
 	cfg.bin_dir    = OSCAR_TEST_BIN_DIR;
@@ -78,8 +78,8 @@ Test(local, a_node_that_cannot_start_is_quoted)
 	oscar_error_t  err;
 	cr_assert_neq(oscar_local_start(&lc, &cfg, &err), 0);
 	cr_assert_null(lc);
-	cr_assert(strstr(err.message, "dead_timeout") != NULL, "the node's own words: %s",
-	    err.message);
+	cr_assert(
+	    strstr(err.message, "dead_timeout") != NULL, "the node's own words: %s", err.message);
 }
 
 Test(local, missing_programs_are_named)
@@ -100,8 +100,8 @@ Test(local, a_killed_worker_is_news_and_is_marked_dead)
 	oscar_error_t        err;
 	oscar_pool_t        *pool    = start(&cfg, &lc, &cl);
 	uint64_t             version = 0;
-	oscar_node_info_t *nodes;
-	size_t             n;
+	oscar_node_info_t   *nodes;
+	size_t               n;
 	cr_assert_eq(oscar_cluster_watch(cl, &version, &nodes, &n, 5000, &err), 0);
 	oscar_node_info_free(nodes, n);
 
@@ -115,15 +115,16 @@ Test(local, a_killed_worker_is_news_and_is_marked_dead)
 		cr_assert_eq(oscar_cluster_watch(cl, &version, &nodes, &n, 10000, &err), 0, "%s",
 		    err.message);
 		for (size_t i = 0; i < n; i++) {
-			dead = dead || (nodes[i].pid == victim && nodes[i].status == OSCAR_NODE_DEAD);
+			dead =
+			    dead || (nodes[i].pid == victim && nodes[i].status == OSCAR_NODE_DEAD);
 		}
 		oscar_node_info_free(nodes, n);
 	}
 	cr_assert(dead, "the killed worker is marked dead");
 	// A stop does not wait for the dead worker: only the live one leaves.
 	cr_assert_eq(oscar_cluster_stop(cl, 20000, &err), 0, "%s", err.message);
-	cr_assert_eq(oscar_local_wait(lc, 10000, &err), 0, "the supervisor exits with 0: %s",
-	    err.message);
+	cr_assert_eq(
+	    oscar_local_wait(lc, 10000, &err), 0, "the supervisor exits with 0: %s", err.message);
 	oscar_cluster_close(&cl);
 	oscar_pool_free(&pool);
 	cr_assert_eq(oscar_local_stop(&lc), OSCAR_ESYSTEM, "one worker did not exit cleanly");
@@ -137,8 +138,8 @@ Test(local, oscar_cluster_stop_ends_it_all)
 	oscar_error_t        err;
 	oscar_pool_t        *pool = start(&cfg, &lc, &cl);
 	cr_assert_eq(oscar_cluster_stop(cl, 10000, &err), 0, "%s", err.message);
-	cr_assert_eq(oscar_local_wait(lc, 10000, &err), 0, "the supervisor exits with 0: %s",
-	    err.message);
+	cr_assert_eq(
+	    oscar_local_wait(lc, 10000, &err), 0, "the supervisor exits with 0: %s", err.message);
 	oscar_cluster_close(&cl);
 	oscar_pool_free(&pool);
 	cr_assert_eq(oscar_local_stop(&lc), 0);

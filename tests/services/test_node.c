@@ -28,13 +28,16 @@ static void note_stop(oscar_node_t *node, void *state)
 	strcat(journal, "- ");
 }
 
-#define TEST_SERVICE(id, roles_)                                                  \
+#define TEST_SERVICE(id, roles_)                                                    \
 	static int start_##id(oscar_node_t *node, void **state, oscar_error_t *err) \
 	{                                                                           \
 		return (note_start(#id, state, err));                               \
 	}                                                                           \
 	static const oscar_service_t svc_##id = { .abi = OSCAR_SERVICE_ABI,         \
-		.name = #id, .roles = (roles_), .start = start_##id, .stop = note_stop }
+		.name                                  = #id,                       \
+		.roles                                 = (roles_),                  \
+		.start                                 = start_##id,                \
+		.stop                                  = note_stop }
 
 TEST_SERVICE(alpha, OSCAR_ROLES_ALL);
 TEST_SERVICE(beta, OSCAR_ROLES_ALL);
@@ -69,10 +72,11 @@ Test(node, services_start_in_order_and_stop_in_reverse)
 	oscar_settings_new(&s);
 	oscar_settings_set(s, "node", "services", "beta, alpha, only_workers");
 	oscar_log_setup("warn", NULL);
-	cr_assert_eq(oscar_node_start(&node, OSCAR_ROLE_SUPERVISOR, s, reg, &err), 0, "%s",
-	    err.message);
-	cr_assert_str_eq(journal, "beta+ alpha+ ", "the configured order; a worker-only "
-	                                           "service is skipped on a supervisor");
+	cr_assert_eq(
+	    oscar_node_start(&node, OSCAR_ROLE_SUPERVISOR, s, reg, &err), 0, "%s", err.message);
+	cr_assert_str_eq(journal, "beta+ alpha+ ",
+	    "the configured order; a worker-only "
+	    "service is skipped on a supervisor");
 	cr_assert(oscar_node_runs(node, "alpha"));
 	cr_assert(oscar_node_runs(node, "cluster"), "the cluster service always runs");
 	cr_assert_not(oscar_node_runs(node, "only_workers"));
@@ -134,14 +138,15 @@ Test(node, a_supervisor_and_a_worker_in_one_process)
 	oscar_settings_set(s, "node", "labels", "here,now");
 	oscar_settings_set(s, "node", "cores", "5");
 	oscar_log_setup("warn", NULL);
-	cr_assert_eq(oscar_node_start(&sup, OSCAR_ROLE_SUPERVISOR, s, NULL, &err), 0, "%s",
-	    err.message);
+	cr_assert_eq(
+	    oscar_node_start(&sup, OSCAR_ROLE_SUPERVISOR, s, NULL, &err), 0, "%s", err.message);
 	oscar_settings_set(s, "node", "supervisor", oscar_node_address(sup));
-	cr_assert_eq(oscar_node_start(&worker, OSCAR_ROLE_WORKER, s, NULL, &err), 0, "%s",
-	    err.message);
+	cr_assert_eq(
+	    oscar_node_start(&worker, OSCAR_ROLE_WORKER, s, NULL, &err), 0, "%s", err.message);
 
 	oscar_cluster_t *cl;
-	cr_assert_eq(oscar_cluster_open(&cl, oscar_node_pool(worker), oscar_node_address(sup), &err), 0);
+	cr_assert_eq(
+	    oscar_cluster_open(&cl, oscar_node_pool(worker), oscar_node_address(sup), &err), 0);
 	cr_assert_eq(oscar_cluster_wait_workers(cl, 1, 10000, &err), 0, "%s", err.message);
 	oscar_node_info_t *nodes;
 	size_t             n;
@@ -158,13 +163,15 @@ Test(node, a_supervisor_and_a_worker_in_one_process)
 	// A field filter keeps only what is asked for.
 	const char *const fields[] = { "address", "cores", NULL };
 	oscar_value_t    *info;
-	cr_assert_eq(oscar_cluster_nodes_info(cl, OSCAR_ROLE_WORKER, NULL, fields, 5000, &info, &err), 0);
+	cr_assert_eq(
+	    oscar_cluster_nodes_info(cl, OSCAR_ROLE_WORKER, NULL, fields, 5000, &info, &err), 0);
 	cr_assert_eq(oscar_value_len(info), 1);
 	cr_assert_eq(oscar_value_len(oscar_value_at(info, 0)), 2);
 	cr_assert_null(oscar_value_map_get(oscar_value_at(info, 0), "labels"));
 	oscar_value_free(info);
 	const char *const nowhere[] = { "tcp://127.0.0.1:1", NULL };
-	cr_assert_eq(oscar_cluster_nodes_info(cl, OSCAR_ROLES_ALL, nowhere, NULL, 5000, &info, &err),
+	cr_assert_eq(
+	    oscar_cluster_nodes_info(cl, OSCAR_ROLES_ALL, nowhere, NULL, 5000, &info, &err),
 	    OSCAR_ENOENT);
 
 	// A watch sees the worker leave when its node stops.
@@ -173,8 +180,10 @@ Test(node, a_supervisor_and_a_worker_in_one_process)
 	oscar_node_info_free(nodes, n);
 	oscar_cluster_close(&cl);
 	oscar_node_stop(&worker);
-	cr_assert_eq(oscar_cluster_open(&cl, oscar_node_pool(sup), oscar_node_address(sup), &err), 0);
-	cr_assert_eq(oscar_cluster_watch(cl, &version, &nodes, &n, 5000, &err), 0, "%s", err.message);
+	cr_assert_eq(
+	    oscar_cluster_open(&cl, oscar_node_pool(sup), oscar_node_address(sup), &err), 0);
+	cr_assert_eq(
+	    oscar_cluster_watch(cl, &version, &nodes, &n, 5000, &err), 0, "%s", err.message);
 	cr_assert_eq(n, 1, "only the supervisor is left");
 	oscar_node_info_free(nodes, n);
 	size_t workers = 9;

@@ -61,8 +61,8 @@ static int probe_create(oscar_node_t *node, void *state, const char *id, oscar_e
 		struct timespec until;
 		clock_gettime(CLOCK_REALTIME, &until);
 		until.tv_sec += 60;
-		while (!released &&
-		       pthread_cond_timedwait(&released_cv, &journal_mu, &until) == 0) {
+		while (
+		    !released && pthread_cond_timedwait(&released_cv, &journal_mu, &until) == 0) {
 		}
 	}
 	pthread_mutex_unlock(&journal_mu);

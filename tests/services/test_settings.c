@@ -50,8 +50,9 @@ Test(settings, set_get_replace_and_order)
 
 Test(settings, ini_file_with_sections_and_comments)
 {
-	char *path = write_file("# a comment\n[node]\nlisten = tcp://0.0.0.0:0\n"
-	                        "labels = gpu, fast\n; another\n\n[greeter]\ngreeting = Hi there\n");
+	char *path =
+	    write_file("# a comment\n[node]\nlisten = tcp://0.0.0.0:0\n"
+	               "labels = gpu, fast\n; another\n\n[greeter]\ngreeting = Hi there\n");
 	oscar_error_t err;
 	cr_assert_eq(oscar_settings_load_file(s, path, &err), 0, "%s", err.message);
 	cr_assert_str_eq(oscar_settings_get(s, "node", "listen"), "tcp://0.0.0.0:0");
@@ -129,9 +130,10 @@ Test(settings, sizes_ints_and_bools)
 	cr_assert_eq(oscar_settings_get_int(s, "node", "sub_pools", 0, 0, 8, &n, &err), 0);
 	cr_assert_eq(n, 4);
 	oscar_settings_set(s, "node", "sub_pools", "4k");
-	cr_assert_eq(oscar_settings_get_int(s, "node", "sub_pools", 0, 0, 8, &n, &err), OSCAR_EINVAL);
+	cr_assert_eq(
+	    oscar_settings_get_int(s, "node", "sub_pools", 0, 0, 8, &n, &err), OSCAR_EINVAL);
 
-	bool b;
+	bool        b;
 	const char *yes[] = { "true", "YES", "on", "1" };
 	const char *no[]  = { "false", "No", "off", "0" };
 	for (size_t i = 0; i < 4; i++) {
@@ -175,8 +177,10 @@ Test(registry, checks_tables)
 	cr_assert_eq(oscar_registry_new(&reg), 0);
 	cr_assert_not_null(oscar_registry_find(reg, "cluster"), "the built-in service is there");
 
-	oscar_service_t svc = { .abi = OSCAR_SERVICE_ABI, .name = "mine",
-		.roles = OSCAR_ROLE_WORKER, .start = start_nothing };
+	oscar_service_t svc = { .abi = OSCAR_SERVICE_ABI,
+		.name                = "mine",
+		.roles               = OSCAR_ROLE_WORKER,
+		.start               = start_nothing };
 	cr_assert_eq(oscar_registry_add(reg, &svc, &err), 0);
 	cr_assert_eq(oscar_registry_find(reg, "mine"), &svc);
 	cr_assert_eq(oscar_registry_add(reg, &svc, &err), OSCAR_EEXIST);
