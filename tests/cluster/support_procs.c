@@ -491,3 +491,24 @@ oscar_cluster_t *procs_client(const char *address)
 	cr_assert_eq(rv, 0, "oscar_cluster_open %s: %s", address, err.message);
 	return (clients[n_clients++]);
 }
+
+#ifdef OSCAR_TEST_TASKFNS
+proc_node_t procs_start_task_node(const char *name, const char *sup, unsigned sub_pools)
+{
+	proc_node_t n = { 0 };
+	char        file[80];
+	char        slots[32];
+	snprintf(file, sizeof(file), "%s.addr", name);
+	snprintf(slots, sizeof(slots), "--sub-pools=%u", sub_pools);
+	procs_path(n.addr_file, sizeof(n.addr_file), file);
+	if (sup == NULL) {
+		n.proc = proc_start(name, OSCAR_TEST_SUPERVISOR, "--address-file", n.addr_file,
+		    "--heartbeat-interval=200ms", "--dead-timeout=30s", NULL);
+	} else {
+		n.proc = proc_start(name, OSCAR_TEST_WORKER, "--address-file", n.addr_file,
+		    "--supervisor", sup, "--load-modules", OSCAR_TEST_TASKFNS, slots, NULL);
+	}
+	proc_wait_address(n.proc, n.addr_file, n.addr, sizeof(n.addr));
+	return (n);
+}
+#endif

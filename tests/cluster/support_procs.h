@@ -69,6 +69,21 @@ proc_t *proc_startv(const char *name, const char *const *argv);
 // exits first or the deadline passes.
 void proc_wait_address(proc_t *p, const char *path, char *addr, size_t size);
 
+// proc_node_t is a node started as a process, with its address file and
+// the address it wrote there.
+typedef struct proc_node {
+	proc_t *proc;
+	char    addr[OSCAR_ADDR_MAX];
+	char    addr_file[PATH_MAX];
+} proc_node_t;
+
+#ifdef OSCAR_TEST_TASKFNS
+// procs_start_task_node starts, as name, a supervisor (sup NULL) or a
+// worker of sup that loads the example task functions and runs sub_pools
+// task slots, and waits until it has written its address.
+proc_node_t procs_start_task_node(const char *name, const char *sup, unsigned sub_pools);
+#endif
+
 // proc_wait_output waits until p's standard output (err false) or error
 // (err true) holds needle. Fails the test when the deadline passes; p
 // exiting first is fine (its output is complete then).

@@ -15,28 +15,11 @@
 
 TestSuite(session, .init = procs_setup, .fini = procs_teardown, .timeout = 240);
 
-typedef struct node {
-	proc_t *proc;
-	char    addr[OSCAR_ADDR_MAX];
-	char    addr_file[PATH_MAX];
-} node_t;
+typedef proc_node_t node_t;
 
 static node_t start(const char *name, const char *sup)
 {
-	node_t n = { 0 };
-	char   file[80];
-	snprintf(file, sizeof(file), "%s.addr", name);
-	procs_path(n.addr_file, sizeof(n.addr_file), file);
-	if (sup == NULL) {
-		n.proc = proc_start(name, OSCAR_TEST_SUPERVISOR, "--address-file", n.addr_file,
-		    "--heartbeat-interval=200ms", "--dead-timeout=30s", NULL);
-	} else {
-		n.proc = proc_start(name, OSCAR_TEST_WORKER, "--address-file", n.addr_file,
-		    "--supervisor", sup, "--load-modules", OSCAR_TEST_TASKFNS, "--sub-pools", "2",
-		    NULL);
-	}
-	proc_wait_address(n.proc, n.addr_file, n.addr, sizeof(n.addr));
-	return (n);
+	return (procs_start_task_node(name, sup, 2));
 }
 
 static node_t workers[2];
