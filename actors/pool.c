@@ -1,12 +1,11 @@
 // Pools: the loop thread, the inbox, the run loop, and shutdown.
 //
 // Design note. Each pool runs one libuv loop on its own thread. Work
-// reaches the loop in three ways: from the loop itself (an actor calling
+// reaches the loop in two ways: from the loop itself (an actor calling
 // another actor of the same pool puts the request straight into the
-// target's mailbox and the target on the run queue), from other threads
-// through the inbox, a lock-free queue followed by uv_async_send, and from
-// other pools through the transport, which receives on the loop
-// (transport.c). Every libuv callback of the pool ends in osc_pool_run, which alternates between
+// target's mailbox and the target on the run queue), and from other threads
+// through the inbox, a lock-free queue followed by uv_async_send. Every
+// libuv callback of the pool ends in osc_pool_run, which alternates between
 // draining the inbox, running ready actors (each for at most actor_batch
 // messages) and running reply callbacks, until nothing is left or the
 // turn's budget is spent; then an idle handle brings the loop straight back
@@ -143,7 +142,7 @@ static void osc_pool_dispatch_post(oscar_pool_t *pool, osc_post_t *p)
 // posters get OSCAR_EMBOXFULL (backpressure) instead of mailboxes
 // overflowing. Re-entrant calls (from a handler that triggers a run) return
 // at once: the outer call picks the work up.
-void osc_pool_run(oscar_pool_t *pool)
+static void osc_pool_run(oscar_pool_t *pool)
 {
 	if (pool->in_run) {
 		return;

@@ -46,7 +46,7 @@ typedef enum osc_post_kind {
 	OSC_POST_HOST,   // a host handle (oscar_call) to start
 	OSC_POST_CANCEL, // a host handle to cancel
 	OSC_POST_TELL,   // a fire-and-forget tell: an unresolved oscar_req
-	OSC_POST_NET,    // from the transport: a connection event
+	OSC_POST_NET,    // from the transport: a frame or a connection event
 } osc_post_kind_t;
 
 struct osc_post {
@@ -320,9 +320,6 @@ int  osc_pool_open_home(oscar_pool_t **poolp, const oscar_pool_config_t *cfg, co
 void osc_pool_arm(oscar_pool_t *pool, int64_t deadline);
 bool osc_pool_on_loop(const oscar_pool_t *pool); // any thread
 void osc_pool_schedule(oscar_pool_t *pool, osc_actor_t *a);
-// osc_pool_run does the pool's queued work (loop thread); every libuv
-// callback of the pool ends with it.
-void osc_pool_run(oscar_pool_t *pool);
 int  osc_pool_post(oscar_pool_t *pool, osc_post_t *p);        // any thread
 void osc_pool_post_always(oscar_pool_t *pool, osc_post_t *p); // any thread
 void osc_pool_wake(oscar_pool_t *pool);                       // any thread

@@ -4,8 +4,7 @@
 // another pool it dials that pool's address once with a push socket, and
 // reuses that one connection for every call, tell and reply it sends there.
 // Replies travel back the same way, to the address named in the frame's
-// source field. Messages are received on the pool's loop (a uv_poll_t on
-// the socket's receive descriptor); NNG's threads never touch pool state:
+// source field. NNG's threads never touch pool state: received frames and
 // connection events are posted to the pool's inbox.
 #ifndef OSC_TRANSPORT_H
 #define OSC_TRANSPORT_H
@@ -84,13 +83,12 @@ void        osc_call_link(oscar_pool_t *pool, osc_call_t *c, osc_actor_t *owner,
 // osc_chain_build fills req's chain from parent's (actor.c/call.c).
 int osc_chain_build(osc_req_t *req, const osc_req_t *parent, oscar_error_t *err);
 
-// osc_transport_resume starts receiving again once the inbox is below
-// half its bound, after a full inbox paused it (loop thread, after each
-// run).
+// osc_transport_resume starts receiving again once the inbox has room,
+// after a full inbox paused it (loop thread, after each inbox slice).
 void osc_transport_resume(oscar_pool_t *pool);
 
-// osc_transport_dispatch handles what NNG posted (a connection event);
-// when the pool is no longer running it only releases it.
+// osc_transport_dispatch handles what NNG posted (a frame, a connection
+// event); when the pool is no longer running it only releases it.
 void osc_transport_dispatch(oscar_pool_t *pool, osc_post_t *p);
 
 // osc_remote_timeout fills err for a remote call that hit its deadline,

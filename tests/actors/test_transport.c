@@ -527,9 +527,8 @@ Test(transport, tell_nowait_reaches_other_pools, .init = open_ipc, .fini = close
 	cr_assert_eq(test_call_int(a_pool, &c, "add", 0), 100);
 }
 
-// A flood of tells into a pool with a tiny inbox all arrive: the pool
-// reads a bounded number of messages per turn, leaves the rest in the
-// connection, and drops nothing.
+// A receiving pool with a tiny inbox stops reading instead of dropping:
+// a flood of tells all arrive.
 Test(transport, a_full_inbox_pushes_back_instead_of_dropping)
 {
 	oscar_pool_config_t cfg;
