@@ -119,6 +119,11 @@ struct oscar_session {
 	char (*released)[OSC_OBJKEY_MAX];
 	size_t  n_released, cap_released;
 	int64_t released_at; // when the first of them was queued
+	// Impure calls' keys: 16 random bytes drawn once (keyseed_ok), the
+	// last 8 of them counted up for each key, so that keys are unique in
+	// the session and random across sessions without a system call each.
+	uint8_t keyseed[OSCAR_VALUE_HASH_SIZE];
+	bool    keyseed_ok;
 };
 
 struct oscar_object {
@@ -710,8 +715,8 @@ static int osc_input_cb(void *arg, const oscar_value_t *ref)
 
 // osc_make_key derives the key of a call: for a pure one, from the call
 // alone; for an impure one, at random.
-static int osc_make_key(const char *fn, const oscar_value_t *args, unsigned n_output, bool pure,
-    char *key, size_t size, oscar_error_t *err)
+static int osc_make_key(oscar_session_t *s, const char *fn, const oscar_value_t *args,
+    unsigned n_output, bool pure, char *key, size_t size, oscar_error_t *err)
 {
 	char hex[OSCAR_VALUE_HASH_HEX];
 	if (pure) {
@@ -730,12 +735,21 @@ static int osc_make_key(const char *fn, const oscar_value_t *args, unsigned n_ou
 			    err, rv, "cannot hash the call's arguments: %s", oscar_strerror(rv)));
 		}
 	} else {
-		uint8_t r[OSCAR_VALUE_HASH_SIZE];
-		if (getrandom(r, sizeof(r), 0) != (ssize_t) sizeof(r)) {
-			return (
-			    oscar_error_set(err, OSCAR_ESYSTEM, "getrandom: %s", strerror(errno)));
+		uint8_t *r = s->keyseed;
+		if (!s->keyseed_ok) {
+			if (getrandom(r, sizeof(s->keyseed), 0) != (ssize_t) sizeof(s->keyseed)) {
+				return (oscar_error_set(
+				    err, OSCAR_ESYSTEM, "getrandom: %s", strerror(errno)));
+			}
+			s->keyseed_ok = true;
 		}
-		for (size_t i = 0; i < sizeof(r); i++) {
+		// The next key: the low 8 bytes counted up.
+		for (size_t i = sizeof(s->keyseed); i-- > sizeof(s->keyseed) - 8;) {
+			if (++r[i] != 0) {
+				break;
+			}
+		}
+		for (size_t i = 0; i < sizeof(s->keyseed); i++) {
 			snprintf(hex + 2 * i, 3, "%02x", r[i]);
 		}
 	}
@@ -790,7 +804,7 @@ static int osc_spawn_locked(oscar_session_t *s, const char *fn, oscar_value_t *a
 		}
 		return (rv);
 	}
-	if ((rv = osc_make_key(fn, args, n_output, pure, key, sizeof(key), err)) != 0) {
+	if ((rv = osc_make_key(s, fn, args, n_output, pure, key, sizeof(key), err)) != 0) {
 		free(in.v);
 		oscar_value_free(args);
 		return (rv);
