@@ -44,6 +44,9 @@
 #define OSC_SLICE_MS 500
 // OSC_PROGRESS_SLICE_MS is the slice when progress is reported.
 #define OSC_PROGRESS_SLICE_MS 100
+// OSC_SUBMIT_WAIT_MS is the longest an execution's submission waits for
+// the graph's end in the same call, keeping the session's lock.
+#define OSC_SUBMIT_WAIT_MS 100
 // OSC_ANSWER_GRACE_MS: a slice whose answer comes this much later than the
 // slice asked for means the supervisor no longer answers.
 #define OSC_ANSWER_GRACE_MS 4000
@@ -64,8 +67,12 @@ typedef enum osc_gstatus {
 } osc_gstatus_t;
 
 typedef struct osc_graph {
-	char              id[OSCAR_GRAPH_ID_MAX];
-	osc_gstatus_t     status;
+	char          id[OSCAR_GRAPH_ID_MAX];
+	osc_gstatus_t status;
+	// A wait that asked the cluster to delete the graph once it answers
+	// its end (release) is on its way: another wait may then find no
+	// graph, and waits for that one's answer instead.
+	bool              releasing;
 	oscar_error_t     error; // the first error, once failed or cancelled
 	uint64_t          n_tasks;
 	unsigned          refs; // calls executed in it
@@ -85,6 +92,11 @@ typedef struct osc_call {
 	struct osc_call **inputs;  // held until its graph ends
 	size_t            n_inputs;
 	uint64_t          mark; // for walks
+	// What the end of its graph said of its outputs (wanted ones): the
+	// worker that holds them, and their values when small (an array of
+	// n_output), so that a fetch needs no meta lookup, or no call at all.
+	char          *where;
+	oscar_value_t *outs;
 } osc_call_t;
 
 struct oscar_session {
@@ -107,6 +119,11 @@ struct oscar_session {
 	char (*released)[OSC_OBJKEY_MAX];
 	size_t  n_released, cap_released;
 	int64_t released_at; // when the first of them was queued
+	// Impure calls' keys: 16 random bytes drawn once (keyseed_ok), the
+	// last 8 of them counted up for each key, so that keys are unique in
+	// the session and random across sessions without a system call each.
+	uint8_t keyseed[OSCAR_VALUE_HASH_SIZE];
+	bool    keyseed_ok;
 };
 
 struct oscar_object {
@@ -620,6 +637,8 @@ static void osc_call_unref(oscar_session_t *s, osc_call_t *c)
 	osc_call_drop_inputs(s, c);
 	osc_graph_unref(s, c->graph);
 	oscar_value_free(c->args);
+	oscar_value_free(c->outs);
+	free(c->where);
 	free(c);
 }
 
@@ -696,8 +715,8 @@ static int osc_input_cb(void *arg, const oscar_value_t *ref)
 
 // osc_make_key derives the key of a call: for a pure one, from the call
 // alone; for an impure one, at random.
-static int osc_make_key(const char *fn, const oscar_value_t *args, unsigned n_output, bool pure,
-    char *key, size_t size, oscar_error_t *err)
+static int osc_make_key(oscar_session_t *s, const char *fn, const oscar_value_t *args,
+    unsigned n_output, bool pure, char *key, size_t size, oscar_error_t *err)
 {
 	char hex[OSCAR_VALUE_HASH_HEX];
 	if (pure) {
@@ -716,12 +735,21 @@ static int osc_make_key(const char *fn, const oscar_value_t *args, unsigned n_ou
 			    err, rv, "cannot hash the call's arguments: %s", oscar_strerror(rv)));
 		}
 	} else {
-		uint8_t r[OSCAR_VALUE_HASH_SIZE];
-		if (getrandom(r, sizeof(r), 0) != (ssize_t) sizeof(r)) {
-			return (
-			    oscar_error_set(err, OSCAR_ESYSTEM, "getrandom: %s", strerror(errno)));
+		uint8_t *r = s->keyseed;
+		if (!s->keyseed_ok) {
+			if (getrandom(r, sizeof(s->keyseed), 0) != (ssize_t) sizeof(s->keyseed)) {
+				return (oscar_error_set(
+				    err, OSCAR_ESYSTEM, "getrandom: %s", strerror(errno)));
+			}
+			s->keyseed_ok = true;
 		}
-		for (size_t i = 0; i < sizeof(r); i++) {
+		// The next key: the low 8 bytes counted up.
+		for (size_t i = sizeof(s->keyseed); i-- > sizeof(s->keyseed) - 8;) {
+			if (++r[i] != 0) {
+				break;
+			}
+		}
+		for (size_t i = 0; i < sizeof(s->keyseed); i++) {
 			snprintf(hex + 2 * i, 3, "%02x", r[i]);
 		}
 	}
@@ -776,7 +804,7 @@ static int osc_spawn_locked(oscar_session_t *s, const char *fn, oscar_value_t *a
 		}
 		return (rv);
 	}
-	if ((rv = osc_make_key(fn, args, n_output, pure, key, sizeof(key), err)) != 0) {
+	if ((rv = osc_make_key(s, fn, args, n_output, pure, key, sizeof(key), err)) != 0) {
 		free(in.v);
 		oscar_value_free(args);
 		return (rv);
@@ -938,21 +966,28 @@ static int osc_collect(
 	return (0);
 }
 
+static void osc_graph_ended(
+    oscar_session_t *s, osc_graph_t *g, const oscar_value_t *info, bool released);
+
 // osc_submit_locked submits every call objs depend on that has not been
-// executed, as one graph.
-static int osc_submit_locked(
-    oscar_session_t *s, oscar_object_t *const *objs, size_t n, oscar_error_t *err)
+// executed, as one graph, in one call to the cluster: with it go the
+// counts of the new outputs (incref), the releases waiting (decref), and
+// which outputs the client wants back (the objects'). With wait_ms >= 0
+// the call also waits up to wait_ms for the graph's end (keeping the
+// session's lock: a short wait), and *ended tells whether it saw it.
+static int osc_submit_locked(oscar_session_t *s, oscar_object_t *const *objs, size_t n,
+    int64_t wait_ms, bool *ended, oscar_error_t *err)
 {
 	osc_call_t **v  = NULL;
 	size_t       nv = 0, cap = 0;
 	int          rv = 0;
 
+	if (ended != NULL) {
+		*ended = false;
+	}
 	if (s->closed) {
 		return (oscar_error_set(err, OSCAR_ECLOSED, "session %s is closed", s->id));
 	}
-	// Releases go first: a call made again after its release is counted
-	// anew, not given back.
-	osc_release_flush(s);
 	uint64_t mark = ++s->marks;
 	for (size_t i = 0; i < n && rv == 0; i++) {
 		rv = osc_collect(s, objs[i]->call, &v, &nv, &cap, mark);
@@ -964,39 +999,77 @@ static int osc_submit_locked(
 	if (nv == 0) {
 		return (0);
 	}
+	// The objects' calls are wanted: their mark is one more.
+	uint64_t want = ++s->marks;
+	for (size_t i = 0; i < n; i++) {
+		objs[i]->call->mark = want;
+	}
+	size_t total = 0;
+	for (size_t i = 0; i < nv; i++) {
+		total += v[i]->n_output;
+	}
 	osc_graph_t   *g     = calloc(1, sizeof(*g));
 	oscar_value_t *graph = oscar_value_new_array(nv);
-	if (g == NULL || graph == NULL) {
+	char         **keys  = calloc(total + 1, sizeof(char *));
+	char          *kbuf  = calloc(total + 1, OSC_OBJKEY_MAX);
+	const char   **rel   = calloc(s->n_released + 1, sizeof(char *));
+	if (g == NULL || graph == NULL || keys == NULL || kbuf == NULL || rel == NULL) {
 		rv = OSCAR_ENOMEM;
 	}
-	for (size_t i = 0; i < nv && rv == 0; i++) {
+	for (size_t i = 0, k = 0; i < nv && rv == 0; i++) {
 		oscar_value_t *a = v[i]->args != NULL ? oscar_value_copy(v[i]->args) : NULL;
 		if (v[i]->args != NULL && a == NULL) {
 			rv = OSCAR_ENOMEM;
 			break;
 		}
-		rv = oscar_value_array_push(
-		    graph, oscar_graph_task(v[i]->key, v[i]->fn, a, v[i]->n_output, v[i]->pure));
+		oscar_value_t *t =
+		    oscar_graph_task(v[i]->key, v[i]->fn, a, v[i]->n_output, v[i]->pure);
+		if (t != NULL && v[i]->mark == want &&
+		    oscar_value_map_set(t, "want", oscar_value_new_bool(true)) != 0) {
+			oscar_value_free(t);
+			t = NULL;
+		}
+		rv = oscar_value_array_push(graph, t);
+		for (unsigned o = 0; rv == 0 && o < v[i]->n_output; o++, k++) {
+			keys[k] = kbuf + k * OSC_OBJKEY_MAX;
+			osc_output_key(v[i], o, keys[k], OSC_OBJKEY_MAX);
+		}
 	}
 	if (rv != 0) {
 		free(g);
 		free(v);
+		free(keys);
+		free(kbuf);
+		free(rel);
 		oscar_value_free(graph);
 		return (oscar_error_set(err, rv, "out of memory"));
 	}
-	// The outputs are counted before they exist, so that nothing can
-	// delete them between their making and our count.
-	if ((rv = osc_count(s, v, nv, true, err)) != 0) {
-		free(g);
-		free(v);
-		oscar_value_free(graph);
-		return (rv);
+	// The releases waiting go with it: the cluster counts the new
+	// outputs first, so that a call made again after its release keeps
+	// its outputs.
+	size_t n_rel = s->closed || s->gone || s->pool == NULL ? 0 : s->n_released;
+	for (size_t i = 0; i < n_rel; i++) {
+		rel[i] = s->released[i];
 	}
-	rv = oscar_graph_submit(
-	    s->pool, s->address, s->id, graph, NULL, g->id, sizeof(g->id), s->timeout_ms, err);
+	oscar_graph_run_opts_t opts = {
+		.incref   = (const char *const *) keys,
+		.n_incref = total,
+		.decref   = rel,
+		.n_decref = n_rel,
+		.wait     = wait_ms >= 0,
+		.wait_ms  = wait_ms >= 0 ? wait_ms : 0,
+		.outputs  = true,
+		.release  = true,
+	};
+	oscar_value_t *info = NULL;
+	rv = oscar_graph_submit_run(s->pool, s->address, s->id, graph, NULL, &opts, g->id,
+	    sizeof(g->id), s->timeout_ms, &info, err);
+	// Given back, whatever the answer (as osc_release_flush does).
+	s->n_released = 0;
+	free(keys);
+	free(kbuf);
+	free(rel);
 	if (rv != 0) {
-		oscar_error_t ignored;
-		osc_count(s, v, nv, false, &ignored);
 		free(g);
 		free(v);
 		return (rv);
@@ -1015,6 +1088,16 @@ static int osc_submit_locked(
 		v[i]->args = NULL;
 	}
 	free(v);
+	if (info != NULL) {
+		// It ended within the wait: the cluster forgot it (release).
+		g->refs++;
+		osc_graph_ended(s, g, info, true);
+		oscar_value_free(info);
+		if (ended != NULL) {
+			*ended = g->status != OSC_G_RUNNING;
+		}
+		osc_graph_unref(s, g);
+	}
 	return (0);
 }
 
@@ -1026,14 +1109,41 @@ int oscar_execute_start(
 		return (rv);
 	}
 	pthread_mutex_lock(&s->mu);
-	rv = osc_submit_locked(s, objs, n, err);
+	rv = osc_submit_locked(s, objs, n, -1, NULL, err);
 	pthread_mutex_unlock(&s->mu);
 	return (rv);
 }
 
+// osc_graph_outputs records what info's outputs ([[task key, worker|nil,
+// [value...]|nil]...]) say of the calls of g: where their outputs are,
+// and their values. Out of memory, a call learns nothing: a fetch then
+// asks meta.
+static void osc_graph_outputs(oscar_session_t *s, osc_graph_t *g, const oscar_value_t *info)
+{
+	const oscar_value_t *outs = oscar_value_map_get(info, "outputs");
+	for (size_t i = 0; outs != NULL && outs->type == OSCAR_ARRAY && i < oscar_value_len(outs);
+	     i++) {
+		const oscar_value_t *item = oscar_value_at(outs, i);
+		const char          *key  = oscar_value_at_str(item, 0);
+		const char          *w    = oscar_value_at_str(item, 1);
+		const oscar_value_t *vals = oscar_value_at(item, 2);
+		osc_call_t          *c    = key != NULL ? osc_strmap_get(&s->calls, key) : NULL;
+		if (c == NULL || c->graph != g || w == NULL || c->where != NULL) {
+			continue;
+		}
+		c->where = strdup(w);
+		if (c->where != NULL && vals != NULL && vals->type == OSCAR_ARRAY &&
+		    oscar_value_len(vals) == c->n_output) {
+			c->outs = oscar_value_copy(vals);
+		}
+	}
+}
+
 // osc_graph_ended records what the info map of an ended graph says and
-// deletes the graph on the cluster.
-static void osc_graph_ended(oscar_session_t *s, osc_graph_t *g, const oscar_value_t *info)
+// deletes the graph on the cluster, unless the cluster did already
+// (released: the wait that answered asked it to).
+static void osc_graph_ended(
+    oscar_session_t *s, osc_graph_t *g, const oscar_value_t *info, bool released)
 {
 	const char *status = oscar_value_map_str(info, "status");
 	if (g->status != OSC_G_RUNNING || status == NULL || strcmp(status, "running") == 0) {
@@ -1072,6 +1182,7 @@ static void osc_graph_ended(oscar_session_t *s, osc_graph_t *g, const oscar_valu
 			    m != NULL ? m : "no message");
 		}
 	}
+	osc_graph_outputs(s, g, info);
 	// The calls of the graph need their inputs no more.
 	const osc_strmap_item_t *it = NULL;
 	while ((it = osc_strmap_next(&s->calls, it)) != NULL) {
@@ -1083,7 +1194,9 @@ static void osc_graph_ended(oscar_session_t *s, osc_graph_t *g, const oscar_valu
 			it = NULL;
 		}
 	}
-	oscar_graph_delete(s->pool, s->address, s->id, g->id, s->timeout_ms, NULL);
+	if (!released) {
+		oscar_graph_delete(s->pool, s->address, s->id, g->id, s->timeout_ms, NULL);
+	}
 }
 
 // osc_supervisor_gone tells, for a session on a local cluster it owns,
@@ -1179,11 +1292,31 @@ static int osc_wait_graphs(oscar_session_t *s, osc_graph_t **graphs, size_t n, i
 			int64_t        this_slice = left < slice ? left : slice;
 			oscar_value_t *info       = NULL;
 			oscar_error_t  e;
+			// The releases waiting go along; the graph is forgotten on
+			// the cluster once its end is answered, unless another
+			// thread's wait asked for that already.
+			size_t       n_rel            = 0;
+			const char **rel              = NULL;
+			char(*relbuf)[OSC_OBJKEY_MAX] = NULL;
+			if (s->n_released > 0 && !s->gone &&
+			    (rel = calloc(s->n_released, sizeof(*rel))) != NULL &&
+			    (relbuf = calloc(s->n_released, sizeof(*relbuf))) != NULL) {
+				n_rel = s->n_released;
+				memcpy(relbuf, s->released, n_rel * sizeof(*relbuf));
+				for (size_t k = 0; k < n_rel; k++) {
+					rel[k] = relbuf[k];
+				}
+				s->n_released = 0;
+			}
+			bool release = !g->releasing;
+			g->releasing = true;
 			g->refs++; // kept while unlocked
 			s->waiters++;
 			pthread_mutex_unlock(&s->mu);
-			int rv =
-			    oscar_graph_wait(s->pool, s->address, s->id, id, this_slice, &info, &e);
+			int rv = oscar_graph_wait_outputs(s->pool, s->address, s->id, id,
+			    this_slice, rel, n_rel, release, &info, &e);
+			free(rel);
+			free(relbuf);
 			int64_t        took  = osc_now_ms() - now;
 			oscar_value_t *pinfo = NULL;
 			if (rv == OSCAR_ETIMEDOUT && report) {
@@ -1192,11 +1325,25 @@ static int osc_wait_graphs(oscar_session_t *s, osc_graph_t **graphs, size_t n, i
 				    s->timeout_ms, &pinfo, NULL);
 			}
 			pthread_mutex_lock(&s->mu);
-			if (--s->waiters == 0) {
-				pthread_cond_broadcast(&s->idle);
+			--s->waiters;
+			if (release) {
+				g->releasing = false;
 			}
 			if (rv == 0 && !s->closed) {
-				osc_graph_ended(s, g, info);
+				osc_graph_ended(s, g, info, release);
+			}
+			// Waits of other threads look again (see below).
+			pthread_cond_broadcast(&s->idle);
+			if (rv == OSCAR_ENOENT && !release) {
+				// The wait of another thread that released the graph
+				// was answered first: its end is recorded once that
+				// thread has the lock again.
+				while (g->status == OSC_G_RUNNING && g->releasing && !s->closed) {
+					pthread_cond_wait(&s->idle, &s->mu);
+				}
+				if (g->status != OSC_G_RUNNING) {
+					rv = 0;
+				}
 			}
 			oscar_value_free(info);
 			if (pinfo != NULL && total > 0) {
@@ -1271,7 +1418,6 @@ static int osc_wait_locked(oscar_session_t *s, oscar_object_t *const *objs, size
 	if (s->closed) {
 		return (oscar_error_set(err, OSCAR_ECLOSED, "session %s is closed", s->id));
 	}
-	osc_release_flush(s);
 	osc_graph_t **graphs = calloc(n, sizeof(*graphs));
 	size_t        ng     = 0;
 	if (graphs == NULL) {
@@ -1329,7 +1475,14 @@ int oscar_execute(oscar_session_t *s, oscar_object_t *const *objs, size_t n,
 		return (rv);
 	}
 	pthread_mutex_lock(&s->mu);
-	rv = osc_submit_locked(s, objs, n, err);
+	// Without progress to report, the submission itself waits a little:
+	// a small graph's end comes in the same round trip.
+	bool    report = opts != NULL && (opts->progress != NULL || opts->progress_bar);
+	int64_t t      = opts != NULL ? opts->timeout_ms : 0;
+	if (t <= 0 || t > OSC_SUBMIT_WAIT_MS) {
+		t = OSC_SUBMIT_WAIT_MS;
+	}
+	rv = osc_submit_locked(s, objs, n, report ? -1 : t, NULL, err);
 	if (rv == 0) {
 		rv = osc_wait_locked(s, objs, n, opts != NULL ? opts->timeout_ms : 0, opts, err);
 	}
@@ -1349,22 +1502,27 @@ static bool osc_remote(const char *addr)
 	        strstr(addr, "://localhost") == NULL);
 }
 
+// osc_fetch_locked reads the values of objs: those the end of their graph
+// gave (small outputs) at once, the others from the workers that hold
+// them, known from that end too or else asked of meta (one lookup), with
+// one storage get per worker.
 static int osc_fetch_locked(oscar_session_t *s, oscar_object_t *const *objs, size_t n,
     const oscar_storage_slice_t *const *slices, oscar_value_t **values, oscar_error_t *err)
 {
 	static const char *const      fields[] = { "workers", NULL };
 	oscar_value_t                *entries  = NULL;
 	const char                  **keys     = NULL;
+	const char                  **where    = NULL;
 	const char                  **wkeys    = NULL;
 	const oscar_storage_slice_t **wslices  = NULL;
 	size_t                       *widx     = NULL;
 	bool                         *taken    = NULL;
-	int                           rv;
+	size_t                        nask     = 0;
+	int                           rv       = 0;
 
 	if (s->closed) {
 		return (oscar_error_set(err, OSCAR_ECLOSED, "session %s is closed", s->id));
 	}
-	osc_release_flush(s);
 	for (size_t i = 0; i < n; i++) {
 		osc_call_t *c = objs[i]->call;
 		if (c->graph == NULL) {
@@ -1374,26 +1532,59 @@ static int osc_fetch_locked(oscar_session_t *s, oscar_object_t *const *objs, siz
 		}
 	}
 	keys    = calloc(n, sizeof(*keys));
+	where   = calloc(n, sizeof(*where));
 	wkeys   = calloc(n, sizeof(*wkeys));
 	wslices = calloc(n, sizeof(*wslices));
 	widx    = calloc(n, sizeof(*widx));
 	taken   = calloc(n, sizeof(*taken));
-	if (keys == NULL || wkeys == NULL || wslices == NULL || widx == NULL || taken == NULL) {
+	if (keys == NULL || where == NULL || wkeys == NULL || wslices == NULL || widx == NULL ||
+	    taken == NULL) {
 		rv = oscar_error_set(err, OSCAR_ENOMEM, "out of memory");
 		goto done;
 	}
 	for (size_t i = 0; i < n; i++) {
-		keys[i]   = objs[i]->key;
 		values[i] = NULL;
 	}
-	rv = oscar_meta_get(
-	    s->pool, s->address, s->id, keys, n, fields, true, s->timeout_ms, &entries, err);
-	if (rv != 0) {
-		goto done;
-	}
 	for (size_t i = 0; i < n; i++) {
-		const oscar_value_t *e = oscar_value_at(entries, i);
-		if (oscar_value_at_str(oscar_value_map_get(e, "workers"), 0) == NULL) {
+		osc_call_t *c = objs[i]->call;
+		if (c->outs != NULL && (slices == NULL || slices[i] == NULL)) {
+			// Small: it came with the end of its graph.
+			values[i] = oscar_value_copy(oscar_value_at(c->outs, objs[i]->output));
+			if (values[i] == NULL) {
+				rv = oscar_error_set(err, OSCAR_ENOMEM, "out of memory");
+				goto done;
+			}
+			taken[i] = true;
+			continue;
+		}
+		if (c->where != NULL) {
+			where[i] = c->where;
+			continue;
+		}
+		keys[nask++] = objs[i]->key;
+	}
+	// A call to the cluster gives back the releases waiting first.
+	bool call = nask > 0;
+	for (size_t i = 0; !call && i < n; i++) {
+		call = !taken[i];
+	}
+	if (call) {
+		osc_release_flush(s);
+	}
+	if (nask > 0) {
+		rv = oscar_meta_get(s->pool, s->address, s->id, keys, nask, fields, true,
+		    s->timeout_ms, &entries, err);
+		if (rv != 0) {
+			goto done;
+		}
+	}
+	for (size_t i = 0, k = 0; i < n; i++) {
+		if (taken[i] || where[i] != NULL) {
+			continue;
+		}
+		const oscar_value_t *e = oscar_value_at(entries, k++);
+		where[i]               = oscar_value_at_str(oscar_value_map_get(e, "workers"), 0);
+		if (where[i] == NULL) {
 			osc_graph_t *g = objs[i]->call->graph;
 			if (g->status == OSC_G_FAILED || g->status == OSC_G_CANCELLED) {
 				if (err != NULL) {
@@ -1404,10 +1595,10 @@ static int osc_fetch_locked(oscar_session_t *s, oscar_object_t *const *objs, siz
 				rv = oscar_error_set(err, OSCAR_ESTATE,
 				    "%s is not computed yet (graph %s still runs): wait for it "
 				    "first",
-				    keys[i], g->id);
+				    objs[i]->key, g->id);
 			} else {
 				rv = oscar_error_set(err, OSCAR_ENOENT,
-				    "%s is not stored on any worker any more", keys[i]);
+				    "%s is not stored on any worker any more", objs[i]->key);
 			}
 			goto done;
 		}
@@ -1417,15 +1608,12 @@ static int osc_fetch_locked(oscar_session_t *s, oscar_object_t *const *objs, siz
 		if (taken[i]) {
 			continue;
 		}
-		const char *w = oscar_value_at_str(
-		    oscar_value_map_get(oscar_value_at(entries, i), "workers"), 0);
-		size_t nw = 0;
+		const char *w  = where[i];
+		size_t      nw = 0;
 		for (size_t j = i; j < n; j++) {
-			const char *wj = oscar_value_at_str(
-			    oscar_value_map_get(oscar_value_at(entries, j), "workers"), 0);
-			if (!taken[j] && strcmp(wj, w) == 0) {
+			if (!taken[j] && strcmp(where[j], w) == 0) {
 				taken[j]    = true;
-				wkeys[nw]   = keys[j];
+				wkeys[nw]   = objs[j]->key;
 				wslices[nw] = slices != NULL ? slices[j] : NULL;
 				widx[nw]    = j;
 				nw++;
@@ -1457,6 +1645,7 @@ done:
 	}
 	oscar_value_free(entries);
 	free(keys);
+	free(where);
 	free(wkeys);
 	free(wslices);
 	free(widx);
@@ -1507,7 +1696,7 @@ int oscar_future_submit(oscar_session_t *s, const char *fn, oscar_value_t *args,
 	}
 	pthread_mutex_lock(&s->mu);
 	rv = osc_spawn_locked(s, fn, args, 1, o.pure, fp, err);
-	if (rv == 0 && (rv = osc_submit_locked(s, fp, 1, err)) != 0) {
+	if (rv == 0 && (rv = osc_submit_locked(s, fp, 1, -1, NULL, err)) != 0) {
 		pthread_mutex_unlock(&s->mu);
 		oscar_object_free(fp);
 		return (rv);
@@ -1559,7 +1748,7 @@ int oscar_future_map(oscar_session_t *s, const char *fn, oscar_value_t *items,
 	}
 	oscar_value_free(items);
 	if (rv == 0 && n > 0) {
-		rv = osc_submit_locked(s, futs, n, err);
+		rv = osc_submit_locked(s, futs, n, -1, NULL, err);
 	}
 	pthread_mutex_unlock(&s->mu);
 	if (rv != 0) {
@@ -1648,7 +1837,7 @@ int oscar_future_done(oscar_future_t *f, bool *done, oscar_error_t *err)
 			oscar_value_t *info = NULL;
 			rv = oscar_graph_wait(s->pool, s->address, s->id, g->id, 0, &info, err);
 			if (rv == 0) {
-				osc_graph_ended(s, g, info);
+				osc_graph_ended(s, g, info, false);
 				*done = true;
 			} else if (rv == OSCAR_ETIMEDOUT) {
 				rv = 0;

@@ -7,7 +7,12 @@
 // stored objects. A task is a map:
 //
 //     {key: str, fn: str, args: value, n_output: uint (default 1),
-//      pure: bool (default false)}
+//      pure: bool (default false), want: bool (default false)}
+//
+// want: the submitter wants the task's outputs back when the graph ends
+// (oscar_graph_submit_run, oscar_graph_wait_outputs): small ones (4 KiB
+// or less each) come with the answer, the others by the worker that
+// holds them.
 //
 // Output i of task k is stored as the object "k" (n_output 1) or "k#i".
 // These are the host-thread calls; an actor calls the same methods
@@ -49,6 +54,50 @@ oscar_value_t *oscar_graph_task(
 int oscar_graph_submit(oscar_pool_t *pool, const char *address, const char *session,
     oscar_value_t *graph, const char *graph_id, char *id, size_t size, int64_t timeout_ms,
     oscar_error_t *err);
+
+// oscar_graph_run_opts_t is what oscar_graph_submit_run adds to a
+// submission, each field optional (zero: not used).
+typedef struct oscar_graph_run_opts {
+	// incref[0..n_incref): object keys counted once more each on the
+	// session's lifecycle service (oscar_lifecycle_incref) once the graph
+	// is in, before the answer: a failure fails the call and deletes the
+	// graph. decref[0..n_decref): keys whose counts are given back, after
+	// the incref, without waiting (errors are not reported).
+	const char *const *incref;
+	size_t             n_incref;
+	const char *const *decref;
+	size_t             n_decref;
+	// wait: the answer waits for the graph's end up to wait_ms (0: not at
+	// all) and gives its info; the graph runs on past it.
+	bool    wait;
+	int64_t wait_ms;
+	// outputs: the info carries the wanted tasks' outputs (see
+	// oscar_graph_wait_outputs). release: the graph is deleted on the
+	// cluster once its end is answered.
+	bool outputs;
+	bool release;
+} oscar_graph_run_opts_t;
+
+// oscar_graph_submit_run is oscar_graph_submit with opts (may be NULL):
+// counts taken and given back, and the graph's end waited for, in the
+// same round trip. *info (may be NULL; the caller's) is the info map when
+// the graph ended within opts->wait_ms, else NULL (it still runs, or the
+// manager had to ask meta first and answered at once).
+int oscar_graph_submit_run(oscar_pool_t *pool, const char *address, const char *session,
+    oscar_value_t *graph, const char *graph_id, const oscar_graph_run_opts_t *opts, char *id,
+    size_t size, int64_t timeout_ms, oscar_value_t **info, oscar_error_t *err);
+
+// oscar_graph_wait_outputs is oscar_graph_wait whose info map carries,
+// once the graph ended, outputs: [[task key, worker|nil, [value...]|nil]
+// ...], one item per task submitted with want that is done: the worker
+// that holds its outputs (nil if unknown) and their values when each is
+// at most 4 KiB (up to 1 MiB per answer and 16 MiB held per session; nil
+// beyond). decref[0..n_decref) are given back on the way, as for
+// oscar_graph_submit_run; release deletes the graph once its end is
+// answered.
+int oscar_graph_wait_outputs(oscar_pool_t *pool, const char *address, const char *session,
+    const char *graph_id, int64_t wait_ms, const char *const *decref, size_t n_decref, bool release,
+    oscar_value_t **info, oscar_error_t *err);
 
 // oscar_graph_info gives the graph's info map in *info (the caller's),
 // with only the fields named in fields (NULL terminated; NULL: all).

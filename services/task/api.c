@@ -1,5 +1,6 @@
 // The typed API of the task service (include/oscar/graph.h): host-thread
 // calls through the task manager's method table.
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -75,14 +76,117 @@ int oscar_graph_submit(oscar_pool_t *pool, const char *address, const char *sess
 		return (oscar_error_set(err, rv, "%s", oscar_strerror(rv)));
 	}
 	rv = osc_graph_call(pool, address, session, OSC_TMGR_SUBMIT, args, timeout_ms, &reply, err);
+	const char *s;
+	size_t      len;
+	if (rv == 0 && oscar_value_get_str(reply, &s, &len) != 0) {
+		rv = oscar_error_set(err, OSCAR_EPROTO, "submit answered without a graph id");
+	}
 	if (rv == 0 && id != NULL && size > 0) {
-		const char *s;
-		size_t      len;
-		oscar_value_get_str(reply, &s, &len);
 		snprintf(id, size, "%.*s", (int) len, s);
 	}
 	oscar_value_free(reply);
 	return (rv);
+}
+
+// osc_count_items builds [[key, 1]...] from keys[0..n).
+static oscar_value_t *osc_count_items(const char *const *keys, size_t n)
+{
+	oscar_value_t *arr = oscar_value_new_array(n);
+	for (size_t i = 0; arr != NULL && i < n; i++) {
+		oscar_value_t *item = oscar_value_new_array(2);
+		if (keys[i] == NULL || item == NULL ||
+		    oscar_value_array_push(item, oscar_value_new_str(keys[i])) != 0 ||
+		    oscar_value_array_push(item, oscar_value_new_uint(1)) != 0 ||
+		    oscar_value_array_push(arr, item) != 0) {
+			if (keys[i] == NULL) {
+				oscar_value_free(item);
+			}
+			oscar_value_free(arr);
+			return (NULL);
+		}
+	}
+	return (arr);
+}
+
+int oscar_graph_submit_run(oscar_pool_t *pool, const char *address, const char *session,
+    oscar_value_t *graph, const char *graph_id, const oscar_graph_run_opts_t *opts, char *id,
+    size_t size, int64_t timeout_ms, oscar_value_t **info, oscar_error_t *err)
+{
+	oscar_graph_run_opts_t o = { 0 };
+	oscar_value_t         *args, *reply = NULL;
+	if (info != NULL) {
+		*info = NULL;
+	}
+	if (opts != NULL) {
+		o = *opts;
+	}
+	if (graph == NULL || (o.incref == NULL && o.n_incref > 0) ||
+	    (o.decref == NULL && o.n_decref > 0) || (o.wait && o.wait_ms < 0)) {
+		oscar_value_free(graph);
+		return (oscar_error_set(err, OSCAR_EINVAL,
+		    "a graph, the keys counted and a wait_ms not negative are needed"));
+	}
+	int rv = (args = oscar_value_new_map(7)) != NULL ? 0 : OSCAR_ENOMEM;
+	rv = rv != 0 ? (oscar_value_free(graph), rv) : oscar_value_map_set(args, "graph", graph);
+	rv = rv != 0
+	         ? rv
+	         : oscar_value_map_set(args, "graph_id",
+	               graph_id != NULL ? oscar_value_new_str(graph_id) : oscar_value_new_nil());
+	if (rv == 0 && o.n_incref > 0) {
+		oscar_value_t *c = osc_count_items(o.incref, o.n_incref);
+		rv = c != NULL ? oscar_value_map_set(args, "incref", c) : OSCAR_EINVAL;
+	}
+	if (rv == 0 && o.n_decref > 0) {
+		oscar_value_t *c = osc_count_items(o.decref, o.n_decref);
+		rv = c != NULL ? oscar_value_map_set(args, "decref", c) : OSCAR_EINVAL;
+	}
+	rv = rv != 0 || !o.wait
+	         ? rv
+	         : oscar_value_map_set(args, "wait_ms", oscar_value_new_int(o.wait_ms));
+	rv = rv != 0 ? rv : oscar_value_map_set(args, "outputs", oscar_value_new_bool(o.outputs));
+	rv = rv != 0 ? rv : oscar_value_map_set(args, "release", oscar_value_new_bool(o.release));
+	if (rv != 0) {
+		oscar_value_free(args);
+		return (oscar_error_set(err, rv, "%s",
+		    rv == OSCAR_EINVAL ? "a key to count is NULL" : oscar_strerror(rv)));
+	}
+	// The call outlives the wait by a margin, so that the manager's own
+	// timeout answers first.
+	int64_t t = timeout_ms;
+	if (o.wait && o.wait_ms > 0) {
+		t = o.wait_ms < INT64_MAX - timeout_ms ? o.wait_ms + timeout_ms : INT64_MAX;
+	}
+	rv = osc_graph_call(pool, address, session, OSC_TMGR_SUBMIT, args, t, &reply, err);
+	if (rv != 0) {
+		return (rv);
+	}
+	const char    *gid = NULL;
+	size_t         len = 0;
+	oscar_value_t *in  = NULL;
+	if (reply != NULL && reply->type == OSCAR_MAP) {
+		const oscar_value_t *i = oscar_value_map_get(reply, "info");
+		if (oscar_value_get_str(oscar_value_map_get(reply, "graph_id"), &gid, &len) != 0) {
+			gid = NULL;
+		}
+		if (i != NULL && i->type == OSCAR_MAP) {
+			in = (oscar_value_t *) i;
+		}
+	} else if (oscar_value_get_str(reply, &gid, &len) != 0) {
+		gid = NULL;
+	}
+	if (gid == NULL) {
+		oscar_value_free(reply);
+		return (oscar_error_set(err, OSCAR_EPROTO, "submit answered without a graph id"));
+	}
+	if (id != NULL && size > 0) {
+		snprintf(id, size, "%.*s", (int) len, gid);
+	}
+	if (info != NULL && in != NULL && (*info = oscar_value_copy(in)) == NULL) {
+		oscar_value_free(reply);
+		return (oscar_error_set(err, OSCAR_ENOMEM, "out of memory"));
+	}
+	oscar_value_free(reply);
+	return (0);
 }
 
 // osc_graph_args makes {graph_id} plus one more field (consumed).
@@ -178,6 +282,33 @@ int oscar_graph_wait(oscar_pool_t *pool, const char *address, const char *sessio
 	}
 	// The call outlives the wait by a margin, so that the manager's own
 	// timeout answers first.
+	return (
+	    osc_graph_call(pool, address, session, OSC_TMGR_WAIT, args, wait_ms + 5000, info, err));
+}
+
+int oscar_graph_wait_outputs(oscar_pool_t *pool, const char *address, const char *session,
+    const char *graph_id, int64_t wait_ms, const char *const *decref, size_t n_decref, bool release,
+    oscar_value_t **info, oscar_error_t *err)
+{
+	if (wait_ms < 0 || (decref == NULL && n_decref > 0)) {
+		return (oscar_error_set(
+		    err, OSCAR_EINVAL, "wait_ms must not be negative, and the keys given"));
+	}
+	oscar_value_t *args = osc_graph_args(graph_id, "timeout_ms", oscar_value_new_int(wait_ms));
+	if (args == NULL) {
+		return (oscar_error_set(err, OSCAR_EINVAL, "a graph id is needed"));
+	}
+	int rv = oscar_value_map_set(args, "outputs", oscar_value_new_bool(true));
+	rv     = rv != 0 ? rv : oscar_value_map_set(args, "release", oscar_value_new_bool(release));
+	if (rv == 0 && n_decref > 0) {
+		oscar_value_t *c = osc_count_items(decref, n_decref);
+		rv = c != NULL ? oscar_value_map_set(args, "decref", c) : OSCAR_EINVAL;
+	}
+	if (rv != 0) {
+		oscar_value_free(args);
+		return (oscar_error_set(err, rv, "%s",
+		    rv == OSCAR_EINVAL ? "a key to give back is NULL" : oscar_strerror(rv)));
+	}
 	return (
 	    osc_graph_call(pool, address, session, OSC_TMGR_WAIT, args, wait_ms + 5000, info, err));
 }

@@ -234,6 +234,8 @@ typedef struct osc_xtask {
 	bool              waiting; // lent its slot while it waits for nested work
 	bool              alone;   // runs in a batch of its own (its batch's slot died)
 	bool              in_live; // in the executor's map of tasks by key
+	bool              want;    // its manager wants its outputs back when small
+	bool              storing; // its outputs are being stored
 	uint64_t          kill_timer;
 	struct osc_exec  *ex;
 	// Run ahead: after is the key of the task of the session it follows
@@ -245,6 +247,17 @@ typedef struct osc_xtask {
 	struct osc_xtask *blead;
 	struct osc_xtask *followers; // linked by next, in order
 	struct osc_xtask *cnext;     // a failure's work list
+	// inl: copies of its outputs, when wanted and small, for its
+	// finished report.
+	oscar_value_t *inl;
+	// A failure of a task running ahead behind a task whose outputs are
+	// still being stored waits for that task's report (its input must
+	// be reported first): held in the lead's deferred list (linked by
+	// dnext) with its code and message.
+	struct osc_xtask *deferred;
+	struct osc_xtask *dnext;
+	int               dcode;
+	char             *dmsg;
 } osc_xtask_t;
 
 // osc_xbatch_t is one run message to a slot: tasks of one session, their
@@ -349,6 +362,12 @@ static void osc_xtask_free(osc_xtask_t *t)
 			work           = f;
 			f              = n;
 		}
+		for (osc_xtask_t *f = x->deferred; f != NULL;) {
+			osc_xtask_t *n = f->dnext;
+			f->cnext       = work;
+			work           = f;
+			f              = n;
+		}
 		if (x->in_live) {
 			char name[OSCAR_UID_MAX + OSCAR_TASK_KEY_MAX + 2];
 			osc_live_name(x->session, x->key, name, sizeof(name));
@@ -356,6 +375,8 @@ static void osc_xtask_free(osc_xtask_t *t)
 		}
 		oscar_value_free(x->args);
 		oscar_value_free(x->resolved);
+		oscar_value_free(x->inl);
+		free(x->dmsg);
 		free(x);
 	}
 }
@@ -455,10 +476,23 @@ static oscar_value_t *osc_exec_list(oscar_value_t **all, const char *session)
 
 // osc_exec_report queues one report for t's session's manager:
 // [key, kind, sizes|nil, code, signal, message].
+static void osc_exec_report_values(osc_exec_t *ex, const osc_xtask_t *t, const char *kind,
+    oscar_value_t *sizes, int code, int sig, const char *message, oscar_value_t *values);
+
 static void osc_exec_report(osc_exec_t *ex, const osc_xtask_t *t, const char *kind,
     oscar_value_t *sizes, int code, int sig, const char *message)
 {
-	oscar_value_t *item = oscar_value_new_array(6);
+	osc_exec_report_values(ex, t, kind, sizes, code, sig, message, NULL);
+}
+
+// osc_exec_report_values queues one report for t's session's manager:
+// [key, kind, sizes|nil, code, signal, message, values?], values (taken;
+// may be NULL) being the outputs of a finished task its manager wants
+// back.
+static void osc_exec_report_values(osc_exec_t *ex, const osc_xtask_t *t, const char *kind,
+    oscar_value_t *sizes, int code, int sig, const char *message, oscar_value_t *values)
+{
+	oscar_value_t *item = oscar_value_new_array(values != NULL ? 7 : 6);
 	int            rv   = item != NULL ? 0 : OSCAR_ENOMEM;
 	rv    = rv != 0 ? rv : oscar_value_array_push(item, oscar_value_new_str(t->key));
 	rv    = rv != 0 ? rv : oscar_value_array_push(item, oscar_value_new_str(kind));
@@ -470,6 +504,11 @@ static void osc_exec_report(osc_exec_t *ex, const osc_xtask_t *t, const char *ki
 	rv    = rv != 0 ? rv
 	                : oscar_value_array_push(
 	                      item, oscar_value_new_str(message != NULL ? message : ""));
+	if (rv == 0 && values != NULL) {
+		rv = oscar_value_array_push(item, values); // consumed either way
+	} else {
+		oscar_value_free(values);
+	}
 	oscar_value_t *list = rv == 0 ? osc_exec_list(&ex->reports, t->session) : NULL;
 	if (rv == 0 && list == NULL) {
 		rv = OSCAR_ENOMEM;
@@ -630,9 +669,57 @@ static void osc_exec_fail(osc_exec_t *ex, osc_xtask_t *t, int code, int sig, con
 	if (t->cancelled) {
 		code = OSCAR_ECANCELED;
 	}
+	// A task running ahead behind one whose outputs are being stored
+	// (reported once stored) is reported after it: the manager must hear
+	// of an input's end before its dependent's.
+	osc_xtask_t *lead = NULL;
+	if (t->after[0] != '\0') {
+		char name[OSCAR_UID_MAX + OSCAR_TASK_KEY_MAX + 2];
+		osc_live_name(t->session, t->after, name, sizeof(name));
+		lead = osc_strmap_get(&ex->live, name);
+	}
+	if (lead != NULL && lead != t && t->lead == NULL && (lead->storing || lead->dmsg != NULL) &&
+	    (t->dmsg = strdup(msg)) != NULL) {
+		osc_xbatch_t *b = t->batch;
+		osc_task_leave(ex, t);
+		t->dcode         = code;
+		osc_xtask_t **pp = &lead->deferred;
+		while (*pp != NULL) {
+			pp = &(*pp)->dnext;
+		}
+		*pp = t;
+		if (b != NULL && !b->sent) {
+			osc_batch_ready(ex, b);
+		}
+		return;
+	}
 	osc_exec_report(ex, t, "errored", NULL, code, sig, msg);
 	osc_exec_cascade(ex, t);
 	osc_exec_end(ex, t);
+}
+
+// osc_exec_deferred reports the failures of list d (linked by dnext),
+// which waited for their lead's report (osc_exec_fail), in order, each
+// followed by those that waited for it.
+static void osc_exec_deferred(osc_exec_t *ex, osc_xtask_t *d)
+{
+	while (d != NULL) {
+		osc_xtask_t *next = d->dnext;
+		d->dnext          = NULL;
+		if (d->deferred != NULL) {
+			osc_xtask_t *last = d->deferred;
+			while (last->dnext != NULL) {
+				last = last->dnext;
+			}
+			last->dnext = next;
+			next        = d->deferred;
+			d->deferred = NULL;
+		}
+		osc_exec_report(ex, d, "errored", NULL, d->dcode, 0, d->dmsg);
+		osc_exec_cascade(ex, d);
+		osc_exec_end(ex, d);
+		d = next;
+	}
 }
 
 static const char *osc_res_message(const oscar_result_t *res)
@@ -1207,6 +1294,64 @@ static void osc_batch_crashed(osc_exec_t *ex, osc_xbatch_t *b)
 	osc_exec_schedule(ex);
 }
 
+// osc_value_small tells whether v would take at most *left bytes encoded
+// (a bound, not the exact size), taking its size from *left.
+static bool osc_value_small(const oscar_value_t *v, uint64_t *left, int depth)
+{
+	uint64_t n = 9;
+	if (depth > OSCAR_VALUE_MAX_DEPTH) {
+		return (false);
+	}
+	switch (v->type) {
+	case OSCAR_STR:
+	case OSCAR_BIN:
+		n += v->as.str.len;
+		break;
+	case OSCAR_REF:
+		n += v->as.ref.len + 9;
+		break;
+	default:
+		break;
+	}
+	if (n > *left) {
+		return (false);
+	}
+	*left -= n;
+	if (v->type == OSCAR_ARRAY) {
+		for (size_t i = 0; i < v->as.arr.len; i++) {
+			if (!osc_value_small(&v->as.arr.items[i], left, depth + 1)) {
+				return (false);
+			}
+		}
+	} else if (v->type == OSCAR_MAP) {
+		for (size_t i = 0; i < v->as.map.len; i++) {
+			if (!osc_value_small(&v->as.map.kv[i].key, left, depth + 1) ||
+			    !osc_value_small(&v->as.map.kv[i].val, left, depth + 1)) {
+				return (false);
+			}
+		}
+	}
+	return (true);
+}
+
+// osc_keep_small keeps in t->inl copies of t's outputs (r, an array of
+// n_output) when its manager wants them back and each is small
+// (OSC_TM_INLINE_MAX). Out of memory, it keeps nothing: the outputs are
+// then read from storage.
+static void osc_keep_small(osc_xtask_t *t, const oscar_value_t *r)
+{
+	if (!t->want) {
+		return;
+	}
+	for (size_t j = 0; j < oscar_value_len(r); j++) {
+		uint64_t left = OSC_TM_INLINE_MAX;
+		if (!osc_value_small(&r->as.arr.items[j], &left, 0)) {
+			return;
+		}
+	}
+	t->inl = oscar_value_copy(r);
+}
+
 // osc_batch_results applies the results of b's tasks from index from on
 // (an array, consumed): a function's failure fails its task; the outputs
 // of the others are stored with one put, then reported. Those tasks leave
@@ -1238,6 +1383,7 @@ static void osc_batch_results(osc_exec_t *ex, osc_xbatch_t *b, size_t from, osca
 			continue;
 		}
 		// Its outputs, each its own object, join the one put.
+		osc_keep_small(t, r);
 		int rv = store != NULL && items != NULL ? 0 : OSCAR_ENOMEM;
 		for (unsigned j = 0; rv == 0 && j < t->n_output; j++) {
 			char           name[OSCAR_TASK_KEY_MAX + 16];
@@ -1265,6 +1411,7 @@ static void osc_batch_results(osc_exec_t *ex, osc_xbatch_t *b, size_t from, osca
 		// Its function returned; the task keeps its record until it is
 		// stored and reported.
 		osc_task_leave(ex, t);
+		t->storing               = true;
 		store->tasks[store->n++] = t;
 	}
 	b->busy = busy;
@@ -1292,8 +1439,12 @@ static void osc_batch_results(osc_exec_t *ex, osc_xbatch_t *b, size_t from, osca
 	if (rv != 0) {
 		for (size_t i = 0; i < store->n; i++) {
 			osc_xtask_t *t = store->tasks[i];
+			osc_xtask_t *d = t->deferred;
+			t->deferred    = NULL;
+			t->storing     = false;
 			osc_exec_fail(ex, t, rv, 0, "task %s (%s): cannot store its outputs: %s",
 			    t->key, t->fn, oscar_strerror(rv));
+			osc_exec_deferred(ex, d);
 		}
 		free(store);
 	}
@@ -1438,11 +1589,16 @@ static void osc_exec_stored(oscar_actor_t *self, oscar_result_t *res, void *arg)
 	size_t at = 0;
 	for (size_t i = 0; i < store->n; i++) {
 		osc_xtask_t *t = store->tasks[i];
+		// The failures that waited for this task's report follow it.
+		osc_xtask_t *deferred = t->deferred;
+		t->deferred           = NULL;
+		t->storing            = false;
 		if (bad) {
 			osc_exec_fail(ex, t, res->code != 0 ? res->code : OSCAR_EPROTO, 0,
 			    "task %s (%s): cannot store its outputs: %s", t->key, t->fn,
 			    res->code != 0 ? osc_res_message(res)
 			                   : "storage answered put with a malformed reply");
+			osc_exec_deferred(ex, deferred);
 			continue;
 		}
 		oscar_value_t *sizes = oscar_value_new_array(t->n_output);
@@ -1469,11 +1625,22 @@ static void osc_exec_stored(oscar_actor_t *self, oscar_result_t *res, void *arg)
 			osc_exec_fail(ex, t, rv, 0,
 			    "task %s (%s): cannot tell meta where its outputs are: %s", t->key,
 			    t->fn, oscar_strerror(rv));
+			osc_exec_deferred(ex, deferred);
 			continue;
 		}
-		osc_exec_report(ex, t, "finished", sizes, 0, 0, NULL);
+		// Small outputs its manager wants go with the report.
+		oscar_value_t *inl = t->inl;
+		t->inl             = NULL;
+		for (unsigned j = 0; inl != NULL && j < t->n_output; j++) {
+			if (oscar_value_at_uint(sizes, j, UINT64_MAX) > OSC_TM_INLINE_MAX) {
+				oscar_value_free(inl);
+				inl = NULL;
+			}
+		}
+		osc_exec_report_values(ex, t, "finished", sizes, 0, 0, NULL, inl);
 		osc_exec_unblock(ex, t);
 		osc_xtask_free(t);
+		osc_exec_deferred(ex, deferred);
 	}
 	free(store);
 	osc_exec_arm(ex);
@@ -1590,12 +1757,26 @@ static void osc_exec_schedule(osc_exec_t *ex)
 // ---------------------------------------------------------------------------
 // Methods
 
+static int osc_exec_run_tasks(
+    osc_exec_t *ex, oscar_req_t *req, const char *sid, oscar_value_t *tasks);
+
+// run: the tasks are queued, their arguments moved out of the message
+// (taken from the request) rather than copied.
 static int osc_exec_m_run(oscar_actor_t *self, oscar_req_t *req)
 {
-	osc_exec_t          *ex    = oscar_actor_state(self);
-	const oscar_value_t *a     = oscar_req_args(req);
-	const char          *sid   = oscar_value_map_str(a, "session");
-	const oscar_value_t *tasks = oscar_value_map_get(a, "tasks");
+	osc_exec_t *ex = oscar_actor_state(self);
+	// The request's arguments are ours: each task's args are moved out.
+	oscar_value_t *a     = oscar_req_take_args(req);
+	const char    *sid   = oscar_value_map_str(a, "session");
+	oscar_value_t *tasks = (oscar_value_t *) oscar_value_map_get(a, "tasks");
+	int            rv    = osc_exec_run_tasks(ex, req, sid, tasks);
+	oscar_value_free(a);
+	return (rv);
+}
+
+static int osc_exec_run_tasks(
+    osc_exec_t *ex, oscar_req_t *req, const char *sid, oscar_value_t *tasks)
+{
 	if (sid == NULL || strlen(sid) >= OSCAR_UID_MAX || tasks == NULL ||
 	    tasks->type != OSCAR_ARRAY) {
 		return (oscar_req_fail(req, OSCAR_EBADARGS, "run needs a session and tasks"));
@@ -1627,15 +1808,17 @@ static int osc_exec_m_run(oscar_actor_t *self, oscar_req_t *req)
 		snprintf(t->session, sizeof(t->session), "%s", sid);
 		memcpy(t->key, key, klen);
 		memcpy(t->fn, fn, flen);
-		t->n_output               = (unsigned) nout;
-		t->slot                   = -1;
-		t->ex                     = ex;
-		const oscar_value_t *args = oscar_value_at(item, 2);
-		t->args = args != NULL ? oscar_value_copy(args) : oscar_value_new_array(0);
+		t->n_output         = (unsigned) nout;
+		t->slot             = -1;
+		t->ex               = ex;
+		oscar_value_t *args = (oscar_value_t *) oscar_value_at(item, 2);
+		t->args = args != NULL ? osc_exec_steal(args) : oscar_value_new_array(0);
 		if (t->args == NULL) {
 			free(t);
 			return (OSCAR_ENOMEM);
 		}
+		const oscar_value_t *want = oscar_value_at(item, 5);
+		t->want                   = want != NULL && want->type == OSCAR_BOOL && want->as.b;
 		char         name[OSCAR_UID_MAX + OSCAR_TASK_KEY_MAX + 2];
 		const char  *after = oscar_value_at_str(item, 4);
 		osc_xtask_t *lead  = NULL;

@@ -114,12 +114,19 @@ struct osc_tm_task {
 	bool             started; // its worker reported it started
 	bool             zombie;  // in tm->zombies
 	bool             ahead;   // assigned before its one unfinished input (run ahead)
+	bool             want;    // its submitter wants its outputs back
 	size_t           waiting; // unfinished inputs
-	osc_tm_in_t     *inputs;
-	size_t           n_inputs;
-	osc_tm_dep_t    *deps;
-	size_t           n_deps, cap_deps;
-	size_t           want_deps; // scratch for osc_tm_submit
+	// Done: the worker that reported it (0 for none) and, when wanted
+	// and small, its outputs' values, counted in *held.
+	uint64_t       done_wid;
+	oscar_value_t *outs;
+	uint64_t       outs_bytes;
+	uint64_t      *held;
+	osc_tm_in_t   *inputs;
+	size_t         n_inputs;
+	osc_tm_dep_t  *deps;
+	size_t         n_deps, cap_deps;
+	size_t         want_deps; // scratch for osc_tm_submit
 	// The graphs holding it: graph0, then more[0..n_more).
 	osc_tm_graph_t  *graph0;
 	osc_tm_graph_t **more;
@@ -198,6 +205,7 @@ struct osc_tm {
 	osc_map_t         workers; // by address
 	osc_map_t         wids;    // by osc_hash_u64(id)
 	size_t            n_workers;
+	uint64_t          held; // bytes of wanted outputs kept (OSC_TM_HELD_MAX)
 	uint64_t          next_wid;
 	size_t            n_graphs;
 	size_t            n_ready;
@@ -444,6 +452,10 @@ static void task_free(osc_tm_task_t *t)
 	free(t->deps);
 	free(t->more);
 	oscar_value_free(t->args);
+	if (t->outs != NULL) {
+		*t->held -= t->outs_bytes;
+		oscar_value_free(t->outs);
+	}
 	free(t);
 }
 
@@ -872,8 +884,25 @@ static void pull(osc_tm_t *tm, osc_tm_worker_t *w)
 }
 
 // task_done records that t finished on w with the output sizes given.
-static void task_done(osc_tm_t *tm, osc_tm_task_t *t, uint64_t wid, const uint64_t *sizes)
+static void task_done(osc_tm_t *tm, osc_tm_task_t *t, uint64_t wid, const uint64_t *sizes,
+    const oscar_value_t *values)
 {
+	t->done_wid = wid;
+	if (t->want && t->outs == NULL && values != NULL && values->type == OSCAR_ARRAY &&
+	    oscar_value_len(values) == t->n_output) {
+		uint64_t bytes = 0;
+		bool     small = true;
+		for (unsigned i = 0; small && i < t->n_output; i++) {
+			small = sizes[i] <= OSC_TM_INLINE_MAX;
+			bytes += sizes[i] + 16;
+		}
+		if (small && tm->held + bytes <= OSC_TM_HELD_MAX &&
+		    (t->outs = oscar_value_copy(values)) != NULL) {
+			t->outs_bytes = bytes;
+			t->held       = &tm->held;
+			tm->held += bytes;
+		}
+	}
 	task_retire(tm, t);
 	task_set(tm, t, OSC_TASK_DONE);
 	for (size_t i = 0; i < t->n_deps; i++) {
@@ -1328,7 +1357,7 @@ int osc_tm_report(osc_tm_t *tm, const char *worker, const osc_tm_report_t *r, si
 			task_fail(tm, t, &err);
 		} else if (r[i].kind == OSC_TM_FINISHED && r[i].n_sizes == t->n_output &&
 		           r[i].sizes != NULL) {
-			task_done(tm, t, w->id, r[i].sizes);
+			task_done(tm, t, w->id, r[i].sizes, r[i].values);
 		} else if (r[i].kind == OSC_TM_FINISHED) {
 			error_fill(&err, OSCAR_EPROTO, 0, t, w->addr,
 			    "task %s: worker %s reported %zu output sizes for %u outputs", t->key,
@@ -1924,6 +1953,7 @@ static osc_tm_task_t *task_new(const osc_tm_spec_t *s, uint64_t hash)
 	t->hash     = hash;
 	t->n_output = s->n_output;
 	t->pure     = s->pure;
+	t->want     = s->want;
 	return (t);
 }
 
@@ -2313,4 +2343,27 @@ const char *osc_tm_task_after(const osc_tm_task_t *t)
 const char *osc_tm_task_worker(const osc_tm_task_t *t)
 {
 	return (t->worker != NULL ? t->worker->addr : "");
+}
+
+bool osc_tm_task_want(const osc_tm_task_t *t)
+{
+	return (t->want);
+}
+
+int osc_tm_graph_outputs(
+    const osc_tm_t *tm, const osc_tm_graph_t *g, osc_tm_output_cb cb, void *arg)
+{
+	for (size_t i = 0; g != NULL && i < g->n; i++) {
+		const osc_tm_task_t *t = g->tasks[i];
+		if (!t->want || t->state != OSC_TASK_DONE) {
+			continue;
+		}
+		const osc_tm_worker_t *w  = t->done_wid != 0 ? worker_by_id(tm, t->done_wid) : NULL;
+		int                    rv = cb(
+		                       arg, t->key, t->n_output, w != NULL ? w->addr : NULL, t->outs, t->outs_bytes);
+		if (rv != 0) {
+			return (rv);
+		}
+	}
+	return (0);
 }

@@ -98,6 +98,12 @@ typedef struct osc_tm_spec {
 	bool                  pure;
 	const osc_tm_input_t *inputs;
 	size_t                n_inputs;
+	// want: the submitter wants the outputs' values back when the graph
+	// ends (osc_tm_graph_outputs): the worker sends them with its
+	// finished report when they are small (osc_tm_task_want), and the
+	// engine keeps them, within OSC_TM_HELD_MAX bytes in all, until the
+	// graph is deleted.
+	bool want;
 } osc_tm_spec_t;
 
 // osc_tm_error_t is why a graph failed: the first task's error.
@@ -167,6 +173,12 @@ typedef struct osc_tm_limits {
 // Bounds on a worker's slots and queue.
 #define OSC_TM_SLOTS_MAX 4096
 #define OSC_TM_QUEUE_MAX 65536
+// Outputs sent back with a finished report (spec.want): each output at
+// most OSC_TM_INLINE_MAX bytes (its size as stored), and at most
+// OSC_TM_HELD_MAX bytes held by one engine at once; beyond, the engine
+// keeps only where the outputs are.
+#define OSC_TM_INLINE_MAX ((uint64_t) 4096)
+#define OSC_TM_HELD_MAX   ((uint64_t) 16 << 20)
 
 // osc_tm_new makes an engine with ops (copied; assign and cancel are
 // required, stored too) and limits (NULL: the defaults).
@@ -287,6 +299,11 @@ typedef struct osc_tm_report {
 	// FINISHED: the size in bytes of each output (n_output of them).
 	const uint64_t *sizes;
 	size_t          n_sizes;
+	// FINISHED, may be NULL: the outputs' values (an array of n_output),
+	// sent for a task the submitter wants back; the engine keeps a copy
+	// when each is at most OSC_TM_INLINE_MAX bytes and OSC_TM_HELD_MAX
+	// allows.
+	const oscar_value_t *values;
 	// ERRORED: the error, and the slot's exit signal for a crash.
 	int         code;
 	int         signal;
@@ -319,5 +336,22 @@ unsigned             osc_tm_task_n_output(const osc_tm_task_t *t);
 const char *osc_tm_task_after(const osc_tm_task_t *t);
 // osc_tm_task_worker gives the worker that holds t ("" if none).
 const char *osc_tm_task_worker(const osc_tm_task_t *t);
+// osc_tm_task_want tells whether t's submitter wants its outputs back
+// (osc_tm_spec_t.want): its worker sends the small ones with its report.
+bool osc_tm_task_want(const osc_tm_task_t *t);
+
+// osc_tm_output_cb is told, for one task of a graph whose outputs the
+// submitter wants, the worker that holds them (NULL when unknown: the
+// task was reused, or its worker is gone) and their values, an array of
+// n_output (NULL when not kept), with bytes, what they count against
+// OSC_TM_HELD_MAX. Borrowed for the call.
+typedef int (*osc_tm_output_cb)(void *arg, const char *key, unsigned n_output, const char *worker,
+    const oscar_value_t *values, uint64_t bytes);
+
+// osc_tm_graph_outputs calls cb for each task of g that is done and
+// wanted, in submission order; a non-zero return stops the walk and is
+// returned.
+int osc_tm_graph_outputs(
+    const osc_tm_t *tm, const osc_tm_graph_t *g, osc_tm_output_cb cb, void *arg);
 
 #endif // OSC_TASK_GRAPH_H

@@ -31,6 +31,7 @@
 
 #include "actors/map.h"
 #include "oscar/cluster.h"
+#include "oscar/lifecycle.h"
 #include "services/strmap.h"
 #include "services/task/graph.h"
 #include "services/task/task_int.h"
@@ -45,6 +46,9 @@
 // of places keeps.
 #define OSC_TMGR_LOC_WORKERS 4
 #define OSC_TMGR_LOCS_MAX    65536
+// The most bytes of outputs' values one answer carries (wait or submit
+// with outputs); the others go by where they are.
+#define OSC_TMGR_ANSWER_INLINE_MAX ((uint64_t) 1 << 20)
 
 // osc_tmgr_loc_t is where a stored object is, as meta said at a
 // submission: its size and up to OSC_TMGR_LOC_WORKERS workers (owned).
@@ -54,12 +58,29 @@ typedef struct osc_tmgr_loc {
 	char    *workers[OSC_TMGR_LOC_WORKERS];
 } osc_tmgr_loc_t;
 
+// osc_tmgr_wait_t is a request answered later: a wait parked on a
+// graph's end, or a submission whose outputs' counts (lifecycle incref)
+// are not answered yet, or both (a submit that waits). It is answered
+// once the graph part is ready (answer, or arv and amsg) and the count
+// is back (count_rv and count_msg).
 typedef struct osc_tmgr_wait {
 	osc_tm_waiter_t       w;
 	oscar_req_t          *req;
 	uint64_t              timer;
 	struct osc_tmgr      *mgr;
 	struct osc_tmgr_wait *prev, *next;
+	char                  id[OSC_TMGR_GRAPH_ID_MAX];
+	bool                  parked;   // on the graph's waiters, its timer armed
+	bool                  submit;   // answers a submit: {graph_id, info}
+	bool                  outputs;  // the info carries the wanted outputs
+	bool                  release;  // the graph is deleted once its end is answered
+	bool                  counting; // the incref is not answered yet
+	bool                  ready;    // the graph part of the answer is ready
+	oscar_value_t        *answer;
+	int                   arv;
+	char                  amsg[OSCAR_ERRMSG_MAX];
+	int                   count_rv;
+	char                  count_msg[OSCAR_ERRMSG_MAX];
 } osc_tmgr_wait_t;
 
 // osc_tmgr_sub_t is a submission whose stored keys meta is asked about.
@@ -86,6 +107,7 @@ typedef struct osc_tmgr {
 	osc_tm_t           *tm;
 	oscar_ref_t         cluster;
 	oscar_ref_t         meta;
+	oscar_ref_t         lifecycle;
 	uint64_t            watch_version;
 	osc_tmgr_worker_t  *workers;
 	size_t              n_workers, cap_workers;
@@ -199,9 +221,10 @@ static void osc_tmgr_assign(void *arg, const char *worker, osc_tm_task_t *const 
 		snprintf(run->worker, sizeof(run->worker), "%s", worker);
 	}
 	for (size_t i = 0; rv == 0 && i < n; i++) {
-		oscar_value_t       *item  = oscar_value_new_array(5);
+		oscar_value_t       *item  = oscar_value_new_array(6);
 		const oscar_value_t *args  = osc_tm_task_args(tasks[i]);
 		const char          *after = osc_tm_task_after(tasks[i]);
+		bool                 want  = osc_tm_task_want(tasks[i]);
 		run->keys[i]               = strdup(osc_tm_task_key(tasks[i]));
 		run->n                     = i + 1;
 		if (item == NULL || run->keys[i] == NULL) {
@@ -220,8 +243,12 @@ static void osc_tmgr_assign(void *arg, const char *worker, osc_tm_task_t *const 
 		rv = rv != 0 ? rv
 		             : oscar_value_array_push(
 		                   item, oscar_value_new_uint(osc_tm_task_n_output(tasks[i])));
-		if (rv == 0 && after != NULL) {
-			rv = oscar_value_array_push(item, oscar_value_new_str(after));
+		if (rv == 0 && (after != NULL || want)) {
+			rv = oscar_value_array_push(item,
+			    after != NULL ? oscar_value_new_str(after) : oscar_value_new_nil());
+		}
+		if (rv == 0 && want) {
+			rv = oscar_value_array_push(item, oscar_value_new_bool(true));
 		}
 		rv = rv != 0 ? (oscar_value_free(item), rv) : oscar_value_array_push(list, item);
 	}
@@ -585,6 +612,242 @@ static osc_tm_graph_t *osc_tmgr_graph(osc_tmgr_t *st, oscar_req_t *req, int *rv)
 }
 
 // ---------------------------------------------------------------------------
+// Answers given later: waits, and submissions whose counts are pending
+
+static void osc_tmgr_wait_unlink(osc_tmgr_t *st, osc_tmgr_wait_t *w)
+{
+	if (w->prev != NULL) {
+		w->prev->next = w->next;
+	} else {
+		st->waits = w->next;
+	}
+	if (w->next != NULL) {
+		w->next->prev = w->prev;
+	}
+	st->n_waits--;
+}
+
+// osc_tmgr_wait_new makes a later answer to req about graph id, on the
+// manager's list.
+static osc_tmgr_wait_t *osc_tmgr_wait_new(osc_tmgr_t *st, oscar_req_t *req, const char *id)
+{
+	osc_tmgr_wait_t *w = calloc(1, sizeof(*w));
+	if (w == NULL) {
+		return (NULL);
+	}
+	w->req = req;
+	w->mgr = st;
+	snprintf(w->id, sizeof(w->id), "%s", id);
+	w->next = st->waits;
+	if (st->waits != NULL) {
+		st->waits->prev = w;
+	}
+	st->waits = w;
+	st->n_waits++;
+	return (w);
+}
+
+typedef struct osc_tmgr_outs {
+	oscar_value_t *list;
+	uint64_t       inline_left; // OSC_TMGR_ANSWER_INLINE_MAX
+} osc_tmgr_outs_t;
+
+// osc_tmgr_output adds [key, worker|nil, values|nil] to the outputs.
+static int osc_tmgr_output(void *arg, const char *key, unsigned n_output, const char *worker,
+    const oscar_value_t *values, uint64_t bytes)
+{
+	osc_tmgr_outs_t *o    = arg;
+	oscar_value_t   *item = oscar_value_new_array(3);
+	(void) n_output;
+	if (values != NULL && bytes > o->inline_left) {
+		values = NULL; // the answer is full: by where it is
+	}
+	if (values != NULL) {
+		o->inline_left -= bytes;
+	}
+	if (item == NULL || oscar_value_array_push(item, oscar_value_new_str(key)) != 0 ||
+	    oscar_value_array_push(
+	        item, worker != NULL ? oscar_value_new_str(worker) : oscar_value_new_nil()) != 0 ||
+	    oscar_value_array_push(
+	        item, values != NULL ? oscar_value_copy(values) : oscar_value_new_nil()) != 0) {
+		oscar_value_free(item);
+		return (OSCAR_ENOMEM);
+	}
+	return (oscar_value_array_push(o->list, item));
+}
+
+// osc_tmgr_end_value renders the end of g for w: its info map, with
+// outputs: [[task key, worker|nil, [value...]|nil]...] when asked, and
+// wrapped as {graph_id, info} for a submit.
+static oscar_value_t *osc_tmgr_end_value(osc_tmgr_t *st, osc_tmgr_wait_t *w, osc_tm_graph_t *g)
+{
+	oscar_value_t *v  = osc_tmgr_info_value(g, NULL);
+	int            rv = v != NULL ? 0 : OSCAR_ENOMEM;
+	if (rv == 0 && w->outputs) {
+		osc_tmgr_outs_t o = { .list = oscar_value_new_array(8),
+			.inline_left        = OSC_TMGR_ANSWER_INLINE_MAX };
+		rv = o.list != NULL ? osc_tm_graph_outputs(st->tm, g, osc_tmgr_output, &o)
+		                    : OSCAR_ENOMEM;
+		if (rv == 0) {
+			rv = oscar_value_map_set(v, "outputs", o.list);
+		} else {
+			oscar_value_free(o.list);
+		}
+	}
+	if (rv == 0 && w->submit) {
+		oscar_value_t *m = oscar_value_new_map(2);
+		if (m == NULL || oscar_value_map_set(
+		                     m, "graph_id", oscar_value_new_str(osc_tm_graph_id(g))) != 0) {
+			oscar_value_free(m);
+			rv = OSCAR_ENOMEM;
+		} else {
+			rv = oscar_value_map_set(m, "info", v);
+			v  = m;
+		}
+	}
+	if (rv != 0) {
+		oscar_value_free(v);
+		return (NULL);
+	}
+	return (v);
+}
+
+// osc_tmgr_deliver answers w if both its parts are there, and frees it.
+static void osc_tmgr_deliver(osc_tmgr_t *st, osc_tmgr_wait_t *w)
+{
+	if (w->counting || !w->ready) {
+		return;
+	}
+	if (w->count_rv != 0) {
+		oscar_req_fail(w->req, w->count_rv, "%s", w->count_msg);
+	} else if (w->arv != 0) {
+		oscar_req_fail(w->req, w->arv, "%s", w->amsg);
+	} else if (w->answer != NULL) {
+		oscar_req_reply(w->req, w->answer);
+		w->answer = NULL;
+	} else {
+		oscar_req_fail(w->req, OSCAR_ENOMEM, "out of memory");
+	}
+	oscar_value_free(w->answer);
+	osc_tmgr_wait_unlink(st, w);
+	free(w);
+}
+
+// osc_tmgr_ended: w's graph ended.
+static void osc_tmgr_ended(void *arg, osc_tm_graph_t *g)
+{
+	osc_tmgr_wait_t *w  = arg;
+	osc_tmgr_t      *st = w->mgr;
+	if (w->parked) {
+		oscar_actor_cancel(st->self, w->timer);
+		w->parked = false;
+	}
+	w->answer = osc_tmgr_end_value(st, w, g);
+	w->ready  = true;
+	if (w->release) {
+		// The client has what it needs of the graph: forget it (its
+		// other waiters are answered first).
+		osc_tm_graph_delete(st->tm, g);
+		osc_tmgr_changed(st);
+	}
+	osc_tmgr_deliver(st, w);
+}
+
+// osc_tmgr_timed_out answers a wait whose time is up; the graph runs on.
+static void osc_tmgr_timed_out(oscar_actor_t *self, oscar_result_t *res, void *arg)
+{
+	(void) self;
+	if (res->code != 0) {
+		return; // cancelled: the graph ended first, or the actor is going
+	}
+	osc_tmgr_wait_t *w  = arg;
+	osc_tmgr_t      *st = w->mgr;
+	osc_tm_unwait(&w->w);
+	w->parked = false;
+	w->ready  = true;
+	if (w->submit) {
+		// A submit that waited: the graph's id, no info yet.
+		oscar_value_t *m = oscar_value_new_map(2);
+		if (m != NULL &&
+		    (oscar_value_map_set(m, "graph_id", oscar_value_new_str(w->id)) != 0 ||
+		        oscar_value_map_set(m, "info", oscar_value_new_nil()) != 0)) {
+			oscar_value_free(m);
+			m = NULL;
+		}
+		w->answer = m;
+	} else {
+		w->arv = OSCAR_ETIMEDOUT;
+		snprintf(w->amsg, sizeof(w->amsg), "graph %s of session %s is still running", w->id,
+		    st->session);
+	}
+	osc_tmgr_deliver(st, w);
+}
+
+// osc_tmgr_park parks w on g's end for up to timeout ms (g running).
+static int osc_tmgr_park(osc_tmgr_t *st, osc_tmgr_wait_t *w, osc_tm_graph_t *g, int64_t timeout)
+{
+	int rv = oscar_actor_after(st->self, timeout, osc_tmgr_timed_out, w, &w->timer);
+	if (rv != 0) {
+		return (rv);
+	}
+	w->parked = true;
+	osc_tm_wait(g, &w->w, osc_tmgr_ended, w);
+	return (0);
+}
+
+// osc_tmgr_counted is the lifecycle's answer to the incref of a
+// submission's outputs. A failure fails the submission: its graph is
+// deleted (its tasks stop; outputs made meanwhile stay uncounted until
+// the session ends).
+static void osc_tmgr_counted(oscar_actor_t *self, oscar_result_t *res, void *arg)
+{
+	(void) self;
+	if (res->code == OSCAR_ECANCELED || res->code == OSCAR_ECLOSED) {
+		return; // the actor is going: w is freed with it
+	}
+	osc_tmgr_wait_t *w  = arg;
+	osc_tmgr_t      *st = w->mgr;
+	w->counting         = false;
+	if (res->code != 0) {
+		w->count_rv = res->code;
+		snprintf(w->count_msg, sizeof(w->count_msg), "cannot count the outputs: %s",
+		    res->error != NULL ? res->error->message : oscar_strerror(res->code));
+		if (w->parked) {
+			oscar_actor_cancel(st->self, w->timer);
+			osc_tm_unwait(&w->w);
+			w->parked = false;
+		}
+		w->ready          = true;
+		osc_tm_graph_t *g = osc_tm_graph_find(st->tm, w->id);
+		if (g != NULL) {
+			osc_tm_graph_delete(st->tm, g);
+			osc_tmgr_changed(st);
+		}
+	} else if (!w->parked && !w->ready) {
+		// A submit that does not wait: its graph's id.
+		w->answer = oscar_value_new_str(w->id);
+		w->ready  = true;
+	}
+	osc_tmgr_deliver(st, w);
+}
+
+// osc_tmgr_tell_decref gives back the counts a request names (decref:
+// [[key, n]...]), one-way: nothing waits for their deletion, and the
+// lifecycle applies them after anything this manager sent it before.
+static void osc_tmgr_tell_decref(osc_tmgr_t *st, const oscar_value_t *decref)
+{
+	if (decref == NULL || decref->type != OSCAR_ARRAY || oscar_value_len(decref) == 0) {
+		return;
+	}
+	oscar_value_t *c = oscar_value_copy(decref);
+	int rv = c != NULL ? oscar_actor_tell(st->self, &st->lifecycle, "decref", c) : OSCAR_ENOMEM;
+	if (rv != 0) {
+		oscar_log(OSCAR_LOG_WARN, "task", "session %s: cannot give back %zu count(s): %s",
+		    st->session, oscar_value_len(decref), oscar_strerror(rv));
+	}
+}
+
+// ---------------------------------------------------------------------------
 // submit
 
 static void osc_tmgr_sub_free(osc_tmgr_sub_t *sub)
@@ -643,6 +906,7 @@ static int osc_tmgr_parse(
 		}
 		s->n_output               = (unsigned) n_out;
 		s->pure                   = oscar_value_map_bool(t, "pure", false);
+		s->want                   = oscar_value_map_bool(t, "want", false);
 		const oscar_value_t *args = oscar_value_map_get(t, "args");
 		if (args != NULL && args->type != OSCAR_NIL &&
 		    (s->args = oscar_value_copy(args)) == NULL) {
@@ -668,17 +932,34 @@ static int osc_tmgr_lookup_key(void *arg, const char *key)
 	return (oscar_value_array_push(arg, oscar_value_new_str(key)));
 }
 
-// osc_tmgr_submit_now submits sub's graph to the engine and answers.
-static int osc_tmgr_submit_now(osc_tmgr_t *st, osc_tmgr_sub_t *sub)
+// osc_tmgr_submit_now submits sub's graph to the engine and answers, now
+// or later. Along with it come, from the request: incref (the outputs'
+// counts, asked of the lifecycle once the graph is in; the answer waits
+// for them), decref (counts given back, told to the lifecycle after the
+// incref) and wait_ms (the answer waits for the graph's end, up to that
+// long, and carries its info). held: the request holds the actor (it
+// waited for meta), so it cannot wait for the graph's end: it answers
+// with no info, and the client waits with a wait request.
+static int osc_tmgr_submit_now(osc_tmgr_t *st, osc_tmgr_sub_t *sub, bool held, bool *answered)
 {
-	oscar_error_t   err;
-	osc_tm_graph_t *g;
+	oscar_error_t        err;
+	osc_tm_graph_t      *g;
+	oscar_req_t         *req     = sub->req;
+	const oscar_value_t *args    = oscar_req_args(req);
+	const oscar_value_t *incref  = oscar_value_map_get(args, "incref");
+	const oscar_value_t *decref  = oscar_value_map_get(args, "decref");
+	const oscar_value_t *wait    = oscar_value_map_get(args, "wait_ms");
+	int64_t              wait_ms = 0;
+	bool                 waits   = wait != NULL && oscar_value_get_int(wait, &wait_ms) == 0;
+	bool counts = incref != NULL && incref->type == OSCAR_ARRAY && oscar_value_len(incref) > 0;
 	memset(&err, 0, sizeof(err));
-	st->sub = sub;
-	int rv  = osc_tm_submit(st->tm, sub->id, sub->specs, sub->n, &g, &err);
-	st->sub = NULL;
+	*answered = true;
+	st->sub   = sub;
+	int rv    = osc_tm_submit(st->tm, sub->id, sub->specs, sub->n, &g, &err);
+	st->sub   = NULL;
 	if (rv != 0) {
-		rv = oscar_req_fail(sub->req, rv, "%s", err.message);
+		osc_tmgr_tell_decref(st, decref);
+		rv = oscar_req_fail(req, rv, "%s", err.message);
 		osc_tmgr_sub_free(sub);
 		return (rv);
 	}
@@ -686,10 +967,69 @@ static int osc_tmgr_submit_now(osc_tmgr_t *st, osc_tmgr_sub_t *sub)
 	for (size_t i = 0; i < sub->n; i++) {
 		sub->specs[i].args = NULL;
 	}
-	oscar_req_t *req = sub->req;
 	osc_tmgr_sub_free(sub);
 	osc_tmgr_changed(st);
-	return (oscar_req_reply(req, oscar_value_new_str(osc_tm_graph_id(g))));
+	osc_tm_info_t info;
+	osc_tm_graph_info(g, &info);
+	if (waits && (int64_t) st->n_waits >= st->cfg.max_waits) {
+		held = true; // too many waits parked: answered without waiting
+	}
+	osc_tmgr_wait_t *w = NULL;
+	if (counts || waits) {
+		w = osc_tmgr_wait_new(st, req, osc_tm_graph_id(g));
+		if (w == NULL) {
+			osc_tm_graph_delete(st->tm, g);
+			osc_tmgr_tell_decref(st, decref);
+			return (oscar_req_fail(req, OSCAR_ENOMEM, "out of memory"));
+		}
+		w->submit  = waits;
+		w->outputs = oscar_value_map_bool(args, "outputs", false);
+		w->release = oscar_value_map_bool(args, "release", false);
+	}
+	if (counts) {
+		oscar_value_t *c = oscar_value_copy(incref);
+		rv = c != NULL ? oscar_actor_call(st->self, &st->lifecycle, "incref", c,
+		                     OSC_TMGR_META_TIMEOUT_MS, osc_tmgr_counted, w, NULL)
+		               : OSCAR_ENOMEM;
+		if (rv != 0) {
+			osc_tmgr_wait_unlink(st, w);
+			free(w);
+			osc_tm_graph_delete(st->tm, g);
+			osc_tmgr_tell_decref(st, decref);
+			return (oscar_req_fail(
+			    req, rv, "cannot count the outputs: %s", oscar_strerror(rv)));
+		}
+		w->counting = true;
+	}
+	osc_tmgr_tell_decref(st, decref);
+	if (w == NULL) {
+		return (oscar_req_reply(req, oscar_value_new_str(osc_tm_graph_id(g))));
+	}
+	// Answered below unless the count is pending, or it waits.
+	*answered = !w->counting;
+	if (waits && (info.status != OSC_GRAPH_RUNNING || held || wait_ms <= 0)) {
+		// Ended at once (every task reused), or not to be waited for
+		// here: answered now, with the info or without.
+		if (info.status != OSC_GRAPH_RUNNING) {
+			osc_tmgr_ended(w, g); // answers, unless the count is pending
+			return (0);
+		}
+		osc_tmgr_timed_out(st->self, &(oscar_result_t) { 0 }, w);
+		return (0);
+	}
+	if (!waits) {
+		*answered = false; // once counted
+		return (0);
+	}
+	if ((rv = osc_tmgr_park(st, w, g, wait_ms)) != 0) {
+		w->arv = rv;
+		snprintf(w->amsg, sizeof(w->amsg), "cannot wait: %s", oscar_strerror(rv));
+		w->ready = true;
+		osc_tmgr_deliver(st, w);
+		return (0);
+	}
+	*answered = false;
+	return (0);
 }
 
 // osc_tmgr_met is meta's answer about the submission's keys: [map|nil...].
@@ -702,7 +1042,9 @@ static void osc_tmgr_met(oscar_actor_t *self, oscar_result_t *res, void *arg)
 		osc_tmgr_sub_free(sub);
 		return;
 	}
+	const oscar_value_t *decref = oscar_value_map_get(oscar_req_args(sub->req), "decref");
 	if (res->code != 0) {
+		osc_tmgr_tell_decref(st, decref);
 		oscar_req_fail(sub->req, res->code,
 		    "cannot ask the session's meta which objects are stored: %s",
 		    res->error != NULL ? res->error->message : oscar_strerror(res->code));
@@ -713,6 +1055,7 @@ static void osc_tmgr_met(oscar_actor_t *self, oscar_result_t *res, void *arg)
 	if (res->value == NULL || res->value->type != OSCAR_ARRAY ||
 	    oscar_value_len(res->value) != n ||
 	    (sub->stored = calloc(n + 1, sizeof(char *))) == NULL) {
+		osc_tmgr_tell_decref(st, decref);
 		oscar_req_fail(sub->req, OSCAR_EPROTO, "meta answered get with a malformed reply");
 		osc_tmgr_sub_free(sub);
 		return;
@@ -730,10 +1073,14 @@ static void osc_tmgr_met(oscar_actor_t *self, oscar_result_t *res, void *arg)
 		}
 	}
 	qsort(sub->stored, sub->n_stored, sizeof(char *), osc_tmgr_strcmp);
-	osc_tmgr_submit_now(st, sub);
+	bool answered;
+	osc_tmgr_submit_now(st, sub, true, &answered);
 }
 
-static int osc_tmgr_m_submit(oscar_actor_t *self, oscar_req_t *req)
+// osc_tmgr_submit_start checks a submission and submits it, at once or
+// once meta answers; *handed says whether it got that far (from then on
+// the counts given back, decref, are told on every path).
+static int osc_tmgr_submit_start(oscar_actor_t *self, oscar_req_t *req, bool *handed)
 {
 	osc_tmgr_t          *st    = oscar_actor_state(self);
 	const oscar_value_t *args  = oscar_req_args(req);
@@ -785,7 +1132,10 @@ static int osc_tmgr_m_submit(oscar_actor_t *self, oscar_req_t *req)
 		    "cannot check the graph: %s", oscar_strerror(rv != 0 ? rv : OSCAR_ENOMEM)));
 	}
 	if (oscar_value_len(sub->keys) == 0) {
-		return (osc_tmgr_submit_now(st, sub));
+		bool answered;
+		*handed = true;
+		rv      = osc_tmgr_submit_now(st, sub, false, &answered);
+		return (answered ? rv : oscar_req_defer(req, OSCAR_DEFER_YIELD));
 	}
 	// Ask meta about every key at once; the request holds the actor, so
 	// that nothing changes the engine before the answer.
@@ -804,7 +1154,8 @@ static int osc_tmgr_m_submit(oscar_actor_t *self, oscar_req_t *req)
 	if (rv == 0) {
 		rv = oscar_req_call(
 		    req, &st->meta, "get", q, OSC_TMGR_META_TIMEOUT_MS, osc_tmgr_met, sub, NULL);
-		q = NULL;
+		q       = NULL;
+		*handed = rv == 0;
 	}
 	oscar_value_free(q);
 	if (rv != 0) {
@@ -814,6 +1165,20 @@ static int osc_tmgr_m_submit(oscar_actor_t *self, oscar_req_t *req)
 		    oscar_strerror(rv)));
 	}
 	return (oscar_req_defer(req, OSCAR_DEFER_HOLD));
+}
+
+// submit {graph, graph_id?, incref?, decref?, wait_ms?, outputs?,
+// release?} (docs/services/task.md): the graph id, or with wait_ms
+// {graph_id, info|nil}.
+static int osc_tmgr_m_submit(oscar_actor_t *self, oscar_req_t *req)
+{
+	osc_tmgr_t *st     = oscar_actor_state(self);
+	bool        handed = false;
+	int         rv     = osc_tmgr_submit_start(self, req, &handed);
+	if (!handed) {
+		osc_tmgr_tell_decref(st, oscar_value_map_get(oscar_req_args(req), "decref"));
+	}
+	return (rv);
 }
 
 // ---------------------------------------------------------------------------
@@ -867,65 +1232,21 @@ static int osc_tmgr_m_info(oscar_actor_t *self, oscar_req_t *req)
 	return (oscar_req_reply(req, v));
 }
 
-static void osc_tmgr_wait_unlink(osc_tmgr_t *st, osc_tmgr_wait_t *w)
-{
-	if (w->prev != NULL) {
-		w->prev->next = w->next;
-	} else {
-		st->waits = w->next;
-	}
-	if (w->next != NULL) {
-		w->next->prev = w->prev;
-	}
-	st->n_waits--;
-}
-
-// osc_tmgr_ended answers a wait: its graph ended.
-static void osc_tmgr_ended(void *arg, osc_tm_graph_t *g)
-{
-	osc_tmgr_wait_t *w  = arg;
-	osc_tmgr_t      *st = w->mgr;
-	oscar_value_t   *v  = osc_tmgr_info_value(g, NULL);
-	if (v != NULL) {
-		oscar_req_reply(w->req, v);
-	} else {
-		oscar_req_fail(w->req, OSCAR_ENOMEM, "out of memory");
-	}
-	oscar_actor_cancel(st->self, w->timer);
-	osc_tmgr_wait_unlink(st, w);
-	free(w);
-}
-
-// osc_tmgr_timed_out answers a wait whose time is up; the graph runs on.
-static void osc_tmgr_timed_out(oscar_actor_t *self, oscar_result_t *res, void *arg)
-{
-	if (res->code != 0) {
-		return; // cancelled: the graph ended first, and w is gone
-	}
-	osc_tmgr_wait_t *w  = arg;
-	osc_tmgr_t      *st = w->mgr;
-	oscar_req_fail(w->req, OSCAR_ETIMEDOUT, "graph %s of session %s is still running",
-	    osc_tm_graph_id(w->w.graph), st->session);
-	osc_tm_unwait(&w->w);
-	osc_tmgr_wait_unlink(st, w);
-	free(w);
-}
-
+// wait {graph_id, timeout_ms, outputs?, release?, decref?}: the info map
+// once the graph ends (with its wanted outputs when asked; the graph
+// deleted then when release), OSCAR_ETIMEDOUT first. decref: counts
+// given back on the way (one-way).
 static int osc_tmgr_m_wait(oscar_actor_t *self, oscar_req_t *req)
 {
-	osc_tmgr_t     *st = oscar_actor_state(self);
-	int             rv = 0;
-	osc_tm_graph_t *g  = osc_tmgr_graph(st, req, &rv);
+	osc_tmgr_t          *st   = oscar_actor_state(self);
+	const oscar_value_t *args = oscar_req_args(req);
+	int                  rv   = 0;
+	osc_tmgr_tell_decref(st, oscar_value_map_get(args, "decref"));
+	osc_tm_graph_t *g = osc_tmgr_graph(st, req, &rv);
 	if (g == NULL) {
 		return (rv);
 	}
-	osc_tm_info_t info;
-	osc_tm_graph_info(g, &info);
-	if (info.status != OSC_GRAPH_RUNNING) {
-		oscar_value_t *v = osc_tmgr_info_value(g, NULL);
-		return (v != NULL ? oscar_req_reply(req, v) : OSCAR_ENOMEM);
-	}
-	int64_t timeout = oscar_value_map_int(oscar_req_args(req), "timeout_ms", 30000);
+	int64_t timeout = oscar_value_map_int(args, "timeout_ms", 30000);
 	if (timeout < 0) {
 		return (oscar_req_fail(req, OSCAR_EBADARGS, "timeout_ms must not be negative"));
 	}
@@ -934,23 +1255,23 @@ static int osc_tmgr_m_wait(oscar_actor_t *self, oscar_req_t *req)
 		    "session %s has %zu waits parked already (task.max_waits)", st->session,
 		    st->n_waits));
 	}
-	osc_tmgr_wait_t *w = calloc(1, sizeof(*w));
+	osc_tmgr_wait_t *w = osc_tmgr_wait_new(st, req, osc_tm_graph_id(g));
 	if (w == NULL) {
 		return (OSCAR_ENOMEM);
 	}
-	w->req = req;
-	w->mgr = st;
-	if ((rv = oscar_actor_after(self, timeout, osc_tmgr_timed_out, w, &w->timer)) != 0) {
+	w->outputs = oscar_value_map_bool(args, "outputs", false);
+	w->release = oscar_value_map_bool(args, "release", false);
+	osc_tm_info_t info;
+	osc_tm_graph_info(g, &info);
+	if (info.status != OSC_GRAPH_RUNNING) {
+		osc_tmgr_ended(w, g); // answers at once
+		return (0);
+	}
+	if ((rv = osc_tmgr_park(st, w, g, timeout)) != 0) {
+		osc_tmgr_wait_unlink(st, w);
 		free(w);
 		return (rv);
 	}
-	w->next = st->waits;
-	if (st->waits != NULL) {
-		st->waits->prev = w;
-	}
-	st->waits = w;
-	st->n_waits++;
-	osc_tm_wait(g, &w->w, osc_tmgr_ended, w);
 	return (oscar_req_defer(req, OSCAR_DEFER_YIELD));
 }
 
@@ -1074,6 +1395,7 @@ static int osc_tmgr_m_report(oscar_actor_t *self, oscar_req_t *req)
 		x->code    = (int) code;
 		x->signal  = (int) sig;
 		x->message = msg;
+		x->values  = oscar_value_at(item, 6);
 		k++;
 	}
 	if (lend != 0) {
@@ -1110,8 +1432,10 @@ static int osc_tmgr_create(oscar_actor_t *self, const oscar_value_t *args)
 	if (rv != 0) {
 		return (rv);
 	}
-	char meta[OSCAR_UID_MAX];
-	if ((size_t) snprintf(meta, sizeof(meta), "oscar.meta:%s", st->session) >= sizeof(meta)) {
+	char meta[OSCAR_UID_MAX], lifecycle[OSCAR_UID_MAX];
+	if ((size_t) snprintf(meta, sizeof(meta), "oscar.meta:%s", st->session) >= sizeof(meta) ||
+	    (size_t) snprintf(lifecycle, sizeof(lifecycle), "%s%s", OSCAR_LIFECYCLE_UID_PREFIX,
+	        st->session) >= sizeof(lifecycle)) {
 		return (OSCAR_EINVAL);
 	}
 	osc_tm_ops_t ops = {
@@ -1129,6 +1453,7 @@ static int osc_tmgr_create(oscar_actor_t *self, const oscar_value_t *args)
 	if ((rv = oscar_ref_make(&st->cluster, oscar_node_address(st->node), OSCAR_CLUSTER_UID)) !=
 	        0 ||
 	    (rv = oscar_ref_make(&st->meta, oscar_node_address(st->node), meta)) != 0 ||
+	    (rv = oscar_ref_make(&st->lifecycle, oscar_node_address(st->node), lifecycle)) != 0 ||
 	    (rv = osc_tm_new(&st->tm, &ops, &limits)) != 0) {
 		return (rv);
 	}
@@ -1145,6 +1470,7 @@ static void osc_tmgr_destroy(oscar_actor_t *self)
 	while (st->waits != NULL) {
 		osc_tmgr_wait_t *w = st->waits;
 		st->waits          = w->next;
+		oscar_value_free(w->answer);
 		free(w);
 	}
 	osc_tm_free(&st->tm);

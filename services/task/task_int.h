@@ -86,10 +86,18 @@ bool osc_taskfn_name_ok(const char *name);
 // The methods of the task manager, one table: id, name, handler, the
 // shape of the arguments and of the reply.
 //
-//   submit  {graph: [task map...], graph_id: str|nil} -> graph_id
-//           task map: {key, fn, args, n_output: uint|nil, pure: bool|nil}
+//   submit  {graph: [task map...], graph_id: str|nil, incref, decref,
+//           wait_ms, outputs, release} -> graph_id, or {graph_id,
+//           info|nil} with wait_ms
+//           task map: {key, fn, args, n_output: uint|nil, pure: bool|nil,
+//           want: bool|nil}
+//           incref, decref: [[key, n]...] counts taken and given back
+//           through the session's lifecycle (incref first, answered
+//           before the reply; decref one-way)
 //   info    {graph_id, fields: [names]|nil} -> info map
-//   wait    {graph_id, timeout_ms} -> info map, or OSCAR_ETIMEDOUT
+//   wait    {graph_id, timeout_ms, outputs, release, decref} -> info map
+//           (with outputs: [[key, worker|nil, [value...]|nil]...] of the
+//           wanted tasks when asked), or OSCAR_ETIMEDOUT
 //   cancel  graph_id -> nil
 //   delete  graph_id -> nil
 //   list    nil -> [graph_id...]
@@ -97,7 +105,7 @@ bool osc_taskfn_name_ok(const char *name);
 //           (from executors; kind "started", "finished", "errored", or
 //           "waiting" and "resumed" around a wait for nested work)
 #define OSC_TASK_MANAGER_METHODS(X)                                          \
-	X(SUBMIT, "submit", osc_tmgr_m_submit, OSC_SHAPE_MAP, OSC_SHAPE_STR) \
+	X(SUBMIT, "submit", osc_tmgr_m_submit, OSC_SHAPE_MAP, OSC_SHAPE_ANY) \
 	X(INFO, "info", osc_tmgr_m_info, OSC_SHAPE_MAP, OSC_SHAPE_MAP)       \
 	X(WAIT, "wait", osc_tmgr_m_wait, OSC_SHAPE_MAP, OSC_SHAPE_MAP)       \
 	X(CANCEL, "cancel", osc_tmgr_m_cancel, OSC_SHAPE_STR, OSC_SHAPE_NIL) \

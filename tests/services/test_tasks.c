@@ -543,6 +543,165 @@ Test(tasks, a_failing_task_fails_its_dependents_and_the_graph)
 	oscar_value_free(info);
 }
 
+// A link of a chain that fails right after its input succeeded, both run
+// in one batch of a slot (the link runs ahead behind its input), is
+// reported with its own error: its input's end reaches the manager first,
+// although storing the input's output takes longer than reporting a
+// failure.
+Test(tasks, a_chained_failure_after_its_input_is_reported_as_its_own)
+{
+	for (int r = 0; r < 20; r++) {
+		char a[32], b[32];
+		snprintf(a, sizeof(a), "link-a%d", r);
+		snprintf(b, sizeof(b), "link-b%d", r);
+		oscar_value_t *g = oscar_value_new_array(2);
+		add(g, a, "inc", args1(oscar_value_new_int(r)), 1, false);
+		add(g, b, "fail", args1(oscar_value_new_ref(a)), 1, false);
+		oscar_value_t *info = run(g);
+		assert_status(info, "failed");
+		const oscar_value_t *e = error_of(info);
+		cr_assert_str_eq(oscar_value_map_str(e, "key"), b);
+		cr_assert_eq(oscar_value_map_int(e, "code", 0), OSCAR_EAPP, "%s",
+		    oscar_value_map_str(e, "message"));
+		cr_assert(strstr(oscar_value_map_str(e, "message"), "failed on purpose") != NULL,
+		    "round %d: %s", r, oscar_value_map_str(e, "message"));
+		const oscar_value_t *counts = oscar_value_map_get(info, "counts");
+		cr_assert_eq(oscar_value_map_uint(counts, "done", 0), 1);
+		cr_assert_eq(fetch_int(a), r + 1);
+		oscar_value_free(info);
+	}
+}
+
+// want marks the last task of graph as wanted back.
+static void want_last(oscar_value_t *graph)
+{
+	oscar_value_t *t = (oscar_value_t *) oscar_value_at(graph, oscar_value_len(graph) - 1);
+	cr_assert_eq(oscar_value_map_set(t, "want", oscar_value_new_bool(true)), 0);
+}
+
+// output_of finds the item of key in an info map's outputs.
+static const oscar_value_t *output_of(const oscar_value_t *info, const char *key)
+{
+	const oscar_value_t *outs = oscar_value_map_get(info, "outputs");
+	for (size_t i = 0; i < oscar_value_len(outs); i++) {
+		const char *k = oscar_value_at_str(oscar_value_at(outs, i), 0);
+		if (k != NULL && strcmp(k, key) == 0) {
+			return (oscar_value_at(outs, i));
+		}
+	}
+	return (NULL);
+}
+
+static uint64_t count_of(const char *key)
+{
+	const char   *keys[] = { key };
+	uint64_t      n      = 99;
+	oscar_error_t err;
+	cr_assert_eq(oscar_lifecycle_counts(client, sup_addr, S, keys, 1, &n, 10000, &err), 0, "%s",
+	    err.message);
+	return (n);
+}
+
+// A submission that counts its outputs, waits for its end and asks for
+// the wanted outputs gets, in one answer, the small values and where the
+// large ones are; the graph is forgotten then (release), the counts are
+// taken, and a later submission gives them back.
+Test(tasks, a_submit_that_waits_gives_the_small_outputs_and_where_the_large_are)
+{
+	oscar_value_t *g    = oscar_value_new_array(3);
+	oscar_value_t *list = oscar_value_new_array(2000);
+	for (int i = 0; i < 2000; i++) {
+		oscar_value_array_push(list, oscar_value_new_float(i % 2 == 0 ? 0.25 : 0.75));
+	}
+	add(g, "big", "triage", args1(list), 2, false);
+	want_last(g);
+	add(g, "small", "sum_all", args1(oscar_value_new_ref_output("big", 0)), 1, false);
+	want_last(g);
+	add(g, "unwanted", "inc", args1(oscar_value_new_int(1)), 1, false);
+	const char            *incref[] = { "big#0", "big#1", "small", "unwanted" };
+	oscar_graph_run_opts_t opts     = { .incref = incref,
+		    .n_incref                       = 4,
+		    .wait                           = true,
+		    .wait_ms                        = 60000,
+		    .outputs                        = true,
+		    .release                        = true };
+	char                   gid[OSCAR_GRAPH_ID_MAX];
+	oscar_value_t         *info = NULL;
+	oscar_error_t          err;
+	cr_assert_eq(oscar_graph_submit_run(
+	                 client, sup_addr, S, g, NULL, &opts, gid, sizeof(gid), 10000, &info, &err),
+	    0, "%s", err.message);
+	cr_assert_not_null(info, "the graph did not end within the wait");
+	assert_status(info, "done");
+	// The small output's value came with the answer, with its worker.
+	const oscar_value_t *small = output_of(info, "small");
+	cr_assert_not_null(small);
+	const char *w = oscar_value_at_str(small, 1);
+	cr_assert(w != NULL && (strcmp(w, oscar_node_address(w1)) == 0 ||
+	                           strcmp(w, oscar_node_address(w2)) == 0));
+	double sum;
+	cr_assert_eq(oscar_value_len(oscar_value_at(small, 2)), 1);
+	cr_assert_eq(oscar_value_get_float(oscar_value_at(oscar_value_at(small, 2), 0), &sum), 0);
+	cr_assert_float_eq(sum, 250.0, 1e-9);
+	// The large ones (2000 floats each half, over 4 KiB): where only.
+	const oscar_value_t *big = output_of(info, "big");
+	cr_assert_not_null(big);
+	cr_assert_not_null(oscar_value_at_str(big, 1));
+	cr_assert_eq(oscar_value_at(big, 2)->type, OSCAR_NIL);
+	// Only the wanted tasks are listed.
+	cr_assert_null(output_of(info, "unwanted"));
+	cr_assert_eq(oscar_value_len(oscar_value_map_get(info, "outputs")), 2);
+	oscar_value_free(info);
+	// Released: the graph is gone; the counts were taken.
+	cr_assert_eq(
+	    oscar_graph_info(client, sup_addr, S, gid, NULL, 10000, &info, &err), OSCAR_ENOENT);
+	cr_assert_eq(count_of("small"), 1);
+	cr_assert_eq(count_of("big#1"), 1);
+	cr_assert_eq(fetch_int("unwanted"), 2);
+	// A later submission gives back what it names (decref), after its
+	// own counts: "unwanted" is freed, "small" counted once more.
+	g                     = oscar_value_new_array(1);
+	const char *incref2[] = { "again" };
+	const char *decref2[] = { "unwanted", "small" };
+	add(g, "again", "inc", args1(oscar_value_new_int(5)), 1, false);
+	oscar_graph_run_opts_t opts2 = {
+		.incref = incref2, .n_incref = 1, .decref = decref2, .n_decref = 2
+	};
+	cr_assert_eq(oscar_graph_submit_run(client, sup_addr, S, g, NULL, &opts2, gid, sizeof(gid),
+	                 10000, &info, &err),
+	    0, "%s", err.message);
+	cr_assert_null(info, "a submit without wait_ms gives no info");
+	cr_assert_eq(
+	    oscar_graph_wait_outputs(client, sup_addr, S, gid, 60000, NULL, 0, true, &info, &err),
+	    0, "%s", err.message);
+	assert_status(info, "done");
+	cr_assert_eq(oscar_value_len(oscar_value_map_get(info, "outputs")), 0);
+	oscar_value_free(info);
+	cr_assert_eq(count_of("again"), 1);
+	cr_assert_eq(count_of("small"), 0);
+	cr_assert_eq(count_of("unwanted"), 0);
+}
+
+// A count that the lifecycle refuses fails the submission with its
+// error, and the graph is deleted.
+Test(tasks, a_refused_count_fails_the_submission_and_deletes_its_graph)
+{
+	oscar_value_t *g = oscar_value_new_array(1);
+	add(g, "c1", "sleep", args1(oscar_value_new_int(200)), 1, false);
+	const char            *incref[] = { "" };
+	oscar_graph_run_opts_t opts     = {
+		    .incref = incref, .n_incref = 1, .wait = true, .wait_ms = 10000
+	};
+	oscar_error_t err;
+	int           rv =
+	    oscar_graph_submit_run(client, sup_addr, S, g, "gc", &opts, NULL, 0, 10000, NULL, &err);
+	cr_assert_eq(rv, OSCAR_EBADARGS, "%s", err.message);
+	cr_assert(strstr(err.message, "cannot count the outputs") != NULL, "%s", err.message);
+	oscar_value_t *info = NULL;
+	cr_assert_eq(
+	    oscar_graph_info(client, sup_addr, S, "gc", NULL, 10000, &info, &err), OSCAR_ENOENT);
+}
+
 // after_crash checks a graph still runs on both slots.
 static void assert_cluster_runs(void)
 {
