@@ -16,11 +16,13 @@
 // stays open after shutdown, until oscar_pool_free: a late post still
 // wakes a live loop, which fails it with OSCAR_ECLOSED, and whatever
 // arrives after the loop has ended is failed by oscar_pool_free itself.
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "actors/host.h"
 #include "actors/pool_int.h"
 #include "actors/subpool.h"
 #include "actors/transport.h"
@@ -163,14 +165,11 @@ static void osc_pool_run(oscar_pool_t *pool)
 			atomic_fetch_sub_explicit(&pool->inbox.count, work, memory_order_relaxed);
 		}
 		osc_call_run_done(pool);
-		for (unsigned n = 0; n < OSC_ACTOR_SLICE && pool->runq_head != NULL; n++) {
-			osc_actor_t *a  = pool->runq_head;
-			pool->runq_head = a->runq_next;
-			if (pool->runq_head == NULL) {
-				pool->runq_tail = NULL;
-			}
-			a->runq_next = NULL;
-			a->scheduled = false;
+		osc_node_t *node;
+		for (unsigned n = 0;
+		     n < OSC_ACTOR_SLICE && (node = osc_list_pop(&pool->runq)) != NULL; n++) {
+			osc_actor_t *a = OSC_CONTAINER_OF(node, osc_actor_t, runq_node);
+			a->scheduled   = false;
 			osc_actor_run(a, pool->cfg.actor_batch);
 			osc_call_run_done(pool);
 			work++;
@@ -206,13 +205,7 @@ void osc_pool_schedule(oscar_pool_t *pool, osc_actor_t *a)
 		return;
 	}
 	a->scheduled = true;
-	a->runq_next = NULL;
-	if (pool->runq_tail != NULL) {
-		pool->runq_tail->runq_next = a;
-	} else {
-		pool->runq_head = a;
-	}
-	pool->runq_tail = a;
+	osc_list_append(&pool->runq, &a->runq_node);
 }
 
 static void osc_pool_timer_cb(uv_timer_t *t)
@@ -375,18 +368,40 @@ static uint64_t osc_random_id(void)
 }
 
 // oscar_pool_open starts a pool and its thread.
-int oscar_pool_open(oscar_pool_t **poolp, const oscar_pool_config_t *cfg)
+int oscar_pool_open(oscar_pool_t **poolp, const oscar_pool_config_t *cfg, oscar_error_t *err)
 {
-	return (osc_pool_open_home(poolp, cfg, NULL));
+	return (osc_pool_open_home(poolp, cfg, NULL, err));
+}
+
+// osc_open_fail fills err (if given) for a pool that could not open, and
+// returns code.
+static int osc_open_fail(oscar_error_t *err, int code, const char *address, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 4, 5)))
+#endif
+    ;
+
+static int osc_open_fail(oscar_error_t *err, int code, const char *address, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	oscar_error_setv(err, code, fmt, ap);
+	va_end(ap);
+	if (err != NULL) {
+		err->pid = (int64_t) getpid();
+		snprintf(err->address, sizeof(err->address), "%s", address != NULL ? address : "");
+	}
+	return (code);
 }
 
 // osc_pool_open_home opens a pool as oscar_pool_open does; home, when not
 // NULL, is the address of the main pool that started this process.
-int osc_pool_open_home(oscar_pool_t **poolp, const oscar_pool_config_t *cfg, const char *home)
+int osc_pool_open_home(
+    oscar_pool_t **poolp, const oscar_pool_config_t *cfg, const char *home, oscar_error_t *err)
 {
 	oscar_pool_config_t defaults;
 	if (poolp == NULL) {
-		return (OSCAR_EINVAL);
+		return (osc_open_fail(err, OSCAR_EINVAL, NULL, "no pool pointer given"));
 	}
 	*poolp = NULL;
 	oscar_pool_config_init(&defaults);
@@ -394,27 +409,35 @@ int osc_pool_open_home(oscar_pool_t **poolp, const oscar_pool_config_t *cfg, con
 		cfg = &defaults;
 	}
 	if (cfg->default_timeout_ms < 0 || cfg->peer_connect_ms < 0 || cfg->peer_idle_ms < 0) {
-		return (OSCAR_EINVAL);
+		return (osc_open_fail(err, OSCAR_EINVAL, NULL,
+		    "default_timeout_ms, peer_connect_ms and peer_idle_ms must not be negative"));
 	}
 	if (cfg->address != NULL && strlen(cfg->address) >= OSCAR_ADDR_MAX) {
-		return (OSCAR_EADDRINVAL);
+		return (osc_open_fail(err, OSCAR_EADDRINVAL, NULL,
+		    "address of %zu bytes is longer than the limit of %d", strlen(cfg->address),
+		    OSCAR_ADDR_MAX - 1));
 	}
 	if (cfg->sub_pools > 0 && getenv("OSCAR_SUBPOOL_ADDRESS") != NULL) {
 		// A sub pool whose program skipped oscar_subpool_main would start
 		// sub pools of its own, and they theirs, without end.
 		fprintf(stderr, "oscar: this process was started as a sub pool; "
 		                "its program must call oscar_subpool_main first\n");
-		return (OSCAR_ESTATE);
+		return (osc_open_fail(err, OSCAR_ESTATE, cfg->address,
+		    "this process was started as a sub pool; its program must call "
+		    "oscar_subpool_main first"));
 	}
 	if (cfg->sub_pools > 0 &&
 	    (cfg->address == NULL || (strncmp(cfg->address, "ipc://", 6) != 0 &&
 	                                 strncmp(cfg->address, "tcp://", 6) != 0))) {
-		return (OSCAR_EADDRINVAL); // sub pools are reached over ipc or tcp
+		// Sub pools are reached over ipc or tcp.
+		return (osc_open_fail(err, OSCAR_EADDRINVAL, cfg->address,
+		    "sub pools need an ipc:// or tcp:// address, not %s",
+		    cfg->address != NULL ? cfg->address : "a generated inproc:// one"));
 	}
 
 	oscar_pool_t *pool = calloc(1, sizeof(*pool));
 	if (pool == NULL) {
-		return (OSCAR_ENOMEM);
+		return (osc_open_fail(err, OSCAR_ENOMEM, cfg->address, "no memory for a pool"));
 	}
 	pool->cfg = *cfg;
 	if (pool->cfg.default_timeout_ms == 0) {
@@ -476,7 +499,8 @@ int osc_pool_open_home(oscar_pool_t **poolp, const oscar_pool_config_t *cfg, con
 	int rv;
 	if ((rv = uv_loop_init(&pool->loop)) != 0) {
 		free(pool);
-		return (OSCAR_ESYSTEM);
+		return (osc_open_fail(
+		    err, OSCAR_ESYSTEM, cfg->address, "cannot set up a loop: %s", uv_strerror(rv)));
 	}
 	uv_async_init(&pool->loop, &pool->wake, osc_pool_wake_cb);
 	uv_timer_init(&pool->loop, &pool->timer);
@@ -485,21 +509,33 @@ int osc_pool_open_home(oscar_pool_t **poolp, const oscar_pool_config_t *cfg, con
 	pool->timer.data = pool;
 	pool->idle.data  = pool;
 	char why[OSCAR_ERRMSG_MAX];
+	why[0] = '\0';
 	if ((rv = osc_transport_open(pool, why, sizeof(why))) != 0) {
+		// The transport says why ("cannot listen on ...: Address in use").
+		if (why[0] != '\0') {
+			(void) osc_open_fail(err, rv, pool->address, "%s", why);
+		} else {
+			(void) osc_open_fail(err, rv, pool->address, "cannot open pool %s: %s",
+			    pool->address, oscar_strerror(rv));
+		}
 		goto fail_loop;
 	}
 	rv = OSCAR_ESYSTEM;
 	if (uv_sem_init(&pool->started, 0) != 0) {
+		(void) osc_open_fail(err, rv, pool->address, "cannot make a semaphore");
 		goto fail_transport;
 	}
 	if (uv_thread_create(&pool->thread, osc_pool_thread, pool) != 0) {
 		uv_sem_destroy(&pool->started);
+		(void) osc_open_fail(err, rv, pool->address, "cannot start the pool's thread");
 		goto fail_transport;
 	}
 	uv_sem_wait(&pool->started);
 	uv_sem_destroy(&pool->started);
 	if ((rv = pool->subs.start_error) != 0) {
 		// A sub pool could not start: stop and reap the others.
+		(void) osc_open_fail(err, rv, pool->address, "cannot open pool %s: %s",
+		    pool->address, pool->subs.start_why);
 		oscar_pool_free(&pool);
 		return (rv);
 	}

@@ -9,6 +9,7 @@
 #ifndef OSC_TRANSPORT_H
 #define OSC_TRANSPORT_H
 
+#include "actors/host.h" // osc_remote_control completes host handles
 #include "actors/pool_int.h"
 
 typedef struct osc_peer      osc_peer_t;
