@@ -46,6 +46,17 @@ osc_actor_t *osc_actor_find(oscar_pool_t *pool, const char *uid)
 	return (NULL);
 }
 
+// osc_actor_schedule puts a on its pool's run queue (once), which the
+// pool's loop serves (pool.c).
+static void osc_actor_schedule(osc_actor_t *a)
+{
+	if (a->scheduled) {
+		return;
+	}
+	a->scheduled = true;
+	osc_list_append(&a->pool->runq, &a->runq_node);
+}
+
 // ---------------------------------------------------------------------------
 // Requests
 
@@ -244,7 +255,7 @@ void osc_req_finish(osc_req_t *req, int code, oscar_value_t *value, const oscar_
 		a->held    = NULL;
 		req->state = OSC_REQ_YIELDED;
 		if (!osc_list_empty(&a->mailbox) && !(a->flags & OSC_ACTOR_DEAD)) {
-			osc_pool_schedule(a->pool, a);
+			osc_actor_schedule(a);
 		}
 	}
 	osc_req_maybe_free(req);
@@ -345,7 +356,7 @@ int osc_actor_enqueue(osc_actor_t *a, osc_req_t *req, oscar_error_t *err)
 	osc_list_append(&a->mailbox, &req->node);
 	a->mb_len++;
 	if (a->held == NULL) {
-		osc_pool_schedule(a->pool, a);
+		osc_actor_schedule(a);
 	}
 	return (0);
 }
@@ -557,7 +568,7 @@ void osc_actor_run(osc_actor_t *a, unsigned budget)
 		}
 	}
 	if (!osc_list_empty(&a->mailbox) && a->held == NULL && !(a->flags & OSC_ACTOR_DEAD)) {
-		osc_pool_schedule(a->pool, a);
+		osc_actor_schedule(a);
 	}
 }
 

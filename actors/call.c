@@ -16,7 +16,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "actors/host.h"
 #include "actors/pool_int.h"
 #include "actors/transport.h"
 #include "actors/wire.h"
@@ -422,7 +421,7 @@ void osc_call_run_done(oscar_pool_t *pool)
 	while ((node = osc_list_pop(&pool->done)) != NULL) {
 		osc_call_t *c = OSC_CONTAINER_OF(node, osc_call_t, dnode);
 		if (c->host != NULL) {
-			osc_host_finish(c);
+			pool->hooks->host_finish(c);
 		} else if (c->internal) {
 			oscar_result_t res = {
 				.code  = c->code,

@@ -205,7 +205,7 @@ void osc_host_release(oscar_call_t *h)
 
 // osc_host_run performs h on the loop and, unless it finishes later,
 // completes it.
-void osc_host_run(oscar_pool_t *pool, oscar_call_t *h)
+static void osc_host_run(oscar_pool_t *pool, oscar_call_t *h)
 {
 	oscar_error_t err;
 	memset(&err, 0, sizeof(err));
@@ -218,7 +218,7 @@ void osc_host_run(oscar_pool_t *pool, oscar_call_t *h)
 }
 
 // osc_host_cancel cancels the call behind h, if it is still running.
-void osc_host_cancel(oscar_pool_t *pool, oscar_call_t *h)
+static void osc_host_cancel(oscar_pool_t *pool, oscar_call_t *h)
 {
 	if (pool->state == OSC_POOL_RUNNING && h->call != NULL) {
 		osc_call_cancel(h->call);
@@ -260,7 +260,7 @@ bool osc_host_read_ref(oscar_call_t *h)
 }
 
 // osc_tell_run resolves and queues a tell posted by oscar_tell_nowait.
-void osc_tell_run(oscar_pool_t *pool, osc_req_t *req)
+static void osc_tell_run(oscar_pool_t *pool, osc_req_t *req)
 {
 	oscar_error_t         err;
 	const char           *uid    = req->target;
@@ -278,6 +278,42 @@ void osc_tell_run(oscar_pool_t *pool, osc_req_t *req)
 	atomic_fetch_add_explicit(&pool->dropped, 1, memory_order_relaxed);
 	oscar_value_free(req->args);
 	free(req);
+}
+
+void osc_host_dispatch(oscar_pool_t *pool, osc_post_t *p)
+{
+	switch (p->kind) {
+	case OSC_POST_HOST: {
+		oscar_call_t *h = OSC_CONTAINER_OF(p, oscar_call_t, post);
+		if (pool->state == OSC_POOL_RUNNING) {
+			osc_host_run(pool, h);
+		} else {
+			oscar_error_t err;
+			osc_error_set(&err, pool, OSCAR_ECLOSED, h->ref.uid, h->method,
+			    "pool %s is closed", pool->address);
+			osc_host_complete(h, OSCAR_ECLOSED, &err);
+			osc_host_release(h);
+		}
+		break;
+	}
+	case OSC_POST_CANCEL:
+		osc_host_cancel(pool, OSC_CONTAINER_OF(p, oscar_call_t, cancel_post));
+		break;
+	case OSC_POST_TELL: {
+		osc_req_t *req = OSC_CONTAINER_OF(p, osc_req_t, post);
+		if (pool->state == OSC_POOL_RUNNING) {
+			osc_tell_run(pool, req);
+		} else {
+			// Relaxed: a statistic.
+			atomic_fetch_add_explicit(&pool->dropped, 1, memory_order_relaxed);
+			oscar_value_free(req->args);
+			free(req);
+		}
+		break;
+	}
+	case OSC_POST_NET:
+		break; // the transport's (pool.c)
+	}
 }
 
 // ---------------------------------------------------------------------------

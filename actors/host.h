@@ -86,14 +86,12 @@ void osc_host_complete(oscar_call_t *h, int code, const oscar_error_t *err);
 // osc_host_release drops one reference to h (any thread).
 void osc_host_release(oscar_call_t *h);
 
-// osc_host_run performs a posted handle, and osc_host_cancel a posted
-// cancel, on the loop; osc_host_finish finishes the handle of call c,
-// which has completed (from the done queue). osc_tell_run queues a tell
-// that oscar_tell_nowait posted.
-void osc_host_run(oscar_pool_t *pool, oscar_call_t *h);
-void osc_host_cancel(oscar_pool_t *pool, oscar_call_t *h);
+// osc_host_dispatch performs what a host thread posted (a handle, a
+// cancel, a tell from oscar_tell_nowait), or fails it when the pool no
+// longer runs: the pool's post hook. osc_host_finish completes the handle
+// of call c, which has finished: the pool's host_finish hook.
+void osc_host_dispatch(oscar_pool_t *pool, osc_post_t *p);
 void osc_host_finish(osc_call_t *c);
-void osc_tell_run(oscar_pool_t *pool, osc_req_t *req);
 
 // osc_host_read_ref reads the ref another pool answered, [address, uid]
 // in h->reply, into h->ref; false when the answer is not one.

@@ -22,9 +22,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "actors/host.h"
 #include "actors/pool_int.h"
-#include "actors/subpool.h"
 #include "actors/transport.h"
 
 // Per osc_pool_run: rounds before yielding to I/O; per round: posts taken
@@ -97,43 +95,14 @@ osc_post_t *osc_inbox_pop(osc_inbox_t *q)
 static void osc_pool_idle_cb(uv_idle_t *h);
 
 // osc_pool_dispatch_post starts (or, when the pool is shutting down,
-// fails) one posted item.
+// fails) one posted item: the transport's, or the host-thread API's
+// through the pool's hooks.
 static void osc_pool_dispatch_post(oscar_pool_t *pool, osc_post_t *p)
 {
-	switch (p->kind) {
-	case OSC_POST_HOST: {
-		oscar_call_t *h = OSC_CONTAINER_OF(p, oscar_call_t, post);
-		if (pool->state == OSC_POOL_RUNNING) {
-			osc_host_run(pool, h);
-		} else {
-			oscar_error_t err;
-			osc_error_set(&err, pool, OSCAR_ECLOSED, h->ref.uid, h->method,
-			    "pool %s is closed", pool->address);
-			osc_host_complete(h, OSCAR_ECLOSED, &err);
-			osc_host_release(h);
-		}
-		break;
-	}
-	case OSC_POST_CANCEL: {
-		oscar_call_t *h = OSC_CONTAINER_OF(p, oscar_call_t, cancel_post);
-		osc_host_cancel(pool, h);
-		break;
-	}
-	case OSC_POST_NET:
+	if (p->kind == OSC_POST_NET) {
 		osc_transport_dispatch(pool, p);
-		break;
-	case OSC_POST_TELL: {
-		osc_req_t *req = OSC_CONTAINER_OF(p, osc_req_t, post);
-		if (pool->state == OSC_POOL_RUNNING) {
-			osc_tell_run(pool, req);
-		} else {
-			// Relaxed: a statistic.
-			atomic_fetch_add_explicit(&pool->dropped, 1, memory_order_relaxed);
-			oscar_value_free(req->args);
-			free(req);
-		}
-		break;
-	}
+	} else {
+		pool->hooks->post(pool, p);
 	}
 }
 
@@ -198,16 +167,6 @@ static void osc_pool_idle_cb(uv_idle_t *h)
 	osc_pool_run(pool);
 }
 
-// osc_pool_schedule puts actor a on the run queue (once).
-void osc_pool_schedule(oscar_pool_t *pool, osc_actor_t *a)
-{
-	if (a->scheduled) {
-		return;
-	}
-	a->scheduled = true;
-	osc_list_append(&pool->runq, &a->runq_node);
-}
-
 static void osc_pool_timer_cb(uv_timer_t *t)
 {
 	oscar_pool_t *pool = t->data;
@@ -252,7 +211,7 @@ static void osc_pool_drain_inbox(oscar_pool_t *pool)
 static void osc_pool_shutdown(oscar_pool_t *pool)
 {
 	pool->state = OSC_POOL_CLOSING;
-	osc_subpools_stop(pool);
+	pool->hooks->subs_stop(pool);
 	osc_pool_drain_inbox(pool);
 	osc_call_fail_all(pool, OSCAR_ECLOSED);
 	osc_call_run_done(pool);
@@ -337,7 +296,7 @@ static void osc_pool_thread(void *arg)
 	oscar_pool_t *pool = arg;
 	// Sub pools start from this thread, before the loop runs; open waits
 	// until they are ready.
-	if (osc_subpools_start(pool) == 0) {
+	if (pool->hooks->subs_start(pool) == 0) {
 		uv_sem_post(&pool->started);
 	}
 	uv_run(&pool->loop, UV_RUN_DEFAULT);
@@ -367,12 +326,6 @@ static uint64_t osc_random_id(void)
 	return (id);
 }
 
-// oscar_pool_open starts a pool and its thread.
-int oscar_pool_open(oscar_pool_t **poolp, const oscar_pool_config_t *cfg, oscar_error_t *err)
-{
-	return (osc_pool_open_home(poolp, cfg, NULL, err));
-}
-
 // osc_open_fail fills err (if given) for a pool that could not open, and
 // returns code.
 static int osc_open_fail(oscar_error_t *err, int code, const char *address, const char *fmt, ...)
@@ -394,10 +347,11 @@ static int osc_open_fail(oscar_error_t *err, int code, const char *address, cons
 	return (code);
 }
 
-// osc_pool_open_home opens a pool as oscar_pool_open does; home, when not
-// NULL, is the address of the main pool that started this process.
-int osc_pool_open_home(
-    oscar_pool_t **poolp, const oscar_pool_config_t *cfg, const char *home, oscar_error_t *err)
+// osc_pool_open_home opens a pool for oscar_pool_open, with the hooks of
+// the layers above the loop; home, when not NULL, is the address of the
+// main pool that started this process.
+int osc_pool_open_home(oscar_pool_t **poolp, const oscar_pool_config_t *cfg, const char *home,
+    const osc_pool_hooks_t *hooks, oscar_error_t *err)
 {
 	oscar_pool_config_t defaults;
 	if (poolp == NULL) {
@@ -439,7 +393,8 @@ int osc_pool_open_home(
 	if (pool == NULL) {
 		return (osc_open_fail(err, OSCAR_ENOMEM, cfg->address, "no memory for a pool"));
 	}
-	pool->cfg = *cfg;
+	pool->cfg   = *cfg;
+	pool->hooks = hooks;
 	if (pool->cfg.default_timeout_ms == 0) {
 		pool->cfg.default_timeout_ms = defaults.default_timeout_ms;
 	}
@@ -593,7 +548,7 @@ void oscar_pool_free(oscar_pool_t **poolp)
 	// Posts that raced with the end of the loop.
 	osc_pool_drain_inbox(pool);
 	uv_loop_close(&pool->loop);
-	osc_subpools_free(pool);
+	pool->hooks->subs_free(pool);
 	osc_map_fini(&pool->actors);
 	free(pool->heap.items);
 	free(pool);
@@ -618,13 +573,6 @@ bool osc_pool_on_loop(const oscar_pool_t *pool)
 {
 	uv_thread_t self = uv_thread_self();
 	return (uv_thread_equal(&self, &pool->thread) != 0);
-}
-
-// osc_ref_is_local tells whether ref names an actor of pool: its address
-// is pool's own, or empty.
-bool osc_ref_is_local(const oscar_pool_t *pool, const oscar_ref_t *ref)
-{
-	return (ref->addr[0] == '\0' || strcmp(ref->addr, pool->address) == 0);
 }
 
 // ---------------------------------------------------------------------------

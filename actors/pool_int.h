@@ -26,6 +26,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include <uv.h>
 
@@ -69,6 +70,23 @@ osc_post_t *osc_inbox_pop(osc_inbox_t *q);
 // ---------------------------------------------------------------------------
 // Pool
 
+// osc_pool_hooks_t is what the layers above the pool loop (the host-thread
+// API, sub pools) plug into it, so that the loop and the call records
+// call them without naming them. oscar_pool_open (subpool.c) sets them.
+typedef struct osc_pool_hooks {
+	// post handles a post of any kind but OSC_POST_NET (host.c), and
+	// fails it when the pool no longer runs.
+	void (*post)(oscar_pool_t *pool, osc_post_t *p);
+	// host_finish completes the host handle of a finished call (host.c).
+	void (*host_finish)(osc_call_t *c);
+	// subs_start starts the sub pools, on the pool's thread before its
+	// loop runs (1 when open must wait for them); subs_stop stops them at
+	// shutdown; subs_free reaps them when the pool is freed.
+	int (*subs_start)(oscar_pool_t *pool);
+	void (*subs_stop)(oscar_pool_t *pool);
+	void (*subs_free)(oscar_pool_t *pool);
+} osc_pool_hooks_t;
+
 typedef enum osc_pool_state {
 	OSC_POOL_RUNNING,
 	OSC_POOL_CLOSING,
@@ -76,8 +94,9 @@ typedef enum osc_pool_state {
 } osc_pool_state_t;
 
 struct oscar_pool {
-	oscar_pool_config_t cfg;
-	char                address[OSCAR_ADDR_MAX];
+	oscar_pool_config_t     cfg;
+	const osc_pool_hooks_t *hooks;
+	char                    address[OSCAR_ADDR_MAX];
 	// home is the address of this pool's main pool when it runs as a sub
 	// pool (oscar_subpool_main), else "": who to ask how a peer died.
 	char        home[OSCAR_ADDR_MAX];
@@ -256,17 +275,23 @@ struct osc_call {
 // Cross-file functions (loop thread unless noted)
 
 // pool.c
-// osc_pool_open_home is oscar_pool_open for a sub pool, whose main pool is
-// at home (see oscar_pool_t.home).
-int osc_pool_open_home(
-    oscar_pool_t **poolp, const oscar_pool_config_t *cfg, const char *home, oscar_error_t *err);
+// osc_pool_open_home opens a pool (oscar_pool_open), whose main pool is at
+// home when it is a sub pool (see oscar_pool_t.home), with the hooks of
+// the layers above the loop.
+int  osc_pool_open_home(oscar_pool_t **poolp, const oscar_pool_config_t *cfg, const char *home,
+     const osc_pool_hooks_t *hooks, oscar_error_t *err);
 void osc_pool_arm(oscar_pool_t *pool, int64_t deadline);
-bool osc_pool_on_loop(const oscar_pool_t *pool); // any thread
-void osc_pool_schedule(oscar_pool_t *pool, osc_actor_t *a);
+bool osc_pool_on_loop(const oscar_pool_t *pool);              // any thread
 int  osc_pool_post(oscar_pool_t *pool, osc_post_t *p);        // any thread
 void osc_pool_post_always(oscar_pool_t *pool, osc_post_t *p); // any thread
 void osc_pool_wake(oscar_pool_t *pool);                       // any thread
-bool osc_ref_is_local(const oscar_pool_t *pool, const oscar_ref_t *ref);
+
+// osc_ref_is_local tells whether ref names an actor of pool: its address
+// is pool's own, or empty.
+static inline bool osc_ref_is_local(const oscar_pool_t *pool, const oscar_ref_t *ref)
+{
+	return (ref->addr[0] == '\0' || strcmp(ref->addr, pool->address) == 0);
+}
 
 // osc_class_find returns the class called name among pool's classes.
 const oscar_actor_class_t *osc_class_find(const oscar_pool_t *pool, const char *name);

@@ -52,6 +52,8 @@ typedef struct osc_sub_wait {
 	char          label[OSCAR_NAME_MAX];
 } osc_sub_wait_t;
 
+static const osc_pool_hooks_t osc_hooks; // below, with oscar_pool_open
+
 extern char **environ;
 
 static void osc_sub_spawn(osc_subpool_t *s);
@@ -771,7 +773,7 @@ int oscar_subpool_main(const oscar_actor_class_t *const *classes)
 		cfg.secret_len = len;
 	}
 	oscar_error_t err;
-	int           rv = osc_pool_open_home(&pool, &cfg, getenv("OSCAR_SUBPOOL_MAIN"), &err);
+	int rv = osc_pool_open_home(&pool, &cfg, getenv("OSCAR_SUBPOOL_MAIN"), &osc_hooks, &err);
 	sodium_memzero(secret, sizeof(secret));
 	if (rv != 0) {
 		fprintf(
@@ -805,6 +807,26 @@ int oscar_subpool_main(const oscar_actor_class_t *const *classes)
 		close(sfd);
 	}
 	return (0);
+}
+
+// ---------------------------------------------------------------------------
+// Opening a pool
+
+// The hooks that plug the layers above the pool loop into it: the
+// host-thread API (host.c) and the sub pools (this file).
+static const osc_pool_hooks_t osc_hooks = {
+	.post        = osc_host_dispatch,
+	.host_finish = osc_host_finish,
+	.subs_start  = osc_subpools_start,
+	.subs_stop   = osc_subpools_stop,
+	.subs_free   = osc_subpools_free,
+};
+
+// oscar_pool_open starts a pool and its thread (pool.c), with its sub
+// pools.
+int oscar_pool_open(oscar_pool_t **poolp, const oscar_pool_config_t *cfg, oscar_error_t *err)
+{
+	return (osc_pool_open_home(poolp, cfg, NULL, &osc_hooks, err));
 }
 
 // ---------------------------------------------------------------------------
