@@ -50,10 +50,10 @@ osc_actor_t *osc_actor_find(oscar_pool_t *pool, const char *uid)
 // pool's loop serves (pool.c).
 static void osc_actor_schedule(osc_actor_t *a)
 {
-	if (a->scheduled) {
+	if (a->flags & OSC_ACTOR_QUEUED) {
 		return;
 	}
-	a->scheduled = true;
+	a->flags |= OSC_ACTOR_QUEUED;
 	osc_list_append(&a->pool->runq, &a->runq_node);
 }
 
@@ -334,10 +334,12 @@ int osc_actor_enqueue(osc_actor_t *a, osc_req_t *req, oscar_error_t *err)
 	size_t need = req->kind == OSC_REQ_BATCH && req->method->batch_fn == NULL && req->batch_idx
 	                  ? req->batch_idx
 	                  : 1;
-	if (a->mb_len + need > a->pool->cfg.mailbox_limit) {
+	// The length is kept in 32 bits: a mailbox_limit above that is no
+	// limit, as no process holds four billion requests.
+	if (a->mb_len + need > a->pool->cfg.mailbox_limit || a->mb_len + need >= UINT32_MAX) {
 		osc_error_set(err, a->pool, OSCAR_EMBOXFULL, a->ref.uid, req->method->name,
-		    "mailbox of %s is full (%zu messages, limit %zu)", a->ref.uid, a->mb_len,
-		    a->pool->cfg.mailbox_limit);
+		    "mailbox of %s is full (%zu messages, limit %zu)", a->ref.uid,
+		    (size_t) a->mb_len, a->pool->cfg.mailbox_limit);
 		return (OSCAR_EMBOXFULL);
 	}
 	// A call made from a handler still running is checked when that
@@ -489,7 +491,7 @@ static void osc_batch_expand(osc_actor_t *a, osc_req_t *req)
 		osc_batch_item_done(b, 0, 0, NULL, NULL);
 	} else {
 		osc_list_splice_head(&a->mailbox, &run);
-		a->mb_len += n;
+		a->mb_len += n; // room made for them at enqueue
 	}
 	req->replied = true;
 	osc_req_release(req);
@@ -682,7 +684,7 @@ int osc_actor_create(oscar_pool_t *pool, const oscar_actor_class_t *cls, const c
 static void osc_runq_unlink(oscar_pool_t *pool, osc_actor_t *a)
 {
 	osc_list_remove(&pool->runq, &a->runq_node);
-	a->scheduled = false;
+	a->flags &= ~OSC_ACTOR_QUEUED;
 }
 
 // osc_actor_destroy takes a out of service: queued requests fail with
@@ -702,7 +704,7 @@ int osc_actor_destroy(osc_actor_t *a)
 	}
 	a->flags |= OSC_ACTOR_DEAD;
 	osc_map_remove(&pool->actors, osc_hash_str(a->ref.uid), a);
-	if (a->scheduled) {
+	if (a->flags & OSC_ACTOR_QUEUED) {
 		osc_runq_unlink(pool, a);
 	}
 	int code = pool->state == OSC_POOL_RUNNING ? OSCAR_ENOACTOR : OSCAR_ECLOSED;

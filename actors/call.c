@@ -146,6 +146,24 @@ static void osc_heap_remove(oscar_pool_t *pool, osc_call_t *c)
 	osc_heap_down(pool, pool->heap.items[i]->heap_idx);
 }
 
+// osc_call_arm makes sure the pool's deadline timer fires no later than
+// deadline (a uv_now() time in milliseconds). A timer that fires early
+// finds nothing due and re-arms for the earliest pending deadline
+// (osc_call_expire).
+static void osc_call_arm(oscar_pool_t *pool, int64_t deadline)
+{
+	if (pool->state == OSC_POOL_CLOSED) {
+		return;
+	}
+	if (pool->armed_at >= 0 && pool->armed_at <= deadline) {
+		return;
+	}
+	int64_t now   = (int64_t) uv_now(&pool->loop);
+	int64_t delay = deadline > now ? deadline - now : 0;
+	uv_timer_start(&pool->timer, pool->timer_cb, (uint64_t) delay, 0);
+	pool->armed_at = deadline;
+}
+
 // ---------------------------------------------------------------------------
 // Starting and finishing calls
 
@@ -232,7 +250,7 @@ osc_call_t *osc_call_new(oscar_pool_t *pool, const char *uid, const char *method
 void osc_call_link(oscar_pool_t *pool, osc_call_t *c, osc_actor_t *owner, osc_req_t *parent)
 {
 	osc_heap_push(pool, c);
-	osc_pool_arm(pool, c->deadline);
+	osc_call_arm(pool, c->deadline);
 	if (owner != NULL) {
 		c->owner = owner;
 		osc_owner_link(owner, c);
@@ -467,7 +485,7 @@ void osc_call_expire(oscar_pool_t *pool, int64_t now)
 		osc_call_complete(c, OSCAR_ETIMEDOUT, NULL, &err);
 	}
 	if (pool->heap.len != 0) {
-		osc_pool_arm(pool, pool->heap.items[0]->deadline);
+		osc_call_arm(pool, pool->heap.items[0]->deadline);
 	}
 }
 

@@ -138,7 +138,7 @@ static void osc_pool_run(oscar_pool_t *pool)
 		for (unsigned n = 0;
 		     n < OSC_ACTOR_SLICE && (node = osc_list_pop(&pool->runq)) != NULL; n++) {
 			osc_actor_t *a = OSC_CONTAINER_OF(node, osc_actor_t, runq_node);
-			a->scheduled   = false;
+			a->flags &= ~OSC_ACTOR_QUEUED;
 			osc_actor_run(a, pool->cfg.actor_batch);
 			osc_call_run_done(pool);
 			work++;
@@ -174,23 +174,6 @@ static void osc_pool_timer_cb(uv_timer_t *t)
 	uv_update_time(&pool->loop);
 	osc_call_expire(pool, (int64_t) uv_now(&pool->loop));
 	osc_pool_run(pool);
-}
-
-// osc_pool_arm makes sure the deadline timer fires no later than deadline
-// (a uv_now() time in milliseconds). A timer that fires early finds nothing
-// due and re-arms for the earliest pending deadline.
-void osc_pool_arm(oscar_pool_t *pool, int64_t deadline)
-{
-	if (pool->state == OSC_POOL_CLOSED) {
-		return;
-	}
-	if (pool->armed_at >= 0 && pool->armed_at <= deadline) {
-		return;
-	}
-	int64_t now   = (int64_t) uv_now(&pool->loop);
-	int64_t delay = deadline > now ? deadline - now : 0;
-	uv_timer_start(&pool->timer, osc_pool_timer_cb, (uint64_t) delay, 0);
-	pool->armed_at = deadline;
 }
 
 // ---------------------------------------------------------------------------
@@ -459,6 +442,7 @@ int osc_pool_open_home(oscar_pool_t **poolp, const oscar_pool_config_t *cfg, con
 	}
 	uv_async_init(&pool->loop, &pool->wake, osc_pool_wake_cb);
 	uv_timer_init(&pool->loop, &pool->timer);
+	pool->timer_cb = osc_pool_timer_cb; // call.c arms the timer
 	uv_idle_init(&pool->loop, &pool->idle);
 	pool->wake.data  = pool;
 	pool->timer.data = pool;

@@ -105,7 +105,8 @@ struct oscar_pool {
 	uv_loop_t   loop;
 	uv_thread_t thread;
 	uv_async_t  wake;
-	uv_timer_t  timer;
+	uv_timer_t  timer;    // the deadline timer, armed by call.c
+	uv_timer_cb timer_cb; // what it runs (pool.c)
 	uv_idle_t   idle;
 	uv_sem_t    started;
 
@@ -163,19 +164,19 @@ enum {
 	OSC_ACTOR_DEAD    = 1u << 0, // out of the map; no new work
 	OSC_ACTOR_EXITING = 1u << 1, // destroy when the handler returns
 	OSC_ACTOR_RUNNING = 1u << 2, // a handler is on the stack
+	OSC_ACTOR_QUEUED  = 1u << 3, // on the pool's run queue
 };
 
 struct oscar_actor {
 	oscar_pool_t              *pool;
 	const oscar_actor_class_t *cls;
 	uint32_t                   flags;
-	osc_list_t                 mailbox; // queued requests, by their node
-	size_t                     mb_len;
-	osc_req_t                 *held;     // deferred with OSCAR_DEFER_HOLD
-	osc_list_t                 deferred; // all deferred requests, by their node
-	osc_list_t                 calls;    // outstanding calls made by us, by onode
-	osc_node_t                 runq_node;
-	bool                       scheduled; // on pool->runq
+	uint32_t                   mb_len;    // below UINT32_MAX (osc_actor_enqueue)
+	osc_list_t                 mailbox;   // queued requests, by their node
+	osc_req_t                 *held;      // deferred with OSCAR_DEFER_HOLD
+	osc_list_t                 deferred;  // all deferred requests, by their node
+	osc_list_t                 calls;     // outstanding calls made by us, by onode
+	osc_node_t                 runq_node; // on pool->runq when OSC_ACTOR_QUEUED
 	oscar_ref_t                ref;
 	max_align_t                state[]; // cls->state_size bytes
 };
@@ -280,7 +281,6 @@ struct osc_call {
 // the layers above the loop.
 int  osc_pool_open_home(oscar_pool_t **poolp, const oscar_pool_config_t *cfg, const char *home,
      const osc_pool_hooks_t *hooks, oscar_error_t *err);
-void osc_pool_arm(oscar_pool_t *pool, int64_t deadline);
 bool osc_pool_on_loop(const oscar_pool_t *pool);              // any thread
 int  osc_pool_post(oscar_pool_t *pool, osc_post_t *p);        // any thread
 void osc_pool_post_always(oscar_pool_t *pool, osc_post_t *p); // any thread
