@@ -14,26 +14,8 @@
 #include "bench/bench.h"
 
 // What dask.c and child.c take from bench.c, which holds oscar-bench's
-// main(): the same behaviour, for this test's needs.
-double bench_now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ((double) ts.tv_sec + (double) ts.tv_nsec * 1e-9);
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *) a, y = *(const double *) b;
-	return ((x > y) - (x < y));
-}
-
-double bench_median(double *v, int n)
-{
-	qsort(v, (size_t) n, sizeof(double), cmp_double);
-	return (n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2);
-}
-
+// main(): the same behaviour, for this test's needs (bench_now and
+// bench_median come from bench/util.c, as in oscar-bench).
 void bench_die(const char *what, int rv)
 {
 	cr_assert_fail("%s: %s", what, oscar_strerror(rv));
