@@ -296,8 +296,7 @@ int osc_call_start(
 		return (OSCAR_EBADARGS);
 	}
 	if (!osc_ref_is_local(pool, ref)) {
-		return (osc_remote_start(pool, owner, parent, ref, method, kind, args,
-		    d->timeout_ms, d->cb, d->arg, d->host, callp, err));
+		return (osc_remote_start(pool, d, callp, err));
 	}
 	osc_actor_t *a = osc_actor_find(pool, ref->uid);
 	if (a == NULL) {

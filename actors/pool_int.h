@@ -267,9 +267,9 @@ struct osc_call {
 	oscar_value_t   *value;
 	oscar_error_t   *err;
 	char             target[OSCAR_UID_MAX + OSCAR_NAME_MAX]; // "uid.method"
-	uint8_t          uid_len;       // where the uid ends in target (uids may hold dots)
-	struct osc_peer *peer;          // remote call: the pool it went to
-	osc_call_t      *pnext, *pprev; // the peer's list of pending calls
+	uint8_t          uid_len; // where the uid ends in target (uids may hold dots)
+	struct osc_peer *peer;    // remote call: the pool it went to
+	osc_node_t       pnode;   // in the peer's list of pending (or held) calls
 };
 
 // ---------------------------------------------------------------------------
