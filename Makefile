@@ -47,7 +47,7 @@ OSCAR_UBSAN_OPTIONS ?= print_stacktrace=1:halt_on_error=1:abort_on_error=1
 CTEST_FLAGS := --output-on-failure -j$(JOBS) --timeout $(CTEST_TIMEOUT) --no-tests=error
 
 .PHONY: help setup build asan release run test check check-asan valgrind install \
-	install-check embed bench clean format format-check
+	install-check embed bench clean format format-check check-layers
 
 help:
 	@echo "Oscar-C make targets:"
@@ -70,6 +70,7 @@ help:
 	@echo "  make setup          install the Debian packages that are missing"
 	@echo "  make format-check   every C file laid out as .clang-format says (part of make test)"
 	@echo "  make format         lay out every C file as .clang-format says"
+	@echo "  make check-layers   list calls from actors/ into a higher layer (docs/architecture.md)"
 	@echo "  make clean          remove every build directory"
 	@echo "Variables: JOBS=$(JOBS) CTEST_TIMEOUT=$(CTEST_TIMEOUT) PREFIX=$(PREFIX) ARGS=..."
 
@@ -118,6 +119,11 @@ format-check: setup
 
 format: setup
 	@bash scripts/check-format.sh --fix
+
+# Lists every call from a file of actors/ into a layer above its own
+# (docs/architecture.md, "Layers"); reads the object files of build/.
+check-layers: build
+	@bash scripts/check-layers.sh $(BUILD)
 
 check: build
 	@echo "== tests: $(BUILD)/ (RelWithDebInfo)"

@@ -46,6 +46,17 @@ osc_actor_t *osc_actor_find(oscar_pool_t *pool, const char *uid)
 	return (NULL);
 }
 
+// osc_actor_schedule puts a on its pool's run queue (once), which the
+// pool's loop serves (pool.c).
+static void osc_actor_schedule(osc_actor_t *a)
+{
+	if (a->flags & OSC_ACTOR_QUEUED) {
+		return;
+	}
+	a->flags |= OSC_ACTOR_QUEUED;
+	osc_list_append(&a->pool->runq, &a->runq_node);
+}
+
 // ---------------------------------------------------------------------------
 // Requests
 
@@ -94,25 +105,12 @@ osc_req_t *osc_req_new(
 
 static void osc_deferred_link(osc_actor_t *a, osc_req_t *req)
 {
-	req->dprev = NULL;
-	req->dnext = a->deferred;
-	if (a->deferred != NULL) {
-		a->deferred->dprev = req;
-	}
-	a->deferred = req;
+	osc_list_prepend(&a->deferred, &req->node);
 }
 
 static void osc_deferred_unlink(osc_actor_t *a, osc_req_t *req)
 {
-	if (req->dprev != NULL) {
-		req->dprev->dnext = req->dnext;
-	} else {
-		a->deferred = req->dnext;
-	}
-	if (req->dnext != NULL) {
-		req->dnext->dprev = req->dprev;
-	}
-	req->dprev = req->dnext = NULL;
+	osc_list_remove(&a->deferred, &req->node);
 }
 
 static bool osc_req_is_deferred(const osc_req_t *req)
@@ -126,8 +124,9 @@ static void osc_req_release(osc_req_t *req)
 	if (req->route != NULL) {
 		osc_remote_forget(req);
 	}
-	for (osc_call_t *c = req->children; c != NULL; c = c->cnext) {
-		c->parent = NULL;
+	osc_node_t *n;
+	while ((n = osc_list_pop(&req->children)) != NULL) {
+		OSC_CONTAINER_OF(n, osc_call_t, cnode)->parent = NULL;
 	}
 	oscar_value_free(req->args);
 	free(req->chain);
@@ -141,7 +140,7 @@ void osc_req_maybe_free(osc_req_t *req)
 	if (!req->replied || req->state == OSC_REQ_RUNNING || req->pins != 0) {
 		return;
 	}
-	if (req->children != NULL) {
+	if (!osc_list_empty(&req->children)) {
 		if (req->state != OSC_REQ_ZOMBIE) {
 			if (!osc_req_is_deferred(req)) {
 				osc_deferred_link(req->actor, req);
@@ -255,8 +254,8 @@ void osc_req_finish(osc_req_t *req, int code, oscar_value_t *value, const oscar_
 	if (req->state == OSC_REQ_HELD) {
 		a->held    = NULL;
 		req->state = OSC_REQ_YIELDED;
-		if (a->mb_head != NULL && !(a->flags & OSC_ACTOR_DEAD)) {
-			osc_pool_schedule(a->pool, a);
+		if (!osc_list_empty(&a->mailbox) && !(a->flags & OSC_ACTOR_DEAD)) {
+			osc_actor_schedule(a);
 		}
 	}
 	osc_req_maybe_free(req);
@@ -296,7 +295,8 @@ static bool osc_waits_on(const osc_req_t *w, const osc_req_t *x, int *budget)
 	if (osc_chain_has(x, w->token)) {
 		return (true);
 	}
-	for (const osc_call_t *c = w->children; c != NULL; c = c->cnext) {
+	for (const osc_call_t *c = OSC_LIST_FIRST(&w->children, osc_call_t, cnode); c != NULL;
+	     c                   = OSC_LIST_NEXT(c, osc_call_t, cnode)) {
 		const osc_req_t *r = c->req;
 		if (c->done || r == NULL) {
 			continue;
@@ -334,10 +334,12 @@ int osc_actor_enqueue(osc_actor_t *a, osc_req_t *req, oscar_error_t *err)
 	size_t need = req->kind == OSC_REQ_BATCH && req->method->batch_fn == NULL && req->batch_idx
 	                  ? req->batch_idx
 	                  : 1;
-	if (a->mb_len + need > a->pool->cfg.mailbox_limit) {
+	// The length is kept in 32 bits: a mailbox_limit above that is no
+	// limit, as no process holds four billion requests.
+	if (a->mb_len + need > a->pool->cfg.mailbox_limit || a->mb_len + need >= UINT32_MAX) {
 		osc_error_set(err, a->pool, OSCAR_EMBOXFULL, a->ref.uid, req->method->name,
-		    "mailbox of %s is full (%zu messages, limit %zu)", a->ref.uid, a->mb_len,
-		    a->pool->cfg.mailbox_limit);
+		    "mailbox of %s is full (%zu messages, limit %zu)", a->ref.uid,
+		    (size_t) a->mb_len, a->pool->cfg.mailbox_limit);
 		return (OSCAR_EMBOXFULL);
 	}
 	// A call made from a handler still running is checked when that
@@ -353,16 +355,10 @@ int osc_actor_enqueue(osc_actor_t *a, osc_req_t *req, oscar_error_t *err)
 		return (OSCAR_EDEADLOCK);
 	}
 	req->state = OSC_REQ_QUEUED;
-	req->next  = NULL;
-	if (a->mb_tail != NULL) {
-		a->mb_tail->next = req;
-	} else {
-		a->mb_head = req;
-	}
-	a->mb_tail = req;
+	osc_list_append(&a->mailbox, &req->node);
 	a->mb_len++;
 	if (a->held == NULL) {
-		osc_pool_schedule(a->pool, a);
+		osc_actor_schedule(a);
 	}
 	return (0);
 }
@@ -370,17 +366,7 @@ int osc_actor_enqueue(osc_actor_t *a, osc_req_t *req, oscar_error_t *err)
 // osc_mailbox_unlink removes req (known to be queued) from a's mailbox.
 static void osc_mailbox_unlink(osc_actor_t *a, osc_req_t *req)
 {
-	osc_req_t **pp   = &a->mb_head;
-	osc_req_t  *prev = NULL;
-	while (*pp != req) {
-		prev = *pp;
-		pp   = &(*pp)->next;
-	}
-	*pp = req->next;
-	if (a->mb_tail == req) {
-		a->mb_tail = prev;
-	}
-	req->next = NULL;
+	osc_list_remove(&a->mailbox, &req->node);
 	a->mb_len--;
 }
 
@@ -402,9 +388,9 @@ static void osc_fail_deadlocked(osc_req_t *x)
 // request now holding it waits on.
 static void osc_actor_check_deadlocks(osc_actor_t *a)
 {
-	osc_req_t *req = a->mb_head;
+	osc_req_t *req = OSC_LIST_FIRST(&a->mailbox, osc_req_t, node);
 	while (req != NULL && a->held != NULL) {
-		osc_req_t *next = req->next;
+		osc_req_t *next = OSC_LIST_NEXT(req, osc_req_t, node);
 		if (osc_would_deadlock(a, req)) {
 			osc_fail_deadlocked(req);
 		}
@@ -417,7 +403,8 @@ static void osc_actor_check_deadlocks(osc_actor_t *a)
 // (transitively) waits on req can never run, so it fails now.
 static void osc_req_check_children(osc_req_t *req)
 {
-	for (osc_call_t *c = req->children; c != NULL; c = c->cnext) {
+	for (osc_call_t *c = OSC_LIST_FIRST(&req->children, osc_call_t, cnode); c != NULL;
+	     c             = OSC_LIST_NEXT(c, osc_call_t, cnode)) {
 		osc_req_t *x = c->req;
 		if (!c->done && x != NULL && x->state == OSC_REQ_QUEUED &&
 		    osc_would_deadlock(x->actor, x)) {
@@ -479,8 +466,8 @@ static void osc_batch_expand(osc_actor_t *a, osc_req_t *req)
 		b->call->req   = NULL;
 		b->call->batch = b;
 	}
-	req->call        = NULL;
-	osc_req_t *first = NULL, *last = NULL;
+	req->call      = NULL;
+	osc_list_t run = { 0 }; // the items, in order
 	for (uint32_t i = 0; i < n; i++) {
 		osc_req_t *it = items[i];
 		it->actor     = a;
@@ -496,24 +483,15 @@ static void osc_batch_expand(osc_actor_t *a, osc_req_t *req)
 			memcpy(it->chain, req->chain, req->chain_len * sizeof(uint64_t));
 			it->chain_len = req->chain_len;
 		}
-		if (last != NULL) {
-			last->next = it;
-		} else {
-			first = it;
-		}
-		last = it;
+		osc_list_append(&run, &it->node);
 	}
 	free(items);
 	if (n == 0) {
 		b->pending = 1;
 		osc_batch_item_done(b, 0, 0, NULL, NULL);
 	} else {
-		last->next = a->mb_head;
-		a->mb_head = first;
-		if (a->mb_tail == NULL) {
-			a->mb_tail = last;
-		}
-		a->mb_len += n;
+		osc_list_splice_head(&a->mailbox, &run);
+		a->mb_len += n; // room made for them at enqueue
 	}
 	req->replied = true;
 	osc_req_release(req);
@@ -578,22 +556,21 @@ static bool osc_actor_dispatch(osc_actor_t *a, osc_req_t *req)
 void osc_actor_run(osc_actor_t *a, unsigned budget)
 {
 	for (unsigned n = 0; n < budget; n++) {
-		if (a->mb_head == NULL || a->held != NULL || (a->flags & OSC_ACTOR_DEAD)) {
+		if (a->held != NULL || (a->flags & OSC_ACTOR_DEAD)) {
 			return;
 		}
-		osc_req_t *req = a->mb_head;
-		a->mb_head     = req->next;
-		if (a->mb_head == NULL) {
-			a->mb_tail = NULL;
+		osc_node_t *node = osc_list_pop(&a->mailbox);
+		if (node == NULL) {
+			return;
 		}
-		req->next = NULL;
+		osc_req_t *req = OSC_CONTAINER_OF(node, osc_req_t, node);
 		a->mb_len--;
 		if (!osc_actor_dispatch(a, req)) {
 			return;
 		}
 	}
-	if (a->mb_head != NULL && a->held == NULL && !(a->flags & OSC_ACTOR_DEAD)) {
-		osc_pool_schedule(a->pool, a);
+	if (!osc_list_empty(&a->mailbox) && a->held == NULL && !(a->flags & OSC_ACTOR_DEAD)) {
+		osc_actor_schedule(a);
 	}
 }
 
@@ -706,22 +683,8 @@ int osc_actor_create(oscar_pool_t *pool, const oscar_actor_class_t *cls, const c
 
 static void osc_runq_unlink(oscar_pool_t *pool, osc_actor_t *a)
 {
-	osc_actor_t *prev = NULL;
-	for (osc_actor_t *x = pool->runq_head; x != NULL; prev = x, x = x->runq_next) {
-		if (x == a) {
-			if (prev != NULL) {
-				prev->runq_next = a->runq_next;
-			} else {
-				pool->runq_head = a->runq_next;
-			}
-			if (pool->runq_tail == a) {
-				pool->runq_tail = prev;
-			}
-			break;
-		}
-	}
-	a->scheduled = false;
-	a->runq_next = NULL;
+	osc_list_remove(&pool->runq, &a->runq_node);
+	a->flags &= ~OSC_ACTOR_QUEUED;
 }
 
 // osc_actor_destroy takes a out of service: queued requests fail with
@@ -741,14 +704,14 @@ int osc_actor_destroy(osc_actor_t *a)
 	}
 	a->flags |= OSC_ACTOR_DEAD;
 	osc_map_remove(&pool->actors, osc_hash_str(a->ref.uid), a);
-	if (a->scheduled) {
+	if (a->flags & OSC_ACTOR_QUEUED) {
 		osc_runq_unlink(pool, a);
 	}
 	int code = pool->state == OSC_POOL_RUNNING ? OSCAR_ENOACTOR : OSCAR_ECLOSED;
 
 	// Fail what is queued.
 	osc_req_t *req;
-	while ((req = a->mb_head) != NULL) {
+	while ((req = OSC_LIST_FIRST(&a->mailbox, osc_req_t, node)) != NULL) {
 		oscar_error_t err;
 		osc_mailbox_unlink(a, req);
 		osc_error_set(&err, pool, code, a->ref.uid, req->method->name,
@@ -760,7 +723,8 @@ int osc_actor_destroy(osc_actor_t *a)
 	// Tell the callers of deferred requests; keep the requests alive
 	// until after the destroy hook, which may still look at them.
 	a->held = NULL;
-	for (req = a->deferred; req != NULL; req = req->dnext) {
+	for (req = OSC_LIST_FIRST(&a->deferred, osc_req_t, node); req != NULL;
+	     req = OSC_LIST_NEXT(req, osc_req_t, node)) {
 		if (req->kind == OSC_REQ_ITEM && !req->replied) {
 			oscar_error_t err;
 			osc_error_set(&err, pool, code, a->ref.uid, req->method->name,
@@ -790,7 +754,7 @@ int osc_actor_destroy(osc_actor_t *a)
 	}
 	// Calls the destroy hook made have no one to report to.
 	osc_call_detach_owner(a, false);
-	while ((req = a->deferred) != NULL) {
+	while ((req = OSC_LIST_FIRST(&a->deferred, osc_req_t, node)) != NULL) {
 		osc_deferred_unlink(a, req);
 		osc_req_release(req);
 	}
@@ -995,7 +959,8 @@ void osc_req_cancel(osc_req_t *req)
 	bool running = (a->flags & OSC_ACTOR_RUNNING) != 0;
 	a->flags |= OSC_ACTOR_RUNNING;
 	req->pins++;
-	for (osc_call_t *c = req->children; c != NULL; c = c->cnext) {
+	for (osc_call_t *c = OSC_LIST_FIRST(&req->children, osc_call_t, cnode); c != NULL;
+	     c             = OSC_LIST_NEXT(c, osc_call_t, cnode)) {
 		osc_call_cancel(c);
 	}
 	if (req->cancel_cb != NULL && !req->replied) {

@@ -1,5 +1,5 @@
 // Calls: the caller's side. Call records and their deadlines, reply
-// callbacks, cancellation, and the host-thread API built on them.
+// callbacks, cancellation, and the actor-side API built on them.
 //
 // Design note. Every call, from an actor or from a host thread, is an
 // osc_call_t on the loop of the pool that started it, sitting in a binary
@@ -8,29 +8,19 @@
 // and joins the done queue, whose callbacks run from the pool's run loop,
 // never from inside the replying handler.
 //
-// A host thread's synchronous call is oscar_call_start plus
-// oscar_call_wait: the handle is posted to the pool's inbox, the loop
-// starts an ordinary call on its behalf, and the done queue signals the
-// handle's condition variable. The host enforces the deadline itself as
-// well, so even a pool thread stuck in a hook never holds it past it.
+// A host thread's call (host.c) is an ordinary call record started by the
+// loop on the handle's behalf; the done queue completes the handle.
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <signal.h>
-#include <unistd.h>
 
 #include "actors/pool_int.h"
-#include "actors/subpool.h"
 #include "actors/transport.h"
 #include "actors/wire.h"
 
 #define OSC_MAX_CHAIN 256
-
-// How long after a call's deadline a host thread stops waiting for the
-// pool to report it.
-#define OSC_HOST_GRACE_MS 20
 
 // ---------------------------------------------------------------------------
 // Errors
@@ -49,16 +39,6 @@ void osc_error_set(oscar_error_t *err, const oscar_pool_t *pool, int code, const
 	va_start(ap, fmt);
 	vsnprintf(err->message, sizeof(err->message), fmt, ap);
 	va_end(ap);
-}
-
-// osc_fail fills err (if given) for a failure found before any pool was
-// involved, and returns code.
-static int osc_fail(oscar_error_t *err, int code, const char *msg)
-{
-	if (oscar_error_set(err, code, "%s", msg) != 0 && err != NULL) {
-		err->pid = (int64_t) getpid();
-	}
-	return (code);
 }
 
 // osc_error_dup copies err to the heap (NULL when out of memory).
@@ -166,47 +146,42 @@ static void osc_heap_remove(oscar_pool_t *pool, osc_call_t *c)
 	osc_heap_down(pool, pool->heap.items[i]->heap_idx);
 }
 
+// osc_call_arm makes sure the pool's deadline timer fires no later than
+// deadline (a uv_now() time in milliseconds). A timer that fires early
+// finds nothing due and re-arms for the earliest pending deadline
+// (osc_call_expire).
+static void osc_call_arm(oscar_pool_t *pool, int64_t deadline)
+{
+	if (pool->state == OSC_POOL_CLOSED) {
+		return;
+	}
+	if (pool->armed_at >= 0 && pool->armed_at <= deadline) {
+		return;
+	}
+	int64_t now   = (int64_t) uv_now(&pool->loop);
+	int64_t delay = deadline > now ? deadline - now : 0;
+	uv_timer_start(&pool->timer, pool->timer_cb, (uint64_t) delay, 0);
+	pool->armed_at = deadline;
+}
+
 // ---------------------------------------------------------------------------
 // Starting and finishing calls
 
 static void osc_owner_link(osc_actor_t *a, osc_call_t *c)
 {
-	c->oprev = NULL;
-	c->onext = a->calls;
-	if (a->calls != NULL) {
-		a->calls->oprev = c;
-	}
-	a->calls = c;
+	osc_list_prepend(&a->calls, &c->onode);
 }
 
 static void osc_owner_unlink(osc_call_t *c)
 {
-	osc_actor_t *a = c->owner;
-	if (c->oprev != NULL) {
-		c->oprev->onext = c->onext;
-	} else {
-		a->calls = c->onext;
-	}
-	if (c->onext != NULL) {
-		c->onext->oprev = c->oprev;
-	}
-	c->onext = c->oprev = NULL;
-	c->owner            = NULL;
+	osc_list_remove(&c->owner->calls, &c->onode);
+	c->owner = NULL;
 }
 
 static void osc_parent_unlink(osc_call_t *c)
 {
-	osc_req_t *p = c->parent;
-	if (c->cprev != NULL) {
-		c->cprev->cnext = c->cnext;
-	} else {
-		p->children = c->cnext;
-	}
-	if (c->cnext != NULL) {
-		c->cnext->cprev = c->cprev;
-	}
-	c->cnext = c->cprev = NULL;
-	c->parent           = NULL;
+	osc_list_remove(&c->parent->children, &c->cnode);
+	c->parent = NULL;
 }
 
 // osc_chain_build gives req the chain of a call made for parent: parent's
@@ -275,34 +250,34 @@ osc_call_t *osc_call_new(oscar_pool_t *pool, const char *uid, const char *method
 void osc_call_link(oscar_pool_t *pool, osc_call_t *c, osc_actor_t *owner, osc_req_t *parent)
 {
 	osc_heap_push(pool, c);
-	osc_pool_arm(pool, c->deadline);
+	osc_call_arm(pool, c->deadline);
 	if (owner != NULL) {
 		c->owner = owner;
 		osc_owner_link(owner, c);
 	}
 	if (parent != NULL) {
 		c->parent = parent;
-		c->cprev  = NULL;
-		c->cnext  = parent->children;
-		if (parent->children != NULL) {
-			parent->children->cprev = c;
-		}
-		parent->children = c;
+		osc_list_prepend(&parent->children, &c->cnode);
 	}
 	pool->stats.calls++;
 }
 
-// osc_call_start resolves ref and method in pool, queues a request for it,
-// and (for anything but a tell) makes the call record that waits for the
-// answer; a ref to another pool goes to the transport. args are consumed.
-// On failure nothing is left behind, err says why, and neither cb nor host
-// is ever told.
-int osc_call_start(oscar_pool_t *pool, osc_actor_t *owner, osc_req_t *parent,
-    const oscar_ref_t *ref, const char *method, osc_req_kind_t kind, oscar_value_t *args,
-    int64_t timeout_ms, oscar_reply_cb cb, void *arg, oscar_call_t *host, osc_call_t **callp,
-    oscar_error_t *err)
+// osc_call_start starts the call d describes: it resolves d->ref and
+// d->method in pool, queues a request for them and (for anything but a
+// tell) makes the call record that waits for the answer, *callp; a ref to
+// another pool goes to the transport. d->args are consumed. On failure
+// nothing is left behind, err says why, and neither d->cb nor d->host is
+// ever told.
+int osc_call_start(
+    oscar_pool_t *pool, const osc_call_desc_t *d, osc_call_t **callp, oscar_error_t *err)
 {
-	int rv;
+	osc_actor_t       *owner  = d->owner;
+	osc_req_t         *parent = d->parent;
+	const oscar_ref_t *ref    = d->ref;
+	const char        *method = d->method;
+	osc_req_kind_t     kind   = d->kind;
+	oscar_value_t     *args   = d->args;
+	int                rv;
 	if (pool->state != OSC_POOL_RUNNING || (owner != NULL && (owner->flags & OSC_ACTOR_DEAD))) {
 		oscar_value_free(args);
 		if (pool->state != OSC_POOL_RUNNING) {
@@ -321,8 +296,7 @@ int osc_call_start(oscar_pool_t *pool, osc_actor_t *owner, osc_req_t *parent,
 		return (OSCAR_EBADARGS);
 	}
 	if (!osc_ref_is_local(pool, ref)) {
-		return (osc_remote_start(pool, owner, parent, ref, method, kind, args, timeout_ms,
-		    cb, arg, host, callp, err));
+		return (osc_remote_start(pool, d, callp, err));
 	}
 	osc_actor_t *a = osc_actor_find(pool, ref->uid);
 	if (a == NULL) {
@@ -351,7 +325,8 @@ int osc_call_start(oscar_pool_t *pool, osc_actor_t *owner, osc_req_t *parent,
 	osc_call_t *c = NULL;
 	if (kind != OSC_REQ_TELL) {
 		if (osc_call_reserve(pool) != 0 ||
-		    (c = osc_call_new(pool, ref->uid, method, timeout_ms, cb, arg, host)) == NULL) {
+		    (c = osc_call_new(
+		         pool, ref->uid, method, d->timeout_ms, d->cb, d->arg, d->host)) == NULL) {
 			osc_req_maybe_free((req->replied = true, req));
 			osc_error_set(
 			    err, pool, OSCAR_ENOMEM, ref->uid, method, "no memory for a call");
@@ -419,46 +394,9 @@ void osc_call_complete(osc_call_t *c, int code, oscar_value_t *value, const osca
 			}
 		}
 	}
-	c->code      = code;
-	c->value     = value;
-	c->done_next = NULL;
-	if (pool->done_tail != NULL) {
-		pool->done_tail->done_next = c;
-	} else {
-		pool->done_head = c;
-	}
-	pool->done_tail = c;
-}
-
-static void osc_host_finish(osc_call_t *c)
-{
-	oscar_call_t *h = c->host;
-	h->call         = NULL;
-	c->host         = NULL;
-	h->reply        = c->value;
-	c->value        = NULL;
-	if (c->code == 0) {
-		// Pool-level requests answered by another pool.
-		const char *addr, *uid;
-		if (h->op == OSC_OP_HAS) {
-			(void) oscar_value_get_bool(h->reply, &h->exists);
-		} else if ((h->op == OSC_OP_LOOKUP || h->op == OSC_OP_CREATE_NAMED) &&
-		           oscar_value_get_str(oscar_value_at(h->reply, 0), &addr, NULL) == 0 &&
-		           oscar_value_get_str(oscar_value_at(h->reply, 1), &uid, NULL) == 0) {
-			(void) oscar_ref_make(&h->ref, addr, uid);
-			if (h->op == OSC_OP_CREATE_NAMED && h->sub_index > 0 &&
-			    h->sub_index <= c->pool->subs.n) {
-				osc_subpool_record(c->pool->subs.v[h->sub_index - 1], h->method,
-				    uid, h->args_copy);
-			}
-		}
-	}
-	oscar_error_t e;
-	if (c->code != 0 && c->err == NULL) {
-		osc_error_set(&e, c->pool, c->code, "", "", "%s", oscar_strerror(c->code));
-	}
-	osc_host_complete(h, c->code, c->err != NULL ? c->err : &e);
-	osc_host_release(h);
+	c->code  = code;
+	c->value = value;
+	osc_list_append(&pool->done, &c->dnode);
 }
 
 // osc_call_invoke runs c's callback on its owner, which stays valid
@@ -496,14 +434,11 @@ static void osc_call_free(osc_call_t *c)
 // osc_call_run_done runs the callbacks of finished calls, in order.
 void osc_call_run_done(oscar_pool_t *pool)
 {
-	osc_call_t *c;
-	while ((c = pool->done_head) != NULL) {
-		pool->done_head = c->done_next;
-		if (pool->done_head == NULL) {
-			pool->done_tail = NULL;
-		}
+	osc_node_t *node;
+	while ((node = osc_list_pop(&pool->done)) != NULL) {
+		osc_call_t *c = OSC_CONTAINER_OF(node, osc_call_t, dnode);
 		if (c->host != NULL) {
-			osc_host_finish(c);
+			pool->hooks->host_finish(c);
 		} else if (c->internal) {
 			oscar_result_t res = {
 				.code  = c->code,
@@ -549,7 +484,7 @@ void osc_call_expire(oscar_pool_t *pool, int64_t now)
 		osc_call_complete(c, OSCAR_ETIMEDOUT, NULL, &err);
 	}
 	if (pool->heap.len != 0) {
-		osc_pool_arm(pool, pool->heap.items[0]->deadline);
+		osc_call_arm(pool, pool->heap.items[0]->deadline);
 	}
 }
 
@@ -593,7 +528,7 @@ void osc_call_fail_all(oscar_pool_t *pool, int code)
 void osc_call_detach_owner(osc_actor_t *a, bool notify)
 {
 	osc_call_t *c;
-	while ((c = a->calls) != NULL) {
+	while ((c = OSC_LIST_FIRST(&a->calls, osc_call_t, onode)) != NULL) {
 		if (!c->done) {
 			oscar_error_t err;
 			osc_error_set(&err, a->pool, OSCAR_ECANCELED, a->ref.uid, "",
@@ -623,8 +558,17 @@ int oscar_actor_call(oscar_actor_t *self, const oscar_ref_t *ref, const char *me
 		oscar_value_free(args);
 		return (OSCAR_EINVAL);
 	}
-	int rv = osc_call_start(self->pool, self, NULL, ref, method, OSC_REQ_CALL, args, timeout_ms,
-	    cb, arg, NULL, &c, &err);
+	osc_call_desc_t d = {
+		.owner      = self,
+		.ref        = ref,
+		.method     = method,
+		.kind       = OSC_REQ_CALL,
+		.args       = args,
+		.timeout_ms = timeout_ms,
+		.cb         = cb,
+		.arg        = arg,
+	};
+	int rv = osc_call_start(self->pool, &d, &c, &err);
 	if (rv != 0) {
 		self->pool->last_err = err;
 	} else if (id != NULL) {
@@ -644,8 +588,19 @@ int oscar_req_call(oscar_req_t *req, const oscar_ref_t *ref, const char *method,
 		return (OSCAR_EINVAL);
 	}
 	osc_actor_t *self = req->actor;
-	int rv = osc_call_start(self->pool, self, req, ref, method, OSC_REQ_CALL, args, timeout_ms,
-	    cb, arg, NULL, &c, &err);
+
+	osc_call_desc_t d = {
+		.owner      = self,
+		.parent     = req,
+		.ref        = ref,
+		.method     = method,
+		.kind       = OSC_REQ_CALL,
+		.args       = args,
+		.timeout_ms = timeout_ms,
+		.cb         = cb,
+		.arg        = arg,
+	};
+	int rv = osc_call_start(self->pool, &d, &c, &err);
 	if (rv != 0) {
 		self->pool->last_err = err;
 	} else if (id != NULL) {
@@ -690,7 +645,8 @@ int oscar_actor_after(
 // oscar_actor_cancel cancels the call id made by self, if still pending.
 void oscar_actor_cancel(oscar_actor_t *self, uint64_t id)
 {
-	for (osc_call_t *c = self->calls; c != NULL; c = c->onext) {
+	for (osc_call_t *c = OSC_LIST_FIRST(&self->calls, osc_call_t, onode); c != NULL;
+	     c             = OSC_LIST_NEXT(c, osc_call_t, onode)) {
 		if (c->id == id) {
 			osc_call_cancel(c);
 			return;
@@ -707,879 +663,16 @@ int oscar_actor_tell(
 		oscar_value_free(args);
 		return (OSCAR_EINVAL);
 	}
-	int rv = osc_call_start(self->pool, self, NULL, ref, method, OSC_REQ_TELL, args, 0, NULL,
-	    NULL, NULL, NULL, &err);
+	osc_call_desc_t d = {
+		.owner  = self,
+		.ref    = ref,
+		.method = method,
+		.kind   = OSC_REQ_TELL,
+		.args   = args,
+	};
+	int rv = osc_call_start(self->pool, &d, NULL, &err);
 	if (rv != 0) {
 		self->pool->last_err = err;
 	}
-	return (rv);
-}
-
-// ---------------------------------------------------------------------------
-// Host handles
-
-// osc_host_complete records the outcome in h and wakes its waiter; if the
-// waiter gave up, the outcome is dropped.
-void osc_host_complete(oscar_call_t *h, int code, const oscar_error_t *err)
-{
-	uv_mutex_lock(&h->mu);
-	if (!h->abandoned) {
-		h->code = code;
-		if (code != 0 && err != NULL) {
-			h->err = *err;
-		}
-		h->done = true;
-		uv_cond_signal(&h->cv);
-	}
-	uv_mutex_unlock(&h->mu);
-}
-
-// osc_host_release drops one reference to h, freeing it with the last.
-void osc_host_release(oscar_call_t *h)
-{
-	// Acq-rel: the last owner must see every write the others made
-	// before it frees the handle.
-	if (atomic_fetch_sub_explicit(&h->refs, 1, memory_order_acq_rel) != 1) {
-		return;
-	}
-	oscar_value_free(h->args);
-	oscar_value_free(h->reply);
-	oscar_value_free(h->args_copy);
-	uv_cond_destroy(&h->cv);
-	uv_mutex_destroy(&h->mu);
-	free(h);
-}
-
-enum {
-	OSC_SUB_INFO,
-	OSC_SUB_KILL,
-	OSC_SUB_WAIT,
-	OSC_SUB_ADD,
-	OSC_SUB_REMOVE,
-};
-
-// osc_sub_done tells whether waiter h is finished, and how.
-static bool osc_sub_done(oscar_pool_t *pool, oscar_call_t *h, int *rv, oscar_error_t *err)
-{
-	osc_subpool_t *s = pool->subs.v[h->sub_index];
-	if (h->sub_op == OSC_SUB_REMOVE) {
-		*rv = 0;
-		return (s->handles == 0);
-	}
-	if (s->ready) {
-		*rv = 0;
-		return (true);
-	}
-	if (s->stopping || s->removed || pool->state != OSC_POOL_RUNNING ||
-	    (!s->alive && s->handles == 0 && pool->cfg.recover == OSCAR_RECOVER_OFF)) {
-		*rv = OSCAR_EPEERGONE;
-		osc_error_set(err, pool, *rv, "", "", "sub pool %u (%s) will not be back: %s",
-		    s->index, s->address, s->last_exit[0] ? s->last_exit : "stopped");
-		return (true);
-	}
-	return (false);
-}
-
-// osc_sub_notify finishes the waiters whose sub pool got where they wait.
-void osc_sub_notify(oscar_pool_t *pool)
-{
-	oscar_call_t **pp = &pool->subs.waiters;
-	while (*pp != NULL) {
-		oscar_call_t *h = *pp;
-		oscar_error_t err;
-		int           rv;
-		memset(&err, 0, sizeof(err));
-		if (!osc_sub_done(pool, h, &rv, &err)) {
-			pp = &h->wnext;
-			continue;
-		}
-		*pp = h->wnext;
-		osc_host_complete(h, rv, &err);
-		osc_host_release(h);
-	}
-}
-
-// osc_host_sub performs a sub pool operation; true when h now waits.
-static bool osc_host_sub(oscar_pool_t *pool, oscar_call_t *h, oscar_error_t *err, int *rv)
-{
-	*rv = 0;
-	if (h->sub_op == OSC_SUB_INFO) {
-		oscar_sub_pool_info_t *out = h->out;
-		h->out_n                   = pool->subs.n;
-		for (unsigned i = 0; i < pool->subs.n && i < h->out_cap; i++) {
-			osc_subpool_t *s = pool->subs.v[i];
-			memset(&out[i], 0, sizeof(out[i]));
-			out[i].index    = s->index;
-			out[i].pid      = s->pid;
-			out[i].alive    = s->alive && s->ready;
-			out[i].removed  = s->removed;
-			out[i].restarts = s->restarts;
-			snprintf(out[i].address, sizeof(out[i].address), "%s", s->address);
-			snprintf(out[i].label, sizeof(out[i].label), "%s", s->label);
-			snprintf(out[i].last_exit, sizeof(out[i].last_exit), "%s", s->last_exit);
-		}
-		return (false);
-	}
-	if (h->sub_op == OSC_SUB_ADD) {
-		if ((*rv = osc_subpool_add(pool, h->label[0] ? h->label : NULL, &h->sub_index)) !=
-		    0) {
-			osc_error_set(err, pool, *rv, "", "", "cannot add a sub pool");
-			return (false);
-		}
-	} else if (h->sub_index >= pool->subs.n || pool->subs.v[h->sub_index]->removed) {
-		*rv = OSCAR_ENOENT;
-		osc_error_set(
-		    err, pool, *rv, "", "", "no sub pool %u in %s", h->sub_index, pool->address);
-		return (false);
-	}
-	osc_subpool_t *s = pool->subs.v[h->sub_index];
-	if (h->sub_op == OSC_SUB_KILL) {
-		if (s->alive) {
-			uv_process_kill(&s->proc, SIGKILL);
-			// Not ready from now on: a wait for recovery waits for the
-			// next process, not for this one's exit to be noticed.
-			s->ready = false;
-		}
-		return (false);
-	}
-	if (h->sub_op == OSC_SUB_REMOVE) {
-		s->removed = true;
-		osc_subpool_stop(pool, s);
-	}
-	if (osc_sub_done(pool, h, rv, err)) {
-		return (false);
-	}
-	h->wnext           = pool->subs.waiters;
-	pool->subs.waiters = h;
-	return (true);
-}
-
-// osc_host_run performs host handle h on the loop.
-void osc_host_run(oscar_pool_t *pool, oscar_call_t *h)
-{
-	oscar_error_t  err;
-	osc_actor_t   *a;
-	oscar_value_t *args = h->args;
-	int            rv   = 0;
-	h->args             = NULL;
-	memset(&err, 0, sizeof(err));
-
-	switch (h->op) {
-	case OSC_OP_CALL:
-	case OSC_OP_BATCH:
-		rv = osc_call_start(pool, NULL, NULL, &h->ref, h->method,
-		    h->op == OSC_OP_CALL ? OSC_REQ_CALL : OSC_REQ_BATCH, args, h->timeout_ms, NULL,
-		    NULL, h, &h->call, &err);
-		if (rv == 0) {
-			return; // the call's completion finishes h
-		}
-		break;
-	case OSC_OP_TELL:
-		rv = osc_call_start(pool, NULL, NULL, &h->ref, h->method, OSC_REQ_TELL, args, 0,
-		    NULL, NULL, NULL, NULL, &err);
-		if (rv != 0 && h->nowait) {
-			// Relaxed: a statistic.
-			atomic_fetch_add_explicit(&pool->dropped, 1, memory_order_relaxed);
-		}
-		break;
-	case OSC_OP_CREATE:
-		rv = osc_actor_create(
-		    pool, h->cls, h->ref.uid[0] ? h->ref.uid : NULL, args, &a, &err);
-		if (rv == 0) {
-			h->ref = a->ref;
-		}
-		break;
-	case OSC_OP_CREATE_NAMED:
-		if (h->placement.how >= OSCAR_PLACE_SUB_POOL) {
-			osc_subpool_t *sp;
-			h->placement.label = h->label[0] ? h->label : NULL;
-			h->placement.mark  = h->mark[0] ? h->mark : NULL;
-			if ((rv = osc_subpool_place(pool, &h->placement, &sp, &err)) != 0) {
-				oscar_value_free(args);
-				break;
-			}
-			h->sub_index = sp->index + 1;
-			if (pool->cfg.recover == OSCAR_RECOVER_ACTOR && args != NULL) {
-				h->args_copy = oscar_value_copy(args);
-			}
-			snprintf(h->ref.addr, sizeof(h->ref.addr), "%s", sp->address);
-		}
-		if (h->ref.addr[0] != '\0' && strcmp(h->ref.addr, pool->address) != 0) {
-			rv = osc_remote_control(pool, OSC_MSG_CREATE, h->ref.addr, h->ref.uid,
-			    h->method, args, h->timeout_ms, h, &err);
-			if (rv == 0) {
-				return; // the reply finishes h
-			}
-			break;
-		}
-		if ((h->cls = osc_class_find(pool, h->method)) == NULL) {
-			oscar_value_free(args);
-			rv = OSCAR_ENOENT;
-			osc_error_set(&err, pool, rv, h->ref.uid, "",
-			    "no class %s offered by pool %s", h->method, pool->address);
-			break;
-		}
-		rv = osc_actor_create(
-		    pool, h->cls, h->ref.uid[0] ? h->ref.uid : NULL, args, &a, &err);
-		if (rv == 0) {
-			h->ref = a->ref;
-		}
-		break;
-	case OSC_OP_DESTROY:
-	case OSC_OP_HAS:
-	case OSC_OP_LOOKUP:
-		if (!osc_ref_is_local(pool, &h->ref)) {
-			rv = osc_remote_control(pool,
-			    h->op == OSC_OP_DESTROY ? OSC_MSG_DESTROY
-			    : h->op == OSC_OP_HAS   ? OSC_MSG_HAS
-			                            : OSC_MSG_LOOKUP,
-			    h->ref.addr, h->ref.uid, "", args, h->timeout_ms, h, &err);
-			if (rv == 0) {
-				return; // the reply finishes h
-			}
-			break;
-		}
-		oscar_value_free(args);
-		a = osc_actor_find(pool, h->ref.uid);
-		if (h->op == OSC_OP_HAS) {
-			h->exists = a != NULL;
-		} else if (a == NULL) {
-			rv = OSCAR_ENOACTOR;
-			osc_error_set(&err, pool, rv, h->ref.uid, "", "no actor %s in pool %s",
-			    h->ref.uid, pool->address);
-		} else if (h->op == OSC_OP_LOOKUP) {
-			h->ref = a->ref;
-		} else {
-			rv = osc_actor_destroy(a);
-		}
-		break;
-	case OSC_OP_SUB:
-		oscar_value_free(args);
-		if (osc_host_sub(pool, h, &err, &rv)) {
-			return; // a waiter: osc_sub_notify finishes h
-		}
-		break;
-	case OSC_OP_STATS:
-		oscar_value_free(args);
-		h->stats        = pool->stats;
-		h->stats.actors = pool->actors.len;
-		// Relaxed: a statistic.
-		h->stats.dropped = atomic_load_explicit(&pool->dropped, memory_order_relaxed);
-		osc_transport_stats(pool, &h->stats);
-		break;
-	}
-	osc_host_complete(h, rv, &err);
-	osc_host_release(h);
-}
-
-// osc_host_cancel cancels the call behind h, if it is still running.
-void osc_host_cancel(oscar_pool_t *pool, oscar_call_t *h)
-{
-	if (pool->state == OSC_POOL_RUNNING && h->call != NULL) {
-		osc_call_cancel(h->call);
-	}
-	osc_host_release(h);
-}
-
-// osc_tell_run resolves and queues a tell posted by a host thread.
-void osc_tell_run(oscar_pool_t *pool, osc_req_t *req)
-{
-	oscar_error_t         err;
-	const char           *uid    = req->target;
-	const char           *method = uid + strlen(uid) + 1;
-	osc_actor_t          *a      = osc_actor_find(pool, uid);
-	const oscar_method_t *m      = a != NULL ? osc_method_find(a->cls, method) : NULL;
-	if (m != NULL) {
-		req->actor  = a;
-		req->method = m;
-		if (osc_actor_enqueue(a, req, &err) == 0) {
-			return;
-		}
-	}
-	// Relaxed: a statistic.
-	atomic_fetch_add_explicit(&pool->dropped, 1, memory_order_relaxed);
-	oscar_value_free(req->args);
-	free(req);
-}
-
-// osc_host_new_cls makes and posts a host handle. args are consumed.
-// osc_host_prep_t fills what an operation needs in h before it is posted.
-typedef struct osc_host_prep {
-	int                      sub_op;
-	unsigned                 sub_index;
-	const char              *label;
-	const char              *mark;
-	const oscar_placement_t *placement;
-	oscar_sub_pool_info_t   *out;
-	size_t                   out_cap;
-	bool                     nowait; // a tell nobody waits for
-} osc_host_prep_t;
-
-static int osc_host_new_prep(oscar_pool_t *pool, osc_op_t op, const oscar_ref_t *ref,
-    const char *method, const oscar_actor_class_t *cls, oscar_value_t *args, int64_t timeout_ms,
-    oscar_call_t **hp, oscar_error_t *err, const osc_host_prep_t *prep);
-
-static int osc_host_new_cls(oscar_pool_t *pool, osc_op_t op, const oscar_ref_t *ref,
-    const char *method, const oscar_actor_class_t *cls, oscar_value_t *args, int64_t timeout_ms,
-    oscar_call_t **hp, oscar_error_t *err)
-{
-	return (osc_host_new_prep(pool, op, ref, method, cls, args, timeout_ms, hp, err, NULL));
-}
-
-// osc_host_new_prep makes and posts a host handle. args are consumed.
-static int osc_host_new_prep(oscar_pool_t *pool, osc_op_t op, const oscar_ref_t *ref,
-    const char *method, const oscar_actor_class_t *cls, oscar_value_t *args, int64_t timeout_ms,
-    oscar_call_t **hp, oscar_error_t *err, const osc_host_prep_t *prep)
-{
-	int rv;
-	*hp = NULL;
-	if (pool == NULL || timeout_ms < 0 ||
-	    (method != NULL && strlen(method) >= OSCAR_NAME_MAX)) {
-		oscar_value_free(args);
-		return (osc_fail(err, OSCAR_EINVAL,
-		    pool == NULL     ? "no pool given"
-		    : timeout_ms < 0 ? "negative timeout"
-		                     : "method name longer than 63 bytes"));
-	}
-	if (osc_pool_on_loop(pool) && (prep == NULL || !prep->nowait)) {
-		// Waiting here would stop the very loop that must answer.
-		oscar_value_free(args);
-		if (err != NULL) {
-			osc_error_set(err, pool, OSCAR_ESTATE, ref ? ref->uid : "", method,
-			    "synchronous call from the thread of pool %s; use the actor API",
-			    pool->address);
-		}
-		return (OSCAR_ESTATE);
-	}
-	oscar_call_t *h = calloc(1, sizeof(*h));
-	if (h == NULL) {
-		oscar_value_free(args);
-		return (osc_fail(err, OSCAR_ENOMEM, "no memory for a call"));
-	}
-	if (uv_mutex_init(&h->mu) != 0) {
-		free(h);
-		oscar_value_free(args);
-		return (osc_fail(err, OSCAR_ESYSTEM, "cannot make a mutex"));
-	}
-	if (uv_cond_init(&h->cv) != 0) {
-		uv_mutex_destroy(&h->mu);
-		free(h);
-		oscar_value_free(args);
-		return (osc_fail(err, OSCAR_ESYSTEM, "cannot make a condition variable"));
-	}
-	if (timeout_ms == 0) {
-		timeout_ms = pool->cfg.default_timeout_ms;
-	}
-	if (timeout_ms > OSCAR_TIMEOUT_MAX_MS) {
-		timeout_ms = OSCAR_TIMEOUT_MAX_MS;
-	}
-	atomic_init(&h->refs, 2);
-	atomic_init(&h->cancel_sent, false);
-	h->post.kind        = OSC_POST_HOST;
-	h->cancel_post.kind = OSC_POST_CANCEL;
-	h->op               = op;
-	h->pool             = pool;
-	h->cls              = cls;
-	h->timeout_ms       = timeout_ms;
-	// The pool's own timer fails the call at its deadline, with the
-	// details only the pool knows; the host gives up OSC_HOST_GRACE_MS
-	// later in case the pool thread is stuck (a blocking hook, say).
-	h->deadline_ns = uv_hrtime() + (uint64_t) (timeout_ms + OSC_HOST_GRACE_MS) * 1000000u;
-	h->args        = args;
-	if (ref != NULL) {
-		h->ref = *ref;
-	}
-	if (method != NULL) {
-		snprintf(h->method, sizeof(h->method), "%s", method);
-	}
-	if (prep != NULL) {
-		h->sub_op    = prep->sub_op;
-		h->sub_index = prep->sub_index;
-		h->out       = prep->out;
-		h->out_cap   = prep->out_cap;
-		h->nowait    = prep->nowait;
-		if (prep->placement != NULL) {
-			h->placement = *prep->placement;
-		}
-		snprintf(h->label, sizeof(h->label), "%s", prep->label ? prep->label : "");
-		snprintf(h->mark, sizeof(h->mark), "%s", prep->mark ? prep->mark : "");
-	}
-	if ((rv = osc_pool_post(pool, &h->post)) != 0) {
-		if (err != NULL) {
-			osc_error_set(err, pool, rv, h->ref.uid, h->method,
-			    rv == OSCAR_ECLOSED ? "pool %s is closed" : "inbox of pool %s is full",
-			    pool->address);
-		}
-		atomic_store(&h->refs, 1);
-		osc_host_release(h);
-		return (rv);
-	}
-	*hp = h;
-	return (0);
-}
-
-// osc_host_new makes and posts a host handle. args are consumed.
-static int osc_host_new(oscar_pool_t *pool, osc_op_t op, const oscar_ref_t *ref, const char *method,
-    oscar_value_t *args, int64_t timeout_ms, oscar_call_t **hp, oscar_error_t *err)
-{
-	return (osc_host_new_cls(pool, op, ref, method, NULL, args, timeout_ms, hp, err));
-}
-
-// osc_host_wait waits for h until its deadline. Returns its code; on a
-// failure err (if given) gets the details. Releases the host's reference.
-static int osc_host_wait(oscar_call_t *h, oscar_error_t *err)
-{
-	int rv;
-	uv_mutex_lock(&h->mu);
-	while (!h->done) {
-		uint64_t now = uv_hrtime();
-		if (now >= h->deadline_ns) {
-			h->abandoned = true;
-			break;
-		}
-		(void) uv_cond_timedwait(&h->cv, &h->mu, h->deadline_ns - now);
-	}
-	if (h->done) {
-		rv = h->code;
-		if (rv != 0 && err != NULL) {
-			*err = h->err;
-		}
-	} else {
-		rv = OSCAR_ETIMEDOUT;
-		if (err != NULL) {
-			osc_error_set(err, h->pool, rv, h->ref.uid, h->method,
-			    "%s%s%s timed out after %" PRId64 " ms", h->ref.uid,
-			    h->method[0] ? "." : "", h->method, h->timeout_ms);
-		}
-	}
-	uv_mutex_unlock(&h->mu);
-	return (rv);
-}
-
-// ---------------------------------------------------------------------------
-// Host-thread API
-
-int oscar_call_start(oscar_pool_t *pool, const oscar_ref_t *ref, const char *method,
-    oscar_value_t *args, int64_t timeout_ms, oscar_call_t **callp)
-{
-	if (callp == NULL || ref == NULL || method == NULL) {
-		oscar_value_free(args);
-		return (OSCAR_EINVAL);
-	}
-	return (osc_host_new(pool, OSC_OP_CALL, ref, method, args, timeout_ms, callp, NULL));
-}
-
-void oscar_call_cancel(oscar_call_t *h)
-{
-	if (h == NULL) {
-		return;
-	}
-	// Under the handle's lock, a call that is not done keeps its pool
-	// alive: the pool cannot finish closing before it has completed the
-	// call, which needs this lock. A done call needs no cancel.
-	uv_mutex_lock(&h->mu);
-	if (h->done || h->abandoned || atomic_exchange(&h->cancel_sent, true)) {
-		uv_mutex_unlock(&h->mu);
-		return;
-	}
-	atomic_fetch_add(&h->refs, 1);
-	// Past the inbox bound: a cancel must not be lost to a full inbox,
-	// and there is at most one per handle.
-	osc_pool_post_always(h->pool, &h->cancel_post);
-	uv_mutex_unlock(&h->mu);
-}
-
-int oscar_call_wait(oscar_call_t **callp, oscar_value_t **reply, oscar_error_t *err)
-{
-	if (reply != NULL) {
-		*reply = NULL;
-	}
-	if (callp == NULL || *callp == NULL) {
-		return (osc_fail(err, OSCAR_EINVAL, "no call handle given"));
-	}
-	oscar_call_t *h = *callp;
-	*callp          = NULL;
-	int rv          = osc_host_wait(h, err);
-	if (rv == 0 && reply != NULL) {
-		// The loop is done with h->reply once done is set.
-		*reply   = h->reply;
-		h->reply = NULL;
-	}
-	osc_host_release(h);
-	return (rv);
-}
-
-// osc_host_sync posts a host operation and waits for it; out (optional)
-// receives the finished handle, which the caller then releases.
-static int osc_host_sync(oscar_pool_t *pool, osc_op_t op, const oscar_ref_t *ref,
-    const char *method, oscar_value_t *args, int64_t timeout_ms, oscar_call_t **out,
-    oscar_error_t *err)
-{
-	oscar_call_t *h;
-	int           rv = osc_host_new(pool, op, ref, method, args, timeout_ms, &h, err);
-	if (rv != 0) {
-		return (rv);
-	}
-	rv = osc_host_wait(h, err);
-	if (out != NULL && rv == 0) {
-		*out = h;
-	} else {
-		osc_host_release(h);
-	}
-	return (rv);
-}
-
-int oscar_call(oscar_pool_t *pool, const oscar_ref_t *ref, const char *method, oscar_value_t *args,
-    int64_t timeout_ms, oscar_value_t **reply, oscar_error_t *err)
-{
-	oscar_call_t *h;
-	if (reply != NULL) {
-		*reply = NULL;
-	}
-	if (ref == NULL || method == NULL) {
-		oscar_value_free(args);
-		return (
-		    osc_fail(err, OSCAR_EINVAL, ref == NULL ? "no ref given" : "no method given"));
-	}
-	int rv = osc_host_sync(pool, OSC_OP_CALL, ref, method, args, timeout_ms, &h, err);
-	if (rv == 0) {
-		if (reply != NULL) {
-			*reply   = h->reply;
-			h->reply = NULL;
-		}
-		osc_host_release(h);
-	}
-	return (rv);
-}
-
-int oscar_batch(oscar_pool_t *pool, const oscar_ref_t *ref, const char *method, oscar_value_t *args,
-    int64_t timeout_ms, oscar_value_t **replies, oscar_error_t *err)
-{
-	oscar_call_t *h;
-	if (replies != NULL) {
-		*replies = NULL;
-	}
-	if (ref == NULL || method == NULL || args == NULL || args->type != OSCAR_ARRAY) {
-		oscar_value_free(args);
-		return (osc_fail(err, OSCAR_EINVAL,
-		    ref == NULL || method == NULL
-		        ? "no ref or method given"
-		        : "a batch takes an array of per-call arguments"));
-	}
-	int rv = osc_host_sync(pool, OSC_OP_BATCH, ref, method, args, timeout_ms, &h, err);
-	if (rv == 0) {
-		if (replies != NULL) {
-			*replies = h->reply;
-			h->reply = NULL;
-		}
-		osc_host_release(h);
-	}
-	return (rv);
-}
-
-int oscar_tell(oscar_pool_t *pool, const oscar_ref_t *ref, const char *method, oscar_value_t *args,
-    int64_t timeout_ms, oscar_error_t *err)
-{
-	if (ref == NULL || method == NULL) {
-		oscar_value_free(args);
-		return (
-		    osc_fail(err, OSCAR_EINVAL, ref == NULL ? "no ref given" : "no method given"));
-	}
-	return (osc_host_sync(pool, OSC_OP_TELL, ref, method, args, timeout_ms, NULL, err));
-}
-
-int oscar_tell_nowait(
-    oscar_pool_t *pool, const oscar_ref_t *ref, const char *method, oscar_value_t *args)
-{
-	if (pool == NULL || ref == NULL || method == NULL) {
-		oscar_value_free(args);
-		return (OSCAR_EINVAL);
-	}
-	size_t ulen = strnlen(ref->uid, OSCAR_UID_MAX);
-	size_t mlen = strnlen(method, OSCAR_NAME_MAX);
-	if (ulen == 0 || ulen == OSCAR_UID_MAX || mlen == OSCAR_NAME_MAX) {
-		oscar_value_free(args);
-		return (OSCAR_EINVAL);
-	}
-	if (!osc_ref_is_local(pool, ref)) {
-		// Another pool's actor: the loop sends it; nobody waits.
-		oscar_call_t   *h;
-		osc_host_prep_t prep = { .nowait = true };
-		int             rv   = osc_host_new_prep(
-		                  pool, OSC_OP_TELL, ref, method, NULL, args, 0, &h, NULL, &prep);
-		if (rv == 0) {
-			osc_host_release(h);
-		}
-		return (rv);
-	}
-	// One allocation: the request, then "uid\0method\0" for the loop to
-	// resolve.
-	osc_req_t *req = calloc(1, sizeof(*req) + ulen + mlen + 2);
-	if (req == NULL) {
-		oscar_value_free(args);
-		return (OSCAR_ENOMEM);
-	}
-	char *target = (char *) (req + 1);
-	memcpy(target, ref->uid, ulen);
-	memcpy(target + ulen + 1, method, mlen);
-	req->target    = target;
-	req->post.kind = OSC_POST_TELL;
-	req->kind      = OSC_REQ_TELL;
-	req->args      = args;
-	int rv         = osc_pool_post(pool, &req->post);
-	if (rv != 0) {
-		oscar_value_free(args);
-		free(req);
-	}
-	return (rv);
-}
-
-int oscar_create(oscar_pool_t *pool, const oscar_actor_class_t *cls, const char *uid,
-    oscar_value_t *args, int64_t timeout_ms, oscar_ref_t *ref, oscar_error_t *err)
-{
-	oscar_call_t *h;
-	oscar_ref_t   target;
-	memset(&target, 0, sizeof(target));
-	if (pool == NULL || cls == NULL || cls->name == NULL ||
-	    (uid != NULL && (uid[0] == '\0' || strlen(uid) >= OSCAR_UID_MAX))) {
-		oscar_value_free(args);
-		return (osc_fail(err, OSCAR_EINVAL,
-		    pool == NULL                       ? "no pool given"
-		    : cls == NULL || cls->name == NULL ? "no actor class given"
-		                                       : "actor uid must be 1 to 63 bytes long"));
-	}
-	if (uid != NULL) {
-		snprintf(target.uid, sizeof(target.uid), "%s", uid);
-	}
-	int rv =
-	    osc_host_new_cls(pool, OSC_OP_CREATE, &target, NULL, cls, args, timeout_ms, &h, err);
-	if (rv == 0 && (rv = osc_host_wait(h, err)) == 0 && ref != NULL) {
-		*ref = h->ref;
-	}
-	if (h != NULL) {
-		osc_host_release(h);
-	}
-	return (rv);
-}
-
-int oscar_destroy(
-    oscar_pool_t *pool, const oscar_ref_t *ref, int64_t timeout_ms, oscar_error_t *err)
-{
-	if (ref == NULL) {
-		return (osc_fail(err, OSCAR_EINVAL, "no ref given"));
-	}
-	return (osc_host_sync(pool, OSC_OP_DESTROY, ref, NULL, NULL, timeout_ms, NULL, err));
-}
-
-int oscar_has(oscar_pool_t *pool, const oscar_ref_t *ref, bool *exists, int64_t timeout_ms)
-{
-	oscar_call_t *h;
-	if (ref == NULL || exists == NULL) {
-		return (OSCAR_EINVAL);
-	}
-	int rv = osc_host_sync(pool, OSC_OP_HAS, ref, NULL, NULL, timeout_ms, &h, NULL);
-	if (rv == 0) {
-		*exists = h->exists;
-		osc_host_release(h);
-	}
-	return (rv);
-}
-
-int oscar_lookup(oscar_pool_t *pool, const char *uid, oscar_ref_t *ref, int64_t timeout_ms)
-{
-	oscar_call_t *h;
-	oscar_ref_t   target;
-	if (pool == NULL || ref == NULL || oscar_ref_make(&target, pool->address, uid) != 0) {
-		return (OSCAR_EINVAL);
-	}
-	int rv = osc_host_sync(pool, OSC_OP_LOOKUP, &target, NULL, NULL, timeout_ms, &h, NULL);
-	if (rv == 0) {
-		*ref = h->ref;
-		osc_host_release(h);
-	}
-	return (rv);
-}
-
-int oscar_pool_stats(oscar_pool_t *pool, oscar_pool_stats_t *stats, int64_t timeout_ms)
-{
-	oscar_call_t *h;
-	if (stats == NULL) {
-		return (OSCAR_EINVAL);
-	}
-	int rv = osc_host_sync(pool, OSC_OP_STATS, NULL, NULL, NULL, timeout_ms, &h, NULL);
-	if (rv == 0) {
-		*stats = h->stats;
-		osc_host_release(h);
-	}
-	return (rv);
-}
-
-int oscar_create_by_name(oscar_pool_t *pool, const char *cls, const char *uid, oscar_value_t *args,
-    const oscar_placement_t *placement, int64_t timeout_ms, oscar_ref_t *ref, oscar_error_t *err)
-{
-	oscar_call_t *h;
-	oscar_ref_t   target;
-	memset(&target, 0, sizeof(target));
-	if (pool == NULL || cls == NULL ||
-	    (uid != NULL && (uid[0] == '\0' || strlen(uid) >= OSCAR_UID_MAX))) {
-		oscar_value_free(args);
-		return (osc_fail(err, OSCAR_EINVAL,
-		    pool == NULL  ? "no pool given"
-		    : cls == NULL ? "no class name given"
-		                  : "actor uid must be 1 to 63 bytes long"));
-	}
-	if (placement != NULL && placement->how == OSCAR_PLACE_ADDRESS) {
-		if (placement->address == NULL || strlen(placement->address) >= OSCAR_ADDR_MAX) {
-			oscar_value_free(args);
-			return (osc_fail(err, OSCAR_EINVAL, "no valid address given"));
-		}
-		snprintf(target.addr, sizeof(target.addr), "%s", placement->address);
-	} else if (placement != NULL && placement->how > OSCAR_PLACE_IDLE) {
-		oscar_value_free(args);
-		return (osc_fail(err, OSCAR_EINVAL, "unknown placement"));
-	} else if (placement != NULL && placement->how >= OSCAR_PLACE_LABEL &&
-	           (placement->label == NULL || strlen(placement->label) >= OSCAR_NAME_MAX ||
-	               (placement->how == OSCAR_PLACE_IDLE &&
-	                   (placement->mark == NULL ||
-	                       strlen(placement->mark) >= OSCAR_NAME_MAX)))) {
-		oscar_value_free(args);
-		return (osc_fail(err, OSCAR_EINVAL, "placement needs a label (and a mark)"));
-	}
-	osc_host_prep_t prep = { .placement = placement,
-		.label                      = placement ? placement->label : NULL,
-		.mark                       = placement ? placement->mark : NULL };
-	if (uid != NULL) {
-		snprintf(target.uid, sizeof(target.uid), "%s", uid);
-	}
-	int rv = osc_host_new_prep(
-	    pool, OSC_OP_CREATE_NAMED, &target, cls, NULL, args, timeout_ms, &h, err, &prep);
-	if (rv == 0 && (rv = osc_host_wait(h, err)) == 0 && ref != NULL) {
-		*ref = h->ref;
-	}
-	if (h != NULL) {
-		osc_host_release(h);
-	}
-	return (rv);
-}
-
-int oscar_lookup_at(oscar_pool_t *pool, const char *address, const char *uid, oscar_ref_t *ref,
-    int64_t timeout_ms, oscar_error_t *err)
-{
-	oscar_call_t *h;
-	oscar_ref_t   target;
-	if (pool == NULL || ref == NULL || address == NULL ||
-	    oscar_ref_make(&target, address, uid) != 0) {
-		return (osc_fail(err, OSCAR_EINVAL, "bad pool, address, uid or ref"));
-	}
-	int rv = osc_host_sync(pool, OSC_OP_LOOKUP, &target, NULL, NULL, timeout_ms, &h, err);
-	if (rv == 0) {
-		*ref = h->ref;
-		osc_host_release(h);
-	}
-	return (rv);
-}
-
-// osc_host_sub_sync runs a sub pool operation from a host thread.
-static int osc_host_sub_sync(
-    oscar_pool_t *pool, const osc_host_prep_t *prep, int64_t timeout_ms, oscar_call_t **out)
-{
-	oscar_call_t *h;
-	int           rv =
-	    osc_host_new_prep(pool, OSC_OP_SUB, NULL, NULL, NULL, NULL, timeout_ms, &h, NULL, prep);
-	if (rv != 0) {
-		return (rv);
-	}
-	rv = osc_host_wait(h, NULL);
-	if (rv == 0 && out != NULL) {
-		*out = h;
-	} else {
-		osc_host_release(h);
-	}
-	return (rv);
-}
-
-int oscar_pool_sub_pools(
-    oscar_pool_t *pool, oscar_sub_pool_info_t *out, size_t cap, size_t *n, int64_t timeout_ms)
-{
-	oscar_call_t         *h;
-	osc_host_prep_t       prep = { .sub_op = OSC_SUB_INFO, .out = out, .out_cap = cap };
-	oscar_sub_pool_info_t none;
-	if (out == NULL) {
-		prep.out     = &none;
-		prep.out_cap = 0;
-	}
-	int rv = osc_host_sub_sync(pool, &prep, timeout_ms, &h);
-	if (rv == 0) {
-		if (n != NULL) {
-			*n = h->out_n;
-		}
-		osc_host_release(h);
-	}
-	return (rv);
-}
-
-int oscar_pool_kill_sub_pool(oscar_pool_t *pool, unsigned index, int64_t timeout_ms)
-{
-	osc_host_prep_t prep = { .sub_op = OSC_SUB_KILL, .sub_index = index };
-	return (osc_host_sub_sync(pool, &prep, timeout_ms, NULL));
-}
-
-int oscar_pool_wait_recovered(oscar_pool_t *pool, unsigned index, int64_t timeout_ms)
-{
-	osc_host_prep_t prep = { .sub_op = OSC_SUB_WAIT, .sub_index = index };
-	return (osc_host_sub_sync(pool, &prep, timeout_ms, NULL));
-}
-
-int oscar_pool_add_sub_pool(
-    oscar_pool_t *pool, const char *label, unsigned *index, int64_t timeout_ms)
-{
-	oscar_call_t   *h;
-	osc_host_prep_t prep = { .sub_op = OSC_SUB_ADD, .label = label };
-	if (label != NULL && strlen(label) >= OSCAR_NAME_MAX) {
-		return (OSCAR_EINVAL);
-	}
-	int rv = osc_host_sub_sync(pool, &prep, timeout_ms, &h);
-	if (rv == 0) {
-		if (index != NULL) {
-			*index = h->sub_index;
-		}
-		osc_host_release(h);
-	}
-	return (rv);
-}
-
-int oscar_pool_remove_sub_pool(oscar_pool_t *pool, unsigned index, int64_t timeout_ms)
-{
-	osc_host_prep_t prep = { .sub_op = OSC_SUB_REMOVE, .sub_index = index };
-	return (osc_host_sub_sync(pool, &prep, timeout_ms, NULL));
-}
-
-int oscar_pool_kill_actor(oscar_pool_t *pool, const oscar_ref_t *ref, int64_t timeout_ms)
-{
-	oscar_sub_pool_info_t *info;
-	size_t                 n;
-	int                    rv;
-	if (ref == NULL) {
-		return (OSCAR_EINVAL);
-	}
-	if ((rv = oscar_pool_sub_pools(pool, NULL, 0, &n, timeout_ms)) != 0) {
-		return (rv);
-	}
-	if (n == 0) {
-		return (OSCAR_ENOENT);
-	}
-	if ((info = calloc(n, sizeof(*info))) == NULL) {
-		return (OSCAR_ENOMEM);
-	}
-	if ((rv = oscar_pool_sub_pools(pool, info, n, &n, timeout_ms)) == 0) {
-		rv = OSCAR_ENOENT;
-		for (size_t i = 0; i < n; i++) {
-			if (!info[i].removed && strcmp(info[i].address, ref->addr) == 0) {
-				rv = oscar_pool_kill_sub_pool(pool, info[i].index, timeout_ms);
-				break;
-			}
-		}
-	}
-	free(info);
 	return (rv);
 }

@@ -16,13 +16,13 @@
 // stays open after shutdown, until oscar_pool_free: a late post still
 // wakes a live loop, which fails it with OSCAR_ECLOSED, and whatever
 // arrives after the loop has ended is failed by oscar_pool_free itself.
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "actors/pool_int.h"
-#include "actors/subpool.h"
 #include "actors/transport.h"
 
 // Per osc_pool_run: rounds before yielding to I/O; per round: posts taken
@@ -95,43 +95,14 @@ osc_post_t *osc_inbox_pop(osc_inbox_t *q)
 static void osc_pool_idle_cb(uv_idle_t *h);
 
 // osc_pool_dispatch_post starts (or, when the pool is shutting down,
-// fails) one posted item.
+// fails) one posted item: the transport's, or the host-thread API's
+// through the pool's hooks.
 static void osc_pool_dispatch_post(oscar_pool_t *pool, osc_post_t *p)
 {
-	switch (p->kind) {
-	case OSC_POST_HOST: {
-		oscar_call_t *h = OSC_CONTAINER_OF(p, oscar_call_t, post);
-		if (pool->state == OSC_POOL_RUNNING) {
-			osc_host_run(pool, h);
-		} else {
-			oscar_error_t err;
-			osc_error_set(&err, pool, OSCAR_ECLOSED, h->ref.uid, h->method,
-			    "pool %s is closed", pool->address);
-			osc_host_complete(h, OSCAR_ECLOSED, &err);
-			osc_host_release(h);
-		}
-		break;
-	}
-	case OSC_POST_CANCEL: {
-		oscar_call_t *h = OSC_CONTAINER_OF(p, oscar_call_t, cancel_post);
-		osc_host_cancel(pool, h);
-		break;
-	}
-	case OSC_POST_NET:
+	if (p->kind == OSC_POST_NET) {
 		osc_transport_dispatch(pool, p);
-		break;
-	case OSC_POST_TELL: {
-		osc_req_t *req = OSC_CONTAINER_OF(p, osc_req_t, post);
-		if (pool->state == OSC_POOL_RUNNING) {
-			osc_tell_run(pool, req);
-		} else {
-			// Relaxed: a statistic.
-			atomic_fetch_add_explicit(&pool->dropped, 1, memory_order_relaxed);
-			oscar_value_free(req->args);
-			free(req);
-		}
-		break;
-	}
+	} else {
+		pool->hooks->post(pool, p);
 	}
 }
 
@@ -163,14 +134,11 @@ static void osc_pool_run(oscar_pool_t *pool)
 			atomic_fetch_sub_explicit(&pool->inbox.count, work, memory_order_relaxed);
 		}
 		osc_call_run_done(pool);
-		for (unsigned n = 0; n < OSC_ACTOR_SLICE && pool->runq_head != NULL; n++) {
-			osc_actor_t *a  = pool->runq_head;
-			pool->runq_head = a->runq_next;
-			if (pool->runq_head == NULL) {
-				pool->runq_tail = NULL;
-			}
-			a->runq_next = NULL;
-			a->scheduled = false;
+		osc_node_t *node;
+		for (unsigned n = 0;
+		     n < OSC_ACTOR_SLICE && (node = osc_list_pop(&pool->runq)) != NULL; n++) {
+			osc_actor_t *a = OSC_CONTAINER_OF(node, osc_actor_t, runq_node);
+			a->flags &= ~OSC_ACTOR_QUEUED;
 			osc_actor_run(a, pool->cfg.actor_batch);
 			osc_call_run_done(pool);
 			work++;
@@ -199,22 +167,6 @@ static void osc_pool_idle_cb(uv_idle_t *h)
 	osc_pool_run(pool);
 }
 
-// osc_pool_schedule puts actor a on the run queue (once).
-void osc_pool_schedule(oscar_pool_t *pool, osc_actor_t *a)
-{
-	if (a->scheduled) {
-		return;
-	}
-	a->scheduled = true;
-	a->runq_next = NULL;
-	if (pool->runq_tail != NULL) {
-		pool->runq_tail->runq_next = a;
-	} else {
-		pool->runq_head = a;
-	}
-	pool->runq_tail = a;
-}
-
 static void osc_pool_timer_cb(uv_timer_t *t)
 {
 	oscar_pool_t *pool = t->data;
@@ -222,23 +174,6 @@ static void osc_pool_timer_cb(uv_timer_t *t)
 	uv_update_time(&pool->loop);
 	osc_call_expire(pool, (int64_t) uv_now(&pool->loop));
 	osc_pool_run(pool);
-}
-
-// osc_pool_arm makes sure the deadline timer fires no later than deadline
-// (a uv_now() time in milliseconds). A timer that fires early finds nothing
-// due and re-arms for the earliest pending deadline.
-void osc_pool_arm(oscar_pool_t *pool, int64_t deadline)
-{
-	if (pool->state == OSC_POOL_CLOSED) {
-		return;
-	}
-	if (pool->armed_at >= 0 && pool->armed_at <= deadline) {
-		return;
-	}
-	int64_t now   = (int64_t) uv_now(&pool->loop);
-	int64_t delay = deadline > now ? deadline - now : 0;
-	uv_timer_start(&pool->timer, osc_pool_timer_cb, (uint64_t) delay, 0);
-	pool->armed_at = deadline;
 }
 
 // ---------------------------------------------------------------------------
@@ -259,7 +194,7 @@ static void osc_pool_drain_inbox(oscar_pool_t *pool)
 static void osc_pool_shutdown(oscar_pool_t *pool)
 {
 	pool->state = OSC_POOL_CLOSING;
-	osc_subpools_stop(pool);
+	pool->hooks->subs_stop(pool);
 	osc_pool_drain_inbox(pool);
 	osc_call_fail_all(pool, OSCAR_ECLOSED);
 	osc_call_run_done(pool);
@@ -344,7 +279,7 @@ static void osc_pool_thread(void *arg)
 	oscar_pool_t *pool = arg;
 	// Sub pools start from this thread, before the loop runs; open waits
 	// until they are ready.
-	if (osc_subpools_start(pool) == 0) {
+	if (pool->hooks->subs_start(pool) == 0) {
 		uv_sem_post(&pool->started);
 	}
 	uv_run(&pool->loop, UV_RUN_DEFAULT);
@@ -374,19 +309,36 @@ static uint64_t osc_random_id(void)
 	return (id);
 }
 
-// oscar_pool_open starts a pool and its thread.
-int oscar_pool_open(oscar_pool_t **poolp, const oscar_pool_config_t *cfg)
+// osc_open_fail fills err (if given) for a pool that could not open, and
+// returns code.
+static int osc_open_fail(oscar_error_t *err, int code, const char *address, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 4, 5)))
+#endif
+    ;
+
+static int osc_open_fail(oscar_error_t *err, int code, const char *address, const char *fmt, ...)
 {
-	return (osc_pool_open_home(poolp, cfg, NULL));
+	va_list ap;
+	va_start(ap, fmt);
+	oscar_error_setv(err, code, fmt, ap);
+	va_end(ap);
+	if (err != NULL) {
+		err->pid = (int64_t) getpid();
+		snprintf(err->address, sizeof(err->address), "%s", address != NULL ? address : "");
+	}
+	return (code);
 }
 
-// osc_pool_open_home opens a pool as oscar_pool_open does; home, when not
-// NULL, is the address of the main pool that started this process.
-int osc_pool_open_home(oscar_pool_t **poolp, const oscar_pool_config_t *cfg, const char *home)
+// osc_pool_open_home opens a pool for oscar_pool_open, with the hooks of
+// the layers above the loop; home, when not NULL, is the address of the
+// main pool that started this process.
+int osc_pool_open_home(oscar_pool_t **poolp, const oscar_pool_config_t *cfg, const char *home,
+    const osc_pool_hooks_t *hooks, oscar_error_t *err)
 {
 	oscar_pool_config_t defaults;
 	if (poolp == NULL) {
-		return (OSCAR_EINVAL);
+		return (osc_open_fail(err, OSCAR_EINVAL, NULL, "no pool pointer given"));
 	}
 	*poolp = NULL;
 	oscar_pool_config_init(&defaults);
@@ -394,29 +346,38 @@ int osc_pool_open_home(oscar_pool_t **poolp, const oscar_pool_config_t *cfg, con
 		cfg = &defaults;
 	}
 	if (cfg->default_timeout_ms < 0 || cfg->peer_connect_ms < 0 || cfg->peer_idle_ms < 0) {
-		return (OSCAR_EINVAL);
+		return (osc_open_fail(err, OSCAR_EINVAL, NULL,
+		    "default_timeout_ms, peer_connect_ms and peer_idle_ms must not be negative"));
 	}
 	if (cfg->address != NULL && strlen(cfg->address) >= OSCAR_ADDR_MAX) {
-		return (OSCAR_EADDRINVAL);
+		return (osc_open_fail(err, OSCAR_EADDRINVAL, NULL,
+		    "address of %zu bytes is longer than the limit of %d", strlen(cfg->address),
+		    OSCAR_ADDR_MAX - 1));
 	}
 	if (cfg->sub_pools > 0 && getenv("OSCAR_SUBPOOL_ADDRESS") != NULL) {
 		// A sub pool whose program skipped oscar_subpool_main would start
 		// sub pools of its own, and they theirs, without end.
 		fprintf(stderr, "oscar: this process was started as a sub pool; "
 		                "its program must call oscar_subpool_main first\n");
-		return (OSCAR_ESTATE);
+		return (osc_open_fail(err, OSCAR_ESTATE, cfg->address,
+		    "this process was started as a sub pool; its program must call "
+		    "oscar_subpool_main first"));
 	}
 	if (cfg->sub_pools > 0 &&
 	    (cfg->address == NULL || (strncmp(cfg->address, "ipc://", 6) != 0 &&
 	                                 strncmp(cfg->address, "tcp://", 6) != 0))) {
-		return (OSCAR_EADDRINVAL); // sub pools are reached over ipc or tcp
+		// Sub pools are reached over ipc or tcp.
+		return (osc_open_fail(err, OSCAR_EADDRINVAL, cfg->address,
+		    "sub pools need an ipc:// or tcp:// address, not %s",
+		    cfg->address != NULL ? cfg->address : "a generated inproc:// one"));
 	}
 
 	oscar_pool_t *pool = calloc(1, sizeof(*pool));
 	if (pool == NULL) {
-		return (OSCAR_ENOMEM);
+		return (osc_open_fail(err, OSCAR_ENOMEM, cfg->address, "no memory for a pool"));
 	}
-	pool->cfg = *cfg;
+	pool->cfg   = *cfg;
+	pool->hooks = hooks;
 	if (pool->cfg.default_timeout_ms == 0) {
 		pool->cfg.default_timeout_ms = defaults.default_timeout_ms;
 	}
@@ -476,30 +437,44 @@ int osc_pool_open_home(oscar_pool_t **poolp, const oscar_pool_config_t *cfg, con
 	int rv;
 	if ((rv = uv_loop_init(&pool->loop)) != 0) {
 		free(pool);
-		return (OSCAR_ESYSTEM);
+		return (osc_open_fail(
+		    err, OSCAR_ESYSTEM, cfg->address, "cannot set up a loop: %s", uv_strerror(rv)));
 	}
 	uv_async_init(&pool->loop, &pool->wake, osc_pool_wake_cb);
 	uv_timer_init(&pool->loop, &pool->timer);
+	pool->timer_cb = osc_pool_timer_cb; // call.c arms the timer
 	uv_idle_init(&pool->loop, &pool->idle);
 	pool->wake.data  = pool;
 	pool->timer.data = pool;
 	pool->idle.data  = pool;
 	char why[OSCAR_ERRMSG_MAX];
+	why[0] = '\0';
 	if ((rv = osc_transport_open(pool, why, sizeof(why))) != 0) {
+		// The transport says why ("cannot listen on ...: Address in use").
+		if (why[0] != '\0') {
+			(void) osc_open_fail(err, rv, pool->address, "%s", why);
+		} else {
+			(void) osc_open_fail(err, rv, pool->address, "cannot open pool %s: %s",
+			    pool->address, oscar_strerror(rv));
+		}
 		goto fail_loop;
 	}
 	rv = OSCAR_ESYSTEM;
 	if (uv_sem_init(&pool->started, 0) != 0) {
+		(void) osc_open_fail(err, rv, pool->address, "cannot make a semaphore");
 		goto fail_transport;
 	}
 	if (uv_thread_create(&pool->thread, osc_pool_thread, pool) != 0) {
 		uv_sem_destroy(&pool->started);
+		(void) osc_open_fail(err, rv, pool->address, "cannot start the pool's thread");
 		goto fail_transport;
 	}
 	uv_sem_wait(&pool->started);
 	uv_sem_destroy(&pool->started);
 	if ((rv = pool->subs.start_error) != 0) {
 		// A sub pool could not start: stop and reap the others.
+		(void) osc_open_fail(err, rv, pool->address, "cannot open pool %s: %s",
+		    pool->address, pool->subs.start_why);
 		oscar_pool_free(&pool);
 		return (rv);
 	}
@@ -557,7 +532,7 @@ void oscar_pool_free(oscar_pool_t **poolp)
 	// Posts that raced with the end of the loop.
 	osc_pool_drain_inbox(pool);
 	uv_loop_close(&pool->loop);
-	osc_subpools_free(pool);
+	pool->hooks->subs_free(pool);
 	osc_map_fini(&pool->actors);
 	free(pool->heap.items);
 	free(pool);
@@ -582,13 +557,6 @@ bool osc_pool_on_loop(const oscar_pool_t *pool)
 {
 	uv_thread_t self = uv_thread_self();
 	return (uv_thread_equal(&self, &pool->thread) != 0);
-}
-
-// osc_ref_is_local tells whether ref names an actor of pool: its address
-// is pool's own, or empty.
-bool osc_ref_is_local(const oscar_pool_t *pool, const oscar_ref_t *ref)
-{
-	return (ref->addr[0] == '\0' || strcmp(ref->addr, pool->address) == 0);
 }
 
 // ---------------------------------------------------------------------------

@@ -17,8 +17,8 @@
 //    pool's deadline heap), the reply callback or host handle, and a link to
 //    the request while both live. Whichever side finishes first unlinks the
 //    other, so neither ever points at freed memory.
-//  - oscar_call: a host thread's handle, shared by that thread and the loop
-//    under a reference count; the host waits on its condition variable.
+//  - oscar_call: a host thread's handle (actors/host.h), shared by that
+//    thread and the loop under a reference count.
 #ifndef OSC_POOL_INT_H
 #define OSC_POOL_INT_H
 
@@ -26,9 +26,11 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include <uv.h>
 
+#include "actors/list.h"
 #include "actors/map.h"
 #include "oscar/actor.h"
 
@@ -66,63 +68,24 @@ void        osc_inbox_push(osc_inbox_t *q, osc_post_t *p);
 osc_post_t *osc_inbox_pop(osc_inbox_t *q);
 
 // ---------------------------------------------------------------------------
-// Host handles
-
-typedef enum osc_op {
-	OSC_OP_CALL,
-	OSC_OP_BATCH,
-	OSC_OP_TELL,
-	OSC_OP_CREATE,
-	OSC_OP_DESTROY,
-	OSC_OP_HAS,
-	OSC_OP_LOOKUP,
-	OSC_OP_STATS,
-	OSC_OP_CREATE_NAMED, // method holds the class name
-	OSC_OP_SUB,          // a sub pool operation (sub_op)
-} osc_op_t;
-
-struct oscar_call {
-	osc_post_t    post;        // OSC_POST_HOST
-	osc_post_t    cancel_post; // OSC_POST_CANCEL
-	atomic_int    refs;        // host + loop (+ a posted cancel)
-	atomic_bool   cancel_sent;
-	uv_mutex_t    mu;
-	uv_cond_t     cv;
-	bool          done;      // under mu
-	bool          abandoned; // under mu: the host stopped waiting
-	osc_op_t      op;
-	oscar_pool_t *pool;
-	int64_t       timeout_ms;
-	uint64_t      deadline_ns; // host clock (uv_hrtime)
-	// request
-	oscar_ref_t                ref;
-	char                       method[OSCAR_NAME_MAX];
-	oscar_value_t             *args;
-	const oscar_actor_class_t *cls;
-	// outcome, written by the loop before done is set
-	int                code;
-	oscar_value_t     *reply;
-	oscar_error_t      err;
-	bool               exists;
-	oscar_pool_stats_t stats;
-	// loop: the call record while the call runs
-	osc_call_t *call;
-	// sub pool operations
-	int               sub_op;
-	unsigned          sub_index; // the sub pool (index + 1 when set by placement)
-	oscar_placement_t placement;
-	char              label[OSCAR_NAME_MAX];
-	char              mark[OSCAR_NAME_MAX];
-	oscar_value_t    *args_copy; // for OSCAR_RECOVER_ACTOR
-	bool              nowait;    // oscar_tell_nowait to another pool
-	oscar_call_t     *wnext;     // in pool->subs.waiters
-	void             *out;       // oscar_sub_pool_info_t array
-	size_t            out_cap;
-	size_t            out_n;
-};
-
-// ---------------------------------------------------------------------------
 // Pool
+
+// osc_pool_hooks_t is what the layers above the pool loop (the host-thread
+// API, sub pools) plug into it, so that the loop and the call records
+// call them without naming them. oscar_pool_open (subpool.c) sets them.
+typedef struct osc_pool_hooks {
+	// post handles a post of any kind but OSC_POST_NET (host.c), and
+	// fails it when the pool no longer runs.
+	void (*post)(oscar_pool_t *pool, osc_post_t *p);
+	// host_finish completes the host handle of a finished call (host.c).
+	void (*host_finish)(osc_call_t *c);
+	// subs_start starts the sub pools, on the pool's thread before its
+	// loop runs (1 when open must wait for them); subs_stop stops them at
+	// shutdown; subs_free reaps them when the pool is freed.
+	int (*subs_start)(oscar_pool_t *pool);
+	void (*subs_stop)(oscar_pool_t *pool);
+	void (*subs_free)(oscar_pool_t *pool);
+} osc_pool_hooks_t;
 
 typedef enum osc_pool_state {
 	OSC_POOL_RUNNING,
@@ -131,8 +94,9 @@ typedef enum osc_pool_state {
 } osc_pool_state_t;
 
 struct oscar_pool {
-	oscar_pool_config_t cfg;
-	char                address[OSCAR_ADDR_MAX];
+	oscar_pool_config_t     cfg;
+	const osc_pool_hooks_t *hooks;
+	char                    address[OSCAR_ADDR_MAX];
 	// home is the address of this pool's main pool when it runs as a sub
 	// pool (oscar_subpool_main), else "": who to ask how a peer died.
 	char        home[OSCAR_ADDR_MAX];
@@ -141,7 +105,8 @@ struct oscar_pool {
 	uv_loop_t   loop;
 	uv_thread_t thread;
 	uv_async_t  wake;
-	uv_timer_t  timer;
+	uv_timer_t  timer;    // the deadline timer, armed by call.c
+	uv_timer_cb timer_cb; // what it runs (pool.c)
 	uv_idle_t   idle;
 	uv_sem_t    started;
 
@@ -155,10 +120,8 @@ struct oscar_pool {
 	osc_pool_state_t state;
 	bool             in_run; // osc_pool_run is on the stack
 	osc_map_t        actors; // uid -> actor
-	osc_actor_t     *runq_head;
-	osc_actor_t     *runq_tail;
-	osc_call_t      *done_head; // completed calls whose callback is pending
-	osc_call_t      *done_tail;
+	osc_list_t       runq;   // actors with work to do, by runq_node
+	osc_list_t       done;   // completed calls whose callback is pending
 	struct {
 		osc_call_t **items;
 		size_t       len;
@@ -183,13 +146,14 @@ struct oscar_pool {
 		osc_subpool_t **v;
 		unsigned        n;
 		unsigned        cap;
-		unsigned        rr;          // round robin for placement
-		unsigned        starting;    // not yet ready at open
-		int             start_error; // why open fails
+		unsigned        rr;                          // round robin for placement
+		unsigned        starting;                    // not yet ready at open
+		int             start_error;                 // why open fails: the code
+		char            start_why[OSCAR_ERRMSG_MAX]; // and the message
 		uv_timer_t      start_timer;
 		uv_timer_t      kill_timer;
 		bool            escalating;
-		oscar_call_t   *waiters; // host handles waiting for sub pools
+		osc_list_t      waiters; // sub pool operations waiting (subpool.c)
 	} subs;
 };
 
@@ -200,20 +164,19 @@ enum {
 	OSC_ACTOR_DEAD    = 1u << 0, // out of the map; no new work
 	OSC_ACTOR_EXITING = 1u << 1, // destroy when the handler returns
 	OSC_ACTOR_RUNNING = 1u << 2, // a handler is on the stack
+	OSC_ACTOR_QUEUED  = 1u << 3, // on the pool's run queue
 };
 
 struct oscar_actor {
 	oscar_pool_t              *pool;
 	const oscar_actor_class_t *cls;
 	uint32_t                   flags;
-	osc_req_t                 *mb_head; // mailbox
-	osc_req_t                 *mb_tail;
-	size_t                     mb_len;
-	osc_req_t                 *held;     // deferred with OSCAR_DEFER_HOLD
-	osc_req_t                 *deferred; // all deferred requests
-	osc_call_t                *calls;    // outstanding calls made by us
-	osc_actor_t               *runq_next;
-	bool                       scheduled;
+	uint32_t                   mb_len;    // below UINT32_MAX (osc_actor_enqueue)
+	osc_list_t                 mailbox;   // queued requests, by their node
+	osc_req_t                 *held;      // deferred with OSCAR_DEFER_HOLD
+	osc_list_t                 deferred;  // all deferred requests, by their node
+	osc_list_t                 calls;     // outstanding calls made by us, by onode
+	osc_node_t                 runq_node; // on pool->runq when OSC_ACTOR_QUEUED
 	oscar_ref_t                ref;
 	max_align_t                state[]; // cls->state_size bytes
 };
@@ -234,10 +197,11 @@ typedef enum osc_req_state {
 } osc_req_state_t;
 
 struct oscar_req {
-	osc_post_t            post;          // OSC_POST_TELL: posted by a host thread
-	const char           *target;        // that tell's "uid\0method", after the struct
-	osc_req_t            *next;          // mailbox link
-	osc_req_t            *dprev, *dnext; // actor's deferred list
+	osc_post_t  post;   // OSC_POST_TELL: posted by a host thread
+	const char *target; // that tell's "uid\0method", after the struct
+	// In the actor's mailbox while queued, in its deferred list once
+	// held, yielded or a zombie; never in both.
+	osc_node_t            node;
 	osc_actor_t          *actor;
 	const oscar_method_t *method;
 	oscar_value_t        *args;
@@ -255,7 +219,7 @@ struct oscar_req {
 	uint32_t              chain_len;
 	oscar_cancel_cb       cancel_cb;
 	void                 *cancel_arg;
-	osc_call_t           *children; // calls made through oscar_req_call
+	osc_list_t            children; // calls made through oscar_req_call, by cnode
 	struct osc_route     *route;    // came from another pool: where to answer
 };
 
@@ -287,9 +251,9 @@ struct osc_call {
 	osc_req_t     *parent; // oscar_req_call's request while both live
 	osc_batch_t   *batch;  // the batch collecting item replies, if any
 	int64_t        timeout_ms;
-	osc_call_t    *onext, *oprev; // owner's list
-	osc_call_t    *cnext, *cprev; // parent's children list
-	osc_call_t    *done_next;
+	osc_node_t     onode; // owner's list of calls
+	osc_node_t     cnode; // parent's list of children
+	osc_node_t     dnode; // the pool's done queue
 	bool           done;
 	bool           orphan; // in the done queue, but nobody to tell
 	bool           timer;  // oscar_actor_after: its deadline is its success
@@ -303,27 +267,31 @@ struct osc_call {
 	oscar_value_t   *value;
 	oscar_error_t   *err;
 	char             target[OSCAR_UID_MAX + OSCAR_NAME_MAX]; // "uid.method"
-	uint8_t          uid_len;       // where the uid ends in target (uids may hold dots)
-	struct osc_peer *peer;          // remote call: the pool it went to
-	osc_call_t      *pnext, *pprev; // the peer's list of pending calls
+	uint8_t          uid_len; // where the uid ends in target (uids may hold dots)
+	struct osc_peer *peer;    // remote call: the pool it went to
+	osc_node_t       pnode;   // in the peer's list of pending (or held) calls
 };
 
 // ---------------------------------------------------------------------------
 // Cross-file functions (loop thread unless noted)
 
-#define OSC_CONTAINER_OF(ptr, type, member) ((type *) ((char *) (ptr) -offsetof(type, member)))
-
 // pool.c
-// osc_pool_open_home is oscar_pool_open for a sub pool, whose main pool is
-// at home (see oscar_pool_t.home).
-int  osc_pool_open_home(oscar_pool_t **poolp, const oscar_pool_config_t *cfg, const char *home);
-void osc_pool_arm(oscar_pool_t *pool, int64_t deadline);
-bool osc_pool_on_loop(const oscar_pool_t *pool); // any thread
-void osc_pool_schedule(oscar_pool_t *pool, osc_actor_t *a);
+// osc_pool_open_home opens a pool (oscar_pool_open), whose main pool is at
+// home when it is a sub pool (see oscar_pool_t.home), with the hooks of
+// the layers above the loop.
+int  osc_pool_open_home(oscar_pool_t **poolp, const oscar_pool_config_t *cfg, const char *home,
+     const osc_pool_hooks_t *hooks, oscar_error_t *err);
+bool osc_pool_on_loop(const oscar_pool_t *pool);              // any thread
 int  osc_pool_post(oscar_pool_t *pool, osc_post_t *p);        // any thread
 void osc_pool_post_always(oscar_pool_t *pool, osc_post_t *p); // any thread
 void osc_pool_wake(oscar_pool_t *pool);                       // any thread
-bool osc_ref_is_local(const oscar_pool_t *pool, const oscar_ref_t *ref);
+
+// osc_ref_is_local tells whether ref names an actor of pool: its address
+// is pool's own, or empty.
+static inline bool osc_ref_is_local(const oscar_pool_t *pool, const oscar_ref_t *ref)
+{
+	return (ref->addr[0] == '\0' || strcmp(ref->addr, pool->address) == 0);
+}
 
 // osc_class_find returns the class called name among pool's classes.
 const oscar_actor_class_t *osc_class_find(const oscar_pool_t *pool, const char *name);
@@ -344,21 +312,29 @@ void osc_req_finish(osc_req_t *req, int code, oscar_value_t *value, const oscar_
 void osc_actors_close_all(oscar_pool_t *pool);
 
 // call.c
-int  osc_call_start(oscar_pool_t *pool, osc_actor_t *owner, osc_req_t *parent,
-     const oscar_ref_t *ref, const char *method, osc_req_kind_t kind, oscar_value_t *args,
-     int64_t timeout_ms, oscar_reply_cb cb, void *arg, oscar_call_t *host, osc_call_t **callp,
-     oscar_error_t *err);
+// osc_call_desc_t describes a call for osc_call_start: who calls, whom,
+// with what, and who hears the answer.
+typedef struct osc_call_desc {
+	osc_actor_t       *owner;  // the calling actor, or NULL (a host thread)
+	osc_req_t         *parent; // the request it calls for (oscar_req_call), or NULL
+	const oscar_ref_t *ref;    // the target
+	const char        *method;
+	osc_req_kind_t     kind;
+	oscar_value_t     *args;       // consumed by osc_call_start
+	int64_t            timeout_ms; // 0: the pool's default
+	oscar_reply_cb     cb;         // the answer goes to cb on owner, with arg,
+	void              *arg;
+	oscar_call_t      *host; // or to this host handle
+} osc_call_desc_t;
+
+int osc_call_start(
+    oscar_pool_t *pool, const osc_call_desc_t *d, osc_call_t **callp, oscar_error_t *err);
 void osc_call_complete(osc_call_t *c, int code, oscar_value_t *value, const oscar_error_t *err);
 void osc_call_cancel(osc_call_t *c);
 void osc_call_run_done(oscar_pool_t *pool);
 void osc_call_expire(oscar_pool_t *pool, int64_t now);
 void osc_call_fail_all(oscar_pool_t *pool, int code);
 void osc_call_detach_owner(osc_actor_t *a, bool notify);
-void osc_host_complete(oscar_call_t *h, int code, const oscar_error_t *err);
-void osc_host_release(oscar_call_t *h);
-void osc_host_run(oscar_pool_t *pool, oscar_call_t *h);
-void osc_host_cancel(oscar_pool_t *pool, oscar_call_t *h);
-void osc_tell_run(oscar_pool_t *pool, osc_req_t *req);
 
 // error helpers (call.c)
 void osc_error_set(oscar_error_t *err, const oscar_pool_t *pool, int code, const char *actor,

@@ -24,6 +24,7 @@
 #include <inttypes.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,11 +34,25 @@
 
 #include <sodium.h>
 
+#include "actors/host.h"
 #include "actors/subpool.h"
 #include "actors/transport.h"
 #include "actors/wire.h"
 
 #define OSC_STOP_GRACE_MS 5000
+
+// The payload of a sub pool operation from a host thread: which sub pool
+// (or, for an add, its label), and its place among the pool's waiters
+// while it waits for that sub pool.
+typedef struct osc_sub_wait {
+	osc_node_t    node; // in pool->subs.waiters while waiting
+	oscar_call_t *h;    // the handle waiting
+	unsigned      index;
+	bool          until_gone; // a remove: wait until its process is reaped
+	char          label[OSCAR_NAME_MAX];
+} osc_sub_wait_t;
+
+static const osc_pool_hooks_t osc_hooks; // below, with oscar_pool_open
 
 extern char **environ;
 
@@ -56,14 +71,25 @@ static void osc_sub_address(const oscar_pool_t *pool, unsigned i, char *buf, siz
 	snprintf(buf, size, "%.*s:0", (int) (colon - pool->address), pool->address);
 }
 
-// osc_sub_started is called when a child is ready, or failed to start.
-static void osc_sub_started(oscar_pool_t *pool, int rv)
+// osc_sub_started is called when a child is ready (rv 0), or
+// failed to start: rv and the message fmt say why, for oscar_pool_open.
+static void osc_sub_started(oscar_pool_t *pool, int rv, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+
+static void osc_sub_started(oscar_pool_t *pool, int rv, const char *fmt, ...)
 {
 	if (pool->subs.starting == 0) {
 		return;
 	}
 	if (rv != 0 && pool->subs.start_error == 0) {
+		va_list ap;
+		va_start(ap, fmt);
 		pool->subs.start_error = rv;
+		vsnprintf(pool->subs.start_why, sizeof(pool->subs.start_why), fmt, ap);
+		va_end(ap);
 	}
 	if (rv != 0 || --pool->subs.starting == 0) {
 		pool->subs.starting = 0;
@@ -75,7 +101,8 @@ static void osc_sub_started(oscar_pool_t *pool, int rv)
 static void osc_sub_recreate(osc_subpool_t *s)
 {
 	oscar_pool_t *pool = s->pool;
-	for (osc_placed_t *p = s->placed; p != NULL; p = p->next) {
+	for (osc_placed_t *p = OSC_LIST_FIRST(&s->placed, osc_placed_t, node); p != NULL;
+	     p               = OSC_LIST_NEXT(p, osc_placed_t, node)) {
 		oscar_error_t err;
 		// The answer goes nowhere: a failure is the actor's own to
 		// report when it is next called.
@@ -93,7 +120,7 @@ static void osc_sub_ready(osc_subpool_t *s, const char *address)
 	if (s->restarts > 0 && pool->cfg.recover == OSCAR_RECOVER_ACTOR) {
 		osc_sub_recreate(s);
 	}
-	osc_sub_started(pool, 0);
+	osc_sub_started(pool, 0, "ready");
 	osc_sub_notify(pool);
 }
 
@@ -225,7 +252,9 @@ static void osc_sub_exit_cb(uv_process_t *proc, int64_t status, int signal)
 	osc_transport_peer_gone(pool, s->address, s->pid, "sub pool %u (%s, pid %" PRId64 ") %s",
 	    s->index, s->address, s->pid, how);
 	if (pool->subs.starting > 0) {
-		osc_sub_started(pool, OSCAR_EPEERGONE);
+		osc_sub_started(pool, OSCAR_EPEERGONE,
+		    "sub pool %u (%s, pid %" PRId64 ") %s before it was ready", s->index,
+		    s->address, s->pid, how);
 	}
 	osc_sub_close_handles(s);
 }
@@ -283,7 +312,8 @@ static void osc_sub_spawn(osc_subpool_t *s)
 		snprintf(s->last_exit, sizeof(s->last_exit), "could not start: out of memory");
 		s->alive    = false;
 		s->stopping = true;
-		osc_sub_started(pool, OSCAR_ENOMEM);
+		osc_sub_started(
+		    pool, OSCAR_ENOMEM, "sub pool %u could not start: out of memory", s->index);
 		osc_sub_notify(pool);
 		return;
 	}
@@ -329,7 +359,9 @@ static void osc_sub_spawn(osc_subpool_t *s)
 		if (uv_exepath(exe, &exe_len) != 0) {
 			sodium_memzero(env_secret, sizeof(env_secret));
 			free(env);
-			osc_sub_started(pool, OSCAR_ESYSTEM);
+			osc_sub_started(pool, OSCAR_ESYSTEM,
+			    "sub pool %u could not start: this program's path is unknown",
+			    s->index);
 			return;
 		}
 		program = exe;
@@ -375,7 +407,8 @@ static void osc_sub_spawn(osc_subpool_t *s)
 		// The process handle needs closing even when the spawn failed.
 		s->stopping = true; // no restart loop on a program that cannot run
 		if (pool->subs.starting > 0) {
-			osc_sub_started(pool, OSCAR_ESYSTEM);
+			osc_sub_started(pool, OSCAR_ESYSTEM, "sub pool %u could not start: %s",
+			    s->index, uv_strerror(rv));
 		}
 		osc_sub_close_handles(s);
 		return;
@@ -388,7 +421,9 @@ static void osc_sub_spawn(osc_subpool_t *s)
 static void osc_sub_start_timeout(uv_timer_t *t)
 {
 	oscar_pool_t *pool = t->data;
-	osc_sub_started(pool, OSCAR_ETIMEDOUT);
+	osc_sub_started(pool, OSCAR_ETIMEDOUT,
+	    "%u of %u sub pools not ready after %" PRId64 " ms (default_timeout_ms)",
+	    pool->subs.starting, pool->cfg.sub_pools, pool->cfg.default_timeout_ms);
 }
 
 // osc_subpools_start starts the configured sub pools (loop thread, before
@@ -408,7 +443,7 @@ int osc_subpools_start(oscar_pool_t *pool)
 		if (osc_subpool_add(pool,
 		        pool->cfg.sub_pool_labels ? pool->cfg.sub_pool_labels[i] : NULL,
 		        NULL) != 0) {
-			osc_sub_started(pool, OSCAR_ENOMEM);
+			osc_sub_started(pool, OSCAR_ENOMEM, "no memory for sub pool %u", i);
 			break;
 		}
 	}
@@ -508,7 +543,7 @@ void osc_subpools_stop(oscar_pool_t *pool)
 		osc_subpool_stop(pool, pool->subs.v[i]);
 	}
 	if (pool->subs.starting > 0) {
-		osc_sub_started(pool, OSCAR_ECLOSED);
+		osc_sub_started(pool, OSCAR_ECLOSED, "the pool closed while its sub pools started");
 	}
 	if (pool->cfg.sub_pools > 0 && !uv_is_closing((uv_handle_t *) &pool->subs.start_timer)) {
 		uv_close((uv_handle_t *) &pool->subs.start_timer, NULL);
@@ -519,10 +554,10 @@ void osc_subpools_stop(oscar_pool_t *pool)
 void osc_subpools_free(oscar_pool_t *pool)
 {
 	// Waiters left when the loop ended (their host threads gave up).
-	oscar_call_t *h;
-	while ((h = pool->subs.waiters) != NULL) {
+	osc_node_t *node;
+	while ((node = osc_list_pop(&pool->subs.waiters)) != NULL) {
+		oscar_call_t *h = OSC_CONTAINER_OF(node, osc_sub_wait_t, node)->h;
 		oscar_error_t err;
-		pool->subs.waiters = h->wnext;
 		osc_error_set(
 		    &err, pool, OSCAR_ECLOSED, "", "", "pool %s is closed", pool->address);
 		osc_host_complete(h, OSCAR_ECLOSED, &err);
@@ -530,13 +565,12 @@ void osc_subpools_free(oscar_pool_t *pool)
 	}
 	for (unsigned i = 0; i < pool->subs.n; i++) {
 		osc_subpool_t *s = pool->subs.v[i];
-		osc_placed_t  *p;
 		// Every child is reaped by now; one killed hard left its socket.
 		if (strncmp(s->address, "ipc://", 6) == 0) {
 			(void) unlink(s->address + 6);
 		}
-		while ((p = s->placed) != NULL) {
-			s->placed = p->next;
+		while ((node = osc_list_pop(&s->placed)) != NULL) {
+			osc_placed_t *p = OSC_CONTAINER_OF(node, osc_placed_t, node);
 			oscar_value_free(p->args);
 			free(p);
 		}
@@ -626,9 +660,8 @@ void osc_subpool_record(
 	}
 	snprintf(p->cls, sizeof(p->cls), "%s", cls);
 	snprintf(p->uid, sizeof(p->uid), "%s", uid);
-	p->args   = args != NULL ? oscar_value_copy(args) : NULL;
-	p->next   = s->placed;
-	s->placed = p;
+	p->args = args != NULL ? oscar_value_copy(args) : NULL;
+	osc_list_prepend(&s->placed, &p->node);
 }
 
 // osc_subpool_find returns the sub pool at address, or NULL.
@@ -739,11 +772,12 @@ int oscar_subpool_main(const oscar_actor_class_t *const *classes)
 		cfg.secret     = secret;
 		cfg.secret_len = len;
 	}
-	int rv = osc_pool_open_home(&pool, &cfg, getenv("OSCAR_SUBPOOL_MAIN"));
+	oscar_error_t err;
+	int rv = osc_pool_open_home(&pool, &cfg, getenv("OSCAR_SUBPOOL_MAIN"), &osc_hooks, &err);
 	sodium_memzero(secret, sizeof(secret));
 	if (rv != 0) {
-		fprintf(stderr, "oscar sub pool: cannot open a pool at %s: %s\n", addr,
-		    oscar_strerror(rv));
+		fprintf(
+		    stderr, "oscar sub pool: cannot open a pool at %s: %s\n", addr, err.message);
 		return (1);
 	}
 	// Line by line from here on, so that what the actors print shows up
@@ -773,4 +807,430 @@ int oscar_subpool_main(const oscar_actor_class_t *const *classes)
 		close(sfd);
 	}
 	return (0);
+}
+
+// ---------------------------------------------------------------------------
+// Opening a pool
+
+// The hooks that plug the layers above the pool loop into it: the
+// host-thread API (host.c) and the sub pools (this file).
+static const osc_pool_hooks_t osc_hooks = {
+	.post        = osc_host_dispatch,
+	.host_finish = osc_host_finish,
+	.subs_start  = osc_subpools_start,
+	.subs_stop   = osc_subpools_stop,
+	.subs_free   = osc_subpools_free,
+};
+
+// oscar_pool_open starts a pool and its thread (pool.c), with its sub
+// pools.
+int oscar_pool_open(oscar_pool_t **poolp, const oscar_pool_config_t *cfg, oscar_error_t *err)
+{
+	return (osc_pool_open_home(poolp, cfg, NULL, &osc_hooks, err));
+}
+
+// ---------------------------------------------------------------------------
+// Sub pool operations from host threads
+
+// osc_sub_done tells whether the operation of waiter w is finished, and
+// how.
+static bool osc_sub_done(oscar_pool_t *pool, osc_sub_wait_t *w, int *rv, oscar_error_t *err)
+{
+	osc_subpool_t *s = pool->subs.v[w->index];
+	if (w->until_gone) {
+		*rv = 0;
+		return (s->handles == 0);
+	}
+	if (s->ready) {
+		*rv = 0;
+		return (true);
+	}
+	if (s->stopping || s->removed || pool->state != OSC_POOL_RUNNING ||
+	    (!s->alive && s->handles == 0 && pool->cfg.recover == OSCAR_RECOVER_OFF)) {
+		*rv = OSCAR_EPEERGONE;
+		osc_error_set(err, pool, *rv, "", "", "sub pool %u (%s) will not be back: %s",
+		    s->index, s->address, s->last_exit[0] ? s->last_exit : "stopped");
+		return (true);
+	}
+	return (false);
+}
+
+// osc_sub_notify finishes the waiters whose sub pool got where they wait.
+void osc_sub_notify(oscar_pool_t *pool)
+{
+	osc_sub_wait_t *next;
+	for (osc_sub_wait_t *w = OSC_LIST_FIRST(&pool->subs.waiters, osc_sub_wait_t, node);
+	     w != NULL; w      = next) {
+		oscar_error_t err;
+		int           rv;
+		next = OSC_LIST_NEXT(w, osc_sub_wait_t, node);
+		memset(&err, 0, sizeof(err));
+		if (!osc_sub_done(pool, w, &rv, &err)) {
+			continue;
+		}
+		osc_list_remove(&pool->subs.waiters, &w->node);
+		osc_host_complete(w->h, rv, &err);
+		osc_host_release(w->h);
+	}
+}
+
+// osc_sub_wait_or_finish finishes h's operation, or has it wait among the
+// pool's waiters until osc_sub_notify does.
+static int osc_sub_wait_or_finish(oscar_pool_t *pool, oscar_call_t *h, oscar_error_t *err)
+{
+	osc_sub_wait_t *w = OSC_HOST_PAYLOAD(h, osc_sub_wait_t);
+	int             rv;
+	if (osc_sub_done(pool, w, &rv, err)) {
+		return (rv);
+	}
+	w->h = h;
+	osc_list_prepend(&pool->subs.waiters, &w->node);
+	return (OSC_HOST_LATER);
+}
+
+// osc_sub_lookup returns the sub pool h names, or NULL with err filled.
+static osc_subpool_t *osc_sub_lookup(oscar_pool_t *pool, oscar_call_t *h, oscar_error_t *err)
+{
+	unsigned i = OSC_HOST_PAYLOAD(h, osc_sub_wait_t)->index;
+	if (i >= pool->subs.n || pool->subs.v[i]->removed) {
+		osc_error_set(
+		    err, pool, OSCAR_ENOENT, "", "", "no sub pool %u in %s", i, pool->address);
+		return (NULL);
+	}
+	return (pool->subs.v[i]);
+}
+
+// oscar_pool_sub_pools's payload: where the descriptions go.
+typedef struct osc_sub_info {
+	oscar_sub_pool_info_t *out;
+	size_t                 cap;
+	size_t                 n;
+} osc_sub_info_t;
+
+static int osc_sub_info_run(oscar_pool_t *pool, oscar_call_t *h, oscar_error_t *err)
+{
+	osc_sub_info_t *p = OSC_HOST_PAYLOAD(h, osc_sub_info_t);
+	(void) err;
+	p->n = pool->subs.n;
+	for (unsigned i = 0; i < pool->subs.n && i < p->cap; i++) {
+		osc_subpool_t         *s   = pool->subs.v[i];
+		oscar_sub_pool_info_t *out = &p->out[i];
+		memset(out, 0, sizeof(*out));
+		out->index    = s->index;
+		out->pid      = s->pid;
+		out->alive    = s->alive && s->ready;
+		out->removed  = s->removed;
+		out->restarts = s->restarts;
+		snprintf(out->address, sizeof(out->address), "%s", s->address);
+		snprintf(out->label, sizeof(out->label), "%s", s->label);
+		snprintf(out->last_exit, sizeof(out->last_exit), "%s", s->last_exit);
+	}
+	return (0);
+}
+
+static const osc_host_op_t osc_sub_info_op = {
+	.name = "sub_pools",
+	.size = sizeof(osc_sub_info_t),
+	.run  = osc_sub_info_run,
+};
+
+static int osc_sub_kill_run(oscar_pool_t *pool, oscar_call_t *h, oscar_error_t *err)
+{
+	osc_subpool_t *s = osc_sub_lookup(pool, h, err);
+	if (s == NULL) {
+		return (OSCAR_ENOENT);
+	}
+	if (s->alive) {
+		uv_process_kill(&s->proc, SIGKILL);
+		// Not ready from now on: a wait for recovery waits for the next
+		// process, not for this one's exit to be noticed.
+		s->ready = false;
+	}
+	return (0);
+}
+
+static const osc_host_op_t osc_sub_kill_op = {
+	.name = "kill_sub_pool",
+	.size = sizeof(osc_sub_wait_t),
+	.run  = osc_sub_kill_run,
+};
+
+static int osc_sub_wait_run(oscar_pool_t *pool, oscar_call_t *h, oscar_error_t *err)
+{
+	if (osc_sub_lookup(pool, h, err) == NULL) {
+		return (OSCAR_ENOENT);
+	}
+	return (osc_sub_wait_or_finish(pool, h, err));
+}
+
+static const osc_host_op_t osc_sub_wait_op = {
+	.name = "wait_recovered",
+	.size = sizeof(osc_sub_wait_t),
+	.run  = osc_sub_wait_run,
+};
+
+static int osc_sub_add_run(oscar_pool_t *pool, oscar_call_t *h, oscar_error_t *err)
+{
+	osc_sub_wait_t *w  = OSC_HOST_PAYLOAD(h, osc_sub_wait_t);
+	int             rv = osc_subpool_add(pool, w->label[0] ? w->label : NULL, &w->index);
+	if (rv != 0) {
+		osc_error_set(err, pool, rv, "", "", "cannot add a sub pool");
+		return (rv);
+	}
+	return (osc_sub_wait_or_finish(pool, h, err));
+}
+
+static const osc_host_op_t osc_sub_add_op = {
+	.name = "add_sub_pool",
+	.size = sizeof(osc_sub_wait_t),
+	.run  = osc_sub_add_run,
+};
+
+static int osc_sub_remove_run(oscar_pool_t *pool, oscar_call_t *h, oscar_error_t *err)
+{
+	osc_subpool_t *s = osc_sub_lookup(pool, h, err);
+	if (s == NULL) {
+		return (OSCAR_ENOENT);
+	}
+	s->removed                                      = true;
+	OSC_HOST_PAYLOAD(h, osc_sub_wait_t)->until_gone = true;
+	osc_subpool_stop(pool, s);
+	return (osc_sub_wait_or_finish(pool, h, err));
+}
+
+static const osc_host_op_t osc_sub_remove_op = {
+	.name = "remove_sub_pool",
+	.size = sizeof(osc_sub_wait_t),
+	.run  = osc_sub_remove_run,
+};
+
+// osc_sub_sync runs sub pool operation op on sub pool index (or with
+// label, for an add). On success with out, the handle is the caller's to
+// read and release.
+static int osc_sub_sync(oscar_pool_t *pool, const osc_host_op_t *op, unsigned index,
+    const char *label, int64_t timeout_ms, oscar_call_t **out)
+{
+	oscar_call_t *h;
+	int           rv = osc_host_new(pool, op, NULL, NULL, NULL, timeout_ms, &h, NULL);
+	if (rv != 0) {
+		return (rv);
+	}
+	osc_sub_wait_t *w = OSC_HOST_PAYLOAD(h, osc_sub_wait_t);
+	w->index          = index;
+	snprintf(w->label, sizeof(w->label), "%s", label != NULL ? label : "");
+	if ((rv = osc_host_sync(h, out != NULL, NULL)) == 0 && out != NULL) {
+		*out = h;
+	}
+	return (rv);
+}
+
+int oscar_pool_sub_pools(
+    oscar_pool_t *pool, oscar_sub_pool_info_t *out, size_t cap, size_t *n, int64_t timeout_ms)
+{
+	oscar_call_t *h;
+	int rv = osc_host_new(pool, &osc_sub_info_op, NULL, NULL, NULL, timeout_ms, &h, NULL);
+	if (rv != 0) {
+		return (rv);
+	}
+	osc_sub_info_t *p = OSC_HOST_PAYLOAD(h, osc_sub_info_t);
+	p->out            = out;
+	p->cap            = out != NULL ? cap : 0;
+	if ((rv = osc_host_sync(h, true, NULL)) == 0) {
+		if (n != NULL) {
+			*n = p->n;
+		}
+		osc_host_release(h);
+	}
+	return (rv);
+}
+
+int oscar_pool_kill_sub_pool(oscar_pool_t *pool, unsigned index, int64_t timeout_ms)
+{
+	return (osc_sub_sync(pool, &osc_sub_kill_op, index, NULL, timeout_ms, NULL));
+}
+
+int oscar_pool_wait_recovered(oscar_pool_t *pool, unsigned index, int64_t timeout_ms)
+{
+	return (osc_sub_sync(pool, &osc_sub_wait_op, index, NULL, timeout_ms, NULL));
+}
+
+int oscar_pool_add_sub_pool(
+    oscar_pool_t *pool, const char *label, unsigned *index, int64_t timeout_ms)
+{
+	oscar_call_t *h;
+	if (label != NULL && strlen(label) >= OSCAR_NAME_MAX) {
+		return (OSCAR_EINVAL);
+	}
+	int rv = osc_sub_sync(pool, &osc_sub_add_op, 0, label, timeout_ms, &h);
+	if (rv == 0) {
+		if (index != NULL) {
+			*index = OSC_HOST_PAYLOAD(h, osc_sub_wait_t)->index;
+		}
+		osc_host_release(h);
+	}
+	return (rv);
+}
+
+int oscar_pool_remove_sub_pool(oscar_pool_t *pool, unsigned index, int64_t timeout_ms)
+{
+	return (osc_sub_sync(pool, &osc_sub_remove_op, index, NULL, timeout_ms, NULL));
+}
+
+int oscar_pool_kill_actor(oscar_pool_t *pool, const oscar_ref_t *ref, int64_t timeout_ms)
+{
+	oscar_sub_pool_info_t *info;
+	size_t                 n;
+	int                    rv;
+	if (ref == NULL) {
+		return (OSCAR_EINVAL);
+	}
+	if ((rv = oscar_pool_sub_pools(pool, NULL, 0, &n, timeout_ms)) != 0) {
+		return (rv);
+	}
+	if (n == 0) {
+		return (OSCAR_ENOENT);
+	}
+	if ((info = calloc(n, sizeof(*info))) == NULL) {
+		return (OSCAR_ENOMEM);
+	}
+	if ((rv = oscar_pool_sub_pools(pool, info, n, &n, timeout_ms)) == 0) {
+		rv = OSCAR_ENOENT;
+		for (size_t i = 0; i < n; i++) {
+			if (!info[i].removed && strcmp(info[i].address, ref->addr) == 0) {
+				rv = oscar_pool_kill_sub_pool(pool, info[i].index, timeout_ms);
+				break;
+			}
+		}
+	}
+	free(info);
+	return (rv);
+}
+
+// ---------------------------------------------------------------------------
+// Creating an actor by class name, here or in a sub pool
+
+// oscar_create_by_name's payload: where to place the actor, and what to
+// remember of it for OSCAR_RECOVER_ACTOR.
+typedef struct osc_sub_create {
+	oscar_placement_t placement;
+	char              label[OSCAR_NAME_MAX];
+	char              mark[OSCAR_NAME_MAX];
+	unsigned          sub_index; // the sub pool chosen, + 1; 0 for none
+	oscar_value_t    *args_copy; // for OSCAR_RECOVER_ACTOR
+} osc_sub_create_t;
+
+static int osc_sub_create_run(oscar_pool_t *pool, oscar_call_t *h, oscar_error_t *err)
+{
+	osc_sub_create_t *p    = OSC_HOST_PAYLOAD(h, osc_sub_create_t);
+	oscar_value_t    *args = h->args;
+	osc_actor_t      *a;
+	int               rv;
+	h->args = NULL;
+	if (p->placement.how >= OSCAR_PLACE_SUB_POOL) {
+		osc_subpool_t *sp;
+		p->placement.label = p->label[0] ? p->label : NULL;
+		p->placement.mark  = p->mark[0] ? p->mark : NULL;
+		if ((rv = osc_subpool_place(pool, &p->placement, &sp, err)) != 0) {
+			oscar_value_free(args);
+			return (rv);
+		}
+		p->sub_index = sp->index + 1;
+		if (pool->cfg.recover == OSCAR_RECOVER_ACTOR && args != NULL) {
+			p->args_copy = oscar_value_copy(args);
+		}
+		snprintf(h->ref.addr, sizeof(h->ref.addr), "%s", sp->address);
+	}
+	if (h->ref.addr[0] != '\0' && strcmp(h->ref.addr, pool->address) != 0) {
+		rv = osc_remote_control(pool, OSC_MSG_CREATE, h->ref.addr, h->ref.uid, h->method,
+		    args, h->timeout_ms, h, err);
+		return (rv == 0 ? OSC_HOST_LATER : rv);
+	}
+	const oscar_actor_class_t *cls = osc_class_find(pool, h->method);
+	if (cls == NULL) {
+		oscar_value_free(args);
+		osc_error_set(err, pool, OSCAR_ENOENT, h->ref.uid, "",
+		    "no class %s offered by pool %s", h->method, pool->address);
+		return (OSCAR_ENOENT);
+	}
+	rv = osc_actor_create(pool, cls, h->ref.uid[0] ? h->ref.uid : NULL, args, &a, err);
+	if (rv == 0) {
+		h->ref = a->ref;
+	}
+	return (rv);
+}
+
+static void osc_sub_create_reply(oscar_pool_t *pool, oscar_call_t *h)
+{
+	osc_sub_create_t *p = OSC_HOST_PAYLOAD(h, osc_sub_create_t);
+	if (osc_host_read_ref(h) && p->sub_index > 0 && p->sub_index <= pool->subs.n) {
+		osc_subpool_record(
+		    pool->subs.v[p->sub_index - 1], h->method, h->ref.uid, p->args_copy);
+	}
+}
+
+static void osc_sub_create_fini(oscar_call_t *h)
+{
+	oscar_value_free(OSC_HOST_PAYLOAD(h, osc_sub_create_t)->args_copy);
+}
+
+static const osc_host_op_t osc_sub_create_op = {
+	.name  = "create_by_name",
+	.size  = sizeof(osc_sub_create_t),
+	.run   = osc_sub_create_run,
+	.reply = osc_sub_create_reply,
+	.fini  = osc_sub_create_fini,
+};
+
+int oscar_create_by_name(oscar_pool_t *pool, const char *cls, const char *uid, oscar_value_t *args,
+    const oscar_placement_t *placement, int64_t timeout_ms, oscar_ref_t *ref, oscar_error_t *err)
+{
+	oscar_call_t *h;
+	oscar_ref_t   target;
+	memset(&target, 0, sizeof(target));
+	if (pool == NULL || cls == NULL ||
+	    (uid != NULL && (uid[0] == '\0' || strlen(uid) >= OSCAR_UID_MAX))) {
+		oscar_value_free(args);
+		return (osc_error_here(err, OSCAR_EINVAL,
+		    pool == NULL  ? "no pool given"
+		    : cls == NULL ? "no class name given"
+		                  : "actor uid must be 1 to 63 bytes long"));
+	}
+	if (placement != NULL && placement->how == OSCAR_PLACE_ADDRESS) {
+		if (placement->address == NULL || strlen(placement->address) >= OSCAR_ADDR_MAX) {
+			oscar_value_free(args);
+			return (osc_error_here(err, OSCAR_EINVAL, "no valid address given"));
+		}
+		snprintf(target.addr, sizeof(target.addr), "%s", placement->address);
+	} else if (placement != NULL && placement->how > OSCAR_PLACE_IDLE) {
+		oscar_value_free(args);
+		return (osc_error_here(err, OSCAR_EINVAL, "unknown placement"));
+	} else if (placement != NULL && placement->how >= OSCAR_PLACE_LABEL &&
+	           (placement->label == NULL || strlen(placement->label) >= OSCAR_NAME_MAX ||
+	               (placement->how == OSCAR_PLACE_IDLE &&
+	                   (placement->mark == NULL ||
+	                       strlen(placement->mark) >= OSCAR_NAME_MAX)))) {
+		oscar_value_free(args);
+		return (osc_error_here(err, OSCAR_EINVAL, "placement needs a label (and a mark)"));
+	}
+	if (uid != NULL) {
+		snprintf(target.uid, sizeof(target.uid), "%s", uid);
+	}
+	int rv = osc_host_new(pool, &osc_sub_create_op, &target, cls, args, timeout_ms, &h, err);
+	if (rv != 0) {
+		return (rv);
+	}
+	osc_sub_create_t *p = OSC_HOST_PAYLOAD(h, osc_sub_create_t);
+	if (placement != NULL) {
+		p->placement = *placement;
+		snprintf(
+		    p->label, sizeof(p->label), "%s", placement->label ? placement->label : "");
+		snprintf(p->mark, sizeof(p->mark), "%s", placement->mark ? placement->mark : "");
+	}
+	if ((rv = osc_host_sync(h, true, err)) == 0) {
+		if (ref != NULL) {
+			*ref = h->ref;
+		}
+		osc_host_release(h);
+	}
+	return (rv);
 }

@@ -7,10 +7,10 @@
 // An actor created in a sub pool through the main pool, remembered so that
 // OSCAR_RECOVER_ACTOR can create it again.
 typedef struct osc_placed {
-	struct osc_placed *next;
-	char               cls[OSCAR_NAME_MAX];
-	char               uid[OSCAR_UID_MAX];
-	oscar_value_t     *args;
+	osc_node_t     node; // in its sub pool's placed list
+	char           cls[OSCAR_NAME_MAX];
+	char           uid[OSCAR_UID_MAX];
+	oscar_value_t *args;
 } osc_placed_t;
 
 struct osc_subpool {
@@ -39,8 +39,8 @@ struct osc_subpool {
 	int64_t       last_pid;        // the process last_exit is about, or 0
 	uint64_t      spawned_at;      // uv_hrtime() when the process was started
 	uint64_t      last_spawned_at; // the same for last_pid
-	osc_placed_t *placed;
-	char        **marks; // OSCAR_PLACE_IDLE marks taken here
+	osc_list_t    placed;          // osc_placed_t, the newest first
+	char        **marks;           // OSCAR_PLACE_IDLE marks taken here
 	size_t        nmarks;
 };
 
@@ -67,7 +67,7 @@ int osc_subpool_death(oscar_pool_t *pool, const char *address, int64_t pid, uint
     char *why, size_t size, int64_t *dead_pid);
 
 // osc_sub_notify completes the host handles waiting for sub pools to be
-// ready (call.c).
+// ready.
 void osc_sub_notify(oscar_pool_t *pool);
 
 #endif // OSC_SUBPOOL_H

@@ -113,17 +113,17 @@ struct osc_peer {
 	size_t      batch_len, batch_cap;
 	osc_peer_t *dirty_next;
 	bool        dirty;
-	osc_call_t *calls; // pending calls sent here
+	osc_list_t  calls; // pending calls sent here, by their pnode
 	// Death reports (see the design note).
-	osc_call_t *held;                 // calls pending when the connection dropped
-	bool        asking;               // word of how the pool ended is on its way
-	bool        retired;              // in the retired list (see osc_peer_retire)
-	bool        open;                 // retired, its socket not closed yet
-	int64_t     lost_ms;              // retired: loop time of the loss
-	uint64_t    serial;               // names the peer to that word
-	int64_t     pid;                  // the peer's process, from its home frame, or 0
-	uint64_t    up_at;                // uv_hrtime() when its connection last came up
-	char        home[OSCAR_ADDR_MAX]; // its main pool, or ""
+	osc_list_t held;                 // calls pending when the connection dropped
+	bool       asking;               // word of how the pool ended is on its way
+	bool       retired;              // in the retired list (see osc_peer_retire)
+	bool       open;                 // retired, its socket not closed yet
+	int64_t    lost_ms;              // retired: loop time of the loss
+	uint64_t   serial;               // names the peer to that word
+	int64_t    pid;                  // the peer's process, from its home frame, or 0
+	uint64_t   up_at;                // uv_hrtime() when its connection last came up
+	char       home[OSCAR_ADDR_MAX]; // its main pool, or ""
 };
 
 // A question about a sub pool that still runs (control "exit"), answered
@@ -147,10 +147,10 @@ typedef struct osc_assembly {
 
 // An answer owed to a call from another pool.
 typedef struct osc_route {
-	struct osc_route *next, *prev;
-	osc_req_t        *req;
-	uint64_t          id;
-	char              source[OSCAR_ADDR_MAX];
+	osc_node_t node; // in the transport's routes
+	osc_req_t *req;
+	uint64_t   id;
+	char       source[OSCAR_ADDR_MAX];
 } osc_route_t;
 
 struct osc_transport {
@@ -166,8 +166,8 @@ struct osc_transport {
 	size_t          nasks;
 	bool            warned_full; // said once that max_peers was reached
 	uv_timer_t      sweeper;     // closes idle and unreachable peers
-	osc_route_t    *routes;
-	osc_map_t       calls; // id -> pending remote call
+	osc_list_t      routes;      // osc_route_t, the newest first
+	osc_map_t       calls;       // id -> pending remote call
 	uint64_t        bad_frames;
 	osc_map_t       assemblies; // pipe id -> osc_assembly_t
 	size_t          assembling; // bytes they hold, for recv_budget
@@ -673,7 +673,7 @@ static void osc_sweep_cb(uv_timer_t *h)
 	for (osc_peer_t *p = t->peers; p != NULL; p = next) {
 		next          = p->next;
 		int64_t quiet = now - p->used_ms;
-		if (p->calls == NULL && p->held == NULL && !p->dirty &&
+		if (osc_list_empty(&p->calls) && osc_list_empty(&p->held) && !p->dirty &&
 		    ((p->pipes == 0 && quiet >= pool->cfg.peer_connect_ms) ||
 		        quiet >= pool->cfg.peer_idle_ms)) {
 			osc_peer_close(t, p);
@@ -687,7 +687,7 @@ static void osc_sweep_cb(uv_timer_t *h)
 		if (now - p->lost_ms >= pool->cfg.peer_connect_ms) {
 			osc_peer_shut(p);
 		}
-		if (p->held == NULL && !p->open) {
+		if (osc_list_empty(&p->held) && !p->open) {
 			osc_peer_forget(t, p);
 		}
 	}
@@ -743,12 +743,12 @@ void osc_transport_close(oscar_pool_t *pool)
 		t->asks      = a->next;
 		free(a);
 	}
-	while (t->routes != NULL) {
-		osc_route_t *r = t->routes;
+	osc_node_t *rn;
+	while ((rn = osc_list_pop(&t->routes)) != NULL) {
+		osc_route_t *r = OSC_CONTAINER_OF(rn, osc_route_t, node);
 		if (r->req != NULL) {
 			r->req->route = NULL;
 		}
-		t->routes = r->next;
 		free(r);
 	}
 	osc_map_fini(&t->calls);
@@ -793,8 +793,8 @@ static int osc_peer_evict(oscar_pool_t *pool, oscar_error_t *err)
 	osc_transport_t *t      = pool->transport;
 	osc_peer_t      *victim = NULL;
 	for (osc_peer_t *p = t->peers; p != NULL; p = p->next) {
-		if (p->calls != NULL || p->held != NULL || p->dirty || !p->reached ||
-		    p->pipes != 0) {
+		if (!osc_list_empty(&p->calls) || !osc_list_empty(&p->held) || p->dirty ||
+		    !p->reached || p->pipes != 0) {
 			continue;
 		}
 		if (victim == NULL || p->used_ms < victim->used_ms) {
@@ -1154,19 +1154,20 @@ done:
 // Calls to other pools
 
 static int osc_remote_send(oscar_pool_t *pool, osc_peer_t *peer, osc_frame_t *f,
-    oscar_value_t *args, bool reply, osc_actor_t *owner, osc_req_t *parent, int64_t timeout_ms,
-    oscar_reply_cb cb, void *arg, oscar_call_t *host, osc_call_t **callp, uint64_t *chain,
-    oscar_error_t *err);
+    const osc_call_desc_t *d, bool reply, osc_call_t **callp, uint64_t *chain, oscar_error_t *err);
 
-int osc_remote_start(oscar_pool_t *pool, osc_actor_t *owner, osc_req_t *parent,
-    const oscar_ref_t *ref, const char *method, osc_req_kind_t kind, oscar_value_t *args,
-    int64_t timeout_ms, oscar_reply_cb cb, void *arg, oscar_call_t *host, osc_call_t **callp,
-    oscar_error_t *err)
+int osc_remote_start(
+    oscar_pool_t *pool, const osc_call_desc_t *d, osc_call_t **callp, oscar_error_t *err)
 {
-	osc_transport_t *t = pool->transport;
-	osc_frame_t      f;
-	int              rv;
-	uint64_t        *chain = NULL;
+	osc_transport_t   *t      = pool->transport;
+	osc_req_t         *parent = d->parent;
+	const oscar_ref_t *ref    = d->ref;
+	const char        *method = d->method;
+	osc_req_kind_t     kind   = d->kind;
+	oscar_value_t     *args   = d->args;
+	osc_frame_t        f;
+	int                rv;
+	uint64_t          *chain = NULL;
 
 	if (t == NULL || ref->addr[0] == '\0') {
 		oscar_value_free(args);
@@ -1205,25 +1206,24 @@ int osc_remote_start(oscar_pool_t *pool, osc_actor_t *owner, osc_req_t *parent,
 		f.chain                  = chain;
 		f.chain_len              = parent->chain_len + 1;
 	}
-	return (osc_remote_send(pool, peer, &f, args, kind != OSC_REQ_TELL, owner, parent,
-	    timeout_ms, cb, arg, host, callp, chain, err));
+	return (osc_remote_send(pool, peer, &f, d, kind != OSC_REQ_TELL, callp, chain, err));
 }
 
-// osc_remote_send sends frame f with args (consumed) to peer and, when a
-// reply is expected, registers the call record that waits for it. chain
-// (owned, may be NULL) is released.
+// osc_remote_send sends frame f with d->args (consumed) to peer and, when
+// a reply is expected, registers the call record that waits for it, as d
+// describes (its target and method are f's). chain (owned, may be NULL)
+// is released.
 static int osc_remote_send(oscar_pool_t *pool, osc_peer_t *peer, osc_frame_t *f,
-    oscar_value_t *args, bool reply, osc_actor_t *owner, osc_req_t *parent, int64_t timeout_ms,
-    oscar_reply_cb cb, void *arg, oscar_call_t *host, osc_call_t **callp, uint64_t *chain,
-    oscar_error_t *err)
+    const osc_call_desc_t *d, bool reply, osc_call_t **callp, uint64_t *chain, oscar_error_t *err)
 {
-	osc_transport_t *t = pool->transport;
-	osc_call_t      *c = NULL;
+	osc_transport_t *t    = pool->transport;
+	oscar_value_t   *args = d->args;
+	osc_call_t      *c    = NULL;
 	int              rv;
 	if (reply) {
 		if (osc_call_reserve(pool) != 0 || osc_map_reserve(&t->calls) != 0 ||
-		    (c = osc_call_new(pool, f->target, f->method, timeout_ms, cb, arg, host)) ==
-		        NULL) {
+		    (c = osc_call_new(pool, f->target, f->method, d->timeout_ms, d->cb, d->arg,
+		         d->host)) == NULL) {
 			free(chain);
 			oscar_value_free(args);
 			osc_error_set(
@@ -1241,14 +1241,9 @@ static int osc_remote_send(oscar_pool_t *pool, osc_peer_t *peer, osc_frame_t *f,
 		return (rv);
 	}
 	if (c != NULL) {
-		osc_call_link(pool, c, owner, parent);
-		c->peer  = peer;
-		c->pnext = peer->calls;
-		c->pprev = NULL;
-		if (peer->calls != NULL) {
-			peer->calls->pprev = c;
-		}
-		peer->calls = c;
+		osc_call_link(pool, c, d->owner, d->parent);
+		c->peer = peer;
+		osc_list_prepend(&peer->calls, &c->pnode);
 		osc_map_insert(&t->calls, osc_hash_u64(c->id), c);
 	}
 	if (callp != NULL) {
@@ -1277,26 +1272,20 @@ int osc_remote_control(oscar_pool_t *pool, int type, const char *addr, const cha
 	snprintf(f.source, sizeof(f.source), "%s", pool->address);
 	snprintf(f.target, sizeof(f.target), "%s", uid);
 	snprintf(f.method, sizeof(f.method), "%s", name);
-	return (osc_remote_send(pool, peer, &f, args, true, NULL, NULL, timeout_ms, NULL, NULL, h,
-	    h != NULL ? &h->call : NULL, NULL, err));
+	osc_call_desc_t d = {
+		.args       = args,
+		.timeout_ms = timeout_ms,
+		.host       = h,
+	};
+	return (osc_remote_send(pool, peer, &f, &d, true, h != NULL ? &h->call : NULL, NULL, err));
 }
 
 void osc_remote_detach(osc_call_t *c)
 {
 	osc_peer_t *peer = c->peer;
 	osc_map_remove(&c->pool->transport->calls, osc_hash_u64(c->id), c);
-	if (c->pprev != NULL) {
-		c->pprev->pnext = c->pnext;
-	} else if (c->held) {
-		peer->held = c->pnext;
-	} else {
-		peer->calls = c->pnext;
-	}
-	if (c->pnext != NULL) {
-		c->pnext->pprev = c->pprev;
-	}
-	c->pnext = c->pprev = NULL;
-	c->peer             = NULL;
+	osc_list_remove(c->held ? &peer->held : &peer->calls, &c->pnode);
+	c->peer = NULL;
 }
 
 void osc_remote_cancel(osc_call_t *c)
@@ -1329,14 +1318,7 @@ void osc_remote_timeout(const osc_call_t *c, oscar_error_t *err)
 
 static void osc_route_unlink(osc_transport_t *t, osc_route_t *r)
 {
-	if (r->prev != NULL) {
-		r->prev->next = r->next;
-	} else {
-		t->routes = r->next;
-	}
-	if (r->next != NULL) {
-		r->next->prev = r->prev;
-	}
+	osc_list_remove(&t->routes, &r->node);
 }
 
 // osc_answer sends a result or error frame for call id to source.
@@ -1470,11 +1452,7 @@ static void osc_serve_call(oscar_pool_t *pool, const osc_frame_t *f)
 		r->req = req;
 		r->id  = f->id;
 		snprintf(r->source, sizeof(r->source), "%s", f->source);
-		r->next = t->routes;
-		if (t->routes != NULL) {
-			t->routes->prev = r;
-		}
-		t->routes  = r;
+		osc_list_prepend(&t->routes, &r->node);
 		req->route = r;
 	}
 	if ((rv = osc_actor_enqueue(a, req, &err)) != 0) {
@@ -1511,7 +1489,8 @@ static void osc_take_reply(oscar_pool_t *pool, const osc_frame_t *f)
 
 static void osc_serve_cancel(oscar_pool_t *pool, const osc_frame_t *f)
 {
-	for (osc_route_t *r = pool->transport->routes; r != NULL; r = r->next) {
+	for (osc_route_t *r = OSC_LIST_FIRST(&pool->transport->routes, osc_route_t, node);
+	     r != NULL; r   = OSC_LIST_NEXT(r, osc_route_t, node)) {
 		if (r->id == f->id && strcmp(r->source, f->source) == 0) {
 			if (r->req != NULL) {
 				osc_req_cancel(r->req);
@@ -1870,10 +1849,10 @@ static void osc_on_piece(oscar_pool_t *pool, nng_msg *m)
 // OSCAR_EPEERGONE, the message why, and pid, the process that ended there
 // (0: unknown).
 static void osc_peer_fail(
-    oscar_pool_t *pool, osc_peer_t *peer, osc_call_t **list, const char *why, int64_t pid)
+    oscar_pool_t *pool, osc_peer_t *peer, osc_list_t *list, const char *why, int64_t pid)
 {
 	osc_call_t *c;
-	while ((c = *list) != NULL) {
+	while ((c = OSC_LIST_FIRST(list, osc_call_t, pnode)) != NULL) {
 		oscar_error_t err;
 		osc_error_set(
 		    &err, pool, OSCAR_EPEERGONE, "", "", "%s while calling %s", why, c->target);
@@ -2072,8 +2051,13 @@ static int osc_verdict_ask(oscar_pool_t *pool, osc_peer_t *peer, const char *aut
 		f.type = OSC_MSG_CONTROL;
 		snprintf(f.source, sizeof(f.source), "%s", pool->address);
 		snprintf(f.method, sizeof(f.method), "exit");
-		if ((rv = osc_remote_send(pool, to, &f, q, true, NULL, NULL, OSC_DEATH_WAIT_MS,
-		         osc_verdict_cb, v, NULL, &c, NULL, &err)) != 0) {
+		osc_call_desc_t d = {
+			.args       = q,
+			.timeout_ms = OSC_DEATH_WAIT_MS,
+			.cb         = osc_verdict_cb,
+			.arg        = v,
+		};
+		if ((rv = osc_remote_send(pool, to, &f, &d, true, &c, NULL, &err)) != 0) {
 			free(v);
 			return (rv);
 		}
@@ -2089,28 +2073,19 @@ static int osc_verdict_ask(oscar_pool_t *pool, osc_peer_t *peer, const char *aut
 // (see the design note), or fail at once when nobody can say.
 static void osc_peer_down(oscar_pool_t *pool, osc_peer_t *peer)
 {
-	osc_call_t *c;
 	char        why[OSCAR_ERRMSG_MAX];
 	int64_t     pid = peer->pid;
-	while ((c = peer->calls) != NULL) {
-		peer->calls = c->pnext;
-		if (peer->calls != NULL) {
-			peer->calls->pprev = NULL;
-		}
-		c->held  = true;
-		c->pprev = NULL;
-		c->pnext = peer->held;
-		if (peer->held != NULL) {
-			peer->held->pprev = c;
-		}
-		peer->held = c;
+	osc_node_t *n;
+	while ((n = osc_list_pop(&peer->calls)) != NULL) {
+		OSC_CONTAINER_OF(n, osc_call_t, pnode)->held = true;
+		osc_list_prepend(&peer->held, n);
 	}
 	if (peer->asking) {
 		return; // the word on its way covers these too
 	}
 	osc_subpool_t *s = osc_subpool_find(pool, peer->addr);
 	if (s != NULL) {
-		if (peer->held == NULL) {
+		if (osc_list_empty(&peer->held)) {
 			return;
 		}
 		// One of ours: its exit tells, now or when it comes.
@@ -2140,7 +2115,7 @@ static void osc_peer_down(oscar_pool_t *pool, osc_peer_t *peer)
 		osc_peer_close(pool->transport, peer);
 		return;
 	}
-	if (peer->held != NULL && osc_verdict_ask(pool, peer, authority) != 0) {
+	if (!osc_list_empty(&peer->held) && osc_verdict_ask(pool, peer, authority) != 0) {
 		osc_peer_fail_held(pool, peer, why, pid);
 	}
 }
@@ -2321,7 +2296,7 @@ void osc_transport_dispatch(oscar_pool_t *pool, osc_post_t *p)
 			for (osc_peer_t *r = pool->transport->retired; r != NULL; r = r->next) {
 				if (r->open && (uint32_t) nng_socket_id(r->sock) == np->sock_id) {
 					osc_peer_shut(r);
-					if (r->held == NULL) {
+					if (osc_list_empty(&r->held)) {
 						osc_peer_forget(pool->transport, r);
 					}
 					break;

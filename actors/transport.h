@@ -9,6 +9,7 @@
 #ifndef OSC_TRANSPORT_H
 #define OSC_TRANSPORT_H
 
+#include "actors/host.h" // osc_remote_control completes host handles
 #include "actors/pool_int.h"
 
 typedef struct osc_peer      osc_peer_t;
@@ -29,10 +30,8 @@ void osc_transport_close(oscar_pool_t *pool);
 // osc_remote_start sends a call (or tell, or batch) to a pool at another
 // address; like osc_call_start, on failure nothing is left and err says
 // why. On success *callp (NULL for tells) waits for the reply frame.
-int osc_remote_start(oscar_pool_t *pool, osc_actor_t *owner, osc_req_t *parent,
-    const oscar_ref_t *ref, const char *method, osc_req_kind_t kind, oscar_value_t *args,
-    int64_t timeout_ms, oscar_reply_cb cb, void *arg, oscar_call_t *host, osc_call_t **callp,
-    oscar_error_t *err);
+int osc_remote_start(
+    oscar_pool_t *pool, const osc_call_desc_t *d, osc_call_t **callp, oscar_error_t *err);
 
 // osc_remote_control sends a pool-level request (create, destroy, has,
 // lookup) for uid to the pool at addr, on behalf of host handle h; name is

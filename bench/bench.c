@@ -706,7 +706,7 @@ static size_t run_inproc(const bench_opts_t *o, const counts_t *n, bench_row_t *
 	if (!any) {
 		return (0);
 	}
-	if ((rv = oscar_pool_open(&pool, NULL)) != 0) {
+	if ((rv = oscar_pool_open(&pool, NULL, NULL)) != 0) {
 		bench_die("pool", rv);
 	}
 	if ((rv = oscar_create(pool, &spawner_class, "spawner", NULL, 0, &spawner, NULL)) != 0) {

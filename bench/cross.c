@@ -641,8 +641,8 @@ static int serve_oscar(const char *addr)
 	oscar_pool_config_init(&cfg);
 	cfg.address = addr;
 	bench_secret(&cfg);
-	if ((rv = oscar_pool_open(&pool, &cfg)) != 0) {
-		fprintf(stderr, "oscar-bench child: pool at %s: %s\n", addr, oscar_strerror(rv));
+	if ((rv = oscar_pool_open(&pool, &cfg, &err)) != 0) {
+		fprintf(stderr, "oscar-bench child: pool at %s: %s\n", addr, err.message);
 		return (1);
 	}
 	if ((rv = oscar_create(pool, &peer_class, PEER_UID, NULL, 0, &ref, &err)) != 0) {
@@ -774,8 +774,8 @@ static void side_open(side_t *s, const char *transport)
 	oscar_pool_config_init(&cfg);
 	cfg.address = addr;
 	bench_secret(&cfg);
-	if ((rv = oscar_pool_open(&s->pool, &cfg)) != 0) {
-		bench_fail("cannot open a pool at %s: %s", addr, oscar_strerror(rv));
+	if ((rv = oscar_pool_open(&s->pool, &cfg, &err)) != 0) {
+		bench_fail("cannot open a pool at %s: %s", addr, err.message);
 	}
 	if ((rv = oscar_create(s->pool, &bench_pinger_class, NULL, NULL, 0, &s->pinger, &err)) !=
 	        0 ||

@@ -265,7 +265,7 @@ static void svc_open(svc_bench_t *b)
 	oscar_settings_free(&s);
 	oscar_pool_config_init(&cfg);
 	cfg.address = "tcp://127.0.0.1:0";
-	if ((rv = oscar_pool_open(&b->pool, &cfg)) != 0) {
+	if ((rv = oscar_pool_open(&b->pool, &cfg, NULL)) != 0) {
 		bench_die("client pool", rv);
 	}
 }

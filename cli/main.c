@@ -426,11 +426,11 @@ static int cli_client_open(cli_client_t *c, const char *cmd, const char *address
 	cfg.address    = mine;
 	cfg.secret     = secret;
 	cfg.secret_len = secret_len;
-	rv             = oscar_pool_open(&c->pool, &cfg);
+	rv             = oscar_pool_open(&c->pool, &cfg, &err);
 	oscar_secret_free(&secret, secret_len);
 	if (rv != 0) {
 		fprintf(stderr, "oscar %s: cannot open a client pool at %s: %s\n", cmd, mine,
-		    oscar_strerror(rv));
+		    err.message);
 		return (1);
 	}
 	snprintf(cli_own, sizeof(cli_own), "%s", oscar_pool_address(c->pool));

@@ -672,11 +672,12 @@ static int osc_wait_ready(
 	pcfg.address    = client_addr;
 	pcfg.secret     = secret;
 	pcfg.secret_len = secret_len;
-	rv              = oscar_pool_open(&pool, &pcfg);
+	oscar_error_t perr;
+	rv = oscar_pool_open(&pool, &pcfg, &perr);
 	oscar_secret_free(&secret, secret_len);
 	if (rv != 0) {
 		return (osc_fail(err, rv, getpid(), "cannot open a client pool at %s: %s",
-		    client_addr, oscar_strerror(rv)));
+		    client_addr, perr.message));
 	}
 	if ((rv = oscar_cluster_open(&cl, pool, lc->address, err)) != 0) {
 		oscar_pool_free(&pool);

@@ -296,11 +296,12 @@ static int osc_node_open_pool(oscar_node_t *node, oscar_error_t *err)
 	cfg.max_peers     = (unsigned) max_peers;
 	cfg.context       = node;
 	cfg.context_tag   = &osc_node_tag;
-	rv                = oscar_pool_open(&node->pool, &cfg);
+	oscar_error_t perr;
+	rv = oscar_pool_open(&node->pool, &cfg, &perr);
 	oscar_secret_free(&secret, secret_len);
 	if (rv != 0) {
 		return (oscar_error_set(
-		    err, rv, "cannot open the node's pool at %s: %s", listen, oscar_strerror(rv)));
+		    err, rv, "cannot open the node's pool at %s: %s", listen, perr.message));
 	}
 	snprintf(node->address, sizeof(node->address), "%s", oscar_pool_address(node->pool));
 	return (0);

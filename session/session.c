@@ -292,11 +292,12 @@ static int osc_session_connect(
 		pcfg.tls_key_file  = cfg->tls_key_file;
 		pcfg.tls_ca_file   = cfg->tls_ca_file;
 	}
-	rv = oscar_pool_open(&s->pool, &pcfg);
+	oscar_error_t perr;
+	rv = oscar_pool_open(&s->pool, &pcfg, &perr);
 	oscar_secret_free(&secret, secret_len);
 	if (rv != 0) {
-		return (oscar_error_set(err, rv, "cannot open the client's pool at %s: %s", client,
-		    oscar_strerror(rv)));
+		return (oscar_error_set(
+		    err, rv, "cannot open the client's pool at %s: %s", client, perr.message));
 	}
 	rv = oscar_sessions_create(
 	    s->pool, s->address, NULL, false, s->id, NULL, s->timeout_ms, err);

@@ -473,9 +473,8 @@ int main(void)
 	// it.
 	oscar_pool_config_init(&cfg);
 	cfg.address = "inproc://shop";
-	if ((rv = oscar_pool_open(&pool, &cfg)) != 0) {
-		fprintf(
-		    stderr, "oscar-actor-example: cannot open a pool: %s\n", oscar_strerror(rv));
+	if ((rv = oscar_pool_open(&pool, &cfg, &err)) != 0) {
+		fprintf(stderr, "oscar-actor-example: cannot open a pool: %s\n", err.message);
 		return (EXIT_FAILURE);
 	}
 	printf("pool %s\n", oscar_pool_address(pool));

@@ -85,10 +85,9 @@ int main(int argc, char **argv)
 	oscar_pool_config_init(&cfg);
 	cfg.address = mine;
 	oscar_pool_t *pool;
-	int           rv = oscar_pool_open(&pool, &cfg);
+	int           rv = oscar_pool_open(&pool, &cfg, &err);
 	if (rv != 0) {
-		fprintf(
-		    stderr, "oscar-greeter-client: cannot open a pool: %s\n", oscar_strerror(rv));
+		fprintf(stderr, "oscar-greeter-client: cannot open a pool: %s\n", err.message);
 		return (1);
 	}
 	oscar_cluster_t *cl;

@@ -82,8 +82,8 @@ int main(void)
 	int            status = EXIT_FAILURE;
 
 	memset(&err, 0, sizeof(err));
-	if ((rv = oscar_pool_open(&pool, NULL)) != 0) {
-		report("oscar_pool_open", rv, NULL);
+	if ((rv = oscar_pool_open(&pool, NULL, &err)) != 0) {
+		report("oscar_pool_open", rv, &err);
 		return (EXIT_FAILURE);
 	}
 	printf("pool %s\n", oscar_pool_address(pool));

@@ -159,8 +159,8 @@ static int run_pool(const char *name)
 
 	oscar_pool_config_init(&cfg);
 	cfg.address = name;
-	if ((rv = oscar_pool_open(&pool, &cfg)) != 0) {
-		fprintf(stderr, "oscar-hello: cannot open pool: %s\n", oscar_strerror(rv));
+	if ((rv = oscar_pool_open(&pool, &cfg, &err)) != 0) {
+		fprintf(stderr, "oscar-hello: cannot open pool: %s\n", err.message);
 		return (1);
 	}
 	printf("pool %s\n", oscar_pool_address(pool));
@@ -233,8 +233,8 @@ static int run_sub_pools(void)
 	cfg.sub_pool_labels = labels;
 	cfg.recover         = OSCAR_RECOVER_ACTOR;
 	cfg.classes         = classes;
-	if ((rv = oscar_pool_open(&pool, &cfg)) != 0) {
-		fprintf(stderr, "oscar-hello: cannot open a main pool: %s\n", oscar_strerror(rv));
+	if ((rv = oscar_pool_open(&pool, &cfg, &err)) != 0) {
+		fprintf(stderr, "oscar-hello: cannot open a main pool: %s\n", err.message);
 		return (1);
 	}
 	oscar_pool_sub_pools(pool, info, 2, &n, 0);

@@ -247,8 +247,11 @@ void oscar_pool_config_init(oscar_pool_config_t *cfg);
 
 // oscar_pool_open starts a pool and its thread. cfg may be NULL for the
 // defaults. On success *poolp owns the pool; release it with
-// oscar_pool_free.
-int oscar_pool_open(oscar_pool_t **poolp, const oscar_pool_config_t *cfg);
+// oscar_pool_free. On failure *poolp is NULL, nothing is left behind, and
+// err (may be NULL) says why: its code is the one returned, its message
+// the cause ("cannot listen on tcp://...: Address in use", a sub pool that
+// could not start, ...), its address and pid the pool's.
+int oscar_pool_open(oscar_pool_t **poolp, const oscar_pool_config_t *cfg, oscar_error_t *err);
 
 // oscar_pool_close begins shutting the pool down and returns without
 // waiting: every pending call fails with OSCAR_ECLOSED, every actor's

@@ -65,7 +65,8 @@ static int run_main(const char *address)
 	cfg.address   = address;
 	cfg.sub_pools = 2;
 	cfg.recover   = OSCAR_RECOVER_PROCESS;
-	if (oscar_pool_open(&pool, &cfg) != 0 || oscar_pool_sub_pools(pool, info, 2, &n, 0) != 0) {
+	if (oscar_pool_open(&pool, &cfg, NULL) != 0 ||
+	    oscar_pool_sub_pools(pool, info, 2, &n, 0) != 0) {
 		return (1);
 	}
 	printf("%lld %lld\n", (long long) info[0].pid, (long long) info[1].pid);

@@ -21,7 +21,7 @@ oscar_pool_t *test_pool(size_t mailbox_limit, size_t inbox_limit)
 	if (inbox_limit != 0) {
 		cfg.inbox_limit = inbox_limit;
 	}
-	cr_assert_eq(oscar_pool_open(&pool, &cfg), 0);
+	cr_assert_eq(oscar_pool_open(&pool, &cfg, NULL), 0);
 	return (pool);
 }
 

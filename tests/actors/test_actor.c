@@ -354,7 +354,7 @@ Test(actor, calls_from_actors_time_out)
 	oscar_pool_config_t cfg;
 	oscar_pool_config_init(&cfg);
 	cfg.default_timeout_ms = 100;
-	cr_assert_eq(oscar_pool_open(&pool, &cfg), 0);
+	cr_assert_eq(oscar_pool_open(&pool, &cfg, NULL), 0);
 	oscar_ref_t   r = test_spawn(pool, &test_relay_class, "r", NULL);
 	oscar_error_t err;
 	test_spawn(pool, &test_gate_class, "g", NULL);

@@ -46,7 +46,7 @@ static oscar_pool_t *open_pool(
 	cfg.max_peers       = max_peers;
 	cfg.peer_connect_ms = connect_ms;
 	cfg.peer_idle_ms    = idle_ms;
-	int rv              = oscar_pool_open(&p, &cfg);
+	int rv              = oscar_pool_open(&p, &cfg, NULL);
 	cr_assert_eq(rv, 0, "open %s: %s", address, oscar_strerror(rv));
 	return (p);
 }
@@ -379,7 +379,7 @@ Test(bounds, a_message_in_pieces_holds_what_arrived)
 	oscar_pool_config_init(&cfg);
 	cfg.address     = "tcp://127.0.0.1:0";
 	cfg.max_message = 64u << 20;
-	cr_assert_eq(oscar_pool_open(&b, &cfg), 0);
+	cr_assert_eq(oscar_pool_open(&b, &cfg, NULL), 0);
 	// Over a bare connection (an NNG dialer would keep redialling).
 	int           fd     = sp_connect(b);
 	unsigned char len[8] = { 0, 0, 0, 0, 0, 0, 0, OSC_WIRE_PIECE + 8 }; // big-endian

@@ -303,7 +303,7 @@ Test(call, unreachable_pool_is_a_clear_connect_error)
 	oscar_pool_free(&pool);
 	oscar_pool_config_init(&cfg);
 	cfg.default_timeout_ms = 300;
-	cr_assert_eq(oscar_pool_open(&pool, &cfg), 0);
+	cr_assert_eq(oscar_pool_open(&pool, &cfg, NULL), 0);
 	oscar_ref_t r = test_spawn(pool, &test_relay_class, "r", NULL);
 	cr_assert_eq(oscar_call(pool, &r, "via",
 	                 test_via(false, "c@tcp://127.0.0.1:1", "get", NULL), 10000, NULL, &err),

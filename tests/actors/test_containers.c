@@ -1,14 +1,17 @@
-// The actor layer's containers, tested directly: the hash set and the
-// growth of plain arrays (actors/map.c), and the inbox, the pool's
-// multi-producer queue (actors/pool.c).
+// The actor layer's containers, tested directly: the intrusive list
+// (actors/list.h), the hash set and the growth of plain arrays
+// (actors/map.c), and the inbox, the pool's multi-producer queue
+// (actors/pool.c).
 #include <pthread.h>
 #include <sched.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include <criterion/criterion.h>
 
+#include "actors/list.h"
 #include "actors/map.h"
 #include "actors/pool_int.h"
 #include "oscar/error.h"
@@ -187,6 +190,159 @@ Test(map, arrays_grow_by_doubling)
 	cr_assert_eq(kept, (void *) a);
 	cr_assert_eq(big_cap, SIZE_MAX / 64 + 1);
 	free(a);
+}
+
+// ---------------------------------------------------------------------------
+// The intrusive list
+
+// An element on two lists at once, through two nodes; the node of the
+// first list is not the first member, so that OSC_LIST_ITEM has an offset
+// to undo.
+typedef struct elem {
+	int        n;
+	osc_node_t a;
+	osc_node_t b;
+} elem_t;
+
+// expect asserts that list (through node a) holds exactly the n values of
+// want, in order, walking it both ways.
+static void expect(const osc_list_t *list, const int *want, int n)
+{
+	int i = 0;
+	for (elem_t *e = OSC_LIST_FIRST(list, elem_t, a); e != NULL;
+	     e         = OSC_LIST_NEXT(e, elem_t, a)) {
+		cr_assert_lt(i, n, "more than %d elements", n);
+		cr_assert_eq(e->n, want[i], "element %d is %d, not %d", i, e->n, want[i]);
+		i++;
+	}
+	cr_assert_eq(i, n);
+	for (elem_t *e = OSC_LIST_LAST(list, elem_t, a); e != NULL;
+	     e         = OSC_LIST_PREV(e, elem_t, a)) {
+		cr_assert_eq(e->n, want[--i]);
+	}
+	cr_assert_eq(i, 0);
+	cr_assert_eq(osc_list_empty(list), n == 0);
+}
+
+Test(list, a_zeroed_list_is_empty)
+{
+	osc_list_t l = { 0 };
+	cr_assert(osc_list_empty(&l));
+	cr_assert_null(OSC_LIST_FIRST(&l, elem_t, a));
+	cr_assert_null(OSC_LIST_LAST(&l, elem_t, a));
+	cr_assert_null(osc_list_pop(&l));
+}
+
+Test(list, append_prepend_and_remove_anywhere)
+{
+	osc_list_t l = { 0 };
+	elem_t     e[5];
+	memset(e, 0, sizeof(e));
+	for (int i = 0; i < 5; i++) {
+		e[i].n = i;
+	}
+	osc_list_append(&l, &e[2].a);
+	osc_list_append(&l, &e[3].a);
+	osc_list_prepend(&l, &e[1].a);
+	osc_list_append(&l, &e[4].a);
+	osc_list_prepend(&l, &e[0].a);
+	expect(&l, (int[]) { 0, 1, 2, 3, 4 }, 5);
+	// The middle, the head, the tail: each leaves its neighbours joined
+	// and its own node zero.
+	osc_list_remove(&l, &e[2].a);
+	cr_assert_null(e[2].a.next);
+	cr_assert_null(e[2].a.prev);
+	expect(&l, (int[]) { 0, 1, 3, 4 }, 4);
+	osc_list_remove(&l, &e[0].a);
+	expect(&l, (int[]) { 1, 3, 4 }, 3);
+	osc_list_remove(&l, &e[4].a);
+	expect(&l, (int[]) { 1, 3 }, 2);
+	// A removed element may go back, at either end.
+	osc_list_append(&l, &e[0].a);
+	osc_list_prepend(&l, &e[4].a);
+	expect(&l, (int[]) { 4, 1, 3, 0 }, 4);
+	osc_list_remove(&l, &e[1].a);
+	osc_list_remove(&l, &e[3].a);
+	osc_list_remove(&l, &e[4].a);
+	osc_list_remove(&l, &e[0].a);
+	expect(&l, NULL, 0);
+	cr_assert_null(l.head);
+	cr_assert_null(l.tail);
+}
+
+Test(list, pop_takes_the_oldest_first)
+{
+	osc_list_t l = { 0 };
+	elem_t     e[100];
+	memset(e, 0, sizeof(e));
+	for (int i = 0; i < 100; i++) {
+		e[i].n = i;
+		osc_list_append(&l, &e[i].a);
+	}
+	for (int i = 0; i < 100; i++) {
+		osc_node_t *node = osc_list_pop(&l);
+		cr_assert_not_null(node);
+		elem_t *got = OSC_LIST_ITEM(node, elem_t, a);
+		cr_assert_eq(got, &e[i]);
+		cr_assert_null(got->a.next);
+		cr_assert_null(got->a.prev);
+	}
+	cr_assert_null(osc_list_pop(&l));
+	cr_assert(osc_list_empty(&l));
+}
+
+Test(list, one_element_on_two_lists)
+{
+	osc_list_t la = { 0 }, lb = { 0 };
+	elem_t     e[3];
+	memset(e, 0, sizeof(e));
+	for (int i = 0; i < 3; i++) {
+		e[i].n = i;
+		osc_list_append(&la, &e[i].a);
+		osc_list_prepend(&lb, &e[i].b);
+	}
+	// Leaving one list does not disturb the other.
+	osc_list_remove(&lb, &e[1].b);
+	expect(&la, (int[]) { 0, 1, 2 }, 3);
+	int n = 0;
+	for (elem_t *x = OSC_LIST_FIRST(&lb, elem_t, b); x != NULL;
+	     x         = OSC_LIST_NEXT(x, elem_t, b)) {
+		cr_assert_eq(x->n, n == 0 ? 2 : 0);
+		n++;
+	}
+	cr_assert_eq(n, 2);
+}
+
+Test(list, splice_head_moves_a_run_in_order)
+{
+	osc_list_t l = { 0 }, run = { 0 };
+	elem_t     e[6];
+	memset(e, 0, sizeof(e));
+	for (int i = 0; i < 6; i++) {
+		e[i].n = i;
+	}
+	// An empty run changes nothing, also on an empty list.
+	osc_list_splice_head(&l, &run);
+	expect(&l, NULL, 0);
+	// A run onto an empty list becomes the list.
+	osc_list_append(&run, &e[3].a);
+	osc_list_append(&run, &e[4].a);
+	osc_list_splice_head(&l, &run);
+	expect(&l, (int[]) { 3, 4 }, 2);
+	expect(&run, NULL, 0);
+	// A run onto a list goes before its head, in order (a batch's items
+	// at the head of a mailbox).
+	osc_list_append(&l, &e[5].a);
+	osc_list_append(&run, &e[0].a);
+	osc_list_append(&run, &e[1].a);
+	osc_list_append(&run, &e[2].a);
+	osc_list_splice_head(&l, &run);
+	expect(&l, (int[]) { 0, 1, 2, 3, 4, 5 }, 6);
+	expect(&run, NULL, 0);
+	// The tail is still the tail: appending after the splice works.
+	osc_list_remove(&l, &e[5].a);
+	osc_list_append(&l, &e[5].a);
+	expect(&l, (int[]) { 0, 1, 2, 3, 4, 5 }, 6);
 }
 
 // ---------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 // Pools: lifecycle, several pools per process, closing with calls in
 // flight, the inbox bound, refs and counters (actors/pool.c).
 #include <string.h>
+#include <unistd.h>
 
 #include <criterion/criterion.h>
 
@@ -16,7 +17,7 @@ Test(pool, open_and_free)
 	cr_assert_eq(cfg.default_timeout_ms, 30000);
 	cr_assert_eq(cfg.actor_batch, 100);
 	cfg.address = "inproc://named";
-	cr_assert_eq(oscar_pool_open(&p, &cfg), 0);
+	cr_assert_eq(oscar_pool_open(&p, &cfg, NULL), 0);
 	cr_assert_str_eq(oscar_pool_address(p), "inproc://named");
 	oscar_pool_close(p);
 	oscar_pool_close(p); // idempotent
@@ -25,15 +26,27 @@ Test(pool, open_and_free)
 	oscar_pool_free(&p); // NULL is fine
 	oscar_pool_free(NULL);
 
-	cr_assert_eq(oscar_pool_open(NULL, NULL), OSCAR_EINVAL);
+	oscar_error_t err;
+	cr_assert_eq(oscar_pool_open(NULL, NULL, NULL), OSCAR_EINVAL);
+	cr_assert_eq(oscar_pool_open(NULL, NULL, &err), OSCAR_EINVAL);
+	cr_assert_eq(err.code, OSCAR_EINVAL);
+	cr_assert_str_eq(err.message, "no pool pointer given");
 	cfg.default_timeout_ms = -1;
-	cr_assert_eq(oscar_pool_open(&p, &cfg), OSCAR_EINVAL);
+	cr_assert_eq(oscar_pool_open(&p, &cfg, NULL), OSCAR_EINVAL);
+	cr_assert_eq(oscar_pool_open(&p, &cfg, &err), OSCAR_EINVAL);
+	cr_assert_null(p);
+	cr_assert_eq(err.code, OSCAR_EINVAL);
+	cr_assert(strstr(err.message, "must not be negative") != NULL, "%s", err.message);
 	char addr[OSCAR_ADDR_MAX + 10];
 	memset(addr, 'a', sizeof(addr) - 1);
 	addr[sizeof(addr) - 1] = '\0';
 	oscar_pool_config_init(&cfg);
 	cfg.address = addr;
-	cr_assert_eq(oscar_pool_open(&p, &cfg), OSCAR_EADDRINVAL);
+	cr_assert_eq(oscar_pool_open(&p, &cfg, NULL), OSCAR_EADDRINVAL);
+	cr_assert_eq(oscar_pool_open(&p, &cfg, &err), OSCAR_EADDRINVAL);
+	cr_assert_eq(err.code, OSCAR_EADDRINVAL);
+	cr_assert(strstr(err.message, "longer than the limit") != NULL, "%s", err.message);
+	cr_assert_eq(err.pid, (int64_t) getpid());
 }
 
 Test(pool, several_pools_in_one_process)

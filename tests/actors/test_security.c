@@ -28,7 +28,7 @@ static oscar_pool_t *open_secret(const char *address, const char *secret)
 	cfg.address    = address;
 	cfg.secret     = secret;
 	cfg.secret_len = secret != NULL ? strlen(secret) : 0;
-	int rv         = oscar_pool_open(&p, &cfg);
+	int rv         = oscar_pool_open(&p, &cfg, NULL);
 	cr_assert_eq(rv, 0, "open %s: %s", address, oscar_strerror(rv));
 	return (p);
 }
@@ -334,7 +334,7 @@ Test(security, sub_pools_share_the_secret)
 	cfg.sub_pool_program = OSCAR_TEST_SUBPOOL;
 	cfg.secret           = secret_a;
 	cfg.secret_len       = strlen(secret_a);
-	cr_assert_eq(oscar_pool_open(&p, &cfg), 0);
+	cr_assert_eq(oscar_pool_open(&p, &cfg, NULL), 0);
 	oscar_placement_t where = { .how = OSCAR_PLACE_SUB_POOL, .index = 0 };
 	oscar_ref_t       ref;
 	oscar_error_t     err;

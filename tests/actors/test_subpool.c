@@ -38,7 +38,7 @@ static void main_config(
 static oscar_pool_t *open_config(const oscar_pool_config_t *cfg)
 {
 	oscar_pool_t *p;
-	int           rv = oscar_pool_open(&p, cfg);
+	int           rv = oscar_pool_open(&p, cfg, NULL);
 	cr_assert_eq(rv, 0, "open: %s", oscar_strerror(rv));
 	return (p);
 }
@@ -263,19 +263,27 @@ Test(subpool, bad_configurations_are_refused)
 	oscar_pool_config_init(&cfg);
 	cfg.sub_pools = 1;
 	// inproc cannot reach another process.
-	cr_assert_eq(oscar_pool_open(&p, &cfg), OSCAR_EADDRINVAL);
+	cr_assert_eq(oscar_pool_open(&p, &cfg, NULL), OSCAR_EADDRINVAL);
 	// A program that cannot run: open fails and leaves nothing behind.
 	char addr[96];
 	snprintf(addr, sizeof(addr), "ipc:///tmp/oscar-test-bad-%d.sock", (int) getpid());
 	cfg.address          = addr;
 	cfg.sub_pool_program = "/nonexistent/oscar-sub-pool";
-	cr_assert_neq(oscar_pool_open(&p, &cfg), 0);
+	cr_assert_neq(oscar_pool_open(&p, &cfg, NULL), 0);
 	cr_assert_null(p);
+	oscar_error_t err;
+	int           rv = oscar_pool_open(&p, &cfg, &err);
+	cr_assert_neq(rv, 0);
+	cr_assert_null(p);
+	cr_assert_eq(err.code, rv);
+	cr_assert(strstr(err.message, "sub pool 0") != NULL, "%s", err.message);
 	// A sub pool that did not call oscar_subpool_main cannot start sub
 	// pools of its own (no endless chain of processes).
 	cfg.sub_pool_program = OSCAR_TEST_SUBPOOL;
 	setenv("OSCAR_SUBPOOL_ADDRESS", "ipc:///nowhere", 1);
-	cr_assert_eq(oscar_pool_open(&p, &cfg), OSCAR_ESTATE);
+	cr_assert_eq(oscar_pool_open(&p, &cfg, NULL), OSCAR_ESTATE);
+	cr_assert_eq(oscar_pool_open(&p, &cfg, &err), OSCAR_ESTATE);
+	cr_assert(strstr(err.message, "oscar_subpool_main") != NULL, "%s", err.message);
 	unsetenv("OSCAR_SUBPOOL_ADDRESS");
 	cr_assert_null(p);
 }
@@ -581,7 +589,7 @@ static void death_rounds(const char *main_addr, const char *other_addr, int roun
 	p           = open_config(&cfg);
 	oscar_pool_config_init(&cfg);
 	cfg.address = other_addr;
-	cr_assert_eq(oscar_pool_open(&c, &cfg), 0);
+	cr_assert_eq(oscar_pool_open(&c, &cfg, NULL), 0);
 	oscar_ref_t relay = create_in(p, 1, "relay", "relay", NULL);
 	for (int round = 0; round < rounds; round++) {
 		death_round(p, c, &relay, round);

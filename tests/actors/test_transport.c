@@ -17,7 +17,7 @@ static oscar_pool_t *open_at(const char *address, size_t max_message)
 	oscar_pool_config_init(&cfg);
 	cfg.address     = address;
 	cfg.max_message = max_message;
-	int rv          = oscar_pool_open(&p, &cfg);
+	int rv          = oscar_pool_open(&p, &cfg, NULL);
 	cr_assert_eq(rv, 0, "open %s: %s", address, oscar_strerror(rv));
 	return (p);
 }
@@ -131,8 +131,16 @@ Test(transport, address_in_use_is_a_clear_error, .init = open_tcp, .fini = close
 	oscar_pool_t       *p = NULL;
 	oscar_pool_config_init(&cfg);
 	cfg.address = oscar_pool_address(a_pool);
-	cr_assert_eq(oscar_pool_open(&p, &cfg), OSCAR_EADDRINUSE);
+	cr_assert_eq(oscar_pool_open(&p, &cfg, NULL), OSCAR_EADDRINUSE);
 	cr_assert_null(p);
+	// The error says why, and where.
+	oscar_error_t err;
+	cr_assert_eq(oscar_pool_open(&p, &cfg, &err), OSCAR_EADDRINUSE);
+	cr_assert_null(p);
+	cr_assert_eq(err.code, OSCAR_EADDRINUSE);
+	cr_assert(strstr(err.message, "cannot listen on") != NULL, "%s", err.message);
+	cr_assert(strstr(err.message, "Address in use") != NULL, "%s", err.message);
+	cr_assert_str_eq(err.address, cfg.address);
 	// Nothing was left behind: the first pool still serves.
 	test_spawn(a_pool, &test_counter_class, "c", NULL);
 	oscar_ref_t c = remote_ref(a_pool, "c");
@@ -286,7 +294,7 @@ Test(transport, actors_are_created_and_managed_in_other_pools)
 	oscar_pool_config_init(&cfg);
 	cfg.address = "tcp://127.0.0.1:0";
 	cfg.classes = offered;
-	cr_assert_eq(oscar_pool_open(&b_pool, &cfg), 0);
+	cr_assert_eq(oscar_pool_open(&b_pool, &cfg, NULL), 0);
 	a_pool = open_at("tcp://127.0.0.1:0", 0);
 
 	oscar_placement_t there = { .how = OSCAR_PLACE_ADDRESS,
@@ -358,7 +366,7 @@ Test(transport, protected_actors_survive_remote_destroy_and_create)
 	oscar_pool_config_init(&cfg);
 	cfg.address = "tcp://127.0.0.1:0";
 	cfg.classes = offered_with_keeper;
-	cr_assert_eq(oscar_pool_open(&b_pool, &cfg), 0);
+	cr_assert_eq(oscar_pool_open(&b_pool, &cfg, NULL), 0);
 	a_pool = open_at("tcp://127.0.0.1:0", 0);
 
 	oscar_placement_t there    = { .how = OSCAR_PLACE_ADDRESS,
@@ -427,8 +435,8 @@ Test(transport, tls_pools_talk_over_verified_connections)
 	cfg.tls_cert_file = cert;
 	cfg.tls_key_file  = key;
 	cfg.tls_ca_file   = cert;
-	cr_assert_eq(oscar_pool_open(&a_pool, &cfg), 0);
-	cr_assert_eq(oscar_pool_open(&b_pool, &cfg), 0);
+	cr_assert_eq(oscar_pool_open(&a_pool, &cfg, NULL), 0);
+	cr_assert_eq(oscar_pool_open(&b_pool, &cfg, NULL), 0);
 	cr_assert(strncmp(oscar_pool_address(b_pool), "tls+tcp://127.0.0.1:", 20) == 0, "%s",
 	    oscar_pool_address(b_pool));
 	test_spawn(b_pool, &test_counter_class, "c", NULL);
@@ -440,7 +448,7 @@ Test(transport, tls_pools_talk_over_verified_connections)
 	oscar_pool_t *p;
 	cfg.tls_cert_file = NULL;
 	cfg.tls_key_file  = NULL;
-	cr_assert_eq(oscar_pool_open(&p, &cfg), OSCAR_EINVAL);
+	cr_assert_eq(oscar_pool_open(&p, &cfg, NULL), OSCAR_EINVAL);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	cr_assert_eq(system(cmd), 0);
 }
@@ -535,7 +543,7 @@ Test(transport, a_full_inbox_pushes_back_instead_of_dropping)
 	oscar_pool_config_init(&cfg);
 	cfg.address     = "tcp://127.0.0.1:0";
 	cfg.inbox_limit = 4;
-	cr_assert_eq(oscar_pool_open(&b_pool, &cfg), 0);
+	cr_assert_eq(oscar_pool_open(&b_pool, &cfg, NULL), 0);
 	a_pool = open_at("tcp://127.0.0.1:0", 0);
 	test_spawn(b_pool, &test_counter_class, "c", NULL);
 	oscar_ref_t        bl = test_spawn(a_pool, &blaster_class, "bl", NULL);

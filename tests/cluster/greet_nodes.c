@@ -80,7 +80,7 @@ int main(int argc, char **argv)
 	oscar_pool_config_init(&cfg);
 	cfg.address = argv[1];
 	oscar_pool_t *pool;
-	int           rv = oscar_pool_open(&pool, &cfg);
+	int           rv = oscar_pool_open(&pool, &cfg, NULL);
 	if (rv != 0) {
 		fprintf(stderr, "oscar-test-greet: cannot open a pool at %s: %s\n", argv[1],
 		    oscar_strerror(rv));

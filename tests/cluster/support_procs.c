@@ -477,7 +477,7 @@ oscar_pool_t *procs_client_pool(void)
 		oscar_pool_config_t cfg;
 		oscar_pool_config_init(&cfg);
 		cfg.address = "tcp://127.0.0.1:0";
-		int rv      = oscar_pool_open(&client_pool, &cfg);
+		int rv      = oscar_pool_open(&client_pool, &cfg, NULL);
 		cr_assert_eq(rv, 0, "cannot open the test's client pool: %s", oscar_strerror(rv));
 	}
 	return (client_pool);

@@ -43,7 +43,7 @@ static oscar_pool_t *client_pool(void)
 	oscar_pool_t       *pool;
 	oscar_pool_config_init(&cfg);
 	cfg.address = "tcp://127.0.0.1:0";
-	cr_assert_eq(oscar_pool_open(&pool, &cfg), 0);
+	cr_assert_eq(oscar_pool_open(&pool, &cfg, NULL), 0);
 	return (pool);
 }
 

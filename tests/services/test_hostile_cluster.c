@@ -146,7 +146,7 @@ static void cluster_start(cluster_t *c, const char *secret_file)
 	cfg.address    = "tcp://127.0.0.1:0";
 	cfg.secret     = secret;
 	cfg.secret_len = len;
-	cr_assert_eq(oscar_pool_open(&c->client, &cfg), 0);
+	cr_assert_eq(oscar_pool_open(&c->client, &cfg, NULL), 0);
 	oscar_secret_free(&secret, len);
 	cr_assert_eq(oscar_cluster_open(&c->cl, c->client, oscar_node_address(c->sup), &err), 0);
 	cr_assert_eq(oscar_cluster_wait_workers(c->cl, 2, DEADLINE_MS, &err), 0, "%s", err.message);

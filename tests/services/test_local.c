@@ -28,7 +28,7 @@ static oscar_pool_t *client(const oscar_local_t *lc, oscar_cluster_t **cl)
 	pc.address = "tcp://127.0.0.1:0";
 	oscar_pool_t *pool;
 	oscar_error_t err;
-	cr_assert_eq(oscar_pool_open(&pool, &pc), 0);
+	cr_assert_eq(oscar_pool_open(&pool, &pc, NULL), 0);
 	cr_assert_eq(oscar_cluster_open(cl, pool, oscar_local_address(lc), &err), 0);
 	return (pool);
 }

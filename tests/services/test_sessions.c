@@ -136,7 +136,7 @@ static void start_cluster(
 	oscar_pool_config_t cfg;
 	oscar_pool_config_init(&cfg);
 	cfg.address = "tcp://127.0.0.1:0";
-	cr_assert_eq(oscar_pool_open(&c->pool, &cfg), 0);
+	cr_assert_eq(oscar_pool_open(&c->pool, &cfg, NULL), 0);
 	for (size_t i = 0; i < n; i++) {
 		oscar_settings_new(&s);
 		oscar_settings_set(s, "node", "supervisor", c->at);

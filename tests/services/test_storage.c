@@ -56,7 +56,7 @@ static void start(cluster_t *c, int n, const char *const *kv)
 	oscar_settings_free(&s);
 	oscar_pool_config_init(&cfg);
 	cfg.address = "tcp://127.0.0.1:0";
-	cr_assert_eq(oscar_pool_open(&c->pool, &cfg), 0);
+	cr_assert_eq(oscar_pool_open(&c->pool, &cfg, NULL), 0);
 }
 
 static void stop(cluster_t *c)
@@ -888,7 +888,7 @@ static void start_subpooled(cluster_t *c, oscar_registry_t **regp, oscar_ref_t *
 	oscar_settings_free(&s);
 	oscar_pool_config_init(&cfg);
 	cfg.address = "tcp://127.0.0.1:0";
-	cr_assert_eq(oscar_pool_open(&c->pool, &cfg), 0);
+	cr_assert_eq(oscar_pool_open(&c->pool, &cfg, NULL), 0);
 	oscar_placement_t at = { .how = OSCAR_PLACE_SUB_POOL, .index = 0 };
 	cr_assert_eq(oscar_create_by_name(oscar_node_pool(c->w[0]), reader_class.name, NULL, NULL,
 	                 &at, T_MS, reader, &err),

@@ -255,7 +255,7 @@ static void setup_with(int workers, unsigned slots)
 	w1       = start_node(OSCAR_ROLE_WORKER, slots);
 	w2       = workers > 1 ? start_node(OSCAR_ROLE_WORKER, slots) : NULL;
 	oscar_pool_config_init(&cfg);
-	cr_assert_eq(oscar_pool_open(&client, &cfg), 0);
+	cr_assert_eq(oscar_pool_open(&client, &cfg, NULL), 0);
 	cr_assert_eq(oscar_cluster_open(&cl, client, sup_addr, &err), 0);
 	cr_assert_eq(
 	    oscar_cluster_wait_workers(cl, (size_t) workers, 20000, &err), 0, "%s", err.message);
