@@ -548,18 +548,18 @@ void osc_call_detach_owner(osc_actor_t *a, bool notify)
 // ---------------------------------------------------------------------------
 // Actor-side API
 
-// oscar_actor_call calls ref.method from actor self.
-int oscar_actor_call(oscar_actor_t *self, const oscar_ref_t *ref, const char *method,
-    oscar_value_t *args, int64_t timeout_ms, oscar_reply_cb cb, void *arg, uint64_t *id)
+// osc_call_from starts a call of ref.method by actor self, on behalf of
+// its request parent when not NULL (the public calls below); the failure
+// is kept as the pool's last error.
+static int osc_call_from(osc_actor_t *self, oscar_req_t *parent, const oscar_ref_t *ref,
+    const char *method, oscar_value_t *args, int64_t timeout_ms, oscar_reply_cb cb, void *arg,
+    uint64_t *id)
 {
-	oscar_error_t err;
-	osc_call_t   *c;
-	if (self == NULL || ref == NULL || method == NULL || cb == NULL || timeout_ms < 0) {
-		oscar_value_free(args);
-		return (OSCAR_EINVAL);
-	}
+	oscar_error_t   err;
+	osc_call_t     *c;
 	osc_call_desc_t d = {
 		.owner      = self,
+		.parent     = parent,
 		.ref        = ref,
 		.method     = method,
 		.kind       = OSC_REQ_CALL,
@@ -577,36 +577,26 @@ int oscar_actor_call(oscar_actor_t *self, const oscar_ref_t *ref, const char *me
 	return (rv);
 }
 
+// oscar_actor_call calls ref.method from actor self.
+int oscar_actor_call(oscar_actor_t *self, const oscar_ref_t *ref, const char *method,
+    oscar_value_t *args, int64_t timeout_ms, oscar_reply_cb cb, void *arg, uint64_t *id)
+{
+	if (self == NULL || ref == NULL || method == NULL || cb == NULL || timeout_ms < 0) {
+		oscar_value_free(args);
+		return (OSCAR_EINVAL);
+	}
+	return (osc_call_from(self, NULL, ref, method, args, timeout_ms, cb, arg, id));
+}
+
 // oscar_req_call calls ref.method on behalf of req.
 int oscar_req_call(oscar_req_t *req, const oscar_ref_t *ref, const char *method,
     oscar_value_t *args, int64_t timeout_ms, oscar_reply_cb cb, void *arg, uint64_t *id)
 {
-	oscar_error_t err;
-	osc_call_t   *c;
 	if (req == NULL || ref == NULL || method == NULL || cb == NULL || timeout_ms < 0) {
 		oscar_value_free(args);
 		return (OSCAR_EINVAL);
 	}
-	osc_actor_t *self = req->actor;
-
-	osc_call_desc_t d = {
-		.owner      = self,
-		.parent     = req,
-		.ref        = ref,
-		.method     = method,
-		.kind       = OSC_REQ_CALL,
-		.args       = args,
-		.timeout_ms = timeout_ms,
-		.cb         = cb,
-		.arg        = arg,
-	};
-	int rv = osc_call_start(self->pool, &d, &c, &err);
-	if (rv != 0) {
-		self->pool->last_err = err;
-	} else if (id != NULL) {
-		*id = c->id;
-	}
-	return (rv);
+	return (osc_call_from(req->actor, req, ref, method, args, timeout_ms, cb, arg, id));
 }
 
 // oscar_actor_after runs cb on self after delay_ms (a timer is a call to
