@@ -1229,6 +1229,20 @@ static int osc_signal_of(const char *msg)
 
 static void osc_exec_stored(oscar_actor_t *self, oscar_result_t *res, void *arg);
 
+// osc_exec_push_front puts the tasks first..last (linked by next) at the
+// head of ex's queue, in their order; nothing when first is NULL.
+static void osc_exec_push_front(osc_exec_t *ex, osc_xtask_t *first, osc_xtask_t *last)
+{
+	if (first == NULL) {
+		return;
+	}
+	last->next = ex->head;
+	if (ex->head == NULL) {
+		ex->tail = last;
+	}
+	ex->head = first;
+}
+
 // osc_batch_crashed: b's slot died. The slot told the results of the
 // tasks before it as they came (ran), so the first task left is the one
 // that ran: it fails once the slot is back, with how its process ended
@@ -1278,13 +1292,7 @@ static void osc_batch_crashed(osc_exec_t *ex, osc_xbatch_t *b)
 		last = t;
 		ex->queued++;
 	}
-	if (first != NULL) {
-		last->next = ex->head;
-		if (ex->head == NULL) {
-			ex->tail = last;
-		}
-		ex->head = first;
-	}
+	osc_exec_push_front(ex, first, last);
 	osc_batch_end(ex, b);
 	// Every task the slot held fails this way; one restart for all.
 	if (!s->restarting) {
@@ -1558,13 +1566,7 @@ static void osc_exec_unblock(osc_exec_t *ex, osc_xtask_t *t)
 		last    = f;
 		ex->queued++;
 	}
-	if (first != NULL) {
-		last->next = ex->head;
-		if (ex->head == NULL) {
-			ex->tail = last;
-		}
-		ex->head = first;
-	}
+	osc_exec_push_front(ex, first, last);
 }
 
 // osc_exec_stored: a batch's outputs are stored; meta learns where (in
