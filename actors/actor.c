@@ -46,9 +46,9 @@ osc_actor_t *osc_actor_find(oscar_pool_t *pool, const char *uid)
 	return (NULL);
 }
 
-// osc_actor_schedule puts a on its pool's run queue (once), which the
+// actor_schedule puts a on its pool's run queue (once), which the
 // pool's loop serves (pool.c).
-static void osc_actor_schedule(osc_actor_t *a)
+static void actor_schedule(osc_actor_t *a)
 {
 	if (a->flags & OSC_ACTOR_QUEUED) {
 		return;
@@ -103,23 +103,23 @@ osc_req_t *osc_req_new(
 	return (req);
 }
 
-static void osc_deferred_link(osc_actor_t *a, osc_req_t *req)
+static void deferred_link(osc_actor_t *a, osc_req_t *req)
 {
 	osc_list_prepend(&a->deferred, &req->node);
 }
 
-static void osc_deferred_unlink(osc_actor_t *a, osc_req_t *req)
+static void deferred_unlink(osc_actor_t *a, osc_req_t *req)
 {
 	osc_list_remove(&a->deferred, &req->node);
 }
 
-static bool osc_req_is_deferred(const osc_req_t *req)
+static bool req_is_deferred(const osc_req_t *req)
 {
 	return (req->state == OSC_REQ_HELD || req->state == OSC_REQ_YIELDED ||
 	        req->state == OSC_REQ_ZOMBIE);
 }
 
-static void osc_req_release(osc_req_t *req)
+static void req_release(osc_req_t *req)
 {
 	if (req->route != NULL) {
 		osc_remote_forget(req);
@@ -142,20 +142,20 @@ void osc_req_maybe_free(osc_req_t *req)
 	}
 	if (!osc_list_empty(&req->children)) {
 		if (req->state != OSC_REQ_ZOMBIE) {
-			if (!osc_req_is_deferred(req)) {
-				osc_deferred_link(req->actor, req);
+			if (!req_is_deferred(req)) {
+				deferred_link(req->actor, req);
 			}
 			req->state = OSC_REQ_ZOMBIE;
 		}
 		return;
 	}
-	if (osc_req_is_deferred(req)) {
-		osc_deferred_unlink(req->actor, req);
+	if (req_is_deferred(req)) {
+		deferred_unlink(req->actor, req);
 	}
-	osc_req_release(req);
+	req_release(req);
 }
 
-static void osc_req_error(osc_req_t *req, oscar_error_t *err, int code, const char *fmt, va_list ap)
+static void req_error(osc_req_t *req, oscar_error_t *err, int code, const char *fmt, va_list ap)
 {
 	char msg[OSCAR_ERRMSG_MAX];
 	if (fmt != NULL) {
@@ -167,7 +167,7 @@ static void osc_req_error(osc_req_t *req, oscar_error_t *err, int code, const ch
 	    err, req->actor->pool, code, req->actor->ref.uid, req->method->name, "%s", msg);
 }
 
-static void osc_batch_item_done(
+static void batch_item_done(
     osc_batch_t *b, uint32_t idx, int code, oscar_value_t *value, const oscar_error_t *err)
 {
 	b->pending--;
@@ -237,7 +237,7 @@ void osc_req_finish(osc_req_t *req, int code, oscar_value_t *value, const oscar_
 	}
 
 	if (req->kind == OSC_REQ_ITEM) {
-		osc_batch_item_done(req->batch, req->batch_idx, code, value, err);
+		batch_item_done(req->batch, req->batch_idx, code, value, err);
 	} else if (req->route != NULL) {
 		osc_remote_reply(req, code, value, err);
 		oscar_value_free(value);
@@ -255,7 +255,7 @@ void osc_req_finish(osc_req_t *req, int code, oscar_value_t *value, const oscar_
 		a->held    = NULL;
 		req->state = OSC_REQ_YIELDED;
 		if (!osc_list_empty(&a->mailbox) && !(a->flags & OSC_ACTOR_DEAD)) {
-			osc_actor_schedule(a);
+			actor_schedule(a);
 		}
 	}
 	osc_req_maybe_free(req);
@@ -264,7 +264,7 @@ void osc_req_finish(osc_req_t *req, int code, oscar_value_t *value, const oscar_
 // ---------------------------------------------------------------------------
 // Mailboxes and deadlock detection
 
-static bool osc_chain_has(const osc_req_t *req, uint64_t token)
+static bool chain_has(const osc_req_t *req, uint64_t token)
 {
 	for (uint32_t i = 0; i < req->chain_len; i++) {
 		if (req->chain[i] == token) {
@@ -274,7 +274,7 @@ static bool osc_chain_has(const osc_req_t *req, uint64_t token)
 	return (false);
 }
 
-static void osc_deadlock_error(const osc_actor_t *a, const osc_req_t *req, oscar_error_t *err)
+static void deadlock_error(const osc_actor_t *a, const osc_req_t *req, oscar_error_t *err)
 {
 	osc_error_set(err, a->pool, OSCAR_EDEADLOCK, a->ref.uid, req->method->name,
 	    "deadlock detected: %s.%s would wait for %s, which is held by a request "
@@ -282,17 +282,17 @@ static void osc_deadlock_error(const osc_actor_t *a, const osc_req_t *req, oscar
 	    a->ref.uid, req->method->name, a->ref.uid);
 }
 
-// osc_waits_on tells whether request w, which keeps its actor busy, waits
+// waits_on tells whether request w, which keeps its actor busy, waits
 // (through the calls made on its behalf, the actors they queue at, and
 // the requests holding those) on a request in x's chain, the requests
 // waiting for x: then queueing x behind w closes a cycle. *budget bounds
 // the walk.
-static bool osc_waits_on(const osc_req_t *w, const osc_req_t *x, int *budget)
+static bool waits_on(const osc_req_t *w, const osc_req_t *x, int *budget)
 {
 	if (--*budget < 0) {
 		return (false);
 	}
-	if (osc_chain_has(x, w->token)) {
+	if (chain_has(x, w->token)) {
 		return (true);
 	}
 	for (const osc_call_t *c = OSC_LIST_FIRST(&w->children, osc_call_t, cnode); c != NULL;
@@ -302,23 +302,23 @@ static bool osc_waits_on(const osc_req_t *w, const osc_req_t *x, int *budget)
 			continue;
 		}
 		const osc_actor_t *u = r->actor;
-		if (u->held != NULL && u->held != r && osc_waits_on(u->held, x, budget)) {
+		if (u->held != NULL && u->held != r && waits_on(u->held, x, budget)) {
 			return (true);
 		}
 		if ((r->state == OSC_REQ_HELD || r->state == OSC_REQ_YIELDED) &&
-		    osc_waits_on(r, x, budget)) {
+		    waits_on(r, x, budget)) {
 			return (true);
 		}
 	}
 	return (false);
 }
 
-// osc_would_deadlock tells whether queueing x at a, which is held, would
+// would_deadlock tells whether queueing x at a, which is held, would
 // close a cycle of waiting requests.
-static bool osc_would_deadlock(const osc_actor_t *a, const osc_req_t *x)
+static bool would_deadlock(const osc_actor_t *a, const osc_req_t *x)
 {
 	int budget = 256;
-	return (x->chain_len != 0 && a->held != NULL && osc_waits_on(a->held, x, &budget));
+	return (x->chain_len != 0 && a->held != NULL && waits_on(a->held, x, &budget));
 }
 
 // osc_actor_enqueue queues req in a's mailbox. On failure req is left to
@@ -343,72 +343,72 @@ int osc_actor_enqueue(osc_actor_t *a, osc_req_t *req, oscar_error_t *err)
 		return (OSCAR_EMBOXFULL);
 	}
 	// A call made from a handler still running is checked when that
-	// handler commits to waiting (osc_req_check_children): it may yet
+	// handler commits to waiting (req_check_children): it may yet
 	// answer without waiting for it.
 	// A request from another pool is checked at once: its sender's
 	// state is not known here.
 	const osc_req_t *sender = req->call != NULL ? req->call->parent : NULL;
 	bool check = sender != NULL ? sender->state != OSC_REQ_RUNNING : req->route != NULL;
-	if (check && osc_would_deadlock(a, req)) {
+	if (check && would_deadlock(a, req)) {
 		a->pool->stats.deadlocks++;
-		osc_deadlock_error(a, req, err);
+		deadlock_error(a, req, err);
 		return (OSCAR_EDEADLOCK);
 	}
 	req->state = OSC_REQ_QUEUED;
 	osc_list_append(&a->mailbox, &req->node);
 	a->mb_len++;
 	if (a->held == NULL) {
-		osc_actor_schedule(a);
+		actor_schedule(a);
 	}
 	return (0);
 }
 
-// osc_mailbox_unlink removes req (known to be queued) from a's mailbox.
-static void osc_mailbox_unlink(osc_actor_t *a, osc_req_t *req)
+// mailbox_unlink removes req (known to be queued) from a's mailbox.
+static void mailbox_unlink(osc_actor_t *a, osc_req_t *req)
 {
 	osc_list_remove(&a->mailbox, &req->node);
 	a->mb_len--;
 }
 
-// osc_fail_deadlocked takes the queued request x out of its mailbox and
+// fail_deadlocked takes the queued request x out of its mailbox and
 // fails it with OSCAR_EDEADLOCK.
-static void osc_fail_deadlocked(osc_req_t *x)
+static void fail_deadlocked(osc_req_t *x)
 {
 	osc_actor_t  *a = x->actor;
 	oscar_error_t err;
-	osc_mailbox_unlink(a, x);
+	mailbox_unlink(a, x);
 	a->pool->stats.deadlocks++;
-	osc_deadlock_error(a, x, &err);
+	deadlock_error(a, x, &err);
 	x->state = OSC_REQ_YIELDED; // off the mailbox, not running
-	osc_deferred_link(a, x);
+	deferred_link(a, x);
 	osc_req_finish(x, OSCAR_EDEADLOCK, NULL, &err);
 }
 
-// osc_actor_check_deadlocks fails the queued requests of a that the
+// actor_check_deadlocks fails the queued requests of a that the
 // request now holding it waits on.
-static void osc_actor_check_deadlocks(osc_actor_t *a)
+static void actor_check_deadlocks(osc_actor_t *a)
 {
 	osc_req_t *req = OSC_LIST_FIRST(&a->mailbox, osc_req_t, node);
 	while (req != NULL && a->held != NULL) {
 		osc_req_t *next = OSC_LIST_NEXT(req, osc_req_t, node);
-		if (osc_would_deadlock(a, req)) {
-			osc_fail_deadlocked(req);
+		if (would_deadlock(a, req)) {
+			fail_deadlocked(req);
 		}
 		req = next;
 	}
 }
 
-// osc_req_check_children runs when req's handler returns committed to
+// req_check_children runs when req's handler returns committed to
 // waiting: each call it made that sits queued behind a held actor which
 // (transitively) waits on req can never run, so it fails now.
-static void osc_req_check_children(osc_req_t *req)
+static void req_check_children(osc_req_t *req)
 {
 	for (osc_call_t *c = OSC_LIST_FIRST(&req->children, osc_call_t, cnode); c != NULL;
 	     c             = OSC_LIST_NEXT(c, osc_call_t, cnode)) {
 		osc_req_t *x = c->req;
 		if (!c->done && x != NULL && x->state == OSC_REQ_QUEUED &&
-		    osc_would_deadlock(x->actor, x)) {
-			osc_fail_deadlocked(x);
+		    would_deadlock(x->actor, x)) {
+			fail_deadlocked(x);
 		}
 	}
 }
@@ -416,9 +416,9 @@ static void osc_req_check_children(osc_req_t *req)
 // ---------------------------------------------------------------------------
 // Dispatch
 
-// osc_batch_expand turns a batch for a method without batch_fn into one
+// batch_expand turns a batch for a method without batch_fn into one
 // request per item, queued at the head of the mailbox in order.
-static void osc_batch_expand(osc_actor_t *a, osc_req_t *req)
+static void batch_expand(osc_actor_t *a, osc_req_t *req)
 {
 	oscar_value_t *args  = req->args;
 	uint32_t       n     = req->batch_idx;
@@ -450,7 +450,7 @@ static void osc_batch_expand(osc_actor_t *a, osc_req_t *req)
 		free(b);
 		oscar_value_free(res);
 		req->state = OSC_REQ_YIELDED;
-		osc_deferred_link(a, req);
+		deferred_link(a, req);
 		osc_req_finish(req, OSCAR_ENOMEM, NULL, NULL);
 		return;
 	}
@@ -488,21 +488,21 @@ static void osc_batch_expand(osc_actor_t *a, osc_req_t *req)
 	free(items);
 	if (n == 0) {
 		b->pending = 1;
-		osc_batch_item_done(b, 0, 0, NULL, NULL);
+		batch_item_done(b, 0, 0, NULL, NULL);
 	} else {
 		osc_list_splice_head(&a->mailbox, &run);
 		a->mb_len += n; // room made for them at enqueue
 	}
 	req->replied = true;
-	osc_req_release(req);
+	req_release(req);
 }
 
-// osc_actor_dispatch runs the handler for req and settles its outcome.
+// actor_dispatch runs the handler for req and settles its outcome.
 // Returns false when the actor is gone (it exited).
-static bool osc_actor_dispatch(osc_actor_t *a, osc_req_t *req)
+static bool actor_dispatch(osc_actor_t *a, osc_req_t *req)
 {
 	if (req->kind == OSC_REQ_BATCH && req->method->batch_fn == NULL) {
-		osc_batch_expand(a, req);
+		batch_expand(a, req);
 		return (true);
 	}
 	oscar_pool_t   *pool = a->pool;
@@ -522,26 +522,26 @@ static bool osc_actor_dispatch(osc_actor_t *a, osc_req_t *req)
 			const oscar_error_t *err =
 			    pool->last_err.code == rv ? &pool->last_err : NULL;
 			req->state = OSC_REQ_YIELDED;
-			osc_deferred_link(a, req);
+			deferred_link(a, req);
 			osc_req_finish(req, rv, NULL, err);
 		} else if (req->defer != 0) {
 			bool hold = req->defer == OSCAR_DEFER_HOLD &&
 			            !(a->cls->flags & OSCAR_CLASS_STATELESS);
 			req->state = hold ? OSC_REQ_HELD : OSC_REQ_YIELDED;
-			osc_deferred_link(a, req);
+			deferred_link(a, req);
 			if (hold) {
 				a->held = req;
-				osc_actor_check_deadlocks(a);
+				actor_check_deadlocks(a);
 			}
-			osc_req_check_children(req);
+			req_check_children(req);
 		} else {
 			req->state = OSC_REQ_YIELDED;
-			osc_deferred_link(a, req);
+			deferred_link(a, req);
 			osc_req_finish(req, 0, NULL, NULL);
 		}
 	} else {
 		req->state = OSC_REQ_YIELDED;
-		osc_deferred_link(a, req);
+		deferred_link(a, req);
 		osc_req_maybe_free(req);
 	}
 	if (a->flags & OSC_ACTOR_EXITING) {
@@ -565,19 +565,19 @@ void osc_actor_run(osc_actor_t *a, unsigned budget)
 		}
 		osc_req_t *req = OSC_CONTAINER_OF(node, osc_req_t, node);
 		a->mb_len--;
-		if (!osc_actor_dispatch(a, req)) {
+		if (!actor_dispatch(a, req)) {
 			return;
 		}
 	}
 	if (!osc_list_empty(&a->mailbox) && a->held == NULL && !(a->flags & OSC_ACTOR_DEAD)) {
-		osc_actor_schedule(a);
+		actor_schedule(a);
 	}
 }
 
 // ---------------------------------------------------------------------------
 // Create and destroy
 
-static void osc_actor_free(osc_actor_t *a)
+static void actor_free(osc_actor_t *a)
 {
 	free(a);
 }
@@ -658,7 +658,7 @@ int osc_actor_create(oscar_pool_t *pool, const oscar_actor_class_t *cls, const c
 			osc_error_set(err, pool, rv, a->ref.uid, "create",
 			    "create hook of %s (class %s) failed: %s", a->ref.uid, cls->name,
 			    oscar_strerror(rv));
-			osc_actor_free(a);
+			actor_free(a);
 			return (rv);
 		}
 		if ((rv = osc_map_reserve(&pool->actors)) != 0) {
@@ -668,7 +668,7 @@ int osc_actor_create(oscar_pool_t *pool, const oscar_actor_class_t *cls, const c
 			osc_call_detach_owner(a, false);
 			oscar_value_free(args);
 			osc_error_set(err, pool, rv, a->ref.uid, "", "no memory for a new actor");
-			osc_actor_free(a);
+			actor_free(a);
 			return (rv);
 		}
 	}
@@ -681,7 +681,7 @@ int osc_actor_create(oscar_pool_t *pool, const oscar_actor_class_t *cls, const c
 	return (0);
 }
 
-static void osc_runq_unlink(oscar_pool_t *pool, osc_actor_t *a)
+static void runq_unlink(oscar_pool_t *pool, osc_actor_t *a)
 {
 	osc_list_remove(&pool->runq, &a->runq_node);
 	a->flags &= ~OSC_ACTOR_QUEUED;
@@ -705,7 +705,7 @@ int osc_actor_destroy(osc_actor_t *a)
 	a->flags |= OSC_ACTOR_DEAD;
 	osc_map_remove(&pool->actors, osc_hash_str(a->ref.uid), a);
 	if (a->flags & OSC_ACTOR_QUEUED) {
-		osc_runq_unlink(pool, a);
+		runq_unlink(pool, a);
 	}
 	int code = pool->state == OSC_POOL_RUNNING ? OSCAR_ENOACTOR : OSCAR_ECLOSED;
 
@@ -713,11 +713,11 @@ int osc_actor_destroy(osc_actor_t *a)
 	osc_req_t *req;
 	while ((req = OSC_LIST_FIRST(&a->mailbox, osc_req_t, node)) != NULL) {
 		oscar_error_t err;
-		osc_mailbox_unlink(a, req);
+		mailbox_unlink(a, req);
 		osc_error_set(&err, pool, code, a->ref.uid, req->method->name,
 		    "actor %s was destroyed before serving %s", a->ref.uid, req->method->name);
 		req->state = OSC_REQ_YIELDED;
-		osc_deferred_link(a, req);
+		deferred_link(a, req);
 		osc_req_finish(req, code, NULL, &err);
 	}
 	// Tell the callers of deferred requests; keep the requests alive
@@ -731,7 +731,7 @@ int osc_actor_destroy(osc_actor_t *a)
 			    "actor %s was destroyed while serving %s", a->ref.uid,
 			    req->method->name);
 			req->replied = true;
-			osc_batch_item_done(req->batch, req->batch_idx, code, NULL, &err);
+			batch_item_done(req->batch, req->batch_idx, code, NULL, &err);
 		} else if (req->call != NULL || (req->route != NULL && !req->replied)) {
 			oscar_error_t err;
 			osc_error_set(&err, pool, code, a->ref.uid, req->method->name,
@@ -755,10 +755,10 @@ int osc_actor_destroy(osc_actor_t *a)
 	// Calls the destroy hook made have no one to report to.
 	osc_call_detach_owner(a, false);
 	while ((req = OSC_LIST_FIRST(&a->deferred, osc_req_t, node)) != NULL) {
-		osc_deferred_unlink(a, req);
-		osc_req_release(req);
+		deferred_unlink(a, req);
+		req_release(req);
 	}
-	osc_actor_free(a);
+	actor_free(a);
 	return (0);
 }
 
@@ -893,7 +893,7 @@ int oscar_req_fail(oscar_req_t *req, int code, const char *fmt, ...)
 	oscar_error_t err;
 	va_list       ap;
 	va_start(ap, fmt);
-	osc_req_error(req, &err, code, fmt, ap);
+	req_error(req, &err, code, fmt, ap);
 	va_end(ap);
 	osc_req_finish(req, code, NULL, &err);
 	return (code);
@@ -946,11 +946,11 @@ void osc_req_cancel(osc_req_t *req)
 	req->cancelled = true;
 	if (req->state == OSC_REQ_QUEUED) {
 		oscar_error_t err;
-		osc_mailbox_unlink(a, req);
+		mailbox_unlink(a, req);
 		osc_error_set(&err, a->pool, OSCAR_ECANCELED, a->ref.uid, req->method->name,
 		    "cancelled before it started");
 		req->state = OSC_REQ_YIELDED;
-		osc_deferred_link(a, req);
+		deferred_link(a, req);
 		osc_req_finish(req, OSCAR_ECANCELED, NULL, &err);
 		return;
 	}

@@ -42,14 +42,14 @@ typedef struct osc_auth_seen {
 
 static const char osc_auth_context[] = "oscar-c cluster secret, v1";
 
-static void osc_put64(unsigned char *p, uint64_t v)
+static void put64(unsigned char *p, uint64_t v)
 {
 	for (int i = 0; i < 8; i++) {
 		p[i] = (unsigned char) (v >> (8 * i));
 	}
 }
 
-static uint64_t osc_get64(const unsigned char *p)
+static uint64_t get64(const unsigned char *p)
 {
 	uint64_t v = 0;
 	for (int i = 7; i >= 0; i--) {
@@ -106,9 +106,9 @@ int osc_auth_seal(osc_auth_t *a, nng_msg *m)
 	unsigned char      t[OSC_AUTH_TRAILER - OSC_AUTH_TAG]; // the nonce
 	unsigned char      tag[OSC_AUTH_TAG];
 	unsigned long long tag_len;
-	osc_put64(t, a->sender);
-	osc_put64(t + 8, ++a->seq);
-	osc_put64(t + 16, (uint64_t) osc_auth_now_ms());
+	put64(t, a->sender);
+	put64(t + 8, ++a->seq);
+	put64(t + 16, (uint64_t) osc_auth_now_ms());
 	if (nng_msg_append(m, t, sizeof(t)) != 0) {
 		return (OSCAR_ENOMEM);
 	}
@@ -138,16 +138,16 @@ bool osc_auth_check(
 	        none, NULL, none, 0, body + signed_len, body, signed_len, t, a->key) != 0) {
 		return (false);
 	}
-	*sender  = osc_get64(t);
-	*seq     = osc_get64(t + 8);
-	*sent_ms = (int64_t) osc_get64(t + 16);
+	*sender  = get64(t);
+	*seq     = get64(t + 8);
+	*sent_ms = (int64_t) get64(t + 16);
 	nng_msg_chop(m, OSC_AUTH_TRAILER);
 	return (true);
 }
 
-// osc_auth_forget drops the senders silent for longer than the clock skew:
+// auth_forget drops the senders silent for longer than the clock skew:
 // any message of theirs that could be replayed is too old by now.
-static void osc_auth_forget(osc_auth_t *a, int64_t now_ms)
+static void auth_forget(osc_auth_t *a, int64_t now_ms)
 {
 	for (size_t i = 0; i < a->seen.cap; i++) {
 		osc_auth_seen_t *s = osc_map_at(&a->seen, i);
@@ -174,7 +174,7 @@ bool osc_auth_fresh(osc_auth_t *a, uint64_t sender, uint64_t seq, int64_t sent_m
 	}
 	if (s == NULL) {
 		if (a->seen.len >= OSC_AUTH_SENDERS) {
-			osc_auth_forget(a, now_ms);
+			auth_forget(a, now_ms);
 		}
 		if (a->seen.len >= OSC_AUTH_SENDERS || osc_map_reserve(&a->seen) != 0 ||
 		    (s = malloc(sizeof(*s))) == NULL) {
@@ -205,7 +205,7 @@ bool osc_auth_fresh(osc_auth_t *a, uint64_t sender, uint64_t seq, int64_t sent_m
 // ---------------------------------------------------------------------------
 // Secret files
 
-static int osc_secret_fail(
+static int secret_fail(
     oscar_error_t *err, int code, const char *fmt, const char *path, const char *why)
 {
 	if (err != NULL) {
@@ -222,7 +222,7 @@ int oscar_secret_read(const char *path, void **secretp, size_t *lenp, oscar_erro
 	struct stat st;
 	int         fd;
 	if (secretp == NULL || lenp == NULL || path == NULL || path[0] == '\0') {
-		return (osc_secret_fail(err, OSCAR_EINVAL, "no secret file given%s%s", "", ""));
+		return (secret_fail(err, OSCAR_EINVAL, "no secret file given%s%s", "", ""));
 	}
 	*secretp = NULL;
 	*lenp    = 0;
@@ -230,24 +230,24 @@ int oscar_secret_read(const char *path, void **secretp, size_t *lenp, oscar_erro
 	// refused at once instead of waiting for a writer.
 	if ((fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)) < 0) {
 		int e = errno;
-		return (osc_secret_fail(err, e == ENOENT ? OSCAR_ENOENT : OSCAR_ESYSTEM,
+		return (secret_fail(err, e == ENOENT ? OSCAR_ENOENT : OSCAR_ESYSTEM,
 		    "cannot read the secret file %s: %s", path, strerror(e)));
 	}
 	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
 		close(fd);
-		return (osc_secret_fail(
+		return (secret_fail(
 		    err, OSCAR_EINVAL, "the secret file %s is not a regular file%s", path, ""));
 	}
 	if (st.st_size > OSCAR_SECRET_MAX + 2) {
 		close(fd);
-		return (osc_secret_fail(err, OSCAR_EINVAL,
+		return (secret_fail(err, OSCAR_EINVAL,
 		    "the secret file %s is too long: a secret has at most %s bytes", path,
 		    OSC_STR(OSCAR_SECRET_MAX)));
 	}
 	unsigned char *buf = malloc(OSCAR_SECRET_MAX + 3);
 	if (buf == NULL) {
 		close(fd);
-		return (osc_secret_fail(err, OSCAR_ENOMEM, "no memory to read %s%s", path, ""));
+		return (secret_fail(err, OSCAR_ENOMEM, "no memory to read %s%s", path, ""));
 	}
 	size_t n = 0;
 	int    e = 0;
@@ -266,7 +266,7 @@ int oscar_secret_read(const char *path, void **secretp, size_t *lenp, oscar_erro
 	if (e != 0) {
 		sodium_memzero(buf, OSCAR_SECRET_MAX + 3);
 		free(buf);
-		return (osc_secret_fail(
+		return (secret_fail(
 		    err, OSCAR_ESYSTEM, "cannot read the secret file %s: %s", path, strerror(e)));
 	}
 	// A trailing line end is not part of the secret, so that a file
@@ -283,7 +283,7 @@ int oscar_secret_read(const char *path, void **secretp, size_t *lenp, oscar_erro
 	if (bad != NULL) {
 		sodium_memzero(buf, OSCAR_SECRET_MAX + 3);
 		free(buf);
-		return (osc_secret_fail(err, OSCAR_EINVAL, bad, path,
+		return (secret_fail(err, OSCAR_EINVAL, bad, path,
 		    n == 0                 ? ""
 		    : n < OSCAR_SECRET_MIN ? OSC_STR(OSCAR_SECRET_MIN)
 		                           : OSC_STR(OSCAR_SECRET_MAX)));

@@ -65,72 +65,72 @@ int oscar_error_format(const oscar_error_t *err, char *buf, size_t size)
 // ---------------------------------------------------------------------------
 // The deadline heap
 
-static bool osc_heap_less(const osc_call_t *a, const osc_call_t *b)
+static bool heap_less(const osc_call_t *a, const osc_call_t *b)
 {
 	return (a->deadline < b->deadline || (a->deadline == b->deadline && a->id < b->id));
 }
 
-static void osc_heap_set(oscar_pool_t *pool, size_t i, osc_call_t *c)
+static void heap_set(oscar_pool_t *pool, size_t i, osc_call_t *c)
 {
 	pool->heap.items[i] = c;
 	c->heap_idx         = i;
 }
 
-static void osc_heap_up(oscar_pool_t *pool, size_t i)
+static void heap_up(oscar_pool_t *pool, size_t i)
 {
 	osc_call_t *c = pool->heap.items[i];
 	while (i > 0) {
 		size_t      p  = (i - 1) / 2;
 		osc_call_t *pc = pool->heap.items[p];
-		if (!osc_heap_less(c, pc)) {
+		if (!heap_less(c, pc)) {
 			break;
 		}
-		osc_heap_set(pool, i, pc);
+		heap_set(pool, i, pc);
 		i = p;
 	}
-	osc_heap_set(pool, i, c);
+	heap_set(pool, i, c);
 }
 
-static void osc_heap_down(oscar_pool_t *pool, size_t i)
+static void heap_down(oscar_pool_t *pool, size_t i)
 {
 	osc_call_t *c = pool->heap.items[i];
 	size_t      n = pool->heap.len;
 	for (;;) {
 		size_t      l = 2 * i + 1, m = i;
 		osc_call_t *mc = c;
-		if (l < n && osc_heap_less(pool->heap.items[l], mc)) {
+		if (l < n && heap_less(pool->heap.items[l], mc)) {
 			m  = l;
 			mc = pool->heap.items[l];
 		}
-		if (l + 1 < n && osc_heap_less(pool->heap.items[l + 1], mc)) {
+		if (l + 1 < n && heap_less(pool->heap.items[l + 1], mc)) {
 			m  = l + 1;
 			mc = pool->heap.items[l + 1];
 		}
 		if (m == i) {
 			break;
 		}
-		osc_heap_set(pool, i, mc);
+		heap_set(pool, i, mc);
 		i = m;
 	}
-	osc_heap_set(pool, i, c);
+	heap_set(pool, i, c);
 }
 
-// osc_heap_reserve makes room for one more call.
-static int osc_heap_reserve(oscar_pool_t *pool)
+// heap_reserve makes room for one more call.
+static int heap_reserve(oscar_pool_t *pool)
 {
 	return (osc_reserve(
 	    &pool->heap.items, &pool->heap.cap, pool->heap.len, sizeof(*pool->heap.items), 64));
 }
 
-// osc_heap_push adds c; osc_heap_reserve must have succeeded first.
-static void osc_heap_push(oscar_pool_t *pool, osc_call_t *c)
+// heap_push adds c; heap_reserve must have succeeded first.
+static void heap_push(oscar_pool_t *pool, osc_call_t *c)
 {
 	pool->heap.items[pool->heap.len] = c;
 	c->heap_idx                      = pool->heap.len++;
-	osc_heap_up(pool, c->heap_idx);
+	heap_up(pool, c->heap_idx);
 }
 
-static void osc_heap_remove(oscar_pool_t *pool, osc_call_t *c)
+static void heap_remove(oscar_pool_t *pool, osc_call_t *c)
 {
 	size_t i = c->heap_idx;
 	if (i == SIZE_MAX) {
@@ -141,16 +141,16 @@ static void osc_heap_remove(oscar_pool_t *pool, osc_call_t *c)
 	if (i == pool->heap.len) {
 		return;
 	}
-	osc_heap_set(pool, i, pool->heap.items[pool->heap.len]);
-	osc_heap_up(pool, i);
-	osc_heap_down(pool, pool->heap.items[i]->heap_idx);
+	heap_set(pool, i, pool->heap.items[pool->heap.len]);
+	heap_up(pool, i);
+	heap_down(pool, pool->heap.items[i]->heap_idx);
 }
 
-// osc_call_arm makes sure the pool's deadline timer fires no later than
+// call_arm makes sure the pool's deadline timer fires no later than
 // deadline (a uv_now() time in milliseconds). A timer that fires early
 // finds nothing due and re-arms for the earliest pending deadline
 // (osc_call_expire).
-static void osc_call_arm(oscar_pool_t *pool, int64_t deadline)
+static void call_arm(oscar_pool_t *pool, int64_t deadline)
 {
 	if (pool->state == OSC_POOL_CLOSED) {
 		return;
@@ -167,18 +167,18 @@ static void osc_call_arm(oscar_pool_t *pool, int64_t deadline)
 // ---------------------------------------------------------------------------
 // Starting and finishing calls
 
-static void osc_owner_link(osc_actor_t *a, osc_call_t *c)
+static void owner_link(osc_actor_t *a, osc_call_t *c)
 {
 	osc_list_prepend(&a->calls, &c->onode);
 }
 
-static void osc_owner_unlink(osc_call_t *c)
+static void owner_unlink(osc_call_t *c)
 {
 	osc_list_remove(&c->owner->calls, &c->onode);
 	c->owner = NULL;
 }
 
-static void osc_parent_unlink(osc_call_t *c)
+static void parent_unlink(osc_call_t *c)
 {
 	osc_list_remove(&c->parent->children, &c->cnode);
 	c->parent = NULL;
@@ -212,7 +212,7 @@ int osc_chain_build(osc_req_t *req, const osc_req_t *parent, oscar_error_t *err)
 // that osc_call_link cannot fail.
 int osc_call_reserve(oscar_pool_t *pool)
 {
-	return (osc_heap_reserve(pool));
+	return (heap_reserve(pool));
 }
 
 // osc_call_new makes a call record for uid.method, not yet registered.
@@ -249,11 +249,11 @@ osc_call_t *osc_call_new(oscar_pool_t *pool, const char *uid, const char *method
 // lists. osc_call_reserve must have succeeded since the last link.
 void osc_call_link(oscar_pool_t *pool, osc_call_t *c, osc_actor_t *owner, osc_req_t *parent)
 {
-	osc_heap_push(pool, c);
-	osc_call_arm(pool, c->deadline);
+	heap_push(pool, c);
+	call_arm(pool, c->deadline);
 	if (owner != NULL) {
 		c->owner = owner;
-		osc_owner_link(owner, c);
+		owner_link(owner, c);
 	}
 	if (parent != NULL) {
 		c->parent = parent;
@@ -363,7 +363,7 @@ void osc_call_complete(osc_call_t *c, int code, oscar_value_t *value, const osca
 		return;
 	}
 	c->done = true;
-	osc_heap_remove(pool, c);
+	heap_remove(pool, c);
 	if (c->peer != NULL) {
 		osc_remote_detach(c);
 	}
@@ -399,9 +399,9 @@ void osc_call_complete(osc_call_t *c, int code, oscar_value_t *value, const osca
 	osc_list_append(&pool->done, &c->dnode);
 }
 
-// osc_call_invoke runs c's callback on its owner, which stays valid
+// call_invoke runs c's callback on its owner, which stays valid
 // throughout: an exit requested by the callback waits until it returns.
-static void osc_call_invoke(osc_call_t *c, osc_actor_t *owner)
+static void call_invoke(osc_call_t *c, osc_actor_t *owner)
 {
 	oscar_result_t res = {
 		.code  = c->code,
@@ -419,11 +419,11 @@ static void osc_call_invoke(osc_call_t *c, osc_actor_t *owner)
 	oscar_value_free(res.value);
 }
 
-static void osc_call_free(osc_call_t *c)
+static void call_free(osc_call_t *c)
 {
 	if (c->parent != NULL) {
 		osc_req_t *p = c->parent;
-		osc_parent_unlink(c);
+		parent_unlink(c);
 		osc_req_maybe_free(p);
 	}
 	oscar_value_free(c->value);
@@ -451,14 +451,14 @@ void osc_call_run_done(oscar_pool_t *pool)
 			oscar_value_free(res.value);
 		} else if (c->owner != NULL && !c->orphan) {
 			osc_actor_t *owner = c->owner;
-			osc_owner_unlink(c);
-			osc_call_invoke(c, owner);
+			owner_unlink(c);
+			call_invoke(c, owner);
 			if ((owner->flags & (OSC_ACTOR_EXITING | OSC_ACTOR_RUNNING)) ==
 			    OSC_ACTOR_EXITING) {
 				osc_actor_destroy(owner);
 			}
 		}
-		osc_call_free(c);
+		call_free(c);
 	}
 }
 
@@ -484,7 +484,7 @@ void osc_call_expire(oscar_pool_t *pool, int64_t now)
 		osc_call_complete(c, OSCAR_ETIMEDOUT, NULL, &err);
 	}
 	if (pool->heap.len != 0) {
-		osc_call_arm(pool, pool->heap.items[0]->deadline);
+		call_arm(pool, pool->heap.items[0]->deadline);
 	}
 }
 
@@ -537,10 +537,10 @@ void osc_call_detach_owner(osc_actor_t *a, bool notify)
 			osc_call_complete(c, OSCAR_ECANCELED, NULL, &err);
 		}
 		// c now waits in the done queue; it is told here instead.
-		osc_owner_unlink(c);
+		owner_unlink(c);
 		c->orphan = true;
 		if (notify) {
-			osc_call_invoke(c, a);
+			call_invoke(c, a);
 		}
 	}
 }
@@ -548,10 +548,10 @@ void osc_call_detach_owner(osc_actor_t *a, bool notify)
 // ---------------------------------------------------------------------------
 // Actor-side API
 
-// osc_call_from starts a call of ref.method by actor self, on behalf of
+// call_from starts a call of ref.method by actor self, on behalf of
 // its request parent when not NULL (the public calls below); the failure
 // is kept as the pool's last error.
-static int osc_call_from(osc_actor_t *self, oscar_req_t *parent, const oscar_ref_t *ref,
+static int call_from(osc_actor_t *self, oscar_req_t *parent, const oscar_ref_t *ref,
     const char *method, oscar_value_t *args, int64_t timeout_ms, oscar_reply_cb cb, void *arg,
     uint64_t *id)
 {
@@ -585,7 +585,7 @@ int oscar_actor_call(oscar_actor_t *self, const oscar_ref_t *ref, const char *me
 		oscar_value_free(args);
 		return (OSCAR_EINVAL);
 	}
-	return (osc_call_from(self, NULL, ref, method, args, timeout_ms, cb, arg, id));
+	return (call_from(self, NULL, ref, method, args, timeout_ms, cb, arg, id));
 }
 
 // oscar_req_call calls ref.method on behalf of req.
@@ -596,7 +596,7 @@ int oscar_req_call(oscar_req_t *req, const oscar_ref_t *ref, const char *method,
 		oscar_value_free(args);
 		return (OSCAR_EINVAL);
 	}
-	return (osc_call_from(req->actor, req, ref, method, args, timeout_ms, cb, arg, id));
+	return (call_from(req->actor, req, ref, method, args, timeout_ms, cb, arg, id));
 }
 
 // oscar_actor_after runs cb on self after delay_ms (a timer is a call to

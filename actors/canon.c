@@ -34,18 +34,18 @@ typedef struct osc_entry {
 	osc_wbuf_t val;
 } osc_entry_t;
 
-static void osc_canon_value(osc_canon_t *c, const oscar_value_t *v, int depth);
+static void canon_value(osc_canon_t *c, const oscar_value_t *v, int depth);
 
-// osc_canon_fail records the first error.
-static void osc_canon_fail(osc_canon_t *c, int err)
+// canon_fail records the first error.
+static void canon_fail(osc_canon_t *c, int err)
 {
 	if (c->err == 0) {
 		c->err = err;
 	}
 }
 
-// osc_canon_put sends n bytes of p to the sink.
-static void osc_canon_put(osc_canon_t *c, const void *p, size_t n)
+// canon_put sends n bytes of p to the sink.
+static void canon_put(osc_canon_t *c, const void *p, size_t n)
 {
 	if (c->err != 0 || n == 0) {
 		return;
@@ -55,25 +55,25 @@ static void osc_canon_put(osc_canon_t *c, const void *p, size_t n)
 	} else {
 		osc_write_raw(c->w, p, n);
 		if (c->w->err != 0) {
-			osc_canon_fail(c, c->w->err);
+			canon_fail(c, c->w->err);
 		}
 	}
 }
 
-// osc_canon_flush sends the scratch buffer to the sink and empties it.
-static void osc_canon_flush(osc_canon_t *c)
+// canon_flush sends the scratch buffer to the sink and empties it.
+static void canon_flush(osc_canon_t *c)
 {
 	if (c->scratch.err != 0) {
-		osc_canon_fail(c, c->scratch.err);
+		canon_fail(c, c->scratch.err);
 		c->scratch.err = 0;
 	}
-	osc_canon_put(c, c->scratch.data, c->scratch.len);
+	canon_put(c, c->scratch.data, c->scratch.len);
 	c->scratch.len = 0;
 }
 
-// osc_entry_cmp orders entries by their keys' bytes, then by length, then
+// entry_cmp orders entries by their keys' bytes, then by length, then
 // by their values the same way.
-static int osc_bytes_cmp(const osc_wbuf_t *a, const osc_wbuf_t *b)
+static int bytes_cmp(const osc_wbuf_t *a, const osc_wbuf_t *b)
 {
 	size_t n = a->len < b->len ? a->len : b->len;
 	int    d = n > 0 ? memcmp(a->data, b->data, n) : 0;
@@ -84,29 +84,29 @@ static int osc_bytes_cmp(const osc_wbuf_t *a, const osc_wbuf_t *b)
 	return (a->len < b->len ? -1 : a->len > b->len ? 1 : 0);
 }
 
-static int osc_entry_cmp(const void *pa, const void *pb)
+static int entry_cmp(const void *pa, const void *pb)
 {
 	const osc_entry_t *a = pa;
 	const osc_entry_t *b = pb;
-	int                d = osc_bytes_cmp(&a->key, &b->key);
+	int                d = bytes_cmp(&a->key, &b->key);
 
-	return (d != 0 ? d : osc_bytes_cmp(&a->val, &b->val));
+	return (d != 0 ? d : bytes_cmp(&a->val, &b->val));
 }
 
-// osc_canon_entry encodes v canonically into the buffer out.
-static int osc_canon_entry(osc_wbuf_t *out, const oscar_value_t *v, int depth)
+// canon_entry encodes v canonically into the buffer out.
+static int canon_entry(osc_wbuf_t *out, const oscar_value_t *v, int depth)
 {
 	osc_canon_t c;
 
 	memset(&c, 0, sizeof(c));
 	c.w = out;
-	osc_canon_value(&c, v, depth);
+	canon_value(&c, v, depth);
 	osc_wbuf_fini(&c.scratch);
 	return (c.err);
 }
 
-// osc_canon_map writes a map with its entries sorted.
-static void osc_canon_map(osc_canon_t *c, const oscar_value_t *v, int depth)
+// canon_map writes a map with its entries sorted.
+static void canon_map(osc_canon_t *c, const oscar_value_t *v, int depth)
 {
 	osc_entry_t *e;
 	size_t       n = v->as.map.len;
@@ -114,31 +114,31 @@ static void osc_canon_map(osc_canon_t *c, const oscar_value_t *v, int depth)
 	int          rv = 0;
 
 	if (n > UINT32_MAX) {
-		osc_canon_fail(c, OSCAR_EINVAL);
+		canon_fail(c, OSCAR_EINVAL);
 		return;
 	}
 	osc_write_map(&c->scratch, (uint32_t) n);
-	osc_canon_flush(c);
+	canon_flush(c);
 	if (n == 0 || c->err != 0) {
 		return;
 	}
 	if ((e = calloc(n, sizeof(*e))) == NULL) {
-		osc_canon_fail(c, OSCAR_ENOMEM);
+		canon_fail(c, OSCAR_ENOMEM);
 		return;
 	}
 	for (i = 0; i < n && rv == 0; i++) {
-		if ((rv = osc_canon_entry(&e[i].key, &v->as.map.kv[i].key, depth + 1)) == 0) {
-			rv = osc_canon_entry(&e[i].val, &v->as.map.kv[i].val, depth + 1);
+		if ((rv = canon_entry(&e[i].key, &v->as.map.kv[i].key, depth + 1)) == 0) {
+			rv = canon_entry(&e[i].val, &v->as.map.kv[i].val, depth + 1);
 		}
 	}
 	if (rv == 0) {
-		qsort(e, n, sizeof(*e), osc_entry_cmp);
+		qsort(e, n, sizeof(*e), entry_cmp);
 		for (i = 0; i < n; i++) {
-			osc_canon_put(c, e[i].key.data, e[i].key.len);
-			osc_canon_put(c, e[i].val.data, e[i].val.len);
+			canon_put(c, e[i].key.data, e[i].key.len);
+			canon_put(c, e[i].val.data, e[i].val.len);
 		}
 	} else {
-		osc_canon_fail(c, rv);
+		canon_fail(c, rv);
 	}
 	for (i = 0; i < n; i++) {
 		osc_wbuf_fini(&e[i].key);
@@ -147,8 +147,8 @@ static void osc_canon_map(osc_canon_t *c, const oscar_value_t *v, int depth)
 	free(e);
 }
 
-// osc_canon_value writes v, which sits inside depth containers.
-static void osc_canon_value(osc_canon_t *c, const oscar_value_t *v, int depth)
+// canon_value writes v, which sits inside depth containers.
+static void canon_value(osc_canon_t *c, const oscar_value_t *v, int depth)
 {
 	size_t i;
 	double f;
@@ -186,35 +186,35 @@ static void osc_canon_value(osc_canon_t *c, const oscar_value_t *v, int depth)
 		} else {
 			osc_write_bin_header(&c->scratch, v->as.bin.len);
 		}
-		osc_canon_flush(c);
-		osc_canon_put(c, v->as.str.ptr, v->as.str.len);
+		canon_flush(c);
+		canon_put(c, v->as.str.ptr, v->as.str.len);
 		return;
 	case OSCAR_REF:
 		osc_write_ref(&c->scratch, v->as.ref.key, v->as.ref.len, v->as.ref.output);
 		break;
 	case OSCAR_ARRAY:
 		if (depth >= OSCAR_VALUE_MAX_DEPTH || v->as.arr.len > UINT32_MAX) {
-			osc_canon_fail(c, OSCAR_EINVAL);
+			canon_fail(c, OSCAR_EINVAL);
 			return;
 		}
 		osc_write_array(&c->scratch, (uint32_t) v->as.arr.len);
-		osc_canon_flush(c);
+		canon_flush(c);
 		for (i = 0; i < v->as.arr.len && c->err == 0; i++) {
-			osc_canon_value(c, &v->as.arr.items[i], depth + 1);
+			canon_value(c, &v->as.arr.items[i], depth + 1);
 		}
 		return;
 	case OSCAR_MAP:
 		if (depth >= OSCAR_VALUE_MAX_DEPTH) {
-			osc_canon_fail(c, OSCAR_EINVAL);
+			canon_fail(c, OSCAR_EINVAL);
 			return;
 		}
-		osc_canon_map(c, v, depth);
+		canon_map(c, v, depth);
 		return;
 	default:
-		osc_canon_fail(c, OSCAR_EINVAL);
+		canon_fail(c, OSCAR_EINVAL);
 		return;
 	}
-	osc_canon_flush(c);
+	canon_flush(c);
 }
 
 int oscar_value_canonical_encode(const oscar_value_t *v, void **buf, size_t *len)
@@ -231,7 +231,7 @@ int oscar_value_canonical_encode(const oscar_value_t *v, void **buf, size_t *len
 		return (OSCAR_EINVAL);
 	}
 	osc_wbuf_init(&w);
-	if ((rv = osc_canon_entry(&w, v, 0)) != 0) {
+	if ((rv = canon_entry(&w, v, 0)) != 0) {
 		osc_wbuf_fini(&w);
 		return (rv);
 	}
@@ -255,7 +255,7 @@ int oscar_value_hash(const oscar_value_t *v, uint8_t out[OSCAR_VALUE_HASH_SIZE])
 	crypto_generichash_blake2b_init(&h, NULL, 0, OSCAR_VALUE_HASH_SIZE);
 	memset(&c, 0, sizeof(c));
 	c.h = &h;
-	osc_canon_value(&c, v, 0);
+	canon_value(&c, v, 0);
 	osc_wbuf_fini(&c.scratch);
 	if (c.err != 0) {
 		sodium_memzero(&h, sizeof(h));

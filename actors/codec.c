@@ -102,16 +102,16 @@ void *osc_wbuf_take(osc_wbuf_t *w, size_t *len)
 	return (data);
 }
 
-// osc_wbuf_fail records err unless an earlier error is already recorded.
-static void osc_wbuf_fail(osc_wbuf_t *w, int err)
+// wbuf_fail records err unless an earlier error is already recorded.
+static void wbuf_fail(osc_wbuf_t *w, int err)
 {
 	if (w->err == 0) {
 		w->err = err;
 	}
 }
 
-// osc_write_token appends one token.
-static void osc_write_token(osc_wbuf_t *w, const mpack_token_t *tok)
+// write_token appends one token.
+static void write_token(osc_wbuf_t *w, const mpack_token_t *tok)
 {
 	mpack_tokbuf_t tb;
 	char          *p;
@@ -125,14 +125,14 @@ static void osc_write_token(osc_wbuf_t *w, const mpack_token_t *tok)
 	left = w->cap - w->len;
 	if (mpack_write(&tb, &p, &left, tok) != MPACK_OK) {
 		// Only an unknown token type gets here: a bug of ours.
-		osc_wbuf_fail(w, OSCAR_EINVAL);
+		wbuf_fail(w, OSCAR_EINVAL);
 		return;
 	}
 	w->len = (size_t) (p - w->data);
 }
 
-// osc_write_be appends the low n bytes of x, most significant first.
-static void osc_write_be(osc_wbuf_t *w, uint8_t type, uint64_t x, int n)
+// write_be appends the low n bytes of x, most significant first.
+static void write_be(osc_wbuf_t *w, uint8_t type, uint64_t x, int n)
 {
 	char *p;
 
@@ -151,14 +151,14 @@ void osc_write_nil(osc_wbuf_t *w)
 {
 	mpack_token_t tok = mpack_pack_nil();
 
-	osc_write_token(w, &tok);
+	write_token(w, &tok);
 }
 
 void osc_write_bool(osc_wbuf_t *w, bool b)
 {
 	mpack_token_t tok = mpack_pack_boolean(b);
 
-	osc_write_token(w, &tok);
+	write_token(w, &tok);
 }
 
 // osc_write_int writes i in the shortest MessagePack form. Non-negative
@@ -171,15 +171,15 @@ void osc_write_int(osc_wbuf_t *w, int64_t i)
 	if (i >= 0) {
 		osc_write_uint(w, x);
 	} else if (i >= -32) {
-		osc_write_be(w, (uint8_t) x, 0, 0); // negative fixint
+		write_be(w, (uint8_t) x, 0, 0); // negative fixint
 	} else if (i >= INT8_MIN) {
-		osc_write_be(w, 0xd0, x, 1);
+		write_be(w, 0xd0, x, 1);
 	} else if (i >= INT16_MIN) {
-		osc_write_be(w, 0xd1, x, 2);
+		write_be(w, 0xd1, x, 2);
 	} else if (i >= INT32_MIN) {
-		osc_write_be(w, 0xd2, x, 4);
+		write_be(w, 0xd2, x, 4);
 	} else {
-		osc_write_be(w, 0xd3, x, 8);
+		write_be(w, 0xd3, x, 8);
 	}
 }
 
@@ -187,7 +187,7 @@ void osc_write_uint(osc_wbuf_t *w, uint64_t u)
 {
 	mpack_token_t tok = mpack_pack_uint(u);
 
-	osc_write_token(w, &tok);
+	write_token(w, &tok);
 }
 
 // osc_write_float writes f as a float64, bit for bit.
@@ -202,78 +202,78 @@ void osc_write_float(osc_wbuf_t *w, double f)
 	tok.length        = 8;
 	tok.data.value.hi = (mpack_uint32_t) (bits >> 32);
 	tok.data.value.lo = (mpack_uint32_t) (bits & 0xffffffffu);
-	osc_write_token(w, &tok);
+	write_token(w, &tok);
 }
 
-// osc_write_blob writes a str or bin header and its payload. MessagePack
+// write_blob writes a str or bin header and its payload. MessagePack
 // lengths are 32-bit; anything longer is OSCAR_EINVAL.
-static void osc_write_blob(osc_wbuf_t *w, bool str, const void *p, size_t len)
+static void write_blob(osc_wbuf_t *w, bool str, const void *p, size_t len)
 {
 	mpack_token_t tok;
 
 	if (len > UINT32_MAX || (p == NULL && len > 0)) {
-		osc_wbuf_fail(w, OSCAR_EINVAL);
+		wbuf_fail(w, OSCAR_EINVAL);
 		return;
 	}
 	tok = str ? mpack_pack_str((mpack_uint32_t) len) : mpack_pack_bin((mpack_uint32_t) len);
-	osc_write_token(w, &tok);
+	write_token(w, &tok);
 	osc_write_raw(w, p, len);
 }
 
-// osc_write_blob_header writes the header of a str or bin of len bytes.
-static void osc_write_blob_header(osc_wbuf_t *w, bool str, size_t len)
+// write_blob_header writes the header of a str or bin of len bytes.
+static void write_blob_header(osc_wbuf_t *w, bool str, size_t len)
 {
 	mpack_token_t tok;
 
 	if (len > UINT32_MAX) {
-		osc_wbuf_fail(w, OSCAR_EINVAL);
+		wbuf_fail(w, OSCAR_EINVAL);
 		return;
 	}
 	tok = str ? mpack_pack_str((mpack_uint32_t) len) : mpack_pack_bin((mpack_uint32_t) len);
-	osc_write_token(w, &tok);
+	write_token(w, &tok);
 }
 
 void osc_write_str_header(osc_wbuf_t *w, size_t len)
 {
-	osc_write_blob_header(w, true, len);
+	write_blob_header(w, true, len);
 }
 
 void osc_write_bin_header(osc_wbuf_t *w, size_t len)
 {
-	osc_write_blob_header(w, false, len);
+	write_blob_header(w, false, len);
 }
 
 void osc_write_str(osc_wbuf_t *w, const char *s, size_t len)
 {
-	osc_write_blob(w, true, s, len);
+	write_blob(w, true, s, len);
 }
 
 void osc_write_cstr(osc_wbuf_t *w, const char *s)
 {
 	if (s == NULL) {
-		osc_wbuf_fail(w, OSCAR_EINVAL);
+		wbuf_fail(w, OSCAR_EINVAL);
 		return;
 	}
-	osc_write_blob(w, true, s, strlen(s));
+	write_blob(w, true, s, strlen(s));
 }
 
 void osc_write_bin(osc_wbuf_t *w, const void *p, size_t len)
 {
-	osc_write_blob(w, false, p, len);
+	write_blob(w, false, p, len);
 }
 
 void osc_write_array(osc_wbuf_t *w, uint32_t n)
 {
 	mpack_token_t tok = mpack_pack_array(n);
 
-	osc_write_token(w, &tok);
+	write_token(w, &tok);
 }
 
 void osc_write_map(osc_wbuf_t *w, uint32_t n)
 {
 	mpack_token_t tok = mpack_pack_map(n);
 
-	osc_write_token(w, &tok);
+	write_token(w, &tok);
 }
 
 void osc_write_raw(osc_wbuf_t *w, const void *p, size_t len)
@@ -293,16 +293,16 @@ void osc_oob_fini(osc_oob_t *oob)
 	oob->n = oob->cap = 0;
 }
 
-// osc_write_oob lists p[0..len) as the next out-of-band buffer and writes
+// write_oob lists p[0..len) as the next out-of-band buffer and writes
 // a reference to it: fixext 4 of type OSC_OOB_EXT, the index big-endian.
-static void osc_write_oob(osc_wbuf_t *w, const void *p, size_t len)
+static void write_oob(osc_wbuf_t *w, const void *p, size_t len)
 {
 	osc_oob_t *oob = w->oob;
 	if (oob->n == oob->cap) {
 		uint32_t       cap  = oob->cap ? oob->cap * 2 : 4;
 		osc_oob_buf_t *bufs = realloc(oob->bufs, cap * sizeof(*bufs));
 		if (bufs == NULL) {
-			osc_wbuf_fail(w, OSCAR_ENOMEM);
+			wbuf_fail(w, OSCAR_ENOMEM);
 			return;
 		}
 		oob->bufs = bufs;
@@ -310,7 +310,7 @@ static void osc_write_oob(osc_wbuf_t *w, const void *p, size_t len)
 	}
 	oob->bufs[oob->n].ptr = p;
 	oob->bufs[oob->n].len = len;
-	osc_write_be(w, 0xd6, ((uint64_t) OSC_OOB_EXT << 32) | oob->n, 5);
+	write_be(w, 0xd6, ((uint64_t) OSC_OOB_EXT << 32) | oob->n, 5);
 	oob->n++;
 }
 
@@ -321,12 +321,12 @@ void osc_write_ref(osc_wbuf_t *w, const char *key, size_t len, int64_t output)
 
 	if (key == NULL || len == 0 || len > OSCAR_REF_KEY_MAX || memchr(key, 0, len) != NULL ||
 	    (output != OSCAR_REF_WHOLE && (output < 0 || output > OSCAR_REF_OUTPUT_MAX))) {
-		osc_wbuf_fail(w, OSCAR_EINVAL);
+		wbuf_fail(w, OSCAR_EINVAL);
 		return;
 	}
 	idx = output == OSCAR_REF_WHOLE ? OSC_REF_EXT_WHOLE : (uint32_t) output;
 	tok = mpack_pack_ext(OSC_REF_EXT, (mpack_uint32_t) (4 + len));
-	osc_write_token(w, &tok);
+	write_token(w, &tok);
 	if (osc_wbuf_reserve(w, 4) == 0) {
 		w->data[w->len++] = (char) (uint8_t) (idx >> 24);
 		w->data[w->len++] = (char) (uint8_t) (idx >> 16);
@@ -338,11 +338,11 @@ void osc_write_ref(osc_wbuf_t *w, const char *key, size_t len, int64_t output)
 
 void osc_write_oob_ref(osc_wbuf_t *w, uint32_t idx)
 {
-	osc_write_be(w, 0xd6, ((uint64_t) OSC_OOB_EXT << 32) | idx, 5);
+	write_be(w, 0xd6, ((uint64_t) OSC_OOB_EXT << 32) | idx, 5);
 }
 
-// osc_be reads n bytes big-endian.
-static uint64_t osc_be(const unsigned char *p, int n)
+// read_be reads n bytes big-endian.
+static uint64_t read_be(const unsigned char *p, int n)
 {
 	uint64_t x = 0;
 
@@ -423,7 +423,7 @@ int osc_read_head(const void *buf, size_t n, osc_head_t *h)
 		if (n < h->hdr) {
 			return (0);
 		}
-		h->len      = osc_be(p + 1, sz);
+		h->len      = read_be(p + 1, sz);
 		h->ext_type = (int) (signed char) p[1 + sz];
 		return (0);
 	default: // 0xd4..0xd8, fixext 1..16: the type, then 2^k bytes
@@ -437,13 +437,13 @@ int osc_read_head(const void *buf, size_t n, osc_head_t *h)
 	}
 	h->hdr = 1 + (size_t) sz;
 	if (n >= h->hdr) {
-		h->len = osc_be(p + 1, sz);
+		h->len = read_be(p + 1, sz);
 	}
 	return (0);
 }
 
-// osc_write_value_depth writes v, which sits inside depth containers.
-static void osc_write_value_depth(osc_wbuf_t *w, const oscar_value_t *v, int depth)
+// write_value_depth writes v, which sits inside depth containers.
+static void write_value_depth(osc_wbuf_t *w, const oscar_value_t *v, int depth)
 {
 	size_t i;
 
@@ -451,7 +451,7 @@ static void osc_write_value_depth(osc_wbuf_t *w, const oscar_value_t *v, int dep
 		return;
 	}
 	if (v == NULL) {
-		osc_wbuf_fail(w, OSCAR_EINVAL);
+		wbuf_fail(w, OSCAR_EINVAL);
 		return;
 	}
 	switch (v->type) {
@@ -476,7 +476,7 @@ static void osc_write_value_depth(osc_wbuf_t *w, const oscar_value_t *v, int dep
 	case OSCAR_BIN:
 		if (w->oob != NULL && v->as.bin.len >= w->oob->threshold &&
 		    w->oob->n < w->oob->max) {
-			osc_write_oob(w, v->as.bin.ptr, v->as.bin.len);
+			write_oob(w, v->as.bin.ptr, v->as.bin.len);
 		} else {
 			osc_write_bin(w, v->as.bin.ptr, v->as.bin.len);
 		}
@@ -486,46 +486,46 @@ static void osc_write_value_depth(osc_wbuf_t *w, const oscar_value_t *v, int dep
 		break;
 	case OSCAR_ARRAY:
 		if (depth >= OSCAR_VALUE_MAX_DEPTH || v->as.arr.len > UINT32_MAX) {
-			osc_wbuf_fail(w, OSCAR_EINVAL);
+			wbuf_fail(w, OSCAR_EINVAL);
 			return;
 		}
 		osc_write_array(w, (uint32_t) v->as.arr.len);
 		for (i = 0; i < v->as.arr.len && w->err == 0; i++) {
-			osc_write_value_depth(w, &v->as.arr.items[i], depth + 1);
+			write_value_depth(w, &v->as.arr.items[i], depth + 1);
 		}
 		break;
 	case OSCAR_MAP:
 		if (depth >= OSCAR_VALUE_MAX_DEPTH || v->as.map.len > UINT32_MAX) {
-			osc_wbuf_fail(w, OSCAR_EINVAL);
+			wbuf_fail(w, OSCAR_EINVAL);
 			return;
 		}
 		osc_write_map(w, (uint32_t) v->as.map.len);
 		for (i = 0; i < v->as.map.len && w->err == 0; i++) {
-			osc_write_value_depth(w, &v->as.map.kv[i].key, depth + 1);
-			osc_write_value_depth(w, &v->as.map.kv[i].val, depth + 1);
+			write_value_depth(w, &v->as.map.kv[i].key, depth + 1);
+			write_value_depth(w, &v->as.map.kv[i].val, depth + 1);
 		}
 		break;
 	default:
-		osc_wbuf_fail(w, OSCAR_EINVAL);
+		wbuf_fail(w, OSCAR_EINVAL);
 		break;
 	}
 }
 
-// osc_uint_len is the length of the shortest encoding of u.
-static size_t osc_uint_len(uint64_t u)
+// uint_len is the length of the shortest encoding of u.
+static size_t uint_len(uint64_t u)
 {
 	return (u < 128 ? 1 : u <= UINT8_MAX ? 2 : u <= UINT16_MAX ? 3 : u <= UINT32_MAX ? 5 : 9);
 }
 
-// osc_count_len is the length of an array or map header for n.
-static size_t osc_count_len(size_t n)
+// count_len is the length of an array or map header for n.
+static size_t count_len(size_t n)
 {
 	return (n < 16 ? 1 : n <= UINT16_MAX ? 3 : 5);
 }
 
-// osc_encoded_len_depth measures v, which sits inside depth containers;
+// encoded_len_depth measures v, which sits inside depth containers;
 // 0 when it cannot be encoded.
-static size_t osc_encoded_len_depth(const oscar_value_t *v, int depth)
+static size_t encoded_len_depth(const oscar_value_t *v, int depth)
 {
 	size_t n;
 	size_t i;
@@ -538,7 +538,7 @@ static size_t osc_encoded_len_depth(const oscar_value_t *v, int depth)
 		return (1);
 	case OSCAR_INT:
 		if (v->as.i >= 0) {
-			return (osc_uint_len((uint64_t) v->as.i));
+			return (uint_len((uint64_t) v->as.i));
 		}
 		return (v->as.i >= -32         ? 1
 		        : v->as.i >= INT8_MIN  ? 2
@@ -546,7 +546,7 @@ static size_t osc_encoded_len_depth(const oscar_value_t *v, int depth)
 		        : v->as.i >= INT32_MIN ? 5
 		                               : 9);
 	case OSCAR_UINT:
-		return (osc_uint_len(v->as.u));
+		return (uint_len(v->as.u));
 	case OSCAR_FLOAT:
 		return (9);
 	case OSCAR_STR:
@@ -574,9 +574,9 @@ static size_t osc_encoded_len_depth(const oscar_value_t *v, int depth)
 		if (depth >= OSCAR_VALUE_MAX_DEPTH || v->as.arr.len > UINT32_MAX) {
 			return (0);
 		}
-		n = osc_count_len(v->as.arr.len);
+		n = count_len(v->as.arr.len);
 		for (i = 0; i < v->as.arr.len; i++) {
-			if ((a = osc_encoded_len_depth(&v->as.arr.items[i], depth + 1)) == 0) {
+			if ((a = encoded_len_depth(&v->as.arr.items[i], depth + 1)) == 0) {
 				return (0);
 			}
 			n += a;
@@ -586,10 +586,10 @@ static size_t osc_encoded_len_depth(const oscar_value_t *v, int depth)
 		if (depth >= OSCAR_VALUE_MAX_DEPTH || v->as.map.len > UINT32_MAX) {
 			return (0);
 		}
-		n = osc_count_len(v->as.map.len);
+		n = count_len(v->as.map.len);
 		for (i = 0; i < v->as.map.len; i++) {
-			if ((a = osc_encoded_len_depth(&v->as.map.kv[i].key, depth + 1)) == 0 ||
-			    (b = osc_encoded_len_depth(&v->as.map.kv[i].val, depth + 1)) == 0) {
+			if ((a = encoded_len_depth(&v->as.map.kv[i].key, depth + 1)) == 0 ||
+			    (b = encoded_len_depth(&v->as.map.kv[i].val, depth + 1)) == 0) {
 				return (0);
 			}
 			n += a + b;
@@ -602,7 +602,7 @@ static size_t osc_encoded_len_depth(const oscar_value_t *v, int depth)
 
 size_t osc_value_encoded_len(const oscar_value_t *v)
 {
-	return (v == NULL ? 0 : osc_encoded_len_depth(v, 0));
+	return (v == NULL ? 0 : encoded_len_depth(v, 0));
 }
 
 // osc_write_value writes v and everything in it. A NULL value, an unknown
@@ -611,7 +611,7 @@ size_t osc_value_encoded_len(const oscar_value_t *v)
 // also be read back.
 void osc_write_value(osc_wbuf_t *w, const oscar_value_t *v)
 {
-	osc_write_value_depth(w, v, 0);
+	write_value_depth(w, v, 0);
 }
 
 // ---------------------------------------------------------------------------
@@ -634,11 +634,11 @@ typedef struct osc_tok {
 	size_t        size; // hdr plus the str/bin payload
 } osc_tok_t;
 
-// osc_peek reads the token at the current position without consuming it,
+// peek reads the token at the current position without consuming it,
 // and checks what it declares against the bytes left: a str or bin payload
 // must be there in full, an array needs a byte per item and a map two per
 // entry. Ext types and reserved bytes are OSCAR_EPROTO.
-static int osc_peek(const osc_reader_t *r, osc_tok_t *t)
+static int peek(const osc_reader_t *r, osc_tok_t *t)
 {
 	mpack_tokbuf_t tb;
 	const char    *p;
@@ -700,8 +700,8 @@ static int osc_peek(const osc_reader_t *r, osc_tok_t *t)
 	}
 }
 
-// osc_tok_type maps a token to the value type it starts.
-static oscar_type_t osc_tok_type(const mpack_token_t *tok)
+// tok_type maps a token to the value type it starts.
+static oscar_type_t tok_type(const mpack_token_t *tok)
 {
 	switch (tok->type) {
 	case MPACK_TOKEN_BOOLEAN:
@@ -727,21 +727,21 @@ static oscar_type_t osc_tok_type(const mpack_token_t *tok)
 	}
 }
 
-// osc_tok_uint gives the value of a UINT token.
-static uint64_t osc_tok_uint(const mpack_token_t *tok)
+// tok_uint gives the value of a UINT token.
+static uint64_t tok_uint(const mpack_token_t *tok)
 {
 	return (mpack_unpack_uint(*tok));
 }
 
-// osc_tok_sint gives the value of a SINT token. libmpack gives SINT only
+// tok_sint gives the value of a SINT token. libmpack gives SINT only
 // for negative numbers; positive int8..int64 come back as UINT.
-static int64_t osc_tok_sint(const mpack_token_t *tok)
+static int64_t tok_sint(const mpack_token_t *tok)
 {
 	return (mpack_unpack_sint(*tok));
 }
 
-// osc_tok_float gives the value of a FLOAT token, float32 or float64.
-static double osc_tok_float(const mpack_token_t *tok)
+// tok_float gives the value of a FLOAT token, float32 or float64.
+static double tok_float(const mpack_token_t *tok)
 {
 	uint64_t bits;
 	uint32_t bits32;
@@ -763,10 +763,10 @@ int osc_read_type(osc_reader_t *r, oscar_type_t *t)
 	osc_tok_t tok;
 	int       rv;
 
-	if ((rv = osc_peek(r, &tok)) != 0) {
+	if ((rv = peek(r, &tok)) != 0) {
 		return (rv);
 	}
-	*t = osc_tok_type(&tok.tok);
+	*t = tok_type(&tok.tok);
 	return (0);
 }
 
@@ -775,7 +775,7 @@ int osc_read_nil(osc_reader_t *r)
 	osc_tok_t tok;
 	int       rv;
 
-	if ((rv = osc_peek(r, &tok)) != 0) {
+	if ((rv = peek(r, &tok)) != 0) {
 		return (rv);
 	}
 	if (tok.tok.type != MPACK_TOKEN_NIL) {
@@ -790,7 +790,7 @@ int osc_read_bool(osc_reader_t *r, bool *b)
 	osc_tok_t tok;
 	int       rv;
 
-	if ((rv = osc_peek(r, &tok)) != 0) {
+	if ((rv = peek(r, &tok)) != 0) {
 		return (rv);
 	}
 	if (tok.tok.type != MPACK_TOKEN_BOOLEAN) {
@@ -807,15 +807,15 @@ int osc_read_int(osc_reader_t *r, int64_t *i)
 	uint64_t  u;
 	int       rv;
 
-	if ((rv = osc_peek(r, &tok)) != 0) {
+	if ((rv = peek(r, &tok)) != 0) {
 		return (rv);
 	}
 	switch (tok.tok.type) {
 	case MPACK_TOKEN_SINT:
-		*i = osc_tok_sint(&tok.tok);
+		*i = tok_sint(&tok.tok);
 		break;
 	case MPACK_TOKEN_UINT:
-		if ((u = osc_tok_uint(&tok.tok)) > (uint64_t) INT64_MAX) {
+		if ((u = tok_uint(&tok.tok)) > (uint64_t) INT64_MAX) {
 			return (OSCAR_EPROTO);
 		}
 		*i = (int64_t) u;
@@ -832,13 +832,13 @@ int osc_read_uint(osc_reader_t *r, uint64_t *u)
 	osc_tok_t tok;
 	int       rv;
 
-	if ((rv = osc_peek(r, &tok)) != 0) {
+	if ((rv = peek(r, &tok)) != 0) {
 		return (rv);
 	}
 	if (tok.tok.type != MPACK_TOKEN_UINT) {
 		return (OSCAR_EPROTO); // negative, or not an integer
 	}
-	*u = osc_tok_uint(&tok.tok);
+	*u = tok_uint(&tok.tok);
 	r->pos += tok.size;
 	return (0);
 }
@@ -848,18 +848,18 @@ int osc_read_float(osc_reader_t *r, double *f)
 	osc_tok_t tok;
 	int       rv;
 
-	if ((rv = osc_peek(r, &tok)) != 0) {
+	if ((rv = peek(r, &tok)) != 0) {
 		return (rv);
 	}
 	switch (tok.tok.type) {
 	case MPACK_TOKEN_FLOAT:
-		*f = osc_tok_float(&tok.tok);
+		*f = tok_float(&tok.tok);
 		break;
 	case MPACK_TOKEN_UINT:
-		*f = (double) osc_tok_uint(&tok.tok);
+		*f = (double) tok_uint(&tok.tok);
 		break;
 	case MPACK_TOKEN_SINT:
-		*f = (double) osc_tok_sint(&tok.tok);
+		*f = (double) tok_sint(&tok.tok);
 		break;
 	default:
 		return (OSCAR_EPROTO);
@@ -868,13 +868,13 @@ int osc_read_float(osc_reader_t *r, double *f)
 	return (0);
 }
 
-// osc_read_blob reads a str or bin (as asked) and points into the buffer.
-static int osc_read_blob(osc_reader_t *r, mpack_token_type_t type, const char **p, size_t *len)
+// read_blob reads a str or bin (as asked) and points into the buffer.
+static int read_blob(osc_reader_t *r, mpack_token_type_t type, const char **p, size_t *len)
 {
 	osc_tok_t tok;
 	int       rv;
 
-	if ((rv = osc_peek(r, &tok)) != 0) {
+	if ((rv = peek(r, &tok)) != 0) {
 		return (rv);
 	}
 	if (tok.tok.type != type) {
@@ -888,7 +888,7 @@ static int osc_read_blob(osc_reader_t *r, mpack_token_type_t type, const char **
 
 int osc_read_str(osc_reader_t *r, const char **s, size_t *len)
 {
-	return (osc_read_blob(r, MPACK_TOKEN_STR, s, len));
+	return (read_blob(r, MPACK_TOKEN_STR, s, len));
 }
 
 int osc_read_str_copy(osc_reader_t *r, char *dst, size_t size)
@@ -896,7 +896,7 @@ int osc_read_str_copy(osc_reader_t *r, char *dst, size_t size)
 	osc_tok_t tok;
 	int       rv;
 
-	if ((rv = osc_peek(r, &tok)) != 0) {
+	if ((rv = peek(r, &tok)) != 0) {
 		return (rv);
 	}
 	if (tok.tok.type != MPACK_TOKEN_STR) {
@@ -916,7 +916,7 @@ int osc_read_bin(osc_reader_t *r, const void **p, size_t *len)
 	const char *s;
 	int         rv;
 
-	if ((rv = osc_read_blob(r, MPACK_TOKEN_BIN, &s, len)) != 0) {
+	if ((rv = read_blob(r, MPACK_TOKEN_BIN, &s, len)) != 0) {
 		return (rv);
 	}
 	*p = s;
@@ -928,7 +928,7 @@ int osc_read_array(osc_reader_t *r, uint32_t *n)
 	osc_tok_t tok;
 	int       rv;
 
-	if ((rv = osc_peek(r, &tok)) != 0) {
+	if ((rv = peek(r, &tok)) != 0) {
 		return (rv);
 	}
 	if (tok.tok.type != MPACK_TOKEN_ARRAY) {
@@ -944,7 +944,7 @@ int osc_read_map(osc_reader_t *r, uint32_t *n)
 	osc_tok_t tok;
 	int       rv;
 
-	if ((rv = osc_peek(r, &tok)) != 0) {
+	if ((rv = peek(r, &tok)) != 0) {
 		return (rv);
 	}
 	if (tok.tok.type != MPACK_TOKEN_MAP) {
@@ -955,17 +955,17 @@ int osc_read_map(osc_reader_t *r, uint32_t *n)
 	return (0);
 }
 
-// osc_skip_depth skips one value that sits inside depth containers. On
+// skip_depth skips one value that sits inside depth containers. On
 // failure the position is somewhere inside the value; the caller restores
 // it.
-static int osc_skip_depth(osc_reader_t *r, int depth)
+static int skip_depth(osc_reader_t *r, int depth)
 {
 	osc_tok_t tok;
 	uint64_t  n;
 	uint64_t  i;
 	int       rv;
 
-	if ((rv = osc_peek(r, &tok)) != 0) {
+	if ((rv = peek(r, &tok)) != 0) {
 		return (rv);
 	}
 	r->pos += tok.size;
@@ -983,7 +983,7 @@ static int osc_skip_depth(osc_reader_t *r, int depth)
 		return (OSCAR_EPROTO);
 	}
 	for (i = 0; i < n; i++) {
-		if ((rv = osc_skip_depth(r, depth + 1)) != 0) {
+		if ((rv = skip_depth(r, depth + 1)) != 0) {
 			return (rv);
 		}
 	}
@@ -995,14 +995,14 @@ int osc_read_skip(osc_reader_t *r)
 	size_t pos = r->pos;
 	int    rv;
 
-	if ((rv = osc_skip_depth(r, 0)) != 0) {
+	if ((rv = skip_depth(r, 0)) != 0) {
 		r->pos = pos;
 	}
 	return (rv);
 }
 
-// osc_dup_bytes copies n bytes of p into a new block with a terminator.
-static char *osc_dup_bytes(const char *p, size_t n)
+// dup_bytes copies n bytes of p into a new block with a terminator.
+static char *dup_bytes(const char *p, size_t n)
 {
 	char *s;
 
@@ -1016,18 +1016,18 @@ static char *osc_dup_bytes(const char *p, size_t n)
 	return (s);
 }
 
-// osc_read_into decodes one value into the nil slot v, which sits inside
+// read_into decodes one value into the nil slot v, which sits inside
 // depth containers. It keeps v consistent at every step (a container counts
 // its slots before filling them, and they start nil), so that on failure
 // freeing the root releases everything decoded so far.
-static int osc_read_into(osc_reader_t *r, oscar_value_t *v, int depth)
+static int read_into(osc_reader_t *r, oscar_value_t *v, int depth)
 {
 	osc_tok_t tok;
 	size_t    n;
 	size_t    i;
 	int       rv;
 
-	if ((rv = osc_peek(r, &tok)) != 0) {
+	if ((rv = peek(r, &tok)) != 0) {
 		return (rv);
 	}
 	switch (tok.tok.type) {
@@ -1038,35 +1038,35 @@ static int osc_read_into(osc_reader_t *r, oscar_value_t *v, int depth)
 		v->as.b = tok.tok.data.value.lo != 0;
 		break;
 	case MPACK_TOKEN_UINT:
-		v->as.u = osc_tok_uint(&tok.tok);
+		v->as.u = tok_uint(&tok.tok);
 		v->type = v->as.u > (uint64_t) INT64_MAX ? OSCAR_UINT : OSCAR_INT;
 		break;
 	case MPACK_TOKEN_SINT:
 		v->type = OSCAR_INT;
-		v->as.i = osc_tok_sint(&tok.tok);
+		v->as.i = tok_sint(&tok.tok);
 		break;
 	case MPACK_TOKEN_FLOAT:
 		v->type = OSCAR_FLOAT;
-		v->as.f = osc_tok_float(&tok.tok);
+		v->as.f = tok_float(&tok.tok);
 		break;
 	case MPACK_TOKEN_STR:
 	case MPACK_TOKEN_BIN:
 		n = tok.tok.length;
-		if ((v->as.str.ptr = osc_dup_bytes(r->buf + r->pos + tok.hdr, n)) == NULL) {
+		if ((v->as.str.ptr = dup_bytes(r->buf + r->pos + tok.hdr, n)) == NULL) {
 			return (OSCAR_ENOMEM);
 		}
 		v->as.str.len = n;
 		v->type       = tok.tok.type == MPACK_TOKEN_STR ? OSCAR_STR : OSCAR_BIN;
 		break;
 	case MPACK_TOKEN_EXT: {
-		// A reference, or an out-of-band buffer (osc_peek let nothing
+		// A reference, or an out-of-band buffer (peek let nothing
 		// else through).
 		const uint8_t *b = (const uint8_t *) r->buf + r->pos + tok.hdr;
 		if (tok.tok.data.ext_type == OSC_REF_EXT) {
 			uint32_t out = ((uint32_t) b[0] << 24) | ((uint32_t) b[1] << 16) |
 			               ((uint32_t) b[2] << 8) | b[3];
 			n = tok.tok.length - 4;
-			if ((v->as.ref.key = osc_dup_bytes((const char *) b + 4, n)) == NULL) {
+			if ((v->as.ref.key = dup_bytes((const char *) b + 4, n)) == NULL) {
 				return (OSCAR_ENOMEM);
 			}
 			v->as.ref.len = n;
@@ -1093,7 +1093,7 @@ static int osc_read_into(osc_reader_t *r, oscar_value_t *v, int depth)
 			v->as.bin.owner = r->oob->lender;
 			osc_lender_hold(r->oob->lender);
 			r->lent = true;
-		} else if ((v->as.bin.ptr = osc_dup_bytes(r->oob->bufs[idx].ptr, n)) == NULL) {
+		} else if ((v->as.bin.ptr = dup_bytes(r->oob->bufs[idx].ptr, n)) == NULL) {
 			return (OSCAR_ENOMEM);
 		}
 		v->as.bin.len = n;
@@ -1114,7 +1114,7 @@ static int osc_read_into(osc_reader_t *r, oscar_value_t *v, int depth)
 		}
 		v->as.arr.cap = v->as.arr.len = n;
 		for (i = 0; i < n; i++) {
-			if ((rv = osc_read_into(r, &v->as.arr.items[i], depth + 1)) != 0) {
+			if ((rv = read_into(r, &v->as.arr.items[i], depth + 1)) != 0) {
 				return (rv);
 			}
 		}
@@ -1133,14 +1133,14 @@ static int osc_read_into(osc_reader_t *r, oscar_value_t *v, int depth)
 		}
 		v->as.map.cap = v->as.map.len = n;
 		for (i = 0; i < n; i++) {
-			if (((rv = osc_read_into(r, &v->as.map.kv[i].key, depth + 1)) != 0) ||
-			    ((rv = osc_read_into(r, &v->as.map.kv[i].val, depth + 1)) != 0)) {
+			if (((rv = read_into(r, &v->as.map.kv[i].key, depth + 1)) != 0) ||
+			    ((rv = read_into(r, &v->as.map.kv[i].val, depth + 1)) != 0)) {
 				return (rv);
 			}
 		}
 		return (0);
 	default:
-		return (OSCAR_EPROTO); // osc_peek lets no other token through
+		return (OSCAR_EPROTO); // peek lets no other token through
 	}
 	r->pos += tok.size;
 	return (0);
@@ -1156,7 +1156,7 @@ int osc_read_value(osc_reader_t *r, oscar_value_t **out)
 	if ((v = oscar_value_new_nil()) == NULL) {
 		return (OSCAR_ENOMEM);
 	}
-	if ((rv = osc_read_into(r, v, 0)) != 0) {
+	if ((rv = read_into(r, v, 0)) != 0) {
 		oscar_value_free(v);
 		r->pos = pos;
 		return (rv);

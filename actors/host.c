@@ -203,9 +203,9 @@ void osc_host_release(oscar_call_t *h)
 	free(h);
 }
 
-// osc_host_run performs h on the loop and, unless it finishes later,
+// host_run performs h on the loop and, unless it finishes later,
 // completes it.
-static void osc_host_run(oscar_pool_t *pool, oscar_call_t *h)
+static void host_run(oscar_pool_t *pool, oscar_call_t *h)
 {
 	oscar_error_t err;
 	memset(&err, 0, sizeof(err));
@@ -217,8 +217,8 @@ static void osc_host_run(oscar_pool_t *pool, oscar_call_t *h)
 	osc_host_release(h);
 }
 
-// osc_host_cancel cancels the call behind h, if it is still running.
-static void osc_host_cancel(oscar_pool_t *pool, oscar_call_t *h)
+// host_cancel cancels the call behind h, if it is still running.
+static void host_cancel(oscar_pool_t *pool, oscar_call_t *h)
 {
 	if (pool->state == OSC_POOL_RUNNING && h->call != NULL) {
 		osc_call_cancel(h->call);
@@ -259,8 +259,8 @@ bool osc_host_read_ref(oscar_call_t *h)
 	return (true);
 }
 
-// osc_tell_run resolves and queues a tell posted by oscar_tell_nowait.
-static void osc_tell_run(oscar_pool_t *pool, osc_req_t *req)
+// tell_run resolves and queues a tell posted by oscar_tell_nowait.
+static void tell_run(oscar_pool_t *pool, osc_req_t *req)
 {
 	oscar_error_t         err;
 	const char           *uid    = req->target;
@@ -286,7 +286,7 @@ void osc_host_dispatch(oscar_pool_t *pool, osc_post_t *p)
 	case OSC_POST_HOST: {
 		oscar_call_t *h = OSC_CONTAINER_OF(p, oscar_call_t, post);
 		if (pool->state == OSC_POOL_RUNNING) {
-			osc_host_run(pool, h);
+			host_run(pool, h);
 		} else {
 			oscar_error_t err;
 			osc_error_set(&err, pool, OSCAR_ECLOSED, h->ref.uid, h->method,
@@ -297,12 +297,12 @@ void osc_host_dispatch(oscar_pool_t *pool, osc_post_t *p)
 		break;
 	}
 	case OSC_POST_CANCEL:
-		osc_host_cancel(pool, OSC_CONTAINER_OF(p, oscar_call_t, cancel_post));
+		host_cancel(pool, OSC_CONTAINER_OF(p, oscar_call_t, cancel_post));
 		break;
 	case OSC_POST_TELL: {
 		osc_req_t *req = OSC_CONTAINER_OF(p, osc_req_t, post);
 		if (pool->state == OSC_POOL_RUNNING) {
-			osc_tell_run(pool, req);
+			tell_run(pool, req);
 		} else {
 			// Relaxed: a statistic.
 			atomic_fetch_add_explicit(&pool->dropped, 1, memory_order_relaxed);
@@ -319,59 +319,59 @@ void osc_host_dispatch(oscar_pool_t *pool, osc_post_t *p)
 // ---------------------------------------------------------------------------
 // The operations
 
-// osc_host_take_args takes h's arguments, for an operation that passes
+// host_take_args takes h's arguments, for an operation that passes
 // them on.
-static oscar_value_t *osc_host_take_args(oscar_call_t *h)
+static oscar_value_t *host_take_args(oscar_call_t *h)
 {
 	oscar_value_t *args = h->args;
 	h->args             = NULL;
 	return (args);
 }
 
-// osc_host_start starts a call of kind for h: the call's completion
+// host_start starts a call of kind for h: the call's completion
 // finishes h.
-static int osc_host_start(oscar_pool_t *pool, oscar_call_t *h, osc_req_kind_t kind,
-    osc_call_t **callp, oscar_error_t *err)
+static int host_start(oscar_pool_t *pool, oscar_call_t *h, osc_req_kind_t kind, osc_call_t **callp,
+    oscar_error_t *err)
 {
 	osc_call_desc_t d = {
 		.ref        = &h->ref,
 		.method     = h->method,
 		.kind       = kind,
-		.args       = osc_host_take_args(h),
+		.args       = host_take_args(h),
 		.timeout_ms = kind == OSC_REQ_TELL ? 0 : h->timeout_ms,
 		.host       = kind == OSC_REQ_TELL ? NULL : h,
 	};
 	return (osc_call_start(pool, &d, callp, err));
 }
 
-static int osc_host_call_run(oscar_pool_t *pool, oscar_call_t *h, oscar_error_t *err)
+static int host_call_run(oscar_pool_t *pool, oscar_call_t *h, oscar_error_t *err)
 {
-	int rv = osc_host_start(pool, h, OSC_REQ_CALL, &h->call, err);
+	int rv = host_start(pool, h, OSC_REQ_CALL, &h->call, err);
 	return (rv == 0 ? OSC_HOST_LATER : rv);
 }
 
-static const osc_host_op_t osc_host_call_op = { .name = "call", .run = osc_host_call_run };
+static const osc_host_op_t osc_host_call_op = { .name = "call", .run = host_call_run };
 
-static int osc_host_batch_run(oscar_pool_t *pool, oscar_call_t *h, oscar_error_t *err)
+static int host_batch_run(oscar_pool_t *pool, oscar_call_t *h, oscar_error_t *err)
 {
-	int rv = osc_host_start(pool, h, OSC_REQ_BATCH, &h->call, err);
+	int rv = host_start(pool, h, OSC_REQ_BATCH, &h->call, err);
 	return (rv == 0 ? OSC_HOST_LATER : rv);
 }
 
-static const osc_host_op_t osc_host_batch_op = { .name = "batch", .run = osc_host_batch_run };
+static const osc_host_op_t osc_host_batch_op = { .name = "batch", .run = host_batch_run };
 
-static int osc_host_tell_run(oscar_pool_t *pool, oscar_call_t *h, oscar_error_t *err)
+static int host_tell_run(oscar_pool_t *pool, oscar_call_t *h, oscar_error_t *err)
 {
-	return (osc_host_start(pool, h, OSC_REQ_TELL, NULL, err));
+	return (host_start(pool, h, OSC_REQ_TELL, NULL, err));
 }
 
-static const osc_host_op_t osc_host_tell_op = { .name = "tell", .run = osc_host_tell_run };
+static const osc_host_op_t osc_host_tell_op = { .name = "tell", .run = host_tell_run };
 
 // A tell to another pool's actor that nobody waits for
 // (oscar_tell_nowait): a failure only counts as dropped.
-static int osc_host_tell_nowait_run(oscar_pool_t *pool, oscar_call_t *h, oscar_error_t *err)
+static int host_tell_nowait_run(oscar_pool_t *pool, oscar_call_t *h, oscar_error_t *err)
 {
-	int rv = osc_host_start(pool, h, OSC_REQ_TELL, NULL, err);
+	int rv = host_start(pool, h, OSC_REQ_TELL, NULL, err);
 	if (rv != 0) {
 		// Relaxed: a statistic.
 		atomic_fetch_add_explicit(&pool->dropped, 1, memory_order_relaxed);
@@ -381,7 +381,7 @@ static int osc_host_tell_nowait_run(oscar_pool_t *pool, oscar_call_t *h, oscar_e
 
 static const osc_host_op_t osc_host_tell_nowait_op = {
 	.name = "tell_nowait",
-	.run  = osc_host_tell_nowait_run,
+	.run  = host_tell_nowait_run,
 };
 
 // oscar_create's payload: the class.
@@ -389,12 +389,12 @@ typedef struct osc_host_create {
 	const oscar_actor_class_t *cls;
 } osc_host_create_t;
 
-static int osc_host_create_run(oscar_pool_t *pool, oscar_call_t *h, oscar_error_t *err)
+static int host_create_run(oscar_pool_t *pool, oscar_call_t *h, oscar_error_t *err)
 {
 	osc_host_create_t *p = OSC_HOST_PAYLOAD(h, osc_host_create_t);
 	osc_actor_t       *a;
 	int                rv = osc_actor_create(
-	                   pool, p->cls, h->ref.uid[0] ? h->ref.uid : NULL, osc_host_take_args(h), &a, err);
+	                   pool, p->cls, h->ref.uid[0] ? h->ref.uid : NULL, host_take_args(h), &a, err);
 	if (rv == 0) {
 		h->ref = a->ref;
 	}
@@ -404,20 +404,20 @@ static int osc_host_create_run(oscar_pool_t *pool, oscar_call_t *h, oscar_error_
 static const osc_host_op_t osc_host_create_op = {
 	.name = "create",
 	.size = sizeof(osc_host_create_t),
-	.run  = osc_host_create_run,
+	.run  = host_create_run,
 };
 
-// osc_host_remote sends h's pool-level request of type to the pool of
+// host_remote sends h's pool-level request of type to the pool of
 // h->ref; its answer finishes h.
-static int osc_host_remote(oscar_pool_t *pool, oscar_call_t *h, int type, oscar_error_t *err)
+static int host_remote(oscar_pool_t *pool, oscar_call_t *h, int type, oscar_error_t *err)
 {
 	int rv = osc_remote_control(
-	    pool, type, h->ref.addr, h->ref.uid, "", osc_host_take_args(h), h->timeout_ms, h, err);
+	    pool, type, h->ref.addr, h->ref.uid, "", host_take_args(h), h->timeout_ms, h, err);
 	return (rv == 0 ? OSC_HOST_LATER : rv);
 }
 
-// osc_host_find returns the actor h names in pool, or NULL with err filled.
-static osc_actor_t *osc_host_find(oscar_pool_t *pool, oscar_call_t *h, oscar_error_t *err)
+// host_find returns the actor h names in pool, or NULL with err filled.
+static osc_actor_t *host_find(oscar_pool_t *pool, oscar_call_t *h, oscar_error_t *err)
 {
 	osc_actor_t *a = osc_actor_find(pool, h->ref.uid);
 	if (a == NULL) {
@@ -427,18 +427,18 @@ static osc_actor_t *osc_host_find(oscar_pool_t *pool, oscar_call_t *h, oscar_err
 	return (a);
 }
 
-static int osc_host_destroy_run(oscar_pool_t *pool, oscar_call_t *h, oscar_error_t *err)
+static int host_destroy_run(oscar_pool_t *pool, oscar_call_t *h, oscar_error_t *err)
 {
 	if (!osc_ref_is_local(pool, &h->ref)) {
-		return (osc_host_remote(pool, h, OSC_MSG_DESTROY, err));
+		return (host_remote(pool, h, OSC_MSG_DESTROY, err));
 	}
-	osc_actor_t *a = osc_host_find(pool, h, err);
+	osc_actor_t *a = host_find(pool, h, err);
 	return (a != NULL ? osc_actor_destroy(a) : OSCAR_ENOACTOR);
 }
 
 static const osc_host_op_t osc_host_destroy_op = {
 	.name = "destroy",
-	.run  = osc_host_destroy_run,
+	.run  = host_destroy_run,
 };
 
 // oscar_has's payload: the answer.
@@ -446,16 +446,16 @@ typedef struct osc_host_has {
 	bool exists;
 } osc_host_has_t;
 
-static int osc_host_has_run(oscar_pool_t *pool, oscar_call_t *h, oscar_error_t *err)
+static int host_has_run(oscar_pool_t *pool, oscar_call_t *h, oscar_error_t *err)
 {
 	if (!osc_ref_is_local(pool, &h->ref)) {
-		return (osc_host_remote(pool, h, OSC_MSG_HAS, err));
+		return (host_remote(pool, h, OSC_MSG_HAS, err));
 	}
 	OSC_HOST_PAYLOAD(h, osc_host_has_t)->exists = osc_actor_find(pool, h->ref.uid) != NULL;
 	return (0);
 }
 
-static void osc_host_has_reply(oscar_pool_t *pool, oscar_call_t *h)
+static void host_has_reply(oscar_pool_t *pool, oscar_call_t *h)
 {
 	(void) pool;
 	(void) oscar_value_get_bool(h->reply, &OSC_HOST_PAYLOAD(h, osc_host_has_t)->exists);
@@ -464,16 +464,16 @@ static void osc_host_has_reply(oscar_pool_t *pool, oscar_call_t *h)
 static const osc_host_op_t osc_host_has_op = {
 	.name  = "has",
 	.size  = sizeof(osc_host_has_t),
-	.run   = osc_host_has_run,
-	.reply = osc_host_has_reply,
+	.run   = host_has_run,
+	.reply = host_has_reply,
 };
 
-static int osc_host_lookup_run(oscar_pool_t *pool, oscar_call_t *h, oscar_error_t *err)
+static int host_lookup_run(oscar_pool_t *pool, oscar_call_t *h, oscar_error_t *err)
 {
 	if (!osc_ref_is_local(pool, &h->ref)) {
-		return (osc_host_remote(pool, h, OSC_MSG_LOOKUP, err));
+		return (host_remote(pool, h, OSC_MSG_LOOKUP, err));
 	}
-	osc_actor_t *a = osc_host_find(pool, h, err);
+	osc_actor_t *a = host_find(pool, h, err);
 	if (a == NULL) {
 		return (OSCAR_ENOACTOR);
 	}
@@ -481,7 +481,7 @@ static int osc_host_lookup_run(oscar_pool_t *pool, oscar_call_t *h, oscar_error_
 	return (0);
 }
 
-static void osc_host_lookup_reply(oscar_pool_t *pool, oscar_call_t *h)
+static void host_lookup_reply(oscar_pool_t *pool, oscar_call_t *h)
 {
 	(void) pool;
 	(void) osc_host_read_ref(h);
@@ -489,8 +489,8 @@ static void osc_host_lookup_reply(oscar_pool_t *pool, oscar_call_t *h)
 
 static const osc_host_op_t osc_host_lookup_op = {
 	.name  = "lookup",
-	.run   = osc_host_lookup_run,
-	.reply = osc_host_lookup_reply,
+	.run   = host_lookup_run,
+	.reply = host_lookup_reply,
 };
 
 // oscar_pool_stats's payload: the counters.
@@ -498,7 +498,7 @@ typedef struct osc_host_stats {
 	oscar_pool_stats_t stats;
 } osc_host_stats_t;
 
-static int osc_host_stats_run(oscar_pool_t *pool, oscar_call_t *h, oscar_error_t *err)
+static int host_stats_run(oscar_pool_t *pool, oscar_call_t *h, oscar_error_t *err)
 {
 	oscar_pool_stats_t *s = &OSC_HOST_PAYLOAD(h, osc_host_stats_t)->stats;
 	(void) err;
@@ -513,7 +513,7 @@ static int osc_host_stats_run(oscar_pool_t *pool, oscar_call_t *h, oscar_error_t
 static const osc_host_op_t osc_host_stats_op = {
 	.name = "stats",
 	.size = sizeof(osc_host_stats_t),
-	.run  = osc_host_stats_run,
+	.run  = host_stats_run,
 };
 
 // ---------------------------------------------------------------------------
@@ -578,8 +578,8 @@ int oscar_call_wait(oscar_call_t **callp, oscar_value_t **reply, oscar_error_t *
 	return (rv);
 }
 
-// osc_host_call_sync runs a call or a batch (op) and takes its answer.
-static int osc_host_call_sync(oscar_pool_t *pool, const osc_host_op_t *op, const oscar_ref_t *ref,
+// host_call_sync runs a call or a batch (op) and takes its answer.
+static int host_call_sync(oscar_pool_t *pool, const osc_host_op_t *op, const oscar_ref_t *ref,
     const char *method, oscar_value_t *args, int64_t timeout_ms, oscar_value_t **reply,
     oscar_error_t *err)
 {
@@ -606,8 +606,7 @@ int oscar_call(oscar_pool_t *pool, const oscar_ref_t *ref, const char *method, o
 		return (osc_error_here(
 		    err, OSCAR_EINVAL, ref == NULL ? "no ref given" : "no method given"));
 	}
-	return (
-	    osc_host_call_sync(pool, &osc_host_call_op, ref, method, args, timeout_ms, reply, err));
+	return (host_call_sync(pool, &osc_host_call_op, ref, method, args, timeout_ms, reply, err));
 }
 
 int oscar_batch(oscar_pool_t *pool, const oscar_ref_t *ref, const char *method, oscar_value_t *args,
@@ -623,8 +622,8 @@ int oscar_batch(oscar_pool_t *pool, const oscar_ref_t *ref, const char *method, 
 		        ? "no ref or method given"
 		        : "a batch takes an array of per-call arguments"));
 	}
-	return (osc_host_call_sync(
-	    pool, &osc_host_batch_op, ref, method, args, timeout_ms, replies, err));
+	return (
+	    host_call_sync(pool, &osc_host_batch_op, ref, method, args, timeout_ms, replies, err));
 }
 
 int oscar_tell(oscar_pool_t *pool, const oscar_ref_t *ref, const char *method, oscar_value_t *args,
@@ -741,8 +740,8 @@ int oscar_has(oscar_pool_t *pool, const oscar_ref_t *ref, bool *exists, int64_t 
 	return (rv);
 }
 
-// osc_host_lookup looks target up and fills ref.
-static int osc_host_lookup(oscar_pool_t *pool, const oscar_ref_t *target, oscar_ref_t *ref,
+// host_lookup looks target up and fills ref.
+static int host_lookup(oscar_pool_t *pool, const oscar_ref_t *target, oscar_ref_t *ref,
     int64_t timeout_ms, oscar_error_t *err)
 {
 	oscar_call_t *h;
@@ -760,7 +759,7 @@ int oscar_lookup(oscar_pool_t *pool, const char *uid, oscar_ref_t *ref, int64_t 
 	if (pool == NULL || ref == NULL || oscar_ref_make(&target, pool->address, uid) != 0) {
 		return (OSCAR_EINVAL);
 	}
-	return (osc_host_lookup(pool, &target, ref, timeout_ms, NULL));
+	return (host_lookup(pool, &target, ref, timeout_ms, NULL));
 }
 
 int oscar_lookup_at(oscar_pool_t *pool, const char *address, const char *uid, oscar_ref_t *ref,
@@ -771,7 +770,7 @@ int oscar_lookup_at(oscar_pool_t *pool, const char *address, const char *uid, os
 	    oscar_ref_make(&target, address, uid) != 0) {
 		return (osc_error_here(err, OSCAR_EINVAL, "bad pool, address, uid or ref"));
 	}
-	return (osc_host_lookup(pool, &target, ref, timeout_ms, err));
+	return (host_lookup(pool, &target, ref, timeout_ms, err));
 }
 
 int oscar_pool_stats(oscar_pool_t *pool, oscar_pool_stats_t *stats, int64_t timeout_ms)

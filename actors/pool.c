@@ -5,7 +5,7 @@
 // another actor of the same pool puts the request straight into the
 // target's mailbox and the target on the run queue), and from other threads
 // through the inbox, a lock-free queue followed by uv_async_send. Every
-// libuv callback of the pool ends in osc_pool_run, which alternates between
+// libuv callback of the pool ends in pool_run, which alternates between
 // draining the inbox, running ready actors (each for at most actor_batch
 // messages) and running reply callbacks, until nothing is left or the
 // turn's budget is spent; then an idle handle brings the loop straight back
@@ -25,7 +25,7 @@
 #include "actors/pool_int.h"
 #include "actors/transport.h"
 
-// Per osc_pool_run: rounds before yielding to I/O; per round: posts taken
+// Per pool_run: rounds before yielding to I/O; per round: posts taken
 // from the inbox and actor activations.
 #define OSC_RUN_BUDGET  64
 #define OSC_POST_SLICE  256
@@ -92,12 +92,12 @@ osc_post_t *osc_inbox_pop(osc_inbox_t *q)
 // ---------------------------------------------------------------------------
 // Run loop
 
-static void osc_pool_idle_cb(uv_idle_t *h);
+static void pool_idle_cb(uv_idle_t *h);
 
-// osc_pool_dispatch_post starts (or, when the pool is shutting down,
+// pool_dispatch_post starts (or, when the pool is shutting down,
 // fails) one posted item: the transport's, or the host-thread API's
 // through the pool's hooks.
-static void osc_pool_dispatch_post(oscar_pool_t *pool, osc_post_t *p)
+static void pool_dispatch_post(oscar_pool_t *pool, osc_post_t *p)
 {
 	if (p->kind == OSC_POST_NET) {
 		osc_transport_dispatch(pool, p);
@@ -106,14 +106,14 @@ static void osc_pool_dispatch_post(oscar_pool_t *pool, osc_post_t *p)
 	}
 }
 
-// osc_pool_run does the pool's work until there is none left or the
+// pool_run does the pool's work until there is none left or the
 // turn's budget is spent. Each round takes a bounded slice of the inbox and
 // then lets the ready actors drain their mailboxes, so posts from other
 // threads cannot outrun the actors: when they do, the inbox fills and the
 // posters get OSCAR_EMBOXFULL (backpressure) instead of mailboxes
 // overflowing. Re-entrant calls (from a handler that triggers a run) return
 // at once: the outer call picks the work up.
-static void osc_pool_run(oscar_pool_t *pool)
+static void pool_run(oscar_pool_t *pool)
 {
 	if (pool->in_run) {
 		return;
@@ -125,7 +125,7 @@ static void osc_pool_run(oscar_pool_t *pool)
 		unsigned    work = 0;
 		osc_post_t *p;
 		while (work < OSC_POST_SLICE && (p = osc_inbox_pop(&pool->inbox)) != NULL) {
-			osc_pool_dispatch_post(pool, p);
+			pool_dispatch_post(pool, p);
 			work++;
 		}
 		if (work != 0) {
@@ -156,46 +156,46 @@ static void osc_pool_run(oscar_pool_t *pool)
 	osc_transport_resume(pool);
 	if (more && pool->state != OSC_POOL_CLOSED) {
 		// More work is likely waiting: come back right after polling.
-		uv_idle_start(&pool->idle, osc_pool_idle_cb);
+		uv_idle_start(&pool->idle, pool_idle_cb);
 	}
 }
 
-static void osc_pool_idle_cb(uv_idle_t *h)
+static void pool_idle_cb(uv_idle_t *h)
 {
 	oscar_pool_t *pool = h->data;
 	uv_idle_stop(h);
-	osc_pool_run(pool);
+	pool_run(pool);
 }
 
-static void osc_pool_timer_cb(uv_timer_t *t)
+static void pool_timer_cb(uv_timer_t *t)
 {
 	oscar_pool_t *pool = t->data;
 	pool->armed_at     = -1;
 	uv_update_time(&pool->loop);
 	osc_call_expire(pool, (int64_t) uv_now(&pool->loop));
-	osc_pool_run(pool);
+	pool_run(pool);
 }
 
 // ---------------------------------------------------------------------------
 // Shutdown
 
-static void osc_pool_drain_inbox(oscar_pool_t *pool)
+static void pool_drain_inbox(oscar_pool_t *pool)
 {
 	osc_post_t *p;
 	while ((p = osc_inbox_pop(&pool->inbox)) != NULL) {
-		osc_pool_dispatch_post(pool, p);
+		pool_dispatch_post(pool, p);
 		// Relaxed: the count only bounds memory.
 		atomic_fetch_sub_explicit(&pool->inbox.count, 1, memory_order_relaxed);
 	}
 }
 
-// osc_pool_shutdown fails every pending call, destroys every actor and
+// pool_shutdown fails every pending call, destroys every actor and
 // closes the loop's handles, after which uv_run returns.
-static void osc_pool_shutdown(oscar_pool_t *pool)
+static void pool_shutdown(oscar_pool_t *pool)
 {
 	pool->state = OSC_POOL_CLOSING;
 	pool->hooks->subs_stop(pool);
-	osc_pool_drain_inbox(pool);
+	pool_drain_inbox(pool);
 	osc_call_fail_all(pool, OSCAR_ECLOSED);
 	osc_call_run_done(pool);
 	osc_actors_close_all(pool);
@@ -203,30 +203,30 @@ static void osc_pool_shutdown(oscar_pool_t *pool)
 	osc_call_run_done(pool);
 	osc_transport_close(pool);
 	osc_call_run_done(pool);
-	osc_pool_drain_inbox(pool);
+	pool_drain_inbox(pool);
 	pool->state = OSC_POOL_CLOSED;
 	uv_close((uv_handle_t *) &pool->timer, NULL);
 	uv_close((uv_handle_t *) &pool->idle, NULL);
 	// The wake handle closes in oscar_pool_free; see the design note.
 }
 
-static void osc_pool_wake_cb(uv_async_t *h)
+static void pool_wake_cb(uv_async_t *h)
 {
 	oscar_pool_t *pool = h->data;
 	// Acquire: pairs with the release stores in oscar_pool_close and
 	// oscar_pool_free.
 	if (atomic_load_explicit(&pool->closing, memory_order_acquire)) {
 		if (pool->state == OSC_POOL_RUNNING) {
-			osc_pool_shutdown(pool);
+			pool_shutdown(pool);
 		} else {
-			osc_pool_drain_inbox(pool);
+			pool_drain_inbox(pool);
 		}
 		if (atomic_load_explicit(&pool->freeing, memory_order_acquire)) {
 			uv_close((uv_handle_t *) &pool->wake, NULL);
 		}
 		return;
 	}
-	osc_pool_run(pool);
+	pool_run(pool);
 }
 
 // osc_pool_wake wakes the loop after a push. uv_async_send skips the
@@ -274,7 +274,7 @@ void osc_pool_post_always(oscar_pool_t *pool, osc_post_t *p)
 // ---------------------------------------------------------------------------
 // Open, close, free
 
-static void osc_pool_thread(void *arg)
+static void pool_thread(void *arg)
 {
 	oscar_pool_t *pool = arg;
 	// Sub pools start from this thread, before the loop runs; open waits
@@ -300,7 +300,7 @@ void oscar_pool_config_init(oscar_pool_config_t *cfg)
 	cfg->recv_budget        = (size_t) 1 << 31;
 }
 
-static uint64_t osc_random_id(void)
+static uint64_t random_id(void)
 {
 	uint64_t id = 0;
 	if (uv_random(NULL, NULL, &id, sizeof(id), 0, NULL) != 0 || id == 0) {
@@ -309,15 +309,15 @@ static uint64_t osc_random_id(void)
 	return (id);
 }
 
-// osc_open_fail fills err (if given) for a pool that could not open, and
+// open_fail fills err (if given) for a pool that could not open, and
 // returns code.
-static int osc_open_fail(oscar_error_t *err, int code, const char *address, const char *fmt, ...)
+static int open_fail(oscar_error_t *err, int code, const char *address, const char *fmt, ...)
 #if defined(__GNUC__)
     __attribute__((format(printf, 4, 5)))
 #endif
     ;
 
-static int osc_open_fail(oscar_error_t *err, int code, const char *address, const char *fmt, ...)
+static int open_fail(oscar_error_t *err, int code, const char *address, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
@@ -338,7 +338,7 @@ int osc_pool_open_home(oscar_pool_t **poolp, const oscar_pool_config_t *cfg, con
 {
 	oscar_pool_config_t defaults;
 	if (poolp == NULL) {
-		return (osc_open_fail(err, OSCAR_EINVAL, NULL, "no pool pointer given"));
+		return (open_fail(err, OSCAR_EINVAL, NULL, "no pool pointer given"));
 	}
 	*poolp = NULL;
 	oscar_pool_config_init(&defaults);
@@ -346,11 +346,11 @@ int osc_pool_open_home(oscar_pool_t **poolp, const oscar_pool_config_t *cfg, con
 		cfg = &defaults;
 	}
 	if (cfg->default_timeout_ms < 0 || cfg->peer_connect_ms < 0 || cfg->peer_idle_ms < 0) {
-		return (osc_open_fail(err, OSCAR_EINVAL, NULL,
+		return (open_fail(err, OSCAR_EINVAL, NULL,
 		    "default_timeout_ms, peer_connect_ms and peer_idle_ms must not be negative"));
 	}
 	if (cfg->address != NULL && strlen(cfg->address) >= OSCAR_ADDR_MAX) {
-		return (osc_open_fail(err, OSCAR_EADDRINVAL, NULL,
+		return (open_fail(err, OSCAR_EADDRINVAL, NULL,
 		    "address of %zu bytes is longer than the limit of %d", strlen(cfg->address),
 		    OSCAR_ADDR_MAX - 1));
 	}
@@ -359,7 +359,7 @@ int osc_pool_open_home(oscar_pool_t **poolp, const oscar_pool_config_t *cfg, con
 		// sub pools of its own, and they theirs, without end.
 		fprintf(stderr, "oscar: this process was started as a sub pool; "
 		                "its program must call oscar_subpool_main first\n");
-		return (osc_open_fail(err, OSCAR_ESTATE, cfg->address,
+		return (open_fail(err, OSCAR_ESTATE, cfg->address,
 		    "this process was started as a sub pool; its program must call "
 		    "oscar_subpool_main first"));
 	}
@@ -367,14 +367,14 @@ int osc_pool_open_home(oscar_pool_t **poolp, const oscar_pool_config_t *cfg, con
 	    (cfg->address == NULL || (strncmp(cfg->address, "ipc://", 6) != 0 &&
 	                                 strncmp(cfg->address, "tcp://", 6) != 0))) {
 		// Sub pools are reached over ipc or tcp.
-		return (osc_open_fail(err, OSCAR_EADDRINVAL, cfg->address,
+		return (open_fail(err, OSCAR_EADDRINVAL, cfg->address,
 		    "sub pools need an ipc:// or tcp:// address, not %s",
 		    cfg->address != NULL ? cfg->address : "a generated inproc:// one"));
 	}
 
 	oscar_pool_t *pool = calloc(1, sizeof(*pool));
 	if (pool == NULL) {
-		return (osc_open_fail(err, OSCAR_ENOMEM, cfg->address, "no memory for a pool"));
+		return (open_fail(err, OSCAR_ENOMEM, cfg->address, "no memory for a pool"));
 	}
 	pool->cfg   = *cfg;
 	pool->hooks = hooks;
@@ -405,14 +405,14 @@ int osc_pool_open_home(oscar_pool_t **poolp, const oscar_pool_config_t *cfg, con
 	if (pool->cfg.recv_budget == 0) {
 		pool->cfg.recv_budget = defaults.recv_budget;
 	}
-	pool->id       = osc_random_id();
+	pool->id       = random_id();
 	pool->pid      = (int64_t) getpid();
 	pool->armed_at = -1;
 	// Call ids start at a random point: an answer names its call by id,
 	// so ids that others cannot guess keep a third pool from steering a
 	// forged answer onto one of our calls (a pool it calls on our behalf,
 	// say, by naming our address as its own).
-	pool->next_call_id = osc_random_id();
+	pool->next_call_id = random_id();
 	pool->next_token   = pool->id;
 	if (cfg->address != NULL) {
 		snprintf(pool->address, sizeof(pool->address), "%s", cfg->address);
@@ -437,12 +437,12 @@ int osc_pool_open_home(oscar_pool_t **poolp, const oscar_pool_config_t *cfg, con
 	int rv;
 	if ((rv = uv_loop_init(&pool->loop)) != 0) {
 		free(pool);
-		return (osc_open_fail(
+		return (open_fail(
 		    err, OSCAR_ESYSTEM, cfg->address, "cannot set up a loop: %s", uv_strerror(rv)));
 	}
-	uv_async_init(&pool->loop, &pool->wake, osc_pool_wake_cb);
+	uv_async_init(&pool->loop, &pool->wake, pool_wake_cb);
 	uv_timer_init(&pool->loop, &pool->timer);
-	pool->timer_cb = osc_pool_timer_cb; // call.c arms the timer
+	pool->timer_cb = pool_timer_cb; // call.c arms the timer
 	uv_idle_init(&pool->loop, &pool->idle);
 	pool->wake.data  = pool;
 	pool->timer.data = pool;
@@ -452,29 +452,29 @@ int osc_pool_open_home(oscar_pool_t **poolp, const oscar_pool_config_t *cfg, con
 	if ((rv = osc_transport_open(pool, why, sizeof(why))) != 0) {
 		// The transport says why ("cannot listen on ...: Address in use").
 		if (why[0] != '\0') {
-			(void) osc_open_fail(err, rv, pool->address, "%s", why);
+			(void) open_fail(err, rv, pool->address, "%s", why);
 		} else {
-			(void) osc_open_fail(err, rv, pool->address, "cannot open pool %s: %s",
+			(void) open_fail(err, rv, pool->address, "cannot open pool %s: %s",
 			    pool->address, oscar_strerror(rv));
 		}
 		goto fail_loop;
 	}
 	rv = OSCAR_ESYSTEM;
 	if (uv_sem_init(&pool->started, 0) != 0) {
-		(void) osc_open_fail(err, rv, pool->address, "cannot make a semaphore");
+		(void) open_fail(err, rv, pool->address, "cannot make a semaphore");
 		goto fail_transport;
 	}
-	if (uv_thread_create(&pool->thread, osc_pool_thread, pool) != 0) {
+	if (uv_thread_create(&pool->thread, pool_thread, pool) != 0) {
 		uv_sem_destroy(&pool->started);
-		(void) osc_open_fail(err, rv, pool->address, "cannot start the pool's thread");
+		(void) open_fail(err, rv, pool->address, "cannot start the pool's thread");
 		goto fail_transport;
 	}
 	uv_sem_wait(&pool->started);
 	uv_sem_destroy(&pool->started);
 	if ((rv = pool->subs.start_error) != 0) {
 		// A sub pool could not start: stop and reap the others.
-		(void) osc_open_fail(err, rv, pool->address, "cannot open pool %s: %s",
-		    pool->address, pool->subs.start_why);
+		(void) open_fail(err, rv, pool->address, "cannot open pool %s: %s", pool->address,
+		    pool->subs.start_why);
 		oscar_pool_free(&pool);
 		return (rv);
 	}
@@ -485,7 +485,7 @@ fail_transport:
 	pool->state = OSC_POOL_CLOSING; // NNG's late posts are dropped
 	atomic_store(&pool->closing, true);
 	osc_transport_close(pool);
-	osc_pool_drain_inbox(pool);
+	pool_drain_inbox(pool);
 fail_loop:
 	uv_close((uv_handle_t *) &pool->wake, NULL);
 	uv_close((uv_handle_t *) &pool->timer, NULL);
@@ -502,7 +502,7 @@ void oscar_pool_close(oscar_pool_t *pool)
 	if (pool == NULL) {
 		return;
 	}
-	// Release: pairs with the acquire load in osc_pool_wake_cb. The
+	// Release: pairs with the acquire load in pool_wake_cb. The
 	// wake handle stays open until oscar_pool_free.
 	if (!atomic_exchange_explicit(&pool->closing, true, memory_order_acq_rel)) {
 		osc_pool_wake(pool);
@@ -524,13 +524,13 @@ void oscar_pool_free(oscar_pool_t **poolp)
 	}
 	*poolp = NULL;
 	oscar_pool_close(pool);
-	// Release: pairs with the acquire load in osc_pool_wake_cb, which
+	// Release: pairs with the acquire load in pool_wake_cb, which
 	// then closes the wake handle and lets the loop end.
 	atomic_store_explicit(&pool->freeing, true, memory_order_release);
 	osc_pool_wake(pool);
 	uv_thread_join(&pool->thread);
 	// Posts that raced with the end of the loop.
-	osc_pool_drain_inbox(pool);
+	pool_drain_inbox(pool);
 	uv_loop_close(&pool->loop);
 	pool->hooks->subs_free(pool);
 	osc_map_fini(&pool->actors);

@@ -118,7 +118,7 @@ struct oscar_pool {
 
 	// Loop only.
 	osc_pool_state_t state;
-	bool             in_run; // osc_pool_run is on the stack
+	bool             in_run; // pool_run is on the stack
 	osc_map_t        actors; // uid -> actor
 	osc_list_t       runq;   // actors with work to do, by runq_node
 	osc_list_t       done;   // completed calls whose callback is pending

@@ -56,11 +56,11 @@ static const osc_pool_hooks_t osc_hooks; // below, with oscar_pool_open
 
 extern char **environ;
 
-static void osc_sub_spawn(osc_subpool_t *s);
+static void sub_spawn(osc_subpool_t *s);
 
-// osc_sub_address gives sub pool i its address: next to the main pool's
+// sub_address gives sub pool i its address: next to the main pool's
 // socket for ipc, any free port of the same host for tcp.
-static void osc_sub_address(const oscar_pool_t *pool, unsigned i, char *buf, size_t size)
+static void sub_address(const oscar_pool_t *pool, unsigned i, char *buf, size_t size)
 {
 	if (strncmp(pool->address, "ipc://", 6) == 0) {
 		snprintf(buf, size, "%s-sub%u", pool->address, i);
@@ -71,15 +71,15 @@ static void osc_sub_address(const oscar_pool_t *pool, unsigned i, char *buf, siz
 	snprintf(buf, size, "%.*s:0", (int) (colon - pool->address), pool->address);
 }
 
-// osc_sub_started is called when a child is ready (rv 0), or
+// sub_started is called when a child is ready (rv 0), or
 // failed to start: rv and the message fmt say why, for oscar_pool_open.
-static void osc_sub_started(oscar_pool_t *pool, int rv, const char *fmt, ...)
+static void sub_started(oscar_pool_t *pool, int rv, const char *fmt, ...)
 #if defined(__GNUC__)
     __attribute__((format(printf, 3, 4)))
 #endif
     ;
 
-static void osc_sub_started(oscar_pool_t *pool, int rv, const char *fmt, ...)
+static void sub_started(oscar_pool_t *pool, int rv, const char *fmt, ...)
 {
 	if (pool->subs.starting == 0) {
 		return;
@@ -98,7 +98,7 @@ static void osc_sub_started(oscar_pool_t *pool, int rv, const char *fmt, ...)
 	}
 }
 
-static void osc_sub_recreate(osc_subpool_t *s)
+static void sub_recreate(osc_subpool_t *s)
 {
 	oscar_pool_t *pool = s->pool;
 	for (osc_placed_t *p = OSC_LIST_FIRST(&s->placed, osc_placed_t, node); p != NULL;
@@ -111,20 +111,20 @@ static void osc_sub_recreate(osc_subpool_t *s)
 	}
 }
 
-static void osc_sub_ready(osc_subpool_t *s, const char *address)
+static void sub_ready(osc_subpool_t *s, const char *address)
 {
 	oscar_pool_t *pool = s->pool;
 	snprintf(s->address, sizeof(s->address), "%s", address);
 	s->ready     = true;
 	s->announced = true;
 	if (s->restarts > 0 && pool->cfg.recover == OSCAR_RECOVER_ACTOR) {
-		osc_sub_recreate(s);
+		sub_recreate(s);
 	}
-	osc_sub_started(pool, 0, "ready");
+	sub_started(pool, 0, "ready");
 	osc_sub_notify(pool);
 }
 
-static void osc_sub_alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+static void sub_alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
 	osc_subpool_t *s = h->data;
 	if (s->ready) {
@@ -136,10 +136,10 @@ static void osc_sub_alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 	buf->len  = sizeof(s->line) - 1 - s->line_len;
 }
 
-// osc_sub_relay copies what a sub pool writes on its standard output to
+// sub_relay copies what a sub pool writes on its standard output to
 // ours, so that it is neither lost nor left to fill the pipe (which would
 // block the sub pool).
-static void osc_sub_relay(const char *p, size_t n)
+static void sub_relay(const char *p, size_t n)
 {
 	if (n > 0) {
 		fwrite(p, 1, n, stdout);
@@ -147,7 +147,7 @@ static void osc_sub_relay(const char *p, size_t n)
 	}
 }
 
-static void osc_sub_read_cb(uv_stream_t *stream, ssize_t n, const uv_buf_t *buf)
+static void sub_read_cb(uv_stream_t *stream, ssize_t n, const uv_buf_t *buf)
 {
 	osc_subpool_t *s = stream->data;
 	if (n < 0) {
@@ -155,7 +155,7 @@ static void osc_sub_read_cb(uv_stream_t *stream, ssize_t n, const uv_buf_t *buf)
 		return;
 	}
 	if (s->ready) {
-		osc_sub_relay(buf->base, (size_t) n);
+		sub_relay(buf->base, (size_t) n);
 		return;
 	}
 	s->line_len += (size_t) n;
@@ -163,7 +163,7 @@ static void osc_sub_read_cb(uv_stream_t *stream, ssize_t n, const uv_buf_t *buf)
 	char *nl             = strchr(s->line, '\n');
 	if (nl == NULL) {
 		if (s->line_len >= sizeof(s->line) - 1) {
-			osc_sub_relay(s->line, s->line_len); // not the ready line
+			sub_relay(s->line, s->line_len); // not the ready line
 			s->line_len = 0;
 		}
 		return;
@@ -173,21 +173,21 @@ static void osc_sub_read_cb(uv_stream_t *stream, ssize_t n, const uv_buf_t *buf)
 		size_t rest = s->line_len - (size_t) (nl + 1 - s->line);
 		char   after[sizeof(s->line)];
 		memcpy(after, nl + 1, rest);
-		osc_sub_ready(s, s->line + 12);
-		osc_sub_relay(after, rest);
+		sub_ready(s, s->line + 12);
+		sub_relay(after, rest);
 	} else {
 		// Something the program printed before it became a sub pool.
 		*nl         = '\n';
 		size_t upto = (size_t) (nl + 1 - s->line);
-		osc_sub_relay(s->line, upto);
+		sub_relay(s->line, upto);
 		memmove(s->line, nl + 1, s->line_len - upto);
 		s->line_len -= upto;
 	}
 }
 
-// osc_sub_check_reaped closes the escalation timer once the pool is
+// sub_check_reaped closes the escalation timer once the pool is
 // shutting down and no sub pool process is left to kill.
-static void osc_sub_check_reaped(oscar_pool_t *pool)
+static void sub_check_reaped(oscar_pool_t *pool)
 {
 	if (pool->state == OSC_POOL_RUNNING) {
 		return; // later stops may still need it
@@ -202,7 +202,7 @@ static void osc_sub_check_reaped(oscar_pool_t *pool)
 	}
 }
 
-static void osc_sub_handle_closed(uv_handle_t *h)
+static void sub_handle_closed(uv_handle_t *h)
 {
 	osc_subpool_t *s = h->data;
 	if (--s->handles != 0) {
@@ -212,7 +212,7 @@ static void osc_sub_handle_closed(uv_handle_t *h)
 	if (!s->stopping && pool->state == OSC_POOL_RUNNING &&
 	    pool->cfg.recover != OSCAR_RECOVER_OFF) {
 		s->restarts++;
-		osc_sub_spawn(s);
+		sub_spawn(s);
 	}
 	if (s->handles == 0 && (s->stopping || s->removed)) {
 		s->gone = true;
@@ -221,18 +221,18 @@ static void osc_sub_handle_closed(uv_handle_t *h)
 			(void) unlink(s->address + 6);
 		}
 	}
-	osc_sub_check_reaped(pool);
+	sub_check_reaped(pool);
 	osc_sub_notify(pool);
 }
 
-static void osc_sub_close_handles(osc_subpool_t *s)
+static void sub_close_handles(osc_subpool_t *s)
 {
-	uv_close((uv_handle_t *) &s->proc, osc_sub_handle_closed);
-	uv_close((uv_handle_t *) &s->in, osc_sub_handle_closed);
-	uv_close((uv_handle_t *) &s->out, osc_sub_handle_closed);
+	uv_close((uv_handle_t *) &s->proc, sub_handle_closed);
+	uv_close((uv_handle_t *) &s->in, sub_handle_closed);
+	uv_close((uv_handle_t *) &s->out, sub_handle_closed);
 }
 
-static void osc_sub_exit_cb(uv_process_t *proc, int64_t status, int signal)
+static void sub_exit_cb(uv_process_t *proc, int64_t status, int signal)
 {
 	osc_subpool_t *s    = proc->data;
 	oscar_pool_t  *pool = s->pool;
@@ -252,16 +252,16 @@ static void osc_sub_exit_cb(uv_process_t *proc, int64_t status, int signal)
 	osc_transport_peer_gone(pool, s->address, s->pid, "sub pool %u (%s, pid %" PRId64 ") %s",
 	    s->index, s->address, s->pid, how);
 	if (pool->subs.starting > 0) {
-		osc_sub_started(pool, OSCAR_EPEERGONE,
+		sub_started(pool, OSCAR_EPEERGONE,
 		    "sub pool %u (%s, pid %" PRId64 ") %s before it was ready", s->index,
 		    s->address, s->pid, how);
 	}
-	osc_sub_close_handles(s);
+	sub_close_handles(s);
 }
 
-// osc_env_has tells whether list (NAME=value settings, NULL terminated)
+// env_has tells whether list (NAME=value settings, NULL terminated)
 // sets the variable that entry sets.
-static bool osc_env_has(const char *const *list, const char *entry)
+static bool env_has(const char *const *list, const char *entry)
 {
 	const char *eq  = strchr(entry, '=');
 	size_t      len = eq != NULL ? (size_t) (eq - entry) : strlen(entry);
@@ -274,9 +274,9 @@ static bool osc_env_has(const char *const *list, const char *entry)
 	return (false);
 }
 
-// osc_sub_spawn starts (or restarts) sub pool s. A failure to start is
+// sub_spawn starts (or restarts) sub pool s. A failure to start is
 // reported as an exit, so recovery and waiting work the same.
-static void osc_sub_spawn(osc_subpool_t *s)
+static void sub_spawn(osc_subpool_t *s)
 {
 	oscar_pool_t        *pool = s->pool;
 	uv_process_options_t opt;
@@ -312,7 +312,7 @@ static void osc_sub_spawn(osc_subpool_t *s)
 		snprintf(s->last_exit, sizeof(s->last_exit), "could not start: out of memory");
 		s->alive    = false;
 		s->stopping = true;
-		osc_sub_started(
+		sub_started(
 		    pool, OSCAR_ENOMEM, "sub pool %u could not start: out of memory", s->index);
 		osc_sub_notify(pool);
 		return;
@@ -322,8 +322,7 @@ static void osc_sub_spawn(osc_subpool_t *s)
 	size_t k = 0;
 	for (size_t i = 0; i < nenv; i++) {
 		if (strncmp(environ[i], "OSCAR_SUBPOOL_", 14) != 0 &&
-		    !osc_env_has(pool->cfg.sub_pool_env, environ[i]) &&
-		    !osc_env_has(own, environ[i])) {
+		    !env_has(pool->cfg.sub_pool_env, environ[i]) && !env_has(own, environ[i])) {
 			env[k++] = environ[i];
 		}
 	}
@@ -333,7 +332,7 @@ static void osc_sub_spawn(osc_subpool_t *s)
 	snprintf(env_index, sizeof(env_index), "OSCAR_SUBPOOL_INDEX=%u", s->index);
 	snprintf(env_main, sizeof(env_main), "OSCAR_SUBPOOL_MAIN=%s", pool->address);
 	for (const char *const *e = pool->cfg.sub_pool_env; e != NULL && *e != NULL; e++) {
-		if (!osc_env_has(own, *e)) {
+		if (!env_has(own, *e)) {
 			env[k++] = (char *) *e;
 		}
 	}
@@ -359,7 +358,7 @@ static void osc_sub_spawn(osc_subpool_t *s)
 		if (uv_exepath(exe, &exe_len) != 0) {
 			sodium_memzero(env_secret, sizeof(env_secret));
 			free(env);
-			osc_sub_started(pool, OSCAR_ESYSTEM,
+			sub_started(pool, OSCAR_ESYSTEM,
 			    "sub pool %u could not start: this program's path is unknown",
 			    s->index);
 			return;
@@ -389,7 +388,7 @@ static void osc_sub_spawn(osc_subpool_t *s)
 	opt.file        = program;
 	opt.args        = args;
 	opt.env         = env;
-	opt.exit_cb     = osc_sub_exit_cb;
+	opt.exit_cb     = sub_exit_cb;
 	opt.stdio       = stdio;
 	opt.stdio_count = 3;
 	s->line_len     = 0;
@@ -407,21 +406,21 @@ static void osc_sub_spawn(osc_subpool_t *s)
 		// The process handle needs closing even when the spawn failed.
 		s->stopping = true; // no restart loop on a program that cannot run
 		if (pool->subs.starting > 0) {
-			osc_sub_started(pool, OSCAR_ESYSTEM, "sub pool %u could not start: %s",
+			sub_started(pool, OSCAR_ESYSTEM, "sub pool %u could not start: %s",
 			    s->index, uv_strerror(rv));
 		}
-		osc_sub_close_handles(s);
+		sub_close_handles(s);
 		return;
 	}
 	s->alive = true;
 	s->pid   = s->proc.pid;
-	uv_read_start((uv_stream_t *) &s->out, osc_sub_alloc_cb, osc_sub_read_cb);
+	uv_read_start((uv_stream_t *) &s->out, sub_alloc_cb, sub_read_cb);
 }
 
-static void osc_sub_start_timeout(uv_timer_t *t)
+static void sub_start_timeout(uv_timer_t *t)
 {
 	oscar_pool_t *pool = t->data;
-	osc_sub_started(pool, OSCAR_ETIMEDOUT,
+	sub_started(pool, OSCAR_ETIMEDOUT,
 	    "%u of %u sub pools not ready after %" PRId64 " ms (default_timeout_ms)",
 	    pool->subs.starting, pool->cfg.sub_pools, pool->cfg.default_timeout_ms);
 }
@@ -437,13 +436,13 @@ int osc_subpools_start(oscar_pool_t *pool)
 	uv_timer_init(&pool->loop, &pool->subs.start_timer);
 	pool->subs.start_timer.data = pool;
 	pool->subs.starting         = n;
-	uv_timer_start(&pool->subs.start_timer, osc_sub_start_timeout,
-	    (uint64_t) pool->cfg.default_timeout_ms, 0);
+	uv_timer_start(
+	    &pool->subs.start_timer, sub_start_timeout, (uint64_t) pool->cfg.default_timeout_ms, 0);
 	for (unsigned i = 0; i < n; i++) {
 		if (osc_subpool_add(pool,
 		        pool->cfg.sub_pool_labels ? pool->cfg.sub_pool_labels[i] : NULL,
 		        NULL) != 0) {
-			osc_sub_started(pool, OSCAR_ENOMEM, "no memory for sub pool %u", i);
+			sub_started(pool, OSCAR_ENOMEM, "no memory for sub pool %u", i);
 			break;
 		}
 	}
@@ -469,20 +468,20 @@ int osc_subpool_add(oscar_pool_t *pool, const char *label, unsigned *index)
 	s->pool  = pool;
 	s->index = pool->subs.n;
 	snprintf(s->label, sizeof(s->label), "%s", label != NULL ? label : "");
-	osc_sub_address(pool, s->index, s->address, sizeof(s->address));
+	sub_address(pool, s->index, s->address, sizeof(s->address));
 	pool->subs.v[pool->subs.n++] = s;
 	if (index != NULL) {
 		*index = s->index;
 	}
-	osc_sub_spawn(s);
+	sub_spawn(s);
 	return (0);
 }
 
-// osc_sub_arm_kill (re)arms the shared escalation timer for the earliest
+// sub_arm_kill (re)arms the shared escalation timer for the earliest
 // kill deadline among the stopping sub pools still running.
-static void osc_sub_escalate(uv_timer_t *t);
+static void sub_escalate(uv_timer_t *t);
 
-static void osc_sub_arm_kill(oscar_pool_t *pool)
+static void sub_arm_kill(oscar_pool_t *pool)
 {
 	int64_t next = -1;
 	for (unsigned i = 0; i < pool->subs.n; i++) {
@@ -496,12 +495,12 @@ static void osc_sub_arm_kill(oscar_pool_t *pool)
 	}
 	int64_t now = (int64_t) uv_now(&pool->loop);
 	uv_timer_start(
-	    &pool->subs.kill_timer, osc_sub_escalate, (uint64_t) (next > now ? next - now : 0), 0);
+	    &pool->subs.kill_timer, sub_escalate, (uint64_t) (next > now ? next - now : 0), 0);
 }
 
-// osc_sub_escalate kills, with SIGKILL, every stopping sub pool whose
+// sub_escalate kills, with SIGKILL, every stopping sub pool whose
 // grace period is over, then waits for the next one.
-static void osc_sub_escalate(uv_timer_t *t)
+static void sub_escalate(uv_timer_t *t)
 {
 	oscar_pool_t *pool = t->data;
 	int64_t       now  = (int64_t) uv_now(&pool->loop);
@@ -511,7 +510,7 @@ static void osc_sub_escalate(uv_timer_t *t)
 			uv_process_kill(&s->proc, SIGKILL);
 		}
 	}
-	osc_sub_arm_kill(pool);
+	sub_arm_kill(pool);
 }
 
 // osc_subpool_stop stops sub pool s for good: SIGTERM now, SIGKILL once
@@ -532,7 +531,7 @@ void osc_subpool_stop(oscar_pool_t *pool, osc_subpool_t *s)
 		uv_timer_init(&pool->loop, &pool->subs.kill_timer);
 		pool->subs.kill_timer.data = pool;
 	}
-	osc_sub_arm_kill(pool);
+	sub_arm_kill(pool);
 }
 
 // osc_subpools_stop stops every sub pool (shutdown). The loop goes on
@@ -543,12 +542,12 @@ void osc_subpools_stop(oscar_pool_t *pool)
 		osc_subpool_stop(pool, pool->subs.v[i]);
 	}
 	if (pool->subs.starting > 0) {
-		osc_sub_started(pool, OSCAR_ECLOSED, "the pool closed while its sub pools started");
+		sub_started(pool, OSCAR_ECLOSED, "the pool closed while its sub pools started");
 	}
 	if (pool->cfg.sub_pools > 0 && !uv_is_closing((uv_handle_t *) &pool->subs.start_timer)) {
 		uv_close((uv_handle_t *) &pool->subs.start_timer, NULL);
 	}
-	osc_sub_check_reaped(pool);
+	sub_check_reaped(pool);
 }
 
 void osc_subpools_free(oscar_pool_t *pool)
@@ -586,7 +585,7 @@ void osc_subpools_free(oscar_pool_t *pool)
 // ---------------------------------------------------------------------------
 // Placement
 
-static bool osc_sub_has_mark(const osc_subpool_t *s, const char *mark)
+static bool sub_has_mark(const osc_subpool_t *s, const char *mark)
 {
 	for (size_t i = 0; i < s->nmarks; i++) {
 		if (strcmp(s->marks[i], mark) == 0) {
@@ -622,7 +621,7 @@ int osc_subpool_place(
 			continue;
 		}
 		if (where->how == OSCAR_PLACE_IDLE &&
-		    (where->mark == NULL || osc_sub_has_mark(s, where->mark))) {
+		    (where->mark == NULL || sub_has_mark(s, where->mark))) {
 			continue;
 		}
 		pool->subs.rr = (pool->subs.rr + k + 1) % n;
@@ -832,9 +831,9 @@ int oscar_pool_open(oscar_pool_t **poolp, const oscar_pool_config_t *cfg, oscar_
 // ---------------------------------------------------------------------------
 // Sub pool operations from host threads
 
-// osc_sub_done tells whether the operation of waiter w is finished, and
+// sub_done tells whether the operation of waiter w is finished, and
 // how.
-static bool osc_sub_done(oscar_pool_t *pool, osc_sub_wait_t *w, int *rv, oscar_error_t *err)
+static bool sub_done(oscar_pool_t *pool, osc_sub_wait_t *w, int *rv, oscar_error_t *err)
 {
 	osc_subpool_t *s = pool->subs.v[w->index];
 	if (w->until_gone) {
@@ -865,7 +864,7 @@ void osc_sub_notify(oscar_pool_t *pool)
 		int           rv;
 		next = OSC_LIST_NEXT(w, osc_sub_wait_t, node);
 		memset(&err, 0, sizeof(err));
-		if (!osc_sub_done(pool, w, &rv, &err)) {
+		if (!sub_done(pool, w, &rv, &err)) {
 			continue;
 		}
 		osc_list_remove(&pool->subs.waiters, &w->node);
@@ -874,13 +873,13 @@ void osc_sub_notify(oscar_pool_t *pool)
 	}
 }
 
-// osc_sub_wait_or_finish finishes h's operation, or has it wait among the
+// sub_wait_or_finish finishes h's operation, or has it wait among the
 // pool's waiters until osc_sub_notify does.
-static int osc_sub_wait_or_finish(oscar_pool_t *pool, oscar_call_t *h, oscar_error_t *err)
+static int sub_wait_or_finish(oscar_pool_t *pool, oscar_call_t *h, oscar_error_t *err)
 {
 	osc_sub_wait_t *w = OSC_HOST_PAYLOAD(h, osc_sub_wait_t);
 	int             rv;
-	if (osc_sub_done(pool, w, &rv, err)) {
+	if (sub_done(pool, w, &rv, err)) {
 		return (rv);
 	}
 	w->h = h;
@@ -888,8 +887,8 @@ static int osc_sub_wait_or_finish(oscar_pool_t *pool, oscar_call_t *h, oscar_err
 	return (OSC_HOST_LATER);
 }
 
-// osc_sub_lookup returns the sub pool h names, or NULL with err filled.
-static osc_subpool_t *osc_sub_lookup(oscar_pool_t *pool, oscar_call_t *h, oscar_error_t *err)
+// sub_lookup returns the sub pool h names, or NULL with err filled.
+static osc_subpool_t *sub_lookup(oscar_pool_t *pool, oscar_call_t *h, oscar_error_t *err)
 {
 	unsigned i = OSC_HOST_PAYLOAD(h, osc_sub_wait_t)->index;
 	if (i >= pool->subs.n || pool->subs.v[i]->removed) {
@@ -907,7 +906,7 @@ typedef struct osc_sub_info {
 	size_t                 n;
 } osc_sub_info_t;
 
-static int osc_sub_info_run(oscar_pool_t *pool, oscar_call_t *h, oscar_error_t *err)
+static int sub_info_run(oscar_pool_t *pool, oscar_call_t *h, oscar_error_t *err)
 {
 	osc_sub_info_t *p = OSC_HOST_PAYLOAD(h, osc_sub_info_t);
 	(void) err;
@@ -931,12 +930,12 @@ static int osc_sub_info_run(oscar_pool_t *pool, oscar_call_t *h, oscar_error_t *
 static const osc_host_op_t osc_sub_info_op = {
 	.name = "sub_pools",
 	.size = sizeof(osc_sub_info_t),
-	.run  = osc_sub_info_run,
+	.run  = sub_info_run,
 };
 
-static int osc_sub_kill_run(oscar_pool_t *pool, oscar_call_t *h, oscar_error_t *err)
+static int sub_kill_run(oscar_pool_t *pool, oscar_call_t *h, oscar_error_t *err)
 {
-	osc_subpool_t *s = osc_sub_lookup(pool, h, err);
+	osc_subpool_t *s = sub_lookup(pool, h, err);
 	if (s == NULL) {
 		return (OSCAR_ENOENT);
 	}
@@ -952,24 +951,24 @@ static int osc_sub_kill_run(oscar_pool_t *pool, oscar_call_t *h, oscar_error_t *
 static const osc_host_op_t osc_sub_kill_op = {
 	.name = "kill_sub_pool",
 	.size = sizeof(osc_sub_wait_t),
-	.run  = osc_sub_kill_run,
+	.run  = sub_kill_run,
 };
 
-static int osc_sub_wait_run(oscar_pool_t *pool, oscar_call_t *h, oscar_error_t *err)
+static int sub_wait_run(oscar_pool_t *pool, oscar_call_t *h, oscar_error_t *err)
 {
-	if (osc_sub_lookup(pool, h, err) == NULL) {
+	if (sub_lookup(pool, h, err) == NULL) {
 		return (OSCAR_ENOENT);
 	}
-	return (osc_sub_wait_or_finish(pool, h, err));
+	return (sub_wait_or_finish(pool, h, err));
 }
 
 static const osc_host_op_t osc_sub_wait_op = {
 	.name = "wait_recovered",
 	.size = sizeof(osc_sub_wait_t),
-	.run  = osc_sub_wait_run,
+	.run  = sub_wait_run,
 };
 
-static int osc_sub_add_run(oscar_pool_t *pool, oscar_call_t *h, oscar_error_t *err)
+static int sub_add_run(oscar_pool_t *pool, oscar_call_t *h, oscar_error_t *err)
 {
 	osc_sub_wait_t *w  = OSC_HOST_PAYLOAD(h, osc_sub_wait_t);
 	int             rv = osc_subpool_add(pool, w->label[0] ? w->label : NULL, &w->index);
@@ -977,38 +976,38 @@ static int osc_sub_add_run(oscar_pool_t *pool, oscar_call_t *h, oscar_error_t *e
 		osc_error_set(err, pool, rv, "", "", "cannot add a sub pool");
 		return (rv);
 	}
-	return (osc_sub_wait_or_finish(pool, h, err));
+	return (sub_wait_or_finish(pool, h, err));
 }
 
 static const osc_host_op_t osc_sub_add_op = {
 	.name = "add_sub_pool",
 	.size = sizeof(osc_sub_wait_t),
-	.run  = osc_sub_add_run,
+	.run  = sub_add_run,
 };
 
-static int osc_sub_remove_run(oscar_pool_t *pool, oscar_call_t *h, oscar_error_t *err)
+static int sub_remove_run(oscar_pool_t *pool, oscar_call_t *h, oscar_error_t *err)
 {
-	osc_subpool_t *s = osc_sub_lookup(pool, h, err);
+	osc_subpool_t *s = sub_lookup(pool, h, err);
 	if (s == NULL) {
 		return (OSCAR_ENOENT);
 	}
 	s->removed                                      = true;
 	OSC_HOST_PAYLOAD(h, osc_sub_wait_t)->until_gone = true;
 	osc_subpool_stop(pool, s);
-	return (osc_sub_wait_or_finish(pool, h, err));
+	return (sub_wait_or_finish(pool, h, err));
 }
 
 static const osc_host_op_t osc_sub_remove_op = {
 	.name = "remove_sub_pool",
 	.size = sizeof(osc_sub_wait_t),
-	.run  = osc_sub_remove_run,
+	.run  = sub_remove_run,
 };
 
-// osc_sub_sync runs sub pool operation op on sub pool index (or with
+// sub_sync runs sub pool operation op on sub pool index (or with
 // label, for an add). On success with out, the handle is the caller's to
 // read and release.
-static int osc_sub_sync(oscar_pool_t *pool, const osc_host_op_t *op, unsigned index,
-    const char *label, int64_t timeout_ms, oscar_call_t **out)
+static int sub_sync(oscar_pool_t *pool, const osc_host_op_t *op, unsigned index, const char *label,
+    int64_t timeout_ms, oscar_call_t **out)
 {
 	oscar_call_t *h;
 	int           rv = osc_host_new(pool, op, NULL, NULL, NULL, timeout_ms, &h, NULL);
@@ -1046,12 +1045,12 @@ int oscar_pool_sub_pools(
 
 int oscar_pool_kill_sub_pool(oscar_pool_t *pool, unsigned index, int64_t timeout_ms)
 {
-	return (osc_sub_sync(pool, &osc_sub_kill_op, index, NULL, timeout_ms, NULL));
+	return (sub_sync(pool, &osc_sub_kill_op, index, NULL, timeout_ms, NULL));
 }
 
 int oscar_pool_wait_recovered(oscar_pool_t *pool, unsigned index, int64_t timeout_ms)
 {
-	return (osc_sub_sync(pool, &osc_sub_wait_op, index, NULL, timeout_ms, NULL));
+	return (sub_sync(pool, &osc_sub_wait_op, index, NULL, timeout_ms, NULL));
 }
 
 int oscar_pool_add_sub_pool(
@@ -1061,7 +1060,7 @@ int oscar_pool_add_sub_pool(
 	if (label != NULL && strlen(label) >= OSCAR_NAME_MAX) {
 		return (OSCAR_EINVAL);
 	}
-	int rv = osc_sub_sync(pool, &osc_sub_add_op, 0, label, timeout_ms, &h);
+	int rv = sub_sync(pool, &osc_sub_add_op, 0, label, timeout_ms, &h);
 	if (rv == 0) {
 		if (index != NULL) {
 			*index = OSC_HOST_PAYLOAD(h, osc_sub_wait_t)->index;
@@ -1073,7 +1072,7 @@ int oscar_pool_add_sub_pool(
 
 int oscar_pool_remove_sub_pool(oscar_pool_t *pool, unsigned index, int64_t timeout_ms)
 {
-	return (osc_sub_sync(pool, &osc_sub_remove_op, index, NULL, timeout_ms, NULL));
+	return (sub_sync(pool, &osc_sub_remove_op, index, NULL, timeout_ms, NULL));
 }
 
 int oscar_pool_kill_actor(oscar_pool_t *pool, const oscar_ref_t *ref, int64_t timeout_ms)
@@ -1119,7 +1118,7 @@ typedef struct osc_sub_create {
 	oscar_value_t    *args_copy; // for OSCAR_RECOVER_ACTOR
 } osc_sub_create_t;
 
-static int osc_sub_create_run(oscar_pool_t *pool, oscar_call_t *h, oscar_error_t *err)
+static int sub_create_run(oscar_pool_t *pool, oscar_call_t *h, oscar_error_t *err)
 {
 	osc_sub_create_t *p    = OSC_HOST_PAYLOAD(h, osc_sub_create_t);
 	oscar_value_t    *args = h->args;
@@ -1159,7 +1158,7 @@ static int osc_sub_create_run(oscar_pool_t *pool, oscar_call_t *h, oscar_error_t
 	return (rv);
 }
 
-static void osc_sub_create_reply(oscar_pool_t *pool, oscar_call_t *h)
+static void sub_create_reply(oscar_pool_t *pool, oscar_call_t *h)
 {
 	osc_sub_create_t *p = OSC_HOST_PAYLOAD(h, osc_sub_create_t);
 	if (osc_host_read_ref(h) && p->sub_index > 0 && p->sub_index <= pool->subs.n) {
@@ -1168,7 +1167,7 @@ static void osc_sub_create_reply(oscar_pool_t *pool, oscar_call_t *h)
 	}
 }
 
-static void osc_sub_create_fini(oscar_call_t *h)
+static void sub_create_fini(oscar_call_t *h)
 {
 	oscar_value_free(OSC_HOST_PAYLOAD(h, osc_sub_create_t)->args_copy);
 }
@@ -1176,9 +1175,9 @@ static void osc_sub_create_fini(oscar_call_t *h)
 static const osc_host_op_t osc_sub_create_op = {
 	.name  = "create_by_name",
 	.size  = sizeof(osc_sub_create_t),
-	.run   = osc_sub_create_run,
-	.reply = osc_sub_create_reply,
-	.fini  = osc_sub_create_fini,
+	.run   = sub_create_run,
+	.reply = sub_create_reply,
+	.fini  = sub_create_fini,
 };
 
 int oscar_create_by_name(oscar_pool_t *pool, const char *cls, const char *uid, oscar_value_t *args,

@@ -38,7 +38,7 @@
 //    about peers it heard nothing from (its siblings). Such a lost peer is
 //    retired at once, so that new calls dial whatever runs at its address
 //    next, and it stays only for its held calls and until its socket can
-//    close outside a handshake (osc_peer_retire). Retired peers are
+//    close outside a handshake (peer_retire). Retired peers are
 //    bounded like live ones (max_peers); past the bound, a loss fails its
 //    calls at once.
 #include <inttypes.h>
@@ -72,7 +72,7 @@
 #define OSC_ASKS_MAX    1024
 #define OSC_ASK_KEEP_MS (2 * OSC_DEATH_WAIT_MS)
 // The redial delay of a connection that is dropped once lost (see
-// osc_peer_slow_redial).
+// peer_slow_redial).
 #define OSC_RETIRED_REDIAL_MS 600000
 
 typedef enum osc_net_kind {
@@ -103,9 +103,9 @@ struct osc_peer {
 	nng_dialer    dialer;
 	int           pipes;   // connections up now
 	bool          reached; // ever connected
-	int64_t       used_ms; // loop time of its last use (osc_peer_get)
+	int64_t       used_ms; // loop time of its last use (peer_get)
 	// Small frames wait here until the end of the loop turn, and go as
-	// one NNG message (osc_peer_flush); batch_ids names the calls among
+	// one NNG message (peer_flush); batch_ids names the calls among
 	// them, so that a failed send fails them.
 	osc_wbuf_t  out;
 	uint32_t    out_frames;
@@ -117,7 +117,7 @@ struct osc_peer {
 	// Death reports (see the design note).
 	osc_list_t held;                 // calls pending when the connection dropped
 	bool       asking;               // word of how the pool ended is on its way
-	bool       retired;              // in the retired list (see osc_peer_retire)
+	bool       retired;              // in the retired list (see peer_retire)
 	bool       open;                 // retired, its socket not closed yet
 	int64_t    lost_ms;              // retired: loop time of the loss
 	uint64_t   serial;               // names the peer to that word
@@ -185,7 +185,7 @@ struct osc_transport {
 	atomic_ullong rejected; // messages dropped: no proof, or a replay
 };
 
-static int osc_nng_err(int rv)
+static int nng_err(int rv)
 {
 	switch (rv) {
 	case 0:
@@ -213,7 +213,7 @@ static int osc_nng_err(int rv)
 // ---------------------------------------------------------------------------
 // Pending remote calls by id (actors/map.h)
 
-static osc_call_t *osc_calls_find(osc_transport_t *t, uint64_t id)
+static osc_call_t *calls_find(osc_transport_t *t, uint64_t id)
 {
 	uint64_t    h   = osc_hash_u64(id);
 	size_t      pos = osc_map_first(&t->calls, h);
@@ -229,10 +229,10 @@ static osc_call_t *osc_calls_find(osc_transport_t *t, uint64_t id)
 // ---------------------------------------------------------------------------
 // NNG callbacks (NNG threads: they only post)
 
-// osc_net_post makes a post of what NNG brought (a frame or a connection
+// net_post makes a post of what NNG brought (a frame or a connection
 // event), which the caller then posts past the inbox bound
 // (osc_pool_post_always); NULL when out of memory (msg is then freed).
-static osc_netpost_t *osc_net_post(
+static osc_netpost_t *net_post(
     oscar_pool_t *pool, osc_net_kind_t kind, nng_msg *msg, uint32_t sock_id)
 {
 	osc_netpost_t *np = malloc(sizeof(*np));
@@ -254,7 +254,7 @@ static osc_netpost_t *osc_net_post(
 	return (np);
 }
 
-static void osc_rx_cb(void *arg)
+static void rx_cb(void *arg)
 {
 	oscar_pool_t    *pool = arg;
 	osc_transport_t *t    = pool->transport;
@@ -282,7 +282,7 @@ static void osc_rx_cb(void *arg)
 		// Relaxed: the count only bounds memory.
 		size_t         n = atomic_load_explicit(&pool->inbox.count, memory_order_relaxed);
 		bool           pause = n + 1 >= pool->cfg.inbox_limit;
-		osc_netpost_t *np    = osc_net_post(pool, OSC_NET_FRAME, msg, 0);
+		osc_netpost_t *np    = net_post(pool, OSC_NET_FRAME, msg, 0);
 		if (np != NULL) {
 			np->sender  = sender;
 			np->seq     = seq;
@@ -304,7 +304,7 @@ static void osc_rx_cb(void *arg)
 void osc_transport_resume(oscar_pool_t *pool)
 {
 	osc_transport_t *t = pool->transport;
-	// Seq-cst: pairs with the store in osc_rx_cb.
+	// Seq-cst: pairs with the store in rx_cb.
 	if (t == NULL || !atomic_load(&t->rx_paused) || pool->state != OSC_POOL_RUNNING) {
 		return;
 	}
@@ -316,10 +316,10 @@ void osc_transport_resume(oscar_pool_t *pool)
 	}
 }
 
-// osc_pipe_cb posts a peer's connection event. It names the peer by its
+// pipe_cb posts a peer's connection event. It names the peer by its
 // socket's id, not by pointer, so that the loop may close and free a peer
 // whose last events are still on their way: they then find no peer.
-static void osc_pipe_cb(nng_pipe p, nng_pipe_ev ev, void *arg)
+static void pipe_cb(nng_pipe p, nng_pipe_ev ev, void *arg)
 {
 	oscar_pool_t *pool = arg;
 	uint64_t      pid  = 0;
@@ -333,9 +333,8 @@ static void osc_pipe_cb(nng_pipe p, nng_pipe_ev ev, void *arg)
 	// bounded). The sockets are closed before the pool's loop ends, so
 	// none comes after oscar_pool_free's last drain. Out of memory, the
 	// peer's pending calls keep their deadlines.
-	osc_netpost_t *np =
-	    osc_net_post(pool, ev == NNG_PIPE_EV_ADD_POST ? OSC_NET_UP : OSC_NET_DOWN, NULL,
-	        (uint32_t) nng_socket_id(nng_pipe_socket(p)));
+	osc_netpost_t *np = net_post(pool, ev == NNG_PIPE_EV_ADD_POST ? OSC_NET_UP : OSC_NET_DOWN,
+	    NULL, (uint32_t) nng_socket_id(nng_pipe_socket(p)));
 	if (np != NULL) {
 		np->pid = (int64_t) pid;
 		np->at  = uv_hrtime();
@@ -343,12 +342,12 @@ static void osc_pipe_cb(nng_pipe p, nng_pipe_ev ev, void *arg)
 	}
 }
 
-// osc_in_pipe_cb posts the end of an incoming connection, so that a large
+// in_pipe_cb posts the end of an incoming connection, so that a large
 // message it was sending in pieces is dropped.
-static void osc_in_pipe_cb(nng_pipe p, nng_pipe_ev ev, void *arg)
+static void in_pipe_cb(nng_pipe p, nng_pipe_ev ev, void *arg)
 {
 	oscar_pool_t  *pool = arg;
-	osc_netpost_t *np   = osc_net_post(pool, OSC_NET_IN_DOWN, NULL, nng_pipe_id(p));
+	osc_netpost_t *np   = net_post(pool, OSC_NET_IN_DOWN, NULL, nng_pipe_id(p));
 	(void) ev;
 	if (np != NULL) {
 		osc_pool_post_always(pool, &np->post);
@@ -358,8 +357,8 @@ static void osc_in_pipe_cb(nng_pipe p, nng_pipe_ev ev, void *arg)
 // ---------------------------------------------------------------------------
 // Open and close
 
-// osc_read_file reads a small PEM file into a new string.
-static char *osc_read_file(const char *path)
+// read_file reads a small PEM file into a new string.
+static char *read_file(const char *path)
 {
 	FILE *f = fopen(path, "rb");
 	char *buf;
@@ -378,8 +377,8 @@ static char *osc_read_file(const char *path)
 	return (buf);
 }
 
-// osc_tls_config makes a TLS configuration from the pool's files.
-static int osc_tls_config(
+// tls_config makes a TLS configuration from the pool's files.
+static int tls_config(
     const oscar_pool_t *pool, nng_tls_mode mode, nng_tls_config **out, char *msg, size_t size)
 {
 	const oscar_pool_config_t *c = &pool->cfg;
@@ -387,11 +386,11 @@ static int osc_tls_config(
 	int                        rv;
 	if ((rv = nng_tls_config_alloc(&cfg, mode)) != 0) {
 		snprintf(msg, size, "cannot set up TLS: %s", nng_strerror(rv));
-		return (osc_nng_err(rv));
+		return (nng_err(rv));
 	}
 	if (c->tls_cert_file != NULL || c->tls_key_file != NULL) {
-		char *cert = c->tls_cert_file ? osc_read_file(c->tls_cert_file) : NULL;
-		char *key  = c->tls_key_file ? osc_read_file(c->tls_key_file) : NULL;
+		char *cert = c->tls_cert_file ? read_file(c->tls_cert_file) : NULL;
+		char *key  = c->tls_key_file ? read_file(c->tls_key_file) : NULL;
 		rv         = cert == NULL || key == NULL ? NNG_ENOENT
 		                                         : nng_tls_config_own_cert(cfg, cert, key, NULL);
 		free(cert);
@@ -423,8 +422,8 @@ static int osc_tls_config(
 	return (0);
 }
 
-// osc_url_listens tells whether NNG listens on addr.
-static bool osc_url_listens(const char *addr)
+// url_listens tells whether NNG listens on addr.
+static bool url_listens(const char *addr)
 {
 	static const char *const schemes[] = { "inproc://", "ipc://", "tcp://", "tcp4://",
 		"tcp6://", "tls+tcp://", "abstract://" };
@@ -436,11 +435,11 @@ static bool osc_url_listens(const char *addr)
 	return (false);
 }
 
-// osc_fix_tcp_address rewrites a tcp address after listening: port 0
+// fix_tcp_address rewrites a tcp address after listening: port 0
 // becomes the port bound, and a wildcard host (0.0.0.0, or none) the first
 // external IPv4 address of the machine, or 127.0.0.1, so that the address
 // can be handed to others.
-static void osc_fix_tcp_address(oscar_pool_t *pool, int port)
+static void fix_tcp_address(oscar_pool_t *pool, int port)
 {
 	const char *scheme_end = strstr(pool->address, "://");
 	const char *host       = scheme_end + 3;
@@ -471,9 +470,9 @@ static void osc_fix_tcp_address(oscar_pool_t *pool, int port)
 	snprintf(pool->address, sizeof(pool->address), "%s://%s:%d", scheme, hostname, port);
 }
 
-// osc_listens_beyond_loopback tells whether a tcp address (before the
+// listens_beyond_loopback tells whether a tcp address (before the
 // port and wildcard are fixed) may be reached from other machines.
-static bool osc_listens_beyond_loopback(const char *addr)
+static bool listens_beyond_loopback(const char *addr)
 {
 	static const char *const schemes[] = { "tcp://", "tcp4://", "tcp6://" };
 	const char              *host      = NULL;
@@ -489,14 +488,14 @@ static bool osc_listens_beyond_loopback(const char *addr)
 	          strncmp(host, "[::1]:", 6) == 0));
 }
 
-static void osc_sweep_cb(uv_timer_t *h);
-static void osc_assembly_drop(osc_transport_t *t, osc_assembly_t *a);
+static void sweep_cb(uv_timer_t *h);
+static void assembly_drop(osc_transport_t *t, osc_assembly_t *a);
 
-// osc_warn_open says on stderr, at start, that a pool open to the network
+// warn_open says on stderr, at start, that a pool open to the network
 // trusts whoever reaches it.
-static void osc_warn_open(const oscar_pool_t *pool)
+static void warn_open(const oscar_pool_t *pool)
 {
-	if (pool->cfg.secret_len == 0 && osc_listens_beyond_loopback(pool->address)) {
+	if (pool->cfg.secret_len == 0 && listens_beyond_loopback(pool->address)) {
 		fprintf(stderr,
 		    "oscar: warning: pool %s listens beyond loopback with neither a cluster "
 		    "secret nor TLS: whoever reaches it can create, call and destroy its "
@@ -508,7 +507,7 @@ static void osc_warn_open(const oscar_pool_t *pool)
 int osc_transport_open(oscar_pool_t *pool, char *msg, size_t size)
 {
 	int rv;
-	if (!osc_url_listens(pool->address)) {
+	if (!url_listens(pool->address)) {
 		// Nothing travels: the secret has no use.
 		pool->cfg.secret     = NULL;
 		pool->cfg.secret_len = 0;
@@ -537,28 +536,27 @@ int osc_transport_open(oscar_pool_t *pool, char *msg, size_t size)
 		// The pool's own copy, for its sub pools.
 		pool->cfg.secret = t->auth.secret;
 	}
-	osc_warn_open(pool);
+	warn_open(pool);
 	if ((rv = nng_pull0_open(&t->in)) != 0) {
 		snprintf(msg, size, "cannot open a socket: %s", nng_strerror(rv));
 		osc_auth_fini(&t->auth);
 		free(t);
-		return (osc_nng_err(rv));
+		return (nng_err(rv));
 	}
 	// No message is larger than a piece (or a batch of small frames), so
 	// NNG, which allocates what a message's length prefix says before
 	// reading it, never reserves more than that on a peer's word.
 	nng_socket_set_size(
 	    t->in, NNG_OPT_RECVMAXSZ, OSC_WIRE_PIECE_MAX + OSC_WIRE_PIECE + OSC_AUTH_TRAILER);
-	nng_pipe_notify(t->in, NNG_PIPE_EV_REM_POST, osc_in_pipe_cb, pool);
+	nng_pipe_notify(t->in, NNG_PIPE_EV_REM_POST, in_pipe_cb, pool);
 	bool tls = strncmp(pool->address, "tls+", 4) == 0;
-	if (tls &&
-	    (rv = osc_tls_config(pool, NNG_TLS_MODE_SERVER, &t->tls_server, msg, size)) != 0) {
+	if (tls && (rv = tls_config(pool, NNG_TLS_MODE_SERVER, &t->tls_server, msg, size)) != 0) {
 		nng_close(t->in);
 		osc_auth_fini(&t->auth);
 		free(t);
 		return (rv);
 	}
-	if ((rv = nng_aio_alloc(&t->rx, osc_rx_cb, pool)) != 0 ||
+	if ((rv = nng_aio_alloc(&t->rx, rx_cb, pool)) != 0 ||
 	    (rv = nng_listener_create(&t->listener, t->in, pool->address)) != 0 ||
 	    (tls &&
 	        (rv = nng_listener_set_ptr(t->listener, NNG_OPT_TLS_CONFIG, t->tls_server)) != 0) ||
@@ -573,12 +571,12 @@ int osc_transport_open(oscar_pool_t *pool, char *msg, size_t size)
 		}
 		osc_auth_fini(&t->auth);
 		free(t);
-		return (osc_nng_err(rv));
+		return (nng_err(rv));
 	}
 	int port;
 	if ((strncmp(pool->address, "tcp", 3) == 0 || tls) &&
 	    nng_listener_get_int(t->listener, NNG_OPT_TCP_BOUND_PORT, &port) == 0) {
-		osc_fix_tcp_address(pool, port);
+		fix_tcp_address(pool, port);
 	}
 	atomic_init(&t->rx_paused, false);
 	uv_prepare_init(&pool->loop, &t->flusher);
@@ -589,24 +587,24 @@ int osc_transport_open(oscar_pool_t *pool, char *msg, size_t size)
 	                      ? pool->cfg.peer_connect_ms
 	                      : pool->cfg.peer_idle_ms;
 	every           = every / 2 < 10 ? 10 : every / 2 > 1000 ? 1000 : every / 2;
-	uv_timer_start(&t->sweeper, osc_sweep_cb, (uint64_t) every, (uint64_t) every);
+	uv_timer_start(&t->sweeper, sweep_cb, (uint64_t) every, (uint64_t) every);
 	pool->transport = t;
 	nng_recv_aio(t->in, t->rx);
 	return (0);
 }
 
-static int osc_peer_flush(oscar_pool_t *pool, osc_peer_t *peer, oscar_error_t *err);
+static int peer_flush(oscar_pool_t *pool, osc_peer_t *peer, oscar_error_t *err);
 
-static void osc_peer_release(osc_peer_t *p)
+static void peer_release(osc_peer_t *p)
 {
 	osc_wbuf_fini(&p->out);
 	free(p->batch_ids);
 	free(p);
 }
 
-// osc_transport_closed_cb frees the transport once libuv is done with
+// transport_closed_cb frees the transport once libuv is done with
 // both of its handles, which live inside it.
-static void osc_transport_closed_cb(uv_handle_t *h)
+static void transport_closed_cb(uv_handle_t *h)
 {
 	osc_transport_t *t = h->data;
 	if (--t->handles == 0) {
@@ -614,10 +612,10 @@ static void osc_transport_closed_cb(uv_handle_t *h)
 	}
 }
 
-// osc_peer_close closes peer p's connection and frees it. Its pending
+// peer_close closes peer p's connection and frees it. Its pending
 // calls must be gone already; what it still had to send is dropped. Its
-// connection events still on their way find no peer (osc_pipe_cb).
-static void osc_peer_close(osc_transport_t *t, osc_peer_t *p)
+// connection events still on their way find no peer (pipe_cb).
+static void peer_close(osc_transport_t *t, osc_peer_t *p)
 {
 	for (osc_peer_t **pp = &t->peers; *pp != NULL; pp = &(*pp)->next) {
 		if (*pp == p) {
@@ -635,11 +633,11 @@ static void osc_peer_close(osc_transport_t *t, osc_peer_t *p)
 	}
 	nng_close(p->sock);
 	t->npeers--;
-	osc_peer_release(p);
+	peer_release(p);
 }
 
-// osc_peer_shut closes the socket of retired peer p, if still open.
-static void osc_peer_shut(osc_peer_t *p)
+// peer_shut closes the socket of retired peer p, if still open.
+static void peer_shut(osc_peer_t *p)
 {
 	if (p->open) {
 		p->open = false;
@@ -647,10 +645,10 @@ static void osc_peer_shut(osc_peer_t *p)
 	}
 }
 
-// osc_peer_forget frees retired peer p, whose held calls are gone.
-static void osc_peer_forget(osc_transport_t *t, osc_peer_t *p)
+// peer_forget frees retired peer p, whose held calls are gone.
+static void peer_forget(osc_transport_t *t, osc_peer_t *p)
 {
-	osc_peer_shut(p);
+	peer_shut(p);
 	for (osc_peer_t **pp = &t->retired; *pp != NULL; pp = &(*pp)->next) {
 		if (*pp == p) {
 			*pp = p->next;
@@ -658,13 +656,13 @@ static void osc_peer_forget(osc_transport_t *t, osc_peer_t *p)
 		}
 	}
 	t->nretired--;
-	osc_peer_release(p);
+	peer_release(p);
 }
 
-// osc_sweep_cb closes the peers that have no call pending and either were
+// sweep_cb closes the peers that have no call pending and either were
 // not connected for peer_connect_ms (an address that cannot be reached:
 // never redialled for long) or were not used for peer_idle_ms.
-static void osc_sweep_cb(uv_timer_t *h)
+static void sweep_cb(uv_timer_t *h)
 {
 	oscar_pool_t    *pool = h->data;
 	osc_transport_t *t    = pool->transport;
@@ -676,7 +674,7 @@ static void osc_sweep_cb(uv_timer_t *h)
 		if (osc_list_empty(&p->calls) && osc_list_empty(&p->held) && !p->dirty &&
 		    ((p->pipes == 0 && quiet >= pool->cfg.peer_connect_ms) ||
 		        quiet >= pool->cfg.peer_idle_ms)) {
-			osc_peer_close(t, p);
+			peer_close(t, p);
 		}
 	}
 	// A retired peer whose connection did not come back within
@@ -685,17 +683,17 @@ static void osc_sweep_cb(uv_timer_t *h)
 	for (osc_peer_t *p = t->retired; p != NULL; p = next) {
 		next = p->next;
 		if (now - p->lost_ms >= pool->cfg.peer_connect_ms) {
-			osc_peer_shut(p);
+			peer_shut(p);
 		}
 		if (osc_list_empty(&p->held) && !p->open) {
-			osc_peer_forget(t, p);
+			peer_forget(t, p);
 		}
 	}
 	// A large message that stopped arriving gives its memory back.
 	for (size_t i = 0; i < t->assemblies.cap; i++) {
 		osc_assembly_t *a = osc_map_at(&t->assemblies, i);
 		if (a != NULL && now - a->last_ms >= pool->cfg.peer_idle_ms) {
-			osc_assembly_drop(t, a);
+			assembly_drop(t, a);
 		}
 	}
 }
@@ -725,18 +723,18 @@ void osc_transport_close(oscar_pool_t *pool)
 	osc_peer_t *p;
 	for (p = t->peers; p != NULL; p = p->next) {
 		oscar_error_t err;
-		(void) osc_peer_flush(pool, p, &err); // answers already owed
+		(void) peer_flush(pool, p, &err); // answers already owed
 	}
 	t->dirty = NULL;
 	while ((p = t->peers) != NULL) {
 		t->peers = p->next;
 		nng_close(p->sock);
-		osc_peer_release(p);
+		peer_release(p);
 	}
 	while ((p = t->retired) != NULL) {
 		t->retired = p->next;
-		osc_peer_shut(p);
-		osc_peer_release(p);
+		peer_shut(p);
+		peer_release(p);
 	}
 	while (t->asks != NULL) {
 		osc_ask_t *a = t->asks;
@@ -769,18 +767,18 @@ void osc_transport_close(oscar_pool_t *pool)
 	osc_auth_fini(&t->auth);
 	pool->transport = NULL;
 	// The loop still links the handles until their close callbacks have
-	// run, so the memory goes only then (osc_transport_closed_cb).
+	// run, so the memory goes only then (transport_closed_cb).
 	t->handles      = 2;
 	t->flusher.data = t;
 	t->sweeper.data = t;
-	uv_close((uv_handle_t *) &t->flusher, osc_transport_closed_cb);
-	uv_close((uv_handle_t *) &t->sweeper, osc_transport_closed_cb);
+	uv_close((uv_handle_t *) &t->flusher, transport_closed_cb);
+	uv_close((uv_handle_t *) &t->sweeper, transport_closed_cb);
 }
 
 // ---------------------------------------------------------------------------
 // Peers and sending
 
-// osc_peer_evict makes room for a new peer when max_peers are open, by
+// peer_evict makes room for a new peer when max_peers are open, by
 // closing one whose connection came up and went down since, with nothing
 // pending (the one used longest ago). Live connections are never taken
 // from their pools for a newcomer, and peers still trying to connect for
@@ -788,7 +786,7 @@ void osc_transport_close(oscar_pool_t *pool)
 // flood of unreachable reply addresses costs one failed lookup each, not
 // a close and a dial, and takes nothing from anyone. OSCAR_EMBOXFULL when
 // no peer can go.
-static int osc_peer_evict(oscar_pool_t *pool, oscar_error_t *err)
+static int peer_evict(oscar_pool_t *pool, oscar_error_t *err)
 {
 	osc_transport_t *t      = pool->transport;
 	osc_peer_t      *victim = NULL;
@@ -815,17 +813,17 @@ static int osc_peer_evict(oscar_pool_t *pool, oscar_error_t *err)
 		    pool->cfg.max_peers);
 		return (OSCAR_EMBOXFULL);
 	}
-	osc_peer_close(t, victim);
+	peer_close(t, victim);
 	return (0);
 }
 
-static int osc_send_frame(oscar_pool_t *pool, osc_peer_t *peer, const osc_frame_t *f,
+static int send_frame(oscar_pool_t *pool, osc_peer_t *peer, const osc_frame_t *f,
     const oscar_value_t *payload, oscar_error_t *err);
 
-// osc_send_home tells a new peer, first thing, that this pool is a sub
+// send_home tells a new peer, first thing, that this pool is a sub
 // pool, of which main pool, and its pid, so that the peer knows whom to
 // ask if the connection drops (see the design note).
-static void osc_send_home(oscar_pool_t *pool, osc_peer_t *peer)
+static void send_home(oscar_pool_t *pool, osc_peer_t *peer)
 {
 	osc_frame_t    f;
 	oscar_error_t  err;
@@ -839,11 +837,11 @@ static void osc_send_home(oscar_pool_t *pool, osc_peer_t *peer)
 	f.type = OSC_MSG_CONTROL;
 	snprintf(f.source, sizeof(f.source), "%s", pool->address);
 	snprintf(f.method, sizeof(f.method), "home");
-	(void) osc_send_frame(pool, peer, &f, v, &err);
+	(void) send_frame(pool, peer, &f, v, &err);
 	oscar_value_free(v);
 }
 
-static osc_peer_t *osc_peer_get(oscar_pool_t *pool, const char *addr, oscar_error_t *err)
+static osc_peer_t *peer_get(oscar_pool_t *pool, const char *addr, oscar_error_t *err)
 {
 	osc_transport_t *t   = pool->transport;
 	int64_t          now = (int64_t) uv_now(&pool->loop);
@@ -854,7 +852,7 @@ static osc_peer_t *osc_peer_get(oscar_pool_t *pool, const char *addr, oscar_erro
 			return (p);
 		}
 	}
-	if (t->npeers >= pool->cfg.max_peers && osc_peer_evict(pool, err) != 0) {
+	if (t->npeers >= pool->cfg.max_peers && peer_evict(pool, err) != 0) {
 		return (NULL);
 	}
 	osc_peer_t *p = calloc(1, sizeof(*p));
@@ -865,24 +863,24 @@ static osc_peer_t *osc_peer_get(oscar_pool_t *pool, const char *addr, oscar_erro
 	p->pool = pool;
 	snprintf(p->addr, sizeof(p->addr), "%s", addr);
 	if ((rv = nng_push0_open(&p->sock)) != 0) {
-		osc_error_set(err, pool, osc_nng_err(rv), "", "", "cannot open a socket to %s: %s",
+		osc_error_set(err, pool, nng_err(rv), "", "", "cannot open a socket to %s: %s",
 		    addr, nng_strerror(rv));
 		free(p);
 		return (NULL);
 	}
 	nng_socket_set_int(p->sock, NNG_OPT_SENDBUF, OSC_PEER_SENDBUF);
-	nng_pipe_notify(p->sock, NNG_PIPE_EV_ADD_POST, osc_pipe_cb, pool);
-	nng_pipe_notify(p->sock, NNG_PIPE_EV_REM_POST, osc_pipe_cb, pool);
+	nng_pipe_notify(p->sock, NNG_PIPE_EV_ADD_POST, pipe_cb, pool);
+	nng_pipe_notify(p->sock, NNG_PIPE_EV_REM_POST, pipe_cb, pool);
 	if ((rv = nng_dialer_create(&p->dialer, p->sock, addr)) != 0) {
-		osc_error_set(err, pool, osc_nng_err(rv), "", "", "cannot reach %s: %s", addr,
-		    nng_strerror(rv));
+		osc_error_set(
+		    err, pool, nng_err(rv), "", "", "cannot reach %s: %s", addr, nng_strerror(rv));
 		nng_close(p->sock);
 		free(p);
 		return (NULL);
 	}
 	if (strncmp(addr, "tls+", 4) == 0) {
 		char why[OSCAR_ERRMSG_MAX];
-		if (t->tls_client == NULL && (rv = osc_tls_config(pool, NNG_TLS_MODE_CLIENT,
+		if (t->tls_client == NULL && (rv = tls_config(pool, NNG_TLS_MODE_CLIENT,
 		                                  &t->tls_client, why, sizeof(why))) != 0) {
 			osc_error_set(err, pool, rv, "", "", "cannot reach %s: %s", addr, why);
 			nng_close(p->sock);
@@ -890,7 +888,7 @@ static osc_peer_t *osc_peer_get(oscar_pool_t *pool, const char *addr, oscar_erro
 			return (NULL);
 		}
 		if ((rv = nng_dialer_set_ptr(p->dialer, NNG_OPT_TLS_CONFIG, t->tls_client)) != 0) {
-			osc_error_set(err, pool, osc_nng_err(rv), "", "",
+			osc_error_set(err, pool, nng_err(rv), "", "",
 			    "cannot reach %s over TLS: %s", addr, nng_strerror(rv));
 			nng_close(p->sock);
 			free(p);
@@ -900,8 +898,8 @@ static osc_peer_t *osc_peer_get(oscar_pool_t *pool, const char *addr, oscar_erro
 	nng_dialer_set_ms(p->dialer, NNG_OPT_RECONNMINT, 10);
 	nng_dialer_set_ms(p->dialer, NNG_OPT_RECONNMAXT, 1000);
 	if ((rv = nng_dialer_start(p->dialer, NNG_FLAG_NONBLOCK)) != 0) {
-		osc_error_set(err, pool, osc_nng_err(rv), "", "", "cannot reach %s: %s", addr,
-		    nng_strerror(rv));
+		osc_error_set(
+		    err, pool, nng_err(rv), "", "", "cannot reach %s: %s", addr, nng_strerror(rv));
 		nng_close(p->sock);
 		free(p);
 		return (NULL);
@@ -920,14 +918,14 @@ static osc_peer_t *osc_peer_get(oscar_pool_t *pool, const char *addr, oscar_erro
 	t->peers = p;
 	t->npeers++;
 	if (pool->home[0] != '\0' && strcmp(addr, pool->home) != 0) {
-		osc_send_home(pool, p);
+		send_home(pool, p);
 	}
 	return (p);
 }
 
-// osc_send_msg hands one NNG message to peer's socket; on failure the
+// send_msg hands one NNG message to peer's socket; on failure the
 // message is freed and err says why.
-static int osc_send_msg(oscar_pool_t *pool, osc_peer_t *peer, nng_msg *m, const char *target,
+static int send_msg(oscar_pool_t *pool, osc_peer_t *peer, nng_msg *m, const char *target,
     const char *method, oscar_error_t *err)
 {
 	osc_transport_t *t = pool->transport;
@@ -942,16 +940,16 @@ static int osc_send_msg(oscar_pool_t *pool, osc_peer_t *peer, nng_msg *m, const 
 		return (0);
 	}
 	nng_msg_free(m);
-	int code = osc_nng_err(rv);
+	int code = nng_err(rv);
 	osc_error_set(err, pool, code, target, method,
 	    code == OSCAR_EMBOXFULL ? "send queue to %s is full (%s)" : "cannot send to %s: %s",
 	    peer->addr, nng_strerror(rv));
 	return (code);
 }
 
-// osc_peer_flush sends the frames waiting for peer as one message. If that
+// peer_flush sends the frames waiting for peer as one message. If that
 // fails, the calls among them fail with the reason.
-static int osc_peer_flush(oscar_pool_t *pool, osc_peer_t *peer, oscar_error_t *err)
+static int peer_flush(oscar_pool_t *pool, osc_peer_t *peer, oscar_error_t *err)
 {
 	nng_msg *m  = NULL;
 	int      rv = 0;
@@ -967,11 +965,11 @@ static int osc_peer_flush(oscar_pool_t *pool, osc_peer_t *peer, oscar_error_t *e
 		rv = OSCAR_ENOMEM;
 		osc_error_set(err, pool, rv, "", "", "no memory for a message to %s", peer->addr);
 	} else {
-		rv = osc_send_msg(pool, peer, m, "", "", err);
+		rv = send_msg(pool, peer, m, "", "", err);
 	}
 	if (rv != 0) {
 		for (size_t i = 0; i < peer->batch_len; i++) {
-			osc_call_t *c = osc_calls_find(pool->transport, peer->batch_ids[i]);
+			osc_call_t *c = calls_find(pool->transport, peer->batch_ids[i]);
 			if (c != NULL) {
 				osc_call_complete(c, rv, NULL, err);
 			}
@@ -983,9 +981,9 @@ static int osc_peer_flush(oscar_pool_t *pool, osc_peer_t *peer, oscar_error_t *e
 	return (rv);
 }
 
-// osc_flush_cb runs before the loop waits for I/O: what this turn queued
+// flush_cb runs before the loop waits for I/O: what this turn queued
 // for each peer leaves now, so coalescing adds no latency.
-static void osc_flush_cb(uv_prepare_t *h)
+static void flush_cb(uv_prepare_t *h)
 {
 	oscar_pool_t    *pool   = h->data;
 	osc_transport_t *t      = pool->transport;
@@ -995,7 +993,7 @@ static void osc_flush_cb(uv_prepare_t *h)
 		oscar_error_t err;
 		t->dirty = p->dirty_next;
 		p->dirty = false;
-		failed   = osc_peer_flush(pool, p, &err) != 0 || failed;
+		failed   = peer_flush(pool, p, &err) != 0 || failed;
 	}
 	uv_prepare_stop(h);
 	if (failed) {
@@ -1005,12 +1003,12 @@ static void osc_flush_cb(uv_prepare_t *h)
 	}
 }
 
-// osc_send_pieces sends a large frame (its encoding w, then its
+// send_pieces sends a large frame (its encoding w, then its
 // out-of-band buffers, total bytes) as pieces of at most
 // OSC_WIRE_PIECE_MAX bytes, each a message of its own. If one cannot be
 // sent, the rest are not: the receiver drops the unfinished message when
 // the next one starts.
-static int osc_send_pieces(oscar_pool_t *pool, osc_peer_t *peer, const osc_wbuf_t *w,
+static int send_pieces(oscar_pool_t *pool, osc_peer_t *peer, const osc_wbuf_t *w,
     const osc_oob_t *oob, size_t total, const osc_frame_t *f, oscar_error_t *err)
 {
 	uint32_t src = 0; // 0: w, i + 1: oob->bufs[i]
@@ -1047,7 +1045,7 @@ static int osc_send_pieces(oscar_pool_t *pool, osc_peer_t *peer, const osc_wbuf_
 			}
 		}
 		int rv;
-		if ((rv = osc_send_msg(pool, peer, m, f->target, f->method, err)) != 0) {
+		if ((rv = send_msg(pool, peer, m, f->target, f->method, err)) != 0) {
 			return (rv);
 		}
 		off += n;
@@ -1055,11 +1053,11 @@ static int osc_send_pieces(oscar_pool_t *pool, osc_peer_t *peer, const osc_wbuf_
 	return (0);
 }
 
-// osc_send_frame encodes f (with payload) for peer. A small frame joins
+// send_frame encodes f (with payload) for peer. A small frame joins
 // the turn's batch for that peer; a large one (or one with out-of-band
 // buffers) goes at once, after the batch, so order is kept. id, when not
 // 0, is the call waiting for an answer to f.
-static int osc_send_frame(oscar_pool_t *pool, osc_peer_t *peer, const osc_frame_t *f,
+static int send_frame(oscar_pool_t *pool, osc_peer_t *peer, const osc_frame_t *f,
     const oscar_value_t *payload, oscar_error_t *err)
 {
 	osc_transport_t *t = pool->transport;
@@ -1087,7 +1085,7 @@ static int osc_send_frame(oscar_pool_t *pool, osc_peer_t *peer, const osc_frame_
 	}
 	if (oob.n == 0 && total < OSC_COALESCE_FRAME) {
 		if (peer->out.len + total > OSC_COALESCE_MAX &&
-		    (rv = osc_peer_flush(pool, peer, err)) != 0) {
+		    (rv = peer_flush(pool, peer, err)) != 0) {
 			goto done;
 		}
 		if (f->id != 0 && f->type != OSC_MSG_RESULT && f->type != OSC_MSG_ERROR &&
@@ -1117,15 +1115,15 @@ static int osc_send_frame(oscar_pool_t *pool, osc_peer_t *peer, const osc_frame_
 			peer->dirty      = true;
 			peer->dirty_next = t->dirty;
 			t->dirty         = peer;
-			uv_prepare_start(&t->flusher, osc_flush_cb);
+			uv_prepare_start(&t->flusher, flush_cb);
 		}
 		goto done;
 	}
-	if ((rv = osc_peer_flush(pool, peer, err)) != 0) {
+	if ((rv = peer_flush(pool, peer, err)) != 0) {
 		goto done;
 	}
 	if (total > OSC_WIRE_PIECE_MAX) {
-		rv = osc_send_pieces(pool, peer, &w, &oob, total, f, err);
+		rv = send_pieces(pool, peer, &w, &oob, total, f, err);
 		goto done;
 	}
 	// Room for the trailer too, so that sealing never moves the bytes.
@@ -1143,7 +1141,7 @@ static int osc_send_frame(oscar_pool_t *pool, osc_peer_t *peer, const osc_frame_
 	for (uint32_t i = 0; i < oob.n; i++) {
 		nng_msg_append(m, oob.bufs[i].ptr, oob.bufs[i].len);
 	}
-	rv = osc_send_msg(pool, peer, m, f->target, f->method, err);
+	rv = send_msg(pool, peer, m, f->target, f->method, err);
 done:
 	osc_oob_fini(&oob);
 	osc_wbuf_fini(&w);
@@ -1153,7 +1151,7 @@ done:
 // ---------------------------------------------------------------------------
 // Calls to other pools
 
-static int osc_remote_send(oscar_pool_t *pool, osc_peer_t *peer, osc_frame_t *f,
+static int remote_send(oscar_pool_t *pool, osc_peer_t *peer, osc_frame_t *f,
     const osc_call_desc_t *d, bool reply, osc_call_t **callp, uint64_t *chain, oscar_error_t *err);
 
 int osc_remote_start(
@@ -1175,7 +1173,7 @@ int osc_remote_start(
 		    "no route from %s to %s: this pool has no transport", pool->address, ref->addr);
 		return (OSCAR_EADDRINVAL);
 	}
-	osc_peer_t *peer = osc_peer_get(pool, ref->addr, err);
+	osc_peer_t *peer = peer_get(pool, ref->addr, err);
 	if (peer == NULL) {
 		oscar_value_free(args);
 		snprintf(err->actor, sizeof(err->actor), "%s", ref->uid);
@@ -1206,14 +1204,14 @@ int osc_remote_start(
 		f.chain                  = chain;
 		f.chain_len              = parent->chain_len + 1;
 	}
-	return (osc_remote_send(pool, peer, &f, d, kind != OSC_REQ_TELL, callp, chain, err));
+	return (remote_send(pool, peer, &f, d, kind != OSC_REQ_TELL, callp, chain, err));
 }
 
-// osc_remote_send sends frame f with d->args (consumed) to peer and, when
+// remote_send sends frame f with d->args (consumed) to peer and, when
 // a reply is expected, registers the call record that waits for it, as d
 // describes (its target and method are f's). chain (owned, may be NULL)
 // is released.
-static int osc_remote_send(oscar_pool_t *pool, osc_peer_t *peer, osc_frame_t *f,
+static int remote_send(oscar_pool_t *pool, osc_peer_t *peer, osc_frame_t *f,
     const osc_call_desc_t *d, bool reply, osc_call_t **callp, uint64_t *chain, oscar_error_t *err)
 {
 	osc_transport_t *t    = pool->transport;
@@ -1233,7 +1231,7 @@ static int osc_remote_send(oscar_pool_t *pool, osc_peer_t *peer, osc_frame_t *f,
 		f->id         = c->id;
 		f->timeout_ms = (uint64_t) c->timeout_ms;
 	}
-	rv = osc_send_frame(pool, peer, f, args, err);
+	rv = send_frame(pool, peer, f, args, err);
 	free(chain);
 	oscar_value_free(args);
 	if (rv != 0) {
@@ -1262,7 +1260,7 @@ int osc_remote_control(oscar_pool_t *pool, int type, const char *addr, const cha
 		    "no route from %s to %s: this pool has no transport", pool->address, addr);
 		return (OSCAR_EADDRINVAL);
 	}
-	osc_peer_t *peer = osc_peer_get(pool, addr, err);
+	osc_peer_t *peer = peer_get(pool, addr, err);
 	if (peer == NULL) {
 		oscar_value_free(args);
 		return (err->code);
@@ -1277,7 +1275,7 @@ int osc_remote_control(oscar_pool_t *pool, int type, const char *addr, const cha
 		.timeout_ms = timeout_ms,
 		.host       = h,
 	};
-	return (osc_remote_send(pool, peer, &f, &d, true, h != NULL ? &h->call : NULL, NULL, err));
+	return (remote_send(pool, peer, &f, &d, true, h != NULL ? &h->call : NULL, NULL, err));
 }
 
 void osc_remote_detach(osc_call_t *c)
@@ -1297,7 +1295,7 @@ void osc_remote_cancel(osc_call_t *c)
 	f.id   = c->id;
 	snprintf(f.source, sizeof(f.source), "%s", c->pool->address);
 	// If the cancel cannot be queued, the call's deadline still holds.
-	(void) osc_send_frame(c->pool, c->peer, &f, NULL, &err);
+	(void) send_frame(c->pool, c->peer, &f, NULL, &err);
 }
 
 void osc_remote_timeout(const osc_call_t *c, oscar_error_t *err)
@@ -1316,13 +1314,13 @@ void osc_remote_timeout(const osc_call_t *c, oscar_error_t *err)
 // ---------------------------------------------------------------------------
 // Answering calls from other pools
 
-static void osc_route_unlink(osc_transport_t *t, osc_route_t *r)
+static void route_unlink(osc_transport_t *t, osc_route_t *r)
 {
 	osc_list_remove(&t->routes, &r->node);
 }
 
-// osc_answer sends a result or error frame for call id to source.
-static void osc_answer(oscar_pool_t *pool, const char *source, uint64_t id, int code,
+// send_answer sends a result or error frame for call id to source.
+static void send_answer(oscar_pool_t *pool, const char *source, uint64_t id, int code,
     const oscar_value_t *value, const oscar_error_t *err)
 {
 	osc_frame_t   f;
@@ -1330,7 +1328,7 @@ static void osc_answer(oscar_pool_t *pool, const char *source, uint64_t id, int 
 	if (source[0] == '\0' || id == 0) {
 		return; // a tell: nobody to answer
 	}
-	osc_peer_t *peer = osc_peer_get(pool, source, &send_err);
+	osc_peer_t *peer = peer_get(pool, source, &send_err);
 	if (peer == NULL) {
 		return;
 	}
@@ -1343,12 +1341,12 @@ static void osc_answer(oscar_pool_t *pool, const char *source, uint64_t id, int 
 		f.error      = *err;
 		f.error.code = code;
 	}
-	if (osc_send_frame(pool, peer, &f, code == 0 ? value : NULL, &send_err) != 0 && code == 0) {
+	if (send_frame(pool, peer, &f, code == 0 ? value : NULL, &send_err) != 0 && code == 0) {
 		// The reply cannot travel (too large, say): tell the caller so.
 		f.type      = OSC_MSG_ERROR;
 		f.has_error = true;
 		f.error     = send_err;
-		(void) osc_send_frame(pool, peer, &f, NULL, &send_err);
+		(void) send_frame(pool, peer, &f, NULL, &send_err);
 	}
 }
 
@@ -1366,8 +1364,8 @@ void osc_route_answer(oscar_pool_t *pool, struct osc_route *r, int code, const o
 	if (pool->transport == NULL) {
 		return; // closed: the route went with it
 	}
-	osc_answer(pool, r->source, r->id, code, value, err);
-	osc_route_unlink(pool->transport, r);
+	send_answer(pool, r->source, r->id, code, value, err);
+	route_unlink(pool->transport, r);
 	free(r);
 }
 
@@ -1375,7 +1373,7 @@ void osc_remote_reply(
     osc_req_t *req, int code, const oscar_value_t *value, const oscar_error_t *err)
 {
 	osc_route_t *r = req->route;
-	osc_answer(req->actor->pool, r->source, r->id, code, value, err);
+	send_answer(req->actor->pool, r->source, r->id, code, value, err);
 	osc_remote_forget(req);
 }
 
@@ -1384,22 +1382,22 @@ void osc_remote_forget(osc_req_t *req)
 	osc_route_t     *r = req->route;
 	osc_transport_t *t = req->actor->pool->transport;
 	if (t != NULL) {
-		osc_route_unlink(t, r);
+		route_unlink(t, r);
 	}
 	req->route = NULL;
 	free(r);
 }
 
-static void osc_answer_error(
+static void answer_error(
     oscar_pool_t *pool, const osc_frame_t *f, int code, const char *fmt, const char *arg)
 {
 	oscar_error_t err;
 	osc_error_set(&err, pool, code, f->target, f->method, fmt, arg);
-	osc_answer(pool, f->source, f->id, code, NULL, &err);
+	send_answer(pool, f->source, f->id, code, NULL, &err);
 }
 
-// osc_serve_call queues a call, tell or batch that came from another pool.
-static void osc_serve_call(oscar_pool_t *pool, const osc_frame_t *f)
+// serve_call queues a call, tell or batch that came from another pool.
+static void serve_call(oscar_pool_t *pool, const osc_frame_t *f)
 {
 	osc_transport_t *t = pool->transport;
 	oscar_error_t    err;
@@ -1407,24 +1405,24 @@ static void osc_serve_call(oscar_pool_t *pool, const osc_frame_t *f)
 	bool             tell = f->type == OSC_MSG_TELL;
 	osc_actor_t     *a    = osc_actor_find(pool, f->target);
 	if (a == NULL) {
-		osc_answer_error(pool, f, OSCAR_ENOACTOR, "no actor %s in pool", f->target);
+		answer_error(pool, f, OSCAR_ENOACTOR, "no actor %s in pool", f->target);
 		return;
 	}
 	const oscar_method_t *m = osc_method_find(a->cls, f->method);
 	if (m == NULL) {
 		osc_error_set(&err, pool, OSCAR_ENOMETHOD, f->target, f->method,
 		    "actor %s (class %s) has no method '%s'", f->target, a->cls->name, f->method);
-		osc_answer(pool, f->source, f->id, OSCAR_ENOMETHOD, NULL, &err);
+		send_answer(pool, f->source, f->id, OSCAR_ENOMETHOD, NULL, &err);
 		return;
 	}
 	int rv = osc_frame_payload(f, &args);
 	if (rv != 0) {
-		osc_answer_error(pool, f, rv, "malformed arguments for %s", f->method);
+		answer_error(pool, f, rv, "malformed arguments for %s", f->method);
 		return;
 	}
 	if (f->type == OSC_MSG_BATCH && (args == NULL || args->type != OSCAR_ARRAY)) {
 		oscar_value_free(args);
-		osc_answer_error(
+		answer_error(
 		    pool, f, OSCAR_EBADARGS, "a batch takes an array of per-call %s", "arguments");
 		return;
 	}
@@ -1441,7 +1439,7 @@ static void osc_serve_call(oscar_pool_t *pool, const osc_frame_t *f)
 			req->replied = true;
 			osc_req_maybe_free(req);
 		}
-		osc_answer_error(pool, f, OSCAR_ENOMEM, "no memory for %s", f->method);
+		answer_error(pool, f, OSCAR_ENOMEM, "no memory for %s", f->method);
 		return;
 	}
 	if (f->chain_len != 0) {
@@ -1457,18 +1455,18 @@ static void osc_serve_call(oscar_pool_t *pool, const osc_frame_t *f)
 	}
 	if ((rv = osc_actor_enqueue(a, req, &err)) != 0) {
 		if (r != NULL) {
-			osc_answer(pool, f->source, f->id, rv, NULL, &err);
+			send_answer(pool, f->source, f->id, rv, NULL, &err);
 		}
 		req->replied = true;
 		osc_req_maybe_free(req); // forgets the route
 	}
 }
 
-// osc_take_reply completes the pending call a result or error frame
+// take_reply completes the pending call a result or error frame
 // answers; an answer to nothing (late, or forged) is dropped.
-static void osc_take_reply(oscar_pool_t *pool, const osc_frame_t *f)
+static void take_reply(oscar_pool_t *pool, const osc_frame_t *f)
 {
-	osc_call_t    *c = osc_calls_find(pool->transport, f->id);
+	osc_call_t    *c = calls_find(pool->transport, f->id);
 	oscar_value_t *value;
 	if (c == NULL || strcmp(c->peer->addr, f->source) != 0) {
 		return;
@@ -1487,7 +1485,7 @@ static void osc_take_reply(oscar_pool_t *pool, const osc_frame_t *f)
 	osc_call_complete(c, 0, value, NULL);
 }
 
-static void osc_serve_cancel(oscar_pool_t *pool, const osc_frame_t *f)
+static void serve_cancel(oscar_pool_t *pool, const osc_frame_t *f)
 {
 	for (osc_route_t *r = OSC_LIST_FIRST(&pool->transport->routes, osc_route_t, node);
 	     r != NULL; r   = OSC_LIST_NEXT(r, osc_route_t, node)) {
@@ -1500,28 +1498,28 @@ static void osc_serve_cancel(oscar_pool_t *pool, const osc_frame_t *f)
 	}
 }
 
-// osc_actor_protected tells whether a's class forbids other pools to
+// actor_protected tells whether a's class forbids other pools to
 // destroy or replace it.
-static bool osc_actor_protected(const osc_actor_t *a)
+static bool actor_protected(const osc_actor_t *a)
 {
 	return ((a->cls->flags & OSCAR_CLASS_PROTECTED) != 0);
 }
 
-// osc_answer_protected refuses a destroy or a create over protected actor
+// answer_protected refuses a destroy or a create over protected actor
 // a; what says which ("destroyed", "replaced").
-static void osc_answer_protected(
+static void answer_protected(
     oscar_pool_t *pool, const osc_frame_t *f, const osc_actor_t *a, const char *what)
 {
 	oscar_error_t err;
 	osc_error_set(&err, pool, OSCAR_EPROTECTED, f->target, osc_msg_type_name((int) f->type),
 	    "actor %s (class %s) is protected: it cannot be %s from another pool (%s)", f->target,
 	    a->cls->name, what, f->source);
-	osc_answer(pool, f->source, f->id, OSCAR_EPROTECTED, NULL, &err);
+	send_answer(pool, f->source, f->id, OSCAR_EPROTECTED, NULL, &err);
 }
 
-// osc_serve_control answers create, has, lookup and destroy from another
+// serve_control answers create, has, lookup and destroy from another
 // pool. Actors of a protected class are neither destroyed nor replaced.
-static void osc_serve_control(oscar_pool_t *pool, const osc_frame_t *f)
+static void serve_control(oscar_pool_t *pool, const osc_frame_t *f)
 {
 	osc_actor_t   *a = osc_actor_find(pool, f->target);
 	oscar_value_t *v = NULL;
@@ -1532,21 +1530,20 @@ static void osc_serve_control(oscar_pool_t *pool, const osc_frame_t *f)
 		oscar_value_t             *args;
 		oscar_error_t              err;
 		if (cls == NULL) {
-			osc_answer_error(
-			    pool, f, OSCAR_ENOENT, "no class %s offered here", f->method);
+			answer_error(pool, f, OSCAR_ENOENT, "no class %s offered here", f->method);
 			return;
 		}
-		if (a != NULL && osc_actor_protected(a)) {
-			osc_answer_protected(pool, f, a, "replaced");
+		if (a != NULL && actor_protected(a)) {
+			answer_protected(pool, f, a, "replaced");
 			return;
 		}
 		if ((rv = osc_frame_payload(f, &args)) != 0) {
-			osc_answer_error(pool, f, rv, "malformed arguments for %s", f->method);
+			answer_error(pool, f, rv, "malformed arguments for %s", f->method);
 			return;
 		}
 		if ((rv = osc_actor_create(
 		         pool, cls, f->target[0] ? f->target : NULL, args, &a, &err)) != 0) {
-			osc_answer(pool, f->source, f->id, rv, NULL, &err);
+			send_answer(pool, f->source, f->id, rv, NULL, &err);
 			return;
 		}
 		v = oscar_value_new_array(2);
@@ -1560,15 +1557,15 @@ static void osc_serve_control(oscar_pool_t *pool, const osc_frame_t *f)
 	case OSC_MSG_LOOKUP:
 	case OSC_MSG_DESTROY:
 		if (a == NULL) {
-			osc_answer_error(pool, f, OSCAR_ENOACTOR, "no actor %s in pool", f->target);
+			answer_error(pool, f, OSCAR_ENOACTOR, "no actor %s in pool", f->target);
 			return;
 		}
-		if (f->type == OSC_MSG_DESTROY && osc_actor_protected(a)) {
-			osc_answer_protected(pool, f, a, "destroyed");
+		if (f->type == OSC_MSG_DESTROY && actor_protected(a)) {
+			answer_protected(pool, f, a, "destroyed");
 			return;
 		}
 		if (f->type == OSC_MSG_DESTROY && (rv = osc_actor_destroy(a)) != 0) {
-			osc_answer_error(pool, f, rv, "cannot destroy %s", f->target);
+			answer_error(pool, f, rv, "cannot destroy %s", f->target);
 			return;
 		}
 		// a may be gone (destroy): name it by the frame's uid.
@@ -1577,11 +1574,11 @@ static void osc_serve_control(oscar_pool_t *pool, const osc_frame_t *f)
 		oscar_value_array_push(v, oscar_value_new_str(f->target));
 		break;
 	default:
-		osc_answer_error(pool, f, OSCAR_ENOTSUP, "%s messages are not supported yet",
+		answer_error(pool, f, OSCAR_ENOTSUP, "%s messages are not supported yet",
 		    osc_msg_type_name((int) f->type));
 		return;
 	}
-	osc_answer(pool, f->source, f->id, 0, v, NULL);
+	send_answer(pool, f->source, f->id, 0, v, NULL);
 	oscar_value_free(v);
 }
 
@@ -1593,21 +1590,21 @@ typedef struct osc_msg_lender {
 	nng_msg     *msg;
 } osc_msg_lender_t;
 
-static void osc_msg_lender_release(osc_lender_t *l)
+static void msg_lender_release(osc_lender_t *l)
 {
 	osc_msg_lender_t *ml = OSC_CONTAINER_OF(l, osc_msg_lender_t, base);
 	nng_msg_free(ml->msg);
 	free(ml);
 }
 
-// osc_msg_lender_new makes *mp's message lendable when it is large: its
+// msg_lender_new makes *mp's message lendable when it is large: its
 // last out-of-band buffer may then become a bin without a copy. That needs
 // a zero byte right after the buffer, which NNG's spare room at the end of
 // the message gives (nng_msg_append within the capacity moves nothing); no
 // room, or no memory, and everything is copied as usual. The lender takes
 // over the message (*mp becomes NULL) and holds one reference, the
 // caller's.
-static osc_msg_lender_t *osc_msg_lender_new(nng_msg **mp)
+static osc_msg_lender_t *msg_lender_new(nng_msg **mp)
 {
 	nng_msg          *m   = *mp;
 	size_t            len = nng_msg_len(m);
@@ -1621,18 +1618,18 @@ static osc_msg_lender_t *osc_msg_lender_new(nng_msg **mp)
 		return (NULL);
 	}
 	nng_msg_chop(m, 1); // the zero stays in place, past the frames
-	osc_lender_init(&ml->base, osc_msg_lender_release);
+	osc_lender_init(&ml->base, msg_lender_release);
 	ml->msg = m;
 	*mp     = NULL;
 	return (ml);
 }
 
-// osc_serve_frames serves the frames of one received message, body[0..len).
+// serve_frames serves the frames of one received message, body[0..len).
 // lender, when not NULL, owns the bytes, which are writable and followed
 // by a zero byte: the last buffer's bin may then point into them.
-static void osc_serve_pool_verb(oscar_pool_t *pool, const osc_frame_t *f);
+static void serve_pool_verb(oscar_pool_t *pool, const osc_frame_t *f);
 
-static void osc_serve_frames(oscar_pool_t *pool, const char *body, size_t len, osc_lender_t *lender)
+static void serve_frames(oscar_pool_t *pool, const char *body, size_t len, osc_lender_t *lender)
 {
 	size_t off = 0;
 	// One message carries one or more frames, back to back.
@@ -1656,20 +1653,20 @@ static void osc_serve_frames(oscar_pool_t *pool, const char *body, size_t len, o
 		case OSC_MSG_SEND:
 		case OSC_MSG_TELL:
 		case OSC_MSG_BATCH:
-			osc_serve_call(pool, &f);
+			serve_call(pool, &f);
 			break;
 		case OSC_MSG_RESULT:
 		case OSC_MSG_ERROR:
-			osc_take_reply(pool, &f);
+			take_reply(pool, &f);
 			break;
 		case OSC_MSG_CANCEL:
-			osc_serve_cancel(pool, &f);
+			serve_cancel(pool, &f);
 			break;
 		case OSC_MSG_CONTROL:
-			osc_serve_pool_verb(pool, &f);
+			serve_pool_verb(pool, &f);
 			break;
 		default:
-			osc_serve_control(pool, &f);
+			serve_control(pool, &f);
 			break;
 		}
 		osc_frame_fini(&f);
@@ -1679,14 +1676,14 @@ static void osc_serve_frames(oscar_pool_t *pool, const char *body, size_t len, o
 	}
 }
 
-// osc_on_frame serves the frames of one received message. It takes the
+// on_frame serves the frames of one received message. It takes the
 // message over when a bin may read it in place (then *mp becomes NULL);
 // otherwise the caller frees it.
-static void osc_on_frame(oscar_pool_t *pool, nng_msg **mp)
+static void on_frame(oscar_pool_t *pool, nng_msg **mp)
 {
-	osc_msg_lender_t *ml = osc_msg_lender_new(mp);
+	osc_msg_lender_t *ml = msg_lender_new(mp);
 	nng_msg          *m  = ml != NULL ? ml->msg : *mp;
-	osc_serve_frames(pool, nng_msg_body(m), nng_msg_len(m), ml != NULL ? &ml->base : NULL);
+	serve_frames(pool, nng_msg_body(m), nng_msg_len(m), ml != NULL ? &ml->base : NULL);
 	if (ml != NULL) {
 		osc_lender_drop(&ml->base);
 	}
@@ -1699,14 +1696,14 @@ typedef struct osc_buf_lender {
 	char        *buf;
 } osc_buf_lender_t;
 
-static void osc_buf_lender_release(osc_lender_t *l)
+static void buf_lender_release(osc_lender_t *l)
 {
 	osc_buf_lender_t *bl = OSC_CONTAINER_OF(l, osc_buf_lender_t, base);
 	free(bl->buf);
 	free(bl);
 }
 
-static osc_assembly_t *osc_assembly_find(osc_transport_t *t, uint32_t pipe)
+static osc_assembly_t *assembly_find(osc_transport_t *t, uint32_t pipe)
 {
 	uint64_t        h   = osc_hash_u64(pipe);
 	size_t          pos = osc_map_first(&t->assemblies, h);
@@ -1719,9 +1716,9 @@ static osc_assembly_t *osc_assembly_find(osc_transport_t *t, uint32_t pipe)
 	return (NULL);
 }
 
-// osc_assembly_drop forgets a message being assembled, and gives back its
+// assembly_drop forgets a message being assembled, and gives back its
 // bytes to the budget.
-static void osc_assembly_drop(osc_transport_t *t, osc_assembly_t *a)
+static void assembly_drop(osc_transport_t *t, osc_assembly_t *a)
 {
 	osc_map_remove(&t->assemblies, osc_hash_u64(a->pipe), a);
 	t->assembling -= a->cap;
@@ -1729,16 +1726,16 @@ static void osc_assembly_drop(osc_transport_t *t, osc_assembly_t *a)
 	free(a);
 }
 
-// osc_piece_refuse drops what a connection was sending and closes it: a
+// piece_refuse drops what a connection was sending and closes it: a
 // message over the pool's limits, or pieces that do not add up. The
 // sender sees its connection drop, and its pending calls fail with
 // OSCAR_EPEERGONE.
-static void osc_piece_refuse(
+static void piece_refuse(
     oscar_pool_t *pool, nng_pipe pipe, osc_assembly_t *a, bool budget, size_t total)
 {
 	osc_transport_t *t = pool->transport;
 	if (a != NULL) {
-		osc_assembly_drop(t, a);
+		assembly_drop(t, a);
 	}
 	if (budget) {
 		t->refused++;
@@ -1755,12 +1752,12 @@ static void osc_piece_refuse(
 	nng_pipe_close(pipe);
 }
 
-// osc_on_piece adds a piece of a large message to what its connection is
+// on_piece adds a piece of a large message to what its connection is
 // sending, and serves the message once whole. Memory follows what
 // arrives, never what the first piece announces: the copy at most
 // doubles as pieces come, within max_message per connection and
 // recv_budget for the pool.
-static void osc_on_piece(oscar_pool_t *pool, nng_msg *m)
+static void on_piece(oscar_pool_t *pool, nng_msg *m)
 {
 	osc_transport_t     *t     = pool->transport;
 	const unsigned char *body  = nng_msg_body(m);
@@ -1778,18 +1775,18 @@ static void osc_on_piece(oscar_pool_t *pool, nng_msg *m)
 	}
 	const char     *data = (const char *) body + OSC_WIRE_PIECE;
 	size_t          n    = len - OSC_WIRE_PIECE;
-	osc_assembly_t *a    = osc_assembly_find(t, (uint32_t) nng_pipe_id(pipe));
+	osc_assembly_t *a    = assembly_find(t, (uint32_t) nng_pipe_id(pipe));
 	if ((body[4] & OSC_WIRE_PIECE_FIRST) != 0) {
 		if (a != NULL) {
-			osc_assembly_drop(t, a); // its sender gave it up
+			assembly_drop(t, a); // its sender gave it up
 			a = NULL;
 		}
 		if (total > pool->cfg.max_message || total > pool->cfg.recv_budget) {
-			osc_piece_refuse(pool, pipe, NULL, true, (size_t) total);
+			piece_refuse(pool, pipe, NULL, true, (size_t) total);
 			return;
 		}
 		if (osc_map_reserve(&t->assemblies) != 0 || (a = calloc(1, sizeof(*a))) == NULL) {
-			osc_piece_refuse(pool, pipe, NULL, true, (size_t) total);
+			piece_refuse(pool, pipe, NULL, true, (size_t) total);
 			return;
 		}
 		a->pipe  = (uint32_t) nng_pipe_id(pipe);
@@ -1800,7 +1797,7 @@ static void osc_on_piece(oscar_pool_t *pool, nng_msg *m)
 		return;
 	}
 	if (total != a->total || n > a->total - a->len) {
-		osc_piece_refuse(pool, pipe, a, false, a->total);
+		piece_refuse(pool, pipe, a, false, a->total);
 		return;
 	}
 	if (a->len + n + 1 > a->cap) {
@@ -1810,7 +1807,7 @@ static void osc_on_piece(oscar_pool_t *pool, nng_msg *m)
 		char *buf;
 		if (t->assembling - a->cap + cap > pool->cfg.recv_budget ||
 		    (buf = realloc(a->buf, cap)) == NULL) {
-			osc_piece_refuse(pool, pipe, a, true, a->total);
+			piece_refuse(pool, pipe, a, true, a->total);
 			return;
 		}
 		t->assembling += cap - a->cap;
@@ -1824,7 +1821,7 @@ static void osc_on_piece(oscar_pool_t *pool, nng_msg *m)
 		return;
 	}
 	if (a->len != a->total) {
-		osc_piece_refuse(pool, pipe, a, false, a->total);
+		piece_refuse(pool, pipe, a, false, a->total);
 		return;
 	}
 	// Whole: serve it from the assembled buffer, lent to the bins.
@@ -1832,23 +1829,23 @@ static void osc_on_piece(oscar_pool_t *pool, nng_msg *m)
 	char             *buf = a->buf;
 	size_t            tot = a->total;
 	a->buf                = NULL;
-	osc_assembly_drop(t, a);
+	assembly_drop(t, a);
 	if (bl == NULL) {
 		free(buf);
 		t->refused++;
 		return;
 	}
 	buf[tot] = '\0';
-	osc_lender_init(&bl->base, osc_buf_lender_release);
+	osc_lender_init(&bl->base, buf_lender_release);
 	bl->buf = buf;
-	osc_serve_frames(pool, buf, tot, &bl->base);
+	serve_frames(pool, buf, tot, &bl->base);
 	osc_lender_drop(&bl->base);
 }
 
-// osc_peer_fail fails every call of list (peer->calls or peer->held) with
+// peer_fail fails every call of list (peer->calls or peer->held) with
 // OSCAR_EPEERGONE, the message why, and pid, the process that ended there
 // (0: unknown).
-static void osc_peer_fail(
+static void peer_fail(
     oscar_pool_t *pool, osc_peer_t *peer, osc_list_t *list, const char *why, int64_t pid)
 {
 	osc_call_t *c;
@@ -1864,18 +1861,18 @@ static void osc_peer_fail(
 	}
 }
 
-// osc_peer_fail_held fails the held calls of peer (see osc_peer_fail) and
+// peer_fail_held fails the held calls of peer (see peer_fail) and
 // frees peer if it was retired and its socket is closed: nothing else
 // waits on it.
-static void osc_peer_fail_held(oscar_pool_t *pool, osc_peer_t *peer, const char *why, int64_t pid)
+static void peer_fail_held(oscar_pool_t *pool, osc_peer_t *peer, const char *why, int64_t pid)
 {
-	osc_peer_fail(pool, peer, &peer->held, why, pid);
+	peer_fail(pool, peer, &peer->held, why, pid);
 	if (peer->retired && !peer->open) {
-		osc_peer_forget(pool->transport, peer);
+		peer_forget(pool->transport, peer);
 	}
 }
 
-// osc_peer_retire takes lost peer out of the live ones, so that whatever
+// peer_retire takes lost peer out of the live ones, so that whatever
 // runs at its address next (a restarted sub pool) gets a fresh connection,
 // dialed at once, instead of messages lost in the old; what it still had
 // to send is dropped. The peer is kept for its held calls.
@@ -1887,7 +1884,7 @@ static void osc_peer_fail_held(oscar_pool_t *pool, osc_peer_t *peer, const char 
 // is up again (the handshake is over), or after peer_connect_ms without
 // one (the sweeper), and the peer freed once its held calls are done too.
 // False when max_peers peers are retired already: then it stays as it is.
-static bool osc_peer_retire(oscar_pool_t *pool, osc_peer_t *peer)
+static bool peer_retire(oscar_pool_t *pool, osc_peer_t *peer)
 {
 	osc_transport_t *t = pool->transport;
 	if (t->nretired >= pool->cfg.max_peers) {
@@ -1922,11 +1919,11 @@ static bool osc_peer_retire(oscar_pool_t *pool, osc_peer_t *peer)
 	return (true);
 }
 
-// osc_peer_authority returns the pool that a lost connection to peer asks
+// peer_authority returns the pool that a lost connection to peer asks
 // how its pool ended, holding its calls meanwhile, or NULL when there is
 // nobody to ask (a main pool watches its own sub pools instead, see
-// osc_peer_down).
-static const char *osc_peer_authority(const oscar_pool_t *pool, const osc_peer_t *peer)
+// peer_down).
+static const char *peer_authority(const oscar_pool_t *pool, const osc_peer_t *peer)
 {
 	const char *authority = peer->home[0] != '\0'   ? peer->home
 	                        : pool->home[0] != '\0' ? pool->home
@@ -1938,12 +1935,12 @@ static const char *osc_peer_authority(const oscar_pool_t *pool, const osc_peer_t
 	return (authority);
 }
 
-// osc_peer_slow_redial makes peer's dialer wait before it dials again
+// peer_slow_redial makes peer's dialer wait before it dials again
 // after a loss (NNG waits a random time below the minimum), for a peer
-// whose loss closes it (osc_peer_down): by then the loop has closed it,
+// whose loss closes it (peer_down): by then the loop has closed it,
 // so that it does not connect to the successor of the lost process only
 // to be closed half way through the handshake.
-static void osc_peer_slow_redial(osc_peer_t *peer)
+static void peer_slow_redial(osc_peer_t *peer)
 {
 	nng_dialer_set_ms(peer->dialer, NNG_OPT_RECONNMINT, OSC_RETIRED_REDIAL_MS);
 	nng_dialer_set_ms(peer->dialer, NNG_OPT_RECONNMAXT, OSC_RETIRED_REDIAL_MS);
@@ -1957,7 +1954,7 @@ typedef struct osc_verdict {
 	int64_t       pid; // the peer's process as known when it was lost
 } osc_verdict_t;
 
-static osc_peer_t *osc_peer_by_serial(osc_transport_t *t, uint64_t serial)
+static osc_peer_t *peer_by_serial(osc_transport_t *t, uint64_t serial)
 {
 	for (osc_peer_t *p = t->peers; p != NULL; p = p->next) {
 		if (p->serial == serial) {
@@ -1972,10 +1969,10 @@ static osc_peer_t *osc_peer_by_serial(osc_transport_t *t, uint64_t serial)
 	return (NULL);
 }
 
-// osc_verdict_cb fails the held calls of a lost peer once word of how its
+// verdict_cb fails the held calls of a lost peer once word of how its
 // pool ended came (res->value: [description, pid]), or the wait for it
 // ended (a timer, or a failed question): then with the bare loss.
-static void osc_verdict_cb(oscar_actor_t *self, oscar_result_t *res, void *arg)
+static void verdict_cb(oscar_actor_t *self, oscar_result_t *res, void *arg)
 {
 	osc_verdict_t   *v    = arg;
 	oscar_pool_t    *pool = v->pool;
@@ -1988,7 +1985,7 @@ static void osc_verdict_cb(oscar_actor_t *self, oscar_result_t *res, void *arg)
 	(void) self;
 	free(v);
 	if (t == NULL || pool->state != OSC_POOL_RUNNING ||
-	    (peer = osc_peer_by_serial(t, serial)) == NULL) {
+	    (peer = peer_by_serial(t, serial)) == NULL) {
 		return; // closing, or nothing was left waiting
 	}
 	peer->asking = false;
@@ -2003,13 +2000,13 @@ static void osc_verdict_cb(oscar_actor_t *self, oscar_result_t *res, void *arg)
 	} else {
 		snprintf(why, sizeof(why), "lost the connection to pool %s", peer->addr);
 	}
-	osc_peer_fail_held(pool, peer, why, pid);
+	peer_fail_held(pool, peer, why, pid);
 }
 
-// osc_verdict_ask starts waiting for word of how the pool of peer ended:
+// verdict_ask starts waiting for word of how the pool of peer ended:
 // from the pool at authority, or, when authority is NULL, from this
 // pool's own sub pool watch (a timer bounds the wait for its exit).
-static int osc_verdict_ask(oscar_pool_t *pool, osc_peer_t *peer, const char *authority)
+static int verdict_ask(oscar_pool_t *pool, osc_peer_t *peer, const char *authority)
 {
 	osc_verdict_t *v = malloc(sizeof(*v));
 	osc_call_t    *c = NULL;
@@ -2023,15 +2020,15 @@ static int osc_verdict_ask(oscar_pool_t *pool, osc_peer_t *peer, const char *aut
 	v->pid    = peer->pid;
 	if (authority == NULL) {
 		if (osc_call_reserve(pool) != 0 ||
-		    (c = osc_call_new(pool, "(peer)", "(death)", OSC_DEATH_WAIT_MS, osc_verdict_cb,
-		         v, NULL)) == NULL) {
+		    (c = osc_call_new(pool, "(peer)", "(death)", OSC_DEATH_WAIT_MS, verdict_cb, v,
+		         NULL)) == NULL) {
 			free(v);
 			return (OSCAR_ENOMEM);
 		}
 		c->timer = true;
 		osc_call_link(pool, c, NULL, NULL);
 	} else {
-		osc_peer_t    *to = osc_peer_get(pool, authority, &err);
+		osc_peer_t    *to = peer_get(pool, authority, &err);
 		oscar_value_t *q  = oscar_value_new_array(3);
 		// A sibling (a sub pool of the same main pool) shares the host
 		// and its monotonic clock: when the connection came up tells
@@ -2054,10 +2051,10 @@ static int osc_verdict_ask(oscar_pool_t *pool, osc_peer_t *peer, const char *aut
 		osc_call_desc_t d = {
 			.args       = q,
 			.timeout_ms = OSC_DEATH_WAIT_MS,
-			.cb         = osc_verdict_cb,
+			.cb         = verdict_cb,
 			.arg        = v,
 		};
-		if ((rv = osc_remote_send(pool, to, &f, &d, true, &c, NULL, &err)) != 0) {
+		if ((rv = remote_send(pool, to, &f, &d, true, &c, NULL, &err)) != 0) {
 			free(v);
 			return (rv);
 		}
@@ -2068,10 +2065,10 @@ static int osc_verdict_ask(oscar_pool_t *pool, osc_peer_t *peer, const char *aut
 	return (0);
 }
 
-// osc_peer_down handles the loss of the last connection to peer: the
+// peer_down handles the loss of the last connection to peer: the
 // calls pending there are held until word of how its pool ended comes
 // (see the design note), or fail at once when nobody can say.
-static void osc_peer_down(oscar_pool_t *pool, osc_peer_t *peer)
+static void peer_down(oscar_pool_t *pool, osc_peer_t *peer)
 {
 	char        why[OSCAR_ERRMSG_MAX];
 	int64_t     pid = peer->pid;
@@ -2090,40 +2087,40 @@ static void osc_peer_down(oscar_pool_t *pool, osc_peer_t *peer)
 		}
 		// One of ours: its exit tells, now or when it comes.
 		int rv = osc_subpool_death(pool, peer->addr, s->pid, 0, why, sizeof(why), &pid);
-		if (rv == 1 && osc_verdict_ask(pool, peer, NULL) == 0) {
+		if (rv == 1 && verdict_ask(pool, peer, NULL) == 0) {
 			return;
 		}
 		if (rv != 0) {
 			snprintf(why, sizeof(why), "lost the connection to pool %s", peer->addr);
 		}
-		osc_peer_fail(pool, peer, &peer->held, why, pid);
+		peer_fail(pool, peer, &peer->held, why, pid);
 		return;
 	}
-	const char *authority = osc_peer_authority(pool, peer);
+	const char *authority = peer_authority(pool, peer);
 	snprintf(why, sizeof(why), "lost the connection to pool %s", peer->addr);
 	if (authority == NULL) {
-		osc_peer_fail(pool, peer, &peer->held, why, pid);
+		peer_fail(pool, peer, &peer->held, why, pid);
 		return;
 	}
 	// Retired, held calls or not: new calls dial afresh, instead of
-	// waiting for its redialling, which is slow (osc_peer_slow_redial)
+	// waiting for its redialling, which is slow (peer_slow_redial)
 	// and which NNG may give up for good when an attempt meets the dying
 	// process half way. Retired before the question goes out, so that
 	// making room for the asked pool's connection never closes it.
-	if (!osc_peer_retire(pool, peer)) {
-		osc_peer_fail(pool, peer, &peer->held, why, pid);
-		osc_peer_close(pool->transport, peer);
+	if (!peer_retire(pool, peer)) {
+		peer_fail(pool, peer, &peer->held, why, pid);
+		peer_close(pool->transport, peer);
 		return;
 	}
-	if (!osc_list_empty(&peer->held) && osc_verdict_ask(pool, peer, authority) != 0) {
-		osc_peer_fail_held(pool, peer, why, pid);
+	if (!osc_list_empty(&peer->held) && verdict_ask(pool, peer, authority) != 0) {
+		peer_fail_held(pool, peer, why, pid);
 	}
 }
 
-// osc_serve_home records what a sub pool says of itself (its main pool and
+// serve_home records what a sub pool says of itself (its main pool and
 // its pid) on the peer that reaches it; a pool this one never called is
 // not recorded.
-static void osc_serve_home(oscar_pool_t *pool, const osc_frame_t *f)
+static void serve_home(oscar_pool_t *pool, const osc_frame_t *f)
 {
 	oscar_value_t *v;
 	const char    *home;
@@ -2141,8 +2138,8 @@ static void osc_serve_home(oscar_pool_t *pool, const osc_frame_t *f)
 			memcpy(p->home, home, len);
 			p->home[len] = '\0';
 			p->pid       = pid;
-			if (osc_peer_authority(pool, p) != NULL) {
-				osc_peer_slow_redial(p);
+			if (peer_authority(pool, p) != NULL) {
+				peer_slow_redial(p);
 			}
 			break;
 		}
@@ -2150,8 +2147,8 @@ static void osc_serve_home(oscar_pool_t *pool, const osc_frame_t *f)
 	oscar_value_free(v);
 }
 
-// osc_answer_death answers a question about how the pool at addr ended.
-static void osc_answer_death(
+// answer_death answers a question about how the pool at addr ended.
+static void answer_death(
     oscar_pool_t *pool, const char *source, uint64_t id, const char *why, int64_t pid)
 {
 	oscar_value_t *v = oscar_value_new_array(2);
@@ -2160,14 +2157,14 @@ static void osc_answer_death(
 		oscar_value_free(v);
 		return; // the asker's own deadline ends its wait
 	}
-	osc_answer(pool, source, id, 0, v, NULL);
+	send_answer(pool, source, id, 0, v, NULL);
 	oscar_value_free(v);
 }
 
-// osc_serve_exit answers control "exit" [address, pid, up_at]: how the
+// serve_exit answers control "exit" [address, pid, up_at]: how the
 // process of this pool's sub pool at address ended, now, or once it has
 // (parked, at most OSC_ASKS_MAX questions).
-static void osc_serve_exit(oscar_pool_t *pool, const osc_frame_t *f)
+static void serve_exit(oscar_pool_t *pool, const osc_frame_t *f)
 {
 	osc_transport_t *t = pool->transport;
 	oscar_value_t   *v = NULL;
@@ -2183,7 +2180,7 @@ static void osc_serve_exit(oscar_pool_t *pool, const osc_frame_t *f)
 	    oscar_value_get_str(oscar_value_at(v, 0), &addr, NULL) != 0 ||
 	    oscar_value_get_int(oscar_value_at(v, 1), &pid) != 0) {
 		oscar_value_free(v);
-		osc_answer_error(pool, f, OSCAR_EBADARGS, "%s takes [address, pid]", "exit");
+		answer_error(pool, f, OSCAR_EBADARGS, "%s takes [address, pid]", "exit");
 		return;
 	}
 	// The third item, when a sibling asks: when its connection came up.
@@ -2192,7 +2189,7 @@ static void osc_serve_exit(oscar_pool_t *pool, const osc_frame_t *f)
 	}
 	rv = osc_subpool_death(pool, addr, pid, up_at, why, sizeof(why), &dead);
 	if (rv == 0) {
-		osc_answer_death(pool, f->source, f->id, why, dead);
+		answer_death(pool, f->source, f->id, why, dead);
 	} else if (rv == 1) {
 		// Parked until it ends; those whose askers gave up go first.
 		int64_t     now = (int64_t) uv_now(&pool->loop);
@@ -2209,7 +2206,7 @@ static void osc_serve_exit(oscar_pool_t *pool, const osc_frame_t *f)
 		}
 		osc_ask_t *a = t->nasks < OSC_ASKS_MAX ? calloc(1, sizeof(*a)) : NULL;
 		if (a == NULL) {
-			osc_answer_error(pool, f, OSCAR_EMBOXFULL,
+			answer_error(pool, f, OSCAR_EMBOXFULL,
 			    "too many questions about sub pools pending (%s)", addr);
 		} else {
 			a->id  = f->id;
@@ -2222,21 +2219,21 @@ static void osc_serve_exit(oscar_pool_t *pool, const osc_frame_t *f)
 			t->nasks++;
 		}
 	} else {
-		osc_answer_error(pool, f, OSCAR_ENOENT, "no record of the sub pool at %s", addr);
+		answer_error(pool, f, OSCAR_ENOENT, "no record of the sub pool at %s", addr);
 	}
 	oscar_value_free(v);
 }
 
-// osc_serve_pool_verb serves a control frame: "home" and "exit" (above);
+// serve_pool_verb serves a control frame: "home" and "exit" (above);
 // other verbs are not supported.
-static void osc_serve_pool_verb(oscar_pool_t *pool, const osc_frame_t *f)
+static void serve_pool_verb(oscar_pool_t *pool, const osc_frame_t *f)
 {
 	if (strcmp(f->method, "home") == 0) {
-		osc_serve_home(pool, f);
+		serve_home(pool, f);
 	} else if (strcmp(f->method, "exit") == 0) {
-		osc_serve_exit(pool, f);
+		serve_exit(pool, f);
 	} else {
-		osc_serve_control(pool, f);
+		serve_control(pool, f);
 	}
 }
 
@@ -2261,7 +2258,7 @@ void osc_transport_peer_gone(
 		if (strcmp(a->addr, addr) == 0 && (a->pid == 0 || a->pid == pid)) {
 			*pp = a->next;
 			t->nasks--;
-			osc_answer_death(pool, a->source, a->id, why, pid);
+			answer_death(pool, a->source, a->id, why, pid);
 			free(a);
 		} else {
 			pp = &a->next;
@@ -2270,9 +2267,9 @@ void osc_transport_peer_gone(
 	for (osc_peer_t *p = t->peers; p != NULL; p = p->next) {
 		if (strcmp(p->addr, addr) == 0) {
 			// Frames still waiting for it go nowhere: dropped.
-			osc_peer_fail(pool, p, &p->held, why, pid);
-			osc_peer_fail(pool, p, &p->calls, why, pid);
-			osc_peer_close(t, p);
+			peer_fail(pool, p, &p->held, why, pid);
+			peer_fail(pool, p, &p->calls, why, pid);
+			peer_close(t, p);
 			return;
 		}
 	}
@@ -2292,12 +2289,12 @@ void osc_transport_dispatch(oscar_pool_t *pool, osc_post_t *p)
 		}
 		if (peer == NULL && np->kind == OSC_NET_UP) {
 			// A retired peer whose connection is up again: its
-			// handshake is over, so it may close now (osc_peer_retire).
+			// handshake is over, so it may close now (peer_retire).
 			for (osc_peer_t *r = pool->transport->retired; r != NULL; r = r->next) {
 				if (r->open && (uint32_t) nng_socket_id(r->sock) == np->sock_id) {
-					osc_peer_shut(r);
+					peer_shut(r);
 					if (osc_list_empty(&r->held)) {
-						osc_peer_forget(pool->transport, r);
+						peer_forget(pool->transport, r);
 					}
 					break;
 				}
@@ -2318,25 +2315,25 @@ void osc_transport_dispatch(oscar_pool_t *pool, osc_post_t *p)
 			}
 			if (nng_msg_len(np->msg) >= 4 &&
 			    memcmp(nng_msg_body(np->msg), "OSCK", 4) == 0) {
-				osc_on_piece(pool, np->msg);
+				on_piece(pool, np->msg);
 			} else {
 				// The pieces of a message follow each other: anything
 				// else from its connection means its sender gave it up.
 				osc_assembly_t *a =
 				    pool->transport->assemblies.len == 0
 				        ? NULL
-				        : osc_assembly_find(pool->transport,
+				        : assembly_find(pool->transport,
 				              (uint32_t) nng_pipe_id(nng_msg_get_pipe(np->msg)));
 				if (a != NULL) {
-					osc_assembly_drop(pool->transport, a);
+					assembly_drop(pool->transport, a);
 				}
-				osc_on_frame(pool, &np->msg);
+				on_frame(pool, &np->msg);
 			}
 			break;
 		case OSC_NET_IN_DOWN: {
-			osc_assembly_t *a = osc_assembly_find(pool->transport, np->sock_id);
+			osc_assembly_t *a = assembly_find(pool->transport, np->sock_id);
 			if (a != NULL) {
-				osc_assembly_drop(pool->transport, a);
+				assembly_drop(pool->transport, a);
 			}
 			break;
 		}
@@ -2347,13 +2344,13 @@ void osc_transport_dispatch(oscar_pool_t *pool, osc_post_t *p)
 			if (np->pid > 0) {
 				peer->pid = np->pid;
 			}
-			if (osc_peer_authority(pool, peer) != NULL) {
-				osc_peer_slow_redial(peer);
+			if (peer_authority(pool, peer) != NULL) {
+				peer_slow_redial(peer);
 			}
 			break;
 		case OSC_NET_DOWN:
 			if (peer->pipes > 0 && --peer->pipes == 0) {
-				osc_peer_down(pool, peer);
+				peer_down(pool, peer);
 			}
 			break;
 		}

@@ -77,7 +77,7 @@ typedef struct osc_heap_lender {
 	char        *ptr;
 } osc_heap_lender_t;
 
-static void osc_heap_lender_release(osc_lender_t *l)
+static void heap_lender_release(osc_lender_t *l)
 {
 	osc_heap_lender_t *h = (osc_heap_lender_t *) l;
 	free(h->ptr);
@@ -96,7 +96,7 @@ int osc_value_share_bins(oscar_value_t *v, size_t min)
 			if (h == NULL) {
 				return (OSCAR_ENOMEM);
 			}
-			osc_lender_init(&h->base, osc_heap_lender_release);
+			osc_lender_init(&h->base, heap_lender_release);
 			h->ptr          = v->as.bin.ptr;
 			v->as.bin.owner = &h->base;
 		}
@@ -120,8 +120,8 @@ int osc_value_share_bins(oscar_value_t *v, size_t min)
 	}
 }
 
-// osc_value_alloc returns a new heap value of type t with zeroed contents.
-static oscar_value_t *osc_value_alloc(oscar_type_t t)
+// value_alloc returns a new heap value of type t with zeroed contents.
+static oscar_value_t *value_alloc(oscar_type_t t)
 {
 	oscar_value_t *v;
 
@@ -132,9 +132,9 @@ static oscar_value_t *osc_value_alloc(oscar_type_t t)
 	return (v);
 }
 
-// osc_value_clear releases everything v owns and leaves it nil. v itself
+// value_clear releases everything v owns and leaves it nil. v itself
 // (inline in a container, or a heap shell) is not freed.
-static void osc_value_clear(oscar_value_t *v)
+static void value_clear(oscar_value_t *v)
 {
 	size_t i;
 
@@ -152,14 +152,14 @@ static void osc_value_clear(oscar_value_t *v)
 		break;
 	case OSCAR_ARRAY:
 		for (i = 0; i < v->as.arr.len; i++) {
-			osc_value_clear(&v->as.arr.items[i]);
+			value_clear(&v->as.arr.items[i]);
 		}
 		free(v->as.arr.items);
 		break;
 	case OSCAR_MAP:
 		for (i = 0; i < v->as.map.len; i++) {
-			osc_value_clear(&v->as.map.kv[i].key);
-			osc_value_clear(&v->as.map.kv[i].val);
+			value_clear(&v->as.map.kv[i].key);
+			value_clear(&v->as.map.kv[i].val);
 		}
 		free(v->as.map.kv);
 		break;
@@ -170,9 +170,9 @@ static void osc_value_clear(oscar_value_t *v)
 	v->type = OSCAR_NIL;
 }
 
-// osc_bytes_dup copies n bytes of p into a new block of n + 1 bytes whose
+// bytes_dup copies n bytes of p into a new block of n + 1 bytes whose
 // last byte is zero. Returns NULL when out of memory.
-static char *osc_bytes_dup(const void *p, size_t n)
+static char *bytes_dup(const void *p, size_t n)
 {
 	char *s;
 
@@ -188,14 +188,14 @@ static char *osc_bytes_dup(const void *p, size_t n)
 
 oscar_value_t *oscar_value_new_nil(void)
 {
-	return (osc_value_alloc(OSCAR_NIL));
+	return (value_alloc(OSCAR_NIL));
 }
 
 oscar_value_t *oscar_value_new_bool(bool b)
 {
 	oscar_value_t *v;
 
-	if ((v = osc_value_alloc(OSCAR_BOOL)) != NULL) {
+	if ((v = value_alloc(OSCAR_BOOL)) != NULL) {
 		v->as.b = b;
 	}
 	return (v);
@@ -205,7 +205,7 @@ oscar_value_t *oscar_value_new_int(int64_t i)
 {
 	oscar_value_t *v;
 
-	if ((v = osc_value_alloc(OSCAR_INT)) != NULL) {
+	if ((v = value_alloc(OSCAR_INT)) != NULL) {
 		v->as.i = i;
 	}
 	return (v);
@@ -215,7 +215,7 @@ oscar_value_t *oscar_value_new_uint(uint64_t u)
 {
 	oscar_value_t *v;
 
-	if ((v = osc_value_alloc(OSCAR_UINT)) != NULL) {
+	if ((v = value_alloc(OSCAR_UINT)) != NULL) {
 		v->as.u = u;
 	}
 	return (v);
@@ -225,7 +225,7 @@ oscar_value_t *oscar_value_new_float(double f)
 {
 	oscar_value_t *v;
 
-	if ((v = osc_value_alloc(OSCAR_FLOAT)) != NULL) {
+	if ((v = value_alloc(OSCAR_FLOAT)) != NULL) {
 		v->as.f = f;
 	}
 	return (v);
@@ -248,10 +248,10 @@ oscar_value_t *oscar_value_new_strn(const char *s, size_t n)
 	if (s == NULL && n > 0) {
 		return (NULL);
 	}
-	if ((v = osc_value_alloc(OSCAR_STR)) == NULL) {
+	if ((v = value_alloc(OSCAR_STR)) == NULL) {
 		return (NULL);
 	}
-	if ((v->as.str.ptr = osc_bytes_dup(s, n)) == NULL) {
+	if ((v->as.str.ptr = bytes_dup(s, n)) == NULL) {
 		free(v);
 		return (NULL);
 	}
@@ -266,10 +266,10 @@ oscar_value_t *oscar_value_new_bin(const void *data, size_t n)
 	if (data == NULL && n > 0) {
 		return (NULL);
 	}
-	if ((v = osc_value_alloc(OSCAR_BIN)) == NULL) {
+	if ((v = value_alloc(OSCAR_BIN)) == NULL) {
 		return (NULL);
 	}
-	if ((v->as.bin.ptr = osc_bytes_dup(data, n)) == NULL) {
+	if ((v->as.bin.ptr = bytes_dup(data, n)) == NULL) {
 		free(v);
 		return (NULL);
 	}
@@ -281,7 +281,7 @@ oscar_value_t *oscar_value_new_array(size_t cap)
 {
 	oscar_value_t *v;
 
-	if ((v = osc_value_alloc(OSCAR_ARRAY)) == NULL) {
+	if ((v = value_alloc(OSCAR_ARRAY)) == NULL) {
 		return (NULL);
 	}
 	if (cap > 0) {
@@ -298,7 +298,7 @@ oscar_value_t *oscar_value_new_map(size_t cap)
 {
 	oscar_value_t *v;
 
-	if ((v = osc_value_alloc(OSCAR_MAP)) == NULL) {
+	if ((v = value_alloc(OSCAR_MAP)) == NULL) {
 		return (NULL);
 	}
 	if (cap > 0) {
@@ -327,10 +327,10 @@ oscar_value_t *oscar_value_new_ref_output(const char *key, int64_t output)
 	if (output != OSCAR_REF_WHOLE && (output < 0 || output > OSCAR_REF_OUTPUT_MAX)) {
 		return (NULL);
 	}
-	if ((v = osc_value_alloc(OSCAR_REF)) == NULL) {
+	if ((v = value_alloc(OSCAR_REF)) == NULL) {
 		return (NULL);
 	}
-	if ((v->as.ref.key = osc_bytes_dup(key, n)) == NULL) {
+	if ((v->as.ref.key = bytes_dup(key, n)) == NULL) {
 		free(v);
 		return (NULL);
 	}
@@ -344,13 +344,13 @@ void oscar_value_free(oscar_value_t *v)
 	if (v == NULL) {
 		return;
 	}
-	osc_value_clear(v);
+	value_clear(v);
 	free(v);
 }
 
-// osc_value_copy_into deep-copies src into the inline slot dst, which must
+// value_copy_into deep-copies src into the inline slot dst, which must
 // be nil. On failure dst is left nil and OSCAR_ENOMEM is returned.
-static int osc_value_copy_into(oscar_value_t *dst, const oscar_value_t *src)
+static int value_copy_into(oscar_value_t *dst, const oscar_value_t *src)
 {
 	oscar_value_t tmp;
 	size_t        i;
@@ -370,14 +370,14 @@ static int osc_value_copy_into(oscar_value_t *dst, const oscar_value_t *src)
 		}
 		// fall through
 	case OSCAR_STR:
-		tmp.as.str.ptr = osc_bytes_dup(src->as.str.ptr, src->as.str.len);
+		tmp.as.str.ptr = bytes_dup(src->as.str.ptr, src->as.str.len);
 		if (tmp.as.str.ptr == NULL) {
 			return (OSCAR_ENOMEM);
 		}
 		tmp.as.str.len = src->as.str.len;
 		break;
 	case OSCAR_REF:
-		if ((tmp.as.ref.key = osc_bytes_dup(src->as.ref.key, src->as.ref.len)) == NULL) {
+		if ((tmp.as.ref.key = bytes_dup(src->as.ref.key, src->as.ref.len)) == NULL) {
 			return (OSCAR_ENOMEM);
 		}
 		tmp.as.ref.len    = src->as.ref.len;
@@ -395,9 +395,9 @@ static int osc_value_copy_into(oscar_value_t *dst, const oscar_value_t *src)
 			// Count the slot first: it is nil until the copy
 			// fills it, so clearing tmp on failure is safe.
 			tmp.as.arr.len = i + 1;
-			rv = osc_value_copy_into(&tmp.as.arr.items[i], &src->as.arr.items[i]);
+			rv = value_copy_into(&tmp.as.arr.items[i], &src->as.arr.items[i]);
 			if (rv != 0) {
-				osc_value_clear(&tmp);
+				value_clear(&tmp);
 				return (rv);
 			}
 		}
@@ -412,11 +412,11 @@ static int osc_value_copy_into(oscar_value_t *dst, const oscar_value_t *src)
 		}
 		for (i = 0; i < src->as.map.len; i++) {
 			tmp.as.map.len = i + 1;
-			if (((rv = osc_value_copy_into(
+			if (((rv = value_copy_into(
 			          &tmp.as.map.kv[i].key, &src->as.map.kv[i].key)) != 0) ||
-			    ((rv = osc_value_copy_into(
+			    ((rv = value_copy_into(
 			          &tmp.as.map.kv[i].val, &src->as.map.kv[i].val)) != 0)) {
-				osc_value_clear(&tmp);
+				value_clear(&tmp);
 				return (rv);
 			}
 		}
@@ -433,24 +433,24 @@ oscar_value_t *oscar_value_copy(const oscar_value_t *v)
 {
 	oscar_value_t *c;
 
-	if (v == NULL || (c = osc_value_alloc(OSCAR_NIL)) == NULL) {
+	if (v == NULL || (c = value_alloc(OSCAR_NIL)) == NULL) {
 		return (NULL);
 	}
-	if (osc_value_copy_into(c, v) != 0) {
+	if (value_copy_into(c, v) != 0) {
 		free(c);
 		return (NULL);
 	}
 	return (c);
 }
 
-// osc_is_int tells whether t is one of the two integer types.
-static bool osc_is_int(oscar_type_t t)
+// is_int tells whether t is one of the two integer types.
+static bool is_int(oscar_type_t t)
 {
 	return (t == OSCAR_INT || t == OSCAR_UINT);
 }
 
-// osc_int_equal compares two integers by value, whatever their tags.
-static bool osc_int_equal(const oscar_value_t *a, const oscar_value_t *b)
+// int_equal compares two integers by value, whatever their tags.
+static bool int_equal(const oscar_value_t *a, const oscar_value_t *b)
 {
 	if (a->type == b->type) {
 		return (a->as.u == b->as.u);
@@ -474,8 +474,8 @@ bool oscar_value_equal(const oscar_value_t *a, const oscar_value_t *b)
 	if (a == NULL || b == NULL) {
 		return (a == b);
 	}
-	if (osc_is_int(a->type) && osc_is_int(b->type)) {
-		return (osc_int_equal(a, b));
+	if (is_int(a->type) && is_int(b->type)) {
+		return (int_equal(a, b));
 	}
 	if (a->type != b->type) {
 		return (false);
@@ -521,9 +521,9 @@ bool oscar_value_equal(const oscar_value_t *a, const oscar_value_t *b)
 	}
 }
 
-// osc_grow_cap returns the capacity to grow to from cap so that one more
+// grow_cap returns the capacity to grow to from cap so that one more
 // element of size elem fits, or 0 when that would overflow.
-static size_t osc_grow_cap(size_t cap, size_t elem)
+static size_t grow_cap(size_t cap, size_t elem)
 {
 	size_t n = cap < 4 ? 4 : cap * 2;
 
@@ -551,7 +551,7 @@ int oscar_value_array_push(oscar_value_t *arr, oscar_value_t *item)
 		return (OSCAR_EINVAL);
 	}
 	if (arr->as.arr.len == arr->as.arr.cap) {
-		cap = osc_grow_cap(arr->as.arr.cap, sizeof(oscar_value_t));
+		cap = grow_cap(arr->as.arr.cap, sizeof(oscar_value_t));
 		if (cap == 0 ||
 		    (items = realloc(arr->as.arr.items, cap * sizeof(oscar_value_t))) == NULL) {
 			oscar_value_free(item);
@@ -565,8 +565,8 @@ int oscar_value_array_push(oscar_value_t *arr, oscar_value_t *item)
 	return (0);
 }
 
-// osc_is_key tells whether k is the string key (the bytes of) key.
-static bool osc_is_key(const oscar_value_t *k, const char *key, size_t len)
+// is_key tells whether k is the string key (the bytes of) key.
+static bool is_key(const oscar_value_t *k, const char *key, size_t len)
 {
 	return (
 	    k->type == OSCAR_STR && k->as.str.len == len && memcmp(k->as.str.ptr, key, len) == 0);
@@ -593,19 +593,19 @@ int oscar_value_map_set(oscar_value_t *map, const char *key, oscar_value_t *val)
 	len = strlen(key);
 	for (i = 0; i < map->as.map.len; i++) {
 		kv = &map->as.map.kv[i];
-		if (osc_is_key(&kv->key, key, len)) {
-			osc_value_clear(&kv->val);
+		if (is_key(&kv->key, key, len)) {
+			value_clear(&kv->val);
 			kv->val = *val;
 			free(val);
 			return (0);
 		}
 	}
-	if ((k = osc_bytes_dup(key, len)) == NULL) {
+	if ((k = bytes_dup(key, len)) == NULL) {
 		oscar_value_free(val);
 		return (OSCAR_ENOMEM);
 	}
 	if (map->as.map.len == map->as.map.cap) {
-		cap = osc_grow_cap(map->as.map.cap, sizeof(oscar_kv_t));
+		cap = grow_cap(map->as.map.cap, sizeof(oscar_kv_t));
 		if (cap == 0 || (kv = realloc(map->as.map.kv, cap * sizeof(oscar_kv_t))) == NULL) {
 			free(k);
 			oscar_value_free(val);
@@ -634,7 +634,7 @@ const oscar_value_t *oscar_value_map_get(const oscar_value_t *map, const char *k
 	}
 	len = strlen(key);
 	for (i = 0; i < map->as.map.len; i++) {
-		if (osc_is_key(&map->as.map.kv[i].key, key, len)) {
+		if (is_key(&map->as.map.kv[i].key, key, len)) {
 			return (&map->as.map.kv[i].val);
 		}
 	}
@@ -791,9 +791,9 @@ int oscar_value_ref_name(const oscar_value_t *v, char *buf, size_t size)
 // ---------------------------------------------------------------------------
 // Walking and replacing references
 
-// osc_walk_depth calls cb for each reference in v, which sits inside
+// walk_depth calls cb for each reference in v, which sits inside
 // depth containers. With cb NULL it only checks the depth.
-static int osc_walk_depth(const oscar_value_t *v, int depth, oscar_ref_cb cb, void *arg)
+static int walk_depth(const oscar_value_t *v, int depth, oscar_ref_cb cb, void *arg)
 {
 	size_t i;
 	int    rv;
@@ -806,7 +806,7 @@ static int osc_walk_depth(const oscar_value_t *v, int depth, oscar_ref_cb cb, vo
 			return (OSCAR_EINVAL);
 		}
 		for (i = 0; i < v->as.arr.len; i++) {
-			if ((rv = osc_walk_depth(&v->as.arr.items[i], depth + 1, cb, arg)) != 0) {
+			if ((rv = walk_depth(&v->as.arr.items[i], depth + 1, cb, arg)) != 0) {
 				return (rv);
 			}
 		}
@@ -816,10 +816,8 @@ static int osc_walk_depth(const oscar_value_t *v, int depth, oscar_ref_cb cb, vo
 			return (OSCAR_EINVAL);
 		}
 		for (i = 0; i < v->as.map.len; i++) {
-			if (((rv = osc_walk_depth(&v->as.map.kv[i].key, depth + 1, cb, arg)) !=
-			        0) ||
-			    ((rv = osc_walk_depth(&v->as.map.kv[i].val, depth + 1, cb, arg)) !=
-			        0)) {
+			if (((rv = walk_depth(&v->as.map.kv[i].key, depth + 1, cb, arg)) != 0) ||
+			    ((rv = walk_depth(&v->as.map.kv[i].val, depth + 1, cb, arg)) != 0)) {
 				return (rv);
 			}
 		}
@@ -838,14 +836,14 @@ int oscar_value_walk_refs(const oscar_value_t *v, oscar_ref_cb cb, void *arg)
 	if (v == NULL || cb == NULL) {
 		return (OSCAR_EINVAL);
 	}
-	if ((rv = osc_walk_depth(v, 0, NULL, NULL)) != 0) {
+	if ((rv = walk_depth(v, 0, NULL, NULL)) != 0) {
 		return (rv);
 	}
-	return (osc_walk_depth(v, 0, cb, arg));
+	return (walk_depth(v, 0, cb, arg));
 }
 
-// osc_list_ref appends a copy of ref to the array arg.
-static int osc_list_ref(void *arg, const oscar_value_t *ref)
+// list_ref appends a copy of ref to the array arg.
+static int list_ref(void *arg, const oscar_value_t *ref)
 {
 	oscar_value_t *c;
 
@@ -870,7 +868,7 @@ int oscar_value_list_refs(const oscar_value_t *v, oscar_value_t **out)
 	if ((list = oscar_value_new_array(0)) == NULL) {
 		return (OSCAR_ENOMEM);
 	}
-	if ((rv = oscar_value_walk_refs(v, osc_list_ref, list)) != 0) {
+	if ((rv = oscar_value_walk_refs(v, list_ref, list)) != 0) {
 		oscar_value_free(list);
 		return (rv);
 	}
@@ -894,10 +892,10 @@ typedef struct osc_replace {
 	size_t               cap;
 } osc_replace_t;
 
-// osc_replace_one asks for the replacement of one reference and records
+// replace_one asks for the replacement of one reference and records
 // it. The slot is the reference itself: the walk hands out pointers into
 // the value, which stays unchanged until every replacement is known.
-static int osc_replace_one(void *arg, const oscar_value_t *ref)
+static int replace_one(void *arg, const oscar_value_t *ref)
 {
 	osc_replace_t *r    = arg;
 	oscar_value_t *with = NULL;
@@ -932,7 +930,7 @@ int oscar_value_replace_refs(oscar_value_t *v, oscar_ref_replace_cb cb, void *ar
 	memset(&r, 0, sizeof(r));
 	r.cb  = cb;
 	r.arg = arg;
-	if ((rv = oscar_value_walk_refs(v, osc_replace_one, &r)) != 0) {
+	if ((rv = oscar_value_walk_refs(v, replace_one, &r)) != 0) {
 		for (i = 0; i < r.n; i++) {
 			oscar_value_free(r.subst[i].with);
 		}
@@ -940,7 +938,7 @@ int oscar_value_replace_refs(oscar_value_t *v, oscar_ref_replace_cb cb, void *ar
 		return (rv);
 	}
 	for (i = 0; i < r.n; i++) {
-		osc_value_clear(r.subst[i].slot);
+		value_clear(r.subst[i].slot);
 		*r.subst[i].slot = *r.subst[i].with;
 		free(r.subst[i].with);
 	}
@@ -987,8 +985,8 @@ typedef struct osc_fmt {
 	size_t len; // bytes wanted so far; may exceed size
 } osc_fmt_t;
 
-// osc_fmt_put appends n bytes of s, or the part of them that fits.
-static void osc_fmt_put(osc_fmt_t *f, const char *s, size_t n)
+// fmt_put appends n bytes of s, or the part of them that fits.
+static void fmt_put(osc_fmt_t *f, const char *s, size_t n)
 {
 	size_t room;
 
@@ -999,25 +997,25 @@ static void osc_fmt_put(osc_fmt_t *f, const char *s, size_t n)
 	f->len += n;
 }
 
-// osc_fmt_puts appends the NUL-terminated string s.
-static void osc_fmt_puts(osc_fmt_t *f, const char *s)
+// fmt_puts appends the NUL-terminated string s.
+static void fmt_puts(osc_fmt_t *f, const char *s)
 {
-	osc_fmt_put(f, s, strlen(s));
+	fmt_put(f, s, strlen(s));
 }
 
-// osc_fmt_float renders f with the fewest digits that read back as the same
+// fmt_float renders f with the fewest digits that read back as the same
 // double, and with a ".0" when it would otherwise look like an integer.
-static void osc_fmt_float(osc_fmt_t *f, double d)
+static void fmt_float(osc_fmt_t *f, double d)
 {
 	char tmp[40];
 	int  prec;
 
 	if (isnan(d)) {
-		osc_fmt_puts(f, "nan");
+		fmt_puts(f, "nan");
 		return;
 	}
 	if (isinf(d)) {
-		osc_fmt_puts(f, d < 0 ? "-inf" : "inf");
+		fmt_puts(f, d < 0 ? "-inf" : "inf");
 		return;
 	}
 	for (prec = 15; prec < 17; prec++) {
@@ -1029,16 +1027,16 @@ static void osc_fmt_float(osc_fmt_t *f, double d)
 	if (prec == 17) {
 		snprintf(tmp, sizeof(tmp), "%.17g", d);
 	}
-	osc_fmt_puts(f, tmp);
+	fmt_puts(f, tmp);
 	if (strpbrk(tmp, ".e") == NULL) {
-		osc_fmt_puts(f, ".0");
+		fmt_puts(f, ".0");
 	}
 }
 
-// osc_fmt_str renders n bytes of s as a quoted string, escaping quotes,
+// fmt_str renders n bytes of s as a quoted string, escaping quotes,
 // backslashes and control characters as JSON does. Other bytes (UTF-8) go
 // through unchanged.
-static void osc_fmt_str(osc_fmt_t *f, const char *s, size_t n)
+static void fmt_str(osc_fmt_t *f, const char *s, size_t n)
 {
 	static const char hex[] = "0123456789abcdef";
 	const char       *run   = s;
@@ -1046,121 +1044,121 @@ static void osc_fmt_str(osc_fmt_t *f, const char *s, size_t n)
 	size_t            i;
 	unsigned char     c;
 
-	osc_fmt_put(f, "\"", 1);
+	fmt_put(f, "\"", 1);
 	for (i = 0; i < n; i++) {
 		c = (unsigned char) s[i];
 		if (c >= 0x20 && c != '"' && c != '\\' && c != 0x7f) {
 			continue;
 		}
-		osc_fmt_put(f, run, (size_t) (s + i - run));
+		fmt_put(f, run, (size_t) (s + i - run));
 		run = s + i + 1;
 		switch (c) {
 		case '"':
-			osc_fmt_puts(f, "\\\"");
+			fmt_puts(f, "\\\"");
 			break;
 		case '\\':
-			osc_fmt_puts(f, "\\\\");
+			fmt_puts(f, "\\\\");
 			break;
 		case '\n':
-			osc_fmt_puts(f, "\\n");
+			fmt_puts(f, "\\n");
 			break;
 		case '\r':
-			osc_fmt_puts(f, "\\r");
+			fmt_puts(f, "\\r");
 			break;
 		case '\t':
-			osc_fmt_puts(f, "\\t");
+			fmt_puts(f, "\\t");
 			break;
 		case '\b':
-			osc_fmt_puts(f, "\\b");
+			fmt_puts(f, "\\b");
 			break;
 		case '\f':
-			osc_fmt_puts(f, "\\f");
+			fmt_puts(f, "\\f");
 			break;
 		default:
 			memcpy(esc, "\\u00", 4);
 			esc[4] = hex[c >> 4];
 			esc[5] = hex[c & 0xf];
-			osc_fmt_put(f, esc, 6);
+			fmt_put(f, esc, 6);
 			break;
 		}
 	}
-	osc_fmt_put(f, run, (size_t) (s + n - run));
-	osc_fmt_put(f, "\"", 1);
+	fmt_put(f, run, (size_t) (s + n - run));
+	fmt_put(f, "\"", 1);
 }
 
-// osc_fmt_value renders v; containers deeper than OSCAR_VALUE_MAX_DEPTH
+// fmt_value renders v; containers deeper than OSCAR_VALUE_MAX_DEPTH
 // show as "...".
-static void osc_fmt_value(osc_fmt_t *f, const oscar_value_t *v, int depth)
+static void fmt_value(osc_fmt_t *f, const oscar_value_t *v, int depth)
 {
 	char   tmp[64];
 	size_t i;
 
 	switch (v->type) {
 	case OSCAR_NIL:
-		osc_fmt_puts(f, "null");
+		fmt_puts(f, "null");
 		break;
 	case OSCAR_BOOL:
-		osc_fmt_puts(f, v->as.b ? "true" : "false");
+		fmt_puts(f, v->as.b ? "true" : "false");
 		break;
 	case OSCAR_INT:
 		snprintf(tmp, sizeof(tmp), "%" PRId64, v->as.i);
-		osc_fmt_puts(f, tmp);
+		fmt_puts(f, tmp);
 		break;
 	case OSCAR_UINT:
 		snprintf(tmp, sizeof(tmp), "%" PRIu64, v->as.u);
-		osc_fmt_puts(f, tmp);
+		fmt_puts(f, tmp);
 		break;
 	case OSCAR_FLOAT:
-		osc_fmt_float(f, v->as.f);
+		fmt_float(f, v->as.f);
 		break;
 	case OSCAR_STR:
-		osc_fmt_str(f, v->as.str.ptr, v->as.str.len);
+		fmt_str(f, v->as.str.ptr, v->as.str.len);
 		break;
 	case OSCAR_BIN:
 		snprintf(tmp, sizeof(tmp), "<bin %zu bytes>", v->as.bin.len);
-		osc_fmt_puts(f, tmp);
+		fmt_puts(f, tmp);
 		break;
 	case OSCAR_REF:
-		osc_fmt_puts(f, "ref(");
-		osc_fmt_str(f, v->as.ref.key, v->as.ref.len);
+		fmt_puts(f, "ref(");
+		fmt_str(f, v->as.ref.key, v->as.ref.len);
 		if (v->as.ref.output != OSCAR_REF_WHOLE) {
 			snprintf(tmp, sizeof(tmp), ", %" PRId64, v->as.ref.output);
-			osc_fmt_puts(f, tmp);
+			fmt_puts(f, tmp);
 		}
-		osc_fmt_puts(f, ")");
+		fmt_puts(f, ")");
 		break;
 	case OSCAR_ARRAY:
 		if (depth >= OSCAR_VALUE_MAX_DEPTH) {
-			osc_fmt_puts(f, "[...]");
+			fmt_puts(f, "[...]");
 			break;
 		}
-		osc_fmt_puts(f, "[");
+		fmt_puts(f, "[");
 		for (i = 0; i < v->as.arr.len; i++) {
 			if (i > 0) {
-				osc_fmt_puts(f, ", ");
+				fmt_puts(f, ", ");
 			}
-			osc_fmt_value(f, &v->as.arr.items[i], depth + 1);
+			fmt_value(f, &v->as.arr.items[i], depth + 1);
 		}
-		osc_fmt_puts(f, "]");
+		fmt_puts(f, "]");
 		break;
 	case OSCAR_MAP:
 		if (depth >= OSCAR_VALUE_MAX_DEPTH) {
-			osc_fmt_puts(f, "{...}");
+			fmt_puts(f, "{...}");
 			break;
 		}
-		osc_fmt_puts(f, "{");
+		fmt_puts(f, "{");
 		for (i = 0; i < v->as.map.len; i++) {
 			if (i > 0) {
-				osc_fmt_puts(f, ", ");
+				fmt_puts(f, ", ");
 			}
-			osc_fmt_value(f, &v->as.map.kv[i].key, depth + 1);
-			osc_fmt_puts(f, ": ");
-			osc_fmt_value(f, &v->as.map.kv[i].val, depth + 1);
+			fmt_value(f, &v->as.map.kv[i].key, depth + 1);
+			fmt_puts(f, ": ");
+			fmt_value(f, &v->as.map.kv[i].val, depth + 1);
 		}
-		osc_fmt_puts(f, "}");
+		fmt_puts(f, "}");
 		break;
 	default:
-		osc_fmt_puts(f, "<?>");
+		fmt_puts(f, "<?>");
 		break;
 	}
 }
@@ -1180,7 +1178,7 @@ int oscar_value_format(const oscar_value_t *v, char *buf, size_t size)
 		nil.type = OSCAR_NIL;
 		v        = &nil;
 	}
-	osc_fmt_value(&f, v, 0);
+	fmt_value(&f, v, 0);
 	if (f.size > 0) {
 		f.buf[f.len < f.size ? f.len : f.size - 1] = '\0';
 	}

@@ -30,14 +30,14 @@ const char *osc_msg_type_name(int type)
 	}
 }
 
-static void osc_put_le32(char *p, uint32_t x)
+static void put_le32(char *p, uint32_t x)
 {
 	for (int i = 0; i < 4; i++) {
 		p[i] = (char) (uint8_t) (x >> (8 * i));
 	}
 }
 
-static uint32_t osc_get_le32(const char *p)
+static uint32_t get_le32(const char *p)
 {
 	const uint8_t *b = (const uint8_t *) p;
 	return ((uint32_t) b[0] | ((uint32_t) b[1] << 8) | ((uint32_t) b[2] << 16) |
@@ -113,27 +113,27 @@ int osc_frame_encode(osc_wbuf_t *out, const osc_frame_t *f, const oscar_value_t 
 	memcpy(p, osc_magic, sizeof(osc_magic));
 	p[4] = OSC_WIRE_VERSION;
 	p[5] = payload != NULL ? OSC_WIRE_F_PAYLOAD : 0;
-	osc_put_le32(p + 8, (uint32_t) hlen);
-	osc_put_le32(p + 12, (uint32_t) pw.len);
+	put_le32(p + 8, (uint32_t) hlen);
+	put_le32(p + 12, (uint32_t) pw.len);
 	osc_wbuf_fini(&pw);
 	return (0);
 }
 
-// osc_read_name copies a header string into dst; too long is malformed.
-static int osc_read_name(osc_reader_t *r, char *dst, size_t size)
+// read_name copies a header string into dst; too long is malformed.
+static int read_name(osc_reader_t *r, char *dst, size_t size)
 {
 	return (osc_read_str_copy(r, dst, size) == 0 ? 0 : OSCAR_EPROTO);
 }
 
-static int osc_read_error(osc_reader_t *r, oscar_error_t *e)
+static int read_error(osc_reader_t *r, oscar_error_t *e)
 {
 	uint32_t n;
 	int64_t  code, pid;
 	if (osc_read_array(r, &n) != 0 || n < 6 || osc_read_int(r, &code) != 0 || code <= 0 ||
-	    code > INT32_MAX || osc_read_name(r, e->message, sizeof(e->message)) != 0 ||
-	    osc_read_name(r, e->address, sizeof(e->address)) != 0 || osc_read_int(r, &pid) != 0 ||
-	    osc_read_name(r, e->actor, sizeof(e->actor)) != 0 ||
-	    osc_read_name(r, e->method, sizeof(e->method)) != 0) {
+	    code > INT32_MAX || read_name(r, e->message, sizeof(e->message)) != 0 ||
+	    read_name(r, e->address, sizeof(e->address)) != 0 || osc_read_int(r, &pid) != 0 ||
+	    read_name(r, e->actor, sizeof(e->actor)) != 0 ||
+	    read_name(r, e->method, sizeof(e->method)) != 0) {
 		return (OSCAR_EPROTO);
 	}
 	e->code = (int) code;
@@ -146,9 +146,9 @@ static int osc_read_error(osc_reader_t *r, oscar_error_t *e)
 	return (0);
 }
 
-// osc_frame_parse_header reads the header array into f and the buffer
+// frame_parse_header reads the header array into f and the buffer
 // sizes into sizes[0..*nbufs).
-static int osc_frame_parse_header(osc_reader_t *r, osc_frame_t *f)
+static int frame_parse_header(osc_reader_t *r, osc_frame_t *f)
 {
 	uint32_t     n, nb, nc;
 	uint64_t     type;
@@ -156,9 +156,9 @@ static int osc_frame_parse_header(osc_reader_t *r, osc_frame_t *f)
 
 	if (osc_read_array(r, &n) != 0 || n < OSC_HEADER_ITEMS || osc_read_uint(r, &type) != 0 ||
 	    osc_msg_type_name((int) (type & 0xff)) == NULL || type > 0xff ||
-	    osc_read_uint(r, &f->id) != 0 || osc_read_name(r, f->source, sizeof(f->source)) != 0 ||
-	    osc_read_name(r, f->target, sizeof(f->target)) != 0 ||
-	    osc_read_name(r, f->method, sizeof(f->method)) != 0 ||
+	    osc_read_uint(r, &f->id) != 0 || read_name(r, f->source, sizeof(f->source)) != 0 ||
+	    read_name(r, f->target, sizeof(f->target)) != 0 ||
+	    read_name(r, f->method, sizeof(f->method)) != 0 ||
 	    osc_read_uint(r, &f->timeout_ms) != 0) {
 		return (OSCAR_EPROTO);
 	}
@@ -196,7 +196,7 @@ static int osc_frame_parse_header(osc_reader_t *r, osc_frame_t *f)
 	}
 	if (t == OSCAR_NIL) {
 		(void) osc_read_nil(r);
-	} else if (osc_read_error(r, &f->error) != 0) {
+	} else if (read_error(r, &f->error) != 0) {
 		return (OSCAR_EPROTO);
 	} else {
 		f->has_error = true;
@@ -212,10 +212,10 @@ static int osc_frame_parse_header(osc_reader_t *r, osc_frame_t *f)
 	return (osc_reader_left(r) == 0 ? 0 : OSCAR_EPROTO);
 }
 
-// osc_frame_parse parses the frame at the start of data[0..len). With
+// frame_parse parses the frame at the start of data[0..len). With
 // exact, the frame must fill len; without, *used receives its length and
 // anything after it is left alone.
-static int osc_frame_parse(const void *data, size_t len, osc_frame_t *f, bool exact, size_t *used)
+static int frame_parse(const void *data, size_t len, osc_frame_t *f, bool exact, size_t *used)
 {
 	const char  *p = data;
 	osc_reader_t r;
@@ -227,15 +227,15 @@ static int osc_frame_parse(const void *data, size_t len, osc_frame_t *f, bool ex
 	    p[7] != 0) {
 		return (OSCAR_EPROTO);
 	}
-	uint32_t hlen        = osc_get_le32(p + 8);
-	uint32_t plen        = osc_get_le32(p + 12);
+	uint32_t hlen        = get_le32(p + 8);
+	uint32_t plen        = get_le32(p + 12);
 	bool     has_payload = (p[5] & OSC_WIRE_F_PAYLOAD) != 0;
 	if (hlen == 0 || hlen > OSC_WIRE_MAX_HEADER || has_payload != (plen != 0) ||
 	    (uint64_t) OSC_WIRE_PREFIX + hlen + plen > len) {
 		return (OSCAR_EPROTO);
 	}
 	osc_reader_init(&r, p + OSC_WIRE_PREFIX, hlen);
-	if ((rv = osc_frame_parse_header(&r, f)) != 0) {
+	if ((rv = frame_parse_header(&r, f)) != 0) {
 		osc_frame_fini(f);
 		return (rv);
 	}
@@ -267,13 +267,13 @@ static int osc_frame_parse(const void *data, size_t len, osc_frame_t *f, bool ex
 // osc_frame_decode parses and checks a frame.
 int osc_frame_decode(const void *data, size_t len, osc_frame_t *f)
 {
-	return (osc_frame_parse(data, len, f, true, NULL));
+	return (frame_parse(data, len, f, true, NULL));
 }
 
 // osc_frame_decode_next parses the first of several frames sent back to back.
 int osc_frame_decode_next(const void *data, size_t len, osc_frame_t *f, size_t *used)
 {
-	return (osc_frame_parse(data, len, f, false, used));
+	return (frame_parse(data, len, f, false, used));
 }
 
 // osc_frame_payload decodes f's payload.
