@@ -1,5 +1,7 @@
-// Private structures of the in-process actor system, shared by pool.c,
-// actor.c and call.c. Nothing outside actors/ includes this file.
+// Private structures of the in-process actor system, shared by the files
+// of the actor core (docs/architecture.md, "Layers"), and the tables
+// through which a lower layer reaches a higher one without naming it.
+// Nothing outside actors/ (but the tests) includes this file.
 //
 // Threads. A pool owns one libuv loop and the thread that runs it; all the
 // fields marked "loop" below are touched only by that thread. Other threads
