@@ -38,6 +38,7 @@
 #include "oscar/session.h"
 #include "oscar/sessions.h"
 #include "services/strmap.h"
+#include "services/vbuild.h"
 
 // OSC_SLICE_MS is the longest single wait on a graph: between slices the
 // client looks at its local cluster and reports progress.
@@ -1023,14 +1024,22 @@ static int osc_submit_locked(oscar_session_t *s, oscar_object_t *const *objs, si
 			rv = OSCAR_ENOMEM;
 			break;
 		}
-		oscar_value_t *t =
-		    oscar_graph_task(v[i]->key, v[i]->fn, a, v[i]->n_output, v[i]->pure);
-		if (t != NULL && v[i]->mark == want &&
-		    oscar_value_map_set(t, "want", oscar_value_new_bool(true)) != 0) {
-			oscar_value_free(t);
-			t = NULL;
+		// A task as an array, [key, fn, args, n_output, pure, want]
+		// (docs/services/task.md): the map's six names cost as much again
+		// to build and to decode. Built in place in the graph.
+		oscar_value_t *t = osc_vb_push_array(graph, 6);
+		rv               = t != NULL ? 0 : OSCAR_ENOMEM;
+		rv               = rv != 0 ? rv : osc_vb_push_str(t, v[i]->key);
+		rv               = rv != 0 ? rv : osc_vb_push_str(t, v[i]->fn);
+		if (rv == 0) {
+			rv = a != NULL                         ? osc_vb_push_move(t, a)
+			     : osc_vb_push_array(t, 0) != NULL ? 0
+			                                       : OSCAR_ENOMEM;
 		}
-		rv = oscar_value_array_push(graph, t);
+		oscar_value_free(a); // nil once moved: its shell only
+		rv = rv != 0 ? rv : osc_vb_push_uint(t, v[i]->n_output != 0 ? v[i]->n_output : 1);
+		rv = rv != 0 ? rv : osc_vb_push_bool(t, v[i]->pure);
+		rv = rv != 0 ? rv : osc_vb_push_bool(t, v[i]->mark == want);
 		for (unsigned o = 0; rv == 0 && o < v[i]->n_output; o++, k++) {
 			keys[k] = kbuf + k * OSC_OBJKEY_MAX;
 			osc_output_key(v[i], o, keys[k], OSC_OBJKEY_MAX);

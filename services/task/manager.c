@@ -875,6 +875,18 @@ static void osc_tmgr_sub_free(osc_tmgr_sub_t *sub)
 	free(sub);
 }
 
+// osc_tmgr_flag reads a task's bool: item i of an array task, or the
+// entry name of a map; false when absent or not a bool.
+static bool osc_tmgr_flag(const oscar_value_t *t, bool arr, size_t i, const char *name)
+{
+	bool b = false;
+	if (arr) {
+		oscar_value_get_bool(oscar_value_at(t, i), &b);
+		return (b);
+	}
+	return (oscar_value_map_bool(t, name, false));
+}
+
 // osc_tmgr_parse turns the graph's task maps into specs, borrowing their
 // strings from graph (which must outlive the specs) and copying args.
 static int osc_tmgr_parse(
@@ -896,14 +908,19 @@ static int osc_tmgr_parse(
 		const oscar_value_t *t = oscar_value_at(graph, i);
 		osc_tm_spec_t       *s = &sub->specs[i];
 		sub->n                 = i + 1;
-		if (t == NULL || t->type != OSCAR_MAP) {
-			return (oscar_error_set(
-			    err, OSCAR_EINVAL, "task #%zu of the graph is not a map", i));
+		// A task map, or the same as an array (the client's, cheaper to
+		// build and to decode): [key, fn, args, n_output, pure, want],
+		// the items after fn optional.
+		bool arr = t != NULL && t->type == OSCAR_ARRAY;
+		if (t == NULL || (t->type != OSCAR_MAP && !arr)) {
+			return (oscar_error_set(err, OSCAR_EINVAL,
+			    "task #%zu of the graph is neither a map nor an array", i));
 		}
-		s->key                     = oscar_value_map_str(t, "key");
-		s->fn                      = oscar_value_map_str(t, "fn");
-		const oscar_value_t *nout  = oscar_value_map_get(t, "n_output");
-		uint64_t             n_out = 1;
+		s->key = arr ? oscar_value_at_str(t, 0) : oscar_value_map_str(t, "key");
+		s->fn  = arr ? oscar_value_at_str(t, 1) : oscar_value_map_str(t, "fn");
+		const oscar_value_t *nout =
+		    arr ? oscar_value_at(t, 3) : oscar_value_map_get(t, "n_output");
+		uint64_t n_out = 1;
 		if (s->key == NULL || s->fn == NULL) {
 			return (oscar_error_set(err, OSCAR_EINVAL,
 			    "task #%zu of the graph%s%s: a key and a fn (strs) are needed", i,
@@ -914,10 +931,11 @@ static int osc_tmgr_parse(
 			return (oscar_error_set(err, OSCAR_EINVAL,
 			    "task %s: n_output must be 1 to %d", s->key, OSCAR_TASK_OUTPUT_MAX));
 		}
-		s->n_output               = (unsigned) n_out;
-		s->pure                   = oscar_value_map_bool(t, "pure", false);
-		s->want                   = oscar_value_map_bool(t, "want", false);
-		const oscar_value_t *args = oscar_value_map_get(t, "args");
+		s->n_output = (unsigned) n_out;
+		s->pure     = osc_tmgr_flag(t, arr, 4, "pure");
+		s->want     = osc_tmgr_flag(t, arr, 5, "want");
+		const oscar_value_t *args =
+		    arr ? oscar_value_at(t, 2) : oscar_value_map_get(t, "args");
 		if (args != NULL && args->type != OSCAR_NIL &&
 		    (s->args = oscar_value_copy(args)) == NULL) {
 			return (oscar_error_set(err, OSCAR_ENOMEM, "out of memory"));
