@@ -751,9 +751,12 @@ static int osc_make_key(oscar_session_t *s, const char *fn, const oscar_value_t 
 				break;
 			}
 		}
+		static const char digits[] = "0123456789abcdef";
 		for (size_t i = 0; i < sizeof(s->keyseed); i++) {
-			snprintf(hex + 2 * i, 3, "%02x", r[i]);
+			hex[2 * i]     = digits[r[i] >> 4];
+			hex[2 * i + 1] = digits[r[i] & 15];
 		}
+		hex[2 * sizeof(s->keyseed)] = '\0';
 	}
 	snprintf(key, size, "%s-%s", fn, hex);
 	return (0);
@@ -1741,12 +1744,9 @@ int oscar_future_map(oscar_session_t *s, const char *fn, oscar_value_t *items,
 	pthread_mutex_lock(&s->mu);
 	size_t made = 0;
 	for (; made < n && rv == 0; made++) {
+		// The items are the call's (consumed): each moves into its args.
 		oscar_value_t *args = oscar_value_new_array(1);
-		oscar_value_t *item = oscar_value_copy(oscar_value_at(items, made));
-		if (args == NULL || item == NULL || oscar_value_array_push(args, item) != 0) {
-			if (args == NULL) {
-				oscar_value_free(item);
-			}
+		if (args == NULL || osc_vb_push_move(args, &items->as.arr.items[made]) != 0) {
 			oscar_value_free(args);
 			rv = oscar_error_set(err, OSCAR_ENOMEM, "out of memory");
 			break;
