@@ -43,6 +43,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "actors/map.h"
 #include "services/strmap.h"
@@ -237,6 +238,7 @@ typedef struct osc_xtask {
 	bool              in_live; // in the executor's map of tasks by key
 	bool              want;    // its manager wants its outputs back when small
 	bool              storing; // its outputs are being stored
+	uint64_t          run_us;  // its run time in its slot, once it returned
 	uint64_t          kill_timer;
 	struct osc_exec  *ex;
 	// Run ahead: after is the key of the task of the session it follows
@@ -276,6 +278,7 @@ struct osc_xbatch {
 	bool          busy;     // being filled or sent: no sending from inside
 	bool          answered; // the slot answered; ran messages for it are due
 	uint64_t      timer;    // while answered: the results' deadline
+	uint64_t      mark_us;  // when sent, then when its last results came
 	// The answer's results (from index stash_from on), kept while results
 	// before them are still due in ran messages: they are stored and
 	// reported after those, so that a chain is reported in its order.
@@ -326,6 +329,14 @@ typedef struct osc_exec {
 
 static void osc_exec_schedule(osc_exec_t *ex);
 static void osc_batch_ready(osc_exec_t *ex, osc_xbatch_t *b);
+
+// osc_exec_now_us reads the monotonic clock, in microseconds.
+static uint64_t osc_exec_now_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ((uint64_t) ts.tv_sec * 1000000u + (uint64_t) ts.tv_nsec / 1000u);
+}
 
 // osc_exec_steal moves item (an inline slot of an array) into a value of
 // its own, leaving nil behind; NULL when out of memory.
@@ -478,28 +489,33 @@ static oscar_value_t *osc_exec_list(oscar_value_t **all, const char *session)
 // osc_exec_report queues one report for t's session's manager:
 // [key, kind, sizes|nil, code, signal, message].
 static void osc_exec_report_values(osc_exec_t *ex, const osc_xtask_t *t, const char *kind,
-    oscar_value_t *sizes, int code, int sig, const char *message, oscar_value_t *values);
+    oscar_value_t *sizes, int code, int sig, const char *message, oscar_value_t *values,
+    const uint64_t *us);
 
 static void osc_exec_report(osc_exec_t *ex, const osc_xtask_t *t, const char *kind,
     oscar_value_t *sizes, int code, int sig, const char *message)
 {
-	osc_exec_report_values(ex, t, kind, sizes, code, sig, message, NULL);
+	osc_exec_report_values(ex, t, kind, sizes, code, sig, message, NULL, NULL);
 }
 
 // osc_exec_report_values queues one report for t's session's manager:
-// [key, kind, sizes|nil, code, signal, message, values?], values (taken;
-// may be NULL) being the outputs of a finished task its manager wants
-// back. The items after the last one that says something (sizes, a code,
-// a signal, a message, values) are left out: a started report is [key,
-// kind], a finished one [key, kind, sizes]. It is built in place in the
-// session's list (no value of its own per item).
+// [key, kind, sizes|nil, code, signal, message, values|nil, us], values
+// (taken; may be NULL) being the outputs of a finished task its manager
+// wants back, us (may be NULL) a finished task's run time in its slot,
+// in microseconds. The items after the last one that says something
+// (sizes, a code, a signal, a message, values, us) are left out: a
+// started report is [key, kind], a finished one [key, kind, sizes, 0,
+// 0, "", nil, us]. It is built in place in the session's list (no value
+// of its own per item).
 static void osc_exec_report_values(osc_exec_t *ex, const osc_xtask_t *t, const char *kind,
-    oscar_value_t *sizes, int code, int sig, const char *message, oscar_value_t *values)
+    oscar_value_t *sizes, int code, int sig, const char *message, oscar_value_t *values,
+    const uint64_t *us)
 {
 	if (message != NULL && message[0] == '\0') {
 		message = NULL;
 	}
-	size_t         n    = values != NULL    ? 7
+	size_t         n    = us != NULL        ? 8
+	                      : values != NULL  ? 7
 	                      : message != NULL ? 6
 	                      : sig != 0        ? 5
 	                      : code != 0       ? 4
@@ -522,7 +538,10 @@ static void osc_exec_report_values(osc_exec_t *ex, const osc_xtask_t *t, const c
 	}
 	if (rv == 0 && values != NULL) {
 		rv = osc_vb_push_move(item, values);
+	} else if (rv == 0 && n > 6) {
+		rv = osc_vb_push_nil(item);
 	}
+	rv = rv != 0 || us == NULL ? rv : osc_vb_push_uint(item, *us);
 	oscar_value_free(sizes); // nil once moved: its shell only
 	oscar_value_free(values);
 	if (rv != 0 && item != NULL) {
@@ -1210,7 +1229,8 @@ static void osc_batch_send(osc_exec_t *ex, osc_xbatch_t *b)
 	// Started: in its slot, which runs them in order; one behind
 	// another task of the batch waits for it, and is not reported
 	// started (it ends with the batch all the same).
-	b->sent = true;
+	b->sent    = true;
+	b->mark_us = osc_exec_now_us();
 	for (size_t i = 0; i < b->n; i++) {
 		if (b->tasks[i]->blead == NULL) {
 			osc_exec_report(ex, b->tasks[i], "started", NULL, 0, 0, NULL);
@@ -1375,7 +1395,13 @@ static void osc_keep_small(osc_xtask_t *t, const oscar_value_t *r)
 // the batch.
 static void osc_batch_results(osc_exec_t *ex, osc_xbatch_t *b, size_t from, oscar_value_t *results)
 {
-	size_t         len   = oscar_value_len(results);
+	size_t len = oscar_value_len(results);
+	// Their run time: the slot ran them one after the other since it
+	// was sent the batch or told its last results, so each gets its
+	// share of the time since (the slot's messages included).
+	uint64_t now         = osc_exec_now_us();
+	uint64_t run_us      = len > 0 && now > b->mark_us ? (now - b->mark_us) / len : 0;
+	b->mark_us           = now;
 	osc_xstore_t  *store = calloc(1, sizeof(*store) + len * sizeof(osc_xtask_t *));
 	oscar_value_t *items = oscar_value_new_array(len);
 	bool           busy  = b->busy;
@@ -1420,6 +1446,7 @@ static void osc_batch_results(osc_exec_t *ex, osc_xbatch_t *b, size_t from, osca
 		}
 		// Its function returned; the task keeps its record until it is
 		// stored and reported.
+		t->run_us = run_us;
 		osc_task_leave(ex, t);
 		t->storing               = true;
 		store->tasks[store->n++] = t;
@@ -1639,7 +1666,7 @@ static void osc_exec_stored(oscar_actor_t *self, oscar_result_t *res, void *arg)
 				inl = NULL;
 			}
 		}
-		osc_exec_report_values(ex, t, "finished", sizes, 0, 0, NULL, inl);
+		osc_exec_report_values(ex, t, "finished", sizes, 0, 0, NULL, inl, &t->run_us);
 		osc_exec_unblock(ex, t);
 		osc_xtask_free(t);
 		osc_exec_deferred(ex, deferred);

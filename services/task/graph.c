@@ -156,7 +156,10 @@ struct osc_tm_worker {
 	uint64_t         hash;
 	uint64_t         id;
 	unsigned         slots, queue;
-	unsigned         lent; // slots lent while their tasks wait for nested work
+	bool             autoq;  // queue sized from run times (OSC_TM_QUEUE_AUTO)
+	bool             timed;  // avg_us holds at least one run time
+	double           avg_us; // moving average of its tasks' run times
+	unsigned         lent;   // slots lent while their tasks wait for nested work
 	unsigned         load, running;
 	osc_map_t        held; // of osc_tm_task_t *, by key hash
 	osc_tm_fn_t    **fns;
@@ -1035,6 +1038,18 @@ int osc_tm_new(osc_tm_t **tmp, const osc_tm_ops_t *ops, const osc_tm_limits_t *l
 	if (tm->limits.max_graphs == 0) {
 		tm->limits.max_graphs = OSC_TM_DEFAULT_GRAPHS;
 	}
+	if (tm->limits.queue_us == 0) {
+		tm->limits.queue_us = OSC_TM_DEFAULT_QUEUE_US;
+	}
+	if (tm->limits.queue_max == 0) {
+		tm->limits.queue_max = OSC_TM_DEFAULT_QUEUE_MAX;
+	}
+	if (tm->limits.queue_max < OSC_TM_QUEUE_MIN) {
+		tm->limits.queue_max = OSC_TM_QUEUE_MIN;
+	}
+	if (tm->limits.queue_max > OSC_TM_QUEUE_MAX) {
+		tm->limits.queue_max = OSC_TM_QUEUE_MAX;
+	}
 	tm->next_wid = 1;
 	*tmp         = tm;
 	return (0);
@@ -1150,7 +1165,8 @@ int osc_tm_worker_add(osc_tm_t *tm, const char *addr, unsigned slots, unsigned q
 		return (oscar_error_set(err, OSCAR_EINVAL,
 		    "a worker needs an address of 1 to %d bytes", OSCAR_ADDR_MAX - 1));
 	}
-	if (slots == 0 || slots > OSC_TM_SLOTS_MAX || queue > OSC_TM_QUEUE_MAX) {
+	if (slots == 0 || slots > OSC_TM_SLOTS_MAX ||
+	    (queue > OSC_TM_QUEUE_MAX && queue != OSC_TM_QUEUE_AUTO)) {
 		return (oscar_error_set(err, OSCAR_EINVAL,
 		    "worker %s: slots must be 1 to %d and its queue 0 to %d, not %u and %u", addr,
 		    OSC_TM_SLOTS_MAX, OSC_TM_QUEUE_MAX, slots, queue));
@@ -1200,7 +1216,8 @@ int osc_tm_worker_add(osc_tm_t *tm, const char *addr, unsigned slots, unsigned q
 	w->hash  = osc_hash_str(addr);
 	w->id    = tm->next_wid++;
 	w->slots = slots;
-	w->queue = queue;
+	w->autoq = queue == OSC_TM_QUEUE_AUTO;
+	w->queue = w->autoq ? OSC_TM_QUEUE_MIN : queue;
 	osc_map_insert(&tm->workers, w->hash, w);
 	osc_map_insert(&tm->wids, osc_hash_u64(w->id), w);
 	tm->n_workers++;
@@ -1230,6 +1247,36 @@ int osc_tm_worker_load(const osc_tm_t *tm, const char *addr, unsigned *held, uns
 		*running = w->running;
 	}
 	return (0);
+}
+
+int osc_tm_worker_queue(const osc_tm_t *tm, const char *addr, unsigned *queue)
+{
+	osc_tm_worker_t *w = tm != NULL && addr != NULL ? worker_find(tm, addr) : NULL;
+	if (w == NULL) {
+		return (OSCAR_ENOENT);
+	}
+	if (queue != NULL) {
+		*queue = w->queue;
+	}
+	return (0);
+}
+
+// worker_timed takes one run time (us) into w's moving average and, for
+// an automatic queue, sizes its room: about limits.queue_us of work per
+// slot, within [OSC_TM_QUEUE_MIN, limits.queue_max]. The average weighs
+// the newest run by 1/8, and the first one alone: a long task shrinks
+// the room at once, short ones grow it within a few dozen reports.
+static void worker_timed(const osc_tm_t *tm, osc_tm_worker_t *w, uint64_t us)
+{
+	w->avg_us = w->timed ? w->avg_us + ((double) us - w->avg_us) / 8 : (double) us;
+	w->timed  = true;
+	if (!w->autoq) {
+		return;
+	}
+	double room = (double) w->slots * tm->limits.queue_us / (w->avg_us > 1 ? w->avg_us : 1);
+	w->queue    = room >= tm->limits.queue_max ? tm->limits.queue_max
+	              : room <= OSC_TM_QUEUE_MIN   ? OSC_TM_QUEUE_MIN
+	                                           : (unsigned) room;
 }
 
 int osc_tm_worker_lend(osc_tm_t *tm, const char *addr, int delta)
@@ -1349,6 +1396,9 @@ int osc_tm_report(osc_tm_t *tm, const char *worker, const osc_tm_report_t *r, si
 		}
 		bool early = t->ahead;
 		release(tm, t);
+		if (r[i].kind == OSC_TM_FINISHED && r[i].timed) {
+			worker_timed(tm, w, r[i].us);
+		}
 		osc_tm_error_t err;
 		if (early) {
 			error_fill(&err, OSCAR_EPROTO, 0, t, w->addr,

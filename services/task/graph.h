@@ -165,6 +165,14 @@ typedef struct osc_tm_limits {
 	// the worker runs as soon as that input is stored there. Such a task
 	// counts as assigned from then on.
 	bool run_ahead;
+	// A worker added with queue OSC_TM_QUEUE_AUTO holds, beyond its
+	// slots, room for about queue_us microseconds of work per slot, from
+	// a moving average of the run times its finished reports give
+	// (osc_tm_report_t.us), within [OSC_TM_QUEUE_MIN, queue_max]; with no
+	// run time told yet, OSC_TM_QUEUE_MIN. Zero: OSC_TM_DEFAULT_QUEUE_US
+	// and OSC_TM_DEFAULT_QUEUE_MAX.
+	uint32_t queue_us;
+	uint32_t queue_max;
 } osc_tm_limits_t;
 
 #define OSC_TM_DEFAULT_GRAPH_TASKS ((size_t) 1 << 20)
@@ -173,6 +181,11 @@ typedef struct osc_tm_limits {
 // Bounds on a worker's slots and queue.
 #define OSC_TM_SLOTS_MAX 4096
 #define OSC_TM_QUEUE_MAX 65536
+// The queue of a worker sized from its tasks' run times (limits.queue_us).
+#define OSC_TM_QUEUE_AUTO        UINT32_MAX
+#define OSC_TM_QUEUE_MIN         2
+#define OSC_TM_DEFAULT_QUEUE_US  5000
+#define OSC_TM_DEFAULT_QUEUE_MAX 1024
 // Outputs sent back with a finished report (spec.want): each output at
 // most OSC_TM_INLINE_MAX bytes (its size as stored), and at most
 // OSC_TM_HELD_MAX bytes held by one engine at once; beyond, the engine
@@ -192,7 +205,9 @@ void osc_tm_free(osc_tm_t **tmp);
 
 // osc_tm_worker_add makes a worker known: its address (unique), slots
 // (1 to OSC_TM_SLOTS_MAX) and how many tasks beyond them it may queue (0
-// to OSC_TM_QUEUE_MAX), and the functions it offers (names, copied). It
+// to OSC_TM_QUEUE_MAX, or OSC_TM_QUEUE_AUTO: sized from the run times
+// it reports, see osc_tm_limits_t), and the functions it offers (names,
+// copied). It
 // then gets the ready tasks it can take. OSCAR_EINVAL, OSCAR_EEXIST,
 // OSCAR_ENOMEM.
 int osc_tm_worker_add(osc_tm_t *tm, const char *addr, unsigned slots, unsigned queue,
@@ -215,6 +230,11 @@ int osc_tm_worker_lend(osc_tm_t *tm, const char *addr, int delta);
 // osc_tm_worker_load tells how many tasks worker holds (assigned and
 // running) and how many of them run. OSCAR_ENOENT for an unknown worker.
 int osc_tm_worker_load(const osc_tm_t *tm, const char *addr, unsigned *held, unsigned *running);
+
+// osc_tm_worker_queue tells how many tasks beyond its slots worker may
+// hold now (its fixed queue, or its automatic one as sized so far).
+// OSCAR_ENOENT for an unknown worker.
+int osc_tm_worker_queue(const osc_tm_t *tm, const char *addr, unsigned *queue);
 
 // ---------------------------------------------------------------------------
 // Graphs
@@ -304,6 +324,11 @@ typedef struct osc_tm_report {
 	// when each is at most OSC_TM_INLINE_MAX bytes and OSC_TM_HELD_MAX
 	// allows.
 	const oscar_value_t *values;
+	// FINISHED, when timed: how long the task ran in its slot, in
+	// microseconds (sizes the queue of a worker added with
+	// OSC_TM_QUEUE_AUTO).
+	bool     timed;
+	uint64_t us;
 	// ERRORED: the error, and the slot's exit signal for a crash.
 	int         code;
 	int         signal;

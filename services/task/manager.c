@@ -424,7 +424,8 @@ static void osc_tmgr_worker_add(osc_tmgr_t *st, const oscar_value_t *node)
 	        0 ||
 	    osc_tm_worker_add(st->tm, addr,
 	        slots > OSC_TM_SLOTS_MAX ? OSC_TM_SLOTS_MAX : (unsigned) slots,
-	        (unsigned) st->cfg.queue, names, k, &err) != 0) {
+	        st->cfg.queue < 0 ? OSC_TM_QUEUE_AUTO : (unsigned) st->cfg.queue, names, k,
+	        &err) != 0) {
 		oscar_log(OSCAR_LOG_ERROR, "task", "session %s: cannot add worker %s: %s",
 		    st->session, addr, err.message[0] != '\0' ? err.message : "out of memory");
 		free(names);
@@ -1424,6 +1425,12 @@ static int osc_tmgr_m_report(oscar_actor_t *self, oscar_req_t *req)
 		x->signal  = (int) sig;
 		x->message = msg;
 		x->values  = oscar_value_at(item, 6);
+		if (x->values != NULL && x->values->type == OSCAR_NIL) {
+			x->values = NULL;
+		}
+		// A finished task's run time in its slot, in microseconds.
+		const oscar_value_t *us = oscar_value_at(item, 7);
+		x->timed                = us != NULL && oscar_value_get_uint(us, &x->us) == 0;
 		k++;
 	}
 	if (lend != 0) {
@@ -1477,6 +1484,8 @@ static int osc_tmgr_create(oscar_actor_t *self, const oscar_value_t *args)
 		.max_graph_tasks = (size_t) st->cfg.max_graph_tasks,
 		.max_graphs      = (size_t) st->cfg.max_graphs,
 		.run_ahead       = true,
+		.queue_us        = (uint32_t) (st->cfg.queue_ms * 1000),
+		.queue_max       = (uint32_t) st->cfg.queue_max,
 	};
 	if ((rv = oscar_ref_make(&st->cluster, oscar_node_address(st->node), OSCAR_CLUSTER_UID)) !=
 	        0 ||

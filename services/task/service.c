@@ -3,15 +3,22 @@
 // by session_destroy), and the functions a worker offers, added to its
 // node info.
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "oscar/oscar.h"
+#include "services/task/graph.h"
 #include "services/task/task_int.h"
 
 // The task service's settings: section [task].
 static const oscar_setting_spec_t osc_task_specs[] = {
-	{ "queue", OSCAR_SETTING_INT, "2", 0, 65536,
-	    "tasks a worker is given beyond its slots, so that slots do not idle" },
+	{ "queue", OSCAR_SETTING_STR, "auto", 0, 0,
+	    "tasks a worker is given beyond its slots, so that slots do not idle: auto "
+	    "(sized from its tasks' run times, see queue_ms) or 0 to 65536" },
+	{ "queue_ms", OSCAR_SETTING_MS, "5ms", 1, 1000,
+	    "with queue = auto: about this much work is queued per slot" },
+	{ "queue_max", OSCAR_SETTING_INT, "1024", 2, 65536,
+	    "with queue = auto: the most tasks a worker is given beyond its slots" },
 	{ "max_graph_tasks", OSCAR_SETTING_INT, "1048576", 1, 16777216,
 	    "the most tasks in one graph" },
 	{ "max_graphs", OSCAR_SETTING_INT, "4096", 1, 1048576,
@@ -25,11 +32,26 @@ static const oscar_setting_spec_t osc_task_specs[] = {
 
 int osc_task_settings(const oscar_settings_t *s, osc_task_settings_t *out, oscar_error_t *err)
 {
+	const char *q = oscar_service_setting_str(s, &osc_task_service, "queue");
+	if (q == NULL || strcmp(q, "auto") == 0) {
+		out->queue = -1;
+	} else {
+		char     *end = NULL;
+		long long v   = strtoll(q, &end, 10);
+		if (end == q || *end != '\0' || v < 0 || v > OSC_TM_QUEUE_MAX) {
+			return (oscar_error_set(err, OSCAR_EINVAL,
+			    "setting [task] queue: \"%s\" is neither auto nor a number from 0 to "
+			    "%d",
+			    q, OSC_TM_QUEUE_MAX));
+		}
+		out->queue = v;
+	}
 	const struct {
 		const char *key;
 		int64_t    *out;
 	} all[] = {
-		{ "queue", &out->queue },
+		{ "queue_ms", &out->queue_ms },
+		{ "queue_max", &out->queue_max },
 		{ "max_graph_tasks", &out->max_graph_tasks },
 		{ "max_graphs", &out->max_graphs },
 		{ "max_waits", &out->max_waits },

@@ -101,7 +101,10 @@ bool osc_taskfn_name_ok(const char *name);
 //   cancel  graph_id -> nil
 //   delete  graph_id -> nil
 //   list    nil -> [graph_id...]
-//   report  {worker, reports: [[key, kind, sizes|nil, code, signal, message]...]}
+//   report  {worker, reports: [[key, kind, sizes|nil, code, signal, message,
+//           values|nil, us]...]} (items shortened after the last one that
+//           says something; us: a finished task's run time in its slot,
+//           in microseconds)
 //           (from executors; kind "started", "finished", "errored", or
 //           "waiting" and "resumed" around a wait for nested work)
 #define OSC_TASK_MANAGER_METHODS(X)                                          \
@@ -204,7 +207,9 @@ extern const oscar_service_t osc_task_service;
 
 // osc_task_settings_t: the [task] settings.
 typedef struct osc_task_settings {
-	int64_t queue;           // tasks a worker may hold beyond its slots
+	int64_t queue;           // tasks a worker may hold beyond its slots; -1: auto
+	int64_t queue_ms;        // auto: the work queued per slot, in ms
+	int64_t queue_max;       // auto: the most tasks queued beyond the slots
 	int64_t max_graph_tasks; // tasks in one graph
 	int64_t max_graphs;      // graphs a session holds
 	int64_t max_waits;       // wait requests parked per session

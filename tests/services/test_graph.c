@@ -60,6 +60,10 @@ static struct {
 	uint64_t loc_bytes;
 	int      ended;
 	bool     store_results; // finished tasks' outputs become stored
+	// Finished reports tell run_us as the tasks' run time when timed.
+	bool     timed;
+	uint64_t run_us;
+	unsigned queue_max; // the engine's limits.queue_max
 } F;
 
 static entry_t *entry_find(const char *key)
@@ -203,6 +207,8 @@ static void setup_limits(const osc_tm_limits_t *limits)
 	memset(&F, 0, sizeof(F));
 	osc_tm_ops_t ops = { cb_stored, cb_locate, cb_assign, cb_cancel, NULL };
 	cr_assert_eq(osc_tm_new(&F.tm, &ops, limits), 0);
+	F.queue_max =
+	    limits != NULL && limits->queue_max != 0 ? limits->queue_max : OSC_TM_DEFAULT_QUEUE_MAX;
 }
 
 static void setup(void)
@@ -247,7 +253,8 @@ static void worker(const char *addr, unsigned slots, unsigned queue)
 	    osc_tm_worker_add(F.tm, addr, slots, queue, all_fns, 5, &err), 0, "%s", err.message);
 	fake_worker_t *fw = &F.workers[F.n_workers++];
 	snprintf(fw->addr, sizeof(fw->addr), "%s", addr);
-	fw->bound = slots + queue;
+	// An automatic queue may grow to queue_max.
+	fw->bound = slots + (queue == OSC_TM_QUEUE_AUTO ? F.queue_max : queue);
 }
 
 // A graph under construction: specs whose strings and inputs the
@@ -416,7 +423,9 @@ static size_t run_step(void)
 			r[n++] = (osc_tm_report_t) { .key = e->key,
 				.kind                     = OSC_TM_FINISHED,
 				.sizes                    = out_sizes,
-				.n_sizes                  = s->n_output };
+				.n_sizes                  = s->n_output,
+				.timed                    = F.timed,
+				.us                       = F.run_us };
 		}
 		if (n > 0) {
 			cr_assert_eq(osc_tm_report(F.tm, fw->addr, r, n), 0);
@@ -1375,6 +1384,130 @@ Test(graph, bounded_queues_and_new_worker)
 	cr_assert_eq(i.counts[OSC_TASK_READY], 5);
 	run_all();
 	cr_assert_eq(info_of(g).status, OSC_GRAPH_DONE);
+}
+
+// ---------------------------------------------------------------------------
+// Automatic queues (OSC_TM_QUEUE_AUTO): sized from the run times told
+
+// sent_now gives how many tasks were sent and not run yet to worker addr,
+// after a flush.
+static size_t sent_now(const char *addr)
+{
+	osc_tm_flush(F.tm);
+	size_t n = 0;
+	for (size_t i = F.head; i < F.n_sent; i++) {
+		n += strcmp(F.sent[i].worker, addr) == 0;
+	}
+	return (n);
+}
+
+static unsigned queue_of(const char *addr)
+{
+	unsigned q = 0;
+	cr_assert_eq(osc_tm_worker_queue(F.tm, addr, &q), 0);
+	return (q);
+}
+
+// independent submits n independent tasks as graph id.
+static osc_tm_graph_t *independent(const char *id, int n)
+{
+	gb_t b = { 0 };
+	char key[32];
+	for (int i = 0; i < n; i++) {
+		snprintf(key, sizeof(key), "%s-%d", id, i);
+		task(&b, key, "inc", 1, false, NULL);
+	}
+	return (submit_ok(&b, id));
+}
+
+// A worker with no run time told holds slots + OSC_TM_QUEUE_MIN; once
+// short tasks finish, its room grows (about 5 ms of work per slot by
+// default), and the tasks it can now take leave in the batch of that
+// same turn.
+Test(graph, an_auto_queue_grows_with_short_tasks)
+{
+	worker("w", 1, OSC_TM_QUEUE_AUTO);
+	cr_assert_eq(queue_of("w"), OSC_TM_QUEUE_MIN);
+	osc_tm_graph_t *g = independent("g", 20000);
+	cr_assert_eq(sent_now("w"), 1 + OSC_TM_QUEUE_MIN);
+	F.timed  = true;
+	F.run_us = 50; // 5000 us / 50 us: room for 100 per slot
+	run_step();
+	cr_assert_eq(queue_of("w"), 100);
+	cr_assert_eq(sent_now("w"), 1 + 100);
+	cr_assert_eq(info_of(g).counts[OSC_TASK_ASSIGNED], 101);
+	// Shorter still: the average moves by an eighth of the difference
+	// per run, up to the bound (1024 by default).
+	F.run_us = 1;
+	for (int i = 0; i < 60 && queue_of("w") < OSC_TM_DEFAULT_QUEUE_MAX; i++) {
+		run_step();
+	}
+	cr_assert_eq(queue_of("w"), OSC_TM_DEFAULT_QUEUE_MAX);
+	cr_assert_eq(sent_now("w"), 1 + OSC_TM_DEFAULT_QUEUE_MAX);
+	run_all();
+	cr_assert_eq(info_of(g).status, OSC_GRAPH_DONE);
+}
+
+// Long tasks keep a worker at slots + OSC_TM_QUEUE_MIN, and one long
+// task after short ones brings its room down at once.
+Test(graph, an_auto_queue_stays_small_with_long_tasks)
+{
+	worker("w", 2, OSC_TM_QUEUE_AUTO);
+	osc_tm_graph_t *g = independent("g", 40);
+	F.timed           = true;
+	F.run_us          = 200000;
+	for (int step = 0; step < 40; step++) {
+		cr_assert_eq(sent_now("w"), 2 + OSC_TM_QUEUE_MIN);
+		run_step();
+		cr_assert_eq(queue_of("w"), OSC_TM_QUEUE_MIN);
+		if (info_of(g).status != OSC_GRAPH_RUNNING) {
+			break;
+		}
+	}
+	cr_assert_eq(info_of(g).status, OSC_GRAPH_DONE);
+	g = independent("h", 3000);
+	// Short tasks after long ones: the room grows back within a few
+	// dozen reports.
+	F.run_us = 10;
+	for (int step = 0; step < 40 && queue_of("w") == OSC_TM_QUEUE_MIN; step++) {
+		run_step();
+	}
+	cr_assert_gt(queue_of("w"), OSC_TM_QUEUE_MIN);
+	F.run_us = 400000;
+	run_step();
+	cr_assert_eq(queue_of("w"), OSC_TM_QUEUE_MIN);
+	run_all();
+	cr_assert_eq(info_of(g).status, OSC_GRAPH_DONE);
+}
+
+// A fixed queue is honoured whatever the run times; an automatic one
+// stays within the engine's queue_max, and reports without a run time
+// leave it as it is.
+Test(graph, a_fixed_queue_is_honoured_and_auto_stays_bounded)
+{
+	osc_tm_limits_t limits = { .queue_max = 16, .queue_us = 1000 };
+	osc_tm_free(&F.tm);
+	osc_tm_ops_t ops = { cb_stored, cb_locate, cb_assign, cb_cancel, NULL };
+	cr_assert_eq(osc_tm_new(&F.tm, &ops, &limits), 0);
+	F.queue_max = 16;
+	worker("fixed", 1, 4);
+	worker("auto", 1, OSC_TM_QUEUE_AUTO);
+	osc_tm_graph_t *g = independent("g", 500);
+	F.timed           = false;
+	run_step();
+	cr_assert_eq(queue_of("auto"), OSC_TM_QUEUE_MIN);
+	F.timed  = true;
+	F.run_us = 1;
+	for (int i = 0; i < 5; i++) {
+		run_step();
+		cr_assert_eq(queue_of("fixed"), 4);
+		cr_assert_eq(sent_now("fixed"), 1 + 4);
+		cr_assert_eq(queue_of("auto"), 16);
+		cr_assert_eq(sent_now("auto"), 1 + 16);
+	}
+	run_all();
+	cr_assert_eq(info_of(g).status, OSC_GRAPH_DONE);
+	cr_assert_eq(osc_tm_worker_queue(F.tm, "nobody", NULL), OSCAR_ENOENT);
 }
 
 Test(graph, worker_checks)
