@@ -1180,6 +1180,86 @@ Test(tasks, a_task_runs_where_its_large_input_is_and_chains_stay_there, .init = 
 	assert_only_on("big", w2);
 }
 
+// worker_of gives the address of the one worker that meta says holds
+// object key (the worker that ran the task that made it).
+static char *worker_of(const char *key)
+{
+	oscar_value_t *entries;
+	oscar_error_t  err;
+	const char    *keys[]   = { key, NULL };
+	const char    *fields[] = { "workers", NULL };
+	cr_assert_eq(
+	    oscar_meta_get(client, sup_addr, S, keys, 1, fields, false, 10000, &entries, &err), 0,
+	    "%s", err.message);
+	const oscar_value_t *workers = oscar_value_map_get(oscar_value_at(entries, 0), "workers");
+	cr_assert_eq(
+	    oscar_value_len(workers), 1, "%s is on %zu workers", key, oscar_value_len(workers));
+	char *addr = strdup(oscar_value_at_str(workers, 0));
+	oscar_value_free(entries);
+	return (addr);
+}
+
+// With the default, automatic queue, tiny tasks grow both workers' room
+// well beyond their slot; long tasks after them still spread over both
+// workers rather than pile on one: four tasks of 200 ms on two workers
+// of one slot each run on both.
+Test(tasks, long_tasks_after_short_ones_run_on_both_workers)
+{
+	oscar_value_t *g = oscar_value_new_array(500);
+	for (int i = 0; i < 500; i++) {
+		char key[16];
+		snprintf(key, sizeof(key), "tiny-%d", i);
+		add(g, key, "inc", args1(oscar_value_new_int(i)), 1, false);
+	}
+	oscar_value_t *info = run(g);
+	assert_status(info, "done");
+	oscar_value_free(info);
+	g = oscar_value_new_array(4);
+	for (int i = 0; i < 4; i++) {
+		char key[16];
+		snprintf(key, sizeof(key), "long-%d", i);
+		add(g, key, "sleep", args1(oscar_value_new_int(200)), 1, false);
+	}
+	info = run(g);
+	assert_status(info, "done");
+	oscar_value_free(info);
+	size_t on1 = 0, on2 = 0;
+	for (int i = 0; i < 4; i++) {
+		char key[16];
+		snprintf(key, sizeof(key), "long-%d", i);
+		char *addr = worker_of(key);
+		on1 += strcmp(addr, oscar_node_address(w1)) == 0;
+		on2 += strcmp(addr, oscar_node_address(w2)) == 0;
+		free(addr);
+	}
+	cr_assert_eq(on1 + on2, 4);
+	cr_assert_gt(on1, 0, "no long task ran on the first worker");
+	cr_assert_gt(on2, 0, "no long task ran on the second worker");
+}
+
+// [task] queue is auto or a number from 0 to 65536: a node given anything
+// else does not start, and says which setting is wrong.
+Test(task_settings, a_bad_queue_setting_is_refused)
+{
+	const char *const bad[] = { "many", "-1", "65537", "12x", "" };
+	oscar_registry_t *r     = make_registry();
+	cr_assert_not_null(r);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		oscar_settings_t *s;
+		oscar_node_t     *node = NULL;
+		oscar_error_t     err;
+		cr_assert_eq(oscar_settings_new(&s), 0);
+		oscar_settings_set(s, "node", "listen", "tcp://127.0.0.1:0");
+		oscar_settings_set(s, "task", "queue", bad[i]);
+		int rv = oscar_node_start(&node, OSCAR_ROLE_SUPERVISOR, s, r, &err);
+		oscar_settings_free(&s);
+		cr_assert_eq(rv, OSCAR_EINVAL, "queue \"%s\" gave %d", bad[i], rv);
+		cr_assert_null(node);
+		cr_assert(strstr(err.message, "[task] queue") != NULL, "%s", err.message);
+	}
+	oscar_registry_free(&r);
+}
+
 // The program is also the workers' sub pool program.
 int main(int argc, char *argv[])
 {
