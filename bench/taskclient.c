@@ -45,12 +45,9 @@ static oscar_node_t *start_node(oscar_registry_t *reg, oscar_role_t role, const 
 	// A worker's loop stays busy for seconds with a 64 MiB task output
 	// (tasks-bin64m; docs/performance.md), longer than the default 5 s.
 	oscar_settings_set(s, "cluster", "dead_timeout", "120s");
-	// Enough queued work per worker that its slot never waits for the
-	// supervisor, and that batches are large: every message to and from a
-	// slot, the executor and the manager carries a batch, and what a task
-	// costs is mostly its share of those messages (docs/performance.md:
-	// 256 against 64 takes a third off the CPU per task).
-	oscar_settings_set(s, "task", "queue", "256");
+	// The task settings are the defaults, what users run with: the
+	// worker's queue sizes itself from its tasks' run times ([task] queue
+	// = auto, docs/services/task.md).
 	if (sup != NULL) {
 		oscar_settings_set(s, "node", "supervisor", sup);
 	}
