@@ -43,7 +43,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "actors/map.h"
 #include "services/strmap.h"
@@ -278,7 +277,6 @@ struct osc_xbatch {
 	bool          busy;     // being filled or sent: no sending from inside
 	bool          answered; // the slot answered; ran messages for it are due
 	uint64_t      timer;    // while answered: the results' deadline
-	uint64_t      mark_us;  // when sent, then when its last results came
 	// The answer's results (from index stash_from on), kept while results
 	// before them are still due in ran messages: they are stored and
 	// reported after those, so that a chain is reported in its order.
@@ -329,14 +327,6 @@ typedef struct osc_exec {
 
 static void osc_exec_schedule(osc_exec_t *ex);
 static void osc_batch_ready(osc_exec_t *ex, osc_xbatch_t *b);
-
-// osc_exec_now_us reads the monotonic clock, in microseconds.
-static uint64_t osc_exec_now_us(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ((uint64_t) ts.tv_sec * 1000000u + (uint64_t) ts.tv_nsec / 1000u);
-}
 
 // osc_exec_steal moves item (an inline slot of an array) into a value of
 // its own, leaving nil behind; NULL when out of memory.
@@ -1229,8 +1219,7 @@ static void osc_batch_send(osc_exec_t *ex, osc_xbatch_t *b)
 	// Started: in its slot, which runs them in order; one behind
 	// another task of the batch waits for it, and is not reported
 	// started (it ends with the batch all the same).
-	b->sent    = true;
-	b->mark_us = osc_exec_now_us();
+	b->sent = true;
 	for (size_t i = 0; i < b->n; i++) {
 		if (b->tasks[i]->blead == NULL) {
 			osc_exec_report(ex, b->tasks[i], "started", NULL, 0, 0, NULL);
@@ -1395,13 +1384,7 @@ static void osc_keep_small(osc_xtask_t *t, const oscar_value_t *r)
 // the batch.
 static void osc_batch_results(osc_exec_t *ex, osc_xbatch_t *b, size_t from, oscar_value_t *results)
 {
-	size_t len = oscar_value_len(results);
-	// Their run time: the slot ran them one after the other since it
-	// was sent the batch or told its last results, so each gets its
-	// share of the time since (the slot's messages included).
-	uint64_t now         = osc_exec_now_us();
-	uint64_t run_us      = len > 0 && now > b->mark_us ? (now - b->mark_us) / len : 0;
-	b->mark_us           = now;
+	size_t         len   = oscar_value_len(results);
 	osc_xstore_t  *store = calloc(1, sizeof(*store) + len * sizeof(osc_xtask_t *));
 	oscar_value_t *items = oscar_value_new_array(len);
 	bool           busy  = b->busy;
@@ -1420,11 +1403,14 @@ static void osc_batch_results(osc_exec_t *ex, osc_xbatch_t *b, size_t from, osca
 			    "%s", msg != NULL ? msg : "failed");
 			continue;
 		}
-		if (r->type != OSCAR_ARRAY || oscar_value_len(r) != t->n_output) {
+		// [output..., us]: its outputs, then its run time.
+		if (r->type != OSCAR_ARRAY || oscar_value_len(r) != t->n_output + 1 ||
+		    oscar_value_get_uint(&r->as.arr.items[t->n_output], &t->run_us) != 0) {
 			osc_exec_fail(ex, t, OSCAR_EPROTO, 0,
 			    "task %s (%s): its slot answered a malformed result", t->key, t->fn);
 			continue;
 		}
+		r->as.arr.len--; // the run time, a uint: nothing to free
 		// Its outputs, each its own object, join the one put.
 		osc_keep_small(t, r);
 		int rv = store != NULL && items != NULL ? 0 : OSCAR_ENOMEM;
@@ -1446,7 +1432,6 @@ static void osc_batch_results(osc_exec_t *ex, osc_xbatch_t *b, size_t from, osca
 		}
 		// Its function returned; the task keeps its record until it is
 		// stored and reported.
-		t->run_us = run_us;
 		osc_task_leave(ex, t);
 		t->storing               = true;
 		store->tasks[store->n++] = t;

@@ -42,6 +42,7 @@ typedef struct osc_item {
 	oscar_value_t   *result;
 	int              rv;
 	oscar_error_t    err;
+	uint64_t         us; // how long its function ran, in microseconds
 } osc_item_t;
 
 // osc_run_t is one run message: a batch of tasks of one session that the
@@ -184,7 +185,12 @@ static void *osc_slot_thread(void *arg)
 				continue;
 			}
 		}
+		struct timespec t0, t1;
+		clock_gettime(CLOCK_MONOTONIC, &t0);
 		it->rv = osc_task_run(st->fns, it->fn, &it->ctx, it->args, &it->result, &it->err);
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		it->us = (uint64_t) ((t1.tv_sec - t0.tv_sec) * 1000000 +
+		                     (t1.tv_nsec - t0.tv_nsec) / 1000);
 		// Its result goes out with the next "done" the loop serves (the
 		// last one's with the answer).
 		atomic_store(&r->finished, j + 1);
@@ -325,6 +331,12 @@ static oscar_value_t *osc_item_reply(osc_item_t *it, bool copy)
 	} else {
 		out        = it->result;
 		it->result = NULL;
+	}
+	// Then its run time, after the outputs.
+	if (it->rv == 0 && out != NULL &&
+	    oscar_value_array_push(out, oscar_value_new_uint(it->us)) != 0) {
+		oscar_value_free(out);
+		out = NULL;
 	}
 	return (out);
 }

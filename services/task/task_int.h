@@ -147,7 +147,8 @@ bool osc_taskfn_name_ok(const char *name);
 //   run     {session, supervisor, executor, slot, batch, tasks: [[key, fn,
 //           args, n_output]...]} -> [result...], one per task not told
 //           in a ran message yet (the last ones), in order: its
-//           [output...] (n_output values), or {code, message}, the
+//           [output..., us] (n_output values, then how long the
+//           function ran, in microseconds), or {code, message}, the
 //           function's error. The tasks run one after the other; a
 //           reference in a task's args to an output of a task before it
 //           in the same run is resolved in the slot (a chain run ahead).
