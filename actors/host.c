@@ -31,16 +31,6 @@
 
 static const osc_host_op_t osc_host_tell_nowait_op;
 
-// osc_error_here fills err (if given) for a failure found before any pool
-// was involved, and returns code.
-int osc_error_here(oscar_error_t *err, int code, const char *msg)
-{
-	if (oscar_error_set(err, code, "%s", msg) != 0 && err != NULL) {
-		err->pid = (int64_t) getpid();
-	}
-	return (code);
-}
-
 // ---------------------------------------------------------------------------
 // Handles
 

@@ -97,8 +97,4 @@ void osc_host_finish(osc_call_t *c);
 // in h->reply, into h->ref; false when the answer is not one.
 bool osc_host_read_ref(oscar_call_t *h);
 
-// osc_error_here fills err (if given) for a failure found before any pool
-// was involved, in this process, and returns code.
-int osc_error_here(oscar_error_t *err, int code, const char *msg);
-
 #endif // OSC_HOST_H

@@ -32,6 +32,7 @@
 
 #include <uv.h>
 
+#include "actors/error.h"
 #include "actors/list.h"
 #include "actors/map.h"
 #include "oscar/actor.h"
@@ -41,7 +42,6 @@ typedef struct oscar_req   osc_req_t;
 typedef struct osc_call    osc_call_t;
 typedef struct osc_batch   osc_batch_t;
 typedef struct osc_post    osc_post_t;
-typedef struct osc_subpool osc_subpool_t;
 
 // ---------------------------------------------------------------------------
 // Inbox: Vyukov's intrusive multi-producer single-consumer queue.
@@ -82,9 +82,13 @@ typedef struct osc_pool_hooks {
 	// host_finish completes the host handle of a finished call (host.c).
 	void (*host_finish)(osc_call_t *c);
 	// subs_start starts the sub pools, on the pool's thread before its
-	// loop runs (1 when open must wait for them); subs_stop stops them at
-	// shutdown; subs_free reaps them when the pool is freed.
-	int (*subs_start)(oscar_pool_t *pool);
+	// loop runs. It returns 0 when they run (or there are none),
+	// OSC_SUBS_WAIT when open must wait on pool->started, which the sub
+	// pools post once all are ready or one failed (then filling *err),
+	// or an error code with *err filled. subs_stop stops them at
+	// shutdown; subs_free reaps them when the pool is freed. Each copes
+	// with sub pools that never started (subs_start failed).
+	int (*subs_start)(oscar_pool_t *pool, oscar_error_t *err);
 	void (*subs_stop)(oscar_pool_t *pool);
 	void (*subs_free)(oscar_pool_t *pool);
 	// sub_find tells whether address is one of the pool's sub pools, with
@@ -107,6 +111,8 @@ typedef struct osc_owner_ops {
 	// freed if c was all that kept it.
 	void (*unparent)(osc_call_t *c);
 } osc_owner_ops_t;
+
+#define OSC_SUBS_WAIT (-1) // subs_start: open waits for the sub pools
 
 typedef enum osc_pool_state {
 	OSC_POOL_RUNNING,
@@ -163,20 +169,10 @@ struct oscar_pool {
 	// The transport (actors/transport.c), or NULL when the address is not
 	// one that NNG listens on.
 	struct osc_transport *transport;
-	// Sub pools (actors/subpool.c).
-	struct {
-		osc_subpool_t **v;
-		unsigned        n;
-		unsigned        cap;
-		unsigned        rr;                          // round robin for placement
-		unsigned        starting;                    // not yet ready at open
-		int             start_error;                 // why open fails: the code
-		char            start_why[OSCAR_ERRMSG_MAX]; // and the message
-		uv_timer_t      start_timer;
-		uv_timer_t      kill_timer;
-		bool            escalating;
-		osc_list_t      waiters; // sub pool operations waiting (subpool.c)
-	} subs;
+	// Sub pools (actors/subpool.c), whose layer owns them.
+	struct osc_subs *subs;
+	// Why the sub pools could not start (subs_start), for open.
+	oscar_error_t start_err;
 };
 
 // ---------------------------------------------------------------------------
@@ -408,14 +404,5 @@ void osc_call_cancel(osc_call_t *c);
 void osc_call_run_done(oscar_pool_t *pool);
 void osc_call_expire(oscar_pool_t *pool, int64_t now);
 void osc_call_fail_all(oscar_pool_t *pool, int code);
-
-// error helpers (call.c)
-void osc_error_set(oscar_error_t *err, const oscar_pool_t *pool, int code, const char *actor,
-    const char *method, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 6, 7)))
-#endif
-    ;
-oscar_error_t *osc_error_dup(const oscar_error_t *err);
 
 #endif // OSC_POOL_INT_H

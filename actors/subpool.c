@@ -45,12 +45,26 @@
 // (or, for an add, its label), and its place among the pool's waiters
 // while it waits for that sub pool.
 typedef struct osc_sub_wait {
-	osc_node_t    node; // in pool->subs.waiters while waiting
+	osc_node_t    node; // in pool->subs->waiters while waiting
 	oscar_call_t *h;    // the handle waiting
 	unsigned      index;
 	bool          until_gone; // a remove: wait until its process is reaped
 	char          label[OSCAR_NAME_MAX];
 } osc_sub_wait_t;
+
+// A pool's sub pools (pool->subs), made by osc_subpools_start.
+struct osc_subs {
+	osc_subpool_t **v;
+	unsigned        n;
+	unsigned        cap;
+	unsigned        rr;        // round robin for placement
+	unsigned        starting;  // not yet ready at open
+	oscar_error_t  *start_err; // why open fails (pool->start_err)
+	uv_timer_t      start_timer;
+	uv_timer_t      kill_timer;
+	bool            escalating;
+	osc_list_t      waiters; // sub pool operations waiting
+};
 
 static const osc_pool_hooks_t osc_hooks; // below, with oscar_pool_open
 
@@ -81,19 +95,18 @@ static void sub_started(oscar_pool_t *pool, int rv, const char *fmt, ...)
 
 static void sub_started(oscar_pool_t *pool, int rv, const char *fmt, ...)
 {
-	if (pool->subs.starting == 0) {
+	if (pool->subs->starting == 0) {
 		return;
 	}
-	if (rv != 0 && pool->subs.start_error == 0) {
+	if (rv != 0 && pool->subs->start_err->code == 0) {
 		va_list ap;
 		va_start(ap, fmt);
-		pool->subs.start_error = rv;
-		vsnprintf(pool->subs.start_why, sizeof(pool->subs.start_why), fmt, ap);
+		(void) oscar_error_setv(pool->subs->start_err, rv, fmt, ap);
 		va_end(ap);
 	}
-	if (rv != 0 || --pool->subs.starting == 0) {
-		pool->subs.starting = 0;
-		uv_timer_stop(&pool->subs.start_timer);
+	if (rv != 0 || --pool->subs->starting == 0) {
+		pool->subs->starting = 0;
+		uv_timer_stop(&pool->subs->start_timer);
 		uv_sem_post(&pool->started);
 	}
 }
@@ -192,13 +205,13 @@ static void sub_check_reaped(oscar_pool_t *pool)
 	if (pool->state == OSC_POOL_RUNNING) {
 		return; // later stops may still need it
 	}
-	for (unsigned i = 0; i < pool->subs.n; i++) {
-		if (pool->subs.v[i]->handles != 0) {
+	for (unsigned i = 0; i < pool->subs->n; i++) {
+		if (pool->subs->v[i]->handles != 0) {
 			return;
 		}
 	}
-	if (pool->subs.escalating && !uv_is_closing((uv_handle_t *) &pool->subs.kill_timer)) {
-		uv_close((uv_handle_t *) &pool->subs.kill_timer, NULL);
+	if (pool->subs->escalating && !uv_is_closing((uv_handle_t *) &pool->subs->kill_timer)) {
+		uv_close((uv_handle_t *) &pool->subs->kill_timer, NULL);
 	}
 }
 
@@ -251,7 +264,7 @@ static void sub_exit_cb(uv_process_t *proc, int64_t status, int signal)
 	s->last_spawned_at = s->spawned_at;
 	osc_transport_peer_gone(pool, s->address, s->pid, "sub pool %u (%s, pid %" PRId64 ") %s",
 	    s->index, s->address, s->pid, how);
-	if (pool->subs.starting > 0) {
+	if (pool->subs->starting > 0) {
 		sub_started(pool, OSCAR_EPEERGONE,
 		    "sub pool %u (%s, pid %" PRId64 ") %s before it was ready", s->index,
 		    s->address, s->pid, how);
@@ -405,7 +418,7 @@ static void sub_spawn(osc_subpool_t *s)
 		s->alive = false;
 		// The process handle needs closing even when the spawn failed.
 		s->stopping = true; // no restart loop on a program that cannot run
-		if (pool->subs.starting > 0) {
+		if (pool->subs->starting > 0) {
 			sub_started(pool, OSCAR_ESYSTEM, "sub pool %u could not start: %s",
 			    s->index, uv_strerror(rv));
 		}
@@ -422,22 +435,27 @@ static void sub_start_timeout(uv_timer_t *t)
 	oscar_pool_t *pool = t->data;
 	sub_started(pool, OSCAR_ETIMEDOUT,
 	    "%u of %u sub pools not ready after %" PRId64 " ms (default_timeout_ms)",
-	    pool->subs.starting, pool->cfg.sub_pools, pool->cfg.default_timeout_ms);
+	    pool->subs->starting, pool->cfg.sub_pools, pool->cfg.default_timeout_ms);
 }
 
 // osc_subpools_start starts the configured sub pools (loop thread, before
-// uv_run). oscar_pool_open waits on pool->started for them.
-int osc_subpools_start(oscar_pool_t *pool)
+// uv_run; osc_pool_hooks_t.subs_start). oscar_pool_open waits on
+// pool->started for them.
+int osc_subpools_start(oscar_pool_t *pool, oscar_error_t *err)
 {
-	unsigned n = pool->cfg.sub_pools;
+	if ((pool->subs = calloc(1, sizeof(*pool->subs))) == NULL) {
+		return (oscar_error_set(err, OSCAR_ENOMEM, "no memory for the sub pools"));
+	}
+	pool->subs->start_err = err;
+	unsigned n            = pool->cfg.sub_pools;
 	if (n == 0) {
 		return (0);
 	}
-	uv_timer_init(&pool->loop, &pool->subs.start_timer);
-	pool->subs.start_timer.data = pool;
-	pool->subs.starting         = n;
-	uv_timer_start(
-	    &pool->subs.start_timer, sub_start_timeout, (uint64_t) pool->cfg.default_timeout_ms, 0);
+	uv_timer_init(&pool->loop, &pool->subs->start_timer);
+	pool->subs->start_timer.data = pool;
+	pool->subs->starting         = n;
+	uv_timer_start(&pool->subs->start_timer, sub_start_timeout,
+	    (uint64_t) pool->cfg.default_timeout_ms, 0);
 	for (unsigned i = 0; i < n; i++) {
 		if (osc_subpool_add(pool,
 		        pool->cfg.sub_pool_labels ? pool->cfg.sub_pool_labels[i] : NULL,
@@ -446,30 +464,30 @@ int osc_subpools_start(oscar_pool_t *pool)
 			break;
 		}
 	}
-	return (1);
+	return (OSC_SUBS_WAIT);
 }
 
 // osc_subpool_add adds and starts one more sub pool.
 int osc_subpool_add(oscar_pool_t *pool, const char *label, unsigned *index)
 {
-	if (pool->subs.n == pool->subs.cap) {
-		unsigned        cap = pool->subs.cap ? pool->subs.cap * 2 : 4;
-		osc_subpool_t **v   = realloc(pool->subs.v, cap * sizeof(*v));
+	if (pool->subs->n == pool->subs->cap) {
+		unsigned        cap = pool->subs->cap ? pool->subs->cap * 2 : 4;
+		osc_subpool_t **v   = realloc(pool->subs->v, cap * sizeof(*v));
 		if (v == NULL) {
 			return (OSCAR_ENOMEM);
 		}
-		pool->subs.v   = v;
-		pool->subs.cap = cap;
+		pool->subs->v   = v;
+		pool->subs->cap = cap;
 	}
 	osc_subpool_t *s = calloc(1, sizeof(*s));
 	if (s == NULL) {
 		return (OSCAR_ENOMEM);
 	}
 	s->pool  = pool;
-	s->index = pool->subs.n;
+	s->index = pool->subs->n;
 	snprintf(s->label, sizeof(s->label), "%s", label != NULL ? label : "");
 	sub_address(pool, s->index, s->address, sizeof(s->address));
-	pool->subs.v[pool->subs.n++] = s;
+	pool->subs->v[pool->subs->n++] = s;
 	if (index != NULL) {
 		*index = s->index;
 	}
@@ -484,18 +502,18 @@ static void sub_escalate(uv_timer_t *t);
 static void sub_arm_kill(oscar_pool_t *pool)
 {
 	int64_t next = -1;
-	for (unsigned i = 0; i < pool->subs.n; i++) {
-		osc_subpool_t *s = pool->subs.v[i];
+	for (unsigned i = 0; i < pool->subs->n; i++) {
+		osc_subpool_t *s = pool->subs->v[i];
 		if (s->stopping && s->alive && (next < 0 || s->kill_at < next)) {
 			next = s->kill_at;
 		}
 	}
-	if (next < 0 || uv_is_closing((uv_handle_t *) &pool->subs.kill_timer)) {
+	if (next < 0 || uv_is_closing((uv_handle_t *) &pool->subs->kill_timer)) {
 		return;
 	}
 	int64_t now = (int64_t) uv_now(&pool->loop);
 	uv_timer_start(
-	    &pool->subs.kill_timer, sub_escalate, (uint64_t) (next > now ? next - now : 0), 0);
+	    &pool->subs->kill_timer, sub_escalate, (uint64_t) (next > now ? next - now : 0), 0);
 }
 
 // sub_escalate kills, with SIGKILL, every stopping sub pool whose
@@ -504,8 +522,8 @@ static void sub_escalate(uv_timer_t *t)
 {
 	oscar_pool_t *pool = t->data;
 	int64_t       now  = (int64_t) uv_now(&pool->loop);
-	for (unsigned i = 0; i < pool->subs.n; i++) {
-		osc_subpool_t *s = pool->subs.v[i];
+	for (unsigned i = 0; i < pool->subs->n; i++) {
+		osc_subpool_t *s = pool->subs->v[i];
 		if (s->alive && s->stopping && s->kill_at <= now) {
 			uv_process_kill(&s->proc, SIGKILL);
 		}
@@ -526,10 +544,10 @@ void osc_subpool_stop(oscar_pool_t *pool, osc_subpool_t *s)
 	}
 	uv_process_kill(&s->proc, SIGTERM);
 	s->kill_at = (int64_t) uv_now(&pool->loop) + OSC_STOP_GRACE_MS;
-	if (!pool->subs.escalating) {
-		pool->subs.escalating = true;
-		uv_timer_init(&pool->loop, &pool->subs.kill_timer);
-		pool->subs.kill_timer.data = pool;
+	if (!pool->subs->escalating) {
+		pool->subs->escalating = true;
+		uv_timer_init(&pool->loop, &pool->subs->kill_timer);
+		pool->subs->kill_timer.data = pool;
 	}
 	sub_arm_kill(pool);
 }
@@ -538,23 +556,29 @@ void osc_subpool_stop(oscar_pool_t *pool, osc_subpool_t *s)
 // until their handles are closed, so oscar_pool_free reaps them all.
 void osc_subpools_stop(oscar_pool_t *pool)
 {
-	for (unsigned i = 0; i < pool->subs.n; i++) {
-		osc_subpool_stop(pool, pool->subs.v[i]);
+	if (pool->subs == NULL) {
+		return; // they never started
 	}
-	if (pool->subs.starting > 0) {
+	for (unsigned i = 0; i < pool->subs->n; i++) {
+		osc_subpool_stop(pool, pool->subs->v[i]);
+	}
+	if (pool->subs->starting > 0) {
 		sub_started(pool, OSCAR_ECLOSED, "the pool closed while its sub pools started");
 	}
-	if (pool->cfg.sub_pools > 0 && !uv_is_closing((uv_handle_t *) &pool->subs.start_timer)) {
-		uv_close((uv_handle_t *) &pool->subs.start_timer, NULL);
+	if (pool->cfg.sub_pools > 0 && !uv_is_closing((uv_handle_t *) &pool->subs->start_timer)) {
+		uv_close((uv_handle_t *) &pool->subs->start_timer, NULL);
 	}
 	sub_check_reaped(pool);
 }
 
 void osc_subpools_free(oscar_pool_t *pool)
 {
+	if (pool->subs == NULL) {
+		return; // they never started
+	}
 	// Waiters left when the loop ended (their host threads gave up).
 	osc_node_t *node;
-	while ((node = osc_list_pop(&pool->subs.waiters)) != NULL) {
+	while ((node = osc_list_pop(&pool->subs->waiters)) != NULL) {
 		oscar_call_t *h = OSC_CONTAINER_OF(node, osc_sub_wait_t, node)->h;
 		oscar_error_t err;
 		osc_error_set(
@@ -562,8 +586,8 @@ void osc_subpools_free(oscar_pool_t *pool)
 		osc_host_complete(h, OSCAR_ECLOSED, &err);
 		osc_host_release(h);
 	}
-	for (unsigned i = 0; i < pool->subs.n; i++) {
-		osc_subpool_t *s = pool->subs.v[i];
+	for (unsigned i = 0; i < pool->subs->n; i++) {
+		osc_subpool_t *s = pool->subs->v[i];
 		// Every child is reaped by now; one killed hard left its socket.
 		if (strncmp(s->address, "ipc://", 6) == 0) {
 			(void) unlink(s->address + 6);
@@ -579,7 +603,9 @@ void osc_subpools_free(oscar_pool_t *pool)
 		free(s->marks);
 		free(s);
 	}
-	free(pool->subs.v);
+	free(pool->subs->v);
+	free(pool->subs);
+	pool->subs = NULL;
 }
 
 // ---------------------------------------------------------------------------
@@ -600,19 +626,19 @@ static bool sub_has_mark(const osc_subpool_t *s, const char *mark)
 int osc_subpool_place(
     oscar_pool_t *pool, const oscar_placement_t *where, osc_subpool_t **out, oscar_error_t *err)
 {
-	unsigned n = pool->subs.n;
+	unsigned n = pool->subs->n;
 	*out       = NULL;
 	if (where->how == OSCAR_PLACE_SUB_POOL) {
-		if (where->index >= n || pool->subs.v[where->index]->removed) {
+		if (where->index >= n || pool->subs->v[where->index]->removed) {
 			osc_error_set(err, pool, OSCAR_ENOENT, "", "", "no sub pool %u in %s",
 			    where->index, pool->address);
 			return (OSCAR_ENOENT);
 		}
-		*out = pool->subs.v[where->index];
+		*out = pool->subs->v[where->index];
 		return (0);
 	}
 	for (unsigned k = 0; k < n; k++) {
-		osc_subpool_t *s = pool->subs.v[(pool->subs.rr + k) % n];
+		osc_subpool_t *s = pool->subs->v[(pool->subs->rr + k) % n];
 		if (s->removed || !s->ready) {
 			continue;
 		}
@@ -624,7 +650,7 @@ int osc_subpool_place(
 		    (where->mark == NULL || sub_has_mark(s, where->mark))) {
 			continue;
 		}
-		pool->subs.rr = (pool->subs.rr + k + 1) % n;
+		pool->subs->rr = (pool->subs->rr + k + 1) % n;
 		if (where->how == OSCAR_PLACE_IDLE) {
 			// Taken now, so that concurrent creations spread out.
 			char **m = realloc(s->marks, (s->nmarks + 1) * sizeof(*m));
@@ -666,9 +692,12 @@ void osc_subpool_record(
 // osc_subpool_find returns the sub pool at address, or NULL.
 osc_subpool_t *osc_subpool_find(oscar_pool_t *pool, const char *address)
 {
-	for (unsigned i = 0; i < pool->subs.n; i++) {
-		if (strcmp(pool->subs.v[i]->address, address) == 0) {
-			return (pool->subs.v[i]);
+	if (pool->subs == NULL) {
+		return (NULL); // they never started
+	}
+	for (unsigned i = 0; i < pool->subs->n; i++) {
+		if (strcmp(pool->subs->v[i]->address, address) == 0) {
+			return (pool->subs->v[i]);
 		}
 	}
 	return (NULL);
@@ -717,8 +746,8 @@ int oscar_pool_census(oscar_pool_t *pool, oscar_pool_census_t *out)
 		return (OSCAR_ESTATE);
 	}
 	memset(out, 0, sizeof(*out));
-	for (unsigned i = 0; i < pool->subs.n; i++) {
-		const osc_subpool_t *s = pool->subs.v[i];
+	for (unsigned i = 0; pool->subs != NULL && i < pool->subs->n; i++) {
+		const osc_subpool_t *s = pool->subs->v[i];
 		out->sub_pools += !s->removed;
 		out->sub_pools_ready += s->alive && s->ready && !s->removed;
 	}
@@ -849,7 +878,7 @@ int oscar_pool_open(oscar_pool_t **poolp, const oscar_pool_config_t *cfg, oscar_
 // how.
 static bool sub_done(oscar_pool_t *pool, osc_sub_wait_t *w, int *rv, oscar_error_t *err)
 {
-	osc_subpool_t *s = pool->subs.v[w->index];
+	osc_subpool_t *s = pool->subs->v[w->index];
 	if (w->until_gone) {
 		*rv = 0;
 		return (s->handles == 0);
@@ -872,7 +901,7 @@ static bool sub_done(oscar_pool_t *pool, osc_sub_wait_t *w, int *rv, oscar_error
 void osc_sub_notify(oscar_pool_t *pool)
 {
 	osc_sub_wait_t *next;
-	for (osc_sub_wait_t *w = OSC_LIST_FIRST(&pool->subs.waiters, osc_sub_wait_t, node);
+	for (osc_sub_wait_t *w = OSC_LIST_FIRST(&pool->subs->waiters, osc_sub_wait_t, node);
 	     w != NULL; w      = next) {
 		oscar_error_t err;
 		int           rv;
@@ -881,7 +910,7 @@ void osc_sub_notify(oscar_pool_t *pool)
 		if (!sub_done(pool, w, &rv, &err)) {
 			continue;
 		}
-		osc_list_remove(&pool->subs.waiters, &w->node);
+		osc_list_remove(&pool->subs->waiters, &w->node);
 		osc_host_complete(w->h, rv, &err);
 		osc_host_release(w->h);
 	}
@@ -897,7 +926,7 @@ static int sub_wait_or_finish(oscar_pool_t *pool, oscar_call_t *h, oscar_error_t
 		return (rv);
 	}
 	w->h = h;
-	osc_list_prepend(&pool->subs.waiters, &w->node);
+	osc_list_prepend(&pool->subs->waiters, &w->node);
 	return (OSC_HOST_LATER);
 }
 
@@ -905,12 +934,12 @@ static int sub_wait_or_finish(oscar_pool_t *pool, oscar_call_t *h, oscar_error_t
 static osc_subpool_t *sub_lookup(oscar_pool_t *pool, oscar_call_t *h, oscar_error_t *err)
 {
 	unsigned i = OSC_HOST_PAYLOAD(h, osc_sub_wait_t)->index;
-	if (i >= pool->subs.n || pool->subs.v[i]->removed) {
+	if (i >= pool->subs->n || pool->subs->v[i]->removed) {
 		osc_error_set(
 		    err, pool, OSCAR_ENOENT, "", "", "no sub pool %u in %s", i, pool->address);
 		return (NULL);
 	}
-	return (pool->subs.v[i]);
+	return (pool->subs->v[i]);
 }
 
 // oscar_pool_sub_pools's payload: where the descriptions go.
@@ -924,9 +953,9 @@ static int sub_info_run(oscar_pool_t *pool, oscar_call_t *h, oscar_error_t *err)
 {
 	osc_sub_info_t *p = OSC_HOST_PAYLOAD(h, osc_sub_info_t);
 	(void) err;
-	p->n = pool->subs.n;
-	for (unsigned i = 0; i < pool->subs.n && i < p->cap; i++) {
-		osc_subpool_t         *s   = pool->subs.v[i];
+	p->n = pool->subs->n;
+	for (unsigned i = 0; i < pool->subs->n && i < p->cap; i++) {
+		osc_subpool_t         *s   = pool->subs->v[i];
 		oscar_sub_pool_info_t *out = &p->out[i];
 		memset(out, 0, sizeof(*out));
 		out->index    = s->index;
@@ -1175,9 +1204,9 @@ static int sub_create_run(oscar_pool_t *pool, oscar_call_t *h, oscar_error_t *er
 static void sub_create_reply(oscar_pool_t *pool, oscar_call_t *h)
 {
 	osc_sub_create_t *p = OSC_HOST_PAYLOAD(h, osc_sub_create_t);
-	if (osc_host_read_ref(h) && p->sub_index > 0 && p->sub_index <= pool->subs.n) {
+	if (osc_host_read_ref(h) && p->sub_index > 0 && p->sub_index <= pool->subs->n) {
 		osc_subpool_record(
-		    pool->subs.v[p->sub_index - 1], h->method, h->ref.uid, p->args_copy);
+		    pool->subs->v[p->sub_index - 1], h->method, h->ref.uid, p->args_copy);
 	}
 }
 

@@ -4,6 +4,8 @@
 
 #include "actors/pool_int.h"
 
+typedef struct osc_subpool osc_subpool_t;
+
 // An actor created in a sub pool through the main pool, remembered so that
 // OSCAR_RECOVER_ACTOR can create it again.
 typedef struct osc_placed {
@@ -44,7 +46,7 @@ struct osc_subpool {
 	size_t        nmarks;
 };
 
-int  osc_subpools_start(oscar_pool_t *pool); // 1 when the caller must wait
+int  osc_subpools_start(oscar_pool_t *pool, oscar_error_t *err);
 void osc_subpools_stop(oscar_pool_t *pool);
 void osc_subpools_free(oscar_pool_t *pool);
 int  osc_subpool_add(oscar_pool_t *pool, const char *label, unsigned *index);
