@@ -244,10 +244,10 @@ static void batch_item_done(
 	free(b);
 }
 
-// osc_req_finish answers req (once; later answers are dropped): routes the
+// req_finish answers req (once; later answers are dropped): routes the
 // outcome to the waiting call, the batch, or nowhere for a tell, and
 // releases the actor if req held it.
-void osc_req_finish(osc_req_t *req, int code, oscar_value_t *value, const oscar_error_t *err)
+static void req_finish(osc_req_t *req, int code, oscar_value_t *value, const oscar_error_t *err)
 {
 	if (req->replied) {
 		oscar_value_free(value);
@@ -418,7 +418,7 @@ static void fail_deadlocked(osc_req_t *x)
 	deadlock_error(a, x, &err);
 	x->state = OSC_REQ_YIELDED; // off the mailbox, not running
 	deferred_link(a, x);
-	osc_req_finish(x, OSCAR_EDEADLOCK, NULL, &err);
+	req_finish(x, OSCAR_EDEADLOCK, NULL, &err);
 }
 
 // actor_check_deadlocks fails the queued requests of a that the
@@ -488,7 +488,7 @@ static void batch_expand(osc_actor_t *a, osc_req_t *req)
 		oscar_value_free(res);
 		req->state = OSC_REQ_YIELDED;
 		deferred_link(a, req);
-		osc_req_finish(req, OSCAR_ENOMEM, NULL, NULL);
+		req_finish(req, OSCAR_ENOMEM, NULL, NULL);
 		return;
 	}
 
@@ -566,7 +566,7 @@ static bool actor_dispatch(osc_actor_t *a, osc_req_t *req)
 			    pool->last_err.code == rv ? &pool->last_err : NULL;
 			req->state = OSC_REQ_YIELDED;
 			deferred_link(a, req);
-			osc_req_finish(req, rv, NULL, err);
+			req_finish(req, rv, NULL, err);
 		} else if (req->defer != 0) {
 			bool hold = req->defer == OSCAR_DEFER_HOLD &&
 			            !(a->cls->flags & OSCAR_CLASS_STATELESS);
@@ -580,7 +580,7 @@ static bool actor_dispatch(osc_actor_t *a, osc_req_t *req)
 		} else {
 			req->state = OSC_REQ_YIELDED;
 			deferred_link(a, req);
-			osc_req_finish(req, 0, NULL, NULL);
+			req_finish(req, 0, NULL, NULL);
 		}
 	} else {
 		req->state = OSC_REQ_YIELDED;
@@ -761,7 +761,7 @@ int osc_actor_destroy(osc_actor_t *a)
 		    "actor %s was destroyed before serving %s", a->ref.uid, req->method->name);
 		req->state = OSC_REQ_YIELDED;
 		deferred_link(a, req);
-		osc_req_finish(req, code, NULL, &err);
+		req_finish(req, code, NULL, &err);
 	}
 	// Tell the callers of deferred requests; keep the requests alive
 	// until after the destroy hook, which may still look at them.
@@ -920,7 +920,7 @@ int oscar_req_reply(oscar_req_t *req, oscar_value_t *value)
 		oscar_value_free(value);
 		return (OSCAR_ESTATE);
 	}
-	osc_req_finish(req, 0, value, NULL);
+	req_finish(req, 0, value, NULL);
 	return (0);
 }
 
@@ -938,7 +938,7 @@ int oscar_req_fail(oscar_req_t *req, int code, const char *fmt, ...)
 	va_start(ap, fmt);
 	req_error(req, &err, code, fmt, ap);
 	va_end(ap);
-	osc_req_finish(req, code, NULL, &err);
+	req_finish(req, code, NULL, &err);
 	return (code);
 }
 
@@ -947,7 +947,7 @@ int oscar_req_fail_result(oscar_req_t *req, const oscar_result_t *res)
 {
 	int code = res->code != 0 ? res->code : OSCAR_EAPP;
 	if (!req->replied) {
-		osc_req_finish(req, code, NULL, res->error);
+		req_finish(req, code, NULL, res->error);
 	}
 	return (code);
 }
@@ -994,7 +994,7 @@ void osc_req_cancel(osc_req_t *req)
 		    "cancelled before it started");
 		req->state = OSC_REQ_YIELDED;
 		deferred_link(a, req);
-		osc_req_finish(req, OSCAR_ECANCELED, NULL, &err);
+		req_finish(req, OSCAR_ECANCELED, NULL, &err);
 		return;
 	}
 	// The actor counts as running for the whole cancel: whatever the

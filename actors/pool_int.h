@@ -93,7 +93,7 @@ typedef struct osc_pool_hooks {
 	void (*subs_free)(oscar_pool_t *pool);
 	// sub_find tells whether address is one of the pool's sub pools, with
 	// the pid of the process it knows there (*pid); sub_death tells how
-	// such a process ended (osc_subpool_death, subpool.h). The transport
+	// such a process ended (subpool.c). The transport
 	// asks them when it loses a connection.
 	bool (*sub_find)(oscar_pool_t *pool, const char *address, int64_t *pid);
 	int (*sub_death)(oscar_pool_t *pool, const char *address, int64_t pid, uint64_t up_at,
@@ -362,7 +362,6 @@ osc_req_t            *osc_req_new(
                osc_actor_t *a, const oscar_method_t *m, osc_req_kind_t kind, oscar_value_t *args);
 void osc_req_maybe_free(osc_req_t *req);
 void osc_req_cancel(osc_req_t *req);
-void osc_req_finish(osc_req_t *req, int code, oscar_value_t *value, const oscar_error_t *err);
 void osc_actors_close_all(oscar_pool_t *pool);
 // osc_chain_build gives req the chain of a call made for parent: parent's
 // chain and parent's own token.

@@ -35,11 +35,79 @@
 #include <sodium.h>
 
 #include "actors/host.h"
-#include "actors/subpool.h"
+#include "actors/pool_int.h"
 #include "actors/transport.h"
 #include "actors/wire.h"
 
 #define OSC_STOP_GRACE_MS 5000
+
+typedef struct osc_subpool osc_subpool_t;
+
+// An actor created in a sub pool through the main pool, remembered so that
+// OSCAR_RECOVER_ACTOR can create it again.
+typedef struct osc_placed {
+	osc_node_t     node; // in its sub pool's placed list
+	char           cls[OSCAR_NAME_MAX];
+	char           uid[OSCAR_UID_MAX];
+	oscar_value_t *args;
+} osc_placed_t;
+
+struct osc_subpool {
+	oscar_pool_t *pool;
+	unsigned      index;
+	char          label[OSCAR_NAME_MAX];
+	char          address[OSCAR_ADDR_MAX];
+	uv_process_t  proc;
+	uv_pipe_t     in;  // the child's stdin: end of file tells it to stop
+	uv_pipe_t     out; // the child's stdout: its ready line
+	char          line[OSCAR_ADDR_MAX + 32];
+	size_t        line_len;
+	int           handles; // open among proc, in, out
+	int64_t       pid;
+	bool          alive;     // the process runs
+	bool          ready;     // and said it listens
+	bool          announced; // the process said it listens (killed since or not)
+	bool          stopping;  // stopped for good: no restart
+	bool          removed;   // taken out of service (oscar_pool_remove_sub_pool)
+	bool          gone;      // stopped and reaped
+	unsigned      restarts;
+	int64_t       kill_at; // when stopping: uv_now() time for SIGKILL
+	int64_t       exit_status;
+	int           term_signal;
+	char          last_exit[96];
+	int64_t       last_pid;        // the process last_exit is about, or 0
+	uint64_t      spawned_at;      // uv_hrtime() when the process was started
+	uint64_t      last_spawned_at; // the same for last_pid
+	osc_list_t    placed;          // osc_placed_t, the newest first
+	char        **marks;           // OSCAR_PLACE_IDLE marks taken here
+	size_t        nmarks;
+};
+
+static int  subs_start(oscar_pool_t *pool, oscar_error_t *err);
+static void subs_stop(oscar_pool_t *pool);
+static void subs_free(oscar_pool_t *pool);
+static int  sub_add(oscar_pool_t *pool, const char *label, unsigned *index);
+static void sub_stop(oscar_pool_t *pool, osc_subpool_t *s);
+static int  sub_place(
+     oscar_pool_t *pool, const oscar_placement_t *where, osc_subpool_t **out, oscar_error_t *err);
+static void sub_record(
+    osc_subpool_t *s, const char *cls, const char *uid, const oscar_value_t *args);
+static osc_subpool_t *sub_at(oscar_pool_t *pool, const char *address);
+
+// sub_death tells how the process of the sub pool at address
+// ended, for a pool that lost its connection to it: pid is the process it
+// knew there, or 0; up_at, when not 0, is when that connection came up
+// (uv_hrtime(), from a pool of this host), which names the process when
+// pid does not. Returns 0 with why (size bytes) and *dead_pid filled;
+// 1 when that process still runs as far as this pool knows (the answer
+// comes with its exit, osc_transport_peer_gone); OSCAR_ENOENT when address
+// is not one of pool's sub pools, or pid none of its recent processes.
+static int sub_death(oscar_pool_t *pool, const char *address, int64_t pid, uint64_t up_at,
+    char *why, size_t size, int64_t *dead_pid);
+
+// sub_notify completes the host handles waiting for sub pools to be
+// ready.
+static void sub_notify(oscar_pool_t *pool);
 
 // The payload of a sub pool operation from a host thread: which sub pool
 // (or, for an add, its label), and its place among the pool's waiters
@@ -52,7 +120,7 @@ typedef struct osc_sub_wait {
 	char          label[OSCAR_NAME_MAX];
 } osc_sub_wait_t;
 
-// A pool's sub pools (pool->subs), made by osc_subpools_start.
+// A pool's sub pools (pool->subs), made by subs_start.
 struct osc_subs {
 	osc_subpool_t **v;
 	unsigned        n;
@@ -66,7 +134,7 @@ struct osc_subs {
 	osc_list_t      waiters; // sub pool operations waiting
 };
 
-static const osc_pool_hooks_t osc_hooks; // below, with oscar_pool_open
+static const osc_pool_hooks_t pool_hooks; // below, with oscar_pool_open
 
 extern char **environ;
 
@@ -134,7 +202,7 @@ static void sub_ready(osc_subpool_t *s, const char *address)
 		sub_recreate(s);
 	}
 	sub_started(pool, 0, "ready");
-	osc_sub_notify(pool);
+	sub_notify(pool);
 }
 
 static void sub_alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
@@ -235,7 +303,7 @@ static void sub_handle_closed(uv_handle_t *h)
 		}
 	}
 	sub_check_reaped(pool);
-	osc_sub_notify(pool);
+	sub_notify(pool);
 }
 
 static void sub_close_handles(osc_subpool_t *s)
@@ -327,7 +395,7 @@ static void sub_spawn(osc_subpool_t *s)
 		s->stopping = true;
 		sub_started(
 		    pool, OSCAR_ENOMEM, "sub pool %u could not start: out of memory", s->index);
-		osc_sub_notify(pool);
+		sub_notify(pool);
 		return;
 	}
 	// The inherited environment, then sub_pool_env, then this sub pool's
@@ -438,10 +506,10 @@ static void sub_start_timeout(uv_timer_t *t)
 	    pool->subs->starting, pool->cfg.sub_pools, pool->cfg.default_timeout_ms);
 }
 
-// osc_subpools_start starts the configured sub pools (loop thread, before
+// subs_start starts the configured sub pools (loop thread, before
 // uv_run; osc_pool_hooks_t.subs_start). oscar_pool_open waits on
 // pool->started for them.
-int osc_subpools_start(oscar_pool_t *pool, oscar_error_t *err)
+static int subs_start(oscar_pool_t *pool, oscar_error_t *err)
 {
 	if ((pool->subs = calloc(1, sizeof(*pool->subs))) == NULL) {
 		return (oscar_error_set(err, OSCAR_ENOMEM, "no memory for the sub pools"));
@@ -457,8 +525,7 @@ int osc_subpools_start(oscar_pool_t *pool, oscar_error_t *err)
 	uv_timer_start(&pool->subs->start_timer, sub_start_timeout,
 	    (uint64_t) pool->cfg.default_timeout_ms, 0);
 	for (unsigned i = 0; i < n; i++) {
-		if (osc_subpool_add(pool,
-		        pool->cfg.sub_pool_labels ? pool->cfg.sub_pool_labels[i] : NULL,
+		if (sub_add(pool, pool->cfg.sub_pool_labels ? pool->cfg.sub_pool_labels[i] : NULL,
 		        NULL) != 0) {
 			sub_started(pool, OSCAR_ENOMEM, "no memory for sub pool %u", i);
 			break;
@@ -467,8 +534,8 @@ int osc_subpools_start(oscar_pool_t *pool, oscar_error_t *err)
 	return (OSC_SUBS_WAIT);
 }
 
-// osc_subpool_add adds and starts one more sub pool.
-int osc_subpool_add(oscar_pool_t *pool, const char *label, unsigned *index)
+// sub_add adds and starts one more sub pool.
+static int sub_add(oscar_pool_t *pool, const char *label, unsigned *index)
 {
 	if (pool->subs->n == pool->subs->cap) {
 		unsigned        cap = pool->subs->cap ? pool->subs->cap * 2 : 4;
@@ -531,9 +598,9 @@ static void sub_escalate(uv_timer_t *t)
 	sub_arm_kill(pool);
 }
 
-// osc_subpool_stop stops sub pool s for good: SIGTERM now, SIGKILL once
+// sub_stop stops sub pool s for good: SIGTERM now, SIGKILL once
 // its own grace period is over.
-void osc_subpool_stop(oscar_pool_t *pool, osc_subpool_t *s)
+static void sub_stop(oscar_pool_t *pool, osc_subpool_t *s)
 {
 	if (s->stopping) {
 		return;
@@ -552,15 +619,15 @@ void osc_subpool_stop(oscar_pool_t *pool, osc_subpool_t *s)
 	sub_arm_kill(pool);
 }
 
-// osc_subpools_stop stops every sub pool (shutdown). The loop goes on
+// subs_stop stops every sub pool (shutdown). The loop goes on
 // until their handles are closed, so oscar_pool_free reaps them all.
-void osc_subpools_stop(oscar_pool_t *pool)
+static void subs_stop(oscar_pool_t *pool)
 {
 	if (pool->subs == NULL) {
 		return; // they never started
 	}
 	for (unsigned i = 0; i < pool->subs->n; i++) {
-		osc_subpool_stop(pool, pool->subs->v[i]);
+		sub_stop(pool, pool->subs->v[i]);
 	}
 	if (pool->subs->starting > 0) {
 		sub_started(pool, OSCAR_ECLOSED, "the pool closed while its sub pools started");
@@ -571,7 +638,7 @@ void osc_subpools_stop(oscar_pool_t *pool)
 	sub_check_reaped(pool);
 }
 
-void osc_subpools_free(oscar_pool_t *pool)
+static void subs_free(oscar_pool_t *pool)
 {
 	if (pool->subs == NULL) {
 		return; // they never started
@@ -621,9 +688,9 @@ static bool sub_has_mark(const osc_subpool_t *s, const char *mark)
 	return (false);
 }
 
-// osc_subpool_place picks the sub pool for a creation; OSCAR_ENOENT when
+// sub_place picks the sub pool for a creation; OSCAR_ENOENT when
 // none fits.
-int osc_subpool_place(
+static int sub_place(
     oscar_pool_t *pool, const oscar_placement_t *where, osc_subpool_t **out, oscar_error_t *err)
 {
 	unsigned n = pool->subs->n;
@@ -674,9 +741,9 @@ int osc_subpool_place(
 	return (OSCAR_ENOENT);
 }
 
-// osc_subpool_record remembers an actor created in s through the main
+// sub_record remembers an actor created in s through the main
 // pool, for OSCAR_RECOVER_ACTOR.
-void osc_subpool_record(
+static void sub_record(
     osc_subpool_t *s, const char *cls, const char *uid, const oscar_value_t *args)
 {
 	osc_placed_t *p = calloc(1, sizeof(*p));
@@ -689,8 +756,8 @@ void osc_subpool_record(
 	osc_list_prepend(&s->placed, &p->node);
 }
 
-// osc_subpool_find returns the sub pool at address, or NULL.
-osc_subpool_t *osc_subpool_find(oscar_pool_t *pool, const char *address)
+// sub_at returns the sub pool at address, or NULL.
+static osc_subpool_t *sub_at(oscar_pool_t *pool, const char *address)
 {
 	if (pool->subs == NULL) {
 		return (NULL); // they never started
@@ -703,10 +770,10 @@ osc_subpool_t *osc_subpool_find(oscar_pool_t *pool, const char *address)
 	return (NULL);
 }
 
-int osc_subpool_death(oscar_pool_t *pool, const char *address, int64_t pid, uint64_t up_at,
+static int sub_death(oscar_pool_t *pool, const char *address, int64_t pid, uint64_t up_at,
     char *why, size_t size, int64_t *dead_pid)
 {
-	osc_subpool_t *s = osc_subpool_find(pool, address);
+	osc_subpool_t *s = sub_at(pool, address);
 	if (s == NULL) {
 		return (OSCAR_ENOENT);
 	}
@@ -801,7 +868,7 @@ int oscar_subpool_main(const oscar_actor_class_t *const *classes)
 		cfg.secret_len = len;
 	}
 	oscar_error_t err;
-	int rv = osc_pool_open_home(&pool, &cfg, getenv("OSCAR_SUBPOOL_MAIN"), &osc_hooks, &err);
+	int rv = osc_pool_open_home(&pool, &cfg, getenv("OSCAR_SUBPOOL_MAIN"), &pool_hooks, &err);
 	sodium_memzero(secret, sizeof(secret));
 	if (rv != 0) {
 		fprintf(
@@ -844,7 +911,7 @@ int oscar_subpool_main(const oscar_actor_class_t *const *classes)
 // pools, and which process it knows there (osc_pool_hooks_t.sub_find).
 static bool sub_find(oscar_pool_t *pool, const char *address, int64_t *pid)
 {
-	osc_subpool_t *s = osc_subpool_find(pool, address);
+	osc_subpool_t *s = sub_at(pool, address);
 	if (s == NULL) {
 		return (false);
 	}
@@ -854,21 +921,21 @@ static bool sub_find(oscar_pool_t *pool, const char *address, int64_t *pid)
 
 // The hooks that plug the layers above the pool loop into it: the
 // host-thread API (host.c) and the sub pools (this file).
-static const osc_pool_hooks_t osc_hooks = {
+static const osc_pool_hooks_t pool_hooks = {
 	.post        = osc_host_dispatch,
 	.host_finish = osc_host_finish,
-	.subs_start  = osc_subpools_start,
-	.subs_stop   = osc_subpools_stop,
-	.subs_free   = osc_subpools_free,
+	.subs_start  = subs_start,
+	.subs_stop   = subs_stop,
+	.subs_free   = subs_free,
 	.sub_find    = sub_find,
-	.sub_death   = osc_subpool_death,
+	.sub_death   = sub_death,
 };
 
 // oscar_pool_open starts a pool and its thread (pool.c), with its sub
 // pools.
 int oscar_pool_open(oscar_pool_t **poolp, const oscar_pool_config_t *cfg, oscar_error_t *err)
 {
-	return (osc_pool_open_home(poolp, cfg, NULL, &osc_hooks, err));
+	return (osc_pool_open_home(poolp, cfg, NULL, &pool_hooks, err));
 }
 
 // ---------------------------------------------------------------------------
@@ -897,8 +964,8 @@ static bool sub_done(oscar_pool_t *pool, osc_sub_wait_t *w, int *rv, oscar_error
 	return (false);
 }
 
-// osc_sub_notify finishes the waiters whose sub pool got where they wait.
-void osc_sub_notify(oscar_pool_t *pool)
+// sub_notify finishes the waiters whose sub pool got where they wait.
+static void sub_notify(oscar_pool_t *pool)
 {
 	osc_sub_wait_t *next;
 	for (osc_sub_wait_t *w = OSC_LIST_FIRST(&pool->subs->waiters, osc_sub_wait_t, node);
@@ -917,7 +984,7 @@ void osc_sub_notify(oscar_pool_t *pool)
 }
 
 // sub_wait_or_finish finishes h's operation, or has it wait among the
-// pool's waiters until osc_sub_notify does.
+// pool's waiters until sub_notify does.
 static int sub_wait_or_finish(oscar_pool_t *pool, oscar_call_t *h, oscar_error_t *err)
 {
 	osc_sub_wait_t *w = OSC_HOST_PAYLOAD(h, osc_sub_wait_t);
@@ -970,7 +1037,7 @@ static int sub_info_run(oscar_pool_t *pool, oscar_call_t *h, oscar_error_t *err)
 	return (0);
 }
 
-static const osc_host_op_t osc_sub_info_op = {
+static const osc_host_op_t sub_info_op = {
 	.name = "sub_pools",
 	.size = sizeof(osc_sub_info_t),
 	.run  = sub_info_run,
@@ -991,7 +1058,7 @@ static int sub_kill_run(oscar_pool_t *pool, oscar_call_t *h, oscar_error_t *err)
 	return (0);
 }
 
-static const osc_host_op_t osc_sub_kill_op = {
+static const osc_host_op_t sub_kill_op = {
 	.name = "kill_sub_pool",
 	.size = sizeof(osc_sub_wait_t),
 	.run  = sub_kill_run,
@@ -1005,7 +1072,7 @@ static int sub_wait_run(oscar_pool_t *pool, oscar_call_t *h, oscar_error_t *err)
 	return (sub_wait_or_finish(pool, h, err));
 }
 
-static const osc_host_op_t osc_sub_wait_op = {
+static const osc_host_op_t sub_wait_op = {
 	.name = "wait_recovered",
 	.size = sizeof(osc_sub_wait_t),
 	.run  = sub_wait_run,
@@ -1014,7 +1081,7 @@ static const osc_host_op_t osc_sub_wait_op = {
 static int sub_add_run(oscar_pool_t *pool, oscar_call_t *h, oscar_error_t *err)
 {
 	osc_sub_wait_t *w  = OSC_HOST_PAYLOAD(h, osc_sub_wait_t);
-	int             rv = osc_subpool_add(pool, w->label[0] ? w->label : NULL, &w->index);
+	int             rv = sub_add(pool, w->label[0] ? w->label : NULL, &w->index);
 	if (rv != 0) {
 		osc_error_set(err, pool, rv, "", "", "cannot add a sub pool");
 		return (rv);
@@ -1022,7 +1089,7 @@ static int sub_add_run(oscar_pool_t *pool, oscar_call_t *h, oscar_error_t *err)
 	return (sub_wait_or_finish(pool, h, err));
 }
 
-static const osc_host_op_t osc_sub_add_op = {
+static const osc_host_op_t sub_add_op = {
 	.name = "add_sub_pool",
 	.size = sizeof(osc_sub_wait_t),
 	.run  = sub_add_run,
@@ -1036,11 +1103,11 @@ static int sub_remove_run(oscar_pool_t *pool, oscar_call_t *h, oscar_error_t *er
 	}
 	s->removed                                      = true;
 	OSC_HOST_PAYLOAD(h, osc_sub_wait_t)->until_gone = true;
-	osc_subpool_stop(pool, s);
+	sub_stop(pool, s);
 	return (sub_wait_or_finish(pool, h, err));
 }
 
-static const osc_host_op_t osc_sub_remove_op = {
+static const osc_host_op_t sub_remove_op = {
 	.name = "remove_sub_pool",
 	.size = sizeof(osc_sub_wait_t),
 	.run  = sub_remove_run,
@@ -1070,7 +1137,7 @@ int oscar_pool_sub_pools(
     oscar_pool_t *pool, oscar_sub_pool_info_t *out, size_t cap, size_t *n, int64_t timeout_ms)
 {
 	oscar_call_t *h;
-	int rv = osc_host_new(pool, &osc_sub_info_op, NULL, NULL, NULL, timeout_ms, &h, NULL);
+	int           rv = osc_host_new(pool, &sub_info_op, NULL, NULL, NULL, timeout_ms, &h, NULL);
 	if (rv != 0) {
 		return (rv);
 	}
@@ -1088,12 +1155,12 @@ int oscar_pool_sub_pools(
 
 int oscar_pool_kill_sub_pool(oscar_pool_t *pool, unsigned index, int64_t timeout_ms)
 {
-	return (sub_sync(pool, &osc_sub_kill_op, index, NULL, timeout_ms, NULL));
+	return (sub_sync(pool, &sub_kill_op, index, NULL, timeout_ms, NULL));
 }
 
 int oscar_pool_wait_recovered(oscar_pool_t *pool, unsigned index, int64_t timeout_ms)
 {
-	return (sub_sync(pool, &osc_sub_wait_op, index, NULL, timeout_ms, NULL));
+	return (sub_sync(pool, &sub_wait_op, index, NULL, timeout_ms, NULL));
 }
 
 int oscar_pool_add_sub_pool(
@@ -1103,7 +1170,7 @@ int oscar_pool_add_sub_pool(
 	if (label != NULL && strlen(label) >= OSCAR_NAME_MAX) {
 		return (OSCAR_EINVAL);
 	}
-	int rv = sub_sync(pool, &osc_sub_add_op, 0, label, timeout_ms, &h);
+	int rv = sub_sync(pool, &sub_add_op, 0, label, timeout_ms, &h);
 	if (rv == 0) {
 		if (index != NULL) {
 			*index = OSC_HOST_PAYLOAD(h, osc_sub_wait_t)->index;
@@ -1115,7 +1182,7 @@ int oscar_pool_add_sub_pool(
 
 int oscar_pool_remove_sub_pool(oscar_pool_t *pool, unsigned index, int64_t timeout_ms)
 {
-	return (sub_sync(pool, &osc_sub_remove_op, index, NULL, timeout_ms, NULL));
+	return (sub_sync(pool, &sub_remove_op, index, NULL, timeout_ms, NULL));
 }
 
 int oscar_pool_kill_actor(oscar_pool_t *pool, const oscar_ref_t *ref, int64_t timeout_ms)
@@ -1172,7 +1239,7 @@ static int sub_create_run(oscar_pool_t *pool, oscar_call_t *h, oscar_error_t *er
 		osc_subpool_t *sp;
 		p->placement.label = p->label[0] ? p->label : NULL;
 		p->placement.mark  = p->mark[0] ? p->mark : NULL;
-		if ((rv = osc_subpool_place(pool, &p->placement, &sp, err)) != 0) {
+		if ((rv = sub_place(pool, &p->placement, &sp, err)) != 0) {
 			oscar_value_free(args);
 			return (rv);
 		}
@@ -1205,8 +1272,7 @@ static void sub_create_reply(oscar_pool_t *pool, oscar_call_t *h)
 {
 	osc_sub_create_t *p = OSC_HOST_PAYLOAD(h, osc_sub_create_t);
 	if (osc_host_read_ref(h) && p->sub_index > 0 && p->sub_index <= pool->subs->n) {
-		osc_subpool_record(
-		    pool->subs->v[p->sub_index - 1], h->method, h->ref.uid, p->args_copy);
+		sub_record(pool->subs->v[p->sub_index - 1], h->method, h->ref.uid, p->args_copy);
 	}
 }
 
@@ -1215,7 +1281,7 @@ static void sub_create_fini(oscar_call_t *h)
 	oscar_value_free(OSC_HOST_PAYLOAD(h, osc_sub_create_t)->args_copy);
 }
 
-static const osc_host_op_t osc_sub_create_op = {
+static const osc_host_op_t sub_create_op = {
 	.name  = "create_by_name",
 	.size  = sizeof(osc_sub_create_t),
 	.run   = sub_create_run,
@@ -1257,7 +1323,7 @@ int oscar_create_by_name(oscar_pool_t *pool, const char *cls, const char *uid, o
 	if (uid != NULL) {
 		snprintf(target.uid, sizeof(target.uid), "%s", uid);
 	}
-	int rv = osc_host_new(pool, &osc_sub_create_op, &target, cls, args, timeout_ms, &h, err);
+	int rv = osc_host_new(pool, &sub_create_op, &target, cls, args, timeout_ms, &h, err);
 	if (rv != 0) {
 		return (rv);
 	}
