@@ -28,6 +28,39 @@
 
 #define OSC_MAX_CHAIN 256
 
+// The flags of an actor that only this file reads, beside OSC_ACTOR_DEAD
+// and OSC_ACTOR_QUEUED (pool_int.h).
+enum {
+	OSC_ACTOR_EXITING = 1u << 1, // destroy when the handler returns
+	OSC_ACTOR_RUNNING = 1u << 2, // a handler is on the stack
+};
+
+// OSC_REQ_ITEM: a request for one call of a batch without batch_fn, after
+// the kinds of osc_req_kind_t (pool_int.h).
+enum { OSC_REQ_ITEM = OSC_REQ_BATCH + 1 };
+
+// Where a request stands (req->state).
+typedef enum osc_req_state {
+	OSC_REQ_QUEUED,
+	OSC_REQ_RUNNING,
+	OSC_REQ_HELD,
+	OSC_REQ_YIELDED,
+	OSC_REQ_ZOMBIE, // answered, kept until its child calls' callbacks ran
+} osc_req_state_t;
+
+// A batch served item by item: the items report here, and the last one
+// answers the caller.
+struct osc_batch {
+	oscar_pool_t          *pool;
+	osc_call_t            *call;
+	const osc_reply_ops_t *reply; // or: the caller is in another pool
+	void                  *reply_ctx;
+	oscar_value_t         *results; // array
+	uint32_t               n;
+	uint32_t               pending;
+	bool                   failed;
+};
+
 static void calls_detach(osc_actor_t *a, bool notify);
 
 // ---------------------------------------------------------------------------

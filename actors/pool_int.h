@@ -158,7 +158,7 @@ struct oscar_pool {
 	int64_t            armed_at; // when the timer fires, or -1
 	uint64_t           next_call_id;
 	uint64_t           next_token;
-	uint64_t           next_uid;
+	uint64_t           next_uid; // for actors created without a uid (actor.c)
 	oscar_pool_stats_t stats;
 	// The details of the last actor-side call that failed at once, so a
 	// handler that just returns that code passes the details on.
@@ -178,11 +178,11 @@ struct oscar_pool {
 // ---------------------------------------------------------------------------
 // Actors and requests
 
+// The flags of an actor that other files read; actor.c has its own
+// (OSC_ACTOR_EXITING, OSC_ACTOR_RUNNING) in bits 1 and 2.
 enum {
-	OSC_ACTOR_DEAD    = 1u << 0, // out of the map; no new work
-	OSC_ACTOR_EXITING = 1u << 1, // destroy when the handler returns
-	OSC_ACTOR_RUNNING = 1u << 2, // a handler is on the stack
-	OSC_ACTOR_QUEUED  = 1u << 3, // on the pool's run queue
+	OSC_ACTOR_DEAD   = 1u << 0, // out of the map; no new work
+	OSC_ACTOR_QUEUED = 1u << 3, // on the pool's run queue
 };
 
 struct oscar_actor {
@@ -218,16 +218,8 @@ typedef enum osc_req_kind {
 	OSC_REQ_CALL,
 	OSC_REQ_TELL,
 	OSC_REQ_BATCH, // a whole batch for a batch_fn
-	OSC_REQ_ITEM,  // one call of a batch without batch_fn
+	               // actor.c adds OSC_REQ_ITEM, one call of a batch without batch_fn.
 } osc_req_kind_t;
-
-typedef enum osc_req_state {
-	OSC_REQ_QUEUED,
-	OSC_REQ_RUNNING,
-	OSC_REQ_HELD,
-	OSC_REQ_YIELDED,
-	OSC_REQ_ZOMBIE, // answered, kept until its child calls' callbacks ran
-} osc_req_state_t;
 
 struct oscar_req {
 	osc_post_t  post;   // OSC_POST_TELL: posted by a host thread
@@ -242,7 +234,7 @@ struct oscar_req {
 	osc_batch_t          *batch; // OSC_REQ_ITEM: its batch
 	uint32_t              batch_idx;
 	uint8_t               kind;
-	uint8_t               state;
+	uint8_t               state; // osc_req_state_t (actor.c)
 	uint8_t               defer; // oscar_defer_t chosen by the handler
 	bool                  replied;
 	bool                  cancelled;
@@ -256,19 +248,6 @@ struct oscar_req {
 	// Delivered from another pool: how to answer (set by the transport).
 	const osc_reply_ops_t *reply;
 	void                  *reply_ctx;
-};
-
-// A batch served item by item: the items report here, and the last one
-// answers the caller.
-struct osc_batch {
-	oscar_pool_t          *pool;
-	osc_call_t            *call;
-	const osc_reply_ops_t *reply; // or: the caller is in another pool
-	void                  *reply_ctx;
-	oscar_value_t         *results; // array
-	uint32_t               n;
-	uint32_t               pending;
-	bool                   failed;
 };
 
 // ---------------------------------------------------------------------------
@@ -347,16 +326,15 @@ static inline bool osc_ref_is_local(const oscar_pool_t *pool, const oscar_ref_t 
 	return (ref->addr[0] == '\0' || strcmp(ref->addr, pool->address) == 0);
 }
 
+// actor.c
 // osc_class_find returns the class called name among pool's classes.
 const oscar_actor_class_t *osc_class_find(const oscar_pool_t *pool, const char *name);
-
-// actor.c
-osc_actor_t *osc_actor_find(oscar_pool_t *pool, const char *uid);
-int          osc_actor_create(oscar_pool_t *pool, const oscar_actor_class_t *cls, const char *uid,
-             oscar_value_t *args, osc_actor_t **ap, oscar_error_t *err);
-int          osc_actor_destroy(osc_actor_t *a);
-void         osc_actor_run(osc_actor_t *a, unsigned budget);
-int          osc_actor_enqueue(osc_actor_t *a, osc_req_t *req, oscar_error_t *err);
+osc_actor_t               *osc_actor_find(oscar_pool_t *pool, const char *uid);
+int  osc_actor_create(oscar_pool_t *pool, const oscar_actor_class_t *cls, const char *uid,
+     oscar_value_t *args, osc_actor_t **ap, oscar_error_t *err);
+int  osc_actor_destroy(osc_actor_t *a);
+void osc_actor_run(osc_actor_t *a, unsigned budget);
+int  osc_actor_enqueue(osc_actor_t *a, osc_req_t *req, oscar_error_t *err);
 const oscar_method_t *osc_method_find(const oscar_actor_class_t *cls, const char *name);
 osc_req_t            *osc_req_new(
                osc_actor_t *a, const oscar_method_t *m, osc_req_kind_t kind, oscar_value_t *args);
