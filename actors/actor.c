@@ -25,8 +25,7 @@
 #include <string.h>
 
 #include "actors/pool_int.h"
-
-#define OSC_MAX_CHAIN 256
+#include "actors/wire.h" // OSC_WIRE_MAX_CHAIN
 
 // The flags of an actor that only this file reads, beside OSC_ACTOR_DEAD
 // and OSC_ACTOR_QUEUED (pool_int.h).
@@ -143,9 +142,9 @@ int osc_chain_build(osc_req_t *req, const osc_req_t *parent, oscar_error_t *err)
 {
 	oscar_pool_t *pool = req->actor->pool;
 	uint32_t      n    = parent->chain_len + 1;
-	if (n > OSC_MAX_CHAIN) {
+	if (n > OSC_WIRE_MAX_CHAIN) {
 		osc_error_set(err, pool, OSCAR_ETOOLARGE, req->actor->ref.uid, req->method->name,
-		    "call chain deeper than %d calls", OSC_MAX_CHAIN);
+		    "call chain deeper than %d calls", OSC_WIRE_MAX_CHAIN);
 		return (OSCAR_ETOOLARGE);
 	}
 	if ((req->chain = malloc(n * sizeof(uint64_t))) == NULL) {
