@@ -13,6 +13,7 @@
 #include "actors/wire.h"
 #include "tests/actors/support.h"
 #include "tests/common/hostile.h"
+#include "tests/common/rng.h"
 
 TestSuite(hostile, .timeout = 300);
 
@@ -23,10 +24,7 @@ static uint64_t rng = 0x9e3779b97f4a7c15ull;
 
 static uint64_t next(void)
 {
-	rng ^= rng << 13;
-	rng ^= rng >> 7;
-	rng ^= rng << 17;
-	return (rng);
+	return (xorshift64(&rng));
 }
 
 static int open_fds(void)
