@@ -14,6 +14,7 @@
 #include "tests/actors/support.h"
 #include "tests/common/hostile.h"
 #include "tests/common/rng.h"
+#include "tests/common/proc.h"
 
 TestSuite(hostile, .timeout = 300);
 
@@ -25,18 +26,6 @@ static uint64_t rng = 0x9e3779b97f4a7c15ull;
 static uint64_t next(void)
 {
 	return (xorshift64(&rng));
-}
-
-static int open_fds(void)
-{
-	DIR *d = opendir("/proc/self/fd");
-	int  n = 0;
-	cr_assert_not_null(d);
-	while (readdir(d) != NULL) {
-		n++;
-	}
-	closedir(d);
-	return (n - 3);
 }
 
 // random_value makes a small value of any type, nested a little.
