@@ -25,8 +25,40 @@
 #include <string.h>
 
 #include "actors/pool_int.h"
+#include "actors/wire.h" // OSC_WIRE_MAX_CHAIN
 
-#define OSC_MAX_CHAIN 256
+// The flags of an actor that only this file reads, beside OSC_ACTOR_DEAD
+// and OSC_ACTOR_QUEUED (pool_int.h).
+enum {
+	OSC_ACTOR_EXITING = 1u << 1, // destroy when the handler returns
+	OSC_ACTOR_RUNNING = 1u << 2, // a handler is on the stack
+};
+
+// OSC_REQ_ITEM: a request for one call of a batch without batch_fn, after
+// the kinds of osc_req_kind_t (pool_int.h).
+enum { OSC_REQ_ITEM = OSC_REQ_BATCH + 1 };
+
+// Where a request stands (req->state).
+typedef enum osc_req_state {
+	OSC_REQ_QUEUED,
+	OSC_REQ_RUNNING,
+	OSC_REQ_HELD,
+	OSC_REQ_YIELDED,
+	OSC_REQ_ZOMBIE, // answered, kept until its child calls' callbacks ran
+} osc_req_state_t;
+
+// A batch served item by item: the items report here, and the last one
+// answers the caller.
+struct osc_batch {
+	oscar_pool_t          *pool;
+	osc_call_t            *call;
+	const osc_reply_ops_t *reply; // or: the caller is in another pool
+	void                  *reply_ctx;
+	oscar_value_t         *results; // array
+	uint32_t               n;
+	uint32_t               pending;
+	bool                   failed;
+};
 
 static void calls_detach(osc_actor_t *a, bool notify);
 
@@ -110,9 +142,9 @@ int osc_chain_build(osc_req_t *req, const osc_req_t *parent, oscar_error_t *err)
 {
 	oscar_pool_t *pool = req->actor->pool;
 	uint32_t      n    = parent->chain_len + 1;
-	if (n > OSC_MAX_CHAIN) {
+	if (n > OSC_WIRE_MAX_CHAIN) {
 		osc_error_set(err, pool, OSCAR_ETOOLARGE, req->actor->ref.uid, req->method->name,
-		    "call chain deeper than %d calls", OSC_MAX_CHAIN);
+		    "call chain deeper than %d calls", OSC_WIRE_MAX_CHAIN);
 		return (OSCAR_ETOOLARGE);
 	}
 	if ((req->chain = malloc(n * sizeof(uint64_t))) == NULL) {
@@ -244,10 +276,10 @@ static void batch_item_done(
 	free(b);
 }
 
-// osc_req_finish answers req (once; later answers are dropped): routes the
+// req_finish answers req (once; later answers are dropped): routes the
 // outcome to the waiting call, the batch, or nowhere for a tell, and
 // releases the actor if req held it.
-void osc_req_finish(osc_req_t *req, int code, oscar_value_t *value, const oscar_error_t *err)
+static void req_finish(osc_req_t *req, int code, oscar_value_t *value, const oscar_error_t *err)
 {
 	if (req->replied) {
 		oscar_value_free(value);
@@ -418,7 +450,7 @@ static void fail_deadlocked(osc_req_t *x)
 	deadlock_error(a, x, &err);
 	x->state = OSC_REQ_YIELDED; // off the mailbox, not running
 	deferred_link(a, x);
-	osc_req_finish(x, OSCAR_EDEADLOCK, NULL, &err);
+	req_finish(x, OSCAR_EDEADLOCK, NULL, &err);
 }
 
 // actor_check_deadlocks fails the queued requests of a that the
@@ -488,7 +520,7 @@ static void batch_expand(osc_actor_t *a, osc_req_t *req)
 		oscar_value_free(res);
 		req->state = OSC_REQ_YIELDED;
 		deferred_link(a, req);
-		osc_req_finish(req, OSCAR_ENOMEM, NULL, NULL);
+		req_finish(req, OSCAR_ENOMEM, NULL, NULL);
 		return;
 	}
 
@@ -566,7 +598,7 @@ static bool actor_dispatch(osc_actor_t *a, osc_req_t *req)
 			    pool->last_err.code == rv ? &pool->last_err : NULL;
 			req->state = OSC_REQ_YIELDED;
 			deferred_link(a, req);
-			osc_req_finish(req, rv, NULL, err);
+			req_finish(req, rv, NULL, err);
 		} else if (req->defer != 0) {
 			bool hold = req->defer == OSCAR_DEFER_HOLD &&
 			            !(a->cls->flags & OSCAR_CLASS_STATELESS);
@@ -580,7 +612,7 @@ static bool actor_dispatch(osc_actor_t *a, osc_req_t *req)
 		} else {
 			req->state = OSC_REQ_YIELDED;
 			deferred_link(a, req);
-			osc_req_finish(req, 0, NULL, NULL);
+			req_finish(req, 0, NULL, NULL);
 		}
 	} else {
 		req->state = OSC_REQ_YIELDED;
@@ -761,7 +793,7 @@ int osc_actor_destroy(osc_actor_t *a)
 		    "actor %s was destroyed before serving %s", a->ref.uid, req->method->name);
 		req->state = OSC_REQ_YIELDED;
 		deferred_link(a, req);
-		osc_req_finish(req, code, NULL, &err);
+		req_finish(req, code, NULL, &err);
 	}
 	// Tell the callers of deferred requests; keep the requests alive
 	// until after the destroy hook, which may still look at them.
@@ -920,7 +952,7 @@ int oscar_req_reply(oscar_req_t *req, oscar_value_t *value)
 		oscar_value_free(value);
 		return (OSCAR_ESTATE);
 	}
-	osc_req_finish(req, 0, value, NULL);
+	req_finish(req, 0, value, NULL);
 	return (0);
 }
 
@@ -938,7 +970,7 @@ int oscar_req_fail(oscar_req_t *req, int code, const char *fmt, ...)
 	va_start(ap, fmt);
 	req_error(req, &err, code, fmt, ap);
 	va_end(ap);
-	osc_req_finish(req, code, NULL, &err);
+	req_finish(req, code, NULL, &err);
 	return (code);
 }
 
@@ -947,7 +979,7 @@ int oscar_req_fail_result(oscar_req_t *req, const oscar_result_t *res)
 {
 	int code = res->code != 0 ? res->code : OSCAR_EAPP;
 	if (!req->replied) {
-		osc_req_finish(req, code, NULL, res->error);
+		req_finish(req, code, NULL, res->error);
 	}
 	return (code);
 }
@@ -994,7 +1026,7 @@ void osc_req_cancel(osc_req_t *req)
 		    "cancelled before it started");
 		req->state = OSC_REQ_YIELDED;
 		deferred_link(a, req);
-		osc_req_finish(req, OSCAR_ECANCELED, NULL, &err);
+		req_finish(req, OSCAR_ECANCELED, NULL, &err);
 		return;
 	}
 	// The actor counts as running for the whole cancel: whatever the

@@ -40,7 +40,7 @@ typedef struct osc_auth_seen {
 #define OSC_STR_(x) #x
 #define OSC_STR(x)  OSC_STR_(x)
 
-static const char osc_auth_context[] = "oscar-c cluster secret, v1";
+static const char auth_context[] = "oscar-c cluster secret, v1";
 
 static void put64(unsigned char *p, uint64_t v)
 {
@@ -83,7 +83,7 @@ int osc_auth_init(osc_auth_t *a, const void *secret, size_t len, uint64_t sender
 	// The key: BLAKE2b of the secret, keyed with the context string, so
 	// that the key is bound to this use of the secret.
 	crypto_generichash(a->key, sizeof(a->key), secret, len,
-	    (const unsigned char *) osc_auth_context, sizeof(osc_auth_context) - 1);
+	    (const unsigned char *) auth_context, sizeof(auth_context) - 1);
 	return (0);
 }
 

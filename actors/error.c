@@ -5,9 +5,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
-#include "actors/pool_int.h"
-#include "oscar/error.h"
+#include "actors/error.h"
+#include "oscar/actor.h" // oscar_error_format
 
 // oscar_strerror returns the static message for code. Codes from OSCAR_EUSER
 // upwards belong to applications; anything else outside the table is
@@ -75,15 +76,15 @@ int oscar_error_set(oscar_error_t *err, int code, const char *fmt, ...)
 	return (code);
 }
 
-// osc_error_set fills err with code, a formatted message and where.
-void osc_error_set(oscar_error_t *err, const oscar_pool_t *pool, int code, const char *actor,
+// osc_error_at fills err with code, a formatted message and where.
+void osc_error_at(oscar_error_t *err, const char *address, int64_t pid, int code, const char *actor,
     const char *method, const char *fmt, ...)
 {
 	va_list ap;
 	memset(err, 0, sizeof(*err));
 	err->code = code;
-	err->pid  = pool->pid;
-	snprintf(err->address, sizeof(err->address), "%s", pool->address);
+	err->pid  = pid;
+	snprintf(err->address, sizeof(err->address), "%s", address);
 	snprintf(err->actor, sizeof(err->actor), "%s", actor ? actor : "");
 	snprintf(err->method, sizeof(err->method), "%s", method ? method : "");
 	va_start(ap, fmt);
@@ -99,6 +100,16 @@ oscar_error_t *osc_error_dup(const oscar_error_t *err)
 		*e = *err;
 	}
 	return (e);
+}
+
+// osc_error_here fills err (if given) for a failure found before any pool
+// was involved, and returns code.
+int osc_error_here(oscar_error_t *err, int code, const char *msg)
+{
+	if (oscar_error_set(err, code, "%s", msg) != 0 && err != NULL) {
+		err->pid = (int64_t) getpid();
+	}
+	return (code);
 }
 
 // oscar_error_format renders err on one line.

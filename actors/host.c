@@ -29,17 +29,7 @@
 // pool to report it.
 #define OSC_HOST_GRACE_MS 20
 
-static const osc_host_op_t osc_host_tell_nowait_op;
-
-// osc_error_here fills err (if given) for a failure found before any pool
-// was involved, and returns code.
-int osc_error_here(oscar_error_t *err, int code, const char *msg)
-{
-	if (oscar_error_set(err, code, "%s", msg) != 0 && err != NULL) {
-		err->pid = (int64_t) getpid();
-	}
-	return (code);
-}
+static const osc_host_op_t tell_nowait_op;
 
 // ---------------------------------------------------------------------------
 // Handles
@@ -57,7 +47,7 @@ int osc_host_new(oscar_pool_t *pool, const osc_host_op_t *op, const oscar_ref_t 
 		    : timeout_ms < 0 ? "negative timeout"
 		                     : "method name longer than 63 bytes"));
 	}
-	if (op != &osc_host_tell_nowait_op && osc_pool_on_loop(pool)) {
+	if (op != &tell_nowait_op && osc_pool_on_loop(pool)) {
 		// Waiting here would stop the very loop that must answer.
 		oscar_value_free(args);
 		if (err != NULL) {
@@ -111,7 +101,9 @@ int osc_host_new(oscar_pool_t *pool, const osc_host_op_t *op, const oscar_ref_t 
 	return (0);
 }
 
-int osc_host_post(oscar_call_t *h, oscar_error_t *err)
+// host_post hands h to its pool. On failure h is released and err (may be
+// NULL) says why.
+static int host_post(oscar_call_t *h, oscar_error_t *err)
 {
 	oscar_pool_t *pool = h->pool;
 	int           rv   = osc_pool_post(pool, &h->post);
@@ -127,7 +119,9 @@ int osc_host_post(oscar_call_t *h, oscar_error_t *err)
 	return (rv);
 }
 
-int osc_host_wait(oscar_call_t *h, oscar_error_t *err)
+// host_wait waits for h until its deadline; its code, with err (may be
+// NULL) filled on a failure. h stays the caller's to release.
+static int host_wait(oscar_call_t *h, oscar_error_t *err)
 {
 	int rv;
 	uv_mutex_lock(&h->mu);
@@ -158,11 +152,11 @@ int osc_host_wait(oscar_call_t *h, oscar_error_t *err)
 
 int osc_host_sync(oscar_call_t *h, bool keep, oscar_error_t *err)
 {
-	int rv = osc_host_post(h, err);
+	int rv = host_post(h, err);
 	if (rv != 0) {
 		return (rv);
 	}
-	rv = osc_host_wait(h, err);
+	rv = host_wait(h, err);
 	if (rv != 0 || !keep) {
 		osc_host_release(h);
 	}
@@ -350,7 +344,7 @@ static int host_call_run(oscar_pool_t *pool, oscar_call_t *h, oscar_error_t *err
 	return (rv == 0 ? OSC_HOST_LATER : rv);
 }
 
-static const osc_host_op_t osc_host_call_op = { .name = "call", .run = host_call_run };
+static const osc_host_op_t call_op = { .name = "call", .run = host_call_run };
 
 static int host_batch_run(oscar_pool_t *pool, oscar_call_t *h, oscar_error_t *err)
 {
@@ -358,14 +352,14 @@ static int host_batch_run(oscar_pool_t *pool, oscar_call_t *h, oscar_error_t *er
 	return (rv == 0 ? OSC_HOST_LATER : rv);
 }
 
-static const osc_host_op_t osc_host_batch_op = { .name = "batch", .run = host_batch_run };
+static const osc_host_op_t batch_op = { .name = "batch", .run = host_batch_run };
 
 static int host_tell_run(oscar_pool_t *pool, oscar_call_t *h, oscar_error_t *err)
 {
 	return (host_start(pool, h, OSC_REQ_TELL, NULL, err));
 }
 
-static const osc_host_op_t osc_host_tell_op = { .name = "tell", .run = host_tell_run };
+static const osc_host_op_t tell_op = { .name = "tell", .run = host_tell_run };
 
 // A tell to another pool's actor that nobody waits for
 // (oscar_tell_nowait): a failure only counts as dropped.
@@ -379,7 +373,7 @@ static int host_tell_nowait_run(oscar_pool_t *pool, oscar_call_t *h, oscar_error
 	return (rv);
 }
 
-static const osc_host_op_t osc_host_tell_nowait_op = {
+static const osc_host_op_t tell_nowait_op = {
 	.name = "tell_nowait",
 	.run  = host_tell_nowait_run,
 };
@@ -401,7 +395,7 @@ static int host_create_run(oscar_pool_t *pool, oscar_call_t *h, oscar_error_t *e
 	return (rv);
 }
 
-static const osc_host_op_t osc_host_create_op = {
+static const osc_host_op_t create_op = {
 	.name = "create",
 	.size = sizeof(osc_host_create_t),
 	.run  = host_create_run,
@@ -436,7 +430,7 @@ static int host_destroy_run(oscar_pool_t *pool, oscar_call_t *h, oscar_error_t *
 	return (a != NULL ? osc_actor_destroy(a) : OSCAR_ENOACTOR);
 }
 
-static const osc_host_op_t osc_host_destroy_op = {
+static const osc_host_op_t destroy_op = {
 	.name = "destroy",
 	.run  = host_destroy_run,
 };
@@ -461,7 +455,7 @@ static void host_has_reply(oscar_pool_t *pool, oscar_call_t *h)
 	(void) oscar_value_get_bool(h->reply, &OSC_HOST_PAYLOAD(h, osc_host_has_t)->exists);
 }
 
-static const osc_host_op_t osc_host_has_op = {
+static const osc_host_op_t has_op = {
 	.name  = "has",
 	.size  = sizeof(osc_host_has_t),
 	.run   = host_has_run,
@@ -487,7 +481,7 @@ static void host_lookup_reply(oscar_pool_t *pool, oscar_call_t *h)
 	(void) osc_host_read_ref(h);
 }
 
-static const osc_host_op_t osc_host_lookup_op = {
+static const osc_host_op_t lookup_op = {
 	.name  = "lookup",
 	.run   = host_lookup_run,
 	.reply = host_lookup_reply,
@@ -510,7 +504,7 @@ static int host_stats_run(oscar_pool_t *pool, oscar_call_t *h, oscar_error_t *er
 	return (0);
 }
 
-static const osc_host_op_t osc_host_stats_op = {
+static const osc_host_op_t stats_op = {
 	.name = "stats",
 	.size = sizeof(osc_host_stats_t),
 	.run  = host_stats_run,
@@ -529,9 +523,8 @@ int oscar_call_start(oscar_pool_t *pool, const oscar_ref_t *ref, const char *met
 		return (OSCAR_EINVAL);
 	}
 	*callp = NULL;
-	if ((rv = osc_host_new(pool, &osc_host_call_op, ref, method, args, timeout_ms, &h, NULL)) !=
-	        0 ||
-	    (rv = osc_host_post(h, NULL)) != 0) {
+	if ((rv = osc_host_new(pool, &call_op, ref, method, args, timeout_ms, &h, NULL)) != 0 ||
+	    (rv = host_post(h, NULL)) != 0) {
 		return (rv);
 	}
 	*callp = h;
@@ -568,7 +561,7 @@ int oscar_call_wait(oscar_call_t **callp, oscar_value_t **reply, oscar_error_t *
 	}
 	oscar_call_t *h = *callp;
 	*callp          = NULL;
-	int rv          = osc_host_wait(h, err);
+	int rv          = host_wait(h, err);
 	if (rv == 0 && reply != NULL) {
 		// The loop is done with h->reply once done is set.
 		*reply   = h->reply;
@@ -606,7 +599,7 @@ int oscar_call(oscar_pool_t *pool, const oscar_ref_t *ref, const char *method, o
 		return (osc_error_here(
 		    err, OSCAR_EINVAL, ref == NULL ? "no ref given" : "no method given"));
 	}
-	return (host_call_sync(pool, &osc_host_call_op, ref, method, args, timeout_ms, reply, err));
+	return (host_call_sync(pool, &call_op, ref, method, args, timeout_ms, reply, err));
 }
 
 int oscar_batch(oscar_pool_t *pool, const oscar_ref_t *ref, const char *method, oscar_value_t *args,
@@ -622,8 +615,7 @@ int oscar_batch(oscar_pool_t *pool, const oscar_ref_t *ref, const char *method, 
 		        ? "no ref or method given"
 		        : "a batch takes an array of per-call arguments"));
 	}
-	return (
-	    host_call_sync(pool, &osc_host_batch_op, ref, method, args, timeout_ms, replies, err));
+	return (host_call_sync(pool, &batch_op, ref, method, args, timeout_ms, replies, err));
 }
 
 int oscar_tell(oscar_pool_t *pool, const oscar_ref_t *ref, const char *method, oscar_value_t *args,
@@ -635,7 +627,7 @@ int oscar_tell(oscar_pool_t *pool, const oscar_ref_t *ref, const char *method, o
 		return (osc_error_here(
 		    err, OSCAR_EINVAL, ref == NULL ? "no ref given" : "no method given"));
 	}
-	int rv = osc_host_new(pool, &osc_host_tell_op, ref, method, args, timeout_ms, &h, err);
+	int rv = osc_host_new(pool, &tell_op, ref, method, args, timeout_ms, &h, err);
 	return (rv != 0 ? rv : osc_host_sync(h, false, err));
 }
 
@@ -655,9 +647,8 @@ int oscar_tell_nowait(
 	if (!osc_ref_is_local(pool, ref)) {
 		// Another pool's actor: the loop sends it; nobody waits.
 		oscar_call_t *h;
-		int           rv =
-		    osc_host_new(pool, &osc_host_tell_nowait_op, ref, method, args, 0, &h, NULL);
-		if (rv == 0 && (rv = osc_host_post(h, NULL)) == 0) {
+		int rv = osc_host_new(pool, &tell_nowait_op, ref, method, args, 0, &h, NULL);
+		if (rv == 0 && (rv = host_post(h, NULL)) == 0) {
 			osc_host_release(h);
 		}
 		return (rv);
@@ -701,7 +692,7 @@ int oscar_create(oscar_pool_t *pool, const oscar_actor_class_t *cls, const char 
 	if (uid != NULL) {
 		snprintf(target.uid, sizeof(target.uid), "%s", uid);
 	}
-	int rv = osc_host_new(pool, &osc_host_create_op, &target, NULL, args, timeout_ms, &h, err);
+	int rv = osc_host_new(pool, &create_op, &target, NULL, args, timeout_ms, &h, err);
 	if (rv != 0) {
 		return (rv);
 	}
@@ -722,7 +713,7 @@ int oscar_destroy(
 	if (ref == NULL) {
 		return (osc_error_here(err, OSCAR_EINVAL, "no ref given"));
 	}
-	int rv = osc_host_new(pool, &osc_host_destroy_op, ref, NULL, NULL, timeout_ms, &h, err);
+	int rv = osc_host_new(pool, &destroy_op, ref, NULL, NULL, timeout_ms, &h, err);
 	return (rv != 0 ? rv : osc_host_sync(h, false, err));
 }
 
@@ -732,7 +723,7 @@ int oscar_has(oscar_pool_t *pool, const oscar_ref_t *ref, bool *exists, int64_t 
 	if (ref == NULL || exists == NULL) {
 		return (OSCAR_EINVAL);
 	}
-	int rv = osc_host_new(pool, &osc_host_has_op, ref, NULL, NULL, timeout_ms, &h, NULL);
+	int rv = osc_host_new(pool, &has_op, ref, NULL, NULL, timeout_ms, &h, NULL);
 	if (rv == 0 && (rv = osc_host_sync(h, true, NULL)) == 0) {
 		*exists = OSC_HOST_PAYLOAD(h, osc_host_has_t)->exists;
 		osc_host_release(h);
@@ -745,7 +736,7 @@ static int host_lookup(oscar_pool_t *pool, const oscar_ref_t *target, oscar_ref_
     int64_t timeout_ms, oscar_error_t *err)
 {
 	oscar_call_t *h;
-	int rv = osc_host_new(pool, &osc_host_lookup_op, target, NULL, NULL, timeout_ms, &h, err);
+	int           rv = osc_host_new(pool, &lookup_op, target, NULL, NULL, timeout_ms, &h, err);
 	if (rv == 0 && (rv = osc_host_sync(h, true, err)) == 0) {
 		*ref = h->ref;
 		osc_host_release(h);
@@ -779,7 +770,7 @@ int oscar_pool_stats(oscar_pool_t *pool, oscar_pool_stats_t *stats, int64_t time
 	if (stats == NULL) {
 		return (OSCAR_EINVAL);
 	}
-	int rv = osc_host_new(pool, &osc_host_stats_op, NULL, NULL, NULL, timeout_ms, &h, NULL);
+	int rv = osc_host_new(pool, &stats_op, NULL, NULL, NULL, timeout_ms, &h, NULL);
 	if (rv == 0 && (rv = osc_host_sync(h, true, NULL)) == 0) {
 		*stats = OSC_HOST_PAYLOAD(h, osc_host_stats_t)->stats;
 		osc_host_release(h);

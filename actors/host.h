@@ -68,14 +68,6 @@ int osc_host_new(oscar_pool_t *pool, const osc_host_op_t *op, const oscar_ref_t 
     const char *method, oscar_value_t *args, int64_t timeout_ms, oscar_call_t **hp,
     oscar_error_t *err);
 
-// osc_host_post hands h to its pool. On failure h is released and err
-// (may be NULL) says why.
-int osc_host_post(oscar_call_t *h, oscar_error_t *err);
-
-// osc_host_wait waits for h until its deadline; its code, with err (may
-// be NULL) filled on a failure. h stays the caller's to release.
-int osc_host_wait(oscar_call_t *h, oscar_error_t *err);
-
 // osc_host_sync posts h and waits for it. On success with keep, h stays
 // the caller's to read and release; otherwise it is released.
 int osc_host_sync(oscar_call_t *h, bool keep, oscar_error_t *err);
@@ -96,9 +88,5 @@ void osc_host_finish(osc_call_t *c);
 // osc_host_read_ref reads the ref another pool answered, [address, uid]
 // in h->reply, into h->ref; false when the answer is not one.
 bool osc_host_read_ref(oscar_call_t *h);
-
-// osc_error_here fills err (if given) for a failure found before any pool
-// was involved, in this process, and returns code.
-int osc_error_here(oscar_error_t *err, int code, const char *msg);
 
 #endif // OSC_HOST_H

@@ -102,8 +102,10 @@ int osc_pool_post(oscar_pool_t *pool, osc_post_t *p)
 }
 
 // osc_pool_post_always hands p to the pool past the inbox bound, for the
-// few posts that must not be lost and cannot pile up (one cancel per host
-// handle). Once the loop has ended, oscar_pool_free's drain handles p.
+// posts that must not be lost: a host handle's cancel (one per handle),
+// and what the transport posts from NNG's threads (frames, which it bounds
+// itself by pausing its receives as the inbox fills, and connection
+// events). Once the loop has ended, oscar_pool_free's drain handles p.
 void osc_pool_post_always(oscar_pool_t *pool, osc_post_t *p)
 {
 	// Relaxed: the count only bounds memory.

@@ -5,8 +5,8 @@
 #include "actors/map.h"
 #include "oscar/error.h"
 
-static char osc_map_tomb_;
-#define OSC_MAP_TOMB ((void *) &osc_map_tomb_)
+static char map_tomb;
+#define OSC_MAP_TOMB ((void *) &map_tomb)
 
 int osc_map_reserve(osc_map_t *m)
 {

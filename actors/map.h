@@ -5,7 +5,9 @@
 // tombstones. Callers hash their keys themselves and compare candidates
 // themselves; the set stores each element with its hash, so it never
 // needs to look inside an element. Used for the uid -> actor map of a pool
-// and the id -> call map of its transport.
+// (actor.c), its transport's pending calls and message assemblies, the
+// replay window of the cluster secret (auth.c), and maps of the services
+// (the task functions, the task graph, the store).
 #ifndef OSC_MAP_H
 #define OSC_MAP_H
 
@@ -14,7 +16,7 @@
 
 typedef struct osc_slot {
 	uint64_t hash;
-	void    *val; // NULL: empty; osc_map_tomb: removed
+	void    *val; // NULL: empty; OSC_MAP_TOMB (map.c): removed
 } osc_slot_t;
 
 typedef struct osc_map {

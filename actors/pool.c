@@ -179,7 +179,7 @@ static void pool_thread(void *arg)
 	oscar_pool_t *pool = arg;
 	// Sub pools start from this thread, before the loop runs; open waits
 	// until they are ready.
-	if (pool->hooks->subs_start(pool) == 0) {
+	if (pool->hooks->subs_start(pool, &pool->start_err) != OSC_SUBS_WAIT) {
 		uv_sem_post(&pool->started);
 	}
 	uv_run(&pool->loop, UV_RUN_DEFAULT);
@@ -372,10 +372,10 @@ int osc_pool_open_home(oscar_pool_t **poolp, const oscar_pool_config_t *cfg, con
 	}
 	uv_sem_wait(&pool->started);
 	uv_sem_destroy(&pool->started);
-	if ((rv = pool->subs.start_error) != 0) {
+	if ((rv = pool->start_err.code) != 0) {
 		// A sub pool could not start: stop and reap the others.
 		(void) open_fail(err, rv, pool->address, "cannot open pool %s: %s", pool->address,
-		    pool->subs.start_why);
+		    pool->start_err.message);
 		oscar_pool_free(&pool);
 		return (rv);
 	}

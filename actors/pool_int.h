@@ -32,6 +32,7 @@
 
 #include <uv.h>
 
+#include "actors/error.h"
 #include "actors/list.h"
 #include "actors/map.h"
 #include "oscar/actor.h"
@@ -41,7 +42,6 @@ typedef struct oscar_req   osc_req_t;
 typedef struct osc_call    osc_call_t;
 typedef struct osc_batch   osc_batch_t;
 typedef struct osc_post    osc_post_t;
-typedef struct osc_subpool osc_subpool_t;
 
 // ---------------------------------------------------------------------------
 // Inbox: Vyukov's intrusive multi-producer single-consumer queue.
@@ -82,14 +82,18 @@ typedef struct osc_pool_hooks {
 	// host_finish completes the host handle of a finished call (host.c).
 	void (*host_finish)(osc_call_t *c);
 	// subs_start starts the sub pools, on the pool's thread before its
-	// loop runs (1 when open must wait for them); subs_stop stops them at
-	// shutdown; subs_free reaps them when the pool is freed.
-	int (*subs_start)(oscar_pool_t *pool);
+	// loop runs. It returns 0 when they run (or there are none),
+	// OSC_SUBS_WAIT when open must wait on pool->started, which the sub
+	// pools post once all are ready or one failed (then filling *err),
+	// or an error code with *err filled. subs_stop stops them at
+	// shutdown; subs_free reaps them when the pool is freed. Each copes
+	// with sub pools that never started (subs_start failed).
+	int (*subs_start)(oscar_pool_t *pool, oscar_error_t *err);
 	void (*subs_stop)(oscar_pool_t *pool);
 	void (*subs_free)(oscar_pool_t *pool);
 	// sub_find tells whether address is one of the pool's sub pools, with
 	// the pid of the process it knows there (*pid); sub_death tells how
-	// such a process ended (osc_subpool_death, subpool.h). The transport
+	// such a process ended (subpool.c). The transport
 	// asks them when it loses a connection.
 	bool (*sub_find)(oscar_pool_t *pool, const char *address, int64_t *pid);
 	int (*sub_death)(oscar_pool_t *pool, const char *address, int64_t pid, uint64_t up_at,
@@ -107,6 +111,8 @@ typedef struct osc_owner_ops {
 	// freed if c was all that kept it.
 	void (*unparent)(osc_call_t *c);
 } osc_owner_ops_t;
+
+#define OSC_SUBS_WAIT (-1) // subs_start: open waits for the sub pools
 
 typedef enum osc_pool_state {
 	OSC_POOL_RUNNING,
@@ -152,7 +158,7 @@ struct oscar_pool {
 	int64_t            armed_at; // when the timer fires, or -1
 	uint64_t           next_call_id;
 	uint64_t           next_token;
-	uint64_t           next_uid;
+	uint64_t           next_uid; // for actors created without a uid (actor.c)
 	oscar_pool_stats_t stats;
 	// The details of the last actor-side call that failed at once, so a
 	// handler that just returns that code passes the details on.
@@ -163,30 +169,20 @@ struct oscar_pool {
 	// The transport (actors/transport.c), or NULL when the address is not
 	// one that NNG listens on.
 	struct osc_transport *transport;
-	// Sub pools (actors/subpool.c).
-	struct {
-		osc_subpool_t **v;
-		unsigned        n;
-		unsigned        cap;
-		unsigned        rr;                          // round robin for placement
-		unsigned        starting;                    // not yet ready at open
-		int             start_error;                 // why open fails: the code
-		char            start_why[OSCAR_ERRMSG_MAX]; // and the message
-		uv_timer_t      start_timer;
-		uv_timer_t      kill_timer;
-		bool            escalating;
-		osc_list_t      waiters; // sub pool operations waiting (subpool.c)
-	} subs;
+	// Sub pools (actors/subpool.c), whose layer owns them.
+	struct osc_subs *subs;
+	// Why the sub pools could not start (subs_start), for open.
+	oscar_error_t start_err;
 };
 
 // ---------------------------------------------------------------------------
 // Actors and requests
 
+// The flags of an actor that other files read; actor.c has its own
+// (OSC_ACTOR_EXITING, OSC_ACTOR_RUNNING) in bits 1 and 2.
 enum {
-	OSC_ACTOR_DEAD    = 1u << 0, // out of the map; no new work
-	OSC_ACTOR_EXITING = 1u << 1, // destroy when the handler returns
-	OSC_ACTOR_RUNNING = 1u << 2, // a handler is on the stack
-	OSC_ACTOR_QUEUED  = 1u << 3, // on the pool's run queue
+	OSC_ACTOR_DEAD   = 1u << 0, // out of the map; no new work
+	OSC_ACTOR_QUEUED = 1u << 3, // on the pool's run queue
 };
 
 struct oscar_actor {
@@ -222,16 +218,8 @@ typedef enum osc_req_kind {
 	OSC_REQ_CALL,
 	OSC_REQ_TELL,
 	OSC_REQ_BATCH, // a whole batch for a batch_fn
-	OSC_REQ_ITEM,  // one call of a batch without batch_fn
+	               // actor.c adds OSC_REQ_ITEM, one call of a batch without batch_fn.
 } osc_req_kind_t;
-
-typedef enum osc_req_state {
-	OSC_REQ_QUEUED,
-	OSC_REQ_RUNNING,
-	OSC_REQ_HELD,
-	OSC_REQ_YIELDED,
-	OSC_REQ_ZOMBIE, // answered, kept until its child calls' callbacks ran
-} osc_req_state_t;
 
 struct oscar_req {
 	osc_post_t  post;   // OSC_POST_TELL: posted by a host thread
@@ -246,7 +234,7 @@ struct oscar_req {
 	osc_batch_t          *batch; // OSC_REQ_ITEM: its batch
 	uint32_t              batch_idx;
 	uint8_t               kind;
-	uint8_t               state;
+	uint8_t               state; // osc_req_state_t (actor.c)
 	uint8_t               defer; // oscar_defer_t chosen by the handler
 	bool                  replied;
 	bool                  cancelled;
@@ -260,19 +248,6 @@ struct oscar_req {
 	// Delivered from another pool: how to answer (set by the transport).
 	const osc_reply_ops_t *reply;
 	void                  *reply_ctx;
-};
-
-// A batch served item by item: the items report here, and the last one
-// answers the caller.
-struct osc_batch {
-	oscar_pool_t          *pool;
-	osc_call_t            *call;
-	const osc_reply_ops_t *reply; // or: the caller is in another pool
-	void                  *reply_ctx;
-	oscar_value_t         *results; // array
-	uint32_t               n;
-	uint32_t               pending;
-	bool                   failed;
 };
 
 // ---------------------------------------------------------------------------
@@ -351,22 +326,20 @@ static inline bool osc_ref_is_local(const oscar_pool_t *pool, const oscar_ref_t 
 	return (ref->addr[0] == '\0' || strcmp(ref->addr, pool->address) == 0);
 }
 
+// actor.c
 // osc_class_find returns the class called name among pool's classes.
 const oscar_actor_class_t *osc_class_find(const oscar_pool_t *pool, const char *name);
-
-// actor.c
-osc_actor_t *osc_actor_find(oscar_pool_t *pool, const char *uid);
-int          osc_actor_create(oscar_pool_t *pool, const oscar_actor_class_t *cls, const char *uid,
-             oscar_value_t *args, osc_actor_t **ap, oscar_error_t *err);
-int          osc_actor_destroy(osc_actor_t *a);
-void         osc_actor_run(osc_actor_t *a, unsigned budget);
-int          osc_actor_enqueue(osc_actor_t *a, osc_req_t *req, oscar_error_t *err);
+osc_actor_t               *osc_actor_find(oscar_pool_t *pool, const char *uid);
+int  osc_actor_create(oscar_pool_t *pool, const oscar_actor_class_t *cls, const char *uid,
+     oscar_value_t *args, osc_actor_t **ap, oscar_error_t *err);
+int  osc_actor_destroy(osc_actor_t *a);
+void osc_actor_run(osc_actor_t *a, unsigned budget);
+int  osc_actor_enqueue(osc_actor_t *a, osc_req_t *req, oscar_error_t *err);
 const oscar_method_t *osc_method_find(const oscar_actor_class_t *cls, const char *name);
 osc_req_t            *osc_req_new(
                osc_actor_t *a, const oscar_method_t *m, osc_req_kind_t kind, oscar_value_t *args);
 void osc_req_maybe_free(osc_req_t *req);
 void osc_req_cancel(osc_req_t *req);
-void osc_req_finish(osc_req_t *req, int code, oscar_value_t *value, const oscar_error_t *err);
 void osc_actors_close_all(oscar_pool_t *pool);
 // osc_chain_build gives req the chain of a call made for parent: parent's
 // chain and parent's own token.
@@ -408,14 +381,5 @@ void osc_call_cancel(osc_call_t *c);
 void osc_call_run_done(oscar_pool_t *pool);
 void osc_call_expire(oscar_pool_t *pool, int64_t now);
 void osc_call_fail_all(oscar_pool_t *pool, int code);
-
-// error helpers (call.c)
-void osc_error_set(oscar_error_t *err, const oscar_pool_t *pool, int code, const char *actor,
-    const char *method, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 6, 7)))
-#endif
-    ;
-oscar_error_t *osc_error_dup(const oscar_error_t *err);
 
 #endif // OSC_POOL_INT_H

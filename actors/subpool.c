@@ -35,24 +35,106 @@
 #include <sodium.h>
 
 #include "actors/host.h"
-#include "actors/subpool.h"
+#include "actors/pool_int.h"
 #include "actors/transport.h"
 #include "actors/wire.h"
 
 #define OSC_STOP_GRACE_MS 5000
 
+typedef struct osc_subpool osc_subpool_t;
+
+// An actor created in a sub pool through the main pool, remembered so that
+// OSCAR_RECOVER_ACTOR can create it again.
+typedef struct osc_placed {
+	osc_node_t     node; // in its sub pool's placed list
+	char           cls[OSCAR_NAME_MAX];
+	char           uid[OSCAR_UID_MAX];
+	oscar_value_t *args;
+} osc_placed_t;
+
+struct osc_subpool {
+	oscar_pool_t *pool;
+	unsigned      index;
+	char          label[OSCAR_NAME_MAX];
+	char          address[OSCAR_ADDR_MAX];
+	uv_process_t  proc;
+	uv_pipe_t     in;  // the child's stdin: end of file tells it to stop
+	uv_pipe_t     out; // the child's stdout: its ready line
+	char          line[OSCAR_ADDR_MAX + 32];
+	size_t        line_len;
+	int           handles; // open among proc, in, out
+	int64_t       pid;
+	bool          alive;     // the process runs
+	bool          ready;     // and said it listens
+	bool          announced; // the process said it listens (killed since or not)
+	bool          stopping;  // stopped for good: no restart
+	bool          removed;   // taken out of service (oscar_pool_remove_sub_pool)
+	bool          gone;      // stopped and reaped
+	unsigned      restarts;
+	int64_t       kill_at; // when stopping: uv_now() time for SIGKILL
+	int64_t       exit_status;
+	int           term_signal;
+	char          last_exit[96];
+	int64_t       last_pid;        // the process last_exit is about, or 0
+	uint64_t      spawned_at;      // uv_hrtime() when the process was started
+	uint64_t      last_spawned_at; // the same for last_pid
+	osc_list_t    placed;          // osc_placed_t, the newest first
+	char        **marks;           // OSCAR_PLACE_IDLE marks taken here
+	size_t        nmarks;
+};
+
+static int  subs_start(oscar_pool_t *pool, oscar_error_t *err);
+static void subs_stop(oscar_pool_t *pool);
+static void subs_free(oscar_pool_t *pool);
+static int  sub_add(oscar_pool_t *pool, const char *label, unsigned *index);
+static void sub_stop(oscar_pool_t *pool, osc_subpool_t *s);
+static int  sub_place(
+     oscar_pool_t *pool, const oscar_placement_t *where, osc_subpool_t **out, oscar_error_t *err);
+static void sub_record(
+    osc_subpool_t *s, const char *cls, const char *uid, const oscar_value_t *args);
+static osc_subpool_t *sub_at(oscar_pool_t *pool, const char *address);
+
+// sub_death tells how the process of the sub pool at address
+// ended, for a pool that lost its connection to it: pid is the process it
+// knew there, or 0; up_at, when not 0, is when that connection came up
+// (uv_hrtime(), from a pool of this host), which names the process when
+// pid does not. Returns 0 with why (size bytes) and *dead_pid filled;
+// 1 when that process still runs as far as this pool knows (the answer
+// comes with its exit, osc_transport_peer_gone); OSCAR_ENOENT when address
+// is not one of pool's sub pools, or pid none of its recent processes.
+static int sub_death(oscar_pool_t *pool, const char *address, int64_t pid, uint64_t up_at,
+    char *why, size_t size, int64_t *dead_pid);
+
+// sub_notify completes the host handles waiting for sub pools to be
+// ready.
+static void sub_notify(oscar_pool_t *pool);
+
 // The payload of a sub pool operation from a host thread: which sub pool
 // (or, for an add, its label), and its place among the pool's waiters
 // while it waits for that sub pool.
 typedef struct osc_sub_wait {
-	osc_node_t    node; // in pool->subs.waiters while waiting
+	osc_node_t    node; // in pool->subs->waiters while waiting
 	oscar_call_t *h;    // the handle waiting
 	unsigned      index;
 	bool          until_gone; // a remove: wait until its process is reaped
 	char          label[OSCAR_NAME_MAX];
 } osc_sub_wait_t;
 
-static const osc_pool_hooks_t osc_hooks; // below, with oscar_pool_open
+// A pool's sub pools (pool->subs), made by subs_start.
+struct osc_subs {
+	osc_subpool_t **v;
+	unsigned        n;
+	unsigned        cap;
+	unsigned        rr;        // round robin for placement
+	unsigned        starting;  // not yet ready at open
+	oscar_error_t  *start_err; // why open fails (pool->start_err)
+	uv_timer_t      start_timer;
+	uv_timer_t      kill_timer;
+	bool            escalating;
+	osc_list_t      waiters; // sub pool operations waiting
+};
+
+static const osc_pool_hooks_t pool_hooks; // below, with oscar_pool_open
 
 extern char **environ;
 
@@ -81,19 +163,18 @@ static void sub_started(oscar_pool_t *pool, int rv, const char *fmt, ...)
 
 static void sub_started(oscar_pool_t *pool, int rv, const char *fmt, ...)
 {
-	if (pool->subs.starting == 0) {
+	if (pool->subs->starting == 0) {
 		return;
 	}
-	if (rv != 0 && pool->subs.start_error == 0) {
+	if (rv != 0 && pool->subs->start_err->code == 0) {
 		va_list ap;
 		va_start(ap, fmt);
-		pool->subs.start_error = rv;
-		vsnprintf(pool->subs.start_why, sizeof(pool->subs.start_why), fmt, ap);
+		(void) oscar_error_setv(pool->subs->start_err, rv, fmt, ap);
 		va_end(ap);
 	}
-	if (rv != 0 || --pool->subs.starting == 0) {
-		pool->subs.starting = 0;
-		uv_timer_stop(&pool->subs.start_timer);
+	if (rv != 0 || --pool->subs->starting == 0) {
+		pool->subs->starting = 0;
+		uv_timer_stop(&pool->subs->start_timer);
 		uv_sem_post(&pool->started);
 	}
 }
@@ -121,7 +202,7 @@ static void sub_ready(osc_subpool_t *s, const char *address)
 		sub_recreate(s);
 	}
 	sub_started(pool, 0, "ready");
-	osc_sub_notify(pool);
+	sub_notify(pool);
 }
 
 static void sub_alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
@@ -192,13 +273,13 @@ static void sub_check_reaped(oscar_pool_t *pool)
 	if (pool->state == OSC_POOL_RUNNING) {
 		return; // later stops may still need it
 	}
-	for (unsigned i = 0; i < pool->subs.n; i++) {
-		if (pool->subs.v[i]->handles != 0) {
+	for (unsigned i = 0; i < pool->subs->n; i++) {
+		if (pool->subs->v[i]->handles != 0) {
 			return;
 		}
 	}
-	if (pool->subs.escalating && !uv_is_closing((uv_handle_t *) &pool->subs.kill_timer)) {
-		uv_close((uv_handle_t *) &pool->subs.kill_timer, NULL);
+	if (pool->subs->escalating && !uv_is_closing((uv_handle_t *) &pool->subs->kill_timer)) {
+		uv_close((uv_handle_t *) &pool->subs->kill_timer, NULL);
 	}
 }
 
@@ -222,7 +303,7 @@ static void sub_handle_closed(uv_handle_t *h)
 		}
 	}
 	sub_check_reaped(pool);
-	osc_sub_notify(pool);
+	sub_notify(pool);
 }
 
 static void sub_close_handles(osc_subpool_t *s)
@@ -251,7 +332,7 @@ static void sub_exit_cb(uv_process_t *proc, int64_t status, int signal)
 	s->last_spawned_at = s->spawned_at;
 	osc_transport_peer_gone(pool, s->address, s->pid, "sub pool %u (%s, pid %" PRId64 ") %s",
 	    s->index, s->address, s->pid, how);
-	if (pool->subs.starting > 0) {
+	if (pool->subs->starting > 0) {
 		sub_started(pool, OSCAR_EPEERGONE,
 		    "sub pool %u (%s, pid %" PRId64 ") %s before it was ready", s->index,
 		    s->address, s->pid, how);
@@ -314,7 +395,7 @@ static void sub_spawn(osc_subpool_t *s)
 		s->stopping = true;
 		sub_started(
 		    pool, OSCAR_ENOMEM, "sub pool %u could not start: out of memory", s->index);
-		osc_sub_notify(pool);
+		sub_notify(pool);
 		return;
 	}
 	// The inherited environment, then sub_pool_env, then this sub pool's
@@ -405,7 +486,7 @@ static void sub_spawn(osc_subpool_t *s)
 		s->alive = false;
 		// The process handle needs closing even when the spawn failed.
 		s->stopping = true; // no restart loop on a program that cannot run
-		if (pool->subs.starting > 0) {
+		if (pool->subs->starting > 0) {
 			sub_started(pool, OSCAR_ESYSTEM, "sub pool %u could not start: %s",
 			    s->index, uv_strerror(rv));
 		}
@@ -422,54 +503,58 @@ static void sub_start_timeout(uv_timer_t *t)
 	oscar_pool_t *pool = t->data;
 	sub_started(pool, OSCAR_ETIMEDOUT,
 	    "%u of %u sub pools not ready after %" PRId64 " ms (default_timeout_ms)",
-	    pool->subs.starting, pool->cfg.sub_pools, pool->cfg.default_timeout_ms);
+	    pool->subs->starting, pool->cfg.sub_pools, pool->cfg.default_timeout_ms);
 }
 
-// osc_subpools_start starts the configured sub pools (loop thread, before
-// uv_run). oscar_pool_open waits on pool->started for them.
-int osc_subpools_start(oscar_pool_t *pool)
+// subs_start starts the configured sub pools (loop thread, before
+// uv_run; osc_pool_hooks_t.subs_start). oscar_pool_open waits on
+// pool->started for them.
+static int subs_start(oscar_pool_t *pool, oscar_error_t *err)
 {
-	unsigned n = pool->cfg.sub_pools;
+	if ((pool->subs = calloc(1, sizeof(*pool->subs))) == NULL) {
+		return (oscar_error_set(err, OSCAR_ENOMEM, "no memory for the sub pools"));
+	}
+	pool->subs->start_err = err;
+	unsigned n            = pool->cfg.sub_pools;
 	if (n == 0) {
 		return (0);
 	}
-	uv_timer_init(&pool->loop, &pool->subs.start_timer);
-	pool->subs.start_timer.data = pool;
-	pool->subs.starting         = n;
-	uv_timer_start(
-	    &pool->subs.start_timer, sub_start_timeout, (uint64_t) pool->cfg.default_timeout_ms, 0);
+	uv_timer_init(&pool->loop, &pool->subs->start_timer);
+	pool->subs->start_timer.data = pool;
+	pool->subs->starting         = n;
+	uv_timer_start(&pool->subs->start_timer, sub_start_timeout,
+	    (uint64_t) pool->cfg.default_timeout_ms, 0);
 	for (unsigned i = 0; i < n; i++) {
-		if (osc_subpool_add(pool,
-		        pool->cfg.sub_pool_labels ? pool->cfg.sub_pool_labels[i] : NULL,
+		if (sub_add(pool, pool->cfg.sub_pool_labels ? pool->cfg.sub_pool_labels[i] : NULL,
 		        NULL) != 0) {
 			sub_started(pool, OSCAR_ENOMEM, "no memory for sub pool %u", i);
 			break;
 		}
 	}
-	return (1);
+	return (OSC_SUBS_WAIT);
 }
 
-// osc_subpool_add adds and starts one more sub pool.
-int osc_subpool_add(oscar_pool_t *pool, const char *label, unsigned *index)
+// sub_add adds and starts one more sub pool.
+static int sub_add(oscar_pool_t *pool, const char *label, unsigned *index)
 {
-	if (pool->subs.n == pool->subs.cap) {
-		unsigned        cap = pool->subs.cap ? pool->subs.cap * 2 : 4;
-		osc_subpool_t **v   = realloc(pool->subs.v, cap * sizeof(*v));
+	if (pool->subs->n == pool->subs->cap) {
+		unsigned        cap = pool->subs->cap ? pool->subs->cap * 2 : 4;
+		osc_subpool_t **v   = realloc(pool->subs->v, cap * sizeof(*v));
 		if (v == NULL) {
 			return (OSCAR_ENOMEM);
 		}
-		pool->subs.v   = v;
-		pool->subs.cap = cap;
+		pool->subs->v   = v;
+		pool->subs->cap = cap;
 	}
 	osc_subpool_t *s = calloc(1, sizeof(*s));
 	if (s == NULL) {
 		return (OSCAR_ENOMEM);
 	}
 	s->pool  = pool;
-	s->index = pool->subs.n;
+	s->index = pool->subs->n;
 	snprintf(s->label, sizeof(s->label), "%s", label != NULL ? label : "");
 	sub_address(pool, s->index, s->address, sizeof(s->address));
-	pool->subs.v[pool->subs.n++] = s;
+	pool->subs->v[pool->subs->n++] = s;
 	if (index != NULL) {
 		*index = s->index;
 	}
@@ -484,18 +569,18 @@ static void sub_escalate(uv_timer_t *t);
 static void sub_arm_kill(oscar_pool_t *pool)
 {
 	int64_t next = -1;
-	for (unsigned i = 0; i < pool->subs.n; i++) {
-		osc_subpool_t *s = pool->subs.v[i];
+	for (unsigned i = 0; i < pool->subs->n; i++) {
+		osc_subpool_t *s = pool->subs->v[i];
 		if (s->stopping && s->alive && (next < 0 || s->kill_at < next)) {
 			next = s->kill_at;
 		}
 	}
-	if (next < 0 || uv_is_closing((uv_handle_t *) &pool->subs.kill_timer)) {
+	if (next < 0 || uv_is_closing((uv_handle_t *) &pool->subs->kill_timer)) {
 		return;
 	}
 	int64_t now = (int64_t) uv_now(&pool->loop);
 	uv_timer_start(
-	    &pool->subs.kill_timer, sub_escalate, (uint64_t) (next > now ? next - now : 0), 0);
+	    &pool->subs->kill_timer, sub_escalate, (uint64_t) (next > now ? next - now : 0), 0);
 }
 
 // sub_escalate kills, with SIGKILL, every stopping sub pool whose
@@ -504,8 +589,8 @@ static void sub_escalate(uv_timer_t *t)
 {
 	oscar_pool_t *pool = t->data;
 	int64_t       now  = (int64_t) uv_now(&pool->loop);
-	for (unsigned i = 0; i < pool->subs.n; i++) {
-		osc_subpool_t *s = pool->subs.v[i];
+	for (unsigned i = 0; i < pool->subs->n; i++) {
+		osc_subpool_t *s = pool->subs->v[i];
 		if (s->alive && s->stopping && s->kill_at <= now) {
 			uv_process_kill(&s->proc, SIGKILL);
 		}
@@ -513,9 +598,9 @@ static void sub_escalate(uv_timer_t *t)
 	sub_arm_kill(pool);
 }
 
-// osc_subpool_stop stops sub pool s for good: SIGTERM now, SIGKILL once
+// sub_stop stops sub pool s for good: SIGTERM now, SIGKILL once
 // its own grace period is over.
-void osc_subpool_stop(oscar_pool_t *pool, osc_subpool_t *s)
+static void sub_stop(oscar_pool_t *pool, osc_subpool_t *s)
 {
 	if (s->stopping) {
 		return;
@@ -526,35 +611,41 @@ void osc_subpool_stop(oscar_pool_t *pool, osc_subpool_t *s)
 	}
 	uv_process_kill(&s->proc, SIGTERM);
 	s->kill_at = (int64_t) uv_now(&pool->loop) + OSC_STOP_GRACE_MS;
-	if (!pool->subs.escalating) {
-		pool->subs.escalating = true;
-		uv_timer_init(&pool->loop, &pool->subs.kill_timer);
-		pool->subs.kill_timer.data = pool;
+	if (!pool->subs->escalating) {
+		pool->subs->escalating = true;
+		uv_timer_init(&pool->loop, &pool->subs->kill_timer);
+		pool->subs->kill_timer.data = pool;
 	}
 	sub_arm_kill(pool);
 }
 
-// osc_subpools_stop stops every sub pool (shutdown). The loop goes on
+// subs_stop stops every sub pool (shutdown). The loop goes on
 // until their handles are closed, so oscar_pool_free reaps them all.
-void osc_subpools_stop(oscar_pool_t *pool)
+static void subs_stop(oscar_pool_t *pool)
 {
-	for (unsigned i = 0; i < pool->subs.n; i++) {
-		osc_subpool_stop(pool, pool->subs.v[i]);
+	if (pool->subs == NULL) {
+		return; // they never started
 	}
-	if (pool->subs.starting > 0) {
+	for (unsigned i = 0; i < pool->subs->n; i++) {
+		sub_stop(pool, pool->subs->v[i]);
+	}
+	if (pool->subs->starting > 0) {
 		sub_started(pool, OSCAR_ECLOSED, "the pool closed while its sub pools started");
 	}
-	if (pool->cfg.sub_pools > 0 && !uv_is_closing((uv_handle_t *) &pool->subs.start_timer)) {
-		uv_close((uv_handle_t *) &pool->subs.start_timer, NULL);
+	if (pool->cfg.sub_pools > 0 && !uv_is_closing((uv_handle_t *) &pool->subs->start_timer)) {
+		uv_close((uv_handle_t *) &pool->subs->start_timer, NULL);
 	}
 	sub_check_reaped(pool);
 }
 
-void osc_subpools_free(oscar_pool_t *pool)
+static void subs_free(oscar_pool_t *pool)
 {
+	if (pool->subs == NULL) {
+		return; // they never started
+	}
 	// Waiters left when the loop ended (their host threads gave up).
 	osc_node_t *node;
-	while ((node = osc_list_pop(&pool->subs.waiters)) != NULL) {
+	while ((node = osc_list_pop(&pool->subs->waiters)) != NULL) {
 		oscar_call_t *h = OSC_CONTAINER_OF(node, osc_sub_wait_t, node)->h;
 		oscar_error_t err;
 		osc_error_set(
@@ -562,8 +653,8 @@ void osc_subpools_free(oscar_pool_t *pool)
 		osc_host_complete(h, OSCAR_ECLOSED, &err);
 		osc_host_release(h);
 	}
-	for (unsigned i = 0; i < pool->subs.n; i++) {
-		osc_subpool_t *s = pool->subs.v[i];
+	for (unsigned i = 0; i < pool->subs->n; i++) {
+		osc_subpool_t *s = pool->subs->v[i];
 		// Every child is reaped by now; one killed hard left its socket.
 		if (strncmp(s->address, "ipc://", 6) == 0) {
 			(void) unlink(s->address + 6);
@@ -579,7 +670,9 @@ void osc_subpools_free(oscar_pool_t *pool)
 		free(s->marks);
 		free(s);
 	}
-	free(pool->subs.v);
+	free(pool->subs->v);
+	free(pool->subs);
+	pool->subs = NULL;
 }
 
 // ---------------------------------------------------------------------------
@@ -595,24 +688,24 @@ static bool sub_has_mark(const osc_subpool_t *s, const char *mark)
 	return (false);
 }
 
-// osc_subpool_place picks the sub pool for a creation; OSCAR_ENOENT when
+// sub_place picks the sub pool for a creation; OSCAR_ENOENT when
 // none fits.
-int osc_subpool_place(
+static int sub_place(
     oscar_pool_t *pool, const oscar_placement_t *where, osc_subpool_t **out, oscar_error_t *err)
 {
-	unsigned n = pool->subs.n;
+	unsigned n = pool->subs->n;
 	*out       = NULL;
 	if (where->how == OSCAR_PLACE_SUB_POOL) {
-		if (where->index >= n || pool->subs.v[where->index]->removed) {
+		if (where->index >= n || pool->subs->v[where->index]->removed) {
 			osc_error_set(err, pool, OSCAR_ENOENT, "", "", "no sub pool %u in %s",
 			    where->index, pool->address);
 			return (OSCAR_ENOENT);
 		}
-		*out = pool->subs.v[where->index];
+		*out = pool->subs->v[where->index];
 		return (0);
 	}
 	for (unsigned k = 0; k < n; k++) {
-		osc_subpool_t *s = pool->subs.v[(pool->subs.rr + k) % n];
+		osc_subpool_t *s = pool->subs->v[(pool->subs->rr + k) % n];
 		if (s->removed || !s->ready) {
 			continue;
 		}
@@ -624,7 +717,7 @@ int osc_subpool_place(
 		    (where->mark == NULL || sub_has_mark(s, where->mark))) {
 			continue;
 		}
-		pool->subs.rr = (pool->subs.rr + k + 1) % n;
+		pool->subs->rr = (pool->subs->rr + k + 1) % n;
 		if (where->how == OSCAR_PLACE_IDLE) {
 			// Taken now, so that concurrent creations spread out.
 			char **m = realloc(s->marks, (s->nmarks + 1) * sizeof(*m));
@@ -648,9 +741,9 @@ int osc_subpool_place(
 	return (OSCAR_ENOENT);
 }
 
-// osc_subpool_record remembers an actor created in s through the main
+// sub_record remembers an actor created in s through the main
 // pool, for OSCAR_RECOVER_ACTOR.
-void osc_subpool_record(
+static void sub_record(
     osc_subpool_t *s, const char *cls, const char *uid, const oscar_value_t *args)
 {
 	osc_placed_t *p = calloc(1, sizeof(*p));
@@ -663,21 +756,24 @@ void osc_subpool_record(
 	osc_list_prepend(&s->placed, &p->node);
 }
 
-// osc_subpool_find returns the sub pool at address, or NULL.
-osc_subpool_t *osc_subpool_find(oscar_pool_t *pool, const char *address)
+// sub_at returns the sub pool at address, or NULL.
+static osc_subpool_t *sub_at(oscar_pool_t *pool, const char *address)
 {
-	for (unsigned i = 0; i < pool->subs.n; i++) {
-		if (strcmp(pool->subs.v[i]->address, address) == 0) {
-			return (pool->subs.v[i]);
+	if (pool->subs == NULL) {
+		return (NULL); // they never started
+	}
+	for (unsigned i = 0; i < pool->subs->n; i++) {
+		if (strcmp(pool->subs->v[i]->address, address) == 0) {
+			return (pool->subs->v[i]);
 		}
 	}
 	return (NULL);
 }
 
-int osc_subpool_death(oscar_pool_t *pool, const char *address, int64_t pid, uint64_t up_at,
+static int sub_death(oscar_pool_t *pool, const char *address, int64_t pid, uint64_t up_at,
     char *why, size_t size, int64_t *dead_pid)
 {
-	osc_subpool_t *s = osc_subpool_find(pool, address);
+	osc_subpool_t *s = sub_at(pool, address);
 	if (s == NULL) {
 		return (OSCAR_ENOENT);
 	}
@@ -717,8 +813,8 @@ int oscar_pool_census(oscar_pool_t *pool, oscar_pool_census_t *out)
 		return (OSCAR_ESTATE);
 	}
 	memset(out, 0, sizeof(*out));
-	for (unsigned i = 0; i < pool->subs.n; i++) {
-		const osc_subpool_t *s = pool->subs.v[i];
+	for (unsigned i = 0; pool->subs != NULL && i < pool->subs->n; i++) {
+		const osc_subpool_t *s = pool->subs->v[i];
 		out->sub_pools += !s->removed;
 		out->sub_pools_ready += s->alive && s->ready && !s->removed;
 	}
@@ -772,7 +868,7 @@ int oscar_subpool_main(const oscar_actor_class_t *const *classes)
 		cfg.secret_len = len;
 	}
 	oscar_error_t err;
-	int rv = osc_pool_open_home(&pool, &cfg, getenv("OSCAR_SUBPOOL_MAIN"), &osc_hooks, &err);
+	int rv = osc_pool_open_home(&pool, &cfg, getenv("OSCAR_SUBPOOL_MAIN"), &pool_hooks, &err);
 	sodium_memzero(secret, sizeof(secret));
 	if (rv != 0) {
 		fprintf(
@@ -815,7 +911,7 @@ int oscar_subpool_main(const oscar_actor_class_t *const *classes)
 // pools, and which process it knows there (osc_pool_hooks_t.sub_find).
 static bool sub_find(oscar_pool_t *pool, const char *address, int64_t *pid)
 {
-	osc_subpool_t *s = osc_subpool_find(pool, address);
+	osc_subpool_t *s = sub_at(pool, address);
 	if (s == NULL) {
 		return (false);
 	}
@@ -825,21 +921,21 @@ static bool sub_find(oscar_pool_t *pool, const char *address, int64_t *pid)
 
 // The hooks that plug the layers above the pool loop into it: the
 // host-thread API (host.c) and the sub pools (this file).
-static const osc_pool_hooks_t osc_hooks = {
+static const osc_pool_hooks_t pool_hooks = {
 	.post        = osc_host_dispatch,
 	.host_finish = osc_host_finish,
-	.subs_start  = osc_subpools_start,
-	.subs_stop   = osc_subpools_stop,
-	.subs_free   = osc_subpools_free,
+	.subs_start  = subs_start,
+	.subs_stop   = subs_stop,
+	.subs_free   = subs_free,
 	.sub_find    = sub_find,
-	.sub_death   = osc_subpool_death,
+	.sub_death   = sub_death,
 };
 
 // oscar_pool_open starts a pool and its thread (pool.c), with its sub
 // pools.
 int oscar_pool_open(oscar_pool_t **poolp, const oscar_pool_config_t *cfg, oscar_error_t *err)
 {
-	return (osc_pool_open_home(poolp, cfg, NULL, &osc_hooks, err));
+	return (osc_pool_open_home(poolp, cfg, NULL, &pool_hooks, err));
 }
 
 // ---------------------------------------------------------------------------
@@ -849,7 +945,7 @@ int oscar_pool_open(oscar_pool_t **poolp, const oscar_pool_config_t *cfg, oscar_
 // how.
 static bool sub_done(oscar_pool_t *pool, osc_sub_wait_t *w, int *rv, oscar_error_t *err)
 {
-	osc_subpool_t *s = pool->subs.v[w->index];
+	osc_subpool_t *s = pool->subs->v[w->index];
 	if (w->until_gone) {
 		*rv = 0;
 		return (s->handles == 0);
@@ -868,11 +964,11 @@ static bool sub_done(oscar_pool_t *pool, osc_sub_wait_t *w, int *rv, oscar_error
 	return (false);
 }
 
-// osc_sub_notify finishes the waiters whose sub pool got where they wait.
-void osc_sub_notify(oscar_pool_t *pool)
+// sub_notify finishes the waiters whose sub pool got where they wait.
+static void sub_notify(oscar_pool_t *pool)
 {
 	osc_sub_wait_t *next;
-	for (osc_sub_wait_t *w = OSC_LIST_FIRST(&pool->subs.waiters, osc_sub_wait_t, node);
+	for (osc_sub_wait_t *w = OSC_LIST_FIRST(&pool->subs->waiters, osc_sub_wait_t, node);
 	     w != NULL; w      = next) {
 		oscar_error_t err;
 		int           rv;
@@ -881,14 +977,14 @@ void osc_sub_notify(oscar_pool_t *pool)
 		if (!sub_done(pool, w, &rv, &err)) {
 			continue;
 		}
-		osc_list_remove(&pool->subs.waiters, &w->node);
+		osc_list_remove(&pool->subs->waiters, &w->node);
 		osc_host_complete(w->h, rv, &err);
 		osc_host_release(w->h);
 	}
 }
 
 // sub_wait_or_finish finishes h's operation, or has it wait among the
-// pool's waiters until osc_sub_notify does.
+// pool's waiters until sub_notify does.
 static int sub_wait_or_finish(oscar_pool_t *pool, oscar_call_t *h, oscar_error_t *err)
 {
 	osc_sub_wait_t *w = OSC_HOST_PAYLOAD(h, osc_sub_wait_t);
@@ -897,7 +993,7 @@ static int sub_wait_or_finish(oscar_pool_t *pool, oscar_call_t *h, oscar_error_t
 		return (rv);
 	}
 	w->h = h;
-	osc_list_prepend(&pool->subs.waiters, &w->node);
+	osc_list_prepend(&pool->subs->waiters, &w->node);
 	return (OSC_HOST_LATER);
 }
 
@@ -905,12 +1001,12 @@ static int sub_wait_or_finish(oscar_pool_t *pool, oscar_call_t *h, oscar_error_t
 static osc_subpool_t *sub_lookup(oscar_pool_t *pool, oscar_call_t *h, oscar_error_t *err)
 {
 	unsigned i = OSC_HOST_PAYLOAD(h, osc_sub_wait_t)->index;
-	if (i >= pool->subs.n || pool->subs.v[i]->removed) {
+	if (i >= pool->subs->n || pool->subs->v[i]->removed) {
 		osc_error_set(
 		    err, pool, OSCAR_ENOENT, "", "", "no sub pool %u in %s", i, pool->address);
 		return (NULL);
 	}
-	return (pool->subs.v[i]);
+	return (pool->subs->v[i]);
 }
 
 // oscar_pool_sub_pools's payload: where the descriptions go.
@@ -924,9 +1020,9 @@ static int sub_info_run(oscar_pool_t *pool, oscar_call_t *h, oscar_error_t *err)
 {
 	osc_sub_info_t *p = OSC_HOST_PAYLOAD(h, osc_sub_info_t);
 	(void) err;
-	p->n = pool->subs.n;
-	for (unsigned i = 0; i < pool->subs.n && i < p->cap; i++) {
-		osc_subpool_t         *s   = pool->subs.v[i];
+	p->n = pool->subs->n;
+	for (unsigned i = 0; i < pool->subs->n && i < p->cap; i++) {
+		osc_subpool_t         *s   = pool->subs->v[i];
 		oscar_sub_pool_info_t *out = &p->out[i];
 		memset(out, 0, sizeof(*out));
 		out->index    = s->index;
@@ -941,7 +1037,7 @@ static int sub_info_run(oscar_pool_t *pool, oscar_call_t *h, oscar_error_t *err)
 	return (0);
 }
 
-static const osc_host_op_t osc_sub_info_op = {
+static const osc_host_op_t sub_info_op = {
 	.name = "sub_pools",
 	.size = sizeof(osc_sub_info_t),
 	.run  = sub_info_run,
@@ -962,7 +1058,7 @@ static int sub_kill_run(oscar_pool_t *pool, oscar_call_t *h, oscar_error_t *err)
 	return (0);
 }
 
-static const osc_host_op_t osc_sub_kill_op = {
+static const osc_host_op_t sub_kill_op = {
 	.name = "kill_sub_pool",
 	.size = sizeof(osc_sub_wait_t),
 	.run  = sub_kill_run,
@@ -976,7 +1072,7 @@ static int sub_wait_run(oscar_pool_t *pool, oscar_call_t *h, oscar_error_t *err)
 	return (sub_wait_or_finish(pool, h, err));
 }
 
-static const osc_host_op_t osc_sub_wait_op = {
+static const osc_host_op_t sub_wait_op = {
 	.name = "wait_recovered",
 	.size = sizeof(osc_sub_wait_t),
 	.run  = sub_wait_run,
@@ -985,7 +1081,7 @@ static const osc_host_op_t osc_sub_wait_op = {
 static int sub_add_run(oscar_pool_t *pool, oscar_call_t *h, oscar_error_t *err)
 {
 	osc_sub_wait_t *w  = OSC_HOST_PAYLOAD(h, osc_sub_wait_t);
-	int             rv = osc_subpool_add(pool, w->label[0] ? w->label : NULL, &w->index);
+	int             rv = sub_add(pool, w->label[0] ? w->label : NULL, &w->index);
 	if (rv != 0) {
 		osc_error_set(err, pool, rv, "", "", "cannot add a sub pool");
 		return (rv);
@@ -993,7 +1089,7 @@ static int sub_add_run(oscar_pool_t *pool, oscar_call_t *h, oscar_error_t *err)
 	return (sub_wait_or_finish(pool, h, err));
 }
 
-static const osc_host_op_t osc_sub_add_op = {
+static const osc_host_op_t sub_add_op = {
 	.name = "add_sub_pool",
 	.size = sizeof(osc_sub_wait_t),
 	.run  = sub_add_run,
@@ -1007,11 +1103,11 @@ static int sub_remove_run(oscar_pool_t *pool, oscar_call_t *h, oscar_error_t *er
 	}
 	s->removed                                      = true;
 	OSC_HOST_PAYLOAD(h, osc_sub_wait_t)->until_gone = true;
-	osc_subpool_stop(pool, s);
+	sub_stop(pool, s);
 	return (sub_wait_or_finish(pool, h, err));
 }
 
-static const osc_host_op_t osc_sub_remove_op = {
+static const osc_host_op_t sub_remove_op = {
 	.name = "remove_sub_pool",
 	.size = sizeof(osc_sub_wait_t),
 	.run  = sub_remove_run,
@@ -1041,7 +1137,7 @@ int oscar_pool_sub_pools(
     oscar_pool_t *pool, oscar_sub_pool_info_t *out, size_t cap, size_t *n, int64_t timeout_ms)
 {
 	oscar_call_t *h;
-	int rv = osc_host_new(pool, &osc_sub_info_op, NULL, NULL, NULL, timeout_ms, &h, NULL);
+	int           rv = osc_host_new(pool, &sub_info_op, NULL, NULL, NULL, timeout_ms, &h, NULL);
 	if (rv != 0) {
 		return (rv);
 	}
@@ -1059,12 +1155,12 @@ int oscar_pool_sub_pools(
 
 int oscar_pool_kill_sub_pool(oscar_pool_t *pool, unsigned index, int64_t timeout_ms)
 {
-	return (sub_sync(pool, &osc_sub_kill_op, index, NULL, timeout_ms, NULL));
+	return (sub_sync(pool, &sub_kill_op, index, NULL, timeout_ms, NULL));
 }
 
 int oscar_pool_wait_recovered(oscar_pool_t *pool, unsigned index, int64_t timeout_ms)
 {
-	return (sub_sync(pool, &osc_sub_wait_op, index, NULL, timeout_ms, NULL));
+	return (sub_sync(pool, &sub_wait_op, index, NULL, timeout_ms, NULL));
 }
 
 int oscar_pool_add_sub_pool(
@@ -1074,7 +1170,7 @@ int oscar_pool_add_sub_pool(
 	if (label != NULL && strlen(label) >= OSCAR_NAME_MAX) {
 		return (OSCAR_EINVAL);
 	}
-	int rv = sub_sync(pool, &osc_sub_add_op, 0, label, timeout_ms, &h);
+	int rv = sub_sync(pool, &sub_add_op, 0, label, timeout_ms, &h);
 	if (rv == 0) {
 		if (index != NULL) {
 			*index = OSC_HOST_PAYLOAD(h, osc_sub_wait_t)->index;
@@ -1086,7 +1182,7 @@ int oscar_pool_add_sub_pool(
 
 int oscar_pool_remove_sub_pool(oscar_pool_t *pool, unsigned index, int64_t timeout_ms)
 {
-	return (sub_sync(pool, &osc_sub_remove_op, index, NULL, timeout_ms, NULL));
+	return (sub_sync(pool, &sub_remove_op, index, NULL, timeout_ms, NULL));
 }
 
 int oscar_pool_kill_actor(oscar_pool_t *pool, const oscar_ref_t *ref, int64_t timeout_ms)
@@ -1143,7 +1239,7 @@ static int sub_create_run(oscar_pool_t *pool, oscar_call_t *h, oscar_error_t *er
 		osc_subpool_t *sp;
 		p->placement.label = p->label[0] ? p->label : NULL;
 		p->placement.mark  = p->mark[0] ? p->mark : NULL;
-		if ((rv = osc_subpool_place(pool, &p->placement, &sp, err)) != 0) {
+		if ((rv = sub_place(pool, &p->placement, &sp, err)) != 0) {
 			oscar_value_free(args);
 			return (rv);
 		}
@@ -1175,9 +1271,8 @@ static int sub_create_run(oscar_pool_t *pool, oscar_call_t *h, oscar_error_t *er
 static void sub_create_reply(oscar_pool_t *pool, oscar_call_t *h)
 {
 	osc_sub_create_t *p = OSC_HOST_PAYLOAD(h, osc_sub_create_t);
-	if (osc_host_read_ref(h) && p->sub_index > 0 && p->sub_index <= pool->subs.n) {
-		osc_subpool_record(
-		    pool->subs.v[p->sub_index - 1], h->method, h->ref.uid, p->args_copy);
+	if (osc_host_read_ref(h) && p->sub_index > 0 && p->sub_index <= pool->subs->n) {
+		sub_record(pool->subs->v[p->sub_index - 1], h->method, h->ref.uid, p->args_copy);
 	}
 }
 
@@ -1186,7 +1281,7 @@ static void sub_create_fini(oscar_call_t *h)
 	oscar_value_free(OSC_HOST_PAYLOAD(h, osc_sub_create_t)->args_copy);
 }
 
-static const osc_host_op_t osc_sub_create_op = {
+static const osc_host_op_t sub_create_op = {
 	.name  = "create_by_name",
 	.size  = sizeof(osc_sub_create_t),
 	.run   = sub_create_run,
@@ -1228,7 +1323,7 @@ int oscar_create_by_name(oscar_pool_t *pool, const char *cls, const char *uid, o
 	if (uid != NULL) {
 		snprintf(target.uid, sizeof(target.uid), "%s", uid);
 	}
-	int rv = osc_host_new(pool, &osc_sub_create_op, &target, cls, args, timeout_ms, &h, err);
+	int rv = osc_host_new(pool, &sub_create_op, &target, cls, args, timeout_ms, &h, err);
 	if (rv != 0) {
 		return (rv);
 	}

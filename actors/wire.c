@@ -15,7 +15,7 @@
 
 #define OSC_HEADER_ITEMS 9
 
-static const char osc_magic[4] = { 'O', 'S', 'C', 'R' };
+static const char magic[4] = { 'O', 'S', 'C', 'R' };
 
 const char *osc_msg_type_name(int type)
 {
@@ -110,7 +110,7 @@ int osc_frame_encode(osc_wbuf_t *out, const osc_frame_t *f, const oscar_value_t 
 		return (rv);
 	}
 	char *p = out->data + start;
-	memcpy(p, osc_magic, sizeof(osc_magic));
+	memcpy(p, magic, sizeof(magic));
 	p[4] = OSC_WIRE_VERSION;
 	p[5] = payload != NULL ? OSC_WIRE_F_PAYLOAD : 0;
 	put_le32(p + 8, (uint32_t) hlen);
@@ -222,7 +222,7 @@ static int frame_parse(const void *data, size_t len, osc_frame_t *f, bool exact,
 	int          rv;
 
 	memset(f, 0, sizeof(*f));
-	if (p == NULL || len < OSC_WIRE_PREFIX || memcmp(p, osc_magic, 4) != 0 ||
+	if (p == NULL || len < OSC_WIRE_PREFIX || memcmp(p, magic, 4) != 0 ||
 	    p[4] != OSC_WIRE_VERSION || (p[5] & ~OSC_WIRE_F_PAYLOAD) != 0 || p[6] != 0 ||
 	    p[7] != 0) {
 		return (OSCAR_EPROTO);

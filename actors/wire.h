@@ -19,7 +19,7 @@
 #define OSC_WIRE_PREFIX      16
 #define OSC_WIRE_MAX_HEADER  65536 // bytes
 #define OSC_WIRE_MAX_BUFFERS 64
-#define OSC_WIRE_MAX_CHAIN   256
+#define OSC_WIRE_MAX_CHAIN   256 // calls in a chain: in a frame, and made at all (actor.c)
 
 // Pieces. A transport message larger than OSC_WIRE_PIECE_MAX travels as
 // several, each starting with a 16-byte piece header: the magic "OSCK",
@@ -35,17 +35,17 @@
 #define OSC_WIRE_F_PAYLOAD 0x01 // a payload value follows the header
 
 // OSC_MSG_TYPE_MAP(X) expands X(NAME, code, "name") once per message type.
-#define OSC_MSG_TYPE_MAP(X)                                                    \
-	X(CONTROL, 1, "control") /* method: stop, config, wait-recovered... */ \
-	X(RESULT, 2, "result")   /* a reply: id of the call, payload */        \
-	X(ERROR, 3, "error")     /* a failed reply: id, error */               \
-	X(CREATE, 4, "create")   /* method: class name, target: uid */         \
-	X(DESTROY, 5, "destroy")                                               \
-	X(HAS, 6, "has")                                                       \
-	X(LOOKUP, 7, "lookup")                                                 \
-	X(SEND, 8, "send")      /* a call: target.method(payload) */           \
-	X(TELL, 9, "tell")      /* one-way: no reply */                        \
-	X(CANCEL, 10, "cancel") /* id: the call to cancel */                   \
+#define OSC_MSG_TYPE_MAP(X)                                             \
+	X(CONTROL, 1, "control") /* method: "home" or "exit" */         \
+	X(RESULT, 2, "result")   /* a reply: id of the call, payload */ \
+	X(ERROR, 3, "error")     /* a failed reply: id, error */        \
+	X(CREATE, 4, "create")   /* method: class name, target: uid */  \
+	X(DESTROY, 5, "destroy")                                        \
+	X(HAS, 6, "has")                                                \
+	X(LOOKUP, 7, "lookup")                                          \
+	X(SEND, 8, "send")      /* a call: target.method(payload) */    \
+	X(TELL, 9, "tell")      /* one-way: no reply */                 \
+	X(CANCEL, 10, "cancel") /* id: the call to cancel */            \
 	X(BATCH, 11, "batch")   /* payload: array of per-call arguments */
 
 typedef enum osc_msg_type {

@@ -19,22 +19,10 @@
 
 #include "actors/wire.h"
 #include "tests/actors/support.h"
+#include "tests/common/proc.h"
 
 // A stop that hangs fails the test through this deadline.
 TestSuite(bounds, .timeout = 60);
-
-// open_fds counts this process's open file descriptors.
-static int open_fds(void)
-{
-	DIR *d = opendir("/proc/self/fd");
-	int  n = 0;
-	cr_assert_not_null(d);
-	while (readdir(d) != NULL) {
-		n++;
-	}
-	closedir(d);
-	return (n - 3); // ".", ".." and the directory itself
-}
 
 // fds_settled waits, for 10 s at most, until at most base descriptors are
 // open, and returns how many are. NNG closes the connections of a closed

@@ -15,6 +15,7 @@
 #include "actors/map.h"
 #include "actors/pool_int.h"
 #include "oscar/error.h"
+#include "tests/common/proc.h"
 
 // An element of the set: its key, and the hash the tests store it under.
 typedef struct item {
@@ -395,13 +396,6 @@ static void *produce(void *arg)
 		}
 	}
 	return (NULL);
-}
-
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ((int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
 }
 
 // Several threads post at once while one pops: every post arrives once,

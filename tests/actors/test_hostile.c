@@ -13,6 +13,8 @@
 #include "actors/wire.h"
 #include "tests/actors/support.h"
 #include "tests/common/hostile.h"
+#include "tests/common/rng.h"
+#include "tests/common/proc.h"
 
 TestSuite(hostile, .timeout = 300);
 
@@ -23,22 +25,7 @@ static uint64_t rng = 0x9e3779b97f4a7c15ull;
 
 static uint64_t next(void)
 {
-	rng ^= rng << 13;
-	rng ^= rng >> 7;
-	rng ^= rng << 17;
-	return (rng);
-}
-
-static int open_fds(void)
-{
-	DIR *d = opendir("/proc/self/fd");
-	int  n = 0;
-	cr_assert_not_null(d);
-	while (readdir(d) != NULL) {
-		n++;
-	}
-	closedir(d);
-	return (n - 3);
+	return (xorshift64(&rng));
 }
 
 // random_value makes a small value of any type, nested a little.

@@ -5,6 +5,7 @@
 #include <criterion/criterion.h>
 
 #include "actors/wire.h"
+#include "tests/common/rng.h"
 
 static osc_frame_t make_frame(osc_msg_type_t type)
 {
@@ -350,10 +351,7 @@ static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
 
 static uint64_t rng(void)
 {
-	rng_state ^= rng_state << 13;
-	rng_state ^= rng_state >> 7;
-	rng_state ^= rng_state << 17;
-	return (rng_state);
+	return (xorshift64(&rng_state));
 }
 
 // Random bytes and mutations of a valid frame: never a crash, and

@@ -1,6 +1,10 @@
 // What every test program may use about processes.
+#include <dirent.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
+
+#include <criterion/criterion.h>
 
 #include "tests/common/proc.h"
 
@@ -18,4 +22,23 @@ bool pid_alive(pid_t pid)
 	// The state follows the command name, which may hold spaces.
 	const char *p = strrchr(buf, ')');
 	return (p != NULL && p[1] == ' ' && p[2] != 'Z' && p[2] != 'X');
+}
+
+int open_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	int  n = 0;
+	cr_assert_not_null(d);
+	while (readdir(d) != NULL) {
+		n++;
+	}
+	closedir(d);
+	return (n - 3); // ".", ".." and the directory itself
+}
+
+int64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ((int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
 }

@@ -10,6 +10,7 @@
 #include "actors/map.h"
 #include "oscar/oscar.h"
 #include "services/task/graph.h"
+#include "tests/common/rng.h"
 
 // ---------------------------------------------------------------------------
 // The fake executor. It remembers each submitted task's inputs, checks at
@@ -1835,10 +1836,7 @@ static uint64_t rng_state;
 
 static uint64_t rnd(void)
 {
-	rng_state ^= rng_state << 13;
-	rng_state ^= rng_state >> 7;
-	rng_state ^= rng_state << 17;
-	return (rng_state);
+	return (xorshift64(&rng_state));
 }
 
 typedef struct known {

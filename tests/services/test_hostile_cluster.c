@@ -19,6 +19,7 @@
 #include "actors/wire.h"
 #include "oscar/oscar.h"
 #include "tests/common/hostile.h"
+#include "tests/common/rng.h"
 
 #define FRAMES      100000
 #define PER_MESSAGE 16
@@ -35,10 +36,7 @@ static uint64_t rng = 0x2545f4914f6cdd1dull;
 
 static uint64_t next(void)
 {
-	rng ^= rng << 13;
-	rng ^= rng >> 7;
-	rng ^= rng << 17;
-	return (rng);
+	return (xorshift64(&rng));
 }
 
 static const char *pick(const char *const *list, size_t n)

@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "oscar/oscar.h"
+#include "tests/common/proc.h"
 
 #define T 20000 // the deadline of every call
 
@@ -178,13 +179,6 @@ static bool node_has(cluster_t *c, const char *address, const char *id)
 	}
 	oscar_value_free(ids);
 	return (found);
-}
-
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ((int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
 }
 
 // ---------------------------------------------------------------------------
