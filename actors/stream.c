@@ -57,6 +57,7 @@ typedef struct sock {
 	size_t             rlen;
 	char              *big; // a large body arriving: big_len of big_total,
 	size_t             big_len, big_cap, big_total; // in big_cap bytes
+	uint64_t           big_at;                      // loop time its last bytes came
 } sock_t;
 
 struct osc_stream_conn {
@@ -553,6 +554,7 @@ static void parse(sock_t *k)
 			}
 			memcpy(k->big, h + OSC_STREAM_HEADER, avail);
 			k->big_len = avail;
+			k->big_at  = uv_now(s->loop);
 			k->rlen    = 0;
 			if (k->big_len == k->big_total) {
 				big_done(k);
@@ -588,6 +590,7 @@ static void read_cb(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
 		return;
 	}
 	k->big_len += (size_t) nread;
+	k->big_at = uv_now(k->s->loop);
 	if (k->big_len == k->big_total) {
 		big_done(k);
 	} else if (k->big_len == k->big_cap && !big_grow(k)) {
@@ -791,7 +794,7 @@ int osc_stream_listen(osc_stream_t *s, const char *url, int *port, char *msg, si
 	}
 	if (rv != 0) {
 		snprintf(msg, size, "cannot listen on %s: %s", url,
-		    rv == UV_EADDRINUSE ? "address in use" : uv_strerror(rv));
+		    rv == UV_EADDRINUSE ? "Address in use" : uv_strerror(rv));
 		uv_close(&s->listener.handle, plain_closed_cb);
 		return (rv == UV_EADDRINUSE ? OSCAR_EADDRINUSE
 		        : rv == UV_EADDRNOTAVAIL || rv == UV_ENOENT || rv == UV_EACCES ||
@@ -876,6 +879,18 @@ void osc_stream_pause(osc_stream_t *s, bool pause)
 			uv_read_stop(&c->sock->h.stream);
 		} else {
 			(void) uv_read_start(&c->sock->h.stream, alloc_cb, read_cb);
+		}
+	}
+}
+
+void osc_stream_sweep(osc_stream_t *s, uint64_t idle_ms)
+{
+	uint64_t           now = uv_now(s->loop);
+	osc_stream_conn_t *next;
+	for (osc_stream_conn_t *c = s->conns; c != NULL; c = next) {
+		next = c->next;
+		if (c->sock != NULL && c->sock->big != NULL && now - c->sock->big_at >= idle_ms) {
+			conn_lost(c);
 		}
 	}
 }

@@ -117,6 +117,10 @@ bool          osc_stream_conn_dialed(const osc_stream_conn_t *c);
 // connections: the senders' queues fill instead of this process's memory.
 void osc_stream_pause(osc_stream_t *s, bool pause);
 
+// osc_stream_sweep closes the connections whose large body has not
+// progressed for idle_ms, giving its memory back.
+void osc_stream_sweep(osc_stream_t *s, uint64_t idle_ms);
+
 // osc_stream_stats fills *st.
 void osc_stream_stats(const osc_stream_t *s, osc_stream_stats_t *st);
 

@@ -481,7 +481,7 @@ Test(stream, ipc_stale_file_replaced_live_one_refused)
 	osc_stream_t *b = link_at(&sb, NULL, NULL, 0, NULL);
 	char          msg[256];
 	cr_assert_eq(osc_stream_listen(b, url, NULL, msg, sizeof(msg)), OSCAR_EADDRINUSE);
-	cr_assert(strstr(msg, "address in use") != NULL, "%s", msg);
+	cr_assert(strstr(msg, "Address in use") != NULL, "%s", msg);
 	osc_stream_conn_t *ba = dial(b, url);
 	send_str(ba, "still a's");
 	run_until(sa.msgs == 1);
