@@ -370,9 +370,9 @@ static void conn_flush(osc_stream_conn_t *c)
 	c->out     = buf;
 	c->out_cap = cap;
 	c->out_len = 0;
-	uv_buf_t b = uv_buf_init(k->wbuf, (unsigned) k->wlen);
+	uv_buf_t b = { .base = k->wbuf, .len = k->wlen };
 	int      n = uv_try_write(&k->h.stream, &b, 1);
-	if (n == (int) k->wlen) {
+	if (n >= 0 && (size_t) n == k->wlen) {
 		k->wlen = 0;
 		return;
 	}
@@ -382,7 +382,8 @@ static void conn_flush(osc_stream_conn_t *c)
 		return;
 	}
 	size_t off    = n > 0 ? (size_t) n : 0;
-	b             = uv_buf_init(k->wbuf + off, (unsigned) (k->wlen - off));
+	b.base        = k->wbuf + off;
+	b.len         = k->wlen - off;
 	k->write.data = k;
 	if (uv_write(&k->write, &k->h.stream, &b, 1, write_cb) != 0) {
 		k->wlen = 0;
@@ -474,9 +475,11 @@ static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 	(void) suggested;
 	if (k->big != NULL) {
 		size_t end = k->big_cap < k->big_total ? k->big_cap : k->big_total;
-		*buf       = uv_buf_init(k->big + k->big_len, (unsigned) (end - k->big_len));
+		buf->base  = k->big + k->big_len;
+		buf->len   = end - k->big_len;
 	} else {
-		*buf = uv_buf_init(k->rbuf + k->rlen, (unsigned) (RBUF - k->rlen));
+		buf->base = k->rbuf + k->rlen;
+		buf->len  = RBUF - k->rlen;
 	}
 }
 

@@ -14,7 +14,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 layers=(
 	"error"                   # errors
 	"map"                     # containers (list.h is static inline)
-	"value canon codec wire auth" # values, their encoding, frames, the secret
+	"value canon codec wire auth stream" # values, their encoding, frames, the secret, the stream link
 	"call"                    # call records: the deadline heap, the done queue
 	"actor"                   # actors, mailboxes, requests
 	"transport"               # frames between pools
