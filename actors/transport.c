@@ -1,19 +1,27 @@
-// The transport: calls, tells and replies between pools, as frames over NNG.
+// The transport: calls, tells and replies between pools, as frames.
 //
-// Design note. A pool whose address is an NNG URL listens on it with a
-// pull socket. To reach another pool it opens one push socket dialed to
-// that pool's address (an osc_peer) and sends every frame for that pool
-// through it, so there is one connection per peer pool whatever the number
-// of calls or actors. Answers come back the same way: the answering pool
-// sends a result frame to the address in the call's source field, over its
-// own connection to the caller.
+// Design note. A pool whose address is a transport URL listens on it. To
+// reach another pool it opens one connection dialed to that pool's
+// address (an osc_peer) and sends every frame for that pool through it,
+// so there is one connection per peer pool whatever the number of calls
+// or actors. Answers come back the same way: the answering pool sends a
+// result frame to the address in the call's source field, over its own
+// connection to the caller.
 //
-// Threads. NNG runs its callbacks on its own threads; they touch nothing
-// but the pool's inbox. A received frame, or a connection coming up or
-// going down on a peer socket, becomes an osc_netpost_t posted to the
-// inbox, and the pool's loop does the rest. Frames are sent from the loop
-// with nng_sendmsg(NNG_FLAG_NONBLOCK): the push socket's send buffer is
-// the bounded queue, and a full one is OSCAR_EMBOXFULL.
+// Links. What carries a peer's bytes is behind osc_link_ops_t: the
+// stream link (actors/stream.c) for tcp:// and ipc://, NNG's push and
+// pull sockets for tls+tcp://, inproc:// and abstract://. Everything else
+// here (frames, routes, peers, death reports, the secret) is the same for
+// both.
+//
+// Threads. The stream link does its I/O on the pool's loop: a received
+// message is checked and its frames served in the link's read callback,
+// and a check handle (runner_cb) runs the pool once the turn's reads are
+// done. NNG runs its callbacks on its own threads; they touch nothing but
+// the pool's inbox. A received frame, or a connection coming up or going
+// down on a peer socket, becomes an osc_netpost_t posted to the inbox,
+// and the pool's loop does the rest. Frames are sent from the loop: each
+// link's queue is bounded, and a full one is OSCAR_EMBOXFULL.
 //
 // Failure. When the last connection to a peer goes down, every call
 // pending on that peer fails with OSCAR_EPEERGONE. A peer that was never
