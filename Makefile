@@ -54,7 +54,7 @@ help:
 	@echo "  make run            build, then run examples/cluster: a local cluster of a supervisor"
 	@echo "                      and two workers running seed 001's and 003's work through the"
 	@echo "                      client API (the actor layer alone: build/examples/hello/oscar-hello)"
-	@echo "  make test           the format check, build/ and build-asan/, the whole suite on each,"
+	@echo "  make test           the format and layer checks, build/ and build-asan/, the whole suite on each,"
 	@echo "                      and the embed check"
 	@echo "  make bench          Release build (build-release/), the peers (Erlang/OTP, CAF),"
 	@echo "                      then the benchmarks side by side (JSON: build-release/bench.json)"
@@ -70,7 +70,8 @@ help:
 	@echo "  make setup          install the Debian packages that are missing"
 	@echo "  make format-check   every C file laid out as .clang-format says (part of make test)"
 	@echo "  make format         lay out every C file as .clang-format says"
-	@echo "  make check-layers   list calls from actors/ into a higher layer (docs/architecture.md)"
+	@echo "  make check-layers   fail on any call from actors/ into a higher layer (part of make test;"
+	@echo "                      docs/architecture.md, Layers)"
 	@echo "  make clean          remove every build directory"
 	@echo "Variables: JOBS=$(JOBS) CTEST_TIMEOUT=$(CTEST_TIMEOUT) PREFIX=$(PREFIX) ARGS=..."
 
@@ -107,10 +108,10 @@ bench: release
 	$(RELEASE_BUILD)/bench/oscar-bench --json $(RELEASE_BUILD)/bench.json $(ARGS)
 
 # test runs everything CI runs. Prerequisites run in the order listed
-# (.NOTPARALLEL), each once: the format check, build, its tests, the embed
-# check, the sanitizer build and its tests, so the output ends with
-# ctest's summary.
-test: format-check check install-check check-asan
+# (.NOTPARALLEL), each once: the format check, build, the layer check (on
+# build's object files), its tests, the embed check, the sanitizer build
+# and its tests, so the output ends with ctest's summary.
+test: format-check check-layers check install-check check-asan
 
 # The layout of the C files is checked with the clang-format that
 # scripts/setup.sh installs (Debian's), so that it is the same everywhere.
@@ -121,7 +122,8 @@ format: setup
 	@bash scripts/check-format.sh --fix
 
 # Lists every call from a file of actors/ into a layer above its own
-# (docs/architecture.md, "Layers"); reads the object files of build/.
+# (docs/architecture.md, "Layers") and fails if there is one; reads the
+# object files of build/. Part of make test.
 check-layers: build
 	@bash scripts/check-layers.sh $(BUILD)
 

@@ -25,9 +25,10 @@
 #include <string.h>
 
 #include "actors/pool_int.h"
-#include "actors/transport.h"
 
 #define OSC_MAX_CHAIN 256
+
+static void calls_detach(osc_actor_t *a, bool notify);
 
 // ---------------------------------------------------------------------------
 // The uid map (actors/map.h), hashed by uid.
@@ -103,6 +104,30 @@ osc_req_t *osc_req_new(
 	return (req);
 }
 
+// osc_chain_build gives req the chain of a call made for parent: parent's
+// chain and parent's own token.
+int osc_chain_build(osc_req_t *req, const osc_req_t *parent, oscar_error_t *err)
+{
+	oscar_pool_t *pool = req->actor->pool;
+	uint32_t      n    = parent->chain_len + 1;
+	if (n > OSC_MAX_CHAIN) {
+		osc_error_set(err, pool, OSCAR_ETOOLARGE, req->actor->ref.uid, req->method->name,
+		    "call chain deeper than %d calls", OSC_MAX_CHAIN);
+		return (OSCAR_ETOOLARGE);
+	}
+	if ((req->chain = malloc(n * sizeof(uint64_t))) == NULL) {
+		osc_error_set(err, pool, OSCAR_ENOMEM, req->actor->ref.uid, req->method->name,
+		    "no memory for a call");
+		return (OSCAR_ENOMEM);
+	}
+	if (parent->chain_len != 0) {
+		memcpy(req->chain, parent->chain, parent->chain_len * sizeof(uint64_t));
+	}
+	req->chain[n - 1] = parent->token;
+	req->chain_len    = n;
+	return (0);
+}
+
 static void deferred_link(osc_actor_t *a, osc_req_t *req)
 {
 	osc_list_prepend(&a->deferred, &req->node);
@@ -121,8 +146,9 @@ static bool req_is_deferred(const osc_req_t *req)
 
 static void req_release(osc_req_t *req)
 {
-	if (req->route != NULL) {
-		osc_remote_forget(req);
+	if (req->reply != NULL) {
+		req->reply->forget(req->actor->pool, req->reply_ctx);
+		req->reply = NULL;
 	}
 	osc_node_t *n;
 	while ((n = osc_list_pop(&req->children)) != NULL) {
@@ -167,6 +193,17 @@ static void req_error(osc_req_t *req, oscar_error_t *err, int code, const char *
 	    err, req->actor->pool, code, req->actor->ref.uid, req->method->name, "%s", msg);
 }
 
+// req_answer answers req, which came from above the actor layer, through
+// the reply ops its deliverer set.
+static void req_answer(
+    osc_req_t *req, int code, const oscar_value_t *value, const oscar_error_t *err)
+{
+	const osc_reply_ops_t *ops = req->reply;
+	req->reply                 = NULL;
+	ops->answer(req->actor->pool, req->reply_ctx, code, value, err);
+	req->reply_ctx = NULL;
+}
+
 static void batch_item_done(
     osc_batch_t *b, uint32_t idx, int code, oscar_value_t *value, const oscar_error_t *err)
 {
@@ -180,9 +217,9 @@ static void batch_item_done(
 			    e.message, sizeof(e.message), "batch item %u: %s", idx, err->message);
 			if (b->call != NULL) {
 				osc_call_complete(b->call, code, NULL, &e);
-			} else if (b->route != NULL) {
-				osc_route_answer(b->pool, b->route, code, NULL, &e);
-				b->route = NULL;
+			} else if (b->reply != NULL) {
+				b->reply->answer(b->pool, b->reply_ctx, code, NULL, &e);
+				b->reply = NULL;
 			}
 		}
 	} else if (value != NULL) {
@@ -195,8 +232,8 @@ static void batch_item_done(
 	}
 	if (!b->failed && b->call != NULL) {
 		osc_call_complete(b->call, 0, b->results, NULL);
-	} else if (!b->failed && b->route != NULL) {
-		osc_route_answer(b->pool, b->route, 0, b->results, NULL);
+	} else if (!b->failed && b->reply != NULL) {
+		b->reply->answer(b->pool, b->reply_ctx, 0, b->results, NULL);
 		oscar_value_free(b->results);
 	} else {
 		if (b->call != NULL) {
@@ -238,8 +275,8 @@ void osc_req_finish(osc_req_t *req, int code, oscar_value_t *value, const oscar_
 
 	if (req->kind == OSC_REQ_ITEM) {
 		batch_item_done(req->batch, req->batch_idx, code, value, err);
-	} else if (req->route != NULL) {
-		osc_remote_reply(req, code, value, err);
+	} else if (req->reply != NULL) {
+		req_answer(req, code, value, err);
 		oscar_value_free(value);
 	} else if (req->call != NULL) {
 		osc_call_complete(req->call, code, value, err);
@@ -348,7 +385,7 @@ int osc_actor_enqueue(osc_actor_t *a, osc_req_t *req, oscar_error_t *err)
 	// A request from another pool is checked at once: its sender's
 	// state is not known here.
 	const osc_req_t *sender = req->call != NULL ? req->call->parent : NULL;
-	bool check = sender != NULL ? sender->state != OSC_REQ_RUNNING : req->route != NULL;
+	bool check = sender != NULL ? sender->state != OSC_REQ_RUNNING : req->reply != NULL;
 	if (check && would_deadlock(a, req)) {
 		a->pool->stats.deadlocks++;
 		deadlock_error(a, req, err);
@@ -455,9 +492,15 @@ static void batch_expand(osc_actor_t *a, osc_req_t *req)
 		return;
 	}
 
-	b->pool         = a->pool;
-	b->call         = req->call;
-	b->route        = req->route != NULL ? osc_route_take(req) : NULL;
+	b->pool = a->pool;
+	b->call = req->call;
+	if (req->reply != NULL) {
+		req->reply->take(req->reply_ctx);
+		b->reply       = req->reply;
+		b->reply_ctx   = req->reply_ctx;
+		req->reply     = NULL;
+		req->reply_ctx = NULL;
+	}
 	b->n            = n;
 	b->pending      = n;
 	b->results      = res;
@@ -653,7 +696,7 @@ int osc_actor_create(oscar_pool_t *pool, const oscar_actor_class_t *cls, const c
 			// The actor never existed, but calls its hook made still
 			// get their callbacks, as promised.
 			a->flags |= OSC_ACTOR_DEAD;
-			osc_call_detach_owner(a, true);
+			calls_detach(a, true);
 			oscar_value_free(args);
 			osc_error_set(err, pool, rv, a->ref.uid, "create",
 			    "create hook of %s (class %s) failed: %s", a->ref.uid, cls->name,
@@ -665,7 +708,7 @@ int osc_actor_create(oscar_pool_t *pool, const oscar_actor_class_t *cls, const c
 			if (cls->destroy != NULL) {
 				cls->destroy(a);
 			}
-			osc_call_detach_owner(a, false);
+			calls_detach(a, false);
 			oscar_value_free(args);
 			osc_error_set(err, pool, rv, a->ref.uid, "", "no memory for a new actor");
 			actor_free(a);
@@ -732,7 +775,7 @@ int osc_actor_destroy(osc_actor_t *a)
 			    req->method->name);
 			req->replied = true;
 			batch_item_done(req->batch, req->batch_idx, code, NULL, &err);
-		} else if (req->call != NULL || (req->route != NULL && !req->replied)) {
+		} else if (req->call != NULL || (req->reply != NULL && !req->replied)) {
 			oscar_error_t err;
 			osc_error_set(&err, pool, code, a->ref.uid, req->method->name,
 			    "actor %s was destroyed while serving %s", a->ref.uid,
@@ -742,18 +785,18 @@ int osc_actor_destroy(osc_actor_t *a)
 			} else {
 				// A caller in another pool: answer it as well.
 				req->replied = true;
-				osc_remote_reply(req, code, NULL, &err);
+				req_answer(req, code, NULL, &err);
 			}
 		}
 	}
-	osc_call_detach_owner(a, true);
+	calls_detach(a, true);
 	if (a->cls->destroy != NULL) {
 		a->flags |= OSC_ACTOR_RUNNING;
 		a->cls->destroy(a);
 		a->flags &= ~OSC_ACTOR_RUNNING;
 	}
 	// Calls the destroy hook made have no one to report to.
-	osc_call_detach_owner(a, false);
+	calls_detach(a, false);
 	while ((req = OSC_LIST_FIRST(&a->deferred, osc_req_t, node)) != NULL) {
 		deferred_unlink(a, req);
 		req_release(req);
@@ -979,5 +1022,120 @@ void osc_req_cancel(osc_req_t *req)
 	osc_req_maybe_free(req);
 	if (!(a->flags & OSC_ACTOR_RUNNING) && (a->flags & OSC_ACTOR_EXITING)) {
 		osc_actor_destroy(a);
+	}
+}
+
+// ---------------------------------------------------------------------------
+// The calls actors make: the actor layer's side of call records
+
+// Local calls (osc_call_ops_t): the target is a request of this pool,
+// c->req, while both live.
+
+static bool local_cancel(osc_call_t *c)
+{
+	if (c->req == NULL) {
+		return (false); // gone, or split into a batch
+	}
+	osc_req_cancel(c->req);
+	return (true);
+}
+
+static void local_detach(osc_call_t *c)
+{
+	if (c->req != NULL) {
+		c->req->call = NULL;
+		c->req       = NULL;
+	}
+	if (c->batch != NULL) {
+		c->batch->call = NULL;
+		c->batch       = NULL;
+	}
+}
+
+static void local_timeout(const osc_call_t *c, oscar_error_t *err)
+{
+	if (c->req != NULL) {
+		snprintf(err->actor, sizeof(err->actor), "%s", c->req->actor->ref.uid);
+		snprintf(err->method, sizeof(err->method), "%s", c->req->method->name);
+	}
+}
+
+const osc_call_ops_t osc_local_call_ops = {
+	.cancel  = local_cancel,
+	.detach  = local_detach,
+	.timeout = local_timeout,
+};
+
+// The caller's side (osc_owner_ops_t).
+
+static void owner_unlink(osc_call_t *c)
+{
+	osc_list_remove(&c->owner->calls, &c->onode);
+	c->owner = NULL;
+}
+
+// call_invoke runs c's callback on its owner, which stays valid
+// throughout: an exit requested by the callback waits until it returns.
+static void call_invoke(osc_call_t *c, osc_actor_t *owner)
+{
+	oscar_result_t res = {
+		.code  = c->code,
+		.value = c->value,
+		.error = c->err != NULL || c->code == 0 ? c->err : &c->pool->oom_err,
+		.id    = c->id,
+	};
+	c->value     = NULL;
+	bool running = (owner->flags & OSC_ACTOR_RUNNING) != 0;
+	owner->flags |= OSC_ACTOR_RUNNING;
+	c->cb(owner, &res, c->arg);
+	if (!running) {
+		owner->flags &= ~OSC_ACTOR_RUNNING;
+	}
+	oscar_value_free(res.value);
+}
+
+static void owner_finish(osc_call_t *c)
+{
+	osc_actor_t *owner = c->owner;
+	owner_unlink(c);
+	call_invoke(c, owner);
+	if ((owner->flags & (OSC_ACTOR_EXITING | OSC_ACTOR_RUNNING)) == OSC_ACTOR_EXITING) {
+		osc_actor_destroy(owner);
+	}
+}
+
+static void owner_unparent(osc_call_t *c)
+{
+	osc_req_t *p = c->parent;
+	osc_list_remove(&p->children, &c->cnode);
+	c->parent = NULL;
+	osc_req_maybe_free(p);
+}
+
+const osc_owner_ops_t osc_actor_owner_ops = {
+	.finish   = owner_finish,
+	.unparent = owner_unparent,
+};
+
+// calls_detach settles every call a made: pending ones fail with
+// OSCAR_ECANCELED. With notify, their callbacks run now, while a is still
+// whole; without, they are dropped.
+static void calls_detach(osc_actor_t *a, bool notify)
+{
+	osc_call_t *c;
+	while ((c = OSC_LIST_FIRST(&a->calls, osc_call_t, onode)) != NULL) {
+		if (!c->done) {
+			oscar_error_t err;
+			osc_error_set(&err, a->pool, OSCAR_ECANCELED, a->ref.uid, "",
+			    "call to %s cancelled: the calling actor %s is being destroyed",
+			    c->target, a->ref.uid);
+			osc_call_complete(c, OSCAR_ECANCELED, NULL, &err);
+		}
+		// c now waits in the done queue; it is told here instead.
+		owner_unlink(c);
+		c->orphan = true;
+		if (notify) {
+			call_invoke(c, a);
+		}
 	}
 }

@@ -1,5 +1,6 @@
-// Calls: the caller's side. Call records and their deadlines, reply
-// callbacks, cancellation, and the actor-side API built on them.
+// Calls: the caller's side. Call records, their deadline heap and the
+// done queue (Oscar-C's counterpart of NNG's nni_aio), and the error
+// helpers.
 //
 // Design note. Every call, from an actor or from a host thread, is an
 // osc_call_t on the loop of the pool that started it, sitting in a binary
@@ -10,6 +11,12 @@
 //
 // A host thread's call (host.c) is an ordinary call record started by the
 // loop on the handle's behalf; the done queue completes the handle.
+//
+// Layers. Call records know neither actors nor the transport: whoever
+// starts a call (start.c, for local calls with the actor layer's ops, or
+// the transport) gives it its target's ops (osc_call_ops_t: cancel,
+// detach, timeout), and what the done queue needs of calling actors goes
+// through the pool's owner ops (osc_owner_ops_t, actor.c).
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -17,10 +24,6 @@
 #include <string.h>
 
 #include "actors/pool_int.h"
-#include "actors/transport.h"
-#include "actors/wire.h"
-
-#define OSC_MAX_CHAIN 256
 
 // ---------------------------------------------------------------------------
 // Errors
@@ -167,47 +170,6 @@ static void call_arm(oscar_pool_t *pool, int64_t deadline)
 // ---------------------------------------------------------------------------
 // Starting and finishing calls
 
-static void owner_link(osc_actor_t *a, osc_call_t *c)
-{
-	osc_list_prepend(&a->calls, &c->onode);
-}
-
-static void owner_unlink(osc_call_t *c)
-{
-	osc_list_remove(&c->owner->calls, &c->onode);
-	c->owner = NULL;
-}
-
-static void parent_unlink(osc_call_t *c)
-{
-	osc_list_remove(&c->parent->children, &c->cnode);
-	c->parent = NULL;
-}
-
-// osc_chain_build gives req the chain of a call made for parent: parent's
-// chain and parent's own token.
-int osc_chain_build(osc_req_t *req, const osc_req_t *parent, oscar_error_t *err)
-{
-	oscar_pool_t *pool = req->actor->pool;
-	uint32_t      n    = parent->chain_len + 1;
-	if (n > OSC_MAX_CHAIN) {
-		osc_error_set(err, pool, OSCAR_ETOOLARGE, req->actor->ref.uid, req->method->name,
-		    "call chain deeper than %d calls", OSC_MAX_CHAIN);
-		return (OSCAR_ETOOLARGE);
-	}
-	if ((req->chain = malloc(n * sizeof(uint64_t))) == NULL) {
-		osc_error_set(err, pool, OSCAR_ENOMEM, req->actor->ref.uid, req->method->name,
-		    "no memory for a call");
-		return (OSCAR_ENOMEM);
-	}
-	if (parent->chain_len != 0) {
-		memcpy(req->chain, parent->chain, parent->chain_len * sizeof(uint64_t));
-	}
-	req->chain[n - 1] = parent->token;
-	req->chain_len    = n;
-	return (0);
-}
-
 // osc_call_reserve makes room in the deadline heap for one more call, so
 // that osc_call_link cannot fail.
 int osc_call_reserve(oscar_pool_t *pool)
@@ -253,104 +215,13 @@ void osc_call_link(oscar_pool_t *pool, osc_call_t *c, osc_actor_t *owner, osc_re
 	call_arm(pool, c->deadline);
 	if (owner != NULL) {
 		c->owner = owner;
-		owner_link(owner, c);
+		osc_list_prepend(&owner->calls, &c->onode);
 	}
 	if (parent != NULL) {
 		c->parent = parent;
 		osc_list_prepend(&parent->children, &c->cnode);
 	}
 	pool->stats.calls++;
-}
-
-// osc_call_start starts the call d describes: it resolves d->ref and
-// d->method in pool, queues a request for them and (for anything but a
-// tell) makes the call record that waits for the answer, *callp; a ref to
-// another pool goes to the transport. d->args are consumed. On failure
-// nothing is left behind, err says why, and neither d->cb nor d->host is
-// ever told.
-int osc_call_start(
-    oscar_pool_t *pool, const osc_call_desc_t *d, osc_call_t **callp, oscar_error_t *err)
-{
-	osc_actor_t       *owner  = d->owner;
-	osc_req_t         *parent = d->parent;
-	const oscar_ref_t *ref    = d->ref;
-	const char        *method = d->method;
-	osc_req_kind_t     kind   = d->kind;
-	oscar_value_t     *args   = d->args;
-	int                rv;
-	if (pool->state != OSC_POOL_RUNNING || (owner != NULL && (owner->flags & OSC_ACTOR_DEAD))) {
-		oscar_value_free(args);
-		if (pool->state != OSC_POOL_RUNNING) {
-			osc_error_set(err, pool, OSCAR_ECLOSED, ref->uid, method,
-			    "pool %s is closed", pool->address);
-		} else {
-			osc_error_set(err, pool, OSCAR_ECLOSED, ref->uid, method,
-			    "the calling actor %s is being destroyed", owner->ref.uid);
-		}
-		return (OSCAR_ECLOSED);
-	}
-	if (kind == OSC_REQ_BATCH && (args == NULL || args->type != OSCAR_ARRAY)) {
-		oscar_value_free(args);
-		osc_error_set(err, pool, OSCAR_EBADARGS, ref->uid, method,
-		    "a batch takes an array of per-call arguments");
-		return (OSCAR_EBADARGS);
-	}
-	if (!osc_ref_is_local(pool, ref)) {
-		return (osc_remote_start(pool, d, callp, err));
-	}
-	osc_actor_t *a = osc_actor_find(pool, ref->uid);
-	if (a == NULL) {
-		oscar_value_free(args);
-		osc_error_set(err, pool, OSCAR_ENOACTOR, ref->uid, method, "no actor %s in pool %s",
-		    ref->uid, pool->address);
-		return (OSCAR_ENOACTOR);
-	}
-	const oscar_method_t *m = osc_method_find(a->cls, method);
-	if (m == NULL) {
-		oscar_value_free(args);
-		osc_error_set(err, pool, OSCAR_ENOMETHOD, ref->uid, method,
-		    "actor %s (class %s) has no method '%s'", ref->uid, a->cls->name, method);
-		return (OSCAR_ENOMETHOD);
-	}
-	osc_req_t *req = osc_req_new(a, m, kind, args);
-	if (req == NULL) {
-		osc_error_set(err, pool, OSCAR_ENOMEM, ref->uid, method, "no memory for a request");
-		return (OSCAR_ENOMEM);
-	}
-	if (parent != NULL && kind != OSC_REQ_TELL &&
-	    (rv = osc_chain_build(req, parent, err)) != 0) {
-		osc_req_maybe_free((req->replied = true, req));
-		return (rv);
-	}
-	osc_call_t *c = NULL;
-	if (kind != OSC_REQ_TELL) {
-		if (osc_call_reserve(pool) != 0 ||
-		    (c = osc_call_new(
-		         pool, ref->uid, method, d->timeout_ms, d->cb, d->arg, d->host)) == NULL) {
-			osc_req_maybe_free((req->replied = true, req));
-			osc_error_set(
-			    err, pool, OSCAR_ENOMEM, ref->uid, method, "no memory for a call");
-			return (OSCAR_ENOMEM);
-		}
-		c->req    = req;
-		req->call = c;
-		// The sender's request, for the deadlock check at enqueue.
-		c->parent = parent;
-	}
-	if ((rv = osc_actor_enqueue(a, req, err)) != 0) {
-		req->call = NULL;
-		osc_req_maybe_free((req->replied = true, req));
-		free(c);
-		return (rv);
-	}
-	if (c != NULL) {
-		c->parent = NULL;
-		osc_call_link(pool, c, owner, parent);
-	}
-	if (callp != NULL) {
-		*callp = c;
-	}
-	return (0);
 }
 
 // osc_call_complete settles c (once): unlinks it from its request and the
@@ -364,16 +235,8 @@ void osc_call_complete(osc_call_t *c, int code, oscar_value_t *value, const osca
 	}
 	c->done = true;
 	heap_remove(pool, c);
-	if (c->peer != NULL) {
-		osc_remote_detach(c);
-	}
-	if (c->req != NULL) {
-		c->req->call = NULL;
-		c->req       = NULL;
-	}
-	if (c->batch != NULL) {
-		c->batch->call = NULL;
-		c->batch       = NULL;
+	if (c->ops != NULL) {
+		c->ops->detach(c);
 	}
 	if (code == 0 && value == NULL && (value = oscar_value_new_nil()) == NULL) {
 		code = OSCAR_ENOMEM;
@@ -399,32 +262,10 @@ void osc_call_complete(osc_call_t *c, int code, oscar_value_t *value, const osca
 	osc_list_append(&pool->done, &c->dnode);
 }
 
-// call_invoke runs c's callback on its owner, which stays valid
-// throughout: an exit requested by the callback waits until it returns.
-static void call_invoke(osc_call_t *c, osc_actor_t *owner)
-{
-	oscar_result_t res = {
-		.code  = c->code,
-		.value = c->value,
-		.error = c->err != NULL || c->code == 0 ? c->err : &c->pool->oom_err,
-		.id    = c->id,
-	};
-	c->value     = NULL;
-	bool running = (owner->flags & OSC_ACTOR_RUNNING) != 0;
-	owner->flags |= OSC_ACTOR_RUNNING;
-	c->cb(owner, &res, c->arg);
-	if (!running) {
-		owner->flags &= ~OSC_ACTOR_RUNNING;
-	}
-	oscar_value_free(res.value);
-}
-
 static void call_free(osc_call_t *c)
 {
 	if (c->parent != NULL) {
-		osc_req_t *p = c->parent;
-		parent_unlink(c);
-		osc_req_maybe_free(p);
+		c->pool->owners->unparent(c);
 	}
 	oscar_value_free(c->value);
 	free(c->err);
@@ -450,13 +291,7 @@ void osc_call_run_done(oscar_pool_t *pool)
 			c->cb(NULL, &res, c->arg);
 			oscar_value_free(res.value);
 		} else if (c->owner != NULL && !c->orphan) {
-			osc_actor_t *owner = c->owner;
-			owner_unlink(c);
-			call_invoke(c, owner);
-			if ((owner->flags & (OSC_ACTOR_EXITING | OSC_ACTOR_RUNNING)) ==
-			    OSC_ACTOR_EXITING) {
-				osc_actor_destroy(owner);
-			}
+			pool->owners->finish(c);
 		}
 		call_free(c);
 	}
@@ -475,11 +310,8 @@ void osc_call_expire(oscar_pool_t *pool, int64_t now)
 		}
 		osc_error_set(&err, pool, OSCAR_ETIMEDOUT, "", "",
 		    "call to %s timed out after %" PRId64 " ms", c->target, c->timeout_ms);
-		if (c->req != NULL) {
-			snprintf(err.actor, sizeof(err.actor), "%s", c->req->actor->ref.uid);
-			snprintf(err.method, sizeof(err.method), "%s", c->req->method->name);
-		} else if (c->peer != NULL) {
-			osc_remote_timeout(c, &err);
+		if (c->ops != NULL) {
+			c->ops->timeout(c, &err);
 		}
 		osc_call_complete(c, OSCAR_ETIMEDOUT, NULL, &err);
 	}
@@ -488,21 +320,15 @@ void osc_call_expire(oscar_pool_t *pool, int64_t now)
 	}
 }
 
-// osc_call_cancel asks the target of c to stop; a call whose request is
-// gone (or was split into a batch) fails with OSCAR_ECANCELED at once.
+// osc_call_cancel asks the target of c to stop (its ops); a call with
+// nothing left to ask (a local request gone, or split into a batch) fails
+// with OSCAR_ECANCELED at once.
 void osc_call_cancel(osc_call_t *c)
 {
 	if (c->done) {
 		return;
 	}
-	if (c->req != NULL) {
-		osc_req_cancel(c->req);
-		return;
-	}
-	if (c->peer != NULL) {
-		// The remote pool decides, as a local one would; the deadline
-		// still holds if the cancel never arrives.
-		osc_remote_cancel(c);
+	if (c->ops != NULL && c->ops->cancel(c)) {
 		return;
 	}
 	oscar_error_t err;
@@ -520,149 +346,4 @@ void osc_call_fail_all(oscar_pool_t *pool, int code)
 		    c->target, pool->address);
 		osc_call_complete(c, code, NULL, &err);
 	}
-}
-
-// osc_call_detach_owner settles every call a made: pending ones fail with
-// OSCAR_ECANCELED. With notify, their callbacks run now, while a is still
-// whole; without, they are dropped.
-void osc_call_detach_owner(osc_actor_t *a, bool notify)
-{
-	osc_call_t *c;
-	while ((c = OSC_LIST_FIRST(&a->calls, osc_call_t, onode)) != NULL) {
-		if (!c->done) {
-			oscar_error_t err;
-			osc_error_set(&err, a->pool, OSCAR_ECANCELED, a->ref.uid, "",
-			    "call to %s cancelled: the calling actor %s is being destroyed",
-			    c->target, a->ref.uid);
-			osc_call_complete(c, OSCAR_ECANCELED, NULL, &err);
-		}
-		// c now waits in the done queue; it is told here instead.
-		owner_unlink(c);
-		c->orphan = true;
-		if (notify) {
-			call_invoke(c, a);
-		}
-	}
-}
-
-// ---------------------------------------------------------------------------
-// Actor-side API
-
-// call_from starts a call of ref.method by actor self, on behalf of
-// its request parent when not NULL (the public calls below); the failure
-// is kept as the pool's last error.
-static int call_from(osc_actor_t *self, oscar_req_t *parent, const oscar_ref_t *ref,
-    const char *method, oscar_value_t *args, int64_t timeout_ms, oscar_reply_cb cb, void *arg,
-    uint64_t *id)
-{
-	oscar_error_t   err;
-	osc_call_t     *c;
-	osc_call_desc_t d = {
-		.owner      = self,
-		.parent     = parent,
-		.ref        = ref,
-		.method     = method,
-		.kind       = OSC_REQ_CALL,
-		.args       = args,
-		.timeout_ms = timeout_ms,
-		.cb         = cb,
-		.arg        = arg,
-	};
-	int rv = osc_call_start(self->pool, &d, &c, &err);
-	if (rv != 0) {
-		self->pool->last_err = err;
-	} else if (id != NULL) {
-		*id = c->id;
-	}
-	return (rv);
-}
-
-// oscar_actor_call calls ref.method from actor self.
-int oscar_actor_call(oscar_actor_t *self, const oscar_ref_t *ref, const char *method,
-    oscar_value_t *args, int64_t timeout_ms, oscar_reply_cb cb, void *arg, uint64_t *id)
-{
-	if (self == NULL || ref == NULL || method == NULL || cb == NULL || timeout_ms < 0) {
-		oscar_value_free(args);
-		return (OSCAR_EINVAL);
-	}
-	return (call_from(self, NULL, ref, method, args, timeout_ms, cb, arg, id));
-}
-
-// oscar_req_call calls ref.method on behalf of req.
-int oscar_req_call(oscar_req_t *req, const oscar_ref_t *ref, const char *method,
-    oscar_value_t *args, int64_t timeout_ms, oscar_reply_cb cb, void *arg, uint64_t *id)
-{
-	if (req == NULL || ref == NULL || method == NULL || cb == NULL || timeout_ms < 0) {
-		oscar_value_free(args);
-		return (OSCAR_EINVAL);
-	}
-	return (call_from(req->actor, req, ref, method, args, timeout_ms, cb, arg, id));
-}
-
-// oscar_actor_after runs cb on self after delay_ms (a timer is a call to
-// nobody whose deadline is its success).
-int oscar_actor_after(
-    oscar_actor_t *self, int64_t delay_ms, oscar_reply_cb cb, void *arg, uint64_t *id)
-{
-	oscar_pool_t *pool;
-	osc_call_t   *c;
-	if (self == NULL || cb == NULL || delay_ms < 0) {
-		return (OSCAR_EINVAL);
-	}
-	pool = self->pool;
-	if (pool->state != OSC_POOL_RUNNING || (self->flags & OSC_ACTOR_DEAD)) {
-		return (OSCAR_ECLOSED);
-	}
-	if (osc_call_reserve(pool) != 0 ||
-	    (c = osc_call_new(pool, self->ref.uid, "(timer)", delay_ms, cb, arg, NULL)) == NULL) {
-		return (OSCAR_ENOMEM);
-	}
-	// osc_call_new reads 0 as "the default timeout": a timer means 0.
-	if (delay_ms > OSCAR_TIMEOUT_MAX_MS) {
-		delay_ms = OSCAR_TIMEOUT_MAX_MS;
-	}
-	c->timeout_ms = delay_ms;
-	c->deadline   = (int64_t) uv_now(&pool->loop) + delay_ms;
-	c->timer      = true;
-	osc_call_link(pool, c, self, NULL);
-	pool->stats.calls--; // not a call
-	if (id != NULL) {
-		*id = c->id;
-	}
-	return (0);
-}
-
-// oscar_actor_cancel cancels the call id made by self, if still pending.
-void oscar_actor_cancel(oscar_actor_t *self, uint64_t id)
-{
-	for (osc_call_t *c = OSC_LIST_FIRST(&self->calls, osc_call_t, onode); c != NULL;
-	     c             = OSC_LIST_NEXT(c, osc_call_t, onode)) {
-		if (c->id == id) {
-			osc_call_cancel(c);
-			return;
-		}
-	}
-}
-
-// oscar_actor_tell sends a one-way message from self.
-int oscar_actor_tell(
-    oscar_actor_t *self, const oscar_ref_t *ref, const char *method, oscar_value_t *args)
-{
-	oscar_error_t err;
-	if (self == NULL || ref == NULL || method == NULL) {
-		oscar_value_free(args);
-		return (OSCAR_EINVAL);
-	}
-	osc_call_desc_t d = {
-		.owner  = self,
-		.ref    = ref,
-		.method = method,
-		.kind   = OSC_REQ_TELL,
-		.args   = args,
-	};
-	int rv = osc_call_start(self->pool, &d, NULL, &err);
-	if (rv != 0) {
-		self->pool->last_err = err;
-	}
-	return (rv);
 }

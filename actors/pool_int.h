@@ -1,5 +1,7 @@
-// Private structures of the in-process actor system, shared by pool.c,
-// actor.c and call.c. Nothing outside actors/ includes this file.
+// Private structures of the in-process actor system, shared by the files
+// of the actor core (docs/architecture.md, "Layers"), and the tables
+// through which a lower layer reaches a higher one without naming it.
+// Nothing outside actors/ (but the tests) includes this file.
 //
 // Threads. A pool owns one libuv loop and the thread that runs it; all the
 // fields marked "loop" below are touched only by that thread. Other threads
@@ -85,7 +87,26 @@ typedef struct osc_pool_hooks {
 	int (*subs_start)(oscar_pool_t *pool);
 	void (*subs_stop)(oscar_pool_t *pool);
 	void (*subs_free)(oscar_pool_t *pool);
+	// sub_find tells whether address is one of the pool's sub pools, with
+	// the pid of the process it knows there (*pid); sub_death tells how
+	// such a process ended (osc_subpool_death, subpool.h). The transport
+	// asks them when it loses a connection.
+	bool (*sub_find)(oscar_pool_t *pool, const char *address, int64_t *pid);
+	int (*sub_death)(oscar_pool_t *pool, const char *address, int64_t pid, uint64_t up_at,
+	    char *why, size_t size, int64_t *dead_pid);
 } osc_pool_hooks_t;
+
+// osc_owner_ops_t is what the call records need of the actors that make
+// calls (actor.c); the pool sets it at open, so that call.c names no
+// function of the actor layer.
+typedef struct osc_owner_ops {
+	// finish takes a finished call c off its owner's list and runs its
+	// callback on the owner, which it destroys if it asked to exit.
+	void (*finish)(osc_call_t *c);
+	// unparent takes c off the list of its parent request, which is
+	// freed if c was all that kept it.
+	void (*unparent)(osc_call_t *c);
+} osc_owner_ops_t;
 
 typedef enum osc_pool_state {
 	OSC_POOL_RUNNING,
@@ -96,6 +117,7 @@ typedef enum osc_pool_state {
 struct oscar_pool {
 	oscar_pool_config_t     cfg;
 	const osc_pool_hooks_t *hooks;
+	const osc_owner_ops_t  *owners; // &osc_actor_owner_ops (actor.c)
 	char                    address[OSCAR_ADDR_MAX];
 	// home is the address of this pool's main pool when it runs as a sub
 	// pool (oscar_subpool_main), else "": who to ask how a peer died.
@@ -184,6 +206,21 @@ struct oscar_actor {
 	max_align_t                state[]; // cls->state_size bytes
 };
 
+// osc_reply_ops_t is how a request that came from above the actor layer
+// (from another pool, through the transport) is answered: whoever
+// delivered it sets req->reply and req->reply_ctx, and the actor layer
+// answers through them without naming their layer.
+typedef struct osc_reply_ops {
+	// answer sends the outcome owed to ctx, then releases ctx.
+	void (*answer)(oscar_pool_t *pool, void *ctx, int code, const oscar_value_t *value,
+	    const oscar_error_t *err);
+	// forget releases ctx without answering (the request never will).
+	void (*forget)(oscar_pool_t *pool, void *ctx);
+	// take hands ctx over from its request to a batch answered item by
+	// item: the request no longer stands for it (a cancel finds nothing).
+	void (*take)(void *ctx);
+} osc_reply_ops_t;
+
 typedef enum osc_req_kind {
 	OSC_REQ_CALL,
 	OSC_REQ_TELL,
@@ -223,43 +260,62 @@ struct oscar_req {
 	oscar_cancel_cb       cancel_cb;
 	void                 *cancel_arg;
 	osc_list_t            children; // calls made through oscar_req_call, by cnode
-	struct osc_route     *route;    // came from another pool: where to answer
+	// Delivered from another pool: how to answer (set by the transport).
+	const osc_reply_ops_t *reply;
+	void                  *reply_ctx;
 };
 
 // A batch served item by item: the items report here, and the last one
 // answers the caller.
 struct osc_batch {
-	oscar_pool_t     *pool;
-	osc_call_t       *call;
-	struct osc_route *route;   // or: the caller is in another pool
-	oscar_value_t    *results; // array
-	uint32_t          n;
-	uint32_t          pending;
-	bool              failed;
+	oscar_pool_t          *pool;
+	osc_call_t            *call;
+	const osc_reply_ops_t *reply; // or: the caller is in another pool
+	void                  *reply_ctx;
+	oscar_value_t         *results; // array
+	uint32_t               n;
+	uint32_t               pending;
+	bool                   failed;
 };
 
 // ---------------------------------------------------------------------------
 // Calls (caller side)
 
+// osc_call_ops_t is the target's side of a call record, filled by whoever
+// started the call: the local path (osc_local_call_ops, actor.c) or the
+// transport. call.c reaches the target only through them; a timer or the
+// pool's own internal call has none.
+typedef struct osc_call_ops {
+	// cancel asks the target to stop; false when there is nothing left
+	// to ask (the call then fails with OSCAR_ECANCELED at once).
+	bool (*cancel)(osc_call_t *c);
+	// detach unlinks a finished c from the target's side.
+	void (*detach)(osc_call_t *c);
+	// timeout completes err, the details of c's timeout, with what the
+	// target's side knows.
+	void (*timeout)(const osc_call_t *c, oscar_error_t *err);
+} osc_call_ops_t;
+
 struct osc_call {
-	uint64_t       id;
-	int64_t        deadline; // uv_now() milliseconds
-	size_t         heap_idx; // SIZE_MAX when not in the heap
-	oscar_pool_t  *pool;
-	osc_actor_t   *owner; // calling actor, or NULL
-	oscar_reply_cb cb;
-	void          *arg;
-	oscar_call_t  *host;   // calling host handle, or NULL
-	osc_req_t     *req;    // the request while both live
-	osc_req_t     *parent; // oscar_req_call's request while both live
-	osc_batch_t   *batch;  // the batch collecting item replies, if any
-	int64_t        timeout_ms;
-	osc_node_t     onode; // owner's list of calls
-	osc_node_t     cnode; // parent's list of children
-	osc_node_t     dnode; // the pool's done queue
-	bool           done;
-	bool           orphan; // in the done queue, but nobody to tell
-	bool           timer;  // oscar_actor_after: its deadline is its success
+	uint64_t              id;
+	int64_t               deadline; // uv_now() milliseconds
+	size_t                heap_idx; // SIZE_MAX when not in the heap
+	oscar_pool_t         *pool;
+	const osc_call_ops_t *ops;   // the target's side, or NULL
+	osc_actor_t          *owner; // calling actor, or NULL
+	oscar_reply_cb        cb;
+	void                 *arg;
+	oscar_call_t         *host;   // calling host handle, or NULL
+	osc_req_t            *req;    // the request while both live
+	osc_req_t            *parent; // oscar_req_call's request while both live
+	osc_batch_t          *batch;  // the batch collecting item replies, if any
+	int64_t               timeout_ms;
+	osc_node_t            onode; // owner's list of calls
+	osc_node_t            cnode; // parent's list of children
+	osc_node_t            dnode; // the pool's done queue
+	bool                  done;
+	bool                  orphan; // in the done queue, but nobody to tell
+	bool                  timer;  // oscar_actor_after: its deadline is its success
 	// internal: the pool's own call (transport.c), whose callback runs
 	// with a NULL actor.
 	bool internal;
@@ -278,16 +334,18 @@ struct osc_call {
 // ---------------------------------------------------------------------------
 // Cross-file functions (loop thread unless noted)
 
+// inbox.c: posting to a pool from any thread
+int  osc_pool_post(oscar_pool_t *pool, osc_post_t *p);        // any thread
+void osc_pool_post_always(oscar_pool_t *pool, osc_post_t *p); // any thread
+void osc_pool_wake(oscar_pool_t *pool);                       // any thread
+
 // pool.c
 // osc_pool_open_home opens a pool (oscar_pool_open), whose main pool is at
 // home when it is a sub pool (see oscar_pool_t.home), with the hooks of
 // the layers above the loop.
 int  osc_pool_open_home(oscar_pool_t **poolp, const oscar_pool_config_t *cfg, const char *home,
      const osc_pool_hooks_t *hooks, oscar_error_t *err);
-bool osc_pool_on_loop(const oscar_pool_t *pool);              // any thread
-int  osc_pool_post(oscar_pool_t *pool, osc_post_t *p);        // any thread
-void osc_pool_post_always(oscar_pool_t *pool, osc_post_t *p); // any thread
-void osc_pool_wake(oscar_pool_t *pool);                       // any thread
+bool osc_pool_on_loop(const oscar_pool_t *pool); // any thread
 
 // osc_ref_is_local tells whether ref names an actor of pool: its address
 // is pool's own, or empty.
@@ -313,8 +371,15 @@ void osc_req_maybe_free(osc_req_t *req);
 void osc_req_cancel(osc_req_t *req);
 void osc_req_finish(osc_req_t *req, int code, oscar_value_t *value, const oscar_error_t *err);
 void osc_actors_close_all(oscar_pool_t *pool);
+// osc_chain_build gives req the chain of a call made for parent: parent's
+// chain and parent's own token.
+int osc_chain_build(osc_req_t *req, const osc_req_t *parent, oscar_error_t *err);
+// The target's side of a local call (c->req), and the actor layer's side
+// of the calls actors make.
+extern const osc_call_ops_t  osc_local_call_ops;
+extern const osc_owner_ops_t osc_actor_owner_ops;
 
-// call.c
+// start.c
 // osc_call_desc_t describes a call for osc_call_start: who calls, whom,
 // with what, and who hears the answer.
 typedef struct osc_call_desc {
@@ -332,12 +397,20 @@ typedef struct osc_call_desc {
 
 int osc_call_start(
     oscar_pool_t *pool, const osc_call_desc_t *d, osc_call_t **callp, oscar_error_t *err);
+
+// call.c
+// osc_call_new and osc_call_link make and register a call record; the
+// local and the remote paths share them. osc_call_reserve makes room in
+// the deadline heap so that osc_call_link cannot fail.
+osc_call_t *osc_call_new(oscar_pool_t *pool, const char *uid, const char *method,
+    int64_t timeout_ms, oscar_reply_cb cb, void *arg, oscar_call_t *host);
+int         osc_call_reserve(oscar_pool_t *pool);
+void        osc_call_link(oscar_pool_t *pool, osc_call_t *c, osc_actor_t *owner, osc_req_t *parent);
 void osc_call_complete(osc_call_t *c, int code, oscar_value_t *value, const oscar_error_t *err);
 void osc_call_cancel(osc_call_t *c);
 void osc_call_run_done(oscar_pool_t *pool);
 void osc_call_expire(oscar_pool_t *pool, int64_t now);
 void osc_call_fail_all(oscar_pool_t *pool, int code);
-void osc_call_detach_owner(osc_actor_t *a, bool notify);
 
 // error helpers (call.c)
 void osc_error_set(oscar_error_t *err, const oscar_pool_t *pool, int code, const char *actor,

@@ -811,6 +811,18 @@ int oscar_subpool_main(const oscar_actor_class_t *const *classes)
 // ---------------------------------------------------------------------------
 // Opening a pool
 
+// sub_find tells the transport whether address is one of pool's sub
+// pools, and which process it knows there (osc_pool_hooks_t.sub_find).
+static bool sub_find(oscar_pool_t *pool, const char *address, int64_t *pid)
+{
+	osc_subpool_t *s = osc_subpool_find(pool, address);
+	if (s == NULL) {
+		return (false);
+	}
+	*pid = s->pid;
+	return (true);
+}
+
 // The hooks that plug the layers above the pool loop into it: the
 // host-thread API (host.c) and the sub pools (this file).
 static const osc_pool_hooks_t osc_hooks = {
@@ -819,6 +831,8 @@ static const osc_pool_hooks_t osc_hooks = {
 	.subs_start  = osc_subpools_start,
 	.subs_stop   = osc_subpools_stop,
 	.subs_free   = osc_subpools_free,
+	.sub_find    = sub_find,
+	.sub_death   = osc_subpool_death,
 };
 
 // oscar_pool_open starts a pool and its thread (pool.c), with its sub

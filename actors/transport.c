@@ -62,7 +62,6 @@
 
 #include "actors/auth.h"
 #include "actors/stream.h"
-#include "actors/subpool.h"
 #include "actors/transport.h"
 #include "actors/wire.h"
 
@@ -832,7 +831,8 @@ void osc_transport_close(oscar_pool_t *pool)
 	while ((rn = osc_list_pop(&t->routes)) != NULL) {
 		osc_route_t *r = OSC_CONTAINER_OF(rn, osc_route_t, node);
 		if (r->req != NULL) {
-			r->req->route = NULL;
+			r->req->reply     = NULL;
+			r->req->reply_ctx = NULL;
 		}
 		free(r);
 	}
@@ -1272,6 +1272,17 @@ done:
 static int remote_send(oscar_pool_t *pool, osc_peer_t *peer, osc_frame_t *f,
     const osc_call_desc_t *d, bool reply, osc_call_t **callp, uint64_t *chain, oscar_error_t *err);
 
+// The target's side of a remote call (osc_call_ops_t), below.
+static bool remote_cancel(osc_call_t *c);
+static void remote_detach(osc_call_t *c);
+static void remote_timeout(const osc_call_t *c, oscar_error_t *err);
+
+static const osc_call_ops_t remote_call_ops = {
+	.cancel  = remote_cancel,
+	.detach  = remote_detach,
+	.timeout = remote_timeout,
+};
+
 int osc_remote_start(
     oscar_pool_t *pool, const osc_call_desc_t *d, osc_call_t **callp, oscar_error_t *err)
 {
@@ -1346,6 +1357,7 @@ static int remote_send(oscar_pool_t *pool, osc_peer_t *peer, osc_frame_t *f,
 			    err, pool, OSCAR_ENOMEM, f->target, f->method, "no memory for a call");
 			return (OSCAR_ENOMEM);
 		}
+		c->ops        = &remote_call_ops;
 		f->id         = c->id;
 		f->timeout_ms = (uint64_t) c->timeout_ms;
 	}
@@ -1396,28 +1408,44 @@ int osc_remote_control(oscar_pool_t *pool, int type, const char *addr, const cha
 	return (remote_send(pool, peer, &f, &d, true, h != NULL ? &h->call : NULL, NULL, err));
 }
 
-void osc_remote_detach(osc_call_t *c)
+// remote_detach forgets a finished remote call (osc_call_complete).
+static void remote_detach(osc_call_t *c)
 {
 	osc_peer_t *peer = c->peer;
+	if (peer == NULL) {
+		return;
+	}
 	osc_map_remove(&c->pool->transport->calls, osc_hash_u64(c->id), c);
 	osc_list_remove(c->held ? &peer->held : &peer->calls, &c->pnode);
 	c->peer = NULL;
 }
 
-void osc_remote_cancel(osc_call_t *c)
+// remote_cancel sends a cancel for a remote call: the remote pool
+// decides, as a local one would; the deadline still holds if the cancel
+// never arrives.
+static bool remote_cancel(osc_call_t *c)
 {
 	osc_frame_t   f;
 	oscar_error_t err;
+	if (c->peer == NULL) {
+		return (false);
+	}
 	memset(&f, 0, sizeof(f));
 	f.type = OSC_MSG_CANCEL;
 	f.id   = c->id;
 	snprintf(f.source, sizeof(f.source), "%s", c->pool->address);
 	// If the cancel cannot be queued, the call's deadline still holds.
 	(void) send_frame(c->pool, c->peer, &f, NULL, &err);
+	return (true);
 }
 
-void osc_remote_timeout(const osc_call_t *c, oscar_error_t *err)
+// remote_timeout fills err for a remote call that hit its deadline,
+// saying whether the peer was ever reached.
+static void remote_timeout(const osc_call_t *c, oscar_error_t *err)
 {
+	if (c->peer == NULL) {
+		return;
+	}
 	snprintf(err->actor, sizeof(err->actor), "%.*s", (int) c->uid_len, c->target);
 	snprintf(err->method, sizeof(err->method), "%s", c->target + c->uid_len + 1);
 	snprintf(err->address, sizeof(err->address), "%s", c->peer->addr);
@@ -1468,17 +1496,22 @@ static void send_answer(oscar_pool_t *pool, const char *source, uint64_t id, int
 	}
 }
 
-struct osc_route *osc_route_take(osc_req_t *req)
+// The reply ops of a request from another pool (osc_reply_ops_t): its
+// route says where the answer goes.
+
+// route_take: a batch answered item by item answers r from now on, and
+// cancels for r find no request to cancel.
+static void route_take(void *ctx)
 {
-	osc_route_t *r = req->route;
-	req->route     = NULL;
-	r->req         = NULL; // cancels for it find nothing to cancel
-	return (r);
+	osc_route_t *r = ctx;
+	r->req         = NULL;
 }
 
-void osc_route_answer(oscar_pool_t *pool, struct osc_route *r, int code, const oscar_value_t *value,
-    const oscar_error_t *err)
+// route_answer sends the answer owed along route ctx, then frees it.
+static void route_answer(
+    oscar_pool_t *pool, void *ctx, int code, const oscar_value_t *value, const oscar_error_t *err)
 {
+	osc_route_t *r = ctx;
 	if (pool->transport == NULL) {
 		return; // closed: the route went with it
 	}
@@ -1487,24 +1520,22 @@ void osc_route_answer(oscar_pool_t *pool, struct osc_route *r, int code, const o
 	free(r);
 }
 
-void osc_remote_reply(
-    osc_req_t *req, int code, const oscar_value_t *value, const oscar_error_t *err)
+// route_forget drops a route that will never be answered.
+static void route_forget(oscar_pool_t *pool, void *ctx)
 {
-	osc_route_t *r = req->route;
-	send_answer(req->actor->pool, r->source, r->id, code, value, err);
-	osc_remote_forget(req);
-}
-
-void osc_remote_forget(osc_req_t *req)
-{
-	osc_route_t     *r = req->route;
-	osc_transport_t *t = req->actor->pool->transport;
-	if (t != NULL) {
-		route_unlink(t, r);
+	osc_route_t *r = ctx;
+	if (pool->transport == NULL) {
+		return; // closed: the route went with it
 	}
-	req->route = NULL;
+	route_unlink(pool->transport, r);
 	free(r);
 }
+
+static const osc_reply_ops_t route_ops = {
+	.answer = route_answer,
+	.forget = route_forget,
+	.take   = route_take,
+};
 
 static void answer_error(
     oscar_pool_t *pool, const osc_frame_t *f, int code, const char *fmt, const char *arg)
@@ -1569,7 +1600,8 @@ static void serve_call(oscar_pool_t *pool, const osc_frame_t *f)
 		r->id  = f->id;
 		snprintf(r->source, sizeof(r->source), "%s", f->source);
 		osc_list_prepend(&t->routes, &r->node);
-		req->route = r;
+		req->reply     = &route_ops;
+		req->reply_ctx = r;
 	}
 	if ((rv = osc_actor_enqueue(a, req, &err)) != 0) {
 		if (r != NULL) {
@@ -2196,13 +2228,14 @@ static void peer_down(oscar_pool_t *pool, osc_peer_t *peer)
 	if (peer->asking) {
 		return; // the word on its way covers these too
 	}
-	osc_subpool_t *s = osc_subpool_find(pool, peer->addr);
-	if (s != NULL) {
+	int64_t sub_pid;
+	if (pool->hooks->sub_find(pool, peer->addr, &sub_pid)) {
 		if (osc_list_empty(&peer->held)) {
 			return;
 		}
 		// One of ours: its exit tells, now or when it comes.
-		int rv = osc_subpool_death(pool, peer->addr, s->pid, 0, why, sizeof(why), &pid);
+		int rv =
+		    pool->hooks->sub_death(pool, peer->addr, sub_pid, 0, why, sizeof(why), &pid);
 		if (rv == 1 && verdict_ask(pool, peer, NULL) == 0) {
 			return;
 		}
@@ -2303,7 +2336,7 @@ static void serve_exit(oscar_pool_t *pool, const osc_frame_t *f)
 	if (oscar_value_get_uint(oscar_value_at(v, 2), &up_at) != 0) {
 		up_at = 0;
 	}
-	rv = osc_subpool_death(pool, addr, pid, up_at, why, sizeof(why), &dead);
+	rv = pool->hooks->sub_death(pool, addr, pid, up_at, why, sizeof(why), &dead);
 	if (rv == 0) {
 		answer_death(pool, f->source, f->id, why, dead);
 	} else if (rv == 1) {

@@ -30,7 +30,10 @@ void osc_transport_close(oscar_pool_t *pool);
 
 // osc_remote_start sends a call (or tell, or batch) to a pool at another
 // address; like osc_call_start, on failure nothing is left and err says
-// why. On success *callp (NULL for tells) waits for the reply frame.
+// why. On success *callp (NULL for tells) waits for the reply frame; its
+// ops (cancel, detach, timeout) are the transport's. A request that comes
+// from another pool answers through the transport's reply ops
+// (osc_reply_ops_t, pool_int.h).
 int osc_remote_start(
     oscar_pool_t *pool, const osc_call_desc_t *d, osc_call_t **callp, oscar_error_t *err);
 
@@ -51,38 +54,6 @@ void osc_transport_peer_gone(
 #endif
     ;
 
-// osc_remote_detach forgets a finished remote call (osc_call_complete).
-void osc_remote_detach(osc_call_t *c);
-
-// osc_remote_cancel sends a cancel for a remote call.
-void osc_remote_cancel(osc_call_t *c);
-
-// osc_remote_reply sends the answer of a request that came from another
-// pool, then forgets its route.
-void osc_remote_reply(
-    osc_req_t *req, int code, const oscar_value_t *value, const oscar_error_t *err);
-
-// osc_route_take detaches req's route (for a batch answered item by item)
-// and returns it; answer it later with osc_route_answer.
-struct osc_route *osc_route_take(osc_req_t *req);
-
-// osc_route_answer sends the answer owed along route r, then frees it.
-void osc_route_answer(oscar_pool_t *pool, struct osc_route *r, int code, const oscar_value_t *value,
-    const oscar_error_t *err);
-
-// osc_remote_forget drops the route of a request that will never answer.
-void osc_remote_forget(osc_req_t *req);
-
-// osc_call_new and osc_call_link (call.c) make and register a call record;
-// the local and the remote paths share them.
-osc_call_t *osc_call_new(oscar_pool_t *pool, const char *uid, const char *method,
-    int64_t timeout_ms, oscar_reply_cb cb, void *arg, oscar_call_t *host);
-int         osc_call_reserve(oscar_pool_t *pool);
-void        osc_call_link(oscar_pool_t *pool, osc_call_t *c, osc_actor_t *owner, osc_req_t *parent);
-
-// osc_chain_build fills req's chain from parent's (actor.c/call.c).
-int osc_chain_build(osc_req_t *req, const osc_req_t *parent, oscar_error_t *err);
-
 // osc_transport_resume starts receiving again once the inbox has room,
 // after a full inbox paused it (loop thread, after each inbox slice).
 void osc_transport_resume(oscar_pool_t *pool);
@@ -90,10 +61,6 @@ void osc_transport_resume(oscar_pool_t *pool);
 // osc_transport_dispatch handles what NNG posted (a frame, a connection
 // event); when the pool is no longer running it only releases it.
 void osc_transport_dispatch(oscar_pool_t *pool, osc_post_t *p);
-
-// osc_remote_timeout fills err for a remote call that hit its deadline,
-// saying whether the peer was ever reached.
-void osc_remote_timeout(const osc_call_t *c, oscar_error_t *err);
 
 // osc_transport_stats fills the transport's counters in stats.
 void osc_transport_stats(oscar_pool_t *pool, oscar_pool_stats_t *stats);

@@ -15,9 +15,11 @@ layers=(
 	"error"                   # errors
 	"map"                     # containers (list.h is static inline)
 	"value canon codec wire auth stream" # values, their encoding, frames, the secret, the stream link
+	"inbox"                   # posts from other threads, the loop's wake-up
 	"call"                    # call records: the deadline heap, the done queue
 	"actor"                   # actors, mailboxes, requests
 	"transport"               # frames between pools
+	"start"                   # starting calls: local or remote
 	"pool"                    # the pool loop
 	"host"                    # the host-thread API
 	"subpool"                 # sub pools

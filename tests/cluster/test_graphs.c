@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "tests/cluster/support_procs.h"
+#include "tests/common/values.h"
 
 TestSuite(graphs, .init = procs_setup, .fini = procs_teardown, .timeout = 240);
 
@@ -17,13 +18,6 @@ typedef proc_node_t node_t;
 static node_t start(const char *name, const char *sup)
 {
 	return (procs_start_task_node(name, sup, 1));
-}
-
-static oscar_value_t *args1(oscar_value_t *a)
-{
-	oscar_value_t *v = oscar_value_new_array(1);
-	cr_assert_eq(oscar_value_array_push(v, a), 0);
-	return (v);
 }
 
 static oscar_value_t *fetch(oscar_pool_t *pool, const char *sup, const char *key)

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "oscar/oscar.h"
+#include "tests/common/values.h"
 
 // big.make([n]): a bin of n bytes, byte i being i * 7 mod 251.
 static int fn_make(oscar_task_ctx_t *ctx, const oscar_value_t *args, oscar_value_t **result)
@@ -134,13 +135,6 @@ static void teardown(void)
 }
 
 TestSuite(bigdata, .init = setup, .fini = teardown, .timeout = 300);
-
-static oscar_value_t *args1(oscar_value_t *a)
-{
-	oscar_value_t *v = oscar_value_new_array(1);
-	cr_assert_eq(oscar_value_array_push(v, a), 0);
-	return (v);
-}
 
 // The output of a task on worker 1, taken whole by a task on worker 2:
 // both succeed, the bytes arrive intact, and both workers are still

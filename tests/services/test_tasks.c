@@ -18,6 +18,7 @@
 #include "examples/task-functions/taskfns.h"
 #include "oscar/oscar.h"
 #include "services/services_int.h"
+#include "tests/common/values.h"
 
 // ---------------------------------------------------------------------------
 // The storage stand-in: objects in a map by "session/key".
@@ -296,20 +297,6 @@ TestSuite(tasks, .init = setup, .fini = teardown, .timeout = 120);
 
 // ---------------------------------------------------------------------------
 // Helpers
-
-static oscar_value_t *args1(oscar_value_t *a)
-{
-	oscar_value_t *v = oscar_value_new_array(1);
-	cr_assert_eq(oscar_value_array_push(v, a), 0);
-	return (v);
-}
-
-static oscar_value_t *args2(oscar_value_t *a, oscar_value_t *b)
-{
-	oscar_value_t *v = args1(a);
-	cr_assert_eq(oscar_value_array_push(v, b), 0);
-	return (v);
-}
 
 static void add(oscar_value_t *graph, const char *key, const char *fn, oscar_value_t *args,
     unsigned n_output, bool pure)

@@ -12,6 +12,7 @@
 
 #include "oscar/session.h"
 #include "tests/cluster/support_procs.h"
+#include "tests/common/values.h"
 
 TestSuite(session, .init = procs_setup, .fini = procs_teardown, .timeout = 240);
 
@@ -40,13 +41,6 @@ static oscar_session_t *cluster(node_t *sup)
 	oscar_session_t *s = NULL;
 	cr_assert_eq(oscar_session_open(&s, sup->addr, &cfg, &err), 0, "%s", err.message);
 	return (s);
-}
-
-static oscar_value_t *args1(oscar_value_t *a)
-{
-	oscar_value_t *v = oscar_value_new_array(1);
-	cr_assert_eq(oscar_value_array_push(v, a), 0);
-	return (v);
 }
 
 static int64_t int_of(const oscar_value_t *v)
