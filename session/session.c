@@ -38,6 +38,7 @@
 #include "oscar/session.h"
 #include "oscar/sessions.h"
 #include "services/strmap.h"
+#include "services/vbuild.h"
 
 // OSC_SLICE_MS is the longest single wait on a graph: between slices the
 // client looks at its local cluster and reports progress.
@@ -750,9 +751,12 @@ static int osc_make_key(oscar_session_t *s, const char *fn, const oscar_value_t 
 				break;
 			}
 		}
+		static const char digits[] = "0123456789abcdef";
 		for (size_t i = 0; i < sizeof(s->keyseed); i++) {
-			snprintf(hex + 2 * i, 3, "%02x", r[i]);
+			hex[2 * i]     = digits[r[i] >> 4];
+			hex[2 * i + 1] = digits[r[i] & 15];
 		}
+		hex[2 * sizeof(s->keyseed)] = '\0';
 	}
 	snprintf(key, size, "%s-%s", fn, hex);
 	return (0);
@@ -1023,14 +1027,22 @@ static int osc_submit_locked(oscar_session_t *s, oscar_object_t *const *objs, si
 			rv = OSCAR_ENOMEM;
 			break;
 		}
-		oscar_value_t *t =
-		    oscar_graph_task(v[i]->key, v[i]->fn, a, v[i]->n_output, v[i]->pure);
-		if (t != NULL && v[i]->mark == want &&
-		    oscar_value_map_set(t, "want", oscar_value_new_bool(true)) != 0) {
-			oscar_value_free(t);
-			t = NULL;
+		// A task as an array, [key, fn, args, n_output, pure, want]
+		// (docs/services/task.md): the map's six names cost as much again
+		// to build and to decode. Built in place in the graph.
+		oscar_value_t *t = osc_vb_push_array(graph, 6);
+		rv               = t != NULL ? 0 : OSCAR_ENOMEM;
+		rv               = rv != 0 ? rv : osc_vb_push_str(t, v[i]->key);
+		rv               = rv != 0 ? rv : osc_vb_push_str(t, v[i]->fn);
+		if (rv == 0) {
+			rv = a != NULL                         ? osc_vb_push_move(t, a)
+			     : osc_vb_push_array(t, 0) != NULL ? 0
+			                                       : OSCAR_ENOMEM;
 		}
-		rv = oscar_value_array_push(graph, t);
+		oscar_value_free(a); // nil once moved: its shell only
+		rv = rv != 0 ? rv : osc_vb_push_uint(t, v[i]->n_output != 0 ? v[i]->n_output : 1);
+		rv = rv != 0 ? rv : osc_vb_push_bool(t, v[i]->pure);
+		rv = rv != 0 ? rv : osc_vb_push_bool(t, v[i]->mark == want);
 		for (unsigned o = 0; rv == 0 && o < v[i]->n_output; o++, k++) {
 			keys[k] = kbuf + k * OSC_OBJKEY_MAX;
 			osc_output_key(v[i], o, keys[k], OSC_OBJKEY_MAX);
@@ -1732,12 +1744,9 @@ int oscar_future_map(oscar_session_t *s, const char *fn, oscar_value_t *items,
 	pthread_mutex_lock(&s->mu);
 	size_t made = 0;
 	for (; made < n && rv == 0; made++) {
+		// The items are the call's (consumed): each moves into its args.
 		oscar_value_t *args = oscar_value_new_array(1);
-		oscar_value_t *item = oscar_value_copy(oscar_value_at(items, made));
-		if (args == NULL || item == NULL || oscar_value_array_push(args, item) != 0) {
-			if (args == NULL) {
-				oscar_value_free(item);
-			}
+		if (args == NULL || osc_vb_push_move(args, &items->as.arr.items[made]) != 0) {
 			oscar_value_free(args);
 			rv = oscar_error_set(err, OSCAR_ENOMEM, "out of memory");
 			break;

@@ -48,6 +48,7 @@
 #include "services/strmap.h"
 #include "services/task/graph.h"
 #include "services/task/task_int.h"
+#include "services/vbuild.h"
 
 #define OSC_EXEC_CALL_TIMEOUT_MS 60000
 // A task may run for as long as it needs: the run call's deadline only
@@ -488,37 +489,45 @@ static void osc_exec_report(osc_exec_t *ex, const osc_xtask_t *t, const char *ki
 // osc_exec_report_values queues one report for t's session's manager:
 // [key, kind, sizes|nil, code, signal, message, values?], values (taken;
 // may be NULL) being the outputs of a finished task its manager wants
-// back.
+// back. The items after the last one that says something (sizes, a code,
+// a signal, a message, values) are left out: a started report is [key,
+// kind], a finished one [key, kind, sizes]. It is built in place in the
+// session's list (no value of its own per item).
 static void osc_exec_report_values(osc_exec_t *ex, const osc_xtask_t *t, const char *kind,
     oscar_value_t *sizes, int code, int sig, const char *message, oscar_value_t *values)
 {
-	oscar_value_t *item = oscar_value_new_array(values != NULL ? 7 : 6);
+	if (message != NULL && message[0] == '\0') {
+		message = NULL;
+	}
+	size_t         n    = values != NULL    ? 7
+	                      : message != NULL ? 6
+	                      : sig != 0        ? 5
+	                      : code != 0       ? 4
+	                      : sizes != NULL   ? 3
+	                                        : 2;
+	oscar_value_t *list = osc_exec_list(&ex->reports, t->session);
+	oscar_value_t *item = list != NULL ? osc_vb_push_array(list, n) : NULL;
 	int            rv   = item != NULL ? 0 : OSCAR_ENOMEM;
-	rv    = rv != 0 ? rv : oscar_value_array_push(item, oscar_value_new_str(t->key));
-	rv    = rv != 0 ? rv : oscar_value_array_push(item, oscar_value_new_str(kind));
-	rv    = rv != 0 ? rv
-	                : oscar_value_array_push(item, sizes != NULL ? sizes : oscar_value_new_nil());
-        sizes = NULL;
-	rv    = rv != 0 ? rv : oscar_value_array_push(item, oscar_value_new_int(code));
-	rv    = rv != 0 ? rv : oscar_value_array_push(item, oscar_value_new_int(sig));
-	rv    = rv != 0 ? rv
-	                : oscar_value_array_push(
-	                      item, oscar_value_new_str(message != NULL ? message : ""));
+	rv                  = rv != 0 ? rv : osc_vb_push_str(item, t->key);
+	rv                  = rv != 0 ? rv : osc_vb_push_str(item, kind);
+	// sizes and values are moved into the item (their emptied shells
+	// freed below) or, on a failure, freed whole.
+	if (rv == 0 && n > 2) {
+		rv = sizes != NULL ? osc_vb_push_move(item, sizes) : osc_vb_push_nil(item);
+	}
+	rv = rv != 0 || n <= 3 ? rv : osc_vb_push_int(item, code);
+	rv = rv != 0 || n <= 4 ? rv : osc_vb_push_int(item, sig);
+	if (rv == 0 && n > 5) {
+		rv = osc_vb_push_str(item, message != NULL ? message : "");
+	}
 	if (rv == 0 && values != NULL) {
-		rv = oscar_value_array_push(item, values); // consumed either way
-	} else {
-		oscar_value_free(values);
+		rv = osc_vb_push_move(item, values);
 	}
-	oscar_value_t *list = rv == 0 ? osc_exec_list(&ex->reports, t->session) : NULL;
-	if (rv == 0 && list == NULL) {
-		rv = OSCAR_ENOMEM;
+	oscar_value_free(sizes); // nil once moved: its shell only
+	oscar_value_free(values);
+	if (rv != 0 && item != NULL) {
+		osc_vb_pop(list); // not sent half made
 	}
-	if (rv == 0) {
-		rv   = oscar_value_array_push(list, item);
-		item = NULL;
-	}
-	oscar_value_free(item);
-	oscar_value_free(sizes);
 	if (rv != 0) {
 		oscar_log(OSCAR_LOG_ERROR, "task", "cannot report task %s: %s", t->key,
 		    oscar_strerror(rv));
@@ -1154,15 +1163,15 @@ static void osc_batch_send(osc_exec_t *ex, osc_xbatch_t *b)
 	int            rv   = msg != NULL && list != NULL ? 0 : OSCAR_ENOMEM;
 	for (size_t i = 0; rv == 0 && i < k; i++) {
 		osc_xtask_t   *t    = b->tasks[i];
-		oscar_value_t *item = oscar_value_new_array(4);
+		oscar_value_t *item = osc_vb_push_array(list, 4); // [key, fn, args, n_output]
 		oscar_value_t *a    = t->resolved != NULL ? t->resolved : oscar_value_copy(t->args);
 		t->resolved         = NULL;
-		rv = item != NULL ? oscar_value_array_push(item, oscar_value_new_str(t->key))
-		                  : OSCAR_ENOMEM;
-		rv = rv != 0 ? rv : oscar_value_array_push(item, oscar_value_new_str(t->fn));
-		rv = rv != 0 ? (oscar_value_free(a), rv) : oscar_value_array_push(item, a);
-		rv = rv != 0 ? rv : oscar_value_array_push(item, oscar_value_new_uint(t->n_output));
-		rv = rv != 0 ? (oscar_value_free(item), rv) : oscar_value_array_push(list, item);
+		rv                  = item != NULL && a != NULL ? 0 : OSCAR_ENOMEM;
+		rv                  = rv != 0 ? rv : osc_vb_push_str(item, t->key);
+		rv                  = rv != 0 ? rv : osc_vb_push_str(item, t->fn);
+		rv                  = rv != 0 ? rv : osc_vb_push_move(item, a);
+		oscar_value_free(a); // nil once moved: its shell only
+		rv = rv != 0 ? rv : osc_vb_push_uint(item, t->n_output);
 	}
 	rv = rv != 0 ? rv : oscar_value_map_set(msg, "session", oscar_value_new_str(t0->session));
 	rv = rv != 0 ? rv
@@ -1394,22 +1403,15 @@ static void osc_batch_results(osc_exec_t *ex, osc_xbatch_t *b, size_t from, osca
 		osc_keep_small(t, r);
 		int rv = store != NULL && items != NULL ? 0 : OSCAR_ENOMEM;
 		for (unsigned j = 0; rv == 0 && j < t->n_output; j++) {
+			// [name, value], the value moved out of the result.
 			char           name[OSCAR_TASK_KEY_MAX + 16];
-			oscar_value_t *item = oscar_value_new_array(2);
-			oscar_value_t *v    = osc_exec_steal(&r->as.arr.items[j]);
+			oscar_value_t *item = osc_vb_push_array(items, 2);
 			osc_out_name(t, j, name, sizeof(name));
-			rv = item != NULL && v != NULL ? 0 : OSCAR_ENOMEM;
-			rv = rv != 0 ? rv : oscar_value_array_push(item, oscar_value_new_str(name));
-			if (rv == 0) {
-				rv = oscar_value_array_push(item, v);
-				v  = NULL;
+			rv = item != NULL ? osc_vb_push_str(item, name) : OSCAR_ENOMEM;
+			rv = rv != 0 ? rv : osc_vb_push_move(item, &r->as.arr.items[j]);
+			if (rv != 0 && item != NULL) {
+				osc_vb_pop(items);
 			}
-			rv = rv != 0 ? rv : oscar_value_array_push(items, item);
-			if (rv == 0) {
-				item = NULL;
-			}
-			oscar_value_free(item);
-			oscar_value_free(v);
 		}
 		if (rv != 0) {
 			osc_exec_fail(ex, t, rv, 0, "task %s (%s): cannot store its outputs: %s",
@@ -1607,20 +1609,18 @@ static void osc_exec_stored(oscar_actor_t *self, oscar_result_t *res, void *arg)
 		oscar_value_t *locs  = osc_exec_list(&ex->locs, t->session);
 		int            rv    = sizes != NULL && locs != NULL ? 0 : OSCAR_ENOMEM;
 		for (unsigned j = 0; rv == 0 && j < t->n_output; j++, at++) {
+			// [name, address, size], for meta.
 			char           name[OSCAR_TASK_KEY_MAX + 16];
 			uint64_t       size = oscar_value_at_uint(res->value, at, 0);
-			oscar_value_t *loc  = oscar_value_new_array(3);
+			oscar_value_t *loc  = osc_vb_push_array(locs, 3);
 			osc_out_name(t, j, name, sizeof(name));
-			rv = loc != NULL ? oscar_value_array_push(loc, oscar_value_new_str(name))
-			                 : OSCAR_ENOMEM;
-			rv = rv != 0 ? rv
-			             : oscar_value_array_push(
-			                   loc, oscar_value_new_str(oscar_node_address(ex->node)));
-			rv = rv != 0 ? rv : oscar_value_array_push(loc, oscar_value_new_uint(size));
-			rv = rv != 0 ? (oscar_value_free(loc), rv)
-			             : oscar_value_array_push(locs, loc);
-			rv = rv != 0 ? rv
-			             : oscar_value_array_push(sizes, oscar_value_new_uint(size));
+			rv = loc != NULL ? osc_vb_push_str(loc, name) : OSCAR_ENOMEM;
+			rv = rv != 0 ? rv : osc_vb_push_str(loc, oscar_node_address(ex->node));
+			rv = rv != 0 ? rv : osc_vb_push_uint(loc, size);
+			rv = rv != 0 ? rv : osc_vb_push_uint(sizes, size);
+			if (rv != 0 && loc != NULL) {
+				osc_vb_pop(locs);
+			}
 		}
 		if (rv != 0) {
 			oscar_value_free(sizes);

@@ -35,6 +35,7 @@
 #include "services/strmap.h"
 #include "services/task/graph.h"
 #include "services/task/task_int.h"
+#include "services/vbuild.h"
 
 // How long a run message may take to be queued by an executor, and how
 // long one watch of the cluster waits for a change.
@@ -127,7 +128,7 @@ typedef struct osc_tmgr_run {
 	int         send_rv; // why the run message could not be sent, or 0
 	char        worker[OSCAR_ADDR_MAX];
 	size_t      n;
-	char       *keys[];
+	char       *keys[]; // n of them, then their bytes, in this block
 } osc_tmgr_run_t;
 
 // ---------------------------------------------------------------------------
@@ -210,47 +211,57 @@ static void osc_tmgr_ran(oscar_actor_t *self, oscar_result_t *res, void *arg);
 
 static void osc_tmgr_assign(void *arg, const char *worker, osc_tm_task_t *const *tasks, size_t n)
 {
-	osc_tmgr_t     *st   = arg;
-	oscar_value_t  *msg  = oscar_value_new_map(2);
-	oscar_value_t  *list = oscar_value_new_array(n);
-	osc_tmgr_run_t *run  = calloc(1, sizeof(*run) + n * sizeof(char *));
-	oscar_ref_t     ref;
-	int             rv = msg != NULL && list != NULL && run != NULL ? 0 : OSCAR_ENOMEM;
+	osc_tmgr_t    *st   = arg;
+	oscar_value_t *msg  = oscar_value_new_map(2);
+	oscar_value_t *list = oscar_value_new_array(n);
+	oscar_ref_t    ref;
+	// The run record keeps the keys, in one block after their pointers.
+	size_t bytes = 0;
+	for (size_t i = 0; i < n; i++) {
+		bytes += strlen(osc_tm_task_key(tasks[i])) + 1;
+	}
+	osc_tmgr_run_t *run = calloc(1, sizeof(*run) + n * sizeof(char *) + bytes);
+	int             rv  = msg != NULL && list != NULL && run != NULL ? 0 : OSCAR_ENOMEM;
 	if (run != NULL) {
 		run->mgr = st;
 		snprintf(run->worker, sizeof(run->worker), "%s", worker);
 	}
+	char *at = run != NULL ? (char *) &run->keys[n] : NULL;
+	// Each task is [key, fn, args, n_output, after?, want?], built in place.
 	for (size_t i = 0; rv == 0 && i < n; i++) {
-		oscar_value_t       *item  = oscar_value_new_array(6);
+		const char          *key   = osc_tm_task_key(tasks[i]);
 		const oscar_value_t *args  = osc_tm_task_args(tasks[i]);
 		const char          *after = osc_tm_task_after(tasks[i]);
 		bool                 want  = osc_tm_task_want(tasks[i]);
-		run->keys[i]               = strdup(osc_tm_task_key(tasks[i]));
-		run->n                     = i + 1;
-		if (item == NULL || run->keys[i] == NULL) {
-			oscar_value_free(item);
+		size_t               klen  = strlen(key);
+		oscar_value_t       *item  = osc_vb_push_array(list, after != NULL || want ? 6 : 4);
+		memcpy(at, key, klen + 1);
+		run->keys[i] = at;
+		run->n       = i + 1;
+		at += klen + 1;
+		if (item == NULL) {
 			rv = OSCAR_ENOMEM;
 			break;
 		}
-		rv = oscar_value_array_push(item, oscar_value_new_str(osc_tm_task_key(tasks[i])));
-		rv = rv != 0 ? rv
-		             : oscar_value_array_push(
-		                   item, oscar_value_new_str(osc_tm_task_fn(tasks[i])));
-		rv = rv != 0
-		         ? rv
-		         : oscar_value_array_push(item,
-		               args != NULL ? oscar_value_copy(args) : oscar_value_new_array(0));
-		rv = rv != 0 ? rv
-		             : oscar_value_array_push(
-		                   item, oscar_value_new_uint(osc_tm_task_n_output(tasks[i])));
+		rv = osc_vb_push_strn(item, key, klen);
+		rv = rv != 0 ? rv : osc_vb_push_str(item, osc_tm_task_fn(tasks[i]));
+		if (rv == 0) {
+			oscar_value_t *c =
+			    args != NULL ? oscar_value_copy(args) : oscar_value_new_array(0);
+			rv = c != NULL ? osc_vb_push_move(item, c) : OSCAR_ENOMEM;
+			if (c != NULL && rv != 0) {
+				oscar_value_free(c);
+			} else {
+				free(c); // the shell: its contents moved
+			}
+		}
+		rv = rv != 0 ? rv : osc_vb_push_uint(item, osc_tm_task_n_output(tasks[i]));
 		if (rv == 0 && (after != NULL || want)) {
-			rv = oscar_value_array_push(item,
-			    after != NULL ? oscar_value_new_str(after) : oscar_value_new_nil());
+			rv = after != NULL ? osc_vb_push_str(item, after) : osc_vb_push_nil(item);
 		}
 		if (rv == 0 && want) {
-			rv = oscar_value_array_push(item, oscar_value_new_bool(true));
+			rv = osc_vb_push_bool(item, true);
 		}
-		rv = rv != 0 ? (oscar_value_free(item), rv) : oscar_value_array_push(list, item);
 	}
 	rv = rv != 0 ? rv : oscar_value_map_set(msg, "session", oscar_value_new_str(st->session));
 	if (rv == 0) {
@@ -274,9 +285,6 @@ static void osc_tmgr_assign(void *arg, const char *worker, osc_tm_task_t *const 
 	if (run != NULL) {
 		run->send_rv = rv;
 		if (oscar_actor_after(st->self, 0, osc_tmgr_ran, run, NULL) != 0) {
-			for (size_t i = 0; i < run->n; i++) {
-				free(run->keys[i]);
-			}
 			free(run);
 		}
 	}
@@ -363,10 +371,7 @@ static void osc_tmgr_ran(oscar_actor_t *self, oscar_result_t *res, void *arg)
 		}
 		free(r);
 	}
-	for (size_t i = 0; i < run->n; i++) {
-		free(run->keys[i]);
-	}
-	free(run);
+	free(run); // the keys are in its block
 }
 
 // ---------------------------------------------------------------------------
@@ -657,7 +662,7 @@ static int osc_tmgr_output(void *arg, const char *key, unsigned n_output, const 
     const oscar_value_t *values, uint64_t bytes)
 {
 	osc_tmgr_outs_t *o    = arg;
-	oscar_value_t   *item = oscar_value_new_array(3);
+	oscar_value_t   *item = osc_vb_push_array(o->list, 3);
 	(void) n_output;
 	if (values != NULL && bytes > o->inline_left) {
 		values = NULL; // the answer is full: by where it is
@@ -665,15 +670,20 @@ static int osc_tmgr_output(void *arg, const char *key, unsigned n_output, const 
 	if (values != NULL) {
 		o->inline_left -= bytes;
 	}
-	if (item == NULL || oscar_value_array_push(item, oscar_value_new_str(key)) != 0 ||
-	    oscar_value_array_push(
-	        item, worker != NULL ? oscar_value_new_str(worker) : oscar_value_new_nil()) != 0 ||
-	    oscar_value_array_push(
-	        item, values != NULL ? oscar_value_copy(values) : oscar_value_new_nil()) != 0) {
-		oscar_value_free(item);
+	if (item == NULL || osc_vb_push_str(item, key) != 0 ||
+	    (worker != NULL ? osc_vb_push_str(item, worker) : osc_vb_push_nil(item)) != 0) {
 		return (OSCAR_ENOMEM);
 	}
-	return (oscar_value_array_push(o->list, item));
+	if (values != NULL) {
+		oscar_value_t *c = oscar_value_copy(values);
+		if (c == NULL || osc_vb_push_move(item, c) != 0) {
+			oscar_value_free(c);
+			return (OSCAR_ENOMEM);
+		}
+		free(c); // the shell: its contents moved
+		return (0);
+	}
+	return (osc_vb_push_nil(item));
 }
 
 // osc_tmgr_end_value renders the end of g for w: its info map, with
@@ -865,6 +875,18 @@ static void osc_tmgr_sub_free(osc_tmgr_sub_t *sub)
 	free(sub);
 }
 
+// osc_tmgr_flag reads a task's bool: item i of an array task, or the
+// entry name of a map; false when absent or not a bool.
+static bool osc_tmgr_flag(const oscar_value_t *t, bool arr, size_t i, const char *name)
+{
+	bool b = false;
+	if (arr) {
+		oscar_value_get_bool(oscar_value_at(t, i), &b);
+		return (b);
+	}
+	return (oscar_value_map_bool(t, name, false));
+}
+
 // osc_tmgr_parse turns the graph's task maps into specs, borrowing their
 // strings from graph (which must outlive the specs) and copying args.
 static int osc_tmgr_parse(
@@ -886,14 +908,19 @@ static int osc_tmgr_parse(
 		const oscar_value_t *t = oscar_value_at(graph, i);
 		osc_tm_spec_t       *s = &sub->specs[i];
 		sub->n                 = i + 1;
-		if (t == NULL || t->type != OSCAR_MAP) {
-			return (oscar_error_set(
-			    err, OSCAR_EINVAL, "task #%zu of the graph is not a map", i));
+		// A task map, or the same as an array (the client's, cheaper to
+		// build and to decode): [key, fn, args, n_output, pure, want],
+		// the items after fn optional.
+		bool arr = t != NULL && t->type == OSCAR_ARRAY;
+		if (t == NULL || (t->type != OSCAR_MAP && !arr)) {
+			return (oscar_error_set(err, OSCAR_EINVAL,
+			    "task #%zu of the graph is neither a map nor an array", i));
 		}
-		s->key                     = oscar_value_map_str(t, "key");
-		s->fn                      = oscar_value_map_str(t, "fn");
-		const oscar_value_t *nout  = oscar_value_map_get(t, "n_output");
-		uint64_t             n_out = 1;
+		s->key = arr ? oscar_value_at_str(t, 0) : oscar_value_map_str(t, "key");
+		s->fn  = arr ? oscar_value_at_str(t, 1) : oscar_value_map_str(t, "fn");
+		const oscar_value_t *nout =
+		    arr ? oscar_value_at(t, 3) : oscar_value_map_get(t, "n_output");
+		uint64_t n_out = 1;
 		if (s->key == NULL || s->fn == NULL) {
 			return (oscar_error_set(err, OSCAR_EINVAL,
 			    "task #%zu of the graph%s%s: a key and a fn (strs) are needed", i,
@@ -904,10 +931,11 @@ static int osc_tmgr_parse(
 			return (oscar_error_set(err, OSCAR_EINVAL,
 			    "task %s: n_output must be 1 to %d", s->key, OSCAR_TASK_OUTPUT_MAX));
 		}
-		s->n_output               = (unsigned) n_out;
-		s->pure                   = oscar_value_map_bool(t, "pure", false);
-		s->want                   = oscar_value_map_bool(t, "want", false);
-		const oscar_value_t *args = oscar_value_map_get(t, "args");
+		s->n_output = (unsigned) n_out;
+		s->pure     = osc_tmgr_flag(t, arr, 4, "pure");
+		s->want     = osc_tmgr_flag(t, arr, 5, "want");
+		const oscar_value_t *args =
+		    arr ? oscar_value_at(t, 2) : oscar_value_map_get(t, "args");
 		if (args != NULL && args->type != OSCAR_NIL &&
 		    (s->args = oscar_value_copy(args)) == NULL) {
 			return (oscar_error_set(err, OSCAR_ENOMEM, "out of memory"));

@@ -763,12 +763,48 @@ Test(tasks, bad_graphs_are_refused_naming_the_task)
 	add(g, "two", "inc", args1(oscar_value_new_ref_output("one", 3)), 1, false);
 	assert_refused(g, OSCAR_EINVAL, "two");
 
+	// The array form of a task ([key, fn, args, n_output, pure, want]) is
+	// checked as a map is: no fn, and a task that is neither.
+	g                   = oscar_value_new_array(1);
+	oscar_value_t *bare = oscar_value_new_array(1);
+	oscar_value_array_push(bare, oscar_value_new_str("fnless"));
+	oscar_value_array_push(g, bare);
+	assert_refused(g, OSCAR_EINVAL, "fnless");
+
+	g = oscar_value_new_array(1);
+	oscar_value_array_push(g, oscar_value_new_int(7));
+	assert_refused(g, OSCAR_EINVAL, "neither a map nor an array");
+
 	// Nothing ran: the session has no graph.
 	oscar_value_t *ids;
 	oscar_error_t  err;
 	cr_assert_eq(oscar_graph_list(client, sup_addr, S, 5000, &ids, &err), 0, "%s", err.message);
 	cr_assert_eq(oscar_value_len(ids), 0);
 	oscar_value_free(ids);
+}
+
+// A graph of tasks in the array form runs as one of maps: n_output and
+// the args taken from their places, the items after them optional.
+Test(tasks, tasks_as_arrays_run)
+{
+	oscar_value_t *g = oscar_value_new_array(2);
+	oscar_value_t *a = oscar_value_new_array(3);
+	oscar_value_array_push(a, oscar_value_new_str("arr-a"));
+	oscar_value_array_push(a, oscar_value_new_str("inc"));
+	oscar_value_array_push(a, args1(oscar_value_new_int(40)));
+	oscar_value_array_push(g, a);
+	oscar_value_t *b = oscar_value_new_array(6);
+	oscar_value_array_push(b, oscar_value_new_str("arr-b"));
+	oscar_value_array_push(b, oscar_value_new_str("inc"));
+	oscar_value_array_push(b, args1(oscar_value_new_ref("arr-a")));
+	oscar_value_array_push(b, oscar_value_new_uint(1));
+	oscar_value_array_push(b, oscar_value_new_bool(false));
+	oscar_value_array_push(b, oscar_value_new_bool(false));
+	oscar_value_array_push(g, b);
+	oscar_value_t *info = run(g);
+	assert_status(info, "done");
+	oscar_value_free(info);
+	cr_assert_eq(fetch_int("arr-b"), 42);
 }
 
 // ---------------------------------------------------------------------------
