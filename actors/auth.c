@@ -101,32 +101,33 @@ void osc_auth_fini(osc_auth_t *a)
 	a->secret = NULL;
 }
 
-int osc_auth_seal(osc_auth_t *a, nng_msg *m)
+void osc_auth_seal_buf(osc_auth_t *a, unsigned char *buf, size_t len)
 {
-	unsigned char      t[OSC_AUTH_TRAILER - OSC_AUTH_TAG]; // the nonce
-	unsigned char      tag[OSC_AUTH_TAG];
+	unsigned char     *t = buf + len; // the nonce
 	unsigned long long tag_len;
 	put64(t, a->sender);
 	put64(t + 8, ++a->seq);
 	put64(t + 16, (uint64_t) osc_auth_now_ms());
-	if (nng_msg_append(m, t, sizeof(t)) != 0) {
-		return (OSCAR_ENOMEM);
-	}
 	unsigned char none[1] = { 0 }; // nothing is encrypted
-	crypto_aead_xchacha20poly1305_ietf_encrypt_detached(
-	    none, tag, &tag_len, none, 0, nng_msg_body(m), nng_msg_len(m), NULL, t, a->key);
-	if (nng_msg_append(m, tag, sizeof(tag)) != 0) {
-		nng_msg_chop(m, sizeof(t));
+	crypto_aead_xchacha20poly1305_ietf_encrypt_detached(none,
+	    t + OSC_AUTH_TRAILER - OSC_AUTH_TAG, &tag_len, none, 0, buf,
+	    len + OSC_AUTH_TRAILER - OSC_AUTH_TAG, NULL, t, a->key);
+}
+
+int osc_auth_seal(osc_auth_t *a, nng_msg *m)
+{
+	size_t len = nng_msg_len(m);
+	if (nng_msg_realloc(m, len + OSC_AUTH_TRAILER) != 0) {
 		return (OSCAR_ENOMEM);
 	}
+	osc_auth_seal_buf(a, nng_msg_body(m), len);
 	return (0);
 }
 
-bool osc_auth_check(
-    const osc_auth_t *a, nng_msg *m, uint64_t *sender, uint64_t *seq, int64_t *sent_ms)
+bool osc_auth_check_buf(const osc_auth_t *a, const unsigned char *body, size_t *lenp,
+    uint64_t *sender, uint64_t *seq, int64_t *sent_ms)
 {
-	size_t               len  = nng_msg_len(m);
-	const unsigned char *body = nng_msg_body(m);
+	size_t len = *lenp;
 	if (len < OSC_AUTH_TRAILER) {
 		return (false);
 	}
@@ -141,6 +142,17 @@ bool osc_auth_check(
 	*sender  = get64(t);
 	*seq     = get64(t + 8);
 	*sent_ms = (int64_t) get64(t + 16);
+	*lenp    = len - OSC_AUTH_TRAILER;
+	return (true);
+}
+
+bool osc_auth_check(
+    const osc_auth_t *a, nng_msg *m, uint64_t *sender, uint64_t *seq, int64_t *sent_ms)
+{
+	size_t len = nng_msg_len(m);
+	if (!osc_auth_check_buf(a, nng_msg_body(m), &len, sender, seq, sent_ms)) {
+		return (false);
+	}
 	nng_msg_chop(m, OSC_AUTH_TRAILER);
 	return (true);
 }

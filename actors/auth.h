@@ -53,12 +53,21 @@ void osc_auth_fini(osc_auth_t *a);
 // osc_auth_seal appends the trailer to m (loop thread). 0 or OSCAR_ENOMEM.
 int osc_auth_seal(osc_auth_t *a, nng_msg *m);
 
+// osc_auth_seal_buf writes the trailer of buf[0..len) right after it:
+// buf must have room for OSC_AUTH_TRAILER more bytes (loop thread).
+void osc_auth_seal_buf(osc_auth_t *a, unsigned char *buf, size_t len);
+
 // osc_auth_check verifies m's tag and removes its trailer, giving the
 // sender, sequence number and sending time; false when m is too short or
 // its tag is wrong (m is then unchanged). Any thread: it only reads the
 // key.
 bool osc_auth_check(
     const osc_auth_t *a, nng_msg *m, uint64_t *sender, uint64_t *seq, int64_t *sent_ms);
+
+// osc_auth_check_buf is osc_auth_check for body[0..*lenp): on success
+// *lenp loses the trailer's length.
+bool osc_auth_check_buf(const osc_auth_t *a, const unsigned char *body, size_t *lenp,
+    uint64_t *sender, uint64_t *seq, int64_t *sent_ms);
 
 // osc_auth_fresh tells whether a checked message (sender, seq, sent_ms)
 // is new: within the clock skew of now_ms and never seen before from

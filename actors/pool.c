@@ -18,6 +18,7 @@
 // arrives after the loop has ended is failed by oscar_pool_free itself.
 #include <stdarg.h>
 #include <stdio.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -94,12 +95,13 @@ static void pool_run(oscar_pool_t *pool)
 		}
 	}
 	pool->in_run = false;
-	// A transport that stopped receiving on a full inbox starts again.
-	osc_transport_resume(pool);
 	if (more && pool->state != OSC_POOL_CLOSED) {
 		// More work is likely waiting: come back right after polling.
 		uv_idle_start(&pool->idle, pool_idle_cb);
 	}
+	// A transport that stopped receiving (a full inbox, or work left
+	// for the next turn) starts again once the pool has caught up.
+	osc_transport_resume(pool);
 }
 
 static void pool_idle_cb(uv_idle_t *h)
@@ -177,6 +179,14 @@ static void pool_wake_cb(uv_async_t *h)
 static void pool_thread(void *arg)
 {
 	oscar_pool_t *pool = arg;
+	sigset_t      pipe;
+	// A write to a connection its peer closed fails with EPIPE instead
+	// of killing the process: the stream link writes with libuv, which
+	// does not ask the kernel to spare the signal. Blocked for this
+	// thread only; the processes it spawns start with a clean mask.
+	sigemptyset(&pipe);
+	sigaddset(&pipe, SIGPIPE);
+	pthread_sigmask(SIG_BLOCK, &pipe, NULL);
 	// Sub pools start from this thread, before the loop runs; open waits
 	// until they are ready.
 	if (pool->hooks->subs_start(pool, &pool->start_err) != OSC_SUBS_WAIT) {
@@ -348,6 +358,7 @@ int osc_pool_open_home(oscar_pool_t **poolp, const oscar_pool_config_t *cfg, con
 	pool->wake.data  = pool;
 	pool->timer.data = pool;
 	pool->idle.data  = pool;
+	pool->run        = pool_run;
 	char why[OSCAR_ERRMSG_MAX];
 	why[0] = '\0';
 	if ((rv = osc_transport_open(pool, why, sizeof(why))) != 0) {

@@ -136,7 +136,10 @@ struct oscar_pool {
 	uv_timer_t  timer;    // the deadline timer, armed by call.c
 	uv_timer_cb timer_cb; // what it runs (pool.c)
 	uv_idle_t   idle;
-	uv_sem_t    started;
+	// run does the pool's queued work (pool.c): the transport calls it
+	// after serving frames received on the loop.
+	void (*run)(oscar_pool_t *pool);
+	uv_sem_t started;
 
 	// Cross-thread.
 	osc_inbox_t   inbox;

@@ -1,19 +1,27 @@
-// The transport: calls, tells and replies between pools, as frames over NNG.
+// The transport: calls, tells and replies between pools, as frames.
 //
-// Design note. A pool whose address is an NNG URL listens on it with a
-// pull socket. To reach another pool it opens one push socket dialed to
-// that pool's address (an osc_peer) and sends every frame for that pool
-// through it, so there is one connection per peer pool whatever the number
-// of calls or actors. Answers come back the same way: the answering pool
-// sends a result frame to the address in the call's source field, over its
-// own connection to the caller.
+// Design note. A pool whose address is a transport URL listens on it. To
+// reach another pool it opens one connection dialed to that pool's
+// address (an osc_peer) and sends every frame for that pool through it,
+// so there is one connection per peer pool whatever the number of calls
+// or actors. Answers come back the same way: the answering pool sends a
+// result frame to the address in the call's source field, over its own
+// connection to the caller.
 //
-// Threads. NNG runs its callbacks on its own threads; they touch nothing
-// but the pool's inbox. A received frame, or a connection coming up or
-// going down on a peer socket, becomes an osc_netpost_t posted to the
-// inbox, and the pool's loop does the rest. Frames are sent from the loop
-// with nng_sendmsg(NNG_FLAG_NONBLOCK): the push socket's send buffer is
-// the bounded queue, and a full one is OSCAR_EMBOXFULL.
+// Links. What carries a peer's bytes is behind osc_link_ops_t: the
+// stream link (actors/stream.c) for tcp:// and ipc://, NNG's push and
+// pull sockets for tls+tcp://, inproc:// and abstract://. Everything else
+// here (frames, routes, peers, death reports, the secret) is the same for
+// both.
+//
+// Threads. The stream link does its I/O on the pool's loop: a received
+// message is checked and its frames served in the link's read callback,
+// and a check handle (runner_cb) runs the pool once the turn's reads are
+// done. NNG runs its callbacks on its own threads; they touch nothing but
+// the pool's inbox. A received frame, or a connection coming up or going
+// down on a peer socket, becomes an osc_netpost_t posted to the inbox,
+// and the pool's loop does the rest. Frames are sent from the loop: each
+// link's queue is bounded, and a full one is OSCAR_EMBOXFULL.
 //
 // Failure. When the last connection to a peer goes down, every call
 // pending on that peer fails with OSCAR_EPEERGONE. A peer that was never
@@ -53,6 +61,7 @@
 #include <nng/supplemental/tls/tls.h>
 
 #include "actors/auth.h"
+#include "actors/stream.h"
 #include "actors/transport.h"
 #include "actors/wire.h"
 
@@ -73,6 +82,10 @@
 // The redial delay of a connection that is dropped once lost (see
 // peer_slow_redial).
 #define OSC_RETIRED_REDIAL_MS 600000
+// The stream link: bytes queued per connection, and the least bound on
+// accepted connections (4 * max_peers otherwise).
+#define OSC_LINK_SENDBUF   ((size_t) 256 << 20)
+#define OSC_LINK_CONNS_MIN 1024
 
 typedef enum osc_net_kind {
 	OSC_NET_FRAME,
@@ -94,15 +107,39 @@ typedef struct osc_netpost {
 	uint64_t at;  // OSC_NET_UP: uv_hrtime() when it came up
 } osc_netpost_t;
 
+// osc_link_ops_t is what carries a peer's messages: NNG's push socket
+// (tls+tcp://, inproc://, abstract://) or the stream link on the pool's
+// loop (tcp://, ipc://). The protocol above (frames, routes, peers, death
+// reports, the secret) does not care which.
+typedef struct osc_link_ops {
+	// dial opens peer p's connection to p->addr; it comes up later.
+	int (*dial)(oscar_pool_t *pool, osc_peer_t *p, oscar_error_t *err);
+	// send sends bufs[0..n) (total bytes) as one message, sealed when
+	// the pool has a secret; target and method name it in err.
+	int (*send)(oscar_pool_t *pool, osc_peer_t *p, const uv_buf_t *bufs, unsigned n,
+	    size_t total, const char *target, const char *method, oscar_error_t *err);
+	// close closes p's connection, dropping what it still had to send.
+	void (*close)(osc_peer_t *p);
+	// slow_redial makes p wait long before dialing again after a loss.
+	void (*slow_redial)(osc_peer_t *p);
+	// pieces: a message larger than OSC_WIRE_PIECE_MAX travels in pieces.
+	bool pieces;
+} osc_link_ops_t;
+
+static const osc_link_ops_t nng_link_ops;
+static const osc_link_ops_t stream_link_ops;
+
 struct osc_peer {
-	osc_peer_t   *next;
-	oscar_pool_t *pool;
-	char          addr[OSCAR_ADDR_MAX];
-	nng_socket    sock;
-	nng_dialer    dialer;
-	int           pipes;   // connections up now
-	bool          reached; // ever connected
-	int64_t       used_ms; // loop time of its last use (peer_get)
+	osc_peer_t           *next;
+	oscar_pool_t         *pool;
+	char                  addr[OSCAR_ADDR_MAX];
+	const osc_link_ops_t *ops;
+	nng_socket            sock;    // NNG
+	nng_dialer            dialer;  // NNG
+	osc_stream_conn_t    *conn;    // the stream link
+	int                   pipes;   // connections up now
+	bool                  reached; // ever connected
+	int64_t               used_ms; // loop time of its last use (peer_get)
 	// Small frames wait here until the end of the loop turn, and go as
 	// one NNG message (peer_flush); batch_ids names the calls among
 	// them, so that a failed send fails them.
@@ -153,7 +190,11 @@ typedef struct osc_route {
 } osc_route_t;
 
 struct osc_transport {
-	nng_socket      in;
+	nng_socket      in; // when listening with NNG (nng_in)
+	bool            nng_in;
+	osc_stream_t   *link; // tcp:// and ipc://, listening or dialing
+	bool            link_paused;
+	uv_check_t      runner; // runs the pool after frames came on the link
 	nng_listener    listener;
 	nng_aio        *rx;
 	osc_peer_t     *peers;
@@ -183,6 +224,15 @@ struct osc_transport {
 	osc_auth_t    auth;
 	atomic_ullong rejected; // messages dropped: no proof, or a replay
 };
+
+// buf_of names n bytes at p for a link's send (uv_buf_init takes an int).
+static uv_buf_t buf_of(const void *p, size_t n)
+{
+	uv_buf_t b;
+	b.base = (char *) p;
+	b.len  = n;
+	return (b);
+}
 
 static int nng_err(int rv)
 {
@@ -303,8 +353,14 @@ static void rx_cb(void *arg)
 void osc_transport_resume(oscar_pool_t *pool)
 {
 	osc_transport_t *t = pool->transport;
+	if (t != NULL && t->link_paused && pool->state == OSC_POOL_RUNNING &&
+	    !uv_is_active((uv_handle_t *) &pool->idle)) {
+		t->link_paused = false;
+		osc_stream_pause(t->link, false);
+	}
 	// Seq-cst: pairs with the store in rx_cb.
-	if (t == NULL || !atomic_load(&t->rx_paused) || pool->state != OSC_POOL_RUNNING) {
+	if (t == NULL || !t->nng_in || !atomic_load(&t->rx_paused) ||
+	    pool->state != OSC_POOL_RUNNING) {
 		return;
 	}
 	// Relaxed: the count only bounds memory.
@@ -489,6 +545,7 @@ static bool listens_beyond_loopback(const char *addr)
 
 static void sweep_cb(uv_timer_t *h);
 static void assembly_drop(osc_transport_t *t, osc_assembly_t *a);
+static int  link_open(oscar_pool_t *pool, osc_transport_t *t, char *msg, size_t size);
 
 // warn_open says on stderr, at start, that a pool open to the network
 // trusts whoever reaches it.
@@ -536,6 +593,22 @@ int osc_transport_open(oscar_pool_t *pool, char *msg, size_t size)
 		pool->cfg.secret = t->auth.secret;
 	}
 	warn_open(pool);
+	if (osc_stream_handles(pool->address)) {
+		int port = 0;
+		if ((rv = link_open(pool, t, msg, size)) != 0 ||
+		    (rv = osc_stream_listen(t->link, pool->address, &port, msg, size)) != 0) {
+			if (t->link != NULL) {
+				osc_stream_close(t->link); // freed by the loop's last run
+			}
+			osc_auth_fini(&t->auth);
+			free(t);
+			return (rv);
+		}
+		if (strncmp(pool->address, "tcp", 3) == 0) {
+			fix_tcp_address(pool, port);
+		}
+		goto started;
+	}
 	if ((rv = nng_pull0_open(&t->in)) != 0) {
 		snprintf(msg, size, "cannot open a socket: %s", nng_strerror(rv));
 		osc_auth_fini(&t->auth);
@@ -577,9 +650,13 @@ int osc_transport_open(oscar_pool_t *pool, char *msg, size_t size)
 	    nng_listener_get_int(t->listener, NNG_OPT_TCP_BOUND_PORT, &port) == 0) {
 		fix_tcp_address(pool, port);
 	}
+	t->nng_in = true;
+started:
 	atomic_init(&t->rx_paused, false);
 	uv_prepare_init(&pool->loop, &t->flusher);
 	t->flusher.data = pool;
+	uv_check_init(&pool->loop, &t->runner);
+	t->runner.data = pool;
 	uv_timer_init(&pool->loop, &t->sweeper);
 	t->sweeper.data = pool;
 	int64_t every   = pool->cfg.peer_connect_ms < pool->cfg.peer_idle_ms
@@ -588,7 +665,9 @@ int osc_transport_open(oscar_pool_t *pool, char *msg, size_t size)
 	every           = every / 2 < 10 ? 10 : every / 2 > 1000 ? 1000 : every / 2;
 	uv_timer_start(&t->sweeper, sweep_cb, (uint64_t) every, (uint64_t) every);
 	pool->transport = t;
-	nng_recv_aio(t->in, t->rx);
+	if (t->nng_in) {
+		nng_recv_aio(t->in, t->rx);
+	}
 	return (0);
 }
 
@@ -630,7 +709,7 @@ static void peer_close(osc_transport_t *t, osc_peer_t *p)
 			}
 		}
 	}
-	nng_close(p->sock);
+	p->ops->close(p);
 	t->npeers--;
 	peer_release(p);
 }
@@ -640,7 +719,7 @@ static void peer_shut(osc_peer_t *p)
 {
 	if (p->open) {
 		p->open = false;
-		nng_close(p->sock);
+		p->ops->close(p);
 	}
 }
 
@@ -689,6 +768,9 @@ static void sweep_cb(uv_timer_t *h)
 		}
 	}
 	// A large message that stopped arriving gives its memory back.
+	if (t->link != NULL) {
+		osc_stream_sweep(t->link, (uint64_t) pool->cfg.peer_idle_ms);
+	}
 	for (size_t i = 0; i < t->assemblies.cap; i++) {
 		osc_assembly_t *a = osc_map_at(&t->assemblies, i);
 		if (a != NULL && now - a->last_ms >= pool->cfg.peer_idle_ms) {
@@ -716,18 +798,23 @@ void osc_transport_close(oscar_pool_t *pool)
 	// does not close it while a peer keeps sending. Closing the sockets
 	// ends the connection callbacks; whatever they still post is refused,
 	// since the pool is closing.
-	nng_aio_stop(t->rx);
-	nng_close(t->in);
-	nng_aio_free(t->rx);
+	if (t->nng_in) {
+		nng_aio_stop(t->rx);
+		nng_close(t->in);
+		nng_aio_free(t->rx);
+	}
 	osc_peer_t *p;
 	for (p = t->peers; p != NULL; p = p->next) {
 		oscar_error_t err;
 		(void) peer_flush(pool, p, &err); // answers already owed
 	}
 	t->dirty = NULL;
+	if (t->link != NULL) {
+		osc_stream_flush(t->link); // the answers above
+	}
 	while ((p = t->peers) != NULL) {
 		t->peers = p->next;
-		nng_close(p->sock);
+		p->ops->close(p);
 		peer_release(p);
 	}
 	while ((p = t->retired) != NULL) {
@@ -765,14 +852,20 @@ void osc_transport_close(oscar_pool_t *pool)
 		nng_tls_config_free(t->tls_client);
 	}
 	osc_auth_fini(&t->auth);
+	if (t->link != NULL) {
+		// Never waits: its memory goes with its handles' close callbacks.
+		osc_stream_close(t->link);
+	}
 	pool->transport = NULL;
 	// The loop still links the handles until their close callbacks have
 	// run, so the memory goes only then (transport_closed_cb).
-	t->handles      = 2;
+	t->handles      = 3;
 	t->flusher.data = t;
 	t->sweeper.data = t;
+	t->runner.data  = t;
 	uv_close((uv_handle_t *) &t->flusher, transport_closed_cb);
 	uv_close((uv_handle_t *) &t->sweeper, transport_closed_cb);
+	uv_close((uv_handle_t *) &t->runner, transport_closed_cb);
 }
 
 // ---------------------------------------------------------------------------
@@ -845,7 +938,6 @@ static osc_peer_t *peer_get(oscar_pool_t *pool, const char *addr, oscar_error_t 
 {
 	osc_transport_t *t   = pool->transport;
 	int64_t          now = (int64_t) uv_now(&pool->loop);
-	int              rv;
 	for (osc_peer_t *p = t->peers; p != NULL; p = p->next) {
 		if (strcmp(p->addr, addr) == 0) {
 			p->used_ms = now;
@@ -862,45 +954,8 @@ static osc_peer_t *peer_get(oscar_pool_t *pool, const char *addr, oscar_error_t 
 	}
 	p->pool = pool;
 	snprintf(p->addr, sizeof(p->addr), "%s", addr);
-	if ((rv = nng_push0_open(&p->sock)) != 0) {
-		osc_error_set(err, pool, nng_err(rv), "", "", "cannot open a socket to %s: %s",
-		    addr, nng_strerror(rv));
-		free(p);
-		return (NULL);
-	}
-	nng_socket_set_int(p->sock, NNG_OPT_SENDBUF, OSC_PEER_SENDBUF);
-	nng_pipe_notify(p->sock, NNG_PIPE_EV_ADD_POST, pipe_cb, pool);
-	nng_pipe_notify(p->sock, NNG_PIPE_EV_REM_POST, pipe_cb, pool);
-	if ((rv = nng_dialer_create(&p->dialer, p->sock, addr)) != 0) {
-		osc_error_set(
-		    err, pool, nng_err(rv), "", "", "cannot reach %s: %s", addr, nng_strerror(rv));
-		nng_close(p->sock);
-		free(p);
-		return (NULL);
-	}
-	if (strncmp(addr, "tls+", 4) == 0) {
-		char why[OSCAR_ERRMSG_MAX];
-		if (t->tls_client == NULL && (rv = tls_config(pool, NNG_TLS_MODE_CLIENT,
-		                                  &t->tls_client, why, sizeof(why))) != 0) {
-			osc_error_set(err, pool, rv, "", "", "cannot reach %s: %s", addr, why);
-			nng_close(p->sock);
-			free(p);
-			return (NULL);
-		}
-		if ((rv = nng_dialer_set_ptr(p->dialer, NNG_OPT_TLS_CONFIG, t->tls_client)) != 0) {
-			osc_error_set(err, pool, nng_err(rv), "", "",
-			    "cannot reach %s over TLS: %s", addr, nng_strerror(rv));
-			nng_close(p->sock);
-			free(p);
-			return (NULL);
-		}
-	}
-	nng_dialer_set_ms(p->dialer, NNG_OPT_RECONNMINT, 10);
-	nng_dialer_set_ms(p->dialer, NNG_OPT_RECONNMAXT, 1000);
-	if ((rv = nng_dialer_start(p->dialer, NNG_FLAG_NONBLOCK)) != 0) {
-		osc_error_set(
-		    err, pool, nng_err(rv), "", "", "cannot reach %s: %s", addr, nng_strerror(rv));
-		nng_close(p->sock);
+	p->ops = osc_stream_handles(addr) ? &stream_link_ops : &nng_link_ops;
+	if (p->ops->dial(pool, p, err) != 0) {
 		free(p);
 		return (NULL);
 	}
@@ -921,6 +976,52 @@ static osc_peer_t *peer_get(oscar_pool_t *pool, const char *addr, oscar_error_t 
 		send_home(pool, p);
 	}
 	return (p);
+}
+
+// nng_link_dial opens a push socket dialed to p->addr, whose connection
+// events come through pipe_cb.
+static int nng_link_dial(oscar_pool_t *pool, osc_peer_t *p, oscar_error_t *err)
+{
+	osc_transport_t *t = pool->transport;
+	int              rv;
+	if ((rv = nng_push0_open(&p->sock)) != 0) {
+		osc_error_set(err, pool, nng_err(rv), "", "", "cannot open a socket to %s: %s",
+		    p->addr, nng_strerror(rv));
+		return (err->code);
+	}
+	nng_socket_set_int(p->sock, NNG_OPT_SENDBUF, OSC_PEER_SENDBUF);
+	nng_pipe_notify(p->sock, NNG_PIPE_EV_ADD_POST, pipe_cb, pool);
+	nng_pipe_notify(p->sock, NNG_PIPE_EV_REM_POST, pipe_cb, pool);
+	if ((rv = nng_dialer_create(&p->dialer, p->sock, p->addr)) != 0) {
+		osc_error_set(err, pool, nng_err(rv), "", "", "cannot reach %s: %s", p->addr,
+		    nng_strerror(rv));
+		nng_close(p->sock);
+		return (err->code);
+	}
+	if (strncmp(p->addr, "tls+", 4) == 0) {
+		char why[OSCAR_ERRMSG_MAX];
+		if (t->tls_client == NULL && (rv = tls_config(pool, NNG_TLS_MODE_CLIENT,
+		                                  &t->tls_client, why, sizeof(why))) != 0) {
+			osc_error_set(err, pool, rv, "", "", "cannot reach %s: %s", p->addr, why);
+			nng_close(p->sock);
+			return (err->code);
+		}
+		if ((rv = nng_dialer_set_ptr(p->dialer, NNG_OPT_TLS_CONFIG, t->tls_client)) != 0) {
+			osc_error_set(err, pool, nng_err(rv), "", "",
+			    "cannot reach %s over TLS: %s", p->addr, nng_strerror(rv));
+			nng_close(p->sock);
+			return (err->code);
+		}
+	}
+	nng_dialer_set_ms(p->dialer, NNG_OPT_RECONNMINT, 10);
+	nng_dialer_set_ms(p->dialer, NNG_OPT_RECONNMAXT, 1000);
+	if ((rv = nng_dialer_start(p->dialer, NNG_FLAG_NONBLOCK)) != 0) {
+		osc_error_set(err, pool, nng_err(rv), "", "", "cannot reach %s: %s", p->addr,
+		    nng_strerror(rv));
+		nng_close(p->sock);
+		return (err->code);
+	}
+	return (0);
 }
 
 // send_msg hands one NNG message to peer's socket; on failure the
@@ -947,26 +1048,57 @@ static int send_msg(oscar_pool_t *pool, osc_peer_t *peer, nng_msg *m, const char
 	return (code);
 }
 
+// nng_link_send copies bufs into one NNG message (with room for the
+// trailer, so that sealing never moves the bytes) and sends it.
+static int nng_link_send(oscar_pool_t *pool, osc_peer_t *p, const uv_buf_t *bufs, unsigned n,
+    size_t total, const char *target, const char *method, oscar_error_t *err)
+{
+	nng_msg *m = NULL;
+	if (nng_msg_alloc(&m, 0) != 0 || nng_msg_reserve(m, total + OSC_AUTH_TRAILER) != 0) {
+		if (m != NULL) {
+			nng_msg_free(m);
+		}
+		osc_error_set(err, pool, OSCAR_ENOMEM, target, method,
+		    "no memory for a message to %s", p->addr);
+		return (OSCAR_ENOMEM);
+	}
+	for (unsigned i = 0; i < n; i++) {
+		nng_msg_append(m, bufs[i].base, bufs[i].len);
+	}
+	return (send_msg(pool, p, m, target, method, err));
+}
+
+static void nng_link_close(osc_peer_t *p)
+{
+	nng_close(p->sock);
+}
+
+// nng_link_slow_redial makes peer's dialer wait before it dials again after
+// a loss (NNG waits a random time below the minimum).
+static void nng_link_slow_redial(osc_peer_t *p)
+{
+	nng_dialer_set_ms(p->dialer, NNG_OPT_RECONNMINT, OSC_RETIRED_REDIAL_MS);
+	nng_dialer_set_ms(p->dialer, NNG_OPT_RECONNMAXT, OSC_RETIRED_REDIAL_MS);
+}
+
+static const osc_link_ops_t nng_link_ops = {
+	.dial        = nng_link_dial,
+	.send        = nng_link_send,
+	.close       = nng_link_close,
+	.slow_redial = nng_link_slow_redial,
+	.pieces      = true,
+};
+
 // peer_flush sends the frames waiting for peer as one message. If that
 // fails, the calls among them fail with the reason.
 static int peer_flush(oscar_pool_t *pool, osc_peer_t *peer, oscar_error_t *err)
 {
-	nng_msg *m  = NULL;
-	int      rv = 0;
+	int rv = 0;
 	if (peer->out.len == 0) {
 		return (0);
 	}
-	if (nng_msg_alloc(&m, 0) != 0 ||
-	    nng_msg_reserve(m, peer->out.len + OSC_AUTH_TRAILER) != 0 ||
-	    nng_msg_append(m, peer->out.data, peer->out.len) != 0) {
-		if (m != NULL) {
-			nng_msg_free(m);
-		}
-		rv = OSCAR_ENOMEM;
-		osc_error_set(err, pool, rv, "", "", "no memory for a message to %s", peer->addr);
-	} else {
-		rv = send_msg(pool, peer, m, "", "", err);
-	}
+	uv_buf_t b = buf_of(peer->out.data, peer->out.len);
+	rv         = peer->ops->send(pool, peer, &b, 1, peer->out.len, "", "", err);
 	if (rv != 0) {
 		for (size_t i = 0; i < peer->batch_len; i++) {
 			osc_call_t *c = calls_find(pool->transport, peer->batch_ids[i]);
@@ -996,6 +1128,9 @@ static void flush_cb(uv_prepare_t *h)
 		failed   = peer_flush(pool, p, &err) != 0 || failed;
 	}
 	uv_prepare_stop(h);
+	if (t->link != NULL) {
+		osc_stream_flush(t->link); // now, whichever prepare handle runs first
+	}
 	if (failed) {
 		// The calls of a batch that could not leave are failed now,
 		// not when the loop next happens to wake.
@@ -1016,27 +1151,19 @@ static int send_pieces(oscar_pool_t *pool, osc_peer_t *peer, const osc_wbuf_t *w
 	for (size_t off = 0; off < total;) {
 		size_t n = total - off < OSC_WIRE_PIECE_MAX ? total - off : OSC_WIRE_PIECE_MAX;
 		unsigned char head[OSC_WIRE_PIECE] = { 'O', 'S', 'C', 'K' };
-		nng_msg      *m                    = NULL;
-		head[4] = (unsigned char) ((off == 0 ? OSC_WIRE_PIECE_FIRST : 0) |
-		                           (off + n == total ? OSC_WIRE_PIECE_LAST : 0));
+		uv_buf_t      bufs[2 + OSC_WIRE_MAX_BUFFERS];
+		unsigned      nb = 0;
+		head[4]          = (unsigned char) ((off == 0 ? OSC_WIRE_PIECE_FIRST : 0) |
+                                           (off + n == total ? OSC_WIRE_PIECE_LAST : 0));
 		for (int i = 0; i < 8; i++) {
 			head[8 + i] = (unsigned char) ((uint64_t) total >> (8 * i));
 		}
-		if (nng_msg_alloc(&m, 0) != 0 ||
-		    nng_msg_reserve(m, OSC_WIRE_PIECE + n + OSC_AUTH_TRAILER) != 0) {
-			if (m != NULL) {
-				nng_msg_free(m);
-			}
-			osc_error_set(err, pool, OSCAR_ENOMEM, f->target, f->method,
-			    "no memory for a message");
-			return (OSCAR_ENOMEM);
-		}
-		nng_msg_append(m, head, sizeof(head));
+		bufs[nb++] = buf_of(head, sizeof(head));
 		for (size_t left = n; left > 0;) {
-			const char *p = src == 0 ? w->data : (const char *) oob->bufs[src - 1].ptr;
-			size_t      len = src == 0 ? w->len : oob->bufs[src - 1].len;
-			size_t      k   = len - pos < left ? len - pos : left;
-			nng_msg_append(m, p + pos, k);
+			char  *p   = src == 0 ? w->data : (char *) oob->bufs[src - 1].ptr;
+			size_t len = src == 0 ? w->len : oob->bufs[src - 1].len;
+			size_t k   = len - pos < left ? len - pos : left;
+			bufs[nb++] = buf_of(p + pos, k);
 			pos += k;
 			left -= k;
 			if (pos == len) {
@@ -1044,8 +1171,9 @@ static int send_pieces(oscar_pool_t *pool, osc_peer_t *peer, const osc_wbuf_t *w
 				pos = 0;
 			}
 		}
-		int rv;
-		if ((rv = send_msg(pool, peer, m, f->target, f->method, err)) != 0) {
+		int rv = peer->ops->send(
+		    pool, peer, bufs, nb, OSC_WIRE_PIECE + n, f->target, f->method, err);
+		if (rv != 0) {
 			return (rv);
 		}
 		off += n;
@@ -1063,7 +1191,6 @@ static int send_frame(oscar_pool_t *pool, osc_peer_t *peer, const osc_frame_t *f
 	osc_transport_t *t = pool->transport;
 	osc_wbuf_t       w;
 	osc_oob_t        oob = { 0 };
-	nng_msg         *m   = NULL;
 	int              rv;
 
 	osc_wbuf_init(&w);
@@ -1122,26 +1249,17 @@ static int send_frame(oscar_pool_t *pool, osc_peer_t *peer, const osc_frame_t *f
 	if ((rv = peer_flush(pool, peer, err)) != 0) {
 		goto done;
 	}
-	if (total > OSC_WIRE_PIECE_MAX) {
+	if (peer->ops->pieces && total > OSC_WIRE_PIECE_MAX) {
 		rv = send_pieces(pool, peer, &w, &oob, total, f, err);
 		goto done;
 	}
-	// Room for the trailer too, so that sealing never moves the bytes.
-	if ((rv = nng_msg_alloc(&m, 0)) != 0 ||
-	    (rv = nng_msg_reserve(m, total + OSC_AUTH_TRAILER)) != 0) {
-		if (m != NULL) {
-			nng_msg_free(m);
-		}
-		rv = OSCAR_ENOMEM;
-		osc_error_set(err, pool, rv, f->target, f->method, "no memory for a message");
-		goto done;
-	}
 	// One copy of each buffer, straight into the message.
-	nng_msg_append(m, w.data, w.len);
+	uv_buf_t bufs[1 + OSC_WIRE_MAX_BUFFERS];
+	bufs[0] = buf_of(w.data, w.len);
 	for (uint32_t i = 0; i < oob.n; i++) {
-		nng_msg_append(m, oob.bufs[i].ptr, oob.bufs[i].len);
+		bufs[1 + i] = buf_of((char *) oob.bufs[i].ptr, oob.bufs[i].len);
 	}
-	rv = send_msg(pool, peer, m, f->target, f->method, err);
+	rv = peer->ops->send(pool, peer, bufs, 1 + oob.n, total, f->target, f->method, err);
 done:
 	osc_oob_fini(&oob);
 	osc_wbuf_fini(&w);
@@ -1967,15 +2085,13 @@ static const char *peer_authority(const oscar_pool_t *pool, const osc_peer_t *pe
 	return (authority);
 }
 
-// peer_slow_redial makes peer's dialer wait before it dials again
-// after a loss (NNG waits a random time below the minimum), for a peer
-// whose loss closes it (peer_down): by then the loop has closed it,
-// so that it does not connect to the successor of the lost process only
-// to be closed half way through the handshake.
+// peer_slow_redial makes peer's connection wait before it dials again
+// after a loss, for a peer whose loss closes it (peer_down): by then the
+// loop has closed it, so that it does not connect to the successor of the
+// lost process only to be closed half way through the handshake.
 static void peer_slow_redial(osc_peer_t *peer)
 {
-	nng_dialer_set_ms(peer->dialer, NNG_OPT_RECONNMINT, OSC_RETIRED_REDIAL_MS);
-	nng_dialer_set_ms(peer->dialer, NNG_OPT_RECONNMAXT, OSC_RETIRED_REDIAL_MS);
+	peer->ops->slow_redial(peer);
 }
 
 // osc_verdict_t names the peer that word of a death is for; the peer may
@@ -2308,6 +2424,39 @@ void osc_transport_peer_gone(
 	}
 }
 
+// peer_up counts a connection of peer come up (pid: the process at the
+// other end, when the link knows it; at: uv_hrtime() then).
+static void peer_up(oscar_pool_t *pool, osc_peer_t *peer, int64_t pid, uint64_t at)
+{
+	peer->pipes++;
+	peer->reached = true;
+	peer->up_at   = at;
+	if (pid > 0) {
+		peer->pid = pid;
+	}
+	if (peer_authority(pool, peer) != NULL) {
+		peer_slow_redial(peer);
+	}
+}
+
+// peer_lost counts a connection of peer gone down.
+static void peer_lost(oscar_pool_t *pool, osc_peer_t *peer)
+{
+	if (peer->pipes > 0 && --peer->pipes == 0) {
+		peer_down(pool, peer);
+	}
+}
+
+// retired_up closes retired peer r once its connection is up again: its
+// handshake is over (peer_retire).
+static void retired_up(osc_transport_t *t, osc_peer_t *r)
+{
+	peer_shut(r);
+	if (osc_list_empty(&r->held)) {
+		peer_forget(t, r);
+	}
+}
+
 void osc_transport_dispatch(oscar_pool_t *pool, osc_post_t *p)
 {
 	osc_netpost_t *np   = OSC_CONTAINER_OF(p, osc_netpost_t, post);
@@ -2316,7 +2465,8 @@ void osc_transport_dispatch(oscar_pool_t *pool, osc_post_t *p)
 	    (np->kind == OSC_NET_UP || np->kind == OSC_NET_DOWN)) {
 		// A connection event of a peer closed since finds none.
 		for (peer = pool->transport->peers; peer != NULL; peer = peer->next) {
-			if ((uint32_t) nng_socket_id(peer->sock) == np->sock_id) {
+			if (peer->ops == &nng_link_ops &&
+			    (uint32_t) nng_socket_id(peer->sock) == np->sock_id) {
 				break;
 			}
 		}
@@ -2324,11 +2474,9 @@ void osc_transport_dispatch(oscar_pool_t *pool, osc_post_t *p)
 			// A retired peer whose connection is up again: its
 			// handshake is over, so it may close now (peer_retire).
 			for (osc_peer_t *r = pool->transport->retired; r != NULL; r = r->next) {
-				if (r->open && (uint32_t) nng_socket_id(r->sock) == np->sock_id) {
-					peer_shut(r);
-					if (osc_list_empty(&r->held)) {
-						peer_forget(pool->transport, r);
-					}
+				if (r->open && r->ops == &nng_link_ops &&
+				    (uint32_t) nng_socket_id(r->sock) == np->sock_id) {
+					retired_up(pool->transport, r);
 					break;
 				}
 			}
@@ -2371,20 +2519,10 @@ void osc_transport_dispatch(oscar_pool_t *pool, osc_post_t *p)
 			break;
 		}
 		case OSC_NET_UP:
-			peer->pipes++;
-			peer->reached = true;
-			peer->up_at   = np->at;
-			if (np->pid > 0) {
-				peer->pid = np->pid;
-			}
-			if (peer_authority(pool, peer) != NULL) {
-				peer_slow_redial(peer);
-			}
+			peer_up(pool, peer, np->pid, np->at);
 			break;
 		case OSC_NET_DOWN:
-			if (peer->pipes > 0 && --peer->pipes == 0) {
-				peer_down(pool, peer);
-			}
+			peer_lost(pool, peer);
 			break;
 		}
 	}
@@ -2406,6 +2544,15 @@ void osc_transport_stats(oscar_pool_t *pool, oscar_pool_stats_t *stats)
 	stats->peers     = t->npeers;
 	stats->refused   = t->refused;
 	stats->receiving = t->assembling;
+	if (t->link != NULL) {
+		// The link's: connections closed for a header not ours, or
+		// for a body over max_message or recv_budget.
+		osc_stream_stats_t ls;
+		osc_stream_stats(t->link, &ls);
+		stats->malformed += ls.bad;
+		stats->refused += ls.refused;
+		stats->receiving += ls.receiving;
+	}
 }
 
 const void *osc_transport_secret(const oscar_pool_t *pool, size_t *len)
@@ -2418,3 +2565,174 @@ const void *osc_transport_secret(const oscar_pool_t *pool, size_t *len)
 	*len = t->auth.secret_len;
 	return (t->auth.secret);
 }
+
+// ---------------------------------------------------------------------------
+// The stream link (tcp:// and ipc://): everything on the pool's loop
+
+static void link_up_cb(osc_stream_conn_t *c, int64_t pid)
+{
+	oscar_pool_t *pool = osc_stream_arg(osc_stream_conn_link(c));
+	osc_peer_t   *peer = osc_stream_conn_data(c);
+	if (pool->state != OSC_POOL_RUNNING || pool->transport == NULL) {
+		return;
+	}
+	if (peer->retired) {
+		if (peer->open) {
+			retired_up(pool->transport, peer);
+		}
+		return;
+	}
+	peer_up(pool, peer, pid, uv_hrtime());
+}
+
+static void link_down_cb(osc_stream_conn_t *c)
+{
+	oscar_pool_t *pool = osc_stream_arg(osc_stream_conn_link(c));
+	osc_peer_t   *peer = osc_stream_conn_data(c);
+	// An accepted connection carries no state of ours: the link drops
+	// what it was receiving.
+	if (peer == NULL || peer->retired || pool->state != OSC_POOL_RUNNING ||
+	    pool->transport == NULL) {
+		return;
+	}
+	peer_lost(pool, peer);
+}
+
+// runner_cb runs the pool's work once the turn's reads are served, and
+// stops reading while the pool is behind (its run left work for later),
+// as a full inbox pauses NNG's receive; osc_transport_resume starts again.
+static void runner_cb(uv_check_t *h)
+{
+	oscar_pool_t    *pool = h->data;
+	osc_transport_t *t    = pool->transport;
+	uv_check_stop(h);
+	pool->run(pool);
+	t = pool->transport;
+	if (t != NULL && t->link != NULL && !t->link_paused &&
+	    uv_is_active((uv_handle_t *) &pool->idle)) {
+		t->link_paused = true;
+		osc_stream_pause(t->link, true);
+	}
+}
+
+// link_recv_cb serves one message from the link, right on the loop: no
+// inbox, no wake-up. An owned body is lent to the bins that read it.
+static void link_recv_cb(osc_stream_conn_t *c, char *data, size_t len, bool owned)
+{
+	oscar_pool_t    *pool   = osc_stream_arg(osc_stream_conn_link(c));
+	osc_transport_t *t      = pool->transport;
+	uint64_t         sender = 0, seq = 0;
+	int64_t          sent_ms = 0;
+	if (pool->state != OSC_POOL_RUNNING || t == NULL) {
+		if (owned) {
+			free(data);
+		}
+		return;
+	}
+	if (t->authed && (!osc_auth_check_buf(&t->auth, (const unsigned char *) data, &len, &sender,
+	                      &seq, &sent_ms) ||
+	                     !osc_auth_fresh(&t->auth, sender, seq, sent_ms, osc_auth_now_ms()))) {
+		// Relaxed: a statistic.
+		atomic_fetch_add_explicit(&t->rejected, 1, memory_order_relaxed);
+		if (owned) {
+			free(data);
+		}
+		return;
+	}
+	if (!uv_is_active((uv_handle_t *) &t->runner)) {
+		uv_check_start(&t->runner, runner_cb);
+	}
+	osc_buf_lender_t *bl = NULL;
+	if (owned && len >= OSC_OOB_THRESHOLD && (bl = malloc(sizeof(*bl))) != NULL) {
+		data[len] = '\0'; // the link leaves one byte past the body
+		osc_lender_init(&bl->base, buf_lender_release);
+		bl->buf = data;
+	}
+	serve_frames(pool, data, len, bl != NULL ? &bl->base : NULL);
+	if (bl != NULL) {
+		osc_lender_drop(&bl->base);
+	} else if (owned) {
+		free(data);
+	}
+}
+
+static int link_open(oscar_pool_t *pool, osc_transport_t *t, char *msg, size_t size)
+{
+	static const osc_stream_cbs_t cbs = { link_up_cb, link_down_cb, link_recv_cb };
+	const oscar_pool_config_t    *c   = &pool->cfg;
+	osc_stream_config_t           cfg = {
+		          // The trailer travels inside the body.
+		          .max_message = c->max_message + OSC_WIRE_PIECE + OSC_AUTH_TRAILER,
+		          .recv_budget = c->recv_budget,
+		          .sendbuf     = OSC_LINK_SENDBUF,
+		          .max_conns =
+                    c->max_peers * 4 > OSC_LINK_CONNS_MIN ? c->max_peers * 4 : OSC_LINK_CONNS_MIN,
+		          .redial_min_ms = 10,
+		          .redial_max_ms = 1000,
+	};
+	if (t->link != NULL) {
+		return (0);
+	}
+	if ((t->link = osc_stream_new(&pool->loop, &cfg, &cbs, pool)) == NULL) {
+		snprintf(msg, size, "no memory for the transport");
+		return (OSCAR_ENOMEM);
+	}
+	return (0);
+}
+
+static int stream_dial(oscar_pool_t *pool, osc_peer_t *p, oscar_error_t *err)
+{
+	osc_transport_t *t = pool->transport;
+	char             why[OSCAR_ERRMSG_MAX];
+	int              code;
+	if ((code = link_open(pool, t, why, sizeof(why))) != 0 ||
+	    (p->conn = osc_stream_dial(t->link, p->addr, p, &code, why, sizeof(why))) == NULL) {
+		osc_error_set(err, pool, code, "", "", "cannot reach %s: %s", p->addr, why);
+		return (code);
+	}
+	return (0);
+}
+
+// stream_send queues bufs as one message on p's connection, sealed in
+// place: the one copy from the frames to the socket's buffer.
+static int stream_send(oscar_pool_t *pool, osc_peer_t *p, const uv_buf_t *bufs, unsigned n,
+    size_t total, const char *target, const char *method, oscar_error_t *err)
+{
+	osc_transport_t *t    = pool->transport;
+	int              code = 0;
+	unsigned char   *m =
+	    osc_stream_reserve(p->conn, total + (t->authed ? OSC_AUTH_TRAILER : 0), &code);
+	if (m == NULL) {
+		osc_error_set(err, pool, code, target, method,
+		    code == OSCAR_EMBOXFULL ? "send queue to %s is full" : "cannot send to %s: %s",
+		    p->addr, oscar_strerror(code));
+		return (code);
+	}
+	size_t off = 0;
+	for (unsigned i = 0; i < n; i++) {
+		memcpy(m + off, bufs[i].base, bufs[i].len);
+		off += bufs[i].len;
+	}
+	if (t->authed) {
+		osc_auth_seal_buf(&t->auth, m, total);
+	}
+	return (0);
+}
+
+static void stream_close(osc_peer_t *p)
+{
+	osc_stream_conn_close(p->conn);
+}
+
+static void stream_slow_redial(osc_peer_t *p)
+{
+	osc_stream_redial(p->conn, OSC_RETIRED_REDIAL_MS, OSC_RETIRED_REDIAL_MS);
+}
+
+static const osc_link_ops_t stream_link_ops = {
+	.dial        = stream_dial,
+	.send        = stream_send,
+	.close       = stream_close,
+	.slow_redial = stream_slow_redial,
+	.pieces      = false,
+};

@@ -1,11 +1,12 @@
-// The transport: frames between pools over NNG (internal).
+// The transport: frames between pools (internal).
 //
-// Every pool listens on its own address with a pull socket; to reach
-// another pool it dials that pool's address once with a push socket, and
-// reuses that one connection for every call, tell and reply it sends there.
-// Replies travel back the same way, to the address named in the frame's
-// source field. NNG's threads never touch pool state: received frames and
-// connection events are posted to the pool's inbox.
+// Every pool listens on its own address; to reach another pool it dials
+// that pool's address once, and reuses that one connection for every
+// call, tell and reply it sends there. Replies travel back the same way,
+// to the address named in the frame's source field. tcp:// and ipc://
+// travel on the stream link (actors/stream.h), on the pool's loop;
+// tls+tcp://, inproc:// and abstract:// on NNG, whose threads never touch
+// pool state: what they receive is posted to the pool's inbox.
 #ifndef OSC_TRANSPORT_H
 #define OSC_TRANSPORT_H
 
@@ -15,8 +16,8 @@
 typedef struct osc_peer      osc_peer_t;
 typedef struct osc_transport osc_transport_t;
 
-// osc_transport_open starts listening on pool->address when it is an NNG
-// URL (inproc, ipc, tcp, tls+tcp), rewriting a tcp port 0 to the port
+// osc_transport_open starts listening on pool->address when it is a
+// transport URL (inproc, ipc, tcp, tls+tcp), rewriting a tcp port 0 to the port
 // bound. OSCAR_EADDRINUSE, OSCAR_EADDRINVAL or OSCAR_ESYSTEM on failure,
 // with msg (size bytes) saying why. Called before the pool thread starts.
 int osc_transport_open(oscar_pool_t *pool, char *msg, size_t size);

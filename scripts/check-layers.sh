@@ -22,6 +22,7 @@ layers=(
 	"codec"                   # their encoding (MessagePack)
 	"wire canon"              # frames; the canonical encoding of a value
 	"auth"                    # the cluster secret
+	"stream"                  # the stream link: messages over libuv streams (tcp, ipc)
 	"inbox"                   # posts from other threads, the loop's wake-up
 	"call"                    # call records: the deadline heap, the done queue
 	"actor"                   # actors, mailboxes, requests

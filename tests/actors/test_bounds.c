@@ -17,7 +17,9 @@
 #include <nng/nng.h>
 #include <nng/protocol/pipeline0/push.h>
 
+#include "actors/stream.h"
 #include "actors/wire.h"
+#include "tests/common/raw.h"
 #include "tests/actors/support.h"
 #include "tests/common/proc.h"
 
@@ -71,7 +73,7 @@ static oscar_pool_stats_t stats_of(oscar_pool_t *p)
 
 // send_frame sends a call of uid.method from source through raw.
 static void send_frame(
-    nng_socket raw, const char *source, uint64_t id, const char *uid, const char *method)
+    raw_conn_t *raw, const char *source, uint64_t id, const char *uid, const char *method)
 {
 	osc_frame_t f;
 	osc_wbuf_t  w;
@@ -83,7 +85,7 @@ static void send_frame(
 	snprintf(f.method, sizeof(f.method), "%s", method);
 	osc_wbuf_init(&w);
 	cr_assert_eq(osc_frame_encode(&w, &f, NULL, NULL, 0), 0);
-	cr_assert_eq(nng_send(raw, w.data, w.len, 0), 0);
+	raw_send(raw, w.data, w.len);
 	osc_wbuf_fini(&w);
 }
 
@@ -98,9 +100,8 @@ Test(bounds, unreachable_reply_addresses_are_bounded_and_dropped)
 	oscar_pool_t *b    = open_pool("tcp://127.0.0.1:0", 32, 200, 0);
 	int           open = open_fds();
 	test_spawn(b, &test_counter_class, "c", NULL);
-	nng_socket raw;
-	cr_assert_eq(nng_push0_open(&raw), 0);
-	cr_assert_eq(nng_dial(raw, oscar_pool_address(b), NULL, 0), 0);
+	raw_conn_t raw;
+	raw_dial(&raw, oscar_pool_address(b));
 	for (int i = 0; i < 3000; i++) {
 		char source[OSCAR_ADDR_MAX];
 		if (i % 3 == 2) {
@@ -110,9 +111,9 @@ Test(bounds, unreachable_reply_addresses_are_bounded_and_dropped)
 			snprintf(source, sizeof(source), "tcp://127.%d.%d.%d:9", (i >> 16) & 255,
 			    (i >> 8) & 255, (i & 255) | 1);
 		}
-		send_frame(raw, source, (uint64_t) i + 1, i % 2 ? "c" : "nobody", "get");
+		send_frame(&raw, source, (uint64_t) i + 1, i % 2 ? "c" : "nobody", "get");
 	}
-	nng_close(raw);
+	raw_close(&raw);
 	// Wait until the pool has served every frame (1500 reached c).
 	oscar_pool_stats_t st = stats_of(b);
 	for (int i = 0; i < 1000 && st.messages < 1500; i++) {
@@ -145,15 +146,14 @@ Test(bounds, a_pool_stops_at_once_while_dialing_thousands)
 {
 	int           base = base_fds();
 	oscar_pool_t *b    = open_pool("tcp://127.0.0.1:0", 0, 0, 0);
-	nng_socket    raw;
-	cr_assert_eq(nng_push0_open(&raw), 0);
-	cr_assert_eq(nng_dial(raw, oscar_pool_address(b), NULL, 0), 0);
+	raw_conn_t    raw;
+	raw_dial(&raw, oscar_pool_address(b));
 	for (int i = 0; i < 3000; i++) {
 		char source[OSCAR_ADDR_MAX];
 		snprintf(source, sizeof(source), "tcp://127.1.%d.%d:9", (i >> 8) & 255, i & 255);
-		send_frame(raw, source, (uint64_t) i + 1, "nobody", "get");
+		send_frame(&raw, source, (uint64_t) i + 1, "nobody", "get");
 	}
-	nng_close(raw);
+	raw_close(&raw);
 	oscar_pool_stats_t st = stats_of(b);
 	cr_assert_leq(st.peers, 256);
 	oscar_pool_free(&b);
@@ -237,33 +237,26 @@ static long vm_size_kib(void)
 	return (kib);
 }
 
-// sp_connect opens a bare TCP connection to a tcp:// pool and speaks the
-// SP handshake of a push socket, so that the test can send a length
-// prefix of its choice.
-static int sp_connect(oscar_pool_t *p)
+static bool               holds_128_mib(const oscar_pool_stats_t *st);
+static bool               holds_nothing(const oscar_pool_stats_t *st);
+static bool               refused_one(const oscar_pool_stats_t *st);
+static oscar_pool_stats_t wait_stats(oscar_pool_t *p, bool (*done)(const oscar_pool_stats_t *));
+
+// link_header writes the stream link's header announcing len bytes.
+static void link_header(unsigned char h[OSC_STREAM_HEADER], uint64_t len)
 {
-	const char        *addr = oscar_pool_address(p);
-	const char        *port = strrchr(addr, ':');
-	struct sockaddr_in sin;
-	unsigned char      hello[8] = { 0, 'S', 'P', 0, 0x00, 0x50, 0, 0 }; // push0
-	unsigned char      back[8];
-	int                fd = socket(AF_INET, SOCK_STREAM, 0);
-	cr_assert_geq(fd, 0);
-	memset(&sin, 0, sizeof(sin));
-	sin.sin_family      = AF_INET;
-	sin.sin_port        = htons((uint16_t) atoi(port + 1));
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	cr_assert_eq(connect(fd, (struct sockaddr *) &sin, sizeof(sin)), 0);
-	cr_assert_eq(send(fd, hello, sizeof(hello), MSG_NOSIGNAL), 8);
-	cr_assert_eq(recv(fd, back, sizeof(back), MSG_WAITALL), 8);
-	struct timeval tv = { .tv_sec = 10 };
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	return (fd);
+	memset(h, 0, OSC_STREAM_HEADER);
+	memcpy(h, "OSCL", 4);
+	h[4] = OSC_STREAM_VERSION;
+	for (int i = 0; i < 8; i++) {
+		h[8 + i] = (unsigned char) (len >> (8 * i));
+	}
 }
 
-// A connection that declares 1 GiB, sends 16 MiB and goes quiet: eight of
-// them, with the length in NNG's prefix. The pool refuses the length at
-// once and closes them, instead of reserving 8 GiB.
+// Connections that each declare 1 GiB (within max_message), send 16 MiB
+// and go quiet: eight of them. The pool holds at most twice what arrived,
+// not the 8 GiB declared, and gives it back when they close. A body
+// declared past max_message closes its connection at once.
 Test(bounds, a_declared_gigabyte_is_not_reserved)
 {
 	// Each new malloc arena reserves 64 MiB of address space; on a busy
@@ -273,29 +266,38 @@ Test(bounds, a_declared_gigabyte_is_not_reserved)
 	mallopt(M_ARENA_MAX, 2);
 	oscar_pool_t *b = open_pool("tcp://127.0.0.1:0", 0, 0, 0);
 	test_spawn(b, &test_counter_class, "c", NULL);
-	long  before = vm_size_kib();
-	char *chunk  = calloc(1, 1 << 20);
-	int   fds[8];
+	long       before = vm_size_kib();
+	char      *chunk  = calloc(1, 1 << 20);
+	raw_conn_t raw[8];
 	cr_assert_not_null(chunk);
 	for (int i = 0; i < 8; i++) {
-		unsigned char len[8] = { 0, 0, 0, 0, 0x40, 0, 0, 0 }; // 1 GiB, big-endian
-		fds[i]               = sp_connect(b);
-		(void) send(fds[i], len, sizeof(len), MSG_NOSIGNAL);
+		unsigned char h[OSC_STREAM_HEADER];
+		link_header(h, (uint64_t) 1 << 30);
+		raw_dial(&raw[i], oscar_pool_address(b));
+		raw_write(&raw[i], h, sizeof(h));
 		for (int j = 0; j < 16; j++) {
-			(void) send(fds[i], chunk, 1 << 20, MSG_NOSIGNAL);
+			raw_write(&raw[i], chunk, 1 << 20);
 		}
 	}
-	// The pool closes each connection: the end of the stream says it has
-	// read the length.
-	for (int i = 0; i < 8; i++) {
-		char    c;
-		ssize_t n = recv(fds[i], &c, 1, 0);
-		cr_assert(n <= 0, "connection %d left open", i);
-		close(fds[i]);
-	}
+	oscar_pool_stats_t st = wait_stats(b, holds_128_mib);
+	cr_assert_leq(st.receiving, 8 * ((32u << 20) + 1), "%llu bytes held",
+	    (unsigned long long) st.receiving);
 	long after = vm_size_kib();
 	// One declared gigabyte reserved would add 1 GiB, eight of them 8.
 	cr_assert_lt(after - before, 768 * 1024, "virtual memory grew by %ld KiB", after - before);
+	for (int i = 0; i < 8; i++) {
+		raw_close(&raw[i]);
+	}
+	wait_stats(b, holds_nothing);
+	// Past max_message (1 GiB by default): closed on the header.
+	unsigned char h[OSC_STREAM_HEADER];
+	link_header(h, (uint64_t) 2 << 30);
+	raw_dial(&raw[0], oscar_pool_address(b));
+	raw_write(&raw[0], h, sizeof(h));
+	cr_assert(raw_closed(&raw[0]), "the connection stayed open");
+	raw_close(&raw[0]);
+	st = wait_stats(b, refused_one);
+	cr_assert_eq(st.receiving, 0);
 	free(chunk);
 	oscar_ref_t c;
 	cr_assert_eq(oscar_ref_make(&c, oscar_pool_address(b), "c"), 0);
@@ -328,6 +330,11 @@ static oscar_pool_stats_t wait_stats(oscar_pool_t *p, bool (*done)(const oscar_p
 	return (st);
 }
 
+static bool holds_128_mib(const oscar_pool_stats_t *st)
+{
+	return (st->receiving >= (128u << 20));
+}
+
 static bool holds_16_mib(const oscar_pool_stats_t *st)
 {
 	return (st->receiving >= (16u << 20));
@@ -353,7 +360,9 @@ static bool refused_one(const oscar_pool_stats_t *st)
 // comes back when its connection goes. Past max_message it is refused.
 Test(bounds, a_message_in_pieces_holds_what_arrived)
 {
-	oscar_pool_t *b = open_pool("tcp://127.0.0.1:0", 0, 0, 0);
+	// Pieces are NNG's (inproc://, tls+tcp://); the stream link carries
+	// a large message whole (above).
+	oscar_pool_t *b = open_pool("inproc://bounds-pieces", 0, 0, 0);
 	nng_socket    raw;
 	cr_assert_eq(nng_push0_open(&raw), 0);
 	cr_assert_eq(nng_dial(raw, oscar_pool_address(b), NULL, 0), 0);
@@ -373,7 +382,8 @@ Test(bounds, a_message_in_pieces_holds_what_arrived)
 	cr_assert_eq(nng_dial(raw, oscar_pool_address(b), NULL, 0), 0);
 	send_piece(raw, OSC_WIRE_PIECE_FIRST, (uint64_t) 1 << 30, 1 << 20);
 	wait_stats(b, holds_some);
-	send_frame(raw, "", 0, "nobody", "get");
+	raw_conn_t rc = { .nng = true, .fd = -1, .sock = raw };
+	send_frame(&rc, "", 0, "nobody", "get");
 	wait_stats(b, holds_nothing);
 	nng_close(raw);
 
@@ -381,21 +391,15 @@ Test(bounds, a_message_in_pieces_holds_what_arrived)
 	oscar_pool_free(&b);
 	oscar_pool_config_t cfg;
 	oscar_pool_config_init(&cfg);
-	cfg.address     = "tcp://127.0.0.1:0";
+	cfg.address     = "inproc://bounds-pieces-64";
 	cfg.max_message = 64u << 20;
 	cr_assert_eq(oscar_pool_open(&b, &cfg, NULL), 0);
-	// Over a bare connection (an NNG dialer would keep redialling).
-	int           fd     = sp_connect(b);
-	unsigned char len[8] = { 0, 0, 0, 0, 0, 0, 0, OSC_WIRE_PIECE + 8 }; // big-endian
-	unsigned char piece[OSC_WIRE_PIECE + 8] = { 'O', 'S', 'C', 'K', OSC_WIRE_PIECE_FIRST };
-	piece[8 + 3]                            = 0x40; // 1 GiB, little-endian
-	cr_assert_eq(send(fd, len, sizeof(len), MSG_NOSIGNAL), 8);
-	cr_assert_eq(send(fd, piece, sizeof(piece), MSG_NOSIGNAL), (ssize_t) sizeof(piece));
+	cr_assert_eq(nng_push0_open(&raw), 0);
+	cr_assert_eq(nng_dial(raw, oscar_pool_address(b), NULL, 0), 0);
+	send_piece(raw, OSC_WIRE_PIECE_FIRST, (uint64_t) 1 << 30, 8);
 	st = wait_stats(b, refused_one);
 	cr_assert_eq(st.receiving, 0);
-	char c;
-	cr_assert_leq(recv(fd, &c, 1, 0), 0, "the connection stayed open");
-	close(fd);
+	nng_close(raw);
 	oscar_pool_free(&b);
 }
 

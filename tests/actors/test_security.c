@@ -14,6 +14,7 @@
 #include "actors/auth.h"
 #include "actors/wire.h"
 #include "tests/actors/support.h"
+#include "tests/common/raw.h"
 
 TestSuite(security, .timeout = 60);
 
@@ -101,12 +102,18 @@ static nng_msg *destroy_msg(const char *source, const char *uid)
 	return (frame_msg(&f, NULL));
 }
 
-static nng_socket dial_raw(oscar_pool_t *p)
+static raw_conn_t dial_raw(oscar_pool_t *p)
 {
-	nng_socket raw;
-	cr_assert_eq(nng_push0_open(&raw), 0);
-	cr_assert_eq(nng_dial(raw, oscar_pool_address(p), NULL, 0), 0);
+	raw_conn_t raw;
+	raw_dial(&raw, oscar_pool_address(p));
 	return (raw);
+}
+
+// raw_sendmsg sends m's bytes as one transport message, and frees m.
+static void raw_sendmsg(raw_conn_t *raw, nng_msg *m)
+{
+	raw_send(raw, nng_msg_body(m), nng_msg_len(m));
+	nng_msg_free(m);
 }
 
 Test(security, pools_with_the_same_secret_talk)
@@ -146,11 +153,11 @@ Test(security, frames_without_the_secret_are_dropped_and_counted)
 	uint64_t seen = wait_rejected(b, 3);
 
 	// The forged destroy of the issue, from a bare socket.
-	nng_socket raw = dial_raw(b);
-	cr_assert_eq(nng_sendmsg(raw, destroy_msg("tcp://127.0.0.1:9", "c"), 0), 0);
-	cr_assert_eq(nng_sendmsg(raw, tell_msg("", "c", "add", 100), 0), 0);
+	raw_conn_t raw = dial_raw(b);
+	raw_sendmsg(&raw, destroy_msg("tcp://127.0.0.1:9", "c"));
+	raw_sendmsg(&raw, tell_msg("", "c", "add", 100));
 	wait_rejected(b, seen + 2);
-	nng_close(raw);
+	raw_close(&raw);
 
 	bool        exists;
 	oscar_ref_t local = ref_in(b, "c");
@@ -174,9 +181,9 @@ Test(security, replayed_messages_are_dropped)
 	cr_assert_eq(osc_auth_seal(&auth, m), 0);
 	nng_msg *copy;
 	cr_assert_eq(nng_msg_dup(&copy, m), 0);
-	nng_socket raw = dial_raw(b);
-	cr_assert_eq(nng_sendmsg(raw, m, 0), 0);
-	cr_assert_eq(nng_sendmsg(raw, copy, 0), 0);
+	raw_conn_t raw = dial_raw(b);
+	raw_sendmsg(&raw, m);
+	raw_sendmsg(&raw, copy);
 	wait_rejected(b, 1);
 	oscar_ref_t c = ref_in(b, "c");
 	cr_assert_eq(test_call_int(b, &c, "add", 0), 10, "the replay ran");
@@ -185,19 +192,19 @@ Test(security, replayed_messages_are_dropped)
 	m = tell_msg("", "c", "add", 1000);
 	cr_assert_eq(osc_auth_seal(&auth, m), 0);
 	((char *) nng_msg_body(m))[nng_msg_len(m) - OSC_AUTH_TRAILER - 1] ^= 1;
-	cr_assert_eq(nng_sendmsg(raw, m, 0), 0);
+	raw_sendmsg(&raw, m);
 	wait_rejected(b, 2);
 	cr_assert_eq(test_call_int(b, &c, "add", 0), 10, "a changed message ran");
 
 	// A later message of the same sender is served.
 	m = tell_msg("", "c", "add", 1);
 	cr_assert_eq(osc_auth_seal(&auth, m), 0);
-	cr_assert_eq(nng_sendmsg(raw, m, 0), 0);
+	raw_sendmsg(&raw, m);
 	for (int i = 0; i < 500 && test_call_int(b, &c, "add", 0) != 11; i++) {
 		usleep(10000);
 	}
 	cr_assert_eq(test_call_int(b, &c, "add", 0), 11);
-	nng_close(raw);
+	raw_close(&raw);
 	osc_auth_fini(&auth);
 	oscar_pool_free(&b);
 }

@@ -14,6 +14,7 @@
 #include <nng/protocol/pipeline0/push.h>
 
 #include "tests/actors/support.h"
+#include "tests/common/raw.h"
 #include "tests/common/proc.h"
 
 extern char **environ;
@@ -296,11 +297,10 @@ Test(subpool, hostile_bytes_do_not_hurt_a_sub_pool)
 	oscar_ref_t           c = create_in(p, 0, "counter", "c", NULL);
 	oscar_sub_pool_info_t info;
 	size_t                n;
-	nng_socket            raw;
+	raw_conn_t            raw;
 	uint64_t              x = 0x9e3779b97f4a7c15ull;
 	cr_assert_eq(oscar_pool_sub_pools(p, &info, 1, &n, 0), 0);
-	cr_assert_eq(nng_push0_open(&raw), 0);
-	cr_assert_eq(nng_dial(raw, info.address, NULL, 0), 0);
+	raw_dial(&raw, info.address);
 	for (int i = 0; i < 3000; i++) {
 		char   buf[512];
 		size_t len = (size_t) (x % sizeof(buf)) + 1;
@@ -314,9 +314,13 @@ Test(subpool, hostile_bytes_do_not_hurt_a_sub_pool)
 			// A valid prefix whose lengths point past the end.
 			memcpy(buf, "OSCR\x01\x01\x00\x00\xff\xff\x00\x00\x10\x00\x00\x00", 16);
 		}
-		cr_assert_eq(nng_send(raw, buf, len, 0), 0);
+		raw_send(&raw, buf, len);
 	}
-	nng_close(raw);
+	// And bytes that are not the link's framing at all.
+	if (!raw.nng) {
+		raw_write(&raw, "\x00\x53\x50\x00\x00\x50\x00\x00", 8);
+	}
+	raw_close(&raw);
 	cr_assert_eq(test_call_int(p, &c, "add", 3), 3);
 	cr_assert_eq(oscar_pool_sub_pools(p, &info, 1, &n, 0), 0);
 	cr_assert(info.alive);

@@ -9,6 +9,7 @@
 #include <nng/protocol/pipeline0/push.h>
 
 #include "tests/actors/support.h"
+#include "tests/common/raw.h"
 
 static oscar_pool_t *open_at(const char *address, size_t max_message)
 {
@@ -252,12 +253,10 @@ Test(transport, deadlock_across_pools_is_detected, .init = open_tcp, .fini = clo
 // Hostile bytes at a pool's address: dropped, and the pool carries on.
 Test(transport, garbage_frames_do_not_hurt_the_pool, .init = open_tcp, .fini = close_both)
 {
-	nng_socket raw;
+	raw_conn_t raw;
 	uint64_t   x = 0x2545f4914f6cdd1dull;
 	test_spawn(b_pool, &test_counter_class, "c", NULL);
-	cr_assert_eq(nng_push0_open(&raw), 0);
-	cr_assert_eq(nng_socket_set_ms(raw, NNG_OPT_SENDTIMEO, 20000), 0);
-	cr_assert_eq(nng_dial(raw, oscar_pool_address(b_pool), NULL, 0), 0);
+	raw_dial(&raw, oscar_pool_address(b_pool));
 	for (int i = 0; i < 3000; i++) {
 		char   buf[256];
 		size_t n = (size_t) (x % sizeof(buf)) + 1;
@@ -270,7 +269,7 @@ Test(transport, garbage_frames_do_not_hurt_the_pool, .init = open_tcp, .fini = c
 		if (i % 3 == 0 && n > 8) {
 			memcpy(buf, "OSCR\x01\x01\x00\x00", 8); // past the magic
 		}
-		cr_assert_eq(nng_send(raw, buf, n, 0), 0);
+		raw_send(&raw, buf, n);
 	}
 	// Every message was dropped and counted, none served. Waiting for the
 	// last of them also keeps the sockets from closing while frames still
@@ -281,7 +280,13 @@ Test(transport, garbage_frames_do_not_hurt_the_pool, .init = open_tcp, .fini = c
 	}
 	cr_assert_eq(st.malformed, 3000, "%llu of 3000 garbage messages counted",
 	    (unsigned long long) st.malformed);
-	nng_close(raw);
+	// Bytes that are not even the link's framing: that connection is
+	// closed, and counted.
+	raw_write(&raw, "GET / HTTP/1.0\r\n\r\n", 18);
+	cr_assert(raw_closed(&raw), "the connection stayed open");
+	raw_close(&raw);
+	cr_assert_eq(oscar_pool_stats(b_pool, &st, 5000), 0);
+	cr_assert_eq(st.malformed, 3001);
 	oscar_ref_t c = remote_ref(b_pool, "c");
 	cr_assert_eq(test_call_int(a_pool, &c, "add", 7), 7);
 }

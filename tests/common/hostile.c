@@ -4,14 +4,13 @@
 #include <string.h>
 
 #include <criterion/criterion.h>
-#include <nng/nng.h>
-#include <nng/protocol/pipeline0/push.h>
+
+#include "tests/common/raw.h"
 
 void hostile_flood(const char *address, int frames, int per_message, const hostile_ops_t *ops)
 {
-	nng_socket raw;
-	cr_assert_eq(nng_push0_open(&raw), 0);
-	cr_assert_eq(nng_dial(raw, address, NULL, 0), 0);
+	raw_conn_t raw;
+	raw_dial(&raw, address);
 	osc_wbuf_t w;
 	osc_wbuf_init(&w);
 	unsigned types_seen = 0;
@@ -46,11 +45,11 @@ void hostile_flood(const char *address, int frames, int per_message, const hosti
 		cr_assert_eq(osc_frame_encode(&w, &f, payload, NULL, 0), 0);
 		oscar_value_free(payload);
 		if ((i + 1) % per_message == 0 || i + 1 == frames) {
-			cr_assert_eq(nng_send(raw, w.data, w.len, 0), 0);
+			raw_send(&raw, w.data, w.len);
 			w.len = 0;
 		}
 	}
 	osc_wbuf_fini(&w);
-	nng_close(raw);
+	raw_close(&raw);
 	cr_assert_eq(types_seen, 0xffeu, "every message type");
 }

@@ -19,8 +19,8 @@ typedef struct hostile_ops {
 	void *arg;
 } hostile_ops_t;
 
-// hostile_flood sends frames hostile frames to address through a raw NNG
-// push socket (proving no secret), per_message of them to an NNG message:
+// hostile_flood sends frames hostile frames to address through a raw
+// connection (tests/common/raw.h, proving no secret), per_message of them to a message:
 // every message type, forged ids, timeouts, deadlock chains and errors,
 // random payloads and batches. It asserts that every type was sent.
 void hostile_flood(const char *address, int frames, int per_message, const hostile_ops_t *ops);

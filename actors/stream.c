@@ -1,0 +1,923 @@
+// The stream link: length-prefixed messages over TCP and unix sockets on a
+// libuv loop (actors/stream.h).
+//
+// Design note. Each connection (osc_stream_conn_t) outlives the sockets
+// that carry it: a dialed one gets a new socket (sock_t) at each redial,
+// and keeps its send queue across them, as NNG's dialer does; an
+// accepted one ends with its socket. Writes: a message is appended to
+// the connection's queue (out); before the loop waits for I/O, the queue
+// becomes the socket's write buffer, tried at once with uv_try_write and
+// handed to uv_write for what the kernel did not take, so that what a
+// loop turn queued leaves in one system call. While a write is under
+// way, new messages wait in the queue. Reads: small messages arrive in
+// the socket's read buffer (several per read) and are handed to the
+// receiver in place; a large body gets a buffer of its own, grown as its
+// bytes arrive, which the receiver takes over whole. Closing never waits:
+// a closed connection is detached from its socket at once, and the memory
+// goes with the libuv close callbacks.
+#include <errno.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include "actors/stream.h"
+#include "oscar/error.h"
+
+// A read buffer holds a header and a small body at least.
+#define RBUF (OSC_STREAM_LARGE + OSC_STREAM_HEADER)
+// The first block of a large body; it doubles as the body arrives.
+#define BIG_FIRST ((size_t) 1 << 20)
+#define BACKLOG   128
+
+typedef union handle {
+	uv_handle_t handle;
+	uv_stream_t stream;
+	uv_tcp_t    tcp;
+	uv_pipe_t   pipe;
+} handle_t;
+
+typedef enum kind { KIND_TCP, KIND_IPC } kind_t;
+
+// One socket of a connection.
+typedef struct sock {
+	handle_t           h;
+	osc_stream_t      *s;
+	osc_stream_conn_t *conn; // NULL once detached (closing)
+	uv_connect_t       connect;
+	uv_write_t         write;
+	char              *wbuf; // being written, wlen of wcap bytes
+	size_t             wlen, wcap;
+	bool               writing;
+	char              *rbuf; // RBUF bytes, rlen used
+	size_t             rlen;
+	char              *big; // a large body arriving: big_len of big_total,
+	size_t             big_len, big_cap, big_total; // in big_cap bytes
+	uint64_t           big_at;                      // loop time its last bytes came
+} sock_t;
+
+struct osc_stream_conn {
+	osc_stream_conn_t *next, *prev; // in the link's conns
+	osc_stream_t      *s;
+	sock_t            *sock; // the socket now, or NULL
+	void              *data;
+	bool               dialed, up, closed, dirty;
+	osc_stream_conn_t *dirty_next;
+	char              *out; // queued, out_len of out_cap bytes
+	size_t             out_len, out_cap;
+	// Dialed connections.
+	uv_timer_t              timer; // the next redial
+	kind_t                  kind;
+	struct sockaddr_storage sa;
+	char                    path[sizeof(((struct sockaddr_un *) 0)->sun_path)];
+	uint64_t                redial_min, redial_max, redial_cur;
+};
+
+struct osc_stream {
+	uv_loop_t          *loop;
+	osc_stream_config_t cfg;
+	osc_stream_cbs_t    cbs;
+	void               *arg;
+	handle_t            listener;
+	bool                listening;
+	char                path[sizeof(((struct sockaddr_un *) 0)->sun_path)]; // ipc: to remove
+	uv_prepare_t        flusher;
+	osc_stream_conn_t  *conns;
+	osc_stream_conn_t  *dirty;
+	unsigned            naccepted;
+	bool                paused, closed;
+	int                 handles; // libuv handles not closed yet
+	osc_stream_stats_t  stats;
+};
+
+// ---------------------------------------------------------------------------
+// Addresses
+
+bool osc_stream_handles(const char *url)
+{
+	return (strncmp(url, "tcp://", 6) == 0 || strncmp(url, "tcp4://", 7) == 0 ||
+	        strncmp(url, "tcp6://", 7) == 0 || strncmp(url, "ipc://", 6) == 0);
+}
+
+// parse_url fills kind and sa (tcp) or path (ipc) from url; listen makes
+// an empty or "*" host the wildcard. 0 or OSCAR_EADDRINVAL with msg.
+static int parse_url(const char *url, bool listen, kind_t *kind, struct sockaddr_storage *sa,
+    char *path, size_t path_size, char *msg, size_t size)
+{
+	if (strncmp(url, "ipc://", 6) == 0) {
+		const char *p = url + 6;
+		if (*p == '\0' || strlen(p) >= path_size) {
+			snprintf(msg, size, "bad ipc address %s (a path of 1 to %zu bytes)", url,
+			    path_size - 1);
+			return (OSCAR_EADDRINVAL);
+		}
+		*kind = KIND_IPC;
+		snprintf(path, path_size, "%s", p);
+		return (0);
+	}
+	int         family = AF_UNSPEC;
+	const char *rest   = NULL;
+	if (strncmp(url, "tcp://", 6) == 0) {
+		rest = url + 6;
+	} else if (strncmp(url, "tcp4://", 7) == 0) {
+		rest   = url + 7;
+		family = AF_INET;
+	} else if (strncmp(url, "tcp6://", 7) == 0) {
+		rest   = url + 7;
+		family = AF_INET6;
+	} else {
+		snprintf(msg, size, "address %s is neither tcp:// nor ipc://", url);
+		return (OSCAR_EADDRINVAL);
+	}
+	const char *colon = strrchr(rest, ':');
+	char        host[256];
+	if (colon == NULL || colon[1] == '\0' || (size_t) (colon - rest) >= sizeof(host)) {
+		snprintf(msg, size, "bad tcp address %s (host:port)", url);
+		return (OSCAR_EADDRINVAL);
+	}
+	const char *port = colon + 1;
+	for (const char *c = port; *c != '\0'; c++) {
+		if (*c < '0' || *c > '9') {
+			snprintf(msg, size, "bad port in %s", url);
+			return (OSCAR_EADDRINVAL);
+		}
+	}
+	size_t hlen = (size_t) (colon - rest);
+	if (hlen >= 2 && rest[0] == '[' && rest[hlen - 1] == ']') {
+		snprintf(host, sizeof(host), "%.*s", (int) hlen - 2, rest + 1);
+	} else {
+		snprintf(host, sizeof(host), "%.*s", (int) hlen, rest);
+	}
+	bool wild = host[0] == '\0' || strcmp(host, "*") == 0;
+	if (wild && !listen) {
+		snprintf(msg, size, "cannot dial %s: no host", url);
+		return (OSCAR_EADDRINVAL);
+	}
+	struct addrinfo hints, *res = NULL;
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family   = family;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags    = AI_NUMERICSERV | (wild ? AI_PASSIVE : 0);
+	if (family == AF_UNSPEC && wild) {
+		hints.ai_family = AF_INET;
+	}
+	int rv = getaddrinfo(wild ? NULL : host, port, &hints, &res);
+	if (rv != 0 || res == NULL) {
+		snprintf(msg, size, "cannot resolve %s: %s", url, gai_strerror(rv));
+		if (res != NULL) {
+			freeaddrinfo(res);
+		}
+		return (OSCAR_EADDRINVAL);
+	}
+	memset(sa, 0, sizeof(*sa));
+	memcpy(sa, res->ai_addr, res->ai_addrlen);
+	freeaddrinfo(res);
+	*kind = KIND_TCP;
+	return (0);
+}
+
+static void put64(unsigned char *p, uint64_t v)
+{
+	for (int i = 0; i < 8; i++) {
+		p[i] = (unsigned char) (v >> (8 * i));
+	}
+}
+
+static uint64_t get64(const unsigned char *p)
+{
+	uint64_t v = 0;
+	for (int i = 7; i >= 0; i--) {
+		v = (v << 8) | p[i];
+	}
+	return (v);
+}
+
+// ---------------------------------------------------------------------------
+// Handles and their memory
+
+static void link_release(osc_stream_t *s)
+{
+	if (s->closed && s->handles == 0) {
+		free(s);
+	}
+}
+
+static void sock_closed_cb(uv_handle_t *h)
+{
+	sock_t       *k = h->data;
+	osc_stream_t *s = k->s;
+	if (k->big != NULL) {
+		s->stats.receiving -= k->big_cap;
+		free(k->big);
+	}
+	free(k->rbuf);
+	free(k->wbuf);
+	free(k);
+	s->handles--;
+	link_release(s);
+}
+
+static void timer_closed_cb(uv_handle_t *h)
+{
+	osc_stream_conn_t *c = h->data;
+	osc_stream_t      *s = c->s;
+	free(c);
+	s->handles--;
+	link_release(s);
+}
+
+static void plain_closed_cb(uv_handle_t *h)
+{
+	osc_stream_t *s = h->data;
+	s->handles--;
+	link_release(s);
+}
+
+static sock_t *sock_new(osc_stream_t *s, osc_stream_conn_t *c, kind_t kind)
+{
+	sock_t *k = calloc(1, sizeof(*k));
+	if (k == NULL || (k->rbuf = malloc(RBUF)) == NULL) {
+		free(k);
+		return (NULL);
+	}
+	if (kind == KIND_TCP) {
+		uv_tcp_init(s->loop, &k->h.tcp);
+	} else {
+		uv_pipe_init(s->loop, &k->h.pipe, 0);
+	}
+	k->h.handle.data = k;
+	k->s             = s;
+	k->conn          = c;
+	s->handles++;
+	return (k);
+}
+
+// sock_drop detaches k from its connection and closes it.
+static void sock_drop(sock_t *k)
+{
+	if (k->conn != NULL) {
+		k->conn->sock = NULL;
+		k->conn       = NULL;
+	}
+	uv_close(&k->h.handle, sock_closed_cb);
+}
+
+static void dirty_unlink(osc_stream_t *s, osc_stream_conn_t *c)
+{
+	if (!c->dirty) {
+		return;
+	}
+	for (osc_stream_conn_t **pp = &s->dirty; *pp != NULL; pp = &(*pp)->dirty_next) {
+		if (*pp == c) {
+			*pp = c->dirty_next;
+			break;
+		}
+	}
+	c->dirty = false;
+}
+
+void osc_stream_conn_close(osc_stream_conn_t *c)
+{
+	osc_stream_t *s = c->s;
+	if (c->closed) {
+		return;
+	}
+	c->closed = true;
+	if (c->prev != NULL) {
+		c->prev->next = c->next;
+	} else {
+		s->conns = c->next;
+	}
+	if (c->next != NULL) {
+		c->next->prev = c->prev;
+	}
+	dirty_unlink(s, c);
+	free(c->out);
+	c->out     = NULL;
+	c->out_len = c->out_cap = 0;
+	if (c->sock != NULL) {
+		sock_drop(c->sock);
+	}
+	if (c->dialed) {
+		uv_close((uv_handle_t *) &c->timer, timer_closed_cb);
+	} else {
+		s->naccepted--;
+		free(c);
+	}
+}
+
+// ---------------------------------------------------------------------------
+// Connections lost and redialled
+
+static void dial_now(osc_stream_conn_t *c);
+
+static void redial_cb(uv_timer_t *t)
+{
+	dial_now(t->data);
+}
+
+static void redial_later(osc_stream_conn_t *c)
+{
+	uint64_t wait = c->redial_cur;
+	c->redial_cur = c->redial_cur * 2 > c->redial_max ? c->redial_max : c->redial_cur * 2;
+	uv_timer_start(&c->timer, redial_cb, wait, 0);
+}
+
+// conn_lost ends c's socket: an accepted connection is closed, a dialed
+// one redials. The receiver hears of a connection that was up.
+static void conn_lost(osc_stream_conn_t *c)
+{
+	bool was_up = c->up;
+	if (c->sock != NULL) {
+		sock_drop(c->sock);
+	}
+	c->up = false;
+	if (was_up && c->s->cbs.down != NULL) {
+		c->s->cbs.down(c);
+	}
+	if (c->closed) {
+		return;
+	}
+	if (c->dialed) {
+		redial_later(c);
+	} else {
+		osc_stream_conn_close(c);
+	}
+}
+
+// ---------------------------------------------------------------------------
+// Writing
+
+static void write_cb(uv_write_t *req, int status);
+
+static void conn_flush(osc_stream_conn_t *c)
+{
+	sock_t *k = c->sock;
+	if (!c->up || k == NULL || k->writing || c->out_len == 0) {
+		return;
+	}
+	// The queue becomes the write buffer, and the old write buffer the
+	// (empty) queue.
+	char  *buf = k->wbuf;
+	size_t cap = k->wcap;
+	k->wbuf    = c->out;
+	k->wcap    = c->out_cap;
+	k->wlen    = c->out_len;
+	c->out     = buf;
+	c->out_cap = cap;
+	c->out_len = 0;
+	uv_buf_t b = { .base = k->wbuf, .len = k->wlen };
+	int      n = uv_try_write(&k->h.stream, &b, 1);
+	if (n >= 0 && (size_t) n == k->wlen) {
+		k->wlen = 0;
+		return;
+	}
+	if (n < 0 && n != UV_EAGAIN) {
+		// The connection is broken: the read side reports it.
+		k->wlen = 0;
+		return;
+	}
+	size_t off    = n > 0 ? (size_t) n : 0;
+	b.base        = k->wbuf + off;
+	b.len         = k->wlen - off;
+	k->write.data = k;
+	if (uv_write(&k->write, &k->h.stream, &b, 1, write_cb) != 0) {
+		k->wlen = 0;
+		return;
+	}
+	k->writing = true;
+}
+
+static void write_cb(uv_write_t *req, int status)
+{
+	sock_t *k  = req->data;
+	k->writing = false;
+	k->wlen    = 0;
+	if (status < 0 || k->conn == NULL) {
+		return; // a failed write: the read side reports the loss
+	}
+	conn_flush(k->conn);
+}
+
+void osc_stream_flush(osc_stream_t *s)
+{
+	osc_stream_conn_t *c;
+	while ((c = s->dirty) != NULL) {
+		s->dirty      = c->dirty_next;
+		c->dirty      = false;
+		c->dirty_next = NULL;
+		conn_flush(c);
+	}
+}
+
+static void flush_cb(uv_prepare_t *h)
+{
+	osc_stream_t *s = h->data;
+	osc_stream_flush(s);
+	uv_prepare_stop(h);
+}
+
+void *osc_stream_reserve(osc_stream_conn_t *c, size_t len, int *code)
+{
+	osc_stream_t *s = c->s;
+	size_t queued   = c->out_len + (c->sock != NULL && c->sock->writing ? c->sock->wlen : 0);
+	size_t need     = OSC_STREAM_HEADER + len;
+	if (c->closed) {
+		*code = OSCAR_ECLOSED;
+		return (NULL);
+	}
+	if (len > s->cfg.max_message) {
+		*code = OSCAR_ETOOLARGE;
+		return (NULL);
+	}
+	if (queued != 0 && queued + need > s->cfg.sendbuf) {
+		*code = OSCAR_EMBOXFULL;
+		return (NULL);
+	}
+	if (c->out_len + need > c->out_cap) {
+		size_t cap = c->out_cap != 0 ? c->out_cap : 4096;
+		while (cap < c->out_len + need) {
+			cap *= 2;
+		}
+		char *out = realloc(c->out, cap);
+		if (out == NULL) {
+			*code = OSCAR_ENOMEM;
+			return (NULL);
+		}
+		c->out     = out;
+		c->out_cap = cap;
+	}
+	unsigned char *h = (unsigned char *) c->out + c->out_len;
+	memcpy(h, "OSCL", 4);
+	h[4] = OSC_STREAM_VERSION;
+	h[5] = h[6] = h[7] = 0;
+	put64(h + 8, (uint64_t) len);
+	c->out_len += need;
+	if (!c->dirty) {
+		c->dirty      = true;
+		c->dirty_next = s->dirty;
+		s->dirty      = c;
+		uv_prepare_start(&s->flusher, flush_cb);
+	}
+	return (h + OSC_STREAM_HEADER);
+}
+
+// ---------------------------------------------------------------------------
+// Reading
+
+static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+	sock_t *k = h->data;
+	(void) suggested;
+	if (k->big != NULL) {
+		size_t end = k->big_cap < k->big_total ? k->big_cap : k->big_total;
+		buf->base  = k->big + k->big_len;
+		buf->len   = end - k->big_len;
+	} else {
+		buf->base = k->rbuf + k->rlen;
+		buf->len  = RBUF - k->rlen;
+	}
+}
+
+// refuse closes the connection of k for a header not ours (bad) or a
+// body over the bounds.
+static void refuse(sock_t *k, bool bad)
+{
+	if (bad) {
+		k->s->stats.bad++;
+	} else {
+		k->s->stats.refused++;
+	}
+	conn_lost(k->conn);
+}
+
+// big_grow makes room in k's large body for more bytes, within the
+// link's budget. False when the budget is spent or memory is short.
+static bool big_grow(sock_t *k)
+{
+	osc_stream_t *s   = k->s;
+	size_t        cap = k->big_cap == 0 ? BIG_FIRST : k->big_cap * 2;
+	if (cap >= k->big_total) {
+		cap = k->big_total + 1; // room for the receiver's byte
+	}
+	if (s->stats.receiving - k->big_cap + cap > s->cfg.recv_budget) {
+		return (false);
+	}
+	char *big = realloc(k->big, cap);
+	if (big == NULL) {
+		return (false);
+	}
+	s->stats.receiving += cap - k->big_cap;
+	k->big     = big;
+	k->big_cap = cap;
+	return (true);
+}
+
+// big_done hands a whole large body to the receiver.
+static void big_done(sock_t *k)
+{
+	osc_stream_t *s   = k->s;
+	char         *big = k->big;
+	size_t        len = k->big_total;
+	s->stats.receiving -= k->big_cap;
+	k->big     = NULL;
+	k->big_len = k->big_cap = k->big_total = 0;
+	s->cbs.recv(k->conn, big, len, true);
+}
+
+// parse hands the whole messages in k's read buffer to the receiver,
+// and starts a large body's own buffer.
+static void parse(sock_t *k)
+{
+	osc_stream_t *s   = k->s;
+	size_t        off = 0;
+	while (k->conn != NULL && k->rlen - off >= OSC_STREAM_HEADER) {
+		const unsigned char *h = (const unsigned char *) k->rbuf + off;
+		if (memcmp(h, "OSCL", 4) != 0 || h[4] != OSC_STREAM_VERSION || h[5] != 0 ||
+		    h[6] != 0 || h[7] != 0) {
+			refuse(k, true);
+			return;
+		}
+		uint64_t len   = get64(h + 8);
+		size_t   avail = k->rlen - off - OSC_STREAM_HEADER;
+		if (len > s->cfg.max_message || len > SIZE_MAX / 2) {
+			refuse(k, false);
+			return;
+		}
+		if (len >= OSC_STREAM_LARGE) {
+			k->big_total = (size_t) len;
+			if (!big_grow(k)) {
+				k->big_total = 0;
+				refuse(k, false);
+				return;
+			}
+			memcpy(k->big, h + OSC_STREAM_HEADER, avail);
+			k->big_len = avail;
+			k->big_at  = uv_now(s->loop);
+			k->rlen    = 0;
+			if (k->big_len == k->big_total) {
+				big_done(k);
+			}
+			return;
+		}
+		if (avail < len) {
+			break;
+		}
+		s->cbs.recv(k->conn, (char *) h + OSC_STREAM_HEADER, (size_t) len, false);
+		off += OSC_STREAM_HEADER + (size_t) len;
+	}
+	if (k->conn != NULL && off != 0) {
+		memmove(k->rbuf, k->rbuf + off, k->rlen - off);
+		k->rlen -= off;
+	}
+}
+
+static void read_cb(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
+{
+	sock_t *k = st->data;
+	(void) buf;
+	if (k->conn == NULL || nread == 0) {
+		return;
+	}
+	if (nread < 0) {
+		conn_lost(k->conn);
+		return;
+	}
+	if (k->big == NULL) {
+		k->rlen += (size_t) nread;
+		parse(k);
+		return;
+	}
+	k->big_len += (size_t) nread;
+	k->big_at = uv_now(k->s->loop);
+	if (k->big_len == k->big_total) {
+		big_done(k);
+	} else if (k->big_len == k->big_cap && !big_grow(k)) {
+		refuse(k, false);
+	}
+}
+
+// ---------------------------------------------------------------------------
+// Dialing
+
+static void connect_cb(uv_connect_t *req, int status)
+{
+	sock_t            *k   = req->data;
+	osc_stream_conn_t *c   = k->conn;
+	int64_t            pid = 0;
+	if (c == NULL) {
+		return; // closed meanwhile
+	}
+	if (status < 0) {
+		sock_drop(k);
+		redial_later(c);
+		return;
+	}
+	if (c->kind == KIND_TCP) {
+		uv_tcp_nodelay(&k->h.tcp, 1);
+	} else {
+		uv_os_fd_t   fd;
+		struct ucred cred;
+		socklen_t    len = sizeof(cred);
+		if (uv_fileno(&k->h.handle, &fd) == 0 &&
+		    getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0) {
+			pid = cred.pid;
+		}
+	}
+	if (uv_read_start(&k->h.stream, alloc_cb, read_cb) != 0) {
+		sock_drop(k);
+		redial_later(c);
+		return;
+	}
+	c->up         = true;
+	c->redial_cur = c->redial_min;
+	if (c->s->cbs.up != NULL) {
+		c->s->cbs.up(c, pid);
+	}
+	if (!c->closed) {
+		conn_flush(c);
+	}
+}
+
+static void dial_now(osc_stream_conn_t *c)
+{
+	sock_t *k = sock_new(c->s, c, c->kind);
+	int     rv;
+	if (k == NULL) {
+		redial_later(c);
+		return;
+	}
+	c->sock         = k;
+	k->connect.data = k;
+	if (c->kind == KIND_TCP) {
+		rv = uv_tcp_connect(&k->connect, &k->h.tcp, (struct sockaddr *) &c->sa, connect_cb);
+	} else {
+		uv_pipe_connect(&k->connect, &k->h.pipe, c->path, connect_cb);
+		rv = 0;
+	}
+	if (rv != 0) {
+		sock_drop(k);
+		redial_later(c);
+	}
+}
+
+osc_stream_conn_t *osc_stream_dial(
+    osc_stream_t *s, const char *url, void *data, int *code, char *msg, size_t size)
+{
+	osc_stream_conn_t *c = calloc(1, sizeof(*c));
+	if (c == NULL) {
+		*code = OSCAR_ENOMEM;
+		snprintf(msg, size, "no memory for a connection");
+		return (NULL);
+	}
+	if ((*code = parse_url(
+	         url, false, &c->kind, &c->sa, c->path, sizeof(c->path), msg, size)) != 0) {
+		free(c);
+		return (NULL);
+	}
+	c->s          = s;
+	c->data       = data;
+	c->dialed     = true;
+	c->redial_min = s->cfg.redial_min_ms;
+	c->redial_max = s->cfg.redial_max_ms;
+	c->redial_cur = c->redial_min;
+	uv_timer_init(s->loop, &c->timer);
+	c->timer.data = c;
+	s->handles++;
+	c->next = s->conns;
+	if (s->conns != NULL) {
+		s->conns->prev = c;
+	}
+	s->conns = c;
+	dial_now(c);
+	return (c);
+}
+
+void osc_stream_redial(osc_stream_conn_t *c, uint64_t min_ms, uint64_t max_ms)
+{
+	c->redial_min = min_ms;
+	c->redial_max = max_ms;
+	c->redial_cur = min_ms;
+}
+
+// ---------------------------------------------------------------------------
+// Listening
+
+static void accept_cb(uv_stream_t *server, int status)
+{
+	osc_stream_t *s    = server->data;
+	kind_t        kind = server->type == UV_TCP ? KIND_TCP : KIND_IPC;
+	if (status < 0) {
+		return;
+	}
+	osc_stream_conn_t *c = s->naccepted < s->cfg.max_conns ? calloc(1, sizeof(*c)) : NULL;
+	sock_t            *k = sock_new(s, c, kind);
+	if (k == NULL) {
+		free(c);
+		// Out of memory: the connection waits in the backlog.
+		return;
+	}
+	if (uv_accept(server, &k->h.stream) != 0) {
+		k->conn = NULL;
+		free(c);
+		sock_drop(k);
+		return;
+	}
+	if (c == NULL) {
+		s->stats.turned++;
+		sock_drop(k);
+		return;
+	}
+	c->s    = s;
+	c->sock = k;
+	c->up   = true;
+	c->next = s->conns;
+	if (s->conns != NULL) {
+		s->conns->prev = c;
+	}
+	s->conns = c;
+	s->naccepted++;
+	if (kind == KIND_TCP) {
+		uv_tcp_nodelay(&k->h.tcp, 1);
+	}
+	if (!s->paused && uv_read_start(&k->h.stream, alloc_cb, read_cb) != 0) {
+		osc_stream_conn_close(c);
+	}
+}
+
+// ipc_stale tells whether the socket file at path is left by a process
+// that is gone: nobody accepts a connection there.
+static bool ipc_stale(const char *path)
+{
+	struct sockaddr_un sun;
+	int                fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	bool               stale;
+	if (fd < 0) {
+		return (false);
+	}
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
+	stale = connect(fd, (struct sockaddr *) &sun, sizeof(sun)) != 0 && errno == ECONNREFUSED;
+	close(fd);
+	return (stale);
+}
+
+int osc_stream_listen(osc_stream_t *s, const char *url, int *port, char *msg, size_t size)
+{
+	struct sockaddr_storage sa;
+	char                    path[sizeof(s->path)];
+	kind_t                  kind;
+	int                     rv;
+	if (s->listening) {
+		snprintf(msg, size, "already listening");
+		return (OSCAR_EINVAL);
+	}
+	if ((rv = parse_url(url, true, &kind, &sa, path, sizeof(path), msg, size)) != 0) {
+		return (rv);
+	}
+	if (kind == KIND_TCP) {
+		uv_tcp_init(s->loop, &s->listener.tcp);
+		rv = uv_tcp_bind(&s->listener.tcp, (struct sockaddr *) &sa, 0);
+	} else {
+		uv_pipe_init(s->loop, &s->listener.pipe, 0);
+		rv = uv_pipe_bind(&s->listener.pipe, path);
+		if (rv == UV_EADDRINUSE && ipc_stale(path) && unlink(path) == 0) {
+			rv = uv_pipe_bind(&s->listener.pipe, path);
+		}
+	}
+	s->listener.handle.data = s;
+	s->handles++;
+	if (rv == 0) {
+		rv = uv_listen(&s->listener.stream, BACKLOG, accept_cb);
+	}
+	if (rv != 0) {
+		snprintf(msg, size, "cannot listen on %s: %s", url,
+		    rv == UV_EADDRINUSE ? "Address in use" : uv_strerror(rv));
+		uv_close(&s->listener.handle, plain_closed_cb);
+		return (rv == UV_EADDRINUSE ? OSCAR_EADDRINUSE
+		        : rv == UV_EADDRNOTAVAIL || rv == UV_ENOENT || rv == UV_EACCES ||
+		                rv == UV_ENOTDIR
+		            ? OSCAR_EADDRINVAL
+		            : OSCAR_ESYSTEM);
+	}
+	s->listening = true;
+	if (kind == KIND_IPC) {
+		snprintf(s->path, sizeof(s->path), "%s", path);
+	}
+	if (kind == KIND_TCP && port != NULL) {
+		struct sockaddr_storage bound;
+		int                     len = sizeof(bound);
+		*port                       = 0;
+		if (uv_tcp_getsockname(&s->listener.tcp, (struct sockaddr *) &bound, &len) == 0) {
+			*port = bound.ss_family == AF_INET6
+			            ? ntohs(((struct sockaddr_in6 *) &bound)->sin6_port)
+			            : ntohs(((struct sockaddr_in *) &bound)->sin_port);
+		}
+	}
+	return (0);
+}
+
+// ---------------------------------------------------------------------------
+// The link
+
+osc_stream_t *osc_stream_new(
+    uv_loop_t *loop, const osc_stream_config_t *cfg, const osc_stream_cbs_t *cbs, void *arg)
+{
+	osc_stream_t *s = calloc(1, sizeof(*s));
+	if (s == NULL) {
+		return (NULL);
+	}
+	s->loop = loop;
+	s->cfg  = *cfg;
+	s->cbs  = *cbs;
+	s->arg  = arg;
+	if (s->cfg.redial_min_ms == 0) {
+		s->cfg.redial_min_ms = 1;
+	}
+	if (s->cfg.redial_max_ms < s->cfg.redial_min_ms) {
+		s->cfg.redial_max_ms = s->cfg.redial_min_ms;
+	}
+	uv_prepare_init(loop, &s->flusher);
+	s->flusher.data = s;
+	s->handles      = 1;
+	return (s);
+}
+
+void *osc_stream_arg(const osc_stream_t *s)
+{
+	return (s->arg);
+}
+
+void *osc_stream_conn_data(const osc_stream_conn_t *c)
+{
+	return (c->data);
+}
+
+osc_stream_t *osc_stream_conn_link(const osc_stream_conn_t *c)
+{
+	return (c->s);
+}
+
+bool osc_stream_conn_dialed(const osc_stream_conn_t *c)
+{
+	return (c->dialed);
+}
+
+void osc_stream_pause(osc_stream_t *s, bool pause)
+{
+	if (s->paused == pause) {
+		return;
+	}
+	s->paused = pause;
+	for (osc_stream_conn_t *c = s->conns; c != NULL; c = c->next) {
+		if (c->dialed || c->sock == NULL) {
+			continue;
+		}
+		if (pause) {
+			uv_read_stop(&c->sock->h.stream);
+		} else {
+			(void) uv_read_start(&c->sock->h.stream, alloc_cb, read_cb);
+		}
+	}
+}
+
+void osc_stream_sweep(osc_stream_t *s, uint64_t idle_ms)
+{
+	uint64_t           now = uv_now(s->loop);
+	osc_stream_conn_t *next;
+	for (osc_stream_conn_t *c = s->conns; c != NULL; c = next) {
+		next = c->next;
+		if (c->sock != NULL && c->sock->big != NULL && now - c->sock->big_at >= idle_ms) {
+			conn_lost(c);
+		}
+	}
+}
+
+void osc_stream_stats(const osc_stream_t *s, osc_stream_stats_t *st)
+{
+	*st       = s->stats;
+	st->conns = s->naccepted;
+}
+
+void osc_stream_close(osc_stream_t *s)
+{
+	if (s->closed) {
+		return;
+	}
+	while (s->conns != NULL) {
+		osc_stream_conn_close(s->conns);
+	}
+	if (s->listening) {
+		uv_close(&s->listener.handle, plain_closed_cb);
+		if (s->path[0] != '\0') {
+			unlink(s->path);
+		}
+	}
+	uv_close((uv_handle_t *) &s->flusher, plain_closed_cb);
+	s->closed = true;
+}

@@ -1,0 +1,516 @@
+// The stream link alone (actors/stream.h): two links on one loop, over
+// tcp and ipc; garbage, oversize, a peer gone and back, many messages, a
+// large message, a full send queue, the bound on accepted connections, and
+// ipc socket files left behind.
+#include <criterion/criterion.h>
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include "actors/stream.h"
+#include "oscar/error.h"
+
+// What one link saw.
+typedef struct seen {
+	int      ups, downs;
+	int64_t  pid;
+	uint64_t msgs, bytes, owned;
+	uint64_t next;  // the next sequence number expected (many)
+	bool     order; // every sequence number came in order
+	char    *large; // the last owned body
+	size_t   large_len;
+	char     last[64];
+} seen_t;
+
+static uv_loop_t loop;
+static seen_t    sa, sb;
+
+static void up_cb(osc_stream_conn_t *c, int64_t pid)
+{
+	seen_t *s = osc_stream_arg(osc_stream_conn_link(c));
+	s->ups++;
+	s->pid = pid;
+}
+
+static void down_cb(osc_stream_conn_t *c)
+{
+	seen_t *s = osc_stream_arg(osc_stream_conn_link(c));
+	if (osc_stream_conn_dialed(c)) {
+		s->downs++;
+	}
+}
+
+static void recv_cb(osc_stream_conn_t *c, char *data, size_t len, bool owned)
+{
+	seen_t *s = osc_stream_arg(osc_stream_conn_link(c));
+	s->msgs++;
+	s->bytes += len;
+	if (len == sizeof(uint64_t)) {
+		uint64_t v;
+		memcpy(&v, data, sizeof(v));
+		if (v != s->next) {
+			s->order = false;
+		}
+		s->next = v + 1;
+	}
+	if (len < sizeof(s->last)) {
+		memcpy(s->last, data, len);
+		s->last[len] = '\0';
+	}
+	if (owned) {
+		s->owned++;
+		data[len] = '\0'; // the byte past the body is the receiver's
+		free(s->large);
+		s->large     = data;
+		s->large_len = len;
+	}
+}
+
+static const osc_stream_cbs_t cbs = { up_cb, down_cb, recv_cb };
+
+static osc_stream_config_t config(void)
+{
+	osc_stream_config_t cfg = {
+		.max_message   = (size_t) 64 << 20,
+		.recv_budget   = (size_t) 256 << 20,
+		.sendbuf       = (size_t) 128 << 20,
+		.max_conns     = 16,
+		.redial_min_ms = 5,
+		.redial_max_ms = 50,
+	};
+	return (cfg);
+}
+
+static void setup(void)
+{
+	// As on a pool's thread: a write to a closed connection is EPIPE.
+	sigset_t pipe;
+	sigemptyset(&pipe);
+	sigaddset(&pipe, SIGPIPE);
+	pthread_sigmask(SIG_BLOCK, &pipe, NULL);
+	cr_assert_eq(uv_loop_init(&loop), 0);
+	memset(&sa, 0, sizeof(sa));
+	memset(&sb, 0, sizeof(sb));
+	sa.order = sb.order = true;
+}
+
+static void walk_cb(uv_handle_t *h, void *arg)
+{
+	(void) arg;
+	cr_log_error("handle of type %d left open", (int) h->type);
+}
+
+static void teardown(void)
+{
+	// Closing never waits: one more turn frees everything.
+	uv_run(&loop, UV_RUN_NOWAIT);
+	uv_run(&loop, UV_RUN_NOWAIT);
+	uv_walk(&loop, walk_cb, NULL);
+	cr_assert_eq(uv_loop_close(&loop), 0, "handles left open");
+	free(sa.large);
+	free(sb.large);
+}
+
+TestSuite(stream, .init = setup, .fini = teardown, .timeout = 60);
+
+static void deadline_cb(uv_timer_t *t)
+{
+	*(bool *) t->data = true;
+}
+
+// run_until turns the loop until *cond is true, for 10 s at most.
+#define run_until(cond)                                        \
+	do {                                                   \
+		uv_timer_t t_;                                 \
+		bool       late_ = false;                      \
+		uv_timer_init(&loop, &t_);                     \
+		t_.data = &late_;                              \
+		uv_timer_start(&t_, deadline_cb, 10000, 0);    \
+		while (!(cond) && !late_) {                    \
+			uv_run(&loop, UV_RUN_ONCE);            \
+		}                                              \
+		uv_close((uv_handle_t *) &t_, NULL);           \
+		uv_run(&loop, UV_RUN_NOWAIT);                  \
+		cr_assert(cond, "not within 10 s: %s", #cond); \
+	} while (0)
+
+static osc_stream_t *link_at(
+    seen_t *s, const char *url, char *bound, size_t size, const osc_stream_config_t *cfg)
+{
+	osc_stream_config_t def = config();
+	osc_stream_t       *l   = osc_stream_new(&loop, cfg != NULL ? cfg : &def, &cbs, s);
+	char                msg[256];
+	int                 port = 0;
+	cr_assert_not_null(l);
+	if (url != NULL) {
+		cr_assert_eq(osc_stream_listen(l, url, &port, msg, sizeof(msg)), 0, "%s", msg);
+		if (strncmp(url, "tcp", 3) == 0) {
+			cr_assert_gt(port, 0);
+			snprintf(bound, size, "tcp://127.0.0.1:%d", port);
+		} else {
+			snprintf(bound, size, "%s", url);
+		}
+	}
+	return (l);
+}
+
+static osc_stream_conn_t *dial(osc_stream_t *l, const char *url)
+{
+	char               msg[256];
+	int                code = 0;
+	osc_stream_conn_t *c    = osc_stream_dial(l, url, NULL, &code, msg, sizeof(msg));
+	cr_assert_not_null(c, "%s", msg);
+	return (c);
+}
+
+static void send_str(osc_stream_conn_t *c, const char *s)
+{
+	int   code = 0;
+	char *p    = osc_stream_reserve(c, strlen(s), &code);
+	cr_assert_not_null(p, "reserve: %d", code);
+	memcpy(p, s, strlen(s));
+}
+
+static void ipc_url(char *buf, size_t size, const char *tag)
+{
+	snprintf(buf, size, "ipc:///tmp/oscar-test-stream-%d-%s.sock", (int) getpid(), tag);
+	unlink(buf + 6);
+}
+
+static void both_ways(const char *url)
+{
+	char          at_a[128], at_b[128];
+	osc_stream_t *a = link_at(&sa, url, at_a, sizeof(at_a), NULL);
+	char          url_b[128];
+	if (strncmp(url, "ipc", 3) == 0) {
+		ipc_url(url_b, sizeof(url_b), "b");
+	} else {
+		snprintf(url_b, sizeof(url_b), "%s", url);
+	}
+	osc_stream_t      *b  = link_at(&sb, url_b, at_b, sizeof(at_b), NULL);
+	osc_stream_conn_t *ab = dial(a, at_b);
+	osc_stream_conn_t *ba = dial(b, at_a);
+	send_str(ab, "hello b"); // queued before the connection is up
+	send_str(ba, "hello a");
+	run_until(sa.msgs == 1 && sb.msgs == 1);
+	cr_assert_str_eq(sa.last, "hello a");
+	cr_assert_str_eq(sb.last, "hello b");
+	cr_assert_eq(sa.ups, 1);
+	cr_assert_eq(sb.ups, 1);
+	if (strncmp(url, "ipc", 3) == 0) {
+		cr_assert_eq(sa.pid, (int64_t) getpid(), "SO_PEERCRED gives the peer's pid");
+	} else {
+		cr_assert_eq(sa.pid, 0);
+	}
+	osc_stream_stats_t st;
+	osc_stream_stats(a, &st);
+	cr_assert_eq(st.conns, 1);
+	cr_assert_eq(st.bad + st.refused + st.turned, 0);
+	osc_stream_close(a);
+	osc_stream_close(b);
+}
+
+Test(stream, tcp_both_ways)
+{
+	both_ways("tcp://127.0.0.1:0");
+}
+
+Test(stream, ipc_both_ways)
+{
+	char url[128];
+	ipc_url(url, sizeof(url), "a");
+	both_ways(url);
+	cr_assert_eq(access(url + 6, F_OK), -1, "the socket file goes with the link");
+}
+
+// raw_connect connects a plain blocking socket to a tcp link's port.
+static int raw_connect(const char *at)
+{
+	struct sockaddr_in sin;
+	int                fd = socket(AF_INET, SOCK_STREAM, 0);
+	cr_assert_geq(fd, 0);
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family      = AF_INET;
+	sin.sin_port        = htons((uint16_t) atoi(strrchr(at, ':') + 1));
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	cr_assert_eq(connect(fd, (struct sockaddr *) &sin, sizeof(sin)), 0, "%s", strerror(errno));
+	return (fd);
+}
+
+Test(stream, garbage_closes_that_connection_only)
+{
+	char          at_a[128];
+	osc_stream_t *a      = link_at(&sa, "tcp://127.0.0.1:0", at_a, sizeof(at_a), NULL);
+	osc_stream_t *b      = link_at(&sb, NULL, NULL, 0, NULL);
+	int           fd     = raw_connect(at_a);
+	const char    junk[] = "GET / HTTP/1.0\r\n\r\n";
+	cr_assert_eq(write(fd, junk, sizeof(junk)), (ssize_t) sizeof(junk));
+	osc_stream_stats_t st;
+	run_until((osc_stream_stats(a, &st), st.bad == 1));
+	// The link closed that connection: the raw socket reads its end.
+	char c;
+	cr_assert_eq(read(fd, &c, 1), 0);
+	close(fd);
+	cr_assert_eq(sa.msgs, 0);
+	// Others still get through.
+	osc_stream_conn_t *ba = dial(b, at_a);
+	send_str(ba, "after");
+	run_until(sa.msgs == 1);
+	cr_assert_str_eq(sa.last, "after");
+	osc_stream_close(a);
+	osc_stream_close(b);
+}
+
+Test(stream, oversize_is_refused_and_counted)
+{
+	osc_stream_config_t small = config();
+	small.max_message         = 1000;
+	char               at_a[128];
+	osc_stream_t      *a    = link_at(&sa, "tcp://127.0.0.1:0", at_a, sizeof(at_a), &small);
+	osc_stream_t      *b    = link_at(&sb, NULL, NULL, 0, NULL);
+	osc_stream_conn_t *ba   = dial(b, at_a);
+	int                code = 0;
+	char              *p    = osc_stream_reserve(ba, 5000, &code);
+	cr_assert_not_null(p);
+	memset(p, 'x', 5000);
+	osc_stream_stats_t st;
+	run_until((osc_stream_stats(a, &st), st.refused == 1) && sb.downs >= 1);
+	cr_assert_eq(sa.msgs, 0);
+	// The sender's own bound refuses at once.
+	small.max_message = 1000;
+	cr_assert_null(osc_stream_reserve(ba, (size_t) 65 << 20, &code));
+	cr_assert_eq(code, OSCAR_ETOOLARGE);
+	osc_stream_close(a);
+	osc_stream_close(b);
+}
+
+Test(stream, header_claiming_much_reserves_little)
+{
+	// A header announcing 60 MiB, then silence: the receiver holds what
+	// arrived (within its first block), not what was announced.
+	char          at_a[128];
+	osc_stream_t *a  = link_at(&sa, "tcp://127.0.0.1:0", at_a, sizeof(at_a), NULL);
+	int           fd = raw_connect(at_a);
+	unsigned char h[OSC_STREAM_HEADER + 100] = { 'O', 'S', 'C', 'L', OSC_STREAM_VERSION };
+	uint64_t      len                        = (uint64_t) 60 << 20;
+	for (int i = 0; i < 8; i++) {
+		h[8 + i] = (unsigned char) (len >> (8 * i));
+	}
+	cr_assert_eq(write(fd, h, sizeof(h)), (ssize_t) sizeof(h));
+	osc_stream_stats_t st;
+	run_until((osc_stream_stats(a, &st), st.receiving > 0));
+	cr_assert_leq(st.receiving, (size_t) 1 << 20);
+	close(fd);
+	run_until((osc_stream_stats(a, &st), st.receiving == 0 && st.conns == 0));
+	osc_stream_close(a);
+}
+
+Test(stream, budget_refuses)
+{
+	osc_stream_config_t tight = config();
+	tight.recv_budget         = (size_t) 2 << 20;
+	char               at_a[128];
+	osc_stream_t      *a    = link_at(&sa, "tcp://127.0.0.1:0", at_a, sizeof(at_a), &tight);
+	osc_stream_t      *b    = link_at(&sb, NULL, NULL, 0, NULL);
+	osc_stream_conn_t *ba   = dial(b, at_a);
+	int                code = 0;
+	char              *p    = osc_stream_reserve(ba, (size_t) 8 << 20, &code);
+	cr_assert_not_null(p);
+	memset(p, 'y', (size_t) 8 << 20);
+	osc_stream_stats_t st;
+	run_until((osc_stream_stats(a, &st), st.refused == 1));
+	run_until((osc_stream_stats(a, &st), st.receiving == 0));
+	cr_assert_eq(sa.msgs, 0);
+	osc_stream_close(a);
+	osc_stream_close(b);
+}
+
+Test(stream, peer_gone_and_back)
+{
+	char               at_a[128];
+	osc_stream_t      *a  = link_at(&sa, "tcp://127.0.0.1:0", at_a, sizeof(at_a), NULL);
+	osc_stream_t      *b  = link_at(&sb, NULL, NULL, 0, NULL);
+	osc_stream_conn_t *ba = dial(b, at_a);
+	send_str(ba, "one");
+	run_until(sa.msgs == 1 && sb.ups == 1);
+	osc_stream_close(a);
+	run_until(sb.downs == 1);
+	// Whatever listens there next is redialled (same port, our own
+	// listener's, free again).
+	memset(&sa, 0, sizeof(sa));
+	sa.order = true;
+	char          again[128];
+	osc_stream_t *a2 = link_at(&sa, at_a, again, sizeof(again), NULL);
+	send_str(ba, "two");
+	run_until(sa.msgs == 1 && sb.ups == 2);
+	cr_assert_str_eq(sa.last, "two");
+	osc_stream_close(a2);
+	osc_stream_close(b);
+}
+
+Test(stream, unreachable_redials_then_closes)
+{
+	char at[128];
+	ipc_url(at, sizeof(at), "none");
+	osc_stream_t      *b  = link_at(&sb, NULL, NULL, 0, NULL);
+	osc_stream_conn_t *ba = dial(b, at);
+	send_str(ba, "waits");
+	// Nobody there: it redials; then someone listens and gets it.
+	uv_timer_t t;
+	bool       late = false;
+	uv_timer_init(&loop, &t);
+	t.data = &late;
+	uv_timer_start(&t, deadline_cb, 30, 0);
+	run_until(late);
+	uv_close((uv_handle_t *) &t, NULL);
+	cr_assert_eq(sb.ups, 0);
+	char          bound[128];
+	osc_stream_t *a = link_at(&sa, at, bound, sizeof(bound), NULL);
+	run_until(sa.msgs == 1);
+	cr_assert_str_eq(sa.last, "waits");
+	osc_stream_conn_close(ba);
+	osc_stream_close(a);
+	osc_stream_close(b);
+}
+
+Test(stream, many_messages_in_order)
+{
+	char               at_a[128];
+	osc_stream_t      *a  = link_at(&sa, "tcp://127.0.0.1:0", at_a, sizeof(at_a), NULL);
+	osc_stream_t      *b  = link_at(&sb, NULL, NULL, 0, NULL);
+	osc_stream_conn_t *ba = dial(b, at_a);
+	const uint64_t     n  = 200000;
+	for (uint64_t i = 0; i < n; i++) {
+		int   code = 0;
+		char *p    = osc_stream_reserve(ba, sizeof(i), &code);
+		cr_assert_not_null(p, "%d at %lu", code, (unsigned long) i);
+		memcpy(p, &i, sizeof(i));
+		if (i % 5000 == 4999) {
+			uv_run(&loop, UV_RUN_NOWAIT);
+		}
+	}
+	run_until(sa.msgs == n);
+	cr_assert(sa.order);
+	cr_assert_eq(sa.next, n);
+	osc_stream_close(a);
+	osc_stream_close(b);
+}
+
+Test(stream, large_message_taken_whole)
+{
+	char               at_a[128];
+	osc_stream_t      *a    = link_at(&sa, "tcp://127.0.0.1:0", at_a, sizeof(at_a), NULL);
+	osc_stream_t      *b    = link_at(&sb, NULL, NULL, 0, NULL);
+	osc_stream_conn_t *ba   = dial(b, at_a);
+	size_t             n    = ((size_t) 24 << 20) + 3;
+	int                code = 0;
+	unsigned char     *p    = osc_stream_reserve(ba, n, &code);
+	cr_assert_not_null(p);
+	for (size_t i = 0; i < n; i++) {
+		p[i] = (unsigned char) (i * 7);
+	}
+	send_str(ba, "small after");
+	run_until(sa.msgs == 2);
+	cr_assert_eq(sa.owned, 1);
+	cr_assert_eq(sa.large_len, n);
+	for (size_t i = 0; i < n; i++) {
+		if ((unsigned char) sa.large[i] != (unsigned char) (i * 7)) {
+			cr_assert_fail("byte %zu differs", i);
+		}
+	}
+	cr_assert_str_eq(sa.last, "small after");
+	osc_stream_stats_t st;
+	osc_stream_stats(a, &st);
+	cr_assert_eq(st.receiving, 0);
+	osc_stream_close(a);
+	osc_stream_close(b);
+}
+
+Test(stream, full_queue_is_emboxfull)
+{
+	osc_stream_config_t cfg = config();
+	cfg.sendbuf             = 10000;
+	char          at[128];
+	osc_stream_t *b = link_at(&sb, NULL, NULL, 0, &cfg);
+	ipc_url(at, sizeof(at), "nobody");
+	osc_stream_conn_t *ba   = dial(b, at); // never up: everything stays queued
+	int                code = 0;
+	cr_assert_not_null(osc_stream_reserve(ba, 20000, &code), "one message past the bound");
+	cr_assert_null(osc_stream_reserve(ba, 1, &code));
+	cr_assert_eq(code, OSCAR_EMBOXFULL);
+	osc_stream_close(b);
+}
+
+Test(stream, accepted_connections_are_bounded)
+{
+	osc_stream_config_t cfg = config();
+	cfg.max_conns           = 2;
+	char          at_a[128];
+	osc_stream_t *a = link_at(&sa, "tcp://127.0.0.1:0", at_a, sizeof(at_a), &cfg);
+	int           fds[3];
+	for (int i = 0; i < 3; i++) {
+		fds[i] = raw_connect(at_a);
+	}
+	osc_stream_stats_t st;
+	run_until((osc_stream_stats(a, &st), st.turned == 1 && st.conns == 2));
+	for (int i = 0; i < 3; i++) {
+		close(fds[i]);
+	}
+	run_until((osc_stream_stats(a, &st), st.conns == 0));
+	osc_stream_close(a);
+}
+
+Test(stream, ipc_stale_file_replaced_live_one_refused)
+{
+	char url[128];
+	ipc_url(url, sizeof(url), "stale");
+	// A socket file whose listener is gone.
+	struct sockaddr_un sun;
+	int                fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", url + 6);
+	cr_assert_eq(bind(fd, (struct sockaddr *) &sun, sizeof(sun)), 0);
+	close(fd);
+	cr_assert_eq(access(url + 6, F_OK), 0);
+	char          bound[128];
+	osc_stream_t *a = link_at(&sa, url, bound, sizeof(bound), NULL);
+	// A live one is refused, and left alone.
+	osc_stream_t *b = link_at(&sb, NULL, NULL, 0, NULL);
+	char          msg[256];
+	cr_assert_eq(osc_stream_listen(b, url, NULL, msg, sizeof(msg)), OSCAR_EADDRINUSE);
+	cr_assert(strstr(msg, "Address in use") != NULL, "%s", msg);
+	osc_stream_conn_t *ba = dial(b, url);
+	send_str(ba, "still a's");
+	run_until(sa.msgs == 1);
+	osc_stream_close(a);
+	osc_stream_close(b);
+}
+
+Test(stream, bad_addresses)
+{
+	osc_stream_t *b = link_at(&sb, NULL, NULL, 0, NULL);
+	char          msg[256];
+	int           code = 0;
+	cr_assert_null(osc_stream_dial(b, "tcp://127.0.0.1", NULL, &code, msg, sizeof(msg)));
+	cr_assert_eq(code, OSCAR_EADDRINVAL);
+	cr_assert_null(osc_stream_dial(b, "tcp://:5", NULL, &code, msg, sizeof(msg)));
+	cr_assert_eq(code, OSCAR_EADDRINVAL);
+	cr_assert_null(osc_stream_dial(b, "ipc://", NULL, &code, msg, sizeof(msg)));
+	cr_assert_eq(code, OSCAR_EADDRINVAL);
+	cr_assert_eq(
+	    osc_stream_listen(b, "tcp://127.0.0.1:x", NULL, msg, sizeof(msg)), OSCAR_EADDRINVAL);
+	cr_assert_eq(osc_stream_listen(b, "ipc:///nonexistent-dir/x.sock", NULL, msg, sizeof(msg)),
+	    OSCAR_EADDRINVAL, "%s", msg);
+	cr_assert(osc_stream_handles("tcp://a:1") && osc_stream_handles("ipc:///x"));
+	cr_assert(!osc_stream_handles("tls+tcp://a:1") && !osc_stream_handles("inproc://x"));
+	osc_stream_close(b);
+}
