@@ -26,6 +26,7 @@
 
 #include <sodium.h>
 
+#include "actors/bytes.h"
 #include "actors/auth.h"
 #include "oscar/actor.h"
 
@@ -41,22 +42,6 @@ typedef struct osc_auth_seen {
 #define OSC_STR(x)  OSC_STR_(x)
 
 static const char auth_context[] = "oscar-c cluster secret, v1";
-
-static void put64(unsigned char *p, uint64_t v)
-{
-	for (int i = 0; i < 8; i++) {
-		p[i] = (unsigned char) (v >> (8 * i));
-	}
-}
-
-static uint64_t get64(const unsigned char *p)
-{
-	uint64_t v = 0;
-	for (int i = 7; i >= 0; i--) {
-		v = (v << 8) | p[i];
-	}
-	return (v);
-}
 
 int64_t osc_auth_now_ms(void)
 {
@@ -105,9 +90,9 @@ void osc_auth_seal_buf(osc_auth_t *a, unsigned char *buf, size_t len)
 {
 	unsigned char     *t = buf + len; // the nonce
 	unsigned long long tag_len;
-	put64(t, a->sender);
-	put64(t + 8, ++a->seq);
-	put64(t + 16, (uint64_t) osc_auth_now_ms());
+	osc_put_le64(t, a->sender);
+	osc_put_le64(t + 8, ++a->seq);
+	osc_put_le64(t + 16, (uint64_t) osc_auth_now_ms());
 	unsigned char none[1] = { 0 }; // nothing is encrypted
 	crypto_aead_xchacha20poly1305_ietf_encrypt_detached(none,
 	    t + OSC_AUTH_TRAILER - OSC_AUTH_TAG, &tag_len, none, 0, buf,
@@ -139,9 +124,9 @@ bool osc_auth_check_buf(const osc_auth_t *a, const unsigned char *body, size_t *
 	        none, NULL, none, 0, body + signed_len, body, signed_len, t, a->key) != 0) {
 		return (false);
 	}
-	*sender  = get64(t);
-	*seq     = get64(t + 8);
-	*sent_ms = (int64_t) get64(t + 16);
+	*sender  = osc_get_le64(t);
+	*seq     = osc_get_le64(t + 8);
+	*sent_ms = (int64_t) osc_get_le64(t + 16);
 	*lenp    = len - OSC_AUTH_TRAILER;
 	return (true);
 }

@@ -25,6 +25,7 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 
+#include "actors/bytes.h"
 #include "actors/stream.h"
 #include "oscar/error.h"
 
@@ -178,22 +179,6 @@ static int parse_url(const char *url, bool listen, kind_t *kind, struct sockaddr
 	freeaddrinfo(res);
 	*kind = KIND_TCP;
 	return (0);
-}
-
-static void put64(unsigned char *p, uint64_t v)
-{
-	for (int i = 0; i < 8; i++) {
-		p[i] = (unsigned char) (v >> (8 * i));
-	}
-}
-
-static uint64_t get64(const unsigned char *p)
-{
-	uint64_t v = 0;
-	for (int i = 7; i >= 0; i--) {
-		v = (v << 8) | p[i];
-	}
-	return (v);
 }
 
 // ---------------------------------------------------------------------------
@@ -455,7 +440,7 @@ void *osc_stream_reserve(osc_stream_conn_t *c, size_t len, int *code)
 	memcpy(h, "OSCL", 4);
 	h[4] = OSC_STREAM_VERSION;
 	h[5] = h[6] = h[7] = 0;
-	put64(h + 8, (uint64_t) len);
+	osc_put_le64(h + 8, (uint64_t) len);
 	c->out_len += need;
 	if (!c->dirty) {
 		c->dirty      = true;
@@ -542,7 +527,7 @@ static void parse(sock_t *k)
 			refuse(k, true);
 			return;
 		}
-		uint64_t len   = get64(h + 8);
+		uint64_t len   = osc_get_le64(h + 8);
 		size_t   avail = k->rlen - off - OSC_STREAM_HEADER;
 		if (len > s->cfg.max_message || len > SIZE_MAX / 2) {
 			refuse(k, false);
