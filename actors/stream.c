@@ -16,6 +16,7 @@
 // a closed connection is detached from its socket at once, and the memory
 // goes with the libuv close callbacks.
 #include <errno.h>
+#include <inttypes.h>
 #include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,6 +35,8 @@
 // The first block of a large body; it doubles as the body arrives.
 #define BIG_FIRST ((size_t) 1 << 20)
 #define BACKLOG   128
+// Addresses of a host name tried in turn when dialing.
+#define ADDRS 4
 
 typedef union handle {
 	uv_handle_t handle;
@@ -71,12 +74,28 @@ struct osc_stream_conn {
 	char              *out; // queued, out_len of out_cap bytes
 	size_t             out_len, out_cap;
 	// Dialed connections.
-	uv_timer_t              timer; // the next redial
-	kind_t                  kind;
-	struct sockaddr_storage sa;
+	uv_timer_t timer; // the next redial, or the resolution's deadline
+	kind_t     kind;
+	// tcp: the addresses the host has (tried in turn, from at), once
+	// resolved; resolving while a name is being looked up.
+	struct sockaddr_storage sa[ADDRS];
+	unsigned                naddrs, at, tried;
+	struct resolve         *resolving;
+	int                     failed; // the code it failed with, or 0
 	char                    path[sizeof(((struct sockaddr_un *) 0)->sun_path)];
 	uint64_t                redial_min, redial_max, redial_cur;
 };
+
+// A host name being resolved for a dialed connection, with
+// uv_getaddrinfo on libuv's thread pool. It outlives its connection when
+// that closes or gives up meanwhile (conn NULL): the answer, when it
+// comes, only frees it. Until then the link counts it as a handle.
+typedef struct resolve {
+	uv_getaddrinfo_t   req;
+	osc_stream_t      *s;
+	osc_stream_conn_t *conn;
+	char               url[300];
+} resolve_t;
 
 struct osc_stream {
 	uv_loop_t          *loop;
@@ -104,69 +123,115 @@ bool osc_stream_handles(const char *url)
 	        strncmp(url, "tcp6://", 7) == 0 || strncmp(url, "ipc://", 6) == 0);
 }
 
-// parse_url fills kind and sa (tcp) or path (ipc) from url; listen makes
-// an empty or "*" host the wildcard. 0 or OSCAR_EADDRINVAL with msg.
-static int parse_url(const char *url, bool listen, kind_t *kind, struct sockaddr_storage *sa,
-    char *path, size_t path_size, char *msg, size_t size)
+// A parsed address: an ipc path, or a tcp host (a name or a numeric
+// address), port and family.
+typedef struct url {
+	kind_t kind;
+	char   path[sizeof(((struct sockaddr_un *) 0)->sun_path)];
+	char   host[256];
+	char   port[6];
+	int    family; // AF_UNSPEC, or AF_INET / AF_INET6 (tcp4://, tcp6://)
+	bool   wild;   // listening on every interface
+} url_t;
+
+// parse_url splits url into u; listen makes an empty or "*" host the
+// wildcard. Nothing is resolved. 0 or OSCAR_EADDRINVAL with msg.
+static int parse_url(const char *url, bool listen, url_t *u, char *msg, size_t size)
 {
+	memset(u, 0, sizeof(*u));
 	if (strncmp(url, "ipc://", 6) == 0) {
 		const char *p = url + 6;
-		if (*p == '\0' || strlen(p) >= path_size) {
+		if (*p == '\0' || strlen(p) >= sizeof(u->path)) {
 			snprintf(msg, size, "bad ipc address %s (a path of 1 to %zu bytes)", url,
-			    path_size - 1);
+			    sizeof(u->path) - 1);
 			return (OSCAR_EADDRINVAL);
 		}
-		*kind = KIND_IPC;
-		snprintf(path, path_size, "%s", p);
+		u->kind = KIND_IPC;
+		snprintf(u->path, sizeof(u->path), "%s", p);
 		return (0);
 	}
-	int         family = AF_UNSPEC;
-	const char *rest   = NULL;
+	const char *rest = NULL;
+	u->kind          = KIND_TCP;
+	u->family        = AF_UNSPEC;
 	if (strncmp(url, "tcp://", 6) == 0) {
 		rest = url + 6;
 	} else if (strncmp(url, "tcp4://", 7) == 0) {
-		rest   = url + 7;
-		family = AF_INET;
+		rest      = url + 7;
+		u->family = AF_INET;
 	} else if (strncmp(url, "tcp6://", 7) == 0) {
-		rest   = url + 7;
-		family = AF_INET6;
+		rest      = url + 7;
+		u->family = AF_INET6;
 	} else {
 		snprintf(msg, size, "address %s is neither tcp:// nor ipc://", url);
 		return (OSCAR_EADDRINVAL);
 	}
 	const char *colon = strrchr(rest, ':');
-	char        host[256];
-	if (colon == NULL || colon[1] == '\0' || (size_t) (colon - rest) >= sizeof(host)) {
+	if (colon == NULL || colon[1] == '\0' || (size_t) (colon - rest) >= sizeof(u->host)) {
 		snprintf(msg, size, "bad tcp address %s (host:port)", url);
 		return (OSCAR_EADDRINVAL);
 	}
 	const char *port = colon + 1;
+	unsigned    num  = 0;
 	for (const char *c = port; *c != '\0'; c++) {
-		if (*c < '0' || *c > '9') {
+		if (*c < '0' || *c > '9' || (num = num * 10 + (unsigned) (*c - '0')) > 65535) {
 			snprintf(msg, size, "bad port in %s", url);
 			return (OSCAR_EADDRINVAL);
 		}
 	}
+	snprintf(u->port, sizeof(u->port), "%u", num);
 	size_t hlen = (size_t) (colon - rest);
 	if (hlen >= 2 && rest[0] == '[' && rest[hlen - 1] == ']') {
-		snprintf(host, sizeof(host), "%.*s", (int) hlen - 2, rest + 1);
+		snprintf(u->host, sizeof(u->host), "%.*s", (int) hlen - 2, rest + 1);
 	} else {
-		snprintf(host, sizeof(host), "%.*s", (int) hlen, rest);
+		snprintf(u->host, sizeof(u->host), "%.*s", (int) hlen, rest);
 	}
-	bool wild = host[0] == '\0' || strcmp(host, "*") == 0;
-	if (wild && !listen) {
+	u->wild = u->host[0] == '\0' || strcmp(u->host, "*") == 0;
+	if (u->wild && !listen) {
 		snprintf(msg, size, "cannot dial %s: no host", url);
 		return (OSCAR_EADDRINVAL);
 	}
-	struct addrinfo hints, *res = NULL;
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_family   = family;
-	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_flags    = AI_NUMERICSERV | (wild ? AI_PASSIVE : 0);
-	if (family == AF_UNSPEC && wild) {
-		hints.ai_family = AF_INET;
+	return (0);
+}
+
+// url_numeric fills sa when u's host is a numeric address of its
+// family (no lookup); false when it is a name.
+static bool url_numeric(const url_t *u, struct sockaddr_storage *sa)
+{
+	int port = atoi(u->port);
+	memset(sa, 0, sizeof(*sa));
+	if (u->family != AF_INET6 && uv_ip4_addr(u->host, port, (struct sockaddr_in *) sa) == 0) {
+		return (true);
 	}
-	int rv = getaddrinfo(wild ? NULL : host, port, &hints, &res);
+	if (u->family != AF_INET && uv_ip6_addr(u->host, port, (struct sockaddr_in6 *) sa) == 0) {
+		return (true);
+	}
+	return (false);
+}
+
+// url_hints fills the hints for resolving u.
+static void url_hints(const url_t *u, struct addrinfo *hints)
+{
+	memset(hints, 0, sizeof(*hints));
+	hints->ai_family   = u->family;
+	hints->ai_socktype = SOCK_STREAM;
+	hints->ai_flags    = AI_NUMERICSERV | (u->wild ? AI_PASSIVE : 0);
+	if (u->family == AF_UNSPEC && u->wild) {
+		hints->ai_family = AF_INET;
+	}
+}
+
+// url_resolve_now resolves the address to listen on, u from url, into
+// sa, on the calling thread (a name blocks it while it is looked up).
+// 0 or OSCAR_EADDRINVAL with msg.
+static int url_resolve_now(
+    const url_t *u, const char *url, struct sockaddr_storage *sa, char *msg, size_t size)
+{
+	struct addrinfo hints, *res = NULL;
+	if (!u->wild && url_numeric(u, sa)) {
+		return (0);
+	}
+	url_hints(u, &hints);
+	int rv = getaddrinfo(u->wild ? NULL : u->host, u->port, &hints, &res);
 	if (rv != 0 || res == NULL) {
 		snprintf(msg, size, "cannot resolve %s: %s", url, gai_strerror(rv));
 		if (res != NULL) {
@@ -177,7 +242,6 @@ static int parse_url(const char *url, bool listen, kind_t *kind, struct sockaddr
 	memset(sa, 0, sizeof(*sa));
 	memcpy(sa, res->ai_addr, res->ai_addrlen);
 	freeaddrinfo(res);
-	*kind = KIND_TCP;
 	return (0);
 }
 
@@ -286,6 +350,12 @@ void osc_stream_conn_close(osc_stream_conn_t *c)
 	c->out_len = c->out_cap = 0;
 	if (c->sock != NULL) {
 		sock_drop(c->sock);
+	}
+	if (c->resolving != NULL) {
+		// Its answer only frees it (resolve_cb).
+		c->resolving->conn = NULL;
+		(void) uv_cancel((uv_req_t *) &c->resolving->req);
+		c->resolving = NULL;
 	}
 	if (c->dialed) {
 		uv_close((uv_handle_t *) &c->timer, timer_closed_cb);
@@ -411,8 +481,8 @@ void *osc_stream_reserve(osc_stream_conn_t *c, size_t len, int *code)
 	osc_stream_t *s = c->s;
 	size_t queued   = c->out_len + (c->sock != NULL && c->sock->writing ? c->sock->wlen : 0);
 	size_t need     = OSC_STREAM_HEADER + len;
-	if (c->closed) {
-		*code = OSCAR_ECLOSED;
+	if (c->closed || c->failed != 0) {
+		*code = c->closed ? OSCAR_ECLOSED : c->failed;
 		return (NULL);
 	}
 	if (len > s->cfg.max_message) {
@@ -589,6 +659,22 @@ static void read_cb(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
 // ---------------------------------------------------------------------------
 // Dialing
 
+// dial_failed ends an attempt of c that did not connect: the next of
+// the host's addresses is tried at once, and once each was, c redials
+// later.
+static void dial_failed(osc_stream_conn_t *c)
+{
+	if (c->naddrs > 1) {
+		c->at = (c->at + 1) % c->naddrs;
+		if (++c->tried < c->naddrs) {
+			dial_now(c);
+			return;
+		}
+	}
+	c->tried = 0;
+	redial_later(c);
+}
+
 static void connect_cb(uv_connect_t *req, int status)
 {
 	sock_t            *k   = req->data;
@@ -599,7 +685,7 @@ static void connect_cb(uv_connect_t *req, int status)
 	}
 	if (status < 0) {
 		sock_drop(k);
-		redial_later(c);
+		dial_failed(c);
 		return;
 	}
 	if (c->kind == KIND_TCP) {
@@ -615,10 +701,11 @@ static void connect_cb(uv_connect_t *req, int status)
 	}
 	if (uv_read_start(&k->h.stream, alloc_cb, read_cb) != 0) {
 		sock_drop(k);
-		redial_later(c);
+		dial_failed(c);
 		return;
 	}
 	c->up         = true;
+	c->tried      = 0;
 	c->redial_cur = c->redial_min;
 	if (c->s->cbs.up != NULL) {
 		c->s->cbs.up(c, pid);
@@ -639,30 +726,123 @@ static void dial_now(osc_stream_conn_t *c)
 	c->sock         = k;
 	k->connect.data = k;
 	if (c->kind == KIND_TCP) {
-		rv = uv_tcp_connect(&k->connect, &k->h.tcp, (struct sockaddr *) &c->sa, connect_cb);
+		rv = uv_tcp_connect(
+		    &k->connect, &k->h.tcp, (struct sockaddr *) &c->sa[c->at], connect_cb);
 	} else {
 		uv_pipe_connect(&k->connect, &k->h.pipe, c->path, connect_cb);
 		rv = 0;
 	}
 	if (rv != 0) {
 		sock_drop(k);
-		redial_later(c);
+		dial_failed(c);
 	}
+}
+
+// resolve_fail gives c up: its name could not be resolved (code, and
+// the reason in msg). What it queued is dropped, and it stays closed to
+// new messages until osc_stream_conn_close.
+static void resolve_fail(osc_stream_conn_t *c, int code, const char *msg)
+{
+	c->failed = code;
+	dirty_unlink(c->s, c);
+	free(c->out);
+	c->out     = NULL;
+	c->out_len = c->out_cap = 0;
+	if (c->s->cbs.failed != NULL) {
+		c->s->cbs.failed(c, code, msg);
+	}
+}
+
+// resolve_cb takes the host's addresses and dials the first, unless the
+// connection closed or gave up meanwhile.
+static void resolve_cb(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
+{
+	resolve_t         *r = req->data;
+	osc_stream_t      *s = r->s;
+	osc_stream_conn_t *c = r->conn;
+	if (c != NULL) {
+		c->resolving = NULL;
+		uv_timer_stop(&c->timer);
+		for (struct addrinfo *a = res; status == 0 && a != NULL && c->naddrs < ADDRS;
+		     a                  = a->ai_next) {
+			if ((a->ai_family == AF_INET || a->ai_family == AF_INET6) &&
+			    a->ai_addrlen <= sizeof(c->sa[0])) {
+				memset(&c->sa[c->naddrs], 0, sizeof(c->sa[0]));
+				memcpy(&c->sa[c->naddrs++], a->ai_addr, a->ai_addrlen);
+			}
+		}
+		if (c->naddrs > 0) {
+			dial_now(c);
+		} else {
+			char msg[400];
+			snprintf(msg, sizeof(msg), "cannot resolve %s: %s", r->url,
+			    status != 0 ? uv_strerror(status) : "no address");
+			resolve_fail(c, OSCAR_EADDRINVAL, msg);
+		}
+	}
+	uv_freeaddrinfo(res);
+	free(r);
+	s->handles--;
+	link_release(s);
+}
+
+// resolve_late_cb gives up a resolution that took longer than
+// resolve_ms; its answer, when it comes, is dropped.
+static void resolve_late_cb(uv_timer_t *t)
+{
+	osc_stream_conn_t *c = t->data;
+	resolve_t         *r = c->resolving;
+	char               msg[400];
+	if (r == NULL) {
+		return;
+	}
+	c->resolving = NULL;
+	r->conn      = NULL;
+	(void) uv_cancel((uv_req_t *) &r->req);
+	snprintf(msg, sizeof(msg), "cannot resolve %s: no answer within %" PRIu64 " ms", r->url,
+	    c->s->cfg.resolve_ms);
+	resolve_fail(c, OSCAR_ETIMEDOUT, msg);
 }
 
 osc_stream_conn_t *osc_stream_dial(
     osc_stream_t *s, const char *url, void *data, int *code, char *msg, size_t size)
 {
-	osc_stream_conn_t *c = calloc(1, sizeof(*c));
-	if (c == NULL) {
+	url_t              u;
+	resolve_t         *r = NULL;
+	osc_stream_conn_t *c;
+	if ((*code = parse_url(url, false, &u, msg, size)) != 0) {
+		return (NULL);
+	}
+	if ((c = calloc(1, sizeof(*c))) == NULL ||
+	    (u.kind == KIND_TCP && !url_numeric(&u, &c->sa[0]) &&
+	        (r = calloc(1, sizeof(*r))) == NULL)) {
+		free(c);
 		*code = OSCAR_ENOMEM;
 		snprintf(msg, size, "no memory for a connection");
 		return (NULL);
 	}
-	if ((*code = parse_url(
-	         url, false, &c->kind, &c->sa, c->path, sizeof(c->path), msg, size)) != 0) {
-		free(c);
-		return (NULL);
+	c->kind = u.kind;
+	snprintf(c->path, sizeof(c->path), "%s", u.path);
+	if (r != NULL) {
+		// A name: looked up on libuv's thread pool, never on the loop.
+		struct addrinfo hints;
+		url_hints(&u, &hints);
+		r->s        = s;
+		r->conn     = c;
+		r->req.data = r;
+		snprintf(r->url, sizeof(r->url), "%s", url);
+		int rv = uv_getaddrinfo(s->loop, &r->req, resolve_cb, u.host, u.port, &hints);
+		if (rv != 0) {
+			*code = rv == UV_ENOMEM ? OSCAR_ENOMEM : OSCAR_EADDRINVAL;
+			snprintf(msg, size, "cannot resolve %s: %s", url, uv_strerror(rv));
+			free(r);
+			free(c);
+			return (NULL);
+		}
+		c->resolving = r;
+		s->handles++;
+	} else if (u.kind == KIND_TCP) {
+		c->naddrs = 1;
 	}
 	c->s          = s;
 	c->data       = data;
@@ -678,7 +858,11 @@ osc_stream_conn_t *osc_stream_dial(
 		s->conns->prev = c;
 	}
 	s->conns = c;
-	dial_now(c);
+	if (r != NULL) {
+		uv_timer_start(&c->timer, resolve_late_cb, s->cfg.resolve_ms, 0);
+	} else {
+		dial_now(c);
+	}
 	return (c);
 }
 
@@ -755,16 +939,18 @@ static bool ipc_stale(const char *path)
 int osc_stream_listen(osc_stream_t *s, const char *url, int *port, char *msg, size_t size)
 {
 	struct sockaddr_storage sa;
-	char                    path[sizeof(s->path)];
-	kind_t                  kind;
+	url_t                   u;
 	int                     rv;
 	if (s->listening) {
 		snprintf(msg, size, "already listening");
 		return (OSCAR_EINVAL);
 	}
-	if ((rv = parse_url(url, true, &kind, &sa, path, sizeof(path), msg, size)) != 0) {
+	if ((rv = parse_url(url, true, &u, msg, size)) != 0 ||
+	    (u.kind == KIND_TCP && (rv = url_resolve_now(&u, url, &sa, msg, size)) != 0)) {
 		return (rv);
 	}
+	kind_t      kind = u.kind;
+	const char *path = u.path;
 	if (kind == KIND_TCP) {
 		uv_tcp_init(s->loop, &s->listener.tcp);
 		rv = uv_tcp_bind(&s->listener.tcp, (struct sockaddr *) &sa, 0);
@@ -823,6 +1009,9 @@ osc_stream_t *osc_stream_new(
 	s->arg  = arg;
 	if (s->cfg.redial_min_ms == 0) {
 		s->cfg.redial_min_ms = 1;
+	}
+	if (s->cfg.resolve_ms == 0) {
+		s->cfg.resolve_ms = 5000;
 	}
 	if (s->cfg.redial_max_ms < s->cfg.redial_min_ms) {
 		s->cfg.redial_max_ms = s->cfg.redial_min_ms;

@@ -42,6 +42,8 @@ typedef struct osc_stream_config {
 	unsigned max_conns;     // accepted connections open at once
 	uint64_t redial_min_ms; // first redial delay, doubled up to the max
 	uint64_t redial_max_ms;
+	uint64_t resolve_ms; // how long a dialed host name may take to resolve
+	                     // (0: 5000)
 } osc_stream_config_t;
 
 // The callbacks, all on the loop thread. A connection closed with
@@ -56,6 +58,12 @@ typedef struct osc_stream_cbs {
 	// len + 1 bytes (the last one free for the receiver to use) that the
 	// callee must free; otherwise data is only valid during the call.
 	void (*recv)(osc_stream_conn_t *c, char *data, size_t len, bool owned);
+	// failed: a dialed host name could not be resolved (code
+	// OSCAR_EADDRINVAL), or not within resolve_ms (OSCAR_ETIMEDOUT); msg
+	// says why. What c queued is dropped, it never dials, and it refuses
+	// messages with that code until osc_stream_conn_close (which the
+	// callee may call).
+	void (*failed)(osc_stream_conn_t *c, int code, const char *msg);
 } osc_stream_cbs_t;
 
 typedef struct osc_stream_stats {
@@ -77,7 +85,8 @@ osc_stream_t *osc_stream_new(
 void *osc_stream_arg(const osc_stream_t *s);
 
 // osc_stream_listen listens on url; for tcp, *port (may be NULL) gets the
-// port bound (port 0 lets the system choose). An ipc socket file left by
+// port bound (port 0 lets the system choose). A host name is resolved
+// here, on the calling thread. An ipc socket file left by
 // a process that is gone is replaced; one someone listens on is
 // OSCAR_EADDRINUSE. Else OSCAR_EADDRINVAL or OSCAR_ESYSTEM, msg saying
 // why.
@@ -85,8 +94,11 @@ int osc_stream_listen(osc_stream_t *s, const char *url, int *port, char *msg, si
 
 // osc_stream_dial starts connecting to url, and keeps the connection up
 // (redialling) until osc_stream_conn_close. Messages sent meanwhile wait
-// in its queue. NULL with *code and msg on failure (a url that cannot be
-// parsed or resolved: OSCAR_EADDRINVAL; no memory).
+// in its queue. A host name is resolved once, with uv_getaddrinfo on
+// libuv's thread pool (the loop never waits for it), its addresses tried
+// in turn; the failed callback says when that fails. NULL with *code
+// and msg on failure (a url that cannot be parsed: OSCAR_EADDRINVAL; no
+// memory); the callbacks then never hear of it.
 osc_stream_conn_t *osc_stream_dial(
     osc_stream_t *s, const char *url, void *data, int *code, char *msg, size_t size);
 
@@ -96,7 +108,7 @@ void osc_stream_redial(osc_stream_conn_t *c, uint64_t min_ms, uint64_t max_ms);
 // osc_stream_reserve queues a message of len bytes on c and returns
 // where its body goes; the caller fills it before the loop turn ends.
 // NULL with *code OSCAR_EMBOXFULL (the queue is full), OSCAR_ETOOLARGE
-// (over max_message) or OSCAR_ENOMEM.
+// (over max_message), OSCAR_ENOMEM, or the code c failed with.
 void *osc_stream_reserve(osc_stream_conn_t *c, size_t len, int *code);
 
 // osc_stream_flush writes what the turn queued now (it also goes by

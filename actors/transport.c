@@ -2598,6 +2598,36 @@ static void link_down_cb(osc_stream_conn_t *c)
 	peer_lost(pool, peer);
 }
 
+static void runner_cb(uv_check_t *h);
+
+// link_failed_cb gives up a peer whose host name could not be resolved:
+// the calls sent there fail with the reason, and the peer is closed, so
+// that the next call to that address dials (and resolves) afresh.
+static void link_failed_cb(osc_stream_conn_t *c, int code, const char *msg)
+{
+	oscar_pool_t    *pool = osc_stream_arg(osc_stream_conn_link(c));
+	osc_peer_t      *peer = osc_stream_conn_data(c);
+	osc_transport_t *t    = pool->transport;
+	osc_call_t      *call;
+	if (peer == NULL || peer->retired || pool->state != OSC_POOL_RUNNING || t == NULL) {
+		return;
+	}
+	while ((call = OSC_LIST_FIRST(&peer->calls, osc_call_t, pnode)) != NULL) {
+		oscar_error_t err;
+		osc_error_set(&err, pool, code, "", "", "cannot reach %s: %s", peer->addr, msg);
+		snprintf(err.address, sizeof(err.address), "%s", peer->addr);
+		snprintf(err.actor, sizeof(err.actor), "%.*s", (int) call->uid_len, call->target);
+		snprintf(err.method, sizeof(err.method), "%s", call->target + call->uid_len + 1);
+		osc_call_complete(call, code, NULL, &err); // unlinks it
+	}
+	if (osc_list_empty(&peer->held)) {
+		peer_close(t, peer);
+	}
+	if (!uv_is_active((uv_handle_t *) &t->runner)) {
+		uv_check_start(&t->runner, runner_cb); // the failed calls' callbacks
+	}
+}
+
 // runner_cb runs the pool's work once the turn's reads are served, and
 // stops reading while the pool is behind (its run left work for later),
 // as a full inbox pauses NNG's receive; osc_transport_resume starts again.
@@ -2658,7 +2688,8 @@ static void link_recv_cb(osc_stream_conn_t *c, char *data, size_t len, bool owne
 
 static int link_open(oscar_pool_t *pool, osc_transport_t *t, char *msg, size_t size)
 {
-	static const osc_stream_cbs_t cbs = { link_up_cb, link_down_cb, link_recv_cb };
+	static const osc_stream_cbs_t cbs = { link_up_cb, link_down_cb, link_recv_cb,
+		link_failed_cb };
 	const oscar_pool_config_t    *c   = &pool->cfg;
 	osc_stream_config_t           cfg = {
 		          // The trailer travels inside the body.
@@ -2669,6 +2700,7 @@ static int link_open(oscar_pool_t *pool, osc_transport_t *t, char *msg, size_t s
                     c->max_peers * 4 > OSC_LINK_CONNS_MIN ? c->max_peers * 4 : OSC_LINK_CONNS_MIN,
 		          .redial_min_ms = 10,
 		          .redial_max_ms = 1000,
+		          .resolve_ms    = (uint64_t) c->peer_connect_ms,
 	};
 	if (t->link != NULL) {
 		return (0);

@@ -1,7 +1,8 @@
 // The stream link alone (actors/stream.h): two links on one loop, over
 // tcp and ipc; garbage, oversize, a peer gone and back, many messages, a
 // large message, a full send queue, the bound on accepted connections, and
-// ipc socket files left behind.
+// ipc socket files left behind; host names dialed without stopping the
+// loop, alone and through pools.
 #include <criterion/criterion.h>
 
 #include <errno.h>
@@ -16,6 +17,7 @@
 #include <sys/un.h>
 
 #include "actors/stream.h"
+#include "oscar/actor.h"
 #include "oscar/error.h"
 
 // What one link saw.
@@ -74,7 +76,19 @@ static void recv_cb(osc_stream_conn_t *c, char *data, size_t len, bool owned)
 	}
 }
 
-static const osc_stream_cbs_t cbs = { up_cb, down_cb, recv_cb };
+// What the failed callback said, for the last connection that failed.
+static osc_stream_conn_t *failed_conn;
+static int                failed_code;
+static char               failed_msg[512];
+
+static void failed_cb(osc_stream_conn_t *c, int code, const char *msg)
+{
+	failed_conn = c;
+	failed_code = code;
+	snprintf(failed_msg, sizeof(failed_msg), "%s", msg);
+}
+
+static const osc_stream_cbs_t cbs = { up_cb, down_cb, recv_cb, failed_cb };
 
 static osc_stream_config_t config(void)
 {
@@ -100,6 +114,9 @@ static void setup(void)
 	memset(&sa, 0, sizeof(sa));
 	memset(&sb, 0, sizeof(sb));
 	sa.order = sb.order = true;
+	failed_conn         = NULL;
+	failed_code         = 0;
+	failed_msg[0]       = '\0';
 }
 
 static void walk_cb(uv_handle_t *h, void *arg)
@@ -513,4 +530,246 @@ Test(stream, bad_addresses)
 	cr_assert(osc_stream_handles("tcp://a:1") && osc_stream_handles("ipc:///x"));
 	cr_assert(!osc_stream_handles("tls+tcp://a:1") && !osc_stream_handles("inproc://x"));
 	osc_stream_close(b);
+}
+
+// Dialing a host name. The name is looked up on libuv's thread pool; to
+// see that the loop goes on meanwhile, the tests below first fill every
+// thread of that pool with work that waits until they let it go, so that
+// the lookup waits in the pool's queue as long as they like.
+
+#define THREADS 4
+
+typedef struct blocker {
+	uv_work_t work;
+	uv_sem_t *started, *release;
+	bool      done;
+} blocker_t;
+
+static void block_work(uv_work_t *w)
+{
+	blocker_t *b = w->data;
+	uv_sem_post(b->started);
+	uv_sem_wait(b->release);
+}
+
+static void block_after(uv_work_t *w, int status)
+{
+	(void) status;
+	((blocker_t *) w->data)->done = true;
+}
+
+typedef struct pool_block {
+	blocker_t b[THREADS];
+	uv_sem_t  started, release;
+	bool      released;
+} pool_block_t;
+
+// pool_block occupies every thread of libuv's pool.
+static void pool_block(pool_block_t *pb)
+{
+	char n[8];
+	snprintf(n, sizeof(n), "%d", THREADS);
+	// Read once, at the pool's first use, which is below.
+	cr_assert_eq(setenv("UV_THREADPOOL_SIZE", n, 1), 0);
+	cr_assert_eq(uv_sem_init(&pb->started, 0), 0);
+	cr_assert_eq(uv_sem_init(&pb->release, 0), 0);
+	pb->released = false;
+	for (int i = 0; i < THREADS; i++) {
+		pb->b[i] = (blocker_t) { .started = &pb->started, .release = &pb->release };
+		pb->b[i].work.data = &pb->b[i];
+		cr_assert_eq(uv_queue_work(&loop, &pb->b[i].work, block_work, block_after), 0);
+	}
+	for (int i = 0; i < THREADS; i++) {
+		uv_sem_wait(&pb->started);
+	}
+}
+
+// pool_release lets the pool's threads go and waits for their work.
+static void pool_release(pool_block_t *pb)
+{
+	if (pb->released) {
+		return;
+	}
+	pb->released = true;
+	for (int i = 0; i < THREADS; i++) {
+		uv_sem_post(&pb->release);
+	}
+	run_until(pb->b[0].done && pb->b[1].done && pb->b[2].done && pb->b[3].done);
+	uv_sem_destroy(&pb->started);
+	uv_sem_destroy(&pb->release);
+}
+
+Test(stream, dial_by_name)
+{
+	char          at_a[128], by_name[128];
+	osc_stream_t *a = link_at(&sa, "tcp://127.0.0.1:0", at_a, sizeof(at_a), NULL);
+	osc_stream_t *b = link_at(&sb, NULL, NULL, 0, NULL);
+	snprintf(by_name, sizeof(by_name), "tcp://localhost:%s", strrchr(at_a, ':') + 1);
+	osc_stream_conn_t *ba = dial(b, by_name);
+	send_str(ba, "by name"); // waits for the name and the connection
+	run_until(sa.msgs == 1 && sb.ups == 1);
+	cr_assert_str_eq(sa.last, "by name");
+	cr_assert_null(failed_conn);
+	osc_stream_close(a);
+	osc_stream_close(b);
+}
+
+// echo_n sends a message from ab and one back from ba, n times, each
+// waiting for the other; with pending, it checks that nothing failed
+// meanwhile.
+static void echo_n(osc_stream_conn_t *ab, osc_stream_conn_t *ba, int n, bool pending)
+{
+	for (int i = 0; i < n; i++) {
+		uint64_t want_a = sa.msgs + 1, want_b = sb.msgs + 1;
+		send_str(ab, "ping");
+		run_until(sb.msgs == want_b);
+		send_str(ba, "pong");
+		run_until(sa.msgs == want_a);
+		cr_assert(!pending || failed_conn == NULL, "%s", failed_msg);
+	}
+}
+
+Test(stream, unresolvable_name_fails_without_stopping_the_loop)
+{
+	pool_block_t       pb;
+	char               at_a[128], at_b[128], msg[256];
+	osc_stream_t      *a    = link_at(&sa, "tcp://127.0.0.1:0", at_a, sizeof(at_a), NULL);
+	osc_stream_t      *b    = link_at(&sb, "tcp://127.0.0.1:0", at_b, sizeof(at_b), NULL);
+	osc_stream_conn_t *ab   = dial(a, at_b);
+	osc_stream_conn_t *ba   = dial(b, at_a);
+	int                code = 0;
+	pool_block(&pb);
+	const char        *bad = "tcp://no-such-host.invalid:1";
+	osc_stream_conn_t *bx  = osc_stream_dial(b, bad, NULL, &code, msg, sizeof(msg));
+	cr_assert_not_null(bx, "a name is looked up later: %s", msg);
+	send_str(bx, "nowhere");
+	// The lookup waits; the loop serves the others.
+	echo_n(ab, ba, 50, true);
+	pool_release(&pb);
+	run_until(failed_conn != NULL);
+	cr_assert_eq(failed_conn, bx);
+	// No such name, or no answer in time where no resolver answers.
+	cr_assert(failed_code == OSCAR_EADDRINVAL || failed_code == OSCAR_ETIMEDOUT, "%d: %s",
+	    failed_code, failed_msg);
+	cr_assert(strstr(failed_msg, "cannot resolve tcp://no-such-host.invalid:1") != NULL, "%s",
+	    failed_msg);
+	cr_assert_null(osc_stream_reserve(bx, 4, &code), "a failed connection takes nothing");
+	cr_assert_eq(code, failed_code);
+	cr_assert_eq(sb.ups, 1, "bx never came up");
+	echo_n(ab, ba, 5, false);
+	osc_stream_conn_close(bx);
+	osc_stream_close(a);
+	osc_stream_close(b);
+}
+
+Test(stream, lookup_past_its_deadline_fails)
+{
+	pool_block_t        pb;
+	osc_stream_config_t cfg = config();
+	cfg.resolve_ms          = 20;
+	osc_stream_t *b         = link_at(&sb, NULL, NULL, 0, &cfg);
+	pool_block(&pb);
+	osc_stream_conn_t *bx = dial(b, "tcp://localhost:1");
+	// The lookup cannot even start: its deadline gives it up.
+	run_until(failed_conn != NULL);
+	cr_assert_eq(failed_conn, bx);
+	cr_assert_eq(failed_code, OSCAR_ETIMEDOUT, "%s", failed_msg);
+	cr_assert(strstr(failed_msg, "no answer within 20 ms") != NULL, "%s", failed_msg);
+	// Whatever answers later is dropped.
+	pool_release(&pb);
+	cr_assert_eq(sb.ups, 0);
+	osc_stream_close(b);
+}
+
+Test(stream, closed_while_looking_up)
+{
+	pool_block_t  pb;
+	char          at_a[128], by_name[128];
+	osc_stream_t *a = link_at(&sa, "tcp://127.0.0.1:0", at_a, sizeof(at_a), NULL);
+	osc_stream_t *b = link_at(&sb, NULL, NULL, 0, NULL);
+	snprintf(by_name, sizeof(by_name), "tcp://localhost:%s", strrchr(at_a, ':') + 1);
+	pool_block(&pb);
+	osc_stream_conn_t *one = dial(b, by_name);
+	osc_stream_conn_t *two = dial(b, by_name);
+	send_str(one, "dropped");
+	send_str(two, "kept");
+	// One closes, the whole link the other, both before their answers.
+	osc_stream_conn_close(one);
+	uv_run(&loop, UV_RUN_NOWAIT);
+	osc_stream_close(b);
+	pool_release(&pb);
+	uv_run(&loop, UV_RUN_NOWAIT);
+	cr_assert_eq(sa.msgs, 0);
+	cr_assert_null(failed_conn);
+	cr_assert_eq(sb.ups, 0);
+	(void) two;
+	osc_stream_close(a);
+}
+
+// Through pools: a call to a host name reaches the pool there, and one to
+// a name that does not resolve fails with the reason instead of waiting
+// for its deadline.
+
+static int answer_m(oscar_actor_t *self, oscar_req_t *req)
+{
+	(void) self;
+	return (oscar_req_reply(req, oscar_value_new_int(42)));
+}
+
+static const oscar_method_t answer_methods[] = {
+	{ "answer", answer_m, NULL },
+	{ NULL, NULL, NULL },
+};
+
+static const oscar_actor_class_t answer_class = {
+	.name    = "answer",
+	.methods = answer_methods,
+};
+
+static oscar_pool_t *open_tcp_pool(const char *address)
+{
+	oscar_pool_config_t cfg;
+	oscar_pool_t       *pool = NULL;
+	oscar_error_t       err;
+	oscar_pool_config_init(&cfg);
+	cfg.address = address;
+	cr_assert_eq(oscar_pool_open(&pool, &cfg, &err), 0, "%s", err.message);
+	return (pool);
+}
+
+Test(stream, pools_by_name)
+{
+	// b's address is a name: its answers come from the address called.
+	oscar_pool_t  *a = open_tcp_pool("tcp://127.0.0.1:0");
+	oscar_pool_t  *b = open_tcp_pool("tcp://localhost:0");
+	oscar_ref_t    there, by_name, nowhere;
+	oscar_error_t  err;
+	oscar_value_t *reply = NULL;
+	int64_t        v     = 0;
+	cr_assert_eq(oscar_create(b, &answer_class, "answer", NULL, 10000, &there, &err), 0, "%s",
+	    err.message);
+	cr_assert(strncmp(oscar_pool_address(b), "tcp://localhost:", 16) == 0, "%s",
+	    oscar_pool_address(b));
+	cr_assert_eq(oscar_ref_make(&by_name, oscar_pool_address(b), "answer"), 0);
+	cr_assert_eq(
+	    oscar_call(a, &by_name, "answer", NULL, 10000, &reply, &err), 0, "%s", err.message);
+	cr_assert_eq(oscar_value_get_int(reply, &v), 0);
+	cr_assert_eq(v, 42);
+	oscar_value_free(reply);
+	cr_assert_eq(oscar_ref_make(&nowhere, "tcp://no-such-host.invalid:1", "answer"), 0);
+	for (int i = 0; i < 2; i++) {
+		// Twice: the second call dials (and looks up) afresh.
+		int rv = oscar_call(a, &nowhere, "answer", NULL, 60000, NULL, &err);
+		cr_assert(
+		    rv == OSCAR_EADDRINVAL || rv == OSCAR_ETIMEDOUT, "%d: %s", rv, err.message);
+		cr_assert(strstr(err.message,
+		              "cannot reach tcp://no-such-host.invalid:1: cannot resolve") != NULL,
+		    "%s", err.message);
+		cr_assert_str_eq(err.address, "tcp://no-such-host.invalid:1");
+	}
+	// The pool still answers.
+	cr_assert_eq(
+	    oscar_call(a, &by_name, "answer", NULL, 10000, NULL, &err), 0, "%s", err.message);
+	oscar_pool_free(&a);
+	oscar_pool_free(&b);
 }
