@@ -11,8 +11,11 @@
 // loop turn queued leaves in one system call. While a write is under
 // way, new messages wait in the queue. Reads: small messages arrive in
 // the socket's read buffer (several per read) and are handed to the
-// receiver in place; a large body gets a buffer of its own, grown as its
-// bytes arrive, which the receiver takes over whole. Closing never waits:
+// receiver in place, at most READ_MAX bytes of them per socket and loop
+// turn, so that the answers to a burst leave while the rest of it is
+// still coming in; a large body gets a buffer of its own, grown as its
+// bytes arrive, which the receiver takes over whole. A dialed host name
+// is resolved on libuv's thread pool (uv_getaddrinfo), never on the loop. Closing never waits:
 // a closed connection is detached from its socket at once, and the memory
 // goes with the libuv close callbacks.
 #include <errno.h>
@@ -32,6 +35,10 @@
 
 // A read buffer holds a header and a small body at least.
 #define RBUF (OSC_STREAM_LARGE + OSC_STREAM_HEADER)
+// Bytes of small messages read from a socket per loop turn: what they
+// ask is served and its answers written before more is read, so that a
+// burst is worked on at both ends at once, not in turns of the whole.
+#define READ_MAX ((size_t) 16 << 10)
 // The first block of a large body; it doubles as the body arrives.
 #define BIG_FIRST ((size_t) 1 << 20)
 #define BACKLOG   128
@@ -57,7 +64,8 @@ typedef struct sock {
 	char              *wbuf; // being written, wlen of wcap bytes
 	size_t             wlen, wcap;
 	bool               writing;
-	char              *rbuf; // RBUF bytes, rlen used
+	bool               yield; // a full read this turn: the next waits
+	char              *rbuf;  // RBUF bytes, rlen used
 	size_t             rlen;
 	char              *big; // a large body arriving: big_len of big_total,
 	size_t             big_len, big_cap, big_total; // in big_cap bytes
@@ -532,9 +540,15 @@ static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 		size_t end = k->big_cap < k->big_total ? k->big_cap : k->big_total;
 		buf->base  = k->big + k->big_len;
 		buf->len   = end - k->big_len;
+	} else if (k->yield) {
+		// No more this turn (read_cb gets UV_ENOBUFS); the socket is
+		// still readable, so the next turn reads on.
+		k->yield  = false;
+		buf->base = NULL;
+		buf->len  = 0;
 	} else {
 		buf->base = k->rbuf + k->rlen;
-		buf->len  = RBUF - k->rlen;
+		buf->len  = RBUF - k->rlen < READ_MAX ? RBUF - k->rlen : READ_MAX;
 	}
 }
 
@@ -634,8 +648,7 @@ static void parse(sock_t *k)
 static void read_cb(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
 {
 	sock_t *k = st->data;
-	(void) buf;
-	if (k->conn == NULL || nread == 0) {
+	if (k->conn == NULL || nread == 0 || nread == UV_ENOBUFS) {
 		return;
 	}
 	if (nread < 0) {
@@ -643,6 +656,11 @@ static void read_cb(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
 		return;
 	}
 	if (k->big == NULL) {
+		// A read that filled its buffer is followed by another at once
+		// (libuv reads on while it can): that one waits for the next
+		// turn, after this one's messages are served and what they
+		// answered is written.
+		k->yield = (size_t) nread == buf->len;
 		k->rlen += (size_t) nread;
 		parse(k);
 		return;

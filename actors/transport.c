@@ -70,7 +70,7 @@
 // Frames a peer socket holds while its connection is slow or down.
 #define OSC_PEER_SENDBUF 8192
 // Frames smaller than this are coalesced, up to OSC_COALESCE_MAX bytes per
-// transport message.
+// NNG message (OSC_LINK_BATCH on the stream link).
 #define OSC_COALESCE_FRAME 16384
 #define OSC_COALESCE_MAX   262144
 // How long the calls of a lost peer wait for word of how its pool ended.
@@ -84,7 +84,11 @@
 #define OSC_RETIRED_REDIAL_MS 600000
 // The stream link: bytes queued per connection, and the least bound on
 // accepted connections (4 * max_peers otherwise).
-#define OSC_LINK_SENDBUF   ((size_t) 256 << 20)
+#define OSC_LINK_SENDBUF ((size_t) 256 << 20)
+// Small frames coalesced per message on the stream link: a burst goes as
+// several messages, which the receiver serves as each arrives (see
+// docs/performance.md, "The stream link's pipelined rows").
+#define OSC_LINK_BATCH     ((size_t) 16 << 10)
 #define OSC_LINK_CONNS_MIN 1024
 
 typedef enum osc_net_kind {
@@ -124,6 +128,8 @@ typedef struct osc_link_ops {
 	void (*slow_redial)(osc_peer_t *p);
 	// pieces: a message larger than OSC_WIRE_PIECE_MAX travels in pieces.
 	bool pieces;
+	// batch_max: bytes of small frames coalesced into one message.
+	size_t batch_max;
 } osc_link_ops_t;
 
 static const osc_link_ops_t nng_link_ops;
@@ -1087,6 +1093,7 @@ static const osc_link_ops_t nng_link_ops = {
 	.close       = nng_link_close,
 	.slow_redial = nng_link_slow_redial,
 	.pieces      = true,
+	.batch_max   = OSC_COALESCE_MAX,
 };
 
 // peer_flush sends the frames waiting for peer as one message. If that
@@ -1211,7 +1218,7 @@ static int send_frame(oscar_pool_t *pool, osc_peer_t *peer, const osc_frame_t *f
 		goto done;
 	}
 	if (oob.n == 0 && total < OSC_COALESCE_FRAME) {
-		if (peer->out.len + total > OSC_COALESCE_MAX &&
+		if (peer->out.len + total > peer->ops->batch_max &&
 		    (rv = peer_flush(pool, peer, err)) != 0) {
 			goto done;
 		}
@@ -2767,4 +2774,5 @@ static const osc_link_ops_t stream_link_ops = {
 	.close       = stream_close,
 	.slow_redial = stream_slow_redial,
 	.pieces      = false,
+	.batch_max   = OSC_LINK_BATCH,
 };

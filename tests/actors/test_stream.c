@@ -1,8 +1,8 @@
 // The stream link alone (actors/stream.h): two links on one loop, over
 // tcp and ipc; garbage, oversize, a peer gone and back, many messages, a
-// large message, a full send queue, the bound on accepted connections, and
-// ipc socket files left behind; host names dialed without stopping the
-// loop, alone and through pools.
+// large message, a burst answered while it arrives, a full send queue,
+// the bound on accepted connections, and ipc socket files left behind;
+// host names dialed without stopping the loop, alone and through pools.
 #include <criterion/criterion.h>
 
 #include <errno.h>
@@ -50,10 +50,24 @@ static void down_cb(osc_stream_conn_t *c)
 	}
 }
 
+// answer_first: a answers the first message it gets with "answer";
+// answered_at: how many messages a had got when b got that answer.
+static bool     answer_first;
+static uint64_t answered_at;
+
 static void recv_cb(osc_stream_conn_t *c, char *data, size_t len, bool owned)
 {
 	seen_t *s = osc_stream_arg(osc_stream_conn_link(c));
 	s->msgs++;
+	if (answer_first && s == &sa && s->msgs == 1) {
+		int   code = 0;
+		char *p    = osc_stream_reserve(c, 6, &code);
+		cr_assert_not_null(p, "reserve: %d", code);
+		memcpy(p, "answer", 6);
+	}
+	if (answer_first && s == &sb && len == 6 && memcmp(data, "answer", 6) == 0) {
+		answered_at = sa.msgs;
+	}
 	s->bytes += len;
 	if (len == sizeof(uint64_t)) {
 		uint64_t v;
@@ -114,6 +128,8 @@ static void setup(void)
 	memset(&sa, 0, sizeof(sa));
 	memset(&sb, 0, sizeof(sb));
 	sa.order = sb.order = true;
+	answer_first        = false;
+	answered_at         = 0;
 	failed_conn         = NULL;
 	failed_code         = 0;
 	failed_msg[0]       = '\0';
@@ -417,6 +433,34 @@ Test(stream, many_messages_in_order)
 	run_until(sa.msgs == n);
 	cr_assert(sa.order);
 	cr_assert_eq(sa.next, n);
+	osc_stream_close(a);
+	osc_stream_close(b);
+}
+
+Test(stream, a_burst_is_answered_while_it_arrives)
+{
+	// 4 MiB of small messages queued in one turn: the receiver reads
+	// them a slice per loop turn, and the answer to the first leaves
+	// (and arrives) long before the last is read.
+	char               at_a[128];
+	osc_stream_t      *a  = link_at(&sa, "tcp://127.0.0.1:0", at_a, sizeof(at_a), NULL);
+	osc_stream_t      *b  = link_at(&sb, NULL, NULL, 0, NULL);
+	osc_stream_conn_t *ba = dial(b, at_a);
+	const uint64_t     n  = 40000;
+	send_str(ba, "first");
+	run_until(sa.msgs == 1 && sb.ups == 1);
+	sa.msgs      = 0;
+	answer_first = true;
+	for (uint64_t i = 0; i < n; i++) {
+		int   code = 0;
+		char *p    = osc_stream_reserve(ba, 100, &code);
+		cr_assert_not_null(p, "%d at %lu", code, (unsigned long) i);
+		memset(p, 'm', 100);
+	}
+	run_until(sa.msgs == n && sb.msgs == 1);
+	cr_assert_gt(answered_at, 0);
+	cr_assert_lt(answered_at, n / 4, "the answer came after %lu of %lu messages",
+	    (unsigned long) answered_at, (unsigned long) n);
 	osc_stream_close(a);
 	osc_stream_close(b);
 }
