@@ -547,8 +547,16 @@ static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 		buf->base = NULL;
 		buf->len  = 0;
 	} else {
+		// READ_MAX, or what completes the message begun, if more.
+		size_t want = READ_MAX;
+		if (k->rlen >= OSC_STREAM_HEADER) {
+			uint64_t len = osc_get_le64((const unsigned char *) k->rbuf + 8);
+			if (len < OSC_STREAM_LARGE && OSC_STREAM_HEADER + len - k->rlen > want) {
+				want = OSC_STREAM_HEADER + (size_t) len - k->rlen;
+			}
+		}
 		buf->base = k->rbuf + k->rlen;
-		buf->len  = RBUF - k->rlen < READ_MAX ? RBUF - k->rlen : READ_MAX;
+		buf->len  = RBUF - k->rlen < want ? RBUF - k->rlen : want;
 	}
 }
 
@@ -600,29 +608,30 @@ static void big_done(sock_t *k)
 
 // parse hands the whole messages in k's read buffer to the receiver,
 // and starts a large body's own buffer.
-static void parse(sock_t *k)
+static unsigned parse(sock_t *k)
 {
 	osc_stream_t *s   = k->s;
 	size_t        off = 0;
+	unsigned      n   = 0;
 	while (k->conn != NULL && k->rlen - off >= OSC_STREAM_HEADER) {
 		const unsigned char *h = (const unsigned char *) k->rbuf + off;
 		if (memcmp(h, "OSCL", 4) != 0 || h[4] != OSC_STREAM_VERSION || h[5] != 0 ||
 		    h[6] != 0 || h[7] != 0) {
 			refuse(k, true);
-			return;
+			return (n);
 		}
 		uint64_t len   = osc_get_le64(h + 8);
 		size_t   avail = k->rlen - off - OSC_STREAM_HEADER;
 		if (len > s->cfg.max_message || len > SIZE_MAX / 2) {
 			refuse(k, false);
-			return;
+			return (n);
 		}
 		if (len >= OSC_STREAM_LARGE) {
 			k->big_total = (size_t) len;
 			if (!big_grow(k)) {
 				k->big_total = 0;
 				refuse(k, false);
-				return;
+				return (n);
 			}
 			memcpy(k->big, h + OSC_STREAM_HEADER, avail);
 			k->big_len = avail;
@@ -630,19 +639,22 @@ static void parse(sock_t *k)
 			k->rlen    = 0;
 			if (k->big_len == k->big_total) {
 				big_done(k);
+				n++;
 			}
-			return;
+			return (n);
 		}
 		if (avail < len) {
 			break;
 		}
 		s->cbs.recv(k->conn, (char *) h + OSC_STREAM_HEADER, (size_t) len, false);
 		off += OSC_STREAM_HEADER + (size_t) len;
+		n++;
 	}
 	if (k->conn != NULL && off != 0) {
 		memmove(k->rbuf, k->rbuf + off, k->rlen - off);
 		k->rlen -= off;
 	}
+	return (n);
 }
 
 static void read_cb(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
@@ -657,12 +669,12 @@ static void read_cb(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
 	}
 	if (k->big == NULL) {
 		// A read that filled its buffer is followed by another at once
-		// (libuv reads on while it can): that one waits for the next
-		// turn, after this one's messages are served and what they
-		// answered is written.
-		k->yield = (size_t) nread == buf->len;
+		// (libuv reads on while it can): when this one gave messages,
+		// that one waits for the next turn, after they are served and
+		// what they answered is written.
+		bool full = (size_t) nread == buf->len;
 		k->rlen += (size_t) nread;
-		parse(k);
+		k->yield = parse(k) > 0 && full;
 		return;
 	}
 	k->big_len += (size_t) nread;
