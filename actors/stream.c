@@ -11,13 +11,13 @@
 // loop turn queued leaves in one system call. While a write is under
 // way, new messages wait in the queue. Reads: small messages arrive in
 // the socket's read buffer (several per read) and are handed to the
-// receiver in place, at most READ_MAX bytes of them per socket and loop
-// turn, so that the answers to a burst leave while the rest of it is
-// still coming in; a large body gets a buffer of its own, grown as its
-// bytes arrive, which the receiver takes over whole. A dialed host name
-// is resolved on libuv's thread pool (uv_getaddrinfo), never on the loop. Closing never waits:
-// a closed connection is detached from its socket at once, and the memory
-// goes with the libuv close callbacks.
+// receiver in place. A socket is read READ_MAX bytes at a time (or what
+// completes the message begun), and once a read has given whole
+// messages, the next waits for the next loop turn, so that the answers
+// to a burst leave while the rest of it is still coming in; a large body gets a buffer of its own,
+// grown as its bytes arrive, which the receiver takes over whole. A dialed host name is resolved on
+// libuv's thread pool (uv_getaddrinfo), never on the loop. Closing never waits: a closed connection
+// is detached from its socket at once, and the memory goes with the libuv close callbacks.
 #include <errno.h>
 #include <inttypes.h>
 #include <netdb.h>
@@ -35,9 +35,10 @@
 
 // A read buffer holds a header and a small body at least.
 #define RBUF (OSC_STREAM_LARGE + OSC_STREAM_HEADER)
-// Bytes of small messages read from a socket per loop turn: what they
-// ask is served and its answers written before more is read, so that a
-// burst is worked on at both ends at once, not in turns of the whole.
+// Bytes of small messages read from a socket at a time; a read that gave
+// whole messages is the socket's last in its loop turn: what they ask is
+// served and its answers written before more is read, so that a burst
+// is worked on at both ends at once, not in turns of the whole.
 #define READ_MAX ((size_t) 16 << 10)
 // The first block of a large body; it doubles as the body arrives.
 #define BIG_FIRST ((size_t) 1 << 20)

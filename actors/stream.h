@@ -7,9 +7,10 @@
 // backoff when it drops or cannot be made. A message travels as a 16-byte
 // header (the magic "OSCL", a version byte, three zero bytes, the body's
 // length as 8 little-endian bytes) followed by its body. What one loop turn
-// queues on a connection leaves in one write at the end of the turn; a
-// socket gives at most 16 KiB of small messages per turn, so that what
-// they answer leaves before more is read.
+// queues on a connection leaves in one write at the end of the turn. A
+// socket is read 16 KiB at a time, and once a read has given whole
+// messages, the rest waits for the next turn, so that what they answer
+// leaves before more is read.
 // docs/wire.md lays out the bytes; docs/architecture.md says where the link
 // sits.
 //
