@@ -17,6 +17,7 @@
 
 #include "oscar/oscar.h"
 #include "tests/common/values.h"
+#include "tests/common/pools.h"
 
 // big.make([n]): a bin of n bytes, byte i being i * 7 mod 251.
 static int fn_make(oscar_task_ctx_t *ctx, const oscar_value_t *args, oscar_value_t **result)
@@ -115,7 +116,7 @@ static void setup(void)
 	w1       = start_node(reg1, OSCAR_ROLE_WORKER);
 	w2       = start_node(reg2, OSCAR_ROLE_WORKER);
 	oscar_pool_config_init(&cfg);
-	cr_assert_eq(oscar_pool_open(&client, &cfg, NULL), 0);
+	client = pool_open(&cfg);
 	cr_assert_eq(oscar_cluster_open(&cl, client, sup_addr, &err), 0);
 	cr_assert_eq(oscar_cluster_wait_workers(cl, 2, 20000, &err), 0, "%s", err.message);
 	oscar_cluster_close(&cl);

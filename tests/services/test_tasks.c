@@ -19,6 +19,7 @@
 #include "oscar/oscar.h"
 #include "services/services_int.h"
 #include "tests/common/values.h"
+#include "tests/common/pools.h"
 
 // ---------------------------------------------------------------------------
 // The storage stand-in: objects in a map by "session/key".
@@ -256,7 +257,7 @@ static void setup_with(int workers, unsigned slots)
 	w1       = start_node(OSCAR_ROLE_WORKER, slots);
 	w2       = workers > 1 ? start_node(OSCAR_ROLE_WORKER, slots) : NULL;
 	oscar_pool_config_init(&cfg);
-	cr_assert_eq(oscar_pool_open(&client, &cfg, NULL), 0);
+	client = pool_open(&cfg);
 	cr_assert_eq(oscar_cluster_open(&cl, client, sup_addr, &err), 0);
 	cr_assert_eq(
 	    oscar_cluster_wait_workers(cl, (size_t) workers, 20000, &err), 0, "%s", err.message);
