@@ -13,6 +13,7 @@
 #include <criterion/criterion.h>
 
 #include "tests/cluster/support_procs.h"
+#include "tests/common/values.h"
 
 TestSuite(storage_procs, .init = procs_setup, .fini = procs_teardown, .timeout = 300);
 
@@ -36,18 +37,6 @@ static void session(oscar_pool_t *pool, const node_t *w, const char *id)
 	cr_assert_eq(oscar_call(pool, &ref, "session_create", oscar_value_new_str(id), DEADLINE_MS,
 	                 NULL, &err),
 	    0, "%s", err.message);
-}
-
-static oscar_value_t *pattern_bin(size_t n)
-{
-	unsigned char *p = malloc(n);
-	cr_assert_not_null(p);
-	for (size_t i = 0; i < n; i++) {
-		p[i] = (unsigned char) ((i * 31 + 7) & 0xff);
-	}
-	oscar_value_t *v = oscar_value_new_bin(p, n);
-	free(p);
-	return (v);
 }
 
 Test(storage_procs, put_get_pull_256_mib_and_node_info_in_real_workers)

@@ -1,5 +1,9 @@
 // What every test program may use to open pools.
+#include <stdlib.h>
+
 #include <criterion/criterion.h>
+
+#include "oscar/node.h"
 
 #include "tests/common/pools.h"
 
@@ -19,4 +23,21 @@ oscar_pool_t *pool_open_at(const char *address)
 	oscar_pool_config_init(&cfg);
 	cfg.address = address;
 	return (pool_open(&cfg));
+}
+
+int tests_main(int argc, char *argv[], oscar_registry_t *(*registry)(void) )
+{
+	if (getenv("OSCAR_SUBPOOL_ADDRESS") != NULL) {
+		oscar_registry_t *reg = registry();
+		int               rv  = reg != NULL ? oscar_node_subpool_main(reg) : 1;
+		oscar_registry_free(&reg);
+		return (rv);
+	}
+	struct criterion_test_set *tests = criterion_initialize();
+	int                        rv    = 0;
+	if (criterion_handle_args(argc, argv, true)) {
+		rv = !criterion_run_all_tests(tests);
+	}
+	criterion_finalize(tests);
+	return (rv);
 }

@@ -200,19 +200,12 @@ Test(bigdata, a_large_output_made_on_one_worker_is_taken_on_the_other)
 
 // The program is also the workers' sub pool program: the slots have both
 // functions.
+static oscar_registry_t *slot_registry(void)
+{
+	return (make_registry(true, true));
+}
+
 int main(int argc, char *argv[])
 {
-	if (getenv("OSCAR_SUBPOOL_ADDRESS") != NULL) {
-		oscar_registry_t *sub = make_registry(true, true);
-		int               rv  = sub != NULL ? oscar_node_subpool_main(sub) : 1;
-		oscar_registry_free(&sub);
-		return (rv);
-	}
-	struct criterion_test_set *tests = criterion_initialize();
-	int                        rv    = 0;
-	if (criterion_handle_args(argc, argv, true)) {
-		rv = !criterion_run_all_tests(tests);
-	}
-	criterion_finalize(tests);
-	return (rv);
+	return (tests_main(argc, argv, slot_registry));
 }

@@ -17,6 +17,7 @@
 #include "oscar/oscar.h"
 #include "tests/common/proc.h"
 #include "tests/common/pools.h"
+#include "tests/common/values.h"
 
 #define T_MS 60000
 
@@ -82,31 +83,6 @@ static void session(cluster_t *c, const char *id)
 			    oscar_node_session_create(c->w[i], id, &err), 0, "%s", err.message);
 		}
 	}
-}
-
-static oscar_value_t *pattern_bin(size_t n)
-{
-	unsigned char *p = malloc(n);
-	cr_assert_not_null(p);
-	for (size_t i = 0; i < n; i++) {
-		p[i] = (unsigned char) ((i * 31 + 7) & 0xff);
-	}
-	oscar_value_t *v = oscar_value_new_bin(p, n);
-	free(p);
-	return (v);
-}
-
-static bool is_pattern(const oscar_value_t *v, size_t n)
-{
-	if (v == NULL || v->type != OSCAR_BIN || v->as.bin.len != n) {
-		return (false);
-	}
-	for (size_t i = 0; i < n; i++) {
-		if ((unsigned char) v->as.bin.ptr[i] != (unsigned char) ((i * 31 + 7) & 0xff)) {
-			return (false);
-		}
-	}
-	return (true);
 }
 
 static int put1(
@@ -982,18 +958,5 @@ const char *__asan_default_options(void)
 // otherwise runs the tests.
 int main(int argc, char *argv[])
 {
-	oscar_registry_t *reg = NULL;
-	if (getenv("OSCAR_SUBPOOL_ADDRESS") != NULL) {
-		reg    = reader_registry();
-		int rv = oscar_node_subpool_main(reg);
-		oscar_registry_free(&reg);
-		return (rv);
-	}
-	struct criterion_test_set *tests  = criterion_initialize();
-	int                        result = 0;
-	if (criterion_handle_args(argc, argv, true)) {
-		result = !criterion_run_all_tests(tests);
-	}
-	criterion_finalize(tests);
-	return (result);
+	return (tests_main(argc, argv, reader_registry));
 }

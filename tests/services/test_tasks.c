@@ -1264,18 +1264,5 @@ Test(task_settings, a_bad_queue_setting_is_refused)
 // The program is also the workers' sub pool program.
 int main(int argc, char *argv[])
 {
-	oscar_registry_t *sub = NULL;
-	if (getenv("OSCAR_SUBPOOL_ADDRESS") != NULL) {
-		sub    = make_registry();
-		int rv = oscar_node_subpool_main(sub);
-		oscar_registry_free(&sub);
-		return (rv);
-	}
-	struct criterion_test_set *tests = criterion_initialize();
-	int                        rv    = 0;
-	if (criterion_handle_args(argc, argv, true)) {
-		rv = !criterion_run_all_tests(tests);
-	}
-	criterion_finalize(tests);
-	return (rv);
+	return (tests_main(argc, argv, make_registry));
 }
