@@ -26,8 +26,9 @@
 #include "actors/pool_int.h"
 #include "actors/transport.h"
 
-// Per pool_run: rounds before yielding to I/O; per round: posts taken
-// from the inbox and actor activations.
+// Per pool_run: rounds before yielding to I/O (and OSC_TURN_MESSAGES,
+// pool_int.h, messages delivered at most); per round: posts taken from
+// the inbox and actor activations.
 #define OSC_RUN_BUDGET  64
 #define OSC_POST_SLICE  256
 #define OSC_ACTOR_SLICE 256
@@ -61,9 +62,10 @@ static void pool_run(oscar_pool_t *pool)
 	if (pool->in_run) {
 		return;
 	}
-	pool->in_run   = true;
-	unsigned turns = OSC_RUN_BUDGET;
-	bool     more  = false;
+	pool->in_run       = true;
+	unsigned turns     = OSC_RUN_BUDGET;
+	bool     more      = false;
+	uint64_t delivered = 0; // messages this run, at most OSC_TURN_MESSAGES
 	for (;;) {
 		unsigned    work = 0;
 		osc_post_t *p;
@@ -78,21 +80,30 @@ static void pool_run(oscar_pool_t *pool)
 		}
 		osc_call_run_done(pool);
 		osc_node_t *node;
-		for (unsigned n = 0;
-		     n < OSC_ACTOR_SLICE && (node = osc_list_pop(&pool->runq)) != NULL; n++) {
+		for (unsigned n = 0; n < OSC_ACTOR_SLICE && delivered < OSC_TURN_MESSAGES &&
+		                     (node = osc_list_pop(&pool->runq)) != NULL;
+		     n++) {
 			osc_actor_t *a = OSC_CONTAINER_OF(node, osc_actor_t, runq_node);
 			a->flags &= ~OSC_ACTOR_QUEUED;
-			osc_actor_run(a, pool->cfg.actor_batch);
+			uint64_t left = OSC_TURN_MESSAGES - delivered;
+			uint64_t m0   = pool->stats.messages;
+			osc_actor_run(
+			    a, (unsigned) (left < pool->cfg.actor_batch ? left
+			                                                : pool->cfg.actor_batch));
 			osc_call_run_done(pool);
+			delivered += pool->stats.messages - m0;
 			work++;
 		}
 		if (work == 0) {
 			break;
 		}
-		if (--turns == 0) {
+		if (--turns == 0 || delivered >= OSC_TURN_MESSAGES) {
 			more = true;
 			break;
 		}
+	}
+	if (delivered > pool->stats.turn_most) {
+		pool->stats.turn_most = delivered;
 	}
 	pool->in_run = false;
 	if (more && pool->state != OSC_POOL_CLOSED) {

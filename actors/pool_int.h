@@ -188,6 +188,13 @@ enum {
 	OSC_ACTOR_QUEUED = 1u << 3, // on the pool's run queue
 };
 
+// OSC_TURN_MESSAGES is the most messages one run of a pool's loop
+// (pool_run, pool.c) delivers before it lets the loop poll for I/O and
+// fire due timers: a backlog of slow messages (thousands of a peer's
+// requests to one actor) then delays a heartbeat by one run, not by all
+// of them.
+#define OSC_TURN_MESSAGES 1024
+
 struct oscar_actor {
 	oscar_pool_t              *pool;
 	const oscar_actor_class_t *cls;

@@ -491,6 +491,36 @@ static int cli_show_cluster(const char *cmd, const char *address, bool json, int
 // ---------------------------------------------------------------------------
 // oscar status, oscar stop
 
+// cli_address_flags reads the flags of status and stop (the table opts:
+// --timeout, --secret-file, --help, and --json where json is not NULL)
+// and their one address. It gives -1 to go on, else the exit status.
+static int cli_address_flags(const char *cmd, const char *usage, const struct option *opts,
+    int argc, char **argv, int64_t *timeout_ms, bool *json, const char **address)
+{
+	int c;
+	while ((c = getopt_long(argc, argv, ":t:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'j':
+			*json = true;
+			break;
+		case 't':
+			if (cli_parse_ms(cmd, "--timeout", optarg, timeout_ms) != 0) {
+				return (2);
+			}
+			break;
+		case 'K':
+			cli_secret_file = optarg;
+			break;
+		case 'h':
+			printf("%s", usage);
+			return (0);
+		default:
+			return (cli_bad_flag(cmd, c, argv));
+		}
+	}
+	return (cli_one_address(cmd, argc, argv, address) != 0 ? 2 : -1);
+}
+
 static int cmd_status(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -503,30 +533,10 @@ static int cmd_status(int argc, char **argv)
 	int64_t     timeout_ms = CLI_STATUS_TIMEOUT_MS;
 	bool        json       = false;
 	const char *address;
-	int         c;
-
-	while ((c = getopt_long(argc, argv, ":t:h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'j':
-			json = true;
-			break;
-		case 't':
-			if (cli_parse_ms("status", "--timeout", optarg, &timeout_ms) != 0) {
-				return (2);
-			}
-			break;
-		case 'K':
-			cli_secret_file = optarg;
-			break;
-		case 'h':
-			printf("%s", usage_status);
-			return (0);
-		default:
-			return (cli_bad_flag("status", c, argv));
-		}
-	}
-	if (cli_one_address("status", argc, argv, &address) != 0) {
-		return (2);
+	int         rv = cli_address_flags(
+	            "status", usage_status, opts, argc, argv, &timeout_ms, &json, &address);
+	if (rv >= 0) {
+		return (rv);
 	}
 	return (cli_show_cluster("status", address, json, timeout_ms));
 }
@@ -543,27 +553,10 @@ static int cmd_stop(int argc, char **argv)
 	const char   *address;
 	cli_client_t  cc;
 	oscar_error_t err;
-	int           c, rv;
-
-	while ((c = getopt_long(argc, argv, ":t:h", opts, NULL)) != -1) {
-		switch (c) {
-		case 't':
-			if (cli_parse_ms("stop", "--timeout", optarg, &timeout_ms) != 0) {
-				return (2);
-			}
-			break;
-		case 'K':
-			cli_secret_file = optarg;
-			break;
-		case 'h':
-			printf("%s", usage_stop);
-			return (0);
-		default:
-			return (cli_bad_flag("stop", c, argv));
-		}
-	}
-	if (cli_one_address("stop", argc, argv, &address) != 0) {
-		return (2);
+	int           rv =
+	    cli_address_flags("stop", usage_stop, opts, argc, argv, &timeout_ms, NULL, &address);
+	if (rv >= 0) {
+		return (rv);
 	}
 	if ((rv = cli_client_open(&cc, "stop", address)) != 0) {
 		return (rv);

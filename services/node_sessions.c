@@ -333,20 +333,7 @@ static void osc_nm_destroy_hook(oscar_actor_t *self)
 	free(st->waiting);
 }
 
-#define OSC_SPEC_(id, name, fn, args, reply) [OSC_NM_##id] = { name, fn, args, reply },
-const osc_method_spec_t osc_node_methods[OSC_NM_N] = { OSC_NODE_METHODS(OSC_SPEC_) };
-#undef OSC_SPEC_
-
-static int osc_nm_dispatch(oscar_actor_t *self, oscar_req_t *req)
-{
-	return (osc_method_dispatch(osc_node_methods, OSC_NM_N, self, req));
-}
-
-#define OSC_METHOD_(id, name, fn, args, reply) { name, osc_nm_dispatch, NULL },
-static const oscar_method_t osc_nm_methods[] = {
-	OSC_NODE_METHODS(OSC_METHOD_) { NULL, NULL, NULL },
-};
-#undef OSC_METHOD_
+OSC_METHOD_TABLES(OSC_NODE_METHODS, osc_node_methods, OSC_NM_N, osc_nm_methods);
 
 // Protected: no other pool may destroy or replace a service actor.
 static const oscar_actor_class_t osc_node_actor_class = {

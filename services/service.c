@@ -81,6 +81,18 @@ int oscar_service_setting_int(const oscar_settings_t *s, const oscar_service_t *
 	return (osc_spec_int(s, svc->name, spec, out, err));
 }
 
+int osc_service_settings_int(const oscar_settings_t *s, const oscar_service_t *svc,
+    const osc_setting_int_t *all, size_t n, oscar_error_t *err)
+{
+	for (size_t i = 0; i < n; i++) {
+		int rv = oscar_service_setting_int(s, svc, all[i].key, all[i].out, err);
+		if (rv != 0) {
+			return (rv);
+		}
+	}
+	return (0);
+}
+
 int oscar_service_setting_bool(const oscar_settings_t *s, const oscar_service_t *svc,
     const char *key, bool *out, oscar_error_t *err)
 {

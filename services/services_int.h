@@ -41,6 +41,19 @@ extern const oscar_service_t *const osc_builtin_services[];
 int osc_service_plan(const oscar_registry_t *reg, const oscar_settings_t *s, oscar_role_t role,
     const oscar_service_t ***planp, size_t *np, oscar_error_t *err);
 
+// osc_setting_int_t names an integer setting of a service and where its
+// value goes.
+typedef struct osc_setting_int {
+	const char *key;
+	int64_t    *out;
+} osc_setting_int_t;
+
+// osc_service_settings_int reads the n integer settings of svc named in
+// all, in order, with oscar_service_setting_int; the first failure is
+// returned, err filled, and the settings after it are not read.
+int osc_service_settings_int(const oscar_settings_t *s, const oscar_service_t *svc,
+    const osc_setting_int_t *all, size_t n, oscar_error_t *err);
+
 // osc_service_check_settings checks svc's section of s against its
 // setting specs, then runs its check hook (services/service.c).
 int osc_service_check_settings(
@@ -77,9 +90,28 @@ const char *osc_shape_name(unsigned shape);
 // osc_method_dispatch finds req's method in specs (n entries), fails it
 // with OSCAR_EBADARGS when its arguments do not have the shape the table
 // says, and otherwise runs its handler. A class's method table points
-// every entry at a one-line function that calls it with its specs.
+// every entry at a one-line function that calls it with its specs
+// (OSC_METHOD_TABLES, below, defines both).
 int osc_method_dispatch(
     const osc_method_spec_t *specs, size_t n, oscar_actor_t *self, oscar_req_t *req);
+
+// OSC_METHOD_TABLES(METHODS, specs, n, table) defines, from a class's
+// method X-macro METHODS (X(id, name, fn, args, reply) per method, the
+// same that numbers its methods 0 to n - 1), the class's spec table
+// specs (n entries, in that order, for its callers and for the
+// dispatch) and its static oscar_method_t table, whose every entry
+// dispatches through osc_method_dispatch with specs. One per file: it
+// defines the static function osc_methods_dispatch.
+#define OSC_METHOD_SPEC_(id, name, fn, args, reply)  { name, fn, args, reply },
+#define OSC_METHOD_ENTRY_(id, name, fn, args, reply) { name, osc_methods_dispatch, NULL },
+#define OSC_METHOD_TABLES(METHODS, specs, n, table)                                                \
+	const osc_method_spec_t specs[n] = { METHODS(OSC_METHOD_SPEC_) };                          \
+	static int              osc_methods_dispatch(oscar_actor_t *self, oscar_req_t *req)        \
+	{                                                                                          \
+		return (osc_method_dispatch(specs, n, self, req));                                 \
+	}                                                                                          \
+	static const oscar_method_t table[] = { METHODS(OSC_METHOD_ENTRY_) { NULL, NULL, NULL } }; \
+	_Static_assert(sizeof(table) / sizeof(table[0]) == (n) + 1, "one entry per method")
 
 // osc_method_call calls spec's method on ref with args (consumed), from a
 // host thread, and checks the reply's shape (OSCAR_EPROTO, naming the

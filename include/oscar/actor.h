@@ -299,6 +299,9 @@ typedef struct oscar_pool_stats {
 	uint64_t peers;     // connections to other pools open now
 	uint64_t refused;   // large messages refused by max_message or recv_budget
 	uint64_t receiving; // bytes held now for large messages being received
+	uint64_t turn_most; // the most messages one turn of the pool's loop
+	                    // delivered (bounded: a longer backlog waits
+	                    // for the next turn, after I/O and timers)
 } oscar_pool_stats_t;
 
 // oscar_pool_stats copies the pool's counters (a consistent snapshot taken

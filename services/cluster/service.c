@@ -30,10 +30,7 @@ static const oscar_setting_spec_t osc_cluster_specs[] = {
 
 int osc_cluster_settings(const oscar_settings_t *s, osc_cluster_settings_t *out, oscar_error_t *err)
 {
-	const struct {
-		const char *key;
-		int64_t    *out;
-	} all[] = {
+	const osc_setting_int_t all[] = {
 		{ "heartbeat_interval", &out->heartbeat_ms },
 		{ "dead_timeout", &out->dead_timeout_ms },
 		{ "max_nodes", &out->max_nodes },
@@ -42,14 +39,8 @@ int osc_cluster_settings(const oscar_settings_t *s, osc_cluster_settings_t *out,
 		{ "farewell_batch", &out->farewell_batch },
 		{ "farewell_timeout", &out->farewell_timeout_ms },
 	};
-	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
-		int rv =
-		    oscar_service_setting_int(s, &osc_cluster_service, all[i].key, all[i].out, err);
-		if (rv != 0) {
-			return (rv);
-		}
-	}
-	return (0);
+	return (osc_service_settings_int(
+	    s, &osc_cluster_service, all, sizeof(all) / sizeof(all[0]), err));
 }
 
 // osc_cluster_check: the supervisor decides both durations for its

@@ -948,20 +948,7 @@ static void osc_csup_destroy(oscar_actor_t *self)
 	free(st->heap);
 }
 
-#define OSC_SPEC_(id, name, fn, args, reply) [OSC_CL_##id] = { name, fn, args, reply },
-const osc_method_spec_t osc_cluster_sup_methods[OSC_CL_N] = { OSC_CLUSTER_SUP_METHODS(OSC_SPEC_) };
-#undef OSC_SPEC_
-
-static int osc_csup_dispatch(oscar_actor_t *self, oscar_req_t *req)
-{
-	return (osc_method_dispatch(osc_cluster_sup_methods, OSC_CL_N, self, req));
-}
-
-#define OSC_METHOD_(id, name, fn, args, reply) { name, osc_csup_dispatch, NULL },
-static const oscar_method_t osc_csup_methods[] = {
-	OSC_CLUSTER_SUP_METHODS(OSC_METHOD_) { NULL, NULL, NULL },
-};
-#undef OSC_METHOD_
+OSC_METHOD_TABLES(OSC_CLUSTER_SUP_METHODS, osc_cluster_sup_methods, OSC_CL_N, osc_csup_methods);
 
 const oscar_actor_class_t osc_cluster_supervisor_class = {
 	.name       = "oscar.cluster.supervisor",

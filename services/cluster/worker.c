@@ -268,21 +268,8 @@ static int osc_cw_create(oscar_actor_t *self, const oscar_value_t *args)
 	return (0);
 }
 
-#define OSC_SPEC_(id, name, fn, args, reply) [OSC_CLW_##id] = { name, fn, args, reply },
-const osc_method_spec_t osc_cluster_worker_methods[OSC_CLW_N] = { OSC_CLUSTER_WORKER_METHODS(
-    OSC_SPEC_) };
-#undef OSC_SPEC_
-
-static int osc_cw_dispatch(oscar_actor_t *self, oscar_req_t *req)
-{
-	return (osc_method_dispatch(osc_cluster_worker_methods, OSC_CLW_N, self, req));
-}
-
-#define OSC_METHOD_(id, name, fn, args, reply) { name, osc_cw_dispatch, NULL },
-static const oscar_method_t osc_cw_methods[] = {
-	OSC_CLUSTER_WORKER_METHODS(OSC_METHOD_) { NULL, NULL, NULL },
-};
-#undef OSC_METHOD_
+OSC_METHOD_TABLES(
+    OSC_CLUSTER_WORKER_METHODS, osc_cluster_worker_methods, OSC_CLW_N, osc_cw_methods);
 
 const oscar_actor_class_t osc_cluster_worker_class = {
 	.name       = "oscar.cluster.worker",

@@ -24,12 +24,12 @@ static int osc_lifecycle_start(oscar_node_t *node, void **state, oscar_error_t *
 	if (cfg == NULL) {
 		return (oscar_error_set(err, OSCAR_ENOMEM, "out of memory"));
 	}
-	const oscar_settings_t *s = oscar_node_settings(node);
-	int                     rv =
-	    oscar_service_setting_int(s, &osc_lifecycle_service, "max_keys", &cfg->max_keys, err);
-	rv = rv != 0 ? rv
-	             : oscar_service_setting_int(
-	                   s, &osc_lifecycle_service, "storage_timeout", &cfg->timeout_ms, err);
+	const osc_setting_int_t all[] = {
+		{ "max_keys", &cfg->max_keys },
+		{ "storage_timeout", &cfg->timeout_ms },
+	};
+	int rv = osc_service_settings_int(
+	    oscar_node_settings(node), &osc_lifecycle_service, all, 2, err);
 	if (rv != 0) {
 		free(cfg);
 		return (rv);

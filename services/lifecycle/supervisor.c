@@ -330,20 +330,8 @@ static void osc_lifecycle_destroy(oscar_actor_t *self)
 	osc_strmap_fini(&st->counts, free);
 }
 
-#define OSC_SPEC_(id, name, fn, args, reply) [OSC_LM_##id] = { name, fn, args, reply },
-const osc_method_spec_t osc_lifecycle_methods[OSC_LM_N] = { OSC_LIFECYCLE_METHODS(OSC_SPEC_) };
-#undef OSC_SPEC_
-
-static int osc_lifecycle_dispatch(oscar_actor_t *self, oscar_req_t *req)
-{
-	return (osc_method_dispatch(osc_lifecycle_methods, OSC_LM_N, self, req));
-}
-
-#define OSC_METHOD_(id, name, fn, args, reply) { name, osc_lifecycle_dispatch, NULL },
-static const oscar_method_t osc_lifecycle_actor_methods[] = {
-	OSC_LIFECYCLE_METHODS(OSC_METHOD_) { NULL, NULL, NULL },
-};
-#undef OSC_METHOD_
+OSC_METHOD_TABLES(
+    OSC_LIFECYCLE_METHODS, osc_lifecycle_methods, OSC_LM_N, osc_lifecycle_actor_methods);
 
 // Protected: no other pool may destroy or replace a service actor.
 const oscar_actor_class_t osc_lifecycle_class = {

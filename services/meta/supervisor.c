@@ -524,20 +524,7 @@ static void osc_meta_destroy(oscar_actor_t *self)
 	osc_strmap_fini(&st->addrs, free);
 }
 
-#define OSC_SPEC_(id, name, fn, args, reply) [OSC_MM_##id] = { name, fn, args, reply },
-const osc_method_spec_t osc_meta_methods[OSC_MM_N] = { OSC_META_METHODS(OSC_SPEC_) };
-#undef OSC_SPEC_
-
-static int osc_meta_dispatch(oscar_actor_t *self, oscar_req_t *req)
-{
-	return (osc_method_dispatch(osc_meta_methods, OSC_MM_N, self, req));
-}
-
-#define OSC_METHOD_(id, name, fn, args, reply) { name, osc_meta_dispatch, NULL },
-static const oscar_method_t osc_meta_actor_methods[] = {
-	OSC_META_METHODS(OSC_METHOD_) { NULL, NULL, NULL },
-};
-#undef OSC_METHOD_
+OSC_METHOD_TABLES(OSC_META_METHODS, osc_meta_methods, OSC_MM_N, osc_meta_actor_methods);
 
 // Protected: no other pool may destroy or replace a service actor.
 const oscar_actor_class_t osc_meta_class = {

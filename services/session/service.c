@@ -13,12 +13,13 @@ static const oscar_setting_spec_t osc_session_specs[] = {
 
 static int osc_session_start(oscar_node_t *node, void **state, oscar_error_t *err)
 {
-	const oscar_settings_t *s = oscar_node_settings(node);
 	int64_t                 max, timeout;
-	int rv = oscar_service_setting_int(s, &osc_session_service, "max_sessions", &max, err);
-	rv     = rv != 0 ? rv
-	                 : oscar_service_setting_int(
-	                       s, &osc_session_service, "hook_timeout", &timeout, err);
+	const osc_setting_int_t all[] = {
+		{ "max_sessions", &max },
+		{ "hook_timeout", &timeout },
+	};
+	int rv =
+	    osc_service_settings_int(oscar_node_settings(node), &osc_session_service, all, 2, err);
 	if (rv != 0) {
 		return (rv);
 	}

@@ -602,20 +602,7 @@ static void osc_sessions_destroy_hook(oscar_actor_t *self)
 	free(st->ready);
 }
 
-#define OSC_SPEC_(id, name, fn, args, reply) [OSC_SM_##id] = { name, fn, args, reply },
-const osc_method_spec_t osc_session_methods[OSC_SM_N] = { OSC_SESSION_METHODS(OSC_SPEC_) };
-#undef OSC_SPEC_
-
-static int osc_sessions_dispatch(oscar_actor_t *self, oscar_req_t *req)
-{
-	return (osc_method_dispatch(osc_session_methods, OSC_SM_N, self, req));
-}
-
-#define OSC_METHOD_(id, name, fn, args, reply) { name, osc_sessions_dispatch, NULL },
-static const oscar_method_t osc_sessions_methods[] = {
-	OSC_SESSION_METHODS(OSC_METHOD_) { NULL, NULL, NULL },
-};
-#undef OSC_METHOD_
+OSC_METHOD_TABLES(OSC_SESSION_METHODS, osc_session_methods, OSC_SM_N, osc_sessions_methods);
 
 // Protected: no other pool may destroy or replace a service actor.
 const oscar_actor_class_t osc_sessions_class = {

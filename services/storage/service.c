@@ -1190,20 +1190,7 @@ static void osc_st_destroy(oscar_actor_t *self)
 	st->store = NULL;
 }
 
-#define OSC_SPEC_(id, name, fn, args, reply) [OSC_ST_##id] = { name, fn, args, reply },
-const osc_method_spec_t osc_storage_methods[OSC_ST_N] = { OSC_STORAGE_METHODS(OSC_SPEC_) };
-#undef OSC_SPEC_
-
-static int osc_st_dispatch(oscar_actor_t *self, oscar_req_t *req)
-{
-	return (osc_method_dispatch(osc_storage_methods, OSC_ST_N, self, req));
-}
-
-#define OSC_METHOD_(id, name, fn, args, reply) { name, osc_st_dispatch, NULL },
-static const oscar_method_t osc_st_methods[] = {
-	OSC_STORAGE_METHODS(OSC_METHOD_) { NULL, NULL, NULL },
-};
-#undef OSC_METHOD_
+OSC_METHOD_TABLES(OSC_STORAGE_METHODS, osc_storage_methods, OSC_ST_N, osc_st_methods);
 
 // Protected: no other pool may destroy or replace a service actor.
 const oscar_actor_class_t osc_storage_class = {

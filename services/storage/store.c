@@ -1471,21 +1471,22 @@ int osc_store_blocks_open(osc_store_t *s, const char *session, const char *key, 
 	if (block_size == 0 || bp == NULL || total == NULL) {
 		return (osc_serr(err, OSCAR_EINVAL, "blocks: no block size or no place for them"));
 	}
-	if ((b = calloc(1, sizeof(*b))) == NULL || (b->block = malloc(block_size)) == NULL) {
-		free(b);
+	if ((b = calloc(1, sizeof(*b))) == NULL) {
 		return (osc_serr(err, OSCAR_ENOMEM, "blocks: out of memory"));
 	}
 	if ((rv = osc_store_read(s, session, key, &o, &v, err)) != 0) {
-		free(b->block);
 		free(b);
 		return (rv);
 	}
-	b->s     = s;
-	b->o     = o;
-	b->bsize = block_size;
+	b->s = s;
+	b->o = o;
+	// A block is never larger than the object: a transfer of thousands
+	// of small objects allocates small blocks, not a block_size each.
+	b->bsize = o->size < block_size ? (o->size > 0 ? o->size : 1) : block_size;
+	b->block = malloc(b->bsize);
 	osc_blocks_walk(b, v);
 	osc_blocks_piece(b, NULL, 0);
-	if (b->err != 0 || b->inl.err != 0) {
+	if (b->block == NULL || b->err != 0 || b->inl.err != 0) {
 		osc_store_blocks_close(b);
 		return (osc_serr(err, OSCAR_ENOMEM, "blocks: out of memory"));
 	}

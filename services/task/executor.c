@@ -2148,20 +2148,7 @@ static void osc_exec_destroy(oscar_actor_t *self)
 	osc_strmap_fini(&ex->live, NULL);
 }
 
-#define OSC_SPEC_(id, name, fn, args, reply) [OSC_TEXE_##id] = { name, fn, args, reply },
-const osc_method_spec_t osc_executor_methods[OSC_TEXE_N] = { OSC_EXECUTOR_METHODS(OSC_SPEC_) };
-#undef OSC_SPEC_
-
-static int osc_exec_dispatch(oscar_actor_t *self, oscar_req_t *req)
-{
-	return (osc_method_dispatch(osc_executor_methods, OSC_TEXE_N, self, req));
-}
-
-#define OSC_METHOD_(id, name, fn, args, reply) { name, osc_exec_dispatch, NULL },
-static const oscar_method_t osc_exec_methods[] = {
-	OSC_EXECUTOR_METHODS(OSC_METHOD_) { NULL, NULL, NULL },
-};
-#undef OSC_METHOD_
+OSC_METHOD_TABLES(OSC_EXECUTOR_METHODS, osc_executor_methods, OSC_TEXE_N, osc_exec_methods);
 
 const oscar_actor_class_t osc_executor_class = {
 	.name       = "oscar.task.executor",

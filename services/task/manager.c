@@ -1515,21 +1515,7 @@ static void osc_tmgr_destroy(oscar_actor_t *self)
 	free(st->workers);
 }
 
-#define OSC_SPEC_(id, name, fn, args, reply) [OSC_TMGR_##id] = { name, fn, args, reply },
-const osc_method_spec_t osc_task_manager_methods[OSC_TMGR_N] = { OSC_TASK_MANAGER_METHODS(
-    OSC_SPEC_) };
-#undef OSC_SPEC_
-
-static int osc_tmgr_dispatch(oscar_actor_t *self, oscar_req_t *req)
-{
-	return (osc_method_dispatch(osc_task_manager_methods, OSC_TMGR_N, self, req));
-}
-
-#define OSC_METHOD_(id, name, fn, args, reply) { name, osc_tmgr_dispatch, NULL },
-static const oscar_method_t osc_tmgr_methods[] = {
-	OSC_TASK_MANAGER_METHODS(OSC_METHOD_) { NULL, NULL, NULL },
-};
-#undef OSC_METHOD_
+OSC_METHOD_TABLES(OSC_TASK_MANAGER_METHODS, osc_task_manager_methods, OSC_TMGR_N, osc_tmgr_methods);
 
 const oscar_actor_class_t osc_task_manager_class = {
 	.name       = "oscar.task.manager",

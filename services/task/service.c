@@ -46,10 +46,7 @@ int osc_task_settings(const oscar_settings_t *s, osc_task_settings_t *out, oscar
 		}
 		out->queue = v;
 	}
-	const struct {
-		const char *key;
-		int64_t    *out;
-	} all[] = {
+	const osc_setting_int_t all[] = {
 		{ "queue_ms", &out->queue_ms },
 		{ "queue_max", &out->queue_max },
 		{ "max_graph_tasks", &out->max_graph_tasks },
@@ -57,14 +54,8 @@ int osc_task_settings(const oscar_settings_t *s, osc_task_settings_t *out, oscar
 		{ "max_waits", &out->max_waits },
 		{ "kill_timeout", &out->kill_timeout_ms },
 	};
-	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
-		int rv =
-		    oscar_service_setting_int(s, &osc_task_service, all[i].key, all[i].out, err);
-		if (rv != 0) {
-			return (rv);
-		}
-	}
-	return (0);
+	return (
+	    osc_service_settings_int(s, &osc_task_service, all, sizeof(all) / sizeof(all[0]), err));
 }
 
 // osc_task_start: a worker gets its executor and slot keeper; the

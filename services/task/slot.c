@@ -461,20 +461,7 @@ static void osc_slot_destroy(oscar_actor_t *self)
 	}
 }
 
-#define OSC_SPEC_(id, name, fn, args, reply) [OSC_SLOT_##id] = { name, fn, args, reply },
-const osc_method_spec_t osc_slot_methods[OSC_SLOT_N] = { OSC_SLOT_METHODS(OSC_SPEC_) };
-#undef OSC_SPEC_
-
-static int osc_slot_dispatch(oscar_actor_t *self, oscar_req_t *req)
-{
-	return (osc_method_dispatch(osc_slot_methods, OSC_SLOT_N, self, req));
-}
-
-#define OSC_METHOD_(id, name, fn, args, reply) { name, osc_slot_dispatch, NULL },
-static const oscar_method_t osc_slot_class_methods[] = {
-	OSC_SLOT_METHODS(OSC_METHOD_) { NULL, NULL, NULL },
-};
-#undef OSC_METHOD_
+OSC_METHOD_TABLES(OSC_SLOT_METHODS, osc_slot_methods, OSC_SLOT_N, osc_slot_class_methods);
 
 const oscar_actor_class_t osc_task_slot_class = {
 	.name       = OSC_SLOT_CLASS,

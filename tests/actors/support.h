@@ -7,6 +7,7 @@
 #include <uv.h>
 
 #include "oscar/oscar.h"
+#include "tests/common/pools.h"
 
 // The counter: state is an int64 and a log of strings.
 //   add(int) -> new total       get() -> total
@@ -46,6 +47,24 @@ extern atomic_int                test_block_hooks; // bit 1: create, bit 2: dest
 // test_pool opens a pool with defaults tweaked by the arguments (0 keeps
 // the default) and asserts success.
 oscar_pool_t *test_pool(size_t mailbox_limit, size_t inbox_limit);
+
+// TEST_POOL_SUITE(suite, options...) declares Criterion's suite suite,
+// with the options given, whose every test has a pool of its own with the
+// defaults, named pool: opened before the test (test_destroyed set to 0
+// first), freed after it (and checked gone).
+#define TEST_POOL_SUITE(suite, ...)               \
+	static oscar_pool_t *pool;                \
+	static void          suite##_open(void)   \
+	{                                         \
+		atomic_store(&test_destroyed, 0); \
+		pool = test_pool(0, 0);           \
+	}                                         \
+	static void suite##_free(void)            \
+	{                                         \
+		oscar_pool_free(&pool);           \
+		cr_assert_null(pool);             \
+	}                                         \
+	TestSuite(suite, .init = suite##_open, .fini = suite##_free, __VA_ARGS__)
 
 // test_spawn creates an actor from the host and asserts success.
 oscar_ref_t test_spawn(

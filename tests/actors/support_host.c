@@ -13,7 +13,6 @@
 oscar_pool_t *test_pool(size_t mailbox_limit, size_t inbox_limit)
 {
 	oscar_pool_config_t cfg;
-	oscar_pool_t       *pool;
 	oscar_pool_config_init(&cfg);
 	if (mailbox_limit != 0) {
 		cfg.mailbox_limit = mailbox_limit;
@@ -21,8 +20,7 @@ oscar_pool_t *test_pool(size_t mailbox_limit, size_t inbox_limit)
 	if (inbox_limit != 0) {
 		cfg.inbox_limit = inbox_limit;
 	}
-	cr_assert_eq(oscar_pool_open(&pool, &cfg, NULL), 0);
-	return (pool);
+	return (pool_open(&cfg));
 }
 
 oscar_ref_t test_spawn(

@@ -6,20 +6,7 @@
 
 #include "tests/actors/support.h"
 
-static oscar_pool_t *pool;
-
-static void setup(void)
-{
-	atomic_store(&test_destroyed, 0);
-	pool = test_pool(0, 0);
-}
-
-static void teardown(void)
-{
-	oscar_pool_free(&pool);
-}
-
-TestSuite(actor, .init = setup, .fini = teardown, .timeout = 60);
+TEST_POOL_SUITE(actor, .timeout = 60);
 
 Test(actor, create_runs_hook_with_args_and_destroy_runs_hook)
 {
@@ -354,8 +341,8 @@ Test(actor, calls_from_actors_time_out)
 	oscar_pool_config_t cfg;
 	oscar_pool_config_init(&cfg);
 	cfg.default_timeout_ms = 100;
-	cr_assert_eq(oscar_pool_open(&pool, &cfg, NULL), 0);
-	oscar_ref_t   r = test_spawn(pool, &test_relay_class, "r", NULL);
+	pool                   = pool_open(&cfg);
+	oscar_ref_t   r        = test_spawn(pool, &test_relay_class, "r", NULL);
 	oscar_error_t err;
 	test_spawn(pool, &test_gate_class, "g", NULL);
 	cr_assert_eq(

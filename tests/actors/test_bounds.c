@@ -44,15 +44,12 @@ static oscar_pool_t *open_pool(
     const char *address, unsigned max_peers, int64_t connect_ms, int64_t idle_ms)
 {
 	oscar_pool_config_t cfg;
-	oscar_pool_t       *p;
 	oscar_pool_config_init(&cfg);
 	cfg.address         = address;
 	cfg.max_peers       = max_peers;
 	cfg.peer_connect_ms = connect_ms;
 	cfg.peer_idle_ms    = idle_ms;
-	int rv              = oscar_pool_open(&p, &cfg, NULL);
-	cr_assert_eq(rv, 0, "open %s: %s", address, oscar_strerror(rv));
-	return (p);
+	return (pool_open(&cfg));
 }
 
 // base_fds counts the descriptors open before a test's pools, once NNG
@@ -393,7 +390,7 @@ Test(bounds, a_message_in_pieces_holds_what_arrived)
 	oscar_pool_config_init(&cfg);
 	cfg.address     = "inproc://bounds-pieces-64";
 	cfg.max_message = 64u << 20;
-	cr_assert_eq(oscar_pool_open(&b, &cfg, NULL), 0);
+	b               = pool_open(&cfg);
 	cr_assert_eq(nng_push0_open(&raw), 0);
 	cr_assert_eq(nng_dial(raw, oscar_pool_address(b), NULL, 0), 0);
 	send_piece(raw, OSC_WIRE_PIECE_FIRST, (uint64_t) 1 << 30, 8);

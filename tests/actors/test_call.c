@@ -6,20 +6,7 @@
 
 #include "tests/actors/support.h"
 
-static oscar_pool_t *pool;
-
-static void setup(void)
-{
-	pool = test_pool(0, 0);
-}
-
-static void teardown(void)
-{
-	oscar_pool_free(&pool);
-	cr_assert_null(pool);
-}
-
-TestSuite(call, .init = setup, .fini = teardown, .timeout = 60);
+TEST_POOL_SUITE(call, .timeout = 60);
 
 Test(call, reply_carries_value)
 {
@@ -303,8 +290,8 @@ Test(call, unreachable_pool_is_a_clear_connect_error)
 	oscar_pool_free(&pool);
 	oscar_pool_config_init(&cfg);
 	cfg.default_timeout_ms = 300;
-	cr_assert_eq(oscar_pool_open(&pool, &cfg, NULL), 0);
-	oscar_ref_t r = test_spawn(pool, &test_relay_class, "r", NULL);
+	pool                   = pool_open(&cfg);
+	oscar_ref_t r          = test_spawn(pool, &test_relay_class, "r", NULL);
 	cr_assert_eq(oscar_call(pool, &r, "via",
 	                 test_via(false, "c@tcp://127.0.0.1:1", "get", NULL), 10000, NULL, &err),
 	    OSCAR_ETIMEDOUT);

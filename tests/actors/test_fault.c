@@ -6,20 +6,7 @@
 
 #include "tests/actors/support.h"
 
-static oscar_pool_t *pool;
-
-static void setup(void)
-{
-	atomic_store(&test_destroyed, 0);
-	pool = test_pool(0, 0);
-}
-
-static void teardown(void)
-{
-	oscar_pool_free(&pool);
-}
-
-TestSuite(fault, .init = setup, .fini = teardown, .timeout = 60);
+TEST_POOL_SUITE(fault, .timeout = 60);
 
 // A cancel hook that destroys the actor whose request is being cancelled
 // (through the cascade): the destruction waits until the cancel is done.

@@ -5,6 +5,7 @@
 
 #include <criterion/criterion.h>
 
+#include "actors/pool_int.h"
 #include "tests/actors/support.h"
 
 TestSuite(pool, .timeout = 60);
@@ -139,6 +140,37 @@ Test(pool, full_inbox_refuses_with_mailbox_full)
 	cr_assert_eq(oscar_value_get_int(reply, &n), 0);
 	cr_assert_eq(n, 8);
 	oscar_value_free(reply);
+	oscar_pool_free(&p);
+	uv_sem_destroy(&test_block_sem);
+	uv_sem_destroy(&test_block_started);
+}
+
+// A backlog of messages is served over several turns of the loop, at most
+// OSC_TURN_MESSAGES in each, so that timers and I/O come between them.
+Test(pool, one_turn_delivers_a_bounded_number_of_messages)
+{
+	oscar_pool_t *p = test_pool(0, 0);
+	cr_assert_eq(uv_sem_init(&test_block_sem, 0), 0);
+	cr_assert_eq(uv_sem_init(&test_block_started, 0), 0);
+	atomic_store(&test_block_hooks, 0);
+	oscar_ref_t b = test_spawn(p, &test_blocker_class, "b", NULL);
+	oscar_ref_t c = test_spawn(p, &test_counter_class, "c", NULL);
+	// Block the pool's thread, queue five turns' worth, then let it go:
+	// the turn that served the block serves the backlog next.
+	int n = 5 * OSC_TURN_MESSAGES;
+	cr_assert_eq(oscar_tell_nowait(p, &b, "block", NULL), 0);
+	uv_sem_wait(&test_block_started);
+	for (int i = 0; i < n; i++) {
+		cr_assert_eq(oscar_tell_nowait(p, &c, "add", oscar_value_new_int(1)), 0);
+	}
+	uv_sem_post(&test_block_sem);
+	// Everything was delivered, in turns of at most the bound, and one
+	// turn reached it.
+	cr_assert_eq(test_call_int(p, &c, "add", 0), n);
+	oscar_pool_stats_t st;
+	cr_assert_eq(oscar_pool_stats(p, &st, 5000), 0);
+	cr_assert_eq(st.messages, (uint64_t) n + 2);
+	cr_assert_eq(st.turn_most, OSC_TURN_MESSAGES);
 	oscar_pool_free(&p);
 	uv_sem_destroy(&test_block_sem);
 	uv_sem_destroy(&test_block_started);

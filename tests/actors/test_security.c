@@ -24,14 +24,11 @@ static const char secret_b[] = "another secret, just as long, too.";
 static oscar_pool_t *open_secret(const char *address, const char *secret)
 {
 	oscar_pool_config_t cfg;
-	oscar_pool_t       *p;
 	oscar_pool_config_init(&cfg);
 	cfg.address    = address;
 	cfg.secret     = secret;
 	cfg.secret_len = secret != NULL ? strlen(secret) : 0;
-	int rv         = oscar_pool_open(&p, &cfg, NULL);
-	cr_assert_eq(rv, 0, "open %s: %s", address, oscar_strerror(rv));
-	return (p);
+	return (pool_open(&cfg));
 }
 
 static oscar_ref_t ref_in(oscar_pool_t *p, const char *uid)
@@ -335,13 +332,13 @@ Test(security, sub_pools_share_the_secret)
 	oscar_pool_t            *p;
 	snprintf(addr, sizeof(addr), "ipc:///tmp/oscar-test-secret-%d.sock", (int) getpid());
 	oscar_pool_config_init(&cfg);
-	cfg.address          = addr;
-	cfg.sub_pools        = 1;
-	cfg.sub_pool_labels  = labels;
-	cfg.sub_pool_program = OSCAR_TEST_SUBPOOL;
-	cfg.secret           = secret_a;
-	cfg.secret_len       = strlen(secret_a);
-	cr_assert_eq(oscar_pool_open(&p, &cfg, NULL), 0);
+	cfg.address             = addr;
+	cfg.sub_pools           = 1;
+	cfg.sub_pool_labels     = labels;
+	cfg.sub_pool_program    = OSCAR_TEST_SUBPOOL;
+	cfg.secret              = secret_a;
+	cfg.secret_len          = strlen(secret_a);
+	p                       = pool_open(&cfg);
 	oscar_placement_t where = { .how = OSCAR_PLACE_SUB_POOL, .index = 0 };
 	oscar_ref_t       ref;
 	oscar_error_t     err;

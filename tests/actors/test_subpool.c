@@ -22,7 +22,7 @@ extern char **environ;
 TestSuite(subpool, .timeout = 90);
 
 // main_config sets cfg up for a main pool of this test process with n sub
-// pools running oscar-test-subpool; open_config opens it.
+// pools running oscar-test-subpool; pool_open opens it.
 static void main_config(
     oscar_pool_config_t *cfg, unsigned n, const char *const *labels, oscar_recover_t recover)
 {
@@ -36,19 +36,11 @@ static void main_config(
 	cfg->recover          = recover;
 }
 
-static oscar_pool_t *open_config(const oscar_pool_config_t *cfg)
-{
-	oscar_pool_t *p;
-	int           rv = oscar_pool_open(&p, cfg, NULL);
-	cr_assert_eq(rv, 0, "open: %s", oscar_strerror(rv));
-	return (p);
-}
-
 static oscar_pool_t *open_main(unsigned n, const char *const *labels, oscar_recover_t recover)
 {
 	oscar_pool_config_t cfg;
 	main_config(&cfg, n, labels, recover);
-	return (open_config(&cfg));
+	return (pool_open(&cfg));
 }
 
 static oscar_ref_t create_in(
@@ -409,7 +401,7 @@ Test(subpool, killing_an_actor_kills_its_sub_pool)
 	cfg.sub_pool_env  = all;
 	cfg.sub_pool_envs = envs;
 	setenv("OSCAR_TEST_ALL", "0", 1); // replaced by the configured setting
-	oscar_pool_t *p = open_config(&cfg);
+	oscar_pool_t *p = pool_open(&cfg);
 
 	oscar_sub_pool_info_t info[2];
 	size_t                n;
@@ -481,7 +473,7 @@ Test(subpool, stuck_sub_pools_are_killed_at_every_stop)
 	oscar_pool_config_t cfg;
 	main_config(&cfg, 2, NULL, OSCAR_RECOVER_OFF);
 	cfg.sub_pool_program = script;
-	oscar_pool_t *p      = open_config(&cfg);
+	oscar_pool_t *p      = pool_open(&cfg);
 	cr_assert_eq(oscar_pool_remove_sub_pool(p, 0, 20000), 0);
 	cr_assert_eq(oscar_pool_remove_sub_pool(p, 1, 20000), 0);
 	oscar_pool_free(&p);
@@ -589,11 +581,9 @@ static void death_rounds(const char *main_addr, const char *other_addr, int roun
 	oscar_pool_config_t cfg;
 	oscar_pool_t       *p, *c;
 	main_config(&cfg, 2, NULL, OSCAR_RECOVER_PROCESS);
-	cfg.address = main_addr;
-	p           = open_config(&cfg);
-	oscar_pool_config_init(&cfg);
-	cfg.address = other_addr;
-	cr_assert_eq(oscar_pool_open(&c, &cfg, NULL), 0);
+	cfg.address       = main_addr;
+	p                 = pool_open(&cfg);
+	c                 = pool_open_at(other_addr);
 	oscar_ref_t relay = create_in(p, 1, "relay", "relay", NULL);
 	for (int round = 0; round < rounds; round++) {
 		death_round(p, c, &relay, round);

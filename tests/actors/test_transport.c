@@ -14,13 +14,10 @@
 static oscar_pool_t *open_at(const char *address, size_t max_message)
 {
 	oscar_pool_config_t cfg;
-	oscar_pool_t       *p;
 	oscar_pool_config_init(&cfg);
 	cfg.address     = address;
 	cfg.max_message = max_message;
-	int rv          = oscar_pool_open(&p, &cfg, NULL);
-	cr_assert_eq(rv, 0, "open %s: %s", address, oscar_strerror(rv));
-	return (p);
+	return (pool_open(&cfg));
 }
 
 // ipc_address makes a socket path of this test process's own.
@@ -31,6 +28,18 @@ static const char *ipc_address(char *buf, size_t size, int n)
 }
 
 static oscar_pool_t *a_pool, *b_pool;
+
+// open_offering opens b_pool offering classes to other pools, and a_pool,
+// both over tcp.
+static void open_offering(const oscar_actor_class_t *const *classes)
+{
+	oscar_pool_config_t cfg;
+	oscar_pool_config_init(&cfg);
+	cfg.address = "tcp://127.0.0.1:0";
+	cfg.classes = classes;
+	b_pool      = pool_open(&cfg);
+	a_pool      = open_at("tcp://127.0.0.1:0", 0);
+}
 
 static void open_tcp(void)
 {
@@ -295,12 +304,7 @@ static const oscar_actor_class_t *const offered[] = { &test_counter_class, NULL 
 
 Test(transport, actors_are_created_and_managed_in_other_pools)
 {
-	oscar_pool_config_t cfg;
-	oscar_pool_config_init(&cfg);
-	cfg.address = "tcp://127.0.0.1:0";
-	cfg.classes = offered;
-	cr_assert_eq(oscar_pool_open(&b_pool, &cfg, NULL), 0);
-	a_pool = open_at("tcp://127.0.0.1:0", 0);
+	open_offering(offered);
 
 	oscar_placement_t there = { .how = OSCAR_PLACE_ADDRESS,
 		.address                 = oscar_pool_address(b_pool) };
@@ -367,12 +371,7 @@ static const oscar_actor_class_t *const offered_with_keeper[] = { &test_counter_
 // create anything over its uid; its own pool still may.
 Test(transport, protected_actors_survive_remote_destroy_and_create)
 {
-	oscar_pool_config_t cfg;
-	oscar_pool_config_init(&cfg);
-	cfg.address = "tcp://127.0.0.1:0";
-	cfg.classes = offered_with_keeper;
-	cr_assert_eq(oscar_pool_open(&b_pool, &cfg, NULL), 0);
-	a_pool = open_at("tcp://127.0.0.1:0", 0);
+	open_offering(offered_with_keeper);
 
 	oscar_placement_t there    = { .how = OSCAR_PLACE_ADDRESS,
 		   .address                 = oscar_pool_address(b_pool) };
@@ -440,8 +439,8 @@ Test(transport, tls_pools_talk_over_verified_connections)
 	cfg.tls_cert_file = cert;
 	cfg.tls_key_file  = key;
 	cfg.tls_ca_file   = cert;
-	cr_assert_eq(oscar_pool_open(&a_pool, &cfg, NULL), 0);
-	cr_assert_eq(oscar_pool_open(&b_pool, &cfg, NULL), 0);
+	a_pool            = pool_open(&cfg);
+	b_pool            = pool_open(&cfg);
 	cr_assert(strncmp(oscar_pool_address(b_pool), "tls+tcp://127.0.0.1:", 20) == 0, "%s",
 	    oscar_pool_address(b_pool));
 	test_spawn(b_pool, &test_counter_class, "c", NULL);
@@ -548,8 +547,8 @@ Test(transport, a_full_inbox_pushes_back_instead_of_dropping)
 	oscar_pool_config_init(&cfg);
 	cfg.address     = "tcp://127.0.0.1:0";
 	cfg.inbox_limit = 4;
-	cr_assert_eq(oscar_pool_open(&b_pool, &cfg, NULL), 0);
-	a_pool = open_at("tcp://127.0.0.1:0", 0);
+	b_pool          = pool_open(&cfg);
+	a_pool          = open_at("tcp://127.0.0.1:0", 0);
 	test_spawn(b_pool, &test_counter_class, "c", NULL);
 	oscar_ref_t        bl = test_spawn(a_pool, &blaster_class, "bl", NULL);
 	oscar_value_t     *args, *log;

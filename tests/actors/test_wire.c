@@ -263,6 +263,17 @@ static void header_start(osc_wbuf_t *w, unsigned type)
 	osc_write_uint(w, 0);
 }
 
+// header_rejected frames the header in w with tail more bytes, checks
+// that the decoder rejects it (check_bad, with what), and frees both.
+static void header_rejected(osc_wbuf_t *w, size_t tail, const char *what)
+{
+	size_t len;
+	char  *p = frame_with_header(w, tail, &len);
+	check_bad(p, len, what);
+	free(p);
+	osc_wbuf_fini(w);
+}
+
 Test(wire, hostile_headers_are_rejected)
 {
 	osc_wbuf_t w;
@@ -272,10 +283,7 @@ Test(wire, hostile_headers_are_rejected)
 	// Billions of declared buffers.
 	header_start(&w, OSC_MSG_SEND);
 	osc_write_array(&w, UINT32_MAX);
-	p = frame_with_header(&w, 0, &len);
-	check_bad(p, len, "4 billion buffers");
-	free(p);
-	osc_wbuf_fini(&w);
+	header_rejected(&w, 0, "4 billion buffers");
 
 	// Buffer sizes that do not add up to the bytes present.
 	header_start(&w, OSC_MSG_SEND);
@@ -284,20 +292,14 @@ Test(wire, hostile_headers_are_rejected)
 	osc_write_uint(&w, 2);
 	osc_write_array(&w, 0);
 	osc_write_nil(&w);
-	p = frame_with_header(&w, 2, &len);
-	check_bad(p, len, "buffer sizes overflow");
-	free(p);
-	osc_wbuf_fini(&w);
+	header_rejected(&w, 2, "buffer sizes overflow");
 
 	header_start(&w, OSC_MSG_SEND);
 	osc_write_array(&w, 1);
 	osc_write_uint(&w, 10);
 	osc_write_array(&w, 0);
 	osc_write_nil(&w);
-	p = frame_with_header(&w, 9, &len);
-	check_bad(p, len, "buffer longer than the frame");
-	free(p);
-	osc_wbuf_fini(&w);
+	header_rejected(&w, 9, "buffer longer than the frame");
 
 	// A huge chain, an unknown type, an error frame without an error.
 	header_start(&w, OSC_MSG_SEND);
@@ -307,28 +309,19 @@ Test(wire, hostile_headers_are_rejected)
 		osc_write_uint(&w, 1);
 	}
 	osc_write_nil(&w);
-	p = frame_with_header(&w, 0, &len);
-	check_bad(p, len, "chain too long");
-	free(p);
-	osc_wbuf_fini(&w);
+	header_rejected(&w, 0, "chain too long");
 
 	header_start(&w, 77);
 	osc_write_array(&w, 0);
 	osc_write_array(&w, 0);
 	osc_write_nil(&w);
-	p = frame_with_header(&w, 0, &len);
-	check_bad(p, len, "unknown type");
-	free(p);
-	osc_wbuf_fini(&w);
+	header_rejected(&w, 0, "unknown type");
 
 	header_start(&w, OSC_MSG_ERROR);
 	osc_write_array(&w, 0);
 	osc_write_array(&w, 0);
 	osc_write_nil(&w);
-	p = frame_with_header(&w, 0, &len);
-	check_bad(p, len, "error frame without an error");
-	free(p);
-	osc_wbuf_fini(&w);
+	header_rejected(&w, 0, "error frame without an error");
 
 	// A good header is accepted by the same helper (the checks above fail
 	// for their own reason), and extra header items are skipped.

@@ -492,23 +492,50 @@ oscar_cluster_t *procs_client(const char *address)
 	return (clients[n_clients++]);
 }
 
+proc_node_t procs_start_nodev(const char *name, const char *sup, va_list ap)
+{
+	proc_node_t n = { 0 };
+	const char *argv[64];
+	size_t      argc = 0;
+	char        file[80];
+	snprintf(file, sizeof(file), "%s.addr", name);
+	procs_path(n.addr_file, sizeof(n.addr_file), file);
+	argv[argc++] = sup == NULL ? OSCAR_TEST_SUPERVISOR : OSCAR_TEST_WORKER;
+	argv[argc++] = "--address-file";
+	argv[argc++] = n.addr_file;
+	if (sup != NULL) {
+		argv[argc++] = "--supervisor";
+		argv[argc++] = sup;
+	}
+	const char *arg;
+	while ((arg = va_arg(ap, const char *)) != NULL) {
+		cr_assert_lt(argc, 63, "too many flags for %s", name);
+		argv[argc++] = arg;
+	}
+	argv[argc] = NULL;
+	n.proc     = proc_startv(name, argv);
+	proc_wait_address(n.proc, n.addr_file, n.addr, sizeof(n.addr));
+	return (n);
+}
+
+proc_node_t procs_start_node(const char *name, const char *sup, ...)
+{
+	va_list ap;
+	va_start(ap, sup);
+	proc_node_t n = procs_start_nodev(name, sup, ap);
+	va_end(ap);
+	return (n);
+}
+
 #ifdef OSCAR_TEST_TASKFNS
 proc_node_t procs_start_task_node(const char *name, const char *sup, unsigned sub_pools)
 {
-	proc_node_t n = { 0 };
-	char        file[80];
-	char        slots[32];
-	snprintf(file, sizeof(file), "%s.addr", name);
+	char slots[32];
 	snprintf(slots, sizeof(slots), "--sub-pools=%u", sub_pools);
-	procs_path(n.addr_file, sizeof(n.addr_file), file);
 	if (sup == NULL) {
-		n.proc = proc_start(name, OSCAR_TEST_SUPERVISOR, "--address-file", n.addr_file,
-		    "--heartbeat-interval=200ms", "--dead-timeout=30s", NULL);
-	} else {
-		n.proc = proc_start(name, OSCAR_TEST_WORKER, "--address-file", n.addr_file,
-		    "--supervisor", sup, "--load-modules", OSCAR_TEST_TASKFNS, slots, NULL);
+		return (procs_start_node(
+		    name, NULL, "--heartbeat-interval=200ms", "--dead-timeout=30s", NULL));
 	}
-	proc_wait_address(n.proc, n.addr_file, n.addr, sizeof(n.addr));
-	return (n);
+	return (procs_start_node(name, sup, "--load-modules", OSCAR_TEST_TASKFNS, slots, NULL));
 }
 #endif

@@ -13,6 +13,7 @@
 #define TEST_CLUSTER_SUPPORT_PROCS_H
 
 #include <limits.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -76,6 +77,13 @@ typedef struct proc_node {
 	char    addr[OSCAR_ADDR_MAX];
 	char    addr_file[PATH_MAX];
 } proc_node_t;
+
+// procs_start_node starts, as name, a supervisor (sup NULL) or a worker
+// of sup, with --address-file and then the flags that follow (ending with
+// NULL), and waits until it has written its address; procs_start_nodev
+// takes the flags as a va_list.
+proc_node_t procs_start_node(const char *name, const char *sup, ...);
+proc_node_t procs_start_nodev(const char *name, const char *sup, va_list ap);
 
 #ifdef OSCAR_TEST_TASKFNS
 // procs_start_task_node starts, as name, a supervisor (sup NULL) or a

@@ -29,47 +29,16 @@ TestSuite(nodes, .init = procs_setup, .fini = procs_teardown, .timeout = 240);
 // The heartbeat-loss test's settings.
 #define FAST_BEAT "--heartbeat-interval", "100ms", "--dead-timeout", "600ms"
 
-typedef struct node {
-	proc_t *proc;
-	char    addr[OSCAR_ADDR_MAX];
-	char    addr_file[PATH_MAX];
-} node_t;
+typedef proc_node_t node_t;
 
-// start_nodev starts a supervisor (sup NULL) or a worker of sup, called
-// name, with --address-file and the NULL-terminated flags in ap, and waits
-// until it is up. start_supervisor and start_worker take the flags as
-// their last arguments.
-static node_t start_nodev(const char *name, const char *sup, va_list ap)
-{
-	node_t      n = { 0 };
-	const char *argv[64];
-	size_t      argc = 0;
-	char        file[80];
-	snprintf(file, sizeof(file), "%s.addr", name);
-	procs_path(n.addr_file, sizeof(n.addr_file), file);
-	argv[argc++] = sup == NULL ? OSCAR_TEST_SUPERVISOR : OSCAR_TEST_WORKER;
-	argv[argc++] = "--address-file";
-	argv[argc++] = n.addr_file;
-	if (sup != NULL) {
-		argv[argc++] = "--supervisor";
-		argv[argc++] = sup;
-	}
-	const char *arg;
-	while ((arg = va_arg(ap, const char *)) != NULL) {
-		cr_assert_lt(argc, 63, "too many flags for %s", name);
-		argv[argc++] = arg;
-	}
-	argv[argc] = NULL;
-	n.proc     = proc_startv(name, argv);
-	proc_wait_address(n.proc, n.addr_file, n.addr, sizeof(n.addr));
-	return (n);
-}
-
+// start_supervisor and start_worker start a node (procs_start_node), with
+// the NULL-terminated flags given as their last arguments, and wait until
+// it is up.
 static node_t start_supervisor(const char *name, ...)
 {
 	va_list ap;
 	va_start(ap, name);
-	node_t n = start_nodev(name, NULL, ap);
+	node_t n = procs_start_nodev(name, NULL, ap);
 	va_end(ap);
 	return (n);
 }
@@ -78,7 +47,7 @@ static node_t start_worker(const char *name, const char *sup, ...)
 {
 	va_list ap;
 	va_start(ap, sup);
-	node_t n = start_nodev(name, sup, ap);
+	node_t n = procs_start_nodev(name, sup, ap);
 	va_end(ap);
 	return (n);
 }

@@ -15,35 +15,13 @@ TestSuite(sessions, .init = procs_setup, .fini = procs_teardown, .timeout = 240)
 
 #define STEADY_BEAT "--heartbeat-interval=200ms", "--dead-timeout=30s"
 
-typedef struct node {
-	proc_t *proc;
-	char    addr[OSCAR_ADDR_MAX];
-	char    addr_file[PATH_MAX];
-} node_t;
+typedef proc_node_t node_t;
 
 // start_node starts a supervisor (sup NULL) or a worker of sup, called
 // name, and waits until it has written its address.
 static node_t start_node(const char *name, const char *sup)
 {
-	node_t      n = { 0 };
-	const char *argv[16];
-	size_t      argc = 0;
-	char        file[80];
-	snprintf(file, sizeof(file), "%s.addr", name);
-	procs_path(n.addr_file, sizeof(n.addr_file), file);
-	argv[argc++] = sup == NULL ? OSCAR_TEST_SUPERVISOR : OSCAR_TEST_WORKER;
-	argv[argc++] = "--address-file";
-	argv[argc++] = n.addr_file;
-	if (sup != NULL) {
-		argv[argc++] = "--supervisor";
-		argv[argc++] = sup;
-	}
-	argv[argc++] = "--heartbeat-interval=200ms";
-	argv[argc++] = "--dead-timeout=30s";
-	argv[argc]   = NULL;
-	n.proc       = proc_startv(name, argv);
-	proc_wait_address(n.proc, n.addr_file, n.addr, sizeof(n.addr));
-	return (n);
+	return (procs_start_node(name, sup, STEADY_BEAT, NULL));
 }
 
 static void stop_node(node_t *n)

@@ -13,56 +13,20 @@
 #include <criterion/criterion.h>
 
 #include "tests/cluster/support_procs.h"
+#include "tests/common/values.h"
 
 TestSuite(storage_procs, .init = procs_setup, .fini = procs_teardown, .timeout = 300);
 
-typedef struct node {
-	proc_t *proc;
-	char    addr[OSCAR_ADDR_MAX];
-} node_t;
+typedef proc_node_t node_t;
 
 static node_t start_node(const char *name, const char *sup, const char *spill)
 {
-	node_t      n = { 0 };
-	char        file[PATH_MAX], set[PATH_MAX + 32];
-	const char *argv[16];
-	size_t      argc = 0;
-	char        fname[64];
-	snprintf(fname, sizeof(fname), "%s.addr", name);
-	procs_path(file, sizeof(file), fname);
+	char set[PATH_MAX + 32];
 	snprintf(set, sizeof(set), "storage.spill_dir=%s", spill);
-	argv[argc++] = sup == NULL ? OSCAR_TEST_SUPERVISOR : OSCAR_TEST_WORKER;
-	argv[argc++] = "--address-file";
-	argv[argc++] = file;
-	argv[argc++] = "--log-level";
-	argv[argc++] = "error";
-	if (sup != NULL) {
-		argv[argc++] = "--supervisor";
-		argv[argc++] = sup;
-		argv[argc++] = "--set";
-		argv[argc++] = set;
+	if (sup == NULL) {
+		return (procs_start_node(name, NULL, "--log-level", "error", NULL));
 	}
-	argv[argc] = NULL;
-	n.proc     = proc_startv(name, argv);
-	proc_wait_address(n.proc, file, n.addr, sizeof(n.addr));
-	return (n);
-}
-
-// vm_kb reads a field of process pid's status, in KiB.
-static long vm_kb(pid_t pid, const char *field)
-{
-	char path[64], line[256];
-	long kb = -1;
-	snprintf(path, sizeof(path), "/proc/%d/status", (int) pid);
-	FILE *f = fopen(path, "r");
-	cr_assert_not_null(f);
-	while (fgets(line, sizeof(line), f) != NULL) {
-		if (strncmp(line, field, strlen(field)) == 0) {
-			kb = strtol(line + strlen(field), NULL, 10);
-		}
-	}
-	fclose(f);
-	return (kb);
+	return (procs_start_node(name, sup, "--log-level", "error", "--set", set, NULL));
 }
 
 static void session(oscar_pool_t *pool, const node_t *w, const char *id)
@@ -73,18 +37,6 @@ static void session(oscar_pool_t *pool, const node_t *w, const char *id)
 	cr_assert_eq(oscar_call(pool, &ref, "session_create", oscar_value_new_str(id), DEADLINE_MS,
 	                 NULL, &err),
 	    0, "%s", err.message);
-}
-
-static oscar_value_t *pattern_bin(size_t n)
-{
-	unsigned char *p = malloc(n);
-	cr_assert_not_null(p);
-	for (size_t i = 0; i < n; i++) {
-		p[i] = (unsigned char) ((i * 31 + 7) & 0xff);
-	}
-	oscar_value_t *v = oscar_value_new_bin(p, n);
-	free(p);
-	return (v);
 }
 
 Test(storage_procs, put_get_pull_256_mib_and_node_info_in_real_workers)
@@ -125,14 +77,14 @@ Test(storage_procs, put_get_pull_256_mib_and_node_info_in_real_workers)
 	cr_assert(strstr(err.message, "s9") != NULL, "%s", err.message);
 
 	// Pull the big one to the second worker and watch its peak RSS.
-	long        base = vm_kb(b.proc->pid, "VmRSS:");
+	long        base = status_kb(b.proc->pid, "VmRSS:");
 	const char *k0[] = { "big" };
 	uint64_t    size = 0;
 	cr_assert_eq(
 	    oscar_storage_pull(pool, b.addr, "s1", 1, k0, a.addr, &size, DEADLINE_MS * 3, &err), 0,
 	    "%s", err.message);
 	cr_assert_eq(size, n + 5);
-	long peak = vm_kb(b.proc->pid, "VmHWM:");
+	long peak = status_kb(b.proc->pid, "VmHWM:");
 	long grew = peak - base;
 	cr_assert_gt(
 	    grew, (long) (n / 1024), "the object is not in the receiver? grew %ld KiB", grew);

@@ -16,4 +16,12 @@ int open_fds(void);
 // now_ms reads the monotonic clock, in milliseconds.
 int64_t now_ms(void);
 
+// status_kb reads the line field ("VmRSS:", "VmHWM:", ...) of process
+// pid's /proc status (pid 0: this process), in KiB (-1 if absent).
+long status_kb(pid_t pid, const char *field);
+
+// peak_reset starts this process's peak RSS (VmHWM) afresh from its
+// current RSS; false where the kernel cannot (Linux before 4.0).
+bool peak_reset(void);
+
 #endif // OSCAR_TESTS_COMMON_PROC_H

@@ -17,6 +17,7 @@
 
 #include "oscar/oscar.h"
 #include "tests/common/values.h"
+#include "tests/common/pools.h"
 
 // big.make([n]): a bin of n bytes, byte i being i * 7 mod 251.
 static int fn_make(oscar_task_ctx_t *ctx, const oscar_value_t *args, oscar_value_t **result)
@@ -115,7 +116,7 @@ static void setup(void)
 	w1       = start_node(reg1, OSCAR_ROLE_WORKER);
 	w2       = start_node(reg2, OSCAR_ROLE_WORKER);
 	oscar_pool_config_init(&cfg);
-	cr_assert_eq(oscar_pool_open(&client, &cfg, NULL), 0);
+	client = pool_open(&cfg);
 	cr_assert_eq(oscar_cluster_open(&cl, client, sup_addr, &err), 0);
 	cr_assert_eq(oscar_cluster_wait_workers(cl, 2, 20000, &err), 0, "%s", err.message);
 	oscar_cluster_close(&cl);
@@ -199,19 +200,12 @@ Test(bigdata, a_large_output_made_on_one_worker_is_taken_on_the_other)
 
 // The program is also the workers' sub pool program: the slots have both
 // functions.
+static oscar_registry_t *slot_registry(void)
+{
+	return (make_registry(true, true));
+}
+
 int main(int argc, char *argv[])
 {
-	if (getenv("OSCAR_SUBPOOL_ADDRESS") != NULL) {
-		oscar_registry_t *sub = make_registry(true, true);
-		int               rv  = sub != NULL ? oscar_node_subpool_main(sub) : 1;
-		oscar_registry_free(&sub);
-		return (rv);
-	}
-	struct criterion_test_set *tests = criterion_initialize();
-	int                        rv    = 0;
-	if (criterion_handle_args(argc, argv, true)) {
-		rv = !criterion_run_all_tests(tests);
-	}
-	criterion_finalize(tests);
-	return (rv);
+	return (tests_main(argc, argv, slot_registry));
 }

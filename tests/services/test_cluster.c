@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "oscar/oscar.h"
+#include "tests/common/pools.h"
 
 #define DEADLINE_MS 60000
 
@@ -39,12 +40,7 @@ static oscar_node_t *start_supervisor(const char *const *kv)
 
 static oscar_pool_t *client_pool(void)
 {
-	oscar_pool_config_t cfg;
-	oscar_pool_t       *pool;
-	oscar_pool_config_init(&cfg);
-	cfg.address = "tcp://127.0.0.1:0";
-	cr_assert_eq(oscar_pool_open(&pool, &cfg, NULL), 0);
-	return (pool);
+	return (pool_open_at("tcp://127.0.0.1:0"));
 }
 
 // forge_register registers a worker that does not exist, at address.
@@ -339,15 +335,23 @@ Test(cluster, waits_are_answered_in_order_of_what_they_want)
 // ---------------------------------------------------------------------------
 // Stopping
 
-Test(cluster, a_supervisor_with_thousands_of_unreachable_workers_stops)
+// start_crowdable starts a supervisor with room for 5,000 nodes, and a
+// client pool. Forged workers send no heartbeat: a long dead timeout
+// keeps the first ones from being declared dead while the rest register,
+// which takes seconds in the sanitizer build on a loaded machine.
+static oscar_node_t *start_crowdable(oscar_pool_t **pool)
 {
-	// Forged workers send no heartbeat: a long dead timeout keeps the
-	// first ones from being declared dead while the rest register, which
-	// takes seconds in the sanitizer build on a loaded machine.
 	const char *const kv[] = { "max_nodes", "5000", "dead_timeout", "600s", NULL };
 	oscar_node_t     *sup  = start_supervisor(kv);
-	oscar_pool_t     *pool = client_pool();
-	oscar_error_t     err;
+	*pool                  = client_pool();
+	return (sup);
+}
+
+Test(cluster, a_supervisor_with_thousands_of_unreachable_workers_stops)
+{
+	oscar_pool_t *pool;
+	oscar_node_t *sup = start_crowdable(&pool);
+	oscar_error_t err;
 	// 3,000 registered workers, none of which answers: every address
 	// refuses connections, or is not there at all.
 	for (int i = 0; i < 3000; i++) {
@@ -374,13 +378,9 @@ Test(cluster, a_supervisor_with_thousands_of_unreachable_workers_stops)
 
 Test(cluster, a_cluster_stop_with_thousands_of_unreachable_workers_ends)
 {
-	// Forged workers send no heartbeat: a long dead timeout keeps the
-	// first ones from being declared dead while the rest register, which
-	// takes seconds in the sanitizer build on a loaded machine.
-	const char *const kv[] = { "max_nodes", "5000", "dead_timeout", "600s", NULL };
-	oscar_node_t     *sup  = start_supervisor(kv);
-	oscar_pool_t     *pool = client_pool();
-	oscar_error_t     err;
+	oscar_pool_t *pool;
+	oscar_node_t *sup = start_crowdable(&pool);
+	oscar_error_t err;
 	for (int i = 0; i < 3000; i++) {
 		char addr[64];
 		snprintf(addr, sizeof(addr), "tcp://127.2.%d.%d:9", i / 250, i % 250 + 1);

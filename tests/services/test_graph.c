@@ -452,6 +452,16 @@ static osc_tm_info_t info_of(osc_tm_graph_t *g)
 	return (info);
 }
 
+// run_done submits b's tasks as graph id, runs everything to the end and
+// asserts that the graph is done.
+static osc_tm_graph_t *run_done(gb_t *b, const char *id)
+{
+	osc_tm_graph_t *g = submit_ok(b, id);
+	run_all();
+	cr_assert_eq(info_of(g).status, OSC_GRAPH_DONE);
+	return (g);
+}
+
 static osc_task_state_t state_of(osc_tm_graph_t *g, const char *key)
 {
 	osc_tm_task_t *t = osc_tm_graph_task(g, key);
@@ -627,9 +637,7 @@ Test(graph, output_index_checked)
 	// #0 of a task with one output is the output itself.
 	task(&b, "one", "inc", 1, false, NULL);
 	task(&b, "u", "inc", 1, false, "one#0");
-	osc_tm_graph_t *g = submit_ok(&b, "g");
-	run_all();
-	cr_assert_eq(info_of(g).status, OSC_GRAPH_DONE);
+	run_done(&b, "g");
 }
 
 Test(graph, bad_specs_and_ids)
@@ -665,9 +673,7 @@ Test(graph, rejected_graph_changes_nothing)
 	// The same keys are free: nothing of the rejected graph is live.
 	task(&b, "a", "inc", 1, false, NULL);
 	task(&b, "b", "inc", 1, false, "a");
-	osc_tm_graph_t *g = submit_ok(&b, "g");
-	run_all();
-	cr_assert_eq(info_of(g).status, OSC_GRAPH_DONE);
+	run_done(&b, "g");
 	cr_assert_eq(E("a")->runs, 1);
 }
 
@@ -834,9 +840,7 @@ Test(graph, chain_stays_where_its_input_is)
 		task(&b, key, "inc", 1, false, i > 0 ? prev : NULL);
 		memcpy(prev, key, sizeof(key));
 	}
-	osc_tm_graph_t *g = submit_ok(&b, "chain");
-	run_all();
-	cr_assert_eq(info_of(g).status, OSC_GRAPH_DONE);
+	run_done(&b, "chain");
 	// Each step ran where its input was: all on the first one's worker.
 	const char *first = E("c0")->ran_on;
 	for (int i = 0; i < 1000; i++) {
@@ -854,9 +858,7 @@ Test(graph, two_outputs)
 	task(&b, "t", "triage", 2, false, NULL);
 	task(&b, "sa", "sum", 1, false, "t#0");
 	task(&b, "sb", "sum", 1, false, "t#1");
-	osc_tm_graph_t *g = submit_ok(&b, "triage");
-	run_all();
-	cr_assert_eq(info_of(g).status, OSC_GRAPH_DONE);
+	run_done(&b, "triage");
 	cr_assert_eq(F.sent[0].n_output, 2);
 }
 
@@ -867,9 +869,7 @@ Test(graph, stored_inputs)
 	store("old");
 	store("older#1");
 	task(&b, "a", "inc", 1, false, "old older#1");
-	osc_tm_graph_t *g = submit_ok(&b, "g");
-	run_all();
-	cr_assert_eq(info_of(g).status, OSC_GRAPH_DONE);
+	run_done(&b, "g");
 }
 
 // ---------------------------------------------------------------------------
@@ -1040,9 +1040,7 @@ Test(graph, cancel_before_send_sends_nothing)
 	cr_assert_eq(held, 0);
 	// The slot is free for the next graph.
 	task(&b, "b", "inc", 1, false, NULL);
-	osc_tm_graph_t *g2 = submit_ok(&b, "g2");
-	run_all();
-	cr_assert_eq(info_of(g2).status, OSC_GRAPH_DONE);
+	run_done(&b, "g2");
 }
 
 // ---------------------------------------------------------------------------
@@ -1069,9 +1067,7 @@ Test(graph, pure_stored_task_is_reused)
 	cr_assert_eq(info_of(g2).status, OSC_GRAPH_DONE);
 	// An impure task is run whatever is stored.
 	task(&b, "p", "inc", 1, false, NULL);
-	osc_tm_graph_t *g3 = submit_ok(&b, "g3");
-	run_all();
-	cr_assert_eq(info_of(g3).status, OSC_GRAPH_DONE);
+	run_done(&b, "g3");
 	cr_assert_eq(E("p")->runs, 1);
 }
 
@@ -1821,9 +1817,7 @@ Test(graph, key_of_a_cancelled_run_still_stopping)
 	F.head                   = F.n_sent;
 	F.workers[0].outstanding = 0;
 	task(&b, "p", "slow", 1, true, NULL);
-	osc_tm_graph_t *g2 = submit_ok(&b, "g2");
-	run_all();
-	cr_assert_eq(info_of(g2).status, OSC_GRAPH_DONE);
+	run_done(&b, "g2");
 }
 
 // ---------------------------------------------------------------------------

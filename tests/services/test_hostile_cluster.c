@@ -20,6 +20,7 @@
 #include "oscar/oscar.h"
 #include "tests/common/hostile.h"
 #include "tests/common/rng.h"
+#include "tests/common/pools.h"
 
 #define FRAMES      100000
 #define PER_MESSAGE 16
@@ -144,7 +145,7 @@ static void cluster_start(cluster_t *c, const char *secret_file)
 	cfg.address    = "tcp://127.0.0.1:0";
 	cfg.secret     = secret;
 	cfg.secret_len = len;
-	cr_assert_eq(oscar_pool_open(&c->client, &cfg, NULL), 0);
+	c->client      = pool_open(&cfg);
 	oscar_secret_free(&secret, len);
 	cr_assert_eq(oscar_cluster_open(&c->cl, c->client, oscar_node_address(c->sup), &err), 0);
 	cr_assert_eq(oscar_cluster_wait_workers(c->cl, 2, DEADLINE_MS, &err), 0, "%s", err.message);

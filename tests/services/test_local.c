@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "oscar/oscar.h"
+#include "tests/common/pools.h"
 
 static oscar_local_config_t local_config(unsigned workers)
 {
@@ -23,12 +24,8 @@ static oscar_local_config_t local_config(unsigned workers)
 // client opens a pool that can take replies, and a cluster handle on lc.
 static oscar_pool_t *client(const oscar_local_t *lc, oscar_cluster_t **cl)
 {
-	oscar_pool_config_t pc;
-	oscar_pool_config_init(&pc);
-	pc.address = "tcp://127.0.0.1:0";
-	oscar_pool_t *pool;
+	oscar_pool_t *pool = pool_open_at("tcp://127.0.0.1:0");
 	oscar_error_t err;
-	cr_assert_eq(oscar_pool_open(&pool, &pc, NULL), 0);
 	cr_assert_eq(oscar_cluster_open(cl, pool, oscar_local_address(lc), &err), 0);
 	return (pool);
 }

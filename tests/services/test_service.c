@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "oscar/oscar.h"
+#include "tests/common/pools.h"
 
 // What the hooks saw: "<service>@<node address>:<op>:<session>" lines.
 static char journal[4096];
@@ -393,7 +394,7 @@ Test(service, an_actor_of_a_plain_pool_has_no_node)
 	oscar_pool_t *pool;
 	oscar_ref_t   ref;
 	oscar_error_t err;
-	cr_assert_eq(oscar_pool_open(&pool, NULL, NULL), 0);
+	pool = pool_open(NULL);
 	cr_assert_eq(oscar_create(pool, &probe_class, "p", NULL, 5000, &ref, &err), 0);
 	cr_assert_eq(oscar_call(pool, &ref, "where", NULL, 5000, NULL, &err), OSCAR_ENOENT);
 	cr_assert_null(oscar_pool_context(pool, &probe_class), "no context was given");

@@ -11,6 +11,7 @@
 
 #include "oscar/oscar.h"
 #include "tests/common/proc.h"
+#include "tests/common/pools.h"
 
 #define T 20000 // the deadline of every call
 
@@ -133,11 +134,8 @@ static void start_cluster(
 	cr_assert_eq(oscar_node_start(&c->sup, OSCAR_ROLE_SUPERVISOR, s, c->reg, &err), 0, "%s",
 	    err.message);
 	oscar_settings_free(&s);
-	c->at = oscar_node_address(c->sup);
-	oscar_pool_config_t cfg;
-	oscar_pool_config_init(&cfg);
-	cfg.address = "tcp://127.0.0.1:0";
-	cr_assert_eq(oscar_pool_open(&c->pool, &cfg, NULL), 0);
+	c->at   = oscar_node_address(c->sup);
+	c->pool = pool_open_at("tcp://127.0.0.1:0");
 	for (size_t i = 0; i < n; i++) {
 		oscar_settings_new(&s);
 		oscar_settings_set(s, "node", "supervisor", c->at);

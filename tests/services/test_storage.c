@@ -15,6 +15,9 @@
 #include <unistd.h>
 
 #include "oscar/oscar.h"
+#include "tests/common/proc.h"
+#include "tests/common/pools.h"
+#include "tests/common/values.h"
 
 #define T_MS 60000
 
@@ -36,9 +39,8 @@ typedef struct cluster {
 // client pool; the spill directory is the test's own.
 static void start(cluster_t *c, int n, const char *const *kv)
 {
-	oscar_settings_t   *s;
-	oscar_error_t       err;
-	oscar_pool_config_t cfg;
+	oscar_settings_t *s;
+	oscar_error_t     err;
 	memset(c, 0, sizeof(*c));
 	snprintf(c->spill, sizeof(c->spill), "/tmp/oscar-test-storage-%d", (int) getpid());
 	oscar_settings_new(&s);
@@ -54,9 +56,7 @@ static void start(cluster_t *c, int n, const char *const *kv)
 		    err.message);
 	}
 	oscar_settings_free(&s);
-	oscar_pool_config_init(&cfg);
-	cfg.address = "tcp://127.0.0.1:0";
-	cr_assert_eq(oscar_pool_open(&c->pool, &cfg, NULL), 0);
+	c->pool = pool_open_at("tcp://127.0.0.1:0");
 }
 
 static void stop(cluster_t *c)
@@ -85,31 +85,6 @@ static void session(cluster_t *c, const char *id)
 	}
 }
 
-static oscar_value_t *pattern_bin(size_t n)
-{
-	unsigned char *p = malloc(n);
-	cr_assert_not_null(p);
-	for (size_t i = 0; i < n; i++) {
-		p[i] = (unsigned char) ((i * 31 + 7) & 0xff);
-	}
-	oscar_value_t *v = oscar_value_new_bin(p, n);
-	free(p);
-	return (v);
-}
-
-static bool is_pattern(const oscar_value_t *v, size_t n)
-{
-	if (v == NULL || v->type != OSCAR_BIN || v->as.bin.len != n) {
-		return (false);
-	}
-	for (size_t i = 0; i < n; i++) {
-		if ((unsigned char) v->as.bin.ptr[i] != (unsigned char) ((i * 31 + 7) & 0xff)) {
-			return (false);
-		}
-	}
-	return (true);
-}
-
 static int put1(
     cluster_t *c, int w, const char *sid, const char *key, oscar_value_t *v, oscar_error_t *err)
 {
@@ -131,6 +106,17 @@ static int get1(cluster_t *c, int w, const char *sid, const char *key,
 	}
 	oscar_value_free(arr);
 	return (rv);
+}
+
+// expect_pattern asserts that worker w holds key of session sid, and that
+// it is pattern_bin(n).
+static void expect_pattern(cluster_t *c, int w, const char *sid, const char *key, size_t n)
+{
+	oscar_value_t *v = NULL;
+	oscar_error_t  err;
+	cr_assert_eq(get1(c, w, sid, key, NULL, &v, &err), 0, "%s", err.message);
+	cr_assert(is_pattern(v, n));
+	oscar_value_free(v);
 }
 
 static oscar_storage_info_t info(cluster_t *c, int w)
@@ -408,7 +394,6 @@ Test(storage, a_put_over_the_quota_with_nothing_to_spill_is_refused)
 	const char *const kv[] = { "memory_limit", "200000", "spill_dir", "", NULL };
 	cluster_t         c;
 	oscar_error_t     err;
-	oscar_value_t    *v;
 	start(&c, 1, kv);
 	session(&c, "s1");
 	cr_assert_eq(put1(&c, 0, "s1", "a", pattern_bin(150000), &err), 0, "%s", err.message);
@@ -418,9 +403,7 @@ Test(storage, a_put_over_the_quota_with_nothing_to_spill_is_refused)
 	    "%s", err.message);
 	cr_assert_eq(put1(&c, 0, "s1", "c", pattern_bin(300000), &err), OSCAR_ENOSPACE);
 	// Nothing lost.
-	cr_assert_eq(get1(&c, 0, "s1", "a", NULL, &v, &err), 0);
-	cr_assert(is_pattern(v, 150000));
-	oscar_value_free(v);
+	expect_pattern(&c, 0, "s1", "a", 150000);
 	cr_assert_eq(info(&c, 0).objects, 1);
 	stop(&c);
 }
@@ -539,10 +522,7 @@ Test(storage, a_pull_copies_objects_in_blocks_and_a_second_pull_shares_the_trans
 	cr_assert_eq(sizes[0], n + 5);
 	cr_assert_eq(sizes[1], 3);
 	cr_assert_eq(info(&c, 1).transfers_started, 2);
-	oscar_value_t *v = NULL;
-	cr_assert_eq(get1(&c, 1, "s1", "big", NULL, &v, &err), 0, "%s", err.message);
-	cr_assert(is_pattern(v, n));
-	oscar_value_free(v);
+	expect_pattern(&c, 1, "s1", "big", n);
 	cr_assert_eq(info(&c, 1).objects, 2);
 	cr_assert_eq(info(&c, 1).transfers, 0);
 	// Unknown key, unknown session: named.
@@ -589,10 +569,7 @@ Test(storage, a_pull_with_lz4_blocks_arrives_intact)
 	cr_assert_eq(
 	    oscar_storage_pull(c.pool, addr(&c, 1), "s1", 1, k, addr(&c, 0), NULL, T_MS, &err), 0,
 	    "%s", err.message);
-	oscar_value_t *v = NULL;
-	cr_assert_eq(get1(&c, 1, "s1", "big", NULL, &v, &err), 0, "%s", err.message);
-	cr_assert(is_pattern(v, n));
-	oscar_value_free(v);
+	expect_pattern(&c, 1, "s1", "big", n);
 	stop(&c);
 }
 
@@ -628,21 +605,6 @@ Test(storage, a_cancelled_pull_drops_its_transfer)
 	stop(&c);
 }
 
-static long vm_kb(const char *field)
-{
-	FILE *f = fopen("/proc/self/status", "r");
-	char  line[256];
-	long  kb = -1;
-	cr_assert_not_null(f);
-	while (fgets(line, sizeof(line), f) != NULL) {
-		if (strncmp(line, field, strlen(field)) == 0) {
-			kb = strtol(line + strlen(field), NULL, 10);
-		}
-	}
-	fclose(f);
-	return (kb);
-}
-
 Test(storage, a_256_mib_pull_arrives_intact_under_twice_its_size)
 {
 	cluster_t     c;
@@ -652,27 +614,21 @@ Test(storage, a_256_mib_pull_arrives_intact_under_twice_its_size)
 	size_t n = 256u << 20;
 	cr_assert_eq(put1(&c, 0, "s1", "big", pattern_bin(n), &err), 0, "%s", err.message);
 	// Reset the peak so that it starts from here (Linux >= 4.0).
-	FILE *f = fopen("/proc/self/clear_refs", "w");
-	if (f == NULL) {
+	if (!peak_reset()) {
 		cr_skip_test("cannot reset the peak RSS");
 	}
-	fputs("5", f);
-	fclose(f);
-	long        base = vm_kb("VmRSS:");
+	long        base = status_kb(0, "VmRSS:");
 	const char *k[]  = { "big" };
 	uint64_t    size;
 	cr_assert_eq(
 	    oscar_storage_pull(c.pool, addr(&c, 1), "s1", 1, k, addr(&c, 0), &size, T_MS, &err), 0,
 	    "%s", err.message);
-	long peak = vm_kb("VmHWM:");
+	long peak = status_kb(0, "VmHWM:");
 	cr_assert_eq(size, n + 5);
 	// The receiver holds one more copy and a few blocks: well under
 	// twice the object.
 	cr_assert_lt(peak - base, (long) (n / 1024) * 3 / 2, "peak grew by %ld KiB", peak - base);
-	oscar_value_t *v = NULL;
-	cr_assert_eq(get1(&c, 1, "s1", "big", NULL, &v, &err), 0, "%s", err.message);
-	cr_assert(is_pattern(v, n));
-	oscar_value_free(v);
+	expect_pattern(&c, 1, "s1", "big", n);
 	stop(&c);
 }
 
@@ -863,9 +819,8 @@ static oscar_registry_t *reader_registry(void)
 // running this program, and creates a reader there.
 static void start_subpooled(cluster_t *c, oscar_registry_t **regp, oscar_ref_t *reader)
 {
-	oscar_settings_t   *s;
-	oscar_error_t       err;
-	oscar_pool_config_t cfg;
+	oscar_settings_t *s;
+	oscar_error_t     err;
 	memset(c, 0, sizeof(*c));
 	snprintf(c->spill, sizeof(c->spill), "/tmp/oscar-test-storage-%d", (int) getpid());
 	// Criterion runs each test in a process of its own that found its
@@ -886,9 +841,7 @@ static void start_subpooled(cluster_t *c, oscar_registry_t **regp, oscar_ref_t *
 	cr_assert_eq(
 	    oscar_node_start(&c->w[0], OSCAR_ROLE_WORKER, s, *regp, &err), 0, "%s", err.message);
 	oscar_settings_free(&s);
-	oscar_pool_config_init(&cfg);
-	cfg.address = "tcp://127.0.0.1:0";
-	cr_assert_eq(oscar_pool_open(&c->pool, &cfg, NULL), 0);
+	c->pool              = pool_open_at("tcp://127.0.0.1:0");
 	oscar_placement_t at = { .how = OSCAR_PLACE_SUB_POOL, .index = 0 };
 	cr_assert_eq(oscar_create_by_name(oscar_node_pool(c->w[0]), reader_class.name, NULL, NULL,
 	                 &at, T_MS, reader, &err),
@@ -945,10 +898,7 @@ Test(storage, a_sub_pool_reads_64_mib_through_shared_memory_and_hands_one_back)
 	    "%s", err.message);
 	cr_assert_eq(reply->as.u, n + 5);
 	oscar_value_free(reply);
-	oscar_value_t *v = NULL;
-	cr_assert_eq(get1(&c, 0, "s1", "fromsub", NULL, &v, &err), 0, "%s", err.message);
-	cr_assert(is_pattern(v, n));
-	oscar_value_free(v);
+	expect_pattern(&c, 0, "s1", "fromsub", n);
 	// Errors travel back, named: an unknown key, an unknown session.
 	cr_assert_eq(oscar_call(wp, &reader, "read", reader_args(&c, "nope", n), T_MS, NULL, &err),
 	    OSCAR_ENOENT);
@@ -1008,18 +958,5 @@ const char *__asan_default_options(void)
 // otherwise runs the tests.
 int main(int argc, char *argv[])
 {
-	oscar_registry_t *reg = NULL;
-	if (getenv("OSCAR_SUBPOOL_ADDRESS") != NULL) {
-		reg    = reader_registry();
-		int rv = oscar_node_subpool_main(reg);
-		oscar_registry_free(&reg);
-		return (rv);
-	}
-	struct criterion_test_set *tests  = criterion_initialize();
-	int                        result = 0;
-	if (criterion_handle_args(argc, argv, true)) {
-		result = !criterion_run_all_tests(tests);
-	}
-	criterion_finalize(tests);
-	return (result);
+	return (tests_main(argc, argv, reader_registry));
 }

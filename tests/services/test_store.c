@@ -28,6 +28,7 @@
 #include "services/storage/compress.h"
 #include "services/storage/shm.h"
 #include "services/storage/store.h"
+#include "tests/common/proc.h"
 
 // ---------------------------------------------------------------------------
 // Helpers
@@ -944,23 +945,6 @@ Test(store, receiver_agrees_with_the_decoder_on_random_input)
 	osc_store_close(s);
 }
 
-// vm_kb reads a "VmXXX:" line of /proc/self/status, in KiB.
-static long vm_kb(const char *field)
-{
-	FILE *f = fopen("/proc/self/status", "r");
-	char  line[256];
-	long  kb = -1;
-
-	cr_assert_not_null(f);
-	while (fgets(line, sizeof(line), f) != NULL) {
-		if (strncmp(line, field, strlen(field)) == 0) {
-			kb = strtol(line + strlen(field), NULL, 10);
-		}
-	}
-	fclose(f);
-	return (kb);
-}
-
 Test(store, receiving_a_large_object_never_holds_it_twice)
 {
 	size_t               size = 64u << 20;
@@ -971,19 +955,15 @@ Test(store, receiving_a_large_object_never_holds_it_twice)
 	osc_store_obj_t     *pin;
 	long                 base;
 	long                 peak;
-	FILE                *f;
 
 	put(a, "s1", "big", v);
 	// Reset the peak (Linux >= 4.0) so that it starts from here.
-	f = fopen("/proc/self/clear_refs", "w");
-	if (f == NULL) {
+	if (!peak_reset()) {
 		cr_skip_test("cannot reset the peak RSS");
 	}
-	fputs("5", f);
-	fclose(f);
-	base = vm_kb("VmRSS:");
+	base = status_kb(0, "VmRSS:");
 	transfer(a, b, "big", 4 << 20);
-	peak = vm_kb("VmHWM:");
+	peak = status_kb(0, "VmHWM:");
 	// One more copy of the object and one block, with some slack: well
 	// under twice the object.
 	cr_assert_lt(
@@ -1006,22 +986,18 @@ Test(store, receiving_a_composite_object_never_holds_it_twice)
 	oscar_value_t *m    = oscar_value_new_map(0);
 	long           base;
 	long           peak;
-	FILE          *f;
 
 	oscar_value_map_set(m, "x", pattern_bin(half, 1));
 	oscar_value_map_set(m, "meta", int_array(100));
 	oscar_value_map_set(m, "y", pattern_bin(half, 2));
 	oscar_value_t *want = oscar_value_copy(m);
 	put(a, "s1", "pair", m);
-	f = fopen("/proc/self/clear_refs", "w");
-	if (f == NULL) {
+	if (!peak_reset()) {
 		cr_skip_test("cannot reset the peak RSS");
 	}
-	fputs("5", f);
-	fclose(f);
-	base = vm_kb("VmRSS:");
+	base = status_kb(0, "VmRSS:");
 	transfer(a, b, "pair", 3 << 20);
-	peak = vm_kb("VmHWM:");
+	peak = status_kb(0, "VmHWM:");
 	// Each large bin went straight into its own block.
 	cr_assert_lt(
 	    peak - base, (long) (2 * half / 1024) * 5 / 4, "peak grew by %ld KiB", peak - base);

@@ -19,6 +19,7 @@
 #include "oscar/oscar.h"
 #include "services/services_int.h"
 #include "tests/common/values.h"
+#include "tests/common/pools.h"
 
 // ---------------------------------------------------------------------------
 // The storage stand-in: objects in a map by "session/key".
@@ -256,7 +257,7 @@ static void setup_with(int workers, unsigned slots)
 	w1       = start_node(OSCAR_ROLE_WORKER, slots);
 	w2       = workers > 1 ? start_node(OSCAR_ROLE_WORKER, slots) : NULL;
 	oscar_pool_config_init(&cfg);
-	cr_assert_eq(oscar_pool_open(&client, &cfg, NULL), 0);
+	client = pool_open(&cfg);
 	cr_assert_eq(oscar_cluster_open(&cl, client, sup_addr, &err), 0);
 	cr_assert_eq(
 	    oscar_cluster_wait_workers(cl, (size_t) workers, 20000, &err), 0, "%s", err.message);
@@ -1263,18 +1264,5 @@ Test(task_settings, a_bad_queue_setting_is_refused)
 // The program is also the workers' sub pool program.
 int main(int argc, char *argv[])
 {
-	oscar_registry_t *sub = NULL;
-	if (getenv("OSCAR_SUBPOOL_ADDRESS") != NULL) {
-		sub    = make_registry();
-		int rv = oscar_node_subpool_main(sub);
-		oscar_registry_free(&sub);
-		return (rv);
-	}
-	struct criterion_test_set *tests = criterion_initialize();
-	int                        rv    = 0;
-	if (criterion_handle_args(argc, argv, true)) {
-		rv = !criterion_run_all_tests(tests);
-	}
-	criterion_finalize(tests);
-	return (rv);
+	return (tests_main(argc, argv, make_registry));
 }
