@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "actors/codec.h"
 #include "oscar/error.h"
 #include "services/storage/shm.h"
 
@@ -317,5 +318,57 @@ int osc_shm_recv_fd(int sock, int *fd, void *msg, size_t cap, size_t *len, int t
 	}
 	*fd  = fds[0];
 	*len = (size_t) n;
+	return (0);
+}
+
+// ---------------------------------------------------------------------------
+// Values in segments
+
+// osc_shm_lender_t keeps a private mapping of a segment alive while a bin
+// or str points into it.
+typedef struct osc_shm_lender {
+	osc_lender_t  l;
+	osc_shm_map_t m;
+} osc_shm_lender_t;
+
+static void osc_shm_lender_release(osc_lender_t *l)
+{
+	osc_shm_lender_t *sl = (osc_shm_lender_t *) l;
+
+	osc_shm_unmap(&sl->m);
+	free(sl);
+}
+
+int osc_shm_borrow(int fd, oscar_value_t **out)
+{
+	osc_shm_lender_t *sl;
+	oscar_value_t    *v;
+	int               rv;
+
+	*out = NULL;
+	if ((sl = calloc(1, sizeof(*sl))) == NULL) {
+		return (OSCAR_ENOMEM);
+	}
+	if ((rv = osc_shm_map(fd, true, &sl->m)) != 0) {
+		free(sl);
+		return (rv);
+	}
+	if (sl->m.kind == OSC_SHM_VALUE) {
+		rv = osc_shm_value(&sl->m, out);
+		osc_shm_lender_release(&sl->l);
+		return (rv);
+	}
+	if ((v = oscar_value_new_nil()) == NULL) {
+		osc_shm_lender_release(&sl->l);
+		return (OSCAR_ENOMEM);
+	}
+	osc_lender_init(&sl->l, osc_shm_lender_release);
+	// The mapping is private and copy-on-write: the value's bytes are
+	// writable, as every bin's are, without touching the segment.
+	v->type         = sl->m.kind == OSC_SHM_BIN ? OSCAR_BIN : OSCAR_STR;
+	v->as.bin.ptr   = (char *) (uintptr_t) sl->m.data;
+	v->as.bin.len   = sl->m.len;
+	v->as.bin.owner = &sl->l;
+	*out            = v;
 	return (0);
 }
