@@ -27,7 +27,7 @@ static const oscar_setting_spec_t osc_task_specs[] = {
 	    "the most wait requests parked at once in one session" },
 	{ "kill_timeout", OSCAR_SETTING_MS, "3s", 0, 3600000,
 	    "a cancelled task still running this long after is stopped by killing its slot" },
-	{ "shm_threshold", OSCAR_SETTING_BYTES, "256K", 0, (int64_t) 1 << 40,
+	{ "shm_threshold", OSCAR_SETTING_BYTES, "1M", 0, (int64_t) 1 << 40,
 	    "inputs and outputs of a task this large or larger go between the worker and its "
 	    "slot through the storage's shared memory, not in messages; 0: never" },
 	{ NULL, 0, NULL, 0, 0, NULL },
