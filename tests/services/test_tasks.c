@@ -333,9 +333,11 @@ static oscar_registry_t *make_registry(void)
 
 static oscar_registry_t *reg;
 static oscar_node_t     *sup, *w1, *w2;
-static oscar_pool_t     *client;
-static const char       *sup_addr;
-static const char       *S = "s1";
+// The [task] shm_threshold the nodes start with.
+static const char   *shm_threshold = "256K";
+static oscar_pool_t *client;
+static const char   *sup_addr;
+static const char   *S = "s1";
 
 static oscar_node_t *start_node(oscar_role_t role, unsigned sub_pools)
 {
@@ -354,7 +356,7 @@ static oscar_node_t *start_node(oscar_role_t role, unsigned sub_pools)
 	oscar_settings_set(s, "task", "kill_timeout", "300ms");
 	// Values of BIG bytes go between a worker and its slots through
 	// shared memory, whatever the default.
-	oscar_settings_set(s, "task", "shm_threshold", "256K");
+	oscar_settings_set(s, "task", "shm_threshold", shm_threshold);
 	if (role == OSCAR_ROLE_WORKER) {
 		oscar_settings_set(s, "node", "supervisor", sup_addr);
 	}
@@ -407,6 +409,14 @@ static void setup(void)
 static void setup_one_slot(void)
 {
 	setup_with(1, 1);
+}
+
+// setup_no_shm: the default cluster, with values of any size travelling
+// between workers and slots in messages.
+static void setup_no_shm(void)
+{
+	shm_threshold = "0";
+	setup_with(2, 1);
 }
 
 // setup_two_slots: two workers with two slots each.
@@ -1696,4 +1706,46 @@ Test(tasks, the_run_time_leaves_out_waits_for_nested_work)
 	    (unsigned long long) nested);
 	// The nested sleep did run.
 	cr_assert_eq(fetch_int("waited/s"), 500);
+}
+
+// With shm_threshold 0, large values travel in the messages, as small
+// ones do: the same chain gives the same bytes, and no worker made a
+// shared segment.
+Test(tasks, with_no_shared_memory_large_values_travel_in_messages, .init = setup_no_shm)
+{
+	oscar_value_t *g = oscar_value_new_array(3);
+	add(g, "a", "mkbin", args2(oscar_value_new_int((int64_t) BIG), oscar_value_new_int(4)), 1,
+	    false);
+	add(g, "b", "binflip", args1(oscar_value_new_ref("a")), 1, false);
+	add(g, "c", "binsum", args1(oscar_value_new_ref("b")), 1, false);
+	oscar_value_t *info = run(g);
+	assert_status(info, "done");
+	oscar_value_free(info);
+	assert_binsum("c", BIG, bin_hash(BIG, 4, true));
+	assert_bin("b", BIG, bin_hash(BIG, 4, true));
+	cr_assert_eq(storage_of(oscar_node_address(w1)).shared, 0);
+	cr_assert_eq(storage_of(oscar_node_address(w2)).shared, 0);
+}
+
+// [task] shm_threshold is a size from 0 to 1 TiB: anything else stops
+// the node, naming the setting.
+Test(task_settings, a_bad_shm_threshold_is_refused)
+{
+	const char *const bad[] = { "-1", "lots", "2T" };
+	oscar_registry_t *r     = make_registry();
+	cr_assert_not_null(r);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		oscar_settings_t *s;
+		oscar_node_t     *node = NULL;
+		oscar_error_t     err;
+		cr_assert_eq(oscar_settings_new(&s), 0);
+		oscar_settings_set(s, "node", "listen", "tcp://127.0.0.1:0");
+		oscar_settings_set(s, "task", "shm_threshold", bad[i]);
+		int rv = oscar_node_start(&node, OSCAR_ROLE_SUPERVISOR, s, r, &err);
+		oscar_settings_free(&s);
+		cr_assert_eq(rv, OSCAR_EINVAL, "shm_threshold \"%s\" gave %d", bad[i], rv);
+		cr_assert_null(node);
+		cr_assert(strstr(err.message, "shm_threshold") != NULL, "%s", err.message);
+	}
+	oscar_registry_free(&r);
 }
