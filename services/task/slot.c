@@ -56,6 +56,9 @@ typedef struct osc_item {
 	// through shared memory (its value then stays out of the answer), or
 	// UINT64_MAX; NULL when none was.
 	uint64_t *stored;
+	// mapped: an input of it was read from the node's storage (mapped):
+	// its arguments are freed as soon as its function returns.
+	bool mapped;
 } osc_item_t;
 
 // osc_run_t is one run message: a batch of tasks of one session that the
@@ -220,7 +223,11 @@ static int osc_local_cb(void *arg, const oscar_value_t *ref, oscar_value_t **out
 	if (l->run->node[0] == '\0') {
 		return (oscar_error_set(&l->err, OSCAR_ENOENT, "no task before it makes %s", name));
 	}
-	return (osc_slot_read(l->run, name, out, &l->err));
+	int rv = osc_slot_read(l->run, name, out, &l->err);
+	if (rv == 0) {
+		l->run->items[l->j].mapped = true;
+	}
+	return (rv);
 }
 
 // osc_slot_hand_over hands each large output of it (a result) to the
@@ -340,7 +347,7 @@ static void *osc_slot_thread(void *arg)
 		it->us      = us > it->ctx.waited_us ? us - it->ctx.waited_us : 0;
 		// Its arguments are done with: mapped inputs go now, not with
 		// the run (nothing after it reads them).
-		if (it->args != NULL) {
+		if (it->mapped && it->args != NULL) {
 			oscar_value_t *a = malloc(sizeof(*a));
 			if (a != NULL) {
 				*a = *it->args;

@@ -272,15 +272,17 @@ static int fn_bincrash(oscar_task_ctx_t *ctx, const oscar_value_t *args, oscar_v
 	abort();
 }
 
-// mkbin_late([n, seed]): waits until it is cancelled (a minute at most),
-// then makes the bin all the same: a large output nobody wants any more.
+// mkbin_late([n, seed]): makes the bin, waits until it is cancelled (a
+// minute at most), then gives the bin all the same: a large output
+// nobody wants any more.
 static int fn_mkbin_late(oscar_task_ctx_t *ctx, const oscar_value_t *args, oscar_value_t **result)
 {
-	for (int i = 0; i < 12000 && !oscar_task_cancelled(ctx); i++) {
+	int rv = fn_mkbin(ctx, args, result);
+	for (int i = 0; rv == 0 && i < 12000 && !oscar_task_cancelled(ctx); i++) {
 		struct timespec ts = { 0, 5000000L };
 		nanosleep(&ts, NULL);
 	}
-	return (fn_mkbin(ctx, args, result));
+	return (rv);
 }
 
 // nestsleep([ms]): submits a sleep of ms to its own session (key
@@ -333,8 +335,9 @@ static oscar_registry_t *make_registry(void)
 
 static oscar_registry_t *reg;
 static oscar_node_t     *sup, *w1, *w2;
-// The [task] shm_threshold the nodes start with.
+// The [task] shm_threshold and kill_timeout the nodes start with.
 static const char   *shm_threshold = "256K";
+static const char   *kill_timeout  = "300ms";
 static oscar_pool_t *client;
 static const char   *sup_addr;
 static const char   *S = "s1";
@@ -353,7 +356,7 @@ static oscar_node_t *start_node(oscar_role_t role, unsigned sub_pools)
 	// No test here loses a worker on purpose: a dead timeout far above
 	// what a loaded sanitizer build may keep a worker's loop busy.
 	oscar_settings_set(s, "cluster", "dead_timeout", "60s");
-	oscar_settings_set(s, "task", "kill_timeout", "300ms");
+	oscar_settings_set(s, "task", "kill_timeout", kill_timeout);
 	// Values of BIG bytes go between a worker and its slots through
 	// shared memory, whatever the default.
 	oscar_settings_set(s, "task", "shm_threshold", shm_threshold);
@@ -416,6 +419,14 @@ static void setup_one_slot(void)
 static void setup_no_shm(void)
 {
 	shm_threshold = "0";
+	setup_with(2, 1);
+}
+
+// setup_patient: the default cluster, where a cancelled task has ten
+// seconds to end before its slot is killed.
+static void setup_patient(void)
+{
+	kill_timeout = "10s";
 	setup_with(2, 1);
 }
 
@@ -1596,7 +1607,7 @@ Test(tasks, a_slot_crashing_with_a_mapped_input_leaves_nothing, .init = setup_on
 // A large output of a task whose graph was cancelled while it ran: the
 // slot hands it over all the same, and deleting the session leaves both
 // workers holding nothing, shared memory included.
-Test(tasks, a_large_output_of_a_cancelled_graph_leaves_nothing_behind)
+Test(tasks, a_large_output_of_a_cancelled_graph_leaves_nothing_behind, .init = setup_patient)
 {
 	char           gid[OSCAR_GRAPH_ID_MAX];
 	oscar_error_t  err;
