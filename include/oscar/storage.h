@@ -151,6 +151,15 @@ void oscar_storage_local_close(oscar_storage_local_t **lp);
 int oscar_storage_local_read(oscar_storage_local_t *l, const char *session, const char *key,
     oscar_storage_view_t *view, int64_t timeout_ms, oscar_error_t *err);
 
+// oscar_storage_local_get gives the object key of session as a value in
+// *out (the caller's), read through the link: a bin or str points into a
+// private, copy-on-write mapping of the object's segment, without a copy
+// (the mapping lives until the value and every copy of it are freed);
+// any other value is decoded from its segment. Errors as
+// oscar_storage_local_read.
+int oscar_storage_local_get(oscar_storage_local_t *l, const char *session, const char *key,
+    oscar_value_t **out, int64_t timeout_ms, oscar_error_t *err);
+
 // oscar_storage_view_value makes a value of the view (a copy of a bin or
 // str, the decoded value otherwise) in *out, the caller's.
 int oscar_storage_view_value(const oscar_storage_view_t *view, oscar_value_t **out);

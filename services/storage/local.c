@@ -518,6 +518,31 @@ int oscar_storage_local_read(oscar_storage_local_t *l, const char *session, cons
 	return (0);
 }
 
+int oscar_storage_local_get(oscar_storage_local_t *l, const char *session, const char *key,
+    oscar_value_t **out, int64_t timeout_ms, oscar_error_t *err)
+{
+	int      fd = -1, rv;
+	uint64_t size;
+	if (out == NULL) {
+		return (oscar_error_set(err, OSCAR_EINVAL, "no value to fill"));
+	}
+	*out = NULL;
+	if ((rv = osc_local_request(l, 'R', session, key, -1, err)) != 0 ||
+	    (rv = osc_local_reply(l, &fd, &size, timeout_ms, err)) != 0) {
+		return (rv);
+	}
+	if (fd < 0) {
+		return (oscar_error_set(err, OSCAR_EPROTO, "the node's storage sent no segment"));
+	}
+	rv = osc_shm_borrow(fd, out);
+	close(fd); // a bin's or str's mapping keeps the segment
+	if (rv != 0) {
+		return (oscar_error_set(
+		    err, rv, "cannot map the segment of object %s: %s", key, oscar_strerror(rv)));
+	}
+	return (0);
+}
+
 int oscar_storage_view_value(const oscar_storage_view_t *view, oscar_value_t **out)
 {
 	if (view == NULL || out == NULL || view->base_ == NULL) {

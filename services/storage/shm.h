@@ -83,6 +83,14 @@ void osc_shm_unmap(osc_shm_map_t *m);
 // decoded value. Returns 0, OSCAR_EPROTO or OSCAR_ENOMEM.
 int osc_shm_value(const osc_shm_map_t *m, oscar_value_t **out);
 
+// osc_shm_borrow maps the segment fd privately (copy-on-write) and makes
+// a value of it in *out, the caller's: a bin or str whose bytes are the
+// mapping's, without a copy (the value holds the mapping until it and
+// every copy of it are freed), or the value decoded from any other
+// segment (then unmapped). fd stays the caller's. Errors as osc_shm_map,
+// and OSCAR_ENOMEM.
+int osc_shm_borrow(int fd, oscar_value_t **out);
+
 // osc_shm_send_fd sends msg[0..len) (1..256 bytes) and a duplicate of fd
 // over the unix socket sock. A SOCK_SEQPACKET socket keeps each message
 // apart; over a SOCK_STREAM one, send the next descriptor only once the

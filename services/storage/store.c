@@ -1250,58 +1250,6 @@ void osc_store_stats(const osc_store_t *s, osc_store_stats_t *st)
 // ---------------------------------------------------------------------------
 // Shared memory
 
-// osc_shm_lender_t keeps a private mapping of a segment alive while a bin
-// or str points into it.
-typedef struct osc_shm_lender {
-	osc_lender_t  l;
-	osc_shm_map_t m;
-} osc_shm_lender_t;
-
-static void osc_shm_lender_release(osc_lender_t *l)
-{
-	osc_shm_lender_t *sl = (osc_shm_lender_t *) l;
-
-	osc_shm_unmap(&sl->m);
-	free(sl);
-}
-
-// osc_shm_borrow maps the bin or str segment fd privately and makes a
-// value whose bytes are the mapping's (no copy). Other segments are
-// decoded.
-static int osc_shm_borrow(int fd, oscar_value_t **out)
-{
-	osc_shm_lender_t *sl;
-	oscar_value_t    *v;
-	int               rv;
-
-	*out = NULL;
-	if ((sl = calloc(1, sizeof(*sl))) == NULL) {
-		return (OSCAR_ENOMEM);
-	}
-	if ((rv = osc_shm_map(fd, true, &sl->m)) != 0) {
-		free(sl);
-		return (rv);
-	}
-	if (sl->m.kind == OSC_SHM_VALUE) {
-		rv = osc_shm_value(&sl->m, out);
-		osc_shm_lender_release(&sl->l);
-		return (rv);
-	}
-	if ((v = oscar_value_new_nil()) == NULL) {
-		osc_shm_lender_release(&sl->l);
-		return (OSCAR_ENOMEM);
-	}
-	osc_lender_init(&sl->l, osc_shm_lender_release);
-	// The mapping is private and copy-on-write: the value's bytes are
-	// writable, as every bin's are, without touching the segment.
-	v->type         = sl->m.kind == OSC_SHM_BIN ? OSCAR_BIN : OSCAR_STR;
-	v->as.bin.ptr   = (char *) (uintptr_t) sl->m.data;
-	v->as.bin.len   = sl->m.len;
-	v->as.bin.owner = &sl->l;
-	*out            = v;
-	return (0);
-}
-
 int osc_store_export(
     osc_store_t *s, const char *session, const char *key, int *fd, size_t *size, oscar_error_t *err)
 {

@@ -238,8 +238,11 @@ typedef struct osc_xtask {
 	bool              want;    // its manager wants its outputs back when small
 	bool              storing; // its outputs are being stored
 	uint64_t          run_us;  // its run time in its slot, once it returned
-	uint64_t          kill_timer;
-	struct osc_exec  *ex;
+	// pre[k]: the size of output k, which the slot handed to the node's
+	// storage itself (shared memory), or UINT64_MAX; NULL when none was.
+	uint64_t        *pre;
+	uint64_t         kill_timer;
+	struct osc_exec *ex;
 	// Run ahead: after is the key of the task of the session it follows
 	// ("" for none). While that task is held here, this one waits in its
 	// followers list (lead says whose); in a batch behind it, blead
@@ -378,6 +381,7 @@ static void osc_xtask_free(osc_xtask_t *t)
 		oscar_value_free(x->args);
 		oscar_value_free(x->resolved);
 		oscar_value_free(x->inl);
+		free(x->pre);
 		free(x->dmsg);
 		free(x);
 	}
@@ -677,6 +681,47 @@ static void osc_exec_cascade(osc_exec_t *ex, osc_xtask_t *t)
 static void osc_exec_fail(osc_exec_t *ex, osc_xtask_t *t, int code, int sig, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
 
+static void osc_out_name(const osc_xtask_t *t, unsigned i, char *buf, size_t size);
+
+// osc_exec_unstore deletes the outputs that t's slot handed to the node's
+// storage itself, when t fails after all: no one will know of them (one
+// delete per key, one-way: a missing key deletes nothing of the others).
+static void osc_exec_unstore(osc_exec_t *ex, osc_xtask_t *t)
+{
+	for (unsigned k = 0; t->pre != NULL && k < t->n_output; k++) {
+		char           name[OSCAR_TASK_KEY_MAX + 16];
+		oscar_value_t *m    = oscar_value_new_map(2);
+		oscar_value_t *keys = oscar_value_new_array(1);
+		if (t->pre[k] == UINT64_MAX) {
+			oscar_value_free(m);
+			oscar_value_free(keys);
+			continue;
+		}
+		osc_out_name(t, k, name, sizeof(name));
+		int rv = m != NULL && keys != NULL ? 0 : OSCAR_ENOMEM;
+		rv     = rv != 0 ? rv : oscar_value_array_push(keys, oscar_value_new_str(name));
+		rv     = rv != 0 ? rv
+		                 : oscar_value_map_set(m, "session", oscar_value_new_str(t->session));
+		if (rv == 0) {
+			rv   = oscar_value_map_set(m, "keys", keys);
+			keys = NULL;
+		}
+		if (rv == 0) {
+			rv = oscar_actor_tell(ex->self, &ex->storage, "delete", m);
+			m  = NULL;
+		}
+		oscar_value_free(m);
+		oscar_value_free(keys);
+		if (rv != 0) {
+			oscar_log(OSCAR_LOG_WARN, "task",
+			    "task %s failed: cannot delete its output %s from storage: %s", t->key,
+			    name, oscar_strerror(rv));
+		}
+	}
+	free(t->pre);
+	t->pre = NULL;
+}
+
 static void osc_exec_fail(osc_exec_t *ex, osc_xtask_t *t, int code, int sig, const char *fmt, ...)
 {
 	char    msg[OSCAR_ERRMSG_MAX];
@@ -687,6 +732,7 @@ static void osc_exec_fail(osc_exec_t *ex, osc_xtask_t *t, int code, int sig, con
 	if (t->cancelled) {
 		code = OSCAR_ECANCELED;
 	}
+	osc_exec_unstore(ex, t);
 	// A task running ahead behind one whose outputs are being stored
 	// (reported once stored) is reported after it: the manager must hear
 	// of an input's end before its dependent's.
@@ -787,6 +833,7 @@ typedef struct osc_replace {
 	const oscar_value_t *names;
 	const oscar_value_t *values;
 	size_t               next;
+	uint64_t             shm; // [task] shm_threshold
 } osc_replace_t;
 
 static bool osc_replace_is(const oscar_value_t *names, size_t i, const char *name, size_t len)
@@ -812,8 +859,16 @@ static int osc_exec_replace_cb(void *arg, const oscar_value_t *ref, oscar_value_
 		}
 	}
 	if (at < n) {
-		r->next = at + 1;
-		*out    = oscar_value_copy(oscar_value_at(r->values, at));
+		const oscar_value_t *v = oscar_value_at(r->values, at);
+		r->next                = at + 1;
+		if (osc_task_value_large(v, r->shm)) {
+			// Large: it stays a reference, which the slot maps from the
+			// node's storage (shared memory) instead of receiving its
+			// bytes in the run message.
+			*out = NULL;
+			return (0);
+		}
+		*out = oscar_value_copy(v);
 		return (*out != NULL ? 0 : OSCAR_ENOMEM);
 	}
 	// An output of a task before it in its batch: the slot resolves it.
@@ -1028,7 +1083,7 @@ static void osc_exec_got_inputs(oscar_actor_t *self, oscar_result_t *res, void *
 		                   : "storage answered get with a malformed reply");
 		return;
 	}
-	osc_replace_t  r = { names, res->value, 0 };
+	osc_replace_t  r = { names, res->value, 0, (uint64_t) ex->cfg.shm_threshold };
 	oscar_value_t *a = oscar_value_copy(t->args);
 	int rv = a != NULL ? oscar_value_replace_refs(a, osc_exec_replace_cb, &r) : OSCAR_ENOMEM;
 	oscar_value_free(names);
@@ -1167,7 +1222,7 @@ static void osc_batch_send(osc_exec_t *ex, osc_xbatch_t *b)
 		return;
 	}
 	osc_xtask_t   *t0   = b->tasks[0];
-	oscar_value_t *msg  = oscar_value_new_map(6);
+	oscar_value_t *msg  = oscar_value_new_map(8);
 	oscar_value_t *list = oscar_value_new_array(k);
 	int            rv   = msg != NULL && list != NULL ? 0 : OSCAR_ENOMEM;
 	for (size_t i = 0; rv == 0 && i < k; i++) {
@@ -1191,6 +1246,15 @@ static void osc_batch_send(osc_exec_t *ex, osc_xbatch_t *b)
 	                   oscar_value_new_str(oscar_pool_address(oscar_actor_pool(ex->self))));
 	rv = rv != 0 ? rv : oscar_value_map_set(msg, "slot", oscar_value_new_uint(s->index));
 	rv = rv != 0 ? rv : oscar_value_map_set(msg, "batch", oscar_value_new_uint(b->id));
+	// The node's storage, and from what size on values go through its
+	// shared memory (the slot maps large inputs and hands large outputs
+	// over).
+	rv = rv != 0 ? rv
+	             : oscar_value_map_set(
+	                   msg, "node", oscar_value_new_str(oscar_node_address(ex->node)));
+	rv = rv != 0 ? rv
+	             : oscar_value_map_set(
+	                   msg, "shm", oscar_value_new_uint((uint64_t) ex->cfg.shm_threshold));
 	if (rv == 0) {
 		rv   = oscar_value_map_set(msg, "tasks", list);
 		list = NULL;
@@ -1378,6 +1442,53 @@ static void osc_keep_small(osc_xtask_t *t, const oscar_value_t *r)
 	t->inl = oscar_value_copy(r);
 }
 
+// osc_result_parse checks r, the result of t from its slot, takes its run
+// time and the sizes of the outputs the slot stored itself (t->pre); r's
+// first n_output items are then its outputs (r is exactly those when the
+// slot stored none). OSCAR_EPROTO when malformed, OSCAR_ENOMEM.
+static int osc_result_parse(osc_xtask_t *t, oscar_value_t *r)
+{
+	size_t len = oscar_value_len(r);
+	if (r->type != OSCAR_ARRAY || (len != t->n_output + 1 && len != t->n_output + 2) ||
+	    oscar_value_get_uint(&r->as.arr.items[t->n_output], &t->run_us) != 0) {
+		return (OSCAR_EPROTO);
+	}
+	if (len == t->n_output + 2) {
+		const oscar_value_t *st = &r->as.arr.items[t->n_output + 1];
+		if (st->type != OSCAR_ARRAY || oscar_value_len(st) == 0 ||
+		    oscar_value_len(st) > t->n_output) {
+			return (OSCAR_EPROTO);
+		}
+		uint64_t *pre = malloc(t->n_output * sizeof(uint64_t));
+		if (pre == NULL) {
+			return (OSCAR_ENOMEM);
+		}
+		for (unsigned k = 0; k < t->n_output; k++) {
+			pre[k] = UINT64_MAX;
+		}
+		for (size_t i = 0; i < oscar_value_len(st); i++) {
+			const oscar_value_t *e = oscar_value_at(st, i);
+			uint64_t             k = UINT64_MAX, size = UINT64_MAX;
+			if (oscar_value_len(e) != 2 ||
+			    oscar_value_get_uint(oscar_value_at(e, 0), &k) != 0 ||
+			    oscar_value_get_uint(oscar_value_at(e, 1), &size) != 0 ||
+			    k >= t->n_output || size == UINT64_MAX || pre[k] != UINT64_MAX ||
+			    r->as.arr.items[k].type != OSCAR_NIL) {
+				free(pre);
+				return (OSCAR_EPROTO);
+			}
+			pre[k] = size;
+		}
+		free(t->pre);
+		t->pre = pre;
+		// The run time and the list stay at the end, freed with r:
+		// only the first n_output items are read.
+		return (0);
+	}
+	r->as.arr.len--; // the run time, a uint: nothing to free
+	return (0);
+}
+
 // osc_batch_results applies the results of b's tasks from index from on
 // (an array, consumed): a function's failure fails its task; the outputs
 // of the others are stored with one put, then reported. Those tasks leave
@@ -1403,18 +1514,24 @@ static void osc_batch_results(osc_exec_t *ex, osc_xbatch_t *b, size_t from, osca
 			    "%s", msg != NULL ? msg : "failed");
 			continue;
 		}
-		// [output..., us]: its outputs, then its run time.
-		if (r->type != OSCAR_ARRAY || oscar_value_len(r) != t->n_output + 1 ||
-		    oscar_value_get_uint(&r->as.arr.items[t->n_output], &t->run_us) != 0) {
-			osc_exec_fail(ex, t, OSCAR_EPROTO, 0,
+		// [output..., us] or [output..., us, [[k, size]...]]: its
+		// outputs, its run time, and the outputs the slot handed to the
+		// node's storage itself (nil among the outputs).
+		int rv = osc_result_parse(t, r);
+		if (rv != 0) {
+			osc_exec_fail(ex, t, rv, 0,
 			    "task %s (%s): its slot answered a malformed result", t->key, t->fn);
 			continue;
 		}
-		r->as.arr.len--; // the run time, a uint: nothing to free
-		// Its outputs, each its own object, join the one put.
-		osc_keep_small(t, r);
-		int rv = store != NULL && items != NULL ? 0 : OSCAR_ENOMEM;
+		// Its other outputs, each its own object, join the one put.
+		if (t->pre == NULL) {
+			osc_keep_small(t, r);
+		}
+		rv = store != NULL && items != NULL ? 0 : OSCAR_ENOMEM;
 		for (unsigned j = 0; rv == 0 && j < t->n_output; j++) {
+			if (t->pre != NULL && t->pre[j] != UINT64_MAX) {
+				continue;
+			}
 			// [name, value], the value moved out of the result.
 			char           name[OSCAR_TASK_KEY_MAX + 16];
 			oscar_value_t *item = osc_vb_push_array(items, 2);
@@ -1444,14 +1561,24 @@ static void osc_batch_results(osc_exec_t *ex, osc_xbatch_t *b, size_t from, osca
 		oscar_value_free(items);
 		return;
 	}
-	oscar_value_t *msg = oscar_value_new_map(2);
-	int            rv  = msg != NULL ? 0 : OSCAR_ENOMEM;
-	rv = rv != 0 ? rv : oscar_value_map_set(msg, "session", oscar_value_new_str(session));
-	if (rv == 0) {
+	oscar_value_t *msg = NULL;
+	int            rv  = 0;
+	if (oscar_value_len(items) == 0) {
+		// Every output is in the node's storage already (the slot handed
+		// it over): no put, only the report, on the next turn (as a put's
+		// answer would be).
+		rv = oscar_actor_after(ex->self, 0, osc_exec_stored, store, NULL);
+	} else {
+		msg = oscar_value_new_map(2);
+		rv  = msg != NULL ? 0 : OSCAR_ENOMEM;
+		rv  = rv != 0 ? rv
+		              : oscar_value_map_set(msg, "session", oscar_value_new_str(session));
+	}
+	if (rv == 0 && msg != NULL) {
 		rv    = oscar_value_map_set(msg, "items", items);
 		items = NULL;
 	}
-	if (rv == 0) {
+	if (rv == 0 && msg != NULL) {
 		rv  = oscar_actor_call(ex->self, &ex->storage, "put", msg, OSC_EXEC_CALL_TIMEOUT_MS,
 		     osc_exec_stored, store, NULL);
 		msg = NULL;
@@ -1591,7 +1718,10 @@ static void osc_exec_stored(oscar_actor_t *self, oscar_result_t *res, void *arg)
 	osc_exec_t   *ex    = oscar_actor_state(self);
 	size_t        want  = 0;
 	for (size_t i = 0; i < store->n; i++) {
-		want += store->tasks[i]->n_output;
+		const osc_xtask_t *t = store->tasks[i];
+		for (unsigned j = 0; j < t->n_output; j++) {
+			want += t->pre == NULL || t->pre[j] == UINT64_MAX;
+		}
 	}
 	if (res->code == OSCAR_ECANCELED || res->code == OSCAR_ECLOSED) {
 		for (size_t i = 0; i < store->n; i++) {
@@ -1600,8 +1730,11 @@ static void osc_exec_stored(oscar_actor_t *self, oscar_result_t *res, void *arg)
 		free(store);
 		return;
 	}
-	bool bad = res->code != 0 || res->value == NULL || res->value->type != OSCAR_ARRAY ||
-	           oscar_value_len(res->value) != want;
+	// With nothing to put (every output handed over by the slot), no put
+	// was made: this is a timer's call, with nil.
+	bool bad =
+	    res->code != 0 || (want > 0 && (res->value == NULL || res->value->type != OSCAR_ARRAY ||
+	                                       oscar_value_len(res->value) != want));
 	size_t at = 0;
 	for (size_t i = 0; i < store->n; i++) {
 		osc_xtask_t *t = store->tasks[i];
@@ -1620,11 +1753,16 @@ static void osc_exec_stored(oscar_actor_t *self, oscar_result_t *res, void *arg)
 		oscar_value_t *sizes = oscar_value_new_array(t->n_output);
 		oscar_value_t *locs  = osc_exec_list(&ex->locs, t->session);
 		int            rv    = sizes != NULL && locs != NULL ? 0 : OSCAR_ENOMEM;
-		for (unsigned j = 0; rv == 0 && j < t->n_output; j++, at++) {
+		for (unsigned j = 0; rv == 0 && j < t->n_output; j++) {
 			// [name, address, size], for meta.
-			char           name[OSCAR_TASK_KEY_MAX + 16];
-			uint64_t       size = oscar_value_at_uint(res->value, at, 0);
-			oscar_value_t *loc  = osc_vb_push_array(locs, 3);
+			char     name[OSCAR_TASK_KEY_MAX + 16];
+			uint64_t size;
+			if (t->pre != NULL && t->pre[j] != UINT64_MAX) {
+				size = t->pre[j];
+			} else {
+				size = oscar_value_at_uint(res->value, at++, 0);
+			}
+			oscar_value_t *loc = osc_vb_push_array(locs, 3);
 			osc_out_name(t, j, name, sizeof(name));
 			rv = loc != NULL ? osc_vb_push_str(loc, name) : OSCAR_ENOMEM;
 			rv = rv != 0 ? rv : osc_vb_push_str(loc, oscar_node_address(ex->node));

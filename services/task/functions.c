@@ -295,3 +295,43 @@ int osc_task_run(const oscar_taskfns_t *fns, const char *name, oscar_task_ctx_t 
 	*result = out;
 	return (0);
 }
+
+// osc_value_fits tells whether v's encoding takes at most *left bytes (a
+// bound: 9 bytes a header), taking its size from *left.
+static bool osc_value_fits(const oscar_value_t *v, uint64_t *left, int depth)
+{
+	uint64_t n = 9;
+	if (depth > OSCAR_VALUE_MAX_DEPTH) {
+		return (false);
+	}
+	if (v->type == OSCAR_STR || v->type == OSCAR_BIN) {
+		n += v->as.str.len;
+	} else if (v->type == OSCAR_REF) {
+		n += v->as.ref.len + 9;
+	}
+	if (n > *left) {
+		return (false);
+	}
+	*left -= n;
+	if (v->type == OSCAR_ARRAY) {
+		for (size_t i = 0; i < v->as.arr.len; i++) {
+			if (!osc_value_fits(&v->as.arr.items[i], left, depth + 1)) {
+				return (false);
+			}
+		}
+	} else if (v->type == OSCAR_MAP) {
+		for (size_t i = 0; i < v->as.map.len; i++) {
+			if (!osc_value_fits(&v->as.map.kv[i].key, left, depth + 1) ||
+			    !osc_value_fits(&v->as.map.kv[i].val, left, depth + 1)) {
+				return (false);
+			}
+		}
+	}
+	return (true);
+}
+
+bool osc_task_value_large(const oscar_value_t *v, uint64_t threshold)
+{
+	uint64_t left = threshold > 0 ? threshold - 1 : 0;
+	return (threshold > 0 && v != NULL && !osc_value_fits(v, &left, 0));
+}

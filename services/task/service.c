@@ -27,6 +27,9 @@ static const oscar_setting_spec_t osc_task_specs[] = {
 	    "the most wait requests parked at once in one session" },
 	{ "kill_timeout", OSCAR_SETTING_MS, "3s", 0, 3600000,
 	    "a cancelled task still running this long after is stopped by killing its slot" },
+	{ "shm_threshold", OSCAR_SETTING_BYTES, "1M", 0, (int64_t) 1 << 40,
+	    "inputs and outputs of a task this large or larger go between the worker and its "
+	    "slot through the storage's shared memory, not in messages; 0: never" },
 	{ NULL, 0, NULL, 0, 0, NULL },
 };
 
@@ -53,6 +56,7 @@ int osc_task_settings(const oscar_settings_t *s, osc_task_settings_t *out, oscar
 		{ "max_graphs", &out->max_graphs },
 		{ "max_waits", &out->max_waits },
 		{ "kill_timeout", &out->kill_timeout_ms },
+		{ "shm_threshold", &out->shm_threshold },
 	};
 	return (
 	    osc_service_settings_int(s, &osc_task_service, all, sizeof(all) / sizeof(all[0]), err));

@@ -28,7 +28,16 @@
 #include <string.h>
 #include <time.h>
 
+#include "actors/codec.h"
+#include "oscar/storage.h"
 #include "services/task/task_int.h"
+#include "services/vbuild.h"
+
+// How long a read or a hand-over through the node's storage may take.
+#define OSC_SLOT_STORAGE_MS 60000
+// Bins of this size or more in a result are shared, not copied, by the
+// copies its run makes (a ran message, a task after it in the batch).
+#define OSC_SLOT_SHARE_MIN 65536
 
 // osc_item_t is one task of a run: its strings and arguments borrowed
 // from the run's arguments (which the run took from its request), its
@@ -43,6 +52,13 @@ typedef struct osc_item {
 	int              rv;
 	oscar_error_t    err;
 	uint64_t         us; // how long its function ran, in microseconds
+	// stored[k]: the size of output k, handed to the node's storage
+	// through shared memory (its value then stays out of the answer), or
+	// UINT64_MAX; NULL when none was.
+	uint64_t *stored;
+	// mapped: an input of it was read from the node's storage (mapped):
+	// its arguments are freed as soon as its function returns.
+	bool mapped;
 } osc_item_t;
 
 // osc_run_t is one run message: a batch of tasks of one session that the
@@ -55,10 +71,14 @@ typedef struct osc_run {
 	oscar_value_t    *margs; // the request's arguments, taken
 	char              session[OSCAR_UID_MAX];
 	osc_task_nested_t nested;
-	uint64_t          batch;    // the executor's number for the run
-	bool              has_exec; // exec names the executor, told of results early
-	oscar_ref_t       exec;
-	size_t            sent; // results handed out (the loop's)
+	uint64_t          batch; // the executor's number for the run
+	// node: the worker's address, whose storage the run reads inputs
+	// from and hands large outputs to (shm: from this size on; 0: never)
+	char        node[OSCAR_ADDR_MAX];
+	uint64_t    shm;
+	bool        has_exec; // exec names the executor, told of results early
+	oscar_ref_t exec;
+	size_t      sent; // results handed out (the loop's)
 	// Between the thread and the loop. Sequentially consistent: the
 	// thread stores finished (or ended) and then swaps posted; the loop
 	// clears posted and then loads them, so that a result is never left
@@ -75,12 +95,17 @@ typedef struct osc_slot {
 	oscar_pool_t          *pool;
 	oscar_ref_t            ref;
 	osc_run_t             *runs[OSC_SLOT_RUNS_MAX];
+	// The link to the node's storage (shared memory), opened at the first
+	// need; runs' threads take turns on it.
+	pthread_mutex_t        link_mu;
+	oscar_storage_local_t *link;
 } osc_slot_t;
 
 static void osc_run_free(osc_run_t *r)
 {
 	for (size_t i = 0; i < r->n; i++) {
 		oscar_value_free(r->items[i].result);
+		free(r->items[i].stored);
 	}
 	oscar_value_free(r->margs);
 	free(r);
@@ -100,10 +125,73 @@ static void osc_out_name_of(const osc_item_t *it, unsigned k, char *buf, size_t 
 // osc_local_t resolves the references of item j to outputs of the items
 // before it in the same run (a chain run ahead in one batch).
 typedef struct osc_local {
-	osc_run_t *run;
-	size_t     j;
-	size_t     failed; // the item whose failure the reference met, or SIZE_MAX
+	osc_run_t    *run;
+	size_t        j;
+	size_t        failed; // the item whose failure the reference met, or SIZE_MAX
+	oscar_error_t err;    // why an object could not be read from the node's storage
 } osc_local_t;
+
+// osc_slot_link_locked gives the slot's link to the node's storage,
+// opened if need be (with link_mu held); NULL, with err set, when the
+// node's storage cannot be reached through it.
+static oscar_storage_local_t *osc_slot_link_locked(osc_run_t *r, oscar_error_t *err)
+{
+	osc_slot_t *st = r->slot;
+	if (st->link == NULL) {
+		oscar_storage_local_open(&st->link, r->node, err);
+	}
+	return (st->link);
+}
+
+// osc_slot_link_failed drops the link after a failure that may have left
+// it unusable (the node's storage gone, a reply never read), so that the
+// next use opens a new one (with link_mu held).
+static void osc_slot_link_failed(osc_slot_t *st, int rv)
+{
+	if (rv == OSCAR_EPEERGONE || rv == OSCAR_ETIMEDOUT || rv == OSCAR_ESYSTEM ||
+	    rv == OSCAR_EPROTO) {
+		oscar_storage_local_close(&st->link);
+	}
+}
+
+// osc_slot_read reads the object name of the run's session from the
+// node's storage: mapped through the link, without a copy for a bin;
+// should the link fail, by a storage get, through messages.
+static int osc_slot_read(osc_run_t *r, const char *name, oscar_value_t **out, oscar_error_t *err)
+{
+	osc_slot_t   *st = r->slot;
+	oscar_error_t lerr;
+	int           rv;
+	memset(&lerr, 0, sizeof(lerr));
+	pthread_mutex_lock(&st->link_mu);
+	oscar_storage_local_t *l = osc_slot_link_locked(r, &lerr);
+	rv                       = l != NULL
+	                               ? oscar_storage_local_get(l, r->session, name, out, OSC_SLOT_STORAGE_MS, &lerr)
+	                               : OSCAR_ECONNREFUSED;
+	if (rv != 0) {
+		osc_slot_link_failed(st, rv);
+	}
+	pthread_mutex_unlock(&st->link_mu);
+	if (rv == 0 || rv == OSCAR_ENOENT || rv == OSCAR_ENOMEM) {
+		if (rv != 0) {
+			oscar_error_set(err, rv, "%s", lerr.message);
+		}
+		return (rv);
+	}
+	// The link is down or refused the read: the message path.
+	oscar_value_t *got  = NULL;
+	const char    *k[1] = { name };
+	rv                  = oscar_storage_get(
+	                     st->pool, r->node, r->session, 1, k, NULL, 0, &got, OSC_SLOT_STORAGE_MS, err);
+	if (rv == 0) {
+		oscar_value_t *v = oscar_value_copy(oscar_value_at(got, 0));
+		oscar_value_free(got);
+		if ((*out = v) == NULL) {
+			rv = oscar_error_set(err, OSCAR_ENOMEM, "out of memory");
+		}
+	}
+	return (rv);
+}
 
 static int osc_local_cb(void *arg, const oscar_value_t *ref, oscar_value_t **out)
 {
@@ -130,7 +218,69 @@ static int osc_local_cb(void *arg, const oscar_value_t *ref, oscar_value_t **out
 			return (*out != NULL ? 0 : OSCAR_ENOMEM);
 		}
 	}
-	return (OSCAR_ENOENT);
+	// A large input the executor left to the slot: the node's storage
+	// has it.
+	if (l->run->node[0] == '\0') {
+		return (oscar_error_set(&l->err, OSCAR_ENOENT, "no task before it makes %s", name));
+	}
+	int rv = osc_slot_read(l->run, name, out, &l->err);
+	if (rv == 0) {
+		l->run->items[l->j].mapped = true;
+	}
+	return (rv);
+}
+
+// osc_slot_hand_over hands each large output of it (a result) to the
+// node's storage through the link: written once into a shared-memory
+// segment, which the storage adopts; it->stored tells their sizes, and
+// the answer leaves their values out. An output the link cannot take
+// (the link down, or refused) travels in the answer as a small one does.
+static void osc_slot_hand_over(osc_run_t *r, osc_item_t *it)
+{
+	osc_slot_t *st = r->slot;
+	// Copies of the result (a ran message, a task after it in the run)
+	// share its large bins rather than copy them.
+	osc_value_share_bins(it->result, OSC_SLOT_SHARE_MIN);
+	if (r->shm == 0 || r->node[0] == '\0') {
+		return;
+	}
+	for (unsigned k = 0; k < it->n_output; k++) {
+		const oscar_value_t *v =
+		    it->n_output == 1 ? it->result : oscar_value_at(it->result, k);
+		if (!osc_task_value_large(v, r->shm)) {
+			continue;
+		}
+		if (it->stored == NULL) {
+			if ((it->stored = malloc(it->n_output * sizeof(uint64_t))) == NULL) {
+				return;
+			}
+			for (unsigned x = 0; x < it->n_output; x++) {
+				it->stored[x] = UINT64_MAX;
+			}
+		}
+		char          name[OSCAR_TASK_KEY_MAX + 16];
+		oscar_error_t err;
+		uint64_t      size = 0;
+		memset(&err, 0, sizeof(err));
+		osc_out_name_of(it, k, name, sizeof(name));
+		pthread_mutex_lock(&st->link_mu);
+		oscar_storage_local_t *l  = osc_slot_link_locked(r, &err);
+		int                    rv = l != NULL ? oscar_storage_local_put(
+		                                            l, r->session, name, v, &size, OSC_SLOT_STORAGE_MS, &err)
+		                                      : OSCAR_ECONNREFUSED;
+		if (rv != 0) {
+			osc_slot_link_failed(st, rv);
+		}
+		pthread_mutex_unlock(&st->link_mu);
+		if (rv == 0) {
+			it->stored[k] = size;
+		} else {
+			oscar_log(OSCAR_LOG_DEBUG, "task",
+			    "task %s: output %s goes in the answer: the node's storage did not "
+			    "take it through shared memory: %s",
+			    it->key, name, err.message);
+		}
+	}
 }
 
 static int osc_has_ref(void *arg, const oscar_value_t *ref)
@@ -170,7 +320,7 @@ static void *osc_slot_thread(void *arg)
 		}
 		oscar_value_walk_refs(it->args, osc_has_ref, &refs);
 		if (refs) {
-			osc_local_t l  = { r, j, SIZE_MAX };
+			osc_local_t l  = { r, j, SIZE_MAX, { 0 } };
 			int         rv = oscar_value_replace_refs(it->args, osc_local_cb, &l);
 			if (rv == OSCAR_ECANCELED && l.failed != SIZE_MAX) {
 				it->rv = oscar_error_set(&it->err, OSCAR_ECANCELED,
@@ -179,9 +329,10 @@ static void *osc_slot_thread(void *arg)
 				continue;
 			}
 			if (rv != 0) {
-				it->rv = oscar_error_set(&it->err, OSCAR_EPROTO,
-				    "task %s (%s): a reference in its args was not resolved: %s",
-				    it->key, it->fn, oscar_strerror(rv));
+				it->rv =
+				    oscar_error_set(&it->err, l.err.code != 0 ? l.err.code : rv,
+				        "task %s (%s): cannot read its inputs: %s", it->key, it->fn,
+				        l.err.code != 0 ? l.err.message : oscar_strerror(rv));
 				continue;
 			}
 		}
@@ -189,8 +340,25 @@ static void *osc_slot_thread(void *arg)
 		clock_gettime(CLOCK_MONOTONIC, &t0);
 		it->rv = osc_task_run(st->fns, it->fn, &it->ctx, it->args, &it->result, &it->err);
 		clock_gettime(CLOCK_MONOTONIC, &t1);
-		it->us = (uint64_t) ((t1.tv_sec - t0.tv_sec) * 1000000 +
-		                     (t1.tv_nsec - t0.tv_nsec) / 1000);
+		// Its run time, without the time it waited for nested work
+		// (its slot was lent meanwhile: that was not its work).
+		uint64_t us = (uint64_t) ((t1.tv_sec - t0.tv_sec) * 1000000 +
+		                          (t1.tv_nsec - t0.tv_nsec) / 1000);
+		it->us      = us > it->ctx.waited_us ? us - it->ctx.waited_us : 0;
+		// Its arguments are done with: mapped inputs go now, not with
+		// the run (nothing after it reads them).
+		if (it->mapped && it->args != NULL) {
+			oscar_value_t *a = malloc(sizeof(*a));
+			if (a != NULL) {
+				*a = *it->args;
+				memset(it->args, 0, sizeof(*it->args));
+				it->args->type = OSCAR_NIL;
+				oscar_value_free(a);
+			}
+		}
+		if (it->rv == 0) {
+			osc_slot_hand_over(r, it);
+		}
 		// Its result goes out with the next "done" the loop serves (the
 		// last one's with the answer).
 		atomic_store(&r->finished, j + 1);
@@ -271,7 +439,12 @@ static int osc_slot_m_run(oscar_actor_t *self, oscar_req_t *req)
 	atomic_init(&r->finished, 0);
 	atomic_init(&r->ended, false);
 	atomic_init(&r->posted, false);
-	r->batch    = oscar_value_map_uint(r->margs, "batch", 0);
+	r->batch         = oscar_value_map_uint(r->margs, "batch", 0);
+	r->shm           = oscar_value_map_uint(r->margs, "shm", 0);
+	const char *node = oscar_value_map_str(r->margs, "node");
+	if (node != NULL && strlen(node) < sizeof(r->node)) {
+		snprintf(r->node, sizeof(r->node), "%s", node);
+	}
 	r->has_exec = exe != NULL && oscar_ref_make(&r->exec, exe, OSC_EXECUTOR_UID) == 0;
 	// What nested submission needs: this pool, for host-thread calls
 	// from the function's thread, the supervisor, and the executor to
@@ -297,7 +470,10 @@ static int osc_slot_m_run(oscar_actor_t *self, oscar_req_t *req)
 
 // osc_item_reply gives what item it's run answers for it: a copy of its
 // result while the thread runs on (a later item of the run may read it),
-// the result itself once the thread ended.
+// the result itself once the thread ended. A success is [output..., us]
+// or, when some outputs went to the node's storage through shared
+// memory, [output..., us, [[k, size]...]] with nil for each output k so
+// handed over.
 static oscar_value_t *osc_item_reply(osc_item_t *it, bool copy)
 {
 	oscar_value_t *out = NULL;
@@ -313,28 +489,52 @@ static oscar_value_t *osc_item_reply(osc_item_t *it, bool copy)
 			oscar_value_free(out);
 			out = NULL;
 		}
-	} else if (it->n_output == 1) {
-		oscar_value_t *v = copy ? oscar_value_copy(it->result) : it->result;
-		out              = oscar_value_new_array(1);
-		if (out == NULL || v == NULL || oscar_value_array_push(out, v) != 0) {
-			oscar_value_free(out);
-			out = NULL;
-			if (copy) {
-				oscar_value_free(v);
+		return (out);
+	}
+	oscar_value_t *stored = NULL;
+	int            rv     = 0;
+	out                   = oscar_value_new_array(it->n_output + 2);
+	if (out == NULL) {
+		return (NULL);
+	}
+	for (unsigned k = 0; rv == 0 && k < it->n_output; k++) {
+		oscar_value_t *v = it->n_output == 1
+		                       ? it->result
+		                       : (oscar_value_t *) oscar_value_at(it->result, k);
+		if (v == NULL) {
+			rv = OSCAR_EPROTO;
+		} else if (it->stored != NULL && it->stored[k] != UINT64_MAX) {
+			oscar_value_t *e = NULL;
+			if ((stored == NULL && (stored = oscar_value_new_array(4)) == NULL) ||
+			    (e = oscar_value_new_array(2)) == NULL ||
+			    oscar_value_array_push(e, oscar_value_new_uint(k)) != 0 ||
+			    oscar_value_array_push(e, oscar_value_new_uint(it->stored[k])) != 0) {
+				oscar_value_free(e);
+				rv = OSCAR_ENOMEM;
+			} else {
+				rv = oscar_value_array_push(stored, e);
+				rv = rv != 0 ? rv : osc_vb_push_nil(out);
 			}
+		} else if (copy) {
+			rv = oscar_value_array_push(out, oscar_value_copy(v));
+		} else {
+			rv = osc_vb_push_move(out, v);
 		}
-		if (!copy) {
-			it->result = NULL;
-		}
-	} else if (copy) {
-		out = oscar_value_copy(it->result);
-	} else {
-		out        = it->result;
+	}
+	// Then its run time, after the outputs, and what went through shared
+	// memory.
+	rv = rv != 0 ? rv : oscar_value_array_push(out, oscar_value_new_uint(it->us));
+	if (rv == 0 && stored != NULL) {
+		rv     = oscar_value_array_push(out, stored);
+		stored = NULL;
+	}
+	oscar_value_free(stored);
+	if (!copy && it->n_output == 1 && it->result != NULL && it->result->type == OSCAR_NIL) {
+		// Moved out: its shell only.
+		oscar_value_free(it->result);
 		it->result = NULL;
 	}
-	// Then its run time, after the outputs.
-	if (it->rv == 0 && out != NULL &&
-	    oscar_value_array_push(out, oscar_value_new_uint(it->us)) != 0) {
+	if (rv != 0) {
 		oscar_value_free(out);
 		out = NULL;
 	}
@@ -439,6 +639,7 @@ static int osc_slot_create(oscar_actor_t *self, const oscar_value_t *args)
 	oscar_registry_t *reg = osc_subpool_registry();
 	(void) args;
 	st->fns = reg != NULL ? oscar_registry_taskfns(reg) : NULL;
+	pthread_mutex_init(&st->link_mu, NULL);
 	return (0);
 }
 
@@ -459,6 +660,8 @@ static void osc_slot_destroy(oscar_actor_t *self)
 		osc_run_free(r);
 		st->runs[i] = NULL;
 	}
+	oscar_storage_local_close(&st->link);
+	pthread_mutex_destroy(&st->link_mu);
 }
 
 OSC_METHOD_TABLES(OSC_SLOT_METHODS, osc_slot_methods, OSC_SLOT_N, osc_slot_class_methods);

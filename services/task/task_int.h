@@ -29,6 +29,10 @@ struct oscar_task_ctx {
 	void                *progress_arg;
 	// err holds the failure the function gave with oscar_task_fail.
 	oscar_error_t err;
+	// waited_us is the time the function spent in oscar_task_wait, in
+	// microseconds, taken from its run time (written and read on the
+	// function's thread).
+	uint64_t waited_us;
 	// nested is what nested submission needs (an osc_task_nested_t of
 	// the slot runner); NULL outside a slot.
 	void *nested;
@@ -69,6 +73,12 @@ int osc_task_run(const oscar_taskfns_t *fns, const char *name, oscar_task_ctx_t 
 // osc_taskfns_truncate forgets every function added after the first n
 // (a module whose oscar_module_init failed takes its functions back).
 void osc_taskfns_truncate(oscar_taskfns_t *fns, size_t n);
+
+// osc_task_value_large tells whether v is large enough to go between a
+// worker and its slot through shared memory: its encoding may take
+// threshold bytes or more (a bound that stops early, never a walk of a
+// large value's every item). False when threshold is 0 (never).
+bool osc_task_value_large(const oscar_value_t *v, uint64_t threshold);
 
 // osc_taskfn_name_ok tells whether name is a valid function name.
 bool osc_taskfn_name_ok(const char *name);
@@ -215,6 +225,7 @@ typedef struct osc_task_settings {
 	int64_t max_graphs;      // graphs a session holds
 	int64_t max_waits;       // wait requests parked per session
 	int64_t kill_timeout_ms; // a cancelled task still running is killed then
+	int64_t shm_threshold;   // bytes: larger values go through shared memory; 0: never
 } osc_task_settings_t;
 
 int osc_task_settings(const oscar_settings_t *s, osc_task_settings_t *out, oscar_error_t *err);

@@ -8,6 +8,7 @@
 // stand-in registered here, used only when no "storage" service is
 // registered.
 #include <criterion/criterion.h>
+#include <dirent.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -187,6 +188,127 @@ static int fn_hold(oscar_task_ctx_t *ctx, const oscar_value_t *args, oscar_value
 	return (*result != NULL ? 0 : OSCAR_ENOMEM);
 }
 
+// Large values, which go between a worker and its slot through shared
+// memory ([task] shm_threshold). bin_byte(seed, i) is byte i of the bin
+// mkbin makes with seed.
+static unsigned char bin_byte(int64_t seed, size_t i)
+{
+	return ((unsigned char) ((uint64_t) seed * 31 + i * 7 + (i >> 12)));
+}
+
+// fnv64 hashes p[0..len).
+static uint64_t fnv64(const unsigned char *p, size_t len)
+{
+	uint64_t h = UINT64_C(14695981039346656037);
+	for (size_t i = 0; i < len; i++) {
+		h = (h ^ p[i]) * UINT64_C(1099511628211);
+	}
+	return (h);
+}
+
+// mkbin([n, seed]): a bin of n bytes, bin_byte(seed, i) each.
+static int fn_mkbin(oscar_task_ctx_t *ctx, const oscar_value_t *args, oscar_value_t **result)
+{
+	int64_t n = 0, seed = 0;
+	if (oscar_value_get_int(oscar_value_at(args, 0), &n) != 0 || n < 0 || n > (1 << 28) ||
+	    oscar_value_get_int(oscar_value_at(args, 1), &seed) != 0) {
+		return (oscar_task_fail(ctx, OSCAR_EBADARGS, "mkbin takes [n, seed]"));
+	}
+	unsigned char *buf = malloc((size_t) n + 1);
+	if (buf == NULL) {
+		return (oscar_task_fail(ctx, OSCAR_ENOMEM, "out of memory"));
+	}
+	for (size_t i = 0; i < (size_t) n; i++) {
+		buf[i] = bin_byte(seed, i);
+	}
+	*result = oscar_value_new_bin(buf, (size_t) n);
+	free(buf);
+	return (*result != NULL ? 0 : OSCAR_ENOMEM);
+}
+
+// binsum([bin]): [its length, its fnv64].
+static int fn_binsum(oscar_task_ctx_t *ctx, const oscar_value_t *args, oscar_value_t **result)
+{
+	const void *p;
+	size_t      len;
+	if (oscar_value_get_bin(oscar_value_at(args, 0), &p, &len) != 0) {
+		return (oscar_task_fail(ctx, OSCAR_EBADARGS, "binsum takes [bin]"));
+	}
+	*result = args2(oscar_value_new_uint(len), oscar_value_new_uint(fnv64(p, len)));
+	return (*result != NULL ? 0 : OSCAR_ENOMEM);
+}
+
+// binflip([bin]): a new bin, each byte of it inverted.
+static int fn_binflip(oscar_task_ctx_t *ctx, const oscar_value_t *args, oscar_value_t **result)
+{
+	const void *v;
+	size_t      len;
+	if (oscar_value_get_bin(oscar_value_at(args, 0), &v, &len) != 0) {
+		return (oscar_task_fail(ctx, OSCAR_EBADARGS, "binflip takes [bin]"));
+	}
+	const unsigned char *p   = v;
+	unsigned char       *buf = malloc(len + 1);
+	if (buf == NULL) {
+		return (oscar_task_fail(ctx, OSCAR_ENOMEM, "out of memory"));
+	}
+	for (size_t i = 0; i < len; i++) {
+		buf[i] = (unsigned char) ~p[i];
+	}
+	*result = oscar_value_new_bin(buf, len);
+	free(buf);
+	return (*result != NULL ? 0 : OSCAR_ENOMEM);
+}
+
+// bincrash([bin]): reads the bin, then aborts while it holds it.
+static int fn_bincrash(oscar_task_ctx_t *ctx, const oscar_value_t *args, oscar_value_t **result)
+{
+	const void *p;
+	size_t      len;
+	(void) result;
+	if (oscar_value_get_bin(oscar_value_at(args, 0), &p, &len) != 0) {
+		return (oscar_task_fail(ctx, OSCAR_EBADARGS, "bincrash takes [bin]"));
+	}
+	volatile uint64_t h = fnv64(p, len);
+	(void) h;
+	abort();
+}
+
+// mkbin_late([n, seed]): makes the bin, waits until it is cancelled (a
+// minute at most), then gives the bin all the same: a large output
+// nobody wants any more.
+static int fn_mkbin_late(oscar_task_ctx_t *ctx, const oscar_value_t *args, oscar_value_t **result)
+{
+	int rv = fn_mkbin(ctx, args, result);
+	for (int i = 0; rv == 0 && i < 12000 && !oscar_task_cancelled(ctx); i++) {
+		struct timespec ts = { 0, 5000000L };
+		nanosleep(&ts, NULL);
+	}
+	return (rv);
+}
+
+// nestsleep([ms]): submits a sleep of ms to its own session (key
+// "<its key>/s") and waits for it; gives 0.
+static int fn_nestsleep(oscar_task_ctx_t *ctx, const oscar_value_t *args, oscar_value_t **result)
+{
+	char          key[OSCAR_TASK_KEY_MAX], gid[OSCAR_GRAPH_ID_MAX];
+	oscar_error_t err;
+	int64_t       ms = 0;
+	if (oscar_value_get_int(oscar_value_at(args, 0), &ms) != 0) {
+		return (oscar_task_fail(ctx, OSCAR_EBADARGS, "nestsleep takes [ms]"));
+	}
+	snprintf(key, sizeof(key), "%s/s", oscar_task_key(ctx));
+	oscar_value_t *g = oscar_value_new_array(1);
+	oscar_value_array_push(
+	    g, oscar_graph_task(key, "sleep", args1(oscar_value_new_int(ms)), 1, false));
+	int rv = oscar_task_submit(ctx, g, gid, sizeof(gid), 10000, &err);
+	rv     = rv != 0 ? rv : oscar_task_wait(ctx, gid, 30000, NULL, &err);
+	if (rv != 0) {
+		return (oscar_task_fail(ctx, rv, "%s", err.message));
+	}
+	*result = oscar_value_new_int(0);
+	return (*result != NULL ? 0 : OSCAR_ENOMEM);
+}
+
 static oscar_registry_t *make_registry(void)
 {
 	oscar_registry_t *reg = NULL;
@@ -194,6 +316,16 @@ static oscar_registry_t *make_registry(void)
 	if (oscar_registry_new(&reg) != 0 ||
 	    oscar_example_taskfns_add(oscar_registry_taskfns(reg), &err) != 0 ||
 	    oscar_taskfns_add(oscar_registry_taskfns(reg), "hold", fn_hold, NULL, &err) != 0 ||
+	    oscar_taskfns_add(oscar_registry_taskfns(reg), "mkbin", fn_mkbin, NULL, &err) != 0 ||
+	    oscar_taskfns_add(oscar_registry_taskfns(reg), "binsum", fn_binsum, NULL, &err) != 0 ||
+	    oscar_taskfns_add(oscar_registry_taskfns(reg), "binflip", fn_binflip, NULL, &err) !=
+	        0 ||
+	    oscar_taskfns_add(oscar_registry_taskfns(reg), "bincrash", fn_bincrash, NULL, &err) !=
+	        0 ||
+	    oscar_taskfns_add(
+	        oscar_registry_taskfns(reg), "mkbin_late", fn_mkbin_late, NULL, &err) != 0 ||
+	    oscar_taskfns_add(oscar_registry_taskfns(reg), "nestsleep", fn_nestsleep, NULL, &err) !=
+	        0 ||
 	    (oscar_registry_find(reg, "storage") == NULL &&
 	        oscar_registry_add(reg, &ts_service, &err) != 0)) {
 		oscar_registry_free(&reg);
@@ -204,9 +336,12 @@ static oscar_registry_t *make_registry(void)
 
 static oscar_registry_t *reg;
 static oscar_node_t     *sup, *w1, *w2;
-static oscar_pool_t     *client;
-static const char       *sup_addr;
-static const char       *S = "s1";
+// The [task] shm_threshold and kill_timeout the nodes start with.
+static const char   *shm_threshold = "256K";
+static const char   *kill_timeout  = "300ms";
+static oscar_pool_t *client;
+static const char   *sup_addr;
+static const char   *S = "s1";
 
 static oscar_node_t *start_node(oscar_role_t role, unsigned sub_pools)
 {
@@ -222,7 +357,10 @@ static oscar_node_t *start_node(oscar_role_t role, unsigned sub_pools)
 	// No test here loses a worker on purpose: a dead timeout far above
 	// what a loaded sanitizer build may keep a worker's loop busy.
 	oscar_settings_set(s, "cluster", "dead_timeout", "60s");
-	oscar_settings_set(s, "task", "kill_timeout", "300ms");
+	oscar_settings_set(s, "task", "kill_timeout", kill_timeout);
+	// Values of BIG bytes go between a worker and its slots through
+	// shared memory, whatever the default.
+	oscar_settings_set(s, "task", "shm_threshold", shm_threshold);
 	if (role == OSCAR_ROLE_WORKER) {
 		oscar_settings_set(s, "node", "supervisor", sup_addr);
 	}
@@ -275,6 +413,22 @@ static void setup(void)
 static void setup_one_slot(void)
 {
 	setup_with(1, 1);
+}
+
+// setup_no_shm: the default cluster, with values of any size travelling
+// between workers and slots in messages.
+static void setup_no_shm(void)
+{
+	shm_threshold = "0";
+	setup_with(2, 1);
+}
+
+// setup_patient: the default cluster, where a cancelled task has ten
+// seconds to end before its slot is killed.
+static void setup_patient(void)
+{
+	kill_timeout = "10s";
+	setup_with(2, 1);
 }
 
 // setup_two_slots: two workers with two slots each.
@@ -1265,4 +1419,332 @@ Test(task_settings, a_bad_queue_setting_is_refused)
 int main(int argc, char *argv[])
 {
 	return (tests_main(argc, argv, make_registry));
+}
+
+// ---------------------------------------------------------------------------
+// Large values through shared memory between a worker and its slots
+
+// BIG is above the tests' [task] shm_threshold (256 KiB), and odd.
+#define BIG ((size_t) (3 << 20) + 5)
+
+// bin_hash gives the fnv64 of the bin mkbin([n, seed]) makes, inverted
+// when flip.
+static uint64_t bin_hash(size_t n, int64_t seed, bool flip)
+{
+	unsigned char *buf = malloc(n + 1);
+	cr_assert_not_null(buf);
+	for (size_t i = 0; i < n; i++) {
+		buf[i] = flip ? (unsigned char) ~bin_byte(seed, i) : bin_byte(seed, i);
+	}
+	uint64_t h = fnv64(buf, n);
+	free(buf);
+	return (h);
+}
+
+static oscar_value_t *bin_of(size_t n, int64_t seed)
+{
+	unsigned char *buf = malloc(n + 1);
+	cr_assert_not_null(buf);
+	for (size_t i = 0; i < n; i++) {
+		buf[i] = bin_byte(seed, i);
+	}
+	oscar_value_t *v = oscar_value_new_bin(buf, n);
+	free(buf);
+	cr_assert_not_null(v);
+	return (v);
+}
+
+// assert_binsum asserts that object key (a binsum) is [n, hash].
+static void assert_binsum(const char *key, size_t n, uint64_t hash)
+{
+	oscar_value_t *v = fetch_in(S, key);
+	cr_assert_eq(oscar_value_at_uint(v, 0, 0), n, "%s: a length of %llu, not %zu", key,
+	    (unsigned long long) oscar_value_at_uint(v, 0, 0), n);
+	cr_assert_eq(oscar_value_at_uint(v, 1, 0), hash, "%s: not the bytes expected", key);
+	oscar_value_free(v);
+}
+
+// assert_bin asserts that object key is the bin of n bytes whose fnv64 is
+// hash.
+static void assert_bin(const char *key, size_t n, uint64_t hash)
+{
+	oscar_value_t *v = fetch_in(S, key);
+	const void    *p;
+	size_t         len;
+	cr_assert_eq(oscar_value_get_bin(v, &p, &len), 0, "%s is not a bin", key);
+	cr_assert_eq(len, n, "%s: %zu bytes, not %zu", key, len, n);
+	cr_assert_eq(fnv64(p, len), hash, "%s: not the bytes expected", key);
+	oscar_value_free(v);
+}
+
+// storage_of gives the storage figures of the worker at addr.
+static oscar_storage_info_t storage_of(const char *addr)
+{
+	oscar_storage_info_t info;
+	oscar_error_t        err;
+	cr_assert_eq(oscar_storage_info(client, addr, &info, 10000, &err), 0, "%s", err.message);
+	return (info);
+}
+
+// A task whose input is above the threshold gets the right bytes: the
+// slot maps the object from the node's storage (which made a shared
+// segment of it: its shared bytes grew) instead of receiving it in the
+// run message.
+Test(tasks, a_large_input_is_mapped_by_the_slot)
+{
+	put_on(w1, "big", bin_of(BIG, 5));
+	cr_assert_eq(storage_of(oscar_node_address(w1)).shared, 0);
+	oscar_value_t *g = oscar_value_new_array(1);
+	add(g, "sum", "binsum", args1(oscar_value_new_ref("big")), 1, false);
+	oscar_value_t *info = run(g);
+	assert_status(info, "done");
+	oscar_value_free(info);
+	assert_binsum("sum", BIG, bin_hash(BIG, 5, false));
+	char *addr = worker_of("sum");
+	cr_assert_geq(storage_of(addr).shared, BIG, "the input was not shared with the slot");
+	free(addr);
+}
+
+// A task returning a large output hands it to the node's storage itself
+// (a segment the storage adopts: its shared bytes count it); meta knows
+// where it is and its size, and a fetch gets the right bytes.
+Test(tasks, a_large_output_is_handed_over_by_the_slot)
+{
+	oscar_value_t *g = oscar_value_new_array(1);
+	add(g, "out", "mkbin", args2(oscar_value_new_int((int64_t) BIG), oscar_value_new_int(9)), 1,
+	    false);
+	oscar_value_t *info = run(g);
+	assert_status(info, "done");
+	oscar_value_free(info);
+	char *addr = worker_of("out");
+	cr_assert_geq(
+	    storage_of(addr).shared, BIG, "the output did not come through shared memory");
+	free(addr);
+	assert_bin("out", BIG, bin_hash(BIG, 9, false));
+	oscar_value_t *entries;
+	oscar_error_t  err;
+	const char    *keys[]   = { "out", NULL };
+	const char    *fields[] = { "size", NULL };
+	cr_assert_eq(
+	    oscar_meta_get(client, sup_addr, S, keys, 1, fields, false, 10000, &entries, &err), 0,
+	    "%s", err.message);
+	cr_assert_gt(oscar_value_map_uint(oscar_value_at(entries, 0), "size", 0), BIG);
+	oscar_value_free(entries);
+}
+
+// A chain large -> large -> small: each link's large output goes to
+// storage through shared memory, and the next link maps it.
+Test(tasks, a_chain_of_large_values)
+{
+	oscar_value_t *g = oscar_value_new_array(3);
+	add(g, "a", "mkbin", args2(oscar_value_new_int((int64_t) BIG), oscar_value_new_int(3)), 1,
+	    false);
+	add(g, "b", "binflip", args1(oscar_value_new_ref("a")), 1, false);
+	add(g, "c", "binsum", args1(oscar_value_new_ref("b")), 1, false);
+	oscar_value_t *info = run(g);
+	assert_status(info, "done");
+	oscar_value_free(info);
+	assert_binsum("c", BIG, bin_hash(BIG, 3, true));
+	assert_bin("a", BIG, bin_hash(BIG, 3, false));
+	assert_bin("b", BIG, bin_hash(BIG, 3, true));
+}
+
+// dev_shm_entries counts the entries of /dev/shm, leaving out the test
+// framework's own (bxfi_<pid>).
+static int dev_shm_entries(void)
+{
+	int  n = 0;
+	DIR *d = opendir("/dev/shm");
+	if (d == NULL) {
+		return (0);
+	}
+	struct dirent *e;
+	while ((e = readdir(d)) != NULL) {
+		n += e->d_name[0] != '.' && strncmp(e->d_name, "bxfi_", 5) != 0;
+	}
+	closedir(d);
+	return (n);
+}
+
+// A slot that crashes while its task holds a mapped input: the task fails
+// with the signal, the object is intact for the next task, and once the
+// node stops nothing is left in /dev/shm.
+Test(tasks, a_slot_crashing_with_a_mapped_input_leaves_nothing, .init = setup_one_slot)
+{
+	int before = dev_shm_entries();
+	put_on(w1, "big", bin_of(BIG, 7));
+	oscar_value_t *g = oscar_value_new_array(1);
+	add(g, "boom", "bincrash", args1(oscar_value_new_ref("big")), 1, false);
+	oscar_value_t *info = run(g);
+	assert_status(info, "failed");
+	const oscar_value_t *e = error_of(info);
+	cr_assert_eq(
+	    oscar_value_map_int(e, "signal", 0), SIGABRT, "%s", oscar_value_map_str(e, "message"));
+	cr_assert_str_eq(oscar_value_map_str(e, "key"), "boom");
+	oscar_value_free(info);
+	g = oscar_value_new_array(1);
+	add(g, "sum", "binsum", args1(oscar_value_new_ref("big")), 1, false);
+	info = run(g);
+	assert_status(info, "done");
+	oscar_value_free(info);
+	assert_binsum("sum", BIG, bin_hash(BIG, 7, false));
+	oscar_node_stop(&w1);
+	cr_assert_leq(dev_shm_entries(), before, "the node left entries in /dev/shm");
+}
+
+// A large output of a task whose graph was cancelled while it ran: the
+// slot hands it over all the same, and deleting the session leaves both
+// workers holding nothing, shared memory included.
+Test(tasks, a_large_output_of_a_cancelled_graph_leaves_nothing_behind, .init = setup_patient)
+{
+	char           gid[OSCAR_GRAPH_ID_MAX];
+	oscar_error_t  err;
+	oscar_value_t *info = NULL;
+	oscar_value_t *g    = oscar_value_new_array(2);
+	add(g, "late", "mkbin_late",
+	    args2(oscar_value_new_int((int64_t) BIG), oscar_value_new_int(1)), 1, false);
+	add(g, "after", "binsum", args1(oscar_value_new_ref("late")), 1, false);
+	cr_assert_eq(
+	    oscar_graph_submit(client, sup_addr, S, g, NULL, gid, sizeof(gid), 10000, &err), 0,
+	    "%s", err.message);
+	uint64_t running = 0;
+	for (int i = 0; i < 500 && running == 0; i++) {
+		cr_assert_eq(
+		    oscar_graph_info(client, sup_addr, S, gid, NULL, 5000, &info, &err), 0);
+		running = oscar_value_map_uint(oscar_value_map_get(info, "counts"), "running", 0);
+		oscar_value_free(info);
+		if (running == 0) {
+			cr_assert_eq(oscar_graph_wait(client, sup_addr, S, gid, 20, NULL, &err),
+			    OSCAR_ETIMEDOUT);
+		}
+	}
+	cr_assert_eq(running, 1, "the task never started");
+	cr_assert_eq(
+	    oscar_graph_cancel(client, sup_addr, S, gid, 10000, &err), 0, "%s", err.message);
+	cr_assert_eq(
+	    oscar_graph_wait(client, sup_addr, S, gid, 30000, &info, &err), 0, "%s", err.message);
+	assert_status(info, "cancelled");
+	oscar_value_free(info);
+	// The slot made the bin once it saw its flag and handed it over: a
+	// worker holds it in shared memory.
+	uint64_t shared = 0;
+	for (int i = 0; i < 1000 && shared < BIG; i++) {
+		shared = storage_of(oscar_node_address(w1)).shared +
+		         storage_of(oscar_node_address(w2)).shared;
+		if (shared < BIG) {
+			struct timespec ts = { 0, 10000000L };
+			nanosleep(&ts, NULL);
+		}
+	}
+	cr_assert_geq(shared, BIG, "the cancelled task's output never reached storage");
+	// The slots run the next graph.
+	g = oscar_value_new_array(1);
+	add(g, "next", "inc", args1(oscar_value_new_int(1)), 1, false);
+	info = run(g);
+	assert_status(info, "done");
+	oscar_value_free(info);
+	cr_assert_eq(
+	    oscar_sessions_delete(client, sup_addr, S, false, 10000, &err), 0, "%s", err.message);
+	oscar_node_t *ws[] = { w1, w2 };
+	for (int i = 0; i < 2; i++) {
+		oscar_storage_info_t st = storage_of(oscar_node_address(ws[i]));
+		cr_assert_eq(st.objects, 0, "worker %d holds %llu objects", i,
+		    (unsigned long long) st.objects);
+		cr_assert_eq(st.shared, 0, "worker %d holds %llu shared bytes", i,
+		    (unsigned long long) st.shared);
+	}
+}
+
+// slot_run calls the slot runner of w's sub pool 0 directly with one
+// task [key, fn, args, 1] of session S (as the executor would) and gives
+// the task's reported run time, in microseconds.
+static uint64_t slot_run(oscar_node_t *w, const char *key, const char *fn, oscar_value_t *args)
+{
+	oscar_sub_pool_info_t sp[4];
+	size_t                n = 0;
+	oscar_ref_t           ref;
+	oscar_error_t         err;
+	oscar_value_t        *out = NULL;
+	cr_assert_eq(oscar_pool_sub_pools(oscar_node_pool(w), sp, 4, &n, 5000), 0);
+	cr_assert_geq(n, 1);
+	cr_assert_eq(oscar_ref_make(&ref, sp[0].address, "oscar.slot"), 0);
+	oscar_value_t *task = oscar_value_new_array(4);
+	oscar_value_array_push(task, oscar_value_new_str(key));
+	oscar_value_array_push(task, oscar_value_new_str(fn));
+	oscar_value_array_push(task, args);
+	oscar_value_array_push(task, oscar_value_new_uint(1));
+	oscar_value_t *m = oscar_value_new_map(6);
+	oscar_value_map_set(m, "session", oscar_value_new_str(S));
+	oscar_value_map_set(m, "supervisor", oscar_value_new_str(sup_addr));
+	oscar_value_map_set(m, "executor", oscar_value_new_str(oscar_node_address(w)));
+	oscar_value_map_set(m, "slot", oscar_value_new_uint(0));
+	oscar_value_map_set(m, "batch", oscar_value_new_uint(UINT64_C(1) << 40));
+	oscar_value_map_set(m, "tasks", args1(task));
+	// Through the worker's own pool, which its sub pools answer.
+	cr_assert_eq(oscar_call(oscar_node_pool(w), &ref, "run", m, 60000, &out, &err), 0, "%s",
+	    err.message);
+	const oscar_value_t *r = oscar_value_at(out, 0);
+	cr_assert(r != NULL && r->type == OSCAR_ARRAY && oscar_value_len(r) == 2,
+	    "task %s failed in its slot: %s", key,
+	    r != NULL && r->type == OSCAR_MAP ? oscar_value_map_str(r, "message") : "?");
+	uint64_t us = oscar_value_at_uint(r, 1, UINT64_MAX);
+	oscar_value_free(out);
+	return (us);
+}
+
+// The run time a slot reports (which sizes its worker's automatic queue)
+// is the function's own work: a task that waits for a nested sleep of
+// 500 ms reports less than that, while a task that sleeps 100 ms itself
+// reports at least its sleep.
+Test(tasks, the_run_time_leaves_out_waits_for_nested_work)
+{
+	uint64_t own = slot_run(w1, "slept", "sleep", args1(oscar_value_new_int(100)));
+	cr_assert_geq(own, 100000, "a sleep of 100 ms reported %llu us", (unsigned long long) own);
+	uint64_t nested = slot_run(w1, "waited", "nestsleep", args1(oscar_value_new_int(500)));
+	cr_assert_lt(nested, 500000, "a wait of 500 ms for nested work was counted: %llu us",
+	    (unsigned long long) nested);
+	// The nested sleep did run.
+	cr_assert_eq(fetch_int("waited/s"), 500);
+}
+
+// With shm_threshold 0, large values travel in the messages, as small
+// ones do: the same chain gives the same bytes, and no worker made a
+// shared segment.
+Test(tasks, with_no_shared_memory_large_values_travel_in_messages, .init = setup_no_shm)
+{
+	oscar_value_t *g = oscar_value_new_array(3);
+	add(g, "a", "mkbin", args2(oscar_value_new_int((int64_t) BIG), oscar_value_new_int(4)), 1,
+	    false);
+	add(g, "b", "binflip", args1(oscar_value_new_ref("a")), 1, false);
+	add(g, "c", "binsum", args1(oscar_value_new_ref("b")), 1, false);
+	oscar_value_t *info = run(g);
+	assert_status(info, "done");
+	oscar_value_free(info);
+	assert_binsum("c", BIG, bin_hash(BIG, 4, true));
+	assert_bin("b", BIG, bin_hash(BIG, 4, true));
+	cr_assert_eq(storage_of(oscar_node_address(w1)).shared, 0);
+	cr_assert_eq(storage_of(oscar_node_address(w2)).shared, 0);
+}
+
+// [task] shm_threshold is a size from 0 to 1 TiB: anything else stops
+// the node, naming the setting.
+Test(task_settings, a_bad_shm_threshold_is_refused)
+{
+	const char *const bad[] = { "-1", "lots", "2T" };
+	oscar_registry_t *r     = make_registry();
+	cr_assert_not_null(r);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		oscar_settings_t *s;
+		oscar_node_t     *node = NULL;
+		oscar_error_t     err;
+		cr_assert_eq(oscar_settings_new(&s), 0);
+		oscar_settings_set(s, "node", "listen", "tcp://127.0.0.1:0");
+		oscar_settings_set(s, "task", "shm_threshold", bad[i]);
+		int rv = oscar_node_start(&node, OSCAR_ROLE_SUPERVISOR, s, r, &err);
+		oscar_settings_free(&s);
+		cr_assert_eq(rv, OSCAR_EINVAL, "shm_threshold \"%s\" gave %d", bad[i], rv);
+		cr_assert_null(node);
+		cr_assert(strstr(err.message, "shm_threshold") != NULL, "%s", err.message);
+	}
+	oscar_registry_free(&r);
 }
