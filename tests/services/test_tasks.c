@@ -1000,6 +1000,26 @@ Test(tasks, a_wait_times_out_and_the_graph_runs_on_then_cancel_stops_it)
 	    oscar_graph_info(client, sup_addr, S, gid, NULL, 5000, &info, &err), OSCAR_ENOENT);
 }
 
+// await_running polls graph gid's info until one of its tasks runs,
+// failing the test if none has started after 500 polls of 20 ms.
+static void await_running(const char *gid)
+{
+	oscar_error_t  err;
+	oscar_value_t *info    = NULL;
+	uint64_t       running = 0;
+	for (int i = 0; i < 500 && running == 0; i++) {
+		cr_assert_eq(
+		    oscar_graph_info(client, sup_addr, S, gid, NULL, 5000, &info, &err), 0);
+		running = oscar_value_map_uint(oscar_value_map_get(info, "counts"), "running", 0);
+		oscar_value_free(info);
+		if (running == 0) {
+			cr_assert_eq(oscar_graph_wait(client, sup_addr, S, gid, 20, NULL, &err),
+			    OSCAR_ETIMEDOUT);
+		}
+	}
+	cr_assert_eq(running, 1, "the task never started");
+}
+
 Test(tasks, a_task_that_ignores_its_flag_is_killed_and_its_slot_recovers)
 {
 	char           gid[OSCAR_GRAPH_ID_MAX];
@@ -1011,18 +1031,7 @@ Test(tasks, a_task_that_ignores_its_flag_is_killed_and_its_slot_recovers)
 	    oscar_graph_submit(client, sup_addr, S, g, NULL, gid, sizeof(gid), 10000, &err), 0,
 	    "%s", err.message);
 	// It runs: started on a worker.
-	for (int i = 0; i < 200; i++) {
-		cr_assert_eq(
-		    oscar_graph_info(client, sup_addr, S, gid, NULL, 5000, &info, &err), 0);
-		uint64_t running =
-		    oscar_value_map_uint(oscar_value_map_get(info, "counts"), "running", 0);
-		oscar_value_free(info);
-		if (running == 1) {
-			break;
-		}
-		cr_assert_eq(
-		    oscar_graph_wait(client, sup_addr, S, gid, 20, NULL, &err), OSCAR_ETIMEDOUT);
-	}
+	await_running(gid);
 	cr_assert_eq(oscar_graph_cancel(client, sup_addr, S, gid, 5000, &err), 0);
 	// Both slots come back: the killed one recovers (task.kill_timeout is
 	// 300 ms here).
@@ -1064,18 +1073,7 @@ Test(tasks, a_slot_killed_from_outside_fails_its_task_and_comes_back, .init = se
 	    oscar_graph_submit(client, sup_addr, S, g, NULL, gid, sizeof(gid), 10000, &err), 0,
 	    "%s", err.message);
 	// It runs, in the cluster's only slot.
-	uint64_t running = 0;
-	for (int i = 0; i < 500 && running == 0; i++) {
-		cr_assert_eq(
-		    oscar_graph_info(client, sup_addr, S, gid, NULL, 5000, &info, &err), 0);
-		running = oscar_value_map_uint(oscar_value_map_get(info, "counts"), "running", 0);
-		oscar_value_free(info);
-		if (running == 0) {
-			cr_assert_eq(oscar_graph_wait(client, sup_addr, S, gid, 20, NULL, &err),
-			    OSCAR_ETIMEDOUT);
-		}
-	}
-	cr_assert_eq(running, 1, "the task never started");
+	await_running(gid);
 	int64_t pid = slot_pid(w1, 0);
 	cr_assert_gt(pid, 0);
 	cr_assert_eq(kill((pid_t) pid, SIGKILL), 0);
@@ -1607,18 +1605,7 @@ Test(tasks, a_large_output_of_a_cancelled_graph_leaves_nothing_behind, .init = s
 	cr_assert_eq(
 	    oscar_graph_submit(client, sup_addr, S, g, NULL, gid, sizeof(gid), 10000, &err), 0,
 	    "%s", err.message);
-	uint64_t running = 0;
-	for (int i = 0; i < 500 && running == 0; i++) {
-		cr_assert_eq(
-		    oscar_graph_info(client, sup_addr, S, gid, NULL, 5000, &info, &err), 0);
-		running = oscar_value_map_uint(oscar_value_map_get(info, "counts"), "running", 0);
-		oscar_value_free(info);
-		if (running == 0) {
-			cr_assert_eq(oscar_graph_wait(client, sup_addr, S, gid, 20, NULL, &err),
-			    OSCAR_ETIMEDOUT);
-		}
-	}
-	cr_assert_eq(running, 1, "the task never started");
+	await_running(gid);
 	cr_assert_eq(
 	    oscar_graph_cancel(client, sup_addr, S, gid, 10000, &err), 0, "%s", err.message);
 	cr_assert_eq(
