@@ -1390,27 +1390,36 @@ Test(tasks, long_tasks_after_short_ones_run_on_both_workers)
 	cr_assert_gt(on2, 0, "no long task ran on the second worker");
 }
 
-// [task] queue is auto or a number from 0 to 65536: a node given anything
-// else does not start, and says which setting is wrong.
-Test(task_settings, a_bad_queue_setting_is_refused)
+// assert_setting_refused starts a supervisor with [task] key set to each of
+// bad[0..n) and asserts each is refused with EINVAL and a message that
+// contains needle.
+static void assert_setting_refused(
+    const char *key, const char *needle, const char *const *bad, size_t n)
 {
-	const char *const bad[] = { "many", "-1", "65537", "12x", "" };
-	oscar_registry_t *r     = make_registry();
+	oscar_registry_t *r = make_registry();
 	cr_assert_not_null(r);
-	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+	for (size_t i = 0; i < n; i++) {
 		oscar_settings_t *s;
 		oscar_node_t     *node = NULL;
 		oscar_error_t     err;
 		cr_assert_eq(oscar_settings_new(&s), 0);
 		oscar_settings_set(s, "node", "listen", "tcp://127.0.0.1:0");
-		oscar_settings_set(s, "task", "queue", bad[i]);
+		oscar_settings_set(s, "task", key, bad[i]);
 		int rv = oscar_node_start(&node, OSCAR_ROLE_SUPERVISOR, s, r, &err);
 		oscar_settings_free(&s);
-		cr_assert_eq(rv, OSCAR_EINVAL, "queue \"%s\" gave %d", bad[i], rv);
+		cr_assert_eq(rv, OSCAR_EINVAL, "%s \"%s\" gave %d", key, bad[i], rv);
 		cr_assert_null(node);
-		cr_assert(strstr(err.message, "[task] queue") != NULL, "%s", err.message);
+		cr_assert(strstr(err.message, needle) != NULL, "%s", err.message);
 	}
 	oscar_registry_free(&r);
+}
+
+// [task] queue is auto or a number from 0 to 65536: a node given anything
+// else does not start, and says which setting is wrong.
+Test(task_settings, a_bad_queue_setting_is_refused)
+{
+	const char *const bad[] = { "many", "-1", "65537", "12x", "" };
+	assert_setting_refused("queue", "[task] queue", bad, sizeof(bad) / sizeof(bad[0]));
 }
 
 // The program is also the workers' sub pool program.
@@ -1718,20 +1727,5 @@ Test(tasks, with_no_shared_memory_large_values_travel_in_messages, .init = setup
 Test(task_settings, a_bad_shm_threshold_is_refused)
 {
 	const char *const bad[] = { "-1", "lots", "2T" };
-	oscar_registry_t *r     = make_registry();
-	cr_assert_not_null(r);
-	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		oscar_settings_t *s;
-		oscar_node_t     *node = NULL;
-		oscar_error_t     err;
-		cr_assert_eq(oscar_settings_new(&s), 0);
-		oscar_settings_set(s, "node", "listen", "tcp://127.0.0.1:0");
-		oscar_settings_set(s, "task", "shm_threshold", bad[i]);
-		int rv = oscar_node_start(&node, OSCAR_ROLE_SUPERVISOR, s, r, &err);
-		oscar_settings_free(&s);
-		cr_assert_eq(rv, OSCAR_EINVAL, "shm_threshold \"%s\" gave %d", bad[i], rv);
-		cr_assert_null(node);
-		cr_assert(strstr(err.message, "shm_threshold") != NULL, "%s", err.message);
-	}
-	oscar_registry_free(&r);
+	assert_setting_refused("shm_threshold", "shm_threshold", bad, sizeof(bad) / sizeof(bad[0]));
 }
