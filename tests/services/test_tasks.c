@@ -1621,18 +1621,9 @@ Test(tasks, a_large_output_of_a_cancelled_graph_leaves_nothing_behind, .init = s
 	    oscar_graph_wait(client, sup_addr, S, gid, 30000, &info, &err), 0, "%s", err.message);
 	assert_status(info, "cancelled");
 	oscar_value_free(info);
-	// The slot made the bin once it saw its flag and handed it over: a
-	// worker holds it in shared memory.
-	uint64_t shared = 0;
-	for (int i = 0; i < 1000 && shared < BIG; i++) {
-		shared = storage_of(oscar_node_address(w1)).shared +
-		         storage_of(oscar_node_address(w2)).shared;
-		if (shared < BIG) {
-			struct timespec ts = { 0, 10000000L };
-			nanosleep(&ts, NULL);
-		}
-	}
-	cr_assert_geq(shared, BIG, "the cancelled task's output never reached storage");
+	// The slot makes the bin once it sees its flag and hands it over; the
+	// executor may delete it before a poll here could see it, so what is
+	// asserted is the end: nothing is left once the session is deleted.
 	// The slots run the next graph.
 	g = oscar_value_new_array(1);
 	add(g, "next", "inc", args1(oscar_value_new_int(1)), 1, false);
